@@ -1,0 +1,1 @@
+"""The safeguarding notification broker: events in, whole-family routing, sealed notices out."""

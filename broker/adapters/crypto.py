@@ -1,0 +1,134 @@
+"""HPKE (RFC 9180) sealing and Ed25519 signatures, all from ``cryptography``.
+
+The suite is DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM. ``cryptography``'s HPKE is
+single-shot and takes no separate associated data, so whatever must be bound to a ciphertext
+(a notice's header) goes into HPKE's ``info`` after a purpose label that keeps event and notice
+ciphertexts from being swapped for one another.
+"""
+
+import base64
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
+
+from broker.errors import DecryptionFailed, EnvelopeError, KeyFileError, SignatureInvalid
+
+SUITE = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
+EVENT_PURPOSE = b"sgb/event/v1"
+NOTICE_PURPOSE = b"sgb/notice/v1"
+_SIGNATURE_CONTEXT = b"sgb/signed-envelope/v1"
+
+
+def seal(plaintext: bytes, recipient: X25519PublicKey, *, purpose: bytes, header: bytes) -> bytes:
+    return SUITE.encrypt(plaintext, recipient, info=_info(purpose, header))
+
+
+def unseal(ciphertext: bytes, key: X25519PrivateKey, *, purpose: bytes, header: bytes) -> bytes:
+    try:
+        return SUITE.decrypt(ciphertext, key, info=_info(purpose, header))
+    except (InvalidTag, ValueError) as exc:
+        raise DecryptionFailed("the ciphertext does not open with this key and header") from exc
+
+
+def _info(purpose: bytes, header: bytes) -> bytes:
+    return purpose + b"\n" + header
+
+
+def sign(key: Ed25519PrivateKey, header: bytes, ciphertext: bytes) -> bytes:
+    return key.sign(_signed_message(header, ciphertext))
+
+
+def verify(key: Ed25519PublicKey, header: bytes, ciphertext: bytes, signature: bytes) -> None:
+    try:
+        key.verify(signature, _signed_message(header, ciphertext))
+    except InvalidSignature as exc:
+        raise SignatureInvalid("the signature does not match this header and ciphertext") from exc
+
+
+def _signed_message(header: bytes, ciphertext: bytes) -> bytes:
+    # Length-prefixing the header makes the split between header and ciphertext unambiguous.
+    return _SIGNATURE_CONTEXT + len(header).to_bytes(8, "big") + header + ciphertext
+
+
+PublicKey = X25519PublicKey | Ed25519PublicKey
+
+
+def raw_public(key: PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def key_id(key: PublicKey) -> str:
+    """A short, stable name for a public key: the start of its SHA-256 fingerprint."""
+    return hashlib.sha256(raw_public(key)).hexdigest()[:16]
+
+
+def b64encode(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def b64decode(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError as exc:
+        raise EnvelopeError("a field that should be base64 is not") from exc
+
+
+def encode_public(key: PublicKey) -> str:
+    return b64encode(raw_public(key))
+
+
+def hpke_public_from_text(text: str) -> X25519PublicKey:
+    return X25519PublicKey.from_public_bytes(b64decode(text))
+
+
+def signing_public_from_text(text: str) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(b64decode(text))
+
+
+PrivateKey = X25519PrivateKey | Ed25519PrivateKey
+
+
+def write_private_key(path: Path, key: PrivateKey) -> None:
+    """Writes a PKCS#8 PEM readable by its owner only."""
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    write_secret(path, pem)
+
+
+def write_secret(path: Path, data: bytes) -> None:
+    """Creates the file with mode 0600 from the first byte, so it is never briefly exposed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+
+
+def check_private_mode(path: Path) -> None:
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise KeyFileError(f"cannot read key file {path.name}") from exc
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyFileError(f"key file {path.name} is readable by others: chmod 600 it")
+
+
+def read_private_key(path: Path) -> PrivateKey:
+    """Loads a private key, refusing one that group or others could read."""
+    check_private_mode(path)
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError) as exc:
+        raise KeyFileError(f"key file {path.name} cannot be loaded") from exc
+    if not isinstance(key, X25519PrivateKey | Ed25519PrivateKey):
+        raise KeyFileError(f"key file {path.name} holds neither an X25519 nor an Ed25519 key")
+    return key

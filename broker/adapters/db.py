@@ -1,0 +1,188 @@
+"""The broker's relational store (SQLAlchemy 2, async): the directory, pattern history, the
+router's record of routed events, the gateway's accepted event ids, and recipients' inboxes.
+
+SQLite by default, needing no set-up; PostgreSQL (asyncpg) for production. Times are stored in
+UTC and always come back timezone-aware.
+"""
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.pool import ConnectionPoolEntry
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, whatever the database keeps."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    area: Mapped[str] = mapped_column(String(9), index=True)
+    phone: Mapped[str | None] = mapped_column(String(50))
+    session_start: Mapped[str | None] = mapped_column(String(5))  # "08:45", schools only
+
+
+class SchoolTerm(Base):
+    __tablename__ = "school_terms"
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    starts_on: Mapped[date] = mapped_column(Date, primary_key=True)
+    ends_on: Mapped[date] = mapped_column(Date)
+
+
+class Contact(Base):
+    """A recipient: a named role at an organisation, with the public key notices are sealed to."""
+
+    __tablename__ = "contacts"
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    role: Mapped[str] = mapped_column(String(40))
+    hpke_public_key: Mapped[str] = mapped_column(String(100))
+    key_id: Mapped[str] = mapped_column(String(32))
+    __table_args__ = (UniqueConstraint("org_id", "role"),)
+
+
+class Person(Base):
+    __tablename__ = "people"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    nhs_number: Mapped[str | None] = mapped_column(String(10), unique=True)
+    upn: Mapped[str | None] = mapped_column(String(13), unique=True)
+    given_name: Mapped[str | None] = mapped_column(String(200))
+    family_name: Mapped[str | None] = mapped_column(String(200))
+    date_of_birth: Mapped[date | None] = mapped_column(Date)
+
+
+class Household(Base):
+    __tablename__ = "households"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    area: Mapped[str] = mapped_column(String(9))
+
+
+class HouseholdMember(Base):
+    __tablename__ = "household_members"
+    household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(20))
+
+
+class Registration(Base):
+    """A person's GP practice, school, or health visiting / school nursing team."""
+
+    __tablename__ = "registrations"
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)  # gp | school | health_team
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+
+
+class Involvement(Base):
+    __tablename__ = "involvements"
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    opened_on: Mapped[date] = mapped_column(Date, primary_key=True)
+    closed_on: Mapped[date | None] = mapped_column(Date)
+
+
+class PatternRecord(Base):
+    """One ED attendance or appointment outcome, for rolling-window patterns."""
+
+    __tablename__ = "pattern_records"
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # ed | appointment
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    __table_args__ = (Index("ix_pattern_person_kind_at", "person_id", "kind", "at"),)
+
+
+class RoutedEvent(Base):
+    """Events the router has finished with, so a redelivered one is not routed twice."""
+
+    __tablename__ = "routed_events"
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    routed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    notices: Mapped[int] = mapped_column(Integer)
+
+
+class AcceptedEvent(Base):
+    """Event ids the gateway has accepted, and a digest of each, for idempotent retries."""
+
+    __tablename__ = "accepted_events"
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    accepted_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class InboxNotice(Base):
+    """A sealed notice in its recipient's inbox: the broker keeps only ciphertext."""
+
+    __tablename__ = "inbox_notices"
+    notice_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    recipient_id: Mapped[str] = mapped_column(String(100), index=True)
+    header: Mapped[str] = mapped_column(Text)
+    ciphertext: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(String(100))
+    deadline: Mapped[datetime] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+def make_engine(url: str) -> AsyncEngine:
+    engine = create_async_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    # WAL lets the gateway, router, delivery worker and inbox share one file; the busy
+    # timeout makes a writer wait for another instead of failing.
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+async def create_schema(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+
+
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

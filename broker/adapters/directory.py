@@ -1,0 +1,235 @@
+"""The directory in SQL: who a person is, their households, registrations and involvements.
+
+``SqlDirectory.family_for`` gathers, for the people an event names, everything the pure rules
+need: the households of the subject and of the subject's children ("think family"), each
+member's GP, school and health team, the agencies involved, and every area's front door.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from typing import TypeVar
+
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broker.adapters import db
+from broker.rules.deadlines import SchoolCalendar
+from broker.rules.family import (
+    Addressee,
+    ContactRole,
+    Family,
+    HouseholdRole,
+    Member,
+    OrgKind,
+)
+from broker.rules.history import Outcome, PersonHistory
+from broker.rules.unmatched import unmatched_ids
+from schemas.events import PersonRef
+from schemas.notices import PersonView
+
+T = TypeVar("T", bound=db.Base)
+FALLBACK_ROLES = (ContactRole.SAFEGUARDING_LEAD, ContactRole.DUTY_MANAGER)
+
+
+@dataclass(frozen=True)
+class ContactRecord:
+    contact_id: str
+    org_id: str
+    hpke_public_key: str
+    key_id: str
+
+
+@dataclass(frozen=True)
+class FamilyContext:
+    family: Family
+    people: dict[str, PersonView]
+
+
+class SqlDirectory:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def match(self, person: PersonRef) -> str | None:
+        clauses = []
+        if person.nhs_number:
+            clauses.append(db.Person.nhs_number == person.nhs_number)
+        if person.upn:
+            clauses.append(db.Person.upn == person.upn)
+        if not clauses:
+            return None
+        found = await self._session.scalar(select(db.Person.id).where(or_(*clauses)).limit(1))
+        return found
+
+    async def family_for(self, named: Sequence[PersonRef], source_org: str) -> FamilyContext:
+        """The family of the event's subject; when the subject is unknown, everyone named is
+        held for matching at the front door of the source organisation's area."""
+        ids = [await self.match(person) for person in named]
+        subjects = tuple(i for i in ids if i) if ids and ids[0] else ()
+        members = await self._members(subjects)
+        source = await self._session.get(db.Organisation, source_org)
+        area = await self._area_of(subjects[0]) if subjects else None
+        family = Family(
+            subjects=subjects,
+            members=members,
+            area=area or (source.area if source else None),
+            front_doors=await self._front_doors(),
+            org_kinds=await self._org_kinds(),
+        )
+        views = await self._views({m.person_id for m in members} | set(subjects))
+        if not subjects:
+            views |= {i: _view_of(p) for i, p in zip(unmatched_ids(len(named)), named, strict=True)}
+        return FamilyContext(family, views)
+
+    async def _members(self, subjects: tuple[str, ...]) -> tuple[Member, ...]:
+        if not subjects:
+            return ()
+        homes = await self._households_of(subjects)
+        rows = (await self._session.execute(
+            select(db.HouseholdMember).where(db.HouseholdMember.household_id.in_(homes))
+        )).scalars().all()  # fmt: skip
+        children = {r.person_id for r in rows if r.role == HouseholdRole.CHILD}
+        homes |= await self._households_of(children)
+        rows = (await self._session.execute(
+            select(db.HouseholdMember).where(db.HouseholdMember.household_id.in_(homes))
+        )).scalars().all()  # fmt: skip
+        people = {r.person_id for r in rows} | set(subjects)
+        return tuple(await self._member_records(rows, people))
+
+    async def _households_of(self, people: Iterable[str]) -> set[str]:
+        query = select(db.HouseholdMember.household_id).where(
+            db.HouseholdMember.person_id.in_(list(people))
+        )
+        return set((await self._session.scalars(query)).all())
+
+    async def _member_records(
+        self, rows: Sequence[db.HouseholdMember], people: set[str]
+    ) -> list[Member]:
+        persons = {p.id: p for p in await self._all(db.Person, db.Person.id.in_(people))}
+        registrations: dict[str, dict[str, str]] = {}
+        for reg in await self._all(db.Registration, db.Registration.person_id.in_(people)):
+            registrations.setdefault(reg.person_id, {})[reg.kind] = reg.org_id
+        involved: dict[str, list[str]] = {}
+        open_involvements = db.Involvement.person_id.in_(people), db.Involvement.closed_on.is_(None)
+        for inv in await self._all(db.Involvement, *open_involvements):
+            involved.setdefault(inv.person_id, []).append(inv.org_id)
+        placed = [(r.person_id, r.role, r.household_id) for r in rows]
+        placed += [(p, HouseholdRole.PARENT_OR_CARER, "") for p in people if p not in
+                   {r.person_id for r in rows}]  # fmt: skip
+        return [
+            Member(
+                person_id=person_id,
+                role=HouseholdRole(role),
+                household_id=household_id,
+                date_of_birth=persons[person_id].date_of_birth if person_id in persons else None,
+                gp=registrations.get(person_id, {}).get("gp"),
+                school=registrations.get(person_id, {}).get("school"),
+                health_visiting=registrations.get(person_id, {}).get("health_team"),
+                involved=tuple(involved.get(person_id, ())),
+            )
+            for person_id, role, household_id in placed
+        ]
+
+    async def _all(self, model: type[T], *where: ColumnElement[bool]) -> Sequence[T]:
+        return (await self._session.scalars(select(model).where(*where))).all()
+
+    async def _area_of(self, person_id: str) -> str | None:
+        query = (
+            select(db.Household.area)
+            .join(db.HouseholdMember, db.HouseholdMember.household_id == db.Household.id)
+            .where(db.HouseholdMember.person_id == person_id)
+            .order_by(db.Household.id)
+            .limit(1)
+        )
+        return await self._session.scalar(query)
+
+    async def _front_doors(self) -> dict[str, str]:
+        query = select(db.Organisation.area, db.Organisation.id).where(
+            db.Organisation.kind == OrgKind.FRONT_DOOR
+        )
+        return {area: org for area, org in (await self._session.execute(query)).tuples()}
+
+    async def _org_kinds(self) -> dict[str, OrgKind]:
+        query = select(db.Organisation.id, db.Organisation.kind)
+        return {org: OrgKind(kind) for org, kind in (await self._session.execute(query)).tuples()}
+
+    async def _views(self, people: set[str]) -> dict[str, PersonView]:
+        roles = {
+            m.person_id: m.role
+            for m in await self._all(db.HouseholdMember, db.HouseholdMember.person_id.in_(people))
+        }
+        return {
+            p.id: PersonView(
+                given_name=p.given_name,
+                family_name=p.family_name,
+                date_of_birth=p.date_of_birth,
+                nhs_number=p.nhs_number,
+                role=roles.get(p.id),
+            )
+            for p in await self._all(db.Person, db.Person.id.in_(people))
+        }
+
+    async def contact_for(self, addressee: Addressee) -> ContactRecord | None:
+        """The addressee's contact, else the organisation's safeguarding lead or duty desk."""
+        for role in (addressee.role, *FALLBACK_ROLES):
+            contact = await self._session.scalar(
+                select(db.Contact).where(
+                    db.Contact.org_id == addressee.org_id, db.Contact.role == role
+                )
+            )
+            if contact:
+                return ContactRecord(
+                    contact.id, contact.org_id, contact.hpke_public_key, contact.key_id
+                )
+        return None
+
+    async def organisation(self, org_id: str) -> db.Organisation | None:
+        return await self._session.get(db.Organisation, org_id)
+
+    async def school_calendar(self, org_id: str) -> SchoolCalendar:
+        org = await self._session.get(db.Organisation, org_id)
+        terms = await self._all(db.SchoolTerm, db.SchoolTerm.org_id == org_id)
+        start = time.fromisoformat(org.session_start) if org and org.session_start else None
+        return SchoolCalendar(
+            session_start=start or SchoolCalendar().session_start,
+            terms=tuple(sorted((t.starts_on, t.ends_on) for t in terms)),
+            nation=nation_of(org.area if org else None),
+        )
+
+    async def record_pattern(
+        self, event_id: str, person_id: str, kind: str, at: datetime, outcome: str | None
+    ) -> None:
+        if await self._session.get(db.PatternRecord, event_id) is None:
+            self._session.add(db.PatternRecord(
+                event_id=event_id, person_id=person_id, kind=kind, at=at, outcome=outcome,
+            ))  # fmt: skip
+            await self._session.flush()
+
+    async def history(self, person_id: str) -> PersonHistory:
+        records = await self._all(db.PatternRecord, db.PatternRecord.person_id == person_id)
+        return PersonHistory(
+            ed_attendances=tuple(sorted(r.at for r in records if r.kind == "ed")),
+            appointments=tuple(
+                sorted((r.at, _outcome(r.outcome)) for r in records if r.kind == "appointment")
+            ),
+        )
+
+
+def _view_of(person: PersonRef) -> PersonView:
+    return PersonView(
+        given_name=person.given_name,
+        family_name=person.family_name,
+        date_of_birth=person.date_of_birth,
+        nhs_number=person.nhs_number,
+    )
+
+
+def _outcome(value: str | None) -> Outcome:
+    return "attended" if value == "attended" else "was_not_brought"
+
+
+def nation_of(area: str | None) -> str:
+    """Bank holidays follow the nation: ONS codes for Wales start with W."""
+    return "WLS" if area and area.startswith("W") else "ENG"
+

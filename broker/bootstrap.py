@@ -1,0 +1,42 @@
+"""Builds every dependency once, from settings, for whichever process is starting."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from broker.adapters import db
+from broker.adapters.kafka import KafkaPublisher, Topics, ensure_topics
+from broker.config import Settings
+from broker.keys import KeyStore
+from broker.logging import configure_logging
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    keys: KeyStore
+    topics: Topics
+    publisher: KafkaPublisher
+
+
+@asynccontextmanager
+async def runtime(settings: Settings, *, configure_logs: bool = True) -> AsyncIterator[Runtime]:
+    """Opens the database, loads keys, makes sure the topics exist, starts a producer."""
+    if configure_logs:
+        configure_logging(settings.log_level, settings.log_json)
+    engine = db.make_engine(settings.database_url)
+    await db.create_schema(engine)
+    topics = Topics.with_prefix(settings.topic_prefix)
+    await ensure_topics(settings.kafka_bootstrap_servers, topics, settings.topics)
+    publisher = KafkaPublisher(settings.kafka_bootstrap_servers)
+    await publisher.start()
+    try:
+        yield Runtime(settings, engine, db.sessions(engine), KeyStore.load_or_create(
+            settings.keys_dir), topics, publisher)  # fmt: skip
+    finally:
+        await publisher.stop()
+        await engine.dispose()

@@ -1,0 +1,70 @@
+"""Prints each recipient's inbox, opened with that recipient's own private key."""
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from broker.errors import EnvelopeError
+from broker.keys import BrokerPublicKeys
+from producers.receiver import NoticeReceiver
+from schemas.notices import NoticeBody, NoticeHeader, PersonView, SealedNotice
+
+
+def show_inbox(
+    console: Console, port: int, recipients: dict[str, X25519PrivateKey], broker: BrokerPublicKeys
+) -> None:
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        for recipient_id, key in recipients.items():
+            listed = client.get(f"/v1/recipients/{recipient_id}/notices").json()
+            if not listed:
+                continue
+            console.rule(f"[bold cyan]{recipient_id}[/]: {len(listed)} notice(s)")
+            receiver = NoticeReceiver(key, broker)
+            for item in listed:
+                url = f"/v1/recipients/{recipient_id}/notices/{item['notice_id']}"
+                sealed = SealedNotice.model_validate(client.get(url).json()["sealed"])
+                header, body = receiver.open(sealed)
+                console.print(_panel(header, body))
+                client.post(f"{url}/acknowledgement").raise_for_status()
+        _show_wrong_key_fails(console, client, recipients, broker)
+
+
+def _panel(header: NoticeHeader, body: NoticeBody) -> Panel:
+    table = Table.grid(padding=(0, 2))
+    table.add_row("severity", f"{header.severity.value}   rule: {header.rule_id}")
+    table.add_row("deadline", header.deadline.strftime("%a %d %b %Y %H:%M %Z"))
+    table.add_row("about", ", ".join(_person(p) for p in body.about) or "-")
+    if body.facts:
+        table.add_row("why", ", ".join(f"{k}={v}" for k, v in body.facts.items()))
+    if body.detail:
+        table.add_row("detail", ", ".join(f"{k}={v}" for k, v in body.detail.items()))
+    table.add_row("call", body.who_to_call or "-")
+    title = f"{header.notice_type.value} from {body.source_org} ({body.event_type})"
+    return Panel(table, title=title, subtitle=body.summary[:90], expand=False)
+
+
+def _person(view: PersonView) -> str:
+    parts = (view.given_name, view.family_name)
+    name = " ".join(p for p in parts if p) or "unnamed"
+    born = view.date_of_birth
+    nhs = view.nhs_number
+    return name + (f" (born {born})" if born else "") + (f" NHS {nhs}" if nhs else "")
+
+
+def _show_wrong_key_fails(
+    console: Console, client: httpx.Client, recipients: dict[str, X25519PrivateKey],
+    broker: BrokerPublicKeys,
+) -> None:  # fmt: skip
+    owner, intruder = "school-oakfield:key_adult", "gp-hillview:safeguarding_lead"
+    listed = client.get(f"/v1/recipients/{owner}/notices").json()
+    if not listed:
+        return
+    url = f"/v1/recipients/{owner}/notices/{listed[0]['notice_id']}"
+    sealed = SealedNotice.model_validate(client.get(url).json()["sealed"])
+    try:
+        NoticeReceiver(recipients[intruder], broker).open(sealed)
+        console.print("[red]A notice opened with another recipient's key: this must not happen")
+    except EnvelopeError:
+        console.print(f"[green]Checked: {intruder} cannot open a notice sealed to {owner}.")

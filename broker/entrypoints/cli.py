@@ -1,0 +1,76 @@
+"""``sgb``: run the broker's processes, manage keys and topics, and run the demo."""
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from broker.bootstrap import Runtime, runtime
+from broker.config import Settings
+from broker.keys import KeyStore
+
+app = typer.Typer(help="Safeguarding notification broker.", no_args_is_help=True)
+Host = Annotated[str, typer.Option(help="Interface to listen on.")]
+
+
+@app.command()
+def gateway(host: Host = "127.0.0.1", port: int = 8080) -> None:
+    """Serve the HTTP event gateway."""
+    from producers.gateway import create_gateway
+
+    uvicorn.run(create_gateway(), host=host, port=port, log_config=None, access_log=False)
+
+
+@app.command()
+def inbox(host: Host = "127.0.0.1", port: int = 8081) -> None:
+    """Serve the recipients' inbox API."""
+    from broker.entrypoints.inbox_api import create_inbox_api
+
+    uvicorn.run(create_inbox_api(), host=host, port=port, log_config=None, access_log=False)
+
+
+@app.command()
+def router() -> None:
+    """Consume events and produce sealed notices until SIGTERM."""
+    from consumers.router import run_router
+
+    asyncio.run(_until_terminated(run_router))
+
+
+@app.command()
+def delivery() -> None:
+    """Consume notices into recipients' inboxes until SIGTERM."""
+    from consumers.delivery import run_delivery
+
+    asyncio.run(_until_terminated(run_delivery))
+
+
+@app.command("keys-init")
+def keys_init(directory: Path | None = None) -> None:
+    """Create the broker's HPKE, signing and pseudonym keys (never overwrites)."""
+    store = KeyStore.create(directory or Settings().keys_dir)
+    typer.echo(f"broker keys created; public keys:\n{store.public.to_text()}")
+
+
+@app.command()
+def demo() -> None:
+    """Start Kafka and every process, replay a family's timeline, show each inbox, stop."""
+    from broker.demo.run import run_demo
+
+    raise typer.Exit(run_demo())
+
+
+async def _until_terminated(loop: Callable[[Runtime, asyncio.Event], Awaitable[None]]) -> None:
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    async with runtime(Settings()) as rt:
+        await loop(rt, stop)
+
+
+if __name__ == "__main__":
+    app()

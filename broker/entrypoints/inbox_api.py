@@ -1,0 +1,112 @@
+"""The inbox API: a recipient lists its notices, fetches one sealed, and acknowledges it.
+
+Notices come back sealed (header, ciphertext, signature); the recipient opens them with its
+own private key through the SDK's ``NoticeReceiver``. An acknowledgement is recorded in the
+inbox and published to the acknowledgements topic. Asking for a notice that is not in this
+recipient's inbox is a 404, whether or not it exists elsewhere.
+"""
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from uuid import UUID
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from broker.adapters import db
+from broker.adapters.kafka import Message
+from broker.bootstrap import Runtime, runtime
+from broker.config import Settings
+from broker.pseudonyms import pseudonym
+from broker.services import inbox
+from schemas.notices import NoticeHeader, SealedNotice
+
+
+class NoticeSummary(BaseModel):
+    notice_id: UUID
+    header: NoticeHeader
+    delivered_at: datetime
+    acknowledged_at: datetime | None
+
+
+class NoticeDetail(NoticeSummary):
+    sealed: SealedNotice
+
+
+class Acknowledged(BaseModel):
+    notice_id: UUID
+    acknowledged_at: datetime
+    first_acknowledgement: bool
+
+
+def create_inbox_api(settings: Settings | None = None) -> FastAPI:
+    config = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with runtime(config) as rt:
+            app.state.rt = rt
+            yield
+
+    app = FastAPI(title="Safeguarding broker: recipient inbox", version="1", lifespan=lifespan)
+    app.add_exception_handler(inbox.NoticeNotFound, _not_found)  # type: ignore[arg-type]
+    base = "/v1/recipients/{recipient_id}/notices"
+
+    @app.get(base, response_model=list[NoticeSummary])
+    async def list_notices(request: Request, recipient_id: str) -> list[NoticeSummary]:
+        async with _rt(request).sessions() as session:
+            return [_summary(n) for n in await inbox.list_notices(session, recipient_id)]
+
+    @app.get(base + "/{notice_id}", response_model=NoticeDetail)
+    async def get_notice(request: Request, recipient_id: str, notice_id: UUID) -> NoticeDetail:
+        async with _rt(request).sessions() as session:
+            notice = await inbox.get_notice(session, recipient_id, notice_id)
+        return NoticeDetail(**_summary(notice).model_dump(), sealed=inbox.sealed(notice))
+
+    @app.post(base + "/{notice_id}/acknowledgement", response_model=Acknowledged)
+    async def acknowledge(request: Request, recipient_id: str, notice_id: UUID) -> Acknowledged:
+        rt = _rt(request)
+        async with rt.sessions.begin() as session:
+            notice, first = await inbox.acknowledge(
+                session, recipient_id, notice_id, datetime.now(UTC)
+            )
+        acknowledged_at = notice.acknowledged_at or datetime.now(UTC)
+        if first:
+            await rt.publisher.publish([_ack_message(rt, notice, acknowledged_at)])
+        return Acknowledged(
+            notice_id=notice_id, acknowledged_at=acknowledged_at, first_acknowledgement=first
+        )
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def _rt(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.rt
+    return rt
+
+
+def _summary(notice: db.InboxNotice) -> NoticeSummary:
+    return NoticeSummary(
+        notice_id=UUID(notice.notice_id),
+        header=NoticeHeader.model_validate_json(notice.header),
+        delivered_at=notice.delivered_at,
+        acknowledged_at=notice.acknowledged_at,
+    )
+
+
+def _ack_message(rt: Runtime, notice: db.InboxNotice, at: datetime) -> Message:
+    record = {"notice_id": notice.notice_id, "recipient_id": notice.recipient_id,
+              "state": "acknowledged", "at": at.isoformat()}  # fmt: skip
+    key = pseudonym(rt.keys.pseudonym_secret, "recipient", notice.recipient_id)
+    return Message(rt.topics.acknowledgements, key, json.dumps(record).encode())
+
+
+async def _not_found(_request: Request, exc: inbox.NoticeNotFound) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=404)

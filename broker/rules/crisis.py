@@ -1,0 +1,65 @@
+"""Who is told when a parent is in mental health crisis. Pure: no I/O, no clock.
+
+Each child in the adult's households: the school's key adult (or health visiting under school
+age). GPs: the adult's, the other parent's and each child's. The front door where the children
+live whenever a high-risk signal is present.
+"""
+
+from datetime import date
+
+from broker.rules.common import child_contact, front_door_decision, gp_decisions
+from broker.rules.family import Decision, Family, Member
+from schemas.events import ParentMentalHealthCrisis
+from schemas.notices import Severity
+
+RULE = "crisis"
+HIGH_RISK_SIGNALS = frozenset({
+    "suicidal_ideation", "threats_to_kill", "domestic_abuse", "substance_misuse",
+    "child_present", "child_under_one",
+})  # fmt: skip
+
+
+def signals(event: ParentMentalHealthCrisis, family: Family, on: date) -> frozenset[str]:
+    flags = {
+        "sectioned": event.sectioned,
+        "admitted": event.admitted,
+        "suicidal_ideation": event.suicidal_ideation,
+        "threats_to_kill": event.threats_to_kill,
+        "threats_to_harm_others": event.threats_to_harm_others,
+        "domestic_abuse": event.domestic_abuse,
+        "substance_misuse": event.substance_misuse,
+        "child_present": bool(event.children_present),
+        "child_under_one": any((c.age_in_months(on) or 99) < 12 for c in _children(family)),
+    }
+    return frozenset(name for name, raised in flags.items() if raised)
+
+
+def route_crisis(
+    event: ParentMentalHealthCrisis, family: Family, received_on: date
+) -> list[Decision]:
+    return route_parent_in_crisis(family, signals(event, family, received_on), received_on, RULE)
+
+
+def route_parent_in_crisis(
+    family: Family, raised: frozenset[str], on: date, rule_id: str
+) -> list[Decision]:
+    """Shared with ED attendances, where a parent's self-harm is treated as a crisis."""
+    subject = family.subject
+    if subject is None:
+        return []
+    children = family.children_of(subject.person_id)
+    high_risk = bool(raised & HIGH_RISK_SIGNALS)
+    severity = Severity.HIGH if high_risk else Severity.MEDIUM
+    facts: dict[str, str | int | bool] = {name: True for name in sorted(raised)}
+    decisions = [d for c in children if (d := child_contact(c, on, severity, rule_id, facts))]
+    adults = (subject, *family.other_parents(subject.person_id))
+    decisions += gp_decisions((*adults, *children), severity, rule_id, facts)
+    if high_risk and children:
+        about = (subject.person_id, *(c.person_id for c in children))
+        decisions += front_door_decision(family, Severity.HIGH, rule_id, about, facts)
+    return decisions
+
+
+def _children(family: Family) -> tuple[Member, ...]:
+    subject = family.subject
+    return family.children_of(subject.person_id) if subject else ()

@@ -1,0 +1,112 @@
+"""When each notice must be acknowledged. Pure: the time of receipt comes in as an argument.
+
+School notices: the school's session start on its next school day (weekends, bank holidays of
+England or Wales, and the school's term dates). Front door by severity: 4 working hours,
+24 working hours, 72 hours. Transfers: one working day. Others: a fixed period per type.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo
+
+import holidays
+
+from schemas.notices import NoticeType, Severity
+
+LONDON = ZoneInfo("Europe/London")
+WORKDAY_START, WORKDAY_END = time(9, 0), time(17, 0)
+WORKDAY_HOURS = 8
+FRONT_DOOR_WORKING_HOURS = {Severity.HIGH: 4, Severity.MEDIUM: 24}
+FRONT_DOOR_LOW = timedelta(hours=72)
+OTHER_PERIODS = {
+    NoticeType.GP_INFORMATION: timedelta(hours=72),
+    NoticeType.HEALTH_VISITING: timedelta(hours=72),
+    NoticeType.AGENCY_INFORMATION: timedelta(hours=72),
+}
+
+
+@dataclass(frozen=True)
+class SchoolCalendar:
+    """A school's day: when its session starts, and its terms (empty: every weekday)."""
+
+    session_start: time = time(8, 45)
+    terms: tuple[tuple[date, date], ...] = field(default=())
+    nation: str = "ENG"
+
+    def is_school_day(self, day: date) -> bool:
+        if day.weekday() >= 5 or is_bank_holiday(day, self.nation):
+            return False
+        return not self.terms or any(start <= day <= end for start, end in self.terms)
+
+
+@cache
+def _bank_holidays(nation: str, year: int) -> frozenset[date]:
+    return frozenset(holidays.country_holidays("GB", subdiv=nation, years=year))
+
+
+def is_bank_holiday(day: date, nation: str = "ENG") -> bool:
+    return day in _bank_holidays(nation, day.year)
+
+
+def next_session_start(received_at: datetime, calendar: SchoolCalendar) -> datetime:
+    """The start of the first school session after receipt, in London time."""
+    local = received_at.astimezone(LONDON)
+    day = local.date()
+    for _ in range(400):  # a year and a bit: longer than any school holiday
+        start = datetime.combine(day, calendar.session_start, LONDON)
+        if calendar.is_school_day(day) and start > local:
+            return start
+        day += timedelta(days=1)
+    raise ValueError("the school calendar has no school day within a year")
+
+
+def add_working_hours(start: datetime, hours: float, nation: str = "ENG") -> datetime:
+    """Counts only 09:00-17:00 on working days, London time."""
+    remaining = timedelta(hours=hours)
+    moment = start.astimezone(LONDON)
+    while True:
+        day = moment.date()
+        open_at = datetime.combine(day, WORKDAY_START, LONDON)
+        close_at = datetime.combine(day, WORKDAY_END, LONDON)
+        working = day.weekday() < 5 and not is_bank_holiday(day, nation)
+        if working and moment < close_at:
+            moment = max(moment, open_at)
+            if moment + remaining <= close_at:
+                return moment + remaining
+            remaining -= close_at - moment
+        moment = datetime.combine(day + timedelta(days=1), time(0), LONDON)
+
+
+DeadlinePolicy = Callable[[datetime, Severity, SchoolCalendar, str], datetime]
+
+
+def _front_door(
+    received_at: datetime, severity: Severity, _calendar: SchoolCalendar, nation: str
+) -> datetime:
+    if severity in FRONT_DOOR_WORKING_HOURS:
+        return add_working_hours(received_at, FRONT_DOOR_WORKING_HOURS[severity], nation)
+    return received_at + FRONT_DOOR_LOW
+
+
+def _after(period: timedelta) -> DeadlinePolicy:
+    return lambda received_at, _severity, _calendar, _nation: received_at + period
+
+
+POLICIES: dict[NoticeType, DeadlinePolicy] = {
+    NoticeType.SCHOOL_SUPPORT: lambda at, _s, calendar, _n: next_session_start(at, calendar),
+    NoticeType.FRONT_DOOR_REFERRAL: _front_door,
+    NoticeType.TRANSFER: lambda at, _s, _c, nation: add_working_hours(at, WORKDAY_HOURS, nation),
+    **{kind: _after(period) for kind, period in OTHER_PERIODS.items()},
+}
+
+
+def deadline_for(
+    notice_type: NoticeType,
+    severity: Severity,
+    received_at: datetime,
+    calendar: SchoolCalendar = SchoolCalendar(),
+    nation: str = "ENG",
+) -> datetime:
+    return POLICIES[notice_type](received_at, severity, calendar, nation)

@@ -1,0 +1,140 @@
+"""The plain data the rules decide over: a family as the directory knows it, and decisions.
+
+No I/O here. A ``Family`` is everything routing needs about the people an event names: the
+households they live in, each member's GP, school and health visiting team, the agencies
+involved, and the front door of each local authority area.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from schemas.notices import NoticeType, Severity
+
+
+class OrgKind(StrEnum):
+    SCHOOL = "school"
+    GP_PRACTICE = "gp_practice"
+    HEALTH_VISITING = "health_visiting"
+    SCHOOL_NURSING = "school_nursing"
+    FRONT_DOOR = "front_door"
+    MENTAL_HEALTH = "mental_health"
+    TALKING_THERAPY = "talking_therapy"
+    EARLY_HELP = "early_help"
+    ACUTE_TRUST = "acute_trust"
+    POLICE = "police"
+    HOUSING = "housing"
+
+
+class ContactRole(StrEnum):
+    KEY_ADULT = "key_adult"
+    DEPUTY_KEY_ADULT = "deputy_key_adult"
+    SAFEGUARDING_LEAD = "safeguarding_lead"
+    DUTY_MANAGER = "duty_manager"
+    EDUCATION_SAFEGUARDING_OFFICER = "education_safeguarding_officer"
+
+
+class HouseholdRole(StrEnum):
+    PARENT_OR_CARER = "parent_or_carer"
+    CHILD = "child"
+
+
+@dataclass(frozen=True)
+class Member:
+    person_id: str
+    role: HouseholdRole
+    household_id: str
+    date_of_birth: date | None = None
+    gp: str | None = None
+    school: str | None = None
+    health_visiting: str | None = None
+    involved: tuple[str, ...] = ()
+
+    def age_in_years(self, on: date) -> int | None:
+        if self.date_of_birth is None:
+            return None
+        born = self.date_of_birth
+        return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+    def age_in_months(self, on: date) -> int | None:
+        if self.date_of_birth is None:
+            return None
+        born = self.date_of_birth
+        return (on.year - born.year) * 12 + on.month - born.month - (on.day < born.day)
+
+
+@dataclass(frozen=True)
+class Family:
+    """The households of the people an event names, merged ("think family")."""
+
+    subjects: tuple[str, ...]
+    members: tuple[Member, ...]
+    area: str | None
+    front_doors: Mapping[str, str] = field(default_factory=dict)
+    org_kinds: Mapping[str, OrgKind] = field(default_factory=dict)
+
+    def person(self, person_id: str) -> Member | None:
+        return next((m for m in self.members if m.person_id == person_id), None)
+
+    @property
+    def subject(self) -> Member | None:
+        return self.person(self.subjects[0]) if self.subjects else None
+
+    @property
+    def children(self) -> tuple[Member, ...]:
+        return unique(m for m in self.members if m.role is HouseholdRole.CHILD)
+
+    @property
+    def parents(self) -> tuple[Member, ...]:
+        return unique(m for m in self.members if m.role is HouseholdRole.PARENT_OR_CARER)
+
+    def households_of(self, person_id: str) -> frozenset[str]:
+        return frozenset(m.household_id for m in self.members if m.person_id == person_id)
+
+    def children_of(self, person_id: str) -> tuple[Member, ...]:
+        """The children living in any household of this person ("think family")."""
+        homes = self.households_of(person_id)
+        return unique(
+            m for m in self.members if m.role is HouseholdRole.CHILD and m.household_id in homes
+        )
+
+    def other_parents(self, person_id: str) -> tuple[Member, ...]:
+        """The other parents or carers of this person's children, wherever those live."""
+        homes = set().union(*(self.households_of(c.person_id) for c in self.children_of(person_id)))
+        return unique(
+            m
+            for m in self.members
+            if m.role is HouseholdRole.PARENT_OR_CARER
+            and m.household_id in homes
+            and m.person_id != person_id
+        )
+
+    def front_door(self, area: str | None = None) -> str | None:
+        return self.front_doors.get(area or self.area or "")
+
+
+def unique(members: Iterable[Member]) -> tuple[Member, ...]:
+    """Each person once (a child in two households appears once per household)."""
+    seen: dict[str, Member] = {}
+    for member in members:
+        seen.setdefault(member.person_id, member)
+    return tuple(seen.values())
+
+
+@dataclass(frozen=True)
+class Addressee:
+    org_id: str
+    role: ContactRole
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One notice the rules want sent: to whom, what kind, how urgent, why, about whom."""
+
+    addressee: Addressee
+    notice_type: NoticeType
+    severity: Severity
+    rule_id: str
+    about: tuple[str, ...]
+    facts: Mapping[str, str | int | bool] = field(default_factory=dict)

@@ -1,0 +1,57 @@
+"""Who is told when a family moves area. Pure: no I/O, no clock.
+
+The receiving authority's front door gets a transfer notice with the history; when the
+destination is unknown, the originating front door gets it so that someone goes looking.
+The new school and GP are told when known.
+"""
+
+from datetime import date
+
+from broker.rules.family import Addressee, ContactRole, Decision, Family
+from schemas.events import FamilyMovingArea, PlanKind
+from schemas.notices import NoticeType, Severity
+
+RULE = "move"
+
+
+def route_move(event: FamilyMovingArea, family: Family, received_on: date) -> list[Decision]:
+    everyone = tuple(m.person_id for m in family.members) or family.subjects
+    facts = _facts(event, received_on)
+    severity = Severity.HIGH if facts["open_child_protection_plan"] else Severity.MEDIUM
+    receiving = family.front_door(event.to_authority) if event.to_authority else None
+    if receiving:
+        decisions = [_transfer(receiving, "move.transfer", severity, everyone, facts)]
+    else:
+        originating = family.front_door(event.from_authority)
+        unknown = {**facts, "destination_unknown": True}
+        decisions = [_transfer(originating, "move.destination_unknown", Severity.HIGH,
+                               everyone, unknown)] if originating else []  # fmt: skip
+    children = tuple(c.person_id for c in family.children)
+    if event.new_school:
+        decisions.append(Decision(Addressee(event.new_school, ContactRole.KEY_ADULT),
+                                  NoticeType.SCHOOL_SUPPORT, severity, "move.new_school",
+                                  children, facts))  # fmt: skip
+    if event.new_gp:
+        decisions.append(Decision(Addressee(event.new_gp, ContactRole.SAFEGUARDING_LEAD),
+                                  NoticeType.GP_INFORMATION, severity, "move.new_gp",
+                                  everyone, facts))  # fmt: skip
+    return decisions
+
+
+def _transfer(
+    front_door: str, rule_id: str, severity: Severity, about: tuple[str, ...],
+    facts: dict[str, str | int | bool],
+) -> Decision:  # fmt: skip
+    addressee = Addressee(front_door, ContactRole.DUTY_MANAGER)
+    return Decision(addressee, NoticeType.TRANSFER, severity, rule_id, about, facts)
+
+
+def _facts(event: FamilyMovingArea, on: date) -> dict[str, str | int | bool]:
+    open_plans = [p for p in event.plans if p.ended_on is None or p.ended_on >= on]
+    return {
+        "from_authority": event.from_authority,
+        "to_authority": event.to_authority or "unknown",
+        "open_plans": len(open_plans),
+        "previous_plans": len(event.plans) - len(open_plans),
+        "open_child_protection_plan": any(p.kind is PlanKind.CHILD_PROTECTION for p in open_plans),
+    }

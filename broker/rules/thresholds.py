@@ -1,0 +1,16 @@
+"""Pattern thresholds, configurable per partnership; the defaults follow the domain brief."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    ed_window: timedelta = timedelta(days=365)
+    child_ed_attendances: int = 3
+    adult_ed_attendances: int = 5
+    not_yet_mobile_months: int = 6
+    ingestion_age_years: int = 5
+    wnb_window: timedelta = timedelta(days=183)
+    wnb_min_booked: int = 4
+    wnb_min_attendance_rate: float = 0.6

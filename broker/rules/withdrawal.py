@@ -1,0 +1,57 @@
+"""Who is told when a service withdraws from a person. Pure: no I/O, no clock.
+
+Every other agency involved with anyone in the household, and the GPs. When a parent with
+known mental health needs disengages, the children's schools and the front door too, so that
+someone considers whether the children's needs should be assessed.
+"""
+
+from datetime import date
+
+from broker.rules.common import child_contact, front_door_decision, gp_decisions
+from broker.rules.family import Addressee, ContactRole, Decision, Family, HouseholdRole, OrgKind
+from schemas.events import ServiceWithdrawal, WithdrawalReason
+from schemas.notices import NoticeType, Severity
+
+RULE = "withdrawal"
+DISENGAGING = frozenset({WithdrawalReason.NON_ENGAGEMENT, WithdrawalReason.DECLINED})
+MENTAL_HEALTH_SERVICES = frozenset({OrgKind.MENTAL_HEALTH, OrgKind.TALKING_THERAPY})
+
+
+def route_withdrawal(event: ServiceWithdrawal, family: Family, received_on: date) -> list[Decision]:
+    subject = family.subject
+    if subject is None:
+        return []
+    facts: dict[str, str | int | bool] = {"reason": event.reason.value}
+    about = (subject.person_id,)
+    decisions = [
+        Decision(Addressee(org, ContactRole.SAFEGUARDING_LEAD), NoticeType.AGENCY_INFORMATION,
+                 Severity.LOW, f"{RULE}.involved_agency", about, facts)
+        for org in _other_agencies(family, event.source_org)
+    ]  # fmt: skip
+    decisions += gp_decisions(family.members, Severity.LOW, RULE, facts)
+    if _parent_with_mental_health_needs_disengaging(event, family):
+        concern = {**facts, "consider_childrens_needs": True}
+        children = family.children_of(subject.person_id)
+        decisions += [
+            d for c in children
+            if (d := child_contact(c, received_on, Severity.MEDIUM, RULE, concern))
+        ]  # fmt: skip
+        everyone = (subject.person_id, *(c.person_id for c in children))
+        decisions += front_door_decision(family, Severity.MEDIUM, RULE, everyone, concern)
+    return decisions
+
+
+def _other_agencies(family: Family, source_org: str) -> list[str]:
+    involved = dict.fromkeys(org for m in family.members for org in m.involved)
+    involved.pop(source_org, None)
+    return [org for org in involved if family.org_kinds.get(org) is not OrgKind.GP_PRACTICE]
+
+
+def _parent_with_mental_health_needs_disengaging(
+    event: ServiceWithdrawal, family: Family
+) -> bool:
+    subject = family.subject
+    if subject is None or subject.role is not HouseholdRole.PARENT_OR_CARER:
+        return False
+    services = {family.org_kinds.get(org) for org in (*subject.involved, event.source_org)}
+    return event.reason in DISENGAGING and bool(services & MENTAL_HEALTH_SERVICES)

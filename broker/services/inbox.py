@@ -1,0 +1,74 @@
+"""Recipients' inboxes: delivery stores sealed notices; recipients list, fetch and acknowledge.
+
+The inbox holds ciphertext, the cleartext header and the broker's signature: nothing a
+recipient could not already verify, and nothing the broker's operators could read.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broker.adapters import db
+from broker.errors import BrokerError
+from schemas.notices import NoticeHeader, SealedNotice
+
+
+class NoticeNotFound(BrokerError):
+    """No such notice in this recipient's inbox (another recipient's notice included)."""
+
+
+async def store(session: AsyncSession, notices: Sequence[SealedNotice], now: datetime) -> int:
+    """Stores each notice once, however often it is delivered; returns how many were new."""
+    stored = 0
+    for sealed in notices:
+        header = NoticeHeader.model_validate_json(sealed.header)
+        if await session.get(db.InboxNotice, str(header.notice_id)) is not None:
+            continue
+        session.add(db.InboxNotice(
+            notice_id=str(header.notice_id),
+            recipient_id=header.recipient_id,
+            header=sealed.header,
+            ciphertext=sealed.ciphertext,
+            signature=sealed.signature,
+            deadline=header.deadline,
+            delivered_at=now,
+        ))  # fmt: skip
+        await session.flush()
+        stored += 1
+    return stored
+
+
+async def list_notices(session: AsyncSession, recipient_id: str) -> Sequence[db.InboxNotice]:
+    query = (
+        select(db.InboxNotice)
+        .where(db.InboxNotice.recipient_id == recipient_id)
+        .order_by(db.InboxNotice.delivered_at, db.InboxNotice.notice_id)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def get_notice(session: AsyncSession, recipient_id: str, notice_id: UUID) -> db.InboxNotice:
+    notice = await session.get(db.InboxNotice, str(notice_id))
+    if notice is None or notice.recipient_id != recipient_id:
+        raise NoticeNotFound("no such notice in this inbox")
+    return notice
+
+
+async def acknowledge(
+    session: AsyncSession, recipient_id: str, notice_id: UUID, now: datetime
+) -> tuple[db.InboxNotice, bool]:
+    """Marks the notice acknowledged; returns it and whether this call was the first."""
+    notice = await get_notice(session, recipient_id, notice_id)
+    if notice.acknowledged_at is not None:
+        return notice, False
+    notice.acknowledged_at = now
+    return notice, True
+
+
+def sealed(notice: db.InboxNotice) -> SealedNotice:
+    return SealedNotice(
+        header=notice.header, ciphertext=notice.ciphertext, signature=notice.signature
+    )

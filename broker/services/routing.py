@@ -1,0 +1,186 @@
+"""Routing: open a sealed event, resolve the family, decide, then seal and publish notices.
+
+Load -> decide (pure rules) -> seal -> publish -> record, in one database transaction. Notice
+ids are derived from the event and the addressee, so an event redelivered after a crash
+yields the same notice ids and the inbox keeps each once; the routed-event record stops a
+redelivered event from being routed again once its transaction has committed.
+"""
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from broker.adapters import crypto, db
+from broker.adapters.directory import FamilyContext, SqlDirectory, nation_of
+from broker.adapters.envelopes import open_event, seal_notice
+from broker.adapters.kafka import Message, Topics
+from broker.keys import KeyStore
+from broker.ports import Publisher
+from broker.pseudonyms import pseudonym
+from broker.rules.deadlines import SchoolCalendar, deadline_for
+from broker.rules.family import Decision
+from broker.rules.history import PersonHistory
+from broker.rules.minimisation import compose_body
+from broker.rules.routing import decide
+from broker.rules.thresholds import Thresholds
+from schemas.events import AppointmentOutcome, EdAttendance, Event
+from schemas.notices import NoticeHeader, NoticeType
+from schemas.transport import EventHeader, SealedEvent
+
+log = structlog.get_logger(__name__)
+NOTICE_NAMESPACE = uuid.UUID("6b1f3c2e-5a0d-4f5e-9a53-0c1f5b7d2e11")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RoutingDeps:
+    sessions: async_sessionmaker[AsyncSession]
+    keys: KeyStore
+    publisher: Publisher
+    topics: Topics
+    limits: Thresholds = Thresholds()
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+
+async def route_event(sealed: SealedEvent, deps: RoutingDeps) -> list[NoticeHeader]:
+    """Routes one event; returns the headers of the notices it produced (none if seen before)."""
+    header, event = open_event(sealed, deps.keys.hpke)
+    with structlog.contextvars.bound_contextvars(
+        event_id=str(event.event_id), correlation_id=str(event.correlation_id or "")
+    ):
+        async with deps.sessions.begin() as session:
+            if await session.get(db.RoutedEvent, str(event.event_id)):
+                log.info("event_already_routed")
+                return []
+            directory = SqlDirectory(session)
+            context = await directory.family_for(event.people(), event.source_org)
+            history = await _record_and_load_history(directory, event, context)
+            decisions = decide(event, context.family, history, header.received_at.date(),
+                               deps.limits)  # fmt: skip
+            messages, headers = await _seal_all(directory, decisions, event, header, context, deps)
+            await deps.publisher.publish(messages)
+            session.add(db.RoutedEvent(
+                event_id=str(event.event_id), routed_at=deps.clock(), notices=len(headers)
+            ))  # fmt: skip
+        log.info("event_routed", event_type=event.event_type.value, notices=len(headers))
+        return headers
+
+
+async def _record_and_load_history(
+    directory: SqlDirectory, event: Event, context: FamilyContext
+) -> PersonHistory:
+    subject = context.family.subject
+    if subject is None:
+        return PersonHistory()
+    match event:
+        case EdAttendance():
+            await directory.record_pattern(
+                str(event.event_id), subject.person_id, "ed", event.arrived_at, None
+            )
+        case AppointmentOutcome():
+            await directory.record_pattern(
+                str(event.event_id), subject.person_id, "appointment", event.booked_for,
+                event.outcome,
+            )  # fmt: skip
+        case _:
+            return PersonHistory()
+    return await directory.history(subject.person_id)
+
+
+async def _seal_all(
+    directory: SqlDirectory,
+    decisions: list[Decision],
+    event: Event,
+    header: EventHeader,
+    context: FamilyContext,
+    deps: RoutingDeps,
+) -> tuple[list[Message], list[NoticeHeader]]:
+    messages: list[Message] = []
+    headers: list[NoticeHeader] = []
+    source = await directory.organisation(event.source_org)
+    who_to_call = f"{source.name} ({source.phone})" if source and source.phone else None
+    household = _household_pseudonym(context, deps.keys.pseudonym_secret)
+    for decision in decisions:
+        contact = await directory.contact_for(decision.addressee)
+        if contact is None:
+            messages.append(_undeliverable(decision, event, deps))
+            continue
+        calendar = await _calendar_for(directory, decision)
+        org = await directory.organisation(contact.org_id)
+        notice_header = NoticeHeader(
+            notice_id=_notice_id(event, contact.contact_id, decision),
+            event_id=event.event_id,
+            correlation_id=event.correlation_id,
+            household=household,
+            recipient_id=contact.contact_id,
+            recipient_org=contact.org_id,
+            notice_type=decision.notice_type,
+            severity=decision.severity,
+            rule_id=decision.rule_id,
+            created_at=deps.clock(),
+            deadline=deadline_for(decision.notice_type, decision.severity, header.received_at,
+                                  calendar, nation_of(org.area if org else None)),
+            recipient_key_id=contact.key_id,
+            signing_key_id=deps.keys.public.signing_key_id,
+        )  # fmt: skip
+        body = compose_body(decision, event, context.people, who_to_call)
+        sealed = seal_notice(notice_header, body, crypto.hpke_public_from_text(
+            contact.hpke_public_key), deps.keys.signing)  # fmt: skip
+        key = pseudonym(deps.keys.pseudonym_secret, "recipient", contact.contact_id)
+        messages.append(Message(deps.topics.notices, key, sealed.model_dump_json().encode()))
+        messages.append(_audit(deps, key, "notice_produced", notice_header))
+        headers.append(notice_header)
+    return messages, headers
+
+
+async def _calendar_for(directory: SqlDirectory, decision: Decision) -> SchoolCalendar:
+    if decision.notice_type is NoticeType.SCHOOL_SUPPORT:
+        return await directory.school_calendar(decision.addressee.org_id)
+    return SchoolCalendar()
+
+
+def _notice_id(event: Event, recipient_id: str, decision: Decision) -> uuid.UUID:
+    name = f"{event.event_id}|{recipient_id}|{decision.rule_id}|{','.join(decision.about)}"
+    return uuid.uuid5(NOTICE_NAMESPACE, name)
+
+
+def _household_pseudonym(context: FamilyContext, secret: bytes) -> str:
+    subject = context.family.subject
+    if subject is None or not subject.household_id:
+        return "unmatched"
+    return pseudonym(secret, "household", subject.household_id)
+
+
+def _audit(deps: RoutingDeps, key: str, action: str, header: NoticeHeader) -> Message:
+    record = {
+        "action": action,
+        "at": deps.clock().isoformat(),
+        "notice_id": str(header.notice_id),
+        "event_id": str(header.event_id),
+        "recipient_id": header.recipient_id,
+        "rule_id": header.rule_id,
+    }
+    return Message(deps.topics.audit, key, json.dumps(record).encode())
+
+
+def _undeliverable(decision: Decision, event: Event, deps: RoutingDeps) -> Message:
+    """A notice nobody can receive yet is parked, not dropped: no contact with a key."""
+    log.warning("no_recipient_contact", org_id=decision.addressee.org_id,
+                role=decision.addressee.role.value, rule_id=decision.rule_id)  # fmt: skip
+    record = {
+        "reason": "no_recipient_contact",
+        "event_id": str(event.event_id),
+        "org_id": decision.addressee.org_id,
+        "role": decision.addressee.role.value,
+        "rule_id": decision.rule_id,
+    }
+    key = pseudonym(deps.keys.pseudonym_secret, "organisation", decision.addressee.org_id)
+    return Message(deps.topics.dead_letters, key, json.dumps(record).encode())

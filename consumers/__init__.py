@@ -1,0 +1,1 @@
+"""Thin loops, one per topic: decode -> service -> commit."""

@@ -1,0 +1,65 @@
+"""The delivery worker: consumes sealed notices and stores each in its recipient's inbox.
+
+Offsets are committed after the database commit, and the inbox keeps a notice once however
+often it arrives, so a crash between the two neither loses nor doubles a notice.
+"""
+
+import asyncio
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import structlog
+from pydantic import ValidationError
+
+from broker.adapters.kafka import KafkaBatchConsumer, Message, Received
+from broker.bootstrap import Runtime
+from broker.services import inbox
+from schemas.notices import NoticeHeader, SealedNotice
+
+log = structlog.get_logger(__name__)
+
+
+async def handle_notices(records: Sequence[Received], rt: Runtime) -> None:
+    notices, rejected = [], []
+    for record in records:
+        try:
+            notice = SealedNotice.model_validate_json(record.value)
+            NoticeHeader.model_validate_json(notice.header)
+            notices.append((record, notice))
+        except ValidationError:
+            rejected.append(record)
+    now = datetime.now(UTC)
+    async with rt.sessions.begin() as session:
+        stored = await inbox.store(session, [n for _, n in notices], now)
+    await rt.publisher.publish(
+        [_delivered(rt, r, n, now) for r, n in notices] + [_unreadable(rt, r) for r in rejected]
+    )
+    log.info("notices_delivered", received=len(records), stored=stored, rejected=len(rejected))
+
+
+def _delivered(rt: Runtime, record: Received, notice: SealedNotice, now: datetime) -> Message:
+    header = NoticeHeader.model_validate_json(notice.header)
+    entry = {"action": "notice_delivered", "at": now.isoformat(),
+             "notice_id": str(header.notice_id), "recipient_id": header.recipient_id}  # fmt: skip
+    return Message(rt.topics.audit, record.key or "", json.dumps(entry).encode())
+
+
+def _unreadable(rt: Runtime, record: Received) -> Message:
+    reason = {"reason": "unreadable_notice", "topic": record.topic,
+              "partition": record.partition, "offset": record.offset}  # fmt: skip
+    log.warning("notice_dead_lettered", **reason)
+    return Message(rt.topics.dead_letters, record.key or "", json.dumps(reason).encode())
+
+
+async def run_delivery(rt: Runtime, stop: asyncio.Event) -> None:
+    consumer = KafkaBatchConsumer(
+        rt.settings.kafka_bootstrap_servers, rt.topics.notices, rt.settings.delivery_group
+    )
+    await consumer.start()
+    log.info("delivery_started", topic=rt.topics.notices)
+    try:
+        await consumer.run(lambda batch: handle_notices(batch, rt), stop)
+    finally:
+        await consumer.stop()
+        log.info("delivery_stopped")

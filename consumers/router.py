@@ -1,0 +1,56 @@
+"""The router: consumes sealed events, routes each, commits offsets after the notices are out.
+
+An event that cannot be opened or read goes to the dead-letter topic with its reason (the
+class of failure and the fields at fault, never their values) and the loop carries on.
+"""
+
+import asyncio
+import json
+from collections.abc import Sequence
+
+import structlog
+from pydantic import ValidationError
+
+from broker.adapters.kafka import KafkaBatchConsumer, Message, Received
+from broker.bootstrap import Runtime
+from broker.errors import EnvelopeError
+from broker.pseudonyms import pseudonym
+from broker.services.routing import RoutingDeps, route_event
+from schemas.transport import SealedEvent
+
+log = structlog.get_logger(__name__)
+
+
+async def handle_events(records: Sequence[Received], deps: RoutingDeps) -> None:
+    for record in records:
+        try:
+            await route_event(SealedEvent.model_validate_json(record.value), deps)
+        except (EnvelopeError, ValidationError) as exc:
+            await deps.publisher.publish([dead_letter(record, exc, deps)])
+
+
+def dead_letter(record: Received, exc: Exception, deps: RoutingDeps) -> Message:
+    fields = (
+        sorted({".".join(map(str, e["loc"])) for e in exc.errors()})
+        if isinstance(exc, ValidationError)
+        else []
+    )
+    reason = {"reason": type(exc).__name__, "fields": fields, "topic": record.topic,
+              "partition": record.partition, "offset": record.offset}  # fmt: skip
+    log.warning("event_dead_lettered", **reason)
+    key = record.key or pseudonym(deps.keys.pseudonym_secret, "offset", str(record.offset))
+    return Message(deps.topics.dead_letters, key, json.dumps(reason).encode())
+
+
+async def run_router(rt: Runtime, stop: asyncio.Event) -> None:
+    deps = RoutingDeps(rt.sessions, rt.keys, rt.publisher, rt.topics)
+    consumer = KafkaBatchConsumer(
+        rt.settings.kafka_bootstrap_servers, rt.topics.events, rt.settings.router_group
+    )
+    await consumer.start()
+    log.info("router_started", topic=rt.topics.events)
+    try:
+        await consumer.run(lambda batch: handle_events(batch, deps), stop)
+    finally:
+        await consumer.stop()
+        log.info("router_stopped")

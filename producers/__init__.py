@@ -1,0 +1,1 @@
+"""What agencies use: the publishing SDK, the HTTP gateway, and the receiver helper."""

@@ -1,0 +1,159 @@
+"""The HTTP gateway: agencies without a Kafka client post events here.
+
+``POST /v1/events`` takes one event, ``POST /v1/events/batch`` a list. The answer is 202 with
+the event id once Kafka has acknowledged the sealed event (acks=all, idempotent producer);
+posting the same event again is safe and answered 200 with status "duplicate"; reusing an
+event id for different content is a 409. Invalid input gets a 422 naming each field at fault
+and what is wrong with it, never echoing the value sent.
+"""
+
+import hashlib
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import structlog
+from fastapi import Body, FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from broker.adapters import db
+from broker.config import Settings
+from broker.keys import KeyStore
+from broker.logging import configure_logging
+from producers.sdk import EventPublisher
+from schemas.events import Event, EventAdapter
+
+log = structlog.get_logger(__name__)
+MAX_BATCH = 500
+
+
+class Accepted(BaseModel):
+    event_id: UUID
+    status: Literal["accepted", "duplicate"]
+
+
+class BatchAccepted(BaseModel):
+    results: list[Accepted]
+
+
+class Conflict(Exception):
+    """An event id already accepted with different content."""
+
+
+def create_gateway(settings: Settings | None = None) -> FastAPI:
+    config = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(config.log_level, config.log_json)
+        engine = db.make_engine(config.database_url)
+        await db.create_schema(engine)
+        keys = KeyStore.load_or_create(config.keys_dir)
+        publisher = EventPublisher(config.kafka_bootstrap_servers, keys.public,
+                                   keys.pseudonym_secret, config.topic_prefix)  # fmt: skip
+        async with publisher:
+            app.state.sessions = db.sessions(engine)
+            app.state.publisher = publisher
+            yield
+        await engine.dispose()
+
+    app = FastAPI(title="Safeguarding broker: event gateway", version="1", lifespan=lifespan)
+    app.add_exception_handler(RequestValidationError, _field_errors)  # type: ignore[arg-type]
+    app.add_exception_handler(Conflict, _conflict)  # type: ignore[arg-type]
+
+    @app.post("/v1/events", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
+    async def post_event(request: Request, event: Annotated[Event, Body()]) -> JSONResponse:
+        [result] = await accept(request, [event])
+        code = 202 if result.status == "accepted" else 200
+        return JSONResponse(result.model_dump(mode="json"), status_code=code)
+
+    @app.post("/v1/events/batch", status_code=status.HTTP_202_ACCEPTED,
+              response_model=BatchAccepted)  # fmt: skip
+    async def post_batch(
+        request: Request,
+        events: Annotated[list[Event], Body(min_length=1, max_length=MAX_BATCH)],
+    ) -> BatchAccepted:
+        return BatchAccepted(results=await accept(request, events))
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+async def accept(request: Request, events: Sequence[Event]) -> list[Accepted]:
+    sessions = request.app.state.sessions
+    publisher: EventPublisher = request.app.state.publisher
+    async with sessions() as session:
+        seen = {e.event_id: await _already_accepted(session, e) for e in events}
+    fresh = _first_of_each([e for e in events if not seen[e.event_id]])
+    if fresh:
+        await publisher.publish_many(fresh)
+        await _remember(sessions, fresh)
+    for e in fresh:
+        log.info("event_accepted", event_id=str(e.event_id), event_type=e.event_type.value)
+    unannounced = {e.event_id for e in fresh}
+    results = []
+    for e in events:
+        results.append(Accepted(
+            event_id=e.event_id, status="accepted" if e.event_id in unannounced else "duplicate"
+        ))  # fmt: skip
+        unannounced.discard(e.event_id)
+    return results
+
+
+def _first_of_each(events: Sequence[Event]) -> list[Event]:
+    """A batch that repeats an event id publishes it once."""
+    firsts: dict[UUID, Event] = {}
+    for event in events:
+        if event.event_id in firsts and digest(firsts[event.event_id]) != digest(event):
+            raise Conflict
+        firsts.setdefault(event.event_id, event)
+    return list(firsts.values())
+
+
+def digest(event: Event) -> str:
+    """A fingerprint of what the agency sent, ignoring when the broker received it."""
+    canonical = EventAdapter.dump_json(event.model_copy(update={"received_at": None}))
+    return hashlib.sha256(canonical).hexdigest()
+
+
+async def _already_accepted(session: AsyncSession, event: Event) -> bool:
+    known = await session.get(db.AcceptedEvent, str(event.event_id))
+    if known is None:
+        return False
+    if known.digest != digest(event):
+        raise Conflict
+    return True
+
+
+async def _remember(sessions: async_sessionmaker[AsyncSession], events: Sequence[Event]) -> None:
+    now = datetime.now(UTC)
+    for event in events:
+        try:
+            async with sessions.begin() as session:
+                session.add(db.AcceptedEvent(
+                    event_id=str(event.event_id), digest=digest(event), accepted_at=now
+                ))  # fmt: skip
+        except IntegrityError:
+            log.info("event_accepted_concurrently", event_id=str(event.event_id))
+
+
+async def _field_errors(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [
+        {"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"], "type": err["type"]}
+        for err in exc.errors()
+    ]
+    return JSONResponse({"detail": errors}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def _conflict(_request: Request, _exc: Conflict) -> JSONResponse:
+    body = {"detail": "this event id was already used for a different event"}
+    return JSONResponse(body, status_code=status.HTTP_409_CONFLICT)

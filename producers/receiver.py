@@ -1,0 +1,34 @@
+"""The receiver helper a recipient's system uses to read its notices.
+
+    receiver = NoticeReceiver(my_private_key, broker_keys)
+    header, body = receiver.open(sealed_notice)
+
+It checks the broker's signature over the header and ciphertext before it decrypts, and
+decryption fails unless the header is exactly the one the broker bound in.
+"""
+
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from broker.adapters import crypto
+from broker.adapters.envelopes import open_notice
+from broker.errors import KeyFileError
+from broker.keys import BrokerPublicKeys
+from schemas.notices import NoticeBody, NoticeHeader, SealedNotice
+
+
+class NoticeReceiver:
+    def __init__(self, private_key: X25519PrivateKey, broker_keys: BrokerPublicKeys) -> None:
+        self._key = private_key
+        self._broker = broker_keys
+
+    @classmethod
+    def from_files(cls, private_key_file: Path, broker_public_file: Path) -> "NoticeReceiver":
+        key = crypto.read_private_key(private_key_file)
+        if not isinstance(key, X25519PrivateKey):
+            raise KeyFileError(f"{private_key_file.name} is not an X25519 private key")
+        return cls(key, BrokerPublicKeys.from_text(broker_public_file.read_text()))
+
+    def open(self, sealed: SealedNotice) -> tuple[NoticeHeader, NoticeBody]:
+        return open_notice(sealed, self._key, self._broker.signing)

@@ -1,0 +1,23 @@
+"""Building blocks shared by every wire contract."""
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+OrgId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")]
+"""An organisation's code in the directory (an ODS code, a school URN, a service code)."""
+
+AreaCode = Annotated[str, StringConstraints(pattern=r"^[EW]\d{8}$")]
+"""A local authority area by its ONS code (E06..E10 in England, W06 in Wales)."""
+
+Upn = Annotated[str, StringConstraints(pattern=r"^[A-HJ-NP-RT-Z]\d{11}[0-9A-HJ-NP-RT-Z]$")]
+"""A Unique Pupil Number: a check letter, twelve characters (the last a letter if temporary)."""
+
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+FreeText = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+
+
+class Contract(BaseModel):
+    """A wire contract: immutable, and strict about fields nobody agreed on."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)

@@ -1,0 +1,83 @@
+"""The directory as data: what an administrator loads (organisations, recipients with their
+public keys, people, households, registrations, involvements, school terms)."""
+
+from datetime import date, time
+from typing import Literal
+
+from pydantic import Field
+
+from schemas.common import AreaCode, Contract, OrgId, ShortText, Upn
+from schemas.nhs import NhsNumber
+
+OrgKindName = Literal[
+    "school", "gp_practice", "health_visiting", "school_nursing", "front_door",
+    "mental_health", "talking_therapy", "early_help", "acute_trust", "police", "housing",
+]  # fmt: skip
+ContactRoleName = Literal[
+    "key_adult", "deputy_key_adult", "safeguarding_lead", "duty_manager",
+    "education_safeguarding_officer",
+]  # fmt: skip
+
+
+class Term(Contract):
+    starts_on: date
+    ends_on: date
+
+
+class OrganisationSpec(Contract):
+    id: OrgId
+    name: ShortText
+    kind: OrgKindName
+    area: AreaCode
+    phone: ShortText | None = None
+    session_start: time | None = None
+    terms: tuple[Term, ...] = ()
+
+
+class ContactSpec(Contract):
+    id: ShortText
+    org_id: OrgId
+    role: ContactRoleName
+    hpke_public_key: str = Field(pattern=r"^[A-Za-z0-9+/]{43}=$")
+
+
+class PersonSpec(Contract):
+    id: ShortText
+    nhs_number: NhsNumber | None = None
+    upn: Upn | None = None
+    given_name: ShortText | None = None
+    family_name: ShortText | None = None
+    date_of_birth: date | None = None
+
+
+class HouseholdMemberSpec(Contract):
+    person_id: ShortText
+    role: Literal["parent_or_carer", "child"]
+
+
+class HouseholdSpec(Contract):
+    id: ShortText
+    area: AreaCode
+    members: tuple[HouseholdMemberSpec, ...]
+
+
+class RegistrationSpec(Contract):
+    person_id: ShortText
+    kind: Literal["gp", "school", "health_team"]
+    org_id: OrgId
+
+
+class InvolvementSpec(Contract):
+    person_id: ShortText
+    org_id: OrgId
+    opened_on: date
+    closed_on: date | None = None
+
+
+class DirectorySpec(Contract):
+    organisations: tuple[OrganisationSpec, ...] = ()
+    contacts: tuple[ContactSpec, ...] = ()
+    people: tuple[PersonSpec, ...] = ()
+    households: tuple[HouseholdSpec, ...] = ()
+    registrations: tuple[RegistrationSpec, ...] = ()
+    involvements: tuple[InvolvementSpec, ...] = ()

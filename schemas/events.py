@@ -1,0 +1,215 @@
+"""Events that agencies publish, one model per event type, under one envelope.
+
+Every event carries its envelope (id, type, schema version, source, times, correlation) and
+names the people it is about through ``PersonRef``. An event is told apart by ``event_type``.
+"""
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Final, Literal, Self
+from uuid import UUID
+
+from pydantic import AwareDatetime, Field, TypeAdapter, model_validator
+
+from schemas.common import AreaCode, Contract, FreeText, OrgId, ShortText, Upn
+from schemas.nhs import NhsNumber
+
+SCHEMA_VERSION: Final = 1
+
+
+class EventType(StrEnum):
+    PARENT_MENTAL_HEALTH_CRISIS = "parent_mental_health_crisis"
+    SERVICE_WITHDRAWAL = "service_withdrawal"
+    FAMILY_MOVING_AREA = "family_moving_area"
+    ED_ATTENDANCE = "ed_attendance"
+    APPOINTMENT_OUTCOME = "appointment_outcome"
+
+
+class PersonRef(Contract):
+    """Who an event is about, as the producing agency knows them.
+
+    The NHS number is the identifier shared across health and care; a pupil number or the
+    agency's own record id will do where it is missing. Name and date of birth help the
+    front door match a person the directory does not know yet.
+    """
+
+    nhs_number: NhsNumber | None = None
+    upn: Upn | None = None
+    local_id: ShortText | None = None
+    given_name: ShortText | None = None
+    family_name: ShortText | None = None
+    date_of_birth: date | None = None
+
+    @model_validator(mode="after")
+    def _has_an_identifier(self) -> Self:
+        if not (self.nhs_number or self.upn or self.local_id):
+            raise ValueError("a person needs an nhs_number, a upn or a local_id")
+        return self
+
+
+class Professional(Contract):
+    """A named professional who owns part of a plan."""
+
+    name: ShortText
+    role: ShortText
+    org_id: OrgId
+    phone: ShortText | None = None
+    email: ShortText | None = None
+
+
+class EventBase(Contract):
+    event_id: UUID
+    schema_version: Literal[1] = SCHEMA_VERSION
+    source_org: OrgId
+    occurred_at: AwareDatetime
+    received_at: AwareDatetime | None = None
+    correlation_id: UUID | None = None
+
+
+# Each event type below also answers ``people()``: every person it names, the subject first.
+
+
+class ParentMentalHealthCrisis(EventBase):
+    """A parent or carer in mental health crisis (crisis team, police, liaison psychiatry, GP)."""
+
+    event_type: Literal[EventType.PARENT_MENTAL_HEALTH_CRISIS]
+    subject: PersonRef
+    sectioned: bool = False
+    admitted: bool = False
+    suicidal_ideation: bool = False
+    threats_to_kill: bool = False
+    threats_to_harm_others: bool = False
+    domestic_abuse: bool = False
+    substance_misuse: bool = False
+    children_present: tuple[PersonRef, ...] = ()
+    clinical_summary: FreeText | None = None
+
+    def people(self) -> tuple[PersonRef, ...]:
+        return (self.subject, *self.children_present)
+
+
+class WithdrawalReason(StrEnum):
+    COMPLETED = "completed"
+    NON_ENGAGEMENT = "non_engagement"
+    DECLINED = "declined"
+    MOVED = "moved"
+    STEPPED_DOWN = "stepped_down"
+
+
+class StepDownPlan(Contract):
+    """Who owns the family after a step-down, and what happens if concerns return."""
+
+    from_level: Literal["child_protection", "child_in_need"]
+    to_level: Literal["child_in_need", "early_help"]
+    lead_professional: Professional
+    action_owners: tuple[Professional, ...] = Field(min_length=1)
+    if_concerns_return: FreeText
+    review_by: date
+
+
+class ServiceWithdrawal(EventBase):
+    """A service stops working with a person: discharge, closure, step-down."""
+
+    event_type: Literal[EventType.SERVICE_WITHDRAWAL]
+    subject: PersonRef
+    service: ShortText
+    reason: WithdrawalReason
+    withdrawn_on: date
+    step_down: StepDownPlan | None = None
+
+    @model_validator(mode="after")
+    def _step_down_iff_stepped_down(self) -> Self:
+        stepped_down = self.reason is WithdrawalReason.STEPPED_DOWN
+        if stepped_down and self.step_down is None:
+            raise ValueError("a step-down needs its step_down plan")
+        if not stepped_down and self.step_down is not None:
+            raise ValueError("step_down is only for reason 'stepped_down'")
+        return self
+
+    def people(self) -> tuple[PersonRef, ...]:
+        return (self.subject,)
+
+
+class PlanKind(StrEnum):
+    CHILD_PROTECTION = "child_protection"
+    CHILD_IN_NEED = "child_in_need"
+    EARLY_HELP = "early_help"
+
+
+class PlanRecord(Contract):
+    """A plan, open or closed, that travels with a family when it moves."""
+
+    kind: PlanKind
+    child: PersonRef
+    started_on: date
+    ended_on: date | None = None
+
+
+class FamilyMovingArea(EventBase):
+    """A household moves from one local authority area to another (or to somewhere unknown)."""
+
+    event_type: Literal[EventType.FAMILY_MOVING_AREA]
+    members: tuple[PersonRef, ...] = Field(min_length=1)
+    from_authority: AreaCode
+    to_authority: AreaCode | None = None
+    moved_on: date
+    plans: tuple[PlanRecord, ...] = ()
+    new_school: OrgId | None = None
+    new_gp: OrgId | None = None
+
+    def people(self) -> tuple[PersonRef, ...]:
+        return self.members
+
+
+class PresentingCategory(StrEnum):
+    INJURY = "injury"
+    INGESTION_OR_POISONING = "ingestion_or_poisoning"
+    SELF_HARM = "self_harm"
+    MENTAL_HEALTH = "mental_health"
+    OTHER = "other"
+
+
+class EdAttendance(EventBase):
+    """An attendance at an emergency department (acute trusts only)."""
+
+    event_type: Literal[EventType.ED_ATTENDANCE]
+    subject: PersonRef
+    arrived_at: AwareDatetime
+    presenting_category: PresentingCategory
+    accompanied_by: ShortText | None = None
+    clinical_summary: FreeText | None = None
+
+    def people(self) -> tuple[PersonRef, ...]:
+        return (self.subject,)
+
+
+class AppointmentOutcome(EventBase):
+    """A child's booked appointment: attended, or was not brought (WNB)."""
+
+    event_type: Literal[EventType.APPOINTMENT_OUTCOME]
+    subject: PersonRef
+    service: ShortText
+    booked_for: AwareDatetime
+    outcome: Literal["attended", "was_not_brought"]
+
+    def people(self) -> tuple[PersonRef, ...]:
+        return (self.subject,)
+
+
+EVENT_MODELS: dict[EventType, type[EventBase]] = {
+    EventType.PARENT_MENTAL_HEALTH_CRISIS: ParentMentalHealthCrisis,
+    EventType.SERVICE_WITHDRAWAL: ServiceWithdrawal,
+    EventType.FAMILY_MOVING_AREA: FamilyMovingArea,
+    EventType.ED_ATTENDANCE: EdAttendance,
+    EventType.APPOINTMENT_OUTCOME: AppointmentOutcome,
+}
+
+Event = Annotated[
+    ParentMentalHealthCrisis
+    | ServiceWithdrawal
+    | FamilyMovingArea
+    | EdAttendance
+    | AppointmentOutcome,
+    Field(discriminator="event_type"),
+]
+EventAdapter: TypeAdapter[Event] = TypeAdapter(Event)

@@ -1,0 +1,88 @@
+"""Notices the broker sends: a cleartext header for routing, a body only the recipient reads.
+
+On the wire a notice is a ``SealedNotice``: the header as the exact JSON text that was bound
+into the HPKE encryption and the broker's signature, the body's ciphertext, and the signature.
+Receivers verify and decrypt over those exact bytes, never over a re-serialisation.
+"""
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Final, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime
+
+from schemas.common import AreaCode, Contract, OrgId
+
+NOTICE_SCHEMA_VERSION: Final = 1
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class NoticeType(StrEnum):
+    SCHOOL_SUPPORT = "school_support"
+    HEALTH_VISITING = "health_visiting"
+    GP_INFORMATION = "gp_information"
+    AGENCY_INFORMATION = "agency_information"
+    FRONT_DOOR_REFERRAL = "front_door_referral"
+    TRANSFER = "transfer"
+
+
+class HpkeSuiteName(StrEnum):
+    X25519_SHA256_AES256GCM = "DHKEM(X25519,HKDF-SHA256)/HKDF-SHA256/AES-256-GCM"
+
+
+class NoticeHeader(Contract):
+    """Routing metadata: what the transport and the inbox may see. No personal data."""
+
+    schema_version: Literal[1] = NOTICE_SCHEMA_VERSION
+    notice_id: UUID
+    event_id: UUID
+    correlation_id: UUID | None = None
+    household: str
+    recipient_id: str
+    recipient_org: OrgId
+    notice_type: NoticeType
+    severity: Severity
+    rule_id: str
+    created_at: AwareDatetime
+    deadline: AwareDatetime
+    suite: HpkeSuiteName = HpkeSuiteName.X25519_SHA256_AES256GCM
+    recipient_key_id: str
+    signing_key_id: str
+
+
+class PersonView(Contract):
+    """A person as the recipient may see them."""
+
+    given_name: str | None = None
+    family_name: str | None = None
+    date_of_birth: date | None = None
+    nhs_number: str | None = None
+    role: Literal["parent_or_carer", "child"] | None = None
+
+
+class NoticeBody(Contract):
+    """What the recipient reads once decrypted, already minimised for its role."""
+
+    summary: str
+    event_type: str
+    occurred_at: datetime
+    source_org: OrgId
+    about: tuple[PersonView, ...] = ()
+    facts: dict[str, str | int | bool | float] = {}
+    detail: dict[str, str | int | bool | None] = {}
+    area: AreaCode | None = None
+    who_to_call: str | None = None
+
+
+class SealedNotice(Contract):
+    """A notice as it travels on Kafka and sits in an inbox."""
+
+    header: str
+    ciphertext: str
+    signature: str
