@@ -8,14 +8,30 @@ testcontainers Kafka when a Docker engine answers, else a local JVM broker
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from fastapi import FastAPI
+
+from broker.adapters import crypto, db
+from broker.bootstrap import Runtime, runtime
+from broker.config import Settings, TopicSettings
+from broker.demo import family
+from broker.entrypoints.inbox_api import create_inbox_api
+from broker.services.directory_admin import load_directory
+from consumers.delivery import run_delivery
+from consumers.router import run_router
+from producers.gateway import create_gateway
 
 # Image for the Docker path; testcontainers' KafkaContainer drives Confluent's images.
 KAFKA_TEST_IMAGE = os.environ.get("SGB_KAFKA_TEST_IMAGE", "confluentinc/cp-kafka:7.9.0")
@@ -82,3 +98,73 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def topic_prefix() -> str:
     """A unique topic/group prefix per test, so tests never see each other's messages."""
     return f"t-{uuid.uuid4().hex[:10]}."
+
+
+# --------------------------------------------------------------------------- the broker
+
+
+@pytest.fixture
+def settings(tmp_path: Path, kafka_bootstrap: str, topic_prefix: str) -> Settings:
+    """Settings for one test: its own database, keys, topics and consumer groups."""
+    return Settings(
+        kafka_bootstrap_servers=kafka_bootstrap,
+        topic_prefix=topic_prefix,
+        topics=TopicSettings(partitions=2),
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'broker.db'}",
+        keys_dir=tmp_path / "keys",
+        router_group=f"{topic_prefix}router",
+        delivery_group=f"{topic_prefix}delivery",
+        log_json=True,
+    )
+
+
+@pytest.fixture
+def recipient_keys() -> dict[str, X25519PrivateKey]:
+    """Every demo recipient's own private key; the directory holds the public halves."""
+    return {contact_id: X25519PrivateKey.generate() for contact_id, _, _ in family.contacts()}
+
+
+@pytest.fixture
+async def directory(settings: Settings, recipient_keys: dict[str, X25519PrivateKey]) -> None:
+    """The demo partnership and the Carter family, loaded into the test's database."""
+    engine = db.make_engine(settings.database_url)
+    await db.create_schema(engine)
+    public = {cid: crypto.encode_public(k.public_key()) for cid, k in recipient_keys.items()}
+    async with db.sessions(engine).begin() as session:
+        await load_directory(session, family.directory(public, datetime.now(UTC).date()))
+    await engine.dispose()
+
+
+@pytest.fixture
+async def gateway(settings: Settings, directory: None) -> AsyncIterator[httpx.AsyncClient]:
+    """The HTTP gateway app, started with its lifespan, spoken to over ASGI."""
+    async with _serve(create_gateway(settings)) as client:
+        yield client
+
+
+@pytest.fixture
+async def inbox(settings: Settings, directory: None) -> AsyncIterator[httpx.AsyncClient]:
+    async with _serve(create_inbox_api(settings)) as client:
+        yield client
+
+
+@pytest.fixture
+async def running_broker(settings: Settings, directory: None) -> AsyncIterator[Runtime]:
+    """The router and the delivery worker consuming from the real Kafka broker."""
+    stop = asyncio.Event()
+    async with runtime(settings, configure_logs=False) as rt:
+        tasks = [
+            asyncio.create_task(run_router(rt, stop)),
+            asyncio.create_task(run_delivery(rt, stop)),
+        ]
+        yield rt
+        stop.set()
+        await asyncio.gather(*tasks)
+
+
+@asynccontextmanager
+async def _serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client

@@ -148,11 +148,11 @@ class SqlDirectory:
         query = select(db.Organisation.area, db.Organisation.id).where(
             db.Organisation.kind == OrgKind.FRONT_DOOR
         )
-        return {area: org for area, org in (await self._session.execute(query)).tuples()}
+        return {area: org for area, org in await self._session.execute(query)}
 
     async def _org_kinds(self) -> dict[str, OrgKind]:
         query = select(db.Organisation.id, db.Organisation.kind)
-        return {org: OrgKind(kind) for org, kind in (await self._session.execute(query)).tuples()}
+        return {org: OrgKind(kind) for org, kind in await self._session.execute(query)}
 
     async def _views(self, people: set[str]) -> dict[str, PersonView]:
         roles = {

@@ -7,6 +7,7 @@ The new school and GP are told when known.
 
 from datetime import date
 
+from broker.rules.common import SCHOOL_AGE_YEARS
 from broker.rules.family import Addressee, ContactRole, Decision, Family
 from schemas.events import FamilyMovingArea, PlanKind
 from schemas.notices import NoticeType, Severity
@@ -26,11 +27,14 @@ def route_move(event: FamilyMovingArea, family: Family, received_on: date) -> li
         unknown = {**facts, "destination_unknown": True}
         decisions = [_transfer(originating, "move.destination_unknown", Severity.HIGH,
                                everyone, unknown)] if originating else []  # fmt: skip
-    children = tuple(c.person_id for c in family.children)
-    if event.new_school:
+    pupils = tuple(
+        c.person_id for c in family.children
+        if c.school or (c.age_in_years(received_on) or 0) >= SCHOOL_AGE_YEARS
+    )  # fmt: skip
+    if event.new_school and pupils:
         decisions.append(Decision(Addressee(event.new_school, ContactRole.KEY_ADULT),
                                   NoticeType.SCHOOL_SUPPORT, severity, "move.new_school",
-                                  children, facts))  # fmt: skip
+                                  pupils, facts))  # fmt: skip
     if event.new_gp:
         decisions.append(Decision(Addressee(event.new_gp, ContactRole.SAFEGUARDING_LEAD),
                                   NoticeType.GP_INFORMATION, severity, "move.new_gp",
