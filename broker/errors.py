@@ -5,8 +5,9 @@
     │   ├── SignatureInvalid   the signature does not match the header and ciphertext
     │   └── DecryptionFailed   wrong key, or the header or ciphertext was altered
     ├── KeyFileError           a key file is missing, malformed or too widely readable
-    └── DirectoryError         the directory lacks something routing needs
-        └── NoRecipientKey     the addressee has no contact with a public key
+    ├── DirectoryError         the directory lacks something routing needs
+    │   └── NoRecipientKey     the addressee has no contact with a public key
+    └── PublishFailed          Kafka did not acknowledge a record
 """
 
 
@@ -35,4 +36,8 @@ class DirectoryError(BrokerError):
 
 
 class NoRecipientKey(DirectoryError):
+    pass
+
+
+class PublishFailed(BrokerError):
     pass

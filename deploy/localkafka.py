@@ -161,8 +161,15 @@ def free_ports(count: int) -> list[int]:
 
 
 def kafka_uuid() -> str:
-    """A random id in Kafka's ``Uuid`` text form: 16 bytes, URL-safe base64, no padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode("ascii")
+    """A random id in Kafka's ``Uuid`` text form: 16 bytes, URL-safe base64, no padding.
+
+    Like Kafka's own ``Uuid.randomUuid``, never one starting with '-': command-line parsers
+    (StorageTool's among them) would take it for an option.
+    """
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode("ascii")
+        if not text.startswith("-"):
+            return text
 
 
 def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:

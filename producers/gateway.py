@@ -23,7 +23,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import db
+from broker.adapters.kafka import Topics, ensure_topics
 from broker.config import Settings
+from broker.errors import PublishFailed
 from broker.keys import KeyStore
 from broker.logging import configure_logging
 from producers.sdk import EventPublisher
@@ -55,6 +57,8 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
         engine = db.make_engine(config.database_url)
         await db.create_schema(engine)
         keys = KeyStore.load_or_create(config.keys_dir)
+        topics = Topics.with_prefix(config.topic_prefix)
+        await ensure_topics(config.kafka_bootstrap_servers, topics, config.topics)
         publisher = EventPublisher(config.kafka_bootstrap_servers, keys.public,
                                    keys.pseudonym_secret, config.topic_prefix)  # fmt: skip
         async with publisher:
@@ -66,6 +70,7 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Safeguarding broker: event gateway", version="1", lifespan=lifespan)
     app.add_exception_handler(RequestValidationError, _field_errors)  # type: ignore[arg-type]
     app.add_exception_handler(Conflict, _conflict)  # type: ignore[arg-type]
+    app.add_exception_handler(PublishFailed, _unavailable)  # type: ignore[arg-type]
 
     @app.post("/v1/events", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
     async def post_event(request: Request, event: Annotated[Event, Body()]) -> JSONResponse:
@@ -157,3 +162,9 @@ async def _field_errors(_request: Request, exc: RequestValidationError) -> JSONR
 async def _conflict(_request: Request, _exc: Conflict) -> JSONResponse:
     body = {"detail": "this event id was already used for a different event"}
     return JSONResponse(body, status_code=status.HTTP_409_CONFLICT)
+
+
+async def _unavailable(_request: Request, _exc: PublishFailed) -> JSONResponse:
+    log.error("event_not_published")
+    body = {"detail": "the event could not be handed to Kafka; it was not accepted, retry"}
+    return JSONResponse(body, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)

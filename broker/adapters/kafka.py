@@ -12,8 +12,10 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
 
 from broker.config import Settings, TopicSettings
+from broker.errors import PublishFailed
 
 log = structlog.get_logger(__name__)
 TOPIC_ALREADY_EXISTS = 36
@@ -101,13 +103,16 @@ class KafkaPublisher:
         await self._producer.stop()
 
     async def publish(self, messages: Sequence[Message]) -> None:
-        futures = [
-            await self._producer.send(
-                m.topic, m.value, key=m.key.encode(), headers=list(m.headers)
-            )
-            for m in messages
-        ]
-        await asyncio.gather(*futures)
+        try:
+            futures = [
+                await self._producer.send(
+                    m.topic, m.value, key=m.key.encode(), headers=list(m.headers)
+                )
+                for m in messages
+            ]
+            await asyncio.gather(*futures)
+        except KafkaError as exc:
+            raise PublishFailed(f"Kafka did not acknowledge: {type(exc).__name__}") from exc
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,124 @@
+"""The HTTP gateway against the real Kafka broker: acceptance, idempotency, validation."""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from broker.config import Settings
+from broker.demo import family
+
+pytestmark = pytest.mark.integration
+
+
+def withdrawal(**changes: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "event_type": "service_withdrawal",
+        "event_id": str(uuid.uuid4()),
+        "source_org": "mh-demo",
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "subject": {"nhs_number": family.MOTHER, "given_name": "Jess"},
+        "service": "Talking therapies",
+        "reason": "non_engagement",
+        "withdrawn_on": "2026-11-20",
+    }
+    return event | changes
+
+
+async def sealed_events(settings: Settings, count: int) -> list[bytes]:
+    consumer = AIOKafkaConsumer(
+        f"{settings.topic_prefix}events",
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        values: list[bytes] = []
+        while len(values) < count:
+            batches = await consumer.getmany(timeout_ms=5000)
+            if not batches:
+                break
+            values += [r.value for part in batches.values() for r in part]
+        return values
+    finally:
+        await consumer.stop()
+
+
+class TestAccepting:
+    async def test_accepted_event_is_on_kafka_sealed(
+        self, gateway: httpx.AsyncClient, settings: Settings
+    ) -> None:
+        """A 202 means the event is on the events topic, with no personal data in clear."""
+        event = withdrawal()
+        answer = await gateway.post("/v1/events", json=event)
+        assert answer.status_code == 202
+        assert answer.json() == {"event_id": event["event_id"], "status": "accepted"}
+        [value] = await sealed_events(settings, 1)
+        assert event["event_id"].encode() in value
+        assert family.MOTHER.encode() not in value
+        assert b"Jess" not in value
+        assert b"Talking therapies" not in value
+
+    async def test_repeated_event_is_a_duplicate(self, gateway: httpx.AsyncClient) -> None:
+        """Posting the same event twice publishes it once and says so the second time."""
+        event = withdrawal()
+        first = await gateway.post("/v1/events", json=event)
+        again = await gateway.post("/v1/events", json=event)
+        assert first.status_code == 202
+        assert again.status_code == 200
+        assert again.json() == {"event_id": event["event_id"], "status": "duplicate"}
+
+    async def test_reused_event_id_with_other_content_conflicts(
+        self, gateway: httpx.AsyncClient
+    ) -> None:
+        """An event id cannot be reused for a different event."""
+        event = withdrawal()
+        await gateway.post("/v1/events", json=event)
+        other = await gateway.post("/v1/events", json=event | {"reason": "completed"})
+        assert other.status_code == 409
+
+    async def test_batch_reports_each_event(self, gateway: httpx.AsyncClient) -> None:
+        """A batch answers per event, a repeated id inside it counted once."""
+        one, two = withdrawal(), withdrawal()
+        answer = await gateway.post("/v1/events/batch", json=[one, two, one])
+        assert answer.status_code == 202
+        assert [r["status"] for r in answer.json()["results"]] == [
+            "accepted", "accepted", "duplicate",
+        ]  # fmt: skip
+
+
+class TestRejecting:
+    @pytest.mark.parametrize(
+        ("changes", "field"),
+        [
+            ({"subject": {"nhs_number": "9990000019"}}, "subject.nhs_number"),
+            ({"reason": "bored"}, "reason"),
+            ({"occurred_at": "2026-11-20T10:00:00"}, "occurred_at"),
+            ({"event_id": "not-a-uuid"}, "event_id"),
+            ({"colour": "blue"}, "colour"),
+            ({"reason": "stepped_down"}, "service_withdrawal"),
+        ],
+    )
+    async def test_invalid_event_names_the_field(
+        self, gateway: httpx.AsyncClient, changes: dict[str, Any], field: str
+    ) -> None:
+        """A 422 names the field at fault and never echoes what was sent."""
+        answer = await gateway.post("/v1/events", json=withdrawal(**changes))
+        assert answer.status_code == 422
+        fields = [e["field"] for e in answer.json()["detail"]]
+        assert any(field in f for f in fields), fields
+        assert "9990000019" not in answer.text
+        assert "Jess" not in answer.text
+
+    async def test_unknown_event_type_is_rejected(self, gateway: httpx.AsyncClient) -> None:
+        """Only the event types in the schema are accepted."""
+        answer = await gateway.post("/v1/events", json=withdrawal(event_type="gossip"))
+        assert answer.status_code == 422
+
+    async def test_empty_batch_is_rejected(self, gateway: httpx.AsyncClient) -> None:
+        """A batch must hold at least one event."""
+        assert (await gateway.post("/v1/events/batch", json=[])).status_code == 422

@@ -1,0 +1,189 @@
+"""Plain-data builders shared by the unit tests: families for the rules, payloads for events.
+
+Every name and number is invented; NHS numbers come from the 999 test range.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from broker.rules.family import Family, HouseholdRole, Member, OrgKind
+from schemas.events import Event, EventAdapter
+from schemas.notices import Severity
+
+AREA = "E09000099"
+OTHER_AREA = "E06000001"
+FRONT_DOOR = "la-front-door"
+OTHER_FRONT_DOOR = "other-front-door"
+ON = date(2027, 5, 10)  # a Monday in term time
+RECEIVED = datetime(2027, 5, 10, 10, 0, tzinfo=UTC)
+
+MOTHER_NHS, FATHER_NHS, CHILD_NHS = "9990000018", "9990000085", "9990000158"
+
+ORG_KINDS: dict[str, OrgKind] = {
+    "gp-riverside": OrgKind.GP_PRACTICE,
+    "gp-hillview": OrgKind.GP_PRACTICE,
+    "gp-northgate": OrgKind.GP_PRACTICE,
+    "school-oakfield": OrgKind.SCHOOL,
+    "school-brookside": OrgKind.SCHOOL,
+    "hv-demo": OrgKind.HEALTH_VISITING,
+    "mh-demo": OrgKind.MENTAL_HEALTH,
+    "iapt-demo": OrgKind.TALKING_THERAPY,
+    "housing-demo": OrgKind.HOUSING,
+    "early-help-demo": OrgKind.EARLY_HELP,
+    "acute-demo": OrgKind.ACUTE_TRUST,
+    FRONT_DOOR: OrgKind.FRONT_DOOR,
+    OTHER_FRONT_DOOR: OrgKind.FRONT_DOOR,
+}
+SEVERITY_RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2}
+
+
+def born(years: int = 0, months: int = 0, on: date = ON) -> date:
+    """A birthday that makes someone exactly ``years`` and ``months`` old on ``on``."""
+    total = on.year * 12 + on.month - 1 - years * 12 - months
+    return date(total // 12, total % 12 + 1, min(on.day, 28))
+
+
+def parent(
+    person_id: str,
+    household: str = "h1",
+    *,
+    gp: str | None = None,
+    involved: tuple[str, ...] = (),
+) -> Member:
+    return Member(
+        person_id, HouseholdRole.PARENT_OR_CARER, household, born(35), gp=gp, involved=involved
+    )
+
+
+def child(
+    person_id: str,
+    household: str = "h1",
+    *,
+    years: int = 8,
+    months: int = 0,
+    school: str | None = None,
+    health_visiting: str | None = None,
+    gp: str | None = None,
+    involved: tuple[str, ...] = (),
+) -> Member:
+    return Member(
+        person_id,
+        HouseholdRole.CHILD,
+        household,
+        born(years, months),
+        gp=gp,
+        school=school,
+        health_visiting=health_visiting,
+        involved=involved,
+    )
+
+
+def family(*members: Member, subject: str | None = "mum", area: str | None = AREA) -> Family:
+    return Family(
+        subjects=(subject,) if subject else (),
+        members=members,
+        area=area,
+        front_doors={AREA: FRONT_DOOR, OTHER_AREA: OTHER_FRONT_DOOR},
+        org_kinds=ORG_KINDS,
+    )
+
+
+def max_severity(decisions: list[Any]) -> int:
+    return max((SEVERITY_RANK[d.severity] for d in decisions), default=-1)
+
+
+# --------------------------------------------------------------------------- event payloads
+
+
+def _envelope(event_type: str, source_org: str) -> dict[str, Any]:
+    return {
+        "event_type": event_type,
+        "event_id": str(uuid.uuid4()),
+        "source_org": source_org,
+        "occurred_at": "2027-05-07T21:30:00+01:00",
+    }
+
+
+def crisis_payload(**overrides: Any) -> dict[str, Any]:
+    payload = _envelope("parent_mental_health_crisis", "mh-demo")
+    payload["subject"] = {"nhs_number": MOTHER_NHS, "given_name": "Jess", "family_name": "Carter"}
+    return payload | overrides
+
+
+def professional(name: str = "Sam Lead") -> dict[str, Any]:
+    return {"name": name, "role": "Social worker", "org_id": "csc-demo"}
+
+
+def step_down_plan(**overrides: Any) -> dict[str, Any]:
+    plan = {
+        "from_level": "child_protection",
+        "to_level": "child_in_need",
+        "lead_professional": professional(),
+        "action_owners": [professional("Alex Owner")],
+        "if_concerns_return": "Call the lead professional the same day.",
+        "review_by": "2027-08-01",
+    }
+    return plan | overrides
+
+
+def withdrawal_payload(**overrides: Any) -> dict[str, Any]:
+    payload = _envelope("service_withdrawal", "mh-demo")
+    payload |= {
+        "subject": {"nhs_number": MOTHER_NHS},
+        "service": "Community mental health",
+        "reason": "non_engagement",
+        "withdrawn_on": "2027-05-07",
+    }
+    return payload | overrides
+
+
+def move_payload(**overrides: Any) -> dict[str, Any]:
+    payload = _envelope("family_moving_area", "csc-demo")
+    payload |= {
+        "members": [{"nhs_number": MOTHER_NHS}, {"nhs_number": CHILD_NHS}],
+        "from_authority": AREA,
+        "to_authority": OTHER_AREA,
+        "moved_on": "2027-05-07",
+    }
+    return payload | overrides
+
+
+def ed_payload(**overrides: Any) -> dict[str, Any]:
+    payload = _envelope("ed_attendance", "acute-demo")
+    payload |= {
+        "subject": {"nhs_number": CHILD_NHS},
+        "arrived_at": "2027-05-09T18:00:00+01:00",
+        "presenting_category": "injury",
+    }
+    return payload | overrides
+
+
+def appointment_payload(**overrides: Any) -> dict[str, Any]:
+    payload = _envelope("appointment_outcome", "community-health")
+    payload |= {
+        "subject": {"nhs_number": CHILD_NHS},
+        "service": "Speech and language",
+        "booked_for": "2027-05-06T10:00:00+01:00",
+        "outcome": "was_not_brought",
+    }
+    return payload | overrides
+
+
+PAYLOADS = {
+    "parent_mental_health_crisis": crisis_payload,
+    "service_withdrawal": withdrawal_payload,
+    "family_moving_area": move_payload,
+    "ed_attendance": ed_payload,
+    "appointment_outcome": appointment_payload,
+}
+
+
+def event(payload: dict[str, Any]) -> Event:
+    return EventAdapter.validate_python(payload)
+
+
+def days_before(moment: datetime, *days: int) -> tuple[datetime, ...]:
+    return tuple(moment - timedelta(days=d) for d in days)

@@ -1,0 +1,201 @@
+"""Wire contracts: one valid event per type, each invalid field rejected, schemas current."""
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from schemas import generate
+from schemas.events import (
+    EVENT_MODELS,
+    AppointmentOutcome,
+    EdAttendance,
+    EventAdapter,
+    EventType,
+    FamilyMovingArea,
+    ParentMentalHealthCrisis,
+    PersonRef,
+    ServiceWithdrawal,
+)
+from unit.builders import (
+    PAYLOADS,
+    crisis_payload,
+    ed_payload,
+    move_payload,
+    step_down_plan,
+    withdrawal_payload,
+)
+
+MODELS = {
+    "parent_mental_health_crisis": ParentMentalHealthCrisis,
+    "service_withdrawal": ServiceWithdrawal,
+    "family_moving_area": FamilyMovingArea,
+    "ed_attendance": EdAttendance,
+    "appointment_outcome": AppointmentOutcome,
+}
+
+
+def rejects(payload: dict[str, Any]) -> ValidationError:
+    with pytest.raises(ValidationError) as caught:
+        EventAdapter.validate_python(payload)
+    return caught.value
+
+
+class TestValidEvents:
+    @pytest.mark.parametrize("event_type", list(PAYLOADS))
+    def test_each_event_type_parses_to_its_model(self, event_type: str) -> None:
+        """The discriminated union picks the model named by event_type."""
+        parsed = EventAdapter.validate_python(PAYLOADS[event_type]())
+        assert type(parsed) is MODELS[event_type]
+
+    def test_every_event_type_has_an_example(self) -> None:
+        """The examples above cover every event type the schema knows."""
+        assert set(PAYLOADS) == {t.value for t in EventType}
+
+    def test_json_round_trip(self) -> None:
+        """An event dumped to JSON parses back to an equal event."""
+        parsed = EventAdapter.validate_python(crisis_payload(children_present=[{"local_id": "c"}]))
+        assert EventAdapter.validate_json(EventAdapter.dump_json(parsed)) == parsed
+
+    def test_step_down_with_its_plan_is_valid(self) -> None:
+        """A withdrawal for reason stepped_down with a plan parses."""
+        payload = withdrawal_payload(reason="stepped_down", step_down=step_down_plan())
+        assert EventAdapter.validate_python(payload).step_down is not None
+
+    def test_move_with_unknown_destination_is_valid(self) -> None:
+        """A move may leave to_authority out: the destination can be unknown."""
+        assert EventAdapter.validate_python(move_payload(to_authority=None)).to_authority is None
+
+
+class TestNhsNumberInEvents:
+    def test_bad_nhs_number_rejected(self) -> None:
+        """An event naming a person by an invalid NHS number is rejected."""
+        rejects(crisis_payload(subject={"nhs_number": "9434765910"}))
+
+    def test_error_text_does_not_contain_the_submitted_number(self) -> None:
+        """The validation error, as text, never quotes the near-miss NHS number."""
+        error = rejects(crisis_payload(subject={"nhs_number": "943 476 5910"}))
+        text = str(error)
+        assert "943 476 5910" not in text
+        assert "9434765910" not in text
+
+    def test_error_json_does_not_contain_the_submitted_number(self) -> None:
+        """The validation error as JSON (what an API would return) never quotes it either."""
+        error = rejects(crisis_payload(subject={"nhs_number": "9434765910"}))
+        assert "9434765910" not in error.json()
+
+
+class TestRejectedFields:
+    def test_unknown_top_level_field(self) -> None:
+        """A field nobody agreed on at the top level is rejected."""
+        rejects(crisis_payload(favourite_colour="blue"))
+
+    def test_unknown_nested_field(self) -> None:
+        """A field nobody agreed on inside a nested person is rejected."""
+        rejects(crisis_payload(subject={"nhs_number": "9990000018", "religion": "x"}))
+
+    def test_naive_occurred_at(self) -> None:
+        """occurred_at without a timezone is rejected."""
+        rejects(crisis_payload(occurred_at="2027-05-07T21:30:00"))
+
+    def test_naive_arrived_at(self) -> None:
+        """An ED arrival time without a timezone is rejected."""
+        rejects(ed_payload(arrived_at="2027-05-09T18:00:00"))
+
+    @pytest.mark.parametrize("event_id", ["not-a-uuid", "12345", ""])
+    def test_non_uuid_event_id(self, event_id: str) -> None:
+        """event_id must be a UUID."""
+        rejects(crisis_payload(event_id=event_id))
+
+    @pytest.mark.parametrize("event_type", ["parent_crisis", "PARENT_MENTAL_HEALTH_CRISIS", ""])
+    def test_unknown_event_type(self, event_type: str) -> None:
+        """An event_type outside the enum matches no model."""
+        rejects(crisis_payload(event_type=event_type))
+
+    def test_missing_event_type(self) -> None:
+        """Without event_type the union cannot tell the model."""
+        payload = crisis_payload()
+        del payload["event_type"]
+        rejects(payload)
+
+    def test_schema_version_other_than_one(self) -> None:
+        """Only schema version 1 is accepted."""
+        rejects(crisis_payload(schema_version=2))
+
+    @pytest.mark.parametrize("subject", [{}, {"given_name": "Jess", "family_name": "Carter"}])
+    def test_person_without_identifier(self, subject: dict[str, str]) -> None:
+        """A person with no NHS number, UPN or local id is rejected."""
+        rejects(crisis_payload(subject=subject))
+
+    @pytest.mark.parametrize("upn", ["A12345678901B", "H123456789019", "Z12345678901Z"])
+    def test_valid_upn(self, upn: str) -> None:
+        """A check letter, eleven digits and a final digit or letter is a UPN."""
+        assert PersonRef(upn=upn).upn == upn
+
+    @pytest.mark.parametrize(
+        "upn", ["I12345678901B", "O12345678901B", "A1234567890B", "a12345678901B", "A12345678901I"]
+    )
+    def test_bad_upn(self, upn: str) -> None:
+        """Excluded letters (I, O, S), wrong length or lower case make no UPN."""
+        rejects(crisis_payload(subject={"upn": upn}))
+
+    @pytest.mark.parametrize("area", ["S12000033", "E0900009", "E090000999", "e09000099", "X"])
+    def test_bad_area_code(self, area: str) -> None:
+        """An area must be an English or Welsh ONS code: E or W and eight digits."""
+        rejects(move_payload(from_authority=area))
+
+    def test_welsh_area_code_accepted(self) -> None:
+        """A Welsh ONS code is an area code."""
+        assert EventAdapter.validate_python(move_payload(to_authority="W06000015"))
+
+    def test_stepped_down_without_plan(self) -> None:
+        """Reason stepped_down without its step_down plan is rejected."""
+        rejects(withdrawal_payload(reason="stepped_down"))
+
+    @pytest.mark.parametrize("reason", ["completed", "non_engagement", "declined", "moved"])
+    def test_plan_with_another_reason(self, reason: str) -> None:
+        """A step_down plan with any reason but stepped_down is rejected."""
+        rejects(withdrawal_payload(reason=reason, step_down=step_down_plan()))
+
+    def test_step_down_without_action_owners(self) -> None:
+        """A step-down plan needs at least one action owner."""
+        plan = step_down_plan(action_owners=[])
+        rejects(withdrawal_payload(reason="stepped_down", step_down=plan))
+
+    def test_unknown_withdrawal_reason(self) -> None:
+        """A withdrawal reason outside the enum is rejected."""
+        rejects(withdrawal_payload(reason="lost_interest"))
+
+    def test_move_without_members(self) -> None:
+        """A family move naming no members is rejected."""
+        rejects(move_payload(members=[]))
+
+    def test_unknown_presenting_category(self) -> None:
+        """An ED presenting category outside the enum is rejected."""
+        rejects(ed_payload(presenting_category="broken_heart"))
+
+
+class TestFrozen:
+    @pytest.mark.parametrize("event_type", list(PAYLOADS))
+    def test_events_cannot_be_changed(self, event_type: str) -> None:
+        """An event's fields cannot be reassigned after parsing."""
+        parsed = EventAdapter.validate_python(PAYLOADS[event_type]())
+        with pytest.raises(ValidationError):
+            parsed.source_org = "someone-else"  # type: ignore[misc]
+
+    def test_person_ref_cannot_be_changed(self) -> None:
+        """A nested person cannot be reassigned either."""
+        person = PersonRef(local_id="x")
+        with pytest.raises(ValidationError):
+            person.local_id = "y"  # type: ignore[misc]
+
+
+class TestPublishedJsonSchemas:
+    def test_json_schemas_are_current(self) -> None:
+        """The JSON Schemas in schemas/json match the models (python -m schemas.generate)."""
+        assert generate.stale(generate.rendered()) == []
+
+    @pytest.mark.parametrize("event_type", list(EVENT_MODELS))
+    def test_every_event_type_has_a_schema_file(self, event_type: EventType) -> None:
+        """Each event type is published as <event_type>.schema.json."""
+        assert (generate.OUT / f"{event_type.value}.schema.json").is_file()
