@@ -1,13 +1,13 @@
 """The broker's exceptions. Messages never carry personal data.
 
-    BrokerError
-    ├── EnvelopeError          a sealed event or notice failed verification or decryption
-    │   ├── SignatureInvalid   the signature does not match the header and ciphertext
-    │   └── DecryptionFailed   wrong key, or the header or ciphertext was altered
-    ├── KeyFileError           a key file is missing, malformed or too widely readable
-    ├── DirectoryError         the directory lacks something routing needs
-    │   └── NoRecipientKey     the addressee has no contact with a public key
-    └── PublishFailed          Kafka did not acknowledge a record
+BrokerError
+├── EnvelopeError          a sealed event or notice failed verification or decryption
+│   ├── SignatureInvalid   the signature does not match the header and ciphertext
+│   └── DecryptionFailed   wrong key, or the header or ciphertext was altered
+├── KeyFileError           a key file is missing, malformed or too widely readable
+├── DirectoryError         the directory lacks something routing needs
+│   └── NoRecipientKey     the addressee has no contact with a public key
+└── PublishFailed          Kafka did not acknowledge a record
 """
 
 

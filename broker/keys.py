@@ -37,7 +37,8 @@ class BrokerPublicKeys:
         return crypto.key_id(self.signing)
 
     def to_text(self) -> str:
-        return f"hpke={crypto.encode_public(self.hpke)}\nsigning={crypto.encode_public(self.signing)}\n"
+        hpke, signing = crypto.encode_public(self.hpke), crypto.encode_public(self.signing)
+        return f"hpke={hpke}\nsigning={signing}\n"
 
     @classmethod
     def from_text(cls, text: str) -> "BrokerPublicKeys":

@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Final, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, Field
 
 from schemas.common import AreaCode, Contract, OrgId
 
@@ -74,8 +74,8 @@ class NoticeBody(Contract):
     occurred_at: datetime
     source_org: OrgId
     about: tuple[PersonView, ...] = ()
-    facts: dict[str, str | int | bool | float] = {}
-    detail: dict[str, str | int | bool | None] = {}
+    facts: dict[str, str | int | bool | float] = Field(default_factory=dict)
+    detail: dict[str, str | int | bool | None] = Field(default_factory=dict)
     area: AreaCode | None = None
     who_to_call: str | None = None
 

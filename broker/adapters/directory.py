@@ -8,7 +8,6 @@ member's GP, school and health team, the agencies involved, and every area's fro
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
-
 from typing import TypeVar
 
 from sqlalchemy import ColumnElement, or_, select
@@ -59,8 +58,7 @@ class SqlDirectory:
             clauses.append(db.Person.upn == person.upn)
         if not clauses:
             return None
-        found = await self._session.scalar(select(db.Person.id).where(or_(*clauses)).limit(1))
-        return found
+        return await self._session.scalar(select(db.Person.id).where(or_(*clauses)).limit(1))
 
     async def family_for(self, named: Sequence[PersonRef], source_org: str) -> FamilyContext:
         """The family of the event's subject; when the subject is unknown, everyone named is
@@ -148,7 +146,7 @@ class SqlDirectory:
         query = select(db.Organisation.area, db.Organisation.id).where(
             db.Organisation.kind == OrgKind.FRONT_DOOR
         )
-        return {area: org for area, org in await self._session.execute(query)}
+        return {str(area): str(org) for area, org in await self._session.execute(query)}
 
     async def _org_kinds(self) -> dict[str, OrgKind]:
         query = select(db.Organisation.id, db.Organisation.kind)
@@ -232,4 +230,3 @@ def _outcome(value: str | None) -> Outcome:
 def nation_of(area: str | None) -> str:
     """Bank holidays follow the nation: ONS codes for Wales start with W."""
     return "WLS" if area and area.startswith("W") else "ENG"
-

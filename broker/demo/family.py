@@ -5,8 +5,8 @@ family moves. Every name and number is invented (NHS numbers from the 999 test r
 """
 
 import uuid
-from typing import Any
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from schemas.directory import (
     ContactSpec,
@@ -79,46 +79,81 @@ def directory(public_keys: dict[str, str], today: date) -> DirectorySpec:
     return DirectorySpec(
         organisations=tuple(
             OrganisationSpec(
-                id=org, name=name, kind=kind, area=AREA, phone=f"01632 960{i:03d}",
+                id=org,
+                name=name,
+                kind=kind,
+                area=AREA,
+                phone=f"01632 960{i:03d}",
                 session_start=time(8, 45) if kind == "school" else None,
                 terms=TERMS_2026_27 if kind == "school" else (),
             )
             for i, (org, name, kind) in enumerate(ORGANISATIONS)
-        ),  # fmt: skip
+        ),
         contacts=tuple(
             ContactSpec(id=cid, org_id=org, role=role, hpke_public_key=public_keys[cid])
             for cid, org, role in contacts()
         ),
         people=(
-            PersonSpec(id="p-mother", nhs_number=MOTHER, given_name="Jess", family_name="Carter",
-                       date_of_birth=born(31)),
-            PersonSpec(id="p-father", nhs_number=FATHER, given_name="Dan", family_name="Carter",
-                       date_of_birth=born(34)),
-            PersonSpec(id="p-child-b", nhs_number=CHILD_B, given_name="Leo", family_name="Carter",
-                       date_of_birth=born(5, 3)),
-            PersonSpec(id="p-twin-1", nhs_number=TWIN_1, given_name="Mia", family_name="Carter",
-                       date_of_birth=born(0, 5)),
-            PersonSpec(id="p-twin-2", nhs_number=TWIN_2, given_name="Noah", family_name="Carter",
-                       date_of_birth=born(0, 5)),
-        ),  # fmt: skip
+            PersonSpec(
+                id="p-mother",
+                nhs_number=MOTHER,
+                given_name="Jess",
+                family_name="Carter",
+                date_of_birth=born(31),
+            ),
+            PersonSpec(
+                id="p-father",
+                nhs_number=FATHER,
+                given_name="Dan",
+                family_name="Carter",
+                date_of_birth=born(34),
+            ),
+            PersonSpec(
+                id="p-child-b",
+                nhs_number=CHILD_B,
+                given_name="Leo",
+                family_name="Carter",
+                date_of_birth=born(5, 3),
+            ),
+            PersonSpec(
+                id="p-twin-1",
+                nhs_number=TWIN_1,
+                given_name="Mia",
+                family_name="Carter",
+                date_of_birth=born(0, 5),
+            ),
+            PersonSpec(
+                id="p-twin-2",
+                nhs_number=TWIN_2,
+                given_name="Noah",
+                family_name="Carter",
+                date_of_birth=born(0, 5),
+            ),
+        ),
         households=(
-            HouseholdSpec(id="h-carter", area=AREA, members=(
-                HouseholdMemberSpec(person_id="p-mother", role="parent_or_carer"),
-                HouseholdMemberSpec(person_id="p-father", role="parent_or_carer"),
-                HouseholdMemberSpec(person_id="p-child-b", role="child"),
-                HouseholdMemberSpec(person_id="p-twin-1", role="child"),
-                HouseholdMemberSpec(person_id="p-twin-2", role="child"),
-            )),
-        ),  # fmt: skip
+            HouseholdSpec(
+                id="h-carter",
+                area=AREA,
+                members=(
+                    HouseholdMemberSpec(person_id="p-mother", role="parent_or_carer"),
+                    HouseholdMemberSpec(person_id="p-father", role="parent_or_carer"),
+                    HouseholdMemberSpec(person_id="p-child-b", role="child"),
+                    HouseholdMemberSpec(person_id="p-twin-1", role="child"),
+                    HouseholdMemberSpec(person_id="p-twin-2", role="child"),
+                ),
+            ),
+        ),
         registrations=(
             RegistrationSpec(person_id="p-mother", kind="gp", org_id="gp-riverside"),
             RegistrationSpec(person_id="p-father", kind="gp", org_id="gp-hillview"),
-            *(RegistrationSpec(person_id=child, kind="gp", org_id="gp-northgate")
-              for child in ("p-child-b", "p-twin-1", "p-twin-2")),
+            *(
+                RegistrationSpec(person_id=child, kind="gp", org_id="gp-northgate")
+                for child in ("p-child-b", "p-twin-1", "p-twin-2")
+            ),
             RegistrationSpec(person_id="p-child-b", kind="school", org_id="school-oakfield"),
             RegistrationSpec(person_id="p-twin-1", kind="health_team", org_id="hv-demo"),
             RegistrationSpec(person_id="p-twin-2", kind="health_team", org_id="hv-demo"),
-        ),  # fmt: skip
+        ),
         involvements=(
             InvolvementSpec(person_id="p-mother", org_id="mh-demo", opened_on=born(2)),
             InvolvementSpec(person_id="p-twin-2", org_id="hv-demo", opened_on=born(0, 5)),
@@ -140,6 +175,7 @@ def timeline(now: datetime) -> list[tuple[str, Event]]:
     def envelope(source: str, days: int) -> dict[str, Any]:
         return {"event_id": uuid.uuid4(), "source_org": source, "occurred_at": ago(days),
                 "correlation_id": uuid.uuid4()}  # fmt: skip
+
     appointments = [
         (f"Child B's paediatric appointment {n}: {outcome.replace('_', ' ')}",
          AppointmentOutcome(event_type="appointment_outcome", **envelope("acute-demo", days),

@@ -61,4 +61,3 @@ def front_door_decision(
         Decision(addressee, NoticeType.FRONT_DOOR_REFERRAL, severity, f"{rule_id}.front_door",
                  about, facts)
     ]  # fmt: skip
-

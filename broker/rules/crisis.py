@@ -50,7 +50,7 @@ def route_parent_in_crisis(
     children = family.children_of(subject.person_id)
     high_risk = bool(raised & HIGH_RISK_SIGNALS)
     severity = Severity.HIGH if high_risk else Severity.MEDIUM
-    facts: dict[str, str | int | bool] = {name: True for name in sorted(raised)}
+    facts: dict[str, str | int | bool] = dict.fromkeys(sorted(raised), True)
     decisions = [d for c in children if (d := child_contact(c, on, severity, rule_id, facts))]
     adults = (subject, *family.other_parents(subject.person_id))
     decisions += gp_decisions((*adults, *children), severity, rule_id, facts)

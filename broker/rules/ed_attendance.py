@@ -53,12 +53,16 @@ def _fired(
     category = event.presenting_category
     years, months = subject.age_in_years(on), subject.age_in_months(on)
     is_child = subject.role is HouseholdRole.CHILD
-    if is_child and category is PresentingCategory.INGESTION_OR_POISONING and (
-        years is not None and years < limits.ingestion_age_years
+    if (
+        is_child
+        and category is PresentingCategory.INGESTION_OR_POISONING
+        and (years is not None and years < limits.ingestion_age_years)
     ):
         return f"{RULE}.ingestion_under_five", Severity.HIGH, {"presenting": category.value}
-    if is_child and category is PresentingCategory.INJURY and (
-        months is not None and months < limits.not_yet_mobile_months
+    if (
+        is_child
+        and category is PresentingCategory.INJURY
+        and (months is not None and months < limits.not_yet_mobile_months)
     ):
         return f"{RULE}.injury_not_yet_mobile", Severity.HIGH, {"presenting": category.value}
     count = history.ed_count_since(event.arrived_at - limits.ed_window)

@@ -106,6 +106,4 @@ def _allowed(values: Mapping[str, V], allowed: frozenset[str]) -> dict[str, V]:
 
 def _person_view(person: PersonView, kind: NoticeType) -> PersonView:
     allowed = PERSON_FIELDS[kind]
-    return PersonView.model_validate(
-        {k: v for k, v in person.model_dump().items() if k in allowed}
-    )
+    return PersonView.model_validate({k: v for k, v in person.model_dump().items() if k in allowed})

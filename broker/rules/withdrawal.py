@@ -47,9 +47,7 @@ def _other_agencies(family: Family, source_org: str) -> list[str]:
     return [org for org in involved if family.org_kinds.get(org) is not OrgKind.GP_PRACTICE]
 
 
-def _parent_with_mental_health_needs_disengaging(
-    event: ServiceWithdrawal, family: Family
-) -> bool:
+def _parent_with_mental_health_needs_disengaging(event: ServiceWithdrawal, family: Family) -> bool:
     subject = family.subject
     if subject is None or subject.role is not HouseholdRole.PARENT_OR_CARER:
         return False

@@ -10,8 +10,16 @@ async def load_directory(session: AsyncSession, spec: DirectorySpec) -> None:
     """Adds or replaces every record in ``spec`` (merge by primary key)."""
     for org in spec.organisations:
         start = org.session_start.strftime("%H:%M") if org.session_start else None
-        await session.merge(db.Organisation(id=org.id, name=org.name, kind=org.kind,
-                                            area=org.area, phone=org.phone, session_start=start))
+        await session.merge(
+            db.Organisation(
+                id=org.id,
+                name=org.name,
+                kind=org.kind,
+                area=org.area,
+                phone=org.phone,
+                session_start=start,
+            )
+        )
         for term in org.terms:
             await session.merge(db.SchoolTerm(org_id=org.id, starts_on=term.starts_on,
                                               ends_on=term.ends_on))  # fmt: skip
@@ -26,8 +34,11 @@ async def load_directory(session: AsyncSession, spec: DirectorySpec) -> None:
     for household in spec.households:
         await session.merge(db.Household(id=household.id, area=household.area))
         for member in household.members:
-            await session.merge(db.HouseholdMember(household_id=household.id,
-                                                   person_id=member.person_id, role=member.role))
+            await session.merge(
+                db.HouseholdMember(
+                    household_id=household.id, person_id=member.person_id, role=member.role
+                )
+            )
     for registration in spec.registrations:
         await session.merge(db.Registration(**registration.model_dump()))
     for involvement in spec.involvements:

@@ -67,8 +67,11 @@ class TestParentCrisisEndToEnd:
     ) -> None:
         """The school's key adult gets a notice it alone can open, with no clinical detail."""
         event = crisis()
-        posted = await gateway.post("/v1/events", content=EventAdapter.dump_json(event),
-                                    headers={"content-type": "application/json"})
+        posted = await gateway.post(
+            "/v1/events",
+            content=EventAdapter.dump_json(event),
+            headers={"content-type": "application/json"},
+        )
         assert posted.status_code == 202
         assert posted.json() == {"event_id": str(event.event_id), "status": "accepted"}
 
@@ -98,8 +101,11 @@ class TestParentCrisisEndToEnd:
     ) -> None:
         """Both parents' GPs, the children's GP, health visiting and the front door are told."""
         event = crisis()
-        await gateway.post("/v1/events", content=EventAdapter.dump_json(event),
-                           headers={"content-type": "application/json"})
+        await gateway.post(
+            "/v1/events",
+            content=EventAdapter.dump_json(event),
+            headers={"content-type": "application/json"},
+        )
         for recipient in (MOTHERS_GP, FATHERS_GP, CHILDRENS_GP, HEALTH_VISITING, FRONT_DOOR):
             listed = await wait_for_notices(inbox, recipient, 1)
             sealed = await fetch_sealed(inbox, recipient, listed[0]["notice_id"])
@@ -119,8 +125,11 @@ class TestParentCrisisEndToEnd:
         running_broker: Runtime,
     ) -> None:
         """Acknowledgement is recorded once; another recipient gets 404 for the same notice."""
-        await gateway.post("/v1/events", content=EventAdapter.dump_json(crisis()),
-                           headers={"content-type": "application/json"})
+        await gateway.post(
+            "/v1/events",
+            content=EventAdapter.dump_json(crisis()),
+            headers={"content-type": "application/json"},
+        )
         [listed] = await wait_for_notices(inbox, SCHOOL, 1)
         url = f"/v1/recipients/{SCHOOL}/notices/{listed['notice_id']}"
 

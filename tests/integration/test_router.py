@@ -60,7 +60,9 @@ async def until_routed(rt: Runtime, events: int, timeout: float = 30) -> int:
 class TestRouter:
     async def test_unreadable_event_goes_to_dead_letters(self, running_broker: Runtime) -> None:
         """A record that is not a sealed event is dead-lettered with its reason, not lost."""
-        producer = AIOKafkaProducer(bootstrap_servers=running_broker.settings.kafka_bootstrap_servers)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=running_broker.settings.kafka_bootstrap_servers
+        )
         await producer.start()
         await producer.send_and_wait(running_broker.topics.events, b"{not json", key=b"k")
         await producer.stop()
