@@ -121,7 +121,8 @@ def _process(name: str, args: list[str], env: dict[str, str], work: Path) -> Ite
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
-        console.print(f"Stopped {name} (exit {proc.returncode})")
+        clean = proc.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM when done
+        console.print(f"Stopped {name}" + ("" if clean else f" (exit {proc.returncode})"))
 
 
 def _free_port() -> int:

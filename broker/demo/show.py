@@ -8,6 +8,7 @@ from rich.table import Table
 
 from broker.errors import EnvelopeError
 from broker.keys import BrokerPublicKeys
+from broker.rules.deadlines import LONDON
 from producers.receiver import NoticeReceiver
 from schemas.notices import NoticeBody, NoticeHeader, PersonView, SealedNotice
 
@@ -34,7 +35,7 @@ def show_inbox(
 def _panel(header: NoticeHeader, body: NoticeBody) -> Panel:
     table = Table.grid(padding=(0, 2))
     table.add_row("severity", f"{header.severity.value}   rule: {header.rule_id}")
-    table.add_row("deadline", header.deadline.strftime("%a %d %b %Y %H:%M %Z"))
+    table.add_row("deadline", header.deadline.astimezone(LONDON).strftime("%a %d %b %Y %H:%M %Z"))
     table.add_row("about", ", ".join(_person(p) for p in body.about) or "-")
     if body.facts:
         table.add_row("why", ", ".join(f"{k}={v}" for k, v in body.facts.items()))
