@@ -20,7 +20,8 @@ class TestSettings:
         """A TOML file named by SGB_SETTINGS_FILE supplies what the environment does not."""
         path = tmp_path / "broker.toml"
         path.write_text(
-            'kafka_bootstrap_servers = "kafka.partnership.internal:9092"\n[topics]\npartitions = 3\n'
+            'kafka_bootstrap_servers = "kafka.partnership.internal:9092"\n'
+            "[topics]\npartitions = 3\n"
         )
         monkeypatch.setenv("SGB_SETTINGS_FILE", str(path))
         monkeypatch.setenv("SGB_TOPIC_PREFIX", "env.")
