@@ -18,6 +18,9 @@ FreeText = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
 
 
 class Contract(BaseModel):
-    """A wire contract: immutable, and strict about fields nobody agreed on."""
+    """A wire contract: immutable, strict about fields nobody agreed on, and never quoting
+    a rejected value in an error's text (it may be an NHS number or a name)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True
+    )

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Annotated, Final, Literal, Self
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, TypeAdapter, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, TypeAdapter, model_validator
 
 from schemas.common import AreaCode, Contract, FreeText, OrgId, ShortText, Upn
 from schemas.nhs import NhsNumber
@@ -212,4 +212,4 @@ Event = Annotated[
     | AppointmentOutcome,
     Field(discriminator="event_type"),
 ]
-EventAdapter: TypeAdapter[Event] = TypeAdapter(Event)
+EventAdapter: TypeAdapter[Event] = TypeAdapter(Event, config=ConfigDict(hide_input_in_errors=True))

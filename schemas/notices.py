@@ -72,7 +72,7 @@ class NoticeBody(Contract):
     summary: str
     event_type: str
     occurred_at: datetime
-    source_org: OrgId
+    source_org: OrgId | None = None
     about: tuple[PersonView, ...] = ()
     facts: dict[str, str | int | bool | float] = Field(default_factory=dict)
     detail: dict[str, str | int | bool | None] = Field(default_factory=dict)

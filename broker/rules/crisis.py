@@ -8,14 +8,14 @@ live whenever a high-risk signal is present.
 from datetime import date
 
 from broker.rules.common import child_contact, front_door_decision, gp_decisions
-from broker.rules.family import Decision, Family, Member
+from broker.rules.family import Decision, Family
 from schemas.events import ParentMentalHealthCrisis
 from schemas.notices import Severity
 
 RULE = "crisis"
 HIGH_RISK_SIGNALS = frozenset({
     "suicidal_ideation", "threats_to_kill", "domestic_abuse", "substance_misuse",
-    "child_present", "child_under_one",
+    "child_present", "child_under_one", "self_harm",
 })  # fmt: skip
 
 
@@ -29,9 +29,21 @@ def signals(event: ParentMentalHealthCrisis, family: Family, on: date) -> frozen
         "domestic_abuse": event.domestic_abuse,
         "substance_misuse": event.substance_misuse,
         "child_present": bool(event.children_present),
-        "child_under_one": any((c.age_in_months(on) or 99) < 12 for c in _children(family)),
     }
-    return frozenset(name for name, raised in flags.items() if raised)
+    raised = frozenset(name for name, is_raised in flags.items() if is_raised)
+    return raised | family_signals(family, on)
+
+
+def family_signals(family: Family, on: date) -> frozenset[str]:
+    """Signals that come from who the children are, whatever the event says."""
+    subject = family.subject
+    children = family.children_of(subject.person_id) if subject else ()
+    months = [c.age_in_months(on) for c in children]
+    return (
+        frozenset({"child_under_one"})
+        if any(m is not None and m < 12 for m in months)
+        else (frozenset())
+    )
 
 
 def route_crisis(
@@ -58,8 +70,3 @@ def route_parent_in_crisis(
         about = (subject.person_id, *(c.person_id for c in children))
         decisions += front_door_decision(family, Severity.HIGH, rule_id, about, facts)
     return decisions
-
-
-def _children(family: Family) -> tuple[Member, ...]:
-    subject = family.subject
-    return family.children_of(subject.person_id) if subject else ()

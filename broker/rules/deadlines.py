@@ -7,7 +7,7 @@ England or Wales, and the school's term dates). Front door by severity: 4 workin
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -87,11 +87,17 @@ def _front_door(
 ) -> datetime:
     if severity in FRONT_DOOR_WORKING_HOURS:
         return add_working_hours(received_at, FRONT_DOOR_WORKING_HOURS[severity], nation)
-    return received_at + FRONT_DOOR_LOW
+    return elapsed(received_at, FRONT_DOOR_LOW)
 
 
 def _after(period: timedelta) -> DeadlinePolicy:
-    return lambda received_at, _severity, _calendar, _nation: received_at + period
+    return lambda received_at, _severity, _calendar, _nation: elapsed(received_at, period)
+
+
+def elapsed(start: datetime, period: timedelta) -> datetime:
+    """Real elapsed time: adding to a London time would add wall-clock hours across a change
+    of the clocks, giving two deadlines for one instant."""
+    return start.astimezone(UTC) + period
 
 
 POLICIES: dict[NoticeType, DeadlinePolicy] = {

@@ -9,7 +9,7 @@ presentation is treated as a crisis for the children.
 from datetime import date
 
 from broker.rules.common import front_door_decision, gp_decisions
-from broker.rules.crisis import route_parent_in_crisis
+from broker.rules.crisis import family_signals, route_parent_in_crisis
 from broker.rules.family import Addressee, ContactRole, Decision, Family, HouseholdRole, Member
 from broker.rules.history import PersonHistory
 from broker.rules.thresholds import Thresholds
@@ -35,7 +35,7 @@ def route_ed_attendance(
     if subject.role is HouseholdRole.PARENT_OR_CARER and (
         event.presenting_category in PARENT_CRISIS_PRESENTATIONS
     ):
-        raised = frozenset({event.presenting_category.value})
+        raised = frozenset({event.presenting_category.value}) | family_signals(family, received_on)
         return route_parent_in_crisis(family, raised, received_on, f"{RULE}.parent_presentation")
     fired = _fired(event, subject, history, received_on, limits)
     if fired is None:

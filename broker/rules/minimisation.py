@@ -57,6 +57,12 @@ SUMMARIES: dict[NoticeType, str] = {
     NoticeType.TRANSFER: "A family with a safeguarding history is moving: transfer of history.",
 }
 
+# A school learns that something happened, not which kind of service was involved or what
+# kind of event it was: naming a mental health service would disclose a diagnosis. It is told
+# to call the front door, which can share more if the child needs it.
+DISCREET = frozenset({NoticeType.SCHOOL_SUPPORT})
+DISCREET_EVENT_LABEL = "family_circumstances"
+
 ENVELOPE_FIELDS = frozenset({"event_id", "event_type", "schema_version", "source_org",
                              "occurred_at", "received_at", "correlation_id"})  # fmt: skip
 PEOPLE_FIELDS = frozenset({"subject", "members", "children_present"})
@@ -66,18 +72,20 @@ def compose_body(
     decision: Decision,
     event: Event,
     people: Mapping[str, PersonView],
-    who_to_call: str | None,
+    source_contact: str | None,
+    front_door_contact: str | None = None,
 ) -> NoticeBody:
     kind = decision.notice_type
+    discreet = kind in DISCREET
     return NoticeBody(
         summary=SUMMARIES[kind],
-        event_type=event.event_type.value,
+        event_type=DISCREET_EVENT_LABEL if discreet else event.event_type.value,
         occurred_at=event.occurred_at,
-        source_org=event.source_org,
+        source_org=None if discreet else event.source_org,
         about=tuple(_person_view(people[p], kind) for p in decision.about if p in people),
         facts=_allowed(decision.facts, FACT_FIELDS[kind]),
         detail=_allowed(event_detail(event), DETAIL_FIELDS[kind]),
-        who_to_call=who_to_call,
+        who_to_call=front_door_contact if discreet else source_contact,
     )
 
 

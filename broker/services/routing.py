@@ -105,8 +105,9 @@ async def _seal_all(
 ) -> tuple[list[Message], list[NoticeHeader]]:
     messages: list[Message] = []
     headers: list[NoticeHeader] = []
-    source = await directory.organisation(event.source_org)
-    who_to_call = f"{source.name} ({source.phone})" if source and source.phone else None
+    source_contact = await _contact_line(directory, event.source_org)
+    front_door = context.family.front_door()
+    front_door_contact = await _contact_line(directory, front_door) if front_door else None
     household = _household_pseudonym(context, deps.keys.pseudonym_secret)
     for decision in decisions:
         contact = await directory.contact_for(decision.addressee)
@@ -131,7 +132,7 @@ async def _seal_all(
             recipient_key_id=contact.key_id,
             signing_key_id=deps.keys.public.signing_key_id,
         )  # fmt: skip
-        body = compose_body(decision, event, context.people, who_to_call)
+        body = compose_body(decision, event, context.people, source_contact, front_door_contact)
         sealed = seal_notice(notice_header, body, crypto.hpke_public_from_text(
             contact.hpke_public_key), deps.keys.signing)  # fmt: skip
         key = pseudonym(deps.keys.pseudonym_secret, "recipient", contact.contact_id)
@@ -139,6 +140,13 @@ async def _seal_all(
         messages.append(_audit(deps, key, "notice_produced", notice_header))
         headers.append(notice_header)
     return messages, headers
+
+
+async def _contact_line(directory: SqlDirectory, org_id: str) -> str | None:
+    org = await directory.organisation(org_id)
+    if org is None:
+        return None
+    return f"{org.name} ({org.phone})" if org.phone else org.name
 
 
 async def _calendar_for(directory: SqlDirectory, decision: Decision) -> SchoolCalendar:

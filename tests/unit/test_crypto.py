@@ -1,6 +1,5 @@
 """HPKE sealing, Ed25519 signatures, sealed envelopes and key files."""
 
-import os
 import stat
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -83,9 +82,7 @@ def event_header() -> EventHeader:
 class TestHpke:
     def test_round_trip(self) -> None:
         """What is sealed to a key opens with its private half and the same header."""
-        opened = crypto.unseal(
-            sealed(), RECIPIENT, purpose=crypto.NOTICE_PURPOSE, header=HEADER
-        )
+        opened = crypto.unseal(sealed(), RECIPIENT, purpose=crypto.NOTICE_PURPOSE, header=HEADER)
         assert opened == PLAINTEXT
 
     def test_ciphertext_hides_the_plaintext(self) -> None:
@@ -100,9 +97,7 @@ class TestHpke:
     def test_tampered_header(self) -> None:
         """A changed header (bound in HPKE's info) makes the ciphertext fail to open."""
         with pytest.raises(DecryptionFailed):
-            crypto.unseal(
-                sealed(), RECIPIENT, purpose=crypto.NOTICE_PURPOSE, header=flip(HEADER)
-            )
+            crypto.unseal(sealed(), RECIPIENT, purpose=crypto.NOTICE_PURPOSE, header=flip(HEADER))
 
     @pytest.mark.parametrize("index", [0, 40, -1])
     def test_flipped_ciphertext_byte(self, index: int) -> None:
@@ -250,20 +245,26 @@ class TestEventEnvelope:
 
     def test_wrong_broker_key(self) -> None:
         """An event sealed to the broker does not open with another key."""
-        sealed_ = envelopes.seal_event(event(crisis_payload()), event_header(), RECIPIENT.public_key())
+        sealed_ = envelopes.seal_event(
+            event(crisis_payload()), event_header(), RECIPIENT.public_key()
+        )
         with pytest.raises(DecryptionFailed):
             envelopes.open_event(sealed_, STRANGER)
 
     def test_tampered_header(self) -> None:
         """A changed event header (bound into the encryption) fails to open."""
-        sealed_ = envelopes.seal_event(event(crisis_payload()), event_header(), RECIPIENT.public_key())
+        sealed_ = envelopes.seal_event(
+            event(crisis_payload()), event_header(), RECIPIENT.public_key()
+        )
         header = sealed_.header.replace("mh-demo", "police-demo")
         with pytest.raises(DecryptionFailed):
             envelopes.open_event(sealed_.model_copy(update={"header": header}), RECIPIENT)
 
     def test_event_is_not_openable_as_a_notice_body(self) -> None:
         """An event's ciphertext, even correctly signed as a notice, does not open as a notice."""
-        sealed_ = envelopes.seal_event(event(crisis_payload()), event_header(), RECIPIENT.public_key())
+        sealed_ = envelopes.seal_event(
+            event(crisis_payload()), event_header(), RECIPIENT.public_key()
+        )
         ciphertext = crypto.b64decode(sealed_.ciphertext)
         signature = crypto.sign(SIGNER, sealed_.header.encode(), ciphertext)
         as_notice = SealedNotice(
@@ -336,7 +337,7 @@ class TestKeyStore:
         KeyStore.create(tmp_path)
         secrets = [p for p in tmp_path.iterdir() if p.name != PUBLIC_FILE]
         assert secrets
-        assert all(stat.S_IMODE(os.stat(p).st_mode) == 0o600 for p in secrets)
+        assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in secrets)
 
     def test_public_keys_text_round_trip(self, tmp_path: Path) -> None:
         """BrokerPublicKeys survives to_text and from_text unchanged."""

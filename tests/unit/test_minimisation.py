@@ -1,0 +1,169 @@
+"""What each recipient may see: schools no clinical detail, GPs the summary, front door all."""
+
+import re
+import string
+from datetime import date
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from broker.rules.crisis import route_crisis
+from broker.rules.family import Decision
+from broker.rules.minimisation import SCHOOL_SAFE_FACTS, compose_body, event_detail
+from schemas.events import ParentMentalHealthCrisis
+from schemas.notices import NoticeBody, NoticeType, PersonView
+from unit.builders import CHILD_NHS, MOTHER_NHS, ON, child, crisis_payload, event, family, parent
+
+CLINICAL_FLAGS = [
+    "sectioned", "admitted", "suicidal_ideation", "threats_to_kill", "threats_to_harm_others",
+    "domestic_abuse", "substance_misuse",
+]  # fmt: skip
+FLAG_WORDS = {word for flag in CLINICAL_FLAGS for word in flag.split("_")} - {"to"}
+SUMMARY = "Disclosed plan to overdose; started sertraline 50mg"
+PEOPLE = {
+    "mum": PersonView(
+        given_name="Jess", family_name="Carter", date_of_birth=date(1990, 3, 1),
+        nhs_number=MOTHER_NHS, role="parent_or_carer",
+    ),
+    "elder": PersonView(
+        given_name="Ben", family_name="Carter", date_of_birth=date(2019, 1, 1),
+        nhs_number=CHILD_NHS, role="child",
+    ),
+}  # fmt: skip
+FAMILY = family(
+    parent("mum", gp="gp-riverside"),
+    child("elder", school="school-oakfield", gp="gp-riverside"),
+)
+
+SOURCE_CONTACT = "Crisis team (01234 567890)"
+FRONT_DOOR_CONTACT = "Front door (01632 960000)"
+
+
+def crisis(**fields: Any) -> ParentMentalHealthCrisis:
+    parsed = event(crisis_payload(**fields))
+    assert isinstance(parsed, ParentMentalHealthCrisis)
+    return parsed
+
+
+def bodies(parsed: ParentMentalHealthCrisis) -> dict[NoticeType, NoticeBody]:
+    decisions: list[Decision] = route_crisis(parsed, FAMILY, ON)
+    return {
+        d.notice_type: compose_body(d, parsed, PEOPLE, SOURCE_CONTACT, FRONT_DOOR_CONTACT)
+        for d in decisions
+    }
+
+
+FULL = crisis(
+    suicidal_ideation=True, domestic_abuse=True, sectioned=True,
+    children_present=[{"nhs_number": CHILD_NHS}], clinical_summary=SUMMARY,
+)  # fmt: skip
+
+
+class TestSchoolBody:
+    def test_has_no_detail(self) -> None:
+        """A school notice carries no event detail at all."""
+        assert bodies(FULL)[NoticeType.SCHOOL_SUPPORT].detail == {}
+
+    def test_only_school_safe_facts(self) -> None:
+        """A school sees only child_present and consider_childrens_needs among the facts."""
+        facts = bodies(FULL)[NoticeType.SCHOOL_SUPPORT].facts
+        assert set(facts) <= SCHOOL_SAFE_FACTS
+        assert facts == {"child_present": True}
+
+    def test_people_have_no_nhs_number(self) -> None:
+        """People in a school notice carry no NHS number."""
+        about = bodies(FULL)[NoticeType.SCHOOL_SUPPORT].about
+        assert about
+        assert all(person.nhs_number is None for person in about)
+
+    def test_people_keep_name_and_role(self) -> None:
+        """A school still sees which child, by name, date of birth and role."""
+        [person] = bodies(FULL)[NoticeType.SCHOOL_SUPPORT].about
+        assert (person.given_name, person.role) == ("Ben", "child")
+
+    def test_json_has_no_summary_or_nhs_number(self) -> None:
+        """The serialised school body contains neither the clinical summary nor any NHS number."""
+        text = bodies(FULL)[NoticeType.SCHOOL_SUPPORT].model_dump_json()
+        assert SUMMARY not in text
+        assert MOTHER_NHS not in text
+        assert CHILD_NHS not in text
+
+    def test_says_to_call_the_front_door(self) -> None:
+        """A school notice says who to call: the front door, not the service that reported."""
+        assert bodies(FULL)[NoticeType.SCHOOL_SUPPORT].who_to_call == FRONT_DOOR_CONTACT
+
+    def test_does_not_name_the_kind_of_event_or_its_source(self) -> None:
+        """Naming a mental health crisis or service would disclose a diagnosis to a school."""
+        body = bodies(FULL)[NoticeType.SCHOOL_SUPPORT]
+        assert body.event_type == "family_circumstances"
+        assert body.source_org is None
+
+
+class TestGpBody:
+    def test_names_the_source_and_who_to_call_there(self) -> None:
+        """A GP sees which service reported and is told to call it."""
+        body = bodies(FULL)[NoticeType.GP_INFORMATION]
+        assert body.event_type == "parent_mental_health_crisis"
+        assert body.source_org is not None
+        assert body.who_to_call == SOURCE_CONTACT
+
+    def test_has_the_clinical_summary(self) -> None:
+        """A GP sees the clinical summary."""
+        assert bodies(FULL)[NoticeType.GP_INFORMATION].detail["clinical_summary"] == SUMMARY
+
+    def test_has_the_clinical_flags(self) -> None:
+        """A GP sees the clinical flags and all the facts."""
+        body = bodies(FULL)[NoticeType.GP_INFORMATION]
+        assert body.detail["suicidal_ideation"] is True
+        assert body.facts["suicidal_ideation"] is True
+
+    def test_people_have_nhs_numbers(self) -> None:
+        """A GP sees NHS numbers."""
+        nhs = {p.nhs_number for p in bodies(FULL)[NoticeType.GP_INFORMATION].about}
+        assert nhs == {MOTHER_NHS, CHILD_NHS}
+
+
+class TestFrontDoorBody:
+    def test_sees_every_detail(self) -> None:
+        """The front door sees the whole of the event's detail."""
+        assert bodies(FULL)[NoticeType.FRONT_DOOR_REFERRAL].detail == event_detail(FULL)
+
+    def test_sees_every_fact(self) -> None:
+        """The front door sees every fact that fired the rule."""
+        body = bodies(FULL)[NoticeType.FRONT_DOOR_REFERRAL]
+        assert {"suicidal_ideation", "domestic_abuse", "sectioned", "child_present"} <= set(
+            body.facts
+        )
+
+
+class TestEventDetail:
+    def test_leaves_out_envelope_and_people(self) -> None:
+        """Event detail holds the event's facts, without envelope fields or people."""
+        detail = event_detail(FULL)
+        assert not {"event_id", "source_org", "subject", "children_present"} & set(detail)
+        assert detail["clinical_summary"] == SUMMARY
+
+
+clinical_text = st.text(alphabet=string.ascii_letters + " ", min_size=12, max_size=200).filter(
+    lambda s: s == s.strip() and len(set(s)) > 4
+)
+
+
+class TestSchoolBodyProperty:
+    @settings(max_examples=150, deadline=None)
+    @given(
+        flags=st.fixed_dictionaries({flag: st.booleans() for flag in CLINICAL_FLAGS}),
+        present=st.booleans(),
+        summary=clinical_text,
+    )
+    def test_school_body_never_leaks_clinical_content(
+        self, flags: dict[str, bool], present: bool, summary: str
+    ) -> None:
+        """Whatever the crisis, the school body has neither the summary nor any flag's words."""
+        children = [{"nhs_number": CHILD_NHS}] if present else []
+        parsed = crisis(**flags, children_present=children, clinical_summary=summary)
+        text = bodies(parsed)[NoticeType.SCHOOL_SUPPORT].model_dump_json()
+        assert summary not in text
+        words = set(re.findall(r"[a-z]+", text.lower()))
+        assert not words & FLAG_WORDS

@@ -1,0 +1,106 @@
+"""Family moving area: the transfer, the originating front door, the new school and GP."""
+
+from typing import Any
+
+from broker.rules.family import Addressee, ContactRole, Decision, Family
+from broker.rules.move import route_move
+from schemas.events import FamilyMovingArea
+from schemas.notices import NoticeType, Severity
+from unit.builders import (
+    FRONT_DOOR,
+    ON,
+    OTHER_FRONT_DOOR,
+    child,
+    event,
+    family,
+    move_payload,
+    parent,
+)
+
+CP_OPEN = {"kind": "child_protection", "child": {"local_id": "e"}, "started_on": "2026-01-01"}
+CIN_CLOSED = {
+    "kind": "child_in_need",
+    "child": {"local_id": "e"},
+    "started_on": "2025-01-01",
+    "ended_on": "2025-12-01",
+}
+
+
+def move(**overrides: Any) -> FamilyMovingArea:
+    parsed = event(move_payload(**overrides))
+    assert isinstance(parsed, FamilyMovingArea)
+    return parsed
+
+
+def movers() -> Family:
+    return family(
+        parent("mum", gp="gp-riverside"),
+        child("elder", years=8, school="school-oakfield"),
+        child("five", years=5),
+        child("baby", years=1, health_visiting="hv-demo"),
+    )
+
+
+def of(decisions: list[Decision], notice_type: NoticeType) -> list[Decision]:
+    return [d for d in decisions if d.notice_type is notice_type]
+
+
+class TestTransfer:
+    def test_receiving_front_door_gets_transfer(self) -> None:
+        """A known destination's front door gets the transfer, about everyone."""
+        [transfer] = of(route_move(move(), movers(), ON), NoticeType.TRANSFER)
+        assert transfer.addressee == Addressee(OTHER_FRONT_DOOR, ContactRole.DUTY_MANAGER)
+        assert transfer.rule_id == "move.transfer"
+        assert transfer.about == ("mum", "elder", "five", "baby")
+
+    def test_unknown_destination_goes_to_originating_front_door(self) -> None:
+        """With no destination, the originating front door is told the destination is unknown."""
+        [transfer] = of(route_move(move(to_authority=None), movers(), ON), NoticeType.TRANSFER)
+        assert transfer.addressee.org_id == FRONT_DOOR
+        assert transfer.rule_id == "move.destination_unknown"
+        assert transfer.facts["destination_unknown"] is True
+        assert transfer.severity is Severity.HIGH
+
+    def test_open_child_protection_plan_is_high(self) -> None:
+        """An open child protection plan makes the transfer HIGH."""
+        [transfer] = of(route_move(move(plans=[CP_OPEN]), movers(), ON), NoticeType.TRANSFER)
+        assert transfer.severity is Severity.HIGH
+        assert transfer.facts["open_child_protection_plan"] is True
+
+    def test_without_open_plan_transfer_is_medium(self) -> None:
+        """Without an open child protection plan the transfer is MEDIUM."""
+        [transfer] = of(route_move(move(plans=[CIN_CLOSED]), movers(), ON), NoticeType.TRANSFER)
+        assert transfer.severity is Severity.MEDIUM
+
+    def test_history_counts_travel(self) -> None:
+        """The transfer states how many plans are open and how many are history."""
+        [transfer] = of(
+            route_move(move(plans=[CP_OPEN, CIN_CLOSED]), movers(), ON), NoticeType.TRANSFER
+        )
+        assert (transfer.facts["open_plans"], transfer.facts["previous_plans"]) == (1, 1)
+
+
+class TestNewSchoolAndGp:
+    def test_new_school_told_about_school_age_children_only(self) -> None:
+        """The new school hears about children with a school place or of school age."""
+        [school] = of(
+            route_move(move(new_school="school-brookside"), movers(), ON), NoticeType.SCHOOL_SUPPORT
+        )
+        assert school.addressee == Addressee("school-brookside", ContactRole.KEY_ADULT)
+        assert school.about == ("elder", "five")
+
+    def test_no_new_school_notice_without_pupils(self) -> None:
+        """A family with only a baby sends no notice to a new school."""
+        fam = family(parent("mum"), child("baby", years=1, health_visiting="hv-demo"))
+        decisions = route_move(move(new_school="school-brookside"), fam, ON)
+        assert not of(decisions, NoticeType.SCHOOL_SUPPORT)
+
+    def test_no_new_school_notice_when_unknown(self) -> None:
+        """Without a new school, no school is told."""
+        assert not of(route_move(move(), movers(), ON), NoticeType.SCHOOL_SUPPORT)
+
+    def test_new_gp_told_about_everyone(self) -> None:
+        """The new GP practice hears about every member of the family."""
+        [gp] = of(route_move(move(new_gp="gp-northgate"), movers(), ON), NoticeType.GP_INFORMATION)
+        assert gp.addressee == Addressee("gp-northgate", ContactRole.SAFEGUARDING_LEAD)
+        assert gp.about == ("mum", "elder", "five", "baby")

@@ -1,0 +1,102 @@
+"""The table of rules: every event type dispatched, unknown people sent to the front door."""
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from broker.rules.family import Addressee, ContactRole, Family
+from broker.rules.history import PersonHistory
+from broker.rules.routing import decide
+from broker.rules.unmatched import route_unmatched
+from schemas.events import EventType
+from schemas.notices import NoticeType, Severity
+from unit.builders import (
+    AREA,
+    FRONT_DOOR,
+    ON,
+    OTHER_AREA,
+    OTHER_FRONT_DOOR,
+    PAYLOADS,
+    child,
+    crisis_payload,
+    event,
+    family,
+    parent,
+)
+
+
+def households(subject: str) -> Family:
+    return family(
+        parent("mum", gp="gp-riverside", involved=("mh-demo", "housing-demo")),
+        child("kid", years=3, school=None, health_visiting="hv-demo", gp="gp-northgate"),
+        subject=subject,
+    )
+
+
+CASES: dict[EventType, tuple[dict[str, Any], str, str]] = {
+    EventType.PARENT_MENTAL_HEALTH_CRISIS: (
+        PAYLOADS["parent_mental_health_crisis"](),
+        "mum",
+        "crisis.",
+    ),
+    EventType.SERVICE_WITHDRAWAL: (PAYLOADS["service_withdrawal"](), "mum", "withdrawal."),
+    EventType.FAMILY_MOVING_AREA: (PAYLOADS["family_moving_area"](), "mum", "move."),
+    EventType.ED_ATTENDANCE: (
+        PAYLOADS["ed_attendance"](presenting_category="ingestion_or_poisoning"),
+        "kid",
+        "ed.",
+    ),
+    EventType.APPOINTMENT_OUTCOME: (PAYLOADS["appointment_outcome"](), "kid", "was_not_brought"),
+}
+
+
+def wnb_history(booked_for: Any) -> PersonHistory:
+    return PersonHistory(appointments=tuple((booked_for, "was_not_brought") for _ in range(4)))
+
+
+HISTORY: dict[EventType, Callable[[Any], PersonHistory]] = {
+    EventType.APPOINTMENT_OUTCOME: lambda e: wnb_history(e.booked_for),
+}
+
+
+class TestDecide:
+    def test_every_event_type_has_a_case(self) -> None:
+        """The table below covers every event type the schema defines."""
+        assert set(CASES) == set(EventType)
+
+    @pytest.mark.parametrize("event_type", list(EventType))
+    def test_dispatches_every_event_type(self, event_type: EventType) -> None:
+        """Each event type reaches its own rule, which names itself in rule_id."""
+        payload, subject, prefix = CASES[event_type]
+        parsed = event(payload)
+        history = HISTORY.get(event_type, lambda _e: PersonHistory())(parsed)
+        decisions = decide(parsed, households(subject), history, ON)
+        assert decisions
+        assert all(d.rule_id.startswith(prefix) for d in decisions)
+
+    def test_unknown_subject_goes_to_unmatched(self) -> None:
+        """An event whose subject the directory does not know goes to the matching queue."""
+        parsed = event(crisis_payload(children_present=[{"local_id": "a"}, {"local_id": "b"}]))
+        unknown = family(subject=None)
+        [decision] = decide(parsed, unknown, PersonHistory(), ON)
+        assert decision.addressee == Addressee(FRONT_DOOR, ContactRole.DUTY_MANAGER)
+        assert decision.rule_id == "unmatched_person.front_door"
+        assert decision.about == ("unmatched:0", "unmatched:1", "unmatched:2")
+        assert decision.facts["unmatched_people"] == 3
+
+
+class TestUnmatched:
+    def test_goes_to_the_front_door_of_the_source_area(self) -> None:
+        """The front door of the event's area receives the unmatched people."""
+        [decision] = route_unmatched(family(subject=None, area=OTHER_AREA), 1)
+        assert decision.addressee.org_id == OTHER_FRONT_DOOR
+        assert (decision.notice_type, decision.severity) == (
+            NoticeType.FRONT_DOOR_REFERRAL,
+            Severity.MEDIUM,
+        )
+
+    def test_names_a_placeholder_per_person(self) -> None:
+        """Each person the event named is one unmatched id."""
+        [decision] = route_unmatched(family(subject=None, area=AREA), 2)
+        assert decision.about == ("unmatched:0", "unmatched:1")
