@@ -74,6 +74,27 @@ class InvolvementSpec(Contract):
     closed_on: date | None = None
 
 
+class PlanOwnerSpec(Contract):
+    name: ShortText
+    role: ShortText
+    org_id: OrgId
+    phone: ShortText | None = None
+    email: ShortText | None = None
+
+
+class PlanSpec(Contract):
+    id: ShortText
+    person_id: ShortText
+    kind: Literal["child_protection", "child_in_need", "early_help"]
+    area: AreaCode
+    started_on: date
+    ended_on: date | None = None
+    lead_professional: PlanOwnerSpec | None = None
+    action_owners: tuple[PlanOwnerSpec, ...] = ()
+    step_down_until: date | None = None
+    if_concerns_return: str | None = None
+
+
 class DirectorySpec(Contract):
     organisations: tuple[OrganisationSpec, ...] = ()
     contacts: tuple[ContactSpec, ...] = ()
@@ -81,3 +102,4 @@ class DirectorySpec(Contract):
     households: tuple[HouseholdSpec, ...] = ()
     registrations: tuple[RegistrationSpec, ...] = ()
     involvements: tuple[InvolvementSpec, ...] = ()
+    plans: tuple[PlanSpec, ...] = ()

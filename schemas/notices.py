@@ -30,6 +30,7 @@ class NoticeType(StrEnum):
     AGENCY_INFORMATION = "agency_information"
     FRONT_DOOR_REFERRAL = "front_door_referral"
     TRANSFER = "transfer"
+    PLAN_OWNER = "plan_owner"
 
 
 class HpkeSuiteName(StrEnum):
@@ -66,6 +67,23 @@ class PersonView(Contract):
     role: Literal["parent_or_carer", "child"] | None = None
 
 
+class PlanSummary(Contract):
+    kind: str
+    started_on: date
+    ended_on: date | None = None
+    open: bool
+
+
+class HistoryDigest(Contract):
+    """What the broker already knew of the household, within what the recipient may see."""
+
+    earlier_notices_12_months: int = 0
+    events_12_months: dict[str, int] = Field(default_factory=dict)
+    plans: tuple[PlanSummary, ...] = ()
+    previous_areas: tuple[AreaCode, ...] = ()
+    agencies: tuple[str, ...] = ()
+
+
 class NoticeBody(Contract):
     """What the recipient reads once decrypted, already minimised for its role."""
 
@@ -78,6 +96,7 @@ class NoticeBody(Contract):
     detail: dict[str, str | int | bool | None] = Field(default_factory=dict)
     area: AreaCode | None = None
     who_to_call: str | None = None
+    digest: HistoryDigest | None = None
 
 
 class SealedNotice(Contract):

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -93,6 +94,15 @@ class Person(Base):
     date_of_birth: Mapped[date | None] = mapped_column(Date)
 
 
+class PersonAlias(Base):
+    """An agency's own record id for a person, learnt when a front door matched it."""
+
+    __tablename__ = "person_aliases"
+    source_org: Mapped[str] = mapped_column(String(64), primary_key=True)
+    local_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
+
+
 class Household(Base):
     __tablename__ = "households"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -121,6 +131,94 @@ class Involvement(Base):
     org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
     opened_on: Mapped[date] = mapped_column(Date, primary_key=True)
     closed_on: Mapped[date | None] = mapped_column(Date)
+
+
+class Plan(Base):
+    """A child protection, child in need or early help plan for a child, open or closed."""
+
+    __tablename__ = "plans"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # child_protection | child_in_need | early_help
+    area: Mapped[str] = mapped_column(String(9))
+    started_on: Mapped[date] = mapped_column(Date)
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    step_down_until: Mapped[date | None] = mapped_column(Date)  # set when a step-down made it
+    if_concerns_return: Mapped[str | None] = mapped_column(Text)
+
+
+class PlanOwner(Base):
+    """The lead professional (is_lead) and the action owners of a plan."""
+
+    __tablename__ = "plan_owners"
+    plan_id: Mapped[str] = mapped_column(ForeignKey("plans.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    is_lead: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(200))
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    email: Mapped[str | None] = mapped_column(String(200))
+
+
+class DirectoryChange(Base):
+    """Every change to the directory: what kind of record, which one, what was done, by whom.
+    Field names only, never values: the values are personal data."""
+
+    __tablename__ = "directory_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(20))  # created | updated | deleted
+    fields: Mapped[str] = mapped_column(Text)  # comma-separated names of the fields changed
+
+
+class ChronologyEntry(Base):
+    """One line of a household's multi-agency chronology: an event received or a notice sent.
+    Ids, types, rules and times only, so the chronology itself holds no personal data."""
+
+    __tablename__ = "chronology"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    household_id: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    kind: Mapped[str] = mapped_column(String(20))  # event | notice | acknowledgement
+    event_id: Mapped[str] = mapped_column(String(36), index=True)
+    event_type: Mapped[str] = mapped_column(String(40))
+    source_org: Mapped[str] = mapped_column(String(64))
+    notice_id: Mapped[str | None] = mapped_column(String(36))
+    recipient_id: Mapped[str | None] = mapped_column(String(100))
+    notice_type: Mapped[str | None] = mapped_column(String(40))
+    severity: Mapped[str | None] = mapped_column(String(10))
+    rule_id: Mapped[str | None] = mapped_column(String(100))
+    facts: Mapped[str | None] = mapped_column(Text)  # JSON of the facts that fired the rule
+    signals: Mapped[str | None] = mapped_column(String(200))  # comma-separated risk signals
+
+
+class HouseholdArea(Base):
+    """Where a household has lived: the current area and every previous one."""
+
+    __tablename__ = "household_areas"
+    household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), primary_key=True)
+    area: Mapped[str] = mapped_column(String(9), primary_key=True)
+    moved_in: Mapped[date | None] = mapped_column(Date)
+    moved_out: Mapped[date | None] = mapped_column(Date)
+
+
+class MatchingQueueEntry(Base):
+    """An event naming someone the directory does not know, held for its front door.
+    The event stays sealed to the broker: the queue holds no plaintext."""
+
+    __tablename__ = "matching_queue"
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    front_door: Mapped[str] = mapped_column(String(64), index=True)
+    event_type: Mapped[str] = mapped_column(String(40))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sealed_event: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))  # waiting | matched
+    matched_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    matched_by: Mapped[str | None] = mapped_column(String(100))
 
 
 class PatternRecord(Base):

@@ -7,13 +7,13 @@ member's GP, school and health team, the agencies involved, and every area's fro
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import TypeVar
 
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import db
+from broker.adapters import chronology, db
 from broker.rules.deadlines import SchoolCalendar
 from broker.rules.family import (
     Addressee,
@@ -22,6 +22,7 @@ from broker.rules.family import (
     HouseholdRole,
     Member,
     OrgKind,
+    PlanView,
 )
 from broker.rules.history import Outcome, PersonHistory
 from broker.rules.unmatched import unmatched_ids
@@ -50,7 +51,11 @@ class SqlDirectory:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def match(self, person: PersonRef) -> str | None:
+    async def match(self, person: PersonRef, source_org: str) -> str | None:
+        if person.local_id:
+            alias = await self._session.get(db.PersonAlias, (source_org, person.local_id))
+            if alias is not None:
+                return alias.person_id
         clauses = []
         if person.nhs_number:
             clauses.append(db.Person.nhs_number == person.nhs_number)
@@ -63,17 +68,22 @@ class SqlDirectory:
     async def family_for(self, named: Sequence[PersonRef], source_org: str) -> FamilyContext:
         """The family of the event's subject; when the subject is unknown, everyone named is
         held for matching at the front door of the source organisation's area."""
-        ids = [await self.match(person) for person in named]
+        ids = [await self.match(person, source_org) for person in named]
         subjects = tuple(i for i in ids if i) if ids and ids[0] else ()
         members = await self._members(subjects)
         source = await self._session.get(db.Organisation, source_org)
         area = await self._area_of(subjects[0]) if subjects else None
+        organisations = await self._all(db.Organisation)
+        homes = {m.household_id for m in members if m.household_id}
         family = Family(
             subjects=subjects,
             members=members,
             area=area or (source.area if source else None),
-            front_doors=await self._front_doors(),
-            org_kinds=await self._org_kinds(),
+            front_doors={o.area: o.id for o in organisations if o.kind == OrgKind.FRONT_DOOR},
+            org_kinds={o.id: OrgKind(o.kind) for o in organisations},
+            plans=await self._plans({m.person_id for m in members}),
+            history=await chronology.household_history(self._session, homes),
+            org_lines={o.id: contact_line(o) for o in organisations},
         )
         views = await self._views({m.person_id for m in members} | set(subjects))
         if not subjects:
@@ -112,6 +122,8 @@ class SqlDirectory:
         open_involvements = db.Involvement.person_id.in_(people), db.Involvement.closed_on.is_(None)
         for inv in await self._all(db.Involvement, *open_involvements):
             involved.setdefault(inv.person_id, []).append(inv.org_id)
+        areas = {h.id: h.area for h in await self._all(
+            db.Household, db.Household.id.in_({r.household_id for r in rows}))}  # fmt: skip
         placed = [(r.person_id, r.role, r.household_id) for r in rows]
         placed += [(p, HouseholdRole.PARENT_OR_CARER, "") for p in people if p not in
                    {r.person_id for r in rows}]  # fmt: skip
@@ -125,9 +137,29 @@ class SqlDirectory:
                 school=registrations.get(person_id, {}).get("school"),
                 health_visiting=registrations.get(person_id, {}).get("health_team"),
                 involved=tuple(involved.get(person_id, ())),
+                area=areas.get(household_id),
             )
             for person_id, role, household_id in placed
         ]
+
+    async def record_move(
+        self, households: Iterable[str], to_area: str | None, moved_on: date
+    ) -> None:
+        """The household's area becomes the destination; the one it left becomes history."""
+        for household_id in households:
+            home = await self._session.get(db.Household, household_id)
+            if home is None or to_area is None or home.area == to_area:
+                continue
+            left = await self._session.get(db.HouseholdArea, (household_id, home.area))
+            if left is None:
+                left = db.HouseholdArea(household_id=household_id, area=home.area)
+                self._session.add(left)
+            left.moved_out = moved_on
+            await self._session.merge(
+                db.HouseholdArea(household_id=household_id, area=to_area, moved_in=moved_on)
+            )
+            home.area = to_area
+        await self._session.flush()
 
     async def _all(self, model: type[T], *where: ColumnElement[bool]) -> Sequence[T]:
         return (await self._session.scalars(select(model).where(*where))).all()
@@ -142,15 +174,20 @@ class SqlDirectory:
         )
         return await self._session.scalar(query)
 
-    async def _front_doors(self) -> dict[str, str]:
-        query = select(db.Organisation.area, db.Organisation.id).where(
-            db.Organisation.kind == OrgKind.FRONT_DOOR
-        )
-        return {str(area): str(org) for area, org in await self._session.execute(query)}
-
-    async def _org_kinds(self) -> dict[str, OrgKind]:
-        query = select(db.Organisation.id, db.Organisation.kind)
-        return {org: OrgKind(kind) for org, kind in await self._session.execute(query)}
+    async def _plans(self, people: set[str]) -> tuple[PlanView, ...]:
+        plans = await self._all(db.Plan, db.Plan.person_id.in_(people))
+        owners: dict[str, list[db.PlanOwner]] = {}
+        for owner in await self._all(db.PlanOwner, db.PlanOwner.plan_id.in_([p.id for p in plans])):
+            owners.setdefault(owner.plan_id, []).append(owner)
+        return tuple(
+            PlanView(
+                plan_id=p.id, person_id=p.person_id, kind=p.kind, started_on=p.started_on,
+                ended_on=p.ended_on, step_down_until=p.step_down_until,
+                lead_org=next((o.org_id for o in owners.get(p.id, []) if o.is_lead), None),
+                owner_orgs=tuple(o.org_id for o in owners.get(p.id, []) if not o.is_lead),
+            )
+            for p in plans
+        )  # fmt: skip
 
     async def _views(self, people: set[str]) -> dict[str, PersonView]:
         roles = {
@@ -212,6 +249,10 @@ class SqlDirectory:
                 sorted((r.at, _outcome(r.outcome)) for r in records if r.kind == "appointment")
             ),
         )
+
+
+def contact_line(org: db.Organisation) -> str:
+    return f"{org.name} ({org.phone})" if org.phone else org.name
 
 
 def _view_of(person: PersonRef) -> PersonView:

@@ -10,18 +10,45 @@ SCHOOL_AGE_YEARS = 5  # compulsory school age; younger children are seen by heal
 
 
 def child_contact(
-    child: Member, on: date, severity: Severity, rule_id: str, facts: dict[str, str | int | bool]
+    child: Member,
+    family: Family,
+    on: date,
+    severity: Severity,
+    rule_id: str,
+    facts: dict[str, str | int | bool],
 ) -> Decision | None:
-    """The school's key adult, or the health visiting team for a child under school age."""
+    """Who looks out for this child day to day: the school's key adult; under school age, the
+    health visiting team; of school age with no school place (home education, missing
+    education), the local authority's education safeguarding officer."""
+    age = child.age_in_years(on)
+    under_school_age = age is not None and age < SCHOOL_AGE_YEARS
     if child.school:
         addressee = Addressee(child.school, ContactRole.KEY_ADULT)
         notice_type = NoticeType.SCHOOL_SUPPORT
-    elif child.health_visiting and (child.age_in_years(on) or 0) < SCHOOL_AGE_YEARS:
+    elif under_school_age or (age is None and child.health_visiting):
+        if not child.health_visiting:
+            return None
         addressee = Addressee(child.health_visiting, ContactRole.SAFEGUARDING_LEAD)
         notice_type = NoticeType.HEALTH_VISITING
     else:
-        return None
+        authority = family.front_door(child.area)
+        if authority is None:
+            return None
+        addressee = Addressee(authority, ContactRole.EDUCATION_SAFEGUARDING_OFFICER)
+        notice_type = NoticeType.SCHOOL_SUPPORT
     return Decision(addressee, notice_type, severity, f"{rule_id}.child", (child.person_id,), facts)
+
+
+def children_contacts(
+    children: Iterable[Member],
+    family: Family,
+    on: date,
+    severity: Severity,
+    rule_id: str,
+    facts: dict[str, str | int | bool],
+) -> list[Decision]:
+    found = (child_contact(c, family, on, severity, rule_id, facts) for c in children)
+    return [d for d in found if d is not None]
 
 
 def gp_decisions(
@@ -51,13 +78,12 @@ def front_door_decision(
     rule_id: str,
     about: tuple[str, ...],
     facts: dict[str, str | int | bool],
-    area: str | None = None,
+    areas: Iterable[str | None] = (None,),
 ) -> list[Decision]:
-    front_door = family.front_door(area)
-    if front_door is None:
-        return []
-    addressee = Addressee(front_door, ContactRole.DUTY_MANAGER)
+    """A referral to the front door of each area given (by default the family's own)."""
+    doors = dict.fromkeys(d for area in areas if (d := family.front_door(area)))
     return [
-        Decision(addressee, NoticeType.FRONT_DOOR_REFERRAL, severity, f"{rule_id}.front_door",
-                 about, facts)
+        Decision(Addressee(door, ContactRole.DUTY_MANAGER), NoticeType.FRONT_DOOR_REFERRAL,
+                 severity, f"{rule_id}.front_door", about, facts)
+        for door in doors
     ]  # fmt: skip

@@ -7,7 +7,7 @@ live whenever a high-risk signal is present.
 
 from datetime import date
 
-from broker.rules.common import child_contact, front_door_decision, gp_decisions
+from broker.rules.common import children_contacts, front_door_decision, gp_decisions
 from broker.rules.family import Decision, Family
 from schemas.events import ParentMentalHealthCrisis
 from schemas.notices import Severity
@@ -63,10 +63,11 @@ def route_parent_in_crisis(
     high_risk = bool(raised & HIGH_RISK_SIGNALS)
     severity = Severity.HIGH if high_risk else Severity.MEDIUM
     facts: dict[str, str | int | bool] = dict.fromkeys(sorted(raised), True)
-    decisions = [d for c in children if (d := child_contact(c, on, severity, rule_id, facts))]
+    decisions = children_contacts(children, family, on, severity, rule_id, facts)
     adults = (subject, *family.other_parents(subject.person_id))
     decisions += gp_decisions((*adults, *children), severity, rule_id, facts)
     if high_risk and children:
         about = (subject.person_id, *(c.person_id for c in children))
-        decisions += front_door_decision(family, Severity.HIGH, rule_id, about, facts)
+        areas = family.children_areas(subject.person_id)
+        decisions += front_door_decision(family, Severity.HIGH, rule_id, about, facts, areas)
     return decisions

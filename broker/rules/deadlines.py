@@ -103,6 +103,7 @@ def elapsed(start: datetime, period: timedelta) -> datetime:
 POLICIES: dict[NoticeType, DeadlinePolicy] = {
     NoticeType.SCHOOL_SUPPORT: lambda at, _s, calendar, _n: next_session_start(at, calendar),
     NoticeType.FRONT_DOOR_REFERRAL: _front_door,
+    NoticeType.PLAN_OWNER: _front_door,  # a returning concern is as urgent for its owners
     NoticeType.TRANSFER: lambda at, _s, _c, nation: add_working_hours(at, WORKDAY_HOURS, nation),
     **{kind: _after(period) for kind, period in OTHER_PERIODS.items()},
 }

@@ -7,7 +7,7 @@ involved, and the front door of each local authority area.
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 from schemas.notices import NoticeType, Severity
@@ -50,6 +50,7 @@ class Member:
     school: str | None = None
     health_visiting: str | None = None
     involved: tuple[str, ...] = ()
+    area: str | None = None
 
     def age_in_years(self, on: date) -> int | None:
         if self.date_of_birth is None:
@@ -65,6 +66,70 @@ class Member:
 
 
 @dataclass(frozen=True)
+class PlanView:
+    """A plan as routing needs it: whose, what kind, when, and who owns it."""
+
+    plan_id: str
+    person_id: str
+    kind: str
+    started_on: date
+    ended_on: date | None = None
+    step_down_until: date | None = None
+    lead_org: str | None = None
+    owner_orgs: tuple[str, ...] = ()
+
+    def is_open(self, on: date) -> bool:
+        return self.started_on <= on and (self.ended_on is None or self.ended_on >= on)
+
+    def in_step_down_window(self, on: date) -> bool:
+        return self.step_down_until is not None and self.started_on <= on <= self.step_down_until
+
+
+@dataclass(frozen=True)
+class PastEvent:
+    """An earlier event about the household, as the chronology recorded it."""
+
+    at: datetime
+    event_type: str
+    signals: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class PastNotice:
+    at: datetime
+    event_id: str
+    severity: Severity
+    notice_type: NoticeType
+
+
+@dataclass(frozen=True)
+class HouseholdHistory:
+    """What the broker already knows about the family's households, oldest first."""
+
+    events: tuple[PastEvent, ...] = ()
+    notices: tuple[PastNotice, ...] = ()
+    previous_areas: tuple[str, ...] = ()
+
+    def signals_since(self, start: datetime) -> frozenset[str]:
+        return frozenset().union(*(e.signals for e in self.events if e.at >= start))
+
+    def low_severity_events_since(self, start: datetime) -> int:
+        """Earlier events whose notices were all low severity: the quiet repeated kind."""
+        by_event: dict[str, set[Severity]] = {}
+        for n in self.notices:
+            if n.at >= start:
+                by_event.setdefault(n.event_id, set()).add(n.severity)
+        return sum(1 for severities in by_event.values() if severities == {Severity.LOW})
+
+    def since(self, start: datetime) -> "HouseholdHistory":
+        return HouseholdHistory(
+            events=tuple(e for e in self.events if e.at >= start),
+            notices=tuple(n for n in self.notices if n.at >= start),
+            previous_areas=self.previous_areas,
+        )
+
+
+@dataclass(frozen=True)
 class Family:
     """The households of the people an event names, merged ("think family")."""
 
@@ -73,6 +138,9 @@ class Family:
     area: str | None
     front_doors: Mapping[str, str] = field(default_factory=dict)
     org_kinds: Mapping[str, OrgKind] = field(default_factory=dict)
+    plans: tuple[PlanView, ...] = ()
+    history: HouseholdHistory = field(default_factory=lambda: HouseholdHistory())
+    org_lines: Mapping[str, str] = field(default_factory=dict)
 
     def person(self, person_id: str) -> Member | None:
         return next((m for m in self.members if m.person_id == person_id), None)
@@ -112,6 +180,14 @@ class Family:
 
     def front_door(self, area: str | None = None) -> str | None:
         return self.front_doors.get(area or self.area or "")
+
+    def children_areas(self, person_id: str) -> tuple[str, ...]:
+        """The areas where this person's children live, or the family's area."""
+        areas = dict.fromkeys(c.area for c in self.children_of(person_id) if c.area)
+        return tuple(areas) or ((self.area,) if self.area else ())
+
+    def open_plans(self, on: date) -> tuple[PlanView, ...]:
+        return tuple(p for p in self.plans if p.is_open(on))
 
 
 def unique(members: Iterable[Member]) -> tuple[Member, ...]:

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from broker.rules.family import Decision
 from schemas.events import Event
-from schemas.notices import NoticeBody, NoticeType, PersonView
+from schemas.notices import HistoryDigest, NoticeBody, NoticeType, PersonView
 
 IDENTITY = frozenset({"given_name", "family_name", "date_of_birth", "role"})
 CLINICAL_IDENTITY = IDENTITY | {"nhs_number"}
@@ -23,6 +23,7 @@ PERSON_FIELDS: dict[NoticeType, frozenset[str]] = {
     NoticeType.AGENCY_INFORMATION: CLINICAL_IDENTITY,
     NoticeType.FRONT_DOOR_REFERRAL: CLINICAL_IDENTITY,
     NoticeType.TRANSFER: CLINICAL_IDENTITY,
+    NoticeType.PLAN_OWNER: CLINICAL_IDENTITY,
 }
 
 SCHOOL_SAFE_FACTS = frozenset({"child_present", "consider_childrens_needs"})
@@ -36,6 +37,9 @@ CLINICAL_DETAIL = frozenset({
     "domestic_abuse", "substance_misuse", "clinical_summary", "presenting_category",
     "arrived_at", "accompanied_by", "service", "reason", "withdrawn_on", "booked_for", "outcome",
 })  # fmt: skip
+# A lead professional or action owner (often early help or social care) hears what happened,
+# not the clinicians' notes.
+CONCERN_WITHOUT_CLINICAL_NOTES = CLINICAL_DETAIL - {"clinical_summary", "accompanied_by"}
 DETAIL_FIELDS: dict[NoticeType, frozenset[str]] = {
     NoticeType.SCHOOL_SUPPORT: frozenset(),
     NoticeType.HEALTH_VISITING: CLINICAL_DETAIL,
@@ -43,6 +47,7 @@ DETAIL_FIELDS: dict[NoticeType, frozenset[str]] = {
     NoticeType.AGENCY_INFORMATION: frozenset({"service", "reason", "withdrawn_on"}),
     NoticeType.FRONT_DOOR_REFERRAL: EVERYTHING,
     NoticeType.TRANSFER: EVERYTHING,
+    NoticeType.PLAN_OWNER: CONCERN_WITHOUT_CLINICAL_NOTES,
 }
 
 SUMMARIES: dict[NoticeType, str] = {
@@ -55,6 +60,7 @@ SUMMARIES: dict[NoticeType, str] = {
     NoticeType.AGENCY_INFORMATION: "A service working with this family has withdrawn.",
     NoticeType.FRONT_DOOR_REFERRAL: "A safeguarding concern for children in your area.",
     NoticeType.TRANSFER: "A family with a safeguarding history is moving: transfer of history.",
+    NoticeType.PLAN_OWNER: "A new concern about a child whose plan you own.",
 }
 
 # A school learns that something happened, not which kind of service was involved or what
@@ -74,6 +80,7 @@ def compose_body(
     people: Mapping[str, PersonView],
     source_contact: str | None,
     front_door_contact: str | None = None,
+    digest: HistoryDigest | None = None,
 ) -> NoticeBody:
     kind = decision.notice_type
     discreet = kind in DISCREET
@@ -86,6 +93,7 @@ def compose_body(
         facts=_allowed(decision.facts, FACT_FIELDS[kind]),
         detail=_allowed(event_detail(event), DETAIL_FIELDS[kind]),
         who_to_call=front_door_contact if discreet else source_contact,
+        digest=digest,
     )
 
 

@@ -44,4 +44,18 @@ def route_not_brought(
                      NoticeType.HEALTH_VISITING, Severity.MEDIUM, f"{RULE}.health",
                      (child.person_id,), facts)
         )  # fmt: skip
-    return decisions
+    return decisions + _plan_leads(family, child.person_id, received_on, facts)
+
+
+def _plan_leads(
+    family: Family, child_id: str, on: date, facts: dict[str, str | int | bool]
+) -> list[Decision]:
+    """The lead professional of any open plan for the child hears of the pattern too."""
+    leads = dict.fromkeys(
+        p.lead_org for p in family.open_plans(on) if p.person_id == child_id and p.lead_org
+    )
+    return [
+        Decision(Addressee(org, ContactRole.SAFEGUARDING_LEAD), NoticeType.PLAN_OWNER,
+                 Severity.MEDIUM, f"{RULE}.plan_lead", (child_id,), facts)
+        for org in leads if org
+    ]  # fmt: skip

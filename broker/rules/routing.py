@@ -1,6 +1,6 @@
 """One entry point over every event type: the table of rules."""
 
-from datetime import date
+from datetime import date, datetime
 
 from broker.rules.crisis import route_crisis
 from broker.rules.ed_attendance import route_ed_attendance
@@ -8,6 +8,7 @@ from broker.rules.family import Decision, Family
 from broker.rules.history import PersonHistory
 from broker.rules.move import route_move
 from broker.rules.not_brought import route_not_brought
+from broker.rules.patterns import apply_patterns, event_signals
 from broker.rules.thresholds import Thresholds
 from broker.rules.unmatched import route_unmatched
 from broker.rules.withdrawal import route_withdrawal
@@ -25,12 +26,20 @@ def decide(
     event: Event,
     family: Family,
     history: PersonHistory,
-    received_on: date,
+    received_at: datetime,
     limits: Thresholds = Thresholds(),
 ) -> list[Decision]:
-    """Every notice this event calls for, each with the rule and facts that fired it."""
+    """Every notice this event calls for, each with the rule and facts that fired it: the
+    event type's own rule first, then the family-level patterns over its history."""
     if family.subject is None:
         return route_unmatched(family, len(event.people()))
+    decisions = by_event_type(event, family, history, received_at.date(), limits)
+    return apply_patterns(decisions, event_signals(event), family, received_at, limits)
+
+
+def by_event_type(
+    event: Event, family: Family, history: PersonHistory, received_on: date, limits: Thresholds
+) -> list[Decision]:
     match event:
         case ParentMentalHealthCrisis():
             decisions = route_crisis(event, family, received_on)

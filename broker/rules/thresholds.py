@@ -14,3 +14,6 @@ class Thresholds:
     wnb_window: timedelta = timedelta(days=183)
     wnb_min_booked: int = 4
     wnb_min_attendance_rate: float = 0.6
+    co_occurrence_window: timedelta = timedelta(days=365)
+    accumulation_window: timedelta = timedelta(days=91)
+    accumulation_events: int = 3

@@ -7,7 +7,7 @@ someone considers whether the children's needs should be assessed.
 
 from datetime import date
 
-from broker.rules.common import child_contact, front_door_decision, gp_decisions
+from broker.rules.common import children_contacts, front_door_decision, gp_decisions
 from broker.rules.family import Addressee, ContactRole, Decision, Family, HouseholdRole, OrgKind
 from schemas.events import ServiceWithdrawal, WithdrawalReason
 from schemas.notices import NoticeType, Severity
@@ -32,12 +32,12 @@ def route_withdrawal(event: ServiceWithdrawal, family: Family, received_on: date
     if _parent_with_mental_health_needs_disengaging(event, family):
         concern = {**facts, "consider_childrens_needs": True}
         children = family.children_of(subject.person_id)
-        decisions += [
-            d for c in children
-            if (d := child_contact(c, received_on, Severity.MEDIUM, RULE, concern))
-        ]  # fmt: skip
+        decisions += children_contacts(
+            children, family, received_on, Severity.MEDIUM, RULE, concern
+        )
         everyone = (subject.person_id, *(c.person_id for c in children))
-        decisions += front_door_decision(family, Severity.MEDIUM, RULE, everyone, concern)
+        areas = family.children_areas(subject.person_id)
+        decisions += front_door_decision(family, Severity.MEDIUM, RULE, everyone, concern, areas)
     return decisions
 
 

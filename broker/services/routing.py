@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters import crypto, db
+from broker.adapters import chronology, crypto, db
 from broker.adapters.directory import FamilyContext, SqlDirectory, nation_of
 from broker.adapters.envelopes import open_event, seal_notice
 from broker.adapters.kafka import Message, Topics
@@ -23,12 +23,15 @@ from broker.keys import KeyStore
 from broker.ports import Publisher
 from broker.pseudonyms import pseudonym
 from broker.rules.deadlines import SchoolCalendar, deadline_for
+from broker.rules.digest import digest_for
 from broker.rules.family import Decision
 from broker.rules.history import PersonHistory
 from broker.rules.minimisation import compose_body
+from broker.rules.patterns import event_signals
 from broker.rules.routing import decide
 from broker.rules.thresholds import Thresholds
-from schemas.events import AppointmentOutcome, EdAttendance, Event
+from broker.services import matching
+from schemas.events import AppointmentOutcome, EdAttendance, Event, FamilyMovingArea
 from schemas.notices import NoticeHeader, NoticeType
 from schemas.transport import EventHeader, SealedEvent
 
@@ -63,15 +66,35 @@ async def route_event(sealed: SealedEvent, deps: RoutingDeps) -> list[NoticeHead
             directory = SqlDirectory(session)
             context = await directory.family_for(event.people(), event.source_org)
             history = await _record_and_load_history(directory, event, context)
-            decisions = decide(event, context.family, history, header.received_at.date(),
-                               deps.limits)  # fmt: skip
-            messages, headers = await _seal_all(directory, decisions, event, header, context, deps)
+            decisions = decide(event, context.family, history, header.received_at, deps.limits)
+            messages, sent = await _seal_all(directory, decisions, event, header, context, deps)
             await deps.publisher.publish(messages)
-            session.add(db.RoutedEvent(
-                event_id=str(event.event_id), routed_at=deps.clock(), notices=len(headers)
-            ))  # fmt: skip
-        log.info("event_routed", event_type=event.event_type.value, notices=len(headers))
-        return headers
+            await _remember(session, directory, sealed, event, header, context, sent, deps)
+        log.info("event_routed", event_type=event.event_type.value, notices=len(sent))
+        return [notice for notice, _ in sent]
+
+
+async def _remember(
+    session: AsyncSession,
+    directory: SqlDirectory,
+    sealed: SealedEvent,
+    event: Event,
+    header: EventHeader,
+    context: FamilyContext,
+    sent: list[tuple[NoticeHeader, Decision]],
+    deps: RoutingDeps,
+) -> None:
+    """Records the event as routed, in the family's chronology, or in the matching queue."""
+    session.add(db.RoutedEvent(event_id=str(event.event_id), routed_at=deps.clock(),
+                               notices=len(sent)))  # fmt: skip
+    family = context.family
+    if family.subject is None:
+        await matching.park(session, sealed, header, family.front_door(), deps.clock())
+        return
+    households = dict.fromkeys(m.household_id for m in family.members if m.household_id)
+    chronology.record(session, households, header, event_signals(event), sent)
+    if isinstance(event, FamilyMovingArea):
+        await directory.record_move(households, event.to_authority, event.moved_on)
 
 
 async def _record_and_load_history(
@@ -102,12 +125,12 @@ async def _seal_all(
     header: EventHeader,
     context: FamilyContext,
     deps: RoutingDeps,
-) -> tuple[list[Message], list[NoticeHeader]]:
+) -> tuple[list[Message], list[tuple[NoticeHeader, Decision]]]:
     messages: list[Message] = []
-    headers: list[NoticeHeader] = []
-    source_contact = await _contact_line(directory, event.source_org)
+    sent: list[tuple[NoticeHeader, Decision]] = []
+    source_contact = context.family.org_lines.get(event.source_org)
     front_door = context.family.front_door()
-    front_door_contact = await _contact_line(directory, front_door) if front_door else None
+    front_door_contact = context.family.org_lines.get(front_door) if front_door else None
     household = _household_pseudonym(context, deps.keys.pseudonym_secret)
     for decision in decisions:
         contact = await directory.contact_for(decision.addressee)
@@ -132,21 +155,17 @@ async def _seal_all(
             recipient_key_id=contact.key_id,
             signing_key_id=deps.keys.public.signing_key_id,
         )  # fmt: skip
-        body = compose_body(decision, event, context.people, source_contact, front_door_contact)
+        digest = digest_for(decision.notice_type, context.family, header.received_at)
+        body = compose_body(
+            decision, event, context.people, source_contact, front_door_contact, digest
+        )
         sealed = seal_notice(notice_header, body, crypto.hpke_public_from_text(
             contact.hpke_public_key), deps.keys.signing)  # fmt: skip
         key = pseudonym(deps.keys.pseudonym_secret, "recipient", contact.contact_id)
         messages.append(Message(deps.topics.notices, key, sealed.model_dump_json().encode()))
         messages.append(_audit(deps, key, "notice_produced", notice_header))
-        headers.append(notice_header)
-    return messages, headers
-
-
-async def _contact_line(directory: SqlDirectory, org_id: str) -> str | None:
-    org = await directory.organisation(org_id)
-    if org is None:
-        return None
-    return f"{org.name} ({org.phone})" if org.phone else org.name
+        sent.append((notice_header, decision))
+    return messages, sent
 
 
 async def _calendar_for(directory: SqlDirectory, decision: Decision) -> SchoolCalendar:

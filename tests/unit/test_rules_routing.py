@@ -1,6 +1,7 @@
 """The table of rules: every event type dispatched, unknown people sent to the front door."""
 
 from collections.abc import Callable
+from datetime import UTC, datetime, time
 from typing import Any
 
 import pytest
@@ -24,6 +25,8 @@ from unit.builders import (
     family,
     parent,
 )
+
+AT = datetime.combine(ON, time(10), tzinfo=UTC)
 
 
 def households(subject: str) -> Family:
@@ -71,7 +74,7 @@ class TestDecide:
         payload, subject, prefix = CASES[event_type]
         parsed = event(payload)
         history = HISTORY.get(event_type, lambda _e: PersonHistory())(parsed)
-        decisions = decide(parsed, households(subject), history, ON)
+        decisions = decide(parsed, households(subject), history, AT)
         assert decisions
         assert all(d.rule_id.startswith(prefix) for d in decisions)
 
@@ -79,7 +82,7 @@ class TestDecide:
         """An event whose subject the directory does not know goes to the matching queue."""
         parsed = event(crisis_payload(children_present=[{"local_id": "a"}, {"local_id": "b"}]))
         unknown = family(subject=None)
-        [decision] = decide(parsed, unknown, PersonHistory(), ON)
+        [decision] = decide(parsed, unknown, PersonHistory(), AT)
         assert decision.addressee == Addressee(FRONT_DOOR, ContactRole.DUTY_MANAGER)
         assert decision.rule_id == "unmatched_person.front_door"
         assert decision.about == ("unmatched:0", "unmatched:1", "unmatched:2")

@@ -1,0 +1,141 @@
+"""The households' multi-agency chronology in SQL: every event received and every notice
+sent, with who was told, what kind of notice, why and when. Ids, types and facts only.
+
+It is also the memory that family-level patterns and history digests read back.
+"""
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broker.adapters import db
+from broker.rules.family import Decision, HouseholdHistory, PastEvent, PastNotice
+from schemas.notices import NoticeHeader, NoticeType, Severity
+from schemas.transport import EventHeader
+
+
+async def household_history(session: AsyncSession, households: set[str]) -> HouseholdHistory:
+    if not households:
+        return HouseholdHistory()
+    rows = (await session.scalars(
+        select(db.ChronologyEntry)
+        .where(db.ChronologyEntry.household_id.in_(households))
+        .order_by(db.ChronologyEntry.at, db.ChronologyEntry.id)
+    )).all()  # fmt: skip
+    areas = (await session.scalars(
+        select(db.HouseholdArea).where(
+            db.HouseholdArea.household_id.in_(households), db.HouseholdArea.moved_out.is_not(None)
+        ).order_by(db.HouseholdArea.moved_out)
+    )).all()  # fmt: skip
+    return HouseholdHistory(
+        events=tuple(_past_events(rows)),
+        notices=tuple(_past_notices(rows)),
+        previous_areas=tuple(dict.fromkeys(a.area for a in areas)),
+    )
+
+
+def _past_events(rows: Sequence[db.ChronologyEntry]) -> Iterable[PastEvent]:
+    seen: set[str] = set()
+    for row in rows:
+        if row.kind == "event" and row.event_id not in seen:
+            seen.add(row.event_id)
+            signals = frozenset(filter(None, (row.signals or "").split(",")))
+            yield PastEvent(at=row.at, event_type=row.event_type, signals=signals)
+
+
+def _past_notices(rows: Sequence[db.ChronologyEntry]) -> Iterable[PastNotice]:
+    seen: set[str] = set()
+    for row in rows:
+        if row.kind == "notice" and row.notice_id and row.notice_id not in seen:
+            seen.add(row.notice_id)
+            yield PastNotice(
+                at=row.at,
+                event_id=row.event_id,
+                severity=Severity(row.severity or "low"),
+                notice_type=NoticeType(row.notice_type or "agency_information"),
+            )
+
+
+def record(
+    session: AsyncSession,
+    households: Iterable[str],
+    header: EventHeader,
+    signals: frozenset[str],
+    sent: Sequence[tuple[NoticeHeader, Decision]],
+) -> None:
+    """One line for the event and one per notice, in every household of the family."""
+    for household_id in households:
+        session.add(db.ChronologyEntry(
+            household_id=household_id, at=header.received_at, kind="event",
+            event_id=str(header.event_id), event_type=header.event_type.value,
+            source_org=header.source_org, signals=",".join(sorted(signals)) or None,
+        ))  # fmt: skip
+        for notice, decision in sent:
+            session.add(db.ChronologyEntry(
+                household_id=household_id, at=notice.created_at, kind="notice",
+                event_id=str(header.event_id), event_type=header.event_type.value,
+                source_org=header.source_org, notice_id=str(notice.notice_id),
+                recipient_id=notice.recipient_id, notice_type=notice.notice_type.value,
+                severity=notice.severity.value, rule_id=notice.rule_id,
+                facts=json.dumps(dict(decision.facts), sort_keys=True),
+            ))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ChronologyLine:
+    at: datetime
+    kind: str
+    event_id: str
+    event_type: str
+    source_org: str
+    notice_id: str | None = None
+    recipient_id: str | None = None
+    notice_type: str | None = None
+    severity: str | None = None
+    rule_id: str | None = None
+    facts: dict[str, object] | None = None
+    deadline: datetime | None = None
+
+
+async def chronology_of(session: AsyncSession, household_id: str) -> list[ChronologyLine]:
+    """Every event and notice for the household, with deliveries and acknowledgements, in
+    time order."""
+    rows = (await session.scalars(
+        select(db.ChronologyEntry).where(db.ChronologyEntry.household_id == household_id)
+    )).all()  # fmt: skip
+    notice_ids = [r.notice_id for r in rows if r.notice_id]
+    inbox = {n.notice_id: n for n in (await session.scalars(
+        select(db.InboxNotice).where(db.InboxNotice.notice_id.in_(notice_ids))
+    )).all()}  # fmt: skip
+    lines = [_line(r, inbox.get(r.notice_id or "")) for r in rows]
+    for row in rows:
+        delivered = inbox.get(row.notice_id or "")
+        if delivered is not None:
+            lines += _receipts(row, delivered)
+    return sorted(lines, key=lambda line: (line.at, _KIND_ORDER[line.kind]))
+
+
+_KIND_ORDER = {"event": 0, "notice": 1, "delivered": 2, "acknowledged": 3}
+
+
+def _line(row: db.ChronologyEntry, delivered: db.InboxNotice | None) -> ChronologyLine:
+    return ChronologyLine(
+        at=row.at, kind=row.kind, event_id=row.event_id, event_type=row.event_type,
+        source_org=row.source_org, notice_id=row.notice_id, recipient_id=row.recipient_id,
+        notice_type=row.notice_type, severity=row.severity, rule_id=row.rule_id,
+        facts=json.loads(row.facts) if row.facts else None,
+        deadline=delivered.deadline if delivered else None,
+    )  # fmt: skip
+
+
+def _receipts(row: db.ChronologyEntry, notice: db.InboxNotice) -> list[ChronologyLine]:
+    base = {"event_id": row.event_id, "event_type": row.event_type, "source_org": row.source_org,
+            "notice_id": row.notice_id, "recipient_id": row.recipient_id}  # fmt: skip
+    lines = [ChronologyLine(at=notice.delivered_at, kind="delivered", **base)]  # type: ignore[arg-type]
+    if notice.acknowledged_at:
+        lines.append(ChronologyLine(at=notice.acknowledged_at, kind="acknowledged", **base))  # type: ignore[arg-type]
+    return lines

@@ -1,0 +1,141 @@
+"""Family-level patterns, applied after the rule for the event type. Pure: no I/O, no clock.
+
+- Co-occurrence ("toxic trio"): mental ill health, domestic abuse and substance misuse in one
+  household within a window raise every notice's severity and add the front door.
+- Accumulation: quiet, repeated low-severity concerns about one household within a window
+  (three in three months by default) go to the front door.
+- Step-down: a new concern inside a step-down window also goes to the plan's lead professional
+  and action owners; an open plan's lead hears of patterns like missed appointments.
+Severity only ever rises here: nothing about a family, its children included, lowers it.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from broker.rules.common import front_door_decision
+from broker.rules.family import Addressee, ContactRole, Decision, Family
+from broker.rules.thresholds import Thresholds
+from schemas.events import (
+    EdAttendance,
+    Event,
+    ParentMentalHealthCrisis,
+    PresentingCategory,
+)
+from schemas.notices import NoticeType, Severity
+
+TOXIC_TRIO = frozenset({"mental_health", "domestic_abuse", "substance_misuse"})
+ORDER = (Severity.LOW, Severity.MEDIUM, Severity.HIGH)
+
+
+def event_signals(event: Event) -> frozenset[str]:
+    """The household risk signals this event itself carries."""
+    match event:
+        case ParentMentalHealthCrisis():
+            flags = {"mental_health": True, "domestic_abuse": event.domestic_abuse,
+                     "substance_misuse": event.substance_misuse}  # fmt: skip
+            return frozenset(name for name, raised in flags.items() if raised)
+        case EdAttendance() if event.presenting_category in (
+            PresentingCategory.SELF_HARM, PresentingCategory.MENTAL_HEALTH,
+        ):  # fmt: skip
+            return frozenset({"mental_health"})
+        case _:
+            return frozenset()
+
+
+def apply_patterns(
+    decisions: list[Decision],
+    signals: frozenset[str],
+    family: Family,
+    received_at: datetime,
+    limits: Thresholds,
+) -> list[Decision]:
+    decisions = co_occurrence(decisions, signals, family, received_at, limits)
+    decisions = accumulation(decisions, family, received_at, limits)
+    decisions = plan_owners(decisions, family, received_at)
+    return merged(decisions)
+
+
+def co_occurrence(
+    decisions: list[Decision], signals: frozenset[str], family: Family, received_at: datetime,
+    limits: Thresholds,
+) -> list[Decision]:  # fmt: skip
+    if not signals & TOXIC_TRIO:
+        return decisions
+    present = (family.history.signals_since(received_at - limits.co_occurrence_window)
+               | signals) & TOXIC_TRIO  # fmt: skip
+    if len(present) < 2:
+        return decisions
+    severity = Severity.HIGH if present == TOXIC_TRIO else Severity.MEDIUM
+    facts: dict[str, str | int | bool] = {"co_occurring": ",".join(sorted(present))}
+    raised = [_with(d, raise_one(d.severity), facts) for d in decisions]
+    about = family.subjects + tuple(c.person_id for c in family.children)
+    areas = family.children_areas(family.subjects[0]) if family.subjects else (None,)
+    return raised + front_door_decision(family, severity, "co_occurrence", about, facts, areas)
+
+
+def accumulation(
+    decisions: list[Decision], family: Family, received_at: datetime, limits: Thresholds
+) -> list[Decision]:
+    if not decisions or any(d.severity is not Severity.LOW for d in decisions):
+        return decisions
+    earlier = family.history.low_severity_events_since(received_at - limits.accumulation_window)
+    if earlier + 1 < limits.accumulation_events:
+        return decisions
+    facts: dict[str, str | int | bool] = {
+        "low_severity_events": earlier + 1,
+        "window_days": limits.accumulation_window.days,
+    }
+    about = family.subjects + tuple(c.person_id for c in family.children)
+    return decisions + front_door_decision(family, Severity.MEDIUM, "accumulation", about, facts)
+
+
+def plan_owners(decisions: list[Decision], family: Family, received_at: datetime) -> list[Decision]:
+    """Step-down windows: the lead professional and action owners hear of any new concern."""
+    if not decisions:
+        return decisions
+    on = received_at.date()
+    severity = max((d.severity for d in decisions), key=ORDER.index)
+    severity = max(severity, Severity.MEDIUM, key=ORDER.index)
+    extra = []
+    for plan in family.plans:
+        if not plan.in_step_down_window(on):
+            continue
+        facts: dict[str, str | int | bool] = {
+            "plan": plan.kind, "step_down_until": str(plan.step_down_until),
+        }  # fmt: skip
+        for org in _owners(plan.lead_org, plan.owner_orgs):
+            extra.append(Decision(Addressee(org, ContactRole.SAFEGUARDING_LEAD),
+                                  NoticeType.PLAN_OWNER, severity, "step_down.concern_returned",
+                                  (plan.person_id,), facts))  # fmt: skip
+    return decisions + extra
+
+
+def _owners(lead: str | None, owners: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(o for o in (lead, *owners) if o))
+
+
+def raise_one(severity: Severity) -> Severity:
+    return ORDER[min(ORDER.index(severity) + 1, len(ORDER) - 1)]
+
+
+def _with(decision: Decision, severity: Severity, facts: dict[str, str | int | bool]) -> Decision:
+    return Decision(decision.addressee, decision.notice_type, severity, decision.rule_id,
+                    decision.about, {**decision.facts, **facts})  # fmt: skip
+
+
+def merged(decisions: list[Decision]) -> list[Decision]:
+    """One notice per addressee, kind and people: the most severe, with every reason."""
+    groups: dict[tuple[Addressee, NoticeType, tuple[str, ...]], list[Decision]] = {}
+    for d in decisions:
+        groups.setdefault((d.addressee, d.notice_type, d.about), []).append(d)
+    return [_merge(group) for group in groups.values()]
+
+
+def _merge(group: list[Decision]) -> Decision:
+    if len(group) == 1:
+        return group[0]
+    first = group[0]
+    rule_ids = "+".join(dict.fromkeys(d.rule_id for d in group))
+    facts = {k: v for d in group for k, v in d.facts.items()}
+    severity = max((d.severity for d in group), key=ORDER.index)
+    return Decision(first.addressee, first.notice_type, severity, rule_ids, first.about, facts)

@@ -1,0 +1,108 @@
+"""The matching queue: events about people the directory does not know, held for the front
+door of the area they came from until someone there says who each person is.
+
+Nothing is dropped: the event stays sealed to the broker in the queue. Matching teaches the
+directory the identifier the event used (an NHS number, a pupil number, an agency's own id),
+then the event is published again and routed like any other.
+"""
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broker.adapters import db
+from broker.adapters.envelopes import open_event
+from broker.errors import BrokerError
+from schemas.events import Event, PersonRef
+from schemas.transport import EventHeader, SealedEvent
+
+
+class NotInQueue(BrokerError):
+    """No waiting event with this id in this front door's queue."""
+
+
+class MatchConflict(BrokerError):
+    """The person already has a different identifier of that kind: not the same person."""
+
+
+async def park(
+    session: AsyncSession,
+    sealed: SealedEvent,
+    header: EventHeader,
+    front_door: str | None,
+    now: datetime,
+) -> None:
+    if await session.get(db.MatchingQueueEntry, str(header.event_id)) is not None:
+        return
+    session.add(db.MatchingQueueEntry(
+        event_id=str(header.event_id), front_door=front_door or "unknown",
+        event_type=header.event_type.value, received_at=header.received_at,
+        sealed_event=sealed.model_dump_json(), status="waiting",
+    ))  # fmt: skip
+
+
+async def waiting(session: AsyncSession, front_door: str) -> Sequence[db.MatchingQueueEntry]:
+    query = (
+        select(db.MatchingQueueEntry)
+        .where(db.MatchingQueueEntry.front_door == front_door,
+               db.MatchingQueueEntry.status == "waiting")
+        .order_by(db.MatchingQueueEntry.received_at)
+    )  # fmt: skip
+    return (await session.scalars(query)).all()
+
+
+async def queued_event(
+    session: AsyncSession, front_door: str, event_id: str, broker_key: object
+) -> tuple[db.MatchingQueueEntry, Event]:
+    entry = await session.get(db.MatchingQueueEntry, event_id)
+    if entry is None or entry.front_door != front_door or entry.status != "waiting":
+        raise NotInQueue("no such event waiting in this front door's queue")
+    _, event = open_event(SealedEvent.model_validate_json(entry.sealed_event), broker_key)  # type: ignore[arg-type]
+    return entry, event
+
+
+async def match(
+    session: AsyncSession,
+    entry: db.MatchingQueueEntry,
+    event: Event,
+    links: Mapping[int, str],
+    actor: str,
+    now: datetime,
+) -> SealedEvent:
+    """Links the event's people (by position) to directory people; returns the event to
+    publish again."""
+    named = event.people()
+    for index, person_id in links.items():
+        if not 0 <= index < len(named):
+            raise NotInQueue(f"the event names no person at position {index}")
+        await _learn(session, named[index], person_id, event.source_org, actor, now)
+    entry.status, entry.matched_at, entry.matched_by = "matched", now, actor
+    routed = await session.get(db.RoutedEvent, entry.event_id)
+    if routed is not None:
+        await session.delete(routed)  # so the router routes it afresh, to the whole family
+    return SealedEvent.model_validate_json(entry.sealed_event)
+
+
+async def _learn(
+    session: AsyncSession, ref: PersonRef, person_id: str, source_org: str, actor: str,
+    now: datetime,
+) -> None:  # fmt: skip
+    person = await session.get(db.Person, person_id)
+    if person is None:
+        raise NotInQueue(f"no person {person_id} in the directory")
+    learnt = []
+    for field in ("nhs_number", "upn"):
+        given, known = getattr(ref, field), getattr(person, field)
+        if given and known and given != known:
+            raise MatchConflict(f"person {person_id} already has a different {field}")
+        if given and not known:
+            setattr(person, field, given)
+            learnt.append(field)
+    if ref.local_id:
+        await session.merge(db.PersonAlias(source_org=source_org, local_id=ref.local_id,
+                                           person_id=person_id))  # fmt: skip
+        learnt.append("alias")
+    session.add(db.DirectoryChange(at=now, actor=actor, entity="person", entity_id=person_id,
+                                   action="matched", fields=",".join(learnt)))  # fmt: skip
