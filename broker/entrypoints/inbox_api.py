@@ -20,8 +20,9 @@ from broker.adapters import db
 from broker.adapters.kafka import Message
 from broker.bootstrap import Runtime, runtime
 from broker.config import Settings
+from broker.entrypoints import front_door_api
 from broker.pseudonyms import pseudonym
-from broker.services import inbox
+from broker.services import inbox, matching
 from schemas.notices import NoticeHeader, SealedNotice
 
 
@@ -53,6 +54,9 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Safeguarding broker: recipient inbox", version="1", lifespan=lifespan)
     app.add_exception_handler(inbox.NoticeNotFound, _not_found)  # type: ignore[arg-type]
+    app.add_exception_handler(matching.NotInQueue, front_door_api.not_in_queue)  # type: ignore[arg-type]
+    app.add_exception_handler(matching.MatchConflict, front_door_api.conflict)  # type: ignore[arg-type]
+    app.include_router(front_door_api.router)
     base = "/v1/recipients/{recipient_id}/notices"
 
     @app.get(base, response_model=list[NoticeSummary])

@@ -9,6 +9,7 @@ then the event is published again and routed like any other.
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +18,9 @@ from broker.adapters.envelopes import open_event
 from broker.errors import BrokerError
 from schemas.events import Event, PersonRef
 from schemas.transport import EventHeader, SealedEvent
+
+# "publishing": matched, and being handed back to Kafka; it stays to do until Kafka has it.
+TO_DO = ("waiting", "publishing")
 
 
 class NotInQueue(BrokerError):
@@ -47,19 +51,19 @@ async def waiting(session: AsyncSession, front_door: str) -> Sequence[db.Matchin
     query = (
         select(db.MatchingQueueEntry)
         .where(db.MatchingQueueEntry.front_door == front_door,
-               db.MatchingQueueEntry.status == "waiting")
+               db.MatchingQueueEntry.status.in_(TO_DO))
         .order_by(db.MatchingQueueEntry.received_at)
     )  # fmt: skip
     return (await session.scalars(query)).all()
 
 
 async def queued_event(
-    session: AsyncSession, front_door: str, event_id: str, broker_key: object
+    session: AsyncSession, front_door: str, event_id: str, broker_key: X25519PrivateKey
 ) -> tuple[db.MatchingQueueEntry, Event]:
     entry = await session.get(db.MatchingQueueEntry, event_id)
-    if entry is None or entry.front_door != front_door or entry.status != "waiting":
+    if entry is None or entry.front_door != front_door or entry.status not in TO_DO:
         raise NotInQueue("no such event waiting in this front door's queue")
-    _, event = open_event(SealedEvent.model_validate_json(entry.sealed_event), broker_key)  # type: ignore[arg-type]
+    _, event = open_event(SealedEvent.model_validate_json(entry.sealed_event), broker_key)
     return entry, event
 
 
@@ -78,11 +82,17 @@ async def match(
         if not 0 <= index < len(named):
             raise NotInQueue(f"the event names no person at position {index}")
         await _learn(session, named[index], person_id, event.source_org, actor, now)
-    entry.status, entry.matched_at, entry.matched_by = "matched", now, actor
+    entry.status, entry.matched_at, entry.matched_by = "publishing", now, actor
     routed = await session.get(db.RoutedEvent, entry.event_id)
     if routed is not None:
         await session.delete(routed)  # so the router routes it afresh, to the whole family
     return SealedEvent.model_validate_json(entry.sealed_event)
+
+
+async def published(session: AsyncSession, event_id: str, *, succeeded: bool) -> None:
+    entry = await session.get(db.MatchingQueueEntry, event_id)
+    if entry is not None:
+        entry.status = "matched" if succeeded else "waiting"
 
 
 async def _learn(

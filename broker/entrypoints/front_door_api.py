@@ -1,0 +1,121 @@
+"""What a local authority's front door uses beyond its inbox: the matching queue of events
+about people the directory does not know, and a household's multi-agency chronology.
+
+Authentication and the rule that only front doors may call these come in a later issue.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from broker.adapters import chronology
+from broker.adapters.kafka import Message
+from broker.bootstrap import Runtime
+from broker.errors import PublishFailed
+from broker.pseudonyms import person_key
+from broker.services import matching
+from schemas.events import PersonRef
+
+router = APIRouter()
+
+
+class QueuedEvent(BaseModel):
+    event_id: UUID
+    event_type: str
+    received_at: datetime
+    people: list[PersonRef]
+
+
+class Link(BaseModel):
+    position: int = Field(ge=0, description="the person's position in the event, subject first")
+    person_id: str
+
+
+class MatchRequest(BaseModel):
+    links: list[Link] = Field(min_length=1)
+    matched_by: str = Field(min_length=1, max_length=100)
+
+
+class Matched(BaseModel):
+    event_id: UUID
+    status: str
+
+
+class Line(BaseModel):
+    at: datetime
+    kind: str
+    event_id: str
+    event_type: str
+    source_org: str
+    notice_id: str | None = None
+    recipient_id: str | None = None
+    notice_type: str | None = None
+    severity: str | None = None
+    rule_id: str | None = None
+    facts: dict[str, Any] | None = None
+    deadline: datetime | None = None
+
+
+@router.get("/v1/front-doors/{org_id}/matching-queue", response_model=list[QueuedEvent])
+async def matching_queue(request: Request, org_id: str) -> list[QueuedEvent]:
+    rt = _rt(request)
+    async with rt.sessions() as session:
+        entries = await matching.waiting(session, org_id)
+        opened = [await matching.queued_event(session, org_id, e.event_id, rt.keys.hpke)
+                  for e in entries]  # fmt: skip
+    return [
+        QueuedEvent(event_id=UUID(entry.event_id), event_type=entry.event_type,
+                    received_at=entry.received_at, people=list(event.people()))
+        for entry, event in opened
+    ]  # fmt: skip
+
+
+@router.post("/v1/front-doors/{org_id}/matching-queue/{event_id}/match", response_model=Matched)
+async def match(request: Request, org_id: str, event_id: UUID, body: MatchRequest) -> Matched:
+    """Says who the event's people are; the event is then routed to the whole family."""
+    rt = _rt(request)
+    # The match commits before the event is published again, or the router could read the
+    # event while its old routing record still stood, and skip it.
+    async with rt.sessions.begin() as session:
+        entry, event = await matching.queued_event(session, org_id, str(event_id), rt.keys.hpke)
+        links = {link.position: link.person_id for link in body.links}
+        sealed = await matching.match(
+            session, entry, event, links, body.matched_by, datetime.now(UTC)
+        )
+    key = person_key(rt.keys.pseudonym_secret, event.people()[0], event.source_org)
+    try:
+        await rt.publisher.publish(
+            [Message(rt.topics.events, key, sealed.model_dump_json().encode())]
+        )
+    except PublishFailed:
+        async with rt.sessions.begin() as session:
+            await matching.published(session, str(event_id), succeeded=False)
+        raise
+    async with rt.sessions.begin() as session:
+        await matching.published(session, str(event_id), succeeded=True)
+    return Matched(event_id=event_id, status="matched")
+
+
+@router.get("/v1/households/{household_id}/chronology", response_model=list[Line])
+async def household_chronology(request: Request, household_id: str) -> list[Line]:
+    """Every event and notice for the household: who was told what, when, and their receipts."""
+    async with _rt(request).sessions() as session:
+        lines = await chronology.chronology_of(session, household_id)
+    return [Line(**vars(line)) for line in lines]
+
+
+def _rt(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.rt
+    return rt
+
+
+async def not_in_queue(_request: Request, exc: matching.NotInQueue) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=404)
+
+
+async def conflict(_request: Request, exc: matching.MatchConflict) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=409)
