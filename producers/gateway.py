@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from broker.adapters import db
 from broker.adapters.kafka import Topics, ensure_topics
 from broker.config import Settings
+from broker.entrypoints.http_errors import field_errors
 from broker.errors import PublishFailed
 from broker.keys import KeyStore
 from broker.logging import configure_logging
@@ -68,7 +69,7 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
         await engine.dispose()
 
     app = FastAPI(title="Safeguarding broker: event gateway", version="1", lifespan=lifespan)
-    app.add_exception_handler(RequestValidationError, _field_errors)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, field_errors)  # type: ignore[arg-type]
     app.add_exception_handler(Conflict, _conflict)  # type: ignore[arg-type]
     app.add_exception_handler(PublishFailed, _unavailable)  # type: ignore[arg-type]
 
@@ -149,14 +150,6 @@ async def _remember(sessions: async_sessionmaker[AsyncSession], events: Sequence
                 ))  # fmt: skip
         except IntegrityError:
             log.info("event_accepted_concurrently", event_id=str(event.event_id))
-
-
-async def _field_errors(_request: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = [
-        {"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"], "type": err["type"]}
-        for err in exc.errors()
-    ]
-    return JSONResponse({"detail": errors}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
 async def _conflict(_request: Request, _exc: Conflict) -> JSONResponse:

@@ -34,6 +34,29 @@ def inbox(host: Host = "127.0.0.1", port: int = 8081) -> None:
 
 
 @app.command()
+def admin(host: Host = "127.0.0.1", port: int = 8082) -> None:
+    """Serve the directory admin API (no authentication yet: bind it to a trusted interface)."""
+    from broker.entrypoints.admin_api import create_admin_api
+
+    uvicorn.run(create_admin_api(), host=host, port=port, log_config=None, access_log=False)
+
+
+@app.command("directory-import")
+def directory_import(folder: Path) -> None:
+    """Load a folder of directory CSV files into the database, recording every change."""
+    from broker.entrypoints.admin_api import import_folder
+    from broker.errors import BrokerError
+
+    try:
+        summary = asyncio.run(import_folder(folder, Settings()))
+    except BrokerError as exc:
+        typer.echo(f"nothing imported: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for kind, counts in summary.items():
+        typer.echo(f"{kind}: " + (", ".join(f"{n} {a}" for a, n in counts.items()) or "none"))
+
+
+@app.command()
 def router() -> None:
     """Consume events and produce sealed notices until SIGTERM."""
     from consumers.router import run_router

@@ -1,46 +1,178 @@
-"""Loads a directory into the database: the first version of the admin surface."""
+"""Changes to the directory, one function per kind of record, each recorded in the change log.
 
+Every ``put_*`` creates the record or replaces it whole (a household's members, an
+organisation's terms and a plan's owners included) and answers what it did. A record that
+names another the directory lacks raises ``MissingReference`` before anything is written.
+``load_directory`` applies a whole ``DirectorySpec`` through the same functions.
+"""
+
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import crypto, db
-from schemas.directory import DirectorySpec
+from broker.services.directory_changes import (
+    DuplicateValue,
+    Outcome,
+    RecordNotFound,
+    log,
+    put_row,
+    record,
+    replace_rows,
+    require,
+)
+from schemas.directory import (
+    ContactSpec,
+    DirectorySpec,
+    HouseholdSpec,
+    InvolvementSpec,
+    OrganisationSpec,
+    PersonSpec,
+    PlanOwnerSpec,
+    PlanSpec,
+    RegistrationSpec,
+)
+
+ImportSummary = dict[str, Counter[Outcome]]
+S = TypeVar("S")
 
 
-async def load_directory(session: AsyncSession, spec: DirectorySpec) -> None:
-    """Adds or replaces every record in ``spec`` (merge by primary key)."""
-    for org in spec.organisations:
-        start = org.session_start.strftime("%H:%M") if org.session_start else None
-        await session.merge(
-            db.Organisation(
-                id=org.id,
-                name=org.name,
-                kind=org.kind,
-                area=org.area,
-                phone=org.phone,
-                session_start=start,
-            )
-        )
-        for term in org.terms:
-            await session.merge(db.SchoolTerm(org_id=org.id, starts_on=term.starts_on,
-                                              ends_on=term.ends_on))  # fmt: skip
-    for contact in spec.contacts:
-        key = crypto.hpke_public_from_text(contact.hpke_public_key)
-        await session.merge(db.Contact(id=contact.id, org_id=contact.org_id, role=contact.role,
-                                       hpke_public_key=contact.hpke_public_key,
-                                       key_id=crypto.key_id(key)))  # fmt: skip
-    for person in spec.people:
-        await session.merge(db.Person(**person.model_dump()))
-    await session.flush()
-    for household in spec.households:
-        await session.merge(db.Household(id=household.id, area=household.area))
-        for member in household.members:
-            await session.merge(
-                db.HouseholdMember(
-                    household_id=household.id, person_id=member.person_id, role=member.role
-                )
-            )
-    for registration in spec.registrations:
-        await session.merge(db.Registration(**registration.model_dump()))
-    for involvement in spec.involvements:
-        await session.merge(db.Involvement(**involvement.model_dump()))
-    await session.flush()
+async def put_organisation(session: AsyncSession, spec: OrganisationSpec, actor: str) -> Outcome:
+    start = spec.session_start.strftime("%H:%M") if spec.session_start else None
+    values = {
+        "name": spec.name,
+        "kind": spec.kind,
+        "area": spec.area,
+        "phone": spec.phone,
+        "session_start": start,
+    }
+    delta = await put_row(session, db.Organisation, {"id": spec.id}, values)
+    terms = [{"org_id": spec.id, **term.model_dump()} for term in spec.terms]
+    if await replace_rows(session, db.SchoolTerm, db.SchoolTerm.org_id == spec.id, terms):
+        delta.fields.append("terms")
+    return await log(session, actor, "organisation", spec.id, delta)
+
+
+async def put_contact(session: AsyncSession, spec: ContactSpec, actor: str) -> Outcome:
+    await require(session, db.Organisation, "organisation", spec.org_id)
+    same_role = (db.Contact.org_id == spec.org_id) & (db.Contact.role == spec.role)
+    clash = select(db.Contact.id).where(same_role, db.Contact.id != spec.id).limit(1)
+    if await session.scalar(clash) is not None:
+        raise DuplicateValue("contact at this organisation", "role")
+    key = crypto.key_id(crypto.hpke_public_from_text(spec.hpke_public_key))
+    values = spec.model_dump(exclude={"id"}) | {"key_id": key}
+    delta = await put_row(session, db.Contact, {"id": spec.id}, values)
+    return await log(session, actor, "contact", spec.id, delta)
+
+
+async def put_person(session: AsyncSession, spec: PersonSpec, actor: str) -> Outcome:
+    for name, column in (("nhs_number", db.Person.nhs_number), ("upn", db.Person.upn)):
+        value = getattr(spec, name)
+        clash = select(db.Person.id).where(column == value, db.Person.id != spec.id).limit(1)
+        if value is not None and await session.scalar(clash) is not None:
+            raise DuplicateValue("person", name)
+    delta = await put_row(session, db.Person, {"id": spec.id}, spec.model_dump(exclude={"id"}))
+    return await log(session, actor, "person", spec.id, delta)
+
+
+async def put_household(session: AsyncSession, spec: HouseholdSpec, actor: str) -> Outcome:
+    for member in spec.members:
+        await require(session, db.Person, "person", member.person_id)
+    delta = await put_row(session, db.Household, {"id": spec.id}, {"area": spec.area})
+    members = [{"household_id": spec.id, **m.model_dump()} for m in spec.members]
+    owner = db.HouseholdMember.household_id == spec.id
+    if await replace_rows(session, db.HouseholdMember, owner, members):
+        delta.fields.append("members")
+    if await session.get(db.HouseholdArea, {"household_id": spec.id, "area": spec.area}) is None:
+        session.add(db.HouseholdArea(household_id=spec.id, area=spec.area))
+    return await log(session, actor, "household", spec.id, delta)
+
+
+async def put_registration(session: AsyncSession, spec: RegistrationSpec, actor: str) -> Outcome:
+    await require(session, db.Person, "person", spec.person_id)
+    await require(session, db.Organisation, "organisation", spec.org_id)
+    key = {"person_id": spec.person_id, "kind": spec.kind}
+    delta = await put_row(session, db.Registration, key, {"org_id": spec.org_id})
+    return await log(
+        session, actor, "registration", registration_id(spec.person_id, spec.kind), delta
+    )
+
+
+async def delete_registration(session: AsyncSession, person_id: str, kind: str, actor: str) -> None:
+    """Removes a person's registration of this kind; RecordNotFound when there is none."""
+    row = await session.get(db.Registration, {"person_id": person_id, "kind": kind})
+    if row is None:
+        raise RecordNotFound("registration", registration_id(person_id, kind))
+    await session.delete(row)
+    await record(
+        session, actor, "registration", registration_id(person_id, kind), "deleted", ["org_id"]
+    )
+
+
+def registration_id(person_id: str, kind: str) -> str:
+    return f"{person_id}/{kind}"
+
+
+async def put_involvement(session: AsyncSession, spec: InvolvementSpec, actor: str) -> Outcome:
+    """Opens or changes an involvement; setting ``closed_on`` closes it."""
+    await require(session, db.Person, "person", spec.person_id)
+    await require(session, db.Organisation, "organisation", spec.org_id)
+    key = spec.model_dump(exclude={"closed_on"})
+    delta = await put_row(session, db.Involvement, key, {"closed_on": spec.closed_on})
+    entity_id = f"{spec.person_id}/{spec.org_id}/{spec.opened_on.isoformat()}"
+    return await log(session, actor, "involvement", entity_id, delta)
+
+
+async def put_plan(session: AsyncSession, spec: PlanSpec, actor: str) -> Outcome:
+    """Creates or replaces a plan with its owners: the lead professional first, then the
+    action owners, in the order given."""
+    await require(session, db.Person, "person", spec.person_id)
+    owners = _plan_owners(spec)
+    for owner in owners:
+        await require(session, db.Organisation, "organisation", owner["org_id"])
+    values = spec.model_dump(exclude={"id", "lead_professional", "action_owners"})
+    delta = await put_row(session, db.Plan, {"id": spec.id}, values)
+    if await replace_rows(session, db.PlanOwner, db.PlanOwner.plan_id == spec.id, owners):
+        delta.fields.append("owners")
+    return await log(session, actor, "plan", spec.id, delta)
+
+
+def _plan_owners(spec: PlanSpec) -> list[dict[str, Any]]:
+    lead = [(True, spec.lead_professional)] if spec.lead_professional else []
+    everyone: list[tuple[bool, PlanOwnerSpec]] = lead + [(False, o) for o in spec.action_owners]
+    return [
+        {"plan_id": spec.id, "position": position, "is_lead": is_lead, **owner.model_dump()}
+        for position, (is_lead, owner) in enumerate(everyone)
+    ]
+
+
+async def load_directory(
+    session: AsyncSession, spec: DirectorySpec, *, actor: str = "import"
+) -> ImportSummary:
+    """Creates or replaces every record in ``spec``, referenced records first; answers how
+    many of each kind were created, updated or unchanged."""
+    summary: ImportSummary = {}
+    await _each(session, actor, summary, "organisations", put_organisation, spec.organisations)
+    await _each(session, actor, summary, "contacts", put_contact, spec.contacts)
+    await _each(session, actor, summary, "people", put_person, spec.people)
+    await _each(session, actor, summary, "households", put_household, spec.households)
+    await _each(session, actor, summary, "registrations", put_registration, spec.registrations)
+    await _each(session, actor, summary, "involvements", put_involvement, spec.involvements)
+    await _each(session, actor, summary, "plans", put_plan, spec.plans)
+    return summary
+
+
+async def _each(
+    session: AsyncSession,
+    actor: str,
+    summary: ImportSummary,
+    kind: str,
+    put: Callable[[AsyncSession, S, str], Awaitable[Outcome]],
+    specs: Sequence[S],
+) -> None:
+    counts = summary.setdefault(kind, Counter())
+    for spec in specs:
+        counts[await put(session, spec, actor)] += 1

@@ -1,0 +1,36 @@
+"""Error answers shared by the broker's HTTP APIs.
+
+A 422 names each field at fault and what is wrong with it, never the value sent: the value
+may be an NHS number or a name. Other errors answer ``{"detail": message}``, where the message
+is the broker's own text, never a database's or a validator's (those can quote values).
+"""
+
+from collections.abc import Sequence
+
+from fastapi import Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+FieldError = dict[str, str]
+
+
+def field_error(field: str, message: str, error_type: str) -> FieldError:
+    return {"field": field, "message": message, "type": error_type}
+
+
+def unprocessable(errors: Sequence[FieldError]) -> JSONResponse:
+    return JSONResponse({"detail": list(errors)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def field_errors(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    """The handler for FastAPI's request validation: location, message and type only."""
+    return unprocessable(
+        [
+            field_error(".".join(str(p) for p in err["loc"]), err["msg"], err["type"])
+            for err in exc.errors()
+        ]
+    )
+
+
+def detail(status_code: int, message: str) -> JSONResponse:
+    return JSONResponse({"detail": message}, status_code=status_code)

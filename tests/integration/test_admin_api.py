@@ -1,0 +1,363 @@
+"""The directory admin API over HTTP against a real SQLite database: every record kind
+created and changed, each change logged by field name and never by value."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from broker.adapters import crypto, db
+from broker.config import Settings
+from broker.entrypoints.admin_api import create_admin_api
+
+pytestmark = pytest.mark.integration
+
+AREA = "E06000001"
+MOTHER_NHS = "9990000018"
+CHILD_NHS = "9990000085"
+OTHER_NHS = "9990000158"
+INVALID_NHS = "9990000019"
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture
+def admin_settings(tmp_path: Path) -> Settings:
+    """Its own database file; the admin API needs no Kafka."""
+    return Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'admin.db'}",
+                    keys_dir=tmp_path / "keys", log_json=True)  # fmt: skip
+
+
+@pytest.fixture
+async def api(admin_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The admin API started with its lifespan, spoken to over ASGI."""
+    app = create_admin_api(admin_settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+@pytest.fixture
+async def database(admin_settings: Settings, api: httpx.AsyncClient) -> AsyncIterator[Sessions]:
+    """A second connection to the API's database, to look at the rows themselves."""
+    engine = db.make_engine(admin_settings.database_url)
+    yield db.sessions(engine)
+    await engine.dispose()
+
+
+async def rows(sessions: Sessions, model: type[db.Base]) -> list[Any]:
+    async with sessions() as session:
+        return list((await session.scalars(select(model))).all())
+
+
+def organisation(org_id: str, kind: str = "school", **changes: Any) -> dict[str, Any]:
+    return {"id": org_id, "name": f"{org_id} name", "kind": kind, "area": AREA} | changes
+
+
+def person(person_id: str, nhs_number: str, **changes: Any) -> dict[str, Any]:
+    return {"id": person_id, "nhs_number": nhs_number, "given_name": "Jess",
+            "family_name": "Carter", "date_of_birth": "1990-04-01"} | changes  # fmt: skip
+
+
+def contact(contact_id: str, org_id: str, role: str = "key_adult") -> dict[str, Any]:
+    key = crypto.encode_public(X25519PrivateKey.generate().public_key())
+    return {"id": contact_id, "org_id": org_id, "role": role, "hpke_public_key": key}
+
+
+def household(household_id: str, *members: tuple[str, str]) -> dict[str, Any]:
+    return {"id": household_id, "area": AREA,
+            "members": [{"person_id": p, "role": r} for p, r in members]}  # fmt: skip
+
+
+def plan(plan_id: str, **changes: Any) -> dict[str, Any]:
+    owner = {"name": "Ann Owner", "role": "Health visitor", "org_id": "gp-a"}
+    lead = {"name": "Lee Lead", "role": "Social worker", "org_id": "school-a"}
+    return {"id": plan_id, "person_id": "p-child", "kind": "child_in_need", "area": AREA,
+            "started_on": "2025-03-01", "lead_professional": lead,
+            "action_owners": [owner]} | changes  # fmt: skip
+
+
+async def put(api: httpx.AsyncClient, path: str, body: dict[str, Any]) -> httpx.Response:
+    return await api.put(f"/v1/admin/{path}", json=body)
+
+
+async def changes(api: httpx.AsyncClient, limit: int = 100) -> list[dict[str, Any]]:
+    answer = await api.get("/v1/admin/changes", params={"limit": limit})
+    assert answer.status_code == 200
+    result: list[dict[str, Any]] = answer.json()
+    return result
+
+
+@pytest.fixture
+async def seeded(api: httpx.AsyncClient) -> httpx.AsyncClient:
+    """A school, a GP practice, a mother and her child."""
+    for body in (organisation("school-a"), organisation("gp-a", "gp_practice")):
+        assert (await put(api, f"organisations/{body['id']}", body)).status_code == 200
+    for body in (person("p-mother", MOTHER_NHS), person("p-child", CHILD_NHS, given_name="Sam")):
+        assert (await put(api, f"people/{body['id']}", body)).status_code == 200
+    return api
+
+
+class TestOrganisations:
+    async def test_new_organisation_is_created(self, api: httpx.AsyncClient) -> None:
+        """A PUT of an unknown id creates it and says so."""
+        answer = await put(api, "organisations/school-a", organisation("school-a"))
+        assert answer.status_code == 200
+        assert answer.json() == {"id": "school-a", "action": "created"}
+
+    async def test_changed_organisation_is_updated_and_logged_by_field(
+        self, api: httpx.AsyncClient
+    ) -> None:
+        """A second PUT with a new name and terms is an update naming those fields."""
+        await put(api, "organisations/school-a", organisation("school-a"))
+        terms = [{"starts_on": "2026-09-02", "ends_on": "2026-10-23"}]
+        body = organisation("school-a", name="Oak School", terms=terms)
+        answer = await put(api, "organisations/school-a", body)
+        assert answer.json()["action"] == "updated"
+        assert (await changes(api))[0]["fields"] == ["name", "terms"]
+
+    async def test_same_organisation_again_is_unchanged_and_not_logged(
+        self, api: httpx.AsyncClient
+    ) -> None:
+        """Putting the same record twice changes nothing and adds no change row."""
+        await put(api, "organisations/school-a", organisation("school-a"))
+        answer = await put(api, "organisations/school-a", organisation("school-a"))
+        assert answer.json()["action"] == "unchanged"
+        assert len(await changes(api)) == 1
+
+    async def test_terms_are_replaced(self, api: httpx.AsyncClient, database: Sessions) -> None:
+        """The terms sent become the school's only terms."""
+        autumn = {"starts_on": "2026-09-02", "ends_on": "2026-10-23"}
+        spring = {"starts_on": "2027-01-05", "ends_on": "2027-02-12"}
+        await put(api, "organisations/school-a", organisation("school-a", terms=[autumn]))
+        await put(api, "organisations/school-a", organisation("school-a", terms=[spring]))
+        [term] = await rows(database, db.SchoolTerm)
+        assert term.starts_on.isoformat() == "2027-01-05"
+
+
+class TestContacts:
+    async def test_contact_is_stored_with_its_key_id(
+        self, seeded: httpx.AsyncClient, database: Sessions
+    ) -> None:
+        """The key id is computed from the public key sent."""
+        body = contact("school-a-dsl", "school-a")
+        answer = await put(seeded, "contacts/school-a-dsl", body)
+        assert answer.json() == {"id": "school-a-dsl", "action": "created"}
+        [row] = await rows(database, db.Contact)
+        assert row.key_id == crypto.key_id(crypto.hpke_public_from_text(body["hpke_public_key"]))
+
+    async def test_contact_for_unknown_organisation_is_409(self, api: httpx.AsyncClient) -> None:
+        """The answer names the missing reference by kind and id."""
+        answer = await put(api, "contacts/x-dsl", contact("x-dsl", "school-x"))
+        assert answer.status_code == 409
+        assert answer.json() == {"detail": "no organisation with id 'school-x' in the directory"}
+
+    async def test_second_contact_in_same_role_is_409(self, seeded: httpx.AsyncClient) -> None:
+        """An organisation has one contact per role."""
+        await put(seeded, "contacts/dsl-1", contact("dsl-1", "school-a"))
+        answer = await put(seeded, "contacts/dsl-2", contact("dsl-2", "school-a"))
+        assert answer.status_code == 409
+
+
+class TestPeople:
+    async def test_person_is_created_then_updated(self, api: httpx.AsyncClient) -> None:
+        """Created first, then updated with the changed fields named."""
+        first = await put(api, "people/p-1", person("p-1", MOTHER_NHS))
+        second = await put(api, "people/p-1", person("p-1", MOTHER_NHS, given_name="Jessica"))
+        assert [first.json()["action"], second.json()["action"]] == ["created", "updated"]
+        assert (await changes(api))[0]["fields"] == ["given_name"]
+
+    async def test_change_log_holds_no_personal_values(
+        self, api: httpx.AsyncClient, database: Sessions
+    ) -> None:
+        """Neither the change log answer nor its rows contain the names or NHS numbers sent."""
+        await put(api, "people/p-1", person("p-1", MOTHER_NHS, given_name="Jessamine"))
+        await put(api, "people/p-1", person("p-1", OTHER_NHS, family_name="Fotheringay"))
+        log = await api.get("/v1/admin/changes")
+        stored = " ".join(repr(vars(r)) for r in await rows(database, db.DirectoryChange))
+        for value in (MOTHER_NHS, OTHER_NHS, "Jessamine", "Fotheringay", "1990-04-01"):
+            assert value not in log.text
+            assert value not in stored
+        assert [c["fields"] for c in log.json()] == [
+            ["nhs_number", "given_name", "family_name"],
+            ["nhs_number", "given_name", "family_name", "date_of_birth"],
+        ]
+
+    async def test_invalid_nhs_number_is_422_without_the_value(
+        self, api: httpx.AsyncClient
+    ) -> None:
+        """The field is named; the number sent is not echoed."""
+        answer = await put(api, "people/p-1", person("p-1", INVALID_NHS))
+        assert answer.status_code == 422
+        assert [e["field"] for e in answer.json()["detail"]] == ["body.nhs_number"]
+        assert INVALID_NHS not in answer.text
+
+    async def test_nhs_number_of_another_person_is_409(self, seeded: httpx.AsyncClient) -> None:
+        """Two people cannot share an NHS number; the answer does not quote it."""
+        answer = await put(seeded, "people/p-3", person("p-3", MOTHER_NHS))
+        assert answer.status_code == 409
+        assert answer.json() == {"detail": "another person already has this nhs_number"}
+
+    async def test_path_and_body_ids_must_match(self, api: httpx.AsyncClient) -> None:
+        """A body for another record than the path names is refused, field by field."""
+        answer = await put(api, "people/p-1", person("p-2", MOTHER_NHS))
+        assert answer.status_code == 422
+        assert answer.json()["detail"] == [
+            {"field": "body.id", "message": "does not match the path", "type": "path_mismatch"}
+        ]
+
+
+class TestHouseholds:
+    async def test_member_list_is_replaced(
+        self, seeded: httpx.AsyncClient, database: Sessions
+    ) -> None:
+        """The members sent become the household's only members, and the change says so."""
+        both = household("h-1", ("p-mother", "parent_or_carer"), ("p-child", "child"))
+        await put(seeded, "households/h-1", both)
+        answer = await put(seeded, "households/h-1", household("h-1", ("p-child", "child")))
+        assert answer.json()["action"] == "updated"
+        assert [m.person_id for m in await rows(database, db.HouseholdMember)] == ["p-child"]
+        assert (await changes(seeded))[0]["fields"] == ["members"]
+
+    async def test_household_area_is_recorded(
+        self, seeded: httpx.AsyncClient, database: Sessions
+    ) -> None:
+        """Loading a household records where it lives."""
+        await put(seeded, "households/h-1", household("h-1", ("p-child", "child")))
+        [area] = await rows(database, db.HouseholdArea)
+        assert (area.household_id, area.area, area.moved_in) == ("h-1", AREA, None)
+
+    async def test_unknown_member_is_409(self, seeded: httpx.AsyncClient) -> None:
+        """A member the directory does not know is named by kind and id."""
+        answer = await put(seeded, "households/h-1", household("h-1", ("p-nobody", "child")))
+        assert answer.status_code == 409
+        assert "person" in answer.json()["detail"]
+        assert "p-nobody" in answer.json()["detail"]
+
+
+class TestRegistrations:
+    async def test_registration_is_created_then_moved(self, seeded: httpx.AsyncClient) -> None:
+        """A registration of the same kind to another organisation is an update of org_id."""
+        body = {"person_id": "p-child", "kind": "gp", "org_id": "gp-a"}
+        first = await put(seeded, "registrations/p-child/gp", body)
+        body["org_id"] = "school-a"
+        second = await put(seeded, "registrations/p-child/gp", body)
+        assert first.json() == {"id": "p-child/gp", "action": "created"}
+        assert second.json()["action"] == "updated"
+        assert (await changes(seeded))[0]["fields"] == ["org_id"]
+
+    async def test_registration_is_deleted_and_logged(self, seeded: httpx.AsyncClient) -> None:
+        """A delete removes it and records a deleted change."""
+        body = {"person_id": "p-child", "kind": "school", "org_id": "school-a"}
+        await put(seeded, "registrations/p-child/school", body)
+        answer = await seeded.delete("/v1/admin/registrations/p-child/school")
+        assert answer.json() == {"id": "p-child/school", "action": "deleted"}
+        latest = (await changes(seeded))[0]
+        assert (latest["entity"], latest["action"]) == ("registration", "deleted")
+
+    async def test_deleting_a_missing_registration_is_404(self, seeded: httpx.AsyncClient) -> None:
+        """There is nothing to delete."""
+        answer = await seeded.delete("/v1/admin/registrations/p-child/school")
+        assert answer.status_code == 404
+
+    async def test_kind_in_path_must_match_body(self, seeded: httpx.AsyncClient) -> None:
+        """The path's kind and the body's kind must agree."""
+        body = {"person_id": "p-child", "kind": "school", "org_id": "school-a"}
+        answer = await put(seeded, "registrations/p-child/gp", body)
+        assert answer.status_code == 422
+        assert [e["field"] for e in answer.json()["detail"]] == ["body.kind"]
+
+
+class TestInvolvements:
+    async def test_involvement_is_opened_then_closed(
+        self, seeded: httpx.AsyncClient, database: Sessions
+    ) -> None:
+        """Closing an involvement is setting its closed_on."""
+        body = {"person_id": "p-mother", "org_id": "gp-a", "opened_on": "2024-01-10"}
+        path = "involvements/p-mother/gp-a/2024-01-10"
+        first = await put(seeded, path, body)
+        second = await put(seeded, path, body | {"closed_on": "2026-02-01"})
+        assert first.json() == {"id": "p-mother/gp-a/2024-01-10", "action": "created"}
+        assert second.json()["action"] == "updated"
+        [row] = await rows(database, db.Involvement)
+        assert row.closed_on.isoformat() == "2026-02-01"
+
+    async def test_opened_on_in_path_must_match_body(self, seeded: httpx.AsyncClient) -> None:
+        """A different opening date in the body is refused."""
+        body = {"person_id": "p-mother", "org_id": "gp-a", "opened_on": "2024-01-11"}
+        answer = await put(seeded, "involvements/p-mother/gp-a/2024-01-10", body)
+        assert answer.status_code == 422
+        assert [e["field"] for e in answer.json()["detail"]] == ["body.opened_on"]
+
+
+class TestPlans:
+    async def test_plan_is_stored_with_lead_first(
+        self, seeded: httpx.AsyncClient, database: Sessions
+    ) -> None:
+        """The lead professional is owner 0 and marked lead; action owners follow."""
+        answer = await put(seeded, "plans/plan-1", plan("plan-1"))
+        assert answer.json() == {"id": "plan-1", "action": "created"}
+        owners = sorted(await rows(database, db.PlanOwner), key=lambda o: o.position)
+        assert [(o.position, o.is_lead, o.name) for o in owners] == [
+            (0, True, "Lee Lead"),
+            (1, False, "Ann Owner"),
+        ]
+
+    async def test_plan_owners_are_replaced(
+        self, seeded: httpx.AsyncClient, database: Sessions
+    ) -> None:
+        """A plan put again without action owners keeps only its lead."""
+        await put(seeded, "plans/plan-1", plan("plan-1"))
+        answer = await put(seeded, "plans/plan-1", plan("plan-1", action_owners=[]))
+        assert answer.json()["action"] == "updated"
+        assert [o.name for o in await rows(database, db.PlanOwner)] == ["Lee Lead"]
+        assert (await changes(seeded))[0]["fields"] == ["owners"]
+
+    async def test_owner_from_unknown_organisation_is_409(self, seeded: httpx.AsyncClient) -> None:
+        """Every owner's organisation must be in the directory."""
+        owner = {"name": "Ann Owner", "role": "Health visitor", "org_id": "hv-x"}
+        answer = await put(seeded, "plans/plan-1", plan("plan-1", action_owners=[owner]))
+        assert answer.status_code == 409
+        assert answer.json() == {"detail": "no organisation with id 'hv-x' in the directory"}
+
+
+class TestImport:
+    async def test_whole_directory_is_imported_with_counts(self, api: httpx.AsyncClient) -> None:
+        """One POST loads every kind of record and answers how many of each it did."""
+        spec = {
+            "organisations": [organisation("school-a"), organisation("gp-a", "gp_practice")],
+            "people": [person("p-child", CHILD_NHS)],
+            "registrations": [{"person_id": "p-child", "kind": "gp", "org_id": "gp-a"}],
+            "plans": [plan("plan-1")],
+        }
+        answer = await api.post("/v1/admin/import", json=spec)
+        assert answer.status_code == 200
+        assert answer.json()["counts"]["organisations"] == {"created": 2}
+        assert answer.json()["counts"]["plans"] == {"created": 1}
+        assert len(await changes(api)) == 5
+
+    async def test_failed_import_writes_nothing(self, api: httpx.AsyncClient) -> None:
+        """A missing reference late in the import rolls back everything before it."""
+        spec = {
+            "organisations": [organisation("school-a")],
+            "registrations": [{"person_id": "p-nobody", "kind": "gp", "org_id": "school-a"}],
+        }
+        answer = await api.post("/v1/admin/import", json=spec)
+        assert answer.status_code == 409
+        assert await changes(api) == []
+
+
+class TestChangeLog:
+    async def test_newest_first_with_limit(self, seeded: httpx.AsyncClient) -> None:
+        """The log is newest first and cut at the limit."""
+        latest = await changes(seeded, limit=2)
+        assert [(c["entity"], c["entity_id"]) for c in latest] == [
+            ("person", "p-child"),
+            ("person", "p-mother"),
+        ]
+        assert {c["actor"] for c in latest} == {"admin-api"}
