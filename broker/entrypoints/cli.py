@@ -80,6 +80,16 @@ def keys_init(directory: Path | None = None) -> None:
 
 
 @app.command()
+def scenario(files: list[Path]) -> None:
+    """Replay scenario files through the routing rules and check the notices they expect."""
+    from rich.console import Console
+
+    from broker.entrypoints.scenario_cli import run_files
+
+    raise typer.Exit(0 if run_files(files, Console()) else 1)
+
+
+@app.command()
 def demo() -> None:
     """Start Kafka and every process, replay a family's timeline, show each inbox, stop."""
     from broker.demo.run import run_demo

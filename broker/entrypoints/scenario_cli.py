@@ -1,0 +1,39 @@
+"""Prints a scenario run: each event, the notices it produced, and what was expected."""
+
+import asyncio
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from broker.rules.deadlines import LONDON
+from broker.services.scenario import Scenario, StepResult, run_scenario
+
+
+def run_files(paths: list[Path], console: Console) -> bool:
+    passed = True
+    for path in paths:
+        scenario = Scenario.load(path)
+        results = asyncio.run(run_scenario(scenario))
+        console.rule(f"[bold]{scenario.name}[/]  {scenario.description}")
+        for result in results:
+            console.print(_table(result))
+            for expectation in result.missing:
+                console.print(f"  [red]missing[/] {expectation.model_dump(exclude_none=True)}")
+            for header in result.unexpected:
+                console.print(f"  [red]unexpected[/] {header.recipient_id} {header.rule_id}")
+        ok = all(r.passed for r in results)
+        console.print("[green]passed" if ok else "[red]FAILED")
+        passed &= ok
+    return passed
+
+
+def _table(result: StepResult) -> Table:
+    table = Table(title=f"step {result.index}: {result.event_type}", title_justify="left")
+    for column in ("recipient", "type", "severity", "rule", "deadline (London)"):
+        table.add_column(column)
+    for header, _body in result.notices:
+        deadline = header.deadline.astimezone(LONDON).strftime("%a %d %b %H:%M")
+        table.add_row(header.recipient_id, header.notice_type.value, header.severity.value,
+                      header.rule_id, deadline)  # fmt: skip
+    return table
