@@ -1,6 +1,7 @@
 """Settings from the environment (``SGB_*``) or a settings file (``SGB_SETTINGS_FILE``, TOML)."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr
@@ -10,6 +11,10 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from broker.rules.deadlines import OTHER_PERIODS
+from broker.rules.thresholds import Thresholds
+from schemas.notices import NoticeType
 
 
 class TopicSettings(BaseModel):
@@ -22,12 +27,50 @@ class TopicSettings(BaseModel):
     audit_retention_ms: int = -1  # the audit trail is kept until the partnership deletes it
 
 
+class RoutingSettings(BaseModel):
+    """The partnership's thresholds and deadline periods (defaults from the domain brief)."""
+
+    child_ed_attendances: int = Field(3, ge=1)
+    adult_ed_attendances: int = Field(5, ge=1)
+    ed_window_days: int = Field(365, ge=1)
+    not_yet_mobile_months: int = Field(6, ge=0)
+    wnb_window_days: int = Field(183, ge=1)
+    wnb_min_booked: int = Field(4, ge=1)
+    wnb_min_attendance_rate: float = Field(0.6, gt=0, le=1)
+    co_occurrence_window_days: int = Field(365, ge=1)
+    accumulation_window_days: int = Field(91, ge=1)
+    accumulation_events: int = Field(3, ge=2)
+    deadline_hours: dict[NoticeType, float] = Field(
+        default_factory=lambda: {
+            kind: p.total_seconds() / 3600 for kind, p in OTHER_PERIODS.items()
+        }
+    )
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(
+            ed_window=timedelta(days=self.ed_window_days),
+            child_ed_attendances=self.child_ed_attendances,
+            adult_ed_attendances=self.adult_ed_attendances,
+            not_yet_mobile_months=self.not_yet_mobile_months,
+            wnb_window=timedelta(days=self.wnb_window_days),
+            wnb_min_booked=self.wnb_min_booked,
+            wnb_min_attendance_rate=self.wnb_min_attendance_rate,
+            co_occurrence_window=timedelta(days=self.co_occurrence_window_days),
+            accumulation_window=timedelta(days=self.accumulation_window_days),
+            accumulation_events=self.accumulation_events,
+        )
+
+    def deadline_periods(self) -> dict[NoticeType, timedelta]:
+        return {kind: timedelta(hours=hours) for kind, hours in self.deadline_hours.items()}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SGB_", env_nested_delimiter="__")
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     topic_prefix: str = "sgb."
     topics: TopicSettings = TopicSettings()
+    routing: RoutingSettings = RoutingSettings()
     database_url: str = "sqlite+aiosqlite:///./var/broker.db"
     keys_dir: Path = Path("var/keys")
     pseudonym_key: SecretStr = Field(

@@ -43,7 +43,9 @@ def dead_letter(record: Received, exc: Exception, deps: RoutingDeps) -> Message:
 
 
 async def run_router(rt: Runtime, stop: asyncio.Event) -> None:
-    deps = RoutingDeps(rt.sessions, rt.keys, rt.publisher, rt.topics)
+    routing = rt.settings.routing
+    deps = RoutingDeps(rt.sessions, rt.keys, rt.publisher, rt.topics, routing.thresholds(),
+                       deadline_periods=routing.deadline_periods())  # fmt: skip
     consumer = KafkaBatchConsumer(
         rt.settings.kafka_bootstrap_servers, rt.topics.events, rt.settings.router_group
     )

@@ -5,7 +5,7 @@ England or Wales, and the school's term dates). Front door by severity: 4 workin
 24 working hours, 72 hours. Transfers: one working day. Others: a fixed period per type.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -20,7 +20,7 @@ WORKDAY_START, WORKDAY_END = time(9, 0), time(17, 0)
 WORKDAY_HOURS = 8
 FRONT_DOOR_WORKING_HOURS = {Severity.HIGH: 4, Severity.MEDIUM: 24}
 FRONT_DOOR_LOW = timedelta(hours=72)
-OTHER_PERIODS = {
+OTHER_PERIODS: Mapping[NoticeType, timedelta] = {
     NoticeType.GP_INFORMATION: timedelta(hours=72),
     NoticeType.HEALTH_VISITING: timedelta(hours=72),
     NoticeType.AGENCY_INFORMATION: timedelta(hours=72),
@@ -90,10 +90,6 @@ def _front_door(
     return elapsed(received_at, FRONT_DOOR_LOW)
 
 
-def _after(period: timedelta) -> DeadlinePolicy:
-    return lambda received_at, _severity, _calendar, _nation: elapsed(received_at, period)
-
-
 def elapsed(start: datetime, period: timedelta) -> datetime:
     """Real elapsed time: adding to a London time would add wall-clock hours across a change
     of the clocks, giving two deadlines for one instant."""
@@ -105,7 +101,6 @@ POLICIES: dict[NoticeType, DeadlinePolicy] = {
     NoticeType.FRONT_DOOR_REFERRAL: _front_door,
     NoticeType.PLAN_OWNER: _front_door,  # a returning concern is as urgent for its owners
     NoticeType.TRANSFER: lambda at, _s, _c, nation: add_working_hours(at, WORKDAY_HOURS, nation),
-    **{kind: _after(period) for kind, period in OTHER_PERIODS.items()},
 }
 
 
@@ -115,5 +110,10 @@ def deadline_for(
     received_at: datetime,
     calendar: SchoolCalendar = SchoolCalendar(),
     nation: str = "ENG",
+    periods: Mapping[NoticeType, timedelta] = OTHER_PERIODS,
 ) -> datetime:
-    return POLICIES[notice_type](received_at, severity, calendar, nation)
+    """The policy of the notice type where it has one; otherwise a period set by the
+    partnership per notice type (``periods``)."""
+    if notice_type in POLICIES:
+        return POLICIES[notice_type](received_at, severity, calendar, nation)
+    return elapsed(received_at, periods.get(notice_type, OTHER_PERIODS[notice_type]))

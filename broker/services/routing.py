@@ -8,9 +8,9 @@ redelivered event from being routed again once its transaction has committed.
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,7 +22,7 @@ from broker.adapters.kafka import Message, Topics
 from broker.keys import KeyStore
 from broker.ports import Publisher
 from broker.pseudonyms import pseudonym
-from broker.rules.deadlines import SchoolCalendar, deadline_for
+from broker.rules.deadlines import OTHER_PERIODS, SchoolCalendar, deadline_for
 from broker.rules.digest import digest_for
 from broker.rules.family import Decision
 from broker.rules.history import PersonHistory
@@ -51,6 +51,7 @@ class RoutingDeps:
     topics: Topics
     limits: Thresholds = Thresholds()
     clock: Callable[[], datetime] = field(default=utc_now)
+    deadline_periods: Mapping[NoticeType, timedelta] = field(default_factory=lambda: OTHER_PERIODS)
 
 
 async def route_event(sealed: SealedEvent, deps: RoutingDeps) -> list[NoticeHeader]:
@@ -151,7 +152,8 @@ async def _seal_all(
             rule_id=decision.rule_id,
             created_at=deps.clock(),
             deadline=deadline_for(decision.notice_type, decision.severity, header.received_at,
-                                  calendar, nation_of(org.area if org else None)),
+                                  calendar, nation_of(org.area if org else None),
+                                  deps.deadline_periods),
             recipient_key_id=contact.key_id,
             signing_key_id=deps.keys.public.signing_key_id,
         )  # fmt: skip

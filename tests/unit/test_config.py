@@ -29,3 +29,28 @@ class TestSettings:
         assert settings.kafka_bootstrap_servers == "kafka.partnership.internal:9092"
         assert settings.topics.partitions == 3
         assert settings.topic_prefix == "env."
+
+
+class TestRoutingSettings:
+    def test_thresholds_come_from_the_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A partnership can set its own thresholds without code."""
+        monkeypatch.setenv("SGB_ROUTING__CHILD_ED_ATTENDANCES", "4")
+        monkeypatch.setenv("SGB_ROUTING__WNB_WINDOW_DAYS", "90")
+        limits = Settings().routing.thresholds()
+        assert limits.child_ed_attendances == 4
+        assert limits.wnb_window.days == 90
+
+    def test_deadline_period_per_notice_type(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Notice types without a statutory policy take the partnership's period."""
+        from datetime import UTC, datetime, timedelta
+
+        from broker.rules.deadlines import deadline_for
+        from schemas.notices import NoticeType, Severity
+
+        monkeypatch.setenv("SGB_ROUTING__DEADLINE_HOURS", '{"gp_information": 24}')
+        periods = Settings().routing.deadline_periods()
+        start = datetime(2027, 5, 10, 9, tzinfo=UTC)
+        gp = deadline_for(NoticeType.GP_INFORMATION, Severity.LOW, start, periods=periods)
+        hv = deadline_for(NoticeType.HEALTH_VISITING, Severity.LOW, start, periods=periods)
+        assert gp == start + timedelta(hours=24)
+        assert hv == start + timedelta(hours=72)
