@@ -39,6 +39,7 @@ class ContactSpec(Contract):
     org_id: OrgId
     role: ContactRoleName
     hpke_public_key: str = Field(pattern=r"^[A-Za-z0-9+/]{43}=$")
+    daily_digest: bool = False  # gather this recipient's low-severity notices once a day
 
 
 class PersonSpec(Contract):

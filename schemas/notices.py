@@ -52,6 +52,7 @@ class NoticeHeader(Contract):
     rule_id: str
     created_at: AwareDatetime
     deadline: AwareDatetime
+    held_until: AwareDatetime | None = None  # a low-severity notice waiting for the daily digest
     suite: HpkeSuiteName = HpkeSuiteName.X25519_SHA256_AES256GCM
     recipient_key_id: str
     signing_key_id: str

@@ -81,6 +81,7 @@ class Contact(Base):
     role: Mapped[str] = mapped_column(String(40))
     hpke_public_key: Mapped[str] = mapped_column(String(100))
     key_id: Mapped[str] = mapped_column(String(32))
+    daily_digest: Mapped[bool] = mapped_column(Boolean, default=False)
     __table_args__ = (UniqueConstraint("org_id", "role"),)
 
 
@@ -261,6 +262,7 @@ class InboxNotice(Base):
     ciphertext: Mapped[str] = mapped_column(Text)
     signature: Mapped[str] = mapped_column(String(100))
     deadline: Mapped[datetime] = mapped_column(UtcDateTime)
+    held_until: Mapped[datetime | None] = mapped_column(UtcDateTime)  # daily digest
     delivered_at: Mapped[datetime] = mapped_column(UtcDateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 

@@ -39,6 +39,7 @@ class ContactRecord:
     org_id: str
     hpke_public_key: str
     key_id: str
+    daily_digest: bool = False
 
 
 @dataclass(frozen=True)
@@ -215,8 +216,9 @@ class SqlDirectory:
             )
             if contact:
                 return ContactRecord(
-                    contact.id, contact.org_id, contact.hpke_public_key, contact.key_id
-                )
+                    contact.id, contact.org_id, contact.hpke_public_key, contact.key_id,
+                    bool(contact.daily_digest),
+                )  # fmt: skip
         return None
 
     async def organisation(self, org_id: str) -> db.Organisation | None:

@@ -9,7 +9,7 @@ recipient's inbox is a 404, whether or not it exists elsewhere.
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from uuid import UUID
 
 from fastapi import FastAPI, Request
@@ -22,6 +22,7 @@ from broker.bootstrap import Runtime, runtime
 from broker.config import Settings
 from broker.entrypoints import front_door_api
 from broker.pseudonyms import pseudonym
+from broker.rules.deadlines import DIGEST_TIME, LONDON
 from broker.services import inbox, matching
 from schemas.notices import NoticeHeader, SealedNotice
 
@@ -62,7 +63,16 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
     @app.get(base, response_model=list[NoticeSummary])
     async def list_notices(request: Request, recipient_id: str) -> list[NoticeSummary]:
         async with _rt(request).sessions() as session:
-            return [_summary(n) for n in await inbox.list_notices(session, recipient_id)]
+            listed = await inbox.list_notices(session, recipient_id, datetime.now(UTC))
+        return [_summary(n) for n in listed]
+
+    @app.get("/v1/recipients/{recipient_id}/digests/{day}", response_model=list[NoticeSummary])
+    async def daily_digest(request: Request, recipient_id: str, day: date) -> list[NoticeSummary]:
+        """The day's digest of low-severity notices, once it has been released (07:00)."""
+        released_at = datetime.combine(day, DIGEST_TIME, LONDON)
+        async with _rt(request).sessions() as session:
+            gathered = await inbox.digest(session, recipient_id, released_at, datetime.now(UTC))
+        return [_summary(n) for n in gathered]
 
     @app.get(base + "/{notice_id}", response_model=NoticeDetail)
     async def get_notice(request: Request, recipient_id: str, notice_id: UUID) -> NoticeDetail:

@@ -62,6 +62,20 @@ def next_session_start(received_at: datetime, calendar: SchoolCalendar) -> datet
     raise ValueError("the school calendar has no school day within a year")
 
 
+DIGEST_TIME = time(7, 0)
+
+
+def next_digest(received_at: datetime) -> datetime:
+    """When a recipient's daily digest of low-severity notices is next released: 07:00 London."""
+    local = received_at.astimezone(LONDON)
+    today = datetime.combine(local.date(), DIGEST_TIME, LONDON)
+    return (
+        today
+        if today > local
+        else datetime.combine(local.date() + timedelta(days=1), DIGEST_TIME, LONDON)
+    )
+
+
 def add_working_hours(start: datetime, hours: float, nation: str = "ENG") -> datetime:
     """Counts only 09:00-17:00 on working days, London time."""
     remaining = timedelta(hours=hours)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import db
@@ -34,6 +34,7 @@ async def store(session: AsyncSession, notices: Sequence[SealedNotice], now: dat
             ciphertext=sealed.ciphertext,
             signature=sealed.signature,
             deadline=header.deadline,
+            held_until=header.held_until,
             delivered_at=now,
         ))  # fmt: skip
         await session.flush()
@@ -41,12 +42,33 @@ async def store(session: AsyncSession, notices: Sequence[SealedNotice], now: dat
     return stored
 
 
-async def list_notices(session: AsyncSession, recipient_id: str) -> Sequence[db.InboxNotice]:
+async def list_notices(
+    session: AsyncSession, recipient_id: str, now: datetime
+) -> Sequence[db.InboxNotice]:
+    """The recipient's notices, less low-severity ones still waiting for their daily digest."""
     query = (
         select(db.InboxNotice)
-        .where(db.InboxNotice.recipient_id == recipient_id)
+        .where(
+            db.InboxNotice.recipient_id == recipient_id,
+            or_(db.InboxNotice.held_until.is_(None), db.InboxNotice.held_until <= now),
+        )
         .order_by(db.InboxNotice.delivered_at, db.InboxNotice.notice_id)
     )
+    return (await session.scalars(query)).all()
+
+
+async def digest(
+    session: AsyncSession, recipient_id: str, released_at: datetime, now: datetime
+) -> Sequence[db.InboxNotice]:
+    """The low-severity notices gathered into the digest released at ``released_at``."""
+    if released_at > now:
+        return []
+    query = (
+        select(db.InboxNotice)
+        .where(db.InboxNotice.recipient_id == recipient_id,
+               db.InboxNotice.held_until == released_at)
+        .order_by(db.InboxNotice.delivered_at, db.InboxNotice.notice_id)
+    )  # fmt: skip
     return (await session.scalars(query)).all()
 
 

@@ -22,7 +22,7 @@ from broker.adapters.kafka import Message, Topics
 from broker.keys import KeyStore
 from broker.ports import Publisher
 from broker.pseudonyms import pseudonym
-from broker.rules.deadlines import OTHER_PERIODS, SchoolCalendar, deadline_for
+from broker.rules.deadlines import OTHER_PERIODS, SchoolCalendar, deadline_for, next_digest
 from broker.rules.digest import digest_for
 from broker.rules.family import Decision
 from broker.rules.history import PersonHistory
@@ -32,7 +32,7 @@ from broker.rules.routing import decide
 from broker.rules.thresholds import Thresholds
 from broker.services import matching
 from schemas.events import AppointmentOutcome, EdAttendance, Event, FamilyMovingArea
-from schemas.notices import NoticeHeader, NoticeType
+from schemas.notices import NoticeHeader, NoticeType, Severity
 from schemas.transport import EventHeader, SealedEvent
 
 log = structlog.get_logger(__name__)
@@ -139,6 +139,9 @@ async def _seal_all(
             messages.append(_undeliverable(decision, event, deps))
             continue
         calendar = await _calendar_for(directory, decision)
+        # Only low-severity notices may wait for a daily digest; nothing else is held back.
+        held = contact.daily_digest and decision.severity is Severity.LOW
+        due_from = next_digest(header.received_at) if held else header.received_at
         org = await directory.organisation(contact.org_id)
         notice_header = NoticeHeader(
             notice_id=_notice_id(event, contact.contact_id, decision),
@@ -151,7 +154,8 @@ async def _seal_all(
             severity=decision.severity,
             rule_id=decision.rule_id,
             created_at=deps.clock(),
-            deadline=deadline_for(decision.notice_type, decision.severity, header.received_at,
+            held_until=due_from if held else None,
+            deadline=deadline_for(decision.notice_type, decision.severity, due_from,
                                   calendar, nation_of(org.area if org else None),
                                   deps.deadline_periods),
             recipient_key_id=contact.key_id,

@@ -230,3 +230,22 @@ class TestDeadlineProperties:
         assert due.weekday() < 5
         assert not is_bank_holiday(due.date())
         assert time(9, 0) < due.time() <= time(17, 0)
+
+
+class TestNextDigest:
+    """The daily digest of low-severity notices is released at 07:00 London time."""
+
+    @pytest.mark.parametrize(
+        ("received", "released"),
+        [
+            ("2027-05-10T14:00:00+00:00", "2027-05-11T07:00:00+01:00"),
+            ("2027-05-10T05:00:00+00:00", "2027-05-10T07:00:00+01:00"),
+            ("2027-01-10T07:00:00+00:00", "2027-01-11T07:00:00+00:00"),
+            ("2027-03-27T12:00:00+00:00", "2027-03-28T07:00:00+01:00"),
+        ],
+    )
+    def test_release_time(self, received: str, released: str) -> None:
+        """The next 07:00 in London after receipt, across the change of the clocks."""
+        from broker.rules.deadlines import next_digest
+
+        assert next_digest(datetime.fromisoformat(received)) == datetime.fromisoformat(released)
