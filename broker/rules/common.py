@@ -21,11 +21,10 @@ def child_contact(
     health visiting team; of school age with no school place (home education, missing
     education), the local authority's education safeguarding officer."""
     age = child.age_in_years(on)
-    under_school_age = age is not None and age < SCHOOL_AGE_YEARS
     if child.school:
         addressee = Addressee(child.school, ContactRole.KEY_ADULT)
         notice_type = NoticeType.SCHOOL_SUPPORT
-    elif under_school_age or (age is None and child.health_visiting):
+    elif age is None or age < SCHOOL_AGE_YEARS:
         if not child.health_visiting:
             return None
         addressee = Addressee(child.health_visiting, ContactRole.SAFEGUARDING_LEAD)

@@ -182,8 +182,10 @@ class Family:
         return self.front_doors.get(area or self.area or "")
 
     def children_areas(self, person_id: str) -> tuple[str, ...]:
-        """The areas where this person's children live, or the family's area."""
-        areas = dict.fromkeys(c.area for c in self.children_of(person_id) if c.area)
+        """Every area where this person's children live (a child may live in two homes in two
+        areas), or the family's area."""
+        children = {c.person_id for c in self.children_of(person_id)}
+        areas = dict.fromkeys(m.area for m in self.members if m.person_id in children and m.area)
         return tuple(areas) or ((self.area,) if self.area else ())
 
     def open_plans(self, on: date) -> tuple[PlanView, ...]:

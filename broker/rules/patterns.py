@@ -69,8 +69,9 @@ def co_occurrence(
     facts: dict[str, str | int | bool] = {"co_occurring": ",".join(sorted(present))}
     raised = [_with(d, raise_one(d.severity), facts) for d in decisions]
     about = family.subjects + tuple(c.person_id for c in family.children)
-    areas = family.children_areas(family.subjects[0]) if family.subjects else (None,)
-    return raised + front_door_decision(family, severity, "co_occurrence", about, facts, areas)
+    referral = front_door_decision(family, severity, "co_occurrence", about, facts,
+                                   _children_areas(family))  # fmt: skip
+    return raised + referral
 
 
 def accumulation(
@@ -86,7 +87,9 @@ def accumulation(
         "window_days": limits.accumulation_window.days,
     }
     about = family.subjects + tuple(c.person_id for c in family.children)
-    return decisions + front_door_decision(family, Severity.MEDIUM, "accumulation", about, facts)
+    referral = front_door_decision(family, Severity.MEDIUM, "accumulation", about, facts,
+                                   _children_areas(family))  # fmt: skip
+    return decisions + referral
 
 
 def plan_owners(decisions: list[Decision], family: Family, received_at: datetime) -> list[Decision]:
@@ -108,6 +111,10 @@ def plan_owners(decisions: list[Decision], family: Family, received_at: datetime
                                   NoticeType.PLAN_OWNER, severity, "step_down.concern_returned",
                                   (plan.person_id,), facts))  # fmt: skip
     return decisions + extra
+
+
+def _children_areas(family: Family) -> tuple[str | None, ...]:
+    return family.children_areas(family.subjects[0]) if family.subjects else (None,)
 
 
 def _owners(lead: str | None, owners: Iterable[str]) -> list[str]:

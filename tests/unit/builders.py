@@ -6,12 +6,22 @@ Every name and number is invented; NHS numbers come from the 999 test range.
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from broker.rules.family import Family, HouseholdRole, Member, OrgKind
+from broker.rules.family import (
+    Family,
+    HouseholdHistory,
+    HouseholdRole,
+    Member,
+    OrgKind,
+    PastEvent,
+    PastNotice,
+    PlanView,
+)
 from schemas.events import Event, EventAdapter
-from schemas.notices import Severity
+from schemas.notices import NoticeType, Severity
 
 AREA = "E09000099"
 OTHER_AREA = "E06000001"
@@ -88,6 +98,73 @@ def family(*members: Member, subject: str | None = "mum", area: str | None = ARE
         area=area,
         front_doors={AREA: FRONT_DOOR, OTHER_AREA: OTHER_FRONT_DOOR},
         org_kinds=ORG_KINDS,
+    )
+
+
+def in_area(member: Member, area: str | None) -> Member:
+    """The same household membership, with the household living in ``area``."""
+    return replace(member, area=area)
+
+
+def with_context(
+    fam: Family,
+    *,
+    history: HouseholdHistory | None = None,
+    plans: tuple[PlanView, ...] | None = None,
+    org_lines: dict[str, str] | None = None,
+) -> Family:
+    """The same family with what the broker already knows; what is not given is kept."""
+    return replace(
+        fam,
+        history=fam.history if history is None else history,
+        plans=fam.plans if plans is None else plans,
+        org_lines=fam.org_lines if org_lines is None else org_lines,
+    )
+
+
+def past_event(
+    days: int,
+    *signals: str,
+    event_type: str = "parent_mental_health_crisis",
+    before: datetime = RECEIVED,
+) -> PastEvent:
+    """An earlier household event, ``days`` before ``before``, carrying ``signals``."""
+    return PastEvent(before - timedelta(days=days), event_type, frozenset(signals))
+
+
+def past_notices(
+    event_id: str,
+    days: int,
+    *severities: Severity,
+    notice_type: NoticeType = NoticeType.GP_INFORMATION,
+    before: datetime = RECEIVED,
+) -> tuple[PastNotice, ...]:
+    """The notices an earlier event produced, ``days`` before ``before``, one per severity."""
+    at = before - timedelta(days=days)
+    return tuple(PastNotice(at, event_id, severity, notice_type) for severity in severities)
+
+
+def plan_view(
+    person_id: str = "kid",
+    *,
+    kind: str = "child_in_need",
+    started_on: date = ON - timedelta(days=30),
+    ended_on: date | None = None,
+    step_down_until: date | None = None,
+    lead_org: str | None = None,
+    owner_orgs: tuple[str, ...] = (),
+    plan_id: str = "plan-1",
+) -> PlanView:
+    """A plan as routing sees it; by default open, started a month before ``ON``."""
+    return PlanView(
+        plan_id,
+        person_id,
+        kind,
+        started_on,
+        ended_on=ended_on,
+        step_down_until=step_down_until,
+        lead_org=lead_org,
+        owner_orgs=owner_orgs,
     )
 
 
