@@ -1,0 +1,141 @@
+"""Every scenario in tests/scenarios replayed through the real routing service and a throwaway
+SQLite database: each step must produce exactly the notices the domain brief calls for, and
+school notices must never carry clinical detail."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from broker.rules.deadlines import LONDON
+from broker.services.scenario import Scenario, StepResult, run_scenario
+from schemas.notices import NoticeHeader, NoticeType
+
+pytestmark = pytest.mark.integration
+
+SCENARIO_DIR = Path(__file__).parents[1] / "scenarios"
+SCENARIOS = sorted(SCENARIO_DIR.glob("*.json"))
+SCHOOL_ROLES = frozenset({"key_adult", "deputy_key_adult"})
+
+_results: dict[Path, list[StepResult]] = {}
+
+
+async def results_of(path: Path) -> list[StepResult]:
+    """Each scenario is replayed once per session; the tests below read the same run."""
+    if path not in _results:
+        _results[path] = await run_scenario(Scenario.load(path))
+    return _results[path]
+
+
+def describe(result: StepResult) -> str:
+    missing = [e.model_dump(exclude_none=True) for e in result.missing]
+    unexpected = [
+        f"{h.recipient_id} {h.rule_id} ({h.notice_type.value}, {h.severity.value})"
+        for h in result.unexpected
+    ]
+    return f"step {result.index} ({result.event_type}): missing {missing}; unexpected {unexpected}"
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+async def test_scenario(path: Path) -> None:
+    results = await results_of(path)
+    failures = [describe(r) for r in results if not r.passed]
+    assert not failures, f"{path.name}:\n" + "\n".join(failures)
+
+
+def is_school_notice(header: NoticeHeader) -> bool:
+    role = header.recipient_id.rsplit(":", 1)[-1]
+    return header.notice_type is NoticeType.SCHOOL_SUPPORT or role in SCHOOL_ROLES
+
+
+def clinical_summaries(scenario: Scenario) -> set[str]:
+    return {
+        str(step.event["clinical_summary"])
+        for step in scenario.steps
+        if step.event.get("clinical_summary")
+    }
+
+
+async def test_school_notices_carry_no_clinical_detail() -> None:
+    """Operation Encompass: a school hears that something happened, never the clinical
+    detail; school_support bodies carry no event detail at all."""
+    problems: list[str] = []
+    school_notices = 0
+    for path in SCENARIOS:
+        summaries = clinical_summaries(Scenario.load(path))
+        for result in await results_of(path):
+            for header, body in result.notices:
+                if not is_school_notice(header):
+                    continue
+                school_notices += 1
+                where = f"{path.stem} step {result.index} {header.recipient_id} {header.rule_id}"
+                if header.notice_type is NoticeType.SCHOOL_SUPPORT and body.detail != {}:
+                    problems.append(f"{where}: detail {body.detail}")
+                text = body.model_dump_json()
+                problems += [f"{where}: quotes {s!r}" for s in summaries if s in text]
+    assert school_notices > 0
+    assert not problems, "\n".join(problems)
+
+
+# The deadlines the domain brief sets, as London wall-clock times ("Deadlines and escalation").
+EXPECTED_DEADLINES: dict[tuple[str, int, str], str] = {
+    # Schools: the school's session start on its next school day (weekends, bank holidays,
+    # its own term dates). Oakfield starts at 08:45; Ashgrove at 08:30, with an INSET day on
+    # 5 Jan 2027 and one on 7 Jun 2027.
+    ("school_deadlines_holidays", 0, "school-oakfield:key_adult"): "2026-11-02 08:45",
+    ("school_deadlines_holidays", 0, "school-ashgrove:key_adult"): "2026-11-02 08:30",
+    ("school_deadlines_holidays", 1, "school-oakfield:key_adult"): "2027-01-05 08:45",
+    ("school_deadlines_holidays", 1, "school-ashgrove:key_adult"): "2027-01-06 08:30",
+    ("school_deadlines_holidays", 2, "school-oakfield:key_adult"): "2027-04-12 08:45",
+    ("school_deadlines_holidays", 2, "school-ashgrove:key_adult"): "2027-04-12 08:30",
+    ("school_deadlines_holidays", 3, "school-oakfield:key_adult"): "2027-05-04 08:45",
+    ("school_deadlines_holidays", 3, "school-ashgrove:key_adult"): "2027-05-04 08:30",
+    ("school_deadlines_holidays", 4, "school-oakfield:key_adult"): "2027-06-07 08:45",
+    ("school_deadlines_holidays", 4, "school-ashgrove:key_adult"): "2027-06-08 08:30",
+    ("school_deadlines_holidays", 5, "school-oakfield:key_adult"): "2027-06-08 08:45",
+    ("school_deadlines_holidays", 5, "school-ashgrove:key_adult"): "2027-06-08 08:30",
+    ("school_deadlines_holidays", 6, "school-oakfield:key_adult"): "2027-06-09 08:45",
+    ("school_deadlines_holidays", 6, "school-ashgrove:key_adult"): "2027-06-09 08:30",
+    ("crisis_friday_evening", 0, "school-oakfield:key_adult"): "2027-05-10 08:45",
+    ("ed_parent_self_harm", 0, "school-oakfield:key_adult"): "2027-03-09 08:45",
+    # Front door, high: 4 working hours (09:00-17:00 on working days).
+    ("crisis_separated_parents", 0, "la-front-door:duty_manager"): "2027-01-14 13:00",
+    ("ed_injury_not_yet_mobile", 0, "la-front-door:duty_manager"): "2027-02-10 12:00",
+    # Front door, medium: 24 working hours.
+    ("withdrawal_non_engagement_parent_mental_health", 0, "la-front-door:duty_manager"): (
+        "2027-01-22 14:00"
+    ),
+    # Transfers: one working day, across the early May bank holiday.
+    ("move_to_known_area", 0, "la-elsewhere:duty_manager"): "2027-05-04 15:00",
+    ("move_destination_unknown", 0, "la-front-door:duty_manager"): "2027-03-04 12:00",
+}
+
+
+def notice_for(results: list[StepResult], step: int, recipient: str) -> NoticeHeader:
+    found = [h for h, _ in results[step].notices if h.recipient_id == recipient]
+    assert found, f"step {step}: no notice to {recipient}"
+    return found[0]
+
+
+@pytest.mark.parametrize(
+    ("stem", "step", "recipient", "expected"),
+    [(*key, value) for key, value in EXPECTED_DEADLINES.items()],
+    ids=[f"{stem}-{step}-{recipient}" for stem, step, recipient in EXPECTED_DEADLINES],
+)
+async def test_deadlines(stem: str, step: int, recipient: str, expected: str) -> None:
+    results = await results_of(SCENARIO_DIR / f"{stem}.json")
+    deadline = notice_for(results, step, recipient).deadline.astimezone(LONDON)
+    assert deadline.strftime("%Y-%m-%d %H:%M") == expected
+
+
+async def test_was_not_brought_notices_state_the_rate() -> None:
+    """A was-not-brought notice states the attendance rate (Child B: brought to 1 of 4)."""
+    rates: list[Any] = [
+        body.facts.get("attendance_rate_percent")
+        for path in SCENARIOS
+        for result in await results_of(path)
+        for header, body in result.notices
+        if "was_not_brought" in header.rule_id
+    ]
+    assert rates
+    assert all(rate == 25 for rate in rates), rates
