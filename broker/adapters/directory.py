@@ -6,7 +6,7 @@ member's GP, school and health team, the agencies involved, and every area's fro
 """
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from typing import TypeVar
 
@@ -26,11 +26,12 @@ from broker.rules.family import (
 )
 from broker.rules.history import Outcome, PersonHistory
 from broker.rules.unmatched import unmatched_ids
-from schemas.events import PersonRef
+from schemas.events import PersonRef, ServiceWithdrawal
 from schemas.notices import PersonView
 
 T = TypeVar("T", bound=db.Base)
-FALLBACK_ROLES = (ContactRole.SAFEGUARDING_LEAD, ContactRole.DUTY_MANAGER)
+# A school's key adult is its designated safeguarding lead.
+FALLBACK_ROLES = (ContactRole.SAFEGUARDING_LEAD, ContactRole.KEY_ADULT, ContactRole.DUTY_MANAGER)
 
 
 @dataclass(frozen=True)
@@ -87,8 +88,11 @@ class SqlDirectory:
             org_lines={o.id: contact_line(o) for o in organisations},
         )
         views = await self._views({m.person_id for m in members} | set(subjects))
-        if not subjects:
-            views |= {i: _view_of(p) for i, p in zip(unmatched_ids(len(named)), named, strict=True)}
+        labels = unmatched_ids(len(named))
+        unknown = [i for i, found in enumerate(ids) if not found or not subjects]
+        views |= {labels[i]: _view_of(named[i]) for i in unknown}
+        if subjects and unknown:
+            family = replace(family, unmatched=tuple(labels[i] for i in unknown))
         return FamilyContext(family, views)
 
     async def _members(self, subjects: tuple[str, ...]) -> tuple[Member, ...]:
@@ -160,6 +164,38 @@ class SqlDirectory:
                 db.HouseholdArea(household_id=household_id, area=to_area, moved_in=moved_on)
             )
             home.area = to_area
+        await self._session.flush()
+
+    async def record_step_down(self, event: ServiceWithdrawal, family: Family) -> None:
+        """A step-down becomes a plan for each child concerned, owned by its lead professional
+        and action owners until its review date. Only their organisations and fixed role
+        names are kept: the people's names and the plan's text stay in the sealed notices."""
+        step_down, subject = event.step_down, family.subject
+        if step_down is None or subject is None:
+            return
+        children = (
+            (subject,) if subject.role is HouseholdRole.CHILD
+            else family.children_of(subject.person_id)
+        )  # fmt: skip
+        named = [(True, step_down.lead_professional.org_id)] + [
+            (False, o.org_id) for o in step_down.action_owners
+        ]
+        # An owner's organisation the directory does not know cannot be notified: the plan
+        # keeps the owners it can reach (the step-down notice itself names them all).
+        owners = [(lead, org) for lead, org in named if await self.organisation(org)]
+        for child in children:
+            plan_id = f"step-down:{event.event_id}:{child.person_id}"
+            await self._session.merge(db.Plan(
+                id=plan_id, person_id=child.person_id, kind=step_down.to_level,
+                area=child.area or family.area or "", started_on=event.withdrawn_on,
+                step_down_until=step_down.review_by,
+            ))  # fmt: skip
+            for position, (is_lead, org_id) in enumerate(owners):
+                role = "lead professional" if is_lead else "action owner"
+                await self._session.merge(db.PlanOwner(
+                    plan_id=plan_id, position=position, is_lead=is_lead, name=role,
+                    role=role, org_id=org_id,
+                ))  # fmt: skip
         await self._session.flush()
 
     async def _all(self, model: type[T], *where: ColumnElement[bool]) -> Sequence[T]:

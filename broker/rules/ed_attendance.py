@@ -79,14 +79,19 @@ def _to_health_and_front_door(
     family: Family, subject: Member, rule_id: str, severity: Severity,
     facts: dict[str, str | int | bool],
 ) -> list[Decision]:  # fmt: skip
+    """The GPs and health teams: for a parent, think family (the other parent's GP, each
+    child's GP and the children's health visiting or school nursing teams)."""
     about = (subject.person_id,)
-    decisions = gp_decisions((subject,), severity, rule_id, facts)
-    if subject.health_visiting:
-        addressee = Addressee(subject.health_visiting, ContactRole.SAFEGUARDING_LEAD)
-        decisions.append(
-            Decision(addressee, NoticeType.HEALTH_VISITING, severity, f"{rule_id}.health",
-                     about, facts)
-        )  # fmt: skip
+    people: tuple[Member, ...] = (subject,)
+    if subject.role is HouseholdRole.PARENT_OR_CARER:
+        people += (*family.other_parents(subject.person_id), *family.children_of(subject.person_id))
+    decisions = gp_decisions(people, severity, rule_id, facts)
+    teams = dict.fromkeys(p.health_visiting for p in people if p.health_visiting)
+    decisions += [
+        Decision(Addressee(team, ContactRole.SAFEGUARDING_LEAD), NoticeType.HEALTH_VISITING,
+                 severity, f"{rule_id}.health", about, facts)
+        for team in teams if team
+    ]  # fmt: skip
     if severity is Severity.HIGH:
         decisions += front_door_decision(family, severity, rule_id, about, facts)
     return decisions

@@ -141,6 +141,7 @@ class Family:
     plans: tuple[PlanView, ...] = ()
     history: HouseholdHistory = field(default_factory=lambda: HouseholdHistory())
     org_lines: Mapping[str, str] = field(default_factory=dict)
+    unmatched: tuple[str, ...] = ()  # ids of people the event named whom nobody knows yet
 
     def person(self, person_id: str) -> Member | None:
         return next((m for m in self.members if m.person_id == person_id), None)

@@ -48,10 +48,12 @@ def apply_patterns(
     family: Family,
     received_at: datetime,
     limits: Thresholds,
+    new_concern: bool = True,
 ) -> list[Decision]:
     decisions = co_occurrence(decisions, signals, family, received_at, limits)
     decisions = accumulation(decisions, family, received_at, limits)
-    decisions = plan_owners(decisions, family, received_at)
+    if new_concern:
+        decisions = plan_owners(decisions, family, received_at)
     return merged(decisions)
 
 

@@ -10,7 +10,7 @@ from broker.rules.move import route_move
 from broker.rules.not_brought import route_not_brought
 from broker.rules.patterns import apply_patterns, event_signals
 from broker.rules.thresholds import Thresholds
-from broker.rules.unmatched import route_unmatched
+from broker.rules.unmatched import route_unmatched, unmatched_referral
 from broker.rules.withdrawal import route_withdrawal
 from schemas.events import (
     AppointmentOutcome,
@@ -19,6 +19,7 @@ from schemas.events import (
     FamilyMovingArea,
     ParentMentalHealthCrisis,
     ServiceWithdrawal,
+    WithdrawalReason,
 )
 
 
@@ -34,7 +35,24 @@ def decide(
     if family.subject is None:
         return route_unmatched(family, len(event.people()))
     decisions = by_event_type(event, family, history, received_at.date(), limits)
-    return apply_patterns(decisions, event_signals(event), family, received_at, limits)
+    decisions = apply_patterns(
+        decisions, event_signals(event), family, received_at, limits, is_new_concern(event)
+    )
+    if family.unmatched:
+        decisions += unmatched_referral(family, family.unmatched)
+    return decisions
+
+
+def is_new_concern(event: Event) -> bool:
+    """Whether the event is news a plan's owners must hear: a step-down or a service that
+    completed its work is not; a crisis, an attendance or a disengagement is."""
+    match event:
+        case ServiceWithdrawal():
+            return event.reason not in (WithdrawalReason.STEPPED_DOWN, WithdrawalReason.COMPLETED)
+        case AppointmentOutcome():
+            return event.outcome == "was_not_brought"
+        case _:
+            return True
 
 
 def by_event_type(

@@ -16,5 +16,12 @@ def unmatched_ids(count: int) -> tuple[str, ...]:
 
 
 def route_unmatched(family: Family, unmatched: int) -> list[Decision]:
-    facts: dict[str, str | int | bool] = {"unmatched_people": unmatched}
-    return front_door_decision(family, Severity.MEDIUM, RULE, unmatched_ids(unmatched), facts)
+    """The subject is unknown: everyone the event named is listed for matching."""
+    return unmatched_referral(family, unmatched_ids(unmatched))
+
+
+def unmatched_referral(family: Family, ids: tuple[str, ...]) -> list[Decision]:
+    """These named people are unknown (a known parent's unknown child, say): the front door
+    matches them, and the event is routed again once they are known."""
+    facts: dict[str, str | int | bool] = {"unmatched_people": len(ids)}
+    return front_door_decision(family, Severity.MEDIUM, RULE, ids, facts)

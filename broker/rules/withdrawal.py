@@ -8,7 +8,15 @@ someone considers whether the children's needs should be assessed.
 from datetime import date
 
 from broker.rules.common import children_contacts, front_door_decision, gp_decisions
-from broker.rules.family import Addressee, ContactRole, Decision, Family, HouseholdRole, OrgKind
+from broker.rules.family import (
+    Addressee,
+    ContactRole,
+    Decision,
+    Family,
+    HouseholdRole,
+    Member,
+    OrgKind,
+)
 from schemas.events import ServiceWithdrawal, WithdrawalReason
 from schemas.notices import NoticeType, Severity
 
@@ -31,7 +39,7 @@ def route_withdrawal(event: ServiceWithdrawal, family: Family, received_on: date
     decisions += gp_decisions(family.members, Severity.LOW, RULE, facts)
     if _parent_with_mental_health_needs_disengaging(event, family):
         concern = {**facts, "consider_childrens_needs": True}
-        children = family.children_of(subject.person_id)
+        children = _children_concerned(family, subject)
         decisions += children_contacts(
             children, family, received_on, Severity.MEDIUM, RULE, concern
         )
@@ -48,8 +56,22 @@ def _other_agencies(family: Family, source_org: str) -> list[str]:
 
 
 def _parent_with_mental_health_needs_disengaging(event: ServiceWithdrawal, family: Family) -> bool:
+    """A parent known to mental health services disengages, or does not bring a child: a
+    child discharged for non-attendance is a parent's non-engagement."""
     subject = family.subject
-    if subject is None or subject.role is not HouseholdRole.PARENT_OR_CARER:
+    if subject is None or event.reason not in DISENGAGING:
         return False
-    services = {family.org_kinds.get(org) for org in (*subject.involved, event.source_org)}
-    return event.reason in DISENGAGING and bool(services & MENTAL_HEALTH_SERVICES)
+    if subject.role is HouseholdRole.PARENT_OR_CARER:
+        services = {family.org_kinds.get(org) for org in (*subject.involved, event.source_org)}
+        return bool(services & MENTAL_HEALTH_SERVICES)
+    return any(
+        family.org_kinds.get(org) in MENTAL_HEALTH_SERVICES
+        for parent in family.parents
+        for org in parent.involved
+    )
+
+
+def _children_concerned(family: Family, subject: Member) -> tuple[Member, ...]:
+    if subject.role is HouseholdRole.CHILD:
+        return family.children  # the child and its brothers and sisters
+    return family.children_of(subject.person_id)

@@ -31,7 +31,13 @@ from broker.rules.patterns import event_signals
 from broker.rules.routing import decide
 from broker.rules.thresholds import Thresholds
 from broker.services import matching
-from schemas.events import AppointmentOutcome, EdAttendance, Event, FamilyMovingArea
+from schemas.events import (
+    AppointmentOutcome,
+    EdAttendance,
+    Event,
+    FamilyMovingArea,
+    ServiceWithdrawal,
+)
 from schemas.notices import NoticeHeader, NoticeType, Severity
 from schemas.transport import EventHeader, SealedEvent
 
@@ -89,13 +95,16 @@ async def _remember(
     session.add(db.RoutedEvent(event_id=str(event.event_id), routed_at=deps.clock(),
                                notices=len(sent)))  # fmt: skip
     family = context.family
-    if family.subject is None:
+    if family.subject is None or family.unmatched:
         await matching.park(session, sealed, header, family.front_door(), deps.clock())
+    if family.subject is None:
         return
     households = dict.fromkeys(m.household_id for m in family.members if m.household_id)
     chronology.record(session, households, header, event_signals(event), sent)
     if isinstance(event, FamilyMovingArea):
         await directory.record_move(households, event.to_authority, event.moved_on)
+    if isinstance(event, ServiceWithdrawal):
+        await directory.record_step_down(event, family)
 
 
 async def _record_and_load_history(

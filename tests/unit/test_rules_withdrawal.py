@@ -117,9 +117,19 @@ class TestParentDisengaging:
         )
         assert orgs(decisions, NoticeType.FRONT_DOOR_REFERRAL) == [FRONT_DOOR]
 
-    def test_child_disengaging_is_not_a_parent_disengaging(self) -> None:
-        """When the subject is a child the parent-disengagement escalation does not apply."""
+    def test_child_not_brought_by_a_parent_known_to_mental_health(self) -> None:
+        """A child discharged for non-engagement is a parent's non-engagement: with the mother
+        known to mental health services, the schools and the front door are told."""
         fam = household()
+        fam = family(*fam.members, subject="elder")
+        decisions = route_withdrawal(withdrawal(), fam, ON)
+        assert orgs(decisions, NoticeType.SCHOOL_SUPPORT) == ["school-oakfield"]
+        assert orgs(decisions, NoticeType.FRONT_DOOR_REFERRAL) == [FRONT_DOOR]
+
+    def test_child_disengaging_without_parental_mental_health_needs(self) -> None:
+        """With no parent known to mental health services, a child's discharge escalates no
+        further than the agencies and GPs."""
+        fam = household(mum_involved=())
         fam = family(*fam.members, subject="elder")
         decisions = route_withdrawal(withdrawal(), fam, ON)
         assert not orgs(decisions, NoticeType.SCHOOL_SUPPORT)
