@@ -64,13 +64,15 @@ def record(
     session: AsyncSession,
     households: Iterable[str],
     header: EventHeader,
+    occurred_at: datetime,
     signals: frozenset[str],
     sent: Sequence[tuple[NoticeHeader, Decision]],
 ) -> None:
-    """One line for the event and one per notice, in every household of the family."""
+    """One line for the event, when it happened, and one per notice, when it was sent, in
+    every household of the family."""
     for household_id in households:
         session.add(db.ChronologyEntry(
-            household_id=household_id, at=header.received_at, kind="event",
+            household_id=household_id, at=occurred_at, kind="event",
             event_id=str(header.event_id), event_type=header.event_type.value,
             source_org=header.source_org, signals=",".join(sorted(signals)) or None,
         ))  # fmt: skip

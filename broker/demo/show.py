@@ -1,5 +1,7 @@
 """Prints each recipient's inbox, opened with that recipient's own private key."""
 
+from datetime import datetime
+
 import httpx
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from rich.console import Console
@@ -30,6 +32,20 @@ def show_inbox(
                 console.print(_panel(header, body))
                 client.post(f"{url}/acknowledgement").raise_for_status()
         _show_wrong_key_fails(console, client, recipients, broker)
+        show_chronology(console, client, "h-carter")
+
+
+def show_chronology(console: Console, client: httpx.Client, household: str) -> None:
+    """The household's multi-agency chronology: who was told what, and when."""
+    lines = client.get(f"/v1/households/{household}/chronology").json()
+    table = Table(title=f"Chronology of household {household}", title_justify="left")
+    for column in ("when (London)", "what", "event", "recipient", "rule", "severity"):
+        table.add_column(column)
+    for line in lines:
+        at = datetime.fromisoformat(line["at"]).astimezone(LONDON).strftime("%d %b %H:%M:%S")
+        table.add_row(at, line["kind"], line["event_type"], line["recipient_id"] or "",
+                      line["rule_id"] or "", line["severity"] or "")  # fmt: skip
+    console.print(table)
 
 
 def _panel(header: NoticeHeader, body: NoticeBody) -> Panel:

@@ -100,7 +100,7 @@ async def _remember(
     if family.subject is None:
         return
     households = dict.fromkeys(m.household_id for m in family.members if m.household_id)
-    chronology.record(session, households, header, event_signals(event), sent)
+    chronology.record(session, households, header, event.occurred_at, event_signals(event), sent)
     if isinstance(event, FamilyMovingArea):
         await directory.record_move(households, event.to_authority, event.moved_on)
     if isinstance(event, ServiceWithdrawal):
