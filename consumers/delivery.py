@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import structlog
 from pydantic import ValidationError
 
-from broker.adapters.kafka import KafkaBatchConsumer, Message, Received
+from broker.adapters.kafka import Message, Received, consume
 from broker.bootstrap import Runtime
 from broker.services import inbox
 from schemas.notices import NoticeHeader, SealedNotice
@@ -53,13 +53,6 @@ def _unreadable(rt: Runtime, record: Received) -> Message:
 
 
 async def run_delivery(rt: Runtime, stop: asyncio.Event) -> None:
-    consumer = KafkaBatchConsumer(
-        rt.settings.kafka_bootstrap_servers, rt.topics.notices, rt.settings.delivery_group
-    )
-    await consumer.start()
-    log.info("delivery_started", topic=rt.topics.notices)
-    try:
-        await consumer.run(lambda batch: handle_notices(batch, rt), stop)
-    finally:
-        await consumer.stop()
-        log.info("delivery_stopped")
+    await consume(rt.settings.kafka_bootstrap_servers, rt.topics.notices,
+                  rt.settings.delivery_group, lambda batch: handle_notices(batch, rt), stop,
+                  "delivery")  # fmt: skip

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import structlog
 from pydantic import ValidationError
 
-from broker.adapters.kafka import KafkaBatchConsumer, Message, Received
+from broker.adapters.kafka import Message, Received, consume
 from broker.bootstrap import Runtime
 from broker.errors import EnvelopeError
 from broker.pseudonyms import pseudonym
@@ -46,13 +46,5 @@ async def run_router(rt: Runtime, stop: asyncio.Event) -> None:
     routing = rt.settings.routing
     deps = RoutingDeps(rt.sessions, rt.keys, rt.publisher, rt.topics, routing.thresholds(),
                        deadline_periods=routing.deadline_periods())  # fmt: skip
-    consumer = KafkaBatchConsumer(
-        rt.settings.kafka_bootstrap_servers, rt.topics.events, rt.settings.router_group
-    )
-    await consumer.start()
-    log.info("router_started", topic=rt.topics.events)
-    try:
-        await consumer.run(lambda batch: handle_events(batch, deps), stop)
-    finally:
-        await consumer.stop()
-        log.info("router_stopped")
+    await consume(rt.settings.kafka_bootstrap_servers, rt.topics.events, rt.settings.router_group,
+                  lambda batch: handle_events(batch, deps), stop, "router")  # fmt: skip

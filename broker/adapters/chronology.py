@@ -135,9 +135,13 @@ def _line(row: db.ChronologyEntry, delivered: db.InboxNotice | None) -> Chronolo
 
 
 def _receipts(row: db.ChronologyEntry, notice: db.InboxNotice) -> list[ChronologyLine]:
-    base = {"event_id": row.event_id, "event_type": row.event_type, "source_org": row.source_org,
-            "notice_id": row.notice_id, "recipient_id": row.recipient_id}  # fmt: skip
-    lines = [ChronologyLine(at=notice.delivered_at, kind="delivered", **base)]  # type: ignore[arg-type]
+    def receipt(at: datetime, kind: str) -> ChronologyLine:
+        return ChronologyLine(
+            at=at, kind=kind, event_id=row.event_id, event_type=row.event_type,
+            source_org=row.source_org, notice_id=row.notice_id, recipient_id=row.recipient_id,
+        )  # fmt: skip
+
+    lines = [receipt(notice.delivered_at, "delivered")]
     if notice.acknowledged_at:
-        lines.append(ChronologyLine(at=notice.acknowledged_at, kind="acknowledged", **base))  # type: ignore[arg-type]
+        lines.append(receipt(notice.acknowledged_at, "acknowledged"))
     return lines

@@ -156,6 +156,20 @@ class KafkaBatchConsumer:
                 await self._consumer.commit()
 
 
+async def consume(
+    bootstrap: str, topic: str, group: str, handle: Handler, stop: asyncio.Event, name: str
+) -> None:
+    """Runs one consumer loop until ``stop`` is set, committing after each handled batch."""
+    consumer = KafkaBatchConsumer(bootstrap, topic, group)
+    await consumer.start()
+    log.info(f"{name}_started", topic=topic)
+    try:
+        await consumer.run(handle, stop)
+    finally:
+        await consumer.stop()
+        log.info(f"{name}_stopped")
+
+
 def _received(record: ConsumerRecord[bytes, bytes]) -> Received:
     key = record.key.decode() if record.key is not None else None
     return Received(record.topic, record.partition, record.offset, key, record.value or b"")

@@ -5,7 +5,6 @@ Authentication and the rule that only front doors may call these come in a later
 """
 
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -43,21 +42,6 @@ class MatchRequest(BaseModel):
 class Matched(BaseModel):
     event_id: UUID
     status: str
-
-
-class Line(BaseModel):
-    at: datetime
-    kind: str
-    event_id: str
-    event_type: str
-    source_org: str
-    notice_id: str | None = None
-    recipient_id: str | None = None
-    notice_type: str | None = None
-    severity: str | None = None
-    rule_id: str | None = None
-    facts: dict[str, Any] | None = None
-    deadline: datetime | None = None
 
 
 @router.get("/v1/front-doors/{org_id}/matching-queue", response_model=list[QueuedEvent])
@@ -100,12 +84,15 @@ async def match(request: Request, org_id: str, event_id: UUID, body: MatchReques
     return Matched(event_id=event_id, status="matched")
 
 
-@router.get("/v1/households/{household_id}/chronology", response_model=list[Line])
-async def household_chronology(request: Request, household_id: str) -> list[Line]:
+@router.get(
+    "/v1/households/{household_id}/chronology", response_model=list[chronology.ChronologyLine]
+)
+async def household_chronology(
+    request: Request, household_id: str
+) -> list[chronology.ChronologyLine]:
     """Every event and notice for the household: who was told what, when, and their receipts."""
     async with _rt(request).sessions() as session:
-        lines = await chronology.chronology_of(session, household_id)
-    return [Line(**vars(line)) for line in lines]
+        return await chronology.chronology_of(session, household_id)
 
 
 def _rt(request: Request) -> Runtime:

@@ -1,20 +1,19 @@
 """End to end: an event posted to the HTTP gateway travels through the real Kafka broker, the
 router and the delivery worker, and lands sealed in the right inboxes, readable only there."""
 
-import asyncio
 import uuid
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from support import fetch_sealed, wait_for_notices
 
 from broker.bootstrap import Runtime
 from broker.demo import family
 from broker.errors import DecryptionFailed
 from producers.receiver import NoticeReceiver
 from schemas.events import EventAdapter, ParentMentalHealthCrisis
-from schemas.notices import SealedNotice
 
 pytestmark = pytest.mark.e2e
 
@@ -36,25 +35,6 @@ def crisis() -> ParentMentalHealthCrisis:
         suicidal_ideation=True,
         clinical_summary="Expressed plans to end her life; started on sertraline.",
     )
-
-
-async def wait_for_notices(
-    inbox: httpx.AsyncClient, recipient: str, count: int, timeout: float = 60
-) -> list[dict[str, object]]:
-    async with asyncio.timeout(timeout):
-        while True:
-            listed: list[dict[str, object]] = (
-                await inbox.get(f"/v1/recipients/{recipient}/notices")
-            ).json()
-            if len(listed) >= count:
-                return listed
-            await asyncio.sleep(0.2)
-
-
-async def fetch_sealed(inbox: httpx.AsyncClient, recipient: str, notice_id: object) -> SealedNotice:
-    answer = await inbox.get(f"/v1/recipients/{recipient}/notices/{notice_id}")
-    assert answer.status_code == 200
-    return SealedNotice.model_validate(answer.json()["sealed"])
 
 
 class TestParentCrisisEndToEnd:

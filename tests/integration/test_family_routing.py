@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from support import open_listed, wait_for_notices
 
 from broker.adapters import db
 from broker.bootstrap import Runtime
 from broker.demo import family
-from producers.receiver import NoticeReceiver
 
 pytestmark = pytest.mark.integration
 
@@ -44,32 +44,6 @@ async def post(gateway: httpx.AsyncClient, payload: dict[str, Any]) -> None:
     assert answer.status_code == 202, answer.text
 
 
-async def notices_for(inbox: httpx.AsyncClient, recipient: str, count: int) -> list[dict[str, Any]]:
-    async with asyncio.timeout(60):
-        while True:
-            listed: list[dict[str, Any]] = (
-                await inbox.get(f"/v1/recipients/{recipient}/notices")
-            ).json()
-            if len(listed) >= count:
-                return listed
-            await asyncio.sleep(0.2)
-
-
-async def opened(
-    inbox: httpx.AsyncClient,
-    recipient: str,
-    item: dict[str, Any],
-    keys: dict[str, X25519PrivateKey],
-    rt: Runtime,
-) -> Any:
-    from schemas.notices import SealedNotice
-
-    detail = (await inbox.get(f"/v1/recipients/{recipient}/notices/{item['notice_id']}")).json()
-    return NoticeReceiver(keys[recipient], rt.keys.public).open(
-        SealedNotice.model_validate(detail["sealed"])
-    )
-
-
 class TestMatchingQueue:
     async def test_unknown_person_waits_then_routes_when_matched(
         self,
@@ -97,7 +71,7 @@ class TestMatchingQueue:
             json={"links": [{"position": 0, "person_id": "p-mother"}], "matched_by": "duty-sw-1"},
         )
         assert answer.status_code == 200
-        [school] = await notices_for(inbox, "school-oakfield:key_adult", 1)
+        [school] = await wait_for_notices(inbox, "school-oakfield:key_adult", 1)
         assert school["header"]["event_id"] == unknown["event_id"]
         assert (await inbox.get(queue_url)).json() == []
 
@@ -122,7 +96,7 @@ class TestChronologyAndPatterns:
         """The household's chronology shows each event, who was told, and the receipts."""
         first = crisis()
         await post(gateway, first)
-        [listed] = await notices_for(inbox, MOTHERS_GP, 1)
+        [listed] = await wait_for_notices(inbox, MOTHERS_GP, 1)
         await inbox.post(
             f"/v1/recipients/{MOTHERS_GP}/notices/{listed['notice_id']}/acknowledgement"
         )
@@ -144,10 +118,12 @@ class TestChronologyAndPatterns:
     ) -> None:
         """A notice tells its recipient what the broker already knew about the household."""
         await post(gateway, crisis())
-        await notices_for(inbox, MOTHERS_GP, 1)
+        await wait_for_notices(inbox, MOTHERS_GP, 1)
         await post(gateway, crisis())
-        listed = await notices_for(inbox, MOTHERS_GP, 2)
-        _, body = await opened(inbox, MOTHERS_GP, listed[-1], recipient_keys, running_broker)
+        listed = await wait_for_notices(inbox, MOTHERS_GP, 2)
+        _, body = await open_listed(
+            inbox, MOTHERS_GP, listed[-1], recipient_keys, running_broker.keys.public
+        )
         assert body.digest.events_12_months == {"parent_mental_health_crisis": 1}
         assert body.digest.earlier_notices_12_months >= 3
 
@@ -161,11 +137,15 @@ class TestChronologyAndPatterns:
         """Mental ill health, then domestic abuse in a later event: the front door's notice
         names the co-occurrence across the two events."""
         await post(gateway, crisis())
-        await notices_for(inbox, FRONT_DOOR_INBOX, 1)
+        await wait_for_notices(inbox, FRONT_DOOR_INBOX, 1)
         await post(gateway, crisis(domestic_abuse=True))
-        referral = (await notices_for(inbox, FRONT_DOOR_INBOX, 2))[-1]
-        header, body = await opened(
-            inbox, FRONT_DOOR_INBOX, referral, recipient_keys, running_broker
+        referral = (await wait_for_notices(inbox, FRONT_DOOR_INBOX, 2))[-1]
+        header, body = await open_listed(
+            inbox,
+            FRONT_DOOR_INBOX,
+            referral,
+            recipient_keys,
+            running_broker.keys.public,
         )
         assert header.severity.value == "high"
         assert "co_occurrence" in header.rule_id
@@ -190,9 +170,13 @@ class TestChronologyAndPatterns:
             moved_on=(datetime.now(UTC) - timedelta(days=1)).date().isoformat(),
         )
         await post(gateway, moved)
-        [transfer] = await notices_for(inbox, FRONT_DOOR_INBOX, 1)
-        header, body = await opened(
-            inbox, FRONT_DOOR_INBOX, transfer, recipient_keys, running_broker
+        [transfer] = await wait_for_notices(inbox, FRONT_DOOR_INBOX, 1)
+        header, body = await open_listed(
+            inbox,
+            FRONT_DOOR_INBOX,
+            transfer,
+            recipient_keys,
+            running_broker.keys.public,
         )
         assert header.notice_type.value == "transfer"
         assert body.facts["destination_unknown"] is True
