@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from broker.adapters import crypto
+from broker.adapters import crypto, recipient_keys
 from broker.adapters.envelopes import open_notice
 from broker.errors import KeyFileError
 from broker.keys import BrokerPublicKeys
@@ -19,16 +19,22 @@ from schemas.notices import NoticeBody, NoticeHeader, SealedNotice
 
 
 class NoticeReceiver:
-    def __init__(self, private_key: X25519PrivateKey, broker_keys: BrokerPublicKeys) -> None:
+    def __init__(
+        self, private_key: crypto.RecipientPrivateKey, broker_keys: BrokerPublicKeys
+    ) -> None:
         self._key = private_key
         self._broker = broker_keys
 
     @classmethod
     def from_files(cls, private_key_file: Path, broker_public_file: Path) -> "NoticeReceiver":
+        """An X25519 key in PKCS#8 PEM, or a post-quantum hybrid key file."""
+        broker = BrokerPublicKeys.from_text(broker_public_file.read_text())
+        if private_key_file.read_bytes().startswith(recipient_keys.HYBRID_FILE_TAG):
+            return cls(recipient_keys.read_hybrid(private_key_file), broker)
         key = crypto.read_private_key(private_key_file)
         if not isinstance(key, X25519PrivateKey):
             raise KeyFileError(f"{private_key_file.name} is not an X25519 private key")
-        return cls(key, BrokerPublicKeys.from_text(broker_public_file.read_text()))
+        return cls(key, broker)
 
     def open(self, sealed: SealedNotice) -> tuple[NoticeHeader, NoticeBody]:
         return open_notice(sealed, self._key, self._broker.signing)

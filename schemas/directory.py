@@ -4,7 +4,7 @@ public keys, people, households, registrations, involvements, school terms)."""
 from datetime import date, time
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from schemas.common import AreaCode, Contract, OrgId, ShortText, Upn
 from schemas.nhs import NhsNumber
@@ -38,8 +38,21 @@ class ContactSpec(Contract):
     id: ShortText
     org_id: OrgId
     role: ContactRoleName
-    hpke_public_key: str = Field(pattern=r"^[A-Za-z0-9+/]{43}=$")
+    hpke_public_key: str = Field(
+        pattern=r"^[A-Za-z0-9+/]+={0,2}$",
+        max_length=2000,
+        description="base64 of an X25519 key (32 bytes) or, for the post-quantum hybrid "
+        "suite, an ML-KEM-768 key (1184 bytes) followed by an X25519 key",
+    )
     daily_digest: bool = False  # gather this recipient's low-severity notices once a day
+
+    @field_validator("hpke_public_key")
+    @classmethod
+    def _a_key_of_a_known_suite(cls, value: str) -> str:
+        raw_length = len(value) * 3 // 4 - value.count("=")
+        if raw_length not in (32, 1216):
+            raise ValueError("must be an X25519 key or an ML-KEM-768+X25519 key")
+        return value
 
 
 class PersonSpec(Contract):

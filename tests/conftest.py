@@ -17,13 +17,13 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from fastapi import FastAPI
 
-from broker.adapters import crypto, db
+from broker.adapters import db
 from broker.bootstrap import Runtime, runtime
 from broker.config import Settings, TopicSettings
 from broker.demo import family
@@ -119,17 +119,23 @@ def settings(tmp_path: Path, kafka_bootstrap: str, topic_prefix: str) -> Setting
 
 
 @pytest.fixture
-def recipient_keys() -> dict[str, X25519PrivateKey]:
-    """Every demo recipient's own private key; the directory holds the public halves."""
-    return {contact_id: X25519PrivateKey.generate() for contact_id, _, _ in family.contacts()}
+def recipient_pairs() -> dict[str, family.RecipientKey]:
+    """Every demo recipient's key pair (the front door's post-quantum hybrid)."""
+    return family.recipient_keys()
 
 
 @pytest.fixture
-async def directory(settings: Settings, recipient_keys: dict[str, X25519PrivateKey]) -> None:
+def recipient_keys(recipient_pairs: dict[str, family.RecipientKey]) -> dict[str, Any]:
+    """Every demo recipient's own private key; the directory holds the public halves."""
+    return {contact_id: pair.private for contact_id, pair in recipient_pairs.items()}
+
+
+@pytest.fixture
+async def directory(settings: Settings, recipient_pairs: dict[str, family.RecipientKey]) -> None:
     """The demo partnership and the Carter family, loaded into the test's database."""
     engine = db.make_engine(settings.database_url)
     await db.create_schema(engine)
-    public = {cid: crypto.encode_public(k.public_key()) for cid, k in recipient_keys.items()}
+    public = {cid: pair.public_text for cid, pair in recipient_pairs.items()}
     async with db.sessions(engine).begin() as session:
         await load_directory(session, family.directory(public, datetime.now(UTC).date()))
     await engine.dispose()

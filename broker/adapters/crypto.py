@@ -16,23 +16,38 @@ from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
+from cryptography.hazmat.primitives.hpke import (
+    AEAD,
+    KDF,
+    KEM,
+    MLKEM768X25519PrivateKey,
+    MLKEM768X25519PublicKey,
+    Suite,
+)
 
 from broker.errors import DecryptionFailed, EnvelopeError, KeyFileError, SignatureInvalid
 
 SUITE = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
+# Post-quantum hybrid: ML-KEM-768 and X25519 together, secure while either one holds.
+HYBRID_SUITE = Suite(KEM.MLKEM768_X25519, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
+RecipientPublicKey = X25519PublicKey | MLKEM768X25519PublicKey
+RecipientPrivateKey = X25519PrivateKey | MLKEM768X25519PrivateKey
 EVENT_PURPOSE = b"sgb/event/v1"
 NOTICE_PURPOSE = b"sgb/notice/v1"
 _SIGNATURE_CONTEXT = b"sgb/signed-envelope/v1"
 
 
-def seal(plaintext: bytes, recipient: X25519PublicKey, *, purpose: bytes, header: bytes) -> bytes:
-    return SUITE.encrypt(plaintext, recipient, info=_info(purpose, header))
+def seal(
+    plaintext: bytes, recipient: RecipientPublicKey, *, purpose: bytes, header: bytes
+) -> bytes:
+    suite = HYBRID_SUITE if isinstance(recipient, MLKEM768X25519PublicKey) else SUITE
+    return suite.encrypt(plaintext, recipient, info=_info(purpose, header))
 
 
-def unseal(ciphertext: bytes, key: X25519PrivateKey, *, purpose: bytes, header: bytes) -> bytes:
+def unseal(ciphertext: bytes, key: RecipientPrivateKey, *, purpose: bytes, header: bytes) -> bytes:
+    suite = HYBRID_SUITE if isinstance(key, MLKEM768X25519PrivateKey) else SUITE
     try:
-        return SUITE.decrypt(ciphertext, key, info=_info(purpose, header))
+        return suite.decrypt(ciphertext, key, info=_info(purpose, header))
     except (InvalidTag, ValueError) as exc:
         raise DecryptionFailed("the ciphertext does not open with this key and header") from exc
 

@@ -79,7 +79,7 @@ class Contact(Base):
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
     role: Mapped[str] = mapped_column(String(40))
-    hpke_public_key: Mapped[str] = mapped_column(String(100))
+    hpke_public_key: Mapped[str] = mapped_column(Text)
     key_id: Mapped[str] = mapped_column(String(32))
     daily_digest: Mapped[bool] = mapped_column(Boolean, default=False)
     __table_args__ = (UniqueConstraint("org_id", "role"),)

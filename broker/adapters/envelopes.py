@@ -37,7 +37,7 @@ def open_event(sealed: SealedEvent, broker_key: X25519PrivateKey) -> tuple[Event
 def seal_notice(
     header: NoticeHeader,
     body: NoticeBody,
-    recipient_key: X25519PublicKey,
+    recipient_key: crypto.RecipientPublicKey,
     signing_key: Ed25519PrivateKey,
 ) -> SealedNotice:
     header_bytes = header.model_dump_json().encode()
@@ -56,7 +56,7 @@ def seal_notice(
 
 def open_notice(
     sealed: SealedNotice,
-    recipient_key: X25519PrivateKey,
+    recipient_key: crypto.RecipientPrivateKey,
     broker_verify_key: Ed25519PublicKey,
 ) -> tuple[NoticeHeader, NoticeBody]:
     """Verifies the broker's signature first, then decrypts: nothing unsigned is opened."""

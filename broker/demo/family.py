@@ -5,9 +5,15 @@ family moves. Every name and number is invented (NHS numbers from the 999 test r
 """
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+from broker.adapters import crypto
+from broker.adapters.recipient_keys import HYBRID_FILE_TAG, new_hybrid
 from schemas.directory import (
     ContactSpec,
     DirectorySpec,
@@ -70,6 +76,33 @@ def contacts() -> list[tuple[str, str, str]]:
         for org, _, kind in ORGANISATIONS
         for role in CONTACT_ROLES.get(kind, ("safeguarding_lead",))
     ]
+
+
+# The front door chose the post-quantum hybrid suite; everyone else has X25519 keys.
+POST_QUANTUM_RECIPIENTS = frozenset({"la-front-door:duty_manager"})
+
+
+@dataclass(frozen=True)
+class RecipientKey:
+    private: crypto.RecipientPrivateKey
+    public_text: str
+    secret_file: bytes  # what the recipient keeps on disk
+
+
+def recipient_keys() -> dict[str, RecipientKey]:
+    """A fresh key pair for every demo recipient; the broker only ever sees the public half."""
+    keys = {}
+    for contact_id, _org, _role in contacts():
+        if contact_id in POST_QUANTUM_RECIPIENTS:
+            private, public, secret = new_hybrid()
+            keys[contact_id] = RecipientKey(private, public, HYBRID_FILE_TAG + secret)
+        else:
+            classic = X25519PrivateKey.generate()
+            pem = classic.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+            keys[contact_id] = RecipientKey(
+                classic, crypto.encode_public(classic.public_key()), pem
+            )
+    return keys
 
 
 def directory(public_keys: dict[str, str], today: date) -> DirectorySpec:

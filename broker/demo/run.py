@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from rich.console import Console
 from sqlalchemy import func, select
 
@@ -51,7 +50,8 @@ def run_demo() -> int:
         expected = _replay(ports["gateway"])
         notices = asyncio.run(_settle(env["SGB_DATABASE_URL"], expected))
         console.rule(f"[bold]{expected} events routed into {notices} notices")
-        show_inbox(console, ports["inbox"], recipients, keys.public)
+        private = {cid: key.private for cid, key in recipients.items()}
+        show_inbox(console, ports["inbox"], private, keys.public)
     console.print(f"[green]Demo finished; everything stopped. Working files: {work}")
     return 0
 
@@ -78,20 +78,18 @@ def _environment(work: Path, bootstrap: str) -> dict[str, str]:
     }
 
 
-def _recipient_keys(directory: Path) -> dict[str, X25519PrivateKey]:
-    """Each recipient's own key pair; the broker only ever sees the public half."""
-    keys = {}
-    for contact_id, _org, _role in family.contacts():
-        key = X25519PrivateKey.generate()
-        crypto.write_private_key(directory / f"{contact_id.replace(':', '_')}.pem", key)
-        keys[contact_id] = key
+def _recipient_keys(directory: Path) -> dict[str, family.RecipientKey]:
+    """Each recipient's own key pair, kept in its own file; the broker sees public halves."""
+    keys = family.recipient_keys()
+    for contact_id, key in keys.items():
+        crypto.write_secret(directory / f"{contact_id.replace(':', '_')}.key", key.secret_file)
     return keys
 
 
-async def _load_directory(url: str, recipients: dict[str, X25519PrivateKey]) -> None:
+async def _load_directory(url: str, recipients: dict[str, family.RecipientKey]) -> None:
     engine = db.make_engine(url)
     await db.create_schema(engine)
-    public = {cid: crypto.encode_public(key.public_key()) for cid, key in recipients.items()}
+    public = {cid: key.public_text for cid, key in recipients.items()}
     async with db.sessions(engine).begin() as session:
         await load_directory(session, family.directory(public, datetime.now(UTC).date()))
     await engine.dispose()

@@ -3,11 +3,11 @@
 from datetime import datetime
 
 import httpx
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from broker.adapters.crypto import RecipientPrivateKey
 from broker.errors import EnvelopeError
 from broker.keys import BrokerPublicKeys
 from broker.rules.deadlines import LONDON
@@ -16,7 +16,10 @@ from schemas.notices import NoticeBody, NoticeHeader, PersonView, SealedNotice
 
 
 def show_inbox(
-    console: Console, port: int, recipients: dict[str, X25519PrivateKey], broker: BrokerPublicKeys
+    console: Console,
+    port: int,
+    recipients: dict[str, RecipientPrivateKey],
+    broker: BrokerPublicKeys,
 ) -> None:
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
         for recipient_id, key in recipients.items():
@@ -51,6 +54,7 @@ def show_chronology(console: Console, client: httpx.Client, household: str) -> N
 def _panel(header: NoticeHeader, body: NoticeBody) -> Panel:
     table = Table.grid(padding=(0, 2))
     table.add_row("severity", f"{header.severity.value}   rule: {header.rule_id}")
+    table.add_row("sealed", header.suite.value)
     table.add_row("deadline", header.deadline.astimezone(LONDON).strftime("%a %d %b %Y %H:%M %Z"))
     table.add_row("about", ", ".join(_person(p) for p in body.about) or "-")
     if body.facts:
@@ -71,7 +75,7 @@ def _person(view: PersonView) -> str:
 
 
 def _show_wrong_key_fails(
-    console: Console, client: httpx.Client, recipients: dict[str, X25519PrivateKey],
+    console: Console, client: httpx.Client, recipients: dict[str, RecipientPrivateKey],
     broker: BrokerPublicKeys,
 ) -> None:  # fmt: skip
     owner, intruder = "school-oakfield:key_adult", "gp-hillview:safeguarding_lead"

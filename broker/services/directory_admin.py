@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import crypto, db
+from broker.adapters import db, recipient_keys
 from broker.services.directory_changes import (
     DuplicateValue,
     Outcome,
@@ -62,7 +62,7 @@ async def put_contact(session: AsyncSession, spec: ContactSpec, actor: str) -> O
     clash = select(db.Contact.id).where(same_role, db.Contact.id != spec.id).limit(1)
     if await session.scalar(clash) is not None:
         raise DuplicateValue("contact at this organisation", "role")
-    key = crypto.key_id(crypto.hpke_public_from_text(spec.hpke_public_key))
+    key = recipient_keys.key_id(spec.hpke_public_key)
     values = spec.model_dump(exclude={"id"}) | {"key_id": key}
     delta = await put_row(session, db.Contact, {"id": spec.id}, values)
     return await log(session, actor, "contact", spec.id, delta)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters import chronology, crypto, db
+from broker.adapters import chronology, db, recipient_keys
 from broker.adapters.directory import FamilyContext, SqlDirectory, nation_of
 from broker.adapters.envelopes import open_event, seal_notice
 from broker.adapters.kafka import Message, Topics
@@ -168,14 +168,15 @@ async def _seal_all(
                                   calendar, nation_of(org.area if org else None),
                                   deps.deadline_periods),
             recipient_key_id=contact.key_id,
+            suite=recipient_keys.suite_of(contact.hpke_public_key),
             signing_key_id=deps.keys.public.signing_key_id,
         )  # fmt: skip
         digest = digest_for(decision.notice_type, context.family, header.received_at)
         body = compose_body(
             decision, event, context.people, source_contact, front_door_contact, digest
         )
-        sealed = seal_notice(notice_header, body, crypto.hpke_public_from_text(
-            contact.hpke_public_key), deps.keys.signing)  # fmt: skip
+        recipient_key = recipient_keys.public_from_text(contact.hpke_public_key)
+        sealed = seal_notice(notice_header, body, recipient_key, deps.keys.signing)
         key = pseudonym(deps.keys.pseudonym_secret, "recipient", contact.contact_id)
         messages.append(Message(deps.topics.notices, key, sealed.model_dump_json().encode()))
         messages.append(_audit(deps, key, "notice_produced", notice_header))
