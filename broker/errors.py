@@ -2,8 +2,12 @@
 
 BrokerError
 ├── EnvelopeError          a sealed event or notice failed verification or decryption
-│   ├── SignatureInvalid   the signature does not match the header and ciphertext
-│   └── DecryptionFailed   wrong key, or the header or ciphertext was altered
+│   ├── SignatureInvalid   a signature does not match what it signs
+│   ├── DecryptionFailed   wrong key, or the header or ciphertext was altered
+│   ├── UnknownSigningKey  no valid registered key of the producing organisation has this id
+│   ├── EventMismatch      the signed event disagrees with its cleartext header
+│   ├── ReplayedEvent      an event id seen before, arriving again as a new record
+│   └── EventOutsideWindow the event's times fall outside the allowed window
 ├── KeyFileError           a key file is missing, malformed or too widely readable
 ├── DirectoryError         the directory lacks something routing needs
 │   └── NoRecipientKey     the addressee has no contact with a public key
@@ -25,6 +29,22 @@ class SignatureInvalid(EnvelopeError):
 
 
 class DecryptionFailed(EnvelopeError):
+    pass
+
+
+class UnknownSigningKey(EnvelopeError):
+    pass
+
+
+class EventMismatch(EnvelopeError):
+    pass
+
+
+class ReplayedEvent(EnvelopeError):
+    pass
+
+
+class EventOutsideWindow(EnvelopeError):
     pass
 
 

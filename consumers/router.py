@@ -24,7 +24,8 @@ log = structlog.get_logger(__name__)
 async def handle_events(records: Sequence[Received], deps: RoutingDeps) -> None:
     for record in records:
         try:
-            await route_event(SealedEvent.model_validate_json(record.value), deps)
+            position = f"{record.topic}/{record.partition}/{record.offset}"
+            await route_event(SealedEvent.model_validate_json(record.value), deps, position)
         except (EnvelopeError, ValidationError) as exc:
             await deps.publisher.publish([dead_letter(record, exc, deps)])
 

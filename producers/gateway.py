@@ -15,22 +15,25 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 import structlog
-from fastapi import Body, FastAPI, Request, status
+from fastapi import Body, FastAPI, Header, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters import db
+from broker.adapters import audit, crypto, db
+from broker.adapters.directory import SqlDirectory
+from broker.adapters.envelopes import signed_from_bytes
 from broker.adapters.kafka import Topics, ensure_topics
 from broker.config import Settings
-from broker.entrypoints.http_errors import field_errors
-from broker.errors import PublishFailed
+from broker.entrypoints.http_errors import FieldError, field_error, field_errors, unprocessable
+from broker.errors import EnvelopeError, PublishFailed, SignatureInvalid
 from broker.keys import KeyStore
 from broker.logging import configure_logging
 from producers.sdk import EventPublisher
 from schemas.events import Event, EventAdapter
+from schemas.transport import SignedEvent
 
 log = structlog.get_logger(__name__)
 MAX_BATCH = 500
@@ -60,8 +63,12 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
         keys = KeyStore.load_or_create(config.keys_dir)
         topics = Topics.with_prefix(config.topic_prefix)
         await ensure_topics(config.kafka_bootstrap_servers, topics, config.topics)
-        publisher = EventPublisher(config.kafka_bootstrap_servers, keys.public,
-                                   keys.pseudonym_secret, config.topic_prefix)  # fmt: skip
+        publisher = EventPublisher(
+            config.kafka_bootstrap_servers,
+            keys.public,
+            keys.pseudonym_secret,
+            topic_prefix=config.topic_prefix,
+        )
         async with publisher:
             app.state.sessions = db.sessions(engine)
             app.state.publisher = publisher
@@ -72,10 +79,19 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, field_errors)  # type: ignore[arg-type]
     app.add_exception_handler(Conflict, _conflict)  # type: ignore[arg-type]
     app.add_exception_handler(PublishFailed, _unavailable)  # type: ignore[arg-type]
+    app.add_exception_handler(EnvelopeError, _unsigned)  # type: ignore[arg-type]
+    app.add_exception_handler(InvalidSubmission, _invalid)  # type: ignore[arg-type]
 
     @app.post("/v1/events", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
-    async def post_event(request: Request, event: Annotated[Event, Body()]) -> JSONResponse:
-        [result] = await accept(request, [event])
+    async def post_event(
+        request: Request,
+        event: Annotated[Event, Body()],
+        sgb_signature: Annotated[str | None, Header()] = None,
+    ) -> JSONResponse:
+        """One event, signed in the Sgb-Signature header over the exact body bytes."""
+        key_id, signature = parse_signature_header(sgb_signature)
+        signed = await _verified(request, event, await request.body(), key_id, signature)
+        [result] = await accept(request, [(event, signed)])
         code = 202 if result.status == "accepted" else 200
         return JSONResponse(result.model_dump(mode="json"), status_code=code)
 
@@ -83,9 +99,15 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
               response_model=BatchAccepted)  # fmt: skip
     async def post_batch(
         request: Request,
-        events: Annotated[list[Event], Body(min_length=1, max_length=MAX_BATCH)],
+        items: Annotated[list[SignedSubmission], Body(min_length=1, max_length=MAX_BATCH)],
     ) -> BatchAccepted:
-        return BatchAccepted(results=await accept(request, events))
+        """Several events, each as its exact JSON text with its signature."""
+        pairs = []
+        for event, item in zip(_parsed(items), items, strict=True):
+            signature = crypto.b64decode(item.signature)
+            signed = await _verified(request, event, item.event.encode(), item.key_id, signature)
+            pairs.append((event, signed))
+        return BatchAccepted(results=await accept(request, pairs))
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -94,14 +116,65 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-async def accept(request: Request, events: Sequence[Event]) -> list[Accepted]:
+SIGNATURE_HEADER_FORM = "keyid=<key id>, sig=<base64 Ed25519 signature of the body>"
+
+
+class SignedSubmission(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    event: str = Field(min_length=2, description="the event's JSON text, exactly as signed")
+    key_id: str = Field(min_length=1, max_length=64)
+    signature: str = Field(min_length=1, max_length=200)
+
+
+class InvalidSubmission(Exception):
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+
+
+def parse_signature_header(value: str | None) -> tuple[str, bytes]:
+    """``keyid=<id>, sig=<base64>`` into the key id and the signature's bytes."""
+    fields = dict(part.strip().split("=", 1) for part in (value or "").split(",") if "=" in part)
+    if "keyid" not in fields or "sig" not in fields:
+        raise SignatureInvalid(f"sign each event: Sgb-Signature: {SIGNATURE_HEADER_FORM}")
+    return fields["keyid"], crypto.b64decode(fields["sig"])
+
+
+def _parsed(items: Sequence[SignedSubmission]) -> list[Event]:
+    events, errors = [], []
+    for index, item in enumerate(items):
+        try:
+            events.append(EventAdapter.validate_json(item.event))
+        except ValidationError as exc:
+            errors += [
+                field_error(".".join(["body", str(index), "event", *map(str, e["loc"])]),
+                            e["msg"], e["type"])
+                for e in exc.errors()
+            ]  # fmt: skip
+    if errors:
+        raise InvalidSubmission(errors)
+    return events
+
+
+async def _verified(
+    request: Request, event: Event, event_json: bytes, key_id: str, signature: bytes
+) -> SignedEvent:
+    """Checks the producer's signature at the door; the router checks it again."""
+    async with request.app.state.sessions() as session:
+        key = await SqlDirectory(session).signing_key(event.source_org, key_id, datetime.now(UTC))
+    crypto.verify_event_bytes(key, event_json, signature)
+    return signed_from_bytes(event_json, signature, key_id)
+
+
+async def accept(request: Request, pairs: Sequence[tuple[Event, SignedEvent]]) -> list[Accepted]:
     sessions = request.app.state.sessions
     publisher: EventPublisher = request.app.state.publisher
+    events = [event for event, _ in pairs]
     async with sessions() as session:
         seen = {e.event_id: await _already_accepted(session, e) for e in events}
     fresh = _first_of_each([e for e in events if not seen[e.event_id]])
     if fresh:
-        await publisher.publish_many(fresh)
+        chosen = {id(e) for e in fresh}
+        await publisher.publish_signed([(e, s) for e, s in pairs if id(e) in chosen])
         await _remember(sessions, fresh)
     for e in fresh:
         log.info("event_accepted", event_id=str(e.event_id), event_type=e.event_type.value)
@@ -148,6 +221,9 @@ async def _remember(sessions: async_sessionmaker[AsyncSession], events: Sequence
                 session.add(db.AcceptedEvent(
                     event_id=str(event.event_id), digest=digest(event), accepted_at=now
                 ))  # fmt: skip
+                await audit.append(session, "event_received", event.source_org,
+                                   str(event.event_id), {"event_type": event.event_type.value},
+                                   now)  # fmt: skip
         except IntegrityError:
             log.info("event_accepted_concurrently", event_id=str(event.event_id))
 
@@ -161,3 +237,12 @@ async def _unavailable(_request: Request, _exc: PublishFailed) -> JSONResponse:
     log.error("event_not_published")
     body = {"detail": "the event could not be handed to Kafka; it was not accepted, retry"}
     return JSONResponse(body, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+
+
+async def _unsigned(_request: Request, exc: EnvelopeError) -> JSONResponse:
+    log.warning("event_signature_rejected", reason=type(exc).__name__)
+    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_401_UNAUTHORIZED)
+
+
+async def _invalid(_request: Request, exc: InvalidSubmission) -> JSONResponse:
+    return unprocessable(exc.errors)

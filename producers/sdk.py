@@ -1,10 +1,11 @@
 """The SDK an agency system uses to publish events to the broker through Kafka.
 
-    async with EventPublisher(bootstrap, broker_keys, pseudonym_secret) as publisher:
-        event_id = await publisher.publish(event)
+    async with EventPublisher(bootstrap, broker_keys, pseudonym_secret, my_signing_key) as p:
+        event_id = await p.publish(event)
 
-Each event is sealed to the broker's public key before it leaves the agency: Kafka and its
-operators see only the header (ids and types) and a pseudonymous key. ``publish`` returns once
+Each event is signed with the organisation's Ed25519 key (over its exact bytes) and sealed to
+the broker's public key before it leaves the agency: Kafka and its operators see only the
+header (ids and types) and a pseudonymous key. ``publish`` returns once
 every in-sync replica has the record (idempotent producer, acks=all).
 """
 
@@ -14,12 +15,15 @@ from types import TracebackType
 from typing import Self
 from uuid import UUID
 
-from broker.adapters.envelopes import seal_event
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from broker.adapters import crypto
+from broker.adapters.envelopes import seal_event, sign_event
 from broker.adapters.kafka import KafkaPublisher, Message, Topics
 from broker.keys import BrokerPublicKeys
 from broker.pseudonyms import person_key
 from schemas.events import Event
-from schemas.transport import EventHeader
+from schemas.transport import EventHeader, SignedEvent
 
 
 class EventPublisher:
@@ -28,11 +32,15 @@ class EventPublisher:
         bootstrap_servers: str,
         broker_keys: BrokerPublicKeys,
         pseudonym_secret: bytes,
+        signing_key: Ed25519PrivateKey | None = None,
         topic_prefix: str = "sgb.",
     ) -> None:
+        """``signing_key`` is the organisation's own Ed25519 key; without it only events
+        already signed elsewhere can be published (``publish_signed``, the gateway's way)."""
         self._kafka = KafkaPublisher(bootstrap_servers)
         self._keys = broker_keys
         self._secret = pseudonym_secret
+        self._signing_key = signing_key
         self._topic = Topics.with_prefix(topic_prefix).events
 
     async def __aenter__(self) -> Self:
@@ -48,23 +56,34 @@ class EventPublisher:
         return (await self.publish_many([event]))[0]
 
     async def publish_many(self, events: Sequence[Event]) -> list[UUID]:
-        """Publishes the events together; returns their ids once Kafka has them all."""
-        now = datetime.now(UTC)
-        await self._kafka.publish([self._message(e, now) for e in events])
+        """Signs and publishes the events together; returns their ids once Kafka has them."""
+        if self._signing_key is None:
+            raise ValueError("this publisher has no signing key: use publish_signed")
+        key = self._signing_key
+        await self.publish_signed([(e, sign_event(e, key)) for e in events])
         return [e.event_id for e in events]
 
-    def _message(self, event: Event, now: datetime) -> Message:
-        received = event.received_at or now
-        stamped = event.model_copy(update={"received_at": received})
+    async def publish_signed(self, events: Sequence[tuple[Event, SignedEvent]]) -> None:
+        """Publishes events their producer signed, each with the event parsed from them."""
+        now = datetime.now(UTC)
+        await self._kafka.publish([self._message(e, s, now) for e, s in events])
+
+    def _message(self, event: Event, signed: SignedEvent, now: datetime) -> Message:
         header = EventHeader(
             event_id=event.event_id,
             event_type=event.event_type,
             source_org=event.source_org,
-            received_at=received,
+            received_at=now,
             correlation_id=event.correlation_id,
             broker_key_id=self._keys.hpke_key_id,
         )
-        sealed = seal_event(stamped, header, self._keys.hpke)
+        sealed = seal_event(signed, header, self._keys.hpke)
         key = person_key(self._secret, event.people()[0], event.source_org)
         return Message(self._topic, key, sealed.model_dump_json().encode(),
                        headers=(("event_id", str(event.event_id).encode()),))  # fmt: skip
+
+
+def signature_header(event_json: bytes, key: Ed25519PrivateKey) -> str:
+    """The gateway's ``Sgb-Signature`` header for a request body holding one event."""
+    signature = crypto.b64encode(crypto.sign_event_bytes(key, event_json))
+    return f"keyid={crypto.key_id(key.public_key())}, sig={signature}"

@@ -4,7 +4,7 @@ public keys, people, households, registrations, involvements, school terms)."""
 from datetime import date, time
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import AwareDatetime, Field, field_validator
 
 from schemas.common import AreaCode, Contract, OrgId, ShortText, Upn
 from schemas.nhs import NhsNumber
@@ -24,6 +24,14 @@ class Term(Contract):
     ends_on: date
 
 
+class SigningKeySpec(Contract):
+    """An organisation's Ed25519 key for signing events, and when it may be used."""
+
+    public_key: str = Field(pattern=r"^[A-Za-z0-9+/]{43}=$")
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
+
+
 class OrganisationSpec(Contract):
     id: OrgId
     name: ShortText
@@ -32,6 +40,7 @@ class OrganisationSpec(Contract):
     phone: ShortText | None = None
     session_start: time | None = None
     terms: tuple[Term, ...] = ()
+    signing_keys: tuple[SigningKeySpec, ...] = ()
 
 
 class ContactSpec(Contract):

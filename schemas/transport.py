@@ -6,7 +6,7 @@ from uuid import UUID
 from pydantic import AwareDatetime
 
 from schemas.common import Contract, OrgId
-from schemas.events import SCHEMA_VERSION, EventType
+from schemas.events import SCHEMA_VERSION, Event, EventAdapter, EventType
 
 
 class EventHeader(Contract):
@@ -19,6 +19,18 @@ class EventHeader(Contract):
     received_at: AwareDatetime
     correlation_id: UUID | None = None
     broker_key_id: str
+
+
+class SignedEvent(Contract):
+    """What is sealed to the broker: the event exactly as its producer serialised it, and the
+    producing organisation's Ed25519 signature over those bytes."""
+
+    event_json: str
+    signature: str
+    signing_key_id: str
+
+    def event(self) -> Event:
+        return EventAdapter.validate_json(self.event_json)
 
 
 class SealedEvent(Contract):

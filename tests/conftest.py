@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
 from broker.adapters import db
@@ -131,13 +132,25 @@ def recipient_keys(recipient_pairs: dict[str, family.RecipientKey]) -> dict[str,
 
 
 @pytest.fixture
-async def directory(settings: Settings, recipient_pairs: dict[str, family.RecipientKey]) -> None:
+def producer_keys() -> dict[str, Ed25519PrivateKey]:
+    """Each demo organisation's own key for signing the events it publishes."""
+    return family.producer_keys()
+
+
+@pytest.fixture
+async def directory(
+    settings: Settings,
+    recipient_pairs: dict[str, family.RecipientKey],
+    producer_keys: dict[str, Ed25519PrivateKey],
+) -> None:
     """The demo partnership and the Carter family, loaded into the test's database."""
     engine = db.make_engine(settings.database_url)
     await db.create_schema(engine)
     public = {cid: pair.public_text for cid, pair in recipient_pairs.items()}
     async with db.sessions(engine).begin() as session:
-        await load_directory(session, family.directory(public, datetime.now(UTC).date()))
+        await load_directory(
+            session, family.directory(public, datetime.now(UTC).date(), producer_keys)
+        )
     await engine.dispose()
 
 

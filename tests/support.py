@@ -1,13 +1,18 @@
 """Helpers the integration and end-to-end tests share: reading a recipient's inbox."""
 
 import asyncio
+import json
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from broker.adapters import crypto
 from broker.keys import BrokerPublicKeys
 from producers.receiver import NoticeReceiver
+from producers.sdk import signature_header
+from schemas.events import Event, EventAdapter
 from schemas.notices import NoticeBody, NoticeHeader, SealedNotice
 
 
@@ -41,3 +46,23 @@ async def open_listed(
     """Fetches a listed notice and opens it with the recipient's own key."""
     sealed = await fetch_sealed(inbox, recipient, item["notice_id"])
     return NoticeReceiver(keys[recipient], broker).open(sealed)
+
+
+async def post_signed(
+    gateway: httpx.AsyncClient, event: dict[str, Any] | Event, keys: dict[str, Ed25519PrivateKey]
+) -> httpx.Response:
+    """Posts one event to the gateway, signed with its source organisation's key."""
+    body = json.dumps(event).encode() if isinstance(event, dict) else EventAdapter.dump_json(event)
+    source = json.loads(body)["source_org"]
+    headers = {
+        "content-type": "application/json",
+        "sgb-signature": signature_header(body, keys[source]),
+    }
+    return await gateway.post("/v1/events", content=body, headers=headers)
+
+
+def batch_item(event: dict[str, Any], key: Ed25519PrivateKey) -> dict[str, str]:
+    """One signed entry of a batch: the event's exact text and its signature."""
+    text = json.dumps(event)
+    signature = crypto.b64encode(crypto.sign_event_bytes(key, text.encode()))
+    return {"event": text, "key_id": crypto.key_id(key.public_key()), "signature": signature}

@@ -67,6 +67,21 @@ def verify(key: Ed25519PublicKey, header: bytes, ciphertext: bytes, signature: b
         raise SignatureInvalid("the signature does not match this header and ciphertext") from exc
 
 
+EVENT_SIGNATURE_CONTEXT = b"sgb/event-signature/v1\n"
+
+
+def sign_event_bytes(key: Ed25519PrivateKey, event_json: bytes) -> bytes:
+    """An organisation's signature over an event exactly as it serialised it."""
+    return key.sign(EVENT_SIGNATURE_CONTEXT + event_json)
+
+
+def verify_event_bytes(key: Ed25519PublicKey, event_json: bytes, signature: bytes) -> None:
+    try:
+        key.verify(signature, EVENT_SIGNATURE_CONTEXT + event_json)
+    except InvalidSignature as exc:
+        raise SignatureInvalid("the event's signature does not match its producer's key") from exc
+
+
 def _signed_message(header: bytes, ciphertext: bytes) -> bytes:
     # Length-prefixing the header makes the split between header and ciphertext unambiguous.
     return _SIGNATURE_CONTEXT + len(header).to_bytes(8, "big") + header + ciphertext

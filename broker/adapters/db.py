@@ -72,6 +72,17 @@ class SchoolTerm(Base):
     ends_on: Mapped[date] = mapped_column(Date)
 
 
+class OrgSigningKey(Base):
+    """A producing organisation's registered Ed25519 key, by key id, with its validity."""
+
+    __tablename__ = "org_signing_keys"
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    public_key: Mapped[str] = mapped_column(String(64))
+    valid_from: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    valid_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
 class Contact(Base):
     """A recipient: a named role at an organisation, with the public key notices are sealed to."""
 
@@ -241,6 +252,7 @@ class RoutedEvent(Base):
     event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     routed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     notices: Mapped[int] = mapped_column(Integer)
+    position: Mapped[str | None] = mapped_column(String(300))  # topic/partition/offset read
 
 
 class AcceptedEvent(Base):
@@ -285,6 +297,8 @@ def _sqlite_pragmas(connection: DBAPIConnection, _record: ConnectionPoolEntry) -
 
 
 async def create_schema(engine: AsyncEngine) -> None:
+    from broker.adapters import audit  # noqa: F401  registers audit_log (it imports this module)
+
     async with engine.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
 

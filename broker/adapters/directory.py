@@ -10,10 +10,12 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from typing import TypeVar
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import chronology, db
+from broker.adapters import chronology, crypto, db
+from broker.errors import UnknownSigningKey
 from broker.rules.deadlines import SchoolCalendar
 from broker.rules.family import (
     Addressee,
@@ -256,6 +258,15 @@ class SqlDirectory:
                     bool(contact.daily_digest),
                 )  # fmt: skip
         return None
+
+    async def signing_key(self, org_id: str, key_id: str, at: datetime) -> Ed25519PublicKey:
+        """The organisation's registered key with this id, if it was valid at ``at``."""
+        key = await self._session.get(db.OrgSigningKey, (org_id, key_id))
+        if key is None:
+            raise UnknownSigningKey("the producing organisation has no key with this id")
+        if (key.valid_from and at < key.valid_from) or (key.valid_until and at >= key.valid_until):
+            raise UnknownSigningKey("the producing organisation's key was not valid then")
+        return crypto.signing_public_from_text(key.public_key)
 
     async def organisation(self, org_id: str) -> db.Organisation | None:
         return await self._session.get(db.Organisation, org_id)

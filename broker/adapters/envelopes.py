@@ -8,15 +8,35 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from broker.adapters import crypto
+from broker.errors import EventMismatch
 from schemas.events import Event, EventAdapter
 from schemas.notices import NoticeBody, NoticeHeader, SealedNotice
-from schemas.transport import EventHeader, SealedEvent
+from schemas.transport import EventHeader, SealedEvent, SignedEvent
 
 
-def seal_event(event: Event, header: EventHeader, broker_key: X25519PublicKey) -> SealedEvent:
+def sign_event(event: Event, key: Ed25519PrivateKey) -> SignedEvent:
+    """The producing organisation signs the event's exact bytes before sealing them."""
+    event_json = EventAdapter.dump_json(event)
+    return signed_from_bytes(
+        event_json, crypto.sign_event_bytes(key, event_json), crypto.key_id(key.public_key())
+    )
+
+
+def signed_from_bytes(event_json: bytes, signature: bytes, key_id: str) -> SignedEvent:
+    """An event kept as the exact bytes its producer signed."""
+    return SignedEvent(
+        event_json=event_json.decode(),
+        signature=crypto.b64encode(signature),
+        signing_key_id=key_id,
+    )
+
+
+def seal_event(
+    signed: SignedEvent, header: EventHeader, broker_key: X25519PublicKey
+) -> SealedEvent:
     header_text = header.model_dump_json()
     ciphertext = crypto.seal(
-        EventAdapter.dump_json(event),
+        signed.model_dump_json().encode(),
         broker_key,
         purpose=crypto.EVENT_PURPOSE,
         header=header_text.encode(),
@@ -24,14 +44,31 @@ def seal_event(event: Event, header: EventHeader, broker_key: X25519PublicKey) -
     return SealedEvent(header=header_text, ciphertext=crypto.b64encode(ciphertext))
 
 
-def open_event(sealed: SealedEvent, broker_key: X25519PrivateKey) -> tuple[EventHeader, Event]:
+def open_event(
+    sealed: SealedEvent, broker_key: X25519PrivateKey
+) -> tuple[EventHeader, SignedEvent]:
+    """Decrypts; the producer's signature is checked by ``verified_event``."""
     plaintext = crypto.unseal(
         crypto.b64decode(sealed.ciphertext),
         broker_key,
         purpose=crypto.EVENT_PURPOSE,
         header=sealed.header.encode(),
     )
-    return EventHeader.model_validate_json(sealed.header), EventAdapter.validate_json(plaintext)
+    header = EventHeader.model_validate_json(sealed.header)
+    return header, SignedEvent.model_validate_json(plaintext)
+
+
+def verified_event(
+    signed: SignedEvent, header: EventHeader, producer_key: Ed25519PublicKey
+) -> Event:
+    """The event, once its producer's signature holds and it agrees with its header."""
+    signature = crypto.b64decode(signed.signature)
+    crypto.verify_event_bytes(producer_key, signed.event_json.encode(), signature)
+    event = signed.event()
+    said = (event.event_id, event.event_type, event.source_org)
+    if said != (header.event_id, header.event_type, header.source_org):
+        raise EventMismatch("the signed event does not match its header")
+    return event
 
 
 def seal_notice(

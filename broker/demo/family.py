@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
@@ -23,6 +24,7 @@ from schemas.directory import (
     OrganisationSpec,
     PersonSpec,
     RegistrationSpec,
+    SigningKeySpec,
     Term,
 )
 from schemas.events import (
@@ -105,7 +107,26 @@ def recipient_keys() -> dict[str, RecipientKey]:
     return keys
 
 
-def directory(public_keys: dict[str, str], today: date) -> DirectorySpec:
+def producer_keys() -> dict[str, Ed25519PrivateKey]:
+    """Each organisation's own Ed25519 key for signing the events it publishes."""
+    return {org: Ed25519PrivateKey.generate() for org, _, _ in ORGANISATIONS}
+
+
+def _signing_specs(key: Ed25519PrivateKey | None) -> tuple[SigningKeySpec, ...]:
+    if key is None:
+        return ()
+    return (SigningKeySpec(public_key=crypto.encode_public(key.public_key())),)
+
+
+def directory(
+    public_keys: dict[str, str],
+    today: date,
+    signing_keys: dict[str, Ed25519PrivateKey] | None = None,
+) -> DirectorySpec:
+    """The partnership: organisations (with the public halves of their signing keys, when
+    given), recipients with their public keys, and the Carter family."""
+    signing = signing_keys or {}
+
     def born(years: int, months: int = 0) -> date:
         return today - timedelta(days=int(years * 365.25 + months * 30.5))
 
@@ -119,6 +140,7 @@ def directory(public_keys: dict[str, str], today: date) -> DirectorySpec:
                 phone=f"01632 960{i:03d}",
                 session_start=time(8, 45) if kind == "school" else None,
                 terms=TERMS_2026_27 if kind == "school" else (),
+                signing_keys=_signing_specs(signing.get(org)),
             )
             for i, (org, name, kind) in enumerate(ORGANISATIONS)
         ),

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
 from sqlalchemy import func, select
 
@@ -27,6 +28,7 @@ from broker.demo import family
 from broker.demo.show import show_inbox
 from broker.keys import KeyStore
 from broker.services.directory_admin import load_directory
+from producers.sdk import signature_header
 from schemas.events import EventAdapter
 
 console = Console()
@@ -41,13 +43,14 @@ def run_demo() -> int:
         )
         env = _environment(work, bootstrap)
         recipients = _recipient_keys(work / "recipients")
+        producers = family.producer_keys()
         keys = KeyStore.create(work / "keys")
-        asyncio.run(_load_directory(env["SGB_DATABASE_URL"], recipients))
+        asyncio.run(_load_directory(env["SGB_DATABASE_URL"], recipients, producers))
         ports = {"gateway": _free_port(), "inbox": _free_port()}
         for name, args in _processes(ports).items():
             stack.enter_context(_process(name, args, env, work))
         _wait_healthy(ports)
-        expected = _replay(ports["gateway"])
+        expected = _replay(ports["gateway"], producers)
         notices = asyncio.run(_settle(env["SGB_DATABASE_URL"], expected))
         console.rule(f"[bold]{expected} events routed into {notices} notices")
         private = {cid: key.private for cid, key in recipients.items()}
@@ -86,12 +89,17 @@ def _recipient_keys(directory: Path) -> dict[str, family.RecipientKey]:
     return keys
 
 
-async def _load_directory(url: str, recipients: dict[str, family.RecipientKey]) -> None:
+async def _load_directory(
+    url: str,
+    recipients: dict[str, family.RecipientKey],
+    producers: dict[str, Ed25519PrivateKey],
+) -> None:
     engine = db.make_engine(url)
     await db.create_schema(engine)
     public = {cid: key.public_text for cid, key in recipients.items()}
     async with db.sessions(engine).begin() as session:
-        await load_directory(session, family.directory(public, datetime.now(UTC).date()))
+        spec = family.directory(public, datetime.now(UTC).date(), producers)
+        await load_directory(session, spec)
     await engine.dispose()
 
 
@@ -146,13 +154,16 @@ def _wait_healthy(ports: dict[str, int]) -> None:
             time.sleep(0.3)
 
 
-def _replay(gateway_port: int) -> int:
+def _replay(gateway_port: int, producers: dict[str, Ed25519PrivateKey]) -> int:
+    """Each agency signs its event with its own key and posts it."""
     console.rule("[bold]Agencies publish the family's timeline through the HTTP gateway")
     events = family.timeline(datetime.now(UTC))
     with httpx.Client(base_url=f"http://127.0.0.1:{gateway_port}", timeout=30) as client:
         for said, event in events:
-            answer = client.post("/v1/events", content=EventAdapter.dump_json(event),
-                                 headers={"content-type": "application/json"})  # fmt: skip
+            body = EventAdapter.dump_json(event)
+            signature = signature_header(body, producers[event.source_org])
+            answer = client.post("/v1/events", content=body, headers={
+                "content-type": "application/json", "sgb-signature": signature})  # fmt: skip
             answer.raise_for_status()
             console.print(f"  {answer.status_code} {event.event_type.value:<28} {said}")
     return len(events)

@@ -79,6 +79,18 @@ def keys_init(directory: Path | None = None) -> None:
     typer.echo(f"broker keys created; public keys:\n{store.public.to_text()}")
 
 
+@app.command("audit-verify")
+def audit_verify() -> None:
+    """Check the audit log's hash chain: an edited, deleted or reordered entry fails it."""
+    from broker.adapters.audit import verify_database
+
+    result = asyncio.run(verify_database(Settings().database_url))
+    if not result.ok:
+        typer.echo(f"audit log broken at entry {result.first_bad_seq}: {result.problem}")
+        raise typer.Exit(1)
+    typer.echo(f"audit log intact: {result.entries} entries")
+
+
 @app.command()
 def scenario(files: list[Path]) -> None:
     """Replay scenario files through the routing rules and check the notices they expect."""

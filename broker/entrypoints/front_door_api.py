@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from broker.adapters import chronology
+from broker.adapters import audit, chronology
 from broker.adapters.kafka import Message
 from broker.bootstrap import Runtime
 from broker.errors import PublishFailed
@@ -91,7 +91,9 @@ async def household_chronology(
     request: Request, household_id: str
 ) -> list[chronology.ChronologyLine]:
     """Every event and notice for the household: who was told what, when, and their receipts."""
-    async with _rt(request).sessions() as session:
+    async with _rt(request).sessions.begin() as session:
+        await audit.append(session, "chronology_accessed", "front-door", household_id, {},
+                           datetime.now(UTC))  # fmt: skip
         return await chronology.chronology_of(session, household_id)
 
 

@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from broker.adapters import db
+from broker.adapters import audit, db
 from broker.adapters.kafka import Message
 from broker.bootstrap import Runtime, runtime
 from broker.config import Settings
@@ -76,8 +76,10 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
 
     @app.get(base + "/{notice_id}", response_model=NoticeDetail)
     async def get_notice(request: Request, recipient_id: str, notice_id: UUID) -> NoticeDetail:
-        async with _rt(request).sessions() as session:
+        async with _rt(request).sessions.begin() as session:
             notice = await inbox.get_notice(session, recipient_id, notice_id)
+            await audit.append(session, "notice_read", recipient_id, str(notice_id), {},
+                               datetime.now(UTC))  # fmt: skip
         return NoticeDetail(**_summary(notice).model_dump(), sealed=inbox.sealed(notice))
 
     @app.post(base + "/{notice_id}/acknowledgement", response_model=Acknowledged)
@@ -87,6 +89,9 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
             notice, first = await inbox.acknowledge(
                 session, recipient_id, notice_id, datetime.now(UTC)
             )
+            if first:
+                await audit.append(session, "notice_acknowledged", recipient_id,
+                                   str(notice_id), {}, datetime.now(UTC))  # fmt: skip
         acknowledged_at = notice.acknowledged_at or datetime.now(UTC)
         if first:
             await rt.publisher.publish([_ack_message(rt, notice, acknowledged_at)])

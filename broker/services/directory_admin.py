@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import db, recipient_keys
+from broker.adapters import crypto, db, recipient_keys
 from broker.services.directory_changes import (
     DuplicateValue,
     Outcome,
@@ -53,6 +53,13 @@ async def put_organisation(session: AsyncSession, spec: OrganisationSpec, actor:
     terms = [{"org_id": spec.id, **term.model_dump()} for term in spec.terms]
     if await replace_rows(session, db.SchoolTerm, db.SchoolTerm.org_id == spec.id, terms):
         delta.fields.append("terms")
+    keys = [
+        {"org_id": spec.id, "key_id": crypto.key_id(crypto.signing_public_from_text(k.public_key)),
+         **k.model_dump()}
+        for k in spec.signing_keys
+    ]  # fmt: skip
+    if await replace_rows(session, db.OrgSigningKey, db.OrgSigningKey.org_id == spec.id, keys):
+        delta.fields.append("signing_keys")
     return await log(session, actor, "organisation", spec.id, delta)
 
 

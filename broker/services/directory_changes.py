@@ -18,7 +18,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import db
+from broker.adapters import audit, db
 from broker.errors import DirectoryError
 
 Outcome = Literal["created", "updated", "unchanged", "deleted"]
@@ -118,6 +118,8 @@ async def record(
     session.add(db.DirectoryChange(at=at, actor=actor, entity=entity, entity_id=entity_id,
                                    action=action, fields=",".join(fields)))  # fmt: skip
     await session.flush()
+    await audit.append(session, "directory_changed", actor, f"{entity}:{entity_id}",
+                       {"action": action, "fields": ",".join(fields)}, at)  # fmt: skip
 
 
 async def list_changes(session: AsyncSession, limit: int) -> Sequence[db.DirectoryChange]:

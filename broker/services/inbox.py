@@ -11,7 +11,7 @@ from uuid import UUID
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import db
+from broker.adapters import audit, db
 from broker.errors import BrokerError
 from schemas.notices import NoticeHeader, SealedNotice
 
@@ -38,6 +38,8 @@ async def store(session: AsyncSession, notices: Sequence[SealedNotice], now: dat
             delivered_at=now,
         ))  # fmt: skip
         await session.flush()
+        await audit.append(session, "notice_delivered", "delivery", str(header.notice_id),
+                           {"recipient_id": header.recipient_id}, now)  # fmt: skip
         stored += 1
     return stored
 

@@ -63,7 +63,8 @@ async def queued_event(
     entry = await session.get(db.MatchingQueueEntry, event_id)
     if entry is None or entry.front_door != front_door or entry.status not in TO_DO:
         raise NotInQueue("no such event waiting in this front door's queue")
-    _, event = open_event(SealedEvent.model_validate_json(entry.sealed_event), broker_key)
+    _, signed = open_event(SealedEvent.model_validate_json(entry.sealed_event), broker_key)
+    event = signed.event()  # its signature was verified when it was first routed
     return entry, event
 
 

@@ -15,13 +15,15 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters import chronology, db, recipient_keys
+from broker.adapters import audit, chronology, db, recipient_keys
 from broker.adapters.directory import FamilyContext, SqlDirectory, nation_of
-from broker.adapters.envelopes import open_event, seal_notice
+from broker.adapters.envelopes import open_event, seal_notice, verified_event
 from broker.adapters.kafka import Message, Topics
+from broker.errors import ReplayedEvent
 from broker.keys import KeyStore
 from broker.ports import Publisher
 from broker.pseudonyms import pseudonym
+from broker.rules.admission import check_times
 from broker.rules.deadlines import OTHER_PERIODS, SchoolCalendar, deadline_for, next_digest
 from broker.rules.digest import digest_for
 from broker.rules.family import Decision
@@ -60,23 +62,33 @@ class RoutingDeps:
     deadline_periods: Mapping[NoticeType, timedelta] = field(default_factory=lambda: OTHER_PERIODS)
 
 
-async def route_event(sealed: SealedEvent, deps: RoutingDeps) -> list[NoticeHeader]:
-    """Routes one event; returns the headers of the notices it produced (none if seen before)."""
-    header, event = open_event(sealed, deps.keys.hpke)
-    with structlog.contextvars.bound_contextvars(
-        event_id=str(event.event_id), correlation_id=str(event.correlation_id or "")
-    ):
+async def route_event(
+    sealed: SealedEvent, deps: RoutingDeps, position: str | None = None
+) -> list[NoticeHeader]:
+    """Routes one event; returns the headers of the notices it produced (none if seen before).
+
+    ``position`` (topic/partition/offset) tells a redelivery of the same Kafka record, which
+    is skipped, from a replay of the event as a new record, which is rejected.
+    """
+    header, signed = open_event(sealed, deps.keys.hpke)
+    with structlog.contextvars.bound_contextvars(event_id=str(header.event_id)):
         async with deps.sessions.begin() as session:
-            if await session.get(db.RoutedEvent, str(event.event_id)):
+            directory = SqlDirectory(session)
+            producer_key = await directory.signing_key(
+                header.source_org, signed.signing_key_id, header.received_at
+            )
+            event = verified_event(signed, header, producer_key)
+            check_times(event, header, deps.clock())
+            if await _seen_before(session, str(event.event_id), position):
                 log.info("event_already_routed")
                 return []
-            directory = SqlDirectory(session)
             context = await directory.family_for(event.people(), event.source_org)
             history = await _record_and_load_history(directory, event, context)
             decisions = decide(event, context.family, history, header.received_at, deps.limits)
             messages, sent = await _seal_all(directory, decisions, event, header, context, deps)
             await deps.publisher.publish(messages)
-            await _remember(session, directory, sealed, event, header, context, sent, deps)
+            await _remember(session, directory, sealed, event, header, context, sent, deps,
+                            position)  # fmt: skip
         log.info("event_routed", event_type=event.event_type.value, notices=len(sent))
         return [notice for notice, _ in sent]
 
@@ -90,10 +102,16 @@ async def _remember(
     context: FamilyContext,
     sent: list[tuple[NoticeHeader, Decision]],
     deps: RoutingDeps,
+    position: str | None,
 ) -> None:
     """Records the event as routed, in the family's chronology, or in the matching queue."""
     session.add(db.RoutedEvent(event_id=str(event.event_id), routed_at=deps.clock(),
-                               notices=len(sent)))  # fmt: skip
+                               notices=len(sent), position=position))  # fmt: skip
+    for notice, _ in sent:
+        ids = {"event_id": str(notice.event_id), "recipient_id": notice.recipient_id,
+               "rule_id": notice.rule_id, "severity": notice.severity.value}  # fmt: skip
+        await audit.append(session, "notice_produced", "router", str(notice.notice_id), ids,
+                           deps.clock())  # fmt: skip
     family = context.family
     if family.subject is None or family.unmatched:
         await matching.park(session, sealed, header, family.front_door(), deps.clock())
@@ -105,6 +123,15 @@ async def _remember(
         await directory.record_move(households, event.to_authority, event.moved_on)
     if isinstance(event, ServiceWithdrawal):
         await directory.record_step_down(event, family)
+
+
+async def _seen_before(session: AsyncSession, event_id: str, position: str | None) -> bool:
+    routed = await session.get(db.RoutedEvent, event_id)
+    if routed is None:
+        return False
+    if position is None or routed.position in (None, position):
+        return True
+    raise ReplayedEvent("this event id was routed before from another record")
 
 
 async def _record_and_load_history(

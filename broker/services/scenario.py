@@ -20,11 +20,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from broker.adapters import crypto, db
-from broker.adapters.envelopes import open_notice, seal_event
+from broker.adapters.envelopes import open_notice, seal_event, sign_event
 from broker.adapters.kafka import Message, Topics
 from broker.demo import family
 from broker.keys import KeyStore
@@ -107,7 +108,7 @@ async def run_scenario(scenario: Scenario, limits: Thresholds = Thresholds()) ->
             await db.create_schema(engine)
             sessions = db.sessions(engine)
             keys = KeyStore.create(Path(work) / "keys")
-            spec, recipients = _directory(scenario)
+            spec, recipients, producers = _directory(scenario)
             async with sessions.begin() as session:
                 await load_directory(session, spec, actor="scenario")
             publisher = CollectingPublisher()
@@ -117,7 +118,9 @@ async def run_scenario(scenario: Scenario, limits: Thresholds = Thresholds()) ->
                 deps = RoutingDeps(sessions, keys, publisher, Topics.with_prefix("scenario."),
                                    limits, clock=_fixed(at))  # fmt: skip
                 results.append(
-                    await _run_step(scenario, index, step, at, deps, publisher, recipients)
+                    await _run_step(
+                        scenario, index, step, at, deps, publisher, recipients, producers
+                    )
                 )
             return results
         finally:
@@ -131,6 +134,7 @@ def _fixed(moment: datetime) -> Callable[[], datetime]:
 async def _run_step(
     scenario: Scenario, index: int, step: Step, at: datetime, deps: RoutingDeps,
     publisher: CollectingPublisher, recipients: dict[str, X25519PrivateKey],
+    producers: dict[str, Ed25519PrivateKey],
 ) -> StepResult:  # fmt: skip
     payload = {
         "event_id": str(uuid.uuid5(SCENARIO_NAMESPACE, f"{scenario.name}/{index}")),
@@ -142,7 +146,8 @@ async def _run_step(
                          source_org=event.source_org, received_at=at,
                          broker_key_id=deps.keys.public.hpke_key_id)  # fmt: skip
     before = len(publisher.messages)
-    await route_event(seal_event(event, header, deps.keys.public.hpke), deps)
+    signed = sign_event(event, producers[event.source_org])
+    await route_event(seal_event(signed, header, deps.keys.public.hpke), deps)
     published = publisher.messages[before:]
     notices = [
         _open(SealedNotice.model_validate_json(m.value), recipients, deps)
@@ -165,8 +170,10 @@ def _open(
     return open_notice(sealed, recipients[recipient], deps.keys.public.signing)
 
 
-def _directory(scenario: Scenario) -> tuple[DirectorySpec, dict[str, X25519PrivateKey]]:
-    """The scenario's directory, every contact given a fresh key pair for this run."""
+def _directory(
+    scenario: Scenario,
+) -> tuple[DirectorySpec, dict[str, X25519PrivateKey], dict[str, Ed25519PrivateKey]]:
+    """The scenario's directory, every contact and every organisation given fresh keys."""
     records: dict[str, list[dict[str, Any]]] = {}
     if scenario.base_directory == "demo":
         demo = family.directory({c: _placeholder() for c, _, _ in family.contacts()},
@@ -179,7 +186,12 @@ def _directory(scenario: Scenario) -> tuple[DirectorySpec, dict[str, X25519Priva
         key = X25519PrivateKey.generate()
         contact["hpke_public_key"] = crypto.encode_public(key.public_key())
         recipients[contact["id"]] = key
-    return DirectorySpec.model_validate(records), recipients
+    producers = {}
+    for organisation in records.get("organisations", []):
+        signing = Ed25519PrivateKey.generate()
+        organisation["signing_keys"] = [{"public_key": crypto.encode_public(signing.public_key())}]
+        producers[organisation["id"]] = signing
+    return DirectorySpec.model_validate(records), recipients, producers
 
 
 def _placeholder() -> str:

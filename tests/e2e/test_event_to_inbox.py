@@ -6,14 +6,15 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from support import fetch_sealed, wait_for_notices
+from support import fetch_sealed, post_signed, wait_for_notices
 
 from broker.bootstrap import Runtime
 from broker.demo import family
 from broker.errors import DecryptionFailed
 from producers.receiver import NoticeReceiver
-from schemas.events import EventAdapter, ParentMentalHealthCrisis
+from schemas.events import ParentMentalHealthCrisis
 
 pytestmark = pytest.mark.e2e
 
@@ -41,17 +42,14 @@ class TestParentCrisisEndToEnd:
     async def test_crisis_reaches_the_school_readable_only_with_its_key(
         self,
         gateway: httpx.AsyncClient,
+        producer_keys: dict[str, Ed25519PrivateKey],
         inbox: httpx.AsyncClient,
         running_broker: Runtime,
         recipient_keys: dict[str, X25519PrivateKey],
     ) -> None:
         """The school's key adult gets a notice it alone can open, with no clinical detail."""
         event = crisis()
-        posted = await gateway.post(
-            "/v1/events",
-            content=EventAdapter.dump_json(event),
-            headers={"content-type": "application/json"},
-        )
+        posted = await post_signed(gateway, event, producer_keys)
         assert posted.status_code == 202
         assert posted.json() == {"event_id": str(event.event_id), "status": "accepted"}
 
@@ -75,17 +73,14 @@ class TestParentCrisisEndToEnd:
     async def test_crisis_reaches_every_gp_and_the_front_door(
         self,
         gateway: httpx.AsyncClient,
+        producer_keys: dict[str, Ed25519PrivateKey],
         inbox: httpx.AsyncClient,
         running_broker: Runtime,
         recipient_keys: dict[str, X25519PrivateKey],
     ) -> None:
         """Both parents' GPs, the children's GP, health visiting and the front door are told."""
         event = crisis()
-        await gateway.post(
-            "/v1/events",
-            content=EventAdapter.dump_json(event),
-            headers={"content-type": "application/json"},
-        )
+        await post_signed(gateway, event, producer_keys)
         for recipient in (MOTHERS_GP, FATHERS_GP, CHILDRENS_GP, HEALTH_VISITING, FRONT_DOOR):
             listed = await wait_for_notices(inbox, recipient, 1)
             sealed = await fetch_sealed(inbox, recipient, listed[0]["notice_id"])
@@ -101,15 +96,12 @@ class TestParentCrisisEndToEnd:
     async def test_recipient_acknowledges_and_cannot_see_others_notices(
         self,
         gateway: httpx.AsyncClient,
+        producer_keys: dict[str, Ed25519PrivateKey],
         inbox: httpx.AsyncClient,
         running_broker: Runtime,
     ) -> None:
         """Acknowledgement is recorded once; another recipient gets 404 for the same notice."""
-        await gateway.post(
-            "/v1/events",
-            content=EventAdapter.dump_json(crisis()),
-            headers={"content-type": "application/json"},
-        )
+        await post_signed(gateway, crisis(), producer_keys)
         [listed] = await wait_for_notices(inbox, SCHOOL, 1)
         url = f"/v1/recipients/{SCHOOL}/notices/{listed['notice_id']}"
 

@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from broker.adapters import crypto, db
-from broker.adapters.envelopes import seal_event
+from broker.adapters.envelopes import seal_event, sign_event
 from broker.adapters.kafka import Topics
 from broker.demo import family
 from broker.keys import KeyStore
@@ -35,25 +35,28 @@ async def routing(tmp_path: Path) -> Any:
     await db.create_schema(engine)
     keys = {c: X25519PrivateKey.generate() for c, _, _ in family.contacts()}
     public = {c: crypto.encode_public(k.public_key()) for c, k in keys.items()}
-    spec = family.directory(public, RECEIVED.date())
+    producers = family.producer_keys()
+    spec = family.directory(public, RECEIVED.date(), producers)
     contacts = tuple(c.model_copy(update={"daily_digest": c.id == GP}) for c in spec.contacts)
     sessions = db.sessions(engine)
     async with sessions.begin() as session:
         await load_directory(session, spec.model_copy(update={"contacts": contacts}))
     deps = RoutingDeps(sessions, KeyStore.create(tmp_path / "keys"), CollectingPublisher(),
                        Topics.with_prefix("t."), clock=lambda: RECEIVED)  # fmt: skip
-    yield deps
+    yield deps, producers
     await engine.dispose()
 
 
-async def route(deps: RoutingDeps, payload: dict[str, Any]) -> list[Any]:
+async def route(routing: Any, payload: dict[str, Any]) -> list[Any]:
+    deps, producers = routing
     event = EventAdapter.validate_python(
         {"event_id": str(uuid.uuid4()), "occurred_at": RECEIVED.isoformat(), **payload}
     )
     header = EventHeader(event_id=event.event_id, event_type=event.event_type,
                          source_org=event.source_org, received_at=RECEIVED,
                          broker_key_id=deps.keys.public.hpke_key_id)  # fmt: skip
-    headers = await route_event(seal_event(event, header, deps.keys.public.hpke), deps)
+    signed = sign_event(event, producers[event.source_org])
+    headers = await route_event(seal_event(signed, header, deps.keys.public.hpke), deps)
     published = [SealedNotice.model_validate_json(m.value)
                  for m in deps.publisher.messages if m.topic == deps.topics.notices]  # type: ignore[attr-defined]  # fmt: skip
     async with deps.sessions.begin() as session:
@@ -67,14 +70,14 @@ WITHDRAWAL = {"event_type": "service_withdrawal", "source_org": "acute-demo",
 
 
 class TestDailyDigest:
-    async def test_low_severity_notice_waits_for_the_digest(self, routing: RoutingDeps) -> None:
+    async def test_low_severity_notice_waits_for_the_digest(self, routing: Any) -> None:
         """The notice is held until 07:00 London the next day, and its deadline runs from then."""
         [header] = await route(routing, WITHDRAWAL)
         release = next_digest(RECEIVED)
         assert header.severity.value == "low"
         assert header.held_until == release
         assert header.deadline > release
-        async with routing.sessions() as session:
+        async with routing[0].sessions() as session:
             assert await inbox.list_notices(session, GP, RECEIVED) == []
             later = await inbox.list_notices(session, GP, release + timedelta(minutes=1))
             gathered = await inbox.digest(session, GP, release, release + timedelta(minutes=1))
@@ -83,13 +86,13 @@ class TestDailyDigest:
         assert [n.notice_id for n in gathered] == [str(header.notice_id)]
         assert early == []
 
-    async def test_high_severity_is_never_held(self, routing: RoutingDeps) -> None:
+    async def test_high_severity_is_never_held(self, routing: Any) -> None:
         """A crisis notice to the same recipient is delivered at once."""
         crisis = {"event_type": "parent_mental_health_crisis", "source_org": "mh-demo",
                   "subject": {"nhs_number": family.MOTHER}, "suicidal_ideation": True}  # fmt: skip
         [header] = await route(routing, crisis)
         assert header.severity.value == "high"
         assert header.held_until is None
-        async with routing.sessions() as session:
+        async with routing[0].sessions() as session:
             listed = await inbox.list_notices(session, GP, RECEIVED)
         assert str(header.notice_id) in [n.notice_id for n in listed]

@@ -3,13 +3,15 @@ chronology, history digests and the patterns that need earlier events."""
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from support import open_listed, wait_for_notices
+from support import open_listed, post_signed, wait_for_notices
 
 from broker.adapters import db
 from broker.bootstrap import Runtime
@@ -39,15 +41,24 @@ def crisis(**flags: bool) -> dict[str, Any]:
     )
 
 
-async def post(gateway: httpx.AsyncClient, payload: dict[str, Any]) -> None:
-    answer = await gateway.post("/v1/events", json=payload)
-    assert answer.status_code == 202, answer.text
+Post = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@pytest.fixture
+def post(gateway: httpx.AsyncClient, producer_keys: dict[str, Ed25519PrivateKey]) -> Post:
+    """Posts an event to the gateway, signed by its source organisation."""
+
+    async def signed(payload: dict[str, Any]) -> None:
+        answer = await post_signed(gateway, payload, producer_keys)
+        assert answer.status_code == 202, answer.text
+
+    return signed
 
 
 class TestMatchingQueue:
     async def test_unknown_person_waits_then_routes_when_matched(
         self,
-        gateway: httpx.AsyncClient,
+        post: Post,
         inbox: httpx.AsyncClient,
         running_broker: Runtime,
     ) -> None:
@@ -56,7 +67,7 @@ class TestMatchingQueue:
         unknown = crisis(suicidal_ideation=True) | {
             "subject": {"local_id": "MH-77", "given_name": "Jessica", "family_name": "Carter"}
         }
-        await post(gateway, unknown)
+        await post(unknown)
         queue_url = f"/v1/front-doors/{FRONT_DOOR}/matching-queue"
         async with asyncio.timeout(60):
             while not (queue := (await inbox.get(queue_url)).json()):
@@ -89,13 +100,13 @@ class TestMatchingQueue:
 class TestChronologyAndPatterns:
     async def test_chronology_lists_events_notices_and_receipts_in_order(
         self,
-        gateway: httpx.AsyncClient,
+        post: Post,
         inbox: httpx.AsyncClient,
         running_broker: Runtime,
     ) -> None:
         """The household's chronology shows each event, who was told, and the receipts."""
         first = crisis()
-        await post(gateway, first)
+        await post(first)
         [listed] = await wait_for_notices(inbox, MOTHERS_GP, 1)
         await inbox.post(
             f"/v1/recipients/{MOTHERS_GP}/notices/{listed['notice_id']}/acknowledgement"
@@ -111,15 +122,15 @@ class TestChronologyAndPatterns:
 
     async def test_second_event_carries_the_first_in_its_digest(
         self,
-        gateway: httpx.AsyncClient,
+        post: Post,
         inbox: httpx.AsyncClient,
         running_broker: Runtime,
         recipient_keys: dict[str, X25519PrivateKey],
     ) -> None:
         """A notice tells its recipient what the broker already knew about the household."""
-        await post(gateway, crisis())
+        await post(crisis())
         await wait_for_notices(inbox, MOTHERS_GP, 1)
-        await post(gateway, crisis())
+        await post(crisis())
         listed = await wait_for_notices(inbox, MOTHERS_GP, 2)
         _, body = await open_listed(
             inbox, MOTHERS_GP, listed[-1], recipient_keys, running_broker.keys.public
@@ -129,16 +140,16 @@ class TestChronologyAndPatterns:
 
     async def test_toxic_trio_across_events_reaches_the_front_door(
         self,
-        gateway: httpx.AsyncClient,
+        post: Post,
         inbox: httpx.AsyncClient,
         running_broker: Runtime,
         recipient_keys: dict[str, X25519PrivateKey],
     ) -> None:
         """Mental ill health, then domestic abuse in a later event: the front door's notice
         names the co-occurrence across the two events."""
-        await post(gateway, crisis())
+        await post(crisis())
         await wait_for_notices(inbox, FRONT_DOOR_INBOX, 1)
-        await post(gateway, crisis(domestic_abuse=True))
+        await post(crisis(domestic_abuse=True))
         referral = (await wait_for_notices(inbox, FRONT_DOOR_INBOX, 2))[-1]
         header, body = await open_listed(
             inbox,
@@ -153,7 +164,7 @@ class TestChronologyAndPatterns:
 
     async def test_family_move_records_the_previous_area(
         self,
-        gateway: httpx.AsyncClient,
+        post: Post,
         inbox: httpx.AsyncClient,
         running_broker: Runtime,
         recipient_keys: dict[str, X25519PrivateKey],
@@ -169,7 +180,7 @@ class TestChronologyAndPatterns:
             to_authority="E09000098",
             moved_on=(datetime.now(UTC) - timedelta(days=1)).date().isoformat(),
         )
-        await post(gateway, moved)
+        await post(moved)
         [transfer] = await wait_for_notices(inbox, FRONT_DOOR_INBOX, 1)
         header, body = await open_listed(
             inbox,

@@ -1,5 +1,6 @@
 """The HTTP gateway against the real Kafka broker: acceptance, idempotency, validation."""
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -7,11 +8,16 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from support import batch_item, post_signed
 
 from broker.config import Settings
 from broker.demo import family
+from producers.sdk import signature_header
 
 pytestmark = pytest.mark.integration
+
+Keys = dict[str, Ed25519PrivateKey]
 
 
 def withdrawal(**changes: Any) -> dict[str, Any]:
@@ -50,11 +56,11 @@ async def sealed_events(settings: Settings, count: int) -> list[bytes]:
 
 class TestAccepting:
     async def test_accepted_event_is_on_kafka_sealed(
-        self, gateway: httpx.AsyncClient, settings: Settings
+        self, gateway: httpx.AsyncClient, settings: Settings, producer_keys: Keys
     ) -> None:
         """A 202 means the event is on the events topic, with no personal data in clear."""
         event = withdrawal()
-        answer = await gateway.post("/v1/events", json=event)
+        answer = await post_signed(gateway, event, producer_keys)
         assert answer.status_code == 202
         assert answer.json() == {"event_id": event["event_id"], "status": "accepted"}
         [value] = await sealed_events(settings, 1)
@@ -63,32 +69,81 @@ class TestAccepting:
         assert b"Jess" not in value
         assert b"Talking therapies" not in value
 
-    async def test_repeated_event_is_a_duplicate(self, gateway: httpx.AsyncClient) -> None:
+    async def test_repeated_event_is_a_duplicate(
+        self, gateway: httpx.AsyncClient, producer_keys: Keys
+    ) -> None:
         """Posting the same event twice publishes it once and says so the second time."""
         event = withdrawal()
-        first = await gateway.post("/v1/events", json=event)
-        again = await gateway.post("/v1/events", json=event)
+        first = await post_signed(gateway, event, producer_keys)
+        again = await post_signed(gateway, event, producer_keys)
         assert first.status_code == 202
         assert again.status_code == 200
         assert again.json() == {"event_id": event["event_id"], "status": "duplicate"}
 
     async def test_reused_event_id_with_other_content_conflicts(
-        self, gateway: httpx.AsyncClient
+        self, gateway: httpx.AsyncClient, producer_keys: Keys
     ) -> None:
         """An event id cannot be reused for a different event."""
         event = withdrawal()
-        await gateway.post("/v1/events", json=event)
-        other = await gateway.post("/v1/events", json=event | {"reason": "completed"})
+        await post_signed(gateway, event, producer_keys)
+        other = await post_signed(gateway, event | {"reason": "completed"}, producer_keys)
         assert other.status_code == 409
 
-    async def test_batch_reports_each_event(self, gateway: httpx.AsyncClient) -> None:
+    async def test_batch_reports_each_event(
+        self, gateway: httpx.AsyncClient, producer_keys: Keys
+    ) -> None:
         """A batch answers per event, a repeated id inside it counted once."""
+        key = producer_keys["mh-demo"]
         one, two = withdrawal(), withdrawal()
-        answer = await gateway.post("/v1/events/batch", json=[one, two, one])
+        items = [batch_item(one, key), batch_item(two, key), batch_item(one, key)]
+        answer = await gateway.post("/v1/events/batch", json=items)
         assert answer.status_code == 202
         assert [r["status"] for r in answer.json()["results"]] == [
             "accepted", "accepted", "duplicate",
         ]  # fmt: skip
+
+
+class TestSignatures:
+    async def test_unsigned_event_is_refused(self, gateway: httpx.AsyncClient) -> None:
+        """An event without its producer's signature is not accepted."""
+        answer = await gateway.post("/v1/events", json=withdrawal())
+        assert answer.status_code == 401
+        assert "Sgb-Signature" in answer.json()["detail"]
+
+    async def test_forged_signature_is_refused(self, gateway: httpx.AsyncClient) -> None:
+        """A signature by a key the organisation never registered is refused."""
+        forger = {"mh-demo": Ed25519PrivateKey.generate()}
+        answer = await post_signed(gateway, withdrawal(), forger)
+        assert answer.status_code == 401
+
+    async def test_another_organisations_key_is_refused(
+        self, gateway: httpx.AsyncClient, producer_keys: Keys
+    ) -> None:
+        """An acute trust's key cannot sign for the mental health service."""
+        impostor = {"mh-demo": producer_keys["acute-demo"]}
+        answer = await post_signed(gateway, withdrawal(), impostor)
+        assert answer.status_code == 401
+
+    async def test_tampered_body_is_refused(
+        self, gateway: httpx.AsyncClient, producer_keys: Keys
+    ) -> None:
+        """A body changed after signing no longer matches its signature."""
+        body = json.dumps(withdrawal()).encode()
+        signature = signature_header(body, producer_keys["mh-demo"])
+        tampered = body.replace(b"non_engagement", b"completed")
+        answer = await gateway.post("/v1/events", content=tampered,
+                                    headers={"content-type": "application/json",
+                                             "sgb-signature": signature})  # fmt: skip
+        assert answer.status_code == 401
+
+    async def test_batch_with_one_forged_event_is_refused(
+        self, gateway: httpx.AsyncClient, producer_keys: Keys
+    ) -> None:
+        """One bad signature refuses the whole batch, so nothing is half accepted."""
+        good = batch_item(withdrawal(), producer_keys["mh-demo"])
+        bad = batch_item(withdrawal(), Ed25519PrivateKey.generate())
+        answer = await gateway.post("/v1/events/batch", json=[good, bad])
+        assert answer.status_code == 401
 
 
 class TestRejecting:
@@ -113,6 +168,18 @@ class TestRejecting:
         assert any(field in f for f in fields), fields
         assert "9990000019" not in answer.text
         assert "Jess" not in answer.text
+
+    async def test_invalid_event_in_a_batch_names_its_position(
+        self, gateway: httpx.AsyncClient, producer_keys: Keys
+    ) -> None:
+        """In a batch, the 422 names the entry and the field, never the value."""
+        bad = withdrawal(subject={"nhs_number": "9990000019"})
+        items = [batch_item(withdrawal(), producer_keys["mh-demo"]),
+                 batch_item(bad, producer_keys["mh-demo"])]  # fmt: skip
+        answer = await gateway.post("/v1/events/batch", json=items)
+        assert answer.status_code == 422
+        assert answer.json()["detail"][0]["field"].startswith("body.1.event.")
+        assert "9990000019" not in answer.text
 
     async def test_unknown_event_type_is_rejected(self, gateway: httpx.AsyncClient) -> None:
         """Only the event types in the schema are accepted."""

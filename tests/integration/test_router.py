@@ -8,15 +8,21 @@ from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
 from broker.adapters import db
+from broker.adapters.envelopes import seal_event, sign_event
 from broker.bootstrap import Runtime
 from broker.demo import family
+from broker.keys import KeyStore
 from producers.sdk import EventPublisher
 from schemas.events import EdAttendance, PersonRef
+from schemas.transport import EventHeader
 
 pytestmark = pytest.mark.integration
+
+Keys = dict[str, Ed25519PrivateKey]
 
 
 def attendance(subject: PersonRef) -> EdAttendance:
@@ -70,22 +76,47 @@ class TestRouter:
         assert json.loads(letter)["reason"] == "ValidationError"
 
     async def test_event_sealed_to_another_broker_key_goes_to_dead_letters(
-        self, running_broker: Runtime
+        self, running_broker: Runtime, producer_keys: Keys
     ) -> None:
         """An event the broker cannot open is dead-lettered as an envelope failure."""
-        from broker.keys import KeyStore
-
         stranger = KeyStore.create(running_broker.settings.keys_dir.parent / "stranger")
         async with EventPublisher(running_broker.settings.kafka_bootstrap_servers, stranger.public,
-                                  stranger.pseudonym_secret,
+                                  stranger.pseudonym_secret, producer_keys["acute-demo"],
                                   running_broker.settings.topic_prefix) as sdk:  # fmt: skip
             await sdk.publish(attendance(family.person(family.TWIN_1)))
-        [letter] = await read_topic(running_broker, running_broker.topics.dead_letters, 1)
-        assert json.loads(letter)["reason"] == "DecryptionFailed"
+        assert await dead_letter_reasons(running_broker, 1) == ["DecryptionFailed"]
 
-    async def test_unknown_person_goes_to_the_front_door(self, running_broker: Runtime) -> None:
+    async def test_event_signed_by_an_unregistered_key_goes_to_dead_letters(
+        self, running_broker: Runtime
+    ) -> None:
+        """A forged event, signed with a key the acute trust never registered, is refused."""
+        forger = Ed25519PrivateKey.generate()
+        async with self._sdk(running_broker, forger) as sdk:
+            await sdk.publish(attendance(family.person(family.TWIN_1)))
+        assert await dead_letter_reasons(running_broker, 1) == ["UnknownSigningKey"]
+        assert await routed(running_broker) == (0, 0)
+
+    async def test_tampered_signed_event_goes_to_dead_letters(
+        self, running_broker: Runtime, producer_keys: Keys
+    ) -> None:
+        """An event changed after its producer signed it fails the signature check."""
+        event = attendance(family.person(family.TWIN_1))
+        signed = sign_event(event, producer_keys["acute-demo"])
+        tampered = signed.model_copy(
+            update={"event_json": signed.event_json.replace("ingestion_or_poisoning", "other")}
+        )
+        header = EventHeader(event_id=event.event_id, event_type=event.event_type,
+                             source_org=event.source_org, received_at=datetime.now(UTC),
+                             broker_key_id=running_broker.keys.public.hpke_key_id)  # fmt: skip
+        sealed = seal_event(tampered, header, running_broker.keys.public.hpke)
+        await raw_send(running_broker, sealed.model_dump_json().encode())
+        assert await dead_letter_reasons(running_broker, 1) == ["SignatureInvalid"]
+
+    async def test_unknown_person_goes_to_the_front_door(
+        self, running_broker: Runtime, producer_keys: Keys
+    ) -> None:
         """An event about someone the directory does not know is held at the front door."""
-        async with self._sdk(running_broker) as sdk:
+        async with self._sdk(running_broker, producer_keys["acute-demo"]) as sdk:
             await sdk.publish(attendance(PersonRef(nhs_number="9990000360", given_name="Ada")))
         assert await until_routed(running_broker, 1) == 1
         async with running_broker.sessions() as session:
@@ -93,18 +124,36 @@ class TestRouter:
         assert notice.recipient_id == "la-front-door:duty_manager"
         assert "unmatched_person" in notice.header
 
-    async def test_repeated_event_is_routed_once(self, running_broker: Runtime) -> None:
-        """The same event published twice yields one set of notices."""
+    async def test_replayed_event_is_routed_once_and_refused(
+        self, running_broker: Runtime, producer_keys: Keys
+    ) -> None:
+        """The same event published again as a new record is routed once; the replay is
+        dead-lettered as such."""
         event = attendance(family.person(family.TWIN_1))
-        async with self._sdk(running_broker) as sdk:
+        async with self._sdk(running_broker, producer_keys["acute-demo"]) as sdk:
             await sdk.publish(event)
             await sdk.publish(event)
         first = await until_routed(running_broker, 1)
-        await asyncio.sleep(2)  # time for the second copy to be consumed
         assert first == 3  # GP, health visiting and front door: ingestion under five
+        assert await dead_letter_reasons(running_broker, 1) == ["ReplayedEvent"]
         assert await routed(running_broker) == (1, 3)
 
     @staticmethod
-    def _sdk(rt: Runtime) -> EventPublisher:
+    def _sdk(rt: Runtime, signing_key: Ed25519PrivateKey) -> EventPublisher:
         return EventPublisher(rt.settings.kafka_bootstrap_servers, rt.keys.public,
-                              rt.keys.pseudonym_secret, rt.settings.topic_prefix)  # fmt: skip
+                              rt.keys.pseudonym_secret, signing_key,
+                              rt.settings.topic_prefix)  # fmt: skip
+
+
+async def raw_send(rt: Runtime, value: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=rt.settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(rt.topics.events, value, key=b"k")
+    finally:
+        await producer.stop()
+
+
+async def dead_letter_reasons(rt: Runtime, count: int) -> list[str]:
+    letters = await read_topic(rt, rt.topics.dead_letters, count)
+    return [json.loads(letter)["reason"] for letter in letters]

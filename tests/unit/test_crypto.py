@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from broker.adapters import crypto, envelopes
-from broker.errors import DecryptionFailed, KeyFileError, SignatureInvalid
+from broker.errors import DecryptionFailed, EventMismatch, KeyFileError, SignatureInvalid
 from broker.keys import HPKE_FILE, PUBLIC_FILE, BrokerPublicKeys, KeyStore
 from schemas.events import EventType
 from schemas.notices import NoticeBody, NoticeHeader, NoticeType, SealedNotice, Severity
@@ -238,15 +238,46 @@ class TestNoticeEnvelope:
 
 class TestEventEnvelope:
     def test_round_trip(self) -> None:
-        """A sealed event opens to the same header and event."""
-        header, original = event_header(), event(crisis_payload())
-        sealed_ = envelopes.seal_event(original, header, RECIPIENT.public_key())
-        assert envelopes.open_event(sealed_, RECIPIENT) == (header, original)
+        """A sealed event opens to the same header and the producer's signed event."""
+        original = event(crisis_payload())
+        header = event_header().model_copy(update={"event_id": original.event_id})
+        signed = envelopes.sign_event(original, SIGNER)
+        sealed_ = envelopes.seal_event(signed, header, RECIPIENT.public_key())
+        opened_header, opened = envelopes.open_event(sealed_, RECIPIENT)
+        assert (opened_header, opened) == (header, signed)
+        assert envelopes.verified_event(opened, opened_header, SIGNER.public_key()) == original
+
+    def test_producer_signature_by_another_key_fails(self) -> None:
+        """An event signed by a key other than its producer's registered one is refused."""
+        original = event(crisis_payload())
+        header = event_header().model_copy(update={"event_id": original.event_id})
+        signed = envelopes.sign_event(original, OTHER_SIGNER)
+        with pytest.raises(SignatureInvalid):
+            envelopes.verified_event(signed, header, SIGNER.public_key())
+
+    def test_signed_event_must_match_its_header(self) -> None:
+        """A validly signed event under another event's header is refused."""
+        signed = envelopes.sign_event(event(crisis_payload()), SIGNER)
+        with pytest.raises(EventMismatch):
+            envelopes.verified_event(signed, event_header(), SIGNER.public_key())
+
+    def test_changed_event_text_fails_its_signature(self) -> None:
+        """Changing a signed event's text breaks its signature."""
+        original = event(crisis_payload())
+        header = event_header().model_copy(update={"event_id": original.event_id})
+        signed = envelopes.sign_event(original, SIGNER)
+        changed = signed.model_copy(
+            update={"event_json": signed.event_json.replace("mh-demo", "police-demo")}
+        )
+        with pytest.raises(SignatureInvalid):
+            envelopes.verified_event(changed, header, SIGNER.public_key())
 
     def test_wrong_broker_key(self) -> None:
         """An event sealed to the broker does not open with another key."""
         sealed_ = envelopes.seal_event(
-            event(crisis_payload()), event_header(), RECIPIENT.public_key()
+            envelopes.sign_event(event(crisis_payload()), SIGNER),
+            event_header(),
+            RECIPIENT.public_key(),
         )
         with pytest.raises(DecryptionFailed):
             envelopes.open_event(sealed_, STRANGER)
@@ -254,7 +285,9 @@ class TestEventEnvelope:
     def test_tampered_header(self) -> None:
         """A changed event header (bound into the encryption) fails to open."""
         sealed_ = envelopes.seal_event(
-            event(crisis_payload()), event_header(), RECIPIENT.public_key()
+            envelopes.sign_event(event(crisis_payload()), SIGNER),
+            event_header(),
+            RECIPIENT.public_key(),
         )
         header = sealed_.header.replace("mh-demo", "police-demo")
         with pytest.raises(DecryptionFailed):
@@ -263,7 +296,9 @@ class TestEventEnvelope:
     def test_event_is_not_openable_as_a_notice_body(self) -> None:
         """An event's ciphertext, even correctly signed as a notice, does not open as a notice."""
         sealed_ = envelopes.seal_event(
-            event(crisis_payload()), event_header(), RECIPIENT.public_key()
+            envelopes.sign_event(event(crisis_payload()), SIGNER),
+            event_header(),
+            RECIPIENT.public_key(),
         )
         ciphertext = crypto.b64decode(sealed_.ciphertext)
         signature = crypto.sign(SIGNER, sealed_.header.encode(), ciphertext)
