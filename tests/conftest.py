@@ -77,10 +77,14 @@ def _kafka_from_container() -> Iterator[str]:
         yield container.get_bootstrap_server()
 
 
+_LOCAL_KAFKA_DATA: list[Path] = []
+
+
 def _kafka_from_jvm(workdir: Path) -> Iterator[str]:
     from deploy.localkafka import LocalKafkaCluster  # lazy: JVM path only
 
     with LocalKafkaCluster(workdir) as cluster:
+        _LOCAL_KAFKA_DATA.extend(node.data_dir for node in cluster.nodes)
         yield cluster.bootstrap_servers
 
 
@@ -93,6 +97,12 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield from _kafka_from_container()
     else:
         yield from _kafka_from_jvm(tmp_path_factory.mktemp("kafka"))
+
+
+@pytest.fixture(scope="session")
+def kafka_data_dirs(kafka_bootstrap: str) -> list[Path]:
+    """The broker's log directories on disk, when the tests started the broker themselves."""
+    return list(_LOCAL_KAFKA_DATA)
 
 
 @pytest.fixture
