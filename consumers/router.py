@@ -11,12 +11,13 @@ from collections.abc import Sequence
 import structlog
 from pydantic import ValidationError
 
+from broker.adapters import audit
 from broker.adapters.kafka import Message, Received, consume
 from broker.bootstrap import Runtime
 from broker.errors import EnvelopeError
 from broker.pseudonyms import pseudonym
 from broker.services.routing import RoutingDeps, route_event
-from schemas.transport import SealedEvent
+from schemas.transport import EventHeader, SealedEvent
 
 log = structlog.get_logger(__name__)
 
@@ -28,6 +29,21 @@ async def handle_events(records: Sequence[Received], deps: RoutingDeps) -> None:
             await route_event(SealedEvent.model_validate_json(record.value), deps, position)
         except (EnvelopeError, ValidationError) as exc:
             await deps.publisher.publish([dead_letter(record, exc, deps)])
+            await _audit_rejection(record, exc, deps)
+
+
+async def _audit_rejection(record: Received, exc: Exception, deps: RoutingDeps) -> None:
+    """The audit log names the rejected event by its cleartext id, or by where it lay."""
+    position = f"{record.topic}/{record.partition}/{record.offset}"
+    try:
+        subject = str(EventHeader.model_validate_json(
+            SealedEvent.model_validate_json(record.value).header).event_id)  # fmt: skip
+    except ValidationError:
+        subject = position
+    async with deps.sessions.begin() as session:
+        await audit.append(session, "event_rejected", "router", subject,
+                           {"reason": type(exc).__name__, "position": position},
+                           deps.clock())  # fmt: skip
 
 
 def dead_letter(record: Received, exc: Exception, deps: RoutingDeps) -> Message:

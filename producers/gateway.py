@@ -239,8 +239,11 @@ async def _unavailable(_request: Request, _exc: PublishFailed) -> JSONResponse:
     return JSONResponse(body, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
-async def _unsigned(_request: Request, exc: EnvelopeError) -> JSONResponse:
+async def _unsigned(request: Request, exc: EnvelopeError) -> JSONResponse:
     log.warning("event_signature_rejected", reason=type(exc).__name__)
+    async with request.app.state.sessions.begin() as session:
+        await audit.append(session, "event_rejected", "gateway", request.url.path,
+                           {"reason": type(exc).__name__}, datetime.now(UTC))  # fmt: skip
     return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_401_UNAUTHORIZED)
 
 

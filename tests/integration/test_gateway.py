@@ -9,8 +9,10 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
 from support import batch_item, post_signed
 
+from broker.adapters import audit, db
 from broker.config import Settings
 from broker.demo import family
 from producers.sdk import signature_header
@@ -104,11 +106,21 @@ class TestAccepting:
 
 
 class TestSignatures:
-    async def test_unsigned_event_is_refused(self, gateway: httpx.AsyncClient) -> None:
-        """An event without its producer's signature is not accepted."""
+    async def test_unsigned_event_is_refused(
+        self, gateway: httpx.AsyncClient, settings: Settings
+    ) -> None:
+        """An event without its producer's signature is not accepted, and the audit log
+        records the rejection."""
         answer = await gateway.post("/v1/events", json=withdrawal())
         assert answer.status_code == 401
         assert "Sgb-Signature" in answer.json()["detail"]
+        engine = db.make_engine(settings.database_url)
+        async with db.sessions(engine)() as session:
+            rows = (await session.scalars(
+                select(audit.AuditEntry).where(audit.AuditEntry.action == "event_rejected")
+            )).all()  # fmt: skip
+        await engine.dispose()
+        assert [(r.action, r.actor) for r in rows] == [("event_rejected", "gateway")]
 
     async def test_forged_signature_is_refused(self, gateway: httpx.AsyncClient) -> None:
         """A signature by a key the organisation never registered is refused."""

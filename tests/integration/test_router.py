@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
-from broker.adapters import db
+from broker.adapters import audit, db
 from broker.adapters.envelopes import seal_event, sign_event
 from broker.bootstrap import Runtime
 from broker.demo import family
@@ -57,10 +57,16 @@ async def routed(rt: Runtime) -> tuple[int, int]:
 
 
 async def until_routed(rt: Runtime, events: int, timeout: float = 30) -> int:
+    """Waits until the events are routed and every notice they produced is in an inbox."""
     async with asyncio.timeout(timeout):
-        while (await routed(rt))[0] < events:
+        while True:
+            async with rt.sessions() as session:
+                routed_events = await session.scalar(select(func.count(db.RoutedEvent.event_id)))
+                produced = await session.scalar(select(func.sum(db.RoutedEvent.notices)))
+            stored = (await routed(rt))[1]
+            if (routed_events or 0) >= events and (produced or 0) == stored:
+                return stored
             await asyncio.sleep(0.2)
-    return (await routed(rt))[1]
 
 
 class TestRouter:
@@ -95,6 +101,7 @@ class TestRouter:
             await sdk.publish(attendance(family.person(family.TWIN_1)))
         assert await dead_letter_reasons(running_broker, 1) == ["UnknownSigningKey"]
         assert await routed(running_broker) == (0, 0)
+        assert await rejections(running_broker) == ["UnknownSigningKey"]
 
     async def test_tampered_signed_event_goes_to_dead_letters(
         self, running_broker: Runtime, producer_keys: Keys
@@ -152,6 +159,19 @@ async def raw_send(rt: Runtime, value: bytes) -> None:
         await producer.send_and_wait(rt.topics.events, value, key=b"k")
     finally:
         await producer.stop()
+
+
+async def rejections(rt: Runtime) -> list[str]:
+    """The reasons the audit log gives for rejected events (written after the dead letter)."""
+    async with asyncio.timeout(10):
+        while True:
+            async with rt.sessions() as session:
+                rows = (await session.scalars(
+                    select(audit.AuditEntry).where(audit.AuditEntry.action == "event_rejected")
+                )).all()  # fmt: skip
+            if rows:
+                return [json.loads(r.details)["reason"] for r in rows]
+            await asyncio.sleep(0.2)
 
 
 async def dead_letter_reasons(rt: Runtime, count: int) -> list[str]:

@@ -1,0 +1,262 @@
+"""The audit log against a real SQLite database: appends build a hash chain, any edit,
+deletion or reordering of entries breaks it, concurrent writers keep it gap-free, and the
+whole system records what it did with ids only."""
+
+import asyncio
+import itertools
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from support import fetch_sealed, post_signed, wait_for_notices
+from typer.testing import CliRunner, Result
+
+from broker.adapters import audit, db
+from broker.bootstrap import Runtime
+from broker.config import Settings
+from broker.demo import family
+from broker.entrypoints.cli import app
+from schemas.events import ParentMentalHealthCrisis
+
+pytestmark = pytest.mark.integration
+
+Sessions = async_sessionmaker[AsyncSession]
+T0 = datetime(2025, 3, 3, 9, 30, tzinfo=UTC)
+SCHOOL = "school-oakfield:key_adult"
+
+
+def database_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture
+async def sessions(tmp_path: Path) -> AsyncIterator[Sessions]:
+    """A fresh database file with the broker's schema."""
+    engine = db.make_engine(database_url(tmp_path / "audit.db"))
+    await db.create_schema(engine)
+    yield db.sessions(engine)
+    await engine.dispose()
+
+
+async def append_entries(sessions: Sessions, count: int) -> None:
+    """``count`` entries, each in its own transaction, a minute apart."""
+    for n in range(count):
+        async with sessions.begin() as session:
+            await audit.append(session, "notice_produced", "router", f"notice-{n}",
+                               {"event_id": f"event-{n}", "severity": "high"},
+                               T0 + timedelta(minutes=n))  # fmt: skip
+
+
+async def verify(sessions: Sessions) -> audit.VerifyResult:
+    async with sessions() as session:
+        return await audit.verify(session)
+
+
+async def execute(sessions: Sessions, sql: str, **params: object) -> None:
+    async with sessions.begin() as session:
+        await session.execute(text(sql), params)
+
+
+class TestChain:
+    async def test_an_empty_log_verifies(self, sessions: Sessions) -> None:
+        """No entries is an intact log of none."""
+        assert await verify(sessions) == audit.VerifyResult(ok=True, entries=0)
+
+    async def test_appends_build_a_valid_chain(self, sessions: Sessions) -> None:
+        """Entries are numbered from 1, each linked to the hash of the one before."""
+        await append_entries(sessions, 5)
+        async with sessions() as session:
+            rows = (await session.execute(text("SELECT seq, prev_hash, hash FROM audit_log"))).all()
+        assert [row.seq for row in rows] == [1, 2, 3, 4, 5]
+        assert rows[0].prev_hash == audit.GENESIS
+        assert all(later.prev_hash == earlier.hash for earlier, later in itertools.pairwise(rows))
+        assert await verify(sessions) == audit.VerifyResult(ok=True, entries=5)
+
+    async def test_appends_in_one_transaction_chain_too(self, sessions: Sessions) -> None:
+        """Several entries in one transaction each follow the last, unflushed or not."""
+        async with sessions.begin() as session:
+            for n in range(3):
+                await audit.append(session, "notice_delivered", "delivery", f"notice-{n}", {}, T0)
+        assert await verify(sessions) == audit.VerifyResult(ok=True, entries=3)
+
+
+class TestTampering:
+    @pytest.mark.parametrize(
+        ("column", "value"),
+        [
+            ("details", '{"event_id":"event-9","severity":"low"}'),
+            ("actor", "someone-else"),
+            ("at", "2025-03-03 09:31:00.000001"),
+            ("action", "notice_read"),
+            ("subject_ref", "notice-9"),
+        ],
+    )
+    async def test_an_edited_entry_fails_at_its_seq(
+        self, sessions: Sessions, column: str, value: str
+    ) -> None:
+        """Changing any field of an entry breaks its hash."""
+        await append_entries(sessions, 4)
+        await execute(sessions, f"UPDATE audit_log SET {column} = :value WHERE seq = 2",  # noqa: S608
+                      value=value)  # fmt: skip
+        result = await verify(sessions)
+        assert (result.ok, result.first_bad_seq, result.entries) == (False, 2, 1)
+        assert result.problem == "its content does not match its hash"
+
+    async def test_an_entry_rehashed_after_editing_breaks_the_next_link(
+        self, sessions: Sessions
+    ) -> None:
+        """Recomputing the edited entry's own hash does not help: the next one points back."""
+        await append_entries(sessions, 4)
+        await execute(sessions, "UPDATE audit_log SET actor = 'someone-else' WHERE seq = 2")
+        async with sessions() as session:
+            row = (await session.execute(text("SELECT * FROM audit_log WHERE seq = 2"))).one()
+        fields = row._asdict()
+        del fields["hash"]
+        fields["at"] = datetime.fromisoformat(fields["at"]).replace(tzinfo=UTC)
+        await execute(sessions, "UPDATE audit_log SET hash = :hash WHERE seq = 2",
+                      hash=audit.entry_hash(**fields))  # fmt: skip
+        result = await verify(sessions)
+        assert (result.ok, result.first_bad_seq) == (False, 3)
+        assert result.problem == "it does not follow the entry before it"
+
+    async def test_a_deleted_entry_is_missed(self, sessions: Sessions) -> None:
+        """Deleting an entry from the middle leaves a gap in the numbering."""
+        await append_entries(sessions, 5)
+        await execute(sessions, "DELETE FROM audit_log WHERE seq = 3")
+        result = await verify(sessions)
+        assert result == audit.VerifyResult(False, 2, 3, "entry 3 is missing")
+
+    async def test_swapped_entries_fail(self, sessions: Sessions) -> None:
+        """Two entries exchanging their contents (their numbers kept) break the chain."""
+        await append_entries(sessions, 5)
+        async with sessions.begin() as session:
+            second, fourth = (await session.execute(
+                text("SELECT * FROM audit_log WHERE seq IN (2, 4) ORDER BY seq")
+            )).mappings().all()  # fmt: skip
+            for seq, content in ((2, fourth), (4, second)):
+                columns = [c for c in content if c != "seq"]
+                sets = ", ".join(f"{c} = :{c}" for c in columns)
+                update = f"UPDATE audit_log SET {sets} WHERE seq = :seq"  # noqa: S608
+                await session.execute(text(update), {**content, "seq": seq})
+        result = await verify(sessions)
+        assert (result.ok, result.first_bad_seq) == (False, 2)
+
+
+class TestConcurrentWriters:
+    async def test_concurrent_appends_keep_the_chain_gap_free(self, tmp_path: Path) -> None:
+        """Twenty appends racing through two engines (as two processes would) all land,
+        numbered 1 to 20, in a chain that verifies; SQLite's write lock, taken before the
+        last entry is read, means none of them even has to retry."""
+        url = database_url(tmp_path / "race.db")
+        engines = [db.make_engine(url), db.make_engine(url)]
+        await db.create_schema(engines[0])
+        pools = [db.sessions(engine) for engine in engines]
+        retries = 0
+
+        async def one(n: int) -> None:
+            nonlocal retries
+            while True:
+                try:
+                    async with pools[n % 2].begin() as session:
+                        await audit.append(session, "event_received", f"org-{n}",
+                                           f"event-{n}", {}, datetime.now(UTC))  # fmt: skip
+                    return
+                except IntegrityError:
+                    retries += 1  # another writer took the number: the transaction starts again
+
+        await asyncio.gather(*(one(n) for n in range(20)))
+        async with pools[0]() as session:
+            result = await audit.verify(session)
+            refs = (await session.scalars(text("SELECT subject_ref FROM audit_log"))).all()
+        for engine in engines:
+            await engine.dispose()
+        assert result == audit.VerifyResult(ok=True, entries=20)
+        assert sorted(refs) == sorted(f"event-{n}" for n in range(20))
+        assert retries == 0
+
+
+class TestAuditVerifyCommand:
+    @pytest.fixture
+    async def database(self, tmp_path: Path, sessions: Sessions) -> str:
+        await append_entries(sessions, 3)
+        return database_url(tmp_path / "audit.db")
+
+    @staticmethod
+    async def audit_verify(database: str) -> Result:
+        """``sgb audit-verify``, in a thread: the command runs its own event loop."""
+        env = {"SGB_DATABASE_URL": database}
+        return await asyncio.to_thread(CliRunner().invoke, app, ["audit-verify"], env=env)
+
+    async def test_an_intact_log_exits_zero(self, database: str) -> None:
+        """It says how many entries it checked."""
+        result = await self.audit_verify(database)
+        assert (result.exit_code, result.output) == (0, "audit log intact: 3 entries\n")
+
+    async def test_a_tampered_log_exits_one(self, database: str, sessions: Sessions) -> None:
+        """It names the first bad entry and what is wrong with it."""
+        await execute(sessions, "UPDATE audit_log SET details = '{}' WHERE seq = 2")
+        result = await self.audit_verify(database)
+        assert result.exit_code == 1
+        assert result.output == "audit log broken at entry 2: its content does not match its hash\n"
+
+    async def test_a_database_without_a_log_exits_one(self, tmp_path: Path) -> None:
+        """A dropped (or never created) audit table is not an intact log."""
+        result = await self.audit_verify(database_url(tmp_path / "empty.db"))
+        assert result.exit_code == 1
+        assert "no audit log" in result.output
+
+
+class TestThroughTheSystem:
+    async def test_an_event_read_and_acknowledged_is_audited_with_ids_only(
+        self,
+        settings: Settings,
+        gateway: httpx.AsyncClient,
+        producer_keys: dict[str, Ed25519PrivateKey],
+        inbox: httpx.AsyncClient,
+        running_broker: Runtime,
+    ) -> None:
+        """Receipt, production, delivery, reading and acknowledgement are each logged, the
+        chain verifies, and no entry holds an NHS number, a name or clinical text."""
+        event = ParentMentalHealthCrisis(
+            event_type="parent_mental_health_crisis",
+            event_id=uuid.uuid4(),
+            source_org="mh-demo",
+            occurred_at=datetime.now(UTC),
+            subject=family.person(family.MOTHER),
+            suicidal_ideation=True,
+            clinical_summary="Expressed plans to end her life; started on sertraline.",
+        )
+        posted = await post_signed(gateway, event, producer_keys)
+        assert posted.status_code == 202
+        [listed] = await wait_for_notices(inbox, SCHOOL, 1)
+        notice_id = listed["notice_id"]
+        await fetch_sealed(inbox, SCHOOL, notice_id)
+        acked = await inbox.post(f"/v1/recipients/{SCHOOL}/notices/{notice_id}/acknowledgement")
+        assert acked.status_code == 200
+
+        engine = db.make_engine(settings.database_url)
+        async with db.sessions(engine)() as session:
+            result = await audit.verify(session)
+            rows = (await session.execute(text("SELECT * FROM audit_log"))).all()
+        await engine.dispose()
+
+        assert result.ok, result
+        logged = {(row.action, row.subject_ref) for row in rows}
+        assert ("event_received", str(event.event_id)) in logged
+        for action in ("notice_produced", "notice_delivered", "notice_read", "notice_acknowledged"):
+            assert (action, notice_id) in logged
+        assert ("notice_read", SCHOOL, notice_id) in {
+            (r.action, r.actor, r.subject_ref) for r in rows
+        }
+        table = "\n".join(" ".join(str(value) for value in row) for row in rows)
+        for personal in (family.MOTHER, family.FATHER, family.CHILD_B, family.TWIN_1,
+                         family.TWIN_2, "Jess", "Dan", "Leo", "Mia", "Noah", "Carter",
+                         "sertraline", "end her life"):  # fmt: skip
+            assert personal not in table
