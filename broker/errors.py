@@ -7,7 +7,8 @@ BrokerError
 │   ├── UnknownSigningKey  no valid registered key of the producing organisation has this id
 │   ├── EventMismatch      the signed event disagrees with its cleartext header
 │   ├── ReplayedEvent      an event id seen before, arriving again as a new record
-│   └── EventOutsideWindow the event's times fall outside the allowed window
+│   ├── EventOutsideWindow the event's times fall outside the allowed window
+│   └── EventNotPermitted  organisations of this kind may not publish this event type
 ├── KeyFileError           a key file is missing, malformed or too widely readable
 ├── DirectoryError         the directory lacks something routing needs
 │   └── NoRecipientKey     the addressee has no contact with a public key
@@ -45,6 +46,10 @@ class ReplayedEvent(EnvelopeError):
 
 
 class EventOutsideWindow(EnvelopeError):
+    pass
+
+
+class EventNotPermitted(EnvelopeError):
     pass
 
 

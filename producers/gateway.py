@@ -28,7 +28,7 @@ from broker.adapters.envelopes import signed_from_bytes
 from broker.adapters.kafka import Topics, ensure_topics
 from broker.config import Settings
 from broker.entrypoints.http_errors import FieldError, field_error, field_errors, unprocessable
-from broker.errors import EnvelopeError, PublishFailed, SignatureInvalid
+from broker.errors import EnvelopeError, EventNotPermitted, PublishFailed, SignatureInvalid
 from broker.keys import KeyStore
 from broker.logging import configure_logging
 from producers.sdk import EventPublisher
@@ -160,7 +160,9 @@ async def _verified(
 ) -> SignedEvent:
     """Checks the producer's signature at the door; the router checks it again."""
     async with request.app.state.sessions() as session:
-        key = await SqlDirectory(session).signing_key(event.source_org, key_id, datetime.now(UTC))
+        directory = SqlDirectory(session)
+        key = await directory.signing_key(event.source_org, key_id, datetime.now(UTC))
+        await directory.check_may_publish(event.source_org, event.event_type)
     crypto.verify_event_bytes(key, event_json, signature)
     return signed_from_bytes(event_json, signature, key_id)
 
@@ -240,11 +242,13 @@ async def _unavailable(_request: Request, _exc: PublishFailed) -> JSONResponse:
 
 
 async def _unsigned(request: Request, exc: EnvelopeError) -> JSONResponse:
+    """401 for a missing or bad signature; 403 for an event the organisation may not send."""
     log.warning("event_signature_rejected", reason=type(exc).__name__)
+    code = 403 if isinstance(exc, EventNotPermitted) else status.HTTP_401_UNAUTHORIZED
     async with request.app.state.sessions.begin() as session:
         await audit.append(session, "event_rejected", "gateway", request.url.path,
                            {"reason": type(exc).__name__}, datetime.now(UTC))  # fmt: skip
-    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_401_UNAUTHORIZED)
+    return JSONResponse({"detail": str(exc)}, status_code=code)
 
 
 async def _invalid(_request: Request, exc: InvalidSubmission) -> JSONResponse:

@@ -15,7 +15,8 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import chronology, crypto, db
-from broker.errors import UnknownSigningKey
+from broker.errors import EventNotPermitted, UnknownSigningKey
+from broker.rules.authorisation import may_publish
 from broker.rules.deadlines import SchoolCalendar
 from broker.rules.family import (
     Addressee,
@@ -28,7 +29,7 @@ from broker.rules.family import (
 )
 from broker.rules.history import Outcome, PersonHistory
 from broker.rules.unmatched import unmatched_ids
-from schemas.events import PersonRef, ServiceWithdrawal
+from schemas.events import EventType, PersonRef, ServiceWithdrawal
 from schemas.notices import PersonView
 
 T = TypeVar("T", bound=db.Base)
@@ -267,6 +268,13 @@ class SqlDirectory:
         if (key.valid_from and at < key.valid_from) or (key.valid_until and at >= key.valid_until):
             raise UnknownSigningKey("the producing organisation's key was not valid then")
         return crypto.signing_public_from_text(key.public_key)
+
+    async def check_may_publish(self, org_id: str, event_type: EventType) -> None:
+        org = await self._session.get(db.Organisation, org_id)
+        if not may_publish(OrgKind(org.kind) if org else None, event_type):
+            raise EventNotPermitted(
+                f"an organisation of this kind may not publish {event_type.value} events"
+            )
 
     async def organisation(self, org_id: str) -> db.Organisation | None:
         return await self._session.get(db.Organisation, org_id)

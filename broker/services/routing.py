@@ -78,6 +78,7 @@ async def route_event(
                 header.source_org, signed.signing_key_id, header.received_at
             )
             event = verified_event(signed, header, producer_key)
+            await directory.check_may_publish(event.source_org, event.event_type)
             check_times(event, header, deps.clock())
             if await _seen_before(session, str(event.event_id), position):
                 log.info("event_already_routed")

@@ -148,6 +148,19 @@ class TestSignatures:
                                              "sgb-signature": signature})  # fmt: skip
         assert answer.status_code == 401
 
+    async def test_wrong_kind_of_organisation_is_forbidden(
+        self, gateway: httpx.AsyncClient, producer_keys: Keys
+    ) -> None:
+        """A mental health service may not report an ED attendance, however well signed."""
+        arrived = datetime.now(UTC).isoformat()
+        attendance = withdrawal(
+            event_type="ed_attendance", arrived_at=arrived, presenting_category="injury"
+        )
+        for field in ("service", "reason", "withdrawn_on"):
+            attendance.pop(field)
+        answer = await post_signed(gateway, attendance, producer_keys)
+        assert answer.status_code == 403
+
     async def test_batch_with_one_forged_event_is_refused(
         self, gateway: httpx.AsyncClient, producer_keys: Keys
     ) -> None:
