@@ -103,6 +103,17 @@ class TestRouter:
         assert await routed(running_broker) == (0, 0)
         assert await rejections(running_broker) == ["UnknownSigningKey"]
 
+    async def test_event_from_the_wrong_kind_of_organisation_goes_to_dead_letters(
+        self, running_broker: Runtime, producer_keys: Keys
+    ) -> None:
+        """An ED attendance from a mental health service, correctly signed, is refused."""
+        event = attendance(family.person(family.TWIN_1)).model_copy(
+            update={"source_org": "mh-demo"}
+        )
+        async with self._sdk(running_broker, producer_keys["mh-demo"]) as sdk:
+            await sdk.publish(event)
+        assert await dead_letter_reasons(running_broker, 1) == ["EventNotPermitted"]
+
     async def test_tampered_signed_event_goes_to_dead_letters(
         self, running_broker: Runtime, producer_keys: Keys
     ) -> None:
