@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     )
     router_group: str = "sgb-router"
     delivery_group: str = "sgb-delivery"
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    rate_limit: str = "600/minute"  # per client, in the limits library's notation
     log_level: str = "INFO"
     log_json: bool | None = None  # None: JSON unless writing to a terminal
 

@@ -28,6 +28,7 @@ from broker.adapters.envelopes import signed_from_bytes
 from broker.adapters.kafka import Topics, ensure_topics
 from broker.config import Settings
 from broker.entrypoints.http_errors import FieldError, field_error, field_errors, unprocessable
+from broker.entrypoints.limits import protect
 from broker.errors import EnvelopeError, EventNotPermitted, PublishFailed, SignatureInvalid
 from broker.keys import KeyStore
 from broker.logging import configure_logging
@@ -76,6 +77,7 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
         await engine.dispose()
 
     app = FastAPI(title="Safeguarding broker: event gateway", version="1", lifespan=lifespan)
+    protect(app, config.max_body_bytes, config.rate_limit)
     app.add_exception_handler(RequestValidationError, field_errors)  # type: ignore[arg-type]
     app.add_exception_handler(Conflict, _conflict)  # type: ignore[arg-type]
     app.add_exception_handler(PublishFailed, _unavailable)  # type: ignore[arg-type]

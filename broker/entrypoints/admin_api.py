@@ -25,6 +25,7 @@ from broker.adapters import db
 from broker.adapters.csv_import import read_directory
 from broker.config import Settings
 from broker.entrypoints import http_errors
+from broker.entrypoints.limits import protect
 from broker.logging import configure_logging
 from broker.services import directory_admin as admin
 from broker.services.directory_changes import (
@@ -88,6 +89,7 @@ def create_admin_api(settings: Settings | None = None) -> FastAPI:
         await engine.dispose()
 
     app = FastAPI(title="Safeguarding broker: directory admin", version="1", lifespan=lifespan)
+    protect(app, config.max_body_bytes, config.rate_limit)
     _install_error_handlers(app)
     _add_record_routes(app)
     _add_registration_routes(app)

@@ -21,6 +21,7 @@ from broker.adapters.kafka import Message
 from broker.bootstrap import Runtime, runtime
 from broker.config import Settings
 from broker.entrypoints import front_door_api
+from broker.entrypoints.limits import protect
 from broker.pseudonyms import pseudonym
 from broker.rules.deadlines import DIGEST_TIME, LONDON
 from broker.services import inbox, matching
@@ -54,6 +55,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
             yield
 
     app = FastAPI(title="Safeguarding broker: recipient inbox", version="1", lifespan=lifespan)
+    protect(app, config.max_body_bytes, config.rate_limit)
     app.add_exception_handler(inbox.NoticeNotFound, _not_found)  # type: ignore[arg-type]
     app.add_exception_handler(matching.NotInQueue, front_door_api.not_in_queue)  # type: ignore[arg-type]
     app.add_exception_handler(matching.MatchConflict, front_door_api.conflict)  # type: ignore[arg-type]
