@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     )
     router_group: str = "sgb-router"
     delivery_group: str = "sgb-delivery"
+    administrators: list[str] = Field(
+        default_factory=list, description="ids of the organisations that administer the directory"
+    )
     max_body_bytes: int = Field(1_048_576, ge=1024)
     rate_limit: str = "600/minute"  # per client, in the limits library's notation
     log_level: str = "INFO"

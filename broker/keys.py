@@ -19,6 +19,7 @@ HPKE_FILE = "broker-hpke.pem"
 SIGNING_FILE = "broker-signing.pem"
 PSEUDONYM_FILE = "pseudonym.key"
 PUBLIC_FILE = "broker-public.txt"
+TOKEN_FILE = "broker-token.pem"  # noqa: S105  a file name, not a secret
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class KeyStore:
     hpke: X25519PrivateKey
     signing: Ed25519PrivateKey
     pseudonym_secret: bytes
+    token: Ed25519PrivateKey  # signs access tokens only: a key per purpose
 
     @property
     def public(self) -> BrokerPublicKeys:
@@ -65,7 +67,8 @@ class KeyStore:
         signing = crypto.read_private_key(directory / SIGNING_FILE)
         if not isinstance(hpke, X25519PrivateKey) or not isinstance(signing, Ed25519PrivateKey):
             raise KeyFileError("the broker's key files hold the wrong kinds of key")
-        return cls(hpke, signing, _read_secret(directory / PSEUDONYM_FILE))
+        return cls(hpke, signing, _read_secret(directory / PSEUDONYM_FILE),
+                   _token_key(directory / TOKEN_FILE))  # fmt: skip
 
     @classmethod
     def create(cls, directory: Path) -> "KeyStore":
@@ -73,16 +76,27 @@ class KeyStore:
         if (directory / HPKE_FILE).exists():
             raise KeyFileError(f"keys already exist in {directory}")
         store = cls(X25519PrivateKey.generate(), Ed25519PrivateKey.generate(),
-                    secrets.token_bytes(32))  # fmt: skip
+                    secrets.token_bytes(32), Ed25519PrivateKey.generate())  # fmt: skip
         crypto.write_private_key(directory / HPKE_FILE, store.hpke)
         crypto.write_private_key(directory / SIGNING_FILE, store.signing)
         crypto.write_secret(directory / PSEUDONYM_FILE, store.pseudonym_secret)
+        crypto.write_private_key(directory / TOKEN_FILE, store.token)
         (directory / PUBLIC_FILE).write_text(store.public.to_text())
         return store
 
     @classmethod
     def load_or_create(cls, directory: Path) -> "KeyStore":
         return cls.load(directory) if (directory / HPKE_FILE).exists() else cls.create(directory)
+
+
+def _token_key(path: Path) -> Ed25519PrivateKey:
+    """The token key; a deployment made before tokens existed gets one on first start."""
+    if not path.exists():
+        crypto.write_private_key(path, Ed25519PrivateKey.generate())
+    key = crypto.read_private_key(path)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyFileError(f"{path.name} does not hold an Ed25519 key")
+    return key
 
 
 def _read_secret(path: Path) -> bytes:

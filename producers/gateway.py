@@ -26,7 +26,9 @@ from broker.adapters import audit, crypto, db
 from broker.adapters.directory import SqlDirectory
 from broker.adapters.envelopes import signed_from_bytes
 from broker.adapters.kafka import Topics, ensure_topics
+from broker.adapters.tokens import NotAuthorised, Principal
 from broker.config import Settings
+from broker.entrypoints import auth
 from broker.entrypoints.http_errors import FieldError, field_error, field_errors, unprocessable
 from broker.entrypoints.limits import protect
 from broker.errors import EnvelopeError, EventNotPermitted, PublishFailed, SignatureInvalid
@@ -72,12 +74,14 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
         )
         async with publisher:
             app.state.sessions = db.sessions(engine)
+            app.state.auth = auth.context_for(app.state.sessions, keys.token, config.administrators)
             app.state.publisher = publisher
             yield
         await engine.dispose()
 
     app = FastAPI(title="Safeguarding broker: event gateway", version="1", lifespan=lifespan)
     protect(app, config.max_body_bytes, config.rate_limit)
+    auth.install(app)
     app.add_exception_handler(RequestValidationError, field_errors)  # type: ignore[arg-type]
     app.add_exception_handler(Conflict, _conflict)  # type: ignore[arg-type]
     app.add_exception_handler(PublishFailed, _unavailable)  # type: ignore[arg-type]
@@ -87,10 +91,12 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
     @app.post("/v1/events", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
     async def post_event(
         request: Request,
+        caller: auth.Publisher,
         event: Annotated[Event, Body()],
         sgb_signature: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
         """One event, signed in the Sgb-Signature header over the exact body bytes."""
+        _own(caller, [event])
         key_id, signature = parse_signature_header(sgb_signature)
         signed = await _verified(request, event, await request.body(), key_id, signature)
         [result] = await accept(request, [(event, signed)])
@@ -101,11 +107,14 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
               response_model=BatchAccepted)  # fmt: skip
     async def post_batch(
         request: Request,
+        caller: auth.Publisher,
         items: Annotated[list[SignedSubmission], Body(min_length=1, max_length=MAX_BATCH)],
     ) -> BatchAccepted:
         """Several events, each as its exact JSON text with its signature."""
+        events = _parsed(items)
+        _own(caller, events)
         pairs = []
-        for event, item in zip(_parsed(items), items, strict=True):
+        for event, item in zip(events, items, strict=True):
             signature = crypto.b64decode(item.signature)
             signed = await _verified(request, event, item.event.encode(), item.key_id, signature)
             pairs.append((event, signed))
@@ -131,6 +140,12 @@ class SignedSubmission(BaseModel):
 class InvalidSubmission(Exception):
     def __init__(self, errors: list[FieldError]) -> None:
         self.errors = errors
+
+
+def _own(caller: Principal, events: Sequence[Event]) -> None:
+    """An organisation publishes its own events only."""
+    if any(event.source_org != caller.org_id for event in events):
+        raise NotAuthorised("an organisation may publish only its own events")
 
 
 def parse_signature_header(value: str | None) -> tuple[str, bytes]:

@@ -23,6 +23,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
+from support import OrgTokens, event_source, inbox_owner
 
 from broker.adapters import db
 from broker.bootstrap import Runtime, runtime
@@ -165,15 +166,21 @@ async def directory(
 
 
 @pytest.fixture
-async def gateway(settings: Settings, directory: None) -> AsyncIterator[httpx.AsyncClient]:
-    """The HTTP gateway app, started with its lifespan, spoken to over ASGI."""
-    async with _serve(create_gateway(settings)) as client:
+async def gateway(
+    settings: Settings, directory: None, producer_keys: dict[str, Ed25519PrivateKey]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The HTTP gateway app, started with its lifespan, spoken to over ASGI, each request
+    authenticated as the organisation whose event it carries."""
+    async with _serve(create_gateway(settings), OrgTokens(producer_keys, event_source)) as client:
         yield client
 
 
 @pytest.fixture
-async def inbox(settings: Settings, directory: None) -> AsyncIterator[httpx.AsyncClient]:
-    async with _serve(create_inbox_api(settings)) as client:
+async def inbox(
+    settings: Settings, directory: None, producer_keys: dict[str, Ed25519PrivateKey]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The inbox and front-door API, each request authenticated as the inbox's owner."""
+    async with _serve(create_inbox_api(settings), OrgTokens(producer_keys, inbox_owner)) as client:
         yield client
 
 
@@ -192,8 +199,10 @@ async def running_broker(settings: Settings, directory: None) -> AsyncIterator[R
 
 
 @asynccontextmanager
-async def _serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def _serve(app: FastAPI, auth: httpx.Auth) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", auth=auth
+        ) as client:
             yield client

@@ -28,6 +28,7 @@ from broker.demo import family
 from broker.demo.show import show_inbox
 from broker.keys import KeyStore
 from broker.services.directory_admin import load_directory
+from producers.auth import OrganisationAuth
 from producers.sdk import signature_header
 from schemas.events import EventAdapter
 
@@ -54,7 +55,7 @@ def run_demo() -> int:
         notices = asyncio.run(_settle(env["SGB_DATABASE_URL"], expected))
         console.rule(f"[bold]{expected} events routed into {notices} notices")
         private = {cid: key.private for cid, key in recipients.items()}
-        show_inbox(console, ports["inbox"], private, keys.public)
+        show_inbox(console, ports["inbox"], private, keys.public, producers)
     console.print(f"[green]Demo finished; everything stopped. Working files: {work}")
     return 0
 
@@ -158,12 +159,14 @@ def _replay(gateway_port: int, producers: dict[str, Ed25519PrivateKey]) -> int:
     """Each agency signs its event with its own key and posts it."""
     console.rule("[bold]Agencies publish the family's timeline through the HTTP gateway")
     events = family.timeline(datetime.now(UTC))
+    agencies = {org: OrganisationAuth(org, key) for org, key in producers.items()}
     with httpx.Client(base_url=f"http://127.0.0.1:{gateway_port}", timeout=30) as client:
         for said, event in events:
             body = EventAdapter.dump_json(event)
             signature = signature_header(body, producers[event.source_org])
-            answer = client.post("/v1/events", content=body, headers={
-                "content-type": "application/json", "sgb-signature": signature})  # fmt: skip
+            answer = client.post("/v1/events", content=body, auth=agencies[event.source_org],
+                                 headers={"content-type": "application/json",
+                                          "sgb-signature": signature})  # fmt: skip
             answer.raise_for_status()
             console.print(f"  {answer.status_code} {event.event_type.value:<28} {said}")
     return len(events)

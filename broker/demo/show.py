@@ -3,14 +3,17 @@
 from datetime import datetime
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
 from broker.adapters.crypto import RecipientPrivateKey
+from broker.demo import family
 from broker.errors import EnvelopeError
 from broker.keys import BrokerPublicKeys
 from broker.rules.deadlines import LONDON
+from producers.auth import OrganisationAuth
 from producers.receiver import NoticeReceiver
 from schemas.notices import NoticeBody, NoticeHeader, PersonView, SealedNotice
 
@@ -20,9 +23,14 @@ def show_inbox(
     port: int,
     recipients: dict[str, RecipientPrivateKey],
     broker: BrokerPublicKeys,
+    organisations: dict[str, Ed25519PrivateKey],
 ) -> None:
+    """Each organisation signs in with its own key and reads its own recipients' inboxes."""
+    owners = {contact: org for contact, org, _ in family.contacts()}
+    auths = {org: OrganisationAuth(org, key) for org, key in organisations.items()}
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
         for recipient_id, key in recipients.items():
+            client.auth = auths[owners[recipient_id]]
             listed = client.get(f"/v1/recipients/{recipient_id}/notices").json()
             if not listed:
                 continue
@@ -34,7 +42,9 @@ def show_inbox(
                 header, body = receiver.open(sealed)
                 console.print(_panel(header, body))
                 client.post(f"{url}/acknowledgement").raise_for_status()
+        client.auth = auths["school-oakfield"]
         _show_wrong_key_fails(console, client, recipients, broker)
+        client.auth = auths["la-front-door"]
         show_chronology(console, client, "h-carter")
 
 

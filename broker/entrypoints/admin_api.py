@@ -24,8 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from broker.adapters import db
 from broker.adapters.csv_import import read_directory
 from broker.config import Settings
-from broker.entrypoints import http_errors
+from broker.entrypoints import auth, http_errors
 from broker.entrypoints.limits import protect
+from broker.keys import KeyStore
 from broker.logging import configure_logging
 from broker.services import directory_admin as admin
 from broker.services.directory_changes import (
@@ -85,11 +86,14 @@ def create_admin_api(settings: Settings | None = None) -> FastAPI:
         engine = db.make_engine(config.database_url)
         await db.create_schema(engine)
         app.state.sessions = db.sessions(engine)
+        keys = KeyStore.load_or_create(config.keys_dir)
+        app.state.auth = auth.context_for(app.state.sessions, keys.token, config.administrators)
         yield
         await engine.dispose()
 
     app = FastAPI(title="Safeguarding broker: directory admin", version="1", lifespan=lifespan)
     protect(app, config.max_body_bytes, config.rate_limit)
+    auth.install(app)
     _install_error_handlers(app)
     _add_record_routes(app)
     _add_registration_routes(app)
@@ -118,28 +122,41 @@ def _add_record_routes(app: FastAPI) -> None:
     base = "/v1/admin"
 
     @app.put(base + "/organisations/{org_id}", response_model=Changed)
-    async def put_organisation(request: Request, org_id: str, spec: OrganisationSpec) -> Changed:
+    async def put_organisation(
+        request: Request, _: auth.Administrator, org_id: str, spec: OrganisationSpec
+    ) -> Changed:
         _same_ids(id=(org_id, spec.id))
         return await _put(request, admin.put_organisation, spec, spec.id)
 
     @app.put(base + "/contacts/{contact_id}", response_model=Changed)
-    async def put_contact(request: Request, contact_id: str, spec: ContactSpec) -> Changed:
+    async def put_contact(
+        request: Request, _: auth.Administrator, contact_id: str, spec: ContactSpec
+    ) -> Changed:
         _same_ids(id=(contact_id, spec.id))
         return await _put(request, admin.put_contact, spec, spec.id)
 
     @app.put(base + "/people/{person_id}", response_model=Changed)
-    async def put_person(request: Request, person_id: str, spec: PersonSpec) -> Changed:
+    async def put_person(
+        request: Request, _: auth.Administrator, person_id: str, spec: PersonSpec
+    ) -> Changed:
         _same_ids(id=(person_id, spec.id))
         return await _put(request, admin.put_person, spec, spec.id)
 
     @app.put(base + "/households/{household_id}", response_model=Changed)
-    async def put_household(request: Request, household_id: str, spec: HouseholdSpec) -> Changed:
+    async def put_household(
+        request: Request, _: auth.Administrator, household_id: str, spec: HouseholdSpec
+    ) -> Changed:
         _same_ids(id=(household_id, spec.id))
         return await _put(request, admin.put_household, spec, spec.id)
 
     @app.put(base + "/involvements/{person_id}/{org_id}/{opened_on}", response_model=Changed)
     async def put_involvement(
-        request: Request, person_id: str, org_id: str, opened_on: date, spec: InvolvementSpec
+        request: Request,
+        _: auth.Administrator,
+        person_id: str,
+        org_id: str,
+        opened_on: date,
+        spec: InvolvementSpec,
     ) -> Changed:
         path = {"person_id": person_id, "org_id": org_id, "opened_on": opened_on}
         _same_ids(**{name: (value, getattr(spec, name)) for name, value in path.items()})
@@ -147,7 +164,9 @@ def _add_record_routes(app: FastAPI) -> None:
         return await _put(request, admin.put_involvement, spec, record_id)
 
     @app.put(base + "/plans/{plan_id}", response_model=Changed)
-    async def put_plan(request: Request, plan_id: str, spec: PlanSpec) -> Changed:
+    async def put_plan(
+        request: Request, _: auth.Administrator, plan_id: str, spec: PlanSpec
+    ) -> Changed:
         _same_ids(id=(plan_id, spec.id))
         return await _put(request, admin.put_plan, spec, spec.id)
 
@@ -157,14 +176,16 @@ def _add_registration_routes(app: FastAPI) -> None:
 
     @app.put(path, response_model=Changed)
     async def put_registration(
-        request: Request, person_id: str, kind: str, spec: RegistrationSpec
+        request: Request, _: auth.Administrator, person_id: str, kind: str, spec: RegistrationSpec
     ) -> Changed:
         _same_ids(person_id=(person_id, spec.person_id), kind=(kind, spec.kind))
         record_id = admin.registration_id(person_id, kind)
         return await _put(request, admin.put_registration, spec, record_id)
 
     @app.delete(path, response_model=Changed)
-    async def delete_registration(request: Request, person_id: str, kind: str) -> Changed:
+    async def delete_registration(
+        request: Request, _: auth.Administrator, person_id: str, kind: str
+    ) -> Changed:
         async with _sessions(request).begin() as session:
             await admin.delete_registration(session, person_id, kind, ACTOR)
         return Changed(id=admin.registration_id(person_id, kind), action="deleted")
@@ -172,7 +193,9 @@ def _add_registration_routes(app: FastAPI) -> None:
 
 def _add_bulk_routes(app: FastAPI) -> None:
     @app.post("/v1/admin/import", response_model=Imported)
-    async def import_directory(request: Request, spec: DirectorySpec) -> Imported:
+    async def import_directory(
+        request: Request, _: auth.Administrator, spec: DirectorySpec
+    ) -> Imported:
         """Applies a whole directory in one transaction: all of it, or none of it."""
         async with _sessions(request).begin() as session:
             summary = await admin.load_directory(session, spec, actor=ACTOR)
@@ -180,7 +203,7 @@ def _add_bulk_routes(app: FastAPI) -> None:
 
     @app.get("/v1/admin/changes", response_model=list[Change])
     async def changes(
-        request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+        request: Request, _: auth.Administrator, limit: Annotated[int, Query(ge=1, le=1000)] = 100
     ) -> list[Change]:
         async with _sessions(request)() as session:
             rows = await list_changes(session, limit)

@@ -13,7 +13,9 @@ from pydantic import BaseModel, Field
 
 from broker.adapters import audit, chronology
 from broker.adapters.kafka import Message
+from broker.adapters.tokens import NotAuthorised, Principal
 from broker.bootstrap import Runtime
+from broker.entrypoints import auth
 from broker.errors import PublishFailed
 from broker.pseudonyms import person_key
 from broker.services import matching
@@ -45,7 +47,10 @@ class Matched(BaseModel):
 
 
 @router.get("/v1/front-doors/{org_id}/matching-queue", response_model=list[QueuedEvent])
-async def matching_queue(request: Request, org_id: str) -> list[QueuedEvent]:
+async def matching_queue(
+    request: Request, org_id: str, caller: auth.FrontDoor
+) -> list[QueuedEvent]:
+    _own(org_id, caller)
     rt = _rt(request)
     async with rt.sessions() as session:
         entries = await matching.waiting(session, org_id)
@@ -59,7 +64,10 @@ async def matching_queue(request: Request, org_id: str) -> list[QueuedEvent]:
 
 
 @router.post("/v1/front-doors/{org_id}/matching-queue/{event_id}/match", response_model=Matched)
-async def match(request: Request, org_id: str, event_id: UUID, body: MatchRequest) -> Matched:
+async def match(
+    request: Request, org_id: str, event_id: UUID, body: MatchRequest, caller: auth.FrontDoor
+) -> Matched:
+    _own(org_id, caller)
     """Says who the event's people are; the event is then routed to the whole family."""
     rt = _rt(request)
     # The match commits before the event is published again, or the router could read the
@@ -88,13 +96,18 @@ async def match(request: Request, org_id: str, event_id: UUID, body: MatchReques
     "/v1/households/{household_id}/chronology", response_model=list[chronology.ChronologyLine]
 )
 async def household_chronology(
-    request: Request, household_id: str
+    request: Request, household_id: str, caller: auth.FrontDoor
 ) -> list[chronology.ChronologyLine]:
     """Every event and notice for the household: who was told what, when, and their receipts."""
     async with _rt(request).sessions.begin() as session:
-        await audit.append(session, "chronology_accessed", "front-door", household_id, {},
+        await audit.append(session, "chronology_accessed", caller.org_id, household_id, {},
                            datetime.now(UTC))  # fmt: skip
         return await chronology.chronology_of(session, household_id)
+
+
+def _own(org_id: str, caller: Principal) -> None:
+    if org_id != caller.org_id:
+        raise NotAuthorised("this queue belongs to another front door")
 
 
 def _rt(request: Request) -> Runtime:

@@ -15,12 +15,14 @@ from uuid import UUID
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import audit, db
 from broker.adapters.kafka import Message
+from broker.adapters.tokens import NotAuthorised, Principal
 from broker.bootstrap import Runtime, runtime
 from broker.config import Settings
-from broker.entrypoints import front_door_api
+from broker.entrypoints import auth, front_door_api
 from broker.entrypoints.limits import protect
 from broker.pseudonyms import pseudonym
 from broker.rules.deadlines import DIGEST_TIME, LONDON
@@ -52,10 +54,12 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with runtime(config) as rt:
             app.state.rt = rt
+            app.state.auth = auth.context_for(rt.sessions, rt.keys.token, config.administrators)
             yield
 
     app = FastAPI(title="Safeguarding broker: recipient inbox", version="1", lifespan=lifespan)
     protect(app, config.max_body_bytes, config.rate_limit)
+    auth.install(app)
     app.add_exception_handler(inbox.NoticeNotFound, _not_found)  # type: ignore[arg-type]
     app.add_exception_handler(matching.NotInQueue, front_door_api.not_in_queue)  # type: ignore[arg-type]
     app.add_exception_handler(matching.MatchConflict, front_door_api.conflict)  # type: ignore[arg-type]
@@ -63,31 +67,43 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
     base = "/v1/recipients/{recipient_id}/notices"
 
     @app.get(base, response_model=list[NoticeSummary])
-    async def list_notices(request: Request, recipient_id: str) -> list[NoticeSummary]:
+    async def list_notices(
+        request: Request, recipient_id: str, caller: auth.NoticeReader
+    ) -> list[NoticeSummary]:
         async with _rt(request).sessions() as session:
+            await _own(session, recipient_id, caller)
             listed = await inbox.list_notices(session, recipient_id, datetime.now(UTC))
         return [_summary(n) for n in listed]
 
     @app.get("/v1/recipients/{recipient_id}/digests/{day}", response_model=list[NoticeSummary])
-    async def daily_digest(request: Request, recipient_id: str, day: date) -> list[NoticeSummary]:
+    async def daily_digest(
+        request: Request, recipient_id: str, day: date, caller: auth.NoticeReader
+    ) -> list[NoticeSummary]:
         """The day's digest of low-severity notices, once it has been released (07:00)."""
         released_at = datetime.combine(day, DIGEST_TIME, LONDON)
         async with _rt(request).sessions() as session:
+            await _own(session, recipient_id, caller)
             gathered = await inbox.digest(session, recipient_id, released_at, datetime.now(UTC))
         return [_summary(n) for n in gathered]
 
     @app.get(base + "/{notice_id}", response_model=NoticeDetail)
-    async def get_notice(request: Request, recipient_id: str, notice_id: UUID) -> NoticeDetail:
+    async def get_notice(
+        request: Request, recipient_id: str, notice_id: UUID, caller: auth.NoticeReader
+    ) -> NoticeDetail:
         async with _rt(request).sessions.begin() as session:
+            await _own(session, recipient_id, caller)
             notice = await inbox.get_notice(session, recipient_id, notice_id)
             await audit.append(session, "notice_read", recipient_id, str(notice_id), {},
                                datetime.now(UTC))  # fmt: skip
         return NoticeDetail(**_summary(notice).model_dump(), sealed=inbox.sealed(notice))
 
     @app.post(base + "/{notice_id}/acknowledgement", response_model=Acknowledged)
-    async def acknowledge(request: Request, recipient_id: str, notice_id: UUID) -> Acknowledged:
+    async def acknowledge(
+        request: Request, recipient_id: str, notice_id: UUID, caller: auth.NoticeReader
+    ) -> Acknowledged:
         rt = _rt(request)
         async with rt.sessions.begin() as session:
+            await _own(session, recipient_id, caller)
             notice, first = await inbox.acknowledge(
                 session, recipient_id, notice_id, datetime.now(UTC)
             )
@@ -106,6 +122,13 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     return app
+
+
+async def _own(session: AsyncSession, recipient_id: str, caller: Principal) -> None:
+    """An organisation reads only its own recipients' inboxes."""
+    contact = await session.get(db.Contact, recipient_id)
+    if contact is None or contact.org_id != caller.org_id:
+        raise NotAuthorised("this inbox belongs to another organisation")
 
 
 def _rt(request: Request) -> Runtime:

@@ -7,9 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from support import OrgTokens
 
 from broker.adapters import crypto, db
 from broker.config import Settings
@@ -25,20 +27,43 @@ INVALID_NHS = "9990000019"
 Sessions = async_sessionmaker[AsyncSession]
 
 
+ADMIN = "partnership-admin"
+ADMIN_KEY = Ed25519PrivateKey.generate()
+
+
 @pytest.fixture
 def admin_settings(tmp_path: Path) -> Settings:
     """Its own database file; the admin API needs no Kafka."""
     return Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'admin.db'}",
-                    keys_dir=tmp_path / "keys", log_json=True)  # fmt: skip
+                    keys_dir=tmp_path / "keys", log_json=True,
+                    administrators=[ADMIN])  # fmt: skip
+
+
+async def bootstrap_administrator(settings: Settings) -> None:
+    """The partnership's administrator, put in place the way an install does, outside the
+    API (and so outside its change log)."""
+    engine = db.make_engine(settings.database_url)
+    await db.create_schema(engine)
+    async with db.sessions(engine).begin() as session:
+        session.add(db.Organisation(id=ADMIN, name="Partnership admin", kind="front_door",
+                                    area="E09000099"))  # fmt: skip
+        await session.flush()
+        public = ADMIN_KEY.public_key()
+        session.add(db.OrgSigningKey(org_id=ADMIN, key_id=crypto.key_id(public),
+                                     public_key=crypto.encode_public(public)))  # fmt: skip
+    await engine.dispose()
 
 
 @pytest.fixture
 async def api(admin_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The admin API started with its lifespan, spoken to over ASGI."""
+    """The admin API started with its lifespan, spoken to over ASGI as the administrator."""
+    await bootstrap_administrator(admin_settings)
     app = create_admin_api(admin_settings)
+    auth = OrgTokens({ADMIN: ADMIN_KEY}, lambda _request: ADMIN)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test",
+                                     auth=auth) as client:  # fmt: skip
             yield client
 
 

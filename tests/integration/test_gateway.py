@@ -10,7 +10,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
-from support import batch_item, post_signed
+from support import OrgTokens, batch_item, post_signed
 
 from broker.adapters import audit, db
 from broker.config import Settings
@@ -211,6 +211,10 @@ class TestRejecting:
         answer = await gateway.post("/v1/events", json=withdrawal(event_type="gossip"))
         assert answer.status_code == 422
 
-    async def test_empty_batch_is_rejected(self, gateway: httpx.AsyncClient) -> None:
+    async def test_empty_batch_is_rejected(
+        self, gateway: httpx.AsyncClient, producer_keys: Keys
+    ) -> None:
         """A batch must hold at least one event."""
-        assert (await gateway.post("/v1/events/batch", json=[])).status_code == 422
+        as_mh = OrgTokens(producer_keys, lambda _request: "mh-demo")
+        answer = await gateway.post("/v1/events/batch", json=[], auth=as_mh)
+        assert answer.status_code == 422
