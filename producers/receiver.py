@@ -7,22 +7,28 @@ It checks the broker's signature over the header and ciphertext before it decryp
 decryption fails unless the header is exactly the one the broker bound in.
 """
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from broker.adapters import crypto, recipient_keys
 from broker.adapters.envelopes import open_notice
-from broker.errors import KeyFileError
+from broker.errors import DecryptionFailed, KeyFileError
 from broker.keys import BrokerPublicKeys
 from schemas.notices import NoticeBody, NoticeHeader, SealedNotice
 
 
 class NoticeReceiver:
+    """Opens notices with the recipient's key, or with whichever of its keys (current and
+    not yet retired) the notice names: rotating a key never strands an unread notice."""
+
     def __init__(
-        self, private_key: crypto.RecipientPrivateKey, broker_keys: BrokerPublicKeys
+        self,
+        private_key: crypto.RecipientPrivateKey | Mapping[str, crypto.RecipientPrivateKey],
+        broker_keys: BrokerPublicKeys,
     ) -> None:
-        self._key = private_key
+        self._keys = private_key
         self._broker = broker_keys
 
     @classmethod
@@ -37,4 +43,12 @@ class NoticeReceiver:
         return cls(key, broker)
 
     def open(self, sealed: SealedNotice) -> tuple[NoticeHeader, NoticeBody]:
-        return open_notice(sealed, self._key, self._broker.signing)
+        return open_notice(sealed, self._key_for(sealed), self._broker.signing)
+
+    def _key_for(self, sealed: SealedNotice) -> crypto.RecipientPrivateKey:
+        if not isinstance(self._keys, Mapping):
+            return self._keys
+        key_id = NoticeHeader.model_validate_json(sealed.header).recipient_key_id
+        if key_id not in self._keys:
+            raise DecryptionFailed("the notice was sealed to a key this recipient no longer has")
+        return self._keys[key_id]

@@ -1,0 +1,82 @@
+"""A recipient rotates its key while notices sealed to the old one are still unread."""
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from broker.adapters import crypto, db
+from broker.adapters.envelopes import seal_event, sign_event
+from broker.adapters.kafka import Topics
+from broker.demo import family
+from broker.errors import DecryptionFailed
+from broker.keys import KeyStore
+from broker.services.directory_admin import load_directory, put_contact
+from broker.services.routing import RoutingDeps, route_event
+from broker.services.scenario import CollectingPublisher
+from producers.receiver import NoticeReceiver
+from schemas.directory import ContactSpec
+from schemas.events import EventAdapter
+from schemas.notices import SealedNotice
+from schemas.transport import EventHeader
+
+pytestmark = pytest.mark.integration
+GP = "gp-riverside:safeguarding_lead"
+
+
+async def crisis(deps: RoutingDeps, producers: dict[str, Any]) -> None:
+    now = datetime.now(UTC)
+    event = EventAdapter.validate_python({
+        "event_type": "parent_mental_health_crisis", "event_id": str(uuid.uuid4()),
+        "source_org": "mh-demo", "occurred_at": now.isoformat(),
+        "subject": {"nhs_number": family.MOTHER},
+    })  # fmt: skip
+    header = EventHeader(event_id=event.event_id, event_type=event.event_type,
+                         source_org=event.source_org, received_at=now,
+                         broker_key_id=deps.keys.public.hpke_key_id)  # fmt: skip
+    signed = sign_event(event, producers["mh-demo"])
+    await route_event(seal_event(signed, header, deps.keys.public.hpke), deps)
+
+
+class TestRecipientKeyRotation:
+    async def test_unread_notices_stay_readable_after_rotation(self, tmp_path: Path) -> None:
+        """Notices sealed before a rotation open with the old key, later ones with the new;
+        a receiver that kept only the new key cannot read the old ones."""
+        engine = db.make_engine(f"sqlite+aiosqlite:///{tmp_path / 'rotation.db'}")
+        await db.create_schema(engine)
+        sessions = db.sessions(engine)
+        pairs, producers = family.recipient_keys(), family.producer_keys()
+        public = {cid: pair.public_text for cid, pair in pairs.items()}
+        async with sessions.begin() as session:
+            await load_directory(session, family.directory(public, datetime.now(UTC).date(),
+                                                           producers))  # fmt: skip
+        keys = KeyStore.create(tmp_path / "keys")
+        publisher = CollectingPublisher()
+        deps = RoutingDeps(sessions, keys, publisher, Topics.with_prefix("t."))
+        await crisis(deps, producers)
+
+        old_key, new_key = pairs[GP].private, X25519PrivateKey.generate()
+        new_text = crypto.encode_public(new_key.public_key())
+        async with sessions.begin() as session:
+            await put_contact(session, ContactSpec(id=GP, org_id="gp-riverside",
+                                                   role="safeguarding_lead",
+                                                   hpke_public_key=new_text), "admin")  # fmt: skip
+        await crisis(deps, producers)
+        await engine.dispose()
+
+        notices = [SealedNotice.model_validate_json(m.value) for m in publisher.messages
+                   if m.topic == deps.topics.notices and GP in m.value.decode()]  # fmt: skip
+        assert len(notices) == 2
+        key_ids = {
+            crypto.key_id(old_key.public_key()): old_key,
+            crypto.key_id(new_key.public_key()): new_key,
+        }
+        keyring = NoticeReceiver(key_ids, keys.public)
+        assert [keyring.open(n)[0].recipient_key_id for n in notices] == list(key_ids)
+        only_new = NoticeReceiver({new_id: new_key}, keys.public)
+        with pytest.raises(DecryptionFailed):
+            only_new.open(notices[0])
+        assert only_new.open(notices[1])[1].event_type == "parent_mental_health_crisis"
