@@ -70,12 +70,9 @@ class TestRecipientKeyRotation:
         notices = [SealedNotice.model_validate_json(m.value) for m in publisher.messages
                    if m.topic == deps.topics.notices and GP in m.value.decode()]  # fmt: skip
         assert len(notices) == 2
-        key_ids = {
-            crypto.key_id(old_key.public_key()): old_key,
-            crypto.key_id(new_key.public_key()): new_key,
-        }
-        keyring = NoticeReceiver(key_ids, keys.public)
-        assert [keyring.open(n)[0].recipient_key_id for n in notices] == list(key_ids)
+        old_id, new_id = (crypto.key_id(k.public_key()) for k in (old_key, new_key))
+        keyring = NoticeReceiver({old_id: old_key, new_id: new_key}, keys.public)
+        assert [keyring.open(n)[0].recipient_key_id for n in notices] == [old_id, new_id]
         only_new = NoticeReceiver({new_id: new_key}, keys.public)
         with pytest.raises(DecryptionFailed):
             only_new.open(notices[0])
