@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from broker.adapters import db
+from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.kafka import KafkaPublisher, Topics, ensure_topics
 from broker.config import Settings
 from broker.keys import KeyStore
@@ -21,6 +22,7 @@ class Runtime:
     keys: KeyStore
     topics: Topics
     publisher: KafkaPublisher
+    data_keys: FileDataKeys
 
 
 @asynccontextmanager
@@ -35,8 +37,9 @@ async def runtime(settings: Settings, *, configure_logs: bool = True) -> AsyncIt
     publisher = KafkaPublisher(settings.kafka_bootstrap_servers)
     await publisher.start()
     try:
-        yield Runtime(settings, engine, db.sessions(engine), KeyStore.load_or_create(
-            settings.keys_dir), topics, publisher)  # fmt: skip
+        keys = KeyStore.load_or_create(settings.keys_dir)
+        data_keys = FileDataKeys(settings.keys_dir / "households")
+        yield Runtime(settings, engine, db.sessions(engine), keys, topics, publisher, data_keys)
     finally:
         await publisher.stop()
         await engine.dispose()

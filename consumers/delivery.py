@@ -31,7 +31,7 @@ async def handle_notices(records: Sequence[Received], rt: Runtime) -> None:
             rejected.append(record)
     now = datetime.now(UTC)
     async with rt.sessions.begin() as session:
-        stored = await inbox.store(session, [n for _, n in notices], now)
+        stored = await inbox.store(session, [n for _, n in notices], now, rt.data_keys)
     await rt.publisher.publish(
         [_delivered(rt, r, n, now) for r, n in notices] + [_unreadable(rt, r) for r in rejected]
     )

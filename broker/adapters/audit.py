@@ -31,6 +31,7 @@ Action = Literal[
     "notice_escalated",
     "directory_changed",
     "chronology_accessed",
+    "household_shredded",
 ]
 Details = Mapping[str, str | int | bool | None]
 

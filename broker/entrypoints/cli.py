@@ -91,6 +91,27 @@ def audit_verify() -> None:
     typer.echo(f"audit log intact: {result.entries} entries")
 
 
+@app.command("shred-household")
+def shred_household(household_id: str) -> None:
+    """Retention: delete the household's data key, so its stored notices can never be read."""
+    from broker.adapters import db
+    from broker.adapters.data_keys import FileDataKeys
+    from broker.services.retention import shred_household as shred
+
+    settings = Settings()
+
+    async def run() -> bool:
+        engine = db.make_engine(settings.database_url)
+        keys = KeyStore.load(settings.keys_dir)
+        async with db.sessions(engine).begin() as session:
+            done = await shred(session, FileDataKeys(settings.keys_dir / "households"),
+                               keys.pseudonym_secret, household_id, "cli")  # fmt: skip
+        await engine.dispose()
+        return done
+
+    typer.echo("household data key deleted" if asyncio.run(run()) else "no key to delete")
+
+
 @app.command()
 def scenario(files: list[Path]) -> None:
     """Replay scenario files through the routing rules and check the notices they expect."""

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import audit, db
+from broker.adapters.data_keys import DataKeyShredded
 from broker.adapters.kafka import Message
 from broker.adapters.tokens import NotAuthorised, Principal
 from broker.bootstrap import Runtime, runtime
@@ -61,6 +62,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
     protect(app, config.max_body_bytes, config.rate_limit)
     auth.install(app)
     app.add_exception_handler(inbox.NoticeNotFound, _not_found)  # type: ignore[arg-type]
+    app.add_exception_handler(DataKeyShredded, _shredded)  # type: ignore[arg-type]
     app.add_exception_handler(matching.NotInQueue, front_door_api.not_in_queue)  # type: ignore[arg-type]
     app.add_exception_handler(matching.MatchConflict, front_door_api.conflict)  # type: ignore[arg-type]
     app.include_router(front_door_api.router)
@@ -95,7 +97,8 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
             notice = await inbox.get_notice(session, recipient_id, notice_id)
             await audit.append(session, "notice_read", recipient_id, str(notice_id), {},
                                datetime.now(UTC))  # fmt: skip
-        return NoticeDetail(**_summary(notice).model_dump(), sealed=inbox.sealed(notice))
+        sealed = inbox.sealed(notice, _rt(request).data_keys)
+        return NoticeDetail(**_summary(notice).model_dump(), sealed=sealed)
 
     @app.post(base + "/{notice_id}/acknowledgement", response_model=Acknowledged)
     async def acknowledge(
@@ -150,6 +153,10 @@ def _ack_message(rt: Runtime, notice: db.InboxNotice, at: datetime) -> Message:
               "state": "acknowledged", "at": at.isoformat()}  # fmt: skip
     key = pseudonym(rt.keys.pseudonym_secret, "recipient", notice.recipient_id)
     return Message(rt.topics.acknowledgements, key, json.dumps(record).encode())
+
+
+async def _shredded(_request: Request, exc: DataKeyShredded) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=410)
 
 
 async def _not_found(_request: Request, exc: inbox.NoticeNotFound) -> JSONResponse:

@@ -11,7 +11,8 @@ from uuid import UUID
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import audit, db
+from broker.adapters import audit, crypto, db
+from broker.adapters.data_keys import FileDataKeys
 from broker.errors import BrokerError
 from schemas.notices import NoticeHeader, SealedNotice
 
@@ -20,8 +21,11 @@ class NoticeNotFound(BrokerError):
     """No such notice in this recipient's inbox (another recipient's notice included)."""
 
 
-async def store(session: AsyncSession, notices: Sequence[SealedNotice], now: datetime) -> int:
-    """Stores each notice once, however often it is delivered; returns how many were new."""
+async def store(
+    session: AsyncSession, notices: Sequence[SealedNotice], now: datetime, keys: FileDataKeys
+) -> int:
+    """Stores each notice once, however often it is delivered; returns how many were new.
+    Its ciphertext is sealed again at rest under its household's data key (crypto-shredding)."""
     stored = 0
     for sealed in notices:
         header = NoticeHeader.model_validate_json(sealed.header)
@@ -31,7 +35,9 @@ async def store(session: AsyncSession, notices: Sequence[SealedNotice], now: dat
             notice_id=str(header.notice_id),
             recipient_id=header.recipient_id,
             header=sealed.header,
-            ciphertext=sealed.ciphertext,
+            ciphertext=crypto.b64encode(keys.wrap(
+                header.household, crypto.b64decode(sealed.ciphertext), _context(header.notice_id)
+            )),
             signature=sealed.signature,
             deadline=header.deadline,
             held_until=header.held_until,
@@ -92,7 +98,17 @@ async def acknowledge(
     return notice, True
 
 
-def sealed(notice: db.InboxNotice) -> SealedNotice:
-    return SealedNotice(
-        header=notice.header, ciphertext=notice.ciphertext, signature=notice.signature
+def sealed(notice: db.InboxNotice, keys: FileDataKeys) -> SealedNotice:
+    """The notice as the broker sent it; ``DataKeyShredded`` once its household's key is gone."""
+    header = NoticeHeader.model_validate_json(notice.header)
+    ciphertext = keys.unwrap(
+        header.household, crypto.b64decode(notice.ciphertext), _context(header.notice_id)
     )
+    return SealedNotice(
+        header=notice.header, ciphertext=crypto.b64encode(ciphertext), signature=notice.signature
+    )
+
+
+def _context(notice_id: object) -> bytes:
+    # Binds each stored ciphertext to its notice, so rows cannot be swapped unnoticed.
+    return f"sgb/inbox-at-rest/v1/{notice_id}".encode()

@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from broker.adapters import crypto, db
+from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.envelopes import seal_event, sign_event
 from broker.adapters.kafka import Topics
 from broker.demo import family
@@ -43,12 +44,12 @@ async def routing(tmp_path: Path) -> Any:
         await load_directory(session, spec.model_copy(update={"contacts": contacts}))
     deps = RoutingDeps(sessions, KeyStore.create(tmp_path / "keys"), CollectingPublisher(),
                        Topics.with_prefix("t."), clock=lambda: RECEIVED)  # fmt: skip
-    yield deps, producers
+    yield deps, producers, FileDataKeys(tmp_path / "households")
     await engine.dispose()
 
 
 async def route(routing: Any, payload: dict[str, Any]) -> list[Any]:
-    deps, producers = routing
+    deps, producers, data_keys = routing
     event = EventAdapter.validate_python(
         {"event_id": str(uuid.uuid4()), "occurred_at": RECEIVED.isoformat(), **payload}
     )
@@ -60,7 +61,7 @@ async def route(routing: Any, payload: dict[str, Any]) -> list[Any]:
     published = [SealedNotice.model_validate_json(m.value)
                  for m in deps.publisher.messages if m.topic == deps.topics.notices]  # type: ignore[attr-defined]  # fmt: skip
     async with deps.sessions.begin() as session:
-        await inbox.store(session, published, RECEIVED)
+        await inbox.store(session, published, RECEIVED, data_keys)
     return [h for h in headers if h.recipient_id == GP]
 
 
