@@ -33,8 +33,9 @@ async def runtime(settings: Settings, *, configure_logs: bool = True) -> AsyncIt
     engine = db.make_engine(settings.database_url)
     await db.create_schema(engine)
     topics = Topics.with_prefix(settings.topic_prefix)
-    await ensure_topics(settings.kafka_bootstrap_servers, topics, settings.topics)
-    publisher = KafkaPublisher(settings.kafka_bootstrap_servers)
+    security = settings.kafka_security
+    await ensure_topics(settings.kafka_bootstrap_servers, topics, settings.topics, security)
+    publisher = KafkaPublisher(settings.kafka_bootstrap_servers, security)
     await publisher.start()
     try:
         keys = KeyStore.load_or_create(settings.keys_dir)

@@ -3,6 +3,7 @@
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
@@ -25,6 +26,19 @@ class TopicSettings(BaseModel):
     notices_retention_ms: int = 30 * 24 * 3600 * 1000
     dead_letter_retention_ms: int = 30 * 24 * 3600 * 1000
     audit_retention_ms: int = -1  # the audit trail is kept until the partnership deletes it
+
+
+class KafkaSecurity(BaseModel):
+    """How the broker's Kafka clients authenticate. Local development: PLAINTEXT on loopback.
+    Production: SASL_SSL with SCRAM, or SSL with a client certificate (mutual TLS)."""
+
+    protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    username: str | None = None
+    password: SecretStr | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None  # the client's certificate, for mutual TLS
+    key_file: Path | None = None
 
 
 class RoutingSettings(BaseModel):
@@ -70,6 +84,7 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     topic_prefix: str = "sgb."
     topics: TopicSettings = TopicSettings()
+    kafka_security: KafkaSecurity = KafkaSecurity()
     routing: RoutingSettings = RoutingSettings()
     database_url: str = "sqlite+aiosqlite:///./var/broker.db"
     keys_dir: Path = Path("var/keys")

@@ -55,4 +55,4 @@ def _unreadable(rt: Runtime, record: Received) -> Message:
 async def run_delivery(rt: Runtime, stop: asyncio.Event) -> None:
     await consume(rt.settings.kafka_bootstrap_servers, rt.topics.notices,
                   rt.settings.delivery_group, lambda batch: handle_notices(batch, rt), stop,
-                  "delivery")  # fmt: skip
+                  "delivery", rt.settings.kafka_security)  # fmt: skip

@@ -64,4 +64,5 @@ async def run_router(rt: Runtime, stop: asyncio.Event) -> None:
     deps = RoutingDeps(rt.sessions, rt.keys, rt.publisher, rt.topics, routing.thresholds(),
                        deadline_periods=routing.deadline_periods())  # fmt: skip
     await consume(rt.settings.kafka_bootstrap_servers, rt.topics.events, rt.settings.router_group,
-                  lambda batch: handle_events(batch, deps), stop, "router")  # fmt: skip
+                  lambda batch: handle_events(batch, deps), stop, "router",
+                  rt.settings.kafka_security)  # fmt: skip

@@ -65,12 +65,15 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
         await db.create_schema(engine)
         keys = KeyStore.load_or_create(config.keys_dir)
         topics = Topics.with_prefix(config.topic_prefix)
-        await ensure_topics(config.kafka_bootstrap_servers, topics, config.topics)
+        await ensure_topics(
+            config.kafka_bootstrap_servers, topics, config.topics, config.kafka_security
+        )
         publisher = EventPublisher(
             config.kafka_bootstrap_servers,
             keys.public,
             keys.pseudonym_secret,
             topic_prefix=config.topic_prefix,
+            security=config.kafka_security,
         )
         async with publisher:
             app.state.sessions = db.sessions(engine)

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from broker.adapters import crypto
 from broker.adapters.envelopes import seal_event, sign_event
 from broker.adapters.kafka import KafkaPublisher, Message, Topics
+from broker.config import KafkaSecurity
 from broker.keys import BrokerPublicKeys
 from broker.pseudonyms import person_key
 from schemas.events import Event
@@ -34,10 +35,11 @@ class EventPublisher:
         pseudonym_secret: bytes,
         signing_key: Ed25519PrivateKey | None = None,
         topic_prefix: str = "sgb.",
+        security: KafkaSecurity | None = None,
     ) -> None:
         """``signing_key`` is the organisation's own Ed25519 key; without it only events
         already signed elsewhere can be published (``publish_signed``, the gateway's way)."""
-        self._kafka = KafkaPublisher(bootstrap_servers)
+        self._kafka = KafkaPublisher(bootstrap_servers, security)
         self._keys = broker_keys
         self._secret = pseudonym_secret
         self._signing_key = signing_key

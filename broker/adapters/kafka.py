@@ -13,8 +13,9 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
+from aiokafka.helpers import create_ssl_context
 
-from broker.config import Settings, TopicSettings
+from broker.config import KafkaSecurity, Settings, TopicSettings
 from broker.errors import PublishFailed
 
 log = structlog.get_logger(__name__)
@@ -49,9 +50,31 @@ class Topics:
         }
 
 
-async def ensure_topics(bootstrap: str, topics: Topics, settings: TopicSettings) -> None:
+def client_options(security: KafkaSecurity | None) -> dict[str, Any]:
+    """aiokafka's connection options for the configured protocol (SCRAM, mutual TLS)."""
+    if security is None or security.protocol == "PLAINTEXT":
+        return {}
+    options: dict[str, Any] = {
+        "security_protocol": security.protocol,
+        "ssl_context": create_ssl_context(
+            cafile=str(security.ca_file) if security.ca_file else None,
+            certfile=str(security.cert_file) if security.cert_file else None,
+            keyfile=str(security.key_file) if security.key_file else None,
+        ),
+    }
+    if security.protocol == "SASL_SSL":
+        password = security.password.get_secret_value() if security.password else None
+        options |= {"sasl_mechanism": security.sasl_mechanism,
+                    "sasl_plain_username": security.username,
+                    "sasl_plain_password": password}  # fmt: skip
+    return options
+
+
+async def ensure_topics(
+    bootstrap: str, topics: Topics, settings: TopicSettings, security: KafkaSecurity | None = None
+) -> None:
     """Creates the broker's topics with explicit partitions, replication and retention."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_options(security))
     await admin.start()
     try:
         new = [
@@ -86,9 +109,12 @@ class Message:
 class KafkaPublisher:
     """An idempotent, acks=all producer. ``publish`` returns once Kafka has every record."""
 
-    def __init__(self, bootstrap: str, **overrides: Any) -> None:
+    def __init__(
+        self, bootstrap: str, security: KafkaSecurity | None = None, **overrides: Any
+    ) -> None:
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
+            **client_options(security),
             acks="all",
             enable_idempotence=True,
             linger_ms=overrides.pop("linger_ms", 5),
@@ -130,10 +156,14 @@ Handler = Callable[[Sequence[Received]], Awaitable[None]]
 class KafkaBatchConsumer:
     """Consumes batches and commits their offsets only after the handler has finished."""
 
-    def __init__(self, bootstrap: str, topic: str, group: str, **overrides: Any) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, group: str, security: KafkaSecurity | None = None,
+        **overrides: Any,
+    ) -> None:  # fmt: skip
         self._consumer = AIOKafkaConsumer(
             topic,
             bootstrap_servers=bootstrap,
+            **client_options(security),
             group_id=group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -157,10 +187,11 @@ class KafkaBatchConsumer:
 
 
 async def consume(
-    bootstrap: str, topic: str, group: str, handle: Handler, stop: asyncio.Event, name: str
-) -> None:
+    bootstrap: str, topic: str, group: str, handle: Handler, stop: asyncio.Event, name: str,
+    security: KafkaSecurity | None = None,
+) -> None:  # fmt: skip
     """Runs one consumer loop until ``stop`` is set, committing after each handled batch."""
-    consumer = KafkaBatchConsumer(bootstrap, topic, group)
+    consumer = KafkaBatchConsumer(bootstrap, topic, group, security)
     await consumer.start()
     log.info(f"{name}_started", topic=topic)
     try:
@@ -177,5 +208,5 @@ def _received(record: ConsumerRecord[bytes, bytes]) -> Received:
 
 async def topic_config(bootstrap: str, settings: Settings) -> Topics:
     topics = Topics.with_prefix(settings.topic_prefix)
-    await ensure_topics(bootstrap, topics, settings.topics)
+    await ensure_topics(bootstrap, topics, settings.topics, settings.kafka_security)
     return topics
