@@ -1,0 +1,112 @@
+"""schemathesis against the OpenAPI document of every HTTP API, served for real on loopback
+(gateway, inbox and front door, directory admin), authenticated: no server error (5xx) in
+the whole run. The number of cases each run made is printed."""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from broker.adapters import crypto, tokens
+from broker.config import Settings
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+EXAMPLES = 20
+SERVICES = ("gateway", "inbox", "admin")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def live(settings: Settings, directory: None, tmp_path: Path) -> Iterator[dict[str, int]]:
+    """The three APIs as separate processes on loopback, sharing the test's database."""
+    env = {**os.environ, "SGB_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+           "SGB_DATABASE_URL": settings.database_url, "SGB_KEYS_DIR": str(settings.keys_dir),
+           "SGB_TOPIC_PREFIX": settings.topic_prefix, "SGB_TOPICS__PARTITIONS": "2",
+           "SGB_ADMINISTRATORS": json.dumps(["la-front-door"]),
+           "SGB_RATE_LIMIT": "100000/minute", "SGB_LOG_JSON": "true"}  # fmt: skip
+    ports = {name: free_port() for name in SERVICES}
+    with ExitStack() as stack:
+        for name, port in ports.items():
+            log = stack.enter_context((tmp_path / f"{name}.log").open("w"))
+            process = subprocess.Popen(
+                [sys.executable, "-m", "broker.entrypoints.cli", name, "--port", str(port)],
+                env=env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            stack.callback(_stop, process)
+        for port in ports.values():
+            wait_healthy(port)
+        yield ports
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def wait_healthy(port: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.3)
+    raise RuntimeError(f"nothing healthy on port {port}")
+
+
+def front_door_token(port: int, key: Ed25519PrivateKey) -> str:
+    assertion = tokens.assertion("la-front-door", key, crypto.key_id(key.public_key()))
+    answer = httpx.post(f"http://127.0.0.1:{port}/v1/oauth/token", data={
+        "grant_type": "client_credentials", "client_assertion_type": tokens.ASSERTION_TYPE,
+        "client_assertion": assertion})  # fmt: skip
+    answer.raise_for_status()
+    return str(answer.json()["access_token"])
+
+
+class TestApiFuzzing:
+    def test_no_server_error_on_any_api(
+        self,
+        live: dict[str, int],
+        producer_keys: dict[str, Ed25519PrivateKey],
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """Generated requests to every operation of every API never meet a 5xx."""
+        token = front_door_token(live["inbox"], producer_keys["la-front-door"])
+        counts = {}
+        for name, port in live.items():
+            report = tmp_path / f"{name}.xml"
+            run = subprocess.run(
+                [str(Path(sys.executable).with_name("st")), "run",
+                 f"http://127.0.0.1:{port}/openapi.json", "--checks", "not_a_server_error",
+                 "--max-examples", str(EXAMPLES), "--header", f"Authorization: Bearer {token}",
+                 "--report", "junit", "--report-junit-path", str(report), "--no-color"],
+                capture_output=True, text=True, timeout=600, check=False,
+            )  # fmt: skip
+            assert run.returncode == 0, run.stdout[-3000:]
+            counts[name] = _cases(run.stdout)
+        with capsys.disabled():
+            print(f"\nschemathesis cases run per API (no 5xx): {counts}")
+        assert all(n > 0 for n in counts.values())
+
+
+def _cases(output: str) -> int:
+    """The number of generated test cases the run reports."""
+    found = re.search(r"(\d+) generated", output) or re.search(r"Test cases:\s*(\d+)", output)
+    return int(found.group(1)) if found else 0
