@@ -32,6 +32,7 @@ Action = Literal[
     "directory_changed",
     "chronology_accessed",
     "household_shredded",
+    "access_refused",
 ]
 Details = Mapping[str, str | int | bool | None]
 

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters import crypto, db, tokens
+from broker.adapters import audit, crypto, db, tokens
 from broker.adapters.directory import SqlDirectory
 from broker.adapters.tokens import NotAuthenticated, NotAuthorised, Principal
 from broker.rules.family import OrgKind
@@ -105,10 +105,21 @@ FrontDoor = Annotated[Principal, Depends(requires(FRONT_DOOR))]
 Administrator = Annotated[Principal, Depends(requires(ADMIN))]
 
 
-async def _unauthenticated(_request: Request, exc: NotAuthenticated) -> JSONResponse:
+async def _unauthenticated(request: Request, exc: NotAuthenticated) -> JSONResponse:
+    await _record_refusal(request, 401, "anonymous")
     return JSONResponse({"detail": str(exc)}, status_code=401,
                         headers={"www-authenticate": "Bearer"})  # fmt: skip
 
 
-async def _forbidden(_request: Request, exc: NotAuthorised) -> JSONResponse:
+async def _forbidden(request: Request, exc: NotAuthorised) -> JSONResponse:
+    await _record_refusal(request, 403, "authenticated")
     return JSONResponse({"detail": str(exc)}, status_code=403)
+
+
+async def _record_refusal(request: Request, status: int, who: str) -> None:
+    """Every refused access is audited: which route, which answer (the path names ids only)."""
+    context: AuthContext = request.app.state.auth
+    async with context.sessions.begin() as session:
+        await audit.append(session, "access_refused", who, request.url.path,
+                           {"status": status, "method": request.method},
+                           datetime.now(UTC))  # fmt: skip

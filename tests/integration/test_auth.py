@@ -1,5 +1,6 @@
 """Authentication and authorisation on the HTTP APIs, through the real apps and database."""
 
+import json
 import time
 import uuid
 
@@ -7,9 +8,10 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
 from support import token_request
 
-from broker.adapters import crypto, tokens
+from broker.adapters import audit, crypto, tokens
 from broker.bootstrap import Runtime
 
 pytestmark = pytest.mark.integration
@@ -28,6 +30,14 @@ def access_token(key: Ed25519PrivateKey, algorithm: str = "EdDSA", **changes: ob
 def front_door_asks(inbox: httpx.AsyncClient, keys: Keys) -> httpx.Request:
     url = inbox.base_url.join("/v1/oauth/token")
     return token_request(url, "la-front-door", keys["la-front-door"])
+
+
+async def refusals(rt: Runtime) -> list[tuple[str, int]]:
+    async with rt.sessions() as session:
+        rows = (await session.scalars(
+            select(audit.AuditEntry).where(audit.AuditEntry.action == "access_refused")
+        )).all()  # fmt: skip
+    return [(r.subject_ref, json.loads(r.details)["status"]) for r in rows]
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -78,11 +88,14 @@ class TestTokenEndpoint:
 
 
 class TestAccessTokens:
-    async def test_missing_token_is_401(self, inbox: httpx.AsyncClient) -> None:
-        """No token, no inbox; the answer says how to authenticate."""
+    async def test_missing_token_is_401(
+        self, inbox: httpx.AsyncClient, running_broker: Runtime
+    ) -> None:
+        """No token, no inbox; the answer says how to authenticate; the refusal is audited."""
         answer = await inbox.get(SCHOOL_INBOX, auth=None)
         assert answer.status_code == 401
         assert answer.headers["www-authenticate"] == "Bearer"
+        assert await refusals(running_broker) == [(SCHOOL_INBOX, 401)]
 
     async def test_expired_token_is_401(
         self, inbox: httpx.AsyncClient, running_broker: Runtime
@@ -115,6 +128,7 @@ class TestAuthorisation:
         """A GP practice cannot read a school's inbox, even with a valid token."""
         gp = access_token(running_broker.keys.token, sub="gp-riverside")
         assert (await inbox.get(SCHOOL_INBOX, headers=bearer(gp))).status_code == 403
+        assert await refusals(running_broker) == [(SCHOOL_INBOX, 403)]
 
     async def test_chronology_is_for_front_doors_only(
         self, inbox: httpx.AsyncClient, running_broker: Runtime
