@@ -43,7 +43,8 @@ class NoticeReceiver:
         return cls(key, broker)
 
     def open(self, sealed: SealedNotice) -> tuple[NoticeHeader, NoticeBody]:
-        return open_notice(sealed, self._key_for(sealed), self._broker.signing)
+        signed_by = NoticeHeader.model_validate_json(sealed.header).signing_key_id
+        return open_notice(sealed, self._key_for(sealed), self._broker.signing_key(signed_by))
 
     def _key_for(self, sealed: SealedNotice) -> crypto.RecipientPrivateKey:
         if not isinstance(self._keys, Mapping):

@@ -122,6 +122,14 @@ def scenario(files: list[Path]) -> None:
     raise typer.Exit(0 if run_files(files, Console()) else 1)
 
 
+@app.command("keys-rotate")
+def keys_rotate(directory: Path | None = None) -> None:
+    """New current broker keys; the old ones retired (still opening and verifying what they
+    sealed and signed). Restart the broker's processes to take the new keys into use."""
+    store = KeyStore.rotate(directory or Settings().keys_dir)
+    typer.echo(f"broker keys rotated; public keys:\n{store.public.to_text()}")
+
+
 @app.command()
 def demo() -> None:
     """Start Kafka and every process, replay a family's timeline, show each inbox, stop."""

@@ -54,7 +54,7 @@ async def matching_queue(
     rt = _rt(request)
     async with rt.sessions() as session:
         entries = await matching.waiting(session, org_id)
-        opened = [await matching.queued_event(session, org_id, e.event_id, rt.keys.hpke)
+        opened = [await matching.queued_event(session, org_id, e.event_id, rt.keys)
                   for e in entries]  # fmt: skip
     return [
         QueuedEvent(event_id=UUID(entry.event_id), event_type=entry.event_type,
@@ -73,7 +73,7 @@ async def match(
     # The match commits before the event is published again, or the router could read the
     # event while its old routing record still stood, and skip it.
     async with rt.sessions.begin() as session:
-        entry, event = await matching.queued_event(session, org_id, str(event_id), rt.keys.hpke)
+        entry, event = await matching.queued_event(session, org_id, str(event_id), rt.keys)
         links = {link.position: link.person_id for link in body.links}
         sealed = await matching.match(
             session, entry, event, links, body.matched_by, datetime.now(UTC)

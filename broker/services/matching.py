@@ -9,13 +9,13 @@ then the event is published again and routed like any other.
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import db
 from broker.adapters.envelopes import open_event
 from broker.errors import BrokerError
+from broker.keys import KeyStore
 from schemas.events import Event, PersonRef
 from schemas.transport import EventHeader, SealedEvent
 
@@ -58,12 +58,14 @@ async def waiting(session: AsyncSession, front_door: str) -> Sequence[db.Matchin
 
 
 async def queued_event(
-    session: AsyncSession, front_door: str, event_id: str, broker_key: X25519PrivateKey
+    session: AsyncSession, front_door: str, event_id: str, keys: KeyStore
 ) -> tuple[db.MatchingQueueEntry, Event]:
     entry = await session.get(db.MatchingQueueEntry, event_id)
     if entry is None or entry.front_door != front_door or entry.status not in TO_DO:
         raise NotInQueue("no such event waiting in this front door's queue")
-    _, signed = open_event(SealedEvent.model_validate_json(entry.sealed_event), broker_key)
+    sealed = SealedEvent.model_validate_json(entry.sealed_event)
+    key = keys.hpke_for(EventHeader.model_validate_json(sealed.header).broker_key_id)
+    _, signed = open_event(sealed, key)
     event = signed.event()  # its signature was verified when it was first routed
     return entry, event
 

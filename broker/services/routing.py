@@ -70,7 +70,8 @@ async def route_event(
     ``position`` (topic/partition/offset) tells a redelivery of the same Kafka record, which
     is skipped, from a replay of the event as a new record, which is rejected.
     """
-    header, signed = open_event(sealed, deps.keys.hpke)
+    sealed_to = EventHeader.model_validate_json(sealed.header).broker_key_id
+    header, signed = open_event(sealed, deps.keys.hpke_for(sealed_to))
     with structlog.contextvars.bound_contextvars(event_id=str(header.event_id)):
         async with deps.sessions.begin() as session:
             directory = SqlDirectory(session)

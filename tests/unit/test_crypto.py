@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from broker.adapters import crypto, envelopes
 from broker.errors import DecryptionFailed, EventMismatch, KeyFileError, SignatureInvalid
-from broker.keys import HPKE_FILE, PUBLIC_FILE, BrokerPublicKeys, KeyStore
+from broker.keys import HPKE_FILE, PUBLIC_FILE, REGISTRY_FILE, BrokerPublicKeys, KeyStore
 from schemas.events import EventType
 from schemas.notices import NoticeBody, NoticeHeader, NoticeType, SealedNotice, Severity
 from schemas.transport import EventHeader, SealedEvent
@@ -370,7 +370,8 @@ class TestKeyStore:
     def test_created_secrets_are_owner_only(self, tmp_path: Path) -> None:
         """Every secret file KeyStore.create writes has mode 0600."""
         KeyStore.create(tmp_path)
-        secrets = [p for p in tmp_path.iterdir() if p.name != PUBLIC_FILE]
+        public = {PUBLIC_FILE, REGISTRY_FILE}  # public keys, and key ids with their validity
+        secrets = [p for p in tmp_path.iterdir() if p.name not in public]
         assert secrets
         assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in secrets)
 

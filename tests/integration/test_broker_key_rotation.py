@@ -1,0 +1,87 @@
+"""The broker rotates its own keys: events sealed to the old key still route, notices signed
+by the old key still verify, and the registry records every key's validity."""
+
+import json
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from broker.adapters import db
+from broker.adapters.envelopes import seal_event, sign_event
+from broker.adapters.kafka import Topics
+from broker.demo import family
+from broker.errors import DecryptionFailed
+from broker.keys import PUBLIC_FILE, REGISTRY_FILE, RETIRED_DIR, BrokerPublicKeys, KeyStore
+from broker.services.directory_admin import load_directory
+from broker.services.routing import RoutingDeps, route_event
+from broker.services.scenario import CollectingPublisher
+from producers.receiver import NoticeReceiver
+from schemas.events import EventAdapter
+from schemas.notices import SealedNotice
+from schemas.transport import EventHeader, SealedEvent
+
+pytestmark = pytest.mark.integration
+GP = "gp-riverside:safeguarding_lead"
+
+
+def sealed_crisis(public: BrokerPublicKeys, producers: dict[str, Any]) -> SealedEvent:
+    now = datetime.now(UTC)
+    event = EventAdapter.validate_python({
+        "event_type": "parent_mental_health_crisis", "event_id": str(uuid.uuid4()),
+        "source_org": "mh-demo", "occurred_at": now.isoformat(),
+        "subject": {"nhs_number": family.MOTHER},
+    })  # fmt: skip
+    header = EventHeader(event_id=event.event_id, event_type=event.event_type,
+                         source_org=event.source_org, received_at=now,
+                         broker_key_id=public.hpke_key_id)  # fmt: skip
+    return seal_event(sign_event(event, producers["mh-demo"]), header, public.hpke)
+
+
+class TestBrokerKeyRotation:
+    async def test_rotation_strands_nothing(self, tmp_path: Path) -> None:
+        """An event in flight across the rotation routes; old and new notices verify."""
+        engine = db.make_engine(f"sqlite+aiosqlite:///{tmp_path / 'rotation.db'}")
+        await db.create_schema(engine)
+        sessions = db.sessions(engine)
+        pairs, producers = family.recipient_keys(), family.producer_keys()
+        public = {cid: pair.public_text for cid, pair in pairs.items()}
+        async with sessions.begin() as session:
+            await load_directory(session, family.directory(public, datetime.now(UTC).date(),
+                                                           producers))  # fmt: skip
+        keys_dir = tmp_path / "keys"
+        old = KeyStore.create(keys_dir)
+        publisher = CollectingPublisher()
+        topics = Topics.with_prefix("t.")
+        await route_event(sealed_crisis(old.public, producers),
+                          RoutingDeps(sessions, old, publisher, topics))  # fmt: skip
+        in_flight = sealed_crisis(old.public, producers)
+
+        new = KeyStore.rotate(keys_dir)
+        reloaded = KeyStore.load(keys_dir)
+        await route_event(in_flight, RoutingDeps(sessions, reloaded, publisher, topics))
+        await engine.dispose()
+
+        assert new.public.hpke_key_id != old.public.hpke_key_id
+        broker = BrokerPublicKeys.from_text((keys_dir / PUBLIC_FILE).read_text())
+        receiver = NoticeReceiver(pairs[GP].private, broker)
+        notices = [SealedNotice.model_validate_json(m.value) for m in publisher.messages
+                   if m.topic == "t.notices" and GP in m.value.decode()]  # fmt: skip
+        signers = [receiver.open(n)[0].signing_key_id for n in notices]
+        assert signers == [old.public.signing_key_id, new.public.signing_key_id]
+
+        registry = json.loads((keys_dir / REGISTRY_FILE).read_text())
+        assert len(registry) == 4
+        assert [e["valid_until"] is None for e in registry] == [False, False, True, True]
+
+    async def test_deleting_a_retired_key_retires_it_for_good(self, tmp_path: Path) -> None:
+        """Once a retired key's file is deleted, what was sealed to it no longer opens."""
+        keys_dir = tmp_path / "keys"
+        old = KeyStore.create(keys_dir)
+        KeyStore.rotate(keys_dir)
+        for path in (keys_dir / RETIRED_DIR).iterdir():
+            path.unlink()
+        with pytest.raises(DecryptionFailed):
+            KeyStore.load(keys_dir).hpke_for(old.public.hpke_key_id)
