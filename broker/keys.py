@@ -12,11 +12,14 @@ purpose and validity.
 """
 
 import json
+import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
@@ -29,6 +32,9 @@ PSEUDONYM_FILE = "pseudonym.key"
 PUBLIC_FILE = "broker-public.txt"
 TOKEN_FILE = "broker-token.pem"  # noqa: S105  a file name, not a secret
 RETIRED_DIR = "retired"
+ENVIRONMENT_KEYS = frozenset({
+    "SGB_BROKER_HPKE_KEY", "SGB_BROKER_SIGNING_KEY", "SGB_BROKER_TOKEN_KEY", "SGB_PSEUDONYM_KEY",
+})  # fmt: skip
 REGISTRY_FILE = "registry.json"
 
 
@@ -139,7 +145,23 @@ class KeyStore:
 
     @classmethod
     def load_or_create(cls, directory: Path) -> "KeyStore":
+        """From the environment when the deployment puts keys there (a secrets manager's
+        usual way), else from the key files, made on first start."""
+        if os.environ.keys() >= ENVIRONMENT_KEYS:
+            return cls.from_environment(os.environ)
         return cls.load(directory) if (directory / HPKE_FILE).exists() else cls.create(directory)
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str]) -> "KeyStore":
+        """PKCS#8 PEM keys and a hex pseudonym secret in SGB_BROKER_* variables."""
+        hpke, signing, token = (
+            serialization.load_pem_private_key(env[name].encode(), password=None)
+            for name in ("SGB_BROKER_HPKE_KEY", "SGB_BROKER_SIGNING_KEY", "SGB_BROKER_TOKEN_KEY")
+        )
+        if not (isinstance(hpke, X25519PrivateKey) and isinstance(signing, Ed25519PrivateKey)
+                and isinstance(token, Ed25519PrivateKey)):  # fmt: skip
+            raise KeyFileError("the SGB_BROKER_* variables hold the wrong kinds of key")
+        return cls(hpke, signing, bytes.fromhex(env["SGB_PSEUDONYM_KEY"]), token)
 
 
 def _retired_hpke(directory: Path) -> tuple[X25519PrivateKey, ...]:

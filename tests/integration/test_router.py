@@ -2,6 +2,7 @@
 dead-letter topic, unknown people to the front door, and a repeated event is routed once."""
 
 import asyncio
+import base64
 import json
 import uuid
 from datetime import UTC, datetime
@@ -129,6 +130,24 @@ class TestRouter:
         sealed = seal_event(tampered, header, running_broker.keys.public.hpke)
         await raw_send(running_broker, sealed.model_dump_json().encode())
         assert await dead_letter_reasons(running_broker, 1) == ["SignatureInvalid"]
+
+    async def test_tampered_ciphertext_goes_to_dead_letters(
+        self, running_broker: Runtime, producer_keys: Keys
+    ) -> None:
+        """A sealed event whose ciphertext was altered on the way fails to open; the
+        rejection is dead-lettered and audited."""
+        event = attendance(family.person(family.TWIN_1))
+        header = EventHeader(event_id=event.event_id, event_type=event.event_type,
+                             source_org=event.source_org, received_at=datetime.now(UTC),
+                             broker_key_id=running_broker.keys.public.hpke_key_id)  # fmt: skip
+        sealed = seal_event(sign_event(event, producer_keys["acute-demo"]), header,
+                            running_broker.keys.public.hpke)  # fmt: skip
+        raw = bytearray(base64.b64decode(sealed.ciphertext))
+        raw[-1] ^= 0x01
+        tampered = sealed.model_copy(update={"ciphertext": base64.b64encode(raw).decode()})
+        await raw_send(running_broker, tampered.model_dump_json().encode())
+        assert await dead_letter_reasons(running_broker, 1) == ["DecryptionFailed"]
+        assert await rejections(running_broker) == ["DecryptionFailed"]
 
     async def test_unknown_person_goes_to_the_front_door(
         self, running_broker: Runtime, producer_keys: Keys

@@ -389,3 +389,28 @@ class TestKeyStore:
         store = KeyStore.create(tmp_path)
         text = (tmp_path / PUBLIC_FILE).read_text()
         assert BrokerPublicKeys.from_text(text).hpke_key_id == store.public.hpke_key_id
+
+
+class TestKeysFromEnvironment:
+    def test_keys_load_from_the_environment(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A deployment may hand the broker its keys in SGB_BROKER_* variables instead."""
+        from cryptography.hazmat.primitives import serialization
+
+        def pem(key: X25519PrivateKey | Ed25519PrivateKey) -> str:
+            return key.private_bytes(serialization.Encoding.PEM,
+                                     serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption()).decode()  # fmt: skip
+
+        hpke, signing, token = (X25519PrivateKey.generate(), Ed25519PrivateKey.generate(),
+                                Ed25519PrivateKey.generate())  # fmt: skip
+        monkeypatch.setenv("SGB_BROKER_HPKE_KEY", pem(hpke))
+        monkeypatch.setenv("SGB_BROKER_SIGNING_KEY", pem(signing))
+        monkeypatch.setenv("SGB_BROKER_TOKEN_KEY", pem(token))
+        monkeypatch.setenv("SGB_PSEUDONYM_KEY", "00" * 32)
+        store = KeyStore.load_or_create(tmp_path / "unused")
+        assert store.public.hpke_key_id == crypto.key_id(hpke.public_key())
+        assert store.public.signing_key_id == crypto.key_id(signing.public_key())
+        assert store.pseudonym_secret == bytes(32)
+        assert not (tmp_path / "unused").exists()
