@@ -56,6 +56,16 @@ async def sealed_events(settings: Settings, count: int) -> list[bytes]:
         await consumer.stop()
 
 
+async def rejected_at_the_gateway(settings: Settings) -> list[str]:
+    engine = db.make_engine(settings.database_url)
+    async with db.sessions(engine)() as session:
+        rows = (await session.scalars(
+            select(audit.AuditEntry).where(audit.AuditEntry.action == "event_rejected")
+        )).all()  # fmt: skip
+    await engine.dispose()
+    return [json.loads(r.details)["reason"] for r in rows]
+
+
 class TestAccepting:
     async def test_accepted_event_is_on_kafka_sealed(
         self, gateway: httpx.AsyncClient, settings: Settings, producer_keys: Keys
@@ -149,7 +159,7 @@ class TestSignatures:
         assert answer.status_code == 401
 
     async def test_wrong_kind_of_organisation_is_forbidden(
-        self, gateway: httpx.AsyncClient, producer_keys: Keys
+        self, gateway: httpx.AsyncClient, producer_keys: Keys, settings: Settings
     ) -> None:
         """A mental health service may not report an ED attendance, however well signed."""
         arrived = datetime.now(UTC).isoformat()
@@ -160,6 +170,7 @@ class TestSignatures:
             attendance.pop(field)
         answer = await post_signed(gateway, attendance, producer_keys)
         assert answer.status_code == 403
+        assert await rejected_at_the_gateway(settings) == ["EventNotPermitted"]
 
     async def test_batch_with_one_forged_event_is_refused(
         self, gateway: httpx.AsyncClient, producer_keys: Keys

@@ -114,6 +114,7 @@ class TestRouter:
         async with self._sdk(running_broker, producer_keys["mh-demo"]) as sdk:
             await sdk.publish(event)
         assert await dead_letter_reasons(running_broker, 1) == ["EventNotPermitted"]
+        assert await rejections(running_broker) == ["EventNotPermitted"]
 
     async def test_tampered_signed_event_goes_to_dead_letters(
         self, running_broker: Runtime, producer_keys: Keys
@@ -173,6 +174,7 @@ class TestRouter:
         first = await until_routed(running_broker, 1)
         assert first == 3  # GP, health visiting and front door: ingestion under five
         assert await dead_letter_reasons(running_broker, 1) == ["ReplayedEvent"]
+        assert await rejections(running_broker) == ["ReplayedEvent"]
         assert await routed(running_broker) == (1, 3)
 
     @staticmethod
