@@ -2,7 +2,9 @@
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncGenerator, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -10,11 +12,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from broker.adapters import crypto, tokens
+from broker.adapters.envelopes import seal_event, sign_event
+from broker.demo import family
 from broker.keys import BrokerPublicKeys
 from producers.receiver import NoticeReceiver
 from producers.sdk import signature_header
 from schemas.events import Event, EventAdapter
 from schemas.notices import NoticeBody, NoticeHeader, SealedNotice
+from schemas.transport import EventHeader, SealedEvent
 
 
 async def wait_for_notices(
@@ -122,3 +127,18 @@ def inbox_owner(request: httpx.Request) -> str | None:
     if len(parts) > 1 and parts[1] == "households":
         return "la-front-door"
     return None
+
+
+def sealed_crisis(broker: BrokerPublicKeys, producers: dict[str, Ed25519PrivateKey]) -> SealedEvent:
+    """The mother of the demo family in crisis, signed by the mental health service and
+    sealed to the broker, as it would lie on the events topic."""
+    now = datetime.now(UTC)
+    event = EventAdapter.validate_python({
+        "event_type": "parent_mental_health_crisis", "event_id": str(uuid.uuid4()),
+        "source_org": "mh-demo", "occurred_at": now.isoformat(),
+        "subject": {"nhs_number": family.MOTHER},
+    })  # fmt: skip
+    header = EventHeader(event_id=event.event_id, event_type=event.event_type,
+                         source_org=event.source_org, received_at=now,
+                         broker_key_id=broker.hpke_key_id)  # fmt: skip
+    return seal_event(sign_event(event, producers["mh-demo"]), header, broker.hpke)

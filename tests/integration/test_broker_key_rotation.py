@@ -2,15 +2,13 @@
 by the old key still verify, and the registry records every key's validity."""
 
 import json
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
+from support import sealed_crisis
 
 from broker.adapters import db
-from broker.adapters.envelopes import seal_event, sign_event
 from broker.adapters.kafka import Topics
 from broker.demo import family
 from broker.errors import DecryptionFailed
@@ -19,25 +17,10 @@ from broker.services.directory_admin import load_directory
 from broker.services.routing import RoutingDeps, route_event
 from broker.services.scenario import CollectingPublisher
 from producers.receiver import NoticeReceiver
-from schemas.events import EventAdapter
 from schemas.notices import SealedNotice
-from schemas.transport import EventHeader, SealedEvent
 
 pytestmark = pytest.mark.integration
 GP = "gp-riverside:safeguarding_lead"
-
-
-def sealed_crisis(public: BrokerPublicKeys, producers: dict[str, Any]) -> SealedEvent:
-    now = datetime.now(UTC)
-    event = EventAdapter.validate_python({
-        "event_type": "parent_mental_health_crisis", "event_id": str(uuid.uuid4()),
-        "source_org": "mh-demo", "occurred_at": now.isoformat(),
-        "subject": {"nhs_number": family.MOTHER},
-    })  # fmt: skip
-    header = EventHeader(event_id=event.event_id, event_type=event.event_type,
-                         source_org=event.source_org, received_at=now,
-                         broker_key_id=public.hpke_key_id)  # fmt: skip
-    return seal_event(sign_event(event, producers["mh-demo"]), header, public.hpke)
 
 
 class TestBrokerKeyRotation:

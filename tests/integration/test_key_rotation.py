@@ -1,15 +1,14 @@
 """A recipient rotates its key while notices sealed to the old one are still unread."""
 
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from support import sealed_crisis
 
 from broker.adapters import crypto, db
-from broker.adapters.envelopes import seal_event, sign_event
 from broker.adapters.kafka import Topics
 from broker.demo import family
 from broker.errors import DecryptionFailed
@@ -19,26 +18,14 @@ from broker.services.routing import RoutingDeps, route_event
 from broker.services.scenario import CollectingPublisher
 from producers.receiver import NoticeReceiver
 from schemas.directory import ContactSpec
-from schemas.events import EventAdapter
 from schemas.notices import SealedNotice
-from schemas.transport import EventHeader
 
 pytestmark = pytest.mark.integration
 GP = "gp-riverside:safeguarding_lead"
 
 
 async def crisis(deps: RoutingDeps, producers: dict[str, Any]) -> None:
-    now = datetime.now(UTC)
-    event = EventAdapter.validate_python({
-        "event_type": "parent_mental_health_crisis", "event_id": str(uuid.uuid4()),
-        "source_org": "mh-demo", "occurred_at": now.isoformat(),
-        "subject": {"nhs_number": family.MOTHER},
-    })  # fmt: skip
-    header = EventHeader(event_id=event.event_id, event_type=event.event_type,
-                         source_org=event.source_org, received_at=now,
-                         broker_key_id=deps.keys.public.hpke_key_id)  # fmt: skip
-    signed = sign_event(event, producers["mh-demo"])
-    await route_event(seal_event(signed, header, deps.keys.public.hpke), deps)
+    await route_event(sealed_crisis(deps.keys.public, producers), deps)
 
 
 class TestRecipientKeyRotation:
