@@ -10,8 +10,7 @@ BrokerError
 │   ├── EventOutsideWindow the event's times fall outside the allowed window
 │   └── EventNotPermitted  organisations of this kind may not publish this event type
 ├── KeyFileError           a key file is missing, malformed or too widely readable
-├── DirectoryError         the directory lacks something routing needs
-│   └── NoRecipientKey     the addressee has no contact with a public key
+├── DirectoryError         a directory change is refused (see services/directory_changes.py)
 ├── CsvImportError         a directory CSV file cannot be read (file, row and field named)
 └── PublishFailed          Kafka did not acknowledge a record
 """
@@ -58,10 +57,6 @@ class KeyFileError(BrokerError):
 
 
 class DirectoryError(BrokerError):
-    pass
-
-
-class NoRecipientKey(DirectoryError):
     pass
 
 

@@ -15,7 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 from aiokafka.helpers import create_ssl_context
 
-from broker.config import KafkaSecurity, Settings, TopicSettings
+from broker.config import KafkaSecurity, TopicSettings
 from broker.errors import PublishFailed
 
 log = structlog.get_logger(__name__)
@@ -204,9 +204,3 @@ async def consume(
 def _received(record: ConsumerRecord[bytes, bytes]) -> Received:
     key = record.key.decode() if record.key is not None else None
     return Received(record.topic, record.partition, record.offset, key, record.value or b"")
-
-
-async def topic_config(bootstrap: str, settings: Settings) -> Topics:
-    topics = Topics.with_prefix(settings.topic_prefix)
-    await ensure_topics(bootstrap, topics, settings.topics, settings.kafka_security)
-    return topics
