@@ -3,18 +3,23 @@
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncGenerator, Callable
-from datetime import UTC, datetime
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters import crypto, tokens
+from broker.adapters import crypto, db, tokens
 from broker.adapters.envelopes import seal_event, sign_event
 from broker.demo import family
 from broker.keys import BrokerPublicKeys
+from broker.services.directory_admin import load_directory
 from producers.receiver import NoticeReceiver
 from producers.sdk import signature_header
 from schemas.events import Event, EventAdapter
@@ -142,3 +147,33 @@ def sealed_crisis(broker: BrokerPublicKeys, producers: dict[str, Ed25519PrivateK
                          source_org=event.source_org, received_at=now,
                          broker_key_id=broker.hpke_key_id)  # fmt: skip
     return seal_event(sign_event(event, producers["mh-demo"]), header, broker.hpke)
+
+
+@dataclass(frozen=True)
+class DemoDatabase:
+    sessions: async_sessionmaker[AsyncSession]
+    recipients: dict[str, family.RecipientKey]
+    producers: dict[str, Ed25519PrivateKey]
+
+
+@asynccontextmanager
+async def demo_database(
+    path: Path, today: date, digest_recipients: frozenset[str] = frozenset()
+) -> AsyncIterator[DemoDatabase]:
+    """A fresh SQLite database holding the demo partnership and family, with fresh keys for
+    every recipient and producer; the recipients named ask for a daily digest."""
+    engine = db.make_engine(f"sqlite+aiosqlite:///{path}")
+    await db.create_schema(engine)
+    recipients, producers = family.recipient_keys(), family.producer_keys()
+    public = {cid: pair.public_text for cid, pair in recipients.items()}
+    spec = family.directory(public, today, producers)
+    contacts = tuple(
+        c.model_copy(update={"daily_digest": c.id in digest_recipients}) for c in spec.contacts
+    )
+    sessions = db.sessions(engine)
+    async with sessions.begin() as session:
+        await load_directory(session, spec.model_copy(update={"contacts": contacts}))
+    try:
+        yield DemoDatabase(sessions, recipients, producers)
+    finally:
+        await engine.dispose()

@@ -6,14 +6,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from support import sealed_crisis
+from support import demo_database, sealed_crisis
 
-from broker.adapters import db
 from broker.adapters.kafka import Topics
-from broker.demo import family
 from broker.errors import DecryptionFailed
 from broker.keys import PUBLIC_FILE, REGISTRY_FILE, RETIRED_DIR, BrokerPublicKeys, KeyStore
-from broker.services.directory_admin import load_directory
 from broker.services.routing import RoutingDeps, route_event
 from broker.services.scenario import CollectingPublisher
 from producers.receiver import NoticeReceiver
@@ -26,26 +23,18 @@ GP = "gp-riverside:safeguarding_lead"
 class TestBrokerKeyRotation:
     async def test_rotation_strands_nothing(self, tmp_path: Path) -> None:
         """An event in flight across the rotation routes; old and new notices verify."""
-        engine = db.make_engine(f"sqlite+aiosqlite:///{tmp_path / 'rotation.db'}")
-        await db.create_schema(engine)
-        sessions = db.sessions(engine)
-        pairs, producers = family.recipient_keys(), family.producer_keys()
-        public = {cid: pair.public_text for cid, pair in pairs.items()}
-        async with sessions.begin() as session:
-            await load_directory(session, family.directory(public, datetime.now(UTC).date(),
-                                                           producers))  # fmt: skip
         keys_dir = tmp_path / "keys"
         old = KeyStore.create(keys_dir)
         publisher = CollectingPublisher()
         topics = Topics.with_prefix("t.")
-        await route_event(sealed_crisis(old.public, producers),
-                          RoutingDeps(sessions, old, publisher, topics))  # fmt: skip
-        in_flight = sealed_crisis(old.public, producers)
-
-        new = KeyStore.rotate(keys_dir)
-        reloaded = KeyStore.load(keys_dir)
-        await route_event(in_flight, RoutingDeps(sessions, reloaded, publisher, topics))
-        await engine.dispose()
+        async with demo_database(tmp_path / "rotation.db", datetime.now(UTC).date()) as demo:
+            producers, pairs = demo.producers, demo.recipients
+            await route_event(sealed_crisis(old.public, producers),
+                              RoutingDeps(demo.sessions, old, publisher, topics))  # fmt: skip
+            in_flight = sealed_crisis(old.public, producers)
+            new = KeyStore.rotate(keys_dir)
+            reloaded = KeyStore.load(keys_dir)
+            await route_event(in_flight, RoutingDeps(demo.sessions, reloaded, publisher, topics))
 
         assert new.public.hpke_key_id != old.public.hpke_key_id
         broker = BrokerPublicKeys.from_text((keys_dir / PUBLIC_FILE).read_text())

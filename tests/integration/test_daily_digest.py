@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from support import demo_database
 
-from broker.adapters import crypto, db
 from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.envelopes import seal_event, sign_event
 from broker.adapters.kafka import Topics
@@ -17,7 +16,6 @@ from broker.demo import family
 from broker.keys import KeyStore
 from broker.rules.deadlines import next_digest
 from broker.services import inbox
-from broker.services.directory_admin import load_directory
 from broker.services.routing import RoutingDeps, route_event
 from broker.services.scenario import CollectingPublisher
 from schemas.events import EventAdapter
@@ -32,20 +30,11 @@ RECEIVED = datetime(2027, 5, 10, 14, 0, tzinfo=UTC)  # a Monday afternoon
 
 @pytest.fixture
 async def routing(tmp_path: Path) -> Any:
-    engine = db.make_engine(f"sqlite+aiosqlite:///{tmp_path / 'digest.db'}")
-    await db.create_schema(engine)
-    keys = {c: X25519PrivateKey.generate() for c, _, _ in family.contacts()}
-    public = {c: crypto.encode_public(k.public_key()) for c, k in keys.items()}
-    producers = family.producer_keys()
-    spec = family.directory(public, RECEIVED.date(), producers)
-    contacts = tuple(c.model_copy(update={"daily_digest": c.id == GP}) for c in spec.contacts)
-    sessions = db.sessions(engine)
-    async with sessions.begin() as session:
-        await load_directory(session, spec.model_copy(update={"contacts": contacts}))
-    deps = RoutingDeps(sessions, KeyStore.create(tmp_path / "keys"), CollectingPublisher(),
-                       Topics.with_prefix("t."), clock=lambda: RECEIVED)  # fmt: skip
-    yield deps, producers, FileDataKeys(tmp_path / "households")
-    await engine.dispose()
+    async with demo_database(tmp_path / "digest.db", RECEIVED.date(), frozenset({GP})) as demo:
+        deps = RoutingDeps(demo.sessions, KeyStore.create(tmp_path / "keys"),
+                           CollectingPublisher(), Topics.with_prefix("t."),
+                           clock=lambda: RECEIVED)  # fmt: skip
+        yield deps, demo.producers, FileDataKeys(tmp_path / "households")
 
 
 async def route(routing: Any, payload: dict[str, Any]) -> list[Any]:

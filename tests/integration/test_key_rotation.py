@@ -6,14 +6,13 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from support import sealed_crisis
+from support import demo_database, sealed_crisis
 
-from broker.adapters import crypto, db
+from broker.adapters import crypto
 from broker.adapters.kafka import Topics
-from broker.demo import family
 from broker.errors import DecryptionFailed
 from broker.keys import KeyStore
-from broker.services.directory_admin import load_directory, put_contact
+from broker.services.directory_admin import put_contact
 from broker.services.routing import RoutingDeps, route_event
 from broker.services.scenario import CollectingPublisher
 from producers.receiver import NoticeReceiver
@@ -32,27 +31,19 @@ class TestRecipientKeyRotation:
     async def test_unread_notices_stay_readable_after_rotation(self, tmp_path: Path) -> None:
         """Notices sealed before a rotation open with the old key, later ones with the new;
         a receiver that kept only the new key cannot read the old ones."""
-        engine = db.make_engine(f"sqlite+aiosqlite:///{tmp_path / 'rotation.db'}")
-        await db.create_schema(engine)
-        sessions = db.sessions(engine)
-        pairs, producers = family.recipient_keys(), family.producer_keys()
-        public = {cid: pair.public_text for cid, pair in pairs.items()}
-        async with sessions.begin() as session:
-            await load_directory(session, family.directory(public, datetime.now(UTC).date(),
-                                                           producers))  # fmt: skip
         keys = KeyStore.create(tmp_path / "keys")
         publisher = CollectingPublisher()
-        deps = RoutingDeps(sessions, keys, publisher, Topics.with_prefix("t."))
-        await crisis(deps, producers)
-
-        old_key, new_key = pairs[GP].private, X25519PrivateKey.generate()
-        new_text = crypto.encode_public(new_key.public_key())
-        async with sessions.begin() as session:
-            await put_contact(session, ContactSpec(id=GP, org_id="gp-riverside",
-                                                   role="safeguarding_lead",
-                                                   hpke_public_key=new_text), "admin")  # fmt: skip
-        await crisis(deps, producers)
-        await engine.dispose()
+        new_key = X25519PrivateKey.generate()
+        async with demo_database(tmp_path / "rotation.db", datetime.now(UTC).date()) as demo:
+            deps = RoutingDeps(demo.sessions, keys, publisher, Topics.with_prefix("t."))
+            await crisis(deps, demo.producers)
+            async with demo.sessions.begin() as session:
+                await put_contact(session, ContactSpec(
+                    id=GP, org_id="gp-riverside", role="safeguarding_lead",
+                    hpke_public_key=crypto.encode_public(new_key.public_key()),
+                ), "admin")  # fmt: skip
+            await crisis(deps, demo.producers)
+        old_key = demo.recipients[GP].private
 
         notices = [SealedNotice.model_validate_json(m.value) for m in publisher.messages
                    if m.topic == deps.topics.notices and GP in m.value.decode()]  # fmt: skip
