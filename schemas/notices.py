@@ -33,6 +33,22 @@ class NoticeType(StrEnum):
     PLAN_OWNER = "plan_owner"
 
 
+class FollowUp(StrEnum):
+    """Why a notice follows an earlier one: it was not acknowledged in time, or was rejected."""
+
+    ESCALATION = "escalation"
+    REROUTE = "reroute"
+
+
+class Receipt(StrEnum):
+    """A notice's receipts, each distinct: a transport receipt is never a business one."""
+
+    DELIVERED = "delivered"  # the recipient's system has it
+    VIEWED = "viewed"  # a person opened it
+    ACKNOWLEDGED = "acknowledged"  # the recipient accepts responsibility
+    REJECTED = "rejected"  # with a reason; the notice goes on to the front door
+
+
 class HpkeSuiteName(StrEnum):
     X25519_SHA256_AES256GCM = "DHKEM(X25519,HKDF-SHA256)/HKDF-SHA256/AES-256-GCM"
     MLKEM768_X25519_SHA256_AES256GCM = "MLKEM768-X25519/HKDF-SHA256/AES-256-GCM"
@@ -57,6 +73,9 @@ class NoticeHeader(Contract):
     suite: HpkeSuiteName = HpkeSuiteName.X25519_SHA256_AES256GCM
     recipient_key_id: str
     signing_key_id: str
+    follows: UUID | None = None  # the notice this one escalates or re-routes
+    follow_up: FollowUp | None = None
+    escalation_level: int = Field(0, ge=0)
 
 
 class PersonView(Contract):

@@ -279,6 +279,48 @@ class InboxNotice(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class NoticeRecord(Base):
+    """The broker's own record of a notice: its outbox entry, its receipts and its deadline.
+
+    Written in the transaction that decided the notice, before Kafka sees it; ``published_at``
+    stays empty until the notices topic has it, so a crash in between is made good by the
+    relay. The body is kept sealed under the household's data key, for escalation and
+    re-routing, and is shredded with the household.
+    """
+
+    __tablename__ = "notice_records"
+    notice_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    chain_id: Mapped[str] = mapped_column(String(36), index=True)  # the first notice's id
+    follows: Mapped[str | None] = mapped_column(String(36))
+    level: Mapped[int] = mapped_column(Integer, default=0)
+    event_id: Mapped[str] = mapped_column(String(36), index=True)
+    household: Mapped[str] = mapped_column(String(64))  # pseudonym: names the data key
+    recipient_id: Mapped[str] = mapped_column(String(100), index=True)
+    recipient_org: Mapped[str] = mapped_column(String(64))
+    notice_type: Mapped[str] = mapped_column(String(40))
+    severity: Mapped[str] = mapped_column(String(10))
+    rule_id: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    deadline: Mapped[datetime] = mapped_column(UtcDateTime)
+    escalate_to: Mapped[str] = mapped_column(Text)  # JSON [[org_id, role], ...] still to go
+    reroute_to: Mapped[str | None] = mapped_column(String(200))  # JSON [org_id, role]
+    body: Mapped[str] = mapped_column(Text)  # NoticeBody JSON, wrapped under the data key
+    sealed: Mapped[str] = mapped_column(Text)  # the SealedNotice JSON, as published
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    delivered_via: Mapped[str | None] = mapped_column(String(20))  # inbox | webhook
+    viewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    rejected_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    rejection_reason: Mapped[str | None] = mapped_column(Text)  # wrapped under the data key
+    escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # chain acknowledged
+    __table_args__ = (
+        Index("ix_notice_records_open_deadline", "closed_at", "escalated_at", "deadline"),
+        Index("ix_notice_records_unpublished", "published_at", "created_at"),
+    )
+
+
 def make_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(url)
     if engine.dialect.name == "sqlite":
