@@ -62,7 +62,8 @@ def dead_letter(record: Received, exc: Exception, deps: RoutingDeps) -> Message:
 async def run_router(rt: Runtime, stop: asyncio.Event) -> None:
     routing = rt.settings.routing
     deps = RoutingDeps(rt.sessions, rt.keys, rt.publisher, rt.topics, routing.thresholds(),
-                       deadline_periods=routing.deadline_periods())  # fmt: skip
+                       deadline_periods=routing.deadline_periods(),
+                       data_keys=rt.data_keys)  # fmt: skip
     await consume(rt.settings.kafka_bootstrap_servers, rt.topics.events, rt.settings.router_group,
                   lambda batch: handle_events(batch, deps), stop, "router",
                   rt.settings.kafka_security)  # fmt: skip

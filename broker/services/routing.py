@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import structlog
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import audit, chronology, db, recipient_keys
+from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.directory import FamilyContext, SqlDirectory, nation_of
-from broker.adapters.envelopes import open_event, seal_notice, verified_event
+from broker.adapters.envelopes import open_event, verified_event
 from broker.adapters.kafka import Message, Topics
 from broker.errors import ReplayedEvent
 from broker.keys import KeyStore
@@ -26,13 +28,15 @@ from broker.pseudonyms import pseudonym
 from broker.rules.admission import check_times
 from broker.rules.deadlines import OTHER_PERIODS, SchoolCalendar, deadline_for, next_digest
 from broker.rules.digest import digest_for
+from broker.rules.escalation import escalation_chain, reroute_target
 from broker.rules.family import Decision
 from broker.rules.history import PersonHistory
 from broker.rules.minimisation import compose_body
 from broker.rules.patterns import event_signals
 from broker.rules.routing import decide
 from broker.rules.thresholds import Thresholds
-from broker.services import matching
+from broker.services import matching, notice_records
+from broker.services.outbox import Outbox
 from schemas.events import (
     AppointmentOutcome,
     EdAttendance,
@@ -41,7 +45,7 @@ from schemas.events import (
     ServiceWithdrawal,
 )
 from schemas.notices import NoticeHeader, NoticeType, Severity
-from schemas.transport import EventHeader, SealedEvent
+from schemas.transport import EventHeader, SealedEvent, SignedEvent
 
 log = structlog.get_logger(__name__)
 NOTICE_NAMESPACE = uuid.UUID("6b1f3c2e-5a0d-4f5e-9a53-0c1f5b7d2e11")
@@ -60,6 +64,7 @@ class RoutingDeps:
     limits: Thresholds = Thresholds()
     clock: Callable[[], datetime] = field(default=utc_now)
     deadline_periods: Mapping[NoticeType, timedelta] = field(default_factory=lambda: OTHER_PERIODS)
+    data_keys: FileDataKeys = field(kw_only=True)
 
 
 async def route_event(
@@ -68,31 +73,61 @@ async def route_event(
     """Routes one event; returns the headers of the notices it produced (none if seen before).
 
     ``position`` (topic/partition/offset) tells a redelivery of the same Kafka record, which
-    is skipped, from a replay of the event as a new record, which is rejected.
+    is skipped, from a replay of the event as a new record, which is rejected. The notices
+    are recorded with the routing decision and published once that has committed.
     """
     sealed_to = EventHeader.model_validate_json(sealed.header).broker_key_id
     header, signed = open_event(sealed, deps.keys.hpke_for(sealed_to))
     with structlog.contextvars.bound_contextvars(event_id=str(header.event_id)):
-        async with deps.sessions.begin() as session:
-            directory = SqlDirectory(session)
-            producer_key = await directory.signing_key(
-                header.source_org, signed.signing_key_id, header.received_at
-            )
-            event = verified_event(signed, header, producer_key)
-            await directory.check_may_publish(event.source_org, event.event_type)
-            check_times(event, header, deps.clock())
-            if await _seen_before(session, str(event.event_id), position):
-                log.info("event_already_routed")
-                return []
-            context = await directory.family_for(event.people(), event.source_org)
-            history = await _record_and_load_history(directory, event, context)
-            decisions = decide(event, context.family, history, header.received_at, deps.limits)
-            messages, sent = await _seal_all(directory, decisions, event, header, context, deps)
-            await deps.publisher.publish(messages)
-            await _remember(session, directory, sealed, event, header, context, sent, deps,
-                            position)  # fmt: skip
+        try:
+            routed = await _decide_and_record(sealed, header, signed, deps, position)
+        except IntegrityError:
+            # Another router instance (before a rebalance reached this one) committed the same
+            # event first: its notices stand, and this transaction left nothing behind.
+            async with deps.sessions() as session:
+                if not await _seen_before(session, str(header.event_id), position):
+                    raise
+            log.info("event_routed_elsewhere")
+            return []
+        if routed is None:
+            log.info("event_already_routed")
+            return []
+        event, sent = routed
+        await _outbox(deps).publish([str(n.notice_id) for n, _ in sent], deps.clock())
         log.info("event_routed", event_type=event.event_type.value, notices=len(sent))
         return [notice for notice, _ in sent]
+
+
+async def _decide_and_record(
+    sealed: SealedEvent,
+    header: EventHeader,
+    signed: SignedEvent,
+    deps: RoutingDeps,
+    position: str | None,
+) -> tuple[Event, list[tuple[NoticeHeader, Decision]]] | None:
+    async with deps.sessions.begin() as session:
+        directory = SqlDirectory(session)
+        producer_key = await directory.signing_key(
+            header.source_org, signed.signing_key_id, header.received_at
+        )
+        event = verified_event(signed, header, producer_key)
+        await directory.check_may_publish(event.source_org, event.event_type)
+        check_times(event, header, deps.clock())
+        if await _seen_before(session, str(event.event_id), position):
+            return None
+        context = await directory.family_for(event.people(), event.source_org)
+        history = await _record_and_load_history(directory, event, context)
+        decisions = decide(event, context.family, history, header.received_at, deps.limits)
+        messages, sent = await _seal_all(session, directory, decisions, event, header, context,
+                                         deps)  # fmt: skip
+        await deps.publisher.publish(messages)
+        await _remember(session, directory, sealed, event, header, context, sent, deps,
+                        position)  # fmt: skip
+    return event, sent
+
+
+def _outbox(deps: RoutingDeps) -> Outbox:
+    return Outbox(deps.sessions, deps.publisher, deps.topics.notices, deps.keys.pseudonym_secret)
 
 
 async def _remember(
@@ -158,6 +193,7 @@ async def _record_and_load_history(
 
 
 async def _seal_all(
+    session: AsyncSession,
     directory: SqlDirectory,
     decisions: list[Decision],
     event: Event,
@@ -204,10 +240,10 @@ async def _seal_all(
         body = compose_body(
             decision, event, context.people, source_contact, front_door_contact, digest
         )
-        recipient_key = recipient_keys.public_from_text(contact.hpke_public_key)
-        sealed = seal_notice(notice_header, body, recipient_key, deps.keys.signing)
+        notice_records.add(session, notice_header, body, contact, deps.keys, deps.data_keys,
+                           escalate_to=escalation_chain(decision, context.family),
+                           reroute_to=reroute_target(decision, context.family))  # fmt: skip
         key = pseudonym(deps.keys.pseudonym_secret, "recipient", contact.contact_id)
-        messages.append(Message(deps.topics.notices, key, sealed.model_dump_json().encode()))
         messages.append(_audit(deps, key, "notice_produced", notice_header))
         sent.append((notice_header, decision))
     return messages, sent

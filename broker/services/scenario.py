@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from broker.adapters import crypto, db
+from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.envelopes import open_notice, seal_event, sign_event
 from broker.adapters.kafka import Message, Topics
 from broker.demo import family
@@ -116,7 +117,8 @@ async def run_scenario(scenario: Scenario, limits: Thresholds = Thresholds()) ->
             for index, step in enumerate(scenario.steps):
                 at = scenario.start + timedelta(days=step.after_days)
                 deps = RoutingDeps(sessions, keys, publisher, Topics.with_prefix("scenario."),
-                                   limits, clock=_fixed(at))  # fmt: skip
+                                   limits, clock=_fixed(at),
+                                   data_keys=FileDataKeys(Path(work) / "households"))  # fmt: skip
                 results.append(
                     await _run_step(
                         scenario, index, step, at, deps, publisher, recipients, producers

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from support import demo_database, sealed_crisis
 
+from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.kafka import Topics
 from broker.errors import DecryptionFailed
 from broker.keys import PUBLIC_FILE, REGISTRY_FILE, RETIRED_DIR, BrokerPublicKeys, KeyStore
@@ -30,11 +31,21 @@ class TestBrokerKeyRotation:
         async with demo_database(tmp_path / "rotation.db", datetime.now(UTC).date()) as demo:
             producers, pairs = demo.producers, demo.recipients
             await route_event(sealed_crisis(old.public, producers),
-                              RoutingDeps(demo.sessions, old, publisher, topics))  # fmt: skip
+                              RoutingDeps(demo.sessions, old, publisher, topics,
+                                          data_keys=FileDataKeys(tmp_path / "hh")))  # fmt: skip
             in_flight = sealed_crisis(old.public, producers)
             new = KeyStore.rotate(keys_dir)
             reloaded = KeyStore.load(keys_dir)
-            await route_event(in_flight, RoutingDeps(demo.sessions, reloaded, publisher, topics))
+            await route_event(
+                in_flight,
+                RoutingDeps(
+                    demo.sessions,
+                    reloaded,
+                    publisher,
+                    topics,
+                    data_keys=FileDataKeys(tmp_path / "hh"),
+                ),
+            )
 
         assert new.public.hpke_key_id != old.public.hpke_key_id
         broker = BrokerPublicKeys.from_text((keys_dir / PUBLIC_FILE).read_text())

@@ -33,7 +33,8 @@ async def routing(tmp_path: Path) -> Any:
     async with demo_database(tmp_path / "digest.db", RECEIVED.date(), frozenset({GP})) as demo:
         deps = RoutingDeps(demo.sessions, KeyStore.create(tmp_path / "keys"),
                            CollectingPublisher(), Topics.with_prefix("t."),
-                           clock=lambda: RECEIVED)  # fmt: skip
+                           clock=lambda: RECEIVED,
+                           data_keys=FileDataKeys(tmp_path / "households"))  # fmt: skip
         yield deps, demo.producers, FileDataKeys(tmp_path / "households")
 
 

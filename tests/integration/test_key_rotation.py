@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from support import demo_database, sealed_crisis
 
 from broker.adapters import crypto
+from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.kafka import Topics
 from broker.errors import DecryptionFailed
 from broker.keys import KeyStore
@@ -35,7 +36,13 @@ class TestRecipientKeyRotation:
         publisher = CollectingPublisher()
         new_key = X25519PrivateKey.generate()
         async with demo_database(tmp_path / "rotation.db", datetime.now(UTC).date()) as demo:
-            deps = RoutingDeps(demo.sessions, keys, publisher, Topics.with_prefix("t."))
+            deps = RoutingDeps(
+                demo.sessions,
+                keys,
+                publisher,
+                Topics.with_prefix("t."),
+                data_keys=FileDataKeys(tmp_path / "households"),
+            )
             await crisis(deps, demo.producers)
             async with demo.sessions.begin() as session:
                 await put_contact(session, ContactSpec(

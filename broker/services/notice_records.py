@@ -1,0 +1,90 @@
+"""A notice sealed for its recipient and recorded for the broker, in the caller's transaction.
+
+The record keeps what the broker needs later without the recipient's key: the notice as sent
+(for the outbox), the body sealed under the household's data key (for escalation and
+re-routing), the deadline, who is next in the escalation chain, and where a rejection goes.
+"""
+
+import json
+from collections.abc import Sequence
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broker.adapters import crypto, db, recipient_keys
+from broker.adapters.data_keys import FileDataKeys
+from broker.adapters.directory import ContactRecord
+from broker.adapters.envelopes import seal_notice
+from broker.keys import KeyStore
+from broker.rules.family import Addressee, ContactRole
+from schemas.notices import NoticeBody, NoticeHeader, SealedNotice
+
+
+def add(
+    session: AsyncSession,
+    header: NoticeHeader,
+    body: NoticeBody,
+    contact: ContactRecord,
+    keys: KeyStore,
+    data_keys: FileDataKeys,
+    *,
+    escalate_to: Sequence[Addressee],
+    reroute_to: Addressee | None,
+    chain_id: UUID | None = None,
+) -> SealedNotice:
+    """Seals the notice to the contact's key and adds its record; returns the sealed notice."""
+    recipient_key = recipient_keys.public_from_text(contact.hpke_public_key)
+    sealed = seal_notice(header, body, recipient_key, keys.signing)
+    notice_id = str(header.notice_id)
+    session.add(db.NoticeRecord(
+        notice_id=notice_id,
+        chain_id=str(chain_id or header.notice_id),
+        follows=str(header.follows) if header.follows else None,
+        level=header.escalation_level,
+        event_id=str(header.event_id),
+        household=header.household,
+        recipient_id=header.recipient_id,
+        recipient_org=header.recipient_org,
+        notice_type=header.notice_type.value,
+        severity=header.severity.value,
+        rule_id=header.rule_id,
+        created_at=header.created_at,
+        deadline=header.deadline,
+        escalate_to=json.dumps([[a.org_id, a.role.value] for a in escalate_to]),
+        reroute_to=json.dumps([reroute_to.org_id, reroute_to.role.value]) if reroute_to else None,
+        body=wrap(data_keys, header.household, notice_id, "body", body.model_dump_json()),
+        sealed=sealed.model_dump_json(),
+    ))  # fmt: skip
+    return sealed
+
+
+def escalation_steps(record: db.NoticeRecord) -> list[Addressee]:
+    return [Addressee(org, ContactRole(role)) for org, role in json.loads(record.escalate_to)]
+
+
+def reroute_target(record: db.NoticeRecord) -> Addressee | None:
+    if record.reroute_to is None:
+        return None
+    org, role = json.loads(record.reroute_to)
+    return Addressee(org, ContactRole(role))
+
+
+def body_of(record: db.NoticeRecord, data_keys: FileDataKeys) -> NoticeBody:
+    """The body as sent; ``DataKeyShredded`` once the household's key is gone."""
+    text = unwrap(data_keys, record.household, record.notice_id, "body", record.body)
+    return NoticeBody.model_validate_json(text)
+
+
+def wrap(data_keys: FileDataKeys, household: str, notice_id: str, part: str, text: str) -> str:
+    stored = data_keys.wrap(household, text.encode(), _context(notice_id, part))
+    return crypto.b64encode(stored)
+
+
+def unwrap(data_keys: FileDataKeys, household: str, notice_id: str, part: str, text: str) -> str:
+    stored = crypto.b64decode(text)
+    return data_keys.unwrap(household, stored, _context(notice_id, part)).decode()
+
+
+def _context(notice_id: str, part: str) -> bytes:
+    # Binds what is kept to its notice and its part, so rows and columns cannot be swapped.
+    return f"sgb/notice-record/v1/{notice_id}/{part}".encode()

@@ -1,0 +1,71 @@
+"""The transactional outbox for notices: decided and recorded first, published after.
+
+A notice goes on the notices topic only once the transaction that decided it has committed,
+so every notice on Kafka is one the broker's state accounts for. Publishing may then be
+interrupted (a crash, Kafka restarting): the record stays unpublished and the relay sends it
+later. Kafka may so hold a notice twice, byte for byte the same; every consumer keeps a notice
+once by its id.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from broker.adapters import db
+from broker.adapters.kafka import Message
+from broker.ports import Publisher
+from broker.pseudonyms import pseudonym
+
+log = structlog.get_logger(__name__)
+RELAY_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Outbox:
+    sessions: async_sessionmaker[AsyncSession]
+    publisher: Publisher
+    topic: str
+    pseudonym_secret: bytes
+
+    async def publish(self, notice_ids: Sequence[str], now: datetime) -> int:
+        """Publishes these notices if they are still unpublished (just committed, say)."""
+        if not notice_ids:
+            return 0
+        return await self._publish(db.NoticeRecord.notice_id.in_(notice_ids), now)
+
+    async def relay(self, now: datetime, older_than: timedelta = timedelta(seconds=5)) -> int:
+        """Publishes every notice left unpublished for longer than ``older_than``; the wait
+        leaves a notice just committed to the instance about to publish it."""
+        total = 0
+        while sent := await self._publish(db.NoticeRecord.created_at <= now - older_than, now):
+            total += sent
+        if total:
+            log.info("outbox_relayed", notices=total)
+        return total
+
+    async def _publish(self, which: ColumnElement[bool], now: datetime) -> int:
+        async with self.sessions() as session:
+            records = (await session.scalars(
+                select(db.NoticeRecord)
+                .where(db.NoticeRecord.published_at.is_(None), which)
+                .order_by(db.NoticeRecord.created_at, db.NoticeRecord.notice_id)
+                .limit(RELAY_BATCH)
+            )).all()  # fmt: skip
+        if not records:
+            return 0
+        await self.publisher.publish([self._message(r) for r in records])
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(db.NoticeRecord)
+                .where(db.NoticeRecord.notice_id.in_([r.notice_id for r in records]))
+                .values(published_at=now)
+            )
+        return len(records)
+
+    def _message(self, record: db.NoticeRecord) -> Message:
+        key = pseudonym(self.pseudonym_secret, "recipient", record.recipient_id)
+        return Message(self.topic, key, record.sealed.encode())
