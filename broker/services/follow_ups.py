@@ -1,0 +1,202 @@
+"""Notices that follow others: escalations of missed deadlines, and re-routed rejections.
+
+Each follow-up is an ordinary notice, sealed for its own recipient with its own deadline,
+recorded in the transaction that decided it and published through the outbox. Its id is
+derived from the notice it follows, so however often a decision is retried (a restart, two
+escalators at once) there is one follow-up, and the claim on the earlier notice
+(``escalated_at``) is taken in the same transaction, so none is missed or repeated.
+"""
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broker.adapters import audit, db, recipient_keys
+from broker.adapters.data_keys import DataKeyShredded, FileDataKeys
+from broker.adapters.directory import ContactRecord, SqlDirectory, nation_of
+from broker.keys import KeyStore
+from broker.rules.deadlines import deadline_for
+from broker.rules.escalation import (
+    ESCALATION_PERIOD,
+    escalated_body,
+    follow_up_rule,
+    onward_from_front_door,
+    rerouted_body,
+)
+from broker.rules.family import Addressee
+from broker.services import notice_records
+from schemas.notices import FollowUp, NoticeBody, NoticeHeader, NoticeType, Severity
+
+log = structlog.get_logger(__name__)
+FOLLOW_UP_NAMESPACE = uuid.UUID("0f6c2b8e-3d41-4a7e-8c5b-2e9d7a1f4c60")
+ESCALATION_BATCH = 100
+
+
+@dataclass(frozen=True)
+class FollowUpDeps:
+    keys: KeyStore
+    data_keys: FileDataKeys
+    escalation_period: timedelta = ESCALATION_PERIOD
+
+
+async def escalate_due(session: AsyncSession, deps: FollowUpDeps, now: datetime) -> list[str]:
+    """Escalates each open notice past its deadline, once; returns the new notices' ids."""
+    due = (await session.scalars(
+        select(db.NoticeRecord)
+        .where(db.NoticeRecord.closed_at.is_(None), db.NoticeRecord.escalated_at.is_(None),
+               db.NoticeRecord.rejected_at.is_(None), db.NoticeRecord.deadline <= now)
+        .order_by(db.NoticeRecord.deadline, db.NoticeRecord.notice_id)
+        .limit(ESCALATION_BATCH)
+    )).all()  # fmt: skip
+    created = []
+    for record in due:
+        if not await _claim(session, record.notice_id, now):
+            continue  # another escalator has it
+        new_id = await _escalate(session, record, deps, now)
+        if new_id:
+            created.append(new_id)
+    return created
+
+
+async def reroute(
+    session: AsyncSession, record: db.NoticeRecord, reason: str, deps: FollowUpDeps,
+    now: datetime,
+) -> str | None:  # fmt: skip
+    """Sends a rejected notice on to the front door concerned; returns the new notice's id."""
+    target = notice_records.reroute_target(record)
+    if target is None:
+        log.warning("rejected_notice_has_nowhere_to_go", notice_id=record.notice_id)
+        return None
+    onward = onward_from_front_door(target)
+    contact = await _contact(session, [target] + ([onward] if onward else []), record)
+    if contact is None:
+        log.warning("rejected_notice_has_no_front_door_contact", notice_id=record.notice_id)
+        return None
+    step, recipient = contact
+    onward = onward_from_front_door(step)
+    org = await SqlDirectory(session).organisation(recipient.org_id)
+    header = _header(record, recipient, deps, now, FollowUp.REROUTE, record.level,
+                     NoticeType.FRONT_DOOR_REFERRAL,
+                     deadline_for(NoticeType.FRONT_DOOR_REFERRAL, Severity(record.severity), now,
+                                  nation=nation_of(org.area if org else None)))  # fmt: skip
+    body = rerouted_body(
+        notice_records.body_of(record, deps.data_keys), record.recipient_org, reason
+    )
+    await _add(session, record, header, body, recipient, deps,
+               escalate_to=[onward] if onward else [], reroute_to=onward)  # fmt: skip
+    return str(header.notice_id)
+
+
+async def _claim(session: AsyncSession, notice_id: str, now: datetime) -> bool:
+    claimed = await session.execute(
+        update(db.NoticeRecord)
+        .where(db.NoticeRecord.notice_id == notice_id, db.NoticeRecord.escalated_at.is_(None))
+        .values(escalated_at=now)
+    )
+    return bool(claimed.rowcount)  # type: ignore[attr-defined]
+
+
+async def _escalate(
+    session: AsyncSession, record: db.NoticeRecord, deps: FollowUpDeps, now: datetime
+) -> str | None:
+    steps = notice_records.escalation_steps(record)
+    found = await _contact(session, steps, record)
+    level = record.level + 1
+    if found is None:
+        log.warning("escalation_chain_exhausted", notice_id=record.notice_id, level=level)
+        await audit.append(session, "notice_escalated", "escalator", record.notice_id,
+                           {"level": level, "exhausted": True}, now)  # fmt: skip
+        return None
+    step, recipient = found
+    header = _header(record, recipient, deps, now, FollowUp.ESCALATION, level,
+                     NoticeType(record.notice_type), now + deps.escalation_period)  # fmt: skip
+    try:
+        original = notice_records.body_of(record, deps.data_keys)
+    except DataKeyShredded:
+        log.info("escalation_of_shredded_household_skipped", notice_id=record.notice_id)
+        return None
+    body = escalated_body(original, level, record.deadline, record.recipient_org)
+    remaining = steps[steps.index(step) + 1 :]
+    await _add(session, record, header, body, recipient, deps, escalate_to=remaining,
+               reroute_to=notice_records.reroute_target(record))  # fmt: skip
+    await audit.append(session, "notice_escalated", "escalator", record.notice_id,
+                       {"level": level, "escalation": str(header.notice_id),
+                        "recipient_id": recipient.contact_id}, now)  # fmt: skip
+    log.info("notice_escalated", notice_id=record.notice_id, level=level)
+    return str(header.notice_id)
+
+
+async def _contact(
+    session: AsyncSession, steps: list[Addressee], record: db.NoticeRecord
+) -> tuple[Addressee, ContactRecord] | None:
+    """The first step with a contact who has not had this notice already in its chain."""
+    directory = SqlDirectory(session)
+    had = set(await session.scalars(
+        select(db.NoticeRecord.recipient_id).where(db.NoticeRecord.chain_id == record.chain_id)
+    ))  # fmt: skip
+    for step in steps:
+        contact = await directory.contact_for(step)
+        if contact is not None and contact.contact_id not in had:
+            return step, contact
+    return None
+
+
+def _header(
+    record: db.NoticeRecord, contact: ContactRecord, deps: FollowUpDeps, now: datetime,
+    kind: FollowUp, level: int, notice_type: NoticeType, deadline: datetime,
+) -> NoticeHeader:  # fmt: skip
+    return NoticeHeader(
+        notice_id=uuid.uuid5(FOLLOW_UP_NAMESPACE, f"{record.notice_id}|{kind.value}"),
+        event_id=uuid.UUID(record.event_id),
+        household=record.household,
+        recipient_id=contact.contact_id,
+        recipient_org=contact.org_id,
+        notice_type=notice_type,
+        severity=Severity(record.severity),
+        rule_id=follow_up_rule(record.rule_id, kind, level),
+        created_at=now,
+        deadline=deadline,
+        recipient_key_id=contact.key_id,
+        suite=recipient_keys.suite_of(contact.hpke_public_key),
+        signing_key_id=deps.keys.public.signing_key_id,
+        follows=uuid.UUID(record.notice_id),
+        follow_up=kind,
+        escalation_level=level,
+    )
+
+
+async def _add(
+    session: AsyncSession, record: db.NoticeRecord, header: NoticeHeader, body: NoticeBody,
+    contact: ContactRecord, deps: FollowUpDeps, *, escalate_to: list[Addressee],
+    reroute_to: Addressee | None,
+) -> None:  # fmt: skip
+    notice_records.add(session, header, body, contact, deps.keys, deps.data_keys,
+                       escalate_to=escalate_to, reroute_to=reroute_to,
+                       chain_id=uuid.UUID(record.chain_id))  # fmt: skip
+    await _chronicle(session, record, header)
+    await audit.append(session, "notice_produced", "broker", str(header.notice_id),
+                       {"event_id": record.event_id, "recipient_id": header.recipient_id,
+                        "rule_id": header.rule_id, "severity": header.severity.value,
+                        "follows": record.notice_id}, header.created_at)  # fmt: skip
+
+
+async def _chronicle(session: AsyncSession, record: db.NoticeRecord, header: NoticeHeader) -> None:
+    """The follow-up goes into the chronology of every household the first notice did."""
+    lines = (await session.scalars(
+        select(db.ChronologyEntry).where(db.ChronologyEntry.notice_id == record.notice_id)
+    )).all()  # fmt: skip
+    facts = {"follows": record.notice_id, "follow_up": str(header.follow_up),
+             "escalation_level": header.escalation_level}  # fmt: skip
+    for line in lines:
+        session.add(db.ChronologyEntry(
+            household_id=line.household_id, at=header.created_at, kind="notice",
+            event_id=line.event_id, event_type=line.event_type, source_org=line.source_org,
+            notice_id=str(header.notice_id), recipient_id=header.recipient_id,
+            notice_type=header.notice_type.value, severity=header.severity.value,
+            rule_id=header.rule_id, facts=json.dumps(facts, sort_keys=True),
+        ))  # fmt: skip
