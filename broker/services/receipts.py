@@ -45,8 +45,8 @@ async def record_delivered(
     )
     first = bool(delivered.rowcount)  # type: ignore[attr-defined]
     if first:
-        await audit.append(session, "notice_receipt", channel, notice_id,
-                           {"receipt": Receipt.DELIVERED.value, "channel": channel}, at)  # fmt: skip
+        details = {"receipt": Receipt.DELIVERED.value, "channel": channel}
+        await audit.append(session, "notice_receipt", channel, notice_id, details, at)
     return first
 
 
