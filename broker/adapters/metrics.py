@@ -1,0 +1,77 @@
+"""The broker's Prometheus metrics, defined once, on a registry of our own.
+
+Labels are low-cardinality and never carry personal data: outcomes, channels, topic roles,
+escalation levels and consumer-group coordinates only, never a person, recipient or notice id.
+A registry of our own keeps tests and several apps in one process from colliding with
+prometheus_client's global one.
+"""
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+EVENTS_IN = Counter(
+    "sgb_events_in",
+    "Events the router has handled, by outcome: routed, duplicate or dead_lettered.",
+    ["outcome"],
+    registry=REGISTRY,
+)
+NOTICES_OUT = Counter(
+    "sgb_notices_out",
+    "Notices published to the notices topic (Kafka acknowledged them).",
+    registry=REGISTRY,
+)
+DELIVERIES = Counter(
+    "sgb_deliveries",
+    "Notice deliveries by channel (inbox, webhook) and outcome (delivered, duplicate, failed...).",
+    ["channel", "outcome"],
+    registry=REGISTRY,
+)
+WEBHOOK_RETRIES = Counter(
+    "sgb_webhook_retries",
+    "Webhook delivery attempts retried after a failure.",
+    registry=REGISTRY,
+)
+DEAD_LETTERS = Counter(
+    "sgb_dead_letters",
+    "Records published to the dead-letter topic, by the component that sent them.",
+    ["source"],
+    registry=REGISTRY,
+)
+ESCALATIONS = Counter(
+    "sgb_escalations",
+    "Escalation notices raised for missed deadlines, by escalation level.",
+    ["level"],
+    registry=REGISTRY,
+)
+MESSAGES_PUBLISHED = Counter(
+    "sgb_messages_published",
+    "Records Kafka acknowledged, by topic role (events, notices, dead_letters, audit, ...).",
+    ["role"],
+    registry=REGISTRY,
+)
+CONSUMER_LAG = Gauge(
+    "sgb_consumer_lag",
+    "Records not yet consumed: highwater minus position, per assigned partition.",
+    ["group", "topic", "partition"],
+    registry=REGISTRY,
+)
+BATCH_RETRIES = Counter(
+    "sgb_batch_retries",
+    "Consumer batches retried after a transient failure, by consumer and error class.",
+    ["consumer", "error"],
+    registry=REGISTRY,
+)
+COMMITS_LOST_TO_REBALANCE = Counter(
+    "sgb_commits_lost_to_rebalance",
+    "Offset commits refused because the group rebalanced (the records are redelivered).",
+    ["group"],
+    registry=REGISTRY,
+)
+
+
+def exposition() -> bytes:
+    """Every metric in Prometheus' text format."""
+    return generate_latest(REGISTRY)
