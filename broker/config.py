@@ -13,6 +13,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from broker.rules.backoff import Backoff
+from broker.rules.circuit_breaker import BreakerPolicy
 from broker.rules.deadlines import OTHER_PERIODS
 from broker.rules.thresholds import Thresholds
 from schemas.notices import NoticeType
@@ -54,6 +56,7 @@ class RoutingSettings(BaseModel):
     co_occurrence_window_days: int = Field(365, ge=1)
     accumulation_window_days: int = Field(91, ge=1)
     accumulation_events: int = Field(3, ge=2)
+    escalation_hours: float = Field(4, gt=0, description="an escalation's own deadline")
     deadline_hours: dict[NoticeType, float] = Field(
         default_factory=lambda: {
             kind: p.total_seconds() / 3600 for kind, p in OTHER_PERIODS.items()
@@ -74,8 +77,32 @@ class RoutingSettings(BaseModel):
             accumulation_events=self.accumulation_events,
         )
 
+    def escalation_period(self) -> timedelta:
+        return timedelta(hours=self.escalation_hours)
+
     def deadline_periods(self) -> dict[NoticeType, timedelta]:
         return {kind: timedelta(hours=hours) for kind, hours in self.deadline_hours.items()}
+
+
+class WebhookSettings(BaseModel):
+    """Pushing notices to recipients' own systems: patience, retries and the circuit breaker."""
+
+    timeout_seconds: float = Field(10, gt=0, description="for one POST, connect to answer")
+    max_attempts: int = Field(8, ge=1, description="then the delivery is dead-lettered")
+    backoff_base_seconds: float = Field(2, gt=0)
+    backoff_cap_seconds: float = Field(600, gt=0)
+    breaker_threshold: int = Field(5, ge=1, description="consecutive failures that open it")
+    breaker_cool_down_seconds: float = Field(60, gt=0)
+    poll_seconds: float = Field(1, gt=0, description="how often due deliveries are looked for")
+    batch: int = Field(20, ge=1, description="deliveries (to distinct recipients) at once")
+
+    def backoff(self) -> Backoff:
+        return Backoff(timedelta(seconds=self.backoff_base_seconds),
+                       timedelta(seconds=self.backoff_cap_seconds))  # fmt: skip
+
+    def breaker(self) -> BreakerPolicy:
+        return BreakerPolicy(self.breaker_threshold,
+                             timedelta(seconds=self.breaker_cool_down_seconds))  # fmt: skip
 
 
 class Settings(BaseSettings):
@@ -93,7 +120,11 @@ class Settings(BaseSettings):
         description="HMAC key for Kafka message keys; generated into keys_dir when empty.",
     )
     router_group: str = "sgb-router"
+    follow_up_interval_seconds: float = Field(
+        5.0, gt=0, description="how often the router relays the outbox and escalates"
+    )
     delivery_group: str = "sgb-delivery"
+    webhooks: WebhookSettings = WebhookSettings()
     administrators: list[str] = Field(
         default_factory=list, description="ids of the organisations that administer the directory"
     )

@@ -17,6 +17,7 @@ from broker.bootstrap import Runtime
 from broker.errors import EnvelopeError
 from broker.pseudonyms import pseudonym
 from broker.services.routing import RoutingDeps, route_event
+from consumers.follow_up_timer import run_follow_up_timer
 from schemas.transport import EventHeader, SealedEvent
 
 log = structlog.get_logger(__name__)
@@ -64,6 +65,10 @@ async def run_router(rt: Runtime, stop: asyncio.Event) -> None:
     deps = RoutingDeps(rt.sessions, rt.keys, rt.publisher, rt.topics, routing.thresholds(),
                        deadline_periods=routing.deadline_periods(),
                        data_keys=rt.data_keys)  # fmt: skip
-    await consume(rt.settings.kafka_bootstrap_servers, rt.topics.events, rt.settings.router_group,
-                  lambda batch: handle_events(batch, deps), stop, "router",
-                  rt.settings.kafka_security)  # fmt: skip
+    # A task group: if either loop fails, the other is cancelled and the process exits.
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(consume(
+            rt.settings.kafka_bootstrap_servers, rt.topics.events, rt.settings.router_group,
+            lambda batch: handle_events(batch, deps), stop, "router", rt.settings.kafka_security,
+        ))  # fmt: skip
+        tasks.create_task(run_follow_up_timer(rt, stop))

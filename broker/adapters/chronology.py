@@ -104,44 +104,44 @@ class ChronologyLine:
 
 
 async def chronology_of(session: AsyncSession, household_id: str) -> list[ChronologyLine]:
-    """Every event and notice for the household, with deliveries and acknowledgements, in
-    time order."""
+    """Every event and notice for the household, with each notice's receipts and
+    escalation, in time order."""
     rows = (await session.scalars(
         select(db.ChronologyEntry).where(db.ChronologyEntry.household_id == household_id)
     )).all()  # fmt: skip
     notice_ids = [r.notice_id for r in rows if r.notice_id]
-    inbox = {n.notice_id: n for n in (await session.scalars(
-        select(db.InboxNotice).where(db.InboxNotice.notice_id.in_(notice_ids))
+    records = {n.notice_id: n for n in (await session.scalars(
+        select(db.NoticeRecord).where(db.NoticeRecord.notice_id.in_(notice_ids))
     )).all()}  # fmt: skip
-    lines = [_line(r, inbox.get(r.notice_id or "")) for r in rows]
+    lines = [_line(r, records.get(r.notice_id or "")) for r in rows]
     for row in rows:
-        delivered = inbox.get(row.notice_id or "")
-        if delivered is not None:
-            lines += _receipts(row, delivered)
+        record = records.get(row.notice_id or "")
+        if record is not None:
+            lines += _receipts(row, record)
     return sorted(lines, key=lambda line: (line.at, _KIND_ORDER[line.kind]))
 
 
-_KIND_ORDER = {"event": 0, "notice": 1, "delivered": 2, "acknowledged": 3}
+RECEIPTS = ("delivered", "viewed", "acknowledged", "rejected", "escalated")
+_KIND_ORDER = {"event": 0, "notice": 1} | {kind: 2 + i for i, kind in enumerate(RECEIPTS)}
 
 
-def _line(row: db.ChronologyEntry, delivered: db.InboxNotice | None) -> ChronologyLine:
+def _line(row: db.ChronologyEntry, record: db.NoticeRecord | None) -> ChronologyLine:
     return ChronologyLine(
         at=row.at, kind=row.kind, event_id=row.event_id, event_type=row.event_type,
         source_org=row.source_org, notice_id=row.notice_id, recipient_id=row.recipient_id,
         notice_type=row.notice_type, severity=row.severity, rule_id=row.rule_id,
         facts=json.loads(row.facts) if row.facts else None,
-        deadline=delivered.deadline if delivered else None,
+        deadline=record.deadline if record else None,
     )  # fmt: skip
 
 
-def _receipts(row: db.ChronologyEntry, notice: db.InboxNotice) -> list[ChronologyLine]:
-    def receipt(at: datetime, kind: str) -> ChronologyLine:
-        return ChronologyLine(
-            at=at, kind=kind, event_id=row.event_id, event_type=row.event_type,
-            source_org=row.source_org, notice_id=row.notice_id, recipient_id=row.recipient_id,
-        )  # fmt: skip
-
-    lines = [receipt(notice.delivered_at, "delivered")]
-    if notice.acknowledged_at:
-        lines.append(receipt(notice.acknowledged_at, "acknowledged"))
-    return lines
+def _receipts(row: db.ChronologyEntry, record: db.NoticeRecord) -> list[ChronologyLine]:
+    times = {"delivered": record.delivered_at, "viewed": record.viewed_at,
+             "acknowledged": record.acknowledged_at, "rejected": record.rejected_at,
+             "escalated": record.escalated_at}  # fmt: skip
+    return [
+        ChronologyLine(at=at, kind=kind, event_id=row.event_id, event_type=row.event_type,
+                       source_org=row.source_org, notice_id=row.notice_id,
+                       recipient_id=row.recipient_id)
+        for kind, at in times.items() if at
+    ]  # fmt: skip

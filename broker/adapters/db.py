@@ -93,6 +93,7 @@ class Contact(Base):
     hpke_public_key: Mapped[str] = mapped_column(Text)
     key_id: Mapped[str] = mapped_column(String(32))
     daily_digest: Mapped[bool] = mapped_column(Boolean, default=False)
+    webhook_url: Mapped[str | None] = mapped_column(String(500))  # notices pushed here too
     __table_args__ = (UniqueConstraint("org_id", "role"),)
 
 
@@ -275,8 +276,7 @@ class InboxNotice(Base):
     signature: Mapped[str] = mapped_column(String(100))
     deadline: Mapped[datetime] = mapped_column(UtcDateTime)
     held_until: Mapped[datetime | None] = mapped_column(UtcDateTime)  # daily digest
-    delivered_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime] = mapped_column(UtcDateTime)  # into this inbox
 
 
 class NoticeRecord(Base):
@@ -321,6 +321,33 @@ class NoticeRecord(Base):
     )
 
 
+class WebhookDelivery(Base):
+    """A notice to push to its recipient's webhook, queued with the inbox copy it pushes.
+
+    ``sequence`` orders each recipient's queue: only the earliest pending delivery of a
+    recipient is attempted, so a recipient's notices arrive in order. Claiming an attempt
+    counts it and pushes ``next_attempt_at`` past the request's timeout (a lease), so that
+    several dispatchers never post the same notice at once and a crash mid-request is retried.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    sequence: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    notice_id: Mapped[str] = mapped_column(String(36), unique=True)
+    recipient_id: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(10))  # pending | delivered | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    enqueued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    first_failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(60))  # a class, never a message
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(300))  # topic/partition/offset it came from
+    __table_args__ = (
+        Index("ix_webhook_deliveries_queue", "state", "recipient_id", "sequence"),
+    )
+
+
 def make_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(url)
     if engine.dialect.name == "sqlite":
@@ -339,10 +366,10 @@ def _sqlite_pragmas(connection: DBAPIConnection, _record: ConnectionPoolEntry) -
 
 
 async def create_schema(engine: AsyncEngine) -> None:
-    from broker.adapters import audit  # noqa: F401  registers audit_log (it imports this module)
+    """Brings the database to the newest migration (a no-op when it is there already)."""
+    from broker import migrations  # imports this module
 
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
+    await migrations.upgrade(engine)
 
 
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -1,20 +1,25 @@
-"""The inbox API: a recipient lists its notices, fetches one sealed, and acknowledges it.
+"""The inbox API: a recipient lists its notices, fetches one sealed, and sends receipts.
 
 Notices come back sealed (header, ciphertext, signature); the recipient opens them with its
-own private key through the SDK's ``NoticeReceiver``. An acknowledgement is recorded in the
-inbox and published to the acknowledgements topic. Asking for a notice that is not in this
+own private key through the SDK's ``NoticeReceiver``. Fetching a notice is its delivery; a
+person's receipts (viewed, acknowledged, rejected with a reason) are posted separately, are
+recorded on the notice and published to the acknowledgements topic (the reason never is). A
+rejection sends the notice on to the front door. Asking for a notice that is not in this
 recipient's inbox is a 404, whether or not it exists elsewhere.
 """
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
+from typing import Literal
 from uuid import UUID
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import audit, db
@@ -25,21 +30,45 @@ from broker.bootstrap import Runtime, runtime
 from broker.config import Settings
 from broker.entrypoints import auth, front_door_api
 from broker.entrypoints.limits import protect
+from broker.errors import PublishFailed
 from broker.pseudonyms import pseudonym
 from broker.rules.deadlines import DIGEST_TIME, LONDON
-from broker.services import inbox, matching
-from schemas.notices import NoticeHeader, SealedNotice
+from broker.rules.escalation import MAX_REASON_CHARS
+from broker.services import follow_ups, inbox, matching, receipts
+from broker.services.outbox import Outbox
+from schemas.notices import NoticeHeader, Receipt, SealedNotice
+
+log = structlog.get_logger(__name__)
 
 
 class NoticeSummary(BaseModel):
     notice_id: UUID
     header: NoticeHeader
-    delivered_at: datetime
-    acknowledged_at: datetime | None
+    arrived_at: datetime  # in this inbox
+    delivered_at: datetime | None = None  # first fetched by the recipient's system
+    viewed_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    rejected_at: datetime | None = None
+    escalated_at: datetime | None = None
 
 
 class NoticeDetail(NoticeSummary):
     sealed: SealedNotice
+
+
+class ReceiptIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    receipt: Literal[Receipt.VIEWED, Receipt.ACKNOWLEDGED, Receipt.REJECTED]
+    reason: str | None = Field(None, max_length=MAX_REASON_CHARS)
+
+
+class ReceiptOut(BaseModel):
+    notice_id: UUID
+    receipt: Receipt
+    at: datetime
+    first: bool
+    rerouted_as: UUID | None = None
 
 
 class Acknowledged(BaseModel):
@@ -63,6 +92,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
     auth.install(app)
     app.add_exception_handler(inbox.NoticeNotFound, _not_found)  # type: ignore[arg-type]
     app.add_exception_handler(DataKeyShredded, _shredded)  # type: ignore[arg-type]
+    app.add_exception_handler(receipts.ReceiptRefused, _refused)  # type: ignore[arg-type]
     app.add_exception_handler(matching.NotInQueue, front_door_api.not_in_queue)  # type: ignore[arg-type]
     app.add_exception_handler(matching.MatchConflict, front_door_api.conflict)  # type: ignore[arg-type]
     app.include_router(front_door_api.router)
@@ -75,7 +105,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
         async with _rt(request).sessions() as session:
             await _own(session, recipient_id, caller)
             listed = await inbox.list_notices(session, recipient_id, datetime.now(UTC))
-        return [_summary(n) for n in listed]
+            return await _summaries(session, listed)
 
     @app.get("/v1/recipients/{recipient_id}/digests/{day}", response_model=list[NoticeSummary])
     async def daily_digest(
@@ -86,39 +116,45 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
         async with _rt(request).sessions() as session:
             await _own(session, recipient_id, caller)
             gathered = await inbox.digest(session, recipient_id, released_at, datetime.now(UTC))
-        return [_summary(n) for n in gathered]
+            return await _summaries(session, gathered)
 
     @app.get(base + "/{notice_id}", response_model=NoticeDetail)
     async def get_notice(
         request: Request, recipient_id: str, notice_id: UUID, caller: auth.NoticeReader
     ) -> NoticeDetail:
+        """The sealed notice; the first fetch is its delivery to the recipient's system."""
+        now = datetime.now(UTC)
         async with _rt(request).sessions.begin() as session:
             await _own(session, recipient_id, caller)
             notice = await inbox.get_notice(session, recipient_id, notice_id)
-            await audit.append(session, "notice_read", recipient_id, str(notice_id), {},
-                               datetime.now(UTC))  # fmt: skip
+            await audit.append(session, "notice_read", recipient_id, str(notice_id), {}, now)
+            await receipts.record_delivered(session, str(notice_id), "inbox", now)
+            (summary,) = await _summaries(session, [notice])
         sealed = inbox.sealed(notice, _rt(request).data_keys)
-        return NoticeDetail(**_summary(notice).model_dump(), sealed=sealed)
+        return NoticeDetail(**summary.model_dump(), sealed=sealed)
+
+    @app.post(base + "/{notice_id}/receipts", response_model=ReceiptOut)
+    async def post_receipt(
+        request: Request, recipient_id: str, notice_id: UUID, receipt: ReceiptIn,
+        caller: auth.NoticeReader,
+    ) -> ReceiptOut:  # fmt: skip
+        """Viewed (a person opened it), acknowledged (we accept responsibility), or rejected
+        with a reason (it is not ours: it goes on to the front door)."""
+        done = await _record(_rt(request), recipient_id, notice_id, caller, receipt.receipt,
+                             receipt.reason)  # fmt: skip
+        rerouted = UUID(done.rerouted_as) if done.rerouted_as else None
+        return ReceiptOut(notice_id=notice_id, receipt=done.receipt, at=done.at,
+                          first=done.first, rerouted_as=rerouted)  # fmt: skip
 
     @app.post(base + "/{notice_id}/acknowledgement", response_model=Acknowledged)
     async def acknowledge(
         request: Request, recipient_id: str, notice_id: UUID, caller: auth.NoticeReader
     ) -> Acknowledged:
-        rt = _rt(request)
-        async with rt.sessions.begin() as session:
-            await _own(session, recipient_id, caller)
-            notice, first = await inbox.acknowledge(
-                session, recipient_id, notice_id, datetime.now(UTC)
-            )
-            if first:
-                await audit.append(session, "notice_acknowledged", recipient_id,
-                                   str(notice_id), {}, datetime.now(UTC))  # fmt: skip
-        acknowledged_at = notice.acknowledged_at or datetime.now(UTC)
-        if first:
-            await rt.publisher.publish([_ack_message(rt, notice, acknowledged_at)])
-        return Acknowledged(
-            notice_id=notice_id, acknowledged_at=acknowledged_at, first_acknowledgement=first
-        )
+        """Shorthand for an ``acknowledged`` receipt."""
+        done = await _record(_rt(request), recipient_id, notice_id, caller,
+                             Receipt.ACKNOWLEDGED, None)  # fmt: skip
+        return Acknowledged(notice_id=notice_id, acknowledged_at=done.at,
+                            first_acknowledgement=done.first)  # fmt: skip
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -139,24 +175,63 @@ def _rt(request: Request) -> Runtime:
     return rt
 
 
-def _summary(notice: db.InboxNotice) -> NoticeSummary:
-    return NoticeSummary(
-        notice_id=UUID(notice.notice_id),
-        header=NoticeHeader.model_validate_json(notice.header),
-        delivered_at=notice.delivered_at,
-        acknowledged_at=notice.acknowledged_at,
-    )
+async def _record(
+    rt: Runtime, recipient_id: str, notice_id: UUID, caller: Principal, receipt: Receipt,
+    reason: str | None,
+) -> receipts.Recorded:  # fmt: skip
+    now = datetime.now(UTC)
+    deps = follow_ups.FollowUpDeps(rt.keys, rt.data_keys, rt.settings.routing.escalation_period())
+    async with rt.sessions.begin() as session:
+        await _own(session, recipient_id, caller)
+        done = await receipts.record(session, recipient_id, notice_id, receipt, now, deps, reason)
+    if done.first:
+        try:
+            await rt.publisher.publish([_receipt_message(rt, recipient_id, done)])
+            if done.rerouted_as:
+                await _outbox(rt).publish([done.rerouted_as], now)
+        except PublishFailed:
+            log.warning("receipt_publication_deferred")  # the relay sends the notice later
+    return done
 
 
-def _ack_message(rt: Runtime, notice: db.InboxNotice, at: datetime) -> Message:
-    record = {"notice_id": notice.notice_id, "recipient_id": notice.recipient_id,
-              "state": "acknowledged", "at": at.isoformat()}  # fmt: skip
-    key = pseudonym(rt.keys.pseudonym_secret, "recipient", notice.recipient_id)
+def _outbox(rt: Runtime) -> Outbox:
+    return Outbox(rt.sessions, rt.publisher, rt.topics.notices, rt.keys.pseudonym_secret)
+
+
+async def _summaries(
+    session: AsyncSession, notices: Sequence[db.InboxNotice]
+) -> list[NoticeSummary]:
+    ids = [n.notice_id for n in notices]
+    records = {r.notice_id: r for r in (await session.scalars(
+        select(db.NoticeRecord).where(db.NoticeRecord.notice_id.in_(ids))
+    )).all()}  # fmt: skip
+    return [_summary(n, records.get(n.notice_id)) for n in notices]
+
+
+def _summary(notice: db.InboxNotice, record: db.NoticeRecord | None) -> NoticeSummary:
+    receipts_at = {} if record is None else {
+        "delivered_at": record.delivered_at, "viewed_at": record.viewed_at,
+        "acknowledged_at": record.acknowledged_at, "rejected_at": record.rejected_at,
+        "escalated_at": record.escalated_at,
+    }  # fmt: skip
+    return NoticeSummary(notice_id=UUID(notice.notice_id),
+                         header=NoticeHeader.model_validate_json(notice.header),
+                         arrived_at=notice.delivered_at, **receipts_at)  # fmt: skip
+
+
+def _receipt_message(rt: Runtime, recipient_id: str, done: receipts.Recorded) -> Message:
+    record = {"notice_id": done.notice_id, "recipient_id": recipient_id,
+              "receipt": done.receipt.value, "at": done.at.isoformat()}  # fmt: skip
+    key = pseudonym(rt.keys.pseudonym_secret, "recipient", recipient_id)
     return Message(rt.topics.acknowledgements, key, json.dumps(record).encode())
 
 
 async def _shredded(_request: Request, exc: DataKeyShredded) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=410)
+
+
+async def _refused(_request: Request, exc: receipts.ReceiptRefused) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=409)
 
 
 async def _not_found(_request: Request, exc: inbox.NoticeNotFound) -> JSONResponse:

@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import audit, db, recipient_keys
+from broker.adapters import audit, db, metrics, recipient_keys
 from broker.adapters.data_keys import DataKeyShredded, FileDataKeys
 from broker.adapters.directory import ContactRecord, SqlDirectory, nation_of
 from broker.keys import KeyStore
@@ -128,6 +128,7 @@ async def _escalate(
                        {"level": level, "escalation": str(header.notice_id),
                         "recipient_id": recipient.contact_id}, now)  # fmt: skip
     log.info("notice_escalated", notice_id=record.notice_id, level=level)
+    metrics.ESCALATIONS.labels(level=str(level)).inc()
     return str(header.notice_id)
 
 

@@ -1,4 +1,4 @@
-"""Recipients' inboxes: delivery stores sealed notices; recipients list, fetch and acknowledge.
+"""Recipients' inboxes: delivery stores sealed notices; recipients list and fetch them.
 
 The inbox holds ciphertext, the cleartext header and the broker's signature: nothing a
 recipient could not already verify, and nothing the broker's operators could read.
@@ -85,17 +85,6 @@ async def get_notice(session: AsyncSession, recipient_id: str, notice_id: UUID) 
     if notice is None or notice.recipient_id != recipient_id:
         raise NoticeNotFound("no such notice in this inbox")
     return notice
-
-
-async def acknowledge(
-    session: AsyncSession, recipient_id: str, notice_id: UUID, now: datetime
-) -> tuple[db.InboxNotice, bool]:
-    """Marks the notice acknowledged; returns it and whether this call was the first."""
-    notice = await get_notice(session, recipient_id, notice_id)
-    if notice.acknowledged_at is not None:
-        return notice, False
-    notice.acknowledged_at = now
-    return notice, True
 
 
 def sealed(notice: db.InboxNotice, keys: FileDataKeys) -> SealedNotice:

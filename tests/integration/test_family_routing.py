@@ -108,13 +108,15 @@ class TestChronologyAndPatterns:
         first = crisis()
         await post(first)
         [listed] = await wait_for_notices(inbox, MOTHERS_GP, 1)
-        await inbox.post(
-            f"/v1/recipients/{MOTHERS_GP}/notices/{listed['notice_id']}/acknowledgement"
-        )
+        url = f"/v1/recipients/{MOTHERS_GP}/notices/{listed['notice_id']}"
+        (await inbox.get(url)).raise_for_status()
+        await inbox.post(f"{url}/receipts", json={"receipt": "viewed"})
+        await inbox.post(f"{url}/acknowledgement")
         lines = (await inbox.get("/v1/households/h-carter/chronology")).json()
         kinds = [line["kind"] for line in lines]
         assert kinds[0] == "event"
-        assert {"notice", "delivered", "acknowledged"} <= set(kinds)
+        assert {"notice", "delivered", "viewed", "acknowledged"} <= set(kinds)
+        assert "rejected" not in kinds
         told = {line["recipient_id"] for line in lines if line["kind"] == "notice"}
         assert {MOTHERS_GP, "school-oakfield:key_adult", "hv-demo:safeguarding_lead"} <= told
         times = [line["at"] for line in lines]
