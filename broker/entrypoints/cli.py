@@ -91,6 +91,23 @@ def audit_verify() -> None:
     typer.echo(f"audit log intact: {result.entries} entries")
 
 
+@app.command("db-upgrade")
+def db_upgrade() -> None:
+    """Bring the database (SGB_DATABASE_URL) to the newest migration; safe to repeat."""
+    from broker import migrations
+    from broker.adapters import db
+
+    async def run() -> str | None:
+        engine = db.make_engine(Settings().database_url)
+        try:
+            await migrations.upgrade(engine)
+            return await migrations.current(engine)
+        finally:
+            await engine.dispose()
+
+    typer.echo(f"database at revision {asyncio.run(run())}")
+
+
 @app.command("shred-household")
 def shred_household(household_id: str) -> None:
     """Retention: delete the household's data key, so its stored notices can never be read."""
