@@ -2,19 +2,35 @@
 
 Producers are idempotent with ``acks=all``: a send returns only once every in-sync replica
 has the record. Consumers commit offsets by hand, after the effects of a batch are durable.
+A transient failure while handling a batch (the database or Kafka briefly away) is retried,
+the same batch, with capped exponential backoff; a bug in a handler still crashes the loop.
 """
 
 import asyncio
+import contextlib
+import random
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalGenerationError,
+    IllegalStateError,
+    KafkaError,
+    RebalanceInProgressError,
+    UnknownMemberIdError,
+)
 from aiokafka.helpers import create_ssl_context
+from aiokafka.structs import TopicPartition
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from broker.adapters import metrics
 from broker.config import KafkaSecurity, TopicSettings
 from broker.errors import PublishFailed
 
@@ -121,11 +137,14 @@ class KafkaPublisher:
             compression_type=overrides.pop("compression_type", None),
             **overrides,
         )
+        self.started = False
 
     async def start(self) -> None:
         await self._producer.start()
+        self.started = True
 
     async def stop(self) -> None:
+        self.started = False
         await self._producer.stop()
 
     async def publish(self, messages: Sequence[Message]) -> None:
@@ -139,6 +158,24 @@ class KafkaPublisher:
             await asyncio.gather(*futures)
         except KafkaError as exc:
             raise PublishFailed(f"Kafka did not acknowledge: {type(exc).__name__}") from exc
+        for message in messages:
+            _count_published(topic_role(message.topic))
+
+
+ROLES = ("events", "notices", "acknowledgements", "dead-letters", "audit")
+
+
+def topic_role(topic: str) -> str:
+    """The part a topic plays, whatever its prefix: a metric label that cannot grow."""
+    return next((r.replace("-", "_") for r in ROLES if topic.endswith(r)), "other")
+
+
+def _count_published(role: str) -> None:
+    metrics.MESSAGES_PUBLISHED.labels(role).inc()
+    if role == "notices":
+        metrics.NOTICES_OUT.inc()
+    elif role == "dead_letters":
+        metrics.DEAD_LETTERS.labels(metrics.COMPONENT.get()).inc()
 
 
 @dataclass(frozen=True)
@@ -152,16 +189,74 @@ class Received:
 
 Handler = Callable[[Sequence[Received]], Awaitable[None]]
 
+# A commit the group refused because it rebalanced: the records are redelivered elsewhere.
+REBALANCED = (CommitFailedError, IllegalGenerationError, RebalanceInProgressError,
+              UnknownMemberIdError, IllegalStateError)  # fmt: skip
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure the same batch gets past by waiting: the database or Kafka coming back."""
+    if isinstance(exc, PublishFailed | OperationalError | InterfaceError | PoolTimeout):
+        return True
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated
+    return isinstance(exc, ConnectionError)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential and capped, with jitter so that instances retrying together spread out."""
+
+    first: float = 0.5
+    cap: float = 30.0
+
+    def delay(self, attempt: int, jitter: float) -> float:
+        """Seconds before retry ``attempt`` (0 first); ``jitter`` in [0, 1) picks a point in
+        the upper half of the step, so a retry never comes sooner than half of it."""
+        step = min(self.cap, self.first * 2.0 ** min(attempt, 64))
+        return step * (1 + jitter) / 2
+
+
+@dataclass
+class ConsumerHealth:
+    """What a consume loop tells the ops endpoints: alive, in its group, not stuck retrying."""
+
+    running: bool = False
+    joined: bool = False
+    retrying: str | None = None  # the error class while a batch waits to be retried
+    beat: float = field(default_factory=time.monotonic)  # the loop's last turn (monotonic)
+
+    def problem(self) -> str | None:
+        """Why the consumer is not ready, or None when it is."""
+        if not self.running:
+            return "consumer not running"
+        if not self.joined:
+            return "consumer has not joined its group"
+        if self.retrying:
+            return f"retrying a batch after {self.retrying}"
+        return None
+
+
+class _Membership(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, health: ConsumerHealth) -> None:
+        self._health = health
+
+    async def on_partitions_revoked(self, revoked: object) -> None:
+        self._health.joined = False
+
+    async def on_partitions_assigned(self, assigned: object) -> None:
+        self._health.joined = True  # an empty assignment is still membership of the group
+
 
 class KafkaBatchConsumer:
     """Consumes batches and commits their offsets only after the handler has finished."""
 
     def __init__(
-        self, bootstrap: str, topic: str, group: str, security: KafkaSecurity | None = None,
-        **overrides: Any,
+        self, bootstrap: str, topic: str, group: str, security: KafkaSecurity | None = None, *,
+        name: str = "consumer", health: ConsumerHealth | None = None,
+        backoff: Backoff | None = None, **overrides: Any,
     ) -> None:  # fmt: skip
         self._consumer = AIOKafkaConsumer(
-            topic,
             bootstrap_servers=bootstrap,
             **client_options(security),
             group_id=group,
@@ -170,28 +265,109 @@ class KafkaBatchConsumer:
             isolation_level="read_committed",
             **overrides,
         )
+        self.health = health or ConsumerHealth()
+        self._consumer.subscribe([topic], listener=_Membership(self.health))
+        self._group, self._name = group, name
+        self._backoff = backoff or Backoff()
+        self._lag_labels: set[TopicPartition] = set()
 
     async def start(self) -> None:
         await self._consumer.start()
+        self.health.running = True
 
     async def stop(self) -> None:
+        """Leaves the group cleanly; offsets not yet committed stay uncommitted."""
+        self.health.running = self.health.joined = False
+        for tp in self._lag_labels:
+            metrics.CONSUMER_LAG.remove(self._group, tp.topic, str(tp.partition))
+        self._lag_labels.clear()
         await self._consumer.stop()
 
     async def run(self, handle: Handler, stop: asyncio.Event, max_records: int = 200) -> None:
+        """Until ``stop`` is set: fetch, handle, commit. Once stopped, the batch in hand is
+        finished and committed, or, when still failing, left uncommitted for redelivery."""
         while not stop.is_set():
+            self.health.beat = time.monotonic()
             batches = await self._consumer.getmany(timeout_ms=500, max_records=max_records)
+            await self._refresh_lag()
             records = [_received(r) for part in batches.values() for r in part]
-            if records:
+            if records and await self._handle_until_done(handle, records, stop):
+                await self._commit(records)
+
+    async def _handle_until_done(
+        self, handle: Handler, records: Sequence[Received], stop: asyncio.Event
+    ) -> bool:
+        """True once the batch is handled; False if stopped while it still failed."""
+        attempt = 0
+        while True:
+            try:
                 await handle(records)
-                await self._consumer.commit()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                error = type(exc).__name__  # the class only: a message may quote data
+                delay = self._backoff.delay(attempt, random.random())  # noqa: S311 (not crypto)
+                self.health.retrying = error
+                metrics.BATCH_RETRIES.labels(self._name, error).inc()
+                log.warning("batch_retrying", consumer=self._name, error=error,
+                            attempt=attempt + 1, delay_s=round(delay, 2))  # fmt: skip
+                attempt += 1
+                if await _stopped_within(stop, delay):
+                    return False
+                self.health.beat = time.monotonic()
+            else:
+                self.health.retrying = None
+                return True
+
+    async def _commit(self, records: Sequence[Received]) -> None:
+        offsets: dict[TopicPartition, int] = {}
+        for r in records:
+            tp = TopicPartition(r.topic, r.partition)
+            offsets[tp] = max(offsets.get(tp, 0), r.offset + 1)
+        assigned = self._consumer.assignment()
+        mine = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+        try:
+            if mine:
+                await self._consumer.commit(mine)
+            if len(mine) < len(offsets):
+                raise IllegalStateError("partitions revoked while the batch was handled")
+        except REBALANCED as exc:
+            # Whoever holds those partitions now gets these records again; handlers are
+            # idempotent, so that costs time, not correctness.
+            metrics.COMMITS_LOST_TO_REBALANCE.labels(self._group).inc()
+            log.warning("commit_lost_to_rebalance", consumer=self._name,
+                        error=type(exc).__name__)  # fmt: skip
+
+    async def _refresh_lag(self) -> None:
+        assigned = self._consumer.assignment()
+        for tp in self._lag_labels - assigned:
+            metrics.CONSUMER_LAG.remove(self._group, tp.topic, str(tp.partition))
+        self._lag_labels &= assigned
+        for tp in assigned:
+            highwater = self._consumer.highwater(tp)
+            if highwater is None:  # nothing fetched from it yet
+                continue
+            try:
+                position = await self._consumer.position(tp)
+            except IllegalStateError:  # revoked meanwhile
+                continue
+            lag = max(0, highwater - position)
+            metrics.CONSUMER_LAG.labels(self._group, tp.topic, str(tp.partition)).set(lag)
+            self._lag_labels.add(tp)
+
+
+async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    return stop.is_set()
 
 
 async def consume(
     bootstrap: str, topic: str, group: str, handle: Handler, stop: asyncio.Event, name: str,
-    security: KafkaSecurity | None = None,
+    security: KafkaSecurity | None = None, health: ConsumerHealth | None = None,
 ) -> None:  # fmt: skip
     """Runs one consumer loop until ``stop`` is set, committing after each handled batch."""
-    consumer = KafkaBatchConsumer(bootstrap, topic, group, security)
+    consumer = KafkaBatchConsumer(bootstrap, topic, group, security, name=name, health=health)
     await consumer.start()
     log.info(f"{name}_started", topic=topic)
     try:

@@ -6,8 +6,16 @@ A registry of our own keeps tests and several apps in one process from colliding
 prometheus_client's global one.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+# The component at work (router, delivery, webhook, ...): the dead-letter counter's source.
+# A process loop sets it once; a task inherits it; ``with component("webhook")`` narrows it.
+COMPONENT: ContextVar[str] = ContextVar("sgb_component", default="broker")
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -75,3 +83,13 @@ COMMITS_LOST_TO_REBALANCE = Counter(
 def exposition() -> bytes:
     """Every metric in Prometheus' text format."""
     return generate_latest(REGISTRY)
+
+
+@contextmanager
+def component(name: str) -> Iterator[None]:
+    """Counts what is published inside the block (dead letters) as ``name``'s."""
+    token = COMPONENT.set(name)
+    try:
+        yield
+    finally:
+        COMPONENT.reset(token)

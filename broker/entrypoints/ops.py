@@ -1,0 +1,120 @@
+"""Liveness, readiness and metrics for every long-running process.
+
+``/health`` answers whether the process loop is alive (restart it if not); ``/ready`` whether
+it can do its work now: the database answers a trivial query, the Kafka producer is started,
+a consumer is in its group and not retrying a failed batch. Not ready is a 503 naming the
+reasons (error classes only, never data). ``/metrics`` is Prometheus' text format.
+
+The HTTP apps add ``/ready`` and ``/metrics`` beside their own ``/health``; the router and the
+delivery worker have no HTTP API, so ``serving`` runs a small ops app beside the consume loop,
+in the same event loop, on a loopback port.
+"""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+
+import uvicorn
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from broker.adapters import metrics
+from broker.adapters.kafka import ConsumerHealth, KafkaPublisher
+from broker.bootstrap import Runtime
+
+Check = Callable[[], Awaitable[str | None]]  # None when fine, else the reason
+CHECK_TIMEOUT_S = 2.0
+# Longer than any batch takes, retries included (each wait is capped well below this).
+STALE_AFTER_S = 300.0
+
+
+async def database_problem(engine: AsyncEngine) -> str | None:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_S), engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        return f"database unavailable: {type(exc).__name__}"
+    return None
+
+
+async def publisher_problem(publisher: KafkaPublisher) -> str | None:
+    return None if publisher.started else "Kafka producer not started"
+
+
+async def consumer_problem(health: ConsumerHealth) -> str | None:
+    return health.problem()
+
+
+def runtime_checks(rt: Runtime, health: ConsumerHealth | None = None) -> list[Check]:
+    checks: list[Check] = [
+        lambda: database_problem(rt.engine),
+        lambda: publisher_problem(rt.publisher),
+    ]
+    if health is not None:
+        checks.append(lambda: consumer_problem(health))
+    return checks
+
+
+async def readiness(checks: Sequence[Check]) -> JSONResponse:
+    problems = [p for p in await asyncio.gather(*(check() for check in checks)) if p]
+    if problems:
+        return JSONResponse({"status": "not ready", "reasons": problems}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+def add_ops_routes(app: FastAPI, checks: Callable[[Request], Sequence[Check]]) -> None:
+    """``/ready`` and ``/metrics``, kept out of the API's OpenAPI document: they are for the
+    platform, not for agencies. ``checks`` reads what it needs from the started app."""
+
+    @app.get("/ready", include_in_schema=False)
+    async def ready(request: Request) -> JSONResponse:
+        return await readiness(checks(request))
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_text() -> Response:
+        return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
+
+
+def consumer_ops_app(rt: Runtime, health: ConsumerHealth) -> FastAPI:
+    """The router's or delivery worker's ops endpoints."""
+    app = FastAPI(title="ops", openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.get("/health")
+    async def alive() -> JSONResponse:
+        quiet_for = time.monotonic() - health.beat
+        if quiet_for > STALE_AFTER_S:
+            reason = f"consume loop silent for {quiet_for:.0f}s"
+            return JSONResponse({"status": "stuck", "reason": reason}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    add_ops_routes(app, lambda _: runtime_checks(rt, health))
+    return app
+
+
+class _OpsServer(uvicorn.Server):
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # SIGTERM belongs to the process: it drains the consumer first, then stops this server,
+        # so /health keeps answering while the batch in hand finishes.
+        yield
+
+
+@asynccontextmanager
+async def serving(app: FastAPI, host: str, port: int) -> AsyncIterator[None]:
+    """Serves ``app`` in this event loop for the duration of the block; port 0 serves nothing."""
+    if not port:
+        yield
+        return
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
+                            lifespan="off")  # fmt: skip
+    server = _OpsServer(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task

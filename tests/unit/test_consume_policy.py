@@ -1,0 +1,98 @@
+"""The consume loop's policy: which failures it waits out, how long it waits, and what its
+metrics call a topic."""
+
+import sqlite3
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+
+from broker.adapters.kafka import Backoff, ConsumerHealth, Topics, is_transient, topic_role
+from broker.config import TopicSettings
+from broker.errors import PublishFailed, SignatureInvalid
+
+attempts = st.integers(min_value=0, max_value=10_000)
+jitters = st.floats(min_value=0, max_value=1, exclude_max=True)
+
+
+class TestBackoff:
+    @given(attempts, jitters)
+    def test_never_zero_never_past_the_cap(self, attempt: int, jitter: float) -> None:
+        backoff = Backoff(first=0.5, cap=30)
+        assert 0.25 <= backoff.delay(attempt, jitter) <= 30
+
+    @given(attempts, jitters)
+    def test_grows_until_the_cap(self, attempt: int, jitter: float) -> None:
+        backoff = Backoff(first=0.5, cap=30)
+        assert backoff.delay(attempt + 1, jitter) >= backoff.delay(attempt, jitter)
+
+    def test_doubles_from_the_first_step(self) -> None:
+        backoff = Backoff(first=1, cap=60)
+        assert [backoff.delay(n, 0) for n in range(4)] == [0.5, 1, 2, 4]
+        assert backoff.delay(20, 0.999) < 60
+
+    @given(attempts, jitters, jitters)
+    def test_jitter_spreads_within_the_upper_half(self, attempt: int, a: float, b: float) -> None:
+        backoff = Backoff(first=0.5, cap=30)
+        step = min(30, 0.5 * 2.0 ** min(attempt, 64))
+        assert abs(backoff.delay(attempt, a) - backoff.delay(attempt, b)) <= step / 2
+
+
+def _invalidated() -> DBAPIError:
+    return DBAPIError("SELECT 1", None, sqlite3.OperationalError("gone"),
+                      connection_invalidated=True)  # fmt: skip
+
+
+class TestTransient:
+    @pytest.mark.parametrize(
+        "exc",
+        [
+            PublishFailed("Kafka did not acknowledge: KafkaTimeoutError"),
+            OperationalError("SELECT 1", None, sqlite3.OperationalError("database is locked")),
+            InterfaceError("SELECT 1", None, sqlite3.InterfaceError("closed")),
+            _invalidated(),
+            ConnectionRefusedError(),
+        ],
+    )
+    def test_the_database_or_kafka_away_is_waited_out(self, exc: Exception) -> None:
+        assert is_transient(exc)
+
+    @pytest.mark.parametrize(
+        "exc",
+        [
+            IntegrityError("INSERT", None, sqlite3.IntegrityError("UNIQUE")),
+            DBAPIError("SELECT 1", None, sqlite3.ProgrammingError("syntax")),
+            SignatureInvalid("forged"),
+            KeyError("bug"),
+            ValueError("bug"),
+        ],
+    )
+    def test_a_bug_is_not(self, exc: Exception) -> None:
+        assert not is_transient(exc)
+
+
+class TestTopicRole:
+    def test_every_topic_has_its_role_whatever_the_prefix(self) -> None:
+        topics = Topics.with_prefix("t-1234.")
+        assert [topic_role(t) for t in topics.retention_ms(TopicSettings())] == [
+            "events", "notices", "acknowledgements", "dead_letters", "audit",
+        ]  # fmt: skip
+
+    @given(st.text(max_size=40))
+    def test_labels_stay_few(self, topic: str) -> None:
+        assert topic_role(topic) in {
+            "events", "notices", "acknowledgements", "dead_letters", "audit", "other",
+        }  # fmt: skip
+
+
+class TestConsumerHealth:
+    def test_ready_only_when_running_joined_and_not_retrying(self) -> None:
+        health = ConsumerHealth()
+        assert health.problem() == "consumer not running"
+        health.running = True
+        assert health.problem() == "consumer has not joined its group"
+        health.joined = True
+        assert health.problem() is None
+        health.retrying = "OperationalError"
+        assert health.problem() == "retrying a batch after OperationalError"
