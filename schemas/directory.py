@@ -2,7 +2,9 @@
 public keys, people, households, registrations, involvements, school terms)."""
 
 from datetime import date, time
+from ipaddress import ip_address
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import AwareDatetime, Field, field_validator
 
@@ -54,6 +56,12 @@ class ContactSpec(Contract):
         "suite, an ML-KEM-768 key (1184 bytes) followed by an X25519 key",
     )
     daily_digest: bool = False  # gather this recipient's low-severity notices once a day
+    webhook_url: str | None = Field(
+        None,
+        max_length=500,
+        description="where the broker also POSTs each sealed notice, signed: https, or http "
+        "on loopback only; no credentials or fragment in the URL",
+    )
 
     @field_validator("hpke_public_key")
     @classmethod
@@ -62,6 +70,37 @@ class ContactSpec(Contract):
         if raw_length not in (32, 1216):
             raise ValueError("must be an X25519 key or an ML-KEM-768+X25519 key")
         return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _a_safe_endpoint(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        url = urlsplit(value)
+        if url.scheme not in ("https", "http") or not url.hostname or not _valid_port(value):
+            raise ValueError("must be an https URL")
+        if url.scheme == "http" and not _loopback(url.hostname):
+            raise ValueError("plain http is allowed on loopback only")
+        if url.username or url.password or url.fragment:
+            raise ValueError("must carry no credentials or fragment")
+        return value
+
+
+def _valid_port(value: str) -> bool:
+    try:
+        urlsplit(value).port  # noqa: B018  reading it is the check: it raises when malformed
+    except ValueError:
+        return False
+    return True
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class PersonSpec(Contract):

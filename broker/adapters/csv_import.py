@@ -5,7 +5,7 @@ column may be left out when its field is optional, and an empty cell is None:
 
     organisations.csv      id,name,kind,area,phone,session_start
     school_terms.csv       org_id,starts_on,ends_on
-    contacts.csv           id,org_id,role,hpke_public_key
+    contacts.csv           id,org_id,role,hpke_public_key,webhook_url
     people.csv             id,nhs_number,upn,given_name,family_name,date_of_birth
     household_members.csv  household_id,area,person_id,role     (one row per member)
     registrations.csv      person_id,kind,org_id
@@ -45,7 +45,7 @@ from schemas.directory import (
 COLUMNS: dict[str, tuple[str, ...]] = {
     "organisations.csv": ("id", "name", "kind", "area", "phone", "session_start"),
     "school_terms.csv": ("org_id", "starts_on", "ends_on"),
-    "contacts.csv": ("id", "org_id", "role", "hpke_public_key"),
+    "contacts.csv": ("id", "org_id", "role", "hpke_public_key", "webhook_url"),
     "people.csv": ("id", "nhs_number", "upn", "given_name", "family_name", "date_of_birth"),
     "household_members.csv": ("household_id", "area", "person_id", "role"),
     "registrations.csv": ("person_id", "kind", "org_id"),

@@ -44,6 +44,7 @@ class ContactRecord:
     hpke_public_key: str
     key_id: str
     daily_digest: bool = False
+    webhook_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -256,9 +257,14 @@ class SqlDirectory:
             if contact:
                 return ContactRecord(
                     contact.id, contact.org_id, contact.hpke_public_key, contact.key_id,
-                    bool(contact.daily_digest),
+                    bool(contact.daily_digest), contact.webhook_url,
                 )  # fmt: skip
         return None
+
+    async def webhook_url(self, contact_id: str) -> str | None:
+        """Where the recipient's own system takes its notices pushed, if it has said."""
+        contact = await self._session.get(db.Contact, contact_id)
+        return contact.webhook_url if contact else None
 
     async def signing_key(self, org_id: str, key_id: str, at: datetime) -> Ed25519PublicKey:
         """The organisation's registered key with this id, if it was valid at ``at``."""

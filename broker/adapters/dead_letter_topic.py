@@ -1,0 +1,168 @@
+"""The dead-letter topic's record format, and reading it back (aiokafka kept in here).
+
+Every dead letter can be replayed: its value is the original record's value, byte for byte
+(ciphertext and a cleartext header of ids already), its key the original key, and its
+headers say why and where from:
+
+    sgb-reason            JSON: the class of failure and, where useful, fields at fault, an
+                          HTTP status or a count of attempts; never personal data
+    sgb-source-topic      the topic the original record was read from
+    sgb-source-partition  and its partition
+    sgb-source-offset     and its offset
+    sgb-first-failed-at   when processing it first failed (ISO 8601, UTC)
+
+Records written before this format (or with no original, like a notice no contact can take)
+carry their reason JSON as the value and no headers; they are listed but not replayable.
+"""
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from broker.adapters.kafka import Message, client_options
+from broker.config import KafkaSecurity
+
+REASON = "sgb-reason"
+SOURCE_TOPIC = "sgb-source-topic"
+SOURCE_PARTITION = "sgb-source-partition"
+SOURCE_OFFSET = "sgb-source-offset"
+FIRST_FAILED_AT = "sgb-first-failed-at"
+
+
+@dataclass(frozen=True)
+class Source:
+    topic: str
+    partition: int
+    offset: int
+
+    @classmethod
+    def parse(cls, position: str) -> "Source":
+        """From ``topic/partition/offset``, as the broker records positions."""
+        topic, partition, offset = position.rsplit("/", 2)
+        return cls(topic, int(partition), int(offset))
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    partition: int  # where it lies in the dead-letter topic
+    offset: int
+    key: str | None
+    value: bytes
+    reason: Mapping[str, Any]
+    source: Source | None
+    first_failed_at: datetime | None
+
+    @property
+    def position(self) -> str:
+        return f"{self.partition}/{self.offset}"
+
+    @property
+    def reason_name(self) -> str:
+        return str(self.reason.get("reason", "unknown"))
+
+    @property
+    def replayable(self) -> bool:
+        return self.source is not None
+
+
+def dead_letter(
+    topic: str, key: str, value: bytes, reason: Mapping[str, Any], source: Source,
+    first_failed_at: datetime,
+) -> Message:  # fmt: skip
+    """A replayable dead letter: the original value, with its reason and origin in headers."""
+    headers = (
+        (REASON, json.dumps(reason, sort_keys=True).encode()),
+        (SOURCE_TOPIC, source.topic.encode()),
+        (SOURCE_PARTITION, str(source.partition).encode()),
+        (SOURCE_OFFSET, str(source.offset).encode()),
+        (FIRST_FAILED_AT, first_failed_at.isoformat().encode()),
+    )
+    return Message(topic, key, value, headers)
+
+
+def parse(
+    partition: int, offset: int, key: bytes | None, value: bytes | None,
+    headers: Sequence[tuple[str, bytes]],
+) -> DeadLetter:  # fmt: skip
+    found = dict(headers)
+    key_text = key.decode() if key is not None else None
+    if REASON not in found:
+        return DeadLetter(partition, offset, key_text, value or b"", _legacy_reason(value),
+                          None, None)  # fmt: skip
+    source = Source(
+        found[SOURCE_TOPIC].decode(),
+        int(found[SOURCE_PARTITION]),
+        int(found[SOURCE_OFFSET]),
+    )
+    failed_at = datetime.fromisoformat(found[FIRST_FAILED_AT].decode())
+    return DeadLetter(partition, offset, key_text, value or b"", json.loads(found[REASON]),
+                      source, failed_at)  # fmt: skip
+
+
+def _legacy_reason(value: bytes | None) -> Mapping[str, Any]:
+    try:
+        reason = json.loads(value or b"")
+    except ValueError:
+        return {"reason": "unknown"}
+    return reason if isinstance(reason, dict) else {"reason": "unknown"}
+
+
+async def read_all(
+    bootstrap: str, topic: str, security: KafkaSecurity | None = None
+) -> list[DeadLetter]:
+    """Every dead letter now in the topic, in partition and offset order."""
+    consumer = _consumer(bootstrap, security)
+    await consumer.start()
+    try:
+        await consumer.topics()  # fetches the cluster's metadata, partitions included
+        partitions = [TopicPartition(topic, p)
+                      for p in sorted(consumer.partitions_for_topic(topic) or ())]  # fmt: skip
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        letters: list[DeadLetter] = []
+        for tp in partitions:
+            letters += await _read_partition(consumer, tp, ends[tp])
+        return letters
+    finally:
+        await consumer.stop()
+
+
+async def read_one(
+    bootstrap: str, topic: str, partition: int, offset: int,
+    security: KafkaSecurity | None = None,
+) -> DeadLetter | None:  # fmt: skip
+    consumer = _consumer(bootstrap, security)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        end = (await consumer.end_offsets([tp]))[tp]
+        if not 0 <= offset < end:
+            return None
+        consumer.seek(tp, offset)
+        record = await consumer.getone(tp)
+        return parse(partition, record.offset, record.key, record.value, record.headers)
+    finally:
+        await consumer.stop()
+
+
+def _consumer(bootstrap: str, security: KafkaSecurity | None) -> AIOKafkaConsumer:
+    # No group: reading dead letters commits nothing and disturbs no consumer.
+    return AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                            group_id=None, **client_options(security))  # fmt: skip
+
+
+async def _read_partition(
+    consumer: AIOKafkaConsumer, tp: TopicPartition, end: int
+) -> list[DeadLetter]:
+    letters: list[DeadLetter] = []
+    while await consumer.position(tp) < end:
+        batch = await consumer.getmany(tp, timeout_ms=1000)
+        letters += [parse(r.partition, r.offset, r.key, r.value, r.headers)
+                    for r in batch.get(tp, [])]  # fmt: skip
+    return letters

@@ -1,0 +1,87 @@
+"""Signed webhook requests over httpx, in the Standard Webhooks shape with Ed25519 (``v1a``).
+
+    webhook-id          the notice id: the receiver's idempotency key, the same on every retry
+    webhook-timestamp   Unix seconds when this attempt was signed (receivers refuse stale ones)
+    webhook-signature   v1a,<base64 Ed25519 signature over "{id}.{timestamp}.{body}">
+    sgb-signing-key-id  which of the broker's signing keys made it (receivers may know several)
+
+The body is the sealed notice as the broker published it: the transport signature proves the
+request came from the broker, and the notice's own signature and encryption still hold end to
+end. Redirects are never followed, and a response's body is never read.
+"""
+
+import asyncio
+import base64
+import binascii
+from collections.abc import Mapping
+
+import httpx
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from broker.errors import SignatureInvalid
+from broker.rules.webhook_delivery import Attempt
+
+SIGNATURE_VERSION = "v1a"
+ID_HEADER = "webhook-id"
+TIMESTAMP_HEADER = "webhook-timestamp"
+SIGNATURE_HEADER = "webhook-signature"
+KEY_ID_HEADER = "sgb-signing-key-id"
+
+
+def signed_content(webhook_id: str, timestamp: int, body: bytes) -> bytes:
+    return f"{webhook_id}.{timestamp}.".encode() + body
+
+
+def signature_headers(
+    key: Ed25519PrivateKey, key_id: str, webhook_id: str, timestamp: int, body: bytes
+) -> dict[str, str]:
+    signature = key.sign(signed_content(webhook_id, timestamp, body))
+    return {
+        ID_HEADER: webhook_id,
+        TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_HEADER: f"{SIGNATURE_VERSION},{base64.b64encode(signature).decode()}",
+        KEY_ID_HEADER: key_id,
+    }
+
+
+def verify_signature(
+    key: Ed25519PublicKey, webhook_id: str, timestamp: int, body: bytes, header: str
+) -> None:
+    """Passes when any ``v1a`` signature in the space-separated header verifies."""
+    for candidate in header.split():
+        version, _, encoded = candidate.partition(",")
+        if version != SIGNATURE_VERSION:
+            continue  # another scheme, for a receiver that understands it
+        try:
+            key.verify(base64.b64decode(encoded, validate=True),
+                       signed_content(webhook_id, timestamp, body))  # fmt: skip
+            return
+        except (InvalidSignature, binascii.Error):
+            continue
+    raise SignatureInvalid("no webhook signature verifies with the broker's key")
+
+
+class HttpWebhookSender:
+    """POSTs signed notices; an answer is its status, a failure the class of its error."""
+
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+        self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Attempt:
+        try:
+            # The whole exchange is bounded, not just each read: a trickling endpoint
+            # must not hold a delivery past its lease.
+            async with asyncio.timeout(self._timeout), self._client.stream(
+                "POST", url, content=body,
+                headers={**headers, "content-type": "application/json"},
+            ) as response:  # fmt: skip
+                return Attempt(response.status_code)
+        except TimeoutError:
+            return Attempt(None, "timeout")
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            return Attempt(None, type(exc).__name__)
+
+    async def close(self) -> None:
+        await self._client.aclose()
