@@ -132,6 +132,8 @@ class Settings(BaseSettings):
     rate_limit: str = "600/minute"  # per client, in the limits library's notation
     log_level: str = "INFO"
     log_json: bool | None = None  # None: JSON unless writing to a terminal
+    ops_host: str = Field("127.0.0.1", description="where router and delivery serve ops")
+    ops_port: int = Field(0, ge=0, le=65535, description="their ops port; 0: no ops server")
 
     @classmethod
     def settings_customise_sources(

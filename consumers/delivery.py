@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 import structlog
 from pydantic import ValidationError
 
-from broker.adapters.kafka import Message, Received, consume
+from broker.adapters import metrics
+from broker.adapters.kafka import ConsumerHealth, Message, Received, consume
 from broker.bootstrap import Runtime
 from broker.services import inbox
 from schemas.notices import NoticeHeader, SealedNotice
@@ -36,6 +37,10 @@ async def handle_notices(records: Sequence[Received], rt: Runtime) -> None:
         [_delivered(rt, r, n, now) for r, n in notices] + [_unreadable(rt, r) for r in rejected]
     )
     log.info("notices_delivered", received=len(records), stored=stored, rejected=len(rejected))
+    # In the inbox is not yet delivered: the recipient's fetch is (a receipt counts that).
+    metrics.DELIVERIES.labels("inbox", "stored").inc(stored)
+    metrics.DELIVERIES.labels("inbox", "duplicate").inc(len(notices) - stored)
+    metrics.DELIVERIES.labels("inbox", "dead_lettered").inc(len(rejected))
 
 
 def _delivered(rt: Runtime, record: Received, notice: SealedNotice, now: datetime) -> Message:
@@ -52,7 +57,10 @@ def _unreadable(rt: Runtime, record: Received) -> Message:
     return Message(rt.topics.dead_letters, record.key or "", json.dumps(reason).encode())
 
 
-async def run_delivery(rt: Runtime, stop: asyncio.Event) -> None:
+async def run_delivery(
+    rt: Runtime, stop: asyncio.Event, health: ConsumerHealth | None = None
+) -> None:
+    metrics.COMPONENT.set("delivery")
     await consume(rt.settings.kafka_bootstrap_servers, rt.topics.notices,
                   rt.settings.delivery_group, lambda batch: handle_notices(batch, rt), stop,
-                  "delivery", rt.settings.kafka_security)  # fmt: skip
+                  "delivery", rt.settings.kafka_security, health)  # fmt: skip

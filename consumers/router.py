@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import structlog
 from pydantic import ValidationError
 
-from broker.adapters import audit
-from broker.adapters.kafka import Message, Received, consume
+from broker.adapters import audit, metrics
+from broker.adapters.kafka import ConsumerHealth, Message, Received, consume
 from broker.bootstrap import Runtime
 from broker.errors import EnvelopeError
 from broker.pseudonyms import pseudonym
@@ -30,6 +30,7 @@ async def handle_events(records: Sequence[Received], deps: RoutingDeps) -> None:
             await route_event(SealedEvent.model_validate_json(record.value), deps, position)
         except (EnvelopeError, ValidationError) as exc:
             await deps.publisher.publish([dead_letter(record, exc, deps)])
+            metrics.EVENTS_IN.labels("dead_lettered").inc()
             await _audit_rejection(record, exc, deps)
 
 
@@ -60,7 +61,10 @@ def dead_letter(record: Received, exc: Exception, deps: RoutingDeps) -> Message:
     return Message(deps.topics.dead_letters, key, json.dumps(reason).encode())
 
 
-async def run_router(rt: Runtime, stop: asyncio.Event) -> None:
+async def run_router(
+    rt: Runtime, stop: asyncio.Event, health: ConsumerHealth | None = None
+) -> None:
+    metrics.COMPONENT.set("router")
     routing = rt.settings.routing
     deps = RoutingDeps(rt.sessions, rt.keys, rt.publisher, rt.topics, routing.thresholds(),
                        deadline_periods=routing.deadline_periods(),
@@ -70,5 +74,6 @@ async def run_router(rt: Runtime, stop: asyncio.Event) -> None:
         tasks.create_task(consume(
             rt.settings.kafka_bootstrap_servers, rt.topics.events, rt.settings.router_group,
             lambda batch: handle_events(batch, deps), stop, "router", rt.settings.kafka_security,
+            health=health,
         ))  # fmt: skip
         tasks.create_task(run_follow_up_timer(rt, stop))

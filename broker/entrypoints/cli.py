@@ -6,15 +6,20 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 
+import structlog
 import typer
 import uvicorn
 
+from broker.adapters.kafka import ConsumerHealth
 from broker.bootstrap import Runtime, runtime
 from broker.config import Settings
 from broker.keys import KeyStore
 
 app = typer.Typer(help="Safeguarding notification broker.", no_args_is_help=True)
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]
+OpsPort = Annotated[int | None, typer.Option(
+    help="Port for /health, /ready and /metrics on SGB_OPS_HOST (0: none; default SGB_OPS_PORT)."
+)]  # fmt: skip
 
 
 @app.command()
@@ -57,19 +62,19 @@ def directory_import(folder: Path) -> None:
 
 
 @app.command()
-def router() -> None:
-    """Consume events and produce sealed notices until SIGTERM."""
+def router(ops_port: OpsPort = None) -> None:
+    """Consume events and produce sealed notices until SIGTERM, then drain and exit."""
     from consumers.router import run_router
 
-    asyncio.run(_until_terminated(run_router))
+    asyncio.run(_until_terminated(run_router, ops_port))
 
 
 @app.command()
-def delivery() -> None:
-    """Consume notices into recipients' inboxes until SIGTERM."""
+def delivery(ops_port: OpsPort = None) -> None:
+    """Consume notices into recipients' inboxes until SIGTERM, then drain and exit."""
     from consumers.delivery import run_delivery
 
-    asyncio.run(_until_terminated(run_delivery))
+    asyncio.run(_until_terminated(run_delivery, ops_port))
 
 
 @app.command("keys-init")
@@ -155,12 +160,29 @@ def demo() -> None:
     raise typer.Exit(run_demo())
 
 
-async def _until_terminated(loop: Callable[[Runtime, asyncio.Event], Awaitable[None]]) -> None:
+ConsumerLoop = Callable[[Runtime, asyncio.Event, ConsumerHealth], Awaitable[None]]
+
+
+async def _until_terminated(loop: ConsumerLoop, ops_port: int | None) -> None:
+    """Runs the loop until SIGTERM or SIGINT; then it finishes and commits the batch in hand,
+    leaves its group, and the producer flushes before the process exits 0."""
+    from broker.entrypoints import ops
+
     stop = asyncio.Event()
+
+    def drain(sig: signal.Signals) -> None:
+        structlog.get_logger(__name__).info("draining", signal=sig.name)
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    async with runtime(Settings()) as rt:
-        await loop(rt, stop)
+        asyncio.get_running_loop().add_signal_handler(sig, drain, sig)
+    settings, health = Settings(), ConsumerHealth()
+    port = settings.ops_port if ops_port is None else ops_port
+    async with (
+        runtime(settings) as rt,
+        ops.serving(ops.consumer_ops_app(rt, health), settings.ops_host, port),
+    ):
+        await loop(rt, stop, health)
 
 
 if __name__ == "__main__":

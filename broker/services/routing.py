@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters import audit, chronology, db, recipient_keys
+from broker.adapters import audit, chronology, db, metrics, recipient_keys
 from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.directory import FamilyContext, SqlDirectory, nation_of
 from broker.adapters.envelopes import open_event, verified_event
@@ -88,13 +88,16 @@ async def route_event(
                 if not await _seen_before(session, str(header.event_id), position):
                     raise
             log.info("event_routed_elsewhere")
+            metrics.EVENTS_IN.labels("duplicate").inc()
             return []
         if routed is None:
             log.info("event_already_routed")
+            metrics.EVENTS_IN.labels("duplicate").inc()
             return []
         event, sent = routed
         await _outbox(deps).publish([str(n.notice_id) for n, _ in sent], deps.clock())
         log.info("event_routed", event_type=event.event_type.value, notices=len(sent))
+        metrics.EVENTS_IN.labels("routed").inc()
         return [notice for notice, _ in sent]
 
 
