@@ -58,7 +58,7 @@ ORGANISATIONS = (
     ("acute-demo", "Demo General Hospital NHS Trust", "acute_trust"),
 )
 CONTACT_ROLES = {
-    "front_door": ("duty_manager",),
+    "front_door": ("duty_manager", "safeguarding_lead"),
     "school": ("key_adult", "deputy_key_adult"),
 }
 TERMS_2026_27 = (

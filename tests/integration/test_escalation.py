@@ -1,0 +1,212 @@
+"""Receipts, escalation and rejection through the real Kafka broker and database.
+
+The router's timer is driven here with explicit times (``tick(rt, now)``), as a clock that has
+passed a deadline; everything else runs as in production: gateway, router, delivery, inbox.
+"""
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from sqlalchemy import select
+from support import open_listed, post_signed, wait_for_notices
+
+from broker.adapters import audit, db
+from broker.bootstrap import Runtime, runtime
+from broker.config import Settings
+from broker.demo import family
+from consumers.follow_up_timer import tick
+from schemas.notices import FollowUp
+
+pytestmark = pytest.mark.integration
+
+KEY_ADULT = "school-oakfield:key_adult"
+DEPUTY = "school-oakfield:deputy_key_adult"
+LA_LEAD = "la-front-door:safeguarding_lead"
+DUTY_MANAGER = "la-front-door:duty_manager"
+
+
+@pytest.fixture
+async def school_notice(
+    gateway: httpx.AsyncClient,
+    inbox: httpx.AsyncClient,
+    producer_keys: dict[str, Ed25519PrivateKey],
+    running_broker: Runtime,
+) -> dict[str, Any]:
+    """The demo mother in crisis: the school's key adult is told about Child B."""
+    now = datetime.now(UTC).isoformat()
+    crisis = {"event_type": "parent_mental_health_crisis", "event_id": str(uuid.uuid4()),
+              "source_org": "mh-demo", "occurred_at": now,
+              "subject": {"nhs_number": family.MOTHER}}  # fmt: skip
+    answer = await post_signed(gateway, crisis, producer_keys)
+    assert answer.status_code == 202, answer.text
+    [listed] = await wait_for_notices(inbox, KEY_ADULT, 1)
+    return listed
+
+
+def after(listed: dict[str, Any], minutes: int = 1) -> datetime:
+    return datetime.fromisoformat(listed["header"]["deadline"]) + timedelta(minutes=minutes)
+
+
+async def follow_ups_of(rt: Runtime, notice_id: str) -> list[db.NoticeRecord]:
+    """The notices following this one (the other notices of the event escalate too)."""
+    async with rt.sessions() as session:
+        return list((await session.scalars(
+            select(db.NoticeRecord).where(db.NoticeRecord.follows == notice_id)
+        )).all())  # fmt: skip
+
+
+async def receipt(
+    inbox: httpx.AsyncClient, recipient: str, notice_id: str, **body: str
+) -> httpx.Response:
+    return await inbox.post(f"/v1/recipients/{recipient}/notices/{notice_id}/receipts", json=body)
+
+
+class TestReceipts:
+    async def test_each_receipt_is_recorded_apart_and_fetching_is_only_delivery(
+        self, inbox: httpx.AsyncClient, school_notice: dict[str, Any]
+    ) -> None:
+        notice_id = school_notice["notice_id"]
+        assert school_notice["delivered_at"] is None  # listed, not yet fetched
+        fetched = (await inbox.get(f"/v1/recipients/{KEY_ADULT}/notices/{notice_id}")).json()
+        assert fetched["delivered_at"] is not None
+        assert fetched["viewed_at"] is None
+        assert fetched["acknowledged_at"] is None
+
+        viewed = await receipt(inbox, KEY_ADULT, notice_id, receipt="viewed")
+        [listed] = (await inbox.get(f"/v1/recipients/{KEY_ADULT}/notices")).json()
+        assert viewed.json()["first"] is True
+        assert listed["viewed_at"] is not None
+        assert listed["acknowledged_at"] is None
+
+        acked = await receipt(inbox, KEY_ADULT, notice_id, receipt="acknowledged")
+        again = await receipt(inbox, KEY_ADULT, notice_id, receipt="acknowledged")
+        assert acked.json()["first"] is True
+        assert again.json()["first"] is False
+        refused = await receipt(inbox, KEY_ADULT, notice_id, receipt="rejected", reason="late")
+        assert refused.status_code == 409
+
+    async def test_a_recipient_cannot_claim_delivery_nor_send_receipts_for_others(
+        self, inbox: httpx.AsyncClient, school_notice: dict[str, Any]
+    ) -> None:
+        notice_id = school_notice["notice_id"]
+        claimed = await receipt(inbox, KEY_ADULT, notice_id, receipt="delivered")
+        assert claimed.status_code == 422
+        elsewhere = await receipt(inbox, DEPUTY, notice_id, receipt="acknowledged")
+        assert elsewhere.status_code == 404
+
+
+class TestEscalation:
+    async def test_a_missed_deadline_goes_to_the_deputy_then_the_local_authority(
+        self,
+        inbox: httpx.AsyncClient,
+        school_notice: dict[str, Any],
+        running_broker: Runtime,
+        recipient_keys: dict[str, X25519PrivateKey],
+    ) -> None:
+        rt, notice_id = running_broker, school_notice["notice_id"]
+        await tick(rt, after(school_notice, minutes=-2))
+        assert await follow_ups_of(rt, notice_id) == []  # not due yet
+
+        await tick(rt, after(school_notice))
+        [first] = await follow_ups_of(rt, notice_id)
+        [to_deputy] = await wait_for_notices(inbox, DEPUTY, 1)
+        header, body = await open_listed(inbox, DEPUTY, to_deputy, recipient_keys,
+                                         rt.keys.public)  # fmt: skip
+        assert str(header.notice_id) == first.notice_id
+        assert str(header.follows) == notice_id
+        assert header.follow_up is FollowUp.ESCALATION
+        assert header.escalation_level == 1
+        assert header.deadline > datetime.fromisoformat(school_notice["header"]["deadline"])
+        assert body.facts["not_acknowledged_by"] == "school-oakfield"
+        assert "clinical_summary" not in body.detail  # still what a school may see
+
+        assert first.notice_id not in await tick(rt, after(school_notice))  # not again
+        await tick(rt, after(to_deputy))
+        [second] = await follow_ups_of(rt, first.notice_id)
+        [to_la] = await wait_for_notices(inbox, LA_LEAD, 1)
+        header, _ = await open_listed(inbox, LA_LEAD, to_la, recipient_keys, rt.keys.public)
+        assert str(header.notice_id) == second.notice_id
+        assert header.escalation_level == 2
+        await tick(rt, after(to_la, minutes=600))
+        assert await follow_ups_of(rt, second.notice_id) == []  # the chain has ended
+
+        listed = (await inbox.get(f"/v1/recipients/{KEY_ADULT}/notices")).json()
+        assert listed[0]["escalated_at"] is not None
+        async with rt.sessions() as session:
+            escalated = (await session.scalars(
+                select(audit.AuditEntry.subject_ref)
+                .where(audit.AuditEntry.action == "notice_escalated")
+            )).all()  # fmt: skip
+        chain = [notice_id, first.notice_id, second.notice_id]
+        # To the deputy, to the local authority, then the end of the chain, each once.
+        assert sorted(e for e in escalated if e in chain) == sorted(chain)
+
+    async def test_an_acknowledgement_anywhere_in_the_chain_stops_it(
+        self, inbox: httpx.AsyncClient, school_notice: dict[str, Any], running_broker: Runtime
+    ) -> None:
+        await tick(running_broker, after(school_notice))
+        [escalation] = await follow_ups_of(running_broker, school_notice["notice_id"])
+        await wait_for_notices(inbox, DEPUTY, 1)
+        acked = await receipt(inbox, DEPUTY, escalation.notice_id, receipt="acknowledged")
+        assert acked.status_code == 200
+        await tick(running_broker, after(school_notice, minutes=24 * 60))
+        assert await follow_ups_of(running_broker, escalation.notice_id) == []
+
+    async def test_a_restarted_broker_neither_misses_nor_repeats_an_escalation(
+        self, settings: Settings, inbox: httpx.AsyncClient, school_notice: dict[str, Any],
+        running_broker: Runtime,
+    ) -> None:  # fmt: skip
+        """Two router processes wake long after the deadline, at once: one escalation."""
+        late = after(school_notice, minutes=3 * 24 * 60)
+        async with runtime(settings, configure_logs=False) as restarted:
+            both = await asyncio.gather(tick(running_broker, late), tick(restarted, late))
+        [escalation] = await follow_ups_of(running_broker, school_notice["notice_id"])
+        assert [e for found in both for e in found].count(escalation.notice_id) == 1
+        await wait_for_notices(inbox, DEPUTY, 1)
+
+
+class TestRejection:
+    async def test_a_rejection_goes_on_to_the_front_door_with_its_reason(
+        self,
+        inbox: httpx.AsyncClient,
+        school_notice: dict[str, Any],
+        running_broker: Runtime,
+        recipient_keys: dict[str, X25519PrivateKey],
+    ) -> None:
+        notice_id = school_notice["notice_id"]
+        before = len((await inbox.get(f"/v1/recipients/{DUTY_MANAGER}/notices")).json())
+        rejected = await receipt(inbox, KEY_ADULT, notice_id, receipt="rejected",
+                                 reason="This child is not on our roll")  # fmt: skip
+        assert rejected.status_code == 200, rejected.text
+        rerouted = rejected.json()["rerouted_as"]
+
+        listed = await wait_for_notices(inbox, DUTY_MANAGER, before + 1)
+        [item] = [n for n in listed if n["notice_id"] == rerouted]
+        header, body = await open_listed(inbox, DUTY_MANAGER, item, recipient_keys,
+                                         running_broker.keys.public)  # fmt: skip
+        assert header.follow_up is FollowUp.REROUTE
+        assert str(header.follows) == notice_id
+        assert body.facts["rejection_reason"] == "This child is not on our roll"
+        assert body.facts["rejected_by"] == "school-oakfield"
+
+        acked = await receipt(inbox, KEY_ADULT, notice_id, receipt="acknowledged")
+        assert acked.status_code == 409  # a rejected notice is not then acknowledged
+        # The rejected notice no longer escalates; the re-routed one has its own deadline.
+        await tick(running_broker, after(school_notice))
+        assert [r.notice_id for r in await follow_ups_of(running_broker, notice_id)] == [rerouted]
+
+    async def test_a_rejection_needs_a_reason(
+        self, inbox: httpx.AsyncClient, school_notice: dict[str, Any]
+    ) -> None:
+        notice_id = school_notice["notice_id"]
+        blank = await receipt(inbox, KEY_ADULT, notice_id, receipt="rejected", reason="  ")
+        missing = await receipt(inbox, KEY_ADULT, notice_id, receipt="rejected")
+        assert blank.status_code == 409
+        assert missing.status_code == 409
+        assert "reason" in blank.json()["detail"]
