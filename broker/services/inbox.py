@@ -29,9 +29,8 @@ async def store(
     stored = 0
     for sealed in notices:
         header = NoticeHeader.model_validate_json(sealed.header)
-        if await session.get(db.InboxNotice, str(header.notice_id)) is not None:
-            continue
-        session.add(db.InboxNotice(
+        new = await db.insert_once(
+            session, db.InboxNotice,
             notice_id=str(header.notice_id),
             recipient_id=header.recipient_id,
             header=sealed.header,
@@ -42,8 +41,9 @@ async def store(
             deadline=header.deadline,
             held_until=header.held_until,
             delivered_at=now,
-        ))  # fmt: skip
-        await session.flush()
+        )  # fmt: skip
+        if not new:
+            continue
         await audit.append(session, "notice_delivered", "delivery", str(header.notice_id),
                            {"recipient_id": header.recipient_id}, now)  # fmt: skip
         stored += 1
