@@ -28,7 +28,7 @@ from broker.adapters.envelopes import signed_from_bytes
 from broker.adapters.kafka import Topics, ensure_topics
 from broker.adapters.tokens import NotAuthorised, Principal
 from broker.config import Settings
-from broker.entrypoints import auth
+from broker.entrypoints import auth, ops
 from broker.entrypoints.http_errors import FieldError, field_error, field_errors, unprocessable
 from broker.entrypoints.limits import protect
 from broker.errors import EnvelopeError, EventNotPermitted, PublishFailed, SignatureInvalid
@@ -79,6 +79,7 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
             app.state.sessions = db.sessions(engine)
             app.state.auth = auth.context_for(app.state.sessions, keys.token, config.administrators)
             app.state.publisher = publisher
+            app.state.engine = engine
             yield
         await engine.dispose()
 
@@ -127,6 +128,10 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    # Kafka: the app serves only once its lifespan has started the producer.
+    ops.add_ops_routes(app, lambda request: [
+        lambda: ops.database_problem(request.app.state.engine),
+    ])  # fmt: skip
     return app
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -370,6 +371,15 @@ async def create_schema(engine: AsyncEngine) -> None:
     from broker import migrations  # imports this module
 
     await migrations.upgrade(engine)
+
+
+async def insert_once(session: AsyncSession, model: type[Base], **values: Any) -> bool:
+    """Inserts the row unless one with its key is there, even one another process committed
+    a moment ago (where a check-then-insert would fail); answers whether it went in."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    result = await session.execute(insert(model).values(**values).on_conflict_do_nothing())
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -28,7 +28,7 @@ from broker.adapters.kafka import Message
 from broker.adapters.tokens import NotAuthorised, Principal
 from broker.bootstrap import Runtime, runtime
 from broker.config import Settings
-from broker.entrypoints import auth, front_door_api
+from broker.entrypoints import auth, front_door_api, ops
 from broker.entrypoints.limits import protect
 from broker.errors import PublishFailed
 from broker.pseudonyms import pseudonym
@@ -160,6 +160,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    ops.add_ops_routes(app, lambda request: ops.runtime_checks(request.app.state.rt))
     return app
 
 
