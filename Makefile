@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-faults lint schemas clean
+.PHONY: demo test test-faults lint schemas migration postgres clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,20 @@ test-faults: $(VENV)/.installed
 
 schemas: $(VENV)/.installed
 	$(BIN)/python -m schemas.generate
+
+# A new database migration from the models' changes: make migration m="what changed".
+# Review the file it writes in broker/migrations/versions before committing it.
+migration: $(VENV)/.installed
+	@test -n "$(m)" || { echo 'usage: make migration m="what changed"'; exit 2; }
+	$(BIN)/python -m broker.migrations revision "$(m)"
+	$(BIN)/ruff format --quiet broker/migrations/versions
+	$(BIN)/ruff check --fix --quiet broker/migrations/versions
+
+# A local PostgreSQL on loopback (Debian's packages) for the tests' postgresql variants:
+# export the URL it prints as SGB_TEST_POSTGRES_URL.
+postgres:
+	@$(PYTHON) -m deploy.localpostgres install
+	@echo "SGB_TEST_POSTGRES_URL=$$($(PYTHON) -m deploy.localpostgres start)"
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -16,6 +16,7 @@ CLI (standard library only, so ``.ci/run`` can call it before the virtualenv exi
 
     python3 -m deploy.localpostgres install            # apt-get install postgresql, if missing
     python3 -m deploy.localpostgres start [--dir DIR] [--port P]   # prints the database URL
+    python3 -m deploy.localpostgres start --dir DIR --port 0       # any free port
     python3 -m deploy.localpostgres stop|restart|status [--dir DIR]
 """
 
@@ -55,8 +56,9 @@ _SETTINGS = {
     "listen_addresses": f"'{HOST}'",
     "unix_socket_directories": "''",
     "max_connections": "300",  # every test engine holds a small pool
+    # Commits still write their WAL before they answer (synchronous_commit stays on: off
+    # would lose the last commits to a kill -9); only the flush to disk is skipped.
     "fsync": "off",
-    "synchronous_commit": "off",
     "full_page_writes": "off",
     "log_min_messages": "warning",
 }
@@ -182,7 +184,8 @@ class LocalPostgres:
         return f"postgresql+asyncpg://{ROLE}:{PASSWORD}@{HOST}:{self.port}/{database}"
 
     def is_running(self) -> bool:
-        return self._ctl("status", check=False).returncode == 0
+        pid = self._postmaster_pid()
+        return pid is not None and _alive(pid)
 
     def start(self) -> None:
         """Initialises the cluster when new, starts it, and creates the test database."""
@@ -220,6 +223,9 @@ class LocalPostgres:
             if time.monotonic() > deadline:
                 raise LocalPostgresError(f"PostgreSQL processes of {pid} outlived its SIGKILL")
             time.sleep(0.05)
+        # Until its parent reaps it, the dead postmaster's pid still answers, and PostgreSQL
+        # would take the pid file for a live server's: every process is gone, so it goes too.
+        (self.data_dir / "postmaster.pid").unlink(missing_ok=True)
 
     def remove(self) -> None:
         """Stops the server and deletes its directory."""
@@ -321,7 +327,12 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m deploy.localpostgres", description=__doc__)
     parser.add_argument("action", choices=["install", "start", "stop", "restart", "status", "url"])
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="work directory")
-    parser.add_argument("--port", type=int, default=None, help=f"default {DEFAULT_PORT}")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"for a new directory (default {DEFAULT_PORT}, 0: any)",
+    )
     return parser.parse_args(argv)
 
 
@@ -331,7 +342,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.action == "install":
             print(f"PostgreSQL binaries in {install()}", file=sys.stderr)
             return 0
-        server = LocalPostgres(args.dir, args.port or saved_port(args.dir) or DEFAULT_PORT)
+        # A directory keeps the port it was made with; --port 0 asks for any free one.
+        port = saved_port(args.dir) or (DEFAULT_PORT if args.port is None else args.port)
+        server = LocalPostgres(args.dir, port or None)
         if args.action in ("start", "restart"):
             server.restart() if args.action == "restart" else server.start()
             print(server.url)

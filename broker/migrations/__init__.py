@@ -68,10 +68,11 @@ async def current(engine: AsyncEngine) -> str | None:
         )
 
 
-async def differences(engine: AsyncEngine) -> list[Any]:
-    """What autogenerate finds between the database and the models: empty when they agree."""
+async def differences(engine: AsyncEngine, target: MetaData | None = None) -> list[Any]:
+    """What autogenerate finds between the database and the models (or ``target``): empty
+    when they agree."""
     async with engine.connect() as connection:
-        return await connection.run_sync(_differences)
+        return await connection.run_sync(_differences, target or metadata())
 
 
 def _upgrade(connection: Connection, revision: str) -> None:
@@ -105,9 +106,9 @@ def _take_lock(connection: Connection) -> None:
         connection.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 0"))
 
 
-def _differences(connection: Connection) -> list[Any]:
+def _differences(connection: Connection, target: MetaData) -> list[Any]:
     context = MigrationContext.configure(connection, opts=comparison_options())
-    return list(compare_metadata(context, metadata()))
+    return list(compare_metadata(context, target))
 
 
 def comparison_options() -> dict[str, Any]:
