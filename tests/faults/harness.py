@@ -1,0 +1,532 @@
+"""The broker deployed as real OS processes, a steady stream of events, and an independent count.
+
+``Deployment`` runs ``sgb router`` and ``sgb delivery`` processes against a Kafka cluster and a
+database of its own (topics, consumer groups, keys and tables fresh per fault). Like the
+compose file's ``restart: unless-stopped``, a process that exits on its own is started again,
+and the restart is reported. ``Stream`` publishes signed events through the SDK at a fixed
+rate in the background, one per household, retrying an event Kafka did not acknowledge until
+it does; every event acknowledged joins the expectation (``population.Expectation``).
+``Deployment.settle`` waits until the system is idle and then counts what arrived, by reading
+the inbox table and the audit log directly, never through the services under test.
+"""
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from broker.adapters import db
+from broker.adapters.audit import AuditEntry
+from broker.adapters.kafka import Topics, ensure_topics
+from broker.config import TopicSettings
+from broker.keys import KeyStore
+from broker.rules.deadlines import OTHER_PERIODS
+from broker.services.directory_admin import load_directory
+from producers.sdk import EventPublisher
+from schemas.notices import NoticeType
+
+from .population import Expectation, NoticeKey, Population, event_for
+
+log = structlog.get_logger(__name__)
+
+# GP notices fall due a few seconds after they are sent, and so do their escalations: with
+# nobody acknowledging, each runs up its whole escalation chain while the faults happen.
+ESCALATING = frozenset({NoticeType.GP_INFORMATION})
+SHORT_DEADLINE_S = 6.0
+SETTLE_TIMEOUT_S = 300.0
+PUBLISH_TIMEOUT_S = 20.0
+POLL_S = 1.0
+
+
+# --------------------------------------------------------------------------- processes
+
+
+class Service:
+    """One broker process (``sgb router``, ``sgb delivery``), its output in its own log."""
+
+    def __init__(self, name: str, command: str, env: dict[str, str], logs: Path) -> None:
+        self.name, self.command, self.env, self.logs = name, command, env, logs
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self._close_log()
+        self._log = (self.logs / f"{self.name}.log").open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "broker.entrypoints.cli", self.command],
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        self.starts += 1
+
+    def kill(self) -> None:
+        """kill -9: no drain, no commit, no goodbye."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
+
+    def terminate(self, timeout: float = 20) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.proc = None
+        self._close_log()
+
+    def exited(self) -> int | None:
+        """The exit code of a process that stopped without being told to, else None."""
+        return None if self.proc is None else self.proc.poll()
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+# --------------------------------------------------------------------------- observation
+
+
+@dataclass
+class Observation:
+    """What the system's outputs hold: inbox rows by notice key, delivery audit rows."""
+
+    inbox: Counter[NoticeKey] = field(default_factory=Counter)
+    stored_twice: int = 0  # notice ids with more than one notice_delivered audit row
+    routed: int = 0
+
+
+async def observe(engine: AsyncEngine) -> Observation:
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(db.InboxNotice.notice_id, db.InboxNotice.header))).all()
+        audited = (
+            await conn.execute(
+                select(AuditEntry.subject_ref, func.count())
+                .where(AuditEntry.action == "notice_delivered")
+                .group_by(AuditEntry.subject_ref)
+            )
+        ).all()
+        routed = await conn.scalar(select(func.count()).select_from(db.RoutedEvent))
+    headers = {notice_id: json.loads(header) for notice_id, header in rows}
+    keys: dict[str, NoticeKey] = {}
+
+    def key_of(notice_id: str) -> NoticeKey:
+        if notice_id not in keys:
+            h = headers[notice_id]
+            follows = h.get("follows")
+            before = key_of(follows) if follows in headers else None
+            if follows and before is None:
+                before = ("not in any inbox", follows, "", None)
+            keys[notice_id] = (h["event_id"], h["recipient_id"], h["rule_id"], before)
+        return keys[notice_id]
+
+    return Observation(
+        inbox=Counter(key_of(notice_id) for notice_id in headers),
+        stored_twice=sum(count - 1 for _, count in audited if count > 1),
+        routed=routed or 0,
+    )
+
+
+@dataclass(frozen=True)
+class Counts:
+    expected: int
+    delivered: int
+    duplicates: int
+    lost: int
+    unexpected: int
+
+    @classmethod
+    def of(cls, expected: Counter[NoticeKey], seen: Counter[NoticeKey]) -> "Counts":
+        return cls(
+            expected=sum(expected.values()),
+            delivered=sum(min(seen[k], n) for k, n in expected.items()),
+            duplicates=sum(max(0, seen[k] - n) for k, n in expected.items()),
+            lost=sum(max(0, n - seen[k]) for k, n in expected.items()),
+            unexpected=sum(n for k, n in seen.items() if k not in expected),
+        )
+
+
+@dataclass(frozen=True)
+class Tally:
+    """The verdict on one fault: what was expected against what arrived."""
+
+    fault: str
+    events: int
+    notices: Counts
+    escalations: Counts
+    stored_twice: int
+    crashes: dict[str, list[int]]
+    settled: bool
+    seconds: float
+
+    @property
+    def clean(self) -> bool:
+        return (
+            self.settled
+            and all(
+                c.lost == 0 and c.duplicates == 0 and c.unexpected == 0
+                for c in (self.notices, self.escalations)
+            )
+            and self.stored_twice == 0
+        )
+
+    def line(self) -> str:
+        n, e = self.notices, self.escalations
+        crashes = ",".join(f"{name}:{codes}" for name, codes in self.crashes.items()) or "none"
+        return (
+            f"{self.fault}: events={self.events} notices expected={n.expected} "
+            f"delivered={n.delivered} duplicates={n.duplicates + self.stored_twice} "
+            f"lost={n.lost} unexpected={n.unexpected} | escalations expected={e.expected} "
+            f"seen={e.delivered} duplicates={e.duplicates} lost={e.lost} "
+            f"unexpected={e.unexpected} | crash-restarts={crashes} "
+            f"{'settled' if self.settled else 'NOT SETTLED'} in {self.seconds:.0f}s"
+        )
+
+
+def tally(
+    fault: str,
+    events: int,
+    expectation: Expectation,
+    seen: Observation,
+    crashes: dict[str, list[int]],
+    settled: bool,
+    seconds: float,
+) -> Tally:
+    first = Counter({k: n for k, n in seen.inbox.items() if k[3] is None})
+    follow_ups = Counter({k: n for k, n in seen.inbox.items() if k[3] is not None})
+    return Tally(
+        fault,
+        events,
+        Counts.of(expectation.notices, first),
+        Counts.of(expectation.escalations, follow_ups),
+        seen.stored_twice,
+        crashes,
+        settled,
+        seconds,
+    )
+
+
+# --------------------------------------------------------------------------- Kafka lag
+
+
+class Lag:
+    """Records the consumer groups have not yet committed past, from Kafka itself."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+
+    async def of(self, groups: dict[str, str]) -> int:
+        """Total lag of each group (name -> topic); raises while Kafka cannot answer."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
+        await admin.start()
+        try:
+            await consumer.start()
+            total = 0
+            for group, topic in groups.items():
+                partitions = [
+                    TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
+                ]
+                if not partitions:
+                    await consumer.topics()  # metadata for this topic, then once more
+                    partitions = [
+                        TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
+                    ]
+                ends: dict[Any, int] = await consumer.end_offsets(partitions)
+                committed = await admin.list_consumer_group_offsets(group)
+                for tp, end in ends.items():
+                    done = committed.get(tp)
+                    total += end - (done.offset if done is not None and done.offset >= 0 else 0)
+            return total
+        finally:
+            await consumer.stop()
+            await admin.close()
+
+
+# --------------------------------------------------------------------------- the deployment
+
+
+@dataclass
+class Deployment:
+    """One broker under test: its database, keys, topics, groups and processes."""
+
+    workdir: Path
+    bootstrap: str
+    database_url: str
+    population: Population
+    topics: TopicSettings
+    routers: int = 2
+    deliveries: int = 1
+    services: dict[str, Service] = field(default_factory=dict)
+    crashes: dict[str, list[int]] = field(default_factory=dict)
+    _stopped: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.prefix = f"f-{os.urandom(4).hex()}."
+        self.topic_names = Topics.with_prefix(self.prefix)
+        self.env = {
+            **os.environ,
+            "SGB_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "SGB_DATABASE_URL": self.database_url,
+            "SGB_KEYS_DIR": str(self.workdir / "keys"),
+            "SGB_TOPIC_PREFIX": self.prefix,
+            "SGB_TOPICS__PARTITIONS": str(self.topics.partitions),
+            "SGB_TOPICS__REPLICATION_FACTOR": str(self.topics.replication_factor),
+            "SGB_TOPICS__MIN_INSYNC_REPLICAS": str(self.topics.min_insync_replicas),
+            "SGB_ROUTER_GROUP": f"{self.prefix}router",
+            "SGB_DELIVERY_GROUP": f"{self.prefix}delivery",
+            "SGB_ROUTING__DEADLINE_HOURS": json.dumps(
+                {
+                    kind.value: period.total_seconds() / 3600
+                    for kind, period in OTHER_PERIODS.items()
+                }
+                | {kind.value: SHORT_DEADLINE_S / 3600 for kind in ESCALATING}
+            ),
+            "SGB_ROUTING__ESCALATION_HOURS": str(SHORT_DEADLINE_S / 3600),
+            "SGB_FOLLOW_UP_INTERVAL_SECONDS": "1",
+            "SGB_LOG_JSON": "true",
+        }
+        for key in ("KAFKA_BOOTSTRAP_SERVERS", "SGB_SETTINGS_FILE"):
+            self.env.pop(key, None)
+        logs = self.workdir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        names = [f"router-{i}" for i in range(self.routers)]
+        names += [f"delivery-{i}" for i in range(self.deliveries)]
+        for name in names:
+            self.services[name] = Service(name, name.split("-")[0], self.env, logs)
+
+    async def prepare(self) -> None:
+        """The directory loaded, the broker's keys made and its topics created, before any
+        process starts (so that two routers do not race to create keys)."""
+        self.keys = KeyStore.create(self.workdir / "keys")
+        engine = db.make_engine(self.database_url)
+        try:
+            await db.create_schema(engine)
+            async with db.sessions(engine).begin() as session:
+                await load_directory(session, self.population.spec)
+        finally:
+            await engine.dispose()
+        await ensure_topics(self.bootstrap, self.topic_names, self.topics)
+
+    def start(self, name: str | None = None) -> None:
+        for service in [self.services[name]] if name else self.services.values():
+            self._stopped.discard(service.name)
+            service.start()
+
+    def kill(self, name: str) -> None:
+        self._stopped.add(name)
+        self.services[name].kill()
+
+    def stop_all(self) -> None:
+        for service in self.services.values():
+            self._stopped.add(service.name)
+            service.terminate()
+
+    async def supervise(self) -> None:
+        """``restart: unless-stopped``: a process that exits on its own is started again."""
+        while True:
+            for service in self.services.values():
+                code = service.exited()
+                if code is not None and service.name not in self._stopped:
+                    self.crashes.setdefault(service.name, []).append(code)
+                    log.warning("service_exited", service=service.name, code=code)
+                    service.proc = None
+                    await asyncio.sleep(1)
+                    service.start()
+            await asyncio.sleep(0.5)
+
+    async def quiet(self, engine: AsyncEngine, lag: Lag) -> bool:
+        """Nothing left to do: every group has committed everything, the outbox is empty,
+        and no notice falls due in the next minute without having been escalated."""
+        soon = datetime.now(UTC) + timedelta(minutes=1)
+        async with engine.connect() as conn:
+            unpublished = await conn.scalar(
+                select(func.count())
+                .select_from(db.NoticeRecord)
+                .where(db.NoticeRecord.published_at.is_(None))
+            )
+            due = await conn.scalar(
+                select(func.count())
+                .select_from(db.NoticeRecord)
+                .where(
+                    db.NoticeRecord.closed_at.is_(None),
+                    db.NoticeRecord.escalated_at.is_(None),
+                    db.NoticeRecord.rejected_at.is_(None),
+                    db.NoticeRecord.deadline <= soon,
+                )
+            )
+        if unpublished or due:
+            return False
+        groups = {
+            self.env["SGB_ROUTER_GROUP"]: self.topic_names.events,
+            self.env["SGB_DELIVERY_GROUP"]: self.topic_names.notices,
+        }
+        try:
+            return await lag.of(groups) == 0
+        except Exception as exc:  # Kafka away or still electing: not quiet yet
+            log.info("lag_unknown", error=type(exc).__name__)
+            return False
+
+    async def settle(self, fault: str, stream: "Stream", started: float) -> Tally:
+        """Waits until every expected notice arrived and the system is idle (or the generous
+        timeout passed: then whatever never arrived is counted lost), then counts."""
+        engine = db.make_engine(self.database_url)
+        lag = Lag(self.bootstrap)
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        settled = False
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    seen = await observe(engine)
+                    current = tally(
+                        fault,
+                        len(stream.published),
+                        stream.expectation,
+                        seen,
+                        self.crashes,
+                        False,
+                        0,
+                    )
+                    arrived = current.notices.lost == 0 and current.escalations.lost == 0
+                    if arrived and await self.quiet(engine, lag):
+                        settled = True
+                        break
+                except Exception as exc:  # the database restarting, say
+                    log.info("observe_failed", error=type(exc).__name__)
+                await asyncio.sleep(POLL_S)
+            seen = await observe(engine)
+        finally:
+            await engine.dispose()
+        return tally(
+            fault,
+            len(stream.published),
+            stream.expectation,
+            seen,
+            self.crashes,
+            settled,
+            time.monotonic() - started,
+        )
+
+
+@asynccontextmanager
+async def deployed(deployment: Deployment) -> AsyncIterator[Deployment]:
+    """The deployment prepared, its processes running and supervised; all stopped after."""
+    await deployment.prepare()
+    deployment.start()
+    supervisor = asyncio.create_task(deployment.supervise())
+    try:
+        yield deployment
+    finally:
+        supervisor.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await supervisor
+        await asyncio.to_thread(deployment.stop_all)
+
+
+# --------------------------------------------------------------------------- the stream
+
+
+@dataclass
+class Stream:
+    """Agencies publishing one event per household at a fixed rate, in the background."""
+
+    deployment: Deployment
+    rate: float
+    seconds: float
+    seed: int = 7
+    expectation: Expectation = field(default_factory=Expectation)
+    published: list[str] = field(default_factory=list)
+    retried: int = 0
+
+    async def run(self) -> None:
+        population = self.deployment.population
+        homes = population.households[: int(self.rate * self.seconds)]
+        rng = random.Random(self.seed)
+        publishers = {org: self._publisher(org) for org in {h.mental_health for h in homes}}
+        for publisher in publishers.values():
+            await publisher.__aenter__()
+        start = time.monotonic()
+        try:
+            for i, home in enumerate(homes):
+                await asyncio.sleep(max(0.0, start + i / self.rate - time.monotonic()))
+                event = event_for(home, rng, datetime.now(UTC))
+                org = home.mental_health
+                publishers[org] = await self._publish(publishers[org], org, event)
+                self.published.append(str(event.event_id))
+                self.expectation.add(population, home, event, datetime.now(UTC), ESCALATING)
+        finally:
+            for publisher in publishers.values():
+                with contextlib.suppress(Exception):
+                    await publisher.__aexit__(None, None, None)
+
+    def _publisher(self, org: str) -> EventPublisher:
+        keys = self.deployment.keys
+        return EventPublisher(
+            self.deployment.bootstrap,
+            keys.public,
+            keys.pseudonym_secret,
+            self.deployment.population.producer_keys[org],
+            topic_prefix=self.deployment.prefix,
+        )
+
+    async def _publish(self, publisher: EventPublisher, org: str, event: Any) -> EventPublisher:
+        """Publishes until Kafka acknowledges; a retry after an unclear failure may put the
+        event on Kafka twice, which the broker must recognise as the same event."""
+        while True:
+            try:
+                await asyncio.wait_for(publisher.publish(event), PUBLISH_TIMEOUT_S)
+                return publisher
+            except Exception as exc:
+                self.retried += 1
+                log.info("publish_retry", error=type(exc).__name__)
+                with contextlib.suppress(Exception):
+                    await publisher.__aexit__(None, None, None)
+                await asyncio.sleep(1)
+                publisher = self._publisher(org)
+                with contextlib.suppress(Exception):
+                    await publisher.__aenter__()
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator["Stream"]:
+        """Runs the stream while the body injects its fault; waits for it to finish."""
+        task = asyncio.create_task(self.run())
+        try:
+            yield self
+            await task
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def until(self, fraction: float) -> None:
+        """Returns once this share of the stream's events has been published."""
+        target = int(self.rate * self.seconds * fraction)
+        while len(self.published) < target:
+            await asyncio.sleep(0.1)
+
+
+Fault = Callable[[Deployment, Stream], Awaitable[None]]

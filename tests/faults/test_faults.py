@@ -1,0 +1,127 @@
+"""Fault injection: with a steady stream of events running, break one thing, mend it, and
+check that every event produced exactly its expected notices, each delivered exactly once,
+and that every escalation happened exactly once. Each test prints its line of counts."""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from broker.config import TopicSettings
+from deploy.localkafka import LocalKafkaCluster
+
+from .conftest import RESTART_KAFKA_PORT, THREE_NODE_KAFKA_PORT, ClusterFactory
+from .harness import Deployment, Stream, Tally, deployed
+from .population import build
+
+pytestmark = pytest.mark.faults
+
+RATE = 8.0  # events a second; each makes about five notices and two or three escalations
+SECONDS = 30.0
+FAULT_AT = 0.35  # the share of the stream published before the fault strikes
+PARTITIONS = 6
+Report = Callable[[str], None]
+
+
+async def run_fault(
+    name: str, system: Deployment, fault: Callable[[], Awaitable[None]], seconds: float = SECONDS
+) -> Tally:
+    """Runs the stream, injects the fault part-way through, then settles and counts."""
+    started = time.monotonic()
+    stream = Stream(system, RATE, seconds)
+    async with stream.running():
+        await stream.until(FAULT_AT)
+        await fault()
+    return await system.settle(name, stream, started)
+
+
+def sqlite_deployment(tmp_path: Path, bootstrap: str, **options: object) -> Deployment:
+    return Deployment(
+        tmp_path,
+        bootstrap,
+        f"sqlite+aiosqlite:///{tmp_path / 'broker.db'}",
+        build(int(RATE * SECONDS)),
+        TopicSettings(partitions=PARTITIONS),
+        **options,
+    )  # type: ignore[arg-type]
+
+
+def check(result: Tally, report: Report) -> None:
+    report(result.line())
+    assert result.clean, result.line()
+
+
+async def test_baseline(tmp_path: Path, shared_kafka: LocalKafkaCluster, report: Report) -> None:
+    """No fault: the harness and its expectation agree with a healthy system."""
+    async with deployed(sqlite_deployment(tmp_path, shared_kafka.bootstrap_servers)) as system:
+        check(await run_fault("baseline (no fault)", system, asyncio.sleep0, 15), report)
+
+
+async def test_router_killed(
+    tmp_path: Path, shared_kafka: LocalKafkaCluster, report: Report
+) -> None:
+    """One of two routers is killed with SIGKILL mid-stream; a fresh one starts 3 s later."""
+    async with deployed(sqlite_deployment(tmp_path, shared_kafka.bootstrap_servers)) as system:
+
+        async def fault() -> None:
+            system.kill("router-0")
+            await asyncio.sleep(3)
+            system.start("router-0")
+
+        check(await run_fault("router kill -9", system, fault), report)
+
+
+async def test_delivery_worker_killed(
+    tmp_path: Path, shared_kafka: LocalKafkaCluster, report: Report
+) -> None:
+    """One of two delivery workers is killed with SIGKILL mid-stream; a fresh one starts."""
+    bootstrap = shared_kafka.bootstrap_servers
+    async with deployed(sqlite_deployment(tmp_path, bootstrap, deliveries=2)) as system:
+
+        async def fault() -> None:
+            system.kill("delivery-0")
+            await asyncio.sleep(3)
+            system.start("delivery-0")
+
+        check(await run_fault("delivery worker kill -9", system, fault), report)
+
+
+async def test_kafka_restarted(
+    tmp_path: Path, kafka_cluster_factory: ClusterFactory, report: Report
+) -> None:
+    """The only Kafka broker is stopped mid-stream and started again on the same data."""
+    cluster = await asyncio.to_thread(kafka_cluster_factory, 1, RESTART_KAFKA_PORT)
+    async with deployed(sqlite_deployment(tmp_path, cluster.bootstrap_servers)) as system:
+
+        async def fault() -> None:
+            await asyncio.to_thread(cluster.stop)
+            await asyncio.sleep(5)
+            await asyncio.to_thread(cluster.start)
+
+        check(await run_fault("Kafka broker restart", system, fault), report)
+
+
+async def test_kafka_node_lost_from_three(
+    tmp_path: Path, kafka_cluster_factory: ClusterFactory, report: Report
+) -> None:
+    """Three KRaft nodes, replication factor 3, min.insync.replicas 2: one node is killed
+    mid-stream, the stream runs on two for a while, then the node comes back."""
+    cluster = await asyncio.to_thread(kafka_cluster_factory, 3, THREE_NODE_KAFKA_PORT)
+    topics = TopicSettings(partitions=PARTITIONS, replication_factor=3, min_insync_replicas=2)
+    deployment = Deployment(
+        tmp_path,
+        cluster.bootstrap_servers,
+        f"sqlite+aiosqlite:///{tmp_path / 'broker.db'}",
+        build(int(RATE * SECONDS)),
+        topics,
+    )
+    async with deployed(deployment) as system:
+
+        async def fault() -> None:
+            await asyncio.to_thread(cluster.kill, 0)
+            await asyncio.sleep(10)
+            await asyncio.to_thread(cluster.start_node, 0)
+
+        check(await run_fault("3-node Kafka, one node lost and back", system, fault), report)
