@@ -7,7 +7,6 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -158,11 +157,11 @@ class DemoDatabase:
 
 @asynccontextmanager
 async def demo_database(
-    path: Path, today: date, digest_recipients: frozenset[str] = frozenset()
+    url: str, today: date, digest_recipients: frozenset[str] = frozenset()
 ) -> AsyncIterator[DemoDatabase]:
-    """A fresh SQLite database holding the demo partnership and family, with fresh keys for
-    every recipient and producer; the recipients named ask for a daily digest."""
-    engine = db.make_engine(f"sqlite+aiosqlite:///{path}")
+    """The test's database (``url``) holding the demo partnership and family, with fresh keys
+    for every recipient and producer; the recipients named ask for a daily digest."""
+    engine = db.make_engine(url)
     await db.create_schema(engine)
     recipients, producers = family.recipient_keys(), family.producer_keys()
     public = {cid: pair.public_text for cid, pair in recipients.items()}

@@ -1,4 +1,4 @@
-"""The directory admin API over HTTP against a real SQLite database: every record kind
+"""The directory admin API over HTTP on SQLite and on PostgreSQL: every record kind
 created and changed, each change logged by field name and never by value."""
 
 from collections.abc import AsyncIterator
@@ -32,9 +32,9 @@ ADMIN_KEY = Ed25519PrivateKey.generate()
 
 
 @pytest.fixture
-def admin_settings(tmp_path: Path) -> Settings:
-    """Its own database file; the admin API needs no Kafka."""
-    return Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'admin.db'}",
+def admin_settings(tmp_path: Path, database_url: str) -> Settings:
+    """Its own database; the admin API needs no Kafka."""
+    return Settings(database_url=database_url,
                     keys_dir=tmp_path / "keys", log_json=True,
                     administrators=[ADMIN])  # fmt: skip
 

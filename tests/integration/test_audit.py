@@ -1,4 +1,4 @@
-"""The audit log against a real SQLite database: appends build a hash chain, any edit,
+"""The audit log on SQLite and on PostgreSQL: appends build a hash chain, any edit,
 deletion or reordering of entries breaks it, concurrent writers keep it gap-free, and the
 whole system records what it did with ids only."""
 
@@ -7,12 +7,12 @@ import itertools
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
+from conftest import Databases
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import text
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from support import fetch_sealed, post_signed, wait_for_notices
@@ -32,14 +32,10 @@ T0 = datetime(2025, 3, 3, 9, 30, tzinfo=UTC)
 SCHOOL = "school-oakfield:key_adult"
 
 
-def database_url(path: Path) -> str:
-    return f"sqlite+aiosqlite:///{path}"
-
-
 @pytest.fixture
-async def sessions(tmp_path: Path) -> AsyncIterator[Sessions]:
-    """A fresh database file with the broker's schema."""
-    engine = db.make_engine(database_url(tmp_path / "audit.db"))
+async def sessions(database_url: str) -> AsyncIterator[Sessions]:
+    """A fresh database with the broker's schema."""
+    engine = db.make_engine(database_url)
     await db.create_schema(engine)
     yield db.sessions(engine)
     await engine.dispose()
@@ -93,18 +89,19 @@ class TestTampering:
         [
             ("details", '{"event_id":"event-9","severity":"low"}'),
             ("actor", "someone-else"),
-            ("at", "2025-03-03 09:31:00.000001"),
+            ("at", datetime(2025, 3, 3, 9, 31, 0, 1, tzinfo=UTC)),
             ("action", "notice_read"),
             ("subject_ref", "notice-9"),
         ],
     )
     async def test_an_edited_entry_fails_at_its_seq(
-        self, sessions: Sessions, column: str, value: str
+        self, sessions: Sessions, column: str, value: str | datetime
     ) -> None:
         """Changing any field of an entry breaks its hash."""
         await append_entries(sessions, 4)
-        await execute(sessions, f"UPDATE audit_log SET {column} = :value WHERE seq = 2",  # noqa: S608
-                      value=value)  # fmt: skip
+        async with sessions.begin() as session:
+            entries = audit.AuditEntry.__table__
+            await session.execute(update(entries).where(entries.c.seq == 2).values({column: value}))
         result = await verify(sessions)
         assert (result.ok, result.first_bad_seq, result.entries) == (False, 2, 1)
         assert result.problem == "its content does not match its hash"
@@ -116,10 +113,10 @@ class TestTampering:
         await append_entries(sessions, 4)
         await execute(sessions, "UPDATE audit_log SET actor = 'someone-else' WHERE seq = 2")
         async with sessions() as session:
-            row = (await session.execute(text("SELECT * FROM audit_log WHERE seq = 2"))).one()
+            entries = audit.AuditEntry.__table__
+            row = (await session.execute(select(entries).where(entries.c.seq == 2))).one()
         fields = row._asdict()
         del fields["hash"]
-        fields["at"] = datetime.fromisoformat(fields["at"]).replace(tzinfo=UTC)
         await execute(sessions, "UPDATE audit_log SET hash = :hash WHERE seq = 2",
                       hash=audit.entry_hash(**fields))  # fmt: skip
         result = await verify(sessions)
@@ -150,11 +147,11 @@ class TestTampering:
 
 
 class TestConcurrentWriters:
-    async def test_concurrent_appends_keep_the_chain_gap_free(self, tmp_path: Path) -> None:
+    async def test_concurrent_appends_keep_the_chain_gap_free(self, databases: Databases) -> None:
         """Twenty appends racing through two engines (as two processes would) all land,
         numbered 1 to 20, in a chain that verifies; SQLite's write lock, taken before the
         last entry is read, means none of them even has to retry."""
-        url = database_url(tmp_path / "race.db")
+        url = await databases.new()
         engines = [db.make_engine(url), db.make_engine(url)]
         await db.create_schema(engines[0])
         pools = [db.sessions(engine) for engine in engines]
@@ -184,9 +181,9 @@ class TestConcurrentWriters:
 
 class TestAuditVerifyCommand:
     @pytest.fixture
-    async def database(self, tmp_path: Path, sessions: Sessions) -> str:
+    async def database(self, database_url: str, sessions: Sessions) -> str:
         await append_entries(sessions, 3)
-        return database_url(tmp_path / "audit.db")
+        return database_url
 
     @staticmethod
     async def audit_verify(database: str) -> Result:
@@ -206,9 +203,9 @@ class TestAuditVerifyCommand:
         assert result.exit_code == 1
         assert result.output == "audit log broken at entry 2: its content does not match its hash\n"
 
-    async def test_a_database_without_a_log_exits_one(self, tmp_path: Path) -> None:
+    async def test_a_database_without_a_log_exits_one(self, databases: Databases) -> None:
         """A dropped (or never created) audit table is not an intact log."""
-        result = await self.audit_verify(database_url(tmp_path / "empty.db"))
+        result = await self.audit_verify(await databases.new(migrated=False))
         assert result.exit_code == 1
         assert "no audit log" in result.output
 

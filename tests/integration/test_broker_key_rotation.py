@@ -22,13 +22,13 @@ GP = "gp-riverside:safeguarding_lead"
 
 
 class TestBrokerKeyRotation:
-    async def test_rotation_strands_nothing(self, tmp_path: Path) -> None:
+    async def test_rotation_strands_nothing(self, tmp_path: Path, database_url: str) -> None:
         """An event in flight across the rotation routes; old and new notices verify."""
         keys_dir = tmp_path / "keys"
         old = KeyStore.create(keys_dir)
         publisher = CollectingPublisher()
         topics = Topics.with_prefix("t.")
-        async with demo_database(tmp_path / "rotation.db", datetime.now(UTC).date()) as demo:
+        async with demo_database(database_url, datetime.now(UTC).date()) as demo:
             producers, pairs = demo.producers, demo.recipients
             await route_event(sealed_crisis(old.public, producers),
                               RoutingDeps(demo.sessions, old, publisher, topics,

@@ -29,8 +29,8 @@ RECEIVED = datetime(2027, 5, 10, 14, 0, tzinfo=UTC)  # a Monday afternoon
 
 
 @pytest.fixture
-async def routing(tmp_path: Path) -> Any:
-    async with demo_database(tmp_path / "digest.db", RECEIVED.date(), frozenset({GP})) as demo:
+async def routing(tmp_path: Path, database_url: str) -> Any:
+    async with demo_database(database_url, RECEIVED.date(), frozenset({GP})) as demo:
         deps = RoutingDeps(demo.sessions, KeyStore.create(tmp_path / "keys"),
                            CollectingPublisher(), Topics.with_prefix("t."),
                            clock=lambda: RECEIVED,

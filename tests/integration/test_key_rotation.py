@@ -29,13 +29,15 @@ async def crisis(deps: RoutingDeps, producers: dict[str, Any]) -> None:
 
 
 class TestRecipientKeyRotation:
-    async def test_unread_notices_stay_readable_after_rotation(self, tmp_path: Path) -> None:
+    async def test_unread_notices_stay_readable_after_rotation(
+        self, tmp_path: Path, database_url: str
+    ) -> None:
         """Notices sealed before a rotation open with the old key, later ones with the new;
         a receiver that kept only the new key cannot read the old ones."""
         keys = KeyStore.create(tmp_path / "keys")
         publisher = CollectingPublisher()
         new_key = X25519PrivateKey.generate()
-        async with demo_database(tmp_path / "rotation.db", datetime.now(UTC).date()) as demo:
+        async with demo_database(database_url, datetime.now(UTC).date()) as demo:
             deps = RoutingDeps(
                 demo.sessions,
                 keys,
