@@ -1,7 +1,9 @@
 """The delivery worker: consumes sealed notices and stores each in its recipient's inbox.
 
 Offsets are committed after the database commit, and the inbox keeps a notice once however
-often it arrives, so a crash between the two neither loses nor doubles a notice.
+often it arrives, so a crash between the two neither loses nor doubles a notice. For a
+recipient with a webhook the same transaction queues the push, which the webhook dispatcher,
+running alongside the consumer in this process, delivers (``broker.services.webhook_dispatch``).
 """
 
 import asyncio
@@ -13,9 +15,11 @@ import structlog
 from pydantic import ValidationError
 
 from broker.adapters import metrics
+from broker.adapters.dead_letter_topic import Source, dead_letter
 from broker.adapters.kafka import ConsumerHealth, Message, Received, consume
+from broker.adapters.webhooks import HttpWebhookSender
 from broker.bootstrap import Runtime
-from broker.services import inbox
+from broker.services import inbox, webhook_dispatch
 from schemas.notices import NoticeHeader, SealedNotice
 
 log = structlog.get_logger(__name__)
@@ -33,8 +37,10 @@ async def handle_notices(records: Sequence[Received], rt: Runtime) -> None:
     now = datetime.now(UTC)
     async with rt.sessions.begin() as session:
         stored = await inbox.store(session, [n for _, n in notices], now, rt.data_keys)
+        await webhook_dispatch.enqueue(session, [(n, _position(r)) for r, n in notices], now)
     await rt.publisher.publish(
-        [_delivered(rt, r, n, now) for r, n in notices] + [_unreadable(rt, r) for r in rejected]
+        [_delivered(rt, r, n, now) for r, n in notices]
+        + [_unreadable(rt, r, now) for r in rejected]
     )
     log.info("notices_delivered", received=len(records), stored=stored, rejected=len(rejected))
     # In the inbox is not yet delivered: the recipient's fetch is (a receipt counts that).
@@ -50,17 +56,32 @@ def _delivered(rt: Runtime, record: Received, notice: SealedNotice, now: datetim
     return Message(rt.topics.audit, record.key or "", json.dumps(entry).encode())
 
 
-def _unreadable(rt: Runtime, record: Received) -> Message:
-    reason = {"reason": "unreadable_notice", "topic": record.topic,
-              "partition": record.partition, "offset": record.offset}  # fmt: skip
-    log.warning("notice_dead_lettered", **reason)
-    return Message(rt.topics.dead_letters, record.key or "", json.dumps(reason).encode())
+def _unreadable(rt: Runtime, record: Received, now: datetime) -> Message:
+    source = Source(record.topic, record.partition, record.offset)
+    log.warning("notice_dead_lettered", reason="unreadable_notice", topic=record.topic,
+                partition=record.partition, offset=record.offset)  # fmt: skip
+    return dead_letter(rt.topics.dead_letters, record.key or "", record.value,
+                       {"reason": "unreadable_notice"}, source, now)  # fmt: skip
+
+
+def _position(record: Received) -> str:
+    return f"{record.topic}/{record.partition}/{record.offset}"
 
 
 async def run_delivery(
     rt: Runtime, stop: asyncio.Event, health: ConsumerHealth | None = None
 ) -> None:
     metrics.COMPONENT.set("delivery")
-    await consume(rt.settings.kafka_bootstrap_servers, rt.topics.notices,
-                  rt.settings.delivery_group, lambda batch: handle_notices(batch, rt), stop,
-                  "delivery", rt.settings.kafka_security, health)  # fmt: skip
+    sender = HttpWebhookSender(rt.settings.webhooks.timeout_seconds)
+    dispatcher = webhook_dispatch.Dispatcher(rt.sessions, rt.keys, rt.data_keys, rt.publisher,
+                                             rt.topics, rt.settings.webhooks, sender)  # fmt: skip
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(dispatcher.run(stop))
+            tasks.create_task(consume(
+                rt.settings.kafka_bootstrap_servers, rt.topics.notices,
+                rt.settings.delivery_group, lambda batch: handle_notices(batch, rt), stop,
+                "delivery", rt.settings.kafka_security, health,
+            ))  # fmt: skip
+    finally:
+        await sender.close()

@@ -1,17 +1,17 @@
 """The router: consumes sealed events, routes each, commits offsets after the notices are out.
 
-An event that cannot be opened or read goes to the dead-letter topic with its reason (the
-class of failure and the fields at fault, never their values) and the loop carries on.
+An event that cannot be opened or read goes to the dead-letter topic, replayable, with its
+reason (the class of failure and the fields at fault, never their values) in the record's
+headers, and the loop carries on.
 """
 
 import asyncio
-import json
 from collections.abc import Sequence
 
 import structlog
 from pydantic import ValidationError
 
-from broker.adapters import audit, metrics
+from broker.adapters import audit, dead_letter_topic, metrics
 from broker.adapters.kafka import ConsumerHealth, Message, Received, consume
 from broker.bootstrap import Runtime
 from broker.errors import EnvelopeError
@@ -54,11 +54,14 @@ def dead_letter(record: Received, exc: Exception, deps: RoutingDeps) -> Message:
         if isinstance(exc, ValidationError)
         else []
     )
-    reason = {"reason": type(exc).__name__, "fields": fields, "topic": record.topic,
-              "partition": record.partition, "offset": record.offset}  # fmt: skip
-    log.warning("event_dead_lettered", **reason)
+    reason = {"reason": type(exc).__name__, "fields": fields}
+    source = dead_letter_topic.Source(record.topic, record.partition, record.offset)
+    log.warning("event_dead_lettered", **reason, topic=record.topic,
+                partition=record.partition, offset=record.offset)  # fmt: skip
     key = record.key or pseudonym(deps.keys.pseudonym_secret, "offset", str(record.offset))
-    return Message(deps.topics.dead_letters, key, json.dumps(reason).encode())
+    # The original value, so the letter can be replayed: ciphertext and a header of ids.
+    return dead_letter_topic.dead_letter(deps.topics.dead_letters, key, record.value, reason,
+                                         source, deps.clock())  # fmt: skip
 
 
 async def run_router(

@@ -115,13 +115,11 @@ async def read_all(
     bootstrap: str, topic: str, security: KafkaSecurity | None = None
 ) -> list[DeadLetter]:
     """Every dead letter now in the topic, in partition and offset order."""
-    consumer = _consumer(bootstrap, security)
+    # Subscribed without a group, the consumer is assigned every partition of the topic.
+    consumer = _consumer(bootstrap, security, topic)
     await consumer.start()
     try:
-        await consumer.topics()  # fetches the cluster's metadata, partitions included
-        partitions = [TopicPartition(topic, p)
-                      for p in sorted(consumer.partitions_for_topic(topic) or ())]  # fmt: skip
-        consumer.assign(partitions)
+        partitions = sorted(consumer.assignment(), key=lambda tp: tp.partition)
         ends = await consumer.end_offsets(partitions)
         await consumer.seek_to_beginning(*partitions)
         letters: list[DeadLetter] = []
@@ -151,9 +149,9 @@ async def read_one(
         await consumer.stop()
 
 
-def _consumer(bootstrap: str, security: KafkaSecurity | None) -> AIOKafkaConsumer:
+def _consumer(bootstrap: str, security: KafkaSecurity | None, *topics: str) -> AIOKafkaConsumer:
     # No group: reading dead letters commits nothing and disturbs no consumer.
-    return AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+    return AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, enable_auto_commit=False,
                             group_id=None, **client_options(security))  # fmt: skip
 
 

@@ -69,7 +69,10 @@ class TestDelivery:
             letter = await asyncio.wait_for(consumer.getone(), 30)
         finally:
             await consumer.stop()
-        assert json.loads(letter.value)["reason"] == "unreadable_notice"
+        headers = dict(letter.headers)
+        assert json.loads(headers["sgb-reason"])["reason"] == "unreadable_notice"
+        assert letter.value == b"garbage"  # the original, for replay
+        assert headers["sgb-source-topic"].decode() == running_broker.topics.notices
         async with asyncio.timeout(30):
             while not await inbox_ids(running_broker):
                 await asyncio.sleep(0.2)

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
 from broker.adapters import audit, db
+from broker.adapters.dead_letter_topic import DeadLetter, read_all
 from broker.adapters.envelopes import seal_event, sign_event
 from broker.bootstrap import Runtime
 from broker.demo import family
@@ -79,8 +80,10 @@ class TestRouter:
         await producer.start()
         await producer.send_and_wait(running_broker.topics.events, b"{not json", key=b"k")
         await producer.stop()
-        [letter] = await read_topic(running_broker, running_broker.topics.dead_letters, 1)
-        assert json.loads(letter)["reason"] == "ValidationError"
+        [letter] = await dead_letters(running_broker, 1)
+        assert (letter.reason_name, letter.value) == ("ValidationError", b"{not json")
+        assert letter.source is not None
+        assert letter.source.topic == running_broker.topics.events
 
     async def test_event_sealed_to_another_broker_key_goes_to_dead_letters(
         self, running_broker: Runtime, producer_keys: Keys
@@ -206,6 +209,14 @@ async def rejections(rt: Runtime) -> list[str]:
             await asyncio.sleep(0.2)
 
 
+async def dead_letters(rt: Runtime, count: int, timeout: float = 30) -> list[DeadLetter]:
+    """The dead-letter topic, once it holds at least ``count`` letters."""
+    async with asyncio.timeout(timeout):
+        while len(letters := await read_all(rt.settings.kafka_bootstrap_servers,
+                                            rt.topics.dead_letters)) < count:  # fmt: skip
+            await asyncio.sleep(0.2)
+    return letters
+
+
 async def dead_letter_reasons(rt: Runtime, count: int) -> list[str]:
-    letters = await read_topic(rt, rt.topics.dead_letters, count)
-    return [json.loads(letter)["reason"] for letter in letters]
+    return [letter.reason_name for letter in await dead_letters(rt, count)]

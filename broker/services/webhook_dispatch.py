@@ -1,0 +1,298 @@
+"""Pushes each notice to its recipient's own system, signed, in order, retried, never twice at
+once, and dead-lettered when it cannot be delivered.
+
+The delivery worker queues a delivery in the transaction that puts the notice in the inbox
+(``enqueue``); the dispatcher (``Dispatcher.run``) takes each recipient's earliest pending
+delivery once it is due, asks the endpoint's circuit breaker, claims the attempt in the
+database (a lease, so a second dispatcher or a crash never doubles or loses it), posts, and
+records what the rules say follows. A 2xx is recorded as the transport receipt "delivered",
+never as an acknowledgement: only a person acknowledges a notice.
+"""
+
+import asyncio
+import random
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+import structlog
+from pydantic import ValidationError
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from broker.adapters import db, metrics
+from broker.adapters.data_keys import DataKeyShredded, FileDataKeys
+from broker.adapters.dead_letter_topic import Source, dead_letter
+from broker.adapters.directory import SqlDirectory
+from broker.adapters.kafka import KafkaPublisher, Topics, is_transient
+from broker.adapters.webhooks import signature_headers
+from broker.config import WebhookSettings
+from broker.errors import BrokerError
+from broker.keys import KeyStore
+from broker.pseudonyms import pseudonym
+from broker.rules.circuit_breaker import Breaker, BreakerState
+from broker.rules.webhook_delivery import Attempt, Next, Verdict, after
+from broker.services import inbox, receipts
+from schemas.notices import NoticeHeader, SealedNotice
+
+log = structlog.get_logger(__name__)
+PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
+CHANNEL = "webhook"
+Delivery = db.WebhookDelivery
+
+
+async def enqueue(
+    session: AsyncSession, notices: Sequence[tuple[SealedNotice, str]], now: datetime
+) -> int:
+    """Queues each (notice, position read from) whose recipient has a webhook, once per
+    notice however often Kafka redelivers it; returns how many were queued."""
+    directory, queued = SqlDirectory(session), 0
+    for sealed, source in notices:
+        header = NoticeHeader.model_validate_json(sealed.header)
+        notice_id = str(header.notice_id)
+        known = await session.scalar(
+            select(Delivery.sequence).where(Delivery.notice_id == notice_id)
+        )
+        if known is not None or await directory.webhook_url(header.recipient_id) is None:
+            continue
+        session.add(Delivery(notice_id=notice_id, recipient_id=header.recipient_id,
+                             state=PENDING, attempts=0, next_attempt_at=now, enqueued_at=now,
+                             source=source))  # fmt: skip
+        await session.flush()
+        queued += 1
+    return queued
+
+
+async def requeue(session: AsyncSession, notice_id: str, now: datetime) -> bool:
+    """A dead delivery pending again, from its first attempt (a dead letter's replay)."""
+    revived = await session.execute(
+        update(Delivery)
+        .where(Delivery.notice_id == notice_id, Delivery.state == DEAD)
+        .values(state=PENDING, attempts=0, next_attempt_at=now, finished_at=None)
+    )
+    return bool(revived.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Due:
+    """A recipient's earliest pending delivery, as read (the claim checks nothing moved)."""
+
+    sequence: int
+    notice_id: str
+    recipient_id: str
+    attempts: int
+    next_attempt_at: datetime
+    first_failed_at: datetime | None
+    source: str
+    url: str | None
+
+    @classmethod
+    def of(cls, d: db.WebhookDelivery, url: str | None) -> "Due":
+        return cls(d.sequence, d.notice_id, d.recipient_id, d.attempts, d.next_attempt_at,
+                   d.first_failed_at, d.source, url)  # fmt: skip
+
+
+@dataclass
+class Dispatcher:
+    sessions: async_sessionmaker[AsyncSession]
+    keys: KeyStore
+    data_keys: FileDataKeys
+    publisher: KafkaPublisher
+    topics: Topics
+    settings: WebhookSettings
+    sender: "Sender"
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    jitter: Callable[[], float] = random.random
+    breakers: dict[str, Breaker] = field(default_factory=dict)  # by endpoint URL
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Dispatches until ``stop``; an attempt under way is finished and recorded first."""
+        log.info("webhook_dispatcher_started")
+        while not stop.is_set():
+            try:
+                attempted = await self.dispatch_due()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                # The database or Kafka is away: what was claimed is retried when its lease
+                # runs out, so waiting a moment loses nothing.
+                log.warning("webhook_dispatch_paused", error=type(exc).__name__)
+                attempted = 0
+            if not attempted:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.settings.poll_seconds)
+        log.info("webhook_dispatcher_stopped")
+
+    async def dispatch_due(self) -> int:
+        """One pass: attempts each recipient's due head; returns how many were attempted."""
+        now = self.clock()
+        async with self.sessions() as session:
+            heads = await _due_heads(session, now, self.settings.batch)
+        outcomes = await asyncio.gather(
+            *(self._dispatch(due, now) for due in heads), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome  # the others have finished: nothing is left running unawaited
+        return sum(o for o in outcomes if isinstance(o, int))
+
+    async def _dispatch(self, due: Due, now: datetime) -> int:
+        body = await self._body(due.notice_id)
+        if body is None or due.url is None:
+            # Nothing to send, or nowhere to send it: permanent, so dead-lettered at once.
+            reason = "unreadable_notice" if body is None else "no_endpoint"
+            if await self._claim(due, now):
+                await self._give_up(due, due.attempts + 1, body or b"",
+                                    Next(Verdict.DEAD, reason), None)  # fmt: skip
+            return 1
+        before = self.breakers.get(due.url, Breaker())
+        admitted, self.breakers[due.url] = before.admit(now, self.settings.breaker())
+        if not admitted:
+            await self._postpone(due, self._breaker_retry(before, now))
+            return 0
+        if not await self._claim(due, now):
+            self.breakers[due.url] = before  # nothing was tried: the trial is not spent
+            return 0
+        attempt = await self._post(due, due.url, body)
+        await self._record(due, due.attempts + 1, body, attempt)
+        return 1
+
+    async def _post(self, due: Due, url: str, body: bytes) -> Attempt:
+        stamp = int(self.clock().timestamp())
+        headers = signature_headers(self.keys.signing, self.keys.public.signing_key_id,
+                                    due.notice_id, stamp, body)  # fmt: skip
+        attempt = await self.sender.post(url, body, headers)
+        current = self.breakers.get(url, Breaker())
+        policy = self.settings.breaker()
+        self.breakers[url] = (
+            current.failed(self.clock(), policy) if attempt.transient else current.succeeded()
+        )
+        return attempt
+
+    async def _record(self, due: Due, attempts: int, body: bytes, attempt: Attempt) -> None:
+        now = self.clock()
+        step = after(attempt, attempts, self.settings.max_attempts, self.settings.backoff(),
+                     now, self.jitter())  # fmt: skip
+        if step.verdict is Verdict.DEAD:
+            await self._give_up(due, attempts, body, step, attempt)
+        elif step.verdict is Verdict.DELIVERED:
+            await self._delivered(due, attempts, attempt, now)
+        else:
+            await self._retry(due, attempts, attempt, step, now)
+
+    async def _delivered(self, due: Due, attempts: int, attempt: Attempt, now: datetime) -> None:
+        async with self.sessions.begin() as session:
+            settled = await _settle(session, due, attempts, state=DELIVERED, finished_at=now,
+                                    last_status=attempt.status)  # fmt: skip
+            if settled:
+                await receipts.record_delivered(session, due.notice_id, CHANNEL, now)
+        if not settled:
+            return  # its lease ran out and another dispatcher has taken it over
+        metrics.DELIVERIES.labels(channel=CHANNEL, outcome="delivered").inc()
+        log.info("webhook_delivered", notice_id=due.notice_id, recipient_id=due.recipient_id,
+                 attempts=attempts)  # fmt: skip
+
+    async def _retry(
+        self, due: Due, attempts: int, attempt: Attempt, step: Next, now: datetime
+    ) -> None:
+        async with self.sessions.begin() as session:
+            await _settle(session, due, attempts, next_attempt_at=step.retry_at,
+                          last_error=attempt.error_class, last_status=attempt.status,
+                          first_failed_at=due.first_failed_at or now)  # fmt: skip
+        metrics.WEBHOOK_RETRIES.inc()
+        metrics.DELIVERIES.labels(channel=CHANNEL, outcome="retried").inc()
+        log.warning("webhook_retry", notice_id=due.notice_id, recipient_id=due.recipient_id,
+                    attempts=attempts, error=attempt.error_class)  # fmt: skip
+
+    async def _give_up(
+        self, due: Due, attempts: int, body: bytes, step: Next, attempt: Attempt | None
+    ) -> None:
+        """Dead-letters the notice, then lets the recipient's queue move on. The letter goes
+        first: should the database then fail, the delivery is retried and lettered again,
+        rather than marked dead with no letter anyone can replay."""
+        now = self.clock()
+        reason = {"reason": step.reason, "channel": CHANNEL, "notice_id": due.notice_id,
+                  "attempts": attempts, "error": attempt.error_class if attempt else None,
+                  "status": attempt.status if attempt else None}  # fmt: skip
+        key = pseudonym(self.keys.pseudonym_secret, "recipient", due.recipient_id)
+        await self.publisher.publish([dead_letter(self.topics.dead_letters, key, body, reason,
+                                                  Source.parse(due.source),
+                                                  due.first_failed_at or now)])  # fmt: skip
+        async with self.sessions.begin() as session:
+            await _settle(session, due, attempts, state=DEAD, finished_at=now,
+                          first_failed_at=due.first_failed_at or now,
+                          last_error=reason["error"] or step.reason,
+                          last_status=reason["status"])  # fmt: skip
+        metrics.DEAD_LETTERS.labels(source=CHANNEL).inc()
+        metrics.DELIVERIES.labels(channel=CHANNEL, outcome="dead").inc()
+        log.warning("webhook_dead_lettered", **reason)
+
+    async def _claim(self, due: Due, now: datetime) -> bool:
+        """Counts the attempt and leases it, unless another dispatcher got there first."""
+        lease = timedelta(seconds=2 * self.settings.timeout_seconds + 5)
+        async with self.sessions.begin() as session:
+            return await _settle(session, due, due.attempts, attempts=due.attempts + 1,
+                                 next_attempt_at=now + lease)  # fmt: skip
+
+    async def _postpone(self, due: Due, until: datetime) -> None:
+        async with self.sessions.begin() as session:
+            await _settle(session, due, due.attempts, next_attempt_at=until)
+
+    def _breaker_retry(self, breaker: Breaker, now: datetime) -> datetime:
+        if breaker.state is BreakerState.OPEN:
+            return breaker.retry_at(self.settings.breaker())
+        # A half-open trial is out: it ends within the request's timeout.
+        return now + timedelta(seconds=self.settings.timeout_seconds)
+
+    async def _body(self, notice_id: str) -> bytes | None:
+        """The sealed notice as published, or None when it cannot be read (shredded, gone)."""
+        async with self.sessions() as session:
+            stored = await session.get(db.InboxNotice, notice_id)
+            if stored is None:
+                return None
+            try:
+                return inbox.sealed(stored, self.data_keys).model_dump_json().encode()
+            except (BrokerError, DataKeyShredded, ValidationError):
+                return None
+
+
+class Sender(Protocol):
+    """What the dispatcher posts through (``HttpWebhookSender`` in production)."""
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Attempt: ...
+
+
+async def _due_heads(session: AsyncSession, now: datetime, limit: int) -> list[Due]:
+    """Each recipient's earliest pending delivery, when it is due: a recipient's later
+    notices wait until the earlier one is delivered or dead."""
+    heads = (
+        select(func.min(Delivery.sequence).label("sequence"))
+        .where(Delivery.state == PENDING)
+        .group_by(Delivery.recipient_id)
+        .subquery()
+    )
+    query = (
+        select(Delivery, db.Contact.webhook_url)
+        .join(heads, heads.c.sequence == Delivery.sequence)
+        .outerjoin(db.Contact, db.Contact.id == Delivery.recipient_id)
+        .where(Delivery.next_attempt_at <= now)
+        .order_by(Delivery.next_attempt_at, Delivery.sequence)
+        .limit(limit)
+    )
+    rows = (await session.execute(query)).all()
+    return [Due.of(delivery, url) for delivery, url in rows]
+
+
+async def _settle(session: AsyncSession, due: Due, made: int, **values: object) -> bool:
+    """Updates the delivery if it is still pending as ``due`` saw it, ``made`` attempts in;
+    False when another dispatcher has moved it meanwhile."""
+    seen = due.next_attempt_at if made == due.attempts else None
+    query = update(Delivery).where(
+        Delivery.sequence == due.sequence,
+        Delivery.state == PENDING,
+        Delivery.attempts == made,
+        *([Delivery.next_attempt_at == seen] if seen else []),
+    )
+    return bool((await session.execute(query.values(**values))).rowcount)  # type: ignore[attr-defined]
