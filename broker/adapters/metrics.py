@@ -33,7 +33,7 @@ NOTICES_OUT = Counter(
 )
 DELIVERIES = Counter(
     "sgb_deliveries",
-    "Notice deliveries by channel (inbox, webhook) and outcome (delivered, duplicate, failed...).",
+    "Notices handed to a channel (inbox, webhook), by outcome (stored, delivered, duplicate...).",
     ["channel", "outcome"],
     registry=REGISTRY,
 )

@@ -11,6 +11,7 @@ in the same event loop, on a loopback port.
 """
 
 import asyncio
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -96,6 +97,14 @@ def consumer_ops_app(rt: Runtime, health: ConsumerHealth) -> FastAPI:
 
 
 class _OpsServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.listening = asyncio.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)  # a port already taken ends the process here
+        self.listening.set()
+
     @contextmanager
     def capture_signals(self) -> Iterator[None]:
         # SIGTERM belongs to the process: it drains the consumer first, then stops this server,
@@ -105,7 +114,8 @@ class _OpsServer(uvicorn.Server):
 
 @asynccontextmanager
 async def serving(app: FastAPI, host: str, port: int) -> AsyncIterator[None]:
-    """Serves ``app`` in this event loop for the duration of the block; port 0 serves nothing."""
+    """Serves ``app`` in this event loop, listening before the block starts and until it ends;
+    port 0 serves nothing."""
     if not port:
         yield
         return
@@ -114,6 +124,9 @@ async def serving(app: FastAPI, host: str, port: int) -> AsyncIterator[None]:
     server = _OpsServer(config)
     task = asyncio.create_task(server.serve())
     try:
+        listening = asyncio.create_task(server.listening.wait())
+        await asyncio.wait([task, listening], return_when=asyncio.FIRST_COMPLETED)
+        listening.cancel()
         yield
     finally:
         server.should_exit = True
