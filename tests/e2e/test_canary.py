@@ -2,8 +2,8 @@
 
 Every personal field of every event carries a unique marker. The events travel through the
 gateway, the real Kafka broker, the router and the delivery worker into the inboxes; then the
-Kafka log segment files on disk, the database files and every captured log line are searched
-for each marker. Not one may be found.
+Kafka log segment files on disk, the database (SQLite's files, PostgreSQL's tables) and every
+captured log line are searched for each marker. Not one may be found.
 """
 
 import asyncio
@@ -16,13 +16,14 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select, text
 from support import post_signed
 
 from broker.adapters import db
 from broker.bootstrap import Runtime
 from broker.demo import family
 from broker.services.routing import utc_now
+from consumers.follow_up_timer import tick
 from schemas.nhs import check_digit
 
 pytestmark = pytest.mark.e2e
@@ -100,14 +101,53 @@ async def settled(rt: Runtime, count: int) -> None:
             await asyncio.sleep(0.3)
 
 
+async def reject_and_escalate(inbox: httpx.AsyncClient, rt: Runtime, reason: str) -> None:
+    """A rejection whose reason is a marker, then every deadline missed: the reason and the
+    escalated bodies must stay sealed too."""
+    school = "school-oakfield:key_adult"
+    [first, *_] = (await inbox.get(f"/v1/recipients/{school}/notices")).json()
+    rejected = await inbox.post(f"/v1/recipients/{school}/notices/{first['notice_id']}/receipts",
+                                json={"receipt": "rejected", "reason": reason})  # fmt: skip
+    assert rejected.status_code == 200, rejected.text
+    assert await tick(rt, utc_now() + timedelta(days=30))  # escalations were sealed and sent
+    async with asyncio.timeout(90):
+        while True:
+            async with rt.sessions() as session:
+                decided = await session.scalar(select(func.count(db.NoticeRecord.notice_id)))
+                stored = await session.scalar(select(func.count(db.InboxNotice.notice_id)))
+            if decided == stored:
+                return
+            await asyncio.sleep(0.3)
+
+
 def files_under(*roots: Path) -> list[Path]:
     return [p for root in roots if root.exists() for p in root.rglob("*") if p.is_file()]
+
+
+async def database_content(url: str, rt: Runtime) -> dict[str, bytes]:
+    """What the database holds: SQLite's files byte for byte (free pages, journal and all);
+    on PostgreSQL, whose files belong to the server, every row of every table as text."""
+    if url.startswith("sqlite"):
+        database = Path(url.removeprefix("sqlite+aiosqlite:///"))
+        files = files_under(database.parent)
+        assert database in files
+        return {p.name: p.read_bytes() for p in files}
+    async with rt.engine.connect() as connection:
+        tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+        return {
+            f"table {table}": "\n".join(
+                " ".join(map(str, row))
+                for row in await connection.execute(text(f'SELECT * FROM "{table}"'))  # noqa: S608
+            ).encode()
+            for table in tables
+        }
 
 
 class TestCanary:
     async def test_canary_markers_never_appear_in_kafka_database_or_logs(
         self,
         gateway: httpx.AsyncClient,
+        inbox: httpx.AsyncClient,
         running_broker: Runtime,
         producer_keys: dict[str, Ed25519PrivateKey],
         kafka_data_dirs: list[Path],
@@ -122,19 +162,19 @@ class TestCanary:
             answer = await post_signed(gateway, event, producer_keys)
             assert answer.status_code == 202, answer.text
         await settled(running_broker, len(sent))
+        await reject_and_escalate(inbox, running_broker, mark())
 
         if not kafka_data_dirs:
             pytest.skip("the Kafka broker's disk is not reachable (an external broker)")
-        database = Path(settings.database_url.removeprefix("sqlite+aiosqlite:///"))
-        searched = files_under(*kafka_data_dirs) + files_under(database.parent)
-        assert any(p.name.endswith(".log") for p in searched)  # Kafka segments were read
-        assert any(p.name == "broker.db" for p in searched)
+        kafka = {p.name: p.read_bytes() for p in files_under(*kafka_data_dirs)}
+        assert any(name.endswith(".log") for name in kafka)  # Kafka segments were read
+        stored = {**kafka, **await database_content(settings.database_url, running_broker)}
         # The search reads real content: the directory's own (non-event) records are there.
-        assert any(b"Carter" in p.read_bytes() for p in searched)
+        assert any(b"Carter" in content for content in stored.values())
         logs = capfd.readouterr()
         text = logs.out + logs.err + "\n".join(r.getMessage() for r in caplog.records)
         assert "event_routed" in text or caplog.records  # logs were captured at all
         for marker in [*mark.issued, stranger]:
-            found = [p for p in searched if marker.encode() in p.read_bytes()]
-            assert found == [], f"a marker is on disk in {[p.name for p in found]}"
+            found = [name for name, content in stored.items() if marker.encode() in content]
+            assert found == [], f"a marker is stored in {found}"
             assert marker not in text, "a marker is in the logs"
