@@ -217,15 +217,16 @@ class Dispatcher:
                   "attempts": attempts, "error": attempt.error_class if attempt else None,
                   "status": attempt.status if attempt else None}  # fmt: skip
         key = pseudonym(self.keys.pseudonym_secret, "recipient", due.recipient_id)
-        await self.publisher.publish([dead_letter(self.topics.dead_letters, key, body, reason,
-                                                  Source.parse(due.source),
-                                                  due.first_failed_at or now)])  # fmt: skip
+        with metrics.component(CHANNEL):  # the publisher counts the dead letter as ours
+            await self.publisher.publish([dead_letter(
+                self.topics.dead_letters, key, body, reason, Source.parse(due.source),
+                due.first_failed_at or now,
+            )])  # fmt: skip
         async with self.sessions.begin() as session:
             await _settle(session, due, attempts, state=DEAD, finished_at=now,
                           first_failed_at=due.first_failed_at or now,
                           last_error=reason["error"] or step.reason,
                           last_status=reason["status"])  # fmt: skip
-        metrics.DEAD_LETTERS.labels(source=CHANNEL).inc()
         metrics.DELIVERIES.labels(channel=CHANNEL, outcome="dead").inc()
         log.warning("webhook_dead_lettered", **reason)
 
