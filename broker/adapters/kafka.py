@@ -12,6 +12,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -33,9 +34,12 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from broker.adapters import metrics
 from broker.config import KafkaSecurity, TopicSettings
 from broker.errors import PublishFailed
+from broker.rules.backoff import Backoff
 
 log = structlog.get_logger(__name__)
 TOPIC_ALREADY_EXISTS = 36
+# A batch waits out an outage: briefly at first, never more than half a minute between tries.
+BATCH_BACKOFF = Backoff(base=timedelta(seconds=0.5), cap=timedelta(seconds=30))
 
 
 @dataclass(frozen=True)
@@ -203,20 +207,6 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionError)
 
 
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential and capped, with jitter so that instances retrying together spread out."""
-
-    first: float = 0.5
-    cap: float = 30.0
-
-    def delay(self, attempt: int, jitter: float) -> float:
-        """Seconds before retry ``attempt`` (0 first); ``jitter`` in [0, 1) picks a point in
-        the upper half of the step, so a retry never comes sooner than half of it."""
-        step = min(self.cap, self.first * 2.0 ** min(attempt, 64))
-        return step * (1 + jitter) / 2
-
-
 @dataclass
 class ConsumerHealth:
     """What a consume loop tells the ops endpoints: alive, in its group, not stuck retrying."""
@@ -268,7 +258,7 @@ class KafkaBatchConsumer:
         self.health = health or ConsumerHealth()
         self._consumer.subscribe([topic], listener=_Membership(self.health))
         self._group, self._name = group, name
-        self._backoff = backoff or Backoff()
+        self._backoff = backoff or BATCH_BACKOFF
         self._lag_labels: set[TopicPartition] = set()
 
     async def start(self) -> None:
@@ -298,20 +288,21 @@ class KafkaBatchConsumer:
         self, handle: Handler, records: Sequence[Received], stop: asyncio.Event
     ) -> bool:
         """True once the batch is handled; False if stopped while it still failed."""
-        attempt = 0
+        failures = 0
         while True:
             try:
                 await handle(records)
             except Exception as exc:
                 if not is_transient(exc):
                     raise
+                failures += 1
                 error = type(exc).__name__  # the class only: a message may quote data
-                delay = self._backoff.delay(attempt, random.random())  # noqa: S311 (not crypto)
+                jitter = random.random()  # noqa: S311 (spreading retries, not crypto)
+                delay = self._backoff.delay(failures, jitter).total_seconds()
                 self.health.retrying = error
                 metrics.BATCH_RETRIES.labels(self._name, error).inc()
                 log.warning("batch_retrying", consumer=self._name, error=error,
-                            attempt=attempt + 1, delay_s=round(delay, 2))  # fmt: skip
-                attempt += 1
+                            failures=failures, delay_s=round(delay, 2))  # fmt: skip
                 if await _stopped_within(stop, delay):
                     return False
                 self.health.beat = time.monotonic()

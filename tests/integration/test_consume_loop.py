@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,12 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from broker.adapters import metrics
-from broker.adapters.kafka import Backoff, ConsumerHealth, KafkaBatchConsumer, Received
+from broker.adapters.kafka import ConsumerHealth, KafkaBatchConsumer, Received
+from broker.rules.backoff import Backoff
 
 pytestmark = pytest.mark.integration
 
 RECORDS = 40
-QUICK = Backoff(first=0.05, cap=0.2)
+QUICK = Backoff(base=timedelta(seconds=0.05), cap=timedelta(seconds=0.2))
 
 
 async def produce(bootstrap: str, topic: str, partitions: int = 2) -> None:

@@ -1,5 +1,5 @@
-"""The consume loop's policy: which failures it waits out, how long it waits, and what its
-metrics call a topic."""
+"""The consume loop's policy: which failures it waits out, when it is ready, and what its
+metrics call a topic. (How long it waits is broker.rules.backoff, tested on its own.)"""
 
 import sqlite3
 
@@ -8,35 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
-from broker.adapters.kafka import Backoff, ConsumerHealth, Topics, is_transient, topic_role
+from broker.adapters.kafka import ConsumerHealth, Topics, is_transient, topic_role
 from broker.config import TopicSettings
 from broker.errors import PublishFailed, SignatureInvalid
-
-attempts = st.integers(min_value=0, max_value=10_000)
-jitters = st.floats(min_value=0, max_value=1, exclude_max=True)
-
-
-class TestBackoff:
-    @given(attempts, jitters)
-    def test_never_zero_never_past_the_cap(self, attempt: int, jitter: float) -> None:
-        backoff = Backoff(first=0.5, cap=30)
-        assert 0.25 <= backoff.delay(attempt, jitter) <= 30
-
-    @given(attempts, jitters)
-    def test_grows_until_the_cap(self, attempt: int, jitter: float) -> None:
-        backoff = Backoff(first=0.5, cap=30)
-        assert backoff.delay(attempt + 1, jitter) >= backoff.delay(attempt, jitter)
-
-    def test_doubles_from_the_first_step(self) -> None:
-        backoff = Backoff(first=1, cap=60)
-        assert [backoff.delay(n, 0) for n in range(4)] == [0.5, 1, 2, 4]
-        assert backoff.delay(20, 0.999) < 60
-
-    @given(attempts, jitters, jitters)
-    def test_jitter_spreads_within_the_upper_half(self, attempt: int, a: float, b: float) -> None:
-        backoff = Backoff(first=0.5, cap=30)
-        step = min(30, 0.5 * 2.0 ** min(attempt, 64))
-        assert abs(backoff.delay(attempt, a) - backoff.delay(attempt, b)) <= step / 2
 
 
 def _invalidated() -> DBAPIError:
