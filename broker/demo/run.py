@@ -79,6 +79,9 @@ def _environment(work: Path, bootstrap: str) -> dict[str, str]:
         "SGB_KEYS_DIR": str(work / "keys"),
         "SGB_TOPIC_PREFIX": "demo.",
         "SGB_LOG_JSON": "true",
+        # So that the demo shows escalation: GP notices fall due within a minute.
+        "SGB_ROUTING__DEADLINE_HOURS__gp_information": "0.008",
+        "SGB_FOLLOW_UP_INTERVAL_SECONDS": "1",
     }
 
 

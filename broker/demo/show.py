@@ -1,6 +1,8 @@
 """Prints each recipient's inbox, opened with that recipient's own private key."""
 
+import time
 from datetime import datetime
+from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -27,6 +29,7 @@ def show_inbox(
 ) -> None:
     """Each organisation signs in with its own key and reads its own recipients' inboxes."""
     owners = {contact: org for contact, org, _ in family.contacts()}
+    answers: list[str] = []
     auths = {org: OrganisationAuth(org, key) for org, key in organisations.items()}
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
         for recipient_id, key in recipients.items():
@@ -41,11 +44,58 @@ def show_inbox(
                 sealed = SealedNotice.model_validate(client.get(url).json()["sealed"])
                 header, body = receiver.open(sealed)
                 console.print(_panel(header, body))
-                client.post(f"{url}/acknowledgement").raise_for_status()
+                answers.append(_answer(console, client, url, recipient_id, answers))
         client.auth = auths["school-oakfield"]
         _show_wrong_key_fails(console, client, recipients, broker)
         client.auth = auths["la-front-door"]
+        receiver = NoticeReceiver(recipients[FRONT_DOOR], broker)
+        show_follow_ups(console, client, receiver, answers.count("lapsed"))
         show_chronology(console, client, "h-carter")
+
+
+def _answer(
+    console: Console, client: httpx.Client, url: str, recipient_id: str, earlier: list[str]
+) -> str:
+    """Most recipients acknowledge; one school rejects a notice, one GP lets them lapse."""
+    client.post(f"{url}/receipts", json={"receipt": "viewed"}).raise_for_status()
+    if recipient_id == LAPSING_GP:
+        console.print("[yellow]Left unacknowledged: it escalates when its deadline passes.")
+        return "lapsed"
+    if recipient_id == REJECTING_SCHOOL and "rejected" not in earlier:
+        rejection = {"receipt": "rejected", "reason": REJECTION_REASON}
+        client.post(f"{url}/receipts", json=rejection).raise_for_status()
+        console.print(f"[yellow]Rejected ({REJECTION_REASON!r}): it goes on to the front door.")
+        return "rejected"
+    client.post(f"{url}/receipts", json={"receipt": "acknowledged"}).raise_for_status()
+    return "acknowledged"
+
+
+def show_follow_ups(
+    console: Console, client: httpx.Client, receiver: NoticeReceiver, lapsed: int
+) -> None:
+    """Waits for the follow-ups (the GP's escalations, re-routed rejections) at the front
+    door, and shows each as its recipient reads it."""
+    console.rule("[bold]Follow-ups at the front door: escalations and rejections")
+    follow_ups: list[dict[str, Any]] = []
+    inbox = f"/v1/recipients/{FRONT_DOOR}/notices"
+    deadline = time.monotonic() + FOLLOW_UP_WAIT_S
+    while time.monotonic() < deadline:
+        follow_ups = [n for n in client.get(inbox).json() if n["header"]["follows"]]
+        escalations = [n for n in follow_ups if n["header"]["follow_up"] == "escalation"]
+        if len(escalations) >= lapsed:
+            break
+        time.sleep(1)
+    for item in follow_ups:
+        fetched = client.get(f"{inbox}/{item['notice_id']}").json()
+        header, body = receiver.open(SealedNotice.model_validate(fetched["sealed"]))
+        console.print(_panel(header, body))
+
+
+FRONT_DOOR = "la-front-door:duty_manager"
+LAPSING_GP = "gp-hillview:safeguarding_lead"
+REJECTING_SCHOOL = "school-oakfield:key_adult"
+REJECTION_REASON = "Child B left Oakfield last week"
+FOLLOW_UP_WAIT_S = 90
 
 
 def show_chronology(console: Console, client: httpx.Client, household: str) -> None:
@@ -66,6 +116,9 @@ def _panel(header: NoticeHeader, body: NoticeBody) -> Panel:
     table.add_row("severity", f"{header.severity.value}   rule: {header.rule_id}")
     table.add_row("sealed", header.suite.value)
     table.add_row("deadline", header.deadline.astimezone(LONDON).strftime("%a %d %b %Y %H:%M %Z"))
+    if header.follow_up:
+        table.add_row("follows", f"{header.follow_up.value} (level {header.escalation_level}) "
+                                 f"of notice {header.follows}")  # fmt: skip
     table.add_row("about", ", ".join(_person(p) for p in body.about) or "-")
     if body.facts:
         table.add_row("why", ", ".join(f"{k}={v}" for k, v in body.facts.items()))
