@@ -1,0 +1,141 @@
+"""``sgb dead-letters``: list, inspect and replay what could not be processed.
+
+    sgb dead-letters list
+    sgb dead-letters show 3/120                  # partition/offset in the dead-letter topic
+    sgb dead-letters replay 3/120
+    sgb dead-letters replay --all --reason webhook_rejected
+
+Nothing here decrypts anything: a letter is shown by its reason, origin, key pseudonym and
+the size and digest of its value, never its content.
+"""
+
+import asyncio
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from broker.adapters import dead_letter_topic
+from broker.adapters.dead_letter_topic import DeadLetter
+from broker.adapters.kafka import Topics
+from broker.bootstrap import runtime
+from broker.config import Settings
+from broker.services.dead_letters import Replayed, chosen, replay
+
+app = typer.Typer(help="List, inspect and replay dead letters.", no_args_is_help=True)
+Position = Annotated[str | None, typer.Argument(help="partition/offset, as the list shows it")]
+
+
+@app.command("list")
+def list_letters(
+    reason: Annotated[str | None, typer.Option(help="Only letters with this reason.")] = None,
+) -> None:
+    """Every dead letter: where it lies, where it came from, why, and when."""
+    letters = chosen(asyncio.run(read_all(Settings())), reason)
+    Console().print(letters_table(letters))
+
+
+@app.command()
+def show(position: str) -> None:
+    """One letter's reason and metadata (never its content)."""
+    letter = asyncio.run(read_one(Settings(), position))
+    typer.echo(json.dumps(described(letter), indent=2))
+
+
+@app.command("replay")
+def replay_command(
+    position: Position = None,
+    all_letters: Annotated[bool, typer.Option("--all", help="Every letter.")] = False,
+    reason: Annotated[str | None, typer.Option(help="With --all: only this reason.")] = None,
+) -> None:
+    """Send a letter (or every letter, or every letter with a reason) back to be processed."""
+    if (position is None) == (not all_letters) or (reason and not all_letters):
+        raise typer.BadParameter("give a partition/offset, or --all with an optional --reason")
+    outcomes = asyncio.run(replay_letters(Settings(), position, reason))
+    for letter, outcome in outcomes:
+        typer.echo(f"{letter.position} {letter.reason_name}: {outcome.value}")
+    if not outcomes:
+        typer.echo("no dead letters to replay")
+
+
+async def read_all(settings: Settings) -> list[DeadLetter]:
+    return await dead_letter_topic.read_all(
+        settings.kafka_bootstrap_servers, _topic(settings), settings.kafka_security
+    )
+
+
+async def read_one(settings: Settings, position: str) -> DeadLetter:
+    partition, offset = _parse_position(position)
+    letter = await dead_letter_topic.read_one(
+        settings.kafka_bootstrap_servers, _topic(settings), partition, offset,
+        settings.kafka_security,
+    )  # fmt: skip
+    if letter is None:
+        raise typer.BadParameter(f"no dead letter at {position}")
+    return letter
+
+
+async def replay_letters(
+    settings: Settings, position: str | None, reason: str | None
+) -> list[tuple[DeadLetter, Replayed]]:
+    letters = [await read_one(settings, position)] if position else chosen(
+        await read_all(settings), reason)  # fmt: skip
+    async with runtime(settings, configure_logs=False) as rt:
+        outcomes = await replay(letters, rt.publisher, rt.sessions, datetime.now(UTC))
+    return list(zip(letters, outcomes, strict=True))
+
+
+def letters_table(letters: list[DeadLetter]) -> Table:
+    table = Table(title=f"{len(letters)} dead letters")
+    for column in ("position", "source", "reason", "details", "first failed"):
+        table.add_column(column)
+    for letter in letters:
+        source = letter.source
+        table.add_row(
+            letter.position,
+            f"{source.topic} {source.partition}/{source.offset}" if source else "-",
+            letter.reason_name,
+            _details(letter),
+            letter.first_failed_at.isoformat(timespec="seconds") if letter.first_failed_at else "-",
+        )
+    return table
+
+
+def described(letter: DeadLetter) -> dict[str, object]:
+    """What ``show`` prints: reason and metadata, and only the size and digest of the value."""
+    source = letter.source
+    return {
+        "position": letter.position,
+        "key": letter.key,
+        "reason": dict(letter.reason),
+        "source": _source(source) if source else None,
+        "first_failed_at": letter.first_failed_at.isoformat() if letter.first_failed_at else None,
+        "replayable": letter.replayable,
+        "value_bytes": len(letter.value),
+        "value_sha256": hashlib.sha256(letter.value).hexdigest(),
+    }
+
+
+def _source(source: dead_letter_topic.Source) -> dict[str, object]:
+    return {"topic": source.topic, "partition": source.partition, "offset": source.offset}
+
+
+def _details(letter: DeadLetter) -> str:
+    shown = ("status", "attempts", "error", "fields", "notice_id")
+    return ", ".join(f"{k}={letter.reason[k]}" for k in shown if letter.reason.get(k))
+
+
+def _topic(settings: Settings) -> str:
+    return Topics.with_prefix(settings.topic_prefix).dead_letters
+
+
+def _parse_position(position: str) -> tuple[int, int]:
+    try:
+        partition, offset = (int(part) for part in position.split("/"))
+    except ValueError:
+        raise typer.BadParameter("a position is partition/offset, like 3/120") from None
+    return partition, offset

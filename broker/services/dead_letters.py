@@ -1,0 +1,52 @@
+"""Replaying dead letters, once whatever failed them is put right.
+
+A letter from a consumer goes back, byte for byte, to the topic and key it came from: the
+router and the delivery worker keep every record once however often it arrives, so replaying
+twice does no harm. A webhook's letter instead puts its delivery back in the recipient's
+queue (the notice is already in the inbox; only its push failed), from a first attempt.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from broker.adapters.dead_letter_topic import DeadLetter
+from broker.adapters.kafka import KafkaPublisher, Message
+from broker.services import webhook_dispatch
+
+
+class Replayed(StrEnum):
+    REPUBLISHED = "republished"  # back on its source topic
+    REQUEUED = "requeued"  # its webhook delivery is pending again
+    NOT_DEAD = "not_dead"  # the webhook delivery was already pending again, or delivered
+    NOT_REPLAYABLE = "not_replayable"  # no original to send (an older or parked letter)
+
+
+def chosen(letters: Sequence[DeadLetter], reason: str | None) -> list[DeadLetter]:
+    """The letters with this reason (all of them without one)."""
+    return [letter for letter in letters if reason is None or letter.reason_name == reason]
+
+
+async def replay(
+    letters: Sequence[DeadLetter],
+    publisher: KafkaPublisher,
+    sessions: async_sessionmaker[AsyncSession],
+    now: datetime,
+) -> list[Replayed]:
+    """Replays each letter; what happened to each, in order."""
+    outcomes = []
+    for letter in letters:
+        if letter.reason.get("channel") == webhook_dispatch.CHANNEL:
+            async with sessions.begin() as session:
+                requeued = await webhook_dispatch.requeue(
+                    session, str(letter.reason.get("notice_id")), now
+                )
+            outcomes.append(Replayed.REQUEUED if requeued else Replayed.NOT_DEAD)
+        elif letter.source is None:
+            outcomes.append(Replayed.NOT_REPLAYABLE)
+        else:
+            await publisher.publish([Message(letter.source.topic, letter.key or "", letter.value)])
+            outcomes.append(Replayed.REPUBLISHED)
+    return outcomes
