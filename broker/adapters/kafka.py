@@ -126,12 +126,21 @@ class Message:
     headers: tuple[tuple[str, bytes], ...] = ()
 
 
+# Longer than Kafka takes to restart or elect new leaders, so those only delay a publish.
+PUBLISH_DEADLINE_S = 60.0
+
+
 class KafkaPublisher:
-    """An idempotent, acks=all producer. ``publish`` returns once Kafka has every record."""
+    """An idempotent, acks=all producer. ``publish`` returns once Kafka has every record, or
+    raises PublishFailed: a refusal, or no acknowledgement within ``deadline_s`` (Kafka away).
+    A record not acknowledged in time may still be written later, so the caller's retry can
+    put it on Kafka twice: every consumer keeps a record once by its id."""
 
     def __init__(
-        self, bootstrap: str, security: KafkaSecurity | None = None, **overrides: Any
-    ) -> None:
+        self, bootstrap: str, security: KafkaSecurity | None = None, *,
+        deadline_s: float = PUBLISH_DEADLINE_S, **overrides: Any,
+    ) -> None:  # fmt: skip
+        self._deadline_s = deadline_s
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
             **client_options(security),
@@ -153,13 +162,16 @@ class KafkaPublisher:
 
     async def publish(self, messages: Sequence[Message]) -> None:
         try:
-            futures = [
-                await self._producer.send(
-                    m.topic, m.value, key=m.key.encode(), headers=list(m.headers)
-                )
-                for m in messages
-            ]
-            await asyncio.gather(*futures)
+            async with asyncio.timeout(self._deadline_s):
+                futures = [
+                    await self._producer.send(
+                        m.topic, m.value, key=m.key.encode(), headers=list(m.headers)
+                    )
+                    for m in messages
+                ]
+                await asyncio.gather(*futures)
+        except TimeoutError as exc:
+            raise PublishFailed("Kafka did not acknowledge in time") from exc
         except KafkaError as exc:
             raise PublishFailed(f"Kafka did not acknowledge: {type(exc).__name__}") from exc
         for message in messages:
