@@ -3,13 +3,14 @@ Kafka broker and database. Not ready is a 503 that says why; metrics carry no pe
 
 import asyncio
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from broker.adapters import db
+from broker.adapters import db, metrics
 from broker.adapters.kafka import ConsumerHealth
 from broker.bootstrap import runtime
 from broker.config import Settings
@@ -78,8 +79,10 @@ class TestConsumerOpsServer:
                 worker = asyncio.create_task(run_delivery(rt, stop, health))
                 async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
                     await _until_ok(client, "/ready")
+                    before = _dead_letters("delivery")
                     await _send_unreadable(settings, rt.topics.notices)
-                    text = await _until_in(client, "/metrics", 'outcome="dead_lettered"')
+                    await _until(lambda: _dead_letters("delivery") > before)
+                    text = (await client.get("/metrics")).text
                     assert (await client.get("/health")).json() == {"status": "ok"}
                 stop.set()
                 await worker
@@ -100,11 +103,15 @@ async def _until_ok(client: httpx.AsyncClient, path: str, timeout: float = 60) -
             await asyncio.sleep(0.2)
 
 
-async def _until_in(client: httpx.AsyncClient, path: str, needle: str, timeout: float = 60) -> str:
+async def _until(condition: Callable[[], bool], timeout: float = 60) -> None:
     async with asyncio.timeout(timeout):
-        while needle not in (text := (await client.get(path)).text):
+        while not condition():
             await asyncio.sleep(0.2)
-    return text
+
+
+def _dead_letters(source: str) -> float:
+    value = metrics.REGISTRY.get_sample_value("sgb_dead_letters_total", {"source": source})
+    return value or 0.0
 
 
 async def _send_unreadable(settings: Settings, topic: str) -> None:
