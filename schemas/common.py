@@ -14,6 +14,12 @@ Upn = Annotated[str, StringConstraints(pattern=r"^[A-HJ-NP-RT-Z]\d{11}[0-9A-HJ-N
 """A Unique Pupil Number: a check letter, twelve characters (the last a letter if temporary)."""
 
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# The directory stores these in columns of these widths (PostgreSQL refuses anything longer).
+RecordId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+"""The id of a person, household or plan in the directory."""
+ContactId = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+"""A recipient's id, such as ``school-oakfield:key_adult``."""
+Phone = Annotated[str, StringConstraints(min_length=1, max_length=50)]
 FreeText = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
 
 

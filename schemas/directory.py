@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AwareDatetime, Field, field_validator
 
-from schemas.common import AreaCode, Contract, OrgId, ShortText, Upn
+from schemas.common import AreaCode, ContactId, Contract, OrgId, Phone, RecordId, ShortText, Upn
 from schemas.nhs import NhsNumber
 
 OrgKindName = Literal[
@@ -39,14 +39,14 @@ class OrganisationSpec(Contract):
     name: ShortText
     kind: OrgKindName
     area: AreaCode
-    phone: ShortText | None = None
+    phone: Phone | None = None
     session_start: time | None = None
     terms: tuple[Term, ...] = ()
     signing_keys: tuple[SigningKeySpec, ...] = ()
 
 
 class ContactSpec(Contract):
-    id: ShortText
+    id: ContactId
     org_id: OrgId
     role: ContactRoleName
     hpke_public_key: str = Field(
@@ -104,7 +104,7 @@ def _loopback(host: str) -> bool:
 
 
 class PersonSpec(Contract):
-    id: ShortText
+    id: RecordId
     nhs_number: NhsNumber | None = None
     upn: Upn | None = None
     given_name: ShortText | None = None
@@ -113,24 +113,24 @@ class PersonSpec(Contract):
 
 
 class HouseholdMemberSpec(Contract):
-    person_id: ShortText
+    person_id: RecordId
     role: Literal["parent_or_carer", "child"]
 
 
 class HouseholdSpec(Contract):
-    id: ShortText
+    id: RecordId
     area: AreaCode
     members: tuple[HouseholdMemberSpec, ...]
 
 
 class RegistrationSpec(Contract):
-    person_id: ShortText
+    person_id: RecordId
     kind: Literal["gp", "school", "health_team"]
     org_id: OrgId
 
 
 class InvolvementSpec(Contract):
-    person_id: ShortText
+    person_id: RecordId
     org_id: OrgId
     opened_on: date
     closed_on: date | None = None
@@ -140,13 +140,13 @@ class PlanOwnerSpec(Contract):
     name: ShortText
     role: ShortText
     org_id: OrgId
-    phone: ShortText | None = None
+    phone: Phone | None = None
     email: ShortText | None = None
 
 
 class PlanSpec(Contract):
-    id: ShortText
-    person_id: ShortText
+    id: RecordId
+    person_id: RecordId
     kind: Literal["child_protection", "child_in_need", "early_help"]
     area: AreaCode
     started_on: date
