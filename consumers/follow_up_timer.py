@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import structlog
 from sqlalchemy.exc import DBAPIError
 
+from broker.adapters.kafka import is_transient
 from broker.bootstrap import Runtime
 from broker.errors import PublishFailed
 from broker.services import follow_ups
@@ -35,9 +36,12 @@ async def run_follow_up_timer(rt: Runtime, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
             await tick(rt, datetime.now(UTC))
-        except (DBAPIError, PublishFailed) as exc:
-            # The database or Kafka is away: nothing was claimed that is not also recorded,
-            # so the next round picks up where this one stopped.
+        except Exception as exc:
+            # The database or Kafka is away (a refused connection while the database
+            # restarts is an OSError, not a DBAPIError): nothing was claimed that is not also
+            # recorded, so the next round picks up where this one stopped.
+            if not (isinstance(exc, DBAPIError | PublishFailed) or is_transient(exc)):
+                raise
             log.warning("follow_up_timer_deferred", error=type(exc).__name__)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval)
