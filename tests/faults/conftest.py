@@ -5,12 +5,14 @@ gets its own topics, consumer groups, keys and database. Every fault's counts ar
 the end of the run, passed or failed.
 """
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from deploy.localkafka import LocalKafkaCluster
+from deploy.localpostgres import LocalPostgres, bin_dir
 
 SHARED_KAFKA_PORT = 29092  # 29092-29093: the cluster faults share
 RESTART_KAFKA_PORT = 29100  # 29100-29101: the one the restart fault stops and starts
@@ -40,6 +42,23 @@ def kafka_cluster_factory(tmp_path: Path) -> Iterator[ClusterFactory]:
     yield make
     for cluster in started:
         cluster.stop()
+
+
+@pytest.fixture
+def postgres() -> Iterator[LocalPostgres]:
+    """A PostgreSQL server of the test's own, free to be stopped and started (from Debian's
+    packages; ``python3 -m deploy.localpostgres install``)."""
+    if bin_dir() is None:
+        message = "PostgreSQL is not installed (python3 -m deploy.localpostgres install)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    server = LocalPostgres.temporary()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
 
 
 @pytest.fixture

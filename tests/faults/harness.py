@@ -16,6 +16,7 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -43,6 +44,7 @@ from broker.services.directory_admin import load_directory
 from producers.sdk import EventPublisher
 from schemas.notices import NoticeType
 
+from .endpoint import WebhookEndpoint
 from .population import Expectation, NoticeKey, Population, event_for
 
 log = structlog.get_logger(__name__)
@@ -57,6 +59,13 @@ POLL_S = 1.0
 
 
 # --------------------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 class Service:
@@ -115,8 +124,8 @@ class Observation:
     """What the system's outputs hold: inbox rows by notice key, delivery audit rows."""
 
     inbox: Counter[NoticeKey] = field(default_factory=Counter)
+    recipients: dict[str, str] = field(default_factory=dict)  # notice id -> recipient id
     stored_twice: int = 0  # notice ids with more than one notice_delivered audit row
-    routed: int = 0
 
 
 async def observe(engine: AsyncEngine) -> Observation:
@@ -129,7 +138,6 @@ async def observe(engine: AsyncEngine) -> Observation:
                 .group_by(AuditEntry.subject_ref)
             )
         ).all()
-        routed = await conn.scalar(select(func.count()).select_from(db.RoutedEvent))
     headers = {notice_id: json.loads(header) for notice_id, header in rows}
     keys: dict[str, NoticeKey] = {}
 
@@ -145,13 +153,15 @@ async def observe(engine: AsyncEngine) -> Observation:
 
     return Observation(
         inbox=Counter(key_of(notice_id) for notice_id in headers),
+        recipients={notice_id: h["recipient_id"] for notice_id, h in headers.items()},
         stored_twice=sum(count - 1 for _, count in audited if count > 1),
-        routed=routed or 0,
     )
 
 
 @dataclass(frozen=True)
 class Counts:
+    """One channel's verdict: what was expected against what arrived, by key."""
+
     expected: int
     delivered: int
     duplicates: int
@@ -159,74 +169,74 @@ class Counts:
     unexpected: int
 
     @classmethod
-    def of(cls, expected: Counter[NoticeKey], seen: Counter[NoticeKey]) -> "Counts":
+    def of(cls, expected: Counter[Any], seen: Counter[Any], extra_duplicates: int = 0) -> "Counts":
         return cls(
             expected=sum(expected.values()),
             delivered=sum(min(seen[k], n) for k, n in expected.items()),
-            duplicates=sum(max(0, seen[k] - n) for k, n in expected.items()),
+            duplicates=sum(max(0, seen[k] - n) for k, n in expected.items()) + extra_duplicates,
             lost=sum(max(0, n - seen[k]) for k, n in expected.items()),
             unexpected=sum(n for k, n in seen.items() if k not in expected),
         )
 
+    @property
+    def exact(self) -> bool:
+        return self.lost == self.duplicates == self.unexpected == 0
+
 
 @dataclass(frozen=True)
 class Tally:
-    """The verdict on one fault: what was expected against what arrived."""
+    """The verdict on one fault: for notices, escalations and webhooks (when any), what was
+    expected against what arrived; and what the harness saw happen on the way."""
 
     fault: str
     events: int
-    notices: Counts
-    escalations: Counts
-    stored_twice: int
+    counts: dict[str, Counts]
+    publish_retries: int
     crashes: dict[str, list[int]]
     settled: bool
     seconds: float
 
     @property
     def clean(self) -> bool:
-        return (
-            self.settled
-            and all(
-                c.lost == 0 and c.duplicates == 0 and c.unexpected == 0
-                for c in (self.notices, self.escalations)
-            )
-            and self.stored_twice == 0
-        )
+        return self.settled and all(c.exact for c in self.counts.values())
 
     def line(self) -> str:
-        n, e = self.notices, self.escalations
+        parts = [
+            f"{name} expected={c.expected} delivered={c.delivered} duplicates={c.duplicates} "
+            f"lost={c.lost} unexpected={c.unexpected}"
+            for name, c in self.counts.items()
+        ]
         crashes = ",".join(f"{name}:{codes}" for name, codes in self.crashes.items()) or "none"
         return (
-            f"{self.fault}: events={self.events} notices expected={n.expected} "
-            f"delivered={n.delivered} duplicates={n.duplicates + self.stored_twice} "
-            f"lost={n.lost} unexpected={n.unexpected} | escalations expected={e.expected} "
-            f"seen={e.delivered} duplicates={e.duplicates} lost={e.lost} "
-            f"unexpected={e.unexpected} | crash-restarts={crashes} "
+            f"{self.fault}: events={self.events} | " + " | ".join(parts) + " | "
+            f"publish retries={self.publish_retries} crash-restarts={crashes} "
             f"{'settled' if self.settled else 'NOT SETTLED'} in {self.seconds:.0f}s"
         )
 
 
 def tally(
     fault: str,
-    events: int,
-    expectation: Expectation,
+    stream: "Stream",
     seen: Observation,
-    crashes: dict[str, list[int]],
+    deployment: "Deployment",
     settled: bool,
     seconds: float,
 ) -> Tally:
     first = Counter({k: n for k, n in seen.inbox.items() if k[3] is None})
     follow_ups = Counter({k: n for k, n in seen.inbox.items() if k[3] is not None})
-    return Tally(
-        fault,
-        events,
-        Counts.of(expectation.notices, first),
-        Counts.of(expectation.escalations, follow_ups),
-        seen.stored_twice,
-        crashes,
-        settled,
-        seconds,
-    )
+    counts = {
+        "notices": Counts.of(stream.expectation.notices, first, seen.stored_twice),
+        "escalations": Counts.of(stream.expectation.escalations, follow_ups),
+    }
+    if deployment.endpoint is not None:
+        # Every notice in a webhook recipient's inbox must have been accepted once by its
+        # endpoint (the inbox itself is checked against the expectation above).
+        hooked = deployment.webhook_recipients
+        pushed = Counter(n for n, r in seen.recipients.items() if r in hooked)
+        counts["webhooks"] = Counts.of(pushed, deployment.endpoint.accepted,
+                                       deployment.endpoint.misaddressed)  # fmt: skip
+    return Tally(fault, len(stream.published), counts, stream.retried, deployment.crashes,
+                 settled, seconds)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- Kafka lag
@@ -280,6 +290,7 @@ class Deployment:
     topics: TopicSettings
     routers: int = 2
     deliveries: int = 1
+    endpoint: WebhookEndpoint | None = None
     services: dict[str, Service] = field(default_factory=dict)
     crashes: dict[str, list[int]] = field(default_factory=dict)
     _stopped: set[str] = field(default_factory=set)
@@ -307,6 +318,13 @@ class Deployment:
             ),
             "SGB_ROUTING__ESCALATION_HOURS": str(SHORT_DEADLINE_S / 3600),
             "SGB_FOLLOW_UP_INTERVAL_SECONDS": "1",
+            # Webhook retries come quickly and outlast the endpoint's outage many times over
+            # (an outage longer than the retries is dead-lettered by design, for replay).
+            "SGB_WEBHOOKS__BACKOFF_BASE_SECONDS": "0.5",
+            "SGB_WEBHOOKS__BACKOFF_CAP_SECONDS": "2",
+            "SGB_WEBHOOKS__BREAKER_COOL_DOWN_SECONDS": "3",
+            "SGB_WEBHOOKS__MAX_ATTEMPTS": "40",
+            "SGB_WEBHOOKS__TIMEOUT_SECONDS": "5",
             "SGB_LOG_JSON": "true",
         }
         for key in ("KAFKA_BOOTSTRAP_SERVERS", "SGB_SETTINGS_FILE"):
@@ -317,6 +335,7 @@ class Deployment:
         names += [f"delivery-{i}" for i in range(self.deliveries)]
         for name in names:
             self.services[name] = Service(name, name.split("-")[0], self.env, logs)
+        self.webhook_recipients = {c.id for c in self.population.spec.contacts if c.webhook_url}
 
     async def prepare(self) -> None:
         """The directory loaded, the broker's keys made and its topics created, before any
@@ -360,7 +379,8 @@ class Deployment:
 
     async def quiet(self, engine: AsyncEngine, lag: Lag) -> bool:
         """Nothing left to do: every group has committed everything, the outbox is empty,
-        and no notice falls due in the next minute without having been escalated."""
+        no notice falls due in the next minute without having been escalated, and no webhook
+        delivery is pending."""
         soon = datetime.now(UTC) + timedelta(minutes=1)
         async with engine.connect() as conn:
             unpublished = await conn.scalar(
@@ -378,7 +398,12 @@ class Deployment:
                     db.NoticeRecord.deadline <= soon,
                 )
             )
-        if unpublished or due:
+            pushing = await conn.scalar(
+                select(func.count())
+                .select_from(db.WebhookDelivery)
+                .where(db.WebhookDelivery.state == "pending")
+            )
+        if unpublished or due or pushing:
             return False
         groups = {
             self.env["SGB_ROUTER_GROUP"]: self.topic_names.events,
@@ -401,16 +426,8 @@ class Deployment:
             while time.monotonic() < deadline:
                 try:
                     seen = await observe(engine)
-                    current = tally(
-                        fault,
-                        len(stream.published),
-                        stream.expectation,
-                        seen,
-                        self.crashes,
-                        False,
-                        0,
-                    )
-                    arrived = current.notices.lost == 0 and current.escalations.lost == 0
+                    current = tally(fault, stream, seen, self, False, 0)
+                    arrived = all(c.lost == 0 for c in current.counts.values())
                     if arrived and await self.quiet(engine, lag):
                         settled = True
                         break
@@ -420,15 +437,7 @@ class Deployment:
             seen = await observe(engine)
         finally:
             await engine.dispose()
-        return tally(
-            fault,
-            len(stream.published),
-            stream.expectation,
-            seen,
-            self.crashes,
-            settled,
-            time.monotonic() - started,
-        )
+        return tally(fault, stream, seen, self, settled, time.monotonic() - started)
 
 
 @asynccontextmanager

@@ -12,6 +12,7 @@ spec, not anything the system under test computes or stores.
 import random
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -51,6 +52,8 @@ ROLES = {
     "front_door": ("duty_manager", "safeguarding_lead", "education_safeguarding_officer"),
     "school": ("key_adult", "deputy_key_adult"),
 }
+
+WEBHOOK_CONTACTS = ("school-", "hv-")  # the schools' and health visiting teams' contacts
 
 # (event id, recipient contact id, rule id, the key of the notice it follows or None)
 NoticeKey = tuple[str, str, str, "NoticeKey | None"]
@@ -99,7 +102,14 @@ class NhsNumbers:
                 return f"{first}{digit}"
 
 
-def build(households: int, seed: int = 5, today: date | None = None) -> Population:
+def build(
+    households: int,
+    seed: int = 5,
+    today: date | None = None,
+    webhook_url: Callable[[str], str] | None = None,
+) -> Population:
+    """``households`` households; with ``webhook_url``, the schools and the health visiting
+    teams take their notices by webhook as well, at the URL it gives for each contact."""
     rng = random.Random(seed)
     today = today or datetime.now(UTC).date()
     orgs = _organisations()
@@ -127,6 +137,9 @@ def build(households: int, seed: int = 5, today: date | None = None) -> Populati
             org_id=cid.split(":")[0],
             role=cid.split(":")[1],
             hpke_public_key=crypto.encode_public(key.public_key()),
+            webhook_url=webhook_url(cid)
+            if webhook_url and cid.startswith(WEBHOOK_CONTACTS)
+            else None,
         )
         for cid, key in recipient_keys.items()
     ]

@@ -11,9 +11,11 @@ import pytest
 
 from broker.config import TopicSettings
 from deploy.localkafka import LocalKafkaCluster
+from deploy.localpostgres import LocalPostgres
 
 from .conftest import RESTART_KAFKA_PORT, THREE_NODE_KAFKA_PORT, ClusterFactory
-from .harness import Deployment, Stream, Tally, deployed
+from .endpoint import WebhookEndpoint
+from .harness import Deployment, Stream, Tally, deployed, free_port
 from .population import build
 
 pytestmark = pytest.mark.faults
@@ -125,3 +127,56 @@ async def test_kafka_node_lost_from_three(
             await asyncio.to_thread(cluster.start_node, 0)
 
         check(await run_fault("3-node Kafka, one node lost and back", system, fault), report)
+
+
+async def test_database_restarted(
+    tmp_path: Path, shared_kafka: LocalKafkaCluster, postgres: LocalPostgres, report: Report
+) -> None:
+    """PostgreSQL is stopped mid-stream (a fast shutdown: sessions ended, open transactions
+    rolled back) and started again on the same data 5 s later."""
+    deployment = Deployment(
+        tmp_path,
+        shared_kafka.bootstrap_servers,
+        postgres.url,
+        build(int(RATE * SECONDS)),
+        TopicSettings(partitions=PARTITIONS),
+    )
+    async with deployed(deployment) as system:
+
+        async def fault() -> None:
+            await asyncio.to_thread(postgres.stop)
+            await asyncio.sleep(5)
+            await asyncio.to_thread(postgres.start)
+
+        check(await run_fault("database (PostgreSQL) restart", system, fault), report)
+
+
+async def test_webhook_endpoint_down(
+    tmp_path: Path, shared_kafka: LocalKafkaCluster, report: Report
+) -> None:
+    """The schools' and health visiting teams' webhook endpoint is down (its port closed) for
+    15 s mid-stream, then back: each notice for them is accepted there exactly once."""
+    port = free_port()
+    population = build(
+        int(RATE * SECONDS), webhook_url=lambda contact: f"http://127.0.0.1:{port}/hooks/{contact}"
+    )
+    deployment = Deployment(
+        tmp_path,
+        shared_kafka.bootstrap_servers,
+        f"sqlite+aiosqlite:///{tmp_path / 'broker.db'}",
+        population,
+        TopicSettings(partitions=PARTITIONS),
+    )
+    async with deployed(deployment) as system:
+        system.endpoint = endpoint = WebhookEndpoint(port, system.keys.public)
+        endpoint.up()
+
+        async def fault() -> None:
+            await asyncio.to_thread(endpoint.down)
+            await asyncio.sleep(15)
+            await asyncio.to_thread(endpoint.up)
+
+        try:
+            check(await run_fault("webhook endpoint down 15 s", system, fault), report)
+        finally:
+            endpoint.down()
