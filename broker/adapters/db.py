@@ -344,9 +344,7 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(String(60))  # a class, never a message
     last_status: Mapped[int | None] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(300))  # topic/partition/offset it came from
-    __table_args__ = (
-        Index("ix_webhook_deliveries_queue", "state", "recipient_id", "sequence"),
-    )
+    __table_args__ = (Index("ix_webhook_deliveries_queue", "state", "recipient_id", "sequence"),)
 
 
 def make_engine(url: str) -> AsyncEngine:
