@@ -210,12 +210,18 @@ REBALANCED = (CommitFailedError, IllegalGenerationError, RebalanceInProgressErro
               UnknownMemberIdError, IllegalStateError)  # fmt: skip
 
 
+# SQLSTATE class 08 (connection exception) and 57P01-57P03 (PostgreSQL shutting down, crashed,
+# starting up): raised when connecting to a server that is going away or coming back.
+TRANSIENT_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+
+
 def is_transient(exc: BaseException) -> bool:
     """A failure the same batch gets past by waiting: the database or Kafka coming back."""
     if isinstance(exc, PublishFailed | OperationalError | InterfaceError | PoolTimeout):
         return True
     if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated
+        state = str(getattr(exc.orig, "sqlstate", None) or "")
+        return exc.connection_invalidated or state.startswith(TRANSIENT_SQLSTATES)
     return isinstance(exc, ConnectionError)
 
 

@@ -13,6 +13,10 @@ from broker.config import TopicSettings
 from broker.errors import PublishFailed, SignatureInvalid
 
 
+class _PostgresShuttingDown(Exception):
+    sqlstate = "57P03"  # what asyncpg's CannotConnectNowError carries
+
+
 def _invalidated() -> DBAPIError:
     return DBAPIError("SELECT 1", None, sqlite3.OperationalError("gone"),
                       connection_invalidated=True)  # fmt: skip
@@ -26,6 +30,7 @@ class TestTransient:
             OperationalError("SELECT 1", None, sqlite3.OperationalError("database is locked")),
             InterfaceError("SELECT 1", None, sqlite3.InterfaceError("closed")),
             _invalidated(),
+            DBAPIError("SELECT 1", None, _PostgresShuttingDown("shutting down")),
             ConnectionRefusedError(),
         ],
     )
