@@ -56,6 +56,20 @@ SHORT_DEADLINE_S = 6.0
 SETTLE_TIMEOUT_S = 300.0
 PUBLISH_TIMEOUT_S = 20.0
 POLL_S = 1.0
+# What the processes logged that shows a fault bit and how it was survived; shown, not judged.
+SIGNS = (
+    "event_already_routed",
+    "event_routed_elsewhere",
+    "event_dead_lettered",
+    "outbox_relayed",
+    "batch_retrying",
+    "commit_lost_to_rebalance",
+    "follow_up_timer_deferred",
+    "webhook_retry",
+    "webhook_dispatch_paused",
+    "webhook_dead_lettered",
+    "notice_dead_lettered",
+)
 
 
 # --------------------------------------------------------------------------- processes
@@ -193,6 +207,7 @@ class Tally:
     counts: dict[str, Counts]
     publish_retries: int
     crashes: dict[str, list[int]]
+    signs: Counter[str]
     settled: bool
     seconds: float
 
@@ -207,10 +222,12 @@ class Tally:
             for name, c in self.counts.items()
         ]
         crashes = ",".join(f"{name}:{codes}" for name, codes in self.crashes.items()) or "none"
+        signs = " ".join(f"{name}={n}" for name, n in sorted(self.signs.items())) or "none"
         return (
             f"{self.fault}: events={self.events} | " + " | ".join(parts) + " | "
             f"publish retries={self.publish_retries} crash-restarts={crashes} "
-            f"{'settled' if self.settled else 'NOT SETTLED'} in {self.seconds:.0f}s"
+            f"{'settled' if self.settled else 'NOT SETTLED'} in {self.seconds:.0f}s | "
+            f"logged: {signs}"
         )
 
 
@@ -219,9 +236,10 @@ def tally(
     stream: "Stream",
     seen: Observation,
     deployment: "Deployment",
-    settled: bool,
-    seconds: float,
+    ended: tuple[bool, float] | None = None,
 ) -> Tally:
+    """The counts so far; ``ended`` (settled or not, seconds taken) makes it the final tally,
+    with what the logs show."""
     first = Counter({k: n for k, n in seen.inbox.items() if k[3] is None})
     follow_ups = Counter({k: n for k, n in seen.inbox.items() if k[3] is not None})
     counts = {
@@ -235,8 +253,10 @@ def tally(
         pushed = Counter(n for n, r in seen.recipients.items() if r in hooked)
         counts["webhooks"] = Counts.of(pushed, deployment.endpoint.accepted,
                                        deployment.endpoint.misaddressed)  # fmt: skip
+    settled, seconds = ended or (False, 0.0)
+    signs = deployment.signs() if ended else Counter[str]()
     return Tally(fault, len(stream.published), counts, stream.retried, deployment.crashes,
-                 settled, seconds)  # fmt: skip
+                 signs, settled, seconds)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- Kafka lag
@@ -364,6 +384,14 @@ class Deployment:
             self._stopped.add(service.name)
             service.terminate()
 
+    def signs(self) -> Counter[str]:
+        found: Counter[str] = Counter()
+        for path in (self.workdir / "logs").glob("*.log"):
+            for line in path.read_text(errors="replace").splitlines():
+                if line.startswith("{") and (name := _event_name(line)) in SIGNS:
+                    found[name] += 1
+        return found
+
     async def supervise(self) -> None:
         """``restart: unless-stopped``: a process that exits on its own is started again."""
         while True:
@@ -426,7 +454,7 @@ class Deployment:
             while time.monotonic() < deadline:
                 try:
                     seen = await observe(engine)
-                    current = tally(fault, stream, seen, self, False, 0)
+                    current = tally(fault, stream, seen, self)
                     arrived = all(c.lost == 0 for c in current.counts.values())
                     if arrived and await self.quiet(engine, lag):
                         settled = True
@@ -437,7 +465,13 @@ class Deployment:
             seen = await observe(engine)
         finally:
             await engine.dispose()
-        return tally(fault, stream, seen, self, settled, time.monotonic() - started)
+        return tally(fault, stream, seen, self, (settled, time.monotonic() - started))
+
+
+def _event_name(line: str) -> str | None:
+    with contextlib.suppress(ValueError, AttributeError):
+        return str(json.loads(line).get("event"))
+    return None
 
 
 @asynccontextmanager

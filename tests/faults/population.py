@@ -34,6 +34,7 @@ from schemas.directory import (
     PersonSpec,
     RegistrationSpec,
     SigningKeySpec,
+    Term,
 )
 from schemas.events import (
     Event,
@@ -112,7 +113,7 @@ def build(
     teams take their notices by webhook as well, at the URL it gives for each contact."""
     rng = random.Random(seed)
     today = today or datetime.now(UTC).date()
-    orgs = _organisations()
+    orgs = _organisations(today)
     recipient_keys = {
         f"{org.id}:{role}": X25519PrivateKey.generate()
         for org in orgs
@@ -183,7 +184,10 @@ def build(
     return Population(spec, homes, recipient_keys, producer_keys, today)
 
 
-def _organisations() -> list[OrganisationSpec]:
+def _organisations(today: date) -> list[OrganisationSpec]:
+    """Every school's term starts in two days' time, so that no school notice falls due (and
+    escalates) while a fault runs, whatever the day and hour: only GP notices do, by design."""
+    term = Term(starts_on=today + timedelta(days=2), ends_on=today + timedelta(days=200))
     kinds = [(FRONT_DOOR, "front_door")]
     kinds += [(f"school-{i}", "school") for i in range(SCHOOLS)]
     kinds += [(f"gp-{i}", "gp_practice") for i in range(GP_PRACTICES)]
@@ -196,6 +200,7 @@ def _organisations() -> list[OrganisationSpec]:
             kind=kind,
             area=AREA,
             session_start=time(8, 45) if kind == "school" else None,
+            terms=(term,) if kind == "school" else (),
         )
         for org, kind in kinds
     ]
@@ -266,7 +271,7 @@ def event_for(home: Household, rng: random.Random, now: datetime) -> Event:
     )
 
 
-def family_of(home: Household, event: Event) -> Family:
+def family_of(population: Population, home: Household, event: Event) -> Family:
     """The family as the rules must see it, from the directory spec."""
     by_nhs = {p.nhs_number: p.id for p in (home.mother, home.father, home.pupil, home.young_child)}
 
@@ -284,7 +289,7 @@ def family_of(home: Household, event: Event) -> Family:
         )
 
     parent, child = HouseholdRole.PARENT_OR_CARER, HouseholdRole.CHILD
-    kinds = {org.id: OrgKind(org.kind) for org in _organisations()}
+    kinds = {org.id: OrgKind(org.kind) for org in population.spec.organisations}
     return Family(
         subjects=tuple(by_nhs[p.nhs_number] for p in event.people() if p.nhs_number),
         members=(
@@ -315,7 +320,7 @@ class Expectation:
         received_at: datetime,
         escalating: frozenset[NoticeType],
     ) -> None:
-        family = family_of(home, event)
+        family = family_of(population, home, event)
         for decision in decide(event, family, PersonHistory(), received_at):
             recipient = population.contacts[
                 decision.addressee.org_id, decision.addressee.role.value

@@ -50,6 +50,10 @@ def sqlite_deployment(tmp_path: Path, bootstrap: str, **options: object) -> Depl
     )  # type: ignore[arg-type]
 
 
+async def no_fault() -> None:
+    pass
+
+
 def check(result: Tally, report: Report) -> None:
     report(result.line())
     assert result.clean, result.line()
@@ -58,7 +62,7 @@ def check(result: Tally, report: Report) -> None:
 async def test_baseline(tmp_path: Path, shared_kafka: LocalKafkaCluster, report: Report) -> None:
     """No fault: the harness and its expectation agree with a healthy system."""
     async with deployed(sqlite_deployment(tmp_path, shared_kafka.bootstrap_servers)) as system:
-        check(await run_fault("baseline (no fault)", system, asyncio.sleep0, 15), report)
+        check(await run_fault("baseline (no fault)", system, no_fault, 15), report)
 
 
 async def test_router_killed(
