@@ -25,7 +25,7 @@ test: lint
 	$(BIN)/python -m pytest -m "not faults"
 
 test-faults: $(VENV)/.installed
-	$(BIN)/python -m pytest -m faults
+	$(BIN)/python -m pytest tests/faults -m faults  # each fault's counts print at the end
 
 schemas: $(VENV)/.installed
 	$(BIN)/python -m schemas.generate
