@@ -40,9 +40,6 @@ class WebhookEndpoint:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
-    def url(self, contact_id: str) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks/{contact_id}"
-
     async def _hook(self, request: Request) -> Response:
         body = await request.body()
         try:

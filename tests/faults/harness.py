@@ -15,10 +15,6 @@ import contextlib
 import json
 import os
 import random
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,26 +22,25 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broker.adapters import db
-from broker.adapters.audit import AuditEntry
 from broker.adapters.kafka import Topics, ensure_topics
 from broker.config import TopicSettings
 from broker.keys import KeyStore
 from broker.rules.deadlines import OTHER_PERIODS
 from broker.services.directory_admin import load_directory
 from producers.sdk import EventPublisher
+from schemas.events import Event
 from schemas.notices import NoticeType
 
+from .counting import Counts, Lag, Observation, Tally, observe
 from .endpoint import WebhookEndpoint
-from .population import Expectation, NoticeKey, Population, event_for
+from .population import Expectation, Population, event_for
+from .processes import Service
 
 log = structlog.get_logger(__name__)
 
@@ -70,165 +65,6 @@ SIGNS = (
     "webhook_dead_lettered",
     "notice_dead_lettered",
 )
-
-
-# --------------------------------------------------------------------------- processes
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Service:
-    """One broker process (``sgb router``, ``sgb delivery``), its output in its own log."""
-
-    def __init__(self, name: str, command: str, env: dict[str, str], logs: Path) -> None:
-        self.name, self.command, self.env, self.logs = name, command, env, logs
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-        self.starts = 0
-
-    def start(self) -> None:
-        self._close_log()
-        self._log = (self.logs / f"{self.name}.log").open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "broker.entrypoints.cli", self.command],
-            env=self.env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        self.starts += 1
-
-    def kill(self) -> None:
-        """kill -9: no drain, no commit, no goodbye."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
-        self.proc = None
-
-    def terminate(self, timeout: float = 20) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self.proc = None
-        self._close_log()
-
-    def exited(self) -> int | None:
-        """The exit code of a process that stopped without being told to, else None."""
-        return None if self.proc is None else self.proc.poll()
-
-    def _close_log(self) -> None:
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-
-# --------------------------------------------------------------------------- observation
-
-
-@dataclass
-class Observation:
-    """What the system's outputs hold: inbox rows by notice key, delivery audit rows."""
-
-    inbox: Counter[NoticeKey] = field(default_factory=Counter)
-    recipients: dict[str, str] = field(default_factory=dict)  # notice id -> recipient id
-    stored_twice: int = 0  # notice ids with more than one notice_delivered audit row
-
-
-async def observe(engine: AsyncEngine) -> Observation:
-    async with engine.connect() as conn:
-        rows = (await conn.execute(select(db.InboxNotice.notice_id, db.InboxNotice.header))).all()
-        audited = (
-            await conn.execute(
-                select(AuditEntry.subject_ref, func.count())
-                .where(AuditEntry.action == "notice_delivered")
-                .group_by(AuditEntry.subject_ref)
-            )
-        ).all()
-    headers = {notice_id: json.loads(header) for notice_id, header in rows}
-    keys: dict[str, NoticeKey] = {}
-
-    def key_of(notice_id: str) -> NoticeKey:
-        if notice_id not in keys:
-            h = headers[notice_id]
-            follows = h.get("follows")
-            before = key_of(follows) if follows in headers else None
-            if follows and before is None:
-                before = ("not in any inbox", follows, "", None)
-            keys[notice_id] = (h["event_id"], h["recipient_id"], h["rule_id"], before)
-        return keys[notice_id]
-
-    return Observation(
-        inbox=Counter(key_of(notice_id) for notice_id in headers),
-        recipients={notice_id: h["recipient_id"] for notice_id, h in headers.items()},
-        stored_twice=sum(count - 1 for _, count in audited if count > 1),
-    )
-
-
-@dataclass(frozen=True)
-class Counts:
-    """One channel's verdict: what was expected against what arrived, by key."""
-
-    expected: int
-    delivered: int
-    duplicates: int
-    lost: int
-    unexpected: int
-
-    @classmethod
-    def of(cls, expected: Counter[Any], seen: Counter[Any], extra_duplicates: int = 0) -> "Counts":
-        return cls(
-            expected=sum(expected.values()),
-            delivered=sum(min(seen[k], n) for k, n in expected.items()),
-            duplicates=sum(max(0, seen[k] - n) for k, n in expected.items()) + extra_duplicates,
-            lost=sum(max(0, n - seen[k]) for k, n in expected.items()),
-            unexpected=sum(n for k, n in seen.items() if k not in expected),
-        )
-
-    @property
-    def exact(self) -> bool:
-        return self.lost == self.duplicates == self.unexpected == 0
-
-
-@dataclass(frozen=True)
-class Tally:
-    """The verdict on one fault: for notices, escalations and webhooks (when any), what was
-    expected against what arrived; and what the harness saw happen on the way."""
-
-    fault: str
-    events: int
-    counts: dict[str, Counts]
-    publish_retries: int
-    crashes: dict[str, list[int]]
-    signs: Counter[str]
-    settled: bool
-    seconds: float
-
-    @property
-    def clean(self) -> bool:
-        return self.settled and all(c.exact for c in self.counts.values())
-
-    def line(self) -> str:
-        parts = [
-            f"{name} expected={c.expected} delivered={c.delivered} duplicates={c.duplicates} "
-            f"lost={c.lost} unexpected={c.unexpected}"
-            for name, c in self.counts.items()
-        ]
-        crashes = ",".join(f"{name}:{codes}" for name, codes in self.crashes.items()) or "none"
-        signs = " ".join(f"{name}={n}" for name, n in sorted(self.signs.items())) or "none"
-        return (
-            f"{self.fault}: events={self.events} | " + " | ".join(parts) + " | "
-            f"publish retries={self.publish_retries} crash-restarts={crashes} "
-            f"{'settled' if self.settled else 'NOT SETTLED'} in {self.seconds:.0f}s | "
-            f"logged: {signs}"
-        )
 
 
 def tally(
@@ -257,43 +93,6 @@ def tally(
     signs = deployment.signs() if ended else Counter[str]()
     return Tally(fault, len(stream.published), counts, stream.retried, deployment.crashes,
                  signs, settled, seconds)  # fmt: skip
-
-
-# --------------------------------------------------------------------------- Kafka lag
-
-
-class Lag:
-    """Records the consumer groups have not yet committed past, from Kafka itself."""
-
-    def __init__(self, bootstrap: str) -> None:
-        self.bootstrap = bootstrap
-
-    async def of(self, groups: dict[str, str]) -> int:
-        """Total lag of each group (name -> topic); raises while Kafka cannot answer."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
-        await admin.start()
-        try:
-            await consumer.start()
-            total = 0
-            for group, topic in groups.items():
-                partitions = [
-                    TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
-                ]
-                if not partitions:
-                    await consumer.topics()  # metadata for this topic, then once more
-                    partitions = [
-                        TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
-                    ]
-                ends: dict[Any, int] = await consumer.end_offsets(partitions)
-                committed = await admin.list_consumer_group_offsets(group)
-                for tp, end in ends.items():
-                    done = committed.get(tp)
-                    total += end - (done.offset if done is not None and done.offset >= 0 else 0)
-            return total
-        finally:
-            await consumer.stop()
-            await admin.close()
 
 
 # --------------------------------------------------------------------------- the deployment
@@ -535,7 +334,7 @@ class Stream:
             topic_prefix=self.deployment.prefix,
         )
 
-    async def _publish(self, publisher: EventPublisher, org: str, event: Any) -> EventPublisher:
+    async def _publish(self, publisher: EventPublisher, org: str, event: Event) -> EventPublisher:
         """Publishes until Kafka acknowledges; a retry after an unclear failure may put the
         event on Kafka twice, which the broker must recognise as the same event."""
         while True:

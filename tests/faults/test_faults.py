@@ -5,6 +5,7 @@ and that every escalation happened exactly once. Each test prints its line of co
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,11 @@ from deploy.localkafka import LocalKafkaCluster
 from deploy.localpostgres import LocalPostgres
 
 from .conftest import RESTART_KAFKA_PORT, THREE_NODE_KAFKA_PORT, ClusterFactory
+from .counting import Tally
 from .endpoint import WebhookEndpoint
-from .harness import Deployment, Stream, Tally, deployed, free_port
+from .harness import Deployment, Stream, deployed
 from .population import build
+from .processes import free_port
 
 pytestmark = pytest.mark.faults
 
@@ -39,19 +42,33 @@ async def run_fault(
     return await system.settle(name, stream, started)
 
 
-def sqlite_deployment(tmp_path: Path, bootstrap: str, **options: object) -> Deployment:
+def deployment(
+    tmp_path: Path,
+    bootstrap: str,
+    *,
+    database_url: str | None = None,
+    topics: TopicSettings | None = None,
+    deliveries: int = 1,
+    webhook_url: Callable[[str], str] | None = None,
+) -> Deployment:
+    """Two routers and the delivery workers, on SQLite unless told otherwise, for a fresh
+    population of as many households as the stream has events."""
     return Deployment(
         tmp_path,
         bootstrap,
-        f"sqlite+aiosqlite:///{tmp_path / 'broker.db'}",
-        build(int(RATE * SECONDS)),
-        TopicSettings(partitions=PARTITIONS),
-        **options,
-    )  # type: ignore[arg-type]
+        database_url or f"sqlite+aiosqlite:///{tmp_path / 'broker.db'}",
+        build(int(RATE * SECONDS), webhook_url=webhook_url),
+        topics or TopicSettings(partitions=PARTITIONS),
+        deliveries=deliveries,
+    )
 
 
 async def no_fault() -> None:
     pass
+
+
+def hook(port: int, contact_id: str) -> str:
+    return f"http://127.0.0.1:{port}/hooks/{contact_id}"
 
 
 def check(result: Tally, report: Report) -> None:
@@ -61,7 +78,7 @@ def check(result: Tally, report: Report) -> None:
 
 async def test_baseline(tmp_path: Path, shared_kafka: LocalKafkaCluster, report: Report) -> None:
     """No fault: the harness and its expectation agree with a healthy system."""
-    async with deployed(sqlite_deployment(tmp_path, shared_kafka.bootstrap_servers)) as system:
+    async with deployed(deployment(tmp_path, shared_kafka.bootstrap_servers)) as system:
         check(await run_fault("baseline (no fault)", system, no_fault, 15), report)
 
 
@@ -69,7 +86,7 @@ async def test_router_killed(
     tmp_path: Path, shared_kafka: LocalKafkaCluster, report: Report
 ) -> None:
     """One of two routers is killed with SIGKILL mid-stream; a fresh one starts 3 s later."""
-    async with deployed(sqlite_deployment(tmp_path, shared_kafka.bootstrap_servers)) as system:
+    async with deployed(deployment(tmp_path, shared_kafka.bootstrap_servers)) as system:
 
         async def fault() -> None:
             system.kill("router-0")
@@ -84,7 +101,7 @@ async def test_delivery_worker_killed(
 ) -> None:
     """One of two delivery workers is killed with SIGKILL mid-stream; a fresh one starts."""
     bootstrap = shared_kafka.bootstrap_servers
-    async with deployed(sqlite_deployment(tmp_path, bootstrap, deliveries=2)) as system:
+    async with deployed(deployment(tmp_path, bootstrap, deliveries=2)) as system:
 
         async def fault() -> None:
             system.kill("delivery-0")
@@ -99,7 +116,7 @@ async def test_kafka_restarted(
 ) -> None:
     """The only Kafka broker is stopped mid-stream and started again on the same data."""
     cluster = await asyncio.to_thread(kafka_cluster_factory, 1, RESTART_KAFKA_PORT)
-    async with deployed(sqlite_deployment(tmp_path, cluster.bootstrap_servers)) as system:
+    async with deployed(deployment(tmp_path, cluster.bootstrap_servers)) as system:
 
         async def fault() -> None:
             await asyncio.to_thread(cluster.stop)
@@ -116,14 +133,7 @@ async def test_kafka_node_lost_from_three(
     mid-stream, the stream runs on two for a while, then the node comes back."""
     cluster = await asyncio.to_thread(kafka_cluster_factory, 3, THREE_NODE_KAFKA_PORT)
     topics = TopicSettings(partitions=PARTITIONS, replication_factor=3, min_insync_replicas=2)
-    deployment = Deployment(
-        tmp_path,
-        cluster.bootstrap_servers,
-        f"sqlite+aiosqlite:///{tmp_path / 'broker.db'}",
-        build(int(RATE * SECONDS)),
-        topics,
-    )
-    async with deployed(deployment) as system:
+    async with deployed(deployment(tmp_path, cluster.bootstrap_servers, topics=topics)) as system:
 
         async def fault() -> None:
             await asyncio.to_thread(cluster.kill, 0)
@@ -138,14 +148,8 @@ async def test_database_restarted(
 ) -> None:
     """PostgreSQL is stopped mid-stream (a fast shutdown: sessions ended, open transactions
     rolled back) and started again on the same data 5 s later."""
-    deployment = Deployment(
-        tmp_path,
-        shared_kafka.bootstrap_servers,
-        postgres.url,
-        build(int(RATE * SECONDS)),
-        TopicSettings(partitions=PARTITIONS),
-    )
-    async with deployed(deployment) as system:
+    bootstrap = shared_kafka.bootstrap_servers
+    async with deployed(deployment(tmp_path, bootstrap, database_url=postgres.url)) as system:
 
         async def fault() -> None:
             await asyncio.to_thread(postgres.stop)
@@ -161,17 +165,8 @@ async def test_webhook_endpoint_down(
     """The schools' and health visiting teams' webhook endpoint is down (its port closed) for
     15 s mid-stream, then back: each notice for them is accepted there exactly once."""
     port = free_port()
-    population = build(
-        int(RATE * SECONDS), webhook_url=lambda contact: f"http://127.0.0.1:{port}/hooks/{contact}"
-    )
-    deployment = Deployment(
-        tmp_path,
-        shared_kafka.bootstrap_servers,
-        f"sqlite+aiosqlite:///{tmp_path / 'broker.db'}",
-        population,
-        TopicSettings(partitions=PARTITIONS),
-    )
-    async with deployed(deployment) as system:
+    hooks = deployment(tmp_path, shared_kafka.bootstrap_servers, webhook_url=partial(hook, port))
+    async with deployed(hooks) as system:
         system.endpoint = endpoint = WebhookEndpoint(port, system.keys.public)
         endpoint.up()
 
