@@ -1,8 +1,8 @@
 """Building blocks shared by every wire contract."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
 OrgId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")]
 """An organisation's code in the directory (an ODS code, a school URN, a service code)."""
@@ -30,3 +30,24 @@ class Contract(BaseModel):
     model_config = ConfigDict(
         frozen=True, extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True
     )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        check_storable(value)
+        return value
+
+
+def check_storable(value: object) -> None:
+    """Refuses text (also inside lists and mappings) holding NUL, which PostgreSQL cannot
+    keep in text and no agency's record holds. (pydantic already refuses unpaired surrogates.)"""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text holds a NUL character")
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            check_storable(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_storable(key)
+            check_storable(item)

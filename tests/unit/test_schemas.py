@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas import generate
+from schemas.directory import PlanSpec
 from schemas.events import (
     EVENT_MODELS,
     AppointmentOutcome,
@@ -194,3 +195,29 @@ class TestPublishedJsonSchemas:
     def test_every_event_type_has_a_schema_file(self, event_type: EventType) -> None:
         """Each event type is published as <event_type>.schema.json."""
         assert (generate.OUT / f"{event_type.value}.schema.json").is_file()
+
+
+class TestUnstorableText:
+    """NUL cannot be kept in PostgreSQL text: refused at the edge, wherever it hides."""
+
+    @pytest.mark.parametrize(
+        "where",
+        [
+            {"if_concerns_return": "call\x00us"},
+            {"action_owners": [{"name": "Sam\x00", "role": "lead", "org_id": "la-front-door"}]},
+        ],
+    )
+    def test_nul_is_refused_without_quoting_the_value(self, where: dict[str, Any]) -> None:
+        plan = {"id": "plan-1", "person_id": "p-1", "kind": "early_help", "area": "E09000099",
+                "started_on": "2027-01-04", **where}  # fmt: skip
+        with pytest.raises(ValidationError) as refused:
+            PlanSpec.model_validate(plan)
+        assert "NUL" in str(refused.value)
+        assert "Sam" not in str(refused.value)
+        assert "call" not in str(refused.value)
+
+    def test_other_unusual_text_is_kept(self) -> None:
+        plan = PlanSpec.model_validate({"id": "plan-1", "person_id": "p-1", "kind": "early_help",
+                                        "area": "E09000099", "started_on": "2027-01-04",
+                                        "if_concerns_return": "Zoë \t 😀 ‮"})  # fmt: skip
+        assert plan.if_concerns_return == "Zoë \t 😀 ‮"
