@@ -24,8 +24,9 @@ lint: $(VENV)/.installed
 test: lint
 	$(BIN)/python -m pytest -m "not faults"
 
+# Each fault's line of counts is printed at the end of the run (tests/faults/conftest.py).
 test-faults: $(VENV)/.installed
-	$(BIN)/python -m pytest tests/faults -m faults  # each fault's counts print at the end
+	$(BIN)/python -m pytest tests/faults -m faults
 
 schemas: $(VENV)/.installed
 	$(BIN)/python -m schemas.generate

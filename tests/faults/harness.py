@@ -17,7 +17,7 @@ import os
 import random
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -302,6 +302,7 @@ class Stream:
     expectation: Expectation = field(default_factory=Expectation)
     published: list[str] = field(default_factory=list)
     retried: int = 0
+    _task: "asyncio.Task[None]" = field(init=False)
 
     async def run(self) -> None:
         population = self.deployment.population
@@ -337,11 +338,14 @@ class Stream:
     async def _publish(self, publisher: EventPublisher, org: str, event: Event) -> EventPublisher:
         """Publishes until Kafka acknowledges; a retry after an unclear failure may put the
         event on Kafka twice, which the broker must recognise as the same event."""
+        give_up = time.monotonic() + SETTLE_TIMEOUT_S
         while True:
             try:
                 await asyncio.wait_for(publisher.publish(event), PUBLISH_TIMEOUT_S)
                 return publisher
             except Exception as exc:
+                if time.monotonic() > give_up:
+                    raise RuntimeError("Kafka never took the event back after the fault") from exc
                 self.retried += 1
                 log.info("publish_retry", error=type(exc).__name__)
                 with contextlib.suppress(Exception):
@@ -354,7 +358,7 @@ class Stream:
     @asynccontextmanager
     async def running(self) -> AsyncIterator["Stream"]:
         """Runs the stream while the body injects its fault; waits for it to finish."""
-        task = asyncio.create_task(self.run())
+        self._task = task = asyncio.create_task(self.run())
         try:
             yield self
             await task
@@ -365,10 +369,11 @@ class Stream:
                     await task
 
     async def until(self, fraction: float) -> None:
-        """Returns once this share of the stream's events has been published."""
+        """Returns once this share of the stream's events has been published (or raises what
+        stopped the stream)."""
         target = int(self.rate * self.seconds * fraction)
         while len(self.published) < target:
+            if self._task.done():
+                self._task.result()
+                return
             await asyncio.sleep(0.1)
-
-
-Fault = Callable[[Deployment, Stream], Awaitable[None]]
