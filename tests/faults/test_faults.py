@@ -26,19 +26,23 @@ pytestmark = pytest.mark.faults
 RATE = 8.0  # events a second; each makes about five notices and two or three escalations
 SECONDS = 30.0
 FAULT_AT = 0.35  # the share of the stream published before the fault strikes
+SECOND_KILL_AT = 0.65  # the kill -9 faults strike twice, at each of two instances in turn
 PARTITIONS = 6
 Report = Callable[[str], None]
 
 
 async def run_fault(
-    name: str, system: Deployment, fault: Callable[[], Awaitable[None]], seconds: float = SECONDS
+    name: str,
+    system: Deployment,
+    fault: Callable[[Stream], Awaitable[None]],
+    seconds: float = SECONDS,
 ) -> Tally:
     """Runs the stream, injects the fault part-way through, then settles and counts."""
     started = time.monotonic()
     stream = Stream(system, RATE, seconds)
     async with stream.running():
         await stream.until(FAULT_AT)
-        await fault()
+        await fault(stream)
     return await system.settle(name, stream, started)
 
 
@@ -63,8 +67,18 @@ def deployment(
     )
 
 
-async def no_fault() -> None:
+async def no_fault(_stream: Stream) -> None:
     pass
+
+
+async def kill_each(system: Deployment, stream: Stream, names: tuple[str, str]) -> None:
+    """SIGKILLs the first instance, starts a fresh one 3 s later; later in the stream, the
+    same for the second (so each kill lands in a group that rebalanced not long before)."""
+    for name, at in zip(names, (FAULT_AT, SECOND_KILL_AT), strict=True):
+        await stream.until(at)
+        system.kill(name)
+        await asyncio.sleep(3)
+        system.start(name)
 
 
 def hook(port: int, contact_id: str) -> str:
@@ -85,30 +99,28 @@ async def test_baseline(tmp_path: Path, shared_kafka: LocalKafkaCluster, report:
 async def test_router_killed(
     tmp_path: Path, shared_kafka: LocalKafkaCluster, report: Report
 ) -> None:
-    """One of two routers is killed with SIGKILL mid-stream; a fresh one starts 3 s later."""
+    """Each of two routers in turn is killed with SIGKILL mid-stream and a fresh one started
+    3 s later."""
     async with deployed(deployment(tmp_path, shared_kafka.bootstrap_servers)) as system:
 
-        async def fault() -> None:
-            system.kill("router-0")
-            await asyncio.sleep(3)
-            system.start("router-0")
+        async def fault(stream: Stream) -> None:
+            await kill_each(system, stream, ("router-0", "router-1"))
 
-        check(await run_fault("router kill -9", system, fault), report)
+        check(await run_fault("router kill -9 (x2)", system, fault), report)
 
 
 async def test_delivery_worker_killed(
     tmp_path: Path, shared_kafka: LocalKafkaCluster, report: Report
 ) -> None:
-    """One of two delivery workers is killed with SIGKILL mid-stream; a fresh one starts."""
+    """Each of two delivery workers in turn is killed with SIGKILL mid-stream and a fresh one
+    started 3 s later."""
     bootstrap = shared_kafka.bootstrap_servers
     async with deployed(deployment(tmp_path, bootstrap, deliveries=2)) as system:
 
-        async def fault() -> None:
-            system.kill("delivery-0")
-            await asyncio.sleep(3)
-            system.start("delivery-0")
+        async def fault(stream: Stream) -> None:
+            await kill_each(system, stream, ("delivery-0", "delivery-1"))
 
-        check(await run_fault("delivery worker kill -9", system, fault), report)
+        check(await run_fault("delivery worker kill -9 (x2)", system, fault), report)
 
 
 async def test_kafka_restarted(
@@ -118,7 +130,7 @@ async def test_kafka_restarted(
     cluster = await asyncio.to_thread(kafka_cluster_factory, 1, RESTART_KAFKA_PORT)
     async with deployed(deployment(tmp_path, cluster.bootstrap_servers)) as system:
 
-        async def fault() -> None:
+        async def fault(_stream: Stream) -> None:
             await asyncio.to_thread(cluster.stop)
             await asyncio.sleep(5)
             await asyncio.to_thread(cluster.start)
@@ -135,7 +147,7 @@ async def test_kafka_node_lost_from_three(
     topics = TopicSettings(partitions=PARTITIONS, replication_factor=3, min_insync_replicas=2)
     async with deployed(deployment(tmp_path, cluster.bootstrap_servers, topics=topics)) as system:
 
-        async def fault() -> None:
+        async def fault(_stream: Stream) -> None:
             await asyncio.to_thread(cluster.kill, 0)
             await asyncio.sleep(10)
             await asyncio.to_thread(cluster.start_node, 0)
@@ -151,7 +163,7 @@ async def test_database_restarted(
     bootstrap = shared_kafka.bootstrap_servers
     async with deployed(deployment(tmp_path, bootstrap, database_url=postgres.url)) as system:
 
-        async def fault() -> None:
+        async def fault(_stream: Stream) -> None:
             await asyncio.to_thread(postgres.stop)
             await asyncio.sleep(5)
             await asyncio.to_thread(postgres.start)
@@ -170,7 +182,7 @@ async def test_webhook_endpoint_down(
         system.endpoint = endpoint = WebhookEndpoint(port, system.keys.public)
         endpoint.up()
 
-        async def fault() -> None:
+        async def fault(_stream: Stream) -> None:
             await asyncio.to_thread(endpoint.down)
             await asyncio.sleep(15)
             await asyncio.to_thread(endpoint.up)
