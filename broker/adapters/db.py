@@ -356,10 +356,11 @@ def make_engine(url: str) -> AsyncEngine:
 
 def _sqlite_pragmas(connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     # WAL lets the gateway, router, delivery worker and inbox share one file; the busy
-    # timeout makes a writer wait for another instead of failing.
+    # timeout makes a writer wait for another instead of failing. The timeout comes first:
+    # switching to WAL takes a lock too, and processes opening the file at once contend for it.
     cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
