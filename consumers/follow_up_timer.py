@@ -9,11 +9,9 @@ import contextlib
 from datetime import UTC, datetime
 
 import structlog
-from sqlalchemy.exc import DBAPIError
 
 from broker.adapters.kafka import is_transient
 from broker.bootstrap import Runtime
-from broker.errors import PublishFailed
 from broker.services import follow_ups
 from broker.services.outbox import Outbox
 
@@ -21,12 +19,26 @@ log = structlog.get_logger(__name__)
 
 
 async def tick(rt: Runtime, now: datetime) -> list[str]:
-    """One round: relay what is pending, then escalate what is due; returns escalations."""
+    """One round: relay what is pending, then escalate what is due; returns escalations.
+    Each notice escalates in its own transaction, so one that fails holds up no other."""
     outbox = Outbox(rt.sessions, rt.publisher, rt.topics.notices, rt.keys.pseudonym_secret)
     await outbox.relay(now)
     deps = follow_ups.FollowUpDeps(rt.keys, rt.data_keys, rt.settings.routing.escalation_period())
-    async with rt.sessions.begin() as session:
-        escalations = await follow_ups.escalate_due(session, deps, now)
+    async with rt.sessions() as session:
+        due = await follow_ups.due_for_escalation(session, now)
+    escalations = []
+    for notice_id in due:
+        try:
+            async with rt.sessions.begin() as session:
+                escalation = await follow_ups.escalate(session, notice_id, deps, now)
+        except Exception as exc:
+            if _transient(exc):
+                raise
+            # Left unclaimed, it is tried again next round; the others go ahead meanwhile.
+            log.error("escalation_failed", notice_id=notice_id, error=type(exc).__name__)
+            continue
+        if escalation:
+            escalations.append(escalation)
     await outbox.publish(escalations, now)
     return escalations
 
@@ -37,11 +49,16 @@ async def run_follow_up_timer(rt: Runtime, stop: asyncio.Event) -> None:
         try:
             await tick(rt, datetime.now(UTC))
         except Exception as exc:
-            # The database or Kafka is away (a refused connection while the database
-            # restarts is an OSError, not a DBAPIError): nothing was claimed that is not also
-            # recorded, so the next round picks up where this one stopped.
-            if not (isinstance(exc, DBAPIError | PublishFailed) or is_transient(exc)):
+            # The database or Kafka is away: nothing was claimed that is not also recorded,
+            # so the next round picks up where this one stopped.
+            if not _transient(exc):
                 raise
             log.warning("follow_up_timer_deferred", error=type(exc).__name__)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval)
+
+
+def _transient(exc: BaseException) -> bool:
+    # Connecting to a database that is restarting fails with a bare OSError (asyncpg's
+    # "Multiple exceptions: Connect call failed"), before any DBAPIError wraps it.
+    return is_transient(exc) or isinstance(exc, OSError)

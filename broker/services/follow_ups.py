@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from broker.adapters import audit, db, metrics, recipient_keys
 from broker.adapters.data_keys import DataKeyShredded, FileDataKeys
@@ -44,23 +45,38 @@ class FollowUpDeps:
     escalation_period: timedelta = ESCALATION_PERIOD
 
 
-async def escalate_due(session: AsyncSession, deps: FollowUpDeps, now: datetime) -> list[str]:
-    """Escalates each open notice past its deadline, once; returns the new notices' ids."""
-    due = (await session.scalars(
-        select(db.NoticeRecord)
-        .where(db.NoticeRecord.closed_at.is_(None), db.NoticeRecord.escalated_at.is_(None),
-               db.NoticeRecord.rejected_at.is_(None), db.NoticeRecord.deadline <= now)
+async def due_for_escalation(session: AsyncSession, now: datetime) -> list[str]:
+    """The open notices past their deadline, oldest deadline first."""
+    return list(await session.scalars(
+        select(db.NoticeRecord.notice_id)
+        .where(*_escalable(now))
         .order_by(db.NoticeRecord.deadline, db.NoticeRecord.notice_id)
         .limit(ESCALATION_BATCH)
-    )).all()  # fmt: skip
-    created = []
-    for record in due:
-        if not await _claim(session, record.notice_id, now):
-            continue  # another escalator has it
-        new_id = await _escalate(session, record, deps, now)
-        if new_id:
-            created.append(new_id)
-    return created
+    ))  # fmt: skip
+
+
+async def escalate(
+    session: AsyncSession, notice_id: str, deps: FollowUpDeps, now: datetime
+) -> str | None:
+    """Escalates the notice if it is still due and nobody else has; returns the new id."""
+    if not await _claim(session, notice_id, now):
+        return None  # acknowledged, rejected or escalated meanwhile
+    record = await session.get(db.NoticeRecord, notice_id)
+    assert record is not None  # just claimed
+    return await _escalate(session, record, deps, now)
+
+
+def _escalable(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    # Whether anyone in the chain has acknowledged is asked of the chain itself, at the
+    # moment of the claim: an acknowledgement committed in between, or one that could not see
+    # an escalation inserted a moment before it, still stops the chain.
+    other = aliased(db.NoticeRecord)
+    acknowledged = select(other.notice_id).where(
+        other.chain_id == db.NoticeRecord.chain_id, other.acknowledged_at.is_not(None)
+    )
+    return (db.NoticeRecord.escalated_at.is_(None), db.NoticeRecord.rejected_at.is_(None),
+            db.NoticeRecord.closed_at.is_(None), db.NoticeRecord.deadline <= now,
+            ~acknowledged.exists())  # fmt: skip
 
 
 async def reroute(
@@ -95,7 +111,7 @@ async def reroute(
 async def _claim(session: AsyncSession, notice_id: str, now: datetime) -> bool:
     claimed = await session.execute(
         update(db.NoticeRecord)
-        .where(db.NoticeRecord.notice_id == notice_id, db.NoticeRecord.escalated_at.is_(None))
+        .where(db.NoticeRecord.notice_id == notice_id, *_escalable(now))
         .values(escalated_at=now)
     )
     return bool(claimed.rowcount)  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from sqlalchemy import select
+from sqlalchemy import select, update
 from support import open_listed, post_signed, wait_for_notices
 
 from broker.adapters import audit, db
@@ -210,3 +210,44 @@ class TestRejection:
         assert blank.status_code == 409
         assert missing.status_code == 409
         assert "reason" in blank.json()["detail"]
+
+
+class TestRaces:
+    async def test_an_acknowledgement_stops_a_chain_whose_rows_it_did_not_close(
+        self, inbox: httpx.AsyncClient, school_notice: dict[str, Any], running_broker: Runtime
+    ) -> None:
+        """On PostgreSQL an acknowledgement cannot see an escalation inserted by a transaction
+        still open beside it, so it leaves that row unclosed: the chain still stops."""
+        rt, notice_id = running_broker, school_notice["notice_id"]
+        await tick(rt, after(school_notice))
+        [escalation] = await follow_ups_of(rt, notice_id)
+        assert (await receipt(inbox, KEY_ADULT, notice_id, receipt="acknowledged")).is_success
+        async with rt.sessions.begin() as session:  # as if the acknowledgement had not seen it
+            await session.execute(
+                update(db.NoticeRecord)
+                .where(db.NoticeRecord.notice_id == escalation.notice_id)
+                .values(closed_at=None)
+            )
+        await tick(rt, escalation.deadline + timedelta(minutes=1))
+        assert await follow_ups_of(rt, escalation.notice_id) == []
+
+
+class TestNowhereLeft:
+    async def test_a_rejection_with_nobody_left_is_refused_and_the_notice_stays_open(
+        self, inbox: httpx.AsyncClient, school_notice: dict[str, Any], running_broker: Runtime
+    ) -> None:
+        """School -> front door duty manager -> its safeguarding lead -> nobody: refused."""
+        notice_id, holder = school_notice["notice_id"], KEY_ADULT
+        for next_holder in (DUTY_MANAGER, LA_LEAD):
+            rejected = await receipt(inbox, holder, notice_id, receipt="rejected",
+                                     reason="Not ours")  # fmt: skip
+            assert rejected.status_code == 200, rejected.text
+            notice_id, holder = rejected.json()["rerouted_as"], next_holder
+            await wait_for_notices(inbox, holder, 1)
+        last = await receipt(inbox, LA_LEAD, notice_id, receipt="rejected", reason="Not ours")
+        assert last.status_code == 409
+        assert "acknowledge" in last.json()["detail"]
+        async with running_broker.sessions() as session:
+            record = await session.get(db.NoticeRecord, notice_id)
+        assert record is not None
+        assert record.rejected_at is None  # still open: it escalates if nobody acts
