@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import audit, db
 from broker.errors import BrokerError
-from broker.rules.escalation import MAX_REASON_CHARS
 from broker.services import follow_ups, notice_records
 from broker.services.inbox import NoticeNotFound
 from schemas.notices import Receipt
@@ -102,6 +101,13 @@ async def _reject(
         deps.data_keys, notice.household, notice.notice_id, "rejection_reason", reason
     )
     rerouted_as = await follow_ups.reroute(session, notice, reason, deps, at)
+    if rerouted_as is None:
+        # A rejection never ends a notice: with nobody left to send it on to, it stays open
+        # (and escalates) until someone here acknowledges it.
+        raise ReceiptRefused(
+            "nobody is left to send this notice on to: please acknowledge it, or call the "
+            "front door"
+        )
     return await _recorded(session, notice, Receipt.REJECTED, at, True, rerouted_as)
 
 
@@ -135,6 +141,4 @@ def _reason(reason: str | None) -> str:
     text = (reason or "").strip()
     if not text:
         raise ReceiptRefused("a rejection needs a reason")
-    if len(text) > MAX_REASON_CHARS:
-        raise ReceiptRefused(f"a reason is at most {MAX_REASON_CHARS} characters")
     return text
