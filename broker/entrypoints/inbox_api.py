@@ -17,6 +17,7 @@ from uuid import UUID
 
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -28,7 +29,7 @@ from broker.adapters.kafka import Message
 from broker.adapters.tokens import NotAuthorised, Principal
 from broker.bootstrap import Runtime, runtime
 from broker.config import Settings
-from broker.entrypoints import auth, front_door_api, ops
+from broker.entrypoints import auth, front_door_api, http_errors, ops
 from broker.entrypoints.limits import protect
 from broker.errors import PublishFailed
 from broker.pseudonyms import pseudonym
@@ -93,6 +94,8 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(inbox.NoticeNotFound, _not_found)  # type: ignore[arg-type]
     app.add_exception_handler(DataKeyShredded, _shredded)  # type: ignore[arg-type]
     app.add_exception_handler(receipts.ReceiptRefused, _refused)  # type: ignore[arg-type]
+    # A 422 names the fields at fault and never echoes their input (a reason may name people).
+    app.add_exception_handler(RequestValidationError, http_errors.field_errors)  # type: ignore[arg-type]
     app.add_exception_handler(matching.NotInQueue, front_door_api.not_in_queue)  # type: ignore[arg-type]
     app.add_exception_handler(matching.MatchConflict, front_door_api.conflict)  # type: ignore[arg-type]
     app.include_router(front_door_api.router)
@@ -191,7 +194,8 @@ async def _record(
             if done.rerouted_as:
                 await _outbox(rt).publish([done.rerouted_as], now)
         except PublishFailed:
-            log.warning("receipt_publication_deferred")  # the relay sends the notice later
+            # The receipt itself is recorded; a re-routed notice is sent by the outbox relay.
+            log.warning("receipt_not_published")
     return done
 
 
