@@ -306,7 +306,7 @@ class NoticeRecord(Base):
     escalate_to: Mapped[str] = mapped_column(Text)  # JSON [[org_id, role], ...] still to go
     reroute_to: Mapped[str | None] = mapped_column(String(200))  # JSON [org_id, role]
     body: Mapped[str] = mapped_column(Text)  # NoticeBody JSON, wrapped under the data key
-    sealed: Mapped[str] = mapped_column(Text)  # the SealedNotice JSON, as published
+    sealed: Mapped[str] = mapped_column(Text)  # the SealedNotice JSON, until published
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     delivered_via: Mapped[str | None] = mapped_column(String(20))  # inbox | webhook

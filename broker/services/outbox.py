@@ -59,10 +59,12 @@ class Outbox:
             return 0
         await self.publisher.publish([self._message(r) for r in records])
         async with self.sessions.begin() as session:
+            # The copy was kept only until Kafka had it: kept longer, it would outlive the
+            # crypto-shredding of its household (the inbox copy is wrapped; this is not).
             await session.execute(
                 update(db.NoticeRecord)
                 .where(db.NoticeRecord.notice_id.in_([r.notice_id for r in records]))
-                .values(published_at=now)
+                .values(published_at=now, sealed="")
             )
         return len(records)
 
