@@ -94,8 +94,9 @@ async def route_event(
             log.info("event_already_routed")
             metrics.EVENTS_IN.labels("duplicate").inc()
             return []
-        event, sent = routed
+        event, sent, reports = routed
         await _outbox(deps).publish([str(n.notice_id) for n, _ in sent], deps.clock())
+        await deps.publisher.publish(reports)
         log.info("event_routed", event_type=event.event_type.value, notices=len(sent))
         metrics.EVENTS_IN.labels("routed").inc()
         return [notice for notice, _ in sent]
@@ -107,7 +108,7 @@ async def _decide_and_record(
     signed: SignedEvent,
     deps: RoutingDeps,
     position: str | None,
-) -> tuple[Event, list[tuple[NoticeHeader, Decision]]] | None:
+) -> tuple[Event, list[tuple[NoticeHeader, Decision]], list[Message]] | None:
     async with deps.sessions.begin() as session:
         directory = SqlDirectory(session)
         producer_key = await directory.signing_key(
@@ -121,12 +122,13 @@ async def _decide_and_record(
         context = await directory.family_for(event.people(), event.source_org)
         history = await _record_and_load_history(directory, event, context)
         decisions = decide(event, context.family, history, header.received_at, deps.limits)
-        messages, sent = await _seal_all(session, directory, decisions, event, header, context,
-                                         deps)  # fmt: skip
-        await deps.publisher.publish(messages)
+        reports, sent = await _seal_all(session, directory, decisions, event, header, context,
+                                        deps)  # fmt: skip
         await _remember(session, directory, sealed, event, header, context, sent, deps,
                         position)  # fmt: skip
-    return event, sent
+    # Published after the commit, like the notices: the audit topic's copies of what the
+    # audit log holds, and dead letters for decisions no contact can take.
+    return event, sent, reports
 
 
 def _outbox(deps: RoutingDeps) -> Outbox:
