@@ -147,13 +147,17 @@ class Dispatcher:
                 await self._give_up(due, due.attempts + 1, body or b"",
                                     Next(Verdict.DEAD, reason), None)  # fmt: skip
             return 1
-        before = self.breakers.get(due.url, Breaker())
+        before, claimed = self.breakers.get(due.url, Breaker()), False
         admitted, self.breakers[due.url] = before.admit(now, self.settings.breaker())
         if not admitted:
             await self._postpone(due, self._breaker_retry(before, now))
             return 0
-        if not await self._claim(due, now):
-            self.breakers[due.url] = before  # nothing was tried: the trial is not spent
+        try:
+            claimed = await self._claim(due, now)
+        finally:
+            if not claimed:  # nothing was tried (or the database failed): the trial is unspent
+                self.breakers[due.url] = before
+        if not claimed:
             return 0
         attempt = await self._post(due, due.url, body)
         await self._record(due, due.attempts + 1, body, attempt)
