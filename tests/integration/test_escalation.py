@@ -211,6 +211,15 @@ class TestRejection:
         assert missing.status_code == 409
         assert "reason" in blank.json()["detail"]
 
+    async def test_a_reason_too_long_is_refused_without_being_quoted(
+        self, inbox: httpx.AsyncClient, school_notice: dict[str, Any]
+    ) -> None:
+        reason = "Jo Bloggs, born 1 May 2019, " * 40
+        answer = await receipt(inbox, KEY_ADULT, school_notice["notice_id"],
+                               receipt="rejected", reason=reason)  # fmt: skip
+        assert answer.status_code == 422
+        assert "Bloggs" not in answer.text
+
 
 class TestRaces:
     async def test_an_acknowledgement_stops_a_chain_whose_rows_it_did_not_close(
