@@ -5,6 +5,7 @@ SQLite by default, needing no set-up; PostgreSQL (asyncpg) for production. Times
 UTC and always come back timezone-aware.
 """
 
+import time
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -356,13 +357,30 @@ def make_engine(url: str) -> AsyncEngine:
 
 def _sqlite_pragmas(connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     # WAL lets the gateway, router, delivery worker and inbox share one file; the busy
-    # timeout makes a writer wait for another instead of failing. The timeout comes first:
-    # switching to WAL takes a lock too, and processes opening the file at once contend for it.
+    # timeout makes a writer wait for another instead of failing.
     cursor = connection.cursor()
     cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA journal_mode=WAL")
+    _switch_to_wal(cursor)
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """Once a file is in WAL mode the switch is a no-op. On a new file, processes opening it
+    at once contend for the switch, which SQLite refuses at once rather than waiting out the
+    busy timeout: so wait here, briefly, for whoever is switching it."""
+    for _ in range(WAL_SWITCH_ATTEMPTS - 1):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except Exception as exc:  # the driver's OperationalError: "database is locked"
+            if "locked" not in str(exc):
+                raise
+            time.sleep(0.05)
+    cursor.execute("PRAGMA journal_mode=WAL")
+
+
+WAL_SWITCH_ATTEMPTS = 200  # 10 s, the busy timeout
 
 
 async def create_schema(engine: AsyncEngine) -> None:

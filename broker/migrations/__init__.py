@@ -93,17 +93,11 @@ def _take_lock(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
     elif connection.dialect.name == "sqlite":
-        # pysqlite begins a transaction only at a write, and runs DDL outside one: a write
-        # that changes nothing opens the transaction and takes SQLite's one write lock
-        # (waiting out the busy timeout), and the migration's DDL then runs inside it.
-        # The table is Alembic's own, as Alembic would create it.
-        connection.execute(
-            text(
-                "CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL,"
-                " CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"
-            )
-        )
-        connection.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 0"))
+        # BEGIN IMMEDIATE takes SQLite's one write lock before reading anything, waiting out
+        # the busy timeout. (A deferred transaction that reads first cannot wait: once another
+        # process has committed, its snapshot is stale and SQLite refuses it at once.) The
+        # migration's DDL then runs inside this transaction; pysqlite starts none of its own.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _differences(connection: Connection, target: MetaData) -> list[Any]:
