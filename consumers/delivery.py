@@ -37,7 +37,7 @@ async def handle_notices(records: Sequence[Received], rt: Runtime) -> None:
     now = datetime.now(UTC)
     async with rt.sessions.begin() as session:
         stored = await inbox.store(session, [n for _, n in notices], now, rt.data_keys)
-        await webhook_dispatch.enqueue(session, [(n, _position(r)) for r, n in notices], now)
+        await webhook_dispatch.enqueue(session, [(n, r.position) for r, n in notices], now)
     await rt.publisher.publish(
         [_delivered(rt, r, n, now) for r, n in notices]
         + [_unreadable(rt, r, now) for r in rejected]
@@ -62,10 +62,6 @@ def _unreadable(rt: Runtime, record: Received, now: datetime) -> Message:
                 partition=record.partition, offset=record.offset)  # fmt: skip
     return dead_letter(rt.topics.dead_letters, record.key or "", record.value,
                        {"reason": "unreadable_notice"}, source, now)  # fmt: skip
-
-
-def _position(record: Received) -> str:
-    return f"{record.topic}/{record.partition}/{record.offset}"
 
 
 async def run_delivery(

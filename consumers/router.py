@@ -26,8 +26,7 @@ log = structlog.get_logger(__name__)
 async def handle_events(records: Sequence[Received], deps: RoutingDeps) -> None:
     for record in records:
         try:
-            position = f"{record.topic}/{record.partition}/{record.offset}"
-            await route_event(SealedEvent.model_validate_json(record.value), deps, position)
+            await route_event(SealedEvent.model_validate_json(record.value), deps, record.position)
         except (EnvelopeError, ValidationError) as exc:
             await deps.publisher.publish([dead_letter(record, exc, deps)])
             metrics.EVENTS_IN.labels("dead_lettered").inc()
@@ -36,7 +35,7 @@ async def handle_events(records: Sequence[Received], deps: RoutingDeps) -> None:
 
 async def _audit_rejection(record: Received, exc: Exception, deps: RoutingDeps) -> None:
     """The audit log names the rejected event by its cleartext id, or by where it lay."""
-    position = f"{record.topic}/{record.partition}/{record.offset}"
+    position = record.position
     try:
         subject = str(EventHeader.model_validate_json(
             SealedEvent.model_validate_json(record.value).header).event_id)  # fmt: skip

@@ -202,6 +202,11 @@ class Received:
     key: str | None
     value: bytes
 
+    @property
+    def position(self) -> str:
+        """Where the record lay, as the broker records it: ``topic/partition/offset``."""
+        return f"{self.topic}/{self.partition}/{self.offset}"
+
 
 Handler = Callable[[Sequence[Received]], Awaitable[None]]
 
