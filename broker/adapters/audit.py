@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Integer, RowMapping, String, Text, inspect, select, text
+from sqlalchemy import Integer, RowMapping, String, Text, event, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
 from broker.adapters import db
 
@@ -41,6 +41,7 @@ Details = Mapping[str, str | int | bool | None]
 GENESIS = "0" * 64  # the prev_hash of entry 1
 # Any fixed 64-bit number will do: every appender, in every process, takes the same lock.
 ADVISORY_LOCK_KEY = 0x5367_6241_7564_6974  # "SgbAudit"
+TAIL = "audit_tail"  # the session's note of the chain's last entry while it holds the lock
 
 
 class AuditEntry(db.Base):
@@ -74,16 +75,14 @@ async def append(
     at: datetime,
 ) -> None:
     """Adds the next entry in the caller's transaction. Raises IntegrityError if another
-    writer took the same number after all; the caller's transaction then retries."""
-    await _take_append_lock(session)
-    last = (
-        await session.execute(
-            select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
-        )
-    ).first()
-    seq, prev_hash = (last.seq + 1, last.hash) if last else (1, GENESIS)
+    writer took the same number after all; the caller's transaction then retries.
+
+    The first append of a transaction takes the chain's lock and reads its last entry; the
+    lock is held to the end of the transaction, so later appends in it chain on from the
+    entry before without asking the database again."""
+    seq, prev_hash = session.info.get(TAIL) or await _locked_tail(session)
     fields: dict[str, Any] = {
-        "seq": seq,
+        "seq": seq + 1,
         "at": at.astimezone(UTC),
         "action": action,
         "actor": actor,
@@ -91,8 +90,28 @@ async def append(
         "details": json.dumps(dict(details), sort_keys=True, separators=(",", ":")),
         "prev_hash": prev_hash,
     }
-    session.add(AuditEntry(**fields, hash=entry_hash(**fields)))
-    await session.flush()
+    entry = AuditEntry(**fields, hash=entry_hash(**fields))
+    session.add(entry)
+    session.info[TAIL] = (entry.seq, entry.hash)
+
+
+async def _locked_tail(session: AsyncSession) -> tuple[int, str]:
+    await _take_append_lock(session)
+    last = (
+        await session.execute(
+            select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+        )
+    ).first()
+    return (last.seq, last.hash) if last else (0, GENESIS)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_tail(session: Session, transaction: SessionTransaction) -> None:
+    # Once the transaction (or a savepoint inside it) ends, the lock is gone or what was
+    # appended may have been rolled back: the next append asks the database again. (A flush
+    # runs in a subtransaction of its own, which changes neither.)
+    if transaction.parent is None or transaction.nested:
+        session.info.pop(TAIL, None)
 
 
 async def _take_append_lock(session: AsyncSession) -> None:
