@@ -48,7 +48,6 @@ from schemas.notices import FollowUp, NoticeType
 
 AREA = "E09000099"
 FRONT_DOOR = "fd-demo"
-SCHOOLS, GP_PRACTICES, HEALTH_VISITING, MENTAL_HEALTH = 8, 8, 3, 2
 ROLES = {
     "front_door": ("duty_manager", "safeguarding_lead", "education_safeguarding_officer"),
     "school": ("key_adult", "deputy_key_adult"),
@@ -58,6 +57,18 @@ WEBHOOK_CONTACTS = ("school-", "hv-")  # the schools' and health visiting teams'
 
 # (event id, recipient contact id, rule id, the key of the notice it follows or None)
 NoticeKey = tuple[str, str, str, "NoticeKey | None"]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How many of each organisation the partnership has; ``others`` are further
+    organisations as (id, kind, area), such as a neighbouring authority's front door."""
+
+    schools: int = 8
+    gp_practices: int = 8
+    health_visiting: int = 3
+    mental_health: int = 2
+    others: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -108,18 +119,22 @@ def build(
     seed: int = 5,
     today: date | None = None,
     webhook_url: Callable[[str], str] | None = None,
+    shape: Shape = Shape(),
 ) -> Population:
     """``households`` households; with ``webhook_url``, the schools and the health visiting
     teams take their notices by webhook as well, at the URL it gives for each contact."""
     rng = random.Random(seed)
     today = today or datetime.now(UTC).date()
-    orgs = _organisations(today)
+    orgs = _organisations(today, shape)
+    # Keys from the seed as well, so that the same seed always makes the same directory.
     recipient_keys = {
-        f"{org.id}:{role}": X25519PrivateKey.generate()
+        f"{org.id}:{role}": X25519PrivateKey.from_private_bytes(rng.randbytes(32))
         for org in orgs
         for role in ROLES.get(org.kind, ("safeguarding_lead",))
     }
-    producer_keys = {org.id: Ed25519PrivateKey.generate() for org in orgs}
+    producer_keys = {
+        org.id: Ed25519PrivateKey.from_private_bytes(rng.randbytes(32)) for org in orgs
+    }
     orgs = [
         org.model_copy(
             update={
@@ -145,7 +160,7 @@ def build(
         for cid, key in recipient_keys.items()
     ]
     numbers = NhsNumbers(rng)
-    homes = [_household(i, rng, numbers, today) for i in range(households)]
+    homes = [_household(i, rng, numbers, today, shape) for i in range(households)]
     spec = DirectorySpec(
         organisations=tuple(orgs),
         contacts=tuple(contacts),
@@ -184,29 +199,31 @@ def build(
     return Population(spec, homes, recipient_keys, producer_keys, today)
 
 
-def _organisations(today: date) -> list[OrganisationSpec]:
+def _organisations(today: date, shape: Shape) -> list[OrganisationSpec]:
     """Every school's term starts in two days' time, so that no school notice falls due (and
     escalates) while a fault runs, whatever the day and hour: only GP notices do, by design."""
     term = Term(starts_on=today + timedelta(days=2), ends_on=today + timedelta(days=200))
-    kinds = [(FRONT_DOOR, "front_door")]
-    kinds += [(f"school-{i}", "school") for i in range(SCHOOLS)]
-    kinds += [(f"gp-{i}", "gp_practice") for i in range(GP_PRACTICES)]
-    kinds += [(f"hv-{i}", "health_visiting") for i in range(HEALTH_VISITING)]
-    kinds += [(f"mh-{i}", "mental_health") for i in range(MENTAL_HEALTH)]
+    kinds = [(FRONT_DOOR, "front_door", AREA)]
+    kinds += [(f"school-{i}", "school", AREA) for i in range(shape.schools)]
+    kinds += [(f"gp-{i}", "gp_practice", AREA) for i in range(shape.gp_practices)]
+    kinds += [(f"hv-{i}", "health_visiting", AREA) for i in range(shape.health_visiting)]
+    kinds += [(f"mh-{i}", "mental_health", AREA) for i in range(shape.mental_health)]
     return [
         OrganisationSpec(
             id=org,
             name=f"Organisation {org}",
             kind=kind,
-            area=AREA,
+            area=area,
             session_start=time(8, 45) if kind == "school" else None,
             terms=(term,) if kind == "school" else (),
         )
-        for org, kind in kinds
+        for org, kind, area in [*kinds, *shape.others]
     ]
 
 
-def _household(i: int, rng: random.Random, numbers: NhsNumbers, today: date) -> Household:
+def _household(
+    i: int, rng: random.Random, numbers: NhsNumbers, today: date, shape: Shape
+) -> Household:
     def person(role: str, days_old: int) -> PersonSpec:
         return PersonSpec(
             id=f"p{i}-{role}",
@@ -221,7 +238,7 @@ def _household(i: int, rng: random.Random, numbers: NhsNumbers, today: date) -> 
     pupil = person("pupil", rng.randrange(6 * 365 + 30, 10 * 365))
     # Half the young children are babies (a high-risk signal in a parent's crisis).
     young = person("young", rng.choice((rng.randrange(60, 300), rng.randrange(500, 1000))))
-    children_gp = f"gp-{rng.randrange(GP_PRACTICES)}"
+    children_gp = f"gp-{rng.randrange(shape.gp_practices)}"
     return Household(
         id=f"h{i}",
         mother=mother,
@@ -229,14 +246,14 @@ def _household(i: int, rng: random.Random, numbers: NhsNumbers, today: date) -> 
         pupil=pupil,
         young_child=young,
         gps={
-            mother.id: f"gp-{rng.randrange(GP_PRACTICES)}",
-            father.id: f"gp-{rng.randrange(GP_PRACTICES)}",
+            mother.id: f"gp-{rng.randrange(shape.gp_practices)}",
+            father.id: f"gp-{rng.randrange(shape.gp_practices)}",
             pupil.id: children_gp,
             young.id: children_gp,
         },
-        school=f"school-{rng.randrange(SCHOOLS)}",
-        health_visiting=f"hv-{rng.randrange(HEALTH_VISITING)}",
-        mental_health=f"mh-{rng.randrange(MENTAL_HEALTH)}",
+        school=f"school-{rng.randrange(shape.schools)}",
+        health_visiting=f"hv-{rng.randrange(shape.health_visiting)}",
+        mental_health=f"mh-{rng.randrange(shape.mental_health)}",
     )
 
 

@@ -1,0 +1,165 @@
+"""The benchmark's partnership: a generated directory of realistic size, and its events.
+
+Households have the fault suite's shape (two parents, a school-age child, a young child),
+spread over the schools, GP practices, health visiting teams and mental health services of
+one local authority, with an acute trust reporting emergency department attendances and a
+neighbouring authority for families that move. Loading 100,000 people through the directory
+import takes minutes, so the loaded database is kept in a cache and copied for each run.
+
+Events come in a mix of every type, in rough proportion to how often each happens, and some
+children attend the emergency department or miss appointments again and again, so that the
+pattern rules fire as well.
+"""
+
+import asyncio
+import random
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from broker.adapters import db
+from broker.migrations import head
+from broker.services.directory_admin import load_directory
+from schemas.directory import DirectorySpec
+from schemas.events import (
+    AppointmentOutcome,
+    EdAttendance,
+    Event,
+    FamilyMovingArea,
+    PersonRef,
+    PresentingCategory,
+)
+from tests.faults.population import Household, Population, Shape, build, event_for
+
+NEIGHBOUR_AREA = "E09000098"
+ACUTE_TRUST = "acute-0"
+SHAPE = Shape(
+    schools=40,
+    gp_practices=20,
+    health_visiting=5,
+    mental_health=3,
+    others=(
+        (ACUTE_TRUST, "acute_trust", "E09000099"),
+        ("fd-neighbour", "front_door", NEIGHBOUR_AREA),
+    ),
+)
+# Shares of each event type: attendances and appointments are most of what agencies report.
+MIX = {
+    "ed_attendance": 0.35,
+    "appointment_outcome": 0.35,
+    "parent_mental_health_crisis": 0.12,
+    "service_withdrawal": 0.12,
+    "family_moving_area": 0.06,
+}
+FREQUENT_SHARE = 0.2  # of events about the 2% of households seen again and again
+CHUNK = 500  # households loaded per transaction
+CACHE = Path("var/bench")
+SEED = 11
+
+
+def people_to_households(people: int) -> int:
+    return -(-people // 4)
+
+
+def population(people: int, today: date) -> Population:
+    return build(people_to_households(people), seed=SEED, today=today, shape=SHAPE)
+
+
+def directory_database(pop: Population, people: int, today: date, into: Path) -> str:
+    """A SQLite database holding the directory, copied from the cache (made if missing).
+    Called before the run's event loop starts: it may take minutes the first time."""
+    cached = CACHE / f"directory-{people}-{SEED}-{today.isoformat()}-{head()}.sqlite"
+    if not cached.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        building = cached.with_suffix(".building")
+        building.unlink(missing_ok=True)
+        asyncio.run(load_in_chunks(pop.spec, f"sqlite+aiosqlite:///{building}"))
+        building.rename(cached)
+    shutil.copyfile(cached, into)
+    return f"sqlite+aiosqlite:///{into}"
+
+
+async def load_in_chunks(spec: DirectorySpec, url: str) -> None:
+    """The directory through the real import, a few hundred households per transaction."""
+    engine = db.make_engine(url)
+    try:
+        await db.create_schema(engine)
+        sessions = db.sessions(engine)
+        shared = spec.model_copy(update={"people": (), "households": (), "registrations": (),
+                                         "involvements": ()})  # fmt: skip
+        async with sessions.begin() as session:
+            await load_directory(session, shared)
+        for part in _chunks(spec):
+            async with sessions.begin() as session:
+                await load_directory(session, part)
+    finally:
+        await engine.dispose()
+
+
+def _chunks(spec: DirectorySpec) -> Iterator[DirectorySpec]:
+    people = {p.id: p for p in spec.people}
+    for start in range(0, len(spec.households), CHUNK):
+        homes = spec.households[start : start + CHUNK]
+        ids = {m.person_id for h in homes for m in h.members}
+        yield DirectorySpec(
+            people=tuple(people[i] for i in ids),
+            households=homes,
+            registrations=tuple(r for r in spec.registrations if r.person_id in ids),
+            involvements=tuple(i for i in spec.involvements if i.person_id in ids),
+        )
+
+
+def events(pop: Population, count: int, seed: int = 1) -> Iterator[tuple[str, Event]]:
+    """``count`` events as (publishing organisation, event), dated now as each is made."""
+    rng = random.Random(seed)
+    frequent = pop.households[: max(1, len(pop.households) // 50)]
+    kinds, weights = list(MIX), list(MIX.values())
+    for _ in range(count):
+        pool = frequent if rng.random() < FREQUENT_SHARE else pop.households
+        home = rng.choice(pool)
+        kind = rng.choices(kinds, weights)[0]
+        yield _event(kind, home, rng, datetime.now(UTC))
+
+
+def _event(kind: str, home: Household, rng: random.Random, now: datetime) -> tuple[str, Event]:
+    envelope = {
+        "event_id": uuid.uuid4(),
+        "occurred_at": now - timedelta(minutes=rng.randrange(5, 240)),
+        "correlation_id": uuid.uuid4(),
+    }
+    child = rng.choice((home.pupil, home.young_child))
+    match kind:
+        case "ed_attendance":
+            return ACUTE_TRUST, EdAttendance(
+                event_type="ed_attendance", source_org=ACUTE_TRUST, **envelope,
+                subject=PersonRef(nhs_number=child.nhs_number),
+                arrived_at=now - timedelta(minutes=rng.randrange(10, 300)),
+                presenting_category=rng.choice(list(PresentingCategory)),
+            )  # fmt: skip
+        case "appointment_outcome":
+            return home.health_visiting, AppointmentOutcome(
+                event_type="appointment_outcome", source_org=home.health_visiting, **envelope,
+                subject=PersonRef(nhs_number=home.young_child.nhs_number),
+                service="Health visiting review",
+                booked_for=now - timedelta(hours=rng.randrange(1, 48)),
+                outcome="was_not_brought" if rng.random() < 0.3 else "attended",
+            )  # fmt: skip
+        case "family_moving_area":
+            members = (home.mother, home.father, home.pupil, home.young_child)
+            return "fd-demo", FamilyMovingArea(
+                event_type="family_moving_area", source_org="fd-demo", **envelope,
+                members=tuple(PersonRef(nhs_number=p.nhs_number) for p in members),
+                from_authority="E09000099", to_authority=NEIGHBOUR_AREA,
+                moved_on=now.date() + timedelta(days=rng.randrange(1, 28)),
+            )  # fmt: skip
+        case _:
+            event = event_for(home, rng, now)
+            return home.mental_health, event
+
+
+def run_directory_build(people: int, today: date) -> None:
+    """Fills the cache ahead of a run (``python -m tests.benchmark directory``)."""
+    pop = population(people, today)
+    directory_database(pop, people, today, CACHE / "last-copy.sqlite")
