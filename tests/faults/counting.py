@@ -134,14 +134,14 @@ class Lag:
             await consumer.start()
             total = 0
             for group, topic in groups.items():
+                described = await admin.describe_topics([topic])
                 partitions = [
-                    TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
+                    TopicPartition(topic, p["partition"])
+                    for t in described
+                    for p in t.get("partitions", ())
                 ]
-                if not partitions:
-                    await consumer.topics()  # metadata for this topic, then once more
-                    partitions = [
-                        TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
-                    ]
+                if not partitions:  # no metadata yet is not the same as nothing left to do
+                    raise RuntimeError(f"no partitions known for {topic} yet")
                 ends: dict[Any, int] = await consumer.end_offsets(partitions)
                 committed = await admin.list_consumer_group_offsets(group)
                 for tp, end in ends.items():

@@ -1,0 +1,91 @@
+"""``python -m tests.benchmark``: the benchmark's commands; each prints one JSON document.
+
+run       the broker end to end, then raw aiokafka through the same two hops
+gateway   the HTTP gateway alone
+scale     ``run`` over a grid of router instances and partitions
+directory fill the directory cache ahead of a run (minutes, once a day)
+"""
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import structlog
+import typer
+
+from tests.benchmark import population
+from tests.benchmark.run import Load, run
+
+app = typer.Typer(add_completion=False, no_args_is_help=True)
+
+People = Annotated[int, typer.Option(min=1000, help="people in the generated directory")]
+Events = Annotated[int, typer.Option(min=1, help="events to publish")]
+Rate = Annotated[float | None, typer.Option(min=0.1, help="events/s offered; default: max")]
+
+
+def _quiet_logs() -> None:
+    # The JSON document is the output: the SDK's and clients' logs go to standard error.
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    structlog.configure(
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+    )
+
+
+def _print(report: dict[str, Any]) -> None:
+    print(json.dumps(report, indent=2))
+
+
+@app.command("run")
+def run_command(
+    people: People = 100_000,
+    events: Events = 5_000,
+    rate: Rate = None,
+    in_flight: Annotated[int, typer.Option(min=1, help="events awaiting Kafka at once")] = 64,
+    routers: Annotated[int, typer.Option(min=1)] = 1,
+    deliveries: Annotated[int, typer.Option(min=1)] = 1,
+    partitions: Annotated[int, typer.Option(min=1)] = 6,
+    baseline: Annotated[bool, typer.Option(help="also run the raw-aiokafka baseline")] = True,
+) -> None:
+    """The broker end to end under a mixed load, and the raw-aiokafka baseline."""
+    _quiet_logs()
+    load = Load(people, events, rate, in_flight, routers, deliveries, partitions, baseline)
+    _print(run(load))
+
+
+@app.command()
+def scale(
+    people: People = 100_000,
+    events: Events = 3_000,
+    routers: Annotated[str, typer.Option(help="router instances to try")] = "1,2,4",
+    partitions: Annotated[str, typer.Option(help="partition counts to try")] = "1,2,4,8,12",
+) -> None:
+    """``run`` for each number of routers and partitions (routers beyond the partitions
+    would sit idle, so those pairs are skipped); no baseline."""
+    _quiet_logs()
+    runs = []
+    for p in (int(n) for n in partitions.split(",")):
+        for r in (int(n) for n in routers.split(",")):
+            if r > p:
+                continue
+            report = run(Load(people, events, routers=r, partitions=p, baseline=False))
+            typer.echo(f"routers={r} partitions={p}: {report['events_per_s']} events/s", err=True)
+            runs.append({"routers": r, "partitions": p} | {
+                k: report[k] for k in ("events_per_s", "notices_per_s", "latency_ms",
+                                       "cpu_s_per_1000_events", "peak_rss_mib",
+                                       "consumer_lag_at_end")
+            })  # fmt: skip
+    _print({"mode": "scale", "people": people, "events": events, "runs": runs})
+
+
+@app.command()
+def directory(people: People = 100_000) -> None:
+    """Generates and loads the directory into the cache, so that runs start at once."""
+    _quiet_logs()
+    population.run_directory_build(people, datetime.now(UTC).date())
+
+
+if __name__ == "__main__":
+    app()
