@@ -48,10 +48,12 @@ def run_command(
     deliveries: Annotated[int, typer.Option(min=1)] = 1,
     partitions: Annotated[int, typer.Option(min=1)] = 6,
     baseline: Annotated[bool, typer.Option(help="also run the raw-aiokafka baseline")] = True,
+    profile: Annotated[bool, typer.Option(help="profile the broker (pyinstrument)")] = False,
 ) -> None:
     """The broker end to end under a mixed load, and the raw-aiokafka baseline."""
     _quiet_logs()
-    load = Load(people, events, rate, in_flight, routers, deliveries, partitions, baseline)
+    load = Load(people, events, rate, in_flight, routers, deliveries, partitions, baseline,
+                profile)  # fmt: skip
     _print(run(load))
 
 

@@ -50,6 +50,7 @@ class Load:
     deliveries: int = 1
     partitions: int = 6
     baseline: bool = True
+    profile: bool = False  # the broker's processes under pyinstrument, reports kept
 
 
 def run(load: Load, workdir: Path | None = None) -> dict[str, Any]:
@@ -57,6 +58,8 @@ def run(load: Load, workdir: Path | None = None) -> dict[str, Any]:
     today = datetime.now(UTC).date()
     pop = population.population(load.people, today)
     with contextlib.ExitStack() as stack:
+        if workdir is None and load.profile:
+            workdir = Path(tempfile.mkdtemp(prefix="sgb-bench-"))
         if workdir is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sgb-bench-")))
         url = population.directory_database(pop, load.people, today, workdir / "broker.sqlite")
@@ -67,7 +70,8 @@ def run(load: Load, workdir: Path | None = None) -> dict[str, Any]:
 async def _run(
     load: Load, pop: population.Population, url: str, bootstrap: str, workdir: Path, today: date
 ) -> dict[str, Any]:
-    broker = Broker(workdir, bootstrap, url, load.partitions, load.routers, load.deliveries)
+    broker = Broker(workdir, bootstrap, url, load.partitions, load.routers, load.deliveries,
+                    load.profile)  # fmt: skip
     keys = await broker.start()
     try:
         events = list(population.events(pop, load.events))
@@ -92,6 +96,8 @@ async def _run(
     finally:
         broker.stop()
     report["settings"] = _settings(load, broker, today)
+    if load.profile:
+        report["profiles"] = sorted(str(p) for p in (workdir / "logs").glob("*.profile.txt"))
     if load.baseline:
         report["baseline"] = await _baseline(broker, load, accepted, seen, workdir)
         ratio = report["events_per_s"] / report["baseline"]["events_per_s"]

@@ -59,6 +59,7 @@ class Broker:
     partitions: int
     routers: int = 1
     deliveries: int = 1
+    profile: bool = False
     services: dict[str, Service] = field(default_factory=dict)
     ops_ports: dict[str, int] = field(default_factory=dict)
 
@@ -86,7 +87,9 @@ class Broker:
         for name in names:
             self.ops_ports[name] = free_port()
             env = self.env | {"SGB_OPS_PORT": str(self.ops_ports[name])}
-            self.services[name] = Service(name, name.split("-")[0], env, self.workdir / "logs")
+            self.services[name] = Service(
+                name, name.split("-")[0], env, self.workdir / "logs", self.profile
+            )
 
     def settings(self) -> dict[str, object]:
         return {"routers": self.routers, "deliveries": self.deliveries,

@@ -18,8 +18,13 @@ def free_port() -> int:
 class Service:
     """One broker process (``sgb router``, ``sgb delivery``), its output in its own log."""
 
-    def __init__(self, name: str, command: str, env: dict[str, str], logs: Path) -> None:
+    def __init__(
+        self, name: str, command: str, env: dict[str, str], logs: Path, profile: bool = False
+    ) -> None:
         self.name, self.command, self.env, self.logs = name, command, env, logs
+        # Under pyinstrument, which writes its report to the logs when the process exits.
+        report = ["-m", "pyinstrument", "-r", "text", "-o", str(logs / f"{name}.profile.txt")]
+        self.profiler = report if profile else []
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self.starts = 0
@@ -28,7 +33,7 @@ class Service:
         self._close_log()
         self._log = (self.logs / f"{self.name}.log").open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "broker.entrypoints.cli", self.command],
+            [sys.executable, *self.profiler, "-m", "broker.entrypoints.cli", self.command],
             env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
