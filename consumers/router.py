@@ -16,7 +16,7 @@ from broker.adapters.kafka import ConsumerHealth, Message, Received, consume
 from broker.bootstrap import Runtime
 from broker.errors import EnvelopeError
 from broker.pseudonyms import pseudonym
-from broker.services.routing import RoutingDeps, route_event
+from broker.services.routing import RoutingDeps, outbox, record_event
 from consumers.follow_up_timer import run_follow_up_timer
 from schemas.transport import EventHeader, SealedEvent
 
@@ -24,13 +24,23 @@ log = structlog.get_logger(__name__)
 
 
 async def handle_events(records: Sequence[Received], deps: RoutingDeps) -> None:
+    """Routes each event in its own transaction, then publishes everything the batch
+    produced in one round trip to Kafka: waiting for Kafka's acknowledgement once per event
+    cost more than all the routing."""
+    notice_ids: list[str] = []
+    reports: list[Message] = []
     for record in records:
         try:
-            await route_event(SealedEvent.model_validate_json(record.value), deps, record.position)
+            sealed = SealedEvent.model_validate_json(record.value)
+            routed = await record_event(sealed, deps, record.position)
         except (EnvelopeError, ValidationError) as exc:
-            await deps.publisher.publish([dead_letter(record, exc, deps)])
+            reports.append(dead_letter(record, exc, deps))
             metrics.EVENTS_IN.labels("dead_lettered").inc()
             await _audit_rejection(record, exc, deps)
+            continue
+        notice_ids += routed.notice_ids
+        reports += routed.reports
+    await outbox(deps).publish(notice_ids, deps.clock(), also=reports)
 
 
 async def _audit_rejection(record: Received, exc: Exception, deps: RoutingDeps) -> None:

@@ -31,11 +31,18 @@ class Outbox:
     topic: str
     pseudonym_secret: bytes
 
-    async def publish(self, notice_ids: Sequence[str], now: datetime) -> int:
-        """Publishes these notices if they are still unpublished (just committed, say)."""
-        if not notice_ids:
-            return 0
-        return await self._publish(db.NoticeRecord.notice_id.in_(notice_ids), now)
+    async def publish(
+        self, notice_ids: Sequence[str], now: datetime, also: Sequence[Message] = ()
+    ) -> int:
+        """Publishes these notices if they are still unpublished (just committed, say), with
+        ``also`` (records that need no outbox) in the same round trip to Kafka."""
+        sent = 0
+        for start in range(0, len(notice_ids), RELAY_BATCH):
+            chosen = db.NoticeRecord.notice_id.in_(notice_ids[start : start + RELAY_BATCH])
+            sent += await self._publish(chosen, now, also if start == 0 else ())
+        if not notice_ids and also:
+            await self.publisher.publish(also)
+        return sent
 
     async def relay(self, now: datetime, older_than: timedelta = timedelta(seconds=5)) -> int:
         """Publishes every notice left unpublished for longer than ``older_than``; the wait
@@ -47,7 +54,9 @@ class Outbox:
             log.info("outbox_relayed", notices=total)
         return total
 
-    async def _publish(self, which: ColumnElement[bool], now: datetime) -> int:
+    async def _publish(
+        self, which: ColumnElement[bool], now: datetime, also: Sequence[Message] = ()
+    ) -> int:
         async with self.sessions() as session:
             records = (await session.scalars(
                 select(db.NoticeRecord)
@@ -55,9 +64,10 @@ class Outbox:
                 .order_by(db.NoticeRecord.created_at, db.NoticeRecord.notice_id)
                 .limit(RELAY_BATCH)
             )).all()  # fmt: skip
+        if records or also:
+            await self.publisher.publish([*(self._message(r) for r in records), *also])
         if not records:
             return 0
-        await self.publisher.publish([self._message(r) for r in records])
         async with self.sessions.begin() as session:
             # The copy was kept only until Kafka had it: kept longer, it would outlive the
             # crypto-shredding of its household (the inbox copy is wrapped; this is not).

@@ -67,15 +67,39 @@ class RoutingDeps:
     data_keys: FileDataKeys = field(kw_only=True)
 
 
+@dataclass(frozen=True)
+class Routed:
+    """What routing one event recorded: its notices, to publish through the outbox, and the
+    records that go straight to Kafka once it has committed (audit copies, dead letters)."""
+
+    notices: list[NoticeHeader]
+    reports: list[Message]
+
+    @property
+    def notice_ids(self) -> list[str]:
+        return [str(n.notice_id) for n in self.notices]
+
+
+NOTHING = Routed([], [])
+
+
 async def route_event(
     sealed: SealedEvent, deps: RoutingDeps, position: str | None = None
 ) -> list[NoticeHeader]:
-    """Routes one event; returns the headers of the notices it produced (none if seen before).
+    """Routes one event and publishes what it produced; returns its notices' headers."""
+    routed = await record_event(sealed, deps, position)
+    await outbox(deps).publish(routed.notice_ids, deps.clock(), also=routed.reports)
+    return routed.notices
+
+
+async def record_event(
+    sealed: SealedEvent, deps: RoutingDeps, position: str | None = None
+) -> Routed:
+    """Decides and records one event in one transaction; publishes nothing (the caller
+    publishes a whole batch's at once). Nothing is produced for an event seen before.
 
     ``position`` (topic/partition/offset) tells a redelivery of the same Kafka record, which
-    is skipped, from a replay of the event as a new record, which is rejected. The notices
-    are recorded with the routing decision and published once that has committed.
-    """
+    is skipped, from a replay of the event as a new record, which is rejected."""
     sealed_to = EventHeader.model_validate_json(sealed.header).broker_key_id
     header, signed = open_event(sealed, deps.keys.hpke_for(sealed_to))
     with structlog.contextvars.bound_contextvars(event_id=str(header.event_id)):
@@ -89,17 +113,15 @@ async def route_event(
                     raise
             log.info("event_routed_elsewhere")
             metrics.EVENTS_IN.labels("duplicate").inc()
-            return []
+            return NOTHING
         if routed is None:
             log.info("event_already_routed")
             metrics.EVENTS_IN.labels("duplicate").inc()
-            return []
+            return NOTHING
         event, sent, reports = routed
-        await _outbox(deps).publish([str(n.notice_id) for n, _ in sent], deps.clock())
-        await deps.publisher.publish(reports)
         log.info("event_routed", event_type=event.event_type.value, notices=len(sent))
         metrics.EVENTS_IN.labels("routed").inc()
-        return [notice for notice, _ in sent]
+        return Routed([notice for notice, _ in sent], reports)
 
 
 async def _decide_and_record(
@@ -131,7 +153,7 @@ async def _decide_and_record(
     return event, sent, reports
 
 
-def _outbox(deps: RoutingDeps) -> Outbox:
+def outbox(deps: RoutingDeps) -> Outbox:
     return Outbox(deps.sessions, deps.publisher, deps.topics.notices, deps.keys.pseudonym_secret)
 
 
