@@ -98,10 +98,13 @@ async def _run(
     report["settings"] = _settings(load, broker, today)
     if load.profile:
         report["profiles"] = sorted(str(p) for p in (workdir / "logs").glob("*.profile.txt"))
-    if load.baseline:
-        report["baseline"] = await _baseline(broker, load, accepted, seen, workdir)
-        ratio = report["events_per_s"] / report["baseline"]["events_per_s"]
-        report["throughput_ratio_to_baseline"] = round(ratio, 3)
+    try:
+        if load.baseline:
+            report["baseline"] = await _baseline(broker, load, accepted, seen, workdir)
+            ratio = report["events_per_s"] / report["baseline"]["events_per_s"]
+            report["throughput_ratio_to_baseline"] = round(ratio, 3)
+    finally:
+        await broker.remove_topics()
     return report
 
 

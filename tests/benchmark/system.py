@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import psutil
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from broker.adapters.kafka import Topics, ensure_topics
 from broker.config import TopicSettings
@@ -128,6 +129,15 @@ class Broker:
     def stop(self) -> None:
         for service in self.services.values():
             service.terminate()
+
+    async def remove_topics(self) -> None:
+        """The run's topics deleted, so that runs against a long-lived Kafka do not pile up."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            await admin.delete_topics(list(vars(self.topics).values()))
+        finally:
+            await admin.close()
 
     async def lag(self) -> int:
         return await Lag(self.bootstrap).of(self.groups)
