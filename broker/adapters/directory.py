@@ -11,7 +11,7 @@ from datetime import date, datetime, time
 from typing import TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import chronology, crypto, db
@@ -48,6 +48,40 @@ class ContactRecord:
 
 
 @dataclass(frozen=True)
+class OrgRecord:
+    id: str
+    name: str
+    kind: str
+    area: str
+    phone: str | None
+    session_start: str | None  # "08:45", schools only
+
+
+@dataclass(frozen=True)
+class SigningKeyRecord:
+    public_key: str
+    valid_from: datetime | None
+    valid_until: datetime | None
+
+
+@dataclass(frozen=True)
+class Organisations:
+    """Every organisation with its contacts, school terms and signing keys: a few thousand
+    rows at most, read for every event, and changed only through the directory's change log.
+    Each process keeps them until the change log moves on (``SqlDirectory.organisations``)."""
+
+    orgs: dict[str, OrgRecord]
+    contacts: dict[tuple[str, str], ContactRecord]  # (org id, role)
+    contacts_by_id: dict[str, ContactRecord]
+    terms: dict[str, tuple[tuple[date, date], ...]]
+    signing_keys: dict[tuple[str, str], "SigningKeyRecord"]  # (org id, key id)
+
+
+# Per database (tests open many in one process): the change-log position read, and the copy.
+_ORGANISATIONS: dict[str, tuple[int, Organisations]] = {}
+
+
+@dataclass(frozen=True)
 class FamilyContext:
     family: Family
     people: dict[str, PersonView]
@@ -56,6 +90,40 @@ class FamilyContext:
 class SqlDirectory:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self._organisations: Organisations | None = None
+        # The family's people and their household roles, as read for its members: the
+        # notices' views of them come from the same rows.
+        self._persons: dict[str, db.Person] = {}
+        self._roles: dict[str, str] = {}
+
+    async def organisations(self) -> Organisations:
+        """The organisations as of the last directory change: read again only after one."""
+        if self._organisations is None:
+            version = await self._session.scalar(select(func.max(db.DirectoryChange.id))) or 0
+            database = str((await self._session.connection()).engine.url)
+            cached = _ORGANISATIONS.get(database)
+            if cached is None or cached[0] != version:
+                cached = version, await self._read_organisations()
+                _ORGANISATIONS[database] = cached
+            self._organisations = cached[1]
+        return self._organisations
+
+    async def _read_organisations(self) -> Organisations:
+        orgs = {o.id: OrgRecord(o.id, o.name, o.kind, o.area, o.phone, o.session_start)
+                for o in await self._all(db.Organisation)}  # fmt: skip
+        contacts = [(c.role, _contact_record(c)) for c in await self._all(db.Contact)]
+        terms: dict[str, list[tuple[date, date]]] = {}
+        for t in await self._all(db.SchoolTerm):
+            terms.setdefault(t.org_id, []).append((t.starts_on, t.ends_on))
+        keys = {(k.org_id, k.key_id): SigningKeyRecord(k.public_key, k.valid_from, k.valid_until)
+                for k in await self._all(db.OrgSigningKey)}  # fmt: skip
+        return Organisations(
+            orgs=orgs,
+            contacts={(c.org_id, role): c for role, c in contacts},
+            contacts_by_id={c.contact_id: c for _, c in contacts},
+            terms={org: tuple(sorted(spans)) for org, spans in terms.items()},
+            signing_keys=keys,
+        )
 
     async def match(self, person: PersonRef, source_org: str) -> str | None:
         if person.local_id:
@@ -77,9 +145,10 @@ class SqlDirectory:
         ids = [await self.match(person, source_org) for person in named]
         subjects = tuple(i for i in ids if i) if ids and ids[0] else ()
         members = await self._members(subjects)
-        source = await self._session.get(db.Organisation, source_org)
-        area = await self._area_of(subjects[0]) if subjects else None
-        organisations = await self._all(db.Organisation)
+        known = await self.organisations()
+        source = known.orgs.get(source_org)
+        area = _home_area(members, subjects[0]) if subjects else None
+        organisations = known.orgs.values()
         homes = {m.household_id for m in members if m.household_id}
         family = Family(
             subjects=subjects,
@@ -124,6 +193,7 @@ class SqlDirectory:
         self, rows: Sequence[db.HouseholdMember], people: set[str]
     ) -> list[Member]:
         persons = {p.id: p for p in await self._all(db.Person, db.Person.id.in_(people))}
+        self._persons, self._roles = persons, {r.person_id: r.role for r in rows}
         registrations: dict[str, dict[str, str]] = {}
         for reg in await self._all(db.Registration, db.Registration.person_id.in_(people)):
             registrations.setdefault(reg.person_id, {})[reg.kind] = reg.org_id
@@ -205,18 +275,10 @@ class SqlDirectory:
     async def _all(self, model: type[T], *where: ColumnElement[bool]) -> Sequence[T]:
         return (await self._session.scalars(select(model).where(*where))).all()
 
-    async def _area_of(self, person_id: str) -> str | None:
-        query = (
-            select(db.Household.area)
-            .join(db.HouseholdMember, db.HouseholdMember.household_id == db.Household.id)
-            .where(db.HouseholdMember.person_id == person_id)
-            .order_by(db.Household.id)
-            .limit(1)
-        )
-        return await self._session.scalar(query)
-
     async def _plans(self, people: set[str]) -> tuple[PlanView, ...]:
         plans = await self._all(db.Plan, db.Plan.person_id.in_(people))
+        if not plans:
+            return ()
         owners: dict[str, list[db.PlanOwner]] = {}
         for owner in await self._all(db.PlanOwner, db.PlanOwner.plan_id.in_([p.id for p in plans])):
             owners.setdefault(owner.plan_id, []).append(owner)
@@ -231,44 +293,39 @@ class SqlDirectory:
         )  # fmt: skip
 
     async def _views(self, people: set[str]) -> dict[str, PersonView]:
-        roles = {
-            m.person_id: m.role
-            for m in await self._all(db.HouseholdMember, db.HouseholdMember.person_id.in_(people))
-        }
+        if not people:
+            return {}
+        persons = self._persons
+        if not people <= persons.keys():
+            persons = {p.id: p for p in await self._all(db.Person, db.Person.id.in_(people))}
         return {
             p.id: PersonView(
                 given_name=p.given_name,
                 family_name=p.family_name,
                 date_of_birth=p.date_of_birth,
                 nhs_number=p.nhs_number,
-                role=roles.get(p.id),
+                role=self._roles.get(p.id),
             )
-            for p in await self._all(db.Person, db.Person.id.in_(people))
+            for p in persons.values()
+            if p.id in people
         }
 
     async def contact_for(self, addressee: Addressee) -> ContactRecord | None:
         """The addressee's contact, else the organisation's safeguarding lead or duty desk."""
+        contacts = (await self.organisations()).contacts
         for role in (addressee.role, *FALLBACK_ROLES):
-            contact = await self._session.scalar(
-                select(db.Contact).where(
-                    db.Contact.org_id == addressee.org_id, db.Contact.role == role
-                )
-            )
-            if contact:
-                return ContactRecord(
-                    contact.id, contact.org_id, contact.hpke_public_key, contact.key_id,
-                    bool(contact.daily_digest), contact.webhook_url,
-                )  # fmt: skip
+            if contact := contacts.get((addressee.org_id, role)):
+                return contact
         return None
 
     async def webhook_url(self, contact_id: str) -> str | None:
         """Where the recipient's own system takes its notices pushed, if it has said."""
-        contact = await self._session.get(db.Contact, contact_id)
+        contact = (await self.organisations()).contacts_by_id.get(contact_id)
         return contact.webhook_url if contact else None
 
     async def signing_key(self, org_id: str, key_id: str, at: datetime) -> Ed25519PublicKey:
         """The organisation's registered key with this id, if it was valid at ``at``."""
-        key = await self._session.get(db.OrgSigningKey, (org_id, key_id))
+        key = (await self.organisations()).signing_keys.get((org_id, key_id))
         if key is None:
             raise UnknownSigningKey("the producing organisation has no key with this id")
         if (key.valid_from and at < key.valid_from) or (key.valid_until and at >= key.valid_until):
@@ -276,22 +333,22 @@ class SqlDirectory:
         return crypto.signing_public_from_text(key.public_key)
 
     async def check_may_publish(self, org_id: str, event_type: EventType) -> None:
-        org = await self._session.get(db.Organisation, org_id)
+        org = await self.organisation(org_id)
         if not may_publish(OrgKind(org.kind) if org else None, event_type):
             raise EventNotPermitted(
                 f"an organisation of this kind may not publish {event_type.value} events"
             )
 
-    async def organisation(self, org_id: str) -> db.Organisation | None:
-        return await self._session.get(db.Organisation, org_id)
+    async def organisation(self, org_id: str) -> OrgRecord | None:
+        return (await self.organisations()).orgs.get(org_id)
 
     async def school_calendar(self, org_id: str) -> SchoolCalendar:
-        org = await self._session.get(db.Organisation, org_id)
-        terms = await self._all(db.SchoolTerm, db.SchoolTerm.org_id == org_id)
+        known = await self.organisations()
+        org = known.orgs.get(org_id)
         start = time.fromisoformat(org.session_start) if org and org.session_start else None
         return SchoolCalendar(
             session_start=start or SchoolCalendar().session_start,
-            terms=tuple(sorted((t.starts_on, t.ends_on) for t in terms)),
+            terms=known.terms.get(org_id, ()),
             nation=nation_of(org.area if org else None),
         )
 
@@ -314,7 +371,20 @@ class SqlDirectory:
         )
 
 
-def contact_line(org: db.Organisation) -> str:
+def _home_area(members: Sequence[Member], person_id: str) -> str | None:
+    """The area of the person's household (the first by id, if they have several)."""
+    homes = sorted((m.household_id, m.area) for m in members
+                   if m.person_id == person_id and m.household_id)  # fmt: skip
+    return homes[0][1] if homes else None
+
+
+def _contact_record(c: db.Contact) -> ContactRecord:
+    return ContactRecord(
+        c.id, c.org_id, c.hpke_public_key, c.key_id, bool(c.daily_digest), c.webhook_url
+    )
+
+
+def contact_line(org: OrgRecord) -> str:
     return f"{org.name} ({org.phone})" if org.phone else org.name
 
 
