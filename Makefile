@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-faults lint schemas migration postgres clean
+.PHONY: demo test test-faults bench bench-gateway bench-scale lint schemas migration postgres clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,16 @@ test: lint
 # Each fault's line of counts is printed at the end of the run (tests/faults/conftest.py).
 test-faults: $(VENV)/.installed
 	$(BIN)/python -m pytest tests/faults -m faults
+
+# Benchmarks print one JSON document each; pass options with ARGS="--events 10000 --rate 40".
+bench: $(VENV)/.installed
+	$(BIN)/python -m tests.benchmark run $(ARGS)
+
+bench-gateway: $(VENV)/.installed
+	$(BIN)/python -m tests.benchmark gateway $(ARGS)
+
+bench-scale: $(VENV)/.installed
+	$(BIN)/python -m tests.benchmark scale $(ARGS)
 
 schemas: $(VENV)/.installed
 	$(BIN)/python -m schemas.generate

@@ -14,32 +14,45 @@ from pydantic import ValidationError
 from broker.adapters import audit, dead_letter_topic, metrics
 from broker.adapters.kafka import ConsumerHealth, Message, Received, consume
 from broker.bootstrap import Runtime
-from broker.errors import EnvelopeError
 from broker.pseudonyms import pseudonym
-from broker.services.routing import RoutingDeps, outbox, record_event
+from broker.services.routing import Routed, RoutingDeps, outbox, record_events
 from consumers.follow_up_timer import run_follow_up_timer
 from schemas.transport import EventHeader, SealedEvent
 
 log = structlog.get_logger(__name__)
 
 
+# Events routed in one transaction: enough to spread its commit and the audit chain's lock,
+# few enough that the transaction does not hold up other writers for long.
+EVENTS_PER_TRANSACTION = 50
+
+
 async def handle_events(records: Sequence[Received], deps: RoutingDeps) -> None:
-    """Routes each event in its own transaction, then publishes everything the batch
-    produced in one round trip to Kafka: waiting for Kafka's acknowledgement once per event
-    cost more than all the routing."""
+    """Routes a batch of events, a few dozen to a transaction, then publishes everything it
+    produced in one round trip to Kafka: waiting for Kafka's acknowledgement and for the
+    database's commit once per event cost more than all the routing."""
     notice_ids: list[str] = []
     reports: list[Message] = []
+    refused: list[tuple[Received, Exception]] = []
+    readable: list[tuple[Received, SealedEvent]] = []
     for record in records:
         try:
-            sealed = SealedEvent.model_validate_json(record.value)
-            routed = await record_event(sealed, deps, record.position)
-        except (EnvelopeError, ValidationError) as exc:
-            reports.append(dead_letter(record, exc, deps))
-            metrics.EVENTS_IN.labels("dead_lettered").inc()
-            await _audit_rejection(record, exc, deps)
-            continue
-        notice_ids += routed.notice_ids
-        reports += routed.reports
+            readable.append((record, SealedEvent.model_validate_json(record.value)))
+        except ValidationError as unreadable:
+            refused.append((record, unreadable))
+    for start in range(0, len(readable), EVENTS_PER_TRANSACTION):
+        chunk = readable[start : start + EVENTS_PER_TRANSACTION]
+        outcomes = await record_events([(sealed, r.position) for r, sealed in chunk], deps)
+        for (record, _), outcome in zip(chunk, outcomes, strict=True):
+            if isinstance(outcome, Routed):
+                notice_ids += outcome.notice_ids
+                reports += outcome.reports
+            else:
+                refused.append((record, outcome))
+    for record, reason in refused:
+        reports.append(dead_letter(record, reason, deps))
+        metrics.EVENTS_IN.labels("dead_lettered").inc()
+        await _audit_rejection(record, reason, deps)
     await outbox(deps).publish(notice_ids, deps.clock(), also=reports)
 
 

@@ -96,6 +96,10 @@ class SqlDirectory:
         self._persons: dict[str, db.Person] = {}
         self._roles: dict[str, str] = {}
 
+    @property
+    def session(self) -> AsyncSession:
+        return self._session
+
     async def organisations(self) -> Organisations:
         """The organisations as of the last directory change: read again only after one."""
         if self._organisations is None:

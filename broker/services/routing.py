@@ -8,11 +8,12 @@ redelivered event from being routed again once its transaction has committed.
 
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import structlog
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,7 +22,7 @@ from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.directory import FamilyContext, SqlDirectory, nation_of
 from broker.adapters.envelopes import open_event, verified_event
 from broker.adapters.kafka import Message, Topics
-from broker.errors import ReplayedEvent
+from broker.errors import EnvelopeError, ReplayedEvent
 from broker.keys import KeyStore
 from broker.ports import Publisher
 from broker.pseudonyms import pseudonym
@@ -83,73 +84,143 @@ class Routed:
 NOTHING = Routed([], [])
 
 
+# What routing an event in a batch came to: what it produced, or why it was refused.
+Outcome = Routed | EnvelopeError | ValidationError
+REFUSED = (EnvelopeError, ValidationError)
+
+
 async def route_event(
     sealed: SealedEvent, deps: RoutingDeps, position: str | None = None
 ) -> list[NoticeHeader]:
-    """Routes one event and publishes what it produced; returns its notices' headers."""
-    routed = await record_event(sealed, deps, position)
-    await outbox(deps).publish(routed.notice_ids, deps.clock(), also=routed.reports)
-    return routed.notices
+    """Routes one event and publishes what it produced; returns its notices' headers.
+    Raises EnvelopeError or ValidationError for an event refused."""
+    [outcome] = await record_events([(sealed, position)], deps)
+    if isinstance(outcome, REFUSED):
+        raise outcome
+    await outbox(deps).publish(outcome.notice_ids, deps.clock(), also=outcome.reports)
+    return outcome.notices
 
 
-async def record_event(
-    sealed: SealedEvent, deps: RoutingDeps, position: str | None = None
-) -> Routed:
-    """Decides and records one event in one transaction; publishes nothing (the caller
-    publishes a whole batch's at once). Nothing is produced for an event seen before.
+async def record_events(
+    events: Sequence[tuple[SealedEvent, str | None]], deps: RoutingDeps
+) -> list[Outcome]:
+    """Decides and records a batch of events, each with the Kafka position it was read from,
+    in one transaction (one commit, one turn of the audit chain's lock); publishes nothing.
+    Nothing is produced for an event seen before.
+
+    An event is refused (its envelope, signature, sender or times) before anything of it is
+    written, so a refusal leaves the rest of the batch standing. Anything else that fails
+    the transaction, such as another router instance having committed one of the events
+    first after a rebalance, sends the batch through again one event per transaction.
 
     ``position`` (topic/partition/offset) tells a redelivery of the same Kafka record, which
     is skipped, from a replay of the event as a new record, which is rejected."""
-    sealed_to = EventHeader.model_validate_json(sealed.header).broker_key_id
-    header, signed = open_event(sealed, deps.keys.hpke_for(sealed_to))
-    with structlog.contextvars.bound_contextvars(event_id=str(header.event_id)):
+    if len(events) > 1:
         try:
-            routed = await _decide_and_record(sealed, header, signed, deps, position)
+            async with deps.sessions.begin() as session:
+                directory = SqlDirectory(session)
+                decided = [await _decide_or_refuse(directory, sealed, position, deps)
+                           for sealed, position in events]  # fmt: skip
+                await _audit_produced(session, decided, deps)
         except IntegrityError:
-            # Another router instance (before a rebalance reached this one) committed the same
-            # event first: its notices stand, and this transaction left nothing behind.
-            async with deps.sessions() as session:
-                if not await _seen_before(session, str(header.event_id), position):
-                    raise
-            log.info("event_routed_elsewhere")
-            metrics.EVENTS_IN.labels("duplicate").inc()
-            return NOTHING
-        if routed is None:
-            log.info("event_already_routed")
-            metrics.EVENTS_IN.labels("duplicate").inc()
-            return NOTHING
-        event, sent, reports = routed
-        log.info("event_routed", event_type=event.event_type.value, notices=len(sent))
-        metrics.EVENTS_IN.labels("routed").inc()
-        return Routed([notice for notice, _ in sent], reports)
+            log.info("batch_routed_one_by_one", events=len(events))
+        else:
+            return [_outcome(d) for d in decided]
+    return [await _record_alone(sealed, position, deps) for sealed, position in events]
+
+
+async def _record_alone(sealed: SealedEvent, position: str | None, deps: RoutingDeps) -> Outcome:
+    try:
+        async with deps.sessions.begin() as session:
+            decided = await _decide_or_refuse(SqlDirectory(session), sealed, position, deps)
+            await _audit_produced(session, [decided], deps)
+    except IntegrityError:
+        # Another router instance (before a rebalance reached this one) committed the same
+        # event first: its notices stand, and this transaction left nothing behind.
+        header = EventHeader.model_validate_json(sealed.header)
+        async with deps.sessions() as session:
+            if not await _seen_before(session, str(header.event_id), position):
+                raise
+        log.info("event_routed_elsewhere", event_id=str(header.event_id))
+        metrics.EVENTS_IN.labels("duplicate").inc()
+        return NOTHING
+    return _outcome(decided)
+
+
+Decided = tuple[Event, list[tuple[NoticeHeader, Decision]], list[Message]]
+
+
+async def _decide_or_refuse(
+    directory: SqlDirectory, sealed: SealedEvent, position: str | None, deps: RoutingDeps
+) -> Decided | str | EnvelopeError | ValidationError:
+    """What the event decided, the id of an event seen before, or why it was refused."""
+    try:
+        sealed_to = EventHeader.model_validate_json(sealed.header).broker_key_id
+        header, signed = open_event(sealed, deps.keys.hpke_for(sealed_to))
+        with structlog.contextvars.bound_contextvars(event_id=str(header.event_id)):
+            decided = await _decide_and_record(directory, sealed, header, signed, deps, position)
+    except REFUSED as exc:
+        return exc
+    return decided or str(header.event_id)
+
+
+async def _audit_produced(
+    session: AsyncSession, decided: Sequence[object], deps: RoutingDeps
+) -> None:
+    """The audit entries of every notice decided, appended last: the audit chain's lock is
+    then held only for the commit, so router instances side by side hardly wait for it."""
+    for outcome in decided:
+        if not isinstance(outcome, tuple):
+            continue
+        for notice, _ in outcome[1]:
+            ids = {"event_id": str(notice.event_id), "recipient_id": notice.recipient_id,
+                   "rule_id": notice.rule_id, "severity": notice.severity.value}  # fmt: skip
+            await audit.append(session, "notice_produced", "router", str(notice.notice_id),
+                               ids, deps.clock())  # fmt: skip
+
+
+def _outcome(decided: Decided | str | EnvelopeError | ValidationError) -> Outcome:
+    """Logged and counted once its transaction has committed."""
+    if isinstance(decided, REFUSED):
+        return decided
+    if isinstance(decided, str):
+        log.info("event_already_routed", event_id=decided)
+        metrics.EVENTS_IN.labels("duplicate").inc()
+        return NOTHING
+    event, sent, reports = decided
+    log.info("event_routed", event_id=str(event.event_id), event_type=event.event_type.value,
+             notices=len(sent))  # fmt: skip
+    metrics.EVENTS_IN.labels("routed").inc()
+    # Published after the commit, like the notices: the audit topic's copies of what the
+    # audit log holds, and dead letters for decisions no contact can take.
+    return Routed([notice for notice, _ in sent], reports)
 
 
 async def _decide_and_record(
+    directory: SqlDirectory,
     sealed: SealedEvent,
     header: EventHeader,
     signed: SignedEvent,
     deps: RoutingDeps,
     position: str | None,
-) -> tuple[Event, list[tuple[NoticeHeader, Decision]], list[Message]] | None:
-    async with deps.sessions.begin() as session:
-        directory = SqlDirectory(session)
-        producer_key = await directory.signing_key(
-            header.source_org, signed.signing_key_id, header.received_at
-        )
-        event = verified_event(signed, header, producer_key)
-        await directory.check_may_publish(event.source_org, event.event_type)
-        check_times(event, header, deps.clock())
-        if await _seen_before(session, str(event.event_id), position):
-            return None
-        context = await directory.family_for(event.people(), event.source_org)
-        history = await _record_and_load_history(directory, event, context)
-        decisions = decide(event, context.family, history, header.received_at, deps.limits)
-        reports, sent = await _seal_all(session, directory, decisions, event, header, context,
-                                        deps)  # fmt: skip
-        await _remember(session, directory, sealed, event, header, context, sent, deps,
-                        position)  # fmt: skip
-    # Published after the commit, like the notices: the audit topic's copies of what the
-    # audit log holds, and dead letters for decisions no contact can take.
+) -> Decided | None:
+    session = directory.session
+    producer_key = await directory.signing_key(
+        header.source_org, signed.signing_key_id, header.received_at
+    )
+    event = verified_event(signed, header, producer_key)
+    await directory.check_may_publish(event.source_org, event.event_type)
+    check_times(event, header, deps.clock())
+    if await _seen_before(session, str(event.event_id), position):
+        return None
+    # Nothing of the event is written before this point: a refusal above leaves no trace.
+    context = await directory.family_for(event.people(), event.source_org)
+    history = await _record_and_load_history(directory, event, context)
+    decisions = decide(event, context.family, history, header.received_at, deps.limits)
+    reports, sent = await _seal_all(session, directory, decisions, event, header, context,
+                                    deps)  # fmt: skip
+    await _remember(session, directory, sealed, event, header, context, sent, deps,
+                    position)  # fmt: skip
     return event, sent, reports
 
 
@@ -171,11 +242,6 @@ async def _remember(
     """Records the event as routed, in the family's chronology, or in the matching queue."""
     session.add(db.RoutedEvent(event_id=str(event.event_id), routed_at=deps.clock(),
                                notices=len(sent), position=position))  # fmt: skip
-    for notice, _ in sent:
-        ids = {"event_id": str(notice.event_id), "recipient_id": notice.recipient_id,
-               "rule_id": notice.rule_id, "severity": notice.severity.value}  # fmt: skip
-        await audit.append(session, "notice_produced", "router", str(notice.notice_id), ids,
-                           deps.clock())  # fmt: skip
     family = context.family
     if family.subject is None or family.unmatched:
         await matching.park(session, sealed, header, family.front_door(), deps.clock())
