@@ -1,0 +1,37 @@
+"""The benchmark command runs the real system end to end and reports what it must. A small
+load, and counts only: timings belong to the benchmark, never to assertions."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+
+def test_a_run_reports_the_broker_beside_the_baseline(kafka_bootstrap: str) -> None:
+    command = [sys.executable, "-m", "tests.benchmark", "run", "--people", "1000",
+               "--events", "60", "--partitions", "2"]  # fmt: skip
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    report = json.loads(done.stdout)  # one JSON document, and nothing else, on stdout
+    assert report["events"] == 60
+    assert sum(report["event_mix"].values()) == 60
+    assert report["notices"] > 0
+    assert report["consumer_lag_at_end"] == 0
+    assert report["crashed"] == {}
+    latency = report["latency_ms"]
+    assert 0 < latency["p50"] <= latency["p95"] <= latency["p99"] <= latency["max"]
+    assert {"router-0", "delivery-0", "kafka"} <= report["cpu_s_per_1000_events"].keys()
+    assert report["peak_rss_mib"]["router-0"] > 0
+    assert report["settings"]["people"] == 1000
+    # The baseline moved exactly as many messages, of the broker's own sizes.
+    assert report["baseline"]["events"] == 60
+    assert report["baseline"]["notices"] == report["notices"]
+    ratio = report["throughput_ratio_to_baseline"]
+    assert ratio == pytest.approx(report["events_per_s"] / report["baseline"]["events_per_s"],
+                                  rel=0.01)  # fmt: skip
