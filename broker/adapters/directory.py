@@ -175,23 +175,19 @@ class SqlDirectory:
     async def _members(self, subjects: tuple[str, ...]) -> tuple[Member, ...]:
         if not subjects:
             return ()
-        homes = await self._households_of(subjects)
-        rows = (await self._session.execute(
-            select(db.HouseholdMember).where(db.HouseholdMember.household_id.in_(homes))
-        )).scalars().all()  # fmt: skip
+        rows = await self._households_with(subjects)
         children = {r.person_id for r in rows if r.role == HouseholdRole.CHILD}
-        homes |= await self._households_of(children)
-        rows = (await self._session.execute(
-            select(db.HouseholdMember).where(db.HouseholdMember.household_id.in_(homes))
-        )).scalars().all()  # fmt: skip
+        if children - set(subjects):
+            rows = await self._households_with({*subjects, *children})
         people = {r.person_id for r in rows} | set(subjects)
         return tuple(await self._member_records(rows, people))
 
-    async def _households_of(self, people: Iterable[str]) -> set[str]:
-        query = select(db.HouseholdMember.household_id).where(
+    async def _households_with(self, people: Iterable[str]) -> Sequence[db.HouseholdMember]:
+        """Every member of every household these people belong to."""
+        homes = select(db.HouseholdMember.household_id).where(
             db.HouseholdMember.person_id.in_(list(people))
         )
-        return set((await self._session.scalars(query)).all())
+        return await self._all(db.HouseholdMember, db.HouseholdMember.household_id.in_(homes))
 
     async def _member_records(
         self, rows: Sequence[db.HouseholdMember], people: set[str]

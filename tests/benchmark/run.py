@@ -167,9 +167,10 @@ async def _drain(broker: Broker, audit: AuditWatch) -> float:
             await audit.read_to_end()
             if audit.seen.complete:
                 return time.monotonic() - start
-        seen = audit.seen
-        print(f"draining: lag {lag}, notices produced {len(seen.event_of)}, "
-              f"committed {len(seen.committed_at)}", file=sys.stderr)  # fmt: skip
+        if int(time.monotonic() - start) % 10 == 0:  # progress, every ten seconds or so
+            seen = audit.seen
+            print(f"draining: lag {lag}, notices produced {len(seen.event_of)}, "
+                  f"committed {len(seen.committed_at)}", file=sys.stderr)  # fmt: skip
         await asyncio.sleep(0.5)
     raise RuntimeError(f"the broker did not drain in {DRAIN_TIMEOUT_S:.0f} s")
 
