@@ -16,7 +16,7 @@ import structlog
 import typer
 
 from tests.benchmark import population
-from tests.benchmark.run import Load, run
+from tests.benchmark.run import Load, run, run_gateway_mode
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
 
@@ -55,6 +55,18 @@ def run_command(
     load = Load(people, events, rate, in_flight, routers, deliveries, partitions, baseline,
                 profile)  # fmt: skip
     _print(run(load))
+
+
+@app.command()
+def gateway(
+    people: People = 100_000,
+    events: Events = 3_000,
+    concurrency: Annotated[int, typer.Option(min=1, help="clients posting at once")] = 16,
+    partitions: Annotated[int, typer.Option(min=1)] = 6,
+) -> None:
+    """The HTTP gateway alone: events accepted per second, and the latency of a 202."""
+    _quiet_logs()
+    _print(run_gateway_mode(people, events, concurrency, partitions))
 
 
 @app.command()

@@ -26,6 +26,7 @@ from producers.sdk import EventPublisher
 from schemas.events import Event
 from tests.benchmark import population
 from tests.benchmark.baseline import BaselineLoad, run_baseline
+from tests.benchmark.gateway_load import run_gateway
 from tests.benchmark.measure import Processes, percentiles
 from tests.benchmark.system import (
     AuditWatch,
@@ -65,6 +66,17 @@ def run(load: Load, workdir: Path | None = None) -> dict[str, Any]:
         url = population.directory_database(pop, load.people, today, workdir / "broker.sqlite")
         bootstrap = stack.enter_context(kafka(workdir))
         return asyncio.run(_run(load, pop, url, bootstrap, workdir, today))
+
+
+def run_gateway_mode(people: int, events: int, concurrency: int, partitions: int) -> dict[str, Any]:
+    """The gateway alone, on the same directory and the same mix of events."""
+    today = datetime.now(UTC).date()
+    pop = population.population(people, today)
+    with tempfile.TemporaryDirectory(prefix="sgb-bench-") as folder, kafka(Path(folder)) as kafka_:
+        workdir = Path(folder)
+        url = population.directory_database(pop, people, today, workdir / "broker.sqlite")
+        load = list(population.events(pop, events))
+        return asyncio.run(run_gateway(kafka_, workdir, pop, url, load, concurrency, partitions))
 
 
 async def _run(

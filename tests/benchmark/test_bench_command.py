@@ -35,3 +35,18 @@ def test_a_run_reports_the_broker_beside_the_baseline(kafka_bootstrap: str) -> N
     ratio = report["throughput_ratio_to_baseline"]
     assert ratio == pytest.approx(report["events_per_s"] / report["baseline"]["events_per_s"],
                                   rel=0.01)  # fmt: skip
+
+
+def test_the_gateway_mode_reports_what_it_accepted(kafka_bootstrap: str) -> None:
+    command = [sys.executable, "-m", "tests.benchmark", "gateway", "--people", "1000",
+               "--events", "40", "--concurrency", "4"]  # fmt: skip
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    report = json.loads(done.stdout)
+    assert report["requests"] == report["accepted"] == 40
+    assert report["answers"] == {"202": 40}
+    assert report["events_per_s"] > 0
+    assert 0 < report["latency_ms"]["p50"] <= report["latency_ms"]["p99"]
+    assert report["cpu_s"]["gateway"] > 0

@@ -19,9 +19,11 @@ class Service:
     """One broker process (``sgb router``, ``sgb delivery``), its output in its own log."""
 
     def __init__(
-        self, name: str, command: str, env: dict[str, str], logs: Path, profile: bool = False
-    ) -> None:
+        self, name: str, command: str, env: dict[str, str], logs: Path, profile: bool = False,
+        args: tuple[str, ...] = (),
+    ) -> None:  # fmt: skip
         self.name, self.command, self.env, self.logs = name, command, env, logs
+        self.args = args
         # Under pyinstrument, which writes its report to the logs when the process exits.
         report = ["-m", "pyinstrument", "-r", "text", "-o", str(logs / f"{name}.profile.txt")]
         self.profiler = report if profile else []
@@ -32,8 +34,9 @@ class Service:
     def start(self) -> None:
         self._close_log()
         self._log = (self.logs / f"{self.name}.log").open("ab")
+        command = [sys.executable, *self.profiler, "-m", "broker.entrypoints.cli", self.command]
         self.proc = subprocess.Popen(
-            [sys.executable, *self.profiler, "-m", "broker.entrypoints.cli", self.command],
+            [*command, *self.args],
             env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
