@@ -22,6 +22,13 @@ app = typer.Typer(add_completion=False, no_args_is_help=True)
 
 People = Annotated[int, typer.Option(min=1000, help="people in the generated directory")]
 Events = Annotated[int, typer.Option(min=1, help="events to publish")]
+Postgres = Annotated[
+    str | None,
+    typer.Option(
+        help="a PostgreSQL server's URL (postgresql+asyncpg://...) for the broker's "
+        "database; default: SQLite"
+    ),
+]
 Rate = Annotated[float | None, typer.Option(min=0.1, help="events/s offered; default: max")]
 
 
@@ -48,12 +55,13 @@ def run_command(
     deliveries: Annotated[int, typer.Option(min=1)] = 1,
     partitions: Annotated[int, typer.Option(min=1)] = 6,
     baseline: Annotated[bool, typer.Option(help="also run the raw-aiokafka baseline")] = True,
+    postgres: Postgres = None,
     profile: Annotated[bool, typer.Option(help="profile the broker (pyinstrument)")] = False,
 ) -> None:
     """The broker end to end under a mixed load, and the raw-aiokafka baseline."""
     _quiet_logs()
     load = Load(people, events, rate, in_flight, routers, deliveries, partitions, baseline,
-                profile)  # fmt: skip
+                postgres, profile)  # fmt: skip
     _print(run(load))
 
 
@@ -75,6 +83,7 @@ def scale(
     events: Events = 3_000,
     routers: Annotated[str, typer.Option(help="router instances to try")] = "1,2,4",
     partitions: Annotated[str, typer.Option(help="partition counts to try")] = "1,2,4,8,12",
+    postgres: Postgres = None,
 ) -> None:
     """``run`` for each number of routers and partitions (routers beyond the partitions
     would sit idle, so those pairs are skipped); no baseline."""
@@ -84,14 +93,18 @@ def scale(
         for r in (int(n) for n in routers.split(",")):
             if r > p:
                 continue
-            report = run(Load(people, events, routers=r, partitions=p, baseline=False))
+            load = Load(people, events, routers=r, partitions=p, baseline=False,
+                        postgres=postgres)  # fmt: skip
+            report = run(load)
             typer.echo(f"routers={r} partitions={p}: {report['events_per_s']} events/s", err=True)
             runs.append({"routers": r, "partitions": p} | {
                 k: report[k] for k in ("events_per_s", "notices_per_s", "latency_ms",
                                        "cpu_s_per_1000_events", "peak_rss_mib",
                                        "consumer_lag_at_end")
             })  # fmt: skip
-    _print({"mode": "scale", "people": people, "events": events, "runs": runs})
+    database = "postgresql" if postgres else "sqlite"
+    _print({"mode": "scale", "people": people, "events": events, "database": database,
+            "runs": runs})  # fmt: skip
 
 
 @app.command()

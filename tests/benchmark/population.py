@@ -67,10 +67,14 @@ def population(people: int, today: date) -> Population:
     return build(people_to_households(people), seed=SEED, today=today, shape=SHAPE)
 
 
+def cached_directory(people: int, today: date) -> Path:
+    return CACHE / f"directory-{people}-{SEED}-{today.isoformat()}-{head()}.sqlite"
+
+
 def directory_database(pop: Population, people: int, today: date, into: Path) -> str:
     """A SQLite database holding the directory, copied from the cache (made if missing).
     Called before the run's event loop starts: it may take minutes the first time."""
-    cached = CACHE / f"directory-{people}-{SEED}-{today.isoformat()}-{head()}.sqlite"
+    cached = cached_directory(people, today)
     if not cached.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
         building = cached.with_suffix(".building")

@@ -9,6 +9,7 @@ produced is committed and both consumer groups have committed everything.
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import sys
 import tempfile
@@ -24,7 +25,7 @@ from broker.adapters.kafka import CONSUMER_SETTINGS, MAX_RECORDS, PRODUCER_SETTI
 from broker.keys import KeyStore
 from producers.sdk import EventPublisher
 from schemas.events import Event
-from tests.benchmark import population
+from tests.benchmark import pg_copy, population
 from tests.benchmark.baseline import BaselineLoad, run_baseline
 from tests.benchmark.gateway_load import run_gateway
 from tests.benchmark.measure import Processes, percentiles
@@ -51,6 +52,7 @@ class Load:
     deliveries: int = 1
     partitions: int = 6
     baseline: bool = True
+    postgres: str | None = None  # a PostgreSQL server's URL: the broker's database there
     profile: bool = False  # the broker's processes under pyinstrument, reports kept
 
 
@@ -80,6 +82,21 @@ def run_gateway_mode(people: int, events: int, concurrency: int, partitions: int
 
 
 async def _run(
+    load: Load, pop: population.Population, url: str, bootstrap: str, workdir: Path, today: date
+) -> dict[str, Any]:
+    if load.postgres:
+        stem = population.cached_directory(load.people, today).stem
+        template = f"bench_{hashlib.sha256(stem.encode()).hexdigest()[:12]}"
+        await pg_copy.template_from_sqlite(url, load.postgres, template)
+        database, url = await pg_copy.database_from_template(load.postgres, template)
+    try:
+        return await _run_on(load, pop, url, bootstrap, workdir, today)
+    finally:
+        if load.postgres:
+            await pg_copy.drop_database(load.postgres, database)
+
+
+async def _run_on(
     load: Load, pop: population.Population, url: str, bootstrap: str, workdir: Path, today: date
 ) -> dict[str, Any]:
     broker = Broker(workdir, bootstrap, url, load.partitions, load.routers, load.deliveries,
