@@ -71,10 +71,11 @@ def gateway(
     events: Events = 3_000,
     concurrency: Annotated[int, typer.Option(min=1, help="clients posting at once")] = 16,
     partitions: Annotated[int, typer.Option(min=1)] = 6,
+    postgres: Postgres = None,
 ) -> None:
     """The HTTP gateway alone: events accepted per second, and the latency of a 202."""
     _quiet_logs()
-    _print(run_gateway_mode(people, events, concurrency, partitions))
+    _print(run_gateway_mode(people, events, concurrency, partitions, postgres))
 
 
 @app.command()

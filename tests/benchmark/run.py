@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -70,7 +70,9 @@ def run(load: Load, workdir: Path | None = None) -> dict[str, Any]:
         return asyncio.run(_run(load, pop, url, bootstrap, workdir, today))
 
 
-def run_gateway_mode(people: int, events: int, concurrency: int, partitions: int) -> dict[str, Any]:
+def run_gateway_mode(
+    people: int, events: int, concurrency: int, partitions: int, postgres: str | None = None
+) -> dict[str, Any]:
     """The gateway alone, on the same directory and the same mix of events."""
     today = datetime.now(UTC).date()
     pop = population.population(people, today)
@@ -78,22 +80,40 @@ def run_gateway_mode(people: int, events: int, concurrency: int, partitions: int
         workdir = Path(folder)
         url = population.directory_database(pop, people, today, workdir / "broker.sqlite")
         load = list(population.events(pop, events))
-        return asyncio.run(run_gateway(kafka_, workdir, pop, url, load, concurrency, partitions))
+
+        async def on_database(url: str) -> dict[str, Any]:
+            return await run_gateway(kafka_, workdir, pop, url, load, concurrency, partitions)
+
+        return asyncio.run(_on_database(people, today, url, postgres, on_database))
+
+
+async def _on_database(
+    people: int,
+    today: date,
+    sqlite_url: str,
+    postgres: str | None,
+    run_on: Callable[[str], Awaitable[dict[str, Any]]],
+) -> dict[str, Any]:
+    """Runs on the SQLite copy, or on a PostgreSQL database made from the same directory."""
+    if not postgres:
+        return await run_on(sqlite_url)
+    stem = population.cached_directory(people, today).stem
+    template = f"bench_{hashlib.sha256(stem.encode()).hexdigest()[:12]}"
+    await pg_copy.template_from_sqlite(sqlite_url, postgres, template)
+    database, url = await pg_copy.database_from_template(postgres, template)
+    try:
+        return await run_on(url)
+    finally:
+        await pg_copy.drop_database(postgres, database)
 
 
 async def _run(
     load: Load, pop: population.Population, url: str, bootstrap: str, workdir: Path, today: date
 ) -> dict[str, Any]:
-    if load.postgres:
-        stem = population.cached_directory(load.people, today).stem
-        template = f"bench_{hashlib.sha256(stem.encode()).hexdigest()[:12]}"
-        await pg_copy.template_from_sqlite(url, load.postgres, template)
-        database, url = await pg_copy.database_from_template(load.postgres, template)
-    try:
+    async def on_database(url: str) -> dict[str, Any]:
         return await _run_on(load, pop, url, bootstrap, workdir, today)
-    finally:
-        if load.postgres:
-            await pg_copy.drop_database(load.postgres, database)
+
+    return await _on_database(load.people, today, url, load.postgres, on_database)
 
 
 async def _run_on(
