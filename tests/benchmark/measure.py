@@ -30,6 +30,7 @@ class Watched:
     cpu_start: float
     cpu_s: float = 0.0
     peak_rss: int = 0
+    tree: bool = False  # the process and its children (a PostgreSQL server's backends)
 
 
 @dataclass
@@ -39,15 +40,16 @@ class Processes:
 
     watched: dict[str, Watched] = field(default_factory=dict)
 
-    def watch(self, name: str, pid: int) -> None:
+    def watch(self, name: str, pid: int, tree: bool = False) -> None:
         process = psutil.Process(pid)
-        self.watched[name] = Watched(process, _cpu(process))
+        self.watched[name] = Watched(process, _cpu(process, tree), tree=tree)
 
     def sample(self) -> None:
         for w in self.watched.values():
             with contextlib.suppress(psutil.Error):
-                w.cpu_s = _cpu(w.process) - w.cpu_start
-                w.peak_rss = max(w.peak_rss, w.process.memory_info().rss, _high_water(w.process))
+                w.cpu_s = _cpu(w.process, w.tree) - w.cpu_start
+                rss = sum(p.memory_info().rss for p in _family(w.process, w.tree))
+                w.peak_rss = max(w.peak_rss, rss, _high_water(w.process))
 
     async def sample_every(self, seconds: float, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -67,10 +69,20 @@ class Processes:
         }  # fmt: skip
 
 
-def _cpu(process: psutil.Process) -> float:
-    """User and system time of the process and of its children that have ended."""
+def _family(process: psutil.Process, tree: bool) -> list[psutil.Process]:
+    return [process, *process.children(recursive=True)] if tree else [process]
+
+
+def _cpu(process: psutil.Process, tree: bool = False) -> float:
+    """User and system time of the process (with its live children, for a tree) and of its
+    children that have ended."""
+    total = 0.0
+    for member in _family(process, tree):
+        with contextlib.suppress(psutil.Error):
+            times = member.cpu_times()
+            total += times.user + times.system
     times = process.cpu_times()
-    return float(times.user + times.system + times.children_user + times.children_system)
+    return total + float(times.children_user + times.children_system)
 
 
 def _high_water(process: psutil.Process) -> int:

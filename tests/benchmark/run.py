@@ -129,6 +129,8 @@ async def _run_on(
             processes.watch(name, pid)
         if kafka_pid := listening_pid(bootstrap):
             processes.watch("kafka", kafka_pid)
+        if load.postgres and (postgres_pid := listening_pid(load.postgres)):
+            processes.watch("postgresql", postgres_pid, tree=True)
         processes.watch("agencies (SDK)", os.getpid())
         stop = asyncio.Event()
         sampler = asyncio.create_task(processes.sample_every(0.5, stop))

@@ -20,6 +20,7 @@ import httpx
 import psutil
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
+from sqlalchemy.engine import make_url
 
 from broker.adapters.kafka import Topics, ensure_topics
 from broker.config import TopicSettings
@@ -41,9 +42,11 @@ def kafka(workdir: Path) -> Iterator[str]:
         yield cluster.bootstrap_servers
 
 
-def listening_pid(bootstrap: str) -> int | None:
-    """The process serving ``host:port`` (the Kafka broker's JVM), to measure it too."""
-    port = int(bootstrap.split(",")[0].rsplit(":", 1)[1])
+def listening_pid(address: str) -> int | None:
+    """The process serving ``host:port`` or a database URL (the Kafka broker's JVM, the
+    PostgreSQL server), to measure it too."""
+    first = address.split(",")[0]
+    port = make_url(first).port if "://" in first else int(first.rsplit(":", 1)[1])
     for conn in psutil.net_connections(kind="tcp"):
         if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
             return conn.pid
