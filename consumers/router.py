@@ -22,17 +22,17 @@ from schemas.transport import EventHeader, SealedEvent
 log = structlog.get_logger(__name__)
 
 
-# Events routed in one transaction: enough to spread its commit and the audit chain's lock,
-# few enough that the transaction does not hold up other writers for long.
-EVENTS_PER_TRANSACTION = 50
+# Events routed in one transaction: enough to spread its commit, the audit chain's lock and
+# the wait for Kafka's acknowledgement; few enough that the first of them is not kept waiting
+# long for the last, nor other writers for the transaction.
+EVENTS_PER_TRANSACTION = 25
 
 
 async def handle_events(records: Sequence[Received], deps: RoutingDeps) -> None:
-    """Routes a batch of events, a few dozen to a transaction, then publishes everything it
-    produced in one round trip to Kafka: waiting for Kafka's acknowledgement and for the
-    database's commit once per event cost more than all the routing."""
-    notice_ids: list[str] = []
-    reports: list[Message] = []
+    """Routes a batch of events a few dozen at a time: each group in one transaction, and
+    what it produced published in one round trip to Kafka once that has committed (waiting
+    for the database's commit and Kafka's acknowledgement once per event cost more than all
+    the routing)."""
     refused: list[tuple[Received, Exception]] = []
     readable: list[tuple[Received, SealedEvent]] = []
     for record in records:
@@ -43,17 +43,19 @@ async def handle_events(records: Sequence[Received], deps: RoutingDeps) -> None:
     for start in range(0, len(readable), EVENTS_PER_TRANSACTION):
         chunk = readable[start : start + EVENTS_PER_TRANSACTION]
         outcomes = await record_events([(sealed, r.position) for r, sealed in chunk], deps)
+        notice_ids: list[str] = []
+        reports: list[Message] = []
         for (record, _), outcome in zip(chunk, outcomes, strict=True):
             if isinstance(outcome, Routed):
                 notice_ids += outcome.notice_ids
                 reports += outcome.reports
             else:
                 refused.append((record, outcome))
+        await outbox(deps).publish(notice_ids, deps.clock(), also=reports)
     for record, reason in refused:
-        reports.append(dead_letter(record, reason, deps))
-        metrics.EVENTS_IN.labels("dead_lettered").inc()
         await _audit_rejection(record, reason, deps)
-    await outbox(deps).publish(notice_ids, deps.clock(), also=reports)
+        metrics.EVENTS_IN.labels("dead_lettered").inc()
+    await deps.publisher.publish([dead_letter(record, reason, deps) for record, reason in refused])
 
 
 async def _audit_rejection(record: Received, exc: Exception, deps: RoutingDeps) -> None:
