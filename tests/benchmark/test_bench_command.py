@@ -5,20 +5,25 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 
-def test_a_run_reports_the_broker_beside_the_baseline(kafka_bootstrap: str) -> None:
-    command = [sys.executable, "-m", "tests.benchmark", "run", "--people", "1000",
-               "--events", "60", "--partitions", "2"]  # fmt: skip
+def bench(kafka_bootstrap: str, *args: str) -> Any:
+    """The command's standard output: one JSON document, and nothing else."""
+    command = [sys.executable, "-m", "tests.benchmark", *args, "--people", "1000"]
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
 
-    report = json.loads(done.stdout)  # one JSON document, and nothing else, on stdout
+
+def test_a_run_reports_the_broker_beside_the_baseline(kafka_bootstrap: str) -> None:
+    report = bench(kafka_bootstrap, "run", "--events", "60", "--partitions", "2")
+
     assert report["events"] == 60
     assert sum(report["event_mix"].values()) == 60
     assert report["notices"] > 0
@@ -38,13 +43,8 @@ def test_a_run_reports_the_broker_beside_the_baseline(kafka_bootstrap: str) -> N
 
 
 def test_the_gateway_mode_reports_what_it_accepted(kafka_bootstrap: str) -> None:
-    command = [sys.executable, "-m", "tests.benchmark", "gateway", "--people", "1000",
-               "--events", "40", "--concurrency", "4"]  # fmt: skip
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
+    report = bench(kafka_bootstrap, "gateway", "--events", "40", "--concurrency", "4")
 
-    report = json.loads(done.stdout)
     assert report["requests"] == report["accepted"] == 40
     assert report["answers"] == {"202": 40}
     assert report["events_per_s"] > 0
