@@ -7,6 +7,7 @@ captured log line are searched for each marker. Not one may be found.
 """
 
 import asyncio
+import contextlib
 import random
 import uuid
 from datetime import date, timedelta
@@ -124,6 +125,17 @@ def files_under(*roots: Path) -> list[Path]:
     return [p for root in roots if root.exists() for p in root.rglob("*") if p.is_file()]
 
 
+def contents(files: list[Path]) -> dict[str, bytes]:
+    """Each file's bytes by its full path (every partition's first segment has the same
+    name). A file gone since it was listed is skipped: Kafka removes deleted topics'
+    directories in the background, and other tests delete theirs."""
+    found = {}
+    for path in files:
+        with contextlib.suppress(FileNotFoundError):
+            found[str(path)] = path.read_bytes()
+    return found
+
+
 async def database_content(url: str, rt: Runtime) -> dict[str, bytes]:
     """What the database holds: SQLite's files byte for byte (free pages, journal and all);
     on PostgreSQL, whose files belong to the server, every row of every table as text."""
@@ -131,7 +143,7 @@ async def database_content(url: str, rt: Runtime) -> dict[str, bytes]:
         database = Path(url.removeprefix("sqlite+aiosqlite:///"))
         files = files_under(database.parent)
         assert database in files
-        return {p.name: p.read_bytes() for p in files}
+        return contents(files)
     async with rt.engine.connect() as connection:
         tables = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
         return {
@@ -166,7 +178,7 @@ class TestCanary:
 
         if not kafka_data_dirs:
             pytest.skip("the Kafka broker's disk is not reachable (an external broker)")
-        kafka = {p.name: p.read_bytes() for p in files_under(*kafka_data_dirs)}
+        kafka = contents(files_under(*kafka_data_dirs))
         assert any(name.endswith(".log") for name in kafka)  # Kafka segments were read
         stored = {**kafka, **await database_content(settings.database_url, running_broker)}
         # The search reads real content: the directory's own (non-event) records are there.
