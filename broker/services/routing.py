@@ -110,8 +110,9 @@ async def record_events(
 
     An event is refused (its envelope, signature, sender or times) before anything of it is
     written, so a refusal leaves the rest of the batch standing. Anything else that fails
-    the transaction, such as another router instance having committed one of the events
-    first after a rebalance, sends the batch through again one event per transaction.
+    the transaction (another router instance having committed one of the events first after
+    a rebalance, or an event found unreadable only while it was being recorded) sends the
+    batch through again one event per transaction.
 
     ``position`` (topic/partition/offset) tells a redelivery of the same Kafka record, which
     is skipped, from a replay of the event as a new record, which is rejected."""
@@ -122,7 +123,7 @@ async def record_events(
                 decided = [await _decide_or_refuse(directory, sealed, position, deps)
                            for sealed, position in events]  # fmt: skip
                 await _audit_produced(session, decided, deps)
-        except IntegrityError:
+        except (IntegrityError, *REFUSED):
             log.info("batch_routed_one_by_one", events=len(events))
         else:
             return [_outcome(d) for d in decided]
@@ -134,6 +135,8 @@ async def _record_alone(sealed: SealedEvent, position: str | None, deps: Routing
         async with deps.sessions.begin() as session:
             decided = await _decide_or_refuse(SqlDirectory(session), sealed, position, deps)
             await _audit_produced(session, [decided], deps)
+    except REFUSED as exc:  # found while recording: nothing of it stays
+        return exc
     except IntegrityError:
         # Another router instance (before a rebalance reached this one) committed the same
         # event first: its notices stand, and this transaction left nothing behind.
@@ -153,15 +156,19 @@ Decided = tuple[Event, list[tuple[NoticeHeader, Decision]], list[Message]]
 async def _decide_or_refuse(
     directory: SqlDirectory, sealed: SealedEvent, position: str | None, deps: RoutingDeps
 ) -> Decided | str | EnvelopeError | ValidationError:
-    """What the event decided, the id of an event seen before, or why it was refused."""
+    """What the event decided, the id of an event seen before, or why it was refused. Only
+    the admission checks, which write nothing, answer a refusal; a failure while the event
+    is recorded raises, and its transaction is rolled back whole."""
     try:
         sealed_to = EventHeader.model_validate_json(sealed.header).broker_key_id
         header, signed = open_event(sealed, deps.keys.hpke_for(sealed_to))
-        with structlog.contextvars.bound_contextvars(event_id=str(header.event_id)):
-            decided = await _decide_and_record(directory, sealed, header, signed, deps, position)
+        event = await _admitted(directory, header, signed, deps, position)
     except REFUSED as exc:
         return exc
-    return decided or str(header.event_id)
+    if event is None:
+        return str(header.event_id)
+    with structlog.contextvars.bound_contextvars(event_id=str(event.event_id)):
+        return await _decide_and_record(directory, sealed, event, header, deps, position)
 
 
 async def _audit_produced(
@@ -196,24 +203,35 @@ def _outcome(decided: Decided | str | EnvelopeError | ValidationError) -> Outcom
     return Routed([notice for notice, _ in sent], reports)
 
 
-async def _decide_and_record(
+async def _admitted(
     directory: SqlDirectory,
-    sealed: SealedEvent,
     header: EventHeader,
     signed: SignedEvent,
     deps: RoutingDeps,
     position: str | None,
-) -> Decided | None:
-    session = directory.session
+) -> Event | None:
+    """The event, once its signature, sender and times are checked; None if it was routed
+    before from this same record. Reads only."""
     producer_key = await directory.signing_key(
         header.source_org, signed.signing_key_id, header.received_at
     )
     event = verified_event(signed, header, producer_key)
     await directory.check_may_publish(event.source_org, event.event_type)
     check_times(event, header, deps.clock())
-    if await _seen_before(session, str(event.event_id), position):
+    if await _seen_before(directory.session, str(event.event_id), position):
         return None
-    # Nothing of the event is written before this point: a refusal above leaves no trace.
+    return event
+
+
+async def _decide_and_record(
+    directory: SqlDirectory,
+    sealed: SealedEvent,
+    event: Event,
+    header: EventHeader,
+    deps: RoutingDeps,
+    position: str | None,
+) -> Decided:
+    session = directory.session
     context = await directory.family_for(event.people(), event.source_org)
     history = await _record_and_load_history(directory, event, context)
     decisions = decide(event, context.family, history, header.received_at, deps.limits)
