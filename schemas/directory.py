@@ -17,7 +17,7 @@ OrgKindName = Literal[
 ]  # fmt: skip
 ContactRoleName = Literal[
     "key_adult", "deputy_key_adult", "safeguarding_lead", "duty_manager",
-    "education_safeguarding_officer",
+    "education_safeguarding_officer", "emergency_duty_team",
 ]  # fmt: skip
 
 

@@ -31,6 +31,7 @@ class NoticeType(StrEnum):
     FRONT_DOOR_REFERRAL = "front_door_referral"
     TRANSFER = "transfer"
     PLAN_OWNER = "plan_owner"
+    OUT_OF_HOURS = "out_of_hours_referral"  # to the emergency duty team, at once
 
 
 class FollowUp(StrEnum):

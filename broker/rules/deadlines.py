@@ -24,6 +24,8 @@ OTHER_PERIODS: Mapping[NoticeType, timedelta] = {
     NoticeType.GP_INFORMATION: timedelta(hours=72),
     NoticeType.HEALTH_VISITING: timedelta(hours=72),
     NoticeType.AGENCY_INFORMATION: timedelta(hours=72),
+    # Out of hours the emergency duty team acts now, in real time: no working hours apply.
+    NoticeType.OUT_OF_HOURS: timedelta(hours=1),
 }
 
 

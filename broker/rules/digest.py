@@ -24,6 +24,7 @@ DIGEST_VIEW: dict[NoticeType, frozenset[str]] = {
     NoticeType.PLAN_OWNER: CLINICAL,
     NoticeType.FRONT_DOOR_REFERRAL: FULL,
     NoticeType.TRANSFER: FULL,
+    NoticeType.OUT_OF_HOURS: FULL,
 }
 
 

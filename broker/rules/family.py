@@ -33,6 +33,7 @@ class ContactRole(StrEnum):
     SAFEGUARDING_LEAD = "safeguarding_lead"
     DUTY_MANAGER = "duty_manager"
     EDUCATION_SAFEGUARDING_OFFICER = "education_safeguarding_officer"
+    EMERGENCY_DUTY = "emergency_duty_team"  # the authority's out-of-hours service (EDT)
 
 
 class HouseholdRole(StrEnum):

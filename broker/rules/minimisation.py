@@ -24,6 +24,7 @@ PERSON_FIELDS: dict[NoticeType, frozenset[str]] = {
     NoticeType.FRONT_DOOR_REFERRAL: CLINICAL_IDENTITY,
     NoticeType.TRANSFER: CLINICAL_IDENTITY,
     NoticeType.PLAN_OWNER: CLINICAL_IDENTITY,
+    NoticeType.OUT_OF_HOURS: CLINICAL_IDENTITY,
 }
 
 SCHOOL_SAFE_FACTS = frozenset({"child_present", "consider_childrens_needs"})
@@ -48,6 +49,7 @@ DETAIL_FIELDS: dict[NoticeType, frozenset[str]] = {
     NoticeType.FRONT_DOOR_REFERRAL: EVERYTHING,
     NoticeType.TRANSFER: EVERYTHING,
     NoticeType.PLAN_OWNER: CONCERN_WITHOUT_CLINICAL_NOTES,
+    NoticeType.OUT_OF_HOURS: EVERYTHING,  # the emergency duty team stands in for the front door
 }
 
 SUMMARIES: dict[NoticeType, str] = {
@@ -61,6 +63,10 @@ SUMMARIES: dict[NoticeType, str] = {
     NoticeType.FRONT_DOOR_REFERRAL: "A safeguarding concern for children in your area.",
     NoticeType.TRANSFER: "A family with a safeguarding history is moving: transfer of history.",
     NoticeType.PLAN_OWNER: "A new concern about a child whose plan you own.",
+    NoticeType.OUT_OF_HOURS: (
+        "Out of hours: a high-risk safeguarding concern for children in your area, to act on "
+        "now. The front door has it for its next working day."
+    ),
 }
 
 # A school learns that something happened, not which kind of service was involved or what
