@@ -3,10 +3,10 @@ public keys, people, households, registrations, involvements, school terms)."""
 
 from datetime import date, time
 from ipaddress import ip_address
-from typing import Literal
+from typing import Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from schemas.common import AreaCode, ContactId, Contract, OrgId, Phone, RecordId, ShortText, Upn
 from schemas.nhs import NhsNumber
@@ -41,8 +41,20 @@ class OrganisationSpec(Contract):
     area: AreaCode
     phone: Phone | None = None
     session_start: time | None = None
+    # Working hours on working days (London time): a front door's office hours, outside which
+    # its emergency duty team is told; any recipient's working day, for its deadlines.
+    opens_at: time | None = None
+    closes_at: time | None = None
     terms: tuple[Term, ...] = ()
     signing_keys: tuple[SigningKeySpec, ...] = ()
+
+    @model_validator(mode="after")
+    def _opens_before_it_closes(self) -> Self:
+        if (self.opens_at is None) != (self.closes_at is None):
+            raise ValueError("give both opens_at and closes_at, or neither")
+        if self.opens_at and self.closes_at and self.opens_at >= self.closes_at:
+            raise ValueError("opens_at must be before closes_at")
+        return self
 
 
 class ContactSpec(Contract):
@@ -123,6 +135,25 @@ class HouseholdSpec(Contract):
     members: tuple[HouseholdMemberSpec, ...]
 
 
+class RelationshipSpec(Contract):
+    """A family tie that does not depend on who lives where: a parent or carer of a child
+    (living with the child or not, with or without parental responsibility), or siblings
+    (brothers and sisters, half and step included, wherever each lives)."""
+
+    person_id: RecordId
+    kind: Literal["parent_of", "sibling_of"]
+    related_person_id: RecordId
+    parental_responsibility: bool | None = None  # parent_of only; None when not known
+
+    @model_validator(mode="after")
+    def _a_tie_between_two_people(self) -> Self:
+        if self.person_id == self.related_person_id:
+            raise ValueError("a relationship joins two different people")
+        if self.kind == "sibling_of" and self.parental_responsibility is not None:
+            raise ValueError("parental_responsibility is for parent_of only")
+        return self
+
+
 class RegistrationSpec(Contract):
     person_id: RecordId
     kind: Literal["gp", "school", "health_team"]
@@ -162,6 +193,7 @@ class DirectorySpec(Contract):
     contacts: tuple[ContactSpec, ...] = ()
     people: tuple[PersonSpec, ...] = ()
     households: tuple[HouseholdSpec, ...] = ()
+    relationships: tuple[RelationshipSpec, ...] = ()
     registrations: tuple[RegistrationSpec, ...] = ()
     involvements: tuple[InvolvementSpec, ...] = ()
     plans: tuple[PlanSpec, ...] = ()

@@ -3,11 +3,14 @@
 Each file is optional, UTF-8 (a spreadsheet's byte-order mark is fine), with a header row; a
 column may be left out when its field is optional, and an empty cell is None:
 
-    organisations.csv      id,name,kind,area,phone,session_start
+    organisations.csv      id,name,kind,area,phone,session_start,opens_at,closes_at
     school_terms.csv       org_id,starts_on,ends_on
     contacts.csv           id,org_id,role,hpke_public_key,webhook_url
     people.csv             id,nhs_number,upn,given_name,family_name,date_of_birth
     household_members.csv  household_id,area,person_id,role     (one row per member)
+    relationships.csv      person_id,kind,related_person_id,parental_responsibility
+                           (kind parent_of or sibling_of; parents living with a child
+                           need no row: the household says so)
     registrations.csv      person_id,kind,org_id
     involvements.csv       person_id,org_id,opened_on,closed_on
     plans.csv              id,person_id,kind,area,started_on,ended_on,step_down_until,
@@ -39,15 +42,18 @@ from schemas.directory import (
     PlanOwnerSpec,
     PlanSpec,
     RegistrationSpec,
+    RelationshipSpec,
     Term,
 )
 
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "organisations.csv": ("id", "name", "kind", "area", "phone", "session_start"),
+    "organisations.csv": ("id", "name", "kind", "area", "phone", "session_start", "opens_at",
+                          "closes_at"),
     "school_terms.csv": ("org_id", "starts_on", "ends_on"),
     "contacts.csv": ("id", "org_id", "role", "hpke_public_key", "webhook_url"),
     "people.csv": ("id", "nhs_number", "upn", "given_name", "family_name", "date_of_birth"),
     "household_members.csv": ("household_id", "area", "person_id", "role"),
+    "relationships.csv": ("person_id", "kind", "related_person_id", "parental_responsibility"),
     "registrations.csv": ("person_id", "kind", "org_id"),
     "involvements.csv": ("person_id", "org_id", "opened_on", "closed_on"),
     "plans.csv": ("id", "person_id", "kind", "area", "started_on", "ended_on",
@@ -89,6 +95,7 @@ def read_directory(folder: Path) -> DirectorySpec:
         contacts=tuple(row.parse(ContactSpec) for row in rows["contacts.csv"]),
         people=tuple(row.parse(PersonSpec) for row in rows["people.csv"]),
         households=_households(rows["household_members.csv"]),
+        relationships=tuple(_relationship(row) for row in rows["relationships.csv"]),
         registrations=tuple(row.parse(RegistrationSpec) for row in rows["registrations.csv"]),
         involvements=tuple(row.parse(InvolvementSpec) for row in rows["involvements.csv"]),
         plans=_plans(rows["plans.csv"], rows["plan_owners.csv"]),
@@ -162,10 +169,22 @@ def _plans(plans: list[Row], owners: list[Row]) -> tuple[PlanSpec, ...]:
     )  # fmt: skip
 
 
+def _relationship(row: Row) -> RelationshipSpec:
+    fields = _same("person_id", "kind", "related_person_id")
+    if row.cells.get("parental_responsibility") is None:
+        return row.parse(RelationshipSpec, fields)
+    responsible = _boolean(row, "parental_responsibility")
+    return row.parse(RelationshipSpec, fields, parental_responsibility=responsible)
+
+
 def _is_lead(row: Row) -> bool:
-    cell = (row.cells.get("is_lead") or "false").lower()
+    return _boolean(row, "is_lead", default="false")
+
+
+def _boolean(row: Row, column: str, default: str | None = None) -> bool:
+    cell = (row.cells.get(column) or default or "").lower()
     if cell not in BOOLEANS:
-        raise row.fault("is_lead", "should be true or false")
+        raise row.fault(column, "should be true or false")
     return BOOLEANS[cell]
 
 

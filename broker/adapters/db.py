@@ -65,6 +65,8 @@ class Organisation(Base):
     area: Mapped[str] = mapped_column(String(9), index=True)
     phone: Mapped[str | None] = mapped_column(String(50))
     session_start: Mapped[str | None] = mapped_column(String(5))  # "08:45", schools only
+    opens_at: Mapped[str | None] = mapped_column(String(5))  # working hours, "09:00"
+    closes_at: Mapped[str | None] = mapped_column(String(5))  # "17:00"
 
 
 class SchoolTerm(Base):
@@ -129,6 +131,21 @@ class HouseholdMember(Base):
     household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), primary_key=True)
     person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), primary_key=True, index=True)
     role: Mapped[str] = mapped_column(String(20))
+
+
+class Relationship(Base):
+    """A tie that holds wherever people live: ``parent_of`` (parent or carer to child) or
+    ``sibling_of``. ``derived`` marks a parent link inferred from a shared household (by the
+    import, or the migration that introduced this table) rather than stated."""
+
+    __tablename__ = "relationships"
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)  # parent_of | sibling_of
+    related_person_id: Mapped[str] = mapped_column(
+        ForeignKey("people.id"), primary_key=True, index=True
+    )
+    parental_responsibility: Mapped[bool | None] = mapped_column(Boolean)
+    derived: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Registration(Base):
@@ -234,6 +251,23 @@ class MatchingQueueEntry(Base):
     status: Mapped[str] = mapped_column(String(20))  # waiting | matched
     matched_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     matched_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class DataQualityIssue(Base):
+    """Something in the directory that stopped a notice reaching its intended reader, or a
+    chain of escalations that ran out: each occurrence, for the data-quality report. Ids,
+    kinds and fixed wording only: no personal data."""
+
+    __tablename__ = "data_quality_issues"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    front_door: Mapped[str | None] = mapped_column(String(64), index=True)  # whose report
+    org_id: Mapped[str | None] = mapped_column(String(64))  # the record at fault
+    role: Mapped[str | None] = mapped_column(String(40))
+    event_id: Mapped[str | None] = mapped_column(String(36))
+    notice_id: Mapped[str | None] = mapped_column(String(36))
+    rule_id: Mapped[str | None] = mapped_column(String(100))
 
 
 class PatternRecord(Base):

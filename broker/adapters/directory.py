@@ -26,6 +26,7 @@ from broker.rules.family import (
     Member,
     OrgKind,
     PlanView,
+    Tie,
 )
 from broker.rules.history import Outcome, PersonHistory
 from broker.rules.unmatched import unmatched_ids
@@ -148,7 +149,7 @@ class SqlDirectory:
         held for matching at the front door of the source organisation's area."""
         ids = [await self.match(person, source_org) for person in named]
         subjects = tuple(i for i in ids if i) if ids and ids[0] else ()
-        members = await self._members(subjects)
+        members, ties = await self._members(subjects)
         known = await self.organisations()
         source = known.orgs.get(source_org)
         area = _home_area(members, subjects[0]) if subjects else None
@@ -163,6 +164,7 @@ class SqlDirectory:
             plans=await self._plans({m.person_id for m in members}),
             history=await chronology.household_history(self._session, homes),
             org_lines={o.id: contact_line(o) for o in organisations},
+            ties=ties,
         )
         views = await self._views({m.person_id for m in members} | set(subjects))
         labels = unmatched_ids(len(named))
@@ -172,15 +174,36 @@ class SqlDirectory:
             family = replace(family, unmatched=tuple(labels[i] for i in unknown))
         return FamilyContext(family, views)
 
-    async def _members(self, subjects: tuple[str, ...]) -> tuple[Member, ...]:
+    async def _members(
+        self, subjects: tuple[str, ...]
+    ) -> tuple[tuple[Member, ...], tuple[Tie, ...]]:
+        """The subjects' households and their children's, wherever those children live,
+        with the ties that bind them: a parent who lives apart from a child is still told,
+        and a child's other home is still the child's."""
         if not subjects:
-            return ()
-        rows = await self._households_with(subjects)
-        children = {r.person_id for r in rows if r.role == HouseholdRole.CHILD}
-        if children - set(subjects):
+            return (), ()
+        ties = await self._ties_of(subjects)
+        linked = {t.related_person_id for t in ties
+                  if t.kind == "parent_of" and t.person_id in subjects}  # fmt: skip
+        rows = await self._households_with({*subjects, *linked})
+        children = linked | {r.person_id for r in rows if r.role == HouseholdRole.CHILD}
+        if children - linked - set(subjects):
             rows = await self._households_with({*subjects, *children})
-        people = {r.person_id for r in rows} | set(subjects)
-        return tuple(await self._member_records(rows, people))
+        ties = await self._ties_of({*subjects, *children})
+        tied = {p for t in ties for p in (t.person_id, t.related_person_id)}
+        people = {r.person_id for r in rows} | set(subjects) | tied
+        return tuple(await self._member_records(rows, people, ties)), ties
+
+    async def _ties_of(self, people: Iterable[str]) -> tuple[Tie, ...]:
+        """Every tie with one of these people at either end."""
+        ids = list(people)
+        either_end = or_(
+            db.Relationship.person_id.in_(ids), db.Relationship.related_person_id.in_(ids)
+        )
+        return tuple(
+            Tie(r.person_id, r.kind, r.related_person_id, r.parental_responsibility)
+            for r in await self._all(db.Relationship, either_end)
+        )
 
     async def _households_with(self, people: Iterable[str]) -> Sequence[db.HouseholdMember]:
         """Every member of every household these people belong to."""
@@ -190,7 +213,7 @@ class SqlDirectory:
         return await self._all(db.HouseholdMember, db.HouseholdMember.household_id.in_(homes))
 
     async def _member_records(
-        self, rows: Sequence[db.HouseholdMember], people: set[str]
+        self, rows: Sequence[db.HouseholdMember], people: set[str], ties: Sequence[Tie]
     ) -> list[Member]:
         persons = {p.id: p for p in await self._all(db.Person, db.Person.id.in_(people))}
         self._persons, self._roles = persons, {r.person_id: r.role for r in rows}
@@ -204,8 +227,8 @@ class SqlDirectory:
         areas = {h.id: h.area for h in await self._all(
             db.Household, db.Household.id.in_({r.household_id for r in rows}))}  # fmt: skip
         placed = [(r.person_id, r.role, r.household_id) for r in rows]
-        placed += [(p, HouseholdRole.PARENT_OR_CARER, "") for p in people if p not in
-                   {r.person_id for r in rows}]  # fmt: skip
+        placed += [(p, _role_by_ties(p, ties), "") for p in people
+                   if p not in {r.person_id for r in rows}]  # fmt: skip
         return [
             Member(
                 person_id=person_id,
@@ -369,6 +392,16 @@ class SqlDirectory:
                 sorted((r.at, _outcome(r.outcome)) for r in records if r.kind == "appointment")
             ),
         )
+
+
+def _role_by_ties(person_id: str, ties: Sequence[Tie]) -> HouseholdRole:
+    """The role of someone known only by a tie, in no household the family spans."""
+    is_child = any(
+        (t.kind == "parent_of" and t.related_person_id == person_id)
+        or (t.kind == "sibling_of" and person_id in (t.person_id, t.related_person_id))
+        for t in ties
+    )
+    return HouseholdRole.CHILD if is_child else HouseholdRole.PARENT_OR_CARER
 
 
 def _home_area(members: Sequence[Member], person_id: str) -> str | None:

@@ -45,6 +45,7 @@ from schemas.directory import (
     PersonSpec,
     PlanSpec,
     RegistrationSpec,
+    RelationshipSpec,
 )
 
 ACTOR = "admin-api"  # until authentication names the administrator
@@ -97,6 +98,7 @@ def create_admin_api(settings: Settings | None = None) -> FastAPI:
     _install_error_handlers(app)
     _add_record_routes(app)
     _add_registration_routes(app)
+    _add_relationship_routes(app)
     _add_bulk_routes(app)
 
     @app.get("/health")
@@ -189,6 +191,33 @@ def _add_registration_routes(app: FastAPI) -> None:
         async with _sessions(request).begin() as session:
             await admin.delete_registration(session, person_id, kind, ACTOR)
         return Changed(id=admin.registration_id(person_id, kind), action="deleted")
+
+
+def _add_relationship_routes(app: FastAPI) -> None:
+    path = "/v1/admin/relationships/{person_id}/{kind}/{related_person_id}"
+
+    @app.put(path, response_model=Changed)
+    async def put_relationship(
+        request: Request,
+        _: auth.Administrator,
+        person_id: str,
+        kind: str,
+        related_person_id: str,
+        spec: RelationshipSpec,
+    ) -> Changed:
+        _same_ids(person_id=(person_id, spec.person_id), kind=(kind, spec.kind),
+                  related_person_id=(related_person_id, spec.related_person_id))  # fmt: skip
+        record_id = admin.relationship_id(person_id, kind, related_person_id)
+        return await _put(request, admin.put_relationship, spec, record_id)
+
+    @app.delete(path, response_model=Changed)
+    async def delete_relationship(
+        request: Request, _: auth.Administrator, person_id: str, kind: str, related_person_id: str
+    ) -> Changed:
+        async with _sessions(request).begin() as session:
+            await admin.delete_relationship(session, person_id, kind, related_person_id, ACTOR)
+        return Changed(id=admin.relationship_id(person_id, kind, related_person_id),
+                       action="deleted")  # fmt: skip
 
 
 def _add_bulk_routes(app: FastAPI) -> None:

@@ -67,6 +67,17 @@ class Member:
 
 
 @dataclass(frozen=True)
+class Tie:
+    """A family tie that holds wherever people live: ``parent_of`` (a parent or carer to a
+    child, with or without parental responsibility) or ``sibling_of``."""
+
+    person_id: str
+    kind: str  # parent_of | sibling_of
+    related_person_id: str
+    parental_responsibility: bool | None = None
+
+
+@dataclass(frozen=True)
 class PlanView:
     """A plan as routing needs it: whose, what kind, when, and who owns it."""
 
@@ -143,6 +154,7 @@ class Family:
     history: HouseholdHistory = field(default_factory=lambda: HouseholdHistory())
     org_lines: Mapping[str, str] = field(default_factory=dict)
     unmatched: tuple[str, ...] = ()  # ids of people the event named whom nobody knows yet
+    ties: tuple[Tie, ...] = ()
 
     def person(self, person_id: str) -> Member | None:
         return next((m for m in self.members if m.person_id == person_id), None)
@@ -163,22 +175,68 @@ class Family:
         return frozenset(m.household_id for m in self.members if m.person_id == person_id)
 
     def children_of(self, person_id: str) -> tuple[Member, ...]:
-        """The children living in any household of this person ("think family")."""
+        """This person's children wherever they live ("think family"): the children in any
+        of the person's households, and any child the person is a parent or carer of."""
         homes = self.households_of(person_id)
-        return unique(
-            m for m in self.members if m.role is HouseholdRole.CHILD and m.household_id in homes
-        )
-
-    def other_parents(self, person_id: str) -> tuple[Member, ...]:
-        """The other parents or carers of this person's children, wherever those live."""
-        homes = set().union(*(self.households_of(c.person_id) for c in self.children_of(person_id)))
+        linked = {t.related_person_id for t in self._ties("parent_of") if t.person_id == person_id}
         return unique(
             m
             for m in self.members
-            if m.role is HouseholdRole.PARENT_OR_CARER
-            and m.household_id in homes
+            if m.role is HouseholdRole.CHILD
+            and (m.household_id in homes or m.person_id in linked)
             and m.person_id != person_id
         )
+
+    def parents_of(self, child_id: str) -> tuple[Member, ...]:
+        """The child's parents and carers: those the child lives with, and those the
+        directory ties to the child wherever they live."""
+        homes = self.households_of(child_id)
+        linked = {t.person_id for t in self._ties("parent_of") if t.related_person_id == child_id}
+        return unique(
+            m
+            for m in self.members
+            if m.person_id != child_id
+            and (
+                m.person_id in linked
+                or (m.role is HouseholdRole.PARENT_OR_CARER and m.household_id in homes)
+            )
+        )
+
+    def other_parents(self, person_id: str) -> tuple[Member, ...]:
+        """The other parents or carers of this person's children, wherever they live."""
+        return unique(
+            parent
+            for child in self.children_of(person_id)
+            for parent in self.parents_of(child.person_id)
+            if parent.person_id != person_id
+        )
+
+    def siblings_of(self, child_id: str) -> tuple[Member, ...]:
+        """Brothers and sisters wherever they live: children who share a home or a parent
+        with this child, or whom the directory ties to it as siblings."""
+        homes = self.households_of(child_id)
+        parents = {p.person_id for p in self.parents_of(child_id)}
+        stated = {
+            other
+            for t in self._ties("sibling_of")
+            for one, other in ((t.person_id, t.related_person_id),
+                               (t.related_person_id, t.person_id))
+            if one == child_id
+        }  # fmt: skip
+        return unique(
+            m
+            for m in self.members
+            if m.role is HouseholdRole.CHILD
+            and m.person_id != child_id
+            and (
+                m.household_id in homes
+                or m.person_id in stated
+                or parents & {p.person_id for p in self.parents_of(m.person_id)}
+            )
+        )
+
+    def _ties(self, kind: str) -> tuple[Tie, ...]:
+        return tuple(t for t in self.ties if t.kind == kind)
 
     def front_door(self, area: str | None = None) -> str | None:
         return self.front_doors.get(area or self.area or "")

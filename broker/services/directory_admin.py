@@ -8,6 +8,7 @@ names another the directory lacks raises ``MissingReference`` before anything is
 
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import time
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -34,6 +35,7 @@ from schemas.directory import (
     PlanOwnerSpec,
     PlanSpec,
     RegistrationSpec,
+    RelationshipSpec,
 )
 
 ImportSummary = dict[str, Counter[Outcome]]
@@ -41,13 +43,14 @@ S = TypeVar("S")
 
 
 async def put_organisation(session: AsyncSession, spec: OrganisationSpec, actor: str) -> Outcome:
-    start = spec.session_start.strftime("%H:%M") if spec.session_start else None
     values = {
         "name": spec.name,
         "kind": spec.kind,
         "area": spec.area,
         "phone": spec.phone,
-        "session_start": start,
+        "session_start": _clock(spec.session_start),
+        "opens_at": _clock(spec.opens_at),
+        "closes_at": _clock(spec.closes_at),
     }
     delta = await put_row(session, db.Organisation, {"id": spec.id}, values)
     terms = [{"org_id": spec.id, **term.model_dump()} for term in spec.terms]
@@ -61,6 +64,10 @@ async def put_organisation(session: AsyncSession, spec: OrganisationSpec, actor:
     if await replace_rows(session, db.OrgSigningKey, db.OrgSigningKey.org_id == spec.id, keys):
         delta.fields.append("signing_keys")
     return await log(session, actor, "organisation", spec.id, delta)
+
+
+def _clock(moment: time | None) -> str | None:
+    return moment.strftime("%H:%M") if moment else None
 
 
 async def put_contact(session: AsyncSession, spec: ContactSpec, actor: str) -> Outcome:
@@ -95,7 +102,48 @@ async def put_household(session: AsyncSession, spec: HouseholdSpec, actor: str) 
         delta.fields.append("members")
     if await session.get(db.HouseholdArea, {"household_id": spec.id, "area": spec.area}) is None:
         session.add(db.HouseholdArea(household_id=spec.id, area=spec.area))
+    await _derive_parent_links(session, spec)
     return await log(session, actor, "household", spec.id, delta)
+
+
+async def _derive_parent_links(session: AsyncSession, spec: HouseholdSpec) -> None:
+    """Each parent or carer living with a child is that child's parent, a tie that outlasts
+    the household: a parent who moves out is still told about the child. A tie already
+    stated (with its parental responsibility) is left as it is."""
+    adults = [m.person_id for m in spec.members if m.role == "parent_or_carer"]
+    children = [m.person_id for m in spec.members if m.role == "child"]
+    for adult in adults:
+        for child in children:
+            key = {"person_id": adult, "kind": "parent_of", "related_person_id": child}
+            if adult != child and await session.get(db.Relationship, key) is None:
+                session.add(db.Relationship(**key, derived=True))
+    await session.flush()
+
+
+async def put_relationship(session: AsyncSession, spec: RelationshipSpec, actor: str) -> Outcome:
+    """States a parent or sibling tie; stating a derived one makes it stated."""
+    await require(session, db.Person, "person", spec.person_id)
+    await require(session, db.Person, "person", spec.related_person_id)
+    key = spec.model_dump(include={"person_id", "kind", "related_person_id"})
+    values = {"parental_responsibility": spec.parental_responsibility, "derived": False}
+    delta = await put_row(session, db.Relationship, key, values)
+    return await log(session, actor, "relationship", relationship_id(**key), delta)
+
+
+async def delete_relationship(
+    session: AsyncSession, person_id: str, kind: str, related_person_id: str, actor: str
+) -> None:
+    """Removes a tie; RecordNotFound when there is none."""
+    key = {"person_id": person_id, "kind": kind, "related_person_id": related_person_id}
+    row = await session.get(db.Relationship, key)
+    if row is None:
+        raise RecordNotFound("relationship", relationship_id(**key))
+    await session.delete(row)
+    await record(session, actor, "relationship", relationship_id(**key), "deleted", ["kind"])
+
+
+def relationship_id(person_id: str, kind: str, related_person_id: str) -> str:
+    return f"{person_id}/{kind}/{related_person_id}"
 
 
 async def put_registration(session: AsyncSession, spec: RegistrationSpec, actor: str) -> Outcome:
@@ -166,6 +214,7 @@ async def load_directory(
     await _each(session, actor, summary, "contacts", put_contact, spec.contacts)
     await _each(session, actor, summary, "people", put_person, spec.people)
     await _each(session, actor, summary, "households", put_household, spec.households)
+    await _each(session, actor, summary, "relationships", put_relationship, spec.relationships)
     await _each(session, actor, summary, "registrations", put_registration, spec.registrations)
     await _each(session, actor, summary, "involvements", put_involvement, spec.involvements)
     await _each(session, actor, summary, "plans", put_plan, spec.plans)

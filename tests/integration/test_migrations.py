@@ -133,3 +133,45 @@ class TestEntryPoints:
         empty = settings.model_copy(update={"database_url": await databases.new(migrated=False)})
         async with runtime(empty, configure_logs=False) as rt:
             assert await migrations.current(rt.engine) == migrations.head()
+
+
+class TestRelationshipsMigration:
+    async def test_parents_become_parents_of_the_children_they_live_with(
+        self, empty: AsyncEngine
+    ) -> None:
+        """A directory from before relationships keeps working: the migration that brings
+        them in ties each parent or carer to every child of the same household, and nobody
+        else (not adults to adults, not children to children, not across households)."""
+        await migrations.upgrade(empty, "025f254dba5f")
+        async with empty.begin() as connection:
+            for person in ("mum", "dad", "kid", "twin", "lodger-kid", "other-adult"):
+                await connection.execute(
+                    text("INSERT INTO people (id) VALUES (:id)"), {"id": person}
+                )
+            for home in ("h1", "h2"):
+                await connection.execute(
+                    text("INSERT INTO households (id, area) VALUES (:id, 'E09000099')"),
+                    {"id": home},
+                )
+            members = [
+                ("h1", "mum", "parent_or_carer"), ("h1", "dad", "parent_or_carer"),
+                ("h1", "kid", "child"), ("h1", "twin", "child"),
+                ("h2", "other-adult", "parent_or_carer"), ("h2", "lodger-kid", "child"),
+            ]  # fmt: skip
+            for home, person, role in members:
+                await connection.execute(
+                    text("INSERT INTO household_members (household_id, person_id, role) "
+                         "VALUES (:h, :p, :r)"),
+                    {"h": home, "p": person, "r": role},
+                )  # fmt: skip
+        await migrations.upgrade(empty)
+        async with empty.connect() as connection:
+            rows = await connection.execute(
+                text("SELECT person_id, kind, related_person_id, derived FROM relationships")
+            )
+            ties = {(r[0], r[1], r[2], bool(r[3])) for r in rows}
+        assert ties == {
+            ("mum", "parent_of", "kid", True), ("mum", "parent_of", "twin", True),
+            ("dad", "parent_of", "kid", True), ("dad", "parent_of", "twin", True),
+            ("other-adult", "parent_of", "lodger-kid", True),
+        }  # fmt: skip
