@@ -334,9 +334,11 @@ class SqlDirectory:
         }
 
     async def contact_for(self, addressee: Addressee) -> ContactRecord | None:
-        """The addressee's contact, else the organisation's safeguarding lead or duty desk."""
+        """The addressee's contact, else the organisation's safeguarding lead or duty desk.
+        Not for the emergency duty team: an office-hours desk is no one to tell at night."""
         contacts = (await self.organisations()).contacts
-        for role in (addressee.role, *FALLBACK_ROLES):
+        fallbacks = () if addressee.role is ContactRole.EMERGENCY_DUTY else FALLBACK_ROLES
+        for role in (addressee.role, *fallbacks):
             if contact := contacts.get((addressee.org_id, role)):
                 return contact
         return None

@@ -14,10 +14,12 @@ from broker.adapters.kafka import ConsumerHealth
 from broker.bootstrap import Runtime, runtime
 from broker.config import Settings
 from broker.entrypoints.dead_letters_cli import app as dead_letters_app
+from broker.entrypoints.report_cli import app as report_app
 from broker.keys import KeyStore
 
 app = typer.Typer(help="Safeguarding notification broker.", no_args_is_help=True)
 app.add_typer(dead_letters_app, name="dead-letters")
+app.add_typer(report_app, name="report")
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]
 OpsPort = Annotated[int | None, typer.Option(
     help="Port for /health, /ready and /metrics on SGB_OPS_HOST (0: none; default SGB_OPS_PORT)."

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from broker.adapters import audit, chronology
+from broker.adapters import audit, chronology, data_quality
 from broker.adapters.kafka import Message
 from broker.adapters.tokens import NotAuthorised, Principal
 from broker.bootstrap import Runtime
@@ -103,6 +103,33 @@ async def household_chronology(
         await audit.append(session, "chronology_accessed", caller.org_id, household_id, {},
                            datetime.now(UTC))  # fmt: skip
         return await chronology.chronology_of(session, household_id)
+
+
+class DataQualityLine(BaseModel):
+    gap: str
+    org_id: str | None
+    role: str | None
+    occurrences: int
+    first_seen: datetime
+    last_seen: datetime
+    what_to_do: str
+
+
+@router.get("/v1/front-doors/{org_id}/data-quality", response_model=list[DataQualityLine])
+async def data_quality_report(
+    request: Request, org_id: str, caller: auth.FrontDoor
+) -> list[DataQualityLine]:
+    """Notices in this front door's area that could not reach the reader the rules chose (and
+    came here instead), and chains of escalation that ran out: a line per gap and record."""
+    _own(org_id, caller)
+    async with _rt(request).sessions() as session:
+        lines = await data_quality.report(session, org_id)
+    return [
+        DataQualityLine(gap=line.gap.value, org_id=line.org_id, role=line.role,
+                        occurrences=line.occurrences, first_seen=line.first_seen,
+                        last_seen=line.last_seen, what_to_do=line.what_to_do)
+        for line in lines
+    ]  # fmt: skip
 
 
 def _own(org_id: str, caller: Principal) -> None:

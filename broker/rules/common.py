@@ -3,6 +3,7 @@
 from collections.abc import Iterable
 from datetime import date
 
+from broker.rules.fallback import FALLBACK_REASON, INTENDED_FOR
 from broker.rules.family import Addressee, ContactRole, Decision, Family, Member
 from schemas.notices import NoticeType, Severity
 
@@ -26,7 +27,7 @@ def child_contact(
         notice_type = NoticeType.SCHOOL_SUPPORT
     elif age is None or age < SCHOOL_AGE_YEARS:
         if not child.health_visiting:
-            return None
+            return _unregistered_under_five(child, family, severity, rule_id, facts)
         addressee = Addressee(child.health_visiting, ContactRole.SAFEGUARDING_LEAD)
         notice_type = NoticeType.HEALTH_VISITING
     else:
@@ -36,6 +37,21 @@ def child_contact(
         addressee = Addressee(authority, ContactRole.EDUCATION_SAFEGUARDING_OFFICER)
         notice_type = NoticeType.SCHOOL_SUPPORT
     return Decision(addressee, notice_type, severity, f"{rule_id}.child", (child.person_id,), facts)
+
+
+def _unregistered_under_five(
+    child: Member, family: Family, severity: Severity, rule_id: str,
+    facts: dict[str, str | int | bool],
+) -> Decision | None:  # fmt: skip
+    """No health visitor knows this young child: the front door of the child's area hears
+    instead, and the gap goes on the data-quality report."""
+    door = family.front_door(child.area) or family.front_door()
+    if door is None:
+        return None
+    reason = {FALLBACK_REASON: "no_health_visiting_registration", INTENDED_FOR: "health_visiting"}
+    return Decision(Addressee(door, ContactRole.DUTY_MANAGER), NoticeType.FRONT_DOOR_REFERRAL,
+                    severity, f"{rule_id}.child.fallback", (child.person_id,),
+                    {**facts, **reason})  # fmt: skip
 
 
 def children_contacts(

@@ -111,9 +111,17 @@ class TestEducationSafeguardingOfficer:
             NoticeType.HEALTH_VISITING,
         )
 
-    def test_under_five_without_health_visiting_tells_nobody(self) -> None:
-        """A child under five with no health visiting team is not sent to the ESO."""
-        assert contact(child("kid", years=3)) is None
+    def test_under_five_without_health_visiting_goes_to_the_front_door(self) -> None:
+        """A child under five with no health visiting team is not dropped, nor sent to the
+        ESO: the front door hears, with the reason, so that someone sees the child."""
+        decision = contact(child("kid", years=3))
+        assert decision is not None
+        assert (decision.addressee, decision.notice_type, decision.about) == (
+            Addressee(FRONT_DOOR, ContactRole.DUTY_MANAGER),
+            NoticeType.FRONT_DOOR_REFERRAL,
+            ("kid",),
+        )
+        assert decision.facts["fallback_reason"] == "no_health_visiting_registration"
 
     def test_unknown_age_with_health_visiting_goes_to_health_visiting(self) -> None:
         """A child of unknown age registered with health visiting goes to that team."""
@@ -121,9 +129,12 @@ class TestEducationSafeguardingOfficer:
         assert decision is not None
         assert decision.addressee == Addressee("hv-demo", ContactRole.SAFEGUARDING_LEAD)
 
-    def test_unknown_age_without_health_visiting_tells_nobody(self) -> None:
-        """A child of unknown age with no school and no health team yields no decision."""
-        assert contact(unknown_age(child("kid"))) is None
+    def test_unknown_age_without_health_visiting_goes_to_the_front_door(self) -> None:
+        """A child of unknown age with no school and no health team: the front door hears."""
+        decision = contact(unknown_age(child("kid")))
+        assert decision is not None
+        assert decision.addressee == Addressee(FRONT_DOOR, ContactRole.DUTY_MANAGER)
+        assert decision.facts["fallback_reason"] == "no_health_visiting_registration"
 
 
 def two_homes() -> Family:
