@@ -26,7 +26,6 @@ from broker.rules.family import (
     Member,
     PlanView,
 )
-from broker.rules.patterns import ORDER
 from schemas.events import (
     AppointmentOutcome,
     EdAttendance,
@@ -40,6 +39,7 @@ from schemas.events import (
 from schemas.notices import NoticeType, Severity
 
 RULE = "open_plan"
+ORDER = (Severity.LOW, Severity.MEDIUM, Severity.HIGH)
 NOT_NEWS = frozenset({WithdrawalReason.STEPPED_DOWN, WithdrawalReason.COMPLETED})
 
 
