@@ -49,7 +49,7 @@ class RoutingSettings(BaseModel):
     child_ed_attendances: int = Field(3, ge=1)
     adult_ed_attendances: int = Field(5, ge=1)
     ed_window_days: int = Field(365, ge=1)
-    not_yet_mobile_months: int = Field(6, ge=0)
+    not_yet_mobile_months: int = Field(12, ge=0)  # only when the attendance does not say
     wnb_window_days: int = Field(183, ge=1)
     wnb_min_booked: int = Field(4, ge=1)
     wnb_min_attendance_rate: float = Field(0.6, gt=0, le=1)

@@ -169,13 +169,28 @@ class PresentingCategory(StrEnum):
     OTHER = "other"
 
 
+class Intent(StrEnum):
+    """Whether the harm was meant: a deliberate overdose or ingestion is self-harm."""
+
+    ACCIDENTAL = "accidental"
+    DELIBERATE = "deliberate"
+    UNKNOWN = "unknown"
+
+
 class EdAttendance(EventBase):
-    """An attendance at an emergency department (acute trusts only)."""
+    """An attendance at an emergency department (acute trusts only).
+
+    ``not_yet_mobile`` is what the clinician observed (not yet crawling or walking); when it is
+    not given, the broker falls back on the child's age. Both it and ``intent`` are optional so
+    that producers of the first edition stay valid.
+    """
 
     event_type: Literal[EventType.ED_ATTENDANCE]
     subject: PersonRef
     arrived_at: AwareDatetime
     presenting_category: PresentingCategory
+    intent: Intent | None = None
+    not_yet_mobile: bool | None = None
     accompanied_by: ShortText | None = None
     clinical_summary: FreeText | None = None
 

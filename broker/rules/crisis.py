@@ -2,20 +2,24 @@
 
 Each child in the adult's households: the school's key adult (or health visiting under school
 age). GPs: the adult's, the other parent's and each child's. The front door where the children
-live whenever a high-risk signal is present.
+live whenever a high-risk signal is present: suicidal ideation, threats to kill or to harm
+others (the children included), domestic abuse, substance misuse, self-harm, a child present,
+a child under one, a sole carer sectioned or admitted (nobody at home is left to care for the
+children), or a child of the adult on a child protection plan the directory holds.
 """
 
 from datetime import date
 
 from broker.rules.common import children_contacts, front_door_decision, gp_decisions
-from broker.rules.family import Decision, Family
-from schemas.events import ParentMentalHealthCrisis
+from broker.rules.family import Decision, Family, HouseholdRole
+from schemas.events import ParentMentalHealthCrisis, PlanKind
 from schemas.notices import Severity
 
 RULE = "crisis"
 HIGH_RISK_SIGNALS = frozenset({
-    "suicidal_ideation", "threats_to_kill", "domestic_abuse", "substance_misuse",
-    "child_present", "child_under_one", "self_harm",
+    "suicidal_ideation", "threats_to_kill", "threats_to_harm_others", "domestic_abuse",
+    "substance_misuse", "child_present", "child_under_one", "self_harm",
+    "sole_carer_unavailable", "child_protection_plan",
 })  # fmt: skip
 
 
@@ -30,20 +34,42 @@ def signals(event: ParentMentalHealthCrisis, family: Family, on: date) -> frozen
         "substance_misuse": event.substance_misuse,
         "child_present": bool(event.children_present),
     }
+    flags["sole_carer_unavailable"] = (event.sectioned or event.admitted) and is_sole_carer(family)
     raised = frozenset(name for name, is_raised in flags.items() if is_raised)
     return raised | family_signals(family, on)
 
 
 def family_signals(family: Family, on: date) -> frozenset[str]:
-    """Signals that come from who the children are, whatever the event says."""
+    """Signals that come from who the children are and what the directory knows of them,
+    whatever the event says."""
     subject = family.subject
     children = family.children_of(subject.person_id) if subject else ()
+    ids = {c.person_id for c in children}
     months = [c.age_in_months(on) for c in children]
-    return (
-        frozenset({"child_under_one"})
-        if any(m is not None and m < 12 for m in months)
-        else (frozenset())
-    )
+    flags = {
+        "child_under_one": any(m is not None and m < 12 for m in months),
+        "child_protection_plan": any(
+            p.person_id in ids and p.kind == PlanKind.CHILD_PROTECTION
+            for p in family.open_plans(on)
+        ),
+    }
+    return frozenset(name for name, is_raised in flags.items() if is_raised)
+
+
+def is_sole_carer(family: Family) -> bool:
+    """The subject is the only parent or carer in a household where children live: if they are
+    sectioned or admitted, nobody there is left to look after the children."""
+    subject = family.subject
+    if subject is None:
+        return False
+    for home in family.households_of(subject.person_id):
+        living_there = [m for m in family.members if m.household_id == home]
+        carers = {m.person_id for m in living_there if m.role is HouseholdRole.PARENT_OR_CARER}
+        if carers == {subject.person_id} and any(
+            m.role is HouseholdRole.CHILD for m in living_there
+        ):
+            return True
+    return False
 
 
 def route_crisis(

@@ -1,25 +1,33 @@
 """Who is told about an emergency department attendance. Pure: no I/O, no clock.
 
-Raised: a child's third attendance in twelve months, an adult's fifth, any ingestion or
-poisoning under five, any injury to a baby not yet mobile (to the GPs, the health visiting or
-school nursing team, and the front door where serious); a parent's self-harm or mental health
-presentation is treated as a crisis for the children.
+Self-harm is a self-harm presentation or a deliberate overdose or ingestion, whoever it is.
+
+- A parent's self-harm or mental health presentation is a parent's crisis: the children's
+  schools or health visiting, the GPs, and the front door on any high-risk signal.
+- A child's own self-harm is HIGH; a child's own mental health presentation is MEDIUM. Either
+  goes to the child's GP; to the child's health team (school nursing or health visiting) when
+  the child is registered with one, otherwise to the school's key adult (who, by the
+  minimisation tables, learns that something happened, never what); and to the front door of
+  the child's area, which considers it. The rule id names neither: school and transport see it.
+- Otherwise, to the GPs and health teams (and the front door where serious): any ingestion or
+  poisoning under five, any injury to a baby not yet mobile (HIGH), a child's third attendance
+  in twelve months or an adult's fifth (MEDIUM). "Not yet mobile" is what the attendance
+  records (not yet crawling or walking); only when it is not recorded does age stand in.
 """
 
 from datetime import date
 
-from broker.rules.common import front_door_decision, gp_decisions
+from broker.rules.common import child_contact, front_door_decision, gp_decisions
 from broker.rules.crisis import family_signals, route_parent_in_crisis
 from broker.rules.family import Addressee, ContactRole, Decision, Family, HouseholdRole, Member
 from broker.rules.history import PersonHistory
 from broker.rules.thresholds import Thresholds
-from schemas.events import EdAttendance, PresentingCategory
+from schemas.events import EdAttendance, Intent, PresentingCategory
 from schemas.notices import NoticeType, Severity
 
 RULE = "ed"
-PARENT_CRISIS_PRESENTATIONS = frozenset({
-    PresentingCategory.SELF_HARM, PresentingCategory.MENTAL_HEALTH,
-})  # fmt: skip
+Facts = dict[str, str | int | bool]
+Fired = tuple[str, Severity, Facts]
 
 
 def route_ed_attendance(
@@ -32,11 +40,12 @@ def route_ed_attendance(
     subject = family.subject
     if subject is None:
         return []
-    if subject.role is HouseholdRole.PARENT_OR_CARER and (
-        event.presenting_category in PARENT_CRISIS_PRESENTATIONS
-    ):
-        raised = frozenset({event.presenting_category.value}) | family_signals(family, received_on)
+    if subject.role is HouseholdRole.PARENT_OR_CARER and is_parent_crisis(event):
+        raised = crisis_signals(event) | family_signals(family, received_on)
         return route_parent_in_crisis(family, raised, received_on, f"{RULE}.parent_presentation")
+    if subject.role is HouseholdRole.CHILD and (own := childs_own_presentation(event)):
+        severity, facts = own
+        return _child_presentation(family, subject, received_on, severity, facts)
     fired = _fired(event, subject, history, received_on, limits)
     if fired is None:
         return []
@@ -44,14 +53,62 @@ def route_ed_attendance(
     return _to_health_and_front_door(family, subject, rule_id, severity, facts)
 
 
-Fired = tuple[str, Severity, dict[str, str | int | bool]]
+def is_self_harm(event: EdAttendance) -> bool:
+    """A self-harm presentation, or an overdose or ingestion that was meant."""
+    return event.presenting_category is PresentingCategory.SELF_HARM or (
+        event.presenting_category is PresentingCategory.INGESTION_OR_POISONING
+        and event.intent is Intent.DELIBERATE
+    )
+
+
+def is_parent_crisis(event: EdAttendance) -> bool:
+    return is_self_harm(event) or event.presenting_category is PresentingCategory.MENTAL_HEALTH
+
+
+def crisis_signals(event: EdAttendance) -> frozenset[str]:
+    """The crisis signals a parent's presentation carries: self-harm is a high-risk one."""
+    return frozenset({"self_harm" if is_self_harm(event) else event.presenting_category.value})
+
+
+def childs_own_presentation(event: EdAttendance) -> tuple[Severity, Facts] | None:
+    facts: Facts = {"presenting": event.presenting_category.value}
+    if event.intent is not None:
+        facts["intent"] = event.intent.value
+    if is_self_harm(event):
+        return Severity.HIGH, {**facts, "self_harm": True}
+    if event.presenting_category is PresentingCategory.MENTAL_HEALTH:
+        return Severity.MEDIUM, facts
+    return None
+
+
+def _child_presentation(
+    family: Family, child: Member, on: date, severity: Severity, facts: Facts
+) -> list[Decision]:
+    """GP; the child's health team, or else the school's key adult; the front door."""
+    rule_id, about = f"{RULE}.child_presentation", (child.person_id,)
+    decisions = gp_decisions((child,), severity, rule_id, facts)
+    if child.health_visiting:
+        decisions.append(Decision(Addressee(child.health_visiting, ContactRole.SAFEGUARDING_LEAD),
+                                  NoticeType.HEALTH_VISITING, severity, f"{rule_id}.health",
+                                  about, facts))  # fmt: skip
+    elif contact := child_contact(child, family, on, severity, rule_id, facts):
+        decisions.append(contact)
+    return decisions + front_door_decision(family, severity, rule_id, about, facts, (child.area,))
+
+
+def is_not_yet_mobile(event: EdAttendance, child: Member, on: date, limits: Thresholds) -> bool:
+    """What the attendance records; only when it records nothing, an age under the limit."""
+    if event.not_yet_mobile is not None:
+        return event.not_yet_mobile
+    months = child.age_in_months(on)
+    return months is not None and months < limits.not_yet_mobile_months
 
 
 def _fired(
     event: EdAttendance, subject: Member, history: PersonHistory, on: date, limits: Thresholds
 ) -> Fired | None:
     category = event.presenting_category
-    years, months = subject.age_in_years(on), subject.age_in_months(on)
+    years = subject.age_in_years(on)
     is_child = subject.role is HouseholdRole.CHILD
     if (
         is_child
@@ -62,23 +119,23 @@ def _fired(
     if (
         is_child
         and category is PresentingCategory.INJURY
-        and (months is not None and months < limits.not_yet_mobile_months)
+        and is_not_yet_mobile(event, subject, on, limits)
     ):
-        return f"{RULE}.injury_not_yet_mobile", Severity.HIGH, {"presenting": category.value}
+        recorded = "attendance" if event.not_yet_mobile is not None else "age"
+        facts: Facts = {"presenting": category.value, "not_yet_mobile": True,
+                        "not_yet_mobile_from": recorded}  # fmt: skip
+        return f"{RULE}.injury_not_yet_mobile", Severity.HIGH, facts
     count = history.ed_count_since(event.arrived_at - limits.ed_window)
     threshold = limits.child_ed_attendances if is_child else limits.adult_ed_attendances
     if count >= threshold:
-        facts: dict[str, str | int | bool] = {
-            "attendances": count, "window_days": limits.ed_window.days, "threshold": threshold,
-        }  # fmt: skip
+        facts = {"attendances": count, "window_days": limits.ed_window.days, "threshold": threshold}
         return f"{RULE}.frequent_attender", Severity.MEDIUM, facts
     return None
 
 
 def _to_health_and_front_door(
-    family: Family, subject: Member, rule_id: str, severity: Severity,
-    facts: dict[str, str | int | bool],
-) -> list[Decision]:  # fmt: skip
+    family: Family, subject: Member, rule_id: str, severity: Severity, facts: Facts
+) -> list[Decision]:
     """The GPs and health teams: for a parent, think family (the other parent's GP, each
     child's GP and the children's health visiting or school nursing teams)."""
     about = (subject.person_id,)

@@ -37,6 +37,7 @@ CLINICAL_DETAIL = frozenset({
     "sectioned", "admitted", "suicidal_ideation", "threats_to_kill", "threats_to_harm_others",
     "domestic_abuse", "substance_misuse", "clinical_summary", "presenting_category",
     "arrived_at", "accompanied_by", "service", "reason", "withdrawn_on", "booked_for", "outcome",
+    "intent", "not_yet_mobile",
 })  # fmt: skip
 # A lead professional or action owner (often early help or social care) hears what happened,
 # not the clinicians' notes.

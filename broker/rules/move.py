@@ -2,7 +2,9 @@
 
 The receiving authority's front door gets a transfer notice with the history; when the
 destination is unknown, the originating front door gets it so that someone goes looking.
-The new school and GP are told when known.
+The new school and GP are told when known. Plans count whether the event lists them or only
+the directory holds them: an open child protection plan of any child in the household makes
+the move HIGH.
 """
 
 from datetime import date
@@ -17,7 +19,7 @@ RULE = "move"
 
 def route_move(event: FamilyMovingArea, family: Family, received_on: date) -> list[Decision]:
     everyone = tuple(m.person_id for m in family.members) or family.subjects
-    facts = _facts(event, received_on)
+    facts = _facts(event, family, received_on)
     severity = Severity.HIGH if facts["open_child_protection_plan"] else Severity.MEDIUM
     receiving = family.front_door(event.to_authority) if event.to_authority else None
     if receiving:
@@ -50,12 +52,18 @@ def _transfer(
     return Decision(addressee, NoticeType.TRANSFER, severity, rule_id, about, facts)
 
 
-def _facts(event: FamilyMovingArea, on: date) -> dict[str, str | int | bool]:
+def _facts(event: FamilyMovingArea, family: Family, on: date) -> dict[str, str | int | bool]:
+    """The event's plans and the directory's are counted apart: a plan in both cannot be told
+    to be the same one (the event names the child as its producer knows them)."""
     open_plans = [p for p in event.plans if p.ended_on is None or p.ended_on >= on]
+    children = {c.person_id for c in family.children}
+    known = [p for p in family.open_plans(on) if p.person_id in children]
+    kinds = {p.kind.value for p in open_plans} | {p.kind for p in known}
     return {
         "from_authority": event.from_authority,
         "to_authority": event.to_authority or "unknown",
         "open_plans": len(open_plans),
         "previous_plans": len(event.plans) - len(open_plans),
-        "open_child_protection_plan": any(p.kind is PlanKind.CHILD_PROTECTION for p in open_plans),
+        "open_plans_in_directory": len(known),
+        "open_child_protection_plan": PlanKind.CHILD_PROTECTION.value in kinds,
     }

@@ -8,7 +8,8 @@ from broker.rules.family import Decision, Family
 from broker.rules.history import PersonHistory
 from broker.rules.move import route_move
 from broker.rules.not_brought import route_not_brought
-from broker.rules.patterns import apply_patterns, event_signals
+from broker.rules.patterns import apply_patterns, event_signals, merged
+from broker.rules.plans import is_new_concern, route_open_plans
 from broker.rules.thresholds import Thresholds
 from broker.rules.unmatched import route_unmatched, unmatched_referral
 from broker.rules.withdrawal import route_withdrawal
@@ -19,7 +20,6 @@ from schemas.events import (
     FamilyMovingArea,
     ParentMentalHealthCrisis,
     ServiceWithdrawal,
-    WithdrawalReason,
 )
 
 
@@ -31,28 +31,20 @@ def decide(
     limits: Thresholds = Thresholds(),
 ) -> list[Decision]:
     """Every notice this event calls for, each with the rule and facts that fired it: the
-    event type's own rule first, then the family-level patterns over its history."""
+    event type's own rule first, then the family-level patterns over its history, then the
+    lead professional of any open plan of a child the event concerns."""
     if family.subject is None:
         return route_unmatched(family, len(event.people()))
     decisions = by_event_type(event, family, history, received_at.date(), limits)
     decisions = apply_patterns(
         decisions, event_signals(event), family, received_at, limits, is_new_concern(event)
     )
+    # After the patterns: the lead's notice takes the severity they settled on, and being on
+    # a plan must not hide the quiet low-severity events the accumulation pattern counts.
+    decisions = merged(decisions + route_open_plans(event, family, received_at.date(), decisions))
     if family.unmatched:
         decisions += unmatched_referral(family, family.unmatched)
     return decisions
-
-
-def is_new_concern(event: Event) -> bool:
-    """Whether the event is news a plan's owners must hear: a step-down or a service that
-    completed its work is not; a crisis, an attendance or a disengagement is."""
-    match event:
-        case ServiceWithdrawal():
-            return event.reason not in (WithdrawalReason.STEPPED_DOWN, WithdrawalReason.COMPLETED)
-        case AppointmentOutcome():
-            return event.outcome == "was_not_brought"
-        case _:
-            return True
 
 
 def by_event_type(

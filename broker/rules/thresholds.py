@@ -9,7 +9,9 @@ class Thresholds:
     ed_window: timedelta = timedelta(days=365)
     child_ed_attendances: int = 3
     adult_ed_attendances: int = 5
-    not_yet_mobile_months: int = 6
+    # The age fallback, used only when an attendance does not record whether the child is
+    # mobile yet: under twelve months, as the brief sets it.
+    not_yet_mobile_months: int = 12
     ingestion_age_years: int = 5
     wnb_window: timedelta = timedelta(days=183)
     wnb_min_booked: int = 4

@@ -98,9 +98,13 @@ EXPECTED_DEADLINES: dict[tuple[str, int, str], str] = {
     ("school_deadlines_holidays", 6, "school-ashgrove:key_adult"): "2027-06-09 08:30",
     ("crisis_friday_evening", 0, "school-oakfield:key_adult"): "2027-05-10 08:45",
     ("ed_parent_self_harm", 0, "school-oakfield:key_adult"): "2027-03-09 08:45",
+    ("ed_child_overdose", 0, "school-brookside:key_adult"): "2027-03-11 08:45",
     # Front door, high: 4 working hours (09:00-17:00 on working days).
     ("crisis_separated_parents", 0, "la-front-door:duty_manager"): "2027-01-14 13:00",
     ("ed_injury_not_yet_mobile", 0, "la-front-door:duty_manager"): "2027-02-10 12:00",
+    ("ed_child_overdose", 0, "la-front-door:duty_manager"): "2027-03-11 10:00",
+    # A plan's lead: as the front door, by severity (high: 4 working hours).
+    ("ed_child_on_cp_plan", 0, "la-front-door:safeguarding_lead"): "2027-03-02 15:00",
     # Front door, medium: 24 working hours.
     ("withdrawal_non_engagement_parent_mental_health", 0, "la-front-door:duty_manager"): (
         "2027-01-22 14:00"

@@ -1,11 +1,13 @@
 """Parent mental health crisis: schools or health visiting, GPs, and the front door."""
 
+from datetime import timedelta
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from broker.rules.crisis import route_crisis
-from broker.rules.family import Addressee, ContactRole, Decision, Family, Member
+from broker.rules.family import Addressee, ContactRole, Decision, Family, Member, PlanView
 from schemas.events import ParentMentalHealthCrisis
 from schemas.notices import NoticeType, Severity
 from unit.builders import (
@@ -17,10 +19,18 @@ from unit.builders import (
     family,
     max_severity,
     parent,
+    plan_view,
+    with_context,
 )
 
-HIGH_RISK_FLAGS = ["suicidal_ideation", "threats_to_kill", "domestic_abuse", "substance_misuse"]
-OTHER_FLAGS = ["sectioned", "admitted", "threats_to_harm_others"]
+HIGH_RISK_FLAGS = [
+    "suicidal_ideation",
+    "threats_to_kill",
+    "threats_to_harm_others",
+    "domestic_abuse",
+    "substance_misuse",
+]
+OTHER_FLAGS = ["sectioned", "admitted"]
 
 
 def crisis(**flags: object) -> ParentMentalHealthCrisis:
@@ -37,6 +47,15 @@ def carters() -> Family:
         child("elder", "h1", years=8, school="school-oakfield", gp="gp-northgate"),
         child("elder", "h2", years=8, school="school-oakfield", gp="gp-northgate"),
         child("toddler", "h1", years=2, health_visiting="hv-demo", gp="gp-riverside"),
+    )
+
+
+def two_carers() -> Family:
+    """Mum and Dad both live with the children: neither is a sole carer."""
+    return family(
+        parent("mum", "h1", gp="gp-riverside"),
+        parent("dad", "h1", gp="gp-hillview"),
+        child("elder", "h1", years=8, school="school-oakfield", gp="gp-northgate"),
     )
 
 
@@ -131,11 +150,15 @@ class TestSeverityAndFrontDoor:
         assert not to(decisions, NoticeType.FRONT_DOOR_REFERRAL)
 
     @pytest.mark.parametrize("flag", OTHER_FLAGS)
-    def test_other_flags_alone_do_not_reach_the_front_door(self, flag: str) -> None:
-        """Sectioned, admitted or threats to harm others alone are not high-risk signals."""
-        decisions = route_crisis(crisis(**{flag: True}), carters(), ON)
+    def test_sectioned_with_another_carer_at_home_does_not_reach_the_front_door(
+        self, flag: str
+    ) -> None:
+        """Sectioned or admitted, with another carer living with the children and no other
+        signal: not a high-risk signal by itself."""
+        decisions = route_crisis(crisis(**{flag: True}), two_carers(), ON)
         assert not to(decisions, NoticeType.FRONT_DOOR_REFERRAL)
         assert decisions[0].facts[flag] is True
+        assert "sole_carer_unavailable" not in decisions[0].facts
 
     @pytest.mark.parametrize("flag", HIGH_RISK_FLAGS)
     def test_high_risk_flag_reaches_front_door_high(self, flag: str) -> None:
@@ -233,3 +256,75 @@ class TestChildrenNeverLowerSeverity:
         without = route_crisis(crisis(**flags), fam, ON)
         with_present = route_crisis(crisis(**flags, children_present=refs), fam, ON)
         assert max_severity(with_present) >= max_severity(without)
+
+
+class TestSoleCarer:
+    @pytest.mark.parametrize("flag", OTHER_FLAGS)
+    def test_sole_carer_sectioned_or_admitted_is_high_risk(self, flag: str) -> None:
+        """The only carer in a home with children, sectioned or admitted: HIGH to the front
+        door, with the reason."""
+        fam = family(parent("mum", gp="gp-riverside"), child("kid", school="school-oakfield"))
+        decisions = route_crisis(crisis(**{flag: True}), fam, ON)
+        assert {d.severity for d in decisions} == {Severity.HIGH}
+        [front] = to(decisions, NoticeType.FRONT_DOOR_REFERRAL)
+        assert front.facts["sole_carer_unavailable"] is True
+
+    def test_sole_carer_in_one_of_two_homes(self) -> None:
+        """Mum alone with the children at h1 is their sole carer there, though Dad lives at h2."""
+        decisions = route_crisis(crisis(sectioned=True), carters(), ON)
+        assert to(decisions, NoticeType.FRONT_DOOR_REFERRAL)[0].facts["sole_carer_unavailable"]
+
+    def test_sole_carer_not_sectioned_or_admitted(self) -> None:
+        """Caring alone is not itself a signal: only when the carer is taken away."""
+        fam = family(parent("mum", gp="gp-riverside"), child("kid", school="school-oakfield"))
+        decisions = route_crisis(crisis(), fam, ON)
+        assert {d.severity for d in decisions} == {Severity.MEDIUM}
+        assert "sole_carer_unavailable" not in decisions[0].facts
+
+    def test_adult_living_without_children_is_no_sole_carer(self) -> None:
+        """An adult living alone, whose child lives with the other parent, leaves no child
+        without a carer: the other parent is at home."""
+        fam = family(
+            parent("dad", "h2", gp="gp-hillview"),
+            parent("mum", "h1", gp="gp-riverside"),
+            child("kid", "h1", school="school-oakfield"),
+            subject="dad",
+        )
+        decisions = route_crisis(crisis(admitted=True), fam, ON)
+        assert all("sole_carer_unavailable" not in d.facts for d in decisions)
+
+
+def on_plan(fam: Family, *plans: PlanView) -> Family:
+    return with_context(fam, plans=plans)
+
+
+class TestPlansTheDirectoryHolds:
+    def test_child_on_a_child_protection_plan_is_high_risk(self) -> None:
+        """A child of the adult on an open child protection plan in the directory makes the
+        crisis HIGH and brings the front door in, though the event says nothing of it."""
+        fam = on_plan(two_carers(), plan_view("elder", kind="child_protection"))
+        decisions = route_crisis(crisis(), fam, ON)
+        assert {d.severity for d in decisions} == {Severity.HIGH}
+        assert to(decisions, NoticeType.FRONT_DOOR_REFERRAL)[0].facts["child_protection_plan"]
+
+    @pytest.mark.parametrize(
+        "plan",
+        [
+            plan_view("elder", kind="child_in_need"),
+            plan_view("elder", kind="child_protection", ended_on=ON - timedelta(days=1)),
+            plan_view("stranger", kind="child_protection"),
+        ],
+        ids=["child_in_need", "closed", "not_this_adults_child"],
+    )
+    def test_other_plans_are_not_a_high_risk_signal(self, plan: PlanView) -> None:
+        """A child in need plan, a closed plan or another family's plan is not this signal."""
+        decisions = route_crisis(crisis(), on_plan(two_carers(), plan), ON)
+        assert {d.severity for d in decisions} == {Severity.MEDIUM}
+
+    @settings(max_examples=100, deadline=None)
+    @given(flags=flags, kind=st.sampled_from(["child_protection", "child_in_need", "early_help"]))
+    def test_an_open_plan_never_lowers_severity(self, flags: dict[str, bool], kind: str) -> None:
+        """Adding an open plan for a child never lowers the highest severity sent."""
+        without = route_crisis(crisis(**flags), two_carers(), ON)
+        fam = on_plan(two_carers(), plan_view("elder", kind=kind))
+        assert max_severity(route_crisis(crisis(**flags), fam, ON)) >= max_severity(without)

@@ -11,11 +11,24 @@ from broker.rules.history import PersonHistory
 from broker.rules.thresholds import Thresholds
 from schemas.events import EdAttendance
 from schemas.notices import NoticeType, Severity
-from unit.builders import FRONT_DOOR, ON, child, days_before, ed_payload, event, family, parent
+from unit.builders import (
+    AREA,
+    FRONT_DOOR,
+    ON,
+    OTHER_AREA,
+    OTHER_FRONT_DOOR,
+    child,
+    days_before,
+    ed_payload,
+    event,
+    family,
+    in_area,
+    parent,
+)
 
 
-def attendance(category: str = "other") -> EdAttendance:
-    parsed = event(ed_payload(presenting_category=category))
+def attendance(category: str = "other", **recorded: Any) -> EdAttendance:
+    parsed = event(ed_payload(presenting_category=category, **recorded))
     assert isinstance(parsed, EdAttendance)
     return parsed
 
@@ -30,8 +43,8 @@ def about_child(**kwargs: Any) -> tuple[Family, Member]:
     return family(parent("mum", gp="gp-riverside"), patient, subject="kid"), patient
 
 
-def route(category: str, fam: Family, *earlier_days: int) -> list[Decision]:
-    ed = attendance(category)
+def route(category: str, fam: Family, *earlier_days: int, **recorded: Any) -> list[Decision]:
+    ed = attendance(category, **recorded)
     return route_ed_attendance(ed, fam, history(ed, *earlier_days), ON)
 
 
@@ -61,19 +74,44 @@ class TestSeriousPresentations:
         fam, _ = about_child(years=5)
         assert route("ingestion_or_poisoning", fam) == []
 
-    @pytest.mark.parametrize("months", [0, 2, 5])
-    def test_injury_to_baby_not_yet_mobile(self, months: int) -> None:
-        """Any injury under six months is HIGH to GP, health team and front door."""
+    @pytest.mark.parametrize("months", [0, 2, 5, 6, 11])
+    def test_injury_to_baby_not_yet_mobile_by_age(self, months: int) -> None:
+        """Mobility not recorded: any injury under twelve months is HIGH to GP, health team
+        and front door."""
         fam, _ = about_child(years=0, months=months)
         decisions = route("injury", fam)
         assert addressees(decisions) == HEALTH_AND_FRONT_DOOR
         assert {d.severity for d in decisions} == {Severity.HIGH}
         assert {d.rule_id.split(".")[1] for d in decisions} == {"injury_not_yet_mobile"}
+        assert decisions[0].facts["not_yet_mobile_from"] == "age"
 
-    def test_injury_at_six_months_is_not_automatic(self) -> None:
-        """A single injury attendance at six months raises nothing by itself."""
-        fam, _ = about_child(years=0, months=6)
+    def test_injury_at_twelve_months_is_not_automatic(self) -> None:
+        """Mobility not recorded: a single injury attendance at twelve months raises nothing."""
+        fam, _ = about_child(years=1, months=0)
         assert route("injury", fam) == []
+
+
+class TestNotYetMobile:
+    @pytest.mark.parametrize(("years", "months"), [(0, 3), (1, 2), (3, 0)])
+    def test_recorded_not_yet_mobile_is_high_at_any_age(self, years: int, months: int) -> None:
+        """An injury to a child the attendance records as not yet mobile is HIGH, whatever
+        the age: the developmental fact, not the age, decides."""
+        fam, _ = about_child(years=years, months=months)
+        decisions = route("injury", fam, not_yet_mobile=True)
+        assert addressees(decisions) == HEALTH_AND_FRONT_DOOR
+        assert {d.severity for d in decisions} == {Severity.HIGH}
+        assert {d.rule_id.split(".")[1] for d in decisions} == {"injury_not_yet_mobile"}
+        assert decisions[0].facts["not_yet_mobile_from"] == "attendance"
+
+    def test_recorded_mobile_baby_is_not_automatic(self) -> None:
+        """A baby the attendance records as already mobile (crawling) is not caught by age."""
+        fam, _ = about_child(years=0, months=9)
+        assert route("injury", fam, not_yet_mobile=False) == []
+
+    def test_not_yet_mobile_applies_to_injuries_only(self) -> None:
+        """A non-mobile baby's 'other' attendance is not an injury to a non-mobile baby."""
+        fam, _ = about_child(years=0, months=3)
+        assert route("other", fam, not_yet_mobile=True) == []
 
     def test_front_door_notice_addressed_to_duty_manager(self) -> None:
         """The front door notice goes to the duty manager, about the child."""
@@ -162,9 +200,111 @@ class TestParentPresentation:
         assert {d.severity for d in decisions} == {Severity.HIGH}
 
     def test_childs_self_harm_is_not_a_parent_crisis(self) -> None:
-        """A child's own self-harm attendance does not run the parent-crisis routing."""
+        """A child's own self-harm is routed as the child's, not as a parent's crisis: the
+        parent's GP is not told."""
         fam, _ = about_child(years=14, school="school-oakfield")
-        assert route("self_harm", fam) == []
+        decisions = route("self_harm", fam)
+        assert decisions
+        assert not [d for d in decisions if "parent_presentation" in d.rule_id]
+        assert "gp-riverside" not in {d.addressee.org_id for d in decisions}
+
+    def test_parents_deliberate_ingestion_is_a_crisis(self) -> None:
+        """A parent's deliberate overdose is self-harm: a crisis, HIGH, to the front door."""
+        fam = family(
+            parent("mum", gp="gp-riverside"),
+            child("kid", school="school-oakfield", gp="gp-northgate"),
+        )
+        decisions = route("ingestion_or_poisoning", fam, intent="deliberate")
+        assert {d.rule_id.split(".")[1] for d in decisions} == {"parent_presentation"}
+        assert {d.severity for d in decisions} == {Severity.HIGH}
+        assert FRONT_DOOR in {d.addressee.org_id for d in decisions}
+        assert decisions[0].facts["self_harm"] is True
+
+    @pytest.mark.parametrize("intent", [None, "accidental", "unknown"])
+    def test_parents_other_ingestion_is_not_a_crisis(self, intent: str | None) -> None:
+        """A parent's ingestion not known to be deliberate is not treated as a crisis."""
+        fam = family(parent("mum", gp="gp-riverside"), child("kid", school="school-oakfield"))
+        assert route("ingestion_or_poisoning", fam, intent=intent) == []
+
+
+def teenager(**kwargs: Any) -> tuple[Family, Member]:
+    """A fourteen-year-old living in ``AREA``; the health team and school as given."""
+    patient = in_area(child("kid", years=14, gp="gp-northgate", **kwargs), AREA)
+    return family(parent("mum", gp="gp-riverside"), patient, subject="kid"), patient
+
+
+class TestChildsOwnPresentation:
+    @pytest.mark.parametrize(
+        ("category", "intent"),
+        [
+            ("self_harm", None),
+            ("self_harm", "accidental"),
+            ("ingestion_or_poisoning", "deliberate"),
+        ],
+    )
+    def test_self_harm_is_high(self, category: str, intent: str | None) -> None:
+        """A child's self-harm or deliberate overdose is HIGH to the GP, the health team and
+        the front door."""
+        fam, _ = teenager(health_visiting="sn-demo", school="school-oakfield")
+        decisions = route(category, fam, intent=intent)
+        assert addressees(decisions) == {
+            ("gp-northgate", NoticeType.GP_INFORMATION),
+            ("sn-demo", NoticeType.HEALTH_VISITING),
+            (FRONT_DOOR, NoticeType.FRONT_DOOR_REFERRAL),
+        }
+        assert {d.severity for d in decisions} == {Severity.HIGH}
+        assert {d.about for d in decisions} == {("kid",)}
+
+    def test_mental_health_is_medium_and_reaches_the_front_door(self) -> None:
+        """A child's mental health presentation is MEDIUM, and the front door considers it."""
+        fam, _ = teenager(health_visiting="sn-demo")
+        decisions = route("mental_health", fam)
+        assert {d.severity for d in decisions} == {Severity.MEDIUM}
+        assert (FRONT_DOOR, NoticeType.FRONT_DOOR_REFERRAL) in addressees(decisions)
+
+    def test_school_key_adult_when_no_health_team(self) -> None:
+        """A child registered with no school nursing team: the school's key adult instead."""
+        fam, _ = teenager(school="school-oakfield")
+        decisions = route("self_harm", fam)
+        [school] = [d for d in decisions if d.notice_type is NoticeType.SCHOOL_SUPPORT]
+        assert school.addressee == Addressee("school-oakfield", ContactRole.KEY_ADULT)
+
+    def test_health_team_rather_than_school(self) -> None:
+        """With a school nursing team registered, the school itself is not told."""
+        fam, _ = teenager(health_visiting="sn-demo", school="school-oakfield")
+        assert not [
+            d for d in route("self_harm", fam) if d.notice_type is NoticeType.SCHOOL_SUPPORT
+        ]
+
+    def test_front_door_of_the_childs_area(self) -> None:
+        """The referral goes to the front door where the child lives, not the family's area."""
+        patient = in_area(child("kid", years=14, gp="gp-northgate"), OTHER_AREA)
+        fam = family(parent("mum"), patient, subject="kid")
+        decisions = route("self_harm", fam)
+        fronts = [d for d in decisions if d.notice_type is NoticeType.FRONT_DOOR_REFERRAL]
+        assert [d.addressee.org_id for d in fronts] == [OTHER_FRONT_DOOR]
+
+    def test_rule_id_does_not_name_the_presentation(self) -> None:
+        """The rule id travels in headers a school and the transport see: it says neither
+        self-harm nor mental health; the facts (minimised per recipient) do."""
+        fam, _ = teenager(school="school-oakfield")
+        decisions = route("self_harm", fam) + route("mental_health", fam)
+        assert all(d.rule_id.startswith("ed.child_presentation") for d in decisions)
+        assert all("harm" not in d.rule_id and "mental" not in d.rule_id for d in decisions)
+        assert {d.facts["presenting"] for d in decisions} == {"self_harm", "mental_health"}
+
+    @pytest.mark.parametrize("intent", [None, "accidental", "unknown"])
+    def test_older_childs_other_ingestion_is_not_self_harm(self, intent: str | None) -> None:
+        """A teenager's ingestion not known to be deliberate is not self-harm by itself."""
+        fam, _ = teenager(health_visiting="sn-demo")
+        assert route("ingestion_or_poisoning", fam, intent=intent) == []
+
+    def test_toddlers_deliberate_ingestion_stays_high(self) -> None:
+        """Recorded as deliberate or not, an ingestion under five is HIGH to the front door."""
+        fam, _ = about_child(years=2)
+        decisions = route("ingestion_or_poisoning", fam, intent="deliberate")
+        assert {d.severity for d in decisions} == {Severity.HIGH}
+        assert (FRONT_DOOR, NoticeType.FRONT_DOOR_REFERRAL) in addressees(decisions)
 
 
 class TestHistory:

@@ -1,8 +1,11 @@
 """Family moving area: the transfer, the originating front door, the new school and GP."""
 
+from datetime import timedelta
 from typing import Any
 
-from broker.rules.family import Addressee, ContactRole, Decision, Family
+import pytest
+
+from broker.rules.family import Addressee, ContactRole, Decision, Family, PlanView
 from broker.rules.move import route_move
 from schemas.events import FamilyMovingArea
 from schemas.notices import NoticeType, Severity
@@ -15,6 +18,8 @@ from unit.builders import (
     family,
     move_payload,
     parent,
+    plan_view,
+    with_context,
 )
 
 CP_OPEN = {"kind": "child_protection", "child": {"local_id": "e"}, "started_on": "2026-01-01"}
@@ -70,6 +75,31 @@ class TestTransfer:
     def test_without_open_plan_transfer_is_medium(self) -> None:
         """Without an open child protection plan the transfer is MEDIUM."""
         [transfer] = of(route_move(move(plans=[CIN_CLOSED]), movers(), ON), NoticeType.TRANSFER)
+        assert transfer.severity is Severity.MEDIUM
+
+    def test_child_protection_plan_only_in_the_directory_is_high(self) -> None:
+        """The directory's open child protection plan makes the transfer HIGH even when the
+        event lists no plan."""
+        fam = with_context(movers(), plans=(plan_view("elder", kind="child_protection"),))
+        [transfer] = of(route_move(move(), fam, ON), NoticeType.TRANSFER)
+        assert transfer.severity is Severity.HIGH
+        assert transfer.facts["open_child_protection_plan"] is True
+        assert transfer.facts["open_plans_in_directory"] == 1
+
+    @pytest.mark.parametrize(
+        "plan",
+        [
+            plan_view("elder", kind="child_in_need"),
+            plan_view("elder", kind="child_protection", ended_on=ON - timedelta(days=1)),
+            plan_view("stranger", kind="child_protection"),
+        ],
+        ids=["child_in_need", "closed", "not_in_this_household"],
+    )
+    def test_other_directory_plans_leave_it_medium(self, plan: PlanView) -> None:
+        """A child in need plan, a closed plan or another family's plan does not make it HIGH."""
+        [transfer] = of(
+            route_move(move(), with_context(movers(), plans=(plan,)), ON), NoticeType.TRANSFER
+        )
         assert transfer.severity is Severity.MEDIUM
 
     def test_history_counts_travel(self) -> None:

@@ -14,6 +14,7 @@ from schemas.events import (
     EventAdapter,
     EventType,
     FamilyMovingArea,
+    Intent,
     ParentMentalHealthCrisis,
     PersonRef,
     ServiceWithdrawal,
@@ -169,6 +170,27 @@ class TestRejectedFields:
     def test_unknown_presenting_category(self) -> None:
         """An ED presenting category outside the enum is rejected."""
         rejects(ed_payload(presenting_category="broken_heart"))
+
+    def test_unknown_intent(self) -> None:
+        """An ED attendance's intent outside accidental, deliberate, unknown is rejected."""
+        rejects(ed_payload(intent="careless"))
+
+
+class TestEdAttendanceSecondEdition:
+    def test_first_edition_attendance_still_valid(self) -> None:
+        """An attendance without intent or mobility parses, both left unknown (None)."""
+        parsed = EventAdapter.validate_python(ed_payload())
+        assert isinstance(parsed, EdAttendance)
+        assert (parsed.intent, parsed.not_yet_mobile) == (None, None)
+
+    def test_intent_and_mobility_are_recorded(self) -> None:
+        """A deliberate ingestion by a child not yet mobile keeps both facts."""
+        payload = ed_payload(
+            presenting_category="ingestion_or_poisoning", intent="deliberate", not_yet_mobile=True
+        )
+        parsed = EventAdapter.validate_python(payload)
+        assert isinstance(parsed, EdAttendance)
+        assert (parsed.intent, parsed.not_yet_mobile) == (Intent.DELIBERATE, True)
 
 
 class TestFrozen:

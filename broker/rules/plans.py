@@ -1,0 +1,121 @@
+"""Children already known: a new event about a child on an open plan goes to the plan's lead
+professional the same day. Pure: no I/O, no clock.
+
+The children an event concerns: the subject when the subject is a child; for a parent's crisis
+(or a parent's self-harm or mental health presentation at ED) and for a service withdrawing
+from a parent, the parent's children wherever they live; for a move, the household's children.
+Only news counts: one missed appointment is news (no rate threshold applies), an attended one
+is not; a completed service or a step-down is not (the step-down itself tells the plan's owners).
+
+For each such child with a plan open on the day, whatever the event lists (the directory's plans
+count): one PLAN_OWNER notice to the plan's lead organisation, HIGH for a child protection plan,
+otherwise as severe as the event's other notices and at least MEDIUM. A plan with no lead on
+record goes to the front door of the child's area instead, so that nobody is left untold.
+"""
+
+from collections.abc import Sequence
+from datetime import date
+
+from broker.rules.ed_attendance import is_parent_crisis
+from broker.rules.family import (
+    Addressee,
+    ContactRole,
+    Decision,
+    Family,
+    HouseholdRole,
+    Member,
+    PlanView,
+)
+from schemas.events import (
+    AppointmentOutcome,
+    EdAttendance,
+    Event,
+    FamilyMovingArea,
+    ParentMentalHealthCrisis,
+    PlanKind,
+    ServiceWithdrawal,
+    WithdrawalReason,
+)
+from schemas.notices import NoticeType, Severity
+
+RULE = "open_plan"
+ORDER = (Severity.LOW, Severity.MEDIUM, Severity.HIGH)
+NOT_NEWS = frozenset({WithdrawalReason.STEPPED_DOWN, WithdrawalReason.COMPLETED})
+
+
+def is_new_concern(event: Event) -> bool:
+    """Whether the event is news a plan's owners must hear: a step-down or a service that
+    completed its work is not; a crisis, an attendance or a disengagement is."""
+    match event:
+        case ServiceWithdrawal():
+            return event.reason not in NOT_NEWS
+        case AppointmentOutcome():
+            return event.outcome == "was_not_brought"
+        case _:
+            return True
+
+
+def concerned_children(event: Event, family: Family) -> tuple[tuple[Member, str], ...]:
+    """Each child the event concerns, with how: the child's own event, a parent's, or the
+    household's."""
+    subject = family.subject
+    if subject is None or not is_new_concern(event):
+        return ()
+    if isinstance(event, FamilyMovingArea):
+        return tuple((c, "household") for c in family.children)
+    if subject.role is HouseholdRole.CHILD:
+        return ((subject, "this_child"),)
+    about_parent = isinstance(event, ParentMentalHealthCrisis | ServiceWithdrawal) or (
+        isinstance(event, EdAttendance) and is_parent_crisis(event)
+    )
+    if not about_parent:
+        return ()
+    return tuple((c, "a_parent") for c in family.children_of(subject.person_id))
+
+
+def route_open_plans(
+    event: Event, family: Family, on: date, others: Sequence[Decision] = ()
+) -> list[Decision]:
+    """One notice per child and lead; ``others`` are the event's other notices, whose highest
+    severity the lead's notice matches."""
+    floor = max((Severity.MEDIUM, *(d.severity for d in others)), key=ORDER.index)
+    rule_id = f"{RULE}.{event.event_type.value}"
+    found: dict[tuple[Addressee, NoticeType, tuple[str, ...]], Decision] = {}
+    for child, relation, plan in _open_plans_concerned(event, family, on):
+        severity = Severity.HIGH if plan.kind == PlanKind.CHILD_PROTECTION else floor
+        facts: dict[str, str | int | bool] = {"plan": plan.kind, "event_about": relation}
+        decision = _to_lead(plan.lead_org, family, child, severity, rule_id, facts)
+        if decision is None:
+            continue
+        key = (decision.addressee, decision.notice_type, decision.about)
+        if key not in found or ORDER.index(severity) > ORDER.index(found[key].severity):
+            found[key] = decision
+    return list(found.values())
+
+
+def _open_plans_concerned(
+    event: Event, family: Family, on: date
+) -> list[tuple[Member, str, PlanView]]:
+    open_plans = family.open_plans(on)
+    return [
+        (child, relation, plan)
+        for child, relation in concerned_children(event, family)
+        for plan in open_plans
+        if plan.person_id == child.person_id
+    ]
+
+
+def _to_lead(
+    lead_org: str | None, family: Family, child: Member, severity: Severity, rule_id: str,
+    facts: dict[str, str | int | bool],
+) -> Decision | None:  # fmt: skip
+    about = (child.person_id,)
+    if lead_org:
+        addressee = Addressee(lead_org, ContactRole.SAFEGUARDING_LEAD)
+        return Decision(addressee, NoticeType.PLAN_OWNER, severity, rule_id, about, facts)
+    front_door = family.front_door(child.area)
+    if front_door is None:
+        return None
+    return Decision(Addressee(front_door, ContactRole.DUTY_MANAGER),
+                    NoticeType.FRONT_DOOR_REFERRAL, severity, f"{rule_id}.no_lead", about,
+                    {**facts, "no_lead_professional_recorded": True})  # fmt: skip
