@@ -56,6 +56,8 @@ class OrgRecord:
     area: str
     phone: str | None
     session_start: str | None  # "08:45", schools only
+    opens_at: str | None = None  # working hours, "09:00"
+    closes_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,8 @@ class SqlDirectory:
         return self._organisations
 
     async def _read_organisations(self) -> Organisations:
-        orgs = {o.id: OrgRecord(o.id, o.name, o.kind, o.area, o.phone, o.session_start)
+        orgs = {o.id: OrgRecord(o.id, o.name, o.kind, o.area, o.phone, o.session_start,
+                                o.opens_at, o.closes_at)
                 for o in await self._all(db.Organisation)}  # fmt: skip
         contacts = [(c.role, _contact_record(c)) for c in await self._all(db.Contact)]
         terms: dict[str, list[tuple[date, date]]] = {}
