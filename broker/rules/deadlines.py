@@ -21,7 +21,6 @@ from schemas.notices import NoticeType, Severity
 
 LONDON = ZoneInfo("Europe/London")
 WORKDAY_START, WORKDAY_END = time(9, 0), time(17, 0)
-WORKDAY_HOURS = 8
 FRONT_DOOR_WORKING_HOURS = {Severity.HIGH: 4, Severity.MEDIUM: 24}
 FRONT_DOOR_LOW = timedelta(hours=72)
 # The partnership's periods (settings: SGB_ROUTING__DEADLINE_HOURS). For the working-day types
