@@ -5,7 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, PositiveFloat, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -57,10 +57,14 @@ class RoutingSettings(BaseModel):
     accumulation_window_days: int = Field(91, ge=1)
     accumulation_events: int = Field(3, ge=2)
     escalation_hours: float = Field(4, gt=0, description="an escalation's own deadline")
-    deadline_hours: dict[NoticeType, float] = Field(
+    # For GP, health visiting and agency notices (WORKING_DAY_TYPES) hours are read as working
+    # days of the recipient, due at the close of its working day: 24 hours are one working day,
+    # rounded up (36: two); under 24 hours stays real time. Others are real time (out of hours).
+    deadline_hours: dict[NoticeType, PositiveFloat] = Field(
         default_factory=lambda: {
             kind: p.total_seconds() / 3600 for kind, p in OTHER_PERIODS.items()
-        }
+        },
+        description="per notice type; for GP, health visiting and agency, 24 = 1 working day",
     )
 
     def thresholds(self) -> Thresholds:

@@ -7,7 +7,8 @@ from rich.console import Console
 from rich.table import Table
 
 from broker.rules.deadlines import LONDON
-from broker.services.scenario import Scenario, StepResult, run_scenario
+from broker.services.scenario import Scenario, StepResult, Verdict, run_scenario
+from schemas.notices import NoticeHeader
 
 
 def run_files(paths: list[Path], console: Console) -> bool:
@@ -18,10 +19,8 @@ def run_files(paths: list[Path], console: Console) -> bool:
         console.rule(f"[bold]{scenario.name}[/]  {scenario.description}")
         for result in results:
             console.print(_table(result))
-            for expectation in result.missing:
-                console.print(f"  [red]missing[/] {expectation.model_dump(exclude_none=True)}")
-            for header in result.unexpected:
-                console.print(f"  [red]unexpected[/] {header.recipient_id} {header.rule_id}")
+            for failure in result.verdict.failures():
+                console.print(f"  [red]{failure}[/]", highlight=False)
         ok = all(r.passed for r in results)
         console.print("[green]passed" if ok else "[red]FAILED")
         passed &= ok
@@ -30,10 +29,23 @@ def run_files(paths: list[Path], console: Console) -> bool:
 
 def _table(result: StepResult) -> Table:
     table = Table(title=f"step {result.index}: {result.event_type}", title_justify="left")
-    for column in ("recipient", "type", "severity", "rule", "deadline (London)"):
+    for column in ("recipient", "type", "severity", "rule", "deadline (London)", "check"):
         table.add_column(column)
     for header, _body in result.notices:
         deadline = header.deadline.astimezone(LONDON).strftime("%a %d %b %H:%M")
         table.add_row(header.recipient_id, header.notice_type.value, header.severity.value,
-                      header.rule_id, deadline)  # fmt: skip
+                      header.rule_id, deadline, _check(header, result.verdict))  # fmt: skip
     return table
+
+
+def _check(header: NoticeHeader, verdict: Verdict) -> str:
+    """How the step's expectations judged this notice."""
+    if header in verdict.forbidden:
+        return "[red]must not[/]"
+    if header in verdict.unexpected:
+        return "[red]unexpected[/]"
+    if header in verdict.allowed:
+        return "may"
+    if header in verdict.unchecked:
+        return "not checked"
+    return "expected"

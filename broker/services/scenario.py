@@ -8,7 +8,17 @@ pairs are made for the run, and every notice is opened with its recipient's key 
     {"name": "...", "start": "2027-05-10T10:00:00+01:00", "base_directory": "demo",
      "directory": {... DirectorySpec, contacts may omit hpke_public_key ...},
      "steps": [{"after_days": 0, "event": {...}, "expect": [
-         {"recipient": "school-oakfield:key_adult", "rule": "crisis.child", "severity": "high"}]}]}
+         {"recipient": "school-oakfield:key_adult", "rule": "crisis.child", "severity": "high",
+          "deadline": "2027-05-11T08:45"}],
+       "may": [{"recipient": "la-front-door:duty_manager", "rule": "patterns"}],
+       "must_not": ["school-brookside"]}]}
+
+Each step's notices are judged against it (``judge``): every ``expect`` must be met; a
+``deadline`` is the London wall-clock time the notice must be due (e.g. "2027-01-18T08:45",
+to the second when seconds are given), whatever the clocks; ``may`` lists notices allowed but
+not required; any notice to a recipient (contact or organisation id) under ``must_not`` fails
+the step; with ``only_these`` (the default) any other notice is unexpected. All fields but
+``event`` are optional, so older files read as before.
 """
 
 import json
@@ -22,7 +32,7 @@ from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NaiveDatetime, model_validator
 
 from broker.adapters import crypto, db
 from broker.adapters.data_keys import FileDataKeys
@@ -30,6 +40,7 @@ from broker.adapters.envelopes import open_notice, seal_event, sign_event
 from broker.adapters.kafka import Message, Topics
 from broker.demo import family
 from broker.keys import KeyStore
+from broker.rules.deadlines import LONDON
 from broker.rules.thresholds import Thresholds
 from broker.services.directory_admin import load_directory
 from broker.services.routing import RoutingDeps, route_event
@@ -47,8 +58,11 @@ class Expectation(BaseModel):
     rule: str
     severity: Literal["low", "medium", "high"] | None = None
     notice_type: str | None = None
+    deadline: NaiveDatetime | None = Field(None, description="London wall-clock time")
 
     def matches(self, header: NoticeHeader) -> bool:
+        """Whether this is the notice meant; its deadline is judged apart (``wrong_deadline``),
+        so a notice due at the wrong time is reported as that, not as missing."""
         return (
             header.recipient_id == self.recipient
             and self.rule in header.rule_id
@@ -56,13 +70,106 @@ class Expectation(BaseModel):
             and self.notice_type in (None, header.notice_type.value)
         )
 
+    def wrong_deadline(self, headers: Sequence[NoticeHeader]) -> "DeadlineMismatch | None":
+        """Every notice this expectation matches must be due at its deadline, if it sets one."""
+        actual = tuple(london_time(h.deadline) for h in headers if self.matches(h))
+        if self.deadline is None or all(due == self.deadline for due in actual):
+            return None
+        return DeadlineMismatch(self, actual)
+
+    def describe(self) -> str:
+        facts = [self.notice_type, self.severity]
+        return f"{self.recipient} {self.rule} ({', '.join(f for f in facts if f) or 'any'})"
+
 
 class Step(BaseModel):
     model_config = ConfigDict(extra="forbid")
     after_days: float = 0
     event: dict[str, Any]
     expect: list[Expectation] = []
+    may: list[Expectation] = []
+    must_not: list[str] = Field([], description="contact or organisation ids never to be told")
     only_these: bool = True
+
+    @model_validator(mode="after")
+    def _not_both_wanted_and_forbidden(self) -> "Step":
+        for wanted in (*self.expect, *self.may):
+            if self.forbids_recipient(wanted.recipient, wanted.recipient.split(":")[0]):
+                raise ValueError(f"{wanted.recipient} is both expected and under must_not")
+        return self
+
+    def forbids_recipient(self, recipient_id: str, org_id: str) -> bool:
+        return recipient_id in self.must_not or org_id in self.must_not
+
+
+def london_time(moment: datetime) -> datetime:
+    """A moment as the wall-clock time in London, as scenario files write deadlines."""
+    return moment.astimezone(LONDON).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class DeadlineMismatch:
+    expectation: Expectation
+    actual: tuple[datetime, ...]  # London wall-clock times of the notices it matched
+
+    def describe(self) -> str:
+        expected = _clock(self.expectation.deadline)
+        was = ", ".join(_clock(due) for due in self.actual)
+        return f"{self.expectation.describe()}: expected due {expected}, was {was} (London)"
+
+
+def _clock(moment: datetime | None) -> str:
+    return moment.strftime("%a %Y-%m-%d %H:%M:%S").removesuffix(":00") if moment else "-"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How a step's notices compare with what the step says."""
+
+    missing: list[Expectation]
+    unexpected: list[NoticeHeader]
+    forbidden: list[NoticeHeader]  # to a must_not recipient, whatever else matched them
+    wrong_deadlines: list[DeadlineMismatch]
+    allowed: list[NoticeHeader]  # met only a ``may``: neither required nor unexpected
+    unchecked: list[NoticeHeader] = field(default_factory=list)  # met nothing, not only_these
+
+    @property
+    def passed(self) -> bool:
+        return not (self.missing or self.unexpected or self.forbidden or self.wrong_deadlines)
+
+    def failures(self) -> list[str]:
+        return [
+            *(f"missing {e.describe()}" for e in self.missing),
+            *(f"unexpected {_header(h)}" for h in self.unexpected),
+            *(f"must not be told: {_header(h)}" for h in self.forbidden),
+            *(f"wrong deadline: {m.describe()}" for m in self.wrong_deadlines),
+        ]
+
+
+def _header(header: NoticeHeader) -> str:
+    return (
+        f"{header.recipient_id} {header.rule_id} "
+        f"({header.notice_type.value}, {header.severity.value})"
+    )
+
+
+def judge(step: Step, headers: Sequence[NoticeHeader]) -> Verdict:
+    """Compares the notices a step produced with its expectations. Pure."""
+    forbidden = [h for h in headers if step.forbids_recipient(h.recipient_id, h.recipient_org)]
+    rest = [h for h in headers if h not in forbidden]
+    expected = [h for h in rest if any(e.matches(h) for e in step.expect)]
+    allowed = [h for h in rest if h not in expected and any(m.matches(h) for m in step.may)]
+    unexpected = [h for h in rest if h not in expected and h not in allowed]
+    return Verdict(
+        missing=[e for e in step.expect if not any(e.matches(h) for h in headers)],
+        unexpected=unexpected if step.only_these else [],
+        forbidden=forbidden,
+        wrong_deadlines=[
+            m for e in (*step.expect, *step.may) if (m := e.wrong_deadline(headers)) is not None
+        ],
+        allowed=allowed,
+        unchecked=[] if step.only_these else unexpected,
+    )
 
 
 class Scenario(BaseModel):
@@ -84,12 +191,19 @@ class StepResult:
     index: int
     event_type: str
     notices: list[tuple[NoticeHeader, NoticeBody]]
-    missing: list[Expectation]
-    unexpected: list[NoticeHeader]
+    verdict: Verdict
+
+    @property
+    def missing(self) -> list[Expectation]:
+        return self.verdict.missing
+
+    @property
+    def unexpected(self) -> list[NoticeHeader]:
+        return self.verdict.unexpected
 
     @property
     def passed(self) -> bool:
-        return not self.missing and not self.unexpected
+        return self.verdict.passed
 
 
 @dataclass
@@ -155,14 +269,8 @@ async def _run_step(
         _open(SealedNotice.model_validate_json(m.value), recipients, deps)
         for m in published if m.topic == deps.topics.notices
     ]  # fmt: skip
-    headers = [h for h, _ in notices]
-    missing = [e for e in step.expect if not any(e.matches(h) for h in headers)]
-    unexpected = (
-        [h for h in headers if not any(e.matches(h) for e in step.expect)]
-        if step.only_these
-        else []
-    )
-    return StepResult(index, event.event_type.value, notices, missing, unexpected)
+    verdict = judge(step, [h for h, _ in notices])
+    return StepResult(index, event.event_type.value, notices, verdict)
 
 
 def _open(

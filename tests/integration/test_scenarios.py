@@ -1,6 +1,7 @@
 """Every scenario in tests/scenarios replayed through the real routing service and a throwaway
-SQLite database: each step must produce exactly the notices the domain brief calls for, and
-school notices must never carry clinical detail."""
+SQLite database: each step must produce exactly the notices the domain brief calls for, due
+when the scenario says, to no one it forbids, and school notices must never carry clinical
+detail."""
 
 from pathlib import Path
 from typing import Any
@@ -28,12 +29,8 @@ async def results_of(path: Path) -> list[StepResult]:
 
 
 def describe(result: StepResult) -> str:
-    missing = [e.model_dump(exclude_none=True) for e in result.missing]
-    unexpected = [
-        f"{h.recipient_id} {h.rule_id} ({h.notice_type.value}, {h.severity.value})"
-        for h in result.unexpected
-    ]
-    return f"step {result.index} ({result.event_type}): missing {missing}; unexpected {unexpected}"
+    failures = "; ".join(result.verdict.failures())
+    return f"step {result.index} ({result.event_type}): {failures}"
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])

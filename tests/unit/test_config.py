@@ -41,16 +41,31 @@ class TestRoutingSettings:
         assert limits.wnb_window.days == 90
 
     def test_deadline_period_per_notice_type(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Notice types without a statutory policy take the partnership's period."""
+        """Notice types without a statutory policy take the partnership's period; for GP,
+        health visiting and agency notices 24 hours are one working day (second edition:
+        they count the recipient's working days), due at the close of that day."""
+        from datetime import UTC, datetime
+
+        from broker.rules.deadlines import LONDON, deadline_for
+        from schemas.notices import NoticeType, Severity
+
+        monkeypatch.setenv("SGB_ROUTING__DEADLINE_HOURS", '{"gp_information": 24}')
+        periods = Settings().routing.deadline_periods()
+        start = datetime(2027, 5, 10, 9, tzinfo=UTC)  # Monday 10:00 in London
+        gp = deadline_for(NoticeType.GP_INFORMATION, Severity.LOW, start, periods=periods)
+        hv = deadline_for(NoticeType.HEALTH_VISITING, Severity.LOW, start, periods=periods)
+        assert gp == datetime(2027, 5, 11, 17, tzinfo=LONDON)  # one working day
+        assert hv == datetime(2027, 5, 13, 17, tzinfo=LONDON)  # the default, three
+
+    def test_out_of_hours_period_stays_real_time(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The emergency duty team's period is real time, as configured, day and night."""
         from datetime import UTC, datetime, timedelta
 
         from broker.rules.deadlines import deadline_for
         from schemas.notices import NoticeType, Severity
 
-        monkeypatch.setenv("SGB_ROUTING__DEADLINE_HOURS", '{"gp_information": 24}')
+        monkeypatch.setenv("SGB_ROUTING__DEADLINE_HOURS", '{"out_of_hours_referral": 0.5}')
         periods = Settings().routing.deadline_periods()
-        start = datetime(2027, 5, 10, 9, tzinfo=UTC)
-        gp = deadline_for(NoticeType.GP_INFORMATION, Severity.LOW, start, periods=periods)
-        hv = deadline_for(NoticeType.HEALTH_VISITING, Severity.LOW, start, periods=periods)
-        assert gp == start + timedelta(hours=24)
-        assert hv == start + timedelta(hours=72)
+        start = datetime(2027, 5, 8, 2, tzinfo=UTC)  # Saturday night
+        due = deadline_for(NoticeType.OUT_OF_HOURS, Severity.HIGH, start, periods=periods)
+        assert due == start + timedelta(minutes=30)

@@ -1,4 +1,5 @@
-"""Deadlines: school session starts, working hours at the front door, fixed periods."""
+"""Deadlines: school session starts (stale calendars included), working hours at the front
+door, working days for GP, health visiting and agency notices, real time out of hours."""
 
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -8,11 +9,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from broker.rules.deadlines import (
+    LONGEST_HOLIDAY_DAYS,
+    WORKING_DAY_TYPES,
     SchoolCalendar,
+    WorkingHours,
     add_working_hours,
     deadline_for,
     is_bank_holiday,
+    is_working_day,
+    is_working_time,
     next_session_start,
+    working_days_in,
 )
 from schemas.notices import NoticeType, Severity
 
@@ -70,12 +77,6 @@ class TestSchoolDeadline:
         calendar = SchoolCalendar(session_start=time(8, 30))
         assert school(london(2027, 1, 15, 19, 0), calendar) == london(2027, 1, 18, 8, 30)
 
-    def test_no_school_day_within_a_year_is_an_error(self) -> None:
-        """A calendar whose terms have all ended raises rather than looping for ever."""
-        calendar = SchoolCalendar(terms=((date(2020, 1, 6), date(2020, 2, 7)),))
-        with pytest.raises(ValueError, match="no school day"):
-            next_session_start(london(2027, 1, 15, 19, 0), calendar)
-
     @pytest.mark.parametrize(
         ("received", "utc"),
         [
@@ -92,6 +93,60 @@ class TestSchoolDeadline:
         """23:30 UTC on a summer Sunday is 00:30 BST Monday: due at Monday's session start."""
         received = datetime(2027, 7, 4, 23, 30, tzinfo=UTC)
         assert school(received) == london(2027, 7, 5, 8, 45)
+
+
+OLD_TERMS = ((date(2020, 1, 6), date(2020, 2, 7)),)
+
+
+class TestStaleSchoolCalendar:
+    @pytest.mark.parametrize(
+        ("terms", "on", "stale"),
+        [
+            (OLD_TERMS, date(2027, 1, 15), True),
+            (TERMS, date(2027, 7, 21), False),
+            (TERMS, date(2027, 7, 22), True),
+            (TERMS, date(2027, 1, 15), False),
+            ((), date(2027, 1, 15), False),
+        ],
+        ids=["all-ended", "last-day-of-last-term", "day-after-last-term", "terms-ahead", "none"],
+    )
+    def test_is_stale(self, terms: tuple[tuple[date, date], ...], on: date, stale: bool) -> None:
+        """A calendar is stale when it has terms and every one has ended before the day."""
+        assert SchoolCalendar(terms=terms).is_stale(on) is stale
+
+    def test_stale_calendar_is_due_the_next_weekday_session_start(self) -> None:
+        """Terms that all ended in 2020: a Friday evening notice is due at Monday's session."""
+        calendar = SchoolCalendar(terms=OLD_TERMS)
+        assert school(london(2027, 1, 15, 19, 0), calendar) == london(2027, 1, 18, 8, 45)
+
+    def test_stale_calendar_still_skips_bank_holidays(self) -> None:
+        """Ignoring stale terms does not ignore the Early May bank holiday."""
+        calendar = SchoolCalendar(terms=OLD_TERMS, session_start=time(8, 30))
+        assert school(london(2027, 4, 30, 18, 0), calendar) == london(2027, 5, 4, 8, 30)
+
+    def test_stale_calendar_makes_every_weekday_a_school_day(self) -> None:
+        """Once the terms have run out, a weekday outside any term counts as a school day."""
+        calendar = SchoolCalendar(terms=TERMS)
+        assert calendar.is_school_day(date(2027, 7, 23))
+        assert not calendar.is_school_day(date(2027, 7, 24))  # a Saturday
+
+    def test_day_after_the_last_term_ends(self) -> None:
+        """Received on the last day of the last known term: due the next weekday."""
+        calendar = SchoolCalendar(terms=TERMS)
+        assert school(london(2027, 7, 21, 18, 0), calendar) == london(2027, 7, 22, 8, 45)
+
+    def test_summer_holiday_is_believed(self) -> None:
+        """A six-week summer holiday before a known autumn term is a real holiday."""
+        calendar = SchoolCalendar(terms=(*TERMS, (date(2027, 9, 2), date(2027, 10, 22))))
+        assert school(london(2027, 7, 21, 18, 0), calendar) == london(2027, 9, 2, 8, 45)
+
+    def test_gap_longer_than_any_holiday_is_not_believed(self) -> None:
+        """A next term two years away is wrong data: the next weekday session stands."""
+        calendar = SchoolCalendar(
+            terms=((date(2027, 1, 4), date(2027, 1, 8)), (date(2029, 1, 8), date(2029, 3, 1)))
+        )
+        assert not calendar.is_stale(date(2027, 1, 9))
+        assert school(london(2027, 1, 8, 18, 0), calendar) == london(2027, 1, 11, 8, 45)
 
 
 class TestBankHolidays:
@@ -154,18 +209,206 @@ class TestOtherDeadlines:
         """A transfer is due eight working hours after receipt."""
         assert deadline_for(NoticeType.TRANSFER, Severity.HIGH, received) == due
 
-    @pytest.mark.parametrize(
-        "notice_type",
-        [NoticeType.GP_INFORMATION, NoticeType.HEALTH_VISITING, NoticeType.AGENCY_INFORMATION],
-    )
-    def test_fixed_period_of_72_hours(self, notice_type: NoticeType) -> None:
-        """GP, health visiting and agency notices are due 72 hours after receipt."""
-        received = datetime(2027, 1, 15, 15, 0, tzinfo=UTC)
-        assert deadline_for(notice_type, Severity.LOW, received) == received + timedelta(hours=72)
-
     def test_working_hours_span_several_days(self) -> None:
         """Forty working hours from Monday 09:00 end on Friday 17:00."""
         assert add_working_hours(london(2027, 1, 11, 9, 0), 40) == london(2027, 1, 15, 17, 0)
+
+
+def gp(received: datetime, nation: str = "ENG", **periods: float) -> datetime:
+    configured = {NoticeType(kind): timedelta(hours=h) for kind, h in periods.items()}
+    return deadline_for(
+        NoticeType.GP_INFORMATION, Severity.MEDIUM, received, nation=nation,
+        periods={NoticeType.GP_INFORMATION: timedelta(hours=72), **configured},
+    )  # fmt: skip
+
+
+class TestWorkingDayDeadlines:
+    """GP, health visiting and agency notices count the recipient's working days, due at the
+    close of its working day (17:00 London); the day of receipt is day zero."""
+
+    @pytest.mark.parametrize(
+        ("received", "due"),
+        [
+            (london(2027, 1, 15, 19, 30), london(2027, 1, 20, 17, 0)),
+            (london(2027, 1, 11, 10, 0), london(2027, 1, 14, 17, 0)),
+            (london(2027, 1, 17, 23, 30), london(2027, 1, 20, 17, 0)),
+            (london(2027, 4, 30, 15, 0), london(2027, 5, 6, 17, 0)),
+            (london(2027, 3, 25, 12, 0), london(2027, 4, 1, 17, 0)),
+            (london(2027, 12, 23, 12, 0), london(2027, 12, 30, 17, 0)),
+        ],
+        ids=[
+            "friday-evening",
+            "monday-morning",
+            "sunday-night",
+            "before-early-may-bank-holiday",
+            "over-easter-and-the-clocks",
+            "over-christmas",
+        ],
+    )
+    def test_three_working_days_by_default(self, received: datetime, due: datetime) -> None:
+        """The default 72 hours are three working days, skipping weekends and bank holidays."""
+        assert gp(received) == due
+
+    @pytest.mark.parametrize(
+        ("received", "due"),
+        [
+            (london(2027, 1, 15, 19, 30), london(2027, 1, 18, 17, 0)),
+            (london(2027, 1, 18, 7, 0), london(2027, 1, 19, 17, 0)),
+            (london(2027, 3, 25, 18, 0), london(2027, 3, 30, 17, 0)),
+            (london(2027, 5, 28, 19, 30), london(2027, 6, 1, 17, 0)),
+        ],
+        ids=["friday-evening", "monday-early", "before-good-friday", "before-spring-bank-holiday"],
+    )
+    def test_one_working_day_configured_as_24_hours(
+        self, received: datetime, due: datetime
+    ) -> None:
+        """A partnership's 24 hours are one working day: a Friday 19:30 notice is due on
+        Monday at 17:00, never on Saturday night."""
+        assert gp(received, gp_information=24) == due
+
+    @pytest.mark.parametrize(
+        ("received", "nation", "due"),
+        [
+            (london(2027, 3, 25, 18, 0), "WLS", london(2027, 3, 30, 17, 0)),
+            (london(2027, 3, 25, 18, 0), "SCT", london(2027, 3, 29, 17, 0)),
+            (london(2027, 8, 27, 18, 0), "WLS", london(2027, 8, 31, 17, 0)),
+            (london(2027, 8, 27, 18, 0), "SCT", london(2027, 8, 30, 17, 0)),
+            (london(2027, 7, 30, 18, 0), "WLS", london(2027, 8, 2, 17, 0)),
+            (london(2027, 7, 30, 18, 0), "SCT", london(2027, 8, 3, 17, 0)),
+        ],
+        ids=[
+            "wales-easter-monday",
+            "scotland-no-easter-monday",
+            "wales-late-summer-bank-holiday",
+            "scotland-works-late-august",
+            "wales-works-early-august",
+            "scotland-early-summer-bank-holiday",
+        ],
+    )
+    def test_bank_holidays_of_the_recipients_nation(
+        self, received: datetime, nation: str, due: datetime
+    ) -> None:
+        """A Welsh practice does not work on Wales's bank holidays; the nation is honoured
+        (Scotland, whose bank holidays differ, shows it)."""
+        assert gp(received, nation, gp_information=24) == due
+
+    @pytest.mark.parametrize("notice_type", sorted(WORKING_DAY_TYPES))
+    def test_health_visiting_and_agency_too(self, notice_type: NoticeType) -> None:
+        """All three types count working days: a Friday evening notice is due on Wednesday."""
+        received = london(2027, 1, 15, 19, 30)
+        assert deadline_for(notice_type, Severity.LOW, received) == london(2027, 1, 20, 17, 0)
+
+    def test_close_of_the_recipients_own_working_day(self) -> None:
+        """A practice open until 18:30 is due at 18:30."""
+        hours = WorkingHours(time(8, 0), time(18, 30))
+        due = deadline_for(NoticeType.GP_INFORMATION, Severity.LOW, london(2027, 1, 15, 19, 30),
+                           hours=hours)  # fmt: skip
+        assert due == london(2027, 1, 20, 18, 30)
+
+    @pytest.mark.parametrize(
+        ("hours", "days"),
+        [(24, 1), (25, 2), (36, 2), (48, 2), (72, 3), (120, 5), (6, None), (23.5, None)],
+    )
+    def test_configured_hours_in_working_days(self, hours: float, days: int | None) -> None:
+        """24 hours are one working day, rounded up; under a day stays real time (None)."""
+        assert working_days_in(timedelta(hours=hours)) == days
+
+    def test_a_period_under_a_day_is_real_time(self) -> None:
+        """A partnership that sets 6 hours asks for urgency: 6 real hours, day or night."""
+        received = london(2027, 1, 15, 19, 30)
+        assert gp(received, gp_information=6) == received + timedelta(hours=6)
+
+
+class TestOutOfHoursDeadline:
+    @pytest.mark.parametrize(
+        "received",
+        [london(2027, 1, 15, 19, 30), london(2027, 1, 16, 3, 0), london(2027, 12, 25, 12, 0)],
+        ids=["friday-evening", "saturday-night", "christmas-day"],
+    )
+    def test_one_real_hour(self, received: datetime) -> None:
+        """The emergency duty team acts at night: one real hour, whatever the day."""
+        due = deadline_for(NoticeType.OUT_OF_HOURS, Severity.HIGH, received)
+        assert due == received + timedelta(hours=1)
+
+    def test_a_configured_day_stays_real_time(self) -> None:
+        """24 hours for the emergency duty team are 24 real hours, not a working day."""
+        received = london(2027, 1, 15, 19, 30)
+        periods = {NoticeType.OUT_OF_HOURS: timedelta(hours=24)}
+        due = deadline_for(NoticeType.OUT_OF_HOURS, Severity.HIGH, received, periods=periods)
+        assert due == london(2027, 1, 16, 19, 30)
+
+
+EARLY = WorkingHours(time(8, 0), time(18, 0))
+
+
+class TestWorkingHours:
+    def test_default_is_nine_to_five(self) -> None:
+        """Unless told otherwise an office works 09:00-17:00, eight hours."""
+        assert WorkingHours() == WorkingHours(time(9, 0), time(17, 0))
+        assert WorkingHours().length == timedelta(hours=8)
+
+    def test_closing_before_opening_is_refused(self) -> None:
+        """A working day that closes before it opens is a mistake in the record."""
+        with pytest.raises(ValueError, match="close after it opens"):
+            WorkingHours(time(17, 0), time(9, 0))
+
+    @pytest.mark.parametrize(
+        ("at", "hours", "nation", "working"),
+        [
+            (london(2027, 1, 11, 9, 0), WorkingHours(), "ENG", True),
+            (london(2027, 1, 11, 8, 59), WorkingHours(), "ENG", False),
+            (london(2027, 1, 11, 16, 59), WorkingHours(), "ENG", True),
+            (london(2027, 1, 11, 17, 0), WorkingHours(), "ENG", False),
+            (london(2027, 1, 16, 12, 0), WorkingHours(), "ENG", False),
+            (london(2027, 5, 3, 12, 0), WorkingHours(), "ENG", False),
+            (london(2027, 3, 29, 12, 0), WorkingHours(), "WLS", False),
+            (london(2027, 3, 29, 12, 0), WorkingHours(), "SCT", True),
+            (london(2027, 1, 11, 8, 30), EARLY, "ENG", True),
+            (london(2027, 1, 11, 17, 30), EARLY, "ENG", True),
+            (datetime(2027, 7, 5, 8, 30, tzinfo=UTC), WorkingHours(), "ENG", True),
+            (datetime(2027, 7, 5, 16, 30, tzinfo=UTC), WorkingHours(), "ENG", False),
+        ],
+        ids=[
+            "opening",
+            "before-opening",
+            "before-closing",
+            "closing",
+            "saturday",
+            "bank-holiday",
+            "welsh-easter-monday",
+            "scottish-easter-monday",
+            "early-opener",
+            "late-closer",
+            "utc-in-summer-is-09-30",
+            "utc-in-summer-is-17-30",
+        ],
+    )
+    def test_is_working_time(
+        self, at: datetime, hours: WorkingHours, nation: str, working: bool
+    ) -> None:
+        """Working time: a weekday, not a bank holiday of the nation, within hours, London."""
+        assert is_working_time(at, hours, nation) is working
+
+    def test_add_working_hours_within_the_recipients_hours(self) -> None:
+        """Four working hours from Friday 16:00 at an 08:00-18:00 office end Monday 10:00."""
+        due = add_working_hours(london(2027, 1, 15, 16, 0), 4, working=EARLY)
+        assert due == london(2027, 1, 18, 10, 0)
+
+    def test_front_door_counts_its_own_hours(self) -> None:
+        """A high-severity referral on Friday 15:00 to an 08:00-18:00 front door: Monday 09:00."""
+        received = london(2027, 1, 15, 15, 0)
+        due = deadline_for(NoticeType.FRONT_DOOR_REFERRAL, Severity.HIGH, received, hours=EARLY)
+        assert due == london(2027, 1, 18, 9, 0)
+
+    def test_transfer_is_one_of_the_recipients_working_days(self) -> None:
+        """Received before an 08:00-18:00 office opens: due when that day closes."""
+        received = london(2027, 1, 13, 6, 0)
+        assert deadline_for(NoticeType.TRANSFER, Severity.HIGH, received) == london(
+            2027, 1, 13, 17, 0
+        )
+        assert deadline_for(NoticeType.TRANSFER, Severity.HIGH, received, hours=EARLY) == london(
+            2027, 1, 13, 18, 0
+        )
 
 
 class TestDeadlinesAcrossDaylightSaving:
@@ -190,6 +433,7 @@ class TestDeadlinesAcrossDaylightSaving:
 received_times = st.datetimes(
     min_value=datetime(2026, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)
 )
+term_dates = st.dates(min_value=date(2018, 1, 1), max_value=date(2033, 12, 31))
 
 
 class TestDeadlineProperties:
@@ -230,6 +474,56 @@ class TestDeadlineProperties:
         assert due.weekday() < 5
         assert not is_bank_holiday(due.date())
         assert time(9, 0) < due.time() <= time(17, 0)
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        received=received_times,
+        notice_type=st.sampled_from(sorted(WORKING_DAY_TYPES)),
+        nation=st.sampled_from(["ENG", "WLS"]),
+        days=st.integers(1, 10),
+    )
+    def test_working_day_deadline_is_a_working_days_close(
+        self, received: datetime, notice_type: NoticeType, nation: str, days: int
+    ) -> None:
+        """A GP, health visiting or agency deadline is after receipt, at 17:00 on a working day
+        (never a weekend or a bank holiday), with exactly the configured working days after
+        the day of receipt."""
+        periods = {notice_type: timedelta(days=days)}
+        due = deadline_for(notice_type, Severity.MEDIUM, received, nation=nation, periods=periods)
+        local = due.astimezone(LONDON)
+        assert due > received
+        assert local.weekday() < 5
+        assert not is_bank_holiday(local.date(), nation)
+        assert local.time() == time(17, 0)
+        first = received.astimezone(LONDON).date() + timedelta(days=1)
+        between = [first + timedelta(days=i) for i in range((local.date() - first).days + 1)]
+        assert sum(is_working_day(d, nation) for d in between) == days
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        received=received_times,
+        terms=st.lists(st.tuples(term_dates, term_dates), max_size=8),
+        nation=st.sampled_from(["ENG", "WLS"]),
+    )
+    def test_any_calendar_gives_a_session_within_weeks(
+        self, received: datetime, terms: list[tuple[date, date]], nation: str
+    ) -> None:
+        """For any term dates (stale, gapped, reversed) a school deadline is found, after
+        receipt and within the longest school holiday: routing never fails on a calendar."""
+        calendar = SchoolCalendar(terms=tuple(terms), nation=nation)
+        due = next_session_start(received, calendar)
+        assert received < due <= received + timedelta(days=LONGEST_HOLIDAY_DAYS + 1)
+
+    @settings(max_examples=200, deadline=None)
+    @given(received=received_times, ends_before=st.integers(1, 3000))
+    def test_stale_calendar_is_a_calendar_without_terms(
+        self, received: datetime, ends_before: int
+    ) -> None:
+        """Terms that have all ended count for nothing: the deadline is as with no terms."""
+        end = received.astimezone(LONDON).date() - timedelta(days=ends_before)
+        stale = SchoolCalendar(terms=((end - timedelta(days=40), end),))
+        assert stale.is_stale(received.astimezone(LONDON).date())
+        assert school(received, stale) == school(received)
 
 
 class TestNextDigest:

@@ -1,0 +1,162 @@
+"""Judging a scenario step: expectations with deadlines (London wall-clock time), notices that
+may appear, recipients who must not be told; older scenario files read as before."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from broker.services.scenario import Step, judge
+from schemas.notices import NoticeHeader, NoticeType, Severity
+
+GP = "gp-riverside:safeguarding_lead"
+SCHOOL = "school-oakfield:key_adult"
+FRONT_DOOR = "la-front-door:duty_manager"
+# Wednesday 12 May 2027 17:00 in London is 16:00 UTC (summer time).
+WEDNESDAY_CLOSE = datetime(2027, 5, 12, 16, 0, tzinfo=UTC)
+
+
+def notice(
+    recipient: str = GP,
+    rule: str = "crisis.gp",
+    deadline: datetime = WEDNESDAY_CLOSE,
+    notice_type: NoticeType = NoticeType.GP_INFORMATION,
+) -> NoticeHeader:
+    return NoticeHeader(
+        notice_id=uuid.uuid4(), event_id=uuid.uuid4(), household="h", recipient_id=recipient,
+        recipient_org=recipient.split(":")[0], notice_type=notice_type, severity=Severity.HIGH,
+        rule_id=rule, created_at=deadline - timedelta(days=5), deadline=deadline,
+        recipient_key_id="k", signing_key_id="s",
+    )  # fmt: skip
+
+
+def step(**fields: Any) -> Step:
+    return Step.model_validate({"event": {}, **fields})
+
+
+def expect(recipient: str = GP, rule: str = "crisis.gp", **more: str) -> dict[str, str]:
+    return {"recipient": recipient, "rule": rule, **more}
+
+
+class TestDeadlineExpectations:
+    def test_deadline_is_london_wall_clock_time(self) -> None:
+        """17:00 in London in summer is 16:00 UTC: the expectation is met."""
+        verdict = judge(step(expect=[expect(deadline="2027-05-12T17:00")]), [notice()])
+        assert verdict.passed
+
+    def test_winter_deadline(self) -> None:
+        """In winter London time is UTC: 08:45 is 08:45 UTC."""
+        due = datetime(2027, 1, 18, 8, 45, tzinfo=UTC)
+        verdict = judge(step(expect=[expect(deadline="2027-01-18T08:45")]), [notice(deadline=due)])
+        assert verdict.passed
+
+    def test_wrong_deadline_fails_naming_expected_and_actual(self) -> None:
+        """A notice due at another time fails the step, saying when it was due."""
+        verdict = judge(step(expect=[expect(deadline="2027-05-10T17:00")]), [notice()])
+        assert not verdict.passed
+        [failure] = verdict.failures()
+        assert "expected due Mon 2027-05-10 17:00" in failure
+        assert "was Wed 2027-05-12 17:00" in failure
+        assert GP in failure
+
+    def test_wrong_deadline_is_not_also_missing(self) -> None:
+        """The notice was sent: it is reported as due at the wrong time, not as missing."""
+        verdict = judge(step(expect=[expect(deadline="2027-05-10T17:00")]), [notice()])
+        assert verdict.missing == []
+        assert verdict.unexpected == []
+        assert len(verdict.wrong_deadlines) == 1
+
+    def test_seconds_count_when_given(self) -> None:
+        """An expectation with seconds is compared to the second."""
+        due = WEDNESDAY_CLOSE + timedelta(seconds=30)
+        verdict = judge(
+            step(expect=[expect(deadline="2027-05-12T17:00:30")]), [notice(deadline=due)]
+        )
+        assert verdict.passed
+
+    def test_no_deadline_no_check(self) -> None:
+        """An expectation without a deadline accepts any deadline, as before."""
+        assert judge(step(expect=[expect()]), [notice()]).passed
+
+    def test_a_deadline_with_a_time_zone_is_refused(self) -> None:
+        """Deadlines are written as London wall-clock time; an offset is a mistake."""
+        with pytest.raises(ValidationError):
+            step(expect=[expect(deadline="2027-05-12T17:00:00+01:00")])
+
+
+class TestMustNot:
+    def test_a_notice_to_a_forbidden_recipient_fails(self) -> None:
+        """must_not fails the step even where only_these is off."""
+        verdict = judge(step(must_not=[SCHOOL], only_these=False), [notice(SCHOOL, "crisis")])
+        assert not verdict.passed
+        assert verdict.failures() == [f"must not be told: {SCHOOL} crisis (gp_information, high)"]
+
+    def test_an_organisation_forbids_all_its_contacts(self) -> None:
+        """Naming the organisation forbids a notice to any of its contacts."""
+        deputy = "school-oakfield:deputy_key_adult"
+        verdict = judge(step(must_not=["school-oakfield"]), [notice(deputy, "escalation")])
+        assert [h.recipient_id for h in verdict.forbidden] == [deputy]
+
+    def test_forbidden_is_not_also_unexpected(self) -> None:
+        """A forbidden notice is reported once, as forbidden."""
+        verdict = judge(step(must_not=[SCHOOL]), [notice(SCHOOL, "crisis")])
+        assert verdict.unexpected == []
+        assert len(verdict.forbidden) == 1
+
+    def test_others_may_still_be_told(self) -> None:
+        """must_not says nothing about anyone else."""
+        verdict = judge(step(expect=[expect()], must_not=[SCHOOL]), [notice()])
+        assert verdict.passed
+
+    @pytest.mark.parametrize("forbidden", [GP, "gp-riverside"])
+    def test_expecting_a_forbidden_recipient_is_refused(self, forbidden: str) -> None:
+        """A step cannot both expect a notice to someone and forbid it."""
+        with pytest.raises(ValidationError, match="both expected and under must_not"):
+            step(expect=[expect()], must_not=[forbidden])
+
+
+class TestMay:
+    def test_a_notice_that_may_appear_is_not_unexpected(self) -> None:
+        """A notice matching a may expectation is allowed, and the step passes."""
+        verdict = judge(step(expect=[expect()], may=[expect(FRONT_DOOR, "patterns")]),
+                        [notice(), notice(FRONT_DOOR, "patterns.accumulation")])  # fmt: skip
+        assert verdict.passed
+        assert [h.recipient_id for h in verdict.allowed] == [FRONT_DOOR]
+
+    def test_a_notice_that_may_appear_need_not(self) -> None:
+        """Its absence is not missing."""
+        verdict = judge(step(expect=[expect()], may=[expect(FRONT_DOOR, "patterns")]), [notice()])
+        assert verdict.passed
+        assert verdict.missing == []
+
+    def test_a_may_notice_still_keeps_its_deadline(self) -> None:
+        """If it appears with a deadline set, it must be due then."""
+        may = [expect(deadline="2027-05-10T13:00")]
+        assert not judge(step(may=may), [notice()]).passed
+
+    def test_expected_wins_over_may(self) -> None:
+        """A notice meeting both an expectation and a may counts as expected."""
+        verdict = judge(step(expect=[expect()], may=[expect()]), [notice()])
+        assert verdict.passed
+        assert verdict.allowed == []
+
+
+class TestAsBefore:
+    def test_older_step_reads_with_defaults(self) -> None:
+        """A step written before these fields existed: no may, no must_not, only_these."""
+        old = step(expect=[expect(severity="high", notice_type="gp_information")])
+        assert (old.may, old.must_not, old.only_these) == ([], [], True)
+
+    def test_missing_and_unexpected_as_before(self) -> None:
+        """An expected notice not sent is missing; a notice not expected is unexpected."""
+        verdict = judge(step(expect=[expect(SCHOOL, "crisis.child")]), [notice()])
+        assert [e.recipient for e in verdict.missing] == [SCHOOL]
+        assert [h.recipient_id for h in verdict.unexpected] == [GP]
+
+    def test_only_these_off_leaves_others_unchecked(self) -> None:
+        """Without only_these, other notices pass, listed as not checked."""
+        verdict = judge(step(only_these=False), [notice()])
+        assert verdict.passed
+        assert [h.recipient_id for h in verdict.unchecked] == [GP]
