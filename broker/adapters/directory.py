@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broker.adapters import chronology, crypto, db
 from broker.errors import EventNotPermitted, UnknownSigningKey
 from broker.rules.authorisation import may_publish
-from broker.rules.deadlines import SchoolCalendar
+from broker.rules.deadlines import OFFICE_HOURS, SchoolCalendar, WorkingHours, nation_of
 from broker.rules.family import (
     Addressee,
     ContactRole,
@@ -78,6 +78,7 @@ class Organisations:
     contacts_by_id: dict[str, ContactRecord]
     terms: dict[str, tuple[tuple[date, date], ...]]
     signing_keys: dict[tuple[str, str], "SigningKeyRecord"]  # (org id, key id)
+    working_hours: dict[str, WorkingHours]  # organisations with hours of their own
 
 
 # Per database (tests open many in one process): the change-log position read, and the copy.
@@ -131,6 +132,7 @@ class SqlDirectory:
             contacts_by_id={c.contact_id: c for _, c in contacts},
             terms={org: tuple(sorted(spans)) for org, spans in terms.items()},
             signing_keys=keys,
+            working_hours={o.id: working_hours_of(o) for o in orgs.values() if o.opens_at},
         )
 
     async def match(self, person: PersonRef, source_org: str) -> str | None:
@@ -168,6 +170,7 @@ class SqlDirectory:
             history=await chronology.household_history(self._session, homes),
             org_lines={o.id: contact_line(o) for o in organisations},
             ties=ties,
+            working_hours=known.working_hours,
         )
         views = await self._views({m.person_id for m in members} | set(subjects))
         labels = unmatched_ids(len(named))
@@ -439,6 +442,8 @@ def _outcome(value: str | None) -> Outcome:
     return "attended" if value == "attended" else "was_not_brought"
 
 
-def nation_of(area: str | None) -> str:
-    """Bank holidays follow the nation: ONS codes for Wales start with W."""
-    return "WLS" if area and area.startswith("W") else "ENG"
+def working_hours_of(org: OrgRecord | None) -> WorkingHours:
+    """The organisation's own working hours where the directory holds them."""
+    if org is None or not (org.opens_at and org.closes_at):
+        return OFFICE_HOURS
+    return WorkingHours(time.fromisoformat(org.opens_at), time.fromisoformat(org.closes_at))

@@ -70,6 +70,11 @@ def is_bank_holiday(day: date, nation: str = "ENG") -> bool:
     return day in _bank_holidays(nation, day.year)
 
 
+def nation_of(area: str | None) -> str:
+    """Bank holidays follow the nation: ONS area codes for Wales start with W."""
+    return "WLS" if area and area.startswith("W") else "ENG"
+
+
 def is_working_day(day: date, nation: str = "ENG") -> bool:
     return day.weekday() < 5 and not is_bank_holiday(day, nation)
 

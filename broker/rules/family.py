@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
+from broker.rules.deadlines import WorkingHours
 from schemas.notices import NoticeType, Severity
 
 
@@ -155,6 +156,7 @@ class Family:
     org_lines: Mapping[str, str] = field(default_factory=dict)
     unmatched: tuple[str, ...] = ()  # ids of people the event named whom nobody knows yet
     ties: tuple[Tie, ...] = ()
+    working_hours: Mapping[str, WorkingHours] = field(default_factory=dict)  # by organisation
 
     def person(self, person_id: str) -> Member | None:
         return next((m for m in self.members if m.person_id == person_id), None)

@@ -8,6 +8,7 @@ from broker.rules.family import Decision, Family
 from broker.rules.history import PersonHistory
 from broker.rules.move import route_move
 from broker.rules.not_brought import route_not_brought
+from broker.rules.out_of_hours import with_out_of_hours
 from broker.rules.patterns import apply_patterns, event_signals, merged
 from broker.rules.plans import is_new_concern, route_open_plans
 from broker.rules.thresholds import Thresholds
@@ -32,7 +33,8 @@ def decide(
 ) -> list[Decision]:
     """Every notice this event calls for, each with the rule and facts that fired it: the
     event type's own rule first, then the family-level patterns over its history, then the
-    lead professional of any open plan of a child the event concerns."""
+    lead professional of any open plan of a child the event concerns; out of hours, the
+    emergency duty team hears of every high-risk referral at once."""
     if family.subject is None:
         return route_unmatched(family, len(event.people()))
     decisions = by_event_type(event, family, history, received_at.date(), limits)
@@ -44,7 +46,7 @@ def decide(
     decisions = merged(decisions + route_open_plans(event, family, received_at.date(), decisions))
     if family.unmatched:
         decisions += unmatched_referral(family, family.unmatched)
-    return decisions
+    return with_out_of_hours(decisions, family, received_at)
 
 
 def by_event_type(

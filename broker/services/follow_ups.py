@@ -19,9 +19,9 @@ from sqlalchemy.orm import aliased
 
 from broker.adapters import audit, db, metrics, recipient_keys
 from broker.adapters.data_keys import DataKeyShredded, FileDataKeys
-from broker.adapters.directory import ContactRecord, SqlDirectory, nation_of
+from broker.adapters.directory import ContactRecord, SqlDirectory
 from broker.keys import KeyStore
-from broker.rules.deadlines import deadline_for
+from broker.rules.deadlines import deadline_for, nation_of
 from broker.rules.escalation import (
     ESCALATION_PERIOD,
     escalated_body,

@@ -6,8 +6,6 @@ yields the same notice ids and the inbox keeps each once; the routed-event recor
 redelivered event from being routed again once its transaction has committed.
 """
 
-import json
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,29 +15,26 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters import audit, chronology, data_quality, db, metrics, recipient_keys
-from broker.adapters.data_keys import DataKeyShredded, FileDataKeys
-from broker.adapters.data_quality import Gap, Issue
-from broker.adapters.directory import ContactRecord, FamilyContext, SqlDirectory, nation_of
+from broker.adapters import audit, chronology, db, metrics
+from broker.adapters.data_keys import FileDataKeys
+from broker.adapters.directory import FamilyContext, SqlDirectory
 from broker.adapters.envelopes import open_event, verified_event
 from broker.adapters.kafka import Message, Topics
 from broker.errors import EnvelopeError, ReplayedEvent
 from broker.keys import KeyStore
 from broker.ports import Publisher
-from broker.pseudonyms import pseudonym
 from broker.rules.admission import check_times
-from broker.rules.deadlines import OTHER_PERIODS, SchoolCalendar, deadline_for, next_digest
-from broker.rules.digest import digest_for
-from broker.rules.escalation import escalation_chain, reroute_target
-from broker.rules.fallback import INTENDED_FOR, fallback_reason, to_front_door
-from broker.rules.family import ContactRole, Decision
+from broker.rules.deadlines import (
+    OTHER_PERIODS,
+)
+from broker.rules.family import Decision
 from broker.rules.history import PersonHistory
-from broker.rules.minimisation import compose_body
 from broker.rules.patterns import event_signals
 from broker.rules.routing import decide
 from broker.rules.thresholds import Thresholds
-from broker.services import matching, notice_records
+from broker.services import matching
 from broker.services.outbox import Outbox
+from broker.services.sealing import EventNotices
 from schemas.events import (
     AppointmentOutcome,
     EdAttendance,
@@ -47,11 +42,10 @@ from schemas.events import (
     FamilyMovingArea,
     ServiceWithdrawal,
 )
-from schemas.notices import NoticeHeader, NoticeType, Severity
+from schemas.notices import NoticeHeader, NoticeType
 from schemas.transport import EventHeader, SealedEvent, SignedEvent
 
 log = structlog.get_logger(__name__)
-NOTICE_NAMESPACE = uuid.UUID("6b1f3c2e-5a0d-4f5e-9a53-0c1f5b7d2e11")
 
 
 def utc_now() -> datetime:
@@ -237,8 +231,8 @@ async def _decide_and_record(
     context = await directory.family_for(event.people(), event.source_org)
     history = await _record_and_load_history(directory, event, context)
     decisions = decide(event, context.family, history, header.received_at, deps.limits)
-    reports, sent = await _seal_all(session, directory, decisions, event, header, context,
-                                    deps)  # fmt: skip
+    notices = EventNotices(session, directory, event, header, context, deps)
+    reports, sent = await notices.seal_all(decisions)
     await _remember(session, directory, sealed, event, header, context, sent, deps,
                     position)  # fmt: skip
     return event, sent, reports
@@ -303,198 +297,3 @@ async def _record_and_load_history(
         case _:
             return PersonHistory()
     return await directory.history(subject.person_id)
-
-
-async def _seal_all(
-    session: AsyncSession,
-    directory: SqlDirectory,
-    decisions: list[Decision],
-    event: Event,
-    header: EventHeader,
-    context: FamilyContext,
-    deps: RoutingDeps,
-) -> tuple[list[Message], list[tuple[NoticeHeader, Decision]]]:
-    """Seals and records a notice for each decision. One that its addressee cannot receive
-    (no contact registered, a key that cannot be sealed to) goes to the front door instead,
-    with the reason; each such gap is recorded for the data-quality report, and only a
-    notice not even the front door can receive is parked as a dead letter. A bad record
-    costs its own notice, never the event's other notices."""
-    messages: list[Message] = []
-    sent: list[tuple[NoticeHeader, Decision]] = []
-    issues: list[Issue] = []
-    pending = list(decisions)
-    while pending:
-        decision = pending.pop(0)
-        contact = await directory.contact_for(decision.addressee)
-        if contact is None:
-            outcome: NoticeHeader | Gap = _unreachable(decision)
-        else:
-            outcome = await _try_seal(session, directory, decision, contact, event, header,
-                                      context, deps)  # fmt: skip
-        if isinstance(outcome, NoticeHeader):
-            messages.append(_audit(deps, outcome, "notice_produced"))
-            sent.append((outcome, decision))
-            if reason := fallback_reason(decision):  # the rules decided it as a fallback
-                issues.append(_issue(Gap(reason), decision, event, outcome))
-            continue
-        fallback = to_front_door(decision, context.family, outcome.value)
-        issues.append(_issue(outcome, decision, event, front_door=_door_of(fallback, context)))
-        if fallback is not None:
-            pending.append(fallback)
-        if fallback is None or contact is not None:
-            messages.append(_undeliverable(decision, event, deps, outcome))
-    data_quality.record(session, issues, deps.clock())
-    return messages, sent
-
-
-# What sealing one notice can meet in a bad directory record: a recipient key that is not a
-# usable public key, or a household data key that cannot be made or read.
-SEAL_FAILURES = (ValueError, OSError, DataKeyShredded)
-
-
-async def _try_seal(
-    session: AsyncSession,
-    directory: SqlDirectory,
-    decision: Decision,
-    contact: ContactRecord,
-    event: Event,
-    header: EventHeader,
-    context: FamilyContext,
-    deps: RoutingDeps,
-) -> NoticeHeader | Gap:
-    """The notice sealed and recorded, or the gap in the directory that stopped it."""
-    try:
-        return await _seal_one(session, directory, decision, contact, event, header, context,
-                               deps)  # fmt: skip
-    except SEAL_FAILURES as exc:
-        log.error("notice_unsealable", error=type(exc).__name__, rule_id=decision.rule_id)
-        if isinstance(exc, ValueError):
-            return Gap.UNSEALABLE_RECIPIENT_KEY
-        return Gap.HOUSEHOLD_DATA_KEY_UNUSABLE
-
-
-def _unreachable(decision: Decision) -> Gap:
-    if decision.addressee.role is ContactRole.EMERGENCY_DUTY:
-        return Gap.NO_EMERGENCY_DUTY_CONTACT
-    if decision.notice_type is NoticeType.FRONT_DOOR_REFERRAL:
-        return Gap.NO_FRONT_DOOR_CONTACT
-    return Gap.RECIPIENT_NOT_ONBOARDED
-
-
-def _door_of(fallback: Decision | None, context: FamilyContext) -> str | None:
-    return fallback.addressee.org_id if fallback else context.family.front_door()
-
-
-def _issue(
-    gap: Gap, decision: Decision, event: Event, notice: NoticeHeader | None = None,
-    front_door: str | None = None,
-) -> Issue:  # fmt: skip
-    return Issue(
-        gap,
-        front_door=notice.recipient_org if notice else front_door,
-        org_id=str(decision.facts.get(INTENDED_FOR, decision.addressee.org_id)),
-        role=None if notice else decision.addressee.role.value,
-        event_id=str(event.event_id),
-        notice_id=str(notice.notice_id) if notice else None,
-        rule_id=decision.rule_id,
-    )
-
-
-async def _seal_one(
-    session: AsyncSession,
-    directory: SqlDirectory,
-    decision: Decision,
-    contact: ContactRecord,
-    event: Event,
-    header: EventHeader,
-    context: FamilyContext,
-    deps: RoutingDeps,
-) -> NoticeHeader:
-    family = context.family
-    calendar = await _calendar_for(directory, decision)
-    # Only low-severity notices may wait for a daily digest; nothing else is held back.
-    held = contact.daily_digest and decision.severity is Severity.LOW
-    due_from = next_digest(header.received_at) if held else header.received_at
-    org = await directory.organisation(contact.org_id)
-    notice_header = NoticeHeader(
-        notice_id=_notice_id(event, contact.contact_id, decision),
-        event_id=event.event_id,
-        correlation_id=event.correlation_id,
-        household=_household_pseudonym(context, deps.keys.pseudonym_secret),
-        recipient_id=contact.contact_id,
-        recipient_org=contact.org_id,
-        notice_type=decision.notice_type,
-        severity=decision.severity,
-        rule_id=decision.rule_id,
-        created_at=deps.clock(),
-        held_until=due_from if held else None,
-        deadline=deadline_for(decision.notice_type, decision.severity, due_from,
-                              calendar, nation_of(org.area if org else None),
-                              deps.deadline_periods),
-        recipient_key_id=contact.key_id,
-        suite=recipient_keys.suite_of(contact.hpke_public_key),
-        signing_key_id=deps.keys.public.signing_key_id,
-    )  # fmt: skip
-    front_door = family.front_door()
-    body = compose_body(
-        decision,
-        event,
-        context.people,
-        family.org_lines.get(event.source_org),
-        family.org_lines.get(front_door) if front_door else None,
-        digest_for(decision.notice_type, family, header.received_at),
-    )
-    notice_records.add(session, notice_header, body, contact, deps.keys, deps.data_keys,
-                       escalate_to=escalation_chain(decision, family),
-                       reroute_to=reroute_target(decision, family))  # fmt: skip
-    return notice_header
-
-
-async def _calendar_for(directory: SqlDirectory, decision: Decision) -> SchoolCalendar:
-    if decision.notice_type is NoticeType.SCHOOL_SUPPORT:
-        return await directory.school_calendar(decision.addressee.org_id)
-    return SchoolCalendar()
-
-
-def _notice_id(event: Event, recipient_id: str, decision: Decision) -> uuid.UUID:
-    name = f"{event.event_id}|{recipient_id}|{decision.rule_id}|{','.join(decision.about)}"
-    return uuid.uuid5(NOTICE_NAMESPACE, name)
-
-
-def _household_pseudonym(context: FamilyContext, secret: bytes) -> str:
-    subject = context.family.subject
-    if subject is None or not subject.household_id:
-        return "unmatched"
-    return pseudonym(secret, "household", subject.household_id)
-
-
-def _audit(deps: RoutingDeps, header: NoticeHeader, action: str) -> Message:
-    record = {
-        "action": action,
-        "at": deps.clock().isoformat(),
-        "notice_id": str(header.notice_id),
-        "event_id": str(header.event_id),
-        "recipient_id": header.recipient_id,
-        "rule_id": header.rule_id,
-    }
-    key = pseudonym(deps.keys.pseudonym_secret, "recipient", header.recipient_id)
-    return Message(deps.topics.audit, key, json.dumps(record).encode())
-
-
-NO_CONTACT = frozenset({Gap.RECIPIENT_NOT_ONBOARDED, Gap.NO_FRONT_DOOR_CONTACT,
-                        Gap.NO_EMERGENCY_DUTY_CONTACT})  # fmt: skip
-
-
-def _undeliverable(decision: Decision, event: Event, deps: RoutingDeps, gap: Gap) -> Message:
-    """A notice nobody can receive is parked, not dropped, and reported."""
-    log.warning("notice_undeliverable", org_id=decision.addressee.org_id, gap=gap.value,
-                role=decision.addressee.role.value, rule_id=decision.rule_id)  # fmt: skip
-    record = {
-        "reason": "no_recipient_contact" if gap in NO_CONTACT else gap.value,
-        "event_id": str(event.event_id),
-        "org_id": decision.addressee.org_id,
-        "role": decision.addressee.role.value,
-        "rule_id": decision.rule_id,
-    }
-    key = pseudonym(deps.keys.pseudonym_secret, "organisation", decision.addressee.org_id)
-    return Message(deps.topics.dead_letters, key, json.dumps(record).encode())

@@ -1,0 +1,207 @@
+"""Sealing an event's decisions into notices, in the routing transaction.
+
+Each decision becomes a notice sealed to its addressee's key, deadlined and recorded. One the
+addressee cannot receive (no contact registered, a key that cannot be sealed to, a household
+key that cannot be used) goes to the front door instead, with the reason, and out of hours to
+its emergency duty team too; each such gap is recorded for the data-quality report, and only
+a notice not even the front door can receive is parked as a dead letter. A bad directory
+record costs its own notice, never the event's other notices nor anyone else's.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broker.adapters import data_quality, recipient_keys
+from broker.adapters.data_keys import DataKeyShredded
+from broker.adapters.data_quality import Gap, Issue
+from broker.adapters.directory import ContactRecord, FamilyContext, SqlDirectory, working_hours_of
+from broker.adapters.kafka import Message
+from broker.pseudonyms import pseudonym
+from broker.rules.deadlines import SchoolCalendar, deadline_for, nation_of, next_digest
+from broker.rules.digest import digest_for
+from broker.rules.escalation import escalation_chain, reroute_target
+from broker.rules.fallback import INTENDED_FOR, fallback_reason, to_front_door
+from broker.rules.family import ContactRole, Decision
+from broker.rules.minimisation import compose_body
+from broker.rules.out_of_hours import with_out_of_hours
+from broker.services import notice_records
+from schemas.events import Event
+from schemas.notices import NoticeHeader, NoticeType, Severity
+from schemas.transport import EventHeader
+
+if TYPE_CHECKING:
+    from broker.services.routing import RoutingDeps
+
+log = structlog.get_logger(__name__)
+NOTICE_NAMESPACE = uuid.UUID("6b1f3c2e-5a0d-4f5e-9a53-0c1f5b7d2e11")
+# What sealing one notice can meet in a bad directory record: a recipient key that is not a
+# usable public key, or a household data key that cannot be made or read.
+SEAL_FAILURES = (ValueError, OSError, DataKeyShredded)
+NO_CONTACT = frozenset({Gap.RECIPIENT_NOT_ONBOARDED, Gap.NO_FRONT_DOOR_CONTACT,
+                        Gap.NO_EMERGENCY_DUTY_CONTACT})  # fmt: skip
+Sent = list[tuple[NoticeHeader, Decision]]
+
+
+@dataclass
+class EventNotices:
+    """The notices of one event: what was sealed, what goes to Kafka after the commit (audit
+    copies, dead letters), and the data-quality gaps met on the way."""
+
+    session: AsyncSession
+    directory: SqlDirectory
+    event: Event
+    header: EventHeader
+    context: FamilyContext
+    deps: RoutingDeps
+    sent: Sent = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+
+    async def seal_all(self, decisions: list[Decision]) -> tuple[list[Message], Sent]:
+        pending = list(decisions)
+        while pending:
+            pending += await self._place(pending.pop(0))
+        data_quality.record(self.session, self.issues, self.deps.clock())
+        return self.messages, self.sent
+
+    async def _place(self, decision: Decision) -> list[Decision]:
+        """Seals the decision's notice; answers what must be tried instead when it cannot."""
+        contact = await self.directory.contact_for(decision.addressee)
+        outcome = _unreachable(decision) if contact is None else await self._try(decision, contact)
+        if isinstance(outcome, NoticeHeader):
+            self.messages.append(self._audit(outcome))
+            self.sent.append((outcome, decision))
+            if reason := fallback_reason(decision):  # the rules chose it as a fallback
+                self._report(Gap(reason), decision, outcome.recipient_org, outcome)
+            return []
+        family = self.context.family
+        fallback = to_front_door(decision, family, outcome.value)
+        self._report(outcome, decision, fallback.addressee.org_id if fallback else None)
+        if fallback is None or contact is not None:
+            self.messages.append(self._dead_letter(decision, outcome))
+        if fallback is None:
+            return []
+        return with_out_of_hours([fallback], family, self.header.received_at)
+
+    async def _try(self, decision: Decision, contact: ContactRecord) -> NoticeHeader | Gap:
+        try:
+            return await self._seal(decision, contact)
+        except SEAL_FAILURES as exc:
+            log.error("notice_unsealable", error=type(exc).__name__, rule_id=decision.rule_id)
+            if isinstance(exc, ValueError):
+                return Gap.UNSEALABLE_RECIPIENT_KEY
+            return Gap.HOUSEHOLD_DATA_KEY_UNUSABLE
+
+    async def _seal(self, decision: Decision, contact: ContactRecord) -> NoticeHeader:
+        family, deps, received_at = self.context.family, self.deps, self.header.received_at
+        calendar = await self._calendar_for(decision)
+        # Only low-severity notices may wait for a daily digest; nothing else is held back.
+        held = contact.daily_digest and decision.severity is Severity.LOW
+        due_from = next_digest(received_at) if held else received_at
+        org = await self.directory.organisation(contact.org_id)
+        if calendar.is_stale(due_from.date()):
+            self._report(Gap.STALE_TERM_DATES, decision, family.front_door())
+        notice = NoticeHeader(
+            notice_id=self._notice_id(contact.contact_id, decision),
+            event_id=self.event.event_id,
+            correlation_id=self.event.correlation_id,
+            household=self._household(),
+            recipient_id=contact.contact_id,
+            recipient_org=contact.org_id,
+            notice_type=decision.notice_type,
+            severity=decision.severity,
+            rule_id=decision.rule_id,
+            created_at=deps.clock(),
+            held_until=due_from if held else None,
+            deadline=deadline_for(decision.notice_type, decision.severity, due_from, calendar,
+                                  nation_of(org.area if org else None), deps.deadline_periods,
+                                  hours=working_hours_of(org)),
+            recipient_key_id=contact.key_id,
+            suite=recipient_keys.suite_of(contact.hpke_public_key),
+            signing_key_id=deps.keys.public.signing_key_id,
+        )  # fmt: skip
+        front_door = family.front_door()
+        body = compose_body(
+            decision,
+            self.event,
+            self.context.people,
+            family.org_lines.get(self.event.source_org),
+            family.org_lines.get(front_door) if front_door else None,
+            digest_for(decision.notice_type, family, received_at),
+        )
+        notice_records.add(self.session, notice, body, contact, deps.keys, deps.data_keys,
+                           escalate_to=escalation_chain(decision, family),
+                           reroute_to=reroute_target(decision, family))  # fmt: skip
+        return notice
+
+    async def _calendar_for(self, decision: Decision) -> SchoolCalendar:
+        if decision.notice_type is NoticeType.SCHOOL_SUPPORT:
+            return await self.directory.school_calendar(decision.addressee.org_id)
+        return SchoolCalendar()
+
+    def _notice_id(self, recipient_id: str, decision: Decision) -> uuid.UUID:
+        about = ",".join(decision.about)
+        name = f"{self.event.event_id}|{recipient_id}|{decision.rule_id}|{about}"
+        return uuid.uuid5(NOTICE_NAMESPACE, name)
+
+    def _household(self) -> str:
+        subject = self.context.family.subject
+        if subject is None or not subject.household_id:
+            return "unmatched"
+        return pseudonym(self.deps.keys.pseudonym_secret, "household", subject.household_id)
+
+    def _report(
+        self, gap: Gap, decision: Decision, front_door: str | None,
+        notice: NoticeHeader | None = None,
+    ) -> None:  # fmt: skip
+        self.issues.append(Issue(
+            gap,
+            front_door=front_door or self.context.family.front_door(),
+            org_id=str(decision.facts.get(INTENDED_FOR, decision.addressee.org_id)),
+            role=None if notice else decision.addressee.role.value,
+            event_id=str(self.event.event_id),
+            notice_id=str(notice.notice_id) if notice else None,
+            rule_id=decision.rule_id,
+        ))  # fmt: skip
+
+    def _audit(self, header: NoticeHeader) -> Message:
+        record = {
+            "action": "notice_produced",
+            "at": self.deps.clock().isoformat(),
+            "notice_id": str(header.notice_id),
+            "event_id": str(header.event_id),
+            "recipient_id": header.recipient_id,
+            "rule_id": header.rule_id,
+        }
+        key = pseudonym(self.deps.keys.pseudonym_secret, "recipient", header.recipient_id)
+        return Message(self.deps.topics.audit, key, json.dumps(record).encode())
+
+    def _dead_letter(self, decision: Decision, gap: Gap) -> Message:
+        """A notice nobody can receive is parked, not dropped, and reported."""
+        addressee = decision.addressee
+        log.warning("notice_undeliverable", org_id=addressee.org_id, gap=gap.value,
+                    role=addressee.role.value, rule_id=decision.rule_id)  # fmt: skip
+        record = {
+            "reason": "no_recipient_contact" if gap in NO_CONTACT else gap.value,
+            "event_id": str(self.event.event_id),
+            "org_id": addressee.org_id,
+            "role": addressee.role.value,
+            "rule_id": decision.rule_id,
+        }
+        key = pseudonym(self.deps.keys.pseudonym_secret, "organisation", addressee.org_id)
+        return Message(self.deps.topics.dead_letters, key, json.dumps(record).encode())
+
+
+def _unreachable(decision: Decision) -> Gap:
+    if decision.addressee.role is ContactRole.EMERGENCY_DUTY:
+        return Gap.NO_EMERGENCY_DUTY_CONTACT
+    if decision.notice_type is NoticeType.FRONT_DOOR_REFERRAL:
+        return Gap.NO_FRONT_DOOR_CONTACT
+    return Gap.RECIPIENT_NOT_ONBOARDED
