@@ -1,11 +1,13 @@
 """Who hears of a notice nobody acknowledged in time, or one its recipient rejected. Pure.
 
 Not acknowledged by the deadline: a school's key adult -> the school's deputy -> the local
-authority's safeguarding lead; a transfer -> the originating authority's duty manager; any
-other notice -> the family's front door duty manager. Each step is a notice of its own with
-its own deadline. A rejection never ends a notice: it goes to the front door concerned (for a
-transfer, the authority the family left), or, when the front door itself rejects it, to that
-authority's safeguarding lead.
+authority's safeguarding lead; a transfer -> the originating authority's duty manager; an
+out-of-hours alert -> the authority's safeguarding lead; any other notice -> the family's
+front door duty manager. When a chain runs out, the authority's safeguarding lead (its
+emergency duty team out of hours) is alerted once; it never ends in a log line. Each step is
+a notice of its own with its own deadline. A rejection never ends a notice: it goes to the
+front door concerned (for a transfer, the authority the family left), or, when the front door
+itself rejects it, to that authority's safeguarding lead.
 """
 
 from datetime import datetime, timedelta
@@ -28,6 +30,8 @@ def escalation_chain(decision: Decision, family: Family) -> tuple[Addressee, ...
             ]
         case NoticeType.TRANSFER:
             steps = [(_originating_front_door(decision, family), ContactRole.DUTY_MANAGER)]
+        case NoticeType.OUT_OF_HOURS:  # the duty desk is closed: the senior manager on call
+            steps = [(decision.addressee.org_id, ContactRole.SAFEGUARDING_LEAD)]
         case _:
             steps = [(front_door, ContactRole.DUTY_MANAGER)]
     chain = _distinct(steps, decision.addressee)
@@ -64,6 +68,19 @@ def escalated_body(
         f"make sure someone acts on it. {original.summary}"
     )
     return original.model_copy(update={"summary": summary, "facts": facts})
+
+
+def exhausted_body(
+    original: NoticeBody, level: int, missed_deadline: datetime, missed_by: str
+) -> NoticeBody:
+    """The notice for the authority when everyone in its chain has let it lapse."""
+    escalated = escalated_body(original, level, missed_deadline, missed_by)
+    summary = (
+        "Nobody in this notice's chain of escalation acknowledged it: no one is known to be "
+        f"acting on it. {original.summary}"
+    )
+    facts = {**escalated.facts, "escalation_exhausted": True}
+    return escalated.model_copy(update={"summary": summary, "facts": facts})
 
 
 def rerouted_body(original: NoticeBody, rejected_by: str, reason: str) -> NoticeBody:

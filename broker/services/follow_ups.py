@@ -17,19 +17,21 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from broker.adapters import audit, db, metrics, recipient_keys
+from broker.adapters import audit, data_quality, db, metrics, recipient_keys
 from broker.adapters.data_keys import DataKeyShredded, FileDataKeys
-from broker.adapters.directory import ContactRecord, SqlDirectory
+from broker.adapters.data_quality import Gap, Issue
+from broker.adapters.directory import ContactRecord, SqlDirectory, working_hours_of
 from broker.keys import KeyStore
-from broker.rules.deadlines import deadline_for, nation_of
+from broker.rules.deadlines import OTHER_PERIODS, deadline_for, is_working_time, nation_of
 from broker.rules.escalation import (
     ESCALATION_PERIOD,
     escalated_body,
+    exhausted_body,
     follow_up_rule,
     onward_from_front_door,
     rerouted_body,
 )
-from broker.rules.family import Addressee
+from broker.rules.family import Addressee, ContactRole
 from broker.services import notice_records
 from schemas.notices import FollowUp, NoticeBody, NoticeHeader, NoticeType, Severity
 
@@ -124,10 +126,7 @@ async def _escalate(
     found = await _contact(session, steps, record)
     level = record.level + 1
     if found is None:
-        log.warning("escalation_chain_exhausted", notice_id=record.notice_id, level=level)
-        await audit.append(session, "notice_escalated", "escalator", record.notice_id,
-                           {"level": level, "exhausted": True}, now)  # fmt: skip
-        return None
+        return await _exhausted(session, record, deps, now, level)
     step, recipient = found
     header = _header(record, recipient, deps, now, FollowUp.ESCALATION, level,
                      NoticeType(record.notice_type), now + deps.escalation_period)  # fmt: skip
@@ -146,6 +145,58 @@ async def _escalate(
     log.info("notice_escalated", notice_id=record.notice_id, level=level)
     metrics.ESCALATIONS.labels(level=str(level)).inc()
     return str(header.notice_id)
+
+
+EXHAUSTED = ".exhausted"
+
+
+async def _exhausted(
+    session: AsyncSession, record: db.NoticeRecord, deps: FollowUpDeps, now: datetime,
+    level: int,
+) -> str | None:  # fmt: skip
+    """Nobody left in the chain: the authority's safeguarding lead is alerted, or out of
+    hours its emergency duty team, once (an alert that itself lapses is not alerted again),
+    and the data-quality report shows it."""
+    log.warning("escalation_chain_exhausted", notice_id=record.notice_id, level=level)
+    await audit.append(session, "notice_escalated", "escalator", record.notice_id,
+                       {"level": level, "exhausted": True}, now)  # fmt: skip
+    authority = notice_records.reroute_target(record)
+    door = authority.org_id if authority else None
+    data_quality.record(session, [Issue(Gap.ESCALATION_EXHAUSTED, door, record.recipient_org,
+                                        notice_id=record.notice_id, event_id=record.event_id,
+                                        rule_id=record.rule_id)], now)  # fmt: skip
+    if door is None or record.rule_id.endswith(EXHAUSTED):
+        return None
+    found = await _alerted(SqlDirectory(session), door, now)
+    if found is None:
+        return None
+    kind, recipient = found
+    period = OTHER_PERIODS[kind] if kind is NoticeType.OUT_OF_HOURS else deps.escalation_period
+    header = _header(record, recipient, deps, now, FollowUp.ESCALATION, level, kind, now + period)
+    header = header.model_copy(update={"rule_id": header.rule_id + EXHAUSTED})
+    try:
+        original = notice_records.body_of(record, deps.data_keys)
+    except DataKeyShredded:
+        log.info("escalation_of_shredded_household_skipped", notice_id=record.notice_id)
+        return None
+    body = exhausted_body(original, level, record.deadline, record.recipient_org)
+    await _add(session, record, header, body, recipient, deps, escalate_to=[],
+               reroute_to=notice_records.reroute_target(record))  # fmt: skip
+    metrics.ESCALATIONS.labels(level=str(level)).inc()
+    return str(header.notice_id)
+
+
+async def _alerted(
+    directory: SqlDirectory, door: str, now: datetime
+) -> tuple[NoticeType, ContactRecord] | None:
+    """Who hears of a chain that ran out: the emergency duty team while the front door is
+    closed (if it has one), else the authority's safeguarding lead."""
+    org = await directory.organisation(door)
+    closed = not is_working_time(now, working_hours_of(org), nation_of(org.area if org else None))
+    if closed and (edt := await directory.contact_for(Addressee(door, ContactRole.EMERGENCY_DUTY))):
+        return NoticeType.OUT_OF_HOURS, edt
+    lead = await directory.contact_for(Addressee(door, ContactRole.SAFEGUARDING_LEAD))
+    return (NoticeType.FRONT_DOOR_REFERRAL, lead) if lead else None
 
 
 async def _contact(

@@ -133,8 +133,20 @@ class TestEscalation:
         header, _ = await open_listed(inbox, LA_LEAD, to_la, recipient_keys, rt.keys.public)
         assert str(header.notice_id) == second.notice_id
         assert header.escalation_level == 2
+        # Nobody is left in the chain: it never ends silently. The authority's safeguarding
+        # lead is alerted that nobody is acting on it (the tick is in office hours: Monday,
+        # whatever the deadline, since a school notice falls due at a session start).
         await tick(rt, after(to_la, minutes=600))
-        assert await follow_ups_of(rt, second.notice_id) == []  # the chain has ended
+        [alert] = await follow_ups_of(rt, second.notice_id)
+        assert alert.rule_id.endswith(".exhausted")
+        assert alert.recipient_id == LA_LEAD
+        async with rt.sessions() as session:
+            gaps = (await session.scalars(select(db.DataQualityIssue.notice_id).where(
+                db.DataQualityIssue.kind == "escalation_exhausted"))).all()  # fmt: skip
+        assert gaps == [second.notice_id]
+        # The alert is the last word: when it lapses too, it is reported, not alerted again.
+        await tick(rt, datetime.fromisoformat(alert.deadline.isoformat()) + timedelta(hours=12))
+        assert await follow_ups_of(rt, alert.notice_id) == []
 
         listed = (await inbox.get(f"/v1/recipients/{KEY_ADULT}/notices")).json()
         assert listed[0]["escalated_at"] is not None
