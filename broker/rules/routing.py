@@ -4,11 +4,12 @@ from datetime import date, datetime
 
 from broker.rules.crisis import route_crisis
 from broker.rules.ed_attendance import route_ed_attendance
-from broker.rules.family import Decision, Family
+from broker.rules.family import NOT_A_CONCERN, Decision, Family
 from broker.rules.history import PersonHistory
 from broker.rules.move import route_move
 from broker.rules.not_brought import route_not_brought
 from broker.rules.patterns import apply_patterns, event_signals
+from broker.rules.repeated_crises import repeated_crises
 from broker.rules.thresholds import Thresholds
 from broker.rules.unmatched import route_unmatched, unmatched_referral
 from broker.rules.withdrawal import route_withdrawal
@@ -35,12 +36,23 @@ def decide(
     if family.subject is None:
         return route_unmatched(family, len(event.people()))
     decisions = by_event_type(event, family, history, received_at.date(), limits)
+    decisions += repeated_crises(event, family, history, limits)
     decisions = apply_patterns(
-        decisions, event_signals(event), family, received_at, limits, is_new_concern(event)
+        decisions, recorded_signals(event), family, received_at, limits, is_new_concern(event)
     )
     if family.unmatched:
         decisions += unmatched_referral(family, family.unmatched)
     return decisions
+
+
+PLANNED_ENDINGS = frozenset({WithdrawalReason.STEPPED_DOWN, WithdrawalReason.COMPLETED})
+
+
+def recorded_signals(event: Event) -> frozenset[str]:
+    """What the patterns, now and later through the chronology, know of the event: its risk
+    signals, and NOT_A_CONCERN for a planned ending."""
+    planned = isinstance(event, ServiceWithdrawal) and event.reason in PLANNED_ENDINGS
+    return event_signals(event) | ({NOT_A_CONCERN} if planned else set())
 
 
 def is_new_concern(event: Event) -> bool:
@@ -48,7 +60,7 @@ def is_new_concern(event: Event) -> bool:
     completed its work is not; a crisis, an attendance or a disengagement is."""
     match event:
         case ServiceWithdrawal():
-            return event.reason not in (WithdrawalReason.STEPPED_DOWN, WithdrawalReason.COMPLETED)
+            return event.reason not in PLANNED_ENDINGS
         case AppointmentOutcome():
             return event.outcome == "was_not_brought"
         case _:

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from broker.rules.family import Addressee, ContactRole, Family
+from broker.rules.family import NOT_A_CONCERN, Addressee, ContactRole, Family
 from broker.rules.history import PersonHistory
-from broker.rules.routing import decide
+from broker.rules.routing import decide, recorded_signals
 from broker.rules.unmatched import route_unmatched
 from schemas.events import EventType
 from schemas.notices import NoticeType, Severity
@@ -24,6 +24,7 @@ from unit.builders import (
     event,
     family,
     parent,
+    step_down_plan,
 )
 
 AT = datetime.combine(ON, time(10), tzinfo=UTC)
@@ -103,3 +104,26 @@ class TestUnmatched:
         """Each person the event named is one unmatched id."""
         [decision] = route_unmatched(family(subject=None, area=AREA), 2)
         assert decision.about == ("unmatched:0", "unmatched:1")
+
+
+class TestRecordedSignals:
+    @pytest.mark.parametrize(
+        "ending",
+        [{"reason": "completed"}, {"reason": "stepped_down", "step_down": step_down_plan()}],
+        ids=["completed", "stepped_down"],
+    )
+    def test_a_planned_ending_is_marked_not_a_concern(self, ending: dict[str, Any]) -> None:
+        """A completed discharge or a step-down is recorded as no concern."""
+        parsed = event(PAYLOADS["service_withdrawal"](**ending))
+        assert recorded_signals(parsed) == {NOT_A_CONCERN}
+
+    @pytest.mark.parametrize("reason", ["non_engagement", "declined", "moved"])
+    def test_other_withdrawals_are_concerns(self, reason: str) -> None:
+        """Disengaging, declining or moving away is not a planned ending."""
+        parsed = event(PAYLOADS["service_withdrawal"](reason=reason))
+        assert NOT_A_CONCERN not in recorded_signals(parsed)
+
+    def test_a_crisis_keeps_its_risk_signals(self) -> None:
+        """Other events are recorded with the household risk signals they carry."""
+        parsed = event(crisis_payload(substance_misuse=True))
+        assert recorded_signals(parsed) == {"mental_health", "substance_misuse"}
