@@ -8,7 +8,7 @@ from broker.rules.family import NOT_A_CONCERN, Decision, Family
 from broker.rules.history import PersonHistory
 from broker.rules.move import route_move
 from broker.rules.not_brought import route_not_brought
-from broker.rules.patterns import apply_patterns, event_signals
+from broker.rules.patterns import apply_patterns, event_signals, merged
 from broker.rules.repeated_crises import repeated_crises
 from broker.rules.thresholds import Thresholds
 from broker.rules.unmatched import route_unmatched, unmatched_referral
@@ -32,7 +32,9 @@ def decide(
     limits: Thresholds = Thresholds(),
 ) -> list[Decision]:
     """Every notice this event calls for, each with the rule and facts that fired it: the
-    event type's own rule first, then the family-level patterns over its history."""
+    event type's own rule first, then a parent's repeated crises (``history`` is the
+    subject's, this event included), then the family-level patterns over the household's
+    history. Each front door gets one referral for the event, people to match included."""
     if family.subject is None:
         return route_unmatched(family, len(event.people()))
     decisions = by_event_type(event, family, history, received_at.date(), limits)
@@ -41,7 +43,7 @@ def decide(
         decisions, recorded_signals(event), family, received_at, limits, is_new_concern(event)
     )
     if family.unmatched:
-        decisions += unmatched_referral(family, family.unmatched)
+        decisions = merged(decisions + unmatched_referral(family, family.unmatched))
     return decisions
 
 

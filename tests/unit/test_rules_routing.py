@@ -1,6 +1,7 @@
 """The table of rules: every event type dispatched, unknown people sent to the front door."""
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -88,6 +89,22 @@ class TestDecide:
         assert decision.rule_id == "unmatched_person.front_door"
         assert decision.about == ("unmatched:0", "unmatched:1", "unmatched:2")
         assert decision.facts["unmatched_people"] == 3
+
+    def test_people_to_match_join_the_events_referral(self) -> None:
+        """A known mother's high-risk crisis naming an unknown child: one referral to the front
+        door, HIGH, naming the child to match as well."""
+        known = replace(households("mum"), unmatched=("unmatched:1",))
+        parsed = event(crisis_payload(suicidal_ideation=True))
+        referrals = [
+            d for d in decide(parsed, known, PersonHistory(), AT)
+            if d.notice_type is NoticeType.FRONT_DOOR_REFERRAL
+        ]  # fmt: skip
+        [one] = referrals
+        assert (one.severity, one.rule_id) == (
+            Severity.HIGH,
+            "crisis.front_door+unmatched_person.front_door",
+        )
+        assert "unmatched:1" in one.about
 
 
 class TestUnmatched:
