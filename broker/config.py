@@ -52,10 +52,12 @@ class RoutingSettings(BaseModel):
     not_yet_mobile_months: int = Field(12, ge=0)  # only when the attendance does not say
     wnb_window_days: int = Field(183, ge=1)
     wnb_min_booked: int = Field(4, ge=1)
-    wnb_min_attendance_rate: float = Field(0.6, gt=0, le=1)
+    wnb_min_attendance_rate: float = Field(0.75, gt=0, le=1)
     co_occurrence_window_days: int = Field(365, ge=1)
     accumulation_window_days: int = Field(91, ge=1)
     accumulation_events: int = Field(3, ge=2)
+    repeated_crises_window_days: int = Field(183, ge=1)
+    repeated_crises: int = Field(3, ge=2)
     escalation_hours: float = Field(4, gt=0, description="an escalation's own deadline")
     # For GP, health visiting and agency notices (WORKING_DAY_TYPES) hours are read as working
     # days of the recipient, due at the close of its working day: 24 hours are one working day,
@@ -79,6 +81,8 @@ class RoutingSettings(BaseModel):
             co_occurrence_window=timedelta(days=self.co_occurrence_window_days),
             accumulation_window=timedelta(days=self.accumulation_window_days),
             accumulation_events=self.accumulation_events,
+            repeated_crises_window=timedelta(days=self.repeated_crises_window_days),
+            repeated_crises=self.repeated_crises,
         )
 
     def escalation_period(self) -> timedelta:

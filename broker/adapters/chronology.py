@@ -44,7 +44,8 @@ def _past_events(rows: Sequence[db.ChronologyEntry]) -> Iterable[PastEvent]:
         if row.kind == "event" and row.event_id not in seen:
             seen.add(row.event_id)
             signals = frozenset(filter(None, (row.signals or "").split(",")))
-            yield PastEvent(at=row.at, event_type=row.event_type, signals=signals)
+            yield PastEvent(at=row.at, event_type=row.event_type, signals=signals,
+                            event_id=row.event_id)  # fmt: skip
 
 
 def _past_notices(rows: Sequence[db.ChronologyEntry]) -> Iterable[PastNotice]:

@@ -396,6 +396,8 @@ class SqlDirectory:
         records = await self._all(db.PatternRecord, db.PatternRecord.person_id == person_id)
         return PersonHistory(
             ed_attendances=tuple(sorted(r.at for r in records if r.kind == "ed")),
+            # A crisis event, or an ED attendance recorded as a parent's crisis presentation.
+            crises=tuple(sorted(r.at for r in records if "crisis" in (r.kind, r.outcome))),
             appointments=tuple(
                 sorted((r.at, _outcome(r.outcome)) for r in records if r.kind == "appointment")
             ),

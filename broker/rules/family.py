@@ -98,6 +98,11 @@ class PlanView:
         return self.step_down_until is not None and self.started_on <= on <= self.step_down_until
 
 
+# A chronology signal: the event was a planned ending (work completed, a step-down), news for
+# the other agencies but not a concern, so accumulation does not count it.
+NOT_A_CONCERN = "not_a_concern"
+
+
 @dataclass(frozen=True)
 class PastEvent:
     """An earlier event about the household, as the chronology recorded it."""
@@ -105,6 +110,7 @@ class PastEvent:
     at: datetime
     event_type: str
     signals: frozenset[str] = frozenset()
+    event_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -126,13 +132,16 @@ class HouseholdHistory:
     def signals_since(self, start: datetime) -> frozenset[str]:
         return frozenset().union(*(e.signals for e in self.events if e.at >= start))
 
-    def low_severity_events_since(self, start: datetime) -> int:
-        """Earlier events whose notices were all low severity: the quiet repeated kind."""
+    def concerns_since(self, start: datetime) -> int:
+        """Earlier events since ``start`` that were concerns below HIGH: each sent notices, the
+        most severe LOW or MEDIUM (a HIGH one reached the front door on its own), and was no
+        planned ending."""
+        planned = {e.event_id for e in self.events if NOT_A_CONCERN in e.signals}
         by_event: dict[str, set[Severity]] = {}
         for n in self.notices:
-            if n.at >= start:
+            if n.at >= start and n.event_id not in planned:
                 by_event.setdefault(n.event_id, set()).add(n.severity)
-        return sum(1 for severities in by_event.values() if severities == {Severity.LOW})
+        return sum(1 for severities in by_event.values() if Severity.HIGH not in severities)
 
     def since(self, start: datetime) -> "HouseholdHistory":
         return HouseholdHistory(

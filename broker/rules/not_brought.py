@@ -1,20 +1,74 @@
-"""Who is told when a child is not brought to appointments. Pure: no I/O, no clock.
+"""Who is told when children are not brought to appointments. Pure: no I/O, no clock.
 
-Below the attendance rate over the window (by default fewer than 60% of at least four booked
-appointments in six months): the child's GP and health visiting or school nursing team. The
-notice states the rate and the counts.
+The attendance rate is looked at on every outcome, attended ones included, over the window
+that ends at the appointment just recorded (by default: under 75% of at least four booked in
+six months; see ``Thresholds`` for why), in two ways:
+
+- The child's own rate. Below it: the child's GP, health visiting or school nursing team, and
+  the lead professional of any open plan for the child, with the rate and the counts.
+- The rate across the brothers and sisters (the children sharing a household with the child),
+  once at least two of them have appointments in the window: a family can miss a little of
+  each child's care and a lot of the children's care together. Below it: the same people, for
+  each of those children who was not brought at least once in the window, with the children's
+  rate and the child's own counts. A child both rates concern gets one notice per recipient
+  once ``merged`` joins them.
+
+When a notice is sent, so that nobody is flooded: on each was-not-brought while the rate is
+below the threshold (another missed appointment is news), and on an attended outcome only
+when the rate at the appointment before it, in that appointment's own window, was not below:
+the attended outcome is then the one that first shows the pattern (a fourth booking that makes
+the rate count, or older attended appointments leaving the window).
 """
 
-from datetime import date
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from broker.rules.common import gp_decisions
-from broker.rules.family import Addressee, ContactRole, Decision, Family, HouseholdRole
-from broker.rules.history import PersonHistory
+from broker.rules.family import Addressee, ContactRole, Decision, Family, HouseholdRole, Member
+from broker.rules.history import Appointments, PersonHistory
 from broker.rules.thresholds import Thresholds
 from schemas.events import AppointmentOutcome
 from schemas.notices import NoticeType, Severity
 
 RULE = "was_not_brought"
+SIBLINGS = f"{RULE}.siblings"
+Facts = dict[str, str | int | bool]
+
+
+@dataclass(frozen=True)
+class Rate:
+    booked: int
+    attended: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.attended / self.booked) if self.booked else 0
+
+    def below(self, limits: Thresholds) -> bool:
+        return (
+            self.booked >= limits.wnb_min_booked
+            and self.attended / self.booked < limits.wnb_min_attendance_rate
+        )
+
+
+def rate_at(appointments: Appointments, at: datetime, window: timedelta) -> Rate:
+    """Attendance over the window that ends at ``at``."""
+    outcomes = [outcome for booked, outcome in appointments if at - window <= booked <= at]
+    return Rate(len(outcomes), outcomes.count("attended"))
+
+
+# The rate at a moment if it is below the threshold there, else None.
+Judge = Callable[[datetime], Rate | None]
+
+
+def due(judge: Judge, appointments: Appointments, event: AppointmentOutcome) -> Rate | None:
+    """The rate to state if this outcome calls for a notice (see the module docstring)."""
+    now = judge(event.booked_for)
+    if now is None or event.outcome == "was_not_brought":
+        return now
+    earlier = [booked for booked, _ in appointments if booked < event.booked_for]
+    return now if not earlier or judge(max(earlier)) is None else None
 
 
 def route_not_brought(
@@ -25,37 +79,99 @@ def route_not_brought(
     limits: Thresholds = Thresholds(),
 ) -> list[Decision]:
     child = family.subject
-    if child is None or child.role is not HouseholdRole.CHILD or event.outcome == "attended":
+    if child is None or child.role is not HouseholdRole.CHILD:
         return []
-    booked, attended = history.appointments_since(event.booked_for - limits.wnb_window)
-    if booked < limits.wnb_min_booked or attended / booked >= limits.wnb_min_attendance_rate:
+    return _own_rate(event, family, child, history, received_on, limits) + _siblings_rate(
+        event, family, child, history, received_on, limits
+    )
+
+
+def _own_rate(
+    event: AppointmentOutcome, family: Family, child: Member, history: PersonHistory,
+    on: date, limits: Thresholds,
+) -> list[Decision]:  # fmt: skip
+    def judge(at: datetime) -> Rate | None:
+        rate = rate_at(history.appointments, at, limits.wnb_window)
+        return rate if rate.below(limits) else None
+
+    rate = due(judge, history.appointments, event)
+    if rate is None:
         return []
-    facts: dict[str, str | int | bool] = {
-        "attendance_rate_percent": round(100 * attended / booked),
-        "booked": booked,
-        "attended": attended,
-        "was_not_brought": booked - attended,
+    return _told_about(child, family, on, RULE, _own_facts(rate, limits))
+
+
+def _siblings_rate(
+    event: AppointmentOutcome, family: Family, child: Member, history: PersonHistory,
+    on: date, limits: Thresholds,
+) -> list[Decision]:  # fmt: skip
+    children = (child, *family.siblings_of(child.person_id))
+    by_child = {child.person_id: history.appointments} | {
+        c.person_id: history.siblings[c.person_id].appointments
+        for c in children
+        if c.person_id in history.siblings and c.person_id != child.person_id
+    }
+    together = tuple(a for appointments in by_child.values() for a in appointments)
+
+    def judge(at: datetime) -> Rate | None:
+        seen = sum(1 for a in by_child.values() if rate_at(a, at, limits.wnb_window).booked)
+        rate = rate_at(together, at, limits.wnb_window)
+        return rate if seen >= 2 and rate.below(limits) else None  # one child: its own rate
+
+    rate = due(judge, together, event)
+    if rate is None:
+        return []
+    window = limits.wnb_window
+    own = {c.person_id: rate_at(by_child.get(c.person_id, ()), event.booked_for, window)
+           for c in children}  # fmt: skip
+    shared = _siblings_facts(rate, sum(1 for r in own.values() if r.booked), limits)
+    decisions: list[Decision] = []
+    for member in children:
+        mine = own[member.person_id]
+        if mine.booked > mine.attended:  # not brought at least once in the window
+            facts = shared | _own_facts(mine, limits)
+            decisions += _told_about(member, family, on, SIBLINGS, facts)
+    return decisions
+
+
+def _own_facts(rate: Rate, limits: Thresholds) -> Facts:
+    return {
+        "attendance_rate_percent": rate.percent,
+        "booked": rate.booked,
+        "attended": rate.attended,
+        "was_not_brought": rate.booked - rate.attended,
         "window_days": limits.wnb_window.days,
     }
-    decisions = gp_decisions((child,), Severity.MEDIUM, RULE, facts)
+
+
+def _siblings_facts(rate: Rate, children: int, limits: Thresholds) -> Facts:
+    return {
+        "siblings_attendance_rate_percent": rate.percent,
+        "siblings_booked": rate.booked,
+        "siblings_attended": rate.attended,
+        "children_with_appointments": children,
+        "window_days": limits.wnb_window.days,
+    }
+
+
+def _told_about(child: Member, family: Family, on: date, rule: str, facts: Facts) -> list[Decision]:
+    """The child's GP, health visiting or school nursing team, and open plans' leads."""
+    decisions = gp_decisions((child,), Severity.MEDIUM, rule, facts)
     if child.health_visiting:
         decisions.append(
             Decision(Addressee(child.health_visiting, ContactRole.SAFEGUARDING_LEAD),
-                     NoticeType.HEALTH_VISITING, Severity.MEDIUM, f"{RULE}.health",
+                     NoticeType.HEALTH_VISITING, Severity.MEDIUM, f"{rule}.health",
                      (child.person_id,), facts)
         )  # fmt: skip
-    return decisions + _plan_leads(family, child.person_id, received_on, facts)
+    return decisions + _plan_leads(family, child.person_id, on, rule, facts)
 
 
-def _plan_leads(
-    family: Family, child_id: str, on: date, facts: dict[str, str | int | bool]
-) -> list[Decision]:
+def _plan_leads(family: Family, child_id: str, on: date, rule: str, facts: Facts) -> list[Decision]:
     """The lead professional of any open plan for the child hears of the pattern too."""
     leads = dict.fromkeys(
         p.lead_org for p in family.open_plans(on) if p.person_id == child_id and p.lead_org
     )
     return [
         Decision(Addressee(org, ContactRole.SAFEGUARDING_LEAD), NoticeType.PLAN_OWNER,
-                 Severity.MEDIUM, f"{RULE}.plan_lead", (child_id,), facts)
+                 Severity.MEDIUM, f"{rule}.plan_lead", (child_id,), facts)
         for org in leads if org
     ]  # fmt: skip

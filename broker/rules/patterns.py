@@ -2,10 +2,19 @@
 
 - Co-occurrence ("toxic trio"): mental ill health, domestic abuse and substance misuse in one
   household within a window raise every notice's severity and add the front door.
-- Accumulation: quiet, repeated low-severity concerns about one household within a window
-  (three in three months by default) go to the front door.
+- Accumulation: repeated concerns about one household within a window (three in three months
+  by default) go to the front door. Disguised compliance shows as repeated medium concerns as
+  much as low ones, so both count; a HIGH concern is not counted, having reached the front door
+  on its own. A planned ending (a completed piece of work, a step-down) is news for the other
+  agencies but no concern: this event's ``signals`` and the chronology mark it
+  ``NOT_A_CONCERN``, and it neither counts nor starts a referral. Each further concern in the
+  window refers again.
 - Step-down: a new concern inside a step-down window also goes to the plan's lead professional
   and action owners; an open plan's lead hears of patterns like missed appointments.
+- One incident, one referral: every front-door referral an event calls for, from its own rule
+  and from any pattern, becomes one referral per front door (``merged``), about everyone any of
+  them named, as severe as the most severe, with every fact and every rule named. A second
+  referral for the same incident would come with a second deadline.
 Severity only ever rises here: nothing about a family, its children included, lowers it.
 """
 
@@ -13,13 +22,13 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from broker.rules.common import front_door_decision
-from broker.rules.family import Addressee, ContactRole, Decision, Family
+from broker.rules.ed_attendance import is_parent_crisis
+from broker.rules.family import NOT_A_CONCERN, Addressee, ContactRole, Decision, Family
 from broker.rules.thresholds import Thresholds
 from schemas.events import (
     EdAttendance,
     Event,
     ParentMentalHealthCrisis,
-    PresentingCategory,
 )
 from schemas.notices import NoticeType, Severity
 
@@ -34,9 +43,7 @@ def event_signals(event: Event) -> frozenset[str]:
             flags = {"mental_health": True, "domestic_abuse": event.domestic_abuse,
                      "substance_misuse": event.substance_misuse}  # fmt: skip
             return frozenset(name for name, raised in flags.items() if raised)
-        case EdAttendance() if event.presenting_category in (
-            PresentingCategory.SELF_HARM, PresentingCategory.MENTAL_HEALTH,
-        ):  # fmt: skip
+        case EdAttendance() if is_parent_crisis(event):  # a deliberate overdose included
             return frozenset({"mental_health"})
         case _:
             return frozenset()
@@ -51,7 +58,7 @@ def apply_patterns(
     new_concern: bool = True,
 ) -> list[Decision]:
     decisions = co_occurrence(decisions, signals, family, received_at, limits)
-    decisions = accumulation(decisions, family, received_at, limits)
+    decisions = accumulation(decisions, signals, family, received_at, limits)
     if new_concern:
         decisions = plan_owners(decisions, family, received_at)
     return merged(decisions)
@@ -77,16 +84,19 @@ def co_occurrence(
 
 
 def accumulation(
-    decisions: list[Decision], family: Family, received_at: datetime, limits: Thresholds
-) -> list[Decision]:
-    if not decisions or any(d.severity is not Severity.LOW for d in decisions):
+    decisions: list[Decision], signals: frozenset[str], family: Family, received_at: datetime,
+    limits: Thresholds,
+) -> list[Decision]:  # fmt: skip
+    if not decisions or NOT_A_CONCERN in signals:
         return decisions
-    earlier = family.history.low_severity_events_since(received_at - limits.accumulation_window)
+    if any(d.severity is Severity.HIGH for d in decisions):
+        return decisions
+    earlier = family.history.concerns_since(received_at - limits.accumulation_window)
     if earlier + 1 < limits.accumulation_events:
         return decisions
     facts: dict[str, str | int | bool] = {
-        "low_severity_events": earlier + 1,
-        "window_days": limits.accumulation_window.days,
+        "concerns": earlier + 1,
+        "concerns_window_days": limits.accumulation_window.days,
     }
     about = family.subjects + tuple(c.person_id for c in family.children)
     referral = front_door_decision(family, Severity.MEDIUM, "accumulation", about, facts,
@@ -132,19 +142,44 @@ def _with(decision: Decision, severity: Severity, facts: dict[str, str | int | b
                     decision.about, {**decision.facts, **facts})  # fmt: skip
 
 
+# The notice record keeps a rule id in 100 characters, and a follow-up (escalation, reroute)
+# appends its own suffix: a merged rule id keeps within this.
+RULE_ID_LIMIT = 80
+
+
 def merged(decisions: list[Decision]) -> list[Decision]:
-    """One notice per addressee, kind and people: the most severe, with every reason."""
+    """One notice per addressee, kind and people: the most severe, with every reason. A front
+    door gets one referral per event, about everyone its referrals named."""
     groups: dict[tuple[Addressee, NoticeType, tuple[str, ...]], list[Decision]] = {}
     for d in decisions:
-        groups.setdefault((d.addressee, d.notice_type, d.about), []).append(d)
+        groups.setdefault(_merge_key(d), []).append(d)
     return [_merge(group) for group in groups.values()]
+
+
+def _merge_key(decision: Decision) -> tuple[Addressee, NoticeType, tuple[str, ...]]:
+    one_referral = decision.notice_type is NoticeType.FRONT_DOOR_REFERRAL
+    return decision.addressee, decision.notice_type, () if one_referral else decision.about
 
 
 def _merge(group: list[Decision]) -> Decision:
     if len(group) == 1:
         return group[0]
     first = group[0]
-    rule_ids = "+".join(dict.fromkeys(d.rule_id for d in group))
+    about = tuple(dict.fromkeys(p for d in group for p in d.about))
+    rule_id = joined_rule_ids([d.rule_id for d in group])
     facts = {k: v for d in group for k, v in d.facts.items()}
     severity = max((d.severity for d in group), key=ORDER.index)
-    return Decision(first.addressee, first.notice_type, severity, rule_ids, first.about, facts)
+    return Decision(first.addressee, first.notice_type, severity, rule_id, about, facts)
+
+
+def joined_rule_ids(rule_ids: Iterable[str]) -> str:
+    """Every rule named once, joined with '+'. Should that be too long to store, a suffix the
+    rules share (".front_door") is written once: "crisis+co_occurrence.front_door"."""
+    distinct = list(dict.fromkeys(rule_ids))
+    joined = "+".join(distinct)
+    if len(joined) <= RULE_ID_LIMIT:
+        return joined
+    suffix = "." + distinct[0].rsplit(".", 1)[-1]
+    if all(r.endswith(suffix) for r in distinct):
+        joined = "+".join(r.removesuffix(suffix) for r in distinct) + suffix
+    return joined[:RULE_ID_LIMIT]

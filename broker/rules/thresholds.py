@@ -6,6 +6,17 @@ from datetime import timedelta
 
 @dataclass(frozen=True)
 class Thresholds:
+    """Where a pattern becomes a notice.
+
+    Was not brought: below three quarters of at least four booked appointments in six months.
+    The Child B review found rates of 24%, 62% and 50% that nobody acted on; the first brief's
+    example (below 60%) would still have missed the 62%. Below 75% means more than one booked
+    appointment in four was missed; at least four booked keeps a single early miss from firing.
+
+    Repeated crises: a parent's third crisis (a crisis event, or a self-harm or mental-health
+    presentation at ED) within six months goes to the front door, whatever each one's severity.
+    """
+
     ed_window: timedelta = timedelta(days=365)
     child_ed_attendances: int = 3
     adult_ed_attendances: int = 5
@@ -15,7 +26,9 @@ class Thresholds:
     ingestion_age_years: int = 5
     wnb_window: timedelta = timedelta(days=183)
     wnb_min_booked: int = 4
-    wnb_min_attendance_rate: float = 0.6
+    wnb_min_attendance_rate: float = 0.75
     co_occurrence_window: timedelta = timedelta(days=365)
     accumulation_window: timedelta = timedelta(days=91)
     accumulation_events: int = 3
+    repeated_crises_window: timedelta = timedelta(days=183)
+    repeated_crises: int = 3

@@ -7,7 +7,7 @@ redelivered event from being routed again once its transaction has committed.
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -29,8 +29,8 @@ from broker.rules.deadlines import (
 )
 from broker.rules.family import Decision
 from broker.rules.history import PersonHistory
-from broker.rules.patterns import event_signals
-from broker.rules.routing import decide
+from broker.rules.repeated_crises import crisis_at
+from broker.rules.routing import decide, recorded_signals
 from broker.rules.thresholds import Thresholds
 from broker.services import matching
 from broker.services.outbox import Outbox
@@ -40,6 +40,7 @@ from schemas.events import (
     EdAttendance,
     Event,
     FamilyMovingArea,
+    ParentMentalHealthCrisis,
     ServiceWithdrawal,
 )
 from schemas.notices import NoticeHeader, NoticeType
@@ -262,7 +263,8 @@ async def _remember(
     if family.subject is None:
         return
     households = dict.fromkeys(m.household_id for m in family.members if m.household_id)
-    chronology.record(session, households, header, event.occurred_at, event_signals(event), sent)
+    chronology.record(session, households, header, event.occurred_at, recorded_signals(event),
+                      sent)  # fmt: skip
     if isinstance(event, FamilyMovingArea):
         await directory.record_move(households, event.to_authority, event.moved_on)
     if isinstance(event, ServiceWithdrawal):
@@ -281,19 +283,26 @@ async def _seen_before(session: AsyncSession, event_id: str, position: str | Non
 async def _record_and_load_history(
     directory: SqlDirectory, event: Event, context: FamilyContext
 ) -> PersonHistory:
-    subject = context.family.subject
+    """Records the event's place in its subject's patterns, and loads the subject's history
+    with this event in it (for a child's appointment, the brothers' and sisters' as well)."""
+    family = context.family
+    subject = family.subject
     if subject is None:
         return PersonHistory()
+    event_id, crisis = str(event.event_id), crisis_at(event, family)
     match event:
         case EdAttendance():
-            await directory.record_pattern(
-                str(event.event_id), subject.person_id, "ed", event.arrived_at, None
-            )
+            # One row per event: a parent's crisis presentation is an ED attendance and a crisis.
+            await directory.record_pattern(event_id, subject.person_id, "ed", event.arrived_at,
+                                           "crisis" if crisis else None)  # fmt: skip
+        case ParentMentalHealthCrisis() if crisis is not None:
+            await directory.record_pattern(event_id, subject.person_id, "crisis", crisis, None)
         case AppointmentOutcome():
-            await directory.record_pattern(
-                str(event.event_id), subject.person_id, "appointment", event.booked_for,
-                event.outcome,
-            )  # fmt: skip
+            await directory.record_pattern(event_id, subject.person_id, "appointment",
+                                           event.booked_for, event.outcome)  # fmt: skip
+            siblings = {c.person_id: await directory.history(c.person_id)
+                        for c in family.siblings_of(subject.person_id)}  # fmt: skip
+            return replace(await directory.history(subject.person_id), siblings=siblings)
         case _:
             return PersonHistory()
     return await directory.history(subject.person_id)

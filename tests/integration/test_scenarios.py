@@ -4,7 +4,6 @@ when the scenario says, to no one it forbids, and school notices must never carr
 detail."""
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -129,14 +128,73 @@ async def test_deadlines(stem: str, step: int, recipient: str, expected: str) ->
     assert deadline.strftime("%Y-%m-%d %H:%M") == expected
 
 
+WNB_THRESHOLD_PERCENT = 75  # the default rate (Thresholds.wnb_min_attendance_rate)
+
+
 async def test_was_not_brought_notices_state_the_rate() -> None:
-    """A was-not-brought notice states the attendance rate (Child B: brought to 1 of 4)."""
-    rates: list[Any] = [
-        body.facts.get("attendance_rate_percent")
+    """A was-not-brought notice states the rate that fired it, below the threshold: the child's
+    own (attended of booked), or the rate across the brothers and sisters."""
+    notices = [
+        (header.rule_id, body.facts)
         for path in SCENARIOS
         for result in await results_of(path)
         for header, body in result.notices
         if "was_not_brought" in header.rule_id
     ]
-    assert rates
-    assert all(rate == 25 for rate in rates), rates
+    assert notices
+    for rule_id, facts in notices:
+        own = facts["attended"], facts["booked"]
+        assert facts["attendance_rate_percent"] == round(100 * own[0] / own[1]), rule_id
+        fired = [r.split(".")[1] for r in rule_id.split("+")]  # gp, health, plan_lead, siblings
+        if "siblings" in fired:
+            assert facts["siblings_attendance_rate_percent"] < WNB_THRESHOLD_PERCENT, rule_id
+        if set(fired) - {"siblings"}:
+            assert facts["attendance_rate_percent"] < WNB_THRESHOLD_PERCENT, rule_id
+
+
+CHILD_B_RATES = {
+    "was_not_brought_child_b_24_percent": 24,
+    "was_not_brought_twin_62_percent": 62,
+    "was_not_brought_twin_50_percent": 50,
+}
+
+
+@pytest.mark.parametrize(("stem", "percent"), CHILD_B_RATES.items(), ids=list(CHILD_B_RATES))
+async def test_the_child_b_review_rates_are_caught(stem: str, percent: int) -> None:
+    """The rates the Child B review found (24%, 62%, 50%) are caught: the last appointment of
+    each scenario tells the child's GP the rate."""
+    results = await results_of(SCENARIO_DIR / f"{stem}.json")
+    gp = notice_for(results, len(results) - 1, "gp-northgate:safeguarding_lead")
+    [body] = [b for h, b in results[-1].notices if h.notice_id == gp.notice_id]
+    assert body.facts["attendance_rate_percent"] == percent
+
+
+async def test_one_referral_per_front_door_per_event() -> None:
+    """One incident is one referral: no event sends a front door two referrals."""
+    for path in SCENARIOS:
+        for result in await results_of(path):
+            doors = [h.recipient_id for h, _ in result.notices
+                     if h.notice_type is NoticeType.FRONT_DOOR_REFERRAL]  # fmt: skip
+            assert len(doors) == len(set(doors)), f"{path.stem} step {result.index}: {doors}"
+
+
+@pytest.mark.parametrize(
+    ("stem", "step", "rule_id", "severity"),
+    [
+        ("crisis_repeated_medium", 3, "crisis.front_door+repeated_crises.front_door", "high"),
+        (
+            "accumulation_planned_discharges",
+            4,
+            "withdrawal.front_door+accumulation.front_door",
+            "medium",
+        ),
+    ],
+)
+async def test_a_pattern_joins_the_events_own_referral(
+    stem: str, step: int, rule_id: str, severity: str
+) -> None:
+    """A pattern firing on an event with its own referral adds its reason to that referral,
+    which keeps the more severe grading of the two."""
+    results = await results_of(SCENARIO_DIR / f"{stem}.json")
+    referral = notice_for(results, step, "la-front-door:duty_manager")
+    assert (referral.rule_id, referral.severity.value) == (rule_id, severity)

@@ -40,6 +40,23 @@ class TestRoutingSettings:
         assert limits.child_ed_attendances == 4
         assert limits.wnb_window.days == 90
 
+    def test_pattern_thresholds_come_from_the_environment(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Repeated crises and the was-not-brought rate are the partnership's to set."""
+        monkeypatch.setenv("SGB_ROUTING__REPEATED_CRISES", "4")
+        monkeypatch.setenv("SGB_ROUTING__REPEATED_CRISES_WINDOW_DAYS", "365")
+        monkeypatch.setenv("SGB_ROUTING__WNB_MIN_ATTENDANCE_RATE", "0.8")
+        limits = Settings().routing.thresholds()
+        assert (limits.repeated_crises, limits.repeated_crises_window.days) == (4, 365)
+        assert limits.wnb_min_attendance_rate == 0.8
+
+    def test_defaults_are_the_briefs(self) -> None:
+        """By default: three crises in six months; under 75% of at least four booked."""
+        limits = Settings().routing.thresholds()
+        assert (limits.repeated_crises, limits.repeated_crises_window.days) == (3, 183)
+        assert (limits.wnb_min_attendance_rate, limits.wnb_min_booked) == (0.75, 4)
+
     def test_deadline_period_per_notice_type(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Notice types without a statutory policy take the partnership's period; for GP,
         health visiting and agency notices 24 hours are one working day (second edition:

@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -38,6 +39,7 @@ from unit.builders import (
     past_event,
     past_notices,
     plan_view,
+    step_down_plan,
     with_context,
     withdrawal_payload,
 )
@@ -311,14 +313,31 @@ class TestDecideWithHistory:
         assert len(keys) == len(set(keys))
 
     def test_third_quiet_withdrawal_reaches_the_front_door(self) -> None:
-        """A completed withdrawal after two quiet events in 91 days goes to the front door."""
+        """A withdrawal (the parent moved away) after two quiet events in 91 days goes to the
+        front door."""
         history = HouseholdHistory(
             notices=past_notices("e1", 50, Severity.LOW) + past_notices("e2", 20, Severity.LOW)
         )
-        parsed = event(withdrawal_payload(reason="completed"))
+        parsed = event(withdrawal_payload(reason="moved"))
         decisions = decide(parsed, crisis_family(history), PersonHistory(), RECEIVED)
         [front] = front_doors(decisions)
         assert (front.rule_id, front.severity) == ("accumulation.front_door", Severity.MEDIUM)
+
+    @pytest.mark.parametrize(
+        "ending",
+        [{"reason": "completed"}, {"reason": "stepped_down", "step_down": step_down_plan()}],
+        ids=["completed", "stepped_down"],
+    )
+    def test_a_planned_ending_is_not_the_third_concern(self, ending: dict[str, Any]) -> None:
+        """A completed discharge or a step-down after two quiet events is no concern: the
+        agencies hear of it, the front door does not."""
+        history = HouseholdHistory(
+            notices=past_notices("e1", 50, Severity.LOW) + past_notices("e2", 20, Severity.LOW)
+        )
+        parsed = event(withdrawal_payload(**ending))
+        decisions = decide(parsed, crisis_family(history), PersonHistory(), RECEIVED)
+        assert decisions
+        assert not front_doors(decisions)
 
     @pytest.mark.parametrize("days", [10, 90])
     def test_step_down_window_brings_plan_owners_in(self, days: int) -> None:

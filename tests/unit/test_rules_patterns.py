@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from broker.rules.family import (
+    NOT_A_CONCERN,
     Addressee,
     ContactRole,
     Decision,
@@ -17,10 +18,12 @@ from broker.rules.family import (
     PlanView,
 )
 from broker.rules.patterns import (
+    RULE_ID_LIMIT,
     accumulation,
     apply_patterns,
     co_occurrence,
     event_signals,
+    joined_rule_ids,
     merged,
     plan_owners,
     raise_one,
@@ -223,7 +226,7 @@ decisions_st = st.lists(
     max_size=8,
 )
 signal_sets = st.frozensets(
-    st.sampled_from([*TRIO, "suicidal_ideation", "child_present"]), max_size=4
+    st.sampled_from([*TRIO, "suicidal_ideation", "child_present", NOT_A_CONCERN]), max_size=4
 )
 histories = st.builds(
     lambda events, notices: HouseholdHistory(events=tuple(events), notices=tuple(notices)),
@@ -243,7 +246,9 @@ histories = st.builds(
 
 
 def key(d: Decision) -> tuple[Addressee, NoticeType, tuple[str, ...]]:
-    return d.addressee, d.notice_type, d.about
+    """What merging keeps apart: a front-door referral only by its front door."""
+    about = () if d.notice_type is NoticeType.FRONT_DOOR_REFERRAL else d.about
+    return d.addressee, d.notice_type, about
 
 
 class TestSeverityNeverFalls:
@@ -271,6 +276,35 @@ class TestSeverityNeverFalls:
             assert key(d) in out
             assert SEVERITY_RANK[out[key(d)].severity] >= SEVERITY_RANK[d.severity]
 
+    @settings(max_examples=200, deadline=None)
+    @given(decisions=decisions_st, signals=signal_sets, history=histories)
+    def test_one_referral_per_front_door(
+        self, decisions: list[Decision], signals: frozenset[str], history: HouseholdHistory
+    ) -> None:
+        """For any decisions and history, each front door gets at most one referral, about
+        everyone any referral to it named."""
+        out = apply_patterns(decisions, signals, household(history), RECEIVED, LIMITS)
+        referrals = front_doors(out)
+        assert len({d.addressee for d in referrals}) == len(referrals)
+        for d in front_doors(decisions):
+            [one] = [r for r in referrals if r.addressee == d.addressee]
+            assert set(d.about) <= set(one.about)
+
+
+def planned(event_id: str, days: int) -> HouseholdHistory:
+    """A planned ending as the chronology records it: the event, marked not a concern."""
+    return HouseholdHistory(
+        events=(replace(past_event(days, NOT_A_CONCERN), event_id=event_id),),
+        notices=past_notices(event_id, days, Severity.LOW),
+    )
+
+
+def joined(*histories: HouseholdHistory) -> HouseholdHistory:
+    return HouseholdHistory(
+        events=tuple(e for h in histories for e in h.events),
+        notices=tuple(n for h in histories for n in h.notices),
+    )
+
 
 class TestAccumulation:
     def test_third_quiet_event_in_the_window_refers(self) -> None:
@@ -278,53 +312,81 @@ class TestAccumulation:
         fam = household(
             quiet(("e1", 80, (Severity.LOW, Severity.LOW)), ("e2", 10, (Severity.LOW,)))
         )
-        out = accumulation([decision()], fam, RECEIVED, LIMITS)
+        out = accumulation([decision()], frozenset(), fam, RECEIVED, LIMITS)
         [front] = front_doors(out)
         assert (front.addressee, front.severity, front.rule_id) == (
             FRONT,
             Severity.MEDIUM,
             "accumulation.front_door",
         )
-        assert dict(front.facts) == {"low_severity_events": 3, "window_days": 91}
+        assert dict(front.facts) == {"concerns": 3, "concerns_window_days": 91}
         assert front.about == ("mum", "kid")
 
     def test_second_quiet_event_does_not_refer(self) -> None:
         """One earlier quiet event makes this the second: nothing is added."""
         fam = household(quiet(("e1", 10, (Severity.LOW,))))
         decisions = [decision()]
-        assert accumulation(decisions, fam, RECEIVED, LIMITS) == decisions
+        assert accumulation(decisions, frozenset(), fam, RECEIVED, LIMITS) == decisions
 
-    def test_event_with_a_medium_notice_does_not_count(self) -> None:
-        """An earlier event that sent one MEDIUM notice among LOW ones is not a quiet event."""
+    def test_earlier_medium_events_count(self) -> None:
+        """Repeated medium concerns are disguised compliance too: two earlier MEDIUM events
+        make this the third concern."""
         fam = household(
-            quiet(("e1", 20, (Severity.LOW, Severity.MEDIUM)), ("e2", 10, (Severity.LOW,)))
+            quiet(("e1", 20, (Severity.LOW, Severity.MEDIUM)), ("e2", 10, (Severity.MEDIUM,)))
         )
-        decisions = [decision()]
-        assert accumulation(decisions, fam, RECEIVED, LIMITS) == decisions
+        [front] = front_doors(accumulation([decision()], frozenset(), fam, RECEIVED, LIMITS))
+        assert front.facts["concerns"] == 3
 
-    def test_not_when_this_event_has_a_non_low_decision(self) -> None:
-        """This event sending any MEDIUM notice is not a quiet event: no accumulation."""
+    def test_this_event_counts_when_medium(self) -> None:
+        """A MEDIUM event after two earlier concerns is the third: front door."""
         fam = household(quiet(("e1", 20, (Severity.LOW,)), ("e2", 10, (Severity.LOW,))))
         decisions = [decision(), decision("gp-hillview", Severity.MEDIUM)]
-        assert accumulation(decisions, fam, RECEIVED, LIMITS) == decisions
+        assert front_doors(accumulation(decisions, frozenset(), fam, RECEIVED, LIMITS))
+
+    def test_earlier_high_event_does_not_count(self) -> None:
+        """An earlier event with a HIGH notice reached the front door on its own: not counted."""
+        fam = household(
+            quiet(("e1", 20, (Severity.LOW, Severity.HIGH)), ("e2", 10, (Severity.LOW,)))
+        )
+        decisions = [decision()]
+        assert accumulation(decisions, frozenset(), fam, RECEIVED, LIMITS) == decisions
+
+    def test_not_when_this_event_is_high(self) -> None:
+        """This event sending a HIGH notice is handled as HIGH: no accumulation referral."""
+        fam = household(quiet(("e1", 20, (Severity.LOW,)), ("e2", 10, (Severity.LOW,))))
+        decisions = [decision(), decision("gp-hillview", Severity.HIGH)]
+        assert accumulation(decisions, frozenset(), fam, RECEIVED, LIMITS) == decisions
+
+    def test_earlier_planned_ending_does_not_count(self) -> None:
+        """A completed discharge recorded as not a concern is not one of the three."""
+        fam = household(joined(planned("e1", 30), quiet(("e2", 10, (Severity.LOW,)))))
+        decisions = [decision()]
+        assert accumulation(decisions, frozenset(), fam, RECEIVED, LIMITS) == decisions
+
+    def test_planned_ending_now_does_not_refer(self) -> None:
+        """A completed discharge after two concerns is not the third concern."""
+        fam = household(quiet(("e1", 20, (Severity.LOW,)), ("e2", 10, (Severity.LOW,))))
+        decisions = [decision()]
+        signals = frozenset({NOT_A_CONCERN})
+        assert accumulation(decisions, signals, fam, RECEIVED, LIMITS) == decisions
 
     def test_no_decisions_no_accumulation(self) -> None:
         """An event that sends nothing does not start a referral."""
         fam = household(quiet(("e1", 20, (Severity.LOW,)), ("e2", 10, (Severity.LOW,))))
-        assert accumulation([], fam, RECEIVED, LIMITS) == []
+        assert accumulation([], frozenset(), fam, RECEIVED, LIMITS) == []
 
     def test_events_outside_the_window_are_ignored(self) -> None:
         """A quiet event more than 91 days ago does not count towards the three."""
         fam = household(quiet(("e1", 100, (Severity.LOW,)), ("e2", 10, (Severity.LOW,))))
         decisions = [decision()]
-        assert accumulation(decisions, fam, RECEIVED, LIMITS) == decisions
+        assert accumulation(decisions, frozenset(), fam, RECEIVED, LIMITS) == decisions
 
     def test_threshold_is_configurable(self) -> None:
         """With accumulation_events=2, the second quiet event refers."""
         fam = household(quiet(("e1", 10, (Severity.LOW,))))
         limits = Thresholds(accumulation_events=2, accumulation_window=timedelta(days=30))
-        [front] = front_doors(accumulation([decision()], fam, RECEIVED, limits))
-        assert dict(front.facts) == {"low_severity_events": 2, "window_days": 30}
+        [front] = front_doors(accumulation([decision()], frozenset(), fam, RECEIVED, limits))
+        assert dict(front.facts) == {"concerns": 2, "concerns_window_days": 30}
 
 
 def in_window(**changes: Any) -> Family:
@@ -429,6 +491,29 @@ class TestMerged:
         only = decision()
         assert merged([only]) == [only]
 
+    def test_front_door_referrals_of_one_event_become_one(self) -> None:
+        """The event's own referral and the patterns' become one: everyone named, the highest
+        severity, every fact, every rule."""
+        own = decision(FRONT_DOOR, Severity.HIGH, notice_type=NoticeType.FRONT_DOOR_REFERRAL,
+                       about=("mum", "kid"), rule_id="crisis.front_door",
+                       facts={"suicidal_ideation": True})  # fmt: skip
+        pattern = decision(FRONT_DOOR, Severity.MEDIUM, notice_type=NoticeType.FRONT_DOOR_REFERRAL,
+                           about=("mum", "kid", "baby"), rule_id="repeated_crises.front_door",
+                           facts={"parent_crises": 3})  # fmt: skip
+        [one] = merged([own, pattern])
+        assert (one.addressee, one.notice_type, one.severity) == (
+            own.addressee, NoticeType.FRONT_DOOR_REFERRAL, Severity.HIGH,
+        )  # fmt: skip
+        assert one.about == ("mum", "kid", "baby")
+        assert one.rule_id == "crisis.front_door+repeated_crises.front_door"
+        assert dict(one.facts) == {"suicidal_ideation": True, "parent_crises": 3}
+
+    def test_referrals_to_two_front_doors_stay_two(self) -> None:
+        """Children living in two areas: each area's front door keeps its own referral."""
+        here = decision(FRONT_DOOR, notice_type=NoticeType.FRONT_DOOR_REFERRAL)
+        there = decision("other-front-door", notice_type=NoticeType.FRONT_DOOR_REFERRAL)
+        assert merged([here, there]) == [here, there]
+
     @settings(max_examples=200, deadline=None)
     @given(decisions=decisions_st)
     def test_never_loses_an_addressee_or_lowers_a_severity(self, decisions: list[Decision]) -> None:
@@ -439,3 +524,24 @@ class TestMerged:
         assert len(by_key) == len(out)
         for d in decisions:
             assert SEVERITY_RANK[by_key[key(d)].severity] >= SEVERITY_RANK[d.severity]
+
+
+class TestJoinedRuleIds:
+    def test_each_rule_named_once_in_order(self) -> None:
+        """Rule ids are joined with '+', each once, in the order they fired."""
+        ids = ["crisis.front_door", "co_occurrence.front_door", "crisis.front_door"]
+        assert joined_rule_ids(ids) == "crisis.front_door+co_occurrence.front_door"
+
+    def test_too_long_writes_the_shared_suffix_once(self) -> None:
+        """Past the limit, the '.front_door' every rule shares is written once."""
+        ids = ["ed.parent_presentation.front_door", "co_occurrence.front_door",
+               "repeated_crises.front_door", "unmatched_person.front_door"]  # fmt: skip
+        assert joined_rule_ids(ids) == (
+            "ed.parent_presentation+co_occurrence+repeated_crises+unmatched_person.front_door"
+        )
+
+    @settings(max_examples=100, deadline=None)
+    @given(st.lists(st.text(min_size=1, max_size=60), min_size=1, max_size=8))
+    def test_never_longer_than_the_limit(self, ids: list[str]) -> None:
+        """Whatever the rules, a merged rule id fits the notice record with a follow-up."""
+        assert len(joined_rule_ids(ids)) <= RULE_ID_LIMIT

@@ -247,8 +247,15 @@ PLANS = st.builds(
 )
 
 
-def keyed(decisions: list[Decision]) -> dict[tuple[Addressee, NoticeType, tuple[str, ...]], int]:
-    return {(d.addressee, d.notice_type, d.about): SEVERITY_RANK[d.severity] for d in decisions}
+def keyed(decisions: list[Decision]) -> dict[tuple[Addressee, NoticeType, str], int]:
+    """Who is told about whom, how severely: a front door's one referral for the event may
+    name more people once a plan adds its own concern to it."""
+    told: dict[tuple[Addressee, NoticeType, str], int] = {}
+    for d in decisions:
+        for person in d.about:
+            key = (d.addressee, d.notice_type, person)
+            told[key] = max(told.get(key, 0), SEVERITY_RANK[d.severity])
+    return told
 
 
 class TestProperties:

@@ -1,14 +1,15 @@
 """The table of rules: every event type dispatched, unknown people sent to the front door."""
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, time
 from typing import Any
 
 import pytest
 
-from broker.rules.family import Addressee, ContactRole, Family
+from broker.rules.family import NOT_A_CONCERN, Addressee, ContactRole, Family
 from broker.rules.history import PersonHistory
-from broker.rules.routing import decide
+from broker.rules.routing import decide, recorded_signals
 from broker.rules.unmatched import route_unmatched
 from schemas.events import EventType
 from schemas.notices import NoticeType, Severity
@@ -24,6 +25,7 @@ from unit.builders import (
     event,
     family,
     parent,
+    step_down_plan,
 )
 
 AT = datetime.combine(ON, time(10), tzinfo=UTC)
@@ -88,6 +90,22 @@ class TestDecide:
         assert decision.about == ("unmatched:0", "unmatched:1", "unmatched:2")
         assert decision.facts["unmatched_people"] == 3
 
+    def test_people_to_match_join_the_events_referral(self) -> None:
+        """A known mother's high-risk crisis naming an unknown child: one referral to the front
+        door, HIGH, naming the child to match as well."""
+        known = replace(households("mum"), unmatched=("unmatched:1",))
+        parsed = event(crisis_payload(suicidal_ideation=True))
+        referrals = [
+            d for d in decide(parsed, known, PersonHistory(), AT)
+            if d.notice_type is NoticeType.FRONT_DOOR_REFERRAL
+        ]  # fmt: skip
+        [one] = referrals
+        assert (one.severity, one.rule_id) == (
+            Severity.HIGH,
+            "crisis.front_door+unmatched_person.front_door",
+        )
+        assert "unmatched:1" in one.about
+
 
 class TestUnmatched:
     def test_goes_to_the_front_door_of_the_source_area(self) -> None:
@@ -103,3 +121,26 @@ class TestUnmatched:
         """Each person the event named is one unmatched id."""
         [decision] = route_unmatched(family(subject=None, area=AREA), 2)
         assert decision.about == ("unmatched:0", "unmatched:1")
+
+
+class TestRecordedSignals:
+    @pytest.mark.parametrize(
+        "ending",
+        [{"reason": "completed"}, {"reason": "stepped_down", "step_down": step_down_plan()}],
+        ids=["completed", "stepped_down"],
+    )
+    def test_a_planned_ending_is_marked_not_a_concern(self, ending: dict[str, Any]) -> None:
+        """A completed discharge or a step-down is recorded as no concern."""
+        parsed = event(PAYLOADS["service_withdrawal"](**ending))
+        assert recorded_signals(parsed) == {NOT_A_CONCERN}
+
+    @pytest.mark.parametrize("reason", ["non_engagement", "declined", "moved"])
+    def test_other_withdrawals_are_concerns(self, reason: str) -> None:
+        """Disengaging, declining or moving away is not a planned ending."""
+        parsed = event(PAYLOADS["service_withdrawal"](reason=reason))
+        assert NOT_A_CONCERN not in recorded_signals(parsed)
+
+    def test_a_crisis_keeps_its_risk_signals(self) -> None:
+        """Other events are recorded with the household risk signals they carry."""
+        parsed = event(crisis_payload(substance_misuse=True))
+        assert recorded_signals(parsed) == {"mental_health", "substance_misuse"}
