@@ -172,7 +172,11 @@ class Family:
         return unique(m for m in self.members if m.role is HouseholdRole.PARENT_OR_CARER)
 
     def households_of(self, person_id: str) -> frozenset[str]:
-        return frozenset(m.household_id for m in self.members if m.person_id == person_id)
+        """The person's homes. Someone the directory knows only by a tie is placed in no
+        household (an empty id): that is no home, and nobody shares it."""
+        return frozenset(
+            m.household_id for m in self.members if m.person_id == person_id and m.household_id
+        )
 
     def children_of(self, person_id: str) -> tuple[Member, ...]:
         """This person's children wherever they live ("think family"): the children in any
