@@ -239,6 +239,21 @@ class Family:
             )
         )
 
+    def moving_households(self) -> frozenset[str]:
+        """The homes a move of the named people takes with it: the named parents' and
+        carers' (the named children's when no adult is named). A child's other home, where
+        a parent stays, does not move, nor does the home of a child whose parent moves alone."""
+        named = [m for m in self.members if m.person_id in self.subjects and m.household_id]
+        adults = [m for m in named if m.role is HouseholdRole.PARENT_OR_CARER]
+        return frozenset(m.household_id for m in adults or named)
+
+    def movers(self) -> tuple[Member, ...]:
+        """Who moves: the named people and everyone living in the homes that move."""
+        homes = self.moving_households()
+        return unique(
+            m for m in self.members if m.household_id in homes or m.person_id in self.subjects
+        )
+
     def _ties(self, kind: str) -> tuple[Tie, ...]:
         return tuple(t for t in self.ties if t.kind == kind)
 

@@ -268,7 +268,7 @@ async def _remember(
     households = dict.fromkeys(m.household_id for m in family.members if m.household_id)
     chronology.record(session, households, header, event.occurred_at, event_signals(event), sent)
     if isinstance(event, FamilyMovingArea):
-        await directory.record_move(households, event.to_authority, event.moved_on)
+        await directory.record_move(family.moving_households(), event.to_authority, event.moved_on)
     if isinstance(event, ServiceWithdrawal):
         await directory.record_step_down(event, family)
 

@@ -3,6 +3,7 @@ siblings apart. A family is relationships, not only who lives together: an event
 parent concerns all of that parent's children, wherever they live (brief, "Family shapes")."""
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -12,8 +13,14 @@ from broker.rules.crisis import route_crisis
 from broker.rules.ed_attendance import route_ed_attendance
 from broker.rules.family import Decision, Family, HouseholdRole, Member, Tie
 from broker.rules.history import PersonHistory
+from broker.rules.move import route_move
 from broker.rules.withdrawal import route_withdrawal
-from schemas.events import EdAttendance, ParentMentalHealthCrisis, ServiceWithdrawal
+from schemas.events import (
+    EdAttendance,
+    FamilyMovingArea,
+    ParentMentalHealthCrisis,
+    ServiceWithdrawal,
+)
 from schemas.notices import NoticeType, Severity
 from unit.builders import (
     FRONT_DOOR,
@@ -26,6 +33,7 @@ from unit.builders import (
     event,
     family,
     in_area,
+    move_payload,
     parent,
     parent_of,
     sibling_of,
@@ -375,3 +383,39 @@ class TestTwinsLivingApart:
         decisions = route_crisis(crisis(), twins_apart("mum"), ON)
         [hillview] = [d for d in decisions if d.addressee.org_id == "gp-hillview"]
         assert hillview.about == ("dad", "twin-2")
+
+
+class TestMovesOfSeparatedFamilies:
+    def test_a_non_resident_father_moves_alone(self) -> None:
+        """He moves; his daughter stays with her mother: the transfer and the new GP are
+        about him alone, and no new school hears about her."""
+        parsed = event(move_payload(new_school="school-brookside", new_gp="gp-northgate"))
+        assert isinstance(parsed, FamilyMovingArea)
+        decisions = route_move(parsed, non_resident_father(), ON)
+        assert {(d.notice_type, d.about) for d in decisions} == {
+            (NoticeType.TRANSFER, ("dad",)),
+            (NoticeType.GP_INFORMATION, ("dad",)),
+        }
+
+    def test_only_his_home_moves(self) -> None:
+        """The home the daughter shares with her mother stays where it is."""
+        assert non_resident_father().moving_households() == {"h-dad"}
+
+    def test_a_mother_moving_with_a_child_of_two_homes_leaves_the_fathers(self) -> None:
+        """Mum moves with the child who also lives at Dad's: her home moves, his stays,
+        and the transfer is about the two of them."""
+        fam = family(
+            parent("mum", "h-mum"),
+            child("kid", "h-mum"),
+            child("kid", "h-dad"),
+            parent("dad", "h-dad"),
+            child("half-brother", "h-dad"),
+        )
+        fam = replace(fam, subjects=("mum", "kid"))
+        assert fam.moving_households() == {"h-mum"}
+        assert ids(fam.movers()) == ["kid", "mum"]
+
+    def test_children_named_alone_take_their_homes(self) -> None:
+        """With no adult named, the named children's homes move."""
+        fam = family(parent("mum", "h1"), child("kid", "h1"), subject="kid")
+        assert fam.moving_households() == {"h1"}
