@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from broker.rules.crisis import route_crisis
 from broker.rules.ed_attendance import route_ed_attendance
@@ -15,6 +16,7 @@ from broker.rules.family import Decision, Family, HouseholdRole, Member, Tie
 from broker.rules.history import PersonHistory
 from broker.rules.move import route_move
 from broker.rules.withdrawal import route_withdrawal
+from schemas.directory import DirectorySpec, RelationshipSpec
 from schemas.events import (
     EdAttendance,
     FamilyMovingArea,
@@ -419,3 +421,35 @@ class TestMovesOfSeparatedFamilies:
         """With no adult named, the named children's homes move."""
         fam = family(parent("mum", "h1"), child("kid", "h1"), subject="kid")
         assert fam.moving_households() == {"h1"}
+
+
+class TestRelationshipContract:
+    def test_the_directory_schema_carries_relationships(self) -> None:
+        """The published directory contract has relationships of the two kinds, with a
+        parental responsibility that may be unknown."""
+        schema = DirectorySpec.model_json_schema()
+        assert schema["properties"]["relationships"]["items"] == {
+            "$ref": "#/$defs/RelationshipSpec"
+        }
+        tie = schema["$defs"]["RelationshipSpec"]["properties"]
+        assert tie["kind"]["enum"] == ["parent_of", "sibling_of"]
+        assert {"type": "null"} in tie["parental_responsibility"]["anyOf"]
+
+    @pytest.mark.parametrize(
+        ("body", "field"),
+        [
+            ({"person_id": "p-1", "kind": "sibling_of", "related_person_id": "p-1"},
+             "related_person_id"),
+            ({"person_id": "p-1", "kind": "sibling_of", "related_person_id": "p-2",
+              "parental_responsibility": True}, "parental_responsibility"),
+            ({"person_id": "p-1", "kind": "cousin_of", "related_person_id": "p-2"}, "kind"),
+        ],
+    )  # fmt: skip
+    def test_a_bad_tie_names_its_field(self, body: dict[str, object], field: str) -> None:
+        """A tie to oneself, responsibility on siblings or an unknown kind is refused by the
+        field at fault, without quoting the value."""
+        with pytest.raises(ValidationError) as caught:
+            RelationshipSpec.model_validate(body)
+        [error] = caught.value.errors()
+        assert error["loc"] == (field,)
+        assert "p-1" not in str(caught.value)
