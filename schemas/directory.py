@@ -6,7 +6,7 @@ from ipaddress import ip_address
 from typing import Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import AwareDatetime, Field, field_validator, model_validator
+from pydantic import AwareDatetime, Field, ValidationInfo, field_validator, model_validator
 
 from schemas.common import AreaCode, ContactId, Contract, OrgId, Phone, RecordId, ShortText, Upn
 from schemas.nhs import NhsNumber
@@ -145,13 +145,21 @@ class RelationshipSpec(Contract):
     related_person_id: RecordId
     parental_responsibility: bool | None = None  # parent_of only; None when not known
 
-    @model_validator(mode="after")
-    def _a_tie_between_two_people(self) -> Self:
-        if self.person_id == self.related_person_id:
+    # Field validators (not one for the model), so that an error names the field at fault:
+    # a CSV import reports file, row and field, the admin API the body field.
+    @field_validator("related_person_id")
+    @classmethod
+    def _a_tie_between_two_people(cls, value: str, info: ValidationInfo) -> str:
+        if value == info.data.get("person_id"):
             raise ValueError("a relationship joins two different people")
-        if self.kind == "sibling_of" and self.parental_responsibility is not None:
+        return value
+
+    @field_validator("parental_responsibility")
+    @classmethod
+    def _for_parents_only(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        if value is not None and info.data.get("kind") == "sibling_of":
             raise ValueError("parental_responsibility is for parent_of only")
-        return self
+        return value
 
 
 class RegistrationSpec(Contract):

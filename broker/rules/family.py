@@ -183,7 +183,11 @@ class Family:
         return unique(m for m in self.members if m.role is HouseholdRole.PARENT_OR_CARER)
 
     def households_of(self, person_id: str) -> frozenset[str]:
-        return frozenset(m.household_id for m in self.members if m.person_id == person_id)
+        """The person's homes. Someone the directory knows only by a tie is placed in no
+        household (an empty id): that is no home, and nobody shares it."""
+        return frozenset(
+            m.household_id for m in self.members if m.person_id == person_id and m.household_id
+        )
 
     def children_of(self, person_id: str) -> tuple[Member, ...]:
         """This person's children wherever they live ("think family"): the children in any
@@ -244,6 +248,21 @@ class Family:
                 or m.person_id in stated
                 or parents & {p.person_id for p in self.parents_of(m.person_id)}
             )
+        )
+
+    def moving_households(self) -> frozenset[str]:
+        """The homes a move of the named people takes with it: the named parents' and
+        carers' (the named children's when no adult is named). A child's other home, where
+        a parent stays, does not move, nor does the home of a child whose parent moves alone."""
+        named = [m for m in self.members if m.person_id in self.subjects and m.household_id]
+        adults = [m for m in named if m.role is HouseholdRole.PARENT_OR_CARER]
+        return frozenset(m.household_id for m in adults or named)
+
+    def movers(self) -> tuple[Member, ...]:
+        """Who moves: the named people and everyone living in the homes that move."""
+        homes = self.moving_households()
+        return unique(
+            m for m in self.members if m.household_id in homes or m.person_id in self.subjects
         )
 
     def _ties(self, kind: str) -> tuple[Tie, ...]:

@@ -10,7 +10,7 @@ the move HIGH.
 from datetime import date
 
 from broker.rules.common import SCHOOL_AGE_YEARS
-from broker.rules.family import Addressee, ContactRole, Decision, Family
+from broker.rules.family import Addressee, ContactRole, Decision, Family, HouseholdRole
 from schemas.events import FamilyMovingArea, PlanKind
 from schemas.notices import NoticeType, Severity
 
@@ -18,7 +18,10 @@ RULE = "move"
 
 
 def route_move(event: FamilyMovingArea, family: Family, received_on: date) -> list[Decision]:
-    everyone = tuple(m.person_id for m in family.members) or family.subjects
+    # Those who move, not everyone the family spans: a child's other home, or a parent's
+    # child living elsewhere, stays where it is.
+    movers = family.movers()
+    everyone = tuple(m.person_id for m in movers) or family.subjects
     facts = _facts(event, family, received_on)
     severity = Severity.HIGH if facts["open_child_protection_plan"] else Severity.MEDIUM
     receiving = family.front_door(event.to_authority) if event.to_authority else None
@@ -30,8 +33,8 @@ def route_move(event: FamilyMovingArea, family: Family, received_on: date) -> li
         decisions = [_transfer(originating, "move.destination_unknown", Severity.HIGH,
                                everyone, unknown)] if originating else []  # fmt: skip
     pupils = tuple(
-        c.person_id for c in family.children
-        if c.school or (c.age_in_years(received_on) or 0) >= SCHOOL_AGE_YEARS
+        c.person_id for c in movers if c.role is HouseholdRole.CHILD
+        and (c.school or (c.age_in_years(received_on) or 0) >= SCHOOL_AGE_YEARS)
     )  # fmt: skip
     if event.new_school and pupils:
         decisions.append(Decision(Addressee(event.new_school, ContactRole.KEY_ADULT),
@@ -56,7 +59,7 @@ def _facts(event: FamilyMovingArea, family: Family, on: date) -> dict[str, str |
     """The event's plans and the directory's are counted apart: a plan in both cannot be told
     to be the same one (the event names the child as its producer knows them)."""
     open_plans = [p for p in event.plans if p.ended_on is None or p.ended_on >= on]
-    children = {c.person_id for c in family.children}
+    children = {m.person_id for m in family.movers() if m.role is HouseholdRole.CHILD}
     known = [p for p in family.open_plans(on) if p.person_id in children]
     kinds = {p.kind.value for p in open_plans} | {p.kind for p in known}
     return {

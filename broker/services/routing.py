@@ -266,7 +266,7 @@ async def _remember(
     chronology.record(session, households, header, event.occurred_at, recorded_signals(event),
                       sent)  # fmt: skip
     if isinstance(event, FamilyMovingArea):
-        await directory.record_move(households, event.to_authority, event.moved_on)
+        await directory.record_move(family.moving_households(), event.to_authority, event.moved_on)
     if isinstance(event, ServiceWithdrawal):
         await directory.record_step_down(event, family)
 

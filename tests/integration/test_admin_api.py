@@ -351,6 +351,199 @@ class TestPlans:
         assert answer.json() == {"detail": "no organisation with id 'hv-x' in the directory"}
 
 
+def tie(person_id: str, related: str, kind: str = "parent_of", **changes: Any) -> dict[str, Any]:
+    return {"person_id": person_id, "kind": kind, "related_person_id": related} | changes
+
+
+@pytest.fixture
+async def with_father(seeded: httpx.AsyncClient) -> httpx.AsyncClient:
+    """The seeded mother and child, and a father who lives elsewhere."""
+    body = person("p-father", OTHER_NHS, given_name="Rob")
+    assert (await put(seeded, "people/p-father", body)).status_code == 200
+    return seeded
+
+
+async def ties(sessions: Sessions) -> set[tuple[str, str, str, bool | None, bool]]:
+    return {(r.person_id, r.kind, r.related_person_id, r.parental_responsibility, r.derived)
+            for r in await rows(sessions, db.Relationship)}  # fmt: skip
+
+
+class TestRelationships:
+    PATH = "relationships/p-father/parent_of/p-child"
+
+    async def test_a_tie_is_created_then_unchanged(self, with_father: httpx.AsyncClient) -> None:
+        """A PUT states the tie; the same PUT again changes nothing and logs nothing."""
+        body = tie("p-father", "p-child", parental_responsibility=True)
+        first = await put(with_father, self.PATH, body)
+        second = await put(with_father, self.PATH, body)
+        assert first.json() == {"id": "p-father/parent_of/p-child", "action": "created"}
+        assert second.json()["action"] == "unchanged"
+        assert [c["entity"] for c in await changes(with_father)].count("relationship") == 1
+
+    async def test_a_tie_is_stored_as_stated(
+        self, with_father: httpx.AsyncClient, database: Sessions
+    ) -> None:
+        """The row holds both ends, the kind and the parental responsibility, not derived."""
+        await put(with_father, self.PATH, tie("p-father", "p-child", parental_responsibility=False))
+        assert await ties(database) == {("p-father", "parent_of", "p-child", False, False)}
+
+    async def test_changed_responsibility_is_an_update_naming_the_field(
+        self, with_father: httpx.AsyncClient
+    ) -> None:
+        """Parental responsibility granted later is an update of that field alone."""
+        await put(with_father, self.PATH, tie("p-father", "p-child"))
+        answer = await put(with_father, self.PATH,
+                           tie("p-father", "p-child", parental_responsibility=True))  # fmt: skip
+        assert answer.json()["action"] == "updated"
+        assert (await changes(with_father))[0]["fields"] == ["parental_responsibility"]
+
+    async def test_siblings(self, with_father: httpx.AsyncClient, database: Sessions) -> None:
+        """Siblings are a tie of their own kind, under their own path."""
+        path = "relationships/p-child/sibling_of/p-father"
+        answer = await put(with_father, path, tie("p-child", "p-father", "sibling_of"))
+        assert answer.json() == {"id": "p-child/sibling_of/p-father", "action": "created"}
+
+    @pytest.mark.parametrize("unknown", ["person_id", "related_person_id"])
+    async def test_an_unknown_person_at_either_end_is_409(
+        self, with_father: httpx.AsyncClient, unknown: str
+    ) -> None:
+        """Both ends must be people in the directory; the missing one is named by id."""
+        body = tie("p-father", "p-child") | {unknown: "p-nobody"}
+        path = f"relationships/{body['person_id']}/parent_of/{body['related_person_id']}"
+        answer = await put(with_father, path, body)
+        assert answer.status_code == 409
+        assert answer.json() == {"detail": "no person with id 'p-nobody' in the directory"}
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [("person_id", "p-mother"), ("kind", "sibling_of"), ("related_person_id", "p-mother")],
+    )
+    async def test_path_and_body_must_match(
+        self, with_father: httpx.AsyncClient, field: str, value: str
+    ) -> None:
+        """A body for another tie than the path names is refused, by field."""
+        answer = await put(with_father, self.PATH, tie("p-father", "p-child") | {field: value})
+        assert answer.status_code == 422
+        assert answer.json()["detail"] == [
+            {"field": f"body.{field}", "message": "does not match the path",
+             "type": "path_mismatch"}
+        ]  # fmt: skip
+
+    async def test_a_tie_to_oneself_is_422(self, with_father: httpx.AsyncClient) -> None:
+        """A relationship joins two different people: the second end is at fault."""
+        path = "relationships/p-child/sibling_of/p-child"
+        answer = await put(with_father, path, tie("p-child", "p-child", "sibling_of"))
+        assert answer.status_code == 422
+        assert [e["field"] for e in answer.json()["detail"]] == ["body.related_person_id"]
+
+    async def test_delete_removes_and_a_second_delete_is_404(
+        self, with_father: httpx.AsyncClient, database: Sessions
+    ) -> None:
+        """A DELETE removes the tie and says so; there is nothing left to delete after."""
+        await put(with_father, self.PATH, tie("p-father", "p-child"))
+        first = await with_father.delete(f"/v1/admin/{self.PATH}")
+        second = await with_father.delete(f"/v1/admin/{self.PATH}")
+        assert first.json() == {"id": "p-father/parent_of/p-child", "action": "deleted"}
+        assert second.status_code == 404
+        assert await ties(database) == set()
+
+    async def test_change_log_names_fields_never_values(
+        self, with_father: httpx.AsyncClient, database: Sessions
+    ) -> None:
+        """Each change is a relationship change by id and field names; nobody's name or
+        NHS number appears in the log or its rows."""
+        await put(with_father, self.PATH, tie("p-father", "p-child", parental_responsibility=True))
+        await with_father.delete(f"/v1/admin/{self.PATH}")
+        log = await changes(with_father, limit=2)
+        assert [(c["entity"], c["entity_id"], c["action"]) for c in log] == [
+            ("relationship", "p-father/parent_of/p-child", "deleted"),
+            ("relationship", "p-father/parent_of/p-child", "created"),
+        ]
+        assert "parental_responsibility" in log[1]["fields"]
+        stored = " ".join(repr(vars(r)) for r in await rows(database, db.DirectoryChange))
+        for value in (OTHER_NHS, CHILD_NHS, "Rob", "Sam", "true", "True"):
+            assert value not in stored
+            assert value not in str(log)
+
+    async def test_imported_with_the_directory(
+        self, api: httpx.AsyncClient, database: Sessions
+    ) -> None:
+        """An import states ties between people it loads, after their households: a tie
+        the household already implies becomes stated, with its responsibility."""
+        spec = {
+            "people": [person("p-mother", MOTHER_NHS), person("p-father", OTHER_NHS),
+                       person("p-child", CHILD_NHS)],
+            "households": [MOTHER_AND_CHILD],
+            "relationships": [tie("p-father", "p-child", parental_responsibility=True),
+                              tie("p-mother", "p-child", parental_responsibility=True)],
+        }  # fmt: skip
+        answer = await api.post("/v1/admin/import", json=spec)
+        assert answer.json()["counts"]["relationships"] == {"created": 1, "updated": 1}
+        assert await ties(database) == {
+            ("p-father", "parent_of", "p-child", True, False),
+            ("p-mother", "parent_of", "p-child", True, False),
+        }
+
+    async def test_the_longest_ids_fit(self, api: httpx.AsyncClient, database: Sessions) -> None:
+        """Two ids of the longest length a person may have make a tie id that fits the
+        change log and the audit trail (PostgreSQL refuses what does not fit)."""
+        one, other = "a" * 64, "b" * 64
+        for body in (person(one, MOTHER_NHS), person(other, CHILD_NHS)):
+            assert (await put(api, f"people/{body['id']}", body)).status_code == 200
+        answer = await put(api, f"relationships/{one}/sibling_of/{other}",
+                           tie(one, other, "sibling_of"))  # fmt: skip
+        assert answer.status_code == 200
+
+
+MOTHER_AND_CHILD = household("h-1", ("p-mother", "parent_or_carer"), ("p-child", "child"))
+
+
+class TestDerivedParentLinks:
+    async def test_a_household_ties_its_carers_to_its_children(
+        self, with_father: httpx.AsyncClient, database: Sessions
+    ) -> None:
+        """Each parent or carer of a household becomes a derived parent of each of its
+        children; adults are not tied to adults, nor children to children."""
+        await put(with_father, "people/p-baby", person("p-baby", "9990001006"))
+        body = household("h-1", ("p-mother", "parent_or_carer"), ("p-father", "parent_or_carer"),
+                         ("p-child", "child"), ("p-baby", "child"))  # fmt: skip
+        await put(with_father, "households/h-1", body)
+        assert await ties(database) == {
+            ("p-mother", "parent_of", "p-child", None, True),
+            ("p-mother", "parent_of", "p-baby", None, True),
+            ("p-father", "parent_of", "p-child", None, True),
+            ("p-father", "parent_of", "p-baby", None, True),
+        }
+
+    async def test_a_stated_tie_keeps_its_responsibility(
+        self, with_father: httpx.AsyncClient, database: Sessions
+    ) -> None:
+        """A tie stated before the household is loaded stays as stated."""
+        path = "relationships/p-mother/parent_of/p-child"
+        await put(with_father, path, tie("p-mother", "p-child", parental_responsibility=False))
+        await put(with_father, "households/h-1", MOTHER_AND_CHILD)
+        assert await ties(database) == {("p-mother", "parent_of", "p-child", False, False)}
+
+    async def test_stating_a_derived_tie_makes_it_stated(
+        self, with_father: httpx.AsyncClient, database: Sessions
+    ) -> None:
+        """The household derived it; the administrator then states it, with responsibility."""
+        await put(with_father, "households/h-1", MOTHER_AND_CHILD)
+        answer = await put(with_father, "relationships/p-mother/parent_of/p-child",
+                           tie("p-mother", "p-child", parental_responsibility=True))  # fmt: skip
+        assert answer.json()["action"] == "updated"
+        assert await ties(database) == {("p-mother", "parent_of", "p-child", True, False)}
+
+    async def test_a_derived_tie_outlasts_the_household(
+        self, with_father: httpx.AsyncClient, database: Sessions
+    ) -> None:
+        """A parent who moves out is still the child's parent."""
+        both = household("h-1", ("p-father", "parent_or_carer"), ("p-child", "child"))
+        await put(with_father, "households/h-1", both)
+        await put(with_father, "households/h-1", household("h-1", ("p-child", "child")))
+        assert await ties(database) == {("p-father", "parent_of", "p-child", None, True)}
+
+
 class TestImport:
     async def test_whole_directory_is_imported_with_counts(self, api: httpx.AsyncClient) -> None:
         """One POST loads every kind of record and answers how many of each it did."""

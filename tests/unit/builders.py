@@ -19,6 +19,7 @@ from broker.rules.family import (
     PastEvent,
     PastNotice,
     PlanView,
+    Tie,
 )
 from schemas.events import Event, EventAdapter
 from schemas.notices import NoticeType, Severity
@@ -91,14 +92,30 @@ def child(
     )
 
 
-def family(*members: Member, subject: str | None = "mum", area: str | None = AREA) -> Family:
+def family(
+    *members: Member,
+    subject: str | None = "mum",
+    area: str | None = AREA,
+    ties: tuple[Tie, ...] = (),
+) -> Family:
     return Family(
         subjects=(subject,) if subject else (),
         members=members,
         area=area,
         front_doors={AREA: FRONT_DOOR, OTHER_AREA: OTHER_FRONT_DOOR},
         org_kinds=ORG_KINDS,
+        ties=ties,
     )
+
+
+def parent_of(adult: str, child_id: str, *, responsible: bool | None = None) -> Tie:
+    """The directory's word that ``adult`` is a parent or carer of ``child_id``, wherever
+    each lives."""
+    return Tie(adult, "parent_of", child_id, responsible)
+
+
+def sibling_of(one: str, other: str) -> Tie:
+    return Tie(one, "sibling_of", other)
 
 
 def in_area(member: Member, area: str | None) -> Member:

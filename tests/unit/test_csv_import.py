@@ -20,6 +20,7 @@ from schemas.directory import (
     PlanOwnerSpec,
     PlanSpec,
     RegistrationSpec,
+    RelationshipSpec,
     Term,
 )
 
@@ -240,3 +241,80 @@ class TestFaults:
         """A file in another encoding is named, without its content."""
         (folder / "people.csv").write_bytes(b"id,given_name\np-1,Z\xf6e\n")
         assert str(fault(folder)) == "people.csv: not a UTF-8 CSV file (UnicodeDecodeError)"
+
+
+class TestRelationships:
+    def test_ties_are_read_with_parental_responsibility(self, folder: Path) -> None:
+        """A father living elsewhere with parental responsibility, a carer without it, one
+        not known, and siblings: each row a relationship, an empty cell None."""
+        write(folder, "relationships.csv",
+              "person_id,kind,related_person_id,parental_responsibility",
+              "p-father,parent_of,p-child,true", "p-carer,parent_of,p-child,no",
+              "p-aunt,parent_of,p-child,", "p-child,sibling_of,p-twin,")  # fmt: skip
+        assert read_directory(folder).relationships == (
+            RelationshipSpec(person_id="p-father", kind="parent_of", related_person_id="p-child",
+                             parental_responsibility=True),
+            RelationshipSpec(person_id="p-carer", kind="parent_of", related_person_id="p-child",
+                             parental_responsibility=False),
+            RelationshipSpec(person_id="p-aunt", kind="parent_of", related_person_id="p-child"),
+            RelationshipSpec(person_id="p-child", kind="sibling_of", related_person_id="p-twin"),
+        )  # fmt: skip
+
+    def test_the_responsibility_column_may_be_left_out(self, folder: Path) -> None:
+        """Without the parental_responsibility column, it is not known."""
+        write(folder, "relationships.csv", "person_id,kind,related_person_id",
+              "p-father,parent_of,p-child")  # fmt: skip
+        [tie] = read_directory(folder).relationships
+        assert tie.parental_responsibility is None
+
+    def test_no_file_no_relationships(self, folder: Path) -> None:
+        """Parents living with their children need no row: the household says so."""
+        assert read_directory(folder).relationships == ()
+
+    def test_unknown_kind_is_refused_by_place(self, folder: Path) -> None:
+        """A kind other than parent_of or sibling_of names its file, row and field."""
+        write(folder, "relationships.csv", "person_id,kind,related_person_id",
+              "p-father,parent_of,p-child", "p-father,grandparent_of,p-child")  # fmt: skip
+        error = fault(folder)
+        assert (error.file, error.row, error.field) == ("relationships.csv", 3, "kind")
+        assert "grandparent_of" not in str(error)
+
+    def test_unreadable_parental_responsibility_is_refused(self, folder: Path) -> None:
+        """parental_responsibility takes true/false, yes/no or 1/0; the cell is not quoted."""
+        write(folder, "relationships.csv",
+              "person_id,kind,related_person_id,parental_responsibility",
+              "p-father,parent_of,p-child,shared-with-Jess")  # fmt: skip
+        error = fault(folder)
+        assert (error.file, error.row, error.field) == (
+            "relationships.csv",
+            2,
+            "parental_responsibility",
+        )
+        assert "Jess" not in str(error)
+
+    def test_a_tie_to_oneself_is_refused(self, folder: Path) -> None:
+        """A relationship joins two different people: the second id is the field at fault,
+        and the id is not quoted."""
+        write(folder, "relationships.csv", "person_id,kind,related_person_id",
+              "p-child-9,sibling_of,p-child-9")  # fmt: skip
+        error = fault(folder)
+        assert (error.file, error.row, error.field) == ("relationships.csv", 2, "related_person_id")
+        assert "p-child-9" not in str(error)
+
+    def test_responsibility_on_siblings_is_refused(self, folder: Path) -> None:
+        """Parental responsibility belongs to a parent_of tie only."""
+        write(folder, "relationships.csv",
+              "person_id,kind,related_person_id,parental_responsibility",
+              "p-child,sibling_of,p-twin,true")  # fmt: skip
+        error = fault(folder)
+        assert (error.file, error.row, error.field) == (
+            "relationships.csv",
+            2,
+            "parental_responsibility",
+        )
+
+    def test_missing_related_person_is_refused(self, folder: Path) -> None:
+        """Both ends of a tie are required."""
+        write(folder, "relationships.csv", "person_id,kind,related_person_id",
+              "p-father,parent_of,")  # fmt: skip
+        assert fault(folder).field == "related_person_id"

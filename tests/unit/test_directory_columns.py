@@ -21,6 +21,8 @@ STORED_AS = [
     (directory.PersonSpec, "family_name", db.Person.family_name),
     (directory.HouseholdSpec, "id", db.Household.id),
     (directory.HouseholdMemberSpec, "person_id", db.HouseholdMember.person_id),
+    (directory.RelationshipSpec, "person_id", db.Relationship.person_id),
+    (directory.RelationshipSpec, "related_person_id", db.Relationship.related_person_id),
     (directory.RegistrationSpec, "person_id", db.Registration.person_id),
     (directory.RegistrationSpec, "org_id", db.Registration.org_id),
     (directory.InvolvementSpec, "person_id", db.Involvement.person_id),
