@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from broker.adapters import crypto
 from broker.adapters.recipient_keys import HYBRID_FILE_TAG, new_hybrid
+from broker.rules.deadlines import LONDON, is_working_time
 from schemas.directory import (
     ContactSpec,
     DirectorySpec,
@@ -58,7 +59,7 @@ ORGANISATIONS = (
     ("acute-demo", "Demo General Hospital NHS Trust", "acute_trust"),
 )
 CONTACT_ROLES = {
-    "front_door": ("duty_manager", "safeguarding_lead"),
+    "front_door": ("duty_manager", "safeguarding_lead", "emergency_duty_team"),
     "school": ("key_adult", "deputy_key_adult"),
 }
 TERMS_2026_27 = (
@@ -122,10 +123,13 @@ def directory(
     public_keys: dict[str, str],
     today: date,
     signing_keys: dict[str, Ed25519PrivateKey] | None = None,
+    front_door_hours: tuple[time, time] | None = None,
 ) -> DirectorySpec:
     """The partnership: organisations (with the public halves of their signing keys, when
-    given), recipients with their public keys, and the Carter family."""
+    given, and the front door's working hours), recipients with their public keys, and the
+    Carter family."""
     signing = signing_keys or {}
+    opens, closes = front_door_hours or (None, None)
 
     def born(years: int, months: int = 0) -> date:
         return today - timedelta(days=int(years * 365.25 + months * 30.5))
@@ -140,6 +144,8 @@ def directory(
                 phone=f"01632 960{i:03d}",
                 session_start=time(8, 45) if kind == "school" else None,
                 terms=TERMS_2026_27 if kind == "school" else (),
+                opens_at=opens if kind == "front_door" else None,
+                closes_at=closes if kind == "front_door" else None,
                 signing_keys=_signing_specs(signing.get(org)),
             )
             for i, (org, name, kind) in enumerate(ORGANISATIONS)
@@ -267,6 +273,16 @@ def timeline(now: datetime) -> list[tuple[str, Event]]:
                                             ended_on=ago(200).date()),),
                           new_school="school-brookside")),
     ]  # fmt: skip
+
+
+def closed_front_door_hours(now: datetime) -> tuple[time, time] | None:
+    """Working hours for the demo's front door that keep it closed now, opening in an hour,
+    so that the demo shows the out-of-hours alert whenever it runs; None when it is out of
+    office hours already (evenings, nights, weekends, bank holidays)."""
+    if not is_working_time(now):
+        return None
+    opens = (now.astimezone(LONDON) + timedelta(hours=1)).time().replace(second=0, microsecond=0)
+    return opens, time(23, 59)
 
 
 def now_utc() -> datetime:

@@ -101,8 +101,13 @@ async def _load_directory(
     engine = db.make_engine(url)
     await db.create_schema(engine)
     public = {cid: key.public_text for cid, key in recipients.items()}
+    now = datetime.now(UTC)
+    hours = family.closed_front_door_hours(now)
+    if hours:
+        console.print(f"For the demo, the front door opens at {hours[0]:%H:%M} today: until "
+                      "then its emergency duty team answers for it.")  # fmt: skip
     async with db.sessions(engine).begin() as session:
-        spec = family.directory(public, datetime.now(UTC).date(), producers)
+        spec = family.directory(public, now.date(), producers, front_door_hours=hours)
         await load_directory(session, spec)
     await engine.dispose()
 
