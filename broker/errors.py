@@ -10,6 +10,9 @@ BrokerError
 │   ├── EventOutsideWindow the event's times fall outside the allowed window
 │   └── EventNotPermitted  organisations of this kind may not publish this event type
 ├── KeyFileError           a key file is missing, malformed or too widely readable
+├── Unsealable             one notice cannot be sealed (services/sealing.py reroutes it)
+│   ├── RecipientKeyUnusable   the recipient's registered key cannot be sealed to
+│   └── DataKeyUnusable        the household's data key cannot be made, read or used
 ├── DirectoryError         a directory change is refused (see services/directory_changes.py)
 ├── CsvImportError         a directory CSV file cannot be read (file, row and field named)
 └── PublishFailed          Kafka did not acknowledge a record
@@ -53,6 +56,18 @@ class EventNotPermitted(EnvelopeError):
 
 
 class KeyFileError(BrokerError):
+    pass
+
+
+class Unsealable(BrokerError):
+    pass
+
+
+class RecipientKeyUnusable(Unsealable):
+    pass
+
+
+class DataKeyUnusable(Unsealable):
     pass
 
 

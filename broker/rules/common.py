@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from datetime import date
 
-from broker.rules.fallback import FALLBACK_REASON, INTENDED_FOR
+from broker.rules.fallback import FALLBACK_REASON
 from broker.rules.family import Addressee, ContactRole, Decision, Family, Member
 from schemas.notices import NoticeType, Severity
 
@@ -48,7 +48,7 @@ def _unregistered_under_five(
     door = family.front_door(child.area) or family.front_door()
     if door is None:
         return None
-    reason = {FALLBACK_REASON: "no_health_visiting_registration", INTENDED_FOR: "health_visiting"}
+    reason = {FALLBACK_REASON: "no_health_visiting_registration"}
     return Decision(Addressee(door, ContactRole.DUTY_MANAGER), NoticeType.FRONT_DOOR_REFERRAL,
                     severity, f"{rule_id}.child.fallback", (child.person_id,),
                     {**facts, **reason})  # fmt: skip

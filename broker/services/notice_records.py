@@ -15,6 +15,7 @@ from broker.adapters import crypto, db, recipient_keys
 from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.directory import ContactRecord
 from broker.adapters.envelopes import seal_notice
+from broker.errors import DataKeyUnusable, KeyFileError, RecipientKeyUnusable
 from broker.keys import KeyStore
 from broker.rules.family import Addressee, ContactRole
 from schemas.notices import NoticeBody, NoticeHeader, SealedNotice
@@ -32,10 +33,19 @@ def add(
     reroute_to: Addressee | None,
     chain_id: UUID | None = None,
 ) -> SealedNotice:
-    """Seals the notice to the contact's key and adds its record; returns the sealed notice."""
-    recipient_key = recipient_keys.public_from_text(contact.hpke_public_key)
-    sealed = seal_notice(header, body, recipient_key, keys.signing)
+    """Seals the notice to the contact's key and adds its record; returns the sealed notice.
+    Raises RecipientKeyUnusable or DataKeyUnusable, having added nothing, when a bad record
+    stops this one notice."""
+    try:
+        recipient_key = recipient_keys.public_from_text(contact.hpke_public_key)
+        sealed = seal_notice(header, body, recipient_key, keys.signing)
+    except ValueError as exc:  # not a key, or one no shared secret can be made with
+        raise RecipientKeyUnusable("the recipient's key cannot be sealed to") from exc
     notice_id = str(header.notice_id)
+    try:
+        kept = wrap(data_keys, header.household, notice_id, "body", body.model_dump_json())
+    except (ValueError, OSError, KeyFileError) as exc:
+        raise DataKeyUnusable("the household's data key cannot be used") from exc
     session.add(db.NoticeRecord(
         notice_id=notice_id,
         chain_id=str(chain_id or header.notice_id),
@@ -52,7 +62,7 @@ def add(
         deadline=header.deadline,
         escalate_to=json.dumps([[a.org_id, a.role.value] for a in escalate_to]),
         reroute_to=json.dumps([reroute_to.org_id, reroute_to.role.value]) if reroute_to else None,
-        body=wrap(data_keys, header.household, notice_id, "body", body.model_dump_json()),
+        body=kept,
         sealed=sealed.model_dump_json(),
     ))  # fmt: skip
     return sealed

@@ -19,10 +19,10 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import data_quality, recipient_keys
-from broker.adapters.data_keys import DataKeyShredded
 from broker.adapters.data_quality import Gap, Issue
 from broker.adapters.directory import ContactRecord, FamilyContext, SqlDirectory, working_hours_of
 from broker.adapters.kafka import Message
+from broker.errors import RecipientKeyUnusable, Unsealable
 from broker.pseudonyms import pseudonym
 from broker.rules.deadlines import SchoolCalendar, deadline_for, nation_of, next_digest
 from broker.rules.digest import digest_for
@@ -41,9 +41,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 NOTICE_NAMESPACE = uuid.UUID("6b1f3c2e-5a0d-4f5e-9a53-0c1f5b7d2e11")
-# What sealing one notice can meet in a bad directory record: a recipient key that is not a
-# usable public key, or a household data key that cannot be made or read.
-SEAL_FAILURES = (ValueError, OSError, DataKeyShredded)
 NO_CONTACT = frozenset({Gap.RECIPIENT_NOT_ONBOARDED, Gap.NO_FRONT_DOOR_CONTACT,
                         Gap.NO_EMERGENCY_DUTY_CONTACT})  # fmt: skip
 Sent = list[tuple[NoticeHeader, Decision]]
@@ -83,19 +80,22 @@ class EventNotices:
             return []
         family = self.context.family
         fallback = to_front_door(decision, family, outcome.value)
-        self._report(outcome, decision, fallback.addressee.org_id if fallback else None)
-        if fallback is None or contact is not None:
+        if contact is not None or fallback is None:
             self.messages.append(self._dead_letter(decision, outcome))
-        if fallback is None:
+        if fallback is None:  # nobody left to tell: reported here, with what was meant
+            self._report(outcome, decision, None, at_fault=decision.addressee.org_id)
+            if reason := fallback_reason(decision):
+                self._report(Gap(reason), decision, None)
             return []
+        # Reported once, when the fallback carrying the reason is sealed.
         return with_out_of_hours([fallback], family, self.header.received_at)
 
     async def _try(self, decision: Decision, contact: ContactRecord) -> NoticeHeader | Gap:
         try:
             return await self._seal(decision, contact)
-        except SEAL_FAILURES as exc:
+        except Unsealable as exc:
             log.error("notice_unsealable", error=type(exc).__name__, rule_id=decision.rule_id)
-            if isinstance(exc, ValueError):
+            if isinstance(exc, RecipientKeyUnusable):
                 return Gap.UNSEALABLE_RECIPIENT_KEY
             return Gap.HOUSEHOLD_DATA_KEY_UNUSABLE
 
@@ -159,17 +159,26 @@ class EventNotices:
 
     def _report(
         self, gap: Gap, decision: Decision, front_door: str | None,
-        notice: NoticeHeader | None = None,
+        notice: NoticeHeader | None = None, at_fault: str | None = None,
     ) -> None:  # fmt: skip
         self.issues.append(Issue(
             gap,
             front_door=front_door or self.context.family.front_door(),
-            org_id=str(decision.facts.get(INTENDED_FOR, decision.addressee.org_id)),
+            org_id=at_fault or self._at_fault(decision),
             role=None if notice else decision.addressee.role.value,
             event_id=str(self.event.event_id),
             notice_id=str(notice.notice_id) if notice else None,
             rule_id=decision.rule_id,
         ))  # fmt: skip
+
+    @staticmethod
+    def _at_fault(decision: Decision) -> str | None:
+        """The organisation whose record is at fault: the one a fallback was meant for (none
+        for a child with no health visiting registration), else the addressee."""
+        if fallback_reason(decision):
+            intended = decision.facts.get(INTENDED_FOR)
+            return str(intended) if intended else None
+        return decision.addressee.org_id
 
     def _audit(self, header: NoticeHeader) -> Message:
         record = {
