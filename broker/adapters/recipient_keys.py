@@ -22,6 +22,7 @@ from schemas.notices import HpkeSuiteName
 
 X25519_BYTES, MLKEM768_BYTES = 32, 1184
 HYBRID_FILE_TAG = b"sgb-mlkem768-x25519-private-v1\n"
+TRIAL_PURPOSE = b"sgb/key-trial/v1"  # a label of its own: a trial ciphertext opens nothing
 
 
 def decode(text: str) -> bytes:
@@ -42,6 +43,17 @@ def public_from_text(text: str) -> crypto.RecipientPublicKey:
         MLKEM768PublicKey.from_public_bytes(raw[:MLKEM768_BYTES]),
         X25519PublicKey.from_public_bytes(raw[MLKEM768_BYTES:]),
     )
+
+
+def can_seal_to(text: str) -> bool:
+    """Whether notices can be sealed to this key, found by sealing a few bytes to it. A key
+    of the right length may still be unusable: a low-order X25519 point (all zeros, say)
+    parses, but no shared secret comes of it, and every notice for it would fail."""
+    try:
+        crypto.seal(b"trial", public_from_text(text), purpose=TRIAL_PURPOSE, header=b"")
+    except ValueError:
+        return False
+    return True
 
 
 def suite_of(text: str) -> HpkeSuiteName:

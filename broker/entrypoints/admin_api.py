@@ -4,8 +4,9 @@ directory, and read the change log. No authentication yet: that comes in a later
 Each ``PUT`` creates the record or replaces it whole and answers ``{"id", "action"}``, the
 action being created, updated or unchanged. The id in the path must be the id in the body.
 Every change is recorded with the names of the fields changed, never their values. Invalid
-input is a 422 naming each field, never the value sent; a reference to a record the
-directory lacks, or a clash with another record, is a 409; a missing record to delete a 404.
+input (a recipient key nothing can be sealed to included) is a 422 naming each field, never
+the value sent; a reference to a record the directory lacks, or a clash with another record,
+is a 409; a missing record to delete a 404.
 """
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -276,6 +277,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         DuplicateValue: _conflict,
         RecordNotFound: _not_found,
         IntegrityError: _integrity,
+        admin.UnsealableKey: _unsealable_key,
     }
     for exc_type, handler in handlers.items():
         app.add_exception_handler(exc_type, handler)
@@ -286,6 +288,15 @@ async def _id_mismatch(_request: Request, exc: Exception) -> JSONResponse:
     message = "does not match the path"
     return http_errors.unprocessable(
         [http_errors.field_error(f"body.{name}", message, "path_mismatch") for name in fields]
+    )
+
+
+async def _unsealable_key(_request: Request, exc: Exception) -> JSONResponse:
+    # The broker's own message (the contact's id and the field), never the key sent.
+    field = admin.UnsealableKey.field
+    message = str(exc) if isinstance(exc, admin.UnsealableKey) else "cannot be sealed to"
+    return http_errors.unprocessable(
+        [http_errors.field_error(f"body.{field}", message, "unsealable_key")]
     )
 
 

@@ -2,8 +2,10 @@
 
 Every ``put_*`` creates the record or replaces it whole (a household's members, an
 organisation's terms and a plan's owners included) and answers what it did. A record that
-names another the directory lacks raises ``MissingReference`` before anything is written.
-``load_directory`` applies a whole ``DirectorySpec`` through the same functions.
+names another the directory lacks raises ``MissingReference`` before anything is written;
+a contact whose recipient key nothing can be sealed to raises ``UnsealableKey``, so that one
+bad key is refused here rather than found by the router on every notice for it.
+``load_directory`` (the admin API's import and the CSV import) goes through the same functions.
 """
 
 from collections import Counter
@@ -15,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import crypto, db, recipient_keys
+from broker.errors import DirectoryError
 from broker.services.directory_changes import (
     DuplicateValue,
     Outcome,
@@ -40,6 +43,20 @@ from schemas.directory import (
 
 ImportSummary = dict[str, Counter[Outcome]]
 S = TypeVar("S")
+
+
+class UnsealableKey(DirectoryError):
+    """A trial seal to the contact's recipient key failed. Names the contact and the field,
+    never the key."""
+
+    field = "hpke_public_key"
+
+    def __init__(self, contact_id: str) -> None:
+        super().__init__(
+            f"contact {contact_id!r}: nothing can be sealed to this {self.field}; "
+            "register a new key"
+        )
+        self.contact_id = contact_id
 
 
 async def put_organisation(session: AsyncSession, spec: OrganisationSpec, actor: str) -> Outcome:
@@ -72,6 +89,8 @@ def _clock(moment: time | None) -> str | None:
 
 async def put_contact(session: AsyncSession, spec: ContactSpec, actor: str) -> Outcome:
     await require(session, db.Organisation, "organisation", spec.org_id)
+    if not recipient_keys.can_seal_to(spec.hpke_public_key):
+        raise UnsealableKey(spec.id)
     same_role = (db.Contact.org_id == spec.org_id) & (db.Contact.role == spec.role)
     clash = select(db.Contact.id).where(same_role, db.Contact.id != spec.id).limit(1)
     if await session.scalar(clash) is not None:

@@ -64,6 +64,8 @@ SIGNS = (
     "webhook_dispatch_paused",
     "webhook_dead_lettered",
     "notice_dead_lettered",
+    "notice_unsealable",
+    "notice_undeliverable",
 )
 
 

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from broker.adapters import crypto
 from broker.rules.escalation import escalation_chain, follow_up_rule
-from broker.rules.family import Family, HouseholdRole, Member, OrgKind
+from broker.rules.family import Decision, Family, HouseholdRole, Member, OrgKind
 from broker.rules.history import PersonHistory
 from broker.rules.routing import decide
 from schemas.directory import (
@@ -338,7 +338,7 @@ class Expectation:
         escalating: frozenset[NoticeType],
     ) -> None:
         family = family_of(population, home, event)
-        for decision in decide(event, family, PersonHistory(), received_at):
+        for decision in self.decisions(home, event, family, received_at):
             recipient = population.contacts[
                 decision.addressee.org_id, decision.addressee.role.value
             ]
@@ -353,3 +353,10 @@ class Expectation:
                 step_recipient = population.contacts[step.org_id, step.role.value]
                 key = (str(event.event_id), step_recipient, rule, key)
                 self.escalations[key] += 1
+
+    def decisions(
+        self, home: Household, event: Event, family: Family, received_at: datetime
+    ) -> list[Decision]:
+        """What the rules decide for the household's event (a poisoned directory's
+        expectation re-addresses or drops some: tests/faults/poison.py)."""
+        return decide(event, family, PersonHistory(), received_at)

@@ -4,12 +4,16 @@ and that every escalation happened exactly once. Each test prints its line of co
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
+from broker.adapters import data_quality, db
+from broker.adapters.dead_letter_topic import DeadLetter, read_all
 from broker.config import TopicSettings
 from deploy.localkafka import LocalKafkaCluster
 from deploy.localpostgres import LocalPostgres
@@ -18,7 +22,8 @@ from .conftest import RESTART_KAFKA_PORT, THREE_NODE_KAFKA_PORT, ClusterFactory
 from .counting import Tally
 from .endpoint import WebhookEndpoint
 from .harness import Deployment, Stream, deployed
-from .population import build
+from .poison import UNSEALABLE, PoisonedExpectation, choose, inject
+from .population import AREA, Expectation, Shape, build
 from .processes import free_port
 
 pytestmark = pytest.mark.faults
@@ -36,10 +41,11 @@ async def run_fault(
     system: Deployment,
     fault: Callable[[Stream], Awaitable[None]],
     seconds: float = SECONDS,
+    expectation: Expectation | None = None,
 ) -> Tally:
     """Runs the stream, injects the fault part-way through, then settles and counts."""
     started = time.monotonic()
-    stream = Stream(system, RATE, seconds)
+    stream = Stream(system, RATE, seconds, expectation=expectation or Expectation())
     async with stream.running():
         await stream.until(FAULT_AT)
         await fault(stream)
@@ -191,3 +197,73 @@ async def test_webhook_endpoint_down(
             check(await run_fault("webhook endpoint down 15 s", system, fault), report)
         finally:
             endpoint.down()
+
+
+POISON_SECONDS = 24.0
+POISONED_SCHOOL = "school-poisoned"
+NOT_AN_EVENT = b"{this is not an event"
+
+
+async def test_poison_records(
+    tmp_path: Path, shared_kafka: LocalKafkaCluster, report: Report
+) -> None:
+    """A third of the way in, bad records: a school's key replaced in the database by one
+    nothing can be sealed to, two households' data key files overwritten with garbage, and
+    a record on the events topic that is no event. Every other family's notices arrive
+    exactly once; the poisoned ones reach the front door instead or are dead-lettered; no
+    router exits. (A school whose term dates have all passed is not injected: this branch
+    has no stale-term handling, SchoolCalendar.is_stale.)"""
+    bootstrap = shared_kafka.bootstrap_servers
+    households = int(RATE * POISON_SECONDS)
+    first_poisoned = int(households * FAULT_AT) + int(RATE * 2)  # 2 s for the poison to go in
+    shape = Shape(others=((POISONED_SCHOOL, "school", AREA),))
+    population, poison = choose(build(households, shape=shape), first_poisoned, POISONED_SCHOOL)
+    system = Deployment(tmp_path, bootstrap, f"sqlite+aiosqlite:///{tmp_path / 'broker.db'}",
+                        population, TopicSettings(partitions=PARTITIONS))  # fmt: skip
+    expectation = PoisonedExpectation(poison=poison)
+    engine = db.make_engine(system.database_url)
+    try:
+        async with deployed(system):
+
+            async def fault(stream: Stream) -> None:
+                await inject(db.sessions(engine), system.workdir / "keys",
+                             system.keys.pseudonym_secret, poison)  # fmt: skip
+                await send_raw(bootstrap, system.topic_names.events, NOT_AN_EVENT)
+                assert len(stream.published) < first_poisoned, "the poison went in too late"
+
+            result = await run_fault("poison records mid-stream", system, fault,
+                                     POISON_SECONDS, expectation)  # fmt: skip
+            letters = await read_all(bootstrap, system.topic_names.dead_letters)
+        async with db.sessions(engine)() as session:
+            gaps = await data_quality.report(session)
+    finally:
+        await engine.dispose()
+    check(result, report)
+    assert not result.crashes, "a router or delivery worker exited"
+    accounted_for(letters, expectation)
+    assert (UNSEALABLE, POISONED_SCHOOL) in {(line.gap.value, line.org_id) for line in gaps}
+
+
+async def send_raw(bootstrap: str, topic: str, value: bytes) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value, key=b"poison")
+    finally:
+        await producer.stop()
+
+
+def accounted_for(letters: list[DeadLetter], expectation: PoisonedExpectation) -> None:
+    """Every poisoned notice is dead-lettered (its front-door copy, where one was tried,
+    too); nothing of any other event is; and the raw record is dead-lettered as unreadable,
+    once."""
+    notices = [letter for letter in letters if letter.source is None]
+    found = Counter((str(n.reason.get("event_id")), str(n.reason.get("org_id")),
+                     str(n.reason.get("rule_id"))) for n in notices)  # fmt: skip
+    assert not expectation.dead_letters - found, "poisoned notices neither sent nor parked"
+    poisoned_events = {event for event, _, _ in expectation.dead_letters}
+    assert {event for event, _, _ in found} <= poisoned_events, "other events dead-lettered"
+    school = {n.reason_name for n in notices if n.reason.get("org_id") == POISONED_SCHOOL}
+    assert school == {UNSEALABLE}
+    raw = [(letter.reason_name, letter.value) for letter in letters if letter.source]
+    assert raw == [("ValidationError", NOT_AN_EVENT)]

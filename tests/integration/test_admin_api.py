@@ -1,6 +1,7 @@
 """The directory admin API over HTTP on SQLite and on PostgreSQL: every record kind
 created and changed, each change logged by field name and never by value."""
 
+import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ from support import OrgTokens
 
 from broker.adapters import crypto, db
 from broker.config import Settings
-from broker.entrypoints.admin_api import create_admin_api
+from broker.entrypoints.admin_api import create_admin_api, import_folder
+from broker.services.directory_admin import UnsealableKey
 
 pytestmark = pytest.mark.integration
 
@@ -26,6 +28,12 @@ OTHER_NHS = "9990000158"
 INVALID_NHS = "9990000019"
 Sessions = async_sessionmaker[AsyncSession]
 
+
+# Low-order X25519 points: the right length, but nothing can be sealed to them.
+LOW_ORDER_KEYS = {
+    "zero": base64.b64encode(bytes(32)).decode(),
+    "one": base64.b64encode((1).to_bytes(32, "little")).decode(),
+}
 
 ADMIN = "partnership-admin"
 ADMIN_KEY = Ed25519PrivateKey.generate()
@@ -187,6 +195,30 @@ class TestContacts:
         await put(seeded, "contacts/dsl-1", contact("dsl-1", "school-a"))
         answer = await put(seeded, "contacts/dsl-2", contact("dsl-2", "school-a"))
         assert answer.status_code == 409
+
+    @pytest.mark.parametrize("key", LOW_ORDER_KEYS.values(), ids=LOW_ORDER_KEYS.keys())
+    async def test_key_nothing_can_be_sealed_to_is_422_naming_the_field(
+        self, seeded: httpx.AsyncClient, database: Sessions, key: str
+    ) -> None:
+        """A trial seal refuses a low-order X25519 key at registration: the field is named,
+        the key is not echoed, and nothing is stored or logged."""
+        body = contact("school-a-dsl", "school-a") | {"hpke_public_key": key}
+        answer = await put(seeded, "contacts/school-a-dsl", body)
+        assert answer.status_code == 422
+        [error] = answer.json()["detail"]
+        assert (error["field"], error["type"]) == ("body.hpke_public_key", "unsealable_key")
+        assert key not in answer.text
+        assert await rows(database, db.Contact) == []
+        assert "contact" not in {c["entity"] for c in await changes(seeded)}
+
+    async def test_a_good_key_replacing_a_refused_one_is_taken(
+        self, seeded: httpx.AsyncClient
+    ) -> None:
+        """Once refused, the same contact registers with a usable key."""
+        refused = contact("school-a-dsl", "school-a") | {"hpke_public_key": LOW_ORDER_KEYS["zero"]}
+        assert (await put(seeded, "contacts/school-a-dsl", refused)).status_code == 422
+        answer = await put(seeded, "contacts/school-a-dsl", contact("school-a-dsl", "school-a"))
+        assert answer.json() == {"id": "school-a-dsl", "action": "created"}
 
 
 class TestPeople:
@@ -568,6 +600,38 @@ class TestImport:
         answer = await api.post("/v1/admin/import", json=spec)
         assert answer.status_code == 409
         assert await changes(api) == []
+
+    async def test_import_with_a_key_nothing_can_be_sealed_to_is_422_and_writes_nothing(
+        self, api: httpx.AsyncClient
+    ) -> None:
+        """The import goes through the same trial seal; the whole import is refused."""
+        bad = contact("school-a-dsl", "school-a") | {"hpke_public_key": LOW_ORDER_KEYS["zero"]}
+        spec = {"organisations": [organisation("school-a")], "contacts": [bad]}
+        answer = await api.post("/v1/admin/import", json=spec)
+        assert answer.status_code == 422
+        assert [e["field"] for e in answer.json()["detail"]] == ["body.hpke_public_key"]
+        assert "school-a-dsl" in answer.text
+        assert LOW_ORDER_KEYS["zero"] not in answer.text
+        assert await changes(api) == []
+
+    async def test_csv_import_refuses_a_key_nothing_can_be_sealed_to(
+        self, admin_settings: Settings, database: Sessions, tmp_path: Path
+    ) -> None:
+        """``sgb directory-import`` goes through the same trial seal: nothing is imported and
+        the error names the contact and the field, never the key."""
+        folder = tmp_path / "csv"
+        folder.mkdir()
+        (folder / "organisations.csv").write_text(f"id,name,kind,area\nschool-a,A,school,{AREA}\n")
+        key = LOW_ORDER_KEYS["one"]
+        (folder / "contacts.csv").write_text(
+            f"id,org_id,role,hpke_public_key\nschool-a-dsl,school-a,key_adult,{key}\n"
+        )
+        with pytest.raises(UnsealableKey) as refused:
+            await import_folder(folder, admin_settings)
+        assert "school-a-dsl" in str(refused.value)
+        assert "hpke_public_key" in str(refused.value)
+        assert key not in str(refused.value)
+        assert [o.id for o in await rows(database, db.Organisation)] == [ADMIN]
 
 
 class TestChangeLog:

@@ -110,3 +110,40 @@ class TestKeyText:
         _, hybrid, _ = recipient_keys.new_hybrid()
         contact = ContactSpec(id="c", org_id="org-1", role="key_adult", hpke_public_key=hybrid)
         assert contact.hpke_public_key == hybrid
+
+
+# Keys of the right length that nothing can be sealed to: X25519 points of small order
+# (RFC 7748 section 7: the all-zero output they give must be refused).
+LOW_ORDER_X25519 = (bytes(32), (1).to_bytes(32, "little"))
+
+
+def low_order_hybrid(low: bytes) -> str:
+    _, hybrid, _ = recipient_keys.new_hybrid()
+    raw = base64.b64decode(hybrid)
+    return base64.b64encode(raw[: recipient_keys.MLKEM768_BYTES] + low).decode()
+
+
+class TestTrialSeal:
+    def test_a_fresh_x25519_key_can_be_sealed_to(self) -> None:
+        """An ordinary key passes the trial."""
+        key = crypto.encode_public(X25519PrivateKey.generate().public_key())
+        assert recipient_keys.can_seal_to(key)
+
+    def test_a_fresh_hybrid_key_can_be_sealed_to(self) -> None:
+        """So does a post-quantum hybrid key."""
+        assert recipient_keys.can_seal_to(recipient_keys.new_hybrid()[1])
+
+    @pytest.mark.parametrize("low", LOW_ORDER_X25519, ids=["zero", "one"])
+    def test_a_low_order_x25519_key_cannot(self, low: bytes) -> None:
+        """A point of small order has the right length but yields no shared secret."""
+        assert not recipient_keys.can_seal_to(base64.b64encode(low).decode())
+
+    @pytest.mark.parametrize("low", LOW_ORDER_X25519, ids=["zero", "one"])
+    def test_a_hybrid_key_with_a_low_order_x25519_half_cannot(self, low: bytes) -> None:
+        """Both halves of a hybrid key must be usable."""
+        assert not recipient_keys.can_seal_to(low_order_hybrid(low))
+
+    def test_an_ml_kem_half_that_is_not_a_key_cannot(self) -> None:
+        """An encapsulation key that fails ML-KEM's own check is refused, not a crash."""
+        raw = b"\xff" * recipient_keys.MLKEM768_BYTES + bytes(range(1, 33))
+        assert not recipient_keys.can_seal_to(base64.b64encode(raw).decode())
