@@ -300,11 +300,6 @@ class TestDataQualityReport:
         assert all(line["what_to_do"] for line in lines)
         no_personal_data(json.dumps(lines))
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="routing._seal_all records a gap twice when it re-addresses a notice itself: "
-        "once when the addressee fails, once when the fallback is sealed",
-    )
     async def test_the_cli_counts_each_notice_once(self, two_crises: Runtime) -> None:
         """Two crises, each costing the school's, the baby's and the GP's notice once: each
         gap counts two occurrences in all, however the report splits its lines."""

@@ -114,11 +114,6 @@ class TestCorruptHouseholdKey:
         [referral] = await routing.route(STRANGER)
         assert referral.recipient_org == "la-front-door"
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="routing._try_seal takes any ValueError for an unsealable recipient key; the "
-        "AES-GCM error of a corrupt household key is one",
-    )
     async def test_the_reason_is_the_household_key_not_the_recipients(
         self, routing: Routing
     ) -> None:
@@ -133,11 +128,6 @@ class TestCorruptHouseholdKey:
 
 
 class TestUnsafeHouseholdKey:
-    @pytest.mark.xfail(
-        strict=True,
-        reason="KeyFileError (a key file readable by others) is not among routing's "
-        "SEAL_FAILURES: it fails the event, and the router exits on every restart",
-    )
     async def test_costs_only_its_own_notices(self, routing: Routing) -> None:
         """A household key file readable by others is refused, but only that household's
         notices are lost to it (dead-lettered); the next family's event routes."""
