@@ -75,7 +75,10 @@ class EventNotices:
         if isinstance(outcome, NoticeHeader):
             self.messages.append(self._audit(outcome))
             self.sent.append((outcome, decision))
-            if reason := fallback_reason(decision):  # the rules chose it as a fallback
+            # A fallback's gap is reported with the notice that carries it to the front door
+            # (not again with the emergency duty team's copy of it).
+            reason = fallback_reason(decision)
+            if reason and decision.notice_type is NoticeType.FRONT_DOOR_REFERRAL:
                 self._report(Gap(reason), decision, outcome.recipient_org, outcome)
             return []
         family = self.context.family

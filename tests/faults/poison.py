@@ -8,7 +8,8 @@ poison goes in, so what each event must produce does not hang on a race with the
   pure rules re-address them (``broker.rules.fallback.to_front_door``), and each is also
   dead-lettered with the reason;
 - households whose data key file is overwritten with garbage. Nothing of theirs can be
-  recorded, the front door's copy included: every notice of theirs is dead-lettered.
+  recorded, the front door's copies included: every notice of theirs, and each fallback
+  tried for it, is dead-lettered.
 
 Expected dead letters are keyed (event id, organisation, rule id), as the router writes them.
 """
@@ -26,6 +27,7 @@ from broker.adapters import crypto, db
 from broker.pseudonyms import pseudonym
 from broker.rules.fallback import to_front_door
 from broker.rules.family import ContactRole, Decision, Family
+from broker.rules.out_of_hours import with_out_of_hours
 from broker.services.directory_changes import record
 from schemas.events import Event
 
@@ -78,24 +80,28 @@ class PoisonedExpectation(Expectation):
     def decisions(
         self, home: Household, event: Event, family: Family, received_at: datetime
     ) -> list[Decision]:
+        """As the router places them: a notice that cannot be sealed is dead-lettered and
+        re-addressed to the front door (its emergency duty team too, when high and the front
+        door is closed), which may fail in turn."""
         decided = super().decisions(home, event, family, received_at)
         if self.poison is None or home.id not in self.poison.households:
             return decided
-        if home.id in self.poison.unreadable_households:
-            for d in decided:
-                self._dead(event, d)
-            return []
-        return [self._via_front_door(event, d, family) for d in decided]
+        unreadable = home.id in self.poison.unreadable_households
+        placed, pending = [], list(decided)
+        while pending:
+            decision = pending.pop(0)
+            if not (unreadable or self._at_poisoned_school(decision)):
+                placed.append(decision)
+                continue
+            self._dead(event, decision)
+            if fallback := to_front_door(decision, family, UNSEALABLE):
+                pending += with_out_of_hours([fallback], family, received_at)
+        return placed
 
-    def _via_front_door(self, event: Event, decision: Decision, family: Family) -> Decision:
+    def _at_poisoned_school(self, decision: Decision) -> bool:
         assert self.poison is not None
         addressee = decision.addressee
-        if (addressee.org_id, addressee.role) != (self.poison.school, ContactRole.KEY_ADULT):
-            return decision
-        self._dead(event, decision)
-        fallback = to_front_door(decision, family, UNSEALABLE)
-        assert fallback is not None, "every household has a front door"
-        return fallback
+        return (addressee.org_id, addressee.role) == (self.poison.school, ContactRole.KEY_ADULT)
 
     def _dead(self, event: Event, decision: Decision) -> None:
         self.dead_letters[str(event.event_id), decision.addressee.org_id, decision.rule_id] += 1

@@ -20,9 +20,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from broker.adapters import crypto
-from broker.rules.escalation import escalation_chain, follow_up_rule
+from broker.rules.escalation import escalation_chain, follow_up_rule, reroute_target
 from broker.rules.family import Decision, Family, HouseholdRole, Member, OrgKind
 from broker.rules.history import PersonHistory
+from broker.rules.out_of_hours import front_door_open
 from broker.rules.routing import decide
 from schemas.directory import (
     ContactSpec,
@@ -49,7 +50,12 @@ from schemas.notices import FollowUp, NoticeType
 AREA = "E09000099"
 FRONT_DOOR = "fd-demo"
 ROLES = {
-    "front_door": ("duty_manager", "safeguarding_lead", "education_safeguarding_officer"),
+    "front_door": (
+        "duty_manager",
+        "safeguarding_lead",
+        "education_safeguarding_officer",
+        "emergency_duty_team",
+    ),
     "school": ("key_adult", "deputy_key_adult"),
 }
 
@@ -346,13 +352,23 @@ class Expectation:
             self.notices[key] += 1
             if decision.notice_type not in escalating:
                 continue
-            rule = decision.rule_id
+            rule, level = decision.rule_id, 0
             for level, step in enumerate(escalation_chain(decision, family), start=1):
                 # Each step escalates the notice before it, and its rule id says so.
                 rule = follow_up_rule(rule, FollowUp.ESCALATION, level)
                 step_recipient = population.contacts[step.org_id, step.role.value]
                 key = (str(event.event_id), step_recipient, rule, key)
                 self.escalations[key] += 1
+            # The chain runs out: its authority's safeguarding lead is alerted, or its
+            # emergency duty team while the front door is closed, once.
+            authority = reroute_target(decision, family)
+            if authority is None:
+                continue
+            closed = not front_door_open(authority.org_id, family, received_at)
+            role = "emergency_duty_team" if closed else "safeguarding_lead"
+            rule = follow_up_rule(rule, FollowUp.ESCALATION, level + 1) + ".exhausted"
+            alerted = population.contacts[authority.org_id, role]
+            self.escalations[(str(event.event_id), alerted, rule, key)] += 1
 
     def decisions(
         self, home: Household, event: Event, family: Family, received_at: datetime

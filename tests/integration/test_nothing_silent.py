@@ -18,6 +18,7 @@ import base64
 import json
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -33,6 +34,7 @@ from broker.adapters.dead_letter_topic import DeadLetter
 from broker.bootstrap import Runtime
 from broker.demo import family
 from broker.entrypoints.cli import app as cli
+from broker.rules.deadlines import is_working_time
 from broker.services.directory_changes import record
 from integration.test_auth import access_token, bearer
 from integration.test_family_routing import crisis
@@ -42,6 +44,7 @@ pytestmark = pytest.mark.integration
 
 FRONT_DOOR = "la-front-door"
 FRONT_DOOR_INBOX = "la-front-door:duty_manager"
+EDT_INBOX = "la-front-door:emergency_duty_team"
 SCHOOL = "school-oakfield"
 HEALTH_VISITORS = "hv-demo:safeguarding_lead"
 GPS = ("gp-riverside:safeguarding_lead", "gp-hillview:safeguarding_lead",
@@ -116,17 +119,26 @@ def told(headers: list[dict[str, Any]], event_id: str) -> Counter[tuple[str, str
 
 
 def everyone_but_the_school() -> Counter[tuple[str, str]]:
-    """What a crisis of the mother produces besides the school's notice."""
+    """What a crisis of the mother produces besides the school's notice (and besides any
+    out-of-hours alert: ``out_of_hours``)."""
     return Counter({(FRONT_DOOR_INBOX, "crisis.front_door"): 1,
                     (HEALTH_VISITORS, "crisis.child"): 2,
                     **{(gp, "crisis.gp"): 1 for gp in GPS}})  # fmt: skip
+
+
+def out_of_hours(*referrals: str) -> Counter[tuple[str, str]]:
+    """While the front door is closed (the tests run at whatever time it is), its emergency
+    duty team is told of each high-risk referral at once."""
+    if is_working_time(datetime.now(UTC)):
+        return Counter()
+    return Counter({(EDT_INBOX, f"{rule}.out_of_hours"): 1 for rule in referrals})
 
 
 async def opened_fallback(
     inbox: httpx.AsyncClient, rt: Runtime, keys: Keys, rule_id: str
 ) -> tuple[Any, Any]:
     """The front door's fallback notice of this rule, opened with the front door's key."""
-    listed = await wait_for_notices(inbox, FRONT_DOOR_INBOX, 2)
+    listed = await wait_for_notices(inbox, FRONT_DOOR_INBOX, 1)
     item = next(i for i in listed if i["header"]["rule_id"] == rule_id)
     return await open_listed(inbox, FRONT_DOOR_INBOX, item, keys, rt.keys.public)
 
@@ -175,7 +187,9 @@ class TestRecipientNotOnboarded:
         await post(event)
         await until_routed(running_broker, 1)
         assert told(await inbox_rows(running_broker), event["event_id"]) == (
-            everyone_but_the_school() + Counter({(FRONT_DOOR_INBOX, "crisis.child.fallback"): 1})
+            everyone_but_the_school()
+            + Counter({(FRONT_DOOR_INBOX, "crisis.child.fallback"): 1})
+            + out_of_hours("crisis.front_door", "crisis.child.fallback")
         )
         header, body = await opened_fallback(inbox, running_broker, recipient_keys,
                                              "crisis.child.fallback")  # fmt: skip
@@ -219,15 +233,15 @@ class TestUnderFiveWithoutHealthVisiting:
         event = crisis()
         await post(event)
         await until_routed(running_broker, 1)
+        # The rules chose the front door for the baby: one incident, one referral.
+        merged = "crisis.child.fallback+crisis.front_door"
         assert told(await inbox_rows(running_broker), event["event_id"]) == Counter({
-            (FRONT_DOOR_INBOX, "crisis.front_door"): 1,
-            (FRONT_DOOR_INBOX, "crisis.child.fallback"): 1,
+            (FRONT_DOOR_INBOX, merged): 1,
             (HEALTH_VISITORS, "crisis.child"): 1,
             (f"{SCHOOL}:key_adult", "crisis.child"): 1,
             **{(gp, "crisis.gp"): 1 for gp in GPS},
-        })  # fmt: skip
-        _, body = await opened_fallback(inbox, running_broker, recipient_keys,
-                                        "crisis.child.fallback")  # fmt: skip
+        }) + out_of_hours(merged)  # fmt: skip
+        _, body = await opened_fallback(inbox, running_broker, recipient_keys, merged)
         assert body.facts["fallback_reason"] == "no_health_visiting_registration"
         async with running_broker.sessions() as session:
             rows = await issues(session, "no_health_visiting_registration")
@@ -246,7 +260,9 @@ class TestUnsealableKey:
         await post(event)
         await until_routed(running_broker, 1)
         assert told(await inbox_rows(running_broker), event["event_id"]) == (
-            everyone_but_the_school() + Counter({(FRONT_DOOR_INBOX, "crisis.child.fallback"): 1})
+            everyone_but_the_school()
+            + Counter({(FRONT_DOOR_INBOX, "crisis.child.fallback"): 1})
+            + out_of_hours("crisis.front_door", "crisis.child.fallback")
         )
         _, body = await opened_fallback(inbox, running_broker, recipient_keys,
                                         "crisis.child.fallback")  # fmt: skip
@@ -267,7 +283,9 @@ class TestUnsealableKey:
         await post(following)
         await until_routed(running_broker, 2)
         assert told(await inbox_rows(running_broker), following["event_id"]) == (
-            everyone_but_the_school() + Counter({(FRONT_DOOR_INBOX, "crisis.child.fallback"): 1})
+            everyone_but_the_school()
+            + Counter({(FRONT_DOOR_INBOX, "crisis.child.fallback"): 1})
+            + out_of_hours("crisis.front_door", "crisis.child.fallback")
         )
         assert len(await letters_with(running_broker, "unsealable_recipient_key", 2)) == 2
 
