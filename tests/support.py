@@ -18,6 +18,7 @@ from broker.adapters import crypto, db, tokens
 from broker.adapters.envelopes import seal_event, sign_event
 from broker.demo import family
 from broker.keys import BrokerPublicKeys
+from broker.rules.deadlines import is_working_time
 from broker.services.directory_admin import load_directory
 from producers.receiver import NoticeReceiver
 from producers.sdk import signature_header
@@ -176,3 +177,10 @@ async def demo_database(
         yield DemoDatabase(sessions, recipients, producers)
     finally:
         await engine.dispose()
+
+
+def front_door_closed(at: datetime | None = None) -> bool:
+    """Whether the demo's front door (office hours) is closed: the tests route at whatever
+    time it is, and while it is closed its emergency duty team is also told of each
+    high-risk referral at once."""
+    return not is_working_time(at or datetime.now(UTC))

@@ -7,7 +7,7 @@ duty manager can make sure someone acts on it. The facts say why and who it was 
 and the routing service records the gap for the data-quality report.
 """
 
-from broker.rules.family import Addressee, ContactRole, Decision, Family, OrgKind
+from broker.rules.family import Addressee, ContactRole, Decision, Family
 from schemas.notices import NoticeType
 
 FALLBACK_REASON = "fallback_reason"
@@ -16,12 +16,12 @@ INTENDED_FOR = "intended_for"
 
 def to_front_door(decision: Decision, family: Family, reason: str) -> Decision | None:
     """The decision re-addressed to the front door; None when there is no front door left to
-    try (the decision was for a front door already, its own referral, a transfer or an
-    out-of-hours alert, or the family's areas have none)."""
-    if family.org_kinds.get(decision.addressee.org_id) is OrgKind.FRONT_DOOR:
-        return None  # an authority's own notice is never passed to another authority
+    try (the decision was for that front door already, or was an out-of-hours alert beside
+    its front door's own referral, or the family's areas have none)."""
+    if decision.notice_type is NoticeType.OUT_OF_HOURS:
+        return None  # its front door has the referral it stands beside
     door = _front_door_for(decision, family)
-    if door is None:
+    if door is None or door == decision.addressee.org_id:
         return None
     facts = {**decision.facts, FALLBACK_REASON: reason, INTENDED_FOR: decision.addressee.org_id}
     return Decision(
