@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -21,6 +22,7 @@ from broker.adapters import audit, data_quality, db, metrics, recipient_keys
 from broker.adapters.data_keys import DataKeyShredded, FileDataKeys
 from broker.adapters.data_quality import Gap, Issue
 from broker.adapters.directory import ContactRecord, SqlDirectory, working_hours_of
+from broker.errors import KeyFileError
 from broker.keys import KeyStore
 from broker.rules.deadlines import OTHER_PERIODS, deadline_for, is_working_time, nation_of
 from broker.rules.escalation import (
@@ -130,10 +132,8 @@ async def _escalate(
     step, recipient = found
     header = _header(record, recipient, deps, now, FollowUp.ESCALATION, level,
                      NoticeType(record.notice_type), now + deps.escalation_period)  # fmt: skip
-    try:
-        original = notice_records.body_of(record, deps.data_keys)
-    except DataKeyShredded:
-        log.info("escalation_of_shredded_household_skipped", notice_id=record.notice_id)
+    original = _body_of(session, record, deps, now)
+    if original is None:
         return None
     body = escalated_body(original, level, record.deadline, record.recipient_org)
     remaining = steps[steps.index(step) + 1 :]
@@ -148,6 +148,26 @@ async def _escalate(
 
 
 EXHAUSTED = ".exhausted"
+
+
+def _body_of(
+    session: AsyncSession, record: db.NoticeRecord, deps: FollowUpDeps, now: datetime
+) -> NoticeBody | None:
+    """The notice as its recipient saw it, or None when it can no longer be read: its
+    household was shredded (retention, by design), or its data key is unusable, which is
+    reported rather than retried on every round for ever."""
+    try:
+        return notice_records.body_of(record, deps.data_keys)
+    except DataKeyShredded:
+        log.info("escalation_of_shredded_household_skipped", notice_id=record.notice_id)
+    except (ValueError, InvalidTag, KeyFileError) as exc:
+        log.error("escalation_unreadable", notice_id=record.notice_id, error=type(exc).__name__)
+        door = notice_records.reroute_target(record)
+        issue = Issue(Gap.HOUSEHOLD_DATA_KEY_UNUSABLE, door.org_id if door else None,
+                      record.recipient_org, notice_id=record.notice_id,
+                      event_id=record.event_id, rule_id=record.rule_id)  # fmt: skip
+        data_quality.record(session, [issue], now)
+    return None
 
 
 async def _exhausted(
@@ -174,10 +194,8 @@ async def _exhausted(
     period = OTHER_PERIODS[kind] if kind is NoticeType.OUT_OF_HOURS else deps.escalation_period
     header = _header(record, recipient, deps, now, FollowUp.ESCALATION, level, kind, now + period)
     header = header.model_copy(update={"rule_id": header.rule_id + EXHAUSTED})
-    try:
-        original = notice_records.body_of(record, deps.data_keys)
-    except DataKeyShredded:
-        log.info("escalation_of_shredded_household_skipped", notice_id=record.notice_id)
+    original = _body_of(session, record, deps, now)
+    if original is None:
         return None
     body = exhausted_body(original, level, record.deadline, record.recipient_org)
     await _add(session, record, header, body, recipient, deps, escalate_to=[],
