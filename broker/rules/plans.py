@@ -3,7 +3,7 @@ professional the same day. Pure: no I/O, no clock.
 
 The children an event concerns: the subject when the subject is a child; for a parent's crisis
 (or a parent's self-harm or mental health presentation at ED) and for a service withdrawing
-from a parent, the parent's children wherever they live; for a move, the household's children.
+from a parent, the parent's children wherever they live; for a move, the children who move.
 Only news counts: one missed appointment is news (no rate threshold applies), an attended one
 is not; a completed service or a step-down is not (the step-down itself tells the plan's owners).
 
@@ -61,8 +61,9 @@ def concerned_children(event: Event, family: Family) -> tuple[tuple[Member, str]
     subject = family.subject
     if subject is None or not is_new_concern(event):
         return ()
-    if isinstance(event, FamilyMovingArea):
-        return tuple((c, "household") for c in family.children)
+    if isinstance(event, FamilyMovingArea):  # the children who move, not a child left behind
+        movers = family.movers()
+        return tuple((c, "household") for c in movers if c.role is HouseholdRole.CHILD)
     if subject.role is HouseholdRole.CHILD:
         return ((subject, "this_child"),)
     about_parent = isinstance(event, ParentMentalHealthCrisis | ServiceWithdrawal) or (
