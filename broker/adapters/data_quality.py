@@ -20,6 +20,7 @@ class Gap(StrEnum):
     RECIPIENT_NOT_ONBOARDED = "recipient_not_onboarded"  # no contact with a key there
     NO_HEALTH_VISITING_REGISTRATION = "no_health_visiting_registration"
     NO_FRONT_DOOR_CONTACT = "no_front_door_contact"  # not even the front door can be told
+    NO_FRONT_DOOR_FOR_AREA = "no_front_door_for_area"  # the children's area has none known
     NO_EMERGENCY_DUTY_CONTACT = "no_emergency_duty_contact"  # nobody to tell out of hours
     UNSEALABLE_RECIPIENT_KEY = "unsealable_recipient_key"
     HOUSEHOLD_DATA_KEY_UNUSABLE = "household_data_key_unusable"
@@ -31,6 +32,7 @@ WHAT_TO_DO: dict[Gap, str] = {
     Gap.RECIPIENT_NOT_ONBOARDED: "Register a contact with a key for this organisation.",
     Gap.NO_HEALTH_VISITING_REGISTRATION: "Register the child with a health visiting team.",
     Gap.NO_FRONT_DOOR_CONTACT: "Register the front door's duty manager or safeguarding lead.",
+    Gap.NO_FRONT_DOOR_FOR_AREA: "Register the front door of the area where the children live.",
     Gap.NO_EMERGENCY_DUTY_CONTACT: "Register the authority's emergency duty team contact.",
     Gap.UNSEALABLE_RECIPIENT_KEY: "Ask the organisation to register a new key.",
     Gap.HOUSEHOLD_DATA_KEY_UNUSABLE: "Check the household's retention status.",

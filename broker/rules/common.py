@@ -7,6 +7,7 @@ from broker.rules.fallback import FALLBACK_REASON
 from broker.rules.family import Addressee, ContactRole, Decision, Family, Member
 from schemas.notices import NoticeType, Severity
 
+NO_FRONT_DOOR_FOR_AREA = "no_front_door_for_area"
 SCHOOL_AGE_YEARS = 5  # compulsory school age; younger children are seen by health visiting
 
 
@@ -32,8 +33,9 @@ def child_contact(
         notice_type = NoticeType.HEALTH_VISITING
     else:
         authority = family.front_door(child.area)
-        if authority is None:
-            return None
+        if authority is None:  # the child's area has no front door the broker knows
+            return next(iter(_no_front_door_for_area(family, severity, f"{rule_id}.child",
+                                                     (child.person_id,), facts)), None)  # fmt: skip
         addressee = Addressee(authority, ContactRole.EDUCATION_SAFEGUARDING_OFFICER)
         notice_type = NoticeType.SCHOOL_SUPPORT
     return Decision(addressee, notice_type, severity, f"{rule_id}.child", (child.person_id,), facts)
@@ -95,10 +97,26 @@ def front_door_decision(
     facts: dict[str, str | int | bool],
     areas: Iterable[str | None] = (None,),
 ) -> list[Decision]:
-    """A referral to the front door of each area given (by default the family's own)."""
+    """A referral to the front door of each area given (by default the family's own). When
+    none of those areas has a front door the broker knows, the family's own front door hears
+    instead, with the reason, rather than nobody."""
     doors = dict.fromkeys(d for area in areas if (d := family.front_door(area)))
+    if not doors:
+        return _no_front_door_for_area(family, severity, f"{rule_id}.front_door", about, facts)
     return [
         Decision(Addressee(door, ContactRole.DUTY_MANAGER), NoticeType.FRONT_DOOR_REFERRAL,
                  severity, f"{rule_id}.front_door", about, facts)
         for door in doors
     ]  # fmt: skip
+
+
+def _no_front_door_for_area(
+    family: Family, severity: Severity, rule_id: str, about: tuple[str, ...],
+    facts: dict[str, str | int | bool],
+) -> list[Decision]:  # fmt: skip
+    door = family.front_door()
+    if door is None:
+        return []
+    reason = {**facts, FALLBACK_REASON: NO_FRONT_DOOR_FOR_AREA}
+    return [Decision(Addressee(door, ContactRole.DUTY_MANAGER), NoticeType.FRONT_DOOR_REFERRAL,
+                     severity, f"{rule_id}.fallback", about, reason)]  # fmt: skip

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from broker.rules.common import front_door_decision
 from broker.rules.fallback import FALLBACK_REASON, INTENDED_FOR, fallback_reason, to_front_door
 from broker.rules.family import Addressee, ContactRole, Decision, Family, Member
 from schemas.notices import NoticeType, Severity
@@ -184,3 +185,23 @@ class TestFallbackProperties:
             was_a_front_door = sent.addressee.org_id in fam.front_doors.values()
             alert = sent.notice_type is NoticeType.OUT_OF_HOURS
             assert was_a_front_door or alert or not a_front_door_for(sent, fam)
+
+
+class TestAreaWithoutAFrontDoor:
+    """A referral meant for the front door of an area the broker knows no front door for."""
+
+    def test_the_familys_own_front_door_hears_with_the_reason(self) -> None:
+        """The children live where no front door is known: the family's front door is told,
+        not nobody, and the reason says why."""
+        fam = family(in_area(MUM, AREA), in_area(KID, UNKNOWN_AREA))
+        [referral] = front_door_decision(fam, Severity.HIGH, "crisis", ("mum", "kid"), {},
+                                         (UNKNOWN_AREA,))  # fmt: skip
+        assert referral.addressee.org_id == FRONT_DOOR
+        assert referral.facts["fallback_reason"] == "no_front_door_for_area"
+        assert referral.rule_id == "crisis.front_door.fallback"
+
+    def test_a_known_front_door_is_told_directly(self) -> None:
+        """Where the area has its front door, no fallback and no reason."""
+        fam = family(in_area(MUM, AREA), in_area(KID, AREA))
+        [referral] = front_door_decision(fam, Severity.HIGH, "crisis", ("mum",), {}, (AREA,))
+        assert "fallback_reason" not in referral.facts

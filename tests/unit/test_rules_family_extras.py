@@ -100,9 +100,16 @@ class TestEducationSafeguardingOfficer:
         assert decision is not None
         assert decision.addressee == Addressee("school-oakfield", ContactRole.KEY_ADULT)
 
-    def test_area_without_a_front_door_tells_nobody(self) -> None:
-        """A school-age child in an area with no known front door yields no decision."""
-        assert contact(in_area(child("kid", years=9), "E09000001")) is None
+    def test_area_without_a_front_door_goes_to_the_familys_front_door(self) -> None:
+        """A school-age child with no school, in an area with no front door the broker knows:
+        not nobody, but the family's own front door, with the reason."""
+        decision = contact(in_area(child("kid", years=9), "E09000001"))
+        assert decision is not None
+        assert (decision.addressee, decision.notice_type) == (
+            Addressee(FRONT_DOOR, ContactRole.DUTY_MANAGER),
+            NoticeType.FRONT_DOOR_REFERRAL,
+        )
+        assert decision.facts["fallback_reason"] == "no_front_door_for_area"
 
     def test_under_five_with_health_visiting_goes_to_health_visiting(self) -> None:
         """A child of four years eleven months goes to the health visiting team."""
