@@ -116,7 +116,11 @@ def _forget_tail(session: Session, transaction: SessionTransaction) -> None:
 
 async def _take_append_lock(session: AsyncSession) -> None:
     """Holds every other appender back until this transaction ends, so that the last entry
-    read next is still the last one when the new entry goes in."""
+    read next is still the last one when the new entry goes in. The transaction's other
+    writes go to the database first: one that must wait for another transaction's row (two
+    routers racing on one event) waits before taking the lock, never while holding it, or
+    the two would wait for each other."""
+    await session.flush()
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
         lock = text("SELECT pg_advisory_xact_lock(:key)")

@@ -178,15 +178,25 @@ async def _exhausted(
     hours its emergency duty team, once (an alert that itself lapses is not alerted again),
     and the data-quality report shows it."""
     log.warning("escalation_chain_exhausted", notice_id=record.notice_id, level=level)
-    await audit.append(session, "notice_escalated", "escalator", record.notice_id,
-                       {"level": level, "exhausted": True}, now)  # fmt: skip
     authority = notice_records.reroute_target(record)
     door = authority.org_id if authority else None
     data_quality.record(session, [Issue(Gap.ESCALATION_EXHAUSTED, door, record.recipient_org,
                                         notice_id=record.notice_id, event_id=record.event_id,
                                         rule_id=record.rule_id)], now)  # fmt: skip
-    if door is None or record.rule_id.endswith(EXHAUSTED):
-        return None
+    alert = None
+    if door is not None and not record.rule_id.endswith(EXHAUSTED):
+        alert = await _alert(session, record, deps, now, level, door)
+    # The audit entry last, as everywhere: the audit chain's lock is then held only for the
+    # commit, never while waiting on another transaction's rows.
+    await audit.append(session, "notice_escalated", "escalator", record.notice_id,
+                       {"level": level, "exhausted": True}, now)  # fmt: skip
+    return alert
+
+
+async def _alert(
+    session: AsyncSession, record: db.NoticeRecord, deps: FollowUpDeps, now: datetime,
+    level: int, door: str,
+) -> str | None:  # fmt: skip
     found = await _alerted(SqlDirectory(session), door, now)
     if found is None:
         return None
