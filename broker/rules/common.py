@@ -34,8 +34,9 @@ def child_contact(
     else:
         authority = family.front_door(child.area)
         if authority is None:  # the child's area has no front door the broker knows
-            return next(iter(_no_front_door_for_area(family, severity, f"{rule_id}.child",
-                                                     (child.person_id,), facts)), None)  # fmt: skip
+            about = (child.person_id,)
+            return _front_door_instead(family.front_door(), severity, f"{rule_id}.child", about,
+                                       facts, NO_FRONT_DOOR_FOR_AREA)  # fmt: skip
         addressee = Addressee(authority, ContactRole.EDUCATION_SAFEGUARDING_OFFICER)
         notice_type = NoticeType.SCHOOL_SUPPORT
     return Decision(addressee, notice_type, severity, f"{rule_id}.child", (child.person_id,), facts)
@@ -48,12 +49,20 @@ def _unregistered_under_five(
     """No health visitor knows this young child: the front door of the child's area hears
     instead, and the gap goes on the data-quality report."""
     door = family.front_door(child.area) or family.front_door()
+    return _front_door_instead(door, severity, f"{rule_id}.child", (child.person_id,), facts,
+                               "no_health_visiting_registration")  # fmt: skip
+
+
+def _front_door_instead(
+    door: str | None, severity: Severity, rule_id: str, about: tuple[str, ...],
+    facts: dict[str, str | int | bool], reason: str,
+) -> Decision | None:  # fmt: skip
+    """A referral to ``door`` standing in for a notice nobody else could take, saying why."""
     if door is None:
         return None
-    reason = {FALLBACK_REASON: "no_health_visiting_registration"}
+    why = {**facts, FALLBACK_REASON: reason}
     return Decision(Addressee(door, ContactRole.DUTY_MANAGER), NoticeType.FRONT_DOOR_REFERRAL,
-                    severity, f"{rule_id}.child.fallback", (child.person_id,),
-                    {**facts, **reason})  # fmt: skip
+                    severity, f"{rule_id}.fallback", about, why)  # fmt: skip
 
 
 def children_contacts(
@@ -102,21 +111,11 @@ def front_door_decision(
     instead, with the reason, rather than nobody."""
     doors = dict.fromkeys(d for area in areas if (d := family.front_door(area)))
     if not doors:
-        return _no_front_door_for_area(family, severity, f"{rule_id}.front_door", about, facts)
+        instead = _front_door_instead(family.front_door(), severity, f"{rule_id}.front_door",
+                                      about, facts, NO_FRONT_DOOR_FOR_AREA)  # fmt: skip
+        return [instead] if instead else []
     return [
         Decision(Addressee(door, ContactRole.DUTY_MANAGER), NoticeType.FRONT_DOOR_REFERRAL,
                  severity, f"{rule_id}.front_door", about, facts)
         for door in doors
     ]  # fmt: skip
-
-
-def _no_front_door_for_area(
-    family: Family, severity: Severity, rule_id: str, about: tuple[str, ...],
-    facts: dict[str, str | int | bool],
-) -> list[Decision]:  # fmt: skip
-    door = family.front_door()
-    if door is None:
-        return []
-    reason = {**facts, FALLBACK_REASON: NO_FRONT_DOOR_FOR_AREA}
-    return [Decision(Addressee(door, ContactRole.DUTY_MANAGER), NoticeType.FRONT_DOOR_REFERRAL,
-                     severity, f"{rule_id}.fallback", about, reason)]  # fmt: skip

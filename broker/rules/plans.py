@@ -26,6 +26,7 @@ from broker.rules.family import (
     Member,
     PlanView,
 )
+from broker.rules.patterns import ORDER
 from schemas.events import (
     AppointmentOutcome,
     EdAttendance,
@@ -39,7 +40,6 @@ from schemas.events import (
 from schemas.notices import NoticeType, Severity
 
 RULE = "open_plan"
-ORDER = (Severity.LOW, Severity.MEDIUM, Severity.HIGH)
 NOT_NEWS = frozenset({WithdrawalReason.STEPPED_DOWN, WithdrawalReason.COMPLETED})
 
 
