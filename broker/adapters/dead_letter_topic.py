@@ -115,11 +115,17 @@ async def read_all(
     bootstrap: str, topic: str, security: KafkaSecurity | None = None
 ) -> list[DeadLetter]:
     """Every dead letter now in the topic, in partition and offset order."""
-    # Subscribed without a group, the consumer is assigned every partition of the topic.
-    consumer = _consumer(bootstrap, security, topic)
+    consumer = _consumer(bootstrap, security)
     await consumer.start()
     try:
-        partitions = sorted(consumer.assignment(), key=lambda tp: tp.partition)
+        # Assigned explicitly from fresh metadata: a group-less subscription is assigned its
+        # partitions only once metadata arrives, so reading at once could find none at all.
+        await consumer.topics()
+        numbers = consumer.partitions_for_topic(topic) or set()
+        partitions = [TopicPartition(topic, number) for number in sorted(numbers)]
+        if not partitions:
+            return []
+        consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
         await consumer.seek_to_beginning(*partitions)
         letters: list[DeadLetter] = []
@@ -149,9 +155,9 @@ async def read_one(
         await consumer.stop()
 
 
-def _consumer(bootstrap: str, security: KafkaSecurity | None, *topics: str) -> AIOKafkaConsumer:
+def _consumer(bootstrap: str, security: KafkaSecurity | None) -> AIOKafkaConsumer:
     # No group: reading dead letters commits nothing and disturbs no consumer.
-    return AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, enable_auto_commit=False,
+    return AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                             group_id=None, **client_options(security))  # fmt: skip
 
 
