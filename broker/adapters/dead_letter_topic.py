@@ -15,6 +15,7 @@ Records written before this format (or with no original, like a notice no contac
 carry their reason JSON as the value and no headers; they are listed but not replayable.
 """
 
+import asyncio
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -115,17 +116,12 @@ async def read_all(
     bootstrap: str, topic: str, security: KafkaSecurity | None = None
 ) -> list[DeadLetter]:
     """Every dead letter now in the topic, in partition and offset order."""
-    consumer = _consumer(bootstrap, security)
+    consumer = _consumer(bootstrap, security, topic)
     await consumer.start()
     try:
-        # Assigned explicitly from fresh metadata: a group-less subscription is assigned its
-        # partitions only once metadata arrives, so reading at once could find none at all.
-        await consumer.topics()
-        numbers = consumer.partitions_for_topic(topic) or set()
-        partitions = [TopicPartition(topic, number) for number in sorted(numbers)]
+        partitions = await _assigned(consumer)
         if not partitions:
             return []
-        consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
         await consumer.seek_to_beginning(*partitions)
         letters: list[DeadLetter] = []
@@ -155,10 +151,21 @@ async def read_one(
         await consumer.stop()
 
 
-def _consumer(bootstrap: str, security: KafkaSecurity | None) -> AIOKafkaConsumer:
+def _consumer(bootstrap: str, security: KafkaSecurity | None, *topics: str) -> AIOKafkaConsumer:
     # No group: reading dead letters commits nothing and disturbs no consumer.
-    return AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+    return AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, enable_auto_commit=False,
                             group_id=None, **client_options(security))  # fmt: skip
+
+
+async def _assigned(consumer: AIOKafkaConsumer, wait: float = 10.0) -> list[TopicPartition]:
+    """The topic's partitions, once the consumer has them. Subscribed without a group, it is
+    assigned every partition only when metadata arrives, after start() returns: reading at
+    once would find no partition and no dead letter."""
+    for _ in range(int(wait / 0.05)):
+        if consumer.assignment():
+            break
+        await asyncio.sleep(0.05)
+    return sorted(consumer.assignment(), key=lambda tp: tp.partition)
 
 
 async def _read_partition(
