@@ -92,7 +92,7 @@ class TestRouter:
         """An event the broker cannot open is dead-lettered as an envelope failure."""
         stranger = KeyStore.create(running_broker.settings.keys_dir.parent / "stranger")
         async with EventPublisher(running_broker.settings.kafka_bootstrap_servers, stranger.public,
-                                  stranger.pseudonym_secret, producer_keys["acute-demo"],
+                                  producer_keys["acute-demo"],
                                   running_broker.settings.topic_prefix) as sdk:  # fmt: skip
             await sdk.publish(attendance(family.person(family.TWIN_1)))
         assert await dead_letter_reasons(running_broker, 1) == ["DecryptionFailed"]
@@ -186,8 +186,7 @@ class TestRouter:
 
     @staticmethod
     def _sdk(rt: Runtime, signing_key: Ed25519PrivateKey) -> EventPublisher:
-        return EventPublisher(rt.settings.kafka_bootstrap_servers, rt.keys.public,
-                              rt.keys.pseudonym_secret, signing_key,
+        return EventPublisher(rt.settings.kafka_bootstrap_servers, rt.keys.public, signing_key,
                               rt.settings.topic_prefix)  # fmt: skip
 
 
