@@ -34,7 +34,7 @@ def signed_from_bytes(event_json: bytes, signature: bytes, key_id: str) -> Signe
 def seal_event(
     signed: SignedEvent, header: EventHeader, broker_key: X25519PublicKey
 ) -> SealedEvent:
-    header_text = header.model_dump_json()
+    header_text = header.model_dump_json(exclude_none=True)  # no empty legacy fields
     ciphertext = crypto.seal(
         signed.model_dump_json().encode(),
         broker_key,
