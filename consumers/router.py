@@ -42,7 +42,10 @@ async def handle_events(records: Sequence[Received], deps: RoutingDeps) -> None:
             refused.append((record, unreadable))
     for start in range(0, len(readable), EVENTS_PER_TRANSACTION):
         chunk = readable[start : start + EVENTS_PER_TRANSACTION]
-        outcomes = await record_events([(sealed, r.position) for r, sealed in chunk], deps)
+        # Received when Kafka appended it; the producer's header says nothing that counts.
+        outcomes = await record_events(
+            [(sealed, r.position, r.appended_at or deps.clock()) for r, sealed in chunk], deps
+        )
         notice_ids: list[str] = []
         reports: list[Message] = []
         for (record, _), outcome in zip(chunk, outcomes, strict=True):

@@ -68,12 +68,14 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
         await ensure_topics(
             config.kafka_bootstrap_servers, topics, config.topics, config.kafka_security
         )
+        # The gateway is the broker's: its record keys are the broker's person pseudonyms,
+        # as the front door's are when it publishes a matched event again.
         publisher = EventPublisher(
             config.kafka_bootstrap_servers,
             keys.public,
-            keys.pseudonym_secret,
             topic_prefix=config.topic_prefix,
             security=config.kafka_security,
+            record_key_secret=keys.pseudonym_secret,
         )
         async with publisher:
             app.state.sessions = db.sessions(engine)

@@ -1,16 +1,21 @@
 """The SDK an agency system uses to publish events to the broker through Kafka.
 
-    async with EventPublisher(bootstrap, broker_keys, pseudonym_secret, my_signing_key) as p:
+    async with EventPublisher(bootstrap, broker_keys, my_signing_key) as p:
         event_id = await p.publish(event)
 
 Each event is signed with the organisation's Ed25519 key (over its exact bytes) and sealed to
 the broker's public key before it leaves the agency: Kafka and its operators see only the
-header (ids and types) and a pseudonymous key. ``publish`` returns once
-every in-sync replica has the record (idempotent producer, acks=all).
+header (the event's id, the producing organisation, the broker key it is sealed to) and a
+pseudonymous key. The key is an HMAC of the subject under the agency's own secret, derived
+from its signing key: an agency holds no secret of the partnership's, and nobody else can
+go back from its keys to a person. What happened (the event's type) and when the broker
+received it are not in the header: the type is in the signed event, the time is Kafka's.
+``publish`` returns once every in-sync replica has the record (idempotent producer,
+acks=all).
 """
 
+import secrets
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 from uuid import UUID
@@ -22,7 +27,7 @@ from broker.adapters.envelopes import seal_event, sign_event
 from broker.adapters.kafka import KafkaPublisher, Message, Topics
 from broker.config import KafkaSecurity
 from broker.keys import BrokerPublicKeys
-from broker.pseudonyms import person_key
+from broker.pseudonyms import person_key, producer_secret
 from schemas.events import Event
 from schemas.transport import EventHeader, SignedEvent
 
@@ -32,16 +37,21 @@ class EventPublisher:
         self,
         bootstrap_servers: str,
         broker_keys: BrokerPublicKeys,
-        pseudonym_secret: bytes,
         signing_key: Ed25519PrivateKey | None = None,
         topic_prefix: str = "sgb.",
         security: KafkaSecurity | None = None,
+        *,
+        record_key_secret: bytes | None = None,
     ) -> None:
         """``signing_key`` is the organisation's own Ed25519 key; without it only events
-        already signed elsewhere can be published (``publish_signed``, the gateway's way)."""
+        already signed elsewhere can be published (``publish_signed``, the gateway's way).
+        ``record_key_secret`` keys the Kafka record keys; by default the organisation's own,
+        derived from its signing key (random for this process when it has none)."""
         self._kafka = KafkaPublisher(bootstrap_servers, security)
         self._keys = broker_keys
-        self._secret = pseudonym_secret
+        self._secret = record_key_secret or (
+            producer_secret(signing_key) if signing_key else secrets.token_bytes(32)
+        )
         self._signing_key = signing_key
         self._topic = Topics.with_prefix(topic_prefix).events
 
@@ -67,15 +77,12 @@ class EventPublisher:
 
     async def publish_signed(self, events: Sequence[tuple[Event, SignedEvent]]) -> None:
         """Publishes events their producer signed, each with the event parsed from them."""
-        now = datetime.now(UTC)
-        await self._kafka.publish([self._message(e, s, now) for e, s in events])
+        await self._kafka.publish([self._message(e, s) for e, s in events])
 
-    def _message(self, event: Event, signed: SignedEvent, now: datetime) -> Message:
+    def _message(self, event: Event, signed: SignedEvent) -> Message:
         header = EventHeader(
             event_id=event.event_id,
-            event_type=event.event_type,
             source_org=event.source_org,
-            received_at=now,
             correlation_id=event.correlation_id,
             broker_key_id=self._keys.hpke_key_id,
         )

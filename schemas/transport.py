@@ -3,22 +3,29 @@
 from typing import Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, Field
 
 from schemas.common import Contract, OrgId
 from schemas.events import SCHEMA_VERSION, Event, EventAdapter, EventType
 
 
 class EventHeader(Contract):
-    """What the transport may see of an event: ids and types, never a person."""
+    """What the transport may see of an event: ids, never a person nor what happened.
+
+    The producer writes it and nobody signs it, so the broker takes nothing from it that
+    matters: the event's type comes from the signed event, the time it was received from
+    Kafka's log-append time (the broker's clock). ``broker_key_id`` only chooses the key to
+    open the event with; a wrong one fails the decryption."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: UUID
-    event_type: EventType
     source_org: OrgId
-    received_at: AwareDatetime
     correlation_id: UUID | None = None
     broker_key_id: str
+    # Written by producers before the type left the clear header and the time became the
+    # broker's; still read so that their events on the topic open, and never trusted.
+    event_type: EventType | None = Field(None, description="legacy: ignored")
+    received_at: AwareDatetime | None = Field(None, description="legacy: ignored")
 
 
 class SignedEvent(Contract):

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import db
+from broker.rules.admission import Arrival
 from broker.rules.family import Decision, HouseholdHistory, PastEvent, PastNotice
 from schemas.notices import NoticeHeader, NoticeType, Severity
-from schemas.transport import EventHeader
 
 
 async def household_history(session: AsyncSession, households: set[str]) -> HouseholdHistory:
@@ -64,7 +64,7 @@ def _past_notices(rows: Sequence[db.ChronologyEntry]) -> Iterable[PastNotice]:
 def record(
     session: AsyncSession,
     households: Iterable[str],
-    header: EventHeader,
+    header: Arrival,
     occurred_at: datetime,
     signals: frozenset[str],
     sent: Sequence[tuple[NoticeHeader, Decision]],

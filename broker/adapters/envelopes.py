@@ -34,7 +34,7 @@ def signed_from_bytes(event_json: bytes, signature: bytes, key_id: str) -> Signe
 def seal_event(
     signed: SignedEvent, header: EventHeader, broker_key: X25519PublicKey
 ) -> SealedEvent:
-    header_text = header.model_dump_json()
+    header_text = header.model_dump_json(exclude_none=True)  # no empty legacy fields
     ciphertext = crypto.seal(
         signed.model_dump_json().encode(),
         broker_key,
@@ -65,8 +65,9 @@ def verified_event(
     signature = crypto.b64decode(signed.signature)
     crypto.verify_event_bytes(producer_key, signed.event_json.encode(), signature)
     event = signed.event()
-    said = (event.event_id, event.event_type, event.source_org)
-    if said != (header.event_id, header.event_type, header.source_org):
+    if (event.event_id, event.source_org) != (header.event_id, header.source_org) or (
+        header.event_type is not None and header.event_type != event.event_type
+    ):
         raise EventMismatch("the signed event does not match its header")
     return event
 

@@ -12,7 +12,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -60,6 +60,15 @@ class Topics:
             audit=f"{prefix}audit",
         )
 
+    def configs(self, settings: TopicSettings) -> dict[str, dict[str, str]]:
+        """Each topic's settings. Events carry Kafka's own time of appending them, not their
+        producer's: the router takes when an event was received from there."""
+        configs = {name: {"retention.ms": str(retention),
+                          "min.insync.replicas": str(settings.min_insync_replicas)}
+                   for name, retention in self.retention_ms(settings).items()}  # fmt: skip
+        configs[self.events]["message.timestamp.type"] = "LogAppendTime"
+        return configs
+
     def retention_ms(self, settings: TopicSettings) -> dict[str, int]:
         return {
             self.events: settings.events_retention_ms,
@@ -102,12 +111,9 @@ async def ensure_topics(
                 name,
                 num_partitions=settings.partitions,
                 replication_factor=settings.replication_factor,
-                topic_configs={
-                    "retention.ms": str(retention),
-                    "min.insync.replicas": str(settings.min_insync_replicas),
-                },
+                topic_configs=configs,
             )
-            for name, retention in topics.retention_ms(settings).items()
+            for name, configs in topics.configs(settings).items()
         ]
         response = await admin.create_topics(new)
         for name, code, message in response.topic_errors:
@@ -212,6 +218,9 @@ class Received:
     offset: int
     key: str | None
     value: bytes
+    # When Kafka appended the record, by the Kafka broker's clock; None when the topic keeps
+    # the time its producer chose instead, which nobody should trust.
+    appended_at: datetime | None = None
 
     @property
     def position(self) -> str:
@@ -401,6 +410,12 @@ async def consume(
         log.info(f"{name}_stopped")
 
 
+LOG_APPEND_TIME = 1  # a record's timestamp type: 0 is the producer's time, 1 Kafka's
+
+
 def _received(record: ConsumerRecord[bytes, bytes]) -> Received:
     key = record.key.decode() if record.key is not None else None
-    return Received(record.topic, record.partition, record.offset, key, record.value or b"")
+    appended = (datetime.fromtimestamp(record.timestamp / 1000, UTC)
+                if record.timestamp_type == LOG_APPEND_TIME else None)  # fmt: skip
+    return Received(record.topic, record.partition, record.offset, key, record.value or b"",
+                    appended)  # fmt: skip

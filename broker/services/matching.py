@@ -16,6 +16,7 @@ from broker.adapters import db
 from broker.adapters.envelopes import open_event
 from broker.errors import BrokerError
 from broker.keys import KeyStore
+from broker.rules.admission import Arrival
 from schemas.events import Event, PersonRef
 from schemas.transport import EventHeader, SealedEvent
 
@@ -34,7 +35,7 @@ class MatchConflict(BrokerError):
 async def park(
     session: AsyncSession,
     sealed: SealedEvent,
-    header: EventHeader,
+    header: Arrival,
     front_door: str | None,
     now: datetime,
 ) -> None:

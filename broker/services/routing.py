@@ -23,7 +23,7 @@ from broker.adapters.kafka import Message, Topics
 from broker.errors import EnvelopeError, ReplayedEvent
 from broker.keys import KeyStore
 from broker.ports import Publisher
-from broker.rules.admission import check_times
+from broker.rules.admission import Arrival, check_times
 from broker.rules.deadlines import (
     OTHER_PERIODS,
 )
@@ -86,21 +86,29 @@ Outcome = Routed | EnvelopeError | ValidationError
 REFUSED = (EnvelopeError, ValidationError)
 
 
+# An event to route: as it lay on Kafka, where (``topic/partition/offset``, None when it did
+# not come from Kafka) and when the broker received it (Kafka's log-append time, or the
+# router's clock): never a time its producer wrote.
+Delivery = tuple[SealedEvent, str | None, datetime]
+
+
 async def route_event(
-    sealed: SealedEvent, deps: RoutingDeps, position: str | None = None
+    sealed: SealedEvent,
+    deps: RoutingDeps,
+    position: str | None = None,
+    received_at: datetime | None = None,
 ) -> list[NoticeHeader]:
-    """Routes one event and publishes what it produced; returns its notices' headers.
-    Raises EnvelopeError or ValidationError for an event refused."""
-    [outcome] = await record_events([(sealed, position)], deps)
+    """Routes one event, received now unless said otherwise, and publishes what it produced;
+    returns its notices' headers. Raises EnvelopeError or ValidationError for an event
+    refused."""
+    [outcome] = await record_events([(sealed, position, received_at or deps.clock())], deps)
     if isinstance(outcome, REFUSED):
         raise outcome
     await outbox(deps).publish(outcome.notice_ids, deps.clock(), also=outcome.reports)
     return outcome.notices
 
 
-async def record_events(
-    events: Sequence[tuple[SealedEvent, str | None]], deps: RoutingDeps
-) -> list[Outcome]:
+async def record_events(events: Sequence[Delivery], deps: RoutingDeps) -> list[Outcome]:
     """Decides and records a batch of events, each with the Kafka position it was read from,
     in one transaction (one commit, one turn of the audit chain's lock); publishes nothing.
     Nothing is produced for an event seen before.
@@ -117,20 +125,21 @@ async def record_events(
         try:
             async with deps.sessions.begin() as session:
                 directory = SqlDirectory(session)
-                decided = [await _decide_or_refuse(directory, sealed, position, deps)
-                           for sealed, position in events]  # fmt: skip
+                decided = [await _decide_or_refuse(directory, delivery, deps)
+                           for delivery in events]  # fmt: skip
                 await _audit_produced(session, decided, deps)
         except (IntegrityError, *REFUSED):
             log.info("batch_routed_one_by_one", events=len(events))
         else:
             return [_outcome(d) for d in decided]
-    return [await _record_alone(sealed, position, deps) for sealed, position in events]
+    return [await _record_alone(delivery, deps) for delivery in events]
 
 
-async def _record_alone(sealed: SealedEvent, position: str | None, deps: RoutingDeps) -> Outcome:
+async def _record_alone(delivery: Delivery, deps: RoutingDeps) -> Outcome:
+    sealed, position, _ = delivery
     try:
         async with deps.sessions.begin() as session:
-            decided = await _decide_or_refuse(SqlDirectory(session), sealed, position, deps)
+            decided = await _decide_or_refuse(SqlDirectory(session), delivery, deps)
             await _audit_produced(session, [decided], deps)
     except REFUSED as exc:  # found while recording: nothing of it stays
         return exc
@@ -151,21 +160,23 @@ Decided = tuple[Event, list[tuple[NoticeHeader, Decision]], list[Message]]
 
 
 async def _decide_or_refuse(
-    directory: SqlDirectory, sealed: SealedEvent, position: str | None, deps: RoutingDeps
+    directory: SqlDirectory, delivery: Delivery, deps: RoutingDeps
 ) -> Decided | str | EnvelopeError | ValidationError:
     """What the event decided, the id of an event seen before, or why it was refused. Only
     the admission checks, which write nothing, answer a refusal; a failure while the event
     is recorded raises, and its transaction is rolled back whole."""
+    sealed, position, received_at = delivery
     try:
         sealed_to = EventHeader.model_validate_json(sealed.header).broker_key_id
         header, signed = open_event(sealed, deps.keys.hpke_for(sealed_to))
-        event = await _admitted(directory, header, signed, deps, position)
+        event = await _admitted(directory, header, signed, received_at, deps, position)
     except REFUSED as exc:
         return exc
     if event is None:
         return str(header.event_id)
+    arrival = Arrival.of(event, received_at)
     with structlog.contextvars.bound_contextvars(event_id=str(event.event_id)):
-        return await _decide_and_record(directory, sealed, event, header, deps, position)
+        return await _decide_and_record(directory, sealed, event, arrival, deps, position)
 
 
 async def _audit_produced(
@@ -204,17 +215,18 @@ async def _admitted(
     directory: SqlDirectory,
     header: EventHeader,
     signed: SignedEvent,
+    received_at: datetime,
     deps: RoutingDeps,
     position: str | None,
 ) -> Event | None:
-    """The event, once its signature, sender and times are checked; None if it was routed
-    before from this same record. Reads only."""
+    """The event, once its signature (by a key valid when the broker received it), sender
+    and times are checked; None if it was routed before from this same record. Reads only."""
     producer_key = await directory.signing_key(
-        header.source_org, signed.signing_key_id, header.received_at
+        header.source_org, signed.signing_key_id, received_at
     )
     event = verified_event(signed, header, producer_key)
     await directory.check_may_publish(event.source_org, event.event_type)
-    check_times(event, header, deps.clock())
+    check_times(event, received_at, deps.clock())
     if await _seen_before(directory.session, str(event.event_id), position):
         return None
     return event
@@ -224,17 +236,17 @@ async def _decide_and_record(
     directory: SqlDirectory,
     sealed: SealedEvent,
     event: Event,
-    header: EventHeader,
+    arrival: Arrival,
     deps: RoutingDeps,
     position: str | None,
 ) -> Decided:
     session = directory.session
     context = await directory.family_for(event.people(), event.source_org)
     history = await _record_and_load_history(directory, event, context)
-    decisions = decide(event, context.family, history, header.received_at, deps.limits)
-    notices = EventNotices(session, directory, event, header, context, deps)
+    decisions = decide(event, context.family, history, arrival.received_at, deps.limits)
+    notices = EventNotices(session, directory, event, arrival, context, deps)
     reports, sent = await notices.seal_all(decisions)
-    await _remember(session, directory, sealed, event, header, context, sent, deps,
+    await _remember(session, directory, sealed, event, arrival, context, sent, deps,
                     position)  # fmt: skip
     return event, sent, reports
 
@@ -248,7 +260,7 @@ async def _remember(
     directory: SqlDirectory,
     sealed: SealedEvent,
     event: Event,
-    header: EventHeader,
+    arrival: Arrival,
     context: FamilyContext,
     sent: list[tuple[NoticeHeader, Decision]],
     deps: RoutingDeps,
@@ -259,11 +271,11 @@ async def _remember(
                                notices=len(sent), position=position))  # fmt: skip
     family = context.family
     if family.subject is None or family.unmatched:
-        await matching.park(session, sealed, header, family.front_door(), deps.clock())
+        await matching.park(session, sealed, arrival, family.front_door(), deps.clock())
     if family.subject is None:
         return
     households = dict.fromkeys(m.household_id for m in family.members if m.household_id)
-    chronology.record(session, households, header, event.occurred_at, recorded_signals(event),
+    chronology.record(session, households, arrival, event.occurred_at, recorded_signals(event),
                       sent)  # fmt: skip
     if isinstance(event, FamilyMovingArea):
         await directory.record_move(family.moving_households(), event.to_authority, event.moved_on)

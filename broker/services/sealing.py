@@ -24,6 +24,7 @@ from broker.adapters.directory import ContactRecord, FamilyContext, SqlDirectory
 from broker.adapters.kafka import Message
 from broker.errors import RecipientKeyUnusable, Unsealable
 from broker.pseudonyms import pseudonym
+from broker.rules.admission import Arrival
 from broker.rules.deadlines import SchoolCalendar, deadline_for, nation_of, next_digest
 from broker.rules.digest import digest_for
 from broker.rules.escalation import escalation_chain, reroute_target
@@ -34,7 +35,6 @@ from broker.rules.out_of_hours import with_out_of_hours
 from broker.services import notice_records
 from schemas.events import Event
 from schemas.notices import NoticeHeader, NoticeType, Severity
-from schemas.transport import EventHeader
 
 if TYPE_CHECKING:
     from broker.services.routing import RoutingDeps
@@ -54,7 +54,7 @@ class EventNotices:
     session: AsyncSession
     directory: SqlDirectory
     event: Event
-    header: EventHeader
+    arrival: Arrival
     context: FamilyContext
     deps: RoutingDeps
     sent: Sent = field(default_factory=list)
@@ -91,7 +91,7 @@ class EventNotices:
                 self._report(Gap(reason), decision, None)
             return []
         # Reported once, when the fallback carrying the reason is sealed.
-        return with_out_of_hours([fallback], family, self.header.received_at)
+        return with_out_of_hours([fallback], family, self.arrival.received_at)
 
     async def _try(self, decision: Decision, contact: ContactRecord) -> NoticeHeader | Gap:
         try:
@@ -103,7 +103,7 @@ class EventNotices:
             return Gap.HOUSEHOLD_DATA_KEY_UNUSABLE
 
     async def _seal(self, decision: Decision, contact: ContactRecord) -> NoticeHeader:
-        family, deps, received_at = self.context.family, self.deps, self.header.received_at
+        family, deps, received_at = self.context.family, self.deps, self.arrival.received_at
         calendar = await self._calendar_for(decision)
         # Only low-severity notices may wait for a daily digest; nothing else is held back.
         held = contact.daily_digest and decision.severity is Severity.LOW

@@ -172,7 +172,6 @@ async def _publish(
         org: EventPublisher(
             bootstrap,
             keys.public,
-            keys.pseudonym_secret,
             pop.producer_keys[org],
             topic_prefix=prefix,
         )

@@ -332,7 +332,6 @@ class Stream:
         return EventPublisher(
             self.deployment.bootstrap,
             keys.public,
-            keys.pseudonym_secret,
             self.deployment.population.producer_keys[org],
             topic_prefix=self.deployment.prefix,
         )

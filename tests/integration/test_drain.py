@@ -162,8 +162,8 @@ async def stream(settings: Settings, keys: KeyStore, signer: Ed25519PrivateKey,
                  stop: asyncio.Event) -> int:  # fmt: skip
     """Publishes ED attendances one by one until told to stop; returns how many Kafka has."""
     published = 0
-    sdk = EventPublisher(settings.kafka_bootstrap_servers, keys.public, keys.pseudonym_secret,
-                         signer, settings.topic_prefix)  # fmt: skip
+    sdk = EventPublisher(settings.kafka_bootstrap_servers, keys.public, signer,
+                         settings.topic_prefix)  # fmt: skip
     async with sdk:
         while not stop.is_set() and published < STREAM_MAX:
             await sdk.publish(attendance(family.person(family.TWIN_1)))

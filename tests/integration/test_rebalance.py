@@ -66,7 +66,7 @@ async def test_instances_joining_and_leaving_neither_lose_nor_double(
     deliverers = [Instance(settings, run_delivery), Instance(settings, run_delivery)]
     async with runtime(settings, configure_logs=False) as rt:
         publisher = EventPublisher(settings.kafka_bootstrap_servers, rt.keys.public,
-                                   rt.keys.pseudonym_secret, producer_keys["mh-demo"],
+                                   producer_keys["mh-demo"],
                                    settings.topic_prefix)  # fmt: skip
         async with publisher:
             for i in range(EVENTS):

@@ -5,7 +5,7 @@ import asyncio
 import base64
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -92,7 +92,7 @@ class TestRouter:
         """An event the broker cannot open is dead-lettered as an envelope failure."""
         stranger = KeyStore.create(running_broker.settings.keys_dir.parent / "stranger")
         async with EventPublisher(running_broker.settings.kafka_bootstrap_servers, stranger.public,
-                                  stranger.pseudonym_secret, producer_keys["acute-demo"],
+                                  producer_keys["acute-demo"],
                                   running_broker.settings.topic_prefix) as sdk:  # fmt: skip
             await sdk.publish(attendance(family.person(family.TWIN_1)))
         assert await dead_letter_reasons(running_broker, 1) == ["DecryptionFailed"]
@@ -166,6 +166,25 @@ class TestRouter:
         assert notice.recipient_id == "la-front-door:duty_manager"
         assert "unmatched_person" in notice.header
 
+    async def test_received_time_is_kafkas_not_the_one_the_producer_wrote(
+        self, running_broker: Runtime, producer_keys: Keys
+    ) -> None:
+        """An event whose header claims it was received three days ago is held as received
+        when Kafka appended it: the producer's time counts for nothing."""
+        event = attendance(PersonRef(nhs_number="9990000360", given_name="Ada"))
+        header = EventHeader(event_id=event.event_id, source_org=event.source_org,
+                             received_at=event.occurred_at - timedelta(days=3),
+                             broker_key_id=running_broker.keys.public.hpke_key_id)  # fmt: skip
+        sealed = seal_event(sign_event(event, producer_keys["acute-demo"]), header,
+                            running_broker.keys.public.hpke)  # fmt: skip
+        sent_at = datetime.now(UTC)
+        await raw_send(running_broker, sealed.model_dump_json().encode())
+        assert await until_routed(running_broker, 1) == 1
+        async with running_broker.sessions() as session:
+            queued = await session.get(db.MatchingQueueEntry, str(event.event_id))
+        assert queued is not None
+        assert abs(queued.received_at - sent_at) < timedelta(seconds=5)
+
     async def test_replayed_event_is_routed_once_and_refused(
         self, running_broker: Runtime, producer_keys: Keys
     ) -> None:
@@ -186,8 +205,7 @@ class TestRouter:
 
     @staticmethod
     def _sdk(rt: Runtime, signing_key: Ed25519PrivateKey) -> EventPublisher:
-        return EventPublisher(rt.settings.kafka_bootstrap_servers, rt.keys.public,
-                              rt.keys.pseudonym_secret, signing_key,
+        return EventPublisher(rt.settings.kafka_bootstrap_servers, rt.keys.public, signing_key,
                               rt.settings.topic_prefix)  # fmt: skip
 
 

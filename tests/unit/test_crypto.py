@@ -261,6 +261,17 @@ class TestEventEnvelope:
         with pytest.raises(EventMismatch):
             envelopes.verified_event(signed, event_header(), SIGNER.public_key())
 
+    def test_legacy_header_naming_another_event_type_is_refused(self) -> None:
+        """An older producer's header that still names an event type must name the signed
+        event's own."""
+        original = event(crisis_payload())
+        header = event_header().model_copy(
+            update={"event_id": original.event_id, "event_type": "ed_attendance"}
+        )
+        signed = envelopes.sign_event(original, SIGNER)
+        with pytest.raises(EventMismatch):
+            envelopes.verified_event(signed, header, SIGNER.public_key())
+
     def test_changed_event_text_fails_its_signature(self) -> None:
         """Changing a signed event's text breaks its signature."""
         original = event(crisis_payload())

@@ -1,10 +1,11 @@
 """Pseudonymous message keys: stable per person, secret-dependent, never the identifier."""
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broker.pseudonyms import person_identifier, person_key, pseudonym
+from broker.pseudonyms import person_identifier, person_key, producer_secret, pseudonym
 from schemas.events import PersonRef
 from schemas.nhs import check_digit
 
@@ -79,3 +80,22 @@ class TestPersonIdentifier:
         assert person_key(SECRET, PersonRef(nhs_number=NHS, local_id="L1"), "a") == person_key(
             SECRET, PersonRef(nhs_number=NHS, upn=UPN), "b"
         )
+
+
+class TestProducerSecret:
+    def test_stable_for_one_signing_key(self) -> None:
+        """An agency's record-key secret is the same on every start: its events about one
+        person keep to one partition."""
+        key = Ed25519PrivateKey.generate()
+        again = Ed25519PrivateKey.from_private_bytes(key.private_bytes_raw())
+        assert producer_secret(key) == producer_secret(again)
+
+    def test_differs_between_agencies(self) -> None:
+        """Two agencies' secrets differ, so neither can recompute the other's keys."""
+        one, other = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+        assert producer_secret(one) != producer_secret(other)
+
+    def test_is_not_the_signing_key(self) -> None:
+        """The secret is derived for its own purpose, never the signing key's own bytes."""
+        key = Ed25519PrivateKey.generate()
+        assert producer_secret(key) != key.private_bytes_raw()
