@@ -1,5 +1,6 @@
 """The directory admin API: create and change every kind of directory record, import a whole
-directory, and read the change log. No authentication yet: that comes in a later issue.
+directory, and read the change log. Every route needs an administrator's access token (the
+``admin`` scope, given to the organisations named in ``administrators``).
 
 Each ``PUT`` creates the record or replaces it whole and answers ``{"id", "action"}``, the
 action being created, updated or unchanged. The id in the path must be the id in the body.
@@ -25,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from broker.adapters import db
 from broker.adapters.csv_import import read_directory
 from broker.config import Settings
-from broker.entrypoints import auth, http_errors
+from broker.entrypoints import auth, http_errors, ops, serving
 from broker.entrypoints.limits import protect
 from broker.keys import KeyStore
 from broker.logging import configure_logging
@@ -89,12 +90,16 @@ def create_admin_api(settings: Settings | None = None) -> FastAPI:
         await db.create_schema(engine)
         app.state.sessions = db.sessions(engine)
         keys = KeyStore.load_or_create(config.keys_dir)
-        app.state.auth = auth.context_for(app.state.sessions, keys.token, config.administrators)
+        app.state.auth = auth.context_for(
+            app.state.sessions, keys.token, config.administrators, config.token_audiences
+        )
+        app.state.engine = engine
         yield
         await engine.dispose()
 
-    app = FastAPI(title="Safeguarding broker: directory admin", version="1", lifespan=lifespan)
-    protect(app, config.max_body_bytes, config.rate_limit)
+    app = FastAPI(title="Safeguarding broker: directory admin", version="1", lifespan=lifespan,
+                  **serving.docs_urls(config))  # fmt: skip
+    protect(app, config)
     auth.install(app)
     _install_error_handlers(app)
     _add_record_routes(app)
@@ -106,6 +111,7 @@ def create_admin_api(settings: Settings | None = None) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    ops.readiness_checks(app, lambda api: [lambda: ops.database_problem(api.state.engine)])
     return app
 
 
