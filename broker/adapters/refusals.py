@@ -33,7 +33,11 @@ async def record(
            "caller": caller}  # fmt: skip
     async with sessions.begin() as session:
         if await db.insert_once(session, Count, **key, count=1):
-            details: audit.Details = {"status": status, "method": method, "counted_from": window.isoformat()}
+            details: audit.Details = {
+                "status": status,
+                "method": method,
+                "counted_from": window.isoformat(),
+            }
             await audit.append(session, "access_refused", caller, route, details, at)
             return
         match = [getattr(Count, name) == value for name, value in key.items()]

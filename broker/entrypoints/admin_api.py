@@ -13,6 +13,7 @@ is a 409; a missing record to delete a 404.
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -94,6 +95,7 @@ def create_admin_api(settings: Settings | None = None) -> FastAPI:
             app.state.sessions, keys.token, config.administrators, config.token_audiences
         )
         app.state.engine = engine
+        app.state.webhook_networks = config.webhooks.allowed_networks
         yield
         await engine.dispose()
 
@@ -122,7 +124,10 @@ async def import_folder(folder: Path, settings: Settings) -> admin.ImportSummary
     try:
         await db.create_schema(engine)
         async with db.sessions(engine).begin() as session:
-            return await admin.load_directory(session, spec, actor="csv-import")
+            return await admin.load_directory(
+                session, spec, actor="csv-import",
+                webhook_networks=settings.webhooks.allowed_networks,
+            )  # fmt: skip
     finally:
         await engine.dispose()
 
@@ -142,7 +147,8 @@ def _add_record_routes(app: FastAPI) -> None:
         request: Request, _: auth.Administrator, contact_id: str, spec: ContactSpec
     ) -> Changed:
         _same_ids(id=(contact_id, spec.id))
-        return await _put(request, admin.put_contact, spec, spec.id)
+        put = partial(admin.put_contact, webhook_networks=request.app.state.webhook_networks)
+        return await _put(request, put, spec, spec.id)
 
     @app.put(base + "/people/{person_id}", response_model=Changed)
     async def put_person(
@@ -234,7 +240,9 @@ def _add_bulk_routes(app: FastAPI) -> None:
     ) -> Imported:
         """Applies a whole directory in one transaction: all of it, or none of it."""
         async with _sessions(request).begin() as session:
-            summary = await admin.load_directory(session, spec, actor=ACTOR)
+            summary = await admin.load_directory(
+                session, spec, actor=ACTOR, webhook_networks=request.app.state.webhook_networks
+            )
         return Imported(counts={kind: dict(counts) for kind, counts in summary.items()})
 
     @app.get("/v1/admin/changes", response_model=list[Change])
@@ -284,6 +292,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         RecordNotFound: _not_found,
         IntegrityError: _integrity,
         admin.UnsealableKey: _unsealable_key,
+        admin.UnsafeWebhook: _unsafe_webhook,
     }
     for exc_type, handler in handlers.items():
         app.add_exception_handler(exc_type, handler)
@@ -303,6 +312,14 @@ async def _unsealable_key(_request: Request, exc: Exception) -> JSONResponse:
     message = str(exc) if isinstance(exc, admin.UnsealableKey) else "cannot be sealed to"
     return http_errors.unprocessable(
         [http_errors.field_error(f"body.{field}", message, "unsealable_key")]
+    )
+
+
+async def _unsafe_webhook(request: Request, exc: Exception) -> JSONResponse:
+    """A 422 naming the field, never the URL sent; the attempt is counted and audited."""
+    await auth.record_refusal(request, 422)
+    return http_errors.unprocessable(
+        [http_errors.field_error(f"body.{admin.UnsafeWebhook.field}", str(exc), "unsafe_webhook")]
     )
 
 

@@ -43,10 +43,13 @@ class RequestLimits:
         self.reported_window: datetime | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPS_PATHS:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         send = _no_store(send)
+        if scope["path"] in OPS_PATHS:
+            await self.app(scope, receive, send)
+            return
         client = (scope.get("client") or ("unknown", 0))[0]
         if not await self.limiter.hit(self.rate, client):
             await self._report(scope)
