@@ -5,7 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, PositiveFloat, SecretStr
+from pydantic import BaseModel, Field, IPvAnyNetwork, PositiveFloat, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -103,6 +103,11 @@ class WebhookSettings(BaseModel):
     breaker_cool_down_seconds: float = Field(60, gt=0)
     poll_seconds: float = Field(1, gt=0, description="how often due deliveries are looked for")
     batch: int = Field(20, ge=1, description="deliveries (to distinct recipients) at once")
+    allowed_networks: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="networks webhooks may reach although not public (loopback, private): "
+        "for tests and local development only; empty in production",
+    )
 
     def backoff(self) -> Backoff:
         return Backoff(timedelta(seconds=self.backoff_base_seconds),
@@ -137,11 +142,27 @@ class Settings(BaseSettings):
         default_factory=list, description="ids of the organisations that administer the directory"
     )
     max_body_bytes: int = Field(1_048_576, ge=1024)
-    rate_limit: str = "600/minute"  # per client, in the limits library's notation
+    rate_limit: str = Field(
+        "600/minute", description="per peer address, before authentication (limits notation)"
+    )
+    organisation_rate_limit: str = Field("600/minute", description="per organisation, once "
+                                         "its token holds")  # fmt: skip
+    forwarded_allow_ips: str = Field(
+        "",
+        description="proxies (comma-separated addresses or networks) whose X-Forwarded-For "
+        "names the client; empty: the connection's own address, whatever a header says",
+    )
+    token_audiences: list[str] = Field(
+        default_factory=list,
+        description="the token endpoint's URLs as clients reach it (the audience their "
+        "assertions name); empty: the URL each request came to (loopback use only)",
+    )
+    api_docs: bool = Field(False, description="serve /docs and /openapi.json (development)")
     log_level: str = "INFO"
     log_json: bool | None = None  # None: JSON unless writing to a terminal
-    ops_host: str = Field("127.0.0.1", description="where router and delivery serve ops")
-    ops_port: int = Field(0, ge=0, le=65535, description="their ops port; 0: no ops server")
+    ops_host: str = Field("127.0.0.1", description="where every process serves ops")
+    ops_port: int = Field(0, ge=0, le=65535, description="the ops port (/health, /ready, "
+                          "/metrics), never an API's; 0: no ops server")  # fmt: skip
 
     @classmethod
     def settings_customise_sources(

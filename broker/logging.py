@@ -9,6 +9,7 @@ import sys
 import traceback
 from collections.abc import MutableMapping
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import structlog
@@ -87,3 +88,18 @@ def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [h for h in root.handlers if h.get_name() != HANDLER_NAME] + [handler]
     root.setLevel(level)
+
+
+def log_crashes() -> None:
+    """An exception nothing caught ends the process through the logger (its type and where,
+    as ``summarise_exception`` keeps them), never as a printed traceback: the message and
+    the locals of a traceback can quote the very values the logs must not hold."""
+
+    def crashed(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            return
+        if not any(h.get_name() == HANDLER_NAME for h in logging.getLogger().handlers):
+            configure_logging()
+        structlog.get_logger(__name__).critical("crashed", exc_info=(kind, exc, tb))
+
+    sys.excepthook = crashed

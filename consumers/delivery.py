@@ -68,7 +68,8 @@ async def run_delivery(
     rt: Runtime, stop: asyncio.Event, health: ConsumerHealth | None = None
 ) -> None:
     metrics.COMPONENT.set("delivery")
-    sender = HttpWebhookSender(rt.settings.webhooks.timeout_seconds)
+    sender = HttpWebhookSender(rt.settings.webhooks.timeout_seconds,
+                               rt.settings.webhooks.allowed_networks)  # fmt: skip
     dispatcher = webhook_dispatch.Dispatcher(rt.sessions, rt.keys, rt.data_keys, rt.publisher,
                                              rt.topics, rt.settings.webhooks, sender)  # fmt: skip
     try:

@@ -41,6 +41,8 @@ class OrganisationAuth(httpx.Auth):
         form = {
             "grant_type": "client_credentials",
             "client_assertion_type": tokens.ASSERTION_TYPE,
-            "client_assertion": tokens.assertion(self.org_id, self.key, key_id),
+            # The audience is the endpoint itself: an assertion made for one service is
+            # worth nothing at another.
+            "client_assertion": tokens.assertion(self.org_id, self.key, key_id, str(url)),
         }
         return httpx.Request("POST", url, data=form)

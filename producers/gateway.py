@@ -28,7 +28,7 @@ from broker.adapters.envelopes import signed_from_bytes
 from broker.adapters.kafka import Topics, ensure_topics
 from broker.adapters.tokens import NotAuthorised, Principal
 from broker.config import Settings
-from broker.entrypoints import auth, ops
+from broker.entrypoints import auth, ops, serving
 from broker.entrypoints.http_errors import FieldError, field_error, field_errors, unprocessable
 from broker.entrypoints.limits import protect
 from broker.errors import EnvelopeError, EventNotPermitted, PublishFailed, SignatureInvalid
@@ -79,14 +79,17 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
         )
         async with publisher:
             app.state.sessions = db.sessions(engine)
-            app.state.auth = auth.context_for(app.state.sessions, keys.token, config.administrators)
+            app.state.auth = auth.context_for(
+                app.state.sessions, keys.token, config.administrators, config.token_audiences
+            )
             app.state.publisher = publisher
             app.state.engine = engine
             yield
         await engine.dispose()
 
-    app = FastAPI(title="Safeguarding broker: event gateway", version="1", lifespan=lifespan)
-    protect(app, config.max_body_bytes, config.rate_limit)
+    app = FastAPI(title="Safeguarding broker: event gateway", version="1", lifespan=lifespan,
+                  **serving.docs_urls(config))  # fmt: skip
+    protect(app, config)
     auth.install(app)
     app.add_exception_handler(RequestValidationError, field_errors)  # type: ignore[arg-type]
     app.add_exception_handler(Conflict, _conflict)  # type: ignore[arg-type]
@@ -131,8 +134,8 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     # Kafka: the app serves only once its lifespan has started the producer.
-    ops.add_ops_routes(app, lambda request: [
-        lambda: ops.database_problem(request.app.state.engine),
+    ops.readiness_checks(app, lambda api: [
+        lambda: ops.database_problem(api.state.engine),
     ])  # fmt: skip
     return app
 

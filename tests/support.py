@@ -106,7 +106,7 @@ class OrgTokens(httpx.Auth):
 
 
 def token_request(url: httpx.URL, org: str, key: Ed25519PrivateKey) -> httpx.Request:
-    assertion = tokens.assertion(org, key, crypto.key_id(key.public_key()))
+    assertion = tokens.assertion(org, key, crypto.key_id(key.public_key()), str(url))
     form = {"grant_type": "client_credentials", "client_assertion_type": tokens.ASSERTION_TYPE,
             "client_assertion": assertion}  # fmt: skip
     return httpx.Request("POST", url, data=form)

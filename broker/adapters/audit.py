@@ -35,6 +35,7 @@ Action = Literal[
     "chronology_accessed",
     "household_shredded",
     "access_refused",
+    "webhook_refused",
 ]
 Details = Mapping[str, str | int | bool | None]
 

@@ -382,6 +382,32 @@ class WebhookDelivery(Base):
     __table_args__ = (Index("ix_webhook_deliveries_queue", "state", "recipient_id", "sequence"),)
 
 
+# --- HTTP edges: client assertions used once, refused requests counted (issue 12) ---
+
+
+class UsedAssertion(Base):
+    """A client assertion's ``jti``, kept until the assertion expires: shared by every API
+    process and surviving restarts, so an assertion gets one token, once, anywhere."""
+
+    __tablename__ = "used_assertions"
+    jti: Mapped[str] = mapped_column(String(200), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class RefusalCount(Base):
+    """Refused requests counted per window, route template, method, status and caller kind:
+    anonymous callers choose how often they are refused, so the audit log gets one entry per
+    window for them and the count lives here."""
+
+    __tablename__ = "refusal_counts"
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    route: Mapped[str] = mapped_column(String(200), primary_key=True)
+    method: Mapped[str] = mapped_column(String(10), primary_key=True)
+    status: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    caller: Mapped[str] = mapped_column(String(100), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
 def make_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(url)
     if engine.dialect.name == "sqlite":

@@ -3,7 +3,14 @@
 An organisation proves who it is with a short JWT assertion signed by its own registered
 Ed25519 key (RFC 7523): no shared secret exists anywhere. The broker answers with a short-lived
 access token, a JWT it signs with its token key. Only EdDSA is accepted, in both directions;
-issuer, audience, expiry and key id are always checked.
+issuer, audience, expiry and key id are always checked. An assertion's audience is the URL of
+the token endpoint it is sent to, so one made for another service is no use here; its ``jti``
+is remembered by the database until it expires (``Remember``), so it gets a token once.
+
+    BrokerError
+     ├── NotAuthenticated       no credential, or one that does not hold: 401
+     │    └── MalformedAssertion  an assertion whose claims are not even of the right types: 400
+     └── NotAuthorised          a valid credential for something it does not allow: 403
 """
 
 import time
@@ -20,7 +27,6 @@ from broker.errors import BrokerError
 ALGORITHMS = ["EdDSA"]  # pinned: a token with any other algorithm is refused
 ISSUER = "safeguarding-broker"
 API_AUDIENCE = "safeguarding-broker-api"
-TOKEN_AUDIENCE = "safeguarding-broker-token"  # noqa: S105  a name, not a secret
 TOKEN_LIFETIME_S = 300
 ASSERTION_MAX_LIFETIME_S = 300
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -28,6 +34,10 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 class NotAuthenticated(BrokerError):
     """No credential, or one that does not hold: a 401."""
+
+
+class MalformedAssertion(NotAuthenticated):
+    """An assertion whose claims are missing their types (a string ``exp``): a 400."""
 
 
 class NotAuthorised(BrokerError):
@@ -41,31 +51,59 @@ class Principal:
 
 
 KeyLookup = Callable[[str, str], Awaitable[Ed25519PublicKey]]
+# Records an assertion id until it expires (Unix seconds); False when it was recorded before.
+Remember = Callable[[str, int], Awaitable[bool]]
+MAX_JTI_CHARS = 200  # the column that remembers it
 
 
-def assertion(org_id: str, key: Ed25519PrivateKey, key_id: str) -> str:
-    """What an organisation's system sends to get a token (the SDK's side)."""
+def assertion(org_id: str, key: Ed25519PrivateKey, key_id: str, audience: str) -> str:
+    """What an organisation's system sends to get a token (the SDK's side); ``audience`` is
+    the URL of the token endpoint it is sent to."""
     now = int(time.time())
-    claims = {"iss": org_id, "sub": org_id, "aud": TOKEN_AUDIENCE, "iat": now,
+    claims = {"iss": org_id, "sub": org_id, "aud": audience, "iat": now,
               "exp": now + 60, "jti": str(uuid.uuid4())}  # fmt: skip
     return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": key_id})
 
 
-async def verify_assertion(token: str, find_key: KeyLookup, seen: "ReplayGuard") -> str:
-    """The organisation the assertion proves, once its own key, lifetime and jti hold."""
+async def verify_assertion(
+    token: str, find_key: KeyLookup, audiences: list[str], remember: Remember
+) -> str:
+    """The organisation the assertion proves, once its own key, audience (one of
+    ``audiences``: this token endpoint's URLs), lifetime and single use hold."""
     try:
         header = jwt.get_unverified_header(token)
-        org_id = jwt.decode(token, options={"verify_signature": False})["iss"]
-        key = await find_key(str(org_id), str(header.get("kid", "")))
-        required: Options = {"require": ["exp", "iat", "jti", "sub"]}
-        claims = jwt.decode(token, key, algorithms=ALGORITHMS, audience=TOKEN_AUDIENCE,
-                            issuer=org_id, options=required)  # fmt: skip
-    except (jwt.PyJWTError, KeyError, BrokerError) as exc:
+        unverified = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError as exc:
         raise NotAuthenticated("the client assertion does not hold") from exc
-    if claims["sub"] != org_id or claims["exp"] - claims["iat"] > ASSERTION_MAX_LIFETIME_S:
+    _check_types(unverified)
+    org_id = unverified["iss"]
+    try:
+        key = await find_key(org_id, str(header.get("kid", "")))
+        required: Options = {"require": ["exp", "iat", "jti", "sub"]}
+        claims = jwt.decode(token, key, algorithms=ALGORITHMS, audience=audiences,
+                            issuer=org_id, options=required)  # fmt: skip
+    except (jwt.PyJWTError, BrokerError) as exc:
+        raise NotAuthenticated("the client assertion does not hold") from exc
+    exp, iat, jti = claims["exp"], claims["iat"], claims["jti"]
+    if claims["sub"] != org_id or exp - iat > ASSERTION_MAX_LIFETIME_S:
         raise NotAuthenticated("the client assertion does not hold")
-    seen.check(str(claims["jti"]), int(claims["exp"]))
+    if len(jti) > MAX_JTI_CHARS or not await remember(jti, int(exp)):
+        raise NotAuthenticated("this client assertion was used before")
     return str(org_id)
+
+
+def _check_types(claims: dict[str, object]) -> None:
+    """Claims of the wrong type are a malformed request, not a failed proof (nor a crash)."""
+    times_ok = all(_seconds(claims.get(name, 0)) for name in ("exp", "iat"))
+    strings_ok = all(isinstance(claims.get(name, ""), str) for name in ("iss", "sub", "jti"))
+    if not (times_ok and strings_ok):
+        raise MalformedAssertion("exp and iat must be numbers of seconds; iss, sub, jti text")
+    if "iss" not in claims:
+        raise NotAuthenticated("the client assertion does not hold")
+
+
+def _seconds(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def issue(org_id: str, scopes: frozenset[str], key: Ed25519PrivateKey, key_id: str) -> str:
@@ -84,17 +122,3 @@ def verify_access(token: str, key: Ed25519PublicKey) -> Principal:
     except jwt.PyJWTError as exc:
         raise NotAuthenticated("the access token does not hold") from exc
     return Principal(str(claims["sub"]), frozenset(str(claims["scope"]).split()))
-
-
-class ReplayGuard:
-    """Assertion ids seen and not yet expired, per process: an assertion works once."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, int] = {}
-
-    def check(self, jti: str, expires: int) -> None:
-        now = int(time.time())
-        self._seen = {k: v for k, v in self._seen.items() if v > now}
-        if jti in self._seen:
-            raise NotAuthenticated("this client assertion was used before")
-        self._seen[jti] = expires

@@ -1,5 +1,6 @@
 """The directory admin API: create and change every kind of directory record, import a whole
-directory, and read the change log. No authentication yet: that comes in a later issue.
+directory, and read the change log. Every route needs an administrator's access token (the
+``admin`` scope, given to the organisations named in ``administrators``).
 
 Each ``PUT`` creates the record or replaces it whole and answers ``{"id", "action"}``, the
 action being created, updated or unchanged. The id in the path must be the id in the body.
@@ -12,6 +13,7 @@ is a 409; a missing record to delete a 404.
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -25,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from broker.adapters import db
 from broker.adapters.csv_import import read_directory
 from broker.config import Settings
-from broker.entrypoints import auth, http_errors
+from broker.entrypoints import auth, http_errors, ops, serving
 from broker.entrypoints.limits import protect
 from broker.keys import KeyStore
 from broker.logging import configure_logging
@@ -89,12 +91,17 @@ def create_admin_api(settings: Settings | None = None) -> FastAPI:
         await db.create_schema(engine)
         app.state.sessions = db.sessions(engine)
         keys = KeyStore.load_or_create(config.keys_dir)
-        app.state.auth = auth.context_for(app.state.sessions, keys.token, config.administrators)
+        app.state.auth = auth.context_for(
+            app.state.sessions, keys.token, config.administrators, config.token_audiences
+        )
+        app.state.engine = engine
+        app.state.webhook_networks = config.webhooks.allowed_networks
         yield
         await engine.dispose()
 
-    app = FastAPI(title="Safeguarding broker: directory admin", version="1", lifespan=lifespan)
-    protect(app, config.max_body_bytes, config.rate_limit)
+    app = FastAPI(title="Safeguarding broker: directory admin", version="1", lifespan=lifespan,
+                  **serving.docs_urls(config))  # fmt: skip
+    protect(app, config)
     auth.install(app)
     _install_error_handlers(app)
     _add_record_routes(app)
@@ -106,6 +113,7 @@ def create_admin_api(settings: Settings | None = None) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    ops.readiness_checks(app, lambda api: [lambda: ops.database_problem(api.state.engine)])
     return app
 
 
@@ -116,7 +124,10 @@ async def import_folder(folder: Path, settings: Settings) -> admin.ImportSummary
     try:
         await db.create_schema(engine)
         async with db.sessions(engine).begin() as session:
-            return await admin.load_directory(session, spec, actor="csv-import")
+            return await admin.load_directory(
+                session, spec, actor="csv-import",
+                webhook_networks=settings.webhooks.allowed_networks,
+            )  # fmt: skip
     finally:
         await engine.dispose()
 
@@ -136,7 +147,8 @@ def _add_record_routes(app: FastAPI) -> None:
         request: Request, _: auth.Administrator, contact_id: str, spec: ContactSpec
     ) -> Changed:
         _same_ids(id=(contact_id, spec.id))
-        return await _put(request, admin.put_contact, spec, spec.id)
+        put = partial(admin.put_contact, webhook_networks=request.app.state.webhook_networks)
+        return await _put(request, put, spec, spec.id)
 
     @app.put(base + "/people/{person_id}", response_model=Changed)
     async def put_person(
@@ -228,7 +240,9 @@ def _add_bulk_routes(app: FastAPI) -> None:
     ) -> Imported:
         """Applies a whole directory in one transaction: all of it, or none of it."""
         async with _sessions(request).begin() as session:
-            summary = await admin.load_directory(session, spec, actor=ACTOR)
+            summary = await admin.load_directory(
+                session, spec, actor=ACTOR, webhook_networks=request.app.state.webhook_networks
+            )
         return Imported(counts={kind: dict(counts) for kind, counts in summary.items()})
 
     @app.get("/v1/admin/changes", response_model=list[Change])
@@ -278,6 +292,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         RecordNotFound: _not_found,
         IntegrityError: _integrity,
         admin.UnsealableKey: _unsealable_key,
+        admin.UnsafeWebhook: _unsafe_webhook,
     }
     for exc_type, handler in handlers.items():
         app.add_exception_handler(exc_type, handler)
@@ -297,6 +312,14 @@ async def _unsealable_key(_request: Request, exc: Exception) -> JSONResponse:
     message = str(exc) if isinstance(exc, admin.UnsealableKey) else "cannot be sealed to"
     return http_errors.unprocessable(
         [http_errors.field_error(f"body.{field}", message, "unsealable_key")]
+    )
+
+
+async def _unsafe_webhook(request: Request, exc: Exception) -> JSONResponse:
+    """A 422 naming the field, never the URL sent; the attempt is counted and audited."""
+    await auth.record_refusal(request, 422)
+    return http_errors.unprocessable(
+        [http_errors.field_error(f"body.{admin.UnsafeWebhook.field}", str(exc), "unsafe_webhook")]
     )
 
 

@@ -1,14 +1,17 @@
-"""``sgb``: run the broker's processes, manage keys and topics, and run the demo."""
+"""``sgb``: run the broker's processes, manage keys and topics, and run the demo.
+
+A crash is logged through the broker's logging (the exception's type and where, never its
+message or locals, which can quote personal data), not printed by Typer or rich.
+"""
 
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import structlog
 import typer
-import uvicorn
 
 from broker.adapters.kafka import ConsumerHealth
 from broker.bootstrap import Runtime, runtime
@@ -16,8 +19,13 @@ from broker.config import Settings
 from broker.entrypoints.dead_letters_cli import app as dead_letters_app
 from broker.entrypoints.report_cli import app as report_app
 from broker.keys import KeyStore
+from broker.logging import log_crashes
 
-app = typer.Typer(help="Safeguarding notification broker.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+app = typer.Typer(help="Safeguarding notification broker.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)  # fmt: skip
 app.add_typer(dead_letters_app, name="dead-letters")
 app.add_typer(report_app, name="report")
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]
@@ -26,28 +34,40 @@ OpsPort = Annotated[int | None, typer.Option(
 )]  # fmt: skip
 
 
+@app.callback()
+def _everything() -> None:
+    log_crashes()
+
+
 @app.command()
 def gateway(host: Host = "127.0.0.1", port: int = 8080) -> None:
-    """Serve the HTTP event gateway."""
+    """Serve the HTTP event gateway (ops endpoints on SGB_OPS_PORT)."""
     from producers.gateway import create_gateway
 
-    uvicorn.run(create_gateway(), host=host, port=port, log_config=None, access_log=False)
+    _serve(create_gateway, host, port)
 
 
 @app.command()
 def inbox(host: Host = "127.0.0.1", port: int = 8081) -> None:
-    """Serve the recipients' inbox API."""
+    """Serve the recipients' inbox and front-door API (ops endpoints on SGB_OPS_PORT)."""
     from broker.entrypoints.inbox_api import create_inbox_api
 
-    uvicorn.run(create_inbox_api(), host=host, port=port, log_config=None, access_log=False)
+    _serve(create_inbox_api, host, port)
 
 
 @app.command()
 def admin(host: Host = "127.0.0.1", port: int = 8082) -> None:
-    """Serve the directory admin API (no authentication yet: bind it to a trusted interface)."""
+    """Serve the directory admin API: administrators' tokens only (ops on SGB_OPS_PORT)."""
     from broker.entrypoints.admin_api import create_admin_api
 
-    uvicorn.run(create_admin_api(), host=host, port=port, log_config=None, access_log=False)
+    _serve(create_admin_api, host, port)
+
+
+def _serve(create: Callable[[Settings], "FastAPI"], host: str, port: int) -> None:
+    from broker.entrypoints.serving import serve_api
+
+    settings = Settings()
+    asyncio.run(serve_api(create(settings), settings, host, port))
 
 
 @app.command("directory-import")

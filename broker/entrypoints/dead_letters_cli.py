@@ -26,7 +26,11 @@ from broker.bootstrap import runtime
 from broker.config import Settings
 from broker.services.dead_letters import Replayed, chosen, replay
 
-app = typer.Typer(help="List, inspect and replay dead letters.", no_args_is_help=True)
+app = typer.Typer(
+    help="List, inspect and replay dead letters.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 Position = Annotated[str | None, typer.Argument(help="partition/offset, as the list shows it")]
 
 

@@ -1,7 +1,8 @@
 """What a local authority's front door uses beyond its inbox: the matching queue of events
 about people the directory does not know, and a household's multi-agency chronology.
 
-Authentication and the rule that only front doors may call these come in a later issue.
+Every route needs a front door's access token (the ``front-door`` scope), and a front door
+reads only its own queue.
 """
 
 from datetime import UTC, datetime

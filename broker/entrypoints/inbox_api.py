@@ -29,7 +29,7 @@ from broker.adapters.kafka import Message
 from broker.adapters.tokens import NotAuthorised, Principal
 from broker.bootstrap import Runtime, runtime
 from broker.config import Settings
-from broker.entrypoints import auth, front_door_api, http_errors, ops
+from broker.entrypoints import auth, front_door_api, http_errors, ops, serving
 from broker.entrypoints.limits import protect
 from broker.errors import PublishFailed
 from broker.pseudonyms import pseudonym
@@ -85,11 +85,13 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with runtime(config) as rt:
             app.state.rt = rt
-            app.state.auth = auth.context_for(rt.sessions, rt.keys.token, config.administrators)
+            app.state.auth = auth.context_for(rt.sessions, rt.keys.token, config.administrators,
+                                              config.token_audiences)  # fmt: skip
             yield
 
-    app = FastAPI(title="Safeguarding broker: recipient inbox", version="1", lifespan=lifespan)
-    protect(app, config.max_body_bytes, config.rate_limit)
+    app = FastAPI(title="Safeguarding broker: recipient inbox", version="1", lifespan=lifespan,
+                  **serving.docs_urls(config))  # fmt: skip
+    protect(app, config)
     auth.install(app)
     app.add_exception_handler(inbox.NoticeNotFound, _not_found)  # type: ignore[arg-type]
     app.add_exception_handler(DataKeyShredded, _shredded)  # type: ignore[arg-type]
@@ -163,7 +165,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    ops.add_ops_routes(app, lambda request: ops.runtime_checks(request.app.state.rt))
+    ops.readiness_checks(app, lambda api: ops.runtime_checks(api.state.rt))
     return app
 
 

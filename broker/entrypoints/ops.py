@@ -5,9 +5,11 @@ it can do its work now: the database answers a trivial query, the Kafka producer
 a consumer is in its group and not retrying a failed batch. Not ready is a 503 naming the
 reasons (error classes only, never data). ``/metrics`` is Prometheus' text format.
 
-The HTTP apps add ``/ready`` and ``/metrics`` beside their own ``/health``; the router and the
-delivery worker have no HTTP API, so ``serving`` runs a small ops app beside the consume loop,
-in the same event loop, on a loopback port.
+Every process serves these on an ops port of its own (``ops_host``/``ops_port``), never on an
+API's public port: the router and the delivery worker beside their consume loop
+(``consumer_ops_app``), the HTTP APIs beside their app (``api_ops_app``, whose readiness
+checks each API names with ``readiness_checks``); both through ``serving``, in the same event
+loop. An API keeps only ``/health`` (it says nothing but "ok") for its load balancer.
 """
 
 import asyncio
@@ -78,6 +80,37 @@ def add_ops_routes(app: FastAPI, checks: Callable[[Request], Sequence[Check]]) -
     @app.get("/metrics", include_in_schema=False)
     async def metrics_text() -> Response:
         return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
+
+
+ApiChecks = Callable[[FastAPI], Sequence[Check]]
+
+
+def readiness_checks(api: FastAPI, checks: ApiChecks) -> None:
+    """What ``/ready`` on the API's ops port checks, read from the API once it has started."""
+    api.state.readiness_checks = checks
+
+
+def api_ops_app(api: FastAPI) -> FastAPI:
+    """An HTTP API's ops endpoints: not ready until its lifespan has started."""
+    app = FastAPI(title="ops", openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.get("/health")
+    async def alive() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    def checks(_request: Request) -> Sequence[Check]:
+        started: ApiChecks | None = getattr(api.state, "readiness_checks", None)
+        try:
+            return list(started(api)) if started else [_not_started]
+        except AttributeError:  # what the checks read is set by the lifespan, not yet run
+            return [_not_started]
+
+    add_ops_routes(app, checks)
+    return app
+
+
+async def _not_started() -> str:
+    return "not started"
 
 
 def consumer_ops_app(rt: Runtime, health: ConsumerHealth) -> FastAPI:

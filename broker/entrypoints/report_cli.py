@@ -20,7 +20,11 @@ from broker.adapters import data_quality, db
 from broker.adapters.data_quality import ReportLine
 from broker.config import Settings
 
-app = typer.Typer(help="Reports on the directory and the notices it shapes.", no_args_is_help=True)
+app = typer.Typer(
+    help="Reports on the directory and the notices it shapes.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 
 
 @app.command("data-quality")

@@ -4,7 +4,8 @@ A 2xx is delivered (a transport receipt, never an acknowledgement). A timeout, a
 error, a 5xx, a 408 or a 429 is transient: tried again after a backoff, until the attempts run
 out. Any other answer (a 3xx, which is never followed, or a 4xx the endpoint meant) is
 permanent: retrying would only repeat it, so the delivery is dead-lettered at once and the
-recipient's queue moves on.
+recipient's queue moves on. So is an endpoint whose address is refused (``webhook_targets``):
+nothing was sent, and nothing will be until the directory gives it another URL.
 """
 
 from dataclasses import dataclass
@@ -28,9 +29,12 @@ class Attempt:
 
     status: int | None
     error: str | None = None
+    refused: bool = False  # not sent: the endpoint's address is not one the broker may reach
 
     @property
     def transient(self) -> bool:
+        if self.refused:
+            return False
         return self.status is None or self.status >= 500 or self.status in RETRYABLE_4XX
 
     @property
@@ -45,7 +49,7 @@ class Attempt:
 @dataclass(frozen=True)
 class Next:
     verdict: Verdict
-    reason: str | None = None  # why it is dead: webhook_rejected | attempts_exhausted
+    reason: str | None = None  # webhook_rejected | address_refused | attempts_exhausted
     retry_at: datetime | None = None
 
 
@@ -56,6 +60,8 @@ def after(
     """The delivery's next step after its ``attempts``-th attempt ended as ``attempt``."""
     if attempt.delivered:
         return Next(Verdict.DELIVERED)
+    if attempt.refused:
+        return Next(Verdict.DEAD, "address_refused")
     if not attempt.transient:
         return Next(Verdict.DEAD, "webhook_rejected")
     if attempts >= max_attempts:

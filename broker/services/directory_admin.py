@@ -4,20 +4,26 @@ Every ``put_*`` creates the record or replaces it whole (a household's members, 
 organisation's terms and a plan's owners included) and answers what it did. A record that
 names another the directory lacks raises ``MissingReference`` before anything is written;
 a contact whose recipient key nothing can be sealed to raises ``UnsealableKey``, so that one
-bad key is refused here rather than found by the router on every notice for it.
+bad key is refused here rather than found by the router on every notice for it; a webhook URL
+whose host is an address the broker may not reach (loopback, private, link-local, reserved:
+``broker.rules.webhook_targets``) raises ``UnsafeWebhook``, unless ``webhook_networks`` allows
+it (tests and local development). A name is judged again at every send, once resolved.
 ``load_directory`` (the admin API's import and the CSV import) goes through the same functions.
 """
 
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import time
+from functools import partial
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import crypto, db, recipient_keys
 from broker.errors import DirectoryError
+from broker.rules.webhook_targets import Network, refused_host
 from broker.services.directory_changes import (
     DuplicateValue,
     Outcome,
@@ -59,6 +65,19 @@ class UnsealableKey(DirectoryError):
         self.contact_id = contact_id
 
 
+class UnsafeWebhook(DirectoryError):
+    """A webhook URL pointing where the broker may not send (its own machine or network)."""
+
+    field = "webhook_url"
+
+    def __init__(self, contact_id: str) -> None:
+        super().__init__(
+            f"contact {contact_id!r}: this {self.field} points at a loopback, private, "
+            "link-local or reserved address; give a public https endpoint"
+        )
+        self.contact_id = contact_id
+
+
 async def put_organisation(session: AsyncSession, spec: OrganisationSpec, actor: str) -> Outcome:
     values = {
         "name": spec.name,
@@ -87,8 +106,13 @@ def _clock(moment: time | None) -> str | None:
     return moment.strftime("%H:%M") if moment else None
 
 
-async def put_contact(session: AsyncSession, spec: ContactSpec, actor: str) -> Outcome:
+async def put_contact(
+    session: AsyncSession, spec: ContactSpec, actor: str, webhook_networks: Sequence[Network] = ()
+) -> Outcome:
     await require(session, db.Organisation, "organisation", spec.org_id)
+    host = urlsplit(spec.webhook_url).hostname if spec.webhook_url else None
+    if host and refused_host(host, webhook_networks):
+        raise UnsafeWebhook(spec.id)
     if not recipient_keys.can_seal_to(spec.hpke_public_key):
         raise UnsealableKey(spec.id)
     same_role = (db.Contact.org_id == spec.org_id) & (db.Contact.role == spec.role)
@@ -224,13 +248,15 @@ def _plan_owners(spec: PlanSpec) -> list[dict[str, Any]]:
 
 
 async def load_directory(
-    session: AsyncSession, spec: DirectorySpec, *, actor: str = "import"
-) -> ImportSummary:
+    session: AsyncSession, spec: DirectorySpec, *, actor: str = "import",
+    webhook_networks: Sequence[Network] = (),
+) -> ImportSummary:  # fmt: skip
     """Creates or replaces every record in ``spec``, referenced records first; answers how
     many of each kind were created, updated or unchanged."""
     summary: ImportSummary = {}
+    contacts = partial(put_contact, webhook_networks=webhook_networks)
     await _each(session, actor, summary, "organisations", put_organisation, spec.organisations)
-    await _each(session, actor, summary, "contacts", put_contact, spec.contacts)
+    await _each(session, actor, summary, "contacts", contacts, spec.contacts)
     await _each(session, actor, summary, "people", put_person, spec.people)
     await _each(session, actor, summary, "households", put_household, spec.households)
     await _each(session, actor, summary, "relationships", put_relationship, spec.relationships)

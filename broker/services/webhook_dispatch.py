@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters import db, metrics
+from broker.adapters import audit, db, metrics
 from broker.adapters.data_keys import DataKeyShredded, FileDataKeys
 from broker.adapters.dead_letter_topic import Source, dead_letter
 from broker.adapters.directory import SqlDirectory
@@ -227,10 +227,15 @@ class Dispatcher:
                 due.first_failed_at or now,
             )])  # fmt: skip
         async with self.sessions.begin() as session:
-            await _settle(session, due, attempts, state=DEAD, finished_at=now,
-                          first_failed_at=due.first_failed_at or now,
-                          last_error=reason["error"] or step.reason,
-                          last_status=reason["status"])  # fmt: skip
+            settled = await _settle(session, due, attempts, state=DEAD, finished_at=now,
+                                    first_failed_at=due.first_failed_at or now,
+                                    last_error=reason["error"] or step.reason,
+                                    last_status=reason["status"])  # fmt: skip
+            if settled and step.reason == "address_refused":
+                # Someone pointed a recipient's webhook inside the broker's network.
+                await audit.append(session, "webhook_refused", "delivery", due.notice_id,
+                                   {"recipient_id": due.recipient_id,
+                                    "reason": step.reason}, now)  # fmt: skip
         metrics.DELIVERIES.labels(channel=CHANNEL, outcome="dead").inc()
         log.warning("webhook_dead_lettered", **reason)
 

@@ -44,10 +44,11 @@ async def run_gateway(
     prefix = f"bench-{os.urandom(4).hex()}."
     KeyStore.create(workdir / "keys")
     await ensure_topics(bootstrap, Topics.with_prefix(prefix), TopicSettings(partitions=partitions))
-    port = free_port()
+    port, ops_port = free_port(), free_port()
     env = {**os.environ, "SGB_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
            "SGB_DATABASE_URL": database_url, "SGB_KEYS_DIR": str(workdir / "keys"),
            "SGB_TOPIC_PREFIX": prefix, "SGB_RATE_LIMIT": UNLIMITED,
+           "SGB_ORGANISATION_RATE_LIMIT": UNLIMITED, "SGB_OPS_PORT": str(ops_port),
            "SGB_LOG_JSON": "true"}  # fmt: skip
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
     (workdir / "logs").mkdir(parents=True, exist_ok=True)
@@ -58,7 +59,7 @@ async def run_gateway(
             base_url=f"http://127.0.0.1:{port}", timeout=30,
             limits=httpx.Limits(max_connections=concurrency),
         ) as client:  # fmt: skip
-            await _ready(client, gateway)
+            await _ready(f"http://127.0.0.1:{ops_port}", gateway)
             requests = await _prepared(client, pop, events)
             assert gateway.proc is not None
             processes = Processes()
@@ -89,15 +90,17 @@ async def run_gateway(
     }
 
 
-async def _ready(client: httpx.AsyncClient, gateway: Service) -> None:
+async def _ready(ops_url: str, gateway: Service) -> None:
+    """The gateway's readiness, on its ops port (never on the API's)."""
     deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if (code := gateway.exited()) is not None:
-            raise RuntimeError(f"the gateway exited with {code}")
-        with contextlib.suppress(httpx.HTTPError):
-            if (await client.get("/ready")).status_code == 200:
-                return
-        await asyncio.sleep(0.2)
+    async with httpx.AsyncClient(base_url=ops_url) as ops:
+        while time.monotonic() < deadline:
+            if (code := gateway.exited()) is not None:
+                raise RuntimeError(f"the gateway exited with {code}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await ops.get("/ready")).status_code == 200:
+                    return
+            await asyncio.sleep(0.2)
     raise RuntimeError("the gateway did not become ready")
 
 

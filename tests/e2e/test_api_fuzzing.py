@@ -39,7 +39,8 @@ def live(settings: Settings, directory: None, tmp_path: Path) -> Iterator[dict[s
            "SGB_DATABASE_URL": settings.database_url, "SGB_KEYS_DIR": str(settings.keys_dir),
            "SGB_TOPIC_PREFIX": settings.topic_prefix, "SGB_TOPICS__PARTITIONS": "2",
            "SGB_ADMINISTRATORS": json.dumps(["la-front-door"]),
-           "SGB_RATE_LIMIT": "100000/minute", "SGB_LOG_JSON": "true"}  # fmt: skip
+           "SGB_RATE_LIMIT": "100000/minute", "SGB_ORGANISATION_RATE_LIMIT": "100000/minute",
+           "SGB_API_DOCS": "true", "SGB_LOG_JSON": "true"}  # fmt: skip
     ports = {name: free_port() for name in SERVICES}
     with ExitStack() as stack:
         for name, port in ports.items():
@@ -71,8 +72,9 @@ def wait_healthy(port: int) -> None:
 
 
 def front_door_token(port: int, key: Ed25519PrivateKey) -> str:
-    assertion = tokens.assertion("la-front-door", key, crypto.key_id(key.public_key()))
-    answer = httpx.post(f"http://127.0.0.1:{port}/v1/oauth/token", data={
+    url = f"http://127.0.0.1:{port}/v1/oauth/token"
+    assertion = tokens.assertion("la-front-door", key, crypto.key_id(key.public_key()), url)
+    answer = httpx.post(url, data={
         "grant_type": "client_credentials", "client_assertion_type": tokens.ASSERTION_TYPE,
         "client_assertion": assertion})  # fmt: skip
     answer.raise_for_status()

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from ipaddress import IPv4Network
 from pathlib import Path
 
 import structlog
@@ -51,6 +52,7 @@ SHORT_DEADLINE_S = 6.0
 SETTLE_TIMEOUT_S = 300.0
 PUBLISH_TIMEOUT_S = 20.0
 POLL_S = 1.0
+LOOPBACK = IPv4Network("127.0.0.0/8")
 # What the processes logged that shows a fault bit and how it was survived; shown, not judged.
 SIGNS = (
     "event_already_routed",
@@ -146,6 +148,8 @@ class Deployment:
             "SGB_WEBHOOKS__BREAKER_COOL_DOWN_SECONDS": "3",
             "SGB_WEBHOOKS__MAX_ATTEMPTS": "40",
             "SGB_WEBHOOKS__TIMEOUT_SECONDS": "5",
+            # The endpoints are served on loopback, which production never allows.
+            "SGB_WEBHOOKS__ALLOWED_NETWORKS": json.dumps([str(LOOPBACK)]),
             "SGB_LOG_JSON": "true",
         }
         for key in ("KAFKA_BOOTSTRAP_SERVERS", "SGB_SETTINGS_FILE"):
@@ -166,7 +170,7 @@ class Deployment:
         try:
             await db.create_schema(engine)
             async with db.sessions(engine).begin() as session:
-                await load_directory(session, self.population.spec)
+                await load_directory(session, self.population.spec, webhook_networks=[LOOPBACK])
         finally:
             await engine.dispose()
         await ensure_topics(self.bootstrap, self.topic_names, self.topics)

@@ -42,7 +42,13 @@ class TestLimits:
 
     async def test_too_many_requests_are_refused(self, limited: httpx.AsyncClient) -> None:
         """Past its rate, a client is told to slow down and when to retry."""
-        answers = [await limited.get("/health") for _ in range(7)]
-        assert [a.status_code for a in answers[:5]] == [200] * 5
+        form = {"grant_type": "password"}
+        answers = [await limited.post("/v1/oauth/token", data=form) for _ in range(7)]
+        assert [a.status_code for a in answers[:5]] == [400] * 5
         assert answers[5].status_code == 429
         assert answers[5].headers["retry-after"] == "1"
+
+    async def test_ops_endpoints_are_never_limited(self, limited: httpx.AsyncClient) -> None:
+        """A platform probing the process is not told to slow down by others' traffic."""
+        answers = [await limited.get("/health") for _ in range(7)]
+        assert [a.status_code for a in answers] == [200] * 7

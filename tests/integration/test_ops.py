@@ -1,14 +1,17 @@
-"""Health, readiness and metrics: the HTTP apps and the consumers' ops server, against the real
-Kafka broker and database. Not ready is a 503 that says why; metrics carry no personal data."""
+"""Health, readiness and metrics: the ops apps of the HTTP APIs and of the consumers, against
+the real Kafka broker and database. Not ready is a 503 that says why; metrics carry no
+personal data; none of it (nor the API documents) is on an API's public port."""
 
 import asyncio
 import socket
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
 
 from broker.adapters import db, metrics
 from broker.adapters.kafka import ConsumerHealth
@@ -16,7 +19,9 @@ from broker.bootstrap import runtime
 from broker.config import Settings
 from broker.demo import family
 from broker.entrypoints import ops
+from broker.entrypoints.inbox_api import create_inbox_api
 from consumers.delivery import run_delivery
+from producers.gateway import create_gateway
 
 pytestmark = pytest.mark.integration
 
@@ -28,24 +33,51 @@ def free_port() -> int:
 
 
 class TestHttpApps:
-    async def test_gateway_is_ready_and_serves_metrics(self, gateway: httpx.AsyncClient) -> None:
-        assert (await gateway.get("/health")).json() == {"status": "ok"}
-        assert (await gateway.get("/ready")).json() == {"status": "ready"}
-        answer = await gateway.get("/metrics")
+    async def test_gateway_is_ready_and_serves_metrics_on_its_ops_app(
+        self, settings: Settings, directory: None
+    ) -> None:
+        """Readiness and metrics come from the ops app beside the API, not the API's port."""
+        api = create_gateway(settings)
+        async with api.router.lifespan_context(api), ops_client(api) as client:
+            assert (await client.get("/health")).json() == {"status": "ok"}
+            assert (await client.get("/ready")).json() == {"status": "ready"}
+            answer = await client.get("/metrics")
         assert answer.headers["content-type"].startswith("text/plain")
         assert "# TYPE sgb_notices_out_total counter" in answer.text
 
-    async def test_inbox_is_ready_and_serves_metrics(self, inbox: httpx.AsyncClient) -> None:
-        assert (await inbox.get("/ready")).json() == {"status": "ready"}
-        assert "sgb_events_in" in (await inbox.get("/metrics")).text
+    async def test_inbox_is_ready_and_serves_metrics_on_its_ops_app(
+        self, settings: Settings, directory: None
+    ) -> None:
+        api = create_inbox_api(settings)
+        async with api.router.lifespan_context(api), ops_client(api) as client:
+            assert (await client.get("/ready")).json() == {"status": "ready"}
+            assert "sgb_events_in" in (await client.get("/metrics")).text
 
-    async def test_ops_routes_stay_out_of_the_api_documents(
+    async def test_an_api_not_started_is_not_ready(self, settings: Settings) -> None:
+        async with ops_client(create_inbox_api(settings)) as client:
+            answer = await client.get("/ready")
+        assert (answer.status_code, answer.json()["reasons"]) == (503, ["not started"])
+
+    async def test_the_public_ports_serve_no_ops_and_no_documents(
         self, gateway: httpx.AsyncClient, inbox: httpx.AsyncClient
     ) -> None:
+        """Readiness, metrics and the API documents are not on an API's public port."""
         for client in (gateway, inbox):
-            paths = (await client.get("/openapi.json")).json()["paths"]
-            assert "/ready" not in paths
-            assert "/metrics" not in paths
+            for path in ("/ready", "/metrics", "/openapi.json", "/docs", "/redoc"):
+                assert (await client.get(path)).status_code == 404, path
+
+    async def test_documents_when_asked_for_keep_ops_routes_out(self, settings: Settings) -> None:
+        app = create_gateway(settings.model_copy(update={"api_docs": True}))
+        paths = app.openapi()["paths"]
+        assert "/ready" not in paths
+        assert "/metrics" not in paths
+
+
+@asynccontextmanager
+async def ops_client(api: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=ops.api_ops_app(api))
+    async with httpx.AsyncClient(transport=transport, base_url="http://ops") as client:
+        yield client
 
 
 class TestReadiness:

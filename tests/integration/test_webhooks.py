@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from ipaddress import IPv4Network
 from typing import Any
 from uuid import uuid4
 
@@ -43,14 +44,17 @@ SCHOOL = "school-oakfield:key_adult"
 GP = "gp-riverside:safeguarding_lead"
 THRESHOLD = 3
 COOL_DOWN = 3.0
+LOOPBACK = IPv4Network("127.0.0.0/8")  # the endpoints here are served on loopback
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    """Quick retries, so that a test sees several; a breaker that opens after three."""
+    """Quick retries, so that a test sees several; a breaker that opens after three; the
+    endpoints' loopback allowed (it never is in production)."""
     webhooks = WebhookSettings(
         timeout_seconds=2, max_attempts=30, backoff_base_seconds=0.02, backoff_cap_seconds=0.1,
         breaker_threshold=THRESHOLD, breaker_cool_down_seconds=COOL_DOWN, poll_seconds=0.05,
+        allowed_networks=[LOOPBACK],
     )  # fmt: skip
     return settings.model_copy(update={"webhooks": webhooks})
 
@@ -149,7 +153,7 @@ async def give_webhook(rt: Runtime, contact_id: str, url: str) -> None:
         assert contact is not None
         spec = ContactSpec(id=contact.id, org_id=contact.org_id, role=contact.role,
                            hpke_public_key=contact.hpke_public_key, webhook_url=url)  # fmt: skip
-        await put_contact(session, spec, "test")
+        await put_contact(session, spec, "test", webhook_networks=[LOOPBACK])
 
 
 def a_notice(rt: Runtime, recipient: str, key: Any) -> SealedNotice:
