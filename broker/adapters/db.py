@@ -433,5 +433,13 @@ async def insert_once(session: AsyncSession, model: type[Base], **values: Any) -
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+AUDIT_KEY = "audit_key"  # where a session holds the key its audit entries are made with
+
+
+def sessions(
+    engine: AsyncEngine, audit_key: bytes | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions on ``engine``; with ``audit_key`` (keys.audit_key) they may also append to
+    the audit log (adapters/audit.py), which a session without it refuses."""
+    info = {AUDIT_KEY: audit_key} if audit_key else {}
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)

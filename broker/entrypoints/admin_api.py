@@ -27,7 +27,7 @@ from broker.adapters.csv_import import read_directory
 from broker.config import Settings
 from broker.entrypoints import auth, http_errors
 from broker.entrypoints.limits import protect
-from broker.keys import KeyStore
+from broker.keys import KeyStore, audit_key
 from broker.logging import configure_logging
 from broker.services import directory_admin as admin
 from broker.services.directory_changes import (
@@ -87,7 +87,7 @@ def create_admin_api(settings: Settings | None = None) -> FastAPI:
         configure_logging(config.log_level, config.log_json)
         engine = db.make_engine(config.database_url)
         await db.create_schema(engine)
-        app.state.sessions = db.sessions(engine)
+        app.state.sessions = db.sessions(engine, audit_key(config.keys_dir))
         keys = KeyStore.load_or_create(config.keys_dir)
         app.state.auth = auth.context_for(app.state.sessions, keys.token, config.administrators)
         yield
@@ -115,7 +115,7 @@ async def import_folder(folder: Path, settings: Settings) -> admin.ImportSummary
     engine = db.make_engine(settings.database_url)
     try:
         await db.create_schema(engine)
-        async with db.sessions(engine).begin() as session:
+        async with db.sessions(engine, audit_key(settings.keys_dir)).begin() as session:
             return await admin.load_directory(session, spec, actor="csv-import")
     finally:
         await engine.dispose()

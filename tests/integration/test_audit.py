@@ -23,6 +23,7 @@ from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.demo import family
 from broker.entrypoints.cli import app
+from broker.keys import audit_key
 from schemas.events import ParentMentalHealthCrisis
 
 pytestmark = pytest.mark.integration
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.integration
 Sessions = async_sessionmaker[AsyncSession]
 T0 = datetime(2025, 3, 3, 9, 30, tzinfo=UTC)
 SCHOOL = "school-oakfield:key_adult"
+KEY = bytes(range(32))  # the audit key these tests' entries are made with
 
 
 @pytest.fixture
@@ -37,7 +39,7 @@ async def sessions(database_url: str) -> AsyncIterator[Sessions]:
     """A fresh database with the broker's schema."""
     engine = db.make_engine(database_url)
     await db.create_schema(engine)
-    yield db.sessions(engine)
+    yield db.sessions(engine, KEY)
     await engine.dispose()
 
 
@@ -52,7 +54,7 @@ async def append_entries(sessions: Sessions, count: int) -> None:
 
 async def verify(sessions: Sessions) -> audit.VerifyResult:
     async with sessions() as session:
-        return await audit.verify(session)
+        return await audit.verify(session, KEY)
 
 
 async def execute(sessions: Sessions, sql: str, **params: object) -> None:
@@ -109,7 +111,8 @@ class TestTampering:
     async def test_an_entry_rehashed_after_editing_breaks_the_next_link(
         self, sessions: Sessions
     ) -> None:
-        """Recomputing the edited entry's own hash does not help: the next one points back."""
+        """Recomputing the edited entry's own hash, even with the key, does not help: the
+        next one points back."""
         await append_entries(sessions, 4)
         await execute(sessions, "UPDATE audit_log SET actor = 'someone-else' WHERE seq = 2")
         async with sessions() as session:
@@ -118,7 +121,7 @@ class TestTampering:
         fields = row._asdict()
         del fields["hash"]
         await execute(sessions, "UPDATE audit_log SET hash = :hash WHERE seq = 2",
-                      hash=audit.entry_hash(**fields))  # fmt: skip
+                      hash=audit.entry_hash(KEY, **fields))  # fmt: skip
         result = await verify(sessions)
         assert (result.ok, result.first_bad_seq) == (False, 3)
         assert result.problem == "it does not follow the entry before it"
@@ -154,7 +157,7 @@ class TestConcurrentWriters:
         url = await databases.new()
         engines = [db.make_engine(url), db.make_engine(url)]
         await db.create_schema(engines[0])
-        pools = [db.sessions(engine) for engine in engines]
+        pools = [db.sessions(engine, KEY) for engine in engines]
         retries = 0
 
         async def one(n: int) -> None:
@@ -170,7 +173,7 @@ class TestConcurrentWriters:
 
         await asyncio.gather(*(one(n) for n in range(20)))
         async with pools[0]() as session:
-            result = await audit.verify(session)
+            result = await audit.verify(session, KEY)
             refs = (await session.scalars(text("SELECT subject_ref FROM audit_log"))).all()
         for engine in engines:
             await engine.dispose()
@@ -187,9 +190,11 @@ class TestAuditVerifyCommand:
 
     @staticmethod
     async def audit_verify(database: str) -> Result:
-        """``sgb audit-verify``, in a thread: the command runs its own event loop."""
-        env = {"SGB_DATABASE_URL": database}
-        return await asyncio.to_thread(CliRunner().invoke, app, ["audit-verify"], env=env)
+        """``sgb audit-verify`` of the chain alone (tests/security checks it against the
+        anchor in Kafka), in a thread: the command runs its own event loop."""
+        env = {"SGB_DATABASE_URL": database, "SGB_AUDIT_KEY": KEY.hex()}
+        args = ["audit-verify", "--without-anchor"]
+        return await asyncio.to_thread(CliRunner().invoke, app, args, env=env)
 
     async def test_an_intact_log_exits_zero(self, database: str) -> None:
         """It says how many entries it checked."""
@@ -240,7 +245,7 @@ class TestThroughTheSystem:
 
         engine = db.make_engine(settings.database_url)
         async with db.sessions(engine)() as session:
-            result = await audit.verify(session)
+            result = await audit.verify(session, audit_key(settings.keys_dir))
             rows = (await session.execute(text("SELECT * FROM audit_log"))).all()
         await engine.dispose()
 
