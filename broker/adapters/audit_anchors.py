@@ -30,11 +30,12 @@ async def newest_anchor(
                                 group_id=None, **client_options(security))  # fmt: skip
     await consumer.start()
     try:
-        await consumer.topics()  # fresh metadata, or a new topic's partitions go unseen
-        partitions = [TopicPartition(topic, n)
-                      for n in sorted(consumer.partitions_for_topic(topic) or ())]  # fmt: skip
-        if not partitions:
-            return None
+        # Every topic has a partition 0: assigning it makes the client fetch the topic's
+        # metadata, which then names all of its partitions.
+        consumer.assign([TopicPartition(topic, 0)])
+        await consumer.end_offsets([TopicPartition(topic, 0)])
+        numbers = consumer.partitions_for_topic(topic) or {0}
+        partitions = [TopicPartition(topic, n) for n in sorted(numbers)]
         consumer.assign(partitions)
         return await _search(consumer, partitions, key)
     finally:

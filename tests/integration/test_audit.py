@@ -84,6 +84,50 @@ class TestChain:
                 await audit.append(session, "notice_delivered", "delivery", f"notice-{n}", {}, T0)
         assert await verify(sessions) == audit.VerifyResult(ok=True, entries=3)
 
+    async def test_a_session_without_the_key_cannot_append(self, database_url: str) -> None:
+        """An entry nobody could verify is never written: the append is refused."""
+        engine = db.make_engine(database_url)
+        async with db.sessions(engine).begin() as session:
+            with pytest.raises(audit.AuditKeyMissing):
+                await audit.append(session, "notice_read", "someone", "notice-1", {}, T0)
+        async with db.sessions(engine, KEY)() as session:
+            result = await audit.verify(session, KEY)
+        await engine.dispose()
+        assert result == audit.VerifyResult(ok=True, entries=0)
+
+    async def test_entries_made_before_the_key_verify_until_a_keyed_one(
+        self, sessions: Sessions
+    ) -> None:
+        """A log begun before the key continues keyed: its unkeyed entries still verify,
+        and the first keyed entry pins them."""
+        await append_entries(sessions, 4)
+        await rehash_unkeyed(sessions, [1, 2])
+        result = await verify(sessions)
+        assert (result.ok, result.entries, result.keyed_from) == (True, 4, 3)
+
+    async def test_an_unkeyed_entry_after_a_keyed_one_fails(self, sessions: Sessions) -> None:
+        """Re-chaining the log without the key from any keyed entry on breaks it there."""
+        await append_entries(sessions, 4)
+        await rehash_unkeyed(sessions, [3, 4])
+        result = await verify(sessions)
+        assert (result.ok, result.first_bad_seq) == (False, 3)
+        assert result.problem == "its content does not match its hash"
+
+
+async def rehash_unkeyed(sessions: Sessions, seqs: list[int]) -> None:
+    """Recomputes these entries' hashes, and the links to them, as SHA-256 with no key."""
+    async with sessions.begin() as session:
+        entries = audit.AuditEntry.__table__
+        rows = (await session.execute(select(entries).order_by(entries.c.seq))).mappings().all()
+        prev = audit.GENESIS
+        for row in rows:
+            fields = {k: v for k, v in row.items() if k != "hash"} | {"prev_hash": prev}
+            plain = row["seq"] in seqs
+            digest = audit.entry_hash(None if plain else KEY, **fields)
+            await session.execute(update(entries).where(entries.c.seq == row["seq"])
+                                  .values(hash=digest, prev_hash=prev))  # fmt: skip
+            prev = digest
+
 
 class TestTampering:
     @pytest.mark.parametrize(
