@@ -382,6 +382,25 @@ class WebhookDelivery(Base):
     __table_args__ = (Index("ix_webhook_deliveries_queue", "state", "recipient_id", "sequence"),)
 
 
+class PendingKeyChange(Base):
+    """A change to an organisation's signing keys or a contact's recipient key (creation
+    included), held until an administrator other than its requester approves it
+    (services/key_changes.py). ``spec`` is the record as sent: organisational data and
+    public keys, never personal data."""
+
+    __tablename__ = "pending_key_changes"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(20))  # organisation | contact
+    entity_id: Mapped[str] = mapped_column(String(100))
+    org_id: Mapped[str] = mapped_column(String(64), index=True)  # whose keys these are
+    spec: Mapped[str] = mapped_column(Text)
+    key_ids: Mapped[str] = mapped_column(Text)  # the ids of the keys it puts in place
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # None: still pending
+
+
 def make_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(url)
     if engine.dialect.name == "sqlite":
