@@ -15,18 +15,27 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import UTC
 from typing import Any
 
+import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from fastapi import FastAPI
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from support import OrgTokens
 from typer.testing import CliRunner, Result
 
-from broker.adapters import audit, db
+from broker.adapters import audit, crypto, db
 from broker.adapters.audit_anchors import ANCHOR_KEY, newest_anchor
 from broker.adapters.kafka import Message
 from broker.bootstrap import Runtime
 from broker.config import Settings
+from broker.entrypoints.admin_api import create_admin_api
 from broker.entrypoints.cli import app
+from broker.entrypoints.inbox_api import create_inbox_api
 from broker.keys import audit_key
+from broker.services.directory_admin import load_directory
+from schemas.directory import DirectorySpec, OrganisationSpec, SigningKeySpec
 
 pytestmark = pytest.mark.integration
 
@@ -132,3 +141,102 @@ class TestAuditLogTampering:
         await replace_log(sessions, genuine)
         restored = await audit_verify(settings)
         assert restored.exit_code == 0, restored.output
+
+
+ROGUE, APPROVER = "admin-north", "admin-south"  # the partnership's two administrators
+ADMIN_KEYS = {ROGUE: Ed25519PrivateKey.generate(), APPROVER: Ed25519PrivateKey.generate()}
+SCHOOL, SCHOOL_CONTACT = "school-oakfield", "school-oakfield:key_adult"
+
+
+async def add_administrators(settings: Settings) -> None:
+    """Two administrator organisations, installed as the partnership installs them."""
+    spec = DirectorySpec(organisations=tuple(
+        OrganisationSpec(id=org, name="Partnership admin", kind="front_door", area="E09000099",
+                         signing_keys=(SigningKeySpec(public_key=crypto.encode_public(
+                             key.public_key())),))
+        for org, key in ADMIN_KEYS.items()
+    ))  # fmt: skip
+    engine = db.make_engine(settings.database_url)
+    async with db.sessions(engine, audit_key(settings.keys_dir)).begin() as session:
+        await load_directory(session, spec, actor="install")
+    await engine.dispose()
+
+
+def as_org(app: FastAPI, org: str, key: Ed25519PrivateKey) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
+                             auth=OrgTokens({org: key}, lambda _request: org))  # fmt: skip
+
+
+async def audit_rows(sessions: Sessions, action: str) -> list[Row]:
+    return [row for row in await entries(sessions) if row["action"] == action]
+
+
+async def school_key(sessions: Sessions) -> str:
+    async with sessions() as session:
+        contact = await session.get(db.Contact, SCHOOL_CONTACT)
+        assert contact is not None
+        return contact.hpke_public_key
+
+
+class TestKeyChangesByOneAdministrator:
+    async def test_13_one_administrator_cannot_replace_an_organisations_key_alone(
+        self,
+        settings: Settings,
+        directory: None,
+        sessions: Sessions,
+        producer_keys: dict[str, Ed25519PrivateKey],
+    ) -> None:
+        """Attack: one administrator replaces a school's recipient key with their own, then
+        approves the change themselves. The change is held (202) and the self-approval is
+        a 403; both are audited under that administrator's id (not "admin-api"); the
+        school's key is unchanged and the school sees the pending change with its own token
+        (another organisation cannot). Only another administrator's approval applies it,
+        recorded under both ids."""
+        await add_administrators(settings)
+        config = settings.model_copy(update={"administrators": list(ADMIN_KEYS)})
+        genuine = await school_key(sessions)
+        planted = crypto.encode_public(X25519PrivateKey.generate().public_key())
+        body = {"id": SCHOOL_CONTACT, "org_id": SCHOOL, "role": "key_adult",
+                "hpke_public_key": planted}  # fmt: skip
+        admin_app, inbox_app = create_admin_api(config), create_inbox_api(config)
+        async with (
+            admin_app.router.lifespan_context(admin_app),
+            inbox_app.router.lifespan_context(inbox_app),
+            as_org(admin_app, ROGUE, ADMIN_KEYS[ROGUE]) as rogue,
+            as_org(admin_app, APPROVER, ADMIN_KEYS[APPROVER]) as approver,
+            as_org(inbox_app, SCHOOL, producer_keys[SCHOOL]) as school,
+            as_org(inbox_app, "gp-riverside", producer_keys["gp-riverside"]) as other,
+        ):
+            held = await rogue.put(f"/v1/admin/contacts/{SCHOOL_CONTACT}", json=body)
+            assert held.status_code == 202
+            change_id = held.json()["change_id"]
+            assert held.json() == {"id": SCHOOL_CONTACT, "action": "pending",
+                                   "change_id": change_id}  # fmt: skip
+            own = await rogue.post(f"/v1/admin/key-changes/{change_id}/approval")
+            assert own.status_code == 403
+            assert await school_key(sessions) == genuine
+
+            [requested] = await audit_rows(sessions, "key_change_requested")
+            assert requested["actor"] == ROGUE
+            assert requested["subject_ref"] == f"organisation:{SCHOOL}"
+            [refused] = await audit_rows(sessions, "access_refused")
+            assert (refused["actor"], refused["subject_ref"]) == (ROGUE, f"key_change:{change_id}")
+            assert json.loads(refused["details"])["reason"] == "own_key_change"
+
+            seen = await school.get(f"/v1/organisations/{SCHOOL}/key-changes")
+            assert seen.status_code == 200
+            [notice] = seen.json()
+            assert (notice["change_id"], notice["requested_by"], notice["approved_at"]) == (
+                change_id, ROGUE, None)  # fmt: skip
+            assert planted not in seen.text
+            snooped = await other.get(f"/v1/organisations/{SCHOOL}/key-changes")
+            assert snooped.status_code == 403
+
+            approved = await approver.post(f"/v1/admin/key-changes/{change_id}/approval")
+            assert approved.json() == {"id": SCHOOL_CONTACT, "action": "updated"}
+            assert await school_key(sessions) == planted
+            [done] = await audit_rows(sessions, "key_change_approved")
+            assert done["actor"] == APPROVER
+            assert json.loads(done["details"])["requested_by"] == ROGUE
+            log = (await approver.get("/v1/admin/changes", params={"limit": 1})).json()
+            assert (log[0]["actor"], log[0]["entity_id"]) == (APPROVER, SCHOOL_CONTACT)
