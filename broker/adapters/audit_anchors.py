@@ -4,7 +4,8 @@ here): publishing it, and reading the newest back for ``sgb audit-verify``.
 Anchors go under one Kafka key, so they lie in one partition in the order published; any
 record there that is not an anchor tagged with the audit key is passed over, so a forged
 anchor (from whoever can write the topic without the key) is never taken as the newest.
-Only broker processes may write the audit topic (Kafka ACLs, see deploy/).
+Only the router and the delivery worker may write the audit topic (a Kafka ACL), and nobody
+may delete its records: its retention is forever.
 """
 
 from aiokafka import AIOKafkaConsumer, TopicPartition

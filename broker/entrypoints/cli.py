@@ -4,7 +4,7 @@ import asyncio
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import structlog
 import typer
@@ -16,6 +16,9 @@ from broker.config import Settings
 from broker.entrypoints.dead_letters_cli import app as dead_letters_app
 from broker.entrypoints.report_cli import app as report_app
 from broker.keys import KeyStore, audit_key
+
+if TYPE_CHECKING:
+    from broker.adapters.audit import VerifyResult
 
 app = typer.Typer(help="Safeguarding notification broker.", no_args_is_help=True)
 app.add_typer(dead_letters_app, name="dead-letters")
@@ -100,9 +103,14 @@ def audit_verify(
     from broker.adapters.audit import verify_database
     from broker.adapters.audit_anchors import newest_anchor
     from broker.adapters.kafka import Topics
+    from broker.errors import KeyFileError
 
     settings = Settings()
-    key = audit_key(settings.keys_dir, create=False)
+    try:
+        key = audit_key(settings.keys_dir, create=False)
+    except KeyFileError as exc:
+        typer.echo(f"cannot verify the audit log: {exc}")
+        raise typer.Exit(1) from None
     anchor = None
     if not without_anchor:
         topic = Topics.with_prefix(settings.topic_prefix).audit
@@ -119,7 +127,16 @@ def audit_verify(
         typer.echo(f"audit log broken at entry {result.first_bad_seq}: {result.problem}")
         raise typer.Exit(1)
     anchored = f", up to the anchored entry {result.anchored}" if result.anchored else ""
-    typer.echo(f"audit log intact: {result.entries} entries{anchored}")
+    typer.echo(f"audit log intact: {result.entries} entries{anchored}{_keyed_note(result)}")
+
+
+def _keyed_note(result: "VerifyResult") -> str:
+    """For a log begun before the chain was keyed: where its keyed part starts."""
+    if result.entries == 0 or result.keyed_from == 1:
+        return ""
+    if result.keyed_from is None:
+        return " (none keyed yet: all made before the audit key)"
+    return f" (keyed from entry {result.keyed_from}, which pins those before it)"
 
 
 @app.command("db-upgrade")

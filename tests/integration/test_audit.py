@@ -226,6 +226,55 @@ class TestConcurrentWriters:
         assert retries == 0
 
 
+class TestAnchors:
+    async def test_a_log_cut_short_of_its_anchor_fails(self, sessions: Sessions) -> None:
+        """Entries deleted from the end leave a chain that links up, but ends before the
+        head that was anchored."""
+        await append_entries(sessions, 5)
+        async with sessions() as session:
+            anchor = await audit.head(session)
+        await execute(sessions, "DELETE FROM audit_log WHERE seq > 3")
+        async with sessions() as session:
+            result = await audit.verify(session, KEY, anchor)
+        assert (result.ok, result.entries, result.first_bad_seq) == (False, 3, 4)
+        assert "before entry 5" in (result.problem or "")
+
+    async def test_a_log_that_differs_from_its_anchor_fails(self, sessions: Sessions) -> None:
+        """The anchored entry must be the one anchored, hash for hash."""
+        await append_entries(sessions, 3)
+        async with sessions() as session:
+            head = await audit.head(session)
+        assert head is not None
+        other = audit.Anchor(head.seq, "f" * 64, head.at)
+        async with sessions() as session:
+            result = await audit.verify(session, KEY, other)
+        assert (result.ok, result.first_bad_seq) == (False, 3)
+
+    async def test_a_log_at_or_past_its_anchor_verifies(self, sessions: Sessions) -> None:
+        """Entries appended after the anchor was published are fine."""
+        await append_entries(sessions, 2)
+        async with sessions() as session:
+            anchor = await audit.head(session)
+        await append_entries(sessions, 2)
+        async with sessions() as session:
+            result = await audit.verify(session, KEY, anchor)
+        assert (result.ok, result.entries, result.anchored) == (True, 4, 2)
+
+    @pytest.mark.parametrize(
+        "value",
+        [b"{}", b"[1]", b"not json", b'{"action": "notice_produced", "notice_id": "n-1"}'],
+    )
+    def test_a_record_that_is_no_anchor_is_passed_over(self, value: bytes) -> None:
+        """The audit topic's other records are not anchors."""
+        assert audit.Anchor.from_json(value, KEY) is None
+
+    def test_an_anchor_reads_back_only_with_the_key(self) -> None:
+        """Its tag is keyed: an anchor forged without the key is not one."""
+        anchor = audit.Anchor(7, "a" * 64, T0)
+        assert audit.Anchor.from_json(anchor.to_json(KEY), KEY) == anchor
+        assert audit.Anchor.from_json(anchor.to_json(b"another key"), KEY) is None
+
+
 class TestAuditVerifyCommand:
     @pytest.fixture
     async def database(self, database_url: str, sessions: Sessions) -> str:
