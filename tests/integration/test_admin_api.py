@@ -677,3 +677,55 @@ class TestChangeLog:
             ("person", "p-mother"),
         ]
         assert {c["actor"] for c in latest} == {ADMIN}
+
+
+def signing_key() -> dict[str, str]:
+    return {"public_key": crypto.encode_public(Ed25519PrivateKey.generate().public_key())}
+
+
+class TestKeyChanges:
+    async def test_new_signing_keys_are_held_until_approved(
+        self, api: httpx.AsyncClient, second: httpx.AsyncClient, database: Sessions
+    ) -> None:
+        """An organisation's signing keys change only once another administrator approves;
+        meanwhile the change is listed as pending."""
+        await put(api, "organisations/school-a", organisation("school-a"))
+        body = organisation("school-a", signing_keys=[signing_key()])
+        held = await put(api, "organisations/school-a", body)
+        assert held.status_code == 202
+        assert await rows(database, db.OrgSigningKey) != []  # the administrators' own
+        assert "school-a" not in {k.org_id for k in await rows(database, db.OrgSigningKey)}
+        [listed] = (await second.get("/v1/admin/key-changes")).json()
+        assert (listed["entity_id"], listed["requested_by"]) == ("school-a", ADMIN)
+        approved = await second.post(f"/v1/admin/key-changes/{listed['change_id']}/approval")
+        assert approved.json() == {"id": "school-a", "action": "updated"}
+        assert "school-a" in {k.org_id for k in await rows(database, db.OrgSigningKey)}
+        assert (await second.get("/v1/admin/key-changes")).json() == []
+
+    async def test_a_change_is_approved_once(
+        self, seeded: httpx.AsyncClient, second: httpx.AsyncClient
+    ) -> None:
+        """A second approval of the same change, or of an unknown one, is a 404."""
+        answer = await put_approved(seeded, second, "contacts/dsl-1", contact("dsl-1", "school-a"))
+        assert answer.status_code == 200
+        assert (await second.post("/v1/admin/key-changes/nope/approval")).status_code == 404
+
+    async def test_an_unchanged_key_is_applied_at_once(
+        self, seeded: httpx.AsyncClient, second: httpx.AsyncClient
+    ) -> None:
+        """Changing a contact's other fields, its key kept, needs no second administrator."""
+        body = contact("dsl-1", "school-a")
+        await put_approved(seeded, second, "contacts/dsl-1", body)
+        answer = await put(seeded, "contacts/dsl-1", body | {"daily_digest": True})
+        assert answer.json() == {"id": "dsl-1", "action": "updated"}
+
+    async def test_an_import_that_changes_keys_is_409_and_writes_nothing(
+        self, seeded: httpx.AsyncClient
+    ) -> None:
+        """Keys are not changed in bulk: the import names the record and applies nothing."""
+        spec = {"organisations": [organisation("gp-b", "gp_practice")],
+                "contacts": [contact("school-a-dsl", "school-a")]}  # fmt: skip
+        answer = await seeded.post("/v1/admin/import", json=spec)
+        assert answer.status_code == 409
+        assert "school-a-dsl" in answer.json()["detail"]
+        assert "gp-b" not in {c["entity_id"] for c in await changes(seeded)}
