@@ -10,7 +10,7 @@ from broker.adapters import db
 from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.kafka import KafkaPublisher, Topics, ensure_topics
 from broker.config import Settings
-from broker.keys import KeyStore
+from broker.keys import KeyStore, audit_key
 from broker.logging import configure_logging
 
 
@@ -40,7 +40,8 @@ async def runtime(settings: Settings, *, configure_logs: bool = True) -> AsyncIt
     try:
         keys = KeyStore.load_or_create(settings.keys_dir)
         data_keys = FileDataKeys(settings.keys_dir / "households")
-        yield Runtime(settings, engine, db.sessions(engine), keys, topics, publisher, data_keys)
+        sessions = db.sessions(engine, audit_key(settings.keys_dir))
+        yield Runtime(settings, engine, sessions, keys, topics, publisher, data_keys)
     finally:
         await publisher.stop()
         await engine.dispose()

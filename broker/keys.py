@@ -201,3 +201,32 @@ def _token_key(path: Path) -> Ed25519PrivateKey:
 def _read_secret(path: Path) -> bytes:
     crypto.check_private_mode(path)
     return path.read_bytes()
+
+
+# The audit chain's HMAC key: apart from KeyStore, since every process that writes the audit
+# log needs it (the gateway and the APIs too) and nothing else of the broker's keys.
+AUDIT_KEY_FILE = "audit.key"
+AUDIT_KEY_VARIABLE = "SGB_AUDIT_KEY"  # hex, when a secrets manager supplies it
+
+
+def audit_key(directory: Path, *, create: bool = True) -> bytes:
+    """The key that makes the audit log's chain: kept with the broker's keys, never in the
+    database, so whoever can write the database cannot re-chain a rewritten log. Made on
+    first need (``create``), exactly once however many processes start together."""
+    if value := os.environ.get(AUDIT_KEY_VARIABLE):
+        return bytes.fromhex(value)
+    path = directory / AUDIT_KEY_FILE
+    if create and not path.exists():
+        # Written aside, then linked into place: linking fails if another process got there
+        # first, and nobody ever reads a half-written key.
+        draft = directory / f".{AUDIT_KEY_FILE}.{secrets.token_hex(8)}"
+        crypto.write_secret(draft, secrets.token_bytes(32))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    if not path.exists():
+        raise KeyFileError(f"no audit key ({AUDIT_KEY_FILE}) in the keys folder")
+    return _read_secret(path)

@@ -1,4 +1,5 @@
-"""The router's timer: sends on notices the outbox still holds, and escalates missed deadlines.
+"""The router's timer: sends on notices the outbox still holds, escalates missed deadlines,
+and anchors the audit chain's head in the audit topic.
 
 Both are safe to run in every router instance at once: the relay's duplicates are the same
 notice twice (kept once downstream), and each escalation is claimed in its transaction.
@@ -12,7 +13,9 @@ import structlog
 
 from broker.adapters.kafka import is_transient
 from broker.bootstrap import Runtime
+from broker.keys import audit_key
 from broker.services import follow_ups
+from broker.services.audit_anchoring import HeadAnchoring
 from broker.services.outbox import Outbox
 
 log = structlog.get_logger(__name__)
@@ -45,9 +48,12 @@ async def tick(rt: Runtime, now: datetime) -> list[str]:
 
 async def run_follow_up_timer(rt: Runtime, stop: asyncio.Event) -> None:
     interval = rt.settings.follow_up_interval_seconds
+    anchoring = HeadAnchoring(rt.sessions, rt.publisher, rt.topics.audit,
+                              audit_key(rt.settings.keys_dir))  # fmt: skip
     while not stop.is_set():
         try:
             await tick(rt, datetime.now(UTC))
+            await anchoring.anchor()
         except Exception as exc:
             # The database or Kafka is away: nothing was claimed that is not also recorded,
             # so the next round picks up where this one stopped.

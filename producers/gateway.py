@@ -32,7 +32,7 @@ from broker.entrypoints import auth, ops, serving
 from broker.entrypoints.http_errors import FieldError, field_error, field_errors, unprocessable
 from broker.entrypoints.limits import protect
 from broker.errors import EnvelopeError, EventNotPermitted, PublishFailed, SignatureInvalid
-from broker.keys import KeyStore
+from broker.keys import KeyStore, audit_key
 from broker.logging import configure_logging
 from producers.sdk import EventPublisher
 from schemas.events import Event, EventAdapter
@@ -78,7 +78,7 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
             record_key_secret=keys.pseudonym_secret,
         )
         async with publisher:
-            app.state.sessions = db.sessions(engine)
+            app.state.sessions = db.sessions(engine, audit_key(config.keys_dir))
             app.state.auth = auth.context_for(
                 app.state.sessions, keys.token, config.administrators, config.token_audiences
             )

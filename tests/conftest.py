@@ -38,6 +38,7 @@ from broker.bootstrap import Runtime, runtime
 from broker.config import Settings, TopicSettings
 from broker.demo import family
 from broker.entrypoints.inbox_api import create_inbox_api
+from broker.keys import audit_key
 from broker.services.directory_admin import load_directory
 from consumers.delivery import run_delivery
 from consumers.router import run_router
@@ -306,7 +307,7 @@ async def directory(
     engine = db.make_engine(settings.database_url)
     await db.create_schema(engine)
     public = {cid: pair.public_text for cid, pair in recipient_pairs.items()}
-    async with db.sessions(engine).begin() as session:
+    async with db.sessions(engine, audit_key(settings.keys_dir)).begin() as session:
         await load_directory(
             session, family.directory(public, datetime.now(UTC).date(), producer_keys)
         )

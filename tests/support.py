@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import secrets
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -170,7 +171,8 @@ async def demo_database(
     contacts = tuple(
         c.model_copy(update={"daily_digest": c.id in digest_recipients}) for c in spec.contacts
     )
-    sessions = db.sessions(engine)
+    # An audit key of its own: these tests drive the services directly, never audit-verify.
+    sessions = db.sessions(engine, secrets.token_bytes(32))
     async with sessions.begin() as session:
         await load_directory(session, spec.model_copy(update={"contacts": contacts}))
     try:

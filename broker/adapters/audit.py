@@ -1,17 +1,29 @@
-"""The audit log: a hash chain of everything the broker did with events, notices, the
+"""The audit log: a keyed hash chain of everything the broker did with events, notices, the
 directory and chronologies, kept in the broker's database.
 
-Entries are numbered 1, 2, 3... with no gaps, and each one's hash covers its own fields and
-the hash of the entry before it, so ``verify`` finds an edited, deleted or reordered entry.
-(Entries cut from the end leave a shorter chain that still verifies: compare the count with
-one recorded elsewhere to catch that.) Entries hold ids, types and reasons only, never
-personal data: the log is kept for good, long after the data it refers to is gone.
+Entries are numbered 1, 2, 3... with no gaps, and each one's hash is an HMAC-SHA256, under the
+audit key (``keys.audit_key``: in the broker's keys folder, never in the database), of its own
+fields and the hash of the entry before it. ``verify`` finds an edited, deleted or reordered
+entry, and whoever can write the database but lacks the key cannot re-chain what they changed.
+Entries cut from the end leave a shorter chain that still links up: the router therefore
+publishes the chain's head (its number and hash, tagged with the same key) to the audit topic
+every few seconds (``Anchor``, ``adapters/audit_anchors.py``), and ``verify`` given the newest
+anchor finds a log that ends before it, or differs from it.
+
+Logs begun before the key: their entries (plain SHA-256, the same fields) still verify as
+long as no keyed entry has come before them; the chain continues keyed from the first entry
+appended after the upgrade, whose HMAC covers the hash of the last unkeyed one, so the older
+entries are pinned as well. An unkeyed entry after a keyed one is a broken chain.
+
+Entries hold ids, types and reasons only, never personal data: the log is kept for good, long
+after the data it refers to is gone.
 """
 
 import hashlib
+import hmac
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -20,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
 from broker.adapters import db
+from broker.errors import KeyFileError
 
 Action = Literal[
     "event_received",
@@ -36,6 +49,8 @@ Action = Literal[
     "household_shredded",
     "access_refused",
     "webhook_refused",
+    "key_change_requested",
+    "key_change_approved",
 ]
 Details = Mapping[str, str | int | bool | None]
 
@@ -65,6 +80,44 @@ class VerifyResult:
     entries: int
     first_bad_seq: int | None = None
     problem: str | None = None
+    keyed_from: int | None = field(default=None, compare=False)  # the first keyed entry
+    anchored: int | None = field(default=None, compare=False)  # the anchor's entry, if any
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """The chain's head as the router published it outside the database."""
+
+    seq: int
+    hash: str
+    at: datetime
+
+    def tag(self, key: bytes) -> str:
+        # Its own purpose prefix: an anchor's tag can never pass for an entry's hash.
+        fields = ["audit-anchor", self.seq, self.hash, self.at.astimezone(UTC).isoformat()]
+        return _mac(key, fields)
+
+    def to_json(self, key: bytes) -> bytes:
+        record = {"action": "audit_anchor", "seq": self.seq, "hash": self.hash,
+                  "at": self.at.astimezone(UTC).isoformat(), "tag": self.tag(key)}  # fmt: skip
+        return json.dumps(record, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, value: bytes, key: bytes) -> "Anchor | None":
+        """The anchor in ``value``, or None for any other record or a tag that fails."""
+        try:
+            record = json.loads(value)
+            anchor = cls(int(record["seq"]), str(record["hash"]),
+                         datetime.fromisoformat(record["at"]))  # fmt: skip
+            genuine = hmac.compare_digest(str(record["tag"]), anchor.tag(key))
+        except (ValueError, TypeError, KeyError):
+            return None
+        return anchor if record.get("action") == "audit_anchor" and genuine else None
+
+
+class AuditKeyMissing(KeyFileError):
+    """A session made without the audit key (``db.sessions(engine, audit_key)``) tried to
+    append: an entry nobody could verify is never written."""
 
 
 async def append(
@@ -81,6 +134,9 @@ async def append(
     The first append of a transaction takes the chain's lock and reads its last entry; the
     lock is held to the end of the transaction, so later appends in it chain on from the
     entry before without asking the database again."""
+    key = session.info.get(db.AUDIT_KEY)
+    if not key:
+        raise AuditKeyMissing("no audit key in this session: db.sessions(engine, audit_key)")
     seq, prev_hash = session.info.get(TAIL) or await _locked_tail(session)
     fields: dict[str, Any] = {
         "seq": seq + 1,
@@ -91,7 +147,7 @@ async def append(
         "details": json.dumps(dict(details), sort_keys=True, separators=(",", ":")),
         "prev_hash": prev_hash,
     }
-    entry = AuditEntry(**fields, hash=entry_hash(**fields))
+    entry = AuditEntry(**fields, hash=entry_hash(key, **fields))
     session.add(entry)
     session.info[TAIL] = (entry.seq, entry.hash)
 
@@ -133,6 +189,7 @@ async def _take_append_lock(session: AsyncSession) -> None:
 
 
 def entry_hash(
+    key: bytes | None,
     *,
     seq: int,
     at: datetime,
@@ -142,39 +199,93 @@ def entry_hash(
     details: str,
     prev_hash: str,
 ) -> str:
+    """The entry's HMAC under ``key``; with no key, the plain SHA-256 of entries made before
+    the log was keyed."""
     # A JSON array puts every field in a fixed place with its text escaped, so two different
     # entries never encode alike.
     fields = [seq, at.astimezone(UTC).isoformat(), action, actor, subject_ref, details, prev_hash]
-    canonical = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    if key is None:
+        return hashlib.sha256(_canonical(fields)).hexdigest()
+    return _mac(key, fields)
 
 
-async def verify(session: AsyncSession) -> VerifyResult:
-    """Walks the chain from entry 1, recomputing each hash; stops at the first bad entry."""
-    expected, prev_hash = 1, GENESIS
+def _canonical(fields: list[Any]) -> bytes:
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _mac(key: bytes, fields: list[Any]) -> str:
+    return hmac.new(key, _canonical(fields), hashlib.sha256).hexdigest()
+
+
+async def head(session: AsyncSession) -> Anchor | None:
+    """The chain's last entry as an anchor to publish; None while the log is empty."""
+    last = (
+        await session.execute(
+            select(AuditEntry.seq, AuditEntry.hash, AuditEntry.at)
+            .order_by(AuditEntry.seq.desc())
+            .limit(1)
+        )
+    ).first()
+    return Anchor(last.seq, last.hash, last.at) if last else None
+
+
+async def verify(session: AsyncSession, key: bytes, anchor: Anchor | None = None) -> VerifyResult:
+    """Walks the chain from entry 1, recomputing each hash; stops at the first bad entry.
+    With ``anchor`` (the newest published head), a log that ends before it or differs from
+    it is broken too: entries were cut from its end, or the log was rewritten."""
+    walk = _Walk(key, anchor)
     rows = await session.stream(select(AuditEntry.__table__).order_by(AuditEntry.seq))
     async for row in rows.mappings():
-        if row["seq"] != expected:
+        if broken := walk.step(row):
             await rows.close()
-            return VerifyResult(False, expected - 1, expected, f"entry {expected} is missing")
-        problem = _problem(row, prev_hash)
+            return broken
+    return walk.end()
+
+
+@dataclass
+class _Walk:
+    key: bytes
+    anchor: Anchor | None
+    count: int = 0
+    prev_hash: str = GENESIS
+    keyed_from: int | None = None
+
+    def step(self, row: RowMapping) -> VerifyResult | None:
+        expected = self.count + 1
+        problem = f"entry {expected} is missing" if row["seq"] != expected else self._problem(row)
+        anchor = self.anchor
+        if problem is None and anchor and row["seq"] == anchor.seq and row["hash"] != anchor.hash:
+            problem = "it differs from the head published in the audit topic"
         if problem:
-            await rows.close()
-            return VerifyResult(False, expected - 1, expected, problem)
-        expected, prev_hash = expected + 1, row["hash"]
-    return VerifyResult(True, expected - 1)
+            return self._broken(expected, problem)
+        self.count, self.prev_hash = expected, row["hash"]
+        return None
 
+    def end(self) -> VerifyResult:
+        if self.anchor and self.anchor.seq > self.count:
+            problem = (f"the log ends at entry {self.count}, before entry {self.anchor.seq} "
+                       f"published as its head at {self.anchor.at.isoformat()}: entries were "
+                       "cut from its end")  # fmt: skip
+            return self._broken(self.count + 1, problem)
+        anchored = self.anchor.seq if self.anchor else None
+        return VerifyResult(True, self.count, keyed_from=self.keyed_from, anchored=anchored)
 
-def _problem(row: RowMapping, prev_hash: str) -> str | None:
-    if row["prev_hash"] != prev_hash:
-        return "it does not follow the entry before it"
-    fields = {name: value for name, value in row.items() if name != "hash"}
-    if row["hash"] != entry_hash(**fields):
+    def _broken(self, seq: int, problem: str) -> VerifyResult:
+        return VerifyResult(False, self.count, seq, problem, keyed_from=self.keyed_from)
+
+    def _problem(self, row: RowMapping) -> str | None:
+        if row["prev_hash"] != self.prev_hash:
+            return "it does not follow the entry before it"
+        fields = {name: value for name, value in row.items() if name != "hash"}
+        if hmac.compare_digest(row["hash"], entry_hash(self.key, **fields)):
+            self.keyed_from = self.keyed_from or row["seq"]
+            return None
+        if self.keyed_from is None and row["hash"] == entry_hash(None, **fields):
+            return None  # made before the log was keyed, and pinned by the first keyed entry
         return "its content does not match its hash"
-    return None
 
 
-async def verify_database(url: str) -> VerifyResult:
+async def verify_database(url: str, key: bytes, anchor: Anchor | None = None) -> VerifyResult:
     """Verifies the audit log of the database at ``url``; a missing log is a broken one."""
     engine = db.make_engine(url)
     try:
@@ -185,6 +296,6 @@ async def verify_database(url: str) -> VerifyResult:
         if not exists:
             return VerifyResult(False, 0, 1, "the database holds no audit log")
         async with db.sessions(engine)() as session:
-            return await verify(session)
+            return await verify(session, key, anchor)
     finally:
         await engine.dispose()

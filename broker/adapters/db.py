@@ -408,6 +408,25 @@ class RefusalCount(Base):
     count: Mapped[int] = mapped_column(Integer)
 
 
+class PendingKeyChange(Base):
+    """A change to an organisation's signing keys or a contact's recipient key (creation
+    included), held until an administrator other than its requester approves it
+    (services/key_changes.py). ``spec`` is the record as sent: organisational data and
+    public keys, never personal data."""
+
+    __tablename__ = "pending_key_changes"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(20))  # organisation | contact
+    entity_id: Mapped[str] = mapped_column(String(100))
+    org_id: Mapped[str] = mapped_column(String(64), index=True)  # whose keys these are
+    spec: Mapped[str] = mapped_column(Text)
+    key_ids: Mapped[str] = mapped_column(Text)  # the ids of the keys it puts in place
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # None: still pending
+
+
 def make_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(url)
     if engine.dialect.name == "sqlite":
@@ -459,5 +478,13 @@ async def insert_once(session: AsyncSession, model: type[Base], **values: Any) -
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+AUDIT_KEY = "audit_key"  # where a session holds the key its audit entries are made with
+
+
+def sessions(
+    engine: AsyncEngine, audit_key: bytes | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions on ``engine``; with ``audit_key`` (keys.audit_key) they may also append to
+    the audit log (adapters/audit.py), which a session without it refuses."""
+    info = {AUDIT_KEY: audit_key} if audit_key else {}
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)

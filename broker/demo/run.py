@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from broker.adapters import crypto, db
 from broker.demo import family
 from broker.demo.show import show_inbox
-from broker.keys import KeyStore
+from broker.keys import KeyStore, audit_key
 from broker.services.directory_admin import load_directory
 from producers.auth import OrganisationAuth
 from producers.sdk import signature_header
@@ -46,7 +46,8 @@ def run_demo() -> int:
         recipients = _recipient_keys(work / "recipients")
         producers = family.producer_keys()
         keys = KeyStore.create(work / "keys")
-        asyncio.run(_load_directory(env["SGB_DATABASE_URL"], recipients, producers))
+        asyncio.run(_load_directory(env["SGB_DATABASE_URL"], recipients, producers,
+                                    audit_key(work / "keys")))  # fmt: skip
         ports = {"gateway": _free_port(), "inbox": _free_port()}
         for name, args in _processes(ports).items():
             stack.enter_context(_process(name, args, env, work))
@@ -97,6 +98,7 @@ async def _load_directory(
     url: str,
     recipients: dict[str, family.RecipientKey],
     producers: dict[str, Ed25519PrivateKey],
+    key: bytes,
 ) -> None:
     engine = db.make_engine(url)
     await db.create_schema(engine)
@@ -106,7 +108,7 @@ async def _load_directory(
     if hours:
         console.print(f"For the demo, the front door opens at {hours[0]:%H:%M} today: until "
                       "then its emergency duty team answers for it.")  # fmt: skip
-    async with db.sessions(engine).begin() as session:
+    async with db.sessions(engine, key).begin() as session:
         spec = family.directory(public, now.date(), producers, front_door_hours=hours)
         await load_directory(session, spec)
     await engine.dispose()

@@ -1,6 +1,7 @@
 """The directory admin API: create and change every kind of directory record, import a whole
 directory, and read the change log. Every route needs an administrator's access token (the
-``admin`` scope, given to the organisations named in ``administrators``).
+``admin`` scope, given to the organisations named in ``administrators``), and every change is
+recorded under that administrator's organisation id.
 
 Each ``PUT`` creates the record or replaces it whole and answers ``{"id", "action"}``, the
 action being created, updated or unchanged. The id in the path must be the id in the body.
@@ -8,14 +9,19 @@ Every change is recorded with the names of the fields changed, never their value
 input (a recipient key nothing can be sealed to included) is a 422 naming each field, never
 the value sent; a reference to a record the directory lacks, or a clash with another record,
 is a 409; a missing record to delete a 404.
+
+A change to an organisation's signing keys or a contact's recipient key (a new contact
+included) is not applied: it answers 202 with a pending change, which another administrator
+approves (``POST /v1/admin/key-changes/{id}/approval``) before it takes effect; its requester
+approving it is a 403, recorded. An import that would change keys is a 409.
 """
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import FastAPI, Query, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -24,14 +30,17 @@ from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters import db
+from broker.adapters import audit, db
 from broker.adapters.csv_import import read_directory
+from broker.adapters.tokens import Principal
 from broker.config import Settings
 from broker.entrypoints import auth, http_errors, ops, serving
+from broker.entrypoints.key_change_notices import KeyChange
 from broker.entrypoints.limits import protect
-from broker.keys import KeyStore
+from broker.keys import KeyStore, audit_key
 from broker.logging import configure_logging
 from broker.services import directory_admin as admin
+from broker.services import key_changes
 from broker.services.directory_changes import (
     DuplicateValue,
     MissingReference,
@@ -51,13 +60,21 @@ from schemas.directory import (
     RelationshipSpec,
 )
 
-ACTOR = "admin-api"  # until authentication names the administrator
 S = TypeVar("S")
+KeyedPut = Callable[[AsyncSession, S, str, datetime], Awaitable[Outcome | key_changes.Pending]]
 
 
 class Changed(BaseModel):
     id: str
     action: Outcome
+
+
+class PendingChange(BaseModel):
+    """A key change held for a second administrator's approval."""
+
+    id: str
+    action: Literal["pending"] = "pending"
+    change_id: str
 
 
 class Imported(BaseModel):
@@ -89,7 +106,7 @@ def create_admin_api(settings: Settings | None = None) -> FastAPI:
         configure_logging(config.log_level, config.log_json)
         engine = db.make_engine(config.database_url)
         await db.create_schema(engine)
-        app.state.sessions = db.sessions(engine)
+        app.state.sessions = db.sessions(engine, audit_key(config.keys_dir))
         keys = KeyStore.load_or_create(config.keys_dir)
         app.state.auth = auth.context_for(
             app.state.sessions, keys.token, config.administrators, config.token_audiences
@@ -108,6 +125,7 @@ def create_admin_api(settings: Settings | None = None) -> FastAPI:
     _add_registration_routes(app)
     _add_relationship_routes(app)
     _add_bulk_routes(app)
+    _add_key_change_routes(app)
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -123,7 +141,7 @@ async def import_folder(folder: Path, settings: Settings) -> admin.ImportSummary
     engine = db.make_engine(settings.database_url)
     try:
         await db.create_schema(engine)
-        async with db.sessions(engine).begin() as session:
+        async with db.sessions(engine, audit_key(settings.keys_dir)).begin() as session:
             return await admin.load_directory(
                 session, spec, actor="csv-import",
                 webhook_networks=settings.webhooks.allowed_networks,
@@ -135,39 +153,41 @@ async def import_folder(folder: Path, settings: Settings) -> admin.ImportSummary
 def _add_record_routes(app: FastAPI) -> None:
     base = "/v1/admin"
 
-    @app.put(base + "/organisations/{org_id}", response_model=Changed)
-    async def put_organisation(
-        request: Request, _: auth.Administrator, org_id: str, spec: OrganisationSpec
-    ) -> Changed:
-        _same_ids(id=(org_id, spec.id))
-        return await _put(request, admin.put_organisation, spec, spec.id)
+    held: dict[int | str, dict[str, Any]] = {status.HTTP_202_ACCEPTED: {"model": PendingChange}}
 
-    @app.put(base + "/contacts/{contact_id}", response_model=Changed)
+    @app.put(base + "/organisations/{org_id}", response_model=Changed, responses=held)
+    async def put_organisation(
+        request: Request, caller: auth.Administrator, org_id: str, spec: OrganisationSpec
+    ) -> Changed | JSONResponse:
+        _same_ids(id=(org_id, spec.id))
+        return await _put_keys(request, caller, key_changes.put_organisation, spec, spec.id)
+
+    @app.put(base + "/contacts/{contact_id}", response_model=Changed, responses=held)
     async def put_contact(
-        request: Request, _: auth.Administrator, contact_id: str, spec: ContactSpec
-    ) -> Changed:
+        request: Request, caller: auth.Administrator, contact_id: str, spec: ContactSpec
+    ) -> Changed | JSONResponse:
         _same_ids(id=(contact_id, spec.id))
-        put = partial(admin.put_contact, webhook_networks=request.app.state.webhook_networks)
-        return await _put(request, put, spec, spec.id)
+        put = partial(key_changes.put_contact, webhook_networks=request.app.state.webhook_networks)
+        return await _put_keys(request, caller, put, spec, spec.id)
 
     @app.put(base + "/people/{person_id}", response_model=Changed)
     async def put_person(
-        request: Request, _: auth.Administrator, person_id: str, spec: PersonSpec
+        request: Request, caller: auth.Administrator, person_id: str, spec: PersonSpec
     ) -> Changed:
         _same_ids(id=(person_id, spec.id))
-        return await _put(request, admin.put_person, spec, spec.id)
+        return await _put(request, caller, admin.put_person, spec, spec.id)
 
     @app.put(base + "/households/{household_id}", response_model=Changed)
     async def put_household(
-        request: Request, _: auth.Administrator, household_id: str, spec: HouseholdSpec
+        request: Request, caller: auth.Administrator, household_id: str, spec: HouseholdSpec
     ) -> Changed:
         _same_ids(id=(household_id, spec.id))
-        return await _put(request, admin.put_household, spec, spec.id)
+        return await _put(request, caller, admin.put_household, spec, spec.id)
 
     @app.put(base + "/involvements/{person_id}/{org_id}/{opened_on}", response_model=Changed)
     async def put_involvement(
         request: Request,
-        _: auth.Administrator,
+        caller: auth.Administrator,
         person_id: str,
         org_id: str,
         opened_on: date,
@@ -176,14 +196,14 @@ def _add_record_routes(app: FastAPI) -> None:
         path = {"person_id": person_id, "org_id": org_id, "opened_on": opened_on}
         _same_ids(**{name: (value, getattr(spec, name)) for name, value in path.items()})
         record_id = f"{person_id}/{org_id}/{opened_on.isoformat()}"
-        return await _put(request, admin.put_involvement, spec, record_id)
+        return await _put(request, caller, admin.put_involvement, spec, record_id)
 
     @app.put(base + "/plans/{plan_id}", response_model=Changed)
     async def put_plan(
-        request: Request, _: auth.Administrator, plan_id: str, spec: PlanSpec
+        request: Request, caller: auth.Administrator, plan_id: str, spec: PlanSpec
     ) -> Changed:
         _same_ids(id=(plan_id, spec.id))
-        return await _put(request, admin.put_plan, spec, spec.id)
+        return await _put(request, caller, admin.put_plan, spec, spec.id)
 
 
 def _add_registration_routes(app: FastAPI) -> None:
@@ -191,18 +211,22 @@ def _add_registration_routes(app: FastAPI) -> None:
 
     @app.put(path, response_model=Changed)
     async def put_registration(
-        request: Request, _: auth.Administrator, person_id: str, kind: str, spec: RegistrationSpec
+        request: Request,
+        caller: auth.Administrator,
+        person_id: str,
+        kind: str,
+        spec: RegistrationSpec,
     ) -> Changed:
         _same_ids(person_id=(person_id, spec.person_id), kind=(kind, spec.kind))
         record_id = admin.registration_id(person_id, kind)
-        return await _put(request, admin.put_registration, spec, record_id)
+        return await _put(request, caller, admin.put_registration, spec, record_id)
 
     @app.delete(path, response_model=Changed)
     async def delete_registration(
-        request: Request, _: auth.Administrator, person_id: str, kind: str
+        request: Request, caller: auth.Administrator, person_id: str, kind: str
     ) -> Changed:
         async with _sessions(request).begin() as session:
-            await admin.delete_registration(session, person_id, kind, ACTOR)
+            await admin.delete_registration(session, person_id, kind, caller.org_id)
         return Changed(id=admin.registration_id(person_id, kind), action="deleted")
 
 
@@ -212,7 +236,7 @@ def _add_relationship_routes(app: FastAPI) -> None:
     @app.put(path, response_model=Changed)
     async def put_relationship(
         request: Request,
-        _: auth.Administrator,
+        caller: auth.Administrator,
         person_id: str,
         kind: str,
         related_person_id: str,
@@ -221,14 +245,19 @@ def _add_relationship_routes(app: FastAPI) -> None:
         _same_ids(person_id=(person_id, spec.person_id), kind=(kind, spec.kind),
                   related_person_id=(related_person_id, spec.related_person_id))  # fmt: skip
         record_id = admin.relationship_id(person_id, kind, related_person_id)
-        return await _put(request, admin.put_relationship, spec, record_id)
+        return await _put(request, caller, admin.put_relationship, spec, record_id)
 
     @app.delete(path, response_model=Changed)
     async def delete_relationship(
-        request: Request, _: auth.Administrator, person_id: str, kind: str, related_person_id: str
+        request: Request,
+        caller: auth.Administrator,
+        person_id: str,
+        kind: str,
+        related_person_id: str,
     ) -> Changed:
         async with _sessions(request).begin() as session:
-            await admin.delete_relationship(session, person_id, kind, related_person_id, ACTOR)
+            await admin.delete_relationship(session, person_id, kind, related_person_id,
+                                            caller.org_id)  # fmt: skip
         return Changed(id=admin.relationship_id(person_id, kind, related_person_id),
                        action="deleted")  # fmt: skip
 
@@ -236,13 +265,16 @@ def _add_relationship_routes(app: FastAPI) -> None:
 def _add_bulk_routes(app: FastAPI) -> None:
     @app.post("/v1/admin/import", response_model=Imported)
     async def import_directory(
-        request: Request, _: auth.Administrator, spec: DirectorySpec
+        request: Request, caller: auth.Administrator, spec: DirectorySpec
     ) -> Imported:
-        """Applies a whole directory in one transaction: all of it, or none of it."""
+        """Applies a whole directory in one transaction: all of it, or none of it (none when
+        it would change any keys: those go one record at a time, for a second approval)."""
         async with _sessions(request).begin() as session:
+            await key_changes.check_import(session, spec)
             summary = await admin.load_directory(
-                session, spec, actor=ACTOR, webhook_networks=request.app.state.webhook_networks
-            )
+                session, spec, actor=caller.org_id,
+                webhook_networks=request.app.state.webhook_networks,
+            )  # fmt: skip
         return Imported(counts={kind: dict(counts) for kind, counts in summary.items()})
 
     @app.get("/v1/admin/changes", response_model=list[Change])
@@ -254,15 +286,52 @@ def _add_bulk_routes(app: FastAPI) -> None:
         return [_change(row) for row in rows]
 
 
+def _add_key_change_routes(app: FastAPI) -> None:
+    base = "/v1/admin/key-changes"
+
+    @app.get(base, response_model=list[KeyChange])
+    async def pending_key_changes(request: Request, _: auth.Administrator) -> list[KeyChange]:
+        """Key changes awaiting a second administrator, oldest first."""
+        async with _sessions(request)() as session:
+            return [KeyChange.of(row) for row in await key_changes.pending(session)]
+
+    @app.post(base + "/{change_id}/approval", response_model=Changed)
+    async def approve_key_change(
+        request: Request, caller: auth.Administrator, change_id: str
+    ) -> Changed:
+        """Applies the change, for any administrator but the one who asked for it."""
+        async with _sessions(request).begin() as session:
+            done = await key_changes.approve(session, change_id, caller.org_id, _now(),
+                                             request.app.state.webhook_networks)  # fmt: skip
+        return Changed(id=done.entity_id, action=done.outcome)
+
+
 async def _put(
     request: Request,
+    caller: Principal,
     put: Callable[[AsyncSession, S, str], Awaitable[Outcome]],
     spec: S,
     record_id: str,
 ) -> Changed:
     async with _sessions(request).begin() as session:
-        action = await put(session, spec, ACTOR)
+        action = await put(session, spec, caller.org_id)
     return Changed(id=record_id, action=action)
+
+
+async def _put_keys(
+    request: Request, caller: Principal, put: KeyedPut[S], spec: S, record_id: str
+) -> Changed | JSONResponse:
+    """A record that may carry keys: applied (200), or held for approval (202)."""
+    async with _sessions(request).begin() as session:
+        action = await put(session, spec, caller.org_id, _now())
+    if isinstance(action, key_changes.Pending):
+        held = PendingChange(id=record_id, change_id=action.change_id)
+        return JSONResponse(held.model_dump(), status_code=status.HTTP_202_ACCEPTED)
+    return Changed(id=record_id, action=action)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _same_ids(**pairs: tuple[object, object]) -> None:
@@ -293,6 +362,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         IntegrityError: _integrity,
         admin.UnsealableKey: _unsealable_key,
         admin.UnsafeWebhook: _unsafe_webhook,
+        key_changes.NotPending: _not_found,
+        key_changes.OwnChange: _own_change,
+        key_changes.KeyChangeInImport: _conflict,
     }
     for exc_type, handler in handlers.items():
         app.add_exception_handler(exc_type, handler)
@@ -336,3 +408,14 @@ async def _integrity(_request: Request, _exc: Exception) -> JSONResponse:
     # The database's own message quotes the values it rejected: never pass it on.
     message = "the change conflicts with another record in the directory"
     return http_errors.detail(status.HTTP_409_CONFLICT, message)
+
+
+async def _own_change(request: Request, exc: Exception) -> JSONResponse:
+    """A requester approving their own key change: refused, and the refusal audited."""
+    if not isinstance(exc, key_changes.OwnChange):
+        raise exc  # registered for OwnChange alone
+    async with _sessions(request).begin() as session:
+        await audit.append(session, "access_refused", exc.administrator,
+                           f"key_change:{exc.change_id}",
+                           {"status": 403, "reason": "own_key_change"}, _now())  # fmt: skip
+    return http_errors.detail(status.HTTP_403_FORBIDDEN, str(exc))

@@ -18,8 +18,11 @@ from broker.bootstrap import Runtime, runtime
 from broker.config import Settings
 from broker.entrypoints.dead_letters_cli import app as dead_letters_app
 from broker.entrypoints.report_cli import app as report_app
-from broker.keys import KeyStore
+from broker.keys import KeyStore, audit_key
 from broker.logging import log_crashes
+
+if TYPE_CHECKING:
+    from broker.adapters.audit import VerifyResult
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -103,21 +106,57 @@ def delivery(ops_port: OpsPort = None) -> None:
 
 @app.command("keys-init")
 def keys_init(directory: Path | None = None) -> None:
-    """Create the broker's HPKE, signing and pseudonym keys (never overwrites)."""
+    """Create the broker's HPKE, signing, pseudonym and audit keys (never overwrites)."""
     store = KeyStore.create(directory or Settings().keys_dir)
+    audit_key(directory or Settings().keys_dir)
     typer.echo(f"broker keys created; public keys:\n{store.public.to_text()}")
 
 
 @app.command("audit-verify")
-def audit_verify() -> None:
-    """Check the audit log's hash chain: an edited, deleted or reordered entry fails it."""
+def audit_verify(
+    without_anchor: Annotated[bool, typer.Option(
+        help="Check the chain alone, when Kafka is out of reach: a log cut short goes unseen."
+    )] = False,
+) -> None:  # fmt: skip
+    """Check the audit log's keyed chain against the newest head anchored in the audit topic:
+    an edited, deleted, reordered or re-chained entry fails it, and so does a log cut short."""
     from broker.adapters.audit import verify_database
+    from broker.adapters.audit_anchors import newest_anchor
+    from broker.adapters.kafka import Topics
+    from broker.errors import KeyFileError
 
-    result = asyncio.run(verify_database(Settings().database_url))
+    settings = Settings()
+    try:
+        key = audit_key(settings.keys_dir, create=False)
+    except KeyFileError as exc:
+        typer.echo(f"cannot verify the audit log: {exc}")
+        raise typer.Exit(1) from None
+    anchor = None
+    if not without_anchor:
+        topic = Topics.with_prefix(settings.topic_prefix).audit
+        anchor = asyncio.run(newest_anchor(settings.kafka_bootstrap_servers, topic, key,
+                                           settings.kafka_security))  # fmt: skip
+        if anchor is None:
+            typer.echo(
+                f"no anchor of the audit log found in {topic}: cannot tell whether "
+                "entries were cut from its end (--without-anchor checks the chain alone)"
+            )
+            raise typer.Exit(1)
+    result = asyncio.run(verify_database(settings.database_url, key, anchor))
     if not result.ok:
         typer.echo(f"audit log broken at entry {result.first_bad_seq}: {result.problem}")
         raise typer.Exit(1)
-    typer.echo(f"audit log intact: {result.entries} entries")
+    anchored = f", up to the anchored entry {result.anchored}" if result.anchored else ""
+    typer.echo(f"audit log intact: {result.entries} entries{anchored}{_keyed_note(result)}")
+
+
+def _keyed_note(result: "VerifyResult") -> str:
+    """For a log begun before the chain was keyed: where its keyed part starts."""
+    if result.entries == 0 or result.keyed_from == 1:
+        return ""
+    if result.keyed_from is None:
+        return " (none keyed yet: all made before the audit key)"
+    return f" (keyed from entry {result.keyed_from}, which pins those before it)"
 
 
 @app.command("db-upgrade")
@@ -149,7 +188,8 @@ def shred_household(household_id: str) -> None:
     async def run() -> bool:
         engine = db.make_engine(settings.database_url)
         keys = KeyStore.load(settings.keys_dir)
-        async with db.sessions(engine).begin() as session:
+        sessions = db.sessions(engine, audit_key(settings.keys_dir, create=False))
+        async with sessions.begin() as session:
             done = await shred(session, FileDataKeys(settings.keys_dir / "households"),
                                keys.pseudonym_secret, household_id, "cli")  # fmt: skip
         await engine.dispose()

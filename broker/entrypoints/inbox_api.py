@@ -29,7 +29,7 @@ from broker.adapters.kafka import Message
 from broker.adapters.tokens import NotAuthorised, Principal
 from broker.bootstrap import Runtime, runtime
 from broker.config import Settings
-from broker.entrypoints import auth, front_door_api, http_errors, ops, serving
+from broker.entrypoints import auth, front_door_api, http_errors, key_change_notices, ops, serving
 from broker.entrypoints.limits import protect
 from broker.errors import PublishFailed
 from broker.pseudonyms import pseudonym
@@ -101,6 +101,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(matching.NotInQueue, front_door_api.not_in_queue)  # type: ignore[arg-type]
     app.add_exception_handler(matching.MatchConflict, front_door_api.conflict)  # type: ignore[arg-type]
     app.include_router(front_door_api.router)
+    app.include_router(key_change_notices.router)
     base = "/v1/recipients/{recipient_id}/notices"
 
     @app.get(base, response_model=list[NoticeSummary])

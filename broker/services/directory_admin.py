@@ -92,23 +92,18 @@ async def put_organisation(session: AsyncSession, spec: OrganisationSpec, actor:
     terms = [{"org_id": spec.id, **term.model_dump()} for term in spec.terms]
     if await replace_rows(session, db.SchoolTerm, db.SchoolTerm.org_id == spec.id, terms):
         delta.fields.append("terms")
-    keys = [
-        {"org_id": spec.id, "key_id": crypto.key_id(crypto.signing_public_from_text(k.public_key)),
-         **k.model_dump()}
-        for k in spec.signing_keys
-    ]  # fmt: skip
+    keys = signing_key_rows(spec)
     if await replace_rows(session, db.OrgSigningKey, db.OrgSigningKey.org_id == spec.id, keys):
         delta.fields.append("signing_keys")
     return await log(session, actor, "organisation", spec.id, delta)
 
 
-def _clock(moment: time | None) -> str | None:
-    return moment.strftime("%H:%M") if moment else None
-
-
-async def put_contact(
-    session: AsyncSession, spec: ContactSpec, actor: str, webhook_networks: Sequence[Network] = ()
-) -> Outcome:
+async def check_contact(
+    session: AsyncSession, spec: ContactSpec, webhook_networks: Sequence[Network] = ()
+) -> None:
+    """Raises what putting this contact would: its organisation missing, a webhook into a
+    network it may not reach, a key nothing can be sealed to, or another contact in the same
+    role."""
     await require(session, db.Organisation, "organisation", spec.org_id)
     host = urlsplit(spec.webhook_url).hostname if spec.webhook_url else None
     if host and refused_host(host, webhook_networks):
@@ -119,6 +114,25 @@ async def put_contact(
     clash = select(db.Contact.id).where(same_role, db.Contact.id != spec.id).limit(1)
     if await session.scalar(clash) is not None:
         raise DuplicateValue("contact at this organisation", "role")
+
+
+def signing_key_rows(spec: OrganisationSpec) -> list[dict[str, Any]]:
+    """The organisation's signing keys as rows, each with its key id."""
+    return [
+        {"org_id": spec.id, "key_id": crypto.key_id(crypto.signing_public_from_text(k.public_key)),
+         **k.model_dump()}
+        for k in spec.signing_keys
+    ]  # fmt: skip
+
+
+def _clock(moment: time | None) -> str | None:
+    return moment.strftime("%H:%M") if moment else None
+
+
+async def put_contact(
+    session: AsyncSession, spec: ContactSpec, actor: str, webhook_networks: Sequence[Network] = ()
+) -> Outcome:
+    await check_contact(session, spec, webhook_networks)
     key = recipient_keys.key_id(spec.hpke_public_key)
     values = spec.model_dump(exclude={"id"}) | {"key_id": key}
     delta = await put_row(session, db.Contact, {"id": spec.id}, values)

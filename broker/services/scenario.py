@@ -39,7 +39,7 @@ from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.envelopes import open_notice, seal_event, sign_event
 from broker.adapters.kafka import Message, Topics
 from broker.demo import family
-from broker.keys import KeyStore
+from broker.keys import KeyStore, audit_key
 from broker.rules.deadlines import LONDON
 from broker.rules.thresholds import Thresholds
 from broker.services.directory_admin import load_directory
@@ -221,8 +221,8 @@ async def run_scenario(scenario: Scenario, limits: Thresholds = Thresholds()) ->
         engine = db.make_engine(f"sqlite+aiosqlite:///{Path(work) / 'scenario.db'}")
         try:
             await db.create_schema(engine)
-            sessions = db.sessions(engine)
             keys = KeyStore.create(Path(work) / "keys")
+            sessions = db.sessions(engine, audit_key(Path(work) / "keys"))
             spec, recipients, producers = _directory(scenario)
             async with sessions.begin() as session:
                 await load_directory(session, spec, actor="scenario")

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from broker.adapters import db
 from broker.adapters.kafka import Topics, ensure_topics
 from broker.config import TopicSettings
-from broker.keys import KeyStore
+from broker.keys import KeyStore, audit_key
 from broker.rules.deadlines import OTHER_PERIODS
 from broker.services.directory_admin import load_directory
 from producers.sdk import EventPublisher
@@ -169,7 +169,8 @@ class Deployment:
         engine = db.make_engine(self.database_url)
         try:
             await db.create_schema(engine)
-            async with db.sessions(engine).begin() as session:
+            sessions = db.sessions(engine, audit_key(self.workdir / "keys"))
+            async with sessions.begin() as session:
                 await load_directory(session, self.population.spec, webhook_networks=[LOOPBACK])
         finally:
             await engine.dispose()

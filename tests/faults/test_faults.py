@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaProducer
 from broker.adapters import data_quality, db
 from broker.adapters.dead_letter_topic import DeadLetter, read_all
 from broker.config import TopicSettings
+from broker.keys import audit_key
 from deploy.localkafka import LocalKafkaCluster
 from deploy.localpostgres import LocalPostgres
 
@@ -226,7 +227,8 @@ async def test_poison_records(
         async with deployed(system):
 
             async def fault(stream: Stream) -> None:
-                await inject(db.sessions(engine), system.workdir / "keys",
+                await inject(db.sessions(engine, audit_key(system.workdir / "keys")),
+                             system.workdir / "keys",
                              system.keys.pseudonym_secret, poison)  # fmt: skip
                 await send_raw(bootstrap, system.topic_names.events, NOT_AN_EVENT)
                 assert len(stream.published) < first_poisoned, "the poison went in too late"

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from support import OrgTokens
@@ -37,6 +38,8 @@ LOW_ORDER_KEYS = {
 
 ADMIN = "partnership-admin"
 ADMIN_KEY = Ed25519PrivateKey.generate()
+SECOND = "partnership-admin-2"  # approves the first's key changes
+SECOND_KEY = Ed25519PrivateKey.generate()
 
 
 @pytest.fixture
@@ -44,35 +47,61 @@ def admin_settings(tmp_path: Path, database_url: str) -> Settings:
     """Its own database; the admin API needs no Kafka."""
     return Settings(database_url=database_url,
                     keys_dir=tmp_path / "keys", log_json=True,
-                    administrators=[ADMIN])  # fmt: skip
+                    administrators=[ADMIN, SECOND])  # fmt: skip
 
 
 async def bootstrap_administrator(settings: Settings) -> None:
-    """The partnership's administrator, put in place the way an install does, outside the
-    API (and so outside its change log)."""
+    """The partnership's two administrators, put in place the way an install does, outside
+    the API (and so outside its change log)."""
     engine = db.make_engine(settings.database_url)
     await db.create_schema(engine)
     async with db.sessions(engine).begin() as session:
-        session.add(db.Organisation(id=ADMIN, name="Partnership admin", kind="front_door",
-                                    area="E09000099"))  # fmt: skip
-        await session.flush()
-        public = ADMIN_KEY.public_key()
-        session.add(db.OrgSigningKey(org_id=ADMIN, key_id=crypto.key_id(public),
-                                     public_key=crypto.encode_public(public)))  # fmt: skip
+        for org_id, key in ((ADMIN, ADMIN_KEY), (SECOND, SECOND_KEY)):
+            session.add(db.Organisation(id=org_id, name="Partnership admin", kind="front_door",
+                                        area="E09000099"))  # fmt: skip
+            await session.flush()
+            public = key.public_key()
+            session.add(db.OrgSigningKey(org_id=org_id, key_id=crypto.key_id(public),
+                                         public_key=crypto.encode_public(public)))  # fmt: skip
     await engine.dispose()
 
 
 @pytest.fixture
-async def api(admin_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The admin API started with its lifespan, spoken to over ASGI as the administrator."""
+async def app(admin_settings: Settings) -> AsyncIterator[FastAPI]:
+    """The admin API, started with its lifespan."""
     await bootstrap_administrator(admin_settings)
     app = create_admin_api(admin_settings)
-    auth = OrgTokens({ADMIN: ADMIN_KEY}, lambda _request: ADMIN)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test",
-                                     auth=auth) as client:  # fmt: skip
-            yield client
+        yield app
+
+
+def client(app: FastAPI, org_id: str, key: Ed25519PrivateKey) -> httpx.AsyncClient:
+    """Speaks to the app over ASGI as this administrator."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
+                             auth=OrgTokens({org_id: key}, lambda _request: org_id))  # fmt: skip
+
+
+@pytest.fixture
+async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """The admin API as the first administrator."""
+    async with client(app, ADMIN, ADMIN_KEY) as first:
+        yield first
+
+
+@pytest.fixture
+async def second(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """The admin API as the second administrator."""
+    async with client(app, SECOND, SECOND_KEY) as other:
+        yield other
+
+
+async def put_approved(
+    api: httpx.AsyncClient, second: httpx.AsyncClient, path: str, body: dict[str, Any]
+) -> httpx.Response:
+    """A key change: put by the first administrator, held, approved by the second."""
+    held = await put(api, path, body)
+    assert held.status_code == 202, held.text
+    return await second.post(f"/v1/admin/key-changes/{held.json()['change_id']}/approval")
 
 
 @pytest.fixture
@@ -175,11 +204,12 @@ class TestOrganisations:
 
 class TestContacts:
     async def test_contact_is_stored_with_its_key_id(
-        self, seeded: httpx.AsyncClient, database: Sessions
+        self, seeded: httpx.AsyncClient, second: httpx.AsyncClient, database: Sessions
     ) -> None:
-        """The key id is computed from the public key sent."""
+        """The key id is computed from the public key sent (once a second administrator
+        has approved the new key)."""
         body = contact("school-a-dsl", "school-a")
-        answer = await put(seeded, "contacts/school-a-dsl", body)
+        answer = await put_approved(seeded, second, "contacts/school-a-dsl", body)
         assert answer.json() == {"id": "school-a-dsl", "action": "created"}
         [row] = await rows(database, db.Contact)
         assert row.key_id == crypto.key_id(crypto.hpke_public_from_text(body["hpke_public_key"]))
@@ -190,9 +220,11 @@ class TestContacts:
         assert answer.status_code == 409
         assert answer.json() == {"detail": "no organisation with id 'school-x' in the directory"}
 
-    async def test_second_contact_in_same_role_is_409(self, seeded: httpx.AsyncClient) -> None:
+    async def test_second_contact_in_same_role_is_409(
+        self, seeded: httpx.AsyncClient, second: httpx.AsyncClient
+    ) -> None:
         """An organisation has one contact per role."""
-        await put(seeded, "contacts/dsl-1", contact("dsl-1", "school-a"))
+        await put_approved(seeded, second, "contacts/dsl-1", contact("dsl-1", "school-a"))
         answer = await put(seeded, "contacts/dsl-2", contact("dsl-2", "school-a"))
         assert answer.status_code == 409
 
@@ -212,12 +244,13 @@ class TestContacts:
         assert "contact" not in {c["entity"] for c in await changes(seeded)}
 
     async def test_a_good_key_replacing_a_refused_one_is_taken(
-        self, seeded: httpx.AsyncClient
+        self, seeded: httpx.AsyncClient, second: httpx.AsyncClient
     ) -> None:
         """Once refused, the same contact registers with a usable key."""
         refused = contact("school-a-dsl", "school-a") | {"hpke_public_key": LOW_ORDER_KEYS["zero"]}
         assert (await put(seeded, "contacts/school-a-dsl", refused)).status_code == 422
-        answer = await put(seeded, "contacts/school-a-dsl", contact("school-a-dsl", "school-a"))
+        answer = await put_approved(seeded, second, "contacts/school-a-dsl",
+                                    contact("school-a-dsl", "school-a"))  # fmt: skip
         assert answer.json() == {"id": "school-a-dsl", "action": "created"}
 
 
@@ -631,15 +664,68 @@ class TestImport:
         assert "school-a-dsl" in str(refused.value)
         assert "hpke_public_key" in str(refused.value)
         assert key not in str(refused.value)
-        assert [o.id for o in await rows(database, db.Organisation)] == [ADMIN]
+        assert sorted(o.id for o in await rows(database, db.Organisation)) == [ADMIN, SECOND]
 
 
 class TestChangeLog:
     async def test_newest_first_with_limit(self, seeded: httpx.AsyncClient) -> None:
-        """The log is newest first and cut at the limit."""
+        """The log is newest first and cut at the limit; each change names the
+        administrator who made it."""
         latest = await changes(seeded, limit=2)
         assert [(c["entity"], c["entity_id"]) for c in latest] == [
             ("person", "p-child"),
             ("person", "p-mother"),
         ]
-        assert {c["actor"] for c in latest} == {"admin-api"}
+        assert {c["actor"] for c in latest} == {ADMIN}
+
+
+def signing_key() -> dict[str, str]:
+    return {"public_key": crypto.encode_public(Ed25519PrivateKey.generate().public_key())}
+
+
+class TestKeyChanges:
+    async def test_new_signing_keys_are_held_until_approved(
+        self, api: httpx.AsyncClient, second: httpx.AsyncClient, database: Sessions
+    ) -> None:
+        """An organisation's signing keys change only once another administrator approves;
+        meanwhile the change is listed as pending."""
+        await put(api, "organisations/school-a", organisation("school-a"))
+        body = organisation("school-a", signing_keys=[signing_key()])
+        held = await put(api, "organisations/school-a", body)
+        assert held.status_code == 202
+        assert await rows(database, db.OrgSigningKey) != []  # the administrators' own
+        assert "school-a" not in {k.org_id for k in await rows(database, db.OrgSigningKey)}
+        [listed] = (await second.get("/v1/admin/key-changes")).json()
+        assert (listed["entity_id"], listed["requested_by"]) == ("school-a", ADMIN)
+        approved = await second.post(f"/v1/admin/key-changes/{listed['change_id']}/approval")
+        assert approved.json() == {"id": "school-a", "action": "updated"}
+        assert "school-a" in {k.org_id for k in await rows(database, db.OrgSigningKey)}
+        assert (await second.get("/v1/admin/key-changes")).json() == []
+
+    async def test_a_change_is_approved_once(
+        self, seeded: httpx.AsyncClient, second: httpx.AsyncClient
+    ) -> None:
+        """A second approval of the same change, or of an unknown one, is a 404."""
+        answer = await put_approved(seeded, second, "contacts/dsl-1", contact("dsl-1", "school-a"))
+        assert answer.status_code == 200
+        assert (await second.post("/v1/admin/key-changes/nope/approval")).status_code == 404
+
+    async def test_an_unchanged_key_is_applied_at_once(
+        self, seeded: httpx.AsyncClient, second: httpx.AsyncClient
+    ) -> None:
+        """Changing a contact's other fields, its key kept, needs no second administrator."""
+        body = contact("dsl-1", "school-a")
+        await put_approved(seeded, second, "contacts/dsl-1", body)
+        answer = await put(seeded, "contacts/dsl-1", body | {"daily_digest": True})
+        assert answer.json() == {"id": "dsl-1", "action": "updated"}
+
+    async def test_an_import_that_changes_keys_is_409_and_writes_nothing(
+        self, seeded: httpx.AsyncClient
+    ) -> None:
+        """Keys are not changed in bulk: the import names the record and applies nothing."""
+        spec = {"organisations": [organisation("gp-b", "gp_practice")],
+                "contacts": [contact("school-a-dsl", "school-a")]}  # fmt: skip
+        answer = await seeded.post("/v1/admin/import", json=spec)
+        assert answer.status_code == 409
+        assert "school-a-dsl" in answer.json()["detail"]
+        assert "gp-b" not in {c["entity_id"] for c in await changes(seeded)}

@@ -23,6 +23,7 @@ from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.demo import family
 from broker.entrypoints.cli import app
+from broker.keys import audit_key
 from schemas.events import ParentMentalHealthCrisis
 
 pytestmark = pytest.mark.integration
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.integration
 Sessions = async_sessionmaker[AsyncSession]
 T0 = datetime(2025, 3, 3, 9, 30, tzinfo=UTC)
 SCHOOL = "school-oakfield:key_adult"
+KEY = bytes(range(32))  # the audit key these tests' entries are made with
 
 
 @pytest.fixture
@@ -37,7 +39,7 @@ async def sessions(database_url: str) -> AsyncIterator[Sessions]:
     """A fresh database with the broker's schema."""
     engine = db.make_engine(database_url)
     await db.create_schema(engine)
-    yield db.sessions(engine)
+    yield db.sessions(engine, KEY)
     await engine.dispose()
 
 
@@ -52,7 +54,7 @@ async def append_entries(sessions: Sessions, count: int) -> None:
 
 async def verify(sessions: Sessions) -> audit.VerifyResult:
     async with sessions() as session:
-        return await audit.verify(session)
+        return await audit.verify(session, KEY)
 
 
 async def execute(sessions: Sessions, sql: str, **params: object) -> None:
@@ -82,6 +84,50 @@ class TestChain:
                 await audit.append(session, "notice_delivered", "delivery", f"notice-{n}", {}, T0)
         assert await verify(sessions) == audit.VerifyResult(ok=True, entries=3)
 
+    async def test_a_session_without_the_key_cannot_append(self, database_url: str) -> None:
+        """An entry nobody could verify is never written: the append is refused."""
+        engine = db.make_engine(database_url)
+        async with db.sessions(engine).begin() as session:
+            with pytest.raises(audit.AuditKeyMissing):
+                await audit.append(session, "notice_read", "someone", "notice-1", {}, T0)
+        async with db.sessions(engine, KEY)() as session:
+            result = await audit.verify(session, KEY)
+        await engine.dispose()
+        assert result == audit.VerifyResult(ok=True, entries=0)
+
+    async def test_entries_made_before_the_key_verify_until_a_keyed_one(
+        self, sessions: Sessions
+    ) -> None:
+        """A log begun before the key continues keyed: its unkeyed entries still verify,
+        and the first keyed entry pins them."""
+        await append_entries(sessions, 4)
+        await rehash_unkeyed(sessions, [1, 2])
+        result = await verify(sessions)
+        assert (result.ok, result.entries, result.keyed_from) == (True, 4, 3)
+
+    async def test_an_unkeyed_entry_after_a_keyed_one_fails(self, sessions: Sessions) -> None:
+        """Re-chaining the log without the key from any keyed entry on breaks it there."""
+        await append_entries(sessions, 4)
+        await rehash_unkeyed(sessions, [3, 4])
+        result = await verify(sessions)
+        assert (result.ok, result.first_bad_seq) == (False, 3)
+        assert result.problem == "its content does not match its hash"
+
+
+async def rehash_unkeyed(sessions: Sessions, seqs: list[int]) -> None:
+    """Recomputes these entries' hashes, and the links to them, as SHA-256 with no key."""
+    async with sessions.begin() as session:
+        entries = audit.AuditEntry.__table__
+        rows = (await session.execute(select(entries).order_by(entries.c.seq))).mappings().all()
+        prev = audit.GENESIS
+        for row in rows:
+            fields = {k: v for k, v in row.items() if k != "hash"} | {"prev_hash": prev}
+            plain = row["seq"] in seqs
+            digest = audit.entry_hash(None if plain else KEY, **fields)
+            await session.execute(update(entries).where(entries.c.seq == row["seq"])
+                                  .values(hash=digest, prev_hash=prev))  # fmt: skip
+            prev = digest
+
 
 class TestTampering:
     @pytest.mark.parametrize(
@@ -109,7 +155,8 @@ class TestTampering:
     async def test_an_entry_rehashed_after_editing_breaks_the_next_link(
         self, sessions: Sessions
     ) -> None:
-        """Recomputing the edited entry's own hash does not help: the next one points back."""
+        """Recomputing the edited entry's own hash, even with the key, does not help: the
+        next one points back."""
         await append_entries(sessions, 4)
         await execute(sessions, "UPDATE audit_log SET actor = 'someone-else' WHERE seq = 2")
         async with sessions() as session:
@@ -118,7 +165,7 @@ class TestTampering:
         fields = row._asdict()
         del fields["hash"]
         await execute(sessions, "UPDATE audit_log SET hash = :hash WHERE seq = 2",
-                      hash=audit.entry_hash(**fields))  # fmt: skip
+                      hash=audit.entry_hash(KEY, **fields))  # fmt: skip
         result = await verify(sessions)
         assert (result.ok, result.first_bad_seq) == (False, 3)
         assert result.problem == "it does not follow the entry before it"
@@ -154,7 +201,7 @@ class TestConcurrentWriters:
         url = await databases.new()
         engines = [db.make_engine(url), db.make_engine(url)]
         await db.create_schema(engines[0])
-        pools = [db.sessions(engine) for engine in engines]
+        pools = [db.sessions(engine, KEY) for engine in engines]
         retries = 0
 
         async def one(n: int) -> None:
@@ -170,13 +217,62 @@ class TestConcurrentWriters:
 
         await asyncio.gather(*(one(n) for n in range(20)))
         async with pools[0]() as session:
-            result = await audit.verify(session)
+            result = await audit.verify(session, KEY)
             refs = (await session.scalars(text("SELECT subject_ref FROM audit_log"))).all()
         for engine in engines:
             await engine.dispose()
         assert result == audit.VerifyResult(ok=True, entries=20)
         assert sorted(refs) == sorted(f"event-{n}" for n in range(20))
         assert retries == 0
+
+
+class TestAnchors:
+    async def test_a_log_cut_short_of_its_anchor_fails(self, sessions: Sessions) -> None:
+        """Entries deleted from the end leave a chain that links up, but ends before the
+        head that was anchored."""
+        await append_entries(sessions, 5)
+        async with sessions() as session:
+            anchor = await audit.head(session)
+        await execute(sessions, "DELETE FROM audit_log WHERE seq > 3")
+        async with sessions() as session:
+            result = await audit.verify(session, KEY, anchor)
+        assert (result.ok, result.entries, result.first_bad_seq) == (False, 3, 4)
+        assert "before entry 5" in (result.problem or "")
+
+    async def test_a_log_that_differs_from_its_anchor_fails(self, sessions: Sessions) -> None:
+        """The anchored entry must be the one anchored, hash for hash."""
+        await append_entries(sessions, 3)
+        async with sessions() as session:
+            head = await audit.head(session)
+        assert head is not None
+        other = audit.Anchor(head.seq, "f" * 64, head.at)
+        async with sessions() as session:
+            result = await audit.verify(session, KEY, other)
+        assert (result.ok, result.first_bad_seq) == (False, 3)
+
+    async def test_a_log_at_or_past_its_anchor_verifies(self, sessions: Sessions) -> None:
+        """Entries appended after the anchor was published are fine."""
+        await append_entries(sessions, 2)
+        async with sessions() as session:
+            anchor = await audit.head(session)
+        await append_entries(sessions, 2)
+        async with sessions() as session:
+            result = await audit.verify(session, KEY, anchor)
+        assert (result.ok, result.entries, result.anchored) == (True, 4, 2)
+
+    @pytest.mark.parametrize(
+        "value",
+        [b"{}", b"[1]", b"not json", b'{"action": "notice_produced", "notice_id": "n-1"}'],
+    )
+    def test_a_record_that_is_no_anchor_is_passed_over(self, value: bytes) -> None:
+        """The audit topic's other records are not anchors."""
+        assert audit.Anchor.from_json(value, KEY) is None
+
+    def test_an_anchor_reads_back_only_with_the_key(self) -> None:
+        """Its tag is keyed: an anchor forged without the key is not one."""
+        anchor = audit.Anchor(7, "a" * 64, T0)
+        assert audit.Anchor.from_json(anchor.to_json(KEY), KEY) == anchor
+        assert audit.Anchor.from_json(anchor.to_json(b"another key"), KEY) is None
 
 
 class TestAuditVerifyCommand:
@@ -187,9 +283,11 @@ class TestAuditVerifyCommand:
 
     @staticmethod
     async def audit_verify(database: str) -> Result:
-        """``sgb audit-verify``, in a thread: the command runs its own event loop."""
-        env = {"SGB_DATABASE_URL": database}
-        return await asyncio.to_thread(CliRunner().invoke, app, ["audit-verify"], env=env)
+        """``sgb audit-verify`` of the chain alone (tests/security checks it against the
+        anchor in Kafka), in a thread: the command runs its own event loop."""
+        env = {"SGB_DATABASE_URL": database, "SGB_AUDIT_KEY": KEY.hex()}
+        args = ["audit-verify", "--without-anchor"]
+        return await asyncio.to_thread(CliRunner().invoke, app, args, env=env)
 
     async def test_an_intact_log_exits_zero(self, database: str) -> None:
         """It says how many entries it checked."""
@@ -240,7 +338,7 @@ class TestThroughTheSystem:
 
         engine = db.make_engine(settings.database_url)
         async with db.sessions(engine)() as session:
-            result = await audit.verify(session)
+            result = await audit.verify(session, audit_key(settings.keys_dir))
             rows = (await session.execute(text("SELECT * FROM audit_log"))).all()
         await engine.dispose()
 

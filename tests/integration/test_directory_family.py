@@ -3,6 +3,7 @@ and the relationships that hold wherever people live (a parent apart from the ch
 apart, a parent who moved out)."""
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import db
 from broker.adapters.directory import SqlDirectory
+from broker.keys import audit_key
 from broker.rules.family import Family, HouseholdRole, Member
 from broker.services.directory_admin import load_directory, put_household
 from schemas.directory import DirectorySpec, HouseholdSpec
@@ -23,9 +25,9 @@ Sessions = async_sessionmaker[AsyncSession]
 
 
 @pytest.fixture
-async def sessions(database_url: str) -> AsyncIterator[Sessions]:
+async def sessions(database_url: str, tmp_path: Path) -> AsyncIterator[Sessions]:
     engine = db.make_engine(database_url)
-    yield db.sessions(engine)
+    yield db.sessions(engine, audit_key(tmp_path / "keys"))
     await engine.dispose()
 
 

@@ -1,0 +1,50 @@
+"""What an organisation sees of changes to its own keys, on the inbox API.
+
+``GET /v1/organisations/{org_id}/key-changes`` lists them, pending and applied, newest first:
+which record, the ids of the keys it puts in place, which administrator asked and which
+approved. An organisation polls this with its own token, as it polls its inbox; while a
+change is pending it can object before it takes effect (no notice is sealed for it: the
+admin API holds no sealing or signing key, and a notice sealed to a key being replaced would
+not reach whoever it is taken from). Another organisation's list is a 403, audited.
+"""
+
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from broker.adapters import db
+from broker.adapters.tokens import NotAuthorised
+from broker.entrypoints import auth
+from broker.services import key_changes
+
+router = APIRouter()
+
+
+class KeyChange(BaseModel):
+    change_id: str
+    entity: str
+    entity_id: str
+    org_id: str
+    key_ids: list[str]
+    requested_by: str
+    requested_at: datetime
+    approved_by: str | None
+    approved_at: datetime | None  # None while it awaits a second administrator
+
+    @classmethod
+    def of(cls, row: db.PendingKeyChange) -> "KeyChange":
+        return cls(change_id=row.id, entity=row.entity, entity_id=row.entity_id,
+                   org_id=row.org_id, key_ids=row.key_ids.split(","),
+                   requested_by=row.requested_by, requested_at=row.requested_at,
+                   approved_by=row.approved_by, approved_at=row.approved_at)  # fmt: skip
+
+
+@router.get("/v1/organisations/{org_id}/key-changes", response_model=list[KeyChange])
+async def key_changes_of(
+    request: Request, org_id: str, caller: auth.NoticeReader
+) -> list[KeyChange]:
+    if caller.org_id != org_id:
+        raise NotAuthorised("an organisation sees only its own key changes")
+    async with request.app.state.rt.sessions() as session:
+        return [KeyChange.of(row) for row in await key_changes.concerning(session, org_id)]
