@@ -12,8 +12,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import audit, crypto, db
-from broker.adapters.data_keys import FileDataKeys
-from broker.errors import BrokerError
+from broker.errors import BrokerError, DataKeyShredded, DataKeyUnusable
+from broker.ports import DataKeyStore
 from schemas.notices import NoticeHeader, SealedNotice
 
 
@@ -21,8 +21,13 @@ class NoticeNotFound(BrokerError):
     """No such notice in this recipient's inbox (another recipient's notice included)."""
 
 
+class NoticeGone(BrokerError):
+    """The notice is in this inbox but can never be read again: its household was shredded
+    (retention) or what was stored of it no longer opens."""
+
+
 async def store(
-    session: AsyncSession, notices: Sequence[SealedNotice], now: datetime, keys: FileDataKeys
+    session: AsyncSession, notices: Sequence[SealedNotice], now: datetime, keys: DataKeyStore
 ) -> int:
     """Stores each notice once, however often it is delivered; returns how many were new.
     Its ciphertext is sealed again at rest under its household's data key (crypto-shredding)."""
@@ -87,8 +92,27 @@ async def get_notice(session: AsyncSession, recipient_id: str, notice_id: UUID) 
     return notice
 
 
-def sealed(notice: db.InboxNotice, keys: FileDataKeys) -> SealedNotice:
-    """The notice as the broker sent it; ``DataKeyShredded`` once its household's key is gone."""
+async def fetch(
+    session: AsyncSession, recipient_id: str, notice_id: UUID, keys: DataKeyStore, now: datetime
+) -> tuple[db.InboxNotice, SealedNotice | NoticeGone]:
+    """The notice and its sealed form, its fetch audited; or, for a notice that can no longer
+    be opened, why, audited as a refusal. The caller records a delivery only for the first,
+    and commits either way (the refusal's audit entry too) before answering."""
+    notice = await get_notice(session, recipient_id, notice_id)
+    try:
+        opened: SealedNotice | NoticeGone = sealed(notice, keys)
+    except (DataKeyShredded, DataKeyUnusable) as exc:
+        reason = "household_shredded" if isinstance(exc, DataKeyShredded) else "unreadable"
+        await audit.append(session, "notice_gone", recipient_id, str(notice_id),
+                           {"reason": reason}, now)  # fmt: skip
+        return notice, NoticeGone("this notice's stored data was deleted or cannot be read")
+    await audit.append(session, "notice_read", recipient_id, str(notice_id), {}, now)
+    return notice, opened
+
+
+def sealed(notice: db.InboxNotice, keys: DataKeyStore) -> SealedNotice:
+    """The notice as the broker sent it; ``DataKeyShredded`` once its household's key is gone,
+    ``DataKeyUnusable`` when what was stored does not open."""
     header = NoticeHeader.model_validate_json(notice.header)
     ciphertext = keys.unwrap(
         header.household, crypto.b64decode(notice.ciphertext), _context(header.notice_id)

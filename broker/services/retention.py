@@ -5,12 +5,12 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import audit
-from broker.adapters.data_keys import FileDataKeys
+from broker.ports import DataKeyStore
 from broker.pseudonyms import pseudonym
 
 
 async def shred_household(
-    session: AsyncSession, keys: FileDataKeys, secret: bytes, household_id: str, actor: str
+    session: AsyncSession, keys: DataKeyStore, secret: bytes, household_id: str, actor: str
 ) -> bool:
     """Makes every notice stored for the household unreadable, for good; audited."""
     household = pseudonym(secret, "household", household_id)
