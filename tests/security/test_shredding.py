@@ -7,6 +7,7 @@ push or replay of such a notice is a dead letter, never a crashed worker; a refu
 audited and is no delivery."""
 
 import asyncio
+import json
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -187,3 +188,77 @@ def webhook_letter(notice_id: str) -> DeadLetter:
     reads it (the dead-letter CLI reads the same letter from the topic)."""
     reason = {"reason": "webhook_rejected", "channel": "webhook", "notice_id": notice_id}
     return DeadLetter(0, 0, None, b"", reason, None, None)
+
+
+def ed_attendance(nhs_number: str) -> dict[str, Any]:
+    now = datetime.now(UTC).isoformat()
+    return {"event_type": "ed_attendance", "event_id": str(uuid.uuid4()),
+            "source_org": "acute-demo", "occurred_at": now, "arrived_at": now,
+            "subject": {"nhs_number": nhs_number}, "presenting_category": "injury"}  # fmt: skip
+
+
+def crisis_of_someone_unknown() -> dict[str, Any]:
+    """The mother, known to the mental health service only by its own record number."""
+    return crisis() | {"subject": {"local_id": "mh-record-4471"}}
+
+
+class TestShreddingLeavesNothingInClear:
+    async def test_07_chronology_patterns_and_matched_queue_entries_go_with_the_key(
+        self,
+        gateway: httpx.AsyncClient,
+        inbox: httpx.AsyncClient,
+        running_broker: Runtime,
+        producer_keys: dict[str, Ed25519PrivateKey],
+    ) -> None:
+        """Attack: after the Carters are shredded, an operator (or a database backup) reads
+        what was kept in clear: the household's chronology, a twin's ED attendance in the
+        pattern records, and the event the front door matched to the mother, still sealed only
+        to the broker in the matching queue. All of it is deleted in the shredding's
+        transaction, the audit entry counts what went, and the router still routes."""
+        rt, door = running_broker, "/v1/front-doors/la-front-door/matching-queue"
+        await post_signed(gateway, ed_attendance(family.TWIN_2), producer_keys)
+        unknown = crisis_of_someone_unknown()
+        await post_signed(gateway, unknown, producer_keys)
+        await until(lambda: queued(inbox, door, unknown["event_id"]))
+        matched = await inbox.post(f"{door}/{unknown['event_id']}/match",
+                                   json={"links": [{"position": 0, "person_id": "p-mother"}],
+                                         "matched_by": "duty social worker"})  # fmt: skip
+        assert matched.status_code == 200
+        await until(lambda: chronology_has(rt, unknown["event_id"]))
+        assert await kept_in_clear(rt) == (True, True, True)
+
+        await shred_carters(rt)
+
+        assert await kept_in_clear(rt) == (False, False, False)
+        [entry] = await audit_entries(rt, "household_shredded")
+        details = json.loads(entry.details)
+        assert details["had_a_key"] is True
+        assert details["queued_events"] == 1
+        assert details["pattern_records"] >= 1
+        assert details["chronology_lines"] >= 2
+        await post_signed(gateway, ed_attendance(family.TWIN_2), producer_keys)
+        await until(lambda: chronology_has(rt, None))  # a new chronology starts
+
+
+async def queued(inbox: httpx.AsyncClient, door: str, event_id: str) -> bool:
+    return any(e["event_id"] == event_id for e in (await inbox.get(door)).json())
+
+
+async def chronology_has(rt: Runtime, event_id: str | None) -> bool:
+    """Whether the Carters' chronology holds this event (any event, for None)."""
+    query = select(db.ChronologyEntry).where(db.ChronologyEntry.household_id == "h-carter")
+    if event_id is not None:
+        query = query.where(db.ChronologyEntry.event_id == event_id)
+    async with rt.sessions() as session:
+        return (await session.scalar(query.limit(1))) is not None
+
+
+async def kept_in_clear(rt: Runtime) -> tuple[bool, bool, bool]:
+    """Whether the Carters' chronology, the twin's pattern records and the queue's copy of
+    the matched event are in the database."""
+    async with rt.sessions() as session:
+        patterns = await session.scalar(
+            select(db.PatternRecord).where(db.PatternRecord.person_id == "p-twin-2").limit(1)
+        )
+        entries = (await session.scalars(select(db.MatchingQueueEntry))).all()
+    return await chronology_has(rt, None), patterns is not None, bool(entries)
