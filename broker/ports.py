@@ -15,7 +15,8 @@ class DataKeyStore(Protocol):
 
     ``unwrap`` raises ``DataKeyShredded`` for what a shredded key sealed and
     ``DataKeyUnusable`` for a damaged key or ciphertext, nothing else; ``wrap`` makes the
-    household's key on first use, a new one after a shred."""
+    household's key on first use, a new one after a shred. ``household`` in ``wrap`` and
+    ``unwrap`` may name several households ("a+b"): sealed under each key, gone with any."""
 
     def wrap(self, household: str, data: bytes, context: bytes) -> bytes: ...
 

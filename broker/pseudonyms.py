@@ -26,3 +26,10 @@ def person_identifier(person: PersonRef, source_org: str) -> str:
 
 def person_key(secret: bytes, person: PersonRef, source_org: str) -> str:
     return pseudonym(secret, "person", person_identifier(person, source_org))
+
+
+def unmatched_key_name(secret: bytes, identifier: str) -> str:
+    """Names the data key of what is kept about someone the directory does not know, by the
+    identifier an event gave (``person_identifier``): shredded with any household the person
+    is later found to belong to."""
+    return "u" + pseudonym(secret, "unmatched-person", identifier)

@@ -7,6 +7,10 @@ as owner-only files here, so a database backup holds no key. Deleting a househol
 everything stored under it unreadable: to the broker, to its operators, and to the recipients,
 whatever copies of the database exist.
 
+A notice concerning people of several households (a child's, from an event about a parent
+living elsewhere) is sealed under each of their keys in turn (``key_name``): shredding any one
+of those households makes it unreadable.
+
 Each ciphertext names the key it was made with (a short id derived from the key). Shredding
 deletes the key and keeps a tombstone, ``<household>.shredded``, listing the ids of the keys
 deleted: what they sealed answers "shredded" (410, a dead letter) for good, never a failed
@@ -26,6 +30,7 @@ import json
 import os
 import re
 import secrets
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,13 +43,20 @@ from broker.errors import DataKeyShredded, DataKeyUnusable, KeyFileError
 from broker.ports import DataKeyStore
 from broker.pseudonyms import pseudonym
 
-__all__ = ["DataKeyShredded", "FileDataKeys", "household_shredded"]
+__all__ = ["DataKeyShredded", "FileDataKeys", "household_shredded", "key_name"]
 
 log = structlog.get_logger(__name__)
 NONCE_BYTES = 12
 KEY_ID_BYTES = 8
 TAGGED = b"sgbdk1"  # a ciphertext that names its key: TAGGED + key id + nonce + sealed
+SEPARATOR = "+"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def key_name(households: Iterable[str]) -> str:
+    """Names the data keys of several households at once: what is wrapped under the name is
+    sealed under each of their keys, and is gone when any one of them is shredded."""
+    return SEPARATOR.join(sorted(set(households)))
 
 
 def household_shredded(store: DataKeyStore, secret: bytes, household_id: str) -> bool:
@@ -60,13 +72,24 @@ class FileDataKeys:
         self.directory = directory
 
     def wrap(self, household: str, data: bytes, context: bytes) -> bytes:
+        """Sealed under the key of each household named (see ``key_name``), innermost first."""
+        for name in household.split(SEPARATOR):
+            data = self._wrap_one(name, data, context)
+        return data
+
+    def unwrap(self, household: str, stored: bytes, context: bytes) -> bytes:
+        """The data; ``DataKeyShredded`` when a key of it was deleted, ``DataKeyUnusable``
+        when a key or the stored bytes are damaged. Never any other exception."""
+        for name in reversed(household.split(SEPARATOR)):
+            stored = self._unwrap_one(name, stored, context)
+        return stored
+
+    def _wrap_one(self, household: str, data: bytes, context: bytes) -> bytes:
         key = self._key_for(household)
         nonce = os.urandom(NONCE_BYTES)
         return TAGGED + _key_id(key) + nonce + AESGCM(key).encrypt(nonce, data, context)
 
-    def unwrap(self, household: str, stored: bytes, context: bytes) -> bytes:
-        """The data; ``DataKeyShredded`` when its key was deleted, ``DataKeyUnusable`` when
-        the key or the stored bytes are damaged. Never any other exception."""
+    def _unwrap_one(self, household: str, stored: bytes, context: bytes) -> bytes:
         key_id, body = _split(stored)
         if key_id is not None and key_id.hex() in self._tombstone(household):
             raise DataKeyShredded("this household's stored data was deleted")

@@ -1,12 +1,14 @@
 """Retention: shredding a household deletes what the broker holds about it, for good.
 
 Its data key goes (so every notice and record sealed under it can never be read again, in
-any copy of the database) and a tombstone stays in the key store. In the same transaction the
-records kept in clear go too: the household's chronology (which is also the memory of its
-history digests), the pattern records of its members who live in no other household (the
-others' records also serve their other home, whose retention holds them), and the matching
-queue's copies of events that were matched to it (sealed only to the broker, so readable to
-it for as long as they were kept). The audit log keeps the fact and the counts, no more.
+any copy of the database) and a tombstone stays in the key store; so do the keys of what was
+kept about its members while the directory did not know them (by each identifier of theirs).
+In the same transaction the records kept in clear go too: the household's chronology (which
+is also the memory of its history digests), the pattern records of its members who live in
+no other household (the others' records also serve their other home, whose retention holds
+them), and the matching queue's copies of events that were matched to it (sealed only to the
+broker, so readable to it for as long as they were kept). The audit log keeps the fact and
+the counts, no more.
 """
 
 from collections.abc import Sequence
@@ -18,7 +20,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from broker.adapters import audit, db
 from broker.ports import DataKeyStore
-from broker.pseudonyms import pseudonym
+from broker.pseudonyms import pseudonym, unmatched_key_name
 
 
 async def shred_household(
@@ -27,10 +29,14 @@ async def shred_household(
     """Makes everything stored for the household unreadable or deleted; audited. Answers
     whether it had a data key."""
     household = pseudonym(secret, "household", household_id)
+    unmatched = [unmatched_key_name(secret, i) for i in await _identifiers(session, household_id)]
     purged = await purge_records(session, household_id)
     shredded = keys.shred(household)
+    # What was kept about its members before the directory knew them goes too.
+    unmatched_keys = sum(keys.shred(name) for name in unmatched)
     await audit.append(session, "household_shredded", actor, household,
-                       {"had_a_key": shredded, **purged}, datetime.now(UTC))  # fmt: skip
+                       {"had_a_key": shredded, "unmatched_keys": unmatched_keys, **purged},
+                       datetime.now(UTC))  # fmt: skip
     return shredded
 
 
@@ -45,6 +51,22 @@ async def purge_records(session: AsyncSession, household_id: str) -> dict[str, i
         delete(db.ChronologyEntry).where(db.ChronologyEntry.household_id == household_id)
     )).rowcount  # type: ignore[attr-defined]  # fmt: skip
     return {"chronology_lines": lines, "pattern_records": patterns, "queued_events": queued}
+
+
+async def _identifiers(session: AsyncSession, household_id: str) -> set[str]:
+    """Every identifier an event may have named a member by (``person_identifier``)."""
+    members = select(db.HouseholdMember.person_id).where(
+        db.HouseholdMember.household_id == household_id
+    )
+    people = (await session.scalars(select(db.Person).where(db.Person.id.in_(members)))).all()
+    aliases = (await session.scalars(
+        select(db.PersonAlias).where(db.PersonAlias.person_id.in_(members))
+    )).all()  # fmt: skip
+    return (
+        {f"nhs:{p.nhs_number}" for p in people if p.nhs_number}
+        | {f"upn:{p.upn}" for p in people if p.upn}
+        | {f"local:{a.source_org}:{a.local_id}" for a in aliases}
+    )
 
 
 async def _chronology_events(session: AsyncSession, household_id: str) -> list[str]:
