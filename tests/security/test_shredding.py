@@ -28,9 +28,9 @@ from broker.bootstrap import Runtime
 from broker.config import Settings, WebhookSettings
 from broker.demo import family
 from broker.services.dead_letters import Replayed, replay
-from broker.services.directory_admin import put_contact
+from broker.services.directory_admin import put_contact, put_household
 from broker.services.retention import shred_household
-from schemas.directory import ContactSpec
+from schemas.directory import ContactSpec, HouseholdMemberSpec, HouseholdSpec
 
 pytestmark = pytest.mark.e2e
 GP = "gp-riverside:safeguarding_lead"
@@ -262,3 +262,50 @@ async def kept_in_clear(rt: Runtime) -> tuple[bool, bool, bool]:
         )
         entries = (await session.scalars(select(db.MatchingQueueEntry))).all()
     return await chronology_has(rt, None), patterns is not None, bool(entries)
+
+
+SCHOOL, FATHERS_GP = "school-oakfield:key_adult", "gp-hillview:safeguarding_lead"
+
+
+async def father_moves_out(rt: Runtime) -> None:
+    """The father now lives in a flat of his own; the mother and the children stay."""
+    mother_and_children = tuple(
+        HouseholdMemberSpec(person_id=p, role="parent_or_carer" if p == "p-mother" else "child")
+        for p in ("p-mother", "p-child-b", "p-twin-1", "p-twin-2")
+    )
+    flat = (HouseholdMemberSpec(person_id="p-father", role="parent_or_carer"),)
+    homes = [HouseholdSpec(id="h-carter", area=family.AREA, members=mother_and_children),
+             HouseholdSpec(id="h-father-flat", area=family.AREA, members=flat)]  # fmt: skip
+    async with rt.sessions.begin() as session:
+        for home in homes:
+            await put_household(session, home, "test")
+
+
+class TestAChildsNoticeFromAnotherHousehold:
+    async def test_07_a_childs_notice_goes_with_the_childs_household(
+        self,
+        gateway: httpx.AsyncClient,
+        inbox: httpx.AsyncClient,
+        running_broker: Runtime,
+        producer_keys: dict[str, Ed25519PrivateKey],
+    ) -> None:
+        """Attack: the father, living apart, is in crisis; his son's school is told. Once the
+        son's household (the Carters) is shredded, the school's notice about the son must be
+        gone too, though the event came from the father's household: 410, audited as gone.
+        The father's own GP's notice, about him alone, is untouched."""
+        rt = running_broker
+        await father_moves_out(rt)
+        fathers_crisis = crisis() | {"subject": {"nhs_number": family.FATHER}}
+        await post_signed(gateway, fathers_crisis, producer_keys)
+        [school] = await wait_for_notices(inbox, SCHOOL, 1)
+        [gp] = await wait_for_notices(inbox, FATHERS_GP, 1)
+        assert (await inbox.get(f"/v1/recipients/{SCHOOL}/notices/{school['notice_id']}")
+                ).status_code == 200  # fmt: skip
+
+        await shred_carters(rt)
+
+        answer = await inbox.get(f"/v1/recipients/{SCHOOL}/notices/{school['notice_id']}")
+        assert answer.status_code == 410
+        assert len(await audit_entries(rt, "notice_gone", school["notice_id"])) == 1
+        fathers = await inbox.get(f"/v1/recipients/{FATHERS_GP}/notices/{gp['notice_id']}")
+        assert fathers.status_code == 200
