@@ -34,6 +34,7 @@ from schemas.directory import ContactSpec, HouseholdMemberSpec, HouseholdSpec
 
 pytestmark = pytest.mark.e2e
 GP = "gp-riverside:safeguarding_lead"
+FRONT_DOOR = "la-front-door:duty_manager"
 
 
 def crisis() -> dict[str, Any]:
@@ -213,13 +214,16 @@ class TestShreddingLeavesNothingInClear:
         """Attack: after the Carters are shredded, an operator (or a database backup) reads
         what was kept in clear: the household's chronology, a twin's ED attendance in the
         pattern records, and the event the front door matched to the mother, still sealed only
-        to the broker in the matching queue. All of it is deleted in the shredding's
-        transaction, the audit entry counts what went, and the router still routes."""
+        to the broker in the matching queue; or reads the front door's notice of that event
+        from before the match, when the mother was unknown. All of it is deleted in the
+        shredding's transaction or answers 410, the audit entry counts what went, and the
+        router still routes."""
         rt, door = running_broker, "/v1/front-doors/la-front-door/matching-queue"
         await post_signed(gateway, ed_attendance(family.TWIN_2), producer_keys)
         unknown = crisis_of_someone_unknown()
         await post_signed(gateway, unknown, producer_keys)
         await until(lambda: queued(inbox, door, unknown["event_id"]))
+        held = await until(lambda: unmatched_notice(inbox, unknown["event_id"]))
         matched = await inbox.post(f"{door}/{unknown['event_id']}/match",
                                    json={"links": [{"position": 0, "person_id": "p-mother"}],
                                          "matched_by": "duty social worker"})  # fmt: skip
@@ -236,8 +240,18 @@ class TestShreddingLeavesNothingInClear:
         assert details["queued_events"] == 1
         assert details["pattern_records"] >= 1
         assert details["chronology_lines"] >= 2
+        assert details["unmatched_keys"] == 1  # the mother's record number's key
+        held_url = f"/v1/recipients/{FRONT_DOOR}/notices/{held['notice_id']}"
+        assert (await inbox.get(held_url)).status_code == 410
         await post_signed(gateway, ed_attendance(family.TWIN_2), producer_keys)
         await until(lambda: chronology_has(rt, None))  # a new chronology starts
+
+
+async def unmatched_notice(inbox: httpx.AsyncClient, event_id: str) -> Any:
+    """The front door's notice of an event about someone unknown, once it has arrived."""
+    listed = (await inbox.get(f"/v1/recipients/{FRONT_DOOR}/notices")).json()
+    return next((n for n in listed if n["header"]["event_id"] == event_id
+                 and "unmatched" in n["header"]["rule_id"]), None)  # fmt: skip
 
 
 async def queued(inbox: httpx.AsyncClient, door: str, event_id: str) -> bool:
