@@ -27,21 +27,30 @@ class NoticeGone(BrokerError):
 
 
 async def store(
-    session: AsyncSession, notices: Sequence[SealedNotice], now: datetime, keys: DataKeyStore
-) -> int:
+    session: AsyncSession, notices: Sequence[SealedNotice], now: datetime, keys: DataKeyStore,
+    unstorable: list[SealedNotice] | None = None,
+) -> int:  # fmt: skip
     """Stores each notice once, however often it is delivered; returns how many were new.
-    Its ciphertext is sealed again at rest under its household's data key (crypto-shredding)."""
+    Its ciphertext is sealed again at rest under its households' data keys (crypto-shredding).
+    A notice whose data key cannot be used goes into ``unstorable`` when it is given (the
+    caller dead-letters it), instead of failing the rest."""
     stored = 0
     for sealed in notices:
         header = NoticeHeader.model_validate_json(sealed.header)
+        try:
+            at_rest = keys.wrap(header.household, crypto.b64decode(sealed.ciphertext),
+                                _context(header.notice_id))  # fmt: skip
+        except (DataKeyUnusable, ValueError):
+            if unstorable is None:
+                raise
+            unstorable.append(sealed)
+            continue
         new = await db.insert_once(
             session, db.InboxNotice,
             notice_id=str(header.notice_id),
             recipient_id=header.recipient_id,
             header=sealed.header,
-            ciphertext=crypto.b64encode(keys.wrap(
-                header.household, crypto.b64decode(sealed.ciphertext), _context(header.notice_id)
-            )),
+            ciphertext=crypto.b64encode(at_rest),
             signature=sealed.signature,
             deadline=header.deadline,
             held_until=header.held_until,
