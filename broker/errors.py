@@ -13,6 +13,7 @@ BrokerError
 ├── Unsealable             one notice cannot be sealed (services/sealing.py reroutes it)
 │   ├── RecipientKeyUnusable   the recipient's registered key cannot be sealed to
 │   └── DataKeyUnusable        the household's data key cannot be made, read or used
+├── DataKeyShredded        the household's data key was shredded: what it sealed is gone
 ├── DirectoryError         a directory change is refused (see services/directory_changes.py)
 ├── CsvImportError         a directory CSV file cannot be read (file, row and field named)
 └── PublishFailed          Kafka did not acknowledge a record
@@ -69,6 +70,10 @@ class RecipientKeyUnusable(Unsealable):
 
 class DataKeyUnusable(Unsealable):
     pass
+
+
+class DataKeyShredded(BrokerError):
+    """Retention by design, not a fault: answered 410, or a dead letter, never retried."""
 
 
 class DirectoryError(BrokerError):

@@ -48,3 +48,10 @@ def producer_secret(signing_key: Ed25519PrivateKey) -> bytes:
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
     )
     return hmac.new(raw, PRODUCER_SECRET_CONTEXT, hashlib.sha256).digest()
+
+
+def unmatched_key_name(secret: bytes, identifier: str) -> str:
+    """Names the data key of what is kept about someone the directory does not know, by the
+    identifier an event gave (``person_identifier``): shredded with any household the person
+    is later found to belong to."""
+    return "u" + pseudonym(secret, "unmatched-person", identifier)

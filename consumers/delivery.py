@@ -34,19 +34,24 @@ async def handle_notices(records: Sequence[Received], rt: Runtime) -> None:
             notices.append((record, notice))
         except ValidationError:
             rejected.append(record)
-    now = datetime.now(UTC)
+    now, unstorable = datetime.now(UTC), list[SealedNotice]()
     async with rt.sessions.begin() as session:
-        stored = await inbox.store(session, [n for _, n in notices], now, rt.data_keys)
+        stored = await inbox.store(session, [n for _, n in notices], now, rt.data_keys,
+                                   unstorable)  # fmt: skip
+        # A notice whose household key cannot be used is a dead letter, not a poison pill.
+        failed = [r for r, n in notices if n in unstorable]
+        notices = [(r, n) for r, n in notices if n not in unstorable]
         await webhook_dispatch.enqueue(session, [(n, r.position) for r, n in notices], now)
     await rt.publisher.publish(
         [_delivered(rt, r, n, now) for r, n in notices]
         + [_unreadable(rt, r, now) for r in rejected]
+        + [_unreadable(rt, r, now, "household_data_key_unusable") for r in failed]
     )
     log.info("notices_delivered", received=len(records), stored=stored, rejected=len(rejected))
     # In the inbox is not yet delivered: the recipient's fetch is (a receipt counts that).
     metrics.DELIVERIES.labels("inbox", "stored").inc(stored)
     metrics.DELIVERIES.labels("inbox", "duplicate").inc(len(notices) - stored)
-    metrics.DELIVERIES.labels("inbox", "dead_lettered").inc(len(rejected))
+    metrics.DELIVERIES.labels("inbox", "dead_lettered").inc(len(rejected) + len(failed))
 
 
 def _delivered(rt: Runtime, record: Received, notice: SealedNotice, now: datetime) -> Message:
@@ -56,12 +61,14 @@ def _delivered(rt: Runtime, record: Received, notice: SealedNotice, now: datetim
     return Message(rt.topics.audit, record.key or "", json.dumps(entry).encode())
 
 
-def _unreadable(rt: Runtime, record: Received, now: datetime) -> Message:
+def _unreadable(
+    rt: Runtime, record: Received, now: datetime, reason: str = "unreadable_notice"
+) -> Message:
     source = Source(record.topic, record.partition, record.offset)
-    log.warning("notice_dead_lettered", reason="unreadable_notice", topic=record.topic,
+    log.warning("notice_dead_lettered", reason=reason, topic=record.topic,
                 partition=record.partition, offset=record.offset)  # fmt: skip
     return dead_letter(rt.topics.dead_letters, record.key or "", record.value,
-                       {"reason": "unreadable_notice"}, source, now)  # fmt: skip
+                       {"reason": reason}, source, now)  # fmt: skip
 
 
 async def run_delivery(

@@ -40,6 +40,7 @@ Action = Literal[
     "notice_produced",
     "notice_delivered",
     "notice_read",
+    "notice_gone",
     "notice_receipt",
     "notice_acknowledged",
     "notice_rejected",

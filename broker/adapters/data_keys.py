@@ -1,63 +1,204 @@
-"""Per-household data keys, for retention by crypto-shredding.
+"""Per-household data keys, for retention by crypto-shredding: the file implementation of the
+``DataKeyStore`` port (broker/ports.py), with the tombstones of shredded households.
 
-Every notice the inbox stores is sealed once more, at rest, with AES-256-GCM under a data key
+Every notice the broker keeps is sealed once more, at rest, with AES-256-GCM under a data key
 of its household (named by the household's pseudonym). The keys live apart from the database,
-as owner-only files here (a KMS or HSM can stand behind the same three calls), so a database
-backup holds no key. Deleting a household's key makes every notice stored for it unreadable:
-to the broker, to its operators, and to the recipients, whatever copies of the database exist.
+as owner-only files here, so a database backup holds no key. Deleting a household's key makes
+everything stored under it unreadable: to the broker, to its operators, and to the recipients,
+whatever copies of the database exist.
+
+A notice concerning people of several households (a child's, from an event about a parent
+living elsewhere) is sealed under each of their keys in turn (``key_name``): shredding any one
+of those households makes it unreadable.
+
+Each ciphertext names the key it was made with (a short id derived from the key). Shredding
+deletes the key and keeps a tombstone, ``<household>.shredded``, listing the ids of the keys
+deleted: what they sealed answers "shredded" (410, a dead letter) for good, never a failed
+decryption (500, a crashed worker). A later event about the household gets a new key under a
+new id, which the tombstone does not cover; the old data stays gone.
+
+The KMS seam. A KMS or HSM stands behind the same four calls: ``wrap``/``unwrap`` become
+envelope encryption (the store keeps, per household, a data key wrapped by a KMS key named
+for the household, or asks the KMS to encrypt and decrypt directly), ``shred`` schedules the
+KMS key's deletion and records the tombstone in the KMS's own store (a tag or a small table
+outside the broker's database), and ``is_shredded`` reads it. Nothing outside this module
+knows which store is in use: ``broker.bootstrap`` builds it from settings.
 """
 
+import hashlib
+import json
 import os
 import re
+import secrets
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 
+import structlog
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from broker.adapters import crypto
+from broker.errors import DataKeyShredded, DataKeyUnusable, KeyFileError
+from broker.ports import DataKeyStore
+from broker.pseudonyms import pseudonym
 
+__all__ = ["DataKeyShredded", "FileDataKeys", "household_shredded", "key_name"]
+
+log = structlog.get_logger(__name__)
 NONCE_BYTES = 12
+KEY_ID_BYTES = 8
+TAGGED = b"sgbdk1"  # a ciphertext that names its key: TAGGED + key id + nonce + sealed
+SEPARATOR = "+"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-class DataKeyShredded(Exception):
-    """The household's key was deleted: its stored data is gone for good."""
+def key_name(households: Iterable[str]) -> str:
+    """Names the data keys of several households at once: what is wrapped under the name is
+    sealed under each of their keys, and is gone when any one of them is shredded."""
+    return SEPARATOR.join(sorted(set(households)))
+
+
+def household_shredded(store: DataKeyStore, secret: bytes, household_id: str) -> bool:
+    """Whether the household (by its directory id) was shredded and nothing was stored for it
+    since: the question a reader of its chronology or notices asks before answering 410."""
+    return store.is_shredded(pseudonym(secret, "household", household_id))
 
 
 class FileDataKeys:
+    """``DataKeyStore`` over owner-only files: ``<household>.key`` and its tombstone."""
+
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def _path(self, household: str) -> Path:
-        if not _SAFE_NAME.match(household):
-            raise ValueError("a household pseudonym names a data key file")
-        return self.directory / f"{household}.key"
-
-    def key_for(self, household: str) -> bytes:
-        """The household's key, made on first use."""
-        path = self._path(household)
-        if not path.exists():
-            crypto.write_secret(path, AESGCM.generate_key(bit_length=256))
-        crypto.check_private_mode(path)
-        return path.read_bytes()
-
-    def existing(self, household: str) -> bytes:
-        path = self._path(household)
-        if not path.exists():
-            raise DataKeyShredded("this household's stored data was deleted")
-        return path.read_bytes()
-
-    def shred(self, household: str) -> bool:
-        """Deletes the household's key; answers whether there was one."""
-        path = self._path(household)
-        if not path.exists():
-            return False
-        path.unlink()
-        return True
-
     def wrap(self, household: str, data: bytes, context: bytes) -> bytes:
-        nonce = os.urandom(NONCE_BYTES)
-        return nonce + AESGCM(self.key_for(household)).encrypt(nonce, data, context)
+        """Sealed under the key of each household named (see ``key_name``), innermost first."""
+        for name in household.split(SEPARATOR):
+            data = self._wrap_one(name, data, context)
+        return data
 
     def unwrap(self, household: str, stored: bytes, context: bytes) -> bytes:
-        key = self.existing(household)
-        return AESGCM(key).decrypt(stored[:NONCE_BYTES], stored[NONCE_BYTES:], context)
+        """The data; ``DataKeyShredded`` when a key of it was deleted, ``DataKeyUnusable``
+        when a key or the stored bytes are damaged. Never any other exception."""
+        for name in reversed(household.split(SEPARATOR)):
+            stored = self._unwrap_one(name, stored, context)
+        return stored
+
+    def _wrap_one(self, household: str, data: bytes, context: bytes) -> bytes:
+        key = self._key_for(household)
+        nonce = os.urandom(NONCE_BYTES)
+        return TAGGED + _key_id(key) + nonce + AESGCM(key).encrypt(nonce, data, context)
+
+    def _unwrap_one(self, household: str, stored: bytes, context: bytes) -> bytes:
+        key_id, body = _split(stored)
+        if key_id is not None and key_id.hex() in self._tombstone(household):
+            raise DataKeyShredded("this household's stored data was deleted")
+        key = self._current(household)
+        if key is None or (key_id is not None and key_id != _key_id(key)):
+            raise DataKeyShredded("this household's stored data was deleted")
+        try:
+            return AESGCM(key).decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:], context)
+        except (InvalidTag, ValueError) as exc:
+            if key_id is None and self._tombstone(household):
+                # Stored before ciphertexts named their keys, under a key since shredded.
+                raise DataKeyShredded("this household's stored data was deleted") from exc
+            raise DataKeyUnusable("stored data does not open under its household's key") from exc
+
+    def shred(self, household: str) -> bool:
+        """Deletes the household's key and tombstones its id; answers whether there was one.
+        The tombstone is written first: a crash in between leaves the data shredded."""
+        key = self._current(household)
+        ids = self._tombstone(household) | ({_key_id(key).hex()} if key else set())
+        self._write_tombstone(household, ids)
+        if key is None:
+            return False
+        self._path(household).unlink(missing_ok=True)
+        return True
+
+    def is_shredded(self, household: str) -> bool:
+        """Shredded, and no key made since (a later event about the household makes one)."""
+        return self._tombstone_path(household).exists() and not self._path(household).exists()
+
+    def _key_for(self, household: str) -> bytes:
+        """The household's current key, made on first use (or first use since a shred)."""
+        key = self._current(household)
+        if key is not None:
+            return key
+        if self._tombstone_path(household).exists():
+            log.info("household_data_key_renewed_after_shred")
+        return self._create(household)
+
+    def _current(self, household: str) -> bytes | None:
+        path = self._path(household)
+        if not path.exists():
+            return None
+        try:
+            crypto.check_private_mode(path)
+            key = path.read_bytes()
+        except (OSError, KeyFileError) as exc:
+            raise DataKeyUnusable("the household's data key cannot be read") from exc
+        if len(key) != 32:
+            raise DataKeyUnusable("the household's data key file is damaged")
+        return key
+
+    def _create(self, household: str) -> bytes:
+        """A new key, linked into place only if no other process made one first (a link never
+        overwrites, and the file is complete before anyone can see it)."""
+        path = self._path(household)
+        draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+        crypto.write_secret(draft, AESGCM.generate_key(bit_length=256))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process made it a moment ago: use theirs
+        except OSError as exc:
+            raise DataKeyUnusable("the household's data key cannot be made") from exc
+        finally:
+            draft.unlink(missing_ok=True)
+        key = self._current(household)
+        if key is None:
+            raise DataKeyUnusable("the household's data key cannot be made")
+        return key
+
+    def _tombstone(self, household: str) -> set[str]:
+        path = self._tombstone_path(household)
+        if not path.exists():
+            return set()
+        try:
+            return set(json.loads(path.read_text())["key_ids"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise DataKeyUnusable("the household's tombstone cannot be read") from exc
+
+    def _write_tombstone(self, household: str, key_ids: set[str]) -> None:
+        path = self._tombstone_path(household)
+        text = json.dumps(
+            {"key_ids": sorted(key_ids), "shredded_at": datetime.now(UTC).isoformat()}
+        )
+        draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+        crypto.write_secret(draft, text.encode())
+        draft.replace(path)  # whole or not at all
+
+    def _path(self, household: str) -> Path:
+        return self.directory / f"{_checked(household)}.key"
+
+    def _tombstone_path(self, household: str) -> Path:
+        return self.directory / f"{_checked(household)}.shredded"
+
+
+def _checked(household: str) -> str:
+    if not _SAFE_NAME.match(household):
+        raise ValueError("a household pseudonym names a data key file")
+    return household
+
+
+def _key_id(key: bytes) -> bytes:
+    # One-way and short: names the key in each ciphertext and tombstone, reveals nothing of it.
+    return hashlib.sha256(b"sgb/data-key-id/v1" + key).digest()[:KEY_ID_BYTES]
+
+
+def _split(stored: bytes) -> tuple[bytes | None, bytes]:
+    """(key id, nonce + sealed); no key id for what was stored before ciphertexts named one."""
+    if stored.startswith(TAGGED) and len(stored) > len(TAGGED) + KEY_ID_BYTES + NONCE_BYTES:
+        start = len(TAGGED)
+        return stored[start : start + KEY_ID_BYTES], stored[start + KEY_ID_BYTES :]
+    return None, stored

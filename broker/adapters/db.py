@@ -330,7 +330,9 @@ class NoticeRecord(Base):
     follows: Mapped[str | None] = mapped_column(String(36))
     level: Mapped[int] = mapped_column(Integer, default=0)
     event_id: Mapped[str] = mapped_column(String(36), index=True)
-    household: Mapped[str] = mapped_column(String(64))  # pseudonym: names the data key
+    # Names the data keys: the pseudonyms of the households concerned, joined by "+"
+    # (broker/adapters/data_keys.py), so several fit.
+    household: Mapped[str] = mapped_column(String(400))
     recipient_id: Mapped[str] = mapped_column(String(100), index=True)
     recipient_org: Mapped[str] = mapped_column(String(64))
     notice_type: Mapped[str] = mapped_column(String(40))

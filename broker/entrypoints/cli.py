@@ -178,7 +178,8 @@ def db_upgrade() -> None:
 
 @app.command("shred-household")
 def shred_household(household_id: str) -> None:
-    """Retention: delete the household's data key, so its stored notices can never be read."""
+    """Retention: delete the household's data key (its stored notices can never be read
+    again), its chronology, its pattern records and its matched queue entries."""
     from broker.adapters import db
     from broker.adapters.data_keys import FileDataKeys
     from broker.services.retention import shred_household as shred

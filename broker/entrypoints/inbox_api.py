@@ -23,15 +23,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import audit, db
-from broker.adapters.data_keys import DataKeyShredded
+from broker.adapters import db
 from broker.adapters.kafka import Message
 from broker.adapters.tokens import NotAuthorised, Principal
 from broker.bootstrap import Runtime, runtime
 from broker.config import Settings
 from broker.entrypoints import auth, front_door_api, http_errors, key_change_notices, ops, serving
 from broker.entrypoints.limits import protect
-from broker.errors import PublishFailed
+from broker.errors import DataKeyShredded, DataKeyUnusable, PublishFailed
 from broker.pseudonyms import pseudonym
 from broker.rules.deadlines import DIGEST_TIME, LONDON
 from broker.rules.escalation import MAX_REASON_CHARS
@@ -94,7 +93,10 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
     protect(app, config)
     auth.install(app)
     app.add_exception_handler(inbox.NoticeNotFound, _not_found)  # type: ignore[arg-type]
-    app.add_exception_handler(DataKeyShredded, _shredded)  # type: ignore[arg-type]
+    # A notice whose household was shredded is gone, and so is a receipt on one (a
+    # rejection re-routes its body, which no longer opens).
+    for gone in (inbox.NoticeGone, DataKeyShredded, DataKeyUnusable):
+        app.add_exception_handler(gone, _gone)
     app.add_exception_handler(receipts.ReceiptRefused, _refused)  # type: ignore[arg-type]
     # A 422 names the fields at fault and never echoes their input (a reason may name people).
     app.add_exception_handler(RequestValidationError, http_errors.field_errors)  # type: ignore[arg-type]
@@ -129,14 +131,15 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
         request: Request, recipient_id: str, notice_id: UUID, caller: auth.NoticeReader
     ) -> NoticeDetail:
         """The sealed notice; the first fetch is its delivery to the recipient's system."""
-        now = datetime.now(UTC)
-        async with _rt(request).sessions.begin() as session:
+        now, rt = datetime.now(UTC), _rt(request)
+        async with rt.sessions.begin() as session:
             await _own(session, recipient_id, caller)
-            notice = await inbox.get_notice(session, recipient_id, notice_id)
-            await audit.append(session, "notice_read", recipient_id, str(notice_id), {}, now)
-            await receipts.record_delivered(session, str(notice_id), "inbox", now)
+            notice, sealed = await inbox.fetch(session, recipient_id, notice_id, rt.data_keys, now)
+            if not isinstance(sealed, inbox.NoticeGone):  # only a notice handed over is delivered
+                await receipts.record_delivered(session, str(notice_id), "inbox", now)
             (summary,) = await _summaries(session, [notice])
-        sealed = inbox.sealed(notice, _rt(request).data_keys)
+        if isinstance(sealed, inbox.NoticeGone):
+            raise sealed  # 410, once its audit entry is committed
         return NoticeDetail(**summary.model_dump(), sealed=sealed)
 
     @app.post(base + "/{notice_id}/receipts", response_model=ReceiptOut)
@@ -234,8 +237,9 @@ def _receipt_message(rt: Runtime, recipient_id: str, done: receipts.Recorded) ->
     return Message(rt.topics.acknowledgements, key, json.dumps(record).encode())
 
 
-async def _shredded(_request: Request, exc: DataKeyShredded) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=410)
+async def _gone(_request: Request, exc: Exception) -> JSONResponse:
+    # Fixed wording: the exception's own message is never echoed.
+    return JSONResponse({"detail": "this notice's stored data was deleted"}, status_code=410)
 
 
 async def _refused(_request: Request, exc: receipts.ReceiptRefused) -> JSONResponse:

@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from broker.adapters import audit, data_quality, db, metrics, recipient_keys
-from broker.adapters.data_keys import DataKeyShredded, FileDataKeys
 from broker.adapters.data_quality import Gap, Issue
 from broker.adapters.directory import ContactRecord, SqlDirectory, working_hours_of
-from broker.errors import KeyFileError
+from broker.errors import DataKeyShredded, DataKeyUnusable, KeyFileError
 from broker.keys import KeyStore
+from broker.ports import DataKeyStore
 from broker.rules.deadlines import OTHER_PERIODS, deadline_for, is_working_time, nation_of
 from broker.rules.escalation import (
     ESCALATION_PERIOD,
@@ -45,7 +45,7 @@ ESCALATION_BATCH = 100
 @dataclass(frozen=True)
 class FollowUpDeps:
     keys: KeyStore
-    data_keys: FileDataKeys
+    data_keys: DataKeyStore
     escalation_period: timedelta = ESCALATION_PERIOD
 
 
@@ -160,7 +160,7 @@ def _body_of(
         return notice_records.body_of(record, deps.data_keys)
     except DataKeyShredded:
         log.info("escalation_of_shredded_household_skipped", notice_id=record.notice_id)
-    except (ValueError, InvalidTag, KeyFileError) as exc:
+    except (ValueError, InvalidTag, KeyFileError, DataKeyUnusable) as exc:
         log.error("escalation_unreadable", notice_id=record.notice_id, error=type(exc).__name__)
         door = notice_records.reroute_target(record)
         issue = Issue(Gap.HOUSEHOLD_DATA_KEY_UNUSABLE, door.org_id if door else None,

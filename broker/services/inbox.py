@@ -12,8 +12,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import audit, crypto, db
-from broker.adapters.data_keys import FileDataKeys
-from broker.errors import BrokerError
+from broker.errors import BrokerError, DataKeyShredded, DataKeyUnusable
+from broker.ports import DataKeyStore
 from schemas.notices import NoticeHeader, SealedNotice
 
 
@@ -21,22 +21,36 @@ class NoticeNotFound(BrokerError):
     """No such notice in this recipient's inbox (another recipient's notice included)."""
 
 
+class NoticeGone(BrokerError):
+    """The notice is in this inbox but can never be read again: its household was shredded
+    (retention) or what was stored of it no longer opens."""
+
+
 async def store(
-    session: AsyncSession, notices: Sequence[SealedNotice], now: datetime, keys: FileDataKeys
-) -> int:
+    session: AsyncSession, notices: Sequence[SealedNotice], now: datetime, keys: DataKeyStore,
+    unstorable: list[SealedNotice] | None = None,
+) -> int:  # fmt: skip
     """Stores each notice once, however often it is delivered; returns how many were new.
-    Its ciphertext is sealed again at rest under its household's data key (crypto-shredding)."""
+    Its ciphertext is sealed again at rest under its households' data keys (crypto-shredding).
+    A notice whose data key cannot be used goes into ``unstorable`` when it is given (the
+    caller dead-letters it), instead of failing the rest."""
     stored = 0
     for sealed in notices:
         header = NoticeHeader.model_validate_json(sealed.header)
+        try:
+            at_rest = keys.wrap(header.household, crypto.b64decode(sealed.ciphertext),
+                                _context(header.notice_id))  # fmt: skip
+        except (DataKeyUnusable, ValueError):
+            if unstorable is None:
+                raise
+            unstorable.append(sealed)
+            continue
         new = await db.insert_once(
             session, db.InboxNotice,
             notice_id=str(header.notice_id),
             recipient_id=header.recipient_id,
             header=sealed.header,
-            ciphertext=crypto.b64encode(keys.wrap(
-                header.household, crypto.b64decode(sealed.ciphertext), _context(header.notice_id)
-            )),
+            ciphertext=crypto.b64encode(at_rest),
             signature=sealed.signature,
             deadline=header.deadline,
             held_until=header.held_until,
@@ -87,8 +101,27 @@ async def get_notice(session: AsyncSession, recipient_id: str, notice_id: UUID) 
     return notice
 
 
-def sealed(notice: db.InboxNotice, keys: FileDataKeys) -> SealedNotice:
-    """The notice as the broker sent it; ``DataKeyShredded`` once its household's key is gone."""
+async def fetch(
+    session: AsyncSession, recipient_id: str, notice_id: UUID, keys: DataKeyStore, now: datetime
+) -> tuple[db.InboxNotice, SealedNotice | NoticeGone]:
+    """The notice and its sealed form, its fetch audited; or, for a notice that can no longer
+    be opened, why, audited as a refusal. The caller records a delivery only for the first,
+    and commits either way (the refusal's audit entry too) before answering."""
+    notice = await get_notice(session, recipient_id, notice_id)
+    try:
+        opened: SealedNotice | NoticeGone = sealed(notice, keys)
+    except (DataKeyShredded, DataKeyUnusable) as exc:
+        reason = "household_shredded" if isinstance(exc, DataKeyShredded) else "unreadable"
+        await audit.append(session, "notice_gone", recipient_id, str(notice_id),
+                           {"reason": reason}, now)  # fmt: skip
+        return notice, NoticeGone("this notice's stored data was deleted or cannot be read")
+    await audit.append(session, "notice_read", recipient_id, str(notice_id), {}, now)
+    return notice, opened
+
+
+def sealed(notice: db.InboxNotice, keys: DataKeyStore) -> SealedNotice:
+    """The notice as the broker sent it; ``DataKeyShredded`` once its household's key is gone,
+    ``DataKeyUnusable`` when what was stored does not open."""
     header = NoticeHeader.model_validate_json(notice.header)
     ciphertext = keys.unwrap(
         header.household, crypto.b64decode(notice.ciphertext), _context(header.notice_id)

@@ -12,11 +12,11 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import crypto, db, recipient_keys
-from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.directory import ContactRecord
 from broker.adapters.envelopes import seal_notice
 from broker.errors import DataKeyUnusable, KeyFileError, RecipientKeyUnusable
 from broker.keys import KeyStore
+from broker.ports import DataKeyStore
 from broker.rules.family import Addressee, ContactRole
 from schemas.notices import NoticeBody, NoticeHeader, SealedNotice
 
@@ -27,7 +27,7 @@ def add(
     body: NoticeBody,
     contact: ContactRecord,
     keys: KeyStore,
-    data_keys: FileDataKeys,
+    data_keys: DataKeyStore,
     *,
     escalate_to: Sequence[Addressee],
     reroute_to: Addressee | None,
@@ -79,18 +79,19 @@ def reroute_target(record: db.NoticeRecord) -> Addressee | None:
     return Addressee(org, ContactRole(role))
 
 
-def body_of(record: db.NoticeRecord, data_keys: FileDataKeys) -> NoticeBody:
-    """The body as sent; ``DataKeyShredded`` once the household's key is gone."""
+def body_of(record: db.NoticeRecord, data_keys: DataKeyStore) -> NoticeBody:
+    """The body as sent; ``DataKeyShredded`` once the household's key is gone,
+    ``DataKeyUnusable`` when it does not open."""
     text = unwrap(data_keys, record.household, record.notice_id, "body", record.body)
     return NoticeBody.model_validate_json(text)
 
 
-def wrap(data_keys: FileDataKeys, household: str, notice_id: str, part: str, text: str) -> str:
+def wrap(data_keys: DataKeyStore, household: str, notice_id: str, part: str, text: str) -> str:
     stored = data_keys.wrap(household, text.encode(), _context(notice_id, part))
     return crypto.b64encode(stored)
 
 
-def unwrap(data_keys: FileDataKeys, household: str, notice_id: str, part: str, text: str) -> str:
+def unwrap(data_keys: DataKeyStore, household: str, notice_id: str, part: str, text: str) -> str:
     stored = crypto.b64decode(text)
     return data_keys.unwrap(household, stored, _context(notice_id, part)).decode()
 

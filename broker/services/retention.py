@@ -1,20 +1,99 @@
-"""Retention: a household's stored notices are deleted by deleting its data key."""
+"""Retention: shredding a household deletes what the broker holds about it, for good.
 
+Its data key goes (so every notice and record sealed under it can never be read again, in
+any copy of the database) and a tombstone stays in the key store; so do the keys of what was
+kept about its members while the directory did not know them (by each identifier of theirs).
+In the same transaction the records kept in clear go too: the household's chronology (which
+is also the memory of its history digests), the pattern records of its members who live in
+no other household (the others' records also serve their other home, whose retention holds
+them), and the matching queue's copies of events that were matched to it (sealed only to the
+broker, so readable to it for as long as they were kept). The audit log keeps the fact and
+the counts, no more.
+"""
+
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
-from broker.adapters import audit
-from broker.adapters.data_keys import FileDataKeys
-from broker.pseudonyms import pseudonym
+from broker.adapters import audit, db
+from broker.ports import DataKeyStore
+from broker.pseudonyms import pseudonym, unmatched_key_name
 
 
 async def shred_household(
-    session: AsyncSession, keys: FileDataKeys, secret: bytes, household_id: str, actor: str
+    session: AsyncSession, keys: DataKeyStore, secret: bytes, household_id: str, actor: str
 ) -> bool:
-    """Makes every notice stored for the household unreadable, for good; audited."""
+    """Makes everything stored for the household unreadable or deleted; audited. Answers
+    whether it had a data key."""
     household = pseudonym(secret, "household", household_id)
+    unmatched = [unmatched_key_name(secret, i) for i in await _identifiers(session, household_id)]
+    purged = await purge_records(session, household_id)
     shredded = keys.shred(household)
+    # What was kept about its members before the directory knew them goes too.
+    unmatched_keys = sum(keys.shred(name) for name in unmatched)
     await audit.append(session, "household_shredded", actor, household,
-                       {"had_a_key": shredded}, datetime.now(UTC))  # fmt: skip
+                       {"had_a_key": shredded, "unmatched_keys": unmatched_keys, **purged},
+                       datetime.now(UTC))  # fmt: skip
     return shredded
+
+
+async def purge_records(session: AsyncSession, household_id: str) -> dict[str, int]:
+    """Deletes the household's chronology, its only-here members' pattern records and the
+    queued events matched to it; answers how many of each went."""
+    events = await _chronology_events(session, household_id)
+    queued = await _delete(session, db.MatchingQueueEntry, db.MatchingQueueEntry.event_id, events)
+    people = await _members_of_no_other_household(session, household_id)
+    patterns = await _delete(session, db.PatternRecord, db.PatternRecord.person_id, people)
+    lines = (await session.execute(
+        delete(db.ChronologyEntry).where(db.ChronologyEntry.household_id == household_id)
+    )).rowcount  # type: ignore[attr-defined]  # fmt: skip
+    return {"chronology_lines": lines, "pattern_records": patterns, "queued_events": queued}
+
+
+async def _identifiers(session: AsyncSession, household_id: str) -> set[str]:
+    """Every identifier an event may have named a member by (``person_identifier``)."""
+    members = select(db.HouseholdMember.person_id).where(
+        db.HouseholdMember.household_id == household_id
+    )
+    people = (await session.scalars(select(db.Person).where(db.Person.id.in_(members)))).all()
+    aliases = (await session.scalars(
+        select(db.PersonAlias).where(db.PersonAlias.person_id.in_(members))
+    )).all()  # fmt: skip
+    return (
+        {f"nhs:{p.nhs_number}" for p in people if p.nhs_number}
+        | {f"upn:{p.upn}" for p in people if p.upn}
+        | {f"local:{a.source_org}:{a.local_id}" for a in aliases}
+    )
+
+
+async def _chronology_events(session: AsyncSession, household_id: str) -> list[str]:
+    rows = await session.scalars(
+        select(db.ChronologyEntry.event_id)
+        .where(db.ChronologyEntry.household_id == household_id)
+        .distinct()
+    )
+    return list(rows.all())
+
+
+async def _members_of_no_other_household(session: AsyncSession, household_id: str) -> list[str]:
+    members = select(db.HouseholdMember.person_id).where(
+        db.HouseholdMember.household_id == household_id
+    )
+    elsewhere = select(db.HouseholdMember.person_id).where(
+        db.HouseholdMember.household_id != household_id
+    )
+    rows = await session.scalars(members.where(db.HouseholdMember.person_id.not_in(elsewhere)))
+    return list(rows.all())
+
+
+async def _delete(
+    session: AsyncSession, model: type[db.Base], column: InstrumentedAttribute[str],
+    values: Sequence[str],
+) -> int:  # fmt: skip
+    if not values:
+        return 0
+    result = await session.execute(delete(model).where(column.in_(values)))
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -16,13 +16,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import audit, chronology, db, metrics
-from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.directory import FamilyContext, SqlDirectory
 from broker.adapters.envelopes import open_event, verified_event
 from broker.adapters.kafka import Message, Topics
 from broker.errors import EnvelopeError, ReplayedEvent
 from broker.keys import KeyStore
-from broker.ports import Publisher
+from broker.ports import DataKeyStore, Publisher
 from broker.rules.admission import Arrival, check_times
 from broker.rules.deadlines import (
     OTHER_PERIODS,
@@ -62,7 +61,7 @@ class RoutingDeps:
     limits: Thresholds = Thresholds()
     clock: Callable[[], datetime] = field(default=utc_now)
     deadline_periods: Mapping[NoticeType, timedelta] = field(default_factory=lambda: OTHER_PERIODS)
-    data_keys: FileDataKeys = field(kw_only=True)
+    data_keys: DataKeyStore = field(kw_only=True)
 
 
 @dataclass(frozen=True)

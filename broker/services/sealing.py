@@ -19,11 +19,12 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import data_quality, recipient_keys
+from broker.adapters.data_keys import key_name
 from broker.adapters.data_quality import Gap, Issue
 from broker.adapters.directory import ContactRecord, FamilyContext, SqlDirectory, working_hours_of
 from broker.adapters.kafka import Message
 from broker.errors import RecipientKeyUnusable, Unsealable
-from broker.pseudonyms import pseudonym
+from broker.pseudonyms import person_identifier, pseudonym, unmatched_key_name
 from broker.rules.admission import Arrival
 from broker.rules.deadlines import SchoolCalendar, deadline_for, nation_of, next_digest
 from broker.rules.digest import digest_for
@@ -115,7 +116,7 @@ class EventNotices:
             notice_id=self._notice_id(contact.contact_id, decision),
             event_id=self.event.event_id,
             correlation_id=self.event.correlation_id,
-            household=self._household(),
+            household=self._household(decision),
             recipient_id=contact.contact_id,
             recipient_org=contact.org_id,
             notice_type=decision.notice_type,
@@ -154,11 +155,19 @@ class EventNotices:
         name = f"{self.event.event_id}|{recipient_id}|{decision.rule_id}|{about}"
         return uuid.uuid5(NOTICE_NAMESPACE, name)
 
-    def _household(self) -> str:
-        subject = self.context.family.subject
-        if subject is None or not subject.household_id:
-            return "unmatched"
-        return pseudonym(self.deps.keys.pseudonym_secret, "household", subject.household_id)
+    def _household(self, decision: Decision) -> str:
+        """Names the data keys the notice is kept under: one per household of each person it
+        concerns (the subject and whom it is about), so shredding any of them deletes it. An
+        event about someone unknown is kept under a key of that person's own identifier,
+        which goes when a household they are later matched to is shredded."""
+        family, secret = self.context.family, self.deps.keys.pseudonym_secret
+        if family.subject is None or not family.subject.household_id:
+            return unmatched_key_name(secret, person_identifier(self.event.people()[0],
+                                                                self.event.source_org))  # fmt: skip
+        concerned = {family.subject.person_id, *decision.about}
+        homes = {m.household_id for m in family.members
+                 if m.person_id in concerned and m.household_id}  # fmt: skip
+        return key_name(pseudonym(secret, "household", home) for home in homes)
 
     def _report(
         self, gap: Gap, decision: Decision, front_door: str | None,

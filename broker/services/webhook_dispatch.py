@@ -23,14 +23,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import audit, db, metrics
-from broker.adapters.data_keys import DataKeyShredded, FileDataKeys
 from broker.adapters.dead_letter_topic import Source, dead_letter
 from broker.adapters.directory import SqlDirectory
 from broker.adapters.kafka import KafkaPublisher, Topics, is_transient
 from broker.adapters.webhooks import signature_headers
 from broker.config import WebhookSettings
-from broker.errors import BrokerError
+from broker.errors import BrokerError, DataKeyShredded
 from broker.keys import KeyStore
+from broker.ports import DataKeyStore
 from broker.pseudonyms import pseudonym
 from broker.rules.circuit_breaker import Breaker, BreakerState
 from broker.rules.webhook_delivery import Attempt, Next, Verdict, after
@@ -98,7 +98,7 @@ class Due:
 class Dispatcher:
     sessions: async_sessionmaker[AsyncSession]
     keys: KeyStore
-    data_keys: FileDataKeys
+    data_keys: DataKeyStore
     publisher: KafkaPublisher
     topics: Topics
     settings: WebhookSettings
@@ -140,11 +140,11 @@ class Dispatcher:
 
     async def _dispatch(self, due: Due, now: datetime) -> int:
         body = await self._body(due.notice_id)
-        if body is None or due.url is None:
+        if not isinstance(body, bytes) or due.url is None:
             # Nothing to send, or nowhere to send it: permanent, so dead-lettered at once.
-            reason = "unreadable_notice" if body is None else "no_endpoint"
+            reason = body if isinstance(body, str) else "no_endpoint"
             if await self._claim(due, now):
-                await self._give_up(due, due.attempts + 1, body or b"",
+                await self._give_up(due, due.attempts + 1, body if isinstance(body, bytes) else b"",
                                     Next(Verdict.DEAD, reason), None)  # fmt: skip
             return 1
         before, claimed = self.breakers.get(due.url, Breaker()), False
@@ -256,16 +256,19 @@ class Dispatcher:
         # A half-open trial is out: it ends within the request's timeout.
         return now + timedelta(seconds=self.settings.timeout_seconds)
 
-    async def _body(self, notice_id: str) -> bytes | None:
-        """The sealed notice as published, or None when it cannot be read (shredded, gone)."""
+    async def _body(self, notice_id: str) -> bytes | str:
+        """The sealed notice as published, or why it cannot be sent: its household was
+        shredded, or it cannot be read. Either is a dead letter, never a crashed worker."""
         async with self.sessions() as session:
             stored = await session.get(db.InboxNotice, notice_id)
-            if stored is None:
-                return None
-            try:
-                return inbox.sealed(stored, self.data_keys).model_dump_json().encode()
-            except (BrokerError, DataKeyShredded, ValidationError):
-                return None
+        if stored is None:
+            return "unreadable_notice"
+        try:
+            return inbox.sealed(stored, self.data_keys).model_dump_json().encode()
+        except DataKeyShredded:
+            return "household_shredded"
+        except (BrokerError, ValidationError):
+            return "unreadable_notice"
 
 
 class Sender(Protocol):
