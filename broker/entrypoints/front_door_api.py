@@ -11,14 +11,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from broker.adapters import audit, chronology, data_quality
+from broker.adapters import chronology, data_quality
 from broker.adapters.kafka import Message
 from broker.adapters.tokens import NotAuthorised, Principal
 from broker.bootstrap import Runtime
 from broker.entrypoints import auth
 from broker.errors import PublishFailed
 from broker.pseudonyms import person_key
-from broker.services import matching
+from broker.services import household_access, matching
 from schemas.events import PersonRef
 
 router = APIRouter()
@@ -97,12 +97,24 @@ async def match(
 )
 async def household_chronology(
     request: Request, household_id: str, caller: auth.FrontDoor
-) -> list[chronology.ChronologyLine]:
-    """Every event and notice for the household: who was told what, when, and their receipts."""
-    async with _rt(request).sessions.begin() as session:
-        await audit.append(session, "chronology_accessed", caller.org_id, household_id, {},
-                           datetime.now(UTC))  # fmt: skip
-        return await chronology.chronology_of(session, household_id)
+) -> list[chronology.ChronologyLine] | JSONResponse:
+    """Every event and notice for the household: who was told what, when, and their receipts.
+    Only for the front door of an area the household lives in, lived in, or is moving to."""
+    rt = _rt(request)
+    async with rt.sessions.begin() as session:  # commits the audit entry of a refusal too
+        read = await household_access.read_chronology(
+            session, rt.keys.pseudonym_secret, caller.org_id, household_id, datetime.now(UTC)
+        )
+    if isinstance(read, household_access.Refusal):
+        return JSONResponse({"detail": _REFUSALS[read]},
+                            status_code=household_access.STATUS[read])  # fmt: skip
+    return read
+
+
+_REFUSALS = {
+    household_access.Refusal.NOT_YOURS: "this household is not in this front door's area",
+    household_access.Refusal.SHREDDED: "this household's data was deleted",
+}
 
 
 class DataQualityLine(BaseModel):
