@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from broker.adapters import chronology, data_quality
+from broker.adapters import audit, chronology, data_quality
 from broker.adapters.kafka import Message
 from broker.adapters.tokens import NotAuthorised, Principal
 from broker.bootstrap import Runtime
@@ -37,8 +37,10 @@ class Link(BaseModel):
 
 
 class MatchRequest(BaseModel):
+    """Who matched is the organisation whose token asks: a ``matched_by`` text, which older
+    clients send, is ignored."""
+
     links: list[Link] = Field(min_length=1)
-    matched_by: str = Field(min_length=1, max_length=100)
 
 
 class Matched(BaseModel):
@@ -50,12 +52,17 @@ class Matched(BaseModel):
 async def matching_queue(
     request: Request, org_id: str, caller: auth.FrontDoor
 ) -> list[QueuedEvent]:
+    """The events waiting for this front door to say who their people are. Each event shown
+    is an audited read: it names people."""
     _own(org_id, caller)
     rt = _rt(request)
-    async with rt.sessions() as session:
+    async with rt.sessions.begin() as session:
         entries = await matching.waiting(session, org_id)
         opened = [await matching.queued_event(session, org_id, e.event_id, rt.keys)
                   for e in entries]  # fmt: skip
+        for entry in entries:
+            await audit.append(session, "matching_queue_read", caller.org_id, entry.event_id,
+                               {"event_type": entry.event_type}, datetime.now(UTC))  # fmt: skip
     return [
         QueuedEvent(event_id=UUID(entry.event_id), event_type=entry.event_type,
                     received_at=entry.received_at, people=list(event.people()))
@@ -66,18 +73,27 @@ async def matching_queue(
 @router.post("/v1/front-doors/{org_id}/matching-queue/{event_id}/match", response_model=Matched)
 async def match(
     request: Request, org_id: str, event_id: UUID, body: MatchRequest, caller: auth.FrontDoor
-) -> Matched:
+) -> Matched | JSONResponse:
+    """Says who the event's people are (people of this front door's area only); the event is
+    then routed to the whole family."""
     _own(org_id, caller)
-    """Says who the event's people are; the event is then routed to the whole family."""
     rt = _rt(request)
     # The match commits before the event is published again, or the router could read the
     # event while its old routing record still stood, and skip it.
-    async with rt.sessions.begin() as session:
-        entry, event = await matching.queued_event(session, org_id, str(event_id), rt.keys)
-        links = {link.position: link.person_id for link in body.links}
-        sealed = await matching.match(
-            session, entry, event, links, body.matched_by, datetime.now(UTC)
-        )
+    try:
+        async with rt.sessions.begin() as session:
+            entry, event = await matching.queued_event(session, org_id, str(event_id), rt.keys)
+            links = {link.position: link.person_id for link in body.links}
+            sealed = await matching.match(
+                session, entry, event, links, caller.org_id, datetime.now(UTC)
+            )
+    except matching.NotInArea:
+        async with rt.sessions.begin() as session:  # the match was rolled back; this stays
+            await audit.append(session, "access_refused", caller.org_id, str(event_id),
+                               {"status": 403, "reason": "person_not_in_callers_area",
+                                "action": "match"}, datetime.now(UTC))  # fmt: skip
+        detail = "a front door matches only people who live in its area"
+        return JSONResponse({"detail": detail}, status_code=403)
     key = person_key(rt.keys.pseudonym_secret, event.people()[0], event.source_org)
     try:
         await rt.publisher.publish(

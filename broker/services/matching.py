@@ -4,6 +4,10 @@ door of the area they came from until someone there says who each person is.
 Nothing is dropped: the event stays sealed to the broker in the queue. Matching teaches the
 directory the identifier the event used (an NHS number, a pupil number, an agency's own id),
 then the event is published again and routed like any other.
+
+A front door matches only to people who live in its own area (a match elsewhere would send
+the event, and the identifier learnt, to another authority's family), and each match is an
+audited directory change made by the front door whose token asked for it.
 """
 
 from collections.abc import Mapping, Sequence
@@ -12,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import db
+from broker.adapters import audit, db
 from broker.adapters.envelopes import open_event
 from broker.errors import BrokerError
 from broker.keys import KeyStore
@@ -29,6 +33,10 @@ class NotInQueue(BrokerError):
 
 class MatchConflict(BrokerError):
     """The person already has a different identifier of that kind: not the same person."""
+
+
+class NotInArea(BrokerError):
+    """A person named in a match lives in no household of the front door's area."""
 
 
 async def park(
@@ -84,7 +92,10 @@ async def match(
     for index, person_id in links.items():
         if not 0 <= index < len(named):
             raise NotInQueue(f"the event names no person at position {index}")
-        await _learn(session, named[index], person_id, event.source_org, actor, now)
+        await _check_in_area(session, person_id, actor)
+    for index, person_id in links.items():
+        await _learn(session, named[index], person_id, event.source_org, actor, now,
+                     entry.event_id)  # fmt: skip
     entry.status, entry.matched_at, entry.matched_by = "publishing", now, actor
     routed = await session.get(db.RoutedEvent, entry.event_id)
     if routed is not None:
@@ -98,9 +109,21 @@ async def published(session: AsyncSession, event_id: str, *, succeeded: bool) ->
         entry.status = "matched" if succeeded else "waiting"
 
 
+async def _check_in_area(session: AsyncSession, person_id: str, front_door: str) -> None:
+    """Before anything is written: the person lives in the front door's area (now)."""
+    org = await session.get(db.Organisation, front_door)
+    areas = await session.scalars(
+        select(db.Household.area)
+        .join(db.HouseholdMember, db.HouseholdMember.household_id == db.Household.id)
+        .where(db.HouseholdMember.person_id == person_id)
+    )
+    if org is None or org.area not in set(areas):
+        raise NotInArea("the person does not live in this front door's area")
+
+
 async def _learn(
     session: AsyncSession, ref: PersonRef, person_id: str, source_org: str, actor: str,
-    now: datetime,
+    now: datetime, event_id: str,
 ) -> None:  # fmt: skip
     person = await session.get(db.Person, person_id)
     if person is None:
@@ -117,5 +140,11 @@ async def _learn(
         await session.merge(db.PersonAlias(source_org=source_org, local_id=ref.local_id,
                                            person_id=person_id))  # fmt: skip
         learnt.append("alias")
+    fields = ",".join(learnt)
     session.add(db.DirectoryChange(at=now, actor=actor, entity="person", entity_id=person_id,
-                                   action="matched", fields=",".join(learnt)))  # fmt: skip
+                                   action="matched", fields=fields))  # fmt: skip
+    # Which kinds of identifier were learnt, from whose records, through which event: never
+    # their values (the audit log outlives the data).
+    await audit.append(session, "directory_changed", actor, person_id,
+                       {"entity": "person", "action": "matched", "fields": fields,
+                        "source_org": source_org, "event_id": event_id}, now)  # fmt: skip

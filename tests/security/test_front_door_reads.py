@@ -1,6 +1,7 @@
 """Attacks on what a front door may read and match (issue 12, items 3, 4, 14 and 22), each
 through the real apps, Kafka and database: the refusal, its audit entry, and nothing changed."""
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
@@ -99,3 +100,79 @@ class TestChronologyReads:
         reads = [(e.actor, e.subject_ref) for e in await audited(rt, "chronology_accessed")]
         assert reads == [("la-front-door", "h-carter")]
         assert await count(rt, db.ChronologyEntry) == lines_before
+
+
+QUEUE = "/v1/front-doors/la-front-door/matching-queue"
+
+
+async def queued(inbox: httpx.AsyncClient, event_id: str) -> dict[str, Any]:
+    """The event's entry in the Carters' front door's matching queue, once it is there."""
+    async with asyncio.timeout(60):
+        while True:
+            for entry in (await inbox.get(QUEUE)).json():
+                if entry["event_id"] == event_id:
+                    return dict(entry)
+            await asyncio.sleep(0.2)
+
+
+async def someone_elsewhere(rt: Runtime) -> str:
+    """A person in a household of another area; answers their id."""
+    async with rt.sessions.begin() as session:
+        session.add(db.Person(id="p-elsewhere"))
+        session.add(db.Household(id="h-elsewhere", area=ELSEWHERE_AREA))
+        await session.flush()
+        session.add(db.HouseholdMember(household_id="h-elsewhere", person_id="p-elsewhere",
+                                       role="parent"))  # fmt: skip
+    return "p-elsewhere"
+
+
+async def matches_audited(rt: Runtime) -> list[audit.AuditEntry]:
+    return [e for e in await audited(rt, "directory_changed")
+            if json.loads(e.details).get("action") == "matched"]  # fmt: skip
+
+
+class TestMatching:
+    async def test_14_front_door_cannot_match_to_a_person_of_another_area(
+        self,
+        gateway: httpx.AsyncClient,
+        inbox: httpx.AsyncClient,
+        running_broker: Runtime,
+        producer_keys: Keys,
+    ) -> None:
+        """Attack: the front door matches a queued event to a person who lives in another
+        authority's area, naming someone else as the matcher. Refused with 403 and audited
+        against the front door; no alias, no directory change, the event still waiting. A
+        match in its own area is recorded against the front door whose token asked, and the
+        audit names the kinds of identifier learnt, not their values."""
+        rt = running_broker
+        unknown = crisis({"local_id": "MH-77", "given_name": "Jessica", "family_name": "Carter"})
+        await post_signed(gateway, unknown, producer_keys)
+        await queued(inbox, unknown["event_id"])
+        stranger = await someone_elsewhere(rt)
+        changes_before = await count(rt, db.DirectoryChange)
+        url = f"{QUEUE}/{unknown['event_id']}/match"
+
+        refused = await inbox.post(url, json={"links": [{"position": 0, "person_id": stranger}],
+                                              "matched_by": "duty-sw-1"})  # fmt: skip
+        assert refused.status_code == 403
+        [refusal] = await audited(rt, "access_refused")
+        assert (refusal.actor, refusal.subject_ref) == ("la-front-door", unknown["event_id"])
+        assert json.loads(refusal.details)["status"] == 403
+        async with rt.sessions() as session:
+            assert await session.get(db.PersonAlias, ("mh-demo", "MH-77")) is None
+            assert (await session.get(db.MatchingQueueEntry, unknown["event_id"])).status == (
+                "waiting")  # fmt: skip
+        assert await count(rt, db.DirectoryChange) == changes_before
+        assert await matches_audited(rt) == []
+
+        own = await inbox.post(url, json={"links": [{"position": 0, "person_id": "p-mother"}],
+                                          "matched_by": "somebody else"})  # fmt: skip
+        assert own.status_code == 200
+        [change] = await matches_audited(rt)
+        assert (change.actor, change.subject_ref) == ("la-front-door", "p-mother")
+        assert json.loads(change.details)["fields"] == "alias"
+        assert "MH-77" not in change.details
+        async with rt.sessions() as session:
+            matched = select(db.DirectoryChange).where(db.DirectoryChange.action == "matched")
+            [recorded] = (await session.scalars(matched)).all()
+        assert recorded.actor == "la-front-door"
