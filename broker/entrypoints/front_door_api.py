@@ -85,7 +85,7 @@ async def match(
             entry, event = await matching.queued_event(session, org_id, str(event_id), rt.keys)
             links = {link.position: link.person_id for link in body.links}
             sealed = await matching.match(
-                session, entry, event, links, caller.org_id, datetime.now(UTC)
+                session, entry, event, links, caller.org_id, datetime.now(UTC), rt.keys
             )
     except matching.NotInArea:
         async with rt.sessions.begin() as session:  # the match was rolled back; this stays
@@ -105,7 +105,8 @@ async def match(
         raise
     async with rt.sessions.begin() as session:
         await matching.published(session, str(event_id), succeeded=True)
-    return Matched(event_id=event_id, status="matched")
+    # "routing": Kafka has it; the queue shows it until the router has routed it.
+    return Matched(event_id=event_id, status="routing")
 
 
 @router.get(

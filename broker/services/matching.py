@@ -17,14 +17,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import audit, db
-from broker.adapters.envelopes import open_event
+from broker.adapters.envelopes import open_event, seal_event
 from broker.errors import BrokerError
 from broker.keys import KeyStore
 from schemas.events import Event, PersonRef
 from schemas.transport import EventHeader, SealedEvent
 
-# "publishing": matched, and being handed back to Kafka; it stays to do until Kafka has it.
-TO_DO = ("waiting", "publishing")
+# "publishing": matched, and being handed back to Kafka; "routing": Kafka has it, the router
+# not yet. Both stay to do (and in the queue) until the router has routed it: an event the
+# router refuses is then not lost but still waiting for its front door.
+TO_DO = ("waiting", "publishing", "routing")
+REPUBLISHED = ("publishing", "routing")
 
 
 class NotInQueue(BrokerError):
@@ -72,8 +75,7 @@ async def queued_event(
     if entry is None or entry.front_door != front_door or entry.status not in TO_DO:
         raise NotInQueue("no such event waiting in this front door's queue")
     sealed = SealedEvent.model_validate_json(entry.sealed_event)
-    key = keys.hpke_for(EventHeader.model_validate_json(sealed.header).broker_key_id)
-    _, signed = open_event(sealed, key)
+    _, signed = open_event(sealed, keys.hpke_for(_sealed_to(sealed)))
     event = signed.event()  # its signature was verified when it was first routed
     return entry, event
 
@@ -85,9 +87,10 @@ async def match(
     links: Mapping[int, str],
     actor: str,
     now: datetime,
+    keys: KeyStore,
 ) -> SealedEvent:
     """Links the event's people (by position) to directory people; returns the event to
-    publish again."""
+    publish again, under a header the broker stamps with the time of the match."""
     named = event.people()
     for index, person_id in links.items():
         if not 0 <= index < len(named):
@@ -100,13 +103,50 @@ async def match(
     routed = await session.get(db.RoutedEvent, entry.event_id)
     if routed is not None:
         await session.delete(routed)  # so the router routes it afresh, to the whole family
-    return SealedEvent.model_validate_json(entry.sealed_event)
+    return _stamped(entry, keys, now)
+
+
+def _stamped(entry: db.MatchingQueueEntry, keys: KeyStore, now: datetime) -> SealedEvent:
+    """The producer's signed event as it was (its ``occurred_at`` and signature untouched),
+    sealed again under a header the broker writes: received at the time of the match, so
+    that a match made more than a week after the event came is not refused as too old."""
+    sealed = SealedEvent.model_validate_json(entry.sealed_event)
+    header, signed = open_event(sealed, keys.hpke_for(_sealed_to(sealed)))
+    stamped = header.model_copy(
+        update={"received_at": now, "broker_key_id": keys.public.hpke_key_id}
+    )
+    return seal_event(signed, stamped, keys.public.hpke)
+
+
+def _sealed_to(sealed: SealedEvent) -> str:
+    return EventHeader.model_validate_json(sealed.header).broker_key_id
 
 
 async def published(session: AsyncSession, event_id: str, *, succeeded: bool) -> None:
+    """Kafka has the event again (it waits for the router), or did not take it (it waits
+    for a match again). Only an event still being published moves: the router may have
+    routed it already."""
     entry = await session.get(db.MatchingQueueEntry, event_id)
-    if entry is not None:
-        entry.status = "matched" if succeeded else "waiting"
+    if entry is not None and entry.status == "publishing":
+        entry.status = "routing" if succeeded else "waiting"
+
+
+async def republication(session: AsyncSession, header: EventHeader) -> db.MatchingQueueEntry | None:
+    """The queue's entry when this is the broker's own publication of a matched event: the
+    entry is being routed and the header carries the time of its match. The times the router
+    trusts then come from the broker's database, not from the header."""
+    entry = await session.get(db.MatchingQueueEntry, str(header.event_id))
+    if entry is None or entry.status not in REPUBLISHED or entry.matched_at is None:
+        return None
+    return entry if entry.matched_at == header.received_at else None
+
+
+async def routed(session: AsyncSession, event_id: str, *, resolved: bool) -> None:
+    """The router has routed the matched event: it leaves the queue, or waits again for a
+    person still unknown."""
+    entry = await session.get(db.MatchingQueueEntry, event_id)
+    if entry is not None and entry.status in REPUBLISHED:
+        entry.status = "matched" if resolved else "waiting"
 
 
 async def _check_in_area(session: AsyncSession, person_id: str, front_door: str) -> None:

@@ -4,7 +4,7 @@ through the real apps, Kafka and database: the refusal, its audit entry, and not
 import asyncio
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,9 +14,16 @@ from sqlalchemy import func, select
 from support import post_signed, token_request, wait_for_notices
 
 from broker.adapters import audit, crypto, db
+from broker.adapters.envelopes import seal_event, sign_event
+from broker.adapters.kafka import Message
 from broker.bootstrap import Runtime
+from broker.config import Settings
 from broker.demo import family
+from broker.services import matching
 from broker.services.retention import shred_household
+from producers.sdk import EventPublisher
+from schemas.events import EventAdapter
+from schemas.transport import EventHeader, SealedEvent
 
 pytestmark = pytest.mark.e2e
 
@@ -176,3 +183,113 @@ class TestMatching:
             matched = select(db.DirectoryChange).where(db.DirectoryChange.action == "matched")
             [recorded] = (await session.scalars(matched)).all()
         assert recorded.actor == "la-front-door"
+
+
+def aged_unknown_crisis(rt: Runtime, keys: Keys, days: int) -> tuple[SealedEvent, EventHeader]:
+    """A crisis about someone nobody knows, received ``days`` ago, sealed as it lay then."""
+    received = datetime.now(UTC) - timedelta(days=days)
+    event = EventAdapter.validate_python(crisis(
+        {"local_id": "MH-88", "given_name": "Jessica", "family_name": "Carter"},
+        occurred_at=(received - timedelta(hours=1)).isoformat(),
+    ))  # fmt: skip
+    header = EventHeader(event_id=event.event_id, event_type=event.event_type,
+                         source_org=event.source_org, received_at=received,
+                         broker_key_id=rt.keys.public.hpke_key_id)  # fmt: skip
+    return seal_event(sign_event(event, keys["mh-demo"]), header, rt.keys.public.hpke), header
+
+
+async def wait_for_audit(rt: Runtime, action: str, subject: str) -> audit.AuditEntry:
+    async with asyncio.timeout(60):
+        while True:
+            for entry in await audited(rt, action):
+                if entry.subject_ref == subject:
+                    return entry
+            await asyncio.sleep(0.2)
+
+
+class TestLateMatch:
+    async def test_04_match_after_a_week_is_routed_and_a_stale_header_is_not(
+        self,
+        inbox: httpx.AsyncClient,
+        running_broker: Runtime,
+        producer_keys: Keys,
+    ) -> None:
+        """Attack (a loss): an event queued eight days ago is matched; before the fix the
+        front door was told ``matched`` and the router dropped the event as too old. Now it
+        is published again under a header the broker stamps, routed with its own
+        ``occurred_at``, and marked matched only once routed. A producer re-sending the same
+        eight-day-old record straight to Kafka is still refused as too old, and audited."""
+        rt = running_broker
+        sealed, header = aged_unknown_crisis(rt, producer_keys, days=8)
+        event_id = str(header.event_id)
+        await rt.publisher.publish([Message(rt.topics.events, "stale", sealed.model_dump_json()
+                                            .encode())])  # fmt: skip
+        rejected = await wait_for_audit(rt, "event_rejected", event_id)
+        assert json.loads(rejected.details)["reason"] == "EventOutsideWindow"
+        async with rt.sessions.begin() as session:  # queued, as the router did eight days ago
+            await matching.park(session, sealed, header, "la-front-door", header.received_at)
+        await queued(inbox, event_id)
+
+        to_mother = {"links": [{"position": 0, "person_id": "p-mother"}]}
+        answer = await inbox.post(f"{QUEUE}/{event_id}/match", json=to_mother)
+        assert answer.json()["status"] == "routing"  # not "matched": the router has not routed it
+        school = await wait_for_notices(inbox, "school-oakfield:key_adult", 1)
+        assert [n["header"]["event_id"] for n in school] == [event_id]
+        async with rt.sessions() as session:
+            entry = await session.get(db.MatchingQueueEntry, event_id)
+            lines = (await session.scalars(select(db.ChronologyEntry).where(
+                db.ChronologyEntry.event_id == event_id, db.ChronologyEntry.kind == "event",
+                db.ChronologyEntry.household_id == "h-carter"))).all()  # fmt: skip
+        assert entry is not None
+        assert entry.status == "matched"
+        assert [line.at for line in lines] == [header.received_at - timedelta(hours=1)]
+        assert (await inbox.get(QUEUE)).json() == []
+        assert len([e for e in await audited(rt, "event_rejected")
+                    if e.subject_ref == event_id]) == 1  # fmt: skip
+
+
+PERSONAL = ("MH-99", "Jessica", "Carter", family.MOTHER)
+
+
+class TestReadsAndReceiptsAudited:
+    async def test_22_queue_reads_and_sdk_events_leave_an_audit_entry(
+        self,
+        gateway: httpx.AsyncClient,
+        inbox: httpx.AsyncClient,
+        running_broker: Runtime,
+        producer_keys: Keys,
+        settings: Settings,
+    ) -> None:
+        """Attack (unaccountable access): an agency publishes straight to Kafka with the SDK,
+        passing the gateway's audit, and a front door reads the names in its matching queue;
+        another front door tries that queue too. The event's receipt is audited by the
+        router, each queued event shown is an audited read, the stranger is refused (403,
+        audited, nothing shown), and no audit record holds a name or an NHS number."""
+        rt = running_broker
+        direct = EventAdapter.validate_python(crisis({"nhs_number": family.MOTHER}))
+        async with EventPublisher(settings.kafka_bootstrap_servers, rt.keys.public,
+                                  rt.keys.pseudonym_secret, producer_keys["mh-demo"],
+                                  topic_prefix=settings.topic_prefix) as sdk:  # fmt: skip
+            await sdk.publish(direct)
+        unknown = crisis({"local_id": "MH-99", "given_name": "Jessica", "family_name": "Carter"})
+        await post_signed(gateway, unknown, producer_keys)
+        stranger = await other_front_door(rt, inbox)
+
+        received = await wait_for_audit(rt, "event_received", str(direct.event_id))
+        assert received.actor == "mh-demo"
+        assert json.loads(received.details) == {
+            "event_type": "parent_mental_health_crisis", "path": "kafka"}  # fmt: skip
+        await queued(inbox, unknown["event_id"])
+        refused = await inbox.get(QUEUE, headers=stranger)
+        assert refused.status_code == 403
+        assert "MH-99" not in refused.text
+
+        reads = [(e.actor, e.subject_ref) for e in await audited(rt, "matching_queue_read")]
+        assert ("la-front-door", unknown["event_id"]) in reads
+        assert all(actor == "la-front-door" for actor, _ in reads)
+        refusals = [json.loads(e.details)["status"] for e in await audited(rt, "access_refused")]
+        assert refusals == [403]
+        async with rt.sessions() as session:
+            entries = (await session.scalars(select(audit.AuditEntry))).all()
+        for entry in entries:
+            assert not any(p in f"{entry.subject_ref} {entry.details}" for p in PERSONAL)
