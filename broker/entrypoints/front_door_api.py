@@ -1,7 +1,9 @@
 """What a local authority's front door uses beyond its inbox: the matching queue of events
 about people the directory does not know, and a household's multi-agency chronology.
 
-Authentication and the rule that only front doors may call these come in a later issue.
+Only front doors' tokens reach these routes; a front door reads its own queue, matches people
+of its own area, and reads the chronologies of households of its area (see
+services/household_access.py). Every read of personal data here is audited.
 """
 
 from datetime import UTC, datetime
