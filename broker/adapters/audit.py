@@ -47,6 +47,7 @@ Action = Literal[
     "notice_escalated",
     "directory_changed",
     "chronology_accessed",
+    "matching_queue_read",
     "household_shredded",
     "access_refused",
     "webhook_refused",

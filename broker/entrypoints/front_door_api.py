@@ -1,8 +1,9 @@
 """What a local authority's front door uses beyond its inbox: the matching queue of events
 about people the directory does not know, and a household's multi-agency chronology.
 
-Every route needs a front door's access token (the ``front-door`` scope), and a front door
-reads only its own queue.
+Every route needs a front door's access token (the ``front-door`` scope). A front door reads
+its own queue, matches people of its own area, and reads the chronologies of households of
+its area (see services/household_access.py). Every read of personal data here is audited.
 """
 
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from broker.bootstrap import Runtime
 from broker.entrypoints import auth
 from broker.errors import PublishFailed
 from broker.pseudonyms import person_key
-from broker.services import matching
+from broker.services import household_access, matching
 from schemas.events import PersonRef
 
 router = APIRouter()
@@ -38,8 +39,10 @@ class Link(BaseModel):
 
 
 class MatchRequest(BaseModel):
+    """Who matched is the organisation whose token asks: a ``matched_by`` text, which older
+    clients send, is ignored."""
+
     links: list[Link] = Field(min_length=1)
-    matched_by: str = Field(min_length=1, max_length=100)
 
 
 class Matched(BaseModel):
@@ -51,12 +54,17 @@ class Matched(BaseModel):
 async def matching_queue(
     request: Request, org_id: str, caller: auth.FrontDoor
 ) -> list[QueuedEvent]:
+    """The events waiting for this front door to say who their people are. Each event shown
+    is an audited read: it names people."""
     _own(org_id, caller)
     rt = _rt(request)
-    async with rt.sessions() as session:
+    async with rt.sessions.begin() as session:
         entries = await matching.waiting(session, org_id)
         opened = [await matching.queued_event(session, org_id, e.event_id, rt.keys)
                   for e in entries]  # fmt: skip
+        for entry in entries:
+            await audit.append(session, "matching_queue_read", caller.org_id, entry.event_id,
+                               {"event_type": entry.event_type}, datetime.now(UTC))  # fmt: skip
     return [
         QueuedEvent(event_id=UUID(entry.event_id), event_type=entry.event_type,
                     received_at=entry.received_at, people=list(event.people()))
@@ -67,18 +75,27 @@ async def matching_queue(
 @router.post("/v1/front-doors/{org_id}/matching-queue/{event_id}/match", response_model=Matched)
 async def match(
     request: Request, org_id: str, event_id: UUID, body: MatchRequest, caller: auth.FrontDoor
-) -> Matched:
+) -> Matched | JSONResponse:
+    """Says who the event's people are (people of this front door's area only); the event is
+    then routed to the whole family."""
     _own(org_id, caller)
-    """Says who the event's people are; the event is then routed to the whole family."""
     rt = _rt(request)
     # The match commits before the event is published again, or the router could read the
     # event while its old routing record still stood, and skip it.
-    async with rt.sessions.begin() as session:
-        entry, event = await matching.queued_event(session, org_id, str(event_id), rt.keys)
-        links = {link.position: link.person_id for link in body.links}
-        sealed = await matching.match(
-            session, entry, event, links, body.matched_by, datetime.now(UTC)
-        )
+    try:
+        async with rt.sessions.begin() as session:
+            entry, event = await matching.queued_event(session, org_id, str(event_id), rt.keys)
+            links = {link.position: link.person_id for link in body.links}
+            sealed = await matching.match(
+                session, entry, event, links, caller.org_id, datetime.now(UTC), rt.keys
+            )
+    except matching.NotInArea:
+        async with rt.sessions.begin() as session:  # the match was rolled back; this stays
+            await audit.append(session, "access_refused", caller.org_id, str(event_id),
+                               {"status": 403, "reason": "person_not_in_callers_area",
+                                "action": "match"}, datetime.now(UTC))  # fmt: skip
+        detail = "a front door matches only people who live in its area"
+        return JSONResponse({"detail": detail}, status_code=403)
     key = person_key(rt.keys.pseudonym_secret, event.people()[0], event.source_org)
     try:
         await rt.publisher.publish(
@@ -90,7 +107,8 @@ async def match(
         raise
     async with rt.sessions.begin() as session:
         await matching.published(session, str(event_id), succeeded=True)
-    return Matched(event_id=event_id, status="matched")
+    # "routing": Kafka has it; the queue shows it until the router has routed it.
+    return Matched(event_id=event_id, status="routing")
 
 
 @router.get(
@@ -98,12 +116,24 @@ async def match(
 )
 async def household_chronology(
     request: Request, household_id: str, caller: auth.FrontDoor
-) -> list[chronology.ChronologyLine]:
-    """Every event and notice for the household: who was told what, when, and their receipts."""
-    async with _rt(request).sessions.begin() as session:
-        await audit.append(session, "chronology_accessed", caller.org_id, household_id, {},
-                           datetime.now(UTC))  # fmt: skip
-        return await chronology.chronology_of(session, household_id)
+) -> list[chronology.ChronologyLine] | JSONResponse:
+    """Every event and notice for the household: who was told what, when, and their receipts.
+    Only for the front door of an area the household lives in, lived in, or is moving to."""
+    rt = _rt(request)
+    async with rt.sessions.begin() as session:  # commits the audit entry of a refusal too
+        read = await household_access.read_chronology(
+            session, rt.keys.pseudonym_secret, caller.org_id, household_id, datetime.now(UTC)
+        )
+    if isinstance(read, household_access.Refusal):
+        return JSONResponse({"detail": _REFUSALS[read]},
+                            status_code=household_access.STATUS[read])  # fmt: skip
+    return read
+
+
+_REFUSALS = {
+    household_access.Refusal.NOT_YOURS: "this household is not in this front door's area",
+    household_access.Refusal.SHREDDED: "this household's data was deleted",
+}
 
 
 class DataQualityLine(BaseModel):

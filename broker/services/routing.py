@@ -156,11 +156,13 @@ async def _record_alone(delivery: Delivery, deps: RoutingDeps) -> Outcome:
 
 
 Decided = tuple[Event, list[tuple[NoticeHeader, Decision]], list[Message]]
+# ... and whether the router is the first to audit the event's receipt.
+Received = tuple[Event, list[tuple[NoticeHeader, Decision]], list[Message], bool]
 
 
 async def _decide_or_refuse(
     directory: SqlDirectory, delivery: Delivery, deps: RoutingDeps
-) -> Decided | str | EnvelopeError | ValidationError:
+) -> Received | str | EnvelopeError | ValidationError:
     """What the event decided, the id of an event seen before, or why it was refused. Only
     the admission checks, which write nothing, answer a refusal; a failure while the event
     is recorded raises, and its transaction is rolled back whole."""
@@ -168,14 +170,24 @@ async def _decide_or_refuse(
     try:
         sealed_to = EventHeader.model_validate_json(sealed.header).broker_key_id
         header, signed = open_event(sealed, deps.keys.hpke_for(sealed_to))
-        event = await _admitted(directory, header, signed, received_at, deps, position)
+        admitted = await _admitted(directory, header, signed, received_at, deps, position)
     except REFUSED as exc:
         return exc
-    if event is None:
+    if admitted is None:
         return str(header.event_id)
+    event, republished = admitted
     arrival = Arrival.of(event, received_at)
     with structlog.contextvars.bound_contextvars(event_id=str(event.event_id)):
-        return await _decide_and_record(directory, sealed, event, arrival, deps, position)
+        decided = await _decide_and_record(directory, sealed, event, arrival, deps, position)
+    # An event that came straight to Kafka (the SDK's way) was audited by nobody on its
+    # way in: its receipt is audited here. The gateway audits what it accepts, and the
+    # broker's own publication of a matched event is no new receipt.
+    arrived = not republished and not await _accepted_by_gateway(directory.session, event)
+    return *decided, arrived
+
+
+async def _accepted_by_gateway(session: AsyncSession, event: Event) -> bool:
+    return await session.get(db.AcceptedEvent, str(event.event_id)) is not None
 
 
 async def _audit_produced(
@@ -186,14 +198,19 @@ async def _audit_produced(
     for outcome in decided:
         if not isinstance(outcome, tuple):
             continue
-        for notice, _ in outcome[1]:
+        event, sent, _, arrived = outcome
+        if arrived:  # ids and types only: the audit log outlives the data
+            await audit.append(session, "event_received", event.source_org,
+                               str(event.event_id), {"event_type": event.event_type.value,
+                                                     "path": "kafka"}, deps.clock())  # fmt: skip
+        for notice, _ in sent:
             ids = {"event_id": str(notice.event_id), "recipient_id": notice.recipient_id,
                    "rule_id": notice.rule_id, "severity": notice.severity.value}  # fmt: skip
             await audit.append(session, "notice_produced", "router", str(notice.notice_id),
                                ids, deps.clock())  # fmt: skip
 
 
-def _outcome(decided: Decided | str | EnvelopeError | ValidationError) -> Outcome:
+def _outcome(decided: Received | str | EnvelopeError | ValidationError) -> Outcome:
     """Logged and counted once its transaction has committed."""
     if isinstance(decided, REFUSED):
         return decided
@@ -201,7 +218,7 @@ def _outcome(decided: Decided | str | EnvelopeError | ValidationError) -> Outcom
         log.info("event_already_routed", event_id=decided)
         metrics.EVENTS_IN.labels("duplicate").inc()
         return NOTHING
-    event, sent, reports = decided
+    event, sent, reports, _ = decided
     log.info("event_routed", event_id=str(event.event_id), event_type=event.event_type.value,
              notices=len(sent))  # fmt: skip
     metrics.EVENTS_IN.labels("routed").inc()
@@ -217,18 +234,22 @@ async def _admitted(
     received_at: datetime,
     deps: RoutingDeps,
     position: str | None,
-) -> Event | None:
-    """The event, once its signature (by a key valid when the broker received it), sender
-    and times are checked; None if it was routed before from this same record. Reads only."""
-    producer_key = await directory.signing_key(
-        header.source_org, signed.signing_key_id, received_at
-    )
+) -> tuple[Event, bool] | None:
+    """The event, once its signature (by a key valid when the broker first received it),
+    sender and times are checked, and whether it is the broker's own publication of a matched
+    event; None if it was routed before from this same record. Reads only."""
+    republished = await matching.republication(directory.session, header)
+    # A matched event is published again at its match: its producer's key is checked at the
+    # time the broker first received it, which the queue kept.
+    signed_at = republished.received_at if republished else received_at
+    producer_key = await directory.signing_key(header.source_org, signed.signing_key_id,
+                                               signed_at)  # fmt: skip
     event = verified_event(signed, header, producer_key)
     await directory.check_may_publish(event.source_org, event.event_type)
     check_times(event, received_at, deps.clock())
     if await _seen_before(directory.session, str(event.event_id), position):
         return None
-    return event
+    return event, republished is not None
 
 
 async def _decide_and_record(
@@ -269,8 +290,10 @@ async def _remember(
     session.add(db.RoutedEvent(event_id=str(event.event_id), routed_at=deps.clock(),
                                notices=len(sent), position=position))  # fmt: skip
     family = context.family
-    if family.subject is None or family.unmatched:
+    resolved = family.subject is not None and not family.unmatched
+    if not resolved:
         await matching.park(session, sealed, arrival, family.front_door(), deps.clock())
+    await matching.routed(session, str(event.event_id), resolved=resolved)
     if family.subject is None:
         return
     households = dict.fromkeys(m.household_id for m in family.members if m.household_id)
