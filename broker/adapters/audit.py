@@ -35,6 +35,8 @@ Action = Literal[
     "chronology_accessed",
     "household_shredded",
     "access_refused",
+    "directory_proposal",
+    "notice_withheld",
 ]
 Details = Mapping[str, str | int | bool | None]
 
