@@ -203,6 +203,8 @@ class TestDirectoryTrust:
         confirmed = await inbox.post(f"/v1/front-doors/{FRONT_DOOR}/proposals/{moved}/confirm")
         assert confirmed.json() == {"event_id": moved, "status": "confirmed", "notices": 1}
         await wait_for_rule(inbox, OUTSIDER_INBOX, "move.new_school")
+        again = await inbox.post(f"/v1/front-doors/{FRONT_DOOR}/proposals/{moved}/confirm")
+        assert again.status_code == 404  # answered once: a replayed confirmation does nothing
 
         after = await directory_state(running_broker)
         assert after["area"] == ELSEWHERE
