@@ -53,6 +53,8 @@ Action = Literal[
     "webhook_refused",
     "key_change_requested",
     "key_change_approved",
+    "directory_proposal",
+    "notice_withheld",
 ]
 Details = Mapping[str, str | int | bool | None]
 

@@ -68,15 +68,19 @@ def record(
     occurred_at: datetime,
     signals: frozenset[str],
     sent: Sequence[tuple[NoticeHeader, Decision]],
+    *,
+    with_event: bool = True,
 ) -> None:
     """One line for the event, when it happened, and one per notice, when it was sent, in
-    every household of the family."""
+    every household of the family (only the notices' lines, ``with_event`` false, for the
+    notices an event's confirmed proposal released later)."""
     for household_id in households:
-        session.add(db.ChronologyEntry(
-            household_id=household_id, at=occurred_at, kind="event",
-            event_id=str(header.event_id), event_type=header.event_type.value,
-            source_org=header.source_org, signals=",".join(sorted(signals)) or None,
-        ))  # fmt: skip
+        if with_event:
+            session.add(db.ChronologyEntry(
+                household_id=household_id, at=occurred_at, kind="event",
+                event_id=str(header.event_id), event_type=header.event_type.value,
+                source_org=header.source_org, signals=",".join(sorted(signals)) or None,
+            ))  # fmt: skip
         for notice, decision in sent:
             session.add(db.ChronologyEntry(
                 household_id=household_id, at=notice.created_at, kind="notice",

@@ -429,6 +429,25 @@ class PendingKeyChange(Base):
     approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # None: still pending
 
 
+class DirectoryProposal(Base):
+    """A move or step-down an event proposed, held until the family's front door confirms or
+    rejects it (broker.rules.trust). The event stays sealed to the broker, as in the matching
+    queue; the other columns are ids, codes and times only."""
+
+    __tablename__ = "directory_proposals"
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # move | step_down
+    source_org: Mapped[str] = mapped_column(String(64))
+    front_door: Mapped[str] = mapped_column(String(64), index=True)  # who confirms
+    to_area: Mapped[str | None] = mapped_column(String(9))
+    named_orgs: Mapped[str] = mapped_column(Text)  # comma-separated organisation ids
+    sealed_event: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))  # pending | confirmed | rejected
+    proposed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+
+
 def make_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(url)
     if engine.dialect.name == "sqlite":

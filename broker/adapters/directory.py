@@ -252,8 +252,10 @@ class SqlDirectory:
 
     async def record_move(
         self, households: Iterable[str], to_area: str | None, moved_on: date
-    ) -> None:
-        """The household's area becomes the destination; the one it left becomes history."""
+    ) -> list[str]:
+        """The household's area becomes the destination; the one it left becomes history.
+        Answers the households whose area changed, for the directory's change log."""
+        moved = []
         for household_id in households:
             home = await self._session.get(db.Household, household_id)
             if home is None or to_area is None or home.area == to_area:
@@ -267,15 +269,18 @@ class SqlDirectory:
                 db.HouseholdArea(household_id=household_id, area=to_area, moved_in=moved_on)
             )
             home.area = to_area
+            moved.append(household_id)
         await self._session.flush()
+        return moved
 
-    async def record_step_down(self, event: ServiceWithdrawal, family: Family) -> None:
+    async def record_step_down(self, event: ServiceWithdrawal, family: Family) -> list[str]:
         """A step-down becomes a plan for each child concerned, owned by its lead professional
         and action owners until its review date. Only their organisations and fixed role
-        names are kept: the people's names and the plan's text stay in the sealed notices."""
+        names are kept: the people's names and the plan's text stay in the sealed notices.
+        Answers the plans written, for the directory's change log."""
         step_down, subject = event.step_down, family.subject
         if step_down is None or subject is None:
-            return
+            return []
         children = (
             (subject,) if subject.role is HouseholdRole.CHILD
             else family.children_of(subject.person_id)
@@ -286,8 +291,10 @@ class SqlDirectory:
         # An owner's organisation the directory does not know cannot be notified: the plan
         # keeps the owners it can reach (the step-down notice itself names them all).
         owners = [(lead, org) for lead, org in named if await self.organisation(org)]
+        plans = []
         for child in children:
             plan_id = f"step-down:{event.event_id}:{child.person_id}"
+            plans.append(plan_id)
             await self._session.merge(db.Plan(
                 id=plan_id, person_id=child.person_id, kind=step_down.to_level,
                 area=child.area or family.area or "", started_on=event.withdrawn_on,
@@ -300,6 +307,7 @@ class SqlDirectory:
                     role=role, org_id=org_id,
                 ))  # fmt: skip
         await self._session.flush()
+        return plans
 
     async def _all(self, model: type[T], *where: ColumnElement[bool]) -> Sequence[T]:
         return (await self._session.scalars(select(model).where(*where))).all()

@@ -6,10 +6,12 @@ its own queue, matches people of its own area, and reads the chronologies of hou
 its area (see services/household_access.py). Every read of personal data here is audited.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -20,7 +22,8 @@ from broker.bootstrap import Runtime
 from broker.entrypoints import auth
 from broker.errors import PublishFailed
 from broker.pseudonyms import person_key
-from broker.services import household_access, matching
+from broker.services import household_access, matching, proposals
+from broker.services.routing import RoutingDeps, outbox
 from schemas.events import PersonRef
 
 router = APIRouter()
@@ -179,3 +182,81 @@ async def not_in_queue(_request: Request, exc: matching.NotInQueue) -> JSONRespo
 
 async def conflict(_request: Request, exc: matching.MatchConflict) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=409)
+
+
+# --------------------------------------------------------------------------- proposals
+# A move or step-down an event proposed, held for the family's front door (issue 12): only
+# that front door lists, confirms or rejects it; another caller is refused and audited.
+
+
+class ProposalView(BaseModel):
+    event_id: UUID
+    kind: str
+    source_org: str
+    to_area: str | None
+    named_orgs: list[str] = Field(description="organisations told only once confirmed")
+    proposed_at: datetime
+
+
+class ProposalDecided(BaseModel):
+    event_id: UUID
+    status: str
+    notices: int = Field(0, description="notices the confirmation released")
+
+
+@router.get("/v1/front-doors/{org_id}/proposals", response_model=list[ProposalView])
+async def pending_proposals(
+    request: Request, org_id: str, caller: auth.FrontDoor
+) -> list[ProposalView]:
+    """Moves and step-downs proposed by organisations linked to the family, waiting for this
+    front door: ids and organisation codes only."""
+    _own(org_id, caller)
+    async with _rt(request).sessions() as session:
+        rows = await proposals.waiting(session, org_id)
+    return [
+        ProposalView(event_id=UUID(r.event_id), kind=r.kind, source_org=r.source_org,
+                     to_area=r.to_area, named_orgs=[o for o in r.named_orgs.split(",") if o],
+                     proposed_at=r.proposed_at)
+        for r in rows
+    ]  # fmt: skip
+
+
+@router.post(
+    "/v1/front-doors/{org_id}/proposals/{event_id}/confirm", response_model=ProposalDecided
+)
+async def confirm_proposal(
+    request: Request, org_id: str, event_id: UUID, caller: auth.FrontDoor
+) -> ProposalDecided:
+    """Applies the move or step-down to the directory, and sends the notices it held back
+    (the receiving authority's transfer, the new school and GP)."""
+    _own(org_id, caller)
+    rt = _rt(request)
+    deps = RoutingDeps(rt.sessions, rt.keys, rt.publisher, rt.topics, data_keys=rt.data_keys)
+    with _proposal_errors():
+        notices, reports = await proposals.confirm(deps, org_id, str(event_id), caller.org_id)
+    ids = [str(n.notice_id) for n in notices]
+    await outbox(deps).publish(ids, deps.clock(), also=reports)
+    return ProposalDecided(event_id=event_id, status="confirmed", notices=len(ids))
+
+
+@router.post("/v1/front-doors/{org_id}/proposals/{event_id}/reject", response_model=ProposalDecided)
+async def reject_proposal(
+    request: Request, org_id: str, event_id: UUID, caller: auth.FrontDoor
+) -> ProposalDecided:
+    """Nothing changes in the directory, and nobody the proposal named is told."""
+    _own(org_id, caller)
+    with _proposal_errors():
+        async with _rt(request).sessions.begin() as session:
+            await proposals.reject(session, org_id, str(event_id), caller.org_id,
+                                   datetime.now(UTC))  # fmt: skip
+    return ProposalDecided(event_id=event_id, status="rejected")
+
+
+@contextmanager
+def _proposal_errors() -> Iterator[None]:
+    try:
+        yield
+    except proposals.NoSuchProposal as exc:
+        raise HTTPException(404, str(exc)) from None
+    except proposals.ProposalOfAnother as exc:
+        raise NotAuthorised(str(exc)) from None

@@ -28,7 +28,9 @@ def route_move(event: FamilyMovingArea, family: Family, received_on: date) -> li
     if receiving:
         decisions = [_transfer(receiving, "move.transfer", severity, everyone, facts)]
     else:
-        originating = family.front_door(event.from_authority)
+        # Where the directory says they live, not the area the event claims they leave:
+        # the event's word must not choose who receives the history.
+        originating = family.front_door(next((m.area for m in movers if m.area), None))
         unknown = {**facts, "destination_unknown": True}
         decisions = [_transfer(originating, "move.destination_unknown", Severity.HIGH,
                                everyone, unknown)] if originating else []  # fmt: skip

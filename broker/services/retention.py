@@ -41,16 +41,19 @@ async def shred_household(
 
 
 async def purge_records(session: AsyncSession, household_id: str) -> dict[str, int]:
-    """Deletes the household's chronology, its only-here members' pattern records and the
-    queued events matched to it; answers how many of each went."""
+    """Deletes the household's chronology, its only-here members' pattern records, the
+    queued events matched to it and the events held as proposals about it; answers how many
+    of each went."""
     events = await _chronology_events(session, household_id)
     queued = await _delete(session, db.MatchingQueueEntry, db.MatchingQueueEntry.event_id, events)
+    held = await _delete(session, db.DirectoryProposal, db.DirectoryProposal.event_id, events)
     people = await _members_of_no_other_household(session, household_id)
     patterns = await _delete(session, db.PatternRecord, db.PatternRecord.person_id, people)
     lines = (await session.execute(
         delete(db.ChronologyEntry).where(db.ChronologyEntry.household_id == household_id)
     )).rowcount  # type: ignore[attr-defined]  # fmt: skip
-    return {"chronology_lines": lines, "pattern_records": patterns, "queued_events": queued}
+    return {"chronology_lines": lines, "pattern_records": patterns, "queued_events": queued,
+            "proposals": held}  # fmt: skip
 
 
 async def _identifiers(session: AsyncSession, household_id: str) -> set[str]:

@@ -31,16 +31,15 @@ from broker.rules.history import PersonHistory
 from broker.rules.repeated_crises import crisis_at
 from broker.rules.routing import decide, recorded_signals
 from broker.rules.thresholds import Thresholds
-from broker.services import matching
+from broker.rules.trust import Screened, screen
+from broker.services import matching, proposals
 from broker.services.outbox import Outbox
 from broker.services.sealing import EventNotices
 from schemas.events import (
     AppointmentOutcome,
     EdAttendance,
     Event,
-    FamilyMovingArea,
     ParentMentalHealthCrisis,
-    ServiceWithdrawal,
 )
 from schemas.notices import NoticeHeader, NoticeType
 from schemas.transport import EventHeader, SealedEvent, SignedEvent
@@ -263,12 +262,26 @@ async def _decide_and_record(
     session = directory.session
     context = await directory.family_for(event.people(), event.source_org)
     history = await _record_and_load_history(directory, event, context)
-    decisions = decide(event, context.family, history, arrival.received_at, deps.limits)
+    decided = decide(event, context.family, history, arrival.received_at, deps.limits)
+    screened = screen(event, context.family, decided)
+    await _withheld(session, event, screened.withheld, deps.clock())
     notices = EventNotices(session, directory, event, arrival, context, deps)
-    reports, sent = await notices.seal_all(decisions)
+    reports, sent = await notices.seal_all(screened.decisions)
     await _remember(session, directory, sealed, event, arrival, context, sent, deps,
-                    position)  # fmt: skip
+                    position, screened)  # fmt: skip
     return event, sent, reports
+
+
+async def _withheld(
+    session: AsyncSession, event: Event, withheld: Sequence[Decision], now: datetime
+) -> None:
+    """A notice the event's word alone would have sent to an organisation the directory does
+    not link to the family is not sent; the audit log says so (ids only)."""
+    for decision in withheld:
+        details = {"org_id": decision.addressee.org_id, "role": decision.addressee.role.value,
+                   "rule_id": decision.rule_id, "reason": "not_linked_to_family"}  # fmt: skip
+        await audit.append(session, "notice_withheld", "router", f"event:{event.event_id}",
+                           details, now)  # fmt: skip
 
 
 def outbox(deps: RoutingDeps) -> Outbox:
@@ -285,8 +298,10 @@ async def _remember(
     sent: list[tuple[NoticeHeader, Decision]],
     deps: RoutingDeps,
     position: str | None,
+    screened: Screened,
 ) -> None:
-    """Records the event as routed, in the family's chronology, or in the matching queue."""
+    """Records the event as routed, in the family's chronology, or in the matching queue,
+    and what became of the directory change it proposed."""
     session.add(db.RoutedEvent(event_id=str(event.event_id), routed_at=deps.clock(),
                                notices=len(sent), position=position))  # fmt: skip
     family = context.family
@@ -299,10 +314,9 @@ async def _remember(
     households = dict.fromkeys(m.household_id for m in family.members if m.household_id)
     chronology.record(session, households, arrival, event.occurred_at, recorded_signals(event),
                       sent)  # fmt: skip
-    if isinstance(event, FamilyMovingArea):
-        await directory.record_move(family.moving_households(), event.to_authority, event.moved_on)
-    if isinstance(event, ServiceWithdrawal):
-        await directory.record_step_down(event, family)
+    if screened.proposal is not None and screened.verdict is not None:
+        await proposals.settle(directory, sealed, event, family, screened.proposal,
+                               screened.verdict, deps.clock())  # fmt: skip
 
 
 async def _seen_before(session: AsyncSession, event_id: str, position: str | None) -> bool:

@@ -18,7 +18,9 @@ Each step's notices are judged against it (``judge``): every ``expect`` must be 
 to the second when seconds are given), whatever the clocks; ``may`` lists notices allowed but
 not required; any notice to a recipient (contact or organisation id) under ``must_not`` fails
 the step; with ``only_these`` (the default) any other notice is unexpected. All fields but
-``event`` are optional, so older files read as before.
+``event`` are optional, so older files read as before. A step may instead be the family's
+front door confirming what an earlier step proposed (a move or step-down from an organisation
+other than the front door, held for it): ``{"front_door_confirms": 0, "expect": [...]}``.
 """
 
 import json
@@ -42,8 +44,9 @@ from broker.demo import family
 from broker.keys import KeyStore, audit_key
 from broker.rules.deadlines import LONDON
 from broker.rules.thresholds import Thresholds
+from broker.services import proposals
 from broker.services.directory_admin import load_directory
-from broker.services.routing import RoutingDeps, route_event
+from broker.services.routing import RoutingDeps, outbox, route_event
 from schemas.directory import DirectorySpec
 from schemas.events import EventAdapter
 from schemas.notices import NoticeBody, NoticeHeader, SealedNotice
@@ -85,11 +88,22 @@ class Expectation(BaseModel):
 class Step(BaseModel):
     model_config = ConfigDict(extra="forbid")
     after_days: float = 0
-    event: dict[str, Any]
+    event: dict[str, Any] = {}
+    front_door_confirms: int | None = Field(
+        None,
+        description="the earlier step whose proposed move or step-down the family's "
+        "front door confirms, instead of an event",
+    )
     expect: list[Expectation] = []
     may: list[Expectation] = []
     must_not: list[str] = Field([], description="contact or organisation ids never to be told")
     only_these: bool = True
+
+    @model_validator(mode="after")
+    def _event_or_confirmation(self) -> "Step":
+        if self.event and self.front_door_confirms is not None:
+            raise ValueError("a step is an event or a front door's confirmation, not both")
+        return self
 
     @model_validator(mode="after")
     def _not_both_wanted_and_forbidden(self) -> "Step":
@@ -252,25 +266,42 @@ async def _run_step(
     publisher: CollectingPublisher, recipients: dict[str, X25519PrivateKey],
     producers: dict[str, Ed25519PrivateKey],
 ) -> StepResult:  # fmt: skip
-    payload = {
-        "event_id": str(uuid.uuid5(SCENARIO_NAMESPACE, f"{scenario.name}/{index}")),
-        "occurred_at": at.isoformat(),
-        **step.event,
-    }
-    event = EventAdapter.validate_python(payload)
-    header = EventHeader(event_id=event.event_id, event_type=event.event_type,
-                         source_org=event.source_org, received_at=at,
-                         broker_key_id=deps.keys.public.hpke_key_id)  # fmt: skip
     before = len(publisher.messages)
-    signed = sign_event(event, producers[event.source_org])
-    await route_event(seal_event(signed, header, deps.keys.public.hpke), deps)
+    if step.front_door_confirms is not None:
+        await _confirm(_event_id(scenario, step.front_door_confirms), deps)
+        kind = "front_door_confirms"
+    else:
+        payload = {"event_id": _event_id(scenario, index), "occurred_at": at.isoformat(),
+                   **step.event}  # fmt: skip
+        event = EventAdapter.validate_python(payload)
+        header = EventHeader(event_id=event.event_id, event_type=event.event_type,
+                             source_org=event.source_org, received_at=at,
+                             broker_key_id=deps.keys.public.hpke_key_id)  # fmt: skip
+        signed = sign_event(event, producers[event.source_org])
+        await route_event(seal_event(signed, header, deps.keys.public.hpke), deps)
+        kind = event.event_type.value
     published = publisher.messages[before:]
     notices = [
         _open(SealedNotice.model_validate_json(m.value), recipients, deps)
         for m in published if m.topic == deps.topics.notices
     ]  # fmt: skip
     verdict = judge(step, [h for h, _ in notices])
-    return StepResult(index, event.event_type.value, notices, verdict)
+    return StepResult(index, kind, notices, verdict)
+
+
+def _event_id(scenario: Scenario, index: int) -> str:
+    return str(uuid.uuid5(SCENARIO_NAMESPACE, f"{scenario.name}/{index}"))
+
+
+async def _confirm(event_id: str, deps: RoutingDeps) -> None:
+    """The family's front door confirms the step's proposal, as through its API."""
+    async with deps.sessions() as session:
+        proposal = await session.get(db.DirectoryProposal, event_id)
+    if proposal is None:
+        raise ValueError("the step named proposed nothing for a front door to confirm")
+    front_door = proposal.front_door
+    notices, reports = await proposals.confirm(deps, front_door, event_id, front_door)
+    await outbox(deps).publish([str(n.notice_id) for n in notices], deps.clock(), also=reports)
 
 
 def _open(

@@ -1,0 +1,196 @@
+"""Directory changes proposed by events (a move, a step-down), and the front door's answer.
+
+Routing asks ``broker.rules.trust`` what an event's proposal is worth and calls ``settle`` in
+its transaction: applied at once (from the family's own front door), held here for the
+family's front door (from another linked organisation), or refused (from an organisation the
+directory does not link to the family). Every outcome is in the audit log, and every write to
+the directory is a directory change (``directory_changes.record``) naming who made it.
+
+The front door then confirms a held proposal (``confirm``: the change is applied, and the
+notices withheld until then go to the receiving authority, the new school and GP, with
+deadlines from the confirmation) or rejects it (``reject``: nothing changes, nobody new is
+told).
+
+ProposalError (BrokerError)
+├── NoSuchProposal        nothing pending under that id
+└── ProposalOfAnother     pending, but for another front door to answer
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broker.adapters import audit, chronology, db
+from broker.adapters.directory import FamilyContext, SqlDirectory
+from broker.adapters.envelopes import open_event
+from broker.adapters.kafka import Message
+from broker.errors import BrokerError
+from broker.rules.admission import Arrival
+from broker.rules.family import Decision, Family
+from broker.rules.move import route_move
+from broker.rules.trust import Proposal, ProposalKind, Verdict, told_on_confirmation
+from broker.services import directory_changes
+from broker.services.sealing import EventNotices
+from schemas.events import Event, FamilyMovingArea, ServiceWithdrawal
+from schemas.notices import NoticeHeader
+from schemas.transport import EventHeader, SealedEvent
+
+if TYPE_CHECKING:
+    from broker.services.routing import RoutingDeps
+
+PENDING = "pending"
+
+
+class ProposalError(BrokerError):
+    pass
+
+
+class NoSuchProposal(ProposalError):
+    """No proposal with this id is waiting for a front door's answer."""
+
+
+class ProposalOfAnother(ProposalError):
+    """The proposal waits for the answer of another front door (the family's)."""
+
+
+async def settle(
+    directory: SqlDirectory,
+    sealed: SealedEvent,
+    event: Event,
+    family: Family,
+    proposal: Proposal,
+    verdict: Verdict,
+    now: datetime,
+) -> None:
+    """Records what became of the event's proposal, in the routing transaction."""
+    session = directory.session
+    details = _details(proposal, verdict.value)
+    await audit.append(session, "directory_proposal", event.source_org,
+                       f"event:{event.event_id}", details, now)  # fmt: skip
+    if verdict is Verdict.APPLY:
+        await apply(directory, event, family, actor=event.source_org)
+    elif verdict is Verdict.AWAIT and proposal.front_door is not None:
+        session.add(db.DirectoryProposal(
+            event_id=str(event.event_id), kind=proposal.kind.value,
+            source_org=proposal.source_org, front_door=proposal.front_door,
+            to_area=proposal.to_area, named_orgs=",".join(sorted(proposal.named_orgs)),
+            sealed_event=sealed.model_dump_json(), status=PENDING, proposed_at=now,
+        ))  # fmt: skip
+        await session.flush()
+
+
+async def apply(directory: SqlDirectory, event: Event, family: Family, actor: str) -> None:
+    """Writes the move or step-down to the directory, each write a logged directory change."""
+    session = directory.session
+    if isinstance(event, FamilyMovingArea):
+        moved = await directory.record_move(family.moving_households(), event.to_authority,
+                                            event.moved_on)  # fmt: skip
+        for household_id in moved:
+            await directory_changes.record(session, actor, "household", household_id,
+                                           "updated", ["area"])  # fmt: skip
+    elif isinstance(event, ServiceWithdrawal):
+        for plan_id in await directory.record_step_down(event, family):
+            await directory_changes.record(session, actor, "plan", plan_id, "created",
+                                           ["kind", "step_down_until", "owners"])  # fmt: skip
+
+
+async def waiting(session: AsyncSession, front_door: str) -> Sequence[db.DirectoryProposal]:
+    query = (
+        select(db.DirectoryProposal)
+        .where(db.DirectoryProposal.front_door == front_door,
+               db.DirectoryProposal.status == PENDING)
+        .order_by(db.DirectoryProposal.proposed_at)
+    )  # fmt: skip
+    return (await session.scalars(query)).all()
+
+
+async def confirm(
+    deps: "RoutingDeps", front_door: str, event_id: str, actor: str
+) -> tuple[list[NoticeHeader], list[Message]]:
+    """Applies the proposal and seals the notices it withheld; answers them and the records
+    to publish once committed (the caller publishes through the outbox)."""
+    now = deps.clock()
+    async with deps.sessions.begin() as session:
+        row = await _pending(session, front_door, event_id)
+        event = _opened(row, deps)
+        directory = SqlDirectory(session)
+        context = await directory.family_for(event.people(), event.source_org)
+        # Decided on the family as it was proposed: the move's notices name where it leaves.
+        decisions = _released(event, context.family, row, now)
+        await apply(directory, event, context.family, actor=actor)
+        sent, reports = await _seal(session, directory, event, context, decisions, deps)
+        await _decided(session, row, "confirmed", actor, now, len(sent))
+    return [notice for notice, _ in sent], list(reports)
+
+
+async def reject(session: AsyncSession, front_door: str, event_id: str, actor: str,
+                 now: datetime) -> None:  # fmt: skip
+    """Nothing changes and nobody the proposal named is told."""
+    row = await _pending(session, front_door, event_id)
+    await _decided(session, row, "rejected", actor, now, 0)
+
+
+async def _pending(session: AsyncSession, front_door: str, event_id: str) -> db.DirectoryProposal:
+    row = await session.get(db.DirectoryProposal, event_id, with_for_update=True)
+    if row is None or row.status != PENDING:
+        raise NoSuchProposal("no proposal with this id is waiting for an answer")
+    if row.front_door != front_door:
+        raise ProposalOfAnother("this proposal is for the family's own front door to answer")
+    return row
+
+
+def _opened(row: db.DirectoryProposal, deps: "RoutingDeps") -> Event:
+    sealed = SealedEvent.model_validate_json(row.sealed_event)
+    key = deps.keys.hpke_for(EventHeader.model_validate_json(sealed.header).broker_key_id)
+    _, signed = open_event(sealed, key)
+    return signed.event()  # its signature was verified when it was first routed
+
+
+def _released(
+    event: Event, family: Family, row: db.DirectoryProposal, now: datetime
+) -> list[Decision]:
+    if not isinstance(event, FamilyMovingArea):
+        return []  # a step-down's owners hear of concerns later, not of the step-down
+    named = frozenset(filter(None, row.named_orgs.split(",")))
+    proposal = Proposal(ProposalKind(row.kind), row.source_org, row.front_door, row.to_area,
+                        named)  # fmt: skip
+    return told_on_confirmation(route_move(event, family, now.date()), proposal)
+
+
+async def _seal(
+    session: AsyncSession, directory: SqlDirectory, event: Event,
+    context: FamilyContext, decisions: list[Decision], deps: "RoutingDeps",
+) -> tuple[list[tuple[NoticeHeader, Decision]], list[Message]]:  # fmt: skip
+    # Deadlines run from the confirmation: nobody could act on the notices before it.
+    confirmed = Arrival.of(event, deps.clock())
+    notices = EventNotices(session, directory, event, confirmed, context, deps)
+    reports, sent = await notices.seal_all(decisions)
+    homes = dict.fromkeys(m.household_id for m in context.family.members if m.household_id)
+    chronology.record(session, homes, confirmed, event.occurred_at, frozenset(), sent,
+                      with_event=False)  # fmt: skip
+    for notice, _ in sent:
+        ids = {"event_id": str(notice.event_id), "recipient_id": notice.recipient_id,
+               "rule_id": notice.rule_id, "severity": notice.severity.value}  # fmt: skip
+        await audit.append(session, "notice_produced", "router", str(notice.notice_id), ids,
+                           deps.clock())  # fmt: skip
+    return sent, list(reports)
+
+
+async def _decided(
+    session: AsyncSession, row: db.DirectoryProposal, status: str, actor: str, now: datetime,
+    notices: int,
+) -> None:  # fmt: skip
+    row.status, row.decided_at, row.decided_by = status, now, actor
+    details = {"kind": row.kind, "outcome": status, "source_org": row.source_org,
+               "to_area": row.to_area, "notices": notices}  # fmt: skip
+    await audit.append(session, "directory_proposal", actor, f"event:{row.event_id}", details,
+                       now)  # fmt: skip
+
+
+def _details(proposal: Proposal, outcome: str) -> dict[str, str | int | bool | None]:
+    return {"kind": proposal.kind.value, "outcome": outcome, "source_org": proposal.source_org,
+            "front_door": proposal.front_door, "to_area": proposal.to_area,
+            "named_orgs": ",".join(sorted(proposal.named_orgs))}  # fmt: skip
