@@ -32,6 +32,7 @@ Action = Literal[
     "notice_rejected",
     "notice_escalated",
     "directory_changed",
+    "directory_change_refused",
     "chronology_accessed",
     "household_shredded",
     "access_refused",

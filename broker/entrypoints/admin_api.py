@@ -115,8 +115,13 @@ async def import_folder(folder: Path, settings: Settings) -> admin.ImportSummary
     engine = db.make_engine(settings.database_url)
     try:
         await db.create_schema(engine)
-        async with db.sessions(engine).begin() as session:
-            return await admin.load_directory(session, spec, actor="csv-import")
+        try:
+            async with db.sessions(engine).begin() as session:
+                return await admin.load_directory(session, spec, actor="csv-import")
+        except admin.UnsealableKey as refused:
+            async with db.sessions(engine).begin() as session:
+                await admin.record_refusal(session, "csv-import", refused)
+            raise
     finally:
         await engine.dispose()
 
@@ -291,10 +296,13 @@ async def _id_mismatch(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unsealable_key(_request: Request, exc: Exception) -> JSONResponse:
+async def _unsealable_key(request: Request, exc: Exception) -> JSONResponse:
     # The broker's own message (the contact's id and the field), never the key sent.
     field = admin.UnsealableKey.field
     message = str(exc) if isinstance(exc, admin.UnsealableKey) else "cannot be sealed to"
+    if isinstance(exc, admin.UnsealableKey):
+        async with _sessions(request).begin() as session:
+            await admin.record_refusal(session, ACTOR, exc)
     return http_errors.unprocessable(
         [http_errors.field_error(f"body.{field}", message, "unsealable_key")]
     )
