@@ -7,6 +7,7 @@ backup holds no key. Deleting a household's key makes every notice stored for it
 to the broker, to its operators, and to the recipients, whatever copies of the database exist.
 """
 
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from broker.adapters import crypto
+from broker.errors import KeyFileExists
 
 NONCE_BYTES = 12
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -36,7 +38,9 @@ class FileDataKeys:
         """The household's key, made on first use."""
         path = self._path(household)
         if not path.exists():
-            crypto.write_secret(path, AESGCM.generate_key(bit_length=256))
+            # Made with O_EXCL: when another process made it first, both use that one.
+            with contextlib.suppress(KeyFileExists):
+                crypto.write_secret(path, AESGCM.generate_key(bit_length=256))
         crypto.check_private_mode(path)
         return path.read_bytes()
 

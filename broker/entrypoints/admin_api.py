@@ -27,7 +27,7 @@ from broker.adapters.csv_import import read_directory
 from broker.config import Settings
 from broker.entrypoints import auth, http_errors
 from broker.entrypoints.limits import protect
-from broker.keys import KeyStore
+from broker.keys import PROCESS_KEYS, KeyStore
 from broker.logging import configure_logging
 from broker.services import directory_admin as admin
 from broker.services.directory_changes import (
@@ -88,7 +88,7 @@ def create_admin_api(settings: Settings | None = None) -> FastAPI:
         engine = db.make_engine(config.database_url)
         await db.create_schema(engine)
         app.state.sessions = db.sessions(engine)
-        keys = KeyStore.load_or_create(config.keys_dir)
+        keys = KeyStore.for_process(config.keys_dir, PROCESS_KEYS["admin"])
         app.state.auth = auth.context_for(app.state.sessions, keys.token, config.administrators)
         yield
         await engine.dispose()

@@ -32,6 +32,7 @@ from broker.config import Settings
 from broker.entrypoints import auth, front_door_api, http_errors, ops
 from broker.entrypoints.limits import protect
 from broker.errors import PublishFailed
+from broker.keys import PROCESS_KEYS
 from broker.pseudonyms import pseudonym
 from broker.rules.deadlines import DIGEST_TIME, LONDON
 from broker.rules.escalation import MAX_REASON_CHARS
@@ -83,7 +84,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with runtime(config) as rt:
+        async with runtime(config, key_purposes=PROCESS_KEYS["inbox"]) as rt:
             app.state.rt = rt
             app.state.auth = auth.context_for(rt.sessions, rt.keys.token, config.administrators)
             yield

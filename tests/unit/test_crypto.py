@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 
 from broker.adapters import crypto, envelopes
 from broker.errors import DecryptionFailed, EventMismatch, KeyFileError, SignatureInvalid
-from broker.keys import HPKE_FILE, PUBLIC_FILE, REGISTRY_FILE, BrokerPublicKeys, KeyStore
+from broker.keys import (
+    ALL_PURPOSES,
+    HPKE_FILE,
+    PUBLIC_FILE,
+    REGISTRY_FILE,
+    BrokerPublicKeys,
+    KeyStore,
+)
 from schemas.events import EventType
 from schemas.notices import NoticeBody, NoticeHeader, NoticeType, SealedNotice, Severity
 from schemas.transport import EventHeader, SealedEvent
@@ -409,7 +416,7 @@ class TestKeysFromEnvironment:
         monkeypatch.setenv("SGB_BROKER_SIGNING_KEY", pem(signing))
         monkeypatch.setenv("SGB_BROKER_TOKEN_KEY", pem(token))
         monkeypatch.setenv("SGB_PSEUDONYM_KEY", "00" * 32)
-        store = KeyStore.load_or_create(tmp_path / "unused")
+        store = KeyStore.for_process(tmp_path / "unused", ALL_PURPOSES)
         assert store.public.hpke_key_id == crypto.key_id(hpke.public_key())
         assert store.public.signing_key_id == crypto.key_id(signing.public_key())
         assert store.pseudonym_secret == bytes(32)
