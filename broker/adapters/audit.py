@@ -26,6 +26,7 @@ Action = Literal[
     "event_rejected",
     "notice_produced",
     "notice_delivered",
+    "notice_refused",
     "notice_read",
     "notice_receipt",
     "notice_acknowledged",
