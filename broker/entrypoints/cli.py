@@ -18,7 +18,7 @@ from broker.config import Settings
 from broker.entrypoints.dead_letters_cli import app as dead_letters_app
 from broker.entrypoints.report_cli import app as report_app
 from broker.errors import KeyFileError
-from broker.keys import PROCESS_KEYS, KeyStore
+from broker.keys import PROCESS_KEYS, PUBLIC_FILE, KeyStore
 
 app = typer.Typer(help="Safeguarding notification broker.", no_args_is_help=True)
 
@@ -109,9 +109,22 @@ def delivery(ops_port: OpsPort = None) -> None:
 
 
 @app.command("keys-init")
-def keys_init(directory: Path | None = None) -> None:
-    """Create the broker's HPKE, signing and pseudonym keys (never overwrites)."""
-    store = KeyStore.create(directory or Settings().keys_dir)
+def keys_init(
+    directory: Path | None = None,
+    if_missing: Annotated[bool, typer.Option(
+        help="Succeed without making anything when the keys are there already.")] = False,
+) -> None:
+    """Create the broker's HPKE, signing, token and pseudonym keys (never overwrites): the
+    only command that makes them; every process refuses to start without them."""
+    folder = directory or Settings().keys_dir
+    if if_missing and (folder / PUBLIC_FILE).exists():
+        typer.echo(f"broker keys already in {folder}; nothing made")
+        return
+    try:
+        store = KeyStore.create(folder)
+    except KeyFileError as exc:
+        typer.echo(f"sgb keys-init: {exc}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"broker keys created; public keys:\n{store.public.to_text()}")
 
 
