@@ -111,8 +111,9 @@ def delivery(ops_port: OpsPort = None) -> None:
 @app.command("keys-init")
 def keys_init(
     directory: Path | None = None,
-    if_missing: Annotated[bool, typer.Option(
-        help="Succeed without making anything when the keys are there already.")] = False,
+    if_missing: Annotated[
+        bool, typer.Option(help="Succeed without making anything when the keys are there already.")
+    ] = False,
 ) -> None:
     """Create the broker's HPKE, signing, token and pseudonym keys (never overwrites): the
     only command that makes them; every process refuses to start without them."""
