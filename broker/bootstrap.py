@@ -10,7 +10,7 @@ from broker.adapters import db
 from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.kafka import KafkaPublisher, Topics, ensure_topics
 from broker.config import Settings
-from broker.keys import KeyStore, audit_key
+from broker.keys import ALL_PURPOSES, KeyStore, Purpose, audit_key
 from broker.logging import configure_logging
 
 
@@ -26,10 +26,17 @@ class Runtime:
 
 
 @asynccontextmanager
-async def runtime(settings: Settings, *, configure_logs: bool = True) -> AsyncIterator[Runtime]:
-    """Opens the database, loads keys, makes sure the topics exist, starts a producer."""
+async def runtime(
+    settings: Settings,
+    *,
+    configure_logs: bool = True,
+    key_purposes: frozenset[Purpose] = ALL_PURPOSES,
+) -> AsyncIterator[Runtime]:
+    """Loads the keys of ``key_purposes`` (first: a process without its keys stops before it
+    touches anything), opens the database, makes sure the topics exist, starts a producer."""
     if configure_logs:
         configure_logging(settings.log_level, settings.log_json)
+    keys = KeyStore.for_process(settings.keys_dir, key_purposes)
     engine = db.make_engine(settings.database_url)
     await db.create_schema(engine)
     topics = Topics.with_prefix(settings.topic_prefix)
@@ -38,7 +45,6 @@ async def runtime(settings: Settings, *, configure_logs: bool = True) -> AsyncIt
     publisher = KafkaPublisher(settings.kafka_bootstrap_servers, security)
     await publisher.start()
     try:
-        keys = KeyStore.load_or_create(settings.keys_dir)
         data_keys = FileDataKeys(settings.keys_dir / "households")
         sessions = db.sessions(engine, audit_key(settings.keys_dir))
         yield Runtime(settings, engine, sessions, keys, topics, publisher, data_keys)

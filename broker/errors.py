@@ -10,6 +10,8 @@ BrokerError
 │   ├── EventOutsideWindow the event's times fall outside the allowed window
 │   └── EventNotPermitted  organisations of this kind may not publish this event type
 ├── KeyFileError           a key file is missing, malformed or too widely readable
+│   ├── KeyFileExists      a key file to be made is there already (never overwritten)
+│   └── KeyNotHeld         this process was not given that key (least privilege)
 ├── Unsealable             one notice cannot be sealed (services/sealing.py reroutes it)
 │   ├── RecipientKeyUnusable   the recipient's registered key cannot be sealed to
 │   └── DataKeyUnusable        the household's data key cannot be made, read or used
@@ -57,6 +59,14 @@ class EventNotPermitted(EnvelopeError):
 
 
 class KeyFileError(BrokerError):
+    pass
+
+
+class KeyFileExists(KeyFileError):
+    pass
+
+
+class KeyNotHeld(KeyFileError):
     pass
 
 

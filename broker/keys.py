@@ -4,11 +4,16 @@
 it instead of files. Public halves are written beside the private ones for producers (who
 seal events to the broker) and receivers (who verify the broker's signatures).
 
+Each process is given only the private keys its work needs (``PROCESS_KEYS``), and none is
+ever made on start: keys are made once, by ``sgb keys-init``; a process whose keys are
+missing stops with a ``KeyFileError`` instead of quietly starting a new key set.
+
 Rotation (``sgb keys-rotate``) makes new current keys and retires the old ones without
 stranding anything: events already sealed to a retired HPKE key still open (its private key
 is kept under ``retired/`` until deleted), and notices signed by a retired signing key still
-verify (its public key stays in the public file). ``registry.json`` records each key's id,
-purpose and validity.
+verify (its public key stays in the public file) if they were signed before its ``not_after``,
+which the public file states with it. ``registry.json`` records each key's id, purpose and
+validity.
 """
 
 import json
@@ -16,15 +21,17 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from broker.adapters import crypto
-from broker.errors import DecryptionFailed, KeyFileError, SignatureInvalid
+from broker.errors import DecryptionFailed, KeyFileError, KeyNotHeld, SignatureInvalid
 
 HPKE_FILE = "broker-hpke.pem"
 SIGNING_FILE = "broker-signing.pem"
@@ -32,10 +39,60 @@ PSEUDONYM_FILE = "pseudonym.key"
 PUBLIC_FILE = "broker-public.txt"
 TOKEN_FILE = "broker-token.pem"  # noqa: S105  a file name, not a secret
 RETIRED_DIR = "retired"
-ENVIRONMENT_KEYS = frozenset({
-    "SGB_BROKER_HPKE_KEY", "SGB_BROKER_SIGNING_KEY", "SGB_BROKER_TOKEN_KEY", "SGB_PSEUDONYM_KEY",
-})  # fmt: skip
 REGISTRY_FILE = "registry.json"
+# How long a retired signing key stays valid after a rotation: the processes still running
+# sign with it until they are restarted, and receivers refuse what it signs after this.
+DEFAULT_ROTATION_GRACE = timedelta(hours=1)
+
+
+class Purpose(StrEnum):
+    """What a broker private key is for; a process is given the keys of its purposes only."""
+
+    OPEN_EVENTS = "open-events"  # the HPKE keys events are sealed to, current and retired
+    SIGN_NOTICES = "sign-notices"  # the key notices and webhook requests are signed with
+    ISSUE_TOKENS = "issue-tokens"  # the key access tokens are signed with
+    PSEUDONYMS = "pseudonyms"  # the HMAC key of Kafka message keys and household key names
+
+
+ALL_PURPOSES = frozenset(Purpose)
+# Least privilege: which keys each process holds. The internet-facing gateway can neither
+# open an event nor sign a notice; the admin API holds the token key alone. The inbox API
+# holds them all for now: front-door matching opens queued events, and an acknowledgement's
+# escalation seals and signs a notice.
+PROCESS_KEYS: Mapping[str, frozenset[Purpose]] = {
+    "gateway": frozenset({Purpose.ISSUE_TOKENS, Purpose.PSEUDONYMS}),
+    "admin": frozenset({Purpose.ISSUE_TOKENS}),
+    "inbox": ALL_PURPOSES,
+    "router": frozenset({Purpose.OPEN_EVENTS, Purpose.SIGN_NOTICES, Purpose.PSEUDONYMS}),
+    "delivery": frozenset({Purpose.SIGN_NOTICES, Purpose.PSEUDONYMS}),
+}
+ENVIRONMENT_KEYS: Mapping[Purpose, str] = {
+    Purpose.OPEN_EVENTS: "SGB_BROKER_HPKE_KEY",
+    Purpose.SIGN_NOTICES: "SGB_BROKER_SIGNING_KEY",
+    Purpose.ISSUE_TOKENS: "SGB_BROKER_TOKEN_KEY",
+    Purpose.PSEUDONYMS: "SGB_PSEUDONYM_KEY",
+}
+PUBLIC_KEYS_VARIABLE = "SGB_BROKER_PUBLIC_KEYS"  # the text of broker-public.txt
+K = TypeVar("K")
+
+
+@dataclass(frozen=True)
+class RetiredSigningKey:
+    """A signing key no longer in use: what it signed up to ``not_after`` still verifies;
+    anything it signed later is refused (None: retired before validity was recorded)."""
+
+    key: Ed25519PublicKey
+    not_after: datetime | None = None
+
+    def to_text(self) -> str:
+        stamp = f",{self.not_after.isoformat()}" if self.not_after else ""
+        return f"retired-signing={crypto.encode_public(self.key)}{stamp}\n"
+
+    @classmethod
+    def from_text(cls, value: str) -> "RetiredSigningKey":
+        key, _, stamp = value.partition(",")
+        return cls(crypto.signing_public_from_text(key),
+                   datetime.fromisoformat(stamp) if stamp else None)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -44,13 +101,19 @@ class BrokerPublicKeys:
 
     hpke: X25519PublicKey
     signing: Ed25519PublicKey
-    retired_signing: tuple[Ed25519PublicKey, ...] = ()
+    retired_signing: tuple[RetiredSigningKey, ...] = ()
 
-    def signing_key(self, key_id: str) -> Ed25519PublicKey:
-        """The broker's signing key with this id, current or retired."""
-        for key in (self.signing, *self.retired_signing):
-            if crypto.key_id(key) == key_id:
-                return key
+    def signing_key(self, key_id: str, signed_at: datetime) -> Ed25519PublicKey:
+        """The broker's signing key with this id, current, or retired after ``signed_at``:
+        a retired key (perhaps retired because it leaked) vouches for nothing newer."""
+        if crypto.key_id(self.signing) == key_id:
+            return self.signing
+        for retired in self.retired_signing:
+            if crypto.key_id(retired.key) != key_id:
+                continue
+            if retired.not_after is not None and signed_at > retired.not_after:
+                raise SignatureInvalid("signed with a broker key after it was retired")
+            return retired.key
         raise SignatureInvalid("the broker signed this with a key the receiver does not know")
 
     @property
@@ -63,8 +126,7 @@ class BrokerPublicKeys:
 
     def to_text(self) -> str:
         hpke, signing = crypto.encode_public(self.hpke), crypto.encode_public(self.signing)
-        retired = "".join(f"retired-signing={crypto.encode_public(k)}\n"
-                          for k in self.retired_signing)  # fmt: skip
+        retired = "".join(k.to_text() for k in self.retired_signing)
         return f"hpke={hpke}\nsigning={signing}\n{retired}"
 
     @classmethod
@@ -75,93 +137,197 @@ class BrokerPublicKeys:
             hpke=crypto.hpke_public_from_text(fields["hpke"]),
             signing=crypto.signing_public_from_text(fields["signing"]),
             retired_signing=tuple(
-                crypto.signing_public_from_text(v) for k, v in pairs if k == "retired-signing"
+                RetiredSigningKey.from_text(v) for k, v in pairs if k == "retired-signing"
             ),
         )
 
 
-@dataclass(frozen=True)
 class KeyStore:
-    hpke: X25519PrivateKey
-    signing: Ed25519PrivateKey
-    pseudonym_secret: bytes
-    token: Ed25519PrivateKey  # signs access tokens only: a key per purpose
-    retired_hpke: tuple[X25519PrivateKey, ...] = ()
-    retired_signing: tuple[Ed25519PublicKey, ...] = ()
+    """The broker's keys as one process holds them: the public halves always, the private
+    keys of its purposes only. Asking for a key it was not given raises ``KeyNotHeld``."""
+
+    def __init__(
+        self,
+        public: BrokerPublicKeys,
+        *,
+        hpke: X25519PrivateKey | None = None,
+        signing: Ed25519PrivateKey | None = None,
+        pseudonym_secret: bytes | None = None,
+        token: Ed25519PrivateKey | None = None,
+        retired_hpke: tuple[X25519PrivateKey, ...] = (),
+    ) -> None:
+        self.public = public
+        self._hpke, self._signing, self._token = hpke, signing, token
+        self._pseudonym_secret, self._retired_hpke = pseudonym_secret, retired_hpke
+        if hpke and crypto.key_id(hpke.public_key()) != public.hpke_key_id:
+            raise KeyFileError(f"{HPKE_FILE} does not match {PUBLIC_FILE}")
+        if signing and crypto.key_id(signing.public_key()) != public.signing_key_id:
+            raise KeyFileError(f"{SIGNING_FILE} does not match {PUBLIC_FILE}")
 
     @property
-    def public(self) -> BrokerPublicKeys:
-        return BrokerPublicKeys(
-            self.hpke.public_key(), self.signing.public_key(), self.retired_signing
-        )
+    def hpke(self) -> X25519PrivateKey:
+        return _held(self._hpke, Purpose.OPEN_EVENTS)
+
+    @property
+    def signing(self) -> Ed25519PrivateKey:
+        return _held(self._signing, Purpose.SIGN_NOTICES)
+
+    @property
+    def token(self) -> Ed25519PrivateKey:
+        return _held(self._token, Purpose.ISSUE_TOKENS)
+
+    @property
+    def pseudonym_secret(self) -> bytes:
+        return _held(self._pseudonym_secret, Purpose.PSEUDONYMS)
+
+    @property
+    def retired_hpke(self) -> tuple[X25519PrivateKey, ...]:
+        return self._retired_hpke
+
+    @property
+    def retired_signing(self) -> tuple[RetiredSigningKey, ...]:
+        return self.public.retired_signing
 
     def hpke_for(self, key_id: str) -> X25519PrivateKey:
         """The private key an event was sealed to, current or retired but not yet deleted."""
-        for key in (self.hpke, *self.retired_hpke):
+        for key in (self.hpke, *self._retired_hpke):
             if crypto.key_id(key.public_key()) == key_id:
                 return key
         raise DecryptionFailed("the event was sealed to a broker key that no longer exists")
 
     @classmethod
-    def load(cls, directory: Path) -> "KeyStore":
-        hpke = crypto.read_private_key(directory / HPKE_FILE)
-        signing = crypto.read_private_key(directory / SIGNING_FILE)
-        if not isinstance(hpke, X25519PrivateKey) or not isinstance(signing, Ed25519PrivateKey):
-            raise KeyFileError("the broker's key files hold the wrong kinds of key")
+    def load(cls, directory: Path, purposes: frozenset[Purpose] = ALL_PURPOSES) -> "KeyStore":
+        """The keys of these purposes from their files; a missing one is a KeyFileError,
+        never a reason to make a new one (only ``create``, ``sgb keys-init``, makes keys)."""
+        if not (directory / PUBLIC_FILE).exists():
+            raise KeyFileError(f"no broker keys in {directory}: run `sgb keys-init` once")
         public = BrokerPublicKeys.from_text((directory / PUBLIC_FILE).read_text())
-        return cls(hpke, signing, _read_secret(directory / PSEUDONYM_FILE),
-                   _token_key(directory / TOKEN_FILE), _retired_hpke(directory),
-                   public.retired_signing)  # fmt: skip
+        opens = Purpose.OPEN_EVENTS in purposes
+        return cls(
+            public,
+            hpke=_x25519(crypto.read_private_key(directory / HPKE_FILE), HPKE_FILE)
+            if opens else None,
+            signing=_ed25519(crypto.read_private_key(directory / SIGNING_FILE), SIGNING_FILE)
+            if Purpose.SIGN_NOTICES in purposes else None,
+            pseudonym_secret=_read_secret(directory / PSEUDONYM_FILE)
+            if Purpose.PSEUDONYMS in purposes else None,
+            token=_ed25519(crypto.read_private_key(directory / TOKEN_FILE), TOKEN_FILE)
+            if Purpose.ISSUE_TOKENS in purposes else None,
+            retired_hpke=_retired_hpke(directory) if opens else (),
+        )  # fmt: skip
 
     @classmethod
     def create(cls, directory: Path) -> "KeyStore":
-        """New keys for a new deployment; refuses to overwrite existing ones."""
-        if (directory / HPKE_FILE).exists():
+        """New keys for a new deployment; refuses when any key file (or a link in its place)
+        is already there, before writing anything."""
+        names = (HPKE_FILE, SIGNING_FILE, PSEUDONYM_FILE, TOKEN_FILE, PUBLIC_FILE)
+        if any(os.path.lexists(directory / name) for name in names):
             raise KeyFileError(f"keys already exist in {directory}")
-        store = cls(X25519PrivateKey.generate(), Ed25519PrivateKey.generate(),
-                    secrets.token_bytes(32), Ed25519PrivateKey.generate())  # fmt: skip
+        hpke, signing = X25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+        store = cls(BrokerPublicKeys(hpke.public_key(), signing.public_key()), hpke=hpke,
+                    signing=signing, pseudonym_secret=secrets.token_bytes(32),
+                    token=Ed25519PrivateKey.generate())  # fmt: skip
         crypto.write_private_key(directory / HPKE_FILE, store.hpke)
         crypto.write_private_key(directory / SIGNING_FILE, store.signing)
         crypto.write_secret(directory / PSEUDONYM_FILE, store.pseudonym_secret)
         crypto.write_private_key(directory / TOKEN_FILE, store.token)
-        (directory / PUBLIC_FILE).write_text(store.public.to_text())
-        _register(directory, store, retiring=None)
+        _write_public(directory / PUBLIC_FILE, store.public.to_text())
+        _register(directory, store, retiring=None, not_after=None)
         return store
 
     @classmethod
-    def rotate(cls, directory: Path) -> "KeyStore":
-        """New current HPKE and signing keys; the old ones retired, never stranded."""
+    def rotate(cls, directory: Path, grace: timedelta = DEFAULT_ROTATION_GRACE) -> "KeyStore":
+        """New current HPKE and signing keys; the old ones retired, never stranded. What the
+        old signing key signs more than ``grace`` after now is refused by receivers."""
         old = cls.load(directory)
         old_id = crypto.key_id(old.hpke.public_key())
         crypto.write_private_key(directory / RETIRED_DIR / f"broker-hpke-{old_id}.pem", old.hpke)
-        store = cls(X25519PrivateKey.generate(), Ed25519PrivateKey.generate(),
-                    old.pseudonym_secret, old.token, (old.hpke, *old.retired_hpke),
-                    (old.signing.public_key(), *old.retired_signing))  # fmt: skip
-        crypto.write_private_key(directory / HPKE_FILE, store.hpke)
-        crypto.write_private_key(directory / SIGNING_FILE, store.signing)
-        (directory / PUBLIC_FILE).write_text(store.public.to_text())
-        _register(directory, store, retiring=old)
+        not_after = datetime.now(UTC) + grace
+        hpke, signing = X25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+        retired = (RetiredSigningKey(old.signing.public_key(), not_after), *old.retired_signing)
+        store = cls(BrokerPublicKeys(hpke.public_key(), signing.public_key(), retired),
+                    hpke=hpke, signing=signing, pseudonym_secret=old.pseudonym_secret,
+                    token=old.token, retired_hpke=(old.hpke, *old.retired_hpke))  # fmt: skip
+        crypto.write_private_key(directory / HPKE_FILE, store.hpke, replace=True)
+        crypto.write_private_key(directory / SIGNING_FILE, store.signing, replace=True)
+        _write_public(directory / PUBLIC_FILE, store.public.to_text())
+        _register(directory, store, retiring=old, not_after=not_after)
         return store
 
     @classmethod
-    def load_or_create(cls, directory: Path) -> "KeyStore":
-        """From the environment when the deployment puts keys there (a secrets manager's
-        usual way), else from the key files, made on first start."""
-        if os.environ.keys() >= ENVIRONMENT_KEYS:
-            return cls.from_environment(os.environ)
-        return cls.load(directory) if (directory / HPKE_FILE).exists() else cls.create(directory)
+    def for_process(
+        cls, directory: Path, purposes: frozenset[Purpose], env: Mapping[str, str] = os.environ
+    ) -> "KeyStore":
+        """From the environment when the deployment puts this process's keys there (a
+        secrets manager's usual way), else from the key files; never made here."""
+        if all(ENVIRONMENT_KEYS[p] in env for p in purposes):
+            return cls.from_environment(env, purposes, directory)
+        return cls.load(directory, purposes)
 
     @classmethod
-    def from_environment(cls, env: Mapping[str, str]) -> "KeyStore":
-        """PKCS#8 PEM keys and a hex pseudonym secret in SGB_BROKER_* variables."""
-        hpke, signing, token = (
-            serialization.load_pem_private_key(env[name].encode(), password=None)
-            for name in ("SGB_BROKER_HPKE_KEY", "SGB_BROKER_SIGNING_KEY", "SGB_BROKER_TOKEN_KEY")
+    def from_environment(
+        cls,
+        env: Mapping[str, str],
+        purposes: frozenset[Purpose] = ALL_PURPOSES,
+        directory: Path | None = None,
+    ) -> "KeyStore":
+        """PKCS#8 PEM keys and a hex pseudonym secret in SGB_BROKER_* variables; the public
+        keys from SGB_BROKER_PUBLIC_KEYS, else the public file, else the private keys."""
+        pem = {p: _from_pem(env, p, purposes) for p in purposes if p is not Purpose.PSEUDONYMS}
+        hpke = (
+            _x25519(pem[Purpose.OPEN_EVENTS], "SGB_BROKER_HPKE_KEY")
+            if Purpose.OPEN_EVENTS in pem
+            else None
         )
-        if not (isinstance(hpke, X25519PrivateKey) and isinstance(signing, Ed25519PrivateKey)
-                and isinstance(token, Ed25519PrivateKey)):  # fmt: skip
-            raise KeyFileError("the SGB_BROKER_* variables hold the wrong kinds of key")
-        return cls(hpke, signing, bytes.fromhex(env["SGB_PSEUDONYM_KEY"]), token)
+        signing = (_ed25519(pem[Purpose.SIGN_NOTICES], "SGB_BROKER_SIGNING_KEY")
+                   if Purpose.SIGN_NOTICES in pem else None)  # fmt: skip
+        token = (_ed25519(pem[Purpose.ISSUE_TOKENS], "SGB_BROKER_TOKEN_KEY")
+                 if Purpose.ISSUE_TOKENS in pem else None)  # fmt: skip
+        secret = (
+            env[ENVIRONMENT_KEYS[Purpose.PSEUDONYMS]] if Purpose.PSEUDONYMS in purposes else None
+        )
+        public = _public_text(env, directory)
+        if public is None and hpke and signing:
+            public = BrokerPublicKeys(hpke.public_key(), signing.public_key()).to_text()
+        if public is None:
+            raise KeyFileError(f"set {PUBLIC_KEYS_VARIABLE}: this process needs the public keys")
+        return cls(BrokerPublicKeys.from_text(public), hpke=hpke, signing=signing, token=token,
+                   pseudonym_secret=bytes.fromhex(secret) if secret else None)  # fmt: skip
+
+
+def _held(key: K | None, purpose: Purpose) -> K:
+    if key is None:
+        raise KeyNotHeld(f"this process holds no broker key for {purpose.value}")
+    return key
+
+
+def _x25519(key: object, source: str) -> X25519PrivateKey:
+    if not isinstance(key, X25519PrivateKey):
+        raise KeyFileError(f"{source} holds the wrong kind of key")
+    return key
+
+
+def _ed25519(key: object, source: str) -> Ed25519PrivateKey:
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyFileError(f"{source} holds the wrong kind of key")
+    return key
+
+
+def _from_pem(env: Mapping[str, str], purpose: Purpose, purposes: frozenset[Purpose]) -> object:
+    return serialization.load_pem_private_key(env[ENVIRONMENT_KEYS[purpose]].encode(), None)
+
+
+def _public_text(env: Mapping[str, str], directory: Path | None) -> str | None:
+    if PUBLIC_KEYS_VARIABLE in env:
+        return env[PUBLIC_KEYS_VARIABLE]
+    if directory is not None and (directory / PUBLIC_FILE).exists():
+        return (directory / PUBLIC_FILE).read_text()
+    return None
+
+
+def _write_public(path: Path, text: str) -> None:
+    """Public, but written the same careful way: never through a planted link."""
+    crypto.write_secret(path, text.encode(), replace=True)
 
 
 def _retired_hpke(directory: Path) -> tuple[X25519PrivateKey, ...]:
@@ -170,7 +336,9 @@ def _retired_hpke(directory: Path) -> tuple[X25519PrivateKey, ...]:
     return tuple(k for k in keys if isinstance(k, X25519PrivateKey))
 
 
-def _register(directory: Path, store: "KeyStore", retiring: "KeyStore | None") -> None:
+def _register(
+    directory: Path, store: KeyStore, retiring: KeyStore | None, not_after: datetime | None
+) -> None:
     """Each key's id, purpose and validity, for operators and auditors."""
     path = directory / REGISTRY_FILE
     entries: list[dict[str, str | None]] = json.loads(path.read_text()) if path.exists() else []
@@ -180,22 +348,12 @@ def _register(directory: Path, store: "KeyStore", retiring: "KeyStore | None") -
                    crypto.key_id(retiring.signing.public_key())}  # fmt: skip
         for entry in entries:
             if entry["key_id"] in old_ids and entry["valid_until"] is None:
-                entry["valid_until"] = now
-    for purpose, key in (("event-hpke", store.hpke.public_key()),
-                         ("notice-signing", store.signing.public_key())):  # fmt: skip
+                entry["valid_until"] = (not_after or datetime.now(UTC)).isoformat()
+    for purpose, key in (("event-hpke", store.public.hpke),
+                         ("notice-signing", store.public.signing)):  # fmt: skip
         entries.append({"key_id": crypto.key_id(key), "purpose": purpose,
                         "valid_from": now, "valid_until": None})  # fmt: skip
-    path.write_text(json.dumps(entries, indent=2))
-
-
-def _token_key(path: Path) -> Ed25519PrivateKey:
-    """The token key; a deployment made before tokens existed gets one on first start."""
-    if not path.exists():
-        crypto.write_private_key(path, Ed25519PrivateKey.generate())
-    key = crypto.read_private_key(path)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise KeyFileError(f"{path.name} does not hold an Ed25519 key")
-    return key
+    _write_public(path, json.dumps(entries, indent=2))
 
 
 def _read_secret(path: Path) -> bytes:

@@ -1,5 +1,9 @@
 """The delivery worker: consumes sealed notices and stores each in its recipient's inbox.
 
+Only a notice the broker signed is stored: one whose signature does not verify with the
+broker's key it names (current, or retired and dated before the key's ``not_after``) is
+dead-lettered and audited, so a notice planted on the topic cannot take a genuine notice's id.
+
 Offsets are committed after the database commit, and the inbox keeps a notice once however
 often it arrives, so a crash between the two neither loses nor doubles a notice. For a
 recipient with a webhook the same transaction queues the push, which the webhook dispatcher,
@@ -13,12 +17,15 @@ from datetime import UTC, datetime
 
 import structlog
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import metrics
+from broker.adapters import audit, metrics
 from broker.adapters.dead_letter_topic import Source, dead_letter
+from broker.adapters.envelopes import verify_notice
 from broker.adapters.kafka import ConsumerHealth, Message, Received, consume
 from broker.adapters.webhooks import HttpWebhookSender
 from broker.bootstrap import Runtime
+from broker.errors import EnvelopeError
 from broker.services import inbox, webhook_dispatch
 from schemas.notices import NoticeHeader, SealedNotice
 
@@ -26,14 +33,17 @@ log = structlog.get_logger(__name__)
 
 
 async def handle_notices(records: Sequence[Received], rt: Runtime) -> None:
-    notices, rejected = [], []
+    notices: list[tuple[Received, SealedNotice]] = []
+    rejected: list[tuple[Received, str]] = []
     for record in records:
         try:
             notice = SealedNotice.model_validate_json(record.value)
-            NoticeHeader.model_validate_json(notice.header)
+            verify_notice(notice, rt.keys.public.signing_key)
             notices.append((record, notice))
         except ValidationError:
-            rejected.append(record)
+            rejected.append((record, "unreadable_notice"))
+        except EnvelopeError:
+            rejected.append((record, "unsigned_notice"))
     now, unstorable = datetime.now(UTC), list[SealedNotice]()
     async with rt.sessions.begin() as session:
         stored = await inbox.store(session, [n for _, n in notices], now, rt.data_keys,
@@ -42,10 +52,12 @@ async def handle_notices(records: Sequence[Received], rt: Runtime) -> None:
         failed = [r for r, n in notices if n in unstorable]
         notices = [(r, n) for r, n in notices if n not in unstorable]
         await webhook_dispatch.enqueue(session, [(n, r.position) for r, n in notices], now)
+        for record, reason in rejected:
+            await _audit_refusal(session, record, reason, now)
     await rt.publisher.publish(
         [_delivered(rt, r, n, now) for r, n in notices]
-        + [_unreadable(rt, r, now) for r in rejected]
-        + [_unreadable(rt, r, now, "household_data_key_unusable") for r in failed]
+        + [_unreadable(rt, r, reason, now) for r, reason in rejected]
+        + [_unreadable(rt, r, "household_data_key_unusable", now) for r in failed]
     )
     log.info("notices_delivered", received=len(records), stored=stored, rejected=len(rejected))
     # In the inbox is not yet delivered: the recipient's fetch is (a receipt counts that).
@@ -61,9 +73,16 @@ def _delivered(rt: Runtime, record: Received, notice: SealedNotice, now: datetim
     return Message(rt.topics.audit, record.key or "", json.dumps(entry).encode())
 
 
-def _unreadable(
-    rt: Runtime, record: Received, now: datetime, reason: str = "unreadable_notice"
-) -> Message:
+async def _audit_refusal(
+    session: AsyncSession, record: Received, reason: str, now: datetime
+) -> None:
+    """A notice refused at the inbox's door is audited by where it lay: its header's notice
+    id is whatever its writer chose, and may be a genuine notice's."""
+    await audit.append(session, "notice_refused", "delivery", record.position,
+                       {"reason": reason}, now)  # fmt: skip
+
+
+def _unreadable(rt: Runtime, record: Received, reason: str, now: datetime) -> Message:
     source = Source(record.topic, record.partition, record.offset)
     log.warning("notice_dead_lettered", reason=reason, topic=record.topic,
                 partition=record.partition, offset=record.offset)  # fmt: skip

@@ -32,7 +32,7 @@ from broker.entrypoints import auth, ops, serving
 from broker.entrypoints.http_errors import FieldError, field_error, field_errors, unprocessable
 from broker.entrypoints.limits import protect
 from broker.errors import EnvelopeError, EventNotPermitted, PublishFailed, SignatureInvalid
-from broker.keys import KeyStore, audit_key
+from broker.keys import PROCESS_KEYS, KeyStore, audit_key
 from broker.logging import configure_logging
 from producers.sdk import EventPublisher
 from schemas.events import Event, EventAdapter
@@ -63,7 +63,7 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
         configure_logging(config.log_level, config.log_json)
         engine = db.make_engine(config.database_url)
         await db.create_schema(engine)
-        keys = KeyStore.load_or_create(config.keys_dir)
+        keys = KeyStore.for_process(config.keys_dir, PROCESS_KEYS["gateway"])
         topics = Topics.with_prefix(config.topic_prefix)
         await ensure_topics(
             config.kafka_bootstrap_servers, topics, config.topics, config.kafka_security

@@ -3,8 +3,9 @@
     receiver = NoticeReceiver(my_private_key, broker_keys)
     header, body = receiver.open(sealed_notice)
 
-It checks the broker's signature over the header and ciphertext before it decrypts, and
-decryption fails unless the header is exactly the one the broker bound in.
+It checks the broker's signature over the header and ciphertext before it decrypts (with a
+retired broker key only for a notice created before the key's ``not_after``), and decryption
+fails unless the header is exactly the one the broker bound in.
 """
 
 from collections.abc import Mapping
@@ -43,8 +44,11 @@ class NoticeReceiver:
         return cls(key, broker)
 
     def open(self, sealed: SealedNotice) -> tuple[NoticeHeader, NoticeBody]:
-        signed_by = NoticeHeader.model_validate_json(sealed.header).signing_key_id
-        return open_notice(sealed, self._key_for(sealed), self._broker.signing_key(signed_by))
+        """Refuses (``SignatureInvalid``) a notice signed by a retired broker key and dated
+        after that key's ``not_after``: a retired key vouches for nothing newer."""
+        header = NoticeHeader.model_validate_json(sealed.header)
+        signer = self._broker.signing_key(header.signing_key_id, header.created_at)
+        return open_notice(sealed, self._key_for(sealed), signer)
 
     def _key_for(self, sealed: SealedNotice) -> crypto.RecipientPrivateKey:
         if not isinstance(self._keys, Mapping):

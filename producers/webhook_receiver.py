@@ -7,7 +7,8 @@
 
 ``accept`` checks, in order: the Standard Webhooks headers are there; the timestamp is within
 the tolerance of the receiver's clock (a replayed old request is refused); the broker's
-Ed25519 signature over id, timestamp and body verifies with the key it names; and the
+Ed25519 signature over id, timestamp and body verifies with the key it names (a retired key
+only up to its ``not_after``: it signs no fresh request); and the
 webhook id (the notice id) was not taken before. Any refusal raises ``WebhookRejected``:
 answer it with a 4xx. Answer a duplicate with a 2xx, or the broker keeps retrying it.
 
@@ -17,7 +18,7 @@ system's own database, written in the transaction that stores the notice.
 """
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from pydantic import ValidationError
@@ -69,7 +70,8 @@ class WebhookReceiver:
         lowered = {name.lower(): value for name, value in headers.items()}
         webhook_id, timestamp = self._fresh(lowered, now)
         try:
-            key = self._broker.signing_key(lowered.get(webhooks.KEY_ID_HEADER, ""))
+            signed_at = datetime.fromtimestamp(timestamp, UTC)
+            key = self._broker.signing_key(lowered.get(webhooks.KEY_ID_HEADER, ""), signed_at)
             webhooks.verify_signature(
                 key, webhook_id, timestamp, body, lowered[webhooks.SIGNATURE_HEADER]
             )

@@ -38,7 +38,7 @@ from broker.bootstrap import Runtime, runtime
 from broker.config import Settings, TopicSettings
 from broker.demo import family
 from broker.entrypoints.inbox_api import create_inbox_api
-from broker.keys import audit_key
+from broker.keys import KeyStore, audit_key
 from broker.services.directory_admin import load_directory
 from consumers.delivery import run_delivery
 from consumers.router import run_router
@@ -266,7 +266,9 @@ async def database_url(databases: Databases) -> str:
 def settings(
     tmp_path: Path, kafka_bootstrap: str, topic_prefix: str, database_url: str
 ) -> Settings:
-    """Settings for one test: its own database, keys, topics and consumer groups."""
+    """Settings for one test: its own database, keys (made as ``sgb keys-init`` makes them:
+    no process makes its own), topics and consumer groups."""
+    KeyStore.create(tmp_path / "keys")
     return Settings(
         kafka_bootstrap_servers=kafka_bootstrap,
         topic_prefix=topic_prefix,

@@ -9,6 +9,7 @@ ciphertexts from being swapped for one another.
 import base64
 import hashlib
 import os
+import secrets
 import stat
 from pathlib import Path
 
@@ -25,7 +26,13 @@ from cryptography.hazmat.primitives.hpke import (
     Suite,
 )
 
-from broker.errors import DecryptionFailed, EnvelopeError, KeyFileError, SignatureInvalid
+from broker.errors import (
+    DecryptionFailed,
+    EnvelopeError,
+    KeyFileError,
+    KeyFileExists,
+    SignatureInvalid,
+)
 
 SUITE = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
 # Post-quantum hybrid: ML-KEM-768 and X25519 together, secure while either one holds.
@@ -125,29 +132,54 @@ def signing_public_from_text(text: str) -> Ed25519PublicKey:
 PrivateKey = X25519PrivateKey | Ed25519PrivateKey
 
 
-def write_private_key(path: Path, key: PrivateKey) -> None:
+def write_private_key(path: Path, key: PrivateKey, *, replace: bool = False) -> None:
     """Writes a PKCS#8 PEM readable by its owner only."""
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    write_secret(path, pem)
+    write_secret(path, pem, replace=replace)
 
 
-def write_secret(path: Path, data: bytes) -> None:
-    """Creates the file with mode 0600 from the first byte, so it is never briefly exposed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def write_secret(path: Path, data: bytes, *, replace: bool = False) -> None:
+    """Creates the file with mode 0600 from the first byte, so it is never briefly exposed,
+    in a folder of mode 0700. Never through a link planted in its place, nor over a file
+    already there (``O_EXCL | O_NOFOLLOW``): two processes making the same key cannot
+    overwrite each other's, and ``KeyFileExists`` tells the second. ``replace`` writes a new
+    file beside the old one and renames it over it, which replaces a link, never follows it."""
+    make_private_dir(path.parent)
+    target = path.with_name(f".{path.name}.{secrets.token_hex(8)}.new") if replace else path
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError as exc:
+        raise KeyFileExists(f"{path.name} already exists: not overwritten") from exc
+    except OSError as exc:
+        raise KeyFileError(f"cannot create key file {path.name}") from exc
     with os.fdopen(fd, "wb") as out:
         out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    if replace:
+        target.replace(path)
+
+
+def make_private_dir(directory: Path) -> None:
+    """Makes the folder and any missing parents readable by their owner only."""
+    missing = [d for d in (directory, *directory.parents) if not d.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
 
 
 def check_private_mode(path: Path) -> None:
+    """Refuses a key file group or others could read, and a link in a key file's place (its
+    target could be anyone's file)."""
     try:
-        mode = path.stat().st_mode
+        mode = path.lstat().st_mode
     except OSError as exc:
         raise KeyFileError(f"cannot read key file {path.name}") from exc
+    if stat.S_ISLNK(mode):
+        raise KeyFileError(f"key file {path.name} is a link: replace it with the file itself")
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyFileError(f"key file {path.name} is readable by others: chmod 600 it")
 

@@ -4,6 +4,9 @@ A header travels as the exact JSON text that was bound into the encryption (and,
 signed), so that nobody has to re-serialise it the same way to check it.
 """
 
+from collections.abc import Callable
+from datetime import datetime
+
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
@@ -106,3 +109,16 @@ def open_notice(
     )
     header = NoticeHeader.model_validate_json(header_bytes)
     return header, NoticeBody.model_validate_json(plaintext)
+
+
+def verify_notice(
+    sealed: SealedNotice, signer: Callable[[str, datetime], Ed25519PublicKey]
+) -> NoticeHeader:
+    """The notice's header once the broker's signature over it and its ciphertext verifies
+    with the key ``signer`` gives for the header's key id and creation time (the delivery
+    worker stores nothing else); ``SignatureInvalid`` otherwise."""
+    header = NoticeHeader.model_validate_json(sealed.header)
+    signature = crypto.b64decode(sealed.signature)
+    key = signer(header.signing_key_id, header.created_at)
+    crypto.verify(key, sealed.header.encode(), crypto.b64decode(sealed.ciphertext), signature)
+    return header

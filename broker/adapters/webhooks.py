@@ -2,7 +2,8 @@
 
     webhook-id          the notice id: the receiver's idempotency key, the same on every retry
     webhook-timestamp   Unix seconds when this attempt was signed (receivers refuse stale ones)
-    webhook-signature   v1a,<base64 Ed25519 signature over "{id}.{timestamp}.{body}">
+    webhook-signature   v1a,<base64 Ed25519 signature over "sgb/webhook-request/v1\n"
+                        followed by "{id}.{timestamp}.{body}">
     sgb-signing-key-id  which of the broker's signing keys made it (receivers may know several)
 
 The body is the sealed notice as the broker published it: the transport signature proves the
@@ -36,8 +37,13 @@ SIGNATURE_HEADER = "webhook-signature"
 KEY_ID_HEADER = "sgb-signing-key-id"
 
 
+# The broker signs notices and webhook requests with one key; this label, signed first, keeps
+# a webhook signature from ever being taken for a notice's signature, or the other way round.
+WEBHOOK_SIGNATURE_CONTEXT = b"sgb/webhook-request/v1\n"
+
+
 def signed_content(webhook_id: str, timestamp: int, body: bytes) -> bytes:
-    return f"{webhook_id}.{timestamp}.".encode() + body
+    return WEBHOOK_SIGNATURE_CONTEXT + f"{webhook_id}.{timestamp}.".encode() + body
 
 
 def signature_headers(

@@ -37,7 +37,7 @@ from broker.config import Settings
 from broker.entrypoints import auth, http_errors, ops, serving
 from broker.entrypoints.key_change_notices import KeyChange
 from broker.entrypoints.limits import protect
-from broker.keys import KeyStore, audit_key
+from broker.keys import PROCESS_KEYS, KeyStore, audit_key
 from broker.logging import configure_logging
 from broker.services import directory_admin as admin
 from broker.services import key_changes
@@ -106,8 +106,8 @@ def create_admin_api(settings: Settings | None = None) -> FastAPI:
         configure_logging(config.log_level, config.log_json)
         engine = db.make_engine(config.database_url)
         await db.create_schema(engine)
+        keys = KeyStore.for_process(config.keys_dir, PROCESS_KEYS["admin"])
         app.state.sessions = db.sessions(engine, audit_key(config.keys_dir))
-        keys = KeyStore.load_or_create(config.keys_dir)
         app.state.auth = auth.context_for(
             app.state.sessions, keys.token, config.administrators, config.token_audiences
         )
@@ -141,11 +141,17 @@ async def import_folder(folder: Path, settings: Settings) -> admin.ImportSummary
     engine = db.make_engine(settings.database_url)
     try:
         await db.create_schema(engine)
-        async with db.sessions(engine, audit_key(settings.keys_dir)).begin() as session:
-            return await admin.load_directory(
-                session, spec, actor="csv-import",
-                webhook_networks=settings.webhooks.allowed_networks,
-            )  # fmt: skip
+        sessions = db.sessions(engine, audit_key(settings.keys_dir))
+        try:
+            async with sessions.begin() as session:
+                return await admin.load_directory(
+                    session, spec, actor="csv-import",
+                    webhook_networks=settings.webhooks.allowed_networks,
+                )  # fmt: skip
+        except admin.UnsealableKey as refused:
+            async with sessions.begin() as session:
+                await admin.record_refusal(session, "csv-import", refused)
+            raise
     finally:
         await engine.dispose()
 
@@ -378,10 +384,14 @@ async def _id_mismatch(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unsealable_key(_request: Request, exc: Exception) -> JSONResponse:
+async def _unsealable_key(request: Request, exc: Exception) -> JSONResponse:
     # The broker's own message (the contact's id and the field), never the key sent.
     field = admin.UnsealableKey.field
     message = str(exc) if isinstance(exc, admin.UnsealableKey) else "cannot be sealed to"
+    if isinstance(exc, admin.UnsealableKey):
+        async with _sessions(request).begin() as session:
+            caller = getattr(request.state, "caller", "unknown administrator")
+            await admin.record_refusal(session, caller, exc)
     return http_errors.unprocessable(
         [http_errors.field_error(f"body.{field}", message, "unsealable_key")]
     )

@@ -5,8 +5,10 @@ message or locals, which can quote personal data), not printed by Typer or rich.
 """
 
 import asyncio
+import os
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,17 +20,29 @@ from broker.bootstrap import Runtime, runtime
 from broker.config import Settings
 from broker.entrypoints.dead_letters_cli import app as dead_letters_app
 from broker.entrypoints.report_cli import app as report_app
-from broker.keys import KeyStore, audit_key
+from broker.errors import KeyFileError
+from broker.keys import PROCESS_KEYS, PUBLIC_FILE, KeyStore, audit_key
 from broker.logging import log_crashes
-
-if TYPE_CHECKING:
-    from broker.adapters.audit import VerifyResult
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from broker.adapters.audit import VerifyResult
+
 app = typer.Typer(help="Safeguarding notification broker.", no_args_is_help=True,
                   pretty_exceptions_enable=False)  # fmt: skip
+
+
+def _require_keys(process: str) -> None:
+    """Stops the process, saying why, when its keys are missing or unusable: a process never
+    makes keys of its own (``sgb keys-init`` does, once)."""
+    try:
+        KeyStore.for_process(Settings().keys_dir, PROCESS_KEYS[process])
+    except KeyFileError as exc:
+        typer.echo(f"sgb {process}: cannot start: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 app.add_typer(dead_letters_app, name="dead-letters")
 app.add_typer(report_app, name="report")
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]
@@ -39,7 +53,10 @@ OpsPort = Annotated[int | None, typer.Option(
 
 @app.callback()
 def _everything() -> None:
+    """Crashes go through the logger; whatever any ``sgb`` process creates (the SQLite
+    database, key folders, files) is for its owner alone, whatever the shell's umask."""
     log_crashes()
+    os.umask(0o077)
 
 
 @app.command()
@@ -47,6 +64,7 @@ def gateway(host: Host = "127.0.0.1", port: int = 8080) -> None:
     """Serve the HTTP event gateway (ops endpoints on SGB_OPS_PORT)."""
     from producers.gateway import create_gateway
 
+    _require_keys("gateway")
     _serve(create_gateway, host, port)
 
 
@@ -55,6 +73,7 @@ def inbox(host: Host = "127.0.0.1", port: int = 8081) -> None:
     """Serve the recipients' inbox and front-door API (ops endpoints on SGB_OPS_PORT)."""
     from broker.entrypoints.inbox_api import create_inbox_api
 
+    _require_keys("inbox")
     _serve(create_inbox_api, host, port)
 
 
@@ -63,6 +82,7 @@ def admin(host: Host = "127.0.0.1", port: int = 8082) -> None:
     """Serve the directory admin API: administrators' tokens only (ops on SGB_OPS_PORT)."""
     from broker.entrypoints.admin_api import create_admin_api
 
+    _require_keys("admin")
     _serve(create_admin_api, host, port)
 
 
@@ -93,7 +113,8 @@ def router(ops_port: OpsPort = None) -> None:
     """Consume events and produce sealed notices until SIGTERM, then drain and exit."""
     from consumers.router import run_router
 
-    asyncio.run(_until_terminated(run_router, ops_port))
+    _require_keys("router")
+    asyncio.run(_until_terminated(run_router, ops_port, "router"))
 
 
 @app.command()
@@ -101,14 +122,30 @@ def delivery(ops_port: OpsPort = None) -> None:
     """Consume notices into recipients' inboxes until SIGTERM, then drain and exit."""
     from consumers.delivery import run_delivery
 
-    asyncio.run(_until_terminated(run_delivery, ops_port))
+    _require_keys("delivery")
+    asyncio.run(_until_terminated(run_delivery, ops_port, "delivery"))
 
 
 @app.command("keys-init")
-def keys_init(directory: Path | None = None) -> None:
-    """Create the broker's HPKE, signing, pseudonym and audit keys (never overwrites)."""
-    store = KeyStore.create(directory or Settings().keys_dir)
-    audit_key(directory or Settings().keys_dir)
+def keys_init(
+    directory: Path | None = None,
+    if_missing: Annotated[
+        bool, typer.Option(help="Succeed without making anything when the keys are there already.")
+    ] = False,
+) -> None:
+    """Create the broker's HPKE, signing, token, pseudonym and audit keys (never overwrites):
+    the only command that makes them; every process refuses to start without them."""
+    folder = directory or Settings().keys_dir
+    if if_missing and (folder / PUBLIC_FILE).exists():
+        audit_key(folder)
+        typer.echo(f"broker keys already in {folder}; nothing made")
+        return
+    try:
+        store = KeyStore.create(folder)
+    except KeyFileError as exc:
+        typer.echo(f"sgb keys-init: {exc}", err=True)
+        raise typer.Exit(1) from None
+    audit_key(folder)
     typer.echo(f"broker keys created; public keys:\n{store.public.to_text()}")
 
 
@@ -210,10 +247,23 @@ def scenario(files: list[Path]) -> None:
 
 
 @app.command("keys-rotate")
-def keys_rotate(directory: Path | None = None) -> None:
+def keys_rotate(
+    directory: Path | None = None,
+    grace_minutes: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help=(
+                "How long the old signing key stays valid: restart every process within it. "
+                "0 after a leak: receivers then refuse anything it signs from now on."
+            ),
+        ),
+    ] = 60,
+) -> None:
     """New current broker keys; the old ones retired (still opening and verifying what they
-    sealed and signed). Restart the broker's processes to take the new keys into use."""
-    store = KeyStore.rotate(directory or Settings().keys_dir)
+    sealed and signed before). Restart the broker's processes to take the new keys into use."""
+    grace = timedelta(minutes=grace_minutes)
+    store = KeyStore.rotate(directory or Settings().keys_dir, grace)
     typer.echo(f"broker keys rotated; public keys:\n{store.public.to_text()}")
 
 
@@ -228,7 +278,7 @@ def demo() -> None:
 ConsumerLoop = Callable[[Runtime, asyncio.Event, ConsumerHealth], Awaitable[None]]
 
 
-async def _until_terminated(loop: ConsumerLoop, ops_port: int | None) -> None:
+async def _until_terminated(loop: ConsumerLoop, ops_port: int | None, process: str) -> None:
     """Runs the loop until SIGTERM or SIGINT; then it finishes and commits the batch in hand,
     leaves its group, and the producer flushes before the process exits 0."""
     from broker.entrypoints import ops
@@ -244,7 +294,7 @@ async def _until_terminated(loop: ConsumerLoop, ops_port: int | None) -> None:
     settings, health = Settings(), ConsumerHealth()
     port = settings.ops_port if ops_port is None else ops_port
     async with (
-        runtime(settings) as rt,
+        runtime(settings, key_purposes=PROCESS_KEYS[process]) as rt,
         ops.serving(ops.consumer_ops_app(rt, health), settings.ops_host, port),
     ):
         await loop(rt, stop, health)

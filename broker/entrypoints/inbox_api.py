@@ -31,6 +31,7 @@ from broker.config import Settings
 from broker.entrypoints import auth, front_door_api, http_errors, key_change_notices, ops, serving
 from broker.entrypoints.limits import protect
 from broker.errors import DataKeyShredded, DataKeyUnusable, PublishFailed
+from broker.keys import PROCESS_KEYS
 from broker.pseudonyms import pseudonym
 from broker.rules.deadlines import DIGEST_TIME, LONDON
 from broker.rules.escalation import MAX_REASON_CHARS
@@ -82,7 +83,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with runtime(config) as rt:
+        async with runtime(config, key_purposes=PROCESS_KEYS["inbox"]) as rt:
             app.state.rt = rt
             app.state.auth = auth.context_for(rt.sessions, rt.keys.token, config.administrators,
                                               config.token_audiences)  # fmt: skip

@@ -1,7 +1,8 @@
 """Changes to the directory, one function per kind of record, each recorded in the change log.
 
 Every ``put_*`` creates the record or replaces it whole (a household's members, an
-organisation's terms and a plan's owners included) and answers what it did. A record that
+organisation's terms and a plan's owners included) and answers what it did; an organisation's
+signing keys are replaced only when the record states them. A record that
 names another the directory lacks raises ``MissingReference`` before anything is written;
 a contact whose recipient key nothing can be sealed to raises ``UnsealableKey``, so that one
 bad key is refused here rather than found by the router on every notice for it; a webhook URL
@@ -13,7 +14,7 @@ it (tests and local development). A name is judged again at every send, once res
 
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import time
+from datetime import UTC, datetime, time
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import crypto, db, recipient_keys
+from broker.adapters import audit, crypto, db, recipient_keys
 from broker.errors import DirectoryError
 from broker.rules.webhook_targets import Network, refused_host
 from broker.services.directory_changes import (
@@ -92,10 +93,25 @@ async def put_organisation(session: AsyncSession, spec: OrganisationSpec, actor:
     terms = [{"org_id": spec.id, **term.model_dump()} for term in spec.terms]
     if await replace_rows(session, db.SchoolTerm, db.SchoolTerm.org_id == spec.id, terms):
         delta.fields.append("terms")
-    keys = signing_key_rows(spec)
-    if await replace_rows(session, db.OrgSigningKey, db.OrgSigningKey.org_id == spec.id, keys):
+    if "signing_keys" in spec.model_fields_set and await _replace_signing_keys(session, spec):
         delta.fields.append("signing_keys")
     return await log(session, actor, "organisation", spec.id, delta)
+
+
+async def _replace_signing_keys(session: AsyncSession, spec: OrganisationSpec) -> bool:
+    """Only a record that states its signing keys (an empty list included) replaces them: a
+    CSV file has no column for them, and re-importing one must not take an organisation's
+    keys away (every event it signs would then be refused)."""
+    keys = signing_key_rows(spec)
+    return await replace_rows(session, db.OrgSigningKey, db.OrgSigningKey.org_id == spec.id, keys)
+
+
+async def record_refusal(session: AsyncSession, actor: str, refused: UnsealableKey) -> None:
+    """A refused key is audited (the contact and the field, never the key), in a transaction
+    of its own: the refused change itself was rolled back."""
+    await audit.append(session, "directory_change_refused", actor, f"contact:{refused.contact_id}",
+                       {"reason": "unsealable_key", "field": refused.field},
+                       datetime.now(UTC))  # fmt: skip
 
 
 async def check_contact(

@@ -135,6 +135,8 @@ async def concerning(session: AsyncSession, org_id: str) -> Sequence[db.PendingK
 
 
 async def _signing_keys_change(session: AsyncSession, spec: OrganisationSpec) -> bool:
+    if "signing_keys" not in spec.model_fields_set:
+        return False  # a record that does not state its keys leaves them as they are
     columns = ("key_id", "public_key", "valid_from", "valid_until")
     rows = await session.scalars(
         select(db.OrgSigningKey).where(db.OrgSigningKey.org_id == spec.id)

@@ -123,4 +123,6 @@ async def inject(
                      ["hpke_public_key"])  # fmt: skip
     for home in poison.unreadable_households:
         name = pseudonym(secret, "household", home)
-        crypto.write_secret(keys_dir / "households" / f"{name}.key", b"not an AES key")
+        crypto.write_secret(
+            keys_dir / "households" / f"{name}.key", b"not an AES key", replace=True
+        )

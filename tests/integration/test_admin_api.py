@@ -18,6 +18,7 @@ from support import OrgTokens
 from broker.adapters import crypto, db
 from broker.config import Settings
 from broker.entrypoints.admin_api import create_admin_api, import_folder
+from broker.keys import KeyStore
 from broker.services.directory_admin import UnsealableKey
 
 pytestmark = pytest.mark.integration
@@ -44,7 +45,8 @@ SECOND_KEY = Ed25519PrivateKey.generate()
 
 @pytest.fixture
 def admin_settings(tmp_path: Path, database_url: str) -> Settings:
-    """Its own database; the admin API needs no Kafka."""
+    """Its own database and broker keys; the admin API needs no Kafka."""
+    KeyStore.create(tmp_path / "keys")
     return Settings(database_url=database_url,
                     keys_dir=tmp_path / "keys", log_json=True,
                     administrators=[ADMIN, SECOND])  # fmt: skip

@@ -176,7 +176,7 @@ async def test_sigterm_mid_stream_drains_commits_and_exits_zero(
     settings: Settings, directory: None, producer_keys: dict[str, Ed25519PrivateKey],
     tmp_path: Path,
 ) -> None:  # fmt: skip
-    keys = KeyStore.load_or_create(settings.keys_dir)
+    keys = KeyStore.load(settings.keys_dir)
     router = Router(settings, tmp_path / "router.log")
     stop_stream = asyncio.Event()
 

@@ -95,12 +95,12 @@ STRANGER = {"event_type": "ed_attendance", "source_org": "acute-demo",
 
 def corrupt(path: Path) -> None:
     """Not an AES key at all: a truncated or overwritten file."""
-    crypto.write_secret(path, b"not a key")
+    crypto.write_secret(path, b"not a key", replace=True)
 
 
 def readable_by_others(path: Path) -> None:
     """A good key that someone left readable by every user of the machine."""
-    crypto.write_secret(path, AESGCM.generate_key(bit_length=256))
+    crypto.write_secret(path, AESGCM.generate_key(bit_length=256), replace=True)
     path.chmod(0o644)
 
 

@@ -12,8 +12,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from broker.adapters import crypto, envelopes
-from broker.errors import DecryptionFailed, EventMismatch, KeyFileError, SignatureInvalid
-from broker.keys import HPKE_FILE, PUBLIC_FILE, REGISTRY_FILE, BrokerPublicKeys, KeyStore
+from broker.errors import (
+    DecryptionFailed,
+    EventMismatch,
+    KeyFileError,
+    KeyNotHeld,
+    SignatureInvalid,
+)
+from broker.keys import (
+    ALL_PURPOSES,
+    HPKE_FILE,
+    PROCESS_KEYS,
+    PUBLIC_FILE,
+    REGISTRY_FILE,
+    SIGNING_FILE,
+    BrokerPublicKeys,
+    KeyStore,
+)
 from schemas.events import EventType
 from schemas.notices import NoticeBody, NoticeHeader, NoticeType, SealedNotice, Severity
 from schemas.transport import EventHeader, SealedEvent
@@ -402,6 +417,48 @@ class TestKeyStore:
         assert BrokerPublicKeys.from_text(text).hpke_key_id == store.public.hpke_key_id
 
 
+class TestProcessKeySets:
+    def test_a_process_holds_only_the_keys_of_its_purposes(self, tmp_path: Path) -> None:
+        """The delivery worker's key set signs notices but cannot open events."""
+        KeyStore.create(tmp_path)
+        delivery = KeyStore.for_process(tmp_path, PROCESS_KEYS["delivery"], env={})
+        assert delivery.signing
+        with pytest.raises(KeyNotHeld):
+            delivery.hpke_for(delivery.public.hpke_key_id)
+
+    def test_missing_keys_are_an_error_not_a_new_key_set(self, tmp_path: Path) -> None:
+        """An empty keys folder is refused, and nothing is made in it."""
+        with pytest.raises(KeyFileError, match="sgb keys-init"):
+            KeyStore.for_process(tmp_path, PROCESS_KEYS["router"], env={})
+        assert list(tmp_path.iterdir()) == []
+
+    def test_private_key_must_match_the_public_file(self, tmp_path: Path) -> None:
+        """A signing key file swapped for another is refused at load."""
+        KeyStore.create(tmp_path)
+        crypto.write_private_key(tmp_path / SIGNING_FILE, Ed25519PrivateKey.generate(),
+                                 replace=True)  # fmt: skip
+        with pytest.raises(KeyFileError):
+            KeyStore.load(tmp_path)
+
+
+class TestRetiredSigningKeys:
+    def test_validity_survives_the_public_file(self, tmp_path: Path) -> None:
+        """A rotation's not_after is written with the retired key and read back."""
+        KeyStore.create(tmp_path)
+        rotated = KeyStore.rotate(tmp_path, timedelta(minutes=5))
+        [retired] = BrokerPublicKeys.from_text(rotated.public.to_text()).retired_signing
+        assert retired.not_after == rotated.public.retired_signing[0].not_after
+
+    def test_a_retired_key_from_an_older_public_file_has_no_bound(self) -> None:
+        """A public file written before validity was recorded still loads."""
+        key = Ed25519PrivateKey.generate().public_key()
+        text = (f"hpke={crypto.encode_public(X25519PrivateKey.generate().public_key())}\n"
+                f"signing={crypto.encode_public(Ed25519PrivateKey.generate().public_key())}\n"
+                f"retired-signing={crypto.encode_public(key)}\n")  # fmt: skip
+        public = BrokerPublicKeys.from_text(text)
+        assert public.signing_key(crypto.key_id(key), datetime.now(UTC)) == key
+
+
 class TestKeysFromEnvironment:
     def test_keys_load_from_the_environment(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -420,7 +477,7 @@ class TestKeysFromEnvironment:
         monkeypatch.setenv("SGB_BROKER_SIGNING_KEY", pem(signing))
         monkeypatch.setenv("SGB_BROKER_TOKEN_KEY", pem(token))
         monkeypatch.setenv("SGB_PSEUDONYM_KEY", "00" * 32)
-        store = KeyStore.load_or_create(tmp_path / "unused")
+        store = KeyStore.for_process(tmp_path / "unused", ALL_PURPOSES)
         assert store.public.hpke_key_id == crypto.key_id(hpke.public_key())
         assert store.public.signing_key_id == crypto.key_id(signing.public_key())
         assert store.pseudonym_secret == bytes(32)
