@@ -60,7 +60,7 @@ SCALA_VERSION = "2.13"
 LOG4J_VERSION = "2.24.3"  # the Log4j2 version Kafka 4.1 is built against
 
 HOST = "127.0.0.1"
-HEAP = "-Xmx512m"
+HEAP = "-Xmx1g"  # a test session makes thousands of partitions: 512m ran out once
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 20.0
 MAVEN_TIMEOUT_S = 600.0
