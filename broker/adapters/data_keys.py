@@ -130,6 +130,9 @@ class FileDataKeys:
 
     def _current(self, household: str) -> bytes | None:
         path = self._path(household)
+        if path.is_symlink():
+            # Planted: a key is never read or made through a link.
+            raise DataKeyUnusable("the household's data key file is a link")
         if not path.exists():
             return None
         try:

@@ -34,7 +34,7 @@ from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.demo import family
 from broker.entrypoints.admin_api import create_admin_api, import_folder
-from broker.errors import KeyFileError, KeyNotHeld, SignatureInvalid
+from broker.errors import DataKeyUnusable, KeyNotHeld, SignatureInvalid
 from broker.keys import (
     HPKE_FILE,
     PROCESS_KEYS,
@@ -42,11 +42,13 @@ from broker.keys import (
     SIGNING_FILE,
     BrokerPublicKeys,
     KeyStore,
+    audit_key,
 )
-from broker.services.directory_admin import UnsealableKey
+from broker.services.directory_admin import UnsealableKey, put_organisation
 from producers.gateway import create_gateway
 from producers.receiver import NoticeReceiver
 from producers.webhook_receiver import WebhookReceiver, WebhookRejected
+from schemas.directory import OrganisationSpec
 from schemas.notices import NoticeBody, NoticeHeader, NoticeType, SealedNotice, Severity
 
 pytestmark = pytest.mark.integration
@@ -139,7 +141,7 @@ class TestLowOrderRecipientKey:
             await import_folder(folder, admin_settings)
         refusals = await audit_entries(sessions, "directory_change_refused")
         assert [(r.actor, r.subject_ref) for r in refusals] == [
-            ("admin-api", "contact:school-a-dsl"), ("csv-import", "contact:school-a-dsl"),
+            (ADMIN, "contact:school-a-dsl"), ("csv-import", "contact:school-a-dsl"),
         ]  # fmt: skip
         assert all(json.loads(r.details)["reason"] == "unsealable_key" for r in refusals)
         assert all(LOW_ORDER_KEY not in r.details for r in refusals)
@@ -157,7 +159,9 @@ class TestCsvReimport:
         the change log records the change without a signing_keys field."""
         key = crypto.encode_public(Ed25519PrivateKey.generate().public_key())
         body = organisation("school-a", signing_keys=[{"public_key": key}])
-        assert (await admin_api.put("/v1/admin/organisations/school-a", json=body)).is_success
+        keyed = db.sessions(sessions.kw["bind"], audit_key(admin_settings.keys_dir))
+        async with keyed.begin() as session:  # registered and approved (a key change)
+            await put_organisation(session, OrganisationSpec.model_validate(body), ADMIN)
         before = {(k.org_id, k.key_id) for k in await all_rows(sessions, db.OrgSigningKey)}
         folder = tmp_path / "csv"
         folder.mkdir()
@@ -318,7 +322,7 @@ class TestFilePermissions:
         households = FileDataKeys(tmp_path / "keys" / "households")
         households.directory.mkdir(parents=True)
         (households.directory / "h1.key").symlink_to(stolen)
-        with pytest.raises(KeyFileError):
+        with pytest.raises(DataKeyUnusable):
             households.wrap("h1", b"notice", b"context")
         assert not stolen.exists()
         fresh = tmp_path / "new" / "keys"
