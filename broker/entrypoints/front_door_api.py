@@ -125,8 +125,9 @@ async def household_chronology(
     rt = _rt(request)
     async with rt.sessions.begin() as session:  # commits the audit entry of a refusal too
         read = await household_access.read_chronology(
-            session, rt.keys.pseudonym_secret, caller.org_id, household_id, datetime.now(UTC)
-        )
+            session, rt.data_keys, rt.keys.pseudonym_secret, caller.org_id, household_id,
+            datetime.now(UTC),
+        )  # fmt: skip
     if isinstance(read, household_access.Refusal):
         return JSONResponse({"detail": _REFUSALS[read]},
                             status_code=household_access.STATUS[read])  # fmt: skip

@@ -2,9 +2,9 @@
 
 A front door reads the chronology of a household that lives in its area, lived there before,
 or is moving to it (a transfer notice to it that it has not rejected). Any other caller is
-refused, and the refusal audited; a household whose data was shredded answers that it is
-gone, whoever asks. Every read, granted or not, leaves an audit entry naming the caller and
-the household id: never what was read.
+refused, and the refusal audited; a household whose data was shredded, with nothing kept for
+it since, answers that it is gone. Every read, granted or not, leaves an audit entry naming
+the caller and the household id: never what was read.
 """
 
 from datetime import datetime
@@ -14,8 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import audit, chronology, db
+from broker.adapters.data_keys import household_shredded
+from broker.ports import DataKeyStore
 from broker.rules.family import OrgKind
-from broker.services.retention import is_shredded
 from schemas.notices import NoticeType
 
 
@@ -28,11 +29,12 @@ STATUS = {Refusal.NOT_YOURS: 403, Refusal.SHREDDED: 410}  # what the API answers
 
 
 async def read_chronology(
-    session: AsyncSession, secret: bytes, caller_org: str, household_id: str, now: datetime
-) -> list[chronology.ChronologyLine] | Refusal:
+    session: AsyncSession, data_keys: DataKeyStore, secret: bytes, caller_org: str,
+    household_id: str, now: datetime,
+) -> list[chronology.ChronologyLine] | Refusal:  # fmt: skip
     """The chronology, or why it is refused; audited either way, in the caller's transaction
     (which must commit the audit entry even when the answer is a refusal)."""
-    refusal = await _refusal(session, secret, caller_org, household_id)
+    refusal = await _refusal(session, data_keys, secret, caller_org, household_id)
     if refusal is not None:
         await audit.append(session, "access_refused", caller_org, household_id,
                            {"status": STATUS[refusal], "reason": refusal.value,
@@ -43,13 +45,16 @@ async def read_chronology(
 
 
 async def _refusal(
-    session: AsyncSession, secret: bytes, caller_org: str, household_id: str
-) -> Refusal | None:
+    session: AsyncSession, data_keys: DataKeyStore, secret: bytes, caller_org: str,
+    household_id: str,
+) -> Refusal | None:  # fmt: skip
     # Authorised first: a front door outside the family's areas learns nothing of it, not
     # even that its data was shredded.
     if not await may_read(session, caller_org, household_id):
         return Refusal.NOT_YOURS
-    if await is_shredded(session, secret, household_id):
+    # Shredded and nothing kept since: a household that events have reached again after its
+    # shredding has a chronology again, and its front door must see it.
+    if household_shredded(data_keys, secret, household_id):
         return Refusal.SHREDDED
     return None
 

@@ -100,15 +100,3 @@ async def _delete(
         return 0
     result = await session.execute(delete(model).where(column.in_(values)))
     return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def is_shredded(session: AsyncSession, secret: bytes, household_id: str) -> bool:
-    """Whether the household's data was shredded. The one place that answers it: today from
-    the audit log's record of the shredding (a household with no notices yet has no key
-    either, so a missing key file does not tell); a tombstone table can answer here instead."""
-    household = pseudonym(secret, "household", household_id)
-    query = select(audit.AuditEntry.seq).where(
-        audit.AuditEntry.action == "household_shredded",
-        audit.AuditEntry.subject_ref == household,
-    )
-    return (await session.scalar(query.limit(1))) is not None

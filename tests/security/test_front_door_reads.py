@@ -109,6 +109,32 @@ class TestChronologyReads:
         assert reads == [("la-front-door", "h-carter")]
         assert await count(rt, db.ChronologyEntry) == 0  # the shredding took it
 
+    async def test_03_a_household_reached_again_after_its_shredding_is_read_again(
+        self,
+        gateway: httpx.AsyncClient,
+        inbox: httpx.AsyncClient,
+        running_broker: Runtime,
+        producer_keys: Keys,
+    ) -> None:
+        """Not a loss in its place: after the Carters' shredding a new crisis reaches them,
+        and their front door reads the new chronology (200, the new event only), rather
+        than a 410 for good that would hide what happened since."""
+        rt = running_broker
+        url = "/v1/households/h-carter/chronology"
+        await post_signed(gateway, crisis({"nhs_number": family.MOTHER}), producer_keys)
+        await wait_for_notices(inbox, MOTHERS_GP, 1)
+        async with rt.sessions.begin() as session:
+            await shred_household(session, rt.data_keys, rt.keys.pseudonym_secret,
+                                  "h-carter", "retention-test")  # fmt: skip
+        assert (await inbox.get(url)).status_code == 410
+        again = crisis({"nhs_number": family.MOTHER})
+        await post_signed(gateway, again, producer_keys)
+        await wait_for_notices(inbox, MOTHERS_GP, 2)
+
+        answer = await inbox.get(url)
+        assert answer.status_code == 200
+        assert {line["event_id"] for line in answer.json()} == {again["event_id"]}
+
 
 QUEUE = "/v1/front-doors/la-front-door/matching-queue"
 
