@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Final, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, model_validator
 
 from schemas.common import AreaCode, Contract, OrgId
 
@@ -56,7 +56,10 @@ class HpkeSuiteName(StrEnum):
 
 
 class NoticeHeader(Contract):
-    """Routing metadata: what the transport and the inbox may see. No personal data."""
+    """Routing metadata: what the transport and the inbox may see. No personal data, and
+    nothing that tells what happened: the rule that decided the notice names the event's
+    kind (a mental health crisis, an ED attendance), so it travels only inside the sealed
+    body (``NoticeBody.rule_id``); the broker keeps it in its own database."""
 
     schema_version: Literal[1] = NOTICE_SCHEMA_VERSION
     notice_id: UUID
@@ -67,7 +70,6 @@ class NoticeHeader(Contract):
     recipient_org: OrgId
     notice_type: NoticeType
     severity: Severity
-    rule_id: str
     created_at: AwareDatetime
     deadline: AwareDatetime
     held_until: AwareDatetime | None = None  # a low-severity notice waiting for the daily digest
@@ -77,6 +79,15 @@ class NoticeHeader(Contract):
     follows: UUID | None = None  # the notice this one escalates or re-routes
     follow_up: FollowUp | None = None
     escalation_level: int = Field(0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_rule_id(cls, data: object) -> object:
+        # Notices sealed before the rule left the header still open and list; the rule in
+        # them is dropped here, so it is never shown or passed on again.
+        if isinstance(data, dict) and "rule_id" in data:
+            return {k: v for k, v in data.items() if k != "rule_id"}
+        return data
 
 
 class PersonView(Contract):
@@ -119,6 +130,10 @@ class NoticeBody(Contract):
     area: AreaCode | None = None
     who_to_call: str | None = None
     digest: HistoryDigest | None = None
+    # The rule that decided the notice, where its reader may know it (minimisation.py);
+    # None where the rule's name would tell a school what it may not know: the notice's id
+    # is then the reference to quote, which the front door finds in the chronology.
+    rule_id: str | None = None
 
 
 class SealedNotice(Contract):

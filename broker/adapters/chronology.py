@@ -87,7 +87,7 @@ def record(
                 event_id=str(header.event_id), event_type=header.event_type.value,
                 source_org=header.source_org, notice_id=str(notice.notice_id),
                 recipient_id=notice.recipient_id, notice_type=notice.notice_type.value,
-                severity=notice.severity.value, rule_id=notice.rule_id,
+                severity=notice.severity.value, rule_id=decision.rule_id,
                 facts=json.dumps(dict(decision.facts), sort_keys=True),
             ))  # fmt: skip
 

@@ -113,7 +113,10 @@ def show_chronology(console: Console, client: httpx.Client, household: str) -> N
 
 def _panel(header: NoticeHeader, body: NoticeBody) -> Panel:
     table = Table.grid(padding=(0, 2))
-    table.add_row("severity", f"{header.severity.value}   rule: {header.rule_id}")
+    # The rule as its reader sees it: in the sealed body, withheld from a school where its
+    # name would say what happened; the notice's id is then the reference to quote.
+    rule = body.rule_id or f"reference {header.notice_id}"
+    table.add_row("severity", f"{header.severity.value}   rule: {rule}")
     table.add_row("sealed", header.suite.value)
     table.add_row("deadline", header.deadline.astimezone(LONDON).strftime("%a %d %b %Y %H:%M %Z"))
     if header.follow_up:

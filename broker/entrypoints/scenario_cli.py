@@ -7,8 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from broker.rules.deadlines import LONDON
-from broker.services.scenario import Scenario, StepResult, Verdict, run_scenario
-from schemas.notices import NoticeHeader
+from broker.services.scenario import Scenario, StepResult, Told, Verdict, run_scenario
 
 
 def run_files(paths: list[Path], console: Console) -> bool:
@@ -31,21 +30,22 @@ def _table(result: StepResult) -> Table:
     table = Table(title=f"step {result.index}: {result.event_type}", title_justify="left")
     for column in ("recipient", "type", "severity", "rule", "deadline (London)", "check"):
         table.add_column(column)
-    for header, _body in result.notices:
+    for told in result.notices:
+        header = told.header
         deadline = header.deadline.astimezone(LONDON).strftime("%a %d %b %H:%M")
         table.add_row(header.recipient_id, header.notice_type.value, header.severity.value,
-                      header.rule_id, deadline, _check(header, result.verdict))  # fmt: skip
+                      told.rule, deadline, _check(told, result.verdict))  # fmt: skip
     return table
 
 
-def _check(header: NoticeHeader, verdict: Verdict) -> str:
+def _check(told: Told, verdict: Verdict) -> str:
     """How the step's expectations judged this notice."""
-    if header in verdict.forbidden:
+    if told in verdict.forbidden:
         return "[red]must not[/]"
-    if header in verdict.unexpected:
+    if told in verdict.unexpected:
         return "[red]unexpected[/]"
-    if header in verdict.allowed:
+    if told in verdict.allowed:
         return "may"
-    if header in verdict.unchecked:
+    if told in verdict.unchecked:
         return "not checked"
     return "expected"

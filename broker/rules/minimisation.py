@@ -76,6 +76,12 @@ SUMMARIES: dict[NoticeType, str] = {
 DISCREET = frozenset({NoticeType.SCHOOL_SUPPORT})
 DISCREET_EVENT_LABEL = "family_circumstances"
 
+# A rule's name says what happened ("crisis.child", "ed.parent_presentation.child",
+# "withdrawal.child"): a discreet reader is given it only when every rule joined in it is of
+# a kind named here, whose name reveals no one's condition (a child joining the school).
+# Otherwise the body names no rule and the notice's id is the reference to quote.
+RULES_NAMED_TO_DISCREET = frozenset({"move"})
+
 ENVELOPE_FIELDS = frozenset({"event_id", "event_type", "schema_version", "source_org",
                              "occurred_at", "received_at", "correlation_id"})  # fmt: skip
 PEOPLE_FIELDS = frozenset({"subject", "members", "children_present"})
@@ -101,7 +107,16 @@ def compose_body(
         detail=_allowed(event_detail(event), DETAIL_FIELDS[kind]),
         who_to_call=front_door_contact if discreet else source_contact,
         digest=digest,
+        rule_id=rule_for_reader(decision.rule_id, kind),
     )
+
+
+def rule_for_reader(rule_id: str, kind: NoticeType) -> str | None:
+    """The rule as a reader of this kind may see it in the body, or None."""
+    if kind not in DISCREET:
+        return rule_id
+    kinds = {part.split(".")[0] for part in rule_id.split("+")}
+    return rule_id if kinds <= RULES_NAMED_TO_DISCREET else None
 
 
 def event_detail(event: Event) -> dict[str, str | int | bool | None]:

@@ -34,6 +34,7 @@ from broker.rules.escalation import (
     rerouted_body,
 )
 from broker.rules.family import Addressee, ContactRole
+from broker.rules.minimisation import rule_for_reader
 from broker.services import notice_records
 from schemas.notices import FollowUp, NoticeBody, NoticeHeader, NoticeType, Severity
 
@@ -108,6 +109,7 @@ async def reroute(
         notice_records.body_of(record, deps.data_keys), record.recipient_org, reason
     )
     await _add(session, record, header, body, recipient, deps,
+               follow_up_rule(record.rule_id, FollowUp.REROUTE, record.level),
                escalate_to=[onward] if onward else [], reroute_to=onward)  # fmt: skip
     return str(header.notice_id)
 
@@ -137,8 +139,9 @@ async def _escalate(
         return None
     body = escalated_body(original, level, record.deadline, record.recipient_org)
     remaining = steps[steps.index(step) + 1 :]
-    await _add(session, record, header, body, recipient, deps, escalate_to=remaining,
-               reroute_to=notice_records.reroute_target(record))  # fmt: skip
+    await _add(session, record, header, body, recipient, deps,
+               follow_up_rule(record.rule_id, FollowUp.ESCALATION, level),
+               escalate_to=remaining, reroute_to=notice_records.reroute_target(record))  # fmt: skip
     await audit.append(session, "notice_escalated", "escalator", record.notice_id,
                        {"level": level, "escalation": str(header.notice_id),
                         "recipient_id": recipient.contact_id}, now)  # fmt: skip
@@ -203,12 +206,12 @@ async def _alert(
     kind, recipient = found
     period = OTHER_PERIODS[kind] if kind is NoticeType.OUT_OF_HOURS else deps.escalation_period
     header = _header(record, recipient, deps, now, FollowUp.ESCALATION, level, kind, now + period)
-    header = header.model_copy(update={"rule_id": header.rule_id + EXHAUSTED})
+    rule_id = follow_up_rule(record.rule_id, FollowUp.ESCALATION, level) + EXHAUSTED
     original = _body_of(session, record, deps, now)
     if original is None:
         return None
     body = exhausted_body(original, level, record.deadline, record.recipient_org)
-    await _add(session, record, header, body, recipient, deps, escalate_to=[],
+    await _add(session, record, header, body, recipient, deps, rule_id, escalate_to=[],
                reroute_to=notice_records.reroute_target(record))  # fmt: skip
     metrics.ESCALATIONS.labels(level=str(level)).inc()
     return str(header.notice_id)
@@ -254,7 +257,6 @@ def _header(
         recipient_org=contact.org_id,
         notice_type=notice_type,
         severity=Severity(record.severity),
-        rule_id=follow_up_rule(record.rule_id, kind, level),
         created_at=now,
         deadline=deadline,
         recipient_key_id=contact.key_id,
@@ -268,20 +270,25 @@ def _header(
 
 async def _add(
     session: AsyncSession, record: db.NoticeRecord, header: NoticeHeader, body: NoticeBody,
-    contact: ContactRecord, deps: FollowUpDeps, *, escalate_to: list[Addressee],
+    contact: ContactRecord, deps: FollowUpDeps, rule_id: str, *, escalate_to: list[Addressee],
     reroute_to: Addressee | None,
 ) -> None:  # fmt: skip
+    """Seals and records the follow-up; its rule is in the body only where its new reader
+    may see it, and in the broker's own records."""
+    body = body.model_copy(update={"rule_id": rule_for_reader(rule_id, header.notice_type)})
     notice_records.add(session, header, body, contact, deps.keys, deps.data_keys,
-                       escalate_to=escalate_to, reroute_to=reroute_to,
+                       rule_id=rule_id, escalate_to=escalate_to, reroute_to=reroute_to,
                        chain_id=uuid.UUID(record.chain_id))  # fmt: skip
-    await _chronicle(session, record, header)
+    await _chronicle(session, record, header, rule_id)
     await audit.append(session, "notice_produced", "broker", str(header.notice_id),
                        {"event_id": record.event_id, "recipient_id": header.recipient_id,
-                        "rule_id": header.rule_id, "severity": header.severity.value,
+                        "rule_id": rule_id, "severity": header.severity.value,
                         "follows": record.notice_id}, header.created_at)  # fmt: skip
 
 
-async def _chronicle(session: AsyncSession, record: db.NoticeRecord, header: NoticeHeader) -> None:
+async def _chronicle(
+    session: AsyncSession, record: db.NoticeRecord, header: NoticeHeader, rule_id: str
+) -> None:
     """The follow-up goes into the chronology of every household the first notice did."""
     lines = (await session.scalars(
         select(db.ChronologyEntry).where(db.ChronologyEntry.notice_id == record.notice_id)
@@ -294,5 +301,5 @@ async def _chronicle(session: AsyncSession, record: db.NoticeRecord, header: Not
             event_id=line.event_id, event_type=line.event_type, source_org=line.source_org,
             notice_id=str(header.notice_id), recipient_id=header.recipient_id,
             notice_type=header.notice_type.value, severity=header.severity.value,
-            rule_id=header.rule_id, facts=json.dumps(facts, sort_keys=True),
+            rule_id=rule_id, facts=json.dumps(facts, sort_keys=True),
         ))  # fmt: skip

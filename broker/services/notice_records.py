@@ -29,11 +29,13 @@ def add(
     keys: KeyStore,
     data_keys: DataKeyStore,
     *,
+    rule_id: str,
     escalate_to: Sequence[Addressee],
     reroute_to: Addressee | None,
     chain_id: UUID | None = None,
 ) -> SealedNotice:
-    """Seals the notice to the contact's key and adds its record; returns the sealed notice.
+    """Seals the notice to the contact's key and adds its record, with the rule that decided
+    it (kept here, inside the broker, never in the header); returns the sealed notice.
     Raises RecipientKeyUnusable or DataKeyUnusable, having added nothing, when a bad record
     stops this one notice."""
     try:
@@ -57,7 +59,7 @@ def add(
         recipient_org=header.recipient_org,
         notice_type=header.notice_type.value,
         severity=header.severity.value,
-        rule_id=header.rule_id,
+        rule_id=rule_id,
         created_at=header.created_at,
         deadline=header.deadline,
         escalate_to=json.dumps([[a.org_id, a.role.value] for a in escalate_to]),

@@ -171,9 +171,9 @@ async def _seal(
     homes = dict.fromkeys(m.household_id for m in context.family.members if m.household_id)
     chronology.record(session, homes, confirmed, event.occurred_at, frozenset(), sent,
                       with_event=False)  # fmt: skip
-    for notice, _ in sent:
+    for notice, decision in sent:
         ids = {"event_id": str(notice.event_id), "recipient_id": notice.recipient_id,
-               "rule_id": notice.rule_id, "severity": notice.severity.value}  # fmt: skip
+               "rule_id": decision.rule_id, "severity": notice.severity.value}  # fmt: skip
         await audit.append(session, "notice_produced", "router", str(notice.notice_id), ids,
                            deps.clock())  # fmt: skip
     return sent, list(reports)

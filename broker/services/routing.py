@@ -202,9 +202,9 @@ async def _audit_produced(
             await audit.append(session, "event_received", event.source_org,
                                str(event.event_id), {"event_type": event.event_type.value,
                                                      "path": "kafka"}, deps.clock())  # fmt: skip
-        for notice, _ in sent:
+        for notice, decision in sent:
             ids = {"event_id": str(notice.event_id), "recipient_id": notice.recipient_id,
-                   "rule_id": notice.rule_id, "severity": notice.severity.value}  # fmt: skip
+                   "rule_id": decision.rule_id, "severity": notice.severity.value}  # fmt: skip
             await audit.append(session, "notice_produced", "router", str(notice.notice_id),
                                ids, deps.clock())  # fmt: skip
 

@@ -35,6 +35,7 @@ from typing import Any, Literal
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NaiveDatetime, model_validator
+from sqlalchemy import select
 
 from broker.adapters import crypto, db
 from broker.adapters.data_keys import FileDataKeys
@@ -63,19 +64,20 @@ class Expectation(BaseModel):
     notice_type: str | None = None
     deadline: NaiveDatetime | None = Field(None, description="London wall-clock time")
 
-    def matches(self, header: NoticeHeader) -> bool:
+    def matches(self, told: "Told") -> bool:
         """Whether this is the notice meant; its deadline is judged apart (``wrong_deadline``),
         so a notice due at the wrong time is reported as that, not as missing."""
+        header = told.header
         return (
             header.recipient_id == self.recipient
-            and self.rule in header.rule_id
+            and self.rule in told.rule
             and self.severity in (None, header.severity.value)
             and self.notice_type in (None, header.notice_type.value)
         )
 
-    def wrong_deadline(self, headers: Sequence[NoticeHeader]) -> "DeadlineMismatch | None":
+    def wrong_deadline(self, notices: Sequence["Told"]) -> "DeadlineMismatch | None":
         """Every notice this expectation matches must be due at its deadline, if it sets one."""
-        actual = tuple(london_time(h.deadline) for h in headers if self.matches(h))
+        actual = tuple(london_time(t.header.deadline) for t in notices if self.matches(t))
         if self.deadline is None or all(due == self.deadline for due in actual):
             return None
         return DeadlineMismatch(self, actual)
@@ -122,6 +124,17 @@ def london_time(moment: datetime) -> datetime:
 
 
 @dataclass(frozen=True)
+class Told:
+    """A notice a step produced: its header, the body its recipient opened, and the rule that
+    decided it, as the broker recorded it (no header names the rule; a school's body may not
+    either)."""
+
+    header: NoticeHeader
+    body: NoticeBody
+    rule: str
+
+
+@dataclass(frozen=True)
 class DeadlineMismatch:
     expectation: Expectation
     actual: tuple[datetime, ...]  # London wall-clock times of the notices it matched
@@ -141,11 +154,11 @@ class Verdict:
     """How a step's notices compare with what the step says."""
 
     missing: list[Expectation]
-    unexpected: list[NoticeHeader]
-    forbidden: list[NoticeHeader]  # to a must_not recipient, whatever else matched them
+    unexpected: list[Told]
+    forbidden: list[Told]  # to a must_not recipient, whatever else matched them
     wrong_deadlines: list[DeadlineMismatch]
-    allowed: list[NoticeHeader]  # met only a ``may``: neither required nor unexpected
-    unchecked: list[NoticeHeader] = field(default_factory=list)  # met nothing, not only_these
+    allowed: list[Told]  # met only a ``may``: neither required nor unexpected
+    unchecked: list[Told] = field(default_factory=list)  # met nothing, not only_these
 
     @property
     def passed(self) -> bool:
@@ -154,32 +167,34 @@ class Verdict:
     def failures(self) -> list[str]:
         return [
             *(f"missing {e.describe()}" for e in self.missing),
-            *(f"unexpected {_header(h)}" for h in self.unexpected),
-            *(f"must not be told: {_header(h)}" for h in self.forbidden),
+            *(f"unexpected {_told(t)}" for t in self.unexpected),
+            *(f"must not be told: {_told(t)}" for t in self.forbidden),
             *(f"wrong deadline: {m.describe()}" for m in self.wrong_deadlines),
         ]
 
 
-def _header(header: NoticeHeader) -> str:
+def _told(told: Told) -> str:
+    header = told.header
     return (
-        f"{header.recipient_id} {header.rule_id} "
-        f"({header.notice_type.value}, {header.severity.value})"
+        f"{header.recipient_id} {told.rule} ({header.notice_type.value}, {header.severity.value})"
     )
 
 
-def judge(step: Step, headers: Sequence[NoticeHeader]) -> Verdict:
+def judge(step: Step, notices: Sequence[Told]) -> Verdict:
     """Compares the notices a step produced with its expectations. Pure."""
-    forbidden = [h for h in headers if step.forbids_recipient(h.recipient_id, h.recipient_org)]
-    rest = [h for h in headers if h not in forbidden]
+    forbidden = [
+        t for t in notices if step.forbids_recipient(t.header.recipient_id, t.header.recipient_org)
+    ]
+    rest = [t for t in notices if t not in forbidden]
     expected = [h for h in rest if any(e.matches(h) for e in step.expect)]
     allowed = [h for h in rest if h not in expected and any(m.matches(h) for m in step.may)]
     unexpected = [h for h in rest if h not in expected and h not in allowed]
     return Verdict(
-        missing=[e for e in step.expect if not any(e.matches(h) for h in headers)],
+        missing=[e for e in step.expect if not any(e.matches(t) for t in notices)],
         unexpected=unexpected if step.only_these else [],
         forbidden=forbidden,
         wrong_deadlines=[
-            m for e in (*step.expect, *step.may) if (m := e.wrong_deadline(headers)) is not None
+            m for e in (*step.expect, *step.may) if (m := e.wrong_deadline(notices)) is not None
         ],
         allowed=allowed,
         unchecked=[] if step.only_these else unexpected,
@@ -204,7 +219,7 @@ class Scenario(BaseModel):
 class StepResult:
     index: int
     event_type: str
-    notices: list[tuple[NoticeHeader, NoticeBody]]
+    notices: list[Told]
     verdict: Verdict
 
     @property
@@ -212,7 +227,7 @@ class StepResult:
         return self.verdict.missing
 
     @property
-    def unexpected(self) -> list[NoticeHeader]:
+    def unexpected(self) -> list[Told]:
         return self.verdict.unexpected
 
     @property
@@ -281,12 +296,23 @@ async def _run_step(
         await route_event(seal_event(signed, header, deps.keys.public.hpke), deps)
         kind = event.event_type.value
     published = publisher.messages[before:]
-    notices = [
+    opened = [
         _open(SealedNotice.model_validate_json(m.value), recipients, deps)
         for m in published if m.topic == deps.topics.notices
     ]  # fmt: skip
-    verdict = judge(step, [h for h, _ in notices])
-    return StepResult(index, kind, notices, verdict)
+    rules = await _rules(deps, [str(header.notice_id) for header, _ in opened])
+    notices = [Told(header, body, rules[str(header.notice_id)]) for header, body in opened]
+    return StepResult(index, kind, notices, judge(step, notices))
+
+
+async def _rules(deps: RoutingDeps, notice_ids: list[str]) -> dict[str, str]:
+    """The rule of each notice, from the broker's own records: the header does not name it."""
+    async with deps.sessions() as session:
+        rows = await session.execute(
+            select(db.NoticeRecord.notice_id, db.NoticeRecord.rule_id)
+            .where(db.NoticeRecord.notice_id.in_(notice_ids))
+        )  # fmt: skip
+    return dict(rows.all())
 
 
 def _event_id(scenario: Scenario, index: int) -> str:

@@ -121,7 +121,6 @@ class EventNotices:
             recipient_org=contact.org_id,
             notice_type=decision.notice_type,
             severity=decision.severity,
-            rule_id=decision.rule_id,
             created_at=deps.clock(),
             held_until=due_from if held else None,
             deadline=deadline_for(decision.notice_type, decision.severity, due_from, calendar,
@@ -141,7 +140,7 @@ class EventNotices:
             digest_for(decision.notice_type, family, received_at),
         )
         notice_records.add(self.session, notice, body, contact, deps.keys, deps.data_keys,
-                           escalate_to=escalation_chain(decision, family),
+                           rule_id=decision.rule_id, escalate_to=escalation_chain(decision, family),
                            reroute_to=reroute_target(decision, family))  # fmt: skip
         return notice
 
@@ -151,9 +150,13 @@ class EventNotices:
         return SchoolCalendar()
 
     def _notice_id(self, recipient_id: str, decision: Decision) -> uuid.UUID:
+        """The same for the same decision, however often the event is routed; keyed, because
+        the header shows the event and recipient ids: an unkeyed id would let a reader of
+        Kafka try each rule name until one gave the id, and so learn the rule."""
         about = ",".join(decision.about)
         name = f"{self.event.event_id}|{recipient_id}|{decision.rule_id}|{about}"
-        return uuid.uuid5(NOTICE_NAMESPACE, name)
+        keyed = pseudonym(self.deps.keys.pseudonym_secret, "notice", name)
+        return uuid.uuid5(NOTICE_NAMESPACE, keyed)
 
     def _household(self, decision: Decision) -> str:
         """Names the data keys the notice is kept under: one per household of each person it
@@ -193,19 +196,21 @@ class EventNotices:
         return decision.addressee.org_id
 
     def _audit(self, header: NoticeHeader) -> Message:
+        # Ids only, no rule nor event kind: the audit topic is read outside the broker, and
+        # a rule's name tells what happened. The audit log in the database keeps the rule.
         record = {
             "action": "notice_produced",
             "at": self.deps.clock().isoformat(),
             "notice_id": str(header.notice_id),
             "event_id": str(header.event_id),
             "recipient_id": header.recipient_id,
-            "rule_id": header.rule_id,
         }
         key = pseudonym(self.deps.keys.pseudonym_secret, "recipient", header.recipient_id)
         return Message(self.deps.topics.audit, key, json.dumps(record).encode())
 
     def _dead_letter(self, decision: Decision, gap: Gap) -> Message:
-        """A notice nobody can receive is parked, not dropped, and reported."""
+        """A notice nobody can receive is parked, not dropped, and reported. The topic is read
+        outside the broker: the record names no rule (its data-quality issue does)."""
         addressee = decision.addressee
         log.warning("notice_undeliverable", org_id=addressee.org_id, gap=gap.value,
                     role=addressee.role.value, rule_id=decision.rule_id)  # fmt: skip
@@ -214,7 +219,7 @@ class EventNotices:
             "event_id": str(self.event.event_id),
             "org_id": addressee.org_id,
             "role": addressee.role.value,
-            "rule_id": decision.rule_id,
+            "notice_type": decision.notice_type.value,
         }
         key = pseudonym(self.deps.keys.pseudonym_secret, "organisation", addressee.org_id)
         return Message(self.deps.topics.dead_letters, key, json.dumps(record).encode())

@@ -24,7 +24,7 @@ def a_notice(rt: Runtime) -> SealedNotice:
     header = NoticeHeader(
         notice_id=uuid4(), event_id=uuid4(), household="h", recipient_id="gp-x:safeguarding_lead",
         recipient_org="gp-x", notice_type=NoticeType.GP_INFORMATION, severity=Severity.LOW,
-        rule_id="test", created_at=now, deadline=now + timedelta(hours=72),
+        created_at=now, deadline=now + timedelta(hours=72),
         recipient_key_id="k", signing_key_id=rt.keys.public.signing_key_id,
     )  # fmt: skip
     body = NoticeBody(summary="s", event_type="ed_attendance", occurred_at=now, source_org="a-1")

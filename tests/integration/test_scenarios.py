@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from broker.rules.deadlines import LONDON
-from broker.services.scenario import Scenario, StepResult, run_scenario
+from broker.rules.minimisation import rule_for_reader
+from broker.services.scenario import Scenario, StepResult, Told, run_scenario
 from schemas.notices import NoticeHeader, NoticeType
 
 pytestmark = pytest.mark.integration
@@ -60,11 +61,12 @@ async def test_school_notices_carry_no_clinical_detail() -> None:
     for path in SCENARIOS:
         summaries = clinical_summaries(Scenario.load(path))
         for result in await results_of(path):
-            for header, body in result.notices:
+            for told in result.notices:
+                header, body = told.header, told.body
                 if not is_school_notice(header):
                     continue
                 school_notices += 1
-                where = f"{path.stem} step {result.index} {header.recipient_id} {header.rule_id}"
+                where = f"{path.stem} step {result.index} {header.recipient_id} {told.rule}"
                 if header.notice_type is NoticeType.SCHOOL_SUPPORT and body.detail != {}:
                     problems.append(f"{where}: detail {body.detail}")
                 text = body.model_dump_json()
@@ -114,11 +116,11 @@ EXPECTED_DEADLINES: dict[tuple[str, int, str], str] = {
 }
 
 
-def notice_for(results: list[StepResult], step: int, recipient: str) -> NoticeHeader:
+def notice_for(results: list[StepResult], step: int, recipient: str) -> Told:
     """The step's notice to ``recipient``, or to "recipient#rule" when it gets several."""
     recipient, _, rule = recipient.partition("#")
-    found = [h for h, _ in results[step].notices
-             if h.recipient_id == recipient and rule in h.rule_id]  # fmt: skip
+    found = [t for t in results[step].notices
+             if t.header.recipient_id == recipient and rule in t.rule]  # fmt: skip
     assert found, f"step {step}: no notice to {recipient}"
     return found[0]
 
@@ -130,7 +132,7 @@ def notice_for(results: list[StepResult], step: int, recipient: str) -> NoticeHe
 )
 async def test_deadlines(stem: str, step: int, recipient: str, expected: str) -> None:
     results = await results_of(SCENARIO_DIR / f"{stem}.json")
-    deadline = notice_for(results, step, recipient).deadline.astimezone(LONDON)
+    deadline = notice_for(results, step, recipient).header.deadline.astimezone(LONDON)
     assert deadline.strftime("%Y-%m-%d %H:%M") == expected
 
 
@@ -139,16 +141,18 @@ WNB_THRESHOLD_PERCENT = 75  # the default rate (Thresholds.wnb_min_attendance_ra
 
 async def test_was_not_brought_notices_state_the_rate() -> None:
     """A was-not-brought notice states the rate that fired it, below the threshold: the child's
-    own (attended of booked), or the rate across the brothers and sisters."""
+    own (attended of booked), or the rate across the brothers and sisters. Its health reader
+    reads the rule in the body."""
     notices = [
-        (header.rule_id, body.facts)
+        (told.body.rule_id, told.body.facts)
         for path in SCENARIOS
         for result in await results_of(path)
-        for header, body in result.notices
-        if "was_not_brought" in header.rule_id
+        for told in result.notices
+        if "was_not_brought" in told.rule
     ]
     assert notices
     for rule_id, facts in notices:
+        assert rule_id is not None
         own = facts["attended"], facts["booked"]
         assert facts["attendance_rate_percent"] == round(100 * own[0] / own[1]), rule_id
         fired = [r.split(".")[1] for r in rule_id.split("+")]  # gp, health, plan_lead, siblings
@@ -171,8 +175,7 @@ async def test_the_child_b_review_rates_are_caught(stem: str, percent: int) -> N
     each scenario tells the child's GP the rate."""
     results = await results_of(SCENARIO_DIR / f"{stem}.json")
     gp = notice_for(results, len(results) - 1, "gp-northgate:safeguarding_lead")
-    [body] = [b for h, b in results[-1].notices if h.notice_id == gp.notice_id]
-    assert body.facts["attendance_rate_percent"] == percent
+    assert gp.body.facts["attendance_rate_percent"] == percent
 
 
 async def test_one_referral_per_front_door_per_event() -> None:
@@ -181,9 +184,9 @@ async def test_one_referral_per_front_door_per_event() -> None:
     say for whom it was meant), stands for that notice, not for a second referral."""
     for path in SCENARIOS:
         for result in await results_of(path):
-            doors = [h.recipient_id for h, body in result.notices
-                     if h.notice_type is NoticeType.FRONT_DOOR_REFERRAL
-                     and "intended_for" not in body.facts]  # fmt: skip
+            doors = [t.header.recipient_id for t in result.notices
+                     if t.header.notice_type is NoticeType.FRONT_DOOR_REFERRAL
+                     and "intended_for" not in t.body.facts]  # fmt: skip
             assert len(doors) == len(set(doors)), f"{path.stem} step {result.index}: {doors}"
 
 
@@ -203,7 +206,24 @@ async def test_a_pattern_joins_the_events_own_referral(
     stem: str, step: int, rule_id: str, severity: str
 ) -> None:
     """A pattern firing on an event with its own referral adds its reason to that referral,
-    which keeps the more severe grading of the two."""
+    which keeps the more severe grading of the two; the front door reads both in the body."""
     results = await results_of(SCENARIO_DIR / f"{stem}.json")
     referral = notice_for(results, step, "la-front-door:duty_manager")
-    assert (referral.rule_id, referral.severity.value) == (rule_id, severity)
+    assert (referral.rule, referral.header.severity.value) == (rule_id, severity)
+    assert referral.body.rule_id == rule_id
+
+
+async def test_each_body_names_its_rule_where_its_reader_may_see_it() -> None:
+    """Every notice of every scenario: the rule the broker recorded is in the opened body for
+    a reader allowed it, and absent from a school's body where it names what happened."""
+    school_bodies_without_rule = 0
+    for path in SCENARIOS:
+        for result in await results_of(path):
+            for told in result.notices:
+                where = f"{path.stem} step {result.index} {told.header.recipient_id}"
+                kind = told.header.notice_type
+                assert told.body.rule_id == rule_for_reader(told.rule, kind), where
+                if kind is NoticeType.SCHOOL_SUPPORT and told.body.rule_id is None:
+                    school_bodies_without_rule += 1
+                    assert told.rule.split(".")[0] in {"crisis", "ed", "withdrawal"}, where
+    assert school_bodies_without_rule > 0

@@ -164,7 +164,7 @@ def a_notice(rt: Runtime, recipient: str, key: Any) -> SealedNotice:
     header = NoticeHeader(
         notice_id=uuid.uuid4(), event_id=uuid.uuid4(), household="h", recipient_id=recipient,
         recipient_org=recipient.split(":")[0], notice_type=NoticeType.GP_INFORMATION,
-        severity=Severity.MEDIUM, rule_id="test", created_at=now,
+        severity=Severity.MEDIUM, created_at=now,
         deadline=now + timedelta(hours=72), recipient_key_id="k",
         signing_key_id=rt.keys.public.signing_key_id,
     )  # fmt: skip

@@ -238,7 +238,7 @@ def forged_and_genuine(rt: Runtime) -> tuple[SealedNotice, SealedNotice]:
     header = NoticeHeader(
         notice_id=uuid.uuid4(), event_id=uuid.uuid4(), household="unmatched",
         recipient_id="gp-riverside:safeguarding_lead", recipient_org="gp-riverside",
-        notice_type=NoticeType.GP_INFORMATION, severity=Severity.LOW, rule_id="test",
+        notice_type=NoticeType.GP_INFORMATION, severity=Severity.LOW,
         created_at=now, deadline=now + timedelta(hours=72), recipient_key_id="k",
         signing_key_id=rt.keys.public.signing_key_id,
     )  # fmt: skip
@@ -340,7 +340,7 @@ def notice_signed_by(key: Ed25519PrivateKey, created_at: datetime,
     header = NoticeHeader(
         notice_id=uuid.uuid4(), event_id=uuid.uuid4(), household="unmatched",
         recipient_id="gp-riverside:safeguarding_lead", recipient_org="gp-riverside",
-        notice_type=NoticeType.GP_INFORMATION, severity=Severity.LOW, rule_id="test",
+        notice_type=NoticeType.GP_INFORMATION, severity=Severity.LOW,
         created_at=created_at, deadline=created_at + timedelta(hours=72),
         recipient_key_id=crypto.key_id(recipient.public_key()),
         signing_key_id=crypto.key_id(key.public_key()),
@@ -372,7 +372,8 @@ class TestRetiredSigningKeys:
         forged = notice_signed_by(stolen, datetime.now(UTC) + timedelta(seconds=1), recipient)
         with pytest.raises(SignatureInvalid):
             receiver.open(forged)
-        assert receiver.open(before)[0].rule_id == "test"
+        signed_before = NoticeHeader.model_validate_json(before.header).notice_id
+        assert receiver.open(before)[0].notice_id == signed_before
         broker = BrokerPublicKeys.from_text((keys / PUBLIC_FILE).read_text())
         webhook = WebhookReceiver(broker)
         now = datetime.now(UTC) + timedelta(seconds=2)  # webhook timestamps are whole seconds

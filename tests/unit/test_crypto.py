@@ -62,7 +62,6 @@ def notice_header() -> NoticeHeader:
         recipient_org="school-oakfield",
         notice_type=NoticeType.SCHOOL_SUPPORT,
         severity=Severity.HIGH,
-        rule_id="crisis.child",
         created_at=NOW,
         deadline=NOW + timedelta(hours=4),
         recipient_key_id=crypto.key_id(RECIPIENT.public_key()),

@@ -5,14 +5,21 @@ import string
 from datetime import date
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from broker.rules.crisis import route_crisis
 from broker.rules.family import Decision
-from broker.rules.minimisation import SCHOOL_SAFE_FACTS, compose_body, event_detail
+from broker.rules.minimisation import (
+    RULES_NAMED_TO_DISCREET,
+    SCHOOL_SAFE_FACTS,
+    compose_body,
+    event_detail,
+    rule_for_reader,
+)
 from schemas.events import ParentMentalHealthCrisis
-from schemas.notices import NoticeBody, NoticeType, PersonView
+from schemas.notices import NoticeBody, NoticeHeader, NoticeType, PersonView
 from unit.builders import CHILD_NHS, MOTHER_NHS, ON, child, crisis_payload, event, family, parent
 
 CLINICAL_FLAGS = [
@@ -167,3 +174,73 @@ class TestSchoolBodyProperty:
         assert summary not in text
         words = set(re.findall(r"[a-z]+", text.lower()))
         assert not words & FLAG_WORDS
+
+
+# The first part of every rule id the rules make (broker/rules/*.py, RULE and its kin).
+RULE_KINDS = [
+    "crisis", "ed", "withdrawal", "was_not_brought", "open_plan", "repeated_crises",
+    "accumulation", "co_occurrence", "unmatched_person", "proposal", "step_down", "move",
+]  # fmt: skip
+SUFFIXES = ["child", "gp", "health", "front_door", "fallback", "out_of_hours", "new_school",
+            "parent_presentation", "escalation1", "reroute", "exhausted"]  # fmt: skip
+
+
+class TestRuleInBody:
+    @pytest.mark.parametrize(
+        ("rule_id", "kind", "shown"),
+        [
+            ("crisis.child", NoticeType.SCHOOL_SUPPORT, None),
+            ("ed.parent_presentation.child", NoticeType.SCHOOL_SUPPORT, None),
+            ("withdrawal.child", NoticeType.SCHOOL_SUPPORT, None),
+            ("crisis.child.escalation1", NoticeType.SCHOOL_SUPPORT, None),
+            ("move.new_school", NoticeType.SCHOOL_SUPPORT, "move.new_school"),
+            ("move.new_school+crisis.child", NoticeType.SCHOOL_SUPPORT, None),
+            ("crisis.gp", NoticeType.GP_INFORMATION, "crisis.gp"),
+            ("crisis.front_door", NoticeType.FRONT_DOOR_REFERRAL, "crisis.front_door"),
+            ("crisis.child.fallback", NoticeType.FRONT_DOOR_REFERRAL, "crisis.child.fallback"),
+            ("was_not_brought.health", NoticeType.HEALTH_VISITING, "was_not_brought.health"),
+        ],
+    )
+    def test_what_each_reader_is_told_of_the_rule(
+        self, rule_id: str, kind: NoticeType, shown: str | None
+    ) -> None:
+        """A school is not told a rule whose name says what happened; everyone else is."""
+        assert rule_for_reader(rule_id, kind) == shown
+
+    def test_school_body_names_no_rule_of_a_crisis(self) -> None:
+        """The school's body of a crisis names no rule; the notice id is its reference."""
+        assert bodies(FULL)[NoticeType.SCHOOL_SUPPORT].rule_id is None
+
+    def test_gp_and_front_door_bodies_name_their_rule(self) -> None:
+        """The GP and the front door read the rule that decided their notice."""
+        told = bodies(FULL)
+        assert told[NoticeType.GP_INFORMATION].rule_id == "crisis.gp"
+        assert told[NoticeType.FRONT_DOOR_REFERRAL].rule_id == "crisis.front_door"
+
+    def test_no_header_field_names_a_rule_or_an_event_kind(self) -> None:
+        """The header, which Kafka and the inbox listing show, has nowhere to put either."""
+        fields = set(NoticeHeader.model_fields)
+        assert not {f for f in fields if "rule" in f or "event_type" in f}
+
+
+rule_ids = st.lists(
+    st.tuples(st.sampled_from(RULE_KINDS), st.lists(st.sampled_from(SUFFIXES), max_size=3)),
+    min_size=1, max_size=3,
+).map(lambda parts: "+".join(".".join([kind, *rest]) for kind, rest in parts))  # fmt: skip
+
+
+class TestRuleInBodyProperty:
+    @settings(max_examples=300, deadline=None)
+    @given(rule_id=rule_ids, kind=st.sampled_from(list(NoticeType)))
+    def test_a_school_reads_only_rules_that_reveal_no_condition(
+        self, rule_id: str, kind: NoticeType
+    ) -> None:
+        """Whatever the rule, a school body names it only if every rule joined in it is of a
+        kind named to schools; any other reader gets it whole."""
+        shown = rule_for_reader(rule_id, kind)
+        if kind is not NoticeType.SCHOOL_SUPPORT:
+            assert shown == rule_id
+        elif shown is not None:
+            assert {p.split(".")[0] for p in shown.split("+")} <= RULES_NAMED_TO_DISCREET
+        else:
+            assert {p.split(".")[0] for p in rule_id.split("+")} - RULES_NAMED_TO_DISCREET

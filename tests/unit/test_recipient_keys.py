@@ -24,7 +24,7 @@ def header(suite: HpkeSuiteName) -> NoticeHeader:
     return NoticeHeader(
         notice_id=uuid.uuid4(), event_id=uuid.uuid4(), household="h", recipient_id="r",
         recipient_org="gp-1", notice_type=NoticeType.GP_INFORMATION, severity=Severity.LOW,
-        rule_id="test", created_at=now, deadline=now + timedelta(hours=72),
+        created_at=now, deadline=now + timedelta(hours=72),
         recipient_key_id="k", signing_key_id="s", suite=suite,
     )  # fmt: skip
 

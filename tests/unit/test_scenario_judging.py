@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from broker.services.scenario import Step, judge
-from schemas.notices import NoticeHeader, NoticeType, Severity
+from broker.services.scenario import Step, Told, judge
+from schemas.notices import NoticeBody, NoticeHeader, NoticeType, Severity
 
 GP = "gp-riverside:safeguarding_lead"
 SCHOOL = "school-oakfield:key_adult"
@@ -23,13 +23,17 @@ def notice(
     rule: str = "crisis.gp",
     deadline: datetime = WEDNESDAY_CLOSE,
     notice_type: NoticeType = NoticeType.GP_INFORMATION,
-) -> NoticeHeader:
-    return NoticeHeader(
+) -> Told:
+    """A notice as a step produced it: the rule is the broker's record of it, not the body's
+    (a school's body names none)."""
+    header = NoticeHeader(
         notice_id=uuid.uuid4(), event_id=uuid.uuid4(), household="h", recipient_id=recipient,
         recipient_org=recipient.split(":")[0], notice_type=notice_type, severity=Severity.HIGH,
-        rule_id=rule, created_at=deadline - timedelta(days=5), deadline=deadline,
+        created_at=deadline - timedelta(days=5), deadline=deadline,
         recipient_key_id="k", signing_key_id="s",
     )  # fmt: skip
+    body = NoticeBody(summary="s", event_type="family_circumstances", occurred_at=deadline)
+    return Told(header, body, rule)
 
 
 def step(**fields: Any) -> Step:
@@ -97,7 +101,7 @@ class TestMustNot:
         """Naming the organisation forbids a notice to any of its contacts."""
         deputy = "school-oakfield:deputy_key_adult"
         verdict = judge(step(must_not=["school-oakfield"]), [notice(deputy, "escalation")])
-        assert [h.recipient_id for h in verdict.forbidden] == [deputy]
+        assert [t.header.recipient_id for t in verdict.forbidden] == [deputy]
 
     def test_forbidden_is_not_also_unexpected(self) -> None:
         """A forbidden notice is reported once, as forbidden."""
@@ -123,7 +127,7 @@ class TestMay:
         verdict = judge(step(expect=[expect()], may=[expect(FRONT_DOOR, "patterns")]),
                         [notice(), notice(FRONT_DOOR, "patterns.accumulation")])  # fmt: skip
         assert verdict.passed
-        assert [h.recipient_id for h in verdict.allowed] == [FRONT_DOOR]
+        assert [t.header.recipient_id for t in verdict.allowed] == [FRONT_DOOR]
 
     def test_a_notice_that_may_appear_need_not(self) -> None:
         """Its absence is not missing."""
@@ -153,10 +157,25 @@ class TestAsBefore:
         """An expected notice not sent is missing; a notice not expected is unexpected."""
         verdict = judge(step(expect=[expect(SCHOOL, "crisis.child")]), [notice()])
         assert [e.recipient for e in verdict.missing] == [SCHOOL]
-        assert [h.recipient_id for h in verdict.unexpected] == [GP]
+        assert [t.header.recipient_id for t in verdict.unexpected] == [GP]
 
     def test_only_these_off_leaves_others_unchecked(self) -> None:
         """Without only_these, other notices pass, listed as not checked."""
         verdict = judge(step(only_these=False), [notice()])
         assert verdict.passed
-        assert [h.recipient_id for h in verdict.unchecked] == [GP]
+        assert [t.header.recipient_id for t in verdict.unchecked] == [GP]
+
+
+class TestRecordedRule:
+    def test_a_school_notice_is_matched_by_its_recorded_rule(self) -> None:
+        """A school's body names no rule that reveals what happened: the step is judged on
+        the rule the broker recorded for the notice."""
+        told = notice(SCHOOL, "crisis.child", notice_type=NoticeType.SCHOOL_SUPPORT)
+        assert told.body.rule_id is None
+        assert judge(step(expect=[expect(SCHOOL, "crisis.child")]), [told]).passed
+
+    def test_another_rule_is_not_a_match(self) -> None:
+        """The recorded rule must contain the expected one."""
+        told = notice(SCHOOL, "move.new_school", notice_type=NoticeType.SCHOOL_SUPPORT)
+        verdict = judge(step(expect=[expect(SCHOOL, "crisis.child")]), [told])
+        assert [e.rule for e in verdict.missing] == ["crisis.child"]

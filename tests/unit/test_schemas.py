@@ -19,6 +19,7 @@ from schemas.events import (
     PersonRef,
     ServiceWithdrawal,
 )
+from schemas.notices import NoticeHeader
 from unit.builders import (
     PAYLOADS,
     crisis_payload,
@@ -243,3 +244,22 @@ class TestUnstorableText:
                                         "area": "E09000099", "started_on": "2027-01-04",
                                         "if_concerns_return": "Zoë \t 😀 ‮"})  # fmt: skip
         assert plan.if_concerns_return == "Zoë \t 😀 ‮"
+
+
+LEGACY_HEADER = {
+    "notice_id": "9f1c3a52-6a0e-4c59-8a0b-0b1f0c2d3e4f",
+    "event_id": "0a6c2b8e-3d41-4a7e-8c5b-2e9d7a1f4c60", "household": "h",
+    "recipient_id": "school-oakfield:key_adult", "recipient_org": "school-oakfield",
+    "notice_type": "school_support", "severity": "high", "rule_id": "crisis.child",
+    "created_at": "2027-05-10T10:00:00Z", "deadline": "2027-05-11T07:45:00Z",
+    "recipient_key_id": "k", "signing_key_id": "s",
+}  # fmt: skip
+
+
+class TestNoticeHeaderHasNoRule:
+    def test_a_header_sealed_before_still_reads_without_its_rule(self) -> None:
+        """A notice sealed while the header named its rule still lists and opens; the rule
+        is dropped, so it is never shown or passed on again."""
+        header = NoticeHeader.model_validate(LEGACY_HEADER)
+        assert "rule_id" not in header.model_dump()
+        assert "crisis" not in header.model_dump_json()

@@ -24,7 +24,7 @@ def a_notice() -> SealedNotice:
     header = NoticeHeader(
         notice_id=uuid4(), event_id=uuid4(), household="h", recipient_id="school-1:key_adult",
         recipient_org="school-1", notice_type=NoticeType.SCHOOL_SUPPORT, severity=Severity.HIGH,
-        rule_id="test", created_at=NOW, deadline=NOW + timedelta(hours=20),
+        created_at=NOW, deadline=NOW + timedelta(hours=20),
         recipient_key_id="k", signing_key_id=BROKER.signing_key_id,
     )  # fmt: skip
     body = NoticeBody(summary="s", event_type="ed_attendance", occurred_at=NOW, source_org="a-1")
