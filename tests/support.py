@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import crypto, db, tokens
@@ -58,6 +59,18 @@ async def open_listed(
     """Fetches a listed notice and opens it with the recipient's own key."""
     sealed = await fetch_sealed(inbox, recipient, item["notice_id"])
     return NoticeReceiver(keys[recipient], broker).open(sealed)
+
+
+async def recorded_rules(
+    sessions: async_sessionmaker[AsyncSession], listed: list[dict[str, Any]]
+) -> list[str]:
+    """The rule of each listed notice, from the broker's own records: no header names it."""
+    ids = [str(item["notice_id"]) for item in listed]
+    async with sessions() as session:
+        rows = await session.execute(select(db.NoticeRecord.notice_id, db.NoticeRecord.rule_id)
+                                     .where(db.NoticeRecord.notice_id.in_(ids)))  # fmt: skip
+        rules = dict(rows.all())
+    return [rules[notice_id] for notice_id in ids]
 
 
 async def post_signed(

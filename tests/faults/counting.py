@@ -32,7 +32,11 @@ class Observation:
 
 async def observe(engine: AsyncEngine) -> Observation:
     async with engine.connect() as conn:
-        rows = (await conn.execute(select(db.InboxNotice.notice_id, db.InboxNotice.header))).all()
+        # The rule from the broker's own record of each notice: no header names it.
+        rows = (await conn.execute(
+            select(db.InboxNotice.notice_id, db.InboxNotice.header, db.NoticeRecord.rule_id)
+            .outerjoin(db.NoticeRecord, db.NoticeRecord.notice_id == db.InboxNotice.notice_id)
+        )).all()  # fmt: skip
         audited = (
             await conn.execute(
                 select(AuditEntry.subject_ref, func.count())
@@ -40,7 +44,8 @@ async def observe(engine: AsyncEngine) -> Observation:
                 .group_by(AuditEntry.subject_ref)
             )
         ).all()
-    headers = {notice_id: json.loads(header) for notice_id, header in rows}
+    headers = {notice_id: json.loads(header) for notice_id, header, _ in rows}
+    rules = {notice_id: rule or "no record" for notice_id, _, rule in rows}
     keys: dict[str, NoticeKey] = {}
 
     def key_of(notice_id: str) -> NoticeKey:
@@ -50,7 +55,7 @@ async def observe(engine: AsyncEngine) -> Observation:
             before = key_of(follows) if follows in headers else None
             if follows and before is None:
                 before = ("not in any inbox", follows, "", None)
-            keys[notice_id] = (h["event_id"], h["recipient_id"], h["rule_id"], before)
+            keys[notice_id] = (h["event_id"], h["recipient_id"], rules[notice_id], before)
         return keys[notice_id]
 
     return Observation(

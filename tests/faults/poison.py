@@ -35,7 +35,7 @@ from .population import Expectation, Household, Population
 
 UNSEALABLE_KEY = base64.b64encode(bytes(32)).decode()  # a low-order X25519 point
 UNSEALABLE = "unsealable_recipient_key"
-LetterKey = tuple[str, str, str]  # event id, organisation, rule id
+LetterKey = tuple[str, str, str]  # event id, organisation, notice type
 
 
 @dataclass
@@ -104,7 +104,10 @@ class PoisonedExpectation(Expectation):
         return (addressee.org_id, addressee.role) == (self.poison.school, ContactRole.KEY_ADULT)
 
     def _dead(self, event: Event, decision: Decision) -> None:
-        self.dead_letters[str(event.event_id), decision.addressee.org_id, decision.rule_id] += 1
+        # A dead letter names the kind of notice, never its rule (the topic is read outside
+        # the broker).
+        key = (str(event.event_id), decision.addressee.org_id, decision.notice_type.value)
+        self.dead_letters[key] += 1
 
 
 async def inject(

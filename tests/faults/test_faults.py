@@ -261,7 +261,7 @@ def accounted_for(letters: list[DeadLetter], expectation: PoisonedExpectation) -
     once."""
     notices = [letter for letter in letters if letter.source is None]
     found = Counter((str(n.reason.get("event_id")), str(n.reason.get("org_id")),
-                     str(n.reason.get("rule_id"))) for n in notices)  # fmt: skip
+                     str(n.reason.get("notice_type"))) for n in notices)  # fmt: skip
     assert not expectation.dead_letters - found, "poisoned notices neither sent nor parked"
     poisoned_events = {event for event, _, _ in expectation.dead_letters}
     assert {event for event, _, _ in found} <= poisoned_events, "other events dead-lettered"
@@ -269,3 +269,4 @@ def accounted_for(letters: list[DeadLetter], expectation: PoisonedExpectation) -
     assert school == {UNSEALABLE}
     raw = [(letter.reason_name, letter.value) for letter in letters if letter.source]
     assert raw == [("ValidationError", NOT_AN_EVENT)]
+    assert not any("rule_id" in n.reason for n in notices), "a dead letter names a rule"

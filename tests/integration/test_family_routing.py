@@ -161,7 +161,7 @@ class TestChronologyAndPatterns:
             running_broker.keys.public,
         )
         assert header.severity.value == "high"
-        assert "co_occurrence" in header.rule_id
+        assert "co_occurrence" in (body.rule_id or "")  # the front door reads the rule
         assert body.facts["co_occurring"] == "domestic_abuse,mental_health"
 
     async def test_family_move_records_the_previous_area(

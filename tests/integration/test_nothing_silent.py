@@ -106,16 +106,20 @@ async def unusable_key(rt: Runtime, contact_id: str) -> None:
 # --------------------------------------------------------------------------- what arrived
 
 
-async def inbox_rows(rt: Runtime) -> list[dict[str, Any]]:
-    """Every notice delivered to any inbox: its header."""
+async def inbox_rows(rt: Runtime) -> list[tuple[dict[str, Any], str]]:
+    """Every notice delivered to any inbox: its header, and the rule the broker recorded for
+    it (no header names its rule)."""
     async with rt.sessions() as session:
-        headers = (await session.scalars(select(db.InboxNotice.header))).all()
-    return [json.loads(h) for h in headers]
+        rows = (await session.execute(
+            select(db.InboxNotice.header, db.NoticeRecord.rule_id)
+            .join(db.NoticeRecord, db.NoticeRecord.notice_id == db.InboxNotice.notice_id)
+        )).all()  # fmt: skip
+    return [(json.loads(header), rule) for header, rule in rows]
 
 
-def told(headers: list[dict[str, Any]], event_id: str) -> Counter[tuple[str, str]]:
+def told(rows: list[tuple[dict[str, Any], str]], event_id: str) -> Counter[tuple[str, str]]:
     """(recipient, rule) of each notice the event produced."""
-    return Counter((h["recipient_id"], h["rule_id"]) for h in headers if h["event_id"] == event_id)
+    return Counter((h["recipient_id"], rule) for h, rule in rows if h["event_id"] == event_id)
 
 
 def everyone_but_the_school() -> Counter[tuple[str, str]]:
@@ -137,10 +141,11 @@ def out_of_hours(*referrals: str) -> Counter[tuple[str, str]]:
 async def opened_fallback(
     inbox: httpx.AsyncClient, rt: Runtime, keys: Keys, rule_id: str
 ) -> tuple[Any, Any]:
-    """The front door's fallback notice of this rule, opened with the front door's key."""
+    """The front door's fallback notice of this rule, opened with the front door's key: the
+    rule is in the body, which the front door may read."""
     listed = await wait_for_notices(inbox, FRONT_DOOR_INBOX, 1)
-    item = next(i for i in listed if i["header"]["rule_id"] == rule_id)
-    return await open_listed(inbox, FRONT_DOOR_INBOX, item, keys, rt.keys.public)
+    opened = [await open_listed(inbox, FRONT_DOOR_INBOX, i, keys, rt.keys.public) for i in listed]
+    return next((header, body) for header, body in opened if body.rule_id == rule_id)
 
 
 async def issues(session: AsyncSession, kind: str) -> list[db.DataQualityIssue]:

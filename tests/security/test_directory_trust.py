@@ -18,7 +18,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
-from support import post_signed, token_request
+from support import post_signed, recorded_rules, token_request
 
 from broker.adapters import db
 from broker.adapters.audit import AuditEntry
@@ -80,15 +80,16 @@ async def routed(rt: Runtime, *event_ids: str) -> None:
             await asyncio.sleep(0.2)
 
 
-async def rules_in(inbox: httpx.AsyncClient, recipient: str) -> list[str]:
+async def rules_in(inbox: httpx.AsyncClient, rt: Runtime, recipient: str) -> list[str]:
+    """The rules of the notices in the recipient's inbox listing, as the broker recorded them."""
     answer = await inbox.get(f"/v1/recipients/{recipient}/notices")
     assert answer.status_code == 200, answer.text
-    return [item["header"]["rule_id"] for item in answer.json()]
+    return await recorded_rules(rt.sessions, answer.json())
 
 
-async def wait_for_rule(inbox: httpx.AsyncClient, recipient: str, rule: str) -> None:
+async def wait_for_rule(inbox: httpx.AsyncClient, rt: Runtime, recipient: str, rule: str) -> None:
     async with asyncio.timeout(60):
-        while rule not in await rules_in(inbox, recipient):
+        while rule not in await rules_in(inbox, rt, recipient):
             await asyncio.sleep(0.2)
 
 
@@ -133,11 +134,11 @@ class TestDirectoryTrust:
         before = await directory_state(running_broker)
         claim = await post(move(OUTSIDER, to_authority=ELSEWHERE, new_school=OUTSIDER))
 
-        await wait_for_rule(inbox, FRONT_DOOR_INBOX, "proposal.unlinked_source")
+        await wait_for_rule(inbox, running_broker, FRONT_DOOR_INBOX, "proposal.unlinked_source")
         await routed(running_broker, claim)
 
         assert await directory_state(running_broker) == before
-        assert await rules_in(inbox, OUTSIDER_INBOX) == []
+        assert await rules_in(inbox, running_broker, OUTSIDER_INBOX) == []
         async with running_broker.sessions() as session:
             assert await session.get(db.DirectoryProposal, claim) is None
         [(actor, subject, details)] = await audit_entries(running_broker, "directory_proposal")
@@ -152,9 +153,9 @@ class TestDirectoryTrust:
         crisis = await post(event("parent_mental_health_crisis", "mh-demo",
                                   subject={"nhs_number": family.MOTHER},
                                   suicidal_ideation=True))  # fmt: skip
-        await wait_for_rule(inbox, FRONT_DOOR_INBOX, "crisis.front_door")
+        await wait_for_rule(inbox, running_broker, FRONT_DOOR_INBOX, "crisis.front_door")
         await routed(running_broker, crisis)
-        assert await rules_in(inbox, OUTSIDER_INBOX) == []
+        assert await rules_in(inbox, running_broker, OUTSIDER_INBOX) == []
 
     async def test_02_publisher_cannot_choose_recipients(
         self,
@@ -178,10 +179,10 @@ class TestDirectoryTrust:
         crisis = await post(event("parent_mental_health_crisis", "mh-demo",
                                   subject={"nhs_number": family.MOTHER},
                                   suicidal_ideation=True))  # fmt: skip
-        await wait_for_rule(inbox, FRONT_DOOR_INBOX, "crisis.front_door")
+        await wait_for_rule(inbox, running_broker, FRONT_DOOR_INBOX, "crisis.front_door")
         await routed(running_broker, crisis)
 
-        assert await rules_in(inbox, OUTSIDER_INBOX) == []
+        assert await rules_in(inbox, running_broker, OUTSIDER_INBOX) == []
         assert await directory_state(running_broker) == before
         withheld = await audit_entries(running_broker, "notice_withheld")
         assert (OUTSIDER, "move.new_school") in [(d["org_id"], d["rule_id"]) for *_, d in withheld]
@@ -202,7 +203,7 @@ class TestDirectoryTrust:
         assert rejected.json()["status"] == "rejected"
         confirmed = await inbox.post(f"/v1/front-doors/{FRONT_DOOR}/proposals/{moved}/confirm")
         assert confirmed.json() == {"event_id": moved, "status": "confirmed", "notices": 1}
-        await wait_for_rule(inbox, OUTSIDER_INBOX, "move.new_school")
+        await wait_for_rule(inbox, running_broker, OUTSIDER_INBOX, "move.new_school")
         again = await inbox.post(f"/v1/front-doors/{FRONT_DOOR}/proposals/{moved}/confirm")
         assert again.status_code == 404  # answered once: a replayed confirmation does nothing
 

@@ -21,7 +21,7 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI, Response
 from sqlalchemy import select
-from support import post_signed, wait_for_notices
+from support import post_signed, recorded_rules, wait_for_notices
 
 from broker.adapters import audit, db
 from broker.adapters.dead_letter_topic import DeadLetter
@@ -229,7 +229,7 @@ class TestShreddingLeavesNothingInClear:
         unknown = crisis_of_someone_unknown()
         await post_signed(gateway, unknown, producer_keys)
         await until(lambda: queued(inbox, door, unknown["event_id"]))
-        held = await until(lambda: unmatched_notice(inbox, unknown["event_id"]))
+        held = await until(lambda: unmatched_notice(inbox, rt, unknown["event_id"]))
         matched = await inbox.post(f"{door}/{unknown['event_id']}/match",
                                    json={"links": [{"position": 0, "person_id": "p-mother"}],
                                          "matched_by": "duty social worker"})  # fmt: skip
@@ -253,11 +253,13 @@ class TestShreddingLeavesNothingInClear:
         await until(lambda: chronology_has(rt, None))  # a new chronology starts
 
 
-async def unmatched_notice(inbox: httpx.AsyncClient, event_id: str) -> Any:
-    """The front door's notice of an event about someone unknown, once it has arrived."""
+async def unmatched_notice(inbox: httpx.AsyncClient, rt: Runtime, event_id: str) -> Any:
+    """The front door's notice of an event about someone unknown, once it has arrived (its
+    rule as the broker recorded it: no header names it)."""
     listed = (await inbox.get(f"/v1/recipients/{FRONT_DOOR}/notices")).json()
-    return next((n for n in listed if n["header"]["event_id"] == event_id
-                 and "unmatched" in n["header"]["rule_id"]), None)  # fmt: skip
+    of_event = [n for n in listed if n["header"]["event_id"] == event_id]
+    rules = await recorded_rules(rt.sessions, of_event)
+    return next((n for n, rule in zip(of_event, rules, strict=True) if "unmatched" in rule), None)
 
 
 async def queued(inbox: httpx.AsyncClient, door: str, event_id: str) -> bool:
