@@ -2,7 +2,9 @@
 
 Item 6: the event header is the producer's and unsigned; the time an event was received is
 the broker's. Item 12: an agency holds no secret of the partnership's; the Kafka key of its
-events reverses to nobody, and the clear header says nothing of what happened.
+events reverses to nobody, and the clear header says nothing of what happened; nor does a
+notice's header, on Kafka or in an inbox listing, nor the audit topic: the rule that decided
+a notice is in its sealed body, where its reader may see it, and in the broker's database.
 """
 
 import asyncio
@@ -11,10 +13,12 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select, update
+from support import open_listed, wait_for_notices
 
 from broker.adapters import audit, db
 from broker.adapters.envelopes import seal_event, sign_event
@@ -23,9 +27,10 @@ from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.demo import family
 from broker.pseudonyms import person_key, producer_secret, pseudonym
+from broker.rules.minimisation import SCHOOL_SAFE_FACTS, SUMMARIES
 from producers.sdk import EventPublisher
 from schemas.events import EdAttendance, Event, ParentMentalHealthCrisis, PersonRef
-from schemas.notices import NoticeHeader
+from schemas.notices import NoticeHeader, NoticeType
 from schemas.transport import EventHeader, SealedEvent
 
 pytestmark = pytest.mark.integration
@@ -116,6 +121,112 @@ class TestPartnershipSecret:
         household = pseudonym(rt.keys.pseudonym_secret, "household", "h-carter")
         assert produced
         assert {h.household for h in produced} == {household}
+
+
+SCHOOL = "school-oakfield:key_adult"
+FRONT_DOOR = "la-front-door:duty_manager"
+MOTHERS_GP = "gp-riverside:safeguarding_lead"
+# What would tell a reader of Kafka or of a school's listing that a parent is in a mental
+# health crisis with suicidal thoughts, beside every rule id the broker recorded.
+REVEALING = ("parent_mental_health_crisis", "mental_health", "crisis", "suicidal")
+
+
+class TestRuleOutOfClear:
+    async def test_12_no_rule_or_event_kind_in_clear_on_kafka_or_in_the_inbox_listing(
+        self,
+        inbox: httpx.AsyncClient,
+        running_broker: Runtime,
+        producer_keys: Keys,
+        recipient_keys: dict[str, object],
+    ) -> None:
+        """Attack: the mother's mental health crisis with suicidal ideation is routed through
+        the real router and Kafka; a reader of the notices and audit topics (any holder of
+        Kafka read access) and a school reading its own inbox listing look for the rule or
+        the kind of event (a rule such as "crisis.child" says what happened). Neither appears
+        in clear anywhere: not in a notice header, a Kafka key or record header, an audit
+        topic record, nor the school's listing. What each reader may know is unchanged: the
+        school's opened body still says what it may (something happened at home, to which
+        child, who to call) and names no rule; the front door and the GP read
+        their rule in the body; the broker's audit log in the database records every notice
+        with its rule, and the front door's chronology resolves the school's notice id (its
+        reference to quote) to the rule."""
+        rt = running_broker
+        event = ParentMentalHealthCrisis(
+            event_type="parent_mental_health_crisis", event_id=uuid.uuid4(),
+            source_org="mh-demo", occurred_at=datetime.now(UTC),
+            subject=family.person(family.MOTHER), suicidal_ideation=True,
+        )  # fmt: skip
+        sdk = EventPublisher(rt.settings.kafka_bootstrap_servers, rt.keys.public,
+                             producer_keys["mh-demo"], rt.settings.topic_prefix)  # fmt: skip
+        async with sdk:
+            await sdk.publish_many([event])
+        produced = await _produced(rt, [str(event.event_id)])
+        [school_item] = await wait_for_notices(inbox, SCHOOL, 1)
+        rules = await _recorded_rules(rt, str(event.event_id))
+        assert set(rules.values()) >= {"crisis.child", "crisis.gp", "crisis.front_door"}
+        forbidden = (*rules.values(), *REVEALING)
+
+        notices = await _records(rt, rt.topics.notices, len(rules))
+        audit_copies = await _records(rt, rt.topics.audit, len(rules))
+        for record in (*notices, *audit_copies):
+            _assert_silent(record.value or b"", forbidden)
+            _assert_silent(record.key or b"", forbidden)
+            for _name, value in record.headers:
+                _assert_silent(value, forbidden)
+        for record in notices:
+            header = json.loads(json.loads(record.value or b"{}")["header"])
+            assert "rule_id" not in header
+        copies = [json.loads(r.value or b"{}") for r in audit_copies]
+        produced_copies = [c for c in copies if c.get("action") == "notice_produced"]
+        assert {c["notice_id"] for c in produced_copies} == set(rules)
+        listing = await inbox.get(f"/v1/recipients/{SCHOOL}/notices")
+        assert listing.status_code == 200
+        _assert_silent(listing.content, forbidden)
+        assert "rule_id" not in listing.json()[0]["header"]
+
+        header, body = await open_listed(inbox, SCHOOL, school_item, recipient_keys,
+                                         rt.keys.public)  # fmt: skip
+        assert header.notice_type is NoticeType.SCHOOL_SUPPORT
+        assert body.rule_id is None
+        assert (body.summary, body.event_type) == (SUMMARIES[NoticeType.SCHOOL_SUPPORT],
+                                                   "family_circumstances")  # fmt: skip
+        assert [person.role for person in body.about] == ["child"]  # which child, by name
+        assert set(body.facts) <= SCHOOL_SAFE_FACTS
+        assert body.who_to_call
+        _assert_silent(body.model_dump_json().encode(), forbidden)
+        for reader, rule in ((FRONT_DOOR, "crisis.front_door"), (MOTHERS_GP, "crisis.gp")):
+            item = next(n for n in await wait_for_notices(inbox, reader, 1)
+                        if n["header"]["event_id"] == str(event.event_id))  # fmt: skip
+            assert (await open_listed(inbox, reader, item, recipient_keys,
+                                      rt.keys.public))[1].rule_id == rule  # fmt: skip
+
+        async with rt.sessions() as session:
+            entries = (await session.scalars(select(audit.AuditEntry).where(
+                audit.AuditEntry.action == "notice_produced",
+                audit.AuditEntry.subject_ref.in_(list(rules)),
+            ))).all()  # fmt: skip
+        assert {e.subject_ref: json.loads(e.details)["rule_id"] for e in entries} == rules
+        chronology = (await inbox.get("/v1/households/h-carter/chronology")).json()
+        school_id = str(header.notice_id)
+        sent = [line for line in chronology if line["kind"] == "notice"]
+        assert [line["rule_id"] for line in sent if line["notice_id"] == school_id] == [
+            "crisis.child"
+        ]
+        assert {str(h.notice_id) for h in produced} <= set(rules)
+
+
+def _assert_silent(raw: bytes, forbidden: Sequence[str]) -> None:
+    text = raw.decode(errors="replace").lower()
+    assert not [word for word in forbidden if word.lower() in text]
+
+
+async def _recorded_rules(rt: Runtime, event_id: str) -> dict[str, str]:
+    """The broker's own record of each notice of the event and its rule (inside the trust
+    boundary: the database, not Kafka)."""
+    async with rt.sessions() as session:
+        rows = await session.execute(select(db.NoticeRecord.notice_id, db.NoticeRecord.rule_id)
+                                     .where(db.NoticeRecord.event_id == event_id))  # fmt: skip
+        return dict(rows.all())
 
 
 def _crisis(nhs: str) -> Event:
