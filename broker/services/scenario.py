@@ -13,6 +13,17 @@ pairs are made for the run, and every notice is opened with its recipient's key 
        "may": [{"recipient": "la-front-door:duty_manager", "rule": "patterns"}],
        "must_not": ["school-brookside"]}]}
 
+An expectation may also say what the notice's body must hold (``body``): fields that must be
+present, fields that must be absent, values fields must have, and fixed wording keys, each
+field a dotted path into the body as its recipient reads it::
+
+    {"recipient": "gp-hillview:safeguarding_lead", "rule": "crisis.gp",
+     "body": {"present": ["facts.child_present"], "absent": ["detail.clinical_summary"],
+              "equals": {"relation": "co_parent", "third_party": true, "about.0.present": true},
+              "wording": ["third_party.not_for_online_record_access"]}}
+
+Every notice the expectation matches must hold it.
+
 Each step's notices are judged against it (``judge``): every ``expect`` must be met; a
 ``deadline`` is the London wall-clock time the notice must be due (e.g. "2027-01-18T08:45",
 to the second when seconds are given), whatever the clocks; ``may`` lists notices allowed but
@@ -53,6 +64,48 @@ from schemas.notices import NoticeBody, NoticeHeader, SealedNotice
 from schemas.transport import EventHeader
 
 SCENARIO_NAMESPACE = uuid.UUID("0c6f1f0e-3b7a-4d59-9d8e-5a0f0c2b9e41")
+ABSENT: Any = object()  # a path that leads nowhere in the body
+EMPTY: tuple[Any, ...] = (None, {}, [], "")
+
+
+class BodyExpectation(BaseModel):
+    """What a notice's body must hold. A field is present when its path leads to a value that
+    is neither null nor empty (false is a value: it was said)."""
+
+    model_config = ConfigDict(extra="forbid")
+    present: list[str] = []
+    absent: list[str] = []
+    equals: dict[str, Any] = {}
+    wording: list[str] = Field([], description="fixed wording keys the body must carry")
+
+    def problems(self, body: NoticeBody) -> list[str]:
+        read = body.model_dump(mode="json")
+        return [
+            *(f"{path} missing" for path in self.present if not _is_present(_at(read, path))),
+            *(f"{path} present" for path in self.absent if _is_present(_at(read, path))),
+            *(f"{path} is {_shown(_at(read, path))}, expected {value!r}"
+              for path, value in self.equals.items() if _at(read, path) != value),
+            *(f"wording {key} missing" for key in self.wording if key not in body.wording),
+        ]  # fmt: skip
+
+
+def _at(value: Any, path: str) -> Any:
+    for part in path.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return ABSENT
+    return value
+
+
+def _is_present(value: Any) -> bool:
+    return value is not ABSENT and all(value != empty for empty in EMPTY)
+
+
+def _shown(value: Any) -> str:
+    return "absent" if value is ABSENT else repr(value)
 
 
 class Expectation(BaseModel):
@@ -62,6 +115,7 @@ class Expectation(BaseModel):
     severity: Literal["low", "medium", "high"] | None = None
     notice_type: str | None = None
     deadline: NaiveDatetime | None = Field(None, description="London wall-clock time")
+    body: BodyExpectation | None = None
 
     def matches(self, header: NoticeHeader) -> bool:
         """Whether this is the notice meant; its deadline is judged apart (``wrong_deadline``),
@@ -79,6 +133,15 @@ class Expectation(BaseModel):
         if self.deadline is None or all(due == self.deadline for due in actual):
             return None
         return DeadlineMismatch(self, actual)
+
+    def wrong_body(
+        self, notices: Sequence[tuple[NoticeHeader, NoticeBody]]
+    ) -> "BodyMismatch | None":
+        """Every notice this expectation matches must hold its body expectation, if any."""
+        if self.body is None:
+            return None
+        found = [(h, p) for h, b in notices if self.matches(h) and (p := self.body.problems(b))]
+        return BodyMismatch(self, found) if found else None
 
     def describe(self) -> str:
         facts = [self.notice_type, self.severity]
@@ -132,6 +195,16 @@ class DeadlineMismatch:
         return f"{self.expectation.describe()}: expected due {expected}, was {was} (London)"
 
 
+@dataclass(frozen=True)
+class BodyMismatch:
+    expectation: Expectation
+    found: list[tuple[NoticeHeader, list[str]]]  # each notice it matched, with what is wrong
+
+    def describe(self) -> str:
+        wrong = "; ".join(f"{h.rule_id}: {', '.join(p)}" for h, p in self.found)
+        return f"{self.expectation.describe()}: {wrong}"
+
+
 def _clock(moment: datetime | None) -> str:
     return moment.strftime("%a %Y-%m-%d %H:%M:%S").removesuffix(":00") if moment else "-"
 
@@ -146,10 +219,12 @@ class Verdict:
     wrong_deadlines: list[DeadlineMismatch]
     allowed: list[NoticeHeader]  # met only a ``may``: neither required nor unexpected
     unchecked: list[NoticeHeader] = field(default_factory=list)  # met nothing, not only_these
+    wrong_bodies: list[BodyMismatch] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        return not (self.missing or self.unexpected or self.forbidden or self.wrong_deadlines)
+        return not (self.missing or self.unexpected or self.forbidden or self.wrong_deadlines
+                    or self.wrong_bodies)  # fmt: skip
 
     def failures(self) -> list[str]:
         return [
@@ -157,6 +232,7 @@ class Verdict:
             *(f"unexpected {_header(h)}" for h in self.unexpected),
             *(f"must not be told: {_header(h)}" for h in self.forbidden),
             *(f"wrong deadline: {m.describe()}" for m in self.wrong_deadlines),
+            *(f"wrong body: {m.describe()}" for m in self.wrong_bodies),
         ]
 
 
@@ -167,8 +243,13 @@ def _header(header: NoticeHeader) -> str:
     )
 
 
-def judge(step: Step, headers: Sequence[NoticeHeader]) -> Verdict:
-    """Compares the notices a step produced with its expectations. Pure."""
+def judge(
+    step: Step,
+    headers: Sequence[NoticeHeader],
+    bodies: Sequence[tuple[NoticeHeader, NoticeBody]] = (),
+) -> Verdict:
+    """Compares the notices a step produced with its expectations. Pure. ``bodies`` are the
+    notices as opened, for expectations on what a body holds."""
     forbidden = [h for h in headers if step.forbids_recipient(h.recipient_id, h.recipient_org)]
     rest = [h for h in headers if h not in forbidden]
     expected = [h for h in rest if any(e.matches(h) for e in step.expect)]
@@ -183,6 +264,9 @@ def judge(step: Step, headers: Sequence[NoticeHeader]) -> Verdict:
         ],
         allowed=allowed,
         unchecked=[] if step.only_these else unexpected,
+        wrong_bodies=[
+            b for e in (*step.expect, *step.may) if (b := e.wrong_body(bodies)) is not None
+        ],
     )
 
 
@@ -285,7 +369,7 @@ async def _run_step(
         _open(SealedNotice.model_validate_json(m.value), recipients, deps)
         for m in published if m.topic == deps.topics.notices
     ]  # fmt: skip
-    verdict = judge(step, [h for h, _ in notices])
+    verdict = judge(step, [h for h, _ in notices], notices)
     return StepResult(index, kind, notices, verdict)
 
 

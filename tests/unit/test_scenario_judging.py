@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from broker.services.scenario import Step, judge
-from schemas.notices import NoticeHeader, NoticeType, Severity
+from schemas.notices import NoticeBody, NoticeHeader, NoticeType, Severity
 
 GP = "gp-riverside:safeguarding_lead"
 SCHOOL = "school-oakfield:key_adult"
@@ -36,7 +36,7 @@ def step(**fields: Any) -> Step:
     return Step.model_validate({"event": {}, **fields})
 
 
-def expect(recipient: str = GP, rule: str = "crisis.gp", **more: str) -> dict[str, str]:
+def expect(recipient: str = GP, rule: str = "crisis.gp", **more: Any) -> dict[str, Any]:
     return {"recipient": recipient, "rule": rule, **more}
 
 
@@ -160,3 +160,67 @@ class TestAsBefore:
         verdict = judge(step(only_these=False), [notice()])
         assert verdict.passed
         assert [h.recipient_id for h in verdict.unchecked] == [GP]
+
+
+def body(**fields: Any) -> NoticeBody:
+    base: dict[str, Any] = {"summary": "s", "event_type": "parent_mental_health_crisis",
+                            "occurred_at": WEDNESDAY_CLOSE}  # fmt: skip
+    return NoticeBody.model_validate(base | fields)
+
+
+THIRD_PARTY = body(
+    relation="parent", third_party=True, facts={"child_present": True},
+    about=[{"given_name": "Mia", "role": "child", "present": False}],
+    wording=["relation.parent.patient", "third_party.not_for_online_record_access"],
+)  # fmt: skip
+
+
+def judged(expectation: dict[str, Any], seen: NoticeBody = THIRD_PARTY) -> list[str]:
+    header = notice()
+    return judge(step(expect=[expectation]), [header], [(header, seen)]).failures()
+
+
+class TestBodyExpectations:
+    def test_fields_present_absent_equal_and_wording_met(self) -> None:
+        """A body holding what the expectation asks passes the step."""
+        wanted = {"present": ["facts.child_present", "relation"],
+                  "absent": ["detail.clinical_summary", "source_org"],
+                  "equals": {"third_party": True, "about.0.present": False},
+                  "wording": ["third_party.not_for_online_record_access"]}  # fmt: skip
+        assert judged(expect(body=wanted)) == []
+
+    def test_a_missing_field_fails_naming_it(self) -> None:
+        """A field that must be present and is not fails the step, naming the field."""
+        [failure] = judged(expect(body={"present": ["detail.clinical_summary"]}))
+        assert "wrong body" in failure
+        assert "detail.clinical_summary missing" in failure
+
+    def test_a_field_that_must_be_absent_fails_when_there(self) -> None:
+        """A field that must be absent and is there fails the step."""
+        [failure] = judged(expect(body={"absent": ["facts.child_present"]}))
+        assert "facts.child_present present" in failure
+
+    def test_false_is_a_value_not_an_absence(self) -> None:
+        """A field said to be false is present: the body said it."""
+        assert judged(expect(body={"present": ["about.0.present"]})) == []
+
+    def test_a_wrong_value_fails_saying_what_it_was(self) -> None:
+        """A value other than the one expected fails, saying what it was."""
+        [failure] = judged(expect(body={"equals": {"relation": "self"}}))
+        assert "relation is 'parent', expected 'self'" in failure
+
+    def test_a_missing_wording_key_fails(self) -> None:
+        """A wording key the body does not carry fails the step."""
+        [failure] = judged(expect(body={"wording": ["relation.self.patient"]}))
+        assert "wording relation.self.patient missing" in failure
+
+    def test_every_notice_matched_must_hold_it(self) -> None:
+        """Two notices to one recipient under one expectation: each must hold the body."""
+        first, second = notice(), notice()
+        seen = [(first, THIRD_PARTY), (second, body(relation="self"))]
+        wanted = step(expect=[expect(body={"equals": {"third_party": True}})])
+        assert not judge(wanted, [first, second], seen).passed
+
+    def test_without_bodies_as_before(self) -> None:
+        """An expectation without a body is judged on headers alone, as before."""
+        assert judged(expect()) == []
