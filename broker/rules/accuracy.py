@@ -96,17 +96,22 @@ def relation(subjects: Collection[str], people: Iterable[str], family: Family) -
 def _tie(subject: str, person: str, family: Family) -> Relation | None:
     if subject == person:
         return Relation.SELF
-    if subject in _ids(family.parents_of(person)):
+    # Only a child has parents here: two adults in one home are not each other's parents.
+    if _is_child(person, family) and subject in _ids(family.parents_of(person)):
         return Relation.PARENT
-    if person in _ids(family.parents_of(subject)):
+    if _is_child(subject, family) and person in _ids(family.parents_of(subject)):
         return Relation.CHILD
-    if subject in _ids(family.siblings_of(person)):
+    if _is_child(person, family) and subject in _ids(family.siblings_of(person)):
         return Relation.SIBLING
     if subject in _ids(family.other_parents(person)):
         return Relation.CO_PARENT
     if family.households_of(subject) & family.households_of(person):
         return Relation.HOUSEHOLD_MEMBER
     return None
+
+
+def _is_child(person_id: str, family: Family) -> bool:
+    return any(c.person_id == person_id for c in family.children)
 
 
 def _ids(members: Iterable[Member]) -> frozenset[str]:

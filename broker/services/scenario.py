@@ -19,7 +19,8 @@ field a dotted path into the body as its recipient reads it::
 
     {"recipient": "gp-hillview:safeguarding_lead", "rule": "crisis.gp",
      "body": {"present": ["facts.child_present"], "absent": ["detail.clinical_summary"],
-              "equals": {"relation": "co_parent", "third_party": true, "about.0.present": true},
+              "equals": {"relation": "co_parent", "third_party": true,
+                         "about.*.given_name": ["Dan"]},
               "wording": ["third_party.not_for_online_record_access"]}}
 
 Every notice the expectation matches must hold it.
@@ -90,6 +91,15 @@ class BodyExpectation(BaseModel):
 
 
 def _at(value: Any, path: str) -> Any:
+    """The value at a dotted path; a ``*`` over a list gives the values of every item, sorted
+    (``about.*.given_name``: everyone the notice is about, in no particular order)."""
+    head, _, rest = path.partition(".*")
+    if rest or path.endswith(".*"):
+        items = _at(value, head)
+        if not isinstance(items, list):
+            return ABSENT
+        found = [_at(item, rest.lstrip(".")) if rest else item for item in items]
+        return sorted((v for v in found if v is not ABSENT), key=json.dumps)
     for part in path.split("."):
         if isinstance(value, dict) and part in value:
             value = value[part]

@@ -221,6 +221,14 @@ class TestBodyExpectations:
         wanted = step(expect=[expect(body={"equals": {"third_party": True}})])
         assert not judge(wanted, [first, second], seen).passed
 
+    def test_a_star_lists_every_item_in_no_particular_order(self) -> None:
+        """``about.*.given_name`` is everyone the notice is about, sorted: listing someone
+        twice, or someone else, fails."""
+        two = body(about=[{"given_name": "Cal"}, {"given_name": "Amy"}])
+        assert judged(expect(body={"equals": {"about.*.given_name": ["Amy", "Cal"]}}), two) == []
+        twice = body(about=[{"given_name": "Cal"}, {"given_name": "Amy"}, {"given_name": "Cal"}])
+        assert judged(expect(body={"equals": {"about.*.given_name": ["Amy", "Cal"]}}), twice)
+
     def test_without_bodies_as_before(self) -> None:
         """An expectation without a body is judged on headers alone, as before."""
         assert judged(expect()) == []
