@@ -27,8 +27,8 @@ WHOLE_FAMILY = frozenset({NoticeType.FRONT_DOOR_REFERRAL, NoticeType.TRANSFER,
 THEIR_PEOPLE: dict[NoticeType, str] = {
     NoticeType.GP_INFORMATION: "patient",
     NoticeType.SCHOOL_SUPPORT: "pupil",
-    NoticeType.HEALTH_VISITING: "child",
-    NoticeType.PLAN_OWNER: "child",
+    NoticeType.HEALTH_VISITING: "child_seen",  # "a parent of a child your team sees"
+    NoticeType.PLAN_OWNER: "child_on_plan",  # "a parent of a child whose plan you own"
     NoticeType.AGENCY_INFORMATION: "client",
 }
 

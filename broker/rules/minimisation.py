@@ -94,11 +94,11 @@ class View:
 
 # Since October 2023 patients read new GP record entries online. A practice told of someone
 # who is not its patient (its patient's mother in crisis) files it in its patient's record:
-# third-party information, marked not to be shown through online access, with no clinical
-# summary or flags, no domestic-abuse disclosure, no address and none of that person's
-# history; only what concerns its own patients, the children. The address is listed though no
-# event carries one yet, so that the first to carry one stays out.
-THIRD_PARTY_CLINICAL = CLINICAL_DETAIL | {"diagnosis", "medication", "address", "co_occurring"}
+# third-party information, marked not to be shown through online access, with none of the
+# event's detail (clinical summary and flags, a domestic-abuse disclosure, any address or
+# diagnosis an event may come to carry), none of the risks the patterns name and none of that
+# person's history; only the facts that concern its own patients, the children. Allow-lists,
+# so that a field added to an event later stays out until someone decides otherwise.
 # What concerns the children: who was there, their age and plans, whether anyone is left to
 # care for them, and whether they are brought to their appointments (a brother's or sister's
 # was-not-brought pattern is told to each child's practice with that child's own rate).
