@@ -90,6 +90,20 @@ class NoticeHeader(Contract):
         return data
 
 
+class Relation(StrEnum):
+    """Whose event a notice is, in relation to the recipient's own people (its patients,
+    pupils, the children it sees): its wording says "a parent of your patient(s)", never
+    another person's event under its patient's name."""
+
+    SELF = "self"  # the event is about the recipient's own patient or pupil
+    PARENT = "parent"  # about a parent or carer of theirs
+    CHILD = "child"  # about a child of theirs
+    SIBLING = "sibling"  # about a brother or sister of theirs
+    CO_PARENT = "co_parent"  # about another parent of their children
+    HOUSEHOLD_MEMBER = "household_member"  # about someone they live with
+    FAMILY_MEMBER = "family_member"  # about someone else in the family
+
+
 class PersonView(Contract):
     """A person as the recipient may see them."""
 
@@ -98,6 +112,7 @@ class PersonView(Contract):
     date_of_birth: date | None = None
     nhs_number: str | None = None
     role: Literal["parent_or_carer", "child"] | None = None
+    present: bool | None = None  # a child at the incident (None: the event says nothing)
 
 
 class PlanSummary(Contract):
@@ -134,6 +149,14 @@ class NoticeBody(Contract):
     # None where the rule's name would tell a school what it may not know: the notice's id
     # is then the reference to quote, which the front door finds in the chronology.
     rule_id: str | None = None
+    # Accuracy about people: whose event this is to the recipient's own people (None for a
+    # front door, which hears of the whole family); third-party information (about someone
+    # who is not the recipient's patient) must not be shown to the patient through online
+    # record access. ``wording`` holds fixed keys the recipient's system words, e.g.
+    # "relation.parent.patient" ("a parent of your patient(s)").
+    relation: Relation | None = None
+    third_party: bool = False
+    wording: tuple[str, ...] = ()
 
 
 class SealedNotice(Contract):

@@ -78,13 +78,20 @@ def children_contacts(
 
 
 def gp_decisions(
-    people: Iterable[Member], severity: Severity, rule_id: str, facts: dict[str, str | int | bool]
+    people: Iterable[Member],
+    severity: Severity,
+    rule_id: str,
+    facts: dict[str, str | int | bool],
+    subject: str | None = None,
 ) -> list[Decision]:
-    """One notice per GP practice, naming every listed person registered there."""
-    by_practice: dict[str, list[str]] = {}
+    """One notice per GP practice, naming every listed person registered there. A practice
+    that also holds the subject's record gets the subject's notice apart: the subject's
+    clinical detail is filed under the subject alone, never under a relative's name."""
+    by_practice: dict[tuple[str, bool], list[str]] = {}
     for person in people:
-        if person.gp and person.person_id not in by_practice.get(person.gp, []):
-            by_practice.setdefault(person.gp, []).append(person.person_id)
+        key = (person.gp or "", person.person_id == subject)
+        if person.gp and person.person_id not in by_practice.get(key, []):
+            by_practice.setdefault(key, []).append(person.person_id)
     return [
         Decision(
             Addressee(gp, ContactRole.SAFEGUARDING_LEAD),
@@ -94,7 +101,7 @@ def gp_decisions(
             tuple(about),
             facts,
         )
-        for gp, about in by_practice.items()
+        for (gp, _), about in by_practice.items()
     ]
 
 

@@ -10,6 +10,7 @@ children), or a child of the adult on a child protection plan the directory hold
 
 from datetime import date
 
+from broker.rules.accuracy import children_present, per_child
 from broker.rules.common import children_contacts, front_door_decision, gp_decisions
 from broker.rules.family import Decision, Family, HouseholdRole
 from schemas.events import ParentMentalHealthCrisis, PlanKind
@@ -75,13 +76,17 @@ def is_sole_carer(family: Family) -> bool:
 def route_crisis(
     event: ParentMentalHealthCrisis, family: Family, received_on: date
 ) -> list[Decision]:
-    return route_parent_in_crisis(family, signals(event, family, received_on), received_on, RULE)
+    raised = signals(event, family, received_on)
+    present = children_present(event, family) or frozenset()
+    return route_parent_in_crisis(family, raised, received_on, RULE, present)
 
 
 def route_parent_in_crisis(
-    family: Family, raised: frozenset[str], on: date, rule_id: str
-) -> list[Decision]:
-    """Shared with ED attendances, where a parent's self-harm is treated as a crisis."""
+    family: Family, raised: frozenset[str], on: date, rule_id: str,
+    present: frozenset[str] = frozenset(),
+) -> list[Decision]:  # fmt: skip
+    """Shared with ED attendances, where a parent's self-harm is treated as a crisis.
+    ``present``: the children who were there; only their notices say a child was present."""
     subject = family.subject
     if subject is None:
         return []
@@ -91,9 +96,10 @@ def route_parent_in_crisis(
     facts: dict[str, str | int | bool] = dict.fromkeys(sorted(raised), True)
     decisions = children_contacts(children, family, on, severity, rule_id, facts)
     adults = (subject, *family.other_parents(subject.person_id))
-    decisions += gp_decisions((*adults, *children), severity, rule_id, facts)
+    decisions += gp_decisions((*adults, *children), severity, rule_id, facts,
+                              subject.person_id)  # fmt: skip
     if high_risk and children:
         about = (subject.person_id, *(c.person_id for c in children))
         areas = family.children_areas(subject.person_id)
         decisions += front_door_decision(family, Severity.HIGH, rule_id, about, facts, areas)
-    return decisions
+    return [per_child(d, present) for d in decisions]

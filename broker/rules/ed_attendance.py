@@ -142,7 +142,7 @@ def _to_health_and_front_door(
     people: tuple[Member, ...] = (subject,)
     if subject.role is HouseholdRole.PARENT_OR_CARER:
         people += (*family.other_parents(subject.person_id), *family.children_of(subject.person_id))
-    decisions = gp_decisions(people, severity, rule_id, facts)
+    decisions = gp_decisions(people, severity, rule_id, facts, subject.person_id)
     teams = dict.fromkeys(p.health_visiting for p in people if p.health_visiting)
     decisions += [
         Decision(Addressee(team, ContactRole.SAFEGUARDING_LEAD), NoticeType.HEALTH_VISITING,

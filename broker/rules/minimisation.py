@@ -2,17 +2,21 @@
 
 A school sees the child, that something happened and when, whether the child was present,
 and who to call: no diagnosis, medication or clinical detail (Operation Encompass). A GP sees
-the clinical summary. A front door and a receiving authority see the whole history.
+the clinical summary of its own patient's event; of anyone else's, only what concerns its
+patients (third-party information). A front door and a receiving authority see the whole
+history.
 """
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from broker.rules.accuracy import UNREAD, Reading, wording_key
 from broker.rules.family import Decision
 from schemas.events import Event
-from schemas.notices import HistoryDigest, NoticeBody, NoticeType, PersonView
+from schemas.notices import HistoryDigest, NoticeBody, NoticeType, PersonView, Relation
 
-IDENTITY = frozenset({"given_name", "family_name", "date_of_birth", "role"})
+IDENTITY = frozenset({"given_name", "family_name", "date_of_birth", "role", "present"})
 CLINICAL_IDENTITY = IDENTITY | {"nhs_number"}
 EVERYTHING = frozenset({"*"})
 
@@ -82,6 +86,53 @@ DISCREET_EVENT_LABEL = "family_circumstances"
 # Otherwise the body names no rule and the notice's id is the reference to quote.
 RULES_NAMED_TO_DISCREET = frozenset({"move"})
 
+
+@dataclass(frozen=True)
+class View:
+    """What one kind of reader may see: fields of each person, facts, event detail, digest."""
+
+    person: frozenset[str]
+    facts: frozenset[str]
+    detail: frozenset[str]
+    digest: frozenset[str] = EVERYTHING
+    third_party: bool = False
+
+
+# Since October 2023 patients read new GP record entries online. A practice told of someone
+# who is not its patient (its patient's mother in crisis) files it in its patient's record:
+# third-party information, marked not to be shown through online access, with none of the
+# event's detail (clinical summary and flags, a domestic-abuse disclosure, any address or
+# diagnosis an event may come to carry), none of the risks the patterns name and none of that
+# person's history; only the facts that concern its own patients, the children. Allow-lists,
+# so that a field added to an event later stays out until someone decides otherwise.
+# What concerns the children: who was there, their age and plans, whether anyone is left to
+# care for them, and whether they are brought to their appointments (a brother's or sister's
+# was-not-brought pattern is told to each child's practice with that child's own rate).
+CHILD_CENTRED_FACTS = frozenset({
+    "child_present", "child_under_one", "child_protection_plan", "sole_carer_unavailable",
+    "consider_childrens_needs", "attendance_rate_percent", "booked", "attended",
+    "was_not_brought", "window_days", "siblings_attendance_rate_percent", "siblings_booked",
+    "siblings_attended", "children_with_appointments",
+})  # fmt: skip
+GP_THIRD_PARTY = View(
+    person=CLINICAL_IDENTITY,
+    facts=CHILD_CENTRED_FACTS,
+    detail=frozenset(),
+    digest=frozenset({"earlier_notices_12_months", "plans"}),
+    third_party=True,
+)
+THIRD_PARTY_VIEWS: dict[NoticeType, View] = {NoticeType.GP_INFORMATION: GP_THIRD_PARTY}
+THIRD_PARTY_WORDING = "third_party.not_for_online_record_access"
+
+
+def view_for(kind: NoticeType, relation: Relation | None) -> View:
+    """The notice type's own view, or its third-party view when the event is not about the
+    recipient's own people."""
+    if relation not in (None, Relation.SELF) and kind in THIRD_PARTY_VIEWS:
+        return THIRD_PARTY_VIEWS[kind]
+    return View(PERSON_FIELDS[kind], FACT_FIELDS[kind], DETAIL_FIELDS[kind])
+
+
 ENVELOPE_FIELDS = frozenset({"event_id", "event_type", "schema_version", "source_org",
                              "occurred_at", "received_at", "correlation_id"})  # fmt: skip
 PEOPLE_FIELDS = frozenset({"subject", "members", "children_present"})
@@ -94,20 +145,25 @@ def compose_body(
     source_contact: str | None,
     front_door_contact: str | None = None,
     digest: HistoryDigest | None = None,
+    reading: Reading = UNREAD,
 ) -> NoticeBody:
+    """The body ``decision``'s recipient may read; ``reading`` says whose event it is to the
+    recipient's people and which children were present."""
     kind = decision.notice_type
     discreet = kind in DISCREET
+    view = view_for(kind, reading.relation)
     return NoticeBody(
         summary=SUMMARIES[kind],
         event_type=DISCREET_EVENT_LABEL if discreet else event.event_type.value,
         occurred_at=event.occurred_at,
         source_org=None if discreet else event.source_org,
-        about=tuple(_person_view(people[p], kind) for p in decision.about if p in people),
-        facts=_allowed(decision.facts, FACT_FIELDS[kind]),
-        detail=_allowed(event_detail(event), DETAIL_FIELDS[kind]),
+        about=_about(decision, people, view, reading),
+        facts=_allowed(decision.facts, view.facts),
+        detail=_allowed(event_detail(event), view.detail),
         who_to_call=front_door_contact if discreet else source_contact,
-        digest=digest,
+        digest=_digest(digest, view.digest),
         rule_id=rule_for_reader(decision.rule_id, kind),
+        **_accuracy(kind, reading, view),
     )
 
 
@@ -117,6 +173,37 @@ def rule_for_reader(rule_id: str, kind: NoticeType) -> str | None:
         return rule_id
     kinds = {part.split(".")[0] for part in rule_id.split("+")}
     return rule_id if kinds <= RULES_NAMED_TO_DISCREET else None
+
+
+def _accuracy(kind: NoticeType, reading: Reading, view: View) -> dict[str, Any]:
+    """The body's accuracy block: the relation, the third-party mark and their wording."""
+    wording = [wording_key(reading.relation, kind)] if reading.relation else []
+    wording += [THIRD_PARTY_WORDING] if view.third_party else []
+    return {"relation": reading.relation, "third_party": view.third_party,
+            "wording": tuple(wording)}  # fmt: skip
+
+
+def _about(
+    decision: Decision, people: Mapping[str, PersonView], view: View, reading: Reading
+) -> tuple[PersonView, ...]:
+    return tuple(
+        _person_view(people[p], view.person, _was_present(p, people[p], reading))
+        for p in decision.about
+        if p in people
+    )
+
+
+def _was_present(person_id: str, person: PersonView, reading: Reading) -> bool | None:
+    if reading.present is None or person.role != "child":
+        return None
+    return person_id in reading.present
+
+
+def _digest(digest: HistoryDigest | None, allowed: frozenset[str]) -> HistoryDigest | None:
+    if digest is None or allowed == EVERYTHING:
+        return digest
+    kept = digest.model_dump(include=set(allowed))
+    return HistoryDigest.model_validate(kept)
 
 
 def event_detail(event: Event) -> dict[str, str | int | bool | None]:
@@ -142,6 +229,6 @@ def _allowed(values: Mapping[str, V], allowed: frozenset[str]) -> dict[str, V]:
     return {k: v for k, v in values.items() if k.split(".")[0] in allowed}
 
 
-def _person_view(person: PersonView, kind: NoticeType) -> PersonView:
-    allowed = PERSON_FIELDS[kind]
-    return PersonView.model_validate({k: v for k, v in person.model_dump().items() if k in allowed})
+def _person_view(person: PersonView, allowed: frozenset[str], present: bool | None) -> PersonView:
+    fields = person.model_dump() | {"present": present}
+    return PersonView.model_validate({k: v for k, v in fields.items() if k in allowed})

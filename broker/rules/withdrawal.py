@@ -36,7 +36,7 @@ def route_withdrawal(event: ServiceWithdrawal, family: Family, received_on: date
                  Severity.LOW, f"{RULE}.involved_agency", about, facts)
         for org in _other_agencies(family, event.source_org)
     ]  # fmt: skip
-    decisions += gp_decisions(family.members, Severity.LOW, RULE, facts)
+    decisions += gp_decisions(family.members, Severity.LOW, RULE, facts, subject.person_id)
     if _parent_with_mental_health_needs_disengaging(event, family):
         concern = {**facts, "consider_childrens_needs": True}
         children = _children_concerned(family, subject)

@@ -13,6 +13,18 @@ pairs are made for the run, and every notice is opened with its recipient's key 
        "may": [{"recipient": "la-front-door:duty_manager", "rule": "patterns"}],
        "must_not": ["school-brookside"]}]}
 
+An expectation may also say what the notice's body must hold (``body``): fields that must be
+present, fields that must be absent, values fields must have, and fixed wording keys, each
+field a dotted path into the body as its recipient reads it::
+
+    {"recipient": "gp-hillview:safeguarding_lead", "rule": "crisis.gp",
+     "body": {"present": ["facts.child_present"], "absent": ["detail.clinical_summary"],
+              "equals": {"relation": "co_parent", "third_party": true,
+                         "about.*.given_name": ["Dan"]},
+              "wording": ["third_party.not_for_online_record_access"]}}
+
+Every notice the expectation matches must hold it.
+
 Each step's notices are judged against it (``judge``): every ``expect`` must be met; a
 ``deadline`` is the London wall-clock time the notice must be due (e.g. "2027-01-18T08:45",
 to the second when seconds are given), whatever the clocks; ``may`` lists notices allowed but
@@ -54,6 +66,57 @@ from schemas.notices import NoticeBody, NoticeHeader, SealedNotice
 from schemas.transport import EventHeader
 
 SCENARIO_NAMESPACE = uuid.UUID("0c6f1f0e-3b7a-4d59-9d8e-5a0f0c2b9e41")
+ABSENT: Any = object()  # a path that leads nowhere in the body
+EMPTY: tuple[Any, ...] = (None, {}, [], "")
+
+
+class BodyExpectation(BaseModel):
+    """What a notice's body must hold. A field is present when its path leads to a value that
+    is neither null nor empty (false is a value: it was said)."""
+
+    model_config = ConfigDict(extra="forbid")
+    present: list[str] = []
+    absent: list[str] = []
+    equals: dict[str, Any] = {}
+    wording: list[str] = Field([], description="fixed wording keys the body must carry")
+
+    def problems(self, body: NoticeBody) -> list[str]:
+        read = body.model_dump(mode="json")
+        return [
+            *(f"{path} missing" for path in self.present if not _is_present(_at(read, path))),
+            *(f"{path} present" for path in self.absent if _is_present(_at(read, path))),
+            *(f"{path} is {_shown(_at(read, path))}, expected {value!r}"
+              for path, value in self.equals.items() if _at(read, path) != value),
+            *(f"wording {key} missing" for key in self.wording if key not in body.wording),
+        ]  # fmt: skip
+
+
+def _at(value: Any, path: str) -> Any:
+    """The value at a dotted path; a ``*`` over a list gives the values of every item, sorted
+    (``about.*.given_name``: everyone the notice is about, in no particular order)."""
+    head, _, rest = path.partition(".*")
+    if rest or path.endswith(".*"):
+        items = _at(value, head)
+        if not isinstance(items, list):
+            return ABSENT
+        found = [_at(item, rest.lstrip(".")) if rest else item for item in items]
+        return sorted((v for v in found if v is not ABSENT), key=json.dumps)
+    for part in path.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return ABSENT
+    return value
+
+
+def _is_present(value: Any) -> bool:
+    return value is not ABSENT and all(value != empty for empty in EMPTY)
+
+
+def _shown(value: Any) -> str:
+    return "absent" if value is ABSENT else repr(value)
 
 
 class Expectation(BaseModel):
@@ -63,6 +126,7 @@ class Expectation(BaseModel):
     severity: Literal["low", "medium", "high"] | None = None
     notice_type: str | None = None
     deadline: NaiveDatetime | None = Field(None, description="London wall-clock time")
+    body: BodyExpectation | None = None
 
     def matches(self, told: "Told") -> bool:
         """Whether this is the notice meant; its deadline is judged apart (``wrong_deadline``),
@@ -81,6 +145,13 @@ class Expectation(BaseModel):
         if self.deadline is None or all(due == self.deadline for due in actual):
             return None
         return DeadlineMismatch(self, actual)
+
+    def wrong_body(self, notices: Sequence["Told"]) -> "BodyMismatch | None":
+        """Every notice this expectation matches must hold its body expectation, if any."""
+        if self.body is None:
+            return None
+        found = [(t, p) for t in notices if self.matches(t) and (p := self.body.problems(t.body))]
+        return BodyMismatch(self, found) if found else None
 
     def describe(self) -> str:
         facts = [self.notice_type, self.severity]
@@ -145,6 +216,16 @@ class DeadlineMismatch:
         return f"{self.expectation.describe()}: expected due {expected}, was {was} (London)"
 
 
+@dataclass(frozen=True)
+class BodyMismatch:
+    expectation: Expectation
+    found: list[tuple[Told, list[str]]]  # each notice it matched, with what is wrong
+
+    def describe(self) -> str:
+        wrong = "; ".join(f"{t.rule}: {', '.join(p)}" for t, p in self.found)
+        return f"{self.expectation.describe()}: {wrong}"
+
+
 def _clock(moment: datetime | None) -> str:
     return moment.strftime("%a %Y-%m-%d %H:%M:%S").removesuffix(":00") if moment else "-"
 
@@ -159,10 +240,12 @@ class Verdict:
     wrong_deadlines: list[DeadlineMismatch]
     allowed: list[Told]  # met only a ``may``: neither required nor unexpected
     unchecked: list[Told] = field(default_factory=list)  # met nothing, not only_these
+    wrong_bodies: list[BodyMismatch] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        return not (self.missing or self.unexpected or self.forbidden or self.wrong_deadlines)
+        return not (self.missing or self.unexpected or self.forbidden or self.wrong_deadlines
+                    or self.wrong_bodies)  # fmt: skip
 
     def failures(self) -> list[str]:
         return [
@@ -170,6 +253,7 @@ class Verdict:
             *(f"unexpected {_told(t)}" for t in self.unexpected),
             *(f"must not be told: {_told(t)}" for t in self.forbidden),
             *(f"wrong deadline: {m.describe()}" for m in self.wrong_deadlines),
+            *(f"wrong body: {m.describe()}" for m in self.wrong_bodies),
         ]
 
 
@@ -198,6 +282,9 @@ def judge(step: Step, notices: Sequence[Told]) -> Verdict:
         ],
         allowed=allowed,
         unchecked=[] if step.only_these else unexpected,
+        wrong_bodies=[
+            b for e in (*step.expect, *step.may) if (b := e.wrong_body(notices)) is not None
+        ],
     )
 
 

@@ -25,6 +25,7 @@ from broker.adapters.directory import ContactRecord, FamilyContext, SqlDirectory
 from broker.adapters.kafka import Message
 from broker.errors import RecipientKeyUnusable, Unsealable
 from broker.pseudonyms import person_identifier, pseudonym, unmatched_key_name
+from broker.rules.accuracy import reading
 from broker.rules.admission import Arrival
 from broker.rules.deadlines import SchoolCalendar, deadline_for, nation_of, next_digest
 from broker.rules.digest import digest_for
@@ -138,6 +139,7 @@ class EventNotices:
             family.org_lines.get(self.event.source_org),
             family.org_lines.get(front_door) if front_door else None,
             digest_for(decision.notice_type, family, received_at),
+            reading(decision, self.event, family),
         )
         notice_records.add(self.session, notice, body, contact, deps.keys, deps.data_keys,
                            rule_id=decision.rule_id, escalate_to=escalation_chain(decision, family),

@@ -97,9 +97,12 @@ def family(
     subject: str | None = "mum",
     area: str | None = AREA,
     ties: tuple[Tie, ...] = (),
+    present: tuple[str, ...] = (),
 ) -> Family:
+    """``present``: the children a crisis names as present, as the directory matched them
+    (it lists them after the subject)."""
     return Family(
-        subjects=(subject,) if subject else (),
+        subjects=(subject, *present) if subject else (),
         members=members,
         area=area,
         front_doors={AREA: FRONT_DOOR, OTHER_AREA: OTHER_FRONT_DOOR},

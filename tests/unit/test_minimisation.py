@@ -9,8 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from broker.rules.accuracy import reading
 from broker.rules.crisis import route_crisis
-from broker.rules.family import Decision
+from broker.rules.digest import digest_for
+from broker.rules.family import Decision, Family, HouseholdHistory
+from broker.rules.history import PersonHistory
 from broker.rules.minimisation import (
     RULES_NAMED_TO_DISCREET,
     SCHOOL_SAFE_FACTS,
@@ -18,9 +21,24 @@ from broker.rules.minimisation import (
     event_detail,
     rule_for_reader,
 )
-from schemas.events import ParentMentalHealthCrisis
+from broker.rules.routing import decide
+from schemas.events import Event, ParentMentalHealthCrisis
 from schemas.notices import NoticeBody, NoticeHeader, NoticeType, PersonView
-from unit.builders import CHILD_NHS, MOTHER_NHS, ON, child, crisis_payload, event, family, parent
+from unit.builders import (
+    CHILD_NHS,
+    MOTHER_NHS,
+    ON,
+    RECEIVED,
+    child,
+    crisis_payload,
+    ed_payload,
+    event,
+    family,
+    parent,
+    past_event,
+    with_context,
+    withdrawal_payload,
+)
 
 CLINICAL_FLAGS = [
     "sectioned", "admitted", "suicidal_ideation", "threats_to_kill", "threats_to_harm_others",
@@ -41,6 +59,7 @@ PEOPLE = {
 FAMILY = family(
     parent("mum", gp="gp-riverside"),
     child("elder", school="school-oakfield", gp="gp-riverside"),
+    present=("elder",),
 )
 
 SOURCE_CONTACT = "Crisis team (01234 567890)"
@@ -53,12 +72,23 @@ def crisis(**fields: Any) -> ParentMentalHealthCrisis:
     return parsed
 
 
+def all_bodies(
+    parsed: ParentMentalHealthCrisis, fam: Family = FAMILY
+) -> list[tuple[Decision, NoticeBody]]:
+    """Every notice's body, read as the routing service reads it for its recipient."""
+    return [
+        (d, compose_body(d, parsed, PEOPLE, SOURCE_CONTACT, FRONT_DOOR_CONTACT,
+                         reading=reading(d, parsed, fam)))
+        for d in route_crisis(parsed, fam, ON)
+    ]  # fmt: skip
+
+
 def bodies(parsed: ParentMentalHealthCrisis) -> dict[NoticeType, NoticeBody]:
-    decisions: list[Decision] = route_crisis(parsed, FAMILY, ON)
-    return {
-        d.notice_type: compose_body(d, parsed, PEOPLE, SOURCE_CONTACT, FRONT_DOOR_CONTACT)
-        for d in decisions
-    }
+    """The first body of each notice type: for GPs, the subject's own practice's notice."""
+    found: dict[NoticeType, NoticeBody] = {}
+    for decision, body in all_bodies(parsed):
+        found.setdefault(decision.notice_type, body)
+    return found
 
 
 FULL = crisis(
@@ -126,9 +156,9 @@ class TestGpBody:
         assert body.facts["suicidal_ideation"] is True
 
     def test_people_have_nhs_numbers(self) -> None:
-        """A GP sees NHS numbers."""
+        """A GP sees NHS numbers: the subject's own notice names the subject alone."""
         nhs = {p.nhs_number for p in bodies(FULL)[NoticeType.GP_INFORMATION].about}
-        assert nhs == {MOTHER_NHS, CHILD_NHS}
+        assert nhs == {MOTHER_NHS}
 
 
 class TestFrontDoorBody:
@@ -244,3 +274,81 @@ class TestRuleInBodyProperty:
             assert {p.split(".")[0] for p in shown.split("+")} <= RULES_NAMED_TO_DISCREET
         else:
             assert {p.split(".")[0] for p in rule_id.split("+")} - RULES_NAMED_TO_DISCREET
+
+
+# The clinical fields a GP must not read about someone who is not its patient (third-party
+# information): the clinical summary and flags, diagnosis, medication, a domestic-abuse
+# disclosure, an address, and the risks the patterns name.
+THIRD_PARTY_CLINICAL = {
+    "clinical_summary", "diagnosis", "medication", "domestic_abuse", "address", "sectioned",
+    "admitted", "suicidal_ideation", "threats_to_kill", "threats_to_harm_others",
+    "substance_misuse", "self_harm", "presenting", "presenting_category", "intent", "reason",
+    "service", "co_occurring",
+}  # fmt: skip
+PRACTICES = ("gp-riverside", "gp-hillview", "gp-northgate")
+ROLES = {"mum": "parent_or_carer", "dad": "parent_or_carer", "elder": "child", "baby": "child"}
+
+
+def gp_family(gps: dict[str, str]) -> Family:
+    """Mum, Dad, Elder and Baby, each registered with the practice ``gps`` names, with a
+    history the digest could name (earlier crises and an ED attendance)."""
+    fam = family(
+        parent("mum", gp=gps["mum"], involved=("mh-demo",)),
+        parent("dad", gp=gps["dad"]),
+        child("elder", school="school-oakfield", gp=gps["elder"]),
+        child("baby", years=0, months=8, health_visiting="hv-demo", gp=gps["baby"]),
+        present=("baby",),
+    )
+    earlier = (past_event(40, "suicidal_ideation"), past_event(90, event_type="ed_attendance"))
+    return with_context(fam, history=HouseholdHistory(events=earlier))
+
+
+def mothers_event(kind: str, flags: dict[str, bool], summary: str) -> Event:
+    """An event about the mother: a crisis, a withdrawal, or her self-harm at ED."""
+    if kind == "crisis":
+        return event(crisis_payload(**flags, clinical_summary=summary,
+                                    children_present=[{"nhs_number": CHILD_NHS}]))  # fmt: skip
+    if kind == "withdrawal":
+        return event(withdrawal_payload())
+    return event(ed_payload(subject={"nhs_number": MOTHER_NHS}, presenting_category="self_harm",
+                            intent="deliberate", clinical_summary=summary))  # fmt: skip
+
+
+def gp_bodies(parsed: Event, fam: Family) -> list[tuple[Decision, NoticeBody]]:
+    people = {p: PersonView.model_validate({"given_name": p, "role": r}) for p, r in ROLES.items()}
+    return [
+        (d, compose_body(d, parsed, people, SOURCE_CONTACT, FRONT_DOOR_CONTACT,
+                         digest_for(d.notice_type, fam, RECEIVED), reading(d, parsed, fam)))
+        for d in decide(parsed, fam, PersonHistory(), RECEIVED)
+        if d.notice_type is NoticeType.GP_INFORMATION
+    ]  # fmt: skip
+
+
+class TestThirdPartyGpProperty:
+    @settings(max_examples=150, deadline=None)
+    @given(
+        gps=st.fixed_dictionaries({p: st.sampled_from(PRACTICES) for p in ROLES}),
+        kind=st.sampled_from(["crisis", "withdrawal", "ed"]),
+        flags=st.fixed_dictionaries({flag: st.booleans() for flag in CLINICAL_FLAGS}),
+        summary=clinical_text,
+    )
+    def test_no_third_party_clinical_field_reaches_a_gp_not_the_subjects(
+        self, gps: dict[str, str], kind: str, flags: dict[str, bool], summary: str
+    ) -> None:
+        """Whoever is registered where, a GP notice about patients other than the mother
+        carries none of her clinical fields, her summary or her history, and is marked as
+        third-party information; her own practice's notice, about her alone, has the detail."""
+        fam = gp_family(gps)
+        parsed = mothers_event(kind, flags, summary)
+        for decision, body in gp_bodies(parsed, fam):
+            if decision.about == ("mum",):
+                assert decision.addressee.org_id == gps["mum"]
+                assert not body.third_party
+                if kind != "withdrawal":
+                    assert body.detail["clinical_summary"] == summary
+                continue
+            assert "mum" not in decision.about
+            assert body.third_party
+            assert not THIRD_PARTY_CLINICAL & {*body.detail, *body.facts}
+            assert summary not in body.model_dump_json()
+            assert body.digest is None or body.digest.events_12_months == {}

@@ -107,12 +107,24 @@ class TestGpNotices:
         gps = orgs(route_crisis(crisis(), carters(), ON), NoticeType.GP_INFORMATION)
         assert set(gps) == {"gp-riverside", "gp-hillview", "gp-northgate"}
 
-    def test_one_notice_per_practice(self) -> None:
-        """A practice with several listed patients gets one notice naming them all."""
+    def test_one_notice_per_practice_for_its_other_patients(self) -> None:
+        """A practice with several listed patients besides the subject gets one notice naming
+        them all."""
+        fam = family(
+            parent("mum", gp="gp-riverside"),
+            child("elder", gp="gp-northgate"),
+            child("toddler", years=2, gp="gp-northgate"),
+        )
+        decisions = to(route_crisis(crisis(), fam, ON), NoticeType.GP_INFORMATION)
+        northgate = [d.about for d in decisions if d.addressee.org_id == "gp-northgate"]
+        assert northgate == [("elder", "toddler")]
+
+    def test_the_subjects_practice_hears_of_the_subject_apart(self) -> None:
+        """A practice holding the subject's record and a child's gets the subject's notice
+        apart, so that the subject's clinical detail is filed under the subject alone."""
         decisions = to(route_crisis(crisis(), carters(), ON), NoticeType.GP_INFORMATION)
-        assert len(decisions) == len({d.addressee.org_id for d in decisions})
-        riverside = next(d for d in decisions if d.addressee.org_id == "gp-riverside")
-        assert riverside.about == ("mum", "toddler")
+        riverside = [d.about for d in decisions if d.addressee.org_id == "gp-riverside"]
+        assert riverside == [("mum",), ("toddler",)]
 
     def test_separated_parent_in_another_household_gets_gp_notice(self) -> None:
         """The other parent, living elsewhere with the child, has their GP told."""

@@ -134,3 +134,28 @@ class TestNewSchoolAndGp:
         [gp] = of(route_move(move(new_gp="gp-northgate"), movers(), ON), NoticeType.GP_INFORMATION)
         assert gp.addressee == Addressee("gp-northgate", ContactRole.SAFEGUARDING_LEAD)
         assert gp.about == ("mum", "elder", "five", "baby")
+
+
+class TestTheMoversOnceEach:
+    def two_homes(self) -> Family:
+        """Mum and Kid in h1; Kid also stays with Dad in h2, who does not move."""
+        return family(
+            parent("mum", "h1", gp="gp-riverside"),
+            child("kid", "h1", years=8, school="school-oakfield"),
+            child("kid", "h2", years=8, school="school-oakfield"),
+            parent("dad", "h2", gp="gp-hillview"),
+        )
+
+    @pytest.mark.parametrize("kind", [NoticeType.TRANSFER, NoticeType.GP_INFORMATION])
+    def test_each_mover_is_named_once(self, kind: NoticeType) -> None:
+        """A child with two homes is named once, and the parent who stays not at all, to the
+        receiving authority and to the new GP."""
+        parsed = move(new_gp="gp-northgate")
+        [notice] = of(route_move(parsed, self.two_homes(), ON), kind)
+        assert notice.about == ("mum", "kid")
+
+    def test_one_notice_each(self) -> None:
+        """The receiving authority and the new GP each get one notice of the move."""
+        decisions = route_move(move(new_gp="gp-northgate"), self.two_homes(), ON)
+        told = [d.addressee.org_id for d in decisions]
+        assert sorted(told) == sorted({OTHER_FRONT_DOOR, "gp-northgate"})

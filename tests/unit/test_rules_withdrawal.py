@@ -51,9 +51,10 @@ class TestInvolvedAgencies:
         assert "gp-hillview" not in orgs(decisions, NoticeType.AGENCY_INFORMATION)
 
     def test_every_gp_is_told(self) -> None:
-        """Every household member's GP practice is told, one notice per practice."""
+        """Every household member's GP practice is told: one notice per practice, and the
+        subject's practice hears of the subject apart from its other patients."""
         gps = orgs(route_withdrawal(withdrawal(), household(), ON), NoticeType.GP_INFORMATION)
-        assert sorted(gps) == ["gp-hillview", "gp-northgate", "gp-riverside"]
+        assert sorted(gps) == ["gp-hillview", "gp-northgate", "gp-riverside", "gp-riverside"]
 
     def test_agency_notices_say_why(self) -> None:
         """Agency notices are LOW, to the safeguarding lead, and carry the reason."""

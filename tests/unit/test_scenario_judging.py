@@ -1,6 +1,7 @@
 """Judging a scenario step: expectations with deadlines (London wall-clock time), notices that
 may appear, recipients who must not be told; older scenario files read as before."""
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,7 +41,7 @@ def step(**fields: Any) -> Step:
     return Step.model_validate({"event": {}, **fields})
 
 
-def expect(recipient: str = GP, rule: str = "crisis.gp", **more: str) -> dict[str, str]:
+def expect(recipient: str = GP, rule: str = "crisis.gp", **more: Any) -> dict[str, Any]:
     return {"recipient": recipient, "rule": rule, **more}
 
 
@@ -179,3 +180,75 @@ class TestRecordedRule:
         told = notice(SCHOOL, "move.new_school", notice_type=NoticeType.SCHOOL_SUPPORT)
         verdict = judge(step(expect=[expect(SCHOOL, "crisis.child")]), [told])
         assert [e.rule for e in verdict.missing] == ["crisis.child"]
+
+
+def body(**fields: Any) -> NoticeBody:
+    base: dict[str, Any] = {"summary": "s", "event_type": "parent_mental_health_crisis",
+                            "occurred_at": WEDNESDAY_CLOSE}  # fmt: skip
+    return NoticeBody.model_validate(base | fields)
+
+
+THIRD_PARTY = body(
+    relation="parent", third_party=True, facts={"child_present": True},
+    about=[{"given_name": "Mia", "role": "child", "present": False}],
+    wording=["relation.parent.patient", "third_party.not_for_online_record_access"],
+)  # fmt: skip
+
+
+def judged(expectation: dict[str, Any], seen: NoticeBody = THIRD_PARTY) -> list[str]:
+    told = dataclasses.replace(notice(), body=seen)
+    return judge(step(expect=[expectation]), [told]).failures()
+
+
+class TestBodyExpectations:
+    def test_fields_present_absent_equal_and_wording_met(self) -> None:
+        """A body holding what the expectation asks passes the step."""
+        wanted = {"present": ["facts.child_present", "relation"],
+                  "absent": ["detail.clinical_summary", "source_org"],
+                  "equals": {"third_party": True, "about.0.present": False},
+                  "wording": ["third_party.not_for_online_record_access"]}  # fmt: skip
+        assert judged(expect(body=wanted)) == []
+
+    def test_a_missing_field_fails_naming_it(self) -> None:
+        """A field that must be present and is not fails the step, naming the field."""
+        [failure] = judged(expect(body={"present": ["detail.clinical_summary"]}))
+        assert "wrong body" in failure
+        assert "detail.clinical_summary missing" in failure
+
+    def test_a_field_that_must_be_absent_fails_when_there(self) -> None:
+        """A field that must be absent and is there fails the step."""
+        [failure] = judged(expect(body={"absent": ["facts.child_present"]}))
+        assert "facts.child_present present" in failure
+
+    def test_false_is_a_value_not_an_absence(self) -> None:
+        """A field said to be false is present: the body said it."""
+        assert judged(expect(body={"present": ["about.0.present"]})) == []
+
+    def test_a_wrong_value_fails_saying_what_it_was(self) -> None:
+        """A value other than the one expected fails, saying what it was."""
+        [failure] = judged(expect(body={"equals": {"relation": "self"}}))
+        assert "relation is 'parent', expected 'self'" in failure
+
+    def test_a_missing_wording_key_fails(self) -> None:
+        """A wording key the body does not carry fails the step."""
+        [failure] = judged(expect(body={"wording": ["relation.self.patient"]}))
+        assert "wording relation.self.patient missing" in failure
+
+    def test_every_notice_matched_must_hold_it(self) -> None:
+        """Two notices to one recipient under one expectation: each must hold the body."""
+        first, second = notice(), notice()
+        seen = [(first, THIRD_PARTY), (second, body(relation="self"))]
+        wanted = step(expect=[expect(body={"equals": {"third_party": True}})])
+        assert not judge(wanted, [first, second], seen).passed
+
+    def test_a_star_lists_every_item_in_no_particular_order(self) -> None:
+        """``about.*.given_name`` is everyone the notice is about, sorted: listing someone
+        twice, or someone else, fails."""
+        two = body(about=[{"given_name": "Cal"}, {"given_name": "Amy"}])
+        assert judged(expect(body={"equals": {"about.*.given_name": ["Amy", "Cal"]}}), two) == []
+        twice = body(about=[{"given_name": "Cal"}, {"given_name": "Amy"}, {"given_name": "Cal"}])
+        assert judged(expect(body={"equals": {"about.*.given_name": ["Amy", "Cal"]}}), twice)
+
+    def test_without_bodies_as_before(self) -> None:
+        """An expectation without a body is judged on headers alone, as before."""
+        assert judged(expect()) == []
