@@ -12,7 +12,7 @@ the counts, no more.
 """
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +21,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from broker.adapters import audit, db
 from broker.ports import DataKeyStore
 from broker.pseudonyms import pseudonym, unmatched_key_name
+from broker.services import matching
 
 
 async def shred_household(
@@ -100,3 +101,30 @@ async def _delete(
         return 0
     result = await session.execute(delete(model).where(column.in_(values)))
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def purge_unmatched_queue(
+    session: AsyncSession, keys: DataKeyStore, now: datetime, retention: timedelta
+) -> list[str]:
+    """The matching queue's entries nobody matched within ``retention`` of their receipt:
+    each row is deleted (its event, sealed to the broker) and its data key shredded (the
+    people it names), audited by event id and type only. Answers their event ids. An entry
+    matched meanwhile is not waiting, and is not purged: routed, it keeps nothing readable."""
+    expired = (await session.scalars(
+        select(db.MatchingQueueEntry)
+        .where(db.MatchingQueueEntry.status == matching.WAITING,
+               db.MatchingQueueEntry.received_at <= now - retention)
+        .order_by(db.MatchingQueueEntry.received_at)
+        .limit(PURGE_BATCH)
+        .with_for_update(skip_locked=True)
+    )).all()  # fmt: skip
+    for entry in expired:
+        await session.delete(entry)
+        keys.shred(matching.people_key(entry.event_id))
+        await audit.append(session, "queue_entry_purged", "retention", entry.event_id,
+                           {"event_type": entry.event_type, "front_door": entry.front_door,
+                            "retention_days": retention.days}, now)  # fmt: skip
+    return [entry.event_id for entry in expired]
+
+
+PURGE_BATCH = 100
