@@ -11,6 +11,7 @@ is claimed in its transaction.
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -62,30 +63,47 @@ async def decisions(
     rt: Runtime, outbox: Outbox, deps: follow_ups.FollowUpDeps, now: datetime
 ) -> None:
     """What the inbox API recorded and cannot do itself: it holds no key that opens an event
-    or signs a notice (broker/keys.py, PROCESS_KEYS)."""
+    or signs a notice (broker/keys.py, PROCESS_KEYS). Each in its own transaction, so one
+    that fails holds up no other and is tried again next round."""
     matches = MatchPublication(rt.sessions, rt.keys, rt.publisher, rt.topics.events)
-    await matches.keep_people(rt.data_keys)
-    await matches.publish_accepted()
+    await _each(await matches.unkept(), lambda i: matches.keep_people(i, rt.data_keys), "keep")
+    await _each(await matches.accepted(), matches.publish, "republish")
     routing = RoutingDeps(rt.sessions, rt.keys, rt.publisher, rt.topics,
                           rt.settings.routing.thresholds(), data_keys=rt.data_keys)  # fmt: skip
-    async with rt.sessions() as session:
-        confirmed = await proposals.confirming(session)
-    for event_id in confirmed:
+
+    async def confirm(event_id: str) -> str:
         notices, reports = await proposals.confirm(routing, event_id)
         await outbox.publish([str(n.notice_id) for n in notices], now, also=reports)
+        return event_id
+
+    async def reroute(notice_id: str) -> str | None:
+        async with rt.sessions.begin() as session:
+            return await follow_ups.reroute_pending(session, notice_id, deps)
+
     async with rt.sessions() as session:
+        confirmed = await proposals.confirming(session)
         rejected = await follow_ups.due_for_reroute(session)
-    for notice_id in rejected:
+    await _each(confirmed, confirm, "confirm")
+    await outbox.publish(await _each(rejected, reroute, "reroute"), now)
+
+
+async def _each(
+    refs: list[str], do: Callable[[str], Awaitable[str | None]], what: str
+) -> list[str]:
+    """Does each in turn; answers what they made. One that fails for good is logged (by
+    its id) and left for the next round; Kafka or the database being away stops the round."""
+    made = []
+    for ref in refs:
         try:
-            async with rt.sessions.begin() as session:
-                onward = await follow_ups.reroute_pending(session, notice_id, deps)
+            result = await do(ref)
         except Exception as exc:
             if _transient(exc):
                 raise
-            log.error("reroute_failed", notice_id=notice_id, error=type(exc).__name__)
+            log.error("timer_step_failed", step=what, ref=ref, error=type(exc).__name__)
             continue
-        if onward:
-            await outbox.publish([onward], now)
+        if result:
+            made.append(result)
+    return made
 
 
 async def run_follow_up_timer(rt: Runtime, stop: asyncio.Event) -> None:

@@ -40,48 +40,55 @@ class MatchPublication:
     publisher: Publisher
     topic: str
 
-    async def publish_accepted(self) -> list[str]:
-        """Publishes every matched event waiting for the router; answers their ids."""
+    async def accepted(self) -> list[str]:
+        """The matched events waiting for the router, oldest match first."""
         async with self.sessions() as session:
-            ids = list(await session.scalars(
+            return list(await session.scalars(
                 select(db.MatchingQueueEntry.event_id)
                 .where(db.MatchingQueueEntry.status == matching.ACCEPTED)
                 .order_by(db.MatchingQueueEntry.matched_at)
                 .limit(BATCH)
             ))  # fmt: skip
-        done = []
-        for event_id in ids:
-            message = await self._claim(event_id)
-            if message is None:
-                continue  # another router instance took it
-            try:
-                await self.publisher.publish([message])
-            except PublishFailed:
-                async with self.sessions.begin() as session:
-                    await matching.published(session, event_id, succeeded=False)
-                log.warning("matched_event_not_published", event_id=event_id)
-                raise
-            async with self.sessions.begin() as session:
-                await matching.published(session, event_id, succeeded=True)
-            done.append(event_id)
-        return done
 
-    async def keep_people(self, data_keys: DataKeyStore) -> int:
-        """Entries parked before the queue kept their people apart: kept now, so that the
-        front door's API, which cannot open events, lists them."""
+    async def publish(self, event_id: str) -> str | None:
+        """Publishes the matched event again unless another router instance took it; Kafka
+        refusing it returns it to the queue (``PublishFailed`` then stops the round)."""
+        message = await self._claim(event_id)
+        if message is None:
+            return None
+        try:
+            await self.publisher.publish([message])
+        except PublishFailed:
+            async with self.sessions.begin() as session:
+                await matching.published(session, event_id, succeeded=False)
+            log.warning("matched_event_not_published", event_id=event_id)
+            raise
         async with self.sessions.begin() as session:
-            entries = (await session.scalars(
-                select(db.MatchingQueueEntry)
+            await matching.published(session, event_id, succeeded=True)
+        return event_id
+
+    async def unkept(self) -> list[str]:
+        """Entries parked before the queue kept their people apart (by an older router)."""
+        async with self.sessions() as session:
+            return list(await session.scalars(
+                select(db.MatchingQueueEntry.event_id)
                 .where(db.MatchingQueueEntry.status == matching.WAITING,
                        db.MatchingQueueEntry.people.is_(None))
                 .limit(BATCH)
-            )).all()  # fmt: skip
-            for entry in entries:
-                event = self._opened(entry)[1].event()
-                people = matching.QueuedPeople(source_org=event.source_org,
-                                               people=list(event.people()))  # fmt: skip
-                entry.people = matching.wrap_people(data_keys, entry.event_id, people)
-        return len(entries)
+            ))  # fmt: skip
+
+    async def keep_people(self, event_id: str, data_keys: DataKeyStore) -> str | None:
+        """Keeps the entry's people under its data key, so that the front door's API, which
+        cannot open events, lists them."""
+        async with self.sessions.begin() as session:
+            entry = await session.get(db.MatchingQueueEntry, event_id, with_for_update=True)
+            if entry is None or entry.people is not None or entry.status != matching.WAITING:
+                return None
+            event = self._opened(entry)[1].event()
+            people = matching.QueuedPeople(source_org=event.source_org,
+                                           people=list(event.people()))  # fmt: skip
+            entry.people = matching.wrap_people(data_keys, event_id, people)
+        return event_id
 
     async def _claim(self, event_id: str) -> Message | None:
         async with self.sessions.begin() as session:
