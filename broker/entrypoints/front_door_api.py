@@ -4,6 +4,11 @@ about people the directory does not know, and a household's multi-agency chronol
 Every route needs a front door's access token (the ``front-door`` scope). A front door reads
 its own queue, matches people of its own area, and reads the chronologies of households of
 its area (see services/household_access.py). Every read of personal data here is audited.
+
+This runs in the inbox process, which holds no key that opens an event or signs a notice
+(broker/keys.py): the queue's people are read with each entry's data key, and a match or a
+proposal's confirmation is recorded here (answered ``accepted``) and carried out by the
+router's timer within a round (consumers/follow_up_timer.py).
 """
 
 from collections.abc import Iterator

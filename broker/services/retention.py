@@ -9,6 +9,11 @@ no other household (the others' records also serve their other home, whose reten
 them), and the matching queue's copies of events that were matched to it (sealed only to the
 broker, so readable to it for as long as they were kept). The audit log keeps the fact and
 the counts, no more.
+
+The matching queue forgets on its own too: an event nobody matched within
+``matching_queue_retention_days`` (90 by default) is purged by the router's timer
+(``purge_unmatched_queue``): its row and sealed event deleted, the data key of the people it
+names shredded, audited by event id and type.
 """
 
 from collections.abc import Sequence
