@@ -136,6 +136,12 @@ class Settings(BaseSettings):
     follow_up_interval_seconds: float = Field(
         5.0, gt=0, description="how often the router relays the outbox and escalates"
     )
+    matching_queue_retention_days: int = Field(
+        90,
+        ge=1,
+        description="how long an event nobody matched stays in the matching queue: "
+        "then the router's timer purges it (its sealed event and the people it names)",
+    )
     delivery_group: str = "sgb-delivery"
     webhooks: WebhookSettings = WebhookSettings()
     administrators: list[str] = Field(

@@ -56,13 +56,14 @@ class Purpose(StrEnum):
 
 ALL_PURPOSES = frozenset(Purpose)
 # Least privilege: which keys each process holds. The internet-facing gateway can neither
-# open an event nor sign a notice; the admin API holds the token key alone. The inbox API
-# holds them all for now: front-door matching opens queued events, and an acknowledgement's
-# escalation seals and signs a notice.
+# open an event nor sign a notice; the admin API holds the token key alone. Nor can the inbox
+# API (recipients' and front doors' requests): it verifies tokens and keys receipts on Kafka;
+# what it decides that needs an event opened or a notice signed (a match, a rejection's
+# re-route, a confirmed proposal) it records, and the router's timer does.
 PROCESS_KEYS: Mapping[str, frozenset[Purpose]] = {
     "gateway": frozenset({Purpose.ISSUE_TOKENS, Purpose.PSEUDONYMS}),
     "admin": frozenset({Purpose.ISSUE_TOKENS}),
-    "inbox": ALL_PURPOSES,
+    "inbox": frozenset({Purpose.ISSUE_TOKENS, Purpose.PSEUDONYMS}),
     "router": frozenset({Purpose.OPEN_EVENTS, Purpose.SIGN_NOTICES, Purpose.PSEUDONYMS}),
     "delivery": frozenset({Purpose.SIGN_NOTICES, Purpose.PSEUDONYMS}),
 }

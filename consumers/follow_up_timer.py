@@ -1,32 +1,45 @@
-"""The router's timer: sends on notices the outbox still holds, escalates missed deadlines,
-and anchors the audit chain's head in the audit topic.
+"""The router's timer: does what the front doors and recipients decided through the inbox
+API and what needs the router's keys (publishing matched events again, applying confirmed
+proposals, sending rejected notices on), purges the matching queue's expired entries, sends
+on notices the outbox still holds, escalates missed deadlines, and anchors the audit chain's
+head in the audit topic.
 
-Both are safe to run in every router instance at once: the relay's duplicates are the same
-notice twice (kept once downstream), and each escalation is claimed in its transaction.
+All are safe to run in every router instance at once: the relay's duplicates are the same
+notice twice (kept once downstream), and each match, confirmation, re-route and escalation
+is claimed in its transaction.
 """
 
 import asyncio
 import contextlib
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
 from broker.adapters.kafka import is_transient
 from broker.bootstrap import Runtime
 from broker.keys import audit_key
-from broker.services import follow_ups
+from broker.services import follow_ups, proposals
 from broker.services.audit_anchoring import HeadAnchoring
+from broker.services.match_publication import MatchPublication
 from broker.services.outbox import Outbox
+from broker.services.retention import purge_unmatched_queue
+from broker.services.routing import RoutingDeps
 
 log = structlog.get_logger(__name__)
 
 
 async def tick(rt: Runtime, now: datetime) -> list[str]:
-    """One round: relay what is pending, then escalate what is due; returns escalations.
-    Each notice escalates in its own transaction, so one that fails holds up no other."""
+    """One round: carry out the inbox API's decisions, purge the queue, relay what is
+    pending, then escalate what is due; returns escalations. Each notice escalates in its
+    own transaction, so one that fails holds up no other."""
     outbox = Outbox(rt.sessions, rt.publisher, rt.topics.notices, rt.keys.pseudonym_secret)
-    await outbox.relay(now)
     deps = follow_ups.FollowUpDeps(rt.keys, rt.data_keys, rt.settings.routing.escalation_period())
+    await decisions(rt, outbox, deps, now)
+    async with rt.sessions.begin() as session:
+        retention = timedelta(days=rt.settings.matching_queue_retention_days)
+        await purge_unmatched_queue(session, rt.data_keys, now, retention)
+    await outbox.relay(now)
     async with rt.sessions() as session:
         due = await follow_ups.due_for_escalation(session, now)
     escalations = []
@@ -44,6 +57,53 @@ async def tick(rt: Runtime, now: datetime) -> list[str]:
             escalations.append(escalation)
     await outbox.publish(escalations, now)
     return escalations
+
+
+async def decisions(
+    rt: Runtime, outbox: Outbox, deps: follow_ups.FollowUpDeps, now: datetime
+) -> None:
+    """What the inbox API recorded and cannot do itself: it holds no key that opens an event
+    or signs a notice (broker/keys.py, PROCESS_KEYS). Each in its own transaction, so one
+    that fails holds up no other and is tried again next round."""
+    matches = MatchPublication(rt.sessions, rt.keys, rt.publisher, rt.topics.events)
+    await _each(await matches.unkept(), lambda i: matches.keep_people(i, rt.data_keys), "keep")
+    await _each(await matches.accepted(), matches.publish, "republish")
+    routing = RoutingDeps(rt.sessions, rt.keys, rt.publisher, rt.topics,
+                          rt.settings.routing.thresholds(), data_keys=rt.data_keys)  # fmt: skip
+
+    async def confirm(event_id: str) -> str:
+        notices, reports = await proposals.confirm(routing, event_id)
+        await outbox.publish([str(n.notice_id) for n in notices], now, also=reports)
+        return event_id
+
+    async def reroute(notice_id: str) -> str | None:
+        async with rt.sessions.begin() as session:
+            return await follow_ups.reroute_pending(session, notice_id, deps)
+
+    async with rt.sessions() as session:
+        confirmed = await proposals.confirming(session)
+        rejected = await follow_ups.due_for_reroute(session)
+    await _each(confirmed, confirm, "confirm")
+    await outbox.publish(await _each(rejected, reroute, "reroute"), now)
+
+
+async def _each(
+    refs: list[str], do: Callable[[str], Awaitable[str | None]], what: str
+) -> list[str]:
+    """Does each in turn; answers what they made. One that fails for good is logged (by
+    its id) and left for the next round; Kafka or the database being away stops the round."""
+    made = []
+    for ref in refs:
+        try:
+            result = await do(ref)
+        except Exception as exc:
+            if _transient(exc):
+                raise
+            log.error("timer_step_failed", step=what, ref=ref, error=type(exc).__name__)
+            continue
+        if result:
+            made.append(result)
+    return made
 
 
 async def run_follow_up_timer(rt: Runtime, stop: asyncio.Event) -> None:

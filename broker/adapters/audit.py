@@ -51,6 +51,7 @@ Action = Literal[
     "chronology_accessed",
     "matching_queue_read",
     "household_shredded",
+    "queue_entry_purged",
     "access_refused",
     "webhook_refused",
     "key_change_requested",

@@ -240,15 +240,19 @@ class HouseholdArea(Base):
 
 class MatchingQueueEntry(Base):
     """An event naming someone the directory does not know, held for its front door.
-    The event stays sealed to the broker: the queue holds no plaintext."""
+    The event stays sealed to the broker (for the router to publish again once matched); the
+    people it names, which the front door reads, are wrapped under the entry's own data key
+    (services/matching.py). The queue holds no plaintext."""
 
     __tablename__ = "matching_queue"
     event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     front_door: Mapped[str] = mapped_column(String(64), index=True)
     event_type: Mapped[str] = mapped_column(String(40))
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    sealed_event: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20))  # waiting | matched
+    sealed_event: Mapped[str] = mapped_column(Text)  # emptied once matched and routed
+    # waiting | accepted (matched, for the router to publish) | publishing | routing | matched
+    status: Mapped[str] = mapped_column(String(20))
+    people: Mapped[str | None] = mapped_column(Text)  # wrapped; None once matched or purged
     matched_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     matched_by: Mapped[str | None] = mapped_column(String(100))
 
@@ -351,6 +355,8 @@ class NoticeRecord(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     rejected_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     rejection_reason: Mapped[str | None] = mapped_column(Text)  # wrapped under the data key
+    # Rejected, and waiting for the router's timer to send it on (the inbox cannot sign).
+    reroute_pending_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
     escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # chain acknowledged
     __table_args__ = (
@@ -442,7 +448,7 @@ class DirectoryProposal(Base):
     to_area: Mapped[str | None] = mapped_column(String(9))
     named_orgs: Mapped[str] = mapped_column(Text)  # comma-separated organisation ids
     sealed_event: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20))  # pending | confirmed | rejected
+    status: Mapped[str] = mapped_column(String(20))  # pending|confirming|confirmed|rejected
     proposed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(100))

@@ -4,6 +4,11 @@ about people the directory does not know, and a household's multi-agency chronol
 Every route needs a front door's access token (the ``front-door`` scope). A front door reads
 its own queue, matches people of its own area, and reads the chronologies of households of
 its area (see services/household_access.py). Every read of personal data here is audited.
+
+This runs in the inbox process, which holds no key that opens an event or signs a notice
+(broker/keys.py): the queue's people are read with each entry's data key, and a match or a
+proposal's confirmation is recorded here (answered ``accepted``) and carried out by the
+router's timer within a round (consumers/follow_up_timer.py).
 """
 
 from collections.abc import Iterator
@@ -15,15 +20,12 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from broker.adapters import audit, chronology, data_quality
-from broker.adapters.kafka import Message
+from broker.adapters import audit, chronology, data_quality, db
 from broker.adapters.tokens import NotAuthorised, Principal
 from broker.bootstrap import Runtime
 from broker.entrypoints import auth
-from broker.errors import PublishFailed
-from broker.pseudonyms import person_key
+from broker.errors import DataKeyShredded, DataKeyUnusable
 from broker.services import household_access, matching, proposals
-from broker.services.routing import RoutingDeps, outbox
 from schemas.events import PersonRef
 
 router = APIRouter()
@@ -33,6 +35,8 @@ class QueuedEvent(BaseModel):
     event_id: UUID
     event_type: str
     received_at: datetime
+    status: str = Field("waiting", description="waiting for a match, or accepted: matched, "
+                        "and being routed")  # fmt: skip
     people: list[PersonRef]
 
 
@@ -50,7 +54,8 @@ class MatchRequest(BaseModel):
 
 class Matched(BaseModel):
     event_id: UUID
-    status: str
+    status: str = Field(description="accepted: recorded; the router publishes and routes the "
+                        "event within a round of its timer")  # fmt: skip
 
 
 @router.get("/v1/front-doors/{org_id}/matching-queue", response_model=list[QueuedEvent])
@@ -63,35 +68,45 @@ async def matching_queue(
     rt = _rt(request)
     async with rt.sessions.begin() as session:
         entries = await matching.waiting(session, org_id)
-        opened = [await matching.queued_event(session, org_id, e.event_id, rt.keys)
-                  for e in entries]  # fmt: skip
         for entry in entries:
             await audit.append(session, "matching_queue_read", caller.org_id, entry.event_id,
                                {"event_type": entry.event_type}, datetime.now(UTC))  # fmt: skip
     return [
         QueuedEvent(event_id=UUID(entry.event_id), event_type=entry.event_type,
-                    received_at=entry.received_at, people=list(event.people()))
-        for entry, event in opened
+                    received_at=entry.received_at, status=_shown_status(entry.status),
+                    people=_people(entry, rt))
+        for entry in entries
     ]  # fmt: skip
+
+
+def _people(entry: db.MatchingQueueEntry, rt: Runtime) -> list[PersonRef]:
+    """Read with the entry's data key, never the broker's event key (this process has none);
+    empty while not yet readable (parked by an older router, kept on the timer's next round)."""
+    try:
+        return matching.people_of(entry, rt.data_keys).people
+    except (matching.NotInQueue, DataKeyShredded, DataKeyUnusable):
+        return []
+
+
+def _shown_status(status: str) -> str:
+    return "waiting" if status == matching.WAITING else "accepted"
 
 
 @router.post("/v1/front-doors/{org_id}/matching-queue/{event_id}/match", response_model=Matched)
 async def match(
     request: Request, org_id: str, event_id: UUID, body: MatchRequest, caller: auth.FrontDoor
 ) -> Matched | JSONResponse:
-    """Says who the event's people are (people of this front door's area only); the event is
-    then routed to the whole family."""
+    """Says who the event's people are (people of this front door's area only). The answer
+    is ``accepted``: the match is recorded (the identifiers learnt, audited), and the router
+    publishes the event again within a round of its timer and routes it to the whole family;
+    the queue shows it until then."""
     _own(org_id, caller)
     rt = _rt(request)
-    # The match commits before the event is published again, or the router could read the
-    # event while its old routing record still stood, and skip it.
     try:
         async with rt.sessions.begin() as session:
-            entry, event = await matching.queued_event(session, org_id, str(event_id), rt.keys)
+            entry, named = await matching.queued(session, org_id, str(event_id), rt.data_keys)
             links = {link.position: link.person_id for link in body.links}
-            sealed = await matching.match(
-                session, entry, event, links, caller.org_id, datetime.now(UTC), rt.keys
-            )
+            await matching.match(session, entry, named, links, caller.org_id, datetime.now(UTC))
     except matching.NotInArea:
         async with rt.sessions.begin() as session:  # the match was rolled back; this stays
             await audit.append(session, "access_refused", caller.org_id, str(event_id),
@@ -99,19 +114,7 @@ async def match(
                                 "action": "match"}, datetime.now(UTC))  # fmt: skip
         detail = "a front door matches only people who live in its area"
         return JSONResponse({"detail": detail}, status_code=403)
-    key = person_key(rt.keys.pseudonym_secret, event.people()[0], event.source_org)
-    try:
-        await rt.publisher.publish(
-            [Message(rt.topics.events, key, sealed.model_dump_json().encode())]
-        )
-    except PublishFailed:
-        async with rt.sessions.begin() as session:
-            await matching.published(session, str(event_id), succeeded=False)
-        raise
-    async with rt.sessions.begin() as session:
-        await matching.published(session, str(event_id), succeeded=True)
-    # "routing": Kafka has it; the queue shows it until the router has routed it.
-    return Matched(event_id=event_id, status="routing")
+    return Matched(event_id=event_id, status="accepted")
 
 
 @router.get(
@@ -201,8 +204,13 @@ class ProposalView(BaseModel):
 
 class ProposalDecided(BaseModel):
     event_id: UUID
-    status: str
-    notices: int = Field(0, description="notices the confirmation released")
+    status: str = Field(description="accepted (a confirmation, applied by the router within "
+                        "a round of its timer) or rejected")  # fmt: skip
+    notices: int = Field(
+        0,
+        description="always 0 now: the notices a confirmation releases "
+        "are counted in the audit log once the router has sent them",
+    )
 
 
 @router.get("/v1/front-doors/{org_id}/proposals", response_model=list[ProposalView])
@@ -228,16 +236,15 @@ async def pending_proposals(
 async def confirm_proposal(
     request: Request, org_id: str, event_id: UUID, caller: auth.FrontDoor
 ) -> ProposalDecided:
-    """Applies the move or step-down to the directory, and sends the notices it held back
+    """Confirms the move or step-down: answered ``accepted``, and within a round of the
+    router's timer it is applied to the directory and the notices it held back are sent
     (the receiving authority's transfer, the new school and GP)."""
     _own(org_id, caller)
-    rt = _rt(request)
-    deps = RoutingDeps(rt.sessions, rt.keys, rt.publisher, rt.topics, data_keys=rt.data_keys)
     with _proposal_errors():
-        notices, reports = await proposals.confirm(deps, org_id, str(event_id), caller.org_id)
-    ids = [str(n.notice_id) for n in notices]
-    await outbox(deps).publish(ids, deps.clock(), also=reports)
-    return ProposalDecided(event_id=event_id, status="confirmed", notices=len(ids))
+        async with _rt(request).sessions.begin() as session:
+            await proposals.accept_confirmation(session, org_id, str(event_id), caller.org_id,
+                                                datetime.now(UTC))  # fmt: skip
+    return ProposalDecided(event_id=event_id, status="accepted")
 
 
 @router.post("/v1/front-doors/{org_id}/proposals/{event_id}/reject", response_model=ProposalDecided)

@@ -4,8 +4,9 @@ Notices come back sealed (header, ciphertext, signature); the recipient opens th
 own private key through the SDK's ``NoticeReceiver``. Fetching a notice is its delivery; a
 person's receipts (viewed, acknowledged, rejected with a reason) are posted separately, are
 recorded on the notice and published to the acknowledgements topic (the reason never is). A
-rejection sends the notice on to the front door. Asking for a notice that is not in this
-recipient's inbox is a 404, whether or not it exists elsewhere.
+rejection sends the notice on to the front door (the router's timer seals and signs it:
+this process holds no key that opens an event or signs a notice). Asking for a notice that
+is not in this recipient's inbox is a 404, whether or not it exists elsewhere.
 """
 
 import json
@@ -36,7 +37,6 @@ from broker.pseudonyms import pseudonym
 from broker.rules.deadlines import DIGEST_TIME, LONDON
 from broker.rules.escalation import MAX_REASON_CHARS
 from broker.services import follow_ups, inbox, matching, receipts
-from broker.services.outbox import Outbox
 from schemas.notices import NoticeHeader, Receipt, SealedNotice
 
 log = structlog.get_logger(__name__)
@@ -69,7 +69,12 @@ class ReceiptOut(BaseModel):
     receipt: Receipt
     at: datetime
     first: bool
-    rerouted_as: UUID | None = None
+    rerouted_as: UUID | None = Field(
+        None,
+        description="a first rejection: the id the notice sent on to the front door carries. "
+        "The router sends it within a round of its timer, so it may not be in the front "
+        "door's inbox yet when this answers.",
+    )
 
 
 class Acknowledged(BaseModel):
@@ -198,16 +203,9 @@ async def _record(
     if done.first:
         try:
             await rt.publisher.publish([_receipt_message(rt, recipient_id, done)])
-            if done.rerouted_as:
-                await _outbox(rt).publish([done.rerouted_as], now)
         except PublishFailed:
-            # The receipt itself is recorded; a re-routed notice is sent by the outbox relay.
-            log.warning("receipt_not_published")
+            log.warning("receipt_not_published")  # the receipt itself is recorded
     return done
-
-
-def _outbox(rt: Runtime) -> Outbox:
-    return Outbox(rt.sessions, rt.publisher, rt.topics.notices, rt.keys.pseudonym_secret)
 
 
 async def _summaries(

@@ -84,6 +84,54 @@ def _escalable(now: datetime) -> tuple[ColumnElement[bool], ...]:
             ~acknowledged.exists())  # fmt: skip
 
 
+async def can_reroute(session: AsyncSession, record: db.NoticeRecord) -> bool:
+    """Whether a rejected notice has a front door contact to go on to (directory only: the
+    inbox asks this before it records a rejection, and holds no key to seal the notice)."""
+    target = notice_records.reroute_target(record)
+    if target is None:
+        return False
+    onward = onward_from_front_door(target)
+    return await _contact(session, [target] + ([onward] if onward else []), record) is not None
+
+
+def reroute_id(notice_id: str) -> str:
+    """The id the re-routed notice will carry, known when the rejection is recorded."""
+    return str(uuid.uuid5(FOLLOW_UP_NAMESPACE, f"{notice_id}|{FollowUp.REROUTE.value}"))
+
+
+async def due_for_reroute(session: AsyncSession) -> list[str]:
+    """Rejected notices the router's timer has yet to send on, oldest first."""
+    return list(await session.scalars(
+        select(db.NoticeRecord.notice_id)
+        .where(db.NoticeRecord.reroute_pending_since.is_not(None))
+        .order_by(db.NoticeRecord.reroute_pending_since, db.NoticeRecord.notice_id)
+        .limit(ESCALATION_BATCH)
+    ))  # fmt: skip
+
+
+async def reroute_pending(session: AsyncSession, notice_id: str, deps: FollowUpDeps) -> str | None:
+    """Sends on a rejected notice the inbox marked (with its reason, as rejected, at the time
+    of the rejection); answers the new notice's id. Claimed by clearing the mark, so two
+    timers send it once (the row is locked while it is read)."""
+    record = await session.get(db.NoticeRecord, notice_id, with_for_update=True)
+    if record is None or record.reroute_pending_since is None:
+        return None
+    at = record.reroute_pending_since
+    record.reroute_pending_since = None
+    try:
+        reason = notice_records.unwrap(
+            deps.data_keys,
+            record.household,
+            notice_id,
+            "rejection_reason",
+            record.rejection_reason or "",
+        )
+    except DataKeyShredded:
+        log.info("reroute_of_shredded_household_skipped", notice_id=notice_id)
+        return None
+    return await reroute(session, record, reason, deps, at)
+
+
 async def reroute(
     session: AsyncSession, record: db.NoticeRecord, reason: str, deps: FollowUpDeps,
     now: datetime,

@@ -5,29 +5,41 @@ Nothing is dropped: the event stays sealed to the broker in the queue. Matching 
 directory the identifier the event used (an NHS number, a pupil number, an agency's own id),
 then the event is published again and routed like any other.
 
+Who holds which key (issue 12, least privilege): the front door's API (the inbox process)
+holds no key that opens an event. When the router parks an event it also keeps the people
+the event names, wrapped under a data key of the entry's own (``people_key``), which is all
+the API reads to list the queue and to learn identifiers at a match. The match only records
+the front door's decision (``accepted``); the router's timer then opens the event, seals it
+again under a header the broker stamps and publishes it (services/match_publication.py).
+Once routed, or after its retention (services/retention.py), the entry keeps nothing
+readable: its sealed event is emptied and its data key shredded.
+
 A front door matches only to people who live in its own area (a match elsewhere would send
 the event, and the identifier learnt, to another authority's family), and each match is an
 audited directory change made by the front door whose token asked for it.
 """
 
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import audit, db
-from broker.adapters.envelopes import open_event, seal_event
+from broker.adapters import audit, crypto, db
 from broker.errors import BrokerError
-from broker.keys import KeyStore
+from broker.ports import DataKeyStore
 from broker.rules.admission import Arrival
 from schemas.events import Event, PersonRef
 from schemas.transport import EventHeader, SealedEvent
 
-# "publishing": matched, and being handed back to Kafka; "routing": Kafka has it, the router
-# not yet. Both stay to do (and in the queue) until the router has routed it: an event the
-# router refuses is then not lost but still waiting for its front door.
-TO_DO = ("waiting", "publishing", "routing")
+# "accepted": matched by the front door, for the router's timer to publish; "publishing":
+# being handed back to Kafka; "routing": Kafka has it, the router not yet. All stay to do
+# (and in the queue) until the router has routed it: an event the router refuses is then
+# not lost but still waiting for its front door.
+WAITING, ACCEPTED = "waiting", "accepted"
+TO_DO = (WAITING, ACCEPTED, "publishing", "routing")
 REPUBLISHED = ("publishing", "routing")
 
 
@@ -43,20 +55,57 @@ class NotInArea(BrokerError):
     """A person named in a match lives in no household of the front door's area."""
 
 
+class QueuedPeople(BaseModel):
+    """What the front door sees of a queued event, and what a match learns from."""
+
+    source_org: str
+    people: list[PersonRef]
+
+
+def people_key(event_id: str) -> str:
+    """The name of the entry's own data key: shredding it makes its people unreadable."""
+    return "q-" + uuid.UUID(event_id).hex
+
+
 async def park(
     session: AsyncSession,
     sealed: SealedEvent,
     header: Arrival,
+    event: Event,
     front_door: str | None,
-    now: datetime,
+    data_keys: DataKeyStore,
 ) -> None:
     if await session.get(db.MatchingQueueEntry, str(header.event_id)) is not None:
         return
+    people = QueuedPeople(source_org=event.source_org, people=list(event.people()))
     session.add(db.MatchingQueueEntry(
         event_id=str(header.event_id), front_door=front_door or "unknown",
         event_type=header.event_type.value, received_at=header.received_at,
-        sealed_event=sealed.model_dump_json(), status="waiting",
+        sealed_event=sealed.model_dump_json(), status=WAITING,
+        people=wrap_people(data_keys, str(header.event_id), people),
     ))  # fmt: skip
+
+
+def wrap_people(data_keys: DataKeyStore, event_id: str, people: QueuedPeople) -> str:
+    stored = data_keys.wrap(people_key(event_id), people.model_dump_json().encode(),
+                            _context(event_id))  # fmt: skip
+    return crypto.b64encode(stored)
+
+
+def people_of(entry: db.MatchingQueueEntry, data_keys: DataKeyStore) -> QueuedPeople:
+    """The people the queued event names; ``DataKeyShredded`` once its key is gone, and
+    ``NotInQueue`` for an entry parked before its people were kept (the router's timer
+    keeps them on its next round)."""
+    if not entry.people:
+        raise NotInQueue("this queued event is not yet readable: try again shortly")
+    text = data_keys.unwrap(people_key(entry.event_id), crypto.b64decode(entry.people),
+                            _context(entry.event_id))  # fmt: skip
+    return QueuedPeople.model_validate_json(text)
+
+
+def _context(event_id: str) -> bytes:
+    # Binds the stored people to their entry: rows cannot be swapped.
+    return f"sgb/matching-queue/v1/{event_id}/people".encode()
 
 
 async def waiting(session: AsyncSession, front_door: str) -> Sequence[db.MatchingQueueEntry]:
@@ -69,58 +118,37 @@ async def waiting(session: AsyncSession, front_door: str) -> Sequence[db.Matchin
     return (await session.scalars(query)).all()
 
 
-async def queued_event(
-    session: AsyncSession, front_door: str, event_id: str, keys: KeyStore
-) -> tuple[db.MatchingQueueEntry, Event]:
-    entry = await session.get(db.MatchingQueueEntry, event_id)
-    if entry is None or entry.front_door != front_door or entry.status not in TO_DO:
+async def queued(
+    session: AsyncSession, front_door: str, event_id: str, data_keys: DataKeyStore
+) -> tuple[db.MatchingQueueEntry, QueuedPeople]:
+    """An entry of this front door's queue still waiting for a match, and its people."""
+    entry = await session.get(db.MatchingQueueEntry, event_id, with_for_update=True)
+    if entry is None or entry.front_door != front_door or entry.status != WAITING:
         raise NotInQueue("no such event waiting in this front door's queue")
-    sealed = SealedEvent.model_validate_json(entry.sealed_event)
-    _, signed = open_event(sealed, keys.hpke_for(_sealed_to(sealed)))
-    event = signed.event()  # its signature was verified when it was first routed
-    return entry, event
+    return entry, people_of(entry, data_keys)
 
 
 async def match(
     session: AsyncSession,
     entry: db.MatchingQueueEntry,
-    event: Event,
+    named: QueuedPeople,
     links: Mapping[int, str],
     actor: str,
     now: datetime,
-    keys: KeyStore,
-) -> SealedEvent:
-    """Links the event's people (by position) to directory people; returns the event to
-    publish again, under a header the broker stamps with the time of the match."""
-    named = event.people()
+) -> None:
+    """Links the event's people (by position) to directory people, and records the front
+    door's decision for the router's timer, which publishes the event again."""
     for index, person_id in links.items():
-        if not 0 <= index < len(named):
+        if not 0 <= index < len(named.people):
             raise NotInQueue(f"the event names no person at position {index}")
         await _check_in_area(session, person_id, actor)
     for index, person_id in links.items():
-        await _learn(session, named[index], person_id, event.source_org, actor, now,
+        await _learn(session, named.people[index], person_id, named.source_org, actor, now,
                      entry.event_id)  # fmt: skip
-    entry.status, entry.matched_at, entry.matched_by = "publishing", now, actor
+    entry.status, entry.matched_at, entry.matched_by = ACCEPTED, now, actor
     routed = await session.get(db.RoutedEvent, entry.event_id)
     if routed is not None:
         await session.delete(routed)  # so the router routes it afresh, to the whole family
-    return _stamped(entry, keys, now)
-
-
-def _stamped(entry: db.MatchingQueueEntry, keys: KeyStore, now: datetime) -> SealedEvent:
-    """The producer's signed event as it was (its ``occurred_at`` and signature untouched),
-    sealed again under a header the broker writes: received at the time of the match, so
-    that a match made more than a week after the event came is not refused as too old."""
-    sealed = SealedEvent.model_validate_json(entry.sealed_event)
-    header, signed = open_event(sealed, keys.hpke_for(_sealed_to(sealed)))
-    stamped = header.model_copy(
-        update={"received_at": now, "broker_key_id": keys.public.hpke_key_id}
-    )
-    return seal_event(signed, stamped, keys.public.hpke)
-
-
-def _sealed_to(sealed: SealedEvent) -> str:
-    return EventHeader.model_validate_json(sealed.header).broker_key_id
 
 
 async def published(session: AsyncSession, event_id: str, *, succeeded: bool) -> None:
@@ -129,7 +157,7 @@ async def published(session: AsyncSession, event_id: str, *, succeeded: bool) ->
     routed it already."""
     entry = await session.get(db.MatchingQueueEntry, event_id)
     if entry is not None and entry.status == "publishing":
-        entry.status = "routing" if succeeded else "waiting"
+        entry.status = "routing" if succeeded else WAITING
 
 
 async def republication(session: AsyncSession, header: EventHeader) -> db.MatchingQueueEntry | None:
@@ -142,12 +170,20 @@ async def republication(session: AsyncSession, header: EventHeader) -> db.Matchi
     return entry if entry.matched_at == header.received_at else None
 
 
-async def routed(session: AsyncSession, event_id: str, *, resolved: bool) -> None:
-    """The router has routed the matched event: it leaves the queue, or waits again for a
-    person still unknown."""
+async def routed(
+    session: AsyncSession, event_id: str, data_keys: DataKeyStore, *, resolved: bool
+) -> None:
+    """The router has routed the matched event: it leaves the queue keeping nothing readable
+    (the event is in the family's chronology now), or waits again for a person still
+    unknown."""
     entry = await session.get(db.MatchingQueueEntry, event_id)
-    if entry is not None and entry.status in REPUBLISHED:
-        entry.status = "matched" if resolved else "waiting"
+    if entry is None or entry.status not in REPUBLISHED:
+        return
+    if not resolved:
+        entry.status = WAITING
+        return
+    entry.status, entry.sealed_event, entry.people = "matched", "", None
+    data_keys.shred(people_key(event_id))
 
 
 async def _check_in_area(session: AsyncSession, person_id: str, front_door: str) -> None:

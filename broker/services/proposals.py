@@ -6,10 +6,11 @@ family's front door (from another linked organisation), or refused (from an orga
 directory does not link to the family). Every outcome is in the audit log, and every write to
 the directory is a directory change (``directory_changes.record``) naming who made it.
 
-The front door then confirms a held proposal (``confirm``: the change is applied, and the
-notices withheld until then go to the receiving authority, the new school and GP, with
-deadlines from the confirmation) or rejects it (``reject``: nothing changes, nobody new is
-told).
+The front door then confirms a held proposal (``accept_confirmation``; the router's timer,
+which alone holds the keys to open the event and sign notices, then ``confirm``s it: the
+change is applied, and the notices withheld until then go to the receiving authority, the
+new school and GP, with deadlines from the confirmation) or rejects it (``reject``: nothing
+changes, nobody new is told).
 
 ProposalError (BrokerError)
 ├── NoSuchProposal        nothing pending under that id
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from broker.services.routing import RoutingDeps
 
 PENDING = "pending"
+CONFIRMING = "confirming"  # confirmed by the front door, for the router's timer to apply
 
 
 class ProposalError(BrokerError):
@@ -107,21 +109,41 @@ async def waiting(session: AsyncSession, front_door: str) -> Sequence[db.Directo
     return (await session.scalars(query)).all()
 
 
-async def confirm(
-    deps: "RoutingDeps", front_door: str, event_id: str, actor: str
-) -> tuple[list[NoticeHeader], list[Message]]:
-    """Applies the proposal and seals the notices it withheld; answers them and the records
-    to publish once committed (the caller publishes through the outbox)."""
-    now = deps.clock()
+async def accept_confirmation(
+    session: AsyncSession, front_door: str, event_id: str, actor: str, now: datetime
+) -> None:
+    """The front door's confirmation, recorded for the router's timer (``confirm``): the
+    front door's API holds no key to open the event or sign the notices it releases."""
+    row = await _pending(session, front_door, event_id)
+    row.status, row.decided_at, row.decided_by = CONFIRMING, now, actor
+
+
+async def confirming(session: AsyncSession) -> list[str]:
+    """Confirmed proposals the router's timer has yet to apply, oldest first."""
+    return list(await session.scalars(
+        select(db.DirectoryProposal.event_id)
+        .where(db.DirectoryProposal.status == CONFIRMING)
+        .order_by(db.DirectoryProposal.decided_at)
+        .limit(100)
+    ))  # fmt: skip
+
+
+async def confirm(deps: "RoutingDeps", event_id: str) -> tuple[list[NoticeHeader], list[Message]]:
+    """Applies a confirmed proposal as its front door confirmed it, and seals the notices it
+    withheld; answers them and the records to publish once committed (the caller publishes
+    through the outbox). Nothing when another timer applied it first."""
     async with deps.sessions.begin() as session:
-        row = await _pending(session, front_door, event_id)
+        row = await session.get(db.DirectoryProposal, event_id, with_for_update=True)
+        if row is None or row.status != CONFIRMING or row.decided_at is None:
+            return [], []
+        now, actor = row.decided_at, row.decided_by or row.front_door
         event = _opened(row, deps)
         directory = SqlDirectory(session)
         context = await directory.family_for(event.people(), event.source_org)
         # Decided on the family as it was proposed: the move's notices name where it leaves.
         decisions = _released(event, context.family, row, now)
         await apply(directory, event, context.family, actor=actor)
-        sent, reports = await _seal(session, directory, event, context, decisions, deps)
+        sent, reports = await _seal(session, directory, event, context, decisions, deps, now)
         await _decided(session, row, "confirmed", actor, now, len(sent))
     return [notice for notice, _ in sent], list(reports)
 
@@ -162,10 +184,10 @@ def _released(
 
 async def _seal(
     session: AsyncSession, directory: SqlDirectory, event: Event,
-    context: FamilyContext, decisions: list[Decision], deps: "RoutingDeps",
+    context: FamilyContext, decisions: list[Decision], deps: "RoutingDeps", now: datetime,
 ) -> tuple[list[tuple[NoticeHeader, Decision]], list[Message]]:  # fmt: skip
     # Deadlines run from the confirmation: nobody could act on the notices before it.
-    confirmed = Arrival.of(event, deps.clock())
+    confirmed = Arrival.of(event, now)
     notices = EventNotices(session, directory, event, confirmed, context, deps)
     reports, sent = await notices.seal_all(decisions)
     homes = dict.fromkeys(m.household_id for m in context.family.members if m.household_id)
@@ -175,7 +197,7 @@ async def _seal(
         ids = {"event_id": str(notice.event_id), "recipient_id": notice.recipient_id,
                "rule_id": decision.rule_id, "severity": notice.severity.value}  # fmt: skip
         await audit.append(session, "notice_produced", "router", str(notice.notice_id), ids,
-                           deps.clock())  # fmt: skip
+                           now)  # fmt: skip
     return sent, list(reports)
 
 

@@ -3,7 +3,8 @@
 Delivered is the transport's receipt (the recipient's system fetched the notice, or its
 webhook answered 2xx); viewed, acknowledged and rejected come from people. Only an
 acknowledgement stops the clock: it closes the notice's whole escalation chain. A rejection
-closes that one notice and sends it on to the front door concerned.
+closes that one notice and marks it to be sent on to the front door concerned, which the
+router's timer does (follow_ups.reroute_pending): the inbox holds no key to sign a notice.
 """
 
 from dataclasses import dataclass
@@ -96,18 +97,21 @@ async def _reject(
         raise ReceiptRefused("this notice was acknowledged; it cannot also be rejected")
     if notice.rejected_at is not None:
         return await _recorded(session, notice, Receipt.REJECTED, notice.rejected_at, False)
-    notice.rejected_at = at
-    notice.rejection_reason = notice_records.wrap(
-        deps.data_keys, notice.household, notice.notice_id, "rejection_reason", reason
-    )
-    rerouted_as = await follow_ups.reroute(session, notice, reason, deps, at)
-    if rerouted_as is None:
+    if not await follow_ups.can_reroute(session, notice):
         # A rejection never ends a notice: with nobody left to send it on to, it stays open
         # (and escalates) until someone here acknowledges it.
         raise ReceiptRefused(
             "nobody is left to send this notice on to: please acknowledge it, or call the "
             "front door"
         )
+    notice_records.body_of(notice, deps.data_keys)  # gone (410) once its household is shredded
+    notice.rejected_at = at
+    notice.rejection_reason = notice_records.wrap(
+        deps.data_keys, notice.household, notice.notice_id, "rejection_reason", reason
+    )
+    # Sent on by the router's timer, which alone holds the key notices are signed with.
+    notice.reroute_pending_since = at
+    rerouted_as = follow_ups.reroute_id(notice.notice_id)
     return await _recorded(session, notice, Receipt.REJECTED, at, True, rerouted_as)
 
 

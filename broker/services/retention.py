@@ -9,10 +9,15 @@ no other household (the others' records also serve their other home, whose reten
 them), and the matching queue's copies of events that were matched to it (sealed only to the
 broker, so readable to it for as long as they were kept). The audit log keeps the fact and
 the counts, no more.
+
+The matching queue forgets on its own too: an event nobody matched within
+``matching_queue_retention_days`` (90 by default) is purged by the router's timer
+(``purge_unmatched_queue``): its row and sealed event deleted, the data key of the people it
+names shredded, audited by event id and type.
 """
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +26,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from broker.adapters import audit, db
 from broker.ports import DataKeyStore
 from broker.pseudonyms import pseudonym, unmatched_key_name
+from broker.services import matching
 
 
 async def shred_household(
@@ -100,3 +106,30 @@ async def _delete(
         return 0
     result = await session.execute(delete(model).where(column.in_(values)))
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def purge_unmatched_queue(
+    session: AsyncSession, keys: DataKeyStore, now: datetime, retention: timedelta
+) -> list[str]:
+    """The matching queue's entries nobody matched within ``retention`` of their receipt:
+    each row is deleted (its event, sealed to the broker) and its data key shredded (the
+    people it names), audited by event id and type only. Answers their event ids. An entry
+    matched meanwhile is not waiting, and is not purged: routed, it keeps nothing readable."""
+    expired = (await session.scalars(
+        select(db.MatchingQueueEntry)
+        .where(db.MatchingQueueEntry.status == matching.WAITING,
+               db.MatchingQueueEntry.received_at <= now - retention)
+        .order_by(db.MatchingQueueEntry.received_at)
+        .limit(PURGE_BATCH)
+        .with_for_update(skip_locked=True)
+    )).all()  # fmt: skip
+    for entry in expired:
+        await session.delete(entry)
+        keys.shred(matching.people_key(entry.event_id))
+        await audit.append(session, "queue_entry_purged", "retention", entry.event_id,
+                           {"event_type": entry.event_type, "front_door": entry.front_door,
+                            "retention_days": retention.days}, now)  # fmt: skip
+    return [entry.event_id for entry in expired]
+
+
+PURGE_BATCH = 100

@@ -307,8 +307,9 @@ async def _remember(
     family = context.family
     resolved = family.subject is not None and not family.unmatched
     if not resolved:
-        await matching.park(session, sealed, arrival, family.front_door(), deps.clock())
-    await matching.routed(session, str(event.event_id), resolved=resolved)
+        await matching.park(session, sealed, arrival, event, family.front_door(),
+                            deps.data_keys)  # fmt: skip
+    await matching.routed(session, str(event.event_id), deps.data_keys, resolved=resolved)
     if family.subject is None:
         return
     households = dict.fromkeys(m.household_id for m in family.members if m.household_id)

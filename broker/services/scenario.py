@@ -407,13 +407,17 @@ def _event_id(scenario: Scenario, index: int) -> str:
 
 
 async def _confirm(event_id: str, deps: RoutingDeps) -> None:
-    """The family's front door confirms the step's proposal, as through its API."""
+    """The family's front door confirms the step's proposal, as through its API, and the
+    router's timer applies it."""
     async with deps.sessions() as session:
         proposal = await session.get(db.DirectoryProposal, event_id)
     if proposal is None:
         raise ValueError("the step named proposed nothing for a front door to confirm")
     front_door = proposal.front_door
-    notices, reports = await proposals.confirm(deps, front_door, event_id, front_door)
+    async with deps.sessions.begin() as session:
+        await proposals.accept_confirmation(session, front_door, event_id, front_door,
+                                            deps.clock())  # fmt: skip
+    notices, reports = await proposals.confirm(deps, event_id)
     await outbox(deps).publish([str(n.notice_id) for n in notices], deps.clock(), also=reports)
 
 

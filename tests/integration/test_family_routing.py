@@ -16,6 +16,7 @@ from support import open_listed, post_signed, wait_for_notices
 from broker.adapters import db
 from broker.bootstrap import Runtime
 from broker.demo import family
+from consumers.follow_up_timer import tick
 
 pytestmark = pytest.mark.integration
 
@@ -82,6 +83,8 @@ class TestMatchingQueue:
             json={"links": [{"position": 0, "person_id": "p-mother"}], "matched_by": "duty-sw-1"},
         )
         assert answer.status_code == 200
+        assert answer.json()["status"] == "accepted"  # recorded, for the router to route
+        await tick(running_broker, datetime.now(UTC))  # the router's timer publishes it again
         [school] = await wait_for_notices(inbox, "school-oakfield:key_adult", 1)
         assert school["header"]["event_id"] == unknown["event_id"]
         assert (await inbox.get(queue_url)).json() == []

@@ -21,8 +21,9 @@ from broker.demo import family
 from broker.rules.admission import Arrival
 from broker.services import matching
 from broker.services.retention import shred_household
+from consumers.follow_up_timer import tick
 from producers.sdk import EventPublisher
-from schemas.events import EventAdapter
+from schemas.events import Event, EventAdapter
 from schemas.transport import EventHeader, SealedEvent
 
 pytestmark = pytest.mark.e2e
@@ -212,7 +213,7 @@ class TestMatching:
         assert recorded.actor == "la-front-door"
 
 
-def aged_unknown_crisis(rt: Runtime, keys: Keys, days: int) -> tuple[SealedEvent, Arrival]:
+def aged_unknown_crisis(rt: Runtime, keys: Keys, days: int) -> tuple[SealedEvent, Arrival, Event]:
     """A crisis about someone nobody knows, received ``days`` ago, sealed as it lay then."""
     received = datetime.now(UTC) - timedelta(days=days)
     event = EventAdapter.validate_python(crisis(
@@ -222,7 +223,7 @@ def aged_unknown_crisis(rt: Runtime, keys: Keys, days: int) -> tuple[SealedEvent
     header = EventHeader(event_id=event.event_id, source_org=event.source_org,
                          broker_key_id=rt.keys.public.hpke_key_id)  # fmt: skip
     sealed = seal_event(sign_event(event, keys["mh-demo"]), header, rt.keys.public.hpke)
-    return sealed, Arrival.of(event, received)
+    return sealed, Arrival.of(event, received), event
 
 
 async def wait_for_audit(rt: Runtime, action: str, subject: str) -> audit.AuditEntry:
@@ -246,15 +247,17 @@ class TestLateMatch:
         is published again by the broker, routed with its own ``occurred_at`` (its
         producer's key checked at its first receipt), and marked matched only once routed."""
         rt = running_broker
-        sealed, arrival = aged_unknown_crisis(rt, producer_keys, days=8)
+        sealed, arrival, event = aged_unknown_crisis(rt, producer_keys, days=8)
         event_id = str(arrival.event_id)
         async with rt.sessions.begin() as session:  # queued, as the router did eight days ago
-            await matching.park(session, sealed, arrival, "la-front-door", arrival.received_at)
+            await matching.park(session, sealed, arrival, event, "la-front-door", rt.data_keys)
         await queued(inbox, event_id)
 
         to_mother = {"links": [{"position": 0, "person_id": "p-mother"}]}
         answer = await inbox.post(f"{QUEUE}/{event_id}/match", json=to_mother)
-        assert answer.json()["status"] == "routing"  # not "matched": the router has not routed it
+        # Not "matched": recorded, for the router's timer to publish and route.
+        assert answer.json()["status"] == "accepted"
+        await tick(rt, datetime.now(UTC))  # a round of the router's timer publishes it again
         school = await wait_for_notices(inbox, "school-oakfield:key_adult", 1)
         assert [n["header"]["event_id"] for n in school] == [event_id]
         async with rt.sessions() as session:

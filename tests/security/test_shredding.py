@@ -31,6 +31,7 @@ from broker.demo import family
 from broker.services.dead_letters import Replayed, replay
 from broker.services.directory_admin import put_contact, put_household
 from broker.services.retention import shred_household
+from consumers.follow_up_timer import tick
 from schemas.directory import ContactSpec, HouseholdMemberSpec, HouseholdSpec
 
 pytestmark = pytest.mark.e2e
@@ -234,6 +235,7 @@ class TestShreddingLeavesNothingInClear:
                                    json={"links": [{"position": 0, "person_id": "p-mother"}],
                                          "matched_by": "duty social worker"})  # fmt: skip
         assert matched.status_code == 200
+        await tick(rt, datetime.now(UTC))  # the router's timer publishes the matched event
         await until(lambda: chronology_has(rt, unknown["event_id"]))
         assert await kept_in_clear(rt) == (True, True, True)
 
