@@ -158,6 +158,13 @@ async def append(
     session.info[TAIL] = (entry.seq, entry.hash)
 
 
+async def hold_lock(session: AsyncSession) -> None:
+    """Takes the chain's lock now (as the first append would), for a check that must see
+    every other appender's entries before this transaction appends its own."""
+    if TAIL not in session.info:
+        session.info[TAIL] = await _locked_tail(session)
+
+
 async def _locked_tail(session: AsyncSession) -> tuple[int, str]:
     await _take_append_lock(session)
     last = (
