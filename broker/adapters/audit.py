@@ -46,6 +46,7 @@ Action = Literal[
     "notice_acknowledged",
     "notice_rejected",
     "notice_escalated",
+    "notice_undeliverable",
     "directory_changed",
     "directory_change_refused",
     "chronology_accessed",
