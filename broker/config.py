@@ -141,6 +141,12 @@ class Settings(BaseSettings):
     administrators: list[str] = Field(
         default_factory=list, description="ids of the organisations that administer the directory"
     )
+    key_change_expiry_hours: float = Field(
+        72,
+        gt=0,
+        description="how long a key change awaits a second administrator's "
+        "approval; older, it lapses and must be asked for again",
+    )
     max_body_bytes: int = Field(1_048_576, ge=1024)
     rate_limit: str = Field(
         "600/minute", description="per peer address, before authentication (limits notation)"

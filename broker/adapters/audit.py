@@ -56,6 +56,8 @@ Action = Literal[
     "webhook_refused",
     "key_change_requested",
     "key_change_approved",
+    "key_change_withdrawn",
+    "key_change_refused",
     "directory_proposal",
     "notice_withheld",
 ]

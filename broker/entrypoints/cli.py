@@ -5,6 +5,7 @@ message or locals, which can quote personal data), not printed by Typer or rich.
 """
 
 import asyncio
+import getpass
 import os
 import signal
 from collections.abc import Awaitable, Callable
@@ -94,18 +95,38 @@ def _serve(create: Callable[[Settings], "FastAPI"], host: str, port: int) -> Non
 
 
 @app.command("directory-import")
-def directory_import(folder: Path) -> None:
-    """Load a folder of directory CSV files into the database, recording every change."""
+def directory_import(
+    folder: Path,
+    operator: Annotated[
+        str | None,
+        typer.Option(help="who runs the import, recorded as its author (default: the OS user)"),
+    ] = None,
+) -> None:
+    """Load a folder of directory CSV files into the database, recording every change. A row
+    that would change the keys of an organisation on record is not applied: it is held as a
+    pending key change, proposed by the operator, for an administrator to approve."""
     from broker.entrypoints.admin_api import import_folder
     from broker.errors import BrokerError
 
     try:
-        summary = asyncio.run(import_folder(folder, Settings()))
+        summary = asyncio.run(import_folder(folder, Settings(), _operator(operator)))
     except BrokerError as exc:
         typer.echo(f"nothing imported: {exc}", err=True)
         raise typer.Exit(1) from None
     for kind, counts in summary.items():
         typer.echo(f"{kind}: " + (", ".join(f"{n} {a}" for a, n in counts.items()) or "none"))
+
+
+def _operator(named: str | None) -> str:
+    """The operator named, else the OS user; an import nobody answers for is refused."""
+    try:
+        operator = named or getpass.getuser()
+    except (KeyError, OSError):  # no such user in the password database, no LOGNAME
+        operator = ""
+    if not operator.strip():
+        typer.echo("name the operator: --operator <name>", err=True)
+        raise typer.Exit(2)
+    return operator.strip()[:64]
 
 
 @app.command()
