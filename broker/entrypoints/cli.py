@@ -237,9 +237,12 @@ def db_upgrade() -> None:
 @app.command("shred-household")
 def shred_household(household_id: str) -> None:
     """Retention: delete the household's data key (its stored notices can never be read
-    again), its chronology, its pattern records and its matched queue entries."""
+    again), its chronology, its pattern records and its matched queue entries; then cut
+    every event the router has routed from the events topic."""
     from broker.adapters import db
     from broker.adapters.data_keys import FileDataKeys
+    from broker.adapters.kafka import Topics
+    from broker.adapters.topic_purge import delete_routed
     from broker.services.retention import shred_household as shred
 
     settings = Settings()
@@ -254,7 +257,20 @@ def shred_household(household_id: str) -> None:
         await engine.dispose()
         return done
 
+    async def purge() -> dict[int, int]:
+        events = Topics.with_prefix(settings.topic_prefix).events
+        return await delete_routed(settings.kafka_bootstrap_servers, events,
+                                   settings.router_group, settings.kafka_security)  # fmt: skip
+
     typer.echo("household data key deleted" if asyncio.run(run()) else "no key to delete")
+    try:
+        cut = asyncio.run(purge())
+    except Exception as exc:  # the key is gone either way; the topic waits for a retry
+        structlog.get_logger(__name__).error("events_topic_not_purged", error=type(exc).__name__)
+        typer.echo("routed events not yet cut from the events topic: run this again", err=True)
+        raise typer.Exit(1) from None
+    structlog.get_logger(__name__).info("events_topic_purged", partitions=len(cut))
+    typer.echo(f"routed events cut from the events topic ({len(cut)} partitions)")
 
 
 @app.command()
