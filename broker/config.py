@@ -141,6 +141,13 @@ class Settings(BaseSettings):
     administrators: list[str] = Field(
         default_factory=list, description="ids of the organisations that administer the directory"
     )
+    unknown_person_retention_days: int = Field(
+        90,
+        ge=1,
+        description="how long what is kept about someone the directory does not "
+        "know stays readable after its last notice: ``sgb sweep-unknown-people`` then "
+        "shreds the key",
+    )
     key_change_expiry_hours: float = Field(
         72,
         gt=0,

@@ -52,6 +52,7 @@ Action = Literal[
     "chronology_accessed",
     "matching_queue_read",
     "household_shredded",
+    "unknown_person_key_swept",
     "access_refused",
     "webhook_refused",
     "key_change_requested",

@@ -273,6 +273,31 @@ def shred_household(household_id: str) -> None:
     typer.echo(f"routed events cut from the events topic ({len(cut)} partitions)")
 
 
+@app.command("sweep-unknown-people")
+def sweep_unknown_people() -> None:
+    """Retention: shred the data key of each person the directory does not know whose last
+    notice is older than SGB_UNKNOWN_PERSON_RETENTION_DAYS (run it daily)."""
+    from datetime import UTC, datetime
+
+    from broker.adapters import db
+    from broker.adapters.data_keys import FileDataKeys
+    from broker.services.retention import sweep_unknown_people as sweep
+
+    settings = Settings()
+    retention = timedelta(days=settings.unknown_person_retention_days)
+
+    async def run() -> int:
+        engine = db.make_engine(settings.database_url)
+        sessions = db.sessions(engine, audit_key(settings.keys_dir, create=False))
+        async with sessions.begin() as session:
+            swept = await sweep(session, FileDataKeys(settings.keys_dir / "households"),
+                                datetime.now(UTC), retention, "retention-sweep")  # fmt: skip
+        await engine.dispose()
+        return len(swept)
+
+    typer.echo(f"{asyncio.run(run())} unknown people's data keys shredded")
+
+
 @app.command()
 def scenario(files: list[Path]) -> None:
     """Replay scenario files through the routing rules and check the notices they expect."""

@@ -11,7 +11,7 @@ import json
 import socket
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Network
 from typing import Any
 
@@ -427,3 +427,60 @@ class TestShreddingReachesKafka:
         [entry] = await audit_entries(rt, "household_shredded")
         assert entry.actor == "cli"
         assert json.loads(entry.details)["unmatched_keys"] >= 1
+
+
+async def age_notices(rt: Runtime, event_id: str, days: int) -> str:
+    """Time passing: the event's notices were made ``days`` ago. Answers their key's name."""
+    async with rt.sessions.begin() as session:
+        records = (await session.scalars(
+            select(db.NoticeRecord).where(db.NoticeRecord.event_id == event_id)
+        )).all()  # fmt: skip
+        for record in records:
+            record.created_at -= timedelta(days=days)
+    [name] = {record.household for record in records}
+    return name
+
+
+async def sgb_sweep(settings: Settings) -> Result:
+    env = {"SGB_DATABASE_URL": settings.database_url, "SGB_KEYS_DIR": str(settings.keys_dir)}
+    return await asyncio.to_thread(CliRunner().invoke, cli, ["sweep-unknown-people"], env=env)
+
+
+class TestUnknownPeoplesKeys:
+    async def test_07_unknown_peoples_keys_are_swept_after_retention(
+        self,
+        gateway: httpx.AsyncClient,
+        inbox: httpx.AsyncClient,
+        running_broker: Runtime,
+        producer_keys: dict[str, Ed25519PrivateKey],
+        settings: Settings,
+    ) -> None:
+        """Attack: read, years later, what the broker kept about someone the directory never
+        came to know (the front door's notice of a crisis of a person known only by a record
+        number): with no household to shred, its key would be kept for ever. ``sgb
+        sweep-unknown-people`` shreds each such key whose last notice is older than the
+        retention period (90 days): the old notice answers 410, the sweep is audited once
+        per key (its pseudonym, never the identifier), a second sweep finds nothing more,
+        and someone unknown but recently notified keeps theirs."""
+        rt = running_broker
+        old, recent = crisis_of_someone_unknown(), crisis() | {"subject": {"local_id": "mh-5"}}
+        for event in (old, recent):
+            assert (await post_signed(gateway, event, producer_keys)).status_code == 202
+        stale = await until(lambda: unmatched_notice(inbox, old["event_id"]))
+        fresh = await until(lambda: unmatched_notice(inbox, recent["event_id"]))
+        name = await age_notices(rt, old["event_id"], days=91)
+
+        swept = await sgb_sweep(settings)
+        assert swept.exit_code == 0, swept.output
+        assert "1 unknown people's data keys shredded" in swept.output
+        gone = await inbox.get(f"/v1/recipients/{FRONT_DOOR}/notices/{stale['notice_id']}")
+        kept = await inbox.get(f"/v1/recipients/{FRONT_DOOR}/notices/{fresh['notice_id']}")
+        assert (gone.status_code, kept.status_code) == (410, 200)
+        [entry] = await audit_entries(rt, "unknown_person_key_swept")
+        assert (entry.actor, entry.subject_ref) == ("retention-sweep", name)
+        assert json.loads(entry.details)["retention_days"] == 90
+        assert "mh-record-4471" not in f"{entry.subject_ref} {entry.details}"
+
+        again = await sgb_sweep(settings)
+        assert "0 unknown people's data keys shredded" in again.output
+        assert len(await audit_entries(rt, "unknown_person_key_swept")) == 1
