@@ -147,6 +147,19 @@ class Settings(BaseSettings):
     administrators: list[str] = Field(
         default_factory=list, description="ids of the organisations that administer the directory"
     )
+    unknown_person_retention_days: int = Field(
+        90,
+        ge=1,
+        description="how long what is kept about someone the directory does not "
+        "know stays readable after its last notice: ``sgb sweep-unknown-people`` then "
+        "shreds the key",
+    )
+    key_change_expiry_hours: float = Field(
+        72,
+        gt=0,
+        description="how long a key change awaits a second administrator's "
+        "approval; older, it lapses and must be asked for again",
+    )
     max_body_bytes: int = Field(1_048_576, ge=1024)
     rate_limit: str = Field(
         "600/minute", description="per peer address, before authentication (limits notation)"

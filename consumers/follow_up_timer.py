@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from broker.adapters.kafka import is_transient
+from broker.adapters.kafka import Message, is_transient
 from broker.bootstrap import Runtime
 from broker.keys import audit_key
 from broker.services import follow_ups, proposals
@@ -34,7 +34,8 @@ async def tick(rt: Runtime, now: datetime) -> list[str]:
     pending, then escalate what is due; returns escalations. Each notice escalates in its
     own transaction, so one that fails holds up no other."""
     outbox = Outbox(rt.sessions, rt.publisher, rt.topics.notices, rt.keys.pseudonym_secret)
-    deps = follow_ups.FollowUpDeps(rt.keys, rt.data_keys, rt.settings.routing.escalation_period())
+    deps = follow_ups.FollowUpDeps(rt.keys, rt.data_keys, rt.settings.routing.escalation_period(),
+                                   dead_letters=rt.topics.dead_letters)  # fmt: skip
     await decisions(rt, outbox, deps, now)
     async with rt.sessions.begin() as session:
         retention = timedelta(days=rt.settings.matching_queue_retention_days)
@@ -42,20 +43,22 @@ async def tick(rt: Runtime, now: datetime) -> list[str]:
     await outbox.relay(now)
     async with rt.sessions() as session:
         due = await follow_ups.due_for_escalation(session, now)
-    escalations = []
+    escalations, dead_letters = [], []
     for notice_id in due:
+        letters: list[Message] = []  # kept only if its transaction commits
         try:
             async with rt.sessions.begin() as session:
-                escalation = await follow_ups.escalate(session, notice_id, deps, now)
+                escalation = await follow_ups.escalate(session, notice_id, deps, now, letters)
         except Exception as exc:
             if _transient(exc):
                 raise
             # Left unclaimed, it is tried again next round; the others go ahead meanwhile.
             log.error("escalation_failed", notice_id=notice_id, error=type(exc).__name__)
             continue
+        dead_letters += letters
         if escalation:
             escalations.append(escalation)
-    await outbox.publish(escalations, now)
+    await outbox.publish(escalations, now, also=dead_letters)
     return escalations
 
 

@@ -9,12 +9,16 @@ import asyncio
 from collections.abc import Sequence
 
 import structlog
+from cryptography.exceptions import InvalidTag
 from pydantic import ValidationError
 
 from broker.adapters import audit, dead_letter_topic, metrics
+from broker.adapters.data_keys import key_name
+from broker.adapters.envelopes import open_event
 from broker.adapters.kafka import ConsumerHealth, Message, Received, consume
 from broker.bootstrap import Runtime
-from broker.pseudonyms import pseudonym
+from broker.errors import BrokerError
+from broker.pseudonyms import person_identifier, pseudonym, unmatched_key_name
 from broker.services.routing import Routed, RoutingDeps, outbox, record_events
 from consumers.follow_up_timer import run_follow_up_timer
 from schemas.transport import EventHeader, SealedEvent
@@ -86,9 +90,34 @@ def dead_letter(record: Received, exc: Exception, deps: RoutingDeps) -> Message:
     log.warning("event_dead_lettered", **reason, topic=record.topic,
                 partition=record.partition, offset=record.offset)  # fmt: skip
     key = record.key or pseudonym(deps.keys.pseudonym_secret, "offset", str(record.offset))
-    # The original value, so the letter can be replayed: ciphertext and a header of ids.
-    return dead_letter_topic.dead_letter(deps.topics.dead_letters, key, record.value, reason,
-                                         source, deps.clock())  # fmt: skip
+    # The original value, so the letter can be replayed: ciphertext and a header of ids,
+    # sealed again under its people's data keys when the broker can read it.
+    value, under = _sealed_for_shredding(record, source, deps)
+    return dead_letter_topic.dead_letter(deps.topics.dead_letters, key, value, reason,
+                                         source, deps.clock(), under)  # fmt: skip
+
+
+def _sealed_for_shredding(
+    record: Received, source: dead_letter_topic.Source, deps: RoutingDeps
+) -> tuple[bytes, str | None]:
+    """An event sealed to the broker stays readable to the broker's key for as long as the
+    letter is kept (30 days), its household's shredding notwithstanding. So a letter the
+    router can open goes sealed under the data key of each identifier of each person it
+    names: a household's shredding deletes those of its members (services/retention.py),
+    and the letter with them. One it cannot open stays as it came (the broker cannot read it
+    either); one it cannot seal too, rather than be lost."""
+    try:
+        sealed = SealedEvent.model_validate_json(record.value)
+        key_id = EventHeader.model_validate_json(sealed.header).broker_key_id
+        event = open_event(sealed, deps.keys.hpke_for(key_id))[1].event()
+        secret = deps.keys.pseudonym_secret
+        under = key_name(unmatched_key_name(secret, person_identifier(p, event.source_org))
+                         for p in event.people())  # fmt: skip
+        wrapped = deps.data_keys.wrap(under, record.value, dead_letter_topic.sealed_context(source))
+    except (ValueError, InvalidTag, BrokerError, OSError) as exc:
+        log.info("dead_letter_kept_as_received", error=type(exc).__name__)
+        return record.value, None
+    return wrapped, under
 
 
 async def run_router(

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters import audit, crypto, db
+from broker.adapters import audit, crypto, db, event_receipts
 from broker.adapters.directory import SqlDirectory
 from broker.adapters.envelopes import signed_from_bytes
 from broker.adapters.kafka import Topics, ensure_topics
@@ -206,6 +206,9 @@ async def accept(request: Request, pairs: Sequence[tuple[Event, SignedEvent]]) -
     fresh = _first_of_each([e for e in events if not seen[e.event_id]])
     if fresh:
         chosen = {id(e) for e in fresh}
+        # Audited before it is published (the router may route it at once), and once:
+        # a retry after a failed publish, or the router, finds the receipt audited.
+        await _audit_receipts(sessions, fresh)
         await publisher.publish_signed([(e, s) for e, s in pairs if id(e) in chosen])
         await _remember(sessions, fresh)
     for e in fresh:
@@ -253,11 +256,17 @@ async def _remember(sessions: async_sessionmaker[AsyncSession], events: Sequence
                 session.add(db.AcceptedEvent(
                     event_id=str(event.event_id), digest=digest(event), accepted_at=now
                 ))  # fmt: skip
-                await audit.append(session, "event_received", event.source_org,
-                                   str(event.event_id), {"event_type": event.event_type.value},
-                                   now)  # fmt: skip
         except IntegrityError:
             log.info("event_accepted_concurrently", event_id=str(event.event_id))
+
+
+async def _audit_receipts(
+    sessions: async_sessionmaker[AsyncSession], events: Sequence[Event]
+) -> None:
+    now = datetime.now(UTC)
+    async with sessions.begin() as session:
+        for event in events:
+            await event_receipts.audit_receipt(session, event, event.source_org, "gateway", now)
 
 
 async def _conflict(_request: Request, _exc: Conflict) -> JSONResponse:

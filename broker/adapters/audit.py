@@ -46,16 +46,20 @@ Action = Literal[
     "notice_acknowledged",
     "notice_rejected",
     "notice_escalated",
+    "notice_undeliverable",
     "directory_changed",
     "directory_change_refused",
     "chronology_accessed",
     "matching_queue_read",
     "household_shredded",
     "queue_entry_purged",
+    "unknown_person_key_swept",
     "access_refused",
     "webhook_refused",
     "key_change_requested",
     "key_change_approved",
+    "key_change_withdrawn",
+    "key_change_refused",
     "directory_proposal",
     "notice_withheld",
 ]
@@ -157,6 +161,13 @@ async def append(
     entry = AuditEntry(**fields, hash=entry_hash(key, **fields))
     session.add(entry)
     session.info[TAIL] = (entry.seq, entry.hash)
+
+
+async def hold_lock(session: AsyncSession) -> None:
+    """Takes the chain's lock now (as the first append would), for a check that must see
+    every other appender's entries before this transaction appends its own."""
+    if TAIL not in session.info:
+        session.info[TAIL] = await _locked_tail(session)
 
 
 async def _locked_tail(session: AsyncSession) -> tuple[int, str]:

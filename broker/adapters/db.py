@@ -433,6 +433,10 @@ class PendingKeyChange(Base):
     requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
     approved_by: Mapped[str | None] = mapped_column(String(64))
     approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # None: still pending
+    # Withdrawn by the administrator who asked for it; never approvable after that. (A change
+    # also lapses, unrecorded here, once older than the key-change expiry setting.)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(64))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class DirectoryProposal(Base):
@@ -452,6 +456,17 @@ class DirectoryProposal(Base):
     proposed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     decided_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class EventReceipt(Base):
+    """The one ``event_received`` audit entry of each event, whichever process saw it first
+    (the gateway that accepted it or the router that read it from Kafka): whoever inserts
+    this row, under the audit chain's lock, writes the entry (adapters/event_receipts.py)."""
+
+    __tablename__ = "event_receipts"
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    path: Mapped[str] = mapped_column(String(20))  # gateway | kafka
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 def make_engine(url: str) -> AsyncEngine:

@@ -10,6 +10,10 @@ headers say why and where from:
     sgb-source-partition  and its partition
     sgb-source-offset     and its offset
     sgb-first-failed-at   when processing it first failed (ISO 8601, UTC)
+    sgb-sealed-under      only on an event the router could open: the data keys (one per
+                          identifier of each person the event names) its value is sealed
+                          under, so that shredding any of their households makes the letter
+                          unreadable; replaying it opens it first (``sealed_context``)
 
 Records written before this format (or with no original, like a notice no contact can take)
 carry their reason JSON as the value and no headers; they are listed but not replayable.
@@ -32,6 +36,7 @@ SOURCE_TOPIC = "sgb-source-topic"
 SOURCE_PARTITION = "sgb-source-partition"
 SOURCE_OFFSET = "sgb-source-offset"
 FIRST_FAILED_AT = "sgb-first-failed-at"
+SEALED_UNDER = "sgb-sealed-under"
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class DeadLetter:
     reason: Mapping[str, Any]
     source: Source | None
     first_failed_at: datetime | None
+    sealed_under: str | None = None  # the data keys its value is sealed under, if any
 
     @property
     def position(self) -> str:
@@ -72,17 +78,25 @@ class DeadLetter:
 
 def dead_letter(
     topic: str, key: str, value: bytes, reason: Mapping[str, Any], source: Source,
-    first_failed_at: datetime,
+    first_failed_at: datetime, sealed_under: str | None = None,
 ) -> Message:  # fmt: skip
-    """A replayable dead letter: the original value, with its reason and origin in headers."""
-    headers = (
+    """A replayable dead letter: the original value (or, with ``sealed_under``, the original
+    value sealed under those data keys), with its reason and origin in headers."""
+    headers: tuple[tuple[str, bytes], ...] = (
         (REASON, json.dumps(reason, sort_keys=True).encode()),
         (SOURCE_TOPIC, source.topic.encode()),
         (SOURCE_PARTITION, str(source.partition).encode()),
         (SOURCE_OFFSET, str(source.offset).encode()),
         (FIRST_FAILED_AT, first_failed_at.isoformat().encode()),
     )
+    if sealed_under:
+        headers += ((SEALED_UNDER, sealed_under.encode()),)
     return Message(topic, key, value, headers)
+
+
+def sealed_context(source: Source) -> bytes:
+    """Binds a sealed letter's value to the record it came from."""
+    return f"sgb/dead-letter/v1/{source.topic}/{source.partition}/{source.offset}".encode()
 
 
 def parse(
@@ -100,8 +114,9 @@ def parse(
         int(found[SOURCE_OFFSET]),
     )
     failed_at = datetime.fromisoformat(found[FIRST_FAILED_AT].decode())
+    under = found[SEALED_UNDER].decode() if SEALED_UNDER in found else None
     return DeadLetter(partition, offset, key_text, value or b"", json.loads(found[REASON]),
-                      source, failed_at)  # fmt: skip
+                      source, failed_at, under)  # fmt: skip
 
 
 def _legacy_reason(value: bytes | None) -> Mapping[str, Any]:

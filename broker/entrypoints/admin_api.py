@@ -13,12 +13,16 @@ is a 409; a missing record to delete a 404.
 A change to an organisation's signing keys or a contact's recipient key (a new contact
 included) is not applied: it answers 202 with a pending change, which another administrator
 approves (``POST /v1/admin/key-changes/{id}/approval``) before it takes effect; its requester
-approving it is a 403, recorded. An import that would change keys is a 409.
+approving it is a 403, recorded. Its requester may withdraw it (``DELETE
+/v1/admin/key-changes/{id}``; anyone else: 403, recorded); a change withdrawn, or older than
+``key_change_expiry_hours``, can no longer be approved (409, recorded). An import that would
+change keys is a 409; ``sgb directory-import`` holds such records for approval instead.
 """
 
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -113,6 +117,7 @@ def create_admin_api(settings: Settings | None = None) -> FastAPI:
         )
         app.state.engine = engine
         app.state.webhook_networks = config.webhooks.allowed_networks
+        app.state.key_expiry = timedelta(hours=config.key_change_expiry_hours)
         yield
         await engine.dispose()
 
@@ -135,25 +140,33 @@ def create_admin_api(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-async def import_folder(folder: Path, settings: Settings) -> admin.ImportSummary:
-    """Loads a folder of directory CSV files in one transaction (``sgb directory-import``)."""
+async def import_folder(
+    folder: Path, settings: Settings, operator: str = "csv-import"
+) -> admin.ImportSummary:
+    """Loads a folder of directory CSV files in one transaction (``sgb directory-import``),
+    recorded under ``operator``. A record that would change the keys of an organisation on
+    record is held for an administrator's approval instead (counted as ``key_changes``)."""
     spec = read_directory(folder)
     engine = db.make_engine(settings.database_url)
+    networks = settings.webhooks.allowed_networks
     try:
         await db.create_schema(engine)
         sessions = db.sessions(engine, audit_key(settings.keys_dir))
         try:
             async with sessions.begin() as session:
-                return await admin.load_directory(
-                    session, spec, actor="csv-import",
-                    webhook_networks=settings.webhooks.allowed_networks,
-                )  # fmt: skip
+                spec, held = await key_changes.hold_import(session, spec, operator, _now(),
+                                                           networks)  # fmt: skip
+                summary = await admin.load_directory(session, spec, actor=operator,
+                                                     webhook_networks=networks)  # fmt: skip
         except admin.UnsealableKey as refused:
             async with sessions.begin() as session:
-                await admin.record_refusal(session, "csv-import", refused)
+                await admin.record_refusal(session, operator, refused)
             raise
     finally:
         await engine.dispose()
+    if held:
+        summary["key_changes"] = Counter({"pending": len(held)})
+    return summary
 
 
 def _add_record_routes(app: FastAPI) -> None:
@@ -297,19 +310,32 @@ def _add_key_change_routes(app: FastAPI) -> None:
 
     @app.get(base, response_model=list[KeyChange])
     async def pending_key_changes(request: Request, _: auth.Administrator) -> list[KeyChange]:
-        """Key changes awaiting a second administrator, oldest first."""
+        """Key changes awaiting a second administrator (not withdrawn nor expired), oldest
+        first."""
         async with _sessions(request)() as session:
-            return [KeyChange.of(row) for row in await key_changes.pending(session)]
+            rows = await key_changes.pending(session, _now(), request.app.state.key_expiry)
+        return [KeyChange.of(row) for row in rows]
 
     @app.post(base + "/{change_id}/approval", response_model=Changed)
     async def approve_key_change(
         request: Request, caller: auth.Administrator, change_id: str
     ) -> Changed:
-        """Applies the change, for any administrator but the one who asked for it."""
+        """Applies the change, for any administrator but the one who asked for it, unless
+        it was withdrawn or has expired (409)."""
         async with _sessions(request).begin() as session:
             done = await key_changes.approve(session, change_id, caller.org_id, _now(),
-                                             request.app.state.webhook_networks)  # fmt: skip
+                                             request.app.state.webhook_networks,
+                                             request.app.state.key_expiry)  # fmt: skip
         return Changed(id=done.entity_id, action=done.outcome)
+
+    @app.delete(base + "/{change_id}", response_model=Changed)
+    async def withdraw_key_change(
+        request: Request, caller: auth.Administrator, change_id: str
+    ) -> Changed:
+        """Withdraws a pending change, for the administrator who asked for it alone."""
+        async with _sessions(request).begin() as session:
+            await key_changes.withdraw(session, change_id, caller.org_id, _now())
+        return Changed(id=change_id, action="deleted")
 
 
 async def _put(
@@ -370,6 +396,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         admin.UnsafeWebhook: _unsafe_webhook,
         key_changes.NotPending: _not_found,
         key_changes.OwnChange: _own_change,
+        key_changes.NotOwnChange: _own_change,
+        key_changes.Lapsed: _lapsed,
         key_changes.KeyChangeInImport: _conflict,
     }
     for exc_type, handler in handlers.items():
@@ -421,11 +449,24 @@ async def _integrity(_request: Request, _exc: Exception) -> JSONResponse:
 
 
 async def _own_change(request: Request, exc: Exception) -> JSONResponse:
-    """A requester approving their own key change: refused, and the refusal audited."""
-    if not isinstance(exc, key_changes.OwnChange):
-        raise exc  # registered for OwnChange alone
+    """A requester approving their own key change, or another administrator withdrawing
+    it: refused, and the refusal audited."""
+    if not isinstance(exc, key_changes.OwnChange | key_changes.NotOwnChange):
+        raise exc  # registered for these alone
+    reason = "own_key_change" if isinstance(exc, key_changes.OwnChange) else "not_own_key_change"
     async with _sessions(request).begin() as session:
         await audit.append(session, "access_refused", exc.administrator,
                            f"key_change:{exc.change_id}",
-                           {"status": 403, "reason": "own_key_change"}, _now())  # fmt: skip
+                           {"status": 403, "reason": reason}, _now())  # fmt: skip
     return http_errors.detail(status.HTTP_403_FORBIDDEN, str(exc))
+
+
+async def _lapsed(request: Request, exc: Exception) -> JSONResponse:
+    """Approving (or withdrawing again) a change withdrawn or expired: refused, audited."""
+    if not isinstance(exc, key_changes.Lapsed):
+        raise exc  # registered for Lapsed alone
+    async with _sessions(request).begin() as session:
+        await audit.append(session, "key_change_refused", exc.administrator,
+                           f"key_change:{exc.change_id}",
+                           {"status": 409, "reason": exc.reason}, _now())  # fmt: skip
+    return http_errors.detail(status.HTTP_409_CONFLICT, str(exc))

@@ -5,6 +5,7 @@ message or locals, which can quote personal data), not printed by Typer or rich.
 """
 
 import asyncio
+import getpass
 import os
 import signal
 from collections.abc import Awaitable, Callable
@@ -94,18 +95,38 @@ def _serve(create: Callable[[Settings], "FastAPI"], host: str, port: int) -> Non
 
 
 @app.command("directory-import")
-def directory_import(folder: Path) -> None:
-    """Load a folder of directory CSV files into the database, recording every change."""
+def directory_import(
+    folder: Path,
+    operator: Annotated[
+        str | None,
+        typer.Option(help="who runs the import, recorded as its author (default: the OS user)"),
+    ] = None,
+) -> None:
+    """Load a folder of directory CSV files into the database, recording every change. A row
+    that would change the keys of an organisation on record is not applied: it is held as a
+    pending key change, proposed by the operator, for an administrator to approve."""
     from broker.entrypoints.admin_api import import_folder
     from broker.errors import BrokerError
 
     try:
-        summary = asyncio.run(import_folder(folder, Settings()))
+        summary = asyncio.run(import_folder(folder, Settings(), _operator(operator)))
     except BrokerError as exc:
         typer.echo(f"nothing imported: {exc}", err=True)
         raise typer.Exit(1) from None
     for kind, counts in summary.items():
         typer.echo(f"{kind}: " + (", ".join(f"{n} {a}" for a, n in counts.items()) or "none"))
+
+
+def _operator(named: str | None) -> str:
+    """The operator named, else the OS user; an import nobody answers for is refused."""
+    try:
+        operator = named or getpass.getuser()
+    except (KeyError, OSError):  # no such user in the password database, no LOGNAME
+        operator = ""
+    if not operator.strip():
+        typer.echo("name the operator: --operator <name>", err=True)
+        raise typer.Exit(2)
+    return operator.strip()[:64]
 
 
 @app.command()
@@ -216,9 +237,12 @@ def db_upgrade() -> None:
 @app.command("shred-household")
 def shred_household(household_id: str) -> None:
     """Retention: delete the household's data key (its stored notices can never be read
-    again), its chronology, its pattern records and its matched queue entries."""
+    again), its chronology, its pattern records and its matched queue entries; then cut
+    every event the router has routed from the events topic."""
     from broker.adapters import db
     from broker.adapters.data_keys import FileDataKeys
+    from broker.adapters.kafka import Topics
+    from broker.adapters.topic_purge import delete_routed
     from broker.services.retention import shred_household as shred
 
     settings = Settings()
@@ -233,7 +257,45 @@ def shred_household(household_id: str) -> None:
         await engine.dispose()
         return done
 
+    async def purge() -> dict[int, int]:
+        events = Topics.with_prefix(settings.topic_prefix).events
+        return await delete_routed(settings.kafka_bootstrap_servers, events,
+                                   settings.router_group, settings.kafka_security)  # fmt: skip
+
     typer.echo("household data key deleted" if asyncio.run(run()) else "no key to delete")
+    try:
+        cut = asyncio.run(purge())
+    except Exception as exc:  # the key is gone either way; the topic waits for a retry
+        structlog.get_logger(__name__).error("events_topic_not_purged", error=type(exc).__name__)
+        typer.echo("routed events not yet cut from the events topic: run this again", err=True)
+        raise typer.Exit(1) from None
+    structlog.get_logger(__name__).info("events_topic_purged", partitions=len(cut))
+    typer.echo(f"routed events cut from the events topic ({len(cut)} partitions)")
+
+
+@app.command("sweep-unknown-people")
+def sweep_unknown_people() -> None:
+    """Retention: shred the data key of each person the directory does not know whose last
+    notice is older than SGB_UNKNOWN_PERSON_RETENTION_DAYS (run it daily)."""
+    from datetime import UTC, datetime
+
+    from broker.adapters import db
+    from broker.adapters.data_keys import FileDataKeys
+    from broker.services.retention import sweep_unknown_people as sweep
+
+    settings = Settings()
+    retention = timedelta(days=settings.unknown_person_retention_days)
+
+    async def run() -> int:
+        engine = db.make_engine(settings.database_url)
+        sessions = db.sessions(engine, audit_key(settings.keys_dir, create=False))
+        async with sessions.begin() as session:
+            swept = await sweep(session, FileDataKeys(settings.keys_dir / "households"),
+                                datetime.now(UTC), retention, "retention-sweep")  # fmt: skip
+        await engine.dispose()
+        return len(swept)
+
+    typer.echo(f"{asyncio.run(run())} unknown people's data keys shredded")
 
 
 @app.command()

@@ -89,7 +89,8 @@ async def replay_letters(
     letters = [await read_one(settings, position)] if position else chosen(
         await read_all(settings), reason)  # fmt: skip
     async with runtime(settings, configure_logs=False) as rt:
-        outcomes = await replay(letters, rt.publisher, rt.sessions, datetime.now(UTC))
+        outcomes = await replay(letters, rt.publisher, rt.sessions, datetime.now(UTC),
+                                rt.data_keys)  # fmt: skip
     return list(zip(letters, outcomes, strict=True))
 
 

@@ -31,13 +31,16 @@ class KeyChange(BaseModel):
     requested_at: datetime
     approved_by: str | None
     approved_at: datetime | None  # None while it awaits a second administrator
+    withdrawn_by: str | None = None  # its requester, who withdrew it: it will never apply
+    withdrawn_at: datetime | None = None
 
     @classmethod
     def of(cls, row: db.PendingKeyChange) -> "KeyChange":
         return cls(change_id=row.id, entity=row.entity, entity_id=row.entity_id,
                    org_id=row.org_id, key_ids=row.key_ids.split(","),
                    requested_by=row.requested_by, requested_at=row.requested_at,
-                   approved_by=row.approved_by, approved_at=row.approved_at)  # fmt: skip
+                   approved_by=row.approved_by, approved_at=row.approved_at,
+                   withdrawn_by=row.withdrawn_by, withdrawn_at=row.withdrawn_at)  # fmt: skip
 
 
 @router.get("/v1/organisations/{org_id}/key-changes", response_model=list[KeyChange])

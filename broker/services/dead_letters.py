@@ -12,8 +12,10 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters.dead_letter_topic import DeadLetter
+from broker.adapters.dead_letter_topic import DeadLetter, Source, sealed_context
 from broker.adapters.kafka import KafkaPublisher, Message
+from broker.errors import DataKeyShredded
+from broker.ports import DataKeyStore
 from broker.services import webhook_dispatch
 
 
@@ -22,6 +24,7 @@ class Replayed(StrEnum):
     REQUEUED = "requeued"  # its webhook delivery is pending again
     NOT_DEAD = "not_dead"  # the webhook delivery was already pending again, or delivered
     NOT_REPLAYABLE = "not_replayable"  # no original to send (an older or parked letter)
+    SHREDDED = "shredded"  # sealed under the data key of a household shredded since
 
 
 def chosen(letters: Sequence[DeadLetter], reason: str | None) -> list[DeadLetter]:
@@ -34,8 +37,10 @@ async def replay(
     publisher: KafkaPublisher,
     sessions: async_sessionmaker[AsyncSession],
     now: datetime,
+    data_keys: DataKeyStore | None = None,
 ) -> list[Replayed]:
-    """Replays each letter; what happened to each, in order."""
+    """Replays each letter; what happened to each, in order. A letter sealed under data keys
+    is opened with ``data_keys`` first (without them it is not replayable)."""
     outcomes = []
     for letter in letters:
         if letter.reason.get("channel") == webhook_dispatch.CHANNEL:
@@ -47,6 +52,20 @@ async def replay(
         elif letter.source is None:
             outcomes.append(Replayed.NOT_REPLAYABLE)
         else:
-            await publisher.publish([Message(letter.source.topic, letter.key or "", letter.value)])
-            outcomes.append(Replayed.REPUBLISHED)
+            outcomes.append(await _republish(letter, letter.source, publisher, data_keys))
     return outcomes
+
+
+async def _republish(
+    letter: DeadLetter, source: Source, publisher: KafkaPublisher, data_keys: DataKeyStore | None
+) -> Replayed:
+    value = letter.value
+    if letter.sealed_under:
+        if data_keys is None:
+            return Replayed.NOT_REPLAYABLE
+        try:
+            value = data_keys.unwrap(letter.sealed_under, value, sealed_context(source))
+        except DataKeyShredded:
+            return Replayed.SHREDDED
+    await publisher.publish([Message(source.topic, letter.key or "", value)])
+    return Replayed.REPUBLISHED

@@ -48,7 +48,7 @@ from schemas.directory import (
     RelationshipSpec,
 )
 
-ImportSummary = dict[str, Counter[Outcome]]
+ImportSummary = dict[str, Counter[str]]  # outcomes, and key changes "pending"
 S = TypeVar("S")
 
 

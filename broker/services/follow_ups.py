@@ -21,9 +21,11 @@ from sqlalchemy.orm import aliased
 from broker.adapters import audit, data_quality, db, metrics, recipient_keys
 from broker.adapters.data_quality import Gap, Issue
 from broker.adapters.directory import ContactRecord, SqlDirectory, working_hours_of
-from broker.errors import DataKeyShredded, DataKeyUnusable, KeyFileError
+from broker.adapters.kafka import Message
+from broker.errors import DataKeyShredded, DataKeyUnusable, KeyFileError, RecipientKeyUnusable
 from broker.keys import KeyStore
 from broker.ports import DataKeyStore
+from broker.pseudonyms import pseudonym
 from broker.rules.deadlines import OTHER_PERIODS, deadline_for, is_working_time, nation_of
 from broker.rules.escalation import (
     ESCALATION_PERIOD,
@@ -48,6 +50,7 @@ class FollowUpDeps:
     keys: KeyStore
     data_keys: DataKeyStore
     escalation_period: timedelta = ESCALATION_PERIOD
+    dead_letters: str | None = None  # the topic of escalations no key can be sealed to
 
 
 async def due_for_escalation(session: AsyncSession, now: datetime) -> list[str]:
@@ -61,14 +64,16 @@ async def due_for_escalation(session: AsyncSession, now: datetime) -> list[str]:
 
 
 async def escalate(
-    session: AsyncSession, notice_id: str, deps: FollowUpDeps, now: datetime
-) -> str | None:
-    """Escalates the notice if it is still due and nobody else has; returns the new id."""
+    session: AsyncSession, notice_id: str, deps: FollowUpDeps, now: datetime,
+    letters: list[Message] | None = None,
+) -> str | None:  # fmt: skip
+    """Escalates the notice if it is still due and nobody else has; returns the new id.
+    ``letters`` gathers the dead letters to publish once the transaction has committed."""
     if not await _claim(session, notice_id, now):
         return None  # acknowledged, rejected or escalated meanwhile
     record = await session.get(db.NoticeRecord, notice_id)
     assert record is not None  # just claimed
-    return await _escalate(session, record, deps, now)
+    return await _escalate(session, record, deps, now, [] if letters is None else letters)
 
 
 def _escalable(now: datetime) -> tuple[ColumnElement[bool], ...]:
@@ -172,30 +177,58 @@ async def _claim(session: AsyncSession, notice_id: str, now: datetime) -> bool:
 
 
 async def _escalate(
-    session: AsyncSession, record: db.NoticeRecord, deps: FollowUpDeps, now: datetime
-) -> str | None:
+    session: AsyncSession, record: db.NoticeRecord, deps: FollowUpDeps, now: datetime,
+    letters: list[Message],
+) -> str | None:  # fmt: skip
+    """To the first step in the chain that can take it. A step whose key cannot be sealed to
+    is dead-lettered and reported once (the claim commits with it, so it is never tried
+    again) and the chain goes on, as routing falls back for a first notice."""
     steps = notice_records.escalation_steps(record)
-    found = await _contact(session, steps, record)
     level = record.level + 1
-    if found is None:
-        return await _exhausted(session, record, deps, now, level)
-    step, recipient = found
-    header = _header(record, recipient, deps, now, FollowUp.ESCALATION, level,
-                     NoticeType(record.notice_type), now + deps.escalation_period)  # fmt: skip
-    original = _body_of(session, record, deps, now)
-    if original is None:
-        return None
-    body = escalated_body(original, level, record.deadline, record.recipient_org)
-    remaining = steps[steps.index(step) + 1 :]
-    await _add(session, record, header, body, recipient, deps,
-               follow_up_rule(record.rule_id, FollowUp.ESCALATION, level),
-               escalate_to=remaining, reroute_to=notice_records.reroute_target(record))  # fmt: skip
-    await audit.append(session, "notice_escalated", "escalator", record.notice_id,
-                       {"level": level, "escalation": str(header.notice_id),
-                        "recipient_id": recipient.contact_id}, now)  # fmt: skip
-    log.info("notice_escalated", notice_id=record.notice_id, level=level)
-    metrics.ESCALATIONS.labels(level=str(level)).inc()
-    return str(header.notice_id)
+    for step, recipient in await _contacts(session, steps, record):
+        original = _body_of(session, record, deps, now)
+        if original is None:
+            return None
+        header = _header(record, recipient, deps, now, FollowUp.ESCALATION, level,
+                         NoticeType(record.notice_type), now + deps.escalation_period)  # fmt: skip
+        body = escalated_body(original, level, record.deadline, record.recipient_org)
+        remaining = steps[steps.index(step) + 1 :]
+        try:
+            await _add(session, record, header, body, recipient, deps,
+                       follow_up_rule(record.rule_id, FollowUp.ESCALATION, level),
+                       escalate_to=remaining,
+                       reroute_to=notice_records.reroute_target(record))  # fmt: skip
+        except RecipientKeyUnusable:
+            letters.append(await _undeliverable(session, record, recipient, deps, now, level))
+            continue
+        await audit.append(session, "notice_escalated", "escalator", record.notice_id,
+                           {"level": level, "escalation": str(header.notice_id),
+                            "recipient_id": recipient.contact_id}, now)  # fmt: skip
+        log.info("notice_escalated", notice_id=record.notice_id, level=level)
+        metrics.ESCALATIONS.labels(level=str(level)).inc()
+        return str(header.notice_id)
+    return await _exhausted(session, record, deps, now, level, letters)
+
+
+async def _undeliverable(
+    session: AsyncSession, record: db.NoticeRecord, recipient: ContactRecord,
+    deps: FollowUpDeps, now: datetime, level: int,
+) -> Message:  # fmt: skip
+    """An escalation its recipient's key cannot be sealed to: reported to the front door's
+    data-quality report, audited, and a dead letter (ids only) to publish after the commit."""
+    gap = Gap.UNSEALABLE_RECIPIENT_KEY
+    log.error("escalation_unsealable", notice_id=record.notice_id, org_id=recipient.org_id)
+    door = notice_records.reroute_target(record)
+    data_quality.record(session, [Issue(gap, door.org_id if door else None, recipient.org_id,
+                                        notice_id=record.notice_id, event_id=record.event_id,
+                                        rule_id=record.rule_id)], now)  # fmt: skip
+    reason = {"reason": gap.value, "event_id": record.event_id, "notice_id": record.notice_id,
+              "org_id": recipient.org_id, "recipient_id": recipient.contact_id,
+              "escalation_level": level}  # fmt: skip
+    await audit.append(session, "notice_undeliverable", "escalator", record.notice_id,
+                       reason, now)  # fmt: skip
+    key = pseudonym(deps.keys.pseudonym_secret, "organisation", recipient.org_id)
+    return Message(deps.dead_letters or "", key, json.dumps(reason).encode())
 
 
 EXHAUSTED = ".exhausted"
@@ -223,7 +256,7 @@ def _body_of(
 
 async def _exhausted(
     session: AsyncSession, record: db.NoticeRecord, deps: FollowUpDeps, now: datetime,
-    level: int,
+    level: int, letters: list[Message],
 ) -> str | None:  # fmt: skip
     """Nobody left in the chain: the authority's safeguarding lead is alerted, or out of
     hours its emergency duty team, once (an alert that itself lapses is not alerted again),
@@ -236,7 +269,7 @@ async def _exhausted(
                                         rule_id=record.rule_id)], now)  # fmt: skip
     alert = None
     if door is not None and not record.rule_id.endswith(EXHAUSTED):
-        alert = await _alert(session, record, deps, now, level, door)
+        alert = await _alert(session, record, deps, now, level, door, letters)
     # The audit entry last, as everywhere: the audit chain's lock is then held only for the
     # commit, never while waiting on another transaction's rows.
     await audit.append(session, "notice_escalated", "escalator", record.notice_id,
@@ -246,7 +279,7 @@ async def _exhausted(
 
 async def _alert(
     session: AsyncSession, record: db.NoticeRecord, deps: FollowUpDeps, now: datetime,
-    level: int, door: str,
+    level: int, door: str, letters: list[Message],
 ) -> str | None:  # fmt: skip
     found = await _alerted(SqlDirectory(session), door, now)
     if found is None:
@@ -259,8 +292,12 @@ async def _alert(
     if original is None:
         return None
     body = exhausted_body(original, level, record.deadline, record.recipient_org)
-    await _add(session, record, header, body, recipient, deps, rule_id, escalate_to=[],
-               reroute_to=notice_records.reroute_target(record))  # fmt: skip
+    try:
+        await _add(session, record, header, body, recipient, deps, rule_id, escalate_to=[],
+                   reroute_to=notice_records.reroute_target(record))  # fmt: skip
+    except RecipientKeyUnusable:  # the last one to tell: reported and dead-lettered, once
+        letters.append(await _undeliverable(session, record, recipient, deps, now, level))
+        return None
     metrics.ESCALATIONS.labels(level=str(level)).inc()
     return str(header.notice_id)
 
@@ -282,15 +319,24 @@ async def _contact(
     session: AsyncSession, steps: list[Addressee], record: db.NoticeRecord
 ) -> tuple[Addressee, ContactRecord] | None:
     """The first step with a contact who has not had this notice already in its chain."""
+    found = await _contacts(session, steps, record)
+    return found[0] if found else None
+
+
+async def _contacts(
+    session: AsyncSession, steps: list[Addressee], record: db.NoticeRecord
+) -> list[tuple[Addressee, ContactRecord]]:
+    """The steps with a contact who has not had this notice already in its chain, in order."""
     directory = SqlDirectory(session)
     had = set(await session.scalars(
         select(db.NoticeRecord.recipient_id).where(db.NoticeRecord.chain_id == record.chain_id)
     ))  # fmt: skip
+    found = []
     for step in steps:
         contact = await directory.contact_for(step)
         if contact is not None and contact.contact_id not in had:
-            return step, contact
-    return None
+            found.append((step, contact))
+    return found
 
 
 def _header(

@@ -8,16 +8,25 @@ and both steps go into the audit log under the organisation concerned, which can
 (``concerning``) with its own token before the change takes effect. Any other directory
 change is applied at once, as before.
 
+A pending change lapses once older than the expiry (``key_change_expiry_hours``, 72 by
+default), and the administrator who asked for it may withdraw it first; either way it can
+no longer be approved, and an attempt is refused and audited. ``sgb directory-import`` (an
+operator's CSV) puts an existing organisation's changed keys, and any new recipient key of
+an existing organisation, in pending changes under the operator's name (``hold_import``);
+only a new organisation's first keys are set at once.
+
 DirectoryError (broker.errors)
 ├── NotPending           no change awaiting approval has this id
 ├── OwnChange            the administrator who asked for the change tried to approve it
+├── NotOwnChange         another administrator than its requester tried to withdraw it
+├── Lapsed               the change was withdrawn or has expired: it cannot be approved
 └── KeyChangeInImport    a bulk import would change keys: those go one record at a time
 """
 
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +38,8 @@ from broker.services import directory_admin as admin
 from broker.services.directory_changes import Outcome
 from schemas.directory import ContactSpec, DirectorySpec, OrganisationSpec
 
+KEY_CHANGE_EXPIRY = timedelta(hours=72)
+
 
 class NotPending(DirectoryError):
     def __init__(self, change_id: str) -> None:
@@ -39,6 +50,20 @@ class OwnChange(DirectoryError):
     def __init__(self, change_id: str, administrator: str) -> None:
         super().__init__("a key change is approved by another administrator than its requester")
         self.change_id, self.administrator = change_id, administrator
+
+
+class NotOwnChange(DirectoryError):
+    def __init__(self, change_id: str, administrator: str) -> None:
+        super().__init__("only the administrator who asked for a key change may withdraw it")
+        self.change_id, self.administrator = change_id, administrator
+
+
+class Lapsed(DirectoryError):
+    """``reason`` is "withdrawn" or "expired"."""
+
+    def __init__(self, change_id: str, administrator: str, reason: str) -> None:
+        super().__init__(f"key change {change_id!r} was {reason}: ask for it again")
+        self.change_id, self.administrator, self.reason = change_id, administrator, reason
 
 
 class KeyChangeInImport(DirectoryError):
@@ -101,12 +126,17 @@ async def check_import(session: AsyncSession, spec: DirectorySpec) -> None:
 
 async def approve(
     session: AsyncSession, change_id: str, approver: str, now: datetime,
-    webhook_networks: Sequence[Network] = (),
+    webhook_networks: Sequence[Network] = (), expiry: timedelta = KEY_CHANGE_EXPIRY,
 ) -> Approved:  # fmt: skip
-    """Applies a pending change for an administrator other than its requester."""
+    """Applies a pending change for an administrator other than its requester, unless it
+    was withdrawn or is older than ``expiry``."""
     change = await session.get(db.PendingKeyChange, change_id, with_for_update=True)
     if change is None or change.approved_at is not None:
         raise NotPending(change_id)
+    if change.withdrawn_at is not None:
+        raise Lapsed(change_id, approver, "withdrawn")
+    if change.requested_at <= now - expiry:
+        raise Lapsed(change_id, approver, "expired")
     if change.requested_by == approver:
         raise OwnChange(change_id, approver)
     if change.entity == "organisation":
@@ -122,10 +152,71 @@ async def approve(
     return Approved(change.entity_id, outcome)
 
 
-async def pending(session: AsyncSession) -> Sequence[db.PendingKeyChange]:
-    """Every change awaiting approval, oldest first."""
-    query = select(db.PendingKeyChange).where(db.PendingKeyChange.approved_at.is_(None))
+async def withdraw(
+    session: AsyncSession, change_id: str, administrator: str, now: datetime
+) -> None:
+    """Withdraws a pending change, for the administrator who asked for it alone; audited."""
+    change = await session.get(db.PendingKeyChange, change_id, with_for_update=True)
+    if change is None or change.approved_at is not None:
+        raise NotPending(change_id)
+    if change.withdrawn_at is not None:
+        raise Lapsed(change_id, administrator, "withdrawn")
+    if change.requested_by != administrator:
+        raise NotOwnChange(change_id, administrator)
+    change.withdrawn_by, change.withdrawn_at = administrator, now
+    await session.flush()
+    await audit.append(session, "key_change_withdrawn", administrator,
+                       f"organisation:{change.org_id}", _details(change), now)  # fmt: skip
+
+
+async def pending(
+    session: AsyncSession, now: datetime, expiry: timedelta = KEY_CHANGE_EXPIRY
+) -> Sequence[db.PendingKeyChange]:
+    """Every change awaiting approval (neither withdrawn nor expired), oldest first."""
+    query = select(db.PendingKeyChange).where(
+        db.PendingKeyChange.approved_at.is_(None), db.PendingKeyChange.withdrawn_at.is_(None),
+        db.PendingKeyChange.requested_at > now - expiry,
+    )  # fmt: skip
     return (await session.scalars(query.order_by(db.PendingKeyChange.requested_at))).all()
+
+
+async def hold_import(
+    session: AsyncSession, spec: DirectorySpec, operator: str, now: datetime,
+    webhook_networks: Sequence[Network] = (),
+) -> tuple[DirectorySpec, list[Pending]]:  # fmt: skip
+    """The import without its key changes to organisations already in the directory (a
+    contact new to one of them included), each held for approval under ``operator``. A new
+    organisation's first keys, and its new contacts', stay in the import."""
+    named = {o.id for o in spec.organisations} | {c.org_id for c in spec.contacts}
+    known = set(await session.scalars(
+        select(db.Organisation.id).where(db.Organisation.id.in_(named))
+    ))  # fmt: skip
+    held, organisations, contacts = [], [], []
+    for org in spec.organisations:
+        if org.id in known and await _signing_keys_change(session, org):
+            key_ids = [row["key_id"] for row in admin.signing_key_rows(org)]
+            held.append(await _hold(session, "organisation", org.id, org.id, org, key_ids,
+                                    operator, now))  # fmt: skip
+        else:
+            organisations.append(org)
+    for contact in spec.contacts:
+        if await _held_in_import(session, contact, known):
+            await admin.check_contact(session, contact, webhook_networks)
+            key_ids = [recipient_keys.key_id(contact.hpke_public_key)]
+            held.append(await _hold(session, "contact", contact.id, contact.org_id, contact,
+                                    key_ids, operator, now))  # fmt: skip
+        else:
+            contacts.append(contact)
+    kept = spec.model_copy(update={"organisations": tuple(organisations),
+                                   "contacts": tuple(contacts)})  # fmt: skip
+    return kept, held
+
+
+async def _held_in_import(session: AsyncSession, spec: ContactSpec, known: set[str]) -> bool:
+    """A changed key of a contact on record, or a new contact of a known organisation."""
+    if await session.get(db.Contact, spec.id) is not None:
+        return await _recipient_key_changes(session, spec)
+    return spec.org_id in known
 
 
 async def concerning(session: AsyncSession, org_id: str) -> Sequence[db.PendingKeyChange]:

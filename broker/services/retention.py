@@ -14,12 +14,17 @@ The matching queue forgets on its own too: an event nobody matched within
 ``matching_queue_retention_days`` (90 by default) is purged by the router's timer
 (``purge_unmatched_queue``): its row and sealed event deleted, the data key of the people it
 names shredded, audited by event id and type.
+
+What is kept about people the directory does not know is sealed under a key per identifier
+(``unmatched_key_name``), which goes with a household they are later found in. Someone never
+found would keep theirs for ever: ``sweep_unknown_people`` shreds each such key no notice has
+used for the retention period (``unknown_person_retention_days``), audited one by one.
 """
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -44,6 +49,32 @@ async def shred_household(
                        {"had_a_key": shredded, "unmatched_keys": unmatched_keys, **purged},
                        datetime.now(UTC))  # fmt: skip
     return shredded
+
+
+# Unknown people's key names: "u" and a hex pseudonym; a household's never start with "u".
+UNKNOWN_PERSON_KEYS = "u%"
+
+
+async def sweep_unknown_people(
+    session: AsyncSession, keys: DataKeyStore, now: datetime, retention: timedelta, actor: str
+) -> list[str]:
+    """Shreds the data key of each unknown person whose newest notice (an escalation
+    included) is older than ``retention``; answers the names of the keys deleted now."""
+    last_used = func.max(db.NoticeRecord.created_at)
+    stale = await session.execute(
+        select(db.NoticeRecord.household, last_used)
+        .where(db.NoticeRecord.household.like(UNKNOWN_PERSON_KEYS))
+        .group_by(db.NoticeRecord.household)
+        .having(last_used <= now - retention)
+    )
+    swept = []
+    for name, last in stale.all():
+        if keys.shred(name):  # False: swept before (a tombstone, and no key since)
+            swept.append(name)
+            await audit.append(session, "unknown_person_key_swept", actor, name,
+                               {"last_used": last.date().isoformat(),
+                                "retention_days": retention.days}, now)  # fmt: skip
+    return swept
 
 
 async def purge_records(session: AsyncSession, household_id: str) -> dict[str, int]:

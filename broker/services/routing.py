@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters import audit, chronology, db, metrics
+from broker.adapters import audit, chronology, db, event_receipts, metrics
 from broker.adapters.directory import FamilyContext, SqlDirectory
 from broker.adapters.envelopes import open_event, verified_event
 from broker.adapters.kafka import Message, Topics
@@ -179,8 +179,9 @@ async def _decide_or_refuse(
     with structlog.contextvars.bound_contextvars(event_id=str(event.event_id)):
         decided = await _decide_and_record(directory, sealed, event, arrival, deps, position)
     # An event that came straight to Kafka (the SDK's way) was audited by nobody on its
-    # way in: its receipt is audited here. The gateway audits what it accepts, and the
-    # broker's own publication of a matched event is no new receipt.
+    # way in: its receipt is audited here. The gateway audits what it accepts (whichever of
+    # the two comes first audits it: adapters/event_receipts.py), and the broker's own
+    # publication of a matched event is no new receipt.
     arrived = not republished and not await _accepted_by_gateway(directory.session, event)
     return *decided, arrived
 
@@ -198,10 +199,9 @@ async def _audit_produced(
         if not isinstance(outcome, tuple):
             continue
         event, sent, _, arrived = outcome
-        if arrived:  # ids and types only: the audit log outlives the data
-            await audit.append(session, "event_received", event.source_org,
-                               str(event.event_id), {"event_type": event.event_type.value,
-                                                     "path": "kafka"}, deps.clock())  # fmt: skip
+        if arrived:  # unless the gateway, accepting it meanwhile, audited it first
+            await event_receipts.audit_receipt(session, event, event.source_org, "kafka",
+                                               deps.clock())  # fmt: skip
         for notice, decision in sent:
             ids = {"event_id": str(notice.event_id), "recipient_id": notice.recipient_id,
                    "rule_id": decision.rule_id, "severity": notice.severity.value}  # fmt: skip

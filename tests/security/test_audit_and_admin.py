@@ -5,14 +5,16 @@
     the database, and its head is anchored in the audit topic).
 13: an administrator replaces an organisation's key alone; the change waits for a second
     administrator, is recorded under each administrator's own id, and the organisation can
-    see it before it takes effect.
+    see it before it takes effect. A change left pending lapses, its requester may withdraw
+    it, and an operator's CSV import cannot replace a key without an administrator.
 """
 
 import asyncio
 import hashlib
 import json
 from collections.abc import AsyncIterator, Mapping
-from datetime import UTC
+from datetime import UTC, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -240,3 +242,137 @@ class TestKeyChangesByOneAdministrator:
             assert json.loads(done["details"])["requested_by"] == ROGUE
             log = (await approver.get("/v1/admin/changes", params={"limit": 1})).json()
             assert (log[0]["actor"], log[0]["entity_id"]) == (APPROVER, SCHOOL_CONTACT)
+
+
+async def backdate(sessions: Sessions, change_id: str, hours: float) -> None:
+    """Time passing, for a change asked for ``hours`` ago."""
+    async with sessions.begin() as session:
+        change = await session.get(db.PendingKeyChange, change_id)
+        assert change is not None
+        change.requested_at -= timedelta(hours=hours)
+
+
+def contact_body(key: str) -> dict[str, str]:
+    return {"id": SCHOOL_CONTACT, "org_id": SCHOOL, "role": "key_adult", "hpke_public_key": key}
+
+
+class TestKeyChangesLapse:
+    async def test_13_a_pending_key_change_expires_and_can_be_withdrawn(
+        self,
+        settings: Settings,
+        directory: None,
+        sessions: Sessions,
+        producer_keys: dict[str, Ed25519PrivateKey],
+    ) -> None:
+        """Attack: a key change left pending is approved long after anyone remembers it, or
+        after its requester has thought better of it; or another administrator withdraws a
+        colleague's change. Only its requester may withdraw it (another: 403, audited); a
+        withdrawn change, or one older than the expiry (72 hours), cannot be approved (409,
+        each refusal audited under the approver), is no longer listed as pending, and the
+        school's key is unchanged; the school sees its change withdrawn."""
+        await add_administrators(settings)
+        config = settings.model_copy(update={"administrators": list(ADMIN_KEYS)})
+        genuine = await school_key(sessions)
+        planted = crypto.encode_public(X25519PrivateKey.generate().public_key())
+        admin_app, inbox_app = create_admin_api(config), create_inbox_api(config)
+        async with (
+            admin_app.router.lifespan_context(admin_app),
+            inbox_app.router.lifespan_context(inbox_app),
+            as_org(admin_app, ROGUE, ADMIN_KEYS[ROGUE]) as rogue,
+            as_org(admin_app, APPROVER, ADMIN_KEYS[APPROVER]) as approver,
+            as_org(inbox_app, SCHOOL, producer_keys[SCHOOL]) as school,
+        ):
+            path = f"/v1/admin/contacts/{SCHOOL_CONTACT}"
+            withdrawn = (await rogue.put(path, json=contact_body(planted))).json()["change_id"]
+            assert (await approver.delete(f"/v1/admin/key-changes/{withdrawn}")).status_code == 403
+            gone = await rogue.delete(f"/v1/admin/key-changes/{withdrawn}")
+            assert gone.json() == {"id": withdrawn, "action": "deleted"}
+            late = await approver.post(f"/v1/admin/key-changes/{withdrawn}/approval")
+            assert late.status_code == 409
+
+            expired = (await rogue.put(path, json=contact_body(planted))).json()["change_id"]
+            await backdate(sessions, expired, hours=72.5)
+            stale = await approver.post(f"/v1/admin/key-changes/{expired}/approval")
+            assert stale.status_code == 409
+            assert (await approver.get("/v1/admin/key-changes")).json() == []
+            assert await school_key(sessions) == genuine
+            seen = (await school.get(f"/v1/organisations/{SCHOOL}/key-changes")).json()
+            assert {(c["change_id"], c["withdrawn_by"]) for c in seen} == {
+                (withdrawn, ROGUE), (expired, None)}  # fmt: skip
+            assert all(c["approved_at"] is None for c in seen)
+
+        [withdrawal] = await audit_rows(sessions, "key_change_withdrawn")
+        assert (withdrawal["actor"], withdrawal["subject_ref"]) == (ROGUE, f"organisation:{SCHOOL}")
+        assert json.loads(withdrawal["details"])["change_id"] == withdrawn
+        [refused] = await audit_rows(sessions, "access_refused")
+        assert (refused["actor"], json.loads(refused["details"])) == (
+            APPROVER, {"status": 403, "reason": "not_own_key_change"})  # fmt: skip
+        lapsed = [(r["actor"], r["subject_ref"], json.loads(r["details"]))
+                  for r in await audit_rows(sessions, "key_change_refused")]  # fmt: skip
+        assert lapsed == [
+            (APPROVER, f"key_change:{withdrawn}", {"status": 409, "reason": "withdrawn"}),
+            (APPROVER, f"key_change:{expired}", {"status": 409, "reason": "expired"}),
+        ]
+        assert await audit_rows(sessions, "key_change_approved") == []
+
+
+async def directory_import(settings: Settings, folder: Path, *options: str) -> Result:
+    """``sgb directory-import`` as an operator runs it, in a thread (it runs its own loop)."""
+    env = {"SGB_DATABASE_URL": settings.database_url, "SGB_KEYS_DIR": str(settings.keys_dir)}
+    command = ["directory-import", str(folder), *options]
+    return await asyncio.to_thread(CliRunner().invoke, app, command, env=env)
+
+
+class TestDirectoryImportKeys:
+    async def test_13_directory_import_cannot_replace_a_key_without_approval(
+        self, settings: Settings, directory: None, sessions: Sessions, tmp_path: Path
+    ) -> None:
+        """Attack: an operator with the database credentials, but no administrator's token,
+        replaces a school's recipient key (and adds a second reader to it) with ``sgb
+        directory-import``, which applied CSV rows as they came. Those rows are held as
+        pending key changes proposed by the operator named (audited as such), the school's
+        keys are unchanged and nobody new reads its notices until an administrator
+        approves; a new organisation's first key is set at once. A change so held is
+        approved by an administrator in the usual way."""
+        await add_administrators(settings)
+        genuine = await school_key(sessions)
+        planted = crypto.encode_public(X25519PrivateKey.generate().public_key())
+        newcomer = crypto.encode_public(X25519PrivateKey.generate().public_key())
+        folder = tmp_path / "csv"
+        folder.mkdir()
+        (folder / "organisations.csv").write_text(
+            "id,name,kind,area\nschool-new,New School,school,E06000001\n"
+        )
+        (folder / "contacts.csv").write_text(
+            "id,org_id,role,hpke_public_key\n"
+            f"{SCHOOL_CONTACT},{SCHOOL},key_adult,{planted}\n"
+            f"{SCHOOL}:lead,{SCHOOL},safeguarding_lead,{planted}\n"
+            f"school-new:key_adult,school-new,key_adult,{newcomer}\n"
+        )
+        ran = await directory_import(settings, folder, "--operator", "ops-alice")
+        assert ran.exit_code == 0, ran.output
+        assert "key_changes: 2 pending" in ran.output
+        assert await school_key(sessions) == genuine
+        async with sessions() as session:
+            assert await session.get(db.Contact, f"{SCHOOL}:lead") is None
+            added = await session.get(db.Contact, "school-new:key_adult")
+            held = (await session.scalars(select(db.PendingKeyChange))).all()
+        assert added is not None
+        assert added.hpke_public_key == newcomer
+        assert sorted((c.entity_id, c.requested_by) for c in held) == [
+            (SCHOOL_CONTACT, "ops-alice"), (f"{SCHOOL}:lead", "ops-alice")]  # fmt: skip
+        requested = await audit_rows(sessions, "key_change_requested")
+        assert {(r["actor"], r["subject_ref"]) for r in requested} == {
+            ("ops-alice", f"organisation:{SCHOOL}")}  # fmt: skip
+        assert planted not in ran.output
+
+        config = settings.model_copy(update={"administrators": list(ADMIN_KEYS)})
+        admin_app = create_admin_api(config)
+        async with (
+            admin_app.router.lifespan_context(admin_app),
+            as_org(admin_app, APPROVER, ADMIN_KEYS[APPROVER]) as approver,
+        ):
+            change = next(c.id for c in held if c.entity_id == SCHOOL_CONTACT)
+            approved = await approver.post(f"/v1/admin/key-changes/{change}/approval")
+            assert approved.json() == {"id": SCHOOL_CONTACT, "action": "updated"}
+        assert await school_key(sessions) == planted

@@ -1,5 +1,6 @@
-"""Attacks on what a front door may read and match (issue 12, items 3, 4, 14 and 22), each
-through the real apps, Kafka and database: the refusal, its audit entry, and nothing changed."""
+"""Attacks on what a front door may read and match, and on the audit of what the broker
+receives (issue 12, items 3, 4, 14 and 22), each through the real apps, Kafka and database:
+the refusal, its audit entry, and nothing changed."""
 
 import asyncio
 import json
@@ -18,10 +19,12 @@ from broker.adapters.envelopes import seal_event, sign_event
 from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.demo import family
+from broker.errors import PublishFailed
 from broker.rules.admission import Arrival
 from broker.services import matching
 from broker.services.retention import shred_household
 from consumers.follow_up_timer import tick
+from producers import gateway as gateway_module
 from producers.sdk import EventPublisher
 from schemas.events import Event, EventAdapter
 from schemas.transport import EventHeader, SealedEvent
@@ -317,3 +320,70 @@ class TestReadsAndReceiptsAudited:
             entries = (await session.scalars(select(audit.AuditEntry))).all()
         for entry in entries:
             assert not any(p in f"{entry.subject_ref} {entry.details}" for p in PERSONAL)
+
+
+async def routed(rt: Runtime, event_id: str) -> db.RoutedEvent:
+    async with asyncio.timeout(60):
+        while True:
+            async with rt.sessions() as session:
+                if found := await session.get(db.RoutedEvent, event_id):
+                    return found
+            await asyncio.sleep(0.2)
+
+
+class TestReceiptAuditedOnce:
+    async def test_22_a_gateway_event_is_audited_once(
+        self,
+        gateway: httpx.AsyncClient,
+        running_broker: Runtime,
+        producer_keys: Keys,
+        settings: Settings,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Attack (a log that says more than happened): an event reaches the router before
+        the gateway has recorded it, or the gateway's publish fails and the agency retries,
+        or it retries an event already accepted; each would make a second "received" entry
+        for one event, and the log could not tell one receipt from two. Each event has
+        exactly one ``event_received`` entry whatever the path and the order (the gateway's
+        before it publishes, the SDK's by the router), the failed publish answers 503 and
+        its retry 202, the repeat 200, and each event is routed once."""
+        rt = running_broker
+        failing = crisis({"nhs_number": family.MOTHER})
+        calls = 0
+        genuine = EventPublisher.publish_signed
+
+        async def fails_once(publisher: EventPublisher, events: Any) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise PublishFailed("Kafka did not acknowledge the record")
+            await genuine(publisher, events)
+
+        async def after_the_router(sessions: Any, events: Any) -> None:
+            # A slow gateway: the router has routed the event before it is recorded.
+            await routed(rt, failing["event_id"])
+            await remember(sessions, events)
+
+        remember = gateway_module._remember
+        monkeypatch.setattr(EventPublisher, "publish_signed", fails_once)
+        monkeypatch.setattr(gateway_module, "_remember", after_the_router)
+        assert (await post_signed(gateway, failing, producer_keys)).status_code == 503
+        assert (await post_signed(gateway, failing, producer_keys)).status_code == 202
+        assert (await post_signed(gateway, failing, producer_keys)).status_code == 200
+        monkeypatch.undo()
+        direct = EventAdapter.validate_python(crisis({"nhs_number": family.MOTHER}))
+        async with EventPublisher(settings.kafka_bootstrap_servers, rt.keys.public,
+                                  producer_keys["mh-demo"],
+                                  topic_prefix=settings.topic_prefix) as sdk:  # fmt: skip
+            await sdk.publish(direct)
+
+        await routed(rt, failing["event_id"])
+        await routed(rt, str(direct.event_id))
+        receipts = [(e.subject_ref, e.actor, json.loads(e.details)["path"])
+                    for e in await audited(rt, "event_received")]  # fmt: skip
+        assert sorted(receipts) == sorted([
+            (failing["event_id"], "mh-demo", "gateway"),
+            (str(direct.event_id), "mh-demo", "kafka"),
+        ])  # fmt: skip
+        assert await audited(rt, "event_rejected") == []
+        assert await count(rt, db.RoutedEvent) == 2

@@ -22,9 +22,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from support import OrgTokens, event_source, post_signed
+from support import OrgTokens, event_source, post_signed, wait_for_notices
 
 from broker.adapters import audit, crypto, db, webhooks
 from broker.adapters.data_keys import FileDataKeys
@@ -45,6 +45,7 @@ from broker.keys import (
     audit_key,
 )
 from broker.services.directory_admin import UnsealableKey, put_organisation
+from consumers.follow_up_timer import tick
 from producers.gateway import create_gateway
 from producers.receiver import NoticeReceiver
 from producers.webhook_receiver import WebhookReceiver, WebhookRejected
@@ -146,6 +147,91 @@ class TestLowOrderRecipientKey:
         assert all(json.loads(r.details)["reason"] == "unsealable_key" for r in refusals)
         assert all(LOW_ORDER_KEY not in r.details for r in refusals)
         assert await all_rows(sessions, db.Contact) == []
+
+
+KEY_ADULT = "school-oakfield:key_adult"
+DEPUTY = "school-oakfield:deputy_key_adult"
+LA_LEAD = "la-front-door:safeguarding_lead"
+
+
+async def plant_key(rt: Runtime, contact_id: str, key: str) -> None:
+    """What someone with write access to the database does: no admin API, no trial seal.
+    (A directory change row, so that the processes read the directory again.)"""
+    async with rt.sessions.begin() as session:
+        await session.execute(
+            update(db.Contact).where(db.Contact.id == contact_id).values(hpke_public_key=key)
+        )
+        session.add(db.DirectoryChange(at=datetime.now(UTC), actor="test", entity="contact",
+                                       entity_id=contact_id, action="updated",
+                                       fields="hpke_public_key"))  # fmt: skip
+
+
+async def follow_ups_of(rt: Runtime, notice_id: str) -> list[db.NoticeRecord]:
+    async with rt.sessions() as session:
+        query = select(db.NoticeRecord).where(db.NoticeRecord.follows == notice_id)
+        return list((await session.scalars(query)).all())
+
+
+async def dead_letters(rt: Runtime) -> list[dict[str, Any]]:
+    """Every letter on the dead-letter topic whose value is a reason (ids only)."""
+    consumer = AIOKafkaConsumer(rt.topics.dead_letters, auto_offset_reset="earliest",
+                                bootstrap_servers=rt.settings.kafka_bootstrap_servers)  # fmt: skip
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=5000)
+    finally:
+        await consumer.stop()
+    return [json.loads(r.value or b"{}") for records in batches.values() for r in records]
+
+
+class TestUnsealableEscalation:
+    async def test_08_an_escalation_to_an_unsealable_key_is_dead_lettered_once(
+        self, gateway: httpx.AsyncClient, inbox: httpx.AsyncClient, running_broker: Runtime,
+        producer_keys: dict[str, Ed25519PrivateKey],
+    ) -> None:  # fmt: skip
+        """Attack: plant a low-order X25519 key in the database on the contact next in a
+        notice's escalation chain (the school's deputy), so that every round of the timer
+        fails to seal its escalation and, unclaimed, tries again for ever while nobody is
+        told. The escalation goes on to the next step (the authority's safeguarding lead);
+        the deputy's is dead-lettered once (unsealable_recipient_key, ids only), reported in
+        the data-quality report and audited once; later rounds add nothing, and the deputy
+        has nothing."""
+        rt = running_broker
+        crisis = {"event_type": "parent_mental_health_crisis", "event_id": str(uuid.uuid4()),
+                  "source_org": "mh-demo", "occurred_at": datetime.now(UTC).isoformat(),
+                  "subject": {"nhs_number": family.MOTHER}}  # fmt: skip
+        assert (await post_signed(gateway, crisis, producer_keys)).status_code == 202
+        [listed] = await wait_for_notices(inbox, KEY_ADULT, 1)
+        await plant_key(rt, DEPUTY, LOW_ORDER_KEY)
+
+        late = datetime.fromisoformat(listed["header"]["deadline"]) + timedelta(minutes=1)
+        for minutes in (0, 10, 20):  # three rounds of the timer
+            await tick(rt, late + timedelta(minutes=minutes))
+        [escalation] = await follow_ups_of(rt, listed["notice_id"])
+        assert escalation.recipient_id == LA_LEAD
+        assert escalation.level == 1
+        async with asyncio.timeout(60):  # in the lead's inbox (beside anything else of hers)
+            while escalation.notice_id not in {
+                n["notice_id"] for n in await wait_for_notices(inbox, LA_LEAD, 1)
+            }:
+                await asyncio.sleep(0.2)
+        letters = [letter for letter in await dead_letters(rt)
+                   if letter.get("notice_id") == listed["notice_id"]]  # fmt: skip
+        assert letters == [{"reason": "unsealable_recipient_key", "event_id": crisis["event_id"],
+                            "notice_id": listed["notice_id"], "org_id": "school-oakfield",
+                            "recipient_id": DEPUTY, "escalation_level": 1}]  # fmt: skip
+        [undeliverable] = await audit_entries(rt.sessions, "notice_undeliverable")
+        assert (undeliverable.actor, undeliverable.subject_ref) == (
+            "escalator",
+            listed["notice_id"],
+        )
+        assert json.loads(undeliverable.details) == letters[0]
+        async with rt.sessions() as session:
+            gaps = (await session.scalars(select(db.DataQualityIssue).where(
+                db.DataQualityIssue.kind == "unsealable_recipient_key"))).all()  # fmt: skip
+        assert [(g.notice_id, g.org_id) for g in gaps] == [(listed["notice_id"],
+                                                            "school-oakfield")]  # fmt: skip
+        assert (await inbox.get(f"/v1/recipients/{DEPUTY}/notices")).json() == []
 
 
 class TestCsvReimport:

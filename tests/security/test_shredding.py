@@ -11,28 +11,37 @@ import json
 import socket
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Network
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI, Response
+from pydantic import ValidationError
 from sqlalchemy import select
 from support import post_signed, recorded_rules, wait_for_notices
+from typer.testing import CliRunner, Result
 
 from broker.adapters import audit, db
-from broker.adapters.dead_letter_topic import DeadLetter
+from broker.adapters.dead_letter_topic import DeadLetter, read_all, sealed_context
 from broker.bootstrap import Runtime
 from broker.config import Settings, WebhookSettings
 from broker.demo import family
+from broker.entrypoints.cli import app as cli
+from broker.errors import DataKeyShredded
 from broker.services.dead_letters import Replayed, replay
 from broker.services.directory_admin import put_contact, put_household
 from broker.services.retention import shred_household
 from consumers.follow_up_timer import tick
+from producers.sdk import EventPublisher
 from schemas.directory import ContactSpec, HouseholdMemberSpec, HouseholdSpec
+from schemas.events import EventAdapter
+from schemas.transport import SealedEvent
 
 pytestmark = pytest.mark.e2e
 GP = "gp-riverside:safeguarding_lead"
@@ -333,3 +342,149 @@ class TestAChildsNoticeFromAnotherHousehold:
         assert len(await audit_entries(rt, "notice_gone", school["notice_id"])) == 1
         fathers = await inbox.get(f"/v1/recipients/{FATHERS_GP}/notices/{gp['notice_id']}")
         assert fathers.status_code == 200
+
+
+async def routed_to_the_end(rt: Runtime) -> bool:
+    """Whether the router's group has committed past every record on the events topic."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=rt.settings.kafka_bootstrap_servers)
+    reader = AIOKafkaConsumer(bootstrap_servers=rt.settings.kafka_bootstrap_servers)
+    await admin.start()
+    await reader.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(rt.settings.router_group)
+        partitions = [TopicPartition(rt.topics.events, p)
+                      for p in range(rt.settings.topics.partitions)]  # fmt: skip
+        ends = await reader.end_offsets(partitions)
+    finally:
+        await reader.stop()
+        await admin.close()
+    done = {tp: meta.offset for tp, meta in committed.items()}
+    return bool(ends) and all(done.get(tp, 0) >= end for tp, end in ends.items())
+
+
+async def events_on_the_topic(rt: Runtime) -> list[bytes]:
+    reader = AIOKafkaConsumer(rt.topics.events, auto_offset_reset="earliest",
+                              bootstrap_servers=rt.settings.kafka_bootstrap_servers)  # fmt: skip
+    await reader.start()
+    try:
+        batches = await reader.getmany(timeout_ms=3000)
+    finally:
+        await reader.stop()
+    return [r.value or b"" for records in batches.values() for r in records]
+
+
+async def sgb_shred(settings: Settings, household_id: str) -> Result:
+    """``sgb shred-household`` as an operator runs it, in a thread (it runs its own loop)."""
+    env = {"SGB_DATABASE_URL": settings.database_url, "SGB_KEYS_DIR": str(settings.keys_dir),
+           "SGB_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+           "SGB_TOPIC_PREFIX": settings.topic_prefix,
+           "SGB_ROUTER_GROUP": settings.router_group}  # fmt: skip
+    return await asyncio.to_thread(CliRunner().invoke, cli, ["shred-household", household_id],
+                                   env=env)  # fmt: skip
+
+
+class TestShreddingReachesKafka:
+    async def test_07_a_shred_leaves_no_readable_household_record_in_kafka(
+        self,
+        gateway: httpx.AsyncClient,
+        running_broker: Runtime,
+        producer_keys: dict[str, Ed25519PrivateKey],
+        settings: Settings,
+    ) -> None:
+        """Attack: after the Carters are shredded, someone holding the broker's key (or a copy
+        of Kafka's disks) reads the mother's events on the events topic (kept 7 days) and a
+        refused event about her on the dead-letter topic (kept 30 days). ``sgb
+        shred-household`` cuts every event the router has routed from the events topic; the
+        letter was sealed under the data key of the mother's NHS number, which the shredding
+        deletes: it no longer opens, and replaying it is refused (shredded), where before the
+        shredding it opened to the event as received."""
+        rt = running_broker
+        await post_signed(gateway, crisis(), producer_keys)
+        replayed = EventAdapter.validate_python(crisis())
+        async with EventPublisher(settings.kafka_bootstrap_servers, rt.keys.public,
+                                  producer_keys["mh-demo"],
+                                  topic_prefix=settings.topic_prefix) as sdk:  # fmt: skip
+            await sdk.publish(replayed)
+            await sdk.publish(replayed)  # the same event as a new record: refused
+        [letter] = await until(lambda: read_all(settings.kafka_bootstrap_servers,
+                                                rt.topics.dead_letters))  # fmt: skip
+        assert letter.reason_name == "ReplayedEvent"
+        assert letter.source is not None
+        assert letter.sealed_under is not None
+        opened = rt.data_keys.unwrap(letter.sealed_under, letter.value,
+                                     sealed_context(letter.source))  # fmt: skip
+        assert SealedEvent.model_validate_json(opened)  # the event, as it lay on the topic
+        with pytest.raises(ValidationError):  # sealed again: no event to be read
+            SealedEvent.model_validate_json(letter.value)
+        await until(lambda: routed_to_the_end(rt))
+        assert len(await events_on_the_topic(rt)) == 3
+
+        shredded = await sgb_shred(settings, "h-carter")
+        assert shredded.exit_code == 0, shredded.output
+        assert "routed events cut from the events topic" in shredded.output
+        assert await events_on_the_topic(rt) == []
+        with pytest.raises(DataKeyShredded):
+            rt.data_keys.unwrap(letter.sealed_under, letter.value, sealed_context(letter.source))
+        now = datetime.now(UTC)
+        assert await replay([letter], rt.publisher, rt.sessions, now, rt.data_keys) == [
+            Replayed.SHREDDED]  # fmt: skip
+        [entry] = await audit_entries(rt, "household_shredded")
+        assert entry.actor == "cli"
+        assert json.loads(entry.details)["unmatched_keys"] >= 1
+
+
+async def age_notices(rt: Runtime, event_id: str, days: int) -> str:
+    """Time passing: the event's notices were made ``days`` ago. Answers their key's name."""
+    async with rt.sessions.begin() as session:
+        records = (await session.scalars(
+            select(db.NoticeRecord).where(db.NoticeRecord.event_id == event_id)
+        )).all()  # fmt: skip
+        for record in records:
+            record.created_at -= timedelta(days=days)
+    [name] = {record.household for record in records}
+    return name
+
+
+async def sgb_sweep(settings: Settings) -> Result:
+    env = {"SGB_DATABASE_URL": settings.database_url, "SGB_KEYS_DIR": str(settings.keys_dir)}
+    return await asyncio.to_thread(CliRunner().invoke, cli, ["sweep-unknown-people"], env=env)
+
+
+class TestUnknownPeoplesKeys:
+    async def test_07_unknown_peoples_keys_are_swept_after_retention(
+        self,
+        gateway: httpx.AsyncClient,
+        inbox: httpx.AsyncClient,
+        running_broker: Runtime,
+        producer_keys: dict[str, Ed25519PrivateKey],
+        settings: Settings,
+    ) -> None:
+        """Attack: read, years later, what the broker kept about someone the directory never
+        came to know (the front door's notice of a crisis of a person known only by a record
+        number): with no household to shred, its key would be kept for ever. ``sgb
+        sweep-unknown-people`` shreds each such key whose last notice is older than the
+        retention period (90 days): the old notice answers 410, the sweep is audited once
+        per key (its pseudonym, never the identifier), a second sweep finds nothing more,
+        and someone unknown but recently notified keeps theirs."""
+        rt = running_broker
+        old, recent = crisis_of_someone_unknown(), crisis() | {"subject": {"local_id": "mh-5"}}
+        for event in (old, recent):
+            assert (await post_signed(gateway, event, producer_keys)).status_code == 202
+        stale = await until(lambda: unmatched_notice(inbox, old["event_id"]))
+        fresh = await until(lambda: unmatched_notice(inbox, recent["event_id"]))
+        name = await age_notices(rt, old["event_id"], days=91)
+
+        swept = await sgb_sweep(settings)
+        assert swept.exit_code == 0, swept.output
+        assert "1 unknown people's data keys shredded" in swept.output
+        gone = await inbox.get(f"/v1/recipients/{FRONT_DOOR}/notices/{stale['notice_id']}")
+        kept = await inbox.get(f"/v1/recipients/{FRONT_DOOR}/notices/{fresh['notice_id']}")
+        assert (gone.status_code, kept.status_code) == (410, 200)
+        [entry] = await audit_entries(rt, "unknown_person_key_swept")
+        assert (entry.actor, entry.subject_ref) == ("retention-sweep", name)
+        assert json.loads(entry.details)["retention_days"] == 90
+        assert "mh-record-4471" not in f"{entry.subject_ref} {entry.details}"
+
+        again = await sgb_sweep(settings)
+        assert "0 unknown people's data keys shredded" in again.output
+        assert len(await audit_entries(rt, "unknown_person_key_swept")) == 1
