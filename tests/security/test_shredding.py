@@ -470,8 +470,8 @@ class TestUnknownPeoplesKeys:
         old, recent = crisis_of_someone_unknown(), crisis() | {"subject": {"local_id": "mh-5"}}
         for event in (old, recent):
             assert (await post_signed(gateway, event, producer_keys)).status_code == 202
-        stale = await until(lambda: unmatched_notice(inbox, old["event_id"]))
-        fresh = await until(lambda: unmatched_notice(inbox, recent["event_id"]))
+        stale = await until(lambda: unmatched_notice(inbox, rt, old["event_id"]))
+        fresh = await until(lambda: unmatched_notice(inbox, rt, recent["event_id"]))
         name = await age_notices(rt, old["event_id"], days=91)
 
         swept = await sgb_sweep(settings)
