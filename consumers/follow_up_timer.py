@@ -19,7 +19,7 @@ import structlog
 from broker.adapters.kafka import Message, is_transient
 from broker.bootstrap import Runtime
 from broker.keys import audit_key
-from broker.services import follow_ups, proposals
+from broker.services import follow_ups, matching, proposals
 from broker.services.audit_anchoring import HeadAnchoring
 from broker.services.match_publication import MatchPublication
 from broker.services.outbox import Outbox
@@ -113,8 +113,13 @@ async def run_follow_up_timer(rt: Runtime, stop: asyncio.Event) -> None:
     interval = rt.settings.follow_up_interval_seconds
     anchoring = HeadAnchoring(rt.sessions, rt.publisher, rt.topics.audit,
                               audit_key(rt.settings.keys_dir))  # fmt: skip
+    released = False
     while not stop.is_set():
         try:
+            if not released:  # what a router that stopped mid-publication left claimed
+                async with rt.sessions.begin() as session:
+                    await matching.release_claims(session)
+                released = True
             await tick(rt, datetime.now(UTC))
             await anchoring.anchor()
         except Exception as exc:

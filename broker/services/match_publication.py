@@ -8,8 +8,9 @@ made more than a week after the event came is not refused as too old, and the ro
 the producer's key at the time the queue first received it (``matching.republication``).
 
 Each entry is claimed (``accepted`` -> ``publishing``) in its own transaction before it is
-published, so two router instances never publish one event twice; Kafka refusing it returns
-it to ``waiting``, where its front door sees it again.
+published, so two router instances do not publish one event twice; Kafka refusing it returns
+it to ``accepted`` for the next round, and a router starting releases the claims one that
+stopped mid-way left (``matching.release_claims``).
 """
 
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ class MatchPublication:
 
     async def publish(self, event_id: str) -> str | None:
         """Publishes the matched event again unless another router instance took it; Kafka
-        refusing it returns it to the queue (``PublishFailed`` then stops the round)."""
+        refusing it leaves it for the next round (``PublishFailed`` then stops the round)."""
         message = await self._claim(event_id)
         if message is None:
             return None
@@ -96,7 +97,7 @@ class MatchPublication:
                 update(db.MatchingQueueEntry)
                 .where(db.MatchingQueueEntry.event_id == event_id,
                        db.MatchingQueueEntry.status == matching.ACCEPTED)
-                .values(status="publishing")
+                .values(status=matching.PUBLISHING)
             )  # fmt: skip
             if not claimed.rowcount:  # type: ignore[attr-defined]
                 return None

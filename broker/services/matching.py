@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import audit, crypto, db
@@ -38,9 +38,9 @@ from schemas.transport import EventHeader, SealedEvent
 # being handed back to Kafka; "routing": Kafka has it, the router not yet. All stay to do
 # (and in the queue) until the router has routed it: an event the router refuses is then
 # not lost but still waiting for its front door.
-WAITING, ACCEPTED = "waiting", "accepted"
-TO_DO = (WAITING, ACCEPTED, "publishing", "routing")
-REPUBLISHED = ("publishing", "routing")
+WAITING, ACCEPTED, PUBLISHING = "waiting", "accepted", "publishing"
+TO_DO = (WAITING, ACCEPTED, PUBLISHING, "routing")
+REPUBLISHED = (PUBLISHING, "routing")
 
 
 class NotInQueue(BrokerError):
@@ -152,12 +152,23 @@ async def match(
 
 
 async def published(session: AsyncSession, event_id: str, *, succeeded: bool) -> None:
-    """Kafka has the event again (it waits for the router), or did not take it (it waits
-    for a match again). Only an event still being published moves: the router may have
-    routed it already."""
+    """Kafka has the event again (it waits for the router), or did not take it (the timer's
+    next round publishes it again: the front door's match stands). Only an event still being
+    published moves: the router may have routed it already."""
     entry = await session.get(db.MatchingQueueEntry, event_id)
-    if entry is not None and entry.status == "publishing":
-        entry.status = "routing" if succeeded else WAITING
+    if entry is not None and entry.status == PUBLISHING:
+        entry.status = "routing" if succeeded else ACCEPTED
+
+
+async def release_claims(session: AsyncSession) -> int:
+    """Entries a router claimed and never saw published (it stopped between the two) go back
+    to be published. Publishing one twice is harmless: the router routes an event once."""
+    released = await session.execute(
+        update(db.MatchingQueueEntry)
+        .where(db.MatchingQueueEntry.status == PUBLISHING)
+        .values(status=ACCEPTED)
+    )  # fmt: skip
+    return int(released.rowcount)  # type: ignore[attr-defined]
 
 
 async def republication(session: AsyncSession, header: EventHeader) -> db.MatchingQueueEntry | None:

@@ -36,7 +36,7 @@ from broker.keys import (
 )
 from broker.rules.admission import Arrival
 from broker.services import matching
-from consumers.follow_up_timer import tick
+from consumers.follow_up_timer import run_follow_up_timer, tick
 from schemas.events import EventAdapter
 from schemas.notices import FollowUp
 from schemas.transport import EventHeader
@@ -176,6 +176,47 @@ class TestTheInboxHoldsOnlyItsOwnKeys:
         held = names_in(inbox_keys)
         assert held == {*INBOX_FILES, "households"}
         assert not {HPKE_FILE, SIGNING_FILE} & held
+
+
+class TestAMatchIsNeverStranded:
+    async def test_04_a_match_claimed_by_a_router_that_stopped_is_published_after_restart(
+        self,
+        gateway: httpx.AsyncClient,
+        running_broker: Runtime,
+        least_inbox: tuple[httpx.AsyncClient, Runtime],
+        producer_keys: Keys,
+    ) -> None:
+        """Fault (a late match lost): a router's timer claims a matched event
+        (``publishing``) and stops before Kafka has it. Rounds of a live timer leave the
+        claim alone (another router may be publishing it), and the family would never be
+        told; a router's timer starting releases the claim and publishes the event, which is
+        routed to the family and its entry marked ``matched``."""
+        inbox, _ = least_inbox
+        rt = running_broker
+        unknown = crisis(unknown_person("MH-04"), suicidal_ideation=True)
+        assert (await post_signed(gateway, unknown, producer_keys)).status_code == 202
+        await queued(inbox, unknown["event_id"])
+        match = {"links": [{"position": 0, "person_id": "p-mother"}]}
+        answer = await inbox.post(f"{QUEUE}/{unknown['event_id']}/match", json=match)
+        assert answer.json()["status"] == "accepted"
+        async with rt.sessions.begin() as session:  # what the stopped router left behind
+            entry = await session.get(db.MatchingQueueEntry, unknown["event_id"])
+            assert entry is not None
+            entry.status = matching.PUBLISHING
+        await tick(rt, datetime.now(UTC))
+        assert (await matched_entry(rt, unknown["event_id"])).status == matching.PUBLISHING
+
+        stop = asyncio.Event()
+        timer = asyncio.create_task(run_follow_up_timer(rt, stop))
+        try:
+            async with asyncio.timeout(60):
+                while (await matched_entry(rt, unknown["event_id"])).status != "matched":
+                    await asyncio.sleep(0.2)
+        finally:
+            stop.set()
+            await timer
+        school = await wait_for_notices(inbox, KEY_ADULT, 1)
+        assert [n for n in school if n["header"]["event_id"] == unknown["event_id"]]
 
 
 def names_in(folder: Path) -> set[str]:
