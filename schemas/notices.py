@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Final, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, Field, field_serializer, model_validator
 
 from schemas.common import AreaCode, Contract, OrgId
 from schemas.events import PlanKind
@@ -176,6 +176,11 @@ class SchoolGuidance(Contract):
     who_to_call_role: str | None = None  # "school.call.front_door", ...
     actions: tuple[str, ...] = ()
     open_plans: tuple[PlanForSchool, ...] = ()
+
+    @field_serializer("happened_at", "act_by", when_used="json")
+    def _with_london_offset(self, moment: datetime | None) -> str | None:
+        # London's winter offset is written "+00:00", not "Z": a school reads local time.
+        return moment.isoformat() if moment else None
 
 
 class NoticeBody(Contract):
