@@ -91,8 +91,8 @@ class TestActBy:
         with_terms=st.booleans(),
     )
     def test_today_only_on_the_day_it_is_due(self, received: datetime, with_terms: bool) -> None:
-        """The today wording only when the notice is due on the day it arrives, which is then a school
-        day: never on a weekend, a Friday night or in the holidays."""
+        """The "today" wording only when the notice is due on the day it arrives, which is
+        then a school day: never on a weekend, a Friday night or in the holidays."""
         calendar = OAKFIELD if with_terms else SchoolCalendar()
         due = next_session_start(received, calendar)
         key = act_by(due, received, calendar)
@@ -105,8 +105,8 @@ class TestActBy:
     @settings(max_examples=300, deadline=None)
     @given(received=IN_THE_SCHOOL_YEAR)
     def test_reopens_exactly_when_a_weekday_is_closed(self, received: datetime) -> None:
-        """The school reopens wording exactly when a weekday without school lies between the day
-        the notice arrives and the day it is due."""
+        """The "when school reopens" wording exactly when a weekday without school lies
+        between the day the notice arrives and the day it is due."""
         due = next_session_start(received, OAKFIELD).astimezone(LONDON).date()
         day, closed = received.astimezone(LONDON).date(), False
         while day < due:
