@@ -94,11 +94,21 @@ def act_by(deadline: datetime, received_at: datetime, calendar: SchoolCalendar) 
     return WHEN_SCHOOL_REOPENS if closed else ON_DAY
 
 
+# 48 bits of a keyed id: a reference names one notice among millions, and the front door's
+# look-up shows only its own households' notices, so a clash would cost a question, no more.
+REFERENCE_PATTERN = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}$"
+
+
 def reference_for(notice_id: UUID) -> str:
     """A short reference to quote on the phone: the start of the notice's id (which is keyed,
     and so tells nothing), by which the front door finds the notice."""
     text = notice_id.hex.upper()
     return f"{text[:8]}-{text[8:12]}"
+
+
+def notice_id_start(reference: str) -> str:
+    """The start of the notice id a reference quotes, as the broker writes ids."""
+    return reference.lower()
 
 
 @dataclass(frozen=True)
