@@ -90,6 +90,8 @@ def _lead_professional(
 
 def _education_officer(decision: Decision, family: Family) -> Caller | None:
     door = _local_front_door(decision, family)
+    if door == decision.addressee.org_id:
+        return None  # the officer is the reader: a child with no school place
     line = family.org_lines.get(door) if door else None
     return Caller(EDUCATION_OFFICER, f"Education safeguarding officer, {line}") if line else None
 

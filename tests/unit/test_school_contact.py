@@ -161,6 +161,14 @@ class TestWhoToCall:
             EDUCATION_OFFICER, f"Education safeguarding officer, {LINES[DOOR]}",
         )  # fmt: skip
 
+    def test_not_the_officer_itself(self) -> None:
+        """A child with no school place: the education safeguarding officer is the reader,
+        and is not told to call itself."""
+        reader = Addressee(DOOR, ContactRole.EDUCATION_SAFEGUARDING_OFFICER)
+        officer = Decision(reader, NoticeType.SCHOOL_SUPPORT, Severity.MEDIUM, "crisis.child",
+                           ("kid",))  # fmt: skip
+        assert who_to_call(officer, [officer], "mh-demo", carters(), ON) is None
+
     def test_not_the_school_itself(self) -> None:
         """A school's own report does not send it back to itself."""
         kinds = {**KINDS, "school-oakfield": OrgKind.SCHOOL}
