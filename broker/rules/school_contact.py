@@ -160,9 +160,11 @@ def _contact(plan: PlanView, family: Family) -> PlanContact | None:
 
 
 def _previous_school(person_id: str, event: FamilyMovingArea, family: Family) -> str | None:
-    """The school the directory has the child on the roll of, if not the new one."""
+    """The school the directory has the child on the roll of, else the one the move names
+    (the event's word), if it is not the new one and the directory can name it."""
     child = family.person(person_id)
-    school = child.school if child else None
+    registered = child.school if child and child.school != event.new_school else None
+    school = registered or event.previous_school
     if school is None or school == event.new_school:
         return None
     return family.org_lines.get(school)

@@ -236,6 +236,21 @@ class TestPlansForSchool:
         assert plan.lead_professional.phone == "07700 900123"
         assert plan.previous_school == LINES["school-oakfield"]
 
+    def test_the_previous_school_the_move_names(self) -> None:
+        """A child on no school's roll in the directory: the school the move names."""
+        fam = carters(early_help())
+        unregistered = [replace(m, school=None) for m in fam.members]
+        fam = replace(fam, members=tuple(unregistered))
+        [plan] = plans_for_school(joining(), move(previous_school="school-oakfield"), fam,
+                                  PEOPLE, ON)  # fmt: skip
+        assert plan.previous_school == LINES["school-oakfield"]
+
+    def test_the_directorys_roll_before_the_events_word(self) -> None:
+        """The directory's registration names the previous school, whatever the move says."""
+        [plan] = plans_for_school(joining(), move(previous_school="school-brookside"),
+                                  carters(early_help()), PEOPLE, ON)  # fmt: skip
+        assert plan.previous_school == LINES["school-oakfield"]
+
     def test_a_plan_only_the_move_lists(self) -> None:
         """A plan the move lists for the child (by NHS number) counts, with no lead known."""
         listed = [{"kind": "child_in_need", "child": {"nhs_number": "9990000158"},
