@@ -156,6 +156,9 @@ class FamilyMovingArea(EventBase):
     plans: tuple[PlanRecord, ...] = ()
     new_school: OrgId | None = None
     new_gp: OrgId | None = None
+    # The school the children leave, where the producer knows it: the new school asks it for
+    # the child protection file. Only named, never told; the directory's record comes first.
+    previous_school: OrgId | None = None
 
     def people(self) -> tuple[PersonRef, ...]:
         return self.members

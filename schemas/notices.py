@@ -10,9 +10,10 @@ from enum import StrEnum
 from typing import Final, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, Field, field_serializer, model_validator
 
 from schemas.common import AreaCode, Contract, OrgId
+from schemas.events import PlanKind
 
 NOTICE_SCHEMA_VERSION: Final = 1
 
@@ -132,6 +133,56 @@ class HistoryDigest(Contract):
     agencies: tuple[str, ...] = ()
 
 
+class SchoolMatter(StrEnum):
+    """What a school's key adult is told happened, as the school may know it: never which
+    service, condition or event kind lies behind it."""
+
+    INCIDENT_AT_HOME = "incident_at_home"  # a parent's crisis, an incident in the home
+    ABOUT_THIS_CHILD = "about_this_child"  # the child's own attendance at hospital
+    SERVICE_STOPPED = "service_stopped"  # a service stopped working with the child or family
+    JOINING_SCHOOL = "joining_school"  # a child joining the school after a move
+
+
+class PlanContact(Contract):
+    """The social worker or lead professional of a plan, as the directory holds them."""
+
+    name: str | None = None
+    role: str | None = None
+    organisation: str | None = None  # its name and phone, as the directory holds them
+    phone: str | None = None
+    email: str | None = None
+
+
+class PlanForSchool(Contract):
+    """An open plan of a child joining the school: its kind only, and whom to contact."""
+
+    about_index: int = Field(ge=0)  # which child of ``NoticeBody.about``
+    kind: PlanKind
+    lead_professional: PlanContact | None = None
+    previous_school: str | None = None  # to ask for the child protection file, where known
+
+
+class SchoolGuidance(Contract):
+    """What a school's key adult needs (Operation Encompass practice): what happened and
+    when, a reference to quote, whom to call and what to do by when. Instructions are fixed
+    wording keys the school's system words ("school.action.offer_quiet_support")."""
+
+    matter: SchoolMatter
+    reference: str  # derived from the notice id; reveals nothing
+    happened_at: datetime | None = None  # London time; an incident's
+    stopped_on: date | None = None  # the day a service stopped
+    act_by: datetime  # London time: the notice's deadline
+    act_by_wording: str  # "school.act_by.on_day": "before school on Monday 10 May"
+    who_to_call_role: str | None = None  # "school.call.front_door", ...
+    actions: tuple[str, ...] = ()
+    open_plans: tuple[PlanForSchool, ...] = ()
+
+    @field_serializer("happened_at", "act_by", when_used="json")
+    def _with_london_offset(self, moment: datetime | None) -> str | None:
+        # London's winter offset is written "+00:00", not "Z": a school reads local time.
+        return moment.isoformat() if moment else None
+
+
 class NoticeBody(Contract):
     """What the recipient reads once decrypted, already minimised for its role."""
 
@@ -157,6 +208,9 @@ class NoticeBody(Contract):
     relation: Relation | None = None
     third_party: bool = False
     wording: tuple[str, ...] = ()
+    # A school's key adult: what happened and when, the reference to quote, whom to call
+    # and what to do by when (broker.rules.school_notice); None for every other reader.
+    school: SchoolGuidance | None = None
 
 
 class SealedNotice(Contract):

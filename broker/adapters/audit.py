@@ -62,6 +62,7 @@ Action = Literal[
     "key_change_refused",
     "directory_proposal",
     "notice_withheld",
+    "notice_reference_looked_up",  # a front door finding a notice a school quoted
 ]
 Details = Mapping[str, str | int | bool | None]
 

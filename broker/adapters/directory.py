@@ -23,6 +23,7 @@ from broker.rules.family import (
     ContactRole,
     Family,
     HouseholdRole,
+    LeadProfessional,
     Member,
     OrgKind,
     PlanView,
@@ -325,6 +326,7 @@ class SqlDirectory:
                 ended_on=p.ended_on, step_down_until=p.step_down_until,
                 lead_org=next((o.org_id for o in owners.get(p.id, []) if o.is_lead), None),
                 owner_orgs=tuple(o.org_id for o in owners.get(p.id, []) if not o.is_lead),
+                lead=_lead(owners.get(p.id, [])),
             )
             for p in plans
         )  # fmt: skip
@@ -433,6 +435,13 @@ def _contact_record(c: db.Contact) -> ContactRecord:
     return ContactRecord(
         c.id, c.org_id, c.hpke_public_key, c.key_id, bool(c.daily_digest), c.webhook_url
     )
+
+
+def _lead(owners: Sequence[db.PlanOwner]) -> LeadProfessional | None:
+    lead = next((o for o in owners if o.is_lead), None)
+    if lead is None:
+        return None
+    return LeadProfessional(lead.name, lead.role, lead.org_id, lead.phone, lead.email)
 
 
 def contact_line(org: OrgRecord) -> str:

@@ -17,7 +17,7 @@ from broker.keys import BrokerPublicKeys
 from broker.rules.deadlines import LONDON
 from producers.auth import OrganisationAuth
 from producers.receiver import NoticeReceiver
-from schemas.notices import NoticeBody, NoticeHeader, PersonView, SealedNotice
+from schemas.notices import NoticeBody, NoticeHeader, PersonView, SchoolGuidance, SealedNotice
 
 
 def show_inbox(
@@ -128,8 +128,24 @@ def _panel(header: NoticeHeader, body: NoticeBody) -> Panel:
     if body.detail:
         table.add_row("detail", ", ".join(f"{k}={v}" for k, v in body.detail.items()))
     table.add_row("call", body.who_to_call or "-")
+    if body.school:
+        _school_rows(table, body.school)
     title = f"{header.notice_type.value} from {body.source_org} ({body.event_type})"
     return Panel(table, title=title, subtitle=body.summary[:90], expand=False)
+
+
+def _school_rows(table: Table, school: SchoolGuidance) -> None:
+    """What a school's key adult is asked to do, by when, and the reference to quote."""
+    when = school.happened_at or school.stopped_on
+    shown = when.strftime("%a %d %b %Y %H:%M") if isinstance(when, datetime) else when
+    table.add_row("what", f"{school.matter.value}" + (f", {shown}" if shown else ""))
+    table.add_row("act by", f"{school.act_by:%a %d %b %Y %H:%M} ({school.act_by_wording})")
+    table.add_row("do", ", ".join(a.removeprefix("school.action.") for a in school.actions))
+    for plan in school.open_plans:
+        lead = plan.lead_professional
+        named = (lead.name or lead.role) if lead else None
+        table.add_row("plan", f"{plan.kind.value}: {named or 'lead not known'}")
+    table.add_row("reference", school.reference)
 
 
 def _person(view: PersonView) -> str:

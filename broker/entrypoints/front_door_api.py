@@ -14,9 +14,11 @@ router's timer within a round (consumers/follow_up_timer.py).
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -25,7 +27,8 @@ from broker.adapters.tokens import NotAuthorised, Principal
 from broker.bootstrap import Runtime
 from broker.entrypoints import auth
 from broker.errors import DataKeyShredded, DataKeyUnusable
-from broker.services import household_access, matching, proposals
+from broker.rules.school_notice import REFERENCE_PATTERN
+from broker.services import household_access, matching, proposals, references
 from schemas.events import PersonRef
 
 router = APIRouter()
@@ -268,3 +271,37 @@ def _proposal_errors() -> Iterator[None]:
         raise HTTPException(404, str(exc)) from None
     except proposals.ProposalOfAnother as exc:
         raise NotAuthorised(str(exc)) from None
+
+
+# --------------------------------------------------------------------------- references
+# A school quotes the reference its notice gave (broker/rules/school_notice.py): the front
+# door finds the notice, and the household whose chronology tells the rest.
+
+
+class ReferencedNotice(BaseModel):
+    notice_id: UUID
+    household_id: str
+    event_id: UUID
+    recipient_id: str | None
+    at: datetime
+
+
+@router.get(
+    "/v1/front-doors/{org_id}/references/{reference}", response_model=list[ReferencedNotice]
+)
+async def find_reference(
+    request: Request,
+    org_id: str,
+    reference: Annotated[str, PathParam(pattern=REFERENCE_PATTERN)],
+    caller: auth.FrontDoor,
+) -> list[ReferencedNotice]:
+    """The notices a quoted reference names in households this front door may read (none
+    elsewhere); each names the household whose chronology to read next."""
+    _own(org_id, caller)
+    async with _rt(request).sessions.begin() as session:
+        found = await references.look_up(session, org_id, reference, datetime.now(UTC))
+    return [
+        ReferencedNotice(notice_id=UUID(f.notice_id), household_id=f.household_id,
+                         event_id=UUID(f.event_id), recipient_id=f.recipient_id, at=f.at)
+        for f in found
+    ]  # fmt: skip

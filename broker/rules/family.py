@@ -79,6 +79,18 @@ class Tie:
 
 
 @dataclass(frozen=True)
+class LeadProfessional:
+    """A plan's lead professional or social worker, as the directory holds them: a new school
+    is told whom to contact."""
+
+    name: str
+    role: str
+    org_id: str
+    phone: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
 class PlanView:
     """A plan as routing needs it: whose, what kind, when, and who owns it."""
 
@@ -90,6 +102,7 @@ class PlanView:
     step_down_until: date | None = None
     lead_org: str | None = None
     owner_orgs: tuple[str, ...] = ()
+    lead: LeadProfessional | None = None
 
     def is_open(self, on: date) -> bool:
         return self.started_on <= on and (self.ended_on is None or self.ended_on >= on)

@@ -60,7 +60,7 @@ DETAIL_FIELDS: dict[NoticeType, frozenset[str]] = {
 SUMMARIES: dict[NoticeType, str] = {
     NoticeType.SCHOOL_SUPPORT: (
         "Something has happened at home that may affect this child. Please make sure a key "
-        "adult is ready to offer quiet support today."
+        "adult is ready to offer quiet support."  # worded by what happened: school_notice.py
     ),
     NoticeType.HEALTH_VISITING: "A safeguarding-relevant event for a child your team sees.",
     NoticeType.GP_INFORMATION: "A safeguarding-relevant event for patients of your practice.",

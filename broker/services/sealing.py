@@ -34,9 +34,10 @@ from broker.rules.fallback import INTENDED_FOR, fallback_reason, to_front_door
 from broker.rules.family import ContactRole, Decision
 from broker.rules.minimisation import compose_body
 from broker.rules.out_of_hours import with_out_of_hours
+from broker.rules.school_notice import SchoolNotice, for_school, school_guidance
 from broker.services import notice_records
 from schemas.events import Event
-from schemas.notices import NoticeHeader, NoticeType, Severity
+from schemas.notices import NoticeBody, NoticeHeader, NoticeType, Severity
 
 if TYPE_CHECKING:
     from broker.services.routing import RoutingDeps
@@ -60,11 +61,12 @@ class EventNotices:
     context: FamilyContext
     deps: RoutingDeps
     sent: Sent = field(default_factory=list)
+    decided: list[Decision] = field(default_factory=list)  # whom the event's rules told
     messages: list[Message] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
 
     async def seal_all(self, decisions: list[Decision]) -> tuple[list[Message], Sent]:
-        pending = list(decisions)
+        pending, self.decided = list(decisions), list(decisions)
         while pending:
             pending += await self._place(pending.pop(0))
         data_quality.record(self.session, self.issues, self.deps.clock())
@@ -141,10 +143,22 @@ class EventNotices:
             digest_for(decision.notice_type, family, received_at),
             reading(decision, self.event, family),
         )
+        if decision.notice_type is NoticeType.SCHOOL_SUPPORT:
+            body = self._for_school(body, decision, notice, calendar)
         notice_records.add(self.session, notice, body, contact, deps.keys, deps.data_keys,
                            rule_id=decision.rule_id, escalate_to=escalation_chain(decision, family),
                            reroute_to=reroute_target(decision, family))  # fmt: skip
         return notice
+
+    def _for_school(
+        self, body: NoticeBody, decision: Decision, notice: NoticeHeader, calendar: SchoolCalendar
+    ) -> NoticeBody:
+        """What the school's key adult is asked to do, by when, and whom to call."""
+        timing = SchoolNotice(notice.notice_id, notice.deadline, self.arrival.received_at,
+                              calendar, self.decided)  # fmt: skip
+        guidance, caller = school_guidance(decision, self.event, self.context.family,
+                                           self.context.people, timing)  # fmt: skip
+        return for_school(body, guidance, caller)
 
     async def _calendar_for(self, decision: Decision) -> SchoolCalendar:
         if decision.notice_type is NoticeType.SCHOOL_SUPPORT:

@@ -227,3 +227,38 @@ async def test_each_body_names_its_rule_where_its_reader_may_see_it() -> None:
                     school_bodies_without_rule += 1
                     assert told.rule.split(".")[0] in {"crisis", "ed", "withdrawal"}, where
     assert school_bodies_without_rule > 0
+
+
+# Whom a school is told to call, and the notice the scenario step must then hold: someone who
+# received the event's notices (the front door, a plan's lead), or the service that referred
+# it, or the authority's education safeguarding officer.
+TOLD_BY_CALLER = {
+    "school.call.front_door": {NoticeType.FRONT_DOOR_REFERRAL, NoticeType.TRANSFER},
+    "school.call.lead_professional": {NoticeType.PLAN_OWNER},
+}
+
+
+async def test_school_notices_say_what_to_do_and_whom_to_call() -> None:
+    """Every school notice in every scenario carries a reference, what to do and by when (its
+    deadline, in London time, never "today" unless it is due that day), and whom to call:
+    someone the step told, when it names a front door or a plan's lead."""
+    problems: list[str] = []
+    for path in SCENARIOS:
+        for result in await results_of(path):
+            types = {t.header.notice_type for t in result.notices}
+            for told in result.notices:
+                if told.header.notice_type is not NoticeType.SCHOOL_SUPPORT:
+                    continue
+                where = f"{path.stem} step {result.index} {told.header.recipient_id}"
+                school = told.body.school
+                if school is None or not school.reference or not school.actions:
+                    problems.append(f"{where}: no reference or actions")
+                    continue
+                if school.act_by != told.header.deadline:
+                    problems.append(f"{where}: acts by {school.act_by}, due at another time")
+                if "today" in told.body.summary.lower():
+                    problems.append(f"{where}: says today")
+                needed = TOLD_BY_CALLER.get(school.who_to_call_role or "")
+                if needed and not needed & types:
+                    problems.append(f"{where}: calls {school.who_to_call_role}, who was not told")
+    assert not problems, "\n".join(problems)

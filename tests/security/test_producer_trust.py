@@ -27,10 +27,11 @@ from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.demo import family
 from broker.pseudonyms import person_key, producer_secret, pseudonym
-from broker.rules.minimisation import SCHOOL_SAFE_FACTS, SUMMARIES
+from broker.rules.minimisation import SCHOOL_SAFE_FACTS
+from broker.rules.school_notice import SUMMARIES as SCHOOL_SUMMARIES
 from producers.sdk import EventPublisher
 from schemas.events import EdAttendance, Event, ParentMentalHealthCrisis, PersonRef
-from schemas.notices import NoticeHeader, NoticeType
+from schemas.notices import NoticeHeader, NoticeType, SchoolMatter
 from schemas.transport import EventHeader, SealedEvent
 
 pytestmark = pytest.mark.integration
@@ -188,8 +189,9 @@ class TestRuleOutOfClear:
                                          rt.keys.public)  # fmt: skip
         assert header.notice_type is NoticeType.SCHOOL_SUPPORT
         assert body.rule_id is None
-        assert (body.summary, body.event_type) == (SUMMARIES[NoticeType.SCHOOL_SUPPORT],
-                                                   "family_circumstances")  # fmt: skip
+        # The fixed wording for what a school may know happened (broker/rules/school_notice.py).
+        wording = SCHOOL_SUMMARIES[SchoolMatter.INCIDENT_AT_HOME]
+        assert (body.summary, body.event_type) == (wording, "family_circumstances")
         assert [person.role for person in body.about] == ["child"]  # which child, by name
         assert set(body.facts) <= SCHOOL_SAFE_FACTS
         assert body.who_to_call
