@@ -29,9 +29,11 @@ from broker.rules.family import (
     Tie,
 )
 from broker.rules.history import Outcome, PersonHistory
+from broker.rules.step_down import stepped_down_children
+from broker.rules.trust import linked_orgs
 from broker.rules.unmatched import unmatched_ids
-from schemas.events import EventType, PersonRef, ServiceWithdrawal
-from schemas.notices import PersonView
+from schemas.events import EventType, FamilyMovingArea, PersonRef, PlanRecord, ServiceWithdrawal
+from schemas.notices import PersonView, ProfessionalView
 
 T = TypeVar("T", bound=db.Base)
 # A school's key adult is its designated safeguarding lead.
@@ -275,39 +277,65 @@ class SqlDirectory:
 
     async def record_step_down(self, event: ServiceWithdrawal, family: Family) -> list[str]:
         """A step-down becomes a plan for each child concerned, owned by its lead professional
-        and action owners until its review date. Only their organisations and fixed role
-        names are kept: the people's names and the plan's text stay in the sealed notices.
-        Answers the plans written, for the directory's change log."""
-        step_down, subject = event.step_down, family.subject
-        if step_down is None or subject is None:
+        and action owners until its review date, with what to do if concerns return: the
+        owners are told it again when concerns return (as a directory import's plan keeps
+        them). The professionals' work contacts are kept, as the directory keeps any plan
+        owner's. Answers the plans written, for the directory's change log."""
+        step_down = event.step_down
+        if step_down is None or family.subject is None:
             return []
-        children = (
-            (subject,) if subject.role is HouseholdRole.CHILD
-            else family.children_of(subject.person_id)
-        )  # fmt: skip
-        named = [(True, step_down.lead_professional.org_id)] + [
-            (False, o.org_id) for o in step_down.action_owners
+        named = [(True, step_down.lead_professional)] + [
+            (False, o) for o in step_down.action_owners
         ]
         # An owner's organisation the directory does not know cannot be notified: the plan
         # keeps the owners it can reach (the step-down notice itself names them all).
-        owners = [(lead, org) for lead, org in named if await self.organisation(org)]
+        owners = [(lead, who) for lead, who in named if await self.organisation(who.org_id)]
         plans = []
-        for child in children:
-            plan_id = f"step-down:{event.event_id}:{child.person_id}"
+        for child in stepped_down_children(family):
+            plan_id = f"{STEP_DOWN_PLAN}{event.event_id}:{child.person_id}"
             plans.append(plan_id)
             await self._session.merge(db.Plan(
                 id=plan_id, person_id=child.person_id, kind=step_down.to_level,
                 area=child.area or family.area or "", started_on=event.withdrawn_on,
                 step_down_until=step_down.review_by,
+                if_concerns_return=step_down.if_concerns_return,
             ))  # fmt: skip
-            for position, (is_lead, org_id) in enumerate(owners):
-                role = "lead professional" if is_lead else "action owner"
+            for position, (is_lead, who) in enumerate(owners):
                 await self._session.merge(db.PlanOwner(
-                    plan_id=plan_id, position=position, is_lead=is_lead, name=role,
-                    role=role, org_id=org_id,
+                    plan_id=plan_id, position=position, is_lead=is_lead, name=who.name,
+                    role=who.role, org_id=who.org_id, phone=who.phone, email=who.email,
                 ))  # fmt: skip
         await self._session.flush()
         return plans
+
+    async def record_listed_plans(self, event: FamilyMovingArea, family: Family) -> list[str]:
+        """History given once stays known: each plan a move lists, for a child the directory
+        knows, is kept unless the directory already has that plan (same child, kind and
+        start). Its lead professional is kept as its owner only where the lead's organisation
+        is already linked to the family: a publisher's list must not make anyone a plan owner
+        (trust.py). Answers the plans written, for the directory's change log."""
+        linked = linked_orgs(family)
+        written = []
+        for index, listed in enumerate(event.plans):
+            person_id = await self.match(listed.child, event.source_org)
+            if person_id is None or _already_kept(family, person_id, listed):
+                continue
+            plan_id = f"move:{event.event_id}:{index}"
+            member = family.person(person_id)
+            await self._session.merge(db.Plan(
+                id=plan_id, person_id=person_id, kind=listed.kind.value,
+                area=(member.area if member else None) or event.from_authority,
+                started_on=listed.started_on, ended_on=listed.ended_on,
+            ))  # fmt: skip
+            lead = listed.lead_professional
+            if lead is not None and lead.org_id in linked:
+                await self._session.merge(db.PlanOwner(
+                    plan_id=plan_id, position=0, is_lead=True, name=lead.name, role=lead.role,
+                    org_id=lead.org_id, phone=lead.phone, email=lead.email,
+                ))  # fmt: skip
+            written.append(plan_id)
+        await self._session.flush()
+        return written
 
     async def _all(self, model: type[T], *where: ColumnElement[bool]) -> Sequence[T]:
         return (await self._session.scalars(select(model).where(*where))).all()
@@ -325,6 +353,10 @@ class SqlDirectory:
                 ended_on=p.ended_on, step_down_until=p.step_down_until,
                 lead_org=next((o.org_id for o in owners.get(p.id, []) if o.is_lead), None),
                 owner_orgs=tuple(o.org_id for o in owners.get(p.id, []) if not o.is_lead),
+                lead=next((_professional(o) for o in owners.get(p.id, []) if o.is_lead), None),
+                action_owners=tuple(_professional(o) for o in owners.get(p.id, [])
+                                    if not o.is_lead),
+                if_concerns_return=p.if_concerns_return,
             )
             for p in plans
         )  # fmt: skip
@@ -410,6 +442,29 @@ class SqlDirectory:
                 sorted((r.at, _outcome(r.outcome)) for r in records if r.kind == "appointment")
             ),
         )
+
+
+STEP_DOWN_PLAN = "step-down:"  # a step-down's plan id: "step-down:<event id>:<child>"
+
+
+def step_down_event_of(plan_id: str) -> str | None:
+    """The step-down event that made this plan, for a plan a step-down made."""
+    if not plan_id.startswith(STEP_DOWN_PLAN):
+        return None
+    return plan_id.removeprefix(STEP_DOWN_PLAN).split(":", 1)[0]
+
+
+def _professional(owner: db.PlanOwner) -> ProfessionalView:
+    return ProfessionalView(name=owner.name, role=owner.role, org_id=owner.org_id,
+                            phone=owner.phone, email=owner.email)  # fmt: skip
+
+
+def _already_kept(family: Family, person_id: str, listed: PlanRecord) -> bool:
+    return any(
+        p.person_id == person_id and p.kind == listed.kind.value
+        and p.started_on == listed.started_on
+        for p in family.plans
+    )  # fmt: skip
 
 
 def _role_by_ties(person_id: str, ties: Sequence[Tie]) -> HouseholdRole:

@@ -34,6 +34,7 @@ from broker.rules.fallback import INTENDED_FOR, fallback_reason, to_front_door
 from broker.rules.family import ContactRole, Decision
 from broker.rules.minimisation import compose_body
 from broker.rules.out_of_hours import with_out_of_hours
+from broker.rules.plan_bodies import plan_blocks
 from broker.services import notice_records
 from schemas.events import Event
 from schemas.notices import NoticeHeader, NoticeType, Severity
@@ -138,8 +139,21 @@ class EventNotices:
             self.context.people,
             family.org_lines.get(self.event.source_org),
             family.org_lines.get(front_door) if front_door else None,
-            digest_for(decision.notice_type, family, received_at),
+            digest_for(
+                decision.notice_type,
+                family,
+                received_at,
+                about=decision.about,
+                people=self.context.people,
+                event_id=str(self.event.event_id),
+            ),
             reading(decision, self.event, family),
+        )
+        # Plans and history, structured, for the readers that act on them (plan_bodies.py).
+        body = body.model_copy(
+            update=plan_blocks(
+                decision, self.event, family, self.context.people, received_at.date()
+            )
         )
         notice_records.add(self.session, notice, body, contact, deps.keys, deps.data_keys,
                            rule_id=decision.rule_id, escalate_to=escalation_chain(decision, family),
