@@ -19,6 +19,7 @@ from schemas.events import Event, FamilyMovingArea, PlanRecord, Professional, Se
 from schemas.events import StepDownPlan as EventStepDown
 from schemas.notices import (
     HistoryPlan,
+    NoticeBody,
     NoticeType,
     PersonView,
     ProfessionalView,
@@ -187,3 +188,17 @@ def _minimised(person: PersonView | None, kind: NoticeType) -> PersonView | None
         return None
     allowed = PERSON_FIELDS[kind] - {"present"}  # the plan's, not an incident's
     return PersonView.model_validate(person.model_dump(include=set(allowed)))
+
+
+REVIEW_SUMMARY = (
+    "The review date of a step-down plan you lead has come: review the plan with its action "
+    "owners and the family, and record the outcome."
+)
+REVIEW_WORDING = "step_down.review_due"
+
+
+def review_reminder(step_down_notice: NoticeBody) -> NoticeBody:
+    """The lead professional's reminder: the plan as they received it at the step-down,
+    worded as its review."""
+    wording = (*step_down_notice.wording, REVIEW_WORDING)
+    return step_down_notice.model_copy(update={"summary": REVIEW_SUMMARY, "wording": wording})

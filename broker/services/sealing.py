@@ -35,7 +35,7 @@ from broker.rules.family import ContactRole, Decision
 from broker.rules.minimisation import compose_body
 from broker.rules.out_of_hours import with_out_of_hours
 from broker.rules.plan_bodies import plan_blocks
-from broker.services import notice_records
+from broker.services import notice_records, reminders
 from schemas.events import Event
 from schemas.notices import NoticeHeader, NoticeType, Severity
 
@@ -158,6 +158,7 @@ class EventNotices:
         notice_records.add(self.session, notice, body, contact, deps.keys, deps.data_keys,
                            rule_id=decision.rule_id, escalate_to=escalation_chain(decision, family),
                            reroute_to=reroute_target(decision, family))  # fmt: skip
+        reminders.schedule(self.session, notice, decision, org)  # a step-down's review
         return notice
 
     async def _calendar_for(self, decision: Decision) -> SchoolCalendar:
