@@ -29,6 +29,7 @@ from broker.rules.family import (
     Tie,
 )
 from broker.rules.history import Outcome, PersonHistory
+from broker.rules.move import listed_plans_prefix
 from broker.rules.step_down import stepped_down_children
 from broker.rules.trust import linked_orgs
 from broker.rules.unmatched import unmatched_ids
@@ -320,7 +321,7 @@ class SqlDirectory:
             person_id = await self.match(listed.child, event.source_org)
             if person_id is None or _already_kept(family, person_id, listed):
                 continue
-            plan_id = f"move:{event.event_id}:{index}"
+            plan_id = f"{listed_plans_prefix(event)}{index}"
             member = family.person(person_id)
             await self._session.merge(db.Plan(
                 id=plan_id, person_id=person_id, kind=listed.kind.value,

@@ -13,6 +13,7 @@ from typing import Any
 
 from broker.rules.family import Decision, Family, PlanView
 from broker.rules.minimisation import PERSON_FIELDS
+from broker.rules.move import listed_plans_prefix
 from broker.rules.step_down import LEAD, OWNER
 from broker.rules.step_down import RULE as STEP_DOWN_RULE
 from schemas.events import Event, FamilyMovingArea, PlanRecord, Professional, ServiceWithdrawal
@@ -70,7 +71,7 @@ def transfer_history(
     kept = [
         _kept(p, people.get(p.person_id), family, on)
         for p in family.plans
-        if p.person_id in movers and not p.plan_id.startswith(f"move:{event.event_id}:")
+        if p.person_id in movers and not p.plan_id.startswith(listed_plans_prefix(event))
     ]
     kept = [p for p in kept if (p.kind, p.started_on, _nhs(p)) not in seen]
     plans = sorted([*listed, *kept], key=lambda p: (p.started_on, p.kind))
