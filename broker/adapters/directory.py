@@ -29,7 +29,7 @@ from broker.rules.family import (
     Tie,
 )
 from broker.rules.history import Outcome, PersonHistory
-from broker.rules.move import listed_plans_prefix
+from broker.rules.move import LISTED_PLAN, listed_plans_prefix
 from broker.rules.step_down import stepped_down_children
 from broker.rules.trust import linked_orgs
 from broker.rules.unmatched import unmatched_ids
@@ -278,19 +278,20 @@ class SqlDirectory:
 
     async def record_step_down(self, event: ServiceWithdrawal, family: Family) -> list[str]:
         """A step-down becomes a plan for each child concerned, owned by its lead professional
-        and action owners until its review date, with what to do if concerns return: the
-        owners are told it again when concerns return (as a directory import's plan keeps
-        them). The professionals' work contacts are kept, as the directory keeps any plan
-        owner's. Answers the plans written, for the directory's change log."""
+        and action owners until its review date. Only their organisations and fixed role
+        names are kept: the people's names, contacts and the plan's text are personal data
+        and stay in the sealed notices (the owners' notices of a returning concern read them
+        from the step-down's sealed notice, services/plan_details.py). Answers the plans
+        written, for the directory's change log."""
         step_down = event.step_down
         if step_down is None or family.subject is None:
             return []
-        named = [(True, step_down.lead_professional)] + [
-            (False, o) for o in step_down.action_owners
+        named = [(True, step_down.lead_professional.org_id)] + [
+            (False, o.org_id) for o in step_down.action_owners
         ]
         # An owner's organisation the directory does not know cannot be notified: the plan
         # keeps the owners it can reach (the step-down notice itself names them all).
-        owners = [(lead, who) for lead, who in named if await self.organisation(who.org_id)]
+        owners = [(lead, org) for lead, org in named if await self.organisation(org)]
         plans = []
         for child in stepped_down_children(family):
             plan_id = f"{STEP_DOWN_PLAN}{event.event_id}:{child.person_id}"
@@ -299,22 +300,27 @@ class SqlDirectory:
                 id=plan_id, person_id=child.person_id, kind=step_down.to_level,
                 area=child.area or family.area or "", started_on=event.withdrawn_on,
                 step_down_until=step_down.review_by,
-                if_concerns_return=step_down.if_concerns_return,
             ))  # fmt: skip
-            for position, (is_lead, who) in enumerate(owners):
-                await self._session.merge(db.PlanOwner(
-                    plan_id=plan_id, position=position, is_lead=is_lead, name=who.name,
-                    role=who.role, org_id=who.org_id, phone=who.phone, email=who.email,
-                ))  # fmt: skip
+            for position, (is_lead, org_id) in enumerate(owners):
+                await self._owner(plan_id, position, is_lead, org_id)
         await self._session.flush()
         return plans
+
+    async def _owner(self, plan_id: str, position: int, is_lead: bool, org_id: str) -> None:
+        """An owner kept from an event: its organisation and a fixed role name, no person."""
+        role = "lead professional" if is_lead else "action owner"
+        await self._session.merge(db.PlanOwner(
+            plan_id=plan_id, position=position, is_lead=is_lead, name=role, role=role,
+            org_id=org_id,
+        ))  # fmt: skip
 
     async def record_listed_plans(self, event: FamilyMovingArea, family: Family) -> list[str]:
         """History given once stays known: each plan a move lists, for a child the directory
         knows, is kept unless the directory already has that plan (same child, kind and
-        start). Its lead professional is kept as its owner only where the lead's organisation
-        is already linked to the family: a publisher's list must not make anyone a plan owner
-        (trust.py). Answers the plans written, for the directory's change log."""
+        start): its kind and dates, no person's name. Its lead professional's organisation is
+        kept as its owner only where already linked to the family: a publisher's list must
+        not make anyone a plan owner (trust.py). Answers the plans written, for the
+        directory's change log."""
         linked = linked_orgs(family)
         written = []
         for index, listed in enumerate(event.plans):
@@ -330,10 +336,7 @@ class SqlDirectory:
             ))  # fmt: skip
             lead = listed.lead_professional
             if lead is not None and lead.org_id in linked:
-                await self._session.merge(db.PlanOwner(
-                    plan_id=plan_id, position=0, is_lead=True, name=lead.name, role=lead.role,
-                    org_id=lead.org_id, phone=lead.phone, email=lead.email,
-                ))  # fmt: skip
+                await self._owner(plan_id, 0, True, lead.org_id)
             written.append(plan_id)
         await self._session.flush()
         return written
@@ -354,9 +357,11 @@ class SqlDirectory:
                 ended_on=p.ended_on, step_down_until=p.step_down_until,
                 lead_org=next((o.org_id for o in owners.get(p.id, []) if o.is_lead), None),
                 owner_orgs=tuple(o.org_id for o in owners.get(p.id, []) if not o.is_lead),
-                lead=next((_professional(o) for o in owners.get(p.id, []) if o.is_lead), None),
+                # The people a directory import names; an event's are only in its notices.
+                lead=next((_professional(o) for o in owners.get(p.id, [])
+                           if o.is_lead and not _from_event(p.id)), None),
                 action_owners=tuple(_professional(o) for o in owners.get(p.id, [])
-                                    if not o.is_lead),
+                                    if not o.is_lead and not _from_event(p.id)),
                 if_concerns_return=p.if_concerns_return,
             )
             for p in plans
@@ -453,6 +458,11 @@ def step_down_event_of(plan_id: str) -> str | None:
     if not plan_id.startswith(STEP_DOWN_PLAN):
         return None
     return plan_id.removeprefix(STEP_DOWN_PLAN).split(":", 1)[0]
+
+
+def _from_event(plan_id: str) -> bool:
+    """A plan a step-down or a move's list made: its owners are organisations only."""
+    return plan_id.startswith((STEP_DOWN_PLAN, LISTED_PLAN))
 
 
 def _professional(owner: db.PlanOwner) -> ProfessionalView:

@@ -15,12 +15,13 @@ from schemas.events import FamilyMovingArea, PlanKind
 from schemas.notices import NoticeType, Severity
 
 RULE = "move"
+LISTED_PLAN = "move:"
 
 
 def listed_plans_prefix(event: FamilyMovingArea) -> str:
     """The ids the broker gives the plans this move lists when it keeps them
     (``move:<event id>:<index>``), so that they are not counted twice."""
-    return f"move:{event.event_id}:"
+    return f"{LISTED_PLAN}{event.event_id}:"
 
 
 def route_move(event: FamilyMovingArea, family: Family, received_on: date) -> list[Decision]:

@@ -39,9 +39,12 @@ def plan_blocks(
     family: Family,
     people: Mapping[str, PersonView],
     on: date,
+    told: Mapping[str, StepDownView] | None = None,
 ) -> dict[str, Any]:
     """The body fields this decision's reader gets beyond minimisation's: ``history``,
-    ``step_down`` and, when concerns return, ``who_to_call``."""
+    ``step_down`` and, when concerns return, ``who_to_call``. ``told``: step-down plans (by
+    plan id) as their step-down's sealed notices told them, for what the directory does not
+    keep (people's names and contacts, actions, what to do if concerns return)."""
     kind, rules = decision.notice_type, decision.rule_id.split("+")
     blocks: dict[str, Any] = {}
     if isinstance(event, FamilyMovingArea) and kind in HISTORY_READERS:
@@ -53,7 +56,12 @@ def plan_blocks(
         children = _children(decision.about, people)
         blocks["step_down"] = from_event(event.step_down, org, children, family)
     elif CONCERN_RETURNED in rules and (plan := _plan_in_window(decision, family, on)):
-        view = from_plan(plan, org, _children((plan.person_id,), people), family)
+        role = LEAD if org == plan.lead_org else OWNER
+        kept = (told or {}).get(plan.plan_id)
+        view = (
+            kept.model_copy(update={"your_role": role}) if kept
+            else from_plan(plan, org, _children((plan.person_id,), people), family)
+        )  # fmt: skip
         blocks["step_down"] = view
         if view.lead_professional is not None:
             blocks["who_to_call"] = contact_line(view.lead_professional)
@@ -122,11 +130,11 @@ def professional(person: Professional, family: Family) -> ProfessionalView:
 
 def contact_line(person: ProfessionalView) -> str:
     """Who to call, as a reader dials it: "Priya Shah, Early help lead professional, Demo
-    Early Help Service (01632 960300)"."""
+    Early Help Service (01632 960300); 01632 960301" (their own number after the office's)."""
     parts = [person.name, person.role, person.organisation or person.org_id]
     line = ", ".join(p for p in parts if p)
     extra = [c for c in (person.phone, person.email) if c]
-    return f"{line} ({', '.join(extra)})" if extra else line
+    return f"{line}; {', '.join(extra)}" if extra else line
 
 
 def _plan_in_window(decision: Decision, family: Family, on: date) -> PlanView | None:

@@ -34,10 +34,11 @@ from broker.rules.fallback import INTENDED_FOR, fallback_reason, to_front_door
 from broker.rules.family import ContactRole, Decision
 from broker.rules.minimisation import compose_body
 from broker.rules.out_of_hours import with_out_of_hours
-from broker.rules.plan_bodies import plan_blocks
+from broker.rules.plan_bodies import CONCERN_RETURNED, plan_blocks
 from broker.services import notice_records, reminders
+from broker.services.plan_details import told_step_downs
 from schemas.events import Event
-from schemas.notices import NoticeHeader, NoticeType, Severity
+from schemas.notices import NoticeHeader, NoticeType, Severity, StepDownView
 
 if TYPE_CHECKING:
     from broker.services.routing import RoutingDeps
@@ -63,6 +64,7 @@ class EventNotices:
     sent: Sent = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
+    step_downs: dict[str, StepDownView] | None = None
 
     async def seal_all(self, decisions: list[Decision]) -> tuple[list[Message], Sent]:
         pending = list(decisions)
@@ -150,16 +152,22 @@ class EventNotices:
             reading(decision, self.event, family),
         )
         # Plans and history, structured, for the readers that act on them (plan_bodies.py).
-        body = body.model_copy(
-            update=plan_blocks(
-                decision, self.event, family, self.context.people, received_at.date()
-            )
-        )
+        told = await self._told_step_downs() if CONCERN_RETURNED in decision.rule_id else {}
+        blocks = plan_blocks(decision, self.event, family, self.context.people,
+                             received_at.date(), told)  # fmt: skip
+        body = body.model_copy(update=blocks)
         notice_records.add(self.session, notice, body, contact, deps.keys, deps.data_keys,
                            rule_id=decision.rule_id, escalate_to=escalation_chain(decision, family),
                            reroute_to=reroute_target(decision, family))  # fmt: skip
         reminders.schedule(self.session, notice, decision, org)  # a step-down's review
         return notice
+
+    async def _told_step_downs(self) -> dict[str, StepDownView]:
+        """The family's step-down plans as their notices told them, read once per event."""
+        if self.step_downs is None:
+            self.step_downs = await told_step_downs(self.session, self.context.family.plans,
+                                                    self.deps.data_keys)  # fmt: skip
+        return self.step_downs
 
     async def _calendar_for(self, decision: Decision) -> SchoolCalendar:
         if decision.notice_type is NoticeType.SCHOOL_SUPPORT:

@@ -185,7 +185,7 @@ class TestConcernReturned:
         crisis = event(withdrawal_payload())  # any new concern
         blocks = plan_blocks(owner_decision(org, CONCERN_RETURNED), crisis, in_window(),
                              PEOPLE, ON)  # fmt: skip
-        assert blocks["who_to_call"] == "Priya Shah, Lead professional, Early Help (0200) (0300 1)"
+        assert blocks["who_to_call"] == "Priya Shah, Lead professional, Early Help (0200); 0300 1"
         assert blocks["step_down"].if_concerns_return == "Call the lead professional."
 
     def test_after_the_window_no_plan_is_given(self) -> None:
