@@ -88,6 +88,8 @@ class TestStepDownPlanAndReminder:
         assert owners.step_down.lead_professional is not None
         assert owners.step_down.lead_professional.phone == "01632 960301"
 
+        await self.assert_directory_keeps_no_person(running_broker)
+
         due = reminder_at(review_by)
         await tick(running_broker, due - timedelta(minutes=1))
         assert await reminders_of(running_broker) == []
@@ -105,3 +107,20 @@ class TestStepDownPlanAndReminder:
         assert body.step_down == plan
         assert "step_down.review_due" in body.wording
         assert str(header.notice_id) == record.notice_id
+
+    @staticmethod
+    async def assert_directory_keeps_no_person(rt: Runtime) -> None:
+        """The directory keeps the step-down's organisations, never its people's names or
+        numbers nor the plan's text: those stay sealed in the notices."""
+        async with rt.sessions() as session:
+            owners = (await session.scalars(
+                select(db.PlanOwner).where(db.PlanOwner.plan_id.like("step-down:%"))
+            )).all()  # fmt: skip
+            plans = (await session.scalars(
+                select(db.Plan).where(db.Plan.id.like("step-down:%"))
+            )).all()  # fmt: skip
+        assert {o.org_id for o in owners} == {"hv-demo", "school-oakfield"}
+        kept = " ".join(f"{o.name} {o.role} {o.phone} {o.email}" for o in owners)
+        assert "Priya" not in kept
+        assert "01632 960301" not in kept
+        assert {p.if_concerns_return for p in plans} == {None}
