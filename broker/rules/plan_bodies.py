@@ -4,15 +4,21 @@
   dates, child and lead professional, whether the move listed it or the broker kept it.
 - A step-down plan's owners read the plan (``step_down``): at the step-down, from the event;
   when concerns return inside its window, from the plan the broker keeps, and then who to
-  call is the lead professional, not whoever published the new concern.
+  call is the lead professional, not whoever published the new concern. A school among the
+  owners is told as discreetly as in any school notice.
 """
 
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from broker.rules.family import Decision, Family, PlanView
-from broker.rules.minimisation import PERSON_FIELDS
+from broker.rules.family import Decision, Family, OrgKind, PlanView
+from broker.rules.minimisation import (
+    DISCREET_EVENT_LABEL,
+    PERSON_FIELDS,
+    SCHOOL_SAFE_FACTS,
+    rule_for_reader,
+)
 from broker.rules.move import listed_plans_prefix
 from broker.rules.step_down import LEAD, OWNER
 from broker.rules.step_down import RULE as STEP_DOWN_RULE
@@ -31,6 +37,8 @@ from schemas.notices import (
 CONCERN_RETURNED = "step_down.concern_returned"
 HISTORY_READERS = frozenset({NoticeType.TRANSFER})
 STEP_DOWN_READERS = frozenset({NoticeType.PLAN_OWNER})
+SCHOOL_OWNER_FACTS = SCHOOL_SAFE_FACTS | {"step_down_role", "review_by", "plan",
+                                         "step_down_until"}  # fmt: skip
 
 
 def plan_blocks(
@@ -52,6 +60,8 @@ def plan_blocks(
     if kind not in STEP_DOWN_READERS:
         return blocks
     org = decision.addressee.org_id
+    if _school_owner(decision, family):
+        blocks |= school_owner_view(decision)
     if isinstance(event, ServiceWithdrawal) and event.step_down and STEP_DOWN_RULE in rules:
         children = _children(decision.about, people)
         blocks["step_down"] = from_event(event.step_down, org, children, family)
@@ -66,6 +76,28 @@ def plan_blocks(
         if view.lead_professional is not None:
             blocks["who_to_call"] = contact_line(view.lead_professional)
     return blocks
+
+
+def digest_kind(decision: Decision, family: Family) -> NoticeType:
+    """Whose digest view the reader gets: a school owning part of a plan, a school's."""
+    if _school_owner(decision, family):
+        return NoticeType.SCHOOL_SUPPORT
+    return decision.notice_type
+
+
+def _school_owner(decision: Decision, family: Family) -> bool:
+    school = family.org_kinds.get(decision.addressee.org_id) is OrgKind.SCHOOL
+    return school and decision.notice_type in STEP_DOWN_READERS
+
+
+def school_owner_view(decision: Decision) -> dict[str, Any]:
+    """A school that owns part of a plan reads the plan and that a concern has returned,
+    but, as in any school notice, nothing that names a parent's condition: not the event's
+    kind or detail, the service that reported it, nor a rule that names it."""
+    facts = {k: v for k, v in decision.facts.items() if k in SCHOOL_OWNER_FACTS}
+    return {"event_type": DISCREET_EVENT_LABEL, "source_org": None, "detail": {},
+            "facts": facts,
+            "rule_id": rule_for_reader(decision.rule_id, NoticeType.SCHOOL_SUPPORT)}  # fmt: skip
 
 
 def transfer_history(

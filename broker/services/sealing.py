@@ -34,7 +34,7 @@ from broker.rules.fallback import INTENDED_FOR, fallback_reason, to_front_door
 from broker.rules.family import ContactRole, Decision
 from broker.rules.minimisation import compose_body
 from broker.rules.out_of_hours import with_out_of_hours
-from broker.rules.plan_bodies import CONCERN_RETURNED, plan_blocks
+from broker.rules.plan_bodies import CONCERN_RETURNED, digest_kind, plan_blocks
 from broker.services import notice_records, reminders
 from broker.services.plan_details import told_step_downs
 from schemas.events import Event
@@ -135,20 +135,16 @@ class EventNotices:
             signing_key_id=deps.keys.public.signing_key_id,
         )  # fmt: skip
         front_door = family.front_door()
+        digest = digest_for(digest_kind(decision, family), family, received_at,
+                            about=decision.about, people=self.context.people,
+                            event_id=str(self.event.event_id))  # fmt: skip
         body = compose_body(
             decision,
             self.event,
             self.context.people,
             family.org_lines.get(self.event.source_org),
             family.org_lines.get(front_door) if front_door else None,
-            digest_for(
-                decision.notice_type,
-                family,
-                received_at,
-                about=decision.about,
-                people=self.context.people,
-                event_id=str(self.event.event_id),
-            ),
+            digest,
             reading(decision, self.event, family),
         )
         # Plans and history, structured, for the readers that act on them (plan_bodies.py).

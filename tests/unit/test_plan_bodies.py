@@ -15,6 +15,7 @@ from broker.rules.plan_bodies import (
     CONCERN_RETURNED,
     REVIEW_WORDING,
     contact_line,
+    digest_kind,
     plan_blocks,
     review_reminder,
     transfer_history,
@@ -194,7 +195,8 @@ class TestConcernReturned:
         later = ON + timedelta(days=31)
         blocks = plan_blocks(owner_decision("school-oakfield", CONCERN_RETURNED), crisis,
                              in_window(), PEOPLE, later)  # fmt: skip
-        assert blocks == {}
+        assert "step_down" not in blocks
+        assert "who_to_call" not in blocks
 
     def test_contact_line_without_phone(self) -> None:
         """A lead with no contact details is named with role and organisation."""
@@ -213,4 +215,28 @@ class TestReviewReminder:
         assert reminder.summary != sent.summary
         assert reminder.model_dump(exclude={"summary", "wording"}) == sent.model_dump(
             exclude={"summary", "wording"}
+        )
+
+
+class TestSchoolOwner:
+    def test_a_school_owner_is_told_discreetly(self) -> None:
+        """A school owning an action reads the plan, not the event's kind, detail, source or
+        a rule naming a parent's condition."""
+        decision = Decision(Addressee("school-oakfield", ContactRole.SAFEGUARDING_LEAD),
+                            NoticeType.PLAN_OWNER, Severity.HIGH,
+                            f"open_plan.parent_mental_health_crisis+{CONCERN_RETURNED}",
+                            ("kid",),
+                            {"suicidal_ideation": True, "plan": "child_in_need"})  # fmt: skip
+        blocks = plan_blocks(decision, event(withdrawal_payload()), in_window(), PEOPLE, ON)
+        assert blocks["event_type"] == "family_circumstances"
+        assert (blocks["source_org"], blocks["detail"], blocks["rule_id"]) == (None, {}, None)
+        assert blocks["facts"] == {"plan": "child_in_need"}
+        assert "step_down" in blocks
+
+    def test_a_school_owner_gets_a_schools_digest(self) -> None:
+        """Its digest is a school's: earlier incidents and its pupils' plans, no event kinds."""
+        school = owner_decision("school-oakfield")
+        assert digest_kind(school, household()) is NoticeType.SCHOOL_SUPPORT
+        assert digest_kind(owner_decision("early-help-demo"), household()) is (
+            NoticeType.PLAN_OWNER
         )
