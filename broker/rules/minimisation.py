@@ -82,9 +82,10 @@ DISCREET_EVENT_LABEL = "family_circumstances"
 
 # A rule's name says what happened ("crisis.child", "ed.parent_presentation.child",
 # "withdrawal.child"): a discreet reader is given it only when every rule joined in it is of
-# a kind named here, whose name reveals no one's condition (a child joining the school).
-# Otherwise the body names no rule and the notice's id is the reference to quote.
-RULES_NAMED_TO_DISCREET = frozenset({"move"})
+# a kind named here, whose name reveals no one's condition (a child joining the school, a
+# step-down plan the school has a part in). Otherwise the body names no rule and the
+# notice's id is the reference to quote.
+RULES_NAMED_TO_DISCREET = frozenset({"move", "step_down"})
 
 
 @dataclass(frozen=True)
