@@ -1,12 +1,12 @@
 """The router's timer: does what the front doors and recipients decided through the inbox
 API and what needs the router's keys (publishing matched events again, applying confirmed
-proposals, sending rejected notices on), purges the matching queue's expired entries, sends
-on notices the outbox still holds, escalates missed deadlines, and anchors the audit chain's
-head in the audit topic.
+proposals, sending rejected notices on, reminding lead professionals of step-down reviews),
+purges the matching queue's expired entries, sends on notices the outbox still holds,
+escalates missed deadlines, and anchors the audit chain's head in the audit topic.
 
 All are safe to run in every router instance at once: the relay's duplicates are the same
-notice twice (kept once downstream), and each match, confirmation, re-route and escalation
-is claimed in its transaction.
+notice twice (kept once downstream), and each match, confirmation, re-route, reminder and
+escalation is claimed in its transaction.
 """
 
 import asyncio
@@ -19,7 +19,7 @@ import structlog
 from broker.adapters.kafka import Message, is_transient
 from broker.bootstrap import Runtime
 from broker.keys import audit_key
-from broker.services import follow_ups, matching, proposals
+from broker.services import follow_ups, matching, proposals, reminders
 from broker.services.audit_anchoring import HeadAnchoring
 from broker.services.match_publication import MatchPublication
 from broker.services.outbox import Outbox
@@ -83,11 +83,17 @@ async def decisions(
         async with rt.sessions.begin() as session:
             return await follow_ups.reroute_pending(session, notice_id, deps)
 
+    async def remind(notice_id: str) -> str | None:
+        async with rt.sessions.begin() as session:
+            return await reminders.send(session, notice_id, deps, now)
+
     async with rt.sessions() as session:
         confirmed = await proposals.confirming(session)
         rejected = await follow_ups.due_for_reroute(session)
+        reviews = await reminders.due(session, now)
     await _each(confirmed, confirm, "confirm")
     await outbox.publish(await _each(rejected, reroute, "reroute"), now)
+    await outbox.publish(await _each(reviews, remind, "remind"), now)
 
 
 async def _each(

@@ -55,6 +55,7 @@ class Professional(Contract):
     org_id: OrgId
     phone: ShortText | None = None
     email: ShortText | None = None
+    action: FreeText | None = None  # what this owner agreed to do (a step-down's action owner)
 
 
 class EventBase(Contract):
@@ -143,6 +144,8 @@ class PlanRecord(Contract):
     child: PersonRef
     started_on: date
     ended_on: date | None = None
+    category: ShortText | None = None  # a child protection plan's category (e.g. neglect)
+    lead_professional: Professional | None = None
 
 
 class FamilyMovingArea(EventBase):

@@ -36,10 +36,12 @@ class NoticeType(StrEnum):
 
 
 class FollowUp(StrEnum):
-    """Why a notice follows an earlier one: it was not acknowledged in time, or was rejected."""
+    """Why a notice follows an earlier one: it was not acknowledged in time, was rejected, or
+    its plan's review date has come."""
 
     ESCALATION = "escalation"
     REROUTE = "reroute"
+    REMINDER = "reminder"  # a step-down plan's review date has come
 
 
 class Receipt(StrEnum):
@@ -121,12 +123,21 @@ class PlanSummary(Contract):
     started_on: date
     ended_on: date | None = None
     open: bool
+    # Whose plan, as the recipient may see the child, and who leads it (its organisation's
+    # contact line); None in notices sealed before plans were attributed.
+    child: PersonView | None = None
+    lead_professional: str | None = None
 
 
 class HistoryDigest(Contract):
-    """What the broker already knew of the household, within what the recipient may see."""
+    """What the broker already knew of the household, within what the recipient may see.
 
-    earlier_notices_12_months: int = 0
+    ``earlier_incidents_12_months`` counts earlier events (incidents), each once however
+    many notices it produced. ``earlier_notices_12_months`` counted notice copies; it is no
+    longer produced, and is kept only so that notices sealed before can still be read."""
+
+    earlier_incidents_12_months: int = 0
+    earlier_notices_12_months: int | None = None
     events_12_months: dict[str, int] = Field(default_factory=dict)
     plans: tuple[PlanSummary, ...] = ()
     previous_areas: tuple[AreaCode, ...] = ()
@@ -183,6 +194,52 @@ class SchoolGuidance(Contract):
         return moment.isoformat() if moment else None
 
 
+class ProfessionalView(Contract):
+    """A professional who owns part of a plan, and how to reach them."""
+
+    name: str | None = None
+    role: str | None = None
+    org_id: OrgId
+    organisation: str | None = None  # the organisation's name and phone, as the directory has it
+    phone: str | None = None
+    email: str | None = None
+    action: str | None = None  # what this owner agreed to do
+
+
+class HistoryPlan(Contract):
+    """One plan in a transfer's history: whose, what kind, when, and who led it."""
+
+    kind: str
+    category: str | None = None  # a child protection plan's category, where given
+    started_on: date
+    ended_on: date | None = None
+    open: bool
+    child: PersonView | None = None
+    lead_professional: ProfessionalView | None = None
+    recorded_by: Literal["event", "directory"]  # listed in the move, or kept by the broker
+
+
+class TransferHistory(Contract):
+    """The history a receiving authority takes over, structured."""
+
+    plans: tuple[HistoryPlan, ...] = ()
+    previous_areas: tuple[AreaCode, ...] = ()
+
+
+class StepDownView(Contract):
+    """A step-down plan as its owners act on it: who continues to support the family, each
+    owner's action, what to do if concerns return, and the review date."""
+
+    from_level: str | None = None
+    to_level: str
+    children: tuple[PersonView, ...] = ()
+    lead_professional: ProfessionalView | None = None
+    action_owners: tuple[ProfessionalView, ...] = ()
+    your_role: Literal["lead_professional", "action_owner"] | None = None
+    if_concerns_return: str | None = None
+    review_by: date | None = None
+
+
 class NoticeBody(Contract):
     """What the recipient reads once decrypted, already minimised for its role."""
 
@@ -211,6 +268,12 @@ class NoticeBody(Contract):
     # A school's key adult: what happened and when, the reference to quote, whom to call
     # and what to do by when (broker.rules.school_notice); None for every other reader.
     school: SchoolGuidance | None = None
+
+    # Plans and history as their readers act on them: a transfer's history, structured (no
+    # flattened event keys); a step-down plan for its lead professional and action owners,
+    # at the step-down, at its review date and when concerns return within its window.
+    history: TransferHistory | None = None
+    step_down: StepDownView | None = None
 
 
 class SealedNotice(Contract):

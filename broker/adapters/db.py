@@ -469,6 +469,19 @@ class EventReceipt(Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class PlanReminder(Base):
+    """A step-down plan's review reminder to its lead professional: scheduled when the lead's
+    step-down notice is sealed (``notice_id``), sent by the router's timer at ``due_at``
+    as a notice following it (``reminder_id``). Ids and times only."""
+
+    __tablename__ = "plan_reminders"
+    notice_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    reminder_id: Mapped[str | None] = mapped_column(String(36))
+    __table_args__ = (Index("ix_plan_reminders_due", "sent_at", "due_at"),)
+
+
 def make_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(url)
     if engine.dialect.name == "sqlite":

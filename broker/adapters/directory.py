@@ -23,16 +23,18 @@ from broker.rules.family import (
     ContactRole,
     Family,
     HouseholdRole,
-    LeadProfessional,
     Member,
     OrgKind,
     PlanView,
     Tie,
 )
 from broker.rules.history import Outcome, PersonHistory
+from broker.rules.move import LISTED_PLAN, listed_plans_prefix
+from broker.rules.step_down import stepped_down_children
+from broker.rules.trust import linked_orgs
 from broker.rules.unmatched import unmatched_ids
-from schemas.events import EventType, PersonRef, ServiceWithdrawal
-from schemas.notices import PersonView
+from schemas.events import EventType, FamilyMovingArea, PersonRef, PlanRecord, ServiceWithdrawal
+from schemas.notices import PersonView, ProfessionalView
 
 T = TypeVar("T", bound=db.Base)
 # A school's key adult is its designated safeguarding lead.
@@ -277,15 +279,13 @@ class SqlDirectory:
     async def record_step_down(self, event: ServiceWithdrawal, family: Family) -> list[str]:
         """A step-down becomes a plan for each child concerned, owned by its lead professional
         and action owners until its review date. Only their organisations and fixed role
-        names are kept: the people's names and the plan's text stay in the sealed notices.
-        Answers the plans written, for the directory's change log."""
-        step_down, subject = event.step_down, family.subject
-        if step_down is None or subject is None:
+        names are kept: the people's names, contacts and the plan's text are personal data
+        and stay in the sealed notices (the owners' notices of a returning concern read them
+        from the step-down's sealed notice, services/plan_details.py). Answers the plans
+        written, for the directory's change log."""
+        step_down = event.step_down
+        if step_down is None or family.subject is None:
             return []
-        children = (
-            (subject,) if subject.role is HouseholdRole.CHILD
-            else family.children_of(subject.person_id)
-        )  # fmt: skip
         named = [(True, step_down.lead_professional.org_id)] + [
             (False, o.org_id) for o in step_down.action_owners
         ]
@@ -293,8 +293,8 @@ class SqlDirectory:
         # keeps the owners it can reach (the step-down notice itself names them all).
         owners = [(lead, org) for lead, org in named if await self.organisation(org)]
         plans = []
-        for child in children:
-            plan_id = f"step-down:{event.event_id}:{child.person_id}"
+        for child in stepped_down_children(family):
+            plan_id = f"{STEP_DOWN_PLAN}{event.event_id}:{child.person_id}"
             plans.append(plan_id)
             await self._session.merge(db.Plan(
                 id=plan_id, person_id=child.person_id, kind=step_down.to_level,
@@ -302,13 +302,44 @@ class SqlDirectory:
                 step_down_until=step_down.review_by,
             ))  # fmt: skip
             for position, (is_lead, org_id) in enumerate(owners):
-                role = "lead professional" if is_lead else "action owner"
-                await self._session.merge(db.PlanOwner(
-                    plan_id=plan_id, position=position, is_lead=is_lead, name=role,
-                    role=role, org_id=org_id,
-                ))  # fmt: skip
+                await self._owner(plan_id, position, is_lead, org_id)
         await self._session.flush()
         return plans
+
+    async def _owner(self, plan_id: str, position: int, is_lead: bool, org_id: str) -> None:
+        """An owner kept from an event: its organisation and a fixed role name, no person."""
+        role = "lead professional" if is_lead else "action owner"
+        await self._session.merge(db.PlanOwner(
+            plan_id=plan_id, position=position, is_lead=is_lead, name=role, role=role,
+            org_id=org_id,
+        ))  # fmt: skip
+
+    async def record_listed_plans(self, event: FamilyMovingArea, family: Family) -> list[str]:
+        """History given once stays known: each plan a move lists, for a child the directory
+        knows, is kept unless the directory already has that plan (same child, kind and
+        start): its kind and dates, no person's name. Its lead professional's organisation is
+        kept as its owner only where already linked to the family: a publisher's list must
+        not make anyone a plan owner (trust.py). Answers the plans written, for the
+        directory's change log."""
+        linked = linked_orgs(family)
+        written = []
+        for index, listed in enumerate(event.plans):
+            person_id = await self.match(listed.child, event.source_org)
+            if person_id is None or _already_kept(family, person_id, listed):
+                continue
+            plan_id = f"{listed_plans_prefix(event)}{index}"
+            member = family.person(person_id)
+            await self._session.merge(db.Plan(
+                id=plan_id, person_id=person_id, kind=listed.kind.value,
+                area=(member.area if member else None) or event.from_authority,
+                started_on=listed.started_on, ended_on=listed.ended_on,
+            ))  # fmt: skip
+            lead = listed.lead_professional
+            if lead is not None and lead.org_id in linked:
+                await self._owner(plan_id, 0, True, lead.org_id)
+            written.append(plan_id)
+        await self._session.flush()
+        return written
 
     async def _all(self, model: type[T], *where: ColumnElement[bool]) -> Sequence[T]:
         return (await self._session.scalars(select(model).where(*where))).all()
@@ -326,7 +357,12 @@ class SqlDirectory:
                 ended_on=p.ended_on, step_down_until=p.step_down_until,
                 lead_org=next((o.org_id for o in owners.get(p.id, []) if o.is_lead), None),
                 owner_orgs=tuple(o.org_id for o in owners.get(p.id, []) if not o.is_lead),
-                lead=_lead(owners.get(p.id, [])),
+                # The people a directory import names; an event's are only in its notices.
+                lead=next((_professional(o) for o in owners.get(p.id, [])
+                           if o.is_lead and not _from_event(p.id)), None),
+                action_owners=tuple(_professional(o) for o in owners.get(p.id, [])
+                                    if not o.is_lead and not _from_event(p.id)),
+                if_concerns_return=p.if_concerns_return,
             )
             for p in plans
         )  # fmt: skip
@@ -414,6 +450,34 @@ class SqlDirectory:
         )
 
 
+STEP_DOWN_PLAN = "step-down:"  # a step-down's plan id: "step-down:<event id>:<child>"
+
+
+def step_down_event_of(plan_id: str) -> str | None:
+    """The step-down event that made this plan, for a plan a step-down made."""
+    if not plan_id.startswith(STEP_DOWN_PLAN):
+        return None
+    return plan_id.removeprefix(STEP_DOWN_PLAN).split(":", 1)[0]
+
+
+def _from_event(plan_id: str) -> bool:
+    """A plan a step-down or a move's list made: its owners are organisations only."""
+    return plan_id.startswith((STEP_DOWN_PLAN, LISTED_PLAN))
+
+
+def _professional(owner: db.PlanOwner) -> ProfessionalView:
+    return ProfessionalView(name=owner.name, role=owner.role, org_id=owner.org_id,
+                            phone=owner.phone, email=owner.email)  # fmt: skip
+
+
+def _already_kept(family: Family, person_id: str, listed: PlanRecord) -> bool:
+    return any(
+        p.person_id == person_id and p.kind == listed.kind.value
+        and p.started_on == listed.started_on
+        for p in family.plans
+    )  # fmt: skip
+
+
 def _role_by_ties(person_id: str, ties: Sequence[Tie]) -> HouseholdRole:
     """The role of someone known only by a tie, in no household the family spans."""
     is_child = any(
@@ -435,13 +499,6 @@ def _contact_record(c: db.Contact) -> ContactRecord:
     return ContactRecord(
         c.id, c.org_id, c.hpke_public_key, c.key_id, bool(c.daily_digest), c.webhook_url
     )
-
-
-def _lead(owners: Sequence[db.PlanOwner]) -> LeadProfessional | None:
-    lead = next((o for o in owners if o.is_lead), None)
-    if lead is None:
-        return None
-    return LeadProfessional(lead.name, lead.role, lead.org_id, lead.phone, lead.email)
 
 
 def contact_line(org: OrgRecord) -> str:

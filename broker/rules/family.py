@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from broker.rules.deadlines import WorkingHours
-from schemas.notices import NoticeType, Severity
+from schemas.notices import NoticeType, ProfessionalView, Severity
 
 
 class OrgKind(StrEnum):
@@ -79,18 +79,6 @@ class Tie:
 
 
 @dataclass(frozen=True)
-class LeadProfessional:
-    """A plan's lead professional or social worker, as the directory holds them: a new school
-    is told whom to contact."""
-
-    name: str
-    role: str
-    org_id: str
-    phone: str | None = None
-    email: str | None = None
-
-
-@dataclass(frozen=True)
 class PlanView:
     """A plan as routing needs it: whose, what kind, when, and who owns it."""
 
@@ -102,7 +90,11 @@ class PlanView:
     step_down_until: date | None = None
     lead_org: str | None = None
     owner_orgs: tuple[str, ...] = ()
-    lead: LeadProfessional | None = None
+    # What the plan's owners act on: who leads it and how to reach them, each action owner's
+    # action, what to do if concerns return (a step-down's plan, or the directory's).
+    lead: ProfessionalView | None = None
+    action_owners: tuple[ProfessionalView, ...] = ()
+    if_concerns_return: str | None = None
 
     def is_open(self, on: date) -> bool:
         return self.started_on <= on and (self.ended_on is None or self.ended_on >= on)

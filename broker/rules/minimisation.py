@@ -82,9 +82,10 @@ DISCREET_EVENT_LABEL = "family_circumstances"
 
 # A rule's name says what happened ("crisis.child", "ed.parent_presentation.child",
 # "withdrawal.child"): a discreet reader is given it only when every rule joined in it is of
-# a kind named here, whose name reveals no one's condition (a child joining the school).
-# Otherwise the body names no rule and the notice's id is the reference to quote.
-RULES_NAMED_TO_DISCREET = frozenset({"move"})
+# a kind named here, whose name reveals no one's condition (a child joining the school, a
+# step-down plan the school has a part in). Otherwise the body names no rule and the
+# notice's id is the reference to quote.
+RULES_NAMED_TO_DISCREET = frozenset({"move", "step_down"})
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ GP_THIRD_PARTY = View(
     person=CLINICAL_IDENTITY,
     facts=CHILD_CENTRED_FACTS,
     detail=frozenset(),
-    digest=frozenset({"earlier_notices_12_months", "plans"}),
+    digest=frozenset({"earlier_incidents_12_months", "plans"}),
     third_party=True,
 )
 THIRD_PARTY_VIEWS: dict[NoticeType, View] = {NoticeType.GP_INFORMATION: GP_THIRD_PARTY}
@@ -136,6 +137,9 @@ def view_for(kind: NoticeType, relation: Relation | None) -> View:
 ENVELOPE_FIELDS = frozenset({"event_id", "event_type", "schema_version", "source_org",
                              "occurred_at", "received_at", "correlation_id"})  # fmt: skip
 PEOPLE_FIELDS = frozenset({"subject", "members", "children_present"})
+# Plans travel structured, in the body's ``history`` and ``step_down`` (plan_bodies.py),
+# never as flattened keys ("plans.0.child.upn").
+STRUCTURED_FIELDS = frozenset({"plans", "step_down"})
 
 
 def compose_body(
@@ -208,7 +212,9 @@ def _digest(digest: HistoryDigest | None, allowed: frozenset[str]) -> HistoryDig
 
 def event_detail(event: Event) -> dict[str, str | int | bool | None]:
     """The event's own facts, flattened to dotted keys, without envelope or people."""
-    dumped = event.model_dump(mode="json", exclude=set(ENVELOPE_FIELDS | PEOPLE_FIELDS))
+    dumped = event.model_dump(
+        mode="json", exclude=set(ENVELOPE_FIELDS | PEOPLE_FIELDS | STRUCTURED_FIELDS)
+    )
     return dict(_flatten(dumped))
 
 

@@ -15,6 +15,13 @@ from schemas.events import FamilyMovingArea, PlanKind
 from schemas.notices import NoticeType, Severity
 
 RULE = "move"
+LISTED_PLAN = "move:"
+
+
+def listed_plans_prefix(event: FamilyMovingArea) -> str:
+    """The ids the broker gives the plans this move lists when it keeps them
+    (``move:<event id>:<index>``), so that they are not counted twice."""
+    return f"{LISTED_PLAN}{event.event_id}:"
 
 
 def route_move(event: FamilyMovingArea, family: Family, received_on: date) -> list[Decision]:
@@ -62,7 +69,12 @@ def _facts(event: FamilyMovingArea, family: Family, on: date) -> dict[str, str |
     to be the same one (the event names the child as its producer knows them)."""
     open_plans = [p for p in event.plans if p.ended_on is None or p.ended_on >= on]
     children = {m.person_id for m in family.movers() if m.role is HouseholdRole.CHILD}
-    known = [p for p in family.open_plans(on) if p.person_id in children]
+    # Not the plans the broker kept from this very move (a confirmation decides after it).
+    own = listed_plans_prefix(event)
+    known = [
+        p for p in family.open_plans(on)
+        if p.person_id in children and not p.plan_id.startswith(own)
+    ]  # fmt: skip
     kinds = {p.kind.value for p in open_plans} | {p.kind for p in known}
     return {
         "from_authority": event.from_authority,

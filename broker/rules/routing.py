@@ -12,6 +12,7 @@ from broker.rules.out_of_hours import with_out_of_hours
 from broker.rules.patterns import apply_patterns, event_signals, merged
 from broker.rules.plans import NOT_NEWS, is_new_concern, route_open_plans
 from broker.rules.repeated_crises import repeated_crises
+from broker.rules.step_down import route_step_down
 from broker.rules.thresholds import Thresholds
 from broker.rules.unmatched import route_unmatched, unmatched_referral
 from broker.rules.withdrawal import route_withdrawal
@@ -68,6 +69,7 @@ def by_event_type(
             decisions = route_crisis(event, family, received_on)
         case ServiceWithdrawal():
             decisions = route_withdrawal(event, family, received_on)
+            decisions += route_step_down(event, family)
         case FamilyMovingArea():
             decisions = route_move(event, family, received_on)
         case EdAttendance():

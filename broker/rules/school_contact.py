@@ -16,9 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from broker.rules.family import Decision, Family, LeadProfessional, OrgKind, PlanView
+from broker.rules.family import Decision, Family, OrgKind, PlanView
 from schemas.events import Event, FamilyMovingArea, PlanKind
-from schemas.notices import NoticeType, PersonView, PlanContact, PlanForSchool
+from schemas.notices import NoticeType, PersonView, PlanContact, PlanForSchool, ProfessionalView
 
 FRONT_DOOR = "school.call.front_door"
 REFERRING_SERVICE = "school.call.referring_service"
@@ -113,7 +113,7 @@ def lead_line(plan: PlanView, family: Family) -> str:
     return ", ".join(p for p in parts if p)
 
 
-def _name(lead: LeadProfessional) -> str | None:
+def _name(lead: ProfessionalView) -> str | None:
     # A step-down's plan keeps fixed role names, never the people's: no name to give.
     return None if lead.name == lead.role else lead.name
 

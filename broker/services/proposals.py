@@ -32,7 +32,14 @@ from broker.errors import BrokerError
 from broker.rules.admission import Arrival
 from broker.rules.family import Decision, Family
 from broker.rules.move import route_move
-from broker.rules.trust import Proposal, ProposalKind, Verdict, told_on_confirmation
+from broker.rules.step_down import route_step_down
+from broker.rules.trust import (
+    Proposal,
+    ProposalKind,
+    Verdict,
+    linked_orgs,
+    told_on_confirmation,
+)
 from broker.services import directory_changes
 from broker.services.sealing import EventNotices
 from schemas.events import Event, FamilyMovingArea, ServiceWithdrawal
@@ -174,11 +181,17 @@ def _opened(row: db.DirectoryProposal, deps: "RoutingDeps") -> Event:
 def _released(
     event: Event, family: Family, row: db.DirectoryProposal, now: datetime
 ) -> list[Decision]:
-    if not isinstance(event, FamilyMovingArea):
-        return []  # a step-down's owners hear of concerns later, not of the step-down
     named = frozenset(filter(None, row.named_orgs.split(",")))
     proposal = Proposal(ProposalKind(row.kind), row.source_org, row.front_door, row.to_area,
                         named)  # fmt: skip
+    if isinstance(event, ServiceWithdrawal):
+        # The step-down plan goes to the owners it named that were held back: those the
+        # directory already linked to the family were told at the step-down.
+        linked = linked_orgs(family)
+        released = told_on_confirmation(route_step_down(event, family), proposal)
+        return [d for d in released if d.addressee.org_id not in linked]
+    if not isinstance(event, FamilyMovingArea):
+        return []
     return told_on_confirmation(route_move(event, family, now.date()), proposal)
 
 

@@ -26,19 +26,20 @@ from broker.rules.admission import Arrival, check_times
 from broker.rules.deadlines import (
     OTHER_PERIODS,
 )
-from broker.rules.family import Decision
+from broker.rules.family import Decision, Family
 from broker.rules.history import PersonHistory
 from broker.rules.repeated_crises import crisis_at
 from broker.rules.routing import decide, recorded_signals
 from broker.rules.thresholds import Thresholds
-from broker.rules.trust import Screened, screen
-from broker.services import matching, proposals
+from broker.rules.trust import Screened, linked_orgs, screen
+from broker.services import directory_changes, matching, proposals
 from broker.services.outbox import Outbox
 from broker.services.sealing import EventNotices
 from schemas.events import (
     AppointmentOutcome,
     EdAttendance,
     Event,
+    FamilyMovingArea,
     ParentMentalHealthCrisis,
 )
 from schemas.notices import NoticeHeader, NoticeType
@@ -315,9 +316,21 @@ async def _remember(
     households = dict.fromkeys(m.household_id for m in family.members if m.household_id)
     chronology.record(session, households, arrival, event.occurred_at, recorded_signals(event),
                       sent)  # fmt: skip
+    if isinstance(event, FamilyMovingArea) and event.source_org in linked_orgs(family):
+        await _keep_listed_plans(directory, event, family)
     if screened.proposal is not None and screened.verdict is not None:
         await proposals.settle(directory, sealed, event, family, screened.proposal,
                                screened.verdict, deps.clock())  # fmt: skip
+
+
+async def _keep_listed_plans(
+    directory: SqlDirectory, event: FamilyMovingArea, family: Family
+) -> None:
+    """The plans a move lists stay known to later digests and transfers, whatever becomes
+    of the move (a source with no link to the family lists nothing the broker keeps)."""
+    for plan_id in await directory.record_listed_plans(event, family):
+        await directory_changes.record(directory.session, event.source_org, "plan", plan_id,
+                                       "created", ["kind", "started_on", "ended_on"])  # fmt: skip
 
 
 async def _seen_before(session: AsyncSession, event_id: str, position: str | None) -> bool:

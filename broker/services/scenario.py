@@ -32,7 +32,9 @@ not required; any notice to a recipient (contact or organisation id) under ``mus
 the step; with ``only_these`` (the default) any other notice is unexpected. All fields but
 ``event`` are optional, so older files read as before. A step may instead be the family's
 front door confirming what an earlier step proposed (a move or step-down from an organisation
-other than the front door, held for it): ``{"front_door_confirms": 0, "expect": [...]}``.
+other than the front door, held for it): ``{"front_door_confirms": 0, "expect": [...]}``; or
+the router's timer running at the step's time (the step-down review reminders then due):
+``{"after_days": 88, "timer": true, "expect": [...]}``.
 """
 
 import json
@@ -57,8 +59,9 @@ from broker.demo import family
 from broker.keys import KeyStore, audit_key
 from broker.rules.deadlines import LONDON
 from broker.rules.thresholds import Thresholds
-from broker.services import proposals
+from broker.services import proposals, reminders
 from broker.services.directory_admin import load_directory
+from broker.services.follow_ups import FollowUpDeps
 from broker.services.routing import RoutingDeps, outbox, route_event
 from schemas.directory import DirectorySpec
 from schemas.events import EventAdapter
@@ -171,11 +174,17 @@ class Step(BaseModel):
     may: list[Expectation] = []
     must_not: list[str] = Field([], description="contact or organisation ids never to be told")
     only_these: bool = True
+    timer: bool = Field(
+        False,
+        description="the router's timer runs at the step's time, instead of an event: it "
+        "sends the step-down review reminders then due",
+    )
 
     @model_validator(mode="after")
     def _event_or_confirmation(self) -> "Step":
-        if self.event and self.front_door_confirms is not None:
-            raise ValueError("a step is an event or a front door's confirmation, not both")
+        chosen = [bool(self.event), self.front_door_confirms is not None, self.timer]
+        if sum(chosen) > 1:
+            raise ValueError("a step is an event, a front door's confirmation or the timer")
         return self
 
     @model_validator(mode="after")
@@ -372,6 +381,9 @@ async def _run_step(
     if step.front_door_confirms is not None:
         await _confirm(_event_id(scenario, step.front_door_confirms), deps)
         kind = "front_door_confirms"
+    elif step.timer:
+        await _timer(deps)
+        kind = "timer"
     else:
         payload = {"event_id": _event_id(scenario, index), "occurred_at": at.isoformat(),
                    **step.event}  # fmt: skip
@@ -419,6 +431,19 @@ async def _confirm(event_id: str, deps: RoutingDeps) -> None:
                                             deps.clock())  # fmt: skip
     notices, reports = await proposals.confirm(deps, event_id)
     await outbox(deps).publish([str(n.notice_id) for n in notices], deps.clock(), also=reports)
+
+
+async def _timer(deps: RoutingDeps) -> None:
+    """The router's timer's reminders, as ``consumers/follow_up_timer.py`` sends them."""
+    now, follow = deps.clock(), FollowUpDeps(deps.keys, deps.data_keys)
+    async with deps.sessions() as session:
+        due = await reminders.due(session, now)
+    sent = []
+    for notice_id in due:
+        async with deps.sessions.begin() as session:
+            if reminder := await reminders.send(session, notice_id, follow, now):
+                sent.append(reminder)
+    await outbox(deps).publish(sent, now)
 
 
 def _open(

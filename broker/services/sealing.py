@@ -34,10 +34,12 @@ from broker.rules.fallback import INTENDED_FOR, fallback_reason, to_front_door
 from broker.rules.family import ContactRole, Decision
 from broker.rules.minimisation import compose_body
 from broker.rules.out_of_hours import with_out_of_hours
+from broker.rules.plan_bodies import CONCERN_RETURNED, digest_kind, plan_blocks
 from broker.rules.school_notice import SchoolNotice, for_school, school_guidance
-from broker.services import notice_records
+from broker.services import notice_records, reminders
+from broker.services.plan_details import told_step_downs
 from schemas.events import Event
-from schemas.notices import NoticeBody, NoticeHeader, NoticeType, Severity
+from schemas.notices import NoticeBody, NoticeHeader, NoticeType, Severity, StepDownView
 
 if TYPE_CHECKING:
     from broker.services.routing import RoutingDeps
@@ -64,6 +66,7 @@ class EventNotices:
     decided: list[Decision] = field(default_factory=list)  # whom the event's rules told
     messages: list[Message] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
+    step_downs: dict[str, StepDownView] | None = None
 
     async def seal_all(self, decisions: list[Decision]) -> tuple[list[Message], Sent]:
         pending, self.decided = list(decisions), list(decisions)
@@ -134,20 +137,29 @@ class EventNotices:
             signing_key_id=deps.keys.public.signing_key_id,
         )  # fmt: skip
         front_door = family.front_door()
+        digest = digest_for(digest_kind(decision, family), family, received_at,
+                            about=decision.about, people=self.context.people,
+                            event_id=str(self.event.event_id))  # fmt: skip
         body = compose_body(
             decision,
             self.event,
             self.context.people,
             family.org_lines.get(self.event.source_org),
             family.org_lines.get(front_door) if front_door else None,
-            digest_for(decision.notice_type, family, received_at),
+            digest,
             reading(decision, self.event, family),
         )
+        # Plans and history, structured, for the readers that act on them (plan_bodies.py).
+        told = await self._told_step_downs() if CONCERN_RETURNED in decision.rule_id else {}
+        blocks = plan_blocks(decision, self.event, family, self.context.people,
+                             received_at.date(), told)  # fmt: skip
+        body = body.model_copy(update=blocks)
         if decision.notice_type is NoticeType.SCHOOL_SUPPORT:
             body = self._for_school(body, decision, notice, calendar)
         notice_records.add(self.session, notice, body, contact, deps.keys, deps.data_keys,
                            rule_id=decision.rule_id, escalate_to=escalation_chain(decision, family),
                            reroute_to=reroute_target(decision, family))  # fmt: skip
+        reminders.schedule(self.session, notice, decision, org)  # a step-down's review
         return notice
 
     def _for_school(
@@ -159,6 +171,13 @@ class EventNotices:
         guidance, caller = school_guidance(decision, self.event, self.context.family,
                                            self.context.people, timing)  # fmt: skip
         return for_school(body, guidance, caller)
+
+    async def _told_step_downs(self) -> dict[str, StepDownView]:
+        """The family's step-down plans as their notices told them, read once per event."""
+        if self.step_downs is None:
+            self.step_downs = await told_step_downs(self.session, self.context.family.plans,
+                                                    self.deps.data_keys)  # fmt: skip
+        return self.step_downs
 
     async def _calendar_for(self, decision: Decision) -> SchoolCalendar:
         if decision.notice_type is NoticeType.SCHOOL_SUPPORT:

@@ -213,6 +213,11 @@ async def test_a_pattern_joins_the_events_own_referral(
     assert referral.body.rule_id == rule_id
 
 
+def is_school(told: Told) -> bool:
+    """The scenarios' schools, by the demo directory's naming."""
+    return told.header.recipient_org.startswith("school-")
+
+
 async def test_each_body_names_its_rule_where_its_reader_may_see_it() -> None:
     """Every notice of every scenario: the rule the broker recorded is in the opened body for
     a reader allowed it, and absent from a school's body where it names what happened."""
@@ -222,7 +227,9 @@ async def test_each_body_names_its_rule_where_its_reader_may_see_it() -> None:
             for told in result.notices:
                 where = f"{path.stem} step {result.index} {told.header.recipient_id}"
                 kind = told.header.notice_type
-                assert told.body.rule_id == rule_for_reader(told.rule, kind), where
+                # A school reads as a school whatever the notice (a plan it owns a part of).
+                reader = NoticeType.SCHOOL_SUPPORT if is_school(told) else kind
+                assert told.body.rule_id == rule_for_reader(told.rule, reader), where
                 if kind is NoticeType.SCHOOL_SUPPORT and told.body.rule_id is None:
                     school_bodies_without_rule += 1
                     assert told.rule.split(".")[0] in {"crisis", "ed", "withdrawal"}, where

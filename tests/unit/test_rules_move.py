@@ -86,6 +86,15 @@ class TestTransfer:
         assert transfer.facts["open_child_protection_plan"] is True
         assert transfer.facts["open_plans_in_directory"] == 1
 
+    def test_the_moves_own_kept_plans_are_not_counted_again(self) -> None:
+        """A plan this move listed, kept by the broker before a confirmation decides, is
+        the event's plan, not a second one in the directory."""
+        moving = move(plans=[CP_OPEN])
+        kept = plan_view("elder", kind="child_protection", plan_id=f"move:{moving.event_id}:0")
+        [transfer] = of(route_move(moving, with_context(movers(), plans=(kept,)), ON),
+                        NoticeType.TRANSFER)  # fmt: skip
+        assert (transfer.facts["open_plans"], transfer.facts["open_plans_in_directory"]) == (1, 0)
+
     @pytest.mark.parametrize(
         "plan",
         [
