@@ -13,7 +13,6 @@ from broker.rules.family import (
     ContactRole,
     Decision,
     Family,
-    LeadProfessional,
     OrgKind,
     PlanView,
 )
@@ -28,7 +27,7 @@ from broker.rules.school_contact import (
     who_to_call,
 )
 from schemas.events import FamilyMovingArea
-from schemas.notices import NoticeType, PersonView, Severity
+from schemas.notices import NoticeType, PersonView, ProfessionalView, Severity
 from unit.builders import (
     FRONT_DOOR as DOOR,
 )
@@ -57,7 +56,9 @@ LINES = {
     "school-oakfield": "Oakfield Primary School (01632 960001)",
 }
 KINDS = {**ORG_KINDS, "police-demo": OrgKind.POLICE}
-SOCIAL_WORKER = LeadProfessional("Sam Okoro", "Social worker", "early-help-demo", "07700 900123")
+SOCIAL_WORKER = ProfessionalView(
+    name="Sam Okoro", role="Social worker", org_id="early-help-demo", phone="07700 900123"
+)
 
 
 def with_lines(fam: Family) -> Family:
@@ -89,7 +90,7 @@ def to_lead(org: str = "early-help-demo", about: str = "kid") -> Decision:
                     Severity.MEDIUM, "open_plan.parent_mental_health_crisis", (about,))  # fmt: skip
 
 
-def early_help(person: str = "kid", lead: LeadProfessional | None = SOCIAL_WORKER) -> PlanView:
+def early_help(person: str = "kid", lead: ProfessionalView | None = SOCIAL_WORKER) -> PlanView:
     plan = plan_view(person, kind="early_help", lead_org="early-help-demo",
                      plan_id=f"plan-{person}")  # fmt: skip
     return replace(plan, lead=lead)
@@ -146,7 +147,9 @@ class TestWhoToCall:
 
     def test_this_childs_plan_lead_before_a_siblings(self) -> None:
         """Both children on plans with leads told: this child's lead is given."""
-        sister = early_help("sis", LeadProfessional("Ann Lee", "Family worker", "early-help-demo"))
+        sister = early_help(
+            "sis", ProfessionalView(name="Ann Lee", role="Family worker", org_id="early-help-demo")
+        )
         fam = carters(sister, early_help("kid"))
         decisions = [to_lead(about="sis"), to_lead(about="kid")]
         caller = who_to_call(to_school("kid"), decisions, "mh-demo", fam, ON)
@@ -271,8 +274,8 @@ class TestPlansForSchool:
     def test_a_step_downs_role_names_are_no_name(self) -> None:
         """A step-down's plan keeps only role names: the lead is given by role and
         organisation, with no made-up name."""
-        placeholder = LeadProfessional("lead professional", "lead professional",
-                                       "early-help-demo")  # fmt: skip
+        placeholder = ProfessionalView(name="lead professional", role="lead professional",
+                                       org_id="early-help-demo")  # fmt: skip
         assert lead_line(early_help(lead=placeholder), carters()) == (
             "lead professional, Demo Early Help (01632 960901)"
         )
