@@ -62,6 +62,9 @@ Action = Literal[
     "key_change_refused",
     "directory_proposal",
     "notice_withheld",
+    "next_step_recorded",
+    "next_step_overdue",
+    "outcome_not_told",
 ]
 Details = Mapping[str, str | int | bool | None]
 

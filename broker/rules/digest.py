@@ -25,6 +25,7 @@ DIGEST_VIEW: dict[NoticeType, frozenset[str]] = {
     NoticeType.FRONT_DOOR_REFERRAL: FULL,
     NoticeType.TRANSFER: FULL,
     NoticeType.OUT_OF_HOURS: FULL,
+    NoticeType.OUTCOME: frozenset(),  # the referrer learns the decision, not the family's history
 }
 
 

@@ -13,6 +13,7 @@ or, when the front door itself rejects it, to that authority's safeguarding lead
 from datetime import datetime, timedelta
 
 from broker.rules.family import Addressee, ContactRole, Decision, Family
+from broker.rules.london_time import london
 from schemas.notices import FollowUp, NoticeBody, NoticeType
 
 ESCALATION_PERIOD = timedelta(hours=4)
@@ -65,7 +66,7 @@ def escalated_body(
         "not_acknowledged_by": missed_by,
     }
     summary = (
-        f"Not acknowledged by its deadline ({missed_deadline:%d %b %Y %H:%M} UTC): please "
+        f"Not acknowledged by its deadline ({london(missed_deadline)}, London time): please "
         f"make sure someone acts on it. {original.summary}"
     )
     return original.model_copy(update={"summary": summary, "facts": facts})

@@ -37,7 +37,7 @@ from broker.rules.escalation import (
 )
 from broker.rules.family import Addressee, ContactRole
 from broker.rules.minimisation import rule_for_reader
-from broker.services import notice_records
+from broker.services import notice_records, reader_views, steps_owed
 from schemas.notices import FollowUp, NoticeBody, NoticeHeader, NoticeType, Severity
 
 log = structlog.get_logger(__name__)
@@ -158,12 +158,14 @@ async def reroute(
                      NoticeType.FRONT_DOOR_REFERRAL,
                      deadline_for(NoticeType.FRONT_DOOR_REFERRAL, Severity(record.severity), now,
                                   nation=nation_of(org.area if org else None)))  # fmt: skip
-    body = rerouted_body(
-        notice_records.body_of(record, deps.data_keys), record.recipient_org, reason
-    )
+    # Composed for the front door from the broker's full view, not the rejecting reader's copy.
+    original = await reader_views.body_for(session, record, header.notice_type, deps.data_keys)
+    body = rerouted_body(original, record.recipient_org, reason)
     await _add(session, record, header, body, recipient, deps,
                follow_up_rule(record.rule_id, FollowUp.REROUTE, record.level),
                escalate_to=[onward] if onward else [], reroute_to=onward)  # fmt: skip
+    steps_owed.owe(session, header, {}, nation_of(org.area if org else None),
+                   working_hours_of(org))  # fmt: skip
     return str(header.notice_id)
 
 
@@ -186,18 +188,19 @@ async def _escalate(
     steps = notice_records.escalation_steps(record)
     level = record.level + 1
     for step, recipient in await _contacts(session, steps, record):
-        original = _body_of(session, record, deps, now)
-        if original is None:
-            return None
         header = _header(record, recipient, deps, now, FollowUp.ESCALATION, level,
                          NoticeType(record.notice_type), now + deps.escalation_period)  # fmt: skip
+        reader = await reader_views.kind_of_reader(session, header.notice_type, recipient.org_id)
+        original = await _body_of(session, record, deps, now, reader)
+        if original is None:
+            return None
         body = escalated_body(original, level, record.deadline, record.recipient_org)
         remaining = steps[steps.index(step) + 1 :]
         try:
             await _add(session, record, header, body, recipient, deps,
                        follow_up_rule(record.rule_id, FollowUp.ESCALATION, level),
-                       escalate_to=remaining,
-                       reroute_to=notice_records.reroute_target(record))  # fmt: skip
+                       escalate_to=remaining, reroute_to=notice_records.reroute_target(record),
+                       reader=reader)  # fmt: skip
         except RecipientKeyUnusable:
             letters.append(await _undeliverable(session, record, recipient, deps, now, level))
             continue
@@ -234,14 +237,15 @@ async def _undeliverable(
 EXHAUSTED = ".exhausted"
 
 
-def _body_of(
-    session: AsyncSession, record: db.NoticeRecord, deps: FollowUpDeps, now: datetime
-) -> NoticeBody | None:
-    """The notice as its recipient saw it, or None when it can no longer be read: its
-    household was shredded (retention, by design), or its data key is unusable, which is
-    reported rather than retried on every round for ever."""
+async def _body_of(
+    session: AsyncSession, record: db.NoticeRecord, deps: FollowUpDeps, now: datetime,
+    reader: NoticeType,
+) -> NoticeBody | None:  # fmt: skip
+    """The notice as a reader of ``reader``'s kind may read it, or None when it can no longer
+    be read: its household was shredded (retention, by design), or its data key is unusable,
+    which is reported rather than retried on every round for ever."""
     try:
-        return notice_records.body_of(record, deps.data_keys)
+        return await reader_views.body_for(session, record, reader, deps.data_keys)
     except DataKeyShredded:
         log.info("escalation_of_shredded_household_skipped", notice_id=record.notice_id)
     except (ValueError, InvalidTag, KeyFileError, DataKeyUnusable) as exc:
@@ -288,13 +292,14 @@ async def _alert(
     period = OTHER_PERIODS[kind] if kind is NoticeType.OUT_OF_HOURS else deps.escalation_period
     header = _header(record, recipient, deps, now, FollowUp.ESCALATION, level, kind, now + period)
     rule_id = follow_up_rule(record.rule_id, FollowUp.ESCALATION, level) + EXHAUSTED
-    original = _body_of(session, record, deps, now)
+    reader = await reader_views.kind_of_reader(session, kind, recipient.org_id)
+    original = await _body_of(session, record, deps, now, reader)
     if original is None:
         return None
     body = exhausted_body(original, level, record.deadline, record.recipient_org)
     try:
         await _add(session, record, header, body, recipient, deps, rule_id, escalate_to=[],
-                   reroute_to=notice_records.reroute_target(record))  # fmt: skip
+                   reroute_to=notice_records.reroute_target(record), reader=reader)  # fmt: skip
     except RecipientKeyUnusable:  # the last one to tell: reported and dead-lettered, once
         letters.append(await _undeliverable(session, record, recipient, deps, now, level))
         return None
@@ -365,11 +370,13 @@ def _header(
 async def _add(
     session: AsyncSession, record: db.NoticeRecord, header: NoticeHeader, body: NoticeBody,
     contact: ContactRecord, deps: FollowUpDeps, rule_id: str, *, escalate_to: list[Addressee],
-    reroute_to: Addressee | None,
+    reroute_to: Addressee | None, reader: NoticeType | None = None,
 ) -> None:  # fmt: skip
     """Seals and records the follow-up; its rule is in the body only where its new reader
-    may see it, and in the broker's own records."""
-    body = body.model_copy(update={"rule_id": rule_for_reader(rule_id, header.notice_type)})
+    (of ``reader``'s kind, by default the header's type) may see it, and in the broker's
+    own records."""
+    kind = reader or header.notice_type
+    body = body.model_copy(update={"rule_id": rule_for_reader(rule_id, kind)})
     notice_records.add(session, header, body, contact, deps.keys, deps.data_keys,
                        rule_id=rule_id, escalate_to=escalate_to, reroute_to=reroute_to,
                        chain_id=uuid.UUID(record.chain_id))  # fmt: skip
@@ -397,3 +404,8 @@ async def _chronicle(
             notice_type=header.notice_type.value, severity=header.severity.value,
             rule_id=rule_id, facts=json.dumps(facts, sort_keys=True),
         ))  # fmt: skip
+
+
+# Other services' follow-ups (a referral's outcome for its referrer, an overdue next step)
+# are sealed, recorded, chronicled and audited as these are.
+add_follow_up = _add

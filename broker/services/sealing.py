@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import structlog
@@ -21,11 +21,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broker.adapters import data_quality, recipient_keys
 from broker.adapters.data_keys import key_name
 from broker.adapters.data_quality import Gap, Issue
-from broker.adapters.directory import ContactRecord, FamilyContext, SqlDirectory, working_hours_of
+from broker.adapters.directory import (
+    ContactRecord,
+    FamilyContext,
+    OrgRecord,
+    SqlDirectory,
+    working_hours_of,
+)
 from broker.adapters.kafka import Message
 from broker.errors import RecipientKeyUnusable, Unsealable
 from broker.pseudonyms import person_identifier, pseudonym, unmatched_key_name
-from broker.rules.accuracy import reading
+from broker.rules.accuracy import Reading, reading
 from broker.rules.admission import Arrival
 from broker.rules.deadlines import SchoolCalendar, deadline_for, nation_of, next_digest
 from broker.rules.digest import digest_for
@@ -34,9 +40,10 @@ from broker.rules.fallback import INTENDED_FOR, fallback_reason, to_front_door
 from broker.rules.family import ContactRole, Decision
 from broker.rules.minimisation import compose_body
 from broker.rules.out_of_hours import with_out_of_hours
-from broker.services import notice_records
+from broker.rules.reader_view import sees_everything
+from broker.services import notice_records, reader_views, steps_owed
 from schemas.events import Event
-from schemas.notices import NoticeHeader, NoticeType, Severity
+from schemas.notices import NoticeBody, NoticeHeader, NoticeType, Severity
 
 if TYPE_CHECKING:
     from broker.services.routing import RoutingDeps
@@ -131,20 +138,39 @@ class EventNotices:
             suite=recipient_keys.suite_of(contact.hpke_public_key),
             signing_key_id=deps.keys.public.signing_key_id,
         )  # fmt: skip
+        body = self._body(decision, reading(decision, self.event, family))
+        notice_records.add(self.session, notice, body, contact, deps.keys, deps.data_keys,
+                           rule_id=decision.rule_id, escalate_to=escalation_chain(decision, family),
+                           reroute_to=reroute_target(decision, family))  # fmt: skip
+        self._owed_and_full_view(notice, decision, org)
+        return notice
+
+    def _body(self, decision: Decision, read: Reading) -> NoticeBody:
+        family = self.context.family
         front_door = family.front_door()
-        body = compose_body(
+        return compose_body(
             decision,
             self.event,
             self.context.people,
             family.org_lines.get(self.event.source_org),
             family.org_lines.get(front_door) if front_door else None,
-            digest_for(decision.notice_type, family, received_at),
-            reading(decision, self.event, family),
+            digest_for(decision.notice_type, family, self.arrival.received_at),
+            read,
         )
-        notice_records.add(self.session, notice, body, contact, deps.keys, deps.data_keys,
-                           rule_id=decision.rule_id, escalate_to=escalation_chain(decision, family),
-                           reroute_to=reroute_target(decision, family))  # fmt: skip
-        return notice
+
+    def _owed_and_full_view(
+        self, notice: NoticeHeader, decision: Decision, org: OrgRecord | None
+    ) -> None:
+        """The next steps the reader owes (a front door's decision, a transfer's conference),
+        and, for a reader who sees less, the front door's view of the notice: a follow-up
+        to a front door is composed from it (issue 13 section 5)."""
+        area = nation_of(org.area if org else None)
+        steps_owed.owe(self.session, notice, decision.facts, area, working_hours_of(org))
+        if not sees_everything(decision.notice_type):
+            whole = replace(decision, notice_type=NoticeType.FRONT_DOOR_REFERRAL)
+            read = reading(decision, self.event, self.context.family)
+            full = self._body(whole, Reading(None, read.present))
+            reader_views.keep(self.session, notice, full, self.deps.data_keys)
 
     async def _calendar_for(self, decision: Decision) -> SchoolCalendar:
         if decision.notice_type is NoticeType.SCHOOL_SUPPORT:

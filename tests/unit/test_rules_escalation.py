@@ -125,7 +125,7 @@ class TestBodies:
                               "missed_deadline": "2027-05-11T07:45:00+00:00",
                               "not_acknowledged_by": SCHOOL}  # fmt: skip
         assert body.summary.endswith(self.ORIGINAL.summary)
-        assert "11 May 2027 07:45" in body.summary
+        assert "Tue 11 May 2027, 08:45, London time" in body.summary  # 07:45 UTC, in summer
         assert body.about == self.ORIGINAL.about
         assert body.detail == self.ORIGINAL.detail
 
