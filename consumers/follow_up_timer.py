@@ -4,9 +4,10 @@ proposals, sending rejected notices on), purges the matching queue's expired ent
 on notices the outbox still holds, escalates missed deadlines, and anchors the audit chain's
 head in the audit topic.
 
-All are safe to run in every router instance at once: the relay's duplicates are the same
-notice twice (kept once downstream), and each match, confirmation, re-route and escalation
-is claimed in its transaction.
+Also tells referring agencies of front doors' decisions and escalates overdue next steps
+(services/next_steps.py). All are safe to run in every router instance at once: the relay's
+duplicates are the same notice twice (kept once downstream), and each match, confirmation,
+re-route and escalation is claimed in its transaction.
 """
 
 import asyncio
@@ -19,7 +20,7 @@ import structlog
 from broker.adapters.kafka import Message, is_transient
 from broker.bootstrap import Runtime
 from broker.keys import audit_key
-from broker.services import follow_ups, proposals
+from broker.services import follow_ups, next_steps, proposals
 from broker.services.audit_anchoring import HeadAnchoring
 from broker.services.match_publication import MatchPublication
 from broker.services.outbox import Outbox
@@ -58,8 +59,23 @@ async def tick(rt: Runtime, now: datetime) -> list[str]:
         dead_letters += letters
         if escalation:
             escalations.append(escalation)
+    escalations += await overdue_steps(rt, deps, now)
     await outbox.publish(escalations, now, also=dead_letters)
     return escalations
+
+
+async def overdue_steps(rt: Runtime, deps: follow_ups.FollowUpDeps, now: datetime) -> list[str]:
+    """Next steps past their time (a referral's decision, a transfer's conference), each
+    escalated in its own transaction to whoever must chase it."""
+    async with rt.sessions() as session:
+        due = await next_steps.due_overdue(session, now)
+
+    async def escalate(ref: str) -> str | None:
+        notice_id, step = ref.split("|")
+        async with rt.sessions.begin() as session:
+            return await next_steps.escalate_overdue(session, notice_id, step, deps, now)
+
+    return await _each([f"{n}|{s}" for n, s in due], escalate, "overdue_step")
 
 
 async def decisions(
@@ -83,11 +99,18 @@ async def decisions(
         async with rt.sessions.begin() as session:
             return await follow_ups.reroute_pending(session, notice_id, deps)
 
+    async def tell(ref: str) -> str | None:
+        notice_id, step = ref.split("|")
+        async with rt.sessions.begin() as session:
+            return await next_steps.tell_referrer(session, notice_id, step, deps, now)
+
     async with rt.sessions() as session:
         confirmed = await proposals.confirming(session)
         rejected = await follow_ups.due_for_reroute(session)
+        decided = [f"{n}|{s}" for n, s in await next_steps.due_for_telling(session)]
     await _each(confirmed, confirm, "confirm")
     await outbox.publish(await _each(rejected, reroute, "reroute"), now)
+    await outbox.publish(await _each(decided, tell, "tell_referrer"), now)
 
 
 async def _each(
