@@ -35,15 +35,17 @@ async def tick(rt: Runtime, now: datetime) -> list[str]:
     pending, then escalate what is due; returns escalations. Each notice escalates in its
     own transaction, so one that fails holds up no other."""
     outbox = Outbox(rt.sessions, rt.publisher, rt.topics.notices, rt.keys.pseudonym_secret)
-    deps = follow_ups.FollowUpDeps(rt.keys, rt.data_keys, rt.settings.routing.escalation_period(),
-                                   dead_letters=rt.topics.dead_letters)  # fmt: skip
+    routing = rt.settings.routing
+    deps = follow_ups.FollowUpDeps(rt.keys, rt.data_keys, routing.escalation_period(),
+                                   dead_letters=rt.topics.dead_letters,
+                                   school_lead=routing.school_escalation_lead())  # fmt: skip
     await decisions(rt, outbox, deps, now)
     async with rt.sessions.begin() as session:
         retention = timedelta(days=rt.settings.matching_queue_retention_days)
         await purge_unmatched_queue(session, rt.data_keys, now, retention)
     await outbox.relay(now)
     async with rt.sessions() as session:
-        due = await follow_ups.due_for_escalation(session, now)
+        due = await follow_ups.due_for_escalation(session, now, deps.school_lead)
     escalations, dead_letters = [], []
     for notice_id in due:
         letters: list[Message] = []  # kept only if its transaction commits

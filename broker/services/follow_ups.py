@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from cryptography.exceptions import InvalidTag
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -43,6 +43,7 @@ from schemas.notices import FollowUp, NoticeBody, NoticeHeader, NoticeType, Seve
 log = structlog.get_logger(__name__)
 FOLLOW_UP_NAMESPACE = uuid.UUID("0f6c2b8e-3d41-4a7e-8c5b-2e9d7a1f4c60")
 ESCALATION_BATCH = 100
+SCHOOL_ESCALATION_LEAD = timedelta(minutes=60)
 
 
 @dataclass(frozen=True)
@@ -51,13 +52,19 @@ class FollowUpDeps:
     data_keys: DataKeyStore
     escalation_period: timedelta = ESCALATION_PERIOD
     dead_letters: str | None = None  # the topic of escalations no key can be sealed to
+    # A school's notice escalates this long before its session starts (its deadline), so
+    # that the deputy can still act before the children arrive.
+    school_lead: timedelta = SCHOOL_ESCALATION_LEAD
 
 
-async def due_for_escalation(session: AsyncSession, now: datetime) -> list[str]:
-    """The open notices past their deadline, oldest deadline first."""
+async def due_for_escalation(
+    session: AsyncSession, now: datetime, school_lead: timedelta = timedelta(0)
+) -> list[str]:
+    """The open notices past their deadline (a school's first notice ``school_lead`` before
+    it), oldest deadline first."""
     return list(await session.scalars(
         select(db.NoticeRecord.notice_id)
-        .where(*_escalable(now))
+        .where(*_escalable(now, school_lead))
         .order_by(db.NoticeRecord.deadline, db.NoticeRecord.notice_id)
         .limit(ESCALATION_BATCH)
     ))  # fmt: skip
@@ -69,14 +76,14 @@ async def escalate(
 ) -> str | None:  # fmt: skip
     """Escalates the notice if it is still due and nobody else has; returns the new id.
     ``letters`` gathers the dead letters to publish once the transaction has committed."""
-    if not await _claim(session, notice_id, now):
+    if not await _claim(session, notice_id, now, deps.school_lead):
         return None  # acknowledged, rejected or escalated meanwhile
     record = await session.get(db.NoticeRecord, notice_id)
     assert record is not None  # just claimed
     return await _escalate(session, record, deps, now, [] if letters is None else letters)
 
 
-def _escalable(now: datetime) -> tuple[ColumnElement[bool], ...]:
+def _escalable(now: datetime, school_lead: timedelta) -> tuple[ColumnElement[bool], ...]:
     # Whether anyone in the chain has acknowledged is asked of the chain itself, at the
     # moment of the claim: an acknowledgement committed in between, or one that could not see
     # an escalation inserted a moment before it, still stops the chain.
@@ -85,8 +92,17 @@ def _escalable(now: datetime) -> tuple[ColumnElement[bool], ...]:
         other.chain_id == db.NoticeRecord.chain_id, other.acknowledged_at.is_not(None)
     )
     return (db.NoticeRecord.escalated_at.is_(None), db.NoticeRecord.rejected_at.is_(None),
-            db.NoticeRecord.closed_at.is_(None), db.NoticeRecord.deadline <= now,
+            db.NoticeRecord.closed_at.is_(None), _past_due(now, school_lead),
             ~acknowledged.exists())  # fmt: skip
+
+
+def _past_due(now: datetime, school_lead: timedelta) -> ColumnElement[bool]:
+    """Past its deadline; a school's own notice (not yet escalated) ``school_lead`` before
+    its session starts, not at it (the deadline is the session's start)."""
+    school = and_(db.NoticeRecord.notice_type == NoticeType.SCHOOL_SUPPORT.value,
+                  db.NoticeRecord.level == 0)  # fmt: skip
+    return or_(db.NoticeRecord.deadline <= now,
+               and_(school, db.NoticeRecord.deadline <= now + school_lead))  # fmt: skip
 
 
 async def can_reroute(session: AsyncSession, record: db.NoticeRecord) -> bool:
@@ -169,10 +185,12 @@ async def reroute(
     return str(header.notice_id)
 
 
-async def _claim(session: AsyncSession, notice_id: str, now: datetime) -> bool:
+async def _claim(
+    session: AsyncSession, notice_id: str, now: datetime, school_lead: timedelta
+) -> bool:
     claimed = await session.execute(
         update(db.NoticeRecord)
-        .where(db.NoticeRecord.notice_id == notice_id, *_escalable(now))
+        .where(db.NoticeRecord.notice_id == notice_id, *_escalable(now, school_lead))
         .values(escalated_at=now)
     )
     return bool(claimed.rowcount)  # type: ignore[attr-defined]

@@ -37,10 +37,11 @@ from broker.rules.deadlines import SchoolCalendar, deadline_for, nation_of, next
 from broker.rules.digest import digest_for
 from broker.rules.escalation import escalation_chain, reroute_target
 from broker.rules.fallback import INTENDED_FOR, fallback_reason, to_front_door
-from broker.rules.family import ContactRole, Decision
+from broker.rules.family import Addressee, ContactRole, Decision
 from broker.rules.minimisation import compose_body
 from broker.rules.out_of_hours import with_out_of_hours
 from broker.rules.reader_view import sees_everything
+from broker.rules.school_deputy import is_deputy_copy, key_adult_of
 from broker.services import notice_records, reader_views, steps_owed
 from schemas.events import Event
 from schemas.notices import NoticeBody, NoticeHeader, NoticeType, Severity
@@ -79,6 +80,8 @@ class EventNotices:
 
     async def _place(self, decision: Decision) -> list[Decision]:
         """Seals the decision's notice; answers what must be tried instead when it cannot."""
+        if is_deputy_copy(decision) and not await self._registered(decision.addressee):
+            return []  # no deputy registered: the key adult's own notice stands
         contact = await self.directory.contact_for(decision.addressee)
         outcome = _unreachable(decision) if contact is None else await self._try(decision, contact)
         if isinstance(outcome, NoticeHeader):
@@ -139,11 +142,27 @@ class EventNotices:
             signing_key_id=deps.keys.public.signing_key_id,
         )  # fmt: skip
         body = self._body(decision, reading(decision, self.event, family))
+        chain = self._key_adult_chain(decision)
         notice_records.add(self.session, notice, body, contact, deps.keys, deps.data_keys,
                            rule_id=decision.rule_id, escalate_to=escalation_chain(decision, family),
-                           reroute_to=reroute_target(decision, family))  # fmt: skip
+                           reroute_to=reroute_target(decision, family), chain_id=chain,
+                           companion=chain is not None)  # fmt: skip
         self._owed_and_full_view(notice, decision, org)
         return notice
+
+    async def _registered(self, addressee: Addressee) -> bool:
+        """Whether the organisation has a contact in exactly this role (no stand-in)."""
+        contacts = (await self.directory.organisations()).contacts
+        return (addressee.org_id, addressee.role) in contacts
+
+    def _key_adult_chain(self, decision: Decision) -> uuid.UUID | None:
+        """A deputy's copy joins the chain of the key adult's notice, sealed just before it,
+        so that either acknowledging stops it; None for any other notice."""
+        if not is_deputy_copy(decision):
+            return None
+        key_adult = key_adult_of(decision)
+        found = (h.notice_id for h, d in self.sent if d == key_adult)
+        return next(found, None)
 
     def _body(self, decision: Decision, read: Reading) -> NoticeBody:
         family = self.context.family
