@@ -178,3 +178,16 @@ class TestReroutedBody:
         assert body.facts["rejected_by"] == "school-oakfield"
         assert body.who_to_call
         assert "Front Door" not in body.who_to_call
+
+
+class TestHealthEscalation:
+    async def test_a_gp_notice_nobody_acknowledged_goes_to_the_icb_not_the_front_door(
+        self, inbox: httpx.AsyncClient, referral: dict[str, Any], running_broker: Runtime
+    ) -> None:
+        """The mother's practice lets its deadline pass: the integrated care board's
+        designated safeguarding professionals are told."""
+        [gp] = await wait_for_notices(inbox, "gp-riverside:safeguarding_lead", 1)
+        await tick(running_broker, datetime.now(UTC) + timedelta(days=7))
+        [escalation] = await follow_ups_of(running_broker, gp["notice_id"])
+        assert escalation.recipient_id == "icb-demo:designated_safeguarding"
+        assert escalation.recipient_org != FRONT_DOOR
