@@ -206,9 +206,11 @@ async def _escalate(
     steps = notice_records.escalation_steps(record)
     level = record.level + 1
     for step, recipient in await _contacts(session, steps, record):
-        header = _header(record, recipient, deps, now, FollowUp.ESCALATION, level,
-                         NoticeType(record.notice_type), now + deps.escalation_period)  # fmt: skip
-        reader = await reader_views.kind_of_reader(session, header.notice_type, recipient.org_id)
+        # A front door's people read it as a front door: its type and body are theirs.
+        kind = NoticeType(record.notice_type)
+        reader = await reader_views.kind_of_reader(session, kind, recipient.org_id)
+        header = _header(record, recipient, deps, now, FollowUp.ESCALATION, level, reader,
+                         now + deps.escalation_period)  # fmt: skip
         original = await _body_of(session, record, deps, now, reader)
         if original is None:
             return None

@@ -159,8 +159,14 @@ async def due_overdue(session: AsyncSession, now: datetime) -> list[tuple[str, s
 
 
 def _overdue(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Unmet, not yet escalated, past its time, and the notice acknowledged: until someone
+    has acknowledged it, its own escalation chain is what chases it (one chase, not two)."""
+    acknowledged = select(db.NoticeRecord.notice_id).where(
+        db.NoticeRecord.chain_id == db.NoticeMilestone.chain_id,
+        db.NoticeRecord.acknowledged_at.is_not(None),
+    )
     return (db.NoticeMilestone.met_at.is_(None), db.NoticeMilestone.escalated_at.is_(None),
-            db.NoticeMilestone.due_at <= now)  # fmt: skip
+            db.NoticeMilestone.due_at <= now, acknowledged.exists())  # fmt: skip
 
 
 async def escalate_overdue(
