@@ -34,7 +34,7 @@ from schemas.events import EventAdapter
 
 # Wide enough for the chronology's columns, also when the output is not a terminal (rich
 # then assumes 80 columns and cuts them).
-console = Console(width=max(Console().width, 160))
+console = Console(width=max(Console().width, 180))
 SETTLE_TIMEOUT_S = 90
 
 

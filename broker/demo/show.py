@@ -47,20 +47,28 @@ def show_inbox(
                 answers.append(_answer(console, client, url, recipient_id, answers))
         client.auth = auths["school-oakfield"]
         _show_wrong_key_fails(console, client, recipients, broker)
-        client.auth = auths["la-front-door"]
-        receiver = NoticeReceiver(recipients[FRONT_DOOR], broker)
-        show_follow_ups(console, client, receiver, FRONT_DOOR,
-                        reroutes=answers.count("rejected"))  # fmt: skip
-        client.auth = auths["icb-demo"]
-        receiver = NoticeReceiver(recipients[ICB], broker)
-        show_follow_ups(console, client, receiver, ICB, escalations=answers.count("lapsed"))
-        client.auth = auths["la-front-door"]
-        decided = _decide_referral(console, client)
+        receivers = {c: NoticeReceiver(k, broker) for c, k in recipients.items()}
+        _what_follows(console, client, auths, receivers, answers)
+
+
+def _what_follows(
+    console: Console, client: httpx.Client, auths: dict[str, OrganisationAuth],
+    receivers: dict[str, NoticeReceiver], answers: list[str],
+) -> None:  # fmt: skip
+    """The follow-ups (a rejection re-routed to the front door, the lapsing GP's escalations
+    at the integrated care board), the front door's decision and the referrer's outcome,
+    then the household's chronology."""
+    client.auth = auths["la-front-door"]
+    show_follow_ups(console, client, receivers[FRONT_DOOR], FRONT_DOOR,
+                    reroutes=answers.count("rejected"))  # fmt: skip
+    client.auth = auths["icb-demo"]
+    show_follow_ups(console, client, receivers[ICB], ICB, escalations=answers.count("lapsed"))
+    client.auth = auths["la-front-door"]
+    if _decide_referral(console, client, receivers[FRONT_DOOR]):
         client.auth = auths["mh-demo"]
-        if decided:
-            show_outcome(console, client, NoticeReceiver(recipients[REFERRER], broker))
-        client.auth = auths["la-front-door"]
-        show_chronology(console, client, "h-carter")
+        show_outcome(console, client, receivers[REFERRER])
+    client.auth = auths["la-front-door"]
+    show_chronology(console, client, "h-carter")
 
 
 def _answer(
@@ -103,19 +111,28 @@ def show_follow_ups(
         console.print(_panel(header, body))
 
 
-def _decide_referral(console: Console, client: httpx.Client) -> bool:
+def _decide_referral(console: Console, client: httpx.Client, receiver: NoticeReceiver) -> bool:
     """The front door records its decision on the crisis referral (Working Together: within
     one working day); the router's timer tells the referring mental health service."""
-    listed = client.get(f"/v1/recipients/{FRONT_DOOR}/notices").json()
-    crisis = [n for n in listed if not n["header"]["follows"]
-              and n["header"]["notice_type"] == "front_door_referral"
-              and n["header"]["severity"] == "high"]  # fmt: skip
+    inbox = f"/v1/recipients/{FRONT_DOOR}/notices"
+    crisis = [n for n in client.get(inbox).json()
+              if not n["header"]["follows"] and _event_type(client, receiver, inbox, n)
+              == "parent_mental_health_crisis"]  # fmt: skip
     if not crisis:
         return False
-    path = f"/v1/front-doors/la-front-door/notices/{crisis[-1]['notice_id']}/outcome"
+    path = f"/v1/front-doors/la-front-door/notices/{crisis[0]['notice_id']}/outcome"
     client.post(path, json={"outcome": "strategy_discussion"}).raise_for_status()
     console.print("[yellow]The front door decides on the crisis referral: a strategy discussion.")
     return True
+
+
+def _event_type(
+    client: httpx.Client, receiver: NoticeReceiver, inbox: str, item: dict[str, Any]
+) -> str:
+    """What the notice is about: in its sealed body, which only its reader opens."""
+    fetched = client.get(f"{inbox}/{item['notice_id']}").json()
+    _, body = receiver.open(SealedNotice.model_validate(fetched["sealed"]))
+    return body.event_type
 
 
 def show_outcome(console: Console, client: httpx.Client, receiver: NoticeReceiver) -> None:
@@ -148,7 +165,7 @@ def show_chronology(console: Console, client: httpx.Client, household: str) -> N
     lines = client.get(f"/v1/households/{household}/chronology").json()
     table = Table(title=f"Chronology of household {household}", title_justify="left")
     for column in ("when (London)", "what", "event", "recipient", "rule", "severity"):
-        table.add_column(column, no_wrap=True)
+        table.add_column(column, overflow="fold")  # folded, never cut off
     for line in lines:
         at = datetime.fromisoformat(line["at"]).astimezone(LONDON).strftime("%d %b %H:%M:%S")
         what = line["kind"] + (f": {line['facts']['outcome']}" if line["kind"] == "outcome"

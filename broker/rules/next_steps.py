@@ -12,6 +12,7 @@ steps to the originating authority, which must chase them.
 """
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from broker.rules.deadlines import (
@@ -75,26 +76,36 @@ def _touches_wales(facts: Mapping[str, str | int | bool]) -> bool:
     return any(nation_of(area) == "WLS" for area in areas)
 
 
+@dataclass(frozen=True)
+class Decider:
+    """The front door that decided: its id, its name, and how to reach it."""
+
+    org_id: str
+    name: str
+    contact: str
+
+
 def outcome_body(
     referral: NoticeBody,
     outcome: ReferralOutcome,
     decided_at: datetime,
-    front_door: str,
+    by: Decider,
     acknowledged_at: datetime | None,
     reference: str,
 ) -> NoticeBody:
-    """What the referring agency reads: its referral's reference and when it happened (it
-    sent both), who acknowledged it and when, and the decision; nobody's detail, no history."""
+    """What the referring agency reads, from the front door: its referral's reference and
+    when it happened (it sent both), who acknowledged it and when, and the decision; nobody's
+    detail, no history."""
     acknowledged = f"acknowledged {london(acknowledged_at)}; " if acknowledged_at else ""
     summary = (
         f"Your referral (reference {reference}) was {acknowledged}the front door "
-        f"({front_door}) decided on {london(decided_at)}: {OUTCOME_WORDS[outcome]}."
+        f"({by.name}) decided on {london(decided_at)}: {OUTCOME_WORDS[outcome]}."
     )
     facts: dict[str, str | int | bool | float] = {
         "referral_reference": reference,
         "outcome": outcome.value,
         "decided_at": decided_at.isoformat(),
-        "decided_by": front_door,
+        "decided_by": by.name,
     }
     if acknowledged_at is not None:
         facts["acknowledged_at"] = acknowledged_at.isoformat()
@@ -102,9 +113,9 @@ def outcome_body(
         summary=summary,
         event_type=referral.event_type,
         occurred_at=referral.occurred_at,
-        source_org=referral.source_org,
+        source_org=by.org_id,
         facts=facts,
-        who_to_call=front_door,
+        who_to_call=by.contact,
         wording=(f"{WORDING_PREFIX}{outcome.value}",),
     )
 

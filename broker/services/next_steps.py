@@ -16,11 +16,11 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import audit, db, recipient_keys
-from broker.adapters.directory import ContactRecord, SqlDirectory
+from broker.adapters.directory import ContactRecord, SqlDirectory, contact_line
 from broker.errors import DataKeyShredded
 from broker.rules.deadlines import deadline_for, nation_of
 from broker.rules.family import Addressee, ContactRole
-from broker.rules.next_steps import outcome_body, overdue_body
+from broker.rules.next_steps import Decider, outcome_body, overdue_body
 from broker.services import follow_ups, notice_records, receipts
 from broker.services.inbox import NoticeNotFound
 from schemas.notices import (
@@ -118,9 +118,10 @@ async def tell_referrer(
                            {"reason": "no_referrer_contact", "org_id": source}, now)  # fmt: skip
         return None
     front_door = await directory.organisation(record.recipient_org)
+    by = Decider(record.recipient_org, front_door.name if front_door else record.recipient_org,
+                 contact_line(front_door) if front_door else record.recipient_org)  # fmt: skip
     body = outcome_body(referral, ReferralOutcome(milestone.outcome), milestone.met_at or now,
-                        front_door.name if front_door else record.recipient_org,
-                        await _acknowledged_at(session, record), record.event_id)  # fmt: skip
+                        by, await _acknowledged_at(session, record), record.event_id)  # fmt: skip
     source_org = await directory.organisation(source)
     deadline = deadline_for(NoticeType.OUTCOME, Severity(record.severity), now,
                             nation=nation_of(source_org.area if source_org else None))  # fmt: skip

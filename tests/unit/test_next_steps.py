@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from broker.rules.deadlines import LONDON, is_working_day
 from broker.rules.london_time import london
 from broker.rules.minimisation import DETAIL_FIELDS, EVERYTHING
-from broker.rules.next_steps import outcome_body, overdue_body, steps_owed
+from broker.rules.next_steps import Decider, outcome_body, overdue_body, steps_owed
 from broker.rules.reader_view import for_reader, reader_kind
 from schemas.notices import NextStep, NoticeBody, NoticeType, PersonView, ReferralOutcome
 
@@ -25,6 +25,7 @@ REFERRAL = NoticeBody(
     detail={"clinical_summary": "Disclosed suicidal thoughts."},
     who_to_call="Demo Community Mental Health Service",
 )
+DOOR = Decider("la-front-door", "Demo Front Door", "Demo Front Door (01632 960000)")
 SCHOOL_COPY = NoticeBody(
     summary="Something has happened at home.",
     event_type="family_circumstances",
@@ -76,7 +77,7 @@ class TestOutcomeBody:
         self,
     ) -> None:
         decided = datetime(2027, 5, 10, 15, 30, tzinfo=UTC)
-        body = outcome_body(REFERRAL, ReferralOutcome.EARLY_HELP, decided, "Demo Front Door",
+        body = outcome_body(REFERRAL, ReferralOutcome.EARLY_HELP, decided, DOOR,
                             MONDAY_10 + timedelta(hours=1), "ev-1")  # fmt: skip
         assert body.facts["outcome"] == "early_help"
         assert body.facts["referral_reference"] == "ev-1"
@@ -84,12 +85,14 @@ class TestOutcomeBody:
         assert body.about == ()
         assert body.detail == {}
         assert "Mon 10 May 2027, 16:30" in body.summary  # London time, not 15:30 UTC
+        assert body.source_org == "la-front-door"  # from the front door, to call there
+        assert body.who_to_call == DOOR.contact
 
     @given(outcome=st.sampled_from(list(ReferralOutcome)))
     def test_no_outcome_carries_the_referral_s_people_or_detail(
         self, outcome: ReferralOutcome
     ) -> None:
-        body = outcome_body(REFERRAL, outcome, MONDAY_10, "Front Door", None, "ev-1")
+        body = outcome_body(REFERRAL, outcome, MONDAY_10, DOOR, None, "ev-1")
         assert not body.about
         assert not body.detail
         assert "suicidal_ideation" not in body.facts
