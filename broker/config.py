@@ -59,6 +59,9 @@ class RoutingSettings(BaseModel):
     repeated_crises_window_days: int = Field(183, ge=1)
     repeated_crises: int = Field(3, ge=2)
     escalation_hours: float = Field(4, gt=0, description="an escalation's own deadline")
+    school_escalation_lead_minutes: int = Field(
+        60, ge=0, description="a school's notice escalates this long before its session starts"
+    )
     # For GP, health visiting and agency notices (WORKING_DAY_TYPES) hours are read as working
     # days of the recipient, due at the close of its working day: 24 hours are one working day,
     # rounded up (36: two); under 24 hours stays real time. Others are real time (out of hours).
@@ -87,6 +90,9 @@ class RoutingSettings(BaseModel):
 
     def escalation_period(self) -> timedelta:
         return timedelta(hours=self.escalation_hours)
+
+    def school_escalation_lead(self) -> timedelta:
+        return timedelta(minutes=self.school_escalation_lead_minutes)
 
     def deadline_periods(self) -> dict[NoticeType, timedelta]:
         return {kind: timedelta(hours=hours) for kind, hours in self.deadline_hours.items()}

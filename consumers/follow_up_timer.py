@@ -4,9 +4,11 @@ proposals, sending rejected notices on, reminding lead professionals of step-dow
 purges the matching queue's expired entries, sends on notices the outbox still holds,
 escalates missed deadlines, and anchors the audit chain's head in the audit topic.
 
-All are safe to run in every router instance at once: the relay's duplicates are the same
-notice twice (kept once downstream), and each match, confirmation, re-route, reminder and
-escalation is claimed in its transaction.
+Also tells referring agencies of front doors' decisions and escalates overdue next steps
+(services/next_steps.py), and sends step-down review reminders (services/reminders.py). All
+are safe to run in every router instance at once: the relay's duplicates are the same notice
+twice (kept once downstream), and each match, confirmation, re-route, reminder and escalation
+is claimed in its transaction.
 """
 
 import asyncio
@@ -19,7 +21,7 @@ import structlog
 from broker.adapters.kafka import Message, is_transient
 from broker.bootstrap import Runtime
 from broker.keys import audit_key
-from broker.services import follow_ups, matching, proposals, reminders
+from broker.services import follow_ups, matching, next_steps, proposals, reminders
 from broker.services.audit_anchoring import HeadAnchoring
 from broker.services.match_publication import MatchPublication
 from broker.services.outbox import Outbox
@@ -34,15 +36,17 @@ async def tick(rt: Runtime, now: datetime) -> list[str]:
     pending, then escalate what is due; returns escalations. Each notice escalates in its
     own transaction, so one that fails holds up no other."""
     outbox = Outbox(rt.sessions, rt.publisher, rt.topics.notices, rt.keys.pseudonym_secret)
-    deps = follow_ups.FollowUpDeps(rt.keys, rt.data_keys, rt.settings.routing.escalation_period(),
-                                   dead_letters=rt.topics.dead_letters)  # fmt: skip
+    routing = rt.settings.routing
+    deps = follow_ups.FollowUpDeps(rt.keys, rt.data_keys, routing.escalation_period(),
+                                   dead_letters=rt.topics.dead_letters,
+                                   school_lead=routing.school_escalation_lead())  # fmt: skip
     await decisions(rt, outbox, deps, now)
     async with rt.sessions.begin() as session:
         retention = timedelta(days=rt.settings.matching_queue_retention_days)
         await purge_unmatched_queue(session, rt.data_keys, now, retention)
     await outbox.relay(now)
     async with rt.sessions() as session:
-        due = await follow_ups.due_for_escalation(session, now)
+        due = await follow_ups.due_for_escalation(session, now, deps.school_lead)
     escalations, dead_letters = [], []
     for notice_id in due:
         letters: list[Message] = []  # kept only if its transaction commits
@@ -58,8 +62,23 @@ async def tick(rt: Runtime, now: datetime) -> list[str]:
         dead_letters += letters
         if escalation:
             escalations.append(escalation)
+    escalations += await overdue_steps(rt, deps, now)
     await outbox.publish(escalations, now, also=dead_letters)
     return escalations
+
+
+async def overdue_steps(rt: Runtime, deps: follow_ups.FollowUpDeps, now: datetime) -> list[str]:
+    """Next steps past their time (a referral's decision, a transfer's conference), each
+    escalated in its own transaction to whoever must chase it."""
+    async with rt.sessions() as session:
+        due = await next_steps.due_overdue(session, now)
+
+    async def escalate(ref: str) -> str | None:
+        notice_id, step = ref.split("|")
+        async with rt.sessions.begin() as session:
+            return await next_steps.escalate_overdue(session, notice_id, step, deps, now)
+
+    return await _each([f"{n}|{s}" for n, s in due], escalate, "overdue_step")
 
 
 async def decisions(
@@ -87,13 +106,20 @@ async def decisions(
         async with rt.sessions.begin() as session:
             return await reminders.send(session, notice_id, deps, now)
 
+    async def tell(ref: str) -> str | None:
+        notice_id, step = ref.split("|")
+        async with rt.sessions.begin() as session:
+            return await next_steps.tell_referrer(session, notice_id, step, deps, now)
+
     async with rt.sessions() as session:
         confirmed = await proposals.confirming(session)
         rejected = await follow_ups.due_for_reroute(session)
         reviews = await reminders.due(session, now)
+        decided = [f"{n}|{s}" for n, s in await next_steps.due_for_telling(session)]
     await _each(confirmed, confirm, "confirm")
     await outbox.publish(await _each(rejected, reroute, "reroute"), now)
     await outbox.publish(await _each(reviews, remind, "remind"), now)
+    await outbox.publish(await _each(decided, tell, "tell_referrer"), now)
 
 
 async def _each(

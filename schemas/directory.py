@@ -14,10 +14,12 @@ from schemas.nhs import NhsNumber
 OrgKindName = Literal[
     "school", "gp_practice", "health_visiting", "school_nursing", "front_door",
     "mental_health", "talking_therapy", "early_help", "acute_trust", "police", "housing",
+    "icb",  # an integrated care board: its designated safeguarding professionals
 ]  # fmt: skip
 ContactRoleName = Literal[
     "key_adult", "deputy_key_adult", "safeguarding_lead", "duty_manager",
     "education_safeguarding_officer", "emergency_duty_team",
+    "designated_safeguarding",  # an ICB's designated or named safeguarding professional
 ]  # fmt: skip
 
 

@@ -33,6 +33,7 @@ class NoticeType(StrEnum):
     TRANSFER = "transfer"
     PLAN_OWNER = "plan_owner"
     OUT_OF_HOURS = "out_of_hours_referral"  # to the emergency duty team, at once
+    OUTCOME = "referral_outcome"  # to the referring agency: what the front door decided
 
 
 class FollowUp(StrEnum):
@@ -274,6 +275,27 @@ class NoticeBody(Contract):
     # at the step-down, at its review date and when concerns return within its window.
     history: TransferHistory | None = None
     step_down: StepDownView | None = None
+
+
+class ReferralOutcome(StrEnum):
+    """The front door's decision on a referral (Working Together 2023: made within one working
+    day), recorded by the front door and told to the referring agency."""
+
+    NO_FURTHER_ACTION = "no_further_action"
+    EARLY_HELP = "early_help"
+    ASSESSMENT = "assessment"
+    STRATEGY_DISCUSSION = "strategy_discussion"
+    TRANSFERRED = "transferred"
+
+
+class NextStep(StrEnum):
+    """A next step owed on a notice once acknowledged, each with its own time that escalates:
+    the front door's decision on a referral; after a transfer, the written information
+    (Wales) and the transfer-in conference (England and Wales)."""
+
+    DECISION = "decision"
+    WRITTEN_INFORMATION = "written_information"
+    TRANSFER_IN_CONFERENCE = "transfer_in_conference"
 
 
 class SealedNotice(Contract):

@@ -63,6 +63,9 @@ Action = Literal[
     "directory_proposal",
     "notice_withheld",
     "notice_reference_looked_up",  # a front door finding a notice a school quoted
+    "next_step_recorded",
+    "next_step_overdue",
+    "outcome_not_told",
 ]
 Details = Mapping[str, str | int | bool | None]
 

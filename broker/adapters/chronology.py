@@ -123,10 +123,12 @@ async def chronology_of(session: AsyncSession, household_id: str) -> list[Chrono
         record = records.get(row.notice_id or "")
         if record is not None:
             lines += _receipts(row, record)
+    lines += await _next_steps(session, rows)
     return sorted(lines, key=lambda line: (line.at, _KIND_ORDER[line.kind]))
 
 
-RECEIPTS = ("delivered", "viewed", "acknowledged", "rejected", "escalated")
+RECEIPTS = ("delivered", "viewed", "acknowledged", "rejected", "escalated", "outcome",
+            "step_met", "step_overdue")  # fmt: skip
 _KIND_ORDER = {"event": 0, "notice": 1} | {kind: 2 + i for i, kind in enumerate(RECEIPTS)}
 
 
@@ -149,4 +151,29 @@ def _receipts(row: db.ChronologyEntry, record: db.NoticeRecord) -> list[Chronolo
                        source_org=row.source_org, notice_id=row.notice_id,
                        recipient_id=row.recipient_id)
         for kind, at in times.items() if at
+    ]  # fmt: skip
+
+
+async def _next_steps(
+    session: AsyncSession, rows: Sequence[db.ChronologyEntry]
+) -> list[ChronologyLine]:
+    """The front door's decision on each referral (``outcome``, with the decision), a
+    transfer's steps met (``step_met``), and steps that went overdue (``step_overdue``)."""
+    by_notice = {r.notice_id: r for r in rows if r.notice_id}
+    found = (await session.scalars(
+        select(db.NoticeMilestone).where(db.NoticeMilestone.notice_id.in_(list(by_notice)))
+    )).all()  # fmt: skip
+    return [line for m in found for line in _step_lines(m, by_notice[m.notice_id])]
+
+
+def _step_lines(milestone: db.NoticeMilestone, row: db.ChronologyEntry) -> list[ChronologyLine]:
+    met = "outcome" if milestone.outcome else "step_met"
+    facts: dict[str, object] = {"step": milestone.step, "due": milestone.due_at.isoformat()}
+    said = {met: (milestone.met_at, milestone.met_by, {"outcome": milestone.outcome}),
+            "step_overdue": (milestone.escalated_at, row.recipient_id, {})}  # fmt: skip
+    return [
+        ChronologyLine(at=at, kind=kind, event_id=row.event_id, event_type=row.event_type,
+                       source_org=row.source_org, notice_id=row.notice_id, recipient_id=by,
+                       facts={**facts, **{k: v for k, v in extra.items() if v}})
+        for kind, (at, by, extra) in said.items() if at is not None
     ]  # fmt: skip

@@ -482,6 +482,40 @@ class PlanReminder(Base):
     __table_args__ = (Index("ix_plan_reminders_due", "sent_at", "due_at"),)
 
 
+# --- Next steps a notice's reader owes, and the broker's own full view (issue 13 section 5) ---
+
+
+class NoticeMilestone(Base):
+    """A next step owed on a notice once it is acknowledged: the front door's decision on a
+    referral (Working Together: within one working day), a transfer's written information
+    (Wales: 3 working days) and transfer-in conference (15 working days). Each escalates when
+    it is not met by its time. Ids, kinds and times only."""
+
+    __tablename__ = "notice_milestones"
+    notice_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    step: Mapped[str] = mapped_column(String(40), primary_key=True)
+    chain_id: Mapped[str] = mapped_column(String(36), index=True)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    met_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    met_by: Mapped[str | None] = mapped_column(String(100))  # the recipient who recorded it
+    outcome: Mapped[str | None] = mapped_column(String(40))  # the front door's decision
+    escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Recorded by the inbox; the referring agency is told by the router's timer (it signs).
+    tell_pending_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    __table_args__ = (Index("ix_notice_milestones_open", "met_at", "escalated_at", "due_at"),)
+
+
+class NoticeFullView(Base):
+    """The notice's body as a front door would read it, kept (wrapped under the household's
+    data key, shredded with it) for a notice whose own reader sees less: a re-routed or
+    escalated notice is composed for its new reader from this, never from the first
+    reader's minimised copy."""
+
+    __tablename__ = "notice_full_views"
+    notice_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    body: Mapped[str] = mapped_column(Text)
+
+
 def make_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(url)
     if engine.dialect.name == "sqlite":

@@ -174,6 +174,7 @@ class SqlDirectory:
             org_lines={o.id: contact_line(o) for o in organisations},
             ties=ties,
             working_hours=known.working_hours,
+            icbs={o.area: o.id for o in organisations if o.kind == OrgKind.ICB},
         )
         views = await self._views({m.person_id for m in members} | set(subjects))
         labels = unmatched_ids(len(named))

@@ -57,10 +57,12 @@ ORGANISATIONS = (
     ("hv-demo", "Demo Health Visiting Team", "health_visiting"),
     ("mh-demo", "Demo Community Mental Health Service", "mental_health"),
     ("acute-demo", "Demo General Hospital NHS Trust", "acute_trust"),
+    ("icb-demo", "Demo Integrated Care Board (safeguarding team)", "icb"),
 )
 CONTACT_ROLES = {
     "front_door": ("duty_manager", "safeguarding_lead", "emergency_duty_team"),
     "school": ("key_adult", "deputy_key_adult"),
+    "icb": ("designated_safeguarding",),
 }
 TERMS_2026_27 = (
     Term(starts_on=date(2026, 9, 2), ends_on=date(2026, 10, 23)),

@@ -32,7 +32,9 @@ from producers.auth import OrganisationAuth
 from producers.sdk import signature_header
 from schemas.events import EventAdapter
 
-console = Console()
+# Wide enough for the chronology's columns, also when the output is not a terminal (rich
+# then assumes 80 columns and cuts them).
+console = Console(width=max(Console().width, 180))
 SETTLE_TIMEOUT_S = 90
 
 
@@ -78,7 +80,8 @@ def _environment(work: Path, bootstrap: str) -> dict[str, str]:
         "SGB_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "SGB_DATABASE_URL": f"sqlite+aiosqlite:///{work / 'broker.db'}",
         "SGB_KEYS_DIR": str(work / "keys"),
-        "SGB_TOPIC_PREFIX": "demo.",
+        # A run of its own on a shared Kafka (SGB_KAFKA_BOOTSTRAP_SERVERS) may set its own.
+        "SGB_TOPIC_PREFIX": os.environ.get("SGB_TOPIC_PREFIX", "demo."),
         "SGB_LOG_JSON": "true",
         # So that the demo shows escalation: GP notices fall due within a minute.
         "SGB_ROUTING__DEADLINE_HOURS__gp_information": "0.008",

@@ -14,13 +14,13 @@ router's timer within a round (consumers/follow_up_timer.py).
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from broker.adapters import audit, chronology, data_quality, db
 from broker.adapters.tokens import NotAuthorised, Principal
@@ -28,8 +28,16 @@ from broker.bootstrap import Runtime
 from broker.entrypoints import auth
 from broker.errors import DataKeyShredded, DataKeyUnusable
 from broker.rules.school_notice import REFERENCE_PATTERN
-from broker.services import household_access, matching, proposals, references
+from broker.services import (
+    follow_ups,
+    household_access,
+    matching,
+    next_steps,
+    proposals,
+    references,
+)
 from schemas.events import PersonRef
+from schemas.notices import NextStep, ReferralOutcome
 
 router = APIRouter()
 
@@ -305,3 +313,61 @@ async def find_reference(
                          event_id=UUID(f.event_id), recipient_id=f.recipient_id, at=f.at)
         for f in found
     ]  # fmt: skip
+
+
+# --------------------------------------------------------------------------- next steps
+# What the front door did with a notice it received (issue 13 section 5): its decision on a
+# referral, told to the referring agency by the router's timer; a transfer's next steps.
+
+
+class OutcomeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outcome: ReferralOutcome
+
+
+class StepRecorded(BaseModel):
+    notice_id: UUID
+    step: NextStep
+    outcome: ReferralOutcome | None = None
+    at: datetime
+    first: bool = Field(description="false: this was recorded already, and stands")
+
+
+TransferStep = Literal[NextStep.WRITTEN_INFORMATION, NextStep.TRANSFER_IN_CONFERENCE]
+
+
+@router.post("/v1/front-doors/{org_id}/notices/{notice_id}/outcome", response_model=StepRecorded)
+async def record_outcome(
+    request: Request, org_id: str, notice_id: UUID, body: OutcomeIn, caller: auth.FrontDoor
+) -> StepRecorded:
+    """The front door's decision on a referral it received (or a follow-up of it): no
+    further action, early help, assessment, strategy discussion or transferred. It
+    acknowledges the referral too, is audited, shows in the chronology, and the referring
+    agency is sent a ``referral_outcome`` notice within a round of the router's timer."""
+    return await _step(request, org_id, notice_id, NextStep.DECISION, body.outcome, caller)
+
+
+@router.post(
+    "/v1/front-doors/{org_id}/notices/{notice_id}/steps/{step}", response_model=StepRecorded
+)
+async def record_transfer_step(
+    request: Request, org_id: str, notice_id: UUID, step: TransferStep, caller: auth.FrontDoor
+) -> StepRecorded:
+    """A transfer's next step done by the receiving authority: the written information
+    received (Wales), the transfer-in conference held. Until then each escalates at the
+    originating authority once its time has passed."""
+    return await _step(request, org_id, notice_id, NextStep(step), None, caller)
+
+
+async def _step(
+    request: Request, org_id: str, notice_id: UUID, step: NextStep,
+    outcome: ReferralOutcome | None, caller: Principal,
+) -> StepRecorded:  # fmt: skip
+    _own(org_id, caller)
+    rt = _rt(request)
+    deps = follow_ups.FollowUpDeps(rt.keys, rt.data_keys, rt.settings.routing.escalation_period())
+    async with rt.sessions.begin() as session:
+        done = await next_steps.record_step(session, org_id, str(notice_id), step, outcome,
+                                            datetime.now(UTC), deps)  # fmt: skip
+    return StepRecorded(notice_id=notice_id, step=done.step, outcome=done.outcome, at=done.at,
+                        first=done.first)  # fmt: skip

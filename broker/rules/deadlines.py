@@ -29,14 +29,16 @@ OTHER_PERIODS: Mapping[NoticeType, timedelta] = {
     NoticeType.GP_INFORMATION: timedelta(hours=72),
     NoticeType.HEALTH_VISITING: timedelta(hours=72),
     NoticeType.AGENCY_INFORMATION: timedelta(hours=72),
+    NoticeType.OUTCOME: timedelta(hours=72),
     # Out of hours the emergency duty team acts now, in real time: no working hours apply.
     NoticeType.OUT_OF_HOURS: timedelta(hours=1),
 }
 # "GP, health visiting and agency deadlines count the recipient's working days" (second
 # edition): never due on a Sunday night or a bank holiday.
 WORKING_DAY_TYPES = frozenset(
-    {NoticeType.GP_INFORMATION, NoticeType.HEALTH_VISITING, NoticeType.AGENCY_INFORMATION}
-)
+    {NoticeType.GP_INFORMATION, NoticeType.HEALTH_VISITING, NoticeType.AGENCY_INFORMATION,
+     NoticeType.OUTCOME}
+)  # fmt: skip
 # No school holiday in the UK is longer (Northern Ireland's summer is eight and a half weeks):
 # term dates showing no school day for longer than this are wrong, and are not believed.
 LONGEST_HOLIDAY_DAYS = 70

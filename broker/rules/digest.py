@@ -32,6 +32,7 @@ DIGEST_VIEW: dict[NoticeType, frozenset[str]] = {
     NoticeType.FRONT_DOOR_REFERRAL: FULL,
     NoticeType.TRANSFER: FULL,
     NoticeType.OUT_OF_HOURS: FULL,
+    NoticeType.OUTCOME: frozenset(),  # the referrer learns the decision, not the family's history
 }
 
 # A school is told of the plans of the children the notice is about, its own pupils: a

@@ -2,17 +2,20 @@
 
 Not acknowledged by the deadline: a school's key adult -> the school's deputy -> the local
 authority's safeguarding lead; a transfer -> the originating authority's duty manager; an
-out-of-hours alert -> the authority's safeguarding lead -> the front door's duty manager; any
-other notice -> the family's front door duty manager. When a chain runs out, the authority's
-safeguarding lead (its emergency duty team out of hours) is alerted once; it never ends in a
-log line. Each step is a notice of its own with its own deadline. A rejection never ends a
-notice: it goes to the front door concerned (for a transfer, the authority the family left),
-or, when the front door itself rejects it, to that authority's safeguarding lead.
+out-of-hours alert -> the authority's safeguarding lead -> the front door's duty manager; a
+GP or health visiting notice -> the integrated care board's designated safeguarding
+professionals (the front door's duty manager where no ICB is known); any other notice -> the
+family's front door duty manager. When a chain runs out, the authority's safeguarding lead
+(its emergency duty team out of hours) is alerted once; it never ends in a log line. Each
+step is a notice of its own with its own deadline. A rejection never ends a notice: it goes
+to the front door concerned (for a transfer, the authority the family left), or, when the
+front door itself rejects it, to that authority's safeguarding lead.
 """
 
 from datetime import datetime, timedelta
 
 from broker.rules.family import Addressee, ContactRole, Decision, Family
+from broker.rules.london_time import london
 from schemas.notices import FollowUp, NoticeBody, NoticeType
 
 ESCALATION_PERIOD = timedelta(hours=4)
@@ -30,6 +33,10 @@ def escalation_chain(decision: Decision, family: Family) -> tuple[Addressee, ...
             ]
         case NoticeType.TRANSFER:
             steps = [(_originating_front_door(decision, family), ContactRole.DUTY_MANAGER)]
+        case NoticeType.GP_INFORMATION | NoticeType.HEALTH_VISITING if family.icb():
+            # Health notices go to the integrated care board's designated professionals, who
+            # hold health's own safeguarding duty; the front door only where no ICB is known.
+            steps = [(family.icb(), ContactRole.DESIGNATED_SAFEGUARDING)]
         case NoticeType.OUT_OF_HOURS:  # the duty desk is closed: the senior manager on call
             steps = [(decision.addressee.org_id, ContactRole.SAFEGUARDING_LEAD),
                      (front_door, ContactRole.DUTY_MANAGER)]  # fmt: skip
@@ -65,7 +72,7 @@ def escalated_body(
         "not_acknowledged_by": missed_by,
     }
     summary = (
-        f"Not acknowledged by its deadline ({missed_deadline:%d %b %Y %H:%M} UTC): please "
+        f"Not acknowledged by its deadline ({london(missed_deadline)}, London time): please "
         f"make sure someone acts on it. {original.summary}"
     )
     return original.model_copy(update={"summary": summary, "facts": facts})

@@ -26,6 +26,7 @@ class OrgKind(StrEnum):
     ACUTE_TRUST = "acute_trust"
     POLICE = "police"
     HOUSING = "housing"
+    ICB = "icb"  # integrated care board: health notices nobody acknowledged escalate here
 
 
 class ContactRole(StrEnum):
@@ -35,6 +36,7 @@ class ContactRole(StrEnum):
     DUTY_MANAGER = "duty_manager"
     EDUCATION_SAFEGUARDING_OFFICER = "education_safeguarding_officer"
     EMERGENCY_DUTY = "emergency_duty_team"  # the authority's out-of-hours service (EDT)
+    DESIGNATED_SAFEGUARDING = "designated_safeguarding"  # an ICB's designated professionals
 
 
 class HouseholdRole(StrEnum):
@@ -171,6 +173,7 @@ class Family:
     unmatched: tuple[str, ...] = ()  # ids of people the event named whom nobody knows yet
     ties: tuple[Tie, ...] = ()
     working_hours: Mapping[str, WorkingHours] = field(default_factory=dict)  # by organisation
+    icbs: Mapping[str, str] = field(default_factory=dict)  # area -> integrated care board
 
     def person(self, person_id: str) -> Member | None:
         return next((m for m in self.members if m.person_id == person_id), None)
@@ -275,6 +278,10 @@ class Family:
 
     def front_door(self, area: str | None = None) -> str | None:
         return self.front_doors.get(area or self.area or "")
+
+    def icb(self, area: str | None = None) -> str | None:
+        """The integrated care board of the area (by default the family's own), if known."""
+        return self.icbs.get(area or self.area or "")
 
     def children_areas(self, person_id: str) -> tuple[str, ...]:
         """Every area where this person's children live (a child may live in two homes in two

@@ -29,6 +29,7 @@ PERSON_FIELDS: dict[NoticeType, frozenset[str]] = {
     NoticeType.TRANSFER: CLINICAL_IDENTITY,
     NoticeType.PLAN_OWNER: CLINICAL_IDENTITY,
     NoticeType.OUT_OF_HOURS: CLINICAL_IDENTITY,
+    NoticeType.OUTCOME: frozenset(),  # the referrer knows whom it referred: the id is enough
 }
 
 SCHOOL_SAFE_FACTS = frozenset({"child_present", "consider_childrens_needs"})
@@ -55,6 +56,7 @@ DETAIL_FIELDS: dict[NoticeType, frozenset[str]] = {
     NoticeType.TRANSFER: EVERYTHING,
     NoticeType.PLAN_OWNER: CONCERN_WITHOUT_CLINICAL_NOTES,
     NoticeType.OUT_OF_HOURS: EVERYTHING,  # the emergency duty team stands in for the front door
+    NoticeType.OUTCOME: frozenset(),  # what the referrer sent it knows; it learns the decision
 }
 
 SUMMARIES: dict[NoticeType, str] = {
@@ -72,6 +74,7 @@ SUMMARIES: dict[NoticeType, str] = {
         "Out of hours: a high-risk safeguarding concern for children in your area, to act on "
         "now. The front door has it for its next working day."
     ),
+    NoticeType.OUTCOME: "What the front door decided about your referral.",
 }
 
 # A school learns that something happened, not which kind of service was involved or what

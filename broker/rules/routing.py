@@ -12,6 +12,7 @@ from broker.rules.out_of_hours import with_out_of_hours
 from broker.rules.patterns import apply_patterns, event_signals, merged
 from broker.rules.plans import NOT_NEWS, is_new_concern, route_open_plans
 from broker.rules.repeated_crises import repeated_crises
+from broker.rules.school_deputy import with_deputies
 from broker.rules.step_down import route_step_down
 from broker.rules.thresholds import Thresholds
 from broker.rules.unmatched import route_unmatched, unmatched_referral
@@ -38,7 +39,8 @@ def decide(
     subject's, this event included), then the family-level patterns over the household's
     history, then the lead professional of any open plan of a child the event concerns.
     Each front door gets one referral for the event, people to match included; out of
-    hours, its emergency duty team hears of a high-risk referral at once."""
+    hours, its emergency duty team hears of a high-risk referral at once; a school's key
+    adult and deputy hear of a high-severity notice together."""
     if family.subject is None:
         return route_unmatched(family, len(event.people()))
     decisions = by_event_type(event, family, history, received_at.date(), limits)
@@ -51,7 +53,7 @@ def decide(
     decisions = merged(decisions + route_open_plans(event, family, received_at.date(), decisions))
     if family.unmatched:
         decisions = merged(decisions + unmatched_referral(family, family.unmatched))
-    return with_out_of_hours(decisions, family, received_at)
+    return with_deputies(with_out_of_hours(decisions, family, received_at))
 
 
 def recorded_signals(event: Event) -> frozenset[str]:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from cryptography.exceptions import InvalidTag
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -37,12 +37,13 @@ from broker.rules.escalation import (
 )
 from broker.rules.family import Addressee, ContactRole
 from broker.rules.minimisation import rule_for_reader
-from broker.services import notice_records
+from broker.services import notice_records, reader_views, steps_owed
 from schemas.notices import FollowUp, NoticeBody, NoticeHeader, NoticeType, Severity
 
 log = structlog.get_logger(__name__)
 FOLLOW_UP_NAMESPACE = uuid.UUID("0f6c2b8e-3d41-4a7e-8c5b-2e9d7a1f4c60")
 ESCALATION_BATCH = 100
+SCHOOL_ESCALATION_LEAD = timedelta(minutes=60)
 
 
 @dataclass(frozen=True)
@@ -51,13 +52,19 @@ class FollowUpDeps:
     data_keys: DataKeyStore
     escalation_period: timedelta = ESCALATION_PERIOD
     dead_letters: str | None = None  # the topic of escalations no key can be sealed to
+    # A school's notice escalates this long before its session starts (its deadline), so
+    # that the deputy can still act before the children arrive.
+    school_lead: timedelta = SCHOOL_ESCALATION_LEAD
 
 
-async def due_for_escalation(session: AsyncSession, now: datetime) -> list[str]:
-    """The open notices past their deadline, oldest deadline first."""
+async def due_for_escalation(
+    session: AsyncSession, now: datetime, school_lead: timedelta = timedelta(0)
+) -> list[str]:
+    """The open notices past their deadline (a school's first notice ``school_lead`` before
+    it), oldest deadline first."""
     return list(await session.scalars(
         select(db.NoticeRecord.notice_id)
-        .where(*_escalable(now))
+        .where(*_escalable(now, school_lead))
         .order_by(db.NoticeRecord.deadline, db.NoticeRecord.notice_id)
         .limit(ESCALATION_BATCH)
     ))  # fmt: skip
@@ -69,14 +76,14 @@ async def escalate(
 ) -> str | None:  # fmt: skip
     """Escalates the notice if it is still due and nobody else has; returns the new id.
     ``letters`` gathers the dead letters to publish once the transaction has committed."""
-    if not await _claim(session, notice_id, now):
+    if not await _claim(session, notice_id, now, deps.school_lead):
         return None  # acknowledged, rejected or escalated meanwhile
     record = await session.get(db.NoticeRecord, notice_id)
     assert record is not None  # just claimed
     return await _escalate(session, record, deps, now, [] if letters is None else letters)
 
 
-def _escalable(now: datetime) -> tuple[ColumnElement[bool], ...]:
+def _escalable(now: datetime, school_lead: timedelta) -> tuple[ColumnElement[bool], ...]:
     # Whether anyone in the chain has acknowledged is asked of the chain itself, at the
     # moment of the claim: an acknowledgement committed in between, or one that could not see
     # an escalation inserted a moment before it, still stops the chain.
@@ -85,8 +92,17 @@ def _escalable(now: datetime) -> tuple[ColumnElement[bool], ...]:
         other.chain_id == db.NoticeRecord.chain_id, other.acknowledged_at.is_not(None)
     )
     return (db.NoticeRecord.escalated_at.is_(None), db.NoticeRecord.rejected_at.is_(None),
-            db.NoticeRecord.closed_at.is_(None), db.NoticeRecord.deadline <= now,
+            db.NoticeRecord.closed_at.is_(None), _past_due(now, school_lead),
             ~acknowledged.exists())  # fmt: skip
+
+
+def _past_due(now: datetime, school_lead: timedelta) -> ColumnElement[bool]:
+    """Past its deadline; a school's own notice (not yet escalated) ``school_lead`` before
+    its session starts, not at it (the deadline is the session's start)."""
+    school = and_(db.NoticeRecord.notice_type == NoticeType.SCHOOL_SUPPORT.value,
+                  db.NoticeRecord.level == 0)  # fmt: skip
+    return or_(db.NoticeRecord.deadline <= now,
+               and_(school, db.NoticeRecord.deadline <= now + school_lead))  # fmt: skip
 
 
 async def can_reroute(session: AsyncSession, record: db.NoticeRecord) -> bool:
@@ -158,19 +174,23 @@ async def reroute(
                      NoticeType.FRONT_DOOR_REFERRAL,
                      deadline_for(NoticeType.FRONT_DOOR_REFERRAL, Severity(record.severity), now,
                                   nation=nation_of(org.area if org else None)))  # fmt: skip
-    body = rerouted_body(
-        notice_records.body_of(record, deps.data_keys), record.recipient_org, reason
-    )
+    # Composed for the front door from the broker's full view, not the rejecting reader's copy.
+    original = await reader_views.body_for(session, record, header.notice_type, deps.data_keys)
+    body = rerouted_body(original, record.recipient_org, reason)
     await _add(session, record, header, body, recipient, deps,
                follow_up_rule(record.rule_id, FollowUp.REROUTE, record.level),
                escalate_to=[onward] if onward else [], reroute_to=onward)  # fmt: skip
+    steps_owed.owe(session, header, {}, nation_of(org.area if org else None),
+                   working_hours_of(org))  # fmt: skip
     return str(header.notice_id)
 
 
-async def _claim(session: AsyncSession, notice_id: str, now: datetime) -> bool:
+async def _claim(
+    session: AsyncSession, notice_id: str, now: datetime, school_lead: timedelta
+) -> bool:
     claimed = await session.execute(
         update(db.NoticeRecord)
-        .where(db.NoticeRecord.notice_id == notice_id, *_escalable(now))
+        .where(db.NoticeRecord.notice_id == notice_id, *_escalable(now, school_lead))
         .values(escalated_at=now)
     )
     return bool(claimed.rowcount)  # type: ignore[attr-defined]
@@ -186,18 +206,21 @@ async def _escalate(
     steps = notice_records.escalation_steps(record)
     level = record.level + 1
     for step, recipient in await _contacts(session, steps, record):
-        original = _body_of(session, record, deps, now)
+        # A front door's people read it as a front door: its type and body are theirs.
+        kind = NoticeType(record.notice_type)
+        reader = await reader_views.kind_of_reader(session, kind, recipient.org_id)
+        header = _header(record, recipient, deps, now, FollowUp.ESCALATION, level, reader,
+                         now + deps.escalation_period)  # fmt: skip
+        original = await _body_of(session, record, deps, now, reader)
         if original is None:
             return None
-        header = _header(record, recipient, deps, now, FollowUp.ESCALATION, level,
-                         NoticeType(record.notice_type), now + deps.escalation_period)  # fmt: skip
         body = escalated_body(original, level, record.deadline, record.recipient_org)
         remaining = steps[steps.index(step) + 1 :]
         try:
             await _add(session, record, header, body, recipient, deps,
                        follow_up_rule(record.rule_id, FollowUp.ESCALATION, level),
-                       escalate_to=remaining,
-                       reroute_to=notice_records.reroute_target(record))  # fmt: skip
+                       escalate_to=remaining, reroute_to=notice_records.reroute_target(record),
+                       reader=reader)  # fmt: skip
         except RecipientKeyUnusable:
             letters.append(await _undeliverable(session, record, recipient, deps, now, level))
             continue
@@ -234,14 +257,15 @@ async def _undeliverable(
 EXHAUSTED = ".exhausted"
 
 
-def _body_of(
-    session: AsyncSession, record: db.NoticeRecord, deps: FollowUpDeps, now: datetime
-) -> NoticeBody | None:
-    """The notice as its recipient saw it, or None when it can no longer be read: its
-    household was shredded (retention, by design), or its data key is unusable, which is
-    reported rather than retried on every round for ever."""
+async def _body_of(
+    session: AsyncSession, record: db.NoticeRecord, deps: FollowUpDeps, now: datetime,
+    reader: NoticeType,
+) -> NoticeBody | None:  # fmt: skip
+    """The notice as a reader of ``reader``'s kind may read it, or None when it can no longer
+    be read: its household was shredded (retention, by design), or its data key is unusable,
+    which is reported rather than retried on every round for ever."""
     try:
-        return notice_records.body_of(record, deps.data_keys)
+        return await reader_views.body_for(session, record, reader, deps.data_keys)
     except DataKeyShredded:
         log.info("escalation_of_shredded_household_skipped", notice_id=record.notice_id)
     except (ValueError, InvalidTag, KeyFileError, DataKeyUnusable) as exc:
@@ -288,13 +312,14 @@ async def _alert(
     period = OTHER_PERIODS[kind] if kind is NoticeType.OUT_OF_HOURS else deps.escalation_period
     header = _header(record, recipient, deps, now, FollowUp.ESCALATION, level, kind, now + period)
     rule_id = follow_up_rule(record.rule_id, FollowUp.ESCALATION, level) + EXHAUSTED
-    original = _body_of(session, record, deps, now)
+    reader = await reader_views.kind_of_reader(session, kind, recipient.org_id)
+    original = await _body_of(session, record, deps, now, reader)
     if original is None:
         return None
     body = exhausted_body(original, level, record.deadline, record.recipient_org)
     try:
         await _add(session, record, header, body, recipient, deps, rule_id, escalate_to=[],
-                   reroute_to=notice_records.reroute_target(record))  # fmt: skip
+                   reroute_to=notice_records.reroute_target(record), reader=reader)  # fmt: skip
     except RecipientKeyUnusable:  # the last one to tell: reported and dead-lettered, once
         letters.append(await _undeliverable(session, record, recipient, deps, now, level))
         return None
@@ -365,11 +390,13 @@ def _header(
 async def _add(
     session: AsyncSession, record: db.NoticeRecord, header: NoticeHeader, body: NoticeBody,
     contact: ContactRecord, deps: FollowUpDeps, rule_id: str, *, escalate_to: list[Addressee],
-    reroute_to: Addressee | None,
+    reroute_to: Addressee | None, reader: NoticeType | None = None,
 ) -> None:  # fmt: skip
     """Seals and records the follow-up; its rule is in the body only where its new reader
-    may see it, and in the broker's own records."""
-    body = body.model_copy(update={"rule_id": rule_for_reader(rule_id, header.notice_type)})
+    (of ``reader``'s kind, by default the header's type) may see it, and in the broker's
+    own records."""
+    kind = reader or header.notice_type
+    body = body.model_copy(update={"rule_id": rule_for_reader(rule_id, kind)})
     notice_records.add(session, header, body, contact, deps.keys, deps.data_keys,
                        rule_id=rule_id, escalate_to=escalate_to, reroute_to=reroute_to,
                        chain_id=uuid.UUID(record.chain_id))  # fmt: skip
@@ -397,3 +424,8 @@ async def _chronicle(
             notice_type=header.notice_type.value, severity=header.severity.value,
             rule_id=rule_id, facts=json.dumps(facts, sort_keys=True),
         ))  # fmt: skip
+
+
+# Other services' follow-ups (a referral's outcome for its referrer, an overdue next step)
+# are sealed, recorded, chronicled and audited as these are.
+add_follow_up = _add

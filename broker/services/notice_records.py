@@ -33,9 +33,12 @@ def add(
     escalate_to: Sequence[Addressee],
     reroute_to: Addressee | None,
     chain_id: UUID | None = None,
+    companion: bool = False,
 ) -> SealedNotice:
     """Seals the notice to the contact's key and adds its record, with the rule that decided
-    it (kept here, inside the broker, never in the header); returns the sealed notice.
+    it (kept here, inside the broker, never in the header); returns the sealed notice. A
+    ``companion`` (a school deputy's copy) joins ``chain_id``'s chain but never escalates
+    itself: the chain's own notice does.
     Raises RecipientKeyUnusable or DataKeyUnusable, having added nothing, when a bad record
     stops this one notice."""
     try:
@@ -66,6 +69,7 @@ def add(
         reroute_to=json.dumps([reroute_to.org_id, reroute_to.role.value]) if reroute_to else None,
         body=kept,
         sealed=sealed.model_dump_json(),
+        closed_at=header.created_at if companion else None,
     ))  # fmt: skip
     return sealed
 

@@ -32,9 +32,13 @@ not required; any notice to a recipient (contact or organisation id) under ``mus
 the step; with ``only_these`` (the default) any other notice is unexpected. All fields but
 ``event`` are optional, so older files read as before. A step may instead be the family's
 front door confirming what an earlier step proposed (a move or step-down from an organisation
-other than the front door, held for it): ``{"front_door_confirms": 0, "expect": [...]}``; or
-the router's timer running at the step's time (the step-down review reminders then due):
-``{"after_days": 88, "timer": true, "expect": [...]}``.
+other than the front door, held for it): ``{"front_door_confirms": 0, "expect": [...]}``; a
+front door recording a next step on a notice an earlier step sent it, after which the
+router's timer tells the referrer of a decision: ``{"front_door_records": {"step": 0,
+"recipient": "la-front-door:duty_manager", "outcome": "early_help"}, "expect": [...]}``; or
+a round of the router's timer at the step's time (``{"timer": true, ...}``): missed deadlines
+and overdue next steps escalate; or recipients acknowledging notices earlier steps sent them
+(``{"acknowledges": [{"step": 0, "recipient": "..."}]}``).
 """
 
 import json
@@ -59,13 +63,19 @@ from broker.demo import family
 from broker.keys import KeyStore, audit_key
 from broker.rules.deadlines import LONDON
 from broker.rules.thresholds import Thresholds
-from broker.services import proposals, reminders
+from broker.services import follow_ups, next_steps, proposals, receipts, reminders
 from broker.services.directory_admin import load_directory
-from broker.services.follow_ups import FollowUpDeps
 from broker.services.routing import RoutingDeps, outbox, route_event
 from schemas.directory import DirectorySpec
 from schemas.events import EventAdapter
-from schemas.notices import NoticeBody, NoticeHeader, SealedNotice
+from schemas.notices import (
+    NextStep,
+    NoticeBody,
+    NoticeHeader,
+    Receipt,
+    ReferralOutcome,
+    SealedNotice,
+)
 from schemas.transport import EventHeader
 
 SCENARIO_NAMESPACE = uuid.UUID("0c6f1f0e-3b7a-4d59-9d8e-5a0f0c2b9e41")
@@ -161,6 +171,25 @@ class Expectation(BaseModel):
         return f"{self.recipient} {self.rule} ({', '.join(f for f in facts if f) or 'any'})"
 
 
+class Records(BaseModel):
+    """A front door records a next step on a notice an earlier step sent it: its decision on
+    a referral (with the outcome), or a transfer's written information or conference."""
+
+    model_config = ConfigDict(extra="forbid")
+    step: int = Field(description="the earlier step whose notice it is")
+    recipient: str
+    next_step: NextStep = NextStep.DECISION
+    outcome: ReferralOutcome | None = None
+
+
+class Earlier(BaseModel):
+    """A notice an earlier step sent: that step's index and the recipient."""
+
+    model_config = ConfigDict(extra="forbid")
+    step: int
+    recipient: str
+
+
 class Step(BaseModel):
     model_config = ConfigDict(extra="forbid")
     after_days: float = 0
@@ -170,21 +199,29 @@ class Step(BaseModel):
         description="the earlier step whose proposed move or step-down the family's "
         "front door confirms, instead of an event",
     )
+    front_door_records: Records | None = Field(
+        None, description="a front door's next step; the router's timer then tells the referrer"
+    )
+    acknowledges: list[Earlier] = Field(
+        [], description="recipients acknowledging notices earlier steps sent them"
+    )
+    timer: bool = Field(
+        False, description="the router's timer runs at the step's time: missed deadlines and "
+        "overdue next steps escalate, step-down review reminders then due are sent"
+    )  # fmt: skip
     expect: list[Expectation] = []
     may: list[Expectation] = []
     must_not: list[str] = Field([], description="contact or organisation ids never to be told")
     only_these: bool = True
-    timer: bool = Field(
-        False,
-        description="the router's timer runs at the step's time, instead of an event: it "
-        "sends the step-down review reminders then due",
-    )
 
     @model_validator(mode="after")
     def _event_or_confirmation(self) -> "Step":
-        chosen = [bool(self.event), self.front_door_confirms is not None, self.timer]
-        if sum(chosen) > 1:
-            raise ValueError("a step is an event, a front door's confirmation or the timer")
+        done = (bool(self.event), self.front_door_confirms is not None,
+                self.front_door_records is not None, self.timer,
+                bool(self.acknowledges))  # fmt: skip
+        if sum(done) > 1:
+            raise ValueError("a step is one of: an event, a front door's confirmation, a front "
+                             "door's next step, acknowledgements, the timer")  # fmt: skip
         return self
 
     @model_validator(mode="after")
@@ -352,7 +389,7 @@ async def run_scenario(scenario: Scenario, limits: Thresholds = Thresholds()) ->
             async with sessions.begin() as session:
                 await load_directory(session, spec, actor="scenario")
             publisher = CollectingPublisher()
-            results = []
+            results: list[StepResult] = []
             for index, step in enumerate(scenario.steps):
                 at = scenario.start + timedelta(days=step.after_days)
                 deps = RoutingDeps(sessions, keys, publisher, Topics.with_prefix("scenario."),
@@ -360,9 +397,10 @@ async def run_scenario(scenario: Scenario, limits: Thresholds = Thresholds()) ->
                                    data_keys=FileDataKeys(Path(work) / "households"))  # fmt: skip
                 results.append(
                     await _run_step(
-                        scenario, index, step, at, deps, publisher, recipients, producers
+                        scenario, index, step, at, deps, publisher, recipients, producers,
+                        results,
                     )
-                )
+                )  # fmt: skip
             return results
         finally:
             await engine.dispose()
@@ -375,15 +413,21 @@ def _fixed(moment: datetime) -> Callable[[], datetime]:
 async def _run_step(
     scenario: Scenario, index: int, step: Step, at: datetime, deps: RoutingDeps,
     publisher: CollectingPublisher, recipients: dict[str, X25519PrivateKey],
-    producers: dict[str, Ed25519PrivateKey],
+    producers: dict[str, Ed25519PrivateKey], earlier: Sequence[StepResult] = (),
 ) -> StepResult:  # fmt: skip
     before = len(publisher.messages)
     if step.front_door_confirms is not None:
         await _confirm(_event_id(scenario, step.front_door_confirms), deps)
         kind = "front_door_confirms"
+    elif step.front_door_records is not None:
+        await _records(step.front_door_records, earlier, deps)
+        kind = "front_door_records"
     elif step.timer:
         await _timer(deps)
         kind = "timer"
+    elif step.acknowledges:
+        await _acknowledge(step.acknowledges, earlier, deps)
+        kind = "acknowledges"
     else:
         payload = {"event_id": _event_id(scenario, index), "occurred_at": at.isoformat(),
                    **step.event}  # fmt: skip
@@ -433,17 +477,60 @@ async def _confirm(event_id: str, deps: RoutingDeps) -> None:
     await outbox(deps).publish([str(n.notice_id) for n in notices], deps.clock(), also=reports)
 
 
-async def _timer(deps: RoutingDeps) -> None:
-    """The router's timer's reminders, as ``consumers/follow_up_timer.py`` sends them."""
-    now, follow = deps.clock(), FollowUpDeps(deps.keys, deps.data_keys)
+def _follow_up_deps(deps: RoutingDeps) -> follow_ups.FollowUpDeps:
+    return follow_ups.FollowUpDeps(deps.keys, deps.data_keys)
+
+
+async def _records(records: Records, earlier: Sequence[StepResult], deps: RoutingDeps) -> None:
+    """The front door records the step through its API, and the router's timer tells the
+    referring agency of a decision."""
+    [told] = [
+        t for t in earlier[records.step].notices if t.header.recipient_id == records.recipient
+    ]
+    header, now, more = told.header, deps.clock(), _follow_up_deps(deps)
+    async with deps.sessions.begin() as session:
+        await next_steps.record_step(session, header.recipient_org, str(header.notice_id),
+                                     records.next_step, records.outcome, now, more)  # fmt: skip
     async with deps.sessions() as session:
-        due = await reminders.due(session, now)
+        pending = await next_steps.due_for_telling(session)
     sent = []
+    for notice_id, step in pending:
+        async with deps.sessions.begin() as session:
+            sent.append(await next_steps.tell_referrer(session, notice_id, step, more, now))
+    await outbox(deps).publish([s for s in sent if s], now)
+
+
+async def _acknowledge(
+    which: Sequence[Earlier], earlier: Sequence[StepResult], deps: RoutingDeps
+) -> None:
+    """Each recipient acknowledges its notice, as through the inbox API."""
+    for ack in which:
+        [told] = [t for t in earlier[ack.step].notices if t.header.recipient_id == ack.recipient]
+        async with deps.sessions.begin() as session:
+            await receipts.record(session, ack.recipient, told.header.notice_id,
+                                  Receipt.ACKNOWLEDGED, deps.clock(),
+                                  _follow_up_deps(deps))  # fmt: skip
+
+
+async def _timer(deps: RoutingDeps) -> None:
+    """One round of the router's timer at the step's time, as ``consumers/follow_up_timer.py``
+    runs it: review reminders, escalations, overdue next steps."""
+    now, more = deps.clock(), _follow_up_deps(deps)
+    async with deps.sessions() as session:
+        reviews = await reminders.due(session, now)
+        due = await follow_ups.due_for_escalation(session, now, more.school_lead)
+        overdue = await next_steps.due_overdue(session, now)
+    sent = []
+    for notice_id in reviews:
+        async with deps.sessions.begin() as session:
+            sent.append(await reminders.send(session, notice_id, more, now))
     for notice_id in due:
         async with deps.sessions.begin() as session:
-            if reminder := await reminders.send(session, notice_id, follow, now):
-                sent.append(reminder)
-    await outbox(deps).publish(sent, now)
+            sent.append(await follow_ups.escalate(session, notice_id, more, now))
+    for notice_id, step in overdue:
+        async with deps.sessions.begin() as session:
+            sent.append(await next_steps.escalate_overdue(session, notice_id, step, more, now))
+    await outbox(deps).publish([s for s in sent if s], now)
 
 
 def _open(

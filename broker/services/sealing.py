@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import structlog
@@ -21,22 +21,30 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broker.adapters import data_quality, recipient_keys
 from broker.adapters.data_keys import key_name
 from broker.adapters.data_quality import Gap, Issue
-from broker.adapters.directory import ContactRecord, FamilyContext, SqlDirectory, working_hours_of
+from broker.adapters.directory import (
+    ContactRecord,
+    FamilyContext,
+    OrgRecord,
+    SqlDirectory,
+    working_hours_of,
+)
 from broker.adapters.kafka import Message
 from broker.errors import RecipientKeyUnusable, Unsealable
 from broker.pseudonyms import person_identifier, pseudonym, unmatched_key_name
-from broker.rules.accuracy import reading
+from broker.rules.accuracy import Reading, reading
 from broker.rules.admission import Arrival
 from broker.rules.deadlines import SchoolCalendar, deadline_for, nation_of, next_digest
 from broker.rules.digest import digest_for
 from broker.rules.escalation import escalation_chain, reroute_target
 from broker.rules.fallback import INTENDED_FOR, fallback_reason, to_front_door
-from broker.rules.family import ContactRole, Decision
+from broker.rules.family import Addressee, ContactRole, Decision
 from broker.rules.minimisation import compose_body
 from broker.rules.out_of_hours import with_out_of_hours
 from broker.rules.plan_bodies import CONCERN_RETURNED, digest_kind, plan_blocks
+from broker.rules.reader_view import sees_everything
+from broker.rules.school_deputy import is_deputy_copy, key_adult_of
 from broker.rules.school_notice import SchoolNotice, for_school, school_guidance
-from broker.services import notice_records, reminders
+from broker.services import notice_records, reader_views, reminders, steps_owed
 from broker.services.plan_details import told_step_downs
 from schemas.events import Event
 from schemas.notices import NoticeBody, NoticeHeader, NoticeType, Severity, StepDownView
@@ -77,6 +85,8 @@ class EventNotices:
 
     async def _place(self, decision: Decision) -> list[Decision]:
         """Seals the decision's notice; answers what must be tried instead when it cannot."""
+        if is_deputy_copy(decision) and not await self._registered(decision.addressee):
+            return []  # no deputy registered: the key adult's own notice stands
         contact = await self.directory.contact_for(decision.addressee)
         outcome = _unreachable(decision) if contact is None else await self._try(decision, contact)
         if isinstance(outcome, NoticeHeader):
@@ -136,6 +146,36 @@ class EventNotices:
             suite=recipient_keys.suite_of(contact.hpke_public_key),
             signing_key_id=deps.keys.public.signing_key_id,
         )  # fmt: skip
+        body = await self._body(decision, reading(decision, self.event, family), notice, calendar)
+        chain = self._key_adult_chain(decision)
+        notice_records.add(self.session, notice, body, contact, deps.keys, deps.data_keys,
+                           rule_id=decision.rule_id, escalate_to=escalation_chain(decision, family),
+                           reroute_to=reroute_target(decision, family), chain_id=chain,
+                           companion=chain is not None)  # fmt: skip
+        reminders.schedule(self.session, notice, decision, org)  # a step-down's review
+        await self._owed_and_full_view(notice, decision, org, calendar)
+        return notice
+
+    async def _registered(self, addressee: Addressee) -> bool:
+        """Whether the organisation has a contact in exactly this role (no stand-in)."""
+        contacts = (await self.directory.organisations()).contacts
+        return (addressee.org_id, addressee.role) in contacts
+
+    def _key_adult_chain(self, decision: Decision) -> uuid.UUID | None:
+        """A deputy's copy joins the chain of the key adult's notice, sealed just before it,
+        so that either acknowledging stops it; None for any other notice."""
+        if not is_deputy_copy(decision):
+            return None
+        key_adult = key_adult_of(decision)
+        found = (h.notice_id for h, d in self.sent if d == key_adult)
+        return next(found, None)
+
+    async def _body(
+        self, decision: Decision, read: Reading, notice: NoticeHeader, calendar: SchoolCalendar
+    ) -> NoticeBody:
+        """The body as this decision's reader may see it: the minimised view, the plans and
+        history it acts on, and for a school's key adult what to do, by when, whom to call."""
+        family, received_at = self.context.family, self.arrival.received_at
         front_door = family.front_door()
         digest = digest_for(digest_kind(decision, family), family, received_at,
                             about=decision.about, people=self.context.people,
@@ -147,7 +187,7 @@ class EventNotices:
             family.org_lines.get(self.event.source_org),
             family.org_lines.get(front_door) if front_door else None,
             digest,
-            reading(decision, self.event, family),
+            read,
         )
         # Plans and history, structured, for the readers that act on them (plan_bodies.py).
         told = await self._told_step_downs() if CONCERN_RETURNED in decision.rule_id else {}
@@ -156,11 +196,22 @@ class EventNotices:
         body = body.model_copy(update=blocks)
         if decision.notice_type is NoticeType.SCHOOL_SUPPORT:
             body = self._for_school(body, decision, notice, calendar)
-        notice_records.add(self.session, notice, body, contact, deps.keys, deps.data_keys,
-                           rule_id=decision.rule_id, escalate_to=escalation_chain(decision, family),
-                           reroute_to=reroute_target(decision, family))  # fmt: skip
-        reminders.schedule(self.session, notice, decision, org)  # a step-down's review
-        return notice
+        return body
+
+    async def _owed_and_full_view(
+        self, notice: NoticeHeader, decision: Decision, org: OrgRecord | None,
+        calendar: SchoolCalendar,
+    ) -> None:  # fmt: skip
+        """The next steps the reader owes (a front door's decision, a transfer's conference),
+        and, for a reader who sees less, the front door's view of the notice: a follow-up
+        to a front door is composed from it (issue 13 section 5)."""
+        area = nation_of(org.area if org else None)
+        steps_owed.owe(self.session, notice, decision.facts, area, working_hours_of(org))
+        if not sees_everything(decision.notice_type):
+            whole = replace(decision, notice_type=NoticeType.FRONT_DOOR_REFERRAL)
+            read = reading(decision, self.event, self.context.family)
+            full = await self._body(whole, Reading(None, read.present), notice, calendar)
+            reader_views.keep(self.session, notice, full, self.deps.data_keys)
 
     def _for_school(
         self, body: NoticeBody, decision: Decision, notice: NoticeHeader, calendar: SchoolCalendar

@@ -113,50 +113,59 @@ class TestReceipts:
 
 
 class TestEscalation:
-    async def test_a_missed_deadline_goes_to_the_deputy_then_the_local_authority(
+    async def test_a_high_school_notice_reaches_key_adult_and_deputy_together(
+        self, inbox: httpx.AsyncClient, school_notice: dict[str, Any], running_broker: Runtime
+    ) -> None:
+        """The twins are under one, so the notice is high: the deputy has it from the start,
+        in the key adult's chain (issue 13 section 5)."""
+        [deputy] = await wait_for_notices(inbox, DEPUTY, 1)
+        assert deputy["header"]["severity"] == "high"
+        assert deputy["header"]["deadline"] == school_notice["header"]["deadline"]
+        async with running_broker.sessions() as session:
+            copy = await session.get(db.NoticeRecord, deputy["notice_id"])
+        assert copy is not None
+        assert copy.chain_id == school_notice["notice_id"]
+
+    async def test_a_missed_deadline_escalates_before_the_session_then_to_the_local_authority(
         self,
         inbox: httpx.AsyncClient,
         school_notice: dict[str, Any],
         running_broker: Runtime,
         recipient_keys: dict[str, X25519PrivateKey],
     ) -> None:
+        """Escalated 60 minutes before the school's session starts (its deadline), not at it;
+        the deputy already has it, so it goes on to the local authority's safeguarding lead."""
         rt, notice_id = running_broker, school_notice["notice_id"]
-        await tick(rt, after(school_notice, minutes=-2))
+        await wait_for_notices(inbox, DEPUTY, 1)
+        await tick(rt, after(school_notice, minutes=-62))
         assert await follow_ups_of(rt, notice_id) == []  # not due yet
 
-        await tick(rt, after(school_notice))
+        await tick(rt, after(school_notice, minutes=-59))
         [first] = await follow_ups_of(rt, notice_id)
-        [to_deputy] = await wait_for_notices(inbox, DEPUTY, 1)
-        header, body = await open_listed(inbox, DEPUTY, to_deputy, recipient_keys,
-                                         rt.keys.public)  # fmt: skip
+        to_la = await listed_notice(inbox, LA_LEAD, first.notice_id)
+        header, body = await open_listed(inbox, LA_LEAD, to_la, recipient_keys, rt.keys.public)
         assert str(header.notice_id) == first.notice_id
         assert str(header.follows) == notice_id
         assert header.follow_up is FollowUp.ESCALATION
         assert header.escalation_level == 1
         assert header.deadline > datetime.fromisoformat(school_notice["header"]["deadline"])
         assert body.facts["not_acknowledged_by"] == "school-oakfield"
-        assert "clinical_summary" not in body.detail  # still what a school may see
+        # The local authority reads it as a front door does, not as the school's copy.
+        assert body.source_org == "mh-demo"
 
         assert first.notice_id not in await tick(rt, after(school_notice))  # not again
-        await tick(rt, after(to_deputy))
-        [second] = await follow_ups_of(rt, first.notice_id)
-        # (Out of hours the lead may also hold the emergency duty team's lapsed alert.)
-        to_la = await listed_notice(inbox, LA_LEAD, second.notice_id)
-        header, _ = await open_listed(inbox, LA_LEAD, to_la, recipient_keys, rt.keys.public)
-        assert str(header.notice_id) == second.notice_id
-        assert header.escalation_level == 2
         # Nobody is left in the chain: it never ends silently. The authority's safeguarding
         # lead is alerted that nobody is acting on it, or its emergency duty team while the
         # front door is closed.
         at = after(to_la, minutes=600)
         await tick(rt, at)
-        [alert] = await follow_ups_of(rt, second.notice_id)
+        [alert] = await follow_ups_of(rt, first.notice_id)
         assert alert.rule_id.endswith(".exhausted")
         assert alert.recipient_id == (EDT if front_door_closed(at) else LA_LEAD)
         async with rt.sessions() as session:
             gaps = (await session.scalars(select(db.DataQualityIssue.notice_id).where(
                 db.DataQualityIssue.kind == "escalation_exhausted"))).all()  # fmt: skip
-        assert second.notice_id in gaps  # (beside the alerts and escalations of other notices)
+        assert first.notice_id in gaps  # (beside the alerts and escalations of other notices)
         # The alert is the last word: when it lapses too, it is reported, not alerted again.
         await tick(rt, datetime.fromisoformat(alert.deadline.isoformat()) + timedelta(hours=12))
         assert await follow_ups_of(rt, alert.notice_id) == []
@@ -168,20 +177,20 @@ class TestEscalation:
                 select(audit.AuditEntry.subject_ref)
                 .where(audit.AuditEntry.action == "notice_escalated")
             )).all()  # fmt: skip
-        chain = [notice_id, first.notice_id, second.notice_id]
-        # To the deputy, to the local authority, then the end of the chain, each once.
+        chain = [notice_id, first.notice_id]
+        # To the local authority, then the end of the chain, each once.
         assert sorted(e for e in escalated if e in chain) == sorted(chain)
 
     async def test_an_acknowledgement_anywhere_in_the_chain_stops_it(
         self, inbox: httpx.AsyncClient, school_notice: dict[str, Any], running_broker: Runtime
     ) -> None:
-        await tick(running_broker, after(school_notice))
-        [escalation] = await follow_ups_of(running_broker, school_notice["notice_id"])
-        await wait_for_notices(inbox, DEPUTY, 1)
-        acked = await receipt(inbox, DEPUTY, escalation.notice_id, receipt="acknowledged")
+        """The deputy acknowledging its copy stops the key adult's notice escalating."""
+        [deputy] = await wait_for_notices(inbox, DEPUTY, 1)
+        acked = await receipt(inbox, DEPUTY, deputy["notice_id"], receipt="acknowledged")
         assert acked.status_code == 200
         await tick(running_broker, after(school_notice, minutes=24 * 60))
-        assert await follow_ups_of(running_broker, escalation.notice_id) == []
+        assert await follow_ups_of(running_broker, school_notice["notice_id"]) == []
+        assert await follow_ups_of(running_broker, deputy["notice_id"]) == []
 
     async def test_a_restarted_broker_neither_misses_nor_repeats_an_escalation(
         self, settings: Settings, inbox: httpx.AsyncClient, school_notice: dict[str, Any],

@@ -130,6 +130,11 @@ def everyone_but_the_school() -> Counter[tuple[str, str]]:
                     **{(gp, "crisis.gp"): 1 for gp in GPS}})  # fmt: skip
 
 
+def the_deputy() -> Counter[tuple[str, str]]:
+    """The deputy's own copy of the school's high notice: its key is not the one at fault."""
+    return Counter({(f"{SCHOOL}:deputy_key_adult", "crisis.child"): 1})
+
+
 def out_of_hours(*referrals: str) -> Counter[tuple[str, str]]:
     """While the front door is closed (the tests run at whatever time it is), its emergency
     duty team is told of each high-risk referral at once."""
@@ -244,6 +249,7 @@ class TestUnderFiveWithoutHealthVisiting:
             (FRONT_DOOR_INBOX, merged): 1,
             (HEALTH_VISITORS, "crisis.child"): 1,
             (f"{SCHOOL}:key_adult", "crisis.child"): 1,
+            (f"{SCHOOL}:deputy_key_adult", "crisis.child"): 1,  # high: told together
             **{(gp, "crisis.gp"): 1 for gp in GPS},
         }) + out_of_hours(merged)  # fmt: skip
         _, body = await opened_fallback(inbox, running_broker, recipient_keys, merged)
@@ -267,6 +273,7 @@ class TestUnsealableKey:
         assert told(await inbox_rows(running_broker), event["event_id"]) == (
             everyone_but_the_school()
             + Counter({(FRONT_DOOR_INBOX, "crisis.child.fallback"): 1})
+            + the_deputy()
             + out_of_hours("crisis.front_door", "crisis.child.fallback")
         )
         _, body = await opened_fallback(inbox, running_broker, recipient_keys,
@@ -290,6 +297,7 @@ class TestUnsealableKey:
         assert told(await inbox_rows(running_broker), following["event_id"]) == (
             everyone_but_the_school()
             + Counter({(FRONT_DOOR_INBOX, "crisis.child.fallback"): 1})
+            + the_deputy()
             + out_of_hours("crisis.front_door", "crisis.child.fallback")
         )
         assert len(await letters_with(running_broker, "unsealable_recipient_key", 2)) == 2

@@ -197,9 +197,13 @@ class TestUnsealableEscalation:
         the data-quality report and audited once; later rounds add nothing, and the deputy
         has nothing."""
         rt = running_broker
-        crisis = {"event_type": "parent_mental_health_crisis", "event_id": str(uuid.uuid4()),
+        # A medium notice (a discharge for non-engagement): a high one goes to the deputy at
+        # once, beside the key adult, and its chain has no deputy left to go to.
+        crisis = {"event_type": "service_withdrawal", "event_id": str(uuid.uuid4()),
                   "source_org": "mh-demo", "occurred_at": datetime.now(UTC).isoformat(),
-                  "subject": {"nhs_number": family.MOTHER}}  # fmt: skip
+                  "subject": {"nhs_number": family.MOTHER}, "service": "Talking therapies",
+                  "reason": "non_engagement",
+                  "withdrawn_on": datetime.now(UTC).date().isoformat()}  # fmt: skip
         assert (await post_signed(gateway, crisis, producer_keys)).status_code == 202
         [listed] = await wait_for_notices(inbox, KEY_ADULT, 1)
         await plant_key(rt, DEPUTY, LOW_ORDER_KEY)

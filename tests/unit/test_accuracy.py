@@ -134,9 +134,11 @@ class TestReading:
     def test_the_wording_key_names_the_readers_people(self) -> None:
         """A school reads "a parent of your pupil"; a GP "a parent of your patient(s)"."""
         notices = read(crisis(), carters())
-        [school] = to_org(notices, "school-oakfield")
+        # (High: the key adult and the deputy each read it.)
+        key_adult, deputy = to_org(notices, "school-oakfield")
         [northgate] = to_org(notices, "gp-northgate")
-        assert "relation.parent.pupil" in school.wording
+        assert "relation.parent.pupil" in key_adult.wording
+        assert "relation.parent.pupil" in deputy.wording
         assert "relation.parent.patient" in northgate.wording
 
     def test_an_agency_reads_the_relation_to_its_own_client(self) -> None:
@@ -220,9 +222,10 @@ class TestChildPresent:
     def test_only_the_present_childs_notice_says_present(self) -> None:
         """Baby was there, Elder was not: only Baby's health visitor reads child_present."""
         notices = read(crisis(children_present=[{"nhs_number": CHILD_NHS}]), carters("baby"))
-        [school] = to_org(notices, "school-oakfield")
+        key_adult, deputy = to_org(notices, "school-oakfield")  # high: both told
         [health] = to_org(notices, "hv-demo")
-        assert "child_present" not in school.facts
+        assert "child_present" not in key_adult.facts
+        assert "child_present" not in deputy.facts
         assert health.facts["child_present"] is True
 
     def test_each_child_is_said_present_or_not(self) -> None:

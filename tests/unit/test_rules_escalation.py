@@ -1,6 +1,7 @@
 """Who hears of a missed deadline or a rejection: the escalation rules, as a table and as
 properties over every kind of notice and addressee."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from hypothesis import given
@@ -50,9 +51,29 @@ class TestEscalationChain:
             Addressee(FRONT_DOOR, ContactRole.SAFEGUARDING_LEAD),
         )
 
-    def test_a_gp_notice_goes_to_the_front_door_duty_manager(self) -> None:
+    def test_a_gp_notice_goes_to_the_front_door_duty_manager_where_no_icb_is_known(self) -> None:
         gp = decision("gp-riverside", ContactRole.SAFEGUARDING_LEAD, NoticeType.GP_INFORMATION)
         assert escalation_chain(gp, FAMILY) == (Addressee(FRONT_DOOR, ContactRole.DUTY_MANAGER),)
+
+    def test_a_gp_notice_goes_to_the_icb_designated_professionals_where_known(self) -> None:
+        """Health escalates within health: the ICB's designated safeguarding team."""
+        with_icb = replace(FAMILY, icbs={AREA: "icb-demo"})
+        gp = decision("gp-riverside", ContactRole.SAFEGUARDING_LEAD, NoticeType.GP_INFORMATION)
+        assert escalation_chain(gp, with_icb) == (
+            Addressee("icb-demo", ContactRole.DESIGNATED_SAFEGUARDING),
+        )
+
+    def test_a_health_visiting_notice_goes_to_the_icb_too(self) -> None:
+        with_icb = replace(FAMILY, icbs={AREA: "icb-demo"})
+        hv = decision("hv-demo", ContactRole.SAFEGUARDING_LEAD, NoticeType.HEALTH_VISITING)
+        assert escalation_chain(hv, with_icb) == (
+            Addressee("icb-demo", ContactRole.DESIGNATED_SAFEGUARDING),
+        )
+
+    def test_a_school_notice_does_not_go_to_the_icb(self) -> None:
+        with_icb = replace(FAMILY, icbs={AREA: "icb-demo"})
+        school = decision(SCHOOL, ContactRole.KEY_ADULT, NoticeType.SCHOOL_SUPPORT)
+        assert all(step.org_id != "icb-demo" for step in escalation_chain(school, with_icb))
 
     def test_a_front_door_referral_goes_to_that_authority_safeguarding_lead(self) -> None:
         referral = decision(FRONT_DOOR, ContactRole.DUTY_MANAGER, NoticeType.FRONT_DOOR_REFERRAL)
@@ -125,7 +146,7 @@ class TestBodies:
                               "missed_deadline": "2027-05-11T07:45:00+00:00",
                               "not_acknowledged_by": SCHOOL}  # fmt: skip
         assert body.summary.endswith(self.ORIGINAL.summary)
-        assert "11 May 2027 07:45" in body.summary
+        assert "Tue 11 May 2027, 08:45, London time" in body.summary  # 07:45 UTC, in summer
         assert body.about == self.ORIGINAL.about
         assert body.detail == self.ORIGINAL.detail
 
