@@ -30,7 +30,36 @@ LOOPBACK = IPv4Network("127.0.0.0/8")  # the population's webhooks are local
 DIRECTORY_TABLES = (db.Organisation, db.SchoolTerm, db.OrgSigningKey, db.Contact, db.Person,
                     db.Household, db.HouseholdMember, db.HouseholdArea, db.Relationship,
                     db.Registration, db.Involvement, db.Plan, db.PlanOwner)  # fmt: skip
-POPULATION = build(12, seed=3, today=date(2026, 11, 30))
+
+
+GENERATED = build(12, seed=3, today=date(2026, 11, 30)).spec
+
+
+def with_records(base: DirectorySpec, **records: Sequence[dict[str, Any]]) -> DirectorySpec:
+    data = json.loads(base.model_dump_json())
+    for kind, extra in records.items():
+        data[kind] = data[kind] + list(extra)
+    return DirectorySpec.model_validate(data)
+
+
+def plan(plan_id: str, child: str, org: str) -> dict[str, Any]:
+    owner = {"name": "A. Worker", "role": "Social worker", "org_id": org}
+    return {"id": plan_id, "person_id": child, "kind": "child_in_need", "area": "E09000099",
+            "started_on": "2026-09-01", "lead_professional": owner,
+            "action_owners": [owner | {"name": "B. Nurse", "role": "School nurse"}]}  # fmt: skip
+
+
+def _with_plans_and_ties(spec: DirectorySpec) -> DirectorySpec:
+    """The generated directory has neither: a plan for each household's first child and a
+    sibling tie across the first two households."""
+    org = spec.organisations[0].id
+    children = [next(m.person_id for m in h.members if m.role == "child") for h in spec.households]
+    ties = [{"person_id": children[0], "kind": "sibling_of", "related_person_id": children[1]}]
+    plans = [plan(f"plan-{i}", child, org) for i, child in enumerate(children)]
+    return with_records(spec, plans=plans, relationships=ties)
+
+
+SPEC = _with_plans_and_ties(GENERATED)
 
 
 @pytest.fixture
@@ -89,26 +118,19 @@ def replacement(spec: DirectorySpec) -> DirectorySpec:
     })  # fmt: skip
 
 
-def with_records(**records: Sequence[dict[str, Any]]) -> DirectorySpec:
-    data = json.loads(POPULATION.spec.model_dump_json())
-    for kind, extra in records.items():
-        data[kind] = data[kind] + list(extra)
-    return DirectorySpec.model_validate(data)
-
-
 class TestBulkImportMatchesPerRecord:
     async def test_a_new_directory(self, pair: tuple[Sessions, Sessions]) -> None:
         """Loaded into empty databases, both paths leave identical tables and change logs."""
         old, new = pair
-        assert await bulk(new, POPULATION.spec) == await per_record(old, POPULATION.spec)
+        assert await bulk(new, SPEC) == await per_record(old, SPEC)
         assert await contents(new) == await contents(old)
 
     async def test_a_directory_replaced(self, pair: tuple[Sessions, Sessions]) -> None:
         """Loading a changed directory over the first gives the same counts and end state."""
         old, new = pair
-        await per_record(old, POPULATION.spec)
-        await bulk(new, POPULATION.spec)
-        changed = replacement(POPULATION.spec)
+        await per_record(old, SPEC)
+        await bulk(new, SPEC)
+        changed = replacement(SPEC)
         assert await bulk(new, changed) == await per_record(old, changed)
         assert await contents(new) == await contents(old)
 
@@ -117,9 +139,9 @@ class TestBulkImportMatchesPerRecord:
     ) -> None:
         """Everything unchanged: no change-log row and no audit entry are added."""
         _, new = pair
-        await bulk(new, POPULATION.spec)
+        await bulk(new, SPEC)
         before = await contents(new)
-        summary = await bulk(new, POPULATION.spec)
+        summary = await bulk(new, SPEC)
         assert {outcome for counts in summary.values() for outcome in counts} == {"unchanged"}
         assert await contents(new) == before
         async with new() as session:
@@ -132,27 +154,25 @@ class TestBulkImportAudit:
     ) -> None:
         """The import is one audit entry with counts per kind and field names, no ids."""
         _, new = pair
-        summary = await bulk(new, POPULATION.spec)
+        summary = await bulk(new, SPEC)
         async with new() as session:
             [entry] = (await session.scalars(select(AuditEntry))).all()
         details = json.loads(entry.details)
         assert (entry.action, entry.subject_ref) == ("directory_changed", "directory:import")
-        assert (
-            details["people_created"] == summary["people"]["created"] == len(POPULATION.spec.people)
-        )
-        assert all(p.id not in entry.details for p in POPULATION.spec.people)
-        assert all(str(p.nhs_number) not in entry.details for p in POPULATION.spec.people)
+        assert details["people_created"] == summary["people"]["created"] == len(SPEC.people)
+        assert all(p.id not in entry.details for p in SPEC.people)
+        assert all(str(p.nhs_number) not in entry.details for p in SPEC.people)
 
 
 REFUSED = {
     "missing person": {"registrations": [{"person_id": "p-nobody", "kind": "gp",
-                                          "org_id": POPULATION.spec.organisations[0].id}]},
+                                          "org_id": SPEC.organisations[0].id}]},
     "duplicate NHS number": {"people": [{"id": "p-twin-record",
-                                         "nhs_number": POPULATION.spec.people[0].nhs_number}]},
+                                         "nhs_number": SPEC.people[0].nhs_number}]},
     "second contact in a role": {"contacts": [
-        json.loads(POPULATION.spec.contacts[0].model_dump_json()) | {"id": "c-second"}]},
+        json.loads(SPEC.contacts[0].model_dump_json()) | {"id": "c-second"}]},
     "webhook to a private network": {"contacts": [
-        json.loads(POPULATION.spec.contacts[0].model_dump_json())
+        json.loads(SPEC.contacts[0].model_dump_json())
         | {"webhook_url": "https://10.0.0.1/hook"}]},
 }  # fmt: skip
 
@@ -164,7 +184,7 @@ class TestBulkImportRefuses:
     ) -> None:
         """A directory the per-record path refuses is refused with the same error, and
         neither path writes anything."""
-        spec = with_records(**REFUSED[case])
+        spec = with_records(SPEC, **REFUSED[case])
         old, new = pair
         with pytest.raises(DirectoryError) as per_record_error:
             await per_record(old, spec)
