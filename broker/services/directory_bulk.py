@@ -42,7 +42,7 @@ from schemas.directory import (
 )
 
 BATCH = 5000  # records read, judged and written together
-Progress = Callable[[int], None]  # told how many more records are done
+Progress = Callable[[int, int], None]  # told (records done, records in all) after each batch
 
 
 @dataclass
@@ -83,12 +83,14 @@ async def bulk_load_directory(
         ("involvements", spec.involvements, _involvements),
         ("plans", spec.plans, _plans),
     ]
+    done, total = 0, sum(len(records) for _, records, _ in steps)
     for kind, records, step in steps:
         batch.summary.setdefault(kind, Counter())
         for part in chunks(records, BATCH):
             await step(session, batch, part)
+            done += len(part)
             if progress:
-                progress(len(part))
+                progress(done, total)
     await _record(session, batch)
     session.expire_all()  # rows written past the ORM: read them afresh
     return batch.summary
