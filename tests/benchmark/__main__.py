@@ -4,6 +4,7 @@ run       the broker end to end, then raw aiokafka through the same two hops
 gateway   the HTTP gateway alone
 scale     ``run`` over a grid of router instances and partitions
 directory fill the directory cache ahead of a run (minutes, once a day)
+import    the directory through the bulk import, timed (records/s)
 """
 
 import json
@@ -16,6 +17,7 @@ import structlog
 import typer
 
 from tests.benchmark import population
+from tests.benchmark.directory_import import measure_import
 from tests.benchmark.run import Load, run, run_gateway_mode
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
@@ -106,6 +108,13 @@ def scale(
     database = "postgresql" if postgres else "sqlite"
     _print({"mode": "scale", "people": people, "events": events, "database": database,
             "runs": runs})  # fmt: skip
+
+
+@app.command("import")
+def import_command(people: People = 100_000, postgres: Postgres = None) -> None:
+    """The directory loaded through the bulk import into an empty database, timed."""
+    _quiet_logs()
+    _print(measure_import(people, postgres))
 
 
 @app.command()

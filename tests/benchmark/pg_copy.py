@@ -79,5 +79,12 @@ async def database_from_template(server_url: str, template: str) -> tuple[str, s
     return name, url_of(server_url, name)
 
 
+async def empty_database(server_url: str) -> tuple[str, str]:
+    """A new, empty database: its name and its URL."""
+    name = f"bench_{os.urandom(4).hex()}"
+    await _admin(server_url, f"CREATE DATABASE {name}")
+    return name, url_of(server_url, name)
+
+
 async def drop_database(server_url: str, name: str) -> None:
     await _admin(server_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
