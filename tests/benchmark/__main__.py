@@ -3,20 +3,17 @@
 run       the broker end to end, then raw aiokafka through the same two hops
 gateway   the HTTP gateway alone
 scale     ``run`` over a grid of router instances and partitions
-directory fill the directory cache ahead of a run (minutes, once a day)
 import    the directory through the bulk import, timed (records/s)
 """
 
 import json
 import logging
 import sys
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import structlog
 import typer
 
-from tests.benchmark import population
 from tests.benchmark.directory_import import measure_import
 from tests.benchmark.run import Load, run, run_gateway_mode
 
@@ -115,13 +112,6 @@ def import_command(people: People = 100_000, postgres: Postgres = None) -> None:
     """The directory loaded through the bulk import into an empty database, timed."""
     _quiet_logs()
     _print(measure_import(people, postgres))
-
-
-@app.command()
-def directory(people: People = 100_000) -> None:
-    """Generates and loads the directory into the cache, so that runs start at once."""
-    _quiet_logs()
-    population.run_directory_build(people, datetime.now(UTC).date())
 
 
 if __name__ == "__main__":

@@ -3,27 +3,23 @@
 Households have the fault suite's shape (two parents, a school-age child, a young child),
 spread over the schools, GP practices, health visiting teams and mental health services of
 one local authority, with an acute trust reporting emergency department attendances and a
-neighbouring authority for families that move. Loading 100,000 people through the directory
-import takes minutes, so the loaded database is kept in a cache and copied for each run.
+neighbouring authority for families that move. Each run loads its own database through the
+bulk directory import (100,000 people in well under a minute), so nothing is cached.
 
 Events come in a mix of every type, in rough proportion to how often each happens, and some
 children attend the emergency department or miss appointments again and again, so that the
 pattern rules fire as well.
 """
 
-import asyncio
 import random
 import secrets
-import shutil
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import TypeVar
 
 from broker.adapters import db
-from broker.migrations import head
 from broker.services.directory_bulk import bulk_load_directory
 from schemas.directory import DirectorySpec, InvolvementSpec, RegistrationSpec
 from schemas.events import (
@@ -58,7 +54,6 @@ MIX = {
 }
 FREQUENT_SHARE = 0.2  # of events about the 2% of households seen again and again
 CHUNK = 5_000  # households loaded per transaction (about 20,000 people)
-CACHE = Path("var/bench")
 SEED = 11
 R = TypeVar("R", RegistrationSpec, InvolvementSpec)
 
@@ -69,24 +64,6 @@ def people_to_households(people: int) -> int:
 
 def population(people: int, today: date) -> Population:
     return build(people_to_households(people), seed=SEED, today=today, shape=SHAPE)
-
-
-def cached_directory(people: int, today: date) -> Path:
-    return CACHE / f"directory-{people}-{SEED}-{today.isoformat()}-{head()}.sqlite"
-
-
-def directory_database(pop: Population, people: int, today: date, into: Path) -> str:
-    """A SQLite database holding the directory, copied from the cache (made if missing).
-    Called before the run's event loop starts: it may take minutes the first time."""
-    cached = cached_directory(people, today)
-    if not cached.exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        building = cached.with_suffix(".building")
-        building.unlink(missing_ok=True)
-        asyncio.run(load_in_chunks(pop.spec, f"sqlite+aiosqlite:///{building}"))
-        building.rename(cached)
-    shutil.copyfile(cached, into)
-    return f"sqlite+aiosqlite:///{into}"
 
 
 async def load_in_chunks(spec: DirectorySpec, url: str) -> float:
@@ -182,9 +159,3 @@ def _event(kind: str, home: Household, rng: random.Random, now: datetime) -> tup
         case _:
             event = event_for(home, rng, now)
             return home.mental_health, event
-
-
-def run_directory_build(people: int, today: date) -> None:
-    """Fills the cache ahead of a run (``python -m tests.benchmark directory``)."""
-    pop = population(people, today)
-    directory_database(pop, people, today, CACHE / "last-copy.sqlite")
