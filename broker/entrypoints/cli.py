@@ -107,13 +107,15 @@ def directory_import(
     """Load a folder of directory CSV files into the database, recording every change. A row
     that would change the keys of an organisation on record is not applied: it is held as a
     pending key change, proposed by the operator, for an administrator to approve."""
+    from rich.console import Console
     from rich.progress import Progress
 
     from broker.entrypoints.admin_api import import_folder
     from broker.errors import BrokerError
 
     try:
-        with Progress(transient=True) as bar:  # on stderr's terminal; nothing when piped
+        # On standard error, which keeps standard output for the summary.
+        with Progress(console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task("records", total=None)
             shown = partial(_shown, bar, task)
             summary = asyncio.run(import_folder(folder, Settings(), _operator(operator), shown))

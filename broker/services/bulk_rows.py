@@ -8,11 +8,19 @@ row); ``Children`` keeps a table's rows by owner, each owner's rows replaced who
 """
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, delete, insert, inspect, select, update
+from sqlalchemy import (
+    ColumnElement,
+    delete,
+    insert,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.schema import ScalarElementColumnDefault
+from sqlalchemy.sql.schema import ScalarElementColumnDefault, Table
 
 from broker.adapters import db
 from broker.services.directory_changes import Delta
@@ -28,20 +36,30 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def columns_of(model: type[db.Base]) -> list[str]:
-    return [attr.key for attr in inspect(model).column_attrs]
+@cache
+def columns_of(model: type[db.Base]) -> tuple[str, ...]:
+    return tuple(attr.key for attr in inspect(model).column_attrs)
+
+
+def table_of(model: type[db.Base]) -> Table:
+    return db.Base.metadata.tables[model.__tablename__]
+
+
+@cache
+def defaults_of(model: type[db.Base]) -> dict[str, Any]:
+    """Each column's value when a row leaves it out: its scalar default, else None."""
+    table = model.__table__
+    return {
+        name: default.arg if isinstance(default, ScalarElementColumnDefault) else None
+        for name in columns_of(model)
+        for default in (table.c[name].default,)
+    }
 
 
 def complete(model: type[db.Base], row: Mapping[str, Any]) -> Row:
-    """Every column of ``model``, as the ORM would insert ``model(**row)``: a column left out
-    takes its scalar default, else None (one executemany needs the same columns in each row)."""
-    table = model.__table__
-    full: Row = {}
-    for name in columns_of(model):
-        default = table.c[name].default
-        fallback = default.arg if isinstance(default, ScalarElementColumnDefault) else None
-        full[name] = row.get(name, fallback)
-    return full
+    """Every column of ``model``, as the ORM would insert ``model(**row)`` (one executemany
+    needs the same columns in each row)."""
+    return defaults_of(model) | dict(row)
 
 
 async def select_in(
@@ -97,8 +115,8 @@ class Rows:
         new = [row for key, row in self.after.items() if key not in self.before]
         changed = [row for key, row in self.after.items()
                    if key in self.before and row != self.before[key]]  # fmt: skip
-        if new:
-            await session.execute(insert(self.model), new)
+        if new:  # Core, not ORM, insert: the ORM's bookkeeping per row costs more than it
+            await session.execute(insert(table_of(self.model)), new)
         if changed:
             await session.execute(update(self.model), changed)
 
@@ -141,7 +159,7 @@ class Children:
             await session.execute(delete(self.model).where(column.in_(part)))
         rows = [row for owner in changed for row in self.after[owner]]
         if rows:
-            await session.execute(insert(self.model), rows)
+            await session.execute(insert(table_of(self.model)), rows)
 
     def _tuple(self, row: Mapping[str, Any]) -> Key:
         return tuple(row.get(column) for column in self.columns)

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broker.adapters import audit, db, recipient_keys
 from broker.rules.webhook_targets import Network, refused_host
 from broker.services import directory_admin as admin
-from broker.services.bulk_rows import Children, Rows, chunks, existing_ids, select_in
+from broker.services.bulk_rows import Children, Rows, chunks, existing_ids, select_in, table_of
 from broker.services.directory_changes import Delta, DuplicateValue, MissingReference, Outcome
 from schemas.directory import (
     ContactSpec,
@@ -100,7 +100,7 @@ async def _record(session: AsyncSession, batch: Batch) -> None:
     """The change log's rows in one statement, and one audit entry for the import."""
     if not batch.changes:
         return
-    await session.execute(insert(db.DirectoryChange), batch.changes)
+    await session.execute(insert(table_of(db.DirectoryChange)), batch.changes)
     details: dict[str, str | int | bool | None] = {
         f"{kind}_{outcome}": n
         for kind, counts in batch.summary.items()
