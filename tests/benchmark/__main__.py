@@ -108,10 +108,14 @@ def scale(
 
 
 @app.command("import")
-def import_command(people: People = 100_000, postgres: Postgres = None) -> None:
+def import_command(
+    people: People = 100_000,
+    postgres: Postgres = None,
+    per_record: Annotated[bool, typer.Option(help="the per-record import, for comparison")] = False,
+) -> None:
     """The directory loaded through the bulk import into an empty database, timed."""
     _quiet_logs()
-    _print(measure_import(people, postgres))
+    _print(measure_import(people, postgres, per_record))
 
 
 if __name__ == "__main__":

@@ -15,11 +15,14 @@ import random
 import secrets
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from broker.adapters import db
+from broker.services.directory_admin import ImportSummary
 from broker.services.directory_bulk import bulk_load_directory
 from schemas.directory import DirectorySpec, InvolvementSpec, RegistrationSpec
 from schemas.events import (
@@ -56,6 +59,7 @@ FREQUENT_SHARE = 0.2  # of events about the 2% of households seen again and agai
 CHUNK = 5_000  # households loaded per transaction (about 20,000 people)
 SEED = 11
 R = TypeVar("R", RegistrationSpec, InvolvementSpec)
+Loader = Callable[[AsyncSession, DirectorySpec], Awaitable[ImportSummary]]
 
 
 def people_to_households(people: int) -> int:
@@ -66,9 +70,11 @@ def population(people: int, today: date) -> Population:
     return build(people_to_households(people), seed=SEED, today=today, shape=SHAPE)
 
 
-async def load_in_chunks(spec: DirectorySpec, url: str) -> float:
-    """The directory through the real (bulk) import, ``CHUNK`` households per transaction;
-    answers the seconds the import took (the schema's creation apart)."""
+async def load_in_chunks(
+    spec: DirectorySpec, url: str, load: Loader = bulk_load_directory
+) -> float:
+    """The directory through the real import (the bulk one unless told), ``CHUNK`` households
+    per transaction; answers the seconds it took (the schema's creation apart)."""
     engine = db.make_engine(url)
     try:
         await db.create_schema(engine)
@@ -78,10 +84,10 @@ async def load_in_chunks(spec: DirectorySpec, url: str) -> float:
                                          "involvements": ()})  # fmt: skip
         started = time.perf_counter()
         async with sessions.begin() as session:
-            await bulk_load_directory(session, shared)
+            await load(session, shared)
         for part in _chunks(spec):
             async with sessions.begin() as session:
-                await bulk_load_directory(session, part)
+                await load(session, part)
         return time.perf_counter() - started
     finally:
         await engine.dispose()
