@@ -11,14 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import (
-    ColumnElement,
-    delete,
-    insert,
-    inspect,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, delete, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.schema import ScalarElementColumnDefault, Table
 

@@ -9,7 +9,9 @@ bad key is refused here rather than found by the router on every notice for it; 
 whose host is an address the broker may not reach (loopback, private, link-local, reserved:
 ``broker.rules.webhook_targets``) raises ``UnsafeWebhook``, unless ``webhook_networks`` allows
 it (tests and local development). A name is judged again at every send, once resolved.
-``load_directory`` (the admin API's import and the CSV import) goes through the same functions.
+``load_directory`` goes through the same functions record by record; the admin API's import
+and the CSV import use ``directory_bulk.bulk_load_directory``, the same rules and end state in a
+few statements per kind of record.
 """
 
 from collections import Counter
