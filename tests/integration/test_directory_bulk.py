@@ -11,16 +11,17 @@ from typing import Any
 
 import pytest
 from conftest import Databases
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters import db
+from broker.adapters import crypto, db
 from broker.adapters.audit import AuditEntry
 from broker.errors import DirectoryError
 from broker.keys import audit_key
 from broker.services.directory_admin import ImportSummary, load_directory
 from broker.services.directory_bulk import bulk_load_directory
-from schemas.directory import DirectorySpec
+from schemas.directory import DirectorySpec, OrganisationSpec
 from tests.faults.population import build
 
 pytestmark = pytest.mark.integration
@@ -97,7 +98,8 @@ async def contents(sessions: Sessions) -> dict[str, list[tuple[Any, ...]]]:
 
 def replacement(spec: DirectorySpec) -> DirectorySpec:
     """The same directory a term later: renamed people, a household re-formed, a tie the
-    household implies stated, plans ended, an organisation renamed and its terms gone."""
+    household implies stated, plans ended, an organisation renamed and its terms gone,
+    another given a signing key."""
     people = [p.model_copy(update={"family_name": "Renamed"}) if i % 3 == 0 else p
               for i, p in enumerate(spec.people)]  # fmt: skip
     first = spec.households[0]
@@ -108,8 +110,10 @@ def replacement(spec: DirectorySpec) -> DirectorySpec:
            child.person_id, "parental_responsibility": True}  # fmt: skip
     plans = [p.model_copy(update={"ended_on": date(2026, 12, 1), "action_owners": ()})
              for p in spec.plans]  # fmt: skip
+    keyed = spec.organisations[1].model_dump(mode="json") | {"signing_keys": [{"public_key":
+        crypto.encode_public(Ed25519PrivateKey.generate().public_key())}]}  # fmt: skip
     orgs = [spec.organisations[0].model_copy(update={"name": "Renamed", "terms": ()}),
-            *spec.organisations[1:]]  # fmt: skip
+            OrganisationSpec.model_validate(keyed), *spec.organisations[2:]]  # fmt: skip
     return spec.model_copy(update={
         "organisations": tuple(orgs), "people": tuple(people), "households": tuple(homes),
         "relationships": (*spec.relationships, DirectorySpec.model_validate(
