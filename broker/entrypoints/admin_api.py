@@ -45,6 +45,7 @@ from broker.keys import PROCESS_KEYS, KeyStore, audit_key
 from broker.logging import configure_logging
 from broker.services import directory_admin as admin
 from broker.services import key_changes
+from broker.services.directory_bulk import Progress, bulk_load_directory
 from broker.services.directory_changes import (
     DuplicateValue,
     MissingReference,
@@ -141,8 +142,9 @@ def create_admin_api(settings: Settings | None = None) -> FastAPI:
 
 
 async def import_folder(
-    folder: Path, settings: Settings, operator: str = "csv-import"
-) -> admin.ImportSummary:
+    folder: Path, settings: Settings, operator: str = "csv-import",
+    progress: Progress | None = None,
+) -> admin.ImportSummary:  # fmt: skip
     """Loads a folder of directory CSV files in one transaction (``sgb directory-import``),
     recorded under ``operator``. A record that would change the keys of an organisation on
     record is held for an administrator's approval instead (counted as ``key_changes``)."""
@@ -156,8 +158,9 @@ async def import_folder(
             async with sessions.begin() as session:
                 spec, held = await key_changes.hold_import(session, spec, operator, _now(),
                                                            networks)  # fmt: skip
-                summary = await admin.load_directory(session, spec, actor=operator,
-                                                     webhook_networks=networks)  # fmt: skip
+                summary = await bulk_load_directory(session, spec, actor=operator,
+                                                    webhook_networks=networks,
+                                                    progress=progress)  # fmt: skip
         except admin.UnsealableKey as refused:
             async with sessions.begin() as session:
                 await admin.record_refusal(session, operator, refused)
@@ -290,7 +293,7 @@ def _add_bulk_routes(app: FastAPI) -> None:
         it would change any keys: those go one record at a time, for a second approval)."""
         async with _sessions(request).begin() as session:
             await key_changes.check_import(session, spec)
-            summary = await admin.load_directory(
+            summary = await bulk_load_directory(
                 session, spec, actor=caller.org_id,
                 webhook_networks=request.app.state.webhook_networks,
             )  # fmt: skip

@@ -10,6 +10,7 @@ import os
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -27,6 +28,7 @@ from broker.logging import log_crashes
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from rich.progress import Progress, TaskID
 
     from broker.adapters.audit import VerifyResult
 
@@ -105,16 +107,27 @@ def directory_import(
     """Load a folder of directory CSV files into the database, recording every change. A row
     that would change the keys of an organisation on record is not applied: it is held as a
     pending key change, proposed by the operator, for an administrator to approve."""
+    from rich.console import Console
+    from rich.progress import Progress
+
     from broker.entrypoints.admin_api import import_folder
     from broker.errors import BrokerError
 
     try:
-        summary = asyncio.run(import_folder(folder, Settings(), _operator(operator)))
+        # On standard error, which keeps standard output for the summary.
+        with Progress(console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("records", total=None)
+            shown = partial(_shown, bar, task)
+            summary = asyncio.run(import_folder(folder, Settings(), _operator(operator), shown))
     except BrokerError as exc:
         typer.echo(f"nothing imported: {exc}", err=True)
         raise typer.Exit(1) from None
     for kind, counts in summary.items():
         typer.echo(f"{kind}: " + (", ".join(f"{n} {a}" for a, n in counts.items()) or "none"))
+
+
+def _shown(bar: "Progress", task: "TaskID", done: int, total: int) -> None:
+    bar.update(task, completed=done, total=total)
 
 
 def _operator(named: str | None) -> str:

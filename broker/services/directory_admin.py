@@ -9,7 +9,9 @@ bad key is refused here rather than found by the router on every notice for it; 
 whose host is an address the broker may not reach (loopback, private, link-local, reserved:
 ``broker.rules.webhook_targets``) raises ``UnsafeWebhook``, unless ``webhook_networks`` allows
 it (tests and local development). A name is judged again at every send, once resolved.
-``load_directory`` (the admin API's import and the CSV import) goes through the same functions.
+``load_directory`` goes through the same functions record by record; the admin API's import
+and the CSV import use ``directory_bulk.bulk_load_directory``, the same rules and end state in a
+few statements per kind of record.
 """
 
 from collections import Counter
@@ -85,9 +87,9 @@ async def put_organisation(session: AsyncSession, spec: OrganisationSpec, actor:
         "kind": spec.kind,
         "area": spec.area,
         "phone": spec.phone,
-        "session_start": _clock(spec.session_start),
-        "opens_at": _clock(spec.opens_at),
-        "closes_at": _clock(spec.closes_at),
+        "session_start": clock_text(spec.session_start),
+        "opens_at": clock_text(spec.opens_at),
+        "closes_at": clock_text(spec.closes_at),
     }
     delta = await put_row(session, db.Organisation, {"id": spec.id}, values)
     terms = [{"org_id": spec.id, **term.model_dump()} for term in spec.terms]
@@ -141,7 +143,7 @@ def signing_key_rows(spec: OrganisationSpec) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def _clock(moment: time | None) -> str | None:
+def clock_text(moment: time | None) -> str | None:
     return moment.strftime("%H:%M") if moment else None
 
 
@@ -258,7 +260,7 @@ async def put_plan(session: AsyncSession, spec: PlanSpec, actor: str) -> Outcome
     """Creates or replaces a plan with its owners: the lead professional first, then the
     action owners, in the order given."""
     await require(session, db.Person, "person", spec.person_id)
-    owners = _plan_owners(spec)
+    owners = plan_owners(spec)
     for owner in owners:
         await require(session, db.Organisation, "organisation", owner["org_id"])
     values = spec.model_dump(exclude={"id", "lead_professional", "action_owners"})
@@ -268,7 +270,7 @@ async def put_plan(session: AsyncSession, spec: PlanSpec, actor: str) -> Outcome
     return await log(session, actor, "plan", spec.id, delta)
 
 
-def _plan_owners(spec: PlanSpec) -> list[dict[str, Any]]:
+def plan_owners(spec: PlanSpec) -> list[dict[str, Any]]:
     lead = [(True, spec.lead_professional)] if spec.lead_professional else []
     everyone: list[tuple[bool, PlanOwnerSpec]] = lead + [(False, o) for o in spec.action_owners]
     return [

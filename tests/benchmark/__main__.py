@@ -3,19 +3,18 @@
 run       the broker end to end, then raw aiokafka through the same two hops
 gateway   the HTTP gateway alone
 scale     ``run`` over a grid of router instances and partitions
-directory fill the directory cache ahead of a run (minutes, once a day)
+import    the directory through the bulk import, timed (records/s)
 """
 
 import json
 import logging
 import sys
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import structlog
 import typer
 
-from tests.benchmark import population
+from tests.benchmark.directory_import import measure_import
 from tests.benchmark.run import Load, run, run_gateway_mode
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
@@ -108,11 +107,15 @@ def scale(
             "runs": runs})  # fmt: skip
 
 
-@app.command()
-def directory(people: People = 100_000) -> None:
-    """Generates and loads the directory into the cache, so that runs start at once."""
+@app.command("import")
+def import_command(
+    people: People = 100_000,
+    postgres: Postgres = None,
+    per_record: Annotated[bool, typer.Option(help="the per-record import, for comparison")] = False,
+) -> None:
+    """The directory loaded through the bulk import into an empty database, timed."""
     _quiet_logs()
-    population.run_directory_build(people, datetime.now(UTC).date())
+    _print(measure_import(people, postgres, per_record))
 
 
 if __name__ == "__main__":

@@ -3,27 +3,28 @@
 Households have the fault suite's shape (two parents, a school-age child, a young child),
 spread over the schools, GP practices, health visiting teams and mental health services of
 one local authority, with an acute trust reporting emergency department attendances and a
-neighbouring authority for families that move. Loading 100,000 people through the directory
-import takes minutes, so the loaded database is kept in a cache and copied for each run.
+neighbouring authority for families that move. Each run loads its own database through the
+bulk directory import (100,000 people in well under a minute), so nothing is cached.
 
 Events come in a mix of every type, in rough proportion to how often each happens, and some
 children attend the emergency department or miss appointments again and again, so that the
 pattern rules fire as well.
 """
 
-import asyncio
 import random
 import secrets
-import shutil
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import db
-from broker.migrations import head
-from broker.services.directory_admin import load_directory
-from schemas.directory import DirectorySpec
+from broker.services.directory_admin import ImportSummary
+from broker.services.directory_bulk import bulk_load_directory
+from schemas.directory import DirectorySpec, InvolvementSpec, RegistrationSpec
 from schemas.events import (
     AppointmentOutcome,
     EdAttendance,
@@ -55,9 +56,10 @@ MIX = {
     "family_moving_area": 0.06,
 }
 FREQUENT_SHARE = 0.2  # of events about the 2% of households seen again and again
-CHUNK = 500  # households loaded per transaction
-CACHE = Path("var/bench")
+CHUNK = 5_000  # households loaded per transaction (about 20,000 people)
 SEED = 11
+R = TypeVar("R", RegistrationSpec, InvolvementSpec)
+Loader = Callable[[AsyncSession, DirectorySpec], Awaitable[ImportSummary]]
 
 
 def people_to_households(people: int) -> int:
@@ -68,26 +70,11 @@ def population(people: int, today: date) -> Population:
     return build(people_to_households(people), seed=SEED, today=today, shape=SHAPE)
 
 
-def cached_directory(people: int, today: date) -> Path:
-    return CACHE / f"directory-{people}-{SEED}-{today.isoformat()}-{head()}.sqlite"
-
-
-def directory_database(pop: Population, people: int, today: date, into: Path) -> str:
-    """A SQLite database holding the directory, copied from the cache (made if missing).
-    Called before the run's event loop starts: it may take minutes the first time."""
-    cached = cached_directory(people, today)
-    if not cached.exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        building = cached.with_suffix(".building")
-        building.unlink(missing_ok=True)
-        asyncio.run(load_in_chunks(pop.spec, f"sqlite+aiosqlite:///{building}"))
-        building.rename(cached)
-    shutil.copyfile(cached, into)
-    return f"sqlite+aiosqlite:///{into}"
-
-
-async def load_in_chunks(spec: DirectorySpec, url: str) -> None:
-    """The directory through the real import, a few hundred households per transaction."""
+async def load_in_chunks(
+    spec: DirectorySpec, url: str, load: Loader = bulk_load_directory
+) -> float:
+    """The directory through the real import (the bulk one unless told), ``CHUNK`` households
+    per transaction; answers the seconds it took (the schema's creation apart)."""
     engine = db.make_engine(url)
     try:
         await db.create_schema(engine)
@@ -95,26 +82,41 @@ async def load_in_chunks(spec: DirectorySpec, url: str) -> None:
         sessions = db.sessions(engine, secrets.token_bytes(32))
         shared = spec.model_copy(update={"people": (), "households": (), "registrations": (),
                                          "involvements": ()})  # fmt: skip
+        started = time.perf_counter()
         async with sessions.begin() as session:
-            await load_directory(session, shared)
+            await load(session, shared)
         for part in _chunks(spec):
             async with sessions.begin() as session:
-                await load_directory(session, part)
+                await load(session, part)
+        return time.perf_counter() - started
     finally:
         await engine.dispose()
 
 
+def records_in(spec: DirectorySpec) -> int:
+    """How many records the import is given (a household with its members is one)."""
+    return sum(len(getattr(spec, kind)) for kind in type(spec).model_fields)
+
+
 def _chunks(spec: DirectorySpec) -> Iterator[DirectorySpec]:
     people = {p.id: p for p in spec.people}
+    registrations, involvements = _by_person(spec.registrations), _by_person(spec.involvements)
     for start in range(0, len(spec.households), CHUNK):
         homes = spec.households[start : start + CHUNK]
-        ids = {m.person_id for h in homes for m in h.members}
+        ids = list(dict.fromkeys(m.person_id for h in homes for m in h.members))
         yield DirectorySpec(
             people=tuple(people[i] for i in ids),
             households=homes,
-            registrations=tuple(r for r in spec.registrations if r.person_id in ids),
-            involvements=tuple(i for i in spec.involvements if i.person_id in ids),
+            registrations=tuple(r for i in ids for r in registrations.get(i, ())),
+            involvements=tuple(v for i in ids for v in involvements.get(i, ())),
         )
+
+
+def _by_person(records: Sequence[R]) -> dict[str, list[R]]:
+    grouped: dict[str, list[R]] = {}
+    for record in records:
+        grouped.setdefault(record.person_id, []).append(record)
+    return grouped
 
 
 def events(pop: Population, count: int, seed: int = 1) -> Iterator[tuple[str, Event]]:
@@ -163,9 +165,3 @@ def _event(kind: str, home: Household, rng: random.Random, now: datetime) -> tup
         case _:
             event = event_for(home, rng, now)
             return home.mental_health, event
-
-
-def run_directory_build(people: int, today: date) -> None:
-    """Fills the cache ahead of a run (``python -m tests.benchmark directory``)."""
-    pop = population(people, today)
-    directory_database(pop, people, today, CACHE / "last-copy.sqlite")

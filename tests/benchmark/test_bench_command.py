@@ -34,6 +34,7 @@ def test_a_run_reports_the_broker_beside_the_baseline(kafka_bootstrap: str) -> N
     assert {"router-0", "delivery-0", "kafka"} <= report["cpu_s_per_1000_events"].keys()
     assert report["peak_rss_mib"]["router-0"] > 0
     assert report["settings"]["people"] == 1000
+    assert report["directory_import_records_per_s"] > 0  # its directory, loaded for the run
     # The baseline moved exactly as many messages, of the broker's own sizes.
     assert report["baseline"]["events"] == 60
     assert report["baseline"]["notices"] == report["notices"]
@@ -50,3 +51,11 @@ def test_the_gateway_mode_reports_what_it_accepted(kafka_bootstrap: str) -> None
     assert report["events_per_s"] > 0
     assert 0 < report["latency_ms"]["p50"] <= report["latency_ms"]["p99"]
     assert report["cpu_s"]["gateway"] > 0
+
+
+def test_the_import_mode_reports_the_records_it_loaded(kafka_bootstrap: str) -> None:
+    report = bench(kafka_bootstrap, "import")
+
+    assert (report["mode"], report["people"], report["database"]) == ("import", 1000, "sqlite")
+    assert report["records"] > report["people"]  # households, registrations... as well
+    assert report["directory_import_records_per_s"] > 0
