@@ -4,10 +4,13 @@ run       the broker end to end, then raw aiokafka through the same two hops
 gateway   the HTTP gateway alone
 scale     ``run`` over a grid of router instances and partitions
 directory fill the directory cache ahead of a run (minutes, once a day)
+delivery  the delivery worker alone: ms per notice (needs KAFKA_BOOTSTRAP_SERVERS)
 """
 
+import asyncio
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -16,6 +19,7 @@ import structlog
 import typer
 
 from tests.benchmark import population
+from tests.benchmark.delivery import measure_delivery
 from tests.benchmark.run import Load, run, run_gateway_mode
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
@@ -113,6 +117,19 @@ def directory(people: People = 100_000) -> None:
     """Generates and loads the directory into the cache, so that runs start at once."""
     _quiet_logs()
     population.run_directory_build(people, datetime.now(UTC).date())
+
+
+@app.command()
+def delivery(
+    notices: Annotated[int, typer.Option(min=1, help="signed notices to deliver")] = 5_000,
+    postgres: Postgres = None,
+) -> None:
+    """The delivery worker's CPU and wall ms per notice, its handler called in-process."""
+    _quiet_logs()
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not bootstrap:
+        raise typer.BadParameter("set KAFKA_BOOTSTRAP_SERVERS: the audit records go to Kafka")
+    _print(asyncio.run(measure_delivery(notices, bootstrap, postgres)))
 
 
 if __name__ == "__main__":
