@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import audit, metrics
 from broker.adapters.dead_letter_topic import Source, dead_letter
@@ -45,15 +44,18 @@ async def handle_notices(records: Sequence[Received], rt: Runtime) -> None:
         except EnvelopeError:
             rejected.append((record, "unsigned_notice"))
     now, unstorable = datetime.now(UTC), list[SealedNotice]()
+    # One unit of work per batch: one statement for its inbox rows, one for its webhook
+    # queue, one for its audit entries, the chain's lock taken last and once.
     async with rt.sessions.begin() as session:
-        stored = await inbox.store(session, [n for _, n in notices], now, rt.data_keys,
-                                   unstorable)  # fmt: skip
+        delivered = await inbox.put(session, [n for _, n in notices], now, rt.data_keys,
+                                    unstorable)  # fmt: skip
         # A notice whose household key cannot be used is a dead letter, not a poison pill.
         failed = [r for r, n in notices if n in unstorable]
         notices = [(r, n) for r, n in notices if n not in unstorable]
         await webhook_dispatch.enqueue(session, [(n, r.position) for r, n in notices], now)
-        for record, reason in rejected:
-            await _audit_refusal(session, record, reason, now)
+        refused = [_refusal(record, reason) for record, reason in rejected]
+        await audit.append_many(session, [*delivered, *refused], now)
+    stored = len(delivered)
     await rt.publisher.publish(
         [_delivered(rt, r, n, now) for r, n in notices]
         + [_unreadable(rt, r, reason, now) for r, reason in rejected]
@@ -73,13 +75,10 @@ def _delivered(rt: Runtime, record: Received, notice: SealedNotice, now: datetim
     return Message(rt.topics.audit, record.key or "", json.dumps(entry).encode())
 
 
-async def _audit_refusal(
-    session: AsyncSession, record: Received, reason: str, now: datetime
-) -> None:
+def _refusal(record: Received, reason: str) -> audit.Entry:
     """A notice refused at the inbox's door is audited by where it lay: its header's notice
     id is whatever its writer chose, and may be a genuine notice's."""
-    await audit.append(session, "notice_refused", "delivery", record.position,
-                       {"reason": reason}, now)  # fmt: skip
+    return audit.Entry("notice_refused", "delivery", record.position, {"reason": reason})
 
 
 def _unreadable(rt: Runtime, record: Received, reason: str, now: datetime) -> Message:
