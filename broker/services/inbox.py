@@ -33,25 +33,27 @@ async def store(
 ) -> int:  # fmt: skip
     """Stores each notice once, however often it is delivered, and audits the new ones;
     returns how many were new (see ``put``)."""
-    delivered = await put(session, notices, now, keys, unstorable)
+    headed = [(sealed, NoticeHeader.model_validate_json(sealed.header)) for sealed in notices]
+    delivered = await put(session, headed, now, keys, unstorable)
     await audit.append_many(session, delivered, now)
     return len(delivered)
 
 
 async def put(
-    session: AsyncSession, notices: Sequence[SealedNotice], now: datetime, keys: DataKeyStore,
-    unstorable: list[SealedNotice] | None = None,
+    session: AsyncSession, notices: Sequence[tuple[SealedNotice, NoticeHeader]], now: datetime,
+    keys: DataKeyStore, unstorable: list[SealedNotice] | None = None,
 ) -> list[audit.Entry]:  # fmt: skip
     """Stores each notice once, however often it is delivered (a batch in one statement);
     answers the audit entries of those new to the inbox, for the caller to append with the
     rest of its batch's, so that the chain's lock is taken once and last.
     Its ciphertext is sealed again at rest under its households' data keys (crypto-shredding).
     A notice whose data key cannot be used goes into ``unstorable`` when it is given (the
-    caller dead-letters it), instead of failing the rest."""
+    caller dead-letters it), instead of failing the rest. Each notice comes with its header,
+    as the caller read it to verify the notice."""
     rows = []
-    for sealed in notices:
+    for sealed, header in notices:
         try:
-            rows.append(_row(sealed, keys, now))
+            rows.append(_row(sealed, header, keys, now))
         except (DataKeyUnusable, ValueError):
             if unstorable is None:
                 raise
@@ -67,8 +69,9 @@ async def put(
             for notice_id, row in firsts.items()]  # fmt: skip
 
 
-def _row(sealed: SealedNotice, keys: DataKeyStore, now: datetime) -> dict[str, Any]:
-    header = NoticeHeader.model_validate_json(sealed.header)
+def _row(
+    sealed: SealedNotice, header: NoticeHeader, keys: DataKeyStore, now: datetime
+) -> dict[str, Any]:
     at_rest = keys.wrap(header.household, crypto.b64decode(sealed.ciphertext),
                         _context(header.notice_id))  # fmt: skip
     return {"notice_id": str(header.notice_id), "recipient_id": header.recipient_id,

@@ -35,7 +35,7 @@ from broker.pseudonyms import pseudonym
 from broker.rules.circuit_breaker import Breaker, BreakerState
 from broker.rules.webhook_delivery import Attempt, Next, Verdict, after
 from broker.services import inbox, receipts
-from schemas.notices import NoticeHeader, SealedNotice
+from schemas.notices import NoticeHeader
 
 log = structlog.get_logger(__name__)
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
@@ -44,14 +44,13 @@ Delivery = db.WebhookDelivery
 
 
 async def enqueue(
-    session: AsyncSession, notices: Sequence[tuple[SealedNotice, str]], now: datetime
+    session: AsyncSession, notices: Sequence[tuple[NoticeHeader, str]], now: datetime
 ) -> int:
-    """Queues each (notice, position read from) whose recipient has a webhook, once per
+    """Queues each (notice's header, position read from) whose recipient has a webhook, once per
     notice however often Kafka redelivers it, the batch in one statement; returns how many
     were queued. A batch's rows go in in its order, so each recipient's queue keeps it."""
     directory, rows = SqlDirectory(session), list[dict[str, object]]()
-    for sealed, source in notices:
-        header = NoticeHeader.model_validate_json(sealed.header)
+    for header, source in notices:
         if await directory.webhook_url(header.recipient_id) is not None:
             rows.append({"notice_id": str(header.notice_id), "state": PENDING, "attempts": 0,
                          "recipient_id": header.recipient_id, "next_attempt_at": now,
