@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+from aiokafka.admin import AIOKafkaAdminClient
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
@@ -38,12 +39,15 @@ async def measure_delivery(notices: int, bootstrap: str, postgres: str | None) -
         async with _database(Path(folder), postgres) as url:
             settings = _settings(Path(folder), bootstrap, url)
             async with runtime(settings, configure_logs=False) as rt:
-                batches = _batches(rt, notices)
-                cpu, wall = time.process_time(), time.perf_counter()
-                for batch in batches:
-                    await handle_notices(batch, rt)
-                cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-                stored = await _stored(rt)
+                try:
+                    batches = _batches(rt, notices)
+                    cpu, wall = time.process_time(), time.perf_counter()
+                    for batch in batches:
+                        await handle_notices(batch, rt)
+                    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+                    stored = await _stored(rt)
+                finally:
+                    await _remove_topics(bootstrap, rt)
     return {"mode": "delivery", "database": "postgresql" if postgres else "sqlite",
             "notices": notices, "batch": MAX_RECORDS, "stored": stored,
             "cpu_ms_per_notice": round(cpu * 1000 / notices, 3),
@@ -99,3 +103,14 @@ def _notice(rt: Runtime, n: int) -> bytes:
 async def _stored(rt: Runtime) -> int:
     async with rt.sessions() as session:
         return int(await session.scalar(select(func.count()).select_from(db.InboxNotice)) or 0)
+
+
+async def _remove_topics(bootstrap: str, rt: Runtime) -> None:
+    """The run's topics deleted: each holds files open in a long-lived Kafka broker, and runs
+    that leave theirs behind pile up towards its open-file limit."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics(list(vars(rt.topics).values()))
+    finally:
+        await admin.close()
