@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import audit, metrics
 from broker.adapters.dead_letter_topic import Source, dead_letter
@@ -33,32 +32,25 @@ log = structlog.get_logger(__name__)
 
 
 async def handle_notices(records: Sequence[Received], rt: Runtime) -> None:
-    notices: list[tuple[Received, SealedNotice]] = []
-    rejected: list[tuple[Received, str]] = []
-    for record in records:
-        try:
-            notice = SealedNotice.model_validate_json(record.value)
-            verify_notice(notice, rt.keys.public.signing_key)
-            notices.append((record, notice))
-        except ValidationError:
-            rejected.append((record, "unreadable_notice"))
-        except EnvelopeError:
-            rejected.append((record, "unsigned_notice"))
+    notices, rejected = _verified(records, rt)
     now, unstorable = datetime.now(UTC), list[SealedNotice]()
+    # One unit of work per batch: one statement for its inbox rows, one for its webhook
+    # queue, one for its audit entries, the chain's lock taken last and once.
     async with rt.sessions.begin() as session:
-        stored = await inbox.store(session, [n for _, n in notices], now, rt.data_keys,
-                                   unstorable)  # fmt: skip
+        delivered = await inbox.put(session, [(n, h) for _, n, h in notices], now,
+                                    rt.data_keys, unstorable)  # fmt: skip
         # A notice whose household key cannot be used is a dead letter, not a poison pill.
-        failed = [r for r, n in notices if n in unstorable]
-        notices = [(r, n) for r, n in notices if n not in unstorable]
-        await webhook_dispatch.enqueue(session, [(n, r.position) for r, n in notices], now)
-        for record, reason in rejected:
-            await _audit_refusal(session, record, reason, now)
+        failed = [r for r, n, _ in notices if n in unstorable]
+        notices = [(r, n, h) for r, n, h in notices if n not in unstorable]
+        await webhook_dispatch.enqueue(session, [(h, r.position) for r, _, h in notices], now)
+        refused = [_refusal(record, reason) for record, reason in rejected]
+        await audit.append_many(session, [*delivered, *refused], now)
     await rt.publisher.publish(
-        [_delivered(rt, r, n, now) for r, n in notices]
+        [_delivered(rt, r, h, now) for r, _, h in notices]
         + [_unreadable(rt, r, reason, now) for r, reason in rejected]
         + [_unreadable(rt, r, "household_data_key_unusable", now) for r in failed]
     )
+    stored = len(delivered)
     log.info("notices_delivered", received=len(records), stored=stored, rejected=len(rejected))
     # In the inbox is not yet delivered: the recipient's fetch is (a receipt counts that).
     metrics.DELIVERIES.labels("inbox", "stored").inc(stored)
@@ -66,20 +58,37 @@ async def handle_notices(records: Sequence[Received], rt: Runtime) -> None:
     metrics.DELIVERIES.labels("inbox", "dead_lettered").inc(len(rejected) + len(failed))
 
 
-def _delivered(rt: Runtime, record: Received, notice: SealedNotice, now: datetime) -> Message:
-    header = NoticeHeader.model_validate_json(notice.header)
+Verified = tuple[Received, SealedNotice, NoticeHeader]
+
+
+def _verified(
+    records: Sequence[Received], rt: Runtime
+) -> tuple[list[Verified], list[tuple[Received, str]]]:
+    """The records that are notices the broker signed, each with its header; the rest with
+    why not. One bad record costs only itself."""
+    notices: list[Verified] = []
+    rejected: list[tuple[Received, str]] = []
+    for record in records:
+        try:
+            notice = SealedNotice.model_validate_json(record.value)
+            notices.append((record, notice, verify_notice(notice, rt.keys.public.signing_key)))
+        except ValidationError:
+            rejected.append((record, "unreadable_notice"))
+        except EnvelopeError:
+            rejected.append((record, "unsigned_notice"))
+    return notices, rejected
+
+
+def _delivered(rt: Runtime, record: Received, header: NoticeHeader, now: datetime) -> Message:
     entry = {"action": "notice_delivered", "at": now.isoformat(),
              "notice_id": str(header.notice_id), "recipient_id": header.recipient_id}  # fmt: skip
     return Message(rt.topics.audit, record.key or "", json.dumps(entry).encode())
 
 
-async def _audit_refusal(
-    session: AsyncSession, record: Received, reason: str, now: datetime
-) -> None:
+def _refusal(record: Received, reason: str) -> audit.Entry:
     """A notice refused at the inbox's door is audited by where it lay: its header's notice
     id is whatever its writer chose, and may be a genuine notice's."""
-    await audit.append(session, "notice_refused", "delivery", record.position,
-                       {"reason": reason}, now)  # fmt: skip
+    return audit.Entry("notice_refused", "delivery", record.position, {"reason": reason})
 
 
 def _unreadable(rt: Runtime, record: Received, reason: str, now: datetime) -> Message:

@@ -6,12 +6,13 @@ recipient could not already verify, and nothing the broker's operators could rea
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import audit, crypto, db
+from broker.adapters import audit, bulk, crypto, db
 from broker.errors import BrokerError, DataKeyShredded, DataKeyUnusable
 from broker.ports import DataKeyStore
 from schemas.notices import NoticeHeader, SealedNotice
@@ -30,38 +31,53 @@ async def store(
     session: AsyncSession, notices: Sequence[SealedNotice], now: datetime, keys: DataKeyStore,
     unstorable: list[SealedNotice] | None = None,
 ) -> int:  # fmt: skip
-    """Stores each notice once, however often it is delivered; returns how many were new.
+    """Stores each notice once, however often it is delivered, and audits the new ones;
+    returns how many were new (see ``put``)."""
+    headed = [(sealed, NoticeHeader.model_validate_json(sealed.header)) for sealed in notices]
+    delivered = await put(session, headed, now, keys, unstorable)
+    await audit.append_many(session, delivered, now)
+    return len(delivered)
+
+
+async def put(
+    session: AsyncSession, notices: Sequence[tuple[SealedNotice, NoticeHeader]], now: datetime,
+    keys: DataKeyStore, unstorable: list[SealedNotice] | None = None,
+) -> list[audit.Entry]:  # fmt: skip
+    """Stores each notice once, however often it is delivered (a batch in one statement);
+    answers the audit entries of those new to the inbox, for the caller to append with the
+    rest of its batch's, so that the chain's lock is taken once and last.
     Its ciphertext is sealed again at rest under its households' data keys (crypto-shredding).
     A notice whose data key cannot be used goes into ``unstorable`` when it is given (the
-    caller dead-letters it), instead of failing the rest."""
-    stored = 0
-    for sealed in notices:
-        header = NoticeHeader.model_validate_json(sealed.header)
+    caller dead-letters it), instead of failing the rest. Each notice comes with its header,
+    as the caller read it to verify the notice."""
+    rows = []
+    for sealed, header in notices:
         try:
-            at_rest = keys.wrap(header.household, crypto.b64decode(sealed.ciphertext),
-                                _context(header.notice_id))  # fmt: skip
+            rows.append(_row(sealed, header, keys, now))
         except (DataKeyUnusable, ValueError):
             if unstorable is None:
                 raise
             unstorable.append(sealed)
-            continue
-        new = await db.insert_once(
-            session, db.InboxNotice,
-            notice_id=str(header.notice_id),
-            recipient_id=header.recipient_id,
-            header=sealed.header,
-            ciphertext=crypto.b64encode(at_rest),
-            signature=sealed.signature,
-            deadline=header.deadline,
-            held_until=header.held_until,
-            delivered_at=now,
-        )  # fmt: skip
-        if not new:
-            continue
-        await audit.append(session, "notice_delivered", "delivery", str(header.notice_id),
-                           {"recipient_id": header.recipient_id}, now)  # fmt: skip
-        stored += 1
-    return stored
+    new = await bulk.insert_new(session, db.InboxNotice, "notice_id", rows)
+    # A notice twice in one batch went in once: it is audited once.
+    firsts: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if row["notice_id"] in new:
+            firsts.setdefault(row["notice_id"], row)
+    return [audit.Entry("notice_delivered", "delivery", notice_id,
+                        {"recipient_id": row["recipient_id"]})
+            for notice_id, row in firsts.items()]  # fmt: skip
+
+
+def _row(
+    sealed: SealedNotice, header: NoticeHeader, keys: DataKeyStore, now: datetime
+) -> dict[str, Any]:
+    at_rest = keys.wrap(header.household, crypto.b64decode(sealed.ciphertext),
+                        _context(header.notice_id))  # fmt: skip
+    return {"notice_id": str(header.notice_id), "recipient_id": header.recipient_id,
+            "header": sealed.header, "ciphertext": crypto.b64encode(at_rest),
+            "signature": sealed.signature, "deadline": header.deadline,
+            "held_until": header.held_until, "delivered_at": now}  # fmt: skip
 
 
 async def list_notices(

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters import audit, db, metrics
+from broker.adapters import audit, bulk, db, metrics
 from broker.adapters.dead_letter_topic import Source, dead_letter
 from broker.adapters.directory import SqlDirectory
 from broker.adapters.kafka import KafkaPublisher, Topics, is_transient
@@ -35,7 +35,7 @@ from broker.pseudonyms import pseudonym
 from broker.rules.circuit_breaker import Breaker, BreakerState
 from broker.rules.webhook_delivery import Attempt, Next, Verdict, after
 from broker.services import inbox, receipts
-from schemas.notices import NoticeHeader, SealedNotice
+from schemas.notices import NoticeHeader
 
 log = structlog.get_logger(__name__)
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
@@ -44,25 +44,18 @@ Delivery = db.WebhookDelivery
 
 
 async def enqueue(
-    session: AsyncSession, notices: Sequence[tuple[SealedNotice, str]], now: datetime
+    session: AsyncSession, notices: Sequence[tuple[NoticeHeader, str]], now: datetime
 ) -> int:
-    """Queues each (notice, position read from) whose recipient has a webhook, once per
-    notice however often Kafka redelivers it; returns how many were queued."""
-    directory, queued = SqlDirectory(session), 0
-    for sealed, source in notices:
-        header = NoticeHeader.model_validate_json(sealed.header)
-        notice_id = str(header.notice_id)
-        known = await session.scalar(
-            select(Delivery.sequence).where(Delivery.notice_id == notice_id)
-        )
-        if known is not None or await directory.webhook_url(header.recipient_id) is None:
-            continue
-        session.add(Delivery(notice_id=notice_id, recipient_id=header.recipient_id,
-                             state=PENDING, attempts=0, next_attempt_at=now, enqueued_at=now,
-                             source=source))  # fmt: skip
-        await session.flush()
-        queued += 1
-    return queued
+    """Queues each (notice's header, position read from) whose recipient has a webhook, once per
+    notice however often Kafka redelivers it, the batch in one statement; returns how many
+    were queued. A batch's rows go in in its order, so each recipient's queue keeps it."""
+    directory, rows = SqlDirectory(session), list[dict[str, object]]()
+    for header, source in notices:
+        if await directory.webhook_url(header.recipient_id) is not None:
+            rows.append({"notice_id": str(header.notice_id), "state": PENDING, "attempts": 0,
+                         "recipient_id": header.recipient_id, "next_attempt_at": now,
+                         "enqueued_at": now, "source": source})  # fmt: skip
+    return len(await bulk.insert_new(session, Delivery, "notice_id", rows))
 
 
 async def requeue(session: AsyncSession, notice_id: str, now: datetime) -> bool:

@@ -4,16 +4,20 @@ run       the broker end to end, then raw aiokafka through the same two hops
 gateway   the HTTP gateway alone
 scale     ``run`` over a grid of router instances and partitions
 import    the directory through the bulk import, timed (records/s)
+delivery  the delivery worker alone: ms per notice (needs KAFKA_BOOTSTRAP_SERVERS)
 """
 
+import asyncio
 import json
 import logging
+import os
 import sys
 from typing import Annotated, Any
 
 import structlog
 import typer
 
+from tests.benchmark.delivery import measure_delivery
 from tests.benchmark.directory_import import measure_import
 from tests.benchmark.run import Load, run, run_gateway_mode
 
@@ -116,6 +120,19 @@ def import_command(
     """The directory loaded through the bulk import into an empty database, timed."""
     _quiet_logs()
     _print(measure_import(people, postgres, per_record))
+
+
+@app.command()
+def delivery(
+    notices: Annotated[int, typer.Option(min=1, help="signed notices to deliver")] = 5_000,
+    postgres: Postgres = None,
+) -> None:
+    """The delivery worker's CPU and wall ms per notice, its handler called in-process."""
+    _quiet_logs()
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not bootstrap:
+        raise typer.BadParameter("set KAFKA_BOOTSTRAP_SERVERS: the audit records go to Kafka")
+    _print(asyncio.run(measure_delivery(notices, bootstrap, postgres)))
 
 
 if __name__ == "__main__":

@@ -5,18 +5,23 @@ import json
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import select
 
-from broker.adapters import db
+from broker.adapters import audit, db
 from broker.adapters.envelopes import seal_notice
-from broker.bootstrap import Runtime
+from broker.adapters.kafka import Message, Received
+from broker.bootstrap import Runtime, runtime
+from broker.config import Settings
+from broker.keys import audit_key
+from consumers.delivery import handle_notices
 from schemas.notices import NoticeBody, NoticeHeader, NoticeType, SealedNotice, Severity
 
 pytestmark = pytest.mark.integration
 
 
-def a_notice(rt: Runtime) -> SealedNotice:
+def a_notice(rt: Runtime, signing: Ed25519PrivateKey | None = None) -> SealedNotice:
     from datetime import UTC, datetime, timedelta
     from uuid import uuid4
 
@@ -28,7 +33,8 @@ def a_notice(rt: Runtime) -> SealedNotice:
         recipient_key_id="k", signing_key_id=rt.keys.public.signing_key_id,
     )  # fmt: skip
     body = NoticeBody(summary="s", event_type="ed_attendance", occurred_at=now, source_org="a-1")
-    return seal_notice(header, body, X25519PrivateKey.generate().public_key(), rt.keys.signing)
+    recipient = X25519PrivateKey.generate().public_key()
+    return seal_notice(header, body, recipient, signing or rt.keys.signing)
 
 
 async def send(rt: Runtime, *values: bytes) -> None:
@@ -76,3 +82,62 @@ class TestDelivery:
         async with asyncio.timeout(30):
             while not await inbox_ids(running_broker):
                 await asyncio.sleep(0.2)
+
+
+def notice_id(notice: SealedNotice) -> str:
+    return str(NoticeHeader.model_validate_json(notice.header).notice_id)
+
+
+async def audited(rt: Runtime, action: str) -> list[str]:
+    """The subjects of the audit entries of ``action``, in the chain's order."""
+    async with rt.sessions() as session:
+        query = select(audit.AuditEntry.subject_ref).where(audit.AuditEntry.action == action)
+        return list((await session.scalars(query.order_by(audit.AuditEntry.seq))).all())
+
+
+def mixed_batch(rt: Runtime) -> tuple[list[SealedNotice], list[bytes]]:
+    """Three good notices, the first of them twice, and one signed by another key."""
+    good = [a_notice(rt) for _ in range(3)]
+    unsigned = a_notice(rt, signing=Ed25519PrivateKey.generate())
+    values = [n.model_dump_json().encode() for n in (good[0], unsigned, good[1], good[0], good[2])]
+    return good, values
+
+
+class TestDeliveryInBatches:
+    async def test_a_mixed_batch_through_kafka_stores_each_good_notice_once(
+        self, running_broker: Runtime
+    ) -> None:
+        """A batch holding a duplicate, an unsigned notice and good notices, sent through
+        Kafka: each good notice is stored and audited once, the unsigned one refused, and the
+        audit chain still verifies."""
+        rt = running_broker
+        good, values = mixed_batch(rt)
+        await rt.publisher.publish([Message(rt.topics.notices, "recipient", v) for v in values])
+        async with asyncio.timeout(60):
+            while len(await audited(rt, "notice_refused")) < 1 or len(await inbox_ids(rt)) < 3:
+                await asyncio.sleep(0.2)
+        await asyncio.sleep(1)  # time for a wrongly doubled row to show
+        assert sorted(await inbox_ids(rt)) == sorted(notice_id(n) for n in good)
+        assert sorted(await audited(rt, "notice_delivered")) == sorted(notice_id(n) for n in good)
+        assert len(await audited(rt, "notice_refused")) == 1
+        async with rt.sessions() as session:
+            assert (await audit.verify(session, audit_key(rt.settings.keys_dir))).ok
+
+    async def test_a_redelivered_batch_stores_nothing_twice(
+        self, settings: Settings, directory: None
+    ) -> None:
+        """The same batch handled twice (a crash before the offsets were committed): the
+        inbox and the audit log hold each good notice once, the unsigned one is refused each
+        time it arrives (where it lay is audited, never stored), and the chain verifies."""
+        async with runtime(settings, configure_logs=False) as rt:
+            good, values = mixed_batch(rt)
+            batch = [Received(rt.topics.notices, 0, offset, "recipient", value)
+                     for offset, value in enumerate(values)]  # fmt: skip
+            await handle_notices(batch, rt)
+            await handle_notices(batch, rt)
+            assert sorted(await inbox_ids(rt)) == sorted(notice_id(n) for n in good)
+            delivered = await audited(rt, "notice_delivered")
+            assert delivered == [notice_id(n) for n in good]  # in the batch's order, once
+            assert await audited(rt, "notice_refused") == [f"{rt.topics.notices}/0/1"] * 2
+            async with rt.sessions() as session:
+                assert (await audit.verify(session, audit_key(settings.keys_dir))).ok

@@ -1,0 +1,116 @@
+"""``python -m tests.benchmark delivery``: the delivery worker's cost per notice, alone.
+
+Signed notices are made up front (their sealing is the router's cost, not delivery's) and
+handed to the worker's handler in Kafka-sized batches, as the consume loop hands them; the
+handler verifies, stores, audits and publishes its audit records to the real Kafka, as in
+production. Process CPU and wall time are taken around the handler calls only. The database
+server's CPU (PostgreSQL) is not in the CPU figure; the wall figure includes waiting for it.
+"""
+
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+from aiokafka.admin import AIOKafkaAdminClient
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
+
+from broker.adapters import db
+from broker.adapters.envelopes import seal_notice
+from broker.adapters.kafka import MAX_RECORDS, Received
+from broker.bootstrap import Runtime, runtime
+from broker.config import Settings, TopicSettings
+from broker.keys import KeyStore
+from consumers.delivery import handle_notices
+from schemas.notices import NoticeBody, NoticeHeader, NoticeType, Severity
+
+HOUSEHOLDS = 100  # notices spread over this many households' data keys
+
+
+async def measure_delivery(notices: int, bootstrap: str, postgres: str | None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="sgb-delivery-bench-") as folder:
+        async with _database(Path(folder), postgres) as url:
+            settings = _settings(Path(folder), bootstrap, url)
+            async with runtime(settings, configure_logs=False) as rt:
+                try:
+                    batches = _batches(rt, notices)
+                    cpu, wall = time.process_time(), time.perf_counter()
+                    for batch in batches:
+                        await handle_notices(batch, rt)
+                    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+                    stored = await _stored(rt)
+                finally:
+                    await _remove_topics(bootstrap, rt)
+    return {"mode": "delivery", "database": "postgresql" if postgres else "sqlite",
+            "notices": notices, "batch": MAX_RECORDS, "stored": stored,
+            "cpu_ms_per_notice": round(cpu * 1000 / notices, 3),
+            "wall_ms_per_notice": round(wall * 1000 / notices, 3)}  # fmt: skip
+
+
+def _settings(folder: Path, bootstrap: str, url: str) -> Settings:
+    KeyStore.create(folder / "keys")
+    prefix = f"bench-delivery-{uuid.uuid4().hex[:8]}-"
+    return Settings(kafka_bootstrap_servers=bootstrap, topic_prefix=prefix,
+                    topics=TopicSettings(partitions=1), database_url=url,
+                    keys_dir=folder / "keys", log_json=True)  # fmt: skip
+
+
+@asynccontextmanager
+async def _database(folder: Path, postgres: str | None) -> AsyncIterator[str]:
+    """A database of the run's own: a SQLite file, or a fresh database on the server."""
+    if postgres is None:
+        yield f"sqlite+aiosqlite:///{folder / 'broker.db'}"
+        return
+    name = f"sgb_bench_delivery_{uuid.uuid4().hex[:12]}"
+    admin = db.make_engine(postgres).execution_options(isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        yield make_url(postgres).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        await admin.dispose()
+
+
+def _batches(rt: Runtime, notices: int) -> list[list[Received]]:
+    records = [Received(rt.topics.notices, 0, offset, "recipient", _notice(rt, offset))
+               for offset in range(notices)]  # fmt: skip
+    return [records[i : i + MAX_RECORDS] for i in range(0, notices, MAX_RECORDS)]
+
+
+def _notice(rt: Runtime, n: int) -> bytes:
+    now = datetime.now(UTC)
+    header = NoticeHeader(
+        notice_id=uuid4(), event_id=uuid4(), household=f"household-{n % HOUSEHOLDS}",
+        recipient_id=f"gp-{n % 7}:safeguarding_lead", recipient_org=f"gp-{n % 7}",
+        notice_type=NoticeType.GP_INFORMATION, severity=Severity.LOW, created_at=now,
+        deadline=now + timedelta(hours=72), recipient_key_id="k",
+        signing_key_id=rt.keys.public.signing_key_id,
+    )  # fmt: skip
+    body = NoticeBody(summary="s", event_type="ed_attendance", occurred_at=now, source_org="a-1")
+    recipient = X25519PrivateKey.generate().public_key()
+    return seal_notice(header, body, recipient, rt.keys.signing).model_dump_json().encode()
+
+
+async def _stored(rt: Runtime) -> int:
+    async with rt.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(db.InboxNotice)) or 0)
+
+
+async def _remove_topics(bootstrap: str, rt: Runtime) -> None:
+    """The run's topics deleted: each holds files open in a long-lived Kafka broker, and runs
+    that leave theirs behind pile up towards its open-file limit."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics(list(vars(rt.topics).values()))
+    finally:
+        await admin.close()
