@@ -37,8 +37,9 @@ from schemas.transport import EventHeader
 pytestmark = pytest.mark.integration
 
 NOW = datetime.now(UTC)
-# A crisis of the Carter mother: school, two health visiting notices, three GPs, front door.
-CRISIS_NOTICES = 7
+# A crisis of the Carter mother: the school's key adult and (high) its deputy, two health
+# visiting notices, three GPs, the front door.
+CRISIS_NOTICES = 8
 REFERRAL_FALLBACKS = CRISIS_NOTICES - 1  # every notice but the front door's own has one
 # While the front door is closed, each high-risk referral (its own and each fallback) is also
 # an alert for its emergency duty team, which the same unusable key stops too.
