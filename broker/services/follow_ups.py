@@ -364,12 +364,15 @@ async def _contacts(
     return found
 
 
-def _header(
+def follow_up_header(
     record: db.NoticeRecord, contact: ContactRecord, deps: FollowUpDeps, now: datetime,
-    kind: FollowUp, level: int, notice_type: NoticeType, deadline: datetime,
+    name: str, notice_type: NoticeType, deadline: datetime, follow_up: FollowUp | None,
+    level: int,
 ) -> NoticeHeader:  # fmt: skip
+    """The header of a notice that follows ``record`` to ``contact``; its id is the same
+    for the same ``name`` however often the follow-up is made."""
     return NoticeHeader(
-        notice_id=uuid.uuid5(FOLLOW_UP_NAMESPACE, f"{record.notice_id}|{kind.value}"),
+        notice_id=uuid.uuid5(FOLLOW_UP_NAMESPACE, f"{record.notice_id}|{name}"),
         event_id=uuid.UUID(record.event_id),
         household=record.household,
         recipient_id=contact.contact_id,
@@ -382,9 +385,17 @@ def _header(
         suite=recipient_keys.suite_of(contact.hpke_public_key),
         signing_key_id=deps.keys.public.signing_key_id,
         follows=uuid.UUID(record.notice_id),
-        follow_up=kind,
+        follow_up=follow_up,
         escalation_level=level,
     )
+
+
+def _header(
+    record: db.NoticeRecord, contact: ContactRecord, deps: FollowUpDeps, now: datetime,
+    kind: FollowUp, level: int, notice_type: NoticeType, deadline: datetime,
+) -> NoticeHeader:  # fmt: skip
+    return follow_up_header(record, contact, deps, now, kind.value, notice_type, deadline,
+                            kind, level)  # fmt: skip
 
 
 async def _add(
@@ -400,14 +411,14 @@ async def _add(
     notice_records.add(session, header, body, contact, deps.keys, deps.data_keys,
                        rule_id=rule_id, escalate_to=escalate_to, reroute_to=reroute_to,
                        chain_id=uuid.UUID(record.chain_id))  # fmt: skip
-    await _chronicle(session, record, header, rule_id)
+    await chronicle(session, record, header, rule_id)
     await audit.append(session, "notice_produced", "broker", str(header.notice_id),
                        {"event_id": record.event_id, "recipient_id": header.recipient_id,
                         "rule_id": rule_id, "severity": header.severity.value,
                         "follows": record.notice_id}, header.created_at)  # fmt: skip
 
 
-async def _chronicle(
+async def chronicle(
     session: AsyncSession, record: db.NoticeRecord, header: NoticeHeader, rule_id: str
 ) -> None:
     """The follow-up goes into the chronology of every household the first notice did."""

@@ -15,7 +15,7 @@ import structlog
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import audit, db, recipient_keys
+from broker.adapters import audit, db
 from broker.adapters.directory import ContactRecord, SqlDirectory, contact_line
 from broker.errors import DataKeyShredded
 from broker.rules.deadlines import deadline_for, nation_of
@@ -213,20 +213,6 @@ def _header(
     now: datetime, kind: str, notice_type: NoticeType, deadline: datetime,
     follow_up: FollowUp | None = None,
 ) -> NoticeHeader:  # fmt: skip
-    return NoticeHeader(
-        notice_id=uuid.uuid5(follow_ups.FOLLOW_UP_NAMESPACE, f"{record.notice_id}|{kind}"),
-        event_id=uuid.UUID(record.event_id),
-        household=record.household,
-        recipient_id=contact.contact_id,
-        recipient_org=contact.org_id,
-        notice_type=notice_type,
-        severity=Severity(record.severity),
-        created_at=now,
-        deadline=deadline,
-        recipient_key_id=contact.key_id,
-        suite=recipient_keys.suite_of(contact.hpke_public_key),
-        signing_key_id=deps.keys.public.signing_key_id,
-        follows=uuid.UUID(record.notice_id),
-        follow_up=follow_up,
-        escalation_level=record.level + (1 if follow_up else 0),
-    )
+    level = record.level + (1 if follow_up else 0)
+    return follow_ups.follow_up_header(record, contact, deps, now, kind, notice_type, deadline,
+                                       follow_up, level)  # fmt: skip

@@ -8,7 +8,6 @@ id is derived from the step-down notice and it is claimed in its transaction, so
 reminder however many timers run.
 """
 
-import json
 import uuid
 from datetime import date, datetime
 
@@ -25,7 +24,7 @@ from broker.rules.minimisation import rule_for_reader
 from broker.rules.plan_bodies import review_reminder
 from broker.rules.step_down import REMINDER_RULE, is_reminded, reminder_at
 from broker.services import notice_records
-from broker.services.follow_ups import FollowUpDeps
+from broker.services.follow_ups import FollowUpDeps, chronicle
 from schemas.notices import FollowUp, NoticeHeader, NoticeType, Severity
 
 log = structlog.get_logger(__name__)
@@ -112,25 +111,9 @@ async def _remind(
     await session.execute(update(db.PlanReminder)
                           .where(db.PlanReminder.notice_id == record.notice_id)
                           .values(reminder_id=reminder_id))  # fmt: skip
-    await _chronicle(session, record, header)
+    await chronicle(session, record, header, REMINDER_RULE)
     await audit.append(session, "notice_produced", "broker", reminder_id,
                        {"event_id": record.event_id, "recipient_id": header.recipient_id,
                         "rule_id": REMINDER_RULE, "severity": severity.value,
                         "follows": record.notice_id}, now)  # fmt: skip
     return reminder_id
-
-
-async def _chronicle(session: AsyncSession, record: db.NoticeRecord, header: NoticeHeader) -> None:
-    """The reminder goes into the chronology of every household the step-down notice did."""
-    lines = (await session.scalars(
-        select(db.ChronologyEntry).where(db.ChronologyEntry.notice_id == record.notice_id)
-    )).all()  # fmt: skip
-    facts = json.dumps({"follows": record.notice_id, "follow_up": FollowUp.REMINDER.value})
-    for line in lines:
-        session.add(db.ChronologyEntry(
-            household_id=line.household_id, at=header.created_at, kind="notice",
-            event_id=line.event_id, event_type=line.event_type, source_org=line.source_org,
-            notice_id=str(header.notice_id), recipient_id=header.recipient_id,
-            notice_type=header.notice_type.value, severity=header.severity.value,
-            rule_id=REMINDER_RULE, facts=facts,
-        ))  # fmt: skip
