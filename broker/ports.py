@@ -1,9 +1,28 @@
-"""The effects services need, as protocols: adapters implement them, tests fake them."""
+"""The effects services need, as protocols: adapters implement them, tests fake them.
 
-from collections.abc import Sequence
-from typing import Protocol
+A service takes a ``UnitOfWork`` (one transaction: it commits on a clean exit, rolls back
+on an exception) and reaches the stores through it; what it publishes goes through a
+``Publisher`` once the unit of work has committed. In-memory fakes of each protocol are in
+tests/fakes.py, and one contract test per port runs against both implementations.
+"""
 
-from broker.adapters.kafka import Message
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Literal, Protocol, Self
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Message:
+    """One record to publish to Kafka: already sealed, nothing personal in clear."""
+
+    topic: str
+    key: str
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 class Publisher(Protocol):
@@ -25,3 +44,79 @@ class DataKeyStore(Protocol):
     def shred(self, household: str) -> bool: ...
 
     def is_shredded(self, household: str) -> bool: ...
+
+
+AuditAction = Literal[
+    "event_received",
+    "event_rejected",
+    "notice_produced",
+    "notice_delivered",
+    "notice_refused",
+    "notice_read",
+    "notice_gone",
+    "notice_receipt",
+    "notice_acknowledged",
+    "notice_rejected",
+    "notice_escalated",
+    "notice_undeliverable",
+    "directory_changed",
+    "directory_change_refused",
+    "chronology_accessed",
+    "matching_queue_read",
+    "household_shredded",
+    "queue_entry_purged",
+    "unknown_person_key_swept",
+    "access_refused",
+    "webhook_refused",
+    "key_change_requested",
+    "key_change_approved",
+    "key_change_withdrawn",
+    "key_change_refused",
+    "directory_proposal",
+    "notice_withheld",
+    "notice_reference_looked_up",  # a front door finding a notice a school quoted
+    "next_step_recorded",
+    "next_step_overdue",
+    "outcome_not_told",
+]
+AuditDetails = Mapping[str, str | int | bool | None]
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One entry for the audit log: ids and reasons only, never personal data."""
+
+    action: AuditAction
+    actor: str
+    subject_ref: str
+    details: AuditDetails
+
+
+class AuditLog(Protocol):
+    """The tamper-evident audit log (broker/adapters/audit.py): entries appended in the
+    unit of work's transaction, chained in the order given, kept only if it commits."""
+
+    async def append(self, record: AuditRecord, at: datetime) -> None: ...
+
+    async def append_many(self, records: Sequence[AuditRecord], at: datetime) -> None: ...
+
+    async def entries_for(self, subject_ref: str) -> list[AuditRecord]: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over the broker's stores. Each store a service needs is an
+    attribute of the unit of work, typed by its protocol in this module."""
+
+    audit: AuditLog
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> Literal[False]: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]

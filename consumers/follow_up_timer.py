@@ -18,9 +18,10 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from broker.adapters.kafka import Message, is_transient
+from broker.adapters.kafka import is_transient
 from broker.bootstrap import Runtime
 from broker.keys import audit_key
+from broker.ports import Message
 from broker.services import follow_ups, matching, next_steps, proposals, reminders
 from broker.services.audit_anchoring import HeadAnchoring
 from broker.services.match_publication import MatchPublication

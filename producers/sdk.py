@@ -24,9 +24,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from broker.adapters import crypto
 from broker.adapters.envelopes import seal_event, sign_event
-from broker.adapters.kafka import KafkaPublisher, Message, Topics
+from broker.adapters.kafka import KafkaPublisher, Topics
 from broker.config import KafkaSecurity
 from broker.keys import BrokerPublicKeys
+from broker.ports import Message
 from broker.pseudonyms import person_key, producer_secret
 from schemas.events import Event
 from schemas.transport import EventHeader, SignedEvent

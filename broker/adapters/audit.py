@@ -22,10 +22,10 @@ after the data it refers to is gone.
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import Integer, RowMapping, String, Text, event, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,41 +33,11 @@ from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
 from broker.adapters import bulk, db
 from broker.errors import KeyFileError
+from broker.ports import AuditAction, AuditDetails, AuditRecord
 
-Action = Literal[
-    "event_received",
-    "event_rejected",
-    "notice_produced",
-    "notice_delivered",
-    "notice_refused",
-    "notice_read",
-    "notice_gone",
-    "notice_receipt",
-    "notice_acknowledged",
-    "notice_rejected",
-    "notice_escalated",
-    "notice_undeliverable",
-    "directory_changed",
-    "directory_change_refused",
-    "chronology_accessed",
-    "matching_queue_read",
-    "household_shredded",
-    "queue_entry_purged",
-    "unknown_person_key_swept",
-    "access_refused",
-    "webhook_refused",
-    "key_change_requested",
-    "key_change_approved",
-    "key_change_withdrawn",
-    "key_change_refused",
-    "directory_proposal",
-    "notice_withheld",
-    "notice_reference_looked_up",  # a front door finding a notice a school quoted
-    "next_step_recorded",
-    "next_step_overdue",
-    "outcome_not_told",
-]
-Details = Mapping[str, str | int | bool | None]
+Action = AuditAction
+Details = AuditDetails
+Entry = AuditRecord  # one entry to append, as ``append`` takes its fields
 
 GENESIS = "0" * 64  # the prev_hash of entry 1
 # Any fixed 64-bit number will do: every appender, in every process, takes the same lock.
@@ -165,16 +135,6 @@ async def append(
     entry = AuditEntry(**fields, hash=entry_hash(key, **fields))
     session.add(entry)
     session.info[TAIL] = (entry.seq, entry.hash)
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One entry to append, as ``append`` takes its fields."""
-
-    action: Action
-    actor: str
-    subject_ref: str
-    details: Details
 
 
 async def append_many(session: AsyncSession, entries: Sequence[Entry], at: datetime) -> None:
@@ -354,3 +314,8 @@ async def verify_database(url: str, key: bytes, anchor: Anchor | None = None) ->
             return await verify(session, key, anchor)
     finally:
         await engine.dispose()
+
+
+def record_of(row: AuditEntry) -> AuditRecord:
+    """An entry as it was appended (the chain's fields left out)."""
+    return AuditRecord(row.action, row.actor, row.subject_ref, json.loads(row.details))  # type: ignore[arg-type]

@@ -11,8 +11,9 @@ may delete its records: its retention is forever.
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from broker.adapters.audit import Anchor
-from broker.adapters.kafka import Message, client_options
+from broker.adapters.kafka import client_options
 from broker.config import KafkaSecurity
+from broker.ports import Message
 
 ANCHOR_KEY = "audit-anchor"
 FIRST_WINDOW = 256  # records read back from each partition's end at first, doubled until found

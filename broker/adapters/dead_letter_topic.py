@@ -28,8 +28,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from broker.adapters.kafka import Message, client_options
+from broker.adapters.kafka import client_options
 from broker.config import KafkaSecurity
+from broker.ports import Message
 
 REASON = "sgb-reason"
 SOURCE_TOPIC = "sgb-source-topic"

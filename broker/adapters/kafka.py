@@ -34,6 +34,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from broker.adapters import metrics
 from broker.config import KafkaSecurity, TopicSettings
 from broker.errors import PublishFailed
+from broker.ports import Message
 from broker.rules.backoff import Backoff
 
 log = structlog.get_logger(__name__)
@@ -122,14 +123,6 @@ async def ensure_topics(
         log.info("topics_ready", topics=sorted(t.name for t in new))
     finally:
         await admin.close()
-
-
-@dataclass(frozen=True)
-class Message:
-    topic: str
-    key: str
-    value: bytes
-    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 # Longer than Kafka takes to restart or elect new leaders, so those only delay a publish.

@@ -25,7 +25,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import db
-from broker.adapters.kafka import Message
 from broker.adapters.tokens import NotAuthorised, Principal
 from broker.bootstrap import Runtime, runtime
 from broker.config import Settings
@@ -33,6 +32,7 @@ from broker.entrypoints import auth, front_door_api, http_errors, key_change_not
 from broker.entrypoints.limits import protect
 from broker.errors import DataKeyShredded, DataKeyUnusable, PublishFailed
 from broker.keys import PROCESS_KEYS
+from broker.ports import Message
 from broker.pseudonyms import pseudonym
 from broker.rules.deadlines import DIGEST_TIME, LONDON
 from broker.rules.escalation import MAX_REASON_CHARS

@@ -13,9 +13,9 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters.dead_letter_topic import DeadLetter, Source, sealed_context
-from broker.adapters.kafka import KafkaPublisher, Message
+from broker.adapters.kafka import KafkaPublisher
 from broker.errors import DataKeyShredded
-from broker.ports import DataKeyStore
+from broker.ports import DataKeyStore, Message
 from broker.services import webhook_dispatch
 
 

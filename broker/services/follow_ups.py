@@ -21,10 +21,9 @@ from sqlalchemy.orm import aliased
 from broker.adapters import audit, data_quality, db, metrics, recipient_keys
 from broker.adapters.data_quality import Gap, Issue
 from broker.adapters.directory import ContactRecord, SqlDirectory, working_hours_of
-from broker.adapters.kafka import Message
 from broker.errors import DataKeyShredded, DataKeyUnusable, KeyFileError, RecipientKeyUnusable
 from broker.keys import KeyStore
-from broker.ports import DataKeyStore
+from broker.ports import DataKeyStore, Message
 from broker.pseudonyms import pseudonym
 from broker.rules.deadlines import OTHER_PERIODS, deadline_for, is_working_time, nation_of
 from broker.rules.escalation import (

@@ -16,8 +16,7 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import db
-from broker.adapters.kafka import Message
-from broker.ports import Publisher
+from broker.ports import Message, Publisher
 from broker.pseudonyms import pseudonym
 
 log = structlog.get_logger(__name__)

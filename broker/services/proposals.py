@@ -27,8 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broker.adapters import audit, chronology, db
 from broker.adapters.directory import FamilyContext, SqlDirectory
 from broker.adapters.envelopes import open_event
-from broker.adapters.kafka import Message
 from broker.errors import BrokerError
+from broker.ports import Message
 from broker.rules.admission import Arrival
 from broker.rules.family import Decision, Family
 from broker.rules.move import route_move

@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from broker.adapters import audit, chronology, db, event_receipts, metrics
 from broker.adapters.directory import FamilyContext, SqlDirectory
 from broker.adapters.envelopes import open_event, verified_event
-from broker.adapters.kafka import Message, Topics
+from broker.adapters.kafka import Topics
 from broker.errors import EnvelopeError, ReplayedEvent
 from broker.keys import KeyStore
-from broker.ports import DataKeyStore, Publisher
+from broker.ports import DataKeyStore, Message, Publisher
 from broker.rules.admission import Arrival, check_times
 from broker.rules.deadlines import (
     OTHER_PERIODS,

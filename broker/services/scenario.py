@@ -58,9 +58,10 @@ from sqlalchemy import select
 from broker.adapters import crypto, db
 from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.envelopes import open_notice, seal_event, sign_event
-from broker.adapters.kafka import Message, Topics
+from broker.adapters.kafka import Topics
 from broker.demo import family
 from broker.keys import KeyStore, audit_key
+from broker.ports import Message
 from broker.rules.deadlines import LONDON
 from broker.rules.thresholds import Thresholds
 from broker.services import follow_ups, next_steps, proposals, receipts, reminders

@@ -28,8 +28,8 @@ from broker.adapters.directory import (
     SqlDirectory,
     working_hours_of,
 )
-from broker.adapters.kafka import Message
 from broker.errors import RecipientKeyUnusable, Unsealable
+from broker.ports import Message
 from broker.pseudonyms import person_identifier, pseudonym, unmatched_key_name
 from broker.rules.accuracy import Reading, reading
 from broker.rules.admission import Arrival

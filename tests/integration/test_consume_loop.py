@@ -18,13 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from broker.adapters import metrics
-from broker.adapters.kafka import (
-    ConsumerHealth,
-    KafkaBatchConsumer,
-    KafkaPublisher,
-    Message,
-    Received,
-)
+from broker.adapters.kafka import ConsumerHealth, KafkaBatchConsumer, KafkaPublisher, Received
+from broker.ports import Message
 from broker.rules.backoff import Backoff
 from deploy.localkafka import LocalKafkaCluster
 

@@ -11,10 +11,11 @@ from sqlalchemy import select
 
 from broker.adapters import audit, db
 from broker.adapters.envelopes import seal_notice
-from broker.adapters.kafka import Message, Received
+from broker.adapters.kafka import Received
 from broker.bootstrap import Runtime, runtime
 from broker.config import Settings
 from broker.keys import audit_key
+from broker.ports import Message
 from consumers.delivery import handle_notices
 from schemas.notices import NoticeBody, NoticeHeader, NoticeType, SealedNotice, Severity
 

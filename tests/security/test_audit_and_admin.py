@@ -29,13 +29,13 @@ from typer.testing import CliRunner, Result
 
 from broker.adapters import audit, crypto, db
 from broker.adapters.audit_anchors import ANCHOR_KEY, newest_anchor
-from broker.adapters.kafka import Message
 from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.entrypoints.admin_api import create_admin_api
 from broker.entrypoints.cli import app
 from broker.entrypoints.inbox_api import create_inbox_api
 from broker.keys import audit_key
+from broker.ports import Message
 from broker.services.directory_admin import load_directory
 from schemas.directory import DirectorySpec, OrganisationSpec, SigningKeySpec
 

@@ -29,7 +29,6 @@ from support import OrgTokens, event_source, post_signed, wait_for_notices
 from broker.adapters import audit, crypto, db, webhooks
 from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.envelopes import seal_notice
-from broker.adapters.kafka import Message
 from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.demo import family
@@ -44,6 +43,7 @@ from broker.keys import (
     KeyStore,
     audit_key,
 )
+from broker.ports import Message
 from broker.services.directory_admin import UnsealableKey, put_organisation
 from consumers.follow_up_timer import tick
 from producers.gateway import create_gateway

@@ -1,0 +1,80 @@
+"""The SQL unit of work: one session, one transaction, the stores over it.
+
+Services reach the database only through the stores a unit of work exposes (their
+protocols are in broker/ports.py); a store is built on first use, on the unit's session.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Literal, Self
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction, async_sessionmaker
+
+from broker.adapters import audit
+from broker.ports import AuditRecord
+
+
+class SqlAuditLog:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def append(self, record: AuditRecord, at: datetime) -> None:
+        await audit.append(self._session, record.action, record.actor, record.subject_ref,
+                           record.details, at)  # fmt: skip
+
+    async def append_many(self, records: Sequence[AuditRecord], at: datetime) -> None:
+        await audit.append_many(self._session, records, at)
+
+    async def entries_for(self, subject_ref: str) -> list[AuditRecord]:
+        rows = await self._session.scalars(
+            select(audit.AuditEntry)
+            .where(audit.AuditEntry.subject_ref == subject_ref)
+            .order_by(audit.AuditEntry.seq)
+        )
+        return [audit.record_of(row) for row in rows]
+
+
+class SqlUnitOfWork:
+    """``async with SqlUnitOfWork(sessions) as uow:`` commits on a clean exit and rolls
+    back on an exception, as ``sessions.begin()`` does."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._session: AsyncSession | None = None
+        self._transaction: AsyncSessionTransaction | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        """For adapters while services move onto the stores; never for a service."""
+        if self._session is None:
+            raise RuntimeError("the unit of work is not open: use it in `async with`")
+        return self._session
+
+    @property
+    def audit(self) -> SqlAuditLog:
+        return SqlAuditLog(self.session)
+
+    async def __aenter__(self) -> Self:
+        self._session = self._sessions()
+        self._transaction = await self._session.begin()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> Literal[False]:
+        session, transaction = self.session, self._transaction
+        assert transaction is not None
+        try:
+            if exc is None:
+                await transaction.commit()
+            else:
+                await transaction.rollback()
+        finally:
+            await session.close()
+            self._session = self._transaction = None
+        return False
