@@ -58,6 +58,10 @@ class Processes:
                 await asyncio.wait_for(stop.wait(), seconds)
         self.sample()
 
+    def cpu_seconds(self) -> dict[str, float]:
+        self.sample()
+        return {n: w.cpu_s for n, w in self.watched.items()}
+
     def report(self, events: int) -> dict[str, dict[str, float]]:
         self.sample()
         per_1000 = 1000 / events if events else math.nan

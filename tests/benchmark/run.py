@@ -26,6 +26,7 @@ from producers.sdk import EventPublisher
 from schemas.events import Event
 from tests.benchmark import pg_copy, population
 from tests.benchmark.baseline import BaselineLoad, run_baseline
+from tests.benchmark.floor import efficiency_report, measure_floor
 from tests.benchmark.gateway_load import run_gateway
 from tests.benchmark.measure import Processes, percentiles
 from tests.benchmark.system import (
@@ -146,6 +147,11 @@ async def _run_on(
         await sampler
         report = _report(load, events, accepted, seen, drained)
         report |= processes.report(len(events))
+        event_sizes = await sizes(broker.bootstrap, broker.topics.events, len(accepted))
+        notice_sizes = await sizes(broker.bootstrap, broker.topics.notices, len(seen.event_of))
+        floor = measure_floor([s for _, s in event_sizes], [s for _, s in notice_sizes])
+        report |= efficiency_report(floor, processes.cpu_seconds(), len(events),
+                                    report["seconds"])  # fmt: skip
         report["consumer_lag_at_end"] = await broker.lag()
         report["crashed"] = broker.crashed()
     finally:
@@ -155,7 +161,8 @@ async def _run_on(
         report["profiles"] = sorted(str(p) for p in (workdir / "logs").glob("*.profile.txt"))
     try:
         if load.baseline:
-            report["baseline"] = await _baseline(broker, load, accepted, seen, workdir)
+            report["baseline"] = await _baseline(broker, load, event_sizes, notice_sizes,
+                                                 workdir)  # fmt: skip
             ratio = report["events_per_s"] / report["baseline"]["events_per_s"]
             report["throughput_ratio_to_baseline"] = round(ratio, 3)
     finally:
@@ -275,11 +282,13 @@ def _settings(load: Load, broker: Broker, today: date) -> dict[str, Any]:
 
 
 async def _baseline(
-    broker: Broker, load: Load, accepted: dict[str, float], seen: Deliveries, workdir: Path
+    broker: Broker,
+    load: Load,
+    event_sizes: list[tuple[str, int]],
+    notice_sizes: list[tuple[str, int]],
+    workdir: Path,
 ) -> dict[str, Any]:
     """The same messages, by number and size, through the same two hops with raw aiokafka."""
-    event_sizes = await sizes(broker.bootstrap, broker.topics.events, len(accepted))
-    notice_sizes = await sizes(broker.bootstrap, broker.topics.notices, len(seen.event_of))
     by_event: dict[str, list[int]] = defaultdict(list)
     for event_id, size in notice_sizes:
         by_event[event_id].append(size)

@@ -35,6 +35,13 @@ def test_a_run_reports_the_broker_beside_the_baseline(kafka_bootstrap: str) -> N
     assert report["peak_rss_mib"]["router-0"] > 0
     assert report["settings"]["people"] == 1000
     assert report["directory_import_records_per_s"] > 0  # its directory, loaded for the run
+    # The floor (sealing and signing the same messages) beside the broker's own CPU.
+    assert report["floor_cpu_ms_per_event"] > 0
+    assert report["broker_cpu_ms_per_event"] > report["floor_cpu_ms_per_event"]
+    assert report["efficiency"] == pytest.approx(
+        report["floor_cpu_ms_per_event"] / report["broker_cpu_ms_per_event"], rel=0.02, abs=0.002
+    )
+    assert report["broker_events_per_s_per_core"] > 0
     # The baseline moved exactly as many messages, of the broker's own sizes.
     assert report["baseline"]["events"] == 60
     assert report["baseline"]["notices"] == report["notices"]
