@@ -13,8 +13,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from broker.rules.backoff import Backoff
-from broker.rules.circuit_breaker import BreakerPolicy
+from broker.delivery.backoff import Backoff
+from broker.delivery.circuit_breaker import BreakerPolicy
 from broker.rules.deadlines import OTHER_PERIODS
 from broker.rules.thresholds import Thresholds
 from schemas.notices import NoticeType

@@ -25,7 +25,7 @@ from broker.adapters.kafka import (
     Message,
     Received,
 )
-from broker.rules.backoff import Backoff
+from broker.delivery.backoff import Backoff
 from deploy.localkafka import LocalKafkaCluster
 
 pytestmark = pytest.mark.integration
