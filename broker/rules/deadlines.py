@@ -145,6 +145,13 @@ def next_digest(received_at: datetime) -> datetime:
     )
 
 
+def digest_hold(received_at: datetime, daily_digest: bool, severity: Severity) -> datetime | None:
+    """Until when a notice is held back: for a recipient who takes a daily digest, a
+    low-severity notice waits for its next release (its clock starts then); nothing else is
+    held."""
+    return next_digest(received_at) if daily_digest and severity is Severity.LOW else None
+
+
 def add_working_hours(
     start: datetime, hours: float, nation: str = "ENG", working: WorkingHours = OFFICE_HOURS
 ) -> datetime:

@@ -19,6 +19,9 @@ from broker.rules.london_time import london
 from schemas.notices import FollowUp, NoticeBody, NoticeType
 
 ESCALATION_PERIOD = timedelta(hours=4)
+# A school's first notice escalates this long before its deadline (the start of the school's
+# session), so that the deputy can still act before the children arrive.
+SCHOOL_ESCALATION_LEAD = timedelta(minutes=60)
 MAX_REASON_CHARS = 1000
 
 

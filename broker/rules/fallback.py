@@ -12,6 +12,9 @@ from schemas.notices import NoticeType
 
 FALLBACK_REASON = "fallback_reason"
 INTENDED_FOR = "intended_for"
+# Who at an organisation reads a notice when the role it was meant for has no contact there,
+# in order: a school's key adult is its designated safeguarding lead.
+FALLBACK_ROLES = (ContactRole.SAFEGUARDING_LEAD, ContactRole.KEY_ADULT, ContactRole.DUTY_MANAGER)
 
 
 def to_front_door(decision: Decision, family: Family, reason: str) -> Decision | None:

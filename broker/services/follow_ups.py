@@ -29,6 +29,7 @@ from broker.pseudonyms import pseudonym
 from broker.rules.deadlines import OTHER_PERIODS, deadline_for, is_working_time, nation_of
 from broker.rules.escalation import (
     ESCALATION_PERIOD,
+    SCHOOL_ESCALATION_LEAD,
     escalated_body,
     exhausted_body,
     follow_up_rule,
@@ -43,7 +44,6 @@ from schemas.notices import FollowUp, NoticeBody, NoticeHeader, NoticeType, Seve
 log = structlog.get_logger(__name__)
 FOLLOW_UP_NAMESPACE = uuid.UUID("0f6c2b8e-3d41-4a7e-8c5b-2e9d7a1f4c60")
 ESCALATION_BATCH = 100
-SCHOOL_ESCALATION_LEAD = timedelta(minutes=60)
 
 
 @dataclass(frozen=True)
