@@ -25,7 +25,7 @@ from schemas.notices import Severity
 RULE = "repeated_crises"
 _DEFAULT = Thresholds()  # the table states the defaults; a partnership may set its own
 ROUTES = (
-    front_door_route(RULE, f"a parent's {_DEFAULT.repeated_crises}th crisis in "
+    front_door_route(RULE, f"{_DEFAULT.repeated_crises} crises of a parent in "
                      f"{_DEFAULT.repeated_crises_window.days} days (crisis events, self-harm or "
                      "mental health presentations at ED), children known", (Severity.MEDIUM,)),
 )  # fmt: skip
