@@ -47,7 +47,7 @@ def decide(
     limits: Thresholds = Thresholds(),
 ) -> list[Decision]:
     """Every notice this event calls for, each with the rule and facts that fired it: the
-    event type's own rule first, then a parent's repeated crises (``history`` is the
+    event type's own rule first (``ROUTES``), then a parent's repeated crises (``history`` is the
     subject's, this event included), then the family-level patterns over the household's
     history, then the lead professional of any open plan of a child the event concerns.
     Each front door gets one referral for the event, people to match included; out of
