@@ -20,6 +20,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m schemas.generate --check
+	$(BIN)/python -m broker.rules.who_is_told --check
 
 test: lint
 	$(BIN)/python -m pytest -m "not faults"

@@ -13,9 +13,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from broker.rules.backoff import Backoff
-from broker.rules.circuit_breaker import BreakerPolicy
+from broker.delivery.backoff import Backoff
+from broker.delivery.circuit_breaker import BreakerPolicy
 from broker.rules.deadlines import OTHER_PERIODS
+from broker.rules.escalation import ESCALATION_PERIOD, SCHOOL_ESCALATION_LEAD
 from broker.rules.thresholds import Thresholds
 from schemas.notices import NoticeType
 
@@ -58,9 +59,13 @@ class RoutingSettings(BaseModel):
     accumulation_events: int = Field(3, ge=2)
     repeated_crises_window_days: int = Field(183, ge=1)
     repeated_crises: int = Field(3, ge=2)
-    escalation_hours: float = Field(4, gt=0, description="an escalation's own deadline")
+    escalation_hours: float = Field(
+        ESCALATION_PERIOD / timedelta(hours=1), gt=0, description="an escalation's own deadline"
+    )
     school_escalation_lead_minutes: int = Field(
-        60, ge=0, description="a school's notice escalates this long before its session starts"
+        SCHOOL_ESCALATION_LEAD // timedelta(minutes=1),
+        ge=0,
+        description="a school's notice escalates this long before its session starts",
     )
     # For GP, health visiting and agency notices (WORKING_DAY_TYPES) hours are read as working
     # days of the recipient, due at the close of its working day: 24 hours are one working day,

@@ -18,6 +18,7 @@ from broker.adapters import chronology, crypto, db
 from broker.errors import EventNotPermitted, UnknownSigningKey
 from broker.rules.authorisation import may_publish
 from broker.rules.deadlines import OFFICE_HOURS, SchoolCalendar, WorkingHours, nation_of
+from broker.rules.fallback import FALLBACK_ROLES
 from broker.rules.family import (
     Addressee,
     ContactRole,
@@ -37,8 +38,6 @@ from schemas.events import EventType, FamilyMovingArea, PersonRef, PlanRecord, S
 from schemas.notices import PersonView, ProfessionalView
 
 T = TypeVar("T", bound=db.Base)
-# A school's key adult is its designated safeguarding lead.
-FALLBACK_ROLES = (ContactRole.SAFEGUARDING_LEAD, ContactRole.KEY_ADULT, ContactRole.DUTY_MANAGER)
 
 
 @dataclass(frozen=True)

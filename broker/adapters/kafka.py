@@ -33,9 +33,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from broker.adapters import metrics
 from broker.config import KafkaSecurity, TopicSettings
+from broker.delivery.backoff import Backoff
 from broker.errors import PublishFailed
 from broker.ports import Message
-from broker.rules.backoff import Backoff
 
 log = structlog.get_logger(__name__)
 TOPIC_ALREADY_EXISTS = 36

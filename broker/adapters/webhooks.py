@@ -10,7 +10,7 @@ The body is the sealed notice as the broker published it: the transport signatur
 request came from the broker, and the notice's own signature and encryption still hold end to
 end. Redirects are never followed, a response's body is never read, and no proxy or other
 setting is taken from the environment. The endpoint's name is resolved here, every address it
-resolves to is judged (``broker.rules.webhook_targets``), and the request goes to the address
+resolves to is judged (``broker.delivery.webhook_targets``), and the request goes to the address
 judged, with the name kept for the Host header and TLS (SNI and the certificate's check): a
 name that resolves elsewhere a moment later (DNS rebinding) changes nothing.
 """
@@ -26,9 +26,9 @@ import httpx
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from broker.delivery.webhook_delivery import Attempt
+from broker.delivery.webhook_targets import Network, refused
 from broker.errors import SignatureInvalid
-from broker.rules.webhook_delivery import Attempt
-from broker.rules.webhook_targets import Network, refused
 
 SIGNATURE_VERSION = "v1a"
 ID_HEADER = "webhook-id"

@@ -6,7 +6,7 @@ family moves. Every name and number is invented (NHS numbers from the 999 test r
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -15,19 +15,20 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from broker.adapters import crypto
 from broker.adapters.recipient_keys import HYBRID_FILE_TAG, new_hybrid
-from broker.rules.deadlines import LONDON, is_working_time
-from schemas.directory import (
-    ContactSpec,
-    DirectorySpec,
-    HouseholdMemberSpec,
-    HouseholdSpec,
-    InvolvementSpec,
-    OrganisationSpec,
-    PersonSpec,
-    RegistrationSpec,
-    SigningKeySpec,
-    Term,
+from broker.fixtures.partnership import (
+    AREA,
+    CHILD_B,
+    CONTACT_ROLES,
+    FATHER,
+    MOTHER,
+    ORGANISATIONS,
+    TERMS_2026_27,
+    TWIN_1,
+    TWIN_2,
+    contacts,
+    directory,
 )
+from broker.rules.deadlines import LONDON, is_working_time
 from schemas.events import (
     AppointmentOutcome,
     EdAttendance,
@@ -42,46 +43,29 @@ from schemas.events import (
     WithdrawalReason,
 )
 
-AREA = "E09000099"
-MOTHER, FATHER, CHILD_B, TWIN_1, TWIN_2 = (
-    "9990000018", "9990000085", "9990000158", "9990000220", "9990000298",
-)  # fmt: skip
-
-ORGANISATIONS = (
-    ("la-front-door", "Demo Borough Children's Front Door (MASH)", "front_door"),
-    ("school-oakfield", "Oakfield Primary School", "school"),
-    ("school-brookside", "Brookside Academy", "school"),
-    ("gp-riverside", "Riverside Medical Centre", "gp_practice"),
-    ("gp-hillview", "Hillview Surgery", "gp_practice"),
-    ("gp-northgate", "Northgate Family Practice", "gp_practice"),
-    ("hv-demo", "Demo Health Visiting Team", "health_visiting"),
-    ("mh-demo", "Demo Community Mental Health Service", "mental_health"),
-    ("acute-demo", "Demo General Hospital NHS Trust", "acute_trust"),
-    ("icb-demo", "Demo Integrated Care Board (safeguarding team)", "icb"),
-)
-CONTACT_ROLES = {
-    "front_door": ("duty_manager", "safeguarding_lead", "emergency_duty_team"),
-    "school": ("key_adult", "deputy_key_adult"),
-    "icb": ("designated_safeguarding",),
-}
-TERMS_2026_27 = (
-    Term(starts_on=date(2026, 9, 2), ends_on=date(2026, 10, 23)),
-    Term(starts_on=date(2026, 11, 2), ends_on=date(2026, 12, 18)),
-    Term(starts_on=date(2027, 1, 5), ends_on=date(2027, 2, 12)),
-    Term(starts_on=date(2027, 2, 22), ends_on=date(2027, 3, 26)),
-    Term(starts_on=date(2027, 4, 12), ends_on=date(2027, 5, 28)),
-    Term(starts_on=date(2027, 6, 7), ends_on=date(2027, 7, 21)),
-)
-
-
-def contacts() -> list[tuple[str, str, str]]:
-    """(contact id, organisation id, role) for every recipient in the demo."""
-    return [
-        (f"{org}:{role}", org, role)
-        for org, _, kind in ORGANISATIONS
-        for role in CONTACT_ROLES.get(kind, ("safeguarding_lead",))
-    ]
-
+# The partnership's directory lives with the scenario files' sample data; the demo and its
+# tests read it from here as before.
+__all__ = [
+    "AREA",
+    "CHILD_B",
+    "CONTACT_ROLES",
+    "FATHER",
+    "MOTHER",
+    "ORGANISATIONS",
+    "POST_QUANTUM_RECIPIENTS",
+    "TERMS_2026_27",
+    "TWIN_1",
+    "TWIN_2",
+    "RecipientKey",
+    "closed_front_door_hours",
+    "contacts",
+    "directory",
+    "now_utc",
+    "person",
+    "producer_keys",
+    "recipient_keys",
+    "timeline",
+]  # fmt: skip
 
 # The front door chose the post-quantum hybrid suite; everyone else has X25519 keys.
 POST_QUANTUM_RECIPIENTS = frozenset({"la-front-door:duty_manager"})
@@ -113,116 +97,6 @@ def recipient_keys() -> dict[str, RecipientKey]:
 def producer_keys() -> dict[str, Ed25519PrivateKey]:
     """Each organisation's own Ed25519 key for signing the events it publishes."""
     return {org: Ed25519PrivateKey.generate() for org, _, _ in ORGANISATIONS}
-
-
-def _signing_specs(key: Ed25519PrivateKey | None) -> tuple[SigningKeySpec, ...]:
-    if key is None:
-        return ()
-    return (SigningKeySpec(public_key=crypto.encode_public(key.public_key())),)
-
-
-def directory(
-    public_keys: dict[str, str],
-    today: date,
-    signing_keys: dict[str, Ed25519PrivateKey] | None = None,
-    front_door_hours: tuple[time, time] | None = None,
-) -> DirectorySpec:
-    """The partnership: organisations (with the public halves of their signing keys, when
-    given, and the front door's working hours), recipients with their public keys, and the
-    Carter family."""
-    signing = signing_keys or {}
-    opens, closes = front_door_hours or (None, None)
-
-    def born(years: int, months: int = 0) -> date:
-        return today - timedelta(days=int(years * 365.25 + months * 30.5))
-
-    return DirectorySpec(
-        organisations=tuple(
-            OrganisationSpec(
-                id=org,
-                name=name,
-                kind=kind,
-                area=AREA,
-                phone=f"01632 960{i:03d}",
-                session_start=time(8, 45) if kind == "school" else None,
-                terms=TERMS_2026_27 if kind == "school" else (),
-                opens_at=opens if kind == "front_door" else None,
-                closes_at=closes if kind == "front_door" else None,
-                signing_keys=_signing_specs(signing.get(org)),
-            )
-            for i, (org, name, kind) in enumerate(ORGANISATIONS)
-        ),
-        contacts=tuple(
-            ContactSpec(id=cid, org_id=org, role=role, hpke_public_key=public_keys[cid])
-            for cid, org, role in contacts()
-        ),
-        people=(
-            PersonSpec(
-                id="p-mother",
-                nhs_number=MOTHER,
-                given_name="Jess",
-                family_name="Carter",
-                date_of_birth=born(31),
-            ),
-            PersonSpec(
-                id="p-father",
-                nhs_number=FATHER,
-                given_name="Dan",
-                family_name="Carter",
-                date_of_birth=born(34),
-            ),
-            PersonSpec(
-                id="p-child-b",
-                nhs_number=CHILD_B,
-                given_name="Leo",
-                family_name="Carter",
-                date_of_birth=born(5, 3),
-            ),
-            PersonSpec(
-                id="p-twin-1",
-                nhs_number=TWIN_1,
-                given_name="Mia",
-                family_name="Carter",
-                date_of_birth=born(0, 5),
-            ),
-            PersonSpec(
-                id="p-twin-2",
-                nhs_number=TWIN_2,
-                given_name="Noah",
-                family_name="Carter",
-                date_of_birth=born(0, 5),
-            ),
-        ),
-        households=(
-            HouseholdSpec(
-                id="h-carter",
-                area=AREA,
-                members=(
-                    HouseholdMemberSpec(person_id="p-mother", role="parent_or_carer"),
-                    HouseholdMemberSpec(person_id="p-father", role="parent_or_carer"),
-                    HouseholdMemberSpec(person_id="p-child-b", role="child"),
-                    HouseholdMemberSpec(person_id="p-twin-1", role="child"),
-                    HouseholdMemberSpec(person_id="p-twin-2", role="child"),
-                ),
-            ),
-        ),
-        registrations=(
-            RegistrationSpec(person_id="p-mother", kind="gp", org_id="gp-riverside"),
-            RegistrationSpec(person_id="p-father", kind="gp", org_id="gp-hillview"),
-            *(
-                RegistrationSpec(person_id=child, kind="gp", org_id="gp-northgate")
-                for child in ("p-child-b", "p-twin-1", "p-twin-2")
-            ),
-            RegistrationSpec(person_id="p-child-b", kind="school", org_id="school-oakfield"),
-            RegistrationSpec(person_id="p-twin-1", kind="health_team", org_id="hv-demo"),
-            RegistrationSpec(person_id="p-twin-2", kind="health_team", org_id="hv-demo"),
-        ),
-        involvements=(
-            InvolvementSpec(person_id="p-mother", org_id="mh-demo", opened_on=born(2)),
-            InvolvementSpec(person_id="p-twin-2", org_id="hv-demo", opened_on=born(0, 5)),
-            InvolvementSpec(person_id="p-child-b", org_id="acute-demo", opened_on=born(1)),
-        ),
-    )
 
 
 def person(nhs_number: str) -> PersonRef:

@@ -5,6 +5,7 @@ from datetime import date
 
 from broker.rules.fallback import FALLBACK_REASON
 from broker.rules.family import Addressee, ContactRole, Decision, Family, Member
+from broker.rules.table import Route
 from schemas.notices import NoticeType, Severity
 
 NO_FRONT_DOOR_FOR_AREA = "no_front_door_for_area"
@@ -126,3 +127,31 @@ def front_door_decision(
                  severity, f"{rule_id}.front_door", about, facts)
         for door in doors
     ]  # fmt: skip
+
+
+def child_contact_routes(
+    rule_id: str, when: str, severities: tuple[Severity, ...]
+) -> tuple[Route, ...]:
+    """The routes ``child_contact`` decides, for a rule whose condition is ``when``."""
+    child = f"{rule_id}.child"
+    return (
+        Route(child, f"{when}; a child with a school place", "the school's key adult",
+              NoticeType.SCHOOL_SUPPORT, ContactRole.KEY_ADULT, severities),
+        Route(child, f"{when}; a child under school age", "the child's health visiting team",
+              NoticeType.HEALTH_VISITING, ContactRole.SAFEGUARDING_LEAD, severities),
+        Route(child, f"{when}; a child of school age with no school place",
+              "the local authority's education safeguarding officer",
+              NoticeType.SCHOOL_SUPPORT, ContactRole.EDUCATION_SAFEGUARDING_OFFICER, severities),
+    )  # fmt: skip
+
+
+def gp_route(rule_id: str, when: str, who: str, severities: tuple[Severity, ...]) -> Route:
+    """The route ``gp_decisions`` decides: one notice per practice."""
+    return Route(f"{rule_id}.gp", when, who, NoticeType.GP_INFORMATION,
+                 ContactRole.SAFEGUARDING_LEAD, severities)  # fmt: skip
+
+
+def front_door_route(rule_id: str, when: str, severities: tuple[Severity, ...]) -> Route:
+    """The route ``front_door_decision`` decides."""
+    return Route(f"{rule_id}.front_door", when, "the front door's duty manager",
+                 NoticeType.FRONT_DOOR_REFERRAL, ContactRole.DUTY_MANAGER, severities)  # fmt: skip

@@ -11,8 +11,16 @@ children), or a child of the adult on a child protection plan the directory hold
 from datetime import date
 
 from broker.rules.accuracy import children_present, per_child
-from broker.rules.common import children_contacts, front_door_decision, gp_decisions
+from broker.rules.common import (
+    child_contact_routes,
+    children_contacts,
+    front_door_decision,
+    front_door_route,
+    gp_decisions,
+    gp_route,
+)
 from broker.rules.family import Decision, Family, HouseholdRole
+from broker.rules.table import Route, Rule
 from schemas.events import ParentMentalHealthCrisis, PlanKind
 from schemas.notices import Severity
 
@@ -103,3 +111,21 @@ def route_parent_in_crisis(
         areas = family.children_areas(subject.person_id)
         decisions += front_door_decision(family, Severity.HIGH, rule_id, about, facts, areas)
     return [per_child(d, present) for d in decisions]
+
+
+def parent_in_crisis_routes(rule_id: str, when: str) -> tuple[Route, ...]:
+    """The routes ``route_parent_in_crisis`` decides, for a rule whose condition is ``when``."""
+    either = (Severity.MEDIUM, Severity.HIGH)
+    return (
+        *child_contact_routes(rule_id, f"{when}: each of the parent's children", either),
+        gp_route(rule_id, when, "the GPs of the parent, the other parent and each child", either),
+        front_door_route(rule_id, f"{when}, with a high-risk signal and children",
+                         (Severity.HIGH,)),
+    )  # fmt: skip
+
+
+CRISIS = Rule(
+    ParentMentalHealthCrisis,
+    lambda event, family, _history, received_on, _limits: route_crisis(event, family, received_on),
+    parent_in_crisis_routes(RULE, "a parent in crisis"),
+)

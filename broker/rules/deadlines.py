@@ -145,6 +145,13 @@ def next_digest(received_at: datetime) -> datetime:
     )
 
 
+def digest_hold(received_at: datetime, daily_digest: bool, severity: Severity) -> datetime | None:
+    """Until when a notice is held back: for a recipient who takes a daily digest, a
+    low-severity notice waits for its next release (its clock starts then); nothing else is
+    held."""
+    return next_digest(received_at) if daily_digest and severity is Severity.LOW else None
+
+
 def add_working_hours(
     start: datetime, hours: float, nation: str = "ENG", working: WorkingHours = OFFICE_HOURS
 ) -> datetime:
@@ -262,3 +269,30 @@ def deadline_for(
     return POLICIES[notice_type](
         received_at, severity, DeadlineContext(calendar, nation, hours, periods)
     )
+
+
+def _front_door_words(severity: Severity) -> str:
+    if severity in FRONT_DOOR_WORKING_HOURS:
+        return f"{severity.value}: {FRONT_DOOR_WORKING_HOURS[severity]} working hours"
+    return f"{severity.value}: {FRONT_DOOR_LOW // timedelta(hours=1)} hours"
+
+
+def _period_words(notice_type: NoticeType) -> str:
+    period = OTHER_PERIODS[notice_type]
+    if notice_type in WORKING_DAY_TYPES and (days := working_days_in(period)) is not None:
+        return f"{days} working days, at the close of the recipient's day"
+    hours = period / timedelta(hours=1)
+    return f"{hours:g} hour{'' if hours == 1 else 's'}, in real time"
+
+
+def describe_deadline(notice_type: NoticeType, severities: tuple[Severity, ...]) -> str:
+    """The deadline policy of ``POLICIES`` in words, with the partnership's default periods,
+    for the who-is-told table."""
+    if notice_type is NoticeType.SCHOOL_SUPPORT:
+        return "the school's next session start (term dates, weekends, bank holidays)"
+    if notice_type is NoticeType.TRANSFER:
+        return "one working day"
+    if notice_type in (NoticeType.FRONT_DOOR_REFERRAL, NoticeType.PLAN_OWNER):
+        ordered = sorted(severities, key=list(Severity).index, reverse=True)
+        return "; ".join(_front_door_words(s) for s in ordered)
+    return _period_words(notice_type)

@@ -17,10 +17,17 @@ Self-harm is a self-harm presentation or a deliberate overdose or ingestion, who
 
 from datetime import date
 
-from broker.rules.common import child_contact, front_door_decision, gp_decisions
-from broker.rules.crisis import family_signals, route_parent_in_crisis
+from broker.rules.common import (
+    child_contact,
+    front_door_decision,
+    front_door_route,
+    gp_decisions,
+    gp_route,
+)
+from broker.rules.crisis import family_signals, parent_in_crisis_routes, route_parent_in_crisis
 from broker.rules.family import Addressee, ContactRole, Decision, Family, HouseholdRole, Member
 from broker.rules.history import PersonHistory
+from broker.rules.table import Route, Rule
 from broker.rules.thresholds import Thresholds
 from schemas.events import EdAttendance, Intent, PresentingCategory
 from schemas.notices import NoticeType, Severity
@@ -152,3 +159,61 @@ def _to_health_and_front_door(
     if severity is Severity.HIGH:
         decisions += front_door_decision(family, severity, rule_id, about, facts)
     return decisions
+
+
+def _health_route(rule_id: str, when: str, who: str, severities: tuple[Severity, ...]) -> Route:
+    return Route(f"{rule_id}.health", when, who, NoticeType.HEALTH_VISITING,
+                 ContactRole.SAFEGUARDING_LEAD, severities)  # fmt: skip
+
+
+def _child_presentation_routes() -> tuple[Route, ...]:
+    rule_id, either = f"{RULE}.child_presentation", (Severity.MEDIUM, Severity.HIGH)
+    when = "a child's own self-harm (high) or mental health presentation (medium)"
+    return (
+        gp_route(rule_id, when, "the child's GP", either),
+        _health_route(rule_id, when, "the child's health visiting or school nursing team",
+                      either),
+        Route(f"{rule_id}.child", f"{when}, the child known to no health team, at school",
+              "the school's key adult (that something happened, never what)",
+              NoticeType.SCHOOL_SUPPORT, ContactRole.KEY_ADULT, either),
+        Route(f"{rule_id}.child", f"{when}, the child known to no health team nor any school",
+              "the local authority's education safeguarding officer",
+              NoticeType.SCHOOL_SUPPORT, ContactRole.EDUCATION_SAFEGUARDING_OFFICER, either),
+        front_door_route(rule_id, when, either),
+    )  # fmt: skip
+
+
+def _serious_routes(rule_id: str, when: str) -> tuple[Route, ...]:
+    high = (Severity.HIGH,)
+    return (
+        gp_route(rule_id, when, "the GPs (a parent's: the other parent's and children's too)",
+                 high),
+        _health_route(rule_id, when, "the health visiting or school nursing teams", high),
+        front_door_route(rule_id, when, high),
+    )  # fmt: skip
+
+
+def _frequent_routes() -> tuple[Route, ...]:
+    rule_id, medium = f"{RULE}.frequent_attender", (Severity.MEDIUM,)
+    limits = Thresholds()  # the table states the defaults; a partnership may set its own
+    when = (f"{limits.child_ed_attendances} attendances of a child (an adult: "
+            f"{limits.adult_ed_attendances}) in {limits.ed_window.days} days")  # fmt: skip
+    return (
+        gp_route(rule_id, when, "the GPs (a parent's: the other parent's and children's too)",
+                 medium),
+        _health_route(rule_id, when, "the health visiting or school nursing teams", medium),
+    )  # fmt: skip
+
+
+ED_ATTENDANCE = Rule(
+    EdAttendance,
+    route_ed_attendance,
+    (
+        *parent_in_crisis_routes(f"{RULE}.parent_presentation",
+                                 "a parent's self-harm or mental health presentation"),
+        *_child_presentation_routes(),
+        *_serious_routes(f"{RULE}.ingestion_under_five", "ingestion or poisoning under five"),
+        *_serious_routes(f"{RULE}.injury_not_yet_mobile", "an injury to a baby not yet mobile"),
+        *_frequent_routes(),
+    ),
+)  # fmt: skip

@@ -14,12 +14,26 @@ front door itself rejects it, to that authority's safeguarding lead.
 
 from datetime import datetime, timedelta
 
+from broker.rules.deadlines import OTHER_PERIODS
 from broker.rules.family import Addressee, ContactRole, Decision, Family
 from broker.rules.london_time import london
 from schemas.notices import FollowUp, NoticeBody, NoticeType
 
 ESCALATION_PERIOD = timedelta(hours=4)
+# A school's first notice escalates this long before its deadline (the start of the school's
+# session), so that the deputy can still act before the children arrive.
+SCHOOL_ESCALATION_LEAD = timedelta(minutes=60)
 MAX_REASON_CHARS = 1000
+
+
+def alert_deadline(
+    sent_at: datetime, notice_type: NoticeType, period: timedelta = ESCALATION_PERIOD
+) -> datetime:
+    """When the alert at the end of a chain is due: the escalation period after it is sent;
+    to an emergency duty team, out of hours, within its own real-time period (an hour)."""
+    if notice_type is NoticeType.OUT_OF_HOURS:
+        return sent_at + OTHER_PERIODS[NoticeType.OUT_OF_HOURS]
+    return sent_at + period
 
 
 def escalation_chain(decision: Decision, family: Family) -> tuple[Addressee, ...]:

@@ -8,10 +8,20 @@ and the routing service records the gap for the data-quality report.
 """
 
 from broker.rules.family import Addressee, ContactRole, Decision, Family
-from schemas.notices import NoticeType
+from broker.rules.table import Route
+from schemas.notices import NoticeType, Severity
 
 FALLBACK_REASON = "fallback_reason"
 INTENDED_FOR = "intended_for"
+ROUTES = (
+    Route("*.fallback", "nobody to receive a notice: an under-five with no health visiting "
+          "registration, an area with no front door the broker knows", "the front door of the "
+          "children's area (else the family's own), with the reason",
+          NoticeType.FRONT_DOOR_REFERRAL, ContactRole.DUTY_MANAGER, tuple(Severity)),
+)  # fmt: skip
+# Who at an organisation reads a notice when the role it was meant for has no contact there,
+# in order: a school's key adult is its designated safeguarding lead.
+FALLBACK_ROLES = (ContactRole.SAFEGUARDING_LEAD, ContactRole.KEY_ADULT, ContactRole.DUTY_MANAGER)
 
 
 def to_front_door(decision: Decision, family: Family, reason: str) -> Decision | None:

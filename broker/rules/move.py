@@ -11,6 +11,7 @@ from datetime import date
 
 from broker.rules.common import SCHOOL_AGE_YEARS
 from broker.rules.family import Addressee, ContactRole, Decision, Family, HouseholdRole
+from broker.rules.table import Route, Rule
 from schemas.events import FamilyMovingArea, PlanKind
 from schemas.notices import NoticeType, Severity
 
@@ -84,3 +85,23 @@ def _facts(event: FamilyMovingArea, family: Family, on: date) -> dict[str, str |
         "open_plans_in_directory": len(known),
         "open_child_protection_plan": PlanKind.CHILD_PROTECTION.value in kinds,
     }
+
+
+_EITHER = (Severity.MEDIUM, Severity.HIGH)  # HIGH with an open child protection plan
+MOVE = Rule(
+    FamilyMovingArea,
+    lambda event, family, _history, received_on, _limits: route_move(event, family, received_on),
+    (
+        Route("move.transfer", "a family moves to a known area (high with an open child "
+              "protection plan)", "the receiving front door, with the history",
+              NoticeType.TRANSFER, ContactRole.DUTY_MANAGER, _EITHER),
+        Route("move.destination_unknown", "a family moves, destination unknown",
+              "the originating front door, so that someone goes looking",
+              NoticeType.TRANSFER, ContactRole.DUTY_MANAGER, (Severity.HIGH,)),
+        Route("move.new_school", "a family moves, a new school named, a child of school age "
+              "among those who move", "the new school's key adult",
+              NoticeType.SCHOOL_SUPPORT, ContactRole.KEY_ADULT, _EITHER),
+        Route("move.new_gp", "a family moves, a new GP named", "the new GP practice",
+              NoticeType.GP_INFORMATION, ContactRole.SAFEGUARDING_LEAD, _EITHER),
+    ),
+)  # fmt: skip

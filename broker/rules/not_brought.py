@@ -24,9 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from broker.rules.common import gp_decisions
+from broker.rules.common import gp_decisions, gp_route
 from broker.rules.family import Addressee, ContactRole, Decision, Family, HouseholdRole, Member
 from broker.rules.history import Appointments, PersonHistory
+from broker.rules.table import Route, Rule
 from broker.rules.thresholds import Thresholds
 from schemas.events import AppointmentOutcome
 from schemas.notices import NoticeType, Severity
@@ -175,3 +176,31 @@ def _plan_leads(family: Family, child_id: str, on: date, rule: str, facts: Facts
                  Severity.MEDIUM, f"{rule}.plan_lead", (child_id,), facts)
         for org in leads if org
     ]  # fmt: skip
+
+
+def _told_about_routes(rule: str, when: str) -> tuple[Route, ...]:
+    """The routes ``_told_about`` decides."""
+    medium = (Severity.MEDIUM,)
+    return (
+        gp_route(rule, when, "the child's GP, with the rate and counts", medium),
+        Route(f"{rule}.health", when, "the child's health visiting or school nursing team",
+              NoticeType.HEALTH_VISITING, ContactRole.SAFEGUARDING_LEAD, medium),
+        Route(f"{rule}.plan_lead", f"{when}, the child on an open plan",
+              "the plan's lead professional", NoticeType.PLAN_OWNER,
+              ContactRole.SAFEGUARDING_LEAD, medium),
+    )  # fmt: skip
+
+
+_DEFAULT = Thresholds()  # the table states the defaults; a partnership may set its own
+NOT_BROUGHT = Rule(
+    AppointmentOutcome,
+    route_not_brought,
+    (
+        *_told_about_routes(RULE, f"a child brought to under {_DEFAULT.wnb_min_attendance_rate:.0%}"
+                                  f" of at least {_DEFAULT.wnb_min_booked} appointments in "
+                                  f"{_DEFAULT.wnb_window.days} days (judged on every outcome; "
+                                  "again at each miss)"),
+        *_told_about_routes(SIBLINGS, "brothers and sisters together below that rate: each "
+                                      "child not brought at least once"),
+    ),
+)  # fmt: skip

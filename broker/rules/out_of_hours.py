@@ -11,9 +11,16 @@ from datetime import datetime
 
 from broker.rules.deadlines import OFFICE_HOURS, is_working_time, nation_of
 from broker.rules.family import Addressee, ContactRole, Decision, Family
+from broker.rules.table import Route
 from schemas.notices import NoticeType, Severity
 
 SUFFIX = ".out_of_hours"
+ROUTES = (
+    Route(f"*{SUFFIX}", "a high-severity referral to a front door that is closed (its hours, "
+          "weekends, its nation's bank holidays)", "the authority's emergency duty team, at "
+          "once; the front door keeps its referral", NoticeType.OUT_OF_HOURS,
+          ContactRole.EMERGENCY_DUTY, (Severity.HIGH,)),
+)  # fmt: skip
 
 
 def with_out_of_hours(

@@ -21,9 +21,10 @@ Severity only ever rises here: nothing about a family, its children included, lo
 from collections.abc import Iterable
 from datetime import datetime
 
-from broker.rules.common import front_door_decision
+from broker.rules.common import front_door_decision, front_door_route
 from broker.rules.ed_attendance import is_parent_crisis
 from broker.rules.family import NOT_A_CONCERN, Addressee, ContactRole, Decision, Family
+from broker.rules.table import Route
 from broker.rules.thresholds import Thresholds
 from schemas.events import (
     EdAttendance,
@@ -34,6 +35,19 @@ from schemas.notices import NoticeType, Severity
 
 TOXIC_TRIO = frozenset({"mental_health", "domestic_abuse", "substance_misuse"})
 ORDER = (Severity.LOW, Severity.MEDIUM, Severity.HIGH)
+_DEFAULT = Thresholds()  # the table states the defaults; a partnership may set its own
+ROUTES = (
+    front_door_route("co_occurrence", "two of mental ill health, domestic abuse and substance "
+                     f"misuse in one household within {_DEFAULT.co_occurrence_window.days} days "
+                     "(all three: high); every other notice is raised one step",
+                     (Severity.MEDIUM, Severity.HIGH)),
+    front_door_route("accumulation", f"{_DEFAULT.accumulation_events} low or medium concerns "
+                     f"about the household in {_DEFAULT.accumulation_window.days} days (a planned "
+                     "ending is no concern)", (Severity.MEDIUM,)),
+    Route("step_down.concern_returned", "a new concern inside a step-down window",
+          "the plan's lead professional and action owners", NoticeType.PLAN_OWNER,
+          ContactRole.SAFEGUARDING_LEAD, (Severity.MEDIUM, Severity.HIGH)),
+)  # fmt: skip
 
 
 def event_signals(event: Event) -> frozenset[str]:

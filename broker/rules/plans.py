@@ -27,6 +27,7 @@ from broker.rules.family import (
     PlanView,
 )
 from broker.rules.patterns import ORDER
+from broker.rules.table import Route
 from schemas.events import (
     AppointmentOutcome,
     EdAttendance,
@@ -41,6 +42,18 @@ from schemas.notices import NoticeType, Severity
 
 RULE = "open_plan"
 NOT_NEWS = frozenset({WithdrawalReason.STEPPED_DOWN, WithdrawalReason.COMPLETED})
+_CONCERNED = (
+    "news about a child on an open plan (the child's own event, a parent's crisis, "
+    "a service withdrawing from the child or a parent, a move)"
+)
+ROUTES = (
+    Route(f"{RULE}.*", _CONCERNED, "the plan's lead professional, the same day (high for a "
+          "child protection plan, else as the event's most severe notice)",
+          NoticeType.PLAN_OWNER, ContactRole.SAFEGUARDING_LEAD, (Severity.MEDIUM, Severity.HIGH)),
+    Route(f"{RULE}.*.no_lead", f"{_CONCERNED}, no lead professional on record",
+          "the front door of the child's area", NoticeType.FRONT_DOOR_REFERRAL,
+          ContactRole.DUTY_MANAGER, (Severity.MEDIUM, Severity.HIGH)),
+)  # fmt: skip
 
 
 def is_new_concern(event: Event) -> bool:

@@ -14,7 +14,7 @@ front door is the children's.
 
 from datetime import datetime
 
-from broker.rules.common import front_door_decision
+from broker.rules.common import front_door_decision, front_door_route
 from broker.rules.ed_attendance import is_parent_crisis
 from broker.rules.family import Decision, Family, HouseholdRole
 from broker.rules.history import PersonHistory
@@ -23,6 +23,12 @@ from schemas.events import EdAttendance, Event, ParentMentalHealthCrisis
 from schemas.notices import Severity
 
 RULE = "repeated_crises"
+_DEFAULT = Thresholds()  # the table states the defaults; a partnership may set its own
+ROUTES = (
+    front_door_route(RULE, f"{_DEFAULT.repeated_crises} crises of a parent in "
+                     f"{_DEFAULT.repeated_crises_window.days} days (crisis events, self-harm or "
+                     "mental health presentations at ED), children known", (Severity.MEDIUM,)),
+)  # fmt: skip
 
 
 def crisis_at(event: Event, family: Family) -> datetime | None:

@@ -10,7 +10,13 @@ stops it (services/sealing.py).
 from dataclasses import replace
 
 from broker.rules.family import Addressee, ContactRole, Decision
+from broker.rules.table import Route
 from schemas.notices import NoticeType, Severity
+
+ROUTES = (
+    Route("*", "a high-severity notice to a school's key adult", "the school's deputy, at the "
+          "same time", NoticeType.SCHOOL_SUPPORT, ContactRole.DEPUTY_KEY_ADULT, (Severity.HIGH,)),
+)  # fmt: skip
 
 
 def with_deputies(decisions: list[Decision]) -> list[Decision]:

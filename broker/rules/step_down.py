@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 
 from broker.rules.deadlines import LONDON, OFFICE_HOURS, WorkingHours, is_working_day
 from broker.rules.family import Addressee, ContactRole, Decision, Family, HouseholdRole, Member
+from broker.rules.table import Route
 from schemas.events import ServiceWithdrawal
 from schemas.notices import NoticeType, Severity
 
@@ -19,6 +20,11 @@ RULE = "step_down.plan"
 REMINDER_RULE = "step_down.review_reminder"
 LEAD = "lead_professional"
 OWNER = "action_owner"
+STEP_DOWN_ROUTES = (
+    Route(RULE, "a service steps down with a plan",
+          "the plan's lead professional and every action owner, with the plan",
+          NoticeType.PLAN_OWNER, ContactRole.SAFEGUARDING_LEAD, (Severity.MEDIUM,)),
+)  # fmt: skip
 
 
 def stepped_down_children(family: Family) -> tuple[Member, ...]:

@@ -4,11 +4,15 @@ It goes to the front door of the area the event came from, so that a person ther
 the record; the notice names whoever the event named.
 """
 
-from broker.rules.common import front_door_decision
+from broker.rules.common import front_door_decision, front_door_route
 from broker.rules.family import Decision, Family
 from schemas.notices import Severity
 
 RULE = "unmatched_person"
+ROUTES = (
+    front_door_route(RULE, "anyone the directory does not know (held for matching; routed "
+                     "to the whole family once matched)", (Severity.MEDIUM,)),
+)  # fmt: skip
 
 
 def unmatched_ids(count: int) -> tuple[str, ...]:

@@ -7,7 +7,14 @@ someone considers whether the children's needs should be assessed.
 
 from datetime import date
 
-from broker.rules.common import children_contacts, front_door_decision, gp_decisions
+from broker.rules.common import (
+    child_contact_routes,
+    children_contacts,
+    front_door_decision,
+    front_door_route,
+    gp_decisions,
+    gp_route,
+)
 from broker.rules.family import (
     Addressee,
     ContactRole,
@@ -17,6 +24,8 @@ from broker.rules.family import (
     Member,
     OrgKind,
 )
+from broker.rules.step_down import STEP_DOWN_ROUTES, route_step_down
+from broker.rules.table import Route, Rule
 from schemas.events import ServiceWithdrawal, WithdrawalReason
 from schemas.notices import NoticeType, Severity
 
@@ -75,3 +84,23 @@ def _children_concerned(family: Family, subject: Member) -> tuple[Member, ...]:
     if subject.role is HouseholdRole.CHILD:
         return family.children  # the child and its brothers and sisters
     return family.children_of(subject.person_id)
+
+
+_LOW, _MEDIUM = (Severity.LOW,), (Severity.MEDIUM,)
+_DISENGAGING = "a parent known to mental health services disengages"
+WITHDRAWAL = Rule(
+    ServiceWithdrawal,
+    lambda event, family, _history, received_on, _limits: (
+        route_withdrawal(event, family, received_on) + route_step_down(event, family)
+    ),
+    (
+        Route(f"{RULE}.involved_agency", "a service withdraws from someone in the household",
+              "every other agency involved with anyone in the household",
+              NoticeType.AGENCY_INFORMATION, ContactRole.SAFEGUARDING_LEAD, _LOW),
+        gp_route(RULE, "a service withdraws from someone in the household",
+                 "the GPs of everyone in the household", _LOW),
+        *child_contact_routes(RULE, f"{_DISENGAGING}: each child concerned", _MEDIUM),
+        front_door_route(RULE, _DISENGAGING, _MEDIUM),
+        *STEP_DOWN_ROUTES,
+    ),
+)  # fmt: skip

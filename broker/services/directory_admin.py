@@ -7,7 +7,7 @@ names another the directory lacks raises ``MissingReference`` before anything is
 a contact whose recipient key nothing can be sealed to raises ``UnsealableKey``, so that one
 bad key is refused here rather than found by the router on every notice for it; a webhook URL
 whose host is an address the broker may not reach (loopback, private, link-local, reserved:
-``broker.rules.webhook_targets``) raises ``UnsafeWebhook``, unless ``webhook_networks`` allows
+``broker.delivery.webhook_targets``) raises ``UnsafeWebhook``, unless ``webhook_networks`` allows
 it (tests and local development). A name is judged again at every send, once resolved.
 ``load_directory`` goes through the same functions record by record; the admin API's import
 and the CSV import use ``directory_bulk.bulk_load_directory``, the same rules and end state in a
@@ -25,8 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import audit, crypto, db, recipient_keys
+from broker.delivery.webhook_targets import Network, refused_host
 from broker.errors import DirectoryError
-from broker.rules.webhook_targets import Network, refused_host
 from broker.services.directory_changes import (
     DuplicateValue,
     Outcome,

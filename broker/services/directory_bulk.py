@@ -25,7 +25,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import audit, db, recipient_keys
-from broker.rules.webhook_targets import Network, refused_host
+from broker.delivery.webhook_targets import Network, refused_host
 from broker.services import directory_admin as admin
 from broker.services.bulk_rows import Children, Rows, chunks, existing_ids, select_in, table_of
 from broker.services.directory_changes import Delta, DuplicateValue, MissingReference, Outcome

@@ -25,9 +25,11 @@ from broker.errors import DataKeyShredded, DataKeyUnusable, KeyFileError, Recipi
 from broker.keys import KeyStore
 from broker.ports import DataKeyStore, Message
 from broker.pseudonyms import pseudonym
-from broker.rules.deadlines import OTHER_PERIODS, deadline_for, is_working_time, nation_of
+from broker.rules.deadlines import deadline_for, is_working_time, nation_of
 from broker.rules.escalation import (
     ESCALATION_PERIOD,
+    SCHOOL_ESCALATION_LEAD,
+    alert_deadline,
     escalated_body,
     exhausted_body,
     follow_up_rule,
@@ -42,7 +44,6 @@ from schemas.notices import FollowUp, NoticeBody, NoticeHeader, NoticeType, Seve
 log = structlog.get_logger(__name__)
 FOLLOW_UP_NAMESPACE = uuid.UUID("0f6c2b8e-3d41-4a7e-8c5b-2e9d7a1f4c60")
 ESCALATION_BATCH = 100
-SCHOOL_ESCALATION_LEAD = timedelta(minutes=60)
 
 
 @dataclass(frozen=True)
@@ -308,8 +309,8 @@ async def _alert(
     if found is None:
         return None
     kind, recipient = found
-    period = OTHER_PERIODS[kind] if kind is NoticeType.OUT_OF_HOURS else deps.escalation_period
-    header = _header(record, recipient, deps, now, FollowUp.ESCALATION, level, kind, now + period)
+    due = alert_deadline(now, kind, deps.escalation_period)
+    header = _header(record, recipient, deps, now, FollowUp.ESCALATION, level, kind, due)
     rule_id = follow_up_rule(record.rule_id, FollowUp.ESCALATION, level) + EXHAUSTED
     reader = await reader_views.kind_of_reader(session, kind, recipient.org_id)
     original = await _body_of(session, record, deps, now, reader)

@@ -32,8 +32,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import audit, db, recipient_keys
+from broker.delivery.webhook_targets import Network
 from broker.errors import DirectoryError
-from broker.rules.webhook_targets import Network
 from broker.services import directory_admin as admin
 from broker.services.directory_changes import Outcome
 from schemas.directory import ContactSpec, DirectorySpec, OrganisationSpec

@@ -59,7 +59,7 @@ from broker.adapters import crypto, db
 from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.envelopes import open_notice, seal_event, sign_event
 from broker.adapters.kafka import Topics
-from broker.demo import family
+from broker.fixtures import partnership
 from broker.keys import KeyStore, audit_key
 from broker.ports import Message
 from broker.rules.deadlines import LONDON
@@ -547,8 +547,8 @@ def _directory(
     """The scenario's directory, every contact and every organisation given fresh keys."""
     records: dict[str, list[dict[str, Any]]] = {}
     if scenario.base_directory == "demo":
-        demo = family.directory({c: _placeholder() for c, _, _ in family.contacts()},
-                                scenario.start.date())  # fmt: skip
+        demo = partnership.directory({c: _placeholder() for c, _, _ in partnership.contacts()},
+                                     scenario.start.date())  # fmt: skip
         records = json.loads(demo.model_dump_json())
     for kind, extra in scenario.directory.items():
         records[kind] = [*records.get(kind, []), *extra]

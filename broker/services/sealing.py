@@ -33,7 +33,7 @@ from broker.ports import Message
 from broker.pseudonyms import person_identifier, pseudonym, unmatched_key_name
 from broker.rules.accuracy import Reading, reading
 from broker.rules.admission import Arrival
-from broker.rules.deadlines import SchoolCalendar, deadline_for, nation_of, next_digest
+from broker.rules.deadlines import SchoolCalendar, deadline_for, digest_hold, nation_of
 from broker.rules.digest import digest_for
 from broker.rules.escalation import escalation_chain, reroute_target
 from broker.rules.fallback import INTENDED_FOR, fallback_reason, to_front_door
@@ -47,7 +47,7 @@ from broker.rules.school_notice import SchoolNotice, for_school, school_guidance
 from broker.services import notice_records, reader_views, reminders, steps_owed
 from broker.services.plan_details import told_step_downs
 from schemas.events import Event
-from schemas.notices import NoticeBody, NoticeHeader, NoticeType, Severity, StepDownView
+from schemas.notices import NoticeBody, NoticeHeader, NoticeType, StepDownView
 
 if TYPE_CHECKING:
     from broker.services.routing import RoutingDeps
@@ -122,9 +122,8 @@ class EventNotices:
     async def _seal(self, decision: Decision, contact: ContactRecord) -> NoticeHeader:
         family, deps, received_at = self.context.family, self.deps, self.arrival.received_at
         calendar = await self._calendar_for(decision)
-        # Only low-severity notices may wait for a daily digest; nothing else is held back.
-        held = contact.daily_digest and decision.severity is Severity.LOW
-        due_from = next_digest(received_at) if held else received_at
+        held = digest_hold(received_at, contact.daily_digest, decision.severity)
+        due_from = held or received_at
         org = await self.directory.organisation(contact.org_id)
         if calendar.is_stale(due_from.date()):
             self._report(Gap.STALE_TERM_DATES, decision, family.front_door())
@@ -138,7 +137,7 @@ class EventNotices:
             notice_type=decision.notice_type,
             severity=decision.severity,
             created_at=deps.clock(),
-            held_until=due_from if held else None,
+            held_until=held,
             deadline=deadline_for(decision.notice_type, decision.severity, due_from, calendar,
                                   nation_of(org.area if org else None), deps.deadline_periods,
                                   hours=working_hours_of(org)),

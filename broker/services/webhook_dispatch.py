@@ -28,12 +28,12 @@ from broker.adapters.directory import SqlDirectory
 from broker.adapters.kafka import KafkaPublisher, Topics, is_transient
 from broker.adapters.webhooks import signature_headers
 from broker.config import WebhookSettings
+from broker.delivery.circuit_breaker import Breaker, BreakerState
+from broker.delivery.webhook_delivery import Attempt, Next, Verdict, after
 from broker.errors import BrokerError, DataKeyShredded
 from broker.keys import KeyStore
 from broker.ports import DataKeyStore
 from broker.pseudonyms import pseudonym
-from broker.rules.circuit_breaker import Breaker, BreakerState
-from broker.rules.webhook_delivery import Attempt, Next, Verdict, after
 from broker.services import inbox, receipts
 from schemas.notices import NoticeHeader
 

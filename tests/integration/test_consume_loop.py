@@ -19,8 +19,8 @@ from sqlalchemy.pool import NullPool
 
 from broker.adapters import metrics
 from broker.adapters.kafka import ConsumerHealth, KafkaBatchConsumer, KafkaPublisher, Received
+from broker.delivery.backoff import Backoff
 from broker.ports import Message
-from broker.rules.backoff import Backoff
 from deploy.localkafka import LocalKafkaCluster
 
 pytestmark = pytest.mark.integration

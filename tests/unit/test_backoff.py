@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broker.rules.backoff import Backoff
+from broker.delivery.backoff import Backoff
 
 BACKOFF = Backoff(base=timedelta(seconds=2), cap=timedelta(minutes=10))
 failures = st.integers(min_value=1, max_value=10_000)

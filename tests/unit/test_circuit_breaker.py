@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broker.rules.circuit_breaker import Breaker, BreakerPolicy, BreakerState
+from broker.delivery.circuit_breaker import Breaker, BreakerPolicy, BreakerState
 
 POLICY = BreakerPolicy(threshold=3, cool_down=timedelta(seconds=30))
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

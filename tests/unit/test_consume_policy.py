@@ -1,5 +1,5 @@
 """The consume loop's policy: which failures it waits out, when it is ready, and what its
-metrics call a topic. (How long it waits is broker.rules.backoff, tested on its own.)"""
+metrics call a topic. (How long it waits is broker.delivery.backoff, tested on its own.)"""
 
 import sqlite3
 

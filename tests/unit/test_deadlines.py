@@ -543,3 +543,29 @@ class TestNextDigest:
         from broker.rules.deadlines import next_digest
 
         assert next_digest(datetime.fromisoformat(received)) == datetime.fromisoformat(released)
+
+
+class TestDigestHold:
+    """Only a low-severity notice to a recipient who takes a daily digest waits for it."""
+
+    RECEIVED = datetime(2027, 5, 10, 14, 0, tzinfo=UTC)
+
+    def test_low_severity_waits_for_the_digest(self) -> None:
+        """A low-severity notice is held until the next 07:00 London release."""
+        from broker.rules.deadlines import digest_hold
+
+        held = digest_hold(self.RECEIVED, daily_digest=True, severity=Severity.LOW)
+        assert held == datetime.fromisoformat("2027-05-11T07:00:00+01:00")
+
+    @pytest.mark.parametrize("severity", [Severity.MEDIUM, Severity.HIGH])
+    def test_nothing_else_is_held(self, severity: Severity) -> None:
+        """A medium or high-severity notice is never held back, digest or not."""
+        from broker.rules.deadlines import digest_hold
+
+        assert digest_hold(self.RECEIVED, daily_digest=True, severity=severity) is None
+
+    def test_no_digest_no_hold(self) -> None:
+        """A recipient who takes no digest has even its low-severity notices at once."""
+        from broker.rules.deadlines import digest_hold
+
+        assert digest_hold(self.RECEIVED, daily_digest=False, severity=Severity.LOW) is None

@@ -2,7 +2,7 @@
 properties over every kind of notice and addressee."""
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -161,3 +161,23 @@ class TestBodies:
             follow_up_rule("crisis.school", FollowUp.ESCALATION, 2) == "crisis.school.escalation2"
         )
         assert follow_up_rule("crisis.school", FollowUp.REROUTE, 0) == "crisis.school.reroute"
+
+
+class TestAlertDeadline:
+    """The alert at the end of a chain is due as the chain's steps are, the EDT's at once."""
+
+    SENT = datetime(2027, 5, 8, 22, 0, tzinfo=UTC)
+
+    def test_an_alert_is_due_an_escalation_period_after_it_is_sent(self) -> None:
+        """To an authority's safeguarding lead: the partnership's escalation period."""
+        from broker.rules.escalation import ESCALATION_PERIOD, alert_deadline
+
+        due = alert_deadline(self.SENT, NoticeType.FRONT_DOOR_REFERRAL)
+        assert due == self.SENT + ESCALATION_PERIOD
+
+    def test_an_emergency_duty_team_alert_is_due_within_the_hour(self) -> None:
+        """Out of hours the emergency duty team acts now: one real hour, whatever the period."""
+        from broker.rules.escalation import alert_deadline
+
+        due = alert_deadline(self.SENT, NoticeType.OUT_OF_HOURS, timedelta(hours=8))
+        assert due == self.SENT + timedelta(hours=1)

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broker.rules.backoff import Backoff
-from broker.rules.webhook_delivery import Attempt, Next, Verdict, after
+from broker.delivery.backoff import Backoff
+from broker.delivery.webhook_delivery import Attempt, Next, Verdict, after
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 BACKOFF = Backoff(timedelta(seconds=1), timedelta(seconds=60))

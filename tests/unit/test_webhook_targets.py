@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broker.rules.backoff import Backoff
-from broker.rules.webhook_delivery import Attempt, Verdict, after
-from broker.rules.webhook_targets import refused, refused_host
+from broker.delivery.backoff import Backoff
+from broker.delivery.webhook_delivery import Attempt, Verdict, after
+from broker.delivery.webhook_targets import refused, refused_host
 
 LOOPBACK = IPv4Network("127.0.0.0/8")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from broker.rules.backoff import Backoff
+from broker.delivery.backoff import Backoff
 
 RETRYABLE_4XX = frozenset({408, 429})
 
