@@ -22,9 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters import audit, crypto, db, event_receipts
+from broker.adapters import audit, db, event_receipts
 from broker.adapters.directory import SqlDirectory
-from broker.adapters.envelopes import signed_from_bytes
 from broker.adapters.kafka import Topics, ensure_topics
 from broker.adapters.tokens import NotAuthorised, Principal
 from broker.config import Settings
@@ -34,6 +33,8 @@ from broker.entrypoints.limits import protect
 from broker.errors import EnvelopeError, EventNotPermitted, PublishFailed, SignatureInvalid
 from broker.keys import PROCESS_KEYS, KeyStore, audit_key
 from broker.logging import configure_logging
+from producers import crypto
+from producers.envelopes import signed_from_bytes
 from producers.sdk import EventPublisher
 from schemas.events import Event, EventAdapter
 from schemas.transport import SignedEvent

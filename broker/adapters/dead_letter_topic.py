@@ -29,7 +29,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from broker.adapters.kafka import Message, client_options
-from broker.config import KafkaSecurity
+from producers.kafka import KafkaSecurity
 
 REASON = "sgb-reason"
 SOURCE_TOPIC = "sgb-source-topic"

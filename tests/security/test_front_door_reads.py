@@ -14,8 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 from support import post_signed, token_request, wait_for_notices
 
-from broker.adapters import audit, crypto, db
-from broker.adapters.envelopes import seal_event, sign_event
+from broker.adapters import audit, db
 from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.demo import family
@@ -24,7 +23,9 @@ from broker.rules.admission import Arrival
 from broker.services import matching
 from broker.services.retention import shred_household
 from consumers.follow_up_timer import tick
+from producers import crypto
 from producers import gateway as gateway_module
+from producers.envelopes import seal_event, sign_event
 from producers.sdk import EventPublisher
 from schemas.events import Event, EventAdapter
 from schemas.transport import EventHeader, SealedEvent

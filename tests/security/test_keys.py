@@ -26,9 +26,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from support import OrgTokens, event_source, post_signed, wait_for_notices
 
-from broker.adapters import audit, crypto, db, webhooks
+from broker.adapters import audit, db
 from broker.adapters.data_keys import FileDataKeys
-from broker.adapters.envelopes import seal_notice
 from broker.adapters.kafka import Message
 from broker.bootstrap import Runtime
 from broker.config import Settings
@@ -40,12 +39,15 @@ from broker.keys import (
     PROCESS_KEYS,
     PUBLIC_FILE,
     SIGNING_FILE,
-    BrokerPublicKeys,
     KeyStore,
     audit_key,
 )
 from broker.services.directory_admin import UnsealableKey, put_organisation
 from consumers.follow_up_timer import tick
+from producers import crypto
+from producers import webhook_signatures as webhooks
+from producers.broker_keys import BrokerPublicKeys
+from producers.envelopes import seal_notice
 from producers.gateway import create_gateway
 from producers.receiver import NoticeReceiver
 from producers.webhook_receiver import WebhookReceiver, WebhookRejected
