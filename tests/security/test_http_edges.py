@@ -43,7 +43,7 @@ from broker.entrypoints.serving import server_config
 from broker.services.directory_admin import put_contact
 from producers import crypto
 from producers.envelopes import seal_notice
-from producers.gateway import create_gateway
+from broker.entrypoints.gateway import create_gateway
 from schemas.directory import ContactSpec
 from schemas.notices import NoticeBody, NoticeHeader, NoticeType, SealedNotice, Severity
 

@@ -48,7 +48,7 @@ from producers import crypto
 from producers import webhook_signatures as webhooks
 from producers.broker_keys import BrokerPublicKeys
 from producers.envelopes import seal_notice
-from producers.gateway import create_gateway
+from broker.entrypoints.gateway import create_gateway
 from producers.receiver import NoticeReceiver
 from producers.webhook_receiver import WebhookReceiver, WebhookRejected
 from schemas.directory import OrganisationSpec
