@@ -93,11 +93,10 @@ class Acceptance:
         known = await self._records.accepted_digests([e.event_id for e in events])
         fresh = first_of_each([e for e in events if not _seen(e, known)])
         if fresh:
-            chosen = {id(e) for e in fresh}
             # Audited before it is published (the router may route it at once), and once:
             # a retry after a failed publish, or the router, finds the receipt audited.
             await self._records.audit_receipts(fresh, self._clock())
-            await self._publisher.publish_signed([(e, s) for e, s in pairs if id(e) in chosen])
+            await self._publisher.publish_signed(_pairs_of(fresh, pairs))
             await self._records.remember(fresh, [digest(e) for e in fresh], self._clock())
         for e in fresh:
             log.info("event_accepted", event_id=str(e.event_id), event_type=e.event_type.value)
@@ -120,6 +119,18 @@ def _seen(event: Event, known: dict[UUID, str]) -> bool:
     if known[event.event_id] != digest(event):
         raise Conflict
     return True
+
+
+def _pairs_of(
+    fresh: Sequence[Event], pairs: Sequence[tuple[Event, SignedEvent]]
+) -> list[tuple[Event, SignedEvent]]:
+    """Each fresh event with its signed bytes, once."""
+    chosen = {id(e) for e in fresh}
+    firsts: dict[UUID, tuple[Event, SignedEvent]] = {}
+    for event, signed in pairs:
+        if id(event) in chosen:
+            firsts.setdefault(event.event_id, (event, signed))
+    return list(firsts.values())
 
 
 def _answers(events: Sequence[Event], fresh: set[UUID]) -> list[Accepted]:
