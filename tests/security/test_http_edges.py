@@ -38,12 +38,12 @@ from broker.adapters.audit import AuditEntry
 from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.entrypoints.admin_api import create_admin_api
+from broker.entrypoints.gateway import create_gateway
 from broker.entrypoints.inbox_api import create_inbox_api
 from broker.entrypoints.serving import server_config
 from broker.services.directory_admin import put_contact
 from producers import crypto
 from producers.envelopes import seal_notice
-from broker.entrypoints.gateway import create_gateway
 from schemas.directory import ContactSpec
 from schemas.notices import NoticeBody, NoticeHeader, NoticeType, SealedNotice, Severity
 

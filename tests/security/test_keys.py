@@ -33,6 +33,7 @@ from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.demo import family
 from broker.entrypoints.admin_api import create_admin_api, import_folder
+from broker.entrypoints.gateway import create_gateway
 from broker.errors import DataKeyUnusable, KeyNotHeld, SignatureInvalid
 from broker.keys import (
     HPKE_FILE,
@@ -48,7 +49,6 @@ from producers import crypto
 from producers import webhook_signatures as webhooks
 from producers.broker_keys import BrokerPublicKeys
 from producers.envelopes import seal_notice
-from broker.entrypoints.gateway import create_gateway
 from producers.receiver import NoticeReceiver
 from producers.webhook_receiver import WebhookReceiver, WebhookRejected
 from schemas.directory import OrganisationSpec
