@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-faults bench bench-gateway bench-scale lint schemas migration postgres clean
+.PHONY: demo test test-faults bench bench-gateway bench-scale lint schemas migration postgres clean agency-wheel
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ bench-scale: $(VENV)/.installed
 
 schemas: $(VENV)/.installed
 	$(BIN)/python -m schemas.generate
+
+# The agency package alone (producers/ with schemas/) as a wheel in var/dist; its build
+# backend (setuptools) comes from the package index. The build's scratch folders are removed.
+agency-wheel: $(VENV)/.installed
+	$(BIN)/python -m pip wheel --no-deps -w var/dist ./producers
+	rm -rf producers/build producers/*.egg-info
 
 # A new database migration from the models' changes: make migration m="what changed".
 # Review the file it writes in broker/migrations/versions before committing it.

@@ -3,7 +3,6 @@
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, Field, IPvAnyNetwork, PositiveFloat, SecretStr
 from pydantic_settings import (
@@ -18,6 +17,7 @@ from broker.delivery.circuit_breaker import BreakerPolicy
 from broker.rules.deadlines import OTHER_PERIODS
 from broker.rules.escalation import ESCALATION_PERIOD, SCHOOL_ESCALATION_LEAD
 from broker.rules.thresholds import Thresholds
+from producers.kafka import KafkaSecurity
 from schemas.notices import NoticeType
 
 
@@ -29,19 +29,6 @@ class TopicSettings(BaseModel):
     notices_retention_ms: int = 30 * 24 * 3600 * 1000
     dead_letter_retention_ms: int = 30 * 24 * 3600 * 1000
     audit_retention_ms: int = -1  # the audit trail is kept until the partnership deletes it
-
-
-class KafkaSecurity(BaseModel):
-    """How the broker's Kafka clients authenticate. Local development: PLAINTEXT on loopback.
-    Production: SASL_SSL with SCRAM, or SSL with a client certificate (mutual TLS)."""
-
-    protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
-    username: str | None = None
-    password: SecretStr | None = None
-    ca_file: Path | None = None
-    cert_file: Path | None = None  # the client's certificate, for mutual TLS
-    key_file: Path | None = None
 
 
 class RoutingSettings(BaseModel):

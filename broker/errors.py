@@ -19,30 +19,22 @@ BrokerError
 ├── DirectoryError         a directory change is refused (see services/directory_changes.py)
 ├── CsvImportError         a directory CSV file cannot be read (file, row and field named)
 └── PublishFailed          Kafka did not acknowledge a record
+
+The envelope, key-file and publishing errors are the agency package's (``producers.errors``):
+an agency's system raises and catches the very same classes.
 """
 
-
-class BrokerError(Exception):
-    pass
-
-
-class EnvelopeError(BrokerError):
-    pass
-
-
-class SignatureInvalid(EnvelopeError):
-    pass
-
-
-class DecryptionFailed(EnvelopeError):
-    pass
+from producers.errors import BrokerError as BrokerError
+from producers.errors import DecryptionFailed as DecryptionFailed
+from producers.errors import EnvelopeError as EnvelopeError
+from producers.errors import EventMismatch as EventMismatch
+from producers.errors import KeyFileError as KeyFileError
+from producers.errors import KeyFileExists as KeyFileExists
+from producers.errors import PublishFailed as PublishFailed
+from producers.errors import SignatureInvalid as SignatureInvalid
 
 
 class UnknownSigningKey(EnvelopeError):
-    pass
-
-
-class EventMismatch(EnvelopeError):
     pass
 
 
@@ -55,14 +47,6 @@ class EventOutsideWindow(EnvelopeError):
 
 
 class EventNotPermitted(EnvelopeError):
-    pass
-
-
-class KeyFileError(BrokerError):
-    pass
-
-
-class KeyFileExists(KeyFileError):
     pass
 
 
@@ -99,7 +83,3 @@ class CsvImportError(BrokerError):
         )
         super().__init__(f"{where}: {problem}")
         self.file, self.row, self.field = file, row, field
-
-
-class PublishFailed(BrokerError):
-    pass

@@ -12,17 +12,11 @@ from datetime import datetime
 from types import TracebackType
 from typing import Literal, Protocol, Self
 
+# One record to publish to Kafka, already sealed: defined with the agency package, which
+# publishes them too.
+from producers.kafka import Message as Message
+
 Clock = Callable[[], datetime]
-
-
-@dataclass(frozen=True)
-class Message:
-    """One record to publish to Kafka: already sealed, nothing personal in clear."""
-
-    topic: str
-    key: str
-    value: bytes
-    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 class Publisher(Protocol):

@@ -20,13 +20,13 @@ from pydantic import ValidationError
 
 from broker.adapters import audit, metrics
 from broker.adapters.dead_letter_topic import Source, dead_letter
-from broker.adapters.envelopes import verify_notice
 from broker.adapters.kafka import ConsumerHealth, Received, consume
 from broker.adapters.webhooks import HttpWebhookSender
 from broker.bootstrap import Runtime
 from broker.errors import EnvelopeError
 from broker.ports import Message
 from broker.services import inbox, webhook_dispatch
+from producers.envelopes import verify_notice
 from schemas.notices import NoticeHeader, SealedNotice
 
 log = structlog.get_logger(__name__)

@@ -14,14 +14,15 @@ from pydantic import ValidationError
 
 from broker.adapters import audit, dead_letter_topic, metrics
 from broker.adapters.data_keys import key_name
-from broker.adapters.envelopes import open_event
 from broker.adapters.kafka import ConsumerHealth, Received, consume
 from broker.bootstrap import Runtime
 from broker.errors import BrokerError
 from broker.ports import Message
-from broker.pseudonyms import person_identifier, pseudonym, unmatched_key_name
+from broker.pseudonyms import unmatched_key_name
 from broker.services.routing import Routed, RoutingDeps, outbox, record_events
 from consumers.follow_up_timer import run_follow_up_timer
+from producers.envelopes import open_event
+from producers.pseudonyms import person_identifier, pseudonym
 from schemas.transport import EventHeader, SealedEvent
 
 log = structlog.get_logger(__name__)

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from broker.adapters import crypto, recipient_keys
-from broker.adapters.envelopes import open_notice
-from broker.errors import DecryptionFailed, KeyFileError
-from broker.keys import BrokerPublicKeys
+from producers import crypto, recipient_keys
+from producers.broker_keys import BrokerPublicKeys
+from producers.envelopes import open_notice
+from producers.errors import DecryptionFailed, KeyFileError
 from schemas.notices import NoticeBody, NoticeHeader, SealedNotice
 
 

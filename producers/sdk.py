@@ -22,13 +22,11 @@ from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from broker.adapters import crypto
-from broker.adapters.envelopes import seal_event, sign_event
-from broker.adapters.kafka import KafkaPublisher, Topics
-from broker.config import KafkaSecurity
-from broker.keys import BrokerPublicKeys
-from broker.ports import Message
-from broker.pseudonyms import person_key, producer_secret
+from producers import crypto
+from producers.broker_keys import BrokerPublicKeys
+from producers.envelopes import seal_event, sign_event
+from producers.kafka import KafkaPublisher, KafkaSecurity, Message, events_topic
+from producers.pseudonyms import person_key, producer_secret
 from schemas.events import Event
 from schemas.transport import EventHeader, SignedEvent
 
@@ -54,7 +52,7 @@ class EventPublisher:
             producer_secret(signing_key) if signing_key else secrets.token_bytes(32)
         )
         self._signing_key = signing_key
-        self._topic = Topics.with_prefix(topic_prefix).events
+        self._topic = events_topic(topic_prefix)
 
     async def __aenter__(self) -> Self:
         await self._kafka.start()

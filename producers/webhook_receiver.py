@@ -23,9 +23,9 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
-from broker.adapters import webhooks
-from broker.errors import BrokerError
-from broker.keys import BrokerPublicKeys
+from producers import webhook_signatures as webhooks
+from producers.broker_keys import BrokerPublicKeys
+from producers.errors import BrokerError
 from schemas.notices import NoticeHeader, SealedNotice
 
 DEFAULT_TOLERANCE = timedelta(minutes=5)

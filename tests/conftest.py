@@ -37,12 +37,12 @@ from broker.adapters import db
 from broker.bootstrap import Runtime, runtime
 from broker.config import Settings, TopicSettings
 from broker.demo import family
+from broker.entrypoints.gateway import create_gateway
 from broker.entrypoints.inbox_api import create_inbox_api
 from broker.keys import KeyStore, audit_key
 from broker.services.directory_admin import load_directory
 from consumers.delivery import run_delivery
 from consumers.router import run_router
-from producers.gateway import create_gateway
 
 # Image for the Docker path; testcontainers' KafkaContainer drives Confluent's images.
 KAFKA_TEST_IMAGE = os.environ.get("SGB_KAFKA_TEST_IMAGE", "confluentinc/cp-kafka:7.9.0")

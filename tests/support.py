@@ -16,12 +16,14 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters import crypto, db, tokens
-from broker.adapters.envelopes import seal_event, sign_event
+from broker.adapters import db, tokens
 from broker.demo import family
-from broker.keys import BrokerPublicKeys
 from broker.rules.deadlines import is_working_time
 from broker.services.directory_admin import load_directory
+from producers import auth as agency_auth
+from producers import crypto
+from producers.broker_keys import BrokerPublicKeys
+from producers.envelopes import seal_event, sign_event
 from producers.receiver import NoticeReceiver
 from producers.sdk import signature_header
 from schemas.events import Event, EventAdapter
@@ -120,7 +122,7 @@ class OrgTokens(httpx.Auth):
 
 
 def token_request(url: httpx.URL, org: str, key: Ed25519PrivateKey) -> httpx.Request:
-    assertion = tokens.assertion(org, key, crypto.key_id(key.public_key()), str(url))
+    assertion = agency_auth.assertion(org, key, crypto.key_id(key.public_key()), str(url))
     form = {"grant_type": "client_credentials", "client_assertion_type": tokens.ASSERTION_TYPE,
             "client_assertion": assertion}  # fmt: skip
     return httpx.Request("POST", url, data=form)

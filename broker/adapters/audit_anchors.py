@@ -12,8 +12,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from broker.adapters.audit import Anchor
 from broker.adapters.kafka import client_options
-from broker.config import KafkaSecurity
 from broker.ports import Message
+from producers.kafka import KafkaSecurity
 
 ANCHOR_KEY = "audit-anchor"
 FIRST_WINDOW = 256  # records read back from each partition's end at first, doubled until found

@@ -38,10 +38,10 @@ import structlog
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from broker.adapters import crypto
 from broker.errors import DataKeyShredded, DataKeyUnusable, KeyFileError
 from broker.ports import DataKeyStore
-from broker.pseudonyms import pseudonym
+from producers import crypto
+from producers.pseudonyms import pseudonym
 
 __all__ = ["DataKeyShredded", "FileDataKeys", "household_shredded", "key_name"]
 

@@ -29,8 +29,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from broker.adapters.kafka import client_options
-from broker.config import KafkaSecurity
 from broker.ports import Message
+from producers.kafka import KafkaSecurity
 
 REASON = "sgb-reason"
 SOURCE_TOPIC = "sgb-source-topic"

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import chronology, crypto, db
+from broker.adapters import chronology, db
 from broker.errors import EventNotPermitted, UnknownSigningKey
 from broker.rules.authorisation import may_publish
 from broker.rules.deadlines import OFFICE_HOURS, SchoolCalendar, WorkingHours, nation_of
@@ -34,6 +34,7 @@ from broker.rules.move import LISTED_PLAN, listed_plans_prefix
 from broker.rules.step_down import stepped_down_children
 from broker.rules.trust import linked_orgs
 from broker.rules.unmatched import unmatched_ids
+from producers import crypto
 from schemas.events import EventType, FamilyMovingArea, PersonRef, PlanRecord, ServiceWithdrawal
 from schemas.notices import PersonView, ProfessionalView
 

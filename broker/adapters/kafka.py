@@ -16,26 +16,28 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     CommitFailedError,
     IllegalGenerationError,
     IllegalStateError,
-    KafkaError,
     RebalanceInProgressError,
     UnknownMemberIdError,
 )
-from aiokafka.helpers import create_ssl_context
 from aiokafka.structs import TopicPartition
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+import producers.kafka
 from broker.adapters import metrics
-from broker.config import KafkaSecurity, TopicSettings
+from broker.config import TopicSettings
 from broker.delivery.backoff import Backoff
 from broker.errors import PublishFailed
 from broker.ports import Message
+from producers.kafka import PRODUCER_SETTINGS as PRODUCER_SETTINGS
+from producers.kafka import KafkaSecurity, events_topic
+from producers.kafka import client_options as client_options
 
 log = structlog.get_logger(__name__)
 TOPIC_ALREADY_EXISTS = 36
@@ -54,7 +56,7 @@ class Topics:
     @classmethod
     def with_prefix(cls, prefix: str) -> "Topics":
         return cls(
-            events=f"{prefix}events",
+            events=events_topic(prefix),
             notices=f"{prefix}notices",
             acknowledgements=f"{prefix}acknowledgements",
             dead_letters=f"{prefix}dead-letters",
@@ -78,26 +80,6 @@ class Topics:
             self.dead_letters: settings.dead_letter_retention_ms,
             self.audit: settings.audit_retention_ms,
         }
-
-
-def client_options(security: KafkaSecurity | None) -> dict[str, Any]:
-    """aiokafka's connection options for the configured protocol (SCRAM, mutual TLS)."""
-    if security is None or security.protocol == "PLAINTEXT":
-        return {}
-    options: dict[str, Any] = {
-        "security_protocol": security.protocol,
-        "ssl_context": create_ssl_context(
-            cafile=str(security.ca_file) if security.ca_file else None,
-            certfile=str(security.cert_file) if security.cert_file else None,
-            keyfile=str(security.key_file) if security.key_file else None,
-        ),
-    }
-    if security.protocol == "SASL_SSL":
-        password = security.password.get_secret_value() if security.password else None
-        options |= {"sasl_mechanism": security.sasl_mechanism,
-                    "sasl_plain_username": security.username,
-                    "sasl_plain_password": password}  # fmt: skip
-    return options
 
 
 async def ensure_topics(
@@ -125,17 +107,8 @@ async def ensure_topics(
         await admin.close()
 
 
-# Longer than Kafka takes to restart or elect new leaders, so those only delay a publish.
-PUBLISH_DEADLINE_S = 60.0
-
-# The client settings the broker runs with. The benchmark's raw-aiokafka baseline takes the
-# very same, so that the two are compared like for like.
-PRODUCER_SETTINGS: dict[str, Any] = {
-    "acks": "all",
-    "enable_idempotence": True,
-    "linger_ms": 5,
-    "compression_type": None,
-}
+# The consumer settings the broker runs with (its producer's: ``PRODUCER_SETTINGS``); the
+# benchmark's raw-aiokafka baseline takes the very same, so the two compare like for like.
 CONSUMER_SETTINGS: dict[str, Any] = {
     "enable_auto_commit": False,
     "auto_offset_reset": "earliest",
@@ -144,46 +117,10 @@ CONSUMER_SETTINGS: dict[str, Any] = {
 MAX_RECORDS = 200  # records handed to a handler at once
 
 
-class KafkaPublisher:
-    """An idempotent, acks=all producer. ``publish`` returns once Kafka has every record, or
-    raises PublishFailed: a refusal, or no acknowledgement within ``deadline_s`` (Kafka away).
-    A record not acknowledged in time may still be written later, so the caller's retry can
-    put it on Kafka twice: every consumer keeps a record once by its id."""
+class KafkaPublisher(producers.kafka.KafkaPublisher):
+    """The agency package's publisher, counting what it published in the broker's metrics."""
 
-    def __init__(
-        self, bootstrap: str, security: KafkaSecurity | None = None, *,
-        deadline_s: float = PUBLISH_DEADLINE_S, **overrides: Any,
-    ) -> None:  # fmt: skip
-        self._deadline_s = deadline_s
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
-            **client_options(security),
-            **(PRODUCER_SETTINGS | overrides),
-        )
-        self.started = False
-
-    async def start(self) -> None:
-        await self._producer.start()
-        self.started = True
-
-    async def stop(self) -> None:
-        self.started = False
-        await self._producer.stop()
-
-    async def publish(self, messages: Sequence[Message]) -> None:
-        try:
-            async with asyncio.timeout(self._deadline_s):
-                futures = [
-                    await self._producer.send(
-                        m.topic, m.value, key=m.key.encode(), headers=list(m.headers)
-                    )
-                    for m in messages
-                ]
-                await asyncio.gather(*futures)
-        except TimeoutError as exc:
-            raise PublishFailed("Kafka did not acknowledge in time") from exc
-        except KafkaError as exc:
-            raise PublishFailed(f"Kafka did not acknowledge: {type(exc).__name__}") from exc
+    def _published(self, messages: Sequence[Message]) -> None:
         for message in messages:
             _count_published(topic_role(message.topic))
 

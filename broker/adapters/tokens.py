@@ -23,13 +23,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from jwt.types import Options
 
 from broker.errors import BrokerError
+from producers.auth import ASSERTION_TYPE as ASSERTION_TYPE
 
 ALGORITHMS = ["EdDSA"]  # pinned: a token with any other algorithm is refused
 ISSUER = "safeguarding-broker"
 API_AUDIENCE = "safeguarding-broker-api"
 TOKEN_LIFETIME_S = 300
 ASSERTION_MAX_LIFETIME_S = 300
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 class NotAuthenticated(BrokerError):
@@ -54,15 +54,6 @@ KeyLookup = Callable[[str, str], Awaitable[Ed25519PublicKey]]
 # Records an assertion id until it expires (Unix seconds); False when it was recorded before.
 Remember = Callable[[str, int], Awaitable[bool]]
 MAX_JTI_CHARS = 200  # the column that remembers it
-
-
-def assertion(org_id: str, key: Ed25519PrivateKey, key_id: str, audience: str) -> str:
-    """What an organisation's system sends to get a token (the SDK's side); ``audience`` is
-    the URL of the token endpoint it is sent to."""
-    now = int(time.time())
-    claims = {"iss": org_id, "sub": org_id, "aud": audience, "iat": now,
-              "exp": now + 60, "jti": str(uuid.uuid4())}  # fmt: skip
-    return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": key_id})
 
 
 async def verify_assertion(

@@ -15,7 +15,7 @@ from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 
 from broker.adapters.kafka import client_options
-from broker.config import KafkaSecurity
+from producers.kafka import KafkaSecurity
 
 DELETE_TIMEOUT_MS = 30_000
 

@@ -13,8 +13,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from broker.adapters import crypto
-from broker.adapters.recipient_keys import HYBRID_FILE_TAG, new_hybrid
 from broker.fixtures.partnership import (
     AREA,
     CHILD_B,
@@ -29,6 +27,8 @@ from broker.fixtures.partnership import (
     directory,
 )
 from broker.rules.deadlines import LONDON, is_working_time
+from producers import crypto
+from producers.recipient_keys import HYBRID_FILE_TAG, new_hybrid
 from schemas.events import (
     AppointmentOutcome,
     EdAttendance,

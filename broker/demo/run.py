@@ -23,11 +23,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
 from sqlalchemy import func, select
 
-from broker.adapters import crypto, db
+from broker.adapters import db
 from broker.demo import family
 from broker.demo.show import show_inbox
 from broker.keys import KeyStore, audit_key
 from broker.services.directory_admin import load_directory
+from producers import crypto
 from producers.auth import OrganisationAuth
 from producers.sdk import signature_header
 from schemas.events import EventAdapter

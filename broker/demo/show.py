@@ -10,12 +10,12 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from broker.adapters.crypto import RecipientPrivateKey
 from broker.demo import family
 from broker.errors import EnvelopeError
-from broker.keys import BrokerPublicKeys
 from broker.rules.deadlines import LONDON
 from producers.auth import OrganisationAuth
+from producers.broker_keys import BrokerPublicKeys
+from producers.crypto import RecipientPrivateKey
 from producers.receiver import NoticeReceiver
 from schemas.notices import NoticeBody, NoticeHeader, PersonView, SchoolGuidance, SealedNotice
 

@@ -22,12 +22,13 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters import crypto, db, refusals, tokens
+from broker.adapters import db, refusals, tokens
 from broker.adapters.directory import SqlDirectory
 from broker.adapters.tokens import MalformedAssertion, NotAuthenticated, NotAuthorised, Principal
 from broker.entrypoints import limits
 from broker.rules.family import OrgKind
 from broker.rules.scopes import ADMIN, FRONT_DOOR, PUBLISH, READ_NOTICES, scopes_for
+from producers import crypto
 
 router = APIRouter()
 

@@ -65,7 +65,7 @@ def _everything() -> None:
 @app.command()
 def gateway(host: Host = "127.0.0.1", port: int = 8080) -> None:
     """Serve the HTTP event gateway (ops endpoints on SGB_OPS_PORT)."""
-    from producers.gateway import create_gateway
+    from broker.entrypoints.gateway import create_gateway
 
     _require_keys("gateway")
     _serve(create_gateway, host, port)

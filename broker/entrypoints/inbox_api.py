@@ -33,10 +33,10 @@ from broker.entrypoints.limits import protect
 from broker.errors import DataKeyShredded, DataKeyUnusable, PublishFailed
 from broker.keys import PROCESS_KEYS
 from broker.ports import Message
-from broker.pseudonyms import pseudonym
 from broker.rules.deadlines import DIGEST_TIME, LONDON
 from broker.rules.escalation import MAX_REASON_CHARS
 from broker.services import follow_ups, inbox, matching, receipts
+from producers.pseudonyms import pseudonym
 from schemas.notices import NoticeHeader, Receipt, SealedNotice
 
 log = structlog.get_logger(__name__)

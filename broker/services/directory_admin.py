@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import audit, crypto, db, recipient_keys
+from broker.adapters import audit, db
 from broker.delivery.webhook_targets import Network, refused_host
 from broker.errors import DirectoryError
 from broker.services.directory_changes import (
@@ -37,6 +37,7 @@ from broker.services.directory_changes import (
     replace_rows,
     require,
 )
+from producers import crypto, recipient_keys
 from schemas.directory import (
     ContactSpec,
     DirectorySpec,

@@ -24,11 +24,12 @@ from urllib.parse import urlsplit
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import audit, db, recipient_keys
+from broker.adapters import audit, db
 from broker.delivery.webhook_targets import Network, refused_host
 from broker.services import directory_admin as admin
 from broker.services.bulk_rows import Children, Rows, chunks, existing_ids, select_in, table_of
 from broker.services.directory_changes import Delta, DuplicateValue, MissingReference, Outcome
+from producers import recipient_keys
 from schemas.directory import (
     ContactSpec,
     DirectorySpec,

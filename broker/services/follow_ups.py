@@ -18,13 +18,12 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from broker.adapters import audit, data_quality, db, metrics, recipient_keys
+from broker.adapters import audit, data_quality, db, metrics
 from broker.adapters.data_quality import Gap, Issue
 from broker.adapters.directory import ContactRecord, SqlDirectory, working_hours_of
 from broker.errors import DataKeyShredded, DataKeyUnusable, KeyFileError, RecipientKeyUnusable
 from broker.keys import KeyStore
 from broker.ports import DataKeyStore, Message
-from broker.pseudonyms import pseudonym
 from broker.rules.deadlines import deadline_for, is_working_time, nation_of
 from broker.rules.escalation import (
     ESCALATION_PERIOD,
@@ -39,6 +38,8 @@ from broker.rules.escalation import (
 from broker.rules.family import Addressee, ContactRole
 from broker.rules.minimisation import rule_for_reader
 from broker.services import notice_records, reader_views, steps_owed
+from producers import recipient_keys
+from producers.pseudonyms import pseudonym
 from schemas.notices import FollowUp, NoticeBody, NoticeHeader, NoticeType, Severity
 
 log = structlog.get_logger(__name__)

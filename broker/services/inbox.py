@@ -12,9 +12,10 @@ from uuid import UUID
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import audit, bulk, crypto, db
+from broker.adapters import audit, bulk, db
 from broker.errors import BrokerError, DataKeyShredded, DataKeyUnusable
 from broker.ports import DataKeyStore
+from producers import crypto
 from schemas.notices import NoticeHeader, SealedNotice
 
 

@@ -31,11 +31,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import audit, db, recipient_keys
+from broker.adapters import audit, db
 from broker.delivery.webhook_targets import Network
 from broker.errors import DirectoryError
 from broker.services import directory_admin as admin
 from broker.services.directory_changes import Outcome
+from producers import recipient_keys
 from schemas.directory import ContactSpec, DirectorySpec, OrganisationSpec
 
 KEY_CHANGE_EXPIRY = timedelta(hours=72)

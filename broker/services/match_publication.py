@@ -21,12 +21,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import db
-from broker.adapters.envelopes import open_event, seal_event
 from broker.errors import PublishFailed
 from broker.keys import KeyStore
 from broker.ports import DataKeyStore, Message, Publisher
-from broker.pseudonyms import person_key
 from broker.services import matching
+from producers.envelopes import open_event, seal_event
+from producers.pseudonyms import person_key
 from schemas.transport import EventHeader, SealedEvent, SignedEvent
 
 log = structlog.get_logger(__name__)

@@ -27,10 +27,11 @@ from pydantic import BaseModel
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import audit, crypto, db
+from broker.adapters import audit, db
 from broker.errors import BrokerError
 from broker.ports import DataKeyStore
 from broker.rules.admission import Arrival
+from producers import crypto
 from schemas.events import Event, PersonRef
 from schemas.transport import EventHeader, SealedEvent
 

@@ -11,13 +11,14 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import crypto, db, recipient_keys
+from broker.adapters import db
 from broker.adapters.directory import ContactRecord
-from broker.adapters.envelopes import seal_notice
 from broker.errors import DataKeyUnusable, KeyFileError, RecipientKeyUnusable
 from broker.keys import KeyStore
 from broker.ports import DataKeyStore
 from broker.rules.family import Addressee, ContactRole
+from producers import crypto, recipient_keys
+from producers.envelopes import seal_notice
 from schemas.notices import NoticeBody, NoticeHeader, SealedNotice
 
 

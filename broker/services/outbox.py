@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import db
 from broker.ports import Message, Publisher
-from broker.pseudonyms import pseudonym
+from producers.pseudonyms import pseudonym
 
 log = structlog.get_logger(__name__)
 RELAY_BATCH = 500

@@ -26,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import audit, chronology, db
 from broker.adapters.directory import FamilyContext, SqlDirectory
-from broker.adapters.envelopes import open_event
 from broker.errors import BrokerError
 from broker.ports import Message
 from broker.rules.admission import Arrival
@@ -42,6 +41,7 @@ from broker.rules.trust import (
 )
 from broker.services import directory_changes
 from broker.services.sealing import EventNotices
+from producers.envelopes import open_event
 from schemas.events import Event, FamilyMovingArea, ServiceWithdrawal
 from schemas.notices import NoticeHeader
 from schemas.transport import EventHeader, SealedEvent

@@ -15,7 +15,7 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import audit, db, recipient_keys
+from broker.adapters import audit, db
 from broker.adapters.directory import OrgRecord, SqlDirectory, working_hours_of
 from broker.errors import DataKeyShredded, DataKeyUnusable, RecipientKeyUnusable
 from broker.rules.deadlines import deadline_for, nation_of
@@ -25,6 +25,7 @@ from broker.rules.plan_bodies import review_reminder
 from broker.rules.step_down import REMINDER_RULE, is_reminded, reminder_at
 from broker.services import notice_records
 from broker.services.follow_ups import FollowUpDeps, chronicle
+from producers import recipient_keys
 from schemas.notices import FollowUp, NoticeHeader, NoticeType, Severity
 
 log = structlog.get_logger(__name__)

@@ -30,8 +30,9 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from broker.adapters import audit, db
 from broker.ports import DataKeyStore
-from broker.pseudonyms import pseudonym, unmatched_key_name
+from broker.pseudonyms import unmatched_key_name
 from broker.services import matching
+from producers.pseudonyms import pseudonym
 
 
 async def shred_household(

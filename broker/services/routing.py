@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import audit, chronology, db, event_receipts, metrics
 from broker.adapters.directory import FamilyContext, SqlDirectory
-from broker.adapters.envelopes import open_event, verified_event
 from broker.adapters.kafka import Topics
 from broker.errors import EnvelopeError, ReplayedEvent
 from broker.keys import KeyStore
@@ -35,6 +34,7 @@ from broker.rules.trust import Screened, linked_orgs, screen
 from broker.services import directory_changes, matching, proposals
 from broker.services.outbox import Outbox
 from broker.services.sealing import EventNotices
+from producers.envelopes import open_event, verified_event
 from schemas.events import (
     AppointmentOutcome,
     EdAttendance,

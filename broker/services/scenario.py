@@ -55,9 +55,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NaiveDatetime, model_validator
 from sqlalchemy import select
 
-from broker.adapters import crypto, db
+from broker.adapters import db
 from broker.adapters.data_keys import FileDataKeys
-from broker.adapters.envelopes import open_notice, seal_event, sign_event
 from broker.adapters.kafka import Topics
 from broker.fixtures import partnership
 from broker.keys import KeyStore, audit_key
@@ -67,6 +66,8 @@ from broker.rules.thresholds import Thresholds
 from broker.services import follow_ups, next_steps, proposals, receipts, reminders
 from broker.services.directory_admin import load_directory
 from broker.services.routing import RoutingDeps, outbox, route_event
+from producers import crypto
+from producers.envelopes import open_notice, seal_event, sign_event
 from schemas.directory import DirectorySpec
 from schemas.events import EventAdapter
 from schemas.notices import (

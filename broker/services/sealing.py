@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import data_quality, recipient_keys
+from broker.adapters import data_quality
 from broker.adapters.data_keys import key_name
 from broker.adapters.data_quality import Gap, Issue
 from broker.adapters.directory import (
@@ -30,7 +30,7 @@ from broker.adapters.directory import (
 )
 from broker.errors import RecipientKeyUnusable, Unsealable
 from broker.ports import Message
-from broker.pseudonyms import person_identifier, pseudonym, unmatched_key_name
+from broker.pseudonyms import unmatched_key_name
 from broker.rules.accuracy import Reading, reading
 from broker.rules.admission import Arrival
 from broker.rules.deadlines import SchoolCalendar, deadline_for, digest_hold, nation_of
@@ -46,6 +46,8 @@ from broker.rules.school_deputy import is_deputy_copy, key_adult_of
 from broker.rules.school_notice import SchoolNotice, for_school, school_guidance
 from broker.services import notice_records, reader_views, reminders, steps_owed
 from broker.services.plan_details import told_step_downs
+from producers import recipient_keys
+from producers.pseudonyms import person_identifier, pseudonym
 from schemas.events import Event
 from schemas.notices import NoticeBody, NoticeHeader, NoticeType, StepDownView
 

@@ -26,15 +26,15 @@ from broker.adapters import audit, bulk, db, metrics
 from broker.adapters.dead_letter_topic import Source, dead_letter
 from broker.adapters.directory import SqlDirectory
 from broker.adapters.kafka import KafkaPublisher, Topics, is_transient
-from broker.adapters.webhooks import signature_headers
 from broker.config import WebhookSettings
 from broker.delivery.circuit_breaker import Breaker, BreakerState
 from broker.delivery.webhook_delivery import Attempt, Next, Verdict, after
 from broker.errors import BrokerError, DataKeyShredded
 from broker.keys import KeyStore
 from broker.ports import DataKeyStore
-from broker.pseudonyms import pseudonym
 from broker.services import inbox, receipts
+from producers.pseudonyms import pseudonym
+from producers.webhook_signatures import signature_headers
 from schemas.notices import NoticeHeader
 
 log = structlog.get_logger(__name__)

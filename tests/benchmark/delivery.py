@@ -23,12 +23,12 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from broker.adapters import db
-from broker.adapters.envelopes import seal_notice
 from broker.adapters.kafka import MAX_RECORDS, Received
 from broker.bootstrap import Runtime, runtime
 from broker.config import Settings, TopicSettings
 from broker.keys import KeyStore
 from consumers.delivery import handle_notices
+from producers.envelopes import seal_notice
 from schemas.notices import NoticeBody, NoticeHeader, NoticeType, Severity
 
 HOUSEHOLDS = 100  # notices spread over this many households' data keys

@@ -17,8 +17,10 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from broker.adapters import crypto, tokens
+from broker.adapters import tokens
 from broker.config import Settings
+from producers import auth as agency_auth
+from producers import crypto
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 EXAMPLES = 20
@@ -73,7 +75,7 @@ def wait_healthy(port: int) -> None:
 
 def front_door_token(port: int, key: Ed25519PrivateKey) -> str:
     url = f"http://127.0.0.1:{port}/v1/oauth/token"
-    assertion = tokens.assertion("la-front-door", key, crypto.key_id(key.public_key()), url)
+    assertion = agency_auth.assertion("la-front-door", key, crypto.key_id(key.public_key()), url)
     answer = httpx.post(url, data={
         "grant_type": "client_credentials", "client_assertion_type": tokens.ASSERTION_TYPE,
         "client_assertion": assertion})  # fmt: skip

@@ -12,12 +12,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from support import open_listed, post_signed, wait_for_notices
 
-from broker.adapters import audit, crypto, db
+from broker.adapters import audit, db
 from broker.bootstrap import Runtime
 from broker.demo import family
 from broker.errors import DecryptionFailed
 from broker.pseudonyms import unmatched_key_name
 from broker.services.retention import shred_household
+from producers import crypto
 from producers.receiver import NoticeReceiver
 from schemas.notices import SealedNotice
 

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from broker.keys import BrokerPublicKeys
+from producers.broker_keys import BrokerPublicKeys
 from producers.webhook_receiver import WebhookReceiver, WebhookRejected
 from schemas.notices import NoticeHeader
 

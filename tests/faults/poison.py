@@ -23,12 +23,13 @@ from pathlib import Path
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters import crypto, db
-from broker.pseudonyms import pseudonym
+from broker.adapters import db
 from broker.rules.fallback import to_front_door
 from broker.rules.family import ContactRole, Decision, Family
 from broker.rules.out_of_hours import with_out_of_hours
 from broker.services.directory_changes import record
+from producers import crypto
+from producers.pseudonyms import pseudonym
 from schemas.events import Event
 
 from .population import Expectation, Household, Population

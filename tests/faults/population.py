@@ -19,12 +19,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from broker.adapters import crypto
 from broker.rules.escalation import escalation_chain, follow_up_rule, reroute_target
 from broker.rules.family import Decision, Family, HouseholdRole, Member, OrgKind
 from broker.rules.history import PersonHistory
 from broker.rules.out_of_hours import front_door_open
 from broker.rules.routing import decide
+from producers import crypto
 from schemas.directory import (
     ContactSpec,
     DirectorySpec,

@@ -15,11 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from support import OrgTokens
 
-from broker.adapters import crypto, db
+from broker.adapters import db
 from broker.config import Settings
 from broker.entrypoints.admin_api import create_admin_api, import_folder
 from broker.keys import KeyStore
 from broker.services.directory_admin import UnsealableKey
+from producers import crypto
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from support import token_request
 
-from broker.adapters import audit, crypto, tokens
+from broker.adapters import audit, tokens
 from broker.bootstrap import Runtime
+from producers import crypto
 
 pytestmark = pytest.mark.integration
 

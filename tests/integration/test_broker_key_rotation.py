@@ -11,9 +11,10 @@ from support import demo_database, sealed_crisis
 from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.kafka import Topics
 from broker.errors import DecryptionFailed
-from broker.keys import PUBLIC_FILE, REGISTRY_FILE, RETIRED_DIR, BrokerPublicKeys, KeyStore
+from broker.keys import PUBLIC_FILE, REGISTRY_FILE, RETIRED_DIR, KeyStore
 from broker.services.routing import RoutingDeps, route_event
 from broker.services.scenario import CollectingPublisher
+from producers.broker_keys import BrokerPublicKeys
 from producers.receiver import NoticeReceiver
 from schemas.notices import SealedNotice
 

@@ -10,7 +10,6 @@ import pytest
 from support import demo_database
 
 from broker.adapters.data_keys import FileDataKeys
-from broker.adapters.envelopes import seal_event, sign_event
 from broker.adapters.kafka import Topics
 from broker.demo import family
 from broker.keys import KeyStore
@@ -18,6 +17,7 @@ from broker.rules.deadlines import next_digest
 from broker.services import inbox
 from broker.services.routing import RoutingDeps, route_event
 from broker.services.scenario import CollectingPublisher
+from producers.envelopes import seal_event, sign_event
 from schemas.events import EventAdapter
 from schemas.notices import SealedNotice
 from schemas.transport import EventHeader

@@ -10,13 +10,13 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import select
 
 from broker.adapters import audit, db
-from broker.adapters.envelopes import seal_notice
 from broker.adapters.kafka import Received
 from broker.bootstrap import Runtime, runtime
 from broker.config import Settings
 from broker.keys import audit_key
 from broker.ports import Message
 from consumers.delivery import handle_notices
+from producers.envelopes import seal_notice
 from schemas.notices import NoticeBody, NoticeHeader, NoticeType, SealedNotice, Severity
 
 pytestmark = pytest.mark.integration

@@ -15,12 +15,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters import crypto, db
+from broker.adapters import db
 from broker.adapters.audit import AuditEntry
 from broker.errors import DirectoryError
 from broker.keys import audit_key
 from broker.services.directory_admin import ImportSummary, load_directory
 from broker.services.directory_bulk import bulk_load_directory
+from producers import crypto
 from schemas.directory import DirectorySpec, OrganisationSpec
 from tests.faults.population import build
 

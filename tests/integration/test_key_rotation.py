@@ -8,7 +8,6 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from support import demo_database, sealed_crisis
 
-from broker.adapters import crypto
 from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.kafka import Topics
 from broker.errors import DecryptionFailed
@@ -16,6 +15,7 @@ from broker.keys import KeyStore
 from broker.services.directory_admin import put_contact
 from broker.services.routing import RoutingDeps, route_event
 from broker.services.scenario import CollectingPublisher
+from producers import crypto
 from producers.receiver import NoticeReceiver
 from schemas.directory import ContactSpec
 from schemas.notices import SealedNotice

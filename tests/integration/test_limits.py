@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from broker.config import Settings
-from producers.gateway import create_gateway
+from broker.entrypoints.gateway import create_gateway
 
 pytestmark = pytest.mark.integration
 

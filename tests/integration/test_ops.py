@@ -19,9 +19,9 @@ from broker.bootstrap import runtime
 from broker.config import Settings
 from broker.demo import family
 from broker.entrypoints import ops
+from broker.entrypoints.gateway import create_gateway
 from broker.entrypoints.inbox_api import create_inbox_api
 from consumers.delivery import run_delivery
-from producers.gateway import create_gateway
 
 pytestmark = pytest.mark.integration
 

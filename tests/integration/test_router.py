@@ -15,10 +15,10 @@ from support import front_door_closed
 
 from broker.adapters import audit, db
 from broker.adapters.dead_letter_topic import DeadLetter, read_all
-from broker.adapters.envelopes import seal_event, sign_event
 from broker.bootstrap import Runtime
 from broker.demo import family
 from broker.keys import KeyStore
+from producers.envelopes import seal_event, sign_event
 from producers.sdk import EventPublisher
 from schemas.events import EdAttendance, PersonRef
 from schemas.transport import EventHeader

@@ -20,16 +20,17 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
 from support import DemoDatabase, demo_database
 
-from broker.adapters import crypto, db
+from broker.adapters import db
 from broker.adapters.data_keys import FileDataKeys
-from broker.adapters.envelopes import seal_event, sign_event
 from broker.adapters.kafka import Topics
 from broker.demo import family
 from broker.keys import KeyStore
-from broker.pseudonyms import pseudonym
 from broker.rules.deadlines import is_working_time
 from broker.services.routing import RoutingDeps, route_event
 from broker.services.scenario import CollectingPublisher
+from producers import crypto
+from producers.envelopes import seal_event, sign_event
+from producers.pseudonyms import pseudonym
 from schemas.events import EventAdapter
 from schemas.notices import NoticeHeader
 from schemas.transport import EventHeader

@@ -23,15 +23,15 @@ from support import post_signed
 from typer.testing import CliRunner
 
 from broker.adapters import db
-from broker.adapters.envelopes import seal_notice
 from broker.bootstrap import Runtime
 from broker.config import Settings, WebhookSettings
 from broker.demo import family
 from broker.entrypoints.dead_letters_cli import app as dead_letters_app
 from broker.entrypoints.dead_letters_cli import described, read_all, replay_letters
-from broker.keys import BrokerPublicKeys
 from broker.services.dead_letters import Replayed
 from broker.services.directory_admin import put_contact
+from producers.broker_keys import BrokerPublicKeys
+from producers.envelopes import seal_notice
 from producers.receiver import NoticeReceiver
 from producers.webhook_receiver import WebhookReceiver, WebhookRejected
 from schemas.directory import ContactSpec

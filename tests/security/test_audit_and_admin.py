@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from support import OrgTokens
 from typer.testing import CliRunner, Result
 
-from broker.adapters import audit, crypto, db
+from broker.adapters import audit, db
 from broker.adapters.audit_anchors import ANCHOR_KEY, newest_anchor
 from broker.bootstrap import Runtime
 from broker.config import Settings
@@ -37,6 +37,7 @@ from broker.entrypoints.inbox_api import create_inbox_api
 from broker.keys import audit_key
 from broker.ports import Message
 from broker.services.directory_admin import load_directory
+from producers import crypto
 from schemas.directory import DirectorySpec, OrganisationSpec, SigningKeySpec
 
 pytestmark = pytest.mark.integration

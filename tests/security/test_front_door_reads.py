@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 from support import post_signed, token_request, wait_for_notices
 
-from broker.adapters import audit, crypto, db
-from broker.adapters.envelopes import seal_event, sign_event
+from broker.adapters import audit, db
+from broker.adapters.accepted_events import SqlAcceptanceRecords
 from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.demo import family
@@ -24,7 +24,8 @@ from broker.rules.admission import Arrival
 from broker.services import matching
 from broker.services.retention import shred_household
 from consumers.follow_up_timer import tick
-from producers import gateway as gateway_module
+from producers import crypto
+from producers.envelopes import seal_event, sign_event
 from producers.sdk import EventPublisher
 from schemas.events import Event, EventAdapter
 from schemas.transport import EventHeader, SealedEvent
@@ -359,14 +360,14 @@ class TestReceiptAuditedOnce:
                 raise PublishFailed("Kafka did not acknowledge the record")
             await genuine(publisher, events)
 
-        async def after_the_router(sessions: Any, events: Any) -> None:
+        async def after_the_router(records: Any, events: Any, *more: Any) -> None:
             # A slow gateway: the router has routed the event before it is recorded.
             await routed(rt, failing["event_id"])
-            await remember(sessions, events)
+            await remember(records, events, *more)
 
-        remember = gateway_module._remember
+        remember = SqlAcceptanceRecords.remember
         monkeypatch.setattr(EventPublisher, "publish_signed", fails_once)
-        monkeypatch.setattr(gateway_module, "_remember", after_the_router)
+        monkeypatch.setattr(SqlAcceptanceRecords, "remember", after_the_router)
         assert (await post_signed(gateway, failing, producer_keys)).status_code == 503
         assert (await post_signed(gateway, failing, producer_keys)).status_code == 202
         assert (await post_signed(gateway, failing, producer_keys)).status_code == 200

@@ -33,16 +33,17 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from support import OrgTokens
 
-from broker.adapters import crypto, db, tokens
+from broker.adapters import db, tokens
 from broker.adapters.audit import AuditEntry
-from broker.adapters.envelopes import seal_notice
 from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.entrypoints.admin_api import create_admin_api
+from broker.entrypoints.gateway import create_gateway
 from broker.entrypoints.inbox_api import create_inbox_api
 from broker.entrypoints.serving import server_config
 from broker.services.directory_admin import put_contact
-from producers.gateway import create_gateway
+from producers import crypto
+from producers.envelopes import seal_notice
 from schemas.directory import ContactSpec
 from schemas.notices import NoticeBody, NoticeHeader, NoticeType, SealedNotice, Severity
 

@@ -17,8 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from support import OrgTokens, inbox_owner, post_signed, wait_for_notices
 
-from broker.adapters import audit, crypto, db
-from broker.adapters.envelopes import seal_event, sign_event
+from broker.adapters import audit, db
 from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.entrypoints.inbox_api import create_inbox_api
@@ -37,6 +36,8 @@ from broker.keys import (
 from broker.rules.admission import Arrival
 from broker.services import matching
 from consumers.follow_up_timer import run_follow_up_timer, tick
+from producers import crypto
+from producers.envelopes import seal_event, sign_event
 from schemas.events import EventAdapter
 from schemas.notices import FollowUp
 from schemas.transport import EventHeader

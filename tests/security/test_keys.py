@@ -26,27 +26,29 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from support import OrgTokens, event_source, post_signed, wait_for_notices
 
-from broker.adapters import audit, crypto, db, webhooks
+from broker.adapters import audit, db
 from broker.adapters.data_keys import FileDataKeys
-from broker.adapters.envelopes import seal_notice
 from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.demo import family
 from broker.entrypoints.admin_api import create_admin_api, import_folder
+from broker.entrypoints.gateway import create_gateway
 from broker.errors import DataKeyUnusable, KeyNotHeld, SignatureInvalid
 from broker.keys import (
     HPKE_FILE,
     PROCESS_KEYS,
     PUBLIC_FILE,
     SIGNING_FILE,
-    BrokerPublicKeys,
     KeyStore,
     audit_key,
 )
 from broker.ports import Message
 from broker.services.directory_admin import UnsealableKey, put_organisation
 from consumers.follow_up_timer import tick
-from producers.gateway import create_gateway
+from producers import crypto
+from producers import webhook_signatures as webhooks
+from producers.broker_keys import BrokerPublicKeys
+from producers.envelopes import seal_notice
 from producers.receiver import NoticeReceiver
 from producers.webhook_receiver import WebhookReceiver, WebhookRejected
 from schemas.directory import OrganisationSpec

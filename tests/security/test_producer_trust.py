@@ -21,14 +21,14 @@ from sqlalchemy import func, select, update
 from support import open_listed, wait_for_notices
 
 from broker.adapters import audit, db
-from broker.adapters.envelopes import seal_event, sign_event
 from broker.adapters.kafka import LOG_APPEND_TIME
 from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.demo import family
-from broker.pseudonyms import person_key, producer_secret, pseudonym
 from broker.rules.minimisation import SCHOOL_SAFE_FACTS
 from broker.rules.school_notice import SUMMARIES as SCHOOL_SUMMARIES
+from producers.envelopes import seal_event, sign_event
+from producers.pseudonyms import person_key, producer_secret, pseudonym
 from producers.sdk import EventPublisher
 from schemas.events import EdAttendance, Event, ParentMentalHealthCrisis, PersonRef
 from schemas.notices import NoticeHeader, NoticeType, SchoolMatter

@@ -11,7 +11,6 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from broker.adapters import crypto, envelopes
 from broker.errors import (
     DecryptionFailed,
     EventMismatch,
@@ -26,9 +25,10 @@ from broker.keys import (
     PUBLIC_FILE,
     REGISTRY_FILE,
     SIGNING_FILE,
-    BrokerPublicKeys,
     KeyStore,
 )
+from producers import crypto, envelopes
+from producers.broker_keys import BrokerPublicKeys
 from schemas.events import EventType
 from schemas.notices import NoticeBody, NoticeHeader, NoticeType, SealedNotice, Severity
 from schemas.transport import EventHeader, SealedEvent

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from broker.adapters import crypto
 from broker.adapters.csv_import import read_directory
 from broker.errors import CsvImportError
+from producers import crypto
 from schemas.directory import (
     ContactSpec,
     DirectorySpec,

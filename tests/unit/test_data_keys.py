@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from broker.adapters import crypto
 from broker.adapters.data_keys import FileDataKeys, household_shredded, key_name
 from broker.errors import DataKeyShredded, DataKeyUnusable
-from broker.pseudonyms import pseudonym
+from producers import crypto
+from producers.pseudonyms import pseudonym
 
 CONTEXT = b"sgb/test/v1"
 A, B = "a" * 32, "b" * 32

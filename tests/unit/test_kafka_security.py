@@ -11,7 +11,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from broker.adapters.kafka import client_options
-from broker.config import KafkaSecurity, Settings
+from broker.config import Settings
+from producers.kafka import KafkaSecurity
 
 
 def self_signed(tmp_path: Path) -> tuple[Path, Path]:

@@ -5,7 +5,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broker.pseudonyms import person_identifier, person_key, producer_secret, pseudonym
+from producers.pseudonyms import person_identifier, person_key, producer_secret, pseudonym
 from schemas.events import PersonRef
 from schemas.nhs import check_digit
 

@@ -10,9 +10,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from pydantic import ValidationError
 
-from broker.adapters import crypto, recipient_keys
-from broker.adapters.envelopes import open_notice, seal_notice
 from broker.errors import DecryptionFailed, KeyFileError
+from producers import crypto, recipient_keys
+from producers.envelopes import open_notice, seal_notice
 from schemas.directory import ContactSpec
 from schemas.notices import HpkeSuiteName, NoticeBody, NoticeHeader, NoticeType, Severity
 

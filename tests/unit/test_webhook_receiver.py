@@ -7,11 +7,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from broker.adapters.envelopes import seal_notice
-from broker.adapters.webhooks import signature_headers
-from broker.keys import BrokerPublicKeys
+from producers.broker_keys import BrokerPublicKeys
+from producers.envelopes import seal_notice
 from producers.receiver import NoticeReceiver
 from producers.webhook_receiver import WebhookReceiver, WebhookRejected
+from producers.webhook_signatures import signature_headers
 from schemas.notices import NoticeBody, NoticeHeader, NoticeType, SealedNotice, Severity
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

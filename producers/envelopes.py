@@ -10,8 +10,8 @@ from datetime import datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from broker.adapters import crypto
-from broker.errors import EventMismatch
+from producers import crypto
+from producers.errors import EventMismatch
 from schemas.events import Event, EventAdapter
 from schemas.notices import NoticeBody, NoticeHeader, SealedNotice
 from schemas.transport import EventHeader, SealedEvent, SignedEvent

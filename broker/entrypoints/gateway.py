@@ -4,29 +4,23 @@
 the event id once Kafka has acknowledged the sealed event (acks=all, idempotent producer);
 posting the same event again is safe and answered 200 with status "duplicate"; reusing an
 event id for different content is a 409. Invalid input gets a 422 naming each field at fault
-and what is wrong with it, never echoing the value sent.
+and what is wrong with it, never echoing the value sent. What accepting an event means is
+``broker.services.acceptance``; this module is the HTTP around it.
 """
 
-import hashlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
-from typing import Annotated, Literal
-from uuid import UUID
+from typing import Annotated
 
 import structlog
 from fastapi import Body, FastAPI, Header, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters import audit, crypto, db, event_receipts
-from broker.adapters.directory import SqlDirectory
-from broker.adapters.envelopes import signed_from_bytes
+from broker.adapters import db
+from broker.adapters.accepted_events import SqlAcceptanceRecords
 from broker.adapters.kafka import Topics, ensure_topics
-from broker.adapters.tokens import NotAuthorised, Principal
 from broker.config import Settings
 from broker.entrypoints import auth, ops, serving
 from broker.entrypoints.http_errors import FieldError, field_error, field_errors, unprocessable
@@ -34,28 +28,21 @@ from broker.entrypoints.limits import protect
 from broker.errors import EnvelopeError, EventNotPermitted, PublishFailed, SignatureInvalid
 from broker.keys import PROCESS_KEYS, KeyStore, audit_key
 from broker.logging import configure_logging
+from broker.services.acceptance import Acceptance, Accepted, Conflict, check_own
+from producers import crypto
 from producers.sdk import EventPublisher
 from schemas.events import Event, EventAdapter
-from schemas.transport import SignedEvent
 
 log = structlog.get_logger(__name__)
 MAX_BATCH = 500
-
-
-class Accepted(BaseModel):
-    event_id: UUID
-    status: Literal["accepted", "duplicate"]
 
 
 class BatchAccepted(BaseModel):
     results: list[Accepted]
 
 
-class Conflict(Exception):
-    """An event id already accepted with different content."""
-
-
 def create_gateway(settings: Settings | None = None) -> FastAPI:
+    """The whole app (lifespan, middleware, error table, routes) is built here, in one place."""
     config = settings or Settings()
 
     @asynccontextmanager
@@ -83,6 +70,7 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
                 app.state.sessions, keys.token, config.administrators, config.token_audiences
             )
             app.state.publisher = publisher
+            app.state.acceptance = Acceptance(SqlAcceptanceRecords(app.state.sessions), publisher)
             app.state.engine = engine
             yield
         await engine.dispose()
@@ -105,10 +93,11 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
         sgb_signature: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
         """One event, signed in the Sgb-Signature header over the exact body bytes."""
-        _own(caller, [event])
+        acceptance = _acceptance(request)
+        check_own(caller.org_id, [event])
         key_id, signature = parse_signature_header(sgb_signature)
-        signed = await _verified(request, event, await request.body(), key_id, signature)
-        [result] = await accept(request, [(event, signed)])
+        signed = await acceptance.verified(event, await request.body(), key_id, signature)
+        [result] = await acceptance.accept([(event, signed)])
         code = 202 if result.status == "accepted" else 200
         return JSONResponse(result.model_dump(mode="json"), status_code=code)
 
@@ -120,14 +109,15 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
         items: Annotated[list[SignedSubmission], Body(min_length=1, max_length=MAX_BATCH)],
     ) -> BatchAccepted:
         """Several events, each as its exact JSON text with its signature."""
+        acceptance = _acceptance(request)
         events = _parsed(items)
-        _own(caller, events)
+        check_own(caller.org_id, events)
         pairs = []
         for event, item in zip(events, items, strict=True):
             signature = crypto.b64decode(item.signature)
-            signed = await _verified(request, event, item.event.encode(), item.key_id, signature)
+            signed = await acceptance.verified(event, item.event.encode(), item.key_id, signature)
             pairs.append((event, signed))
-        return BatchAccepted(results=await accept(request, pairs))
+        return BatchAccepted(results=await acceptance.accept(pairs))
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -138,6 +128,11 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
         lambda: ops.database_problem(api.state.engine),
     ])  # fmt: skip
     return app
+
+
+def _acceptance(request: Request) -> Acceptance:
+    acceptance: Acceptance = request.app.state.acceptance
+    return acceptance
 
 
 SIGNATURE_HEADER_FORM = "keyid=<key id>, sig=<base64 Ed25519 signature of the body>"
@@ -153,12 +148,6 @@ class SignedSubmission(BaseModel):
 class InvalidSubmission(Exception):
     def __init__(self, errors: list[FieldError]) -> None:
         self.errors = errors
-
-
-def _own(caller: Principal, events: Sequence[Event]) -> None:
-    """An organisation publishes its own events only."""
-    if any(event.source_org != caller.org_id for event in events):
-        raise NotAuthorised("an organisation may publish only its own events")
 
 
 def parse_signature_header(value: str | None) -> tuple[str, bytes]:
@@ -185,90 +174,6 @@ def _parsed(items: Sequence[SignedSubmission]) -> list[Event]:
     return events
 
 
-async def _verified(
-    request: Request, event: Event, event_json: bytes, key_id: str, signature: bytes
-) -> SignedEvent:
-    """Checks the producer's signature at the door; the router checks it again."""
-    async with request.app.state.sessions() as session:
-        directory = SqlDirectory(session)
-        key = await directory.signing_key(event.source_org, key_id, datetime.now(UTC))
-        await directory.check_may_publish(event.source_org, event.event_type)
-    crypto.verify_event_bytes(key, event_json, signature)
-    return signed_from_bytes(event_json, signature, key_id)
-
-
-async def accept(request: Request, pairs: Sequence[tuple[Event, SignedEvent]]) -> list[Accepted]:
-    sessions = request.app.state.sessions
-    publisher: EventPublisher = request.app.state.publisher
-    events = [event for event, _ in pairs]
-    async with sessions() as session:
-        seen = {e.event_id: await _already_accepted(session, e) for e in events}
-    fresh = _first_of_each([e for e in events if not seen[e.event_id]])
-    if fresh:
-        chosen = {id(e) for e in fresh}
-        # Audited before it is published (the router may route it at once), and once:
-        # a retry after a failed publish, or the router, finds the receipt audited.
-        await _audit_receipts(sessions, fresh)
-        await publisher.publish_signed([(e, s) for e, s in pairs if id(e) in chosen])
-        await _remember(sessions, fresh)
-    for e in fresh:
-        log.info("event_accepted", event_id=str(e.event_id), event_type=e.event_type.value)
-    unannounced = {e.event_id for e in fresh}
-    results = []
-    for e in events:
-        results.append(Accepted(
-            event_id=e.event_id, status="accepted" if e.event_id in unannounced else "duplicate"
-        ))  # fmt: skip
-        unannounced.discard(e.event_id)
-    return results
-
-
-def _first_of_each(events: Sequence[Event]) -> list[Event]:
-    """A batch that repeats an event id publishes it once."""
-    firsts: dict[UUID, Event] = {}
-    for event in events:
-        if event.event_id in firsts and digest(firsts[event.event_id]) != digest(event):
-            raise Conflict
-        firsts.setdefault(event.event_id, event)
-    return list(firsts.values())
-
-
-def digest(event: Event) -> str:
-    """A fingerprint of what the agency sent, ignoring when the broker received it."""
-    canonical = EventAdapter.dump_json(event.model_copy(update={"received_at": None}))
-    return hashlib.sha256(canonical).hexdigest()
-
-
-async def _already_accepted(session: AsyncSession, event: Event) -> bool:
-    known = await session.get(db.AcceptedEvent, str(event.event_id))
-    if known is None:
-        return False
-    if known.digest != digest(event):
-        raise Conflict
-    return True
-
-
-async def _remember(sessions: async_sessionmaker[AsyncSession], events: Sequence[Event]) -> None:
-    now = datetime.now(UTC)
-    for event in events:
-        try:
-            async with sessions.begin() as session:
-                session.add(db.AcceptedEvent(
-                    event_id=str(event.event_id), digest=digest(event), accepted_at=now
-                ))  # fmt: skip
-        except IntegrityError:
-            log.info("event_accepted_concurrently", event_id=str(event.event_id))
-
-
-async def _audit_receipts(
-    sessions: async_sessionmaker[AsyncSession], events: Sequence[Event]
-) -> None:
-    now = datetime.now(UTC)
-    async with sessions.begin() as session:
-        for event in events:
-            await event_receipts.audit_receipt(session, event, event.source_org, "gateway", now)
-
-
 async def _conflict(_request: Request, _exc: Conflict) -> JSONResponse:
     body = {"detail": "this event id was already used for a different event"}
     return JSONResponse(body, status_code=status.HTTP_409_CONFLICT)
@@ -284,9 +189,7 @@ async def _unsigned(request: Request, exc: EnvelopeError) -> JSONResponse:
     """401 for a missing or bad signature; 403 for an event the organisation may not send."""
     log.warning("event_signature_rejected", reason=type(exc).__name__)
     code = 403 if isinstance(exc, EventNotPermitted) else status.HTTP_401_UNAUTHORIZED
-    async with request.app.state.sessions.begin() as session:
-        await audit.append(session, "event_rejected", "gateway", request.url.path,
-                           {"reason": type(exc).__name__}, datetime.now(UTC))  # fmt: skip
+    await _acceptance(request).record_rejection(request.url.path, type(exc).__name__)
     return JSONResponse({"detail": str(exc)}, status_code=code)
 
 

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.hpke import (
     Suite,
 )
 
-from broker.errors import (
+from producers.errors import (
     DecryptionFailed,
     EnvelopeError,
     KeyFileError,

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.mlkem import MLKEM768PrivateKey, 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.hpke import MLKEM768X25519PrivateKey, MLKEM768X25519PublicKey
 
-from broker.adapters import crypto
-from broker.errors import KeyFileError
+from producers import crypto
+from producers.errors import KeyFileError
 from schemas.notices import HpkeSuiteName
 
 X25519_BYTES, MLKEM768_BYTES = 32, 1184
