@@ -29,7 +29,6 @@ from broker.entrypoints import auth
 from broker.errors import DataKeyShredded, DataKeyUnusable
 from broker.rules.school_notice import REFERENCE_PATTERN
 from broker.services import (
-    follow_ups,
     household_access,
     matching,
     next_steps,
@@ -365,7 +364,7 @@ async def _step(
 ) -> StepRecorded:  # fmt: skip
     _own(org_id, caller)
     rt = _rt(request)
-    deps = follow_ups.FollowUpDeps(rt.keys, rt.data_keys, rt.settings.routing.escalation_period())
+    deps = rt.services.follow_ups  # built once, in bootstrap
     async with rt.sessions.begin() as session:
         done = await next_steps.record_step(session, org_id, str(notice_id), step, outcome,
                                             datetime.now(UTC), deps)  # fmt: skip

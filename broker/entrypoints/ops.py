@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broker.adapters import metrics
 from broker.adapters.kafka import ConsumerHealth, KafkaPublisher
-from broker.bootstrap import Runtime
+from broker.bootstrap import Foundation, Runtime
 
 Check = Callable[[], Awaitable[str | None]]  # None when fine, else the reason
 CHECK_TIMEOUT_S = 2.0
@@ -52,11 +52,12 @@ async def consumer_problem(health: ConsumerHealth) -> str | None:
     return health.problem()
 
 
-def runtime_checks(rt: Runtime, health: ConsumerHealth | None = None) -> list[Check]:
-    checks: list[Check] = [
-        lambda: database_problem(rt.engine),
-        lambda: publisher_problem(rt.publisher),
-    ]
+def runtime_checks(rt: Foundation, health: ConsumerHealth | None = None) -> list[Check]:
+    """The database always; the broker's producer where the process has one (a process
+    opened on the foundation alone publishes nothing through it)."""
+    checks: list[Check] = [lambda: database_problem(rt.engine)]
+    if isinstance(rt, Runtime):
+        checks.append(lambda: publisher_problem(rt.publisher))
     if health is not None:
         checks.append(lambda: consumer_problem(health))
     return checks
