@@ -21,9 +21,10 @@ from broker.config import Settings
 from broker.keys import ALL_PURPOSES, KeyStore, Purpose, audit_key
 from broker.logging import configure_logging
 from broker.services.follow_ups import FollowUpDeps
+from broker.services.inbox_delivery import DeliveryDeps
 from broker.services.match_publication import MatchPublication
 from broker.services.outbox import Outbox
-from broker.services.routing import RoutingDeps
+from broker.services.routing import RoutingDeps, utc_now
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Services:
     follow_ups: FollowUpDeps
     outbox: Outbox
     match_publication: MatchPublication
+    delivery: DeliveryDeps
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,9 @@ def build_services(base: Foundation, kafka: Kafka) -> Services:
     )  # fmt: skip
     outbox = Outbox(sessions, kafka.publisher, kafka.topics.notices, keys.pseudonym_secret)
     matches = MatchPublication(sessions, keys, kafka.publisher, kafka.topics.events)
-    return Services(routing, follow_ups, outbox, matches)
+    delivery = DeliveryDeps(base.database.unit_of_work, base.data_keys, kafka.publisher,
+                            kafka.topics, utc_now)  # fmt: skip
+    return Services(routing, follow_ups, outbox, matches, delivery)
 
 
 @asynccontextmanager
