@@ -69,6 +69,10 @@ class Foundation:
     def sessions(self) -> async_sessionmaker[AsyncSession]:
         return self.database.sessions
 
+    def unit_of_work(self) -> SqlUnitOfWork:
+        """A new unit of work: ``async with rt.unit_of_work() as uow:``."""
+        return self.database.unit_of_work()
+
 
 @dataclass(frozen=True)
 class Runtime(Foundation):

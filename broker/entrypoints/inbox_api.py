@@ -130,8 +130,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
     ) -> ReceiptOut:  # fmt: skip
         """Viewed (a person opened it), acknowledged (we accept responsibility), or rejected
         with a reason (it is not ours: it goes on to the front door)."""
-        done = await _record(_rt(request), recipient_id, notice_id, caller, receipt.receipt,
-                             receipt.reason)  # fmt: skip
+        done = await _record(_rt(request), recipient_id, notice_id, caller, receipt)
         rerouted = UUID(done.rerouted_as) if done.rerouted_as else None
         return ReceiptOut(notice_id=notice_id, receipt=done.receipt, at=done.at,
                           first=done.first, rerouted_as=rerouted)  # fmt: skip
@@ -141,8 +140,8 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
         request: Request, recipient_id: str, notice_id: UUID, caller: auth.NoticeReader
     ) -> Acknowledged:
         """Shorthand for an ``acknowledged`` receipt."""
-        done = await _record(_rt(request), recipient_id, notice_id, caller,
-                             Receipt.ACKNOWLEDGED, None)  # fmt: skip
+        acknowledged = ReceiptIn(receipt=Receipt.ACKNOWLEDGED)
+        done = await _record(_rt(request), recipient_id, notice_id, caller, acknowledged)
         return Acknowledged(notice_id=notice_id, acknowledged_at=done.at,
                             first_acknowledgement=done.first)  # fmt: skip
 
@@ -162,9 +161,9 @@ def _rt(request: Request) -> Runtime:
 
 
 async def _record(
-    rt: Runtime, recipient_id: str, notice_id: UUID, caller: Principal, receipt: Receipt,
-    reason: str | None,
-) -> receipts.Recorded:  # fmt: skip
+    rt: Runtime, recipient_id: str, notice_id: UUID, caller: Principal, given: ReceiptIn
+) -> receipts.Recorded:
+    receipt, reason = given.receipt, given.reason
     now = datetime.now(UTC)
     deps = rt.services.follow_ups  # built once, in bootstrap
     async with rt.sessions.begin() as session:
