@@ -8,8 +8,9 @@ reasons (error classes only, never data). ``/metrics`` is Prometheus' text forma
 Every process serves these on an ops port of its own (``ops_host``/``ops_port``), never on an
 API's public port: the router and the delivery worker beside their consume loop
 (``consumer_ops_app``), the HTTP APIs beside their app (``api_ops_app``, whose readiness
-checks each API names with ``readiness_checks``); both through ``serving``, in the same event
-loop. An API keeps only ``/health`` (it says nothing but "ok") for its load balancer.
+checks ``create_app`` names with ``readiness_checks``: the runtime's, once its lifespan has
+opened it); both through ``serving``, in the same event loop. An API keeps only ``/health``
+(it says nothing but "ok") for its load balancer.
 """
 
 import asyncio
@@ -93,7 +94,7 @@ def readiness_checks(api: FastAPI, checks: ApiChecks) -> None:
 
 def api_ops_app(api: FastAPI) -> FastAPI:
     """An HTTP API's ops endpoints: not ready until its lifespan has started."""
-    app = FastAPI(title="ops", openapi_url=None, docs_url=None, redoc_url=None)
+    app = _ops_app()
 
     @app.get("/health")
     async def alive() -> JSONResponse:
@@ -110,13 +111,18 @@ def api_ops_app(api: FastAPI) -> FastAPI:
     return app
 
 
+def _ops_app() -> FastAPI:
+    # For the platform's probes: no documents, nothing of the API's.
+    return FastAPI(title="ops", openapi_url=None, docs_url=None, redoc_url=None)
+
+
 async def _not_started() -> str:
     return "not started"
 
 
 def consumer_ops_app(rt: Runtime, health: ConsumerHealth) -> FastAPI:
     """The router's or delivery worker's ops endpoints."""
-    app = FastAPI(title="ops", openapi_url=None, docs_url=None, redoc_url=None)
+    app = _ops_app()
 
     @app.get("/health")
     async def alive() -> JSONResponse:
