@@ -1,4 +1,11 @@
-"""Builds every dependency once, from settings, for whichever process is starting."""
+"""Builds every dependency once, from settings, for whichever process is starting.
+
+Each piece opens on its own: the keys (first: a process without its keys stops before it
+touches anything), the database, Kafka. ``foundation`` opens the keys and the database, for
+the processes that publish nothing of the broker's own (the admin API, the gateway with its
+own publisher); ``runtime`` adds Kafka and the services' dependencies, built here once per
+process and shared by every loop, request and batch in it.
+"""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,20 +16,140 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from broker.adapters import db
 from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.kafka import KafkaPublisher, Topics, ensure_topics
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.config import Settings
 from broker.keys import ALL_PURPOSES, KeyStore, Purpose, audit_key
 from broker.logging import configure_logging
+from broker.services.follow_ups import FollowUpDeps
+from broker.services.inbox_delivery import DeliveryDeps
+from broker.services.match_publication import MatchPublication
+from broker.services.outbox import Outbox
+from broker.services.routing import RoutingDeps, utc_now
 
 
 @dataclass(frozen=True)
-class Runtime:
-    settings: Settings
+class Database:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    keys: KeyStore
+
+    def unit_of_work(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.sessions)
+
+
+@dataclass(frozen=True)
+class Kafka:
     topics: Topics
     publisher: KafkaPublisher
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the services are given, built once: a router's loop and its timer, the delivery
+    worker and the inbox API's requests share these."""
+
+    routing: RoutingDeps
+    follow_ups: FollowUpDeps
+    outbox: Outbox
+    match_publication: MatchPublication
+    delivery: DeliveryDeps
+
+
+@dataclass(frozen=True)
+class Foundation:
+    settings: Settings
+    keys: KeyStore
+    database: Database
     data_keys: FileDataKeys
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self.database.engine
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return self.database.sessions
+
+    def unit_of_work(self) -> SqlUnitOfWork:
+        """A new unit of work: ``async with rt.unit_of_work() as uow:``."""
+        return self.database.unit_of_work()
+
+
+@dataclass(frozen=True)
+class Runtime(Foundation):
+    kafka: Kafka
+    services: Services
+
+    @property
+    def topics(self) -> Topics:
+        return self.kafka.topics
+
+    @property
+    def publisher(self) -> KafkaPublisher:
+        return self.kafka.publisher
+
+
+def load_keys(settings: Settings, purposes: frozenset[Purpose] = ALL_PURPOSES) -> KeyStore:
+    return KeyStore.for_process(settings.keys_dir, purposes)
+
+
+@asynccontextmanager
+async def open_database(settings: Settings) -> AsyncIterator[Database]:
+    """The engine, the schema brought up to date, and sessions that chain the audit log."""
+    engine = db.make_engine(settings.database_url)
+    try:
+        await db.create_schema(engine)
+        yield Database(engine, db.sessions(engine, audit_key(settings.keys_dir)))
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def open_kafka(settings: Settings) -> AsyncIterator[Kafka]:
+    """The topics made sure of, and a started producer (flushed and stopped on the way out)."""
+    topics = Topics.with_prefix(settings.topic_prefix)
+    security = settings.kafka_security
+    await ensure_topics(settings.kafka_bootstrap_servers, topics, settings.topics, security)
+    publisher = KafkaPublisher(settings.kafka_bootstrap_servers, security)
+    await publisher.start()
+    try:
+        yield Kafka(topics, publisher)
+    finally:
+        await publisher.stop()
+
+
+def build_services(base: Foundation, kafka: Kafka) -> Services:
+    """The services' dependencies, read from the settings once."""
+    policy, sessions, keys = base.settings.routing, base.sessions, base.keys
+    routing = RoutingDeps(
+        sessions, keys, kafka.publisher, kafka.topics, policy.thresholds(),
+        deadline_periods=policy.deadline_periods(), data_keys=base.data_keys,
+    )  # fmt: skip
+    follow_ups = FollowUpDeps(
+        keys, base.data_keys, policy.escalation_period(),
+        dead_letters=kafka.topics.dead_letters, school_lead=policy.school_escalation_lead(),
+    )  # fmt: skip
+    outbox = Outbox(sessions, kafka.publisher, kafka.topics.notices, keys.pseudonym_secret)
+    matches = MatchPublication(sessions, keys, kafka.publisher, kafka.topics.events)
+    delivery = DeliveryDeps(base.database.unit_of_work, base.data_keys, kafka.publisher,
+                            kafka.topics, utc_now)  # fmt: skip
+    return Services(routing, follow_ups, outbox, matches, delivery)
+
+
+@asynccontextmanager
+async def foundation(
+    settings: Settings,
+    *,
+    configure_logs: bool = True,
+    key_purposes: frozenset[Purpose] = ALL_PURPOSES,
+) -> AsyncIterator[Foundation]:
+    """The keys of ``key_purposes``, then the database: enough for a process that publishes
+    nothing through the broker's producer."""
+    if configure_logs:
+        configure_logging(settings.log_level, settings.log_json)
+    keys = load_keys(settings, key_purposes)
+    async with open_database(settings) as database:
+        data_keys = FileDataKeys(settings.keys_dir / "households")
+        yield Foundation(settings, keys, database, data_keys)
 
 
 @asynccontextmanager
@@ -32,22 +159,11 @@ async def runtime(
     configure_logs: bool = True,
     key_purposes: frozenset[Purpose] = ALL_PURPOSES,
 ) -> AsyncIterator[Runtime]:
-    """Loads the keys of ``key_purposes`` (first: a process without its keys stops before it
-    touches anything), opens the database, makes sure the topics exist, starts a producer."""
-    if configure_logs:
-        configure_logging(settings.log_level, settings.log_json)
-    keys = KeyStore.for_process(settings.keys_dir, key_purposes)
-    engine = db.make_engine(settings.database_url)
-    await db.create_schema(engine)
-    topics = Topics.with_prefix(settings.topic_prefix)
-    security = settings.kafka_security
-    await ensure_topics(settings.kafka_bootstrap_servers, topics, settings.topics, security)
-    publisher = KafkaPublisher(settings.kafka_bootstrap_servers, security)
-    await publisher.start()
-    try:
-        data_keys = FileDataKeys(settings.keys_dir / "households")
-        sessions = db.sessions(engine, audit_key(settings.keys_dir))
-        yield Runtime(settings, engine, sessions, keys, topics, publisher, data_keys)
-    finally:
-        await publisher.stop()
-        await engine.dispose()
+    """The foundation, Kafka (the topics made sure of, a producer started) and the services'
+    dependencies built once."""
+    async with (
+        foundation(settings, configure_logs=configure_logs, key_purposes=key_purposes) as base,
+        open_kafka(settings) as kafka,
+    ):
+        yield Runtime(base.settings, base.keys, base.database, base.data_keys, kafka,
+                      build_services(base, kafka))  # fmt: skip

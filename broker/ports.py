@@ -99,9 +99,11 @@ class AuditLog(Protocol):
 
 class UnitOfWork(Protocol):
     """One transaction over the broker's stores. Each store a service needs is an
-    attribute of the unit of work, typed by its protocol in this module."""
+    attribute of the unit of work, typed by its protocol in this module (read-only: the SQL
+    unit of work builds each store on its session as a property)."""
 
-    audit: AuditLog
+    @property
+    def audit(self) -> AuditLog: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -11,64 +11,42 @@ running alongside the consumer in this process, delivers (``broker.services.webh
 """
 
 import asyncio
-import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 import structlog
 from pydantic import ValidationError
 
-from broker.adapters import audit, metrics
-from broker.adapters.dead_letter_topic import Source, dead_letter
+from broker.adapters import metrics
 from broker.adapters.kafka import ConsumerHealth, Received, consume
 from broker.adapters.webhooks import HttpWebhookSender
 from broker.bootstrap import Runtime
 from broker.errors import EnvelopeError
-from broker.ports import Message
-from broker.services import inbox, webhook_dispatch
+from broker.services import webhook_dispatch
+from broker.services.inbox_delivery import Refused, Verified, deliver
 from producers.envelopes import verify_notice
-from schemas.notices import NoticeHeader, SealedNotice
+from schemas.notices import SealedNotice
 
 log = structlog.get_logger(__name__)
 
 
 async def handle_notices(records: Sequence[Received], rt: Runtime) -> None:
+    """Decode and verify, deliver the batch (services/inbox_delivery.py), count; the offsets
+    are committed by the loop once this returns."""
     notices, rejected = _verified(records, rt)
-    now, unstorable = datetime.now(UTC), list[SealedNotice]()
-    # One unit of work per batch: one statement for its inbox rows, one for its webhook
-    # queue, one for its audit entries, the chain's lock taken last and once.
-    async with rt.sessions.begin() as session:
-        delivered = await inbox.put(session, [(n, h) for _, n, h in notices], now,
-                                    rt.data_keys, unstorable)  # fmt: skip
-        # A notice whose household key cannot be used is a dead letter, not a poison pill.
-        failed = [r for r, n, _ in notices if n in unstorable]
-        notices = [(r, n, h) for r, n, h in notices if n not in unstorable]
-        await webhook_dispatch.enqueue(session, [(h, r.position) for r, _, h in notices], now)
-        refused = [_refusal(record, reason) for record, reason in rejected]
-        await audit.append_many(session, [*delivered, *refused], now)
-    await rt.publisher.publish(
-        [_delivered(rt, r, h, now) for r, _, h in notices]
-        + [_unreadable(rt, r, reason, now) for r, reason in rejected]
-        + [_unreadable(rt, r, "household_data_key_unusable", now) for r in failed]
-    )
-    stored = len(delivered)
-    log.info("notices_delivered", received=len(records), stored=stored, rejected=len(rejected))
+    done = await deliver(notices, rejected, rt.services.delivery)
+    log.info("notices_delivered", received=len(records), stored=done.stored,
+             rejected=len(rejected))  # fmt: skip
     # In the inbox is not yet delivered: the recipient's fetch is (a receipt counts that).
-    metrics.DELIVERIES.labels("inbox", "stored").inc(stored)
-    metrics.DELIVERIES.labels("inbox", "duplicate").inc(len(notices) - stored)
-    metrics.DELIVERIES.labels("inbox", "dead_lettered").inc(len(rejected) + len(failed))
+    metrics.DELIVERIES.labels("inbox", "stored").inc(done.stored)
+    metrics.DELIVERIES.labels("inbox", "duplicate").inc(done.duplicates)
+    metrics.DELIVERIES.labels("inbox", "dead_lettered").inc(done.dead_lettered)
 
 
-Verified = tuple[Received, SealedNotice, NoticeHeader]
-
-
-def _verified(
-    records: Sequence[Received], rt: Runtime
-) -> tuple[list[Verified], list[tuple[Received, str]]]:
+def _verified(records: Sequence[Received], rt: Runtime) -> tuple[list[Verified], list[Refused]]:
     """The records that are notices the broker signed, each with its header; the rest with
     why not. One bad record costs only itself."""
     notices: list[Verified] = []
-    rejected: list[tuple[Received, str]] = []
+    rejected: list[Refused] = []
     for record in records:
         try:
             notice = SealedNotice.model_validate_json(record.value)
@@ -78,26 +56,6 @@ def _verified(
         except EnvelopeError:
             rejected.append((record, "unsigned_notice"))
     return notices, rejected
-
-
-def _delivered(rt: Runtime, record: Received, header: NoticeHeader, now: datetime) -> Message:
-    entry = {"action": "notice_delivered", "at": now.isoformat(),
-             "notice_id": str(header.notice_id), "recipient_id": header.recipient_id}  # fmt: skip
-    return Message(rt.topics.audit, record.key or "", json.dumps(entry).encode())
-
-
-def _refusal(record: Received, reason: str) -> audit.Entry:
-    """A notice refused at the inbox's door is audited by where it lay: its header's notice
-    id is whatever its writer chose, and may be a genuine notice's."""
-    return audit.Entry("notice_refused", "delivery", record.position, {"reason": reason})
-
-
-def _unreadable(rt: Runtime, record: Received, reason: str, now: datetime) -> Message:
-    source = Source(record.topic, record.partition, record.offset)
-    log.warning("notice_dead_lettered", reason=reason, topic=record.topic,
-                partition=record.partition, offset=record.offset)  # fmt: skip
-    return dead_letter(rt.topics.dead_letters, record.key or "", record.value,
-                       {"reason": reason}, source, now)  # fmt: skip
 
 
 async def run_delivery(

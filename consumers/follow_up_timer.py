@@ -24,10 +24,7 @@ from broker.keys import audit_key
 from broker.ports import Message
 from broker.services import follow_ups, matching, next_steps, proposals, reminders
 from broker.services.audit_anchoring import HeadAnchoring
-from broker.services.match_publication import MatchPublication
-from broker.services.outbox import Outbox
 from broker.services.retention import purge_unmatched_queue
-from broker.services.routing import RoutingDeps
 
 log = structlog.get_logger(__name__)
 
@@ -36,12 +33,8 @@ async def tick(rt: Runtime, now: datetime) -> list[str]:
     """One round: carry out the inbox API's decisions, purge the queue, relay what is
     pending, then escalate what is due; returns escalations. Each notice escalates in its
     own transaction, so one that fails holds up no other."""
-    outbox = Outbox(rt.sessions, rt.publisher, rt.topics.notices, rt.keys.pseudonym_secret)
-    routing = rt.settings.routing
-    deps = follow_ups.FollowUpDeps(rt.keys, rt.data_keys, routing.escalation_period(),
-                                   dead_letters=rt.topics.dead_letters,
-                                   school_lead=routing.school_escalation_lead())  # fmt: skip
-    await decisions(rt, outbox, deps, now)
+    outbox, deps = rt.services.outbox, rt.services.follow_ups
+    await decisions(rt, now)
     async with rt.sessions.begin() as session:
         retention = timedelta(days=rt.settings.matching_queue_retention_days)
         await purge_unmatched_queue(session, rt.data_keys, now, retention)
@@ -63,14 +56,15 @@ async def tick(rt: Runtime, now: datetime) -> list[str]:
         dead_letters += letters
         if escalation:
             escalations.append(escalation)
-    escalations += await overdue_steps(rt, deps, now)
+    escalations += await overdue_steps(rt, now)
     await outbox.publish(escalations, now, also=dead_letters)
     return escalations
 
 
-async def overdue_steps(rt: Runtime, deps: follow_ups.FollowUpDeps, now: datetime) -> list[str]:
+async def overdue_steps(rt: Runtime, now: datetime) -> list[str]:
     """Next steps past their time (a referral's decision, a transfer's conference), each
     escalated in its own transaction to whoever must chase it."""
+    deps = rt.services.follow_ups
     async with rt.sessions() as session:
         due = await next_steps.due_overdue(session, now)
 
@@ -82,17 +76,15 @@ async def overdue_steps(rt: Runtime, deps: follow_ups.FollowUpDeps, now: datetim
     return await _each([f"{n}|{s}" for n, s in due], escalate, "overdue_step")
 
 
-async def decisions(
-    rt: Runtime, outbox: Outbox, deps: follow_ups.FollowUpDeps, now: datetime
-) -> None:
+async def decisions(rt: Runtime, now: datetime) -> None:
     """What the inbox API recorded and cannot do itself: it holds no key that opens an event
     or signs a notice (broker/keys.py, PROCESS_KEYS). Each in its own transaction, so one
     that fails holds up no other and is tried again next round."""
-    matches = MatchPublication(rt.sessions, rt.keys, rt.publisher, rt.topics.events)
+    outbox, deps = rt.services.outbox, rt.services.follow_ups
+    matches = rt.services.match_publication
     await _each(await matches.unkept(), lambda i: matches.keep_people(i, rt.data_keys), "keep")
     await _each(await matches.accepted(), matches.publish, "republish")
-    routing = RoutingDeps(rt.sessions, rt.keys, rt.publisher, rt.topics,
-                          rt.settings.routing.thresholds(), data_keys=rt.data_keys)  # fmt: skip
+    routing = rt.services.routing
 
     async def confirm(event_id: str) -> str:
         notices, reports = await proposals.confirm(routing, event_id)

@@ -126,10 +126,7 @@ async def run_router(
     rt: Runtime, stop: asyncio.Event, health: ConsumerHealth | None = None
 ) -> None:
     metrics.COMPONENT.set("router")
-    routing = rt.settings.routing
-    deps = RoutingDeps(rt.sessions, rt.keys, rt.publisher, rt.topics, routing.thresholds(),
-                       deadline_periods=routing.deadline_periods(),
-                       data_keys=rt.data_keys)  # fmt: skip
+    deps = rt.services.routing  # the timer's confirmations route with the same
     # A task group: if either loop fails, the other is cancelled and the process exits.
     async with asyncio.TaskGroup() as tasks:
         tasks.create_task(consume(

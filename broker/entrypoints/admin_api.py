@@ -20,15 +20,13 @@ change keys is a 409; ``sgb directory-import`` holds such records for approval i
 """
 
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import FastAPI, Query, Request, status
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
@@ -37,12 +35,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from broker.adapters import audit, db
 from broker.adapters.csv_import import read_directory
 from broker.adapters.tokens import Principal
+from broker.bootstrap import Foundation, foundation
 from broker.config import Settings
-from broker.entrypoints import auth, http_errors, ops, serving
+from broker.entrypoints import auth, http_errors
+from broker.entrypoints.app import ErrorTable, create_app
 from broker.entrypoints.key_change_notices import KeyChange
-from broker.entrypoints.limits import protect
-from broker.keys import PROCESS_KEYS, KeyStore, audit_key
-from broker.logging import configure_logging
+from broker.keys import PROCESS_KEYS, audit_key
 from broker.services import directory_admin as admin
 from broker.services import key_changes
 from broker.services.directory_bulk import Progress, bulk_load_directory
@@ -104,40 +102,18 @@ class IdMismatch(Exception):
 
 
 def create_admin_api(settings: Settings | None = None) -> FastAPI:
+    """The admin API runs on the foundation alone: it publishes nothing to Kafka."""
     config = settings or Settings()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(config.log_level, config.log_json)
-        engine = db.make_engine(config.database_url)
-        await db.create_schema(engine)
-        keys = KeyStore.for_process(config.keys_dir, PROCESS_KEYS["admin"])
-        app.state.sessions = db.sessions(engine, audit_key(config.keys_dir))
-        app.state.auth = auth.context_for(
-            app.state.sessions, keys.token, config.administrators, config.token_audiences
-        )
-        app.state.engine = engine
-        app.state.webhook_networks = config.webhooks.allowed_networks
-        app.state.key_expiry = timedelta(hours=config.key_change_expiry_hours)
-        yield
-        await engine.dispose()
-
-    app = FastAPI(title="Safeguarding broker: directory admin", version="1", lifespan=lifespan,
-                  **serving.docs_urls(config))  # fmt: skip
-    protect(app, config)
-    auth.install(app)
-    _install_error_handlers(app)
+    app = create_app("Safeguarding broker: directory admin", config,
+                     key_purposes=PROCESS_KEYS["admin"], errors=ERRORS,
+                     opener=foundation)  # fmt: skip
+    app.state.webhook_networks = config.webhooks.allowed_networks
+    app.state.key_expiry = timedelta(hours=config.key_change_expiry_hours)
     _add_record_routes(app)
     _add_registration_routes(app)
     _add_relationship_routes(app)
     _add_bulk_routes(app)
     _add_key_change_routes(app)
-
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    ops.readiness_checks(app, lambda api: [lambda: ops.database_problem(api.state.engine)])
     return app
 
 
@@ -376,35 +352,14 @@ def _same_ids(**pairs: tuple[object, object]) -> None:
 
 
 def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
-    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
-    return sessions
+    rt: Foundation = request.app.state.rt
+    return rt.sessions
 
 
 def _change(row: db.DirectoryChange) -> Change:
     fields = row.fields.split(",") if row.fields else []
     return Change(at=row.at, actor=row.actor, entity=row.entity, entity_id=row.entity_id,
                   action=row.action, fields=fields)  # fmt: skip
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    """Maps every error this API answers to its status code, in one place."""
-    handlers: dict[type[Exception], Callable[[Request, Exception], Awaitable[JSONResponse]]] = {
-        RequestValidationError: http_errors.field_errors,  # type: ignore[dict-item]
-        IdMismatch: _id_mismatch,
-        MissingReference: _conflict,
-        DuplicateValue: _conflict,
-        RecordNotFound: _not_found,
-        IntegrityError: _integrity,
-        admin.UnsealableKey: _unsealable_key,
-        admin.UnsafeWebhook: _unsafe_webhook,
-        key_changes.NotPending: _not_found,
-        key_changes.OwnChange: _own_change,
-        key_changes.NotOwnChange: _own_change,
-        key_changes.Lapsed: _lapsed,
-        key_changes.KeyChangeInImport: _conflict,
-    }
-    for exc_type, handler in handlers.items():
-        app.add_exception_handler(exc_type, handler)
 
 
 async def _id_mismatch(_request: Request, exc: Exception) -> JSONResponse:
@@ -473,3 +428,20 @@ async def _lapsed(request: Request, exc: Exception) -> JSONResponse:
                            f"key_change:{exc.change_id}",
                            {"status": 409, "reason": exc.reason}, _now())  # fmt: skip
     return http_errors.detail(status.HTTP_409_CONFLICT, str(exc))
+
+
+# Every error this API answers, to its status code, in one place.
+ERRORS: ErrorTable = {
+    IdMismatch: _id_mismatch,
+    MissingReference: _conflict,
+    DuplicateValue: _conflict,
+    RecordNotFound: _not_found,
+    IntegrityError: _integrity,
+    admin.UnsealableKey: _unsealable_key,
+    admin.UnsafeWebhook: _unsafe_webhook,
+    key_changes.NotPending: _not_found,
+    key_changes.OwnChange: _own_change,
+    key_changes.NotOwnChange: _own_change,
+    key_changes.Lapsed: _lapsed,
+    key_changes.KeyChangeInImport: _conflict,
+}

@@ -14,7 +14,7 @@ router's timer within a round (consumers/follow_up_timer.py).
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Request
@@ -29,7 +29,6 @@ from broker.entrypoints import auth
 from broker.errors import DataKeyShredded, DataKeyUnusable
 from broker.rules.school_notice import REFERENCE_PATTERN
 from broker.services import (
-    follow_ups,
     household_access,
     matching,
     next_steps,
@@ -336,6 +335,11 @@ class StepRecorded(BaseModel):
 TransferStep = Literal[NextStep.WRITTEN_INFORMATION, NextStep.TRANSFER_IN_CONFERENCE]
 
 
+class TakenStep(NamedTuple):
+    step: NextStep
+    outcome: ReferralOutcome | None = None  # a decision's
+
+
 @router.post("/v1/front-doors/{org_id}/notices/{notice_id}/outcome", response_model=StepRecorded)
 async def record_outcome(
     request: Request, org_id: str, notice_id: UUID, body: OutcomeIn, caller: auth.FrontDoor
@@ -344,7 +348,9 @@ async def record_outcome(
     further action, early help, assessment, strategy discussion or transferred. It
     acknowledges the referral too, is audited, shows in the chronology, and the referring
     agency is sent a ``referral_outcome`` notice within a round of the router's timer."""
-    return await _step(request, org_id, notice_id, NextStep.DECISION, body.outcome, caller)
+    return await _step(
+        request, org_id, notice_id, TakenStep(NextStep.DECISION, body.outcome), caller
+    )
 
 
 @router.post(
@@ -356,16 +362,16 @@ async def record_transfer_step(
     """A transfer's next step done by the receiving authority: the written information
     received (Wales), the transfer-in conference held. Until then each escalates at the
     originating authority once its time has passed."""
-    return await _step(request, org_id, notice_id, NextStep(step), None, caller)
+    return await _step(request, org_id, notice_id, TakenStep(NextStep(step)), caller)
 
 
 async def _step(
-    request: Request, org_id: str, notice_id: UUID, step: NextStep,
-    outcome: ReferralOutcome | None, caller: Principal,
-) -> StepRecorded:  # fmt: skip
+    request: Request, org_id: str, notice_id: UUID, taken: TakenStep, caller: Principal
+) -> StepRecorded:
+    step, outcome = taken
     _own(org_id, caller)
     rt = _rt(request)
-    deps = follow_ups.FollowUpDeps(rt.keys, rt.data_keys, rt.settings.routing.escalation_period())
+    deps = rt.services.follow_ups  # built once, in bootstrap
     async with rt.sessions.begin() as session:
         done = await next_steps.record_step(session, org_id, str(notice_id), step, outcome,
                                             datetime.now(UTC), deps)  # fmt: skip

@@ -10,15 +10,13 @@ is not in this recipient's inbox is a 404, whether or not it exists elsewhere.
 """
 
 import json
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Literal
 from uuid import UUID
 
 import structlog
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -26,16 +24,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import db
 from broker.adapters.tokens import NotAuthorised, Principal
-from broker.bootstrap import Runtime, runtime
+from broker.bootstrap import Runtime
 from broker.config import Settings
-from broker.entrypoints import auth, front_door_api, http_errors, key_change_notices, ops, serving
-from broker.entrypoints.limits import protect
+from broker.entrypoints import auth, front_door_api, key_change_notices
+from broker.entrypoints.app import ErrorTable, create_app
 from broker.errors import DataKeyShredded, DataKeyUnusable, PublishFailed
 from broker.keys import PROCESS_KEYS
 from broker.ports import Message
 from broker.rules.deadlines import DIGEST_TIME, LONDON
 from broker.rules.escalation import MAX_REASON_CHARS
-from broker.services import follow_ups, inbox, matching, receipts
+from broker.services import inbox, matching, receipts
 from producers.pseudonyms import pseudonym
 from schemas.notices import NoticeHeader, Receipt, SealedNotice
 
@@ -84,32 +82,9 @@ class Acknowledged(BaseModel):
 
 
 def create_inbox_api(settings: Settings | None = None) -> FastAPI:
-    config = settings or Settings()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with runtime(config, key_purposes=PROCESS_KEYS["inbox"]) as rt:
-            app.state.rt = rt
-            app.state.auth = auth.context_for(rt.sessions, rt.keys.token, config.administrators,
-                                              config.token_audiences)  # fmt: skip
-            yield
-
-    app = FastAPI(title="Safeguarding broker: recipient inbox", version="1", lifespan=lifespan,
-                  **serving.docs_urls(config))  # fmt: skip
-    protect(app, config)
-    auth.install(app)
-    app.add_exception_handler(inbox.NoticeNotFound, _not_found)  # type: ignore[arg-type]
-    # A notice whose household was shredded is gone, and so is a receipt on one (a
-    # rejection re-routes its body, which no longer opens).
-    for gone in (inbox.NoticeGone, DataKeyShredded, DataKeyUnusable):
-        app.add_exception_handler(gone, _gone)
-    app.add_exception_handler(receipts.ReceiptRefused, _refused)  # type: ignore[arg-type]
-    # A 422 names the fields at fault and never echoes their input (a reason may name people).
-    app.add_exception_handler(RequestValidationError, http_errors.field_errors)  # type: ignore[arg-type]
-    app.add_exception_handler(matching.NotInQueue, front_door_api.not_in_queue)  # type: ignore[arg-type]
-    app.add_exception_handler(matching.MatchConflict, front_door_api.conflict)  # type: ignore[arg-type]
-    app.include_router(front_door_api.router)
-    app.include_router(key_change_notices.router)
+    app = create_app("Safeguarding broker: recipient inbox", settings or Settings(),
+                     key_purposes=PROCESS_KEYS["inbox"], errors=ERRORS,
+                     routers=[front_door_api.router, key_change_notices.router])  # fmt: skip
     base = "/v1/recipients/{recipient_id}/notices"
 
     @app.get(base, response_model=list[NoticeSummary])
@@ -155,8 +130,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
     ) -> ReceiptOut:  # fmt: skip
         """Viewed (a person opened it), acknowledged (we accept responsibility), or rejected
         with a reason (it is not ours: it goes on to the front door)."""
-        done = await _record(_rt(request), recipient_id, notice_id, caller, receipt.receipt,
-                             receipt.reason)  # fmt: skip
+        done = await _record(_rt(request), recipient_id, notice_id, caller, receipt)
         rerouted = UUID(done.rerouted_as) if done.rerouted_as else None
         return ReceiptOut(notice_id=notice_id, receipt=done.receipt, at=done.at,
                           first=done.first, rerouted_as=rerouted)  # fmt: skip
@@ -166,16 +140,11 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
         request: Request, recipient_id: str, notice_id: UUID, caller: auth.NoticeReader
     ) -> Acknowledged:
         """Shorthand for an ``acknowledged`` receipt."""
-        done = await _record(_rt(request), recipient_id, notice_id, caller,
-                             Receipt.ACKNOWLEDGED, None)  # fmt: skip
+        acknowledged = ReceiptIn(receipt=Receipt.ACKNOWLEDGED)
+        done = await _record(_rt(request), recipient_id, notice_id, caller, acknowledged)
         return Acknowledged(notice_id=notice_id, acknowledged_at=done.at,
                             first_acknowledgement=done.first)  # fmt: skip
 
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    ops.readiness_checks(app, lambda api: ops.runtime_checks(api.state.rt))
     return app
 
 
@@ -192,11 +161,11 @@ def _rt(request: Request) -> Runtime:
 
 
 async def _record(
-    rt: Runtime, recipient_id: str, notice_id: UUID, caller: Principal, receipt: Receipt,
-    reason: str | None,
-) -> receipts.Recorded:  # fmt: skip
+    rt: Runtime, recipient_id: str, notice_id: UUID, caller: Principal, given: ReceiptIn
+) -> receipts.Recorded:
+    receipt, reason = given.receipt, given.reason
     now = datetime.now(UTC)
-    deps = follow_ups.FollowUpDeps(rt.keys, rt.data_keys, rt.settings.routing.escalation_period())
+    deps = rt.services.follow_ups  # built once, in bootstrap
     async with rt.sessions.begin() as session:
         await _own(session, recipient_id, caller)
         done = await receipts.record(session, recipient_id, notice_id, receipt, now, deps, reason)
@@ -247,3 +216,14 @@ async def _refused(_request: Request, exc: receipts.ReceiptRefused) -> JSONRespo
 
 async def _not_found(_request: Request, exc: inbox.NoticeNotFound) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=404)
+
+
+ERRORS: ErrorTable = {
+    inbox.NoticeNotFound: _not_found,
+    # A notice whose household was shredded is gone, and so is a receipt on one (a
+    # rejection re-routes its body, which no longer opens).
+    **dict.fromkeys((inbox.NoticeGone, DataKeyShredded, DataKeyUnusable), _gone),
+    receipts.ReceiptRefused: _refused,
+    matching.NotInQueue: front_door_api.not_in_queue,
+    matching.MatchConflict: front_door_api.conflict,
+}

@@ -8,8 +8,9 @@ reasons (error classes only, never data). ``/metrics`` is Prometheus' text forma
 Every process serves these on an ops port of its own (``ops_host``/``ops_port``), never on an
 API's public port: the router and the delivery worker beside their consume loop
 (``consumer_ops_app``), the HTTP APIs beside their app (``api_ops_app``, whose readiness
-checks each API names with ``readiness_checks``); both through ``serving``, in the same event
-loop. An API keeps only ``/health`` (it says nothing but "ok") for its load balancer.
+checks ``create_app`` names with ``readiness_checks``: the runtime's, once its lifespan has
+opened it); both through ``serving``, in the same event loop. An API keeps only ``/health``
+(it says nothing but "ok") for its load balancer.
 """
 
 import asyncio
@@ -27,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broker.adapters import metrics
 from broker.adapters.kafka import ConsumerHealth, KafkaPublisher
-from broker.bootstrap import Runtime
+from broker.bootstrap import Foundation, Runtime
 
 Check = Callable[[], Awaitable[str | None]]  # None when fine, else the reason
 CHECK_TIMEOUT_S = 2.0
@@ -52,11 +53,12 @@ async def consumer_problem(health: ConsumerHealth) -> str | None:
     return health.problem()
 
 
-def runtime_checks(rt: Runtime, health: ConsumerHealth | None = None) -> list[Check]:
-    checks: list[Check] = [
-        lambda: database_problem(rt.engine),
-        lambda: publisher_problem(rt.publisher),
-    ]
+def runtime_checks(rt: Foundation, health: ConsumerHealth | None = None) -> list[Check]:
+    """The database always; the broker's producer where the process has one (a process
+    opened on the foundation alone publishes nothing through it)."""
+    checks: list[Check] = [lambda: database_problem(rt.engine)]
+    if isinstance(rt, Runtime):
+        checks.append(lambda: publisher_problem(rt.publisher))
     if health is not None:
         checks.append(lambda: consumer_problem(health))
     return checks
@@ -92,7 +94,7 @@ def readiness_checks(api: FastAPI, checks: ApiChecks) -> None:
 
 def api_ops_app(api: FastAPI) -> FastAPI:
     """An HTTP API's ops endpoints: not ready until its lifespan has started."""
-    app = FastAPI(title="ops", openapi_url=None, docs_url=None, redoc_url=None)
+    app = _ops_app()
 
     @app.get("/health")
     async def alive() -> JSONResponse:
@@ -109,13 +111,18 @@ def api_ops_app(api: FastAPI) -> FastAPI:
     return app
 
 
+def _ops_app() -> FastAPI:
+    # For the platform's probes: no documents, nothing of the API's.
+    return FastAPI(title="ops", openapi_url=None, docs_url=None, redoc_url=None)
+
+
 async def _not_started() -> str:
     return "not started"
 
 
 def consumer_ops_app(rt: Runtime, health: ConsumerHealth) -> FastAPI:
     """The router's or delivery worker's ops endpoints."""
-    app = FastAPI(title="ops", openapi_url=None, docs_url=None, redoc_url=None)
+    app = _ops_app()
 
     @app.get("/health")
     async def alive() -> JSONResponse:

@@ -1,0 +1,84 @@
+"""One shape for every HTTP API of the broker: ``create_app``.
+
+Each API gets the same request limits and ``no-store`` (limits.py), the token endpoint and
+the authentication errors (auth.py), a 422 that names fields and never echoes their values
+(http_errors.py), ``/health`` for its load balancer, readiness for its ops app (ops.py), and a
+lifespan that opens the process's runtime once (bootstrap.py) and keeps it in
+``app.state.rt``. What differs between APIs is passed in: the title, the keys the process
+may hold, its routers, its error table (exception class -> handler, one place per API), and,
+for a process that needs more than the runtime (the gateway's own event publisher), what to
+open once the runtime is open.
+"""
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+
+from broker.bootstrap import Foundation, runtime
+from broker.config import Settings
+from broker.entrypoints import auth, http_errors, ops, serving
+from broker.entrypoints.limits import protect
+from broker.keys import Purpose
+
+ErrorHandler = Callable[[Request, Any], Awaitable[Response]]
+ErrorTable = Mapping[type[Exception], ErrorHandler]
+# Opens what the process runs on: ``bootstrap.runtime`` (Kafka too) or ``bootstrap.foundation``.
+Opener = Callable[..., AbstractAsyncContextManager[Foundation]]
+# What an API opens beside its runtime, for as long as it serves.
+Extra = Callable[[FastAPI, Foundation], AbstractAsyncContextManager[None]]
+
+COMMON_ERRORS: ErrorTable = {
+    # A 422 names the fields at fault and never echoes their input (it may name people).
+    RequestValidationError: http_errors.field_errors,
+}
+
+
+def create_app(
+    title: str,
+    settings: Settings,
+    *,
+    key_purposes: frozenset[Purpose],
+    routers: Sequence[APIRouter] = (),
+    errors: ErrorTable | None = None,
+    opener: Opener = runtime,
+    extra: Extra | None = None,
+) -> FastAPI:
+    """An API with everything the broker's APIs share; its own routes are added to it (or
+    come in ``routers``). Ready, on its ops app, once its lifespan has opened the runtime."""
+    lifespan = _lifespan(settings, key_purposes, opener, extra)
+    app = FastAPI(title=title, version="1", lifespan=lifespan, **serving.docs_urls(settings))
+    protect(app, settings)
+    auth.install(app)
+    for exc_type, handler in {**COMMON_ERRORS, **(errors or {})}.items():
+        app.add_exception_handler(exc_type, handler)
+    for router in routers:
+        app.include_router(router)
+    app.add_api_route("/health", health, methods=["GET"])
+    ops.readiness_checks(app, lambda api: ops.runtime_checks(api.state.rt))
+    return app
+
+
+async def health() -> dict[str, str]:
+    """For the load balancer: the process answers. Readiness is on the ops port."""
+    return {"status": "ok"}
+
+
+def _lifespan(
+    settings: Settings, key_purposes: frozenset[Purpose], opener: Opener, extra: Extra | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            rt = await stack.enter_async_context(opener(settings, key_purposes=key_purposes))
+            app.state.rt = rt
+            app.state.auth = auth.context_for(rt.sessions, rt.keys.token,
+                                              settings.administrators,
+                                              settings.token_audiences)  # fmt: skip
+            if extra is not None:
+                await stack.enter_async_context(extra(app, rt))
+            yield
+
+    return lifespan
