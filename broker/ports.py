@@ -103,11 +103,59 @@ class AuditLog(Protocol):
     async def entries_for(self, subject_ref: str) -> list[AuditRecord]: ...
 
 
+# Timer side: the matching queue as the router's timer publishes matched events again
+# (services/match_publication.py). The front door's half (matching.py) is another port's.
+@dataclass(frozen=True)
+class QueuedEvent:
+    """A matching queue entry as the router's timer needs it: the event as sealed to the
+    broker, and when the front door matched it (None while it waits)."""
+
+    event_id: str
+    sealed_event: str
+    matched_at: datetime | None
+
+
+class MatchedEvents(Protocol):
+    """Entries go waiting -> accepted (matched) -> publishing (claimed by one router) ->
+    routing (Kafka has it again); a publication Kafka refused goes back to accepted."""
+
+    async def accepted(self, limit: int) -> list[str]:
+        """Matched entries waiting to be published, oldest match first."""
+        ...
+
+    async def claim(self, event_id: str) -> QueuedEvent | None:
+        """Takes an accepted entry for publishing; None when another router took it."""
+        ...
+
+    async def published(self, event_id: str, *, succeeded: bool) -> None:
+        """An entry still being published is now routing (Kafka has it), or accepted again
+        (Kafka refused it); one in any other state is left as it is."""
+        ...
+
+    async def unkept(self, limit: int) -> list[str]:
+        """Waiting entries parked before the queue kept their people apart."""
+        ...
+
+    async def unkept_entry(self, event_id: str) -> QueuedEvent | None:
+        """The entry if it still waits without its people, locked until the unit ends."""
+        ...
+
+    async def keep_people(self, event_id: str, wrapped_people: str) -> None:
+        """Keeps the entry's people, already wrapped under its own data key."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over the broker's stores. Each store a service needs is an
     attribute of the unit of work, typed by its protocol in this module."""
 
-    audit: AuditLog
+    # Read-only, so that an adapter may build its stores as properties.
+    @property
+    def audit(self) -> AuditLog: ...
+
+    # Timer side
+    @property
+    def matched_events(self) -> MatchedEvents: ...
 
     async def __aenter__(self) -> Self: ...
 

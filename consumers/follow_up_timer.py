@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from broker.adapters.kafka import is_transient
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
 from broker.keys import audit_key
 from broker.ports import Message
@@ -88,7 +89,8 @@ async def decisions(
     """What the inbox API recorded and cannot do itself: it holds no key that opens an event
     or signs a notice (broker/keys.py, PROCESS_KEYS). Each in its own transaction, so one
     that fails holds up no other and is tried again next round."""
-    matches = MatchPublication(rt.sessions, rt.keys, rt.publisher, rt.topics.events)
+    matches = MatchPublication(lambda: SqlUnitOfWork(rt.sessions), rt.keys, rt.publisher,
+                               rt.topics.events)  # fmt: skip
     await _each(await matches.unkept(), lambda i: matches.keep_people(i, rt.data_keys), "keep")
     await _each(await matches.accepted(), matches.publish, "republish")
     routing = RoutingDeps(rt.sessions, rt.keys, rt.publisher, rt.topics,

@@ -1,12 +1,14 @@
 """In-memory fakes of the ports in broker/ports.py, for services' tests that need no
 database. Each fake passes the same contract tests as its SQL adapter (tests/contracts)."""
 
+import copy
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Literal, Self
 
-from broker.ports import AuditRecord, Message
+from broker.ports import AuditRecord, Message, QueuedEvent
 
 
 class FakeAuditLog:
@@ -24,12 +26,86 @@ class FakeAuditLog:
         return [r for r, _ in self.committed + self.pending if r.subject_ref == subject_ref]
 
 
+# Timer side: a store's writes go to a copy of what is committed, kept on a clean exit.
+class Transactional:
+    def __init__(self) -> None:
+        self.committed: dict[str, object] = {}
+        self._working: dict[str, object] | None = None
+
+    @property
+    def rows(self) -> dict[str, object]:
+        if self._working is None:
+            self._working = copy.deepcopy(self.committed)
+        return self._working
+
+    def end(self, *, commit: bool) -> None:
+        if commit and self._working is not None:
+            self.committed = self._working
+        self._working = None
+
+
+@dataclass
+class QueueEntry:
+    """A matching queue entry in the fake: the columns the timer reads and writes."""
+
+    event_id: str
+    sealed_event: str = ""
+    status: str = "waiting"
+    people: str | None = None
+    matched_at: datetime | None = None
+
+    def view(self) -> QueuedEvent:
+        return QueuedEvent(self.event_id, self.sealed_event, self.matched_at)
+
+
+class FakeMatchedEvents(Transactional):
+    def entry(self, event_id: str) -> QueueEntry | None:
+        found = self.rows.get(event_id)
+        assert found is None or isinstance(found, QueueEntry)
+        return found
+
+    def _with(self, status: str) -> list[QueueEntry]:
+        return [e for e in self.rows.values() if isinstance(e, QueueEntry) and e.status == status]
+
+    async def accepted(self, limit: int) -> list[str]:
+        found = sorted(self._with("accepted"), key=lambda e: (e.matched_at, e.event_id))
+        return [e.event_id for e in found][:limit]
+
+    async def claim(self, event_id: str) -> QueuedEvent | None:
+        entry = self.entry(event_id)
+        if entry is None or entry.status != "accepted":
+            return None
+        entry.status = "publishing"
+        return entry.view()
+
+    async def published(self, event_id: str, *, succeeded: bool) -> None:
+        entry = self.entry(event_id)
+        if entry is not None and entry.status == "publishing":
+            entry.status = "routing" if succeeded else "accepted"
+
+    async def unkept(self, limit: int) -> list[str]:
+        return sorted(e.event_id for e in self._with("waiting") if e.people is None)[:limit]
+
+    async def unkept_entry(self, event_id: str) -> QueuedEvent | None:
+        entry = self.entry(event_id)
+        if entry is None or entry.people is not None or entry.status != "waiting":
+            return None
+        return entry.view()
+
+    async def keep_people(self, event_id: str, wrapped_people: str) -> None:
+        entry = self.entry(event_id)
+        if entry is not None:
+            entry.people = wrapped_people
+
+
 class FakeUnitOfWork:
     """Keeps what a unit of work wrote only if it exits cleanly, like a transaction."""
 
     def __init__(self) -> None:
         self.audit = FakeAuditLog()
         self.commits = 0
+        # Timer side
+        self.matched_events = FakeMatchedEvents()
 
     async def __aenter__(self) -> Self:
         return self
@@ -44,6 +120,8 @@ class FakeUnitOfWork:
             self.audit.committed += self.audit.pending
             self.commits += 1
         self.audit.pending = []
+        for store in (self.matched_events,):  # timer side
+            store.end(commit=exc is None)
         return False
 
 

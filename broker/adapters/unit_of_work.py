@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction, async_sessionmaker
 
 from broker.adapters import audit
+from broker.adapters.matched_events import SqlMatchedEvents
 from broker.ports import AuditRecord
 
 
@@ -55,6 +56,11 @@ class SqlUnitOfWork:
     @property
     def audit(self) -> SqlAuditLog:
         return SqlAuditLog(self.session)
+
+    # Timer side
+    @property
+    def matched_events(self) -> SqlMatchedEvents:
+        return SqlMatchedEvents(self.session)
 
     async def __aenter__(self) -> Self:
         self._session = self._sessions()
