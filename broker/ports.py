@@ -6,11 +6,11 @@ on an exception) and reaches the stores through it; what it publishes goes throu
 tests/fakes.py, and one contract test per port runs against both implementations.
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Literal, Protocol, Self
+from typing import Any, Literal, Protocol, Self
 
 Clock = Callable[[], datetime]
 
@@ -145,6 +145,77 @@ class MatchedEvents(Protocol):
         ...
 
 
+# Directory writes: the directory's tables as plain rows, for the bulk import
+# (services/directory_bulk.py, services/bulk_rows.py), which judges each record in memory.
+DirectoryTable = Literal[
+    "organisations",
+    "school_terms",
+    "org_signing_keys",
+    "contacts",
+    "people",
+    "households",
+    "household_members",
+    "household_areas",
+    "relationships",
+    "registrations",
+    "involvements",
+    "plans",
+    "plan_owners",
+]
+TableRow = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TableShape:
+    """A table's primary key, and each column with its value when a new row leaves it out
+    (rows written together carry every column, in this order)."""
+
+    key: tuple[str, ...]
+    defaults: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class DirectoryChangeEntry:
+    """One entry of the directory's change log: field names only, never values."""
+
+    at: datetime
+    actor: str
+    entity: str
+    entity_id: str
+    action: Literal["created", "updated", "deleted"]
+    fields: tuple[str, ...]
+
+
+class DirectoryRows(Protocol):
+    """Reads by column value and writes in bulk; one call may name thousands of rows."""
+
+    def shape(self, table: DirectoryTable) -> TableShape: ...
+
+    async def select_in(
+        self, table: DirectoryTable, column: str, values: Iterable[Any]
+    ) -> list[TableRow]:
+        """Every row whose ``column`` holds one of ``values``, each with every column."""
+        ...
+
+    async def insert(self, table: DirectoryTable, rows: Sequence[TableRow]) -> None:
+        """New rows, each with every column of the table's shape."""
+        ...
+
+    async def update(self, table: DirectoryTable, rows: Sequence[TableRow]) -> None:
+        """Rows on record, found by their primary key, given their other columns' values."""
+        ...
+
+    async def delete_in(self, table: DirectoryTable, column: str, values: Sequence[Any]) -> None:
+        """Removes every row whose ``column`` holds one of ``values``."""
+        ...
+
+    async def log_changes(self, changes: Sequence[DirectoryChangeEntry]) -> None: ...
+
+    async def changes_for(self, entity: str, entity_id: str) -> list[DirectoryChangeEntry]:
+        """The change log's entries for one record, oldest first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over the broker's stores. Each store a service needs is an
     attribute of the unit of work, typed by its protocol in this module."""
@@ -156,6 +227,10 @@ class UnitOfWork(Protocol):
     # Timer side
     @property
     def matched_events(self) -> MatchedEvents: ...
+
+    # Directory writes
+    @property
+    def directory_rows(self) -> DirectoryRows: ...
 
     async def __aenter__(self) -> Self: ...
 

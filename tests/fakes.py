@@ -2,13 +2,22 @@
 database. Each fake passes the same contract tests as its SQL adapter (tests/contracts)."""
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
-from broker.ports import AuditRecord, Message, QueuedEvent
+from broker.adapters.directory_rows import shape_of
+from broker.ports import (
+    AuditRecord,
+    DirectoryChangeEntry,
+    DirectoryTable,
+    Message,
+    QueuedEvent,
+    TableRow,
+    TableShape,
+)
 
 
 class FakeAuditLog:
@@ -98,6 +107,50 @@ class FakeMatchedEvents(Transactional):
             entry.people = wrapped_people
 
 
+# Directory writes: each table's rows by primary key (shapes as the SQL schema has them).
+class FakeDirectoryRows(Transactional):
+    def shape(self, table: DirectoryTable) -> TableShape:
+        return shape_of(table)
+
+    def table(self, table: str) -> dict[tuple[Any, ...], TableRow]:
+        rows = self.rows.setdefault(table, {})
+        assert isinstance(rows, dict)
+        return rows
+
+    def _key(self, table: DirectoryTable, row: TableRow) -> tuple[Any, ...]:
+        return tuple(row[name] for name in shape_of(table).key)
+
+    async def select_in(
+        self, table: DirectoryTable, column: str, values: Iterable[Any]
+    ) -> list[TableRow]:
+        wanted = set(values)
+        return [dict(row) for row in self.table(table).values() if row[column] in wanted]
+
+    async def insert(self, table: DirectoryTable, rows: Sequence[TableRow]) -> None:
+        for row in rows:
+            key = self._key(table, row)
+            if key in self.table(table):
+                raise ValueError(f"{table}: a row under {key} is on record already")
+            self.table(table)[key] = dict(row)
+
+    async def update(self, table: DirectoryTable, rows: Sequence[TableRow]) -> None:
+        for row in rows:
+            self.table(table)[self._key(table, row)].update(row)
+
+    async def delete_in(self, table: DirectoryTable, column: str, values: Sequence[Any]) -> None:
+        kept = {k: r for k, r in self.table(table).items() if r[column] not in set(values)}
+        self.rows[table] = kept
+
+    async def log_changes(self, changes: Sequence[DirectoryChangeEntry]) -> None:
+        log = self.table("directory_changes")
+        for change in changes:
+            log[(len(log),)] = {"change": change}
+
+    async def changes_for(self, entity: str, entity_id: str) -> list[DirectoryChangeEntry]:
+        logged = [row["change"] for row in self.table("directory_changes").values()]
+        return [c for c in logged if (c.entity, c.entity_id) == (entity, entity_id)]
+
+
 class FakeUnitOfWork:
     """Keeps what a unit of work wrote only if it exits cleanly, like a transaction."""
 
@@ -106,6 +159,8 @@ class FakeUnitOfWork:
         self.commits = 0
         # Timer side
         self.matched_events = FakeMatchedEvents()
+        # Directory writes
+        self.directory_rows = FakeDirectoryRows()
 
     async def __aenter__(self) -> Self:
         return self
@@ -120,7 +175,7 @@ class FakeUnitOfWork:
             self.audit.committed += self.audit.pending
             self.commits += 1
         self.audit.pending = []
-        for store in (self.matched_events,):  # timer side
+        for store in (self.matched_events, self.directory_rows):  # timer side, directory
             store.end(commit=exc is None)
         return False
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction, async_sessionmaker
 
 from broker.adapters import audit
+from broker.adapters.directory_rows import SqlDirectoryRows
 from broker.adapters.matched_events import SqlMatchedEvents
 from broker.ports import AuditRecord
 
@@ -61,6 +62,11 @@ class SqlUnitOfWork:
     @property
     def matched_events(self) -> SqlMatchedEvents:
         return SqlMatchedEvents(self.session)
+
+    # Directory writes
+    @property
+    def directory_rows(self) -> SqlDirectoryRows:
+        return SqlDirectoryRows(self.session)
 
     async def __aenter__(self) -> Self:
         self._session = self._sessions()
