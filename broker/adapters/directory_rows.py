@@ -79,6 +79,7 @@ class SqlDirectoryRows:
                  "action": c.action, "fields": ",".join(c.fields)} for c in changes]  # fmt: skip
         if rows:
             await self._session.execute(insert(db.Base.metadata.tables["directory_changes"]), rows)
+            self._written()
 
     async def changes_for(self, entity: str, entity_id: str) -> list[DirectoryChangeEntry]:
         found = await self._session.scalars(

@@ -12,6 +12,8 @@ before this runs (``key_changes.hold_import``, ``check_import``).
 The change log keeps one entry per changed record (its readers, the admin API's change list
 and the directory caches, name the record), written in one statement per batch; the audit log
 gets one entry per import naming the kinds of record and the counts, never an id or a value.
+All of it goes through the unit of work's ``directory_rows`` and ``audit`` (broker/ports.py),
+in its one transaction.
 """
 
 from collections import Counter
