@@ -36,7 +36,7 @@ class FakeAuditLog:
 
 
 # Timer side: a store's writes go to a copy of what is committed, kept on a clean exit.
-class Transactional:
+class SnapshotStore:
     def __init__(self) -> None:
         self.committed: dict[str, object] = {}
         self._working: dict[str, object] | None = None
@@ -67,7 +67,7 @@ class QueueEntry:
         return QueuedEvent(self.event_id, self.sealed_event, self.matched_at)
 
 
-class FakeMatchedEvents(Transactional):
+class FakeMatchedEvents(SnapshotStore):
     def entry(self, event_id: str) -> QueueEntry | None:
         found = self.rows.get(event_id)
         assert found is None or isinstance(found, QueueEntry)
@@ -108,7 +108,7 @@ class FakeMatchedEvents(Transactional):
 
 
 # Directory writes: each table's rows by primary key (shapes as the SQL schema has them).
-class FakeDirectoryRows(Transactional):
+class FakeDirectoryRows(SnapshotStore):
     def shape(self, table: DirectoryTable) -> TableShape:
         return shape_of(table)
 
