@@ -129,7 +129,8 @@ def build_services(base: Foundation, kafka: Kafka) -> Services:
         dead_letters=kafka.topics.dead_letters, school_lead=policy.school_escalation_lead(),
     )  # fmt: skip
     outbox = Outbox(sessions, kafka.publisher, kafka.topics.notices, keys.pseudonym_secret)
-    matches = MatchPublication(sessions, keys, kafka.publisher, kafka.topics.events)
+    matches = MatchPublication(base.database.unit_of_work, keys, kafka.publisher,
+                               kafka.topics.events)  # fmt: skip
     delivery = DeliveryDeps(base.database.unit_of_work, base.data_keys, kafka.publisher,
                             kafka.topics, utc_now)  # fmt: skip
     return Services(routing, follow_ups, outbox, matches, delivery)

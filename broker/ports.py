@@ -6,11 +6,11 @@ on an exception) and reaches the stores through it; what it publishes goes throu
 tests/fakes.py, and one contract test per port runs against both implementations.
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Literal, Protocol, Self
+from typing import Any, Literal, Protocol, Self
 
 # One record to publish to Kafka, already sealed: defined with the agency package, which
 # publishes them too.
@@ -97,13 +97,135 @@ class AuditLog(Protocol):
     async def entries_for(self, subject_ref: str) -> list[AuditRecord]: ...
 
 
+# Timer side: the matching queue as the router's timer publishes matched events again
+# (services/match_publication.py). The front door's half (matching.py) is another port's.
+@dataclass(frozen=True)
+class QueuedEvent:
+    """A matching queue entry as the router's timer needs it: the event as sealed to the
+    broker, and when the front door matched it (None while it waits)."""
+
+    event_id: str
+    sealed_event: str
+    matched_at: datetime | None
+
+
+class MatchedEvents(Protocol):
+    """Entries go waiting -> accepted (matched) -> publishing (claimed by one router) ->
+    routing (Kafka has it again); a publication Kafka refused goes back to accepted."""
+
+    async def accepted(self, limit: int) -> list[str]:
+        """Matched entries waiting to be published, oldest match first."""
+        ...
+
+    async def claim(self, event_id: str) -> QueuedEvent | None:
+        """Takes an accepted entry for publishing; None when another router took it."""
+        ...
+
+    async def published(self, event_id: str, *, succeeded: bool) -> None:
+        """An entry still being published is now routing (Kafka has it), or accepted again
+        (Kafka refused it); one in any other state is left as it is."""
+        ...
+
+    async def unkept(self, limit: int) -> list[str]:
+        """Waiting entries parked before the queue kept their people apart."""
+        ...
+
+    async def unkept_entry(self, event_id: str) -> QueuedEvent | None:
+        """The entry if it still waits without its people, locked until the unit ends."""
+        ...
+
+    async def keep_people(self, event_id: str, wrapped_people: str) -> None:
+        """Keeps the entry's people, already wrapped under its own data key."""
+        ...
+
+
+# Directory writes: the directory's tables as plain rows, for the bulk import
+# (services/directory_bulk.py, services/bulk_rows.py), which judges each record in memory.
+DirectoryTable = Literal[
+    "organisations",
+    "school_terms",
+    "org_signing_keys",
+    "contacts",
+    "people",
+    "households",
+    "household_members",
+    "household_areas",
+    "relationships",
+    "registrations",
+    "involvements",
+    "plans",
+    "plan_owners",
+]
+TableRow = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TableShape:
+    """A table's primary key, and each column with its value when a new row leaves it out
+    (rows written together carry every column, in this order)."""
+
+    key: tuple[str, ...]
+    defaults: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class DirectoryChangeEntry:
+    """One entry of the directory's change log: field names only, never values."""
+
+    at: datetime
+    actor: str
+    entity: str
+    entity_id: str
+    action: Literal["created", "updated", "deleted"]
+    fields: tuple[str, ...]
+
+
+class DirectoryRows(Protocol):
+    """Reads by column value and writes in bulk; one call may name thousands of rows."""
+
+    def shape(self, table: DirectoryTable) -> TableShape: ...
+
+    async def select_in(
+        self, table: DirectoryTable, column: str, values: Iterable[Any]
+    ) -> list[TableRow]:
+        """Every row whose ``column`` holds one of ``values``, each with every column."""
+        ...
+
+    async def insert(self, table: DirectoryTable, rows: Sequence[TableRow]) -> None:
+        """New rows, each with every column of the table's shape."""
+        ...
+
+    async def update(self, table: DirectoryTable, rows: Sequence[TableRow]) -> None:
+        """Rows on record, found by their primary key, given their other columns' values."""
+        ...
+
+    async def delete_in(self, table: DirectoryTable, column: str, values: Sequence[Any]) -> None:
+        """Removes every row whose ``column`` holds one of ``values``."""
+        ...
+
+    async def log_changes(self, changes: Sequence[DirectoryChangeEntry]) -> None: ...
+
+    async def changes_for(self, entity: str, entity_id: str) -> list[DirectoryChangeEntry]:
+        """The change log's entries for one record, oldest first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over the broker's stores. Each store a service needs is an
     attribute of the unit of work, typed by its protocol in this module (read-only: the SQL
     unit of work builds each store on its session as a property)."""
 
+    # Read-only, so that an adapter may build its stores as properties.
     @property
     def audit(self) -> AuditLog: ...
+
+    # Timer side
+    @property
+    def matched_events(self) -> MatchedEvents: ...
+
+    # Directory writes
+    @property
+    def directory_rows(self) -> DirectoryRows: ...
 
     async def __aenter__(self) -> Self: ...
 

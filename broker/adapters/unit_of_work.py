@@ -13,6 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction, async_sessionmaker
 
 from broker.adapters import audit
+from broker.adapters.directory_rows import SqlDirectoryRows
+from broker.adapters.matched_events import SqlMatchedEvents
 from broker.ports import AuditRecord
 
 
@@ -55,6 +57,16 @@ class SqlUnitOfWork:
     @property
     def audit(self) -> SqlAuditLog:
         return SqlAuditLog(self.session)
+
+    # Timer side
+    @property
+    def matched_events(self) -> SqlMatchedEvents:
+        return SqlMatchedEvents(self.session)
+
+    # Directory writes
+    @property
+    def directory_rows(self) -> SqlDirectoryRows:
+        return SqlDirectoryRows(self.session)
 
     async def __aenter__(self) -> Self:
         self._session = self._sessions()

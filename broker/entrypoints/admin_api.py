@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from broker.adapters import audit, db
 from broker.adapters.csv_import import read_directory
 from broker.adapters.tokens import Principal
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Foundation, foundation
 from broker.config import Settings
 from broker.entrypoints import auth, http_errors
@@ -131,10 +132,10 @@ async def import_folder(
         await db.create_schema(engine)
         sessions = db.sessions(engine, audit_key(settings.keys_dir))
         try:
-            async with sessions.begin() as session:
-                spec, held = await key_changes.hold_import(session, spec, operator, _now(),
+            async with SqlUnitOfWork(sessions) as uow:
+                spec, held = await key_changes.hold_import(uow.session, spec, operator, _now(),
                                                            networks)  # fmt: skip
-                summary = await bulk_load_directory(session, spec, actor=operator,
+                summary = await bulk_load_directory(uow, spec, actor=operator,
                                                     webhook_networks=networks,
                                                     progress=progress)  # fmt: skip
         except admin.UnsealableKey as refused:
@@ -267,10 +268,10 @@ def _add_bulk_routes(app: FastAPI) -> None:
     ) -> Imported:
         """Applies a whole directory in one transaction: all of it, or none of it (none when
         it would change any keys: those go one record at a time, for a second approval)."""
-        async with _sessions(request).begin() as session:
-            await key_changes.check_import(session, spec)
+        async with SqlUnitOfWork(_sessions(request)) as uow:
+            await key_changes.check_import(uow.session, spec)
             summary = await bulk_load_directory(
-                session, spec, actor=caller.org_id,
+                uow, spec, actor=caller.org_id,
                 webhook_networks=request.app.state.webhook_networks,
             )  # fmt: skip
         return Imported(counts={kind: dict(counts) for kind, counts in summary.items()})

@@ -12,6 +12,8 @@ before this runs (``key_changes.hold_import``, ``check_import``).
 The change log keeps one entry per changed record (its readers, the admin API's change list
 and the directory caches, name the record), written in one statement per batch; the audit log
 gets one entry per import naming the kinds of record and the counts, never an id or a value.
+All of it goes through the unit of work's ``directory_rows`` and ``audit`` (broker/ports.py),
+in its one transaction.
 """
 
 from collections import Counter
@@ -21,13 +23,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from broker.adapters import audit, db
 from broker.delivery.webhook_targets import Network, refused_host
+from broker.ports import AuditRecord, DirectoryChangeEntry, DirectoryRows, UnitOfWork
 from broker.services import directory_admin as admin
-from broker.services.bulk_rows import Children, Rows, chunks, existing_ids, select_in, table_of
+from broker.services.bulk_rows import Children, Rows, chunks, existing_ids
 from broker.services.directory_changes import Delta, DuplicateValue, MissingReference, Outcome
 from producers import recipient_keys
 from schemas.directory import (
@@ -53,7 +52,7 @@ class Batch:
     actor: str
     at: datetime
     summary: admin.ImportSummary = field(default_factory=dict)
-    changes: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[DirectoryChangeEntry] = field(default_factory=list)
     fields: set[str] = field(default_factory=set)
 
     def count(self, kind: str, entity: str, entity_id: str, delta: Delta) -> None:
@@ -62,13 +61,12 @@ class Batch:
         self.summary.setdefault(kind, Counter())[outcome] += 1
         if outcome != "unchanged":
             self.fields.update(delta.fields)
-            self.changes.append({"at": self.at, "actor": self.actor, "entity": entity,
-                                 "entity_id": entity_id, "action": outcome,
-                                 "fields": ",".join(delta.fields)})  # fmt: skip
+            self.changes.append(DirectoryChangeEntry(self.at, self.actor, entity, entity_id,
+                                                     outcome, tuple(delta.fields)))  # fmt: skip
 
 
 async def bulk_load_directory(
-    session: AsyncSession, spec: DirectorySpec, *, actor: str = "import",
+    uow: UnitOfWork, spec: DirectorySpec, *, actor: str = "import",
     webhook_networks: Sequence[Network] = (), progress: Progress | None = None,
 ) -> admin.ImportSummary:  # fmt: skip
     """Creates or replaces every record in ``spec``, referenced records first; answers how
@@ -88,20 +86,19 @@ async def bulk_load_directory(
     for kind, records, step in steps:
         batch.summary.setdefault(kind, Counter())
         for part in chunks(records, BATCH):
-            await step(session, batch, part)
+            await step(uow.directory_rows, batch, part)
             done += len(part)
             if progress:
                 progress(done, total)
-    await _record(session, batch)
-    session.expire_all()  # rows written past the ORM: read them afresh
+    await _record(uow, batch)
     return batch.summary
 
 
-async def _record(session: AsyncSession, batch: Batch) -> None:
+async def _record(uow: UnitOfWork, batch: Batch) -> None:
     """The change log's rows in one statement, and one audit entry for the import."""
     if not batch.changes:
         return
-    await session.execute(insert(table_of(db.DirectoryChange)), batch.changes)
+    await uow.directory_rows.log_changes(batch.changes)
     details: dict[str, str | int | bool | None] = {
         f"{kind}_{outcome}": n
         for kind, counts in batch.summary.items()
@@ -109,8 +106,8 @@ async def _record(session: AsyncSession, batch: Batch) -> None:
         if n and outcome != "unchanged"
     }
     details["fields"] = ",".join(sorted(batch.fields))
-    await audit.append(session, "directory_changed", batch.actor, "directory:import", details,
-                       batch.at)  # fmt: skip
+    record = AuditRecord("directory_changed", batch.actor, "directory:import", details)
+    await uow.audit.append(record, batch.at)
 
 
 def _require(found: set[str], kind: str, record_id: str) -> None:
@@ -119,14 +116,14 @@ def _require(found: set[str], kind: str, record_id: str) -> None:
 
 
 async def _organisations(
-    session: AsyncSession, batch: Batch, specs: Sequence[OrganisationSpec]
+    store: DirectoryRows, batch: Batch, specs: Sequence[OrganisationSpec]
 ) -> None:
-    rows, terms = Rows(db.Organisation), Children(db.SchoolTerm, "org_id")
-    keys = Children(db.OrgSigningKey, "org_id")
+    rows, terms = Rows.of(store, "organisations"), Children.of(store, "school_terms", "org_id")
+    keys = Children.of(store, "org_signing_keys", "org_id")
     ids = [s.id for s in specs]
-    await rows.load(session, [(i,) for i in ids])
-    await terms.load(session, ids)
-    await keys.load(session, ids)
+    await rows.load(store, [(i,) for i in ids])
+    await terms.load(store, ids)
+    await keys.load(store, ids)
     for spec in specs:
         delta = rows.put((spec.id,), _organisation_values(spec))
         if terms.replace(spec.id, [{"org_id": spec.id, **t.model_dump()} for t in spec.terms]):
@@ -137,7 +134,7 @@ async def _organisations(
             delta.fields.append("signing_keys")
         batch.count("organisations", "organisation", spec.id, delta)
     for table in (rows, terms, keys):
-        await table.write(session)
+        await table.write(store)
 
 
 def _organisation_values(spec: OrganisationSpec) -> dict[str, Any]:
@@ -148,14 +145,14 @@ def _organisation_values(spec: OrganisationSpec) -> dict[str, Any]:
 
 
 async def _contacts(
-    session: AsyncSession, batch: Batch, specs: Sequence[ContactSpec],
+    store: DirectoryRows, batch: Batch, specs: Sequence[ContactSpec],
     networks: Sequence[Network],
 ) -> None:  # fmt: skip
-    rows = Rows(db.Contact)
-    await rows.load(session, [(s.id,) for s in specs])
-    orgs = await existing_ids(session, db.Organisation, (s.org_id for s in specs))
+    rows = Rows.of(store, "contacts")
+    await rows.load(store, [(s.id,) for s in specs])
+    orgs = await existing_ids(store, "organisations", (s.org_id for s in specs))
     roles = {(c["org_id"], c["role"]): c["id"]
-             for c in await select_in(session, db.Contact, "org_id", orgs)}  # fmt: skip
+             for c in await store.select_in("contacts", "org_id", orgs)}  # fmt: skip
     for spec in specs:
         _check_contact(spec, orgs, roles, networks)
         before = rows.get((spec.id,))
@@ -165,7 +162,7 @@ async def _contacts(
         values = spec.model_dump(exclude={"id"}) | {
             "key_id": recipient_keys.key_id(spec.hpke_public_key)}  # fmt: skip
         batch.count("contacts", "contact", spec.id, rows.put((spec.id,), values))
-    await rows.write(session)
+    await rows.write(store)
 
 
 def _check_contact(
@@ -186,13 +183,13 @@ def _check_contact(
 UNIQUE_PERSON_FIELDS = ("nhs_number", "upn")
 
 
-async def _people(session: AsyncSession, batch: Batch, specs: Sequence[PersonSpec]) -> None:
-    rows = Rows(db.Person)
-    await rows.load(session, [(s.id,) for s in specs])
+async def _people(store: DirectoryRows, batch: Batch, specs: Sequence[PersonSpec]) -> None:
+    rows = Rows.of(store, "people")
+    await rows.load(store, [(s.id,) for s in specs])
     holders: dict[tuple[str, Any], str] = {}
     for name in UNIQUE_PERSON_FIELDS:
         values = {getattr(s, name) for s in specs} - {None}
-        for row in await select_in(session, db.Person, name, values):
+        for row in await store.select_in("people", name, values):
             holders[(name, row[name])] = row["id"]
     for spec in specs:
         for name in UNIQUE_PERSON_FIELDS:
@@ -206,18 +203,21 @@ async def _people(session: AsyncSession, batch: Batch, specs: Sequence[PersonSpe
                 del holders[(name, before.get(name))]
             holders[(name, getattr(spec, name))] = spec.id
         batch.count("people", "person", spec.id, delta)
-    await rows.write(session)
+    await rows.write(store)
 
 
-async def _households(session: AsyncSession, batch: Batch, specs: Sequence[HouseholdSpec]) -> None:
-    rows, members = Rows(db.Household), Children(db.HouseholdMember, "household_id")
-    areas, ties = Rows(db.HouseholdArea), Rows(db.Relationship)
+async def _households(store: DirectoryRows, batch: Batch, specs: Sequence[HouseholdSpec]) -> None:
+    rows, members = (
+        Rows.of(store, "households"),
+        Children.of(store, "household_members", "household_id"),
+    )
+    areas, ties = Rows.of(store, "household_areas"), Rows.of(store, "relationships")
     ids = [s.id for s in specs]
-    people = await existing_ids(session, db.Person, (m.person_id for s in specs for m in s.members))
-    await rows.load(session, [(i,) for i in ids])
-    await members.load(session, ids)
-    await areas.load(session, [(s.id, s.area) for s in specs])
-    await ties.load(session, [tie for s in specs for tie in _parent_ties(s)])
+    people = await existing_ids(store, "people", (m.person_id for s in specs for m in s.members))
+    await rows.load(store, [(i,) for i in ids])
+    await members.load(store, ids)
+    await areas.load(store, [(s.id, s.area) for s in specs])
+    await ties.load(store, [tie for s in specs for tie in _parent_ties(s)])
     for spec in specs:
         for member in spec.members:
             _require(people, "person", member.person_id)
@@ -232,7 +232,7 @@ async def _households(session: AsyncSession, batch: Batch, specs: Sequence[House
                 ties.put(tie, {"derived": True})
         batch.count("households", "household", spec.id, delta)
     for table in (rows, members, areas, ties):
-        await table.write(session)
+        await table.write(store)
 
 
 def _parent_ties(spec: HouseholdSpec) -> list[tuple[str, str, str]]:
@@ -244,12 +244,12 @@ def _parent_ties(spec: HouseholdSpec) -> list[tuple[str, str, str]]:
 
 
 async def _relationships(
-    session: AsyncSession, batch: Batch, specs: Sequence[RelationshipSpec]
+    store: DirectoryRows, batch: Batch, specs: Sequence[RelationshipSpec]
 ) -> None:
-    rows = Rows(db.Relationship)
+    rows = Rows.of(store, "relationships")
     named = {i for s in specs for i in (s.person_id, s.related_person_id)}
-    people = await existing_ids(session, db.Person, named)
-    await rows.load(session, [(s.person_id, s.kind, s.related_person_id) for s in specs])
+    people = await existing_ids(store, "people", named)
+    await rows.load(store, [(s.person_id, s.kind, s.related_person_id) for s in specs])
     for spec in specs:
         _require(people, "person", spec.person_id)
         _require(people, "person", spec.related_person_id)
@@ -257,32 +257,32 @@ async def _relationships(
         values = {"parental_responsibility": spec.parental_responsibility, "derived": False}
         batch.count("relationships", "relationship", admin.relationship_id(*key),
                     rows.put(key, values))  # fmt: skip
-    await rows.write(session)
+    await rows.write(store)
 
 
 async def _registrations(
-    session: AsyncSession, batch: Batch, specs: Sequence[RegistrationSpec]
+    store: DirectoryRows, batch: Batch, specs: Sequence[RegistrationSpec]
 ) -> None:
-    rows = Rows(db.Registration)
-    people = await existing_ids(session, db.Person, (s.person_id for s in specs))
-    orgs = await existing_ids(session, db.Organisation, (s.org_id for s in specs))
-    await rows.load(session, [(s.person_id, s.kind) for s in specs])
+    rows = Rows.of(store, "registrations")
+    people = await existing_ids(store, "people", (s.person_id for s in specs))
+    orgs = await existing_ids(store, "organisations", (s.org_id for s in specs))
+    await rows.load(store, [(s.person_id, s.kind) for s in specs])
     for spec in specs:
         _require(people, "person", spec.person_id)
         _require(orgs, "organisation", spec.org_id)
         delta = rows.put((spec.person_id, spec.kind), {"org_id": spec.org_id})
         batch.count("registrations", "registration",
                     admin.registration_id(spec.person_id, spec.kind), delta)  # fmt: skip
-    await rows.write(session)
+    await rows.write(store)
 
 
 async def _involvements(
-    session: AsyncSession, batch: Batch, specs: Sequence[InvolvementSpec]
+    store: DirectoryRows, batch: Batch, specs: Sequence[InvolvementSpec]
 ) -> None:
-    rows = Rows(db.Involvement)
-    people = await existing_ids(session, db.Person, (s.person_id for s in specs))
-    orgs = await existing_ids(session, db.Organisation, (s.org_id for s in specs))
-    await rows.load(session, [(s.person_id, s.org_id, s.opened_on) for s in specs])
+    rows = Rows.of(store, "involvements")
+    people = await existing_ids(store, "people", (s.person_id for s in specs))
+    orgs = await existing_ids(store, "organisations", (s.org_id for s in specs))
+    await rows.load(store, [(s.person_id, s.org_id, s.opened_on) for s in specs])
     for spec in specs:
         _require(people, "person", spec.person_id)
         _require(orgs, "organisation", spec.org_id)
@@ -290,17 +290,17 @@ async def _involvements(
                          {"closed_on": spec.closed_on})  # fmt: skip
         record_id = f"{spec.person_id}/{spec.org_id}/{spec.opened_on.isoformat()}"
         batch.count("involvements", "involvement", record_id, delta)
-    await rows.write(session)
+    await rows.write(store)
 
 
-async def _plans(session: AsyncSession, batch: Batch, specs: Sequence[PlanSpec]) -> None:
-    rows, owners = Rows(db.Plan), Children(db.PlanOwner, "plan_id")
-    people = await existing_ids(session, db.Person, (s.person_id for s in specs))
+async def _plans(store: DirectoryRows, batch: Batch, specs: Sequence[PlanSpec]) -> None:
+    rows, owners = Rows.of(store, "plans"), Children.of(store, "plan_owners", "plan_id")
+    people = await existing_ids(store, "people", (s.person_id for s in specs))
     listed = [(spec, admin.plan_owners(spec)) for spec in specs]
-    orgs = await existing_ids(session, db.Organisation,
+    orgs = await existing_ids(store, "organisations",
                               (o["org_id"] for _, os in listed for o in os))  # fmt: skip
-    await rows.load(session, [(s.id,) for s in specs])
-    await owners.load(session, [s.id for s in specs])
+    await rows.load(store, [(s.id,) for s in specs])
+    await owners.load(store, [s.id for s in specs])
     for spec, named in listed:
         _require(people, "person", spec.person_id)
         for owner in named:
@@ -310,5 +310,5 @@ async def _plans(session: AsyncSession, batch: Batch, specs: Sequence[PlanSpec])
         if owners.replace(spec.id, named):
             delta.fields.append("owners")
         batch.count("plans", "plan", spec.id, delta)
-    await rows.write(session)
-    await owners.write(session)
+    await rows.write(store)
+    await owners.write(store)

@@ -17,13 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters import db
 from broker.errors import PublishFailed
 from broker.keys import KeyStore
-from broker.ports import DataKeyStore, Message, Publisher
+from broker.ports import DataKeyStore, Message, Publisher, QueuedEvent, UnitOfWorkFactory
 from broker.services import matching
 from producers.envelopes import open_event, seal_event
 from producers.pseudonyms import person_key
@@ -35,20 +32,15 @@ BATCH = 100
 
 @dataclass(frozen=True)
 class MatchPublication:
-    sessions: async_sessionmaker[AsyncSession]
+    units: UnitOfWorkFactory
     keys: KeyStore
     publisher: Publisher
     topic: str
 
     async def accepted(self) -> list[str]:
         """The matched events waiting for the router, oldest match first."""
-        async with self.sessions() as session:
-            return list(await session.scalars(
-                select(db.MatchingQueueEntry.event_id)
-                .where(db.MatchingQueueEntry.status == matching.ACCEPTED)
-                .order_by(db.MatchingQueueEntry.matched_at)
-                .limit(BATCH)
-            ))  # fmt: skip
+        async with self.units() as uow:
+            return await uow.matched_events.accepted(BATCH)
 
     async def publish(self, event_id: str) -> str | None:
         """Publishes the matched event again unless another router instance took it; Kafka
@@ -59,53 +51,42 @@ class MatchPublication:
         try:
             await self.publisher.publish([message])
         except PublishFailed:
-            async with self.sessions.begin() as session:
-                await matching.published(session, event_id, succeeded=False)
+            async with self.units() as uow:
+                await uow.matched_events.published(event_id, succeeded=False)
             log.warning("matched_event_not_published", event_id=event_id)
             raise
-        async with self.sessions.begin() as session:
-            await matching.published(session, event_id, succeeded=True)
+        async with self.units() as uow:
+            await uow.matched_events.published(event_id, succeeded=True)
         return event_id
 
     async def unkept(self) -> list[str]:
         """Entries parked before the queue kept their people apart (by an older router)."""
-        async with self.sessions() as session:
-            return list(await session.scalars(
-                select(db.MatchingQueueEntry.event_id)
-                .where(db.MatchingQueueEntry.status == matching.WAITING,
-                       db.MatchingQueueEntry.people.is_(None))
-                .limit(BATCH)
-            ))  # fmt: skip
+        async with self.units() as uow:
+            return await uow.matched_events.unkept(BATCH)
 
     async def keep_people(self, event_id: str, data_keys: DataKeyStore) -> str | None:
         """Keeps the entry's people under its data key, so that the front door's API, which
         cannot open events, lists them."""
-        async with self.sessions.begin() as session:
-            entry = await session.get(db.MatchingQueueEntry, event_id, with_for_update=True)
-            if entry is None or entry.people is not None or entry.status != matching.WAITING:
+        async with self.units() as uow:
+            entry = await uow.matched_events.unkept_entry(event_id)
+            if entry is None:
                 return None
             event = self._opened(entry)[1].event()
             people = matching.QueuedPeople(source_org=event.source_org,
                                            people=list(event.people()))  # fmt: skip
-            entry.people = matching.wrap_people(data_keys, event_id, people)
+            wrapped = matching.wrap_people(data_keys, event_id, people)
+            await uow.matched_events.keep_people(event_id, wrapped)
         return event_id
 
     async def _claim(self, event_id: str) -> Message | None:
-        async with self.sessions.begin() as session:
-            claimed = await session.execute(
-                update(db.MatchingQueueEntry)
-                .where(db.MatchingQueueEntry.event_id == event_id,
-                       db.MatchingQueueEntry.status == matching.ACCEPTED)
-                .values(status=matching.PUBLISHING)
-            )  # fmt: skip
-            if not claimed.rowcount:  # type: ignore[attr-defined]
+        async with self.units() as uow:
+            entry = await uow.matched_events.claim(event_id)
+            if entry is None:
                 return None
-            entry = await session.get(db.MatchingQueueEntry, event_id)
-            assert entry is not None  # just claimed
-            assert entry.matched_at is not None
+            assert entry.matched_at is not None  # only a matched entry is accepted
             return self._stamped(entry, entry.matched_at)
 
-    def _stamped(self, entry: db.MatchingQueueEntry, matched_at: datetime) -> Message:
+    def _stamped(self, entry: QueuedEvent, matched_at: datetime) -> Message:
         """The producer's signed event as it was, sealed again under a header received at
         the time of the match, keyed for Kafka as the producer would have keyed it."""
         header, signed = self._opened(entry)
@@ -117,7 +98,7 @@ class MatchPublication:
         key = person_key(self.keys.pseudonym_secret, event.people()[0], event.source_org)
         return Message(self.topic, key, again.model_dump_json().encode())
 
-    def _opened(self, entry: db.MatchingQueueEntry) -> tuple[EventHeader, SignedEvent]:
+    def _opened(self, entry: QueuedEvent) -> tuple[EventHeader, SignedEvent]:
         sealed = SealedEvent.model_validate_json(entry.sealed_event)
         sealed_to = EventHeader.model_validate_json(sealed.header).broker_key_id
         return open_event(sealed, self.keys.hpke_for(sealed_to))

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from broker.services.directory_admin import load_directory
+from broker.adapters.unit_of_work import SqlUnitOfWork
+from broker.services.directory_admin import ImportSummary, load_directory
 from broker.services.directory_bulk import bulk_load_directory
 from schemas.directory import DirectorySpec
 from tests.benchmark import pg_copy, population
@@ -27,7 +28,7 @@ def measure_import(
     """Times one load of the benchmark's directory of ``people`` people (through the
     per-record import instead when ``per_record``, for a before-and-after)."""
     pop = population.population(people, datetime.now(UTC).date())
-    load = load_directory if per_record else bulk_load_directory
+    load: Loader = _per_record if per_record else bulk_load_directory
     with tempfile.TemporaryDirectory(prefix="sgb-bench-import-") as folder:
         url = f"sqlite+aiosqlite:///{Path(folder) / 'directory.sqlite'}"
         seconds = asyncio.run(_timed(pop.spec, url, postgres, load))
@@ -39,6 +40,10 @@ def measure_import(
         "directory_import_records_per_s": round(records / seconds),
         "load_average_1m": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
     }  # fmt: skip
+
+
+async def _per_record(uow: SqlUnitOfWork, spec: DirectorySpec) -> ImportSummary:
+    return await load_directory(uow.session, spec)  # the per-record path is on a session yet
 
 
 async def _timed(spec: DirectorySpec, sqlite_url: str, postgres: str | None,

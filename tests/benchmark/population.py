@@ -19,9 +19,8 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from broker.adapters import db
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.services.directory_admin import ImportSummary
 from broker.services.directory_bulk import bulk_load_directory
 from schemas.directory import DirectorySpec, InvolvementSpec, RegistrationSpec
@@ -59,7 +58,7 @@ FREQUENT_SHARE = 0.2  # of events about the 2% of households seen again and agai
 CHUNK = 5_000  # households loaded per transaction (about 20,000 people)
 SEED = 11
 R = TypeVar("R", RegistrationSpec, InvolvementSpec)
-Loader = Callable[[AsyncSession, DirectorySpec], Awaitable[ImportSummary]]
+Loader = Callable[[SqlUnitOfWork, DirectorySpec], Awaitable[ImportSummary]]
 
 
 def people_to_households(people: int) -> int:
@@ -83,11 +82,11 @@ async def load_in_chunks(
         shared = spec.model_copy(update={"people": (), "households": (), "registrations": (),
                                          "involvements": ()})  # fmt: skip
         started = time.perf_counter()
-        async with sessions.begin() as session:
-            await load(session, shared)
+        async with SqlUnitOfWork(sessions) as uow:
+            await load(uow, shared)
         for part in _chunks(spec):
-            async with sessions.begin() as session:
-                await load(session, part)
+            async with SqlUnitOfWork(sessions) as uow:
+                await load(uow, part)
         return time.perf_counter() - started
     finally:
         await engine.dispose()

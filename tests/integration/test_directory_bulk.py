@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import db
 from broker.adapters.audit import AuditEntry
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.errors import DirectoryError
 from broker.keys import audit_key
 from broker.services.directory_admin import ImportSummary, load_directory
@@ -80,8 +81,8 @@ async def per_record(sessions: Sessions, spec: DirectorySpec) -> ImportSummary:
 
 
 async def bulk(sessions: Sessions, spec: DirectorySpec) -> ImportSummary:
-    async with sessions.begin() as session:
-        return await bulk_load_directory(session, spec, actor="t", webhook_networks=[LOOPBACK])
+    async with SqlUnitOfWork(sessions) as uow:
+        return await bulk_load_directory(uow, spec, actor="t", webhook_networks=[LOOPBACK])
 
 
 async def contents(sessions: Sessions) -> dict[str, list[tuple[Any, ...]]]:

@@ -7,14 +7,14 @@ from datetime import date
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broker.adapters import db
+from broker.adapters.directory_rows import shape_of
 from broker.services.bulk_rows import Children, Rows, complete
 
 
 def people(*rows: dict[str, object]) -> Rows:
-    table = Rows(db.Person)
+    table = Rows("people", shape_of("people"))
     for row in rows:
-        full = complete(db.Person, row)
+        full = complete(shape_of("people"), row)
         table.before[(row["id"],)] = full
         table.after[(row["id"],)] = dict(full)
     return table
@@ -47,7 +47,7 @@ class TestRowsPut:
 
     def test_a_new_row_has_every_column(self) -> None:
         """Rows written together in one statement carry the same columns, defaults filled."""
-        table = Rows(db.Contact)
+        table = Rows("contacts", shape_of("contacts"))
         table.put(("c-1",), {"org_id": "o", "role": "dsl", "hpke_public_key": "k", "key_id": "i"})
         assert table.after[("c-1",)]["daily_digest"] is False
         assert table.after[("c-1",)]["webhook_url"] is None
@@ -56,7 +56,7 @@ class TestRowsPut:
 class TestChildrenReplace:
     def test_the_same_rows_in_another_order_change_nothing(self) -> None:
         """An owner's rows are compared as a set."""
-        terms = Children(db.SchoolTerm, "org_id")
+        terms = Children("school_terms", shape_of("school_terms"), "org_id")
         rows = [{"org_id": "s", "starts_on": date(2026, m, 1), "ends_on": date(2026, m, 20)}
                 for m in (1, 4)]  # fmt: skip
         terms.before = {"s": {terms._tuple(r) for r in rows}}
@@ -64,7 +64,7 @@ class TestChildrenReplace:
 
     def test_fewer_rows_are_a_change(self) -> None:
         """Dropping one of an owner's rows replaces them."""
-        terms = Children(db.SchoolTerm, "org_id")
+        terms = Children("school_terms", shape_of("school_terms"), "org_id")
         row = {"org_id": "s", "starts_on": date(2026, 1, 1), "ends_on": date(2026, 1, 20)}
         terms.before = {"s": {terms._tuple(row)}}
         assert terms.replace("s", [])

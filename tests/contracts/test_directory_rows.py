@@ -1,0 +1,103 @@
+"""The directory rows port: rows found by column value, written in bulk, kept only if the unit
+of work commits, and a change log read back by record."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from broker.ports import DirectoryChangeEntry, TableRow, UnitOfWork
+from tests.contracts.conftest import UnitsOfWork
+
+AT = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+
+def person(person_id: str, given_name: str = "Ann") -> TableRow:
+    """A person row as the import writes it: every column of the table."""
+    return {"id": person_id, "nhs_number": None, "upn": None, "given_name": given_name,
+            "family_name": "Smith", "date_of_birth": date(2015, 1, 1)}  # fmt: skip
+
+
+def member(household: str, person_id: str, uow: UnitOfWork) -> TableRow:
+    defaults = dict(uow.directory_rows.shape("household_members").defaults)
+    return defaults | {"household_id": household, "person_id": person_id, "role": "child"}
+
+
+def household(household_id: str, uow: UnitOfWork) -> TableRow:
+    defaults = dict(uow.directory_rows.shape("households").defaults)
+    return defaults | {"id": household_id, "area": "E09000099"}
+
+
+async def names(units: UnitsOfWork, *ids: str) -> dict[str, str]:
+    async with units() as uow:
+        rows = await uow.directory_rows.select_in("people", "id", ids)
+    return {row["id"]: row["given_name"] for row in rows}
+
+
+class TestShape:
+    async def test_a_shape_names_the_key_and_every_column(self, unit_of_work: UnitsOfWork) -> None:
+        """A table's key columns come first among its columns, in key order."""
+        async with unit_of_work() as uow:
+            shape = uow.directory_rows.shape("household_members")
+        assert shape.key == ("household_id", "person_id")
+        assert set(shape.key) < set(shape.defaults)
+
+
+class TestRows:
+    async def test_inserted_rows_are_found_by_a_column(self, unit_of_work: UnitsOfWork) -> None:
+        """Rows written in one call are read back whole, and only those asked for."""
+        async with unit_of_work() as uow:
+            await uow.directory_rows.insert("people", [person("p-1"), person("p-2", "Bo")])
+        async with unit_of_work() as uow:
+            found = await uow.directory_rows.select_in("people", "given_name", ["Bo", "Cy"])
+        assert found == [person("p-2", "Bo")]
+
+    async def test_updated_rows_are_found_by_their_key(self, unit_of_work: UnitsOfWork) -> None:
+        """An update changes the rows under the keys given, and no other."""
+        async with unit_of_work() as uow:
+            await uow.directory_rows.insert("people", [person("p-1"), person("p-2")])
+        async with unit_of_work() as uow:
+            await uow.directory_rows.update("people", [person("p-1", "Anne")])
+        assert await names(unit_of_work, "p-1", "p-2") == {"p-1": "Anne", "p-2": "Ann"}
+
+    async def test_deleted_rows_are_gone(self, unit_of_work: UnitsOfWork) -> None:
+        """Rows whose column holds one of the values are removed; the others stay."""
+        async with unit_of_work() as uow:
+            await uow.directory_rows.insert("people", [person(f"p-{i}") for i in range(3)])
+            homes = [household("h-1", uow), household("h-2", uow)]
+            await uow.directory_rows.insert("households", homes)
+            rows = [member("h-1", "p-0", uow), member("h-1", "p-1", uow),
+                    member("h-2", "p-2", uow)]  # fmt: skip
+            await uow.directory_rows.insert("household_members", rows)
+        async with unit_of_work() as uow:
+            await uow.directory_rows.delete_in("household_members", "household_id", ["h-1"])
+        async with unit_of_work() as uow:
+            left = await uow.directory_rows.select_in("household_members", "person_id",
+                                                      ["p-0", "p-1", "p-2"])  # fmt: skip
+        assert [row["person_id"] for row in left] == ["p-2"]
+
+    async def test_many_values_are_read_at_once(self, unit_of_work: UnitsOfWork) -> None:
+        """More values than one statement may bind are all read."""
+        async with unit_of_work() as uow:
+            await uow.directory_rows.insert("people", [person(f"p-{i}") for i in range(4500)])
+        found = await names(unit_of_work, *(f"p-{i}" for i in range(5000)))
+        assert len(found) == 4500
+
+    async def test_a_failed_unit_of_work_writes_nothing(self, unit_of_work: UnitsOfWork) -> None:
+        """Rows written in a unit of work that fails are rolled back with it."""
+        with pytest.raises(LookupError):  # noqa: PT012 - the failure must be inside the unit
+            async with unit_of_work() as uow:
+                await uow.directory_rows.insert("people", [person("p-1")])
+                raise LookupError("a later record was refused")
+        assert await names(unit_of_work, "p-1") == {}
+
+
+class TestChangeLog:
+    async def test_changes_are_read_back_by_record(self, unit_of_work: UnitsOfWork) -> None:
+        """A record's entries come back in the order logged, with their fields."""
+        first = DirectoryChangeEntry(AT, "import", "person", "p-1", "created", ("given_name",))
+        other = DirectoryChangeEntry(AT, "import", "person", "p-2", "created", ())
+        later = DirectoryChangeEntry(AT, "admin", "person", "p-1", "updated", ("upn", "sex"))
+        async with unit_of_work() as uow:
+            await uow.directory_rows.log_changes([first, other, later])
+        async with unit_of_work() as uow:
+            assert await uow.directory_rows.changes_for("person", "p-1") == [first, later]
