@@ -105,9 +105,16 @@ class AuditLog(Protocol):
 
 class UnitOfWork(Protocol):
     """One transaction over the broker's stores. Each store a service needs is an
-    attribute of the unit of work, typed by its protocol in this module."""
+    attribute of the unit of work, typed by its protocol in this module (read-only: the SQL
+    unit of work builds each store on its session as a property)."""
 
-    audit: AuditLog
+    @property
+    def audit(self) -> AuditLog: ...
+
+    # Recipient side.
+
+    @property
+    def inbox(self) -> "InboxStore": ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -120,3 +127,41 @@ class UnitOfWork(Protocol):
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+# Recipient side: the inbox (services/inbox.py).
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    """A sealed notice in its recipient's inbox: the header as sent, the ciphertext sealed
+    again at rest under its households' data keys, and the broker's signature."""
+
+    notice_id: str
+    recipient_id: str
+    header: str
+    ciphertext: str
+    signature: str
+    deadline: datetime
+    held_until: datetime | None  # a low-severity notice waiting for its daily digest
+    delivered_at: datetime  # into this inbox
+
+
+class InboxStore(Protocol):
+    """Recipients' inboxes (broker/adapters/inbox_store.py). A notice is kept once, however
+    often it is delivered; listings come oldest first (by arrival, then id)."""
+
+    async def add_new(self, entries: Sequence[InboxEntry]) -> set[str]:
+        """Adds each entry whose notice is not there yet (of entries sharing a notice, the
+        first); answers the notice ids that went in."""
+        ...
+
+    async def get(self, notice_id: str) -> InboxEntry | None: ...
+
+    async def released(self, recipient_id: str, now: datetime) -> list[InboxEntry]:
+        """The recipient's notices that are not held, or whose hold ended by ``now``."""
+        ...
+
+    async def held_until(self, recipient_id: str, released_at: datetime) -> list[InboxEntry]:
+        """The recipient's notices held for the digest released at ``released_at``."""
+        ...

@@ -22,6 +22,7 @@ from broker.adapters import audit, metrics
 from broker.adapters.dead_letter_topic import Source, dead_letter
 from broker.adapters.envelopes import verify_notice
 from broker.adapters.kafka import ConsumerHealth, Received, consume
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.adapters.webhooks import HttpWebhookSender
 from broker.bootstrap import Runtime
 from broker.errors import EnvelopeError
@@ -37,15 +38,15 @@ async def handle_notices(records: Sequence[Received], rt: Runtime) -> None:
     now, unstorable = datetime.now(UTC), list[SealedNotice]()
     # One unit of work per batch: one statement for its inbox rows, one for its webhook
     # queue, one for its audit entries, the chain's lock taken last and once.
-    async with rt.sessions.begin() as session:
-        delivered = await inbox.put(session, [(n, h) for _, n, h in notices], now,
+    async with SqlUnitOfWork(rt.sessions) as uow:
+        delivered = await inbox.put(uow, [(n, h) for _, n, h in notices], now,
                                     rt.data_keys, unstorable)  # fmt: skip
         # A notice whose household key cannot be used is a dead letter, not a poison pill.
         failed = [r for r, n, _ in notices if n in unstorable]
         notices = [(r, n, h) for r, n, h in notices if n not in unstorable]
-        await webhook_dispatch.enqueue(session, [(h, r.position) for r, _, h in notices], now)
+        await webhook_dispatch.enqueue(uow.session, [(h, r.position) for r, _, h in notices], now)
         refused = [_refusal(record, reason) for record, reason in rejected]
-        await audit.append_many(session, [*delivered, *refused], now)
+        await uow.audit.append_many([*delivered, *refused], now)
     await rt.publisher.publish(
         [_delivered(rt, r, h, now) for r, _, h in notices]
         + [_unreadable(rt, r, reason, now) for r, reason in rejected]

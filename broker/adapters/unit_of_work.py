@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction, async_sessionmaker
 
 from broker.adapters import audit
+from broker.adapters.inbox_store import SqlInboxStore
 from broker.ports import AuditRecord
 
 
@@ -55,6 +56,12 @@ class SqlUnitOfWork:
     @property
     def audit(self) -> SqlAuditLog:
         return SqlAuditLog(self.session)
+
+    # Recipient side.
+
+    @property
+    def inbox(self) -> SqlInboxStore:
+        return SqlInboxStore(self.session)
 
     async def __aenter__(self) -> Self:
         self._session = self._sessions()

@@ -26,13 +26,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import db
 from broker.adapters.tokens import NotAuthorised, Principal
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime, runtime
 from broker.config import Settings
 from broker.entrypoints import auth, front_door_api, http_errors, key_change_notices, ops, serving
 from broker.entrypoints.limits import protect
 from broker.errors import DataKeyShredded, DataKeyUnusable, PublishFailed
 from broker.keys import PROCESS_KEYS
-from broker.ports import Message
+from broker.ports import InboxEntry, Message
 from broker.pseudonyms import pseudonym
 from broker.rules.deadlines import DIGEST_TIME, LONDON
 from broker.rules.escalation import MAX_REASON_CHARS
@@ -116,10 +117,10 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
     async def list_notices(
         request: Request, recipient_id: str, caller: auth.NoticeReader
     ) -> list[NoticeSummary]:
-        async with _rt(request).sessions() as session:
-            await _own(session, recipient_id, caller)
-            listed = await inbox.list_notices(session, recipient_id, datetime.now(UTC))
-            return await _summaries(session, listed)
+        async with SqlUnitOfWork(_rt(request).sessions) as uow:
+            await _own(uow.session, recipient_id, caller)
+            listed = await inbox.list_notices(uow, recipient_id, datetime.now(UTC))
+            return await _summaries(uow.session, listed)
 
     @app.get("/v1/recipients/{recipient_id}/digests/{day}", response_model=list[NoticeSummary])
     async def daily_digest(
@@ -127,10 +128,10 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
     ) -> list[NoticeSummary]:
         """The day's digest of low-severity notices, once it has been released (07:00)."""
         released_at = datetime.combine(day, DIGEST_TIME, LONDON)
-        async with _rt(request).sessions() as session:
-            await _own(session, recipient_id, caller)
-            gathered = await inbox.digest(session, recipient_id, released_at, datetime.now(UTC))
-            return await _summaries(session, gathered)
+        async with SqlUnitOfWork(_rt(request).sessions) as uow:
+            await _own(uow.session, recipient_id, caller)
+            gathered = await inbox.digest(uow, recipient_id, released_at, datetime.now(UTC))
+            return await _summaries(uow.session, gathered)
 
     @app.get(base + "/{notice_id}", response_model=NoticeDetail)
     async def get_notice(
@@ -138,12 +139,12 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
     ) -> NoticeDetail:
         """The sealed notice; the first fetch is its delivery to the recipient's system."""
         now, rt = datetime.now(UTC), _rt(request)
-        async with rt.sessions.begin() as session:
-            await _own(session, recipient_id, caller)
-            notice, sealed = await inbox.fetch(session, recipient_id, notice_id, rt.data_keys, now)
+        async with SqlUnitOfWork(rt.sessions) as uow:
+            await _own(uow.session, recipient_id, caller)
+            notice, sealed = await inbox.fetch(uow, recipient_id, notice_id, rt.data_keys, now)
             if not isinstance(sealed, inbox.NoticeGone):  # only a notice handed over is delivered
-                await receipts.record_delivered(session, str(notice_id), "inbox", now)
-            (summary,) = await _summaries(session, [notice])
+                await receipts.record_delivered(uow.session, str(notice_id), "inbox", now)
+            (summary,) = await _summaries(uow.session, [notice])
         if isinstance(sealed, inbox.NoticeGone):
             raise sealed  # 410, once its audit entry is committed
         return NoticeDetail(**summary.model_dump(), sealed=sealed)
@@ -208,9 +209,7 @@ async def _record(
     return done
 
 
-async def _summaries(
-    session: AsyncSession, notices: Sequence[db.InboxNotice]
-) -> list[NoticeSummary]:
+async def _summaries(session: AsyncSession, notices: Sequence[InboxEntry]) -> list[NoticeSummary]:
     ids = [n.notice_id for n in notices]
     records = {r.notice_id: r for r in (await session.scalars(
         select(db.NoticeRecord).where(db.NoticeRecord.notice_id.in_(ids))
@@ -218,7 +217,7 @@ async def _summaries(
     return [_summary(n, records.get(n.notice_id)) for n in notices]
 
 
-def _summary(notice: db.InboxNotice, record: db.NoticeRecord | None) -> NoticeSummary:
+def _summary(notice: InboxEntry, record: db.NoticeRecord | None) -> NoticeSummary:
     receipts_at = {} if record is None else {
         "delivered_at": record.delivered_at, "viewed_at": record.viewed_at,
         "acknowledged_at": record.acknowledged_at, "rejected_at": record.rejected_at,

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from broker.adapters import audit, bulk, db, metrics
 from broker.adapters.dead_letter_topic import Source, dead_letter
 from broker.adapters.directory import SqlDirectory
+from broker.adapters.inbox_store import SqlInboxStore
 from broker.adapters.kafka import KafkaPublisher, Topics, is_transient
 from broker.adapters.webhooks import signature_headers
 from broker.config import WebhookSettings
@@ -253,7 +254,7 @@ class Dispatcher:
         """The sealed notice as published, or why it cannot be sent: its household was
         shredded, or it cannot be read. Either is a dead letter, never a crashed worker."""
         async with self.sessions() as session:
-            stored = await session.get(db.InboxNotice, notice_id)
+            stored = await SqlInboxStore(session).get(notice_id)
         if stored is None:
             return "unreadable_notice"
         try:
