@@ -12,6 +12,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import Literal, Protocol, Self
 
+from broker.rules.family import Addressee
+
 Clock = Callable[[], datetime]
 
 
@@ -116,6 +118,15 @@ class UnitOfWork(Protocol):
     @property
     def inbox(self) -> "InboxStore": ...
 
+    @property
+    def notice_records(self) -> "NoticeRecords": ...
+
+    @property
+    def recipients(self) -> "RecipientDirectory": ...
+
+    @property
+    def webhooks(self) -> "WebhookQueue": ...
+
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(
@@ -164,4 +175,137 @@ class InboxStore(Protocol):
 
     async def held_until(self, recipient_id: str, released_at: datetime) -> list[InboxEntry]:
         """The recipient's notices held for the digest released at ``released_at``."""
+        ...
+
+
+# Recipient side: the broker's notice records and their receipts (services/receipts.py).
+
+
+@dataclass(frozen=True)
+class NoticeRecordView:
+    """The broker's record of one notice, as stored (broker/adapters/db.py NoticeRecord):
+    ``body`` and ``rejection_reason`` stay wrapped under the household's data key,
+    ``escalate_to`` and ``reroute_to`` are JSON (services/notice_records.py reads them)."""
+
+    notice_id: str
+    chain_id: str  # the first notice's id
+    event_id: str
+    household: str
+    recipient_id: str
+    recipient_org: str
+    notice_type: str
+    severity: str
+    rule_id: str
+    created_at: datetime
+    deadline: datetime
+    escalate_to: str
+    reroute_to: str | None
+    body: str
+    sealed: str
+    follows: str | None = None
+    level: int = 0
+    published_at: datetime | None = None
+    delivered_at: datetime | None = None
+    delivered_via: str | None = None
+    viewed_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    rejected_at: datetime | None = None
+    rejection_reason: str | None = None
+    reroute_pending_since: datetime | None = None
+    escalated_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+class NoticeRecords(Protocol):
+    """The broker's notice records (broker/adapters/notice_store.py). Each receipt is
+    recorded once: a ``mark_*`` answers whether it was the first."""
+
+    async def add(self, records: Sequence[NoticeRecordView]) -> None: ...
+
+    async def get(self, notice_id: str) -> NoticeRecordView | None: ...
+
+    async def of(self, notice_ids: Sequence[str]) -> dict[str, NoticeRecordView]:
+        """The records of those notices that have one, by notice id."""
+        ...
+
+    async def chain_recipients(self, chain_id: str) -> set[str]:
+        """Every recipient a notice of this chain went to."""
+        ...
+
+    async def mark_delivered(self, notice_id: str, channel: str, at: datetime) -> bool: ...
+
+    async def mark_viewed(self, notice_id: str, at: datetime) -> bool: ...
+
+    async def mark_acknowledged(self, notice_id: str, at: datetime) -> bool:
+        """Acknowledged, unless rejected; closes every open notice of its chain."""
+        ...
+
+    async def mark_rejected(self, notice_id: str, at: datetime, wrapped_reason: str) -> bool:
+        """Rejected, unless acknowledged, and waiting to be sent on by the router's timer."""
+        ...
+
+
+class RecipientDirectory(Protocol):
+    """The directory as the recipient side reads it (broker/adapters/directory.py)."""
+
+    async def contact_for(self, addressee: Addressee) -> str | None:
+        """The addressee's contact id, else its organisation's fallback contact's."""
+        ...
+
+    async def webhook_url(self, contact_id: str) -> str | None:
+        """Where the contact's own system takes its notices pushed, if it has said."""
+        ...
+
+
+# Recipient side: the webhook queue (services/webhook_dispatch.py).
+
+
+@dataclass(frozen=True)
+class WebhookDue:
+    """A recipient's earliest pending delivery, as read (settling it checks nothing moved)."""
+
+    sequence: int
+    notice_id: str
+    recipient_id: str
+    attempts: int
+    next_attempt_at: datetime
+    first_failed_at: datetime | None
+    source: str  # the position the notice was read from
+    url: str | None  # the recipient's webhook now, if it still has one
+
+
+@dataclass(frozen=True)
+class WebhookQueued:
+    """A notice to push to its recipient's webhook."""
+
+    notice_id: str
+    recipient_id: str
+    source: str
+    at: datetime
+
+
+WebhookChange = Mapping[str, str | int | datetime | None]
+"""Columns of a delivery to set: state, attempts, next_attempt_at, first_failed_at,
+finished_at, last_error, last_status."""
+
+
+class WebhookQueue(Protocol):
+    """Recipients' webhook deliveries (broker/adapters/webhook_queue.py), each recipient's
+    in the order queued, pending until delivered or dead."""
+
+    async def enqueue(self, deliveries: Sequence[WebhookQueued]) -> int:
+        """Queues each notice not queued before (in the order given); answers how many."""
+        ...
+
+    async def requeue(self, notice_id: str, now: datetime) -> bool:
+        """A dead delivery pending again, from its first attempt; False for any other."""
+        ...
+
+    async def due_heads(self, now: datetime, limit: int) -> list[WebhookDue]:
+        """Each recipient's earliest pending delivery, when it is due by ``now``."""
+        ...
+
+    async def settle(self, due: WebhookDue, made: int, change: WebhookChange) -> bool:
+        """Applies ``change`` if the delivery is still pending as ``due`` saw it, ``made``
+        attempts in; False when another dispatcher has moved it meanwhile."""
         ...

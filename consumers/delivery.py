@@ -44,7 +44,7 @@ async def handle_notices(records: Sequence[Received], rt: Runtime) -> None:
         # A notice whose household key cannot be used is a dead letter, not a poison pill.
         failed = [r for r, n, _ in notices if n in unstorable]
         notices = [(r, n, h) for r, n, h in notices if n not in unstorable]
-        await webhook_dispatch.enqueue(uow.session, [(h, r.position) for r, _, h in notices], now)
+        await webhook_dispatch.enqueue(uow, [(h, r.position) for r, _, h in notices], now)
         refused = [_refusal(record, reason) for record, reason in rejected]
         await uow.audit.append_many([*delivered, *refused], now)
     await rt.publisher.publish(
@@ -107,8 +107,9 @@ async def run_delivery(
     metrics.COMPONENT.set("delivery")
     sender = HttpWebhookSender(rt.settings.webhooks.timeout_seconds,
                                rt.settings.webhooks.allowed_networks)  # fmt: skip
-    dispatcher = webhook_dispatch.Dispatcher(rt.sessions, rt.keys, rt.data_keys, rt.publisher,
-                                             rt.topics, rt.settings.webhooks, sender)  # fmt: skip
+    dispatcher = webhook_dispatch.Dispatcher(lambda: SqlUnitOfWork(rt.sessions), rt.keys,
+                                             rt.data_keys, rt.publisher, rt.topics,
+                                             rt.settings.webhooks, sender)  # fmt: skip
     try:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(dispatcher.run(stop))

@@ -2,12 +2,22 @@
 database. Each fake passes the same contract tests as its SQL adapter (tests/contracts)."""
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from broker.errors import DataKeyShredded, DataKeyUnusable
-from broker.ports import AuditRecord, InboxEntry, Message
+from broker.ports import (
+    AuditRecord,
+    InboxEntry,
+    Message,
+    NoticeRecordView,
+    WebhookChange,
+    WebhookDue,
+    WebhookQueued,
+)
+from broker.rules.family import Addressee, ContactRole
 
 
 class FakeAuditLog:
@@ -91,6 +101,152 @@ class FakeInboxStore:
         self.pending = {}
 
 
+class FakeNoticeRecords:
+    def __init__(self) -> None:
+        self.committed: dict[str, NoticeRecordView] = {}
+        self.pending: dict[str, NoticeRecordView] = {}
+
+    async def add(self, records: Sequence[NoticeRecordView]) -> None:
+        self.pending |= {record.notice_id: record for record in records}
+
+    async def get(self, notice_id: str) -> NoticeRecordView | None:
+        return self._all().get(notice_id)
+
+    async def of(self, notice_ids: Sequence[str]) -> dict[str, NoticeRecordView]:
+        every = self._all()
+        return {i: every[i] for i in notice_ids if i in every}
+
+    async def chain_recipients(self, chain_id: str) -> set[str]:
+        return {r.recipient_id for r in self._all().values() if r.chain_id == chain_id}
+
+    async def mark_delivered(self, notice_id: str, channel: str, at: datetime) -> bool:
+        return self._first(notice_id, lambda r: r.delivered_at is None,
+                           delivered_at=at, delivered_via=channel)  # fmt: skip
+
+    async def mark_viewed(self, notice_id: str, at: datetime) -> bool:
+        return self._first(notice_id, lambda r: r.viewed_at is None, viewed_at=at)
+
+    async def mark_acknowledged(self, notice_id: str, at: datetime) -> bool:
+        if not self._first(notice_id, _unsettled, acknowledged_at=at):
+            return False
+        chain = self._all()[notice_id].chain_id
+        for record in list(self._all().values()):
+            if record.chain_id == chain and record.closed_at is None:
+                self.pending[record.notice_id] = replace(record, closed_at=at)
+        return True
+
+    async def mark_rejected(self, notice_id: str, at: datetime, wrapped_reason: str) -> bool:
+        return self._first(notice_id, _unsettled, rejected_at=at,
+                           rejection_reason=wrapped_reason, reroute_pending_since=at)  # fmt: skip
+
+    def _first(
+        self, notice_id: str, unset: Callable[[NoticeRecordView], bool], **values: Any
+    ) -> bool:
+        record = self._all().get(notice_id)
+        if record is None or not unset(record):
+            return False
+        self.pending[notice_id] = replace(record, **values)
+        return True
+
+    def _all(self) -> dict[str, NoticeRecordView]:
+        return self.committed | self.pending
+
+    def end(self, committed: bool) -> None:
+        if committed:
+            self.committed |= self.pending
+        self.pending = {}
+
+
+def _unsettled(record: NoticeRecordView) -> bool:
+    return record.acknowledged_at is None and record.rejected_at is None
+
+
+class FakeRecipientDirectory:
+    """Contacts by (organisation, role); an organisation's safeguarding lead stands in for a
+    role it has no contact for (but never for the emergency duty team), as in the directory."""
+
+    def __init__(self, contacts: dict[Addressee, str] | None = None) -> None:
+        self.contacts = dict(contacts or {})
+        self.webhooks: dict[str, str] = {}  # contact id -> its webhook's URL
+
+    async def contact_for(self, addressee: Addressee) -> str | None:
+        if found := self.contacts.get(addressee):
+            return found
+        if addressee.role is ContactRole.EMERGENCY_DUTY:
+            return None
+        return self.contacts.get(Addressee(addressee.org_id, ContactRole.SAFEGUARDING_LEAD))
+
+    async def webhook_url(self, contact_id: str) -> str | None:
+        return self.webhooks.get(contact_id)
+
+
+class FakeWebhookQueue:
+    """Deliveries as the SQL queue keeps them (a sequence each, a state, attempts), the
+    recipients' webhook URLs read from ``directory``."""
+
+    def __init__(self, directory: FakeRecipientDirectory) -> None:
+        self.directory = directory
+        self.committed: dict[int, dict[str, Any]] = {}
+        self.pending: dict[int, dict[str, Any]] = {}
+
+    async def enqueue(self, deliveries: Sequence[WebhookQueued]) -> int:
+        queued, added = {row["notice_id"] for row in self._all().values()}, 0
+        for d in deliveries:
+            if d.notice_id not in queued:
+                queued.add(d.notice_id)
+                added += 1
+                self.pending[len(self._all()) + 1] = {
+                    "notice_id": d.notice_id, "recipient_id": d.recipient_id, "state": "pending",
+                    "attempts": 0, "next_attempt_at": d.at, "first_failed_at": None,
+                    "source": d.source,
+                }  # fmt: skip
+        return added
+
+    async def requeue(self, notice_id: str, now: datetime) -> bool:
+        for sequence, row in self._all().items():
+            if row["notice_id"] == notice_id and row["state"] == "dead":
+                revived = {"state": "pending", "attempts": 0, "next_attempt_at": now}
+                self.pending[sequence] = row | revived | {"finished_at": None}
+                return True
+        return False
+
+    async def due_heads(self, now: datetime, limit: int) -> list[WebhookDue]:
+        heads: dict[str, int] = {}
+        for sequence, row in sorted(self._all().items()):
+            if row["state"] == "pending":
+                heads.setdefault(row["recipient_id"], sequence)
+        due = [self._due(s) for s in heads.values() if self._all()[s]["next_attempt_at"] <= now]
+        return sorted(due, key=lambda d: (d.next_attempt_at, d.sequence))[:limit]
+
+    async def settle(self, due: WebhookDue, made: int, change: WebhookChange) -> bool:
+        row = self._all().get(due.sequence)
+        seen = due.next_attempt_at if made == due.attempts else None
+        if row is None or row["state"] != "pending" or row["attempts"] != made:
+            return False
+        if seen and row["next_attempt_at"] != seen:
+            return False
+        self.pending[due.sequence] = row | dict(change)
+        return True
+
+    def row(self, notice_id: str) -> dict[str, Any]:
+        """A delivery as it stands, for tests' assertions."""
+        return next(r for r in self._all().values() if r["notice_id"] == notice_id)
+
+    def _due(self, sequence: int) -> WebhookDue:
+        r = self._all()[sequence]
+        return WebhookDue(sequence, r["notice_id"], r["recipient_id"], r["attempts"],
+                          r["next_attempt_at"], r["first_failed_at"], r["source"],
+                          self.directory.webhooks.get(r["recipient_id"]))  # fmt: skip
+
+    def _all(self) -> dict[int, dict[str, Any]]:
+        return self.committed | self.pending
+
+    def end(self, committed: bool) -> None:
+        if committed:
+            self.committed |= self.pending
+        self.pending = {}
+
+
 class FakeUnitOfWork:
     """Keeps what a unit of work wrote only if it exits cleanly, like a transaction."""
 
@@ -99,6 +255,9 @@ class FakeUnitOfWork:
         self.commits = 0
         # Recipient side.
         self.inbox = FakeInboxStore()
+        self.notice_records = FakeNoticeRecords()
+        self.recipients = FakeRecipientDirectory()
+        self.webhooks = FakeWebhookQueue(self.recipients)
 
     async def __aenter__(self) -> Self:
         return self
@@ -115,6 +274,8 @@ class FakeUnitOfWork:
         self.audit.pending = []
         # Recipient side.
         self.inbox.end(committed=exc is None)
+        self.notice_records.end(committed=exc is None)
+        self.webhooks.end(committed=exc is None)
         return False
 
 

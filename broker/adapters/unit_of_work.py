@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction, async_
 
 from broker.adapters import audit
 from broker.adapters.inbox_store import SqlInboxStore
+from broker.adapters.notice_store import SqlNoticeRecords, SqlRecipientDirectory
+from broker.adapters.webhook_queue import SqlWebhookQueue
 from broker.ports import AuditRecord
 
 
@@ -46,6 +48,15 @@ class SqlUnitOfWork:
         self._session: AsyncSession | None = None
         self._transaction: AsyncSessionTransaction | None = None
 
+    @classmethod
+    def joined(cls, session: AsyncSession) -> "SqlUnitOfWork":
+        """The stores over a session the caller's transaction already holds, for services
+        in transition to call converted ones: it neither commits nor closes anything, and
+        is not to be entered."""
+        joined = cls(async_sessionmaker())
+        joined._session = session
+        return joined
+
     @property
     def session(self) -> AsyncSession:
         """For adapters while services move onto the stores; never for a service."""
@@ -62,6 +73,18 @@ class SqlUnitOfWork:
     @property
     def inbox(self) -> SqlInboxStore:
         return SqlInboxStore(self.session)
+
+    @property
+    def notice_records(self) -> SqlNoticeRecords:
+        return SqlNoticeRecords(self.session)
+
+    @property
+    def recipients(self) -> SqlRecipientDirectory:
+        return SqlRecipientDirectory(self.session)
+
+    @property
+    def webhooks(self) -> SqlWebhookQueue:
+        return SqlWebhookQueue(self.session)
 
     async def __aenter__(self) -> Self:
         self._session = self._sessions()

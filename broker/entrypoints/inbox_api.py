@@ -21,7 +21,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import db
@@ -33,11 +32,11 @@ from broker.entrypoints import auth, front_door_api, http_errors, key_change_not
 from broker.entrypoints.limits import protect
 from broker.errors import DataKeyShredded, DataKeyUnusable, PublishFailed
 from broker.keys import PROCESS_KEYS
-from broker.ports import InboxEntry, Message
+from broker.ports import InboxEntry, Message, NoticeRecordView, UnitOfWork
 from broker.pseudonyms import pseudonym
 from broker.rules.deadlines import DIGEST_TIME, LONDON
 from broker.rules.escalation import MAX_REASON_CHARS
-from broker.services import follow_ups, inbox, matching, receipts
+from broker.services import inbox, matching, receipts
 from schemas.notices import NoticeHeader, Receipt, SealedNotice
 
 log = structlog.get_logger(__name__)
@@ -120,7 +119,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
         async with SqlUnitOfWork(_rt(request).sessions) as uow:
             await _own(uow.session, recipient_id, caller)
             listed = await inbox.list_notices(uow, recipient_id, datetime.now(UTC))
-            return await _summaries(uow.session, listed)
+            return await _summaries(uow, listed)
 
     @app.get("/v1/recipients/{recipient_id}/digests/{day}", response_model=list[NoticeSummary])
     async def daily_digest(
@@ -131,7 +130,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
         async with SqlUnitOfWork(_rt(request).sessions) as uow:
             await _own(uow.session, recipient_id, caller)
             gathered = await inbox.digest(uow, recipient_id, released_at, datetime.now(UTC))
-            return await _summaries(uow.session, gathered)
+            return await _summaries(uow, gathered)
 
     @app.get(base + "/{notice_id}", response_model=NoticeDetail)
     async def get_notice(
@@ -143,8 +142,8 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
             await _own(uow.session, recipient_id, caller)
             notice, sealed = await inbox.fetch(uow, recipient_id, notice_id, rt.data_keys, now)
             if not isinstance(sealed, inbox.NoticeGone):  # only a notice handed over is delivered
-                await receipts.record_delivered(uow.session, str(notice_id), "inbox", now)
-            (summary,) = await _summaries(uow.session, [notice])
+                await receipts.record_delivered(uow, str(notice_id), "inbox", now)
+            (summary,) = await _summaries(uow, [notice])
         if isinstance(sealed, inbox.NoticeGone):
             raise sealed  # 410, once its audit entry is committed
         return NoticeDetail(**summary.model_dump(), sealed=sealed)
@@ -197,10 +196,10 @@ async def _record(
     reason: str | None,
 ) -> receipts.Recorded:  # fmt: skip
     now = datetime.now(UTC)
-    deps = follow_ups.FollowUpDeps(rt.keys, rt.data_keys, rt.settings.routing.escalation_period())
-    async with rt.sessions.begin() as session:
-        await _own(session, recipient_id, caller)
-        done = await receipts.record(session, recipient_id, notice_id, receipt, now, deps, reason)
+    async with SqlUnitOfWork(rt.sessions) as uow:
+        await _own(uow.session, recipient_id, caller)
+        done = await receipts.record(uow, recipient_id, notice_id, receipt, now, rt.data_keys,
+                                     reason)  # fmt: skip
     if done.first:
         try:
             await rt.publisher.publish([_receipt_message(rt, recipient_id, done)])
@@ -209,15 +208,12 @@ async def _record(
     return done
 
 
-async def _summaries(session: AsyncSession, notices: Sequence[InboxEntry]) -> list[NoticeSummary]:
-    ids = [n.notice_id for n in notices]
-    records = {r.notice_id: r for r in (await session.scalars(
-        select(db.NoticeRecord).where(db.NoticeRecord.notice_id.in_(ids))
-    )).all()}  # fmt: skip
+async def _summaries(uow: UnitOfWork, notices: Sequence[InboxEntry]) -> list[NoticeSummary]:
+    records = await uow.notice_records.of([n.notice_id for n in notices])
     return [_summary(n, records.get(n.notice_id)) for n in notices]
 
 
-def _summary(notice: InboxEntry, record: db.NoticeRecord | None) -> NoticeSummary:
+def _summary(notice: InboxEntry, record: NoticeRecordView | None) -> NoticeSummary:
     receipts_at = {} if record is None else {
         "delivered_at": record.delivered_at, "viewed_at": record.viewed_at,
         "acknowledged_at": record.acknowledged_at, "rejected_at": record.rejected_at,

@@ -7,6 +7,7 @@ re-routing), the deadline, who is next in the escalation chain, and where a reje
 
 import json
 from collections.abc import Sequence
+from typing import Protocol
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -74,18 +75,38 @@ def add(
     return sealed
 
 
-def escalation_steps(record: db.NoticeRecord) -> list[Addressee]:
+class Kept(Protocol):
+    """What the helpers below read of a notice's record: the ORM row or the port's view
+    (``broker.ports.NoticeRecordView``) alike."""
+
+    @property
+    def notice_id(self) -> str: ...
+
+    @property
+    def household(self) -> str: ...
+
+    @property
+    def body(self) -> str: ...
+
+    @property
+    def escalate_to(self) -> str: ...
+
+    @property
+    def reroute_to(self) -> str | None: ...
+
+
+def escalation_steps(record: Kept) -> list[Addressee]:
     return [Addressee(org, ContactRole(role)) for org, role in json.loads(record.escalate_to)]
 
 
-def reroute_target(record: db.NoticeRecord) -> Addressee | None:
+def reroute_target(record: Kept) -> Addressee | None:
     if record.reroute_to is None:
         return None
     org, role = json.loads(record.reroute_to)
     return Addressee(org, ContactRole(role))
 
 
-def body_of(record: db.NoticeRecord, data_keys: DataKeyStore) -> NoticeBody:
+def body_of(record: Kept, data_keys: DataKeyStore) -> NoticeBody:
     """The body as sent; ``DataKeyShredded`` once the household's key is gone,
     ``DataKeyUnusable`` when it does not open."""
     text = unwrap(data_keys, record.household, record.notice_id, "body", record.body)

@@ -59,6 +59,7 @@ from broker.adapters import crypto, db
 from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.envelopes import open_notice, seal_event, sign_event
 from broker.adapters.kafka import Topics
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.demo import family
 from broker.keys import KeyStore, audit_key
 from broker.ports import Message
@@ -508,9 +509,9 @@ async def _acknowledge(
     for ack in which:
         [told] = [t for t in earlier[ack.step].notices if t.header.recipient_id == ack.recipient]
         async with deps.sessions.begin() as session:
-            await receipts.record(session, ack.recipient, told.header.notice_id,
-                                  Receipt.ACKNOWLEDGED, deps.clock(),
-                                  _follow_up_deps(deps))  # fmt: skip
+            await receipts.record(SqlUnitOfWork.joined(session), ack.recipient,
+                                  told.header.notice_id, Receipt.ACKNOWLEDGED, deps.clock(),
+                                  deps.data_keys)  # fmt: skip
 
 
 async def _timer(deps: RoutingDeps) -> None:
