@@ -94,6 +94,15 @@ class AuditRecord:
     details: AuditDetails
 
 
+@dataclass(frozen=True)
+class AuditHead:
+    """The audit chain's last entry: its number, its hash and when it was appended."""
+
+    seq: int
+    hash: str
+    at: datetime
+
+
 class AuditLog(Protocol):
     """The tamper-evident audit log (broker/adapters/audit.py): entries appended in the
     unit of work's transaction, chained in the order given, kept only if it commits."""
@@ -103,6 +112,11 @@ class AuditLog(Protocol):
     async def append_many(self, records: Sequence[AuditRecord], at: datetime) -> None: ...
 
     async def entries_for(self, subject_ref: str) -> list[AuditRecord]: ...
+
+    # Recipient side: the chain's head, for anchoring it outside the database.
+    async def head(self) -> "AuditHead | None":
+        """The chain's last committed entry; None while the log is empty."""
+        ...
 
 
 class UnitOfWork(Protocol):

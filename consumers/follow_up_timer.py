@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from broker.adapters.kafka import is_transient
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
 from broker.keys import audit_key
 from broker.ports import Message
@@ -144,7 +145,7 @@ async def _each(
 
 async def run_follow_up_timer(rt: Runtime, stop: asyncio.Event) -> None:
     interval = rt.settings.follow_up_interval_seconds
-    anchoring = HeadAnchoring(rt.sessions, rt.publisher, rt.topics.audit,
+    anchoring = HeadAnchoring(lambda: SqlUnitOfWork(rt.sessions), rt.publisher, rt.topics.audit,
                               audit_key(rt.settings.keys_dir))  # fmt: skip
     released = False
     while not stop.is_set():

@@ -1,6 +1,7 @@
 """In-memory fakes of the ports in broker/ports.py, for services' tests that need no
 database. Each fake passes the same contract tests as its SQL adapter (tests/contracts)."""
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -9,6 +10,7 @@ from typing import Any, Literal, Self
 
 from broker.errors import DataKeyShredded, DataKeyUnusable
 from broker.ports import (
+    AuditHead,
     AuditRecord,
     InboxEntry,
     Message,
@@ -33,6 +35,14 @@ class FakeAuditLog:
 
     async def entries_for(self, subject_ref: str) -> list[AuditRecord]:
         return [r for r, _ in self.committed + self.pending if r.subject_ref == subject_ref]
+
+    async def head(self) -> AuditHead | None:
+        if not self.committed:
+            return None
+        _, at = self.committed[-1]
+        # Not the SQL log's keyed chain: a stand-in hash that moves with every entry.
+        chained = hashlib.sha256(repr(self.committed).encode()).hexdigest()
+        return AuditHead(len(self.committed), chained, at)
 
 
 # Recipient side.

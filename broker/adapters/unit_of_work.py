@@ -16,7 +16,7 @@ from broker.adapters import audit
 from broker.adapters.inbox_store import SqlInboxStore
 from broker.adapters.notice_store import SqlNoticeRecords, SqlRecipientDirectory
 from broker.adapters.webhook_queue import SqlWebhookQueue
-from broker.ports import AuditRecord
+from broker.ports import AuditHead, AuditRecord
 
 
 class SqlAuditLog:
@@ -37,6 +37,10 @@ class SqlAuditLog:
             .order_by(audit.AuditEntry.seq)
         )
         return [audit.record_of(row) for row in rows]
+
+    async def head(self) -> AuditHead | None:
+        anchor = await audit.head(self._session)
+        return AuditHead(anchor.seq, anchor.hash, anchor.at) if anchor else None
 
 
 class SqlUnitOfWork:
