@@ -141,6 +141,9 @@ class UnitOfWork(Protocol):
     @property
     def webhooks(self) -> "WebhookQueue": ...
 
+    @property
+    def chronologies(self) -> "Chronologies": ...
+
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(
@@ -270,6 +273,14 @@ class RecipientDirectory(Protocol):
         """Where the contact's own system takes its notices pushed, if it has said."""
         ...
 
+    async def front_door_area(self, org_id: str) -> str | None:
+        """The area of the organisation if it is a front door; None for any other."""
+        ...
+
+    async def household_areas(self, household_id: str) -> set[str]:
+        """The household's current area and every area it lived in before."""
+        ...
+
 
 # Recipient side: the webhook queue (services/webhook_dispatch.py).
 
@@ -322,4 +333,54 @@ class WebhookQueue(Protocol):
     async def settle(self, due: WebhookDue, made: int, change: WebhookChange) -> bool:
         """Applies ``change`` if the delivery is still pending as ``due`` saw it, ``made``
         attempts in; False when another dispatcher has moved it meanwhile."""
+        ...
+
+
+# Recipient side: households' chronologies (services/household_access.py, references.py).
+
+
+@dataclass(frozen=True)
+class ChronologyLine:
+    """One line of a household's chronology: an event, a notice, or a notice's receipt."""
+
+    at: datetime
+    kind: str
+    event_id: str
+    event_type: str
+    source_org: str
+    notice_id: str | None = None
+    recipient_id: str | None = None
+    notice_type: str | None = None
+    severity: str | None = None
+    rule_id: str | None = None
+    facts: dict[str, object] | None = None
+    deadline: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ChronologyNotice:
+    """A notice in a household's chronology: whose chronology holds it, and to whom."""
+
+    notice_id: str
+    household_id: str
+    event_id: str
+    recipient_id: str | None
+    at: datetime
+
+
+class Chronologies(Protocol):
+    """Households' chronologies as the front door reads them (broker/adapters/chronology.py)."""
+
+    async def of_household(self, household_id: str) -> list[ChronologyLine]:
+        """Every event and notice for the household, with each notice's receipts and next
+        steps, in time order."""
+        ...
+
+    async def notices_starting(self, id_start: str) -> list[ChronologyNotice]:
+        """The notices, in any household's chronology, whose id starts with ``id_start``."""
+        ...
+
+    async def transfer_open_to(self, org_id: str, household_id: str) -> bool:
+        """Whether a transfer notice about the household went to the organisation and was
+        not rejected by it."""
         ...

@@ -12,6 +12,8 @@ from broker.errors import DataKeyShredded, DataKeyUnusable
 from broker.ports import (
     AuditHead,
     AuditRecord,
+    ChronologyLine,
+    ChronologyNotice,
     InboxEntry,
     Message,
     NoticeRecordView,
@@ -178,6 +180,8 @@ class FakeRecipientDirectory:
     def __init__(self, contacts: dict[Addressee, str] | None = None) -> None:
         self.contacts = dict(contacts or {})
         self.webhooks: dict[str, str] = {}  # contact id -> its webhook's URL
+        self.front_doors: dict[str, str] = {}  # front door's org id -> its area
+        self.areas: dict[str, set[str]] = {}  # household id -> every area it lived in
 
     async def contact_for(self, addressee: Addressee) -> str | None:
         if found := self.contacts.get(addressee):
@@ -188,6 +192,31 @@ class FakeRecipientDirectory:
 
     async def webhook_url(self, contact_id: str) -> str | None:
         return self.webhooks.get(contact_id)
+
+    async def front_door_area(self, org_id: str) -> str | None:
+        return self.front_doors.get(org_id)
+
+    async def household_areas(self, household_id: str) -> set[str]:
+        return set(self.areas.get(household_id, set()))
+
+
+class FakeChronologies:
+    """Households' chronologies as given: lines and notices by household, and the open
+    transfers as (front door, household) pairs. Read-only, as the port is."""
+
+    def __init__(self) -> None:
+        self.lines: dict[str, list[ChronologyLine]] = {}
+        self.notices: list[ChronologyNotice] = []
+        self.transfers: set[tuple[str, str]] = set()
+
+    async def of_household(self, household_id: str) -> list[ChronologyLine]:
+        return sorted(self.lines.get(household_id, []), key=lambda line: line.at)
+
+    async def notices_starting(self, id_start: str) -> list[ChronologyNotice]:
+        return [n for n in self.notices if n.notice_id.startswith(id_start)]
+
+    async def transfer_open_to(self, org_id: str, household_id: str) -> bool:
+        return (org_id, household_id) in self.transfers
 
 
 class FakeWebhookQueue:
@@ -268,6 +297,7 @@ class FakeUnitOfWork:
         self.notice_records = FakeNoticeRecords()
         self.recipients = FakeRecipientDirectory()
         self.webhooks = FakeWebhookQueue(self.recipients)
+        self.chronologies = FakeChronologies()
 
     async def __aenter__(self) -> Self:
         return self

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from broker.adapters import bulk, db
 from broker.adapters.directory import SqlDirectory
 from broker.ports import NoticeRecordView
-from broker.rules.family import Addressee
+from broker.rules.family import Addressee, OrgKind
 
 Record = db.NoticeRecord
 _FIELDS = [f.name for f in fields(NoticeRecordView)]
@@ -76,6 +76,7 @@ class SqlNoticeRecords:
 
 class SqlRecipientDirectory:
     def __init__(self, session: AsyncSession) -> None:
+        self._session = session
         self._directory = SqlDirectory(session)
 
     async def contact_for(self, addressee: Addressee) -> str | None:
@@ -84,6 +85,17 @@ class SqlRecipientDirectory:
 
     async def webhook_url(self, contact_id: str) -> str | None:
         return await self._directory.webhook_url(contact_id)
+
+    async def front_door_area(self, org_id: str) -> str | None:
+        org = await self._session.get(db.Organisation, org_id)
+        return org.area if org is not None and org.kind == OrgKind.FRONT_DOOR else None
+
+    async def household_areas(self, household_id: str) -> set[str]:
+        home = await self._session.get(db.Household, household_id)
+        before = await self._session.scalars(
+            select(db.HouseholdArea.area).where(db.HouseholdArea.household_id == household_id)
+        )
+        return set(before) | ({home.area} if home else set())
 
 
 def _view(row: Record) -> NoticeRecordView:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction, async_sessionmaker
 
 from broker.adapters import audit
+from broker.adapters.chronology_store import SqlChronologies
 from broker.adapters.inbox_store import SqlInboxStore
 from broker.adapters.notice_store import SqlNoticeRecords, SqlRecipientDirectory
 from broker.adapters.webhook_queue import SqlWebhookQueue
@@ -89,6 +90,10 @@ class SqlUnitOfWork:
     @property
     def webhooks(self) -> SqlWebhookQueue:
         return SqlWebhookQueue(self.session)
+
+    @property
+    def chronologies(self) -> SqlChronologies:
+        return SqlChronologies(self.session)
 
     async def __aenter__(self) -> Self:
         self._session = self._sessions()
