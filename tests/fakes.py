@@ -131,6 +131,10 @@ class FakeNoticeRecords:
     async def chain_recipients(self, chain_id: str) -> set[str]:
         return {r.recipient_id for r in self._all().values() if r.chain_id == chain_id}
 
+    async def firsts_of_event(self, event_id: str) -> list[NoticeRecordView]:
+        firsts = [r for r in self._all().values() if r.event_id == event_id and not r.follows]
+        return sorted(firsts, key=lambda r: (r.created_at, r.notice_id))
+
     async def mark_delivered(self, notice_id: str, channel: str, at: datetime) -> bool:
         return self._first(notice_id, lambda r: r.delivered_at is None,
                            delivered_at=at, delivered_via=channel)  # fmt: skip

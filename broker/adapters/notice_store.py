@@ -36,6 +36,14 @@ class SqlNoticeRecords:
         query = select(Record.recipient_id).where(Record.chain_id == chain_id)
         return set(await self._session.scalars(query))
 
+    async def firsts_of_event(self, event_id: str) -> list[NoticeRecordView]:
+        rows = await self._session.scalars(
+            select(Record)
+            .where(Record.event_id == event_id, Record.follows.is_(None))
+            .order_by(Record.created_at, Record.notice_id)
+        )
+        return [_view(row) for row in rows]
+
     async def mark_delivered(self, notice_id: str, channel: str, at: datetime) -> bool:
         return await self._first(notice_id, Record.delivered_at.is_(None),
                                  delivered_at=at, delivered_via=channel)  # fmt: skip

@@ -28,6 +28,7 @@ from broker.adapters.directory import (
     SqlDirectory,
     working_hours_of,
 )
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.errors import RecipientKeyUnusable, Unsealable
 from broker.ports import Message
 from broker.pseudonyms import person_identifier, pseudonym, unmatched_key_name
@@ -226,7 +227,8 @@ class EventNotices:
     async def _told_step_downs(self) -> dict[str, StepDownView]:
         """The family's step-down plans as their notices told them, read once per event."""
         if self.step_downs is None:
-            self.step_downs = await told_step_downs(self.session, self.context.family.plans,
+            self.step_downs = await told_step_downs(SqlUnitOfWork.joined(self.session),
+                                                    self.context.family.plans,
                                                     self.deps.data_keys)  # fmt: skip
         return self.step_downs
 

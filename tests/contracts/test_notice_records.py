@@ -41,6 +41,17 @@ class TestNoticeRecords:
         assert both == {record(1).notice_id: record(1),
                         record(2).notice_id: record(2, chain=1, recipient="la-1:fd")}  # fmt: skip
 
+    async def test_an_events_own_notices_oldest_first(self, unit_of_work: UnitsOfWork) -> None:
+        """The notices an event produced, by time then id, without their follow-ups."""
+        later = replace(record(13), event_id=record(12).event_id, created_at=LATER)
+        same_time = replace(record(14), event_id=record(12).event_id)
+        follow_up = replace(record(15, chain=12), event_id=record(12).event_id)
+        async with unit_of_work() as uow:
+            await uow.notice_records.add([later, follow_up, same_time, record(12)])
+        async with unit_of_work() as uow:
+            firsts = await uow.notice_records.firsts_of_event(record(12).event_id)
+        assert firsts == [record(12), same_time, later]
+
     async def test_delivery_and_viewing_are_recorded_once(self, unit_of_work: UnitsOfWork) -> None:
         """The first delivery and the first view are kept; a second answers False."""
         async with unit_of_work() as uow:
