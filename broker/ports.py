@@ -144,6 +144,9 @@ class UnitOfWork(Protocol):
     @property
     def chronologies(self) -> "Chronologies": ...
 
+    @property
+    def retention(self) -> "RetentionStore": ...
+
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(
@@ -388,4 +391,43 @@ class Chronologies(Protocol):
     async def transfer_open_to(self, org_id: str, household_id: str) -> bool:
         """Whether a transfer notice about the household went to the organisation and was
         not rejected by it."""
+        ...
+
+
+# Recipient side: retention (services/retention.py).
+
+
+@dataclass(frozen=True)
+class ExpiredQueueEntry:
+    """An event the matching queue held for its front door, removed after its retention."""
+
+    event_id: str
+    event_type: str
+    front_door: str
+
+
+class RetentionStore(Protocol):
+    """What retention deletes, and what it reads to know what to shred
+    (broker/adapters/retention_store.py)."""
+
+    async def identifiers_of(self, household_id: str) -> set[str]:
+        """Every identifier an event may have named a member by (``person_identifier``)."""
+        ...
+
+    async def purge_household(self, household_id: str) -> dict[str, int]:
+        """Deletes the household's chronology, its only-here members' pattern records, the
+        queued events matched to it and the events held as proposals about it; answers how
+        many of each went (chronology_lines, pattern_records, queued_events, proposals)."""
+        ...
+
+    async def unknown_keys_used_by(self, before: datetime) -> list[tuple[str, datetime]]:
+        """Each unknown person's key (named "u...") whose newest notice is no later than
+        ``before``, with that notice's time."""
+        ...
+
+    async def take_expired_queue_entries(
+        self, received_by: datetime, limit: int
+    ) -> list[ExpiredQueueEntry]:
+        """Removes up to ``limit`` waiting queue entries received by ``received_by``, oldest
+        first (none another unit of work is removing), and answers them."""
         ...

@@ -43,9 +43,9 @@ async def tick(rt: Runtime, now: datetime) -> list[str]:
                                    dead_letters=rt.topics.dead_letters,
                                    school_lead=routing.school_escalation_lead())  # fmt: skip
     await decisions(rt, outbox, deps, now)
-    async with rt.sessions.begin() as session:
+    async with SqlUnitOfWork(rt.sessions) as uow:
         retention = timedelta(days=rt.settings.matching_queue_retention_days)
-        await purge_unmatched_queue(session, rt.data_keys, now, retention)
+        await purge_unmatched_queue(uow, rt.data_keys, now, retention)
     await outbox.relay(now)
     async with rt.sessions() as session:
         due = await follow_ups.due_for_escalation(session, now, deps.school_lead)

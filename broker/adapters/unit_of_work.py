@@ -16,6 +16,7 @@ from broker.adapters import audit
 from broker.adapters.chronology_store import SqlChronologies
 from broker.adapters.inbox_store import SqlInboxStore
 from broker.adapters.notice_store import SqlNoticeRecords, SqlRecipientDirectory
+from broker.adapters.retention_store import SqlRetentionStore
 from broker.adapters.webhook_queue import SqlWebhookQueue
 from broker.ports import AuditHead, AuditRecord
 
@@ -94,6 +95,10 @@ class SqlUnitOfWork:
     @property
     def chronologies(self) -> SqlChronologies:
         return SqlChronologies(self.session)
+
+    @property
+    def retention(self) -> SqlRetentionStore:
+        return SqlRetentionStore(self.session)
 
     async def __aenter__(self) -> Self:
         self._session = self._sessions()

@@ -92,8 +92,8 @@ async def refusing_endpoint() -> AsyncIterator[str]:
 
 
 async def shred_carters(rt: Runtime) -> None:
-    async with rt.sessions.begin() as session:
-        await shred_household(session, rt.data_keys, rt.keys.pseudonym_secret, "h-carter",
+    async with SqlUnitOfWork(rt.sessions) as uow:
+        await shred_household(uow, rt.data_keys, rt.keys.pseudonym_secret, "h-carter",
                               "security-test")  # fmt: skip
 
 
