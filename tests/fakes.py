@@ -3,7 +3,8 @@ database. Each fake passes the same contract tests as its SQL adapter (tests/con
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from copy import deepcopy
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -14,6 +15,7 @@ from broker.ports import (
     AuditRecord,
     ChronologyLine,
     ChronologyNotice,
+    ExpiredQueueEntry,
     InboxEntry,
     Message,
     NoticeRecordView,
@@ -290,6 +292,63 @@ class FakeWebhookQueue:
         self.pending = {}
 
 
+@dataclass
+class RetainedState:
+    """What the fake retention store holds, as plain data."""
+
+    identifiers: dict[str, set[str]] = field(default_factory=dict)  # household -> ids
+    chronology: dict[str, list[str]] = field(default_factory=dict)  # household -> event ids
+    members: dict[str, set[str]] = field(default_factory=dict)  # household -> person ids
+    patterns: dict[str, int] = field(default_factory=dict)  # person -> pattern records
+    proposals: set[str] = field(default_factory=set)  # event ids held as proposals
+    # event id -> (the entry, received at, status)
+    queued: dict[str, tuple[ExpiredQueueEntry, datetime, str]] = field(default_factory=dict)
+    unknown_keys: dict[str, datetime] = field(default_factory=dict)  # name -> last notice
+
+
+class FakeRetentionStore:
+    def __init__(self) -> None:
+        self.state = RetainedState()
+        self._before: RetainedState | None = None
+
+    async def identifiers_of(self, household_id: str) -> set[str]:
+        return set(self.state.identifiers.get(household_id, set()))
+
+    async def purge_household(self, household_id: str) -> dict[str, int]:
+        s = self._writing()
+        lines_of = s.chronology.pop(household_id, [])
+        events, lines = set(lines_of), len(lines_of)
+        queued = [e for e in events if s.queued.pop(e, None) is not None]
+        held = [e for e in events if e in s.proposals]
+        s.proposals -= set(held)
+        mine = s.members.get(household_id, set())
+        others = set().union(*(p for h, p in s.members.items() if h != household_id))
+        patterns = sum(s.patterns.pop(p, 0) for p in mine - others)
+        return {"chronology_lines": lines, "pattern_records": patterns,
+                "queued_events": len(queued), "proposals": len(held)}  # fmt: skip
+
+    async def unknown_keys_used_by(self, before: datetime) -> list[tuple[str, datetime]]:
+        return [(n, at) for n, at in self.state.unknown_keys.items() if at <= before]
+
+    async def take_expired_queue_entries(
+        self, received_by: datetime, limit: int
+    ) -> list[ExpiredQueueEntry]:
+        waiting = sorted((at, e) for e, (_, at, status) in self.state.queued.items()
+                         if status == "waiting" and at <= received_by)[:limit]  # fmt: skip
+        s = self._writing()
+        return [s.queued.pop(event_id)[0] for _, event_id in waiting]
+
+    def _writing(self) -> RetainedState:
+        if self._before is None:
+            self._before = deepcopy(self.state)
+        return self.state
+
+    def end(self, committed: bool) -> None:
+        if not committed and self._before is not None:
+            self.state = self._before
+        self._before = None
+
+
 class FakeUnitOfWork:
     """Keeps what a unit of work wrote only if it exits cleanly, like a transaction."""
 
@@ -302,6 +361,7 @@ class FakeUnitOfWork:
         self.recipients = FakeRecipientDirectory()
         self.webhooks = FakeWebhookQueue(self.recipients)
         self.chronologies = FakeChronologies()
+        self.retention = FakeRetentionStore()
 
     async def __aenter__(self) -> Self:
         return self
@@ -320,6 +380,7 @@ class FakeUnitOfWork:
         self.inbox.end(committed=exc is None)
         self.notice_records.end(committed=exc is None)
         self.webhooks.end(committed=exc is None)
+        self.retention.end(committed=exc is None)
         return False
 
 
