@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import bulk, db
+from broker.adapters import db
 from broker.adapters.directory import SqlDirectory
 from broker.ports import NoticeRecordView
 from broker.rules.family import Addressee, OrgKind
@@ -22,7 +22,9 @@ class SqlNoticeRecords:
         self._session = session
 
     async def add(self, records: Sequence[NoticeRecordView]) -> None:
-        await bulk.insert_all(self._session, Record, [asdict(r) for r in records])
+        # Through the session, as routing added them: flushed with the rest of its
+        # transaction's rows, in one batch, and visible to the session's own reads.
+        self._session.add_all(Record(**asdict(r)) for r in records)
 
     async def get(self, notice_id: str) -> NoticeRecordView | None:
         row = await self._session.get(Record, notice_id)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import aliased
 from broker.adapters import audit, data_quality, db, metrics, recipient_keys
 from broker.adapters.data_quality import Gap, Issue
 from broker.adapters.directory import ContactRecord, SqlDirectory, working_hours_of
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.errors import DataKeyShredded, DataKeyUnusable, KeyFileError, RecipientKeyUnusable
 from broker.keys import KeyStore
 from broker.ports import DataKeyStore, Message
@@ -407,9 +408,10 @@ async def _add(
     own records."""
     kind = reader or header.notice_type
     body = body.model_copy(update={"rule_id": rule_for_reader(rule_id, kind)})
-    notice_records.add(session, header, body, contact, deps.keys, deps.data_keys,
-                       rule_id=rule_id, escalate_to=escalate_to, reroute_to=reroute_to,
-                       chain_id=uuid.UUID(record.chain_id))  # fmt: skip
+    await notice_records.add(SqlUnitOfWork.joined(session), header, body, contact, deps.keys,
+                             deps.data_keys, rule_id=rule_id, escalate_to=escalate_to,
+                             reroute_to=reroute_to,
+                             chain_id=uuid.UUID(record.chain_id))  # fmt: skip
     await chronicle(session, record, header, rule_id)
     await audit.append(session, "notice_produced", "broker", str(header.notice_id),
                        {"event_id": record.event_id, "recipient_id": header.recipient_id,

@@ -149,10 +149,11 @@ class EventNotices:
         )  # fmt: skip
         body = await self._body(decision, reading(decision, self.event, family), notice, calendar)
         chain = self._key_adult_chain(decision)
-        notice_records.add(self.session, notice, body, contact, deps.keys, deps.data_keys,
-                           rule_id=decision.rule_id, escalate_to=escalation_chain(decision, family),
-                           reroute_to=reroute_target(decision, family), chain_id=chain,
-                           companion=chain is not None)  # fmt: skip
+        await notice_records.add(SqlUnitOfWork.joined(self.session), notice, body, contact,
+                                 deps.keys, deps.data_keys, rule_id=decision.rule_id,
+                                 escalate_to=escalation_chain(decision, family),
+                                 reroute_to=reroute_target(decision, family), chain_id=chain,
+                                 companion=chain is not None)  # fmt: skip
         reminders.schedule(self.session, notice, decision, org)  # a step-down's review
         await self._owed_and_full_view(notice, decision, org, calendar)
         return notice
