@@ -147,6 +147,9 @@ class UnitOfWork(Protocol):
     @property
     def retention(self) -> "RetentionStore": ...
 
+    @property
+    def steps_owed(self) -> "StepsOwed": ...
+
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(
@@ -430,4 +433,27 @@ class RetentionStore(Protocol):
     ) -> list[ExpiredQueueEntry]:
         """Removes up to ``limit`` waiting queue entries received by ``received_by``, oldest
         first (none another unit of work is removing), and answers them."""
+        ...
+
+
+# Recipient side: the next steps a notice's reader owes (services/steps_owed.py).
+
+
+@dataclass(frozen=True)
+class StepOwed:
+    """A next step a notice's first reader owes, and by when (rules/next_steps.py)."""
+
+    notice_id: str
+    step: str
+    chain_id: str
+    due_at: datetime
+
+
+class StepsOwed(Protocol):
+    """The next steps owed (broker/adapters/steps_store.py), one per notice and step."""
+
+    async def add(self, steps: Sequence[StepOwed]) -> None: ...
+
+    async def of_chain(self, chain_id: str) -> list[StepOwed]:
+        """The steps owed in the chain, soonest due first, then by step."""
         ...

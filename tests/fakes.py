@@ -19,6 +19,7 @@ from broker.ports import (
     InboxEntry,
     Message,
     NoticeRecordView,
+    StepOwed,
     WebhookChange,
     WebhookDue,
     WebhookQueued,
@@ -349,6 +350,24 @@ class FakeRetentionStore:
         self._before = None
 
 
+class FakeStepsOwed:
+    def __init__(self) -> None:
+        self.committed: list[StepOwed] = []
+        self.pending: list[StepOwed] = []
+
+    async def add(self, steps: Sequence[StepOwed]) -> None:
+        self.pending += steps
+
+    async def of_chain(self, chain_id: str) -> list[StepOwed]:
+        found = [s for s in self.committed + self.pending if s.chain_id == chain_id]
+        return sorted(found, key=lambda s: (s.due_at, s.step))
+
+    def end(self, committed: bool) -> None:
+        if committed:
+            self.committed += self.pending
+        self.pending = []
+
+
 class FakeUnitOfWork:
     """Keeps what a unit of work wrote only if it exits cleanly, like a transaction."""
 
@@ -362,6 +381,7 @@ class FakeUnitOfWork:
         self.webhooks = FakeWebhookQueue(self.recipients)
         self.chronologies = FakeChronologies()
         self.retention = FakeRetentionStore()
+        self.steps_owed = FakeStepsOwed()
 
     async def __aenter__(self) -> Self:
         return self
@@ -381,6 +401,7 @@ class FakeUnitOfWork:
         self.notice_records.end(committed=exc is None)
         self.webhooks.end(committed=exc is None)
         self.retention.end(committed=exc is None)
+        self.steps_owed.end(committed=exc is None)
         return False
 
 

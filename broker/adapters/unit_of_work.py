@@ -17,6 +17,7 @@ from broker.adapters.chronology_store import SqlChronologies
 from broker.adapters.inbox_store import SqlInboxStore
 from broker.adapters.notice_store import SqlNoticeRecords, SqlRecipientDirectory
 from broker.adapters.retention_store import SqlRetentionStore
+from broker.adapters.steps_store import SqlStepsOwed
 from broker.adapters.webhook_queue import SqlWebhookQueue
 from broker.ports import AuditHead, AuditRecord
 
@@ -99,6 +100,10 @@ class SqlUnitOfWork:
     @property
     def retention(self) -> SqlRetentionStore:
         return SqlRetentionStore(self.session)
+
+    @property
+    def steps_owed(self) -> SqlStepsOwed:
+        return SqlStepsOwed(self.session)
 
     async def __aenter__(self) -> Self:
         self._session = self._sessions()

@@ -180,8 +180,8 @@ async def reroute(
     await _add(session, record, header, body, recipient, deps,
                follow_up_rule(record.rule_id, FollowUp.REROUTE, record.level),
                escalate_to=[onward] if onward else [], reroute_to=onward)  # fmt: skip
-    steps_owed.owe(session, header, {}, nation_of(org.area if org else None),
-                   working_hours_of(org))  # fmt: skip
+    await steps_owed.owe(SqlUnitOfWork.joined(session), header, {},
+                         nation_of(org.area if org else None), working_hours_of(org))  # fmt: skip
     return str(header.notice_id)
 
 

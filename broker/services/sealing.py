@@ -208,7 +208,8 @@ class EventNotices:
         and, for a reader who sees less, the front door's view of the notice: a follow-up
         to a front door is composed from it (issue 13 section 5)."""
         area = nation_of(org.area if org else None)
-        steps_owed.owe(self.session, notice, decision.facts, area, working_hours_of(org))
+        await steps_owed.owe(SqlUnitOfWork.joined(self.session), notice, decision.facts, area,
+                             working_hours_of(org))  # fmt: skip
         if not sees_everything(decision.notice_type):
             whole = replace(decision, notice_type=NoticeType.FRONT_DOOR_REFERRAL)
             read = reading(decision, self.event, self.context.family)
