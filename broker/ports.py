@@ -150,6 +150,9 @@ class UnitOfWork(Protocol):
     @property
     def steps_owed(self) -> "StepsOwed": ...
 
+    @property
+    def full_views(self) -> "FullViews": ...
+
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(
@@ -286,6 +289,10 @@ class RecipientDirectory(Protocol):
 
     async def front_door_area(self, org_id: str) -> str | None:
         """The area of the organisation if it is a front door; None for any other."""
+        ...
+
+    async def organisation_kind(self, org_id: str) -> str | None:
+        """The kind of organisation (``OrgKind``); None for one the directory does not know."""
         ...
 
     async def household_areas(self, household_id: str) -> set[str]:
@@ -456,4 +463,19 @@ class StepsOwed(Protocol):
 
     async def of_chain(self, chain_id: str) -> list[StepOwed]:
         """The steps owed in the chain, soonest due first, then by step."""
+        ...
+
+
+# Recipient side: the broker's full views of notices (services/reader_views.py).
+
+
+class FullViews(Protocol):
+    """The full view of a notice whose own reader sees less, wrapped under the household's
+    data key (broker/adapters/steps_store.py, beside the steps owed: both are kept when a
+    notice is sealed)."""
+
+    async def keep(self, notice_id: str, wrapped_body: str) -> None: ...
+
+    async def get(self, notice_id: str) -> str | None:
+        """The wrapped full view kept for the notice, if any."""
         ...

@@ -189,6 +189,7 @@ class FakeRecipientDirectory:
         self.webhooks: dict[str, str] = {}  # contact id -> its webhook's URL
         self.front_doors: dict[str, str] = {}  # front door's org id -> its area
         self.areas: dict[str, set[str]] = {}  # household id -> every area it lived in
+        self.kinds: dict[str, str] = {}  # org id -> its kind (OrgKind)
 
     async def contact_for(self, addressee: Addressee) -> str | None:
         if found := self.contacts.get(addressee):
@@ -205,6 +206,11 @@ class FakeRecipientDirectory:
 
     async def household_areas(self, household_id: str) -> set[str]:
         return set(self.areas.get(household_id, set()))
+
+    async def organisation_kind(self, org_id: str) -> str | None:
+        if org_id in self.front_doors:
+            return "front_door"
+        return self.kinds.get(org_id)
 
 
 class FakeChronologies:
@@ -368,6 +374,23 @@ class FakeStepsOwed:
         self.pending = []
 
 
+class FakeFullViews:
+    def __init__(self) -> None:
+        self.committed: dict[str, str] = {}
+        self.pending: dict[str, str] = {}
+
+    async def keep(self, notice_id: str, wrapped_body: str) -> None:
+        self.pending[notice_id] = wrapped_body
+
+    async def get(self, notice_id: str) -> str | None:
+        return self.pending.get(notice_id) or self.committed.get(notice_id)
+
+    def end(self, committed: bool) -> None:
+        if committed:
+            self.committed |= self.pending
+        self.pending = {}
+
+
 class FakeUnitOfWork:
     """Keeps what a unit of work wrote only if it exits cleanly, like a transaction."""
 
@@ -382,6 +405,7 @@ class FakeUnitOfWork:
         self.chronologies = FakeChronologies()
         self.retention = FakeRetentionStore()
         self.steps_owed = FakeStepsOwed()
+        self.full_views = FakeFullViews()
 
     async def __aenter__(self) -> Self:
         return self
@@ -402,6 +426,7 @@ class FakeUnitOfWork:
         self.webhooks.end(committed=exc is None)
         self.retention.end(committed=exc is None)
         self.steps_owed.end(committed=exc is None)
+        self.full_views.end(committed=exc is None)
         return False
 
 

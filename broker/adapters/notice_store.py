@@ -100,6 +100,10 @@ class SqlRecipientDirectory:
         org = await self._session.get(db.Organisation, org_id)
         return org.area if org is not None and org.kind == OrgKind.FRONT_DOOR else None
 
+    async def organisation_kind(self, org_id: str) -> str | None:
+        org = await self._directory.organisation(org_id)
+        return org.kind if org else None
+
     async def household_areas(self, household_id: str) -> set[str]:
         home = await self._session.get(db.Household, household_id)
         before = await self._session.scalars(

@@ -1,4 +1,5 @@
-"""The next steps owed in SQL: the ``StepsOwed`` port over the unit of work's session."""
+"""What is kept beside a notice when it is sealed, in SQL: the next steps owed
+(``StepsOwed``) and the broker's full view (``FullViews``), over the unit of work's session."""
 
 from collections.abc import Sequence
 
@@ -27,3 +28,15 @@ class SqlStepsOwed:
             .order_by(Milestone.due_at, Milestone.step)
         )
         return [StepOwed(r.notice_id, r.step, r.chain_id, r.due_at) for r in rows]
+
+
+class SqlFullViews:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def keep(self, notice_id: str, wrapped_body: str) -> None:
+        self._session.add(db.NoticeFullView(notice_id=notice_id, body=wrapped_body))
+
+    async def get(self, notice_id: str) -> str | None:
+        row = await self._session.get(db.NoticeFullView, notice_id)
+        return row.body if row else None

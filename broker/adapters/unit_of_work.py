@@ -17,7 +17,7 @@ from broker.adapters.chronology_store import SqlChronologies
 from broker.adapters.inbox_store import SqlInboxStore
 from broker.adapters.notice_store import SqlNoticeRecords, SqlRecipientDirectory
 from broker.adapters.retention_store import SqlRetentionStore
-from broker.adapters.steps_store import SqlStepsOwed
+from broker.adapters.steps_store import SqlFullViews, SqlStepsOwed
 from broker.adapters.webhook_queue import SqlWebhookQueue
 from broker.ports import AuditHead, AuditRecord
 
@@ -104,6 +104,10 @@ class SqlUnitOfWork:
     @property
     def steps_owed(self) -> SqlStepsOwed:
         return SqlStepsOwed(self.session)
+
+    @property
+    def full_views(self) -> SqlFullViews:
+        return SqlFullViews(self.session)
 
     async def __aenter__(self) -> Self:
         self._session = self._sessions()

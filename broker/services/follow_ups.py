@@ -175,7 +175,8 @@ async def reroute(
                      deadline_for(NoticeType.FRONT_DOOR_REFERRAL, Severity(record.severity), now,
                                   nation=nation_of(org.area if org else None)))  # fmt: skip
     # Composed for the front door from the broker's full view, not the rejecting reader's copy.
-    original = await reader_views.body_for(session, record, header.notice_type, deps.data_keys)
+    original = await reader_views.body_for(SqlUnitOfWork.joined(session), record,
+                                           header.notice_type, deps.data_keys)  # fmt: skip
     body = rerouted_body(original, record.recipient_org, reason)
     await _add(session, record, header, body, recipient, deps,
                follow_up_rule(record.rule_id, FollowUp.REROUTE, record.level),
@@ -208,7 +209,8 @@ async def _escalate(
     for step, recipient in await _contacts(session, steps, record):
         # A front door's people read it as a front door: its type and body are theirs.
         kind = NoticeType(record.notice_type)
-        reader = await reader_views.kind_of_reader(session, kind, recipient.org_id)
+        reader = await reader_views.kind_of_reader(SqlUnitOfWork.joined(session), kind,
+                                                   recipient.org_id)  # fmt: skip
         header = _header(record, recipient, deps, now, FollowUp.ESCALATION, level, reader,
                          now + deps.escalation_period)  # fmt: skip
         original = await _body_of(session, record, deps, now, reader)
@@ -265,7 +267,8 @@ async def _body_of(
     be read: its household was shredded (retention, by design), or its data key is unusable,
     which is reported rather than retried on every round for ever."""
     try:
-        return await reader_views.body_for(session, record, reader, deps.data_keys)
+        return await reader_views.body_for(SqlUnitOfWork.joined(session), record, reader,
+                                           deps.data_keys)  # fmt: skip
     except DataKeyShredded:
         log.info("escalation_of_shredded_household_skipped", notice_id=record.notice_id)
     except (ValueError, InvalidTag, KeyFileError, DataKeyUnusable) as exc:
@@ -312,7 +315,8 @@ async def _alert(
     period = OTHER_PERIODS[kind] if kind is NoticeType.OUT_OF_HOURS else deps.escalation_period
     header = _header(record, recipient, deps, now, FollowUp.ESCALATION, level, kind, now + period)
     rule_id = follow_up_rule(record.rule_id, FollowUp.ESCALATION, level) + EXHAUSTED
-    reader = await reader_views.kind_of_reader(session, kind, recipient.org_id)
+    reader = await reader_views.kind_of_reader(SqlUnitOfWork.joined(session), kind,
+                                               recipient.org_id)  # fmt: skip
     original = await _body_of(session, record, deps, now, reader)
     if original is None:
         return None

@@ -214,7 +214,8 @@ class EventNotices:
             whole = replace(decision, notice_type=NoticeType.FRONT_DOOR_REFERRAL)
             read = reading(decision, self.event, self.context.family)
             full = await self._body(whole, Reading(None, read.present), notice, calendar)
-            reader_views.keep(self.session, notice, full, self.deps.data_keys)
+            await reader_views.keep(SqlUnitOfWork.joined(self.session), notice, full,
+                                    self.deps.data_keys)  # fmt: skip
 
     def _for_school(
         self, body: NoticeBody, decision: Decision, notice: NoticeHeader, calendar: SchoolCalendar

@@ -39,6 +39,7 @@ async def given(uow: UnitOfWork, rows: Given) -> None:
 
 def _in_memory(uow: FakeUnitOfWork, rows: Given) -> None:
     uow.recipients.front_doors |= rows.front_doors
+    uow.recipients.kinds |= dict.fromkeys(rows.others, "school")
     uow.recipients.areas |= {h: {now, *before} for h, (now, before) in rows.homes.items()}
     uow.recipients.contacts |= {a: contact for a, (contact, _) in rows.contacts.items()}
     uow.recipients.webhooks |= {c: url for c, url in rows.contacts.values() if url}
@@ -86,12 +87,15 @@ async def _in_sql(uow: SqlUnitOfWork, rows: Given) -> None:
 
 class TestRecipientDirectory:
     async def test_a_front_doors_area(self, unit_of_work: UnitsOfWork) -> None:
-        """A front door's area; nothing for an organisation that is no front door, or none."""
+        """A front door's area; nothing for an organisation that is no front door, or none;
+        each known organisation's kind."""
         async with unit_of_work() as uow:
             await given(uow, Given(front_doors={"fd-1": "E1"}, others={"school-1": "E1"}))
         async with unit_of_work() as uow:
             areas = [await uow.recipients.front_door_area(o) for o in ("fd-1", "school-1", "x")]
+            kinds = [await uow.recipients.organisation_kind(o) for o in ("fd-1", "school-1", "x")]
         assert areas == ["E1", None, None]
+        assert kinds == ["front_door", "school", None]
 
     async def test_a_households_areas_now_and_before(self, unit_of_work: UnitsOfWork) -> None:
         """Where the household lives and every area it lived in; nothing for a stranger."""

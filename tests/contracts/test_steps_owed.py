@@ -1,5 +1,5 @@
-"""The steps owed port: steps added are read back by chain, soonest due first, and only if
-their unit of work commits."""
+"""What is kept beside a notice when it is sealed: the steps owed, read back by chain,
+soonest due first, and the broker's full view; each only if its unit of work commits."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -35,3 +35,22 @@ class TestStepsOwed:
                 raise LookupError("the service failed after recording")
         async with unit_of_work() as uow:
             assert await uow.steps_owed.of_chain(CHAIN) == []
+
+
+class TestFullViews:
+    async def test_a_kept_view_is_read_back(self, unit_of_work: UnitsOfWork) -> None:
+        """The wrapped view kept for a notice, and none for another."""
+        async with unit_of_work() as uow:
+            await uow.full_views.keep(CHAIN, "wrapped view")
+        async with unit_of_work() as uow:
+            assert await uow.full_views.get(CHAIN) == "wrapped view"
+            assert await uow.full_views.get("00000000-0000-4000-8000-000000000009") is None
+
+    async def test_a_failed_unit_of_work_keeps_no_view(self, unit_of_work: UnitsOfWork) -> None:
+        """An exception inside the unit of work rolls the view back."""
+        with pytest.raises(LookupError):  # noqa: PT012 - the failure must be inside the unit
+            async with unit_of_work() as uow:
+                await uow.full_views.keep(CHAIN, "wrapped view")
+                raise LookupError("the service failed after keeping")
+        async with unit_of_work() as uow:
+            assert await uow.full_views.get(CHAIN) is None
