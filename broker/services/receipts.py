@@ -106,9 +106,9 @@ async def _can_reroute(uow: UnitOfWork, notice: NoticeRecordView) -> bool:
     if target is None:
         return False
     had = await uow.notice_records.chain_recipients(notice.chain_id)
-    onward = onward_from_front_door(target)
+    onward, recipients = onward_from_front_door(target), uow.recipients
     for step in [target] + ([onward] if onward else []):
-        contact = await uow.recipients.contact_for(step)
+        contact = await recipients.contact_for(step)
         if contact is not None and contact not in had:
             return True
     return False

@@ -55,9 +55,9 @@ async def enqueue(
     """Queues each (notice's header, position read from) whose recipient has a webhook, once per
     notice however often Kafka redelivers it, the batch in one statement; returns how many
     were queued. A batch's rows go in in its order, so each recipient's queue keeps it."""
-    queued = []
+    queued, recipients = [], uow.recipients  # one directory read for the whole batch
     for header, source in notices:
-        if await uow.recipients.webhook_url(header.recipient_id) is not None:
+        if await recipients.webhook_url(header.recipient_id) is not None:
             queued.append(WebhookQueued(str(header.notice_id), header.recipient_id, source, now))
     return await uow.webhooks.enqueue(queued)
 
