@@ -1,7 +1,6 @@
 """Recipients' inboxes in SQL: the ``InboxStore`` port over the unit of work's session."""
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, or_, select
@@ -20,7 +19,7 @@ class SqlInboxStore:
     async def add_new(self, entries: Sequence[InboxEntry]) -> set[str]:
         # One statement for the whole batch; a notice already there is skipped, even one
         # another process committed a moment ago.
-        rows = [asdict(entry) for entry in entries]
+        rows = [vars(entry) for entry in entries]  # asdict() would deep-copy every field
         return await bulk.insert_new(self._session, db.InboxNotice, "notice_id", rows)
 
     async def get(self, notice_id: str) -> InboxEntry | None:
