@@ -12,6 +12,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self
 
+from broker.rules.family import Addressee
+
 # One record to publish to Kafka, already sealed: defined with the agency package, which
 # publishes them too.
 from producers.kafka import Message as Message
@@ -86,6 +88,15 @@ class AuditRecord:
     details: AuditDetails
 
 
+@dataclass(frozen=True)
+class AuditHead:
+    """The audit chain's last entry: its number, its hash and when it was appended."""
+
+    seq: int
+    hash: str
+    at: datetime
+
+
 class AuditLog(Protocol):
     """The tamper-evident audit log (broker/adapters/audit.py): entries appended in the
     unit of work's transaction, chained in the order given, kept only if it commits."""
@@ -95,6 +106,11 @@ class AuditLog(Protocol):
     async def append_many(self, records: Sequence[AuditRecord], at: datetime) -> None: ...
 
     async def entries_for(self, subject_ref: str) -> list[AuditRecord]: ...
+
+    # Recipient side: the chain's head, for anchoring it outside the database.
+    async def head(self) -> "AuditHead | None":
+        """The chain's last committed entry; None while the log is empty."""
+        ...
 
 
 # Timer side: the matching queue as the router's timer publishes matched events again
@@ -227,6 +243,32 @@ class UnitOfWork(Protocol):
     @property
     def directory_rows(self) -> DirectoryRows: ...
 
+    # Recipient side.
+
+    @property
+    def inbox(self) -> "InboxStore": ...
+
+    @property
+    def notice_records(self) -> "NoticeRecords": ...
+
+    @property
+    def recipients(self) -> "RecipientDirectory": ...
+
+    @property
+    def webhooks(self) -> "WebhookQueue": ...
+
+    @property
+    def chronologies(self) -> "Chronologies": ...
+
+    @property
+    def retention(self) -> "RetentionStore": ...
+
+    @property
+    def steps_owed(self) -> "StepsOwed": ...
+
+    @property
+    def full_views(self) -> "FullViews": ...
+
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(
@@ -238,3 +280,318 @@ class UnitOfWork(Protocol):
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+# Recipient side: the inbox (services/inbox.py).
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    """A sealed notice in its recipient's inbox: the header as sent, the ciphertext sealed
+    again at rest under its households' data keys, and the broker's signature."""
+
+    notice_id: str
+    recipient_id: str
+    header: str
+    ciphertext: str
+    signature: str
+    deadline: datetime
+    held_until: datetime | None  # a low-severity notice waiting for its daily digest
+    delivered_at: datetime  # into this inbox
+
+
+class InboxStore(Protocol):
+    """Recipients' inboxes (broker/adapters/inbox_store.py). A notice is kept once, however
+    often it is delivered; listings come oldest first (by arrival, then id)."""
+
+    async def add_new(self, entries: Sequence[InboxEntry]) -> set[str]:
+        """Adds each entry whose notice is not there yet (of entries sharing a notice, the
+        first); answers the notice ids that went in."""
+        ...
+
+    async def get(self, notice_id: str) -> InboxEntry | None: ...
+
+    async def released(self, recipient_id: str, now: datetime) -> list[InboxEntry]:
+        """The recipient's notices that are not held, or whose hold ended by ``now``."""
+        ...
+
+    async def held_until(self, recipient_id: str, released_at: datetime) -> list[InboxEntry]:
+        """The recipient's notices held for the digest released at ``released_at``."""
+        ...
+
+
+# Recipient side: the broker's notice records and their receipts (services/receipts.py).
+
+
+@dataclass(frozen=True)
+class NoticeRecordView:
+    """The broker's record of one notice, as stored (broker/adapters/db.py NoticeRecord):
+    ``body`` and ``rejection_reason`` stay wrapped under the household's data key,
+    ``escalate_to`` and ``reroute_to`` are JSON (services/notice_records.py reads them)."""
+
+    notice_id: str
+    chain_id: str  # the first notice's id
+    event_id: str
+    household: str
+    recipient_id: str
+    recipient_org: str
+    notice_type: str
+    severity: str
+    rule_id: str
+    created_at: datetime
+    deadline: datetime
+    escalate_to: str
+    reroute_to: str | None
+    body: str
+    sealed: str
+    follows: str | None = None
+    level: int = 0
+    published_at: datetime | None = None
+    delivered_at: datetime | None = None
+    delivered_via: str | None = None
+    viewed_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    rejected_at: datetime | None = None
+    rejection_reason: str | None = None
+    reroute_pending_since: datetime | None = None
+    escalated_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+class NoticeRecords(Protocol):
+    """The broker's notice records (broker/adapters/notice_store.py). Each receipt is
+    recorded once: a ``mark_*`` answers whether it was the first."""
+
+    async def add(self, records: Sequence[NoticeRecordView]) -> None: ...
+
+    async def get(self, notice_id: str) -> NoticeRecordView | None: ...
+
+    async def of(self, notice_ids: Sequence[str]) -> dict[str, NoticeRecordView]:
+        """The records of those notices that have one, by notice id."""
+        ...
+
+    async def chain_recipients(self, chain_id: str) -> set[str]:
+        """Every recipient a notice of this chain went to."""
+        ...
+
+    async def firsts_of_event(self, event_id: str) -> list[NoticeRecordView]:
+        """The notices the event itself produced (no escalation or other follow-up of them),
+        oldest first, then by notice id."""
+        ...
+
+    async def mark_delivered(self, notice_id: str, channel: str, at: datetime) -> bool: ...
+
+    async def mark_viewed(self, notice_id: str, at: datetime) -> bool: ...
+
+    async def mark_acknowledged(self, notice_id: str, at: datetime) -> bool:
+        """Acknowledged, unless rejected; closes every open notice of its chain."""
+        ...
+
+    async def mark_rejected(self, notice_id: str, at: datetime, wrapped_reason: str) -> bool:
+        """Rejected, unless acknowledged, and waiting to be sent on by the router's timer."""
+        ...
+
+
+class RecipientDirectory(Protocol):
+    """The directory as the recipient side reads it (broker/adapters/directory.py)."""
+
+    async def contact_for(self, addressee: Addressee) -> str | None:
+        """The addressee's contact id, else its organisation's fallback contact's."""
+        ...
+
+    async def webhook_url(self, contact_id: str) -> str | None:
+        """Where the contact's own system takes its notices pushed, if it has said."""
+        ...
+
+    async def front_door_area(self, org_id: str) -> str | None:
+        """The area of the organisation if it is a front door; None for any other."""
+        ...
+
+    async def organisation_kind(self, org_id: str) -> str | None:
+        """The kind of organisation (``OrgKind``); None for one the directory does not know."""
+        ...
+
+    async def household_areas(self, household_id: str) -> set[str]:
+        """The household's current area and every area it lived in before."""
+        ...
+
+
+# Recipient side: the webhook queue (services/webhook_dispatch.py).
+
+
+@dataclass(frozen=True)
+class WebhookDue:
+    """A recipient's earliest pending delivery, as read (settling it checks nothing moved)."""
+
+    sequence: int
+    notice_id: str
+    recipient_id: str
+    attempts: int
+    next_attempt_at: datetime
+    first_failed_at: datetime | None
+    source: str  # the position the notice was read from
+    url: str | None  # the recipient's webhook now, if it still has one
+
+
+@dataclass(frozen=True)
+class WebhookQueued:
+    """A notice to push to its recipient's webhook."""
+
+    notice_id: str
+    recipient_id: str
+    source: str
+    at: datetime
+
+
+WebhookChange = Mapping[str, str | int | datetime | None]
+"""Columns of a delivery to set: state, attempts, next_attempt_at, first_failed_at,
+finished_at, last_error, last_status."""
+
+
+class WebhookQueue(Protocol):
+    """Recipients' webhook deliveries (broker/adapters/webhook_queue.py), each recipient's
+    in the order queued, pending until delivered or dead."""
+
+    async def enqueue(self, deliveries: Sequence[WebhookQueued]) -> int:
+        """Queues each notice not queued before (in the order given); answers how many."""
+        ...
+
+    async def requeue(self, notice_id: str, now: datetime) -> bool:
+        """A dead delivery pending again, from its first attempt; False for any other."""
+        ...
+
+    async def due_heads(self, now: datetime, limit: int) -> list[WebhookDue]:
+        """Each recipient's earliest pending delivery, when it is due by ``now``."""
+        ...
+
+    async def settle(self, due: WebhookDue, made: int, change: WebhookChange) -> bool:
+        """Applies ``change`` if the delivery is still pending as ``due`` saw it, ``made``
+        attempts in; False when another dispatcher has moved it meanwhile."""
+        ...
+
+
+# Recipient side: households' chronologies (services/household_access.py, references.py).
+
+
+@dataclass(frozen=True)
+class ChronologyLine:
+    """One line of a household's chronology: an event, a notice, or a notice's receipt."""
+
+    at: datetime
+    kind: str
+    event_id: str
+    event_type: str
+    source_org: str
+    notice_id: str | None = None
+    recipient_id: str | None = None
+    notice_type: str | None = None
+    severity: str | None = None
+    rule_id: str | None = None
+    facts: dict[str, object] | None = None
+    deadline: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ChronologyNotice:
+    """A notice in a household's chronology: whose chronology holds it, and to whom."""
+
+    notice_id: str
+    household_id: str
+    event_id: str
+    recipient_id: str | None
+    at: datetime
+
+
+class Chronologies(Protocol):
+    """Households' chronologies as the front door reads them (broker/adapters/chronology.py)."""
+
+    async def of_household(self, household_id: str) -> list[ChronologyLine]:
+        """Every event and notice for the household, with each notice's receipts and next
+        steps, in time order."""
+        ...
+
+    async def notices_starting(self, id_start: str) -> list[ChronologyNotice]:
+        """The notices, in any household's chronology, whose id starts with ``id_start``."""
+        ...
+
+    async def transfer_open_to(self, org_id: str, household_id: str) -> bool:
+        """Whether a transfer notice about the household went to the organisation and was
+        not rejected by it."""
+        ...
+
+
+# Recipient side: retention (services/retention.py).
+
+
+@dataclass(frozen=True)
+class ExpiredQueueEntry:
+    """An event the matching queue held for its front door, removed after its retention."""
+
+    event_id: str
+    event_type: str
+    front_door: str
+
+
+class RetentionStore(Protocol):
+    """What retention deletes, and what it reads to know what to shred
+    (broker/adapters/retention_store.py)."""
+
+    async def identifiers_of(self, household_id: str) -> set[str]:
+        """Every identifier an event may have named a member by (``person_identifier``)."""
+        ...
+
+    async def purge_household(self, household_id: str) -> dict[str, int]:
+        """Deletes the household's chronology, its only-here members' pattern records, the
+        queued events matched to it and the events held as proposals about it; answers how
+        many of each went (chronology_lines, pattern_records, queued_events, proposals)."""
+        ...
+
+    async def unknown_keys_used_by(self, before: datetime) -> list[tuple[str, datetime]]:
+        """Each unknown person's key (named "u...") whose newest notice is no later than
+        ``before``, with that notice's time."""
+        ...
+
+    async def take_expired_queue_entries(
+        self, received_by: datetime, limit: int
+    ) -> list[ExpiredQueueEntry]:
+        """Removes up to ``limit`` waiting queue entries received by ``received_by``, oldest
+        first (none another unit of work is removing), and answers them."""
+        ...
+
+
+# Recipient side: the next steps a notice's reader owes (services/steps_owed.py).
+
+
+@dataclass(frozen=True)
+class StepOwed:
+    """A next step a notice's first reader owes, and by when (rules/next_steps.py)."""
+
+    notice_id: str
+    step: str
+    chain_id: str
+    due_at: datetime
+
+
+class StepsOwed(Protocol):
+    """The next steps owed (broker/adapters/steps_store.py), one per notice and step."""
+
+    async def add(self, steps: Sequence[StepOwed]) -> None: ...
+
+    async def of_chain(self, chain_id: str) -> list[StepOwed]:
+        """The steps owed in the chain, soonest due first, then by step."""
+        ...
+
+
+# Recipient side: the broker's full views of notices (services/reader_views.py).
+
+
+class FullViews(Protocol):
+    """The full view of a notice whose own reader sees less, wrapped under the household's
+    data key (broker/adapters/steps_store.py, beside the steps owed: both are kept when a
+    notice is sealed)."""
+
+    async def keep(self, notice_id: str, wrapped_body: str) -> None: ...
+
+    async def get(self, notice_id: str) -> str | None:
+        """The wrapped full view kept for the notice, if any."""
+        ...

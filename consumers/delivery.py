@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from broker.adapters import metrics
 from broker.adapters.kafka import ConsumerHealth, Received, consume
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.adapters.webhooks import HttpWebhookSender
 from broker.bootstrap import Runtime
 from broker.errors import EnvelopeError
@@ -64,8 +65,9 @@ async def run_delivery(
     metrics.COMPONENT.set("delivery")
     sender = HttpWebhookSender(rt.settings.webhooks.timeout_seconds,
                                rt.settings.webhooks.allowed_networks)  # fmt: skip
-    dispatcher = webhook_dispatch.Dispatcher(rt.sessions, rt.keys, rt.data_keys, rt.publisher,
-                                             rt.topics, rt.settings.webhooks, sender)  # fmt: skip
+    dispatcher = webhook_dispatch.Dispatcher(lambda: SqlUnitOfWork(rt.sessions), rt.keys,
+                                             rt.data_keys, rt.publisher, rt.topics,
+                                             rt.settings.webhooks, sender)  # fmt: skip
     try:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(dispatcher.run(stop))

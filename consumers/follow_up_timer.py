@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from broker.adapters.kafka import is_transient
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
 from broker.keys import audit_key
 from broker.ports import Message
@@ -35,9 +36,9 @@ async def tick(rt: Runtime, now: datetime) -> list[str]:
     own transaction, so one that fails holds up no other."""
     outbox, deps = rt.services.outbox, rt.services.follow_ups
     await decisions(rt, now)
-    async with rt.sessions.begin() as session:
+    async with rt.unit_of_work() as uow:
         retention = timedelta(days=rt.settings.matching_queue_retention_days)
-        await purge_unmatched_queue(session, rt.data_keys, now, retention)
+        await purge_unmatched_queue(uow, rt.data_keys, now, retention)
     await outbox.relay(now)
     async with rt.sessions() as session:
         due = await follow_ups.due_for_escalation(session, now, deps.school_lead)
@@ -136,7 +137,7 @@ async def _each(
 
 async def run_follow_up_timer(rt: Runtime, stop: asyncio.Event) -> None:
     interval = rt.settings.follow_up_interval_seconds
-    anchoring = HeadAnchoring(rt.sessions, rt.publisher, rt.topics.audit,
+    anchoring = HeadAnchoring(lambda: SqlUnitOfWork(rt.sessions), rt.publisher, rt.topics.audit,
                               audit_key(rt.settings.keys_dir))  # fmt: skip
     released = False
     while not stop.is_set():

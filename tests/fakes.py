@@ -2,22 +2,36 @@
 database. Each fake passes the same contract tests as its SQL adapter (tests/contracts)."""
 
 import copy
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from copy import deepcopy
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, Self
 
 from broker.adapters.directory_rows import shape_of
+from broker.errors import DataKeyShredded, DataKeyUnusable
 from broker.ports import (
+    AuditHead,
     AuditRecord,
+    ChronologyLine,
+    ChronologyNotice,
     DirectoryChangeEntry,
     DirectoryTable,
+    ExpiredQueueEntry,
+    InboxEntry,
     Message,
+    NoticeRecordView,
     QueuedEvent,
+    StepOwed,
     TableRow,
     TableShape,
+    WebhookChange,
+    WebhookDue,
+    WebhookQueued,
 )
+from broker.rules.family import Addressee, ContactRole
 
 
 class FakeAuditLog:
@@ -33,6 +47,355 @@ class FakeAuditLog:
 
     async def entries_for(self, subject_ref: str) -> list[AuditRecord]:
         return [r for r, _ in self.committed + self.pending if r.subject_ref == subject_ref]
+
+    async def head(self) -> AuditHead | None:
+        if not self.committed:
+            return None
+        _, at = self.committed[-1]
+        # Not the SQL log's keyed chain: a stand-in hash that moves with every entry.
+        chained = hashlib.sha256(repr(self.committed).encode()).hexdigest()
+        return AuditHead(len(self.committed), chained, at)
+
+
+# Recipient side.
+
+
+class FakeDataKeys:
+    """Data keys in memory: what a key wraps opens only under that key and context, and is
+    gone once any household it names ("a+b") is shredded. Not encryption: a test double."""
+
+    def __init__(self) -> None:
+        self.shredded: set[str] = set()
+
+    def wrap(self, household: str, data: bytes, context: bytes) -> bytes:
+        if any(h in self.shredded for h in household.split("+")):
+            self.shredded -= set(household.split("+"))  # a new key after a shred
+        return b"%s|%s|%s" % (household.encode(), context, data)
+
+    def unwrap(self, household: str, stored: bytes, context: bytes) -> bytes:
+        if any(h in self.shredded for h in household.split("+")):
+            raise DataKeyShredded(household)
+        prefix = b"%s|%s|" % (household.encode(), context)
+        if not stored.startswith(prefix):
+            raise DataKeyUnusable("not wrapped under this key and context")
+        return stored[len(prefix) :]
+
+    def shred(self, household: str) -> bool:
+        self.shredded.add(household)
+        return True
+
+    def is_shredded(self, household: str) -> bool:
+        return household in self.shredded
+
+
+class FakeInboxStore:
+    def __init__(self) -> None:
+        self.committed: dict[str, InboxEntry] = {}
+        self.pending: dict[str, InboxEntry] = {}
+
+    async def add_new(self, entries: Sequence[InboxEntry]) -> set[str]:
+        new = set()
+        for entry in entries:
+            if await self.get(entry.notice_id) is None:
+                self.pending[entry.notice_id] = entry
+                new.add(entry.notice_id)
+        return new
+
+    async def get(self, notice_id: str) -> InboxEntry | None:
+        return self.pending.get(notice_id) or self.committed.get(notice_id)
+
+    async def released(self, recipient_id: str, now: datetime) -> list[InboxEntry]:
+        return self._listed(recipient_id, lambda held: held is None or held <= now)
+
+    async def held_until(self, recipient_id: str, released_at: datetime) -> list[InboxEntry]:
+        return self._listed(recipient_id, lambda held: held == released_at)
+
+    def _listed(
+        self, recipient_id: str, which: Callable[[datetime | None], bool]
+    ) -> list[InboxEntry]:
+        found = [e for e in (self.committed | self.pending).values()
+                 if e.recipient_id == recipient_id and which(e.held_until)]  # fmt: skip
+        return sorted(found, key=lambda e: (e.delivered_at, e.notice_id))
+
+    def end(self, committed: bool) -> None:
+        if committed:
+            self.committed |= self.pending
+        self.pending = {}
+
+
+class FakeNoticeRecords:
+    def __init__(self) -> None:
+        self.committed: dict[str, NoticeRecordView] = {}
+        self.pending: dict[str, NoticeRecordView] = {}
+
+    async def add(self, records: Sequence[NoticeRecordView]) -> None:
+        self.pending |= {record.notice_id: record for record in records}
+
+    async def get(self, notice_id: str) -> NoticeRecordView | None:
+        return self._all().get(notice_id)
+
+    async def of(self, notice_ids: Sequence[str]) -> dict[str, NoticeRecordView]:
+        every = self._all()
+        return {i: every[i] for i in notice_ids if i in every}
+
+    async def chain_recipients(self, chain_id: str) -> set[str]:
+        return {r.recipient_id for r in self._all().values() if r.chain_id == chain_id}
+
+    async def firsts_of_event(self, event_id: str) -> list[NoticeRecordView]:
+        firsts = [r for r in self._all().values() if r.event_id == event_id and not r.follows]
+        return sorted(firsts, key=lambda r: (r.created_at, r.notice_id))
+
+    async def mark_delivered(self, notice_id: str, channel: str, at: datetime) -> bool:
+        return self._first(notice_id, lambda r: r.delivered_at is None,
+                           delivered_at=at, delivered_via=channel)  # fmt: skip
+
+    async def mark_viewed(self, notice_id: str, at: datetime) -> bool:
+        return self._first(notice_id, lambda r: r.viewed_at is None, viewed_at=at)
+
+    async def mark_acknowledged(self, notice_id: str, at: datetime) -> bool:
+        if not self._first(notice_id, _unsettled, acknowledged_at=at):
+            return False
+        chain = self._all()[notice_id].chain_id
+        for record in list(self._all().values()):
+            if record.chain_id == chain and record.closed_at is None:
+                self.pending[record.notice_id] = replace(record, closed_at=at)
+        return True
+
+    async def mark_rejected(self, notice_id: str, at: datetime, wrapped_reason: str) -> bool:
+        return self._first(notice_id, _unsettled, rejected_at=at,
+                           rejection_reason=wrapped_reason, reroute_pending_since=at)  # fmt: skip
+
+    def _first(
+        self, notice_id: str, unset: Callable[[NoticeRecordView], bool], **values: Any
+    ) -> bool:
+        record = self._all().get(notice_id)
+        if record is None or not unset(record):
+            return False
+        self.pending[notice_id] = replace(record, **values)
+        return True
+
+    def _all(self) -> dict[str, NoticeRecordView]:
+        return self.committed | self.pending
+
+    def end(self, committed: bool) -> None:
+        if committed:
+            self.committed |= self.pending
+        self.pending = {}
+
+
+def _unsettled(record: NoticeRecordView) -> bool:
+    return record.acknowledged_at is None and record.rejected_at is None
+
+
+class FakeRecipientDirectory:
+    """Contacts by (organisation, role); an organisation's safeguarding lead stands in for a
+    role it has no contact for (but never for the emergency duty team), as in the directory."""
+
+    def __init__(self, contacts: dict[Addressee, str] | None = None) -> None:
+        self.contacts = dict(contacts or {})
+        self.webhooks: dict[str, str] = {}  # contact id -> its webhook's URL
+        self.front_doors: dict[str, str] = {}  # front door's org id -> its area
+        self.areas: dict[str, set[str]] = {}  # household id -> every area it lived in
+        self.kinds: dict[str, str] = {}  # org id -> its kind (OrgKind)
+
+    async def contact_for(self, addressee: Addressee) -> str | None:
+        if found := self.contacts.get(addressee):
+            return found
+        if addressee.role is ContactRole.EMERGENCY_DUTY:
+            return None
+        return self.contacts.get(Addressee(addressee.org_id, ContactRole.SAFEGUARDING_LEAD))
+
+    async def webhook_url(self, contact_id: str) -> str | None:
+        return self.webhooks.get(contact_id)
+
+    async def front_door_area(self, org_id: str) -> str | None:
+        return self.front_doors.get(org_id)
+
+    async def household_areas(self, household_id: str) -> set[str]:
+        return set(self.areas.get(household_id, set()))
+
+    async def organisation_kind(self, org_id: str) -> str | None:
+        if org_id in self.front_doors:
+            return "front_door"
+        return self.kinds.get(org_id)
+
+
+class FakeChronologies:
+    """Households' chronologies as given: lines and notices by household, and the open
+    transfers as (front door, household) pairs. Read-only, as the port is."""
+
+    def __init__(self) -> None:
+        self.lines: dict[str, list[ChronologyLine]] = {}
+        self.notices: list[ChronologyNotice] = []
+        self.transfers: set[tuple[str, str]] = set()
+
+    async def of_household(self, household_id: str) -> list[ChronologyLine]:
+        return sorted(self.lines.get(household_id, []), key=lambda line: line.at)
+
+    async def notices_starting(self, id_start: str) -> list[ChronologyNotice]:
+        return [n for n in self.notices if n.notice_id.startswith(id_start)]
+
+    async def transfer_open_to(self, org_id: str, household_id: str) -> bool:
+        return (org_id, household_id) in self.transfers
+
+
+class FakeWebhookQueue:
+    """Deliveries as the SQL queue keeps them (a sequence each, a state, attempts), the
+    recipients' webhook URLs read from ``directory``."""
+
+    def __init__(self, directory: FakeRecipientDirectory) -> None:
+        self.directory = directory
+        self.committed: dict[int, dict[str, Any]] = {}
+        self.pending: dict[int, dict[str, Any]] = {}
+
+    async def enqueue(self, deliveries: Sequence[WebhookQueued]) -> int:
+        queued, added = {row["notice_id"] for row in self._all().values()}, 0
+        for d in deliveries:
+            if d.notice_id not in queued:
+                queued.add(d.notice_id)
+                added += 1
+                self.pending[len(self._all()) + 1] = {
+                    "notice_id": d.notice_id, "recipient_id": d.recipient_id, "state": "pending",
+                    "attempts": 0, "next_attempt_at": d.at, "first_failed_at": None,
+                    "source": d.source,
+                }  # fmt: skip
+        return added
+
+    async def requeue(self, notice_id: str, now: datetime) -> bool:
+        for sequence, row in self._all().items():
+            if row["notice_id"] == notice_id and row["state"] == "dead":
+                revived = {"state": "pending", "attempts": 0, "next_attempt_at": now}
+                self.pending[sequence] = row | revived | {"finished_at": None}
+                return True
+        return False
+
+    async def due_heads(self, now: datetime, limit: int) -> list[WebhookDue]:
+        heads: dict[str, int] = {}
+        for sequence, row in sorted(self._all().items()):
+            if row["state"] == "pending":
+                heads.setdefault(row["recipient_id"], sequence)
+        due = [self._due(s) for s in heads.values() if self._all()[s]["next_attempt_at"] <= now]
+        return sorted(due, key=lambda d: (d.next_attempt_at, d.sequence))[:limit]
+
+    async def settle(self, due: WebhookDue, made: int, change: WebhookChange) -> bool:
+        row = self._all().get(due.sequence)
+        seen = due.next_attempt_at if made == due.attempts else None
+        if row is None or row["state"] != "pending" or row["attempts"] != made:
+            return False
+        if seen and row["next_attempt_at"] != seen:
+            return False
+        self.pending[due.sequence] = row | dict(change)
+        return True
+
+    def row(self, notice_id: str) -> dict[str, Any]:
+        """A delivery as it stands, for tests' assertions."""
+        return next(r for r in self._all().values() if r["notice_id"] == notice_id)
+
+    def _due(self, sequence: int) -> WebhookDue:
+        r = self._all()[sequence]
+        return WebhookDue(sequence, r["notice_id"], r["recipient_id"], r["attempts"],
+                          r["next_attempt_at"], r["first_failed_at"], r["source"],
+                          self.directory.webhooks.get(r["recipient_id"]))  # fmt: skip
+
+    def _all(self) -> dict[int, dict[str, Any]]:
+        return self.committed | self.pending
+
+    def end(self, committed: bool) -> None:
+        if committed:
+            self.committed |= self.pending
+        self.pending = {}
+
+
+@dataclass
+class RetainedState:
+    """What the fake retention store holds, as plain data."""
+
+    identifiers: dict[str, set[str]] = field(default_factory=dict)  # household -> ids
+    chronology: dict[str, list[str]] = field(default_factory=dict)  # household -> event ids
+    members: dict[str, set[str]] = field(default_factory=dict)  # household -> person ids
+    patterns: dict[str, int] = field(default_factory=dict)  # person -> pattern records
+    proposals: set[str] = field(default_factory=set)  # event ids held as proposals
+    # event id -> (the entry, received at, status)
+    queued: dict[str, tuple[ExpiredQueueEntry, datetime, str]] = field(default_factory=dict)
+    unknown_keys: dict[str, datetime] = field(default_factory=dict)  # name -> last notice
+
+
+class FakeRetentionStore:
+    def __init__(self) -> None:
+        self.state = RetainedState()
+        self._before: RetainedState | None = None
+
+    async def identifiers_of(self, household_id: str) -> set[str]:
+        return set(self.state.identifiers.get(household_id, set()))
+
+    async def purge_household(self, household_id: str) -> dict[str, int]:
+        s = self._writing()
+        lines_of = s.chronology.pop(household_id, [])
+        events, lines = set(lines_of), len(lines_of)
+        queued = [e for e in events if s.queued.pop(e, None) is not None]
+        held = [e for e in events if e in s.proposals]
+        s.proposals -= set(held)
+        mine = s.members.get(household_id, set())
+        others = set().union(*(p for h, p in s.members.items() if h != household_id))
+        patterns = sum(s.patterns.pop(p, 0) for p in mine - others)
+        return {"chronology_lines": lines, "pattern_records": patterns,
+                "queued_events": len(queued), "proposals": len(held)}  # fmt: skip
+
+    async def unknown_keys_used_by(self, before: datetime) -> list[tuple[str, datetime]]:
+        return [(n, at) for n, at in self.state.unknown_keys.items() if at <= before]
+
+    async def take_expired_queue_entries(
+        self, received_by: datetime, limit: int
+    ) -> list[ExpiredQueueEntry]:
+        waiting = sorted((at, e) for e, (_, at, status) in self.state.queued.items()
+                         if status == "waiting" and at <= received_by)[:limit]  # fmt: skip
+        s = self._writing()
+        return [s.queued.pop(event_id)[0] for _, event_id in waiting]
+
+    def _writing(self) -> RetainedState:
+        if self._before is None:
+            self._before = deepcopy(self.state)
+        return self.state
+
+    def end(self, committed: bool) -> None:
+        if not committed and self._before is not None:
+            self.state = self._before
+        self._before = None
+
+
+class FakeStepsOwed:
+    def __init__(self) -> None:
+        self.committed: list[StepOwed] = []
+        self.pending: list[StepOwed] = []
+
+    async def add(self, steps: Sequence[StepOwed]) -> None:
+        self.pending += steps
+
+    async def of_chain(self, chain_id: str) -> list[StepOwed]:
+        found = [s for s in self.committed + self.pending if s.chain_id == chain_id]
+        return sorted(found, key=lambda s: (s.due_at, s.step))
+
+    def end(self, committed: bool) -> None:
+        if committed:
+            self.committed += self.pending
+        self.pending = []
+
+
+class FakeFullViews:
+    def __init__(self) -> None:
+        self.committed: dict[str, str] = {}
+        self.pending: dict[str, str] = {}
+
+    async def keep(self, notice_id: str, wrapped_body: str) -> None:
+        self.pending[notice_id] = wrapped_body
+
+    async def get(self, notice_id: str) -> str | None:
+        return self.pending.get(notice_id) or self.committed.get(notice_id)
+
+    def end(self, committed: bool) -> None:
+        if committed:
+            self.committed |= self.pending
+        self.pending = {}
 
 
 # Timer side: a store's writes go to a copy of what is committed, kept on a clean exit.
@@ -162,6 +525,16 @@ class FakeUnitOfWork:
         # Directory writes
         self.directory_rows = FakeDirectoryRows()
 
+        # Recipient side.
+        self.inbox = FakeInboxStore()
+        self.notice_records = FakeNoticeRecords()
+        self.recipients = FakeRecipientDirectory()
+        self.webhooks = FakeWebhookQueue(self.recipients)
+        self.chronologies = FakeChronologies()
+        self.retention = FakeRetentionStore()
+        self.steps_owed = FakeStepsOwed()
+        self.full_views = FakeFullViews()
+
     async def __aenter__(self) -> Self:
         return self
 
@@ -177,6 +550,14 @@ class FakeUnitOfWork:
         self.audit.pending = []
         for store in (self.matched_events, self.directory_rows):  # timer side, directory
             store.end(commit=exc is None)
+
+        # Recipient side.
+        self.inbox.end(committed=exc is None)
+        self.notice_records.end(committed=exc is None)
+        self.webhooks.end(committed=exc is None)
+        self.retention.end(committed=exc is None)
+        self.steps_owed.end(committed=exc is None)
+        self.full_views.end(committed=exc is None)
         return False
 
 

@@ -6,13 +6,13 @@ It is also the memory that family-level patterns and history digests read back.
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import db
+from broker.ports import ChronologyLine
 from broker.rules.admission import Arrival
 from broker.rules.family import Decision, HouseholdHistory, PastEvent, PastNotice
 from schemas.notices import NoticeHeader, NoticeType, Severity
@@ -90,22 +90,6 @@ def record(
                 severity=notice.severity.value, rule_id=decision.rule_id,
                 facts=json.dumps(dict(decision.facts), sort_keys=True),
             ))  # fmt: skip
-
-
-@dataclass(frozen=True)
-class ChronologyLine:
-    at: datetime
-    kind: str
-    event_id: str
-    event_type: str
-    source_org: str
-    notice_id: str | None = None
-    recipient_id: str | None = None
-    notice_type: str | None = None
-    severity: str | None = None
-    rule_id: str | None = None
-    facts: dict[str, object] | None = None
-    deadline: datetime | None = None
 
 
 async def chronology_of(session: AsyncSession, household_id: str) -> list[ChronologyLine]:

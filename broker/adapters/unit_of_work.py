@@ -13,9 +13,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction, async_sessionmaker
 
 from broker.adapters import audit
+from broker.adapters.chronology_store import SqlChronologies
 from broker.adapters.directory_rows import SqlDirectoryRows
+from broker.adapters.inbox_store import SqlInboxStore
 from broker.adapters.matched_events import SqlMatchedEvents
-from broker.ports import AuditRecord
+from broker.adapters.notice_store import SqlNoticeRecords, SqlRecipientDirectory
+from broker.adapters.retention_store import SqlRetentionStore
+from broker.adapters.steps_store import SqlFullViews, SqlStepsOwed
+from broker.adapters.webhook_queue import SqlWebhookQueue
+from broker.ports import AuditHead, AuditRecord
 
 
 class SqlAuditLog:
@@ -37,6 +43,10 @@ class SqlAuditLog:
         )
         return [audit.record_of(row) for row in rows]
 
+    async def head(self) -> AuditHead | None:
+        anchor = await audit.head(self._session)
+        return AuditHead(anchor.seq, anchor.hash, anchor.at) if anchor else None
+
 
 class SqlUnitOfWork:
     """``async with SqlUnitOfWork(sessions) as uow:`` commits on a clean exit and rolls
@@ -46,6 +56,15 @@ class SqlUnitOfWork:
         self._sessions = sessions
         self._session: AsyncSession | None = None
         self._transaction: AsyncSessionTransaction | None = None
+
+    @classmethod
+    def joined(cls, session: AsyncSession) -> "SqlUnitOfWork":
+        """The stores over a session the caller's transaction already holds, for services
+        in transition to call converted ones: it neither commits nor closes anything, and
+        is not to be entered."""
+        joined = cls(async_sessionmaker())
+        joined._session = session
+        return joined
 
     @property
     def session(self) -> AsyncSession:
@@ -67,6 +86,40 @@ class SqlUnitOfWork:
     @property
     def directory_rows(self) -> SqlDirectoryRows:
         return SqlDirectoryRows(self.session)
+
+    # Recipient side.
+
+    @property
+    def inbox(self) -> SqlInboxStore:
+        return SqlInboxStore(self.session)
+
+    @property
+    def notice_records(self) -> SqlNoticeRecords:
+        return SqlNoticeRecords(self.session)
+
+    @property
+    def recipients(self) -> SqlRecipientDirectory:
+        return SqlRecipientDirectory(self.session)
+
+    @property
+    def webhooks(self) -> SqlWebhookQueue:
+        return SqlWebhookQueue(self.session)
+
+    @property
+    def chronologies(self) -> SqlChronologies:
+        return SqlChronologies(self.session)
+
+    @property
+    def retention(self) -> SqlRetentionStore:
+        return SqlRetentionStore(self.session)
+
+    @property
+    def steps_owed(self) -> SqlStepsOwed:
+        return SqlStepsOwed(self.session)
+
+    @property
+    def full_views(self) -> SqlFullViews:
+        return SqlFullViews(self.session)
 
     async def __aenter__(self) -> Self:
         self._session = self._sessions()

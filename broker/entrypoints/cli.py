@@ -256,6 +256,7 @@ def shred_household(household_id: str) -> None:
     from broker.adapters.data_keys import FileDataKeys
     from broker.adapters.kafka import Topics
     from broker.adapters.topic_purge import delete_routed
+    from broker.adapters.unit_of_work import SqlUnitOfWork
     from broker.services.retention import shred_household as shred
 
     settings = Settings()
@@ -264,8 +265,8 @@ def shred_household(household_id: str) -> None:
         engine = db.make_engine(settings.database_url)
         keys = KeyStore.load(settings.keys_dir)
         sessions = db.sessions(engine, audit_key(settings.keys_dir, create=False))
-        async with sessions.begin() as session:
-            done = await shred(session, FileDataKeys(settings.keys_dir / "households"),
+        async with SqlUnitOfWork(sessions) as uow:
+            done = await shred(uow, FileDataKeys(settings.keys_dir / "households"),
                                keys.pseudonym_secret, household_id, "cli")  # fmt: skip
         await engine.dispose()
         return done
@@ -294,6 +295,7 @@ def sweep_unknown_people() -> None:
 
     from broker.adapters import db
     from broker.adapters.data_keys import FileDataKeys
+    from broker.adapters.unit_of_work import SqlUnitOfWork
     from broker.services.retention import sweep_unknown_people as sweep
 
     settings = Settings()
@@ -302,8 +304,8 @@ def sweep_unknown_people() -> None:
     async def run() -> int:
         engine = db.make_engine(settings.database_url)
         sessions = db.sessions(engine, audit_key(settings.keys_dir, create=False))
-        async with sessions.begin() as session:
-            swept = await sweep(session, FileDataKeys(settings.keys_dir / "households"),
+        async with SqlUnitOfWork(sessions) as uow:
+            swept = await sweep(uow, FileDataKeys(settings.keys_dir / "households"),
                                 datetime.now(UTC), retention, "retention-sweep")  # fmt: skip
         await engine.dispose()
         return len(swept)

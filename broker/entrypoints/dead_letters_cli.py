@@ -22,6 +22,7 @@ from rich.table import Table
 from broker.adapters import dead_letter_topic
 from broker.adapters.dead_letter_topic import DeadLetter
 from broker.adapters.kafka import Topics
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import runtime
 from broker.config import Settings
 from broker.services.dead_letters import Replayed, chosen, replay
@@ -89,8 +90,8 @@ async def replay_letters(
     letters = [await read_one(settings, position)] if position else chosen(
         await read_all(settings), reason)  # fmt: skip
     async with runtime(settings, configure_logs=False) as rt:
-        outcomes = await replay(letters, rt.publisher, rt.sessions, datetime.now(UTC),
-                                rt.data_keys)  # fmt: skip
+        outcomes = await replay(letters, rt.publisher, lambda: SqlUnitOfWork(rt.sessions),
+                                datetime.now(UTC), rt.data_keys)  # fmt: skip
     return list(zip(letters, outcomes, strict=True))
 
 

@@ -22,11 +22,13 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from broker.adapters import audit, chronology, data_quality, db
+from broker.adapters import audit, data_quality, db
 from broker.adapters.tokens import NotAuthorised, Principal
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
 from broker.entrypoints import auth
 from broker.errors import DataKeyShredded, DataKeyUnusable
+from broker.ports import ChronologyLine
 from broker.rules.school_notice import REFERENCE_PATTERN
 from broker.services import (
     household_access,
@@ -127,18 +129,16 @@ async def match(
     return Matched(event_id=event_id, status="accepted")
 
 
-@router.get(
-    "/v1/households/{household_id}/chronology", response_model=list[chronology.ChronologyLine]
-)
+@router.get("/v1/households/{household_id}/chronology", response_model=list[ChronologyLine])
 async def household_chronology(
     request: Request, household_id: str, caller: auth.FrontDoor
-) -> list[chronology.ChronologyLine] | JSONResponse:
+) -> list[ChronologyLine] | JSONResponse:
     """Every event and notice for the household: who was told what, when, and their receipts.
     Only for the front door of an area the household lives in, lived in, or is moving to."""
     rt = _rt(request)
-    async with rt.sessions.begin() as session:  # commits the audit entry of a refusal too
+    async with SqlUnitOfWork(rt.sessions) as uow:  # commits the audit entry of a refusal too
         read = await household_access.read_chronology(
-            session, rt.data_keys, rt.keys.pseudonym_secret, caller.org_id, household_id,
+            uow, rt.data_keys, rt.keys.pseudonym_secret, caller.org_id, household_id,
             datetime.now(UTC),
         )  # fmt: skip
     if isinstance(read, household_access.Refusal):
@@ -305,8 +305,8 @@ async def find_reference(
     """The notices a quoted reference names in households this front door may read (none
     elsewhere); each names the household whose chronology to read next."""
     _own(org_id, caller)
-    async with _rt(request).sessions.begin() as session:
-        found = await references.look_up(session, org_id, reference, datetime.now(UTC))
+    async with SqlUnitOfWork(_rt(request).sessions) as uow:
+        found = await references.look_up(uow, org_id, reference, datetime.now(UTC))
     return [
         ReferencedNotice(notice_id=UUID(f.notice_id), household_id=f.household_id,
                          event_id=UUID(f.event_id), recipient_id=f.recipient_id, at=f.at)

@@ -19,18 +19,18 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import db
 from broker.adapters.tokens import NotAuthorised, Principal
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.entrypoints import auth, front_door_api, key_change_notices
 from broker.entrypoints.app import ErrorTable, create_app
 from broker.errors import DataKeyShredded, DataKeyUnusable, PublishFailed
 from broker.keys import PROCESS_KEYS
-from broker.ports import Message
+from broker.ports import InboxEntry, Message, NoticeRecordView, UnitOfWork
 from broker.rules.deadlines import DIGEST_TIME, LONDON
 from broker.rules.escalation import MAX_REASON_CHARS
 from broker.services import inbox, matching, receipts
@@ -91,10 +91,10 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
     async def list_notices(
         request: Request, recipient_id: str, caller: auth.NoticeReader
     ) -> list[NoticeSummary]:
-        async with _rt(request).sessions() as session:
-            await _own(session, recipient_id, caller)
-            listed = await inbox.list_notices(session, recipient_id, datetime.now(UTC))
-            return await _summaries(session, listed)
+        async with SqlUnitOfWork(_rt(request).sessions) as uow:
+            await _own(uow.session, recipient_id, caller)
+            listed = await inbox.list_notices(uow, recipient_id, datetime.now(UTC))
+            return await _summaries(uow, listed)
 
     @app.get("/v1/recipients/{recipient_id}/digests/{day}", response_model=list[NoticeSummary])
     async def daily_digest(
@@ -102,10 +102,10 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
     ) -> list[NoticeSummary]:
         """The day's digest of low-severity notices, once it has been released (07:00)."""
         released_at = datetime.combine(day, DIGEST_TIME, LONDON)
-        async with _rt(request).sessions() as session:
-            await _own(session, recipient_id, caller)
-            gathered = await inbox.digest(session, recipient_id, released_at, datetime.now(UTC))
-            return await _summaries(session, gathered)
+        async with SqlUnitOfWork(_rt(request).sessions) as uow:
+            await _own(uow.session, recipient_id, caller)
+            gathered = await inbox.digest(uow, recipient_id, released_at, datetime.now(UTC))
+            return await _summaries(uow, gathered)
 
     @app.get(base + "/{notice_id}", response_model=NoticeDetail)
     async def get_notice(
@@ -113,12 +113,12 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
     ) -> NoticeDetail:
         """The sealed notice; the first fetch is its delivery to the recipient's system."""
         now, rt = datetime.now(UTC), _rt(request)
-        async with rt.sessions.begin() as session:
-            await _own(session, recipient_id, caller)
-            notice, sealed = await inbox.fetch(session, recipient_id, notice_id, rt.data_keys, now)
+        async with SqlUnitOfWork(rt.sessions) as uow:
+            await _own(uow.session, recipient_id, caller)
+            notice, sealed = await inbox.fetch(uow, recipient_id, notice_id, rt.data_keys, now)
             if not isinstance(sealed, inbox.NoticeGone):  # only a notice handed over is delivered
-                await receipts.record_delivered(session, str(notice_id), "inbox", now)
-            (summary,) = await _summaries(session, [notice])
+                await receipts.record_delivered(uow, str(notice_id), "inbox", now)
+            (summary,) = await _summaries(uow, [notice])
         if isinstance(sealed, inbox.NoticeGone):
             raise sealed  # 410, once its audit entry is committed
         return NoticeDetail(**summary.model_dump(), sealed=sealed)
@@ -165,10 +165,10 @@ async def _record(
 ) -> receipts.Recorded:
     receipt, reason = given.receipt, given.reason
     now = datetime.now(UTC)
-    deps = rt.services.follow_ups  # built once, in bootstrap
-    async with rt.sessions.begin() as session:
-        await _own(session, recipient_id, caller)
-        done = await receipts.record(session, recipient_id, notice_id, receipt, now, deps, reason)
+    async with SqlUnitOfWork(rt.sessions) as uow:
+        await _own(uow.session, recipient_id, caller)
+        done = await receipts.record(uow, recipient_id, notice_id, receipt, now, rt.data_keys,
+                                     reason)  # fmt: skip
     if done.first:
         try:
             await rt.publisher.publish([_receipt_message(rt, recipient_id, done)])
@@ -177,17 +177,12 @@ async def _record(
     return done
 
 
-async def _summaries(
-    session: AsyncSession, notices: Sequence[db.InboxNotice]
-) -> list[NoticeSummary]:
-    ids = [n.notice_id for n in notices]
-    records = {r.notice_id: r for r in (await session.scalars(
-        select(db.NoticeRecord).where(db.NoticeRecord.notice_id.in_(ids))
-    )).all()}  # fmt: skip
+async def _summaries(uow: UnitOfWork, notices: Sequence[InboxEntry]) -> list[NoticeSummary]:
+    records = await uow.notice_records.of([n.notice_id for n in notices])
     return [_summary(n, records.get(n.notice_id)) for n in notices]
 
 
-def _summary(notice: db.InboxNotice, record: db.NoticeRecord | None) -> NoticeSummary:
+def _summary(notice: InboxEntry, record: NoticeRecordView | None) -> NoticeSummary:
     receipts_at = {} if record is None else {
         "delivered_at": record.delivered_at, "viewed_at": record.viewed_at,
         "acknowledged_at": record.acknowledged_at, "rejected_at": record.rejected_at,

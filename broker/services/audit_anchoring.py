@@ -3,27 +3,26 @@ the audit topic whenever it has moved, so a log later cut short is found by ``au
 
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from broker.adapters import audit
+from broker.adapters.audit import Anchor
 from broker.adapters.audit_anchors import anchor_message
-from broker.adapters.kafka import KafkaPublisher
+from broker.ports import Publisher, UnitOfWorkFactory
 
 
 @dataclass
 class HeadAnchoring:
-    sessions: async_sessionmaker[AsyncSession]
-    publisher: KafkaPublisher
+    units: UnitOfWorkFactory
+    publisher: Publisher
     topic: str
     key: bytes  # the audit key, which tags the anchor as the broker's
     published: int = 0  # the entry last anchored by this process
 
-    async def anchor(self) -> audit.Anchor | None:
+    async def anchor(self) -> Anchor | None:
         """Publishes the head if it moved since this process last did; answers it."""
-        async with self.sessions() as session:
-            head = await audit.head(session)
+        async with self.units() as uow:
+            head = await uow.audit.head()
         if head is None or head.seq <= self.published:
             return None
-        await self.publisher.publish([anchor_message(self.topic, head, self.key)])
+        anchor = Anchor(head.seq, head.hash, head.at)
+        await self.publisher.publish([anchor_message(self.topic, anchor, self.key)])
         self.published = head.seq
-        return head
+        return anchor

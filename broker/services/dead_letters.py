@@ -10,12 +10,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from broker.adapters.dead_letter_topic import DeadLetter, Source, sealed_context
-from broker.adapters.kafka import KafkaPublisher
 from broker.errors import DataKeyShredded
-from broker.ports import DataKeyStore, Message
+from broker.ports import DataKeyStore, Message, Publisher, UnitOfWorkFactory
 from broker.services import webhook_dispatch
 
 
@@ -34,8 +31,8 @@ def chosen(letters: Sequence[DeadLetter], reason: str | None) -> list[DeadLetter
 
 async def replay(
     letters: Sequence[DeadLetter],
-    publisher: KafkaPublisher,
-    sessions: async_sessionmaker[AsyncSession],
+    publisher: Publisher,
+    units: UnitOfWorkFactory,
     now: datetime,
     data_keys: DataKeyStore | None = None,
 ) -> list[Replayed]:
@@ -44,9 +41,9 @@ async def replay(
     outcomes = []
     for letter in letters:
         if letter.reason.get("channel") == webhook_dispatch.CHANNEL:
-            async with sessions.begin() as session:
+            async with units() as uow:
                 requeued = await webhook_dispatch.requeue(
-                    session, str(letter.reason.get("notice_id")), now
+                    uow, str(letter.reason.get("notice_id")), now
                 )
             outcomes.append(Replayed.REQUEUED if requeued else Replayed.NOT_DEAD)
         elif letter.source is None:
@@ -57,7 +54,7 @@ async def replay(
 
 
 async def _republish(
-    letter: DeadLetter, source: Source, publisher: KafkaPublisher, data_keys: DataKeyStore | None
+    letter: DeadLetter, source: Source, publisher: Publisher, data_keys: DataKeyStore | None
 ) -> Replayed:
     value = letter.value
     if letter.sealed_under:

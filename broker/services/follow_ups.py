@@ -21,6 +21,7 @@ from sqlalchemy.orm import aliased
 from broker.adapters import audit, data_quality, db, metrics
 from broker.adapters.data_quality import Gap, Issue
 from broker.adapters.directory import ContactRecord, SqlDirectory, working_hours_of
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.errors import DataKeyShredded, DataKeyUnusable, KeyFileError, RecipientKeyUnusable
 from broker.keys import KeyStore
 from broker.ports import DataKeyStore, Message
@@ -176,13 +177,14 @@ async def reroute(
                      deadline_for(NoticeType.FRONT_DOOR_REFERRAL, Severity(record.severity), now,
                                   nation=nation_of(org.area if org else None)))  # fmt: skip
     # Composed for the front door from the broker's full view, not the rejecting reader's copy.
-    original = await reader_views.body_for(session, record, header.notice_type, deps.data_keys)
+    original = await reader_views.body_for(SqlUnitOfWork.joined(session), record,
+                                           header.notice_type, deps.data_keys)  # fmt: skip
     body = rerouted_body(original, record.recipient_org, reason)
     await _add(session, record, header, body, recipient, deps,
                follow_up_rule(record.rule_id, FollowUp.REROUTE, record.level),
                escalate_to=[onward] if onward else [], reroute_to=onward)  # fmt: skip
-    steps_owed.owe(session, header, {}, nation_of(org.area if org else None),
-                   working_hours_of(org))  # fmt: skip
+    await steps_owed.owe(SqlUnitOfWork.joined(session), header, {},
+                         nation_of(org.area if org else None), working_hours_of(org))  # fmt: skip
     return str(header.notice_id)
 
 
@@ -209,7 +211,8 @@ async def _escalate(
     for step, recipient in await _contacts(session, steps, record):
         # A front door's people read it as a front door: its type and body are theirs.
         kind = NoticeType(record.notice_type)
-        reader = await reader_views.kind_of_reader(session, kind, recipient.org_id)
+        reader = await reader_views.kind_of_reader(SqlUnitOfWork.joined(session), kind,
+                                                   recipient.org_id)  # fmt: skip
         header = _header(record, recipient, deps, now, FollowUp.ESCALATION, level, reader,
                          now + deps.escalation_period)  # fmt: skip
         original = await _body_of(session, record, deps, now, reader)
@@ -266,7 +269,8 @@ async def _body_of(
     be read: its household was shredded (retention, by design), or its data key is unusable,
     which is reported rather than retried on every round for ever."""
     try:
-        return await reader_views.body_for(session, record, reader, deps.data_keys)
+        return await reader_views.body_for(SqlUnitOfWork.joined(session), record, reader,
+                                           deps.data_keys)  # fmt: skip
     except DataKeyShredded:
         log.info("escalation_of_shredded_household_skipped", notice_id=record.notice_id)
     except (ValueError, InvalidTag, KeyFileError, DataKeyUnusable) as exc:
@@ -313,7 +317,8 @@ async def _alert(
     due = alert_deadline(now, kind, deps.escalation_period)
     header = _header(record, recipient, deps, now, FollowUp.ESCALATION, level, kind, due)
     rule_id = follow_up_rule(record.rule_id, FollowUp.ESCALATION, level) + EXHAUSTED
-    reader = await reader_views.kind_of_reader(session, kind, recipient.org_id)
+    reader = await reader_views.kind_of_reader(SqlUnitOfWork.joined(session), kind,
+                                               recipient.org_id)  # fmt: skip
     original = await _body_of(session, record, deps, now, reader)
     if original is None:
         return None
@@ -409,9 +414,10 @@ async def _add(
     own records."""
     kind = reader or header.notice_type
     body = body.model_copy(update={"rule_id": rule_for_reader(rule_id, kind)})
-    notice_records.add(session, header, body, contact, deps.keys, deps.data_keys,
-                       rule_id=rule_id, escalate_to=escalate_to, reroute_to=reroute_to,
-                       chain_id=uuid.UUID(record.chain_id))  # fmt: skip
+    await notice_records.add(SqlUnitOfWork.joined(session), header, body, contact, deps.keys,
+                             deps.data_keys, rule_id=rule_id, escalate_to=escalate_to,
+                             reroute_to=reroute_to,
+                             chain_id=uuid.UUID(record.chain_id))  # fmt: skip
     await chronicle(session, record, header, rule_id)
     await audit.append(session, "notice_produced", "broker", str(header.notice_id),
                        {"event_id": record.event_id, "recipient_id": header.recipient_id,

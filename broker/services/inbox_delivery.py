@@ -50,12 +50,11 @@ async def deliver(
 ) -> Delivered:
     now, unstorable = deps.clock(), list[SealedNotice]()
     async with deps.unit_of_work() as uow:
-        session = uow.session  # type: ignore[attr-defined]  # until inbox has its store
-        delivered = await inbox.put(session, [(n, h) for _, n, h in notices], now,
+        delivered = await inbox.put(uow, [(n, h) for _, n, h in notices], now,
                                     deps.data_keys, unstorable)  # fmt: skip
         failed = [r for r, n, _ in notices if n in unstorable]
         notices = [(r, n, h) for r, n, h in notices if n not in unstorable]
-        await webhook_dispatch.enqueue(session, [(h, r.position) for r, _, h in notices], now)
+        await webhook_dispatch.enqueue(uow, [(h, r.position) for r, _, h in notices], now)
         refused = [_refusal(record, reason) for record, reason in rejected]
         await uow.audit.append_many([*delivered, *refused], now)
     await deps.publisher.publish(

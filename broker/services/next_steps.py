@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import audit, db
 from broker.adapters.directory import ContactRecord, SqlDirectory, contact_line
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.errors import DataKeyShredded
 from broker.rules.deadlines import deadline_for, nation_of
 from broker.rules.family import Addressee, ContactRole
@@ -76,8 +77,9 @@ async def record_step(
     milestone.outcome = outcome.value if outcome else None
     milestone.tell_pending_since = at if step is NextStep.DECISION else None
     if record.acknowledged_at is None and record.rejected_at is None:
-        await receipts.record(session, record.recipient_id, uuid.UUID(notice_id),
-                              Receipt.ACKNOWLEDGED, at, deps)  # fmt: skip
+        await receipts.record(SqlUnitOfWork.joined(session), record.recipient_id,
+                              uuid.UUID(notice_id), Receipt.ACKNOWLEDGED, at,
+                              deps.data_keys)  # fmt: skip
     await audit.append(session, "next_step_recorded", org_id, milestone.notice_id,
                        {"step": step.value, "outcome": milestone.outcome,
                         "on_notice": notice_id}, at)  # fmt: skip

@@ -7,23 +7,21 @@ re-routing), the deadline, who is next in the escalation chain, and where a reje
 
 import json
 from collections.abc import Sequence
+from typing import Protocol
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from broker.adapters import db
 from broker.adapters.directory import ContactRecord
 from broker.errors import DataKeyUnusable, KeyFileError, RecipientKeyUnusable
 from broker.keys import KeyStore
-from broker.ports import DataKeyStore
+from broker.ports import DataKeyStore, NoticeRecordView, UnitOfWork
 from broker.rules.family import Addressee, ContactRole
 from producers import crypto, recipient_keys
 from producers.envelopes import seal_notice
 from schemas.notices import NoticeBody, NoticeHeader, SealedNotice
 
 
-def add(
-    session: AsyncSession,
+async def add(
+    uow: UnitOfWork,
     header: NoticeHeader,
     body: NoticeBody,
     contact: ContactRecord,
@@ -36,12 +34,33 @@ def add(
     chain_id: UUID | None = None,
     companion: bool = False,
 ) -> SealedNotice:
-    """Seals the notice to the contact's key and adds its record, with the rule that decided
-    it (kept here, inside the broker, never in the header); returns the sealed notice. A
-    ``companion`` (a school deputy's copy) joins ``chain_id``'s chain but never escalates
-    itself: the chain's own notice does.
-    Raises RecipientKeyUnusable or DataKeyUnusable, having added nothing, when a bad record
-    stops this one notice."""
+    """Seals the notice to the contact's key and adds its record (see ``sealed_record``);
+    returns the sealed notice. Raises as ``sealed_record`` does, having added nothing."""
+    sealed, record = sealed_record(header, body, contact, keys, data_keys, rule_id=rule_id,
+                                   escalate_to=escalate_to, reroute_to=reroute_to,
+                                   chain_id=chain_id, companion=companion)  # fmt: skip
+    await uow.notice_records.add([record])
+    return sealed
+
+
+def sealed_record(
+    header: NoticeHeader,
+    body: NoticeBody,
+    contact: ContactRecord,
+    keys: KeyStore,
+    data_keys: DataKeyStore,
+    *,
+    rule_id: str,
+    escalate_to: Sequence[Addressee],
+    reroute_to: Addressee | None,
+    chain_id: UUID | None = None,
+    companion: bool = False,
+) -> tuple[SealedNotice, NoticeRecordView]:
+    """The notice sealed to the contact's key, and its record, with the rule that decided it
+    (kept there, inside the broker, never in the header); no I/O, so a caller may gather a
+    batch's records and add them at once. A ``companion`` (a school deputy's copy) joins
+    ``chain_id``'s chain but never escalates itself: the chain's own notice does.
+    Raises RecipientKeyUnusable or DataKeyUnusable when a bad record stops this one notice."""
     try:
         recipient_key = recipient_keys.public_from_text(contact.hpke_public_key)
         sealed = seal_notice(header, body, recipient_key, keys.signing)
@@ -52,7 +71,7 @@ def add(
         kept = wrap(data_keys, header.household, notice_id, "body", body.model_dump_json())
     except (ValueError, OSError, KeyFileError) as exc:
         raise DataKeyUnusable("the household's data key cannot be used") from exc
-    session.add(db.NoticeRecord(
+    return sealed, NoticeRecordView(
         notice_id=notice_id,
         chain_id=str(chain_id or header.notice_id),
         follows=str(header.follows) if header.follows else None,
@@ -71,22 +90,41 @@ def add(
         body=kept,
         sealed=sealed.model_dump_json(),
         closed_at=header.created_at if companion else None,
-    ))  # fmt: skip
-    return sealed
+    )  # fmt: skip
 
 
-def escalation_steps(record: db.NoticeRecord) -> list[Addressee]:
+class Kept(Protocol):
+    """What the helpers below read of a notice's record: the ORM row or the port's view
+    (``broker.ports.NoticeRecordView``) alike."""
+
+    @property
+    def notice_id(self) -> str: ...
+
+    @property
+    def household(self) -> str: ...
+
+    @property
+    def body(self) -> str: ...
+
+    @property
+    def escalate_to(self) -> str: ...
+
+    @property
+    def reroute_to(self) -> str | None: ...
+
+
+def escalation_steps(record: Kept) -> list[Addressee]:
     return [Addressee(org, ContactRole(role)) for org, role in json.loads(record.escalate_to)]
 
 
-def reroute_target(record: db.NoticeRecord) -> Addressee | None:
+def reroute_target(record: Kept) -> Addressee | None:
     if record.reroute_to is None:
         return None
     org, role = json.loads(record.reroute_to)
     return Addressee(org, ContactRole(role))
 
 
-def body_of(record: db.NoticeRecord, data_keys: DataKeyStore) -> NoticeBody:
+def body_of(record: Kept, data_keys: DataKeyStore) -> NoticeBody:
     """The body as sent; ``DataKeyShredded`` once the household's key is gone,
     ``DataKeyUnusable`` when it does not open."""
     text = unwrap(data_keys, record.household, record.notice_id, "body", record.body)

@@ -12,13 +12,10 @@ from collections.abc import Iterable
 
 import structlog
 from cryptography.exceptions import InvalidTag
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import db
 from broker.adapters.directory import step_down_event_of
 from broker.errors import DataKeyShredded, DataKeyUnusable, KeyFileError
-from broker.ports import DataKeyStore
+from broker.ports import DataKeyStore, UnitOfWork
 from broker.rules.family import PlanView
 from broker.rules.step_down import RULE as STEP_DOWN_RULE
 from broker.services import notice_records
@@ -29,7 +26,7 @@ UNREADABLE = (DataKeyShredded, DataKeyUnusable, KeyFileError, InvalidTag, ValueE
 
 
 async def told_step_downs(
-    session: AsyncSession, plans: Iterable[PlanView], data_keys: DataKeyStore
+    uow: UnitOfWork, plans: Iterable[PlanView], data_keys: DataKeyStore
 ) -> dict[str, StepDownView]:
     """Each step-down plan (by plan id) as its step-down's notices told it."""
     found: dict[str, StepDownView] = {}
@@ -37,20 +34,13 @@ async def told_step_downs(
         event_id = step_down_event_of(plan.plan_id)
         if event_id is None:
             continue
-        if told := await _told(session, event_id, data_keys):
+        if told := await _told(uow, event_id, data_keys):
             found[plan.plan_id] = told
     return found
 
 
-async def _told(
-    session: AsyncSession, event_id: str, data_keys: DataKeyStore
-) -> StepDownView | None:
-    records = await session.scalars(
-        select(db.NoticeRecord)
-        .where(db.NoticeRecord.event_id == event_id, db.NoticeRecord.follows.is_(None))
-        .order_by(db.NoticeRecord.created_at, db.NoticeRecord.notice_id)
-    )
-    for record in records:
+async def _told(uow: UnitOfWork, event_id: str, data_keys: DataKeyStore) -> StepDownView | None:
+    for record in await uow.notice_records.firsts_of_event(event_id):
         if STEP_DOWN_RULE not in record.rule_id.split("+"):
             continue
         try:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import audit, db
 from broker.adapters.directory import OrgRecord, SqlDirectory, working_hours_of
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.errors import DataKeyShredded, DataKeyUnusable, RecipientKeyUnusable
 from broker.rules.deadlines import deadline_for, nation_of
 from broker.rules.family import Addressee, ContactRole, Decision
@@ -105,9 +106,10 @@ async def _remind(
     body = body.model_copy(
         update={"rule_id": rule_for_reader(REMINDER_RULE, NoticeType.PLAN_OWNER)}
     )
-    notice_records.add(session, header, body, contact, deps.keys, deps.data_keys,
-                       rule_id=REMINDER_RULE, escalate_to=notice_records.escalation_steps(record),
-                       reroute_to=notice_records.reroute_target(record))  # fmt: skip
+    await notice_records.add(SqlUnitOfWork.joined(session), header, body, contact, deps.keys,
+                             deps.data_keys, rule_id=REMINDER_RULE,
+                             escalate_to=notice_records.escalation_steps(record),
+                             reroute_to=notice_records.reroute_target(record))  # fmt: skip
     reminder_id = str(header.notice_id)
     await session.execute(update(db.PlanReminder)
                           .where(db.PlanReminder.notice_id == record.notice_id)

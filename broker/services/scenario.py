@@ -58,6 +58,7 @@ from sqlalchemy import select
 from broker.adapters import db
 from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.kafka import Topics
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.fixtures import partnership
 from broker.keys import KeyStore, audit_key
 from broker.ports import Message
@@ -509,9 +510,9 @@ async def _acknowledge(
     for ack in which:
         [told] = [t for t in earlier[ack.step].notices if t.header.recipient_id == ack.recipient]
         async with deps.sessions.begin() as session:
-            await receipts.record(session, ack.recipient, told.header.notice_id,
-                                  Receipt.ACKNOWLEDGED, deps.clock(),
-                                  _follow_up_deps(deps))  # fmt: skip
+            await receipts.record(SqlUnitOfWork.joined(session), ack.recipient,
+                                  told.header.notice_id, Receipt.ACKNOWLEDGED, deps.clock(),
+                                  deps.data_keys)  # fmt: skip
 
 
 async def _timer(deps: RoutingDeps) -> None:

@@ -28,6 +28,7 @@ from broker.adapters.directory import (
     SqlDirectory,
     working_hours_of,
 )
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.errors import RecipientKeyUnusable, Unsealable
 from broker.ports import Message
 from broker.pseudonyms import unmatched_key_name
@@ -149,10 +150,11 @@ class EventNotices:
         )  # fmt: skip
         body = await self._body(decision, reading(decision, self.event, family), notice, calendar)
         chain = self._key_adult_chain(decision)
-        notice_records.add(self.session, notice, body, contact, deps.keys, deps.data_keys,
-                           rule_id=decision.rule_id, escalate_to=escalation_chain(decision, family),
-                           reroute_to=reroute_target(decision, family), chain_id=chain,
-                           companion=chain is not None)  # fmt: skip
+        await notice_records.add(SqlUnitOfWork.joined(self.session), notice, body, contact,
+                                 deps.keys, deps.data_keys, rule_id=decision.rule_id,
+                                 escalate_to=escalation_chain(decision, family),
+                                 reroute_to=reroute_target(decision, family), chain_id=chain,
+                                 companion=chain is not None)  # fmt: skip
         reminders.schedule(self.session, notice, decision, org)  # a step-down's review
         await self._owed_and_full_view(notice, decision, org, calendar)
         return notice
@@ -207,12 +209,14 @@ class EventNotices:
         and, for a reader who sees less, the front door's view of the notice: a follow-up
         to a front door is composed from it (issue 13 section 5)."""
         area = nation_of(org.area if org else None)
-        steps_owed.owe(self.session, notice, decision.facts, area, working_hours_of(org))
+        await steps_owed.owe(SqlUnitOfWork.joined(self.session), notice, decision.facts, area,
+                             working_hours_of(org))  # fmt: skip
         if not sees_everything(decision.notice_type):
             whole = replace(decision, notice_type=NoticeType.FRONT_DOOR_REFERRAL)
             read = reading(decision, self.event, self.context.family)
             full = await self._body(whole, Reading(None, read.present), notice, calendar)
-            reader_views.keep(self.session, notice, full, self.deps.data_keys)
+            await reader_views.keep(SqlUnitOfWork.joined(self.session), notice, full,
+                                    self.deps.data_keys)  # fmt: skip
 
     def _for_school(
         self, body: NoticeBody, decision: Decision, notice: NoticeHeader, calendar: SchoolCalendar
@@ -227,7 +231,8 @@ class EventNotices:
     async def _told_step_downs(self) -> dict[str, StepDownView]:
         """The family's step-down plans as their notices told them, read once per event."""
         if self.step_downs is None:
-            self.step_downs = await told_step_downs(self.session, self.context.family.plans,
+            self.step_downs = await told_step_downs(SqlUnitOfWork.joined(self.session),
+                                                    self.context.family.plans,
                                                     self.deps.data_keys)  # fmt: skip
         return self.step_downs
 

@@ -19,19 +19,25 @@ from typing import Protocol
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters import audit, bulk, db, metrics
+from broker.adapters import metrics
 from broker.adapters.dead_letter_topic import Source, dead_letter
-from broker.adapters.directory import SqlDirectory
-from broker.adapters.kafka import KafkaPublisher, Topics, is_transient
+from broker.adapters.kafka import Topics, is_transient
 from broker.config import WebhookSettings
 from broker.delivery.circuit_breaker import Breaker, BreakerState
 from broker.delivery.webhook_delivery import Attempt, Next, Verdict, after
 from broker.errors import BrokerError, DataKeyShredded
 from broker.keys import KeyStore
-from broker.ports import DataKeyStore
+from broker.ports import (
+    AuditRecord,
+    DataKeyStore,
+    Publisher,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    WebhookChange,
+    WebhookDue,
+    WebhookQueued,
+)
 from broker.services import inbox, receipts
 from producers.pseudonyms import pseudonym
 from producers.webhook_signatures import signature_headers
@@ -40,59 +46,33 @@ from schemas.notices import NoticeHeader
 log = structlog.get_logger(__name__)
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 CHANNEL = "webhook"
-Delivery = db.WebhookDelivery
+Due = WebhookDue
 
 
 async def enqueue(
-    session: AsyncSession, notices: Sequence[tuple[NoticeHeader, str]], now: datetime
+    uow: UnitOfWork, notices: Sequence[tuple[NoticeHeader, str]], now: datetime
 ) -> int:
     """Queues each (notice's header, position read from) whose recipient has a webhook, once per
     notice however often Kafka redelivers it, the batch in one statement; returns how many
     were queued. A batch's rows go in in its order, so each recipient's queue keeps it."""
-    directory, rows = SqlDirectory(session), list[dict[str, object]]()
+    queued, recipients = [], uow.recipients  # one directory read for the whole batch
     for header, source in notices:
-        if await directory.webhook_url(header.recipient_id) is not None:
-            rows.append({"notice_id": str(header.notice_id), "state": PENDING, "attempts": 0,
-                         "recipient_id": header.recipient_id, "next_attempt_at": now,
-                         "enqueued_at": now, "source": source})  # fmt: skip
-    return len(await bulk.insert_new(session, Delivery, "notice_id", rows))
+        if await recipients.webhook_url(header.recipient_id) is not None:
+            queued.append(WebhookQueued(str(header.notice_id), header.recipient_id, source, now))
+    return await uow.webhooks.enqueue(queued)
 
 
-async def requeue(session: AsyncSession, notice_id: str, now: datetime) -> bool:
+async def requeue(uow: UnitOfWork, notice_id: str, now: datetime) -> bool:
     """A dead delivery pending again, from its first attempt (a dead letter's replay)."""
-    revived = await session.execute(
-        update(Delivery)
-        .where(Delivery.notice_id == notice_id, Delivery.state == DEAD)
-        .values(state=PENDING, attempts=0, next_attempt_at=now, finished_at=None)
-    )
-    return bool(revived.rowcount)  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class Due:
-    """A recipient's earliest pending delivery, as read (the claim checks nothing moved)."""
-
-    sequence: int
-    notice_id: str
-    recipient_id: str
-    attempts: int
-    next_attempt_at: datetime
-    first_failed_at: datetime | None
-    source: str
-    url: str | None
-
-    @classmethod
-    def of(cls, d: db.WebhookDelivery, url: str | None) -> "Due":
-        return cls(d.sequence, d.notice_id, d.recipient_id, d.attempts, d.next_attempt_at,
-                   d.first_failed_at, d.source, url)  # fmt: skip
+    return await uow.webhooks.requeue(notice_id, now)
 
 
 @dataclass
 class Dispatcher:
-    sessions: async_sessionmaker[AsyncSession]
+    units: UnitOfWorkFactory
     keys: KeyStore
     data_keys: DataKeyStore
-    publisher: KafkaPublisher
+    publisher: Publisher
     topics: Topics
     settings: WebhookSettings
     sender: "Sender"
@@ -121,8 +101,8 @@ class Dispatcher:
     async def dispatch_due(self) -> int:
         """One pass: attempts each recipient's due head; returns how many were attempted."""
         now = self.clock()
-        async with self.sessions() as session:
-            heads = await _due_heads(session, now, self.settings.batch)
+        async with self.units() as uow:
+            heads = await uow.webhooks.due_heads(now, self.settings.batch)
         outcomes = await asyncio.gather(
             *(self._dispatch(due, now) for due in heads), return_exceptions=True
         )
@@ -180,11 +160,11 @@ class Dispatcher:
             await self._retry(due, attempts, attempt, step, now)
 
     async def _delivered(self, due: Due, attempts: int, attempt: Attempt, now: datetime) -> None:
-        async with self.sessions.begin() as session:
-            settled = await _settle(session, due, attempts, state=DELIVERED, finished_at=now,
-                                    last_status=attempt.status)  # fmt: skip
+        async with self.units() as uow:
+            settled = await uow.webhooks.settle(due, attempts, {
+                "state": DELIVERED, "finished_at": now, "last_status": attempt.status})  # fmt: skip
             if settled:
-                await receipts.record_delivered(session, due.notice_id, CHANNEL, now)
+                await receipts.record_delivered(uow, due.notice_id, CHANNEL, now)
         if not settled:
             return  # its lease ran out and another dispatcher has taken it over
         metrics.DELIVERIES.labels(channel=CHANNEL, outcome="delivered").inc()
@@ -194,10 +174,11 @@ class Dispatcher:
     async def _retry(
         self, due: Due, attempts: int, attempt: Attempt, step: Next, now: datetime
     ) -> None:
-        async with self.sessions.begin() as session:
-            await _settle(session, due, attempts, next_attempt_at=step.retry_at,
-                          last_error=attempt.error_class, last_status=attempt.status,
-                          first_failed_at=due.first_failed_at or now)  # fmt: skip
+        async with self.units() as uow:
+            await uow.webhooks.settle(due, attempts, {
+                "next_attempt_at": step.retry_at, "last_error": attempt.error_class,
+                "last_status": attempt.status, "first_failed_at": due.first_failed_at or now,
+            })  # fmt: skip
         metrics.WEBHOOK_RETRIES.inc()
         metrics.DELIVERIES.labels(channel=CHANNEL, outcome="retried").inc()
         log.warning("webhook_retry", notice_id=due.notice_id, recipient_id=due.recipient_id,
@@ -219,29 +200,30 @@ class Dispatcher:
                 self.topics.dead_letters, key, body, reason, Source.parse(due.source),
                 due.first_failed_at or now,
             )])  # fmt: skip
-        async with self.sessions.begin() as session:
-            settled = await _settle(session, due, attempts, state=DEAD, finished_at=now,
-                                    first_failed_at=due.first_failed_at or now,
-                                    last_error=reason["error"] or step.reason,
-                                    last_status=reason["status"])  # fmt: skip
+        dead: WebhookChange = {
+            "state": DEAD, "finished_at": now, "first_failed_at": due.first_failed_at or now,
+            "last_error": reason["error"] or step.reason, "last_status": reason["status"],
+        }  # fmt: skip
+        async with self.units() as uow:
+            settled = await uow.webhooks.settle(due, attempts, dead)
             if settled and step.reason == "address_refused":
                 # Someone pointed a recipient's webhook inside the broker's network.
-                await audit.append(session, "webhook_refused", "delivery", due.notice_id,
-                                   {"recipient_id": due.recipient_id,
-                                    "reason": step.reason}, now)  # fmt: skip
+                await uow.audit.append(AuditRecord(
+                    "webhook_refused", "delivery", due.notice_id,
+                    {"recipient_id": due.recipient_id, "reason": step.reason}), now)  # fmt: skip
         metrics.DELIVERIES.labels(channel=CHANNEL, outcome="dead").inc()
         log.warning("webhook_dead_lettered", **reason)
 
     async def _claim(self, due: Due, now: datetime) -> bool:
         """Counts the attempt and leases it, unless another dispatcher got there first."""
         lease = timedelta(seconds=2 * self.settings.timeout_seconds + 5)
-        async with self.sessions.begin() as session:
-            return await _settle(session, due, due.attempts, attempts=due.attempts + 1,
-                                 next_attempt_at=now + lease)  # fmt: skip
+        async with self.units() as uow:
+            return await uow.webhooks.settle(due, due.attempts, {
+                "attempts": due.attempts + 1, "next_attempt_at": now + lease})  # fmt: skip
 
     async def _postpone(self, due: Due, until: datetime) -> None:
-        async with self.sessions.begin() as session:
-            await _settle(session, due, due.attempts, next_attempt_at=until)
+        async with self.units() as uow:
+            await uow.webhooks.settle(due, due.attempts, {"next_attempt_at": until})
 
     def _breaker_retry(self, breaker: Breaker, now: datetime) -> datetime:
         if breaker.state is BreakerState.OPEN:
@@ -252,8 +234,8 @@ class Dispatcher:
     async def _body(self, notice_id: str) -> bytes | str:
         """The sealed notice as published, or why it cannot be sent: its household was
         shredded, or it cannot be read. Either is a dead letter, never a crashed worker."""
-        async with self.sessions() as session:
-            stored = await session.get(db.InboxNotice, notice_id)
+        async with self.units() as uow:
+            stored = await uow.inbox.get(notice_id)
         if stored is None:
             return "unreadable_notice"
         try:
@@ -268,37 +250,3 @@ class Sender(Protocol):
     """What the dispatcher posts through (``HttpWebhookSender`` in production)."""
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Attempt: ...
-
-
-async def _due_heads(session: AsyncSession, now: datetime, limit: int) -> list[Due]:
-    """Each recipient's earliest pending delivery, when it is due: a recipient's later
-    notices wait until the earlier one is delivered or dead."""
-    heads = (
-        select(func.min(Delivery.sequence).label("sequence"))
-        .where(Delivery.state == PENDING)
-        .group_by(Delivery.recipient_id)
-        .subquery()
-    )
-    query = (
-        select(Delivery, db.Contact.webhook_url)
-        .join(heads, heads.c.sequence == Delivery.sequence)
-        .outerjoin(db.Contact, db.Contact.id == Delivery.recipient_id)
-        .where(Delivery.next_attempt_at <= now)
-        .order_by(Delivery.next_attempt_at, Delivery.sequence)
-        .limit(limit)
-    )
-    rows = (await session.execute(query)).all()
-    return [Due.of(delivery, url) for delivery, url in rows]
-
-
-async def _settle(session: AsyncSession, due: Due, made: int, **values: object) -> bool:
-    """Updates the delivery if it is still pending as ``due`` saw it, ``made`` attempts in;
-    False when another dispatcher has moved it meanwhile."""
-    seen = due.next_attempt_at if made == due.attempts else None
-    query = update(Delivery).where(
-        Delivery.sequence == due.sequence,
-        Delivery.state == PENDING,
-        Delivery.attempts == made,
-        *([Delivery.next_attempt_at == seen] if seen else []),
-    )
-    return bool((await session.execute(query.values(**values))).rowcount)  # type: ignore[attr-defined]

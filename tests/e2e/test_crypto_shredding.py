@@ -13,6 +13,7 @@ from sqlalchemy import select
 from support import open_listed, post_signed, wait_for_notices
 
 from broker.adapters import audit, db
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
 from broker.demo import family
 from broker.errors import DecryptionFailed
@@ -52,8 +53,8 @@ class TestCryptoShredding:
         broker = running_broker.keys.public
         assert (await open_listed(inbox, MOTHERS_GP, gp_notice, recipient_keys, broker))[1]
 
-        async with running_broker.sessions.begin() as session:
-            assert await shred_household(session, running_broker.data_keys,
+        async with SqlUnitOfWork(running_broker.sessions) as uow:
+            assert await shred_household(uow, running_broker.data_keys,
                                          running_broker.keys.pseudonym_secret, "h-carter",
                                          "retention-test")  # fmt: skip
 

@@ -11,6 +11,7 @@ from support import demo_database
 
 from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.kafka import Topics
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.demo import family
 from broker.keys import KeyStore
 from broker.rules.deadlines import next_digest
@@ -50,8 +51,8 @@ async def route(routing: Any, payload: dict[str, Any]) -> list[Any]:
     headers = await route_event(seal_event(signed, header, deps.keys.public.hpke), deps)
     published = [SealedNotice.model_validate_json(m.value)
                  for m in deps.publisher.messages if m.topic == deps.topics.notices]  # type: ignore[attr-defined]  # fmt: skip
-    async with deps.sessions.begin() as session:
-        await inbox.store(session, published, RECEIVED, data_keys)
+    async with SqlUnitOfWork(deps.sessions) as uow:
+        await inbox.store(uow, published, RECEIVED, data_keys)
     return [h for h in headers if h.recipient_id == GP]
 
 
@@ -68,11 +69,11 @@ class TestDailyDigest:
         assert header.severity.value == "low"
         assert header.held_until == release
         assert header.deadline > release
-        async with routing[0].sessions() as session:
-            assert await inbox.list_notices(session, GP, RECEIVED) == []
-            later = await inbox.list_notices(session, GP, release + timedelta(minutes=1))
-            gathered = await inbox.digest(session, GP, release, release + timedelta(minutes=1))
-            early = await inbox.digest(session, GP, release, RECEIVED)
+        async with SqlUnitOfWork(routing[0].sessions) as uow:
+            assert await inbox.list_notices(uow, GP, RECEIVED) == []
+            later = await inbox.list_notices(uow, GP, release + timedelta(minutes=1))
+            gathered = await inbox.digest(uow, GP, release, release + timedelta(minutes=1))
+            early = await inbox.digest(uow, GP, release, RECEIVED)
         assert [n.notice_id for n in later] == [str(header.notice_id)]
         assert [n.notice_id for n in gathered] == [str(header.notice_id)]
         assert early == []
@@ -84,6 +85,6 @@ class TestDailyDigest:
         [header] = await route(routing, crisis)
         assert header.severity.value == "high"
         assert header.held_until is None
-        async with routing[0].sessions() as session:
-            listed = await inbox.list_notices(session, GP, RECEIVED)
+        async with SqlUnitOfWork(routing[0].sessions) as uow:
+            listed = await inbox.list_notices(uow, GP, RECEIVED)
         assert str(header.notice_id) in [n.notice_id for n in listed]

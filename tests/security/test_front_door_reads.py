@@ -16,6 +16,7 @@ from support import post_signed, token_request, wait_for_notices
 
 from broker.adapters import audit, db
 from broker.adapters.accepted_events import SqlAcceptanceRecords
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.demo import family
@@ -99,8 +100,8 @@ class TestChronologyReads:
         assert "suicidal" not in refused.text
         assert (await inbox.get(url)).status_code == 200  # the Carters' own front door
         assert await count(rt, db.ChronologyEntry) == lines_before
-        async with rt.sessions.begin() as session:
-            await shred_household(session, rt.data_keys, rt.keys.pseudonym_secret,
+        async with SqlUnitOfWork(rt.sessions) as uow:
+            await shred_household(uow, rt.data_keys, rt.keys.pseudonym_secret,
                                   "h-carter", "retention-test")  # fmt: skip
         gone = await inbox.get(url)
         assert gone.status_code == 410
@@ -128,8 +129,8 @@ class TestChronologyReads:
         url = "/v1/households/h-carter/chronology"
         await post_signed(gateway, crisis({"nhs_number": family.MOTHER}), producer_keys)
         await wait_for_notices(inbox, MOTHERS_GP, 1)
-        async with rt.sessions.begin() as session:
-            await shred_household(session, rt.data_keys, rt.keys.pseudonym_secret,
+        async with SqlUnitOfWork(rt.sessions) as uow:
+            await shred_household(uow, rt.data_keys, rt.keys.pseudonym_secret,
                                   "h-carter", "retention-test")  # fmt: skip
         assert (await inbox.get(url)).status_code == 410
         again = crisis({"nhs_number": family.MOTHER})

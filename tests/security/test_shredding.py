@@ -29,6 +29,7 @@ from typer.testing import CliRunner, Result
 
 from broker.adapters import audit, db
 from broker.adapters.dead_letter_topic import DeadLetter, read_all, sealed_context
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
 from broker.config import Settings, WebhookSettings
 from broker.demo import family
@@ -91,8 +92,8 @@ async def refusing_endpoint() -> AsyncIterator[str]:
 
 
 async def shred_carters(rt: Runtime) -> None:
-    async with rt.sessions.begin() as session:
-        await shred_household(session, rt.data_keys, rt.keys.pseudonym_secret, "h-carter",
+    async with SqlUnitOfWork(rt.sessions) as uow:
+        await shred_household(uow, rt.data_keys, rt.keys.pseudonym_secret, "h-carter",
                               "security-test")  # fmt: skip
 
 
@@ -144,7 +145,8 @@ class TestShreddedHouseholdStaysGone:
         assert '"household_shredded"' in gone.details
 
         now = datetime.now(UTC)
-        replayed = await replay([webhook_letter(old["notice_id"])], rt.publisher, rt.sessions, now)
+        replayed = await replay([webhook_letter(old["notice_id"])], rt.publisher,
+                                lambda: SqlUnitOfWork(rt.sessions), now)  # fmt: skip
         assert replayed == [Replayed.REQUEUED]
         await until(lambda: delivery_state(rt, old["notice_id"], "dead", last=None,
                                            last_error="household_shredded"))  # fmt: skip
@@ -426,7 +428,8 @@ class TestShreddingReachesKafka:
         with pytest.raises(DataKeyShredded):
             rt.data_keys.unwrap(letter.sealed_under, letter.value, sealed_context(letter.source))
         now = datetime.now(UTC)
-        assert await replay([letter], rt.publisher, rt.sessions, now, rt.data_keys) == [
+        assert await replay([letter], rt.publisher, lambda: SqlUnitOfWork(rt.sessions), now,
+                            rt.data_keys) == [
             Replayed.SHREDDED]  # fmt: skip
         [entry] = await audit_entries(rt, "household_shredded")
         assert entry.actor == "cli"

@@ -1,0 +1,40 @@
+"""Households' chronologies in SQL: the ``Chronologies`` port over the unit of work's
+session (the lines themselves are built in broker/adapters/chronology.py)."""
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broker.adapters import chronology, db
+from broker.ports import ChronologyLine, ChronologyNotice
+from schemas.notices import NoticeType
+
+Entry = db.ChronologyEntry
+
+
+class SqlChronologies:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def of_household(self, household_id: str) -> list[ChronologyLine]:
+        return await chronology.chronology_of(self._session, household_id)
+
+    async def notices_starting(self, id_start: str) -> list[ChronologyNotice]:
+        rows = await self._session.scalars(
+            select(Entry).where(
+                Entry.kind == "notice", Entry.notice_id.startswith(id_start, autoescape=True)
+            )
+        )
+        return [ChronologyNotice(row.notice_id or "", row.household_id, row.event_id,
+                                 row.recipient_id, row.at) for row in rows]  # fmt: skip
+
+    async def transfer_open_to(self, org_id: str, household_id: str) -> bool:
+        query = (
+            select(db.NoticeRecord.notice_id)
+            .join(Entry, Entry.notice_id == db.NoticeRecord.notice_id)
+            .where(Entry.household_id == household_id,
+                   db.NoticeRecord.notice_type == NoticeType.TRANSFER.value,
+                   db.NoticeRecord.recipient_org == org_id,
+                   db.NoticeRecord.rejected_at.is_(None))
+            .limit(1)
+        )  # fmt: skip
+        return (await self._session.scalar(query)) is not None

@@ -1,0 +1,116 @@
+"""The broker's notice records in SQL: the ``NoticeRecords`` port over the unit of work's
+session, and the directory as the recipient side reads it (``RecipientDirectory``)."""
+
+from collections.abc import Sequence
+from dataclasses import asdict, fields
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from broker.adapters import db
+from broker.adapters.directory import SqlDirectory
+from broker.ports import NoticeRecordView
+from broker.rules.family import Addressee, OrgKind
+
+Record = db.NoticeRecord
+_FIELDS = [f.name for f in fields(NoticeRecordView)]
+
+
+class SqlNoticeRecords:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, records: Sequence[NoticeRecordView]) -> None:
+        # Through the session, as routing added them: flushed with the rest of its
+        # transaction's rows, in one batch, and visible to the session's own reads.
+        self._session.add_all(Record(**asdict(r)) for r in records)
+
+    async def get(self, notice_id: str) -> NoticeRecordView | None:
+        row = await self._session.get(Record, notice_id)
+        return None if row is None else _view(row)
+
+    async def of(self, notice_ids: Sequence[str]) -> dict[str, NoticeRecordView]:
+        rows = await self._session.scalars(select(Record).where(Record.notice_id.in_(notice_ids)))
+        return {row.notice_id: _view(row) for row in rows}
+
+    async def chain_recipients(self, chain_id: str) -> set[str]:
+        query = select(Record.recipient_id).where(Record.chain_id == chain_id)
+        return set(await self._session.scalars(query))
+
+    async def firsts_of_event(self, event_id: str) -> list[NoticeRecordView]:
+        rows = await self._session.scalars(
+            select(Record)
+            .where(Record.event_id == event_id, Record.follows.is_(None))
+            .order_by(Record.created_at, Record.notice_id)
+        )
+        return [_view(row) for row in rows]
+
+    async def mark_delivered(self, notice_id: str, channel: str, at: datetime) -> bool:
+        return await self._first(notice_id, Record.delivered_at.is_(None),
+                                 delivered_at=at, delivered_via=channel)  # fmt: skip
+
+    async def mark_viewed(self, notice_id: str, at: datetime) -> bool:
+        return await self._first(notice_id, Record.viewed_at.is_(None), viewed_at=at)
+
+    async def mark_acknowledged(self, notice_id: str, at: datetime) -> bool:
+        unsettled = Record.acknowledged_at.is_(None) & Record.rejected_at.is_(None)
+        if not await self._first(notice_id, unsettled, acknowledged_at=at):
+            return False
+        # An acknowledgement stops the clock for the whole chain: nothing of it escalates.
+        chain = select(Record.chain_id).where(Record.notice_id == notice_id).scalar_subquery()
+        await self._session.execute(
+            update(Record)
+            .where(Record.chain_id == chain, Record.closed_at.is_(None))
+            .values(closed_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        return True
+
+    async def mark_rejected(self, notice_id: str, at: datetime, wrapped_reason: str) -> bool:
+        unsettled = Record.acknowledged_at.is_(None) & Record.rejected_at.is_(None)
+        return await self._first(notice_id, unsettled, rejected_at=at,
+                                 rejection_reason=wrapped_reason,
+                                 reroute_pending_since=at)  # fmt: skip
+
+    async def _first(self, notice_id: str, unset: ColumnElement[bool], **values: object) -> bool:
+        # One conditional statement: of two concurrent receipts, one is the first.
+        done = await self._session.execute(
+            update(Record)
+            .where(Record.notice_id == notice_id, unset)
+            .values(**values)
+            .execution_options(synchronize_session="fetch")
+        )
+        return bool(done.rowcount)  # type: ignore[attr-defined]
+
+
+class SqlRecipientDirectory:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._directory = SqlDirectory(session)
+
+    async def contact_for(self, addressee: Addressee) -> str | None:
+        contact = await self._directory.contact_for(addressee)
+        return contact.contact_id if contact else None
+
+    async def webhook_url(self, contact_id: str) -> str | None:
+        return await self._directory.webhook_url(contact_id)
+
+    async def front_door_area(self, org_id: str) -> str | None:
+        org = await self._session.get(db.Organisation, org_id)
+        return org.area if org is not None and org.kind == OrgKind.FRONT_DOOR else None
+
+    async def organisation_kind(self, org_id: str) -> str | None:
+        org = await self._directory.organisation(org_id)
+        return org.kind if org else None
+
+    async def household_areas(self, household_id: str) -> set[str]:
+        home = await self._session.get(db.Household, household_id)
+        before = await self._session.scalars(
+            select(db.HouseholdArea.area).where(db.HouseholdArea.household_id == household_id)
+        )
+        return set(before) | ({home.area} if home else set())
+
+
+def _view(row: Record) -> NoticeRecordView:
+    return NoticeRecordView(**{name: getattr(row, name) for name in _FIELDS})
