@@ -22,7 +22,7 @@ from broker.adapters.kafka import Topics, ensure_topics
 from broker.bootstrap import Foundation, foundation
 from broker.config import Settings
 from broker.entrypoints import auth
-from broker.entrypoints.app import ErrorTable, create_app
+from broker.entrypoints.app import ErrorTable, Process, create_app
 from broker.entrypoints.http_errors import FieldError, field_error, unprocessable
 from broker.errors import EnvelopeError, EventNotPermitted, PublishFailed, SignatureInvalid
 from broker.keys import PROCESS_KEYS
@@ -42,9 +42,9 @@ class BatchAccepted(BaseModel):
 def create_gateway(settings: Settings | None = None) -> FastAPI:
     """The shared app shape (create_app) on the foundation, with the gateway's own event
     publisher opened beside it and its routes."""
-    app = create_app("Safeguarding broker: event gateway", settings or Settings(),
-                     key_purposes=PROCESS_KEYS["gateway"], errors=ERRORS,
-                     opener=foundation, extra=_open_acceptance)  # fmt: skip
+    process = Process(PROCESS_KEYS["gateway"], foundation, _open_acceptance)
+    app = create_app("Safeguarding broker: event gateway", settings or Settings(), process,
+                     errors=ERRORS)  # fmt: skip
 
     @app.post("/v1/events", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
     async def post_event(
