@@ -10,6 +10,7 @@ process and shared by every loop, request and batch in it.
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -25,6 +26,7 @@ from broker.services.inbox_delivery import DeliveryDeps
 from broker.services.match_publication import MatchPublication
 from broker.services.outbox import Outbox
 from broker.services.routing import RoutingDeps, utc_now
+from broker.services.timer_round import TimerRound
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class Services:
     outbox: Outbox
     match_publication: MatchPublication
     delivery: DeliveryDeps
+    timer: TimerRound
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,10 @@ def build_services(base: Foundation, kafka: Kafka) -> Services:
                                kafka.topics.events)  # fmt: skip
     delivery = DeliveryDeps(base.database.unit_of_work, base.data_keys, kafka.publisher,
                             kafka.topics, utc_now)  # fmt: skip
-    return Services(routing, follow_ups, outbox, matches, delivery)
+    retention = timedelta(days=base.settings.matching_queue_retention_days)
+    timer = TimerRound(base.database.unit_of_work, base.data_keys, outbox, follow_ups, matches,
+                       routing, retention)  # fmt: skip
+    return Services(routing, follow_ups, outbox, matches, delivery, timer)
 
 
 @asynccontextmanager

@@ -17,7 +17,7 @@ import structlog
 from pydantic import ValidationError
 
 from broker.adapters import metrics
-from broker.adapters.kafka import ConsumerHealth, Received, consume
+from broker.adapters.kafka import ConsumerHealth, ConsumerSpec, Received, consume
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.adapters.webhooks import HttpWebhookSender
 from broker.bootstrap import Runtime
@@ -71,10 +71,9 @@ async def run_delivery(
     try:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(dispatcher.run(stop))
-            tasks.create_task(consume(
-                rt.settings.kafka_bootstrap_servers, rt.topics.notices,
-                rt.settings.delivery_group, lambda batch: handle_notices(batch, rt), stop,
-                "delivery", rt.settings.kafka_security, health,
-            ))  # fmt: skip
+            spec = ConsumerSpec(rt.settings.kafka_bootstrap_servers, rt.topics.notices,
+                                rt.settings.delivery_group, "delivery",
+                                rt.settings.kafka_security)  # fmt: skip
+            tasks.create_task(consume(spec, lambda batch: handle_notices(batch, rt), stop, health))
     finally:
         await sender.close()

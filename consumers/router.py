@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from broker.adapters import audit, dead_letter_topic, metrics
 from broker.adapters.data_keys import key_name
-from broker.adapters.kafka import ConsumerHealth, Received, consume
+from broker.adapters.kafka import ConsumerHealth, ConsumerSpec, Received, consume
 from broker.bootstrap import Runtime
 from broker.errors import BrokerError
 from broker.ports import Message
@@ -129,9 +129,8 @@ async def run_router(
     deps = rt.services.routing  # the timer's confirmations route with the same
     # A task group: if either loop fails, the other is cancelled and the process exits.
     async with asyncio.TaskGroup() as tasks:
-        tasks.create_task(consume(
-            rt.settings.kafka_bootstrap_servers, rt.topics.events, rt.settings.router_group,
-            lambda batch: handle_events(batch, deps), stop, "router", rt.settings.kafka_security,
-            health=health,
-        ))  # fmt: skip
+        spec = ConsumerSpec(rt.settings.kafka_bootstrap_servers, rt.topics.events,
+                            rt.settings.router_group, "router",
+                            rt.settings.kafka_security)  # fmt: skip
+        tasks.create_task(consume(spec, lambda batch: handle_events(batch, deps), stop, health))
         tasks.create_task(run_follow_up_timer(rt, stop))

@@ -32,15 +32,21 @@ from schemas.transport import EventHeader, SealedEvent
 
 
 async def wait_for_notices(
-    inbox: httpx.AsyncClient, recipient: str, count: int, timeout: float = 60
+    inbox: httpx.AsyncClient,
+    recipient: str,
+    count: int,
+    timeout: float = 60,
+    including: object = None,
 ) -> list[dict[str, Any]]:
-    """The recipient's inbox listing, once it holds at least ``count`` notices."""
+    """The recipient's inbox listing, once it holds at least ``count`` notices (and the
+    notice ``including``, when given: another notice may reach the inbox first)."""
     async with asyncio.timeout(timeout):
         while True:
             listed: list[dict[str, Any]] = (
                 await inbox.get(f"/v1/recipients/{recipient}/notices")
             ).json()
-            if len(listed) >= count:
+            ids = {n["notice_id"] for n in listed}
+            if len(listed) >= count and (including is None or str(including) in ids):
                 return listed
             await asyncio.sleep(0.2)
 

@@ -325,19 +325,31 @@ async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
     return stop.is_set()
 
 
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """Where a consume loop reads from and who it is: its topic, its group, and the name its
+    log lines and metrics carry."""
+
+    bootstrap: str
+    topic: str
+    group: str
+    name: str
+    security: KafkaSecurity | None = None
+
+
 async def consume(
-    bootstrap: str, topic: str, group: str, handle: Handler, stop: asyncio.Event, name: str,
-    security: KafkaSecurity | None = None, health: ConsumerHealth | None = None,
-) -> None:  # fmt: skip
+    spec: ConsumerSpec, handle: Handler, stop: asyncio.Event, health: ConsumerHealth | None = None
+) -> None:
     """Runs one consumer loop until ``stop`` is set, committing after each handled batch."""
-    consumer = KafkaBatchConsumer(bootstrap, topic, group, security, name=name, health=health)
+    consumer = KafkaBatchConsumer(spec.bootstrap, spec.topic, spec.group, spec.security,
+                                  name=spec.name, health=health)  # fmt: skip
     await consumer.start()
-    log.info(f"{name}_started", topic=topic)
+    log.info(f"{spec.name}_started", topic=spec.topic)
     try:
         await consumer.run(handle, stop)
     finally:
         await consumer.stop()
-        log.info(f"{name}_stopped")
+        log.info(f"{spec.name}_stopped")
 
 
 LOG_APPEND_TIME = 1  # a record's timestamp type: 0 is the producer's time, 1 Kafka's

@@ -39,7 +39,7 @@ from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Foundation, foundation
 from broker.config import Settings
 from broker.entrypoints import auth, http_errors
-from broker.entrypoints.app import ErrorTable, create_app
+from broker.entrypoints.app import ErrorTable, Process, create_app
 from broker.entrypoints.key_change_notices import KeyChange
 from broker.keys import PROCESS_KEYS, audit_key
 from broker.services import directory_admin as admin
@@ -106,8 +106,7 @@ def create_admin_api(settings: Settings | None = None) -> FastAPI:
     """The admin API runs on the foundation alone: it publishes nothing to Kafka."""
     config = settings or Settings()
     app = create_app("Safeguarding broker: directory admin", config,
-                     key_purposes=PROCESS_KEYS["admin"], errors=ERRORS,
-                     opener=foundation)  # fmt: skip
+                     Process(PROCESS_KEYS["admin"], foundation), errors=ERRORS)  # fmt: skip
     app.state.webhook_networks = config.webhooks.allowed_networks
     app.state.key_expiry = timedelta(hours=config.key_change_expiry_hours)
     _add_record_routes(app)

@@ -4,14 +4,14 @@ Each API gets the same request limits and ``no-store`` (limits.py), the token en
 the authentication errors (auth.py), a 422 that names fields and never echoes their values
 (http_errors.py), ``/health`` for its load balancer, readiness for its ops app (ops.py), and a
 lifespan that opens the process's runtime once (bootstrap.py) and keeps it in
-``app.state.rt``. What differs between APIs is passed in: the title, the keys the process
-may hold, its routers, its error table (exception class -> handler, one place per API), and,
-for a process that needs more than the runtime (the gateway's own event publisher), what to
-open once the runtime is open.
+``app.state.rt``. What differs between APIs is passed in: the title, the ``Process`` (the
+keys it may hold, what it opens, and what it opens beside that: the gateway's own event
+publisher), its routers and its error table (exception class -> handler, one place per API).
 """
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -36,19 +36,28 @@ COMMON_ERRORS: ErrorTable = {
 }
 
 
+@dataclass(frozen=True)
+class Process:
+    """What the process behind an API opens in its lifespan: the keys it may hold, its
+    runtime (``bootstrap.runtime``, Kafka too, or ``bootstrap.foundation``), and what it
+    needs beside that runtime (the gateway's own event publisher)."""
+
+    key_purposes: frozenset[Purpose]
+    opener: Opener = runtime
+    beside: Extra | None = None
+
+
 def create_app(
     title: str,
     settings: Settings,
+    process: Process,
     *,
-    key_purposes: frozenset[Purpose],
     routers: Sequence[APIRouter] = (),
     errors: ErrorTable | None = None,
-    opener: Opener = runtime,
-    extra: Extra | None = None,
 ) -> FastAPI:
     """An API with everything the broker's APIs share; its own routes are added to it (or
     come in ``routers``). Ready, on its ops app, once its lifespan has opened the runtime."""
-    lifespan = _lifespan(settings, key_purposes, opener, extra)
+    lifespan = _lifespan(settings, process)
     app = FastAPI(title=title, version="1", lifespan=lifespan, **serving.docs_urls(settings))
     protect(app, settings)
     auth.install(app)
@@ -67,18 +76,19 @@ async def health() -> dict[str, str]:
 
 
 def _lifespan(
-    settings: Settings, key_purposes: frozenset[Purpose], opener: Opener, extra: Extra | None
+    settings: Settings, process: Process
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            rt = await stack.enter_async_context(opener(settings, key_purposes=key_purposes))
+            opened = process.opener(settings, key_purposes=process.key_purposes)
+            rt = await stack.enter_async_context(opened)
             app.state.rt = rt
             app.state.auth = auth.context_for(rt.sessions, rt.keys.token,
                                               settings.administrators,
                                               settings.token_audiences)  # fmt: skip
-            if extra is not None:
-                await stack.enter_async_context(extra(app, rt))
+            if process.beside is not None:
+                await stack.enter_async_context(process.beside(app, rt))
             yield
 
     return lifespan

@@ -14,20 +14,18 @@ from typing import Annotated
 
 import structlog
 from fastapi import Body, FastAPI, Header, Request, status
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from broker.adapters import db
 from broker.adapters.accepted_events import SqlAcceptanceRecords
 from broker.adapters.kafka import Topics, ensure_topics
+from broker.bootstrap import Foundation, foundation
 from broker.config import Settings
-from broker.entrypoints import auth, ops, serving
-from broker.entrypoints.http_errors import FieldError, field_error, field_errors, unprocessable
-from broker.entrypoints.limits import protect
+from broker.entrypoints import auth
+from broker.entrypoints.app import ErrorTable, Process, create_app
+from broker.entrypoints.http_errors import FieldError, field_error, unprocessable
 from broker.errors import EnvelopeError, EventNotPermitted, PublishFailed, SignatureInvalid
-from broker.keys import PROCESS_KEYS, KeyStore, audit_key
-from broker.logging import configure_logging
+from broker.keys import PROCESS_KEYS
 from broker.services.acceptance import Acceptance, Accepted, Conflict, check_own
 from producers import crypto
 from producers.sdk import EventPublisher
@@ -42,48 +40,11 @@ class BatchAccepted(BaseModel):
 
 
 def create_gateway(settings: Settings | None = None) -> FastAPI:
-    """The whole app (lifespan, middleware, error table, routes) is built here, in one place."""
-    config = settings or Settings()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(config.log_level, config.log_json)
-        engine = db.make_engine(config.database_url)
-        await db.create_schema(engine)
-        keys = KeyStore.for_process(config.keys_dir, PROCESS_KEYS["gateway"])
-        topics = Topics.with_prefix(config.topic_prefix)
-        await ensure_topics(
-            config.kafka_bootstrap_servers, topics, config.topics, config.kafka_security
-        )
-        # The gateway is the broker's: its record keys are the broker's person pseudonyms,
-        # as the front door's are when it publishes a matched event again.
-        publisher = EventPublisher(
-            config.kafka_bootstrap_servers,
-            keys.public,
-            topic_prefix=config.topic_prefix,
-            security=config.kafka_security,
-            record_key_secret=keys.pseudonym_secret,
-        )
-        async with publisher:
-            app.state.sessions = db.sessions(engine, audit_key(config.keys_dir))
-            app.state.auth = auth.context_for(
-                app.state.sessions, keys.token, config.administrators, config.token_audiences
-            )
-            app.state.publisher = publisher
-            app.state.acceptance = Acceptance(SqlAcceptanceRecords(app.state.sessions), publisher)
-            app.state.engine = engine
-            yield
-        await engine.dispose()
-
-    app = FastAPI(title="Safeguarding broker: event gateway", version="1", lifespan=lifespan,
-                  **serving.docs_urls(config))  # fmt: skip
-    protect(app, config)
-    auth.install(app)
-    app.add_exception_handler(RequestValidationError, field_errors)  # type: ignore[arg-type]
-    app.add_exception_handler(Conflict, _conflict)  # type: ignore[arg-type]
-    app.add_exception_handler(PublishFailed, _unavailable)  # type: ignore[arg-type]
-    app.add_exception_handler(EnvelopeError, _unsigned)  # type: ignore[arg-type]
-    app.add_exception_handler(InvalidSubmission, _invalid)  # type: ignore[arg-type]
+    """The shared app shape (create_app) on the foundation, with the gateway's own event
+    publisher opened beside it and its routes."""
+    process = Process(PROCESS_KEYS["gateway"], foundation, _open_acceptance)
+    app = create_app("Safeguarding broker: event gateway", settings or Settings(), process,
+                     errors=ERRORS)  # fmt: skip
 
     @app.post("/v1/events", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
     async def post_event(
@@ -119,15 +80,26 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
             pairs.append((event, signed))
         return BatchAccepted(results=await acceptance.accept(pairs))
 
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    # Kafka: the app serves only once its lifespan has started the producer.
-    ops.readiness_checks(app, lambda api: [
-        lambda: ops.database_problem(api.state.engine),
-    ])  # fmt: skip
     return app
+
+
+@asynccontextmanager
+async def _open_acceptance(app: FastAPI, rt: Foundation) -> AsyncIterator[None]:
+    """The topics made sure of and the gateway's publisher started, for as long as it serves.
+
+    The gateway is the broker's: its record keys are the broker's person pseudonyms, as the
+    front door's are when it publishes a matched event again.
+    """
+    config = rt.settings
+    topics = Topics.with_prefix(config.topic_prefix)
+    await ensure_topics(config.kafka_bootstrap_servers, topics, config.topics,
+                        config.kafka_security)  # fmt: skip
+    publisher = EventPublisher(config.kafka_bootstrap_servers, rt.keys.public,
+                               topic_prefix=config.topic_prefix, security=config.kafka_security,
+                               record_key_secret=rt.keys.pseudonym_secret)  # fmt: skip
+    async with publisher:
+        app.state.acceptance = Acceptance(SqlAcceptanceRecords(rt.sessions), publisher)
+        yield
 
 
 def _acceptance(request: Request) -> Acceptance:
@@ -195,3 +167,11 @@ async def _unsigned(request: Request, exc: EnvelopeError) -> JSONResponse:
 
 async def _invalid(_request: Request, exc: InvalidSubmission) -> JSONResponse:
     return unprocessable(exc.errors)
+
+
+ERRORS: ErrorTable = {
+    Conflict: _conflict,
+    PublishFailed: _unavailable,
+    EnvelopeError: _unsigned,
+    InvalidSubmission: _invalid,
+}

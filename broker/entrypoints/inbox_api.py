@@ -27,7 +27,7 @@ from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.entrypoints import auth, front_door_api, key_change_notices
-from broker.entrypoints.app import ErrorTable, create_app
+from broker.entrypoints.app import ErrorTable, Process, create_app
 from broker.errors import DataKeyShredded, DataKeyUnusable, PublishFailed
 from broker.keys import PROCESS_KEYS
 from broker.ports import InboxEntry, Message, NoticeRecordView, UnitOfWork
@@ -83,7 +83,7 @@ class Acknowledged(BaseModel):
 
 def create_inbox_api(settings: Settings | None = None) -> FastAPI:
     app = create_app("Safeguarding broker: recipient inbox", settings or Settings(),
-                     key_purposes=PROCESS_KEYS["inbox"], errors=ERRORS,
+                     Process(PROCESS_KEYS["inbox"]), errors=ERRORS,
                      routers=[front_door_api.router, key_change_notices.router])  # fmt: skip
     base = "/v1/recipients/{recipient_id}/notices"
 

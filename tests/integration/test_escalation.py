@@ -221,7 +221,7 @@ class TestRejection:
         rerouted = rejected.json()["rerouted_as"]
         await tick(running_broker, datetime.now(UTC))  # the router's timer sends it on
 
-        listed = await wait_for_notices(inbox, DUTY_MANAGER, before + 1)
+        listed = await wait_for_notices(inbox, DUTY_MANAGER, before + 1, including=rerouted)
         [item] = [n for n in listed if n["notice_id"] == rerouted]
         header, body = await open_listed(inbox, DUTY_MANAGER, item, recipient_keys,
                                          running_broker.keys.public)  # fmt: skip

@@ -144,7 +144,7 @@ class TestOverdueDecision:
         [overdue] = [r for r in await follow_ups_of(rt, notice_id)
                      if r.rule_id.endswith(".overdue.decision")]  # fmt: skip
         assert overdue.recipient_id == LA_LEAD
-        listed = await wait_for_notices(inbox, LA_LEAD, 1)
+        listed = await wait_for_notices(inbox, LA_LEAD, 1, including=overdue.notice_id)
         [item] = [n for n in listed if n["notice_id"] == overdue.notice_id]
         header, body = await open_listed(inbox, LA_LEAD, item, recipient_keys, rt.keys.public)
         assert header.follow_up is FollowUp.ESCALATION
@@ -167,7 +167,7 @@ class TestReroutedBody:
         rejected = await inbox.post(path, json={"receipt": "rejected", "reason": "Not ours"})
         rerouted = rejected.json()["rerouted_as"]
         await tick(running_broker, datetime.now(UTC))
-        listed = await wait_for_notices(inbox, DUTY_MANAGER, 2)
+        listed = await wait_for_notices(inbox, DUTY_MANAGER, 2, including=rerouted)
         [item] = [n for n in listed if n["notice_id"] == rerouted]
         _, body = await open_listed(inbox, DUTY_MANAGER, item, recipient_keys,
                                     running_broker.keys.public)  # fmt: skip

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from broker.bootstrap import Foundation, foundation
 from broker.config import Settings
 from broker.entrypoints import ops
-from broker.entrypoints.app import Extra, create_app
+from broker.entrypoints.app import Extra, Process, create_app
 from broker.keys import PROCESS_KEYS, KeyStore
 
 
@@ -52,9 +52,8 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def _app(settings: Settings, extra: Extra | None = None) -> FastAPI:
-    return create_app("test API", settings, key_purposes=PROCESS_KEYS["admin"],
-                      routers=[router], errors={Refused: _teapot}, opener=foundation,
-                      extra=extra)  # fmt: skip
+    return create_app("test API", settings, Process(PROCESS_KEYS["admin"], foundation, extra),
+                      routers=[router], errors={Refused: _teapot})  # fmt: skip
 
 
 @asynccontextmanager
