@@ -94,10 +94,12 @@ class Group:
             entries = await session.execute(select(
                 audit.AuditEntry.action, audit.AuditEntry.subject_ref, audit.AuditEntry.details,
             ).order_by(audit.AuditEntry.seq))  # fmt: skip
-            patterns = await session.execute(select(
-                db.PatternRecord.event_id, db.PatternRecord.person_id, db.PatternRecord.kind))
-            routed = await session.execute(select(
-                db.RoutedEvent.event_id, db.RoutedEvent.notices, db.RoutedEvent.position))
+            patterns = await session.execute(
+                select(db.PatternRecord.event_id, db.PatternRecord.person_id, db.PatternRecord.kind)
+            )
+            routed = await session.execute(
+                select(db.RoutedEvent.event_id, db.RoutedEvent.notices, db.RoutedEvent.position)
+            )
         return {"notices": sorted(map(tuple, notices)), "chronology": list(map(tuple, lines)),
                 "audit": list(map(tuple, entries)), "patterns": sorted(map(tuple, patterns)),
                 "routed": sorted(map(tuple, routed))}  # fmt: skip
