@@ -5,6 +5,8 @@ is written, exactly as when each event has a transaction of its own.
 Through the routing service and a real database (SQLite and PostgreSQL)."""
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,12 +19,13 @@ from support import DemoDatabase, demo_database
 from broker.adapters import audit, db
 from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.envelopes import seal_event, sign_event
-from broker.adapters.kafka import Topics
+from broker.adapters.kafka import Message, Topics
 from broker.demo import family
 from broker.keys import KeyStore
-from broker.services.routing import Delivery, RoutingDeps, record_events
+from broker.services.routing import Delivery, RoutingDeps, outbox, record_events, route_event
 from broker.services.scenario import CollectingPublisher
 from schemas.events import Event, EventAdapter
+from schemas.notices import NoticeHeader, SealedNotice
 from schemas.transport import EventHeader
 
 pytestmark = pytest.mark.integration
@@ -52,7 +55,8 @@ class Group:
 
     def __init__(self, demo: DemoDatabase, keys: KeyStore, households: Path) -> None:
         self.demo = demo
-        self.deps = RoutingDeps(demo.sessions, keys, CollectingPublisher(),
+        self.publisher = CollectingPublisher()
+        self.deps = RoutingDeps(demo.sessions, keys, self.publisher,
                                 Topics.with_prefix("t."),
                                 data_keys=FileDataKeys(households))  # fmt: skip
 
@@ -165,3 +169,43 @@ class TestSameAsOneByOne:
         grouped, alone = recorded
         assert grouped["notices"]  # the comparison compares something
         assert grouped == alone
+
+
+class _KafkaDown:
+    """A publisher whose every round trip fails, as when Kafka is away."""
+
+    async def publish(self, messages: Sequence[Message]) -> None:
+        raise ConnectionError("Kafka is away")
+
+
+class TestOutboxFromMemory:
+    async def test_notices_go_out_as_sealed_and_their_records_keep_no_copy(
+        self, group: Group
+    ) -> None:
+        """The notices published after the commit are those the transaction recorded, and
+        their records are then marked published, the sealed copy dropped."""
+        [concern] = events(withdrawal(1, "Physiotherapy"))
+        notices = await route_event(group.delivery(concern, 0)[0], group.deps)
+        sent = [m for m in group.publisher.messages if m.topic == group.deps.topics.notices]
+        sealed = [SealedNotice.model_validate_json(m.value) for m in sent]
+        headers = [NoticeHeader.model_validate_json(s.header) for s in sealed]
+        assert sorted(h.notice_id for h in headers) == sorted(n.notice_id for n in notices)
+        async with group.deps.sessions() as session:
+            records = (await session.scalars(select(db.NoticeRecord))).all()
+        assert {r.notice_id for r in records} == {str(n.notice_id) for n in notices}
+        assert all(r.published_at is not None and r.sealed == "" for r in records)
+
+    async def test_notices_kafka_did_not_take_are_relayed_later(self, group: Group) -> None:
+        """Kafka away after the commit: the notices stay in the outbox, unpublished, and the
+        relay sends them, sealed as recorded, once Kafka is back."""
+        [concern] = events(withdrawal(1, "Physiotherapy"))
+        deps = replace(group.deps, publisher=_KafkaDown())
+        with pytest.raises(ConnectionError):
+            await route_event(group.delivery(concern, 0)[0], deps)
+        async with group.deps.sessions() as session:
+            kept = {r.notice_id: r.sealed for r in await session.scalars(
+                select(db.NoticeRecord).where(db.NoticeRecord.published_at.is_(None)))}  # fmt: skip
+        assert kept
+        relayed = await outbox(group.deps).relay(datetime.now(UTC) + timedelta(seconds=10))
+        assert relayed == len(kept)
+        assert sorted(m.value.decode() for m in group.publisher.messages) == sorted(kept.values())
