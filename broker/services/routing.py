@@ -178,7 +178,11 @@ async def _record_group(
     all together at the end, the audit entries last."""
     state = await GroupState.load(session, _event_ids(events))
     directory = SqlDirectory(session)
-    decided = [await _decide_or_refuse(directory, state, delivery, deps) for delivery in events]
+    # The session's rows (notices and their companions) go in once, at the end: what a later
+    # event reads back of the group's earlier ones is in ``state``, and the directory writes
+    # a few events make (a move, a step-down, a plan, a proposal) flush themselves.
+    with session.no_autoflush:
+        decided = [await _decide_or_refuse(directory, state, d, deps) for d in events]
     await state.write(session)
     await _audit_produced(session, state, decided, deps)
     return decided
