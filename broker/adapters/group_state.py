@@ -86,7 +86,9 @@ class GroupState:
         self, session: AsyncSession, receipts: Sequence[tuple[str, datetime]]
     ) -> set[str]:
         """The receipts nobody recorded yet (the gateway may have, meanwhile), recorded now:
-        under the chain's lock, which makes any other appender's row visible first."""
+        under the chain's lock, which makes any other appender's row visible first. Whoever
+        records an event's receipt writes its one ``event_received`` entry (as
+        adapters/event_receipts.py does one event at a time)."""
         await audit_log.hold_lock(session)
         rows = [{"event_id": event_id, "path": "kafka", "received_at": at}
                 for event_id, at in receipts]  # fmt: skip

@@ -1,9 +1,11 @@
 """Routing: open a sealed event, resolve the family, decide, then seal and publish notices.
 
-Load -> decide (pure rules) -> seal -> publish -> record, in one database transaction. Notice
-ids are derived from the event and the addressee, so an event redelivered after a crash
-yields the same notice ids and the inbox keeps each once; the routed-event record stops a
-redelivered event from being routed again once its transaction has committed.
+Load -> decide (pure rules) -> seal -> record, a group of events in one database transaction
+(one unit of work: read for the whole group up front, written in bulk at its end, see
+adapters/group_state.py), then publish from memory once it has committed. Notice ids are
+derived from the event and the addressee, so an event redelivered after a crash yields the
+same notice ids and the inbox keeps each once; the routed-event record stops a redelivered
+event from being routed again once its transaction has committed.
 """
 
 from collections.abc import Callable, Mapping, Sequence
