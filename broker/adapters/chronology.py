@@ -32,10 +32,17 @@ async def household_history(session: AsyncSession, households: set[str]) -> Hous
             db.HouseholdArea.household_id.in_(households), db.HouseholdArea.moved_out.is_not(None)
         ).order_by(db.HouseholdArea.moved_out)
     )).all()  # fmt: skip
+    return history_of(rows, tuple(dict.fromkeys(a.area for a in areas)))
+
+
+def history_of(
+    rows: Sequence[db.ChronologyEntry], previous_areas: tuple[str, ...] = ()
+) -> HouseholdHistory:
+    """The history these lines tell, read in the order of (at, id)."""
     return HouseholdHistory(
         events=tuple(_past_events(rows)),
         notices=tuple(_past_notices(rows)),
-        previous_areas=tuple(dict.fromkeys(a.area for a in areas)),
+        previous_areas=previous_areas,
     )
 
 
