@@ -23,6 +23,7 @@ from broker.services.routing import Routed, RoutingDeps, outbox, record_events
 from consumers.follow_up_timer import run_follow_up_timer
 from producers.envelopes import open_event
 from producers.pseudonyms import person_identifier, pseudonym
+from schemas.notices import NoticeHeader
 from schemas.transport import EventHeader, SealedEvent
 
 log = structlog.get_logger(__name__)
@@ -52,15 +53,16 @@ async def handle_events(records: Sequence[Received], deps: RoutingDeps) -> None:
         outcomes = await record_events(
             [(sealed, r.position, r.appended_at or deps.clock()) for r, sealed in chunk], deps
         )
-        notice_ids: list[str] = []
+        notices: list[tuple[NoticeHeader, Message]] = []
         reports: list[Message] = []
         for (record, _), outcome in zip(chunk, outcomes, strict=True):
             if isinstance(outcome, Routed):
-                notice_ids += outcome.notice_ids
+                notices += outcome.outbox
                 reports += outcome.reports
             else:
                 refused.append((record, outcome))
-        await outbox(deps).publish(notice_ids, deps.clock(), also=reports)
+        # As sealed in the transaction, not read back from the outbox.
+        await outbox(deps).publish_sealed(notices, deps.clock(), also=reports)
     for record, reason in refused:
         await _audit_rejection(record, reason, deps)
         metrics.EVENTS_IN.labels("dead_lettered").inc()

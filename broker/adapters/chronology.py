@@ -6,12 +6,14 @@ It is also the memory that family-level patterns and history digests read back.
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import db
+from broker.adapters import bulk, db
+from broker.adapters.bulk import Row
 from broker.ports import ChronologyLine
 from broker.rules.admission import Arrival
 from broker.rules.family import Decision, HouseholdHistory, PastEvent, PastNotice
@@ -31,10 +33,17 @@ async def household_history(session: AsyncSession, households: set[str]) -> Hous
             db.HouseholdArea.household_id.in_(households), db.HouseholdArea.moved_out.is_not(None)
         ).order_by(db.HouseholdArea.moved_out)
     )).all()  # fmt: skip
+    return history_of(rows, tuple(dict.fromkeys(a.area for a in areas)))
+
+
+def history_of(
+    rows: Sequence[db.ChronologyEntry], previous_areas: tuple[str, ...] = ()
+) -> HouseholdHistory:
+    """The history these lines tell, read in the order of (at, id)."""
     return HouseholdHistory(
         events=tuple(_past_events(rows)),
         notices=tuple(_past_notices(rows)),
-        previous_areas=tuple(dict.fromkeys(a.area for a in areas)),
+        previous_areas=previous_areas,
     )
 
 
@@ -71,25 +80,72 @@ def record(
     *,
     with_event: bool = True,
 ) -> None:
+    """Adds the lines of ``lines`` to the session, for a caller writing one event at a time."""
+    rows = lines(households, header, occurred_at, signals, sent, with_event=with_event)
+    session.add_all(db.ChronologyEntry(**row) for row in rows)
+
+
+# Every line names every column, so that a group's lines go in as one statement.
+_EMPTY: dict[str, object] = dict.fromkeys(
+    ("notice_id", "recipient_id", "notice_type", "severity", "rule_id", "facts", "signals")
+)
+
+
+def lines(
+    households: Iterable[str],
+    header: Arrival,
+    occurred_at: datetime,
+    signals: frozenset[str],
+    sent: Sequence[tuple[NoticeHeader, Decision]],
+    *,
+    with_event: bool = True,
+) -> list[Row]:
     """One line for the event, when it happened, and one per notice, when it was sent, in
     every household of the family (only the notices' lines, ``with_event`` false, for the
     notices an event's confirmed proposal released later)."""
+    rows: list[Row] = []
     for household_id in households:
         if with_event:
-            session.add(db.ChronologyEntry(
-                household_id=household_id, at=occurred_at, kind="event",
-                event_id=str(header.event_id), event_type=header.event_type.value,
-                source_org=header.source_org, signals=",".join(sorted(signals)) or None,
-            ))  # fmt: skip
+            rows.append(_EMPTY | {
+                "household_id": household_id, "at": occurred_at, "kind": "event",
+                "event_id": str(header.event_id), "event_type": header.event_type.value,
+                "source_org": header.source_org, "signals": ",".join(sorted(signals)) or None,
+            })  # fmt: skip
         for notice, decision in sent:
-            session.add(db.ChronologyEntry(
-                household_id=household_id, at=notice.created_at, kind="notice",
-                event_id=str(header.event_id), event_type=header.event_type.value,
-                source_org=header.source_org, notice_id=str(notice.notice_id),
-                recipient_id=notice.recipient_id, notice_type=notice.notice_type.value,
-                severity=notice.severity.value, rule_id=decision.rule_id,
-                facts=json.dumps(dict(decision.facts), sort_keys=True),
-            ))  # fmt: skip
+            rows.append(_EMPTY | {
+                "household_id": household_id, "at": notice.created_at, "kind": "notice",
+                "event_id": str(header.event_id), "event_type": header.event_type.value,
+                "source_org": header.source_org, "notice_id": str(notice.notice_id),
+                "recipient_id": notice.recipient_id, "notice_type": notice.notice_type.value,
+                "severity": notice.severity.value, "rule_id": decision.rule_id,
+                "facts": json.dumps(dict(decision.facts), sort_keys=True),
+            })  # fmt: skip
+    return rows
+
+
+async def record_all(session: AsyncSession, rows: Sequence[Row]) -> None:
+    """Writes the lines of a group of events in one statement."""
+    await bulk.insert_all(session, db.ChronologyEntry, rows)
+
+
+def with_lines(
+    history: HouseholdHistory, rows: Sequence[Row], households: Iterable[str]
+) -> HouseholdHistory:
+    """The history read from the database, and the lines not yet written (of a group's
+    earlier events) for these households after it: as if they had been written first."""
+    homes = set(households)
+    pending = [db.ChronologyEntry(**row) for row in rows if row["household_id"] in homes]
+    if not pending:
+        return history
+    # Unwritten lines would have come after every line read (their ids are later): a
+    # stable sort by time keeps them after those at the same time, and the first line of
+    # each event is kept, as when they are read in the order of (at, id). A notice is in
+    # one group only (its record's id is unique), so its lines need no such care.
+    events = sorted([*history.events, *_past_events(pending)], key=lambda e: e.at)
+    notices = sorted([*history.notices, *_past_notices(pending)], key=lambda n: n.at)
+    firsts = {e.event_id: e for e in reversed(events)}
+    kept = tuple(e for e in events if firsts[e.event_id] is e)
+    return replace(history, events=kept, notices=tuple(notices))
 
 
 async def chronology_of(session: AsyncSession, household_id: str) -> list[ChronologyLine]:

@@ -29,7 +29,6 @@ from broker.rules.family import (
     PlanView,
     Tie,
 )
-from broker.rules.history import Outcome, PersonHistory
 from broker.rules.move import LISTED_PLAN, listed_plans_prefix
 from broker.rules.step_down import stepped_down_children
 from broker.rules.trust import linked_orgs
@@ -430,26 +429,6 @@ class SqlDirectory:
             nation=nation_of(org.area if org else None),
         )
 
-    async def record_pattern(
-        self, event_id: str, person_id: str, kind: str, at: datetime, outcome: str | None
-    ) -> None:
-        if await self._session.get(db.PatternRecord, event_id) is None:
-            self._session.add(db.PatternRecord(
-                event_id=event_id, person_id=person_id, kind=kind, at=at, outcome=outcome,
-            ))  # fmt: skip
-            await self._session.flush()
-
-    async def history(self, person_id: str) -> PersonHistory:
-        records = await self._all(db.PatternRecord, db.PatternRecord.person_id == person_id)
-        return PersonHistory(
-            ed_attendances=tuple(sorted(r.at for r in records if r.kind == "ed")),
-            # A crisis event, or an ED attendance recorded as a parent's crisis presentation.
-            crises=tuple(sorted(r.at for r in records if "crisis" in (r.kind, r.outcome))),
-            appointments=tuple(
-                sorted((r.at, _outcome(r.outcome)) for r in records if r.kind == "appointment")
-            ),
-        )
-
 
 STEP_DOWN_PLAN = "step-down:"  # a step-down's plan id: "step-down:<event id>:<child>"
 
@@ -513,10 +492,6 @@ def _view_of(person: PersonRef) -> PersonView:
         date_of_birth=person.date_of_birth,
         nhs_number=person.nhs_number,
     )
-
-
-def _outcome(value: str | None) -> Outcome:
-    return "attended" if value == "attended" else "was_not_brought"
 
 
 def working_hours_of(org: OrgRecord | None) -> WorkingHours:

@@ -78,13 +78,24 @@ async def park(
 ) -> None:
     if await session.get(db.MatchingQueueEntry, str(header.event_id)) is not None:
         return
+    session.add(queue_entry(sealed, header, event, front_door, data_keys))
+
+
+def queue_entry(
+    sealed: SealedEvent,
+    header: Arrival,
+    event: Event,
+    front_door: str | None,
+    data_keys: DataKeyStore,
+) -> db.MatchingQueueEntry:
+    """The event parked for its front door, its people wrapped under the entry's own key."""
     people = QueuedPeople(source_org=event.source_org, people=list(event.people()))
-    session.add(db.MatchingQueueEntry(
+    return db.MatchingQueueEntry(
         event_id=str(header.event_id), front_door=front_door or "unknown",
         event_type=header.event_type.value, received_at=header.received_at,
         sealed_event=sealed.model_dump_json(), status=WAITING,
         people=wrap_people(data_keys, str(header.event_id), people),
-    ))  # fmt: skip
+    )  # fmt: skip
 
 
 def wrap_people(data_keys: DataKeyStore, event_id: str, people: QueuedPeople) -> str:
@@ -173,10 +184,16 @@ async def release_claims(session: AsyncSession) -> int:
 
 
 async def republication(session: AsyncSession, header: EventHeader) -> db.MatchingQueueEntry | None:
-    """The queue's entry when this is the broker's own publication of a matched event: the
-    entry is being routed and the header carries the time of its match. The times the router
-    trusts then come from the broker's database, not from the header."""
-    entry = await session.get(db.MatchingQueueEntry, str(header.event_id))
+    """The queue's entry when this is the broker's own publication of a matched event."""
+    return republished(await session.get(db.MatchingQueueEntry, str(header.event_id)), header)
+
+
+def republished(
+    entry: db.MatchingQueueEntry | None, header: EventHeader
+) -> db.MatchingQueueEntry | None:
+    """The event's queue entry (if it has one) when this is the broker's own publication of
+    a matched event: the entry is being routed and the header carries the time of its match.
+    The times the router trusts then come from the broker's database, not from the header."""
     if entry is None or entry.status not in REPUBLISHED or entry.matched_at is None:
         return None
     return entry if entry.matched_at == header.received_at else None
@@ -185,17 +202,24 @@ async def republication(session: AsyncSession, header: EventHeader) -> db.Matchi
 async def routed(
     session: AsyncSession, event_id: str, data_keys: DataKeyStore, *, resolved: bool
 ) -> None:
-    """The router has routed the matched event: it leaves the queue keeping nothing readable
-    (the event is in the family's chronology now), or waits again for a person still
-    unknown."""
+    """The router has routed the matched event (see ``left_queue``)."""
     entry = await session.get(db.MatchingQueueEntry, event_id)
+    left_queue(entry, data_keys, resolved=resolved)
+
+
+def left_queue(
+    entry: db.MatchingQueueEntry | None, data_keys: DataKeyStore, *, resolved: bool
+) -> None:
+    """The router has routed the event of this entry (if it has one): a matched event leaves
+    the queue keeping nothing readable (the event is in the family's chronology now), or
+    waits again for a person still unknown."""
     if entry is None or entry.status not in REPUBLISHED:
         return
     if not resolved:
         entry.status = WAITING
         return
     entry.status, entry.sealed_event, entry.people = "matched", "", None
-    data_keys.shred(people_key(event_id))
+    data_keys.shred(people_key(entry.event_id))
 
 
 async def _check_in_area(session: AsyncSession, person_id: str, front_door: str) -> None:

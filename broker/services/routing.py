@@ -1,9 +1,11 @@
 """Routing: open a sealed event, resolve the family, decide, then seal and publish notices.
 
-Load -> decide (pure rules) -> seal -> publish -> record, in one database transaction. Notice
-ids are derived from the event and the addressee, so an event redelivered after a crash
-yields the same notice ids and the inbox keeps each once; the routed-event record stops a
-redelivered event from being routed again once its transaction has committed.
+Load -> decide (pure rules) -> seal -> record, a group of events in one database transaction
+(one unit of work: read for the whole group up front, written in bulk at its end, see
+adapters/group_state.py), then publish from memory once it has committed. Notice ids are
+derived from the event and the addressee, so an event redelivered after a crash yields the
+same notice ids and the inbox keeps each once; the routed-event record stops a redelivered
+event from being routed again once its transaction has committed.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -15,8 +17,9 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters import audit, chronology, db, event_receipts, metrics
+from broker.adapters import audit, chronology, db, metrics
 from broker.adapters.directory import FamilyContext, SqlDirectory
+from broker.adapters.group_state import GroupState
 from broker.adapters.kafka import Topics
 from broker.errors import EnvelopeError, ReplayedEvent
 from broker.keys import KeyStore
@@ -66,11 +69,13 @@ class RoutingDeps:
 
 @dataclass(frozen=True)
 class Routed:
-    """What routing one event recorded: its notices, to publish through the outbox, and the
-    records that go straight to Kafka once it has committed (audit copies, dead letters)."""
+    """What routing one event recorded: its notices, to publish as sealed (``outbox``) once
+    its transaction has committed, and the records that go straight to Kafka then too
+    (audit copies, dead letters)."""
 
     notices: list[NoticeHeader]
     reports: list[Message]
+    outbox: list[tuple[NoticeHeader, Message]] = field(default_factory=list)
 
     @property
     def notice_ids(self) -> list[str]:
@@ -103,7 +108,7 @@ async def route_event(
     [outcome] = await record_events([(sealed, position, received_at or deps.clock())], deps)
     if isinstance(outcome, REFUSED):
         raise outcome
-    await outbox(deps).publish(outcome.notice_ids, deps.clock(), also=outcome.reports)
+    await outbox(deps).publish_sealed(outcome.outbox, deps.clock(), also=outcome.reports)
     return outcome.notices
 
 
@@ -123,10 +128,7 @@ async def record_events(events: Sequence[Delivery], deps: RoutingDeps) -> list[O
     if len(events) > 1:
         try:
             async with deps.sessions.begin() as session:
-                directory = SqlDirectory(session)
-                decided = [await _decide_or_refuse(directory, delivery, deps)
-                           for delivery in events]  # fmt: skip
-                await _audit_produced(session, decided, deps)
+                decided = await _record_group(session, events, deps)
         except (IntegrityError, *REFUSED):
             log.info("batch_routed_one_by_one", events=len(events))
         else:
@@ -138,8 +140,7 @@ async def _record_alone(delivery: Delivery, deps: RoutingDeps) -> Outcome:
     sealed, position, _ = delivery
     try:
         async with deps.sessions.begin() as session:
-            decided = await _decide_or_refuse(SqlDirectory(session), delivery, deps)
-            await _audit_produced(session, [decided], deps)
+            [decided] = await _record_group(session, [delivery], deps)
     except REFUSED as exc:  # found while recording: nothing of it stays
         return exc
     except IntegrityError:
@@ -147,7 +148,8 @@ async def _record_alone(delivery: Delivery, deps: RoutingDeps) -> Outcome:
         # event first: its notices stand, and this transaction left nothing behind.
         header = EventHeader.model_validate_json(sealed.header)
         async with deps.sessions() as session:
-            if not await _seen_before(session, str(header.event_id), position):
+            routed = await session.get(db.RoutedEvent, str(header.event_id))
+            if not _seen_before(routed.position if routed else _UNSEEN, position):
                 raise
         log.info("event_routed_elsewhere", event_id=str(header.event_id))
         metrics.EVENTS_IN.labels("duplicate").inc()
@@ -155,14 +157,53 @@ async def _record_alone(delivery: Delivery, deps: RoutingDeps) -> Outcome:
     return _outcome(decided)
 
 
-Decided = tuple[Event, list[tuple[NoticeHeader, Decision]], list[Message]]
-# ... and whether the router is the first to audit the event's receipt.
-Received = tuple[Event, list[tuple[NoticeHeader, Decision]], list[Message], bool]
+@dataclass(frozen=True)
+class Decided:
+    """What an event decided, and whether the router is the first to audit its receipt."""
+
+    event: Event
+    sent: list[tuple[NoticeHeader, Decision]]
+    reports: list[Message]
+    outbox: list[tuple[NoticeHeader, Message]]
+    arrived: bool
+
+
+# What became of each event of a group: decided, seen before (its id), or refused.
+Verdict = Decided | str | EnvelopeError | ValidationError
+
+
+async def _record_group(
+    session: AsyncSession, events: Sequence[Delivery], deps: RoutingDeps
+) -> list[Verdict]:
+    """The group as one unit of work: read for all its events at once (GroupState), decided
+    one after the other against that and what the group's earlier events added, written
+    all together at the end, the audit entries last."""
+    state = await GroupState.load(session, _event_ids(events))
+    directory = SqlDirectory(session)
+    # The session's rows (notices and their companions) go in once, at the end: what a later
+    # event reads back of the group's earlier ones is in ``state``, and the directory writes
+    # a few events make (a move, a step-down, a plan, a proposal) flush themselves.
+    with session.no_autoflush:
+        decided = [await _decide_or_refuse(directory, state, d, deps) for d in events]
+    await state.write(session)
+    await _audit_produced(session, state, decided, deps)
+    return decided
+
+
+def _event_ids(events: Sequence[Delivery]) -> list[str]:
+    """The ids the events' headers give (one that gives none is refused when decided)."""
+    ids = []
+    for sealed, _, _ in events:
+        try:
+            ids.append(str(EventHeader.model_validate_json(sealed.header).event_id))
+        except ValidationError:
+            continue
+    return ids
 
 
 async def _decide_or_refuse(
-    directory: SqlDirectory, delivery: Delivery, deps: RoutingDeps
-) -> Received | str | EnvelopeError | ValidationError:
+    directory: SqlDirectory, state: GroupState, delivery: Delivery, deps: RoutingDeps
+) -> Verdict:
     """What the event decided, the id of an event seen before, or why it was refused. Only
     the admission checks, which write nothing, answer a refusal; a failure while the event
     is recorded raises, and its transaction is rolled back whole."""
@@ -170,7 +211,7 @@ async def _decide_or_refuse(
     try:
         sealed_to = EventHeader.model_validate_json(sealed.header).broker_key_id
         header, signed = open_event(sealed, deps.keys.hpke_for(sealed_to))
-        admitted = await _admitted(directory, header, signed, received_at, deps, position)
+        admitted = await _admitted(directory, state, header, signed, received_at, deps, position)
     except REFUSED as exc:
         return exc
     if admitted is None:
@@ -178,39 +219,41 @@ async def _decide_or_refuse(
     event, republished = admitted
     arrival = Arrival.of(event, received_at)
     with structlog.contextvars.bound_contextvars(event_id=str(event.event_id)):
-        decided = await _decide_and_record(directory, sealed, event, arrival, deps, position)
+        notices = await _decide_and_record(directory, state, sealed, event, arrival, deps,
+                                           position)  # fmt: skip
     # An event that came straight to Kafka (the SDK's way) was audited by nobody on its
     # way in: its receipt is audited here. The gateway audits what it accepts (whichever of
     # the two comes first audits it: adapters/event_receipts.py), and the broker's own
     # publication of a matched event is no new receipt.
-    arrived = not republished and not await _accepted_by_gateway(directory.session, event)
-    return *decided, arrived
-
-
-async def _accepted_by_gateway(session: AsyncSession, event: Event) -> bool:
-    return await session.get(db.AcceptedEvent, str(event.event_id)) is not None
+    arrived = not republished and str(event.event_id) not in state.accepted
+    return Decided(event, notices.sent, notices.messages, notices.outbox, arrived)
 
 
 async def _audit_produced(
-    session: AsyncSession, decided: Sequence[object], deps: RoutingDeps
+    session: AsyncSession, state: GroupState, decided: Sequence[Verdict], deps: RoutingDeps
 ) -> None:
     """The audit entries of every notice decided, appended last: the audit chain's lock is
     then held only for the commit, so router instances side by side hardly wait for it."""
-    for outcome in decided:
-        if not isinstance(outcome, tuple):
-            continue
-        event, sent, _, arrived = outcome
-        if arrived:  # unless the gateway, accepting it meanwhile, audited it first
-            await event_receipts.audit_receipt(session, event, event.source_org, "kafka",
-                                               deps.clock())  # fmt: skip
-        for notice, decision in sent:
+    done = [d for d in decided if isinstance(d, Decided)]
+    now = deps.clock()
+    received = [(str(d.event.event_id), now) for d in done if d.arrived]
+    # Unless the gateway, accepting it meanwhile, audited it first.
+    fresh = await state.fresh_receipts(session, received) if received else set()
+    for outcome in done:
+        event = outcome.event
+        if str(event.event_id) in fresh:  # ids and types only: the audit log outlives the data
+            details = {"event_type": event.event_type.value, "path": "kafka"}
+            state.audit.append((now, audit.Entry("event_received", event.source_org,
+                                                 str(event.event_id), details)))  # fmt: skip
+        for notice, decision in outcome.sent:
             ids = {"event_id": str(notice.event_id), "recipient_id": notice.recipient_id,
                    "rule_id": decision.rule_id, "severity": notice.severity.value}  # fmt: skip
-            await audit.append(session, "notice_produced", "router", str(notice.notice_id),
-                               ids, deps.clock())  # fmt: skip
+            state.audit.append((now, audit.Entry("notice_produced", "router",
+                                                 str(notice.notice_id), ids)))  # fmt: skip
+    await state.append_audit(session)
 
 
-def _outcome(decided: Received | str | EnvelopeError | ValidationError) -> Outcome:
+def _outcome(decided: Verdict) -> Outcome:
     """Logged and counted once its transaction has committed."""
     if isinstance(decided, REFUSED):
         return decided
@@ -218,17 +261,18 @@ def _outcome(decided: Received | str | EnvelopeError | ValidationError) -> Outco
         log.info("event_already_routed", event_id=decided)
         metrics.EVENTS_IN.labels("duplicate").inc()
         return NOTHING
-    event, sent, reports, _ = decided
+    event, sent = decided.event, decided.sent
     log.info("event_routed", event_id=str(event.event_id), event_type=event.event_type.value,
              notices=len(sent))  # fmt: skip
     metrics.EVENTS_IN.labels("routed").inc()
     # Published after the commit, like the notices: the audit topic's copies of what the
     # audit log holds, and dead letters for decisions no contact can take.
-    return Routed([notice for notice, _ in sent], reports)
+    return Routed([notice for notice, _ in sent], decided.reports, decided.outbox)
 
 
 async def _admitted(
     directory: SqlDirectory,
+    state: GroupState,
     header: EventHeader,
     signed: SignedEvent,
     received_at: datetime,
@@ -238,7 +282,7 @@ async def _admitted(
     """The event, once its signature (by a key valid when the broker first received it),
     sender and times are checked, and whether it is the broker's own publication of a matched
     event; None if it was routed before from this same record. Reads only."""
-    republished = await matching.republication(directory.session, header)
+    republished = matching.republished(state.queue.get(str(header.event_id)), header)
     # A matched event is published again at its match: its producer's key is checked at the
     # time the broker first received it, which the queue kept.
     signed_at = republished.received_at if republished else received_at
@@ -247,42 +291,53 @@ async def _admitted(
     event = verified_event(signed, header, producer_key)
     await directory.check_may_publish(event.source_org, event.event_type)
     check_times(event, received_at, deps.clock())
-    if await _seen_before(directory.session, str(event.event_id), position):
+    if _seen_before(state.routed.get(str(event.event_id), _UNSEEN), position):
         return None
     return event, republished is not None
 
 
 async def _decide_and_record(
     directory: SqlDirectory,
+    state: GroupState,
     sealed: SealedEvent,
     event: Event,
     arrival: Arrival,
     deps: RoutingDeps,
     position: str | None,
-) -> Decided:
+) -> EventNotices:
     session = directory.session
-    context = await directory.family_for(event.people(), event.source_org)
-    history = await _record_and_load_history(directory, event, context)
+    context = _with_group_history(await directory.family_for(event.people(), event.source_org),
+                                  state)  # fmt: skip
+    history = await _record_and_load_history(session, state, event, context)
     decided = decide(event, context.family, history, arrival.received_at, deps.limits)
     screened = screen(event, context.family, decided)
-    await _withheld(session, event, screened.withheld, deps.clock())
+    _withheld(state, event, screened.withheld, deps.clock())
     notices = EventNotices(session, directory, event, arrival, context, deps)
-    reports, sent = await notices.seal_all(screened.decisions)
-    await _remember(session, directory, sealed, event, arrival, context, sent, deps,
+    await notices.seal_all(screened.decisions)
+    await _remember(directory, state, sealed, event, arrival, context, notices.sent, deps,
                     position, screened)  # fmt: skip
-    return event, sent, reports
+    return notices
 
 
-async def _withheld(
-    session: AsyncSession, event: Event, withheld: Sequence[Decision], now: datetime
-) -> None:
+def _with_group_history(context: FamilyContext, state: GroupState) -> FamilyContext:
+    """The family's household history with the chronology of the group's earlier events,
+    not yet written, after what the database holds."""
+    family = context.family
+    homes = {m.household_id for m in family.members if m.household_id}
+    history = chronology.with_lines(family.history, state.chronology, homes)
+    if history is family.history:
+        return context
+    return replace(context, family=replace(family, history=history))
+
+
+def _withheld(state: GroupState, event: Event, withheld: Sequence[Decision], now: datetime) -> None:
     """A notice the event's word alone would have sent to an organisation the directory does
     not link to the family is not sent; the audit log says so (ids only)."""
     for decision in withheld:
         details = {"org_id": decision.addressee.org_id, "role": decision.addressee.role.value,
                    "rule_id": decision.rule_id, "reason": "not_linked_to_family"}  # fmt: skip
-        await audit.append(session, "notice_withheld", "router", f"event:{event.event_id}",
-                           details, now)  # fmt: skip
+        state.audit.append((now, audit.Entry("notice_withheld", "router",
+                                             f"event:{event.event_id}", details)))  # fmt: skip
 
 
 def outbox(deps: RoutingDeps) -> Outbox:
@@ -290,8 +345,8 @@ def outbox(deps: RoutingDeps) -> Outbox:
 
 
 async def _remember(
-    session: AsyncSession,
     directory: SqlDirectory,
+    state: GroupState,
     sealed: SealedEvent,
     event: Event,
     arrival: Arrival,
@@ -303,20 +358,25 @@ async def _remember(
 ) -> None:
     """Records the event as routed, in the family's chronology, or in the matching queue,
     and what became of the directory change it proposed."""
-    session.add(db.RoutedEvent(event_id=str(event.event_id), routed_at=deps.clock(),
-                               notices=len(sent), position=position))  # fmt: skip
+    session, event_id = directory.session, str(event.event_id)
+    state.mark_routed(event_id, deps.clock(), len(sent), position)
     family = context.family
     resolved = family.subject is not None and not family.unmatched
-    if not resolved:
-        await matching.park(session, sealed, arrival, event, family.front_door(),
-                            deps.data_keys)  # fmt: skip
-    await matching.routed(session, str(event.event_id), deps.data_keys, resolved=resolved)
+    if not resolved and event_id not in state.queue:
+        state.park(matching.queue_entry(sealed, arrival, event, family.front_door(),
+                                        deps.data_keys), session)  # fmt: skip
+    matching.left_queue(state.queue.get(event_id), deps.data_keys, resolved=resolved)
     if family.subject is None:
         return
     households = dict.fromkeys(m.household_id for m in family.members if m.household_id)
-    chronology.record(session, households, arrival, event.occurred_at, recorded_signals(event),
-                      sent)  # fmt: skip
-    if isinstance(event, FamilyMovingArea) and event.source_org in linked_orgs(family):
+    state.chronology += chronology.lines(households, arrival, event.occurred_at,
+                                         recorded_signals(event), sent)  # fmt: skip
+    moving = isinstance(event, FamilyMovingArea) and event.source_org in linked_orgs(family)
+    proposed = screened.proposal is not None and screened.verdict is not None
+    if moving or proposed:
+        # These append to the audit log at once: the entries kept so far go first.
+        await state.append_audit(session)
+    if isinstance(event, FamilyMovingArea) and moving:
         await _keep_listed_plans(directory, event, family)
     if screened.proposal is not None and screened.verdict is not None:
         await proposals.settle(directory, sealed, event, family, screened.proposal,
@@ -333,17 +393,21 @@ async def _keep_listed_plans(
                                        "created", ["kind", "started_on", "ended_on"])  # fmt: skip
 
 
-async def _seen_before(session: AsyncSession, event_id: str, position: str | None) -> bool:
-    routed = await session.get(db.RoutedEvent, event_id)
-    if routed is None:
+_UNSEEN = "-"  # no routed-event record: not a position any Kafka record has
+
+
+def _seen_before(routed_from: str | None, position: str | None) -> bool:
+    """Whether an event routed from ``routed_from`` (``_UNSEEN`` if never) is seen again
+    now from ``position``; a replay of it from another record is refused."""
+    if routed_from == _UNSEEN:
         return False
-    if position is None or routed.position in (None, position):
+    if position is None or routed_from in (None, position):
         return True
     raise ReplayedEvent("this event id was routed before from another record")
 
 
 async def _record_and_load_history(
-    directory: SqlDirectory, event: Event, context: FamilyContext
+    session: AsyncSession, state: GroupState, event: Event, context: FamilyContext
 ) -> PersonHistory:
     """Records the event's place in its subject's patterns, and loads the subject's history
     with this event in it (for a child's appointment, the brothers' and sisters' as well)."""
@@ -351,20 +415,21 @@ async def _record_and_load_history(
     subject = family.subject
     if subject is None:
         return PersonHistory()
-    event_id, crisis = str(event.event_id), crisis_at(event, family)
+    event_id, crisis, patterns = str(event.event_id), crisis_at(event, family), state.patterns
     match event:
         case EdAttendance():
             # One row per event: a parent's crisis presentation is an ED attendance and a crisis.
-            await directory.record_pattern(event_id, subject.person_id, "ed", event.arrived_at,
-                                           "crisis" if crisis else None)  # fmt: skip
+            patterns.record(event_id, subject.person_id, "ed", event.arrived_at,
+                            "crisis" if crisis else None)  # fmt: skip
         case ParentMentalHealthCrisis() if crisis is not None:
-            await directory.record_pattern(event_id, subject.person_id, "crisis", crisis, None)
+            patterns.record(event_id, subject.person_id, "crisis", crisis, None)
         case AppointmentOutcome():
-            await directory.record_pattern(event_id, subject.person_id, "appointment",
-                                           event.booked_for, event.outcome)  # fmt: skip
-            siblings = {c.person_id: await directory.history(c.person_id)
-                        for c in family.siblings_of(subject.person_id)}  # fmt: skip
-            return replace(await directory.history(subject.person_id), siblings=siblings)
+            patterns.record(event_id, subject.person_id, "appointment", event.booked_for,
+                            event.outcome)  # fmt: skip
+            siblings = [c.person_id for c in family.siblings_of(subject.person_id)]
+            found = await patterns.histories(session, [subject.person_id, *siblings])
+            return replace(found[subject.person_id],
+                           siblings={p: found[p] for p in siblings})  # fmt: skip
         case _:
             return PersonHistory()
-    return await directory.history(subject.person_id)
+    return (await patterns.histories(session, [subject.person_id]))[subject.person_id]

@@ -50,7 +50,13 @@ from broker.services.plan_details import told_step_downs
 from producers import recipient_keys
 from producers.pseudonyms import person_identifier, pseudonym
 from schemas.events import Event
-from schemas.notices import NoticeBody, NoticeHeader, NoticeType, StepDownView
+from schemas.notices import (
+    NoticeBody,
+    NoticeHeader,
+    NoticeType,
+    SealedNotice,
+    StepDownView,
+)
 
 if TYPE_CHECKING:
     from broker.services.routing import RoutingDeps
@@ -64,8 +70,8 @@ Sent = list[tuple[NoticeHeader, Decision]]
 
 @dataclass
 class EventNotices:
-    """The notices of one event: what was sealed, what goes to Kafka after the commit (audit
-    copies, dead letters), and the data-quality gaps met on the way."""
+    """The notices of one event: what was sealed, what goes to Kafka after the commit (the
+    notices, audit copies, dead letters), and the data-quality gaps met on the way."""
 
     session: AsyncSession
     directory: SqlDirectory
@@ -76,6 +82,9 @@ class EventNotices:
     sent: Sent = field(default_factory=list)
     decided: list[Decision] = field(default_factory=list)  # whom the event's rules told
     messages: list[Message] = field(default_factory=list)
+    # Each notice as sealed, for the notices topic once the transaction has committed: sent
+    # from memory, its outbox record is not read back (the relay still sends any left).
+    outbox: list[tuple[NoticeHeader, Message]] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
     step_downs: dict[str, StepDownView] | None = None
 
@@ -150,11 +159,14 @@ class EventNotices:
         )  # fmt: skip
         body = await self._body(decision, reading(decision, self.event, family), notice, calendar)
         chain = self._key_adult_chain(decision)
-        await notice_records.add(SqlUnitOfWork.joined(self.session), notice, body, contact,
-                                 deps.keys, deps.data_keys, rule_id=decision.rule_id,
-                                 escalate_to=escalation_chain(decision, family),
-                                 reroute_to=reroute_target(decision, family), chain_id=chain,
-                                 companion=chain is not None)  # fmt: skip
+        sealed = await notice_records.add(
+            SqlUnitOfWork.joined(self.session), notice, body, contact, deps.keys,
+            deps.data_keys, rule_id=decision.rule_id,
+            escalate_to=escalation_chain(decision, family),
+            reroute_to=reroute_target(decision, family), chain_id=chain,
+            companion=chain is not None,
+        )  # fmt: skip
+        self.outbox.append((notice, self._outbound(notice, sealed)))
         reminders.schedule(self.session, notice, decision, org)  # a step-down's review
         await self._owed_and_full_view(notice, decision, org, calendar)
         return notice
@@ -286,6 +298,11 @@ class EventNotices:
             intended = decision.facts.get(INTENDED_FOR)
             return str(intended) if intended else None
         return decision.addressee.org_id
+
+    def _outbound(self, header: NoticeHeader, sealed: SealedNotice) -> Message:
+        # As the outbox relay sends a notice record (services/outbox.py).
+        key = pseudonym(self.deps.keys.pseudonym_secret, "recipient", header.recipient_id)
+        return Message(self.deps.topics.notices, key, sealed.model_dump_json().encode())
 
     def _audit(self, header: NoticeHeader) -> Message:
         # Ids only, no rule nor event kind: the audit topic is read outside the broker, and

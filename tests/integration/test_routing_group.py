@@ -1,0 +1,211 @@
+"""A group of events routed in one transaction: what the group's earlier events recorded
+(pattern records, the household's chronology) counts for its later ones before any of it
+is written, exactly as when each event has a transaction of its own.
+
+Through the routing service and a real database (SQLite and PostgreSQL)."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from structlog.testing import capture_logs
+from support import DemoDatabase, demo_database
+
+from broker.adapters import audit, db
+from broker.adapters.data_keys import FileDataKeys
+from broker.adapters.kafka import Message, Topics
+from broker.demo import family
+from broker.keys import KeyStore
+from broker.services.routing import Delivery, RoutingDeps, outbox, record_events, route_event
+from broker.services.scenario import CollectingPublisher
+from producers.envelopes import seal_event, sign_event
+from schemas.events import Event, EventAdapter
+from schemas.notices import NoticeHeader, SealedNotice
+from schemas.transport import EventHeader
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime.now(UTC)
+
+
+def attendance(days_ago: int) -> dict[str, Any]:
+    """Child B (aged five) at ED with a minor injury: on its own, nobody is told."""
+    at = (NOW - timedelta(days=days_ago)).isoformat()
+    return {"event_type": "ed_attendance", "source_org": "acute-demo", "occurred_at": at,
+            "arrived_at": at, "subject": {"nhs_number": family.CHILD_B},
+            "presenting_category": "injury"}  # fmt: skip
+
+
+def withdrawal(days_ago: int, service: str) -> dict[str, Any]:
+    """The father stops coming: a low concern, the agencies involved and the GPs told."""
+    on = NOW - timedelta(days=days_ago)
+    return {"event_type": "service_withdrawal", "source_org": "acute-demo",
+            "occurred_at": on.isoformat(), "subject": {"nhs_number": family.FATHER},
+            "service": service, "reason": "non_engagement",
+            "withdrawn_on": on.date().isoformat()}  # fmt: skip
+
+
+class Group:
+    """Routes events in one call of ``record_events`` (one transaction, when it can)."""
+
+    def __init__(self, demo: DemoDatabase, keys: KeyStore, households: Path) -> None:
+        self.demo = demo
+        self.publisher = CollectingPublisher()
+        self.deps = RoutingDeps(demo.sessions, keys, self.publisher,
+                                Topics.with_prefix("t."),
+                                data_keys=FileDataKeys(households))  # fmt: skip
+
+    def delivery(self, event: Event, offset: int) -> Delivery:
+        header = EventHeader(event_id=event.event_id, event_type=event.event_type,
+                             source_org=event.source_org, received_at=NOW,
+                             broker_key_id=self.deps.keys.public.hpke_key_id)  # fmt: skip
+        signed = sign_event(event, self.demo.producers[event.source_org])
+        return seal_event(signed, header, self.deps.keys.public.hpke), f"t.events/0/{offset}", NOW
+
+    async def route(self, events: list[Event], *, one_by_one: bool = False) -> None:
+        deliveries = [self.delivery(event, i) for i, event in enumerate(events)]
+        if one_by_one:
+            for delivery in deliveries:
+                await record_events([delivery], self.deps)
+            return
+        with capture_logs() as logs:
+            await record_events(deliveries, self.deps)
+        assert "batch_routed_one_by_one" not in {entry["event"] for entry in logs}
+
+    async def rules(self, event: Event) -> set[str]:
+        """The rules of the notices recorded for the event."""
+        async with self.deps.sessions() as session:
+            found = await session.scalars(select(db.NoticeRecord.rule_id).where(
+                db.NoticeRecord.event_id == str(event.event_id)))  # fmt: skip
+            return set(found)
+
+    async def recorded(self) -> dict[str, Any]:
+        """What the routing wrote, without the times its clock gave it."""
+        async with self.deps.sessions() as session:
+            notices = await session.execute(select(
+                db.NoticeRecord.notice_id, db.NoticeRecord.recipient_id, db.NoticeRecord.rule_id,
+                db.NoticeRecord.severity, db.NoticeRecord.household))  # fmt: skip
+            lines = await session.execute(select(
+                db.ChronologyEntry.household_id, db.ChronologyEntry.kind,
+                db.ChronologyEntry.event_id, db.ChronologyEntry.notice_id,
+                db.ChronologyEntry.rule_id, db.ChronologyEntry.signals,
+            ).order_by(db.ChronologyEntry.id))  # fmt: skip
+            entries = await session.execute(select(
+                audit.AuditEntry.action, audit.AuditEntry.subject_ref, audit.AuditEntry.details,
+            ).order_by(audit.AuditEntry.seq))  # fmt: skip
+            patterns = await session.execute(
+                select(db.PatternRecord.event_id, db.PatternRecord.person_id, db.PatternRecord.kind)
+            )
+            routed = await session.execute(
+                select(db.RoutedEvent.event_id, db.RoutedEvent.notices, db.RoutedEvent.position)
+            )
+        return {"notices": sorted(map(tuple, notices)), "chronology": list(map(tuple, lines)),
+                "audit": list(map(tuple, entries)), "patterns": sorted(map(tuple, patterns)),
+                "routed": sorted(map(tuple, routed))}  # fmt: skip
+
+
+def events(*payloads: dict[str, Any]) -> list[Event]:
+    return [EventAdapter.validate_python({"event_id": str(uuid.uuid4()), **p}) for p in payloads]
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> KeyStore:
+    return KeyStore.create(tmp_path / "keys")
+
+
+@pytest.fixture
+async def group(database_url: str, keys: KeyStore, tmp_path: Path) -> Any:
+    async with demo_database(database_url, NOW.date()) as demo:
+        yield Group(demo, keys, tmp_path / "households")
+
+
+class TestGroupHistory:
+    async def test_a_childs_third_attendance_counts_the_two_before_it(self, group: Group) -> None:
+        """Child B attends ED three times in two months, all three routed in one group: the
+        third is his third within twelve months (the brief: a child's third attendance
+        raises notices), counted from the two before it, which the group has not yet
+        written when it decides the third."""
+        first, second, third = events(attendance(60), attendance(30), attendance(1))
+        await group.route([first, second, third])
+        assert await group.rules(first) == set()
+        assert await group.rules(second) == set()
+        assert any(rule.startswith("ed.frequent_attender") for rule in await group.rules(third))
+
+    async def test_a_third_concern_in_three_months_reaches_the_front_door(
+        self, group: Group
+    ) -> None:
+        """Three low concerns about the father within three months, in one group: the third
+        finds the other two in the household's chronology and the front door is told of the
+        accumulation (the brief: a third concern within three months)."""
+        first, second, third = events(withdrawal(50, "Physiotherapy"),
+                                      withdrawal(30, "Physiotherapy follow-up"),
+                                      withdrawal(5, "Orthopaedic clinic"))  # fmt: skip
+        await group.route([first, second, third])
+        assert not any(r.startswith("accumulation") for r in await group.rules(second))
+        assert "accumulation.front_door" in await group.rules(third)
+
+
+class TestSameAsOneByOne:
+    async def test_a_group_records_what_one_transaction_per_event_records(
+        self, databases: Any, keys: KeyStore, tmp_path: Path
+    ) -> None:
+        """The same events routed as one group and one event per transaction leave the same
+        notices (ids, recipients, rules), chronology, audit entries, pattern records and
+        routed-event records: the group changes how they are written, not what."""
+        mixed = events(attendance(90), withdrawal(60, "Physiotherapy"), attendance(40),
+                       withdrawal(20, "Physiotherapy follow-up"), attendance(2),
+                       withdrawal(1, "Orthopaedic clinic"))  # fmt: skip
+        recorded = []
+        for one_by_one in (False, True):
+            async with demo_database(await databases.new(), NOW.date()) as demo:
+                routing = Group(demo, keys, tmp_path / f"households-{one_by_one}")
+                await routing.route(mixed, one_by_one=one_by_one)
+                recorded.append(await routing.recorded())
+        grouped, alone = recorded
+        assert grouped["notices"]  # the comparison compares something
+        assert grouped == alone
+
+
+class _KafkaDown:
+    """A publisher whose every round trip fails, as when Kafka is away."""
+
+    async def publish(self, messages: Sequence[Message]) -> None:
+        raise ConnectionError("Kafka is away")
+
+
+class TestOutboxFromMemory:
+    async def test_notices_go_out_as_sealed_and_their_records_keep_no_copy(
+        self, group: Group
+    ) -> None:
+        """The notices published after the commit are those the transaction recorded, and
+        their records are then marked published, the sealed copy dropped."""
+        [concern] = events(withdrawal(1, "Physiotherapy"))
+        notices = await route_event(group.delivery(concern, 0)[0], group.deps)
+        sent = [m for m in group.publisher.messages if m.topic == group.deps.topics.notices]
+        sealed = [SealedNotice.model_validate_json(m.value) for m in sent]
+        headers = [NoticeHeader.model_validate_json(s.header) for s in sealed]
+        assert sorted(h.notice_id for h in headers) == sorted(n.notice_id for n in notices)
+        async with group.deps.sessions() as session:
+            records = (await session.scalars(select(db.NoticeRecord))).all()
+        assert {r.notice_id for r in records} == {str(n.notice_id) for n in notices}
+        assert all(r.published_at is not None and r.sealed == "" for r in records)
+
+    async def test_notices_kafka_did_not_take_are_relayed_later(self, group: Group) -> None:
+        """Kafka away after the commit: the notices stay in the outbox, unpublished, and the
+        relay sends them, sealed as recorded, once Kafka is back."""
+        [concern] = events(withdrawal(1, "Physiotherapy"))
+        deps = replace(group.deps, publisher=_KafkaDown())
+        with pytest.raises(ConnectionError):
+            await route_event(group.delivery(concern, 0)[0], deps)
+        async with group.deps.sessions() as session:
+            kept = {r.notice_id: r.sealed for r in await session.scalars(
+                select(db.NoticeRecord).where(db.NoticeRecord.published_at.is_(None)))}  # fmt: skip
+        assert kept
+        relayed = await outbox(group.deps).relay(datetime.now(UTC) + timedelta(seconds=10))
+        assert relayed == len(kept)
+        assert sorted(m.value.decode() for m in group.publisher.messages) == sorted(kept.values())
