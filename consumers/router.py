@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from broker.adapters import audit, dead_letter_topic, metrics
 from broker.adapters.data_keys import key_name
+from broker.adapters.directory_projection import DirectoryProjection
 from broker.adapters.envelopes import open_event
 from broker.adapters.kafka import ConsumerHealth, Message, Received, consume
 from broker.bootstrap import Runtime
@@ -79,6 +80,14 @@ async def _audit_rejection(record: Received, exc: Exception, deps: RoutingDeps) 
                            deps.clock())  # fmt: skip
 
 
+async def _projection(rt: Runtime) -> DirectoryProjection:
+    """The directory in memory, loaded before the first event (kept current per transaction)."""
+    projection = DirectoryProjection()
+    async with rt.sessions() as session:
+        await projection.load(session)
+    return projection
+
+
 def dead_letter(record: Received, exc: Exception, deps: RoutingDeps) -> Message:
     fields = (
         sorted({".".join(map(str, e["loc"])) for e in exc.errors()})
@@ -127,7 +136,7 @@ async def run_router(
     routing = rt.settings.routing
     deps = RoutingDeps(rt.sessions, rt.keys, rt.publisher, rt.topics, routing.thresholds(),
                        deadline_periods=routing.deadline_periods(),
-                       data_keys=rt.data_keys)  # fmt: skip
+                       data_keys=rt.data_keys, directory=await _projection(rt))  # fmt: skip
     # A task group: if either loop fails, the other is cancelled and the process exits.
     async with asyncio.TaskGroup() as tasks:
         tasks.create_task(consume(

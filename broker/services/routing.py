@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import audit, chronology, db, event_receipts, metrics
 from broker.adapters.directory import FamilyContext, SqlDirectory
+from broker.adapters.directory_projection import DirectoryProjection
 from broker.adapters.envelopes import open_event, verified_event
 from broker.adapters.kafka import Message, Topics
 from broker.errors import EnvelopeError, ReplayedEvent
@@ -62,6 +63,7 @@ class RoutingDeps:
     clock: Callable[[], datetime] = field(default=utc_now)
     deadline_periods: Mapping[NoticeType, timedelta] = field(default_factory=lambda: OTHER_PERIODS)
     data_keys: DataKeyStore = field(kw_only=True)
+    directory: DirectoryProjection | None = field(default=None, kw_only=True)  # the router's
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ async def record_events(events: Sequence[Delivery], deps: RoutingDeps) -> list[O
     if len(events) > 1:
         try:
             async with deps.sessions.begin() as session:
-                directory = SqlDirectory(session)
+                directory = SqlDirectory(session, deps.directory)
                 decided = [await _decide_or_refuse(directory, delivery, deps)
                            for delivery in events]  # fmt: skip
                 await _audit_produced(session, decided, deps)
@@ -138,7 +140,7 @@ async def _record_alone(delivery: Delivery, deps: RoutingDeps) -> Outcome:
     sealed, position, _ = delivery
     try:
         async with deps.sessions.begin() as session:
-            decided = await _decide_or_refuse(SqlDirectory(session), delivery, deps)
+            decided = await _decide_or_refuse(SqlDirectory(session, deps.directory), delivery, deps)
             await _audit_produced(session, [decided], deps)
     except REFUSED as exc:  # found while recording: nothing of it stays
         return exc
