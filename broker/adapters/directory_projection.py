@@ -117,7 +117,7 @@ class DirectoryState:
         for source_org, local_id, person_id in rows:
             self.aliases[(source_org, local_id)] = person_id
             grouped.setdefault(person_id, []).append((source_org, local_id))
-        self.aliases_of.update((p, tuple(keys)) for p, keys in grouped.items())
+        self.aliases_of.update((p, tuple(sorted(keys))) for p, keys in grouped.items())
 
     def put_households(
         self, ids: Collection[str], areas: Iterable[tuple[str, str]], rows: Iterable[Membership]
@@ -131,7 +131,9 @@ class DirectoryState:
         grouped: dict[str, list[Membership]] = {}
         for row in rows:
             grouped.setdefault(row.household_id, []).append(row)
-        self.members.update((h, tuple(ms)) for h, ms in grouped.items())
+        self.members.update(
+            (h, tuple(sorted(ms, key=lambda m: m.person_id))) for h, ms in grouped.items()
+        )
         joined: dict[str, list[str]] = {}
         for household_id, members in grouped.items():
             for member in members:
