@@ -39,7 +39,8 @@ from schemas.events import EventType, FamilyMovingArea, PersonRef, PlanRecord, S
 from schemas.notices import PersonView, ProfessionalView
 
 if TYPE_CHECKING:
-    from broker.adapters.directory_projection import DirectoryProjection, DirectoryState
+    from broker.adapters.directory_projection import DirectoryProjection
+    from broker.adapters.directory_state import DirectoryState
 
 T = TypeVar("T", bound=db.Base)
 Column = InstrumentedAttribute[Any]
