@@ -35,7 +35,16 @@ MIB = 1024 * 1024
 PER_TRANSACTION = 25  # consumers/router.py EVENTS_PER_TRANSACTION
 
 
+# The generated people's NHS numbers are distinct numbers from the 999 test range, which holds
+# about 909,000 valid ones: a population near that size takes ever longer to draw, and one
+# beyond it never ends (tests/faults/population.py NhsNumbers). Memory grows linearly with
+# people (bytes_per_person): a million is stated from the largest size measured.
+MOST_PEOPLE = 800_000
+
+
 def measure_projection(people: int, sample: int = 2000, traced: bool = False) -> dict[str, Any]:
+    if people > MOST_PEOPLE:
+        raise ValueError(f"at most {MOST_PEOPLE} people: the NHS test range runs out")
     pop = population.population(people, datetime.now(UTC).date())
     subjects = [PersonRef(nhs_number=p.nhs_number) for p in pop.spec.people if p.nhs_number]
     named = random.Random(1).sample(subjects, min(sample, len(subjects)))
