@@ -7,6 +7,7 @@ headers, and the loop carries on.
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 
 import structlog
 from cryptography.exceptions import InvalidTag
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 
 from broker.adapters import audit, dead_letter_topic, metrics
 from broker.adapters.data_keys import key_name
+from broker.adapters.directory_projection import DirectoryProjection
 from broker.adapters.kafka import ConsumerHealth, ConsumerSpec, Received, consume
 from broker.bootstrap import Runtime
 from broker.errors import BrokerError
@@ -83,6 +85,14 @@ async def _audit_rejection(record: Received, exc: Exception, deps: RoutingDeps) 
                            deps.clock())  # fmt: skip
 
 
+async def _projection(rt: Runtime) -> DirectoryProjection:
+    """The directory in memory, loaded before the first event (kept current per transaction)."""
+    projection = DirectoryProjection()
+    async with rt.sessions() as session:
+        await projection.load(session)
+    return projection
+
+
 def dead_letter(record: Received, exc: Exception, deps: RoutingDeps) -> Message:
     fields = (
         sorted({".".join(map(str, e["loc"])) for e in exc.errors()})
@@ -128,7 +138,8 @@ async def run_router(
     rt: Runtime, stop: asyncio.Event, health: ConsumerHealth | None = None
 ) -> None:
     metrics.COMPONENT.set("router")
-    deps = rt.services.routing  # the timer's confirmations route with the same
+    # The directory in memory, loaded before the first event (kept current per transaction).
+    deps = replace(rt.services.routing, directory=await _projection(rt))
     # A task group: if either loop fails, the other is cancelled and the process exits.
     async with asyncio.TaskGroup() as tasks:
         spec = ConsumerSpec(rt.settings.kafka_bootstrap_servers, rt.topics.events,

@@ -8,13 +8,15 @@ member's GP, school and health team, the agencies involved, and every area's fro
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from broker.adapters import chronology, db
+from broker.adapters.directory_records import Membership, OwnerRow, PersonRow, PlanRow
 from broker.errors import EventNotPermitted, UnknownSigningKey
 from broker.rules.authorisation import may_publish
 from broker.rules.deadlines import OFFICE_HOURS, SchoolCalendar, WorkingHours, nation_of
@@ -37,7 +39,12 @@ from producers import crypto
 from schemas.events import EventType, FamilyMovingArea, PersonRef, PlanRecord, ServiceWithdrawal
 from schemas.notices import PersonView, ProfessionalView
 
+if TYPE_CHECKING:
+    from broker.adapters.directory_projection import DirectoryProjection
+    from broker.adapters.directory_state import DirectoryState
+
 T = TypeVar("T", bound=db.Base)
+Column = InstrumentedAttribute[Any]
 
 
 @dataclass(frozen=True)
@@ -94,50 +101,58 @@ class FamilyContext:
 
 
 class SqlDirectory:
-    def __init__(self, session: AsyncSession) -> None:
+    """The directory as routing reads and writes it. Given a router's projection, a family is
+    resolved from memory (brought up to date at the first read of the transaction); once this
+    transaction writes to the directory, it reads SQL, which sees its own writes."""
+
+    def __init__(
+        self, session: AsyncSession, projection: "DirectoryProjection | None" = None
+    ) -> None:
         self._session = session
+        self._projection = projection
+        self._refreshed = False
         self._organisations: Organisations | None = None
         # The family's people and their household roles, as read for its members: the
         # notices' views of them come from the same rows.
-        self._persons: dict[str, db.Person] = {}
+        self._persons: dict[str, PersonRow] = {}
         self._roles: dict[str, str] = {}
 
     @property
     def session(self) -> AsyncSession:
         return self._session
 
+    async def _memory(self) -> "DirectoryState | None":
+        """The projection, current as of this transaction's start, while it may be used."""
+        if self._projection is None:
+            return None
+        if not self._refreshed:
+            await self._projection.refresh(self._session)
+            self._refreshed = True
+        return self._projection.state
+
+    def _wrote(self) -> None:
+        """This transaction changes the directory: the projection does not have its writes."""
+        self._projection = None
+        self._organisations = None
+
     async def organisations(self) -> Organisations:
         """The organisations as of the last directory change: read again only after one."""
+        if self._organisations is None and await self._memory() is not None:
+            assert self._projection is not None
+            self._organisations = self._projection.organisations
         if self._organisations is None:
             version = await self._session.scalar(select(func.max(db.DirectoryChange.id))) or 0
             database = str((await self._session.connection()).engine.url)
             cached = _ORGANISATIONS.get(database)
             if cached is None or cached[0] != version:
-                cached = version, await self._read_organisations()
+                cached = version, await read_organisations(self._session)
                 _ORGANISATIONS[database] = cached
             self._organisations = cached[1]
         return self._organisations
 
-    async def _read_organisations(self) -> Organisations:
-        orgs = {o.id: OrgRecord(o.id, o.name, o.kind, o.area, o.phone, o.session_start,
-                                o.opens_at, o.closes_at)
-                for o in await self._all(db.Organisation)}  # fmt: skip
-        contacts = [(c.role, _contact_record(c)) for c in await self._all(db.Contact)]
-        terms: dict[str, list[tuple[date, date]]] = {}
-        for t in await self._all(db.SchoolTerm):
-            terms.setdefault(t.org_id, []).append((t.starts_on, t.ends_on))
-        keys = {(k.org_id, k.key_id): SigningKeyRecord(k.public_key, k.valid_from, k.valid_until)
-                for k in await self._all(db.OrgSigningKey)}  # fmt: skip
-        return Organisations(
-            orgs=orgs,
-            contacts={(c.org_id, role): c for role, c in contacts},
-            contacts_by_id={c.contact_id: c for _, c in contacts},
-            terms={org: tuple(sorted(spans)) for org, spans in terms.items()},
-            signing_keys=keys,
-            working_hours={o.id: working_hours_of(o) for o in orgs.values() if o.opens_at},
-        )
-
     async def match(self, person: PersonRef, source_org: str) -> str | None:
+        if (memory := await self._memory()) is not None:
+            return memory.match(person, source_org)
         if person.local_id:
             alias = await self._session.get(db.PersonAlias, (source_org, person.local_id))
             if alias is not None:
@@ -205,36 +220,33 @@ class SqlDirectory:
 
     async def _ties_of(self, people: Iterable[str]) -> tuple[Tie, ...]:
         """Every tie with one of these people at either end."""
+        if (memory := await self._memory()) is not None:
+            return memory.ties_of(people)
         ids = list(people)
         either_end = or_(
             db.Relationship.person_id.in_(ids), db.Relationship.related_person_id.in_(ids)
         )
         return tuple(
             Tie(r.person_id, r.kind, r.related_person_id, r.parental_responsibility)
-            for r in await self._all(db.Relationship, either_end)
+            for r in await self._all(db.Relationship, either_end, order=_TIE_ORDER)
         )
 
-    async def _households_with(self, people: Iterable[str]) -> Sequence[db.HouseholdMember]:
+    async def _households_with(self, people: Iterable[str]) -> Sequence[Membership]:
         """Every member of every household these people belong to."""
+        if (memory := await self._memory()) is not None:
+            return memory.households_with(people)
         homes = select(db.HouseholdMember.household_id).where(
             db.HouseholdMember.person_id.in_(list(people))
         )
-        return await self._all(db.HouseholdMember, db.HouseholdMember.household_id.in_(homes))
+        rows = await self._all(db.HouseholdMember, db.HouseholdMember.household_id.in_(homes),
+                               order=_MEMBER_ORDER)  # fmt: skip
+        return [Membership(r.household_id, r.person_id, r.role) for r in rows]
 
     async def _member_records(
-        self, rows: Sequence[db.HouseholdMember], people: set[str], ties: Sequence[Tie]
+        self, rows: Sequence[Membership], people: set[str], ties: Sequence[Tie]
     ) -> list[Member]:
-        persons = {p.id: p for p in await self._all(db.Person, db.Person.id.in_(people))}
+        persons, registrations, involved, areas = await self._member_facts(rows, people)
         self._persons, self._roles = persons, {r.person_id: r.role for r in rows}
-        registrations: dict[str, dict[str, str]] = {}
-        for reg in await self._all(db.Registration, db.Registration.person_id.in_(people)):
-            registrations.setdefault(reg.person_id, {})[reg.kind] = reg.org_id
-        involved: dict[str, list[str]] = {}
-        open_involvements = db.Involvement.person_id.in_(people), db.Involvement.closed_on.is_(None)
-        for inv in await self._all(db.Involvement, *open_involvements):
-            involved.setdefault(inv.person_id, []).append(inv.org_id)
-        areas = {h.id: h.area for h in await self._all(
-            db.Household, db.Household.id.in_({r.household_id for r in rows}))}  # fmt: skip
         placed = [(r.person_id, r.role, r.household_id) for r in rows]
         placed += [(p, _role_by_ties(p, ties), "") for p in people
                    if p not in {r.person_id for r in rows}]  # fmt: skip
@@ -253,11 +265,37 @@ class SqlDirectory:
             for person_id, role, household_id in placed
         ]
 
+    async def _member_facts(self, rows: Sequence[Membership], people: set[str]) -> tuple[
+        dict[str, PersonRow], dict[str, dict[str, str]], dict[str, list[str]], dict[str, str]
+    ]:  # fmt: skip
+        """The members' records, their registrations by kind, the organisations with an open
+        involvement, and their households' areas."""
+        homes = {r.household_id for r in rows}
+        if (memory := await self._memory()) is not None:
+            return (
+                {p: memory.people[p] for p in people if p in memory.people},
+                {p: dict(memory.registrations.get(p, ())) for p in people},
+                {p: list(memory.involved.get(p, ())) for p in people},
+                {h: memory.areas[h] for h in homes if h in memory.areas},
+            )
+        people_rows = await self._all(db.Person, db.Person.id.in_(people))
+        persons = {p.id: _person_row(p) for p in people_rows}
+        registrations: dict[str, dict[str, str]] = {}
+        for reg in await self._all(db.Registration, db.Registration.person_id.in_(people)):
+            registrations.setdefault(reg.person_id, {})[reg.kind] = reg.org_id
+        involved: dict[str, list[str]] = {}
+        open_involvements = db.Involvement.person_id.in_(people), db.Involvement.closed_on.is_(None)
+        for inv in await self._all(db.Involvement, *open_involvements, order=_INVOLVEMENT_ORDER):
+            involved.setdefault(inv.person_id, []).append(inv.org_id)
+        areas = {h.id: h.area for h in await self._all(db.Household, db.Household.id.in_(homes))}
+        return persons, registrations, involved, areas
+
     async def record_move(
         self, households: Iterable[str], to_area: str | None, moved_on: date
     ) -> list[str]:
         """The household's area becomes the destination; the one it left becomes history.
         Answers the households whose area changed, for the directory's change log."""
+        self._wrote()
         moved = []
         for household_id in households:
             home = await self._session.get(db.Household, household_id)
@@ -286,6 +324,7 @@ class SqlDirectory:
         step_down = event.step_down
         if step_down is None or family.subject is None:
             return []
+        self._wrote()
         named = [(True, step_down.lead_professional.org_id)] + [
             (False, o.org_id) for o in step_down.action_owners
         ]
@@ -321,6 +360,7 @@ class SqlDirectory:
         kept as its owner only where already linked to the family: a publisher's list must
         not make anyone a plan owner (trust.py). Answers the plans written, for the
         directory's change log."""
+        self._wrote()
         linked = linked_orgs(family)
         written = []
         for index, listed in enumerate(event.plans):
@@ -341,38 +381,41 @@ class SqlDirectory:
         await self._session.flush()
         return written
 
-    async def _all(self, model: type[T], *where: ColumnElement[bool]) -> Sequence[T]:
-        return (await self._session.scalars(select(model).where(*where))).all()
+    async def _all(
+        self, model: type[T], *where: ColumnElement[bool], order: Sequence[Column] = ()
+    ) -> Sequence[T]:
+        return (await self._session.scalars(select(model).where(*where).order_by(*order))).all()
 
     async def _plans(self, people: set[str]) -> tuple[PlanView, ...]:
-        plans = await self._all(db.Plan, db.Plan.person_id.in_(people))
+        return tuple(_plan_view(p) for p in await self._plan_rows(people))
+
+    async def _plan_rows(self, people: set[str]) -> Sequence[PlanRow]:
+        """The people's plans with their owners, by plan id."""
+        if (memory := await self._memory()) is not None:
+            return memory.plans_for(people)
+        plans = await self._all(db.Plan, db.Plan.person_id.in_(people), order=[db.Plan.id])
         if not plans:
             return ()
-        owners: dict[str, list[db.PlanOwner]] = {}
-        for owner in await self._all(db.PlanOwner, db.PlanOwner.plan_id.in_([p.id for p in plans])):
-            owners.setdefault(owner.plan_id, []).append(owner)
-        return tuple(
-            PlanView(
-                plan_id=p.id, person_id=p.person_id, kind=p.kind, started_on=p.started_on,
-                ended_on=p.ended_on, step_down_until=p.step_down_until,
-                lead_org=next((o.org_id for o in owners.get(p.id, []) if o.is_lead), None),
-                owner_orgs=tuple(o.org_id for o in owners.get(p.id, []) if not o.is_lead),
-                # The people a directory import names; an event's are only in its notices.
-                lead=next((_professional(o) for o in owners.get(p.id, [])
-                           if o.is_lead and not _from_event(p.id)), None),
-                action_owners=tuple(_professional(o) for o in owners.get(p.id, [])
-                                    if not o.is_lead and not _from_event(p.id)),
-                if_concerns_return=p.if_concerns_return,
+        owners: dict[str, list[OwnerRow]] = {}
+        for o in await self._all(db.PlanOwner, db.PlanOwner.plan_id.in_([p.id for p in plans]),
+                                 order=_OWNER_ORDER):  # fmt: skip
+            owners.setdefault(o.plan_id, []).append(
+                OwnerRow(o.position, o.is_lead, o.name, o.role, o.org_id, o.phone, o.email)
             )
-            for p in plans
-        )  # fmt: skip
+        return [PlanRow(p.id, p.person_id, p.kind, p.started_on, p.ended_on, p.step_down_until,
+                        p.if_concerns_return, tuple(owners.get(p.id, ())))
+                for p in plans]  # fmt: skip
 
     async def _views(self, people: set[str]) -> dict[str, PersonView]:
         if not people:
             return {}
         persons = self._persons
         if not people <= persons.keys():
-            persons = {p.id: p for p in await self._all(db.Person, db.Person.id.in_(people))}
+            if (memory := await self._memory()) is not None:
+                persons = {p: memory.people[p] for p in people if p in memory.people}
+            else:
+                rows = await self._all(db.Person, db.Person.id.in_(people))
+                persons = {p.id: _person_row(p) for p in rows}
         return {
             p.id: PersonView(
                 given_name=p.given_name,
@@ -445,7 +488,58 @@ def _from_event(plan_id: str) -> bool:
     return plan_id.startswith((STEP_DOWN_PLAN, LISTED_PLAN))
 
 
-def _professional(owner: db.PlanOwner) -> ProfessionalView:
+def _plan_view(p: PlanRow) -> PlanView:
+    return PlanView(
+        plan_id=p.id, person_id=p.person_id, kind=p.kind, started_on=p.started_on,
+        ended_on=p.ended_on, step_down_until=p.step_down_until,
+        lead_org=next((o.org_id for o in p.owners if o.is_lead), None),
+        owner_orgs=tuple(o.org_id for o in p.owners if not o.is_lead),
+        # The people a directory import names; an event's are only in its notices.
+        lead=next((_professional(o) for o in p.owners
+                   if o.is_lead and not _from_event(p.id)), None),
+        action_owners=tuple(_professional(o) for o in p.owners
+                            if not o.is_lead and not _from_event(p.id)),
+        if_concerns_return=p.if_concerns_return,
+    )  # fmt: skip
+
+
+def _person_row(p: db.Person) -> PersonRow:
+    return PersonRow(p.id, p.nhs_number, p.upn, p.given_name, p.family_name, p.date_of_birth)
+
+
+# Rows in key order, as the projection keeps them: both ways resolve the same family.
+_TIE_ORDER = (db.Relationship.person_id, db.Relationship.kind, db.Relationship.related_person_id)
+_MEMBER_ORDER = (db.HouseholdMember.household_id, db.HouseholdMember.person_id)
+_INVOLVEMENT_ORDER = (db.Involvement.person_id, db.Involvement.org_id, db.Involvement.opened_on)
+_OWNER_ORDER = (db.PlanOwner.plan_id, db.PlanOwner.position)
+
+
+async def read_organisations(session: AsyncSession) -> Organisations:
+    """Every organisation with its contacts, school terms and signing keys."""
+
+    async def every(model: type[T]) -> Sequence[T]:
+        return (await session.scalars(select(model))).all()
+
+    orgs = {o.id: OrgRecord(o.id, o.name, o.kind, o.area, o.phone, o.session_start,
+                            o.opens_at, o.closes_at)
+            for o in await every(db.Organisation)}  # fmt: skip
+    contacts = [(c.role, _contact_record(c)) for c in await every(db.Contact)]
+    terms: dict[str, list[tuple[date, date]]] = {}
+    for t in await every(db.SchoolTerm):
+        terms.setdefault(t.org_id, []).append((t.starts_on, t.ends_on))
+    keys = {(k.org_id, k.key_id): SigningKeyRecord(k.public_key, k.valid_from, k.valid_until)
+            for k in await every(db.OrgSigningKey)}  # fmt: skip
+    return Organisations(
+        orgs=orgs,
+        contacts={(c.org_id, role): c for role, c in contacts},
+        contacts_by_id={c.contact_id: c for _, c in contacts},
+        terms={org: tuple(sorted(spans)) for org, spans in terms.items()},
+        signing_keys=keys,
+        working_hours={o.id: working_hours_of(o) for o in orgs.values() if o.opens_at},
+    )
+
+
+def _professional(owner: OwnerRow) -> ProfessionalView:
     return ProfessionalView(name=owner.name, role=owner.role, org_id=owner.org_id,
                             phone=owner.phone, email=owner.email)  # fmt: skip
 

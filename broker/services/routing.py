@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import audit, chronology, db, metrics
 from broker.adapters.directory import FamilyContext, SqlDirectory
+from broker.adapters.directory_projection import DirectoryProjection
 from broker.adapters.group_state import GroupState
 from broker.adapters.kafka import Topics
 from broker.errors import EnvelopeError, ReplayedEvent
@@ -65,6 +66,7 @@ class RoutingDeps:
     clock: Callable[[], datetime] = field(default=utc_now)
     deadline_periods: Mapping[NoticeType, timedelta] = field(default_factory=lambda: OTHER_PERIODS)
     data_keys: DataKeyStore = field(kw_only=True)
+    directory: DirectoryProjection | None = field(default=None, kw_only=True)  # the router's
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,7 @@ async def _record_group(
     one after the other against that and what the group's earlier events added, written
     all together at the end, the audit entries last."""
     state = await GroupState.load(session, _event_ids(events))
-    directory = SqlDirectory(session)
+    directory = SqlDirectory(session, deps.directory)
     # The session's rows (notices and their companions) go in once, at the end: what a later
     # event reads back of the group's earlier ones is in ``state``, and the directory writes
     # a few events make (a move, a step-down, a plan, a proposal) flush themselves.

@@ -57,6 +57,7 @@ from sqlalchemy import select
 
 from broker.adapters import db
 from broker.adapters.data_keys import FileDataKeys
+from broker.adapters.directory_projection import DirectoryProjection
 from broker.adapters.kafka import Topics
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.fixtures import partnership
@@ -392,12 +393,14 @@ async def run_scenario(scenario: Scenario, limits: Thresholds = Thresholds()) ->
             async with sessions.begin() as session:
                 await load_directory(session, spec, actor="scenario")
             publisher = CollectingPublisher()
+            projection = DirectoryProjection()  # as a router holds it: scenarios exercise it
             results: list[StepResult] = []
             for index, step in enumerate(scenario.steps):
                 at = scenario.start + timedelta(days=step.after_days)
                 deps = RoutingDeps(sessions, keys, publisher, Topics.with_prefix("scenario."),
                                    limits, clock=_fixed(at),
-                                   data_keys=FileDataKeys(Path(work) / "households"))  # fmt: skip
+                                   data_keys=FileDataKeys(Path(work) / "households"),
+                                   directory=projection)  # fmt: skip
                 results.append(
                     await _run_step(
                         scenario, index, step, at, deps, publisher, recipients, producers,

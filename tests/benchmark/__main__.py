@@ -5,6 +5,7 @@ gateway   the HTTP gateway alone
 scale     ``run`` over a grid of router instances and partitions
 import    the directory through the bulk import, timed (records/s)
 delivery  the delivery worker alone: ms per notice (needs KAFKA_BOOTSTRAP_SERVERS)
+projection the router's directory in memory: load seconds, memory, resolutions per second
 """
 
 import asyncio
@@ -19,6 +20,7 @@ import typer
 
 from tests.benchmark.delivery import measure_delivery
 from tests.benchmark.directory_import import measure_import
+from tests.benchmark.projection import measure_projection
 from tests.benchmark.run import Load, run, run_gateway_mode
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
@@ -120,6 +122,17 @@ def import_command(
     """The directory loaded through the bulk import into an empty database, timed."""
     _quiet_logs()
     _print(measure_import(people, postgres, per_record))
+
+
+@app.command()
+def projection(
+    people: People = 100_000,
+    sample: Annotated[int, typer.Option(min=1, help="families resolved each way")] = 2_000,
+    traced: Annotated[bool, typer.Option(help="also the bytes tracemalloc sees")] = False,
+) -> None:
+    """The router's directory in memory: load time, memory, resolutions per second."""
+    _quiet_logs()
+    _print(measure_projection(people, sample, traced))
 
 
 @app.command()

@@ -18,9 +18,10 @@ from support import DemoDatabase, demo_database
 
 from broker.adapters import audit, db
 from broker.adapters.data_keys import FileDataKeys
-from broker.adapters.kafka import Message, Topics
+from broker.adapters.kafka import Topics
 from broker.demo import family
 from broker.keys import KeyStore
+from broker.ports import Message
 from broker.services.routing import Delivery, RoutingDeps, outbox, record_events, route_event
 from broker.services.scenario import CollectingPublisher
 from producers.envelopes import seal_event, sign_event

@@ -1,0 +1,248 @@
+"""The directory in memory (adapters/directory_projection.py), on SQLite and on PostgreSQL:
+a family resolved from the projection is the family SQL resolves, and a projection kept
+current from the change log, whatever wrote to the directory, equals one loaded afresh."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from broker.adapters import db
+from broker.adapters.directory import FamilyContext, SqlDirectory, read_organisations
+from broker.adapters.directory_projection import DirectoryProjection, read_state
+from broker.adapters.unit_of_work import SqlUnitOfWork
+from broker.keys import audit_key
+from broker.services import directory_admin as admin
+from broker.services import proposals
+from broker.services.directory_bulk import bulk_load_directory
+from schemas.directory import (
+    DirectorySpec,
+    HouseholdSpec,
+    InvolvementSpec,
+    PersonSpec,
+    PlanOwnerSpec,
+    PlanSpec,
+    RegistrationSpec,
+    RelationshipSpec,
+)
+from schemas.events import FamilyMovingArea, PersonRef
+from tests.benchmark import population
+from tests.faults.population import Household
+
+pytestmark = pytest.mark.integration
+
+Sessions = async_sessionmaker[AsyncSession]
+TODAY = date(2026, 11, 30)
+PEOPLE = 200
+POP = population.population(PEOPLE, TODAY)
+
+
+@pytest.fixture
+async def sessions(database_url: str, tmp_path: Path) -> AsyncIterator[Sessions]:
+    engine = db.make_engine(database_url)
+    sessions = db.sessions(engine, audit_key(tmp_path / "keys"))
+    async with sessions.begin() as session:
+        await bulk_load_directory(SqlUnitOfWork.joined(session), _with_plans_and_ties(POP.spec),
+                                  actor="test")  # fmt: skip
+    yield sessions
+    await engine.dispose()
+
+
+def _with_plans_and_ties(spec: DirectorySpec) -> DirectorySpec:
+    """The generated directory, with plans (owners included) and stated sibling ties."""
+    homes = POP.households[:20]
+    owner = PlanOwnerSpec(name="A. Worker", role="social worker", org_id=homes[0].school)
+    plans = tuple(
+        PlanSpec(id=f"plan-{h.id}", person_id=h.pupil.id, kind="child_in_need",
+                 area="E09000099", started_on=date(2026, 1, 5), lead_professional=owner,
+                 action_owners=(owner,) if i % 2 else ())
+        for i, h in enumerate(homes)
+    )  # fmt: skip
+    ties = tuple(
+        RelationshipSpec(person_id=h.pupil.id, kind="sibling_of",
+                         related_person_id=h.young_child.id)
+        for h in homes[::3]
+    )  # fmt: skip
+    return spec.model_copy(update={"plans": plans, "relationships": ties})
+
+
+def refs(home: Household) -> list[list[PersonRef]]:
+    """The ways an event names people of this household: each alone, a parent and a child,
+    and someone the directory does not know beside one it does."""
+    stranger = PersonRef(given_name="Not", family_name="Known", nhs_number="9990000026")
+    people = (home.mother, home.father, home.pupil, home.young_child)
+    named = [[PersonRef(nhs_number=p.nhs_number)] for p in people]
+    named.append([PersonRef(nhs_number=home.mother.nhs_number),
+                  PersonRef(nhs_number=home.pupil.nhs_number)])  # fmt: skip
+    named.append([PersonRef(nhs_number=home.father.nhs_number), stranger])
+    named.append([stranger])
+    return named
+
+
+async def both_ways(
+    sessions: Sessions, projection: DirectoryProjection, named: list[PersonRef], source: str
+) -> tuple[FamilyContext, FamilyContext]:
+    async with sessions() as session:
+        from_sql = await SqlDirectory(session).family_for(named, source)
+    async with sessions() as session:
+        from_memory = await SqlDirectory(session, projection).family_for(named, source)
+    return from_sql, from_memory
+
+
+async def loaded(sessions: Sessions) -> DirectoryProjection:
+    projection = DirectoryProjection()
+    async with sessions() as session:
+        await projection.load(session)
+    return projection
+
+
+async def assert_current(sessions: Sessions, projection: DirectoryProjection) -> None:
+    """Refreshed from the change log, the projection holds what a fresh load would."""
+    async with sessions() as session:
+        await projection.refresh(session)
+        assert projection.state == await read_state(session)
+        assert projection.organisations == await read_organisations(session)
+
+
+class TestSameFamilies:
+    async def test_every_household_resolves_identically(self, sessions: Sessions) -> None:
+        """For every household of a generated directory (plans, stated and derived ties
+        included), each way of naming its people gives the same FamilyContext from the
+        projection as from SQL."""
+        projection = await loaded(sessions)
+        compared = 0
+        for home in POP.households:
+            for named in refs(home):
+                from_sql, from_memory = await both_ways(sessions, projection, named, home.school)
+                assert from_memory == from_sql, (home.id, named)
+                compared += 1
+        assert compared == 7 * len(POP.households)
+
+    async def test_resolution_reads_no_directory_table(self, sessions: Sessions) -> None:
+        """With the projection current, resolving a family reads only the change log (the
+        refresh) and the household chronology, never a directory table."""
+        projection = await loaded(sessions)
+        home = POP.households[0]
+        statements: list[str] = []
+        async with sessions() as session:
+            from sqlalchemy import event
+
+            engine = session.bind.sync_engine  # type: ignore[union-attr]
+
+            def seen(*args: object) -> None:
+                statements.append(str(args[2]))
+
+            event.listen(engine, "before_cursor_execute", seen)
+            try:
+                await SqlDirectory(session, projection).family_for(
+                    [PersonRef(nhs_number=home.pupil.nhs_number)], home.school
+                )
+            finally:
+                event.remove(engine, "before_cursor_execute", seen)
+        tables = {"people", "households", "household_members", "relationships", "plans",
+                  "registrations", "involvements", "organisations", "contacts"}  # fmt: skip
+        read = [s for s in statements if any(f" {t}" in s.split("FROM", 1)[-1] for t in tables)]
+        assert not read, read
+
+
+Write = Callable[[AsyncSession], Awaitable[object]]
+HOME, OTHER = POP.households[0], POP.households[1]
+
+
+def _household(
+    home: Household, leaving: str | None = None, joining: str | None = None
+) -> HouseholdSpec:
+    members = [(p.id, role) for p, role in ((home.mother, "parent_or_carer"),
+               (home.father, "parent_or_carer"), (home.pupil, "child"),
+               (home.young_child, "child")) if p.id != leaving]  # fmt: skip
+    if joining:
+        members.append((joining, "parent_or_carer"))
+    return HouseholdSpec.model_validate(
+        {"id": home.id, "area": "E09000099",
+         "members": [{"person_id": p, "role": r} for p, r in members]}
+    )  # fmt: skip
+
+
+# Every way the directory is written, each through the function that writes it.
+WRITES: dict[str, Write] = {
+    "person's NHS number changes": lambda s: admin.put_person(
+        s, PersonSpec(id=HOME.mother.id, nhs_number="9990000018", given_name="New"), "t"),
+    "parent moves out, another joins": lambda s: admin.put_household(
+        s, _household(HOME, leaving=HOME.father.id, joining=OTHER.father.id), "t"),
+    "tie stated": lambda s: admin.put_relationship(s, RelationshipSpec(
+        person_id=OTHER.mother.id, kind="parent_of", related_person_id=HOME.pupil.id,
+        parental_responsibility=True), "t"),
+    "tie removed": lambda s: admin.delete_relationship(
+        s, HOME.mother.id, "parent_of", HOME.pupil.id, "t"),
+    "registration changes": lambda s: admin.put_registration(s, RegistrationSpec(
+        person_id=HOME.pupil.id, kind="school", org_id=OTHER.school), "t"),
+    "registration removed": lambda s: admin.delete_registration(s, HOME.pupil.id, "school", "t"),
+    "involvement opened": lambda s: admin.put_involvement(s, InvolvementSpec(
+        person_id=HOME.mother.id, org_id=OTHER.mental_health, opened_on=date(2026, 3, 1)), "t"),
+    "plan made": lambda s: admin.put_plan(s, PlanSpec(
+        id="plan-new", person_id=HOME.young_child.id, kind="early_help", area="E09000099",
+        started_on=date(2026, 2, 1)), "t"),
+    "bulk import of a few records": lambda s: bulk_load_directory(
+        SqlUnitOfWork.joined(s), DirectorySpec(
+            people=(PersonSpec(id="newcomer", nhs_number="9990000034"),),
+            households=(_household(OTHER, joining="newcomer"),)), actor="t"),
+    "bulk import of the whole directory again, changed": lambda s: bulk_load_directory(
+        SqlUnitOfWork.joined(s), POP.spec.model_copy(update={"people": tuple(
+            p.model_copy(update={"given_name": "Renamed"}) for p in POP.spec.people)}),
+        actor="t"),
+}  # fmt: skip
+
+
+class TestKeptCurrent:
+    @pytest.mark.parametrize("write", WRITES.values(), ids=WRITES.keys())
+    async def test_a_directory_write_reaches_the_projection(
+        self, sessions: Sessions, write: Write
+    ) -> None:
+        """Whatever writes to the directory names its record in the change log, and the
+        projection refreshed from the log equals one loaded afresh."""
+        projection = await loaded(sessions)
+        async with sessions.begin() as session:
+            await write(session)
+        await assert_current(sessions, projection)
+
+    async def test_a_move_routing_applies_reaches_the_projection(self, sessions: Sessions) -> None:
+        """A move applied by routing (proposals.apply: households' areas, their history)
+        reaches the projection, and the moved family resolves alike both ways."""
+        projection = await loaded(sessions)
+        named = [PersonRef(nhs_number=HOME.pupil.nhs_number)]
+        async with sessions.begin() as session:
+            directory = SqlDirectory(session, projection)
+            family = (await directory.family_for(named, HOME.school)).family
+            move = FamilyMovingArea(
+                event_type="family_moving_area", source_org="fd-demo",
+                event_id="00000000-0000-4000-8000-000000000001",
+                occurred_at=datetime(2026, 11, 30, tzinfo=UTC),
+                correlation_id="00000000-0000-4000-8000-000000000002",
+                members=tuple(named), from_authority="E09000099",
+                to_authority=population.NEIGHBOUR_AREA, moved_on=TODAY,
+            )  # fmt: skip
+            await proposals.apply(directory, move, family, actor="fd-demo")
+            # The transaction that wrote reads its own writes.
+            moved = (await directory.family_for(named, HOME.school)).family
+            assert moved.area == population.NEIGHBOUR_AREA
+        await assert_current(sessions, projection)
+        from_sql, from_memory = await both_ways(sessions, projection, named, HOME.school)
+        assert from_memory == from_sql
+        assert from_memory.family.area == population.NEIGHBOUR_AREA
+
+    async def test_a_rolled_back_write_leaves_the_projection_as_it_was(
+        self, sessions: Sessions
+    ) -> None:
+        """A transaction rolled back changes nothing in the projection."""
+        projection = await loaded(sessions)
+        before = projection.state
+        async with sessions() as session:
+            await admin.put_plan(session, PlanSpec(
+                id="plan-never", person_id=HOME.pupil.id, kind="early_help", area="E09000099",
+                started_on=date(2026, 2, 1)), "t")  # fmt: skip
+            await session.rollback()
+        await assert_current(sessions, projection)
+        assert "plan-never" not in projection.state.plans
+        assert projection.state == before
