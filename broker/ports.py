@@ -219,6 +219,11 @@ class DirectoryRows(Protocol):
         """Removes every row whose ``column`` holds one of ``values``."""
         ...
 
+    # Directory records one at a time (directory_admin)
+    async def delete_keys(self, table: DirectoryTable, keys: Sequence[TableRow]) -> None:
+        """Removes the rows under these primary keys (each key names every key column)."""
+        ...
+
     async def log_changes(self, changes: Sequence[DirectoryChangeEntry]) -> None: ...
 
     async def changes_for(self, entity: str, entity_id: str) -> list[DirectoryChangeEntry]:

@@ -504,6 +504,11 @@ class FakeDirectoryRows(SnapshotStore):
         kept = {k: r for k, r in self.table(table).items() if r[column] not in set(values)}
         self.rows[table] = kept
 
+    # Directory records one at a time (directory_admin)
+    async def delete_keys(self, table: DirectoryTable, keys: Sequence[TableRow]) -> None:
+        for key in keys:
+            self.table(table).pop(self._key(table, key), None)
+
     async def log_changes(self, changes: Sequence[DirectoryChangeEntry]) -> None:
         log = self.table("directory_changes")
         for change in changes:
