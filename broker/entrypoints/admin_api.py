@@ -42,6 +42,7 @@ from broker.entrypoints import auth, http_errors
 from broker.entrypoints.app import ErrorTable, create_app
 from broker.entrypoints.key_change_notices import KeyChange
 from broker.keys import PROCESS_KEYS, audit_key
+from broker.ports import UnitOfWork
 from broker.services import directory_admin as admin
 from broker.services import key_changes
 from broker.services.directory_bulk import Progress, bulk_load_directory
@@ -139,8 +140,8 @@ async def import_folder(
                                                     webhook_networks=networks,
                                                     progress=progress)  # fmt: skip
         except admin.UnsealableKey as refused:
-            async with sessions.begin() as session:
-                await admin.record_refusal(session, operator, refused)
+            async with SqlUnitOfWork(sessions) as uow:
+                await admin.record_refusal(uow, operator, refused)
             raise
     finally:
         await engine.dispose()
@@ -224,8 +225,8 @@ def _add_registration_routes(app: FastAPI) -> None:
     async def delete_registration(
         request: Request, caller: auth.Administrator, person_id: str, kind: str
     ) -> Changed:
-        async with _sessions(request).begin() as session:
-            await admin.delete_registration(session, person_id, kind, caller.org_id)
+        async with SqlUnitOfWork(_sessions(request)) as uow:
+            await admin.delete_registration(uow, person_id, kind, caller.org_id)
         return Changed(id=admin.registration_id(person_id, kind), action="deleted")
 
 
@@ -254,8 +255,8 @@ def _add_relationship_routes(app: FastAPI) -> None:
         kind: str,
         related_person_id: str,
     ) -> Changed:
-        async with _sessions(request).begin() as session:
-            await admin.delete_relationship(session, person_id, kind, related_person_id,
+        async with SqlUnitOfWork(_sessions(request)) as uow:
+            await admin.delete_relationship(uow, person_id, kind, related_person_id,
                                             caller.org_id)  # fmt: skip
         return Changed(id=admin.relationship_id(person_id, kind, related_person_id),
                        action="deleted")  # fmt: skip
@@ -321,12 +322,12 @@ def _add_key_change_routes(app: FastAPI) -> None:
 async def _put(
     request: Request,
     caller: Principal,
-    put: Callable[[AsyncSession, S, str], Awaitable[Outcome]],
+    put: Callable[[UnitOfWork, S, str], Awaitable[Outcome]],
     spec: S,
     record_id: str,
 ) -> Changed:
-    async with _sessions(request).begin() as session:
-        action = await put(session, spec, caller.org_id)
+    async with SqlUnitOfWork(_sessions(request)) as uow:
+        action = await put(uow, spec, caller.org_id)
     return Changed(id=record_id, action=action)
 
 
@@ -376,9 +377,9 @@ async def _unsealable_key(request: Request, exc: Exception) -> JSONResponse:
     field = admin.UnsealableKey.field
     message = str(exc) if isinstance(exc, admin.UnsealableKey) else "cannot be sealed to"
     if isinstance(exc, admin.UnsealableKey):
-        async with _sessions(request).begin() as session:
+        async with SqlUnitOfWork(_sessions(request)) as uow:
             caller = getattr(request.state, "caller", "unknown administrator")
-            await admin.record_refusal(session, caller, exc)
+            await admin.record_refusal(uow, caller, exc)
     return http_errors.unprocessable(
         [http_errors.field_error(f"body.{field}", message, "unsealable_key")]
     )

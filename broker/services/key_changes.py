@@ -32,6 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import audit, db
+from broker.adapters.unit_of_work import SqlUnitOfWork  # until key_changes is on ports
 from broker.delivery.webhook_targets import Network
 from broker.errors import DirectoryError
 from broker.services import directory_admin as admin
@@ -95,7 +96,7 @@ async def put_organisation(
 ) -> Outcome | Pending:
     """Applies the organisation at once, or holds it when its signing keys change."""
     if not await _signing_keys_change(session, spec):
-        return await admin.put_organisation(session, spec, actor)
+        return await admin.put_organisation(SqlUnitOfWork.joined(session), spec, actor)
     key_ids = [row["key_id"] for row in admin.signing_key_rows(spec)]
     return await _hold(session, "organisation", spec.id, spec.id, spec, key_ids, actor, now)
 
@@ -106,8 +107,8 @@ async def put_contact(
 ) -> Outcome | Pending:  # fmt: skip
     """Applies the contact at once, or (checked first) holds it when it brings a key."""
     if not await _recipient_key_changes(session, spec):
-        return await admin.put_contact(session, spec, actor, webhook_networks)
-    await admin.check_contact(session, spec, webhook_networks)
+        return await admin.put_contact(SqlUnitOfWork.joined(session), spec, actor, webhook_networks)
+    await admin.check_contact(SqlUnitOfWork.joined(session), spec, webhook_networks)
     key_ids = [recipient_keys.key_id(spec.hpke_public_key)]
     return await _hold(session, "contact", spec.id, spec.org_id, spec, key_ids, actor, now)
 
@@ -142,10 +143,14 @@ async def approve(
         raise OwnChange(change_id, approver)
     if change.entity == "organisation":
         organisation = OrganisationSpec.model_validate_json(change.spec)
-        outcome = await admin.put_organisation(session, organisation, approver)
+        outcome = await admin.put_organisation(
+            SqlUnitOfWork.joined(session), organisation, approver
+        )
     else:
         contact = ContactSpec.model_validate_json(change.spec)
-        outcome = await admin.put_contact(session, contact, approver, webhook_networks)
+        outcome = await admin.put_contact(
+            SqlUnitOfWork.joined(session), contact, approver, webhook_networks
+        )
     change.approved_by, change.approved_at = approver, now
     await session.flush()
     await audit.append(session, "key_change_approved", approver, f"organisation:{change.org_id}",
@@ -202,7 +207,7 @@ async def hold_import(
             organisations.append(org)
     for contact in spec.contacts:
         if await _held_in_import(session, contact, known):
-            await admin.check_contact(session, contact, webhook_networks)
+            await admin.check_contact(SqlUnitOfWork.joined(session), contact, webhook_networks)
             key_ids = [recipient_keys.key_id(contact.hpke_public_key)]
             held.append(await _hold(session, "contact", contact.id, contact.org_id, contact,
                                     key_ids, operator, now))  # fmt: skip

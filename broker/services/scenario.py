@@ -389,8 +389,8 @@ async def run_scenario(scenario: Scenario, limits: Thresholds = Thresholds()) ->
             keys = KeyStore.create(Path(work) / "keys")
             sessions = db.sessions(engine, audit_key(Path(work) / "keys"))
             spec, recipients, producers = _directory(scenario)
-            async with sessions.begin() as session:
-                await load_directory(session, spec, actor="scenario")
+            async with SqlUnitOfWork(sessions) as uow:
+                await load_directory(uow, spec, actor="scenario")
             publisher = CollectingPublisher()
             results: list[StepResult] = []
             for index, step in enumerate(scenario.steps):
