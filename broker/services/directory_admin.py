@@ -25,7 +25,15 @@ from broker.delivery.webhook_targets import Network, refused_host
 from broker.errors import DirectoryError
 from broker.ports import AuditRecord, UnitOfWork
 from broker.services.directory_changes import DuplicateValue, Outcome, RecordNotFound
-from broker.services.directory_writes import find, log, put_row, record, replace_rows, require
+from broker.services.directory_writes import (
+    find,
+    log,
+    put_row,
+    record,
+    replace_rows,
+    require,
+    whole,
+)
 from producers import crypto, recipient_keys
 from schemas.directory import (
     ContactSpec,
@@ -166,7 +174,7 @@ async def put_household(uow: UnitOfWork, spec: HouseholdSpec, actor: str) -> Out
         delta.fields.append("members")
     area = {"household_id": spec.id, "area": spec.area}
     if await find(uow, "household_areas", area) is None:
-        await uow.directory_rows.insert("household_areas", [area])
+        await uow.directory_rows.insert("household_areas", [whole(uow, "household_areas", area)])
     await _derive_parent_links(uow, spec)
     return await log(uow, actor, "household", spec.id, delta)
 
