@@ -231,6 +231,48 @@ class DirectoryRows(Protocol):
         ...
 
 
+# Key changes held for a second administrator (key_changes)
+
+
+@dataclass(frozen=True)
+class KeyChangeView:
+    """A change to keys on record, held until another administrator approves it: ``spec`` is
+    the record as sent (organisational data and public keys only), ``key_ids`` comma-joined."""
+
+    id: str
+    entity: str
+    entity_id: str
+    org_id: str
+    spec: str
+    key_ids: str
+    requested_by: str
+    requested_at: datetime
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    withdrawn_by: str | None = None
+    withdrawn_at: datetime | None = None
+
+
+class KeyChanges(Protocol):
+    async def add(self, change: KeyChangeView) -> None: ...
+
+    async def get_for_update(self, change_id: str) -> KeyChangeView | None:
+        """The change, held against another approval or withdrawal until the unit ends."""
+        ...
+
+    async def mark_approved(self, change_id: str, approver: str, at: datetime) -> None: ...
+
+    async def mark_withdrawn(self, change_id: str, administrator: str, at: datetime) -> None: ...
+
+    async def awaiting(self, requested_after: datetime) -> list[KeyChangeView]:
+        """Changes neither approved nor withdrawn, asked for after that moment, oldest first."""
+        ...
+
+    async def concerning(self, org_id: str) -> list[KeyChangeView]:
+        """The organisation's changes, whatever became of them, newest first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over the broker's stores. Each store a service needs is an
     attribute of the unit of work, typed by its protocol in this module (read-only: the SQL
@@ -273,6 +315,10 @@ class UnitOfWork(Protocol):
 
     @property
     def full_views(self) -> "FullViews": ...
+
+    # Key changes (key_changes)
+    @property
+    def key_changes(self) -> KeyChanges: ...
 
     async def __aenter__(self) -> Self: ...
 
