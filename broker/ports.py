@@ -219,10 +219,57 @@ class DirectoryRows(Protocol):
         """Removes every row whose ``column`` holds one of ``values``."""
         ...
 
+    # Directory records one at a time (directory_admin)
+    async def delete_keys(self, table: DirectoryTable, keys: Sequence[TableRow]) -> None:
+        """Removes the rows under these primary keys (each key names every key column)."""
+        ...
+
     async def log_changes(self, changes: Sequence[DirectoryChangeEntry]) -> None: ...
 
     async def changes_for(self, entity: str, entity_id: str) -> list[DirectoryChangeEntry]:
         """The change log's entries for one record, oldest first."""
+        ...
+
+
+# Key changes held for a second administrator (key_changes)
+
+
+@dataclass(frozen=True)
+class KeyChangeView:
+    """A change to keys on record, held until another administrator approves it: ``spec`` is
+    the record as sent (organisational data and public keys only), ``key_ids`` comma-joined."""
+
+    id: str
+    entity: str
+    entity_id: str
+    org_id: str
+    spec: str
+    key_ids: str
+    requested_by: str
+    requested_at: datetime
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    withdrawn_by: str | None = None
+    withdrawn_at: datetime | None = None
+
+
+class KeyChanges(Protocol):
+    async def add(self, change: KeyChangeView) -> None: ...
+
+    async def get_for_update(self, change_id: str) -> KeyChangeView | None:
+        """The change, held against another approval or withdrawal until the unit ends."""
+        ...
+
+    async def mark_approved(self, change_id: str, approver: str, at: datetime) -> None: ...
+
+    async def mark_withdrawn(self, change_id: str, administrator: str, at: datetime) -> None: ...
+
+    async def awaiting(self, requested_after: datetime) -> list[KeyChangeView]:
+        """Changes neither approved nor withdrawn, asked for after that moment, oldest first."""
+        ...
+
+    async def concerning(self, org_id: str) -> list[KeyChangeView]:
+        """The organisation's changes, whatever became of them, newest first."""
         ...
 
 
@@ -268,6 +315,10 @@ class UnitOfWork(Protocol):
 
     @property
     def full_views(self) -> "FullViews": ...
+
+    # Key changes (key_changes)
+    @property
+    def key_changes(self) -> KeyChanges: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -34,6 +34,7 @@ from support import OrgTokens, event_source, inbox_owner
 
 from broker import migrations
 from broker.adapters import db
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime, runtime
 from broker.config import Settings, TopicSettings
 from broker.demo import family
@@ -309,10 +310,8 @@ async def directory(
     engine = db.make_engine(settings.database_url)
     await db.create_schema(engine)
     public = {cid: pair.public_text for cid, pair in recipient_pairs.items()}
-    async with db.sessions(engine, audit_key(settings.keys_dir)).begin() as session:
-        await load_directory(
-            session, family.directory(public, datetime.now(UTC).date(), producer_keys)
-        )
+    async with SqlUnitOfWork(db.sessions(engine, audit_key(settings.keys_dir))) as uow:
+        await load_directory(uow, family.directory(public, datetime.now(UTC).date(), producer_keys))
     await engine.dispose()
 
 

@@ -21,6 +21,7 @@ from broker.ports import (
     DirectoryTable,
     ExpiredQueueEntry,
     InboxEntry,
+    KeyChangeView,
     Message,
     NoticeRecordView,
     QueuedEvent,
@@ -504,6 +505,11 @@ class FakeDirectoryRows(SnapshotStore):
         kept = {k: r for k, r in self.table(table).items() if r[column] not in set(values)}
         self.rows[table] = kept
 
+    # Directory records one at a time (directory_admin)
+    async def delete_keys(self, table: DirectoryTable, keys: Sequence[TableRow]) -> None:
+        for key in keys:
+            self.table(table).pop(self._key(table, key), None)
+
     async def log_changes(self, changes: Sequence[DirectoryChangeEntry]) -> None:
         log = self.table("directory_changes")
         for change in changes:
@@ -512,6 +518,38 @@ class FakeDirectoryRows(SnapshotStore):
     async def changes_for(self, entity: str, entity_id: str) -> list[DirectoryChangeEntry]:
         logged = [row["change"] for row in self.table("directory_changes").values()]
         return [c for c in logged if (c.entity, c.entity_id) == (entity, entity_id)]
+
+
+# Key changes (key_changes)
+
+
+class FakeKeyChanges(SnapshotStore):
+    def _changes(self) -> dict[str, KeyChangeView]:
+        return self.rows.setdefault("changes", {})  # type: ignore[return-value]
+
+    async def add(self, change: KeyChangeView) -> None:
+        self._changes()[change.id] = change
+
+    async def get_for_update(self, change_id: str) -> KeyChangeView | None:
+        return self._changes().get(change_id)
+
+    async def mark_approved(self, change_id: str, approver: str, at: datetime) -> None:
+        changes = self._changes()
+        changes[change_id] = replace(changes[change_id], approved_by=approver, approved_at=at)
+
+    async def mark_withdrawn(self, change_id: str, administrator: str, at: datetime) -> None:
+        changes = self._changes()
+        changes[change_id] = replace(changes[change_id], withdrawn_by=administrator,
+                                     withdrawn_at=at)  # fmt: skip
+
+    async def awaiting(self, requested_after: datetime) -> list[KeyChangeView]:
+        open_ = [c for c in self._changes().values() if c.approved_at is None
+                 and c.withdrawn_at is None and c.requested_at > requested_after]  # fmt: skip
+        return sorted(open_, key=lambda c: c.requested_at)
+
+    async def concerning(self, org_id: str) -> list[KeyChangeView]:
+        theirs = [c for c in self._changes().values() if c.org_id == org_id]
+        return sorted(theirs, key=lambda c: c.requested_at, reverse=True)
 
 
 class FakeUnitOfWork:
@@ -534,6 +572,8 @@ class FakeUnitOfWork:
         self.retention = FakeRetentionStore()
         self.steps_owed = FakeStepsOwed()
         self.full_views = FakeFullViews()
+        # Key changes (key_changes)
+        self.key_changes = FakeKeyChanges()
 
     async def __aenter__(self) -> Self:
         return self
@@ -558,6 +598,8 @@ class FakeUnitOfWork:
         self.retention.end(committed=exc is None)
         self.steps_owed.end(committed=exc is None)
         self.full_views.end(committed=exc is None)
+        # Key changes (key_changes)
+        self.key_changes.end(commit=exc is None)
         return False
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import db, tokens
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.demo import family
 from broker.rules.deadlines import is_working_time
 from broker.services.directory_admin import load_directory
@@ -195,7 +196,9 @@ async def demo_database(
     # An audit key of its own: these tests drive the services directly, never audit-verify.
     sessions = db.sessions(engine, secrets.token_bytes(32))
     async with sessions.begin() as session:
-        await load_directory(session, spec.model_copy(update={"contacts": contacts}))
+        await load_directory(
+            SqlUnitOfWork.joined(session), spec.model_copy(update={"contacts": contacts})
+        )
     try:
         yield DemoDatabase(sessions, recipients, producers)
     finally:

@@ -74,6 +74,15 @@ class SqlDirectoryRows:
             await self._session.execute(delete(model).where(getattr(model, column).in_(part)))
         self._written()
 
+    # Directory records one at a time (directory_admin)
+    async def delete_keys(self, table: DirectoryTable, keys: Sequence[TableRow]) -> None:
+        model = MODELS[table]
+        for key in keys:
+            found = [getattr(model, name) == key[name] for name in shape_of(table).key]
+            await self._session.execute(delete(model).where(*found))
+        if keys:
+            self._written()
+
     async def log_changes(self, changes: Sequence[DirectoryChangeEntry]) -> None:
         rows = [{"at": c.at, "actor": c.actor, "entity": c.entity, "entity_id": c.entity_id,
                  "action": c.action, "fields": ",".join(c.fields)} for c in changes]  # fmt: skip

@@ -16,6 +16,7 @@ from broker.adapters import audit
 from broker.adapters.chronology_store import SqlChronologies
 from broker.adapters.directory_rows import SqlDirectoryRows
 from broker.adapters.inbox_store import SqlInboxStore
+from broker.adapters.key_change_store import SqlKeyChanges
 from broker.adapters.matched_events import SqlMatchedEvents
 from broker.adapters.notice_store import SqlNoticeRecords, SqlRecipientDirectory
 from broker.adapters.retention_store import SqlRetentionStore
@@ -120,6 +121,11 @@ class SqlUnitOfWork:
     @property
     def full_views(self) -> SqlFullViews:
         return SqlFullViews(self.session)
+
+    # Key changes (key_changes)
+    @property
+    def key_changes(self) -> SqlKeyChanges:
+        return SqlKeyChanges(self.session)
 
     async def __aenter__(self) -> Self:
         self._session = self._sessions()

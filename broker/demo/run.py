@@ -24,6 +24,7 @@ from rich.console import Console
 from sqlalchemy import func, select
 
 from broker.adapters import db
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.demo import family
 from broker.demo.show import show_inbox
 from broker.keys import KeyStore, audit_key
@@ -112,9 +113,9 @@ async def _load_directory(
     if hours:
         console.print(f"For the demo, the front door opens at {hours[0]:%H:%M} today: until "
                       "then its emergency duty team answers for it.")  # fmt: skip
-    async with db.sessions(engine, key).begin() as session:
+    async with SqlUnitOfWork(db.sessions(engine, key)) as uow:
         spec = family.directory(public, now.date(), producers, front_door_hours=hours)
-        await load_directory(session, spec)
+        await load_directory(uow, spec)
     await engine.dispose()
 
 

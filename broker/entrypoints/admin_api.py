@@ -42,6 +42,7 @@ from broker.entrypoints import auth, http_errors
 from broker.entrypoints.app import ErrorTable, Process, create_app
 from broker.entrypoints.key_change_notices import KeyChange
 from broker.keys import PROCESS_KEYS, audit_key
+from broker.ports import UnitOfWork
 from broker.services import directory_admin as admin
 from broker.services import key_changes
 from broker.services.directory_bulk import Progress, bulk_load_directory
@@ -65,7 +66,7 @@ from schemas.directory import (
 )
 
 S = TypeVar("S")
-KeyedPut = Callable[[AsyncSession, S, str, datetime], Awaitable[Outcome | key_changes.Pending]]
+KeyedPut = Callable[[UnitOfWork, S, str, datetime], Awaitable[Outcome | key_changes.Pending]]
 
 
 class Changed(BaseModel):
@@ -132,14 +133,14 @@ async def import_folder(
         sessions = db.sessions(engine, audit_key(settings.keys_dir))
         try:
             async with SqlUnitOfWork(sessions) as uow:
-                spec, held = await key_changes.hold_import(uow.session, spec, operator, _now(),
+                spec, held = await key_changes.hold_import(uow, spec, operator, _now(),
                                                            networks)  # fmt: skip
                 summary = await bulk_load_directory(uow, spec, actor=operator,
                                                     webhook_networks=networks,
                                                     progress=progress)  # fmt: skip
         except admin.UnsealableKey as refused:
-            async with sessions.begin() as session:
-                await admin.record_refusal(session, operator, refused)
+            async with SqlUnitOfWork(sessions) as uow:
+                await admin.record_refusal(uow, operator, refused)
             raise
     finally:
         await engine.dispose()
@@ -223,8 +224,8 @@ def _add_registration_routes(app: FastAPI) -> None:
     async def delete_registration(
         request: Request, caller: auth.Administrator, person_id: str, kind: str
     ) -> Changed:
-        async with _sessions(request).begin() as session:
-            await admin.delete_registration(session, person_id, kind, caller.org_id)
+        async with SqlUnitOfWork(_sessions(request)) as uow:
+            await admin.delete_registration(uow, person_id, kind, caller.org_id)
         return Changed(id=admin.registration_id(person_id, kind), action="deleted")
 
 
@@ -253,8 +254,8 @@ def _add_relationship_routes(app: FastAPI) -> None:
         kind: str,
         related_person_id: str,
     ) -> Changed:
-        async with _sessions(request).begin() as session:
-            await admin.delete_relationship(session, person_id, kind, related_person_id,
+        async with SqlUnitOfWork(_sessions(request)) as uow:
+            await admin.delete_relationship(uow, person_id, kind, related_person_id,
                                             caller.org_id)  # fmt: skip
         return Changed(id=admin.relationship_id(person_id, kind, related_person_id),
                        action="deleted")  # fmt: skip
@@ -268,7 +269,7 @@ def _add_bulk_routes(app: FastAPI) -> None:
         """Applies a whole directory in one transaction: all of it, or none of it (none when
         it would change any keys: those go one record at a time, for a second approval)."""
         async with SqlUnitOfWork(_sessions(request)) as uow:
-            await key_changes.check_import(uow.session, spec)
+            await key_changes.check_import(uow, spec)
             summary = await bulk_load_directory(
                 uow, spec, actor=caller.org_id,
                 webhook_networks=request.app.state.webhook_networks,
@@ -291,8 +292,8 @@ def _add_key_change_routes(app: FastAPI) -> None:
     async def pending_key_changes(request: Request, _: auth.Administrator) -> list[KeyChange]:
         """Key changes awaiting a second administrator (not withdrawn nor expired), oldest
         first."""
-        async with _sessions(request)() as session:
-            rows = await key_changes.pending(session, _now(), request.app.state.key_expiry)
+        async with SqlUnitOfWork(_sessions(request)) as uow:
+            rows = await key_changes.pending(uow, _now(), request.app.state.key_expiry)
         return [KeyChange.of(row) for row in rows]
 
     @app.post(base + "/{change_id}/approval", response_model=Changed)
@@ -301,8 +302,8 @@ def _add_key_change_routes(app: FastAPI) -> None:
     ) -> Changed:
         """Applies the change, for any administrator but the one who asked for it, unless
         it was withdrawn or has expired (409)."""
-        async with _sessions(request).begin() as session:
-            done = await key_changes.approve(session, change_id, caller.org_id, _now(),
+        async with SqlUnitOfWork(_sessions(request)) as uow:
+            done = await key_changes.approve(uow, change_id, caller.org_id, _now(),
                                              request.app.state.webhook_networks,
                                              request.app.state.key_expiry)  # fmt: skip
         return Changed(id=done.entity_id, action=done.outcome)
@@ -312,20 +313,20 @@ def _add_key_change_routes(app: FastAPI) -> None:
         request: Request, caller: auth.Administrator, change_id: str
     ) -> Changed:
         """Withdraws a pending change, for the administrator who asked for it alone."""
-        async with _sessions(request).begin() as session:
-            await key_changes.withdraw(session, change_id, caller.org_id, _now())
+        async with SqlUnitOfWork(_sessions(request)) as uow:
+            await key_changes.withdraw(uow, change_id, caller.org_id, _now())
         return Changed(id=change_id, action="deleted")
 
 
 async def _put(
     request: Request,
     caller: Principal,
-    put: Callable[[AsyncSession, S, str], Awaitable[Outcome]],
+    put: Callable[[UnitOfWork, S, str], Awaitable[Outcome]],
     spec: S,
     record_id: str,
 ) -> Changed:
-    async with _sessions(request).begin() as session:
-        action = await put(session, spec, caller.org_id)
+    async with SqlUnitOfWork(_sessions(request)) as uow:
+        action = await put(uow, spec, caller.org_id)
     return Changed(id=record_id, action=action)
 
 
@@ -333,8 +334,8 @@ async def _put_keys(
     request: Request, caller: Principal, put: KeyedPut[S], spec: S, record_id: str
 ) -> Changed | JSONResponse:
     """A record that may carry keys: applied (200), or held for approval (202)."""
-    async with _sessions(request).begin() as session:
-        action = await put(session, spec, caller.org_id, _now())
+    async with SqlUnitOfWork(_sessions(request)) as uow:
+        action = await put(uow, spec, caller.org_id, _now())
     if isinstance(action, key_changes.Pending):
         held = PendingChange(id=record_id, change_id=action.change_id)
         return JSONResponse(held.model_dump(), status_code=status.HTTP_202_ACCEPTED)
@@ -375,9 +376,9 @@ async def _unsealable_key(request: Request, exc: Exception) -> JSONResponse:
     field = admin.UnsealableKey.field
     message = str(exc) if isinstance(exc, admin.UnsealableKey) else "cannot be sealed to"
     if isinstance(exc, admin.UnsealableKey):
-        async with _sessions(request).begin() as session:
+        async with SqlUnitOfWork(_sessions(request)) as uow:
             caller = getattr(request.state, "caller", "unknown administrator")
-            await admin.record_refusal(session, caller, exc)
+            await admin.record_refusal(uow, caller, exc)
     return http_errors.unprocessable(
         [http_errors.field_error(f"body.{field}", message, "unsealable_key")]
     )

@@ -13,9 +13,10 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from broker.adapters import db
 from broker.adapters.tokens import NotAuthorised
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.entrypoints import auth
+from broker.ports import KeyChangeView
 from broker.services import key_changes
 
 router = APIRouter()
@@ -35,7 +36,7 @@ class KeyChange(BaseModel):
     withdrawn_at: datetime | None = None
 
     @classmethod
-    def of(cls, row: db.PendingKeyChange) -> "KeyChange":
+    def of(cls, row: KeyChangeView) -> "KeyChange":
         return cls(change_id=row.id, entity=row.entity, entity_id=row.entity_id,
                    org_id=row.org_id, key_ids=row.key_ids.split(","),
                    requested_by=row.requested_by, requested_at=row.requested_at,
@@ -49,5 +50,5 @@ async def key_changes_of(
 ) -> list[KeyChange]:
     if caller.org_id != org_id:
         raise NotAuthorised("an organisation sees only its own key changes")
-    async with request.app.state.rt.sessions() as session:
-        return [KeyChange.of(row) for row in await key_changes.concerning(session, org_id)]
+    async with SqlUnitOfWork(request.app.state.rt.sessions) as uow:
+        return [KeyChange.of(row) for row in await key_changes.concerning(uow, org_id)]

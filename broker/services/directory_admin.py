@@ -21,21 +21,18 @@ from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from broker.adapters import audit, db
 from broker.delivery.webhook_targets import Network, refused_host
 from broker.errors import DirectoryError
-from broker.services.directory_changes import (
-    DuplicateValue,
-    Outcome,
-    RecordNotFound,
+from broker.ports import AuditRecord, UnitOfWork
+from broker.services.directory_changes import DuplicateValue, Outcome, RecordNotFound
+from broker.services.directory_writes import (
+    find,
     log,
     put_row,
     record,
     replace_rows,
     require,
+    whole,
 )
 from producers import crypto, recipient_keys
 from schemas.directory import (
@@ -82,7 +79,7 @@ class UnsafeWebhook(DirectoryError):
         self.contact_id = contact_id
 
 
-async def put_organisation(session: AsyncSession, spec: OrganisationSpec, actor: str) -> Outcome:
+async def put_organisation(uow: UnitOfWork, spec: OrganisationSpec, actor: str) -> Outcome:
     values = {
         "name": spec.name,
         "kind": spec.kind,
@@ -92,46 +89,46 @@ async def put_organisation(session: AsyncSession, spec: OrganisationSpec, actor:
         "opens_at": clock_text(spec.opens_at),
         "closes_at": clock_text(spec.closes_at),
     }
-    delta = await put_row(session, db.Organisation, {"id": spec.id}, values)
+    delta = await put_row(uow, "organisations", {"id": spec.id}, values)
     terms = [{"org_id": spec.id, **term.model_dump()} for term in spec.terms]
-    if await replace_rows(session, db.SchoolTerm, db.SchoolTerm.org_id == spec.id, terms):
+    if await replace_rows(uow, "school_terms", "org_id", spec.id, terms):
         delta.fields.append("terms")
-    if "signing_keys" in spec.model_fields_set and await _replace_signing_keys(session, spec):
+    if "signing_keys" in spec.model_fields_set and await _replace_signing_keys(uow, spec):
         delta.fields.append("signing_keys")
-    return await log(session, actor, "organisation", spec.id, delta)
+    return await log(uow, actor, "organisation", spec.id, delta)
 
 
-async def _replace_signing_keys(session: AsyncSession, spec: OrganisationSpec) -> bool:
+async def _replace_signing_keys(uow: UnitOfWork, spec: OrganisationSpec) -> bool:
     """Only a record that states its signing keys (an empty list included) replaces them: a
     CSV file has no column for them, and re-importing one must not take an organisation's
     keys away (every event it signs would then be refused)."""
     keys = signing_key_rows(spec)
-    return await replace_rows(session, db.OrgSigningKey, db.OrgSigningKey.org_id == spec.id, keys)
+    return await replace_rows(uow, "org_signing_keys", "org_id", spec.id, keys)
 
 
-async def record_refusal(session: AsyncSession, actor: str, refused: UnsealableKey) -> None:
+async def record_refusal(uow: UnitOfWork, actor: str, refused: UnsealableKey) -> None:
     """A refused key is audited (the contact and the field, never the key), in a transaction
     of its own: the refused change itself was rolled back."""
-    await audit.append(session, "directory_change_refused", actor, f"contact:{refused.contact_id}",
-                       {"reason": "unsealable_key", "field": refused.field},
-                       datetime.now(UTC))  # fmt: skip
+    details = {"reason": "unsealable_key", "field": refused.field}
+    refusal = AuditRecord("directory_change_refused", actor, f"contact:{refused.contact_id}",
+                          details)  # fmt: skip
+    await uow.audit.append(refusal, datetime.now(UTC))
 
 
 async def check_contact(
-    session: AsyncSession, spec: ContactSpec, webhook_networks: Sequence[Network] = ()
+    uow: UnitOfWork, spec: ContactSpec, webhook_networks: Sequence[Network] = ()
 ) -> None:
     """Raises what putting this contact would: its organisation missing, a webhook into a
     network it may not reach, a key nothing can be sealed to, or another contact in the same
     role."""
-    await require(session, db.Organisation, "organisation", spec.org_id)
+    await require(uow, "organisations", "organisation", spec.org_id)
     host = urlsplit(spec.webhook_url).hostname if spec.webhook_url else None
     if host and refused_host(host, webhook_networks):
         raise UnsafeWebhook(spec.id)
     if not recipient_keys.can_seal_to(spec.hpke_public_key):
         raise UnsealableKey(spec.id)
-    same_role = (db.Contact.org_id == spec.org_id) & (db.Contact.role == spec.role)
-    clash = select(db.Contact.id).where(same_role, db.Contact.id != spec.id).limit(1)
-    if await session.scalar(clash) is not None:
+    colleagues = await uow.directory_rows.select_in("contacts", "org_id", [spec.org_id])
+    if any(c["role"] == spec.role and c["id"] != spec.id for c in colleagues):
         raise DuplicateValue("contact at this organisation", "role")
 
 
@@ -149,97 +146,98 @@ def clock_text(moment: time | None) -> str | None:
 
 
 async def put_contact(
-    session: AsyncSession, spec: ContactSpec, actor: str, webhook_networks: Sequence[Network] = ()
+    uow: UnitOfWork, spec: ContactSpec, actor: str, webhook_networks: Sequence[Network] = ()
 ) -> Outcome:
-    await check_contact(session, spec, webhook_networks)
+    await check_contact(uow, spec, webhook_networks)
     key = recipient_keys.key_id(spec.hpke_public_key)
     values = spec.model_dump(exclude={"id"}) | {"key_id": key}
-    delta = await put_row(session, db.Contact, {"id": spec.id}, values)
-    return await log(session, actor, "contact", spec.id, delta)
+    delta = await put_row(uow, "contacts", {"id": spec.id}, values)
+    return await log(uow, actor, "contact", spec.id, delta)
 
 
-async def put_person(session: AsyncSession, spec: PersonSpec, actor: str) -> Outcome:
-    for name, column in (("nhs_number", db.Person.nhs_number), ("upn", db.Person.upn)):
+async def put_person(uow: UnitOfWork, spec: PersonSpec, actor: str) -> Outcome:
+    for name in ("nhs_number", "upn"):
         value = getattr(spec, name)
-        clash = select(db.Person.id).where(column == value, db.Person.id != spec.id).limit(1)
-        if value is not None and await session.scalar(clash) is not None:
+        holders = await uow.directory_rows.select_in("people", name, [value]) if value else []
+        if any(holder["id"] != spec.id for holder in holders):
             raise DuplicateValue("person", name)
-    delta = await put_row(session, db.Person, {"id": spec.id}, spec.model_dump(exclude={"id"}))
-    return await log(session, actor, "person", spec.id, delta)
+    delta = await put_row(uow, "people", {"id": spec.id}, spec.model_dump(exclude={"id"}))
+    return await log(uow, actor, "person", spec.id, delta)
 
 
-async def put_household(session: AsyncSession, spec: HouseholdSpec, actor: str) -> Outcome:
+async def put_household(uow: UnitOfWork, spec: HouseholdSpec, actor: str) -> Outcome:
     for member in spec.members:
-        await require(session, db.Person, "person", member.person_id)
-    delta = await put_row(session, db.Household, {"id": spec.id}, {"area": spec.area})
+        await require(uow, "people", "person", member.person_id)
+    delta = await put_row(uow, "households", {"id": spec.id}, {"area": spec.area})
     members = [{"household_id": spec.id, **m.model_dump()} for m in spec.members]
-    owner = db.HouseholdMember.household_id == spec.id
-    if await replace_rows(session, db.HouseholdMember, owner, members):
+    if await replace_rows(uow, "household_members", "household_id", spec.id, members):
         delta.fields.append("members")
-    if await session.get(db.HouseholdArea, {"household_id": spec.id, "area": spec.area}) is None:
-        session.add(db.HouseholdArea(household_id=spec.id, area=spec.area))
-    await _derive_parent_links(session, spec)
-    return await log(session, actor, "household", spec.id, delta)
+    area = {"household_id": spec.id, "area": spec.area}
+    if await find(uow, "household_areas", area) is None:
+        await uow.directory_rows.insert("household_areas", [whole(uow, "household_areas", area)])
+    await _derive_parent_links(uow, spec)
+    return await log(uow, actor, "household", spec.id, delta)
 
 
-async def _derive_parent_links(session: AsyncSession, spec: HouseholdSpec) -> None:
+async def _derive_parent_links(uow: UnitOfWork, spec: HouseholdSpec) -> None:
     """Each parent or carer living with a child is that child's parent, a tie that outlasts
     the household: a parent who moves out is still told about the child. A tie already
     stated (with its parental responsibility) is left as it is."""
     adults = [m.person_id for m in spec.members if m.role == "parent_or_carer"]
     children = [m.person_id for m in spec.members if m.role == "child"]
-    for adult in adults:
-        for child in children:
-            key = {"person_id": adult, "kind": "parent_of", "related_person_id": child}
-            if adult != child and await session.get(db.Relationship, key) is None:
-                session.add(db.Relationship(**key, derived=True))
-    await session.flush()
+    ties = await uow.directory_rows.select_in("relationships", "person_id", adults)
+    stated = {(t["person_id"], t["kind"], t["related_person_id"]) for t in ties}
+    shape = uow.directory_rows.shape("relationships")
+    derived = [
+        dict(shape.defaults) | {"person_id": adult, "kind": "parent_of",
+                                "related_person_id": child, "derived": True}
+        for adult in adults for child in children
+        if adult != child and (adult, "parent_of", child) not in stated
+    ]  # fmt: skip
+    await uow.directory_rows.insert("relationships", derived)
 
 
-async def put_relationship(session: AsyncSession, spec: RelationshipSpec, actor: str) -> Outcome:
+async def put_relationship(uow: UnitOfWork, spec: RelationshipSpec, actor: str) -> Outcome:
     """States a parent or sibling tie; stating a derived one makes it stated."""
-    await require(session, db.Person, "person", spec.person_id)
-    await require(session, db.Person, "person", spec.related_person_id)
+    await require(uow, "people", "person", spec.person_id)
+    await require(uow, "people", "person", spec.related_person_id)
     key = spec.model_dump(include={"person_id", "kind", "related_person_id"})
     values = {"parental_responsibility": spec.parental_responsibility, "derived": False}
-    delta = await put_row(session, db.Relationship, key, values)
-    return await log(session, actor, "relationship", relationship_id(**key), delta)
+    delta = await put_row(uow, "relationships", key, values)
+    return await log(uow, actor, "relationship", relationship_id(**key), delta)
 
 
 async def delete_relationship(
-    session: AsyncSession, person_id: str, kind: str, related_person_id: str, actor: str
+    uow: UnitOfWork, person_id: str, kind: str, related_person_id: str, actor: str
 ) -> None:
     """Removes a tie; RecordNotFound when there is none."""
     key = {"person_id": person_id, "kind": kind, "related_person_id": related_person_id}
-    row = await session.get(db.Relationship, key)
-    if row is None:
+    if await find(uow, "relationships", key) is None:
         raise RecordNotFound("relationship", relationship_id(**key))
-    await session.delete(row)
-    await record(session, actor, "relationship", relationship_id(**key), "deleted", ["kind"])
+    await uow.directory_rows.delete_keys("relationships", [key])
+    await record(uow, actor, "relationship", relationship_id(**key), "deleted", ["kind"])
 
 
 def relationship_id(person_id: str, kind: str, related_person_id: str) -> str:
     return f"{person_id}/{kind}/{related_person_id}"
 
 
-async def put_registration(session: AsyncSession, spec: RegistrationSpec, actor: str) -> Outcome:
-    await require(session, db.Person, "person", spec.person_id)
-    await require(session, db.Organisation, "organisation", spec.org_id)
+async def put_registration(uow: UnitOfWork, spec: RegistrationSpec, actor: str) -> Outcome:
+    await require(uow, "people", "person", spec.person_id)
+    await require(uow, "organisations", "organisation", spec.org_id)
     key = {"person_id": spec.person_id, "kind": spec.kind}
-    delta = await put_row(session, db.Registration, key, {"org_id": spec.org_id})
-    return await log(
-        session, actor, "registration", registration_id(spec.person_id, spec.kind), delta
-    )
+    delta = await put_row(uow, "registrations", key, {"org_id": spec.org_id})
+    return await log(uow, actor, "registration", registration_id(spec.person_id, spec.kind), delta)
 
 
-async def delete_registration(session: AsyncSession, person_id: str, kind: str, actor: str) -> None:
+async def delete_registration(uow: UnitOfWork, person_id: str, kind: str, actor: str) -> None:
     """Removes a person's registration of this kind; RecordNotFound when there is none."""
-    row = await session.get(db.Registration, {"person_id": person_id, "kind": kind})
-    if row is None:
+    key = {"person_id": person_id, "kind": kind}
+    if await find(uow, "registrations", key) is None:
         raise RecordNotFound("registration", registration_id(person_id, kind))
-    await session.delete(row)
+    await uow.directory_rows.delete_keys("registrations", [key])
     await record(
-        session, actor, "registration", registration_id(person_id, kind), "deleted", ["org_id"]
+        uow, actor, "registration", registration_id(person_id, kind), "deleted", ["org_id"]
     )
 
 
@@ -247,28 +245,28 @@ def registration_id(person_id: str, kind: str) -> str:
     return f"{person_id}/{kind}"
 
 
-async def put_involvement(session: AsyncSession, spec: InvolvementSpec, actor: str) -> Outcome:
+async def put_involvement(uow: UnitOfWork, spec: InvolvementSpec, actor: str) -> Outcome:
     """Opens or changes an involvement; setting ``closed_on`` closes it."""
-    await require(session, db.Person, "person", spec.person_id)
-    await require(session, db.Organisation, "organisation", spec.org_id)
+    await require(uow, "people", "person", spec.person_id)
+    await require(uow, "organisations", "organisation", spec.org_id)
     key = spec.model_dump(exclude={"closed_on"})
-    delta = await put_row(session, db.Involvement, key, {"closed_on": spec.closed_on})
+    delta = await put_row(uow, "involvements", key, {"closed_on": spec.closed_on})
     entity_id = f"{spec.person_id}/{spec.org_id}/{spec.opened_on.isoformat()}"
-    return await log(session, actor, "involvement", entity_id, delta)
+    return await log(uow, actor, "involvement", entity_id, delta)
 
 
-async def put_plan(session: AsyncSession, spec: PlanSpec, actor: str) -> Outcome:
+async def put_plan(uow: UnitOfWork, spec: PlanSpec, actor: str) -> Outcome:
     """Creates or replaces a plan with its owners: the lead professional first, then the
     action owners, in the order given."""
-    await require(session, db.Person, "person", spec.person_id)
+    await require(uow, "people", "person", spec.person_id)
     owners = plan_owners(spec)
     for owner in owners:
-        await require(session, db.Organisation, "organisation", owner["org_id"])
+        await require(uow, "organisations", "organisation", owner["org_id"])
     values = spec.model_dump(exclude={"id", "lead_professional", "action_owners"})
-    delta = await put_row(session, db.Plan, {"id": spec.id}, values)
-    if await replace_rows(session, db.PlanOwner, db.PlanOwner.plan_id == spec.id, owners):
+    delta = await put_row(uow, "plans", {"id": spec.id}, values)
+    if await replace_rows(uow, "plan_owners", "plan_id", spec.id, owners):
         delta.fields.append("owners")
-    return await log(session, actor, "plan", spec.id, delta)
+    return await log(uow, actor, "plan", spec.id, delta)
 
 
 def plan_owners(spec: PlanSpec) -> list[dict[str, Any]]:
@@ -281,32 +279,32 @@ def plan_owners(spec: PlanSpec) -> list[dict[str, Any]]:
 
 
 async def load_directory(
-    session: AsyncSession, spec: DirectorySpec, *, actor: str = "import",
+    uow: UnitOfWork, spec: DirectorySpec, *, actor: str = "import",
     webhook_networks: Sequence[Network] = (),
 ) -> ImportSummary:  # fmt: skip
     """Creates or replaces every record in ``spec``, referenced records first; answers how
     many of each kind were created, updated or unchanged."""
     summary: ImportSummary = {}
     contacts = partial(put_contact, webhook_networks=webhook_networks)
-    await _each(session, actor, summary, "organisations", put_organisation, spec.organisations)
-    await _each(session, actor, summary, "contacts", contacts, spec.contacts)
-    await _each(session, actor, summary, "people", put_person, spec.people)
-    await _each(session, actor, summary, "households", put_household, spec.households)
-    await _each(session, actor, summary, "relationships", put_relationship, spec.relationships)
-    await _each(session, actor, summary, "registrations", put_registration, spec.registrations)
-    await _each(session, actor, summary, "involvements", put_involvement, spec.involvements)
-    await _each(session, actor, summary, "plans", put_plan, spec.plans)
+    await _each(uow, actor, summary, "organisations", put_organisation, spec.organisations)
+    await _each(uow, actor, summary, "contacts", contacts, spec.contacts)
+    await _each(uow, actor, summary, "people", put_person, spec.people)
+    await _each(uow, actor, summary, "households", put_household, spec.households)
+    await _each(uow, actor, summary, "relationships", put_relationship, spec.relationships)
+    await _each(uow, actor, summary, "registrations", put_registration, spec.registrations)
+    await _each(uow, actor, summary, "involvements", put_involvement, spec.involvements)
+    await _each(uow, actor, summary, "plans", put_plan, spec.plans)
     return summary
 
 
 async def _each(
-    session: AsyncSession,
+    uow: UnitOfWork,
     actor: str,
     summary: ImportSummary,
     kind: str,
-    put: Callable[[AsyncSession, S, str], Awaitable[Outcome]],
+    put: Callable[[UnitOfWork, S, str], Awaitable[Outcome]],
     specs: Sequence[S],
 ) -> None:
     counts = summary.setdefault(kind, Counter())
     for spec in specs:
-        counts[await put(session, spec, actor)] += 1
+        counts[await put(uow, spec, actor)] += 1

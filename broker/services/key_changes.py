@@ -28,14 +28,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from broker.adapters import audit, db
 from broker.delivery.webhook_targets import Network
 from broker.errors import DirectoryError
+from broker.ports import AuditRecord, KeyChangeView, UnitOfWork
 from broker.services import directory_admin as admin
 from broker.services.directory_changes import Outcome
+from broker.services.directory_writes import find
 from producers import recipient_keys
 from schemas.directory import ContactSpec, DirectorySpec, OrganisationSpec
 
@@ -91,47 +89,47 @@ class Approved:
 
 
 async def put_organisation(
-    session: AsyncSession, spec: OrganisationSpec, actor: str, now: datetime
+    uow: UnitOfWork, spec: OrganisationSpec, actor: str, now: datetime
 ) -> Outcome | Pending:
     """Applies the organisation at once, or holds it when its signing keys change."""
-    if not await _signing_keys_change(session, spec):
-        return await admin.put_organisation(session, spec, actor)
+    if not await _signing_keys_change(uow, spec):
+        return await admin.put_organisation(uow, spec, actor)
     key_ids = [row["key_id"] for row in admin.signing_key_rows(spec)]
-    return await _hold(session, "organisation", spec.id, spec.id, spec, key_ids, actor, now)
+    return await _hold(uow, "organisation", spec.id, spec.id, spec, key_ids, actor, now)
 
 
 async def put_contact(
-    session: AsyncSession, spec: ContactSpec, actor: str, now: datetime,
+    uow: UnitOfWork, spec: ContactSpec, actor: str, now: datetime,
     webhook_networks: Sequence[Network] = (),
 ) -> Outcome | Pending:  # fmt: skip
     """Applies the contact at once, or (checked first) holds it when it brings a key."""
-    if not await _recipient_key_changes(session, spec):
-        return await admin.put_contact(session, spec, actor, webhook_networks)
-    await admin.check_contact(session, spec, webhook_networks)
+    if not await _recipient_key_changes(uow, spec):
+        return await admin.put_contact(uow, spec, actor, webhook_networks)
+    await admin.check_contact(uow, spec, webhook_networks)
     key_ids = [recipient_keys.key_id(spec.hpke_public_key)]
-    return await _hold(session, "contact", spec.id, spec.org_id, spec, key_ids, actor, now)
+    return await _hold(uow, "contact", spec.id, spec.org_id, spec, key_ids, actor, now)
 
 
-async def check_import(session: AsyncSession, spec: DirectorySpec) -> None:
+async def check_import(uow: UnitOfWork, spec: DirectorySpec) -> None:
     """Raises KeyChangeInImport for the first record whose keys the import would change
     (after the usual refusal of a key nothing can be sealed to)."""
     for organisation in spec.organisations:
-        if await _signing_keys_change(session, organisation):
+        if await _signing_keys_change(uow, organisation):
             raise KeyChangeInImport("organisation", organisation.id)
     for contact in spec.contacts:
-        if await _recipient_key_changes(session, contact):
+        if await _recipient_key_changes(uow, contact):
             if not recipient_keys.can_seal_to(contact.hpke_public_key):
                 raise admin.UnsealableKey(contact.id)
             raise KeyChangeInImport("contact", contact.id)
 
 
 async def approve(
-    session: AsyncSession, change_id: str, approver: str, now: datetime,
+    uow: UnitOfWork, change_id: str, approver: str, now: datetime,
     webhook_networks: Sequence[Network] = (), expiry: timedelta = KEY_CHANGE_EXPIRY,
 ) -> Approved:  # fmt: skip
     """Applies a pending change for an administrator other than its requester, unless it
     was withdrawn or is older than ``expiry``."""
-    change = await session.get(db.PendingKeyChange, change_id, with_for_update=True)
+    change = await uow.key_changes.get_for_update(change_id)
     if change is None or change.approved_at is not None:
         raise NotPending(change_id)
     if change.withdrawn_at is not None:
@@ -142,69 +140,61 @@ async def approve(
         raise OwnChange(change_id, approver)
     if change.entity == "organisation":
         organisation = OrganisationSpec.model_validate_json(change.spec)
-        outcome = await admin.put_organisation(session, organisation, approver)
+        outcome = await admin.put_organisation(uow, organisation, approver)
     else:
         contact = ContactSpec.model_validate_json(change.spec)
-        outcome = await admin.put_contact(session, contact, approver, webhook_networks)
-    change.approved_by, change.approved_at = approver, now
-    await session.flush()
-    await audit.append(session, "key_change_approved", approver, f"organisation:{change.org_id}",
-                       _details(change) | {"requested_by": change.requested_by}, now)  # fmt: skip
+        outcome = await admin.put_contact(uow, contact, approver, webhook_networks)
+    await uow.key_changes.mark_approved(change.id, approver, now)
+    details = _details(change) | {"requested_by": change.requested_by}
+    await uow.audit.append(AuditRecord("key_change_approved", approver,
+                                       f"organisation:{change.org_id}", details), now)  # fmt: skip
     return Approved(change.entity_id, outcome)
 
 
-async def withdraw(
-    session: AsyncSession, change_id: str, administrator: str, now: datetime
-) -> None:
+async def withdraw(uow: UnitOfWork, change_id: str, administrator: str, now: datetime) -> None:
     """Withdraws a pending change, for the administrator who asked for it alone; audited."""
-    change = await session.get(db.PendingKeyChange, change_id, with_for_update=True)
+    change = await uow.key_changes.get_for_update(change_id)
     if change is None or change.approved_at is not None:
         raise NotPending(change_id)
     if change.withdrawn_at is not None:
         raise Lapsed(change_id, administrator, "withdrawn")
     if change.requested_by != administrator:
         raise NotOwnChange(change_id, administrator)
-    change.withdrawn_by, change.withdrawn_at = administrator, now
-    await session.flush()
-    await audit.append(session, "key_change_withdrawn", administrator,
-                       f"organisation:{change.org_id}", _details(change), now)  # fmt: skip
+    await uow.key_changes.mark_withdrawn(change.id, administrator, now)
+    await uow.audit.append(AuditRecord("key_change_withdrawn", administrator,
+                                       f"organisation:{change.org_id}", _details(change)),
+                           now)  # fmt: skip
 
 
 async def pending(
-    session: AsyncSession, now: datetime, expiry: timedelta = KEY_CHANGE_EXPIRY
-) -> Sequence[db.PendingKeyChange]:
+    uow: UnitOfWork, now: datetime, expiry: timedelta = KEY_CHANGE_EXPIRY
+) -> list[KeyChangeView]:
     """Every change awaiting approval (neither withdrawn nor expired), oldest first."""
-    query = select(db.PendingKeyChange).where(
-        db.PendingKeyChange.approved_at.is_(None), db.PendingKeyChange.withdrawn_at.is_(None),
-        db.PendingKeyChange.requested_at > now - expiry,
-    )  # fmt: skip
-    return (await session.scalars(query.order_by(db.PendingKeyChange.requested_at))).all()
+    return await uow.key_changes.awaiting(now - expiry)
 
 
 async def hold_import(
-    session: AsyncSession, spec: DirectorySpec, operator: str, now: datetime,
+    uow: UnitOfWork, spec: DirectorySpec, operator: str, now: datetime,
     webhook_networks: Sequence[Network] = (),
 ) -> tuple[DirectorySpec, list[Pending]]:  # fmt: skip
     """The import without its key changes to organisations already in the directory (a
     contact new to one of them included), each held for approval under ``operator``. A new
     organisation's first keys, and its new contacts', stay in the import."""
     named = {o.id for o in spec.organisations} | {c.org_id for c in spec.contacts}
-    known = set(await session.scalars(
-        select(db.Organisation.id).where(db.Organisation.id.in_(named))
-    ))  # fmt: skip
+    known = {row["id"] for row in await uow.directory_rows.select_in("organisations", "id", named)}
     held, organisations, contacts = [], [], []
     for org in spec.organisations:
-        if org.id in known and await _signing_keys_change(session, org):
+        if org.id in known and await _signing_keys_change(uow, org):
             key_ids = [row["key_id"] for row in admin.signing_key_rows(org)]
-            held.append(await _hold(session, "organisation", org.id, org.id, org, key_ids,
+            held.append(await _hold(uow, "organisation", org.id, org.id, org, key_ids,
                                     operator, now))  # fmt: skip
         else:
             organisations.append(org)
     for contact in spec.contacts:
-        if await _held_in_import(session, contact, known):
-            await admin.check_contact(session, contact, webhook_networks)
+        if await _held_in_import(uow, contact, known):
+            await admin.check_contact(uow, contact, webhook_networks)
             key_ids = [recipient_keys.key_id(contact.hpke_public_key)]
-            held.append(await _hold(session, "contact", contact.id, contact.org_id, contact,
+            held.append(await _hold(uow, "contact", contact.id, contact.org_id, contact,
                                     key_ids, operator, now))  # fmt: skip
         else:
             contacts.append(contact)
@@ -213,55 +203,51 @@ async def hold_import(
     return kept, held
 
 
-async def _held_in_import(session: AsyncSession, spec: ContactSpec, known: set[str]) -> bool:
+async def _held_in_import(uow: UnitOfWork, spec: ContactSpec, known: set[str]) -> bool:
     """A changed key of a contact on record, or a new contact of a known organisation."""
-    if await session.get(db.Contact, spec.id) is not None:
-        return await _recipient_key_changes(session, spec)
+    if await find(uow, "contacts", {"id": spec.id}) is not None:
+        return await _recipient_key_changes(uow, spec)
     return spec.org_id in known
 
 
-async def concerning(session: AsyncSession, org_id: str) -> Sequence[db.PendingKeyChange]:
+async def concerning(uow: UnitOfWork, org_id: str) -> list[KeyChangeView]:
     """The organisation's key changes, pending and applied, newest first."""
-    query = select(db.PendingKeyChange).where(db.PendingKeyChange.org_id == org_id)
-    return (await session.scalars(query.order_by(db.PendingKeyChange.requested_at.desc()))).all()
+    return await uow.key_changes.concerning(org_id)
 
 
-async def _signing_keys_change(session: AsyncSession, spec: OrganisationSpec) -> bool:
+async def _signing_keys_change(uow: UnitOfWork, spec: OrganisationSpec) -> bool:
     if "signing_keys" not in spec.model_fields_set:
         return False  # a record that does not state its keys leaves them as they are
     columns = ("key_id", "public_key", "valid_from", "valid_until")
-    rows = await session.scalars(
-        select(db.OrgSigningKey).where(db.OrgSigningKey.org_id == spec.id)
-    )  # fmt: skip
-    before = {tuple(getattr(row, column) for column in columns) for row in rows}
+    rows = await uow.directory_rows.select_in("org_signing_keys", "org_id", [spec.id])
+    before = {tuple(row[column] for column in columns) for row in rows}
     after = {tuple(row[column] for column in columns) for row in admin.signing_key_rows(spec)}
     return before != after
 
 
-async def _recipient_key_changes(session: AsyncSession, spec: ContactSpec) -> bool:
+async def _recipient_key_changes(uow: UnitOfWork, spec: ContactSpec) -> bool:
     """A new contact, a new key, or a key moved to another organisation."""
-    current = await session.get(db.Contact, spec.id)
-    return current is None or (current.hpke_public_key, current.org_id) != (
+    current = await find(uow, "contacts", {"id": spec.id})
+    return current is None or (current["hpke_public_key"], current["org_id"]) != (
         spec.hpke_public_key, spec.org_id
     )  # fmt: skip
 
 
 async def _hold(
-    session: AsyncSession, entity: str, entity_id: str, org_id: str,
+    uow: UnitOfWork, entity: str, entity_id: str, org_id: str,
     spec: OrganisationSpec | ContactSpec, key_ids: list[str], actor: str, now: datetime,
 ) -> Pending:  # fmt: skip
-    change = db.PendingKeyChange(
+    change = KeyChangeView(
         id=str(uuid.uuid4()), entity=entity, entity_id=entity_id, org_id=org_id,
         spec=spec.model_dump_json(), key_ids=",".join(key_ids), requested_by=actor,
         requested_at=now,
     )  # fmt: skip
-    session.add(change)
-    await session.flush()
-    await audit.append(session, "key_change_requested", actor, f"organisation:{org_id}",
-                       _details(change), now)  # fmt: skip
+    await uow.key_changes.add(change)
+    await uow.audit.append(AuditRecord("key_change_requested", actor, f"organisation:{org_id}",
+                                       _details(change)), now)  # fmt: skip
     return Pending(change.id, entity, entity_id)
 
 
-def _details(change: db.PendingKeyChange) -> dict[str, str | int | bool | None]:
+def _details(change: KeyChangeView) -> dict[str, str | int | bool | None]:
     return {"change_id": change.id, "entity": change.entity, "entity_id": change.entity_id,
             "key_ids": change.key_ids}  # fmt: skip

@@ -53,7 +53,6 @@ from typing import Any, Literal
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NaiveDatetime, model_validator
-from sqlalchemy import select
 
 from broker.adapters import db
 from broker.adapters.data_keys import FileDataKeys
@@ -390,8 +389,8 @@ async def run_scenario(scenario: Scenario, limits: Thresholds = Thresholds()) ->
             keys = KeyStore.create(Path(work) / "keys")
             sessions = db.sessions(engine, audit_key(Path(work) / "keys"))
             spec, recipients, producers = _directory(scenario)
-            async with sessions.begin() as session:
-                await load_directory(session, spec, actor="scenario")
+            async with SqlUnitOfWork(sessions) as uow:
+                await load_directory(uow, spec, actor="scenario")
             publisher = CollectingPublisher()
             projection = DirectoryProjection()  # as a router holds it: scenarios exercise it
             results: list[StepResult] = []
@@ -456,12 +455,9 @@ async def _run_step(
 
 async def _rules(deps: RoutingDeps, notice_ids: list[str]) -> dict[str, str]:
     """The rule of each notice, from the broker's own records: the header does not name it."""
-    async with deps.sessions() as session:
-        rows = await session.execute(
-            select(db.NoticeRecord.notice_id, db.NoticeRecord.rule_id)
-            .where(db.NoticeRecord.notice_id.in_(notice_ids))
-        )  # fmt: skip
-    return dict(rows.all())
+    async with SqlUnitOfWork(deps.sessions) as uow:
+        records = await uow.notice_records.of(notice_ids)
+    return {notice_id: record.rule_id for notice_id, record in records.items()}
 
 
 def _event_id(scenario: Scenario, index: int) -> str:

@@ -43,7 +43,7 @@ def measure_import(
 
 
 async def _per_record(uow: SqlUnitOfWork, spec: DirectorySpec) -> ImportSummary:
-    return await load_directory(uow.session, spec)  # the per-record path is on a session yet
+    return await load_directory(uow, spec)
 
 
 async def _timed(spec: DirectorySpec, sqlite_url: str, postgres: str | None,

@@ -75,6 +75,21 @@ class TestRows:
                                                       ["p-0", "p-1", "p-2"])  # fmt: skip
         assert [row["person_id"] for row in left] == ["p-2"]
 
+    async def test_rows_deleted_by_key_are_gone(self, unit_of_work: UnitsOfWork) -> None:
+        """Only the rows under the whole keys given are removed, not others sharing a part."""
+        async with unit_of_work() as uow:
+            await uow.directory_rows.insert("people", [person(f"p-{i}") for i in range(3)])
+            await uow.directory_rows.insert("households", [household("h-1", uow)])
+            rows = [member("h-1", f"p-{i}", uow) for i in range(3)]
+            await uow.directory_rows.insert("household_members", rows)
+        async with unit_of_work() as uow:
+            gone = [{"household_id": "h-1", "person_id": "p-1"}]
+            await uow.directory_rows.delete_keys("household_members", gone)
+        async with unit_of_work() as uow:
+            left = await uow.directory_rows.select_in("household_members", "household_id",
+                                                      ["h-1"])  # fmt: skip
+        assert sorted(row["person_id"] for row in left) == ["p-0", "p-2"]
+
     async def test_many_values_are_read_at_once(self, unit_of_work: UnitsOfWork) -> None:
         """More values than one statement may bind are all read."""
         async with unit_of_work() as uow:

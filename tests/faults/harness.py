@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broker.adapters import db
 from broker.adapters.kafka import Topics, ensure_topics
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.config import TopicSettings
 from broker.keys import KeyStore, audit_key
 from broker.rules.deadlines import OTHER_PERIODS
@@ -171,7 +172,9 @@ class Deployment:
             await db.create_schema(engine)
             sessions = db.sessions(engine, audit_key(self.workdir / "keys"))
             async with sessions.begin() as session:
-                await load_directory(session, self.population.spec, webhook_networks=[LOOPBACK])
+                await load_directory(
+                    SqlUnitOfWork.joined(session), self.population.spec, webhook_networks=[LOOPBACK]
+                )
         finally:
             await engine.dispose()
         await ensure_topics(self.bootstrap, self.topic_names, self.topics)

@@ -77,7 +77,9 @@ async def pair(databases: Databases, tmp_path: Path) -> AsyncIterator[tuple[Sess
 
 async def per_record(sessions: Sessions, spec: DirectorySpec) -> ImportSummary:
     async with sessions.begin() as session:
-        return await load_directory(session, spec, actor="t", webhook_networks=[LOOPBACK])
+        return await load_directory(
+            SqlUnitOfWork.joined(session), spec, actor="t", webhook_networks=[LOOPBACK]
+        )
 
 
 async def bulk(sessions: Sessions, spec: DirectorySpec) -> ImportSummary:

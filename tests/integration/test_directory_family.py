@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import db
 from broker.adapters.directory import SqlDirectory
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.keys import audit_key
 from broker.rules.family import Family, HouseholdRole, Member
 from broker.services.directory_admin import load_directory, put_household
@@ -50,7 +51,7 @@ def parent_of(adult: str, child: str) -> dict[str, str]:
 
 async def family_of(sessions: Sessions, who: str, directory: DirectorySpec) -> Family:
     async with sessions.begin() as session:
-        await load_directory(session, directory, actor="test")
+        await load_directory(SqlUnitOfWork.joined(session), directory, actor="test")
     async with sessions() as session:
         context = await SqlDirectory(session).family_for([PersonRef(nhs_number=NHS[who])], "x")
     return context.family
@@ -133,11 +134,11 @@ class TestExistingDirectories:
                                               ("dad", "parent_or_carer"), ("kid", "child")])],
                          [])  # fmt: skip
         async with sessions.begin() as session:
-            await load_directory(session, directory, actor="test")
+            await load_directory(SqlUnitOfWork.joined(session), directory, actor="test")
             moved_out = HouseholdSpec.model_validate({"id": "h-1", "area": HOME_AREA, "members": [
                 {"person_id": "mum", "role": "parent_or_carer"},
                 {"person_id": "kid", "role": "child"}]})  # fmt: skip
-            await put_household(session, moved_out, "test")
+            await put_household(SqlUnitOfWork.joined(session), moved_out, "test")
         async with sessions() as session:
             context = await SqlDirectory(session).family_for([PersonRef(nhs_number=NHS["dad"])],
                                                              "x")  # fmt: skip

@@ -10,6 +10,7 @@ from support import demo_database, sealed_crisis
 
 from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.kafka import Topics
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.errors import DecryptionFailed
 from broker.keys import KeyStore
 from broker.services.directory_admin import put_contact
@@ -47,7 +48,7 @@ class TestRecipientKeyRotation:
             )
             await crisis(deps, demo.producers)
             async with demo.sessions.begin() as session:
-                await put_contact(session, ContactSpec(
+                await put_contact(SqlUnitOfWork.joined(session), ContactSpec(
                     id=GP, org_id="gp-riverside", role="safeguarding_lead",
                     hpke_public_key=crypto.encode_public(new_key.public_key()),
                 ), "admin")  # fmt: skip

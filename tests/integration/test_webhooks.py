@@ -23,6 +23,7 @@ from support import post_signed
 from typer.testing import CliRunner
 
 from broker.adapters import db
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
 from broker.config import Settings, WebhookSettings
 from broker.demo import family
@@ -153,7 +154,7 @@ async def give_webhook(rt: Runtime, contact_id: str, url: str) -> None:
         assert contact is not None
         spec = ContactSpec(id=contact.id, org_id=contact.org_id, role=contact.role,
                            hpke_public_key=contact.hpke_public_key, webhook_url=url)  # fmt: skip
-        await put_contact(session, spec, "test", webhook_networks=[LOOPBACK])
+        await put_contact(SqlUnitOfWork.joined(session), spec, "test", webhook_networks=[LOOPBACK])
 
 
 def a_notice(rt: Runtime, recipient: str, key: Any) -> SealedNotice:

@@ -29,6 +29,7 @@ from typer.testing import CliRunner, Result
 
 from broker.adapters import audit, db
 from broker.adapters.audit_anchors import ANCHOR_KEY, newest_anchor
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.entrypoints.admin_api import create_admin_api
@@ -161,7 +162,7 @@ async def add_administrators(settings: Settings) -> None:
     ))  # fmt: skip
     engine = db.make_engine(settings.database_url)
     async with db.sessions(engine, audit_key(settings.keys_dir)).begin() as session:
-        await load_directory(session, spec, actor="install")
+        await load_directory(SqlUnitOfWork.joined(session), spec, actor="install")
     await engine.dispose()
 
 

@@ -35,6 +35,7 @@ from support import OrgTokens
 
 from broker.adapters import db, tokens
 from broker.adapters.audit import AuditEntry
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.entrypoints.admin_api import create_admin_api
@@ -237,7 +238,8 @@ class TestHttpEdges:
                 # As if it had got in: registered before the check (or a name that resolved
                 # outwards then), through the directory's own service so that it is seen.
                 spec["webhook_url"] = url
-                await put_contact(session, ContactSpec.model_validate(spec), "before-the-check",
+                await put_contact(SqlUnitOfWork.joined(session), ContactSpec.model_validate(spec),
+                                  "before-the-check",
                                   webhook_networks=[IPv4Network("127.0.0.0/8")])  # fmt: skip
             key = recipient_pairs[GP].private.public_key()
             notice_id = await publish_notice(running_broker, a_notice(running_broker, GP, key))

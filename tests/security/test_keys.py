@@ -28,6 +28,7 @@ from support import OrgTokens, event_source, post_signed, wait_for_notices
 
 from broker.adapters import audit, db
 from broker.adapters.data_keys import FileDataKeys
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.demo import family
@@ -253,7 +254,9 @@ class TestCsvReimport:
         body = organisation("school-a", signing_keys=[{"public_key": key}])
         keyed = db.sessions(sessions.kw["bind"], audit_key(admin_settings.keys_dir))
         async with keyed.begin() as session:  # registered and approved (a key change)
-            await put_organisation(session, OrganisationSpec.model_validate(body), ADMIN)
+            await put_organisation(
+                SqlUnitOfWork.joined(session), OrganisationSpec.model_validate(body), ADMIN
+            )
         before = {(k.org_id, k.key_id) for k in await all_rows(sessions, db.OrgSigningKey)}
         folder = tmp_path / "csv"
         folder.mkdir()

@@ -188,7 +188,9 @@ async def give_webhook(rt: Runtime, contact_id: str, url: str) -> None:
         assert contact is not None
         spec = ContactSpec(id=contact.id, org_id=contact.org_id, role=contact.role,
                            hpke_public_key=contact.hpke_public_key, webhook_url=url)  # fmt: skip
-        await put_contact(session, spec, "security-test", webhook_networks=[LOOPBACK])
+        await put_contact(
+            SqlUnitOfWork.joined(session), spec, "security-test", webhook_networks=[LOOPBACK]
+        )
 
 
 async def delivery_state(rt: Runtime, notice_id: str, state: str, **expected: Any) -> bool:
@@ -313,7 +315,7 @@ async def father_moves_out(rt: Runtime) -> None:
              HouseholdSpec(id="h-father-flat", area=family.AREA, members=flat)]  # fmt: skip
     async with rt.sessions.begin() as session:
         for home in homes:
-            await put_household(session, home, "test")
+            await put_household(SqlUnitOfWork.joined(session), home, "test")
 
 
 class TestAChildsNoticeFromAnotherHousehold:
