@@ -40,14 +40,14 @@ async def tick(rt: Runtime, now: datetime) -> list[str]:
         retention = timedelta(days=rt.settings.matching_queue_retention_days)
         await purge_unmatched_queue(uow, rt.data_keys, now, retention)
     await outbox.relay(now)
-    async with rt.sessions() as session:
-        due = await follow_ups.due_for_escalation(session, now, deps.school_lead)
+    async with rt.unit_of_work() as uow:
+        due = await follow_ups.due_for_escalation(uow, now, deps.school_lead)
     escalations, dead_letters = [], []
     for notice_id in due:
         letters: list[Message] = []  # kept only if its transaction commits
         try:
-            async with rt.sessions.begin() as session:
-                escalation = await follow_ups.escalate(session, notice_id, deps, now, letters)
+            async with rt.unit_of_work() as uow:
+                escalation = await follow_ups.escalate(uow, notice_id, deps, now, letters)
         except Exception as exc:
             if _transient(exc):
                 raise
@@ -93,8 +93,8 @@ async def decisions(rt: Runtime, now: datetime) -> None:
         return event_id
 
     async def reroute(notice_id: str) -> str | None:
-        async with rt.sessions.begin() as session:
-            return await follow_ups.reroute_pending(session, notice_id, deps)
+        async with rt.unit_of_work() as uow:
+            return await follow_ups.reroute_pending(uow, notice_id, deps)
 
     async def remind(notice_id: str) -> str | None:
         async with rt.sessions.begin() as session:
@@ -107,7 +107,7 @@ async def decisions(rt: Runtime, now: datetime) -> None:
 
     async with rt.sessions() as session:
         confirmed = await proposals.confirming(session)
-        rejected = await follow_ups.due_for_reroute(session)
+        rejected = await follow_ups.due_for_reroute(SqlUnitOfWork.joined(session))
         reviews = await reminders.due(session, now)
         decided = [f"{n}|{s}" for n, s in await next_steps.due_for_telling(session)]
     await _each(confirmed, confirm, "confirm")
