@@ -8,11 +8,15 @@ tests/fakes.py, and one contract test per port runs against both implementations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Literal, Protocol, Self
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Self
 
 from broker.rules.family import Addressee
+
+if TYPE_CHECKING:  # follow-ups: the directory's records and the data-quality report's issues
+    from broker.adapters.data_quality import Issue
+    from broker.adapters.directory import ContactRecord, OrgRecord
 
 # One record to publish to Kafka, already sealed: defined with the agency package, which
 # publishes them too.
@@ -319,6 +323,9 @@ class UnitOfWork(Protocol):
     # Key changes (key_changes)
     @property
     def key_changes(self) -> KeyChanges: ...
+    # Follow-ups
+    @property
+    def data_quality(self) -> "DataQualityLog": ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -442,6 +449,28 @@ class NoticeRecords(Protocol):
         """Rejected, unless acknowledged, and waiting to be sent on by the router's timer."""
         ...
 
+    # Follow-ups (services/follow_ups.py): escalation and re-routing by the router's timer.
+    async def due_for_escalation(
+        self, now: datetime, school_lead: timedelta, limit: int
+    ) -> list[str]:
+        """Open notices past their deadline (a school's first notice ``school_lead`` before
+        it) in a chain nobody acknowledged and not yet escalated, oldest deadline first."""
+        ...
+
+    async def claim_escalation(self, notice_id: str, now: datetime, school_lead: timedelta) -> bool:
+        """Marks the notice escalated at ``now`` if it is still due (as above); False when
+        it was acknowledged, rejected, closed or escalated meanwhile."""
+        ...
+
+    async def due_for_reroute(self, limit: int) -> list[str]:
+        """Rejected notices waiting to be sent on, oldest rejection first."""
+        ...
+
+    async def take_reroute(self, notice_id: str) -> NoticeRecordView | None:
+        """Clears the notice's wait to be sent on (locked until the unit ends) and answers
+        the record as it was; None when it was not waiting (another timer took it)."""
+        ...
+
 
 class RecipientDirectory(Protocol):
     """The directory as the recipient side reads it (broker/adapters/directory.py)."""
@@ -465,6 +494,13 @@ class RecipientDirectory(Protocol):
     async def household_areas(self, household_id: str) -> set[str]:
         """The household's current area and every area it lived in before."""
         ...
+
+    # Follow-ups: whom a follow-up is sealed to, and the hours of an organisation.
+    async def contact_record(self, addressee: Addressee) -> "ContactRecord | None":
+        """The contact ``contact_for`` names, with its key."""
+        ...
+
+    async def organisation(self, org_id: str) -> "OrgRecord | None": ...
 
 
 # Recipient side: the webhook queue (services/webhook_dispatch.py).
@@ -570,6 +606,15 @@ class Chronologies(Protocol):
         not rejected by it."""
         ...
 
+    # Follow-ups: a follow-up joins every chronology its first notice is in.
+    async def of_notice(self, notice_id: str) -> list[tuple[str, ChronologyLine]]:
+        """The notice's lines, each with the household whose chronology holds it."""
+        ...
+
+    async def add(self, lines: Sequence[tuple[str, ChronologyLine]]) -> None:
+        """Adds each line to the chronology of the household it is paired with."""
+        ...
+
 
 # Recipient side: retention (services/retention.py).
 
@@ -645,4 +690,13 @@ class FullViews(Protocol):
 
     async def get(self, notice_id: str) -> str | None:
         """The wrapped full view kept for the notice, if any."""
+        ...
+
+
+# Follow-ups: the data-quality report's gaps (broker/adapters/data_quality.py).
+
+
+class DataQualityLog(Protocol):
+    async def record(self, issues: "Sequence[Issue]", at: datetime) -> None:
+        """Adds the occurrences, kept only if the unit of work commits."""
         ...

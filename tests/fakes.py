@@ -6,10 +6,12 @@ import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal, Self
 
+from broker.adapters.data_quality import Issue
+from broker.adapters.directory import ContactRecord, OrgRecord
 from broker.adapters.directory_rows import shape_of
 from broker.errors import DataKeyShredded, DataKeyUnusable
 from broker.ports import (
@@ -33,6 +35,7 @@ from broker.ports import (
     WebhookQueued,
 )
 from broker.rules.family import Addressee, ContactRole
+from schemas.notices import NoticeType
 
 
 class FakeAuditLog:
@@ -166,6 +169,37 @@ class FakeNoticeRecords:
         return self._first(notice_id, _unsettled, rejected_at=at,
                            rejection_reason=wrapped_reason, reroute_pending_since=at)  # fmt: skip
 
+    # Follow-ups
+    async def due_for_escalation(
+        self, now: datetime, school_lead: timedelta, limit: int
+    ) -> list[str]:
+        due = [r for r in self._all().values() if self._escalable(r, now, school_lead)]
+        return [r.notice_id for r in sorted(due, key=lambda r: (r.deadline, r.notice_id))][:limit]
+
+    async def claim_escalation(self, notice_id: str, now: datetime, school_lead: timedelta) -> bool:
+        return self._first(notice_id, lambda r: self._escalable(r, now, school_lead),
+                           escalated_at=now)  # fmt: skip
+
+    async def due_for_reroute(self, limit: int) -> list[str]:
+        waiting = [r for r in self._all().values() if r.reroute_pending_since is not None]
+        ordered = sorted(waiting, key=lambda r: (r.reroute_pending_since, r.notice_id))
+        return [r.notice_id for r in ordered][:limit]
+
+    async def take_reroute(self, notice_id: str) -> NoticeRecordView | None:
+        record = self._all().get(notice_id)
+        if record is None or record.reroute_pending_since is None:
+            return None
+        self.pending[notice_id] = replace(record, reroute_pending_since=None)
+        return record
+
+    def _escalable(self, record: NoticeRecordView, now: datetime, school_lead: timedelta) -> bool:
+        school = record.notice_type == NoticeType.SCHOOL_SUPPORT.value and record.level == 0
+        past_due = record.deadline <= now or (school and record.deadline <= now + school_lead)
+        acknowledged = any(r.chain_id == record.chain_id and r.acknowledged_at is not None
+                           for r in self._all().values())  # fmt: skip
+        open_ = not (record.escalated_at or record.rejected_at or record.closed_at)
+        return open_ and past_due and not acknowledged
+
     def _first(
         self, notice_id: str, unset: Callable[[NoticeRecordView], bool], **values: Any
     ) -> bool:
@@ -198,6 +232,9 @@ class FakeRecipientDirectory:
         self.front_doors: dict[str, str] = {}  # front door's org id -> its area
         self.areas: dict[str, set[str]] = {}  # household id -> every area it lived in
         self.kinds: dict[str, str] = {}  # org id -> its kind (OrgKind)
+        # Follow-ups
+        self.records: dict[str, ContactRecord] = {}  # contact id -> its record, with its key
+        self.organisations: dict[str, OrgRecord] = {}
 
     async def contact_for(self, addressee: Addressee) -> str | None:
         if found := self.contacts.get(addressee):
@@ -220,6 +257,14 @@ class FakeRecipientDirectory:
             return "front_door"
         return self.kinds.get(org_id)
 
+    # Follow-ups
+    async def contact_record(self, addressee: Addressee) -> ContactRecord | None:
+        contact_id = await self.contact_for(addressee)
+        return self.records.get(contact_id) if contact_id else None
+
+    async def organisation(self, org_id: str) -> OrgRecord | None:
+        return self.organisations.get(org_id)
+
 
 class FakeChronologies:
     """Households' chronologies as given: lines and notices by household, and the open
@@ -229,6 +274,7 @@ class FakeChronologies:
         self.lines: dict[str, list[ChronologyLine]] = {}
         self.notices: list[ChronologyNotice] = []
         self.transfers: set[tuple[str, str]] = set()
+        self.pending: list[tuple[str, ChronologyLine]] = []
 
     async def of_household(self, household_id: str) -> list[ChronologyLine]:
         return sorted(self.lines.get(household_id, []), key=lambda line: line.at)
@@ -238,6 +284,19 @@ class FakeChronologies:
 
     async def transfer_open_to(self, org_id: str, household_id: str) -> bool:
         return (org_id, household_id) in self.transfers
+
+    # Follow-ups: lines added are kept only if the unit of work commits.
+    async def of_notice(self, notice_id: str) -> list[tuple[str, ChronologyLine]]:
+        every = [(h, line) for h, lines in self.lines.items() for line in lines]
+        return [(h, line) for h, line in every + self.pending if line.notice_id == notice_id]
+
+    async def add(self, lines: Sequence[tuple[str, ChronologyLine]]) -> None:
+        self.pending += lines
+
+    def end(self, committed: bool) -> None:
+        for household, line in self.pending if committed else []:
+            self.lines.setdefault(household, []).append(line)
+        self.pending = []
 
 
 class FakeWebhookQueue:
@@ -552,6 +611,21 @@ class FakeKeyChanges(SnapshotStore):
         return sorted(theirs, key=lambda c: c.requested_at, reverse=True)
 
 
+# Follow-ups
+class FakeDataQualityLog:
+    def __init__(self) -> None:
+        self.committed: list[tuple[Issue, datetime]] = []
+        self.pending: list[tuple[Issue, datetime]] = []
+
+    async def record(self, issues: Sequence[Issue], at: datetime) -> None:
+        self.pending += [(issue, at) for issue in issues]
+
+    def end(self, committed: bool) -> None:
+        if committed:
+            self.committed += self.pending
+        self.pending = []
+
+
 class FakeUnitOfWork:
     """Keeps what a unit of work wrote only if it exits cleanly, like a transaction."""
 
@@ -574,6 +648,8 @@ class FakeUnitOfWork:
         self.full_views = FakeFullViews()
         # Key changes (key_changes)
         self.key_changes = FakeKeyChanges()
+        # Follow-ups
+        self.data_quality = FakeDataQualityLog()
 
     async def __aenter__(self) -> Self:
         return self
@@ -600,6 +676,9 @@ class FakeUnitOfWork:
         self.full_views.end(committed=exc is None)
         # Key changes (key_changes)
         self.key_changes.end(commit=exc is None)
+        # Follow-ups
+        self.chronologies.end(committed=exc is None)
+        self.data_quality.end(committed=exc is None)
         return False
 
 

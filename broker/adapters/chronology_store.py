@@ -1,6 +1,10 @@
 """Households' chronologies in SQL: the ``Chronologies`` port over the unit of work's
 session (the lines themselves are built in broker/adapters/chronology.py)."""
 
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,3 +42,25 @@ class SqlChronologies:
             .limit(1)
         )  # fmt: skip
         return (await self._session.scalar(query)) is not None
+
+    # Follow-ups
+    async def of_notice(self, notice_id: str) -> list[tuple[str, ChronologyLine]]:
+        rows = await self._session.scalars(select(Entry).where(Entry.notice_id == notice_id))
+        return [(row.household_id, _line(row)) for row in rows]
+
+    async def add(self, lines: Sequence[tuple[str, ChronologyLine]]) -> None:
+        self._session.add_all(
+            Entry(household_id=household, at=line.at, kind=line.kind, event_id=line.event_id,
+                  event_type=line.event_type, source_org=line.source_org,
+                  notice_id=line.notice_id, recipient_id=line.recipient_id,
+                  notice_type=line.notice_type, severity=line.severity, rule_id=line.rule_id,
+                  facts=None if line.facts is None else json.dumps(line.facts, sort_keys=True))
+            for household, line in lines
+        )  # fmt: skip
+
+
+def _line(row: Entry) -> ChronologyLine:
+    line = ChronologyLine(row.at, row.kind, row.event_id, row.event_type, row.source_org)
+    return replace(line, notice_id=row.notice_id, recipient_id=row.recipient_id,
+                   notice_type=row.notice_type, severity=row.severity, rule_id=row.rule_id,
+                   facts=json.loads(row.facts) if row.facts else None)  # fmt: skip

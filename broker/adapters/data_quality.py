@@ -79,6 +79,16 @@ def record(session: AsyncSession, issues: Sequence[Issue], at: datetime) -> None
     )  # fmt: skip
 
 
+class SqlDataQualityLog:
+    """The ``DataQualityLog`` port over the unit of work's session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def record(self, issues: Sequence[Issue], at: datetime) -> None:
+        record(self._session, issues, at)
+
+
 async def report(
     session: AsyncSession, front_door: str | None = None, since: datetime | None = None
 ) -> list[ReportLine]:

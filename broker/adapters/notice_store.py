@@ -3,15 +3,17 @@ session, and the directory as the recipient side reads it (``RecipientDirectory`
 
 from collections.abc import Sequence
 from dataclasses import asdict, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from broker.adapters import db
-from broker.adapters.directory import SqlDirectory
+from broker.adapters.directory import ContactRecord, OrgRecord, SqlDirectory
 from broker.ports import NoticeRecordView
 from broker.rules.family import Addressee, OrgKind
+from schemas.notices import NoticeType
 
 Record = db.NoticeRecord
 _FIELDS = [f.name for f in fields(NoticeRecordView)]
@@ -73,6 +75,42 @@ class SqlNoticeRecords:
                                  rejection_reason=wrapped_reason,
                                  reroute_pending_since=at)  # fmt: skip
 
+    # Follow-ups
+    async def due_for_escalation(
+        self, now: datetime, school_lead: timedelta, limit: int
+    ) -> list[str]:
+        return list(await self._session.scalars(
+            select(Record.notice_id)
+            .where(*_escalable(now, school_lead))
+            .order_by(Record.deadline, Record.notice_id)
+            .limit(limit)
+        ))  # fmt: skip
+
+    async def claim_escalation(self, notice_id: str, now: datetime, school_lead: timedelta) -> bool:
+        claimed = await self._session.execute(
+            update(Record)
+            .where(Record.notice_id == notice_id, *_escalable(now, school_lead))
+            .values(escalated_at=now)
+        )
+        return bool(claimed.rowcount)  # type: ignore[attr-defined]
+
+    async def due_for_reroute(self, limit: int) -> list[str]:
+        return list(await self._session.scalars(
+            select(Record.notice_id)
+            .where(Record.reroute_pending_since.is_not(None))
+            .order_by(Record.reroute_pending_since, Record.notice_id)
+            .limit(limit)
+        ))  # fmt: skip
+
+    async def take_reroute(self, notice_id: str) -> NoticeRecordView | None:
+        # The row is locked while it is read, so two timers send it on once.
+        row = await self._session.get(Record, notice_id, with_for_update=True)
+        if row is None or row.reroute_pending_since is None:
+            return None
+        taken = _view(row)
+        row.reroute_pending_since = None
+        return taken
+
     async def _first(self, notice_id: str, unset: ColumnElement[bool], **values: object) -> bool:
         # One conditional statement: of two concurrent receipts, one is the first.
         done = await self._session.execute(
@@ -111,6 +149,33 @@ class SqlRecipientDirectory:
         )
         return set(before) | ({home.area} if home else set())
 
+    # Follow-ups
+    async def contact_record(self, addressee: Addressee) -> ContactRecord | None:
+        return await self._directory.contact_for(addressee)
+
+    async def organisation(self, org_id: str) -> OrgRecord | None:
+        return await self._directory.organisation(org_id)
+
 
 def _view(row: Record) -> NoticeRecordView:
     return NoticeRecordView(**{name: getattr(row, name) for name in _FIELDS})
+
+
+def _escalable(now: datetime, school_lead: timedelta) -> tuple[ColumnElement[bool], ...]:
+    # Whether anyone in the chain has acknowledged is asked of the chain itself, at the
+    # moment of the claim: an acknowledgement committed in between, or one that could not see
+    # an escalation inserted a moment before it, still stops the chain.
+    other = aliased(Record)
+    acknowledged = select(other.notice_id).where(
+        other.chain_id == Record.chain_id, other.acknowledged_at.is_not(None)
+    )
+    return (Record.escalated_at.is_(None), Record.rejected_at.is_(None),
+            Record.closed_at.is_(None), _past_due(now, school_lead),
+            ~acknowledged.exists())  # fmt: skip
+
+
+def _past_due(now: datetime, school_lead: timedelta) -> ColumnElement[bool]:
+    """Past its deadline; a school's own notice (not yet escalated) ``school_lead`` before
+    its session starts, not at it (the deadline is the session's start)."""
+    school = and_(Record.notice_type == NoticeType.SCHOOL_SUPPORT.value, Record.level == 0)
+    return or_(Record.deadline <= now, and_(school, Record.deadline <= now + school_lead))

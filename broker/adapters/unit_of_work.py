@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction, async_
 
 from broker.adapters import audit
 from broker.adapters.chronology_store import SqlChronologies
+from broker.adapters.data_quality import SqlDataQualityLog
 from broker.adapters.directory_rows import SqlDirectoryRows
 from broker.adapters.inbox_store import SqlInboxStore
 from broker.adapters.key_change_store import SqlKeyChanges
@@ -126,6 +127,11 @@ class SqlUnitOfWork:
     @property
     def key_changes(self) -> SqlKeyChanges:
         return SqlKeyChanges(self.session)
+
+    # Follow-ups
+    @property
+    def data_quality(self) -> SqlDataQualityLog:
+        return SqlDataQualityLog(self.session)
 
     async def __aenter__(self) -> Self:
         self._session = self._sessions()

@@ -128,8 +128,8 @@ async def tell_referrer(
     deadline = deadline_for(NoticeType.OUTCOME, Severity(record.severity), now,
                             nation=nation_of(source_org.area if source_org else None))  # fmt: skip
     header = _header(record, contact, deps, now, "outcome", NoticeType.OUTCOME, deadline)
-    await follow_ups.add_follow_up(session, record, header, body, contact, deps,
-                                   f"{record.rule_id}.outcome", escalate_to=[],
+    await follow_ups.add_follow_up(SqlUnitOfWork.joined(session), record, header, body,
+                                   contact, deps, f"{record.rule_id}.outcome", escalate_to=[],
                                    reroute_to=None)  # fmt: skip
     return str(header.notice_id)
 
@@ -201,8 +201,9 @@ async def escalate_overdue(
     header = _header(record, contact, deps, now, f"overdue.{step}",
                      NoticeType(record.notice_type), now + deps.escalation_period,
                      FollowUp.ESCALATION)  # fmt: skip
-    await follow_ups.add_follow_up(session, record, header, body, contact, deps,
-                                   f"{record.rule_id}.overdue.{step}", escalate_to=[],
+    await follow_ups.add_follow_up(SqlUnitOfWork.joined(session), record, header, body,
+                                   contact, deps, f"{record.rule_id}.overdue.{step}",
+                                   escalate_to=[],
                                    reroute_to=None)  # fmt: skip
     await audit.append(session, "next_step_overdue", "escalator", notice_id,
                        {"step": step, "escalation": str(header.notice_id),

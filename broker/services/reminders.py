@@ -114,7 +114,7 @@ async def _remind(
     await session.execute(update(db.PlanReminder)
                           .where(db.PlanReminder.notice_id == record.notice_id)
                           .values(reminder_id=reminder_id))  # fmt: skip
-    await chronicle(session, record, header, REMINDER_RULE)
+    await chronicle(SqlUnitOfWork.joined(session), record, header, REMINDER_RULE)
     await audit.append(session, "notice_produced", "broker", reminder_id,
                        {"event_id": record.event_id, "recipient_id": header.recipient_id,
                         "rule_id": REMINDER_RULE, "severity": severity.value,

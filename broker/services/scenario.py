@@ -520,7 +520,8 @@ async def _timer(deps: RoutingDeps) -> None:
     now, more = deps.clock(), _follow_up_deps(deps)
     async with deps.sessions() as session:
         reviews = await reminders.due(session, now)
-        due = await follow_ups.due_for_escalation(session, now, more.school_lead)
+        due = await follow_ups.due_for_escalation(SqlUnitOfWork.joined(session), now,
+                                                  more.school_lead)  # fmt: skip
         overdue = await next_steps.due_overdue(session, now)
     sent = []
     for notice_id in reviews:
@@ -528,7 +529,8 @@ async def _timer(deps: RoutingDeps) -> None:
             sent.append(await reminders.send(session, notice_id, more, now))
     for notice_id in due:
         async with deps.sessions.begin() as session:
-            sent.append(await follow_ups.escalate(session, notice_id, more, now))
+            sent.append(await follow_ups.escalate(SqlUnitOfWork.joined(session), notice_id,
+                                                  more, now))  # fmt: skip
     for notice_id, step in overdue:
         async with deps.sessions.begin() as session:
             sent.append(await next_steps.escalate_overdue(session, notice_id, step, more, now))

@@ -67,13 +67,13 @@ class TimerRound:
         transaction committed (a failed one's are dropped with it)."""
         deps = self.follow_ups
         async with self.unit_of_work() as uow:
-            due = await follow_ups.due_for_escalation(_session(uow), now, deps.school_lead)
+            due = await follow_ups.due_for_escalation(uow, now, deps.school_lead)
         dead_letters: list[Message] = []
 
         async def escalate(notice_id: str) -> str | None:
             letters: list[Message] = []
             async with self.unit_of_work() as uow:
-                made = await follow_ups.escalate(_session(uow), notice_id, deps, now, letters)
+                made = await follow_ups.escalate(uow, notice_id, deps, now, letters)
             dead_letters.extend(letters)
             return made
 
@@ -108,7 +108,7 @@ class TimerRound:
 
         async def reroute(notice_id: str) -> str | None:
             async with self.unit_of_work() as uow:
-                return await follow_ups.reroute_pending(_session(uow), notice_id, deps)
+                return await follow_ups.reroute_pending(uow, notice_id, deps)
 
         async def remind(notice_id: str) -> str | None:
             async with self.unit_of_work() as uow:
@@ -122,7 +122,7 @@ class TimerRound:
         async with self.unit_of_work() as uow:
             session = _session(uow)
             confirmed = await proposals.confirming(session)
-            rejected = await follow_ups.due_for_reroute(session)
+            rejected = await follow_ups.due_for_reroute(uow)
             reviews = await reminders.due(session, now)
             decided = [f"{n}|{s}" for n, s in await next_steps.due_for_telling(session)]
         await _each(confirmed, confirm, "confirm")

@@ -147,7 +147,7 @@ class TestSameFamilies:
         assert not read, read
 
 
-Write = Callable[[AsyncSession], Awaitable[object]]
+Write = Callable[[SqlUnitOfWork], Awaitable[object]]
 HOME, OTHER = POP.households[0], POP.households[1]
 
 
@@ -185,11 +185,11 @@ WRITES: dict[str, Write] = {
         id="plan-new", person_id=HOME.young_child.id, kind="early_help", area="E09000099",
         started_on=date(2026, 2, 1)), "t"),
     "bulk import of a few records": lambda s: bulk_load_directory(
-        SqlUnitOfWork.joined(s), DirectorySpec(
+        s, DirectorySpec(
             people=(PersonSpec(id="newcomer", nhs_number="9990000034"),),
             households=(_household(OTHER, joining="newcomer"),)), actor="t"),
     "bulk import of the whole directory again, changed": lambda s: bulk_load_directory(
-        SqlUnitOfWork.joined(s), POP.spec.model_copy(update={"people": tuple(
+        s, POP.spec.model_copy(update={"people": tuple(
             p.model_copy(update={"given_name": "Renamed"}) for p in POP.spec.people)}),
         actor="t"),
 }  # fmt: skip
@@ -204,7 +204,7 @@ class TestKeptCurrent:
         projection refreshed from the log equals one loaded afresh."""
         projection = await loaded(sessions)
         async with sessions.begin() as session:
-            await write(session)
+            await write(SqlUnitOfWork.joined(session))
         await assert_current(sessions, projection)
 
     async def test_a_move_routing_applies_reaches_the_projection(self, sessions: Sessions) -> None:
@@ -239,7 +239,7 @@ class TestKeptCurrent:
         projection = await loaded(sessions)
         before = projection.state
         async with sessions() as session:
-            await admin.put_plan(session, PlanSpec(
+            await admin.put_plan(SqlUnitOfWork.joined(session), PlanSpec(
                 id="plan-never", person_id=HOME.pupil.id, kind="early_help", area="E09000099",
                 started_on=date(2026, 2, 1)), "t")  # fmt: skip
             await session.rollback()
