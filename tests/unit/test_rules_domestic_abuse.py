@@ -1,19 +1,24 @@
 """Police domestic abuse incident (Operation Encompass): each child's school or health team,
 the victim's GP only, the front door on medium or high risk or a baby present, MARAC on high."""
 
+import re
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from broker.rules.accuracy import CHILD_PRESENT
+from broker.rules.accuracy import CHILD_PRESENT, reading
 from broker.rules.domestic_abuse import BABY_PRESENT, CONSIDER_MARAC, route_incident
 from broker.rules.family import Addressee, ContactRole, Decision, Family, Member
+from broker.rules.minimisation import compose_body, event_detail
 from schemas.events import PoliceDomesticAbuseIncident
-from schemas.notices import NoticeType, Severity
+from schemas.notices import NoticeBody, NoticeType, PersonView, Relation, Severity
 from unit.builders import (
+    CHILD_NHS,
+    FATHER_NHS,
     FRONT_DOOR,
+    MOTHER_NHS,
     ON,
     child,
     event,
@@ -158,3 +163,77 @@ class TestProperties:
         assert all(d.addressee.org_id != "gp-hillview" for d in decisions)
         marac = any(d.facts.get(CONSIDER_MARAC) for d in decisions)
         assert marac == (risk == "high")
+
+
+ADULTS = {
+    "mum": PersonView(given_name="Amy", family_name="Hughes", nhs_number=MOTHER_NHS,
+                      role="parent_or_carer"),
+    "dad": PersonView(given_name="Ryan", family_name="Hughes", nhs_number=FATHER_NHS,
+                      role="parent_or_carer"),
+}  # fmt: skip
+PEOPLE = {**ADULTS, "pupil": PersonView(given_name="Jack", family_name="Hughes",
+                                        nhs_number=CHILD_NHS, role="child")}  # fmt: skip
+
+
+def bodies(parsed: PoliceDomesticAbuseIncident, fam: Family) -> dict[NoticeType, NoticeBody]:
+    """The body of each notice type the incident produces, read as its recipient reads it."""
+    return {
+        d.notice_type: compose_body(d, parsed, PEOPLE, "Police", "Front door",
+                                    reading=reading(d, parsed, fam))
+        for d in route_incident(parsed, fam, ON)
+    }  # fmt: skip
+
+
+class TestWhatEachReaderSees:
+    def test_school_sees_no_detail_of_the_abuse(self) -> None:
+        """The school reads the child and whether they were there: no adult, no risk, no
+        place, no police wording, nothing about whose incident it was."""
+        school = bodies(incident(PRESENT, risk="high"), household(PUPIL))[NoticeType.SCHOOL_SUPPORT]
+        assert (school.detail, school.facts, school.relation) == ({}, {CHILD_PRESENT: True}, None)
+        assert [(p.given_name, p.present) for p in school.about] == [("Jack", True)]
+        text = school.model_dump_json().lower()
+        assert not {"amy", "ryan", "high", "family_home", "perpetrator", "victim"} & set(
+            re.findall(r"[a-z_]+", text)
+        )
+
+    def test_victims_gp_reads_its_own_patients_event(self) -> None:
+        """The victim's practice reads the police reference and risk about its own patient,
+        and never the alleged perpetrator's name."""
+        gp = bodies(incident(PRESENT, risk="medium"), household(PUPIL))[NoticeType.GP_INFORMATION]
+        assert (gp.relation, gp.third_party) == (Relation.SELF, False)
+        assert gp.detail["police_reference"] == "DA/2027/000123"
+        assert "Ryan" not in gp.model_dump_json()
+
+    def test_front_door_sees_everyone_and_the_risk(self) -> None:
+        """The front door reads the whole family and what the police assessed."""
+        door = bodies(incident(PRESENT, risk="high"), household(PUPIL))[
+            NoticeType.FRONT_DOOR_REFERRAL
+        ]
+        assert {p.given_name for p in door.about} == {"Amy", "Jack", "Ryan"}
+        assert (door.detail["risk_level"], door.facts[CONSIDER_MARAC]) == ("high", True)
+
+    def test_people_never_travel_as_detail(self) -> None:
+        """Victim, alleged perpetrator and children are people, never flattened detail."""
+        detail = event_detail(incident(PRESENT))
+        assert not {k.split(".")[0] for k in detail} & {"victim", "alleged_perpetrator",
+                                                        "children"}  # fmt: skip
+
+
+class TestSchoolProperty:
+    @settings(max_examples=60, deadline=None)
+    @given(
+        RISKS,
+        st.sampled_from(["family_home", "other_home", "public_place", "other"]),
+        st.sampled_from([PRESENT, ABSENT, (True, "elsewhere_in_home")]),
+    )
+    def test_school_body_never_carries_the_adults_or_the_risk(
+        self, risk: str, place: str, presence: tuple[bool, str | None]
+    ) -> None:
+        """Whatever the risk, place and presence, the school body names neither adult and
+        carries no risk, place or police detail."""
+        parsed = incident(presence, risk=risk, place=place)
+        school = bodies(parsed, household(PUPIL))[NoticeType.SCHOOL_SUPPORT]
+        text = school.model_dump_json()
+        assert not any(word in text for word in ("Amy", "Ryan", MOTHER_NHS, FATHER_NHS))
+        assert school.detail == {}  # no place, risk or police reference among the detail
+        assert set(school.facts) <= {CHILD_PRESENT}
