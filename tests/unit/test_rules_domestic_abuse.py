@@ -2,13 +2,14 @@
 the victim's GP only, the front door on medium or high risk or a baby present, MARAC on high."""
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from broker.rules.accuracy import CHILD_PRESENT, reading
+from broker.rules.accuracy import CHILD_PRESENT, incident_people, reading
 from broker.rules.domestic_abuse import BABY_PRESENT, CONSIDER_MARAC, route_incident
 from broker.rules.family import Addressee, ContactRole, Decision, Family, Member
 from broker.rules.minimisation import compose_body, event_detail
@@ -237,3 +238,24 @@ class TestSchoolProperty:
         assert not any(word in text for word in ("Amy", "Ryan", MOTHER_NHS, FATHER_NHS))
         assert school.detail == {}  # no place, risk or police reference among the detail
         assert set(school.facts) <= {CHILD_PRESENT}
+
+
+class TestWhoIsWho:
+    def test_unknown_child_keeps_the_others_in_place(self) -> None:
+        """A child the directory does not know shifts nobody: the known child, the victim and
+        the alleged perpetrator keep their parts."""
+        known = incident_family(MUM, DAD, PUPIL, children=("pupil",))
+        fam = replace(known, subjects=("pupil", "mum", "dad"), unmatched=("unmatched:1",))
+        who = incident_people(incident(PRESENT, ABSENT), fam)
+        assert (who.children, who.present, who.victim, who.perpetrator) == (
+            ("pupil",),
+            frozenset({"pupil"}),
+            "mum",
+            "dad",
+        )
+
+    def test_no_victim_named_the_next_adult_is_the_perpetrator(self) -> None:
+        """Without a victim, the adult after the children is the alleged perpetrator."""
+        fam = incident_family(MUM, DAD, PUPIL, children=("pupil",), victim=None)
+        who = incident_people(incident(PRESENT, victim=None), fam)
+        assert (who.victim, who.perpetrator) == (None, "dad")
