@@ -86,9 +86,10 @@ DISCREET_EVENT_LABEL = "family_circumstances"
 # A rule's name says what happened ("crisis.child", "ed.parent_presentation.child",
 # "withdrawal.child"): a discreet reader is given it only when every rule joined in it is of
 # a kind named here, whose name reveals no one's condition (a child joining the school, a
-# step-down plan the school has a part in). Otherwise the body names no rule and the
-# notice's id is the reference to quote.
-RULES_NAMED_TO_DISCREET = frozenset({"move", "step_down"})
+# step-down plan the school has a part in, an Operation Encompass notice: the scheme tells the
+# school that police attended a domestic abuse incident, and the rule's name says no more).
+# Otherwise the body names no rule and the notice's id is the reference to quote.
+RULES_NAMED_TO_DISCREET = frozenset({"move", "step_down", "domestic_abuse"})
 
 
 @dataclass(frozen=True)
