@@ -46,7 +46,7 @@ RULE = "open_plan"
 NOT_NEWS = frozenset({WithdrawalReason.STEPPED_DOWN, WithdrawalReason.COMPLETED})
 _CONCERNED = (
     "news about a child on an open plan (the child's own event, a parent's crisis, "
-    "a service withdrawing from the child or a parent, a move)"
+    "a service withdrawing from the child or a parent, a move, a domestic abuse incident)"
 )
 ROUTES = (
     Route(f"{RULE}.*", _CONCERNED, "the plan's lead professional, the same day (high for a "

@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from broker.rules.accuracy import CHILD_PRESENT, incident_people, reading
 from broker.rules.domestic_abuse import BABY_PRESENT, CONSIDER_MARAC, route_incident
 from broker.rules.family import Addressee, ContactRole, Decision, Family, Member
+from broker.rules.history import PersonHistory
 from broker.rules.minimisation import compose_body, event_detail
+from broker.rules.routing import decide
 from schemas.events import PoliceDomesticAbuseIncident
 from schemas.notices import NoticeBody, NoticeType, PersonView, Relation, Severity
 from unit.builders import (
@@ -21,11 +23,14 @@ from unit.builders import (
     FRONT_DOOR,
     MOTHER_NHS,
     ON,
+    RECEIVED,
     child,
     event,
     incident_family,
     incident_payload,
     parent,
+    plan_view,
+    with_context,
 )
 
 PUPIL = child("pupil", school="school-oakfield", gp="gp-northgate")
@@ -259,3 +264,13 @@ class TestWhoIsWho:
         fam = incident_family(MUM, DAD, PUPIL, children=("pupil",), victim=None)
         who = incident_people(incident(PRESENT, victim=None), fam)
         assert (who.victim, who.perpetrator) == (None, "dad")
+
+
+class TestOpenPlans:
+    def test_lead_of_a_childs_open_plan_is_told(self) -> None:
+        """An incident in the household is news for the lead professional of any named
+        child's open plan."""
+        fam = with_context(household(PUPIL), plans=(plan_view("pupil", lead_org="csc-demo"),))
+        decisions = decide(incident(ABSENT), fam, PersonHistory(), RECEIVED)
+        leads = to(decisions, NoticeType.PLAN_OWNER)
+        assert [(d.addressee.org_id, d.about) for d in leads] == [("csc-demo", ("pupil",))]
