@@ -14,6 +14,7 @@ from schemas.events import (
     FamilyMovingArea,
     ParentMentalHealthCrisis,
     PersonRef,
+    PoliceDomesticAbuseIncident,
     ServiceWithdrawal,
 )
 from schemas.nhs import NhsNumber, is_valid_nhs_number
@@ -29,6 +30,7 @@ __all__ = [
     "NhsNumber",
     "ParentMentalHealthCrisis",
     "PersonRef",
+    "PoliceDomesticAbuseIncident",
     "ServiceWithdrawal",
     "is_valid_nhs_number",
 ]

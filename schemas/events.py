@@ -23,6 +23,7 @@ class EventType(StrEnum):
     FAMILY_MOVING_AREA = "family_moving_area"
     ED_ATTENDANCE = "ed_attendance"
     APPOINTMENT_OUTCOME = "appointment_outcome"
+    POLICE_DOMESTIC_ABUSE_INCIDENT = "police_domestic_abuse_incident"
 
 
 class PersonRef(Contract):
@@ -217,12 +218,75 @@ class AppointmentOutcome(EventBase):
         return (self.subject,)
 
 
+class RiskLevel(StrEnum):
+    """The police's risk assessment of the incident (DASH: standard, medium, high)."""
+
+    STANDARD = "standard"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class IncidentPlace(StrEnum):
+    """Where the incident happened, coarsely: never an address (a victim may have fled)."""
+
+    FAMILY_HOME = "family_home"
+    OTHER_HOME = "other_home"
+    PUBLIC_PLACE = "public_place"
+    OTHER = "other"
+
+
+class Whereabouts(StrEnum):
+    """Where a child present was: in the room, or elsewhere in the home, hearing it."""
+
+    SAME_ROOM = "same_room"
+    ELSEWHERE_IN_HOME = "elsewhere_in_home"
+    OTHER = "other"
+
+
+class ChildAtIncident(Contract):
+    """A child of the household, and whether and where they were at the incident."""
+
+    child: PersonRef
+    present: bool
+    where: Whereabouts | None = None
+
+    @model_validator(mode="after")
+    def _where_only_if_present(self) -> Self:
+        if self.where is not None and not self.present:
+            raise ValueError("where is only for a child who was present")
+        return self
+
+
+class PoliceDomesticAbuseIncident(EventBase):
+    """A domestic abuse incident police attended (Operation Encompass: Victims and Prisoners
+    Act 2024). Victim and alleged perpetrator are each optional: police may not know or name
+    them; the children of the household are what the notice is for."""
+
+    event_type: Literal[EventType.POLICE_DOMESTIC_ABUSE_INCIDENT]
+    incident_at: AwareDatetime
+    place: IncidentPlace = IncidentPlace.FAMILY_HOME
+    police_reference: ShortText
+    victim: PersonRef | None = None
+    alleged_perpetrator: PersonRef | None = None
+    children: tuple[ChildAtIncident, ...] = Field(min_length=1)
+    risk_level: RiskLevel
+
+    def people(self) -> tuple[PersonRef, ...]:
+        # The children first: the family is found from the first person named
+        # (directory.family_for), and the children, known to their schools, are whom Operation
+        # Encompass is for; an adult the directory does not know must not keep them untold.
+        victim = (self.victim,) if self.victim else ()
+        perpetrator = (self.alleged_perpetrator,) if self.alleged_perpetrator else ()
+        return (*(c.child for c in self.children), *victim, *perpetrator)
+
+
 EVENT_MODELS: dict[EventType, type[EventBase]] = {
     EventType.PARENT_MENTAL_HEALTH_CRISIS: ParentMentalHealthCrisis,
     EventType.SERVICE_WITHDRAWAL: ServiceWithdrawal,
     EventType.FAMILY_MOVING_AREA: FamilyMovingArea,
     EventType.ED_ATTENDANCE: EdAttendance,
     EventType.APPOINTMENT_OUTCOME: AppointmentOutcome,
+    EventType.POLICE_DOMESTIC_ABUSE_INCIDENT: PoliceDomesticAbuseIncident,
 }
 
 Event = Annotated[
@@ -230,7 +294,8 @@ Event = Annotated[
     | ServiceWithdrawal
     | FamilyMovingArea
     | EdAttendance
-    | AppointmentOutcome,
+    | AppointmentOutcome
+    | PoliceDomesticAbuseIncident,
     Field(discriminator="event_type"),
 ]
 EventAdapter: TypeAdapter[Event] = TypeAdapter(Event, config=ConfigDict(hide_input_in_errors=True))

@@ -153,6 +153,9 @@ class SchoolMatter(StrEnum):
     ABOUT_THIS_CHILD = "about_this_child"  # the child's own attendance at hospital
     SERVICE_STOPPED = "service_stopped"  # a service stopped working with the child or family
     JOINING_SCHOOL = "joining_school"  # a child joining the school after a move
+    # Operation Encompass: police attended a domestic abuse incident in the child's home. The
+    # statutory scheme tells the school that much, never who did what to whom.
+    DOMESTIC_ABUSE_INCIDENT = "domestic_abuse_incident"
 
 
 class PlanContact(Contract):
@@ -188,6 +191,8 @@ class SchoolGuidance(Contract):
     who_to_call_role: str | None = None  # "school.call.front_door", ...
     actions: tuple[str, ...] = ()
     open_plans: tuple[PlanForSchool, ...] = ()
+    # The police's own reference for an Operation Encompass notice, to quote to the police.
+    police_reference: str | None = None
 
     @field_serializer("happened_at", "act_by", when_used="json")
     def _with_london_offset(self, moment: datetime | None) -> str | None:

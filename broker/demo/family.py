@@ -31,6 +31,7 @@ from producers import crypto
 from producers.recipient_keys import HYBRID_FILE_TAG, new_hybrid
 from schemas.events import (
     AppointmentOutcome,
+    ChildAtIncident,
     EdAttendance,
     Event,
     FamilyMovingArea,
@@ -38,8 +39,11 @@ from schemas.events import (
     PersonRef,
     PlanKind,
     PlanRecord,
+    PoliceDomesticAbuseIncident,
     PresentingCategory,
+    RiskLevel,
     ServiceWithdrawal,
+    Whereabouts,
     WithdrawalReason,
 )
 
@@ -128,6 +132,18 @@ def timeline(now: datetime) -> list[tuple[str, Event]]:
                            subject=person(MOTHER), service="Talking therapies (IAPT)",
                            reason=WithdrawalReason.NON_ENGAGEMENT, withdrawn_on=ago(150).date())),
         *appointments,
+        ("Police attend a domestic abuse incident at home: Child B in the room, the twins "
+         "asleep upstairs; medium risk",
+         PoliceDomesticAbuseIncident(
+             event_type="police_domestic_abuse_incident", **envelope("police-demo", 3),
+             incident_at=ago(3), police_reference="DA/DEMO/000417", victim=person(MOTHER),
+             alleged_perpetrator=person(FATHER), risk_level=RiskLevel.MEDIUM,
+             children=(
+                 ChildAtIncident(child=person(CHILD_B), present=True,
+                                 where=Whereabouts.SAME_ROOM),
+                 *(ChildAtIncident(child=person(twin), present=True,
+                                   where=Whereabouts.ELSEWHERE_IN_HOME)
+                   for twin in (TWIN_1, TWIN_2))))),
         ("A twin attends the emergency department with an injury, aged five months",
          EdAttendance(event_type="ed_attendance", **envelope("acute-demo", 2),
                       subject=person(TWIN_2), arrived_at=ago(2),

@@ -12,7 +12,9 @@ from dataclasses import dataclass, replace
 
 from broker.rules.fallback import FALLBACK_REASON
 from broker.rules.family import Decision, Family, Member
+from broker.rules.unmatched import unmatched_ids
 from schemas.events import Event, FamilyMovingArea, ParentMentalHealthCrisis
+from schemas.events import PoliceDomesticAbuseIncident as DomesticAbuse
 from schemas.notices import NoticeType, Relation
 
 CHILD_PRESENT = "child_present"
@@ -34,6 +36,31 @@ THEIR_PEOPLE: dict[NoticeType, str] = {
 
 
 @dataclass(frozen=True)
+class IncidentPeople:
+    """Who is who in a domestic abuse incident, as the directory knows them (None: not named,
+    or not known)."""
+
+    children: tuple[str, ...]
+    present: frozenset[str]
+    victim: str | None
+    perpetrator: str | None
+
+
+def incident_people(event: DomesticAbuse, family: Family) -> IncidentPeople:
+    """The directory's ids in the event's order (``people()``): the family holds the known
+    ones in order, and the positions of the unknown ones as ``unmatched:<i>`` labels."""
+    known = iter(family.subjects)
+    labels = unmatched_ids(len(event.people()))
+    ids = [None if label in family.unmatched else next(known, None) for label in labels]
+    count = len(event.children)
+    children, adults = ids[:count], iter(ids[count:])
+    victim = next(adults, None) if event.victim else None
+    perpetrator = next(adults, None) if event.alleged_perpetrator else None
+    present = {i for i, c in zip(children, event.children, strict=True) if i and c.present}
+    return IncidentPeople(tuple(i for i in children if i), frozenset(present), victim, perpetrator)
+
+
+@dataclass(frozen=True)
 class Reading:
     """How one notice must read: whose event it is to the recipient's people (None for a
     recipient who hears of the whole family), and which children were present (None when
@@ -52,6 +79,8 @@ def reading(decision: Decision, event: Event, family: Family) -> Reading:
     subjects = event_subjects(event, family)
     if decision.notice_type in WHOLE_FAMILY or not subjects:
         return Reading(None, present)
+    if isinstance(event, DomesticAbuse) and decision.notice_type is NoticeType.SCHOOL_SUPPORT:
+        return Reading(None, present)  # an incident in the pupil's home, never whose
     # Its people are those the notice names whose record it holds (a practice with the
     # subject's record hears of its other patients apart); an agency told about someone else
     # has its own people in the family; a new GP or school may hold no record yet.
@@ -65,13 +94,18 @@ def event_subjects(event: Event, family: Family) -> tuple[str, ...]:
     (the children a crisis names as present were there, it is not about them)."""
     if isinstance(event, FamilyMovingArea):
         return tuple(m.person_id for m in family.movers()) or family.subjects
+    if isinstance(event, DomesticAbuse):  # the victim's; their GP files it as its patient's
+        victim = incident_people(event, family).victim
+        return (victim,) if victim else family.subjects[:1]
     return family.subjects[:1]
 
 
 def children_present(event: Event, family: Family) -> frozenset[str] | None:
-    """The children a crisis names as present, as the directory knows them; None for an
-    event that does not say. The directory keeps the event's order for the people it found:
-    the subject first, then the children present."""
+    """The children a crisis or a domestic abuse incident names as present, as the directory
+    knows them; None for an event that does not say. The directory keeps the event's order
+    for the people it found: a crisis's subject first, then the children present."""
+    if isinstance(event, DomesticAbuse):
+        return incident_people(event, family).present
     if not isinstance(event, ParentMentalHealthCrisis):
         return None
     return frozenset(family.subjects[1:]) & {c.person_id for c in family.children}

@@ -34,6 +34,8 @@ MAY_PUBLISH: dict[EventType, frozenset[OrgKind]] = {
     EventType.ED_ATTENDANCE: frozenset({OrgKind.ACUTE_TRUST}),
     # outpatients, community health and nurseries (schools' early years)
     EventType.APPOINTMENT_OUTCOME: HEALTH_SERVICES | {OrgKind.SCHOOL},
+    # Operation Encompass: only the police attend and report a domestic abuse incident
+    EventType.POLICE_DOMESTIC_ABUSE_INCIDENT: frozenset({OrgKind.POLICE}),
 }
 
 

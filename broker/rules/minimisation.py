@@ -42,7 +42,7 @@ CLINICAL_DETAIL = frozenset({
     "sectioned", "admitted", "suicidal_ideation", "threats_to_kill", "threats_to_harm_others",
     "domestic_abuse", "substance_misuse", "clinical_summary", "presenting_category",
     "arrived_at", "accompanied_by", "service", "reason", "withdrawn_on", "booked_for", "outcome",
-    "intent", "not_yet_mobile",
+    "intent", "not_yet_mobile", "incident_at", "place", "police_reference", "risk_level",
 })  # fmt: skip
 # A lead professional or action owner (often early help or social care) hears what happened,
 # not the clinicians' notes.
@@ -86,9 +86,10 @@ DISCREET_EVENT_LABEL = "family_circumstances"
 # A rule's name says what happened ("crisis.child", "ed.parent_presentation.child",
 # "withdrawal.child"): a discreet reader is given it only when every rule joined in it is of
 # a kind named here, whose name reveals no one's condition (a child joining the school, a
-# step-down plan the school has a part in). Otherwise the body names no rule and the
-# notice's id is the reference to quote.
-RULES_NAMED_TO_DISCREET = frozenset({"move", "step_down"})
+# step-down plan the school has a part in, an Operation Encompass notice: the scheme tells the
+# school that police attended a domestic abuse incident, and the rule's name says no more).
+# Otherwise the body names no rule and the notice's id is the reference to quote.
+RULES_NAMED_TO_DISCREET = frozenset({"move", "step_down", "domestic_abuse"})
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,10 @@ def view_for(kind: NoticeType, relation: Relation | None) -> View:
 
 ENVELOPE_FIELDS = frozenset({"event_id", "event_type", "schema_version", "source_org",
                              "occurred_at", "received_at", "correlation_id"})  # fmt: skip
-PEOPLE_FIELDS = frozenset({"subject", "members", "children_present"})
+# A domestic abuse incident's adults and children travel as people (``about``), never as
+# detail: a reader sees only the people its notice is about, with presence per child.
+PEOPLE_FIELDS = frozenset({"subject", "members", "children_present", "victim",
+                           "alleged_perpetrator", "children"})  # fmt: skip
 # Plans travel structured, in the body's ``history`` and ``step_down`` (plan_bodies.py),
 # never as flattened keys ("plans.0.child.upn").
 STRUCTURED_FIELDS = frozenset({"plans", "step_down"})

@@ -30,6 +30,7 @@ from schemas.events import (
     EdAttendance,
     Event,
     ParentMentalHealthCrisis,
+    PoliceDomesticAbuseIncident,
 )
 from schemas.notices import NoticeType, Severity
 
@@ -59,6 +60,8 @@ def event_signals(event: Event) -> frozenset[str]:
             return frozenset(name for name, raised in flags.items() if raised)
         case EdAttendance() if is_parent_crisis(event):  # a deliberate overdose included
             return frozenset({"mental_health"})
+        case PoliceDomesticAbuseIncident():
+            return frozenset({"domestic_abuse"})
         case _:
             return frozenset()
 

@@ -16,6 +16,7 @@ record goes to the front door of the child's area instead, so that nobody is lef
 from collections.abc import Sequence
 from datetime import date
 
+from broker.rules.accuracy import incident_people
 from broker.rules.ed_attendance import is_parent_crisis
 from broker.rules.family import (
     Addressee,
@@ -35,6 +36,7 @@ from schemas.events import (
     FamilyMovingArea,
     ParentMentalHealthCrisis,
     PlanKind,
+    PoliceDomesticAbuseIncident,
     ServiceWithdrawal,
     WithdrawalReason,
 )
@@ -44,7 +46,7 @@ RULE = "open_plan"
 NOT_NEWS = frozenset({WithdrawalReason.STEPPED_DOWN, WithdrawalReason.COMPLETED})
 _CONCERNED = (
     "news about a child on an open plan (the child's own event, a parent's crisis, "
-    "a service withdrawing from the child or a parent, a move)"
+    "a service withdrawing from the child or a parent, a move, a domestic abuse incident)"
 )
 ROUTES = (
     Route(f"{RULE}.*", _CONCERNED, "the plan's lead professional, the same day (high for a "
@@ -77,6 +79,9 @@ def concerned_children(event: Event, family: Family) -> tuple[tuple[Member, str]
     if isinstance(event, FamilyMovingArea):  # the children who move, not a child left behind
         movers = family.movers()
         return tuple((c, "household") for c in movers if c.role is HouseholdRole.CHILD)
+    if isinstance(event, PoliceDomesticAbuseIncident):  # every child of the household named
+        children = (family.person(i) for i in incident_people(event, family).children)
+        return tuple((c, "household") for c in children if c)
     if subject.role is HouseholdRole.CHILD:
         return ((subject, "this_child"),)
     about_parent = isinstance(event, ParentMentalHealthCrisis | ServiceWithdrawal) or (

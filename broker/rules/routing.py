@@ -5,6 +5,7 @@ from datetime import datetime
 from broker.rules import fallback, out_of_hours, patterns, plans, school_deputy, unmatched
 from broker.rules import repeated_crises as repeated
 from broker.rules.crisis import CRISIS
+from broker.rules.domestic_abuse import DOMESTIC_ABUSE
 from broker.rules.ed_attendance import ED_ATTENDANCE
 from broker.rules.family import NOT_A_CONCERN, Decision, Family
 from broker.rules.history import PersonHistory
@@ -26,6 +27,7 @@ ROUTES: dict[EventType, EventRule] = {
     EventType.FAMILY_MOVING_AREA: MOVE,
     EventType.ED_ATTENDANCE: ED_ATTENDANCE,
     EventType.APPOINTMENT_OUTCOME: NOT_BROUGHT,
+    EventType.POLICE_DOMESTIC_ABUSE_INCIDENT: DOMESTIC_ABUSE,
 }
 # What ``decide`` adds to any event type's rule, in the order it adds them.
 COMMON_ROUTES: tuple[Route, ...] = (

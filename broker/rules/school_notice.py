@@ -20,6 +20,7 @@ from broker.rules.deadlines import LONDON, SchoolCalendar
 from broker.rules.family import Decision, Family, HouseholdRole
 from broker.rules.school_contact import Caller, plans_for_school, who_to_call
 from schemas.events import EdAttendance, Event, FamilyMovingArea, ServiceWithdrawal
+from schemas.events import PoliceDomesticAbuseIncident as DomesticAbuse
 from schemas.notices import NoticeBody, PersonView, SchoolGuidance, SchoolMatter
 
 # When to act, from the deadline. "Today" only when the notice is due on the day it arrives:
@@ -46,8 +47,12 @@ ACTIONS: Mapping[SchoolMatter, tuple[str, ...]] = {
     SchoolMatter.ABOUT_THIS_CHILD: (QUIET_SUPPORT, AGREE_FIRST, RECORD, IF_CHILD_DISCLOSES),
     SchoolMatter.SERVICE_STOPPED: (WATCH_FOR_CHANGE, DO_NOT_RAISE, RECORD, IF_CHILD_DISCLOSES),
     SchoolMatter.JOINING_SCHOOL: (RECORD,),
+    SchoolMatter.DOMESTIC_ABUSE_INCIDENT: (QUIET_SUPPORT, DO_NOT_RAISE, RECORD, IF_CHILD_DISCLOSES),
 }
 WITH_OPEN_PLAN = (CONTACT_LEAD, REQUEST_FILE)
+
+INCIDENTS = frozenset({SchoolMatter.INCIDENT_AT_HOME, SchoolMatter.ABOUT_THIS_CHILD,
+                       SchoolMatter.DOMESTIC_ABUSE_INCIDENT})  # fmt: skip
 
 # The summary a school reads first; none says "today".
 SUMMARIES: Mapping[SchoolMatter, str] = {
@@ -64,6 +69,11 @@ SUMMARIES: Mapping[SchoolMatter, str] = {
         "an incident: please keep the child in mind and share any change you notice."
     ),
     SchoolMatter.JOINING_SCHOOL: "A child joining your school, whose records you should have.",
+    SchoolMatter.DOMESTIC_ABUSE_INCIDENT: (
+        "Operation Encompass: the police attended a domestic abuse incident in this child's "
+        "home. Please make sure a key adult is ready to offer quiet support when the child is "
+        "next in school."
+    ),
 }
 JOINING_WITH_PLAN = (
     "A child joining your school has an open plan. Please contact the social worker or lead "
@@ -77,6 +87,8 @@ def matter_of(event: Event, decision: Decision, family: Family) -> SchoolMatter:
         return SchoolMatter.SERVICE_STOPPED
     if isinstance(event, FamilyMovingArea):
         return SchoolMatter.JOINING_SCHOOL
+    if isinstance(event, DomesticAbuse):
+        return SchoolMatter.DOMESTIC_ABUSE_INCIDENT
     subject = family.subject
     if subject and subject.role is HouseholdRole.CHILD and subject.person_id in decision.about:
         return SchoolMatter.ABOUT_THIS_CHILD
@@ -142,14 +154,17 @@ def school_guidance(
         who_to_call_role=caller.role if caller else None,
         actions=ACTIONS[matter] + (WITH_OPEN_PLAN if plans else ()),
         open_plans=plans,
+        police_reference=event.police_reference if isinstance(event, DomesticAbuse) else None,
     )
     return guidance, caller
 
 
 def _happened_at(event: Event, matter: SchoolMatter) -> datetime | None:
     """When an incident happened, in London time; a service's end or a move is no incident."""
-    if matter not in (SchoolMatter.INCIDENT_AT_HOME, SchoolMatter.ABOUT_THIS_CHILD):
+    if matter not in INCIDENTS:
         return None
+    if isinstance(event, DomesticAbuse):
+        return event.incident_at.astimezone(LONDON)
     at = event.arrived_at if isinstance(event, EdAttendance) else event.occurred_at
     return at.astimezone(LONDON)
 

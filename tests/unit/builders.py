@@ -45,6 +45,7 @@ ORG_KINDS: dict[str, OrgKind] = {
     "housing-demo": OrgKind.HOUSING,
     "early-help-demo": OrgKind.EARLY_HELP,
     "acute-demo": OrgKind.ACUTE_TRUST,
+    "police-demo": OrgKind.POLICE,
     FRONT_DOOR: OrgKind.FRONT_DOOR,
     OTHER_FRONT_DOOR: OrgKind.FRONT_DOOR,
 }
@@ -109,6 +110,25 @@ def family(
         org_kinds=ORG_KINDS,
         ties=ties,
     )
+
+
+def incident_family(
+    *members: Member, children: tuple[str, ...], victim: str | None = "mum",
+    perpetrator: str | None = "dad",
+) -> Family:  # fmt: skip
+    """The family of a domestic abuse incident as the directory matches it: the children the
+    police named, then the victim and the alleged perpetrator (``people()``'s order)."""
+    named = (*children, *(p for p in (victim, perpetrator) if p))
+    return family(*members, subject=named[0], present=named[1:])
+
+
+def incident_payload(
+    children: tuple[tuple[bool, str | None], ...], risk: str = "standard", **overrides: Any
+) -> dict[str, Any]:
+    """An incident naming one child per ``(present, where)``, with made-up pupil numbers."""
+    named = [{"child": {"local_id": f"child-{i}"}, "present": present, "where": where}
+             for i, (present, where) in enumerate(children)]  # fmt: skip
+    return domestic_abuse_payload(children=named, risk_level=risk, **overrides)
 
 
 def parent_of(adult: str, child_id: str, *, responsible: bool | None = None) -> Tie:
@@ -269,12 +289,28 @@ def appointment_payload(**overrides: Any) -> dict[str, Any]:
     return payload | overrides
 
 
+def domestic_abuse_payload(**overrides: Any) -> dict[str, Any]:
+    """A standard-risk incident: the child present in the room, the mother the victim, the
+    father the alleged perpetrator. ``people()`` lists the child first, then mother, father."""
+    payload = _envelope("police_domestic_abuse_incident", "police-demo")
+    payload |= {
+        "incident_at": "2027-05-09T22:10:00+01:00",
+        "police_reference": "DA/2027/000123",
+        "victim": {"nhs_number": MOTHER_NHS},
+        "alleged_perpetrator": {"nhs_number": FATHER_NHS},
+        "children": [{"child": {"nhs_number": CHILD_NHS}, "present": True, "where": "same_room"}],
+        "risk_level": "standard",
+    }
+    return payload | overrides
+
+
 PAYLOADS = {
     "parent_mental_health_crisis": crisis_payload,
     "service_withdrawal": withdrawal_payload,
     "family_moving_area": move_payload,
     "ed_attendance": ed_payload,
     "appointment_outcome": appointment_payload,
+    "police_domestic_abuse_incident": domestic_abuse_payload,
 }
 
 

@@ -36,6 +36,13 @@ class TestMayPublish:
         """Local authorities, schools, GPs and housing report a family moving area."""
         assert may_publish(kind, EventType.FAMILY_MOVING_AREA) is allowed
 
+    @pytest.mark.parametrize("kind", list(OrgKind))
+    def test_only_police_report_a_domestic_abuse_incident(self, kind: OrgKind) -> None:
+        """Operation Encompass: a police-attended domestic abuse incident comes from the
+        police or nobody."""
+        allowed = may_publish(kind, EventType.POLICE_DOMESTIC_ABUSE_INCIDENT)
+        assert allowed is (kind is OrgKind.POLICE)
+
     def test_unknown_organisation_may_publish_nothing(self) -> None:
         """An organisation the directory does not know may publish no event at all."""
         assert not any(may_publish(None, event_type) for event_type in EventType)

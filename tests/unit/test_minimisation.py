@@ -210,6 +210,7 @@ class TestSchoolBodyProperty:
 RULE_KINDS = [
     "crisis", "ed", "withdrawal", "was_not_brought", "open_plan", "repeated_crises",
     "accumulation", "co_occurrence", "unmatched_person", "proposal", "step_down", "move",
+    "domestic_abuse",
 ]  # fmt: skip
 SUFFIXES = ["child", "gp", "health", "front_door", "fallback", "out_of_hours", "new_school",
             "parent_presentation", "escalation1", "reroute", "exhausted"]  # fmt: skip
@@ -225,6 +226,7 @@ class TestRuleInBody:
             ("crisis.child.escalation1", NoticeType.SCHOOL_SUPPORT, None),
             ("move.new_school", NoticeType.SCHOOL_SUPPORT, "move.new_school"),
             ("move.new_school+crisis.child", NoticeType.SCHOOL_SUPPORT, None),
+            ("domestic_abuse.child", NoticeType.SCHOOL_SUPPORT, "domestic_abuse.child"),
             ("crisis.gp", NoticeType.GP_INFORMATION, "crisis.gp"),
             ("crisis.front_door", NoticeType.FRONT_DOOR_REFERRAL, "crisis.front_door"),
             ("crisis.child.fallback", NoticeType.FRONT_DOOR_REFERRAL, "crisis.child.fallback"),

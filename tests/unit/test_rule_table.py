@@ -32,6 +32,8 @@ from unit.builders import (
     ed_payload,
     event,
     family,
+    incident_family,
+    incident_payload,
     move_payload,
     parent,
     past_event,
@@ -149,6 +151,10 @@ def event_cases() -> list[Case]:
                  appointments=appointments("attended", "was_not_brought", end=BOOKED),
                  siblings={"brother": PersonHistory(appointments=appointments(
                      "was_not_brought", "was_not_brought", end=BOOKED))})),
+        Case("a high-risk domestic abuse incident, every kind of child",
+             event(incident_payload(((True, "same_room"), (True, None), (False, None)), "high")),
+             incident_family(*parents_and_children(*kids).members,
+                             children=("pupil", "baby", "home_educated"))),
     ]  # fmt: skip
 
 

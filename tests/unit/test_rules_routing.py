@@ -53,6 +53,11 @@ CASES: dict[EventType, tuple[dict[str, Any], str, str]] = {
         "ed.",
     ),
     EventType.APPOINTMENT_OUTCOME: (PAYLOADS["appointment_outcome"](), "kid", "was_not_brought"),
+    EventType.POLICE_DOMESTIC_ABUSE_INCIDENT: (
+        PAYLOADS["police_domestic_abuse_incident"](),
+        "kid",
+        "domestic_abuse.",
+    ),
 }
 
 

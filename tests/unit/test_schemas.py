@@ -17,6 +17,7 @@ from schemas.events import (
     Intent,
     ParentMentalHealthCrisis,
     PersonRef,
+    PoliceDomesticAbuseIncident,
     ServiceWithdrawal,
 )
 from schemas.notices import NoticeHeader
@@ -35,6 +36,7 @@ MODELS = {
     "family_moving_area": FamilyMovingArea,
     "ed_attendance": EdAttendance,
     "appointment_outcome": AppointmentOutcome,
+    "police_domestic_abuse_incident": PoliceDomesticAbuseIncident,
 }
 
 
