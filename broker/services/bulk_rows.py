@@ -2,9 +2,9 @@
 in memory one record at a time (so that every record is judged as the per-record path would
 judge it, a record named twice included), then written in a few statements.
 
-``Rows`` keeps a table's rows by primary key (what ``directory_changes.put_row`` does row by
+``Rows`` keeps a table's rows by primary key (what ``directory_writes.put_row`` does row by
 row); ``Children`` keeps a table's rows by owner, each owner's rows replaced whole (what
-``directory_changes.replace_rows`` does). Both read and write through ``DirectoryRows``
+``directory_writes.replace_rows`` does). Both read and write through ``DirectoryRows``
 (broker/ports.py).
 """
 

@@ -1,5 +1,5 @@
 """The bulk import's in-memory picture of a table judges each record as the per-record
-writes do (``directory_changes.put_row`` and ``replace_rows``): what is created, what
+writes do (``directory_writes.put_row`` and ``replace_rows``): what is created, what
 changed, and what is left alone. No database: the rows read are given."""
 
 from datetime import date
