@@ -92,8 +92,10 @@ def readiness_checks(api: FastAPI, checks: ApiChecks) -> None:
     api.state.readiness_checks = checks
 
 
-def api_ops_app(api: FastAPI) -> FastAPI:
-    """An HTTP API's ops endpoints: not ready until its lifespan has started."""
+def api_ops_app(api: FastAPI, listening: Callable[[], bool] = lambda: True) -> FastAPI:
+    """An HTTP API's ops endpoints: not ready until its lifespan has started and its server
+    ``listening`` (uvicorn binds the API's port only after the lifespan: a client told
+    "ready" before then would find nothing there)."""
     app = _ops_app()
 
     @app.get("/health")
@@ -102,6 +104,8 @@ def api_ops_app(api: FastAPI) -> FastAPI:
 
     def checks(_request: Request) -> Sequence[Check]:
         started: ApiChecks | None = getattr(api.state, "readiness_checks", None)
+        if not listening():
+            return [_not_started]
         try:
             return list(started(api)) if started else [_not_started]
         except AttributeError:  # what the checks read is set by the lifespan, not yet run

@@ -30,5 +30,6 @@ def server_config(app: FastAPI, settings: Settings, host: str, port: int) -> uvi
 async def serve_api(app: FastAPI, settings: Settings, host: str, port: int) -> None:
     """Serves the API on ``host:port`` and its ops endpoints on ``ops_host:ops_port``."""
     server = uvicorn.Server(server_config(app, settings, host, port))
-    async with ops.serving(ops.api_ops_app(app), settings.ops_host, settings.ops_port):
+    ops_app = ops.api_ops_app(app, listening=lambda: server.started)
+    async with ops.serving(ops_app, settings.ops_host, settings.ops_port):
         await server.serve()

@@ -98,6 +98,16 @@ class TestCreateApp:
             async with app.router.lifespan_context(app):
                 assert (await opsclient.get("/ready")).json() == {"status": "ready"}
 
+    async def test_not_ready_until_its_server_listens(self, settings: Settings) -> None:
+        """The runtime open is not enough: uvicorn binds the API's port after the lifespan,
+        and a client told "ready" before then finds nothing there."""
+        app, listening = _app(settings), [False]
+        ops_app = ops.api_ops_app(app, lambda: listening[0])
+        async with _client(ops_app) as opsclient, app.router.lifespan_context(app):
+            assert (await opsclient.get("/ready")).status_code == 503
+            listening[0] = True
+            assert (await opsclient.get("/ready")).json() == {"status": "ready"}
+
     async def test_the_lifespan_opens_the_runtime_once_and_then_the_extra(
         self, settings: Settings
     ) -> None:
