@@ -30,6 +30,7 @@ from broker.services.acceptance import Acceptance, Accepted, Conflict, check_own
 from producers import crypto
 from producers.sdk import EventPublisher
 from schemas.events import Event, EventAdapter
+from schemas.examples import openapi_examples
 
 log = structlog.get_logger(__name__)
 MAX_BATCH = 500
@@ -50,7 +51,7 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
     async def post_event(
         request: Request,
         caller: auth.Publisher,
-        event: Annotated[Event, Body()],
+        event: Annotated[Event, Body(openapi_examples=openapi_examples())],
         sgb_signature: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
         """One event, signed in the Sgb-Signature header over the exact body bytes."""
