@@ -332,7 +332,12 @@ class StepRecorded(BaseModel):
     first: bool = Field(description="false: this was recorded already, and stands")
 
 
-TransferStep = Literal[NextStep.WRITTEN_INFORMATION, NextStep.TRANSFER_IN_CONFERENCE]
+# The steps recorded as done, without an outcome (a decision has its own route).
+DoneStep = Literal[
+    NextStep.WRITTEN_INFORMATION,
+    NextStep.TRANSFER_IN_CONFERENCE,
+    NextStep.MARAC_REFERRAL_CONSIDERED,
+]
 
 
 class TakenStep(NamedTuple):
@@ -356,12 +361,14 @@ async def record_outcome(
 @router.post(
     "/v1/front-doors/{org_id}/notices/{notice_id}/steps/{step}", response_model=StepRecorded
 )
-async def record_transfer_step(
-    request: Request, org_id: str, notice_id: UUID, step: TransferStep, caller: auth.FrontDoor
+async def record_step_done(
+    request: Request, org_id: str, notice_id: UUID, step: DoneStep, caller: auth.FrontDoor
 ) -> StepRecorded:
-    """A transfer's next step done by the receiving authority: the written information
-    received (Wales), the transfer-in conference held. Until then each escalates at the
-    originating authority once its time has passed."""
+    """A next step done: a transfer's by the receiving authority (the written information
+    received in Wales, the transfer-in conference held), each escalating at the originating
+    authority once its time has passed; on a high-risk domestic abuse referral, a MARAC
+    referral considered (made or not: the front door's case record says which), escalating
+    to the front door's safeguarding lead when it is not recorded in the working day."""
     return await _step(request, org_id, notice_id, TakenStep(NextStep(step)), caller)
 
 

@@ -20,12 +20,12 @@ from broker.rules.common import (
     gp_route,
 )
 from broker.rules.family import Decision, Family, HouseholdRole, Member
+from broker.rules.next_steps import CONSIDER_MARAC
 from broker.rules.table import Rule
 from schemas.events import PoliceDomesticAbuseIncident, RiskLevel
 from schemas.notices import Severity
 
 RULE = "domestic_abuse"
-CONSIDER_MARAC = "consider_marac_referral"
 BABY_PRESENT = "child_under_one_present"
 FRONT_DOOR_RISKS = frozenset({RiskLevel.MEDIUM, RiskLevel.HIGH})
 
@@ -88,7 +88,7 @@ DOMESTIC_ABUSE = Rule(
         gp_route(RULE, _WHEN, "the victim's GP (never the alleged perpetrator's)",
                  (Severity.MEDIUM, Severity.HIGH)),
         front_door_route(RULE, f"{_WHEN}, medium or high risk or a child under one present "
-                         "(high risk: consider a MARAC referral)",
+                         "(high risk: consider a MARAC referral, a tracked next step)",
                          (Severity.MEDIUM, Severity.HIGH)),
     ),
 )  # fmt: skip

@@ -4,10 +4,13 @@ agency learns. Pure: times come in as arguments.
 A front door decides what to do with a referral within one working day of receiving it
 (Working Together 2023): no further action, early help, an assessment, a strategy discussion,
 or a transfer elsewhere; the agency that referred learns the decision, who acknowledged and
-when. After a transfer, the receiving authority holds a transfer-in conference within 15
-working days (England and Wales) and, where either authority is in Wales, written information
+when. A referral for a high-risk domestic abuse incident also owes, in the same day, the
+front door's consideration of a referral to the MARAC (the multi-agency risk assessment
+conference for high-risk victims): a task that is tracked and chased, not a line to skim.
+After a transfer, the receiving authority holds a transfer-in conference within 15 working
+days (England and Wales) and, where either authority is in Wales, written information
 follows within 3 working days. A step not met by its time escalates like a missed
-acknowledgement: a referral's decision to the front door's safeguarding lead, a transfer's
+acknowledgement: a referral's steps to the front door's safeguarding lead, a transfer's
 steps to the originating authority, which must chase them.
 """
 
@@ -27,12 +30,15 @@ from schemas.notices import NextStep, NoticeBody, NoticeType, ReferralOutcome
 
 TRANSFER_CONFERENCE_WORKING_DAYS = 15
 WALES_WRITTEN_INFORMATION_WORKING_DAYS = 3
+# The fact a rule sets on a front-door referral that owes a MARAC consideration.
+CONSIDER_MARAC = "consider_marac_referral"
 WORDING_PREFIX = "outcome."  # "outcome.early_help": the recipient's system words the decision
 
 STEP_WORDS = {
     NextStep.DECISION: "the front door's decision on this referral",
     NextStep.WRITTEN_INFORMATION: "the written information on this transfer (Wales)",
     NextStep.TRANSFER_IN_CONFERENCE: "the transfer-in conference",
+    NextStep.MARAC_REFERRAL_CONSIDERED: "the front door's consideration of a MARAC referral",
 }
 OUTCOME_WORDS = {
     ReferralOutcome.NO_FURTHER_ACTION: "no further action by children's social care",
@@ -54,7 +60,11 @@ def steps_owed(
     follow-up (escalation, re-route) owes none of its own: the steps belong to the chain."""
     match notice_type:
         case NoticeType.FRONT_DOOR_REFERRAL:
-            return {NextStep.DECISION: add_working_hours(received_at, _day(hours), nation, hours)}
+            decision_by = add_working_hours(received_at, _day(hours), nation, hours)
+            steps = {NextStep.DECISION: decision_by}
+            if facts.get(CONSIDER_MARAC) is True:
+                steps[NextStep.MARAC_REFERRAL_CONSIDERED] = decision_by
+            return steps
         case NoticeType.TRANSFER:
             steps = {NextStep.TRANSFER_IN_CONFERENCE: close_of_working_days(
                 received_at, TRANSFER_CONFERENCE_WORKING_DAYS, nation, hours)}  # fmt: skip

@@ -191,3 +191,27 @@ class TestHealthEscalation:
         [escalation] = await follow_ups_of(running_broker, gp["notice_id"])
         assert escalation.recipient_id == "icb-demo:designated_safeguarding"
         assert escalation.recipient_org != FRONT_DOOR
+
+
+class TestMaracConsideration:
+    async def test_a_high_risk_incident_owes_it_and_the_front_door_records_it_done(
+        self, gateway: httpx.AsyncClient, inbox: httpx.AsyncClient,
+        producer_keys: dict[str, Ed25519PrivateKey], referral: dict[str, Any],
+    ) -> None:  # fmt: skip
+        """Police report a high-risk incident: the front door records its MARAC
+        consideration through the API, once; a crisis referral owes none and is refused."""
+        incident = {"event_type": "police_domestic_abuse_incident", "event_id": str(uuid.uuid4()),
+                    "source_org": "police-demo", "occurred_at": datetime.now(UTC).isoformat(),
+                    "incident_at": datetime.now(UTC).isoformat(), "police_reference": "DA/T/1",
+                    "victim": {"nhs_number": family.MOTHER}, "risk_level": "high",
+                    "children": [{"child": {"nhs_number": family.CHILD_B},
+                                  "present": True}]}  # fmt: skip
+        assert (await post_signed(gateway, incident, producer_keys)).status_code == 202
+        listed = await wait_for_notices(inbox, DUTY_MANAGER, 2)
+        [marac] = [n for n in listed if n["notice_id"] != referral["notice_id"]]
+        step = f"/v1/front-doors/{FRONT_DOOR}/notices/{{}}/steps/marac_referral_considered"
+        done = await inbox.post(step.format(marac["notice_id"]))
+        again = await inbox.post(step.format(marac["notice_id"]))
+        assert done.status_code == 200, done.text
+        assert (done.json()["first"], again.json()["first"]) == (True, False)
+        assert (await inbox.post(step.format(referral["notice_id"]))).status_code == 409

@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 from broker.rules.deadlines import LONDON, is_working_day
 from broker.rules.london_time import london
 from broker.rules.minimisation import DETAIL_FIELDS, EVERYTHING
-from broker.rules.next_steps import Decider, outcome_body, overdue_body, steps_owed
+from broker.rules.next_steps import (
+    CONSIDER_MARAC,
+    Decider,
+    outcome_body,
+    overdue_body,
+    steps_owed,
+)
 from broker.rules.reader_view import for_reader, reader_kind
 from schemas.notices import NextStep, NoticeBody, NoticeType, PersonView, ReferralOutcome
 
@@ -54,6 +60,25 @@ class TestStepsOwed:
         owed = steps_owed(NoticeType.TRANSFER, MONDAY_10,
                           {"from_authority": WALES, "to_authority": ENGLAND})  # fmt: skip
         assert owed[NextStep.WRITTEN_INFORMATION] == datetime(2027, 5, 13, 17, 0, tzinfo=LONDON)
+
+    def test_a_high_risk_domestic_abuse_referral_also_owes_a_marac_consideration(self) -> None:
+        """The MARAC consideration is due with the decision: Tuesday 10:00."""
+        owed = steps_owed(NoticeType.FRONT_DOOR_REFERRAL, MONDAY_10, {CONSIDER_MARAC: True})
+        tuesday_10 = datetime(2027, 5, 11, 10, 0, tzinfo=LONDON)
+        assert owed == {NextStep.DECISION: tuesday_10,
+                        NextStep.MARAC_REFERRAL_CONSIDERED: tuesday_10}  # fmt: skip
+
+    @given(facts=st.dictionaries(st.sampled_from([CONSIDER_MARAC, "risk_level", "domestic_abuse"]),
+                                 st.one_of(st.booleans(), st.sampled_from(["high", "true"]))),
+           kind=st.sampled_from(list(NoticeType)))  # fmt: skip
+    def test_a_marac_consideration_is_owed_only_on_a_referral_that_asks_for_one(
+        self, facts: dict[str, str | bool], kind: NoticeType
+    ) -> None:
+        """Only a front-door referral whose rule set the fact (to true, not a lookalike) owes
+        it; no other notice does, whatever its facts."""
+        owed = steps_owed(kind, MONDAY_10, facts)
+        expected = kind is NoticeType.FRONT_DOOR_REFERRAL and facts.get(CONSIDER_MARAC) is True
+        assert (NextStep.MARAC_REFERRAL_CONSIDERED in owed) == expected
 
     def test_other_notices_owe_no_step(self) -> None:
         for kind in (NoticeType.SCHOOL_SUPPORT, NoticeType.GP_INFORMATION, NoticeType.OUTCOME,
