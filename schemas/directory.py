@@ -15,6 +15,7 @@ OrgKindName = Literal[
     "school", "gp_practice", "health_visiting", "school_nursing", "front_door",
     "mental_health", "talking_therapy", "early_help", "acute_trust", "police", "housing",
     "icb",  # an integrated care board: its designated safeguarding professionals
+    "urgent_care", "nhs_111",  # urgent treatment and walk-in centres; NHS 111
 ]  # fmt: skip
 ContactRoleName = Literal[
     "key_adult", "deputy_key_adult", "safeguarding_lead", "duty_manager",

@@ -184,8 +184,20 @@ class Intent(StrEnum):
     UNKNOWN = "unknown"
 
 
+class CareSetting(StrEnum):
+    """Where an ED-type attendance happened: a child brought to urgent care or described to
+    NHS 111 again and again is the same pattern as one brought to the emergency department."""
+
+    EMERGENCY_DEPARTMENT = "emergency_department"
+    URGENT_TREATMENT_CENTRE = "urgent_treatment_centre"  # minor injury units included
+    WALK_IN_CENTRE = "walk_in_centre"
+    NHS_111 = "nhs_111"  # a call or online contact: ``arrived_at`` is when it was made
+
+
 class EdAttendance(EventBase):
-    """An attendance at an emergency department (acute trusts only).
+    """An attendance at an emergency department, an urgent treatment or walk-in centre, or a
+    contact with NHS 111 (acute trusts, urgent care services and NHS 111 only); ``setting``
+    says which, and every setting counts toward the same patterns.
 
     ``not_yet_mobile`` is what the clinician observed (not yet crawling or walking); when it is
     not given, the broker falls back on the child's age. Both it and ``intent`` are optional so
@@ -195,6 +207,7 @@ class EdAttendance(EventBase):
     event_type: Literal[EventType.ED_ATTENDANCE]
     subject: PersonRef
     arrived_at: AwareDatetime
+    setting: CareSetting = CareSetting.EMERGENCY_DEPARTMENT
     presenting_category: PresentingCategory
     intent: Intent | None = None
     not_yet_mobile: bool | None = None
@@ -206,13 +219,15 @@ class EdAttendance(EventBase):
 
 
 class AppointmentOutcome(EventBase):
-    """A child's booked appointment: attended, or was not brought (WNB)."""
+    """A child's booked appointment: attended, was not brought (WNB), or cancelled by the
+    parent or carer (an outcome of its own: one cancellation is not a concern, several in a
+    row count toward the was-not-brought pattern)."""
 
     event_type: Literal[EventType.APPOINTMENT_OUTCOME]
     subject: PersonRef
     service: ShortText
     booked_for: AwareDatetime
-    outcome: Literal["attended", "was_not_brought"]
+    outcome: Literal["attended", "was_not_brought", "cancelled_by_parent"]
 
     def people(self) -> tuple[PersonRef, ...]:
         return (self.subject,)

@@ -89,4 +89,6 @@ def _history(records: list[Row]) -> PersonHistory:
 
 
 def _outcome(value: str | None) -> Outcome:
-    return "attended" if value == "attended" else "was_not_brought"
+    if value in ("attended", "cancelled_by_parent"):
+        return value  # type: ignore[return-value]
+    return "was_not_brought"

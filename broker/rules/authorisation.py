@@ -31,9 +31,11 @@ MAY_PUBLISH: dict[EventType, frozenset[OrgKind]] = {
             OrgKind.HOUSING,
         }
     ),
-    EventType.ED_ATTENDANCE: frozenset({OrgKind.ACUTE_TRUST}),
-    # outpatients, community health and nurseries (schools' early years)
-    EventType.APPOINTMENT_OUTCOME: HEALTH_SERVICES | {OrgKind.SCHOOL},
+    # emergency departments, and the urgent care and NHS 111 services that see the same children
+    EventType.ED_ATTENDANCE: frozenset({OrgKind.ACUTE_TRUST, OrgKind.URGENT_CARE, OrgKind.NHS_111}),
+    # outpatients, community health, GP practices (immunisations, reviews) and nurseries
+    # (schools' early years)
+    EventType.APPOINTMENT_OUTCOME: HEALTH_SERVICES | {OrgKind.SCHOOL, OrgKind.GP_PRACTICE},
     # Operation Encompass: only the police attend and report a domestic abuse incident
     EventType.POLICE_DOMESTIC_ABUSE_INCIDENT: frozenset({OrgKind.POLICE}),
 }

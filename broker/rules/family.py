@@ -27,6 +27,10 @@ class OrgKind(StrEnum):
     POLICE = "police"
     HOUSING = "housing"
     ICB = "icb"  # integrated care board: health notices nobody acknowledged escalate here
+    # Urgent treatment centres, walk-in centres and minor injury units; NHS 111: they see the
+    # children an emergency department sees, and report attendances as it does.
+    URGENT_CARE = "urgent_care"
+    NHS_111 = "nhs_111"
 
 
 class ContactRole(StrEnum):

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-Outcome = Literal["attended", "was_not_brought"]
+Outcome = Literal["attended", "was_not_brought", "cancelled_by_parent"]
 Appointments = tuple[tuple[datetime, Outcome], ...]
 
 

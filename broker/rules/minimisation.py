@@ -43,6 +43,7 @@ CLINICAL_DETAIL = frozenset({
     "domestic_abuse", "substance_misuse", "clinical_summary", "presenting_category",
     "arrived_at", "accompanied_by", "service", "reason", "withdrawn_on", "booked_for", "outcome",
     "intent", "not_yet_mobile", "incident_at", "place", "police_reference", "risk_level",
+    "setting",
 })  # fmt: skip
 # A lead professional or action owner (often early help or social care) hears what happened,
 # not the clinicians' notes.
@@ -117,7 +118,7 @@ CHILD_CENTRED_FACTS = frozenset({
     "child_present", "child_under_one", "child_protection_plan", "sole_carer_unavailable",
     "consider_childrens_needs", "attendance_rate_percent", "booked", "attended",
     "was_not_brought", "window_days", "siblings_attendance_rate_percent", "siblings_booked",
-    "siblings_attended", "children_with_appointments",
+    "siblings_attended", "children_with_appointments", "cancelled_by_parent",
 })  # fmt: skip
 GP_THIRD_PARTY = View(
     person=CLINICAL_IDENTITY,

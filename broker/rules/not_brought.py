@@ -13,6 +13,10 @@ six months; see ``Thresholds`` for why), in two ways:
   rate and the child's own counts. A child both rates concern gets one notice per recipient
   once ``merged`` joins them.
 
+A parent's cancellation is care rebooked, not missed: it counts only from the second in a row
+(``Thresholds.wnb_cancellations_in_a_row``), and then as not brought; ``counted`` turns the
+outcomes into what the rates count.
+
 When a notice is sent, so that nobody is flooded: on each was-not-brought while the rate is
 below the threshold (another missed appointment is news), and on an attended outcome only
 when the rate at the appointment before it, in that appointment's own window, was not below:
@@ -26,7 +30,7 @@ from datetime import date, datetime, timedelta
 
 from broker.rules.common import gp_decisions, gp_route
 from broker.rules.family import Addressee, ContactRole, Decision, Family, HouseholdRole, Member
-from broker.rules.history import Appointments, PersonHistory
+from broker.rules.history import Appointments, Outcome, PersonHistory
 from broker.rules.table import Route, Rule
 from broker.rules.thresholds import Thresholds
 from schemas.events import AppointmentOutcome
@@ -53,6 +57,26 @@ class Rate:
         )
 
 
+def counted(appointments: Appointments, in_a_row: int) -> Appointments:
+    """The outcomes the rates count: a parent's cancellation is left out, except from the
+    ``in_a_row``-th consecutive one on, which counts as not brought."""
+    kept: list[tuple[datetime, Outcome]] = []
+    run = 0
+    for booked, outcome in sorted(appointments):
+        run = run + 1 if outcome == "cancelled_by_parent" else 0
+        if outcome != "cancelled_by_parent":
+            kept.append((booked, outcome))
+        elif run >= in_a_row:
+            kept.append((booked, "was_not_brought"))
+    return tuple(kept)
+
+
+def cancellations(appointments: Appointments, at: datetime, window: timedelta) -> int:
+    """The parent's cancellations in the window that ends at ``at``, counted or not."""
+    return sum(1 for booked, outcome in appointments
+               if outcome == "cancelled_by_parent" and at - window <= booked <= at)  # fmt: skip
+
+
 def rate_at(appointments: Appointments, at: datetime, window: timedelta) -> Rate:
     """Attendance over the window that ends at ``at``."""
     outcomes = [outcome for booked, outcome in appointments if at - window <= booked <= at]
@@ -63,11 +87,16 @@ def rate_at(appointments: Appointments, at: datetime, window: timedelta) -> Rate
 Judge = Callable[[datetime], Rate | None]
 
 
-def due(judge: Judge, appointments: Appointments, event: AppointmentOutcome) -> Rate | None:
-    """The rate to state if this outcome calls for a notice (see the module docstring)."""
+def due(judge: Judge, appointments: Appointments, event: AppointmentOutcome,
+        missed: bool) -> Rate | None:  # fmt: skip
+    """The rate to state if this outcome calls for a notice (see the module docstring), with
+    ``appointments`` as counted: a miss (``missed``: not brought, or a cancellation that
+    counts) is news; a cancellation that does not count changes no rate."""
     now = judge(event.booked_for)
-    if now is None or event.outcome == "was_not_brought":
+    if now is None or missed:
         return now
+    if event.outcome == "cancelled_by_parent":
+        return None
     earlier = [booked for booked, _ in appointments if booked < event.booked_for]
     return now if not earlier or judge(max(earlier)) is None else None
 
@@ -87,18 +116,29 @@ def route_not_brought(
     )
 
 
+def is_missed(event: AppointmentOutcome, own: Appointments) -> bool:
+    """Not brought, or cancelled by the parent and counted as not brought (``own``: the
+    child's outcomes as counted)."""
+    return event.outcome == "was_not_brought" or (
+        event.outcome == "cancelled_by_parent" and (event.booked_for, "was_not_brought") in own
+    )
+
+
 def _own_rate(
     event: AppointmentOutcome, family: Family, child: Member, history: PersonHistory,
     on: date, limits: Thresholds,
 ) -> list[Decision]:  # fmt: skip
+    own = counted(history.appointments, limits.wnb_cancellations_in_a_row)
+
     def judge(at: datetime) -> Rate | None:
-        rate = rate_at(history.appointments, at, limits.wnb_window)
+        rate = rate_at(own, at, limits.wnb_window)
         return rate if rate.below(limits) else None
 
-    rate = due(judge, history.appointments, event)
+    rate = due(judge, own, event, is_missed(event, own))
     if rate is None:
         return []
-    return _told_about(child, family, on, RULE, _own_facts(rate, limits))
+    cancelled = cancellations(history.appointments, event.booked_for, limits.wnb_window)
+    return _told_about(child, family, on, RULE, _own_facts(rate, cancelled, limits))
 
 
 def _siblings_rate(
@@ -106,11 +146,13 @@ def _siblings_rate(
     on: date, limits: Thresholds,
 ) -> list[Decision]:  # fmt: skip
     children = (child, *family.siblings_of(child.person_id))
-    by_child = {child.person_id: history.appointments} | {
+    recorded = {child.person_id: history.appointments} | {
         c.person_id: history.siblings[c.person_id].appointments
         for c in children
         if c.person_id in history.siblings and c.person_id != child.person_id
     }
+    in_a_row = limits.wnb_cancellations_in_a_row
+    by_child = {person: counted(outcomes, in_a_row) for person, outcomes in recorded.items()}
     together = tuple(a for appointments in by_child.values() for a in appointments)
 
     def judge(at: datetime) -> Rate | None:
@@ -118,7 +160,7 @@ def _siblings_rate(
         rate = rate_at(together, at, limits.wnb_window)
         return rate if seen >= 2 and rate.below(limits) else None  # one child: its own rate
 
-    rate = due(judge, together, event)
+    rate = due(judge, together, event, is_missed(event, by_child[child.person_id]))
     if rate is None:
         return []
     window = limits.wnb_window
@@ -129,19 +171,24 @@ def _siblings_rate(
     for member in children:
         mine = own[member.person_id]
         if mine.booked > mine.attended:  # not brought at least once in the window
-            facts = shared | _own_facts(mine, limits)
+            cancelled = cancellations(recorded.get(member.person_id, ()), event.booked_for,
+                                      window)  # fmt: skip
+            facts = shared | _own_facts(mine, cancelled, limits)
             decisions += _told_about(member, family, on, SIBLINGS, facts)
     return decisions
 
 
-def _own_facts(rate: Rate, limits: Thresholds) -> Facts:
-    return {
+def _own_facts(rate: Rate, cancelled: int, limits: Thresholds) -> Facts:
+    """The child's rate and counts; ``was_not_brought`` includes the cancellations that
+    counted, and ``cancelled_by_parent`` (when there were any) says how many there were."""
+    facts: Facts = {
         "attendance_rate_percent": rate.percent,
         "booked": rate.booked,
         "attended": rate.attended,
         "was_not_brought": rate.booked - rate.attended,
         "window_days": limits.wnb_window.days,
     }
+    return facts | ({"cancelled_by_parent": cancelled} if cancelled else {})
 
 
 def _siblings_facts(rate: Rate, children: int, limits: Thresholds) -> Facts:
@@ -192,6 +239,12 @@ def _told_about_routes(rule: str, when: str) -> tuple[Route, ...]:
 
 
 _DEFAULT = Thresholds()  # the table states the defaults; a partnership may set its own
+
+
+def _ordinal(n: int) -> str:
+    return {1: "first", 2: "second", 3: "third", 4: "fourth"}.get(n, f"{n}th")
+
+
 NOT_BROUGHT = Rule(
     AppointmentOutcome,
     route_not_brought,
@@ -199,7 +252,9 @@ NOT_BROUGHT = Rule(
         *_told_about_routes(RULE, f"a child brought to under {_DEFAULT.wnb_min_attendance_rate:.0%}"
                                   f" of at least {_DEFAULT.wnb_min_booked} appointments in "
                                   f"{_DEFAULT.wnb_window.days} days (judged on every outcome; "
-                                  "again at each miss)"),
+                                  "again at each miss; a parent's cancellations count as "
+                                  f"misses from the {_ordinal(_DEFAULT.wnb_cancellations_in_a_row)}"
+                                  " in a row)"),
         *_told_about_routes(SIBLINGS, "brothers and sisters together below that rate: each "
                                       "child not brought at least once"),
     ),

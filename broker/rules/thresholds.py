@@ -27,6 +27,10 @@ class Thresholds:
     wnb_window: timedelta = timedelta(days=183)
     wnb_min_booked: int = 4
     wnb_min_attendance_rate: float = 0.75
+    # A parent's cancellation is rebooked care, not a missed appointment; from the second in a
+    # row (no appointment kept or missed between them) each counts as not brought: the Child B
+    # review found cancellations and WNBs together that nobody challenged.
+    wnb_cancellations_in_a_row: int = 2
     co_occurrence_window: timedelta = timedelta(days=365)
     accumulation_window: timedelta = timedelta(days=91)
     accumulation_events: int = 3

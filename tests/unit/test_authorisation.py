@@ -9,9 +9,20 @@ from schemas.events import EventType
 
 class TestMayPublish:
     @pytest.mark.parametrize("kind", list(OrgKind))
-    def test_only_acute_trusts_report_ed_attendances(self, kind: OrgKind) -> None:
-        """An emergency department attendance comes from an acute trust or nobody."""
-        assert may_publish(kind, EventType.ED_ATTENDANCE) is (kind is OrgKind.ACUTE_TRUST)
+    def test_only_emergency_and_urgent_care_report_attendances(self, kind: OrgKind) -> None:
+        """An ED-type attendance comes from an acute trust's emergency department, an urgent
+        treatment or walk-in centre, or NHS 111, or from nobody."""
+        ed_type = {OrgKind.ACUTE_TRUST, OrgKind.URGENT_CARE, OrgKind.NHS_111}
+        assert may_publish(kind, EventType.ED_ATTENDANCE) is (kind in ed_type)
+
+    @pytest.mark.parametrize(
+        ("kind", "allowed"),
+        [(OrgKind.GP_PRACTICE, True), (OrgKind.HEALTH_VISITING, True), (OrgKind.SCHOOL, True),
+         (OrgKind.ACUTE_TRUST, True), (OrgKind.POLICE, False), (OrgKind.NHS_111, False)],
+    )  # fmt: skip
+    def test_who_reports_an_appointment_outcome(self, kind: OrgKind, allowed: bool) -> None:
+        """Health services, GP practices and nurseries report whether a child was brought."""
+        assert may_publish(kind, EventType.APPOINTMENT_OUTCOME) is allowed
 
     @pytest.mark.parametrize("kind", list(OrgKind))
     def test_any_service_may_announce_its_withdrawal(self, kind: OrgKind) -> None:

@@ -15,9 +15,10 @@ from schemas.events import AppointmentOutcome
 from schemas.notices import NoticeType, Severity
 from unit.builders import ON, appointment_payload, child, days_before, event, family, parent
 
-Outcome = Literal["attended", "was_not_brought"]
+Outcome = Literal["attended", "was_not_brought", "cancelled_by_parent"]
 WNB: Outcome = "was_not_brought"
 ATT: Outcome = "attended"
+CAN: Outcome = "cancelled_by_parent"
 
 
 def outcome(result: Outcome = WNB) -> AppointmentOutcome:
@@ -122,6 +123,54 @@ class TestOwnRate:
         attended = earlier.count(ATT)
         expected = booked >= 4 and attended / booked < 0.75
         assert bool(route(earlier, gap=15)) == expected
+
+
+class TestParentCancellations:
+    """Lists of earlier outcomes run from the most recent back, as ``route`` takes them."""
+
+    def test_one_cancellation_is_rebooked_care_and_not_counted(self) -> None:
+        """Not brought once, attended three times, one cancellation between: 3 of 4 (75%),
+        not below; counted as a miss it would be 3 of 5."""
+        assert route([ATT, CAN, ATT, WNB], latest=ATT) == []
+
+    def test_the_second_cancellation_in_a_row_counts_as_not_brought(self) -> None:
+        """Not brought, attended twice, then two cancellations in a row: the second counts,
+        2 of 4 (50%), and the notice says how many cancellations there were."""
+        decisions = route([CAN, ATT, ATT, WNB], latest=CAN)
+        assert {d.rule_id for d in decisions} == {"was_not_brought.gp", "was_not_brought.health"}
+        assert dict(decisions[0].facts) == {
+            "attendance_rate_percent": 50,
+            "booked": 4,
+            "attended": 2,
+            "was_not_brought": 2,
+            "window_days": 183,
+            "cancelled_by_parent": 2,
+        }
+
+    def test_an_appointment_kept_between_cancellations_breaks_the_run(self) -> None:
+        """Cancel, attend, cancel: neither cancellation counts (3 of 4 attended)."""
+        assert route([ATT, CAN, ATT, WNB, ATT], latest=CAN) == []
+
+    def test_a_cancellation_that_does_not_count_is_no_news(self) -> None:
+        """The rate is already below (1 of 4), but a single cancellation changes nothing:
+        nobody is told again."""
+        assert route([WNB, WNB, WNB, ATT], latest=CAN) == []
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.sampled_from([ATT, WNB, CAN]), max_size=10),
+           st.sampled_from([WNB, CAN]))  # fmt: skip
+    def test_a_miss_or_counted_cancellation_fires_exactly_below_the_rate(
+        self, earlier: list[Outcome], latest: Outcome
+    ) -> None:
+        """Chronologically, a cancellation counts as not brought iff the outcome before it
+        was a cancellation too; the latest outcome fires iff it is a miss (or a counted
+        cancellation) and the counted rate is under 75% of at least four."""
+        in_order = [*reversed(earlier), latest]
+        kept = [ATT if o == ATT else WNB for i, o in enumerate(in_order)
+                if o != CAN or (i > 0 and in_order[i - 1] == CAN)]  # fmt: skip
+        counts = latest == WNB or (len(in_order) > 1 and in_order[-2] == CAN)
+        expected = counts and len(kept) >= 4 and kept.count(ATT) / len(kept) < 0.75
+        assert bool(route(earlier, latest=latest, gap=15)) == expected
 
 
 class TestAttendedOutcome:
