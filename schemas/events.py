@@ -80,6 +80,7 @@ class ParentMentalHealthCrisis(EventBase):
     admitted: bool = False
     suicidal_ideation: bool = False
     threats_to_kill: bool = False
+    threats_to_kill_a_child: bool = False  # a strategy discussion the same day
     threats_to_harm_others: bool = False
     domestic_abuse: bool = False
     substance_misuse: bool = False
@@ -285,6 +286,7 @@ class PoliceDomesticAbuseIncident(EventBase):
     alleged_perpetrator: PersonRef | None = None
     children: tuple[ChildAtIncident, ...] = Field(min_length=1)
     risk_level: RiskLevel
+    threats_to_kill_a_child: bool = False  # a strategy discussion the same day
 
     def people(self) -> tuple[PersonRef, ...]:
         # The children first: the family is found from the first person named

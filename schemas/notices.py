@@ -34,6 +34,8 @@ class NoticeType(StrEnum):
     PLAN_OWNER = "plan_owner"
     OUT_OF_HOURS = "out_of_hours_referral"  # to the emergency duty team, at once
     OUTCOME = "referral_outcome"  # to the referring agency: what the front door decided
+    # To police and health partners: the front door is convening a strategy discussion today.
+    STRATEGY_DISCUSSION = "strategy_discussion"
 
 
 class FollowUp(StrEnum):

@@ -67,6 +67,7 @@ def _past_notices(rows: Sequence[db.ChronologyEntry]) -> Iterable[PastNotice]:
                 event_id=row.event_id,
                 severity=Severity(row.severity or "low"),
                 notice_type=NoticeType(row.notice_type or "agency_information"),
+                rule_id=row.rule_id or "",
             )
 
 

@@ -189,6 +189,7 @@ class SqlDirectory:
             ties=ties,
             working_hours=known.working_hours,
             icbs={o.area: o.id for o in organisations if o.kind == OrgKind.ICB},
+            police={o.area: o.id for o in organisations if o.kind == OrgKind.POLICE},
         )
         views = await self._views({m.person_id for m in members} | set(subjects))
         labels = unmatched_ids(len(named))

@@ -155,3 +155,8 @@ def front_door_route(rule_id: str, when: str, severities: tuple[Severity, ...]) 
     """The route ``front_door_decision`` decides."""
     return Route(f"{rule_id}.front_door", when, "the front door's duty manager",
                  NoticeType.FRONT_DOOR_REFERRAL, ContactRole.DUTY_MANAGER, severities)  # fmt: skip
+
+
+def ordinal(n: int) -> str:
+    """A count in words, for the who-is-told table ("the second in a row")."""
+    return {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth"}.get(n, f"{n}th")

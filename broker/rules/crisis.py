@@ -26,7 +26,8 @@ from schemas.notices import Severity
 
 RULE = "crisis"
 HIGH_RISK_SIGNALS = frozenset({
-    "suicidal_ideation", "threats_to_kill", "threats_to_harm_others", "domestic_abuse",
+    "suicidal_ideation", "threats_to_kill", "threats_to_kill_a_child", "threats_to_harm_others",
+    "domestic_abuse",
     "substance_misuse", "child_present", "child_under_one", "self_harm",
     "sole_carer_unavailable", "child_protection_plan",
 })  # fmt: skip
@@ -38,6 +39,7 @@ def signals(event: ParentMentalHealthCrisis, family: Family, on: date) -> frozen
         "admitted": event.admitted,
         "suicidal_ideation": event.suicidal_ideation,
         "threats_to_kill": event.threats_to_kill,
+        "threats_to_kill_a_child": event.threats_to_kill_a_child,
         "threats_to_harm_others": event.threats_to_harm_others,
         "domestic_abuse": event.domestic_abuse,
         "substance_misuse": event.substance_misuse,

@@ -248,6 +248,7 @@ POLICIES: dict[NoticeType, DeadlinePolicy] = {
     NoticeType.SCHOOL_SUPPORT: lambda at, _s, given: next_session_start(at, given.calendar),
     NoticeType.FRONT_DOOR_REFERRAL: _front_door,
     NoticeType.PLAN_OWNER: _front_door,  # a returning concern is as urgent for its owners
+    NoticeType.STRATEGY_DISCUSSION: _front_door,  # partners join the front door's discussion
     NoticeType.TRANSFER: _transfer,
     **{kind: _in_working_days(kind) for kind in WORKING_DAY_TYPES},
     NoticeType.OUT_OF_HOURS: _in_real_time(NoticeType.OUT_OF_HOURS),
@@ -292,7 +293,8 @@ def describe_deadline(notice_type: NoticeType, severities: tuple[Severity, ...])
         return "the school's next session start (term dates, weekends, bank holidays)"
     if notice_type is NoticeType.TRANSFER:
         return "one working day"
-    if notice_type in (NoticeType.FRONT_DOOR_REFERRAL, NoticeType.PLAN_OWNER):
+    if notice_type in (NoticeType.FRONT_DOOR_REFERRAL, NoticeType.PLAN_OWNER,
+                       NoticeType.STRATEGY_DISCUSSION):  # fmt: skip
         ordered = sorted(severities, key=list(Severity).index, reverse=True)
         return "; ".join(_front_door_words(s) for s in ordered)
     return _period_words(notice_type)

@@ -130,6 +130,7 @@ class PastNotice:
     event_id: str
     severity: Severity
     notice_type: NoticeType
+    rule_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,7 @@ class Family:
     ties: tuple[Tie, ...] = ()
     working_hours: Mapping[str, WorkingHours] = field(default_factory=dict)  # by organisation
     icbs: Mapping[str, str] = field(default_factory=dict)  # area -> integrated care board
+    police: Mapping[str, str] = field(default_factory=dict)  # area -> police force
 
     def person(self, person_id: str) -> Member | None:
         return next((m for m in self.members if m.person_id == person_id), None)
@@ -282,6 +284,10 @@ class Family:
 
     def front_door(self, area: str | None = None) -> str | None:
         return self.front_doors.get(area or self.area or "")
+
+    def police_force(self, area: str | None = None) -> str | None:
+        """The police force of the area (by default the family's own), if known."""
+        return self.police.get(area or self.area or "")
 
     def icb(self, area: str | None = None) -> str | None:
         """The integrated care board of the area (by default the family's own), if known."""

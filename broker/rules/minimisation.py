@@ -30,6 +30,7 @@ PERSON_FIELDS: dict[NoticeType, frozenset[str]] = {
     NoticeType.PLAN_OWNER: CLINICAL_IDENTITY,
     NoticeType.OUT_OF_HOURS: CLINICAL_IDENTITY,
     NoticeType.OUTCOME: frozenset(),  # the referrer knows whom it referred: the id is enough
+    NoticeType.STRATEGY_DISCUSSION: CLINICAL_IDENTITY,
 }
 
 SCHOOL_SAFE_FACTS = frozenset({"child_present", "consider_childrens_needs"})
@@ -43,7 +44,7 @@ CLINICAL_DETAIL = frozenset({
     "domestic_abuse", "substance_misuse", "clinical_summary", "presenting_category",
     "arrived_at", "accompanied_by", "service", "reason", "withdrawn_on", "booked_for", "outcome",
     "intent", "not_yet_mobile", "incident_at", "place", "police_reference", "risk_level",
-    "setting",
+    "setting", "threats_to_kill_a_child",
 })  # fmt: skip
 # A lead professional or action owner (often early help or social care) hears what happened,
 # not the clinicians' notes.
@@ -58,6 +59,9 @@ DETAIL_FIELDS: dict[NoticeType, frozenset[str]] = {
     NoticeType.PLAN_OWNER: CONCERN_WITHOUT_CLINICAL_NOTES,
     NoticeType.OUT_OF_HOURS: EVERYTHING,  # the emergency duty team stands in for the front door
     NoticeType.OUTCOME: frozenset(),  # what the referrer sent it knows; it learns the decision
+    # Police and health partners learn which children and why a discussion is convened; the
+    # front door shares the rest in the discussion itself.
+    NoticeType.STRATEGY_DISCUSSION: frozenset(),
 }
 
 SUMMARIES: dict[NoticeType, str] = {
@@ -76,6 +80,10 @@ SUMMARIES: dict[NoticeType, str] = {
         "now. The front door has it for its next working day."
     ),
     NoticeType.OUTCOME: "What the front door decided about your referral.",
+    NoticeType.STRATEGY_DISCUSSION: (
+        "The front door is convening a strategy discussion today about children in your area. "
+        "Please be ready to take part: it will share what it knows there."
+    ),
 }
 
 # A school learns that something happened, not which kind of service was involved or what

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from broker.rules.common import gp_decisions, gp_route
+from broker.rules.common import gp_decisions, gp_route, ordinal
 from broker.rules.family import Addressee, ContactRole, Decision, Family, HouseholdRole, Member
 from broker.rules.history import Appointments, Outcome, PersonHistory
 from broker.rules.table import Route, Rule
@@ -241,10 +241,6 @@ def _told_about_routes(rule: str, when: str) -> tuple[Route, ...]:
 _DEFAULT = Thresholds()  # the table states the defaults; a partnership may set its own
 
 
-def _ordinal(n: int) -> str:
-    return {1: "first", 2: "second", 3: "third", 4: "fourth"}.get(n, f"{n}th")
-
-
 NOT_BROUGHT = Rule(
     AppointmentOutcome,
     route_not_brought,
@@ -253,7 +249,7 @@ NOT_BROUGHT = Rule(
                                   f" of at least {_DEFAULT.wnb_min_booked} appointments in "
                                   f"{_DEFAULT.wnb_window.days} days (judged on every outcome; "
                                   "again at each miss; a parent's cancellations count as "
-                                  f"misses from the {_ordinal(_DEFAULT.wnb_cancellations_in_a_row)}"
+                                  f"misses from the {ordinal(_DEFAULT.wnb_cancellations_in_a_row)}"
                                   " in a row)"),
         *_told_about_routes(SIBLINGS, "brothers and sisters together below that rate: each "
                                       "child not brought at least once"),

@@ -2,7 +2,15 @@
 
 from datetime import datetime
 
-from broker.rules import fallback, out_of_hours, patterns, plans, school_deputy, unmatched
+from broker.rules import (
+    fallback,
+    out_of_hours,
+    patterns,
+    plans,
+    school_deputy,
+    strategy,
+    unmatched,
+)
 from broker.rules import repeated_crises as repeated
 from broker.rules.crisis import CRISIS
 from broker.rules.domestic_abuse import DOMESTIC_ABUSE
@@ -35,6 +43,7 @@ COMMON_ROUTES: tuple[Route, ...] = (
     *patterns.ROUTES,
     *plans.ROUTES,
     *unmatched.ROUTES,
+    *strategy.ROUTES,
     *out_of_hours.ROUTES,
     *school_deputy.ROUTES,
     *fallback.ROUTES,
@@ -52,9 +61,10 @@ def decide(
     event type's own rule first (``ROUTES``), then a parent's repeated crises (``history`` is the
     subject's, this event included), then the family-level patterns over the household's
     history, then the lead professional of any open plan of a child the event concerns.
-    Each front door gets one referral for the event, people to match included; out of
-    hours, its emergency duty team hears of a high-risk referral at once; a school's key
-    adult and deputy hear of a high-severity notice together."""
+    Each front door gets one referral for the event, people to match included, asked to
+    convene a strategy discussion the same day (police and health told) when the event calls
+    for one; out of hours, its emergency duty team hears of a high-risk referral at once; a
+    school's key adult and deputy hear of a high-severity notice together."""
     if family.subject is None:
         return unmatched.route_unmatched(family, len(event.people()))
     decisions = ROUTES[event.event_type](event, family, history, received_at.date(), limits)
@@ -67,6 +77,7 @@ def decide(
     decisions = merged(decisions + route_open_plans(event, family, received_at.date(), decisions))
     if family.unmatched:
         decisions = merged(decisions + unmatched.unmatched_referral(family, family.unmatched))
+    decisions = strategy.with_strategy_discussion(event, decisions, family, received_at, limits)
     return with_deputies(with_out_of_hours(decisions, family, received_at))
 
 

@@ -34,5 +34,9 @@ class Thresholds:
     co_occurrence_window: timedelta = timedelta(days=365)
     accumulation_window: timedelta = timedelta(days=91)
     accumulation_events: int = 3
+    # Different rules that referred one family to the front door within the window (this
+    # event's included) that call for a strategy discussion: several thresholds crossed.
+    strategy_thresholds: int = 3
+    strategy_window: timedelta = timedelta(days=30)
     repeated_crises_window: timedelta = timedelta(days=183)
     repeated_crises: int = 3

@@ -52,13 +52,15 @@ class Proposal:
 def linked_orgs(family: Family) -> frozenset[str]:
     """Every organisation the directory links to the family: each member's GP, school and
     health team, the agencies involved, the owners of the children's plans, and the front
-    door of every area where the family lives."""
+    door, police force and integrated care board of every area where the family lives (the
+    statutory safeguarding partners, as the directory has them: never an event's word)."""
     registered = {o for m in family.members for o in (m.gp, m.school, m.health_visiting) if o}
     involved = {o for m in family.members for o in m.involved}
     owners = {o for p in family.plans for o in (p.lead_org, *p.owner_orgs) if o}
     areas = {m.area for m in family.members if m.area} | ({family.area} if family.area else set())
     front_doors = {fd for a in areas if (fd := family.front_door(a))}
-    return frozenset(registered | involved | owners | front_doors)
+    partners = {o for a in areas for o in (family.police_force(a), family.icb(a)) if o}
+    return frozenset(registered | involved | owners | front_doors | partners)
 
 
 def proposal_for(event: Event, family: Family) -> Proposal | None:

@@ -6,7 +6,7 @@ So the README's who-is-told table, rendered from the declarations, cannot drift 
 the code that decides.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +24,7 @@ from broker.rules.thresholds import Thresholds
 from schemas.events import Event, EventType
 from schemas.notices import NoticeType, Severity
 from unit.builders import (
+    AREA,
     RECEIVED,
     appointment_payload,
     child,
@@ -184,6 +185,10 @@ def common_cases() -> list[Case]:
              parents_and_children(*kids), received_at=SATURDAY_NIGHT),
         Case("a baby nobody registered", crisis(),
              parents_and_children(child("newborn", years=0, months=1))),
+        Case("a threat to kill a child, police and health partners known",
+             crisis(threats_to_kill_a_child=True),
+             replace(parents_and_children(*kids), police={AREA: "police-demo"},
+                     icbs={AREA: "icb-demo"})),
     ]  # fmt: skip
 
 
