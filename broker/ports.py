@@ -327,6 +327,10 @@ class UnitOfWork(Protocol):
     @property
     def data_quality(self) -> "DataQualityLog": ...
 
+    # Plan reminders (services/reminders.py)
+    @property
+    def plan_reminders(self) -> "PlanReminders": ...
+
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(
@@ -469,6 +473,11 @@ class NoticeRecords(Protocol):
     async def take_reroute(self, notice_id: str) -> NoticeRecordView | None:
         """Clears the notice's wait to be sent on (locked until the unit ends) and answers
         the record as it was; None when it was not waiting (another timer took it)."""
+        ...
+
+    # Next steps (services/next_steps.py): the referrer's outcome says when it was accepted.
+    async def first_acknowledged(self, chain_id: str) -> datetime | None:
+        """When a notice of the chain was first acknowledged; None while none is."""
         ...
 
 
@@ -615,6 +624,12 @@ class Chronologies(Protocol):
         """Adds each line to the chronology of the household it is paired with."""
         ...
 
+    # Next steps (services/next_steps.py): whom a front door's decision is told to.
+    async def source_of_event(self, event_id: str) -> str | None:
+        """The agency the event came from, as its chronology lines record it; None for an
+        event no chronology holds."""
+        ...
+
 
 # Recipient side: retention (services/retention.py).
 
@@ -668,6 +683,23 @@ class StepOwed:
     due_at: datetime
 
 
+# Next steps met, told and escalated (services/next_steps.py)
+@dataclass(frozen=True)
+class StepState:
+    """A step owed and what became of it: met (by which recipient, with the front door's
+    decision as ``outcome``), waiting to be told to the referrer, escalated."""
+
+    notice_id: str
+    step: str
+    chain_id: str
+    due_at: datetime
+    met_at: datetime | None = None
+    met_by: str | None = None
+    outcome: str | None = None
+    tell_pending_since: datetime | None = None
+    escalated_at: datetime | None = None
+
+
 class StepsOwed(Protocol):
     """The next steps owed (broker/adapters/steps_store.py), one per notice and step."""
 
@@ -675,6 +707,41 @@ class StepsOwed(Protocol):
 
     async def of_chain(self, chain_id: str) -> list[StepOwed]:
         """The steps owed in the chain, soonest due first, then by step."""
+        ...
+
+    # Next steps met, told and escalated (services/next_steps.py). A step is met once; a
+    # decision met waits for the router's timer to tell the referrer; an unmet step past
+    # its time, in a chain someone acknowledged, is escalated once.
+    async def in_chain(self, chain_id: str, step: str) -> "StepState | None":
+        """The chain's step of that kind, locked until the unit ends, so that two records of
+        one step are made one after the other."""
+        ...
+
+    async def meet(
+        self, notice_id: str, step: str, met_by: str, outcome: str | None, at: datetime,
+        *, tell: bool,
+    ) -> None:  # fmt: skip
+        """Marks the step met; with ``tell``, waiting from ``at`` for the referrer to be told."""
+        ...
+
+    async def awaiting_telling(self, limit: int) -> list[tuple[str, str]]:
+        """(notice id, step) of the steps met whose referrer is yet to be told, oldest first."""
+        ...
+
+    async def take_telling(self, notice_id: str, step: str) -> "StepState | None":
+        """Clears the step's wait to be told (locked until the unit ends) and answers it as
+        it was; None when it was not waiting (another timer took it)."""
+        ...
+
+    async def overdue(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+        """(notice id, step) of the steps unmet and not escalated whose time is past by
+        ``now``, in a chain someone acknowledged (until then the chain's own escalation
+        chases it), soonest due first, then by notice id and step."""
+        ...
+
+    async def claim_overdue(self, notice_id: str, step: str, now: datetime) -> "StepState | None":
+        """Marks the step escalated at ``now`` if it is still overdue (as above) and answers
+        it as it was; None when it was met or escalated meanwhile."""
         ...
 
 
@@ -700,3 +767,39 @@ class DataQualityLog(Protocol):
     async def record(self, issues: "Sequence[Issue]", at: datetime) -> None:
         """Adds the occurrences, kept only if the unit of work commits."""
         ...
+
+
+# Plan reminders: a step-down plan's review reminder to its lead (services/reminders.py).
+
+
+@dataclass(frozen=True)
+class PlanReminder:
+    """A review reminder of the step-down notice ``notice_id``: due at ``due_at``, claimed
+    by a timer at ``sent_at``, sent as ``reminder_id`` (None when nobody could be told)."""
+
+    notice_id: str
+    due_at: datetime
+    sent_at: datetime | None = None
+    reminder_id: str | None = None
+
+
+class PlanReminders(Protocol):
+    """One reminder per step-down notice (broker/adapters/plan_reminders.py), claimed once."""
+
+    async def schedule(self, notice_id: str, due_at: datetime) -> None: ...
+
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        """The notices whose reminder is due by ``now`` and not yet claimed, soonest due
+        first, then by notice id."""
+        ...
+
+    async def claim(self, notice_id: str, now: datetime) -> bool:
+        """Marks the reminder sent at ``now`` unless it was; False when another timer
+        claimed it, or there is none."""
+        ...
+
+    async def sent_as(self, notice_id: str, reminder_id: str) -> None:
+        """Records the notice the reminder went out as."""
+        ...
+
+    async def get(self, notice_id: str) -> PlanReminder | None: ...

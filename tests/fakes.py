@@ -26,8 +26,10 @@ from broker.ports import (
     KeyChangeView,
     Message,
     NoticeRecordView,
+    PlanReminder,
     QueuedEvent,
     StepOwed,
+    StepState,
     TableRow,
     TableShape,
     WebhookChange,
@@ -192,6 +194,12 @@ class FakeNoticeRecords:
         self.pending[notice_id] = replace(record, reroute_pending_since=None)
         return record
 
+    # Next steps
+    async def first_acknowledged(self, chain_id: str) -> datetime | None:
+        times = [r.acknowledged_at for r in self._all().values()
+                 if r.chain_id == chain_id and r.acknowledged_at is not None]  # fmt: skip
+        return min(times, default=None)
+
     def _escalable(self, record: NoticeRecordView, now: datetime, school_lead: timedelta) -> bool:
         school = record.notice_type == NoticeType.SCHOOL_SUPPORT.value and record.level == 0
         past_due = record.deadline <= now or (school and record.deadline <= now + school_lead)
@@ -292,6 +300,11 @@ class FakeChronologies:
 
     async def add(self, lines: Sequence[tuple[str, ChronologyLine]]) -> None:
         self.pending += lines
+
+    # Next steps
+    async def source_of_event(self, event_id: str) -> str | None:
+        every = [line for lines in self.lines.values() for line in lines]
+        return next((line.source_org for line in every if line.event_id == event_id), None)
 
     def end(self, committed: bool) -> None:
         for household, line in self.pending if committed else []:
@@ -424,9 +437,16 @@ class FakeRetentionStore:
 
 
 class FakeStepsOwed:
-    def __init__(self) -> None:
+    """Steps as owed, and what became of each (next steps): whether a chain was acknowledged
+    is read from ``records``, as the SQL store reads the notice records."""
+
+    def __init__(self, records: FakeNoticeRecords | None = None) -> None:
         self.committed: list[StepOwed] = []
         self.pending: list[StepOwed] = []
+        # Next steps: (notice id, step) -> the step as it now stands
+        self.records = records
+        self.changed: dict[tuple[str, str], StepState] = {}
+        self.changing: dict[tuple[str, str], StepState] = {}
 
     async def add(self, steps: Sequence[StepOwed]) -> None:
         self.pending += steps
@@ -435,10 +455,65 @@ class FakeStepsOwed:
         found = [s for s in self.committed + self.pending if s.chain_id == chain_id]
         return sorted(found, key=lambda s: (s.due_at, s.step))
 
+    # Next steps
+    async def in_chain(self, chain_id: str, step: str) -> StepState | None:
+        found = [s for s in self._states().values() if (s.chain_id, s.step) == (chain_id, step)]
+        return found[0] if found else None
+
+    async def meet(
+        self, notice_id: str, step: str, met_by: str, outcome: str | None, at: datetime,
+        *, tell: bool,
+    ) -> None:  # fmt: skip
+        self._change(notice_id, step, met_at=at, met_by=met_by, outcome=outcome,
+                     tell_pending_since=at if tell else None)  # fmt: skip
+
+    async def awaiting_telling(self, limit: int) -> list[tuple[str, str]]:
+        waiting = [s for s in self._states().values() if s.tell_pending_since is not None]
+        waiting.sort(key=lambda s: (s.tell_pending_since, s.notice_id, s.step))
+        return [(s.notice_id, s.step) for s in waiting][:limit]
+
+    async def take_telling(self, notice_id: str, step: str) -> StepState | None:
+        state = self._states().get((notice_id, step))
+        if state is None or state.tell_pending_since is None:
+            return None
+        self._change(notice_id, step, tell_pending_since=None)
+        return state
+
+    async def overdue(self, now: datetime, limit: int) -> list[tuple[str, str]]:
+        due = [s for s in self._states().values() if self._overdue(s, now)]
+        due.sort(key=lambda s: (s.due_at, s.notice_id, s.step))
+        return [(s.notice_id, s.step) for s in due][:limit]
+
+    async def claim_overdue(self, notice_id: str, step: str, now: datetime) -> StepState | None:
+        state = self._states().get((notice_id, step))
+        if state is None or not self._overdue(state, now):
+            return None
+        self._change(notice_id, step, escalated_at=now)
+        return state
+
+    def _overdue(self, state: StepState, now: datetime) -> bool:
+        records = self.records._all().values() if self.records else []
+        acknowledged = any(r.chain_id == state.chain_id and r.acknowledged_at is not None
+                           for r in records)  # fmt: skip
+        unmet = state.met_at is None and state.escalated_at is None
+        return unmet and state.due_at <= now and acknowledged
+
+    def _change(self, notice_id: str, step: str, **values: Any) -> None:
+        key = (notice_id, step)
+        if key in self._states():
+            self.changing[key] = replace(self._states()[key], **values)
+
+    def _states(self) -> dict[tuple[str, str], StepState]:
+        owed = {(s.notice_id, s.step): StepState(s.notice_id, s.step, s.chain_id, s.due_at)
+                for s in self.committed + self.pending}  # fmt: skip
+        return owed | self.changed | self.changing
+
     def end(self, committed: bool) -> None:
         if committed:
             self.committed += self.pending
+            self.changed |= self.changing
         self.pending = []
+        self.changing = {}
 
 
 class FakeFullViews:
@@ -626,6 +701,42 @@ class FakeDataQualityLog:
         self.pending = []
 
 
+# Plan reminders
+class FakePlanReminders:
+    def __init__(self) -> None:
+        self.committed: dict[str, PlanReminder] = {}
+        self.pending: dict[str, PlanReminder] = {}
+
+    async def schedule(self, notice_id: str, due_at: datetime) -> None:
+        self.pending[notice_id] = PlanReminder(notice_id, due_at)
+
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        due = [r for r in self._all().values() if r.sent_at is None and r.due_at <= now]
+        return [r.notice_id for r in sorted(due, key=lambda r: (r.due_at, r.notice_id))][:limit]
+
+    async def claim(self, notice_id: str, now: datetime) -> bool:
+        reminder = self._all().get(notice_id)
+        if reminder is None or reminder.sent_at is not None:
+            return False
+        self.pending[notice_id] = replace(reminder, sent_at=now)
+        return True
+
+    async def sent_as(self, notice_id: str, reminder_id: str) -> None:
+        if reminder := self._all().get(notice_id):
+            self.pending[notice_id] = replace(reminder, reminder_id=reminder_id)
+
+    async def get(self, notice_id: str) -> PlanReminder | None:
+        return self._all().get(notice_id)
+
+    def _all(self) -> dict[str, PlanReminder]:
+        return self.committed | self.pending
+
+    def end(self, committed: bool) -> None:
+        if committed:
+            self.committed |= self.pending
+        self.pending = {}
+
+
 class FakeUnitOfWork:
     """Keeps what a unit of work wrote only if it exits cleanly, like a transaction."""
 
@@ -644,12 +755,14 @@ class FakeUnitOfWork:
         self.webhooks = FakeWebhookQueue(self.recipients)
         self.chronologies = FakeChronologies()
         self.retention = FakeRetentionStore()
-        self.steps_owed = FakeStepsOwed()
+        self.steps_owed = FakeStepsOwed(self.notice_records)
         self.full_views = FakeFullViews()
         # Key changes (key_changes)
         self.key_changes = FakeKeyChanges()
         # Follow-ups
         self.data_quality = FakeDataQualityLog()
+        # Plan reminders
+        self.plan_reminders = FakePlanReminders()
 
     async def __aenter__(self) -> Self:
         return self
@@ -679,6 +792,8 @@ class FakeUnitOfWork:
         # Follow-ups
         self.chronologies.end(committed=exc is None)
         self.data_quality.end(committed=exc is None)
+        # Plan reminders
+        self.plan_reminders.end(committed=exc is None)
         return False
 
 

@@ -58,6 +58,11 @@ class SqlChronologies:
             for household, line in lines
         )  # fmt: skip
 
+    # Next steps (services/next_steps.py)
+    async def source_of_event(self, event_id: str) -> str | None:
+        query = select(Entry.source_org).where(Entry.event_id == event_id).limit(1)
+        return await self._session.scalar(query)
+
 
 def _line(row: Entry) -> ChronologyLine:
     line = ChronologyLine(row.at, row.kind, row.event_id, row.event_type, row.source_org)

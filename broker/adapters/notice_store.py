@@ -111,6 +111,15 @@ class SqlNoticeRecords:
         row.reroute_pending_since = None
         return taken
 
+    # Next steps (services/next_steps.py)
+    async def first_acknowledged(self, chain_id: str) -> datetime | None:
+        return await self._session.scalar(
+            select(Record.acknowledged_at)
+            .where(Record.chain_id == chain_id, Record.acknowledged_at.is_not(None))
+            .order_by(Record.acknowledged_at)
+            .limit(1)
+        )
+
     async def _first(self, notice_id: str, unset: ColumnElement[bool], **values: object) -> bool:
         # One conditional statement: of two concurrent receipts, one is the first.
         done = await self._session.execute(

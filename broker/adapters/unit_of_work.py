@@ -20,6 +20,7 @@ from broker.adapters.inbox_store import SqlInboxStore
 from broker.adapters.key_change_store import SqlKeyChanges
 from broker.adapters.matched_events import SqlMatchedEvents
 from broker.adapters.notice_store import SqlNoticeRecords, SqlRecipientDirectory
+from broker.adapters.plan_reminders import SqlPlanReminders
 from broker.adapters.retention_store import SqlRetentionStore
 from broker.adapters.steps_store import SqlFullViews, SqlStepsOwed
 from broker.adapters.webhook_queue import SqlWebhookQueue
@@ -132,6 +133,11 @@ class SqlUnitOfWork:
     @property
     def data_quality(self) -> SqlDataQualityLog:
         return SqlDataQualityLog(self.session)
+
+    # Plan reminders (reminders)
+    @property
+    def plan_reminders(self) -> SqlPlanReminders:
+        return SqlPlanReminders(self.session)
 
     async def __aenter__(self) -> Self:
         self._session = self._sessions()

@@ -379,8 +379,8 @@ async def _step(
     _own(org_id, caller)
     rt = _rt(request)
     deps = rt.services.follow_ups  # built once, in bootstrap
-    async with rt.sessions.begin() as session:
-        done = await next_steps.record_step(session, org_id, str(notice_id), step, outcome,
+    async with SqlUnitOfWork(rt.sessions) as uow:
+        done = await next_steps.record_step(uow, org_id, str(notice_id), step, outcome,
                                             datetime.now(UTC), deps)  # fmt: skip
     return StepRecorded(notice_id=notice_id, step=done.step, outcome=done.outcome, at=done.at,
                         first=done.first)  # fmt: skip

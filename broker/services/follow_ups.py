@@ -66,8 +66,7 @@ class FollowUpDeps:
 
 
 class Followed(reader_views.InChain, Protocol):
-    """What a follow-up reads of the notice it follows: the port's record, or the ORM row
-    of a service still on a session (next_steps.py, reminders.py)."""
+    """What a follow-up reads of the notice it follows (the port's record)."""
 
     @property
     def event_id(self) -> str: ...

@@ -12,13 +12,10 @@ import uuid
 from datetime import date, datetime
 
 import structlog
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import audit, db
-from broker.adapters.directory import OrgRecord, SqlDirectory, working_hours_of
-from broker.adapters.unit_of_work import SqlUnitOfWork
+from broker.adapters.directory import OrgRecord, working_hours_of
 from broker.errors import DataKeyShredded, DataKeyUnusable, RecipientKeyUnusable
+from broker.ports import AuditRecord, NoticeRecordView, UnitOfWork
 from broker.rules.deadlines import deadline_for, nation_of
 from broker.rules.family import Addressee, ContactRole, Decision
 from broker.rules.minimisation import rule_for_reader
@@ -34,8 +31,8 @@ REMINDER_NAMESPACE = uuid.UUID("5d7e2a91-0c3b-4f8e-b6a4-9e1d2c7f3a58")
 BATCH = 100
 
 
-def schedule(
-    session: AsyncSession, notice: NoticeHeader, decision: Decision, org: OrgRecord | None
+async def schedule(
+    uow: UnitOfWork, notice: NoticeHeader, decision: Decision, org: OrgRecord | None
 ) -> None:
     """Schedules the review reminder of a lead professional's step-down notice."""
     review_by = decision.facts.get("review_by")
@@ -45,50 +42,38 @@ def schedule(
         return
     due = reminder_at(date.fromisoformat(review_by), working_hours_of(org),
                       nation_of(org.area if org else None))  # fmt: skip
-    session.add(db.PlanReminder(notice_id=str(notice.notice_id), due_at=due))
+    await uow.plan_reminders.schedule(str(notice.notice_id), due)
 
 
-async def due(session: AsyncSession, now: datetime) -> list[str]:
+async def due(uow: UnitOfWork, now: datetime) -> list[str]:
     """The step-down notices whose reminder is due and not yet sent, oldest first."""
-    return list(await session.scalars(
-        select(db.PlanReminder.notice_id)
-        .where(db.PlanReminder.sent_at.is_(None), db.PlanReminder.due_at <= now)
-        .order_by(db.PlanReminder.due_at, db.PlanReminder.notice_id)
-        .limit(BATCH)
-    ))  # fmt: skip
+    return await uow.plan_reminders.due(now, BATCH)
 
 
-async def send(
-    session: AsyncSession, notice_id: str, deps: FollowUpDeps, now: datetime
-) -> str | None:
+async def send(uow: UnitOfWork, notice_id: str, deps: FollowUpDeps, now: datetime) -> str | None:
     """Sends the reminder of this step-down notice, if nobody has; answers its id. A plan
     whose household was shredded, or whose lead can no longer be reached, is reminded to
     nobody (logged by ids)."""
-    claimed = await session.execute(
-        update(db.PlanReminder)
-        .where(db.PlanReminder.notice_id == notice_id, db.PlanReminder.sent_at.is_(None))
-        .values(sent_at=now)
-    )
-    record = await session.get(db.NoticeRecord, notice_id)
-    if not claimed.rowcount or record is None:  # type: ignore[attr-defined]
+    claimed = await uow.plan_reminders.claim(notice_id, now)
+    record = await uow.notice_records.get(notice_id)
+    if not claimed or record is None:
         return None
     try:
-        return await _remind(session, record, deps, now)
+        return await _remind(uow, record, deps, now)
     except (DataKeyShredded, DataKeyUnusable, RecipientKeyUnusable) as exc:
         log.warning("plan_reminder_not_sent", notice_id=notice_id, error=type(exc).__name__)
         return None
 
 
 async def _remind(
-    session: AsyncSession, record: db.NoticeRecord, deps: FollowUpDeps, now: datetime
+    uow: UnitOfWork, record: NoticeRecordView, deps: FollowUpDeps, now: datetime
 ) -> str | None:
-    directory = SqlDirectory(session)
     lead = Addressee(record.recipient_org, ContactRole.SAFEGUARDING_LEAD)
-    contact = await directory.contact_for(lead)
+    contact = await uow.recipients.contact_record(lead)
     if contact is None:
         log.warning("plan_reminder_no_contact", notice_id=record.notice_id)
         return None
-    org = await directory.organisation(contact.org_id)
+    org = await uow.recipients.organisation(contact.org_id)
     severity = Severity(record.severity)
     header = NoticeHeader(
         notice_id=uuid.uuid5(REMINDER_NAMESPACE, f"{record.notice_id}|{FollowUp.REMINDER}"),
@@ -106,17 +91,16 @@ async def _remind(
     body = body.model_copy(
         update={"rule_id": rule_for_reader(REMINDER_RULE, NoticeType.PLAN_OWNER)}
     )
-    await notice_records.add(SqlUnitOfWork.joined(session), header, body, contact, deps.keys,
-                             deps.data_keys, rule_id=REMINDER_RULE,
+    await notice_records.add(uow, header, body, contact, deps.keys, deps.data_keys,
+                             rule_id=REMINDER_RULE,
                              escalate_to=notice_records.escalation_steps(record),
                              reroute_to=notice_records.reroute_target(record))  # fmt: skip
     reminder_id = str(header.notice_id)
-    await session.execute(update(db.PlanReminder)
-                          .where(db.PlanReminder.notice_id == record.notice_id)
-                          .values(reminder_id=reminder_id))  # fmt: skip
-    await chronicle(SqlUnitOfWork.joined(session), record, header, REMINDER_RULE)
-    await audit.append(session, "notice_produced", "broker", reminder_id,
-                       {"event_id": record.event_id, "recipient_id": header.recipient_id,
-                        "rule_id": REMINDER_RULE, "severity": severity.value,
-                        "follows": record.notice_id}, now)  # fmt: skip
+    await uow.plan_reminders.sent_as(record.notice_id, reminder_id)
+    await chronicle(uow, record, header, REMINDER_RULE)
+    await uow.audit.append(AuditRecord(
+        "notice_produced", "broker", reminder_id,
+        {"event_id": record.event_id, "recipient_id": header.recipient_id,
+         "rule_id": REMINDER_RULE, "severity": severity.value, "follows": record.notice_id},
+    ), now)  # fmt: skip
     return reminder_id

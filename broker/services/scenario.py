@@ -490,15 +490,15 @@ async def _records(records: Records, earlier: Sequence[StepResult], deps: Routin
         t for t in earlier[records.step].notices if t.header.recipient_id == records.recipient
     ]
     header, now, more = told.header, deps.clock(), _follow_up_deps(deps)
-    async with deps.sessions.begin() as session:
-        await next_steps.record_step(session, header.recipient_org, str(header.notice_id),
+    async with SqlUnitOfWork(deps.sessions) as uow:
+        await next_steps.record_step(uow, header.recipient_org, str(header.notice_id),
                                      records.next_step, records.outcome, now, more)  # fmt: skip
-    async with deps.sessions() as session:
-        pending = await next_steps.due_for_telling(session)
+    async with SqlUnitOfWork(deps.sessions) as uow:
+        pending = await next_steps.due_for_telling(uow)
     sent = []
     for notice_id, step in pending:
-        async with deps.sessions.begin() as session:
-            sent.append(await next_steps.tell_referrer(session, notice_id, step, more, now))
+        async with SqlUnitOfWork(deps.sessions) as uow:
+            sent.append(await next_steps.tell_referrer(uow, notice_id, step, more, now))
     await outbox(deps).publish([s for s in sent if s], now)
 
 
@@ -519,21 +519,21 @@ async def _timer(deps: RoutingDeps) -> None:
     runs it: review reminders, escalations, overdue next steps."""
     now, more = deps.clock(), _follow_up_deps(deps)
     async with deps.sessions() as session:
-        reviews = await reminders.due(session, now)
+        reviews = await reminders.due(SqlUnitOfWork.joined(session), now)
         due = await follow_ups.due_for_escalation(SqlUnitOfWork.joined(session), now,
                                                   more.school_lead)  # fmt: skip
-        overdue = await next_steps.due_overdue(session, now)
+        overdue = await next_steps.due_overdue(SqlUnitOfWork.joined(session), now)
     sent = []
     for notice_id in reviews:
-        async with deps.sessions.begin() as session:
-            sent.append(await reminders.send(session, notice_id, more, now))
+        async with SqlUnitOfWork(deps.sessions) as uow:
+            sent.append(await reminders.send(uow, notice_id, more, now))
     for notice_id in due:
         async with deps.sessions.begin() as session:
             sent.append(await follow_ups.escalate(SqlUnitOfWork.joined(session), notice_id,
                                                   more, now))  # fmt: skip
     for notice_id, step in overdue:
-        async with deps.sessions.begin() as session:
-            sent.append(await next_steps.escalate_overdue(session, notice_id, step, more, now))
+        async with SqlUnitOfWork(deps.sessions) as uow:
+            sent.append(await next_steps.escalate_overdue(uow, notice_id, step, more, now))
     await outbox(deps).publish([s for s in sent if s], now)
 
 

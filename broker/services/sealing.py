@@ -167,7 +167,7 @@ class EventNotices:
             companion=chain is not None,
         )  # fmt: skip
         self.outbox.append((notice, self._outbound(notice, sealed)))
-        reminders.schedule(self.session, notice, decision, org)  # a step-down's review
+        await reminders.schedule(SqlUnitOfWork.joined(self.session), notice, decision, org)
         await self._owed_and_full_view(notice, decision, org, calendar)
         return notice
 

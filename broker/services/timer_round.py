@@ -83,13 +83,13 @@ class TimerRound:
         """Next steps past their time (a referral's decision, a transfer's conference), each
         escalated to whoever must chase it."""
         async with self.unit_of_work() as uow:
-            due = await next_steps.due_overdue(_session(uow), now)
+            due = await next_steps.due_overdue(uow, now)
 
         async def escalate(ref: str) -> str | None:
             notice_id, step = ref.split("|")
             async with self.unit_of_work() as uow:
-                return await next_steps.escalate_overdue(_session(uow), notice_id, step,
-                                                         self.follow_ups, now)  # fmt: skip
+                return await next_steps.escalate_overdue(uow, notice_id, step, self.follow_ups,
+                                                         now)  # fmt: skip
 
         return await _each([f"{n}|{s}" for n, s in due], escalate, "overdue_step")
 
@@ -112,19 +112,19 @@ class TimerRound:
 
         async def remind(notice_id: str) -> str | None:
             async with self.unit_of_work() as uow:
-                return await reminders.send(_session(uow), notice_id, deps, now)
+                return await reminders.send(uow, notice_id, deps, now)
 
         async def tell(ref: str) -> str | None:
             notice_id, step = ref.split("|")
             async with self.unit_of_work() as uow:
-                return await next_steps.tell_referrer(_session(uow), notice_id, step, deps, now)
+                return await next_steps.tell_referrer(uow, notice_id, step, deps, now)
 
         async with self.unit_of_work() as uow:
             session = _session(uow)
             confirmed = await proposals.confirming(session)
             rejected = await follow_ups.due_for_reroute(uow)
-            reviews = await reminders.due(session, now)
-            decided = [f"{n}|{s}" for n, s in await next_steps.due_for_telling(session)]
+            reviews = await reminders.due(uow, now)
+            decided = [f"{n}|{s}" for n, s in await next_steps.due_for_telling(uow)]
         await _each(confirmed, confirm, "confirm")
         await outbox.publish(await _each(rejected, reroute, "reroute"), now)
         await outbox.publish(await _each(reviews, remind, "remind"), now)
