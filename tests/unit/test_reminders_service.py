@@ -71,9 +71,9 @@ async def a_step_down(uow: FakeUnitOfWork, deps: FollowUpDeps) -> str:
     """The lead's step-down notice, sealed with its reminder scheduled, in the chronology."""
     notice = plan_notice(deps)
     async with uow:
+        front_door = Addressee("la-1", ContactRole.DUTY_MANAGER)
         await notice_records.add(uow, notice, BODY, LEAD_CONTACT, deps.keys, deps.data_keys,
-                                 rule_id=RULE, escalate_to=[],
-                                 reroute_to=Addressee("la-1", ContactRole.DUTY_MANAGER))  # fmt: skip
+                                 rule_id=RULE, escalate_to=[], reroute_to=front_door)  # fmt: skip
         await reminders.schedule(uow, notice, step_down(LEAD), HV)
     line = ChronologyLine(AT, "notice", str(notice.event_id), "service_withdrawal", "la-1",
                           notice_id=str(notice.notice_id))  # fmt: skip
