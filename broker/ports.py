@@ -175,6 +175,7 @@ DirectoryTable = Literal[
     "involvements",
     "plans",
     "plan_owners",
+    "person_aliases",  # an agency's own id for a person, learnt at a front door's match
 ]
 TableRow = dict[str, Any]
 
@@ -188,6 +189,10 @@ class TableShape:
     defaults: Mapping[str, Any]
 
 
+# A front door's match is a change of its own: it teaches the directory identifiers.
+ChangeAction = Literal["created", "updated", "deleted", "matched"]
+
+
 @dataclass(frozen=True)
 class DirectoryChangeEntry:
     """One entry of the directory's change log: field names only, never values."""
@@ -196,7 +201,7 @@ class DirectoryChangeEntry:
     actor: str
     entity: str
     entity_id: str
-    action: Literal["created", "updated", "deleted"]
+    action: ChangeAction
     fields: tuple[str, ...]
 
 
@@ -232,6 +237,11 @@ class DirectoryRows(Protocol):
 
     async def changes_for(self, entity: str, entity_id: str) -> list[DirectoryChangeEntry]:
         """The change log's entries for one record, oldest first."""
+        ...
+
+    # The change log (services/directory_changes.py)
+    async def latest_changes(self, limit: int) -> list[DirectoryChangeEntry]:
+        """The change log's newest ``limit`` entries, newest first."""
         ...
 
 

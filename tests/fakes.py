@@ -578,6 +578,11 @@ class FakeDirectoryRows(SnapshotStore):
         logged = [row["change"] for row in self.table("directory_changes").values()]
         return [c for c in logged if (c.entity, c.entity_id) == (entity, entity_id)]
 
+    # The change log (services/directory_changes.py)
+    async def latest_changes(self, limit: int) -> list[DirectoryChangeEntry]:
+        logged = [row["change"] for row in self.table("directory_changes").values()]
+        return logged[::-1][:limit]
+
 
 # Key changes (key_changes)
 

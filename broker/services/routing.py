@@ -22,6 +22,7 @@ from broker.adapters.directory import FamilyContext, SqlDirectory
 from broker.adapters.directory_projection import DirectoryProjection
 from broker.adapters.group_state import GroupState
 from broker.adapters.kafka import Topics
+from broker.adapters.unit_of_work import SqlUnitOfWork  # until routing is on ports
 from broker.errors import EnvelopeError, ReplayedEvent
 from broker.keys import KeyStore
 from broker.ports import DataKeyStore, Message, Publisher
@@ -391,8 +392,9 @@ async def _keep_listed_plans(
     """The plans a move lists stay known to later digests and transfers, whatever becomes
     of the move (a source with no link to the family lists nothing the broker keeps)."""
     for plan_id in await directory.record_listed_plans(event, family):
-        await directory_changes.record(directory.session, event.source_org, "plan", plan_id,
-                                       "created", ["kind", "started_on", "ended_on"])  # fmt: skip
+        await directory_changes.record(SqlUnitOfWork.joined(directory.session), event.source_org,
+                                       "plan", plan_id, "created",
+                                       ["kind", "started_on", "ended_on"])  # fmt: skip
 
 
 _UNSEEN = "-"  # no routed-event record: not a position any Kafka record has
