@@ -118,7 +118,7 @@ class AuditLog(Protocol):
 
 
 # Timer side: the matching queue as the router's timer publishes matched events again
-# (services/match_publication.py). The front door's half (matching.py) is another port's.
+# (services/match_publication.py). The front door's half (matching.py) is MatchingQueue.
 @dataclass(frozen=True)
 class QueuedEvent:
     """A matching queue entry as the router's timer needs it: the event as sealed to the
@@ -156,6 +156,48 @@ class MatchedEvents(Protocol):
 
     async def keep_people(self, event_id: str, wrapped_people: str) -> None:
         """Keeps the entry's people, already wrapped under its own data key."""
+        ...
+
+
+# Front door side: the matching queue as the router parks events and a front door reads and
+# matches them (services/matching.py): more of ``MatchedEvents``, the same queue.
+@dataclass(frozen=True)
+class ParkedEvent:
+    """A matching queue entry: the event as sealed to the broker, and the people it names
+    wrapped under the entry's own data key (None for one parked before the queue kept them)."""
+
+    event_id: str
+    front_door: str
+    event_type: str
+    received_at: datetime
+    sealed_event: str
+    people: str | None
+    status: str = "waiting"
+    matched_at: datetime | None = None
+
+
+class MatchingQueue(Protocol):
+    async def park(self, entry: ParkedEvent) -> None:
+        """Adds the entry, unless the queue holds an entry for that event already."""
+        ...
+
+    async def to_do(self, front_door: str) -> list[ParkedEvent]:
+        """The front door's entries the router has not yet routed (waiting, accepted,
+        publishing, routing), oldest received first."""
+        ...
+
+    async def for_match(self, event_id: str) -> ParkedEvent | None:
+        """The entry, held against another match of it until the unit of work ends."""
+        ...
+
+    async def accept(self, event_id: str, matched_by: str, at: datetime) -> None:
+        """The front door's match recorded: the entry is accepted, for the router's timer to
+        publish, and the event's routed-event record forgotten, for the router to route it
+        afresh, to the whole family."""
+        ...
+
+    async def release_claims(self) -> int:
+        """Every entry being published is accepted again; answers how many."""
         ...
 
 
@@ -299,6 +341,10 @@ class UnitOfWork(Protocol):
     # Timer side
     @property
     def matched_events(self) -> MatchedEvents: ...
+
+    # Front door side: the same queue (one store serves both protocols)
+    @property
+    def matching_queue(self) -> MatchingQueue: ...
 
     # Directory writes
     @property

@@ -22,6 +22,7 @@ from broker.adapters.directory import FamilyContext, SqlDirectory
 from broker.adapters.directory_projection import DirectoryProjection
 from broker.adapters.group_state import GroupState
 from broker.adapters.kafka import Topics
+from broker.adapters.matched_events import queue_row  # while the group state holds rows
 from broker.adapters.unit_of_work import SqlUnitOfWork  # until routing is on ports
 from broker.errors import EnvelopeError, ReplayedEvent
 from broker.keys import KeyStore
@@ -366,8 +367,8 @@ async def _remember(
     family = context.family
     resolved = family.subject is not None and not family.unmatched
     if not resolved and event_id not in state.queue:
-        state.park(matching.queue_entry(sealed, arrival, event, family.front_door(),
-                                        deps.data_keys), session)  # fmt: skip
+        state.park(queue_row(matching.queue_entry(sealed, arrival, event, family.front_door(),
+                                                  deps.data_keys)), session)  # fmt: skip
     matching.left_queue(state.queue.get(event_id), deps.data_keys, resolved=resolved)
     if family.subject is None:
         return
