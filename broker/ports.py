@@ -118,7 +118,7 @@ class AuditLog(Protocol):
 
 
 # Timer side: the matching queue as the router's timer publishes matched events again
-# (services/match_publication.py). The front door's half (matching.py) is another port's.
+# (services/match_publication.py). The front door's half (matching.py) is MatchingQueue.
 @dataclass(frozen=True)
 class QueuedEvent:
     """A matching queue entry as the router's timer needs it: the event as sealed to the
@@ -159,6 +159,48 @@ class MatchedEvents(Protocol):
         ...
 
 
+# Front door side: the matching queue as the router parks events and a front door reads and
+# matches them (services/matching.py): more of ``MatchedEvents``, the same queue.
+@dataclass(frozen=True)
+class ParkedEvent:
+    """A matching queue entry: the event as sealed to the broker, and the people it names
+    wrapped under the entry's own data key (None for one parked before the queue kept them)."""
+
+    event_id: str
+    front_door: str
+    event_type: str
+    received_at: datetime
+    sealed_event: str
+    people: str | None
+    status: str = "waiting"
+    matched_at: datetime | None = None
+
+
+class MatchingQueue(Protocol):
+    async def park(self, entry: ParkedEvent) -> None:
+        """Adds the entry, unless the queue holds an entry for that event already."""
+        ...
+
+    async def to_do(self, front_door: str) -> list[ParkedEvent]:
+        """The front door's entries the router has not yet routed (waiting, accepted,
+        publishing, routing), oldest received first."""
+        ...
+
+    async def for_match(self, event_id: str) -> ParkedEvent | None:
+        """The entry, held against another match of it until the unit of work ends."""
+        ...
+
+    async def accept(self, event_id: str, matched_by: str, at: datetime) -> None:
+        """The front door's match recorded: the entry is accepted, for the router's timer to
+        publish, and the event's routed-event record forgotten, for the router to route it
+        afresh, to the whole family."""
+        ...
+
+    async def release_claims(self) -> int:
+        """Every entry being published is accepted again; answers how many."""
+        ...
+
+
 # Directory writes: the directory's tables as plain rows, for the bulk import
 # (services/directory_bulk.py, services/bulk_rows.py), which judges each record in memory.
 DirectoryTable = Literal[
@@ -175,6 +217,7 @@ DirectoryTable = Literal[
     "involvements",
     "plans",
     "plan_owners",
+    "person_aliases",  # an agency's own id for a person, learnt at a front door's match
 ]
 TableRow = dict[str, Any]
 
@@ -188,6 +231,10 @@ class TableShape:
     defaults: Mapping[str, Any]
 
 
+# A front door's match is a change of its own: it teaches the directory identifiers.
+ChangeAction = Literal["created", "updated", "deleted", "matched"]
+
+
 @dataclass(frozen=True)
 class DirectoryChangeEntry:
     """One entry of the directory's change log: field names only, never values."""
@@ -196,7 +243,7 @@ class DirectoryChangeEntry:
     actor: str
     entity: str
     entity_id: str
-    action: Literal["created", "updated", "deleted"]
+    action: ChangeAction
     fields: tuple[str, ...]
 
 
@@ -232,6 +279,11 @@ class DirectoryRows(Protocol):
 
     async def changes_for(self, entity: str, entity_id: str) -> list[DirectoryChangeEntry]:
         """The change log's entries for one record, oldest first."""
+        ...
+
+    # The change log (services/directory_changes.py)
+    async def latest_changes(self, limit: int) -> list[DirectoryChangeEntry]:
+        """The change log's newest ``limit`` entries, newest first."""
         ...
 
 
@@ -289,6 +341,10 @@ class UnitOfWork(Protocol):
     # Timer side
     @property
     def matched_events(self) -> MatchedEvents: ...
+
+    # Front door side: the same queue (one store serves both protocols)
+    @property
+    def matching_queue(self) -> MatchingQueue: ...
 
     # Directory writes
     @property

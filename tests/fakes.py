@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal, Self
 
@@ -26,6 +26,7 @@ from broker.ports import (
     KeyChangeView,
     Message,
     NoticeRecordView,
+    ParkedEvent,
     PlanReminder,
     QueuedEvent,
     StepOwed,
@@ -560,12 +561,29 @@ class QueueEntry:
     status: str = "waiting"
     people: str | None = None
     matched_at: datetime | None = None
+    # Front door side
+    front_door: str = "fd"
+    event_type: str = "parent_crisis"
+    received_at: datetime = datetime(2026, 11, 30, tzinfo=UTC)
+    matched_by: str | None = None
 
     def view(self) -> QueuedEvent:
         return QueuedEvent(self.event_id, self.sealed_event, self.matched_at)
 
+    def parked(self) -> ParkedEvent:
+        return ParkedEvent(self.event_id, self.front_door, self.event_type, self.received_at,
+                           self.sealed_event, self.people, self.status,
+                           self.matched_at)  # fmt: skip
+
 
 class FakeMatchedEvents(SnapshotStore):
+    FORGOTTEN = "routed-events-forgotten"  # events a match asked the router to route afresh
+
+    def forgotten(self) -> set[str]:
+        found = self.rows.setdefault(self.FORGOTTEN, set())
+        assert isinstance(found, set)
+        return found
+
     def entry(self, event_id: str) -> QueueEntry | None:
         found = self.rows.get(event_id)
         assert found is None or isinstance(found, QueueEntry)
@@ -603,6 +621,36 @@ class FakeMatchedEvents(SnapshotStore):
         entry = self.entry(event_id)
         if entry is not None:
             entry.people = wrapped_people
+
+    # Front door side (MatchingQueue): the same entries
+    async def park(self, entry: ParkedEvent) -> None:
+        if self.entry(entry.event_id) is None:
+            self.rows[entry.event_id] = QueueEntry(
+                entry.event_id, entry.sealed_event, entry.status, entry.people,
+                entry.matched_at, entry.front_door, entry.event_type, entry.received_at,
+            )  # fmt: skip
+
+    async def to_do(self, front_door: str) -> list[ParkedEvent]:
+        statuses = ("waiting", "accepted", "publishing", "routing")
+        found = [e for e in self.rows.values() if isinstance(e, QueueEntry)
+                 and e.front_door == front_door and e.status in statuses]  # fmt: skip
+        return [e.parked() for e in sorted(found, key=lambda e: (e.received_at, e.event_id))]
+
+    async def for_match(self, event_id: str) -> ParkedEvent | None:
+        entry = self.entry(event_id)
+        return entry.parked() if entry is not None else None
+
+    async def accept(self, event_id: str, matched_by: str, at: datetime) -> None:
+        entry = self.entry(event_id)
+        if entry is not None:
+            entry.status, entry.matched_at, entry.matched_by = "accepted", at, matched_by
+        self.forgotten().add(event_id)
+
+    async def release_claims(self) -> int:
+        claimed = self._with("publishing")
+        for entry in claimed:
+            entry.status = "accepted"
+        return len(claimed)
 
 
 # Directory writes: each table's rows by primary key (shapes as the SQL schema has them).
@@ -652,6 +700,11 @@ class FakeDirectoryRows(SnapshotStore):
     async def changes_for(self, entity: str, entity_id: str) -> list[DirectoryChangeEntry]:
         logged = [row["change"] for row in self.table("directory_changes").values()]
         return [c for c in logged if (c.entity, c.entity_id) == (entity, entity_id)]
+
+    # The change log (services/directory_changes.py)
+    async def latest_changes(self, limit: int) -> list[DirectoryChangeEntry]:
+        logged = [row["change"] for row in self.table("directory_changes").values()]
+        return logged[::-1][:limit]
 
 
 # Key changes (key_changes)
@@ -745,6 +798,8 @@ class FakeUnitOfWork:
         self.commits = 0
         # Timer side
         self.matched_events = FakeMatchedEvents()
+        # Front door side: the same queue
+        self.matching_queue = self.matched_events
         # Directory writes
         self.directory_rows = FakeDirectoryRows()
 

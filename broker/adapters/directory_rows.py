@@ -16,7 +16,8 @@ T = TypeVar("T")
 IN_LIMIT = 2000  # values per IN list: far below SQLite's and asyncpg's bound-parameter limits
 DIRECTORY_MODELS = (db.Organisation, db.SchoolTerm, db.OrgSigningKey, db.Contact, db.Person,
                     db.Household, db.HouseholdMember, db.HouseholdArea, db.Relationship,
-                    db.Registration, db.Involvement, db.Plan, db.PlanOwner)  # fmt: skip
+                    db.Registration, db.Involvement, db.Plan, db.PlanOwner,
+                    db.PersonAlias)  # fmt: skip
 MODELS: dict[str, type[db.Base]] = {model.__tablename__: model for model in DIRECTORY_MODELS}
 
 
@@ -86,9 +87,8 @@ class SqlDirectoryRows:
     async def log_changes(self, changes: Sequence[DirectoryChangeEntry]) -> None:
         rows = [{"at": c.at, "actor": c.actor, "entity": c.entity, "entity_id": c.entity_id,
                  "action": c.action, "fields": ",".join(c.fields)} for c in changes]  # fmt: skip
-        if rows:
+        if rows:  # new rows only: nothing the ORM holds goes stale (see _written)
             await self._session.execute(insert(db.Base.metadata.tables["directory_changes"]), rows)
-            self._written()
 
     async def changes_for(self, entity: str, entity_id: str) -> list[DirectoryChangeEntry]:
         found = await self._session.scalars(
@@ -96,6 +96,13 @@ class SqlDirectoryRows:
             .where(db.DirectoryChange.entity == entity, db.DirectoryChange.entity_id == entity_id)
             .order_by(db.DirectoryChange.id)
         )  # fmt: skip
+        return [_entry(change) for change in found]
+
+    # The change log (services/directory_changes.py)
+    async def latest_changes(self, limit: int) -> list[DirectoryChangeEntry]:
+        found = await self._session.scalars(
+            select(db.DirectoryChange).order_by(db.DirectoryChange.id.desc()).limit(limit)
+        )
         return [_entry(change) for change in found]
 
     def _written(self) -> None:

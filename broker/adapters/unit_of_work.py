@@ -85,6 +85,11 @@ class SqlUnitOfWork:
     def matched_events(self) -> SqlMatchedEvents:
         return SqlMatchedEvents(self.session)
 
+    # Front door side: the same queue
+    @property
+    def matching_queue(self) -> SqlMatchedEvents:
+        return SqlMatchedEvents(self.session)
+
     # Directory writes
     @property
     def directory_rows(self) -> SqlDirectoryRows:

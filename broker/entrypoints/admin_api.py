@@ -42,7 +42,7 @@ from broker.entrypoints import auth, http_errors
 from broker.entrypoints.app import ErrorTable, Process, create_app
 from broker.entrypoints.key_change_notices import KeyChange
 from broker.keys import PROCESS_KEYS, audit_key
-from broker.ports import UnitOfWork
+from broker.ports import DirectoryChangeEntry, UnitOfWork
 from broker.services import directory_admin as admin
 from broker.services import key_changes
 from broker.services.directory_bulk import Progress, bulk_load_directory
@@ -280,8 +280,8 @@ def _add_bulk_routes(app: FastAPI) -> None:
     async def changes(
         request: Request, _: auth.Administrator, limit: Annotated[int, Query(ge=1, le=1000)] = 100
     ) -> list[Change]:
-        async with _sessions(request)() as session:
-            rows = await list_changes(session, limit)
+        async with SqlUnitOfWork(_sessions(request)) as uow:
+            rows = await list_changes(uow, limit)
         return [_change(row) for row in rows]
 
 
@@ -357,10 +357,9 @@ def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     return rt.sessions
 
 
-def _change(row: db.DirectoryChange) -> Change:
-    fields = row.fields.split(",") if row.fields else []
+def _change(row: DirectoryChangeEntry) -> Change:
     return Change(at=row.at, actor=row.actor, entity=row.entity, entity_id=row.entity_id,
-                  action=row.action, fields=fields)  # fmt: skip
+                  action=row.action, fields=list(row.fields))  # fmt: skip
 
 
 async def _id_mismatch(_request: Request, exc: Exception) -> JSONResponse:

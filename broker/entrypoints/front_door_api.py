@@ -22,13 +22,13 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from broker.adapters import audit, data_quality, db
+from broker.adapters import data_quality
 from broker.adapters.tokens import NotAuthorised, Principal
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
 from broker.entrypoints import auth
 from broker.errors import DataKeyShredded, DataKeyUnusable
-from broker.ports import ChronologyLine
+from broker.ports import AuditRecord, ChronologyLine, ParkedEvent
 from broker.rules.school_notice import REFERENCE_PATTERN
 from broker.services import (
     household_access,
@@ -78,11 +78,8 @@ async def matching_queue(
     is an audited read: it names people."""
     _own(org_id, caller)
     rt = _rt(request)
-    async with rt.sessions.begin() as session:
-        entries = await matching.waiting(session, org_id)
-        for entry in entries:
-            await audit.append(session, "matching_queue_read", caller.org_id, entry.event_id,
-                               {"event_type": entry.event_type}, datetime.now(UTC))  # fmt: skip
+    async with SqlUnitOfWork(rt.sessions) as uow:
+        entries = await matching.read_queue(uow, org_id, caller.org_id, datetime.now(UTC))
     return [
         QueuedEvent(event_id=UUID(entry.event_id), event_type=entry.event_type,
                     received_at=entry.received_at, status=_shown_status(entry.status),
@@ -91,7 +88,7 @@ async def matching_queue(
     ]  # fmt: skip
 
 
-def _people(entry: db.MatchingQueueEntry, rt: Runtime) -> list[PersonRef]:
+def _people(entry: ParkedEvent, rt: Runtime) -> list[PersonRef]:
     """Read with the entry's data key, never the broker's event key (this process has none);
     empty while not yet readable (parked by an older router, kept on the timer's next round)."""
     try:
@@ -115,15 +112,16 @@ async def match(
     _own(org_id, caller)
     rt = _rt(request)
     try:
-        async with rt.sessions.begin() as session:
-            entry, named = await matching.queued(session, org_id, str(event_id), rt.data_keys)
+        async with SqlUnitOfWork(rt.sessions) as uow:
+            entry, named = await matching.queued(uow, org_id, str(event_id), rt.data_keys)
             links = {link.position: link.person_id for link in body.links}
-            await matching.match(session, entry, named, links, caller.org_id, datetime.now(UTC))
+            await matching.match(uow, entry, named, links, caller.org_id, datetime.now(UTC))
     except matching.NotInArea:
-        async with rt.sessions.begin() as session:  # the match was rolled back; this stays
-            await audit.append(session, "access_refused", caller.org_id, str(event_id),
-                               {"status": 403, "reason": "person_not_in_callers_area",
-                                "action": "match"}, datetime.now(UTC))  # fmt: skip
+        async with SqlUnitOfWork(rt.sessions) as uow:  # the match was rolled back; this stays
+            refusal = AuditRecord("access_refused", caller.org_id, str(event_id),
+                                  {"status": 403, "reason": "person_not_in_callers_area",
+                                   "action": "match"})  # fmt: skip
+            await uow.audit.append(refusal, datetime.now(UTC))
         detail = "a front door matches only people who live in its area"
         return JSONResponse({"detail": detail}, status_code=403)
     return Matched(event_id=event_id, status="accepted")

@@ -24,12 +24,11 @@ from urllib.parse import urlsplit
 from broker.delivery.webhook_targets import Network, refused_host
 from broker.errors import DirectoryError
 from broker.ports import AuditRecord, UnitOfWork
-from broker.services.directory_changes import DuplicateValue, Outcome, RecordNotFound
+from broker.services.directory_changes import DuplicateValue, Outcome, RecordNotFound, record
 from broker.services.directory_writes import (
     find,
     log,
     put_row,
-    record,
     replace_rows,
     require,
     whole,

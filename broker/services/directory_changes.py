@@ -1,4 +1,7 @@
-"""The directory's change log (the row-level writes go through services/directory_writes.py).
+"""The directory's change log: the one way a directory change is recorded (the row-level
+writes go through services/directory_writes.py). Each router's in-memory projection follows
+this log, so every directory write, those routing and matching make included, is recorded
+here, with its audit entry, in the unit of work that made it.
 
 A change names the kind of record, its id, the action, who made it and the names of the
 fields that changed: never their values, which are personal data (names, NHS numbers, dates
@@ -15,11 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from broker.adapters import audit, db
 from broker.errors import DirectoryError
+from broker.ports import AuditRecord, ChangeAction, DirectoryChangeEntry, UnitOfWork
 
 Outcome = Literal["created", "updated", "unchanged", "deleted"]
 
@@ -54,22 +54,20 @@ class Delta:
 
 
 async def record(
-    session: AsyncSession,
-    actor: str,
-    entity: str,
-    entity_id: str,
-    action: Outcome,
-    fields: Sequence[str],
-) -> None:
-    at = datetime.now(UTC)
-    session.add(db.DirectoryChange(at=at, actor=actor, entity=entity, entity_id=entity_id,
-                                   action=action, fields=",".join(fields)))  # fmt: skip
-    await session.flush()
-    await audit.append(session, "directory_changed", actor, f"{entity}:{entity_id}",
-                       {"action": action, "fields": ",".join(fields)}, at)  # fmt: skip
+    uow: UnitOfWork, actor: str, entity: str, entity_id: str, action: ChangeAction,
+    fields: Sequence[str], *, at: datetime | None = None, audited: AuditRecord | None = None,
+) -> None:  # fmt: skip
+    """Logs the change and audits it: by default against ``entity:entity_id`` naming the
+    action and fields; ``audited`` when the change has more to say (a match names the event
+    and the organisation whose identifier was learnt)."""
+    at = at or datetime.now(UTC)
+    entry = DirectoryChangeEntry(at, actor, entity, entity_id, action, tuple(fields))
+    await uow.directory_rows.log_changes([entry])
+    details = {"action": action, "fields": ",".join(fields)}
+    default = AuditRecord("directory_changed", actor, f"{entity}:{entity_id}", details)
+    await uow.audit.append(audited or default, at)
 
 
-async def list_changes(session: AsyncSession, limit: int) -> Sequence[db.DirectoryChange]:
+async def list_changes(uow: UnitOfWork, limit: int) -> list[DirectoryChangeEntry]:
     """The change log, newest first."""
-    query = select(db.DirectoryChange).order_by(db.DirectoryChange.id.desc()).limit(limit)
-    return (await session.scalars(query)).all()
+    return await uow.directory_rows.latest_changes(limit)

@@ -1,15 +1,13 @@
 """The row-level writes one directory record goes through, over the unit of work's
-``directory_rows`` and ``audit`` (broker/ports.py): ``directory_changes``' ``require``,
-``put_row``, ``replace_rows``, ``log`` and ``record``, with the same rules, for services that
-no longer hold a session. The change log still names fields, never their values.
+``directory_rows`` (broker/ports.py); each change they make is recorded by
+``directory_changes.record``, which names fields, never their values.
 """
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any, Literal
 
-from broker.ports import AuditRecord, DirectoryChangeEntry, DirectoryTable, TableRow, UnitOfWork
-from broker.services.directory_changes import Delta, MissingReference, Outcome
+from broker.ports import DirectoryTable, TableRow, UnitOfWork
+from broker.services.directory_changes import Delta, MissingReference, Outcome, record
 
 Logged = Literal["created", "updated", "deleted"]
 
@@ -68,16 +66,3 @@ async def log(uow: UnitOfWork, actor: str, entity: str, entity_id: str, delta: D
     action: Logged = "created" if delta.created else "updated"
     await record(uow, actor, entity, entity_id, action, delta.fields)
     return action
-
-
-async def record(
-    uow: UnitOfWork, actor: str, entity: str, entity_id: str, action: Logged,
-    fields: Sequence[str],
-) -> None:  # fmt: skip
-    at = datetime.now(UTC)
-    entry = DirectoryChangeEntry(at, actor, entity, entity_id, action, tuple(fields))
-    await uow.directory_rows.log_changes([entry])
-    details = {"action": action, "fields": ",".join(fields)}
-    await uow.audit.append(
-        AuditRecord("directory_changed", actor, f"{entity}:{entity_id}", details), at
-    )

@@ -5,7 +5,7 @@ no key that opens an event; the router, which does, seals the producer's signed 
 under a header the broker stamps with the time of the match and publishes it to the events
 topic. The producer's event is untouched (its ``occurred_at`` and signature), so a match
 made more than a week after the event came is not refused as too old, and the router checks
-the producer's key at the time the queue first received it (``matching.republication``).
+the producer's key at the time the queue first received it (``matching.republished``).
 
 Each entry is claimed (``accepted`` -> ``publishing``) in its own transaction before it is
 published, so two router instances do not publish one event twice; Kafka refusing it returns

@@ -20,17 +20,17 @@ audited directory change made by the front door whose token asked for it.
 """
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Protocol, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import audit, db
 from broker.errors import BrokerError
-from broker.ports import DataKeyStore
+from broker.ports import AuditRecord, DataKeyStore, ParkedEvent, UnitOfWork
 from broker.rules.admission import Arrival
+from broker.services import directory_changes
+from broker.services.directory_writes import find, put_row
 from producers import crypto
 from schemas.events import Event, PersonRef
 from schemas.transport import EventHeader, SealedEvent
@@ -63,22 +63,45 @@ class QueuedPeople(BaseModel):
     people: list[PersonRef]
 
 
+class KeptPeople(Protocol):
+    """An entry as far as its people go: a ``ParkedEvent``, or a row the router holds."""
+
+    @property
+    def event_id(self) -> str: ...
+
+    @property
+    def people(self) -> str | None: ...
+
+
+class QueueRow(Protocol):
+    """An entry the router's group state holds and changes as it routes the event."""
+
+    event_id: str
+    received_at: datetime
+    sealed_event: str
+    status: str
+    people: str | None
+    matched_at: datetime | None
+
+
+Row = TypeVar("Row", bound=QueueRow)
+
+
 def people_key(event_id: str) -> str:
     """The name of the entry's own data key: shredding it makes its people unreadable."""
     return "q-" + uuid.UUID(event_id).hex
 
 
 async def park(
-    session: AsyncSession,
+    uow: UnitOfWork,
     sealed: SealedEvent,
     header: Arrival,
     event: Event,
     front_door: str | None,
     data_keys: DataKeyStore,
 ) -> None:
-    if await session.get(db.MatchingQueueEntry, str(header.event_id)) is not None:
-        return
-    session.add(queue_entry(sealed, header, event, front_door, data_keys))
+    """The event parked for its front door, unless it is in the queue already."""
+    await uow.matching_queue.park(queue_entry(sealed, header, event, front_door, data_keys))
 
 
 def queue_entry(
@@ -87,13 +110,13 @@ def queue_entry(
     event: Event,
     front_door: str | None,
     data_keys: DataKeyStore,
-) -> db.MatchingQueueEntry:
+) -> ParkedEvent:
     """The event parked for its front door, its people wrapped under the entry's own key."""
     people = QueuedPeople(source_org=event.source_org, people=list(event.people()))
-    return db.MatchingQueueEntry(
+    return ParkedEvent(
         event_id=str(header.event_id), front_door=front_door or "unknown",
         event_type=header.event_type.value, received_at=header.received_at,
-        sealed_event=sealed.model_dump_json(), status=WAITING,
+        sealed_event=sealed.model_dump_json(),
         people=wrap_people(data_keys, str(header.event_id), people),
     )  # fmt: skip
 
@@ -104,7 +127,7 @@ def wrap_people(data_keys: DataKeyStore, event_id: str, people: QueuedPeople) ->
     return crypto.b64encode(stored)
 
 
-def people_of(entry: db.MatchingQueueEntry, data_keys: DataKeyStore) -> QueuedPeople:
+def people_of(entry: KeptPeople, data_keys: DataKeyStore) -> QueuedPeople:
     """The people the queued event names; ``DataKeyShredded`` once its key is gone, and
     ``NotInQueue`` for an entry parked before its people were kept (the router's timer
     keeps them on its next round)."""
@@ -120,77 +143,57 @@ def _context(event_id: str) -> bytes:
     return f"sgb/matching-queue/v1/{event_id}/people".encode()
 
 
-async def waiting(session: AsyncSession, front_door: str) -> Sequence[db.MatchingQueueEntry]:
-    query = (
-        select(db.MatchingQueueEntry)
-        .where(db.MatchingQueueEntry.front_door == front_door,
-               db.MatchingQueueEntry.status.in_(TO_DO))
-        .order_by(db.MatchingQueueEntry.received_at)
+async def read_queue(
+    uow: UnitOfWork, front_door: str, reader: str, now: datetime
+) -> list[ParkedEvent]:
+    """The front door's queue, oldest first; each entry shown is an audited read (it names
+    people), by ``reader``."""
+    entries = await uow.matching_queue.to_do(front_door)
+    await uow.audit.append_many(
+        [AuditRecord("matching_queue_read", reader, entry.event_id,
+                     {"event_type": entry.event_type}) for entry in entries], now,
     )  # fmt: skip
-    return (await session.scalars(query)).all()
+    return entries
 
 
 async def queued(
-    session: AsyncSession, front_door: str, event_id: str, data_keys: DataKeyStore
-) -> tuple[db.MatchingQueueEntry, QueuedPeople]:
+    uow: UnitOfWork, front_door: str, event_id: str, data_keys: DataKeyStore
+) -> tuple[ParkedEvent, QueuedPeople]:
     """An entry of this front door's queue still waiting for a match, and its people."""
-    entry = await session.get(db.MatchingQueueEntry, event_id, with_for_update=True)
+    entry = await uow.matching_queue.for_match(event_id)
     if entry is None or entry.front_door != front_door or entry.status != WAITING:
         raise NotInQueue("no such event waiting in this front door's queue")
     return entry, people_of(entry, data_keys)
 
 
 async def match(
-    session: AsyncSession,
-    entry: db.MatchingQueueEntry,
+    uow: UnitOfWork,
+    entry: ParkedEvent,
     named: QueuedPeople,
     links: Mapping[int, str],
     actor: str,
     now: datetime,
 ) -> None:
     """Links the event's people (by position) to directory people, and records the front
-    door's decision for the router's timer, which publishes the event again."""
+    door's decision for the router's timer, which publishes the event again (and routes it
+    afresh, to the whole family)."""
     for index, person_id in links.items():
         if not 0 <= index < len(named.people):
             raise NotInQueue(f"the event names no person at position {index}")
-        await _check_in_area(session, person_id, actor)
+        await _check_in_area(uow, person_id, actor)
     for index, person_id in links.items():
-        await _learn(session, named.people[index], person_id, named.source_org, actor, now,
+        await _learn(uow, named.people[index], person_id, named.source_org, actor, now,
                      entry.event_id)  # fmt: skip
-    entry.status, entry.matched_at, entry.matched_by = ACCEPTED, now, actor
-    routed = await session.get(db.RoutedEvent, entry.event_id)
-    if routed is not None:
-        await session.delete(routed)  # so the router routes it afresh, to the whole family
+    await uow.matching_queue.accept(entry.event_id, actor, now)
 
 
-async def published(session: AsyncSession, event_id: str, *, succeeded: bool) -> None:
-    """Kafka has the event again (it waits for the router), or did not take it (the timer's
-    next round publishes it again: the front door's match stands). Only an event still being
-    published moves: the router may have routed it already."""
-    entry = await session.get(db.MatchingQueueEntry, event_id)
-    if entry is not None and entry.status == PUBLISHING:
-        entry.status = "routing" if succeeded else ACCEPTED
-
-
-async def release_claims(session: AsyncSession) -> int:
+async def release_claims(uow: UnitOfWork) -> int:
     """Entries a router claimed and never saw published (it stopped between the two) go back
     to be published. Publishing one twice is harmless: the router routes an event once."""
-    released = await session.execute(
-        update(db.MatchingQueueEntry)
-        .where(db.MatchingQueueEntry.status == PUBLISHING)
-        .values(status=ACCEPTED)
-    )  # fmt: skip
-    return int(released.rowcount)  # type: ignore[attr-defined]
+    return await uow.matching_queue.release_claims()
 
 
-async def republication(session: AsyncSession, header: EventHeader) -> db.MatchingQueueEntry | None:
-    """The queue's entry when this is the broker's own publication of a matched event."""
-    return republished(await session.get(db.MatchingQueueEntry, str(header.event_id)), header)
-
-
-def republished(
-    entry: db.MatchingQueueEntry | None, header: EventHeader
-) -> db.MatchingQueueEntry | None:
+def republished(entry: Row | None, header: EventHeader) -> Row | None:
     """The event's queue entry (if it has one) when this is the broker's own publication of
     a matched event: the entry is being routed and the header carries the time of its match.
     The times the router trusts then come from the broker's database, not from the header."""
@@ -199,17 +202,7 @@ def republished(
     return entry if entry.matched_at == header.received_at else None
 
 
-async def routed(
-    session: AsyncSession, event_id: str, data_keys: DataKeyStore, *, resolved: bool
-) -> None:
-    """The router has routed the matched event (see ``left_queue``)."""
-    entry = await session.get(db.MatchingQueueEntry, event_id)
-    left_queue(entry, data_keys, resolved=resolved)
-
-
-def left_queue(
-    entry: db.MatchingQueueEntry | None, data_keys: DataKeyStore, *, resolved: bool
-) -> None:
+def left_queue(entry: QueueRow | None, data_keys: DataKeyStore, *, resolved: bool) -> None:
     """The router has routed the event of this entry (if it has one): a matched event leaves
     the queue keeping nothing readable (the event is in the family's chronology now), or
     waits again for a person still unknown."""
@@ -222,42 +215,41 @@ def left_queue(
     data_keys.shred(people_key(entry.event_id))
 
 
-async def _check_in_area(session: AsyncSession, person_id: str, front_door: str) -> None:
+async def _check_in_area(uow: UnitOfWork, person_id: str, front_door: str) -> None:
     """Before anything is written: the person lives in the front door's area (now)."""
-    org = await session.get(db.Organisation, front_door)
-    areas = await session.scalars(
-        select(db.Household.area)
-        .join(db.HouseholdMember, db.HouseholdMember.household_id == db.Household.id)
-        .where(db.HouseholdMember.person_id == person_id)
-    )
-    if org is None or org.area not in set(areas):
+    rows = uow.directory_rows
+    org = await find(uow, "organisations", {"id": front_door})
+    members = await rows.select_in("household_members", "person_id", [person_id])
+    homes = await rows.select_in("households", "id", [m["household_id"] for m in members])
+    if org is None or org["area"] not in {home["area"] for home in homes}:
         raise NotInArea("the person does not live in this front door's area")
 
 
 async def _learn(
-    session: AsyncSession, ref: PersonRef, person_id: str, source_org: str, actor: str,
+    uow: UnitOfWork, ref: PersonRef, person_id: str, source_org: str, actor: str,
     now: datetime, event_id: str,
 ) -> None:  # fmt: skip
-    person = await session.get(db.Person, person_id)
+    person = await find(uow, "people", {"id": person_id})
     if person is None:
         raise NotInQueue(f"no person {person_id} in the directory")
-    learnt = []
+    learnt = {}
     for field in ("nhs_number", "upn"):
-        given, known = getattr(ref, field), getattr(person, field)
+        given, known = getattr(ref, field), person[field]
         if given and known and given != known:
             raise MatchConflict(f"person {person_id} already has a different {field}")
         if given and not known:
-            setattr(person, field, given)
-            learnt.append(field)
+            learnt[field] = given
+    if learnt:
+        await uow.directory_rows.update("people", [{"id": person_id, **learnt}])
     if ref.local_id:
-        await session.merge(db.PersonAlias(source_org=source_org, local_id=ref.local_id,
-                                           person_id=person_id))  # fmt: skip
-        learnt.append("alias")
-    fields = ",".join(learnt)
-    session.add(db.DirectoryChange(at=now, actor=actor, entity="person", entity_id=person_id,
-                                   action="matched", fields=fields))  # fmt: skip
+        alias = {"source_org": source_org, "local_id": ref.local_id}
+        await put_row(uow, "person_aliases", alias, {"person_id": person_id})
+    fields = [*learnt, "alias"] if ref.local_id else list(learnt)
     # Which kinds of identifier were learnt, from whose records, through which event: never
     # their values (the audit log outlives the data).
-    await audit.append(session, "directory_changed", actor, person_id,
-                       {"entity": "person", "action": "matched", "fields": fields,
-                        "source_org": source_org, "event_id": event_id}, now)  # fmt: skip
+    details = {"entity": "person", "action": "matched", "fields": ",".join(fields),
+               "source_org": source_org, "event_id": event_id}  # fmt: skip
+    await directory_changes.record(
+        uow, actor, "person", person_id, "matched", fields, at=now,
+        audited=AuditRecord("directory_changed", actor, person_id, details),
+    )  # fmt: skip

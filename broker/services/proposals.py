@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import audit, chronology, db
 from broker.adapters.directory import FamilyContext, SqlDirectory
+from broker.adapters.unit_of_work import SqlUnitOfWork  # until proposals are on ports
 from broker.errors import BrokerError
 from broker.ports import Message
 from broker.rules.admission import Arrival
@@ -98,11 +99,12 @@ async def apply(directory: SqlDirectory, event: Event, family: Family, actor: st
         moved = await directory.record_move(family.moving_households(), event.to_authority,
                                             event.moved_on)  # fmt: skip
         for household_id in moved:
-            await directory_changes.record(session, actor, "household", household_id,
-                                           "updated", ["area"])  # fmt: skip
+            await directory_changes.record(SqlUnitOfWork.joined(session), actor, "household",
+                                           household_id, "updated", ["area"])  # fmt: skip
     elif isinstance(event, ServiceWithdrawal):
         for plan_id in await directory.record_step_down(event, family):
-            await directory_changes.record(session, actor, "plan", plan_id, "created",
+            await directory_changes.record(SqlUnitOfWork.joined(session), actor, "plan",
+                                           plan_id, "created",
                                            ["kind", "step_down_until", "owners"])  # fmt: skip
 
 

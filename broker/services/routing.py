@@ -22,6 +22,8 @@ from broker.adapters.directory import FamilyContext, SqlDirectory
 from broker.adapters.directory_projection import DirectoryProjection
 from broker.adapters.group_state import GroupState
 from broker.adapters.kafka import Topics
+from broker.adapters.matched_events import queue_row  # while the group state holds rows
+from broker.adapters.unit_of_work import SqlUnitOfWork  # until routing is on ports
 from broker.errors import EnvelopeError, ReplayedEvent
 from broker.keys import KeyStore
 from broker.ports import DataKeyStore, Message, Publisher
@@ -365,8 +367,8 @@ async def _remember(
     family = context.family
     resolved = family.subject is not None and not family.unmatched
     if not resolved and event_id not in state.queue:
-        state.park(matching.queue_entry(sealed, arrival, event, family.front_door(),
-                                        deps.data_keys), session)  # fmt: skip
+        state.park(queue_row(matching.queue_entry(sealed, arrival, event, family.front_door(),
+                                                  deps.data_keys)), session)  # fmt: skip
     matching.left_queue(state.queue.get(event_id), deps.data_keys, resolved=resolved)
     if family.subject is None:
         return
@@ -391,8 +393,9 @@ async def _keep_listed_plans(
     """The plans a move lists stay known to later digests and transfers, whatever becomes
     of the move (a source with no link to the family lists nothing the broker keeps)."""
     for plan_id in await directory.record_listed_plans(event, family):
-        await directory_changes.record(directory.session, event.source_org, "plan", plan_id,
-                                       "created", ["kind", "started_on", "ended_on"])  # fmt: skip
+        await directory_changes.record(SqlUnitOfWork.joined(directory.session), event.source_org,
+                                       "plan", plan_id, "created",
+                                       ["kind", "started_on", "ended_on"])  # fmt: skip
 
 
 _UNSEEN = "-"  # no routed-event record: not a position any Kafka record has

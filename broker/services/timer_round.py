@@ -47,7 +47,7 @@ class TimerRound:
     async def release_claims(self) -> None:
         """What a router that stopped mid-publication left claimed, given back."""
         async with self.unit_of_work() as uow:
-            await matching.release_claims(_session(uow))
+            await matching.release_claims(uow)
 
     async def run(self, now: datetime) -> list[str]:
         """One round: carry out the inbox API's decisions, purge the queue, relay what is

@@ -116,3 +116,35 @@ class TestChangeLog:
             await uow.directory_rows.log_changes([first, other, later])
         async with unit_of_work() as uow:
             assert await uow.directory_rows.changes_for("person", "p-1") == [first, later]
+
+    # The change log (services/directory_changes.py)
+    async def test_the_latest_changes_come_newest_first(self, unit_of_work: UnitsOfWork) -> None:
+        """The newest ``limit`` entries, whatever record they name, the newest first."""
+        logged = [DirectoryChangeEntry(AT, "admin", "person", f"p-{i}", "updated", ("upn",))
+                  for i in range(4)]  # fmt: skip
+        async with unit_of_work() as uow:
+            await uow.directory_rows.log_changes(logged[:2])
+        async with unit_of_work() as uow:
+            await uow.directory_rows.log_changes(logged[2:])
+        async with unit_of_work() as uow:
+            assert await uow.directory_rows.latest_changes(3) == logged[:0:-1]
+
+    async def test_a_match_is_logged_as_one(self, unit_of_work: UnitsOfWork) -> None:
+        """A front door's match is a change of its own kind, read back as logged."""
+        matched = DirectoryChangeEntry(AT, "fd-1", "person", "p-1", "matched", ("alias",))
+        async with unit_of_work() as uow:
+            await uow.directory_rows.log_changes([matched])
+        async with unit_of_work() as uow:
+            assert await uow.directory_rows.latest_changes(10) == [matched]
+
+
+class TestAliases:
+    async def test_an_alias_names_its_person(self, unit_of_work: UnitsOfWork) -> None:
+        """An agency's own id for a person is kept by agency and id, naming the person."""
+        alias = {"source_org": "mh-1", "local_id": "MH-77", "person_id": "p-1"}
+        async with unit_of_work() as uow:
+            await uow.directory_rows.insert("people", [person("p-1")])
+            await uow.directory_rows.insert("person_aliases", [alias])
+        async with unit_of_work() as uow:
+            found = await uow.directory_rows.select_in("person_aliases", "source_org", ["mh-1"])
+        assert found == [alias]

@@ -24,6 +24,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import db
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.rules.fallback import to_front_door
 from broker.rules.family import ContactRole, Decision, Family
 from broker.rules.out_of_hours import with_out_of_hours
@@ -123,8 +124,8 @@ async def inject(
             update(db.Contact).where(db.Contact.id == contact)
             .values(hpke_public_key=UNSEALABLE_KEY)
         )  # fmt: skip
-        await record(session, "fault-injection", "contact", contact, "updated",
-                     ["hpke_public_key"])  # fmt: skip
+        await record(SqlUnitOfWork.joined(session), "fault-injection", "contact", contact,
+                     "updated", ["hpke_public_key"])  # fmt: skip
     for home in poison.unreadable_households:
         name = pseudonym(secret, "household", home)
         crypto.write_secret(

@@ -31,6 +31,7 @@ from typer.testing import CliRunner
 
 from broker.adapters import db
 from broker.adapters.dead_letter_topic import DeadLetter
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
 from broker.demo import family
 from broker.entrypoints.cli import app as cli
@@ -80,7 +81,8 @@ def post(gateway: httpx.AsyncClient, producer_keys: dict[str, Ed25519PrivateKey]
 async def _edit(rt: Runtime, statement: Any, entity: str, entity_id: str, field: str) -> None:
     async with rt.sessions.begin() as session:
         await session.execute(statement)
-        await record(session, "test-bypass", entity, entity_id, "updated", [field])
+        await record(SqlUnitOfWork.joined(session), "test-bypass", entity, entity_id, "updated",
+                     [field])  # fmt: skip
 
 
 async def school_not_onboarded(rt: Runtime, school: str = SCHOOL) -> None:

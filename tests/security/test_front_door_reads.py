@@ -254,8 +254,8 @@ class TestLateMatch:
         rt = running_broker
         sealed, arrival, event = aged_unknown_crisis(rt, producer_keys, days=8)
         event_id = str(arrival.event_id)
-        async with rt.sessions.begin() as session:  # queued, as the router did eight days ago
-            await matching.park(session, sealed, arrival, event, "la-front-door", rt.data_keys)
+        async with SqlUnitOfWork(rt.sessions) as uow:  # queued, as the router did eight days ago
+            await matching.park(uow, sealed, arrival, event, "la-front-door", rt.data_keys)
         await queued(inbox, event_id)
 
         to_mother = {"links": [{"position": 0, "person_id": "p-mother"}]}

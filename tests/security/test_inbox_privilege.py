@@ -18,6 +18,7 @@ from sqlalchemy import select
 from support import OrgTokens, inbox_owner, post_signed, wait_for_notices
 
 from broker.adapters import audit, db
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.entrypoints.inbox_api import create_inbox_api
@@ -240,9 +241,9 @@ async def park_aged(rt: Runtime, keys: Keys, days: int, local_id: str) -> str:
     header = EventHeader(event_id=event.event_id, source_org=event.source_org,
                          broker_key_id=rt.keys.public.hpke_key_id)  # fmt: skip
     sealed = seal_event(sign_event(event, keys["mh-demo"]), header, rt.keys.public.hpke)
-    async with rt.sessions.begin() as session:
-        await matching.park(session, sealed, Arrival.of(event, received), event,
-                            "la-front-door", rt.data_keys)  # fmt: skip
+    async with SqlUnitOfWork(rt.sessions) as uow:
+        await matching.park(uow, sealed, Arrival.of(event, received), event, "la-front-door",
+                            rt.data_keys)  # fmt: skip
     return str(event.event_id)
 
 

@@ -117,7 +117,7 @@ class TestKeepPeople:
         await publication.keep_people(str(event.event_id), data_keys)
         entry = uow.matched_events.committed[str(event.event_id)]
         assert isinstance(entry, QueueEntry)
-        people = matching.people_of(entry, data_keys)  # type: ignore[arg-type]
+        people = matching.people_of(entry, data_keys)
         assert (people.source_org, people.people) == ("acute-demo", [event.subject])
 
     async def test_people_already_kept_are_left(self, keys: KeyStore, tmp_path: Path) -> None:
