@@ -7,7 +7,10 @@ Pydantic v2 models, frozen and strict about unknown fields. This package imports
 from schemas.events import (
     EVENT_MODELS,
     AppointmentOutcome,
+    AttendanceConcern,
+    ChildMissingEducation,
     EdAttendance,
+    ElectiveHomeEducation,
     Event,
     EventAdapter,
     EventType,
@@ -22,7 +25,10 @@ from schemas.nhs import NhsNumber, is_valid_nhs_number
 __all__ = [
     "EVENT_MODELS",
     "AppointmentOutcome",
+    "AttendanceConcern",
+    "ChildMissingEducation",
     "EdAttendance",
+    "ElectiveHomeEducation",
     "Event",
     "EventAdapter",
     "EventType",

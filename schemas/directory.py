@@ -15,6 +15,7 @@ OrgKindName = Literal[
     "school", "gp_practice", "health_visiting", "school_nursing", "front_door",
     "mental_health", "talking_therapy", "early_help", "acute_trust", "police", "housing",
     "icb",  # an integrated care board: its designated safeguarding professionals
+    "education_service",  # the local authority's education service (attendance, CME, EHE)
 ]  # fmt: skip
 ContactRoleName = Literal[
     "key_adult", "deputy_key_adult", "safeguarding_lead", "duty_manager",

@@ -34,6 +34,9 @@ class NoticeType(StrEnum):
     PLAN_OWNER = "plan_owner"
     OUT_OF_HOURS = "out_of_hours_referral"  # to the emergency duty team, at once
     OUTCOME = "referral_outcome"  # to the referring agency: what the front door decided
+    # To the local authority's education safeguarding officer: an education event it acts on
+    # (attendance, a child missing education, home education), with the detail it needs.
+    EDUCATION_SAFEGUARDING = "education_safeguarding"
 
 
 class FollowUp(StrEnum):

@@ -33,6 +33,7 @@ DIGEST_VIEW: dict[NoticeType, frozenset[str]] = {
     NoticeType.TRANSFER: FULL,
     NoticeType.OUT_OF_HOURS: FULL,
     NoticeType.OUTCOME: frozenset(),  # the referrer learns the decision, not the family's history
+    NoticeType.EDUCATION_SAFEGUARDING: BASIC,  # earlier incidents and plans, not health's events
 }
 
 # A school is told of the plans of the children the notice is about, its own pupils: a

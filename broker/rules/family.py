@@ -27,6 +27,10 @@ class OrgKind(StrEnum):
     POLICE = "police"
     HOUSING = "housing"
     ICB = "icb"  # integrated care board: health notices nobody acknowledged escalate here
+    # The local authority's education service (attendance, children missing education, home
+    # education): it publishes education events. Not a front door: it may not read
+    # chronologies or the matching queue, as the front door's kind would let it.
+    EDUCATION_SERVICE = "education_service"
 
 
 class ContactRole(StrEnum):

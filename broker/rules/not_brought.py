@@ -26,10 +26,10 @@ from datetime import date, datetime, timedelta
 
 from broker.rules.common import gp_decisions, gp_route
 from broker.rules.family import Addressee, ContactRole, Decision, Family, HouseholdRole, Member
-from broker.rules.history import Appointments, PersonHistory
+from broker.rules.history import Appointments, Outcome, PersonHistory
 from broker.rules.table import Route, Rule
 from broker.rules.thresholds import Thresholds
-from schemas.events import AppointmentOutcome
+from schemas.events import AppointmentOutcome, AttendanceConcern, Event, Setting
 from schemas.notices import NoticeType, Severity
 
 RULE = "was_not_brought"
@@ -61,14 +61,31 @@ def rate_at(appointments: Appointments, at: datetime, window: timedelta) -> Rate
 
 # The rate at a moment if it is below the threshold there, else None.
 Judge = Callable[[datetime], Rate | None]
+# One booking in the pattern: when it was for, and whether the child was brought.
+Booking = tuple[datetime, Outcome]
 
 
-def due(judge: Judge, appointments: Appointments, event: AppointmentOutcome) -> Rate | None:
+def booking_of(event: Event) -> Booking | None:
+    """What the event adds to its child's was-not-brought record, if anything: an appointment's
+    outcome; an early-years or nursery attendance concern counts as one booking the child was
+    not brought to (a place not taken up, or hardly used, is care the child misses), at the
+    time the setting reports it."""
+    match event:
+        case AppointmentOutcome():
+            return event.booked_for, event.outcome
+        case AttendanceConcern() if event.setting is Setting.EARLY_YEARS:
+            return event.occurred_at, "was_not_brought"
+        case _:
+            return None
+
+
+def due(judge: Judge, appointments: Appointments, booking: Booking) -> Rate | None:
     """The rate to state if this outcome calls for a notice (see the module docstring)."""
-    now = judge(event.booked_for)
-    if now is None or event.outcome == "was_not_brought":
+    booked_for, outcome = booking
+    now = judge(booked_for)
+    if now is None or outcome == "was_not_brought":
         return now
-    earlier = [booked for booked, _ in appointments if booked < event.booked_for]
+    earlier = [booked for booked, _ in appointments if booked < booked_for]
     return now if not earlier or judge(max(earlier)) is None else None
 
 
@@ -79,30 +96,42 @@ def route_not_brought(
     received_on: date,
     limits: Thresholds = Thresholds(),
 ) -> list[Decision]:
+    booking = booking_of(event)
+    if booking is None:
+        return []
+    return route_booking(booking, family, history, received_on, limits)
+
+
+def route_booking(
+    booking: Booking, family: Family, history: PersonHistory, received_on: date,
+    limits: Thresholds = Thresholds(),
+) -> list[Decision]:  # fmt: skip
+    """The was-not-brought pattern judged at one booking of the subject child, whatever event
+    recorded it (``booking_of``)."""
     child = family.subject
     if child is None or child.role is not HouseholdRole.CHILD:
         return []
-    return _own_rate(event, family, child, history, received_on, limits) + _siblings_rate(
-        event, family, child, history, received_on, limits
+    return _own_rate(booking, family, child, history, received_on, limits) + _siblings_rate(
+        booking, family, child, history, received_on, limits
     )
 
 
 def _own_rate(
-    event: AppointmentOutcome, family: Family, child: Member, history: PersonHistory,
+    booking: Booking, family: Family, child: Member, history: PersonHistory,
     on: date, limits: Thresholds,
 ) -> list[Decision]:  # fmt: skip
     def judge(at: datetime) -> Rate | None:
         rate = rate_at(history.appointments, at, limits.wnb_window)
         return rate if rate.below(limits) else None
 
-    rate = due(judge, history.appointments, event)
+    rate = due(judge, history.appointments, booking)
     if rate is None:
         return []
     return _told_about(child, family, on, RULE, _own_facts(rate, limits))
 
 
 def _siblings_rate(
-    event: AppointmentOutcome, family: Family, child: Member, history: PersonHistory,
+    booking: Booking, family: Family, child: Member, history: PersonHistory,
     on: date, limits: Thresholds,
 ) -> list[Decision]:  # fmt: skip
     children = (child, *family.siblings_of(child.person_id))
@@ -118,11 +147,11 @@ def _siblings_rate(
         rate = rate_at(together, at, limits.wnb_window)
         return rate if seen >= 2 and rate.below(limits) else None  # one child: its own rate
 
-    rate = due(judge, together, event)
+    rate = due(judge, together, booking)
     if rate is None:
         return []
     window = limits.wnb_window
-    own = {c.person_id: rate_at(by_child.get(c.person_id, ()), event.booked_for, window)
+    own = {c.person_id: rate_at(by_child.get(c.person_id, ()), booking[0], window)
            for c in children}  # fmt: skip
     shared = _siblings_facts(rate, sum(1 for r in own.values() if r.booked), limits)
     decisions: list[Decision] = []

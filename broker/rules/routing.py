@@ -7,6 +7,7 @@ from broker.rules import repeated_crises as repeated
 from broker.rules.crisis import CRISIS
 from broker.rules.domestic_abuse import DOMESTIC_ABUSE
 from broker.rules.ed_attendance import ED_ATTENDANCE
+from broker.rules.education import ATTENDANCE, HOME_EDUCATION, MISSING_EDUCATION
 from broker.rules.family import NOT_A_CONCERN, Decision, Family
 from broker.rules.history import PersonHistory
 from broker.rules.move import MOVE
@@ -28,6 +29,9 @@ ROUTES: dict[EventType, EventRule] = {
     EventType.ED_ATTENDANCE: ED_ATTENDANCE,
     EventType.APPOINTMENT_OUTCOME: NOT_BROUGHT,
     EventType.POLICE_DOMESTIC_ABUSE_INCIDENT: DOMESTIC_ABUSE,
+    EventType.ATTENDANCE_CONCERN: ATTENDANCE,
+    EventType.CHILD_MISSING_EDUCATION: MISSING_EDUCATION,
+    EventType.ELECTIVE_HOME_EDUCATION: HOME_EDUCATION,
 }
 # What ``decide`` adds to any event type's rule, in the order it adds them.
 COMMON_ROUTES: tuple[Route, ...] = (

@@ -58,6 +58,17 @@ CASES: dict[EventType, tuple[dict[str, Any], str, str]] = {
         "kid",
         "domestic_abuse.",
     ),
+    EventType.ATTENDANCE_CONCERN: (PAYLOADS["attendance_concern"](), "kid", "attendance."),
+    EventType.CHILD_MISSING_EDUCATION: (
+        PAYLOADS["child_missing_education"](),
+        "kid",
+        "missing_education.",
+    ),
+    EventType.ELECTIVE_HOME_EDUCATION: (
+        PAYLOADS["elective_home_education"](),
+        "kid",
+        "home_education.",
+    ),
 }
 
 

@@ -10,7 +10,10 @@ from schemas.directory import PlanSpec
 from schemas.events import (
     EVENT_MODELS,
     AppointmentOutcome,
+    AttendanceConcern,
+    ChildMissingEducation,
     EdAttendance,
+    ElectiveHomeEducation,
     EventAdapter,
     EventType,
     FamilyMovingArea,
@@ -37,6 +40,9 @@ MODELS = {
     "ed_attendance": EdAttendance,
     "appointment_outcome": AppointmentOutcome,
     "police_domestic_abuse_incident": PoliceDomesticAbuseIncident,
+    "attendance_concern": AttendanceConcern,
+    "child_missing_education": ChildMissingEducation,
+    "elective_home_education": ElectiveHomeEducation,
 }
 
 
