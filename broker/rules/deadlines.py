@@ -283,7 +283,8 @@ def _front_door_words(severity: Severity) -> str:
 def _period_words(notice_type: NoticeType) -> str:
     period = OTHER_PERIODS[notice_type]
     if notice_type in WORKING_DAY_TYPES and (days := working_days_in(period)) is not None:
-        return f"{days} working days, at the close of the recipient's day"
+        plural = "" if days == 1 else "s"
+        return f"{days} working day{plural}, at the close of the recipient's day"
     hours = period / timedelta(hours=1)
     return f"{hours:g} hour{'' if hours == 1 else 's'}, in real time"
 

@@ -27,7 +27,7 @@ from broker.rules.common import (
 from broker.rules.fallback import FALLBACK_REASON
 from broker.rules.family import Addressee, ContactRole, Decision, Family, HouseholdRole, Member
 from broker.rules.history import PersonHistory
-from broker.rules.not_brought import NOT_BROUGHT, booking_of, route_booking
+from broker.rules.not_brought import booking_of, pattern_routes, route_booking
 from broker.rules.table import Route, Rule
 from broker.rules.thresholds import Thresholds
 from schemas.events import (
@@ -158,7 +158,8 @@ ATTENDANCE = Rule(
         *_routes("attendance", "a school or nursery reports persistent absence, a sharp fall "
                  "in attendance or an early-years place not taken up", None),
         # An early-years concern is one more booking not brought: the pattern's own readers.
-        *NOT_BROUGHT.routes,
+        *pattern_routes("an early-years place not taken up or hardly used, counted as a "
+                        "missed appointment, and then "),
     ),
 )  # fmt: skip
 MISSING_EDUCATION = Rule(

@@ -221,15 +221,20 @@ def _told_about_routes(rule: str, when: str) -> tuple[Route, ...]:
 
 
 _DEFAULT = Thresholds()  # the table states the defaults; a partnership may set its own
-NOT_BROUGHT = Rule(
-    AppointmentOutcome,
-    route_not_brought,
-    (
-        *_told_about_routes(RULE, f"a child brought to under {_DEFAULT.wnb_min_attendance_rate:.0%}"
-                                  f" of at least {_DEFAULT.wnb_min_booked} appointments in "
+
+
+def pattern_routes(counted: str = "") -> tuple[Route, ...]:
+    """The routes the pattern decides; ``counted`` says first what else counted as a booking
+    (for a rule that records one, ``booking_of``)."""
+    return (
+        *_told_about_routes(RULE, f"{counted}a child brought to under "
+                                  f"{_DEFAULT.wnb_min_attendance_rate:.0%} of at least "
+                                  f"{_DEFAULT.wnb_min_booked} appointments in "
                                   f"{_DEFAULT.wnb_window.days} days (judged on every outcome; "
                                   "again at each miss)"),
-        *_told_about_routes(SIBLINGS, "brothers and sisters together below that rate: each "
-                                      "child not brought at least once"),
-    ),
-)  # fmt: skip
+        *_told_about_routes(SIBLINGS, f"{counted}brothers and sisters together below that "
+                                      "rate: each child not brought at least once"),
+    )  # fmt: skip
+
+
+NOT_BROUGHT = Rule(AppointmentOutcome, route_not_brought, pattern_routes())
