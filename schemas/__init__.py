@@ -6,6 +6,7 @@ Pydantic v2 models, frozen and strict about unknown fields. This package imports
 
 from schemas.events import (
     EVENT_MODELS,
+    AgencyContact,
     AppointmentOutcome,
     AttendanceConcern,
     ChildMissingEducation,
@@ -24,6 +25,7 @@ from schemas.nhs import NhsNumber, is_valid_nhs_number
 
 __all__ = [
     "EVENT_MODELS",
+    "AgencyContact",
     "AppointmentOutcome",
     "AttendanceConcern",
     "ChildMissingEducation",

@@ -28,6 +28,8 @@ class EventType(StrEnum):
     ATTENDANCE_CONCERN = "attendance_concern"
     CHILD_MISSING_EDUCATION = "child_missing_education"
     ELECTIVE_HOME_EDUCATION = "elective_home_education"
+    # Contacts and lateral checks (issue 15, item 4): any practitioner.
+    AGENCY_CONTACT = "agency_contact"
 
 
 class PersonRef(Contract):
@@ -372,6 +374,32 @@ class ElectiveHomeEducation(EventBase):
 EducationEvent = AttendanceConcern | ChildMissingEducation | ElectiveHomeEducation
 
 
+# --- Contacts and lateral checks (issue 15, item 4) -----------------------------------------
+
+
+class ContactKind(StrEnum):
+    CONTACT = "contact"  # a practitioner spoke to or met another agency about the family
+    # What another agency knows, asked as part of a practitioner's own safeguarding checks
+    # (Child B: midwifery's call to the front door was never recorded, so nobody saw it).
+    LATERAL_CHECK = "lateral_check"
+
+
+class AgencyContact(EventBase):
+    """A practitioner records a contact or a lateral check with another agency about a
+    person: it is not a concern, but it belongs in the family's chronology."""
+
+    event_type: Literal[EventType.AGENCY_CONTACT]
+    subject: PersonRef
+    contact_kind: ContactKind
+    with_org: OrgId  # the agency contacted or checked with
+    contacted_at: AwareDatetime
+    practitioner_role: ShortText  # "midwife", "health visitor"
+    outcome: ShortText | None = None  # what the other agency said ("case closed in 2020")
+
+    def people(self) -> tuple[PersonRef, ...]:
+        return (self.subject,)
+
+
 EVENT_MODELS: dict[EventType, type[EventBase]] = {
     EventType.PARENT_MENTAL_HEALTH_CRISIS: ParentMentalHealthCrisis,
     EventType.SERVICE_WITHDRAWAL: ServiceWithdrawal,
@@ -382,6 +410,7 @@ EVENT_MODELS: dict[EventType, type[EventBase]] = {
     EventType.ATTENDANCE_CONCERN: AttendanceConcern,
     EventType.CHILD_MISSING_EDUCATION: ChildMissingEducation,
     EventType.ELECTIVE_HOME_EDUCATION: ElectiveHomeEducation,
+    EventType.AGENCY_CONTACT: AgencyContact,
 }
 
 Event = Annotated[
@@ -393,7 +422,8 @@ Event = Annotated[
     | PoliceDomesticAbuseIncident
     | AttendanceConcern
     | ChildMissingEducation
-    | ElectiveHomeEducation,
+    | ElectiveHomeEducation
+    | AgencyContact,
     Field(discriminator="event_type"),
 ]
 EventAdapter: TypeAdapter[Event] = TypeAdapter(Event, config=ConfigDict(hide_input_in_errors=True))

@@ -43,6 +43,8 @@ MAY_PUBLISH: dict[EventType, frozenset[OrgKind]] = {
     EventType.ATTENDANCE_CONCERN: EDUCATION_PUBLISHERS,
     EventType.CHILD_MISSING_EDUCATION: EDUCATION_PUBLISHERS,
     EventType.ELECTIVE_HOME_EDUCATION: EDUCATION_PUBLISHERS,
+    # any practitioner may record a contact or a lateral check with another agency
+    EventType.AGENCY_CONTACT: frozenset(OrgKind),
 }
 
 

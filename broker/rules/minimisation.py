@@ -58,6 +58,9 @@ EDUCATION_DETAIL = frozenset({
     "previous_school", "has_ehcp",
 })  # fmt: skip
 EDUCATION_FOR_HEALTH = EDUCATION_DETAIL - {"missing_reason", "last_school", "previous_school"}
+# A contact or lateral check, told only to a plan's lead: with whom, when, by whom, what was said.
+CONTACT_DETAIL = frozenset({"contact_kind", "with_org", "contacted_at", "practitioner_role",
+                            "outcome"})  # fmt: skip
 DETAIL_FIELDS: dict[NoticeType, frozenset[str]] = {
     NoticeType.SCHOOL_SUPPORT: frozenset(),
     NoticeType.HEALTH_VISITING: CLINICAL_DETAIL | EDUCATION_FOR_HEALTH,
@@ -65,7 +68,7 @@ DETAIL_FIELDS: dict[NoticeType, frozenset[str]] = {
     NoticeType.AGENCY_INFORMATION: frozenset({"service", "reason", "withdrawn_on"}),
     NoticeType.FRONT_DOOR_REFERRAL: EVERYTHING,
     NoticeType.TRANSFER: EVERYTHING,
-    NoticeType.PLAN_OWNER: CONCERN_WITHOUT_CLINICAL_NOTES | EDUCATION_DETAIL,
+    NoticeType.PLAN_OWNER: CONCERN_WITHOUT_CLINICAL_NOTES | EDUCATION_DETAIL | CONTACT_DETAIL,
     NoticeType.OUT_OF_HOURS: EVERYTHING,  # the emergency duty team stands in for the front door
     NoticeType.OUTCOME: frozenset(),  # what the referrer sent it knows; it learns the decision
     NoticeType.EDUCATION_SAFEGUARDING: EDUCATION_DETAIL,

@@ -342,6 +342,20 @@ def home_education_payload(**overrides: Any) -> dict[str, Any]:
     return payload | overrides
 
 
+def contact_payload(**overrides: Any) -> dict[str, Any]:
+    """A midwife's lateral check with the front door about the mother (Child B)."""
+    payload = _envelope("agency_contact", "acute-demo")
+    payload |= {
+        "subject": {"nhs_number": MOTHER_NHS},
+        "contact_kind": "lateral_check",
+        "with_org": "la-front-door",
+        "contacted_at": "2027-05-07T14:00:00+01:00",
+        "practitioner_role": "midwife",
+        "outcome": "case closed to children's social care in 2026",
+    }
+    return payload | overrides
+
+
 PAYLOADS = {
     "parent_mental_health_crisis": crisis_payload,
     "service_withdrawal": withdrawal_payload,
@@ -352,6 +366,7 @@ PAYLOADS = {
     "attendance_concern": attendance_payload,
     "child_missing_education": missing_education_payload,
     "elective_home_education": home_education_payload,
+    "agency_contact": contact_payload,
 }
 
 

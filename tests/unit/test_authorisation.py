@@ -55,6 +55,11 @@ class TestMayPublish:
         allowed = kind in (OrgKind.SCHOOL, OrgKind.EDUCATION_SERVICE)
         assert may_publish(kind, event_type) is allowed
 
+    @pytest.mark.parametrize("kind", list(OrgKind))
+    def test_any_practitioner_may_record_a_contact(self, kind: OrgKind) -> None:
+        """Every kind of service records its contacts and lateral checks with others."""
+        assert may_publish(kind, EventType.AGENCY_CONTACT)
+
     def test_unknown_organisation_may_publish_nothing(self) -> None:
         """An organisation the directory does not know may publish no event at all."""
         assert not any(may_publish(None, event_type) for event_type in EventType)

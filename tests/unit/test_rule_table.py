@@ -28,6 +28,7 @@ from unit.builders import (
     appointment_payload,
     attendance_payload,
     child,
+    contact_payload,
     crisis_payload,
     days_before,
     ed_payload,
@@ -159,6 +160,9 @@ def event_cases() -> list[Case]:
              incident_family(*parents_and_children(*kids).members,
                              children=("pupil", "baby", "home_educated"))),
         *education_cases(),
+        Case("a midwife's lateral check about a mother whose child is on a plan",
+             event(contact_payload()), with_context(parents_and_children(*kids),
+                                                    plans=(OPEN_PLAN,))),
     ]  # fmt: skip
 
 

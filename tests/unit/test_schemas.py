@@ -9,6 +9,7 @@ from schemas import generate
 from schemas.directory import PlanSpec
 from schemas.events import (
     EVENT_MODELS,
+    AgencyContact,
     AppointmentOutcome,
     AttendanceConcern,
     ChildMissingEducation,
@@ -43,6 +44,7 @@ MODELS = {
     "attendance_concern": AttendanceConcern,
     "child_missing_education": ChildMissingEducation,
     "elective_home_education": ElectiveHomeEducation,
+    "agency_contact": AgencyContact,
 }
 
 
