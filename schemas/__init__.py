@@ -6,8 +6,12 @@ Pydantic v2 models, frozen and strict about unknown fields. This package imports
 
 from schemas.events import (
     EVENT_MODELS,
+    AgencyContact,
     AppointmentOutcome,
+    AttendanceConcern,
+    ChildMissingEducation,
     EdAttendance,
+    ElectiveHomeEducation,
     Event,
     EventAdapter,
     EventType,
@@ -21,8 +25,12 @@ from schemas.nhs import NhsNumber, is_valid_nhs_number
 
 __all__ = [
     "EVENT_MODELS",
+    "AgencyContact",
     "AppointmentOutcome",
+    "AttendanceConcern",
+    "ChildMissingEducation",
     "EdAttendance",
+    "ElectiveHomeEducation",
     "Event",
     "EventAdapter",
     "EventType",

@@ -16,6 +16,7 @@ OrgKindName = Literal[
     "mental_health", "talking_therapy", "early_help", "acute_trust", "police", "housing",
     "icb",  # an integrated care board: its designated safeguarding professionals
     "urgent_care", "nhs_111",  # urgent treatment and walk-in centres; NHS 111
+    "education_service",  # the local authority's education service (attendance, CME, EHE)
 ]  # fmt: skip
 ContactRoleName = Literal[
     "key_adult", "deputy_key_adult", "safeguarding_lead", "duty_manager",

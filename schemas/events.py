@@ -24,6 +24,12 @@ class EventType(StrEnum):
     ED_ATTENDANCE = "ed_attendance"
     APPOINTMENT_OUTCOME = "appointment_outcome"
     POLICE_DOMESTIC_ABUSE_INCIDENT = "police_domestic_abuse_incident"
+    # Education (issue 15, item 3): schools and the local authority's education service.
+    ATTENDANCE_CONCERN = "attendance_concern"
+    CHILD_MISSING_EDUCATION = "child_missing_education"
+    ELECTIVE_HOME_EDUCATION = "elective_home_education"
+    # Contacts and lateral checks (issue 15, item 4): any practitioner.
+    AGENCY_CONTACT = "agency_contact"
 
 
 class PersonRef(Contract):
@@ -297,6 +303,120 @@ class PoliceDomesticAbuseIncident(EventBase):
         return (*(c.child for c in self.children), *victim, *perpetrator)
 
 
+# --- Education (issue 15, item 3) -----------------------------------------------------------
+# ``has_ehcp``: the directory holds no education, health and care plan fact yet (issue 15, item
+# 6), so the school or education service says so on the event.
+
+
+class Setting(StrEnum):
+    """Where the child's place is: a school, or an early-years or nursery place."""
+
+    SCHOOL = "school"
+    EARLY_YEARS = "early_years"
+
+
+class AttendanceConcernKind(StrEnum):
+    PERSISTENT_ABSENCE = "persistent_absence"  # under 90% of sessions (DfE)
+    SHARP_FALL = "sharp_fall"  # a fall the school judges sharp, from ``previous_percent``
+    PLACE_NOT_TAKEN_UP = "place_not_taken_up"  # an early-years place secured, never used
+
+
+class AttendanceConcern(EventBase):
+    """A child's attendance worries the school or nursery: persistent absence, a sharp fall,
+    or an early-years place not taken up (Child B: nursery 29-31%, then a place never used)."""
+
+    event_type: Literal[EventType.ATTENDANCE_CONCERN]
+    subject: PersonRef
+    setting: Setting
+    concern: AttendanceConcernKind
+    attendance_percent: int = Field(ge=0, le=100)
+    previous_percent: int | None = Field(default=None, ge=0, le=100)
+    period_from: date
+    period_to: date
+    has_ehcp: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.period_from > self.period_to:
+            raise ValueError("period_from must not be after period_to")
+        if self.concern is AttendanceConcernKind.SHARP_FALL and self.previous_percent is None:
+            raise ValueError("a sharp fall needs previous_percent")
+        if (self.concern is AttendanceConcernKind.PLACE_NOT_TAKEN_UP
+                and self.setting is not Setting.EARLY_YEARS):  # fmt: skip
+            raise ValueError("place_not_taken_up is for an early-years place")
+        return self
+
+    def people(self) -> tuple[PersonRef, ...]:
+        return (self.subject,)
+
+
+class MissingReason(StrEnum):
+    """Why the child is missing education, as the school or education service found it."""
+
+    LEFT_WITHOUT_DESTINATION = "left_without_destination"  # off roll, no new school known
+    NOT_RETURNED = "not_returned"  # did not come back after a holiday or an absence
+    NEVER_STARTED = "never_started"  # a school place offered and never taken up
+    NOT_ON_ANY_ROLL = "not_on_any_roll"  # of school age, found on no school's roll
+
+
+class ChildMissingEducation(EventBase):
+    """A child of compulsory school age not on a school roll and not educated otherwise."""
+
+    event_type: Literal[EventType.CHILD_MISSING_EDUCATION]
+    subject: PersonRef
+    missing_since: date
+    missing_reason: MissingReason
+    whereabouts_known: bool
+    last_school: OrgId | None = None
+    has_ehcp: bool = False
+
+    def people(self) -> tuple[PersonRef, ...]:
+        return (self.subject,)
+
+
+class ElectiveHomeEducation(EventBase):
+    """Parents declare they will educate the child at home; the school takes the child off its
+    roll (Child B: "Mother sent school transport away as she was now home schooling")."""
+
+    event_type: Literal[EventType.ELECTIVE_HOME_EDUCATION]
+    subject: PersonRef
+    declared_on: date
+    previous_school: OrgId | None = None
+    has_ehcp: bool = False
+
+    def people(self) -> tuple[PersonRef, ...]:
+        return (self.subject,)
+
+
+EducationEvent = AttendanceConcern | ChildMissingEducation | ElectiveHomeEducation
+
+
+# --- Contacts and lateral checks (issue 15, item 4) -----------------------------------------
+
+
+class ContactKind(StrEnum):
+    CONTACT = "contact"  # a practitioner spoke to or met another agency about the family
+    # What another agency knows, asked as part of a practitioner's own safeguarding checks
+    # (Child B: midwifery's call to the front door was never recorded, so nobody saw it).
+    LATERAL_CHECK = "lateral_check"
+
+
+class AgencyContact(EventBase):
+    """A practitioner records a contact or a lateral check with another agency about a
+    person: it is not a concern, but it belongs in the family's chronology."""
+
+    event_type: Literal[EventType.AGENCY_CONTACT]
+    subject: PersonRef
+    contact_kind: ContactKind
+    with_org: OrgId  # the agency contacted or checked with
+    contacted_at: AwareDatetime
+    practitioner_role: ShortText  # "midwife", "health visitor"
+    outcome: ShortText | None = None  # what the other agency said ("case closed in 2020")
+
+    def people(self) -> tuple[PersonRef, ...]:
+        return (self.subject,)
+
+
 EVENT_MODELS: dict[EventType, type[EventBase]] = {
     EventType.PARENT_MENTAL_HEALTH_CRISIS: ParentMentalHealthCrisis,
     EventType.SERVICE_WITHDRAWAL: ServiceWithdrawal,
@@ -304,6 +424,10 @@ EVENT_MODELS: dict[EventType, type[EventBase]] = {
     EventType.ED_ATTENDANCE: EdAttendance,
     EventType.APPOINTMENT_OUTCOME: AppointmentOutcome,
     EventType.POLICE_DOMESTIC_ABUSE_INCIDENT: PoliceDomesticAbuseIncident,
+    EventType.ATTENDANCE_CONCERN: AttendanceConcern,
+    EventType.CHILD_MISSING_EDUCATION: ChildMissingEducation,
+    EventType.ELECTIVE_HOME_EDUCATION: ElectiveHomeEducation,
+    EventType.AGENCY_CONTACT: AgencyContact,
 }
 
 Event = Annotated[
@@ -312,7 +436,11 @@ Event = Annotated[
     | FamilyMovingArea
     | EdAttendance
     | AppointmentOutcome
-    | PoliceDomesticAbuseIncident,
+    | PoliceDomesticAbuseIncident
+    | AttendanceConcern
+    | ChildMissingEducation
+    | ElectiveHomeEducation
+    | AgencyContact,
     Field(discriminator="event_type"),
 ]
 EventAdapter: TypeAdapter[Event] = TypeAdapter(Event, config=ConfigDict(hide_input_in_errors=True))

@@ -125,6 +125,72 @@ EVENT_EXAMPLES: dict[EventType, tuple[str, str, dict[str, Any]]] = {
             risk_level="medium",
         ),
     ),
+    EventType.ATTENDANCE_CONCERN: (
+        "A pupil's persistent absence",
+        "The school reports attendance under 90%: the local authority's education "
+        "safeguarding officer (in the sample partnership, which registers none, the front "
+        "door's safeguarding lead, with the reason), the child's GP and school nursing or "
+        "health visiting are told; the front door too when the child has an open plan or the "
+        "family a safeguarding history.",
+        _event(
+            7,
+            "school-oakfield",
+            EventType.ATTENDANCE_CONCERN,
+            subject=CHILD_B,
+            setting="school",
+            concern="persistent_absence",
+            attendance_percent=82,
+            period_from="2026-09-02",
+            period_to="2026-11-20",
+        ),
+    ),
+    EventType.CHILD_MISSING_EDUCATION: (
+        "A child missing education, whereabouts unknown",
+        "The school reports a pupil who did not come back after an absence and cannot be "
+        "found: high, to the education safeguarding officer and the child's GP (and health "
+        "team, and the front door with an open plan or a safeguarding history).",
+        _event(
+            8,
+            "school-oakfield",
+            EventType.CHILD_MISSING_EDUCATION,
+            subject=CHILD_B,
+            missing_since="2026-11-16",
+            missing_reason="not_returned",
+            whereabouts_known=False,
+            last_school="school-oakfield",
+        ),
+    ),
+    EventType.ELECTIVE_HOME_EDUCATION: (
+        "Parents declare elective home education",
+        "The school reports that the parents will educate the child at home: the education "
+        "safeguarding officer and the child's GP are told (high for a child with an "
+        "education, health and care plan).",
+        _event(
+            9,
+            "school-oakfield",
+            EventType.ELECTIVE_HOME_EDUCATION,
+            subject=CHILD_B,
+            declared_on="2026-11-24",
+            previous_school="school-oakfield",
+        ),
+    ),
+    EventType.AGENCY_CONTACT: (
+        "A health visitor's lateral check with the front door",
+        "A contact or a check with another agency enters the family's chronology and later "
+        "notices' digests; it tells only the lead professional of an open plan (the sample "
+        "family has none, so nobody is told).",
+        _event(
+            10,
+            "hv-demo",
+            EventType.AGENCY_CONTACT,
+            subject=MOTHER,
+            contact_kind="lateral_check",
+            with_org="la-front-door",
+            contacted_at="2026-11-25T09:00:00Z",
+            practitioner_role="health visitor",
+            outcome="Known to children's services: a child in need plan closed in 2025.",
+        ),
+    ),
 }
 
 

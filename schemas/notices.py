@@ -36,6 +36,9 @@ class NoticeType(StrEnum):
     OUTCOME = "referral_outcome"  # to the referring agency: what the front door decided
     # To police and health partners: the front door is convening a strategy discussion today.
     STRATEGY_DISCUSSION = "strategy_discussion"
+    # To the local authority's education safeguarding officer: an education event it acts on
+    # (attendance, a child missing education, home education), with the detail it needs.
+    EDUCATION_SAFEGUARDING = "education_safeguarding"
 
 
 class FollowUp(StrEnum):

@@ -32,6 +32,7 @@ THEIR_PEOPLE: dict[NoticeType, str] = {
     NoticeType.HEALTH_VISITING: "child_seen",  # "a parent of a child your team sees"
     NoticeType.PLAN_OWNER: "child_on_plan",  # "a parent of a child whose plan you own"
     NoticeType.AGENCY_INFORMATION: "client",
+    NoticeType.EDUCATION_SAFEGUARDING: "child_in_area",  # "a child in your area"
 }
 
 

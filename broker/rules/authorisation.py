@@ -9,6 +9,7 @@ from broker.rules.family import OrgKind
 from schemas.events import EventType
 
 HEALTH_SERVICES = frozenset({OrgKind.ACUTE_TRUST, OrgKind.HEALTH_VISITING, OrgKind.SCHOOL_NURSING})
+EDUCATION_PUBLISHERS = frozenset({OrgKind.SCHOOL, OrgKind.EDUCATION_SERVICE})
 
 MAY_PUBLISH: dict[EventType, frozenset[OrgKind]] = {
     # crisis teams and liaison psychiatry, police, GPs
@@ -38,6 +39,14 @@ MAY_PUBLISH: dict[EventType, frozenset[OrgKind]] = {
     EventType.APPOINTMENT_OUTCOME: HEALTH_SERVICES | {OrgKind.SCHOOL, OrgKind.GP_PRACTICE},
     # Operation Encompass: only the police attend and report a domestic abuse incident
     EventType.POLICE_DOMESTIC_ABUSE_INCIDENT: frozenset({OrgKind.POLICE}),
+    # Education: schools and nurseries (SCHOOL) see a pupil's attendance and who leaves their
+    # roll; the local authority's education service tracks children missing education and
+    # those educated at home. Nobody else knows a child's education first-hand.
+    EventType.ATTENDANCE_CONCERN: EDUCATION_PUBLISHERS,
+    EventType.CHILD_MISSING_EDUCATION: EDUCATION_PUBLISHERS,
+    EventType.ELECTIVE_HOME_EDUCATION: EDUCATION_PUBLISHERS,
+    # any practitioner may record a contact or a lateral check with another agency
+    EventType.AGENCY_CONTACT: frozenset(OrgKind),
 }
 
 

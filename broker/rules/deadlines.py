@@ -32,12 +32,15 @@ OTHER_PERIODS: Mapping[NoticeType, timedelta] = {
     NoticeType.OUTCOME: timedelta(hours=72),
     # Out of hours the emergency duty team acts now, in real time: no working hours apply.
     NoticeType.OUT_OF_HOURS: timedelta(hours=1),
+    # A child missing education or leaving school: the officer starts enquiries by the close of
+    # its next working day (the school's own deletion notice allows the authority no longer).
+    NoticeType.EDUCATION_SAFEGUARDING: timedelta(hours=24),
 }
 # "GP, health visiting and agency deadlines count the recipient's working days" (second
 # edition): never due on a Sunday night or a bank holiday.
 WORKING_DAY_TYPES = frozenset(
     {NoticeType.GP_INFORMATION, NoticeType.HEALTH_VISITING, NoticeType.AGENCY_INFORMATION,
-     NoticeType.OUTCOME}
+     NoticeType.OUTCOME, NoticeType.EDUCATION_SAFEGUARDING}
 )  # fmt: skip
 # No school holiday in the UK is longer (Northern Ireland's summer is eight and a half weeks):
 # term dates showing no school day for longer than this are wrong, and are not believed.
@@ -281,7 +284,8 @@ def _front_door_words(severity: Severity) -> str:
 def _period_words(notice_type: NoticeType) -> str:
     period = OTHER_PERIODS[notice_type]
     if notice_type in WORKING_DAY_TYPES and (days := working_days_in(period)) is not None:
-        return f"{days} working days, at the close of the recipient's day"
+        plural = "" if days == 1 else "s"
+        return f"{days} working day{plural}, at the close of the recipient's day"
     hours = period / timedelta(hours=1)
     return f"{hours:g} hour{'' if hours == 1 else 's'}, in real time"
 

@@ -19,6 +19,7 @@ from broker.rules.minimisation import PERSON_FIELDS
 from schemas.notices import HistoryDigest, NoticeType, PersonView, PlanSummary
 
 YEAR = timedelta(days=365)
+NO_INCIDENT = frozenset({"agency_contact"})
 BASIC = frozenset({"earlier_incidents_12_months", "plans"})
 CLINICAL = BASIC | {"events_12_months"}
 FULL = CLINICAL | {"previous_areas", "agencies"}
@@ -34,6 +35,7 @@ DIGEST_VIEW: dict[NoticeType, frozenset[str]] = {
     NoticeType.OUT_OF_HOURS: FULL,
     NoticeType.OUTCOME: frozenset(),  # the referrer learns the decision, not the family's history
     NoticeType.STRATEGY_DISCUSSION: BASIC,  # how much has happened; the rest in the discussion
+    NoticeType.EDUCATION_SAFEGUARDING: BASIC,  # earlier incidents and plans, not health's events
 }
 
 # A school is told of the plans of the children the notice is about, its own pupils: a
@@ -55,7 +57,8 @@ def digest_for(
     recent = family.history.since(received_at - YEAR)
     earlier = [e for e in recent.events if not (event_id and e.event_id == event_id)]
     everything = {
-        "earlier_incidents_12_months": len(earlier),
+        # A recorded contact or check is in the events, but it is no incident.
+        "earlier_incidents_12_months": sum(1 for e in earlier if e.event_type not in NO_INCIDENT),
         "events_12_months": dict(Counter(e.event_type for e in earlier)),
         "plans": plan_summaries(kind, family, received_at, about, people or {}),
         "previous_areas": family.history.previous_areas,

@@ -31,6 +31,10 @@ class OrgKind(StrEnum):
     # children an emergency department sees, and report attendances as it does.
     URGENT_CARE = "urgent_care"
     NHS_111 = "nhs_111"
+    # The local authority's education service (attendance, children missing education, home
+    # education): it publishes education events. Not a front door: it may not read
+    # chronologies or the matching queue, as the front door's kind would let it.
+    EDUCATION_SERVICE = "education_service"
 
 
 class ContactRole(StrEnum):

@@ -31,6 +31,7 @@ PERSON_FIELDS: dict[NoticeType, frozenset[str]] = {
     NoticeType.OUT_OF_HOURS: CLINICAL_IDENTITY,
     NoticeType.OUTCOME: frozenset(),  # the referrer knows whom it referred: the id is enough
     NoticeType.STRATEGY_DISCUSSION: CLINICAL_IDENTITY,
+    NoticeType.EDUCATION_SAFEGUARDING: IDENTITY,  # the officer finds the child by name and age
 }
 
 SCHOOL_SAFE_FACTS = frozenset({"child_present", "consider_childrens_needs"})
@@ -49,19 +50,33 @@ CLINICAL_DETAIL = frozenset({
 # A lead professional or action owner (often early help or social care) hears what happened,
 # not the clinicians' notes.
 CONCERN_WITHOUT_CLINICAL_NOTES = CLINICAL_DETAIL - {"clinical_summary", "accompanied_by"}
+# Education events (attendance, missing education, home education): the education
+# safeguarding officer acts on all of it. Health (the child's GP, health visiting or school
+# nursing) needs what the child is missing and since when, and whether the child has an
+# education, health and care plan; not which school's roll the child left or on what ground.
+EDUCATION_DETAIL = frozenset({
+    "setting", "concern", "attendance_percent", "previous_percent", "period_from", "period_to",
+    "missing_since", "missing_reason", "whereabouts_known", "last_school", "declared_on",
+    "previous_school", "has_ehcp",
+})  # fmt: skip
+EDUCATION_FOR_HEALTH = EDUCATION_DETAIL - {"missing_reason", "last_school", "previous_school"}
+# A contact or lateral check, told only to a plan's lead: with whom, when, by whom, what was said.
+CONTACT_DETAIL = frozenset({"contact_kind", "with_org", "contacted_at", "practitioner_role",
+                            "outcome"})  # fmt: skip
 DETAIL_FIELDS: dict[NoticeType, frozenset[str]] = {
     NoticeType.SCHOOL_SUPPORT: frozenset(),
-    NoticeType.HEALTH_VISITING: CLINICAL_DETAIL,
-    NoticeType.GP_INFORMATION: CLINICAL_DETAIL,
+    NoticeType.HEALTH_VISITING: CLINICAL_DETAIL | EDUCATION_FOR_HEALTH,
+    NoticeType.GP_INFORMATION: CLINICAL_DETAIL | EDUCATION_FOR_HEALTH,
     NoticeType.AGENCY_INFORMATION: frozenset({"service", "reason", "withdrawn_on"}),
     NoticeType.FRONT_DOOR_REFERRAL: EVERYTHING,
     NoticeType.TRANSFER: EVERYTHING,
-    NoticeType.PLAN_OWNER: CONCERN_WITHOUT_CLINICAL_NOTES,
+    NoticeType.PLAN_OWNER: CONCERN_WITHOUT_CLINICAL_NOTES | EDUCATION_DETAIL | CONTACT_DETAIL,
     NoticeType.OUT_OF_HOURS: EVERYTHING,  # the emergency duty team stands in for the front door
     NoticeType.OUTCOME: frozenset(),  # what the referrer sent it knows; it learns the decision
     # Police and health partners learn which children and why a discussion is convened; the
     # front door shares the rest in the discussion itself.
     NoticeType.STRATEGY_DISCUSSION: frozenset(),
+    NoticeType.EDUCATION_SAFEGUARDING: EDUCATION_DETAIL,
 }
 
 SUMMARIES: dict[NoticeType, str] = {
@@ -83,6 +98,10 @@ SUMMARIES: dict[NoticeType, str] = {
     NoticeType.STRATEGY_DISCUSSION: (
         "The front door is convening a strategy discussion today about children in your area. "
         "Please be ready to take part: it will share what it knows there."
+    ),
+    NoticeType.EDUCATION_SAFEGUARDING: (
+        "An education safeguarding concern for a child in your area: attendance, a child "
+        "missing education or elective home education."
     ),
 }
 

@@ -33,7 +33,7 @@ from broker.rules.family import Addressee, ContactRole, Decision, Family, Househ
 from broker.rules.history import Appointments, Outcome, PersonHistory
 from broker.rules.table import Route, Rule
 from broker.rules.thresholds import Thresholds
-from schemas.events import AppointmentOutcome
+from schemas.events import AppointmentOutcome, AttendanceConcern, Event, Setting
 from schemas.notices import NoticeType, Severity
 
 RULE = "was_not_brought"
@@ -85,19 +85,35 @@ def rate_at(appointments: Appointments, at: datetime, window: timedelta) -> Rate
 
 # The rate at a moment if it is below the threshold there, else None.
 Judge = Callable[[datetime], Rate | None]
+# One booking in the pattern: when it was for, and whether the child was brought.
+Booking = tuple[datetime, Outcome]
 
 
-def due(judge: Judge, appointments: Appointments, event: AppointmentOutcome,
-        missed: bool) -> Rate | None:  # fmt: skip
-    """The rate to state if this outcome calls for a notice (see the module docstring), with
+def booking_of(event: Event) -> Booking | None:
+    """What the event adds to its child's was-not-brought record, if anything: an appointment's
+    outcome; an early-years or nursery attendance concern counts as one booking the child was
+    not brought to (a place not taken up, or hardly used, is care the child misses), at the
+    time the setting reports it."""
+    match event:
+        case AppointmentOutcome():
+            return event.booked_for, event.outcome
+        case AttendanceConcern() if event.setting is Setting.EARLY_YEARS:
+            return event.occurred_at, "was_not_brought"
+        case _:
+            return None
+
+
+def due(judge: Judge, appointments: Appointments, booking: Booking, missed: bool) -> Rate | None:
+    """The rate to state if this booking calls for a notice (see the module docstring), with
     ``appointments`` as counted: a miss (``missed``: not brought, or a cancellation that
     counts) is news; a cancellation that does not count changes no rate."""
-    now = judge(event.booked_for)
+    booked_for, outcome = booking
+    now = judge(booked_for)
     if now is None or missed:
         return now
-    if event.outcome == "cancelled_by_parent":
+    if outcome == "cancelled_by_parent":
         return None
-    earlier = [booked for booked, _ in appointments if booked < event.booked_for]
+    earlier = [booked for booked, _ in appointments if booked < booked_for]
     return now if not earlier or judge(max(earlier)) is None else None
 
 
@@ -108,24 +124,37 @@ def route_not_brought(
     received_on: date,
     limits: Thresholds = Thresholds(),
 ) -> list[Decision]:
+    booking = booking_of(event)
+    if booking is None:
+        return []
+    return route_booking(booking, family, history, received_on, limits)
+
+
+def route_booking(
+    booking: Booking, family: Family, history: PersonHistory, received_on: date,
+    limits: Thresholds = Thresholds(),
+) -> list[Decision]:  # fmt: skip
+    """The was-not-brought pattern judged at one booking of the subject child, whatever event
+    recorded it (``booking_of``)."""
     child = family.subject
     if child is None or child.role is not HouseholdRole.CHILD:
         return []
-    return _own_rate(event, family, child, history, received_on, limits) + _siblings_rate(
-        event, family, child, history, received_on, limits
+    return _own_rate(booking, family, child, history, received_on, limits) + _siblings_rate(
+        booking, family, child, history, received_on, limits
     )
 
 
-def is_missed(event: AppointmentOutcome, own: Appointments) -> bool:
+def is_missed(booking: Booking, own: Appointments) -> bool:
     """Not brought, or cancelled by the parent and counted as not brought (``own``: the
     child's outcomes as counted)."""
-    return event.outcome == "was_not_brought" or (
-        event.outcome == "cancelled_by_parent" and (event.booked_for, "was_not_brought") in own
+    booked_for, outcome = booking
+    return outcome == "was_not_brought" or (
+        outcome == "cancelled_by_parent" and (booked_for, "was_not_brought") in own
     )
 
 
 def _own_rate(
-    event: AppointmentOutcome, family: Family, child: Member, history: PersonHistory,
+    booking: Booking, family: Family, child: Member, history: PersonHistory,
     on: date, limits: Thresholds,
 ) -> list[Decision]:  # fmt: skip
     own = counted(history.appointments, limits.wnb_cancellations_in_a_row)
@@ -134,15 +163,15 @@ def _own_rate(
         rate = rate_at(own, at, limits.wnb_window)
         return rate if rate.below(limits) else None
 
-    rate = due(judge, own, event, is_missed(event, own))
+    rate = due(judge, own, booking, is_missed(booking, own))
     if rate is None:
         return []
-    cancelled = cancellations(history.appointments, event.booked_for, limits.wnb_window)
+    cancelled = cancellations(history.appointments, booking[0], limits.wnb_window)
     return _told_about(child, family, on, RULE, _own_facts(rate, cancelled, limits))
 
 
 def _siblings_rate(
-    event: AppointmentOutcome, family: Family, child: Member, history: PersonHistory,
+    booking: Booking, family: Family, child: Member, history: PersonHistory,
     on: date, limits: Thresholds,
 ) -> list[Decision]:  # fmt: skip
     children = (child, *family.siblings_of(child.person_id))
@@ -160,19 +189,18 @@ def _siblings_rate(
         rate = rate_at(together, at, limits.wnb_window)
         return rate if seen >= 2 and rate.below(limits) else None  # one child: its own rate
 
-    rate = due(judge, together, event, is_missed(event, by_child[child.person_id]))
+    rate = due(judge, together, booking, is_missed(booking, by_child[child.person_id]))
     if rate is None:
         return []
     window = limits.wnb_window
-    own = {c.person_id: rate_at(by_child.get(c.person_id, ()), event.booked_for, window)
+    own = {c.person_id: rate_at(by_child.get(c.person_id, ()), booking[0], window)
            for c in children}  # fmt: skip
     shared = _siblings_facts(rate, sum(1 for r in own.values() if r.booked), limits)
     decisions: list[Decision] = []
     for member in children:
         mine = own[member.person_id]
         if mine.booked > mine.attended:  # not brought at least once in the window
-            cancelled = cancellations(recorded.get(member.person_id, ()), event.booked_for,
-                                      window)  # fmt: skip
+            cancelled = cancellations(recorded.get(member.person_id, ()), booking[0], window)
             facts = shared | _own_facts(mine, cancelled, limits)
             decisions += _told_about(member, family, on, SIBLINGS, facts)
     return decisions
@@ -241,17 +269,20 @@ def _told_about_routes(rule: str, when: str) -> tuple[Route, ...]:
 _DEFAULT = Thresholds()  # the table states the defaults; a partnership may set its own
 
 
-NOT_BROUGHT = Rule(
-    AppointmentOutcome,
-    route_not_brought,
-    (
-        *_told_about_routes(RULE, f"a child brought to under {_DEFAULT.wnb_min_attendance_rate:.0%}"
-                                  f" of at least {_DEFAULT.wnb_min_booked} appointments in "
+def pattern_routes(counted: str = "") -> tuple[Route, ...]:
+    """The routes the pattern decides; ``counted`` says first what else counted as a booking
+    (for a rule that records one, ``booking_of``)."""
+    return (
+        *_told_about_routes(RULE, f"{counted}a child brought to under "
+                                  f"{_DEFAULT.wnb_min_attendance_rate:.0%} of at least "
+                                  f"{_DEFAULT.wnb_min_booked} appointments in "
                                   f"{_DEFAULT.wnb_window.days} days (judged on every outcome; "
                                   "again at each miss; a parent's cancellations count as "
                                   f"misses from the {ordinal(_DEFAULT.wnb_cancellations_in_a_row)}"
                                   " in a row)"),
-        *_told_about_routes(SIBLINGS, "brothers and sisters together below that rate: each "
-                                      "child not brought at least once"),
-    ),
-)  # fmt: skip
+        *_told_about_routes(SIBLINGS, f"{counted}brothers and sisters together below that "
+                                      "rate: each child not brought at least once"),
+    )  # fmt: skip
+
+
+NOT_BROUGHT = Rule(AppointmentOutcome, route_not_brought, pattern_routes())

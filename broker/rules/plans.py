@@ -30,6 +30,7 @@ from broker.rules.family import (
 from broker.rules.patterns import ORDER
 from broker.rules.table import Route
 from schemas.events import (
+    AgencyContact,
     AppointmentOutcome,
     EdAttendance,
     Event,
@@ -66,6 +67,8 @@ def is_new_concern(event: Event) -> bool:
             return event.reason not in NOT_NEWS
         case AppointmentOutcome():
             return event.outcome == "was_not_brought"
+        case AgencyContact():  # the lead hears of it from its own rule (contacts.py), at low
+            return False
         case _:
             return True
 

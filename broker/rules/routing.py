@@ -12,9 +12,11 @@ from broker.rules import (
     unmatched,
 )
 from broker.rules import repeated_crises as repeated
+from broker.rules.contacts import CONTACT
 from broker.rules.crisis import CRISIS
 from broker.rules.domestic_abuse import DOMESTIC_ABUSE
 from broker.rules.ed_attendance import ED_ATTENDANCE
+from broker.rules.education import ATTENDANCE, HOME_EDUCATION, MISSING_EDUCATION
 from broker.rules.family import NOT_A_CONCERN, Decision, Family
 from broker.rules.history import PersonHistory
 from broker.rules.move import MOVE
@@ -26,7 +28,7 @@ from broker.rules.school_deputy import with_deputies
 from broker.rules.table import EventRule, Route
 from broker.rules.thresholds import Thresholds
 from broker.rules.withdrawal import WITHDRAWAL
-from schemas.events import Event, EventType, ServiceWithdrawal
+from schemas.events import AgencyContact, Event, EventType, ServiceWithdrawal
 
 # Each event type's own rule, one signature for all (table.py): the first step of ``decide``.
 ROUTES: dict[EventType, EventRule] = {
@@ -36,6 +38,10 @@ ROUTES: dict[EventType, EventRule] = {
     EventType.ED_ATTENDANCE: ED_ATTENDANCE,
     EventType.APPOINTMENT_OUTCOME: NOT_BROUGHT,
     EventType.POLICE_DOMESTIC_ABUSE_INCIDENT: DOMESTIC_ABUSE,
+    EventType.ATTENDANCE_CONCERN: ATTENDANCE,
+    EventType.CHILD_MISSING_EDUCATION: MISSING_EDUCATION,
+    EventType.ELECTIVE_HOME_EDUCATION: HOME_EDUCATION,
+    EventType.AGENCY_CONTACT: CONTACT,
 }
 # What ``decide`` adds to any event type's rule, in the order it adds them.
 COMMON_ROUTES: tuple[Route, ...] = (
@@ -85,4 +91,5 @@ def recorded_signals(event: Event) -> frozenset[str]:
     """What the patterns, now and later through the chronology, know of the event: its risk
     signals, and NOT_A_CONCERN for a planned ending."""
     planned = isinstance(event, ServiceWithdrawal) and event.reason in NOT_NEWS
+    planned |= isinstance(event, AgencyContact)  # a contact or a check: information only
     return event_signals(event) | ({NOT_A_CONCERN} if planned else set())

@@ -33,6 +33,7 @@ from broker.rules.deadlines import (
 )
 from broker.rules.family import Decision, Family
 from broker.rules.history import PersonHistory
+from broker.rules.not_brought import booking_of
 from broker.rules.repeated_crises import crisis_at
 from broker.rules.routing import decide, recorded_signals
 from broker.rules.thresholds import Thresholds
@@ -43,6 +44,7 @@ from broker.services.sealing import EventNotices
 from producers.envelopes import open_event, verified_event
 from schemas.events import (
     AppointmentOutcome,
+    AttendanceConcern,
     EdAttendance,
     Event,
     FamilyMovingArea,
@@ -428,9 +430,8 @@ async def _record_and_load_history(
                             "crisis" if crisis else None)  # fmt: skip
         case ParentMentalHealthCrisis() if crisis is not None:
             patterns.record(event_id, subject.person_id, "crisis", crisis, None)
-        case AppointmentOutcome():
-            patterns.record(event_id, subject.person_id, "appointment", event.booked_for,
-                            event.outcome)  # fmt: skip
+        case AppointmentOutcome() | AttendanceConcern() if booking := booking_of(event):
+            patterns.record(event_id, subject.person_id, "appointment", *booking)
             siblings = [c.person_id for c in family.siblings_of(subject.person_id)]
             found = await patterns.histories(session, [subject.person_id, *siblings])
             return replace(found[subject.person_id],

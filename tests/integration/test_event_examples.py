@@ -28,6 +28,13 @@ TOLD: dict[EventType, set[str]] = {
     EventType.FAMILY_MOVING_AREA: {"move.destination_unknown"},
     EventType.ED_ATTENDANCE: set(),
     EventType.APPOINTMENT_OUTCOME: set(),
+    EventType.ATTENDANCE_CONCERN: {"attendance.education_officer", "attendance.gp"},
+    EventType.CHILD_MISSING_EDUCATION: {
+        "missing_education.education_officer",
+        "missing_education.gp",
+    },
+    EventType.ELECTIVE_HOME_EDUCATION: {"home_education.education_officer", "home_education.gp"},
+    EventType.AGENCY_CONTACT: set(),
     EventType.POLICE_DOMESTIC_ABUSE_INCIDENT: {
         "domestic_abuse.child",
         "domestic_abuse.gp",

@@ -304,6 +304,58 @@ def domestic_abuse_payload(**overrides: Any) -> dict[str, Any]:
     return payload | overrides
 
 
+def attendance_payload(**overrides: Any) -> dict[str, Any]:
+    """A school's report of persistent absence: 82% of sessions this half term."""
+    payload = _envelope("attendance_concern", "school-oakfield")
+    payload |= {
+        "subject": {"nhs_number": CHILD_NHS},
+        "setting": "school",
+        "concern": "persistent_absence",
+        "attendance_percent": 82,
+        "period_from": "2027-04-12",
+        "period_to": "2027-05-07",
+    }
+    return payload | overrides
+
+
+def missing_education_payload(**overrides: Any) -> dict[str, Any]:
+    """The education service's child missing education, whereabouts known."""
+    payload = _envelope("child_missing_education", "edu-demo")
+    payload |= {
+        "subject": {"nhs_number": CHILD_NHS},
+        "missing_since": "2027-04-12",
+        "missing_reason": "not_returned",
+        "whereabouts_known": True,
+        "last_school": "school-oakfield",
+    }
+    return payload | overrides
+
+
+def home_education_payload(**overrides: Any) -> dict[str, Any]:
+    """A school's report that the parents declared elective home education."""
+    payload = _envelope("elective_home_education", "school-oakfield")
+    payload |= {
+        "subject": {"nhs_number": CHILD_NHS},
+        "declared_on": "2027-05-07",
+        "previous_school": "school-oakfield",
+    }
+    return payload | overrides
+
+
+def contact_payload(**overrides: Any) -> dict[str, Any]:
+    """A midwife's lateral check with the front door about the mother (Child B)."""
+    payload = _envelope("agency_contact", "acute-demo")
+    payload |= {
+        "subject": {"nhs_number": MOTHER_NHS},
+        "contact_kind": "lateral_check",
+        "with_org": "la-front-door",
+        "contacted_at": "2027-05-07T14:00:00+01:00",
+        "practitioner_role": "midwife",
+        "outcome": "case closed to children's social care in 2026",
+    }
+    return payload | overrides
+
+
 PAYLOADS = {
     "parent_mental_health_crisis": crisis_payload,
     "service_withdrawal": withdrawal_payload,
@@ -311,6 +363,10 @@ PAYLOADS = {
     "ed_attendance": ed_payload,
     "appointment_outcome": appointment_payload,
     "police_domestic_abuse_incident": domestic_abuse_payload,
+    "attendance_concern": attendance_payload,
+    "child_missing_education": missing_education_payload,
+    "elective_home_education": home_education_payload,
+    "agency_contact": contact_payload,
 }
 
 

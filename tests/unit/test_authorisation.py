@@ -54,6 +54,23 @@ class TestMayPublish:
         allowed = may_publish(kind, EventType.POLICE_DOMESTIC_ABUSE_INCIDENT)
         assert allowed is (kind is OrgKind.POLICE)
 
+    @pytest.mark.parametrize("kind", list(OrgKind))
+    @pytest.mark.parametrize("event_type", [EventType.ATTENDANCE_CONCERN,
+                                            EventType.CHILD_MISSING_EDUCATION,
+                                            EventType.ELECTIVE_HOME_EDUCATION])  # fmt: skip
+    def test_only_schools_and_the_education_service_report_education(
+        self, kind: OrgKind, event_type: EventType
+    ) -> None:
+        """Attendance, a child missing education and home education come from a school or
+        nursery, or the local authority's education service, or nobody."""
+        allowed = kind in (OrgKind.SCHOOL, OrgKind.EDUCATION_SERVICE)
+        assert may_publish(kind, event_type) is allowed
+
+    @pytest.mark.parametrize("kind", list(OrgKind))
+    def test_any_practitioner_may_record_a_contact(self, kind: OrgKind) -> None:
+        """Every kind of service records its contacts and lateral checks with others."""
+        assert may_publish(kind, EventType.AGENCY_CONTACT)
+
     def test_unknown_organisation_may_publish_nothing(self) -> None:
         """An organisation the directory does not know may publish no event at all."""
         assert not any(may_publish(None, event_type) for event_type in EventType)

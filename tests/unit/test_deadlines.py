@@ -292,7 +292,10 @@ class TestWorkingDayDeadlines:
         (Scotland, whose bank holidays differ, shows it)."""
         assert gp(received, nation, gp_information=24) == due
 
-    @pytest.mark.parametrize("notice_type", sorted(WORKING_DAY_TYPES))
+    # The education safeguarding officer's one working day: test_rules_education.py.
+    @pytest.mark.parametrize(
+        "notice_type", sorted(WORKING_DAY_TYPES - {NoticeType.EDUCATION_SAFEGUARDING})
+    )
     def test_health_visiting_and_agency_too(self, notice_type: NoticeType) -> None:
         """All three types count working days: a Friday evening notice is due on Wednesday."""
         received = london(2027, 1, 15, 19, 30)

@@ -27,14 +27,18 @@ from unit.builders import (
     AREA,
     RECEIVED,
     appointment_payload,
+    attendance_payload,
     child,
+    contact_payload,
     crisis_payload,
     days_before,
     ed_payload,
     event,
     family,
+    home_education_payload,
     incident_family,
     incident_payload,
+    missing_education_payload,
     move_payload,
     parent,
     past_event,
@@ -156,6 +160,45 @@ def event_cases() -> list[Case]:
              event(incident_payload(((True, "same_room"), (True, None), (False, None)), "high")),
              incident_family(*parents_and_children(*kids).members,
                              children=("pupil", "baby", "home_educated"))),
+        *education_cases(),
+        Case("a midwife's lateral check about a mother whose child is on a plan",
+             event(contact_payload()), with_context(parents_and_children(*kids),
+                                                    plans=(OPEN_PLAN,))),
+    ]  # fmt: skip
+
+
+def education_cases() -> list[Case]:
+    """Attendance on a plan, a child missing (in an area nobody serves), home education
+    with an EHCP after an earlier referral, a nursery place not taken up by a twin."""
+    pupil = child("pupil", school="school-oakfield", gp="gp-northgate", health_visiting="sn-demo")
+    toddler = child("toddler", years=3, gp="gp-northgate", health_visiting="hv-demo")
+    twin = child("twin", years=3, gp="gp-northgate", health_visiting="hv-demo")
+    referred = HouseholdHistory(
+        notices=past_notices("e1", 90, Severity.MEDIUM, notice_type=NoticeType.FRONT_DOOR_REFERRAL)
+    )
+    early = event(
+        attendance_payload(
+            setting="early_years", concern="place_not_taken_up", attendance_percent=0
+        )
+    )
+    at = early.occurred_at
+    return [
+        Case("persistent absence, child on a plan", event(attendance_payload()),
+             with_context(the_child(pupil), plans=(OPEN_PLAN,))),
+        Case("a child missing education, whereabouts unknown",
+             event(missing_education_payload(whereabouts_known=False)),
+             with_context(the_child(pupil), plans=(OPEN_PLAN,))),
+        Case("a child missing education, area without a front door",
+             event(missing_education_payload(whereabouts_known=False)),
+             the_child(replace(pupil, area="E06000999"))),
+        Case("home education with an EHCP, an earlier referral",
+             event(home_education_payload(has_ehcp=True)),
+             with_context(the_child(pupil), history=referred)),
+        Case("a nursery place not taken up, twins not brought", early,
+             the_child(toddler, twin),
+             PersonHistory(appointments=appointments("attended", "was_not_brought", end=at),
+                           siblings={"twin": PersonHistory(appointments=appointments(
+                               "was_not_brought", "was_not_brought", end=at))})),
     ]  # fmt: skip
 
 

@@ -25,7 +25,9 @@ from unit.builders import (
     event,
     family,
     parent,
+    plan_view,
     step_down_plan,
+    with_context,
 )
 
 AT = datetime.combine(ON, time(10), tzinfo=UTC)
@@ -58,6 +60,18 @@ CASES: dict[EventType, tuple[dict[str, Any], str, str]] = {
         "kid",
         "domestic_abuse.",
     ),
+    EventType.ATTENDANCE_CONCERN: (PAYLOADS["attendance_concern"](), "kid", "attendance."),
+    EventType.CHILD_MISSING_EDUCATION: (
+        PAYLOADS["child_missing_education"](),
+        "kid",
+        "missing_education.",
+    ),
+    EventType.ELECTIVE_HOME_EDUCATION: (
+        PAYLOADS["elective_home_education"](),
+        "kid",
+        "home_education.",
+    ),
+    EventType.AGENCY_CONTACT: (PAYLOADS["agency_contact"](), "mum", "contact."),
 }
 
 
@@ -65,6 +79,10 @@ def wnb_history(booked_for: Any) -> PersonHistory:
     return PersonHistory(appointments=tuple((booked_for, "was_not_brought") for _ in range(4)))
 
 
+# A contact tells only an open plan's lead: the family needs one for there to be a notice.
+CONTEXT: dict[EventType, Callable[[Family], Family]] = {
+    EventType.AGENCY_CONTACT: lambda f: with_context(f, plans=(plan_view("kid", lead_org="eh"),)),
+}
 HISTORY: dict[EventType, Callable[[Any], PersonHistory]] = {
     EventType.APPOINTMENT_OUTCOME: lambda e: wnb_history(e.booked_for),
 }
@@ -81,7 +99,8 @@ class TestDecide:
         payload, subject, prefix = CASES[event_type]
         parsed = event(payload)
         history = HISTORY.get(event_type, lambda _e: PersonHistory())(parsed)
-        decisions = decide(parsed, households(subject), history, AT)
+        fam = CONTEXT.get(event_type, lambda f: f)(households(subject))
+        decisions = decide(parsed, fam, history, AT)
         assert decisions
         assert all(d.rule_id.startswith(prefix) for d in decisions)
 

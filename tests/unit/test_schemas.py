@@ -9,8 +9,12 @@ from schemas import generate
 from schemas.directory import PlanSpec
 from schemas.events import (
     EVENT_MODELS,
+    AgencyContact,
     AppointmentOutcome,
+    AttendanceConcern,
+    ChildMissingEducation,
     EdAttendance,
+    ElectiveHomeEducation,
     EventAdapter,
     EventType,
     FamilyMovingArea,
@@ -37,6 +41,10 @@ MODELS = {
     "ed_attendance": EdAttendance,
     "appointment_outcome": AppointmentOutcome,
     "police_domestic_abuse_incident": PoliceDomesticAbuseIncident,
+    "attendance_concern": AttendanceConcern,
+    "child_missing_education": ChildMissingEducation,
+    "elective_home_education": ElectiveHomeEducation,
+    "agency_contact": AgencyContact,
 }
 
 
