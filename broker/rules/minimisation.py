@@ -105,6 +105,15 @@ SUMMARIES: dict[NoticeType, str] = {
     ),
 }
 
+# Where a rule's notice is not what its type's summary says: a contact recorded for a plan's
+# lead is no new concern.
+RULE_SUMMARIES: dict[str, str] = {
+    "contact.plan_lead": (
+        "A practitioner recorded a contact or a check with another agency about a child whose "
+        "plan you own: for the plan's record, not a new concern."
+    ),
+}
+
 # A school learns that something happened, not which kind of service was involved or what
 # kind of event it was: naming a mental health service would disclose a diagnosis. It is told
 # to call the front door, which can share more if the child needs it.
@@ -192,7 +201,7 @@ def compose_body(
     discreet = kind in DISCREET
     view = view_for(kind, reading.relation)
     return NoticeBody(
-        summary=SUMMARIES[kind],
+        summary=RULE_SUMMARIES.get(decision.rule_id, SUMMARIES[kind]),
         event_type=DISCREET_EVENT_LABEL if discreet else event.event_type.value,
         occurred_at=event.occurred_at,
         source_org=None if discreet else event.source_org,
