@@ -327,6 +327,10 @@ class UnitOfWork(Protocol):
     @property
     def data_quality(self) -> "DataQualityLog": ...
 
+    # The outbox, for services/outbox.py
+    @property
+    def outbox(self) -> "NoticeOutbox": ...
+
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(
@@ -469,6 +473,39 @@ class NoticeRecords(Protocol):
     async def take_reroute(self, notice_id: str) -> NoticeRecordView | None:
         """Clears the notice's wait to be sent on (locked until the unit ends) and answers
         the record as it was; None when it was not waiting (another timer took it)."""
+        ...
+
+
+# The outbox, for services/outbox.py: a notice record holds its sealed notice until Kafka has it.
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """A notice recorded but not yet published: its sealed form, as the notices topic takes
+    it (a ``SealedNotice`` JSON), and the recipient its record names."""
+
+    notice_id: str
+    recipient_id: str
+    sealed: str
+
+
+class NoticeOutbox(Protocol):
+    """The notice records as an outbox (broker/adapters/notice_outbox.py): a record is
+    unpublished until marked published. Entries come in publication order: oldest record
+    first, then by notice id."""
+
+    async def unpublished(self, created_by: datetime, limit: int) -> list[OutboxEntry]:
+        """Up to ``limit`` unpublished notices recorded no later than ``created_by``."""
+        ...
+
+    async def unpublished_of(self, notice_ids: Sequence[str]) -> list[OutboxEntry]:
+        """Those of these notices that are recorded and still unpublished."""
+        ...
+
+    async def mark_published(self, notice_ids: Sequence[str], at: datetime) -> None:
+        """Each still unpublished notice published at ``at``, its sealed copy dropped (kept
+        longer, it would outlive the crypto-shredding of its household); a notice already
+        published keeps its time."""
         ...
 
 

@@ -22,6 +22,7 @@ from broker.adapters.directory import FamilyContext, SqlDirectory
 from broker.adapters.directory_projection import DirectoryProjection
 from broker.adapters.group_state import GroupState
 from broker.adapters.kafka import Topics
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.errors import EnvelopeError, ReplayedEvent
 from broker.keys import KeyStore
 from broker.ports import DataKeyStore, Message, Publisher
@@ -343,7 +344,9 @@ def _withheld(state: GroupState, event: Event, withheld: Sequence[Decision], now
 
 
 def outbox(deps: RoutingDeps) -> Outbox:
-    return Outbox(deps.sessions, deps.publisher, deps.topics.notices, deps.keys.pseudonym_secret)
+    # Units of work over the routing's sessions, until RoutingDeps holds their factory.
+    return Outbox(lambda: SqlUnitOfWork(deps.sessions), deps.publisher, deps.topics.notices,
+                  deps.keys.pseudonym_secret)  # fmt: skip
 
 
 async def _remember(
