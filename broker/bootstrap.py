@@ -131,7 +131,8 @@ def build_services(base: Foundation, kafka: Kafka) -> Services:
         keys, base.data_keys, policy.escalation_period(),
         dead_letters=kafka.topics.dead_letters, school_lead=policy.school_escalation_lead(),
     )  # fmt: skip
-    outbox = Outbox(sessions, kafka.publisher, kafka.topics.notices, keys.pseudonym_secret)
+    outbox = Outbox(base.database.unit_of_work, kafka.publisher, kafka.topics.notices,
+                    keys.pseudonym_secret)  # fmt: skip
     matches = MatchPublication(base.database.unit_of_work, keys, kafka.publisher,
                                kafka.topics.events)  # fmt: skip
     delivery = DeliveryDeps(base.database.unit_of_work, base.data_keys, kafka.publisher,

@@ -386,6 +386,9 @@ class UnitOfWork(Protocol):
     # Plan reminders (services/reminders.py)
     @property
     def plan_reminders(self) -> "PlanReminders": ...
+    # The outbox, for services/outbox.py
+    @property
+    def outbox(self) -> "NoticeOutbox": ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -534,6 +537,39 @@ class NoticeRecords(Protocol):
     # Next steps (services/next_steps.py): the referrer's outcome says when it was accepted.
     async def first_acknowledged(self, chain_id: str) -> datetime | None:
         """When a notice of the chain was first acknowledged; None while none is."""
+        ...
+
+
+# The outbox, for services/outbox.py: a notice record holds its sealed notice until Kafka has it.
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """A notice recorded but not yet published: its sealed form, as the notices topic takes
+    it (a ``SealedNotice`` JSON), and the recipient its record names."""
+
+    notice_id: str
+    recipient_id: str
+    sealed: str
+
+
+class NoticeOutbox(Protocol):
+    """The notice records as an outbox (broker/adapters/notice_outbox.py): a record is
+    unpublished until marked published. Entries come in publication order: oldest record
+    first, then by notice id."""
+
+    async def unpublished(self, created_by: datetime, limit: int) -> list[OutboxEntry]:
+        """Up to ``limit`` unpublished notices recorded no later than ``created_by``."""
+        ...
+
+    async def unpublished_of(self, notice_ids: Sequence[str]) -> list[OutboxEntry]:
+        """Those of these notices that are recorded and still unpublished."""
+        ...
+
+    async def mark_published(self, notice_ids: Sequence[str], at: datetime) -> None:
+        """Each still unpublished notice published at ``at``, its sealed copy dropped (kept
+        longer, it would outlive the crypto-shredding of its household); a notice already
+        published keeps its time."""
         ...
 
 

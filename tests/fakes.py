@@ -26,6 +26,7 @@ from broker.ports import (
     KeyChangeView,
     Message,
     NoticeRecordView,
+    OutboxEntry,
     ParkedEvent,
     PlanReminder,
     QueuedEvent,
@@ -229,6 +230,36 @@ class FakeNoticeRecords:
 
 def _unsettled(record: NoticeRecordView) -> bool:
     return record.acknowledged_at is None and record.rejected_at is None
+
+
+# The outbox, for services/outbox.py
+
+
+class FakeNoticeOutbox:
+    """The outbox over the fake notice records: what it marks is kept, like theirs, only if
+    the unit of work commits."""
+
+    def __init__(self, records: FakeNoticeRecords) -> None:
+        self.records = records
+
+    async def unpublished(self, created_by: datetime, limit: int) -> list[OutboxEntry]:
+        return self._entries(lambda r: r.created_at <= created_by)[:limit]
+
+    async def unpublished_of(self, notice_ids: Sequence[str]) -> list[OutboxEntry]:
+        chosen = set(notice_ids)
+        return self._entries(lambda r: r.notice_id in chosen)
+
+    async def mark_published(self, notice_ids: Sequence[str], at: datetime) -> None:
+        every = self.records._all()
+        for notice_id in notice_ids:
+            record = every.get(notice_id)
+            if record is not None and record.published_at is None:
+                self.records.pending[notice_id] = replace(record, published_at=at, sealed="")
+
+    def _entries(self, which: Callable[[NoticeRecordView], bool]) -> list[OutboxEntry]:
+        found = [r for r in self.records._all().values() if r.published_at is None and which(r)]
+        ordered = sorted(found, key=lambda r: (r.created_at, r.notice_id))
+        return [OutboxEntry(r.notice_id, r.recipient_id, r.sealed) for r in ordered]
 
 
 class FakeRecipientDirectory:
@@ -818,6 +849,8 @@ class FakeUnitOfWork:
         self.data_quality = FakeDataQualityLog()
         # Plan reminders
         self.plan_reminders = FakePlanReminders()
+        # The outbox, for services/outbox.py: over the notice records
+        self.outbox = FakeNoticeOutbox(self.notice_records)
 
     async def __aenter__(self) -> Self:
         return self

@@ -19,6 +19,7 @@ from broker.adapters.directory_rows import SqlDirectoryRows
 from broker.adapters.inbox_store import SqlInboxStore
 from broker.adapters.key_change_store import SqlKeyChanges
 from broker.adapters.matched_events import SqlMatchedEvents
+from broker.adapters.notice_outbox import SqlNoticeOutbox
 from broker.adapters.notice_store import SqlNoticeRecords, SqlRecipientDirectory
 from broker.adapters.plan_reminders import SqlPlanReminders
 from broker.adapters.retention_store import SqlRetentionStore
@@ -143,6 +144,11 @@ class SqlUnitOfWork:
     @property
     def plan_reminders(self) -> SqlPlanReminders:
         return SqlPlanReminders(self.session)
+
+    # The outbox, for services/outbox.py
+    @property
+    def outbox(self) -> SqlNoticeOutbox:
+        return SqlNoticeOutbox(self.session)
 
     async def __aenter__(self) -> Self:
         self._session = self._sessions()

@@ -12,11 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import ColumnElement, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters import db
-from broker.ports import Message, Publisher
+from broker.ports import Message, OutboxEntry, Publisher, UnitOfWorkFactory
 from producers.pseudonyms import pseudonym
 from schemas.notices import NoticeHeader
 
@@ -26,7 +23,10 @@ RELAY_BATCH = 500
 
 @dataclass(frozen=True)
 class Outbox:
-    sessions: async_sessionmaker[AsyncSession]
+    """Built once per process (bootstrap.build_services): each read and each marking is a
+    unit of work of its own, so no transaction stays open while Kafka is waited for."""
+
+    unit_of_work: UnitOfWorkFactory
     publisher: Publisher
     topic: str
     pseudonym_secret: bytes
@@ -38,8 +38,9 @@ class Outbox:
         ``also`` (records that need no outbox) in the same round trip to Kafka."""
         sent = 0
         for start in range(0, len(notice_ids), RELAY_BATCH):
-            chosen = db.NoticeRecord.notice_id.in_(notice_ids[start : start + RELAY_BATCH])
-            sent += await self._publish(chosen, now, also if start == 0 else ())
+            async with self.unit_of_work() as uow:
+                entries = await uow.outbox.unpublished_of(notice_ids[start : start + RELAY_BATCH])
+            sent += await self._send(entries, now, also if start == 0 else ())
         if not notice_ids and also:
             await self.publisher.publish(also)
         return sent
@@ -64,40 +65,31 @@ class Outbox:
         """Publishes every notice left unpublished for longer than ``older_than``; the wait
         leaves a notice just committed to the instance about to publish it."""
         total = 0
-        while sent := await self._publish(db.NoticeRecord.created_at <= now - older_than, now):
-            total += sent
+        while True:
+            async with self.unit_of_work() as uow:
+                entries = await uow.outbox.unpublished(now - older_than, RELAY_BATCH)
+            if not entries:
+                break
+            total += await self._send(entries, now)
         if total:
             log.info("outbox_relayed", notices=total)
         return total
 
-    async def _publish(
-        self, which: ColumnElement[bool], now: datetime, also: Sequence[Message] = ()
+    async def _send(
+        self, entries: Sequence[OutboxEntry], now: datetime, also: Sequence[Message] = ()
     ) -> int:
-        async with self.sessions() as session:
-            records = (await session.scalars(
-                select(db.NoticeRecord)
-                .where(db.NoticeRecord.published_at.is_(None), which)
-                .order_by(db.NoticeRecord.created_at, db.NoticeRecord.notice_id)
-                .limit(RELAY_BATCH)
-            )).all()  # fmt: skip
-        if records or also:
-            await self.publisher.publish([*(self._message(r) for r in records), *also])
-        if not records:
-            return 0
-        await self._mark_published([r.notice_id for r in records], now)
-        return len(records)
+        """Publishes the entries with ``also``, then marks the entries published: only once
+        Kafka has acknowledged them, so a failed round trip leaves them to the relay."""
+        if entries or also:
+            await self.publisher.publish([*(self._message(e) for e in entries), *also])
+        if entries:
+            await self._mark_published([e.notice_id for e in entries], now)
+        return len(entries)
 
     async def _mark_published(self, notice_ids: Sequence[str], now: datetime) -> None:
-        async with self.sessions.begin() as session:
-            # The copy was kept only until Kafka had it: kept longer, it would outlive the
-            # crypto-shredding of its household (the inbox copy is wrapped; this is not).
-            await session.execute(
-                update(db.NoticeRecord)
-                .where(db.NoticeRecord.notice_id.in_(notice_ids),
-                       db.NoticeRecord.published_at.is_(None))
-                .values(published_at=now, sealed="")
-            )  # fmt: skip
+        async with self.unit_of_work() as uow:
+            await uow.outbox.mark_published(notice_ids, now)
 
-    def _message(self, record: db.NoticeRecord) -> Message:
-        key = pseudonym(self.pseudonym_secret, "recipient", record.recipient_id)
-        return Message(self.topic, key, record.sealed.encode())
+    def _message(self, entry: OutboxEntry) -> Message:
+        key = pseudonym(self.pseudonym_secret, "recipient", entry.recipient_id)
+        return Message(self.topic, key, entry.sealed.encode())

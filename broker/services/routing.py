@@ -347,7 +347,9 @@ def _withheld(state: GroupState, event: Event, withheld: Sequence[Decision], now
 
 
 def outbox(deps: RoutingDeps) -> Outbox:
-    return Outbox(deps.sessions, deps.publisher, deps.topics.notices, deps.keys.pseudonym_secret)
+    # Units of work over the routing's sessions, until RoutingDeps holds their factory.
+    return Outbox(lambda: SqlUnitOfWork(deps.sessions), deps.publisher, deps.topics.notices,
+                  deps.keys.pseudonym_secret)  # fmt: skip
 
 
 async def _remember(

@@ -42,7 +42,6 @@ and overdue next steps escalate; or recipients acknowledging notices earlier ste
 """
 
 import json
-import tempfile
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -54,19 +53,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NaiveDatetime, model_validator
 
-from broker.adapters import db
-from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.directory_projection import DirectoryProjection
 from broker.adapters.kafka import Topics
-from broker.adapters.unit_of_work import SqlUnitOfWork
+from broker.adapters.scenario_database import ScenarioDatabase, scenario_database
 from broker.fixtures import partnership
-from broker.keys import KeyStore, audit_key
 from broker.ports import Message
 from broker.rules.deadlines import LONDON
 from broker.rules.thresholds import Thresholds
 from broker.services import follow_ups, next_steps, proposals, receipts, reminders
 from broker.services.directory_admin import load_directory
-from broker.services.routing import RoutingDeps, outbox, route_event
+from broker.services.outbox import Outbox
+from broker.services.routing import RoutingDeps, route_event
 from producers import crypto
 from producers.envelopes import open_notice, seal_event, sign_event
 from schemas.directory import DirectorySpec
@@ -381,34 +378,47 @@ class CollectingPublisher:
         self.messages.extend(messages)
 
 
+TOPICS = Topics.with_prefix("scenario.")
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What a scenario's steps run on: the throwaway broker (its database, keys and the
+    router's directory in memory), Kafka's stand-in, and the keys of everyone in the
+    scenario's directory, to sign its events and open its notices with."""
+
+    database: ScenarioDatabase
+    publisher: CollectingPublisher
+    outbox: Outbox
+    recipients: dict[str, X25519PrivateKey]
+    producers: dict[str, Ed25519PrivateKey]
+    limits: Thresholds
+    projection: DirectoryProjection
+
+    def routing(self, at: datetime) -> RoutingDeps:
+        """The routing service's dependencies at a step's time: the one place they are built."""
+        database = self.database
+        return RoutingDeps(database.sessions, database.keys, self.publisher, TOPICS,
+                           self.limits, clock=_fixed(at), data_keys=database.data_keys,
+                           directory=self.projection)  # fmt: skip
+
+
 async def run_scenario(scenario: Scenario, limits: Thresholds = Thresholds()) -> list[StepResult]:
-    with tempfile.TemporaryDirectory(prefix="sgb-scenario-") as work:
-        engine = db.make_engine(f"sqlite+aiosqlite:///{Path(work) / 'scenario.db'}")
-        try:
-            await db.create_schema(engine)
-            keys = KeyStore.create(Path(work) / "keys")
-            sessions = db.sessions(engine, audit_key(Path(work) / "keys"))
-            spec, recipients, producers = _directory(scenario)
-            async with SqlUnitOfWork(sessions) as uow:
-                await load_directory(uow, spec, actor="scenario")
-            publisher = CollectingPublisher()
-            projection = DirectoryProjection()  # as a router holds it: scenarios exercise it
-            results: list[StepResult] = []
-            for index, step in enumerate(scenario.steps):
-                at = scenario.start + timedelta(days=step.after_days)
-                deps = RoutingDeps(sessions, keys, publisher, Topics.with_prefix("scenario."),
-                                   limits, clock=_fixed(at),
-                                   data_keys=FileDataKeys(Path(work) / "households"),
-                                   directory=projection)  # fmt: skip
-                results.append(
-                    await _run_step(
-                        scenario, index, step, at, deps, publisher, recipients, producers,
-                        results,
-                    )
-                )  # fmt: skip
-            return results
-        finally:
-            await engine.dispose()
+    async with scenario_database() as database:
+        spec, recipients, producers = _directory(scenario)
+        async with database.unit_of_work() as uow:
+            await load_directory(uow, spec, actor="scenario")
+        publisher = CollectingPublisher()
+        outbox = Outbox(database.unit_of_work, publisher, TOPICS.notices,
+                        database.keys.pseudonym_secret)  # fmt: skip
+        # The directory in memory as a router holds it: scenarios exercise it.
+        replay = Replay(database, publisher, outbox, recipients, producers, limits,
+                        DirectoryProjection())  # fmt: skip
+        results: list[StepResult] = []
+        for index, step in enumerate(scenario.steps):
+            at = scenario.start + timedelta(days=step.after_days)
+            results.append(await _run_step(scenario, index, step, at, replay, results))
+        return results
 
 
 def _fixed(moment: datetime) -> Callable[[], datetime]:
@@ -416,22 +426,22 @@ def _fixed(moment: datetime) -> Callable[[], datetime]:
 
 
 async def _run_step(
-    scenario: Scenario, index: int, step: Step, at: datetime, deps: RoutingDeps,
-    publisher: CollectingPublisher, recipients: dict[str, X25519PrivateKey],
-    producers: dict[str, Ed25519PrivateKey], earlier: Sequence[StepResult] = (),
+    scenario: Scenario, index: int, step: Step, at: datetime, replay: Replay,
+    earlier: Sequence[StepResult] = (),
 ) -> StepResult:  # fmt: skip
+    publisher, deps = replay.publisher, replay.routing(at)
     before = len(publisher.messages)
     if step.front_door_confirms is not None:
-        await _confirm(_event_id(scenario, step.front_door_confirms), deps)
+        await _confirm(_event_id(scenario, step.front_door_confirms), deps, replay)
         kind = "front_door_confirms"
     elif step.front_door_records is not None:
-        await _records(step.front_door_records, earlier, deps)
+        await _records(step.front_door_records, earlier, deps, replay)
         kind = "front_door_records"
     elif step.timer:
-        await _timer(deps)
+        await _timer(deps, replay)
         kind = "timer"
     elif step.acknowledges:
-        await _acknowledge(step.acknowledges, earlier, deps)
+        await _acknowledge(step.acknowledges, earlier, deps, replay)
         kind = "acknowledges"
     else:
         payload = {"event_id": _event_id(scenario, index), "occurred_at": at.isoformat(),
@@ -440,22 +450,22 @@ async def _run_step(
         header = EventHeader(event_id=event.event_id, event_type=event.event_type,
                              source_org=event.source_org, received_at=at,
                              broker_key_id=deps.keys.public.hpke_key_id)  # fmt: skip
-        signed = sign_event(event, producers[event.source_org])
+        signed = sign_event(event, replay.producers[event.source_org])
         await route_event(seal_event(signed, header, deps.keys.public.hpke), deps)
         kind = event.event_type.value
     published = publisher.messages[before:]
     opened = [
-        _open(SealedNotice.model_validate_json(m.value), recipients, deps)
+        _open(SealedNotice.model_validate_json(m.value), replay.recipients, deps)
         for m in published if m.topic == deps.topics.notices
     ]  # fmt: skip
-    rules = await _rules(deps, [str(header.notice_id) for header, _ in opened])
+    rules = await _rules(replay, [str(header.notice_id) for header, _ in opened])
     notices = [Told(header, body, rules[str(header.notice_id)]) for header, body in opened]
     return StepResult(index, kind, notices, judge(step, notices))
 
 
-async def _rules(deps: RoutingDeps, notice_ids: list[str]) -> dict[str, str]:
+async def _rules(replay: Replay, notice_ids: list[str]) -> dict[str, str]:
     """The rule of each notice, from the broker's own records: the header does not name it."""
-    async with SqlUnitOfWork(deps.sessions) as uow:
+    async with replay.database.unit_of_work() as uow:
         records = await uow.notice_records.of(notice_ids)
     return {notice_id: record.rule_id for notice_id, record in records.items()}
 
@@ -464,77 +474,74 @@ def _event_id(scenario: Scenario, index: int) -> str:
     return str(uuid.uuid5(SCENARIO_NAMESPACE, f"{scenario.name}/{index}"))
 
 
-async def _confirm(event_id: str, deps: RoutingDeps) -> None:
+async def _confirm(event_id: str, deps: RoutingDeps, replay: Replay) -> None:
     """The family's front door confirms the step's proposal, as through its API, and the
     router's timer applies it."""
-    async with deps.sessions() as session:
-        proposal = await session.get(db.DirectoryProposal, event_id)
-    if proposal is None:
+    front_door = await replay.database.proposal_front_door(event_id)
+    if front_door is None:
         raise ValueError("the step named proposed nothing for a front door to confirm")
-    front_door = proposal.front_door
-    async with deps.sessions.begin() as session:
+    async with replay.database.sessions.begin() as session:  # proposals: still on a session
         await proposals.accept_confirmation(session, front_door, event_id, front_door,
                                             deps.clock())  # fmt: skip
     notices, reports = await proposals.confirm(deps, event_id)
-    await outbox(deps).publish([str(n.notice_id) for n in notices], deps.clock(), also=reports)
+    await replay.outbox.publish([str(n.notice_id) for n in notices], deps.clock(), also=reports)
 
 
 def _follow_up_deps(deps: RoutingDeps) -> follow_ups.FollowUpDeps:
     return follow_ups.FollowUpDeps(deps.keys, deps.data_keys)
 
 
-async def _records(records: Records, earlier: Sequence[StepResult], deps: RoutingDeps) -> None:
+async def _records(
+    records: Records, earlier: Sequence[StepResult], deps: RoutingDeps, replay: Replay
+) -> None:
     """The front door records the step through its API, and the router's timer tells the
     referring agency of a decision."""
     [told] = [
         t for t in earlier[records.step].notices if t.header.recipient_id == records.recipient
     ]
     header, now, more = told.header, deps.clock(), _follow_up_deps(deps)
-    async with SqlUnitOfWork(deps.sessions) as uow:
+    async with replay.database.unit_of_work() as uow:
         await next_steps.record_step(uow, header.recipient_org, str(header.notice_id),
                                      records.next_step, records.outcome, now, more)  # fmt: skip
-    async with SqlUnitOfWork(deps.sessions) as uow:
+    async with replay.database.unit_of_work() as uow:
         pending = await next_steps.due_for_telling(uow)
     sent = []
     for notice_id, step in pending:
-        async with SqlUnitOfWork(deps.sessions) as uow:
+        async with replay.database.unit_of_work() as uow:
             sent.append(await next_steps.tell_referrer(uow, notice_id, step, more, now))
-    await outbox(deps).publish([s for s in sent if s], now)
+    await replay.outbox.publish([s for s in sent if s], now)
 
 
 async def _acknowledge(
-    which: Sequence[Earlier], earlier: Sequence[StepResult], deps: RoutingDeps
+    which: Sequence[Earlier], earlier: Sequence[StepResult], deps: RoutingDeps, replay: Replay
 ) -> None:
     """Each recipient acknowledges its notice, as through the inbox API."""
     for ack in which:
         [told] = [t for t in earlier[ack.step].notices if t.header.recipient_id == ack.recipient]
-        async with deps.sessions.begin() as session:
-            await receipts.record(SqlUnitOfWork.joined(session), ack.recipient,
-                                  told.header.notice_id, Receipt.ACKNOWLEDGED, deps.clock(),
-                                  deps.data_keys)  # fmt: skip
+        async with replay.database.unit_of_work() as uow:
+            await receipts.record(uow, ack.recipient, told.header.notice_id,
+                                  Receipt.ACKNOWLEDGED, deps.clock(), deps.data_keys)  # fmt: skip
 
 
-async def _timer(deps: RoutingDeps) -> None:
+async def _timer(deps: RoutingDeps, replay: Replay) -> None:
     """One round of the router's timer at the step's time, as ``consumers/follow_up_timer.py``
     runs it: review reminders, escalations, overdue next steps."""
     now, more = deps.clock(), _follow_up_deps(deps)
-    async with deps.sessions() as session:
-        reviews = await reminders.due(SqlUnitOfWork.joined(session), now)
-        due = await follow_ups.due_for_escalation(SqlUnitOfWork.joined(session), now,
-                                                  more.school_lead)  # fmt: skip
-        overdue = await next_steps.due_overdue(SqlUnitOfWork.joined(session), now)
+    async with replay.database.unit_of_work() as uow:
+        reviews = await reminders.due(uow, now)
+        due = await follow_ups.due_for_escalation(uow, now, more.school_lead)
+        overdue = await next_steps.due_overdue(uow, now)
     sent = []
     for notice_id in reviews:
-        async with SqlUnitOfWork(deps.sessions) as uow:
+        async with replay.database.unit_of_work() as uow:
             sent.append(await reminders.send(uow, notice_id, more, now))
     for notice_id in due:
-        async with deps.sessions.begin() as session:
-            sent.append(await follow_ups.escalate(SqlUnitOfWork.joined(session), notice_id,
-                                                  more, now))  # fmt: skip
+        async with replay.database.unit_of_work() as uow:
+            sent.append(await follow_ups.escalate(uow, notice_id, more, now))
     for notice_id, step in overdue:
-        async with SqlUnitOfWork(deps.sessions) as uow:
+        async with replay.database.unit_of_work() as uow:
             sent.append(await next_steps.escalate_overdue(uow, notice_id, step, more, now))
-    await outbox(deps).publish([s for s in sent if s], now)
+    await replay.outbox.publish([s for s in sent if s], now)
 
 
 def _open(

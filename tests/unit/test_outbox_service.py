@@ -1,0 +1,156 @@
+"""The outbox on the fakes: a notice is marked published only once Kafka has taken it, in
+the relay's order (oldest first, then by id), keyed by its recipient's pseudonym; what
+Kafka did not take stays for the relay."""
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import pytest
+from structlog.testing import capture_logs
+
+from broker.ports import Message, NoticeRecordView
+from broker.services.outbox import RELAY_BATCH, Outbox
+from producers.pseudonyms import pseudonym
+from schemas.notices import NoticeHeader, NoticeType, Severity
+from tests.fakes import FakePublisher, FakeUnitOfWork
+
+AT = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+TOPIC = "notices"
+SECRET = b"s" * 32
+REPORT = Message("audit", b"k", b"an audit copy")
+
+
+def notice_id(n: int) -> str:
+    return str(UUID(int=n))
+
+
+def record(n: int, created: timedelta = timedelta(0)) -> NoticeRecordView:
+    """Notice ``n`` recorded ``created`` after AT, unpublished, holding its sealed form."""
+    return NoticeRecordView(
+        notice_id=notice_id(n), chain_id=notice_id(n), event_id="e-1", household="h-1",
+        recipient_id=f"gp-{n}:lead", recipient_org=f"gp-{n}", notice_type="gp_information",
+        severity="low", rule_id="r", created_at=AT + created, deadline=AT + timedelta(days=3),
+        escalate_to="[]", reroute_to=None, body="wrapped", sealed=f"sealed {n}",
+    )  # fmt: skip
+
+
+def message(n: int) -> Message:
+    """Notice ``n`` on the notices topic, as the outbox publishes it."""
+    return Message(TOPIC, pseudonym(SECRET, "recipient", f"gp-{n}:lead"), f"sealed {n}".encode())
+
+
+def header(n: int, created: timedelta = timedelta(0)) -> NoticeHeader:
+    return NoticeHeader(
+        notice_id=UUID(int=n), event_id=UUID(int=0), household="h-1", recipient_id=f"gp-{n}:lead",
+        recipient_org=f"gp-{n}", notice_type=NoticeType.GP_INFORMATION, severity=Severity.LOW,
+        created_at=AT + created, deadline=AT + timedelta(days=3), recipient_key_id="k",
+        signing_key_id="s",
+    )  # fmt: skip
+
+
+class KafkaDown:
+    """A publisher whose every round trip fails, as when Kafka is away."""
+
+    async def publish(self, messages: Sequence[Message]) -> None:
+        raise ConnectionError("Kafka is away")
+
+
+async def recorded(*records: NoticeRecordView) -> FakeUnitOfWork:
+    uow = FakeUnitOfWork()
+    async with uow:
+        await uow.notice_records.add(records)
+    return uow
+
+
+def outbox(uow: FakeUnitOfWork, publisher: FakePublisher | KafkaDown) -> Outbox:
+    return Outbox(lambda: uow, publisher, TOPIC, SECRET)
+
+
+async def published_at(uow: FakeUnitOfWork, n: int) -> tuple[datetime | None, str]:
+    kept = await uow.notice_records.get(notice_id(n))
+    assert kept is not None
+    return kept.published_at, kept.sealed
+
+
+class TestPublish:
+    async def test_publishes_the_unpublished_of_those_named(self) -> None:
+        """Of the notices named, those still unpublished go out, oldest first, with the
+        other records in the same round trip; each is then marked published."""
+        uow = await recorded(record(2, timedelta(minutes=1)), record(1), record(3))
+        publisher = FakePublisher()
+        async with uow:
+            await uow.outbox.mark_published([notice_id(3)], AT)
+        sent = await outbox(uow, publisher).publish(
+            [notice_id(n) for n in (2, 3, 1, 9)], AT, also=[REPORT]
+        )
+        assert (sent, publisher.published) == (2, [message(1), message(2), REPORT])
+        assert await published_at(uow, 2) == (AT, "")
+
+    async def test_with_no_notices_the_other_records_still_go(self) -> None:
+        """Nothing to publish from the outbox: the other records go on their own."""
+        publisher = FakePublisher()
+        assert await outbox(FakeUnitOfWork(), publisher).publish([], AT, also=[REPORT]) == 0
+        assert publisher.published == [REPORT]
+
+    async def test_kafka_away_leaves_the_notices_unpublished(self) -> None:
+        """A round trip that fails marks nothing: the relay sends them later."""
+        uow = await recorded(record(1))
+        with pytest.raises(ConnectionError):
+            await outbox(uow, KafkaDown()).publish([notice_id(1)], AT)
+        assert await published_at(uow, 1) == (None, "sealed 1")
+
+
+class TestPublishSealed:
+    async def test_publishes_as_sealed_then_marks_published(self) -> None:
+        """The notices go out as sealed in memory, in the relay's order, with the other
+        records; their records are then marked published, the sealed copy dropped."""
+        uow = await recorded(record(1), record(2))
+        publisher = FakePublisher()
+        sealed = [(header(2), message(2)), (header(1, timedelta(seconds=1)), message(1))]
+        assert await outbox(uow, publisher).publish_sealed(sealed, AT, also=[REPORT]) == 2
+        assert publisher.published == [message(2), message(1), REPORT]
+        assert [await published_at(uow, n) for n in (1, 2)] == [(AT, ""), (AT, "")]
+
+    async def test_kafka_away_leaves_the_records_to_the_relay(self) -> None:
+        """Kafka refusing the round trip: nothing is marked, the records keep their copy."""
+        uow = await recorded(record(1))
+        with pytest.raises(ConnectionError):
+            await outbox(uow, KafkaDown()).publish_sealed([(header(1), message(1))], AT)
+        assert await published_at(uow, 1) == (None, "sealed 1")
+
+
+class TestRelay:
+    async def test_relays_what_waited_longer_than_the_wait(self) -> None:
+        """Notices recorded more than ``older_than`` ago go out; one just recorded is left
+        to the instance about to publish it."""
+        uow = await recorded(record(1), record(2, timedelta(seconds=58)))
+        publisher = FakePublisher()
+        with capture_logs() as logs:
+            sent = await outbox(uow, publisher).relay(AT + timedelta(minutes=1))
+        assert (sent, publisher.published) == (1, [message(1)])
+        assert await published_at(uow, 2) == (None, "sealed 2")
+        assert {"event": "outbox_relayed", "notices": 1, "log_level": "info"} in logs
+
+    async def test_relays_more_than_a_batch(self) -> None:
+        """The relay reads a batch at a time until nothing is left."""
+        uow = await recorded(*(record(n) for n in range(RELAY_BATCH + 1)))
+        publisher = FakePublisher()
+        assert await outbox(uow, publisher).relay(AT + timedelta(minutes=1)) == RELAY_BATCH + 1
+        assert len(publisher.published) == RELAY_BATCH + 1
+        assert await uow.outbox.unpublished(AT, RELAY_BATCH) == []
+
+    async def test_nothing_waiting_publishes_nothing(self) -> None:
+        """An empty outbox costs no round trip to Kafka and logs nothing."""
+        publisher = FakePublisher()
+        with capture_logs() as logs:
+            assert await outbox(FakeUnitOfWork(), publisher).relay(AT) == 0
+        assert (publisher.published, logs) == ([], [])
+
+    async def test_kafka_away_stops_the_relay_with_nothing_marked(self) -> None:
+        """Kafka still away: the relay fails, and the notices wait for the next round."""
+        uow = await recorded(replace(record(1), created_at=AT - timedelta(minutes=5)))
+        with pytest.raises(ConnectionError):
+            await outbox(uow, KafkaDown()).relay(AT)
+        assert await published_at(uow, 1) == (None, "sealed 1")
