@@ -24,6 +24,7 @@ class EventType(StrEnum):
     ED_ATTENDANCE = "ed_attendance"
     APPOINTMENT_OUTCOME = "appointment_outcome"
     POLICE_DOMESTIC_ABUSE_INCIDENT = "police_domestic_abuse_incident"
+    PREGNANCY_NOTIFICATION = "pregnancy_notification"
 
 
 class PersonRef(Contract):
@@ -280,6 +281,43 @@ class PoliceDomesticAbuseIncident(EventBase):
         return (*(c.child for c in self.children), *victim, *perpetrator)
 
 
+class PregnancyStage(StrEnum):
+    """A booking (the first antenatal appointment) or a concern raised later in pregnancy."""
+
+    BOOKING = "booking"
+    CONCERN = "concern"
+
+
+class PregnancyConcern(StrEnum):
+    """What maternity learnt at booking or since (NICE antenatal care for pregnant women with
+    complex social factors; Child B: the parents disclosed the earlier plan at booking)."""
+
+    PREVIOUS_CHILD_PROTECTION = "previous_child_protection"
+    PREVIOUS_CHILDREN_REMOVED = "previous_children_removed"
+    MENTAL_HEALTH = "mental_health"
+    DOMESTIC_ABUSE = "domestic_abuse"
+    SUBSTANCE_MISUSE = "substance_misuse"
+    PARENT_LEARNING_DISABILITY = "parent_learning_disability"
+    LATE_BOOKING = "late_booking"  # booked after 20 weeks, or a concealed pregnancy
+
+
+class PregnancyNotification(EventBase):
+    """Maternity services' booking of a pregnancy, or a concern raised during it. The unborn
+    baby has no NHS number yet: the event names the mother, and the father or partner when
+    known; the directory holds the unborn child (see PersonSpec.unborn)."""
+
+    event_type: Literal[EventType.PREGNANCY_NOTIFICATION]
+    stage: PregnancyStage = PregnancyStage.BOOKING
+    mother: PersonRef
+    father: PersonRef | None = None  # the father or the mother's partner, when known
+    expected_on: date  # the expected date of delivery
+    babies: int = Field(1, ge=1, le=6)  # twins: two (Child B's siblings)
+    concerns: tuple[PregnancyConcern, ...] = ()
+
+    def people(self) -> tuple[PersonRef, ...]:
+        return (self.mother, *((self.father,) if self.father else ()))
+
+
 EVENT_MODELS: dict[EventType, type[EventBase]] = {
     EventType.PARENT_MENTAL_HEALTH_CRISIS: ParentMentalHealthCrisis,
     EventType.SERVICE_WITHDRAWAL: ServiceWithdrawal,
@@ -287,6 +325,7 @@ EVENT_MODELS: dict[EventType, type[EventBase]] = {
     EventType.ED_ATTENDANCE: EdAttendance,
     EventType.APPOINTMENT_OUTCOME: AppointmentOutcome,
     EventType.POLICE_DOMESTIC_ABUSE_INCIDENT: PoliceDomesticAbuseIncident,
+    EventType.PREGNANCY_NOTIFICATION: PregnancyNotification,
 }
 
 Event = Annotated[
@@ -295,7 +334,8 @@ Event = Annotated[
     | FamilyMovingArea
     | EdAttendance
     | AppointmentOutcome
-    | PoliceDomesticAbuseIncident,
+    | PoliceDomesticAbuseIncident
+    | PregnancyNotification,
     Field(discriminator="event_type"),
 ]
 EventAdapter: TypeAdapter[Event] = TypeAdapter(Event, config=ConfigDict(hide_input_in_errors=True))

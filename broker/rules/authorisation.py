@@ -36,6 +36,9 @@ MAY_PUBLISH: dict[EventType, frozenset[OrgKind]] = {
     EventType.APPOINTMENT_OUTCOME: HEALTH_SERVICES | {OrgKind.SCHOOL},
     # Operation Encompass: only the police attend and report a domestic abuse incident
     EventType.POLICE_DOMESTIC_ABUSE_INCIDENT: frozenset({OrgKind.POLICE}),
+    # Pregnancy and unborn babies: only maternity services book a pregnancy (a GP or health
+    # visitor who learns of one tells maternity, or the front door directly)
+    EventType.PREGNANCY_NOTIFICATION: frozenset({OrgKind.MATERNITY}),
 }
 
 

@@ -27,6 +27,7 @@ class OrgKind(StrEnum):
     POLICE = "police"
     HOUSING = "housing"
     ICB = "icb"  # integrated care board: health notices nobody acknowledged escalate here
+    MATERNITY = "maternity"  # maternity services: a pregnancy's booking and concerns
 
 
 class ContactRole(StrEnum):
@@ -55,6 +56,8 @@ class Member:
     health_visiting: str | None = None
     involved: tuple[str, ...] = ()
     area: str | None = None
+    unborn: bool = False  # a child not yet born, expected on ``expected_on``
+    expected_on: date | None = None
 
     def age_in_years(self, on: date) -> int | None:
         if self.date_of_birth is None:

@@ -44,6 +44,10 @@ CLINICAL_DETAIL = frozenset({
     "arrived_at", "accompanied_by", "service", "reason", "withdrawn_on", "booked_for", "outcome",
     "intent", "not_yet_mobile", "incident_at", "place", "police_reference", "risk_level",
 })  # fmt: skip
+# A pregnancy (maternity services): its stage, the expected date, how many babies and the
+# concerns maternity recorded are clinical detail of the mother's care.
+PREGNANCY_DETAIL = frozenset({"stage", "expected_on", "babies", "concerns"})
+CLINICAL_DETAIL |= PREGNANCY_DETAIL
 # A lead professional or action owner (often early help or social care) hears what happened,
 # not the clinicians' notes.
 CONCERN_WITHOUT_CLINICAL_NOTES = CLINICAL_DETAIL - {"clinical_summary", "accompanied_by"}
@@ -119,9 +123,13 @@ CHILD_CENTRED_FACTS = frozenset({
     "was_not_brought", "window_days", "siblings_attendance_rate_percent", "siblings_booked",
     "siblings_attended", "children_with_appointments",
 })  # fmt: skip
+# The father's practice hears of its patient's unborn child: when it is due, how many, and
+# that a pre-birth assessment is to be considered; never the mother's concerns or history.
+UNBORN_CHILD_FACTS = frozenset({"unborn_expected_on", "unborn_babies",
+                                "consider_pre_birth_assessment"})  # fmt: skip
 GP_THIRD_PARTY = View(
     person=CLINICAL_IDENTITY,
-    facts=CHILD_CENTRED_FACTS,
+    facts=CHILD_CENTRED_FACTS | UNBORN_CHILD_FACTS,
     detail=frozenset(),
     digest=frozenset({"earlier_incidents_12_months", "plans"}),
     third_party=True,
@@ -144,6 +152,7 @@ ENVELOPE_FIELDS = frozenset({"event_id", "event_type", "schema_version", "source
 # detail: a reader sees only the people its notice is about, with presence per child.
 PEOPLE_FIELDS = frozenset({"subject", "members", "children_present", "victim",
                            "alleged_perpetrator", "children"})  # fmt: skip
+PEOPLE_FIELDS |= {"mother", "father"}  # a pregnancy's parents, likewise
 # Plans travel structured, in the body's ``history`` and ``step_down`` (plan_bodies.py),
 # never as flattened keys ("plans.0.child.upn").
 STRUCTURED_FIELDS = frozenset({"plans", "step_down"})

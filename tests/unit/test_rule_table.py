@@ -39,7 +39,9 @@ from unit.builders import (
     past_event,
     past_notices,
     plan_view,
+    pregnancy_payload,
     step_down_plan,
+    unborn,
     with_context,
     withdrawal_payload,
 )
@@ -155,7 +157,18 @@ def event_cases() -> list[Case]:
              event(incident_payload(((True, "same_room"), (True, None), (False, None)), "high")),
              incident_family(*parents_and_children(*kids).members,
                              children=("pupil", "baby", "home_educated"))),
+        Case("a booking in a family with an ended child protection plan",
+             event(pregnancy_payload()),
+             with_context(expecting(unborn(), *kids), plans=(plan_view(
+                 "pupil", kind="child_protection", ended_on=RECEIVED.date()),))),
+        Case("a routine booking the directory holds no unborn child for",
+             event(pregnancy_payload()), expecting(*kids)),
     ]  # fmt: skip
+
+
+def expecting(*children: Member) -> Family:
+    """Mum and dad, both named by a booking (mum first), with the children given."""
+    return family(*parents_and_children(*children).members, present=("dad",))
 
 
 def common_cases() -> list[Case]:

@@ -58,6 +58,7 @@ CASES: dict[EventType, tuple[dict[str, Any], str, str]] = {
         "kid",
         "domestic_abuse.",
     ),
+    EventType.PREGNANCY_NOTIFICATION: (PAYLOADS["pregnancy_notification"](), "mum", "pregnancy."),
 }
 
 
