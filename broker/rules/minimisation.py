@@ -153,6 +153,10 @@ ENVELOPE_FIELDS = frozenset({"event_id", "event_type", "schema_version", "source
 PEOPLE_FIELDS = frozenset({"subject", "members", "children_present", "victim",
                            "alleged_perpetrator", "children"})  # fmt: skip
 PEOPLE_FIELDS |= {"mother", "father"}  # a pregnancy's parents, likewise
+# Facts that ask the reader to act, also given as the fixed wording key its system words.
+PROMPTS: dict[str, str] = {
+    "consider_pre_birth_assessment": "pregnancy.consider_pre_birth_assessment",
+}
 # Plans travel structured, in the body's ``history`` and ``step_down`` (plan_bodies.py),
 # never as flattened keys ("plans.0.child.upn").
 STRUCTURED_FIELDS = frozenset({"plans", "step_down"})
@@ -172,18 +176,21 @@ def compose_body(
     kind = decision.notice_type
     discreet = kind in DISCREET
     view = view_for(kind, reading.relation)
+    facts = _allowed(decision.facts, view.facts)
+    accuracy = _accuracy(kind, reading, view)
+    accuracy["wording"] += tuple(PROMPTS[name] for name in facts if name in PROMPTS)
     return NoticeBody(
         summary=SUMMARIES[kind],
         event_type=DISCREET_EVENT_LABEL if discreet else event.event_type.value,
         occurred_at=event.occurred_at,
         source_org=None if discreet else event.source_org,
         about=_about(decision, people, view, reading),
-        facts=_allowed(decision.facts, view.facts),
+        facts=facts,
         detail=_allowed(event_detail(event), view.detail),
         who_to_call=front_door_contact if discreet else source_contact,
         digest=_digest(digest, view.digest),
         rule_id=rule_for_reader(decision.rule_id, kind),
-        **_accuracy(kind, reading, view),
+        **accuracy,
     )
 
 

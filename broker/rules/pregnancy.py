@@ -41,7 +41,7 @@ from schemas.events import EventType, PlanKind, PregnancyConcern, PregnancyNotif
 from schemas.notices import NoticeType, Severity
 
 RULE = "pregnancy"
-CONSIDER_PRE_BIRTH = "consider_pre_birth_assessment"  # the front door's wording key too
+CONSIDER_PRE_BIRTH = "consider_pre_birth_assessment"  # worded by minimisation.PROMPTS
 NO_UNBORN_RECORD = "unborn_child_not_in_directory"
 
 # Why a pregnancy needs a pre-birth assessment considered, each named as a fact.
@@ -142,8 +142,9 @@ def _no_unborn_record(
 
 _WHEN = "maternity services booked a pregnancy or raised a concern during it"
 _CONCERN = (
-    f"{_WHEN}, in a family with a previous child protection plan, a parent's mental health "
-    "crisis, domestic abuse or substance misuse (the history or maternity's record)"
+    "a pregnancy in a family with a previous child protection plan (open or ended), a parent's "
+    "mental health crisis, domestic abuse or substance misuse (in its history or maternity's "
+    "record)"
 )
 PREGNANCY = Rule(
     PregnancyNotification,
@@ -151,7 +152,7 @@ PREGNANCY = Rule(
         event, family, received_on
     ),
     (
-        Route(f"{RULE}.child", f"{_WHEN} (low when none of the concerns below)",
+        Route(f"{RULE}.child", f"{_WHEN} (low when none of the reasons below)",
               "the unborn child's health visiting team", NoticeType.HEALTH_VISITING,
               ContactRole.SAFEGUARDING_LEAD, (Severity.LOW, Severity.MEDIUM)),
         Route(f"{RULE}.{NO_UNBORN_RECORD}",

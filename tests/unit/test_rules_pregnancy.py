@@ -224,6 +224,18 @@ class TestWhatEachReaderSees:
         assert gp.detail["concerns.0"] == "mental_health"
         assert gp.facts[MENTAL_HEALTH] is True
 
+    def test_the_front_door_reads_the_pre_birth_wording_key(self) -> None:
+        """The prompt is a fact and a fixed wording key the front door's system words."""
+        door = bodies(booking("domestic_abuse"), expecting(BABY))[FRONT_DOOR]
+        assert door.facts[CONSIDER_PRE_BIRTH] is True
+        assert "pregnancy.consider_pre_birth_assessment" in door.wording
+
+    def test_a_routine_pregnancy_carries_no_prompt(self) -> None:
+        """Health visiting's notice of a routine pregnancy asks for no assessment."""
+        health = bodies(booking(), expecting(BABY))["hv-demo"]
+        assert CONSIDER_PRE_BIRTH not in health.facts
+        assert "pregnancy.consider_pre_birth_assessment" not in health.wording
+
     def test_parents_never_travel_as_detail(self) -> None:
         """Mother and father are people (``about``), never flattened detail."""
         detail = event_detail(booking())
