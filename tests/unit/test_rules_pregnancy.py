@@ -42,6 +42,7 @@ from unit.builders import (
     ON,
     RECEIVED,
     child,
+    crisis_payload,
     event,
     family,
     parent,
@@ -188,6 +189,15 @@ class TestOpenPlans:
                            RECEIVED)  # fmt: skip
         leads = [d for d in decisions if d.notice_type is NoticeType.PLAN_OWNER]
         assert [(d.addressee.org_id, d.about) for d in leads] == [("csc-demo", ("sibling",))]
+
+
+class TestUnbornChildInOtherEvents:
+    def test_a_parents_crisis_reaches_the_unborn_childs_health_visitors(self) -> None:
+        """Think family: the unborn child is a child of the household, so a parent's crisis
+        reaches its health visiting team as it would a baby's."""
+        decisions = decide(event(crisis_payload()), expecting(BABY), PersonHistory(), RECEIVED)
+        told = [d for d in decisions if d.addressee == HEALTH_VISITING]
+        assert [(d.rule_id, d.about) for d in told] == [("crisis.child", ("baby",))]
 
 
 PEOPLE = {
