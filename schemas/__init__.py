@@ -19,6 +19,7 @@ from schemas.events import (
     ParentMentalHealthCrisis,
     PersonRef,
     PoliceDomesticAbuseIncident,
+    PregnancyNotification,
     ServiceWithdrawal,
 )
 from schemas.nhs import NhsNumber, is_valid_nhs_number
@@ -39,6 +40,7 @@ __all__ = [
     "ParentMentalHealthCrisis",
     "PersonRef",
     "PoliceDomesticAbuseIncident",
+    "PregnancyNotification",
     "ServiceWithdrawal",
     "is_valid_nhs_number",
 ]

@@ -17,6 +17,7 @@ OrgKindName = Literal[
     "icb",  # an integrated care board: its designated safeguarding professionals
     "urgent_care", "nhs_111",  # urgent treatment and walk-in centres; NHS 111
     "education_service",  # the local authority's education service (attendance, CME, EHE)
+    "maternity",  # maternity services (midwifery): they book pregnancies
 ]  # fmt: skip
 ContactRoleName = Literal[
     "key_adult", "deputy_key_adult", "safeguarding_lead", "duty_manager",
@@ -126,6 +127,17 @@ class PersonSpec(Contract):
     given_name: ShortText | None = None
     family_name: ShortText | None = None
     date_of_birth: date | None = None
+    # An unborn child: a household member (role child) with an expected date of delivery. At
+    # birth the same record is updated (date of birth, NHS number, no longer unborn), so the
+    # child keeps the history gathered before birth.
+    unborn: bool = False
+    expected_on: date | None = None
+
+    @model_validator(mode="after")
+    def _unborn_has_an_expected_date(self) -> Self:
+        if self.unborn and (self.expected_on is None or self.date_of_birth is not None):
+            raise ValueError("an unborn child has an expected_on date and no date_of_birth")
+        return self
 
 
 class HouseholdMemberSpec(Contract):

@@ -30,6 +30,7 @@ class EventType(StrEnum):
     ELECTIVE_HOME_EDUCATION = "elective_home_education"
     # Contacts and lateral checks (issue 15, item 4): any practitioner.
     AGENCY_CONTACT = "agency_contact"
+    PREGNANCY_NOTIFICATION = "pregnancy_notification"
 
 
 class PersonRef(Contract):
@@ -417,6 +418,43 @@ class AgencyContact(EventBase):
         return (self.subject,)
 
 
+class PregnancyStage(StrEnum):
+    """A booking (the first antenatal appointment) or a concern raised later in pregnancy."""
+
+    BOOKING = "booking"
+    CONCERN = "concern"
+
+
+class PregnancyConcern(StrEnum):
+    """What maternity learnt at booking or since (NICE antenatal care for pregnant women with
+    complex social factors; Child B: the parents disclosed the earlier plan at booking)."""
+
+    PREVIOUS_CHILD_PROTECTION = "previous_child_protection"
+    PREVIOUS_CHILDREN_REMOVED = "previous_children_removed"
+    MENTAL_HEALTH = "mental_health"
+    DOMESTIC_ABUSE = "domestic_abuse"
+    SUBSTANCE_MISUSE = "substance_misuse"
+    PARENT_LEARNING_DISABILITY = "parent_learning_disability"
+    LATE_BOOKING = "late_booking"  # booked after 20 weeks, or a concealed pregnancy
+
+
+class PregnancyNotification(EventBase):
+    """Maternity services' booking of a pregnancy, or a concern raised during it. The unborn
+    baby has no NHS number yet: the event names the mother, and the father or partner when
+    known; the directory holds the unborn child (see PersonSpec.unborn)."""
+
+    event_type: Literal[EventType.PREGNANCY_NOTIFICATION]
+    stage: PregnancyStage = PregnancyStage.BOOKING
+    mother: PersonRef
+    father: PersonRef | None = None  # the father or the mother's partner, when known
+    expected_on: date  # the expected date of delivery
+    babies: int = Field(1, ge=1, le=6)  # twins: two (Child B's siblings)
+    concerns: tuple[PregnancyConcern, ...] = ()
+
+    def people(self) -> tuple[PersonRef, ...]:
+        return (self.mother, *((self.father,) if self.father else ()))
+
+
 EVENT_MODELS: dict[EventType, type[EventBase]] = {
     EventType.PARENT_MENTAL_HEALTH_CRISIS: ParentMentalHealthCrisis,
     EventType.SERVICE_WITHDRAWAL: ServiceWithdrawal,
@@ -428,6 +466,7 @@ EVENT_MODELS: dict[EventType, type[EventBase]] = {
     EventType.CHILD_MISSING_EDUCATION: ChildMissingEducation,
     EventType.ELECTIVE_HOME_EDUCATION: ElectiveHomeEducation,
     EventType.AGENCY_CONTACT: AgencyContact,
+    EventType.PREGNANCY_NOTIFICATION: PregnancyNotification,
 }
 
 Event = Annotated[
@@ -440,7 +479,8 @@ Event = Annotated[
     | AttendanceConcern
     | ChildMissingEducation
     | ElectiveHomeEducation
-    | AgencyContact,
+    | AgencyContact
+    | PregnancyNotification,
     Field(discriminator="event_type"),
 ]
 EventAdapter: TypeAdapter[Event] = TypeAdapter(Event, config=ConfigDict(hide_input_in_errors=True))

@@ -191,6 +191,24 @@ EVENT_EXAMPLES: dict[EventType, tuple[str, str, dict[str, Any]]] = {
             outcome="Known to children's services: a child in need plan closed in 2025.",
         ),
     ),
+    EventType.PREGNANCY_NOTIFICATION: (
+        "A pregnancy booked, a parent with mental health needs",
+        "Maternity books the mother's pregnancy and records a mental health concern: both "
+        "parents' GPs (the father's as third-party information) and the front door, asked to "
+        "consider a pre-birth assessment, are told; so is the unborn child's health visiting "
+        "team where the directory holds the unborn child. The sample directory does not, so "
+        "the front door is told that the record is missing, in health visiting's place.",
+        _event(
+            11,
+            "maternity-demo",
+            EventType.PREGNANCY_NOTIFICATION,
+            stage="booking",
+            mother=MOTHER,
+            father=FATHER,
+            expected_on="2027-06-10",
+            concerns=["mental_health"],
+        ),
+    ),
 }
 
 

@@ -6,7 +6,8 @@ column may be left out when its field is optional, and an empty cell is None:
     organisations.csv      id,name,kind,area,phone,session_start,opens_at,closes_at
     school_terms.csv       org_id,starts_on,ends_on
     contacts.csv           id,org_id,role,hpke_public_key,webhook_url
-    people.csv             id,nhs_number,upn,given_name,family_name,date_of_birth
+    people.csv             id,nhs_number,upn,given_name,family_name,date_of_birth,
+                           unborn,expected_on   (an unborn child: unborn true, its expected date)
     household_members.csv  household_id,area,person_id,role     (one row per member)
     relationships.csv      person_id,kind,related_person_id,parental_responsibility
                            (kind parent_of or sibling_of; parents living with a child
@@ -51,7 +52,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                           "closes_at"),
     "school_terms.csv": ("org_id", "starts_on", "ends_on"),
     "contacts.csv": ("id", "org_id", "role", "hpke_public_key", "webhook_url"),
-    "people.csv": ("id", "nhs_number", "upn", "given_name", "family_name", "date_of_birth"),
+    "people.csv": ("id", "nhs_number", "upn", "given_name", "family_name", "date_of_birth",
+                   "unborn", "expected_on"),
     "household_members.csv": ("household_id", "area", "person_id", "role"),
     "relationships.csv": ("person_id", "kind", "related_person_id", "parental_responsibility"),
     "registrations.csv": ("person_id", "kind", "org_id"),

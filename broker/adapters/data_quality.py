@@ -26,6 +26,8 @@ class Gap(StrEnum):
     HOUSEHOLD_DATA_KEY_UNUSABLE = "household_data_key_unusable"
     STALE_TERM_DATES = "stale_term_dates"  # deadline from weekdays instead
     ESCALATION_EXHAUSTED = "escalation_exhausted"
+    # A pregnancy booked for a mother with no unborn child in the directory (rules/pregnancy.py)
+    NO_UNBORN_RECORD = "unborn_child_not_in_directory"
 
 
 WHAT_TO_DO: dict[Gap, str] = {
@@ -37,6 +39,10 @@ WHAT_TO_DO: dict[Gap, str] = {
     Gap.UNSEALABLE_RECIPIENT_KEY: "Ask the organisation to register a new key.",
     Gap.HOUSEHOLD_DATA_KEY_UNUSABLE: "Check the household's retention status.",
     Gap.STALE_TERM_DATES: "Load the school's term dates for this school year.",
+    Gap.NO_UNBORN_RECORD: (
+        "Add the unborn child to the mother's household, with its expected date, its parents "
+        "and its health visiting team."
+    ),
     Gap.ESCALATION_EXHAUSTED: "Nobody acknowledged a notice: make sure someone acts on it.",
 }
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    false,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -109,6 +110,10 @@ class Person(Base):
     given_name: Mapped[str | None] = mapped_column(String(200))
     family_name: Mapped[str | None] = mapped_column(String(200))
     date_of_birth: Mapped[date | None] = mapped_column(Date)
+    # An unborn child, expected on ``expected_on``; at birth the record itself becomes the
+    # child's (date of birth, NHS number), keeping the history gathered before birth.
+    unborn: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    expected_on: Mapped[date | None] = mapped_column(Date)
 
 
 class PersonAlias(Base):

@@ -257,6 +257,7 @@ class SqlDirectory:
                 role=HouseholdRole(role),
                 household_id=household_id,
                 date_of_birth=persons[person_id].date_of_birth if person_id in persons else None,
+                **_unborn(persons.get(person_id)),
                 gp=registrations.get(person_id, {}).get("gp"),
                 school=registrations.get(person_id, {}).get("school"),
                 health_visiting=registrations.get(person_id, {}).get("health_team"),
@@ -504,8 +505,16 @@ def _plan_view(p: PlanRow) -> PlanView:
     )  # fmt: skip
 
 
+def _unborn(person: PersonRow | None) -> dict[str, Any]:
+    """An unborn child's flag and expected date, for its ``Member``."""
+    if person is None or not person.unborn:
+        return {}
+    return {"unborn": True, "expected_on": person.expected_on}
+
+
 def _person_row(p: db.Person) -> PersonRow:
-    return PersonRow(p.id, p.nhs_number, p.upn, p.given_name, p.family_name, p.date_of_birth)
+    return PersonRow(p.id, p.nhs_number, p.upn, p.given_name, p.family_name, p.date_of_birth,
+                     bool(p.unborn), p.expected_on)  # fmt: skip
 
 
 # Rows in key order, as the projection keeps them: both ways resolve the same family.

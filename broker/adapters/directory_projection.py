@@ -218,9 +218,10 @@ async def _people(
     session: AsyncSession, column: Any = None, keys: Collection[str] = ()
 ) -> list[PersonRow]:
     p = db.Person
-    query = select(p.id, p.nhs_number, p.upn, p.given_name, p.family_name, p.date_of_birth)
-    return [PersonRow(_intern(i), n, u, g, f, d)
-            for i, n, u, g, f, d in await _rows(session, query, column, keys)]  # fmt: skip
+    query = select(p.id, p.nhs_number, p.upn, p.given_name, p.family_name, p.date_of_birth,
+                   p.unborn, p.expected_on)  # fmt: skip
+    return [PersonRow(_intern(i), n, u, g, f, d, bool(b), e)
+            for i, n, u, g, f, d, b, e in await _rows(session, query, column, keys)]  # fmt: skip
 
 
 async def _aliases(

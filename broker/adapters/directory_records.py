@@ -17,6 +17,8 @@ class PersonRow:
     given_name: str | None
     family_name: str | None
     date_of_birth: date | None
+    unborn: bool = False
+    expected_on: date | None = None
 
 
 @dataclass(frozen=True, slots=True)

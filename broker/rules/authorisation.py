@@ -47,6 +47,9 @@ MAY_PUBLISH: dict[EventType, frozenset[OrgKind]] = {
     EventType.ELECTIVE_HOME_EDUCATION: EDUCATION_PUBLISHERS,
     # any practitioner may record a contact or a lateral check with another agency
     EventType.AGENCY_CONTACT: frozenset(OrgKind),
+    # Pregnancy and unborn babies: only maternity services book a pregnancy (a GP or health
+    # visitor who learns of one tells maternity, or the front door directly)
+    EventType.PREGNANCY_NOTIFICATION: frozenset({OrgKind.MATERNITY}),
 }
 
 

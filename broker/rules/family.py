@@ -35,6 +35,7 @@ class OrgKind(StrEnum):
     # education): it publishes education events. Not a front door: it may not read
     # chronologies or the matching queue, as the front door's kind would let it.
     EDUCATION_SERVICE = "education_service"
+    MATERNITY = "maternity"  # maternity services: a pregnancy's booking and concerns
 
 
 class ContactRole(StrEnum):
@@ -63,6 +64,8 @@ class Member:
     health_visiting: str | None = None
     involved: tuple[str, ...] = ()
     area: str | None = None
+    unborn: bool = False  # a child not yet born, expected on ``expected_on``
+    expected_on: date | None = None
 
     def age_in_years(self, on: date) -> int | None:
         if self.date_of_birth is None:

@@ -47,6 +47,10 @@ CLINICAL_DETAIL = frozenset({
     "intent", "not_yet_mobile", "incident_at", "place", "police_reference", "risk_level",
     "setting", "threats_to_kill_a_child",
 })  # fmt: skip
+# A pregnancy (maternity services): its stage, the expected date, how many babies and the
+# concerns maternity recorded are clinical detail of the mother's care.
+PREGNANCY_DETAIL = frozenset({"stage", "expected_on", "babies", "concerns"})
+CLINICAL_DETAIL |= PREGNANCY_DETAIL
 # A lead professional or action owner (often early help or social care) hears what happened,
 # not the clinicians' notes.
 CONCERN_WITHOUT_CLINICAL_NOTES = CLINICAL_DETAIL - {"clinical_summary", "accompanied_by"}
@@ -156,9 +160,13 @@ CHILD_CENTRED_FACTS = frozenset({
     "was_not_brought", "window_days", "siblings_attendance_rate_percent", "siblings_booked",
     "siblings_attended", "children_with_appointments", "cancelled_by_parent",
 })  # fmt: skip
+# The father's practice hears of its patient's unborn child: when it is due, how many, and
+# that a pre-birth assessment is to be considered; never the mother's concerns or history.
+UNBORN_CHILD_FACTS = frozenset({"unborn_expected_on", "unborn_babies",
+                                "consider_pre_birth_assessment"})  # fmt: skip
 GP_THIRD_PARTY = View(
     person=CLINICAL_IDENTITY,
-    facts=CHILD_CENTRED_FACTS,
+    facts=CHILD_CENTRED_FACTS | UNBORN_CHILD_FACTS,
     detail=frozenset(),
     digest=frozenset({"earlier_incidents_12_months", "plans"}),
     third_party=True,
@@ -181,6 +189,11 @@ ENVELOPE_FIELDS = frozenset({"event_id", "event_type", "schema_version", "source
 # detail: a reader sees only the people its notice is about, with presence per child.
 PEOPLE_FIELDS = frozenset({"subject", "members", "children_present", "victim",
                            "alleged_perpetrator", "children"})  # fmt: skip
+PEOPLE_FIELDS |= {"mother", "father"}  # a pregnancy's parents, likewise
+# Facts that ask the reader to act, also given as the fixed wording key its system words.
+PROMPTS: dict[str, str] = {
+    "consider_pre_birth_assessment": "pregnancy.consider_pre_birth_assessment",
+}
 # Plans travel structured, in the body's ``history`` and ``step_down`` (plan_bodies.py),
 # never as flattened keys ("plans.0.child.upn").
 STRUCTURED_FIELDS = frozenset({"plans", "step_down"})
@@ -200,18 +213,21 @@ def compose_body(
     kind = decision.notice_type
     discreet = kind in DISCREET
     view = view_for(kind, reading.relation)
+    facts = _allowed(decision.facts, view.facts)
+    accuracy = _accuracy(kind, reading, view)
+    accuracy["wording"] += tuple(PROMPTS[name] for name in facts if name in PROMPTS)
     return NoticeBody(
         summary=RULE_SUMMARIES.get(decision.rule_id, SUMMARIES[kind]),
         event_type=DISCREET_EVENT_LABEL if discreet else event.event_type.value,
         occurred_at=event.occurred_at,
         source_org=None if discreet else event.source_org,
         about=_about(decision, people, view, reading),
-        facts=_allowed(decision.facts, view.facts),
+        facts=facts,
         detail=_allowed(event_detail(event), view.detail),
         who_to_call=front_door_contact if discreet else source_contact,
         digest=_digest(digest, view.digest),
         rule_id=rule_for_reader(decision.rule_id, kind),
-        **_accuracy(kind, reading, view),
+        **accuracy,
     )
 
 

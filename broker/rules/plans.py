@@ -38,6 +38,7 @@ from schemas.events import (
     ParentMentalHealthCrisis,
     PlanKind,
     PoliceDomesticAbuseIncident,
+    PregnancyNotification,
     ServiceWithdrawal,
     WithdrawalReason,
 )
@@ -47,7 +48,8 @@ RULE = "open_plan"
 NOT_NEWS = frozenset({WithdrawalReason.STEPPED_DOWN, WithdrawalReason.COMPLETED})
 _CONCERNED = (
     "news about a child on an open plan (the child's own event, a parent's crisis, "
-    "a service withdrawing from the child or a parent, a move, a domestic abuse incident)"
+    "a service withdrawing from the child or a parent, a move, a domestic abuse incident, "
+    "a parent's pregnancy)"
 )
 ROUTES = (
     Route(f"{RULE}.*", _CONCERNED, "the plan's lead professional, the same day (high for a "
@@ -87,9 +89,9 @@ def concerned_children(event: Event, family: Family) -> tuple[tuple[Member, str]
         return tuple((c, "household") for c in children if c)
     if subject.role is HouseholdRole.CHILD:
         return ((subject, "this_child"),)
-    about_parent = isinstance(event, ParentMentalHealthCrisis | ServiceWithdrawal) or (
-        isinstance(event, EdAttendance) and is_parent_crisis(event)
-    )
+    about_parent = isinstance(
+        event, ParentMentalHealthCrisis | ServiceWithdrawal | PregnancyNotification
+    ) or (isinstance(event, EdAttendance) and is_parent_crisis(event))
     if not about_parent:
         return ()
     return tuple((c, "a_parent") for c in family.children_of(subject.person_id))

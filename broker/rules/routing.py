@@ -24,6 +24,7 @@ from broker.rules.not_brought import NOT_BROUGHT
 from broker.rules.out_of_hours import with_out_of_hours
 from broker.rules.patterns import apply_patterns, event_signals, merged
 from broker.rules.plans import NOT_NEWS, is_new_concern, route_open_plans
+from broker.rules.pregnancy import PREGNANCY
 from broker.rules.school_deputy import with_deputies
 from broker.rules.table import EventRule, Route
 from broker.rules.thresholds import Thresholds
@@ -42,6 +43,8 @@ ROUTES: dict[EventType, EventRule] = {
     EventType.CHILD_MISSING_EDUCATION: MISSING_EDUCATION,
     EventType.ELECTIVE_HOME_EDUCATION: HOME_EDUCATION,
     EventType.AGENCY_CONTACT: CONTACT,
+    # Pregnancy and unborn babies (issue 15, item 2)
+    EventType.PREGNANCY_NOTIFICATION: PREGNANCY,
 }
 # What ``decide`` adds to any event type's rule, in the order it adds them.
 COMMON_ROUTES: tuple[Route, ...] = (

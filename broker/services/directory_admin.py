@@ -160,8 +160,20 @@ async def put_person(uow: UnitOfWork, spec: PersonSpec, actor: str) -> Outcome:
         holders = await uow.directory_rows.select_in("people", name, [value]) if value else []
         if any(holder["id"] != spec.id for holder in holders):
             raise DuplicateValue("person", name)
-    delta = await put_row(uow, "people", {"id": spec.id}, spec.model_dump(exclude={"id"}))
+    before = await find(uow, "people", {"id": spec.id})
+    values = person_values(spec, was_unborn=bool(before and before["unborn"]))
+    delta = await put_row(uow, "people", {"id": spec.id}, values)
     return await log(uow, actor, "person", spec.id, delta)
+
+
+def person_values(spec: PersonSpec, *, was_unborn: bool) -> dict[str, Any]:
+    """The record's values. ``unborn`` only for an unborn child, or at its birth (which
+    clears it): a born person's record keeps the column's default, and the change log names
+    no field the administrator did not set."""
+    values = spec.model_dump(exclude={"id"})
+    if not spec.unborn and not was_unborn:
+        del values["unborn"]
+    return values
 
 
 async def put_household(uow: UnitOfWork, spec: HouseholdSpec, actor: str) -> Outcome:

@@ -197,7 +197,8 @@ async def _people(store: DirectoryRows, batch: Batch, specs: Sequence[PersonSpec
             if value is not None and holders.get((name, value), spec.id) != spec.id:
                 raise DuplicateValue("person", name)
         before = dict(rows.get((spec.id,)) or {})
-        delta = rows.put((spec.id,), spec.model_dump(exclude={"id"}))
+        record = admin.person_values(spec, was_unborn=bool(before.get("unborn")))
+        delta = rows.put((spec.id,), record)
         for name in UNIQUE_PERSON_FIELDS:
             if holders.get((name, before.get(name))) == spec.id:
                 del holders[(name, before.get(name))]

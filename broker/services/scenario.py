@@ -38,7 +38,9 @@ router's timer tells the referrer of a decision: ``{"front_door_records": {"step
 "recipient": "la-front-door:duty_manager", "outcome": "early_help"}, "expect": [...]}``; or
 a round of the router's timer at the step's time (``{"timer": true, ...}``): missed deadlines
 and overdue next steps escalate; or recipients acknowledging notices earlier steps sent them
-(``{"acknowledges": [{"step": 0, "recipient": "..."}]}``).
+(``{"acknowledges": [{"step": 0, "recipient": "..."}]}``); or the directory's administrator
+creating or replacing records (``{"directory_update": {"people": [...]}}``: a birth gives an
+unborn child's record its date of birth and NHS number).
 """
 
 import json
@@ -209,6 +211,10 @@ class Step(BaseModel):
         False, description="the router's timer runs at the step's time: missed deadlines and "
         "overdue next steps escalate, step-down review reminders then due are sent"
     )  # fmt: skip
+    directory_update: dict[str, Any] = Field(
+        {}, description="records the directory's administrator creates or replaces (a "
+        "DirectorySpec's parts): a birth gives the unborn record its date of birth"
+    )  # fmt: skip
     expect: list[Expectation] = []
     may: list[Expectation] = []
     must_not: list[str] = Field([], description="contact or organisation ids never to be told")
@@ -218,10 +224,11 @@ class Step(BaseModel):
     def _event_or_confirmation(self) -> "Step":
         done = (bool(self.event), self.front_door_confirms is not None,
                 self.front_door_records is not None, self.timer,
-                bool(self.acknowledges))  # fmt: skip
+                bool(self.acknowledges), bool(self.directory_update))  # fmt: skip
         if sum(done) > 1:
             raise ValueError("a step is one of: an event, a front door's confirmation, a front "
-                             "door's next step, acknowledgements, the timer")  # fmt: skip
+                             "door's next step, acknowledgements, the timer, a directory "
+                             "update")  # fmt: skip
         return self
 
     @model_validator(mode="after")
@@ -443,6 +450,11 @@ async def _run_step(
     elif step.acknowledges:
         await _acknowledge(step.acknowledges, earlier, deps, replay)
         kind = "acknowledges"
+    elif step.directory_update:
+        async with replay.database.unit_of_work() as uow:
+            spec = DirectorySpec.model_validate(step.directory_update)
+            await load_directory(uow, spec, actor="scenario")
+        kind = "directory_update"
     else:
         payload = {"event_id": _event_id(scenario, index), "occurred_at": at.isoformat(),
                    **step.event}  # fmt: skip

@@ -165,8 +165,33 @@ def _household(
     )  # fmt: skip
 
 
+UNBORN = PersonSpec(id="unborn-1", unborn=True, expected_on=date(2027, 3, 1))
+BORN = PersonSpec(id="unborn-1", nhs_number="9990004218", given_name="Ruby",
+                  date_of_birth=date(2027, 2, 20), expected_on=date(2027, 3, 1))  # fmt: skip
+
+
+def _expecting(home: Household) -> HouseholdSpec:
+    """The household with an unborn child (``UNBORN``) among its children."""
+    spec = _household(home)
+    child = HouseholdSpec.model_validate({"id": home.id, "area": "E09000099", "members": [
+        {"person_id": UNBORN.id, "role": "child"}]}).members  # fmt: skip
+    return spec.model_copy(update={"members": spec.members + child})
+
+
+async def _unborn_then_born(uow: SqlUnitOfWork, *, born: bool = True) -> None:
+    """An unborn child joins a household, then (``born``) is born: the same record gets its
+    date of birth and NHS number."""
+    await admin.put_person(uow, UNBORN, "t")
+    await admin.put_household(uow, _expecting(HOME), "t")
+    if born:
+        await admin.put_person(uow, BORN, "t")
+
+
 # Every way the directory is written, each through the function that writes it.
 WRITES: dict[str, Write] = {
+    "an unborn child joins a household": lambda s: bulk_load_directory(
+        s, DirectorySpec(people=(UNBORN,), households=(_expecting(HOME),)), actor="t"),
+    "an unborn child joins a household and is born": _unborn_then_born,
     "person's NHS number changes": lambda s: admin.put_person(
         s, PersonSpec(id=HOME.mother.id, nhs_number="9990000018", given_name="New"), "t"),
     "parent moves out, another joins": lambda s: admin.put_household(
@@ -246,3 +271,35 @@ class TestKeptCurrent:
         await assert_current(sessions, projection)
         assert "plan-never" not in projection.state.plans
         assert projection.state == before
+
+
+class TestUnbornChildren:
+    async def test_an_unborn_child_resolves_alike_both_ways(self, sessions: Sessions) -> None:
+        """The mother's family holds the unborn child, flagged with its expected date, from
+        the projection as from SQL."""
+        async with sessions.begin() as session:
+            await _unborn_then_born(SqlUnitOfWork.joined(session), born=False)
+        projection = await loaded(sessions)
+        named = [PersonRef(nhs_number=HOME.mother.nhs_number)]
+        from_sql, from_memory = await both_ways(sessions, projection, named, HOME.school)
+        assert from_memory == from_sql
+        baby = from_sql.family.person(UNBORN.id)
+        assert baby is not None
+        assert (baby.unborn, baby.expected_on, baby.date_of_birth) == (
+            True, date(2027, 3, 1), None)  # fmt: skip
+
+    async def test_at_birth_the_record_becomes_the_child(self, sessions: Sessions) -> None:
+        """Born, the same record is found by its new NHS number, in its household, no longer
+        unborn: its id, under which its plans and history are kept, is unchanged."""
+        projection = await loaded(sessions)
+        async with sessions.begin() as session:
+            await _unborn_then_born(SqlUnitOfWork.joined(session))
+        await assert_current(sessions, projection)
+        named = [PersonRef(nhs_number=BORN.nhs_number)]
+        from_sql, from_memory = await both_ways(sessions, projection, named, HOME.school)
+        assert from_memory == from_sql
+        assert from_sql.family.subjects == (UNBORN.id,)
+        baby = from_sql.family.subject
+        assert baby is not None
+        assert (baby.unborn, baby.date_of_birth, baby.household_id) == (
+            False, date(2027, 2, 20), HOME.id)  # fmt: skip

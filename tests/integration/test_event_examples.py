@@ -35,6 +35,10 @@ TOLD: dict[EventType, set[str]] = {
     },
     EventType.ELECTIVE_HOME_EDUCATION: {"home_education.education_officer", "home_education.gp"},
     EventType.AGENCY_CONTACT: set(),
+    EventType.PREGNANCY_NOTIFICATION: {
+        "pregnancy.unborn_child_not_in_directory+pregnancy.front_door",
+        "pregnancy.gp",
+    },
     EventType.POLICE_DOMESTIC_ABUSE_INCIDENT: {
         "domestic_abuse.child",
         "domestic_abuse.gp",

@@ -46,6 +46,7 @@ ORG_KINDS: dict[str, OrgKind] = {
     "early-help-demo": OrgKind.EARLY_HELP,
     "acute-demo": OrgKind.ACUTE_TRUST,
     "police-demo": OrgKind.POLICE,
+    "maternity-demo": OrgKind.MATERNITY,
     FRONT_DOOR: OrgKind.FRONT_DOOR,
     OTHER_FRONT_DOOR: OrgKind.FRONT_DOOR,
 }
@@ -91,6 +92,18 @@ def child(
         health_visiting=health_visiting,
         involved=involved,
     )
+
+
+def unborn(
+    person_id: str = "baby",
+    household: str = "h1",
+    *,
+    due: date = ON + timedelta(days=150),
+    health_visiting: str | None = "hv-demo",
+) -> Member:
+    """An unborn child of the household, expected on ``due``: no date of birth, no GP yet."""
+    return Member(person_id, HouseholdRole.CHILD, household, health_visiting=health_visiting,
+                  unborn=True, expected_on=due)  # fmt: skip
 
 
 def family(
@@ -356,6 +369,21 @@ def contact_payload(**overrides: Any) -> dict[str, Any]:
     return payload | overrides
 
 
+def pregnancy_payload(*concerns: str, father: bool = True, **overrides: Any) -> dict[str, Any]:
+    """A booking naming the mother (and the father unless ``father=False``), due in October,
+    with maternity's ``concerns``. ``people()`` lists the mother first, then the father."""
+    payload = _envelope("pregnancy_notification", "maternity-demo")
+    payload |= {
+        "stage": "booking",
+        "mother": {"nhs_number": MOTHER_NHS},
+        "expected_on": "2027-10-07",
+        "concerns": list(concerns),
+    }
+    if father:
+        payload["father"] = {"nhs_number": FATHER_NHS}
+    return payload | overrides
+
+
 PAYLOADS = {
     "parent_mental_health_crisis": crisis_payload,
     "service_withdrawal": withdrawal_payload,
@@ -367,6 +395,7 @@ PAYLOADS = {
     "child_missing_education": missing_education_payload,
     "elective_home_education": home_education_payload,
     "agency_contact": contact_payload,
+    "pregnancy_notification": pregnancy_payload,
 }
 
 

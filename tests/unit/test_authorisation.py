@@ -71,6 +71,12 @@ class TestMayPublish:
         """Every kind of service records its contacts and lateral checks with others."""
         assert may_publish(kind, EventType.AGENCY_CONTACT)
 
+    @pytest.mark.parametrize("kind", list(OrgKind))
+    def test_only_maternity_books_a_pregnancy(self, kind: OrgKind) -> None:
+        """A pregnancy booking or concern comes from maternity services or nobody."""
+        allowed = may_publish(kind, EventType.PREGNANCY_NOTIFICATION)
+        assert allowed is (kind is OrgKind.MATERNITY)
+
     def test_unknown_organisation_may_publish_nothing(self) -> None:
         """An organisation the directory does not know may publish no event at all."""
         assert not any(may_publish(None, event_type) for event_type in EventType)

@@ -156,6 +156,20 @@ class TestReadDirectory:
         write(tmp_path, "people.csv", "id,given_name", "p-1,Jo")
         assert read_directory(tmp_path).people == (PersonSpec(id="p-1", given_name="Jo"),)
 
+    def test_an_unborn_child_is_read_with_its_expected_date(self, tmp_path: Path) -> None:
+        """``unborn`` and ``expected_on`` make a person record an unborn child."""
+        write(tmp_path, "people.csv", "id,unborn,expected_on", "p-1,true,2027-10-07")
+        assert read_directory(tmp_path).people == (
+            PersonSpec(id="p-1", unborn=True, expected_on=date(2027, 10, 7)),
+        )
+
+    def test_an_unborn_child_without_an_expected_date_is_refused(self, tmp_path: Path) -> None:
+        """An unborn record needs its expected date: the file and row are named."""
+        write(tmp_path, "people.csv", "id,unborn", "p-1,yes")
+        with pytest.raises(CsvImportError) as caught:
+            read_directory(tmp_path)
+        assert (caught.value.file, caught.value.row) == ("people.csv", 2)
+
 
 class TestFaults:
     def test_invalid_cell_names_file_row_and_field_not_value(self, folder: Path) -> None:

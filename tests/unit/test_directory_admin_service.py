@@ -151,3 +151,29 @@ class TestDeletes:
             logged = await uow.directory_rows.changes_for("relationship", "mum/parent_of/kid")
         assert [c.action for c in logged] == ["created", "deleted"]
         assert logged[-1].fields == ("kind",)
+
+
+class TestUnbornChildren:
+    async def test_a_birth_clears_the_flag_and_logs_the_fields(self) -> None:
+        """An unborn child's record, at birth, becomes the child's: the same id, no longer
+        unborn, with its date of birth and NHS number; the change log names the fields."""
+        uow = FakeUnitOfWork()
+        async with uow:
+            await admin.put_person(
+                uow, PersonSpec(id="baby", unborn=True, expected_on=date(2027, 10, 7)), "t"
+            )
+            born = PersonSpec(id="baby", nhs_number="9990004218", date_of_birth=date(2027, 10, 1),
+                              expected_on=date(2027, 10, 7))  # fmt: skip
+            assert await admin.put_person(uow, born, "t") == "updated"
+            [row] = await uow.directory_rows.select_in("people", "id", ["baby"])
+            logged = await uow.directory_rows.changes_for("person", "baby")
+        assert (row["unborn"], row["date_of_birth"]) == (False, date(2027, 10, 1))
+        assert logged[-1].fields == ("nhs_number", "date_of_birth", "unborn")
+
+    async def test_a_born_persons_record_logs_nothing_of_unborn(self) -> None:
+        """Creating an ordinary person logs only the fields given, as before unborn children."""
+        uow = FakeUnitOfWork()
+        async with uow:
+            await admin.put_person(uow, PersonSpec(id="mum", given_name="Jess"), "t")
+            logged = await uow.directory_rows.changes_for("person", "mum")
+        assert logged[-1].fields == ("given_name",)

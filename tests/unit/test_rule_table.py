@@ -44,7 +44,9 @@ from unit.builders import (
     past_event,
     past_notices,
     plan_view,
+    pregnancy_payload,
     step_down_plan,
+    unborn,
     with_context,
     withdrawal_payload,
 )
@@ -164,6 +166,12 @@ def event_cases() -> list[Case]:
         Case("a midwife's lateral check about a mother whose child is on a plan",
              event(contact_payload()), with_context(parents_and_children(*kids),
                                                     plans=(OPEN_PLAN,))),
+        Case("a booking in a family with an ended child protection plan",
+             event(pregnancy_payload()),
+             with_context(expecting(unborn(), *kids), plans=(plan_view(
+                 "pupil", kind="child_protection", ended_on=RECEIVED.date()),))),
+        Case("a routine booking the directory holds no unborn child for",
+             event(pregnancy_payload()), expecting(*kids)),
     ]  # fmt: skip
 
 
@@ -200,6 +208,11 @@ def education_cases() -> list[Case]:
                            siblings={"twin": PersonHistory(appointments=appointments(
                                "was_not_brought", "was_not_brought", end=at))})),
     ]  # fmt: skip
+
+
+def expecting(*children: Member) -> Family:
+    """Mum and dad, both named by a booking (mum first), with the children given."""
+    return family(*parents_and_children(*children).members, present=("dad",))
 
 
 def common_cases() -> list[Case]:

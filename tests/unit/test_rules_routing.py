@@ -72,6 +72,7 @@ CASES: dict[EventType, tuple[dict[str, Any], str, str]] = {
         "home_education.",
     ),
     EventType.AGENCY_CONTACT: (PAYLOADS["agency_contact"](), "mum", "contact."),
+    EventType.PREGNANCY_NOTIFICATION: (PAYLOADS["pregnancy_notification"](), "mum", "pregnancy."),
 }
 
 

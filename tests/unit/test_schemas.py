@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas import generate
-from schemas.directory import PlanSpec
+from schemas.directory import PersonSpec, PlanSpec
 from schemas.events import (
     EVENT_MODELS,
     AgencyContact,
@@ -22,6 +22,7 @@ from schemas.events import (
     ParentMentalHealthCrisis,
     PersonRef,
     PoliceDomesticAbuseIncident,
+    PregnancyNotification,
     ServiceWithdrawal,
 )
 from schemas.notices import NoticeHeader
@@ -30,6 +31,7 @@ from unit.builders import (
     crisis_payload,
     ed_payload,
     move_payload,
+    pregnancy_payload,
     step_down_plan,
     withdrawal_payload,
 )
@@ -45,6 +47,7 @@ MODELS = {
     "child_missing_education": ChildMissingEducation,
     "elective_home_education": ElectiveHomeEducation,
     "agency_contact": AgencyContact,
+    "pregnancy_notification": PregnancyNotification,
 }
 
 
@@ -185,6 +188,47 @@ class TestRejectedFields:
     def test_unknown_intent(self) -> None:
         """An ED attendance's intent outside accidental, deliberate, unknown is rejected."""
         rejects(ed_payload(intent="careless"))
+
+
+class TestPregnancy:
+    def test_a_booking_names_the_mother_then_the_father(self) -> None:
+        """``people()`` lists the mother first: the family is found from her."""
+        parsed = EventAdapter.validate_python(pregnancy_payload())
+        assert isinstance(parsed, PregnancyNotification)
+        assert [p.nhs_number for p in parsed.people()] == ["9990000018", "9990000085"]
+
+    def test_the_father_may_be_unknown(self) -> None:
+        """A booking without a father or partner names the mother alone."""
+        parsed = EventAdapter.validate_python(pregnancy_payload(father=False))
+        assert len(parsed.people()) == 1
+
+    @pytest.mark.parametrize("babies", [0, 7])
+    def test_babies_are_counted_sensibly(self, babies: int) -> None:
+        """At least one baby, and not an implausible number."""
+        with pytest.raises(ValidationError):
+            EventAdapter.validate_python(pregnancy_payload(babies=babies))
+
+    def test_an_unknown_concern_is_refused(self) -> None:
+        """Concerns come from the published list only."""
+        with pytest.raises(ValidationError):
+            EventAdapter.validate_python(pregnancy_payload("bad_vibes"))
+
+
+class TestUnbornPerson:
+    @pytest.mark.parametrize(
+        "fields", [{}, {"expected_on": "2027-10-07", "date_of_birth": "2027-10-01"}]
+    )
+    def test_an_unborn_child_has_an_expected_date_and_no_birthday(
+        self, fields: dict[str, str]
+    ) -> None:
+        """Unborn without an expected date, or with a date of birth, is refused."""
+        with pytest.raises(ValidationError):
+            PersonSpec.model_validate({"id": "p-1", "unborn": True, **fields})
+
+    def test_a_born_child_may_keep_its_expected_date(self) -> None:
+        """At birth the record keeps the date it was expected (prematurity is a fact)."""
+        born = PersonSpec(id="p-1", date_of_birth="2027-09-20", expected_on="2027-10-07")
+        assert not born.unborn
 
 
 class TestEdAttendanceSecondEdition:
