@@ -22,6 +22,7 @@ audited directory change made by the front door whose token asked for it.
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import select, update
@@ -29,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import audit, db
 from broker.errors import BrokerError
-from broker.ports import DataKeyStore
+from broker.ports import DataKeyStore, QueuedForMatching
 from broker.rules.admission import Arrival
 from producers import crypto
 from schemas.events import Event, PersonRef
@@ -42,6 +43,10 @@ from schemas.transport import EventHeader, SealedEvent
 WAITING, ACCEPTED, PUBLISHING = "waiting", "accepted", "publishing"
 TO_DO = (WAITING, ACCEPTED, PUBLISHING, "routing")
 REPUBLISHED = (PUBLISHING, "routing")
+
+
+# An entry as the database holds it, or as a group of events routed reads it (the router's).
+QueueEntry = TypeVar("QueueEntry", db.MatchingQueueEntry, QueuedForMatching)
 
 
 class NotInQueue(BrokerError):
@@ -189,8 +194,8 @@ async def republication(session: AsyncSession, header: EventHeader) -> db.Matchi
 
 
 def republished(
-    entry: db.MatchingQueueEntry | None, header: EventHeader
-) -> db.MatchingQueueEntry | None:
+    entry: "QueueEntry | None", header: EventHeader
+) -> "QueueEntry | None":
     """The event's queue entry (if it has one) when this is the broker's own publication of
     a matched event: the entry is being routed and the header carries the time of its match.
     The times the router trusts then come from the broker's database, not from the header."""
@@ -207,9 +212,7 @@ async def routed(
     left_queue(entry, data_keys, resolved=resolved)
 
 
-def left_queue(
-    entry: db.MatchingQueueEntry | None, data_keys: DataKeyStore, *, resolved: bool
-) -> None:
+def left_queue(entry: "QueueEntry | None", data_keys: DataKeyStore, *, resolved: bool) -> None:
     """The router has routed the event of this entry (if it has one): a matched event leaves
     the queue keeping nothing readable (the event is in the family's chronology now), or
     waits again for a person still unknown."""

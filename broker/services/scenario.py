@@ -47,6 +47,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -66,6 +67,7 @@ from broker.rules.deadlines import LONDON
 from broker.rules.thresholds import Thresholds
 from broker.services import follow_ups, next_steps, proposals, receipts, reminders
 from broker.services.directory_admin import load_directory
+from broker.services.outbox import Outbox
 from broker.services.routing import RoutingDeps, outbox, route_event
 from producers import crypto
 from producers.envelopes import open_notice, seal_event, sign_event
@@ -396,10 +398,11 @@ async def run_scenario(scenario: Scenario, limits: Thresholds = Thresholds()) ->
             results: list[StepResult] = []
             for index, step in enumerate(scenario.steps):
                 at = scenario.start + timedelta(days=step.after_days)
-                deps = RoutingDeps(sessions, keys, publisher, Topics.with_prefix("scenario."),
-                                   limits, clock=_fixed(at),
+                deps = RoutingDeps(partial(SqlUnitOfWork, sessions, projection), keys, publisher,
+                                   Topics.with_prefix("scenario."), limits, clock=_fixed(at),
                                    data_keys=FileDataKeys(Path(work) / "households"),
-                                   directory=projection)  # fmt: skip
+                                   outbox=Outbox(sessions, publisher, "scenario.notices",
+                                                 keys.pseudonym_secret))  # fmt: skip
                 results.append(
                     await _run_step(
                         scenario, index, step, at, deps, publisher, recipients, producers,
@@ -455,7 +458,7 @@ async def _run_step(
 
 async def _rules(deps: RoutingDeps, notice_ids: list[str]) -> dict[str, str]:
     """The rule of each notice, from the broker's own records: the header does not name it."""
-    async with SqlUnitOfWork(deps.sessions) as uow:
+    async with SqlUnitOfWork(deps.outbox.sessions) as uow:
         records = await uow.notice_records.of(notice_ids)
     return {notice_id: record.rule_id for notice_id, record in records.items()}
 
@@ -467,12 +470,12 @@ def _event_id(scenario: Scenario, index: int) -> str:
 async def _confirm(event_id: str, deps: RoutingDeps) -> None:
     """The family's front door confirms the step's proposal, as through its API, and the
     router's timer applies it."""
-    async with deps.sessions() as session:
+    async with deps.outbox.sessions() as session:
         proposal = await session.get(db.DirectoryProposal, event_id)
     if proposal is None:
         raise ValueError("the step named proposed nothing for a front door to confirm")
     front_door = proposal.front_door
-    async with deps.sessions.begin() as session:
+    async with deps.outbox.sessions.begin() as session:
         await proposals.accept_confirmation(session, front_door, event_id, front_door,
                                             deps.clock())  # fmt: skip
     notices, reports = await proposals.confirm(deps, event_id)
@@ -490,14 +493,14 @@ async def _records(records: Records, earlier: Sequence[StepResult], deps: Routin
         t for t in earlier[records.step].notices if t.header.recipient_id == records.recipient
     ]
     header, now, more = told.header, deps.clock(), _follow_up_deps(deps)
-    async with deps.sessions.begin() as session:
+    async with deps.outbox.sessions.begin() as session:
         await next_steps.record_step(session, header.recipient_org, str(header.notice_id),
                                      records.next_step, records.outcome, now, more)  # fmt: skip
-    async with deps.sessions() as session:
+    async with deps.outbox.sessions() as session:
         pending = await next_steps.due_for_telling(session)
     sent = []
     for notice_id, step in pending:
-        async with deps.sessions.begin() as session:
+        async with deps.outbox.sessions.begin() as session:
             sent.append(await next_steps.tell_referrer(session, notice_id, step, more, now))
     await outbox(deps).publish([s for s in sent if s], now)
 
@@ -508,7 +511,7 @@ async def _acknowledge(
     """Each recipient acknowledges its notice, as through the inbox API."""
     for ack in which:
         [told] = [t for t in earlier[ack.step].notices if t.header.recipient_id == ack.recipient]
-        async with deps.sessions.begin() as session:
+        async with deps.outbox.sessions.begin() as session:
             await receipts.record(SqlUnitOfWork.joined(session), ack.recipient,
                                   told.header.notice_id, Receipt.ACKNOWLEDGED, deps.clock(),
                                   deps.data_keys)  # fmt: skip
@@ -518,21 +521,21 @@ async def _timer(deps: RoutingDeps) -> None:
     """One round of the router's timer at the step's time, as ``consumers/follow_up_timer.py``
     runs it: review reminders, escalations, overdue next steps."""
     now, more = deps.clock(), _follow_up_deps(deps)
-    async with deps.sessions() as session:
+    async with deps.outbox.sessions() as session:
         reviews = await reminders.due(session, now)
         due = await follow_ups.due_for_escalation(SqlUnitOfWork.joined(session), now,
                                                   more.school_lead)  # fmt: skip
         overdue = await next_steps.due_overdue(session, now)
     sent = []
     for notice_id in reviews:
-        async with deps.sessions.begin() as session:
+        async with deps.outbox.sessions.begin() as session:
             sent.append(await reminders.send(session, notice_id, more, now))
     for notice_id in due:
-        async with deps.sessions.begin() as session:
+        async with deps.outbox.sessions.begin() as session:
             sent.append(await follow_ups.escalate(SqlUnitOfWork.joined(session), notice_id,
                                                   more, now))  # fmt: skip
     for notice_id, step in overdue:
-        async with deps.sessions.begin() as session:
+        async with deps.outbox.sessions.begin() as session:
             sent.append(await next_steps.escalate_overdue(session, notice_id, step, more, now))
     await outbox(deps).publish([s for s in sent if s], now)
 
