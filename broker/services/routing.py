@@ -76,7 +76,7 @@ class RoutingDeps:
     clock: Callable[[], datetime] = field(default=utc_now)
     deadline_periods: Mapping[NoticeType, timedelta] = field(default_factory=lambda: OTHER_PERIODS)
     data_keys: DataKeyStore = field(kw_only=True)
-    outbox: Outbox = field(kw_only=True)
+    outbox: Outbox | None = field(default=None, kw_only=True)  # None: nothing is published
 
 
 @dataclass(frozen=True)
@@ -354,6 +354,8 @@ def _withheld(state: GroupState, event: Event, withheld: Sequence[Decision], now
 def outbox(deps: RoutingDeps) -> Outbox:
     """The outbox over routing's database, sending with the deps' own publisher, topic and
     key (which a caller may have replaced since the outbox was built)."""
+    if deps.outbox is None:
+        raise RuntimeError("routing was given no outbox to publish through")
     return replace(deps.outbox, publisher=deps.publisher, topic=deps.topics.notices,
                    pseudonym_secret=deps.keys.pseudonym_secret)  # fmt: skip
 
