@@ -1,0 +1,75 @@
+"""What routing writes beside its notices: the directory's change log (each change audited)
+and the proposals held for a front door; each only if its unit of work commits."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from broker.errors import AlreadyRecorded
+from broker.ports import AuditRecord, DirectoryChangeMade, HeldProposal
+from tests.contracts.conftest import UnitsOfWork
+
+AT = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+EVENT = "00000000-0000-4000-8000-000000000001"
+
+
+def held(status: str = "pending") -> HeldProposal:
+    named = frozenset({"gp-hillview", "school-brookside"})
+    return HeldProposal(EVENT, "move", "school-oakfield", "la-front-door", "E06000001", named,
+                        "sealed", status, AT)  # fmt: skip
+
+
+class TestDirectoryChangeLog:
+    async def test_a_change_is_audited_with_who_made_it(self, unit_of_work: UnitsOfWork) -> None:
+        """The audit log names the entity, the action and its fields, and the actor."""
+        change = DirectoryChangeMade("mh-demo", "plan", "p-1", "created", ("kind", "started_on"))
+        async with unit_of_work() as uow:
+            await uow.directory_changes.record(change, AT)
+        async with unit_of_work() as uow:
+            assert await uow.audit.entries_for("plan:p-1") == [
+                AuditRecord("directory_changed", "mh-demo", "plan:p-1",
+                            {"action": "created", "fields": "kind,started_on"})]  # fmt: skip
+
+    async def test_a_failed_unit_of_work_logs_no_change(self, unit_of_work: UnitsOfWork) -> None:
+        """An exception inside the unit of work rolls the change and its entry back."""
+        change = DirectoryChangeMade("mh-demo", "household", "h-1", "updated", ("area",))
+        with pytest.raises(LookupError):  # noqa: PT012 - the failure must be inside the unit
+            async with unit_of_work() as uow:
+                await uow.directory_changes.record(change, AT)
+                raise LookupError("the service failed after logging")
+        async with unit_of_work() as uow:
+            assert await uow.audit.entries_for("household:h-1") == []
+
+
+class TestProposalStore:
+    async def test_a_held_proposal_is_read_back_and_decided(
+        self, unit_of_work: UnitsOfWork
+    ) -> None:
+        """As held, then with the front door's answer, who gave it and when."""
+        async with unit_of_work() as uow:
+            await uow.proposals.hold(held())
+        async with unit_of_work() as uow:
+            assert await uow.proposals.get_for_update(EVENT) == held()
+            await uow.proposals.mark_decided(EVENT, "confirming", "la-front-door:duty", AT)
+        async with unit_of_work() as uow:
+            found = await uow.proposals.get_for_update(EVENT)
+            assert found is not None
+            assert (found.status, found.decided_by, found.decided_at) == (
+                "confirming", "la-front-door:duty", AT)  # fmt: skip
+
+    async def test_a_failed_unit_of_work_holds_nothing(self, unit_of_work: UnitsOfWork) -> None:
+        """An exception inside the unit of work rolls the proposal back."""
+        with pytest.raises(LookupError):  # noqa: PT012 - the failure must be inside the unit
+            async with unit_of_work() as uow:
+                await uow.proposals.hold(held())
+                raise LookupError("the service failed after holding")
+        async with unit_of_work() as uow:
+            assert await uow.proposals.get_for_update(EVENT) is None
+
+    async def test_an_event_proposes_once(self, unit_of_work: UnitsOfWork) -> None:
+        """A second proposal of the same event is refused as already recorded."""
+        async with unit_of_work() as uow:
+            await uow.proposals.hold(held())
+        with pytest.raises(AlreadyRecorded):
+            async with unit_of_work() as uow:
+                await uow.proposals.hold(held())
