@@ -873,3 +873,10 @@ class ProposalStore(Protocol):
     async def mark_decided(self, event_id: str, status: str, actor: str, at: datetime) -> None:
         """The front door's answer (or the timer's applying it) recorded on the proposal."""
         ...
+
+    async def with_status(
+        self, status: str, *, front_door: str | None = None, limit: int | None = None
+    ) -> list[HeldProposal]:
+        """The proposals in this status (for this front door), oldest first: by when they
+        were decided once decided, else by when they were proposed."""
+        ...

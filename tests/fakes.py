@@ -889,6 +889,14 @@ class FakeProposalStore(SnapshotStore):
         if isinstance(found, HeldProposal):
             self.rows[event_id] = replace(found, status=status, decided_at=at, decided_by=actor)
 
+    async def with_status(
+        self, status: str, *, front_door: str | None = None, limit: int | None = None
+    ) -> list[HeldProposal]:
+        found = [p for p in self.rows.values() if isinstance(p, HeldProposal)
+                 and p.status == status and front_door in (None, p.front_door)]  # fmt: skip
+        found.sort(key=lambda p: (p.decided_at or p.proposed_at, p.proposed_at))
+        return found[:limit]
+
 
 class FakeUnitOfWork:
     """Keeps what a unit of work wrote only if it exits cleanly, like a transaction."""

@@ -17,14 +17,10 @@ ProposalError (BrokerError)
 └── ProposalOfAnother     pending, but for another front door to answer
 """
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from broker.adapters import audit, chronology, db
+from broker.adapters import chronology
 from broker.adapters.directory import FamilyContext
 from broker.errors import BrokerError
 from broker.ports import AuditRecord, DirectoryChangeMade, HeldProposal, Message, UnitOfWork
@@ -106,33 +102,23 @@ async def apply(uow: UnitOfWork, event: Event, family: Family, actor: str) -> No
             await changes.record(change, datetime.now(UTC))
 
 
-async def waiting(session: AsyncSession, front_door: str) -> Sequence[db.DirectoryProposal]:
-    query = (
-        select(db.DirectoryProposal)
-        .where(db.DirectoryProposal.front_door == front_door,
-               db.DirectoryProposal.status == PENDING)
-        .order_by(db.DirectoryProposal.proposed_at)
-    )  # fmt: skip
-    return (await session.scalars(query)).all()
+async def waiting(uow: UnitOfWork, front_door: str) -> list[HeldProposal]:
+    """The proposals waiting for this front door's answer, oldest first."""
+    return await uow.proposals.with_status(PENDING, front_door=front_door)
 
 
 async def accept_confirmation(
-    session: AsyncSession, front_door: str, event_id: str, actor: str, now: datetime
+    uow: UnitOfWork, front_door: str, event_id: str, actor: str, now: datetime
 ) -> None:
     """The front door's confirmation, recorded for the router's timer (``confirm``): the
     front door's API holds no key to open the event or sign the notices it releases."""
-    row = await _pending(session, front_door, event_id)
-    row.status, row.decided_at, row.decided_by = CONFIRMING, now, actor
+    await _pending(uow, front_door, event_id)
+    await uow.proposals.mark_decided(event_id, CONFIRMING, actor, now)
 
 
-async def confirming(session: AsyncSession) -> list[str]:
+async def confirming(uow: UnitOfWork) -> list[str]:
     """Confirmed proposals the router's timer has yet to apply, oldest first."""
-    return list(await session.scalars(
-        select(db.DirectoryProposal.event_id)
-        .where(db.DirectoryProposal.status == CONFIRMING)
-        .order_by(db.DirectoryProposal.decided_at)
-        .limit(100)
-    ))  # fmt: skip
+    return [p.event_id for p in await uow.proposals.with_status(CONFIRMING, limit=100)]
 
 
 async def confirm(deps: "RoutingDeps", event_id: str) -> tuple[list[NoticeHeader], list[Message]]:
@@ -155,15 +141,17 @@ async def confirm(deps: "RoutingDeps", event_id: str) -> tuple[list[NoticeHeader
     return [notice for notice, _ in sent], list(reports)
 
 
-async def reject(session: AsyncSession, front_door: str, event_id: str, actor: str,
-                 now: datetime) -> None:  # fmt: skip
+async def reject(
+    uow: UnitOfWork, front_door: str, event_id: str, actor: str, now: datetime
+) -> None:
     """Nothing changes and nobody the proposal named is told."""
-    row = await _pending(session, front_door, event_id)
-    await _decided(session, row, "rejected", actor, now, 0)
+    row = await _pending(uow, front_door, event_id)
+    await uow.proposals.mark_decided(event_id, "rejected", actor, now)
+    await uow.audit.append(_decision_record(row, "rejected", actor, 0), now)
 
 
-async def _pending(session: AsyncSession, front_door: str, event_id: str) -> db.DirectoryProposal:
-    row = await session.get(db.DirectoryProposal, event_id, with_for_update=True)
+async def _pending(uow: UnitOfWork, front_door: str, event_id: str) -> HeldProposal:
+    row = await uow.proposals.get_for_update(event_id)
     if row is None or row.status != PENDING:
         raise NoSuchProposal("no proposal with this id is waiting for an answer")
     if row.front_door != front_door:
@@ -213,17 +201,6 @@ async def _seal(
     await uow.routed_events.write(written)
     await uow.routed_events.append_audit(written)
     return sent, list(reports)
-
-
-async def _decided(
-    session: AsyncSession, row: db.DirectoryProposal, status: str, actor: str, now: datetime,
-    notices: int,
-) -> None:  # fmt: skip
-    row.status, row.decided_at, row.decided_by = status, now, actor
-    details = {"kind": row.kind, "outcome": status, "source_org": row.source_org,
-               "to_area": row.to_area, "notices": notices}  # fmt: skip
-    await audit.append(session, "directory_proposal", actor, f"event:{row.event_id}", details,
-                       now)  # fmt: skip
 
 
 def _decision_record(row: HeldProposal, status: str, actor: str, notices: int) -> AuditRecord:

@@ -458,7 +458,7 @@ async def _run_step(
 
 async def _rules(deps: RoutingDeps, notice_ids: list[str]) -> dict[str, str]:
     """The rule of each notice, from the broker's own records: the header does not name it."""
-    async with SqlUnitOfWork(deps.outbox.sessions) as uow:
+    async with SqlUnitOfWork(outbox(deps).sessions) as uow:
         records = await uow.notice_records.of(notice_ids)
     return {notice_id: record.rule_id for notice_id, record in records.items()}
 
@@ -470,13 +470,13 @@ def _event_id(scenario: Scenario, index: int) -> str:
 async def _confirm(event_id: str, deps: RoutingDeps) -> None:
     """The family's front door confirms the step's proposal, as through its API, and the
     router's timer applies it."""
-    async with deps.outbox.sessions() as session:
-        proposal = await session.get(db.DirectoryProposal, event_id)
+    async with deps.units() as uow:
+        proposal = await uow.proposals.get_for_update(event_id)
     if proposal is None:
         raise ValueError("the step named proposed nothing for a front door to confirm")
     front_door = proposal.front_door
-    async with deps.outbox.sessions.begin() as session:
-        await proposals.accept_confirmation(session, front_door, event_id, front_door,
+    async with deps.units() as uow:
+        await proposals.accept_confirmation(uow, front_door, event_id, front_door,
                                             deps.clock())  # fmt: skip
     notices, reports = await proposals.confirm(deps, event_id)
     await outbox(deps).publish([str(n.notice_id) for n in notices], deps.clock(), also=reports)
@@ -493,14 +493,14 @@ async def _records(records: Records, earlier: Sequence[StepResult], deps: Routin
         t for t in earlier[records.step].notices if t.header.recipient_id == records.recipient
     ]
     header, now, more = told.header, deps.clock(), _follow_up_deps(deps)
-    async with deps.outbox.sessions.begin() as session:
+    async with outbox(deps).sessions.begin() as session:
         await next_steps.record_step(session, header.recipient_org, str(header.notice_id),
                                      records.next_step, records.outcome, now, more)  # fmt: skip
-    async with deps.outbox.sessions() as session:
+    async with outbox(deps).sessions() as session:
         pending = await next_steps.due_for_telling(session)
     sent = []
     for notice_id, step in pending:
-        async with deps.outbox.sessions.begin() as session:
+        async with outbox(deps).sessions.begin() as session:
             sent.append(await next_steps.tell_referrer(session, notice_id, step, more, now))
     await outbox(deps).publish([s for s in sent if s], now)
 
@@ -511,7 +511,7 @@ async def _acknowledge(
     """Each recipient acknowledges its notice, as through the inbox API."""
     for ack in which:
         [told] = [t for t in earlier[ack.step].notices if t.header.recipient_id == ack.recipient]
-        async with deps.outbox.sessions.begin() as session:
+        async with outbox(deps).sessions.begin() as session:
             await receipts.record(SqlUnitOfWork.joined(session), ack.recipient,
                                   told.header.notice_id, Receipt.ACKNOWLEDGED, deps.clock(),
                                   deps.data_keys)  # fmt: skip
@@ -521,21 +521,21 @@ async def _timer(deps: RoutingDeps) -> None:
     """One round of the router's timer at the step's time, as ``consumers/follow_up_timer.py``
     runs it: review reminders, escalations, overdue next steps."""
     now, more = deps.clock(), _follow_up_deps(deps)
-    async with deps.outbox.sessions() as session:
+    async with outbox(deps).sessions() as session:
         reviews = await reminders.due(session, now)
         due = await follow_ups.due_for_escalation(SqlUnitOfWork.joined(session), now,
                                                   more.school_lead)  # fmt: skip
         overdue = await next_steps.due_overdue(session, now)
     sent = []
     for notice_id in reviews:
-        async with deps.outbox.sessions.begin() as session:
+        async with outbox(deps).sessions.begin() as session:
             sent.append(await reminders.send(session, notice_id, more, now))
     for notice_id in due:
-        async with deps.outbox.sessions.begin() as session:
+        async with outbox(deps).sessions.begin() as session:
             sent.append(await follow_ups.escalate(SqlUnitOfWork.joined(session), notice_id,
                                                   more, now))  # fmt: skip
     for notice_id, step in overdue:
-        async with deps.outbox.sessions.begin() as session:
+        async with outbox(deps).sessions.begin() as session:
             sent.append(await next_steps.escalate_overdue(session, notice_id, step, more, now))
     await outbox(deps).publish([s for s in sent if s], now)
 

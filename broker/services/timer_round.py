@@ -121,7 +121,7 @@ class TimerRound:
 
         async with self.unit_of_work() as uow:
             session = _session(uow)
-            confirmed = await proposals.confirming(session)
+            confirmed = await proposals.confirming(uow)
             rejected = await follow_ups.due_for_reroute(uow)
             reviews = await reminders.due(session, now)
             decided = [f"{n}|{s}" for n, s in await next_steps.due_for_telling(session)]

@@ -1,7 +1,8 @@
 """What routing writes beside its notices: the directory's change log (each change audited)
 and the proposals held for a front door; each only if its unit of work commits."""
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,6 +12,8 @@ from tests.contracts.conftest import UnitsOfWork
 
 AT = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 EVENT = "00000000-0000-4000-8000-000000000001"
+OTHER = "00000000-0000-4000-8000-000000000002"
+THIRD = "00000000-0000-4000-8000-000000000003"
 
 
 def held(status: str = "pending") -> HeldProposal:
@@ -73,3 +76,24 @@ class TestProposalStore:
         with pytest.raises(AlreadyRecorded):
             async with unit_of_work() as uow:
                 await uow.proposals.hold(held())
+
+    async def test_proposals_are_listed_by_status_and_front_door(
+        self, unit_of_work: UnitsOfWork
+    ) -> None:
+        """A front door's pending proposals, oldest first; those decided listed apart, by
+        when they were decided."""
+        later = replace(held(), event_id=OTHER, proposed_at=AT + timedelta(hours=1))
+        elsewhere = replace(held(), event_id=THIRD, front_door="other-front-door")
+        async with unit_of_work() as uow:
+            for proposal in (later, held(), elsewhere):
+                await uow.proposals.hold(proposal)
+        async with unit_of_work() as uow:
+            pending = await uow.proposals.with_status("pending", front_door="la-front-door")
+            assert [p.event_id for p in pending] == [EVENT, OTHER]
+            await uow.proposals.mark_decided(OTHER, "confirming", "la-front-door", AT)
+            await uow.proposals.mark_decided(THIRD, "confirming", "other-front-door",
+                                             AT - timedelta(hours=1))  # fmt: skip
+        async with unit_of_work() as uow:
+            confirming = await uow.proposals.with_status("confirming", limit=1)
+            assert [p.event_id for p in confirming] == [THIRD]
+            assert [p.event_id for p in await uow.proposals.with_status("pending")] == [EVENT]
