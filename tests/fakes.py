@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal, Self
 
@@ -18,6 +18,7 @@ from broker.adapters.directory import (
     Organisations,
     OrgRecord,
     SigningKeyRecord,
+    contact_line,
 )
 from broker.adapters.directory_rows import shape_of
 from broker.errors import (
@@ -658,6 +659,7 @@ def organisations_of(
     orgs: Iterable[OrgRecord],
     contacts: Iterable[tuple[str, ContactRecord]] = (),
     signing_keys: Iterable[tuple[str, str, SigningKeyRecord]] = (),
+    terms: dict[str, tuple[tuple[date, date], ...]] | None = None,
 ) -> Organisations:
     """The directory's organisations from plain records: contacts as (role, contact), signing
     keys as (org id, key id, key)."""
@@ -666,7 +668,7 @@ def organisations_of(
         orgs={o.id: o for o in orgs},
         contacts={(c.org_id, role): c for role, c in contacts},
         contacts_by_id={c.contact_id: c for _, c in contacts},
-        terms={},
+        terms=terms or {},
         signing_keys={(org, key_id): key for org, key_id, key in signing_keys},
         working_hours={},
     )
@@ -713,6 +715,9 @@ class FakeDirectory:
             subjects=(), members=(), area=source.area if source else None,
             front_doors={o.area: o.id for o in orgs if o.kind == OrgKind.FRONT_DOOR},
             org_kinds={o.id: OrgKind(o.kind) for o in orgs},
+            org_lines={o.id: contact_line(o) for o in orgs},
+            working_hours=self.known.working_hours,
+            icbs={o.area: o.id for o in orgs if o.kind == OrgKind.ICB},
         )  # fmt: skip
         labels = unmatched_ids(len(named))
         views = {labels[i]: PersonView(given_name=p.given_name, family_name=p.family_name,
