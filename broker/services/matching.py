@@ -193,9 +193,7 @@ async def republication(session: AsyncSession, header: EventHeader) -> db.Matchi
     return republished(await session.get(db.MatchingQueueEntry, str(header.event_id)), header)
 
 
-def republished(
-    entry: "QueueEntry | None", header: EventHeader
-) -> "QueueEntry | None":
+def republished(entry: "QueueEntry | None", header: EventHeader) -> "QueueEntry | None":
     """The event's queue entry (if it has one) when this is the broker's own publication of
     a matched event: the entry is being routed and the header carries the time of its match.
     The times the router trusts then come from the broker's database, not from the header."""
