@@ -5,13 +5,12 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from structlog.testing import capture_logs
 
 from broker.adapters.directory import ContactRecord, FamilyContext, OrgRecord, SigningKeyRecord
 from broker.adapters.kafka import Topics
 from broker.keys import KeyStore
 from broker.rules.family import ContactRole
-from broker.services.routing import Decided, Delivery, Routed, RoutingDeps, record_events
+from broker.services.routing import Delivery, Routed, RoutingDeps, record_events
 from producers import crypto, recipient_keys
 from producers.envelopes import seal_event, sign_event
 from schemas.events import Event
@@ -112,8 +111,11 @@ class TestRoutingOnFakes:
         first, second = event(crisis_payload()), event(crisis_payload())
         deliveries = [delivered(first, keys, 0), delivered(second, keys, 1)]
         uow.routed_events.elsewhere = {str(first.event_id): "t.events/0/0"}
-        with capture_logs() as logs:
-            outcomes = await record_events(deliveries, deps_of(uow, keys))
-        assert "batch_routed_one_by_one" in {entry["event"] for entry in logs}
+        outcomes = await record_events(deliveries, deps_of(uow, keys))
         assert [isinstance(o, Routed) and bool(o.notices) for o in outcomes] == [False, True]
-        assert not isinstance(outcomes[0], Decided)
+        assert uow.routed_events.routed == {
+            str(first.event_id): "t.events/0/0", str(second.event_id): "t.events/0/1"}  # fmt: skip
+        # Only the second event's notices are audited: nothing of the undone group stayed.
+        produced = {r.details["event_id"] for r, _ in uow.audit.committed
+                    if r.action == "notice_produced"}  # fmt: skip
+        assert produced == {str(second.event_id)}
