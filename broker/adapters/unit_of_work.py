@@ -16,23 +16,23 @@ from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction, async_
 from broker.adapters import audit
 from broker.adapters.chronology_store import SqlChronologies
 from broker.adapters.data_quality import SqlDataQualityLog
+from broker.adapters.directory import SqlDirectory
+from broker.adapters.directory_change_log import SqlDirectoryChangeLog
 from broker.adapters.directory_rows import SqlDirectoryRows
+from broker.adapters.group_state import SqlRoutedEvents
 from broker.adapters.inbox_store import SqlInboxStore
 from broker.adapters.key_change_store import SqlKeyChanges
 from broker.adapters.matched_events import SqlMatchedEvents
 from broker.adapters.notice_store import SqlNoticeRecords, SqlRecipientDirectory
+from broker.adapters.proposal_store import SqlProposalStore
 from broker.adapters.retention_store import SqlRetentionStore
 from broker.adapters.steps_store import SqlFullViews, SqlStepsOwed
 from broker.adapters.webhook_queue import SqlWebhookQueue
 from broker.errors import AlreadyRecorded
 from broker.ports import AuditHead, AuditRecord
 
-if TYPE_CHECKING:  # routing's stores
-    from broker.adapters.directory import SqlDirectory
-    from broker.adapters.directory_change_log import SqlDirectoryChangeLog
+if TYPE_CHECKING:
     from broker.adapters.directory_projection import DirectoryProjection
-    from broker.adapters.group_state import SqlRoutedEvents
-    from broker.adapters.proposal_store import SqlProposalStore
 
 
 class SqlAuditLog:
@@ -155,29 +155,21 @@ class SqlUnitOfWork:
 
     # Routing: the stores of routing, sealing and proposals
     @property
-    def directory(self) -> "SqlDirectory":
-        from broker.adapters.directory import SqlDirectory  # it imports this module's kin
-
+    def directory(self) -> SqlDirectory:
         if self._directory is None:
             self._directory = SqlDirectory(self.session, self._projection)
         return self._directory
 
     @property
-    def routed_events(self) -> "SqlRoutedEvents":
-        from broker.adapters.group_state import SqlRoutedEvents  # imports the services' state
-
+    def routed_events(self) -> SqlRoutedEvents:
         return SqlRoutedEvents(self.session)
 
     @property
-    def directory_changes(self) -> "SqlDirectoryChangeLog":
-        from broker.adapters.directory_change_log import SqlDirectoryChangeLog
-
+    def directory_changes(self) -> SqlDirectoryChangeLog:
         return SqlDirectoryChangeLog(self.session)
 
     @property
-    def proposals(self) -> "SqlProposalStore":
-        from broker.adapters.proposal_store import SqlProposalStore
-
+    def proposals(self) -> SqlProposalStore:
         return SqlProposalStore(self.session)
 
     async def __aenter__(self) -> Self:
