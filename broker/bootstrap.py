@@ -11,16 +11,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from broker.adapters import db
 from broker.adapters.data_keys import FileDataKeys
+from broker.adapters.directory_projection import DirectoryProjection
 from broker.adapters.kafka import KafkaPublisher, Topics, ensure_topics
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.config import Settings
 from broker.keys import ALL_PURPOSES, KeyStore, Purpose, audit_key
 from broker.logging import configure_logging
+from broker.ports import Publisher
 from broker.services.follow_ups import FollowUpDeps
 from broker.services.inbox_delivery import DeliveryDeps
 from broker.services.match_publication import MatchPublication
@@ -120,10 +124,28 @@ async def open_kafka(settings: Settings) -> AsyncIterator[Kafka]:
         await publisher.stop()
 
 
+def routing_deps(
+    sessions: async_sessionmaker[AsyncSession],
+    keys: KeyStore,
+    publisher: Publisher,
+    topics: Topics,
+    *args: Any,
+    projection: DirectoryProjection | None = None,
+    **kwargs: Any,
+) -> RoutingDeps:
+    """Routing's dependencies over a database: a unit of work per group of events (over the
+    router's projection of the directory, if given), and the outbox its notices leave by.
+    The other arguments are RoutingDeps' own."""
+    units = partial(SqlUnitOfWork, sessions, projection)
+    outbox = Outbox(partial(SqlUnitOfWork, sessions), publisher, topics.notices,
+                    keys.pseudonym_secret)  # fmt: skip
+    return RoutingDeps(units, keys, publisher, topics, *args, outbox=outbox, **kwargs)
+
+
 def build_services(base: Foundation, kafka: Kafka) -> Services:
     """The services' dependencies, read from the settings once."""
     policy, sessions, keys = base.settings.routing, base.sessions, base.keys
-    routing = RoutingDeps(
+    routing = routing_deps(
         sessions, keys, kafka.publisher, kafka.topics, policy.thresholds(),
         deadline_periods=policy.deadline_periods(), data_keys=base.data_keys,
     )  # fmt: skip

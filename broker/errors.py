@@ -17,6 +17,8 @@ BrokerError
 │   └── DataKeyUnusable        the household's data key cannot be made, read or used
 ├── DataKeyShredded        the household's data key was shredded: what it sealed is gone
 ├── DirectoryError         a directory change is refused (see services/directory_changes.py)
+├── AlreadyRecorded        another transaction recorded the same thing first (a unit of work's
+│                          commit found its row there: two routers on one event)
 ├── CsvImportError         a directory CSV file cannot be read (file, row and field named)
 └── PublishFailed          Kafka did not acknowledge a record
 
@@ -83,3 +85,8 @@ class CsvImportError(BrokerError):
         )
         super().__init__(f"{where}: {problem}")
         self.file, self.row, self.field = file, row, field
+
+
+class AlreadyRecorded(BrokerError):
+    """A unit of work could not write a row another transaction wrote first (the database's
+    uniqueness refused it); nothing of the unit of work stays."""

@@ -7,8 +7,9 @@ tests/fakes.py, and one contract test per port runs against both implementations
 """
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, Self
 
@@ -17,6 +18,14 @@ from broker.rules.family import Addressee
 if TYPE_CHECKING:  # follow-ups: the directory's records and the data-quality report's issues
     from broker.adapters.data_quality import Issue
     from broker.adapters.directory import ContactRecord, OrgRecord
+if TYPE_CHECKING:  # routing: the family as the directory gives it, a group of events' state
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from broker.adapters.directory import FamilyContext, Organisations
+    from broker.rules.deadlines import SchoolCalendar
+    from broker.rules.family import Family
+    from broker.services.routing_group import GroupState, PatternRow
+    from schemas.events import EventType, FamilyMovingArea, PersonRef, ServiceWithdrawal
 
 # One record to publish to Kafka, already sealed: defined with the agency package, which
 # publishes them too.
@@ -389,6 +398,15 @@ class UnitOfWork(Protocol):
     # The outbox, for services/outbox.py
     @property
     def outbox(self) -> "NoticeOutbox": ...
+    # Routing: the stores of routing, sealing and proposals
+    @property
+    def directory(self) -> "FamilyDirectory": ...
+
+    @property
+    def routed_events(self) -> "RoutedEvents": ...
+
+    @property
+    def proposals(self) -> "ProposalStore": ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -895,3 +913,144 @@ class PlanReminders(Protocol):
         ...
 
     async def get(self, notice_id: str) -> PlanReminder | None: ...
+
+
+# Routing (services/routing.py, sealing.py, proposals.py): the directory as routing reads
+# and writes it, a group of events' state read up front and written at its end, and the
+# proposals held for a front door (directory changes: services/directory_changes.py).
+
+
+class FamilyDirectory(Protocol):
+    """The directory as routing reads it (a family, its organisations' contacts, keys and
+    calendars) and the few writes an event may make to it. The SQL adapter answers from the
+    router's projection while the transaction has not written to the directory."""
+
+    async def family_for(self, named: "Sequence[PersonRef]", source_org: str) -> "FamilyContext":
+        """The family of the event's subject (the first person named), with the views of
+        everyone in it; the people the directory does not know are left unmatched."""
+        ...
+
+    async def match(self, person: "PersonRef", source_org: str) -> str | None:
+        """The directory's person id of someone an event names, if known."""
+        ...
+
+    async def organisations(self) -> "Organisations": ...
+
+    async def organisation(self, org_id: str) -> "OrgRecord | None": ...
+
+    async def contact_for(self, addressee: Addressee) -> "ContactRecord | None":
+        """The addressee's contact, else its organisation's stand-in (not out of hours)."""
+        ...
+
+    async def webhook_url(self, contact_id: str) -> str | None: ...
+
+    async def signing_key(self, org_id: str, key_id: str, at: datetime) -> "Ed25519PublicKey":
+        """The organisation's key with this id, valid at ``at``; UnknownSigningKey if none."""
+        ...
+
+    async def check_may_publish(self, org_id: str, event_type: "EventType") -> None:
+        """EventNotPermitted when organisations of this kind may not publish it."""
+        ...
+
+    async def school_calendar(self, org_id: str) -> "SchoolCalendar": ...
+
+    async def record_move(
+        self, households: Iterable[str], to_area: str | None, moved_on: "date"
+    ) -> list[str]:
+        """The households move; answers those whose area changed."""
+        ...
+
+    async def record_step_down(self, event: "ServiceWithdrawal", family: "Family") -> list[str]:
+        """The step-down's plans, one per child concerned; answers their ids."""
+        ...
+
+    async def record_listed_plans(self, event: "FamilyMovingArea", family: "Family") -> list[str]:
+        """The plans a move lists that the directory did not have; answers their ids."""
+        ...
+
+
+@dataclass
+class QueuedForMatching:
+    """An event in the matching queue as a group of events reads and changes it (mutable:
+    ``services/matching.left_queue`` moves it on; the store writes what changed)."""
+
+    event_id: str
+    front_door: str
+    event_type: str
+    received_at: datetime
+    sealed_event: str
+    status: str
+    people: str | None = None
+    matched_at: datetime | None = None
+
+
+class RoutedEvents(Protocol):
+    """A group of events as one unit of work: what the group reads before any of its events
+    is decided, and what it writes after all of them (services/routing_group.py)."""
+
+    async def load(self, event_ids: Sequence[str]) -> "GroupState":
+        """The group's state: which events were routed before (and from which Kafka record),
+        which the gateway accepted, their matching-queue entries and pattern records."""
+        ...
+
+    async def routed_from(self, event_ids: Sequence[str]) -> dict[str, str | None]:
+        """The events routed before, each with the Kafka record it was routed from."""
+        ...
+
+    async def pattern_rows(self, people: Sequence[str]) -> "list[PatternRow]":
+        """The pattern records (ED attendances, crises, appointments) of these people."""
+        ...
+
+    def writes_deferred(self) -> AbstractContextManager[None]:
+        """While open, what the unit of work has added goes in at ``write``, not before."""
+        ...
+
+    async def write(self, state: "GroupState") -> None:
+        """Everything the group's events recorded but the audit entries. AlreadyRecorded
+        (here or at the commit) when another transaction routed one of its events first."""
+        ...
+
+    async def fresh_receipts(self, receipts: Sequence[tuple[str, datetime]]) -> set[str]:
+        """Records the events' receipts nobody recorded yet (the gateway may have); answers
+        their ids. Takes the audit chain's lock."""
+        ...
+
+    async def append_audit(self, state: "GroupState") -> None:
+        """Appends the state's audit entries kept so far, in order, and forgets them."""
+        ...
+
+
+@dataclass(frozen=True)
+class HeldProposal:
+    """A directory change an event proposed, held for the family's front door to answer."""
+
+    event_id: str
+    kind: str
+    source_org: str
+    front_door: str
+    to_area: str | None
+    named_orgs: frozenset[str]
+    sealed_event: str
+    status: str
+    proposed_at: datetime
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+
+
+class ProposalStore(Protocol):
+    async def hold(self, proposal: HeldProposal) -> None: ...
+
+    async def get_for_update(self, event_id: str) -> HeldProposal | None:
+        """The proposal, locked until the unit of work ends (one timer applies it)."""
+        ...
+
+    async def mark_decided(self, event_id: str, status: str, actor: str, at: datetime) -> None:
+        """The front door's answer (or the timer's applying it) recorded on the proposal."""
+        ...
+
+    async def with_status(
+        self, status: str, *, front_door: str | None = None, limit: int | None = None
+    ) -> list[HeldProposal]:
+        """The proposals in this status (for this front door), oldest first: by when they
+        were decided once decided, else by when they were proposed."""
+        ...

@@ -8,18 +8,20 @@ headers, and the loop carries on.
 import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 
 import structlog
 from cryptography.exceptions import InvalidTag
 from pydantic import ValidationError
 
-from broker.adapters import audit, dead_letter_topic, metrics
+from broker.adapters import dead_letter_topic, metrics
 from broker.adapters.data_keys import key_name
 from broker.adapters.directory_projection import DirectoryProjection
 from broker.adapters.kafka import ConsumerHealth, ConsumerSpec, Received, consume
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
 from broker.errors import BrokerError
-from broker.ports import Message
+from broker.ports import AuditRecord, Message
 from broker.pseudonyms import unmatched_key_name
 from broker.services.routing import Routed, RoutingDeps, outbox, record_events
 from consumers.follow_up_timer import run_follow_up_timer
@@ -79,10 +81,10 @@ async def _audit_rejection(record: Received, exc: Exception, deps: RoutingDeps) 
             SealedEvent.model_validate_json(record.value).header).event_id)  # fmt: skip
     except ValidationError:
         subject = position
-    async with deps.sessions.begin() as session:
-        await audit.append(session, "event_rejected", "router", subject,
-                           {"reason": type(exc).__name__, "position": position},
-                           deps.clock())  # fmt: skip
+    async with deps.units() as uow:
+        await uow.audit.append(AuditRecord("event_rejected", "router", subject,
+                                           {"reason": type(exc).__name__, "position": position}),
+                               deps.clock())  # fmt: skip
 
 
 async def _projection(rt: Runtime) -> DirectoryProjection:
@@ -139,7 +141,8 @@ async def run_router(
 ) -> None:
     metrics.COMPONENT.set("router")
     # The directory in memory, loaded before the first event (kept current per transaction).
-    deps = replace(rt.services.routing, directory=await _projection(rt))
+    projection = await _projection(rt)
+    deps = replace(rt.services.routing, units=partial(SqlUnitOfWork, rt.sessions, projection))
     # A task group: if either loop fails, the other is cancelled and the process exits.
     async with asyncio.TaskGroup() as tasks:
         spec = ConsumerSpec(rt.settings.kafka_bootstrap_servers, rt.topics.events,

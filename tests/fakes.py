@@ -1,19 +1,33 @@
 """In-memory fakes of the ports in broker/ports.py, for services' tests that need no
 database. Each fake passes the same contract tests as its SQL adapter (tests/contracts)."""
 
+import contextlib
 import copy
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal, Self
 
 from broker.adapters.data_quality import Issue
-from broker.adapters.directory import ContactRecord, OrgRecord
+from broker.adapters.directory import (
+    ContactRecord,
+    FamilyContext,
+    Organisations,
+    OrgRecord,
+    SigningKeyRecord,
+    contact_line,
+)
 from broker.adapters.directory_rows import shape_of
-from broker.errors import DataKeyShredded, DataKeyUnusable
+from broker.errors import (
+    AlreadyRecorded,
+    DataKeyShredded,
+    DataKeyUnusable,
+    EventNotPermitted,
+    UnknownSigningKey,
+)
 from broker.ports import (
     AuditHead,
     AuditRecord,
@@ -22,6 +36,7 @@ from broker.ports import (
     DirectoryChangeEntry,
     DirectoryTable,
     ExpiredQueueEntry,
+    HeldProposal,
     InboxEntry,
     KeyChangeView,
     Message,
@@ -30,6 +45,7 @@ from broker.ports import (
     ParkedEvent,
     PlanReminder,
     QueuedEvent,
+    QueuedForMatching,
     StepOwed,
     StepState,
     TableRow,
@@ -38,8 +54,17 @@ from broker.ports import (
     WebhookDue,
     WebhookQueued,
 )
-from broker.rules.family import Addressee, ContactRole
-from schemas.notices import NoticeType
+from broker.rules.authorisation import may_publish
+from broker.rules.deadlines import SchoolCalendar, nation_of
+from broker.rules.fallback import FALLBACK_ROLES
+from broker.rules.family import Addressee, ContactRole, Family, OrgKind
+from broker.rules.move import listed_plans_prefix
+from broker.rules.step_down import stepped_down_children
+from broker.rules.unmatched import unmatched_ids
+from broker.services.routing_group import GroupState, PatternRow
+from producers import crypto
+from schemas.events import EventType, FamilyMovingArea, PersonRef, ServiceWithdrawal
+from schemas.notices import NoticeType, PersonView
 
 
 class FakeAuditLog:
@@ -821,6 +846,238 @@ class FakePlanReminders:
         self.pending = {}
 
 
+# Routing: the stores of routing, sealing and proposals.
+
+
+def organisations_of(
+    orgs: Iterable[OrgRecord],
+    contacts: Iterable[tuple[str, ContactRecord]] = (),
+    signing_keys: Iterable[tuple[str, str, SigningKeyRecord]] = (),
+    terms: dict[str, tuple[tuple[date, date], ...]] | None = None,
+) -> Organisations:
+    """The directory's organisations from plain records: contacts as (role, contact), signing
+    keys as (org id, key id, key)."""
+    contacts = list(contacts)
+    return Organisations(
+        orgs={o.id: o for o in orgs},
+        contacts={(c.org_id, role): c for role, c in contacts},
+        contacts_by_id={c.contact_id: c for _, c in contacts},
+        terms=terms or {},
+        signing_keys={(org, key_id): key for org, key_id, key in signing_keys},
+        working_hours={},
+    )
+
+
+class FakeDirectory:
+    """The directory as routing reads it, from plain data: the organisations, the families by
+    their subject's person id, and who is who (``people``: an NHS number, a UPN or
+    ``"<source org>:<local id>"`` to a person id). Its writes are kept, not applied."""
+
+    def __init__(
+        self,
+        organisations: Organisations,
+        families: dict[str, FamilyContext] | None = None,
+        people: dict[str, str] | None = None,
+    ) -> None:
+        self.known = organisations
+        self.families = families or {}
+        self.people = people or {}
+        self.committed: list[tuple[str, Any]] = []  # ("move" | "step_down" | "plans", what)
+        self.pending: list[tuple[str, Any]] = []
+
+    async def organisations(self) -> Organisations:
+        return self.known
+
+    async def organisation(self, org_id: str) -> OrgRecord | None:
+        return self.known.orgs.get(org_id)
+
+    async def match(self, person: PersonRef, source_org: str) -> str | None:
+        names = [f"{source_org}:{person.local_id}" if person.local_id else None,
+                 person.nhs_number, person.upn]  # fmt: skip
+        return next((self.people[n] for n in names if n and n in self.people), None)
+
+    async def family_for(self, named: Sequence[PersonRef], source_org: str) -> FamilyContext:
+        ids = [await self.match(person, source_org) for person in named]
+        subjects = tuple(i for i in ids if i) if ids and ids[0] else ()
+        if subjects and subjects[0] in self.families:
+            context = self.families[subjects[0]]
+            return replace(context, family=replace(context.family, subjects=subjects))
+        # Nobody known: held for the front door of the source organisation's area.
+        orgs = self.known.orgs.values()
+        source = self.known.orgs.get(source_org)
+        family = Family(
+            subjects=(), members=(), area=source.area if source else None,
+            front_doors={o.area: o.id for o in orgs if o.kind == OrgKind.FRONT_DOOR},
+            org_kinds={o.id: OrgKind(o.kind) for o in orgs},
+            org_lines={o.id: contact_line(o) for o in orgs},
+            working_hours=self.known.working_hours,
+            icbs={o.area: o.id for o in orgs if o.kind == OrgKind.ICB},
+        )  # fmt: skip
+        labels = unmatched_ids(len(named))
+        views = {labels[i]: PersonView(given_name=p.given_name, family_name=p.family_name,
+                                       date_of_birth=p.date_of_birth, nhs_number=p.nhs_number)
+                 for i, p in enumerate(named)}  # fmt: skip
+        return FamilyContext(family, views)
+
+    async def contact_for(self, addressee: Addressee) -> ContactRecord | None:
+        fallbacks = () if addressee.role is ContactRole.EMERGENCY_DUTY else FALLBACK_ROLES
+        for role in (addressee.role, *fallbacks):
+            if contact := self.known.contacts.get((addressee.org_id, role)):
+                return contact
+        return None
+
+    async def webhook_url(self, contact_id: str) -> str | None:
+        contact = self.known.contacts_by_id.get(contact_id)
+        return contact.webhook_url if contact else None
+
+    async def signing_key(self, org_id: str, key_id: str, at: datetime) -> Any:
+        key = self.known.signing_keys.get((org_id, key_id))
+        valid = key is not None and not (key.valid_from and at < key.valid_from)
+        if key is None or not valid or (key.valid_until and at >= key.valid_until):
+            raise UnknownSigningKey("the producing organisation has no key valid then")
+        return crypto.signing_public_from_text(key.public_key)
+
+    async def check_may_publish(self, org_id: str, event_type: EventType) -> None:
+        org = self.known.orgs.get(org_id)
+        if not may_publish(OrgKind(org.kind) if org else None, event_type):
+            raise EventNotPermitted(f"may not publish {event_type.value} events")
+
+    async def school_calendar(self, org_id: str) -> SchoolCalendar:
+        org = self.known.orgs.get(org_id)
+        return SchoolCalendar(terms=self.known.terms.get(org_id, ()),
+                              nation=nation_of(org.area if org else None))  # fmt: skip
+
+    async def record_move(
+        self, households: Iterable[str], to_area: str | None, moved_on: Any
+    ) -> list[str]:
+        moved = [h for h in households if to_area is not None]
+        self.pending.append(("move", (moved, to_area, moved_on)))
+        return moved
+
+    async def record_step_down(self, event: ServiceWithdrawal, family: Family) -> list[str]:
+        if event.step_down is None or family.subject is None:
+            return []
+        plans = [f"step-down:{event.event_id}:{c.person_id}"
+                 for c in stepped_down_children(family)]  # fmt: skip
+        self.pending.append(("step_down", plans))
+        return plans
+
+    async def record_listed_plans(self, event: FamilyMovingArea, family: Family) -> list[str]:
+        plans = [f"{listed_plans_prefix(event)}{i}" for i, _ in enumerate(event.plans)]
+        self.pending.append(("plans", plans))
+        return plans
+
+    def end(self, committed: bool) -> None:
+        if committed:
+            self.committed += self.pending
+        self.pending = []
+
+
+class FakeRoutedEvents:
+    """The routed events, the gateway's accepted ones, the matching queue, pattern records,
+    chronology lines and receipts, kept in memory; the audit entries go to the unit of
+    work's audit log. ``elsewhere`` stands for another router committing these events (with
+    their Kafka positions) between this group's load and its write."""
+
+    def __init__(self, audit: FakeAuditLog) -> None:
+        self._audit = audit
+        self.routed: dict[str, str | None] = {}
+        self.accepted: set[str] = set()
+        self.queue: dict[str, QueuedForMatching] = {}
+        self.patterns: list[PatternRow] = []
+        self.chronology: list[dict[str, Any]] = []
+        self.receipts: set[str] = set()
+        self.elsewhere: dict[str, str | None] = {}
+        self._working: dict[str, Any] | None = None
+
+    def _state(self) -> dict[str, Any]:
+        if self._working is None:
+            self._working = deepcopy({
+                "routed": self.routed, "queue": self.queue, "patterns": self.patterns,
+                "chronology": self.chronology, "receipts": self.receipts,
+            })  # fmt: skip
+        return self._working
+
+    async def load(self, event_ids: Sequence[str]) -> GroupState:
+        state, ids = self._state(), set(event_ids)
+        return GroupState.of(
+            await self.routed_from(event_ids), self.accepted & ids,
+            [deepcopy(e) for i, e in state["queue"].items() if i in ids],
+            {r["event_id"] for r in state["patterns"] if r["event_id"] in ids},
+        )  # fmt: skip
+
+    async def routed_from(self, event_ids: Sequence[str]) -> dict[str, str | None]:
+        routed = self._state()["routed"]
+        return {i: routed[i] for i in event_ids if i in routed}
+
+    async def pattern_rows(self, people: Sequence[str]) -> list[PatternRow]:
+        return [r for r in self._state()["patterns"] if r["person_id"] in people]
+
+    def writes_deferred(self) -> Any:
+        return contextlib.nullcontext()
+
+    async def write(self, state: GroupState) -> None:
+        working = self._state()
+        for event_id, position in self.elsewhere.items():  # the other router's, committed
+            self.routed[event_id] = working["routed"][event_id] = position
+        self.elsewhere = {}
+        for row in state.routed_rows:
+            if row["event_id"] in working["routed"]:
+                raise AlreadyRecorded("another transaction routed this event first")
+            working["routed"][row["event_id"]] = row["position"]
+        recorded = {r["event_id"] for r in working["patterns"]}
+        working["patterns"] += [r for r in state.patterns.new if r["event_id"] not in recorded]
+        working["chronology"] += [dict(row) for row in state.chronology]
+        for event_id in state.parked:
+            if event_id in working["queue"]:
+                raise AlreadyRecorded("this event is in the matching queue already")
+        for event_id, entry in state.queue.items():
+            working["queue"][event_id] = deepcopy(entry)
+        state.routed_rows, state.chronology, state.parked = [], [], []
+        state.patterns.new = []
+
+    async def fresh_receipts(self, receipts: Sequence[tuple[str, datetime]]) -> set[str]:
+        known = self._state()["receipts"]
+        fresh = {event_id for event_id, _ in receipts if event_id not in known}
+        known |= fresh
+        return fresh
+
+    async def append_audit(self, state: GroupState) -> None:
+        pending, state.audit = state.audit, []
+        for at, record in pending:
+            await self._audit.append(record, at)
+
+    def end(self, committed: bool) -> None:
+        if committed and self._working is not None:
+            for name, value in self._working.items():
+                setattr(self, name, value)
+        self._working = None
+
+
+class FakeProposalStore(SnapshotStore):
+    async def hold(self, proposal: HeldProposal) -> None:
+        if proposal.event_id in self.rows:
+            raise AlreadyRecorded("a proposal of this event is held already")
+        self.rows[proposal.event_id] = proposal
+
+    async def get_for_update(self, event_id: str) -> HeldProposal | None:
+        found = self.rows.get(event_id)
+        return found if isinstance(found, HeldProposal) else None
+
+    async def mark_decided(self, event_id: str, status: str, actor: str, at: datetime) -> None:
+        found = self.rows.get(event_id)
+        if isinstance(found, HeldProposal):
+            self.rows[event_id] = replace(found, status=status, decided_at=at, decided_by=actor)
+
+    async def with_status(
+        self, status: str, *, front_door: str | None = None, limit: int | None = None
+    ) -> list[HeldProposal]:
+        found = [p for p in self.rows.values() if isinstance(p, HeldProposal)
+                 and p.status == status and front_door in (None, p.front_door)]  # fmt: skip
+        found.sort(key=lambda p: (p.decided_at or p.proposed_at, p.proposed_at))
+        return found[:limit]
+
+
 class FakeUnitOfWork:
     """Keeps what a unit of work wrote only if it exits cleanly, like a transaction."""
 
@@ -851,6 +1108,10 @@ class FakeUnitOfWork:
         self.plan_reminders = FakePlanReminders()
         # The outbox, for services/outbox.py: over the notice records
         self.outbox = FakeNoticeOutbox(self.notice_records)
+        # Routing: the stores of routing, sealing and proposals
+        self.directory = FakeDirectory(organisations_of([]))
+        self.routed_events = FakeRoutedEvents(self.audit)
+        self.proposals = FakeProposalStore()
 
     async def __aenter__(self) -> Self:
         return self
@@ -882,6 +1143,10 @@ class FakeUnitOfWork:
         self.data_quality.end(committed=exc is None)
         # Plan reminders
         self.plan_reminders.end(committed=exc is None)
+        # Routing: the stores of routing, sealing and proposals
+        for store in (self.directory, self.routed_events):
+            store.end(committed=exc is None)
+        self.proposals.end(commit=exc is None)
         return False
 
 

@@ -1,95 +1,117 @@
-"""A group of events routed as one unit of work, in SQL: what is read for the whole group
-before any of its events is decided, and what is written for all of them after.
+"""A group of events routed as one unit of work, in SQL (the ``RoutedEvents`` port): what is
+read for the whole group before any of its events is decided, and what is written for all of
+them after.
 
 Read up front, one query each: which events were routed before (and from which Kafka
 record), which the gateway accepted, their matching-queue entries, and which have pattern
 records. Each person's pattern records are read once, when first needed. Written at the
 end, one statement per table: routed events, pattern records, chronology lines, receipts
 and audit entries, the audit chain's lock taken once, last, so that it is held only for
-the commit. The group's own earlier events count for its later ones as if written at once:
-``routed``, ``queue``, ``patterns`` and ``chronology`` hold them.
+the commit.
 """
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import audit as audit_log
 from broker.adapters import bulk, chronology, db
-from broker.adapters.bulk import Row
-from broker.adapters.patterns import GroupPatterns
+from broker.ports import QueuedForMatching
+from broker.services.routing_group import GroupState, PatternRow
 
 
-@dataclass
-class GroupState:
-    routed: dict[str, str | None]  # event id -> the Kafka record it was routed from
-    accepted: set[str]  # event ids the gateway accepted (and audited)
-    queue: dict[str, db.MatchingQueueEntry]  # loaded into the session: changes are kept
-    patterns: GroupPatterns
-    chronology: list[Row] = field(default_factory=list)
-    routed_rows: list[Row] = field(default_factory=list)
-    audit: list[tuple[datetime, audit_log.Entry]] = field(default_factory=list)  # to append
+class SqlRoutedEvents:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
 
-    @classmethod
-    async def load(cls, session: AsyncSession, event_ids: Iterable[str]) -> "GroupState":
-        ids = list(dict.fromkeys(event_ids))
-        routed = (await session.execute(
-            select(db.RoutedEvent.event_id, db.RoutedEvent.position)
-            .where(db.RoutedEvent.event_id.in_(ids))
-        )).all()  # fmt: skip
+    async def load(self, event_ids: Sequence[str]) -> GroupState:
+        session, ids = self._session, list(dict.fromkeys(event_ids))
         accepted = await session.scalars(
             select(db.AcceptedEvent.event_id).where(db.AcceptedEvent.event_id.in_(ids))
         )
         queue = await session.scalars(
             select(db.MatchingQueueEntry).where(db.MatchingQueueEntry.event_id.in_(ids))
         )
-        return cls(
-            routed={r.event_id: r.position for r in routed},
-            accepted=set(accepted),
-            queue={e.event_id: e for e in queue},
-            patterns=await GroupPatterns.load(session, ids),
+        recorded = await session.scalars(
+            select(db.PatternRecord.event_id).where(db.PatternRecord.event_id.in_(ids))
         )
+        return GroupState.of(await self.routed_from(ids), set(accepted),
+                             [_queued(e) for e in queue], set(recorded))  # fmt: skip
 
-    def mark_routed(self, event_id: str, at: datetime, notices: int, position: str | None) -> None:
-        self.routed[event_id] = position
-        self.routed_rows.append({"event_id": event_id, "routed_at": at, "notices": notices,
-                                 "position": position})  # fmt: skip
+    async def routed_from(self, event_ids: Sequence[str]) -> dict[str, str | None]:
+        routed = await self._session.execute(
+            select(db.RoutedEvent.event_id, db.RoutedEvent.position)
+            .where(db.RoutedEvent.event_id.in_(list(event_ids)))
+        )  # fmt: skip
+        return {r.event_id: r.position for r in routed}
 
-    def park(self, entry: db.MatchingQueueEntry, session: AsyncSession) -> None:
-        self.queue[entry.event_id] = entry
-        session.add(entry)
+    async def pattern_rows(self, people: Sequence[str]) -> list[PatternRow]:
+        table = db.PatternRecord
+        found = await self._session.execute(
+            select(table.event_id, table.person_id, table.kind, table.at, table.outcome)
+            .where(table.person_id.in_(list(people)))
+        )  # fmt: skip
+        return [dict(row) for row in found.mappings()]
 
-    async def append_audit(self, session: AsyncSession) -> None:
-        """Appends the entries kept so far, in order, under the chain's lock (taken now if
-        not yet held): one statement for each run of entries made at the same time."""
-        pending, self.audit = self.audit, []
+    def writes_deferred(self) -> AbstractContextManager[None]:
+        # The session's rows (notices and their companions) go in once, at ``write``; the
+        # directory writes a few events make (a move, a step-down, a plan) flush themselves.
+        deferred: AbstractContextManager[None] = self._session.no_autoflush
+        return deferred
+
+    async def write(self, state: GroupState) -> None:
+        """Everything but the audit entries, before the chain's lock is taken: a write that
+        must wait for another transaction's row (two routers on one event) waits unlocked.
+        A routed event another router committed first fails the whole group here."""
+        session = self._session
+        await bulk.insert_all(session, db.RoutedEvent, state.routed_rows)
+        state.routed_rows = []
+        # One another router wrote meanwhile for the same event stands (that router's
+        # routed-event record then stops this group).
+        await bulk.insert_new(session, db.PatternRecord, "event_id", state.patterns.new)
+        state.patterns.new = []
+        await chronology.record_all(session, state.chronology)
+        state.chronology = []
+        await self._write_queue(state)
+        await session.flush()  # the notices and the rest of the session's rows
+
+    async def _write_queue(self, state: GroupState) -> None:
+        parked = [state.queue[event_id] for event_id in state.parked]
+        await bulk.insert_all(session := self._session, db.MatchingQueueEntry,
+                              [vars(entry) | {"matched_by": None} for entry in parked])  # fmt: skip
+        state.parked = []
+        for entry in state.queue_changed():
+            table = db.MatchingQueueEntry
+            await session.execute(
+                update(table).where(table.event_id == entry.event_id)
+                .values(status=entry.status, sealed_event=entry.sealed_event, people=entry.people)
+            )  # fmt: skip
+
+    async def fresh_receipts(self, receipts: Sequence[tuple[str, datetime]]) -> set[str]:
+        """Under the chain's lock, which makes any other appender's row visible first.
+        Whoever records an event's receipt writes its one ``event_received`` entry (as
+        adapters/event_receipts.py does one event at a time)."""
+        await audit_log.hold_lock(self._session)
+        rows = [{"event_id": event_id, "path": "kafka", "received_at": at}
+                for event_id, at in receipts]  # fmt: skip
+        return await bulk.insert_new(self._session, db.EventReceipt, "event_id", rows)
+
+    async def append_audit(self, state: GroupState) -> None:
+        """Under the chain's lock (taken now if not yet held): one statement for each run of
+        entries made at the same time."""
+        pending, state.audit = state.audit, []
         start = 0
         for end in range(1, len(pending) + 1):
             if end == len(pending) or pending[end][0] != pending[start][0]:
                 entries = [entry for _, entry in pending[start:end]]
-                await audit_log.append_many(session, entries, pending[start][0])
+                await audit_log.append_many(self._session, entries, pending[start][0])
                 start = end
 
-    async def write(self, session: AsyncSession) -> None:
-        """Everything but the audit entries, before the chain's lock is taken: a write that
-        must wait for another transaction's row (two routers on one event) waits unlocked.
-        A routed event another router committed first fails the whole group here."""
-        await bulk.insert_all(session, db.RoutedEvent, self.routed_rows)
-        await self.patterns.write(session)
-        await chronology.record_all(session, self.chronology)
-        await session.flush()  # the notices and the rest of the session's rows
 
-    async def fresh_receipts(
-        self, session: AsyncSession, receipts: Sequence[tuple[str, datetime]]
-    ) -> set[str]:
-        """The receipts nobody recorded yet (the gateway may have, meanwhile), recorded now:
-        under the chain's lock, which makes any other appender's row visible first. Whoever
-        records an event's receipt writes its one ``event_received`` entry (as
-        adapters/event_receipts.py does one event at a time)."""
-        await audit_log.hold_lock(session)
-        rows = [{"event_id": event_id, "path": "kafka", "received_at": at}
-                for event_id, at in receipts]  # fmt: skip
-        return await bulk.insert_new(session, db.EventReceipt, "event_id", rows)
+def _queued(entry: db.MatchingQueueEntry) -> QueuedForMatching:
+    return QueuedForMatching(entry.event_id, entry.front_door, entry.event_type,
+                             entry.received_at, entry.sealed_event, entry.status, entry.people,
+                             entry.matched_at)  # fmt: skip

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import db
 from broker.adapters.data_keys import FileDataKeys
+from broker.adapters.directory_projection import DirectoryProjection
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.keys import KeyStore, audit_key
 
@@ -21,19 +22,11 @@ from broker.keys import KeyStore, audit_key
 class ScenarioDatabase:
     keys: KeyStore
     data_keys: FileDataKeys
-    # For the services a scenario drives that still take a session (next steps, reminders,
-    # proposals); every other goes through ``unit_of_work``.
     sessions: async_sessionmaker[AsyncSession]
 
-    def unit_of_work(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.sessions)
-
-    async def proposal_front_door(self, event_id: str) -> str | None:
-        """The front door an event's proposal is held for; None when it proposed nothing.
-        (A read of the proposals' table until proposals have a port of their own.)"""
-        async with self.sessions() as session:
-            proposal = await session.get(db.DirectoryProposal, event_id)
-        return None if proposal is None else proposal.front_door
+    def unit_of_work(self, projection: "DirectoryProjection | None" = None) -> SqlUnitOfWork:
+        """A unit of work on the scenario's database (a router's: over its projection)."""
+        return SqlUnitOfWork(self.sessions, projection)
 
 
 @asynccontextmanager

@@ -7,25 +7,33 @@ protocols are in broker/ports.py); a store is built on first use, on the unit's 
 from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction, async_sessionmaker
 
 from broker.adapters import audit
 from broker.adapters.chronology_store import SqlChronologies
 from broker.adapters.data_quality import SqlDataQualityLog
+from broker.adapters.directory import SqlDirectory
 from broker.adapters.directory_rows import SqlDirectoryRows
+from broker.adapters.group_state import SqlRoutedEvents
 from broker.adapters.inbox_store import SqlInboxStore
 from broker.adapters.key_change_store import SqlKeyChanges
 from broker.adapters.matched_events import SqlMatchedEvents
 from broker.adapters.notice_outbox import SqlNoticeOutbox
 from broker.adapters.notice_store import SqlNoticeRecords, SqlRecipientDirectory
 from broker.adapters.plan_reminders import SqlPlanReminders
+from broker.adapters.proposal_store import SqlProposalStore
 from broker.adapters.retention_store import SqlRetentionStore
 from broker.adapters.steps_store import SqlFullViews, SqlStepsOwed
 from broker.adapters.webhook_queue import SqlWebhookQueue
+from broker.errors import AlreadyRecorded
 from broker.ports import AuditHead, AuditRecord
+
+if TYPE_CHECKING:
+    from broker.adapters.directory_projection import DirectoryProjection
 
 
 class SqlAuditLog:
@@ -54,12 +62,23 @@ class SqlAuditLog:
 
 class SqlUnitOfWork:
     """``async with SqlUnitOfWork(sessions) as uow:`` commits on a clean exit and rolls
-    back on an exception, as ``sessions.begin()`` does."""
+    back on an exception, as ``sessions.begin()`` does. A row another transaction wrote
+    first (the database's uniqueness refusing this one's, at a flush or at the commit)
+    comes out as ``AlreadyRecorded``, after the rollback.
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    Given a router's projection of the directory, ``directory`` answers from it."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        projection: "DirectoryProjection | None" = None,
+    ) -> None:
         self._sessions = sessions
         self._session: AsyncSession | None = None
         self._transaction: AsyncSessionTransaction | None = None
+        # Routing: the directory holds what this transaction read and wrote of it.
+        self._projection = projection
+        self._directory: SqlDirectory | None = None
 
     @classmethod
     def joined(cls, session: AsyncSession) -> "SqlUnitOfWork":
@@ -150,6 +169,21 @@ class SqlUnitOfWork:
     def outbox(self) -> SqlNoticeOutbox:
         return SqlNoticeOutbox(self.session)
 
+    # Routing: the stores of routing, sealing and proposals
+    @property
+    def directory(self) -> SqlDirectory:
+        if self._directory is None:
+            self._directory = SqlDirectory(self.session, self._projection)
+        return self._directory
+
+    @property
+    def routed_events(self) -> SqlRoutedEvents:
+        return SqlRoutedEvents(self.session)
+
+    @property
+    def proposals(self) -> SqlProposalStore:
+        return SqlProposalStore(self.session)
+
     async def __aenter__(self) -> Self:
         self._session = self._sessions()
         self._transaction = await self._session.begin()
@@ -168,7 +202,13 @@ class SqlUnitOfWork:
                 await transaction.commit()
             else:
                 await transaction.rollback()
+        except IntegrityError as refused:
+            await transaction.rollback()
+            raise AlreadyRecorded("another transaction wrote this first") from refused
         finally:
             await session.close()
             self._session = self._transaction = None
+            self._directory = None
+        if isinstance(exc, IntegrityError):
+            raise AlreadyRecorded("another transaction wrote this first") from exc
         return False

@@ -41,6 +41,7 @@ from broker.config import Settings
 from broker.entrypoints import auth, http_errors
 from broker.entrypoints.app import ErrorTable, Process, create_app
 from broker.entrypoints.key_change_notices import KeyChange
+from broker.errors import AlreadyRecorded
 from broker.keys import PROCESS_KEYS, audit_key
 from broker.ports import DirectoryChangeEntry, UnitOfWork
 from broker.services import directory_admin as admin
@@ -437,6 +438,7 @@ ERRORS: ErrorTable = {
     DuplicateValue: _conflict,
     RecordNotFound: _not_found,
     IntegrityError: _integrity,
+    AlreadyRecorded: _integrity,  # the unit of work's name for it
     admin.UnsealableKey: _unsealable_key,
     admin.UnsafeWebhook: _unsafe_webhook,
     key_changes.NotPending: _not_found,

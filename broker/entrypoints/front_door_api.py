@@ -228,11 +228,11 @@ async def pending_proposals(
     """Moves and step-downs proposed by organisations linked to the family, waiting for this
     front door: ids and organisation codes only."""
     _own(org_id, caller)
-    async with _rt(request).sessions() as session:
-        rows = await proposals.waiting(session, org_id)
+    async with SqlUnitOfWork(_rt(request).sessions) as uow:
+        rows = await proposals.waiting(uow, org_id)
     return [
         ProposalView(event_id=UUID(r.event_id), kind=r.kind, source_org=r.source_org,
-                     to_area=r.to_area, named_orgs=[o for o in r.named_orgs.split(",") if o],
+                     to_area=r.to_area, named_orgs=sorted(r.named_orgs),
                      proposed_at=r.proposed_at)
         for r in rows
     ]  # fmt: skip
@@ -249,8 +249,8 @@ async def confirm_proposal(
     (the receiving authority's transfer, the new school and GP)."""
     _own(org_id, caller)
     with _proposal_errors():
-        async with _rt(request).sessions.begin() as session:
-            await proposals.accept_confirmation(session, org_id, str(event_id), caller.org_id,
+        async with SqlUnitOfWork(_rt(request).sessions) as uow:
+            await proposals.accept_confirmation(uow, org_id, str(event_id), caller.org_id,
                                                 datetime.now(UTC))  # fmt: skip
     return ProposalDecided(event_id=event_id, status="accepted")
 
@@ -262,8 +262,8 @@ async def reject_proposal(
     """Nothing changes in the directory, and nobody the proposal named is told."""
     _own(org_id, caller)
     with _proposal_errors():
-        async with _rt(request).sessions.begin() as session:
-            await proposals.reject(session, org_id, str(event_id), caller.org_id,
+        async with SqlUnitOfWork(_rt(request).sessions) as uow:
+            await proposals.reject(uow, org_id, str(event_id), caller.org_id,
                                    datetime.now(UTC))  # fmt: skip
     return ProposalDecided(event_id=event_id, status="rejected")
 

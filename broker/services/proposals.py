@@ -17,18 +17,13 @@ ProposalError (BrokerError)
 └── ProposalOfAnother     pending, but for another front door to answer
 """
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from broker.adapters import audit, chronology, db
-from broker.adapters.directory import FamilyContext, SqlDirectory
-from broker.adapters.unit_of_work import SqlUnitOfWork  # until proposals are on ports
+from broker.adapters import chronology
+from broker.adapters.directory import FamilyContext
 from broker.errors import BrokerError
-from broker.ports import Message
+from broker.ports import AuditRecord, HeldProposal, Message, UnitOfWork
 from broker.rules.admission import Arrival
 from broker.rules.family import Decision, Family
 from broker.rules.move import route_move
@@ -41,6 +36,7 @@ from broker.rules.trust import (
     told_on_confirmation,
 )
 from broker.services import directory_changes
+from broker.services.routing_group import GroupState
 from broker.services.sealing import EventNotices
 from producers.envelopes import open_event
 from schemas.events import Event, FamilyMovingArea, ServiceWithdrawal
@@ -67,7 +63,7 @@ class ProposalOfAnother(ProposalError):
 
 
 async def settle(
-    directory: SqlDirectory,
+    uow: UnitOfWork,
     sealed: SealedEvent,
     event: Event,
     family: Family,
@@ -76,96 +72,86 @@ async def settle(
     now: datetime,
 ) -> None:
     """Records what became of the event's proposal, in the routing transaction."""
-    session = directory.session
     details = _details(proposal, verdict.value)
-    await audit.append(session, "directory_proposal", event.source_org,
-                       f"event:{event.event_id}", details, now)  # fmt: skip
+    await uow.audit.append(AuditRecord("directory_proposal", event.source_org,
+                                       f"event:{event.event_id}", details), now)  # fmt: skip
     if verdict is Verdict.APPLY:
-        await apply(directory, event, family, actor=event.source_org)
+        await apply(uow, event, family, actor=event.source_org)
     elif verdict is Verdict.AWAIT and proposal.front_door is not None:
-        session.add(db.DirectoryProposal(
+        await uow.proposals.hold(HeldProposal(
             event_id=str(event.event_id), kind=proposal.kind.value,
             source_org=proposal.source_org, front_door=proposal.front_door,
-            to_area=proposal.to_area, named_orgs=",".join(sorted(proposal.named_orgs)),
+            to_area=proposal.to_area, named_orgs=proposal.named_orgs,
             sealed_event=sealed.model_dump_json(), status=PENDING, proposed_at=now,
         ))  # fmt: skip
-        await session.flush()
 
 
-async def apply(directory: SqlDirectory, event: Event, family: Family, actor: str) -> None:
-    """Writes the move or step-down to the directory, each write a logged directory change."""
-    session = directory.session
+async def apply(uow: UnitOfWork, event: Event, family: Family, actor: str) -> None:
+    """Writes the move or step-down to the directory, each write a logged directory change
+    (stamped when it is written, by the wall clock, as the change log orders them)."""
+    directory = uow.directory
     if isinstance(event, FamilyMovingArea):
         moved = await directory.record_move(family.moving_households(), event.to_authority,
                                             event.moved_on)  # fmt: skip
         for household_id in moved:
-            await directory_changes.record(SqlUnitOfWork.joined(session), actor, "household",
-                                           household_id, "updated", ["area"])  # fmt: skip
+            await directory_changes.record(uow, actor, "household", household_id, "updated",
+                                           ["area"])  # fmt: skip
     elif isinstance(event, ServiceWithdrawal):
         for plan_id in await directory.record_step_down(event, family):
-            await directory_changes.record(SqlUnitOfWork.joined(session), actor, "plan",
-                                           plan_id, "created",
+            await directory_changes.record(uow, actor, "plan", plan_id, "created",
                                            ["kind", "step_down_until", "owners"])  # fmt: skip
 
 
-async def waiting(session: AsyncSession, front_door: str) -> Sequence[db.DirectoryProposal]:
-    query = (
-        select(db.DirectoryProposal)
-        .where(db.DirectoryProposal.front_door == front_door,
-               db.DirectoryProposal.status == PENDING)
-        .order_by(db.DirectoryProposal.proposed_at)
-    )  # fmt: skip
-    return (await session.scalars(query)).all()
+async def waiting(uow: UnitOfWork, front_door: str) -> list[HeldProposal]:
+    """The proposals waiting for this front door's answer, oldest first."""
+    return await uow.proposals.with_status(PENDING, front_door=front_door)
 
 
 async def accept_confirmation(
-    session: AsyncSession, front_door: str, event_id: str, actor: str, now: datetime
+    uow: UnitOfWork, front_door: str, event_id: str, actor: str, now: datetime
 ) -> None:
     """The front door's confirmation, recorded for the router's timer (``confirm``): the
     front door's API holds no key to open the event or sign the notices it releases."""
-    row = await _pending(session, front_door, event_id)
-    row.status, row.decided_at, row.decided_by = CONFIRMING, now, actor
+    await _pending(uow, front_door, event_id)
+    await uow.proposals.mark_decided(event_id, CONFIRMING, actor, now)
 
 
-async def confirming(session: AsyncSession) -> list[str]:
+async def confirming(uow: UnitOfWork) -> list[str]:
     """Confirmed proposals the router's timer has yet to apply, oldest first."""
-    return list(await session.scalars(
-        select(db.DirectoryProposal.event_id)
-        .where(db.DirectoryProposal.status == CONFIRMING)
-        .order_by(db.DirectoryProposal.decided_at)
-        .limit(100)
-    ))  # fmt: skip
+    return [p.event_id for p in await uow.proposals.with_status(CONFIRMING, limit=100)]
 
 
 async def confirm(deps: "RoutingDeps", event_id: str) -> tuple[list[NoticeHeader], list[Message]]:
     """Applies a confirmed proposal as its front door confirmed it, and seals the notices it
     withheld; answers them and the records to publish once committed (the caller publishes
     through the outbox). Nothing when another timer applied it first."""
-    async with deps.sessions.begin() as session:
-        row = await session.get(db.DirectoryProposal, event_id, with_for_update=True)
+    async with deps.units() as uow:
+        row = await uow.proposals.get_for_update(event_id)
         if row is None or row.status != CONFIRMING or row.decided_at is None:
             return [], []
         now, actor = row.decided_at, row.decided_by or row.front_door
         event = _opened(row, deps)
-        directory = SqlDirectory(session)
-        context = await directory.family_for(event.people(), event.source_org)
+        context = await uow.directory.family_for(event.people(), event.source_org)
         # Decided on the family as it was proposed: the move's notices name where it leaves.
         decisions = _released(event, context.family, row, now)
-        await apply(directory, event, context.family, actor=actor)
-        sent, reports = await _seal(session, directory, event, context, decisions, deps, now)
-        await _decided(session, row, "confirmed", actor, now, len(sent))
+        await apply(uow, event, context.family, actor=actor)
+        sent, reports = await _seal(uow, event, context, decisions, deps, now)
+        await uow.proposals.mark_decided(row.event_id, "confirmed", actor, now)
+        await uow.audit.append(_decision_record(row, "confirmed", actor, len(sent)), now)
     return [notice for notice, _ in sent], list(reports)
 
 
-async def reject(session: AsyncSession, front_door: str, event_id: str, actor: str,
-                 now: datetime) -> None:  # fmt: skip
+async def reject(
+    uow: UnitOfWork, front_door: str, event_id: str, actor: str, now: datetime
+) -> None:
     """Nothing changes and nobody the proposal named is told."""
-    row = await _pending(session, front_door, event_id)
-    await _decided(session, row, "rejected", actor, now, 0)
+    row = await _pending(uow, front_door, event_id)
+    await uow.proposals.mark_decided(event_id, "rejected", actor, now)
+    await uow.audit.append(_decision_record(row, "rejected", actor, 0), now)
 
 
-async def _pending(session: AsyncSession, front_door: str, event_id: str) -> db.DirectoryProposal:
-    row = await session.get(db.DirectoryProposal, event_id, with_for_update=True)
+async def _pending(uow: UnitOfWork, front_door: str, event_id: str) -> HeldProposal:
+    row = await uow.proposals.get_for_update(event_id)
     if row is None or row.status != PENDING:
         raise NoSuchProposal("no proposal with this id is waiting for an answer")
     if row.front_door != front_door:
@@ -173,19 +159,16 @@ async def _pending(session: AsyncSession, front_door: str, event_id: str) -> db.
     return row
 
 
-def _opened(row: db.DirectoryProposal, deps: "RoutingDeps") -> Event:
+def _opened(row: HeldProposal, deps: "RoutingDeps") -> Event:
     sealed = SealedEvent.model_validate_json(row.sealed_event)
     key = deps.keys.hpke_for(EventHeader.model_validate_json(sealed.header).broker_key_id)
     _, signed = open_event(sealed, key)
     return signed.event()  # its signature was verified when it was first routed
 
 
-def _released(
-    event: Event, family: Family, row: db.DirectoryProposal, now: datetime
-) -> list[Decision]:
-    named = frozenset(filter(None, row.named_orgs.split(",")))
+def _released(event: Event, family: Family, row: HeldProposal, now: datetime) -> list[Decision]:
     proposal = Proposal(ProposalKind(row.kind), row.source_org, row.front_door, row.to_area,
-                        named)  # fmt: skip
+                        row.named_orgs)  # fmt: skip
     if isinstance(event, ServiceWithdrawal):
         # The step-down plan goes to the owners it named that were held back: those the
         # directory already linked to the family were told at the step-down.
@@ -198,33 +181,32 @@ def _released(
 
 
 async def _seal(
-    session: AsyncSession, directory: SqlDirectory, event: Event,
-    context: FamilyContext, decisions: list[Decision], deps: "RoutingDeps", now: datetime,
+    uow: UnitOfWork, event: Event, context: FamilyContext, decisions: list[Decision],
+    deps: "RoutingDeps", now: datetime,
 ) -> tuple[list[tuple[NoticeHeader, Decision]], list[Message]]:  # fmt: skip
     # Deadlines run from the confirmation: nobody could act on the notices before it.
     confirmed = Arrival.of(event, now)
-    notices = EventNotices(session, directory, event, confirmed, context, deps)
+    notices = EventNotices(uow, event, confirmed, context, deps)
     reports, sent = await notices.seal_all(decisions)
     homes = dict.fromkeys(m.household_id for m in context.family.members if m.household_id)
-    chronology.record(session, homes, confirmed, event.occurred_at, frozenset(), sent,
-                      with_event=False)  # fmt: skip
+    # Written as a group of one writes its lines and audit entries.
+    written = GroupState.empty()
+    written.chronology += chronology.lines(homes, confirmed, event.occurred_at, frozenset(),
+                                           sent, with_event=False)  # fmt: skip
     for notice, decision in sent:
         ids = {"event_id": str(notice.event_id), "recipient_id": notice.recipient_id,
                "rule_id": decision.rule_id, "severity": notice.severity.value}  # fmt: skip
-        await audit.append(session, "notice_produced", "router", str(notice.notice_id), ids,
-                           now)  # fmt: skip
+        written.audit.append((now, AuditRecord("notice_produced", "router",
+                                               str(notice.notice_id), ids)))  # fmt: skip
+    await uow.routed_events.write(written)
+    await uow.routed_events.append_audit(written)
     return sent, list(reports)
 
 
-async def _decided(
-    session: AsyncSession, row: db.DirectoryProposal, status: str, actor: str, now: datetime,
-    notices: int,
-) -> None:  # fmt: skip
-    row.status, row.decided_at, row.decided_by = status, now, actor
+def _decision_record(row: HeldProposal, status: str, actor: str, notices: int) -> AuditRecord:
     details = {"kind": row.kind, "outcome": status, "source_org": row.source_org,
                "to_area": row.to_area, "notices": notices}  # fmt: skip
-    await audit.append(session, "directory_proposal", actor, f"event:{row.event_id}", details,
-                       now)  # fmt: skip
+    return AuditRecord("directory_proposal", actor, f"event:{row.event_id}", details)
 
 
 def _details(proposal: Proposal, outcome: str) -> dict[str, str | int | bool | None]:

@@ -1,8 +1,8 @@
 """Routing: open a sealed event, resolve the family, decide, then seal and publish notices.
 
-Load -> decide (pure rules) -> seal -> record, a group of events in one database transaction
-(one unit of work: read for the whole group up front, written in bulk at its end, see
-adapters/group_state.py), then publish from memory once it has committed. Notice ids are
+Load -> decide (pure rules) -> seal -> record, a group of events in one unit of work (read
+for the whole group up front, written in bulk at its end: services/routing_group.py, the
+``RoutedEvents`` store), then publish from memory once it has committed. Notice ids are
 derived from the event and the addressee, so an event redelivered after a crash yields the
 same notice ids and the inbox keeps each once; the routed-event record stops a redelivered
 event from being routed again once its transaction has committed.
@@ -14,19 +14,21 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters import audit, chronology, db, metrics
-from broker.adapters.directory import FamilyContext, SqlDirectory
-from broker.adapters.directory_projection import DirectoryProjection
-from broker.adapters.group_state import GroupState
+from broker.adapters import chronology, metrics
+from broker.adapters.directory import FamilyContext
 from broker.adapters.kafka import Topics
-from broker.adapters.matched_events import queue_row  # while the group state holds rows
-from broker.adapters.unit_of_work import SqlUnitOfWork  # until routing is on ports
-from broker.errors import EnvelopeError, ReplayedEvent
+from broker.errors import AlreadyRecorded, EnvelopeError, ReplayedEvent
 from broker.keys import KeyStore
-from broker.ports import DataKeyStore, Message, Publisher
+from broker.ports import (
+    AuditRecord,
+    DataKeyStore,
+    FamilyDirectory,
+    Message,
+    Publisher,
+    QueuedForMatching,
+    UnitOfWork,
+)
 from broker.rules.admission import Arrival, check_times
 from broker.rules.deadlines import (
     OTHER_PERIODS,
@@ -40,6 +42,7 @@ from broker.rules.thresholds import Thresholds
 from broker.rules.trust import Screened, linked_orgs, screen
 from broker.services import directory_changes, matching, proposals
 from broker.services.outbox import Outbox
+from broker.services.routing_group import GroupState
 from broker.services.sealing import EventNotices
 from producers.envelopes import open_event, verified_event
 from schemas.events import (
@@ -62,7 +65,11 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class RoutingDeps:
-    sessions: async_sessionmaker[AsyncSession]
+    """What routing is given, built once (broker/bootstrap.py ``routing_deps``): ``units``
+    opens a unit of work (a router's over its projection of the directory), ``outbox``
+    publishes what one committed."""
+
+    units: Callable[[], UnitOfWork]
     keys: KeyStore
     publisher: Publisher
     topics: Topics
@@ -70,7 +77,7 @@ class RoutingDeps:
     clock: Callable[[], datetime] = field(default=utc_now)
     deadline_periods: Mapping[NoticeType, timedelta] = field(default_factory=lambda: OTHER_PERIODS)
     data_keys: DataKeyStore = field(kw_only=True)
-    directory: DirectoryProjection | None = field(default=None, kw_only=True)  # the router's
+    outbox: Outbox | None = field(default=None, kw_only=True)  # None: nothing is published
 
 
 @dataclass(frozen=True)
@@ -133,9 +140,9 @@ async def record_events(events: Sequence[Delivery], deps: RoutingDeps) -> list[O
     is skipped, from a replay of the event as a new record, which is rejected."""
     if len(events) > 1:
         try:
-            async with deps.sessions.begin() as session:
-                decided = await _record_group(session, events, deps)
-        except (IntegrityError, *REFUSED):
+            async with deps.units() as uow:
+                decided = await _record_group(uow, events, deps)
+        except (AlreadyRecorded, *REFUSED):
             log.info("batch_routed_one_by_one", events=len(events))
         else:
             return [_outcome(d) for d in decided]
@@ -145,19 +152,19 @@ async def record_events(events: Sequence[Delivery], deps: RoutingDeps) -> list[O
 async def _record_alone(delivery: Delivery, deps: RoutingDeps) -> Outcome:
     sealed, position, _ = delivery
     try:
-        async with deps.sessions.begin() as session:
-            [decided] = await _record_group(session, [delivery], deps)
+        async with deps.units() as uow:
+            [decided] = await _record_group(uow, [delivery], deps)
     except REFUSED as exc:  # found while recording: nothing of it stays
         return exc
-    except IntegrityError:
+    except AlreadyRecorded:
         # Another router instance (before a rebalance reached this one) committed the same
         # event first: its notices stand, and this transaction left nothing behind.
-        header = EventHeader.model_validate_json(sealed.header)
-        async with deps.sessions() as session:
-            routed = await session.get(db.RoutedEvent, str(header.event_id))
-            if not _seen_before(routed.position if routed else _UNSEEN, position):
-                raise
-        log.info("event_routed_elsewhere", event_id=str(header.event_id))
+        event_id = str(EventHeader.model_validate_json(sealed.header).event_id)
+        async with deps.units() as uow:
+            routed = await uow.routed_events.routed_from([event_id])
+        if not _seen_before(routed.get(event_id, _UNSEEN), position):
+            raise
+        log.info("event_routed_elsewhere", event_id=event_id)
         metrics.EVENTS_IN.labels("duplicate").inc()
         return NOTHING
     return _outcome(decided)
@@ -179,20 +186,19 @@ Verdict = Decided | str | EnvelopeError | ValidationError
 
 
 async def _record_group(
-    session: AsyncSession, events: Sequence[Delivery], deps: RoutingDeps
+    uow: UnitOfWork, events: Sequence[Delivery], deps: RoutingDeps
 ) -> list[Verdict]:
     """The group as one unit of work: read for all its events at once (GroupState), decided
     one after the other against that and what the group's earlier events added, written
     all together at the end, the audit entries last."""
-    state = await GroupState.load(session, _event_ids(events))
-    directory = SqlDirectory(session, deps.directory)
-    # The session's rows (notices and their companions) go in once, at the end: what a later
-    # event reads back of the group's earlier ones is in ``state``, and the directory writes
-    # a few events make (a move, a step-down, a plan, a proposal) flush themselves.
-    with session.no_autoflush:
-        decided = [await _decide_or_refuse(directory, state, d, deps) for d in events]
-    await state.write(session)
-    await _audit_produced(session, state, decided, deps)
+    group = uow.routed_events
+    state = await group.load(_event_ids(events))
+    # What the events record goes in once, at the end: what a later event reads back of the
+    # group's earlier ones is in ``state``.
+    with group.writes_deferred():
+        decided = [await _decide_or_refuse(uow, state, d, deps) for d in events]
+    await group.write(state)
+    await _audit_produced(uow, state, decided, deps)
     return decided
 
 
@@ -208,7 +214,7 @@ def _event_ids(events: Sequence[Delivery]) -> list[str]:
 
 
 async def _decide_or_refuse(
-    directory: SqlDirectory, state: GroupState, delivery: Delivery, deps: RoutingDeps
+    uow: UnitOfWork, state: GroupState, delivery: Delivery, deps: RoutingDeps
 ) -> Verdict:
     """What the event decided, the id of an event seen before, or why it was refused. Only
     the admission checks, which write nothing, answer a refusal; a failure while the event
@@ -217,7 +223,8 @@ async def _decide_or_refuse(
     try:
         sealed_to = EventHeader.model_validate_json(sealed.header).broker_key_id
         header, signed = open_event(sealed, deps.keys.hpke_for(sealed_to))
-        admitted = await _admitted(directory, state, header, signed, received_at, deps, position)
+        admitted = await _admitted(uow.directory, state, header, signed, received_at, deps,
+                                   position)  # fmt: skip
     except REFUSED as exc:
         return exc
     if admitted is None:
@@ -225,8 +232,7 @@ async def _decide_or_refuse(
     event, republished = admitted
     arrival = Arrival.of(event, received_at)
     with structlog.contextvars.bound_contextvars(event_id=str(event.event_id)):
-        notices = await _decide_and_record(directory, state, sealed, event, arrival, deps,
-                                           position)  # fmt: skip
+        notices = await _decide_and_record(uow, state, sealed, event, arrival, deps, position)
     # An event that came straight to Kafka (the SDK's way) was audited by nobody on its
     # way in: its receipt is audited here. The gateway audits what it accepts (whichever of
     # the two comes first audits it: adapters/event_receipts.py), and the broker's own
@@ -236,7 +242,7 @@ async def _decide_or_refuse(
 
 
 async def _audit_produced(
-    session: AsyncSession, state: GroupState, decided: Sequence[Verdict], deps: RoutingDeps
+    uow: UnitOfWork, state: GroupState, decided: Sequence[Verdict], deps: RoutingDeps
 ) -> None:
     """The audit entries of every notice decided, appended last: the audit chain's lock is
     then held only for the commit, so router instances side by side hardly wait for it."""
@@ -244,19 +250,19 @@ async def _audit_produced(
     now = deps.clock()
     received = [(str(d.event.event_id), now) for d in done if d.arrived]
     # Unless the gateway, accepting it meanwhile, audited it first.
-    fresh = await state.fresh_receipts(session, received) if received else set()
+    fresh = await uow.routed_events.fresh_receipts(received) if received else set()
     for outcome in done:
         event = outcome.event
         if str(event.event_id) in fresh:  # ids and types only: the audit log outlives the data
             details = {"event_type": event.event_type.value, "path": "kafka"}
-            state.audit.append((now, audit.Entry("event_received", event.source_org,
+            state.audit.append((now, AuditRecord("event_received", event.source_org,
                                                  str(event.event_id), details)))  # fmt: skip
         for notice, decision in outcome.sent:
             ids = {"event_id": str(notice.event_id), "recipient_id": notice.recipient_id,
                    "rule_id": decision.rule_id, "severity": notice.severity.value}  # fmt: skip
-            state.audit.append((now, audit.Entry("notice_produced", "router",
+            state.audit.append((now, AuditRecord("notice_produced", "router",
                                                  str(notice.notice_id), ids)))  # fmt: skip
-    await state.append_audit(session)
+    await uow.routed_events.append_audit(state)
 
 
 def _outcome(decided: Verdict) -> Outcome:
@@ -277,7 +283,7 @@ def _outcome(decided: Verdict) -> Outcome:
 
 
 async def _admitted(
-    directory: SqlDirectory,
+    directory: FamilyDirectory,
     state: GroupState,
     header: EventHeader,
     signed: SignedEvent,
@@ -303,7 +309,7 @@ async def _admitted(
 
 
 async def _decide_and_record(
-    directory: SqlDirectory,
+    uow: UnitOfWork,
     state: GroupState,
     sealed: SealedEvent,
     event: Event,
@@ -311,16 +317,16 @@ async def _decide_and_record(
     deps: RoutingDeps,
     position: str | None,
 ) -> EventNotices:
-    session = directory.session
-    context = _with_group_history(await directory.family_for(event.people(), event.source_org),
-                                  state)  # fmt: skip
-    history = await _record_and_load_history(session, state, event, context)
+    context = _with_group_history(
+        await uow.directory.family_for(event.people(), event.source_org), state
+    )
+    history = await _record_and_load_history(uow, state, event, context)
     decided = decide(event, context.family, history, arrival.received_at, deps.limits)
     screened = screen(event, context.family, decided)
     _withheld(state, event, screened.withheld, deps.clock())
-    notices = EventNotices(session, directory, event, arrival, context, deps)
+    notices = EventNotices(uow, event, arrival, context, deps)
     await notices.seal_all(screened.decisions)
-    await _remember(directory, state, sealed, event, arrival, context, notices.sent, deps,
+    await _remember(uow, state, sealed, event, arrival, context, notices.sent, deps,
                     position, screened)  # fmt: skip
     return notices
 
@@ -342,18 +348,21 @@ def _withheld(state: GroupState, event: Event, withheld: Sequence[Decision], now
     for decision in withheld:
         details = {"org_id": decision.addressee.org_id, "role": decision.addressee.role.value,
                    "rule_id": decision.rule_id, "reason": "not_linked_to_family"}  # fmt: skip
-        state.audit.append((now, audit.Entry("notice_withheld", "router",
+        state.audit.append((now, AuditRecord("notice_withheld", "router",
                                              f"event:{event.event_id}", details)))  # fmt: skip
 
 
 def outbox(deps: RoutingDeps) -> Outbox:
-    # Units of work over the routing's sessions, until RoutingDeps holds their factory.
-    return Outbox(lambda: SqlUnitOfWork(deps.sessions), deps.publisher, deps.topics.notices,
-                  deps.keys.pseudonym_secret)  # fmt: skip
+    """The outbox over routing's database, sending with the deps' own publisher, topic and
+    key (which a caller may have replaced since the outbox was built)."""
+    if deps.outbox is None:
+        raise RuntimeError("routing was given no outbox to publish through")
+    return replace(deps.outbox, publisher=deps.publisher, topic=deps.topics.notices,
+                   pseudonym_secret=deps.keys.pseudonym_secret)  # fmt: skip
 
 
 async def _remember(
-    directory: SqlDirectory,
+    uow: UnitOfWork,
     state: GroupState,
     sealed: SealedEvent,
     event: Event,
@@ -366,13 +375,12 @@ async def _remember(
 ) -> None:
     """Records the event as routed, in the family's chronology, or in the matching queue,
     and what became of the directory change it proposed."""
-    session, event_id = directory.session, str(event.event_id)
+    event_id = str(event.event_id)
     state.mark_routed(event_id, deps.clock(), len(sent), position)
     family = context.family
     resolved = family.subject is not None and not family.unmatched
     if not resolved and event_id not in state.queue:
-        state.park(queue_row(matching.queue_entry(sealed, arrival, event, family.front_door(),
-                                                  deps.data_keys)), session)  # fmt: skip
+        state.park(_queued(sealed, arrival, event, family.front_door(), deps.data_keys))
     matching.left_queue(state.queue.get(event_id), deps.data_keys, resolved=resolved)
     if family.subject is None:
         return
@@ -383,22 +391,35 @@ async def _remember(
     proposed = screened.proposal is not None and screened.verdict is not None
     if moving or proposed:
         # These append to the audit log at once: the entries kept so far go first.
-        await state.append_audit(session)
+        await uow.routed_events.append_audit(state)
     if isinstance(event, FamilyMovingArea) and moving:
-        await _keep_listed_plans(directory, event, family)
+        await _keep_listed_plans(uow, event, family)
     if screened.proposal is not None and screened.verdict is not None:
-        await proposals.settle(directory, sealed, event, family, screened.proposal,
+        await proposals.settle(uow, sealed, event, family, screened.proposal,
                                screened.verdict, deps.clock())  # fmt: skip
 
 
-async def _keep_listed_plans(
-    directory: SqlDirectory, event: FamilyMovingArea, family: Family
-) -> None:
+def _queued(
+    sealed: SealedEvent, arrival: Arrival, event: Event, front_door: str | None,
+    data_keys: DataKeyStore,
+) -> QueuedForMatching:  # fmt: skip
+    """The event parked for its front door, its people wrapped under the entry's own key
+    (as services/matching.py parks one)."""
+    people = matching.QueuedPeople(source_org=event.source_org, people=list(event.people()))
+    event_id = str(arrival.event_id)
+    return QueuedForMatching(
+        event_id=event_id, front_door=front_door or "unknown",
+        event_type=arrival.event_type.value, received_at=arrival.received_at,
+        sealed_event=sealed.model_dump_json(), status=matching.WAITING,
+        people=matching.wrap_people(data_keys, event_id, people),
+    )  # fmt: skip
+
+
+async def _keep_listed_plans(uow: UnitOfWork, event: FamilyMovingArea, family: Family) -> None:
     """The plans a move lists stay known to later digests and transfers, whatever becomes
     of the move (a source with no link to the family lists nothing the broker keeps)."""
-    for plan_id in await directory.record_listed_plans(event, family):
-        await directory_changes.record(SqlUnitOfWork.joined(directory.session), event.source_org,
-                                       "plan", plan_id, "created",
+    for plan_id in await uow.directory.record_listed_plans(event, family):
+        await directory_changes.record(uow, event.source_org, "plan", plan_id, "created",
                                        ["kind", "started_on", "ended_on"])  # fmt: skip
 
 
@@ -416,7 +437,7 @@ def _seen_before(routed_from: str | None, position: str | None) -> bool:
 
 
 async def _record_and_load_history(
-    session: AsyncSession, state: GroupState, event: Event, context: FamilyContext
+    uow: UnitOfWork, state: GroupState, event: Event, context: FamilyContext
 ) -> PersonHistory:
     """Records the event's place in its subject's patterns, and loads the subject's history
     with this event in it (for a child's appointment, the brothers' and sisters' as well)."""
@@ -435,9 +456,9 @@ async def _record_and_load_history(
         case AppointmentOutcome() | AttendanceConcern() if booking := booking_of(event):
             patterns.record(event_id, subject.person_id, "appointment", *booking)
             siblings = [c.person_id for c in family.siblings_of(subject.person_id)]
-            found = await patterns.histories(session, [subject.person_id, *siblings])
+            found = await patterns.histories(uow.routed_events, [subject.person_id, *siblings])
             return replace(found[subject.person_id],
                            siblings={p: found[p] for p in siblings})  # fmt: skip
         case _:
             return PersonHistory()
-    return (await patterns.histories(session, [subject.person_id]))[subject.person_id]
+    return (await patterns.histories(uow.routed_events, [subject.person_id]))[subject.person_id]

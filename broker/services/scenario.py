@@ -48,6 +48,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -405,9 +406,10 @@ class Replay:
     def routing(self, at: datetime) -> RoutingDeps:
         """The routing service's dependencies at a step's time: the one place they are built."""
         database = self.database
-        return RoutingDeps(database.sessions, database.keys, self.publisher, TOPICS,
-                           self.limits, clock=_fixed(at), data_keys=database.data_keys,
-                           directory=self.projection)  # fmt: skip
+        units = partial(database.unit_of_work, self.projection)
+        return RoutingDeps(units, database.keys, self.publisher, TOPICS, self.limits,
+                           clock=_fixed(at), data_keys=database.data_keys,
+                           outbox=self.outbox)  # fmt: skip
 
 
 async def run_scenario(scenario: Scenario, limits: Thresholds = Thresholds()) -> list[StepResult]:
@@ -489,11 +491,11 @@ def _event_id(scenario: Scenario, index: int) -> str:
 async def _confirm(event_id: str, deps: RoutingDeps, replay: Replay) -> None:
     """The family's front door confirms the step's proposal, as through its API, and the
     router's timer applies it."""
-    front_door = await replay.database.proposal_front_door(event_id)
-    if front_door is None:
-        raise ValueError("the step named proposed nothing for a front door to confirm")
-    async with replay.database.sessions.begin() as session:  # proposals: still on a session
-        await proposals.accept_confirmation(session, front_door, event_id, front_door,
+    async with replay.database.unit_of_work() as uow:
+        held = await uow.proposals.get_for_update(event_id)
+        if held is None:
+            raise ValueError("the step named proposed nothing for a front door to confirm")
+        await proposals.accept_confirmation(uow, held.front_door, event_id, held.front_door,
                                             deps.clock())  # fmt: skip
     notices, reports = await proposals.confirm(deps, event_id)
     await replay.outbox.publish([str(n.notice_id) for n in notices], deps.clock(), also=reports)

@@ -16,21 +16,17 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import data_quality
 from broker.adapters.data_keys import key_name
 from broker.adapters.data_quality import Gap, Issue
 from broker.adapters.directory import (
     ContactRecord,
     FamilyContext,
     OrgRecord,
-    SqlDirectory,
     working_hours_of,
 )
-from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.errors import RecipientKeyUnusable, Unsealable
-from broker.ports import Message
+from broker.ports import FamilyDirectory, Message, UnitOfWork
 from broker.pseudonyms import unmatched_key_name
 from broker.rules.accuracy import Reading, reading
 from broker.rules.admission import Arrival
@@ -73,8 +69,7 @@ class EventNotices:
     """The notices of one event: what was sealed, what goes to Kafka after the commit (the
     notices, audit copies, dead letters), and the data-quality gaps met on the way."""
 
-    session: AsyncSession
-    directory: SqlDirectory
+    uow: UnitOfWork
     event: Event
     arrival: Arrival
     context: FamilyContext
@@ -88,11 +83,15 @@ class EventNotices:
     issues: list[Issue] = field(default_factory=list)
     step_downs: dict[str, StepDownView] | None = None
 
+    @property
+    def directory(self) -> FamilyDirectory:
+        return self.uow.directory
+
     async def seal_all(self, decisions: list[Decision]) -> tuple[list[Message], Sent]:
         pending, self.decided = list(decisions), list(decisions)
         while pending:
             pending += await self._place(pending.pop(0))
-        data_quality.record(self.session, self.issues, self.deps.clock())
+        await self.uow.data_quality.record(self.issues, self.deps.clock())
         return self.messages, self.sent
 
     async def _place(self, decision: Decision) -> list[Decision]:
@@ -160,14 +159,14 @@ class EventNotices:
         body = await self._body(decision, reading(decision, self.event, family), notice, calendar)
         chain = self._key_adult_chain(decision)
         sealed = await notice_records.add(
-            SqlUnitOfWork.joined(self.session), notice, body, contact, deps.keys,
+            self.uow, notice, body, contact, deps.keys,
             deps.data_keys, rule_id=decision.rule_id,
             escalate_to=escalation_chain(decision, family),
             reroute_to=reroute_target(decision, family), chain_id=chain,
             companion=chain is not None,
         )  # fmt: skip
         self.outbox.append((notice, self._outbound(notice, sealed)))
-        await reminders.schedule(SqlUnitOfWork.joined(self.session), notice, decision, org)
+        await reminders.schedule(self.uow, notice, decision, org)  # a step-down's review
         await self._owed_and_full_view(notice, decision, org, calendar)
         return notice
 
@@ -221,14 +220,12 @@ class EventNotices:
         and, for a reader who sees less, the front door's view of the notice: a follow-up
         to a front door is composed from it (issue 13 section 5)."""
         area = nation_of(org.area if org else None)
-        await steps_owed.owe(SqlUnitOfWork.joined(self.session), notice, decision.facts, area,
-                             working_hours_of(org))  # fmt: skip
+        await steps_owed.owe(self.uow, notice, decision.facts, area, working_hours_of(org))
         if not sees_everything(decision.notice_type):
             whole = replace(decision, notice_type=NoticeType.FRONT_DOOR_REFERRAL)
             read = reading(decision, self.event, self.context.family)
             full = await self._body(whole, Reading(None, read.present), notice, calendar)
-            await reader_views.keep(SqlUnitOfWork.joined(self.session), notice, full,
-                                    self.deps.data_keys)  # fmt: skip
+            await reader_views.keep(self.uow, notice, full, self.deps.data_keys)
 
     def _for_school(
         self, body: NoticeBody, decision: Decision, notice: NoticeHeader, calendar: SchoolCalendar
@@ -243,8 +240,7 @@ class EventNotices:
     async def _told_step_downs(self) -> dict[str, StepDownView]:
         """The family's step-down plans as their notices told them, read once per event."""
         if self.step_downs is None:
-            self.step_downs = await told_step_downs(SqlUnitOfWork.joined(self.session),
-                                                    self.context.family.plans,
+            self.step_downs = await told_step_downs(self.uow, self.context.family.plans,
                                                     self.deps.data_keys)  # fmt: skip
         return self.step_downs
 

@@ -16,12 +16,11 @@ away stops the round (``is_transient``), for the scheduler to try again later.
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import structlog
 
 from broker.adapters.kafka import is_transient
-from broker.ports import DataKeyStore, Message, UnitOfWork, UnitOfWorkFactory
+from broker.ports import DataKeyStore, Message, UnitOfWorkFactory
 from broker.services import follow_ups, matching, next_steps, proposals, reminders
 from broker.services.follow_ups import FollowUpDeps
 from broker.services.match_publication import MatchPublication
@@ -120,8 +119,7 @@ class TimerRound:
                 return await next_steps.tell_referrer(uow, notice_id, step, deps, now)
 
         async with self.unit_of_work() as uow:
-            session = _session(uow)
-            confirmed = await proposals.confirming(session)
+            confirmed = await proposals.confirming(uow)
             rejected = await follow_ups.due_for_reroute(uow)
             reviews = await reminders.due(uow, now)
             decided = [f"{n}|{s}" for n, s in await next_steps.due_for_telling(uow)]
@@ -136,11 +134,6 @@ def transient(exc: BaseException) -> bool:
     # Connecting to a database that is restarting fails with a bare OSError (asyncpg's
     # "Multiple exceptions: Connect call failed"), before any DBAPIError wraps it.
     return is_transient(exc) or isinstance(exc, OSError)
-
-
-def _session(uow: UnitOfWork) -> Any:
-    # The timer's services still take a session, until each has its store on the unit of work.
-    return uow.session  # type: ignore[attr-defined]
 
 
 async def _each(

@@ -10,9 +10,10 @@ from support import demo_database, sealed_crisis
 
 from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.kafka import Topics
+from broker.bootstrap import routing_deps
 from broker.errors import DecryptionFailed
 from broker.keys import PUBLIC_FILE, REGISTRY_FILE, RETIRED_DIR, KeyStore
-from broker.services.routing import RoutingDeps, route_event
+from broker.services.routing import route_event
 from broker.services.scenario import CollectingPublisher
 from producers.broker_keys import BrokerPublicKeys
 from producers.receiver import NoticeReceiver
@@ -32,14 +33,14 @@ class TestBrokerKeyRotation:
         async with demo_database(database_url, datetime.now(UTC).date()) as demo:
             producers, pairs = demo.producers, demo.recipients
             await route_event(sealed_crisis(old.public, producers),
-                              RoutingDeps(demo.sessions, old, publisher, topics,
+                              routing_deps(demo.sessions, old, publisher, topics,
                                           data_keys=FileDataKeys(tmp_path / "hh")))  # fmt: skip
             in_flight = sealed_crisis(old.public, producers)
             new = KeyStore.rotate(keys_dir)
             reloaded = KeyStore.load(keys_dir)
             await route_event(
                 in_flight,
-                RoutingDeps(
+                routing_deps(
                     demo.sessions,
                     reloaded,
                     publisher,

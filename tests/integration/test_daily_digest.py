@@ -11,12 +11,12 @@ from support import demo_database
 
 from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.kafka import Topics
-from broker.adapters.unit_of_work import SqlUnitOfWork
+from broker.bootstrap import routing_deps
 from broker.demo import family
 from broker.keys import KeyStore
 from broker.rules.deadlines import next_digest
 from broker.services import inbox
-from broker.services.routing import RoutingDeps, route_event
+from broker.services.routing import route_event
 from broker.services.scenario import CollectingPublisher
 from producers.envelopes import seal_event, sign_event
 from schemas.events import EventAdapter
@@ -32,7 +32,7 @@ RECEIVED = datetime(2027, 5, 10, 14, 0, tzinfo=UTC)  # a Monday afternoon
 @pytest.fixture
 async def routing(tmp_path: Path, database_url: str) -> Any:
     async with demo_database(database_url, RECEIVED.date(), frozenset({GP})) as demo:
-        deps = RoutingDeps(demo.sessions, KeyStore.create(tmp_path / "keys"),
+        deps = routing_deps(demo.sessions, KeyStore.create(tmp_path / "keys"),
                            CollectingPublisher(), Topics.with_prefix("t."),
                            clock=lambda: RECEIVED,
                            data_keys=FileDataKeys(tmp_path / "households"))  # fmt: skip
@@ -51,7 +51,7 @@ async def route(routing: Any, payload: dict[str, Any]) -> list[Any]:
     headers = await route_event(seal_event(signed, header, deps.keys.public.hpke), deps)
     published = [SealedNotice.model_validate_json(m.value)
                  for m in deps.publisher.messages if m.topic == deps.topics.notices]  # type: ignore[attr-defined]  # fmt: skip
-    async with SqlUnitOfWork(deps.sessions) as uow:
+    async with deps.units() as uow:
         await inbox.store(uow, published, RECEIVED, data_keys)
     return [h for h in headers if h.recipient_id == GP]
 
@@ -69,7 +69,7 @@ class TestDailyDigest:
         assert header.severity.value == "low"
         assert header.held_until == release
         assert header.deadline > release
-        async with SqlUnitOfWork(routing[0].sessions) as uow:
+        async with routing[0].units() as uow:
             assert await inbox.list_notices(uow, GP, RECEIVED) == []
             later = await inbox.list_notices(uow, GP, release + timedelta(minutes=1))
             gathered = await inbox.digest(uow, GP, release, release + timedelta(minutes=1))
@@ -85,6 +85,6 @@ class TestDailyDigest:
         [header] = await route(routing, crisis)
         assert header.severity.value == "high"
         assert header.held_until is None
-        async with SqlUnitOfWork(routing[0].sessions) as uow:
+        async with routing[0].units() as uow:
             listed = await inbox.list_notices(uow, GP, RECEIVED)
         assert str(header.notice_id) in [n.notice_id for n in listed]

@@ -237,8 +237,8 @@ class TestKeptCurrent:
         reaches the projection, and the moved family resolves alike both ways."""
         projection = await loaded(sessions)
         named = [PersonRef(nhs_number=HOME.pupil.nhs_number)]
-        async with sessions.begin() as session:
-            directory = SqlDirectory(session, projection)
+        async with SqlUnitOfWork(sessions, projection) as uow:
+            directory = uow.directory
             family = (await directory.family_for(named, HOME.school)).family
             move = FamilyMovingArea(
                 event_type="family_moving_area", source_org="fd-demo",
@@ -248,7 +248,7 @@ class TestKeptCurrent:
                 members=tuple(named), from_authority="E09000099",
                 to_authority=population.NEIGHBOUR_AREA, moved_on=TODAY,
             )  # fmt: skip
-            await proposals.apply(directory, move, family, actor="fd-demo")
+            await proposals.apply(uow, move, family, actor="fd-demo")
             # The transaction that wrote reads its own writes.
             moved = (await directory.family_for(named, HOME.school)).family
             assert moved.area == population.NEIGHBOUR_AREA

@@ -11,6 +11,7 @@ from support import demo_database, sealed_crisis
 from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.kafka import Topics
 from broker.adapters.unit_of_work import SqlUnitOfWork
+from broker.bootstrap import routing_deps
 from broker.errors import DecryptionFailed
 from broker.keys import KeyStore
 from broker.services.directory_admin import put_contact
@@ -39,7 +40,7 @@ class TestRecipientKeyRotation:
         publisher = CollectingPublisher()
         new_key = X25519PrivateKey.generate()
         async with demo_database(database_url, datetime.now(UTC).date()) as demo:
-            deps = RoutingDeps(
+            deps = routing_deps(
                 demo.sessions,
                 keys,
                 publisher,

@@ -19,10 +19,11 @@ from support import DemoDatabase, demo_database
 from broker.adapters import audit, db
 from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.kafka import Topics
+from broker.bootstrap import routing_deps
 from broker.demo import family
 from broker.keys import KeyStore
 from broker.ports import Message
-from broker.services.routing import Delivery, RoutingDeps, outbox, record_events, route_event
+from broker.services.routing import Delivery, outbox, record_events, route_event
 from broker.services.scenario import CollectingPublisher
 from producers.envelopes import seal_event, sign_event
 from schemas.events import Event, EventAdapter
@@ -57,7 +58,7 @@ class Group:
     def __init__(self, demo: DemoDatabase, keys: KeyStore, households: Path) -> None:
         self.demo = demo
         self.publisher = CollectingPublisher()
-        self.deps = RoutingDeps(demo.sessions, keys, self.publisher,
+        self.deps = routing_deps(demo.sessions, keys, self.publisher,
                                 Topics.with_prefix("t."),
                                 data_keys=FileDataKeys(households))  # fmt: skip
 
@@ -80,14 +81,14 @@ class Group:
 
     async def rules(self, event: Event) -> set[str]:
         """The rules of the notices recorded for the event."""
-        async with self.deps.sessions() as session:
+        async with self.demo.sessions() as session:
             found = await session.scalars(select(db.NoticeRecord.rule_id).where(
                 db.NoticeRecord.event_id == str(event.event_id)))  # fmt: skip
             return set(found)
 
     async def recorded(self) -> dict[str, Any]:
         """What the routing wrote, without the times its clock gave it."""
-        async with self.deps.sessions() as session:
+        async with self.demo.sessions() as session:
             notices = await session.execute(select(
                 db.NoticeRecord.notice_id, db.NoticeRecord.recipient_id, db.NoticeRecord.rule_id,
                 db.NoticeRecord.severity, db.NoticeRecord.household))  # fmt: skip
@@ -191,7 +192,7 @@ class TestOutboxFromMemory:
         sealed = [SealedNotice.model_validate_json(m.value) for m in sent]
         headers = [NoticeHeader.model_validate_json(s.header) for s in sealed]
         assert sorted(h.notice_id for h in headers) == sorted(n.notice_id for n in notices)
-        async with group.deps.sessions() as session:
+        async with group.demo.sessions() as session:
             records = (await session.scalars(select(db.NoticeRecord))).all()
         assert {r.notice_id for r in records} == {str(n.notice_id) for n in notices}
         assert all(r.published_at is not None and r.sealed == "" for r in records)
@@ -203,7 +204,7 @@ class TestOutboxFromMemory:
         deps = replace(group.deps, publisher=_KafkaDown())
         with pytest.raises(ConnectionError):
             await route_event(group.delivery(concern, 0)[0], deps)
-        async with group.deps.sessions() as session:
+        async with group.demo.sessions() as session:
             kept = {r.notice_id: r.sealed for r in await session.scalars(
                 select(db.NoticeRecord).where(db.NoticeRecord.published_at.is_(None)))}  # fmt: skip
         assert kept

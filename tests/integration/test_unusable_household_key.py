@@ -23,10 +23,11 @@ from support import DemoDatabase, demo_database
 from broker.adapters import db
 from broker.adapters.data_keys import FileDataKeys
 from broker.adapters.kafka import Topics
+from broker.bootstrap import routing_deps
 from broker.demo import family
 from broker.keys import KeyStore
 from broker.rules.deadlines import is_working_time
-from broker.services.routing import RoutingDeps, route_event
+from broker.services.routing import route_event
 from broker.services.scenario import CollectingPublisher
 from producers import crypto
 from producers.envelopes import seal_event, sign_event
@@ -54,7 +55,7 @@ class Routing:
         self.demo = demo
         self.publisher = CollectingPublisher()
         self.data_keys = FileDataKeys(folder / "households")
-        self.deps = RoutingDeps(demo.sessions, KeyStore.create(folder / "keys"), self.publisher,
+        self.deps = routing_deps(demo.sessions, KeyStore.create(folder / "keys"), self.publisher,
                                 Topics.with_prefix("t."), data_keys=self.data_keys)  # fmt: skip
 
     def carters_key_file(self) -> Path:
@@ -76,7 +77,7 @@ class Routing:
         return [json.loads(m.value) for m in self.publisher.messages if m.topic == topic]
 
     async def gaps(self) -> Counter[str]:
-        async with self.deps.sessions() as session:
+        async with self.demo.sessions() as session:
             kinds = (await session.scalars(select(db.DataQualityIssue.kind))).all()
         return Counter(kinds)
 
