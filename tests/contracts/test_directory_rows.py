@@ -14,7 +14,8 @@ AT = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 def person(person_id: str, given_name: str = "Ann") -> TableRow:
     """A person row as the import writes it: every column of the table."""
     return {"id": person_id, "nhs_number": None, "upn": None, "given_name": given_name,
-            "family_name": "Smith", "date_of_birth": date(2015, 1, 1)}  # fmt: skip
+            "family_name": "Smith", "date_of_birth": date(2015, 1, 1), "unborn": False,
+            "expected_on": None}  # fmt: skip
 
 
 def member(household: str, person_id: str, uow: UnitOfWork) -> TableRow:
