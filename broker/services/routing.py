@@ -9,7 +9,7 @@ event from being routed again once its transaction has committed.
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -403,16 +403,10 @@ def _queued(
     sealed: SealedEvent, arrival: Arrival, event: Event, front_door: str | None,
     data_keys: DataKeyStore,
 ) -> QueuedForMatching:  # fmt: skip
-    """The event parked for its front door, its people wrapped under the entry's own key
-    (as services/matching.py parks one)."""
-    people = matching.QueuedPeople(source_org=event.source_org, people=list(event.people()))
-    event_id = str(arrival.event_id)
-    return QueuedForMatching(
-        event_id=event_id, front_door=front_door or "unknown",
-        event_type=arrival.event_type.value, received_at=arrival.received_at,
-        sealed_event=sealed.model_dump_json(), status=matching.WAITING,
-        people=matching.wrap_people(data_keys, event_id, people),
-    )  # fmt: skip
+    """The event parked for its front door as services/matching.py parks one, as the group
+    holds it until its write."""
+    return QueuedForMatching(**asdict(matching.queue_entry(sealed, arrival, event, front_door,
+                                                           data_keys)))  # fmt: skip
 
 
 async def _keep_listed_plans(uow: UnitOfWork, event: FamilyMovingArea, family: Family) -> None:
