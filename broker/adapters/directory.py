@@ -5,16 +5,16 @@ need: the households of the subject and of the subject's children ("think family
 member's GP, school and health team, the agencies involved, and every area's front door.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Insert, func, or_, select
 from sqlalchemy import event as orm_events
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, ORMExecuteState, Session
 
 from broker.adapters import chronology, db
 from broker.adapters.directory_records import Membership, OwnerRow, PersonRow, PlanRow
@@ -125,6 +125,7 @@ class SqlDirectory:
         self._own: DirectoryState | None = None
         if projection is not None:
             orm_events.listen(session.sync_session, "after_flush", self._flushed)
+            orm_events.listen(session.sync_session, "do_orm_execute", self._executed)
 
     @property
     def session(self) -> AsyncSession:
@@ -151,6 +152,21 @@ class SqlDirectory:
         """Notes the change log rows a flush of this transaction wrote."""
         self._unread += [(change.entity, change.entity_id) for change in session.new
                          if isinstance(change, db.DirectoryChange)]  # fmt: skip
+
+    def _executed(self, execution: ORMExecuteState) -> None:
+        """Notes the change log rows a statement of this transaction inserts in bulk (the
+        unit of work's directory writes: adapters/directory_rows.py)."""
+        statement = execution.statement
+        if not (isinstance(statement, Insert) and statement.table.name == _CHANGE_LOG):
+            return
+        given = execution.parameters or ()
+        rows = [given] if isinstance(given, Mapping) else list(given)
+        named = [(row.get("entity"), row.get("entity_id")) for row in rows]
+        if not named or any(None in change for change in named):
+            # Rows it cannot read (values inside the statement): a kind no projection
+            # applies, so that this transaction reads SQL from here on.
+            named = [("unnamed", "")]
+        self._unread += [(str(entity), str(entity_id)) for entity, entity_id in named]
 
     async def _read_back(self) -> None:
         """Reads the records this transaction's change log rows name into its own state."""
@@ -507,6 +523,8 @@ class SqlDirectory:
             nation=nation_of(org.area if org else None),
         )
 
+
+_CHANGE_LOG = db.DirectoryChange.__tablename__
 
 STEP_DOWN_PLAN = "step-down:"  # a step-down's plan id: "step-down:<event id>:<child>"
 
