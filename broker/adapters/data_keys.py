@@ -28,9 +28,11 @@ knows which store is in use: ``broker.bootstrap`` builds it from settings.
 import hashlib
 import json
 import os
+import queue
 import re
 import secrets
 import stat
+import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,11 +69,24 @@ def household_shredded(store: DataKeyStore, secret: bytes, household_id: str) ->
     return store.is_shredded(pseudonym(secret, "household", household_id))
 
 
-class FileDataKeys:
-    """``DataKeyStore`` over owner-only files: ``<household>.key`` and its tombstone."""
+SPARES = 32  # key files a broker process keeps made ahead (``FileDataKeys(spares=...)``)
 
-    def __init__(self, directory: Path) -> None:
+
+class FileDataKeys:
+    """``DataKeyStore`` over owner-only files: ``<household>.key`` and its tombstone.
+
+    A new key file is written and fsynced before it is linked into place. With ``spares``,
+    a background thread keeps that many such files made ahead (``.spare.<random>``, each
+    complete and on disk): a household seen for the first time then takes one by a link,
+    and routing does not wait for the disk (most events of a large directory concern a
+    household with no key yet). Spares left by a process that stopped are keys nobody used.
+    """
+
+    def __init__(self, directory: Path, *, spares: int = 0) -> None:
         self.directory = directory
+        self._spares_wanted = spares
+        self._spares: queue.SimpleQueue[Path] = queue.SimpleQueue()
+        self._making_spares = threading.Lock()  # held while a thread makes them
         # Each key read, with its file's identity then: a router wraps several notices per
         # household, and one lstat tells whether the file is still that one (a shred by
         # another process deletes it; a renewal is a new file).
@@ -169,8 +184,10 @@ class FileDataKeys:
         """A new key, linked into place only if no other process made one first (a link never
         overwrites, and the file is complete before anyone can see it)."""
         path = self._path(household)
-        draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
-        crypto.write_secret(draft, AESGCM.generate_key(bit_length=256))
+        draft = self._spare()
+        if draft is None:
+            draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+            crypto.write_secret(draft, AESGCM.generate_key(bit_length=256))
         try:
             os.link(draft, path)
         except FileExistsError:
@@ -183,6 +200,42 @@ class FileDataKeys:
         if key is None:
             raise DataKeyUnusable("the household's data key cannot be made")
         return key
+
+    def _spare(self) -> Path | None:
+        """A key file made ahead, if one is ready; more are made when they run low."""
+        if not self._spares_wanted:
+            return None
+        try:
+            spare: Path | None = self._spares.get_nowait()
+        except queue.Empty:
+            spare = None
+        low = self._spares.qsize() <= self._spares_wanted // 2
+        if low and self._making_spares.acquire(blocking=False):
+            threading.Thread(target=self._fill_then_release, name="data-key-spares",
+                             daemon=True).start()  # fmt: skip
+        return spare
+
+    def make_spares(self) -> None:
+        """Makes key files ahead until ``spares`` are ready (a thread of its own does, so
+        that fsync waits for the disk without holding the event loop)."""
+        with self._making_spares:
+            self._fill()
+
+    def _fill_then_release(self) -> None:
+        try:
+            self._fill()
+        finally:
+            self._making_spares.release()  # taken by ``_spare`` when it started this thread
+
+    def _fill(self) -> None:
+        # A failure only means the next new household's key is made in place.
+        try:
+            while self._spares.qsize() < self._spares_wanted:
+                spare = self.directory / f".spare.{secrets.token_hex(8)}"
+                crypto.write_secret(spare, AESGCM.generate_key(bit_length=256))
+                self._spares.put(spare)
+        except (OSError, KeyFileError) as exc:
+            log.warning("data_key_spares_not_made", error=type(exc).__name__)
 
     def _tombstone(self, household: str) -> set[str]:
         path = self._tombstone_path(household)

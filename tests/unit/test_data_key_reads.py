@@ -1,6 +1,7 @@
 """A file data-key store reads each household's key once and keeps it while the file is the
 same one: what another process does to the file (a shred, a renewal, a change of mode) is
-seen at the next wrap or unwrap, as when every use read the file."""
+seen at the next wrap or unwrap, as when every use read the file. Keys for households seen
+for the first time may be made ahead."""
 
 from pathlib import Path
 
@@ -50,3 +51,29 @@ class TestAnotherProcessChangesTheKey:
         (folder / f"{A}.key").chmod(0o644)
         with pytest.raises(DataKeyUnusable):
             router.wrap(A, b"more", CONTEXT)
+
+
+class TestSpareKeys:
+    def test_a_new_household_takes_a_key_made_ahead(self, folder: Path) -> None:
+        """With keys made ahead, a household seen for the first time takes one of them (no
+        spare file is left under its name), and what it seals opens, for another store on
+        the same folder too."""
+        router = FileDataKeys(folder, spares=4)
+        router.make_spares()
+        spares = set(folder.glob(".spare.*"))
+        assert len(spares) == 4
+        sealed = router.wrap(A, b"data", CONTEXT)
+        assert len(set(folder.glob(".spare.*"))) == 3
+        assert (folder / f"{A}.key").exists()
+        assert FileDataKeys(folder).unwrap(A, sealed, CONTEXT) == b"data"
+
+    def test_a_spare_is_private_from_the_first_byte(self, folder: Path) -> None:
+        """Keys made ahead are owner-only files, like every key file."""
+        router = FileDataKeys(folder, spares=2)
+        router.make_spares()
+        assert all(p.stat().st_mode & 0o077 == 0 for p in folder.glob(".spare.*"))
+
+    def test_without_spares_none_are_made(self, folder: Path) -> None:
+        """The default store makes each key in place, and no spare file."""
+        FileDataKeys(folder).wrap(A, b"data", CONTEXT)
+        assert not list(folder.glob(".spare.*"))
