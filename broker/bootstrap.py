@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from broker.adapters import db
-from broker.adapters.data_keys import FileDataKeys
+from broker.adapters.data_keys import SPARES, FileDataKeys
 from broker.adapters.directory_projection import DirectoryProjection
 from broker.adapters.kafka import KafkaPublisher, Topics, ensure_topics
 from broker.adapters.unit_of_work import SqlUnitOfWork
@@ -178,7 +178,7 @@ async def foundation(
         configure_logging(settings.log_level, settings.log_json)
     keys = load_keys(settings, key_purposes)
     async with open_database(settings) as database:
-        data_keys = FileDataKeys(settings.keys_dir / "households")
+        data_keys = FileDataKeys(settings.keys_dir / "households", spares=SPARES)
         yield Foundation(settings, keys, database, data_keys)
 
 

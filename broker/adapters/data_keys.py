@@ -28,11 +28,15 @@ knows which store is in use: ``broker.bootstrap`` builds it from settings.
 import hashlib
 import json
 import os
+import queue
 import re
 import secrets
+import stat
+import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import structlog
 from cryptography.exceptions import InvalidTag
@@ -65,11 +69,28 @@ def household_shredded(store: DataKeyStore, secret: bytes, household_id: str) ->
     return store.is_shredded(pseudonym(secret, "household", household_id))
 
 
-class FileDataKeys:
-    """``DataKeyStore`` over owner-only files: ``<household>.key`` and its tombstone."""
+SPARES = 32  # key files a broker process keeps made ahead (``FileDataKeys(spares=...)``)
 
-    def __init__(self, directory: Path) -> None:
+
+class FileDataKeys:
+    """``DataKeyStore`` over owner-only files: ``<household>.key`` and its tombstone.
+
+    A new key file is written and fsynced before it is linked into place. With ``spares``,
+    a background thread keeps that many such files made ahead (``.spare.<random>``, each
+    complete and on disk): a household seen for the first time then takes one by a link,
+    and routing does not wait for the disk (most events of a large directory concern a
+    household with no key yet). Spares left by a process that stopped are keys nobody used.
+    """
+
+    def __init__(self, directory: Path, *, spares: int = 0) -> None:
         self.directory = directory
+        self._spares_wanted = spares
+        self._spares: queue.SimpleQueue[Path] = queue.SimpleQueue()
+        self._making_spares = threading.Lock()  # held while a thread makes them
+        # Each key read, with its file's identity then: a router wraps several notices per
+        # household, and one lstat tells whether the file is still that one (a shred by
+        # another process deletes it; a renewal is a new file).
+        self._read: dict[str, _Key] = {}
 
     def wrap(self, household: str, data: bytes, context: bytes) -> bytes:
         """Sealed under the key of each household named (see ``key_name``), innermost first."""
@@ -87,17 +108,17 @@ class FileDataKeys:
     def _wrap_one(self, household: str, data: bytes, context: bytes) -> bytes:
         key = self._key_for(household)
         nonce = os.urandom(NONCE_BYTES)
-        return TAGGED + _key_id(key) + nonce + AESGCM(key).encrypt(nonce, data, context)
+        return TAGGED + key.id + nonce + key.cipher.encrypt(nonce, data, context)
 
     def _unwrap_one(self, household: str, stored: bytes, context: bytes) -> bytes:
         key_id, body = _split(stored)
         if key_id is not None and key_id.hex() in self._tombstone(household):
             raise DataKeyShredded("this household's stored data was deleted")
-        key = self._current(household)
-        if key is None or (key_id is not None and key_id != _key_id(key)):
+        key = self._current_key(household)
+        if key is None or (key_id is not None and key_id != key.id):
             raise DataKeyShredded("this household's stored data was deleted")
         try:
-            return AESGCM(key).decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:], context)
+            return key.cipher.decrypt(body[:NONCE_BYTES], body[NONCE_BYTES:], context)
         except (InvalidTag, ValueError) as exc:
             if key_id is None and self._tombstone(household):
                 # Stored before ciphertexts named their keys, under a key since shredded.
@@ -119,22 +140,36 @@ class FileDataKeys:
         """Shredded, and no key made since (a later event about the household makes one)."""
         return self._tombstone_path(household).exists() and not self._path(household).exists()
 
-    def _key_for(self, household: str) -> bytes:
+    def _key_for(self, household: str) -> "_Key":
         """The household's current key, made on first use (or first use since a shred)."""
-        key = self._current(household)
+        key = self._current_key(household)
         if key is not None:
             return key
         if self._tombstone_path(household).exists():
             log.info("household_data_key_renewed_after_shred")
-        return self._create(household)
+        self._create(household)
+        return self._read[household]
 
     def _current(self, household: str) -> bytes | None:
+        key = self._current_key(household)
+        return key.key if key is not None else None
+
+    def _current_key(self, household: str) -> "_Key | None":
         path = self._path(household)
-        if path.is_symlink():
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            self._read.pop(household, None)
+            return None
+        except OSError as exc:
+            raise DataKeyUnusable("the household's data key cannot be read") from exc
+        if stat.S_ISLNK(info.st_mode):
             # Planted: a key is never read or made through a link.
             raise DataKeyUnusable("the household's data key file is a link")
-        if not path.exists():
-            return None
+        identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        known = self._read.get(household)
+        if known is not None and known.file == identity and not _shared(info.st_mode):
+            return known
         try:
             crypto.check_private_mode(path)
             key = path.read_bytes()
@@ -142,14 +177,17 @@ class FileDataKeys:
             raise DataKeyUnusable("the household's data key cannot be read") from exc
         if len(key) != 32:
             raise DataKeyUnusable("the household's data key file is damaged")
-        return key
+        self._read[household] = _Key(identity, key, _key_id(key), AESGCM(key))
+        return self._read[household]
 
     def _create(self, household: str) -> bytes:
         """A new key, linked into place only if no other process made one first (a link never
         overwrites, and the file is complete before anyone can see it)."""
         path = self._path(household)
-        draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
-        crypto.write_secret(draft, AESGCM.generate_key(bit_length=256))
+        draft = self._spare()
+        if draft is None:
+            draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+            crypto.write_secret(draft, AESGCM.generate_key(bit_length=256))
         try:
             os.link(draft, path)
         except FileExistsError:
@@ -162,6 +200,42 @@ class FileDataKeys:
         if key is None:
             raise DataKeyUnusable("the household's data key cannot be made")
         return key
+
+    def _spare(self) -> Path | None:
+        """A key file made ahead, if one is ready; more are made when they run low."""
+        if not self._spares_wanted:
+            return None
+        try:
+            spare: Path | None = self._spares.get_nowait()
+        except queue.Empty:
+            spare = None
+        low = self._spares.qsize() <= self._spares_wanted // 2
+        if low and self._making_spares.acquire(blocking=False):
+            threading.Thread(target=self._fill_then_release, name="data-key-spares",
+                             daemon=True).start()  # fmt: skip
+        return spare
+
+    def make_spares(self) -> None:
+        """Makes key files ahead until ``spares`` are ready (a thread of its own does, so
+        that fsync waits for the disk without holding the event loop)."""
+        with self._making_spares:
+            self._fill()
+
+    def _fill_then_release(self) -> None:
+        try:
+            self._fill()
+        finally:
+            self._making_spares.release()  # taken by ``_spare`` when it started this thread
+
+    def _fill(self) -> None:
+        # A failure only means the next new household's key is made in place.
+        try:
+            while self._spares.qsize() < self._spares_wanted:
+                spare = self.directory / f".spare.{secrets.token_hex(8)}"
+                crypto.write_secret(spare, AESGCM.generate_key(bit_length=256))
+                self._spares.put(spare)
+        except (OSError, KeyFileError) as exc:
+            log.warning("data_key_spares_not_made", error=type(exc).__name__)
 
     def _tombstone(self, household: str) -> set[str]:
         path = self._tombstone_path(household)
@@ -186,6 +260,18 @@ class FileDataKeys:
 
     def _tombstone_path(self, household: str) -> Path:
         return self.directory / f"{_checked(household)}.shredded"
+
+
+class _Key(NamedTuple):
+    file: tuple[int, ...]  # the key file's identity when read (device, inode, size, times)
+    key: bytes
+    id: bytes
+    cipher: AESGCM
+
+
+def _shared(mode: int) -> bool:
+    """Group or others may read or write it (``crypto.check_private_mode`` refuses it)."""
+    return bool(mode & (stat.S_IRWXG | stat.S_IRWXO))
 
 
 def _checked(household: str) -> str:

@@ -5,18 +5,20 @@ need: the households of the subject and of the subject's children ("think family
 member's GP, school and health team, the agencies involved, and every area's front door.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Insert, func, or_, select
+from sqlalchemy import event as orm_events
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, ORMExecuteState, Session
 
 from broker.adapters import chronology, db
 from broker.adapters.directory_records import Membership, OwnerRow, PersonRow, PlanRow
+from broker.adapters.directory_state import DirectoryState
 from broker.errors import EventNotPermitted, UnknownSigningKey
 from broker.rules.authorisation import may_publish
 from broker.rules.deadlines import OFFICE_HOURS, SchoolCalendar, WorkingHours, nation_of
@@ -41,7 +43,6 @@ from schemas.notices import PersonView, ProfessionalView
 
 if TYPE_CHECKING:
     from broker.adapters.directory_projection import DirectoryProjection
-    from broker.adapters.directory_state import DirectoryState
 
 T = TypeVar("T", bound=db.Base)
 Column = InstrumentedAttribute[Any]
@@ -102,8 +103,10 @@ class FamilyContext:
 
 class SqlDirectory:
     """The directory as routing reads and writes it. Given a router's projection, a family is
-    resolved from memory (brought up to date at the first read of the transaction); once this
-    transaction writes to the directory, it reads SQL, which sees its own writes."""
+    resolved from memory (brought up to date at the first read of the transaction); what this
+    transaction writes to the directory, it reads back into a state of its own over the
+    projection's (the records its change log rows name, whoever wrote them in this session),
+    so that the rest of a group of events still resolves families from memory."""
 
     def __init__(
         self, session: AsyncSession, projection: "DirectoryProjection | None" = None
@@ -116,24 +119,72 @@ class SqlDirectory:
         # notices' views of them come from the same rows.
         self._persons: dict[str, PersonRow] = {}
         self._roles: dict[str, str] = {}
+        # This transaction's directory: its change log rows flushed and not yet read back
+        # (entity, id), and the records they name over the projection's.
+        self._unread: list[tuple[str, str]] = []
+        self._own: DirectoryState | None = None
+        if projection is not None:
+            orm_events.listen(session.sync_session, "after_flush", self._flushed)
+            orm_events.listen(session.sync_session, "do_orm_execute", self._executed)
 
     @property
     def session(self) -> AsyncSession:
         return self._session
 
-    async def _memory(self) -> "DirectoryState | None":
-        """The projection, current as of this transaction's start, while it may be used."""
+    async def _memory(self) -> DirectoryState | None:
+        """The projection, current as of this transaction's start, with this transaction's own
+        directory writes; None while it may not be used."""
         if self._projection is None:
             return None
         if not self._refreshed:
+            if self._unread:
+                # Written before the first read: a refresh now would read this
+                # transaction's uncommitted change log rows into the shared projection.
+                self._without_projection()
+                return None
             await self._projection.refresh(self._session)
             self._refreshed = True
-        return self._projection.state
+        if self._unread:
+            await self._read_back()
+        return self._own if self._own is not None else self._projection.state
 
-    def _wrote(self) -> None:
-        """This transaction changes the directory: the projection does not have its writes."""
-        self._projection = None
+    def _flushed(self, session: Session, _: object) -> None:
+        """Notes the change log rows a flush of this transaction wrote."""
+        self._unread += [(change.entity, change.entity_id) for change in session.new
+                         if isinstance(change, db.DirectoryChange)]  # fmt: skip
+
+    def _executed(self, execution: ORMExecuteState) -> None:
+        """Notes the change log rows a statement of this transaction inserts in bulk (the
+        unit of work's directory writes: adapters/directory_rows.py)."""
+        statement = execution.statement
+        if not (isinstance(statement, Insert) and statement.table.name == _CHANGE_LOG):
+            return
+        given = execution.parameters or ()
+        rows = [given] if isinstance(given, Mapping) else list(given)
+        named = [(row.get("entity"), row.get("entity_id")) for row in rows]
+        if not named or any(None in change for change in named):
+            # Rows it cannot read (values inside the statement): a kind no projection
+            # applies, so that this transaction reads SQL from here on.
+            named = [("unnamed", "")]
+        self._unread += [(str(entity), str(entity_id)) for entity, entity_id in named]
+
+    async def _read_back(self) -> None:
+        """Reads the records this transaction's change log rows name into its own state."""
+        assert self._projection is not None
+        if self._own is None:
+            self._own = DirectoryState.over(self._projection.state)
+        changes, self._unread = self._unread, []
+        if not await self._projection.read_back(self._session, self._own, changes):
+            self._without_projection()
+
+    def _without_projection(self) -> None:
+        """A change the projection cannot read back: SQL, which sees it, for the rest."""
+        self._projection, self._own = None, None
         self._organisations = None
+
+    async def _before_writing(self) -> None:
+        """The projection refreshed before this transaction's first write (see ``_memory``)."""
+        await self._memory()
 
     async def organisations(self) -> Organisations:
         """The organisations as of the last directory change: read again only after one."""
@@ -297,7 +348,7 @@ class SqlDirectory:
     ) -> list[str]:
         """The household's area becomes the destination; the one it left becomes history.
         Answers the households whose area changed, for the directory's change log."""
-        self._wrote()
+        await self._before_writing()
         moved = []
         for household_id in households:
             home = await self._session.get(db.Household, household_id)
@@ -326,7 +377,7 @@ class SqlDirectory:
         step_down = event.step_down
         if step_down is None or family.subject is None:
             return []
-        self._wrote()
+        await self._before_writing()
         named = [(True, step_down.lead_professional.org_id)] + [
             (False, o.org_id) for o in step_down.action_owners
         ]
@@ -362,7 +413,7 @@ class SqlDirectory:
         kept as its owner only where already linked to the family: a publisher's list must
         not make anyone a plan owner (trust.py). Answers the plans written, for the
         directory's change log."""
-        self._wrote()
+        await self._before_writing()
         linked = linked_orgs(family)
         written = []
         for index, listed in enumerate(event.plans):
@@ -474,6 +525,8 @@ class SqlDirectory:
             nation=nation_of(org.area if org else None),
         )
 
+
+_CHANGE_LOG = db.DirectoryChange.__tablename__
 
 STEP_DOWN_PLAN = "step-down:"  # a step-down's plan id: "step-down:<event id>:<child>"
 

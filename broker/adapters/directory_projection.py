@@ -9,8 +9,9 @@ parse, more changes than reading the records one by one is worth) reloads it who
 and counted (``sgb_directory_projection_reloads``).
 
 Only committed changes are read, at a transaction's start: a transaction that writes to the
-directory reads its own writes from SQL for the rest of its life (``SqlDirectory``), and one
-rolled back leaves the projection as it was. A change log id allocated by a transaction that
+directory reads the records its own change log rows name back into a state of its own, over
+the shared one (``read_back``, ``SqlDirectory``), and one rolled back leaves the projection
+as it was. A change log id allocated by a transaction that
 commits after a later one (PostgreSQL sequences) is looked for again until it appears or
 ``GAP_PATIENCE`` has passed (a transaction rolled back leaves its id unused for good).
 """
@@ -84,6 +85,19 @@ class DirectoryProjection:
                     self.organisations = await read_organisations(session)
                 await _apply(session, self.state, plan)
             self._advance([c[0] for c in changes])
+
+    async def read_back(
+        self, session: AsyncSession, own: DirectoryState, changes: Sequence[tuple[str, str]]
+    ) -> bool:
+        """Reads the records these changes (entity, id) name into ``own``, a transaction's
+        state over the shared one, inside the transaction that wrote them; False for changes
+        not kept record by record (organisations, a kind it does not know): the transaction
+        must then read SQL."""
+        plan = _plan([(0, entity, entity_id) for entity, entity_id in changes])
+        if isinstance(plan, str) or "organisations" in plan:
+            return False
+        await _apply(session, own, plan)
+        return True
 
     async def _load(self, session: AsyncSession) -> None:
         seen = await session.scalar(select(func.max(db.DirectoryChange.id))) or 0

@@ -4,34 +4,50 @@ Pure bookkeeping, no I/O: ``DirectoryProjection`` (directory_projection.py) read
 replaces them here one kind of record at a time, by key; a kind replaced for no keys is a
 whole load. Every index stays sorted by key, so that a state kept current change by change
 equals one loaded afresh.
+
+A transaction that writes to the directory keeps its own writes in a state ``over`` the
+shared one (``Layered`` indexes): it resolves the rest of its group from memory, and nothing
+it wrote reaches the shared state before its commit reaches the change log.
 """
 
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Collection, Iterable, Iterator, Mapping, MutableMapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Final, TypeVar, cast
 
 from broker.adapters.directory_records import Membership, PersonRow, PlanRow
 from broker.rules.family import Tie
 from schemas.events import PersonRef
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass
 class DirectoryState:
     """The records, indexed as family resolution looks them up."""
 
-    people: dict[str, PersonRow] = field(default_factory=dict)
-    by_nhs: dict[str, str] = field(default_factory=dict)
-    by_upn: dict[str, str] = field(default_factory=dict)
-    aliases: dict[tuple[str, str], str] = field(default_factory=dict)  # (source org, local id)
-    aliases_of: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
-    areas: dict[str, str] = field(default_factory=dict)  # household -> area
-    members: dict[str, tuple[Membership, ...]] = field(default_factory=dict)  # by household
-    homes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # person -> households
-    ties: dict[str, tuple[Tie, ...]] = field(default_factory=dict)  # either end
-    registrations: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
-    involved: dict[str, tuple[str, ...]] = field(default_factory=dict)  # open involvements
-    plans: dict[str, PlanRow] = field(default_factory=dict)
-    plans_of: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Plain dicts, or ``Layered`` over another state's in a transaction's own state.
+    people: MutableMapping[str, PersonRow] = field(default_factory=dict)
+    by_nhs: MutableMapping[str, str] = field(default_factory=dict)
+    by_upn: MutableMapping[str, str] = field(default_factory=dict)
+    # (source org, local id) -> person
+    aliases: MutableMapping[tuple[str, str], str] = field(default_factory=dict)
+    aliases_of: MutableMapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    areas: MutableMapping[str, str] = field(default_factory=dict)  # household -> area
+    # by household
+    members: MutableMapping[str, tuple[Membership, ...]] = field(default_factory=dict)
+    homes: MutableMapping[str, tuple[str, ...]] = field(default_factory=dict)  # person -> homes
+    ties: MutableMapping[str, tuple[Tie, ...]] = field(default_factory=dict)  # either end
+    registrations: MutableMapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    involved: MutableMapping[str, tuple[str, ...]] = field(default_factory=dict)  # open ones
+    plans: MutableMapping[str, PlanRow] = field(default_factory=dict)
+    plans_of: MutableMapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def over(cls, shared: "DirectoryState") -> "DirectoryState":
+        """A state that reads ``shared`` and keeps its own changes: ``shared`` is left as it
+        is (a few records changed cost a few entries, not a copy of the directory)."""
+        return cls(**{f.name: Layered(getattr(shared, f.name)) for f in fields(cls)})
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -157,7 +173,7 @@ def _grouped(people: Collection[str], rows: Iterable[tuple[str, Any]]) -> dict[s
     return grouped
 
 
-def _put(index: dict[str, tuple[Any, ...]], key: str, values: tuple[Any, ...]) -> None:
+def _put(index: MutableMapping[str, tuple[Any, ...]], key: str, values: tuple[Any, ...]) -> None:
     """Sets the entry, or removes it when empty (a million empty tuples are not free)."""
     if values:
         index[key] = values
@@ -165,7 +181,41 @@ def _put(index: dict[str, tuple[Any, ...]], key: str, values: tuple[Any, ...]) -
         index.pop(key, None)
 
 
-def _drop(index: dict[Any, str], key: Any, owner: str) -> None:
+def _drop(index: MutableMapping[Any, str], key: Any, owner: str) -> None:
     """Removes ``key`` if it still points at ``owner`` (another may hold it since)."""
     if key is not None and index.get(key) == owner:
         del index[key]
+
+
+_GONE: Final = object()  # a key removed here, whatever the shared index holds
+
+
+class Layered(MutableMapping[K, V]):
+    """An index whose changes stay its own, over a shared one it never changes: reads fall
+    through to ``shared`` unless the key was set or removed here."""
+
+    def __init__(self, shared: Mapping[K, V]) -> None:
+        self._shared = shared
+        self._own: dict[K, object] = {}
+
+    def __getitem__(self, key: K) -> V:
+        own = self._own.get(key, self)  # ``self``: nothing of its own under this key
+        if own is self:
+            return self._shared[key]
+        if own is _GONE:
+            raise KeyError(key)
+        return cast(V, own)
+
+    def __setitem__(self, key: K, value: V) -> None:
+        self._own[key] = value
+
+    def __delitem__(self, key: K) -> None:
+        self[key]  # KeyError, like a dict, for a key it does not hold
+        self._own[key] = _GONE
+
+    def __iter__(self) -> Iterator[K]:
+        yield from (key for key, own in self._own.items() if own is not _GONE)
+        yield from (key for key in self._shared if key not in self._own)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)

@@ -130,8 +130,10 @@ class Broker:
         return {n: code for n, s in self.services.items() if (code := s.exited()) is not None}
 
     def stop(self) -> None:
+        # Under pyinstrument a process writes its report as it exits: minutes of samples
+        # take longer to render than a stop is otherwise given, and a kill leaves it empty.
         for service in self.services.values():
-            service.terminate()
+            service.terminate(timeout=300 if self.profile else 20)
 
     async def remove_topics(self) -> None:
         """The run's topics deleted, so that runs against a long-lived Kafka do not pile up."""

@@ -1,0 +1,54 @@
+"""A transaction that writes to the directory and then resolves a family with the router's
+projection sees its own writes, whatever wrote them (the unit of work's directory writes, a
+bulk import, routing's moves): the family equals the one SQL resolves in that same
+transaction, and the shared projection holds none of it until the commit."""
+
+from typing import Any
+
+import pytest
+
+from broker.adapters.directory import SqlDirectory
+from broker.adapters.directory_projection import read_state
+from broker.adapters.unit_of_work import SqlUnitOfWork
+from schemas.events import PersonRef
+from tests.integration.test_directory_projection import (
+    HOME,
+    OTHER,
+    WRITES,
+    Sessions,
+    Write,
+    loaded,
+    sessions,
+)
+
+pytestmark = pytest.mark.integration
+__all__ = ["sessions"]  # the fixture, as test_directory_projection.py builds it
+
+NAMED = [[PersonRef(nhs_number=p.nhs_number)] for home in (HOME, OTHER)
+         for p in (home.mother, home.father, home.pupil, home.young_child)]  # fmt: skip
+
+
+class TestOwnWritesInMemory:
+    @pytest.mark.parametrize("write", WRITES.values(), ids=WRITES.keys())
+    async def test_a_write_in_the_transaction_is_seen_from_memory(
+        self, sessions: Sessions, write: Write
+    ) -> None:
+        """Resolved once before the write (the projection in use), then written, then
+        every member of the two households named resolves from memory as SQL resolves
+        them in the same transaction; after a rollback the shared projection is as it was."""
+        projection = await loaded(sessions)
+        async with sessions() as session:
+            before = await read_state(session)
+        async with sessions() as session:
+            in_memory = SqlDirectory(session, projection)
+            await in_memory.family_for(NAMED[0], HOME.school)
+            await write(SqlUnitOfWork.joined(session))
+            await session.flush()
+            resolved: list[Any] = []
+            for named in NAMED:
+                from_memory = await in_memory.family_for(named, HOME.school)
+                from_sql = await SqlDirectory(session).family_for(named, HOME.school)
+                resolved.append(from_memory == from_sql)
+            await session.rollback()
+        assert all(resolved)
+        assert projection.state == before
