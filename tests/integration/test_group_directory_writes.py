@@ -9,6 +9,7 @@ import re
 import uuid
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,10 @@ from sqlalchemy import event as orm_events
 from support import demo_database
 
 from broker.adapters.directory_projection import DirectoryProjection
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.demo import family
 from broker.keys import KeyStore
+from broker.services.routing import RoutingDeps
 from schemas.events import Event, EventAdapter
 from tests.integration.test_routing_group import NOW, Group
 
@@ -80,6 +83,12 @@ WAYS = {"group, in memory": (False, True), "one by one, in memory": (True, True)
         "group, from SQL": (False, False)}  # fmt: skip
 
 
+def in_memory_directory(routing: Group) -> RoutingDeps:
+    """The group's routing with a router's projection of the directory."""
+    units = partial(SqlUnitOfWork, routing.demo.sessions, DirectoryProjection())
+    return replace(routing.deps, units=units)
+
+
 async def routed_every_way(
     databases: Any, keys: KeyStore, tmp_path: Path, routed: list[Event]
 ) -> dict[str, tuple[dict[str, Any], set[str]]]:
@@ -89,7 +98,7 @@ async def routed_every_way(
         async with demo_database(await databases.new(), NOW.date()) as demo:
             routing = Group(demo, keys, tmp_path / f"households-{len(recorded)}")
             if in_memory:
-                routing.deps = replace(routing.deps, directory=DirectoryProjection())
+                routing.deps = in_memory_directory(routing)
             await routing.route(routed, one_by_one=one_by_one)
             recorded[way] = await routing.recorded(), await routing.rules(routed[-1])
     return recorded
@@ -145,7 +154,7 @@ class TestTheGroupStaysInMemory:
         records the step-down wrote are read back."""
         async with demo_database(database_url, NOW.date()) as demo:
             routing = Group(demo, keys, tmp_path / "households")
-            routing.deps = replace(routing.deps, directory=DirectoryProjection())
+            routing.deps = in_memory_directory(routing)
             [warm] = events(crisis(5))
             await routing.route([warm])  # the projection loaded
             statements: list[str] = []
