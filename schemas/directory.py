@@ -132,6 +132,13 @@ class PersonSpec(Contract):
     # child keeps the history gathered before birth.
     unborn: bool = False
     expected_on: date | None = None
+    # Needs that make a missed appointment or a service withdrawing weigh more (the Child B
+    # review: a father's learning disability, a child's education, health and care plan):
+    # a child's special educational needs and disabilities (SEND), a child's education,
+    # health and care plan (EHCP), a parent's or carer's learning disability.
+    has_send: bool = False
+    has_ehcp: bool = False
+    learning_disability: bool = False
 
     @model_validator(mode="after")
     def _unborn_has_an_expected_date(self) -> Self:

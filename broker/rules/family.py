@@ -66,6 +66,11 @@ class Member:
     area: str | None = None
     unborn: bool = False  # a child not yet born, expected on ``expected_on``
     expected_on: date | None = None
+    # Additional needs (the directory's): a child's SEND or education, health and care plan,
+    # a parent's learning disability. They raise was-not-brought and withdrawal notices.
+    has_send: bool = False
+    has_ehcp: bool = False
+    learning_disability: bool = False
 
     def age_in_years(self, on: date) -> int | None:
         if self.date_of_birth is None:
