@@ -139,6 +139,11 @@ class PersonSpec(Contract):
     has_send: bool = False
     has_ehcp: bool = False
     learning_disability: bool = False
+    # A language need every notice about the person states (issue 15, item 7): the language
+    # the person prefers (an ISO 639 code: "cy" Welsh, "pl" Polish...) and whether an
+    # interpreter is needed to speak with them.
+    preferred_language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
+    interpreter_needed: bool = False
 
     @model_validator(mode="after")
     def _unborn_has_an_expected_date(self) -> Self:

@@ -120,6 +120,9 @@ class Person(Base):
     learning_disability: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )
+    # A language need every notice about the person states (see PersonSpec).
+    preferred_language: Mapped[str | None] = mapped_column(String(3))
+    interpreter_needed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class PersonAlias(Base):

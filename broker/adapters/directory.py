@@ -426,6 +426,7 @@ class SqlDirectory:
                 date_of_birth=p.date_of_birth,
                 nhs_number=p.nhs_number,
                 role=self._roles.get(p.id),
+                **_language_need(p),
             )
             for p in persons.values()
             if p.id in people
@@ -521,10 +522,18 @@ def _needs(person: PersonRow | None) -> dict[str, Any]:
             "learning_disability": person.learning_disability}  # fmt: skip
 
 
+def _language_need(person: PersonRow) -> dict[str, Any]:
+    """The person's language need for a ``PersonView``: nothing when there is none."""
+    need: dict[str, Any] = {"preferred_language": person.preferred_language}
+    need |= {"interpreter_needed": True} if person.interpreter_needed else {}
+    return {k: v for k, v in need.items() if v is not None}
+
+
 def _person_row(p: db.Person) -> PersonRow:
     return PersonRow(p.id, p.nhs_number, p.upn, p.given_name, p.family_name, p.date_of_birth,
                      bool(p.unborn), p.expected_on, bool(p.has_send), bool(p.has_ehcp),
-                     bool(p.learning_disability))  # fmt: skip
+                     bool(p.learning_disability), p.preferred_language,
+                     bool(p.interpreter_needed))  # fmt: skip
 
 
 # Rows in key order, as the projection keeps them: both ways resolve the same family.

@@ -22,6 +22,8 @@ class PersonRow:
     has_send: bool = False
     has_ehcp: bool = False
     learning_disability: bool = False
+    preferred_language: str | None = None
+    interpreter_needed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

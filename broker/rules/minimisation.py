@@ -16,7 +16,9 @@ from broker.rules.family import Decision
 from schemas.events import Event
 from schemas.notices import HistoryDigest, NoticeBody, NoticeType, PersonView, Relation
 
-IDENTITY = frozenset({"given_name", "family_name", "date_of_birth", "role", "present"})
+# A language need goes with the person: every reader who sees someone can speak with them.
+IDENTITY = frozenset({"given_name", "family_name", "date_of_birth", "role", "present",
+                      "preferred_language", "interpreter_needed"})  # fmt: skip
 CLINICAL_IDENTITY = IDENTITY | {"nhs_number"}
 EVERYTHING = frozenset({"*"})
 

@@ -168,7 +168,7 @@ async def put_person(uow: UnitOfWork, spec: PersonSpec, actor: str) -> Outcome:
 
 # Flags a record holds only when set (an unborn child, an additional need): a record without
 # them keeps each column's default, and the change log names no flag nobody set.
-PERSON_FLAGS = ("unborn", "has_send", "has_ehcp", "learning_disability")
+PERSON_FLAGS = ("unborn", "has_send", "has_ehcp", "learning_disability", "interpreter_needed")
 
 
 def person_values(spec: PersonSpec, *, was: Mapping[str, Any]) -> dict[str, Any]:
