@@ -188,8 +188,11 @@ async def _unborn_then_born(uow: SqlUnitOfWork, *, born: bool = True) -> None:
 
 
 async def _needs_recorded(uow: SqlUnitOfWork) -> None:
-    """The father's learning disability and the pupil's SEND and EHCP are recorded."""
-    father = HOME.father.model_copy(update={"learning_disability": True})
+    """The father's learning disability and language need, and the pupil's SEND and EHCP,
+    are recorded."""
+    father = HOME.father.model_copy(update={"learning_disability": True,
+                                            "preferred_language": "cy",
+                                            "interpreter_needed": True})  # fmt: skip
     pupil = HOME.pupil.model_copy(update={"has_send": True, "has_ehcp": True})
     await bulk_load_directory(uow, DirectorySpec(people=(father,)), actor="t")
     await admin.put_person(uow, pupil, "t")
@@ -231,7 +234,8 @@ WRITES: dict[str, Write] = {
 
 class TestAdditionalNeeds:
     async def test_needs_reach_the_rules_alike_both_ways(self, sessions: Sessions) -> None:
-        """Recorded needs reach each person's ``Member``, from memory as from SQL."""
+        """Recorded needs reach each person's ``Member`` (a language need: its view in
+        notices), from memory as from SQL."""
         projection = await loaded(sessions)
         async with sessions.begin() as session:
             await _needs_recorded(SqlUnitOfWork.joined(session))
@@ -245,6 +249,8 @@ class TestAdditionalNeeds:
         assert father.learning_disability
         assert pupil is not None
         assert (pupil.has_send, pupil.has_ehcp) == (True, True)
+        dad = from_memory.people[HOME.father.id]
+        assert (dad.preferred_language, dad.interpreter_needed) == ("cy", True)
 
 
 class TestKeptCurrent:
