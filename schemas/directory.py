@@ -132,6 +132,18 @@ class PersonSpec(Contract):
     # child keeps the history gathered before birth.
     unborn: bool = False
     expected_on: date | None = None
+    # Needs that make a missed appointment or a service withdrawing weigh more (the Child B
+    # review: a father's learning disability, a child's education, health and care plan):
+    # a child's special educational needs and disabilities (SEND), a child's education,
+    # health and care plan (EHCP), a parent's or carer's learning disability.
+    has_send: bool = False
+    has_ehcp: bool = False
+    learning_disability: bool = False
+    # A language need every notice about the person states (issue 15, item 7): the language
+    # the person prefers (an ISO 639 code: "cy" Welsh, "pl" Polish...) and whether an
+    # interpreter is needed to speak with them.
+    preferred_language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
+    interpreter_needed: bool = False
 
     @model_validator(mode="after")
     def _unborn_has_an_expected_date(self) -> Self:

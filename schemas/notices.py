@@ -122,6 +122,10 @@ class PersonView(Contract):
     nhs_number: str | None = None
     role: Literal["parent_or_carer", "child"] | None = None
     present: bool | None = None  # a child at the incident (None: the event says nothing)
+    # A language need, stated to every reader who sees the person: the preferred language
+    # (ISO 639 code) and whether an interpreter is needed.
+    preferred_language: str | None = None
+    interpreter_needed: bool | None = None
 
 
 class PlanSummary(Contract):
@@ -276,6 +280,10 @@ class NoticeBody(Contract):
     relation: Relation | None = None
     third_party: bool = False
     wording: tuple[str, ...] = ()
+    # The languages the recipient's system renders the wording keys in, in order: Welsh and
+    # English for a recipient in Wales (the Welsh Language Standards), else English. The
+    # broker ships keys, not prose; each key has its Welsh equivalent in the key catalogue.
+    languages: tuple[Literal["cy", "en"], ...] = ("en",)
     # A school's key adult: what happened and when, the reference to quote, whom to call
     # and what to do by when (broker.rules.school_notice); None for every other reader.
     school: SchoolGuidance | None = None

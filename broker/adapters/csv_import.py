@@ -8,6 +8,8 @@ column may be left out when its field is optional, and an empty cell is None:
     contacts.csv           id,org_id,role,hpke_public_key,webhook_url
     people.csv             id,nhs_number,upn,given_name,family_name,date_of_birth,
                            unborn,expected_on   (an unborn child: unborn true, its expected date)
+                           has_send,has_ehcp,learning_disability   (additional needs: true)
+                           preferred_language,interpreter_needed   (a language need: cy, true)
     household_members.csv  household_id,area,person_id,role     (one row per member)
     relationships.csv      person_id,kind,related_person_id,parental_responsibility
                            (kind parent_of or sibling_of; parents living with a child
@@ -53,7 +55,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "school_terms.csv": ("org_id", "starts_on", "ends_on"),
     "contacts.csv": ("id", "org_id", "role", "hpke_public_key", "webhook_url"),
     "people.csv": ("id", "nhs_number", "upn", "given_name", "family_name", "date_of_birth",
-                   "unborn", "expected_on"),
+                   "unborn", "expected_on", "has_send", "has_ehcp", "learning_disability",
+                   "preferred_language", "interpreter_needed"),
     "household_members.csv": ("household_id", "area", "person_id", "role"),
     "relationships.csv": ("person_id", "kind", "related_person_id", "parental_responsibility"),
     "registrations.csv": ("person_id", "kind", "org_id"),

@@ -114,6 +114,15 @@ class Person(Base):
     # child's (date of birth, NHS number), keeping the history gathered before birth.
     unborn: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     expected_on: Mapped[date | None] = mapped_column(Date)
+    # Additional needs (see PersonSpec): they raise was-not-brought and withdrawal notices.
+    has_send: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    has_ehcp: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    learning_disability: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    # A language need every notice about the person states (see PersonSpec).
+    preferred_language: Mapped[str | None] = mapped_column(String(3))
+    interpreter_needed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class PersonAlias(Base):

@@ -309,6 +309,7 @@ class SqlDirectory:
                 household_id=household_id,
                 date_of_birth=persons[person_id].date_of_birth if person_id in persons else None,
                 **_unborn(persons.get(person_id)),
+                **_needs(persons.get(person_id)),
                 gp=registrations.get(person_id, {}).get("gp"),
                 school=registrations.get(person_id, {}).get("school"),
                 health_visiting=registrations.get(person_id, {}).get("health_team"),
@@ -476,6 +477,7 @@ class SqlDirectory:
                 date_of_birth=p.date_of_birth,
                 nhs_number=p.nhs_number,
                 role=self._roles.get(p.id),
+                **_language_need(p),
             )
             for p in persons.values()
             if p.id in people
@@ -565,9 +567,26 @@ def _unborn(person: PersonRow | None) -> dict[str, Any]:
     return {"unborn": True, "expected_on": person.expected_on}
 
 
+def _needs(person: PersonRow | None) -> dict[str, Any]:
+    """The person's additional needs the directory holds, for its ``Member``."""
+    if person is None:
+        return {}
+    return {"has_send": person.has_send, "has_ehcp": person.has_ehcp,
+            "learning_disability": person.learning_disability}  # fmt: skip
+
+
+def _language_need(person: PersonRow) -> dict[str, Any]:
+    """The person's language need for a ``PersonView``: nothing when there is none."""
+    need: dict[str, Any] = {"preferred_language": person.preferred_language}
+    need |= {"interpreter_needed": True} if person.interpreter_needed else {}
+    return {k: v for k, v in need.items() if v is not None}
+
+
 def _person_row(p: db.Person) -> PersonRow:
     return PersonRow(p.id, p.nhs_number, p.upn, p.given_name, p.family_name, p.date_of_birth,
-                     bool(p.unborn), p.expected_on)  # fmt: skip
+                     bool(p.unborn), p.expected_on, bool(p.has_send), bool(p.has_ehcp),
+                     bool(p.learning_disability), p.preferred_language,
+                     bool(p.interpreter_needed))  # fmt: skip
 
 
 # Rows in key order, as the projection keeps them: both ways resolve the same family.

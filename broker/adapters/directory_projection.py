@@ -233,9 +233,13 @@ async def _people(
 ) -> list[PersonRow]:
     p = db.Person
     query = select(p.id, p.nhs_number, p.upn, p.given_name, p.family_name, p.date_of_birth,
-                   p.unborn, p.expected_on)  # fmt: skip
-    return [PersonRow(_intern(i), n, u, g, f, d, bool(b), e)
-            for i, n, u, g, f, d, b, e in await _rows(session, query, column, keys)]  # fmt: skip
+                   p.unborn, p.expected_on,
+                   p.has_send, p.has_ehcp, p.learning_disability,
+                   p.preferred_language, p.interpreter_needed)  # fmt: skip
+    return [PersonRow(_intern(i), n, u, g, f, d, bool(b), e, bool(sn), bool(eh), bool(ld),
+                      lang, bool(interpreter))
+            for i, n, u, g, f, d, b, e, sn, eh, ld, lang, interpreter
+            in await _rows(session, query, column, keys)]  # fmt: skip
 
 
 async def _aliases(

@@ -19,6 +19,11 @@ class PersonRow:
     date_of_birth: date | None
     unborn: bool = False
     expected_on: date | None = None
+    has_send: bool = False
+    has_ehcp: bool = False
+    learning_disability: bool = False
+    preferred_language: str | None = None
+    interpreter_needed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,10 +9,11 @@ the family has a safeguarding history (a plan ever, or an earlier referral): abs
 a sign the reviews say was missed (Child B: a child protection plan before birth, a nursery
 place hardly used, then "home schooling" days before the incident).
 
-High: home education for a child with an education, health and care plan (the authority must
-review how the plan's provision is met), and a child missing education whose whereabouts are
-unknown. Otherwise medium. An early-years or nursery place not taken up also counts toward
-the child's was-not-brought pattern, judged as at any missed appointment (``not_brought``).
+High: home education for a child with an education, health and care plan, whether the event
+or the directory says so (the authority must review how the plan's provision is met), and a
+child missing education whose whereabouts are unknown. Otherwise medium. An early-years or
+nursery place not taken up also counts toward the child's was-not-brought pattern, judged as
+at any missed appointment (``not_brought``).
 """
 
 from datetime import date
@@ -52,9 +53,15 @@ REFERRALS = frozenset({NoticeType.FRONT_DOOR_REFERRAL, NoticeType.OUT_OF_HOURS,
 Facts = dict[str, str | int | bool]
 
 
-def severity_of(event: EducationEvent) -> Severity:
+def has_ehcp(event: EducationEvent, child: Member) -> bool:
+    """Whether the child has an education, health and care plan: the event says so, or the
+    directory does (a school may not know of a plan the authority holds, and the reverse)."""
+    return event.has_ehcp or child.has_ehcp
+
+
+def severity_of(event: EducationEvent, child: Member) -> Severity:
     match event:
-        case ElectiveHomeEducation() if event.has_ehcp:
+        case ElectiveHomeEducation() if has_ehcp(event, child):
             return Severity.HIGH
         case ChildMissingEducation() if not event.whereabouts_known:
             return Severity.HIGH
@@ -62,7 +69,7 @@ def severity_of(event: EducationEvent) -> Severity:
             return Severity.MEDIUM
 
 
-def education_facts(event: EducationEvent) -> Facts:
+def education_facts(event: EducationEvent, child: Member) -> Facts:
     """What every reader is told happened; the event's own fields travel as detail."""
     match event:
         case AttendanceConcern():
@@ -72,7 +79,7 @@ def education_facts(event: EducationEvent) -> Facts:
             facts |= {} if event.whereabouts_known else {"whereabouts_unknown": True}
         case ElectiveHomeEducation():
             facts = {"education_concern": "elective_home_education"}
-    return facts | ({"ehcp": True} if event.has_ehcp else {})
+    return facts | ({"ehcp": True} if has_ehcp(event, child) else {})
 
 
 def why_front_door(child: Member, family: Family, on: date) -> str | None:
@@ -96,7 +103,8 @@ def route_education(
     child = family.subject
     if child is None or child.role is not HouseholdRole.CHILD:
         return []
-    rule, severity, facts = RULE_IDS[type(event)], severity_of(event), education_facts(event)
+    rule, severity = RULE_IDS[type(event)], severity_of(event, child)
+    facts = education_facts(event, child)
     about = (child.person_id,)
     decisions = _officer(child, family, severity, rule, facts)
     decisions += gp_decisions((child,), severity, rule, facts, child.person_id)

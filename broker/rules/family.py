@@ -66,6 +66,11 @@ class Member:
     area: str | None = None
     unborn: bool = False  # a child not yet born, expected on ``expected_on``
     expected_on: date | None = None
+    # Additional needs (the directory's): a child's SEND or education, health and care plan,
+    # a parent's learning disability. They raise was-not-brought and withdrawal notices.
+    has_send: bool = False
+    has_ehcp: bool = False
+    learning_disability: bool = False
 
     def age_in_years(self, on: date) -> int | None:
         if self.date_of_birth is None:
@@ -116,6 +121,9 @@ class PlanView:
         return self.step_down_until is not None and self.started_on <= on <= self.step_down_until
 
 
+# The notices by which the front door itself hears of an event (in or out of its hours).
+FRONT_DOOR_TYPES = frozenset({NoticeType.FRONT_DOOR_REFERRAL, NoticeType.OUT_OF_HOURS})
+
 # A chronology signal: the event was a planned ending (work completed, a step-down), news for
 # the other agencies but not a concern, so accumulation does not count it.
 NOT_A_CONCERN = "not_a_concern"
@@ -152,15 +160,17 @@ class HouseholdHistory:
         return frozenset().union(*(e.signals for e in self.events if e.at >= start))
 
     def concerns_since(self, start: datetime) -> int:
-        """Earlier events since ``start`` that were concerns below HIGH: each sent notices, the
-        most severe LOW or MEDIUM (a HIGH one reached the front door on its own), and was no
-        planned ending."""
+        """Earlier events since ``start`` that were concerns: each sent notices, none of them
+        a HIGH referral to the front door (that one reached the front door on its own; a
+        pattern raised to HIGH by a child's or parent's needs did not), and was no planned
+        ending."""
         planned = {e.event_id for e in self.events if NOT_A_CONCERN in e.signals}
-        by_event: dict[str, set[Severity]] = {}
+        by_event: dict[str, bool] = {}
         for n in self.notices:
             if n.at >= start and n.event_id not in planned:
-                by_event.setdefault(n.event_id, set()).add(n.severity)
-        return sum(1 for severities in by_event.values() if Severity.HIGH not in severities)
+                referred = n.severity is Severity.HIGH and n.notice_type in FRONT_DOOR_TYPES
+                by_event[n.event_id] = by_event.get(n.event_id, False) or referred
+        return sum(1 for referred in by_event.values() if not referred)
 
     def since(self, start: datetime) -> "HouseholdHistory":
         return HouseholdHistory(

@@ -16,7 +16,9 @@ from broker.rules.family import Decision
 from schemas.events import Event
 from schemas.notices import HistoryDigest, NoticeBody, NoticeType, PersonView, Relation
 
-IDENTITY = frozenset({"given_name", "family_name", "date_of_birth", "role", "present"})
+# A language need goes with the person: every reader who sees someone can speak with them.
+IDENTITY = frozenset({"given_name", "family_name", "date_of_birth", "role", "present",
+                      "preferred_language", "interpreter_needed"})  # fmt: skip
 CLINICAL_IDENTITY = IDENTITY | {"nhs_number"}
 EVERYTHING = frozenset({"*"})
 
@@ -34,11 +36,19 @@ PERSON_FIELDS: dict[NoticeType, frozenset[str]] = {
     NoticeType.EDUCATION_SAFEGUARDING: IDENTITY,  # the officer finds the child by name and age
 }
 
-SCHOOL_SAFE_FACTS = frozenset({"child_present", "consider_childrens_needs"})
+# A school may know its own pupil's SEND or education, health and care plan (it meets them);
+# a parent's learning disability is health information, not the school's.
+SCHOOL_SAFE_FACTS = frozenset({"child_present", "consider_childrens_needs", "child_has_send",
+                               "child_has_ehcp"})  # fmt: skip
 FACT_FIELDS: dict[NoticeType, frozenset[str]] = {
     NoticeType.SCHOOL_SUPPORT: SCHOOL_SAFE_FACTS,
-    **{kind: EVERYTHING for kind in NoticeType if kind is not NoticeType.SCHOOL_SUPPORT},
-}
+    # Any agency involved with the household (housing, police, early help...) hears why a
+    # service withdrew and a child's needs, not a parent's learning disability: that is health
+    # information, for the GPs, health teams and the front door.
+    NoticeType.AGENCY_INFORMATION: frozenset({"reason", "child_has_send", "child_has_ehcp"}),
+    **{kind: EVERYTHING for kind in NoticeType
+       if kind not in (NoticeType.SCHOOL_SUPPORT, NoticeType.AGENCY_INFORMATION)},
+}  # fmt: skip
 
 CLINICAL_DETAIL = frozenset({
     "sectioned", "admitted", "suicidal_ideation", "threats_to_kill", "threats_to_harm_others",
@@ -159,6 +169,7 @@ CHILD_CENTRED_FACTS = frozenset({
     "consider_childrens_needs", "attendance_rate_percent", "booked", "attended",
     "was_not_brought", "window_days", "siblings_attendance_rate_percent", "siblings_booked",
     "siblings_attended", "children_with_appointments", "cancelled_by_parent",
+    "child_has_send", "child_has_ehcp",  # the practice's own patient's needs, not the parent's
 })  # fmt: skip
 # The father's practice hears of its patient's unborn child: when it is due, how many, and
 # that a pre-birth assessment is to be considered; never the mother's concerns or history.

@@ -13,6 +13,9 @@ six months; see ``Thresholds`` for why), in two ways:
   rate and the child's own counts. A child both rates concern gets one notice per recipient
   once ``merged`` joins them.
 
+A child with SEND or an education, health and care plan, or a parent with a learning
+disability, raises these notices from medium to high, with a fact saying which (``needs``).
+
 A parent's cancellation is care rebooked, not missed: it counts only from the second in a row
 (``Thresholds.wnb_cancellations_in_a_row``), and then as not brought; ``counted`` turns the
 outcomes into what the rates count.
@@ -31,6 +34,7 @@ from datetime import date, datetime, timedelta
 from broker.rules.common import gp_decisions, gp_route, ordinal
 from broker.rules.family import Addressee, ContactRole, Decision, Family, HouseholdRole, Member
 from broker.rules.history import Appointments, Outcome, PersonHistory
+from broker.rules.needs import with_needs
 from broker.rules.table import Route, Rule
 from broker.rules.thresholds import Thresholds
 from schemas.events import AppointmentOutcome, AttendanceConcern, Event, Setting
@@ -230,7 +234,12 @@ def _siblings_facts(rate: Rate, children: int, limits: Thresholds) -> Facts:
 
 
 def _told_about(child: Member, family: Family, on: date, rule: str, facts: Facts) -> list[Decision]:
-    """The child's GP, health visiting or school nursing team, and open plans' leads."""
+    """The child's GP, health visiting or school nursing team, and open plans' leads; high
+    when the child has SEND or an EHCP or a parent a learning disability (``needs``)."""
+    return with_needs(_readers(child, family, on, rule, facts), family)
+
+
+def _readers(child: Member, family: Family, on: date, rule: str, facts: Facts) -> list[Decision]:
     decisions = gp_decisions((child,), Severity.MEDIUM, rule, facts)
     if child.health_visiting:
         decisions.append(
@@ -254,15 +263,15 @@ def _plan_leads(family: Family, child_id: str, on: date, rule: str, facts: Facts
 
 
 def _told_about_routes(rule: str, when: str) -> tuple[Route, ...]:
-    """The routes ``_told_about`` decides."""
-    medium = (Severity.MEDIUM,)
+    """The routes ``_told_about`` decides; high for a child with additional needs."""
+    severities = (Severity.MEDIUM, Severity.HIGH)
     return (
-        gp_route(rule, when, "the child's GP, with the rate and counts", medium),
+        gp_route(rule, when, "the child's GP, with the rate and counts", severities),
         Route(f"{rule}.health", when, "the child's health visiting or school nursing team",
-              NoticeType.HEALTH_VISITING, ContactRole.SAFEGUARDING_LEAD, medium),
+              NoticeType.HEALTH_VISITING, ContactRole.SAFEGUARDING_LEAD, severities),
         Route(f"{rule}.plan_lead", f"{when}, the child on an open plan",
               "the plan's lead professional", NoticeType.PLAN_OWNER,
-              ContactRole.SAFEGUARDING_LEAD, medium),
+              ContactRole.SAFEGUARDING_LEAD, severities),
     )  # fmt: skip
 
 
@@ -279,9 +288,12 @@ def pattern_routes(counted: str = "") -> tuple[Route, ...]:
                                   f"{_DEFAULT.wnb_window.days} days (judged on every outcome; "
                                   "again at each miss; a parent's cancellations count as "
                                   f"misses from the {ordinal(_DEFAULT.wnb_cancellations_in_a_row)}"
-                                  " in a row)"),
+                                  " in a row; high: the child has SEND or an EHCP, or a "
+                                  "parent a learning disability)"),
         *_told_about_routes(SIBLINGS, f"{counted}brothers and sisters together below that "
-                                      "rate: each child not brought at least once"),
+                                      "rate: each child not brought at least once (high: "
+                                      "the child has SEND or an EHCP, or a parent a learning "
+                                      "disability)"),
     )  # fmt: skip
 
 

@@ -4,10 +4,11 @@
   household within a window raise every notice's severity and add the front door.
 - Accumulation: repeated concerns about one household within a window (three in three months
   by default) go to the front door. Disguised compliance shows as repeated medium concerns as
-  much as low ones, so both count; a HIGH concern is not counted, having reached the front door
-  on its own. A planned ending (a completed piece of work, a step-down) is news for the other
-  agencies but no concern: this event's ``signals`` and the chronology mark it
-  ``NOT_A_CONCERN``, and it neither counts nor starts a referral. Each further concern in the
+  much as low ones, so both count; a HIGH referral is not counted, having reached the front
+  door on its own (a pattern that needs made HIGH, told to health alone, still counts). A
+  planned ending (a completed piece of work, a step-down) is news for the other agencies but
+  no concern: this event's ``signals`` and the chronology mark it ``NOT_A_CONCERN``, and it
+  neither counts nor starts a referral. Each further concern in the
   window refers again.
 - Step-down: a new concern inside a step-down window also goes to the plan's lead professional
   and action owners; an open plan's lead hears of patterns like missed appointments.
@@ -23,7 +24,14 @@ from datetime import datetime
 
 from broker.rules.common import front_door_decision, front_door_route
 from broker.rules.ed_attendance import is_parent_crisis
-from broker.rules.family import NOT_A_CONCERN, Addressee, ContactRole, Decision, Family
+from broker.rules.family import (
+    FRONT_DOOR_TYPES,
+    NOT_A_CONCERN,
+    Addressee,
+    ContactRole,
+    Decision,
+    Family,
+)
 from broker.rules.table import Route
 from broker.rules.thresholds import Thresholds
 from schemas.events import (
@@ -106,8 +114,8 @@ def accumulation(
 ) -> list[Decision]:  # fmt: skip
     if not decisions or NOT_A_CONCERN in signals:
         return decisions
-    if any(d.severity is Severity.HIGH for d in decisions):
-        return decisions
+    if any(d.severity is Severity.HIGH and d.notice_type in FRONT_DOOR_TYPES for d in decisions):
+        return decisions  # a high referral: the front door has it already
     earlier = family.history.concerns_since(received_at - limits.accumulation_window)
     if earlier + 1 < limits.accumulation_events:
         return decisions

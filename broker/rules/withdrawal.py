@@ -3,6 +3,11 @@
 Every other agency involved with anyone in the household, and the GPs. When a parent with
 known mental health needs disengages, the children's schools and the front door too, so that
 someone considers whether the children's needs should be assessed.
+
+A notice about a child with SEND or an education, health and care plan, or about a parent with
+a learning disability (or a child of one), is raised one step, low to medium and medium to
+high, with a fact saying which (``needs``): a service withdrawing from someone who needs help
+to engage is a greater concern.
 """
 
 from datetime import date
@@ -24,6 +29,7 @@ from broker.rules.family import (
     Member,
     OrgKind,
 )
+from broker.rules.needs import with_needs
 from broker.rules.step_down import STEP_DOWN_ROUTES, route_step_down
 from broker.rules.table import Route, Rule
 from schemas.events import ServiceWithdrawal, WithdrawalReason
@@ -55,7 +61,7 @@ def route_withdrawal(event: ServiceWithdrawal, family: Family, received_on: date
         everyone = (subject.person_id, *(c.person_id for c in children))
         areas = family.children_areas(subject.person_id)
         decisions += front_door_decision(family, Severity.MEDIUM, RULE, everyone, concern, areas)
-    return decisions
+    return with_needs(decisions, family)
 
 
 def _other_agencies(family: Family, source_org: str) -> list[str]:
@@ -86,21 +92,25 @@ def _children_concerned(family: Family, subject: Member) -> tuple[Member, ...]:
     return family.children_of(subject.person_id)
 
 
-_LOW, _MEDIUM = (Severity.LOW,), (Severity.MEDIUM,)
+# One step higher for someone with additional needs (``needs``).
+_LOW, _MEDIUM = (Severity.LOW, Severity.MEDIUM), (Severity.MEDIUM, Severity.HIGH)
 _DISENGAGING = "a parent known to mental health services disengages"
+_NEEDS = ("; one step higher about a child with SEND or an EHCP, a parent with a learning "
+          "disability, or a child of such a parent")  # fmt: skip
+_WITHDRAWS = f"a service withdraws from someone in the household{_NEEDS}"
 WITHDRAWAL = Rule(
     ServiceWithdrawal,
     lambda event, family, _history, received_on, _limits: (
         route_withdrawal(event, family, received_on) + route_step_down(event, family)
     ),
     (
-        Route(f"{RULE}.involved_agency", "a service withdraws from someone in the household",
+        Route(f"{RULE}.involved_agency", _WITHDRAWS,
               "every other agency involved with anyone in the household",
               NoticeType.AGENCY_INFORMATION, ContactRole.SAFEGUARDING_LEAD, _LOW),
-        gp_route(RULE, "a service withdraws from someone in the household",
+        gp_route(RULE, _WITHDRAWS,
                  "the GPs of everyone in the household", _LOW),
-        *child_contact_routes(RULE, f"{_DISENGAGING}: each child concerned", _MEDIUM),
-        front_door_route(RULE, _DISENGAGING, _MEDIUM),
+        *child_contact_routes(RULE, f"{_DISENGAGING}: each child concerned{_NEEDS}", _MEDIUM),
+        front_door_route(RULE, f"{_DISENGAGING}{_NEEDS}", _MEDIUM),
         *STEP_DOWN_ROUTES,
     ),
 )  # fmt: skip

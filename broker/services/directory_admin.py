@@ -15,7 +15,7 @@ few statements per kind of record.
 """
 
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, time
 from functools import partial
 from typing import Any, TypeVar
@@ -161,18 +161,23 @@ async def put_person(uow: UnitOfWork, spec: PersonSpec, actor: str) -> Outcome:
         if any(holder["id"] != spec.id for holder in holders):
             raise DuplicateValue("person", name)
     before = await find(uow, "people", {"id": spec.id})
-    values = person_values(spec, was_unborn=bool(before and before["unborn"]))
+    values = person_values(spec, was=before or {})
     delta = await put_row(uow, "people", {"id": spec.id}, values)
     return await log(uow, actor, "person", spec.id, delta)
 
 
-def person_values(spec: PersonSpec, *, was_unborn: bool) -> dict[str, Any]:
-    """The record's values. ``unborn`` only for an unborn child, or at its birth (which
-    clears it): a born person's record keeps the column's default, and the change log names
-    no field the administrator did not set."""
+# Flags a record holds only when set (an unborn child, an additional need): a record without
+# them keeps each column's default, and the change log names no flag nobody set.
+PERSON_FLAGS = ("unborn", "has_send", "has_ehcp", "learning_disability", "interpreter_needed")
+
+
+def person_values(spec: PersonSpec, *, was: Mapping[str, Any]) -> dict[str, Any]:
+    """The record's values. A flag only when set, or when it was (a birth clears ``unborn``,
+    a need recorded in error is cleared): ``was`` is the record before, if any."""
     values = spec.model_dump(exclude={"id"})
-    if not spec.unborn and not was_unborn:
-        del values["unborn"]
+    for flag in PERSON_FLAGS:
+        if not values[flag] and not was.get(flag):
+            del values[flag]
     return values
 
 

@@ -197,7 +197,7 @@ async def _people(store: DirectoryRows, batch: Batch, specs: Sequence[PersonSpec
             if value is not None and holders.get((name, value), spec.id) != spec.id:
                 raise DuplicateValue("person", name)
         before = dict(rows.get((spec.id,)) or {})
-        record = admin.person_values(spec, was_unborn=bool(before.get("unborn")))
+        record = admin.person_values(spec, was=before)
         delta = rows.put((spec.id,), record)
         for name in UNIQUE_PERSON_FIELDS:
             if holders.get((name, before.get(name))) == spec.id:

@@ -35,6 +35,7 @@ from broker.rules.digest import digest_for
 from broker.rules.escalation import escalation_chain, reroute_target
 from broker.rules.fallback import INTENDED_FOR, fallback_reason, to_front_door
 from broker.rules.family import Addressee, ContactRole, Decision
+from broker.rules.language import languages_for
 from broker.rules.minimisation import compose_body
 from broker.rules.out_of_hours import with_out_of_hours
 from broker.rules.plan_bodies import CONCERN_RETURNED, digest_kind, plan_blocks
@@ -157,6 +158,7 @@ class EventNotices:
             signing_key_id=deps.keys.public.signing_key_id,
         )  # fmt: skip
         body = await self._body(decision, reading(decision, self.event, family), notice, calendar)
+        body = body.model_copy(update={"languages": languages_for(org.area if org else None)})
         chain = self._key_adult_chain(decision)
         sealed = await notice_records.add(
             self.uow, notice, body, contact, deps.keys,

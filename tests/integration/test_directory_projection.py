@@ -187,11 +187,23 @@ async def _unborn_then_born(uow: SqlUnitOfWork, *, born: bool = True) -> None:
         await admin.put_person(uow, BORN, "t")
 
 
+async def _needs_recorded(uow: SqlUnitOfWork) -> None:
+    """The father's learning disability and language need, and the pupil's SEND and EHCP,
+    are recorded."""
+    father = HOME.father.model_copy(update={"learning_disability": True,
+                                            "preferred_language": "cy",
+                                            "interpreter_needed": True})  # fmt: skip
+    pupil = HOME.pupil.model_copy(update={"has_send": True, "has_ehcp": True})
+    await bulk_load_directory(uow, DirectorySpec(people=(father,)), actor="t")
+    await admin.put_person(uow, pupil, "t")
+
+
 # Every way the directory is written, each through the function that writes it.
 WRITES: dict[str, Write] = {
     "an unborn child joins a household": lambda s: bulk_load_directory(
         s, DirectorySpec(people=(UNBORN,), households=(_expecting(HOME),)), actor="t"),
     "an unborn child joins a household and is born": _unborn_then_born,
+    "additional needs recorded": lambda s: _needs_recorded(s),
     "person's NHS number changes": lambda s: admin.put_person(
         s, PersonSpec(id=HOME.mother.id, nhs_number="9990000018", given_name="New"), "t"),
     "parent moves out, another joins": lambda s: admin.put_household(
@@ -218,6 +230,27 @@ WRITES: dict[str, Write] = {
             p.model_copy(update={"given_name": "Renamed"}) for p in POP.spec.people)}),
         actor="t"),
 }  # fmt: skip
+
+
+class TestAdditionalNeeds:
+    async def test_needs_reach_the_rules_alike_both_ways(self, sessions: Sessions) -> None:
+        """Recorded needs reach each person's ``Member`` (a language need: its view in
+        notices), from memory as from SQL."""
+        projection = await loaded(sessions)
+        async with sessions.begin() as session:
+            await _needs_recorded(SqlUnitOfWork.joined(session))
+        named = [PersonRef(nhs_number=HOME.pupil.nhs_number)]
+        await assert_current(sessions, projection)
+        from_sql, from_memory = await both_ways(sessions, projection, named, HOME.school)
+        assert from_memory == from_sql
+        family = from_memory.family
+        father, pupil = family.person(HOME.father.id), family.person(HOME.pupil.id)
+        assert father is not None
+        assert father.learning_disability
+        assert pupil is not None
+        assert (pupil.has_send, pupil.has_ehcp) == (True, True)
+        dad = from_memory.people[HOME.father.id]
+        assert (dad.preferred_language, dad.interpreter_needed) == ("cy", True)
 
 
 class TestKeptCurrent:

@@ -65,10 +65,12 @@ def parent(
     *,
     gp: str | None = None,
     involved: tuple[str, ...] = (),
+    learning_disability: bool = False,
 ) -> Member:
     return Member(
-        person_id, HouseholdRole.PARENT_OR_CARER, household, born(35), gp=gp, involved=involved
-    )
+        person_id, HouseholdRole.PARENT_OR_CARER, household, born(35), gp=gp, involved=involved,
+        learning_disability=learning_disability,
+    )  # fmt: skip
 
 
 def child(
@@ -81,6 +83,8 @@ def child(
     health_visiting: str | None = None,
     gp: str | None = None,
     involved: tuple[str, ...] = (),
+    has_send: bool = False,
+    has_ehcp: bool = False,
 ) -> Member:
     return Member(
         person_id,
@@ -91,6 +95,8 @@ def child(
         school=school,
         health_visiting=health_visiting,
         involved=involved,
+        has_send=has_send,
+        has_ehcp=has_ehcp,
     )
 
 

@@ -163,6 +163,22 @@ class TestReadDirectory:
             PersonSpec(id="p-1", unborn=True, expected_on=date(2027, 10, 7)),
         )
 
+    def test_additional_needs_are_read(self, tmp_path: Path) -> None:
+        """``has_send``, ``has_ehcp`` and ``learning_disability`` are a person's needs."""
+        write(tmp_path, "people.csv", "id,has_send,has_ehcp,learning_disability",
+              "kid,true,yes,", "dad,,,true")  # fmt: skip
+        assert read_directory(tmp_path).people == (
+            PersonSpec(id="kid", has_send=True, has_ehcp=True),
+            PersonSpec(id="dad", learning_disability=True),
+        )
+
+    def test_a_language_need_is_read(self, tmp_path: Path) -> None:
+        """``preferred_language`` and ``interpreter_needed`` are a person's language need."""
+        write(tmp_path, "people.csv", "id,preferred_language,interpreter_needed", "mum,pl,true")
+        assert read_directory(tmp_path).people == (
+            PersonSpec(id="mum", preferred_language="pl", interpreter_needed=True),
+        )
+
     def test_an_unborn_child_without_an_expected_date_is_refused(self, tmp_path: Path) -> None:
         """An unborn record needs its expected date: the file and row are named."""
         write(tmp_path, "people.csv", "id,unborn", "p-1,yes")

@@ -177,3 +177,27 @@ class TestUnbornChildren:
             await admin.put_person(uow, PersonSpec(id="mum", given_name="Jess"), "t")
             logged = await uow.directory_rows.changes_for("person", "mum")
         assert logged[-1].fields == ("given_name",)
+
+
+class TestAdditionalNeeds:
+    async def test_needs_are_logged_only_when_set(self) -> None:
+        """A need recorded is logged by name; a person with none logs none of the flags."""
+        uow = FakeUnitOfWork()
+        async with uow:
+            await admin.put_person(uow, PersonSpec(id="dad", learning_disability=True), "t")
+            await admin.put_person(uow, PersonSpec(id="mum", given_name="Jess"), "t")
+            dad = await uow.directory_rows.changes_for("person", "dad")
+            mum = await uow.directory_rows.changes_for("person", "mum")
+        assert dad[-1].fields == ("learning_disability",)
+        assert mum[-1].fields == ("given_name",)
+
+    async def test_a_need_cleared_is_logged(self) -> None:
+        """A need recorded in error and cleared is stored false and logged."""
+        uow = FakeUnitOfWork()
+        async with uow:
+            await admin.put_person(uow, PersonSpec(id="kid", has_ehcp=True), "t")
+            await admin.put_person(uow, PersonSpec(id="kid"), "t")
+            [row] = await uow.directory_rows.select_in("people", "id", ["kid"])
+            logged = await uow.directory_rows.changes_for("person", "kid")
+        assert row["has_ehcp"] is False
+        assert logged[-1].fields == ("has_ehcp",)

@@ -157,7 +157,7 @@ class TestSeverity:
 
     def test_ehcp_is_said(self) -> None:
         """The event's word that the child has an EHCP reaches every reader as a fact (the
-        directory holds no such fact yet)."""
+        directory may hold it too: test_rules_needs)."""
         decisions = route(education("home_education", has_ehcp=True), household())
         assert all(d.facts["ehcp"] is True for d in decisions)
         assert {d.facts["education_concern"] for d in decisions} == {"elective_home_education"}

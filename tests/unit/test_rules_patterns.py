@@ -344,18 +344,28 @@ class TestAccumulation:
         assert front_doors(accumulation(decisions, frozenset(), fam, RECEIVED, LIMITS))
 
     def test_earlier_high_event_does_not_count(self) -> None:
-        """An earlier event with a HIGH notice reached the front door on its own: not counted."""
-        fam = household(
-            quiet(("e1", 20, (Severity.LOW, Severity.HIGH)), ("e2", 10, (Severity.LOW,)))
-        )
+        """An earlier event with a HIGH referral reached the front door on its own: not
+        counted."""
+        referred = past_notices("e1", 20, Severity.HIGH, notice_type=NoticeType.FRONT_DOOR_REFERRAL)
+        earlier = quiet(("e1", 20, (Severity.LOW,)), ("e2", 10, (Severity.LOW,)))
+        fam = household(replace(earlier, notices=earlier.notices + referred))
         decisions = [decision()]
         assert accumulation(decisions, frozenset(), fam, RECEIVED, LIMITS) == decisions
 
     def test_not_when_this_event_is_high(self) -> None:
-        """This event sending a HIGH notice is handled as HIGH: no accumulation referral."""
+        """This event sending a HIGH referral is handled as HIGH: no accumulation referral."""
         fam = household(quiet(("e1", 20, (Severity.LOW,)), ("e2", 10, (Severity.LOW,))))
-        decisions = [decision(), decision("gp-hillview", Severity.HIGH)]
+        high = decision(FRONT_DOOR, Severity.HIGH, notice_type=NoticeType.FRONT_DOOR_REFERRAL)
+        decisions = [decision(), high]
         assert accumulation(decisions, frozenset(), fam, RECEIVED, LIMITS) == decisions
+
+    def test_a_high_notice_the_front_door_did_not_get_counts(self) -> None:
+        """A pattern raised to HIGH for health alone (a child with an EHCP not brought) never
+        reached the front door: earlier or now, it counts as a concern."""
+        fam = household(quiet(("e1", 20, (Severity.HIGH,)), ("e2", 10, (Severity.HIGH,))))
+        decisions = [decision("gp-hillview", Severity.HIGH)]
+        [front] = front_doors(accumulation(decisions, frozenset(), fam, RECEIVED, LIMITS))
+        assert front.facts["concerns"] == 3
 
     def test_earlier_planned_ending_does_not_count(self) -> None:
         """A completed discharge recorded as not a concern is not one of the three."""

@@ -1,0 +1,35 @@
+"""Wales: bilingual wording for recipients in Wales, and a person's language need in every
+view of that person."""
+
+import pytest
+
+from broker.rules.language import languages_for
+from broker.rules.minimisation import PERSON_FIELDS, THIRD_PARTY_VIEWS
+from schemas.notices import NoticeType
+
+
+class TestLanguagesFor:
+    @pytest.mark.parametrize(
+        ("area", "languages"),
+        [("W06000015", ("cy", "en")), ("E09000099", ("en",)), (None, ("en",))],
+        ids=["cardiff", "england", "unknown_area"],
+    )
+    def test_by_the_recipients_nation(self, area: str | None, languages: tuple[str, ...]) -> None:
+        """A recipient in Wales renders the wording keys in Welsh and English, Welsh first;
+        any other recipient in English."""
+        assert languages_for(area) == languages
+
+
+LANGUAGE_NEED = {"preferred_language", "interpreter_needed"}
+
+
+class TestLanguageNeedIsStated:
+    @pytest.mark.parametrize("kind", [k for k in NoticeType if PERSON_FIELDS[k]])
+    def test_every_reader_who_sees_a_person_sees_the_need(self, kind: NoticeType) -> None:
+        """Whoever may see a person at all may see that person's language need."""
+        assert PERSON_FIELDS[kind] >= LANGUAGE_NEED
+
+    @pytest.mark.parametrize("kind", list(THIRD_PARTY_VIEWS))
+    def test_third_party_views_state_it_too(self, kind: NoticeType) -> None:
+        """A practice told about a patient's parent can speak with that parent too."""
+        assert THIRD_PARTY_VIEWS[kind].person >= LANGUAGE_NEED
