@@ -19,19 +19,13 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from broker.rules.family import Decision, Family, HouseholdRole, Member
-from schemas.notices import Severity
+from broker.rules.patterns import raise_one
 
 CHILD_HAS_SEND = "child_has_send"
 CHILD_HAS_EHCP = "child_has_ehcp"
 PARENT_LEARNING_DISABILITY = "parent_learning_disability"
 NEED_FACTS = frozenset({CHILD_HAS_SEND, CHILD_HAS_EHCP, PARENT_LEARNING_DISABILITY})
-ONE_STEP_UP = {Severity.LOW: Severity.MEDIUM, Severity.MEDIUM: Severity.HIGH,
-               Severity.HIGH: Severity.HIGH}  # fmt: skip
 Facts = dict[str, str | int | bool]
-
-
-def raised(severity: Severity) -> Severity:
-    return ONE_STEP_UP[severity]
 
 
 def needs_of(about: Iterable[str], family: Family) -> Facts:
@@ -56,7 +50,7 @@ def with_needs(decisions: Iterable[Decision], family: Family) -> list[Decision]:
 def _raised_for(decision: Decision, needs: Facts) -> Decision:
     if not needs:
         return decision
-    return replace(decision, severity=raised(decision.severity),
+    return replace(decision, severity=raise_one(decision.severity),
                    facts={**decision.facts, **needs})  # fmt: skip
 
 

@@ -12,8 +12,9 @@ from broker.rules.education import route_education
 from broker.rules.family import Addressee, ContactRole, Decision, Family
 from broker.rules.history import PersonHistory
 from broker.rules.minimisation import EVERYTHING, view_for
-from broker.rules.needs import NEED_FACTS, needs_of, raised, with_needs
+from broker.rules.needs import NEED_FACTS, needs_of, with_needs
 from broker.rules.not_brought import route_not_brought
+from broker.rules.patterns import raise_one as raised
 from broker.rules.thresholds import Thresholds
 from broker.rules.withdrawal import route_withdrawal
 from schemas.events import AppointmentOutcome, ElectiveHomeEducation, ServiceWithdrawal
