@@ -2,6 +2,8 @@
 view of that person."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from broker.rules.language import languages_for
 from broker.rules.minimisation import PERSON_FIELDS, THIRD_PARTY_VIEWS
@@ -18,6 +20,14 @@ class TestLanguagesFor:
         """A recipient in Wales renders the wording keys in Welsh and English, Welsh first;
         any other recipient in English."""
         assert languages_for(area) == languages
+
+    @given(st.from_regex(r"[EW][0-9]{8}", fullmatch=True))
+    def test_english_always_and_welsh_exactly_in_wales(self, area: str) -> None:
+        """Every recipient can read the notice in English; Welsh comes first exactly for a
+        recipient whose area is in Wales."""
+        languages = languages_for(area)
+        assert "en" in languages
+        assert (languages[0] == "cy") is area.startswith("W")
 
 
 LANGUAGE_NEED = {"preferred_language", "interpreter_needed"}
