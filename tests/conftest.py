@@ -160,13 +160,17 @@ async def migrated_to_the_models(url: str) -> None:
 class PostgresServer:
     """Makes a database per test on the server named by ``SGB_TEST_POSTGRES_URL``: a copy of
     a template brought to head by the migrations once a session (a copy takes a tenth of a
-    second, migrating each one twice that)."""
+    second, migrating each one twice that). The next copy of a template is made, and a test's
+    databases dropped, in the background: the server works while the tests run, on the other
+    core, rather than between them (0.1 s to over 1 s each on a busy machine)."""
 
     def __init__(self, url: str) -> None:
         self.url = make_url(url)
         self.admin = db.make_engine(url).execution_options(isolation_level="AUTOCOMMIT")
         self.template = f"sgb_template_{uuid.uuid4().hex[:12]}"
         self.other_templates: list[str] = []  # made during the session, dropped at its end
+        self.spares: dict[str, asyncio.Task[str]] = {}  # the next copy of each template
+        self.dropping: set[asyncio.Task[None]] = set()
 
     def url_of(self, database: str) -> str:
         return self.url.set(database=database).render_as_string(hide_password=False)
@@ -181,17 +185,32 @@ class PostgresServer:
 
     async def create(self, *, migrated: bool, template: str | None = None) -> str:
         """A new database: a copy of ``template``, of the migrated template, or empty."""
-        name = f"sgb_test_{uuid.uuid4().hex[:12]}"
         source = template or (self.template if migrated else "template0")
-        await self.execute(f"CREATE DATABASE {name} TEMPLATE {source}")
+        spare = self.spares.pop(source, None)
+        name = await spare if spare else await self._copy(source)
+        if source != "template0":  # the empty database is asked for by a few tests only
+            self.spares[source] = asyncio.ensure_future(self._copy(source))
+        return name
+
+    async def _copy(self, template: str) -> str:
+        name = f"sgb_test_{uuid.uuid4().hex[:12]}"
+        await self.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
         return name
 
     async def drop(self, name: str) -> None:
         await self.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
+    def drop_later(self, name: str) -> None:
+        task = asyncio.ensure_future(self.drop(name))
+        self.dropping.add(task)
+        task.add_done_callback(self.dropping.discard)
+
     async def close(self) -> None:
-        for name in (*self.other_templates, self.template):
+        spares = await asyncio.gather(*self.spares.values(), return_exceptions=True)
+        await asyncio.gather(*self.dropping)
+        for name in (*[s for s in spares if isinstance(s, str)], *self.other_templates):
             await self.drop(name)
+        await self.drop(self.template)
         await self.admin.dispose()
 
 
@@ -235,7 +254,7 @@ class Databases:
     async def remove_all(self) -> None:
         if isinstance(self.source, PostgresServer):
             for name in self.created:
-                await self.source.drop(name)
+                self.source.drop_later(name)
 
 
 @pytest.fixture
