@@ -295,6 +295,7 @@ class DirectoryTemplates:
         KeyStore.create(self.keys_dir)
         audit_key(self.keys_dir)  # made now, so every copy of the folder holds the same one
         self.made: dict[tuple[str, date], str | Path] = {}
+        self.copies: set[str] = set()  # the URLs of the tests' copies, for ``directory``
 
     async def template(self, source: PostgresServer | Path, today: date) -> str | Path:
         """The database holding the directory dated ``today`` on ``source``'s backend."""
@@ -366,9 +367,10 @@ async def database_url(
     when the test asks for ``directory``."""
     if wants_directory(request):
         today = datetime.now(UTC).date()
-        return await databases.new(
-            template=await directory_templates.template(database_source, today)
-        )
+        template = await directory_templates.template(database_source, today)
+        url = await databases.new(template=template)
+        directory_templates.copies.add(url)
+        return url
     return await databases.new()
 
 
@@ -426,10 +428,13 @@ def producer_keys(demo_producer_keys: dict[str, Ed25519PrivateKey]) -> dict[str,
 
 
 @pytest.fixture
-def directory(settings: Settings) -> None:
+def directory(settings: Settings, directory_templates: DirectoryTemplates) -> None:
     """The demo partnership and the Carter family in the test's database, with the keys of
     ``recipient_pairs`` and ``producer_keys``: asking for this fixture makes the test's
     database a copy of one they were loaded into once a session (``DirectoryTemplates``)."""
+    # Asked for in a test's signature or a fixture's, not by getfixturevalue once the
+    # database was made: then it would be empty.
+    assert settings.database_url in directory_templates.copies, "directory asked for too late"
 
 
 @pytest.fixture
