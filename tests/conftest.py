@@ -8,7 +8,8 @@ testcontainers Kafka when a Docker engine answers, else a local JVM broker
 Every test that touches the database runs twice, on SQLite and on PostgreSQL (ids ``sqlite``
 and ``postgresql``), each time on a fresh database of its own. PostgreSQL is the server named
 by ``SGB_TEST_POSTGRES_URL`` (``python -m deploy.localpostgres start`` runs one); without it
-the postgresql variants are skipped, except under CI, where they fail.
+the postgresql variants are skipped, except under CI, where they fail. A test asking for
+``directory`` gets a copy of a database the demo directory was loaded into once a session.
 """
 
 from __future__ import annotations
