@@ -15,7 +15,9 @@ def person(person_id: str, given_name: str = "Ann") -> TableRow:
     """A person row as the import writes it: every column of the table."""
     return {"id": person_id, "nhs_number": None, "upn": None, "given_name": given_name,
             "family_name": "Smith", "date_of_birth": date(2015, 1, 1), "unborn": False,
-            "expected_on": None}  # fmt: skip
+            "expected_on": None, "has_send": False, "has_ehcp": False,
+            "learning_disability": False, "preferred_language": None,
+            "interpreter_needed": False}  # fmt: skip
 
 
 def member(household: str, person_id: str, uow: UnitOfWork) -> TableRow:
