@@ -34,33 +34,11 @@ async def add(
     chain_id: UUID | None = None,
     companion: bool = False,
 ) -> SealedNotice:
-    """Seals the notice to the contact's key and adds its record (see ``sealed_record``);
-    returns the sealed notice. Raises as ``sealed_record`` does, having added nothing."""
-    sealed, record = sealed_record(header, body, contact, keys, data_keys, rule_id=rule_id,
-                                   escalate_to=escalate_to, reroute_to=reroute_to,
-                                   chain_id=chain_id, companion=companion)  # fmt: skip
-    await uow.notice_records.add([record])
-    return sealed
-
-
-def sealed_record(
-    header: NoticeHeader,
-    body: NoticeBody,
-    contact: ContactRecord,
-    keys: KeyStore,
-    data_keys: DataKeyStore,
-    *,
-    rule_id: str,
-    escalate_to: Sequence[Addressee],
-    reroute_to: Addressee | None,
-    chain_id: UUID | None = None,
-    companion: bool = False,
-) -> tuple[SealedNotice, NoticeRecordView]:
-    """The notice sealed to the contact's key, and its record, with the rule that decided it
-    (kept there, inside the broker, never in the header); no I/O, so a caller may gather a
-    batch's records and add them at once. A ``companion`` (a school deputy's copy) joins
-    ``chain_id``'s chain but never escalates itself: the chain's own notice does.
-    Raises RecipientKeyUnusable or DataKeyUnusable when a bad record stops this one notice."""
+    """Seals the notice to the contact's key and adds its record, with the rule that decided
+    it (kept there, inside the broker, never in the header); returns the sealed notice. A
+    ``companion`` (a school deputy's copy) joins ``chain_id``'s chain but never escalates
+    itself: the chain's own notice does. Raises RecipientKeyUnusable or DataKeyUnusable,
+    having added nothing, when a bad record stops this one notice."""
     try:
         recipient_key = recipient_keys.public_from_text(contact.hpke_public_key)
         sealed = seal_notice(header, body, recipient_key, keys.signing)
@@ -71,7 +49,7 @@ def sealed_record(
         kept = wrap(data_keys, header.household, notice_id, "body", body.model_dump_json())
     except (ValueError, OSError, KeyFileError) as exc:
         raise DataKeyUnusable("the household's data key cannot be used") from exc
-    return sealed, NoticeRecordView(
+    record = NoticeRecordView(
         notice_id=notice_id,
         chain_id=str(chain_id or header.notice_id),
         follows=str(header.follows) if header.follows else None,
@@ -91,6 +69,8 @@ def sealed_record(
         sealed=sealed.model_dump_json(),
         closed_at=header.created_at if companion else None,
     )  # fmt: skip
+    await uow.notice_records.add([record])
+    return sealed
 
 
 class Kept(Protocol):
