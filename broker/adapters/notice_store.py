@@ -2,7 +2,7 @@
 session, and the directory as the recipient side reads it (``RecipientDirectory``)."""
 
 from collections.abc import Sequence
-from dataclasses import asdict, fields
+from dataclasses import fields
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
@@ -25,8 +25,10 @@ class SqlNoticeRecords:
 
     async def add(self, records: Sequence[NoticeRecordView]) -> None:
         # Through the session, as routing added them: flushed with the rest of its
-        # transaction's rows, in one batch, and visible to the session's own reads.
-        self._session.add_all(Record(**asdict(r)) for r in records)
+        # transaction's rows, in one batch, and visible to the session's own reads. The
+        # fields are plain values: vars() spares asdict()'s deep copy of each (12 % of
+        # routing in the profile).
+        self._session.add_all(Record(**vars(r)) for r in records)
 
     async def get(self, notice_id: str) -> NoticeRecordView | None:
         row = await self._session.get(Record, notice_id)
