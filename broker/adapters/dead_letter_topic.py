@@ -173,10 +173,11 @@ def _consumer(bootstrap: str, security: KafkaSecurity | None, *topics: str) -> A
                             group_id=None, **client_options(security))  # fmt: skip
 
 
-async def _assigned(consumer: AIOKafkaConsumer, wait: float = 10.0) -> list[TopicPartition]:
+async def _assigned(consumer: AIOKafkaConsumer, wait: float = 30.0) -> list[TopicPartition]:
     """The topic's partitions, once the consumer has them. Subscribed without a group, it is
     assigned every partition only when metadata arrives, after start() returns: reading at
-    once would find no partition and no dead letter."""
+    once would find no partition and no dead letter. A broker still settling (a leader being
+    elected) can take more than ten seconds to answer: a fault run once read nothing."""
     for _ in range(int(wait / 0.05)):
         if consumer.assignment():
             break
