@@ -1,0 +1,34 @@
+"""The hand-written UK Core resources under ``resources/``, loaded and varied for a test."""
+
+import copy
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).parent / "resources"
+ENCOUNTER = "encounter_ed_baby_bruising.json"
+NOT_BROUGHT = "appointment_not_brought.json"
+CANCELLED = "appointment_cancelled_by_parent.json"
+BUNDLE = "bundle_transaction.json"
+FHIR_JSON = "application/fhir+json"
+
+
+@cache
+def _loaded(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((HERE / name).read_text())
+    return data
+
+
+def resource(name: str) -> dict[str, Any]:
+    """A fresh copy of one example, to change freely."""
+    return copy.deepcopy(_loaded(name))
+
+
+def body(data: dict[str, Any]) -> bytes:
+    return json.dumps(data).encode()
+
+
+def snomed(code: str) -> list[dict[str, Any]]:
+    """A reasonCode of one SNOMED CT coding."""
+    return [{"coding": [{"system": "http://snomed.info/sct", "code": code}]}]
