@@ -39,7 +39,7 @@ def seal_event(
 ) -> SealedEvent:
     header_text = header.model_dump_json(exclude_none=True)  # no empty legacy fields
     ciphertext = crypto.seal(
-        signed.model_dump_json().encode(),
+        signed.model_dump_json(exclude_none=True).encode(),  # no "fhir": null
         broker_key,
         purpose=crypto.EVENT_PURPOSE,
         header=header_text.encode(),

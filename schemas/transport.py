@@ -28,13 +28,26 @@ class EventHeader(Contract):
     received_at: AwareDatetime | None = Field(None, description="legacy: ignored")
 
 
+class SignedFhir(Contract):
+    """A FHIR resource as the organisation posted it at ``/fhir/R4/<endpoint>``: the exact
+    body it signed, kept as the proof of the events the broker mapped from it."""
+
+    endpoint: Literal["Encounter", "Appointment", "Bundle"]
+    body: str
+
+
 class SignedEvent(Contract):
     """What is sealed to the broker: the event exactly as its producer serialised it, and the
-    producing organisation's Ed25519 signature over those bytes."""
+    producing organisation's Ed25519 signature over those bytes.
+
+    With ``fhir``, the organisation signed the FHIR body instead (``broker.services.fhir_proof``)
+    and ``event_json`` is what the gateway mapped from it; the router maps it again and
+    compares, so the event is no more than the signed resource says."""
 
     event_json: str
     signature: str
     signing_key_id: str
+    fhir: SignedFhir | None = None
 
     def event(self) -> Event:
         return EventAdapter.validate_json(self.event_json)

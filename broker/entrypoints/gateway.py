@@ -8,25 +8,26 @@ and what is wrong with it, never echoing the value sent. What accepting an event
 ``broker.services.acceptance``; this module is the HTTP around it.
 """
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated
 
 import structlog
 from fastapi import Body, FastAPI, Header, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from broker.adapters.accepted_events import SqlAcceptanceRecords
 from broker.adapters.kafka import Topics, ensure_topics
 from broker.bootstrap import Foundation, foundation
 from broker.config import Settings
-from broker.entrypoints import auth
+from broker.entrypoints import auth, fhir_http
 from broker.entrypoints.app import ErrorTable, Process, create_app
 from broker.entrypoints.http_errors import FieldError, field_error, unprocessable
 from broker.errors import EnvelopeError, EventNotPermitted, PublishFailed, SignatureInvalid
 from broker.keys import PROCESS_KEYS
 from broker.services.acceptance import Acceptance, Accepted, Conflict, check_own
+from broker.services.fhir_intake import FhirIntake
 from producers import crypto
 from producers.sdk import EventPublisher
 from schemas.events import Event, EventAdapter
@@ -81,7 +82,26 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
             pairs.append((event, signed))
         return BatchAccepted(results=await acceptance.accept(pairs))
 
+    for endpoint in fhir_http.ENDPOINTS:  # FHIR R4 inputs (broker.entrypoints.fhir_http)
+        app.add_api_route(f"/fhir/R4/{endpoint}", _fhir_route(endpoint), methods=["POST"],
+                          status_code=status.HTTP_202_ACCEPTED, tags=["FHIR R4"],
+                          summary=f"A FHIR R4 {endpoint}", responses=fhir_http.RESPONSES,
+                          openapi_extra=fhir_http.OPENAPI_BODY)  # fmt: skip
     return app
+
+
+def _fhir_route(endpoint: str) -> Callable[..., Awaitable[Response]]:
+    async def post_fhir(
+        request: Request,
+        caller: auth.Publisher,
+        sgb_signature: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        """A UK Core resource (application/fhir+json), signed in the Sgb-Signature header over
+        the exact body bytes (broker.services.fhir_proof)."""
+        return await fhir_http.answer(request, endpoint, caller.org_id, sgb_signature,
+                                      parse_signature_header)  # fmt: skip
+
+    return post_fhir
 
 
 @asynccontextmanager
@@ -99,7 +119,9 @@ async def _open_acceptance(app: FastAPI, rt: Foundation) -> AsyncIterator[None]:
                                topic_prefix=config.topic_prefix, security=config.kafka_security,
                                record_key_secret=rt.keys.pseudonym_secret)  # fmt: skip
     async with publisher:
-        app.state.acceptance = Acceptance(SqlAcceptanceRecords(rt.sessions), publisher)
+        records = SqlAcceptanceRecords(rt.sessions)
+        app.state.acceptance = Acceptance(records, publisher)
+        app.state.fhir_intake = FhirIntake(app.state.acceptance, records)
         yield
 
 

@@ -40,11 +40,11 @@ from broker.rules.repeated_crises import crisis_at
 from broker.rules.routing import decide, recorded_signals
 from broker.rules.thresholds import Thresholds
 from broker.rules.trust import Screened, linked_orgs, screen
-from broker.services import directory_changes, matching, proposals
+from broker.services import directory_changes, fhir_proof, matching, proposals
 from broker.services.outbox import Outbox
 from broker.services.routing_group import GroupState
 from broker.services.sealing import EventNotices
-from producers.envelopes import open_event, verified_event
+from producers.envelopes import open_event
 from schemas.events import (
     AppointmentOutcome,
     AttendanceConcern,
@@ -300,7 +300,7 @@ async def _admitted(
     signed_at = republished.received_at if republished else received_at
     producer_key = await directory.signing_key(header.source_org, signed.signing_key_id,
                                                signed_at)  # fmt: skip
-    event = verified_event(signed, header, producer_key)
+    event = fhir_proof.verified(signed, header, producer_key)  # a native or a FHIR event
     await directory.check_may_publish(event.source_org, event.event_type)
     check_times(event, received_at, deps.clock())
     if _seen_before(state.routed.get(str(event.event_id), _UNSEEN), position):

@@ -6,6 +6,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from broker.services.fhir_proof import signature_header
+
 HERE = Path(__file__).parent / "resources"
 ENCOUNTER = "encounter_ed_baby_bruising.json"
 NOT_BROUGHT = "appointment_not_brought.json"
@@ -32,3 +34,12 @@ def body(data: dict[str, Any]) -> bytes:
 def snomed(code: str) -> list[dict[str, Any]]:
     """A reasonCode of one SNOMED CT coding."""
     return [{"coding": [{"system": "http://snomed.info/sct", "code": code}]}]
+
+
+async def post_fhir(
+    client: Any, endpoint: str, data: dict[str, Any] | bytes, key: Any, **headers: str
+) -> Any:
+    """Posts a FHIR body to the gateway, signed over its exact bytes with ``key``."""
+    raw = data if isinstance(data, bytes) else body(data)
+    sent = {"content-type": FHIR_JSON, "sgb-signature": signature_header(key, raw)} | headers
+    return await client.post(f"/fhir/R4/{endpoint}", content=raw, headers=sent)
