@@ -65,7 +65,7 @@ class TestEncounterExample:
     def test_contained_patient_gives_name_and_birth_date(self) -> None:
         """The contained Patient's name and birth date travel for the front door's matching."""
         subject = attendance().subject
-        assert (subject.given_name, subject.family_name) == ("Ava", "Carter")
+        assert (subject.given_name, subject.family_name) == ("Noah", "Carter")
         assert subject.date_of_birth is not None
 
     def test_free_text_reason_does_not_travel(self) -> None:

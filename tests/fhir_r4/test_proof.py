@@ -1,0 +1,92 @@
+"""The FHIR body as an event's proof (broker.services.fhir_proof): what the router accepts."""
+
+import uuid
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from broker.errors import EventMismatch, SignatureInvalid
+from broker.rules.fhir_mapping import events_from_fhir
+from broker.services import fhir_proof
+from producers import crypto
+from producers.envelopes import sign_event
+from schemas.events import EventAdapter, PresentingCategory
+from schemas.transport import EventHeader, SignedEvent
+
+from .resources import BUNDLE, ENCOUNTER, body, resource
+
+pytestmark = pytest.mark.fhir
+TRUST = "acute-demo"
+KEY = Ed25519PrivateKey.generate()
+
+
+def signed(endpoint: str = "Encounter", name: str = ENCOUNTER, index: int = 0) -> SignedEvent:
+    raw = body(resource(name))
+    event = events_from_fhir(raw, endpoint, TRUST)[index]
+    return fhir_proof.signed_fhir_event(event, endpoint, raw, fhir_proof.sign_fhir_body(KEY, raw),
+                                        crypto.key_id(KEY.public_key()))  # fmt: skip
+
+
+def header_for(proof: SignedEvent) -> EventHeader:
+    event = proof.event()
+    return EventHeader(event_id=event.event_id, source_org=event.source_org, broker_key_id="k")
+
+
+class TestVerifiedFhirEvents:
+    def test_genuine_event_is_verified(self) -> None:
+        """The event the signed body maps to, with the sender's key, is the event."""
+        proof = signed()
+        assert fhir_proof.verified(proof, header_for(proof), KEY.public_key()) == proof.event()
+
+    def test_each_bundle_entry_is_verified_against_the_whole_bundle(self) -> None:
+        """Every event of a Bundle carries the Bundle, and each verifies."""
+        for index in (0, 1):
+            proof = signed("Bundle", BUNDLE, index)
+            assert fhir_proof.verified(proof, header_for(proof), KEY.public_key())
+
+    def test_event_changed_from_its_body_is_refused(self) -> None:
+        """An event claiming more than the signed body says is a mismatch, even with a good
+        signature over the body."""
+        proof = signed()
+        changed = proof.event().model_copy(
+            update={"presenting_category": PresentingCategory.SELF_HARM}
+        )
+        forged = proof.model_copy(update={"event_json": EventAdapter.dump_json(changed).decode()})
+        with pytest.raises(EventMismatch):
+            fhir_proof.verified(forged, header_for(proof), KEY.public_key())
+
+    def test_body_changed_after_signing_is_refused(self) -> None:
+        """The signature covers the body's exact bytes."""
+        proof = signed()
+        assert proof.fhir is not None
+        other = proof.fhir.model_copy(update={"body": proof.fhir.body + " "})
+        with pytest.raises(SignatureInvalid):
+            fhir_proof.verified(proof.model_copy(update={"fhir": other}), header_for(proof),
+                                KEY.public_key())  # fmt: skip
+
+    def test_other_key_is_refused(self) -> None:
+        """Another organisation's key does not verify the body."""
+        proof = signed()
+        with pytest.raises(SignatureInvalid):
+            fhir_proof.verified(proof, header_for(proof), Ed25519PrivateKey.generate().public_key())
+
+    def test_header_naming_another_event_is_refused(self) -> None:
+        """The cleartext header must name the signed event."""
+        proof = signed()
+        header = header_for(proof).model_copy(update={"event_id": uuid.uuid4()})
+        with pytest.raises(EventMismatch):
+            fhir_proof.verified(proof, header, KEY.public_key())
+
+    def test_native_events_verify_as_before(self) -> None:
+        """An event without a FHIR body is checked over its own bytes, unchanged."""
+        event = signed().event()
+        native = sign_event(event, KEY)
+        assert native.fhir is None
+        assert fhir_proof.verified(native, header_for(native), KEY.public_key()) == event
+
+    def test_fhir_signature_does_not_verify_an_event(self) -> None:
+        """A FHIR body's signature, moved onto the event's own bytes, does not verify."""
+        proof = signed()
+        moved = proof.model_copy(update={"fhir": None})
+        with pytest.raises(SignatureInvalid):
+            fhir_proof.verified(moved, header_for(proof), KEY.public_key())
