@@ -59,9 +59,9 @@ def _json_object(body: bytes, endpoint: str) -> dict[str, Any]:
     if endpoint not in ENDPOINTS:
         raise Refused("not-supported", endpoint, "the broker takes Encounter, Appointment, Bundle")
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise Refused("structure", endpoint, "the body is not JSON") from None
+        data = json.loads(body.decode("utf-8"))  # FHIR's JSON is UTF-8, and the proof keeps it so
+    except ValueError:  # UnicodeDecodeError included
+        raise Refused("structure", endpoint, "the body is not JSON in UTF-8") from None
     if not isinstance(data, dict):
         raise Refused("structure", endpoint, "the body is not a FHIR resource (a JSON object)")
     if data.get("resourceType") != endpoint:

@@ -309,6 +309,11 @@ class TestWhatIsNotAResource:
         [issue] = refusal(b"<Encounter/>")
         assert issue.code == "structure"
 
+    def test_json_in_another_encoding(self) -> None:
+        """FHIR's JSON is UTF-8: a UTF-16 body is refused, not guessed at."""
+        [issue] = refusal(json.dumps(resource(ENCOUNTER)).encode("utf-16"))
+        assert issue.code == "structure"
+
     def test_fhir_invalid_field_is_named_without_its_value(self) -> None:
         """fhir.resources' own validation names the field and never quotes the value."""
         [issue] = refusal(resource(ENCOUNTER) | {"period": {"start": "9990000298"}})
