@@ -20,7 +20,7 @@ from producers.envelopes import open_event
 from producers.sdk import signature_header as event_signature_header
 from schemas.transport import SealedEvent
 
-from .conftest import TRUST
+from .conftest import ACT_AS, TRUST
 from .resources import (
     BUNDLE,
     CANCELLED,
@@ -236,3 +236,14 @@ class TestSignatures:
         answer = await post_fhir(fhir_gateway, "Encounter", resource(ENCOUNTER),
                                  producer_keys["mh-demo"])  # fmt: skip
         assert answer.status_code == 401
+
+    async def test_organisation_not_allowed_the_event_type_is_forbidden(
+        self, fhir_gateway: httpx.AsyncClient, settings: Settings, producer_keys: Keys
+    ) -> None:
+        """A mental health service may not report ED attendances: 403, audited, whatever it
+        signs."""
+        answer = await post_fhir(fhir_gateway, "Encounter", resource(ENCOUNTER),
+                                 producer_keys["mh-demo"], **{ACT_AS: "mh-demo"})  # fmt: skip
+        assert answer.status_code == 403
+        assert outcome_of(answer).issue[0].code == "forbidden"
+        assert await audited_rejections(settings) == ["EventNotPermitted"]
