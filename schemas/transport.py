@@ -3,7 +3,7 @@
 from typing import Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
 from schemas.common import Contract, OrgId
 from schemas.events import SCHEMA_VERSION, Event, EventAdapter, EventType
@@ -32,6 +32,9 @@ class SignedFhir(Contract):
     """A FHIR resource as the organisation posted it at ``/fhir/R4/<endpoint>``: the exact
     body it signed, kept as the proof of the events the broker mapped from it."""
 
+    # The body exactly as signed: its whitespace is signed too, so none is stripped.
+    model_config = ConfigDict(str_strip_whitespace=False)
+
     endpoint: Literal["Encounter", "Appointment", "Bundle"]
     body: str
 
@@ -43,6 +46,10 @@ class SignedEvent(Contract):
     With ``fhir``, the organisation signed the FHIR body instead (``broker.services.fhir_proof``)
     and ``event_json`` is what the gateway mapped from it; the router maps it again and
     compares, so the event is no more than the signed resource says."""
+
+    # The exact bytes signed: a body posted with a trailing newline (curl -d @file) is signed
+    # with it, and the router checks the signature over what is kept here.
+    model_config = ConfigDict(str_strip_whitespace=False)
 
     event_json: str
     signature: str

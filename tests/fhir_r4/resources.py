@@ -28,7 +28,8 @@ def resource(name: str) -> dict[str, Any]:
 
 
 def body(data: dict[str, Any]) -> bytes:
-    return json.dumps(data).encode()
+    """As a sender's file would hold it: indented, ending in a newline (all of it signed)."""
+    return json.dumps(data, indent=2).encode() + b"\n"
 
 
 def snomed(code: str) -> list[dict[str, Any]]:

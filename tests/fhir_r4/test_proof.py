@@ -9,11 +9,11 @@ from broker.errors import EventMismatch, SignatureInvalid
 from broker.rules.fhir_mapping import events_from_fhir
 from broker.services import fhir_proof
 from producers import crypto
-from producers.envelopes import sign_event
+from producers.envelopes import sign_event, signed_from_bytes
 from schemas.events import EventAdapter, PresentingCategory
 from schemas.transport import EventHeader, SignedEvent
 
-from .resources import BUNDLE, ENCOUNTER, body, resource
+from .resources import BUNDLE, ENCOUNTER, HERE
 
 pytestmark = pytest.mark.fhir
 TRUST = "acute-demo"
@@ -21,7 +21,7 @@ KEY = Ed25519PrivateKey.generate()
 
 
 def signed(endpoint: str = "Encounter", name: str = ENCOUNTER, index: int = 0) -> SignedEvent:
-    raw = body(resource(name))
+    raw = (HERE / name).read_bytes()  # as written, its layout and final newline included
     event = events_from_fhir(raw, endpoint, TRUST)[index]
     return fhir_proof.signed_fhir_event(event, endpoint, raw, fhir_proof.sign_fhir_body(KEY, raw),
                                         crypto.key_id(KEY.public_key()))  # fmt: skip
@@ -76,6 +76,21 @@ class TestVerifiedFhirEvents:
         header = header_for(proof).model_copy(update={"event_id": uuid.uuid4()})
         with pytest.raises(EventMismatch):
             fhir_proof.verified(proof, header, KEY.public_key())
+
+    def test_whitespace_around_the_body_is_kept(self) -> None:
+        """A body signed with a final newline (curl -d @file) still verifies at the router:
+        the proof keeps the body's bytes exactly, through JSON and back."""
+        proof = SignedEvent.model_validate_json(signed().model_dump_json())
+        assert proof.fhir is not None
+        assert proof.fhir.body.endswith("}\n")
+        assert fhir_proof.verified(proof, header_for(proof), KEY.public_key())
+
+    def test_native_event_signed_with_a_final_newline_verifies(self) -> None:
+        """The same for an event posted at /v1/events with a final newline."""
+        event = signed().event()
+        raw = EventAdapter.dump_json(event) + b"\n"
+        native = signed_from_bytes(raw, crypto.sign_event_bytes(KEY, raw), "k")
+        assert fhir_proof.verified(native, header_for(native), KEY.public_key()) == event
 
     def test_native_events_verify_as_before(self) -> None:
         """An event without a FHIR body is checked over its own bytes, unchanged."""
