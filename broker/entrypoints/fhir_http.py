@@ -12,7 +12,7 @@ body is signed as ``broker.services.fhir_proof`` says, in ``Sgb-Signature``. Ans
 - refused: an ``OperationOutcome`` of error issues, each naming the field at fault (a FHIRPath)
   and never quoting a value: 422 a resource the broker does not take, 401 a missing or bad
   signature, 403 an event type the organisation may not publish, 409 a resource accepted
-  before with other content, 413 a body over 1 MiB, 415 not ``application/fhir+json``, 503
+  before with other content, 413 a body over 256 KiB, 415 not ``application/fhir+json``, 503
   Kafka did not take it (nothing was accepted; send it again).
 
 Where each status is decided is this module's ``answer``; the mapping is
@@ -34,7 +34,10 @@ from broker.services.fhir_intake import FhirIntake
 log = structlog.get_logger(__name__)
 MEDIA_TYPE: Final = "application/fhir+json"
 ENDPOINTS: Final = ("Encounter", "Appointment", "Bundle")
-MAX_BODY: Final = 1024 * 1024
+# Each event carries the body as its proof, sealed and base64-encoded in one Kafka record of at
+# most 1 MiB (aiokafka's and Kafka's default): 256 KiB leaves room for JSON escaping (x2 at
+# worst) and base64 (x4/3).
+MAX_BODY: Final = 256 * 1024
 HeaderParser = Callable[[str | None], tuple[str, bytes]]
 
 OPENAPI_BODY: Final[dict[str, Any]] = {
@@ -58,7 +61,7 @@ async def answer(
         return refusal(415, "not-supported", endpoint, f"send the body as {MEDIA_TYPE}")
     body = await request.body()
     if len(body) > MAX_BODY:
-        return refusal(413, "too-costly", endpoint, "a body is at most 1 MiB: split the Bundle")
+        return refusal(413, "too-costly", endpoint, "a body is at most 256 KiB: split the Bundle")
     try:
         key_id, signature = parse_header(signature_header)
         results = await intake.accept(endpoint, body, org_id, key_id, signature)

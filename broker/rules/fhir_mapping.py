@@ -42,6 +42,9 @@ from schemas.events import AppointmentOutcome, EdAttendance, Event
 EVENT_ID_NAMESPACE: Final = uuid.UUID("5b1f0c3e-6a57-4f0e-9d7e-2f3c1a8e4b60")
 ENDPOINTS: Final = ("Encounter", "Appointment", "Bundle")
 BUNDLE_TYPES: Final = frozenset({"transaction", "collection"})
+# Each event of a Bundle carries the whole Bundle as its proof, on Kafka and to the router,
+# which maps it again: a bound on entries bounds both (split a larger feed).
+MAX_ENTRIES: Final = 100
 
 
 def events_from_fhir(body: bytes, endpoint: str, source_org: str) -> list[Event]:
@@ -102,6 +105,9 @@ def _bundle_events(data: dict[str, Any], source_org: str) -> list[Event]:
     entries = bundle.entry or []
     if not entries:
         raise Refused("required", "Bundle.entry", "the Bundle has no entries")
+    if len(entries) > MAX_ENTRIES:
+        message = f"a Bundle holds at most {MAX_ENTRIES} entries: split it"
+        raise Refused("too-costly", "Bundle.entry", message)
     patients = {e.fullUrl: e.resource for e in entries
                 if isinstance(e.resource, Patient) and e.fullUrl}  # fmt: skip
     events, issues = [], []

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from broker.adapters import audit, db
 from broker.config import Settings
+from broker.entrypoints.fhir_http import MAX_BODY
 from broker.keys import KeyStore
 from broker.services.fhir_proof import signature_header
 from producers.envelopes import open_event
@@ -173,6 +174,16 @@ class TestRefusals:
         answer = await post_fhir(fhir_gateway, "Encounter", data, producer_keys[TRUST])
         assert answer.status_code == 422
         assert outcome_of(answer).issue[0].expression == ["Encounter.resourceType"]
+
+    async def test_body_over_the_limit_is_413(
+        self, fhir_gateway: httpx.AsyncClient, producer_keys: Keys
+    ) -> None:
+        """A body over 256 KiB is refused before it is parsed."""
+        data = resource(ENCOUNTER)
+        data["reasonCode"][0]["text"] = "x" * MAX_BODY
+        answer = await post_fhir(fhir_gateway, "Encounter", data, producer_keys[TRUST])
+        assert answer.status_code == 413
+        assert outcome_of(answer).issue[0].code == "too-costly"
 
     @pytest.mark.parametrize("content_type", ["application/json", "text/plain", ""])
     async def test_other_content_types_are_415(

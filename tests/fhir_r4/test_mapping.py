@@ -2,6 +2,7 @@
 clear refusal naming the field for anything else."""
 
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from broker.rules import fhir_codes as codes
-from broker.rules.fhir_mapping import events_from_fhir
+from broker.rules.fhir_mapping import MAX_ENTRIES, events_from_fhir
 from broker.rules.fhir_resources import FhirRejected, Issue
 from schemas.events import (
     AppointmentOutcome,
@@ -282,6 +283,24 @@ class TestBundles:
             "Bundle.entry[2].resource.status",
             "Bundle.entry[3].resource",
         ]
+
+    def test_bundle_at_its_entry_limit_is_taken(self) -> None:
+        """MAX_ENTRIES appointments in one Bundle: each maps."""
+        data = resource(BUNDLE)
+        appointment = data["entry"][2]
+        data["entry"] = [
+            {**appointment, "fullUrl": f"urn:uuid:{uuid.UUID(int=n)}",
+             "resource": appointment["resource"] | {"identifier": [{"value": f"A{n}"}]}}
+            for n in range(MAX_ENTRIES)
+        ]  # fmt: skip
+        assert len(mapped(data)) == MAX_ENTRIES
+
+    def test_bundle_over_its_entry_limit_is_refused(self) -> None:
+        """One entry more is too costly: each event carries the whole Bundle as its proof."""
+        data = resource(BUNDLE)
+        data["entry"] = data["entry"] * (MAX_ENTRIES // 3 + 1)
+        [issue] = refusal(data, "Bundle")
+        assert (issue.code, issue.expression) == ("too-costly", "Bundle.entry")
 
     def test_bundle_of_patients_only_is_refused(self) -> None:
         """A Bundle with nothing to publish is refused, not answered as done."""

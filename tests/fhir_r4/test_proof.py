@@ -4,16 +4,18 @@ import uuid
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+from broker.entrypoints.fhir_http import MAX_BODY
 from broker.errors import EventMismatch, SignatureInvalid
 from broker.rules.fhir_mapping import events_from_fhir
 from broker.services import fhir_proof
 from producers import crypto
-from producers.envelopes import sign_event, signed_from_bytes
+from producers.envelopes import seal_event, sign_event, signed_from_bytes
 from schemas.events import EventAdapter, PresentingCategory
 from schemas.transport import EventHeader, SignedEvent
 
-from .resources import BUNDLE, ENCOUNTER, HERE
+from .resources import BUNDLE, ENCOUNTER, HERE, body, resource
 
 pytestmark = pytest.mark.fhir
 TRUST = "acute-demo"
@@ -22,6 +24,10 @@ KEY = Ed25519PrivateKey.generate()
 
 def signed(endpoint: str = "Encounter", name: str = ENCOUNTER, index: int = 0) -> SignedEvent:
     raw = (HERE / name).read_bytes()  # as written, its layout and final newline included
+    return signed_over(raw, endpoint, index)
+
+
+def signed_over(raw: bytes, endpoint: str = "Encounter", index: int = 0) -> SignedEvent:
     event = events_from_fhir(raw, endpoint, TRUST)[index]
     return fhir_proof.signed_fhir_event(event, endpoint, raw, fhir_proof.sign_fhir_body(KEY, raw),
                                         crypto.key_id(KEY.public_key()))  # fmt: skip
@@ -105,3 +111,19 @@ class TestVerifiedFhirEvents:
         moved = proof.model_copy(update={"fhir": None})
         with pytest.raises(SignatureInvalid):
             fhir_proof.verified(moved, header_for(proof), KEY.public_key())
+
+
+class TestProofSize:
+    def test_largest_body_fits_one_kafka_record(self) -> None:
+        """A body at the gateway's limit, of the worst escaping JSON allows (every character
+        of it an escaped quote), sealed with its event still fits a 1 MiB Kafka record."""
+        data = resource(ENCOUNTER)
+        room = MAX_BODY - len(body(data)) - 64
+        data["reasonCode"][0]["text"] = '"' * (room // 2)
+        raw = body(data)
+        assert MAX_BODY - 256 < len(raw) <= MAX_BODY
+        proof = signed_over(raw)
+        event = proof.event()
+        header = EventHeader(event_id=event.event_id, source_org=TRUST, broker_key_id="k")
+        sealed = seal_event(proof, header, X25519PrivateKey.generate().public_key())
+        assert len(sealed.model_dump_json().encode()) < 1024 * 1024
