@@ -6,9 +6,11 @@ import uuid
 from typing import Any
 
 import pytest
+from fhir.resources.R4B.operationoutcome import OperationOutcome
 from hypothesis import given
 from hypothesis import strategies as st
 
+from broker.entrypoints import fhir_http
 from broker.rules import fhir_codes as codes
 from broker.rules.fhir_mapping import MAX_ENTRIES, events_from_fhir
 from broker.rules.fhir_resources import FhirRejected, Issue
@@ -393,6 +395,55 @@ encounters = st.fixed_dictionaries(
         ),
     }
 )  # fmt: skip
+cancellations = st.fixed_dictionaries(
+    {
+        "coding": st.lists(
+            st.fixed_dictionaries(
+                {
+                    "system": st.sampled_from([codes.CANCELLATION_REASON, "http://example.org"]),
+                    "code": st.sampled_from([*codes.CANCELLED_BY_PATIENT, "prov", "pat-dec"]),
+                }
+            ),
+            max_size=2,
+        )
+    }
+)
+actors = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.sampled_from(["Patient", "Practitioner"]),
+        "identifier": st.fixed_dictionaries(
+            {
+                "system": st.sampled_from([codes.NHS_NUMBER_SYSTEM, "https://example.org/mrn"]),
+                "value": st.sampled_from([*VALID_NHS, "9990000299", "12345"]),
+            }
+        ),
+    },
+)
+appointments = st.fixed_dictionaries(
+    {
+        "resourceType": st.just("Appointment"),
+        "status": st.sampled_from([*codes.APPOINTMENT_STATUSES, "cancelled", "booked", "x"]),
+        "participant": st.lists(
+            st.fixed_dictionaries({"status": st.just("accepted")}, optional={"actor": actors}),
+            max_size=2,
+        ),
+    },
+    optional={
+        "identifier": st.just([{"system": "https://example.org/opa", "value": "OPA-1"}]),
+        "start": st.just("2026-11-24T10:30:00+00:00"),
+        "serviceType": st.lists(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "text": st.sampled_from(["Community paediatrics", "Speech and language"]),
+                },
+            ),
+            max_size=1,
+        ),
+        "cancelationReason": cancellations,
+    },
+)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=10),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
@@ -411,6 +462,8 @@ def _outcome_of(raw: bytes, endpoint: str) -> tuple[list[Any], list[Issue]]:
 def _maps_or_refuses(raw: bytes, endpoint: str) -> None:
     events, issues = _outcome_of(raw, endpoint)
     assert bool(events) != bool(issues)
+    if issues:  # the answer the gateway would give is a valid FHIR OperationOutcome
+        OperationOutcome.model_validate_json(fhir_http.outcome(422, issues).body)
     for issue in issues:
         assert issue.expression
         assert issue.diagnostics
@@ -425,6 +478,13 @@ class TestMappingProperty:
         """An encounter maps to an event that validates as the broker's, or every fault comes
         back as an issue that names a field and quotes no NHS number."""
         _maps_or_refuses(json.dumps(data).encode(), "Encounter")
+
+    @given(appointments)
+    def test_any_appointment_maps_to_a_valid_event_or_is_refused(
+        self, data: dict[str, Any]
+    ) -> None:
+        """The same for appointments: an outcome event, or issues naming fields."""
+        _maps_or_refuses(json.dumps(data).encode(), "Appointment")
 
     @given(json_values, st.sampled_from(["Encounter", "Appointment", "Bundle"]))
     def test_any_json_is_mapped_or_refused_never_an_error(self, data: Any, endpoint: str) -> None:
