@@ -83,8 +83,12 @@ def _parsed(data: dict[str, Any], resource_type: str, where: str) -> Resource:
         return _MODELS[resource_type].model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        path = ".".join([where, *(str(p) for p in first["loc"])])
-        raise Refused("invalid", path, _safe_message(first)) from None
+        raise Refused("invalid", fhir_path(where, first["loc"]), _safe_message(first)) from None
+
+
+def fhir_path(where: str, loc: tuple[int | str, ...]) -> str:
+    """A validator's location as FHIRPath: ``entry.1.resource`` is ``entry[1].resource``."""
+    return where + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
 
 
 def _safe_message(error: Any) -> str:

@@ -286,6 +286,13 @@ class TestBundles:
             "Bundle.entry[3].resource",
         ]
 
+    def test_invalid_field_inside_an_entry_is_named_as_fhirpath(self) -> None:
+        """A field fhir.resources refuses is named with FHIRPath indexes."""
+        data = resource(BUNDLE)
+        data["entry"][1]["resource"]["period"]["start"] = "the small hours"
+        [issue] = refusal(data, "Bundle")
+        assert issue.expression == "Bundle.entry[1].resource.period.start"
+
     def test_bundle_at_its_entry_limit_is_taken(self) -> None:
         """MAX_ENTRIES appointments in one Bundle: each maps."""
         data = resource(BUNDLE)
