@@ -5,7 +5,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broker.rules.language import languages_for
+from broker.rules.language import (
+    CATALOGUE,
+    REGISTERED_CHILD_MOVES,
+    SEND_HISTORY,
+    TERMS_PLAN,
+    TERMS_REGISTER,
+    languages_for,
+    transfer_wording,
+)
 from broker.rules.minimisation import PERSON_FIELDS, THIRD_PARTY_VIEWS
 from schemas.notices import NoticeType
 
@@ -43,3 +51,34 @@ class TestLanguageNeedIsStated:
     def test_third_party_views_state_it_too(self, kind: NoticeType) -> None:
         """A practice told about a patient's parent can speak with that parent too."""
         assert THIRD_PARTY_VIEWS[kind].person >= LANGUAGE_NEED
+
+
+class TestTransferWording:
+    @pytest.mark.parametrize(
+        ("facts", "keys"),
+        [
+            ({"receiving_nation": "WLS"}, (TERMS_REGISTER,)),
+            ({"receiving_nation": "ENG"}, (TERMS_PLAN,)),
+            ({"receiving_nation": "WLS", "child_protection_register": True},
+             (TERMS_REGISTER, REGISTERED_CHILD_MOVES)),
+            ({"receiving_nation": "ENG", "send_history_to": "E06000063"},
+             (TERMS_PLAN, SEND_HISTORY)),
+            ({"to_authority": "unknown"}, ()),
+            ({"suicidal_ideation": True}, ()),
+        ],
+        ids=["wales", "england", "registered_child", "history_by_hand", "no_destination",
+             "not_a_move"],
+    )  # fmt: skip
+    def test_terms_follow_the_receiving_nation(
+        self, facts: dict[str, str | bool], keys: tuple[str, ...]
+    ) -> None:
+        """A move into Wales speaks of the child protection register, into England of the
+        child protection plan; a registered child and a task by hand add their keys."""
+        assert transfer_wording(facts) == keys
+
+    @pytest.mark.parametrize("key", sorted(CATALOGUE))
+    def test_every_key_has_english_and_welsh(self, key: str) -> None:
+        """Each key the broker ships has an English and a Welsh text in the catalogue."""
+        english, welsh = CATALOGUE[key]
+        assert english
+        assert welsh != english
