@@ -191,7 +191,8 @@ MOVE = Rule(
     FamilyMovingArea,
     lambda event, family, _history, received_on, _limits: route_move(event, family, received_on),
     (
-        Route("move.transfer", "a family moves to a known area (high with an open child "
+        Route("move.transfer", "a family moves to an authority whose front door the "
+              "partnership holds, its own or a peer broker's (high with an open child "
               "protection plan)", "the receiving front door, with the history",
               NoticeType.TRANSFER, ContactRole.DUTY_MANAGER, _EITHER),
         Route("move.send_history", "a family moves to an authority whose front door the "
