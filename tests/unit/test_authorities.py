@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from broker.entrypoints.authorities_cli import app
+from broker.entrypoints.cli import app as sgb
 from broker.rules.authorities import (
     UPPER_TIER,
     Authority,
@@ -191,3 +192,16 @@ class TestRefreshCommand:
         result = CliRunner().invoke(app, ["refresh", "--from", str(ons), "--to", str(to)])
         assert result.exit_code == 2
         assert to.read_text() == before
+
+
+class TestSgbAuthorities:
+    def test_sgb_shows_an_authority_by_code(self) -> None:
+        """``sgb authorities show`` names the authority and its nation."""
+        result = CliRunner().invoke(sgb, ["authorities", "show", "W06000015"])
+        assert (result.exit_code, result.output) == (0, "W06000015\tCardiff\tWLS\n")
+
+    def test_sgb_says_when_a_code_is_not_in_the_table(self) -> None:
+        """A code not in the table is said to be so, with the table's date."""
+        result = CliRunner().invoke(sgb, ["authorities", "show", "E09000099"])
+        assert result.exit_code == 1
+        assert "not in the table (dated 2025-07-10)" in result.output
