@@ -35,6 +35,7 @@ TERMS_REGISTER = "transfer.terms.child_protection_register"
 TERMS_PLAN = "transfer.terms.child_protection_plan"
 REGISTERED_CHILD_MOVES = "transfer.register.registered_child_moves_in"
 SEND_HISTORY = "transfer.task.send_history"
+TELL_CUSTODIAN = "transfer.task.tell_register_custodian"
 # The key catalogue's entries for these keys, English then Welsh, for the recipients' systems.
 CATALOGUE: dict[str, tuple[str, str]] = {
     TERMS_REGISTER: ("child protection register", "cofrestr amddiffyn plant"),
@@ -44,6 +45,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "register's custodian, record the child and arrange the transfer-in conference.",
         "Mae plentyn ar y gofrestr amddiffyn plant yn symud i'ch ardal: fel ceidwad y "
         "gofrestr, cofnodwch y plentyn a threfnwch y gynhadledd trosglwyddo i mewn.",
+    ),
+    TELL_CUSTODIAN: (
+        "A child in this family is on a child protection plan and moves into Wales: tell "
+        "the receiving authority's front door, the custodian of its child protection "
+        "register, that a registered child is moving into its area.",
+        "Mae plentyn yn y teulu hwn ar gynllun amddiffyn plant ac yn symud i Gymru: "
+        "rhowch wybod i ddrws ffrynt yr awdurdod sy'n derbyn, ceidwad ei gofrestr amddiffyn "
+        "plant, fod plentyn cofrestredig yn symud i'w ardal.",
     ),
     SEND_HISTORY: (
         "The authority the family moved to cannot be reached through this system: send it "
@@ -55,13 +64,16 @@ CATALOGUE: dict[str, tuple[str, str]] = {
 
 
 def transfer_wording(facts: Mapping[str, object]) -> tuple[str, ...]:
-    """The wording keys of a move's notice: the receiving nation's terms, a registered child
-    for the register's custodian, the task of sending the history by hand; none for a notice
-    that is not about a move to a named authority."""
+    """The wording keys of a move's notice: the receiving nation's terms, the task of sending
+    the history by hand, a registered child (for the register's custodian, or for the task's
+    reader to tell it); none for a notice that is not about a move to a named authority."""
     nation = facts.get(RECEIVING_NATION)
     if nation is None:
         return ()
     keys = [TERMS_REGISTER if nation == "WLS" else TERMS_PLAN]
-    keys += [REGISTERED_CHILD_MOVES] if facts.get(REGISTERED_CHILD) is True else []
-    keys += [SEND_HISTORY] if facts.get(SEND_HISTORY_TO) else []
+    by_hand = bool(facts.get(SEND_HISTORY_TO))
+    keys += [SEND_HISTORY] if by_hand else []
+    if facts.get(REGISTERED_CHILD) is True:
+        # The custodian reads the transfer itself; a task's reader must tell the custodian.
+        keys.append(TELL_CUSTODIAN if by_hand else REGISTERED_CHILD_MOVES)
     return tuple(keys)

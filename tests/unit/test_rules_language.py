@@ -9,6 +9,7 @@ from broker.rules.language import (
     CATALOGUE,
     REGISTERED_CHILD_MOVES,
     SEND_HISTORY,
+    TELL_CUSTODIAN,
     TERMS_PLAN,
     TERMS_REGISTER,
     languages_for,
@@ -63,17 +64,20 @@ class TestTransferWording:
              (TERMS_REGISTER, REGISTERED_CHILD_MOVES)),
             ({"receiving_nation": "ENG", "send_history_to": "E06000063"},
              (TERMS_PLAN, SEND_HISTORY)),
+            ({"receiving_nation": "WLS", "send_history_to": "W06000023",
+              "child_protection_register": True}, (TERMS_REGISTER, SEND_HISTORY, TELL_CUSTODIAN)),
             ({"to_authority": "unknown"}, ()),
             ({"suicidal_ideation": True}, ()),
         ],
-        ids=["wales", "england", "registered_child", "history_by_hand", "no_destination",
-             "not_a_move"],
+        ids=["wales", "england", "registered_child", "history_by_hand",
+             "registered_child_by_hand", "no_destination", "not_a_move"],
     )  # fmt: skip
     def test_terms_follow_the_receiving_nation(
         self, facts: dict[str, str | bool], keys: tuple[str, ...]
     ) -> None:
         """A move into Wales speaks of the child protection register, into England of the
-        child protection plan; a registered child and a task by hand add their keys."""
+        child protection plan; a task by hand adds its key, and a registered child one for
+        the register's custodian, or, on a task, one asking its reader to tell the custodian."""
         assert transfer_wording(facts) == keys
 
     @pytest.mark.parametrize("key", sorted(CATALOGUE))
