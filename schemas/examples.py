@@ -62,8 +62,9 @@ EVENT_EXAMPLES: dict[EventType, tuple[str, str, dict[str, Any]]] = {
         "A family moves to another local authority",
         "The front door reports the move: the receiving authority's front door gets a transfer "
         "notice with the family's history (a new school or GP named would be told too). The "
-        "sample partnership has no front door for E09000098, so there the originating front "
-        "door is told instead, at high severity, so that someone makes sure the history follows.",
+        "sample partnership holds no front door for E09000098 (nor is it in the table of "
+        "authorities), so the originating front door gets the transfer with the task of "
+        "sending the history there, chased until it records the history as sent.",
         _event(
             3,
             "la-front-door",

@@ -310,12 +310,14 @@ class NextStep(StrEnum):
     """A next step owed on a notice once acknowledged, each with its own time that escalates:
     the front door's decision on a referral, and on a high-risk domestic abuse referral its
     consideration of a MARAC referral; after a transfer, the written information (Wales)
-    and the transfer-in conference (England and Wales)."""
+    and the transfer-in conference (England and Wales); after a move to an authority the
+    partnership cannot reach, the originating front door's sending of the history to it."""
 
     DECISION = "decision"
     WRITTEN_INFORMATION = "written_information"
     TRANSFER_IN_CONFERENCE = "transfer_in_conference"
     MARAC_REFERRAL_CONSIDERED = "marac_referral_considered"
+    HISTORY_SENT = "history_sent"
 
 
 class SealedNotice(Contract):

@@ -28,6 +28,8 @@ class Gap(StrEnum):
     ESCALATION_EXHAUSTED = "escalation_exhausted"
     # A pregnancy booked for a mother with no unborn child in the directory (rules/pregnancy.py)
     NO_UNBORN_RECORD = "unborn_child_not_in_directory"
+    # A move to an authority code the table of authorities does not hold (rules/authorities.py)
+    AUTHORITY_NOT_IN_TABLE = "authority_code_not_in_table"
 
 
 WHAT_TO_DO: dict[Gap, str] = {
@@ -44,6 +46,9 @@ WHAT_TO_DO: dict[Gap, str] = {
         "and its health visiting team."
     ),
     Gap.ESCALATION_EXHAUSTED: "Nobody acknowledged a notice: make sure someone acts on it.",
+    Gap.AUTHORITY_NOT_IN_TABLE: (
+        "Check the code with the producer; refresh the table (sgb authorities refresh)."
+    ),
 }
 
 

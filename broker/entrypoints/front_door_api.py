@@ -335,6 +335,7 @@ DoneStep = Literal[
     NextStep.WRITTEN_INFORMATION,
     NextStep.TRANSFER_IN_CONFERENCE,
     NextStep.MARAC_REFERRAL_CONSIDERED,
+    NextStep.HISTORY_SENT,  # a move's history sent by hand to an authority not reached
 ]
 
 

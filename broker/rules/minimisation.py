@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from broker.rules.accuracy import UNREAD, Reading, wording_key
 from broker.rules.family import Decision
+from broker.rules.language import transfer_wording
 from schemas.events import Event
 from schemas.notices import HistoryDigest, NoticeBody, NoticeType, PersonView, Relation
 
@@ -45,7 +46,8 @@ FACT_FIELDS: dict[NoticeType, frozenset[str]] = {
     # Any agency involved with the household (housing, police, early help...) hears why a
     # service withdrew and a child's needs, not a parent's learning disability: that is health
     # information, for the GPs, health teams and the front door.
-    NoticeType.AGENCY_INFORMATION: frozenset({"reason", "child_has_send", "child_has_ehcp"}),
+    NoticeType.AGENCY_INFORMATION: frozenset({"reason", "child_has_send", "child_has_ehcp",
+                                              "to_authority", "to_authority_name"}),  # a move's
     **{kind: EVERYTHING for kind in NoticeType
        if kind not in (NoticeType.SCHOOL_SUPPORT, NoticeType.AGENCY_INFORMATION)},
 }  # fmt: skip
@@ -122,6 +124,11 @@ SUMMARIES: dict[NoticeType, str] = {
 # Where a rule's notice is not what its type's summary says: a contact recorded for a plan's
 # lead is no new concern.
 RULE_SUMMARIES: dict[str, str] = {
+    "move.send_history": (
+        "A family with a safeguarding history is moving to an authority this partnership "
+        "cannot reach: send it the history (the task names it), then record it as sent."
+    ),
+    "move.involved_agency": "A family your service works with is moving to another area.",
     "contact.plan_lead": (
         "A practitioner recorded a contact or a check with another agency about a child whose "
         "plan you own: for the plan's record, not a new concern."
@@ -227,6 +234,7 @@ def compose_body(
     facts = _allowed(decision.facts, view.facts)
     accuracy = _accuracy(kind, reading, view)
     accuracy["wording"] += tuple(PROMPTS[name] for name in facts if name in PROMPTS)
+    accuracy["wording"] += transfer_wording(facts)  # a move's, in the receiving nation's terms
     return NoticeBody(
         summary=RULE_SUMMARIES.get(decision.rule_id, SUMMARIES[kind]),
         event_type=DISCREET_EVENT_LABEL if discreet else event.event_type.value,

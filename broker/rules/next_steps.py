@@ -11,7 +11,10 @@ After a transfer, the receiving authority holds a transfer-in conference within 
 days (England and Wales) and, where either authority is in Wales, written information
 follows within 3 working days. A step not met by its time escalates like a missed
 acknowledgement: a referral's steps to the front door's safeguarding lead, a transfer's
-steps to the originating authority, which must chase them.
+steps to the originating authority, which must chase them. A move to an authority the
+partnership cannot reach makes the originating front door owe the sending of the history to
+it within one working day (the time a transfer has to be acknowledged): its own safeguarding
+lead chases it.
 """
 
 from collections.abc import Mapping
@@ -32,6 +35,10 @@ TRANSFER_CONFERENCE_WORKING_DAYS = 15
 WALES_WRITTEN_INFORMATION_WORKING_DAYS = 3
 # The fact a rule sets on a front-door referral that owes a MARAC consideration.
 CONSIDER_MARAC = "consider_marac_referral"
+# The fact a move sets on the transfer its originating front door must send by hand
+# (rules/move.py), and the one naming the authority for whoever chases it.
+SEND_HISTORY_TO = "send_history_to"
+TASK = "task"
 WORDING_PREFIX = "outcome."  # "outcome.early_help": the recipient's system words the decision
 
 STEP_WORDS = {
@@ -39,6 +46,7 @@ STEP_WORDS = {
     NextStep.WRITTEN_INFORMATION: "the written information on this transfer (Wales)",
     NextStep.TRANSFER_IN_CONFERENCE: "the transfer-in conference",
     NextStep.MARAC_REFERRAL_CONSIDERED: "the front door's consideration of a MARAC referral",
+    NextStep.HISTORY_SENT: "the history sent to the authority the family moved to",
 }
 OUTCOME_WORDS = {
     ReferralOutcome.NO_FURTHER_ACTION: "no further action by children's social care",
@@ -65,6 +73,11 @@ def steps_owed(
             if facts.get(CONSIDER_MARAC) is True:
                 steps[NextStep.MARAC_REFERRAL_CONSIDERED] = decision_by
             return steps
+        case NoticeType.TRANSFER if facts.get(SEND_HISTORY_TO):
+            # Its reader, the originating front door, holds no conference: it sends the
+            # history, which the receiving authority's own procedures then follow.
+            return {NextStep.HISTORY_SENT: add_working_hours(received_at, _day(hours), nation,
+                                                             hours)}  # fmt: skip
         case NoticeType.TRANSFER:
             steps = {NextStep.TRANSFER_IN_CONFERENCE: close_of_working_days(
                 received_at, TRANSFER_CONFERENCE_WORKING_DAYS, nation, hours)}  # fmt: skip
@@ -133,8 +146,11 @@ def outcome_body(
 def overdue_body(original: NoticeBody, step: NextStep, due: datetime, owed_by: str) -> NoticeBody:
     """The notice, for whoever must chase a next step that is overdue: which step, when it
     was due and who owes it."""
+    words = STEP_WORDS[step]
+    if step is NextStep.HISTORY_SENT and original.facts.get(TASK):
+        words = f'the task "{original.facts[TASK]}"'  # names the authority
     summary = (
-        f"Overdue: {STEP_WORDS[step]} was due by {london(due)} from {owed_by} and is not "
+        f"Overdue: {words} was due by {london(due)} from {owed_by} and is not "
         f"recorded. Please make sure it happens. {original.summary}"
     )
     facts = {**original.facts, "overdue_step": step.value, "step_due": due.isoformat(),

@@ -37,6 +37,7 @@ from broker.rules.fallback import INTENDED_FOR, fallback_reason, to_front_door
 from broker.rules.family import Addressee, ContactRole, Decision
 from broker.rules.language import languages_for
 from broker.rules.minimisation import compose_body
+from broker.rules.move import unlisted_authority
 from broker.rules.out_of_hours import with_out_of_hours
 from broker.rules.plan_bodies import CONCERN_RETURNED, digest_kind, plan_blocks
 from broker.rules.reader_view import sees_everything
@@ -109,6 +110,8 @@ class EventNotices:
             reason = fallback_reason(decision)
             if reason and decision.notice_type is NoticeType.FRONT_DOOR_REFERRAL:
                 self._report(Gap(reason), decision, outcome.recipient_org, outcome)
+            if code := unlisted_authority(decision):  # a move's (rules/move.py)
+                self._report(Gap.AUTHORITY_NOT_IN_TABLE, decision, None, outcome, code)
             return []
         family = self.context.family
         fallback = to_front_door(decision, family, outcome.value)

@@ -25,7 +25,7 @@ TOLD: dict[EventType, set[str]] = {
         "withdrawal.child",
         "withdrawal.front_door",
     },
-    EventType.FAMILY_MOVING_AREA: {"move.destination_unknown"},
+    EventType.FAMILY_MOVING_AREA: {"move.send_history"},
     EventType.ED_ATTENDANCE: set(),
     EventType.APPOINTMENT_OUTCOME: set(),
     EventType.ATTENDANCE_CONCERN: {"attendance.education_officer", "attendance.gp"},

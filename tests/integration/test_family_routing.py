@@ -176,7 +176,8 @@ class TestChronologyAndPatterns:
         recipient_keys: dict[str, X25519PrivateKey],
     ) -> None:
         """A move to an area the directory has no front door for goes to the originating
-        front door, and the household's area history keeps the area it left."""
+        front door, as the task of sending the history there (never "unknown": a code was
+        given; issue 16), and the household's area history keeps the area it left."""
         members = [{"nhs_number": n} for n in (family.MOTHER, family.CHILD_B)]
         moved = event(
             "family_moving_area",
@@ -196,7 +197,8 @@ class TestChronologyAndPatterns:
             running_broker.keys.public,
         )
         assert header.notice_type.value == "transfer"
-        assert body.facts["destination_unknown"] is True
+        assert "destination_unknown" not in body.facts
+        assert body.facts["send_history_to"] == "E09000098"
         async with running_broker.sessions() as session:
             home = await session.get(db.Household, "h-carter")
             left = await session.get(db.HouseholdArea, ("h-carter", family.AREA))

@@ -215,3 +215,27 @@ class TestMaracConsideration:
         assert done.status_code == 200, done.text
         assert (done.json()["first"], again.json()["first"]) == (True, False)
         assert (await inbox.post(step.format(referral["notice_id"]))).status_code == 409
+
+
+class TestHistorySent:
+    async def test_a_move_nobody_can_receive_owes_it_and_the_front_door_records_it(
+        self, gateway: httpx.AsyncClient, inbox: httpx.AsyncClient,
+        producer_keys: dict[str, Ed25519PrivateKey], referral: dict[str, Any],
+    ) -> None:  # fmt: skip
+        """The family moves to Cumberland, whose front door the partnership does not hold:
+        the front door records the history sent through the API, once; a referral owes no
+        such step and is refused."""
+        moving = {"event_type": "family_moving_area", "event_id": str(uuid.uuid4()),
+                  "source_org": FRONT_DOOR, "occurred_at": datetime.now(UTC).isoformat(),
+                  "members": [{"nhs_number": family.MOTHER}, {"nhs_number": family.CHILD_B}],
+                  "from_authority": family.AREA, "to_authority": "E06000063",
+                  "moved_on": datetime.now(UTC).date().isoformat()}  # fmt: skip
+        assert (await post_signed(gateway, moving, producer_keys)).status_code == 202
+        listed = await wait_for_notices(inbox, DUTY_MANAGER, 2)
+        [task] = [n for n in listed if n["notice_id"] != referral["notice_id"]]
+        step = f"/v1/front-doors/{FRONT_DOOR}/notices/{{}}/steps/history_sent"
+        done = await inbox.post(step.format(task["notice_id"]))
+        again = await inbox.post(step.format(task["notice_id"]))
+        assert done.status_code == 200, done.text
+        assert (done.json()["first"], again.json()["first"]) == (True, False)
+        assert (await inbox.post(step.format(referral["notice_id"]))).status_code == 409

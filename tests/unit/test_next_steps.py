@@ -11,6 +11,8 @@ from broker.rules.london_time import london
 from broker.rules.minimisation import DETAIL_FIELDS, EVERYTHING
 from broker.rules.next_steps import (
     CONSIDER_MARAC,
+    SEND_HISTORY_TO,
+    TASK,
     Decider,
     outcome_body,
     overdue_body,
@@ -95,6 +97,31 @@ class TestStepsOwed:
         for due in steps_owed(kind, received, {"from_authority": area}).values():
             assert due > received
             assert is_working_day(due.astimezone(LONDON).date())
+
+
+TASK_FACTS = {"from_authority": ENGLAND, "to_authority": WALES, SEND_HISTORY_TO: WALES,
+              TASK: "send the history to Cardiff"}  # fmt: skip
+
+
+class TestHistoryToSend:
+    def test_the_task_owes_the_history_sent_within_one_working_day(self) -> None:
+        """A transfer the originating front door must send by hand owes the history sent by
+        Tuesday 10:00 (one working day), and no conference: its reader holds none."""
+        owed = steps_owed(NoticeType.TRANSFER, MONDAY_10, TASK_FACTS)
+        assert owed == {NextStep.HISTORY_SENT: datetime(2027, 5, 11, 10, 0, tzinfo=LONDON)}
+
+    def test_a_friday_task_is_due_after_the_weekend(self) -> None:
+        """Friday 28 May 15:00: Monday 31 May is a bank holiday, so Tuesday 1 June 15:00."""
+        friday = datetime(2027, 5, 28, 15, 0, tzinfo=LONDON)
+        owed = steps_owed(NoticeType.TRANSFER, friday, TASK_FACTS)
+        assert owed == {NextStep.HISTORY_SENT: datetime(2027, 6, 1, 15, 0, tzinfo=LONDON)}
+
+    def test_the_chase_names_the_authority(self) -> None:
+        """Whoever chases an overdue task reads which authority is waiting for the history."""
+        task = REFERRAL.model_copy(update={"facts": TASK_FACTS})
+        body = overdue_body(task, NextStep.HISTORY_SENT, MONDAY_10, "la-front-door")
+        assert body.summary.startswith('Overdue: the task "send the history to Cardiff"')
+        assert body.facts["overdue_step"] == "history_sent"
 
 
 class TestOutcomeBody:

@@ -147,6 +147,8 @@ def event_cases() -> list[Case]:
              parents_and_children(*kids)),
         Case("a move, destination unknown", event(move_payload(to_authority=None)),
              parents_and_children(*kids)),
+        Case("a move into Wales, to an authority the partnership cannot reach",
+             event(move_payload(to_authority="W06000015")), parents_and_children(*kids)),
         Case("a child on a plan not brought", event(appointment_payload()),
              with_context(the_child(on_plan), plans=(OPEN_PLAN,)),
              PersonHistory(appointments=appointments(

@@ -1,17 +1,23 @@
 """Family moving area: the transfer, the originating front door, the new school and GP."""
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from broker.rules.authorities import authority, table
 from broker.rules.family import Addressee, ContactRole, Decision, Family, PlanView
-from broker.rules.move import route_move
+from broker.rules.move import route_move, unlisted_authority
 from schemas.events import FamilyMovingArea
 from schemas.notices import NoticeType, Severity
 from unit.builders import (
+    AREA,
     FRONT_DOOR,
     ON,
+    OTHER_AREA,
     OTHER_FRONT_DOOR,
     child,
     event,
@@ -168,3 +174,162 @@ class TestTheMoversOnceEach:
         decisions = route_move(move(new_gp="gp-northgate"), self.two_homes(), ON)
         told = [d.addressee.org_id for d in decisions]
         assert sorted(told) == sorted({OTHER_FRONT_DOOR, "gp-northgate"})
+
+
+WALES, CUMBERLAND, NOT_IN_TABLE_CODE = "W06000015", "E06000063", "E06000999"
+
+
+def transfers(decisions: list[Decision]) -> list[Decision]:
+    return of(decisions, NoticeType.TRANSFER)
+
+
+class TestAcrossBorders:
+    @pytest.mark.parametrize(
+        ("to", "rule_id", "addressee", "task"),
+        [
+            (OTHER_AREA, "move.transfer", OTHER_FRONT_DOOR, None),
+            (AREA, "move.transfer", FRONT_DOOR, None),
+            (WALES, "move.send_history", FRONT_DOOR, "send the history to Cardiff"),
+            (CUMBERLAND, "move.send_history", FRONT_DOOR, "send the history to Cumberland"),
+            (NOT_IN_TABLE_CODE, "move.send_history", FRONT_DOOR, "send the history to the "
+             "authority with code E06000999, a code not in the table"),
+            (None, "move.destination_unknown", FRONT_DOOR, None),
+        ],
+        ids=["front_door_held", "test_area_held", "wales_not_held", "england_not_held",
+             "code_not_in_table", "no_destination"],
+    )  # fmt: skip
+    def test_who_gets_the_transfer(
+        self, to: str | None, rule_id: str, addressee: str, task: str | None
+    ) -> None:
+        """The receiving front door when the partnership holds it (the partnership's own test
+        areas too); else the originating front door, with the task naming the authority; the
+        originating front door, looking, only when no destination was given."""
+        [transfer] = transfers(route_move(move(to_authority=to), movers(), ON))
+        assert (transfer.rule_id, transfer.addressee) == (
+            rule_id, Addressee(addressee, ContactRole.DUTY_MANAGER))  # fmt: skip
+        assert transfer.facts.get("task") == task
+
+    @pytest.mark.parametrize("to", [OTHER_AREA, AREA, WALES, NOT_IN_TABLE_CODE, None])
+    def test_unknown_only_when_no_destination_was_given(self, to: str | None) -> None:
+        """ "unknown" is said only of a move with no destination."""
+        [transfer] = transfers(route_move(move(to_authority=to), movers(), ON))
+        unknown = (transfer.facts["to_authority"] == "unknown", "destination_unknown" in
+                   transfer.facts)  # fmt: skip
+        assert unknown == ((True, True) if to is None else (False, False))
+
+    @pytest.mark.parametrize(
+        ("to", "name"),
+        [(OTHER_AREA, "Hartlepool"), (WALES, "Cardiff"), (AREA, None), (NOT_IN_TABLE_CODE, None)],
+    )
+    def test_the_notice_names_the_authority(self, to: str, name: str | None) -> None:
+        """The receiving authority is named where the table holds its code."""
+        [transfer] = transfers(route_move(move(to_authority=to), movers(), ON))
+        assert transfer.facts.get("to_authority_name") == name
+
+    @pytest.mark.parametrize(
+        ("to", "not_in_table"),
+        [(NOT_IN_TABLE_CODE, NOT_IN_TABLE_CODE), (CUMBERLAND, None), (OTHER_AREA, None)],
+    )
+    def test_a_code_not_in_the_table_is_said_and_reported(
+        self, to: str, not_in_table: str | None
+    ) -> None:
+        """A code the table lacks is routed all the same; the task says so, and it is the one
+        the data-quality report lists."""
+        [transfer] = transfers(route_move(move(to_authority=to), movers(), ON))
+        assert transfer.facts.get("to_authority_not_in_table", False) is bool(not_in_table)
+        assert unlisted_authority(transfer) == not_in_table
+
+
+class TestReceivingNation:
+    @pytest.mark.parametrize(
+        ("to", "plans", "nation", "registered"),
+        [
+            (WALES, [CP_OPEN], "WLS", True),
+            (WALES, [CIN_CLOSED], "WLS", False),
+            (OTHER_AREA, [CP_OPEN], "ENG", False),
+            ("W06000099", [CP_OPEN], "WLS", True),  # not in the table: the code's nation
+        ],
+        ids=["wales_on_a_plan", "wales_no_plan", "england_on_a_plan", "wales_not_in_table"],
+    )
+    def test_a_child_on_a_plan_moving_into_wales_is_registered(
+        self, to: str, plans: list[dict[str, Any]], nation: str, registered: bool
+    ) -> None:
+        """The receiving nation is stated; a child with an open child protection plan moving
+        into Wales is marked as on the register, for its custodian."""
+        [transfer] = transfers(route_move(move(to_authority=to, plans=plans), movers(), ON))
+        assert transfer.facts["receiving_nation"] == nation
+        assert transfer.facts.get("child_protection_register", False) is registered
+
+    def test_no_destination_states_no_nation(self) -> None:
+        """With no destination there is no receiving nation to word the notice by."""
+        [transfer] = transfers(route_move(move(to_authority=None), movers(), ON))
+        assert "receiving_nation" not in transfer.facts
+
+
+def involved_family() -> Family:
+    return family(
+        parent("mum", gp="gp-riverside", involved=("mh-demo", "housing-demo", "gp-riverside")),
+        child("elder", years=8, school="school-oakfield"),
+        child("baby", years=1, health_visiting="hv-demo"),
+    )
+
+
+class TestInvolvedAgenciesInWales:
+    @pytest.mark.parametrize(
+        ("origin", "to", "told"),
+        [
+            (AREA, WALES, {"mh-demo", "housing-demo"}),
+            (WALES, OTHER_AREA, {"mh-demo", "housing-demo"}),
+            (AREA, OTHER_AREA, set()),
+            (AREA, None, set()),
+        ],
+        ids=["into_wales", "out_of_wales", "within_england", "no_destination"],
+    )
+    def test_every_involved_agency_is_told_where_wales_is_concerned(
+        self, origin: str, to: str | None, told: set[str]
+    ) -> None:
+        """Where either authority is in Wales, each agency involved with those who move is
+        told of the move (their GP practices are told as GPs are, not here)."""
+        decisions = route_move(move(from_authority=origin, to_authority=to), involved_family(),
+                               ON)  # fmt: skip
+        agencies = of(decisions, NoticeType.AGENCY_INFORMATION)
+        assert {d.addressee.org_id for d in agencies} == told
+        assert all(d.rule_id == "move.involved_agency" for d in agencies)
+
+    def test_the_agency_that_reported_the_move_is_not_told_of_it(self) -> None:
+        """The source of the event knows already."""
+        moving = move(to_authority=WALES, source_org="housing-demo")
+        agencies = of(route_move(moving, involved_family(), ON), NoticeType.AGENCY_INFORMATION)
+        assert {d.addressee.org_id for d in agencies} == {"mh-demo"}
+
+
+TABLE_CODES = sorted(table().authorities)
+# Any destination but the area the family leaves, whose front door the property keeps.
+CODES = st.one_of(
+    st.sampled_from(TABLE_CODES),
+    st.from_regex(r"(E06|E08|E09|E10|W06)[0-9]{6}", fullmatch=True),
+).filter(lambda code: code != AREA)
+
+
+class TestEveryNamedAuthorityIsTold:
+    @given(code=CODES, held=st.booleans(), plans=st.sampled_from([[], [CP_OPEN], [CIN_CLOSED]]))
+    def test_a_transfer_or_a_task_naming_that_authority_never_neither(
+        self, code: str, held: bool, plans: list[dict[str, Any]]
+    ) -> None:
+        """Every move naming an authority yields exactly one transfer: to that authority's
+        front door when the partnership holds it, else a task to the originating front door
+        naming that authority; never an "unknown"."""
+        fam = movers()
+        fam = replace(fam, front_doors={**fam.front_doors, code: "held-door"} if held else
+                      {a: d for a, d in fam.front_doors.items() if a != code})  # fmt: skip
+        [transfer] = transfers(route_move(move(to_authority=code, plans=plans), fam, ON))
+        assert "destination_unknown" not in transfer.facts
+        assert transfer.facts["to_authority"] == code
+        if held:
+            assert (transfer.rule_id, transfer.addressee.org_id) == ("move.transfer", "held-door")
+        else:
+            named = authority(code)
+            assert transfer.rule_id == "move.send_history"
+            assert transfer.facts["send_history_to"] == code
+            assert str(transfer.facts["task"]).endswith(
+                named.name if named else f"{code}, a code not in the table")  # fmt: skip
