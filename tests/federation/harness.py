@@ -147,8 +147,10 @@ class Broker:
         """The id of every event now on this broker's events topic (from each sealed event's
         header, which is in the clear; the event itself is not opened)."""
         topic = self.runtime.topics.events
+        # No group: reading commits nothing and disturbs no consumer of the broker's own.
         consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers,
-                                    group_id=None, enable_auto_commit=False)  # fmt: skip
+                                    group_id=None, enable_auto_commit=False,
+                                    auto_offset_reset="earliest")  # fmt: skip
         await consumer.start()
         try:
             partitions = [TopicPartition(topic, p) for p in range(self.settings.topics.partitions)]
@@ -161,7 +163,6 @@ class Broker:
 async def _every_value(consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> list[bytes]:
     consumer.assign(partitions)
     ends = await consumer.end_offsets(partitions)
-    await consumer.seek_to_beginning(*partitions)
     values: list[bytes] = []
     while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
         batches = await consumer.getmany(*partitions, timeout_ms=1000)

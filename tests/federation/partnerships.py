@@ -50,6 +50,7 @@ class Member:
     role: str  # in the household: parent_or_carer or child
     gp: str
     school: str | None = None
+    health_team: str | None = None  # a child under five not at school: health visiting
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ WALES = Partnership(
         ("school-glan-yr-afon", "Ysgol Gynradd Glan-yr-Afon", "school"),
         ("gp-usk-vale", "Usk Vale Surgery", "gp_practice"),
         ("mh-gwent", "Gwent Community Mental Health Team", "mental_health"),
+        ("hv-aneurin", "Aneurin Bevan Health Visiting Team", "health_visiting"),
     ),
     household_id="h-morgan",
     members=(
@@ -103,7 +105,16 @@ WALES = Partnership(
             "gp-usk-vale",
             school="school-glan-yr-afon",
         ),
-        Member("p-elin", "9991000038", "Elin", "Morgan", 3, "child", "gp-usk-vale"),
+        Member(
+            "p-elin",
+            "9991000038",
+            "Elin",
+            "Morgan",
+            3,
+            "child",
+            "gp-usk-vale",
+            health_team="hv-aneurin",
+        ),
     ),
     mental_health="mh-gwent",
     plans_of=("p-owen",),
@@ -193,7 +204,9 @@ def _registrations(partnership: Partnership) -> list[RegistrationSpec]:
            for m in partnership.members]  # fmt: skip
     schools = [RegistrationSpec(person_id=m.record_id, kind="school", org_id=m.school)
                for m in partnership.members if m.school]  # fmt: skip
-    return gps + schools
+    health = [RegistrationSpec(person_id=m.record_id, kind="health_team", org_id=m.health_team)
+              for m in partnership.members if m.health_team]  # fmt: skip
+    return gps + schools + health
 
 
 def _plan(partnership: Partnership, child: str, today: date) -> PlanSpec:
