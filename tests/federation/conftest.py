@@ -7,30 +7,28 @@ school and the GP the Morgans will join, and a family of its own). Each broker i
 its own (``harness.running_broker``): topic prefix and consumer groups on the one Kafka,
 database (SQLite files; PostgreSQL, a database each, when ``SGB_TEST_POSTGRES_URL`` is set),
 broker keys, agency and recipient keys, directory, and processes: router, delivery worker,
-gateway and inbox API, the last two on ``http://127.0.0.1:<port>``. Tests that share the pair
-tell their own events apart by event id; a test that would change a directory for good (a
-peer registered) should start a pair of its own with ``started_federation``.
+gateway, inbox API and admin API, the last three on ``http://127.0.0.1:<port>``. Each test
+module gets a pair of its own, so a module may register peers and move the family; its tests
+share the pair and tell their own events apart by event id (``started_federation`` starts
+another pair, for a test that must own one).
 
-Registering A and B as each other's peers, once peers exist (wt-fed-peer builds them): each
-is an organisation of kind ``peer_broker`` in the other's directory, with its broker keys
-(``Broker.hpke_public_key`` to seal to it, ``Broker.signing_public_key`` to verify what it
-signs) and a contact whose ``webhook_url`` is the other's ``/v1/peers/transfers``::
+Registering A and B as each other's peers (wt-fed-peer builds peers; as its branch stood at
+07:40 UTC): each broker is an organisation of kind ``peer_broker`` in the other's directory,
+with the other's broker keys (``Broker.hpke_public_key`` to seal transfers to it,
+``Broker.signing_public_key`` to verify what it signs and its sign-in at the gateway) and its
+gateway (``/v1/peers/transfers`` there). ``Broker.as_peer`` gives those fields as
+``schemas.peers.PeerSpec`` names them; each side registers the other through its admin API,
+as its front door, the directory's administrator here::
 
     async def register_peers(pair: Federation) -> None:
         for here, there in ((pair.a, pair.b), (pair.b, pair.a)):
-            spec = DirectorySpec(
-                organisations=(OrganisationSpec(id=f"peer-{there.partnership.name.lower()}",
-                    name=..., kind="peer_broker", area=there.partnership.area,
-                    signing_keys=(SigningKeySpec(public_key=there.signing_public_key),)),),
-                contacts=(ContactSpec(id=f"peer-{...}:transfers", org_id=..., role=...,
-                    hpke_public_key=there.hpke_public_key,
-                    webhook_url=f"{there.gateway_url}/v1/peers/transfers"),),
-            )
-            async with here.runtime.unit_of_work() as uow:
-                await load_directory(uow, spec)
+            spec = there.as_peer(known_there_as=f"peer-{here.partnership.name.lower()}")
+            answer = await here.admin.put(f"/v1/admin/peers/{spec['id']}", json=spec)
+            assert answer.status_code in (200, 201), answer.text
 
-(or through the admin API / ``sgb peer add``, whichever wt-fed-peer settles on). A's delivery
-worker then posts to B's gateway: webhooks to loopback are allowed in these brokers' settings.
+A's delivery worker then pushes a transfer to B's gateway: webhooks to loopback are allowed in
+these brokers' settings. ``partnerships.move(WALES, ENGLAND, moved_on)`` is the Morgans' move,
+for A's front door to publish.
 The set-up time of each pair is printed in the test report ("federation harness set-up").
 """
 

@@ -4,10 +4,11 @@
 (made as ``sgb keys-init`` makes them), its database with its directory loaded, its topics
 under a prefix of its own on the shared Kafka, the router (with its follow-up timer) and the
 delivery worker (with its webhook dispatcher) consuming in consumer groups of its own, and the
-gateway and the recipients' inbox API served by uvicorn on loopback ports, so that another
-broker reaches it over real HTTP. A ``Broker`` is what a test holds: it publishes as the
-partnership's agencies, reads and opens recipients' notices with their own keys, acknowledges,
-and reads a household's chronology as the partnership's front door.
+gateway, the recipients' inbox API and the directory admin API served by uvicorn on loopback
+ports, so that another broker reaches it over real HTTP. A ``Broker`` is what a test holds:
+it publishes as the partnership's agencies, reads and opens recipients' notices with their
+own keys, acknowledges, reads a household's chronology as the partnership's front door, and
+administers the directory as its front door (``Broker.admin``).
 """
 
 import asyncio
@@ -31,6 +32,7 @@ from support import OrgTokens, event_source, fetch_sealed, post_signed
 from broker.adapters.kafka import ConsumerHealth
 from broker.bootstrap import Runtime, runtime
 from broker.config import Settings, TopicSettings, WebhookSettings
+from broker.entrypoints.admin_api import create_admin_api
 from broker.entrypoints.gateway import create_gateway
 from broker.entrypoints.inbox_api import create_inbox_api
 from broker.keys import KeyStore, audit_key
@@ -48,15 +50,19 @@ from .partnerships import Keys, Partnership, directory
 READY_WITHIN = 60.0  # seconds for a consumer to join its group, or a server to listen
 
 
-def broker_settings(name: str, kafka: str, database_url: str, keys_dir: Path) -> Settings:
-    """A broker's settings: its own topic prefix and consumer groups, and webhooks allowed to
-    loopback (where the other broker's gateway listens). The timer turns every second, not
-    five, so that what it relays (receipts, re-routed notices) shows within a test's wait."""
-    prefix = f"fed-{name.lower()}-{uuid.uuid4().hex[:8]}."
+def broker_settings(
+    partnership: Partnership, kafka: str, database_url: str, keys_dir: Path
+) -> Settings:
+    """A broker's settings: its own topic prefix and consumer groups, webhooks allowed to
+    loopback (where the other broker's gateway listens), and the partnership's front door as
+    its directory's administrator. The timer turns every second, not five, so that what it
+    relays (receipts, re-routed notices) shows within a test's wait."""
+    prefix = f"fed-{partnership.name.lower()}-{uuid.uuid4().hex[:8]}."
     return Settings(
         kafka_bootstrap_servers=kafka, topic_prefix=prefix, topics=TopicSettings(partitions=2),
         database_url=database_url, keys_dir=keys_dir, router_group=f"{prefix}router",
         delivery_group=f"{prefix}delivery", follow_up_interval_seconds=1.0,
+        administrators=[partnership.front_door],
         webhooks=WebhookSettings(allowed_networks=[ip_network("127.0.0.0/8")], poll_seconds=0.2),
         log_json=True,
     )  # fmt: skip
@@ -71,8 +77,10 @@ class Broker:
     runtime: Runtime
     gateway_url: str
     inbox_url: str
+    admin_url: str
     gateway: httpx.AsyncClient  # authenticated as each event's source organisation
     inbox: httpx.AsyncClient  # authenticated as each request's recipient or front door
+    admin: httpx.AsyncClient  # authenticated as the front door, the directory's administrator
 
     @property
     def settings(self) -> Settings:
@@ -91,6 +99,18 @@ class Broker:
     @property
     def signing_public_key(self) -> str:
         return crypto.encode_public(self.public_keys.signing)
+
+    def as_peer(self, known_there_as: str) -> dict[str, Any]:
+        """This broker as the other registers it: the fields of wt-fed-peer's ``PeerSpec``
+        (``schemas.peers``) as they stand; ``known_there_as`` is the other broker's own
+        organisation id here, which it signs in as at this gateway."""
+        return {
+            "id": f"peer-{self.partnership.name.lower()}", "name": self.partnership.title,
+            "areas": [self.partnership.area], "gateway_url": self.gateway_url,
+            "broker_key": self.hpke_public_key,
+            "signing_keys": [{"public_key": self.signing_public_key}],
+            "known_there_as": known_there_as,
+        }  # fmt: skip
 
     async def publish(self, event: Event) -> httpx.Response:
         """Posts the event to this broker's gateway, signed by its source organisation, which
@@ -243,7 +263,7 @@ async def running_broker(
     keys_dir = folder / "keys"
     KeyStore.create(keys_dir)
     audit_key(keys_dir)  # made once here: every process of this broker chains with it
-    settings = broker_settings(partnership.name, kafka, database_url, keys_dir)
+    settings = broker_settings(partnership, kafka, database_url, keys_dir)
     keys = Keys.made_for(partnership)
     async with AsyncExitStack() as stack:
         rt = await stack.enter_async_context(runtime(settings, configure_logs=False))
@@ -252,9 +272,14 @@ async def running_broker(
         await stack.enter_async_context(consuming(rt))
         gateway_url = await stack.enter_async_context(serving(create_gateway(settings)))
         inbox_url = await stack.enter_async_context(serving(create_inbox_api(settings)))
+        admin_url = await stack.enter_async_context(serving(create_admin_api(settings)))
         gateway = await stack.enter_async_context(httpx.AsyncClient(
             base_url=gateway_url, auth=OrgTokens(keys.producers, event_source)))  # fmt: skip
         inbox = await stack.enter_async_context(httpx.AsyncClient(
             base_url=inbox_url, auth=OrgTokens(keys.producers, owner_of(partnership.front_door))
         ))  # fmt: skip
-        yield Broker(partnership, keys, rt, gateway_url, inbox_url, gateway, inbox)
+        admin = await stack.enter_async_context(httpx.AsyncClient(
+            base_url=admin_url, auth=OrgTokens(keys.producers, lambda _: partnership.front_door)
+        ))  # fmt: skip
+        yield Broker(partnership, keys, rt, gateway_url, inbox_url, admin_url, gateway, inbox,
+                     admin)  # fmt: skip

@@ -57,7 +57,8 @@ class Member:
 class Partnership:
     """One partnership's directory, as plain data; ``directory`` makes it a DirectorySpec."""
 
-    name: str
+    name: str  # A or B
+    title: str  # the partnership, as people name it
     area: str
     organisations: tuple[tuple[str, str, str], ...]  # (id, name, kind)
     household_id: str
@@ -67,7 +68,11 @@ class Partnership:
 
     @property
     def front_door(self) -> str:
-        return next(org for org, _, kind in self.organisations if kind == "front_door")
+        return self.org("front_door")
+
+    def org(self, kind: str) -> str:
+        """The id of the partnership's (first) organisation of ``kind``: school, gp_practice."""
+        return next(org for org, _, its_kind in self.organisations if its_kind == kind)
 
     def contacts(self) -> list[tuple[str, str, str]]:
         """(contact id, organisation id, role) for every recipient."""
@@ -84,6 +89,7 @@ class Partnership:
 
 WALES = Partnership(
     name="A",
+    title="Newport Safeguarding Children Partnership",
     area=NEWPORT,
     organisations=(
         ("newport-front-door", "Newport Children's Services Front Door", "front_door"),
@@ -122,6 +128,7 @@ WALES = Partnership(
 
 ENGLAND = Partnership(
     name="B",
+    title="Bristol Safeguarding Children Partnership",
     area=BRISTOL,
     organisations=(
         ("bristol-front-door", "Bristol Children's Front Door", "front_door"),
@@ -248,3 +255,26 @@ def history(partnership: Partnership, now: datetime) -> list[Event]:
         EventAdapter.validate_python(not_brought(14)),
         EventAdapter.validate_python(not_brought(7)),
     ]
+
+
+def move(origin: Partnership, destination: Partnership, moved_on: date) -> Event:
+    """The origin's front door reports the household moving to the destination's area, with
+    its plans, the school the children leave, and the destination's school and GP it will join
+    (ids in the destination's directory)."""
+    members = [{"nhs_number": m.nhs_number} for m in origin.members]
+    plans = [{"kind": "child_protection", "category": "neglect",
+              "child": {"nhs_number": _member(origin, child).nhs_number},
+              "started_on": (moved_on - timedelta(days=240)).isoformat()}
+             for child in origin.plans_of]  # fmt: skip
+    return EventAdapter.validate_python({
+        "event_type": "family_moving_area", "event_id": str(uuid.uuid4()),
+        "source_org": origin.front_door, "occurred_at": datetime.now(UTC).isoformat(),
+        "members": members, "from_authority": origin.area, "to_authority": destination.area,
+        "moved_on": moved_on.isoformat(), "plans": plans,
+        "previous_school": origin.org("school"), "new_school": destination.org("school"),
+        "new_gp": destination.org("gp_practice"),
+    })  # fmt: skip
+
+
+def _member(partnership: Partnership, record_id: str) -> Member:
+    return next(m for m in partnership.members if m.record_id == record_id)

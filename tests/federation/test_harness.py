@@ -2,8 +2,12 @@
 else. No federation here: each broker routes only its own partnership's events, with its own
 keys, into its own inboxes and chronology, and both stop leaving nothing running."""
 
+from datetime import date
+
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from support import fetch_sealed, token_request
 
 from broker.errors import DecryptionFailed, SignatureInvalid
@@ -11,7 +15,7 @@ from producers.receiver import NoticeReceiver
 
 from .conftest import Federation
 from .harness import Broker
-from .partnerships import crisis
+from .partnerships import BRISTOL, ENGLAND, NEWPORT, WALES, crisis, move
 
 pytestmark = pytest.mark.federation
 
@@ -132,3 +136,63 @@ class TestEachBrokersChronology:
         receipts = [line for line in lines if line["notice_id"] == listed["notice_id"]
                     and line["kind"] != "notice"]  # fmt: skip
         assert receipts, "the acknowledgement is not in the chronology"
+
+
+class TestEachBrokersKeysAndAdministration:
+    def test_the_two_brokers_share_no_key(self, federation: Federation) -> None:
+        """Broker, agency and recipient keys are each broker's own: no public key of one is
+        a key of the other."""
+        a, b = federation.a, federation.b
+        assert a.hpke_public_key != b.hpke_public_key
+        assert a.signing_public_key != b.signing_public_key
+        assert not {_public(k) for k in a.keys.producers.values()} & {
+            _public(k) for k in b.keys.producers.values()
+        }
+        assert not {_public(k) for k in a.keys.recipients.values()} & {
+            _public(k) for k in b.keys.recipients.values()
+        }
+
+    def test_each_broker_describes_itself_as_a_peer_with_its_own_gateway_and_keys(
+        self, federation: Federation
+    ) -> None:
+        """What the other registers: the broker's area, gateway and keys, and the name it
+        knows the other by."""
+        b_there = federation.b.as_peer(known_there_as="peer-a")
+        assert b_there["areas"] == [BRISTOL]
+        assert b_there["gateway_url"] == federation.b.gateway_url
+        assert b_there["broker_key"] == federation.b.hpke_public_key
+        assert b_there["signing_keys"] == [{"public_key": federation.b.signing_public_key}]
+        assert b_there["known_there_as"] == "peer-a"
+
+    @pytest.mark.parametrize(("here", "there"), [("a", "b"), ("b", "a")])
+    async def test_each_admin_api_answers_its_own_administrator_only(
+        self, federation: Federation, here: str, there: str
+    ) -> None:
+        """The front door administers its own broker's directory, and is unknown at the
+        other's admin API."""
+        home, other = getattr(federation, here), getattr(federation, there)
+        assert (await home.admin.get("/v1/admin/changes")).status_code == 200
+        front_door = home.partnership.front_door
+        request = token_request(httpx.URL(f"{other.admin_url}/v1/oauth/token"), front_door,
+                                home.keys.producers[front_door])  # fmt: skip
+        async with httpx.AsyncClient() as client:
+            assert (await client.send(request)).status_code in (400, 401)
+
+
+class TestTheMorgansMove:
+    def test_the_move_names_bs_area_school_and_gp_and_owens_plan(self) -> None:
+        """The move A's front door reports: from Newport to Bristol, the whole household,
+        Owen's child protection plan, the school he leaves and the ones he joins."""
+        event = move(WALES, ENGLAND, date(2027, 1, 11))
+        assert event.event_type == "family_moving_area"
+        assert (event.from_authority, event.to_authority) == (NEWPORT, BRISTOL)
+        assert {m.nhs_number for m in event.members} == {m.nhs_number for m in WALES.members}
+        [plan] = event.plans
+        assert plan.child.nhs_number == WALES.member("child").nhs_number
+        assert (event.previous_school, event.new_school, event.new_gp) == (
+            "school-glan-yr-afon", "school-avonside", "gp-harbourside",
+        )  # fmt: skip
+
+
+def _public(key: Ed25519PrivateKey | X25519PrivateKey) -> bytes:
+    return key.public_key().public_bytes_raw()

@@ -26,8 +26,11 @@ class TestShutdown:
         before = asyncio.all_tasks()
         async with started_federation(kafka_bootstrap, urls, tmp_path) as pair:
             report_setup(request.config, request.node.nodeid, pair.setup_seconds)
-            addresses = [broker.gateway_url for broker in (pair.a, pair.b)]
-            addresses += [broker.inbox_url for broker in (pair.a, pair.b)]
+            addresses = [
+                url
+                for broker in (pair.a, pair.b)
+                for url in (broker.gateway_url, broker.inbox_url, broker.admin_url)
+            ]
         assert await _left_running(before) == set()
         for address in addresses:
             with pytest.raises(httpx.ConnectError):
