@@ -29,7 +29,7 @@ from schemas.directory import (
     RegistrationSpec,
     SigningKeySpec,
 )
-from schemas.events import Event, EventAdapter
+from schemas.events import Event, EventAdapter, FamilyMovingArea, ParentMentalHealthCrisis
 
 NEWPORT, BRISTOL = "W06000022", "E06000023"  # ONS codes: Newport (Wales), Bristol (England)
 
@@ -226,10 +226,10 @@ def _plan(partnership: Partnership, child: str, today: date) -> PlanSpec:
                     lead_professional=lead)  # fmt: skip
 
 
-def crisis(partnership: Partnership, at: datetime | None = None) -> Event:
+def crisis(partnership: Partnership, at: datetime | None = None) -> ParentMentalHealthCrisis:
     """The household's parent in mental health crisis with suicidal ideation, published by the
     partnership's mental health service: the school, the GPs and the front door are told."""
-    return EventAdapter.validate_python({
+    return ParentMentalHealthCrisis.model_validate({
         "event_type": "parent_mental_health_crisis", "event_id": str(uuid.uuid4()),
         "source_org": partnership.mental_health,
         "occurred_at": (at or datetime.now(UTC)).isoformat(),
@@ -257,7 +257,7 @@ def history(partnership: Partnership, now: datetime) -> list[Event]:
     ]
 
 
-def move(origin: Partnership, destination: Partnership, moved_on: date) -> Event:
+def move(origin: Partnership, destination: Partnership, moved_on: date) -> FamilyMovingArea:
     """The origin's front door reports the household moving to the destination's area, with
     its plans, the school the children leave, and the destination's school and GP it will join
     (ids in the destination's directory)."""
@@ -266,7 +266,7 @@ def move(origin: Partnership, destination: Partnership, moved_on: date) -> Event
               "child": {"nhs_number": _member(origin, child).nhs_number},
               "started_on": (moved_on - timedelta(days=240)).isoformat()}
              for child in origin.plans_of]  # fmt: skip
-    return EventAdapter.validate_python({
+    return FamilyMovingArea.model_validate({
         "event_type": "family_moving_area", "event_id": str(uuid.uuid4()),
         "source_org": origin.front_door, "occurred_at": datetime.now(UTC).isoformat(),
         "members": members, "from_authority": origin.area, "to_authority": destination.area,

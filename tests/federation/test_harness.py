@@ -12,6 +12,7 @@ from support import fetch_sealed, token_request
 
 from broker.errors import DecryptionFailed, SignatureInvalid
 from producers.receiver import NoticeReceiver
+from schemas.events import EventType
 
 from .conftest import Federation
 from .harness import Broker
@@ -184,7 +185,7 @@ class TestTheMorgansMove:
         """The move A's front door reports: from Newport to Bristol, the whole household,
         Owen's child protection plan, the school he leaves and the ones he joins."""
         event = move(WALES, ENGLAND, date(2027, 1, 11))
-        assert event.event_type == "family_moving_area"
+        assert event.event_type == EventType.FAMILY_MOVING_AREA
         assert (event.from_authority, event.to_authority) == (NEWPORT, BRISTOL)
         assert {m.nhs_number for m in event.members} == {m.nhs_number for m in WALES.members}
         [plan] = event.plans
