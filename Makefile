@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-faults bench bench-gateway bench-scale lint schemas migration postgres clean agency-wheel
+.PHONY: demo test test-federation test-faults bench bench-gateway bench-scale lint schemas migration postgres clean agency-wheel
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ lint: $(VENV)/.installed
 
 test: lint
 	$(BIN)/python -m pytest -m "not faults"
+
+# Two complete brokers side by side (also part of `make test`); each pair's set-up time is
+# printed at the end of the run (tests/federation/conftest.py).
+test-federation: $(VENV)/.installed
+	$(BIN)/python -m pytest tests/federation -m federation
 
 # Each fault's line of counts is printed at the end of the run (tests/faults/conftest.py).
 test-faults: $(VENV)/.installed
