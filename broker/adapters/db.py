@@ -237,7 +237,7 @@ class ChronologyEntry(Base):
     recipient_id: Mapped[str | None] = mapped_column(String(100))
     notice_type: Mapped[str | None] = mapped_column(String(40))
     severity: Mapped[str | None] = mapped_column(String(10))
-    rule_id: Mapped[str | None] = mapped_column(String(100))
+    rule_id: Mapped[str | None] = mapped_column(Text)
     facts: Mapped[str | None] = mapped_column(Text)  # JSON of the facts that fired the rule
     signals: Mapped[str | None] = mapped_column(String(200))  # comma-separated risk signals
 
@@ -285,7 +285,7 @@ class DataQualityIssue(Base):
     role: Mapped[str | None] = mapped_column(String(40))
     event_id: Mapped[str | None] = mapped_column(String(36))
     notice_id: Mapped[str | None] = mapped_column(String(36))
-    rule_id: Mapped[str | None] = mapped_column(String(100))
+    rule_id: Mapped[str | None] = mapped_column(Text)
 
 
 class PatternRecord(Base):
@@ -355,7 +355,7 @@ class NoticeRecord(Base):
     recipient_org: Mapped[str] = mapped_column(String(64))
     notice_type: Mapped[str] = mapped_column(String(40))
     severity: Mapped[str] = mapped_column(String(10))
-    rule_id: Mapped[str] = mapped_column(String(100))
+    rule_id: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     deadline: Mapped[datetime] = mapped_column(UtcDateTime)
     escalate_to: Mapped[str] = mapped_column(Text)  # JSON [[org_id, role], ...] still to go

@@ -41,6 +41,18 @@ class TestNoticeRecords:
         assert both == {record(1).notice_id: record(1),
                         record(2).notice_id: record(2, chain=1, recipient="la-1:fd")}  # fmt: skip
 
+    async def test_a_rule_id_of_any_length_is_kept(self, unit_of_work: UnitsOfWork) -> None:
+        """Several rules deciding one notice name them all: a combination longer than the old
+        100-character column is stored and read back whole (PostgreSQL refused it, and the
+        router crashed on the event again and again)."""
+        rules = "crisis.child.fallback+crisis.front_door+repeated_crises.front_door+"
+        long = replace(record(16), rule_id=rules + "strategy_discussion.front_door.out_of_hours")
+        assert len(long.rule_id) > 100
+        async with unit_of_work() as uow:
+            await uow.notice_records.add([long])
+        async with unit_of_work() as uow:
+            assert await uow.notice_records.get(long.notice_id) == long
+
     async def test_an_events_own_notices_oldest_first(self, unit_of_work: UnitsOfWork) -> None:
         """The notices an event produced, by time then id, without their follow-ups."""
         later = replace(record(13), event_id=record(12).event_id, created_at=LATER)
