@@ -19,6 +19,8 @@ BrokerError
 ├── DirectoryError         a directory change is refused (see services/directory_changes.py)
 ├── AlreadyRecorded        another transaction recorded the same thing first (a unit of work's
 │                          commit found its row there: two routers on one event)
+├── Unrecordable           the database refuses a value as it stands (too long, out of range):
+│                          it would refuse it again, so the event is dead-lettered, not retried
 ├── CsvImportError         a directory CSV file cannot be read (file, row and field named)
 └── PublishFailed          Kafka did not acknowledge a record
 
@@ -90,3 +92,9 @@ class CsvImportError(BrokerError):
 class AlreadyRecorded(BrokerError):
     """A unit of work could not write a row another transaction wrote first (the database's
     uniqueness refused it); nothing of the unit of work stays."""
+
+
+class Unrecordable(BrokerError):
+    """The database refused a value of a unit of work as it stands (a string too long for its
+    column, a number out of range); nothing of the unit of work stays. Retrying the same
+    event would be refused again: a router that retried it would block its partition."""

@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Literal, Self
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction, async_sessionmaker
 
 from broker.adapters import audit
@@ -29,7 +29,7 @@ from broker.adapters.proposal_store import SqlProposalStore
 from broker.adapters.retention_store import SqlRetentionStore
 from broker.adapters.steps_store import SqlFullViews, SqlStepsOwed
 from broker.adapters.webhook_queue import SqlWebhookQueue
-from broker.errors import AlreadyRecorded
+from broker.errors import AlreadyRecorded, Unrecordable
 from broker.ports import AuditHead, AuditRecord
 
 if TYPE_CHECKING:
@@ -58,6 +58,13 @@ class SqlAuditLog:
     async def head(self) -> AuditHead | None:
         anchor = await audit.head(self._session)
         return AuditHead(anchor.seq, anchor.hash, anchor.at) if anchor else None
+
+
+def _data_exception(exc: DBAPIError) -> bool:
+    """SQLSTATE class 22, "data exception" (a string too long, a number out of range): asyncpg
+    comes through SQLAlchemy as a plain DBAPIError carrying the code, other drivers as
+    DataError."""
+    return isinstance(exc, DataError) or str(getattr(exc.orig, "sqlstate", "")).startswith("22")
 
 
 class SqlUnitOfWork:
@@ -205,10 +212,17 @@ class SqlUnitOfWork:
         except IntegrityError as refused:
             await transaction.rollback()
             raise AlreadyRecorded("another transaction wrote this first") from refused
+        except DBAPIError as refused:
+            if not _data_exception(refused):
+                raise
+            await transaction.rollback()
+            raise Unrecordable("the database refused a value as it stands") from refused
         finally:
             await session.close()
             self._session = self._transaction = None
             self._directory = None
         if isinstance(exc, IntegrityError):
             raise AlreadyRecorded("another transaction wrote this first") from exc
+        if isinstance(exc, DBAPIError) and _data_exception(exc):
+            raise Unrecordable("the database refused a value as it stands") from exc
         return False

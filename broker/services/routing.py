@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from broker.adapters import chronology, metrics
 from broker.adapters.directory import FamilyContext
 from broker.adapters.kafka import Topics
-from broker.errors import AlreadyRecorded, EnvelopeError, ReplayedEvent
+from broker.errors import AlreadyRecorded, EnvelopeError, ReplayedEvent, Unrecordable
 from broker.keys import KeyStore
 from broker.ports import (
     AuditRecord,
@@ -99,8 +99,11 @@ NOTHING = Routed([], [])
 
 
 # What routing an event in a batch came to: what it produced, or why it was refused.
-Outcome = Routed | EnvelopeError | ValidationError
+Outcome = Routed | EnvelopeError | ValidationError | Unrecordable
 REFUSED = (EnvelopeError, ValidationError)
+# Not routed, and dead-lettered: refused, or a value the database will never take (its
+# notices are not lost: the dead letter keeps the event for a replay once it is fixed).
+NOT_ROUTED = (*REFUSED, Unrecordable)
 
 
 # An event to route: as it lay on Kafka, where (``topic/partition/offset``, None when it did
@@ -117,9 +120,9 @@ async def route_event(
 ) -> list[NoticeHeader]:
     """Routes one event, received now unless said otherwise, and publishes what it produced;
     returns its notices' headers. Raises EnvelopeError or ValidationError for an event
-    refused."""
+    refused, Unrecordable for one the database would not take."""
     [outcome] = await record_events([(sealed, position, received_at or deps.clock())], deps)
-    if isinstance(outcome, REFUSED):
+    if isinstance(outcome, NOT_ROUTED):
         raise outcome
     await outbox(deps).publish_sealed(outcome.outbox, deps.clock(), also=outcome.reports)
     return outcome.notices
@@ -142,7 +145,7 @@ async def record_events(events: Sequence[Delivery], deps: RoutingDeps) -> list[O
         try:
             async with deps.units() as uow:
                 decided = await _record_group(uow, events, deps)
-        except (AlreadyRecorded, *REFUSED):
+        except (AlreadyRecorded, *NOT_ROUTED):
             log.info("batch_routed_one_by_one", events=len(events))
         else:
             return [_outcome(d) for d in decided]
@@ -156,10 +159,15 @@ async def _record_alone(delivery: Delivery, deps: RoutingDeps) -> Outcome:
             [decided] = await _record_group(uow, [delivery], deps)
     except REFUSED as exc:  # found while recording: nothing of it stays
         return exc
+    except Unrecordable as exc:
+        # The driver's message may quote the refused value: only the error's class is logged.
+        log.error("event_unrecordable", event_id=_event_id(sealed),
+                  error=type(getattr(exc.__cause__, "orig", exc)).__name__)  # fmt: skip
+        return exc
     except AlreadyRecorded:
         # Another router instance (before a rebalance reached this one) committed the same
         # event first: its notices stand, and this transaction left nothing behind.
-        event_id = str(EventHeader.model_validate_json(sealed.header).event_id)
+        event_id = _event_id(sealed)
         async with deps.units() as uow:
             routed = await uow.routed_events.routed_from([event_id])
         if not _seen_before(routed.get(event_id, _UNSEEN), position):
@@ -168,6 +176,10 @@ async def _record_alone(delivery: Delivery, deps: RoutingDeps) -> Outcome:
         metrics.EVENTS_IN.labels("duplicate").inc()
         return NOTHING
     return _outcome(decided)
+
+
+def _event_id(sealed: SealedEvent) -> str:
+    return str(EventHeader.model_validate_json(sealed.header).event_id)
 
 
 @dataclass(frozen=True)

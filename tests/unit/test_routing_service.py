@@ -1,6 +1,7 @@
 """Routing (services/routing.py, sealing.py) on the fakes: a family on the FakeDirectory
 routed to sealed notices, and a group whose event another router committed first."""
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -8,14 +9,23 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from broker.adapters.directory import ContactRecord, FamilyContext, OrgRecord, SigningKeyRecord
 from broker.adapters.kafka import Topics
+from broker.errors import Unrecordable
 from broker.keys import KeyStore
+from broker.ports import NoticeRecordView
 from broker.rules.family import ContactRole
 from broker.services.routing import Delivery, Routed, RoutingDeps, record_events
 from producers import crypto, recipient_keys
 from producers.envelopes import seal_event, sign_event
 from schemas.events import Event
 from schemas.transport import EventHeader
-from tests.fakes import FakeDataKeys, FakeDirectory, FakePublisher, FakeUnitOfWork, organisations_of
+from tests.fakes import (
+    FakeDataKeys,
+    FakeDirectory,
+    FakeNoticeRecords,
+    FakePublisher,
+    FakeUnitOfWork,
+    organisations_of,
+)
 from tests.unit.builders import (
     AREA,
     MOTHER_NHS,
@@ -60,6 +70,19 @@ def uow() -> FakeUnitOfWork:
     unit = FakeUnitOfWork()
     unit.directory = directory()
     return unit
+
+
+class RefusingNoticeRecords(FakeNoticeRecords):
+    """The database's refusal of one event's notices (a value too long for its column)."""
+
+    def __init__(self, refused_event: str) -> None:
+        super().__init__()
+        self.refused_event = refused_event
+
+    async def add(self, records: Sequence[NoticeRecordView]) -> None:
+        if any(r.event_id == self.refused_event for r in records):
+            raise Unrecordable("the database refused a value as it stands")
+        await super().add(records)
 
 
 def deps_of(uow: FakeUnitOfWork, keys: KeyStore) -> RoutingDeps:
@@ -119,3 +142,18 @@ class TestRoutingOnFakes:
         produced = {r.details["event_id"] for r, _ in uow.audit.committed
                     if r.action == "notice_produced"}  # fmt: skip
         assert produced == {str(second.event_id)}
+
+    async def test_an_event_the_database_refuses_is_not_routed_and_the_rest_are(
+        self, uow: FakeUnitOfWork, keys: KeyStore
+    ) -> None:
+        """A value the database will never take fails that event alone, as an outcome the
+        router dead-letters (kept for a replay), not an error that would retry the group
+        forever and block its partition; the group's other events are routed."""
+        first, second = event(crisis_payload()), event(crisis_payload())
+        uow.notice_records = RefusingNoticeRecords(str(first.event_id))
+        deliveries = [delivered(first, keys, 0), delivered(second, keys, 1)]
+        refused, routed = await record_events(deliveries, deps_of(uow, keys))
+        assert isinstance(refused, Unrecordable)
+        assert isinstance(routed, Routed)
+        assert routed.notices
+        assert set(uow.routed_events.routed) == {str(second.event_id)}
