@@ -87,6 +87,8 @@ AuditAction = Literal[
     "next_step_recorded",
     "next_step_overdue",
     "outcome_not_told",
+    "alert_sent",  # a person told by email or SMS that a notice waits (no address kept)
+    "alert_channels_changed",  # a contact's alert channels set (kinds only, never addresses)
 ]
 AuditDetails = Mapping[str, str | int | bool | None]
 
@@ -1167,3 +1169,20 @@ class AlertQueue(Protocol):
         """Each (contact, channel kind) with an alert that died, or is being retried, since
         ``since``; most dead first."""
         ...
+
+
+@dataclass(frozen=True)
+class AlertAttempt:
+    """One attempt to send an alert: sent, or the class of its failure (never a message,
+    which may name the address) and whether trying again may help."""
+
+    sent: bool
+    error: str | None = None
+    transient: bool = True
+
+
+class AlertSender(Protocol):
+    """One kind of alert channel (``SmtpAlertSender``, ``NotifySmsSender``): sends ``text``
+    to ``address``; ``reference`` is opaque (the alert's own, for the provider's records)."""
+
+    async def send(self, address: str, subject: str, text: str, reference: str) -> AlertAttempt: ...

@@ -118,10 +118,14 @@ def reminder_at(created_at: datetime, deadline: datetime, school: bool) -> datet
     return later[0] if later else None
 
 
-def reminder_due(reminder: datetime, deadline: datetime, answered: bool, now: datetime) -> bool:
-    """Whether the reminder is still worth sending at ``now``: the notice is neither
-    acknowledged nor rejected, and its deadline has not passed (then escalation takes over)."""
-    return not answered and reminder <= now < deadline
+def worth_sending(trigger: Trigger, deadline: datetime, answered: bool, now: datetime) -> bool:
+    """Whether an alert still has a point at ``now``: not once the notice is acknowledged or
+    rejected (someone has it in hand); a reminder not once the deadline has passed (the
+    escalation, alerted in its own right, takes over). A new notice or an escalation past
+    its deadline is still alerted: it waits all the more."""
+    if answered:
+        return False
+    return trigger is not Trigger.DEADLINE_APPROACHING or now < deadline
 
 
 def notice_link(base_url: str, notice_id: str) -> str:

@@ -16,7 +16,7 @@ from broker.rules.alerts import (
     due_words,
     notice_link,
     reminder_at,
-    reminder_due,
+    worth_sending,
 )
 from broker.rules.deadlines import LONDON
 from broker.rules.family import ContactRole
@@ -145,22 +145,24 @@ class TestReminderAt:
         assert reminder is None or created < reminder < created + gap
 
 
-class TestReminderDue:
+class TestWorthSending:
     @pytest.mark.parametrize(
-        ("now", "answered", "due"),
+        ("trigger", "now", "answered", "worth"),
         [
-            (datetime(2026, 12, 7, 6, 45, tzinfo=UTC), False, True),
-            (datetime(2026, 12, 7, 6, 44, tzinfo=UTC), False, False),
-            (datetime(2026, 12, 7, 6, 45, tzinfo=UTC), True, False),
-            (MONDAY_0845, False, False),
+            (Trigger.DEADLINE_APPROACHING, datetime(2026, 12, 7, 6, 45, tzinfo=UTC), False, True),
+            (Trigger.DEADLINE_APPROACHING, datetime(2026, 12, 7, 6, 45, tzinfo=UTC), True, False),
+            (Trigger.DEADLINE_APPROACHING, MONDAY_0845, False, False),
+            (Trigger.NEW_NOTICE, FRIDAY_3PM, False, True),
+            (Trigger.NEW_NOTICE, FRIDAY_3PM, True, False),
+            (Trigger.NEW_NOTICE, MONDAY_0845 + timedelta(hours=1), False, True),
+            (Trigger.ESCALATION, MONDAY_0845 + timedelta(hours=1), False, True),
         ],
     )
-    def test_only_unanswered_before_the_deadline(
-        self, now: datetime, answered: bool, due: bool
+    def test_until_answered_and_reminders_until_the_deadline(
+        self, trigger: Trigger, now: datetime, answered: bool, worth: bool
     ) -> None:
-        """Sent once its time has come, unless answered or past the deadline (escalation's)."""
-        reminder = datetime(2026, 12, 7, 6, 45, tzinfo=UTC)
-        assert reminder_due(reminder, MONDAY_0845, answered, now) is due
+        """No alert once the notice is answered; no reminder once its deadline has passed."""
+        assert worth_sending(trigger, MONDAY_0845, answered, now) is worth
 
 
 class TestNoticeLink:
