@@ -88,7 +88,6 @@ AuditAction = Literal[
     "next_step_overdue",
     "outcome_not_told",
     "alert_sent",  # a person told by email or SMS that a notice waits (no address kept)
-    "alert_channels_changed",  # a contact's alert channels set (kinds only, never addresses)
 ]
 AuditDetails = Mapping[str, str | int | bool | None]
 

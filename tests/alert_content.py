@@ -36,7 +36,12 @@ def leaks(
     """Each personal value, rule id or content word the text says, outside the organisation's
     name and the contact's role ("Oakfield Primary School (key adult)")."""
     said = text.replace(f"{org_name} ({role_words(role)})", " ").lower()
-    found = [value for value in personal if len(value) >= 3 and value.lower() in said]
+    # Whole words: "Cal" is a name, "escalated" is not about him.
+    found = [
+        v
+        for v in personal
+        if len(v) >= 3 and re.search(rf"(?<!\w){re.escape(v.lower())}(?!\w)", said)
+    ]
     found += [w for w in sorted(vocabulary()) if re.search(rf"\b{re.escape(w)}", said)]
     found += [s for s in ("high", "medium", "low", "urgent") if re.search(rf"\b{s}\b", said)]
     if rule and rule.lower() in said:
