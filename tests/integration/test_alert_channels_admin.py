@@ -2,6 +2,7 @@
 admin API (validated, logged by field name, never by value), read back, imported from CSV,
 and the failing-alerts report; no address in any log line or error."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,11 +14,13 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from fastapi import FastAPI
 from structlog.testing import capture_logs
 from support import OrgTokens
+from typer.testing import CliRunner
 
 from broker.adapters import db
 from broker.adapters.alert_channels_csv import read_alert_channels
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.config import Settings
+from broker.entrypoints import cli
 from broker.entrypoints.admin_api import create_admin_api
 from broker.errors import CsvImportError
 from broker.keys import KeyStore, audit_key
@@ -182,3 +185,30 @@ class TestAlertChannelsCsv:
         assert where in str(raised.value)
         assert "not-an-address" not in str(raised.value)
         assert "0770" not in str(raised.value)
+
+
+class TestContactCli:
+    def test_set_show_and_clear(
+        self, admin_settings: Settings, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """``sgb contact alerts`` sets the channels, shows them back, clears them; a bad
+        number changes nothing and is named by its field alone."""
+        asyncio.run(seed(admin_settings))
+        monkeypatch.setenv("SGB_DATABASE_URL", admin_settings.database_url)
+        monkeypatch.setenv("SGB_KEYS_DIR", str(admin_settings.keys_dir))
+        runner = CliRunner()
+        sgb = ["contact", "alerts", KEY_ADULT]
+        done = runner.invoke(cli.app, [*sgb, "--email", EMAIL, "--mobile", MOBILE,
+                                       "--operator", "ops"])  # fmt: skip
+        assert (done.exit_code, done.output.strip()) == (0, "alert channels: 1 updated")
+        shown = runner.invoke(cli.app, sgb)
+        assert shown.output.strip() == (f'{{"emails":["{EMAIL}"],"mobile":"+447700900123"}}')
+        bad = runner.invoke(cli.app, [*sgb, "--mobile", "020 7946 0000", "--operator", "ops"])
+        assert bad.exit_code == 1
+        assert "invalid mobile" in bad.output
+        assert "7946" not in bad.output
+        cleared = runner.invoke(cli.app, [*sgb, "--clear", "--operator", "ops"])
+        assert cleared.exit_code == 0
+        assert runner.invoke(cli.app, sgb).output.strip() == '{"emails":[],"mobile":null}'
+        failing = runner.invoke(cli.app, ["contact", "alerts-failing"])
+        assert failing.output.strip() == "no failing alerts"
