@@ -4,8 +4,9 @@ Notify service: its API key and SMS template). A channel left unconfigured sends
 alerts are given up and reported as ``channel_not_configured``, never silently dropped."""
 
 from datetime import timedelta
+from typing import Self
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 
 from broker.delivery.backoff import Backoff
 
@@ -21,12 +22,25 @@ class SmtpSettings(BaseModel):
     password: SecretStr = SecretStr("")
     from_address: str = "safeguarding-alerts@localhost"
 
+    @model_validator(mode="after")
+    def _one_kind_of_tls(self) -> Self:
+        if self.starttls and self.implicit_tls:
+            raise ValueError("starttls and implicit_tls exclude each other: choose one")
+        return self
+
 
 class NotifySettings(BaseModel):
     api_key: SecretStr = Field(SecretStr(""), description="empty: no SMS alerts")
     base_url: str = NOTIFY_API
     sms_template_id: str = Field("", description="a Notify SMS template whose whole text "
                                  "is ((body))")  # fmt: skip
+
+    @model_validator(mode="after")
+    def _a_template_with_a_key(self) -> Self:
+        # Without its template every SMS would fail at Notify: refused at start instead.
+        if self.api_key.get_secret_value() and not self.sms_template_id:
+            raise ValueError("an api_key needs its sms_template_id")
+        return self
 
 
 class AlertSettings(BaseModel):
