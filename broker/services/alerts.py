@@ -166,8 +166,9 @@ class AlertWorker:
         if step.verdict is Verdict.DELIVERED:
             await self._sent(due, attempts, now)
         elif step.verdict is Verdict.RETRY:
+            first_failed = due.first_failed_at or now
             retry: AlertChange = {"next_attempt_at": step.retry_at, "last_error": error,
-                     "first_failed_at": due.first_failed_at or now}  # fmt: skip
+                                  "first_failed_at": first_failed}  # fmt: skip
             await self._settle(due, attempts, retry)
             self._count(due, "retried")
             log.warning("alert_retry", alert=due.sequence, notice_id=due.notice_id,
@@ -190,7 +191,7 @@ class AlertWorker:
         self, due: AlertDue, attempts: int, error: str, now: datetime, reason: str | None = None
     ) -> None:
         dead: AlertChange = {"state": DEAD, "finished_at": now, "last_error": error,
-                "first_failed_at": due.first_failed_at or now}  # fmt: skip
+                             "first_failed_at": due.first_failed_at or now}  # fmt: skip
         await self._settle(due, attempts, dead)
         self._count(due, "dead")
         log.warning("alert_failed", alert=due.sequence, notice_id=due.notice_id,
