@@ -20,11 +20,15 @@ from broker.adapters import db
 from broker.adapters.data_keys import SPARES, FileDataKeys
 from broker.adapters.directory_projection import DirectoryProjection
 from broker.adapters.kafka import KafkaPublisher, Topics, ensure_topics
+from broker.adapters.notify_alerts import NotifySmsSender
+from broker.adapters.smtp_alerts import SmtpAlertSender
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.config import Settings
 from broker.keys import ALL_PURPOSES, KeyStore, Purpose, audit_key
 from broker.logging import configure_logging
-from broker.ports import Publisher
+from broker.ports import AlertSender, Publisher
+from broker.rules.alerts import ChannelKind
+from broker.services.alerts import AlertWorker
 from broker.services.follow_ups import FollowUpDeps
 from broker.services.inbox_delivery import DeliveryDeps
 from broker.services.match_publication import MatchPublication
@@ -163,6 +167,18 @@ def build_services(base: Foundation, kafka: Kafka) -> Services:
     timer = TimerRound(base.database.unit_of_work, base.data_keys, outbox, follow_ups, matches,
                        routing, retention)  # fmt: skip
     return Services(routing, follow_ups, outbox, matches, delivery, timer)
+
+
+def alert_worker(base: Foundation) -> AlertWorker:
+    """The alert worker, with a sender for each kind of channel the partnership configured
+    (an SMTP relay for email, its GOV.UK Notify service for SMS)."""
+    alerts = base.settings.alerts
+    senders: dict[str, AlertSender] = {}
+    if alerts.smtp.host:
+        senders[ChannelKind.EMAIL] = SmtpAlertSender(alerts.smtp, alerts.timeout_seconds)
+    if alerts.notify.api_key.get_secret_value():
+        senders[ChannelKind.SMS] = NotifySmsSender(alerts.notify, alerts.timeout_seconds)
+    return AlertWorker(base.database.unit_of_work, senders, alerts, base.settings.inbox_base_url)
 
 
 @asynccontextmanager

@@ -12,6 +12,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from broker.alert_settings import AlertSettings
 from broker.delivery.backoff import Backoff
 from broker.delivery.circuit_breaker import BreakerPolicy
 from broker.rules.deadlines import OTHER_PERIODS
@@ -142,6 +143,9 @@ class Settings(BaseSettings):
     )
     delivery_group: str = "sgb-delivery"
     webhooks: WebhookSettings = WebhookSettings()
+    alerts: AlertSettings = AlertSettings()
+    inbox_base_url: str = Field("http://127.0.0.1:8000", description="the web inbox as its "
+                                "users reach it: alerts link to its notice pages")  # fmt: skip
     administrators: list[str] = Field(
         default_factory=list, description="ids of the organisations that administer the directory"
     )

@@ -87,6 +87,7 @@ AuditAction = Literal[
     "next_step_recorded",
     "next_step_overdue",
     "outcome_not_told",
+    "alert_sent",  # a person told by email or SMS that a notice waits (no address kept)
 ]
 AuditDetails = Mapping[str, str | int | bool | None]
 
@@ -407,6 +408,13 @@ class UnitOfWork(Protocol):
 
     @property
     def proposals(self) -> "ProposalStore": ...
+
+    # Alerts (services/alerts.py): contacts' channels, and the alerts queued for them
+    @property
+    def alert_channels(self) -> "AlertChannels": ...
+
+    @property
+    def alerts(self) -> "AlertQueue": ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -1054,3 +1062,126 @@ class ProposalStore(Protocol):
         """The proposals in this status (for this front door), oldest first: by when they
         were decided once decided, else by when they were proposed."""
         ...
+
+
+# Alerts that carry no content (services/alerts.py, broker/adapters/alert_store.py).
+
+
+@dataclass(frozen=True)
+class AlertChannelRow:
+    """One of a contact's channels: an email address or a mobile number (E.164)."""
+
+    id: int
+    contact_id: str
+    kind: str  # rules.alerts.ChannelKind
+    address: str
+
+
+class AlertChannels(Protocol):
+    """Where each contact's person is alerted (the directory's ``alert_channels``)."""
+
+    async def of_contacts(self, contact_ids: Sequence[str]) -> list[AlertChannelRow]:
+        """Every channel of these contacts, by contact then id."""
+        ...
+
+    async def replace(self, contact_id: str, channels: Sequence[tuple[str, str]]) -> bool:
+        """Makes these (kind, address) the contact's only channels, keeping the ones it
+        already had (and their ids); True when that changed any."""
+        ...
+
+
+@dataclass(frozen=True)
+class AlertQueued:
+    """An alert to send to one channel, at ``due_at`` (a reminder's time, or at once)."""
+
+    notice_id: str
+    trigger: str  # rules.alerts.Trigger
+    channel_id: int
+    contact_id: str
+    deadline: datetime
+    due_at: datetime
+    enqueued_at: datetime
+
+    @property
+    def key(self) -> str:
+        return f"{self.notice_id}|{self.trigger}|{self.channel_id}"
+
+
+@dataclass(frozen=True)
+class AlertDue:
+    """A pending alert that is due, with what its text and its sending need, as read now:
+    the channel's address (None: the channel was removed), the recipient's organisation and
+    role, and whether the notice has been answered (acknowledged or rejected)."""
+
+    sequence: int
+    notice_id: str
+    trigger: str
+    contact_id: str
+    channel_kind: str | None
+    address: str | None
+    org_name: str
+    role: str
+    session_start: str | None
+    deadline: datetime
+    attempts: int
+    next_attempt_at: datetime
+    first_failed_at: datetime | None
+    answered: bool
+
+
+@dataclass(frozen=True)
+class AlertFailures:
+    """A contact whose alerts to one kind of channel keep failing (for the front door or
+    the administrator to put right): no address, only the kind and the counts."""
+
+    contact_id: str
+    channel_kind: str
+    dead: int
+    retrying: int
+    last_error: str | None
+    last_failed_at: datetime | None
+
+
+AlertChange = Mapping[str, str | int | datetime | None]
+"""Columns of an alert to set: state, attempts, next_attempt_at, first_failed_at, finished_at,
+last_error."""
+
+
+class AlertQueue(Protocol):
+    """Alerts queued for channels (``alert_deliveries``), pending until sent, dead or
+    cancelled; each (notice, trigger, channel) once."""
+
+    async def enqueue(self, alerts: Sequence[AlertQueued]) -> int:
+        """Queues each alert not queued before; answers how many went in."""
+        ...
+
+    async def due(self, now: datetime, limit: int) -> list[AlertDue]:
+        """Pending alerts due by ``now``, earliest first."""
+        ...
+
+    async def settle(self, due: AlertDue, made: int, change: AlertChange) -> bool:
+        """Applies ``change`` if the alert is still pending as ``due`` saw it, ``made``
+        attempts in; False when another worker has moved it meanwhile."""
+        ...
+
+    async def failing(self, since: datetime) -> list[AlertFailures]:
+        """Each (contact, channel kind) with an alert that died, or is being retried, since
+        ``since``; most dead first."""
+        ...
+
+
+@dataclass(frozen=True)
+class AlertAttempt:
+    """One attempt to send an alert: sent, or the class of its failure (never a message,
+    which may name the address) and whether trying again may help."""
+
+    sent: bool
+    error: str | None = None
+    transient: bool = True
+
+
+class AlertSender(Protocol):
+    """One kind of alert channel (``SmtpAlertSender``, ``NotifySmsSender``): sends ``text``
+    to ``address``; ``reference`` is opaque (the alert's own, for the provider's records)."""
+
+    async def send(self, address: str, subject: str, text: str, reference: str) -> AlertAttempt: ...

@@ -8,6 +8,8 @@ Offsets are committed after the database commit, and the inbox keeps a notice on
 often it arrives, so a crash between the two neither loses nor doubles a notice. For a
 recipient with a webhook the same transaction queues the push, which the webhook dispatcher,
 running alongside the consumer in this process, delivers (``broker.services.webhook_dispatch``).
+So it does the alerts that tell a person a notice waits: queued in the same transaction, sent
+by the alert worker, a third loop of this process (``broker.services.alerts``).
 """
 
 import asyncio
@@ -20,7 +22,7 @@ from broker.adapters import metrics
 from broker.adapters.kafka import ConsumerHealth, ConsumerSpec, Received, consume
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.adapters.webhooks import HttpWebhookSender
-from broker.bootstrap import Runtime
+from broker.bootstrap import Runtime, alert_worker
 from broker.errors import EnvelopeError
 from broker.services import webhook_dispatch
 from broker.services.inbox_delivery import Refused, Verified, deliver
@@ -71,6 +73,7 @@ async def run_delivery(
     try:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(dispatcher.run(stop))
+            tasks.create_task(alert_worker(rt).run(stop))
             spec = ConsumerSpec(rt.settings.kafka_bootstrap_servers, rt.topics.notices,
                                 rt.settings.delivery_group, "delivery",
                                 rt.settings.kafka_security)  # fmt: skip

@@ -29,6 +29,11 @@ from broker.errors import (
     UnknownSigningKey,
 )
 from broker.ports import (
+    AlertChange,
+    AlertChannelRow,
+    AlertDue,
+    AlertFailures,
+    AlertQueued,
     AuditHead,
     AuditRecord,
     ChronologyLine,
@@ -1078,6 +1083,127 @@ class FakeProposalStore(SnapshotStore):
         return found[:limit]
 
 
+class FakeAlertChannels:
+    """Contacts' alert channels, ids given in the order they were added; a rolled-back
+    unit of work leaves them as they were."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, AlertChannelRow] = {}
+        self.saved: dict[int, AlertChannelRow] = {}
+        self.last_id = 0
+
+    async def of_contacts(self, contact_ids: Sequence[str]) -> list[AlertChannelRow]:
+        rows = [r for r in self.rows.values() if r.contact_id in set(contact_ids)]
+        return sorted(rows, key=lambda r: (r.contact_id, r.id))
+
+    async def replace(self, contact_id: str, channels: Sequence[tuple[str, str]]) -> bool:
+        existing = {(r.kind, r.address): r.id for r in await self.of_contacts([contact_id])}
+        wanted = list(dict.fromkeys(channels))
+        gone = [i for pair, i in existing.items() if pair not in wanted]
+        for i in gone:
+            del self.rows[i]
+        new = [(kind, address) for kind, address in wanted if (kind, address) not in existing]
+        for kind, address in new:
+            self.last_id += 1
+            self.rows[self.last_id] = AlertChannelRow(self.last_id, contact_id, kind, address)
+        return bool(gone or new)
+
+    def end(self, committed: bool) -> None:
+        if committed:
+            self.saved = dict(self.rows)
+        self.rows = dict(self.saved)
+
+    def _all(self) -> dict[int, AlertChannelRow]:
+        return self.rows
+
+
+class FakeAlertQueue:
+    """Alerts as the SQL queue keeps them, the contact's organisation and role read from
+    ``directory``'s rows, the notice's answer from ``records``."""
+
+    def __init__(
+        self,
+        channels: FakeAlertChannels,
+        records: FakeNoticeRecords,
+        directory: "FakeDirectoryRows",
+    ) -> None:
+        self.channels, self.records, self.directory = channels, records, directory
+        self.committed: dict[int, dict[str, Any]] = {}
+        self.pending: dict[int, dict[str, Any]] = {}
+
+    async def enqueue(self, alerts: Sequence[AlertQueued]) -> int:
+        keys, added = {row["key"] for row in self._all().values()}, 0
+        for a in alerts:
+            if a.key not in keys:
+                keys.add(a.key)
+                added += 1
+                self.pending[len(self._all()) + 1] = {
+                    "key": a.key, "notice_id": a.notice_id, "trigger": a.trigger,
+                    "channel_id": a.channel_id, "contact_id": a.contact_id,
+                    "deadline": a.deadline, "state": "pending", "attempts": 0,
+                    "next_attempt_at": a.due_at, "first_failed_at": None, "last_error": None,
+                }  # fmt: skip
+        return added
+
+    async def due(self, now: datetime, limit: int) -> list[AlertDue]:
+        rows = [(r["next_attempt_at"], s) for s, r in self._all().items()
+                if r["state"] == "pending" and r["next_attempt_at"] <= now]  # fmt: skip
+        return [self._due(s) for _, s in sorted(rows)[:limit]]
+
+    async def settle(self, due: AlertDue, made: int, change: AlertChange) -> bool:
+        row = self._all().get(due.sequence)
+        seen = due.next_attempt_at if made == due.attempts else None
+        if row is None or row["state"] != "pending" or row["attempts"] != made:
+            return False
+        if seen and row["next_attempt_at"] != seen:
+            return False
+        self.pending[due.sequence] = row | dict(change)
+        return True
+
+    async def failing(self, since: datetime) -> list[AlertFailures]:
+        counts: dict[tuple[str, str], list[Any]] = {}
+        for r in self._all().values():
+            failed = r["first_failed_at"]
+            if failed is None or failed < since or r["state"] not in ("dead", "pending"):
+                continue
+            channel = self.channels._all().get(r["channel_id"])
+            entry = counts.setdefault((r["contact_id"], channel.kind if channel else "removed"),
+                                      [0, 0, None, None])  # fmt: skip
+            entry[0 if r["state"] == "dead" else 1] += 1
+            entry[2] = max(filter(None, [entry[2], r["last_error"]]), default=None)
+            entry[3] = max(filter(None, [entry[3], failed]), default=None)
+        found = [AlertFailures(c, k, *v) for (c, k), v in counts.items()]
+        return sorted(found, key=lambda f: (-f.dead, f.contact_id))
+
+    def row(self, notice_id: str, trigger: str) -> dict[str, Any]:
+        """An alert as it stands, for tests' assertions."""
+        return next(r for r in self._all().values()
+                    if r["notice_id"] == notice_id and r["trigger"] == trigger)  # fmt: skip
+
+    def _due(self, sequence: int) -> AlertDue:
+        r = self._all()[sequence]
+        channel = self.channels._all().get(r["channel_id"])
+        contact = self.directory.table("contacts")[(r["contact_id"],)]
+        org = self.directory.table("organisations")[(contact["org_id"],)]
+        record = self.records._all().get(r["notice_id"])
+        answered = record is not None and bool(
+            record.acknowledged_at or record.rejected_at or record.closed_at
+        )
+        return AlertDue(sequence, r["notice_id"], r["trigger"], r["contact_id"],
+                        channel.kind if channel else None, channel.address if channel else None,
+                        org["name"], contact["role"], org["session_start"], r["deadline"],
+                        r["attempts"], r["next_attempt_at"], r["first_failed_at"],
+                        answered)  # fmt: skip
+
+    def end(self, committed: bool) -> None:
+        if committed:
+            self.committed |= self.pending
+        self.pending = {}
+
+    def _all(self) -> dict[int, dict[str, Any]]:
+        return self.committed | self.pending
+
+
 class FakeUnitOfWork:
     """Keeps what a unit of work wrote only if it exits cleanly, like a transaction."""
 
@@ -1112,6 +1238,10 @@ class FakeUnitOfWork:
         self.directory = FakeDirectory(organisations_of([]))
         self.routed_events = FakeRoutedEvents(self.audit)
         self.proposals = FakeProposalStore()
+        # Alerts
+        self.alert_channels = FakeAlertChannels()
+        self.alerts = FakeAlertQueue(self.alert_channels, self.notice_records,
+                                     self.directory_rows)  # fmt: skip
 
     async def __aenter__(self) -> Self:
         return self
@@ -1147,6 +1277,9 @@ class FakeUnitOfWork:
         for store in (self.directory, self.routed_events):
             store.end(committed=exc is None)
         self.proposals.end(commit=exc is None)
+        # Alerts
+        self.alert_channels.end(committed=exc is None)
+        self.alerts.end(committed=exc is None)
         return False
 
 

@@ -404,6 +404,48 @@ class WebhookDelivery(Base):
     __table_args__ = (Index("ix_webhook_deliveries_queue", "state", "recipient_id", "sequence"),)
 
 
+# --- Alerts that carry no content (issue 17): a contact's channels, and the alerts queued ---
+
+
+class AlertChannel(Base):
+    """Where a contact's person is alerted that a notice waits: an email address or a mobile
+    number (E.164). A professional's personal data: never logged, never in Kafka."""
+
+    __tablename__ = "alert_channels"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # email | sms
+    address: Mapped[str] = mapped_column(String(320))
+    __table_args__ = (UniqueConstraint("contact_id", "kind", "address"),)
+
+
+class AlertDelivery(Base):
+    """One alert to one channel, queued in the transaction that put the notice in the inbox.
+
+    ``alert_key`` (notice, trigger, channel) makes each alert once however often the notice is
+    delivered. A reminder is queued with its notice, due at its time, and sent only if the
+    notice is still unanswered then. Claiming an attempt counts it and leases it, as the
+    webhook queue does. The text is made when sent, from the directory: nothing of it is kept.
+    """
+
+    __tablename__ = "alert_deliveries"
+    sequence: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_key: Mapped[str] = mapped_column(String(120), unique=True)
+    notice_id: Mapped[str] = mapped_column(String(36), index=True)
+    trigger: Mapped[str] = mapped_column(String(30))
+    channel_id: Mapped[int] = mapped_column(Integer)  # gone from alert_channels: not sent
+    contact_id: Mapped[str] = mapped_column(String(100), index=True)
+    deadline: Mapped[datetime] = mapped_column(UtcDateTime)  # the notice's
+    state: Mapped[str] = mapped_column(String(10))  # pending | sent | dead | cancelled
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    enqueued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    first_failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(60))  # a class, never a message
+    __table_args__ = (Index("ix_alert_deliveries_due", "state", "next_attempt_at"),)
+
+
 # --- HTTP edges: client assertions used once, refused requests counted (issue 12) ---
 
 

@@ -37,6 +37,12 @@ DELIVERIES = Counter(
     ["channel", "outcome"],
     registry=REGISTRY,
 )
+ALERTS = Counter(
+    "sgb_alerts",
+    "Alerts (email, SMS) by channel and outcome: sent, retried, dead or cancelled (answered).",
+    ["channel", "outcome"],
+    registry=REGISTRY,
+)
 WEBHOOK_RETRIES = Counter(
     "sgb_webhook_retries",
     "Webhook delivery attempts retried after a failure.",

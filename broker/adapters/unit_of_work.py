@@ -14,6 +14,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction, async_sessionmaker
 
 from broker.adapters import audit
+from broker.adapters.alert_store import SqlAlertChannels, SqlAlertQueue
 from broker.adapters.chronology_store import SqlChronologies
 from broker.adapters.data_quality import SqlDataQualityLog
 from broker.adapters.directory import SqlDirectory
@@ -190,6 +191,15 @@ class SqlUnitOfWork:
     @property
     def proposals(self) -> SqlProposalStore:
         return SqlProposalStore(self.session)
+
+    # The alerts that tell a person a notice waits
+    @property
+    def alert_channels(self) -> SqlAlertChannels:
+        return SqlAlertChannels(self.session)
+
+    @property
+    def alerts(self) -> SqlAlertQueue:
+        return SqlAlertQueue(self.session)
 
     async def __aenter__(self) -> Self:
         self._session = self._sessions()

@@ -39,6 +39,7 @@ from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Foundation, foundation
 from broker.config import Settings
 from broker.entrypoints import auth, http_errors
+from broker.entrypoints.alert_routes import add_alert_routes
 from broker.entrypoints.app import ErrorTable, Process, create_app
 from broker.entrypoints.key_change_notices import KeyChange
 from broker.errors import AlreadyRecorded
@@ -116,6 +117,7 @@ def create_admin_api(settings: Settings | None = None) -> FastAPI:
     _add_relationship_routes(app)
     _add_bulk_routes(app)
     _add_key_change_routes(app)
+    add_alert_routes(app)
     return app
 
 

@@ -21,6 +21,7 @@ from broker.adapters.kafka import ConsumerHealth
 from broker.bootstrap import Runtime, runtime
 from broker.config import Settings
 from broker.entrypoints.authorities_cli import app as authorities_app
+from broker.entrypoints.contact_cli import app as contact_app
 from broker.entrypoints.dead_letters_cli import app as dead_letters_app
 from broker.entrypoints.report_cli import app as report_app
 from broker.errors import KeyFileError
@@ -50,6 +51,7 @@ def _require_keys(process: str) -> None:
 app.add_typer(dead_letters_app, name="dead-letters")
 app.add_typer(report_app, name="report")
 app.add_typer(authorities_app, name="authorities")
+app.add_typer(contact_app, name="contact")
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]
 OpsPort = Annotated[int | None, typer.Option(
     help="Port for /health, /ready and /metrics on SGB_OPS_HOST (0: none; default SGB_OPS_PORT)."

@@ -1,0 +1,143 @@
+"""``sgb contact``: a contact's alert channels, from the command line.
+
+    sgb contact alerts school-oakfield:key_adult                        # show them
+    sgb contact alerts school-oakfield:key_adult --email dsl@oakfield.sch.uk --mobile 07700900123
+    sgb contact alerts school-oakfield:key_adult --clear                # no alerts
+    sgb contact alerts-import alert_channels.csv                        # contact_id,email,mobile
+    sgb contact alerts-failing --days 7 [--json]                        # whose alerts fail
+
+Each change is recorded under the operator (default: the OS user), as directory writes are.
+An error names the field, never the address.
+"""
+
+import asyncio
+import getpass
+import json
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from broker.adapters import db
+from broker.adapters.alert_channels_csv import read_alert_channels
+from broker.adapters.unit_of_work import SqlUnitOfWork
+from broker.config import Settings
+from broker.errors import BrokerError
+from broker.keys import audit_key
+from broker.ports import AlertFailures
+from broker.services import alert_channels, alerts
+from schemas.alerts import AlertChannelsSpec
+
+app = typer.Typer(help="Contacts' alert channels.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)  # fmt: skip
+T = TypeVar("T")
+Operator = Annotated[str | None, typer.Option(help="who makes the change (default: OS user)")]
+
+
+@app.command("alerts")
+def set_alerts(
+    contact_id: str,
+    email: Annotated[list[str] | None, typer.Option(help="an email address (repeatable)")] = None,
+    mobile: Annotated[str | None, typer.Option(help="a UK mobile number")] = None,
+    clear: Annotated[bool, typer.Option(help="remove every channel")] = False,
+    operator: Operator = None,
+) -> None:
+    """Shows the contact's channels; with --email/--mobile (or --clear) replaces them."""
+    if not (email or mobile or clear):
+        spec = _run(_show(Settings(), contact_id))
+        typer.echo(spec.model_dump_json())
+        return
+    try:
+        spec = AlertChannelsSpec(emails=tuple(email or ()), mobile=mobile)
+    except ValidationError as exc:
+        fields = sorted({str(e["loc"][0]) for e in exc.errors()})
+        typer.echo(f"not changed: invalid {', '.join(fields)}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(_run(_set(Settings(), {contact_id: spec}, _operator(operator))))
+
+
+@app.command("alerts-import")
+def import_alerts(path: Path, operator: Operator = None) -> None:
+    """Sets the channels of each contact a CSV file names (contact_id,email,mobile)."""
+    specs = _run(_read(path))
+    typer.echo(_run(_set(Settings(), specs, _operator(operator))))
+
+
+@app.command("alerts-failing")
+def failing_alerts(
+    days: Annotated[int, typer.Option(min=1, help="over the last N days")] = 7,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines, for tools")] = False,
+) -> None:
+    """Contacts whose alerts died or are being retried: put their addresses right."""
+    lines = _run(_failing(Settings(), timedelta(days=days)))
+    for line in lines:
+        typer.echo(json.dumps(_as_dict(line)) if as_json else _as_line(line))
+    if not lines and not as_json:
+        typer.echo("no failing alerts")
+
+
+async def _read(path: Path) -> dict[str, AlertChannelsSpec]:
+    return read_alert_channels(path)
+
+
+async def _show(settings: Settings, contact_id: str) -> AlertChannelsSpec:
+    async with _unit(settings) as uow:
+        return await alert_channels.channels_of(uow, contact_id)
+
+
+async def _set(settings: Settings, specs: dict[str, AlertChannelsSpec], actor: str) -> str:
+    async with _unit(settings) as uow:
+        counts = await alert_channels.set_many(uow, specs, actor, datetime.now(UTC))
+    return "alert channels: " + (", ".join(f"{n} {a}" for a, n in counts.items()) or "none")
+
+
+async def _failing(settings: Settings, window: timedelta) -> list[AlertFailures]:
+    async with _unit(settings) as uow:
+        return await alerts.failing(uow, datetime.now(UTC), window)
+
+
+@asynccontextmanager
+async def _unit(settings: Settings) -> AsyncIterator[SqlUnitOfWork]:
+    engine = db.make_engine(settings.database_url)
+    try:
+        await db.create_schema(engine)
+        async with SqlUnitOfWork(db.sessions(engine, audit_key(settings.keys_dir))) as uow:
+            yield uow
+    finally:
+        await engine.dispose()
+
+
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    """Runs it; a refusal (an unknown contact, a bad CSV row) is its message, exit 1."""
+    try:
+        return asyncio.run(work)
+    except BrokerError as exc:
+        typer.echo(f"not changed: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _operator(named: str | None) -> str:
+    try:
+        operator = named or getpass.getuser()
+    except (KeyError, OSError):  # no such user in the password database, no LOGNAME
+        operator = ""
+    if not operator.strip():
+        typer.echo("name the operator: --operator <name>", err=True)
+        raise typer.Exit(2)
+    return operator.strip()[:64]
+
+
+def _as_dict(line: AlertFailures) -> dict[str, str | int | None]:
+    at = line.last_failed_at.isoformat() if line.last_failed_at else None
+    return {"contact_id": line.contact_id, "channel": line.channel_kind, "dead": line.dead,
+            "retrying": line.retrying, "last_error": line.last_error,
+            "last_failed_at": at}  # fmt: skip
+
+
+def _as_line(line: AlertFailures) -> str:
+    return (f"{line.contact_id} {line.channel_kind}: {line.dead} given up, {line.retrying} "
+            f"retrying, last error {line.last_error or '-'}: check the address")  # fmt: skip
