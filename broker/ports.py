@@ -227,6 +227,8 @@ DirectoryTable = Literal[
     "plans",
     "plan_owners",
     "person_aliases",  # an agency's own id for a person, learnt at a front door's match
+    "peers",  # a peer broker's gateway (broker.services.peers)
+    "peer_areas",  # the authorities a peer broker serves
 ]
 TableRow = dict[str, Any]
 

@@ -21,6 +21,7 @@ from broker.adapters.kafka import ConsumerHealth
 from broker.bootstrap import Runtime, runtime
 from broker.config import Settings
 from broker.entrypoints.dead_letters_cli import app as dead_letters_app
+from broker.entrypoints.peers_cli import app as peers_app
 from broker.entrypoints.report_cli import app as report_app
 from broker.errors import KeyFileError
 from broker.keys import PROCESS_KEYS, PUBLIC_FILE, KeyStore, audit_key
@@ -48,6 +49,7 @@ def _require_keys(process: str) -> None:
 
 app.add_typer(dead_letters_app, name="dead-letters")
 app.add_typer(report_app, name="report")
+app.add_typer(peers_app, name="peer")
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]
 OpsPort = Annotated[int | None, typer.Option(
     help="Port for /health, /ready and /metrics on SGB_OPS_HOST (0: none; default SGB_OPS_PORT)."

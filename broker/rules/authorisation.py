@@ -23,13 +23,15 @@ MAY_PUBLISH: dict[EventType, frozenset[OrgKind]] = {
     ),
     # any service may announce that it is withdrawing
     EventType.SERVICE_WITHDRAWAL: frozenset(OrgKind),
-    # the originating local authority, schools, GPs and housing see families move
+    # the originating local authority, schools, GPs and housing see families move; a peer
+    # broker sends the transfer of a family moving in from its partnership's area
     EventType.FAMILY_MOVING_AREA: frozenset(
         {
             OrgKind.FRONT_DOOR,
             OrgKind.SCHOOL,
             OrgKind.GP_PRACTICE,
             OrgKind.HOUSING,
+            OrgKind.PEER_BROKER,
         }
     ),
     # emergency departments, and the urgent care and NHS 111 services that see the same children

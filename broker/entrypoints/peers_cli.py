@@ -1,0 +1,45 @@
+"""``sgb peer add FILE``: registers a peer broker from a JSON file (``schemas.peers.PeerSpec``).
+
+Registration is two-sided: each partnership's administrator registers the other's broker
+(its areas, gateway URL, broker HPKE key and signing key, and the id this broker has in the
+other's directory). A file that is not a valid peer is refused naming the fields at fault,
+never their values.
+"""
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from broker.config import Settings
+from broker.errors import BrokerError
+from schemas.peers import PeerSpec
+
+app = typer.Typer(help="Peer brokers: other partnerships' brokers.", no_args_is_help=True)
+
+
+@app.command("add")
+def add(
+    file: Path,
+    operator: Annotated[str, typer.Option(help="who registers the peer, recorded as its author")],
+) -> None:
+    """Register a peer broker, or bring it up to date; a change of its keys is held for an
+    administrator's approval, as any organisation's is."""
+    from broker.entrypoints.peers_admin import add_peer
+
+    try:
+        spec = PeerSpec.model_validate_json(file.read_bytes())
+    except ValidationError as exc:
+        wrong = ", ".join(".".join(map(str, e["loc"])) or "(file)" for e in exc.errors())
+        typer.echo(f"not a peer: check {wrong}", err=True)
+        raise typer.Exit(1) from None
+    try:
+        done = asyncio.run(add_peer(spec, Settings(), operator))
+    except BrokerError as exc:
+        typer.echo(f"peer not registered: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"peer {spec.id}: {done.outcome}")
+    for change in done.pending:
+        typer.echo(f"key change held for approval: {change}")
