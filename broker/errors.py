@@ -20,6 +20,7 @@ BrokerError
 ├── AlreadyRecorded        another transaction recorded the same thing first (a unit of work's
 │                          commit found its row there: two routers on one event)
 ├── CsvImportError         a directory CSV file cannot be read (file, row and field named)
+├── PeerUnreachable        a peer broker's gateway gave no token or answer (tried again later)
 └── PublishFailed          Kafka did not acknowledge a record
 
 The envelope, key-file and publishing errors are the agency package's (``producers.errors``):
@@ -74,6 +75,10 @@ class DataKeyShredded(BrokerError):
 
 class DirectoryError(BrokerError):
     pass
+
+
+class PeerUnreachable(BrokerError):
+    """Names the kind of failure only (the peer's answer may quote what was sent)."""
 
 
 class CsvImportError(BrokerError):

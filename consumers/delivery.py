@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from broker.adapters import metrics
 from broker.adapters.kafka import ConsumerHealth, ConsumerSpec, Received, consume
+from broker.adapters.peer_tokens import HttpPeerTokens
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.adapters.webhooks import HttpWebhookSender
 from broker.bootstrap import Runtime
@@ -65,9 +66,10 @@ async def run_delivery(
     metrics.COMPONENT.set("delivery")
     sender = HttpWebhookSender(rt.settings.webhooks.timeout_seconds,
                                rt.settings.webhooks.allowed_networks)  # fmt: skip
+    peers = HttpPeerTokens(rt.sessions, rt.keys.signing, rt.settings.webhooks.timeout_seconds)
     dispatcher = webhook_dispatch.Dispatcher(lambda: SqlUnitOfWork(rt.sessions), rt.keys,
                                              rt.data_keys, rt.publisher, rt.topics,
-                                             rt.settings.webhooks, sender)  # fmt: skip
+                                             rt.settings.webhooks, sender, peers)  # fmt: skip
     try:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(dispatcher.run(stop))
@@ -77,3 +79,4 @@ async def run_delivery(
             tasks.create_task(consume(spec, lambda batch: handle_notices(batch, rt), stop, health))
     finally:
         await sender.close()
+        await peers.close()

@@ -164,6 +164,9 @@ class CarriedHistory(Contract):
     transfer_id: UUID
     from_peer: OrgId
     previous_areas: tuple[AreaCode, ...] = ()
+    # Plans of the peer's history whose child it named by no NHS number: not matched here,
+    # so counted for the receiving front door to ask the peer for.
+    plans_not_carried: int = Field(0, ge=0)
 
 
 class FamilyMovingArea(EventBase):
