@@ -17,18 +17,22 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from broker.adapters import db
+from broker.adapters.accepted_events import SqlAcceptanceRecords
 from broker.adapters.data_keys import SPARES, FileDataKeys
 from broker.adapters.directory_projection import DirectoryProjection
 from broker.adapters.kafka import KafkaPublisher, Topics, ensure_topics
+from broker.adapters.peer_transfers import SqlPeerTransfers
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.config import Settings
 from broker.keys import ALL_PURPOSES, KeyStore, Purpose, audit_key
 from broker.logging import configure_logging
 from broker.ports import Publisher
+from broker.services.acceptance import Acceptance
 from broker.services.follow_ups import FollowUpDeps
 from broker.services.inbox_delivery import DeliveryDeps
 from broker.services.match_publication import MatchPublication
 from broker.services.outbox import Outbox
+from broker.services.peer_transfers import PeerIntake, SealingPublisher
 from broker.services.routing import RoutingDeps, utc_now
 from broker.services.timer_round import TimerRound
 
@@ -161,8 +165,18 @@ def build_services(base: Foundation, kafka: Kafka) -> Services:
                             kafka.topics, utc_now)  # fmt: skip
     retention = timedelta(days=base.settings.matching_queue_retention_days)
     timer = TimerRound(base.database.unit_of_work, base.data_keys, outbox, follow_ups, matches,
-                       routing, retention)  # fmt: skip
+                       routing, retention, peer_intake(base, kafka))  # fmt: skip
     return Services(routing, follow_ups, outbox, matches, delivery, timer)
+
+
+def peer_intake(base: Foundation, kafka: Kafka) -> PeerIntake:
+    """Peers' transfers, opened and accepted by the router's timer as the peer's moves."""
+    keys = base.keys
+    events = SealingPublisher(kafka.publisher, keys.public, keys.pseudonym_secret,
+                              kafka.topics.events)  # fmt: skip
+    acceptance = Acceptance(SqlAcceptanceRecords(base.sessions), events)
+    return PeerIntake(SqlPeerTransfers(base.sessions), keys, acceptance,
+                      keys.public.signing_key_id)  # fmt: skip
 
 
 @asynccontextmanager

@@ -33,12 +33,12 @@ class PeerGateway:
 class HttpPeerTokens:
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], signing_key: Ed25519PrivateKey,
-        timeout: float,
+        timeout: float, transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:  # fmt: skip
         self._sessions, self._key = sessions, signing_key
         self._held: dict[str, tuple[str, float]] = {}  # peer org id: (token, expiry)
         self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False,
-                                         trust_env=False)  # fmt: skip
+                                         trust_env=False, transport=transport)  # fmt: skip
 
     async def bearer(self, recipient_id: str) -> str | None:
         """``Bearer <token>`` for a peer broker's contact; None for any other recipient."""

@@ -40,7 +40,7 @@ from broker.rules.repeated_crises import crisis_at
 from broker.rules.routing import decide, recorded_signals
 from broker.rules.thresholds import Thresholds
 from broker.rules.trust import Screened, linked_orgs, screen
-from broker.services import directory_changes, matching, proposals
+from broker.services import directory_changes, matching, peer_transfers, proposals
 from broker.services.outbox import Outbox
 from broker.services.routing_group import GroupState
 from broker.services.sealing import EventNotices
@@ -298,8 +298,9 @@ async def _admitted(
     # A matched event is published again at its match: its producer's key is checked at the
     # time the broker first received it, which the queue kept.
     signed_at = republished.received_at if republished else received_at
-    producer_key = await directory.signing_key(header.source_org, signed.signing_key_id,
-                                               signed_at)  # fmt: skip
+    producer_key = await peer_transfers.producer_key(directory, header.source_org,
+                                                     signed.signing_key_id, signed_at,
+                                                     deps.keys.public)  # fmt: skip
     event = verified_event(signed, header, producer_key)
     await directory.check_may_publish(event.source_org, event.event_type)
     check_times(event, received_at, deps.clock())
