@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import db
+from broker.delivery.webhook_delivery import Attempt
 from broker.errors import PeerUnreachable
 from producers import crypto
 from producers.auth import ASSERTION_TYPE, REFRESH_MARGIN_S, assertion
@@ -56,6 +57,30 @@ class HttpPeerTokens:
         async with self._sessions() as session:
             row = (await session.execute(query)).first()
         return PeerGateway(*row) if row else None
+
+    async def post(self, peer_org: str, path: str, body: dict[str, str]) -> Attempt:
+        """POSTs ``body`` to the peer's API at ``path``, signed in; the answer's status, or
+        the class of the failure (no status) when there was none."""
+        query = select(db.Peer.org_id, db.Peer.gateway_url, db.Peer.known_there_as).where(
+            db.Peer.org_id == peer_org
+        )
+        async with self._sessions() as session:
+            row = (await session.execute(query)).first()
+        if row is None:
+            return Attempt(None, "peer_not_registered")
+        gateway = PeerGateway(*row)
+        try:
+            token = await self.token(gateway)
+            signed_in = {"authorization": f"Bearer {token}"}
+            answer = await self._client.post(gateway.gateway_url + path, json=body,
+                                             headers=signed_in)  # fmt: skip
+        except PeerUnreachable:
+            return Attempt(None, "peer_token_unavailable")
+        except httpx.HTTPError as exc:
+            return Attempt(None, type(exc).__name__)
+        if answer.status_code == 401:
+            self.forget(peer_org)  # a token the peer no longer takes: a new one next time
+        return Attempt(answer.status_code)
 
     async def token(self, gateway: PeerGateway) -> str:
         held = self._held.get(gateway.org_id)

@@ -34,6 +34,10 @@ def move_from_transfer(header: NoticeHeader, body: NoticeBody, peer_org: str) ->
     """The move a peer's transfer notice reports, as an event from the peer."""
     if header.notice_type is not NoticeType.TRANSFER:
         raise TransferUnusable("only a transfer notice is taken from a peer")
+    if header.follow_up is not None:
+        # A peer's escalation or re-route of a transfer is its own business: taken as a new
+        # move, it would travel back and forth between the two brokers.
+        raise TransferUnusable("a follow-up of a transfer is not a new transfer")
     members = tuple(ref for person in body.about if (ref := person_ref(person)) is not None)
     if not members:
         raise TransferUnusable("the transfer names nobody by NHS number")

@@ -9,10 +9,10 @@ from uuid import uuid4
 import pytest
 
 from broker.rules.escalation import escalation_chain, reroute_target
-from broker.rules.family import Addressee, ContactRole, Decision, Family
+from broker.rules.family import Addressee, ContactRole, Decision, Family, OrgKind
 from broker.rules.move import route_move
 from schemas.events import EventType, FamilyMovingArea, PersonRef
-from schemas.notices import NoticeType
+from schemas.notices import NoticeType, Severity
 from unit.builders import AREA, FRONT_DOOR, family, parent
 
 PEER = "peer-north"
@@ -63,3 +63,30 @@ class TestDeadlinesOfATransferToAPeer:
         """The receiving front door says it is not theirs: the originating one takes it."""
         target = reroute_target(transfer_to_peer(), with_peer())
         assert target == Addressee(FRONT_DOOR, ContactRole.DUTY_MANAGER)
+
+
+def received_from_peer() -> tuple[Decision, Family]:
+    """At the receiving broker: the peer's area (where the family comes from) maps to the
+    peer, and the transfer is addressed to this partnership's own front door."""
+    known = with_peer()
+    kinds = {**known.org_kinds, PEER: OrgKind.PEER_BROKER}
+    decision = Decision(Addressee(FRONT_DOOR, ContactRole.DUTY_MANAGER), NoticeType.TRANSFER,
+                        Severity.HIGH, "move.transfer", ("mum",),
+                        {"from_authority": PEER_AREAS[0]})  # fmt: skip
+    return decision, replace(known, org_kinds=kinds)
+
+
+class TestATransferAPeerSentHere:
+    def test_a_missed_deadline_stays_here_never_travels_back_to_the_peer(self) -> None:
+        """The peer escalates at its own authority (no receipt reaches it); here, this front
+        door's safeguarding lead."""
+        decision, known = received_from_peer()
+        assert escalation_chain(decision, known) == (
+            Addressee(FRONT_DOOR, ContactRole.SAFEGUARDING_LEAD),)  # fmt: skip
+
+    def test_a_rejection_stays_here_never_travels_back_to_the_peer(self) -> None:
+        """The peer hears of it as a receipt; the notice goes to the safeguarding lead."""
+        decision, known = received_from_peer()
+        assert reroute_target(decision, known) == Addressee(
+            FRONT_DOOR, ContactRole.SAFEGUARDING_LEAD
+        )

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from broker.rules.peers import TransferUnusable, move_from_transfer
 from schemas.notices import (
+    FollowUp,
     HistoryPlan,
     NoticeBody,
     NoticeHeader,
@@ -110,6 +111,13 @@ class TestUnusableTransfers:
         """Any other kind of notice from a peer is refused."""
         with pytest.raises(TransferUnusable):
             move_from_transfer(header(notice_type), body(), PEER)
+
+    def test_a_peers_escalation_is_no_new_transfer(self) -> None:
+        """Taken as a move, a follow-up would travel back and forth between the brokers."""
+        escalation = header().model_copy(update={"follow_up": FollowUp.ESCALATION,
+                                                 "follows": uuid4()})  # fmt: skip
+        with pytest.raises(TransferUnusable, match="follow-up"):
+            move_from_transfer(escalation, body(), PEER)
 
     def test_a_transfer_naming_nobody_by_nhs_number_is_refused(self) -> None:
         """Nobody could be matched here: refused, naming what is missing."""
