@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from broker.adapters import metrics
 from broker.adapters.kafka import ConsumerHealth, ConsumerSpec, Received, consume
+from broker.adapters.peer_receipts import SqlPeerReceipts
 from broker.adapters.peer_tokens import HttpPeerTokens
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.adapters.webhooks import HttpWebhookSender
@@ -25,6 +26,7 @@ from broker.bootstrap import Runtime
 from broker.errors import EnvelopeError
 from broker.services import webhook_dispatch
 from broker.services.inbox_delivery import Refused, Verified, deliver
+from broker.services.peer_receipts import ReceiptSender
 from producers.envelopes import verify_notice
 from schemas.notices import SealedNotice
 
@@ -73,6 +75,11 @@ async def run_delivery(
     try:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(dispatcher.run(stop))
+            # Receipts owed to peer brokers, on the transfers they sent here (issue 16).
+            hooks = rt.settings.webhooks
+            receipts = ReceiptSender(SqlPeerReceipts(rt.sessions), peers, hooks.backoff(),
+                                     hooks.poll_seconds)  # fmt: skip
+            tasks.create_task(receipts.run(stop))
             spec = ConsumerSpec(rt.settings.kafka_bootstrap_servers, rt.topics.notices,
                                 rt.settings.delivery_group, "delivery",
                                 rt.settings.kafka_security)  # fmt: skip

@@ -24,7 +24,7 @@ PEER_CONTACT_ROLE: Literal["duty_manager"] = "duty_manager"
 
 def peer_contact_id(org_id: str) -> str:
     """The contact a peer's transfers are addressed to: one per peer, named after it."""
-    return f"{org_id}.transfers"
+    return f"{org_id}:duty_manager"
 
 
 class PeerSpec(Contract):

@@ -8,8 +8,9 @@ from sqlalchemy import Update, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import audit, db
+from broker.rules.deadlines import LONDON
 from broker.services.peer_receipts import Owed, ReceiptKind
-from schemas.notices import NoticeHeader, SealedNotice
+from schemas.notices import NextStep, NoticeHeader, SealedNotice
 
 
 async def owe(
@@ -37,6 +38,16 @@ def _kind(text: str) -> ReceiptKind:
         if kind == text:
             return cast(ReceiptKind, kind)
     raise ValueError("not a receipt kind")
+
+
+async def owe_for_step(
+    session: AsyncSession, notice_id: str, step: NextStep, at: datetime
+) -> None:
+    """A next step recorded on a transfer a peer sent here: recording one acknowledges the
+    notice, and the transfer-in conference is a receipt of its own (on its London date)."""
+    await owe(session, notice_id, "acknowledged", at)
+    if step is NextStep.TRANSFER_IN_CONFERENCE:
+        await owe(session, notice_id, "transfer_in_conference", at, at.astimezone(LONDON).date())
 
 
 class SqlPeerReceipts:

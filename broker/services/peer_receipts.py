@@ -22,6 +22,7 @@ from typing import Literal, Protocol
 
 import structlog
 
+from broker.adapters.kafka import is_transient
 from broker.delivery.backoff import Backoff
 from broker.delivery.webhook_delivery import Attempt
 
@@ -89,7 +90,14 @@ class ReceiptSender:
     async def run(self, stop: asyncio.Event) -> None:
         """Sends what is due until ``stop``."""
         while not stop.is_set():
-            sent = await self.send_due()
+            try:
+                sent = await self.send_due()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                # The database is away: what is owed stays queued, and is sent later.
+                log.warning("peer_receipts_paused", error=type(exc).__name__)
+                sent = 0
             if not sent:
                 with suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.poll_seconds)

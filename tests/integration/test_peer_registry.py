@@ -104,7 +104,7 @@ class TestRegisteringAPeer:
                                  "pending_key_changes": []}  # fmt: skip
         async with sessions() as session:
             org = await session.get(db.Organisation, "peer-north")
-            contact = await session.get(db.Contact, "peer-north.transfers")
+            contact = await session.get(db.Contact, "peer-north:duty_manager")
             keys = (await session.scalars(select(db.OrgSigningKey).where(
                 db.OrgSigningKey.org_id == "peer-north"))).all()  # fmt: skip
             gateway = await session.get(db.Peer, "peer-north")
@@ -129,7 +129,7 @@ class TestRegisteringAPeer:
         changes = await every(sessions, db.DirectoryChange)
         mine = [(c.entity, c.entity_id) for c in changes if c.actor == ADMIN]
         assert ("organisation", "peer-north") in mine
-        assert ("contact", "peer-north.transfers") in mine
+        assert ("contact", "peer-north:duty_manager") in mine
         fields = {f for c in changes if c.entity == "organisation" for f in c.fields.split(",")}
         assert {"peer_gateway_url", "peer_known_there_as", "peer_areas"} <= fields
         audited = await every(sessions, audit.AuditEntry)

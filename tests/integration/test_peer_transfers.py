@@ -104,7 +104,7 @@ def transfer(settings: Settings, a: KeyStore, notice_id: uuid.UUID | None = None
     now = datetime.now(UTC)
     b_key = b_broker_key(settings)
     header = NoticeHeader(notice_id=notice_id or uuid.uuid4(), event_id=uuid.uuid4(),
-                          household="h-cardiff", recipient_id=f"{B_THERE}.transfers",
+                          household="h-cardiff", recipient_id=f"{B_THERE}:duty_manager",
                           recipient_org=B_THERE, notice_type=NoticeType.TRANSFER,
                           severity=Severity.HIGH, created_at=now, deadline=now + timedelta(days=1),
                           recipient_key_id=crypto.key_id(b_key),
@@ -273,13 +273,13 @@ class TestTokensAtAPeer:
             session.add(db.Organisation(id=B_THERE, name="Demo", kind="peer_broker",
                                         area=family.AREA))  # fmt: skip
             await session.flush()
-            session.add(db.Contact(id=f"{B_THERE}.transfers", org_id=B_THERE, role="duty_manager",
+            session.add(db.Contact(id=f"{B_THERE}:duty_manager", org_id=B_THERE, role="duty_manager",
                                    hpke_public_key="x", key_id="x"))  # fmt: skip
             session.add(db.Peer(org_id=B_THERE, gateway_url="http://test", known_there_as=A_HERE))
         tokens = HttpPeerTokens(db.sessions(engine), broker_a.signing, 5,
                                 transport=httpx.ASGITransport(app=b_gateway))  # fmt: skip
         try:
-            bearer = await tokens.bearer(f"{B_THERE}.transfers")
+            bearer = await tokens.bearer(f"{B_THERE}:duty_manager")
             assert bearer is not None
             assert bearer.startswith("Bearer ")
             assert await tokens.bearer("la-front-door:duty_manager") is None

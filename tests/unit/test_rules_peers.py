@@ -34,7 +34,7 @@ def header(
     notice_type: NoticeType = NoticeType.TRANSFER, notice_id: UUID | None = None
 ) -> NoticeHeader:
     return NoticeHeader(notice_id=notice_id or uuid4(), event_id=uuid4(), household="h1",
-                        recipient_id="south.transfers", recipient_org="south",
+                        recipient_id="south:duty_manager", recipient_org="south",
                         notice_type=notice_type, severity=Severity.HIGH, created_at=AT,
                         deadline=AT, recipient_key_id="k", signing_key_id="s")  # fmt: skip
 
