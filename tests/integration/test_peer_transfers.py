@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from support import OrgTokens, open_listed, wait_for_notices
 
 from broker.adapters import audit, db
+from broker.adapters.peer_receipts import SqlPeerReceipts
 from broker.adapters.peer_tokens import HttpPeerTokens
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
@@ -27,6 +28,7 @@ from broker.demo import family
 from broker.entrypoints.gateway import create_gateway
 from broker.keys import KeyStore, audit_key
 from broker.services import peers
+from broker.services.peer_receipts import ReceiptSender
 from producers import crypto
 from producers.envelopes import seal_notice
 from producers.webhook_signatures import signature_headers
@@ -273,8 +275,9 @@ class TestTokensAtAPeer:
             session.add(db.Organisation(id=B_THERE, name="Demo", kind="peer_broker",
                                         area=family.AREA))  # fmt: skip
             await session.flush()
-            session.add(db.Contact(id=f"{B_THERE}:duty_manager", org_id=B_THERE, role="duty_manager",
-                                   hpke_public_key="x", key_id="x"))  # fmt: skip
+            session.add(db.Contact(id=f"{B_THERE}:duty_manager", org_id=B_THERE,
+                                   role="duty_manager", hpke_public_key="x",
+                                   key_id="x"))  # fmt: skip
             session.add(db.Peer(org_id=B_THERE, gateway_url="http://test", known_there_as=A_HERE))
         tokens = HttpPeerTokens(db.sessions(engine), broker_a.signing, 5,
                                 transport=httpx.ASGITransport(app=b_gateway))  # fmt: skip
@@ -286,3 +289,50 @@ class TestTokensAtAPeer:
         finally:
             await tokens.close()
             await engine.dispose()
+
+
+async def owed_receipts(settings: Settings) -> list[tuple[str, str, str, str, bool]]:
+    engine = db.make_engine(settings.database_url)
+    async with db.sessions(engine)() as session:
+        rows = (await session.scalars(select(db.PeerReceipt))).all()
+    await engine.dispose()
+    return sorted((r.transfer_id, r.receipt, r.peer_org, r.recipient_id, r.sent_at is None)
+                  for r in rows)  # fmt: skip
+
+
+class TestReceiptsOwedBack:
+    async def test_bs_front_door_receipts_are_owed_to_the_peer_once(
+        self, from_a: httpx.AsyncClient, settings: Settings, broker_a: KeyStore,
+        running_broker: Runtime, inbox: httpx.AsyncClient,
+    ) -> None:  # fmt: skip
+        """B's front door acknowledges the transfer (twice) and records its transfer-in
+        conference: one acknowledgement and one conference are owed to A, addressed to B's
+        contact there; A being unreachable leaves them queued, not lost."""
+        sealed = transfer(settings, broker_a)
+        transfer_id = str(NoticeHeader.model_validate_json(sealed.header).notice_id)
+        await push(from_a, sealed, broker_a.signing)
+        intake = running_broker.services.timer.peers
+        assert intake is not None
+        await intake.apply_pending(datetime.now(UTC))
+        listed = await wait_for_notices(inbox, FRONT_DOOR_INBOX, 1)
+        [item] = [n for n in listed if n["header"]["event_id"] == transfer_id]
+        notice = f"/v1/recipients/{FRONT_DOOR_INBOX}/notices/{item['notice_id']}"
+        for _ in range(2):
+            answer = await inbox.post(f"{notice}/receipts", json={"receipt": "acknowledged"})
+            assert answer.status_code == 200, answer.text
+        steps = f"/v1/front-doors/la-front-door/notices/{item['notice_id']}/steps"
+        step = f"{steps}/transfer_in_conference"
+        assert (await inbox.post(step)).status_code == 200
+        contact = f"{B_THERE}:duty_manager"
+        assert await owed_receipts(settings) == [
+            (transfer_id, "acknowledged", A_HERE, contact, True),
+            (transfer_id, "transfer_in_conference", A_HERE, contact, True),
+        ]
+        tokens = HttpPeerTokens(running_broker.sessions, running_broker.keys.signing, 2)
+        try:  # A's gateway does not resolve: tried, kept for later
+            sender = ReceiptSender(SqlPeerReceipts(running_broker.sessions), tokens,
+                                   running_broker.settings.webhooks.backoff())  # fmt: skip
+            assert await sender.send_due() == 2
+        finally:
+            await tokens.close()
+        assert [owed[-1] for owed in await owed_receipts(settings)] == [True, True]
