@@ -1,4 +1,5 @@
-"""``sgb peer add FILE``: registers a peer broker from a JSON file (``schemas.peers.PeerSpec``).
+"""``sgb peer add FILE``: registers a peer broker from a JSON file (``schemas.peers.PeerSpec``);
+``sgb peer import peers.csv``: every peer in a CSV file (``broker.adapters.peers_csv``).
 
 Registration is two-sided: each partnership's administrator registers the other's broker
 (its areas, gateway URL, broker HPKE key and signing key, and the id this broker has in the
@@ -8,7 +9,7 @@ never their values.
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -16,6 +17,9 @@ from pydantic import ValidationError
 from broker.config import Settings
 from broker.errors import BrokerError
 from schemas.peers import PeerSpec
+
+if TYPE_CHECKING:
+    from broker.services.peers import Registered
 
 app = typer.Typer(help="Peer brokers: other partnerships' brokers.", no_args_is_help=True)
 
@@ -40,6 +44,29 @@ def add(
     except BrokerError as exc:
         typer.echo(f"peer not registered: {exc}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"peer {spec.id}: {done.outcome}")
+    _report(spec.id, done)
+
+
+@app.command("import")
+def import_csv(
+    file: Path,
+    operator: Annotated[str, typer.Option(help="who registers the peers, recorded as author")],
+) -> None:
+    """Register every peer broker in a peers.csv file (columns: id, name, areas separated by
+    spaces, gateway_url, broker_key, signing_key, known_there_as, phone), one at a time."""
+    from broker.adapters.peers_csv import read_peers
+    from broker.entrypoints.peers_admin import add_peer
+
+    try:
+        specs = read_peers(file)
+        for spec in specs:
+            _report(spec.id, asyncio.run(add_peer(spec, Settings(), operator)))
+    except BrokerError as exc:
+        typer.echo(f"stopped: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _report(peer: str, done: "Registered") -> None:
+    typer.echo(f"peer {peer}: {done.outcome}")
     for change in done.pending:
         typer.echo(f"key change held for approval: {change}")
