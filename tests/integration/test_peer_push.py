@@ -47,6 +47,7 @@ def settings(settings: Settings) -> Settings:
     """Broker A: quick webhook retries, B's gateway on loopback allowed (never in production)."""
     webhooks = WebhookSettings(timeout_seconds=5, backoff_base_seconds=0.05,
                                backoff_cap_seconds=0.2, poll_seconds=0.05,
+                               max_attempts=100, breaker_cool_down_seconds=0.5,
                                allowed_networks=[LOOPBACK])  # fmt: skip
     return settings.model_copy(update={"webhooks": webhooks})
 
@@ -79,30 +80,51 @@ async def register(settings: Settings, peer: PeerSpec) -> None:
     await engine.dispose()
 
 
+class PeerGateway:
+    """B's gateway on a loopback port of its own, started when the test says: until then
+    the port is bound but nobody listens (connections refused: B is down)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(create_gateway(settings), log_config=None,
+                                                    access_log=False, ws="none"))  # fmt: skip
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.task = asyncio.create_task(self.server.serve(sockets=[self.sock]))
+        async with asyncio.timeout(30):
+            while not self.server.started:
+                await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.server.should_exit = True
+            await self.task
+        self.sock.close()
+
+
 @pytest.fixture
-async def b_gateway_url(
+async def b_gateway(
     settings: Settings, b_settings: Settings, directory: None
-) -> AsyncIterator[str]:
-    """B's gateway on a loopback port; each broker registered at the other."""
+) -> AsyncIterator[PeerGateway]:
+    """B's gateway, not yet started; each broker registered at the other."""
     a_keys, b_keys = KeyStore.load(settings.keys_dir), KeyStore.load(b_settings.keys_dir)
     await register(b_settings, spec(A_AT_B, a_keys, family.AREA,
                                     "https://gateway.demo.example", B_AT_A))  # fmt: skip
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    await register(settings, spec(B_AT_A, b_keys, NORTH, url, A_AT_B))
-    app = create_gateway(b_settings)
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, ws="none"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    async with asyncio.timeout(30):
-        while not server.started:
-            await asyncio.sleep(0.02)
+    gateway = PeerGateway(b_settings)
+    await register(settings, spec(B_AT_A, b_keys, NORTH, gateway.url, A_AT_B))
     try:
-        yield url
+        yield gateway
     finally:
-        server.should_exit = True
-        await task
-        sock.close()
+        await gateway.stop()
+
+
+@pytest.fixture
+async def b_gateway_url(b_gateway: PeerGateway) -> str:
+    await b_gateway.start()
+    return b_gateway.url
 
 
 def moving_north() -> dict[str, Any]:
@@ -157,3 +179,38 @@ class TestPushingATransferToAPeer:
         accepted = await eventually(b_settings, db.AcceptedEvent,
                                     db.AcceptedEvent.event_id == notice.notice_id)  # fmt: skip
         assert accepted is not None
+
+
+async def attempts_of(settings: Settings, notice_id: str) -> int:
+    engine = db.make_engine(settings.database_url)
+    async with db.sessions(engine)() as session:
+        queued = await session.scalar(select(db.WebhookDelivery.attempts).where(
+            db.WebhookDelivery.notice_id == notice_id))  # fmt: skip
+    await engine.dispose()
+    return queued or 0
+
+
+class TestPeerDownForAWhile:
+    async def test_a_transfer_pushed_while_b_is_down_arrives_once_when_b_is_back(
+        self, settings: Settings, b_settings: Settings, b_gateway: PeerGateway,
+        gateway: httpx.AsyncClient, producer_keys: dict[str, Ed25519PrivateKey],
+        running_broker: Runtime,
+    ) -> None:  # fmt: skip
+        """A keeps trying while B refuses connections; once B is back the transfer is kept
+        there once: 0 lost, 0 doubled."""
+        event = moving_north()
+        assert (await post_signed(gateway, event, producer_keys)).status_code == 202
+        notice = await eventually(settings, db.NoticeRecord,
+                                  db.NoticeRecord.event_id == event["event_id"],
+                                  db.NoticeRecord.recipient_org == B_AT_A)  # fmt: skip
+        async with asyncio.timeout(60):
+            while await attempts_of(settings, notice.notice_id) < 3:
+                await asyncio.sleep(0.05)
+        await b_gateway.start()
+        await eventually(settings, db.NoticeRecord, db.NoticeRecord.notice_id == notice.notice_id,
+                         db.NoticeRecord.delivered_at.is_not(None))  # fmt: skip
+        engine = db.make_engine(b_settings.database_url)
+        async with db.sessions(engine)() as session:
+            kept = (await session.scalars(select(db.PeerTransfer))).all()
+        await engine.dispose()
+        assert [k.transfer_id for k in kept] == [notice.notice_id]
