@@ -8,7 +8,13 @@ import pytest
 
 from broker.delivery.backoff import Backoff
 from broker.delivery.webhook_delivery import Attempt
-from broker.services.peer_receipts import REJECTION_REASON, Owed, ReceiptSender, request_of
+from broker.services.peer_receipts import (
+    REJECTION_REASON,
+    Owed,
+    ReceiptKind,
+    ReceiptSender,
+    request_of,
+)
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 OWED = Owed("t-1", "acknowledged", "peer-north", "demo:duty_manager", None, 0)
@@ -106,5 +112,6 @@ class TestWhatIsSent:
     ) -> None:
         """As this broker's contact there, on the transfer's id; a rejection's own reason
         stays here (it may name people)."""
-        owed = Owed("t-1", receipt, "peer-north", "demo:duty_manager", date(2026, 12, 10), 0)  # type: ignore[arg-type]
-        assert request_of(owed) == (f"/v1/recipients/demo.transfers/notices/t-1/{path}", body)
+        kind: ReceiptKind = receipt  # type: ignore[assignment]
+        owed = Owed("t-1", kind, "peer-north", "demo:duty_manager", date(2026, 12, 10), 0)
+        assert request_of(owed) == (f"/v1/recipients/demo:duty_manager/notices/t-1/{path}", body)
