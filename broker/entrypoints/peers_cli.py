@@ -1,5 +1,6 @@
 """``sgb peer add FILE``: registers a peer broker from a JSON file (``schemas.peers.PeerSpec``);
-``sgb peer import peers.csv``: every peer in a CSV file (``broker.adapters.peers_csv``).
+``sgb peer import peers.csv``: every peer in a CSV file (``broker.adapters.peers_csv``);
+``sgb peer card``: what the other side needs to register this broker (public keys only).
 
 Registration is two-sided: each partnership's administrator registers the other's broker
 (its areas, gateway URL, broker HPKE key and signing key, and the id this broker has in the
@@ -8,6 +9,7 @@ never their values.
 """
 
 import asyncio
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,6 +18,7 @@ from pydantic import ValidationError
 
 from broker.config import Settings
 from broker.errors import BrokerError
+from producers import crypto
 from schemas.peers import PeerSpec
 
 if TYPE_CHECKING:
@@ -64,6 +67,28 @@ def import_csv(
     except BrokerError as exc:
         typer.echo(f"stopped: {exc}", err=True)
         raise typer.Exit(1) from None
+
+
+@app.command("card")
+def card(
+    gateway_url: Annotated[str, typer.Option(help="this broker's public base URL")],
+    areas: Annotated[list[str], typer.Option("--area", help="an authority this broker serves")],
+) -> None:
+    """Print what the other partnership's administrator needs to register this broker as
+    their peer (no secret: public keys only). They add the id this broker is to have in their
+    directory, its name, and ``known_there_as``: the id their broker has in this one."""
+    from broker.errors import KeyFileError
+    from broker.keys import KeyStore
+
+    try:
+        public = KeyStore.load(Settings().keys_dir, frozenset()).public
+    except KeyFileError as exc:
+        typer.echo(f"no card: {exc}", err=True)
+        raise typer.Exit(1) from None
+    fields = {"areas": areas, "gateway_url": gateway_url,
+              "broker_key": crypto.encode_public(public.hpke),
+              "signing_keys": [{"public_key": crypto.encode_public(public.signing)}]}  # fmt: skip
+    typer.echo(json.dumps(fields, indent=2))
 
 
 def _report(peer: str, done: "Registered") -> None:

@@ -15,6 +15,7 @@ from broker.adapters import db
 from broker.entrypoints.cli import app
 from broker.keys import KeyStore
 from producers import crypto
+from schemas.peers import PeerSpec
 
 pytestmark = pytest.mark.integration
 
@@ -103,3 +104,20 @@ class TestPeerImport:
         assert "row 2" in done.output
         assert "signing_key" in done.output
         assert "SECRET-LOOKING-VALUE" not in done.output
+
+
+class TestPeerCard:
+    async def test_the_card_registers_this_broker_at_the_other_side(
+        self, env: dict[str, str], tmp_path: Path
+    ) -> None:
+        """Public keys only; with the other side's ids added, it is a valid peer."""
+        done = await sgb(env, "peer", "card", "--gateway-url", "https://b.example",
+                         "--area", "E08000001")  # fmt: skip
+        assert done.exit_code == 0, done.output
+        fields = json.loads(done.output)
+        assert "PRIVATE" not in done.output
+        public = KeyStore.load(Path(env["SGB_KEYS_DIR"]), frozenset()).public
+        assert fields["broker_key"] == crypto.encode_public(public.hpke)
+        peer = PeerSpec.model_validate(fields | {"id": "peer-b", "name": "B",
+                                                 "known_there_as": "peer-a"})  # fmt: skip
+        assert peer.areas == ("E08000001",)

@@ -26,6 +26,7 @@ from broker.demo import family
 from broker.entrypoints.inbox_api import create_inbox_api
 from broker.keys import KeyStore, audit_key
 from broker.services import peers
+from broker.services.peer_receipts import REJECTION_REASON
 from consumers.follow_up_timer import tick
 from producers import crypto
 from schemas.directory import SigningKeySpec
@@ -160,6 +161,23 @@ class TestReceiptsFromThePeer:
         url = f"/v1/recipients/{FRONT_DOOR_INBOX}/notices/{sent_to_b.notice_id}/receipts"
         answer = await as_b.post(url, json={"receipt": "acknowledged"})
         assert answer.status_code == 403
+
+
+class TestRejectionByThePeer:
+    async def test_bs_rejection_sends_the_transfer_to_as_own_front_door(
+        self, as_b: httpx.AsyncClient, sent_to_b: db.NoticeRecord, running_broker: Runtime,
+        inbox: httpx.AsyncClient,
+    ) -> None:  # fmt: skip
+        """Not theirs, B says: the transfer goes on to the originating front door here."""
+        url = f"/v1/recipients/{B_CONTACT}/notices/{sent_to_b.notice_id}/receipts"
+        answer = await as_b.post(url, json={"receipt": "rejected", "reason": REJECTION_REASON})
+        assert answer.status_code == 200, answer.text
+        rerouted = answer.json()["rerouted_as"]
+        assert rerouted is not None
+        await tick(running_broker, datetime.now(UTC))
+        listed = await wait_for_notices(inbox, FRONT_DOOR_INBOX, 1, including=rerouted)
+        [moved_on] = [n for n in listed if n["notice_id"] == rerouted]
+        assert moved_on["header"]["follow_up"] == "reroute"
 
 
 class TestEscalationAtTheOrigin:
