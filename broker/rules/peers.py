@@ -14,8 +14,10 @@ from datetime import date
 
 from pydantic import ValidationError
 
+from broker.rules.family import Family, OrgKind
 from schemas.events import (
     CarriedHistory,
+    Event,
     EventType,
     FamilyMovingArea,
     PersonRef,
@@ -70,6 +72,18 @@ def move_from_transfer(header: NoticeHeader, body: NoticeBody, peer_org: str) ->
         raise TransferUnusable(
             f"the transfer cannot be read as a move: {', '.join(fields)}"
         ) from None
+
+
+def matching_front_door(event: Event, family: Family) -> str | None:
+    """Whose matching queue holds an event naming people the directory does not know: the
+    front door of the family's area, as for any event; for a move a peer broker transferred
+    here, the front door of the area the family moves to (the peer's own area maps to the
+    peer, which matches nobody here)."""
+    if isinstance(event, FamilyMovingArea) and event.carried_history and event.to_authority:
+        door = family.front_door(event.to_authority)
+        if door is not None and family.org_kinds.get(door) is not OrgKind.PEER_BROKER:
+            return door
+    return family.front_door()
 
 
 def person_ref(person: PersonView | None) -> PersonRef | None:

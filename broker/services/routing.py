@@ -36,6 +36,7 @@ from broker.rules.deadlines import (
 from broker.rules.family import Decision, Family
 from broker.rules.history import PersonHistory
 from broker.rules.not_brought import booking_of
+from broker.rules.peers import matching_front_door
 from broker.rules.repeated_crises import crisis_at
 from broker.rules.routing import decide, recorded_signals
 from broker.rules.thresholds import Thresholds
@@ -381,7 +382,8 @@ async def _remember(
     family = context.family
     resolved = family.subject is not None and not family.unmatched
     if not resolved and event_id not in state.queue:
-        state.park(_queued(sealed, arrival, event, family.front_door(), deps.data_keys))
+        door = matching_front_door(event, family)  # a peer's transfer: the receiving door
+        state.park(_queued(sealed, arrival, event, door, deps.data_keys))
     matching.left_queue(state.queue.get(event_id), deps.data_keys, resolved=resolved)
     if family.subject is None:
         return

@@ -100,6 +100,7 @@ def b_broker_key(settings: Settings) -> Any:
 
 
 def transfer(settings: Settings, a: KeyStore, notice_id: uuid.UUID | None = None,
+             nhs_numbers: tuple[str, str] = (family.MOTHER, family.CHILD_B),
              **facts: Any) -> SealedNotice:  # fmt: skip
     """What A's router makes for its peer contact: a transfer notice, its body as a front door
     reads it, sealed to B's broker key and signed by A."""
@@ -111,7 +112,7 @@ def transfer(settings: Settings, a: KeyStore, notice_id: uuid.UUID | None = None
                           severity=Severity.HIGH, created_at=now, deadline=now + timedelta(days=1),
                           recipient_key_id=crypto.key_id(b_key),
                           signing_key_id=a.public.signing_key_id)  # fmt: skip
-    child = PersonView(nhs_number=family.CHILD_B, given_name="Child", family_name="B",
+    child = PersonView(nhs_number=nhs_numbers[1], given_name="Child", family_name="B",
                        role="child")  # fmt: skip
     plan = HistoryPlan(kind="child_protection", category="neglect", started_on=date(2025, 6, 2),
                        open=True, child=child, recorded_by="event",
@@ -119,7 +120,7 @@ def transfer(settings: Settings, a: KeyStore, notice_id: uuid.UUID | None = None
                                                           org_id="cardiff-fd"))  # fmt: skip
     body = NoticeBody(summary="A family with a safeguarding history is moving.",
                       event_type="family_moving_area", occurred_at=now,
-                      about=(PersonView(nhs_number=family.MOTHER, role="parent_or_carer"), child),
+                      about=(PersonView(nhs_number=nhs_numbers[0], role="parent_or_carer"), child),
                       facts={"from_authority": CARDIFF, "to_authority": family.AREA} | facts,
                       detail={"moved_on": now.date().isoformat()},
                       history=TransferHistory(plans=(plan,),
@@ -298,6 +299,25 @@ async def owed_receipts(settings: Settings) -> list[tuple[str, str, str, str, bo
     await engine.dispose()
     return sorted((r.transfer_id, r.receipt, r.peer_org, r.recipient_id, r.sent_at is None)
                   for r in rows)  # fmt: skip
+
+
+class TestAFamilyUnknownAtB:
+    async def test_it_waits_in_bs_front_doors_matching_queue(
+        self, from_a: httpx.AsyncClient, settings: Settings, broker_a: KeyStore,
+        running_broker: Runtime, inbox: httpx.AsyncClient,
+    ) -> None:  # fmt: skip
+        """People B's directory does not know: the move waits for B's front door to match
+        them, not for the peer (which matches nobody here)."""
+        sealed = transfer(settings, broker_a, nhs_numbers=("9990000239", "9990000247"))
+        transfer_id = str(NoticeHeader.model_validate_json(sealed.header).notice_id)
+        assert (await push(from_a, sealed, broker_a.signing)).status_code == 202
+        intake = running_broker.services.timer.peers
+        assert intake is not None
+        await intake.apply_pending(datetime.now(UTC))
+        queue = "/v1/front-doors/la-front-door/matching-queue"
+        async with asyncio.timeout(60):
+            while transfer_id not in [q["event_id"] for q in (await inbox.get(queue)).json()]:
+                await asyncio.sleep(0.2)
 
 
 class TestReceiptsOwedBack:

@@ -11,7 +11,8 @@ import pytest
 from broker.rules.escalation import escalation_chain, reroute_target
 from broker.rules.family import Addressee, ContactRole, Decision, Family, OrgKind
 from broker.rules.move import route_move
-from schemas.events import EventType, FamilyMovingArea, PersonRef
+from broker.rules.peers import matching_front_door
+from schemas.events import CarriedHistory, EventType, FamilyMovingArea, PersonRef
 from schemas.notices import NoticeType, Severity
 from unit.builders import AREA, FRONT_DOOR, family, parent
 
@@ -90,3 +91,28 @@ class TestATransferAPeerSentHere:
         assert reroute_target(decision, known) == Addressee(
             FRONT_DOOR, ContactRole.SAFEGUARDING_LEAD
         )
+
+
+def moved_in(to: str | None, carried: bool = True) -> FamilyMovingArea:
+    """A move a peer transferred here (or, uncarried, one reported here)."""
+    history = CarriedHistory(transfer_id=uuid4(), from_peer=PEER) if carried else None
+    return move(to).model_copy(update={"carried_history": history, "source_org": PEER,
+                                       "from_authority": PEER_AREAS[0]})  # fmt: skip
+
+
+class TestWhoMatchesUnknownPeople:
+    @pytest.mark.parametrize(("event", "door"), [
+        (moved_in(AREA), FRONT_DOOR),  # a peer's transfer: the receiving front door
+        (moved_in(PEER_AREAS[1]), None),  # to another of the peer's areas: the family's own
+        (moved_in(None), None),  # no destination: the family's own
+        (moved_in(AREA, carried=False), None),  # reported here: the family's own
+    ])  # fmt: skip
+    def test_the_queue_of_the_front_door_where_the_family_arrives(
+        self, event: FamilyMovingArea, door: str | None
+    ) -> None:
+        """A peer's transfer to an area here: that area's front door (the peer matches
+        nobody here). Otherwise (None in the table) as for any event: the family's own."""
+        kinds = {**with_peer().org_kinds, PEER: OrgKind.PEER_BROKER}
+        arriving = replace(with_peer(), area=PEER_AREAS[0], org_kinds=kinds)
+        expected = door or arriving.front_door()
+        assert matching_front_door(event, arriving) == expected
