@@ -87,7 +87,7 @@ AuditAction = Literal[
     "next_step_recorded",
     "next_step_overdue",
     "outcome_not_told",
-    "peer_transfer_received",  # a transfer a peer broker pushed here (broker.services.peer_transfers)
+    "peer_transfer_received",  # a transfer a peer broker pushed (services/peer_transfers.py)
     "peer_transfer_applied",  # ... read and accepted as the move it reports
     "peer_transfer_refused",  # ... that could not be read as a move
     "peer_receipt_sent",  # a receipt on a peer's transfer, taken by the peer

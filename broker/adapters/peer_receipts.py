@@ -40,9 +40,7 @@ def _kind(text: str) -> ReceiptKind:
     raise ValueError("not a receipt kind")
 
 
-async def owe_for_step(
-    session: AsyncSession, notice_id: str, step: NextStep, at: datetime
-) -> None:
+async def owe_for_step(session: AsyncSession, notice_id: str, step: NextStep, at: datetime) -> None:
     """A next step recorded on a transfer a peer sent here: recording one acknowledges the
     notice, and the transfer-in conference is a receipt of its own (on its London date)."""
     await owe(session, notice_id, "acknowledged", at)
