@@ -17,10 +17,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from broker.adapters import db
+from broker.adapters.accepted_events import SqlAcceptanceRecords
 from broker.adapters.data_keys import SPARES, FileDataKeys
 from broker.adapters.directory_projection import DirectoryProjection
 from broker.adapters.kafka import KafkaPublisher, Topics, ensure_topics
 from broker.adapters.notify_alerts import NotifySmsSender
+from broker.adapters.peer_transfers import SqlPeerTransfers
 from broker.adapters.smtp_alerts import SmtpAlertSender
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.config import Settings
@@ -28,11 +30,13 @@ from broker.keys import ALL_PURPOSES, KeyStore, Purpose, audit_key
 from broker.logging import configure_logging
 from broker.ports import AlertSender, Publisher
 from broker.rules.alerts import ChannelKind
+from broker.services.acceptance import Acceptance
 from broker.services.alerts import AlertWorker
 from broker.services.follow_ups import FollowUpDeps
 from broker.services.inbox_delivery import DeliveryDeps
 from broker.services.match_publication import MatchPublication
 from broker.services.outbox import Outbox
+from broker.services.peer_transfers import PeerIntake, SealingPublisher
 from broker.services.routing import RoutingDeps, utc_now
 from broker.services.timer_round import TimerRound
 
@@ -165,7 +169,7 @@ def build_services(base: Foundation, kafka: Kafka) -> Services:
                             kafka.topics, utc_now)  # fmt: skip
     retention = timedelta(days=base.settings.matching_queue_retention_days)
     timer = TimerRound(base.database.unit_of_work, base.data_keys, outbox, follow_ups, matches,
-                       routing, retention)  # fmt: skip
+                       routing, retention, peer_intake(base, kafka))  # fmt: skip
     return Services(routing, follow_ups, outbox, matches, delivery, timer)
 
 
@@ -179,6 +183,16 @@ def alert_worker(base: Foundation) -> AlertWorker:
     if alerts.notify.api_key.get_secret_value():
         senders[ChannelKind.SMS] = NotifySmsSender(alerts.notify, alerts.timeout_seconds)
     return AlertWorker(base.database.unit_of_work, senders, alerts, base.settings.inbox_base_url)
+
+
+def peer_intake(base: Foundation, kafka: Kafka) -> PeerIntake:
+    """Peers' transfers, opened and accepted by the router's timer as the peer's moves."""
+    keys = base.keys
+    events = SealingPublisher(kafka.publisher, keys.public, keys.pseudonym_secret,
+                              kafka.topics.events)  # fmt: skip
+    acceptance = Acceptance(SqlAcceptanceRecords(base.sessions), events)
+    return PeerIntake(SqlPeerTransfers(base.sessions), keys, acceptance,
+                      keys.public.signing_key_id)  # fmt: skip
 
 
 @asynccontextmanager

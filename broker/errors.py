@@ -22,6 +22,7 @@ BrokerError
 ├── Unrecordable           the database refuses a value as it stands (too long, out of range):
 │                          it would refuse it again, so the event is dead-lettered, not retried
 ├── CsvImportError         a directory CSV file cannot be read (file, row and field named)
+├── PeerUnreachable        a peer broker's gateway gave no token or answer (tried again later)
 └── PublishFailed          Kafka did not acknowledge a record
 
 The envelope, key-file and publishing errors are the agency package's (``producers.errors``):
@@ -76,6 +77,10 @@ class DataKeyShredded(BrokerError):
 
 class DirectoryError(BrokerError):
     pass
+
+
+class PeerUnreachable(BrokerError):
+    """Names the kind of failure only (the peer's answer may quote what was sent)."""
 
 
 class CsvImportError(BrokerError):

@@ -88,6 +88,10 @@ AuditAction = Literal[
     "next_step_overdue",
     "outcome_not_told",
     "alert_sent",  # a person told by email or SMS that a notice waits (no address kept)
+    "peer_transfer_received",  # a transfer a peer broker pushed (services/peer_transfers.py)
+    "peer_transfer_applied",  # ... read and accepted as the move it reports
+    "peer_transfer_refused",  # ... that could not be read as a move
+    "peer_receipt_sent",  # a receipt on a peer's transfer, taken by the peer
 ]
 AuditDetails = Mapping[str, str | int | bool | None]
 
@@ -228,6 +232,8 @@ DirectoryTable = Literal[
     "plans",
     "plan_owners",
     "person_aliases",  # an agency's own id for a person, learnt at a front door's match
+    "peers",  # a peer broker's gateway (broker.services.peers)
+    "peer_areas",  # the authorities a peer broker serves
 ]
 TableRow = dict[str, Any]
 

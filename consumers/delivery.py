@@ -20,12 +20,15 @@ from pydantic import ValidationError
 
 from broker.adapters import metrics
 from broker.adapters.kafka import ConsumerHealth, ConsumerSpec, Received, consume
+from broker.adapters.peer_receipts import SqlPeerReceipts
+from broker.adapters.peer_tokens import HttpPeerTokens
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.adapters.webhooks import HttpWebhookSender
 from broker.bootstrap import Runtime, alert_worker
 from broker.errors import EnvelopeError
 from broker.services import webhook_dispatch
 from broker.services.inbox_delivery import Refused, Verified, deliver
+from broker.services.peer_receipts import ReceiptSender
 from producers.envelopes import verify_notice
 from schemas.notices import SealedNotice
 
@@ -67,16 +70,23 @@ async def run_delivery(
     metrics.COMPONENT.set("delivery")
     sender = HttpWebhookSender(rt.settings.webhooks.timeout_seconds,
                                rt.settings.webhooks.allowed_networks)  # fmt: skip
+    peers = HttpPeerTokens(rt.sessions, rt.keys.signing, rt.settings.webhooks.timeout_seconds)
     dispatcher = webhook_dispatch.Dispatcher(lambda: SqlUnitOfWork(rt.sessions), rt.keys,
                                              rt.data_keys, rt.publisher, rt.topics,
-                                             rt.settings.webhooks, sender)  # fmt: skip
+                                             rt.settings.webhooks, sender, peers)  # fmt: skip
     try:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(dispatcher.run(stop))
             tasks.create_task(alert_worker(rt).run(stop))
+            # Receipts owed to peer brokers, on the transfers they sent here (issue 16).
+            hooks = rt.settings.webhooks
+            receipts = ReceiptSender(SqlPeerReceipts(rt.sessions), peers, hooks.backoff(),
+                                     hooks.poll_seconds)  # fmt: skip
+            tasks.create_task(receipts.run(stop))
             spec = ConsumerSpec(rt.settings.kafka_bootstrap_servers, rt.topics.notices,
                                 rt.settings.delivery_group, "delivery",
                                 rt.settings.kafka_security)  # fmt: skip
             tasks.create_task(consume(spec, lambda batch: handle_notices(batch, rt), stop, health))
     finally:
         await sender.close()
+        await peers.close()

@@ -18,6 +18,7 @@ OrgKindName = Literal[
     "urgent_care", "nhs_111",  # urgent treatment and walk-in centres; NHS 111
     "education_service",  # the local authority's education service (attendance, CME, EHE)
     "maternity",  # maternity services (midwifery): they book pregnancies
+    "peer_broker",  # another partnership's broker (registered through /v1/admin/peers)
 ]  # fmt: skip
 ContactRoleName = Literal[
     "key_adult", "deputy_key_adult", "safeguarding_lead", "duty_manager",

@@ -157,6 +157,18 @@ class PlanRecord(Contract):
     lead_professional: Professional | None = None
 
 
+class CarriedHistory(Contract):
+    """What a peer broker's transfer brought beyond its plans (which travel as the move's
+    ``plans``): the areas the family lived in before, and which transfer it came in."""
+
+    transfer_id: UUID
+    from_peer: OrgId
+    previous_areas: tuple[AreaCode, ...] = ()
+    # Plans of the peer's history whose child it named by no NHS number: not matched here,
+    # so counted for the receiving front door to ask the peer for.
+    plans_not_carried: int = Field(0, ge=0)
+
+
 class FamilyMovingArea(EventBase):
     """A household moves from one local authority area to another (or to somewhere unknown)."""
 
@@ -171,6 +183,8 @@ class FamilyMovingArea(EventBase):
     # The school the children leave, where the producer knows it: the new school asks it for
     # the child protection file. Only named, never told; the directory's record comes first.
     previous_school: OrgId | None = None
+    # Set only on a move a peer broker transferred here (broker.rules.peers): its history.
+    carried_history: CarriedHistory | None = None
 
     def people(self) -> tuple[PersonRef, ...]:
         return self.members

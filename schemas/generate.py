@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from schemas.events import EVENT_MODELS
 from schemas.notices import NoticeBody, NoticeHeader, SealedNotice
+from schemas.peers import PeerSpec
 from schemas.transport import EventHeader, SealedEvent
 
 OUT = Path(__file__).parent / "json"
@@ -23,6 +24,7 @@ CONTRACTS: dict[str, type[BaseModel]] = {
     "notice_header": NoticeHeader,
     "notice_body": NoticeBody,
     "sealed_notice": SealedNotice,
+    "peer": PeerSpec,  # a peer broker as registered (issue 16)
 }
 
 

@@ -1289,3 +1289,52 @@ class FakePublisher:
 
     async def publish(self, messages: Sequence[Message]) -> None:
         self.published += messages
+
+
+# Peer brokers' transfers (broker.services.peer_transfers): the gateway's and the intake's.
+@dataclass
+class InMemoryPeerTransfers:
+    """Peer brokers' signing keys by (org, key id), and the transfers kept by id."""
+
+    peer_keys: dict[tuple[str, str], Any] = field(default_factory=dict)
+    other_orgs: set[str] = field(default_factory=set)  # organisations of another kind
+    kept: dict[str, dict[str, Any]] = field(default_factory=dict)
+    audited: list[tuple[str, str]] = field(default_factory=list)  # (action, transfer id)
+
+    async def peer_key(self, org_id: str, key_id: str, at: datetime) -> Any:
+        if org_id in self.other_orgs or not any(o == org_id for o, _ in self.peer_keys):
+            raise EventNotPermitted("only a peer broker may push transfers here")
+        if (org_id, key_id) not in self.peer_keys:
+            raise UnknownSigningKey("the producing organisation has no key with this id")
+        return self.peer_keys[(org_id, key_id)]
+
+    async def kept_digest(self, transfer_id: str) -> str | None:
+        found = self.kept.get(transfer_id)
+        return found["digest"] if found else None
+
+    async def keep(
+        self, transfer_id: str, peer_org: str, digest: str, sealed: str, at: datetime
+    ) -> bool:
+        if transfer_id in self.kept:
+            return False
+        self.kept[transfer_id] = {"peer_org": peer_org, "digest": digest, "sealed": sealed,
+                                  "received_at": at, "applied_at": None}  # fmt: skip
+        self.audited.append(("peer_transfer_received", transfer_id))
+        return True
+
+    async def pending(self, limit: int) -> list[Any]:
+        from broker.services.peer_transfers import Pending
+
+        waiting = sorted((t for t in self.kept.items() if t[1]["applied_at"] is None),
+                         key=lambda t: t[1]["received_at"])  # fmt: skip
+        return [Pending(i, t["peer_org"], t["sealed"]) for i, t in waiting[:limit]]
+
+    async def applied(
+        self, transfer_id: str, peer_org: str, at: datetime, refused: str | None = None
+    ) -> None:
+        kept = self.kept[transfer_id]
+        if kept["applied_at"] is None:
+            kept["applied_at"] = at
+            self.audited.append(
+                ("peer_transfer_refused" if refused else "peer_transfer_applied", transfer_id)
+            )

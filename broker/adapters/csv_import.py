@@ -64,6 +64,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "plans.csv": ("id", "person_id", "kind", "area", "started_on", "ended_on",
                   "step_down_until", "if_concerns_return"),
     "plan_owners.csv": ("plan_id", "is_lead", "name", "role", "org_id", "phone", "email"),
+    # Peer brokers, read by ``sgb peer import`` (broker.adapters.peers_csv), not the folder.
+    "peers.csv": ("id", "name", "areas", "gateway_url", "broker_key", "signing_key",
+                  "known_there_as", "phone"),
 }  # fmt: skip
 BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 M = TypeVar("M", bound=BaseModel)

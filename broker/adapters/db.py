@@ -572,6 +572,57 @@ class NoticeFullView(Base):
     body: Mapped[str] = mapped_column(Text)
 
 
+class Peer(Base):
+    """Another partnership's broker, an organisation of kind ``peer_broker``: where its gateway
+    is, and the id this broker's own organisation has in the peer's directory (what it signs
+    in as when it sends a transfer or a receipt there)."""
+
+    __tablename__ = "peers"
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    gateway_url: Mapped[str] = mapped_column(String(500))
+    known_there_as: Mapped[str] = mapped_column(String(64))
+
+
+class PeerArea(Base):
+    """An authority a peer broker serves: a move there is transferred to the peer."""
+
+    __tablename__ = "peer_areas"
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    area: Mapped[str] = mapped_column(String(9), primary_key=True, unique=True)
+
+
+class PeerTransfer(Base):
+    """A transfer a peer broker pushed here, sealed as it came (ciphertext only), kept by its
+    id: a retried push finds it and is applied once."""
+
+    __tablename__ = "peer_transfers"
+    transfer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    peer_org: Mapped[str] = mapped_column(ForeignKey("organisations.id"), index=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    sealed: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    applied_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+
+
+class PeerReceipt(Base):
+    """A receipt owed to the peer broker a transfer came from, queued until the peer has it:
+    one row per transfer and receipt, so a receipt recorded twice is sent once."""
+
+    __tablename__ = "peer_receipts"
+    transfer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    receipt: Mapped[str] = mapped_column(String(40), primary_key=True)
+    peer_org: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    recipient_id: Mapped[str] = mapped_column(String(100))  # this broker's contact at the peer
+    conference_on: Mapped[date | None] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(Text)  # wrapped under the household's data key
+    household: Mapped[str | None] = mapped_column(String(100))
+    queued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+
+
 def make_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(url)
     if engine.dialect.name == "sqlite":

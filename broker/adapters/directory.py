@@ -6,7 +6,7 @@ member's GP, school and health team, the agencies involved, and every area's fro
 """
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -89,6 +89,7 @@ class Organisations:
     terms: dict[str, tuple[tuple[date, date], ...]]
     signing_keys: dict[tuple[str, str], "SigningKeyRecord"]  # (org id, key id)
     working_hours: dict[str, WorkingHours]  # organisations with hours of their own
+    peer_areas: dict[str, str] = field(default_factory=dict)  # area: the peer broker serving it
 
 
 # Per database (tests open many in one process): the change-log position read, and the copy.
@@ -232,7 +233,10 @@ class SqlDirectory:
             subjects=subjects,
             members=members,
             area=area or (source.area if source else None),
-            front_doors={o.area: o.id for o in organisations if o.kind == OrgKind.FRONT_DOOR},
+            # An area a peer broker serves is reached through the peer, unless the
+            # partnership has a front door of its own there.
+            front_doors=known.peer_areas
+            | {o.area: o.id for o in organisations if o.kind == OrgKind.FRONT_DOOR},
             org_kinds={o.id: OrgKind(o.kind) for o in organisations},
             plans=await self._plans({m.person_id for m in members}),
             history=await chronology.household_history(self._session, homes),
@@ -618,6 +622,7 @@ async def read_organisations(session: AsyncSession) -> Organisations:
         terms={org: tuple(sorted(spans)) for org, spans in terms.items()},
         signing_keys=keys,
         working_hours={o.id: working_hours_of(o) for o in orgs.values() if o.opens_at},
+        peer_areas={p.area: p.org_id for p in await every(db.PeerArea)},
     )
 
 

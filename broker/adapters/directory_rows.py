@@ -17,7 +17,7 @@ IN_LIMIT = 2000  # values per IN list: far below SQLite's and asyncpg's bound-pa
 DIRECTORY_MODELS = (db.Organisation, db.SchoolTerm, db.OrgSigningKey, db.Contact, db.Person,
                     db.Household, db.HouseholdMember, db.HouseholdArea, db.Relationship,
                     db.Registration, db.Involvement, db.Plan, db.PlanOwner,
-                    db.PersonAlias)  # fmt: skip
+                    db.PersonAlias, db.Peer, db.PeerArea)  # fmt: skip
 MODELS: dict[str, type[db.Base]] = {model.__tablename__: model for model in DIRECTORY_MODELS}
 
 

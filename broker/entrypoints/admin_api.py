@@ -38,7 +38,7 @@ from broker.adapters.tokens import Principal
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Foundation, foundation
 from broker.config import Settings
-from broker.entrypoints import auth, http_errors
+from broker.entrypoints import auth, http_errors, peers_admin
 from broker.entrypoints.alert_routes import add_alert_routes
 from broker.entrypoints.app import ErrorTable, Process, create_app
 from broker.entrypoints.key_change_notices import KeyChange
@@ -109,7 +109,9 @@ def create_admin_api(settings: Settings | None = None) -> FastAPI:
     """The admin API runs on the foundation alone: it publishes nothing to Kafka."""
     config = settings or Settings()
     app = create_app("Safeguarding broker: directory admin", config,
-                     Process(PROCESS_KEYS["admin"], foundation), errors=ERRORS)  # fmt: skip
+                     Process(PROCESS_KEYS["admin"], foundation),
+                     errors={**ERRORS, **peers_admin.ERRORS},
+                     routers=[peers_admin.router])  # fmt: skip
     app.state.webhook_networks = config.webhooks.allowed_networks
     app.state.key_expiry = timedelta(hours=config.key_change_expiry_hours)
     _add_record_routes(app)

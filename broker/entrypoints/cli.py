@@ -23,6 +23,7 @@ from broker.config import Settings
 from broker.entrypoints.authorities_cli import app as authorities_app
 from broker.entrypoints.contact_cli import app as contact_app
 from broker.entrypoints.dead_letters_cli import app as dead_letters_app
+from broker.entrypoints.peers_cli import app as peers_app
 from broker.entrypoints.report_cli import app as report_app
 from broker.errors import KeyFileError
 from broker.keys import PROCESS_KEYS, PUBLIC_FILE, KeyStore, audit_key
@@ -52,6 +53,7 @@ app.add_typer(dead_letters_app, name="dead-letters")
 app.add_typer(report_app, name="report")
 app.add_typer(authorities_app, name="authorities")
 app.add_typer(contact_app, name="contact")
+app.add_typer(peers_app, name="peer")
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]
 OpsPort = Annotated[int | None, typer.Option(
     help="Port for /health, /ready and /metrics on SGB_OPS_HOST (0: none; default SGB_OPS_PORT)."

@@ -5,11 +5,13 @@ the event id once Kafka has acknowledged the sealed event (acks=all, idempotent 
 posting the same event again is safe and answered 200 with status "duplicate"; reusing an
 event id for different content is a 409. Invalid input gets a 422 naming each field at fault
 and what is wrong with it, never echoing the value sent. What accepting an event means is
-``broker.services.acceptance``; this module is the HTTP around it.
+``broker.services.acceptance``; this module is the HTTP around it. A peer broker pushes the
+transfers of families moving here to ``POST /v1/peers/transfers`` (``peer_transfers``).
 """
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Annotated
 
 import structlog
@@ -19,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from broker.adapters.accepted_events import SqlAcceptanceRecords
 from broker.adapters.kafka import Topics, ensure_topics
+from broker.adapters.peer_transfers import SqlPeerTransfers
 from broker.bootstrap import Foundation, foundation
 from broker.config import Settings
 from broker.entrypoints import auth, fhir_http
@@ -26,12 +29,14 @@ from broker.entrypoints.app import ErrorTable, Process, create_app
 from broker.entrypoints.http_errors import FieldError, field_error, unprocessable
 from broker.errors import EnvelopeError, EventNotPermitted, PublishFailed, SignatureInvalid
 from broker.keys import PROCESS_KEYS
+from broker.services import peer_transfers
 from broker.services.acceptance import Acceptance, Accepted, Conflict, check_own
 from broker.services.fhir_intake import FhirIntake
 from producers import crypto
 from producers.sdk import EventPublisher
 from schemas.events import Event, EventAdapter
 from schemas.examples import openapi_examples
+from schemas.peers import TRANSFERS_PATH, TransferAccepted
 
 log = structlog.get_logger(__name__)
 MAX_BATCH = 500
@@ -87,6 +92,28 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
                           status_code=status.HTTP_202_ACCEPTED, tags=["FHIR R4"],
                           summary=f"A FHIR R4 {endpoint}", responses=fhir_http.RESPONSES,
                           openapi_extra=fhir_http.OPENAPI_BODY)  # fmt: skip
+
+    @app.post(TRANSFERS_PATH, status_code=status.HTTP_202_ACCEPTED,
+              response_model=TransferAccepted)  # fmt: skip
+    async def post_transfer(
+        request: Request,
+        caller: auth.Publisher,
+        webhook_id: Annotated[str, Header(max_length=64)],
+        webhook_timestamp: Annotated[int, Header()],
+        webhook_signature: Annotated[str, Header(max_length=1000)],
+        sgb_signing_key_id: Annotated[str, Header(max_length=64)],
+    ) -> JSONResponse:
+        """A peer broker's transfer: its sealed notice, pushed as its webhooks are (Standard
+        Webhooks headers, signed with the peer's key) with the peer's access token. 202 once
+        kept, 200 "duplicate" for the same transfer again, 409 for another under its id;
+        applied by the router (broker.services.peer_transfers)."""
+        push = peer_transfers.Push(webhook_id, webhook_timestamp, webhook_signature,
+                                   sgb_signing_key_id, await request.body())  # fmt: skip
+        records = SqlPeerTransfers(_rt(request).sessions)
+        result = await peer_transfers.receive(records, caller.org_id, push, datetime.now(UTC))
+        code = 202 if result.status == "accepted" else 200
+        return JSONResponse(result.model_dump(mode="json"), status_code=code)
+
     return app
 
 
@@ -123,6 +150,11 @@ async def _open_acceptance(app: FastAPI, rt: Foundation) -> AsyncIterator[None]:
         app.state.acceptance = Acceptance(records, publisher)
         app.state.fhir_intake = FhirIntake(app.state.acceptance, records)
         yield
+
+
+def _rt(request: Request) -> Foundation:
+    rt: Foundation = request.app.state.rt
+    return rt
 
 
 def _acceptance(request: Request) -> Acceptance:
@@ -192,9 +224,20 @@ async def _invalid(_request: Request, exc: InvalidSubmission) -> JSONResponse:
     return unprocessable(exc.errors)
 
 
+async def _not_a_transfer(_request: Request, exc: peer_transfers.NotATransfer) -> JSONResponse:
+    # The broker's own wording: what is wrong, never what was sent.
+    return unprocessable([field_error("body", str(exc), "not_a_transfer")])
+
+
+async def _transfer_conflict(_request: Request, exc: peer_transfers.Conflict) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_409_CONFLICT)
+
+
 ERRORS: ErrorTable = {
     Conflict: _conflict,
     PublishFailed: _unavailable,
     EnvelopeError: _unsigned,
     InvalidSubmission: _invalid,
+    peer_transfers.NotATransfer: _not_a_transfer,
+    peer_transfers.Conflict: _transfer_conflict,
 }

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import db
+from broker.adapters import db, peer_receipts
 from broker.adapters.tokens import NotAuthorised, Principal
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
@@ -33,9 +33,11 @@ from broker.keys import PROCESS_KEYS
 from broker.ports import InboxEntry, Message, NoticeRecordView, UnitOfWork
 from broker.rules.deadlines import DIGEST_TIME, LONDON
 from broker.rules.escalation import MAX_REASON_CHARS
-from broker.services import inbox, matching, receipts
+from broker.services import inbox, matching, next_steps, receipts
+from broker.services.peer_receipts import ReceiptKind
 from producers.pseudonyms import pseudonym
-from schemas.notices import NoticeHeader, Receipt, SealedNotice
+from schemas.notices import NextStep, NoticeHeader, Receipt, SealedNotice
+from schemas.peers import ConferenceDate
 
 log = structlog.get_logger(__name__)
 
@@ -73,6 +75,20 @@ class ReceiptOut(BaseModel):
         "The router sends it within a round of its timer, so it may not be in the front "
         "door's inbox yet when this answers.",
     )
+
+
+class ConferenceRecorded(BaseModel):
+    notice_id: UUID
+    conference_on: date
+    at: datetime
+    first: bool
+
+
+# Receipts on a transfer a peer broker sent here, owed back to the peer (peer_receipts).
+PEER_RECEIPTS: dict[Receipt, ReceiptKind] = {
+    Receipt.ACKNOWLEDGED: "acknowledged",
+    Receipt.REJECTED: "rejected",
+}
 
 
 class Acknowledged(BaseModel):
@@ -145,6 +161,24 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
         return Acknowledged(notice_id=notice_id, acknowledged_at=done.at,
                             first_acknowledgement=done.first)  # fmt: skip
 
+    @app.post(base + "/{notice_id}/conference", response_model=ConferenceRecorded)
+    async def record_conference(
+        request: Request, recipient_id: str, notice_id: UUID, held: ConferenceDate,
+        caller: auth.NoticeReader,
+    ) -> ConferenceRecorded:  # fmt: skip
+        """A peer broker's receipt (issue 16): the transfer-in conference its front door
+        held, on a transfer this broker sent it. Recorded as the transfer's next step met
+        (acknowledging it too), once; the same again answers as before."""
+        rt = _rt(request)
+        async with SqlUnitOfWork(rt.sessions) as uow:
+            await _own(uow.session, recipient_id, caller)
+            done = await next_steps.record_step(
+                uow, caller.org_id, str(notice_id), NextStep.TRANSFER_IN_CONFERENCE, None,
+                datetime.now(UTC), rt.services.follow_ups,
+            )  # fmt: skip
+        return ConferenceRecorded(notice_id=notice_id, conference_on=held.conference_on,
+                                  at=done.at, first=done.first)  # fmt: skip
+
     return app
 
 
@@ -169,6 +203,8 @@ async def _record(
         await _own(uow.session, recipient_id, caller)
         done = await receipts.record(uow, recipient_id, notice_id, receipt, now, rt.data_keys,
                                      reason)  # fmt: skip
+        if done.first and receipt in PEER_RECEIPTS:  # a transfer a peer sent: the peer is told
+            await peer_receipts.owe(uow.session, str(notice_id), PEER_RECEIPTS[receipt], now)
     if done.first:
         try:
             await rt.publisher.publish([_receipt_message(rt, recipient_id, done)])

@@ -10,6 +10,9 @@ from schemas.events import EventType
 
 HEALTH_SERVICES = frozenset({OrgKind.ACUTE_TRUST, OrgKind.HEALTH_VISITING, OrgKind.SCHOOL_NURSING})
 EDUCATION_PUBLISHERS = frozenset({OrgKind.SCHOOL, OrgKind.EDUCATION_SERVICE})
+# Every kind of service. A peer broker is none: it only transfers the families moving in from
+# its partnership (as a move it is a party to), and says nothing else here.
+SERVICES = frozenset(OrgKind) - {OrgKind.PEER_BROKER}
 
 MAY_PUBLISH: dict[EventType, frozenset[OrgKind]] = {
     # crisis teams and liaison psychiatry, police, GPs
@@ -22,14 +25,16 @@ MAY_PUBLISH: dict[EventType, frozenset[OrgKind]] = {
         }
     ),
     # any service may announce that it is withdrawing
-    EventType.SERVICE_WITHDRAWAL: frozenset(OrgKind),
-    # the originating local authority, schools, GPs and housing see families move
+    EventType.SERVICE_WITHDRAWAL: SERVICES,
+    # the originating local authority, schools, GPs and housing see families move; a peer
+    # broker sends the transfer of a family moving in from its partnership's area
     EventType.FAMILY_MOVING_AREA: frozenset(
         {
             OrgKind.FRONT_DOOR,
             OrgKind.SCHOOL,
             OrgKind.GP_PRACTICE,
             OrgKind.HOUSING,
+            OrgKind.PEER_BROKER,
         }
     ),
     # emergency departments, and the urgent care and NHS 111 services that see the same children
@@ -46,7 +51,7 @@ MAY_PUBLISH: dict[EventType, frozenset[OrgKind]] = {
     EventType.CHILD_MISSING_EDUCATION: EDUCATION_PUBLISHERS,
     EventType.ELECTIVE_HOME_EDUCATION: EDUCATION_PUBLISHERS,
     # any practitioner may record a contact or a lateral check with another agency
-    EventType.AGENCY_CONTACT: frozenset(OrgKind),
+    EventType.AGENCY_CONTACT: SERVICES,
     # Pregnancy and unborn babies: only maternity services book a pregnancy (a GP or health
     # visitor who learns of one tells maternity, or the front door directly)
     EventType.PREGNANCY_NOTIFICATION: frozenset({OrgKind.MATERNITY}),

@@ -15,7 +15,7 @@ front door itself rejects it, to that authority's safeguarding lead.
 from datetime import datetime, timedelta
 
 from broker.rules.deadlines import OTHER_PERIODS
-from broker.rules.family import Addressee, ContactRole, Decision, Family
+from broker.rules.family import Addressee, ContactRole, Decision, Family, OrgKind
 from broker.rules.london_time import london
 from schemas.notices import FollowUp, NoticeBody, NoticeType
 
@@ -121,7 +121,12 @@ def follow_up_rule(rule_id: str, kind: FollowUp, level: int) -> str:
 
 def _originating_front_door(decision: Decision, family: Family) -> str | None:
     origin = decision.facts.get("from_authority")
-    return family.front_door(str(origin)) if origin else family.front_door()
+    door = family.front_door(str(origin)) if origin else family.front_door()
+    if door is not None and family.org_kinds.get(door) is OrgKind.PEER_BROKER:
+        # A transfer a peer broker sent here: the peer escalates at its own authority when
+        # no receipt reaches it (issue 16); here the notice stays with this front door.
+        return family.front_door()
+    return door
 
 
 def _distinct(

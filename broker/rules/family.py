@@ -36,6 +36,9 @@ class OrgKind(StrEnum):
     # chronologies or the matching queue, as the front door's kind would let it.
     EDUCATION_SERVICE = "education_service"
     MATERNITY = "maternity"  # maternity services: a pregnancy's booking and concerns
+    # Another partnership's broker: it receives transfers for the areas it serves, and sends
+    # families moving in (broker.rules.peers).
+    PEER_BROKER = "peer_broker"
 
 
 class ContactRole(StrEnum):

@@ -115,7 +115,15 @@ def transfer_history(
     ]
     kept = [p for p in kept if (p.kind, p.started_on, _nhs(p)) not in seen]
     plans = sorted([*listed, *kept], key=lambda p: (p.started_on, p.kind))
-    return TransferHistory(plans=tuple(plans), previous_areas=family.history.previous_areas)
+    return TransferHistory(plans=tuple(plans), previous_areas=_previous_areas(event, family))
+
+
+def _previous_areas(event: FamilyMovingArea, family: Family) -> tuple[str, ...]:
+    """The areas on record here, and for a move a peer broker transferred, those the peer
+    knew and the one the family leaves there (issue 16)."""
+    carried = event.carried_history
+    areas = (*carried.previous_areas, event.from_authority) if carried else ()
+    return tuple(dict.fromkeys((*family.history.previous_areas, *areas)))
 
 
 def from_event(

@@ -36,11 +36,12 @@ from broker.rules.deadlines import (
 from broker.rules.family import Decision, Family
 from broker.rules.history import PersonHistory
 from broker.rules.not_brought import booking_of
+from broker.rules.peers import matching_front_door
 from broker.rules.repeated_crises import crisis_at
 from broker.rules.routing import decide, recorded_signals
 from broker.rules.thresholds import Thresholds
 from broker.rules.trust import Screened, linked_orgs, screen
-from broker.services import directory_changes, fhir_proof, matching, proposals
+from broker.services import directory_changes, fhir_proof, matching, peer_transfers, proposals
 from broker.services.outbox import Outbox
 from broker.services.routing_group import GroupState
 from broker.services.sealing import EventNotices
@@ -310,8 +311,9 @@ async def _admitted(
     # A matched event is published again at its match: its producer's key is checked at the
     # time the broker first received it, which the queue kept.
     signed_at = republished.received_at if republished else received_at
-    producer_key = await directory.signing_key(header.source_org, signed.signing_key_id,
-                                               signed_at)  # fmt: skip
+    producer_key = await peer_transfers.producer_key(directory, header.source_org,
+                                                     signed.signing_key_id, signed_at,
+                                                     deps.keys.public)  # fmt: skip
     event = fhir_proof.verified(signed, header, producer_key)  # a native or a FHIR event
     await directory.check_may_publish(event.source_org, event.event_type)
     check_times(event, received_at, deps.clock())
@@ -392,7 +394,8 @@ async def _remember(
     family = context.family
     resolved = family.subject is not None and not family.unmatched
     if not resolved and event_id not in state.queue:
-        state.park(_queued(sealed, arrival, event, family.front_door(), deps.data_keys))
+        door = matching_front_door(event, family)  # a peer's transfer: the receiving door
+        state.park(_queued(sealed, arrival, event, door, deps.data_keys))
     matching.left_queue(state.queue.get(event_id), deps.data_keys, resolved=resolved)
     if family.subject is None:
         return

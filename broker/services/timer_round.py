@@ -25,6 +25,7 @@ from broker.services import follow_ups, matching, next_steps, proposals, reminde
 from broker.services.follow_ups import FollowUpDeps
 from broker.services.match_publication import MatchPublication
 from broker.services.outbox import Outbox
+from broker.services.peer_transfers import PeerIntake
 from broker.services.retention import purge_unmatched_queue
 from broker.services.routing import RoutingDeps
 
@@ -42,6 +43,7 @@ class TimerRound:
     matches: MatchPublication
     routing: RoutingDeps
     queue_retention: timedelta
+    peers: PeerIntake | None = None  # transfers peer brokers pushed to the gateway
 
     async def release_claims(self) -> None:
         """What a router that stopped mid-publication left claimed, given back."""
@@ -96,6 +98,8 @@ class TimerRound:
         """What the inbox API recorded and cannot do itself: it holds no key that opens an
         event or signs a notice (broker/keys.py, PROCESS_KEYS)."""
         matches, deps, outbox = self.matches, self.follow_ups, self.outbox
+        if self.peers is not None:  # the gateway holds no key that opens a peer's transfer
+            await self.peers.apply_pending(now)
         await _each(await matches.unkept(), lambda i: matches.keep_people(i, self.data_keys),
                     "keep")  # fmt: skip
         await _each(await matches.accepted(), matches.publish, "republish")

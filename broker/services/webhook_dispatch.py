@@ -26,7 +26,7 @@ from broker.adapters.kafka import Topics, is_transient
 from broker.config import WebhookSettings
 from broker.delivery.circuit_breaker import Breaker, BreakerState
 from broker.delivery.webhook_delivery import Attempt, Next, Verdict, after
-from broker.errors import BrokerError, DataKeyShredded
+from broker.errors import BrokerError, DataKeyShredded, PeerUnreachable
 from broker.keys import KeyStore
 from broker.ports import (
     AuditRecord,
@@ -76,6 +76,9 @@ class Dispatcher:
     topics: Topics
     settings: WebhookSettings
     sender: "Sender"
+    # Credentials for recipients that are peer brokers (their gateways want a token, as from
+    # any agency); None where no peer is registered.
+    bearer: "Bearer | None" = None
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     jitter: Callable[[], float] = random.random
     breakers: dict[str, Breaker] = field(default_factory=dict)  # by endpoint URL
@@ -140,13 +143,27 @@ class Dispatcher:
         stamp = int(self.clock().timestamp())
         headers = signature_headers(self.keys.signing, self.keys.public.signing_key_id,
                                     due.notice_id, stamp, body)  # fmt: skip
-        attempt = await self.sender.post(url, body, headers)
+        attempt = await self._signed_in(due, headers)
+        attempt = attempt or await self.sender.post(url, body, headers)
         current = self.breakers.get(url, Breaker())
         policy = self.settings.breaker()
         self.breakers[url] = (
             current.failed(self.clock(), policy) if attempt.transient else current.succeeded()
         )
         return attempt
+
+    async def _signed_in(self, due: Due, headers: dict[str, str]) -> Attempt | None:
+        """Adds a peer broker's access token to ``headers``; an attempt that failed for want
+        of one (transient: the peer's gateway is down, tried again later), else None."""
+        if self.bearer is None:
+            return None
+        try:
+            credential = await self.bearer.bearer(due.recipient_id)
+        except PeerUnreachable:
+            return Attempt(None, "peer_token_unavailable")
+        if credential is not None:
+            headers["authorization"] = credential
+        return None
 
     async def _record(self, due: Due, attempts: int, body: bytes, attempt: Attempt) -> None:
         now = self.clock()
@@ -244,6 +261,15 @@ class Dispatcher:
             return "household_shredded"
         except (BrokerError, ValidationError):
             return "unreadable_notice"
+
+
+class Bearer(Protocol):
+    """Access tokens for recipients that are peer brokers (``HttpPeerTokens``)."""
+
+    async def bearer(self, recipient_id: str) -> str | None:
+        """``Bearer <token>`` for a peer's contact, None for another recipient; raises
+        ``PeerUnreachable`` when the peer gives no token."""
+        ...
 
 
 class Sender(Protocol):

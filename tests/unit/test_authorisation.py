@@ -2,7 +2,7 @@
 
 import pytest
 
-from broker.rules.authorisation import may_publish
+from broker.rules.authorisation import SERVICES, may_publish
 from broker.rules.family import OrgKind
 from schemas.events import EventType
 
@@ -24,7 +24,7 @@ class TestMayPublish:
         """Health services, GP practices and nurseries report whether a child was brought."""
         assert may_publish(kind, EventType.APPOINTMENT_OUTCOME) is allowed
 
-    @pytest.mark.parametrize("kind", list(OrgKind))
+    @pytest.mark.parametrize("kind", sorted(SERVICES))
     def test_any_service_may_announce_its_withdrawal(self, kind: OrgKind) -> None:
         """Every kind of service can say it is withdrawing."""
         assert may_publish(kind, EventType.SERVICE_WITHDRAWAL)
@@ -66,7 +66,7 @@ class TestMayPublish:
         allowed = kind in (OrgKind.SCHOOL, OrgKind.EDUCATION_SERVICE)
         assert may_publish(kind, event_type) is allowed
 
-    @pytest.mark.parametrize("kind", list(OrgKind))
+    @pytest.mark.parametrize("kind", sorted(SERVICES))
     def test_any_practitioner_may_record_a_contact(self, kind: OrgKind) -> None:
         """Every kind of service records its contacts and lateral checks with others."""
         assert may_publish(kind, EventType.AGENCY_CONTACT)
@@ -80,3 +80,13 @@ class TestMayPublish:
     def test_unknown_organisation_may_publish_nothing(self) -> None:
         """An organisation the directory does not know may publish no event at all."""
         assert not any(may_publish(None, event_type) for event_type in EventType)
+
+
+class TestPeerBrokers:
+    @pytest.mark.parametrize("event_type", list(EventType))
+    def test_a_peer_broker_publishes_only_the_moves_it_transfers(
+        self, event_type: EventType
+    ) -> None:
+        """A peer broker is no service: a family moving in is all it may report here."""
+        expected = event_type is EventType.FAMILY_MOVING_AREA
+        assert may_publish(OrgKind.PEER_BROKER, event_type) is expected

@@ -1,0 +1,84 @@
+"""Receipts owed to peer brokers, in SQL (``broker.services.peer_receipts``): queued in the
+transaction that records the receipt here, sent and retried by the delivery worker."""
+
+from datetime import date, datetime
+from typing import cast, get_args
+
+from sqlalchemy import Update, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from broker.adapters import audit, db
+from broker.rules.deadlines import LONDON
+from broker.services.peer_receipts import Owed, ReceiptKind
+from schemas.notices import NextStep, NoticeHeader, SealedNotice
+
+
+async def owe(
+    session: AsyncSession, notice_id: str, receipt: ReceiptKind, at: datetime,
+    conference_on: date | None = None,
+) -> bool:  # fmt: skip
+    """Queues the receipt when the notice is about a move a peer transferred here (its event
+    is the transfer); once per transfer and kind. Answers whether it was queued now."""
+    record = await session.get(db.NoticeRecord, notice_id)
+    transfer = await session.get(db.PeerTransfer, record.event_id) if record else None
+    if transfer is None:
+        return False
+    sealed = SealedNotice.model_validate_json(transfer.sealed)
+    addressee = NoticeHeader.model_validate_json(sealed.header).recipient_id
+    return await db.insert_once(
+        session, db.PeerReceipt, transfer_id=transfer.transfer_id, receipt=receipt,
+        peer_org=transfer.peer_org, recipient_id=addressee, conference_on=conference_on,
+        reason=None, household=None, queued_at=at, attempts=0, next_attempt_at=at,
+        sent_at=None, last_status=None,
+    )  # fmt: skip
+
+
+def _kind(text: str) -> ReceiptKind:
+    for kind in get_args(ReceiptKind):
+        if kind == text:
+            return cast(ReceiptKind, kind)
+    raise ValueError("not a receipt kind")
+
+
+async def owe_for_step(session: AsyncSession, notice_id: str, step: NextStep, at: datetime) -> None:
+    """A next step recorded on a transfer a peer sent here: recording one acknowledges the
+    notice, and the transfer-in conference is a receipt of its own (on its London date)."""
+    await owe(session, notice_id, "acknowledged", at)
+    if step is NextStep.TRANSFER_IN_CONFERENCE:
+        await owe(session, notice_id, "transfer_in_conference", at, at.astimezone(LONDON).date())
+
+
+class SqlPeerReceipts:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def due(self, now: datetime, limit: int) -> list[Owed]:
+        r = db.PeerReceipt
+        query = (
+            select(r.transfer_id, r.receipt, r.peer_org, r.recipient_id, r.conference_on,
+                   r.attempts)
+            .where(r.sent_at.is_(None), r.next_attempt_at <= now)
+            .order_by(r.queued_at)
+            .limit(limit)
+        )  # fmt: skip
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [Owed(t, _kind(k), p, rid, on, n) for t, k, p, rid, on, n in rows]
+
+    async def sent(self, owed: Owed, status: int | None, at: datetime, delivered: bool) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(self._row(owed).values(
+                sent_at=at, last_status=status, attempts=owed.attempts + 1))  # fmt: skip
+            details = {"receipt": owed.receipt, "status": status, "delivered": delivered}
+            await audit.append(session, "peer_receipt_sent", owed.peer_org, owed.transfer_id,
+                               details, at)  # fmt: skip
+
+    async def retry(self, owed: Owed, status: int | None, at: datetime) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(self._row(owed).values(
+                next_attempt_at=at, last_status=status, attempts=owed.attempts + 1))  # fmt: skip
+
+    @staticmethod
+    def _row(owed: Owed) -> Update:
+        r = db.PeerReceipt
+        return update(r).where(r.transfer_id == owed.transfer_id, r.receipt == owed.receipt)

@@ -1,0 +1,109 @@
+"""Access tokens at peer brokers' gateways, over httpx: this broker signs in at a peer as the
+organisation it is in the peer's directory (``peers.known_there_as``), with a
+``private_key_jwt`` assertion signed by its own signing key (the key the peer registered for
+that organisation, which also signs the webhook request and the transfer itself).
+
+A token is kept until shortly before it expires, one per peer. Only a recipient that is a peer
+broker's contact gets one: every other webhook goes without, as before.
+"""
+
+import time
+from dataclasses import dataclass
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from broker.adapters import db
+from broker.delivery.webhook_delivery import Attempt
+from broker.errors import PeerUnreachable
+from producers import crypto
+from producers.auth import ASSERTION_TYPE, REFRESH_MARGIN_S, assertion
+
+TOKEN_PATH = "/v1/oauth/token"  # noqa: S105  a path, not a secret
+
+
+@dataclass(frozen=True)
+class PeerGateway:
+    org_id: str  # the peer's organisation here
+    gateway_url: str
+    known_there_as: str  # this broker's organisation there
+
+
+class HttpPeerTokens:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], signing_key: Ed25519PrivateKey,
+        timeout: float, transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:  # fmt: skip
+        self._sessions, self._key = sessions, signing_key
+        self._held: dict[str, tuple[str, float]] = {}  # peer org id: (token, expiry)
+        self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False,
+                                         trust_env=False, transport=transport)  # fmt: skip
+
+    async def bearer(self, recipient_id: str) -> str | None:
+        """``Bearer <token>`` for a peer broker's contact; None for any other recipient."""
+        gateway = await self.gateway_of(recipient_id)
+        if gateway is None:
+            return None
+        return f"Bearer {await self.token(gateway)}"
+
+    async def gateway_of(self, recipient_id: str) -> PeerGateway | None:
+        query = (
+            select(db.Peer.org_id, db.Peer.gateway_url, db.Peer.known_there_as)
+            .join(db.Contact, db.Contact.org_id == db.Peer.org_id)
+            .where(db.Contact.id == recipient_id)
+        )
+        async with self._sessions() as session:
+            row = (await session.execute(query)).first()
+        return PeerGateway(*row) if row else None
+
+    async def post(self, peer_org: str, path: str, body: dict[str, str]) -> Attempt:
+        """POSTs ``body`` to the peer's API at ``path``, signed in; the answer's status, or
+        the class of the failure (no status) when there was none."""
+        query = select(db.Peer.org_id, db.Peer.gateway_url, db.Peer.known_there_as).where(
+            db.Peer.org_id == peer_org
+        )
+        async with self._sessions() as session:
+            row = (await session.execute(query)).first()
+        if row is None:
+            return Attempt(None, "peer_not_registered")
+        gateway = PeerGateway(*row)
+        try:
+            token = await self.token(gateway)
+            signed_in = {"authorization": f"Bearer {token}"}
+            answer = await self._client.post(gateway.gateway_url + path, json=body,
+                                             headers=signed_in)  # fmt: skip
+        except PeerUnreachable:
+            return Attempt(None, "peer_token_unavailable")
+        except httpx.HTTPError as exc:
+            return Attempt(None, type(exc).__name__)
+        if answer.status_code == 401:
+            self.forget(peer_org)  # a token the peer no longer takes: a new one next time
+        return Attempt(answer.status_code)
+
+    async def token(self, gateway: PeerGateway) -> str:
+        held = self._held.get(gateway.org_id)
+        if held and time.monotonic() < held[1] - REFRESH_MARGIN_S:
+            return held[0]
+        url = gateway.gateway_url + TOKEN_PATH
+        key_id = crypto.key_id(self._key.public_key())
+        signed = assertion(gateway.known_there_as, self._key, key_id, url)
+        form = {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
+                "client_assertion": signed}  # fmt: skip
+        try:
+            answer = await self._client.post(url, data=form)
+            answer.raise_for_status()
+            granted = answer.json()
+            token, lifetime = str(granted["access_token"]), float(granted["expires_in"])
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            raise PeerUnreachable(f"no token from the peer: {type(exc).__name__}") from None
+        self._held[gateway.org_id] = (token, time.monotonic() + lifetime)
+        return token
+
+    def forget(self, recipient_org: str) -> None:
+        """Drops a peer's token (it was refused): the next attempt asks for a new one."""
+        self._held.pop(recipient_org, None)
+
+    async def close(self) -> None:
+        await self._client.aclose()

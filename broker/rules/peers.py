@@ -1,0 +1,129 @@
+"""A transfer from a peer broker, read as the move it reports. Pure: no I/O, no clock.
+
+The peer's transfer notice (its body as its front door would read it: every person, the
+move's detail, the history) becomes a ``family_moving_area`` from the peer's organisation
+here, under the transfer's id, so that a transfer pushed again is the same event and is
+applied once. The people are named as the peer's notice names them; the plans travel as the
+move's own plans; the areas the family lived in before, and the count of plans whose child
+the peer named by no NHS number (never dropped silently), travel in ``carried_history``. A
+notice that is not a transfer, or names nobody by NHS number, is refused
+(``TransferUnusable``): nothing is routed, and the transfer waits for a person here.
+"""
+
+from datetime import date
+
+from pydantic import ValidationError
+
+from broker.rules.family import Family, OrgKind
+from schemas.events import (
+    CarriedHistory,
+    Event,
+    EventType,
+    FamilyMovingArea,
+    PersonRef,
+    PlanKind,
+    PlanRecord,
+    Professional,
+)
+from schemas.notices import HistoryPlan, NoticeBody, NoticeHeader, NoticeType, PersonView
+
+
+class TransferUnusable(ValueError):
+    """Names what is missing, never a value from the notice."""
+
+
+def move_from_transfer(header: NoticeHeader, body: NoticeBody, peer_org: str) -> FamilyMovingArea:
+    """The move a peer's transfer notice reports, as an event from the peer."""
+    if header.notice_type is not NoticeType.TRANSFER:
+        raise TransferUnusable("only a transfer notice is taken from a peer")
+    if header.follow_up is not None:
+        # A peer's escalation or re-route of a transfer is its own business: taken as a new
+        # move, it would travel back and forth between the two brokers.
+        raise TransferUnusable("a follow-up of a transfer is not a new transfer")
+    members = tuple(ref for person in body.about if (ref := person_ref(person)) is not None)
+    if not members:
+        raise TransferUnusable("the transfer names nobody by NHS number")
+    detail = {**body.facts, **body.detail}
+    history = body.history
+    plans = tuple(p for plan in (history.plans if history else ()) if (p := plan_record(plan)))
+    try:
+        return FamilyMovingArea(
+            event_type=EventType.FAMILY_MOVING_AREA,
+            event_id=header.notice_id,
+            source_org=peer_org,
+            occurred_at=body.occurred_at,
+            correlation_id=header.correlation_id,
+            members=members,
+            from_authority=_text(detail.get("from_authority")),
+            to_authority=_text(detail.get("to_authority")),
+            moved_on=_day(detail.get("moved_on")) or body.occurred_at.date(),
+            plans=plans,
+            new_school=_text(detail.get("new_school")),
+            new_gp=_text(detail.get("new_gp")),
+            previous_school=_text(detail.get("previous_school")),
+            carried_history=CarriedHistory(
+                transfer_id=header.notice_id, from_peer=peer_org,
+                previous_areas=history.previous_areas if history else (),
+                plans_not_carried=unnamed_plans(body),
+            ),
+        )  # fmt: skip
+    except ValidationError as exc:
+        fields = sorted({".".join(map(str, e["loc"])) for e in exc.errors()})
+        raise TransferUnusable(
+            f"the transfer cannot be read as a move: {', '.join(fields)}"
+        ) from None
+
+
+def matching_front_door(event: Event, family: Family) -> str | None:
+    """Whose matching queue holds an event naming people the directory does not know: the
+    front door of the family's area, as for any event; for a move a peer broker transferred
+    here, the front door of the area the family moves to (the peer's own area maps to the
+    peer, which matches nobody here)."""
+    if isinstance(event, FamilyMovingArea) and event.carried_history and event.to_authority:
+        door = family.front_door(event.to_authority)
+        if door is not None and family.org_kinds.get(door) is not OrgKind.PEER_BROKER:
+            return door
+    return family.front_door()
+
+
+def person_ref(person: PersonView | None) -> PersonRef | None:
+    """A person as the peer names them; only an NHS number identifies someone across two
+    partnerships' directories (a pupil number would do as well, but a transfer carries none)."""
+    if person is None or not person.nhs_number:
+        return None
+    return PersonRef(nhs_number=person.nhs_number, given_name=person.given_name,
+                     family_name=person.family_name,
+                     date_of_birth=person.date_of_birth)  # fmt: skip
+
+
+def plan_record(plan: HistoryPlan) -> PlanRecord | None:
+    """A plan of the history as the move's plan; None when its child cannot be named here."""
+    child = person_ref(plan.child)
+    if child is None or plan.kind not in set(PlanKind):
+        return None
+    lead = plan.lead_professional
+    professional = (
+        Professional(name=lead.name, role=lead.role, org_id=lead.org_id, phone=lead.phone,
+                     email=lead.email)
+        if lead and lead.name and lead.role else None
+    )  # fmt: skip
+    return PlanRecord(kind=PlanKind(plan.kind), child=child, started_on=plan.started_on,
+                      ended_on=plan.ended_on, category=plan.category,
+                      lead_professional=professional)  # fmt: skip
+
+
+def unnamed_plans(body: NoticeBody) -> int:
+    """How many of the history's plans could not travel as the move's plans."""
+    plans = body.history.plans if body.history else ()
+    return sum(1 for plan in plans if plan_record(plan) is None)
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value and value != "unknown" else None
+
+
+def _day(value: object) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None

@@ -1,0 +1,129 @@
+"""Receipts that cross the border back to the peer broker a transfer came from (issue 16,
+item 4): the receiving front door's acknowledgement or rejection of the transfer's notice, and
+its transfer-in conference, each sent to the originating broker's recipient API as this
+broker's organisation there.
+
+``owe`` queues a receipt in the transaction that records it here, once per transfer and kind
+(a receipt recorded twice is owed once). ``ReceiptSender`` sends what is due, in the delivery
+worker: a receipt the peer took (2xx) is sent; the peer unreachable, busy or failing (no
+answer, 5xx, 408, 429, or a 401 for a stale token) is tried again after a backoff, never lost
+while the peer is down; any other answer (the peer refuses it for good: a receipt that
+contradicts an earlier one) ends it, audited and logged with its status. A rejection's reason
+stays here (it may name people): the peer is told the transfer was rejected and whom to call.
+"""
+
+import asyncio
+import random
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal, Protocol
+
+import structlog
+
+from broker.adapters.kafka import is_transient
+from broker.delivery.backoff import Backoff
+from broker.delivery.webhook_delivery import Attempt
+
+log = structlog.get_logger(__name__)
+ReceiptKind = Literal["acknowledged", "rejected", "transfer_in_conference"]
+REJECTION_REASON = (
+    "Rejected by the receiving partnership's front door: please call them for the reason."
+)
+BATCH = 20
+
+
+@dataclass(frozen=True)
+class Owed:
+    """A receipt waiting to be sent to the peer a transfer came from."""
+
+    transfer_id: str
+    receipt: ReceiptKind
+    peer_org: str
+    recipient_id: str  # this broker's contact at the peer: the transfer's addressee there
+    conference_on: date | None
+    attempts: int
+
+
+class ReceiptStore(Protocol):
+    """The durable queue (``broker.adapters.peer_receipts``)."""
+
+    async def due(self, now: datetime, limit: int) -> list[Owed]: ...
+
+    async def sent(self, owed: Owed, status: int | None, at: datetime,
+                   delivered: bool) -> None:  # fmt: skip
+        """Ends the receipt: taken by the peer, or refused by it for good (audited)."""
+        ...
+
+    async def retry(self, owed: Owed, status: int | None, at: datetime) -> None: ...
+
+
+class PeerClient(Protocol):
+    """Posts to a peer's recipient API as this broker's organisation there."""
+
+    async def post(self, peer_org: str, path: str, body: dict[str, str]) -> Attempt: ...
+
+
+def request_of(owed: Owed) -> tuple[str, dict[str, str]]:
+    """The path and body the receipt is sent as, on the peer's recipient API."""
+    notices = f"/v1/recipients/{owed.recipient_id}/notices/{owed.transfer_id}"
+    match owed.receipt:
+        case "acknowledged":
+            return f"{notices}/receipts", {"receipt": "acknowledged"}
+        case "rejected":
+            return f"{notices}/receipts", {"receipt": "rejected", "reason": REJECTION_REASON}
+        case "transfer_in_conference":
+            held = (owed.conference_on or datetime.now(UTC).date()).isoformat()
+            return f"{notices}/conference", {"conference_on": held}
+
+
+@dataclass
+class ReceiptSender:
+    store: ReceiptStore
+    client: PeerClient
+    backoff: Backoff
+    poll_seconds: float = 1.0
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    jitter: Callable[[], float] = random.random
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Sends what is due until ``stop``."""
+        while not stop.is_set():
+            try:
+                sent = await self.send_due()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                # The database is away: what is owed stays queued, and is sent later.
+                log.warning("peer_receipts_paused", error=type(exc).__name__)
+                sent = 0
+            if not sent:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.poll_seconds)
+
+    async def send_due(self) -> int:
+        """One pass over the receipts due; returns how many were attempted."""
+        owed = await self.store.due(self.clock(), BATCH)
+        for receipt in owed:
+            await self.send(receipt)
+        return len(owed)
+
+    async def send(self, owed: Owed) -> None:
+        path, body = request_of(owed)
+        attempt = await self.client.post(owed.peer_org, path, body)
+        now = self.clock()
+        if attempt.delivered:
+            await self.store.sent(owed, attempt.status, now, delivered=True)
+            log.info("peer_receipt_sent", transfer_id=owed.transfer_id, receipt=owed.receipt)
+        elif attempt.transient or attempt.status == 401:
+            await self.store.retry(owed, attempt.status, now + self._wait(owed))
+            log.warning("peer_receipt_retry", transfer_id=owed.transfer_id,
+                        error=attempt.error_class)  # fmt: skip
+        else:
+            await self.store.sent(owed, attempt.status, now, delivered=False)
+            log.warning("peer_receipt_refused", transfer_id=owed.transfer_id,
+                        receipt=owed.receipt, status=attempt.status)  # fmt: skip
+
+    def _wait(self, owed: Owed) -> timedelta:
+        return self.backoff.delay(owed.attempts + 1, self.jitter())

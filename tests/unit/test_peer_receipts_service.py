@@ -1,0 +1,117 @@
+"""Receipts owed to a peer broker, sent by the delivery worker (broker.services.peer_receipts):
+sent once when the peer takes them, retried while it is down, ended when it refuses them."""
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from broker.delivery.backoff import Backoff
+from broker.delivery.webhook_delivery import Attempt
+from broker.services.peer_receipts import (
+    REJECTION_REASON,
+    Owed,
+    ReceiptKind,
+    ReceiptSender,
+    request_of,
+)
+
+NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+OWED = Owed("t-1", "acknowledged", "peer-north", "demo:duty_manager", None, 0)
+
+
+@dataclass
+class InMemoryReceipts:
+    owed: dict[tuple[str, str], tuple[Owed, datetime]] = field(default_factory=dict)
+    ended: list[tuple[Owed, int | None, bool]] = field(default_factory=list)
+
+    async def due(self, now: datetime, limit: int) -> list[Owed]:
+        return [o for o, at in self.owed.values() if at <= now][:limit]
+
+    async def sent(self, owed: Owed, status: int | None, at: datetime, delivered: bool) -> None:
+        self.owed.pop((owed.transfer_id, owed.receipt))
+        self.ended.append((owed, status, delivered))
+
+    async def retry(self, owed: Owed, status: int | None, at: datetime) -> None:
+        self.owed[(owed.transfer_id, owed.receipt)] = (replace(owed, attempts=owed.attempts + 1),
+                                                       at)  # fmt: skip
+
+
+@dataclass
+class ScriptedPeer:
+    """The peer's API: answers in turn from ``answers`` (None: no answer at all)."""
+
+    answers: list[int | None]
+    posted: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+
+    async def post(self, peer_org: str, path: str, body: dict[str, str]) -> Attempt:
+        self.posted.append((peer_org, path, body))
+        status = self.answers.pop(0)
+        return Attempt(status, None if status else "ConnectError")
+
+
+def sender(store: InMemoryReceipts, peer: ScriptedPeer, clock: list[datetime]) -> ReceiptSender:
+    return ReceiptSender(store, peer, Backoff(timedelta(seconds=1), timedelta(minutes=5)),
+                         clock=lambda: clock[0], jitter=lambda: 0.5)  # fmt: skip
+
+
+def queued(*owed: Owed) -> InMemoryReceipts:
+    return InMemoryReceipts({(o.transfer_id, o.receipt): (o, NOW) for o in owed})
+
+
+class TestSendingReceipts:
+    async def test_a_receipt_the_peer_takes_is_sent_once(self) -> None:
+        """2xx: ended as delivered; the next pass sends nothing."""
+        store, peer = queued(OWED), ScriptedPeer([200])
+        send = sender(store, peer, [NOW])
+        assert await send.send_due() == 1
+        assert await send.send_due() == 0
+        assert store.ended == [(OWED, 200, True)]
+        assert len(peer.posted) == 1
+
+    @pytest.mark.parametrize("status", [None, 500, 503, 408, 429, 401])
+    async def test_a_peer_down_or_busy_is_kept_for_later(self, status: int | None) -> None:
+        """No answer, 5xx, 408, 429, or a stale token (401): kept, due after a backoff."""
+        store = queued(OWED)
+        await sender(store, ScriptedPeer([status]), [NOW]).send_due()
+        [(owed, due)] = store.owed.values()
+        assert owed.attempts == 1
+        assert due > NOW
+        assert store.ended == []
+
+    async def test_a_receipt_the_peer_refuses_for_good_ends_not_delivered(self) -> None:
+        """409 (it contradicts an earlier receipt): ended, recorded as not delivered."""
+        store = queued(OWED)
+        await sender(store, ScriptedPeer([409]), [NOW]).send_due()
+        assert store.ended == [(OWED, 409, False)]
+
+    async def test_a_peer_down_for_a_while_gets_each_receipt_once(self) -> None:
+        """Down for three attempts, then back: nothing lost, nothing sent twice after."""
+        conference = Owed("t-1", "transfer_in_conference", "peer-north", "demo:duty_manager",
+                          date(2026, 12, 10), 0)  # fmt: skip
+        store, clock = queued(OWED, conference), [NOW]
+        peer = ScriptedPeer([None, None, 503, 503, None, 500, 200, 200])
+        send = sender(store, peer, clock)
+        for _ in range(10):
+            await send.send_due()
+            clock[0] += timedelta(minutes=10)
+        assert sorted(o.receipt for o, _, delivered in store.ended if delivered) == [
+            "acknowledged", "transfer_in_conference"]  # fmt: skip
+        assert store.owed == {}
+        assert peer.answers == []
+
+
+class TestWhatIsSent:
+    @pytest.mark.parametrize(("receipt", "path", "body"), [
+        ("acknowledged", "receipts", {"receipt": "acknowledged"}),
+        ("rejected", "receipts", {"receipt": "rejected", "reason": REJECTION_REASON}),
+        ("transfer_in_conference", "conference", {"conference_on": "2026-12-10"}),
+    ])  # fmt: skip
+    def test_each_receipt_goes_to_the_peers_recipient_api(
+        self, receipt: str, path: str, body: dict[str, str]
+    ) -> None:
+        """As this broker's contact there, on the transfer's id; a rejection's own reason
+        stays here (it may name people)."""
+        kind: ReceiptKind = receipt  # type: ignore[assignment]
+        owed = Owed("t-1", kind, "peer-north", "demo:duty_manager", date(2026, 12, 10), 0)
+        assert request_of(owed) == (f"/v1/recipients/demo:duty_manager/notices/t-1/{path}", body)

@@ -1,0 +1,149 @@
+"""A peer broker's transfer read as the move it reports (broker.rules.peers)."""
+
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from broker.rules.peers import TransferUnusable, move_from_transfer
+from schemas.notices import (
+    FollowUp,
+    HistoryPlan,
+    NoticeBody,
+    NoticeHeader,
+    NoticeType,
+    PersonView,
+    ProfessionalView,
+    Severity,
+    TransferHistory,
+)
+
+PEER = "peer-north"
+AT = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+MOTHER = PersonView(given_name="Jess", family_name="Carter", nhs_number="9990000018",
+                    role="parent_or_carer")  # fmt: skip
+CHILD = PersonView(given_name="Ava", family_name="Carter", nhs_number="9990000085",
+                   date_of_birth=date(2018, 3, 1), role="child")  # fmt: skip
+UNNAMED = PersonView(given_name="Baby", role="child")  # no NHS number
+
+
+def header(
+    notice_type: NoticeType = NoticeType.TRANSFER, notice_id: UUID | None = None
+) -> NoticeHeader:
+    return NoticeHeader(notice_id=notice_id or uuid4(), event_id=uuid4(), household="h1",
+                        recipient_id="south:duty_manager", recipient_org="south",
+                        notice_type=notice_type, severity=Severity.HIGH, created_at=AT,
+                        deadline=AT, recipient_key_id="k", signing_key_id="s")  # fmt: skip
+
+
+def body(**changes: Any) -> NoticeBody:
+    plan = HistoryPlan(kind="child_protection", category="neglect", started_on=date(2025, 1, 6),
+                       open=True, child=CHILD, recorded_by="event",
+                       lead_professional=ProfessionalView(name="Sam Lee", role="social worker",
+                                                          org_id="w-fd"))  # fmt: skip
+    values: dict[str, Any] = {
+        "summary": "transfer", "event_type": "family_moving_area", "occurred_at": AT,
+        "about": (MOTHER, CHILD),
+        "facts": {"from_authority": "W06000015", "to_authority": "E08000001"},
+        "detail": {"moved_on": "2026-11-28", "new_school": "school-99", "new_gp": None},
+        "history": TransferHistory(plans=(plan,), previous_areas=("W06000011",)),
+    }  # fmt: skip
+    return NoticeBody(**(values | changes))
+
+
+class TestMoveFromTransfer:
+    def test_the_move_is_the_peers_under_the_transfers_id(self) -> None:
+        """Event id = transfer id (a retried push is the same event); source = the peer."""
+        notice = header()
+        move = move_from_transfer(notice, body(), PEER)
+        assert move.event_id == notice.notice_id
+        assert move.source_org == PEER
+
+    @pytest.mark.parametrize(("field", "expected"), [
+        ("from_authority", "W06000015"),
+        ("to_authority", "E08000001"),
+        ("moved_on", date(2026, 11, 28)),
+        ("new_school", "school-99"),
+        ("new_gp", None),
+    ])  # fmt: skip
+    def test_the_moves_detail_is_carried(self, field: str, expected: object) -> None:
+        """Each field of the move as the peer's notice states it."""
+        assert getattr(move_from_transfer(header(), body(), PEER), field) == expected
+
+    def test_the_people_are_named_as_the_peer_names_them(self) -> None:
+        """Each person with an NHS number, with name and date of birth."""
+        move = move_from_transfer(header(), body(), PEER)
+        assert [(m.nhs_number, m.given_name) for m in move.members] == [
+            ("9990000018", "Jess"), ("9990000085", "Ava")]  # fmt: skip
+
+    def test_the_history_travels_as_plans_and_previous_areas(self) -> None:
+        """The plan with its child, category and lead; the earlier areas."""
+        move = move_from_transfer(header(), body(), PEER)
+        [plan] = move.plans
+        assert (plan.kind.value, plan.child.nhs_number, plan.category) == (
+            "child_protection", "9990000085", "neglect")  # fmt: skip
+        assert plan.lead_professional is not None
+        assert plan.lead_professional.name == "Sam Lee"
+        assert move.carried_history is not None
+        assert move.carried_history.previous_areas == ("W06000011",)
+
+    def test_a_plan_whose_child_has_no_nhs_number_is_counted_not_dropped(self) -> None:
+        """The receiving front door reads how many plans could not be carried."""
+        unnamed = HistoryPlan(kind="child_in_need", started_on=date(2024, 1, 1), open=False,
+                              child=UNNAMED, recorded_by="directory")  # fmt: skip
+        move = move_from_transfer(header(), body(history=TransferHistory(plans=(unnamed,))), PEER)
+        assert move.plans == ()
+        assert move.carried_history is not None
+        assert move.carried_history.plans_not_carried == 1
+
+    def test_an_unknown_destination_is_none_not_the_word_unknown(self) -> None:
+        """The peer's "unknown" is no area code."""
+        facts = {"from_authority": "W06000015", "to_authority": "unknown"}
+        assert move_from_transfer(header(), body(facts=facts), PEER).to_authority is None
+
+
+class TestUnusableTransfers:
+    @pytest.mark.parametrize("notice_type", [t for t in NoticeType if t is not NoticeType.TRANSFER])
+    def test_only_a_transfer_is_taken(self, notice_type: NoticeType) -> None:
+        """Any other kind of notice from a peer is refused."""
+        with pytest.raises(TransferUnusable):
+            move_from_transfer(header(notice_type), body(), PEER)
+
+    def test_a_peers_escalation_is_no_new_transfer(self) -> None:
+        """Taken as a move, a follow-up would travel back and forth between the brokers."""
+        escalation = header().model_copy(update={"follow_up": FollowUp.ESCALATION,
+                                                 "follows": uuid4()})  # fmt: skip
+        with pytest.raises(TransferUnusable, match="follow-up"):
+            move_from_transfer(escalation, body(), PEER)
+
+    def test_a_transfer_naming_nobody_by_nhs_number_is_refused(self) -> None:
+        """Nobody could be matched here: refused, naming what is missing."""
+        with pytest.raises(TransferUnusable, match="NHS number"):
+            move_from_transfer(header(), body(about=(UNNAMED,)), PEER)
+
+    def test_a_transfer_without_its_origin_is_refused_naming_the_field(self) -> None:
+        """A move needs the authority it leaves; the error names the field, not a value."""
+        with pytest.raises(TransferUnusable, match="from_authority"):
+            move_from_transfer(header(), body(facts={}), PEER)
+
+
+NHS_NUMBERS = ["9990000018", "9990000085", "9990000158", "9990000239"]
+
+
+class TestTransferProperties:
+    @given(st.lists(st.sampled_from([*NHS_NUMBERS, None]), min_size=1, max_size=6))
+    def test_everyone_with_an_nhs_number_moves_and_nobody_else(
+        self, numbers: list[str | None]
+    ) -> None:
+        """Members are exactly the people named by NHS number, in order; with none, refused."""
+        people = tuple(PersonView(nhs_number=n, given_name="A") for n in numbers)
+        named = [n for n in numbers if n]
+        if not named:
+            with pytest.raises(TransferUnusable):
+                move_from_transfer(header(), body(about=people), PEER)
+            return
+        move = move_from_transfer(header(), body(about=people), PEER)
+        assert [m.nhs_number for m in move.members] == named
