@@ -1,13 +1,19 @@
 """notice-crypto.js in a real Chromium opens what the producers sealed, and nothing else."""
 
+import base64
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from playwright.sync_api import Page
 
+from browser import vectors
 from browser.wire import assert_never_on_the_wire, record_wire
+from producers import envelopes, recipient_keys
 
 Screenshot = Callable[[Page, str], Path]
 
@@ -147,3 +153,54 @@ class TestPlaintextNeverOnTheWire:
         )
         with pytest.raises(AssertionError, match="crossed the wire"):
             assert_never_on_the_wire(wire, ["Siân Ó"])
+
+
+TEXT = st.characters(exclude_characters="\x00")  # the schemas refuse NUL, and say so
+
+
+class TestAnyBodyRoundTrips:
+    @settings(
+        max_examples=25,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],  # one page serves all
+    )
+    @given(
+        summary=st.text(TEXT, min_size=1, max_size=400),
+        given_name=st.text(TEXT, min_size=1, max_size=40),
+        hybrid=st.booleans(),
+    )
+    def test_what_python_seals_the_browser_opens_unchanged(
+        self, page: Page, site: str, summary: str, given_name: str, hybrid: bool
+    ) -> None:
+        """Any text, in either suite, sealed by the producers opens to the same JSON."""
+        if page.url == "about:blank":
+            open_harness(page, site)
+        keys = vectors.Keys() if not KEYS else KEYS[0]
+        KEYS[:] = [keys]
+        notice_body = vectors.body(given_name).model_copy(update={"summary": summary})
+        recipient = (
+            recipient_keys.public_from_text(keys.hybrid_public_text)
+            if hybrid
+            else keys.classic.public_key()
+        )
+        sealed = envelopes.seal_notice(
+            vectors.header(keys, hybrid=hybrid), notice_body, recipient, keys.signing
+        )
+        opened = page.evaluate(
+            """async ([sealed, pem, hybridFile, hybrid, brokerPublic]) => {
+                const key = await noticeCrypto.importRecipientKey(
+                    hybrid ? Uint8Array.from(atob(hybridFile), (c) => c.charCodeAt(0)) : pem);
+                return await noticeCrypto.openNotice(sealed, key, brokerPublic);
+            }""",
+            [
+                sealed.model_dump_json(),
+                vectors.pem(keys.classic),
+                base64.b64encode(vectors.hybrid_file(keys.hybrid_secret)).decode(),
+                hybrid,
+                keys.broker_public().to_text(),
+            ],
+        )
+        assert opened == json.loads(notice_body.model_dump_json())
+
+
+KEYS: list[vectors.Keys] = []  # one set of keys for every example (ML-KEM keygen is slow)

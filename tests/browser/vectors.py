@@ -268,12 +268,15 @@ def build(keys: Keys | None = None) -> dict[str, Any]:
         "broker_public": keys.broker_public().to_text(),
         "keys": {
             "classic": pem(keys.classic),
-            "hybrid": base64.b64encode(
-                recipient_keys.HYBRID_FILE_TAG + keys.hybrid_secret
-            ).decode(),
+            "hybrid": base64.b64encode(hybrid_file(keys.hybrid_secret)).decode(),
         },
         "vectors": vectors,
     }
+
+
+def hybrid_file(secret: bytes) -> bytes:
+    """A hybrid key file's bytes, as recipient_keys.write_hybrid writes them."""
+    return recipient_keys.HYBRID_FILE_TAG + secret
 
 
 def pem(key: X25519PrivateKey) -> str:
