@@ -66,7 +66,8 @@ def notice_vectors() -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def site(notice_vectors: dict[str, Any]) -> Iterator[str]:
     """The loopback server's base URL: ``/static/`` is the broker's static folder, ``/pages/``
-    the test pages, ``/vectors.json`` the sealed notices (never their keys or plaintext)."""
+    the test pages, ``/vectors.json`` the sealed notices (never their keys or plaintext),
+    ``/events?backwards=...`` one server-sent event saying that the right way round."""
     public = {
         "broker_public": notice_vectors["broker_public"],
         "vectors": [
@@ -124,6 +125,9 @@ def _handler(vectors_json: bytes) -> type[SimpleHTTPRequestHandler]:
             path = self.path.split("?", 1)[0]
             if path == "/vectors.json":
                 return self._send(vectors_json, "application/json")
+            if path == "/events":
+                # Sent backwards, so that the request does not carry what the event says.
+                return self._event_stream(self.path.partition("?backwards=")[2][::-1])
             for prefix, root in (("/static/", integrity.STATIC), ("/pages/", PAGES)):
                 if path.startswith(prefix):
                     file = (root / path.removeprefix(prefix)).resolve()
@@ -141,6 +145,15 @@ def _handler(vectors_json: bytes) -> type[SimpleHTTPRequestHandler]:
                     data,
                 )
             self._send(data, self.extensions_map.get(file.suffix, "application/octet-stream"))
+
+        def _event_stream(self, say: str) -> None:
+            # One server-sent event carrying what the query asked for, as live updates will.
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(f"data: {say}\n\n".encode())
+            self.wfile.flush()
 
         def _send(self, data: bytes, content_type: str) -> None:
             self.send_response(HTTPStatus.OK)

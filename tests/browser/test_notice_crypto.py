@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from playwright.sync_api import Page
 
 from browser import vectors
 from browser.wire import assert_never_on_the_wire, record_wire
-from producers import envelopes, recipient_keys
+from producers import crypto, envelopes, recipient_keys
 
 Screenshot = Callable[[Page, str], Path]
 
@@ -110,6 +111,25 @@ class TestBadInput:
         assert outcome == "bad-input"
 
 
+class TestRawSecrets:
+    def test_a_classic_key_from_its_32_secret_bytes(
+        self, page: Page, site: str, notice_vectors: dict[str, Any]
+    ) -> None:
+        """importX25519Secret gives the same key (same id) as the key's PEM file."""
+        open_harness(page, site)
+        key = vectors.private_key(notice_vectors, "classic")
+        assert isinstance(key, X25519PrivateKey)
+        ids = page.evaluate(
+            """async ([pem, raw]) => [
+                (await noticeCrypto.importRecipientKey(pem)).keyId,
+                (await noticeCrypto.importX25519Secret(
+                    Uint8Array.from(atob(raw), (c) => c.charCodeAt(0)))).keyId,
+            ]""",
+            [notice_vectors["keys"]["classic"], base64.b64encode(key.private_bytes_raw()).decode()],
+        )
+        assert ids == [crypto.key_id(key.public_key())] * 2
+
+
 class TestIntegrity:
     def test_a_bundle_whose_hash_differs_is_not_run(self, page: Page, site: str) -> None:
         """The import map's sha384 is enforced: a mismatched bundle stops the module loading."""
@@ -153,6 +173,19 @@ class TestPlaintextNeverOnTheWire:
         )
         with pytest.raises(AssertionError, match="crossed the wire"):
             assert_never_on_the_wire(wire, ["Siân Ó"])
+
+    def test_the_scan_reads_server_sent_events(self, page: Page, site: str) -> None:
+        """An event pushed down an open stream (the inbox's live updates) is scanned too."""
+        wire = record_wire(page)
+        open_harness(page, site)
+        page.evaluate(
+            """() => new Promise((resolve) => {
+                const source = new EventSource("/events?backwards=terces-dehsup");
+                source.onmessage = () => { source.close(); resolve(); };
+            })"""
+        )
+        with pytest.raises(AssertionError, match="crossed the wire in the frame"):
+            assert_never_on_the_wire(wire, ["pushed-secret"])
 
 
 TEXT = st.characters(exclude_characters="\x00")  # the schemas refuse NUL, and say so

@@ -5,6 +5,7 @@
 // SHA3-256 (the hybrid suite's), which WebCrypto lacks and the vendored noble bundle gives.
 //
 //   const key = await importRecipientKey(pemTextOrHybridFileBytes);
+//     (or importX25519Secret(raw32) / importHybridSecret(raw96) for a key's bare secret bytes)
 //   const signers = await importBrokerSigningKeys(brokerPublicTxt);
 //   const body = await openNotice(sealedNoticeJson, key, signers);  // NoticeBody, parsed
 //
@@ -66,12 +67,21 @@ export async function importRecipientKey(input) {
   }
   const pkcs8 = base64Decode(match[1].replace(/\s+/g, ""), "the key file");
   const { privateKey, publicRaw } = await importX25519Pkcs8(pkcs8);
-  return Object.freeze({
-    suite: SUITE_X25519,
-    keyId: await keyId(publicRaw),
-    x25519: privateKey,
-    x25519Public: publicRaw,
-  });
+  return classicKey(privateKey, publicRaw);
+}
+
+// A classic key's 32 raw secret bytes (as a wrapped key unwraps to, say).
+export async function importX25519Secret(secret) {
+  secret = asBytes(secret);
+  if (secret.length !== X25519_BYTES) {
+    throw new NoticeOpenError("bad-input", "an X25519 private key is 32 bytes");
+  }
+  const { privateKey, publicRaw } = await importX25519Pkcs8(concat(X25519_PKCS8_PREFIX, secret));
+  return classicKey(privateKey, publicRaw);
+}
+
+async function classicKey(privateKey, publicRaw) {
+  return Object.freeze({ suite: SUITE_X25519, keyId: await keyId(publicRaw), x25519: privateKey, x25519Public: publicRaw });
 }
 
 // The 96 secret bytes of a hybrid key (ML-KEM seed, then X25519 private key).
