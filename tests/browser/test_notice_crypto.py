@@ -78,6 +78,8 @@ class TestBadInput:
             ({"header": "{}", "ciphertext": "AAAA"}, "bad-input"),
             ({"header": "{}", "ciphertext": "not base64!", "signature": "AAAA"}, "bad-input"),
             ({"header": "{", "ciphertext": "AAAA", "signature": "AAAA"}, "bad-input"),
+            ({"header": "5", "ciphertext": "AAAA", "signature": "AAAA"}, "bad-input"),
+            ({"header": '{"signing_key_id": 1}', "ciphertext": "", "signature": ""}, "bad-input"),
         ],
     )
     def test_malformed_notice(

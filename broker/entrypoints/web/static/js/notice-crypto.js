@@ -149,7 +149,7 @@ async function signingKey(base64, notAfter, retired) {
 export async function openNotice(sealedNoticeJson, recipientPrivateKey, brokerSigningKeys) {
   const sealed = parseSealed(sealedNoticeJson);
   const headerBytes = utf8.encode(sealed.header);
-  const header = parseJson(sealed.header, "the notice's header");
+  const header = parseHeader(sealed.header);
   const ciphertext = base64Decode(sealed.ciphertext, "the notice's ciphertext");
   const signature = base64Decode(sealed.signature, "the notice's signature");
 
@@ -186,6 +186,15 @@ function signerFor(signers, header) {
     throw new NoticeOpenError("retired-key", `signed with broker key ${signer.keyId} after it was retired`);
   }
   return signer;
+}
+
+function parseHeader(text) {
+  const header = parseJson(text, "the notice's header");
+  const named = ["signing_key_id", "recipient_key_id", "created_at"];
+  if (!header || typeof header !== "object" || !named.every((f) => typeof header[f] === "string")) {
+    throw new NoticeOpenError("bad-input", "the notice's header names no signing key, recipient key or creation time");
+  }
+  return header;
 }
 
 function parseSealed(input) {
