@@ -22,8 +22,11 @@ lint: $(VENV)/.installed
 	$(BIN)/python -m schemas.generate --check
 	$(BIN)/python -m broker.rules.who_is_told --check
 
+# Two workers (pytest-xdist), a test file each at a time: one Kafka broker, started by the
+# controller, serves both; each worker makes its own databases. TEST_WORKERS=0 runs in one.
+TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/python -m pytest -m "not faults"
+	$(BIN)/python -m pytest -m "not faults" -n $(TEST_WORKERS) --dist loadfile
 
 # Each fault's line of counts is printed at the end of the run (tests/faults/conftest.py).
 test-faults: $(VENV)/.installed
