@@ -3,7 +3,8 @@
 Infrastructure fixtures live here, one small section each; add new ones below the existing
 sections. Kafka is found in this order: ``KAFKA_BOOTSTRAP_SERVERS`` from the environment, a
 testcontainers Kafka when a Docker engine answers, else a local JVM broker
-(``deploy.localkafka``, jars from Maven, no Docker needed).
+(``deploy.localkafka``, jars from Maven, no Docker needed). Under pytest-xdist (``make test``
+runs two workers) the controller starts that broker once, for every worker.
 
 Every test that touches the database runs twice, on SQLite and on PostgreSQL (ids ``sqlite``
 and ``postgresql``), each time on a fresh database of its own. PostgreSQL is the server named
