@@ -22,8 +22,11 @@ lint: $(VENV)/.installed
 	$(BIN)/python -m schemas.generate --check
 	$(BIN)/python -m broker.rules.who_is_told --check
 
+# Two workers (pytest-xdist), a test file each at a time: one Kafka broker, started by the
+# controller, serves both; each worker makes its own databases. TEST_WORKERS=0 runs in one.
+TEST_WORKERS ?= 2
 test: lint
-	$(BIN)/python -m pytest -m "not faults"
+	$(BIN)/python -m pytest -m "not faults" -n $(TEST_WORKERS) --dist loadfile
 
 # Two complete brokers side by side (also part of `make test`); each pair's set-up time is
 # printed at the end of the run (tests/federation/conftest.py).
@@ -31,8 +34,10 @@ test-federation: $(VENV)/.installed
 	$(BIN)/python -m pytest tests/federation -m federation
 
 # Each fault's line of counts is printed at the end of the run (tests/faults/conftest.py).
+# Every test marked faults, wherever it lives: tests/integration holds two that stop or kill
+# a private Kafka of their own.
 test-faults: $(VENV)/.installed
-	$(BIN)/python -m pytest tests/faults -m faults
+	$(BIN)/python -m pytest -m faults
 
 # Benchmarks print one JSON document each; pass options with ARGS="--events 10000 --rate 40".
 bench: $(VENV)/.installed

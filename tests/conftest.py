@@ -3,7 +3,8 @@
 Infrastructure fixtures live here, one small section each; add new ones below the existing
 sections. Kafka is found in this order: ``KAFKA_BOOTSTRAP_SERVERS`` from the environment, a
 testcontainers Kafka when a Docker engine answers, else a local JVM broker
-(``deploy.localkafka``, jars from Maven, no Docker needed).
+(``deploy.localkafka``, jars from Maven, no Docker needed). Under pytest-xdist (``make test``
+runs two workers) the controller starts that broker once, for every worker.
 
 Every test that touches the database runs twice, on SQLite and on PostgreSQL (ids ``sqlite``
 and ``postgresql``), each time on a fresh database of its own. PostgreSQL is the server named
@@ -18,10 +19,11 @@ import asyncio
 import gc
 import os
 import shutil
+import tempfile
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -90,6 +92,8 @@ def _kafka_from_container() -> Iterator[str]:
 
 
 _LOCAL_KAFKA_DATA: list[Path] = []
+# Set by the xdist controller for its workers: the data directories of the broker it started.
+KAFKA_DATA_VARIABLE = "SGB_TEST_KAFKA_DATA_DIRS"
 
 
 def _kafka_from_jvm(workdir: Path) -> Iterator[str]:
@@ -100,21 +104,73 @@ def _kafka_from_jvm(workdir: Path) -> Iterator[str]:
         yield cluster.bootstrap_servers
 
 
+def _kafka_started(workdir: Path) -> Iterator[str]:
+    """A broker of the tests' own: a container when Docker answers, else a local JVM."""
+    if _docker_answers():
+        yield from _kafka_from_container()
+    else:
+        yield from _kafka_from_jvm(workdir)
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist the controller starts the one broker every worker shares (one per
+    worker would cost each its JVM's start and a gigabyte of heap): workers inherit its
+    address, and its data directories for the tests that read the broker's disk."""
+    if not _is_xdist_controller(config) or os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        return
+    stack = ExitStack()
+    config.add_cleanup(stack.close)
+    workdir = Path(tempfile.mkdtemp(prefix="sgb-test-kafka-"))
+    stack.callback(shutil.rmtree, workdir, ignore_errors=True)
+    started = _kafka_started(workdir)
+    stack.callback(started.close)  # leaves the broker's context: stops it
+    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = next(started)
+    os.environ[KAFKA_DATA_VARIABLE] = os.pathsep.join(str(d) for d in _LOCAL_KAFKA_DATA)
+
+
+# The files that take longest (their summed test times in a full run, both backends), run
+# first: under xdist a file stays on one worker, and one of these started last would leave
+# the other worker idle for its whole length.
+SLOWEST_FIRST = (
+    "tests/e2e/test_api_fuzzing.py",
+    "tests/integration/test_scenarios.py",
+    "tests/integration/test_directory_projection.py",
+    "tests/security/test_keys.py",
+    "tests/integration/test_escalation.py",
+    "tests/security/test_shredding.py",
+    "tests/integration/test_nothing_silent.py",
+    "tests/integration/test_drain.py",
+    "tests/integration/test_routing_on_fakes.py",
+)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Moves the slowest files to the front, keeping every other order (a stable sort, after
+    pytest has grouped the tests by database backend)."""
+    rank = {path: index for index, path in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Bootstrap servers of a Kafka broker shared by the whole session."""
     if env := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         yield env
-    elif _docker_answers():
-        yield from _kafka_from_container()
     else:
-        yield from _kafka_from_jvm(tmp_path_factory.mktemp("kafka"))
+        yield from _kafka_started(tmp_path_factory.mktemp("kafka"))
 
 
 @pytest.fixture(scope="session")
 def kafka_data_dirs(kafka_bootstrap: str) -> list[Path]:
-    """The broker's log directories on disk, when the tests started the broker themselves."""
-    return list(_LOCAL_KAFKA_DATA)
+    """The broker's log directories on disk, when the tests (or, under xdist, their
+    controller) started the broker themselves."""
+    shared = os.environ.get(KAFKA_DATA_VARIABLE, "")
+    return list(_LOCAL_KAFKA_DATA) or [Path(d) for d in shared.split(os.pathsep) if d]
 
 
 @pytest.fixture
