@@ -115,6 +115,9 @@ CONSUMER_SETTINGS: dict[str, Any] = {
     "isolation_level": "read_committed",
 }
 MAX_RECORDS = 200  # records handed to a handler at once
+# How long a loop waits for records before its next turn (health beat, lag gauge). The wait
+# ends as soon as any record is fetched, or the loop is stopped: it never delays a record.
+FETCH_WAIT_MS = 500
 
 
 class KafkaPublisher(producers.kafka.KafkaPublisher):
@@ -248,13 +251,34 @@ class KafkaBatchConsumer:
     ) -> None:
         """Until ``stop`` is set: fetch, handle, commit. Once stopped, the batch in hand is
         finished and committed, or, when still failing, left uncommitted for redelivery."""
-        while not stop.is_set():
-            self.health.beat = time.monotonic()
-            batches = await self._consumer.getmany(timeout_ms=500, max_records=max_records)
-            await self._refresh_lag()
-            records = [_received(r) for part in batches.values() for r in part]
-            if records and await self._handle_until_done(handle, records, stop):
-                await self._commit(records)
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                self.health.beat = time.monotonic()
+                records = await self._fetch(stopping, max_records)
+                fetched = time.time()
+                await self._refresh_lag()
+                if records and await self._handle_until_done(handle, records, stop):
+                    handled = time.time()
+                    await self._commit(records)
+                    _timed(self._name, records, fetched, handled)
+        finally:
+            stopping.cancel()
+
+    async def _fetch(self, stopping: asyncio.Future[Any], max_records: int) -> list[Received]:
+        """The records Kafka has, as soon as it has any (at most half a second's wait, for the
+        health beat and the lag); none once ``stopping`` is done. A stop interrupts the wait
+        at once: no record is in hand then, so nothing is lost (nothing is committed either)."""
+        fetch = asyncio.ensure_future(
+            self._consumer.getmany(timeout_ms=FETCH_WAIT_MS, max_records=max_records)
+        )
+        await asyncio.wait((fetch, stopping), return_when=asyncio.FIRST_COMPLETED)
+        if not fetch.done():
+            fetch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fetch
+            return []
+        return [_received(r) for part in fetch.result().values() for r in part]
 
     async def _handle_until_done(
         self, handle: Handler, records: Sequence[Received], stop: asyncio.Event
@@ -317,6 +341,19 @@ class KafkaBatchConsumer:
             lag = max(0, highwater - position)
             metrics.CONSUMER_LAG.labels(self._group, tp.topic, str(tp.partition)).set(lag)
             self._lag_labels.add(tp)
+
+
+def _timed(name: str, records: Sequence[Received], fetched: float, handled: float) -> None:
+    """When a batch was fetched, its effects done and its offsets committed (epoch seconds),
+    with where its records lay: positions and times only, never a record's content. The
+    benchmark (tests/benchmark/stages.py) follows each event through these."""
+    spans: dict[int, list[int]] = {}
+    for r in records:
+        span = spans.setdefault(r.partition, [r.offset, r.offset])
+        span[0], span[1] = min(span[0], r.offset), max(span[1], r.offset)
+    log.info("batch_committed", consumer=name, records=len(records), topic=records[0].topic,
+             offsets={str(p): span for p, span in spans.items()}, fetched_at=fetched,
+             handled_at=handled, committed_at=time.time())  # fmt: skip
 
 
 async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:

@@ -24,7 +24,7 @@ from broker.adapters.kafka import CONSUMER_SETTINGS, MAX_RECORDS, PRODUCER_SETTI
 from broker.keys import KeyStore
 from producers.sdk import EventPublisher
 from schemas.events import Event
-from tests.benchmark import pg_copy, population
+from tests.benchmark import pg_copy, population, stages
 from tests.benchmark.baseline import BaselineLoad, run_baseline
 from tests.benchmark.floor import efficiency_report, measure_floor
 from tests.benchmark.gateway_load import run_gateway
@@ -154,8 +154,11 @@ async def _run_on(
                                     report["seconds"])  # fmt: skip
         report["consumer_lag_at_end"] = await broker.lag()
         report["crashed"] = broker.crashed()
+        placed = await stages.placements(broker.bootstrap, broker.topics, len(accepted),
+                                         len(seen.event_of))  # fmt: skip
     finally:
         broker.stop()
+    report |= stages.report(workdir / "logs", broker.topics, placed, accepted, seen.committed_at)
     report["settings"] = _settings(load, broker, today)
     if load.profile:
         report["profiles"] = sorted(str(p) for p in (workdir / "logs").glob("*.profile.txt"))
