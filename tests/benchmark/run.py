@@ -20,7 +20,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from broker.adapters.kafka import CONSUMER_SETTINGS, MAX_RECORDS, PRODUCER_SETTINGS
+from broker.adapters.kafka import (
+    BROKER_PRODUCER_OVERRIDES,
+    CONSUMER_SETTINGS,
+    MAX_RECORDS,
+    PRODUCER_SETTINGS,
+)
 from broker.keys import KeyStore
 from producers.sdk import EventPublisher
 from schemas.events import Event
@@ -279,6 +284,7 @@ def _settings(load: Load, broker: Broker, today: date) -> dict[str, Any]:
         "in_flight": load.in_flight,
         "rate": load.rate or "max",
         "producer": PRODUCER_SETTINGS,
+        "broker_producer": PRODUCER_SETTINGS | BROKER_PRODUCER_OVERRIDES,
         "consumer": CONSUMER_SETTINGS | {"max_records": MAX_RECORDS},
         "date": today.isoformat(),
     }
