@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import structlog
@@ -264,8 +265,14 @@ class KafkaBatchConsumer:
         self, handle: Handler, stop: asyncio.Event, max_records: int = MAX_RECORDS
     ) -> None:
         """Until ``stop`` is set: fetch, handle, commit. Once stopped, the batch in hand is
-        finished and committed, or, when still failing, left uncommitted for redelivery."""
+        finished and committed, or, when still failing, left uncommitted for redelivery.
+
+        A batch's offsets are committed while the next batch is fetched and handled (the
+        round trip to the group's coordinator is off the next batch's path), and always
+        after its own effects and before the next batch's commit, so the committed offsets
+        only move forward; a crash before a commit lands means a redelivery, never a loss."""
         stopping = asyncio.ensure_future(stop.wait())
+        committing: asyncio.Future[None] | None = None
         try:
             while not stop.is_set():
                 self.health.beat = time.monotonic()
@@ -273,11 +280,14 @@ class KafkaBatchConsumer:
                 fetched = time.time()
                 await self._refresh_lag()
                 if records and await self._handle_until_done(handle, records, stop):
-                    handled = time.time()
-                    await self._commit(records)
-                    _timed(self._name, records, fetched, handled)
+                    timed = partial(_timed, self._name, records, fetched, time.time())
+                    if committing is not None:
+                        await committing
+                    committing = asyncio.ensure_future(self._commit(records, timed))
         finally:
             stopping.cancel()
+            if committing is not None:
+                await committing
 
     async def _fetch(self, stopping: asyncio.Future[Any], max_records: int) -> list[Received]:
         """The records Kafka has, as soon as it has any (at most half a second's wait, for the
@@ -320,7 +330,9 @@ class KafkaBatchConsumer:
                 self.health.retrying = None
                 return True
 
-    async def _commit(self, records: Sequence[Received]) -> None:
+    async def _commit(
+        self, records: Sequence[Received], committed: Callable[[], None] = lambda: None
+    ) -> None:
         offsets: dict[TopicPartition, int] = {}
         for r in records:
             tp = TopicPartition(r.topic, r.partition)
@@ -338,6 +350,7 @@ class KafkaBatchConsumer:
             metrics.COMMITS_LOST_TO_REBALANCE.labels(self._group).inc()
             log.warning("commit_lost_to_rebalance", consumer=self._name,
                         error=type(exc).__name__)  # fmt: skip
+        committed()
 
     async def _refresh_lag(self) -> None:
         assigned = self._consumer.assignment()
