@@ -7,6 +7,7 @@ away defers the round to the next interval; anything else stops the router.
 
 import asyncio
 import contextlib
+import time
 from datetime import UTC, datetime
 
 import structlog
@@ -33,8 +34,12 @@ async def run_follow_up_timer(rt: Runtime, stop: asyncio.Event) -> None:
             if not released:
                 await rt.services.timer.release_claims()
                 released = True
+            began = time.time()
             await tick(rt, datetime.now(UTC))
             await anchoring.anchor()
+            # When and how long: routing shares this process's loop and database (debug: the
+            # benchmark's per-stage report reads it at SGB_LOG_LEVEL=DEBUG).
+            log.debug("timer_round", started_at=began, seconds=round(time.time() - began, 4))
         except Exception as exc:
             # Nothing was claimed that is not also recorded, so the next round picks up
             # where this one stopped.

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from broker.adapters import dead_letter_topic, metrics
 from broker.adapters.data_keys import key_name
 from broker.adapters.directory_projection import DirectoryProjection
-from broker.adapters.kafka import ConsumerHealth, ConsumerSpec, Received, consume
+from broker.adapters.kafka import ConsumerHealth, ConsumerSpec, Received, consume, is_transient
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
 from broker.errors import BrokerError
@@ -39,11 +39,44 @@ log = structlog.get_logger(__name__)
 EVENTS_PER_TRANSACTION = 25
 
 
-async def handle_events(records: Sequence[Received], deps: RoutingDeps) -> None:
+class LateMarks:
+    """Notices on Kafka whose outbox records are still to be marked published. The marking
+    is the batch's last transaction and nothing downstream waits for it: it runs while the
+    loop commits its offsets and waits for the next events, and is finished before the next
+    group is routed, so it never contends with routing for the database. Should it fail, or
+    the process stop first, the relay sends those notices again (kept once downstream)."""
+
+    def __init__(self) -> None:
+        self._marking: asyncio.Task[None] | None = None
+
+    def start(self, deps: RoutingDeps, notice_ids: Sequence[str]) -> None:
+        if notice_ids:
+            marking = outbox(deps).mark_published(notice_ids, deps.clock())
+            self._marking = asyncio.create_task(marking)
+
+    async def settle(self) -> None:
+        """Waits for the marking under way; a transient failure leaves it to the relay."""
+        marking, self._marking = self._marking, None
+        if marking is None:
+            return
+        try:
+            await marking
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("outbox_marking_left_to_relay", error=type(exc).__name__)
+
+
+async def handle_events(
+    records: Sequence[Received], deps: RoutingDeps, marks: LateMarks | None = None
+) -> None:
     """Routes a batch of events a few dozen at a time: each group in one transaction, and
     what it produced published in one round trip to Kafka once that has committed (waiting
     for the database's commit and Kafka's acknowledgement once per event cost more than all
-    the routing)."""
+    the routing). With ``marks``, the last group's notices are marked published after this
+    returns (see ``LateMarks``); without, before."""
+    own_marks = marks is None
+    marks = marks or LateMarks()
     refused: list[tuple[Received, Exception]] = []
     readable: list[tuple[Received, SealedEvent]] = []
     for record in records:
@@ -53,6 +86,7 @@ async def handle_events(records: Sequence[Received], deps: RoutingDeps) -> None:
             refused.append((record, unreadable))
     for start in range(0, len(readable), EVENTS_PER_TRANSACTION):
         chunk = readable[start : start + EVENTS_PER_TRANSACTION]
+        await marks.settle()
         # Received when Kafka appended it; the producer's header says nothing that counts.
         outcomes = await record_events(
             [(sealed, r.position, r.appended_at or deps.clock()) for r, sealed in chunk], deps
@@ -66,11 +100,15 @@ async def handle_events(records: Sequence[Received], deps: RoutingDeps) -> None:
             else:
                 refused.append((record, outcome))
         # As sealed in the transaction, not read back from the outbox.
-        await outbox(deps).publish_sealed(notices, deps.clock(), also=reports)
+        marks.start(deps, await outbox(deps).send_sealed(notices, also=reports))
+    if refused:
+        await marks.settle()
     for record, reason in refused:
         await _audit_rejection(record, reason, deps)
         metrics.EVENTS_IN.labels("dead_lettered").inc()
     await deps.publisher.publish([dead_letter(record, reason, deps) for record, reason in refused])
+    if own_marks:
+        await marks.settle()
 
 
 async def _audit_rejection(record: Received, exc: Exception, deps: RoutingDeps) -> None:
@@ -148,5 +186,15 @@ async def run_router(
         spec = ConsumerSpec(rt.settings.kafka_bootstrap_servers, rt.topics.events,
                             rt.settings.router_group, "router",
                             rt.settings.kafka_security)  # fmt: skip
-        tasks.create_task(consume(spec, lambda batch: handle_events(batch, deps), stop, health))
+        tasks.create_task(_route(spec, deps, stop, health))
         tasks.create_task(run_follow_up_timer(rt, stop))
+
+
+async def _route(
+    spec: ConsumerSpec, deps: RoutingDeps, stop: asyncio.Event, health: ConsumerHealth | None
+) -> None:
+    marks = LateMarks()
+    try:
+        await consume(spec, lambda batch: handle_events(batch, deps, marks), stop, health)
+    finally:
+        await marks.settle()

@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import structlog
@@ -115,10 +116,27 @@ CONSUMER_SETTINGS: dict[str, Any] = {
     "isolation_level": "read_committed",
 }
 MAX_RECORDS = 200  # records handed to a handler at once
+# How long a loop waits for records before its next turn (health beat, lag gauge). The wait
+# ends as soon as any record is fetched, or the loop is stopped: it never delays a record.
+FETCH_WAIT_MS = 500
+
+
+# What the broker's own producer changes from the agencies' settings. It sends a group's
+# records together (every send, then one wait for them all), so waiting for more records
+# only delays them: at a low rate ``linger_ms`` 5 added 5 ms to each hop, router to delivery
+# and delivery to the audit topic. Under load records still go together, in the batches
+# that build up while the previous request to the same Kafka broker is awaited.
+BROKER_PRODUCER_OVERRIDES: dict[str, Any] = {"linger_ms": 0}
 
 
 class KafkaPublisher(producers.kafka.KafkaPublisher):
-    """The agency package's publisher, counting what it published in the broker's metrics."""
+    """The agency package's publisher, counting what it published in the broker's metrics,
+    and sending without lingering."""
+
+    def __init__(
+        self, bootstrap: str, security: KafkaSecurity | None = None, **options: Any
+    ) -> None:
+        super().__init__(bootstrap, security, **(BROKER_PRODUCER_OVERRIDES | options))
 
     def _published(self, messages: Sequence[Message]) -> None:
         for message in messages:
@@ -247,14 +265,44 @@ class KafkaBatchConsumer:
         self, handle: Handler, stop: asyncio.Event, max_records: int = MAX_RECORDS
     ) -> None:
         """Until ``stop`` is set: fetch, handle, commit. Once stopped, the batch in hand is
-        finished and committed, or, when still failing, left uncommitted for redelivery."""
-        while not stop.is_set():
-            self.health.beat = time.monotonic()
-            batches = await self._consumer.getmany(timeout_ms=500, max_records=max_records)
-            await self._refresh_lag()
-            records = [_received(r) for part in batches.values() for r in part]
-            if records and await self._handle_until_done(handle, records, stop):
-                await self._commit(records)
+        finished and committed, or, when still failing, left uncommitted for redelivery.
+
+        A batch's offsets are committed while the next batch is fetched and handled (the
+        round trip to the group's coordinator is off the next batch's path), and always
+        after its own effects and before the next batch's commit, so the committed offsets
+        only move forward; a crash before a commit lands means a redelivery, never a loss."""
+        stopping = asyncio.ensure_future(stop.wait())
+        committing: asyncio.Future[None] | None = None
+        try:
+            while not stop.is_set():
+                self.health.beat = time.monotonic()
+                records = await self._fetch(stopping, max_records)
+                fetched = time.time()
+                await self._refresh_lag()
+                if records and await self._handle_until_done(handle, records, stop):
+                    timed = partial(_timed, self._name, records, fetched, time.time())
+                    if committing is not None:
+                        await committing
+                    committing = asyncio.ensure_future(self._commit(records, timed))
+        finally:
+            stopping.cancel()
+            if committing is not None:
+                await committing
+
+    async def _fetch(self, stopping: asyncio.Future[Any], max_records: int) -> list[Received]:
+        """The records Kafka has, as soon as it has any (at most half a second's wait, for the
+        health beat and the lag); none once ``stopping`` is done. A stop interrupts the wait
+        at once: no record is in hand then, so nothing is lost (nothing is committed either)."""
+        fetch = asyncio.ensure_future(
+            self._consumer.getmany(timeout_ms=FETCH_WAIT_MS, max_records=max_records)
+        )
+        await asyncio.wait((fetch, stopping), return_when=asyncio.FIRST_COMPLETED)
+        if not fetch.done():
+            fetch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fetch
+            return []
+        return [_received(r) for part in fetch.result().values() for r in part]
 
     async def _handle_until_done(
         self, handle: Handler, records: Sequence[Received], stop: asyncio.Event
@@ -282,7 +330,9 @@ class KafkaBatchConsumer:
                 self.health.retrying = None
                 return True
 
-    async def _commit(self, records: Sequence[Received]) -> None:
+    async def _commit(
+        self, records: Sequence[Received], committed: Callable[[], None] = lambda: None
+    ) -> None:
         offsets: dict[TopicPartition, int] = {}
         for r in records:
             tp = TopicPartition(r.topic, r.partition)
@@ -300,6 +350,7 @@ class KafkaBatchConsumer:
             metrics.COMMITS_LOST_TO_REBALANCE.labels(self._group).inc()
             log.warning("commit_lost_to_rebalance", consumer=self._name,
                         error=type(exc).__name__)  # fmt: skip
+        committed()
 
     async def _refresh_lag(self) -> None:
         assigned = self._consumer.assignment()
@@ -317,6 +368,19 @@ class KafkaBatchConsumer:
             lag = max(0, highwater - position)
             metrics.CONSUMER_LAG.labels(self._group, tp.topic, str(tp.partition)).set(lag)
             self._lag_labels.add(tp)
+
+
+def _timed(name: str, records: Sequence[Received], fetched: float, handled: float) -> None:
+    """When a batch was fetched, its effects done and its offsets committed (epoch seconds),
+    with where its records lay: positions and times only, never a record's content. The
+    benchmark (tests/benchmark/stages.py) follows each event through these."""
+    spans: dict[int, list[int]] = {}
+    for r in records:
+        span = spans.setdefault(r.partition, [r.offset, r.offset])
+        span[0], span[1] = min(span[0], r.offset), max(span[1], r.offset)
+    log.info("batch_committed", consumer=name, records=len(records), topic=records[0].topic,
+             offsets={str(p): span for p, span in spans.items()}, fetched_at=fetched,
+             handled_at=handled, committed_at=time.time())  # fmt: skip
 
 
 async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:

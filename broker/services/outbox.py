@@ -53,13 +53,25 @@ class Outbox:
         in the relay's order, with ``also`` in the same round trip; then marks their records
         published. Should this stop between the two, the relay sends them again (harmless:
         every consumer keeps a notice once by its id)."""
+        ids = await self.send_sealed(sealed, also)
+        await self.mark_published(ids, now)
+        return len(ids)
+
+    async def send_sealed(
+        self, sealed: Sequence[tuple[NoticeHeader, Message]], also: Sequence[Message] = ()
+    ) -> list[str]:
+        """``publish_sealed`` without the marking: the ids Kafka now has, for the caller to
+        mark published when it suits it (the router, while it waits for its next events).
+        Until they are marked, the relay may send them again."""
         ordered = sorted(sealed, key=lambda n: (n[0].created_at, str(n[0].notice_id)))
         if ordered or also:
             await self.publisher.publish([*(message for _, message in ordered), *also])
-        ids = [str(header.notice_id) for header, _ in ordered]
-        for start in range(0, len(ids), RELAY_BATCH):
-            await self._mark_published(ids[start : start + RELAY_BATCH], now)
-        return len(ids)
+        return [str(header.notice_id) for header, _ in ordered]
+
+    async def mark_published(self, notice_ids: Sequence[str], now: datetime) -> None:
+        """Marks these notices' records published, a relay batch per unit of work."""
+        for start in range(0, len(notice_ids), RELAY_BATCH):
+            await self._mark_published(notice_ids[start : start + RELAY_BATCH], now)
 
     async def relay(self, now: datetime, older_than: timedelta = timedelta(seconds=5)) -> int:
         """Publishes every notice left unpublished for longer than ``older_than``; the wait

@@ -20,11 +20,16 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from broker.adapters.kafka import CONSUMER_SETTINGS, MAX_RECORDS, PRODUCER_SETTINGS
+from broker.adapters.kafka import (
+    BROKER_PRODUCER_OVERRIDES,
+    CONSUMER_SETTINGS,
+    MAX_RECORDS,
+    PRODUCER_SETTINGS,
+)
 from broker.keys import KeyStore
 from producers.sdk import EventPublisher
 from schemas.events import Event
-from tests.benchmark import pg_copy, population
+from tests.benchmark import pg_copy, population, stages
 from tests.benchmark.baseline import BaselineLoad, run_baseline
 from tests.benchmark.floor import efficiency_report, measure_floor
 from tests.benchmark.gateway_load import run_gateway
@@ -154,8 +159,11 @@ async def _run_on(
                                     report["seconds"])  # fmt: skip
         report["consumer_lag_at_end"] = await broker.lag()
         report["crashed"] = broker.crashed()
+        placed = await stages.placements(broker.bootstrap, broker.topics, len(accepted),
+                                         len(seen.event_of))  # fmt: skip
     finally:
         broker.stop()
+    report |= stages.report(workdir / "logs", broker.topics, placed, accepted, seen.committed_at)
     report["settings"] = _settings(load, broker, today)
     if load.profile:
         report["profiles"] = sorted(str(p) for p in (workdir / "logs").glob("*.profile.txt"))
@@ -276,6 +284,7 @@ def _settings(load: Load, broker: Broker, today: date) -> dict[str, Any]:
         "in_flight": load.in_flight,
         "rate": load.rate or "max",
         "producer": PRODUCER_SETTINGS,
+        "broker_producer": PRODUCER_SETTINGS | BROKER_PRODUCER_OVERRIDES,
         "consumer": CONSUMER_SETTINGS | {"max_records": MAX_RECORDS},
         "date": today.isoformat(),
     }

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from broker.adapters import metrics
+from broker.adapters import kafka, metrics
 from broker.adapters.kafka import ConsumerHealth, KafkaBatchConsumer, KafkaPublisher, Received
 from broker.delivery.backoff import Backoff
 from broker.ports import Message
@@ -229,6 +229,27 @@ class TestConsumeLoop:
         await asyncio.gather(*tasks)
         await one.stop()
         await two.stop()
+        assert await store.count() == RECORDS
+
+    async def test_a_stop_ends_the_wait_for_records_at_once(
+        self, kafka_bootstrap: str, topic_prefix: str, store: Store,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:  # fmt: skip
+        """Stopped while it waits for records, the loop returns without waiting the wait
+        out (here ten minutes), and commits nothing it did not handle."""
+        monkeypatch.setattr(kafka, "FETCH_WAIT_MS", 600_000)
+        topic, group = f"{topic_prefix}in", f"{topic_prefix}group"
+        await produce(kafka_bootstrap, topic)
+        health, stop = ConsumerHealth(), asyncio.Event()
+        consumer = KafkaBatchConsumer(kafka_bootstrap, topic, group, name="test", health=health)
+        await consumer.start()
+        try:
+            task = asyncio.create_task(consumer.run(store.handle, stop))
+            await until(_covers(kafka_bootstrap, group, RECORDS))  # then nothing more comes
+            stop.set()
+            await asyncio.wait_for(task, timeout=60)
+        finally:
+            await consumer.stop()
         assert await store.count() == RECORDS
 
 

@@ -121,6 +121,21 @@ class TestPublishSealed:
         assert await published_at(uow, 1) == (None, "sealed 1")
 
 
+class TestSendSealedThenMark:
+    async def test_sending_leaves_the_records_unmarked_until_marked(self) -> None:
+        """``send_sealed`` publishes and answers the ids; the records stay the relay's until
+        ``mark_published`` marks them."""
+        uow = await recorded(record(1), record(2))
+        publisher = FakePublisher()
+        sealed = [(header(2), message(2)), (header(1, timedelta(seconds=1)), message(1))]
+        box = outbox(uow, publisher)
+        ids = await box.send_sealed(sealed, also=[REPORT])
+        assert publisher.published == [message(2), message(1), REPORT]
+        assert await published_at(uow, 1) == (None, "sealed 1")
+        await box.mark_published(ids, AT)
+        assert [await published_at(uow, n) for n in (1, 2)] == [(AT, ""), (AT, "")]
+
+
 class TestRelay:
     async def test_relays_what_waited_longer_than_the_wait(self) -> None:
         """Notices recorded more than ``older_than`` ago go out; one just recorded is left
