@@ -20,6 +20,7 @@ from broker.adapters import db
 from broker.adapters.data_keys import SPARES, FileDataKeys
 from broker.adapters.directory_projection import DirectoryProjection
 from broker.adapters.kafka import KafkaPublisher, Topics, ensure_topics
+from broker.adapters.mesh import MeshClientTransport
 from broker.adapters.notify_alerts import NotifySmsSender
 from broker.adapters.smtp_alerts import SmtpAlertSender
 from broker.adapters.unit_of_work import SqlUnitOfWork
@@ -32,6 +33,7 @@ from broker.services.alerts import AlertWorker
 from broker.services.follow_ups import FollowUpDeps
 from broker.services.inbox_delivery import DeliveryDeps
 from broker.services.match_publication import MatchPublication
+from broker.services.mesh_dispatch import MeshWorker
 from broker.services.outbox import Outbox
 from broker.services.routing import RoutingDeps, utc_now
 from broker.services.timer_round import TimerRound
@@ -179,6 +181,16 @@ def alert_worker(base: Foundation) -> AlertWorker:
     if alerts.notify.api_key.get_secret_value():
         senders[ChannelKind.SMS] = NotifySmsSender(alerts.notify, alerts.timeout_seconds)
     return AlertWorker(base.database.unit_of_work, senders, alerts, base.settings.inbox_base_url)
+
+
+def mesh_worker(rt: Runtime) -> MeshWorker | None:
+    """The NHS MESH worker, when the partnership configured its MESH mailbox (else None:
+    sends to contacts' MESH mailboxes stay queued until it does)."""
+    if not rt.settings.mesh.enabled:
+        return None
+    transport = MeshClientTransport(rt.settings.mesh)
+    return MeshWorker(rt.database.unit_of_work, rt.keys, rt.data_keys, rt.publisher, rt.topics,
+                      rt.settings.mesh, transport)  # fmt: skip
 
 
 @asynccontextmanager

@@ -22,7 +22,7 @@ from broker.adapters import metrics
 from broker.adapters.kafka import ConsumerHealth, ConsumerSpec, Received, consume
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.adapters.webhooks import HttpWebhookSender
-from broker.bootstrap import Runtime, alert_worker
+from broker.bootstrap import Runtime, alert_worker, mesh_worker
 from broker.errors import EnvelopeError
 from broker.services import webhook_dispatch
 from broker.services.inbox_delivery import Refused, Verified, deliver
@@ -74,6 +74,8 @@ async def run_delivery(
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(dispatcher.run(stop))
             tasks.create_task(alert_worker(rt).run(stop))
+            if mesh := mesh_worker(rt):  # NHS MESH (broker.services.mesh_dispatch)
+                tasks.create_task(mesh.run(stop))
             spec = ConsumerSpec(rt.settings.kafka_bootstrap_servers, rt.topics.notices,
                                 rt.settings.delivery_group, "delivery",
                                 rt.settings.kafka_security)  # fmt: skip
