@@ -85,8 +85,9 @@ def _sent_before(client: MeshClient, local_id: str) -> str | None:
     if answer.status_code == 404:
         return None
     answer.raise_for_status()
-    found = answer.json()
-    return str(found.get("messageID") or found.get("message_id")) or None
+    found = answer.json()  # MESH answers this (deprecated) call in its v1 shape only
+    earlier = found.get("messageId") or found.get("message_id")
+    return str(earlier) if earlier else None
 
 
 def _http_failure(exc: requests.HTTPError) -> MeshSent:
