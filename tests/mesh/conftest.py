@@ -39,7 +39,8 @@ class SandboxMesh:
     url: str
 
     def settings(self, **changes: object) -> MeshSettings:
-        """The broker's MESH settings for this sandbox: quick retries and tracking."""
+        """The broker's MESH settings for this sandbox: quick retries and tracking, and a
+        breaker that lets a trial through a second after it opened."""
         base = MeshSettings(
             url=self.url,
             mailbox=BROKER_MAILBOX,
@@ -49,6 +50,7 @@ class SandboxMesh:
             backoff_base_seconds=0.05,
             backoff_cap_seconds=0.2,
             track_every_seconds=0.1,
+            breaker_cool_down_seconds=1,
             poll_seconds=0.05,
             max_attempts=50,
         )
