@@ -378,10 +378,12 @@ class FakeChronologies:
 
 
 class InMemoryMeshQueue:
-    """MESH sends as the SQL queue keeps them; which recipients have a mailbox is
-    ``mailboxes`` (contact id -> MESH mailbox id)."""
+    """MESH sends as the SQL queue keeps them. A recipient's mailbox is its contact row's
+    ``mesh_mailbox`` in ``directory``, or one a test puts in ``mailboxes`` (contact id ->
+    MESH mailbox id)."""
 
-    def __init__(self) -> None:
+    def __init__(self, directory: "FakeDirectoryRows") -> None:
+        self.directory = directory
         self.mailboxes: dict[str, str] = {}
         self.committed: dict[int, dict[str, Any]] = {}
         self.pending: dict[int, dict[str, Any]] = {}
@@ -389,7 +391,7 @@ class InMemoryMeshQueue:
     async def enqueue(self, deliveries: Sequence[MeshQueued]) -> int:
         queued, added = {row["notice_id"] for row in self._all().values()}, 0
         for d in deliveries:
-            if d.notice_id in queued or d.recipient_id not in self.mailboxes:
+            if d.notice_id in queued or self._mailbox(d.recipient_id) is None:
                 continue
             queued.add(d.notice_id)
             added += 1
@@ -429,8 +431,13 @@ class InMemoryMeshQueue:
         r = self._all()[sequence]
         return MeshDue(sequence, r["notice_id"], r["recipient_id"], r["state"], r["attempts"],
                        r["next_attempt_at"], r["first_failed_at"], r["source"],
-                       r["message_id"], r["sent_at"],
-                       self.mailboxes.get(r["recipient_id"]))  # fmt: skip
+                       r["message_id"], r["sent_at"], self._mailbox(r["recipient_id"]))  # fmt: skip
+
+    def _mailbox(self, contact_id: str) -> str | None:
+        if contact_id in self.mailboxes:
+            return self.mailboxes[contact_id]
+        row = self.directory.table("contacts").get((contact_id,))
+        return row.get("mesh_mailbox") if row else None
 
     def _all(self) -> dict[int, dict[str, Any]]:
         return self.committed | self.pending
@@ -1289,7 +1296,7 @@ class FakeUnitOfWork:
         self.notice_records = FakeNoticeRecords()
         self.recipients = FakeRecipientDirectory()
         self.webhooks = FakeWebhookQueue(self.recipients)
-        self.mesh = InMemoryMeshQueue()
+        self.mesh = InMemoryMeshQueue(self.directory_rows)
         self.chronologies = FakeChronologies()
         self.retention = FakeRetentionStore()
         self.steps_owed = FakeStepsOwed(self.notice_records)
