@@ -10,6 +10,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# NHS England's mesh-sandbox for tests/mesh, apart from the project: it pins an older FastAPI.
+	$(BIN)/python -m pip install --quiet --target $(VENV)/mesh-sandbox "mesh-sandbox==1.0.137"
 	touch $@
 
 demo: $(VENV)/.installed

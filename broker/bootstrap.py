@@ -21,6 +21,7 @@ from broker.adapters.accepted_events import SqlAcceptanceRecords
 from broker.adapters.data_keys import SPARES, FileDataKeys
 from broker.adapters.directory_projection import DirectoryProjection
 from broker.adapters.kafka import KafkaPublisher, Topics, ensure_topics
+from broker.adapters.mesh import MeshClientTransport
 from broker.adapters.notify_alerts import NotifySmsSender
 from broker.adapters.peer_transfers import SqlPeerTransfers
 from broker.adapters.smtp_alerts import SmtpAlertSender
@@ -35,6 +36,7 @@ from broker.services.alerts import AlertWorker
 from broker.services.follow_ups import FollowUpDeps
 from broker.services.inbox_delivery import DeliveryDeps
 from broker.services.match_publication import MatchPublication
+from broker.services.mesh_dispatch import MeshWorker
 from broker.services.outbox import Outbox
 from broker.services.peer_transfers import PeerIntake, SealingPublisher
 from broker.services.routing import RoutingDeps, utc_now
@@ -193,6 +195,16 @@ def peer_intake(base: Foundation, kafka: Kafka) -> PeerIntake:
     acceptance = Acceptance(SqlAcceptanceRecords(base.sessions), events)
     return PeerIntake(SqlPeerTransfers(base.sessions), keys, acceptance,
                       keys.public.signing_key_id)  # fmt: skip
+
+
+def mesh_worker(rt: Runtime) -> MeshWorker | None:
+    """The NHS MESH worker, when the partnership configured its MESH mailbox (else None:
+    sends to contacts' MESH mailboxes stay queued until it does)."""
+    if not rt.settings.mesh.enabled:
+        return None
+    transport = MeshClientTransport(rt.settings.mesh)
+    return MeshWorker(rt.database.unit_of_work, rt.keys, rt.data_keys, rt.publisher, rt.topics,
+                      rt.settings.mesh, transport)  # fmt: skip
 
 
 @asynccontextmanager

@@ -15,6 +15,7 @@ from pydantic_settings import (
 from broker.alert_settings import AlertSettings
 from broker.delivery.backoff import Backoff
 from broker.delivery.circuit_breaker import BreakerPolicy
+from broker.mesh_settings import MeshSettings
 from broker.rules.deadlines import OTHER_PERIODS
 from broker.rules.escalation import ESCALATION_PERIOD, SCHOOL_ESCALATION_LEAD
 from broker.rules.thresholds import Thresholds
@@ -144,6 +145,7 @@ class Settings(BaseSettings):
     delivery_group: str = "sgb-delivery"
     webhooks: WebhookSettings = WebhookSettings()
     alerts: AlertSettings = AlertSettings()
+    mesh: MeshSettings = MeshSettings()  # NHS MESH delivery (issue 18)
     inbox_base_url: str = Field("http://127.0.0.1:8000", description="the web inbox as its "
                                 "users reach it: alerts link to its notice pages")  # fmt: skip
     administrators: list[str] = Field(

@@ -381,6 +381,9 @@ class UnitOfWork(Protocol):
     def webhooks(self) -> "WebhookQueue": ...
 
     @property
+    def mesh(self) -> "MeshQueue": ...
+
+    @property
     def chronologies(self) -> "Chronologies": ...
 
     @property
@@ -688,6 +691,106 @@ class WebhookQueue(Protocol):
         """Applies ``change`` if the delivery is still pending as ``due`` saw it, ``made``
         attempts in; False when another dispatcher has moved it meanwhile."""
         ...
+
+
+# Recipient side: NHS MESH, beside the webhook (services/mesh_dispatch.py).
+
+
+@dataclass(frozen=True)
+class MeshDue:
+    """A MESH delivery due for a send (``message_id`` None) or a tracking poll, as read."""
+
+    sequence: int
+    notice_id: str
+    recipient_id: str
+    state: str  # pending | sent
+    attempts: int
+    next_attempt_at: datetime
+    first_failed_at: datetime | None
+    source: str  # the position the notice was read from
+    message_id: str | None  # MESH's id once it accepted the message
+    sent_at: datetime | None  # when MESH accepted it
+    mailbox: str | None  # the recipient's MESH mailbox now, if it still has one
+
+
+@dataclass(frozen=True)
+class MeshQueued:
+    """A notice to send to its recipient's MESH mailbox (if the recipient has one)."""
+
+    notice_id: str
+    recipient_id: str
+    source: str
+    at: datetime
+
+
+MeshChange = Mapping[str, str | int | datetime | None]
+"""Columns of a MESH delivery to set: state, attempts, next_attempt_at, first_failed_at,
+message_id, sent_at, transport_acknowledged_at, finished_at, last_error."""
+
+
+class MeshQueue(Protocol):
+    """Sends to recipients' MESH mailboxes (broker/adapters/mesh_queue.py): pending until MESH
+    accepts them, then sent until tracking says acknowledged or undeliverable."""
+
+    async def enqueue(self, deliveries: Sequence[MeshQueued]) -> int:
+        """Queues each notice whose recipient has a MESH mailbox, once; answers how many."""
+        ...
+
+    async def requeue(self, notice_id: str, now: datetime) -> bool:
+        """A dead send pending again, from its first attempt; False for any other."""
+        ...
+
+    async def due(self, now: datetime, limit: int) -> list[MeshDue]:
+        """Pending sends and sent messages to track, each due by ``now``."""
+        ...
+
+    async def settle(self, due: MeshDue, change: MeshChange) -> bool:
+        """Applies ``change`` if the delivery is still as ``due`` saw it; False otherwise."""
+        ...
+
+
+@dataclass(frozen=True)
+class MeshMessage:
+    """What is sent: the sealed notice's bytes, to a mailbox, under the notice's id."""
+
+    mailbox: str
+    body: bytes
+    local_id: str  # the notice id: MESH's local id, the idempotency key of the send
+    workflow_id: str
+    subject: str  # carries no personal data
+
+
+@dataclass(frozen=True)
+class MeshSent:
+    """A send's outcome: MESH's message id when accepted, else the class of error and
+    whether trying again may help (MESH unreachable or busy) or not (refused)."""
+
+    message_id: str | None
+    error: str | None = None
+    transient: bool = True
+
+
+@dataclass(frozen=True)
+class MeshTracking:
+    """MESH's tracking of a sent message: its status (accepted, acknowledged, undeliverable,
+    error; "unreachable" when MESH did not answer) and, for a failure, MESH's status code
+    (never its description, which may quote the message)."""
+
+    status: str
+    code: str | None = None
+    expired: bool = False
+
+
+class MeshTransport(Protocol):
+    """The MESH API as the dispatcher uses it (broker/adapters/mesh.py). Neither call raises
+    for MESH being away or refusing: each answers what happened."""
+
+    async def send(self, message: MeshMessage, retry: bool) -> MeshSent:
+        """Sends, once: on a ``retry`` an earlier send under the same local id that MESH
+        accepted (its answer lost on the way back) is answered instead of sending again."""
+        ...
+
+    async def track(self, message_id: str) -> MeshTracking: ...
 
 
 # Recipient side: households' chronologies (services/household_access.py, references.py).

@@ -24,7 +24,7 @@ from broker.adapters.peer_receipts import SqlPeerReceipts
 from broker.adapters.peer_tokens import HttpPeerTokens
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.adapters.webhooks import HttpWebhookSender
-from broker.bootstrap import Runtime, alert_worker
+from broker.bootstrap import Runtime, alert_worker, mesh_worker
 from broker.errors import EnvelopeError
 from broker.services import webhook_dispatch
 from broker.services.inbox_delivery import Refused, Verified, deliver
@@ -83,6 +83,8 @@ async def run_delivery(
             receipts = ReceiptSender(SqlPeerReceipts(rt.sessions), peers, hooks.backoff(),
                                      hooks.poll_seconds)  # fmt: skip
             tasks.create_task(receipts.run(stop))
+            if mesh := mesh_worker(rt):  # NHS MESH (broker.services.mesh_dispatch)
+                tasks.create_task(mesh.run(stop))
             spec = ConsumerSpec(rt.settings.kafka_bootstrap_servers, rt.topics.notices,
                                 rt.settings.delivery_group, "delivery",
                                 rt.settings.kafka_security)  # fmt: skip

@@ -53,6 +53,11 @@ class OrganisationSpec(Contract):
     closes_at: time | None = None
     terms: tuple[Term, ...] = ()
     signing_keys: tuple[SigningKeySpec, ...] = ()
+    ods_code: str | None = Field(
+        None,
+        pattern=r"^[A-Z0-9]{3,10}$",
+        description="the NHS Organisation Data Service code (GP practices, NHS trusts)",
+    )
 
     @model_validator(mode="after")
     def _opens_before_it_closes(self) -> Self:
@@ -79,6 +84,11 @@ class ContactSpec(Contract):
         max_length=500,
         description="where the broker also POSTs each sealed notice, signed: https, or http "
         "on loopback only; no credentials or fragment in the URL",
+    )
+    mesh_mailbox: str | None = Field(
+        None,
+        pattern=r"^[A-Z0-9]{3,20}$",
+        description="the contact's NHS MESH mailbox id: each sealed notice is also sent there",
     )
 
     @field_validator("hpke_public_key")

@@ -44,6 +44,9 @@ from broker.ports import (
     HeldProposal,
     InboxEntry,
     KeyChangeView,
+    MeshChange,
+    MeshDue,
+    MeshQueued,
     Message,
     NoticeRecordView,
     OutboxEntry,
@@ -372,6 +375,77 @@ class FakeChronologies:
         for household, line in self.pending if committed else []:
             self.lines.setdefault(household, []).append(line)
         self.pending = []
+
+
+class InMemoryMeshQueue:
+    """MESH sends as the SQL queue keeps them. A recipient's mailbox is its contact row's
+    ``mesh_mailbox`` in ``directory``, or one a test puts in ``mailboxes`` (contact id ->
+    MESH mailbox id)."""
+
+    def __init__(self, directory: "FakeDirectoryRows") -> None:
+        self.directory = directory
+        self.mailboxes: dict[str, str] = {}
+        self.committed: dict[int, dict[str, Any]] = {}
+        self.pending: dict[int, dict[str, Any]] = {}
+
+    async def enqueue(self, deliveries: Sequence[MeshQueued]) -> int:
+        queued, added = {row["notice_id"] for row in self._all().values()}, 0
+        for d in deliveries:
+            if d.notice_id in queued or self._mailbox(d.recipient_id) is None:
+                continue
+            queued.add(d.notice_id)
+            added += 1
+            self.pending[len(self._all()) + 1] = {
+                "notice_id": d.notice_id, "recipient_id": d.recipient_id, "state": "pending",
+                "attempts": 0, "next_attempt_at": d.at, "first_failed_at": None,
+                "source": d.source, "message_id": None, "sent_at": None,
+            }  # fmt: skip
+        return added
+
+    async def requeue(self, notice_id: str, now: datetime) -> bool:
+        for sequence, row in self._all().items():
+            if row["notice_id"] == notice_id and row["state"] == "dead":
+                self.pending[sequence] = row | {"state": "pending", "attempts": 0,
+                    "next_attempt_at": now, "message_id": None, "sent_at": None}  # fmt: skip
+                return True
+        return False
+
+    async def due(self, now: datetime, limit: int) -> list[MeshDue]:
+        due = [self._due(s) for s, r in self._all().items()
+               if r["state"] in ("pending", "sent") and r["next_attempt_at"] <= now]  # fmt: skip
+        return sorted(due, key=lambda d: (d.next_attempt_at, d.sequence))[:limit]
+
+    async def settle(self, due: MeshDue, change: MeshChange) -> bool:
+        row = self._all().get(due.sequence)
+        if row is None or (row["state"], row["attempts"], row["next_attempt_at"]) != (
+            due.state, due.attempts, due.next_attempt_at):  # fmt: skip
+            return False
+        self.pending[due.sequence] = row | dict(change)
+        return True
+
+    def row(self, notice_id: str) -> dict[str, Any]:
+        """A send as it stands, for tests' assertions."""
+        return next(r for r in self._all().values() if r["notice_id"] == notice_id)
+
+    def _due(self, sequence: int) -> MeshDue:
+        r = self._all()[sequence]
+        return MeshDue(sequence, r["notice_id"], r["recipient_id"], r["state"], r["attempts"],
+                       r["next_attempt_at"], r["first_failed_at"], r["source"],
+                       r["message_id"], r["sent_at"], self._mailbox(r["recipient_id"]))  # fmt: skip
+
+    def _mailbox(self, contact_id: str) -> str | None:
+        if contact_id in self.mailboxes:
+            return self.mailboxes[contact_id]
+        row = self.directory.table("contacts").get((contact_id,))
+        return row.get("mesh_mailbox") if row else None
+
+    def _all(self) -> dict[int, dict[str, Any]]:
+        return self.committed | self.pending
+
+    def end(self, committed: bool) -> None:
+        if committed:
+            self.committed |= self.pending
+        self.pending = {}
 
 
 class FakeWebhookQueue:
@@ -1222,6 +1296,7 @@ class FakeUnitOfWork:
         self.notice_records = FakeNoticeRecords()
         self.recipients = FakeRecipientDirectory()
         self.webhooks = FakeWebhookQueue(self.recipients)
+        self.mesh = InMemoryMeshQueue(self.directory_rows)
         self.chronologies = FakeChronologies()
         self.retention = FakeRetentionStore()
         self.steps_owed = FakeStepsOwed(self.notice_records)
@@ -1263,6 +1338,7 @@ class FakeUnitOfWork:
         self.inbox.end(committed=exc is None)
         self.notice_records.end(committed=exc is None)
         self.webhooks.end(committed=exc is None)
+        self.mesh.end(committed=exc is None)
         self.retention.end(committed=exc is None)
         self.steps_owed.end(committed=exc is None)
         self.full_views.end(committed=exc is None)

@@ -3,9 +3,9 @@
 Each file is optional, UTF-8 (a spreadsheet's byte-order mark is fine), with a header row; a
 column may be left out when its field is optional, and an empty cell is None:
 
-    organisations.csv      id,name,kind,area,phone,session_start,opens_at,closes_at
+    organisations.csv      id,name,kind,area,phone,session_start,opens_at,closes_at,ods_code
     school_terms.csv       org_id,starts_on,ends_on
-    contacts.csv           id,org_id,role,hpke_public_key,webhook_url
+    contacts.csv           id,org_id,role,hpke_public_key,webhook_url,mesh_mailbox
     people.csv             id,nhs_number,upn,given_name,family_name,date_of_birth,
                            unborn,expected_on   (an unborn child: unborn true, its expected date)
                            has_send,has_ehcp,learning_disability   (additional needs: true)
@@ -51,9 +51,9 @@ from schemas.directory import (
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "organisations.csv": ("id", "name", "kind", "area", "phone", "session_start", "opens_at",
-                          "closes_at"),
+                          "closes_at", "ods_code"),
     "school_terms.csv": ("org_id", "starts_on", "ends_on"),
-    "contacts.csv": ("id", "org_id", "role", "hpke_public_key", "webhook_url"),
+    "contacts.csv": ("id", "org_id", "role", "hpke_public_key", "webhook_url", "mesh_mailbox"),
     "people.csv": ("id", "nhs_number", "upn", "given_name", "family_name", "date_of_birth",
                    "unborn", "expected_on", "has_send", "has_ehcp", "learning_disability",
                    "preferred_language", "interpreter_needed"),

@@ -68,6 +68,7 @@ class Organisation(Base):
     session_start: Mapped[str | None] = mapped_column(String(5))  # "08:45", schools only
     opens_at: Mapped[str | None] = mapped_column(String(5))  # working hours, "09:00"
     closes_at: Mapped[str | None] = mapped_column(String(5))  # "17:00"
+    ods_code: Mapped[str | None] = mapped_column(String(10))  # NHS organisations' ODS code
 
 
 class SchoolTerm(Base):
@@ -99,6 +100,7 @@ class Contact(Base):
     key_id: Mapped[str] = mapped_column(String(32))
     daily_digest: Mapped[bool] = mapped_column(Boolean, default=False)
     webhook_url: Mapped[str | None] = mapped_column(String(500))  # notices pushed here too
+    mesh_mailbox: Mapped[str | None] = mapped_column(String(20))  # ...and sent through MESH
     __table_args__ = (UniqueConstraint("org_id", "role"),)
 
 
@@ -402,6 +404,34 @@ class WebhookDelivery(Base):
     last_status: Mapped[int | None] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(300))  # topic/partition/offset it came from
     __table_args__ = (Index("ix_webhook_deliveries_queue", "state", "recipient_id", "sequence"),)
+
+
+class MeshDelivery(Base):
+    """A notice to send to its recipient's NHS MESH mailbox, queued with its inbox copy.
+
+    Sent (``pending`` -> ``sent``) when MESH accepts it; ``acknowledged`` when MESH's tracking
+    says the recipient's mailbox downloaded and acknowledged it (the transport
+    acknowledgement, never a person's); ``dead`` when MESH reports it undeliverable or it
+    expired undownloaded, or the send failed for good. A claim leases the attempt as the
+    webhook queue does (``next_attempt_at``), and ``message_id`` keeps MESH's id for tracking.
+    """
+
+    __tablename__ = "mesh_deliveries"
+    sequence: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    notice_id: Mapped[str] = mapped_column(String(36), unique=True)
+    recipient_id: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(12))  # pending | sent | acknowledged | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)  # a send, or a tracking poll
+    enqueued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    first_failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    message_id: Mapped[str | None] = mapped_column(String(100))  # MESH's, once accepted
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    transport_acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(60))  # a class, never a message
+    source: Mapped[str] = mapped_column(String(300))  # topic/partition/offset it came from
+    __table_args__ = (Index("ix_mesh_deliveries_queue", "state", "next_attempt_at"),)
 
 
 # --- Alerts that carry no content (issue 17): a contact's channels, and the alerts queued ---

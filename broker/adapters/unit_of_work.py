@@ -23,6 +23,7 @@ from broker.adapters.group_state import SqlRoutedEvents
 from broker.adapters.inbox_store import SqlInboxStore
 from broker.adapters.key_change_store import SqlKeyChanges
 from broker.adapters.matched_events import SqlMatchedEvents
+from broker.adapters.mesh_queue import SqlMeshQueue
 from broker.adapters.notice_outbox import SqlNoticeOutbox
 from broker.adapters.notice_store import SqlNoticeRecords, SqlRecipientDirectory
 from broker.adapters.plan_reminders import SqlPlanReminders
@@ -140,6 +141,10 @@ class SqlUnitOfWork:
     @property
     def webhooks(self) -> SqlWebhookQueue:
         return SqlWebhookQueue(self.session)
+
+    @property
+    def mesh(self) -> SqlMeshQueue:
+        return SqlMeshQueue(self.session)
 
     @property
     def chronologies(self) -> SqlChronologies:

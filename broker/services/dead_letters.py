@@ -13,7 +13,7 @@ from enum import StrEnum
 from broker.adapters.dead_letter_topic import DeadLetter, Source, sealed_context
 from broker.errors import DataKeyShredded
 from broker.ports import DataKeyStore, Message, Publisher, UnitOfWorkFactory
-from broker.services import webhook_dispatch
+from broker.services import mesh_dispatch, webhook_dispatch
 
 
 class Replayed(StrEnum):
@@ -45,6 +45,11 @@ async def replay(
                 requeued = await webhook_dispatch.requeue(
                     uow, str(letter.reason.get("notice_id")), now
                 )
+            outcomes.append(Replayed.REQUEUED if requeued else Replayed.NOT_DEAD)
+        elif letter.reason.get("channel") == mesh_dispatch.CHANNEL:  # a MESH send, likewise
+            async with units() as uow:
+                notice_id = str(letter.reason.get("notice_id"))
+                requeued = await mesh_dispatch.requeue(uow, notice_id, now)
             outcomes.append(Replayed.REQUEUED if requeued else Replayed.NOT_DEAD)
         elif letter.source is None:
             outcomes.append(Replayed.NOT_REPLAYABLE)

@@ -87,6 +87,7 @@ async def put_organisation(uow: UnitOfWork, spec: OrganisationSpec, actor: str) 
         "session_start": clock_text(spec.session_start),
         "opens_at": clock_text(spec.opens_at),
         "closes_at": clock_text(spec.closes_at),
+        "ods_code": spec.ods_code,
     }
     delta = await put_row(uow, "organisations", {"id": spec.id}, values)
     terms = [{"org_id": spec.id, **term.model_dump()} for term in spec.terms]

@@ -141,7 +141,7 @@ def _organisation_values(spec: OrganisationSpec) -> dict[str, Any]:
     clock = admin.clock_text
     return {"name": spec.name, "kind": spec.kind, "area": spec.area, "phone": spec.phone,
             "session_start": clock(spec.session_start), "opens_at": clock(spec.opens_at),
-            "closes_at": clock(spec.closes_at)}  # fmt: skip
+            "closes_at": clock(spec.closes_at), "ods_code": spec.ods_code}  # fmt: skip
 
 
 async def _contacts(

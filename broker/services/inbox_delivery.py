@@ -18,7 +18,7 @@ from broker.adapters import audit
 from broker.adapters.dead_letter_topic import Source, dead_letter
 from broker.adapters.kafka import Received, Topics
 from broker.ports import Clock, DataKeyStore, Message, Publisher, UnitOfWorkFactory
-from broker.services import alerts, inbox, webhook_dispatch
+from broker.services import alerts, inbox, mesh_dispatch, webhook_dispatch
 from schemas.notices import NoticeHeader, SealedNotice
 
 log = structlog.get_logger(__name__)
@@ -55,6 +55,7 @@ async def deliver(
         failed = [r for r, n, _ in notices if n in unstorable]
         notices = [(r, n, h) for r, n, h in notices if n not in unstorable]
         await webhook_dispatch.enqueue(uow, [(h, r.position) for r, _, h in notices], now)
+        await mesh_dispatch.enqueue(uow, [(h, r.position) for r, _, h in notices], now)
         await alerts.enqueue(uow, [h for _, _, h in notices], now)  # a person told, in its turn
         refused = [_refusal(record, reason) for record, reason in rejected]
         await uow.audit.append_many([*delivered, *refused], now)

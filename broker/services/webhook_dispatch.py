@@ -249,18 +249,25 @@ class Dispatcher:
         return now + timedelta(seconds=self.settings.timeout_seconds)
 
     async def _body(self, notice_id: str) -> bytes | str:
-        """The sealed notice as published, or why it cannot be sent: its household was
-        shredded, or it cannot be read. Either is a dead letter, never a crashed worker."""
-        async with self.units() as uow:
-            stored = await uow.inbox.get(notice_id)
-        if stored is None:
-            return "unreadable_notice"
-        try:
-            return inbox.sealed(stored, self.data_keys).model_dump_json().encode()
-        except DataKeyShredded:
-            return "household_shredded"
-        except (BrokerError, ValidationError):
-            return "unreadable_notice"
+        return await sealed_body(self.units, self.data_keys, notice_id)
+
+
+async def sealed_body(
+    units: UnitOfWorkFactory, data_keys: DataKeyStore, notice_id: str
+) -> bytes | str:
+    """The sealed notice as published (what a webhook and MESH receive), or why it cannot be
+    sent: its household was shredded, or it cannot be read. Either is a dead letter, never a
+    crashed worker."""
+    async with units() as uow:
+        stored = await uow.inbox.get(notice_id)
+    if stored is None:
+        return "unreadable_notice"
+    try:
+        return inbox.sealed(stored, data_keys).model_dump_json().encode()
+    except DataKeyShredded:
+        return "household_shredded"
+    except (BrokerError, ValidationError):
+        return "unreadable_notice"
 
 
 class Bearer(Protocol):
