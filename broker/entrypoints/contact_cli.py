@@ -1,4 +1,4 @@
-"""``sgb contact``: a contact's alert channels and web inbox sign-in links, from the command line.
+"""``sgb contact``: a contact's alert channels and web inbox sign-in links (command line).
 
     sgb contact alerts school-oakfield:key_adult                        # show them
     sgb contact alerts school-oakfield:key_adult --email dsl@oakfield.sch.uk --mobile 07700900123
@@ -34,7 +34,7 @@ from broker.ports import AlertFailures
 from broker.services import alert_channels, alerts, web_sign_in
 from schemas.alerts import AlertChannelsSpec
 
-app = typer.Typer(help="Contacts' alert channels and web inbox sign-in links.", no_args_is_help=True,
+app = typer.Typer(help="Alert channels and web inbox sign-in links.", no_args_is_help=True,
                   pretty_exceptions_enable=False)  # fmt: skip
 T = TypeVar("T")
 Operator = Annotated[str | None, typer.Option(help="who makes the change (default: OS user)")]
