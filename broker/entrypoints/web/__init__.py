@@ -11,13 +11,14 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from broker.entrypoints.web import pages
+from broker.entrypoints.web import front_door, pages
 
 STATIC = Path(__file__).parent / "static"
 
 
 def mount(app: FastAPI) -> None:
     pages.add_pages(app)
+    front_door.add_front_door_pages(app)
     app.mount("/inbox/static", StaticFiles(directory=STATIC), name="web-static")
     # GOV.UK Frontend's stylesheet names its fonts and images under /assets.
     app.mount("/assets", StaticFiles(directory=STATIC / "govuk" / "assets"), name="govuk-assets")

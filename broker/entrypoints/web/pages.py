@@ -36,6 +36,7 @@ from schemas.notices import Receipt
 
 log = structlog.get_logger(__name__)
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+TEMPLATES.env.globals["london"] = views.london
 GONE = (inbox.NoticeGone, DataKeyShredded, DataKeyUnusable)
 # Pages load only this site's scripts, styles, fonts and images: nothing from a CDN, nothing
 # inline (the sealed notice is JSON in a non-executed script element), never framed.
@@ -82,7 +83,7 @@ async def inbox_page(
 
 async def notice_page(request: Request, notice_id: UUID, done: str | None = None) -> Response:
     """The sealed notice for the browser to open; its view audited, its first a delivery."""
-    session, rt, now = await sessions.signed_in(request), _rt(request), datetime.now(UTC)
+    session, rt, now = await sessions.signed_in(request), runtime(request), datetime.now(UTC)
     try:
         async with _unit(request) as uow:
             entry, sealed = await inbox.fetch(uow, session.contact_id, notice_id,
@@ -91,7 +92,7 @@ async def notice_page(request: Request, notice_id: UUID, done: str | None = None
                 await receipts.record_delivered(uow, str(notice_id), "web", now)
             records = await uow.notice_records.of([entry.notice_id])
     except inbox.NoticeNotFound:
-        return await _not_found(request, session)
+        return await not_found(request, session)
     if isinstance(sealed, inbox.NoticeGone):
         return _gone(request, session)
     notice = views.row(entry, records.get(entry.notice_id))
@@ -101,7 +102,7 @@ async def notice_page(request: Request, notice_id: UUID, done: str | None = None
 
 
 async def acknowledge(request: Request, notice_id: UUID) -> Response:
-    session = await _posted_by(request, await _form(request))
+    session = await posted_by(request, await form_of(request))
     return await _answer(request, session, notice_id, Receipt.ACKNOWLEDGED, None)
 
 
@@ -112,8 +113,8 @@ async def reject_page(request: Request, notice_id: UUID) -> Response:
 
 
 async def reject(request: Request, notice_id: UUID) -> Response:
-    form = await _form(request)
-    session = await _posted_by(request, form)
+    form = await form_of(request)
+    session = await posted_by(request, form)
     reason = form.get("reason", "").strip()
     error = _reason_error(reason)
     if error:
@@ -127,7 +128,7 @@ async def viewed(request: Request, notice_id: UUID) -> Response:
     session = await sessions.signed_in(request)
     sessions.check_csrf(session, request.headers.get("x-csrf-token"))
     try:
-        await _record(_rt(request), session.contact_id, notice_id, Receipt.VIEWED, None)
+        await _record(runtime(request), session.contact_id, notice_id, Receipt.VIEWED, None)
     except inbox.NoticeNotFound:
         await record_refusal(request, 404)
         return Response(status_code=404)
@@ -139,12 +140,12 @@ async def sign_in_page(request: Request, token: str) -> Response:
     spend a one-time link before its person could."""
     csrf = sessions.sign_in_csrf(request)
     response = render(request, "sign_in.html", None, token=token, sign_in_csrf=csrf)
-    sessions.set_sign_in_csrf(response, _rt(request).settings, csrf)
+    sessions.set_sign_in_csrf(response, runtime(request).settings, csrf)
     return response
 
 
 async def sign_in(request: Request) -> Response:
-    form = await _form(request)
+    form = await form_of(request)
     sessions.check_sign_in_csrf(request, form.get("csrf_token"))
     started: web_sign_in.Started | None = None
     async with _unit(request) as uow:  # a refusal is audited: committed either way
@@ -156,18 +157,18 @@ async def sign_in(request: Request) -> Response:
                       lines=["It has been used already, or it is more than 15 minutes old.",
                              "Ask your administrator for a new sign-in link."])  # fmt: skip
     response = RedirectResponse("/inbox", status_code=303)
-    settings = _rt(request).settings
+    settings = runtime(request).settings
     sessions.set_session_cookie(response, settings, started.session_id)
     response.delete_cookie(sessions.SIGN_IN_CSRF, path="/inbox/sign-in")
     return response
 
 
 async def sign_out(request: Request) -> Response:
-    session = await _posted_by(request, await _form(request))
+    session = await posted_by(request, await form_of(request))
     async with _unit(request) as uow:
         await web_sign_in.sign_out(uow, session, datetime.now(UTC))
     response = RedirectResponse("/inbox/signed-out", status_code=303)
-    sessions.clear_session_cookie(response, _rt(request).settings)
+    sessions.clear_session_cookie(response, runtime(request).settings)
     return response
 
 
@@ -190,9 +191,9 @@ async def _answer(
     reason: str | None,
 ) -> Response:  # fmt: skip
     try:
-        await _record(_rt(request), session.contact_id, notice_id, receipt, reason)
+        await _record(runtime(request), session.contact_id, notice_id, receipt, reason)
     except inbox.NoticeNotFound:
-        return await _not_found(request, session)
+        return await not_found(request, session)
     except GONE:
         return _gone(request, session)
     except receipts.ReceiptRefused as exc:  # its wording is the service's, naming nobody
@@ -233,13 +234,13 @@ def _reason_error(reason: str) -> str | None:
     return None
 
 
-async def _posted_by(request: Request, form: Form) -> WebSessionRecord:
+async def posted_by(request: Request, form: Form) -> WebSessionRecord:
     session = await sessions.signed_in(request)
     sessions.check_csrf(session, form.get("csrf_token"))
     return session
 
 
-async def _form(request: Request) -> Form:
+async def form_of(request: Request) -> Form:
     """A urlencoded form's fields (the first of each); anything else is no fields."""
     try:
         parsed = parse_qs((await request.body()).decode(), max_num_fields=10)
@@ -248,7 +249,7 @@ async def _form(request: Request) -> Form:
     return {name: values[0] for name, values in parsed.items()}
 
 
-async def _not_found(request: Request, session: WebSessionRecord) -> Response:
+async def not_found(request: Request, session: WebSessionRecord) -> Response:
     request.state.caller = session.contact_id
     await record_refusal(request, 404)
     return render(request, "message.html", session, status_code=404, title="Notice not found",
@@ -274,10 +275,10 @@ async def _csrf_refused(request: Request, exc: CsrfRefused) -> Response:
                   lines=[str(exc)])  # fmt: skip
 
 
-def _rt(request: Request) -> Runtime:
+def runtime(request: Request) -> Runtime:
     rt: Runtime = request.app.state.rt
     return rt
 
 
 def _unit(request: Request) -> SqlUnitOfWork:
-    return _rt(request).unit_of_work()
+    return runtime(request).unit_of_work()
