@@ -96,6 +96,16 @@ class TestMatchingQueue:
         assert answer.status_code == 403
         assert (await queued(web_app, unknown_event)).status == "waiting"
 
+    async def test_the_front_doors_inbox_links_to_it(
+        self, web_app: FastAPI, duty_manager: httpx.AsyncClient
+    ) -> None:
+        """The duty manager's inbox shows the front door's pages in its menu; a school's does
+        not."""
+        assert f'href="{QUEUE}"' in (await duty_manager.get("/inbox")).text
+        school = new_browser(web_app)
+        await sign_in(web_app, school, SCHOOL)
+        assert f'href="{QUEUE}"' not in (await school.get("/inbox")).text
+
     async def test_not_for_a_school(self, web_app: FastAPI) -> None:
         """A school's key adult gets 404 for the front door's pages."""
         school = new_browser(web_app)

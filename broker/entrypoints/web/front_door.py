@@ -16,8 +16,7 @@ from fastapi.responses import RedirectResponse
 
 from broker.entrypoints.web import pages, sessions
 from broker.errors import DataKeyShredded, DataKeyUnusable
-from broker.ports import AuditDetails, AuditRecord, ParkedEvent, UnitOfWork, WebSessionRecord
-from broker.rules.family import OrgKind
+from broker.ports import AuditDetails, AuditRecord, ParkedEvent, WebSessionRecord
 from broker.services import household_access, matching
 from schemas.events import PersonRef
 
@@ -38,7 +37,7 @@ async def queue_page(request: Request, matched: str | None = None) -> Response:
     session = await sessions.signed_in(request)
     rt = pages.runtime(request)
     async with rt.unit_of_work() as uow:
-        org_id = await _front_door_of(uow, session)
+        org_id = await pages.front_door_of(uow, session)
         if org_id is None:
             return await pages.not_found(request, session)
         entries = await matching.read_queue(uow, org_id, org_id, datetime.now(UTC))
@@ -59,7 +58,7 @@ async def match(request: Request, event_id: UUID) -> Response:
                             lines=["Enter the directory id of at least one person."])  # fmt: skip
     try:
         async with rt.unit_of_work() as uow:
-            org_id = await _front_door_of(uow, session)
+            org_id = await pages.front_door_of(uow, session)
             if org_id is None:
                 raise matching.NotInQueue("not a front door")
             entry, named = await matching.queued(uow, org_id, str(event_id), rt.data_keys)
@@ -85,7 +84,7 @@ async def chronology_page(request: Request, household: str | None = None) -> Res
     session = await sessions.signed_in(request)
     rt = pages.runtime(request)
     async with rt.unit_of_work() as uow:  # commits the audit entry of a refusal too
-        org_id = await _front_door_of(uow, session)
+        org_id = await pages.front_door_of(uow, session)
         if org_id is None:
             return await pages.not_found(request, session)
         read: Any = None
@@ -107,15 +106,6 @@ _REFUSALS = {
     household_access.Refusal.NOT_YOURS: "This household is not in this front door's area.",
     household_access.Refusal.SHREDDED: "This household's data was deleted.",
 }
-
-
-async def _front_door_of(uow: UnitOfWork, session: WebSessionRecord) -> str | None:
-    """The contact's organisation, if it is a front door."""
-    [contact] = await uow.directory_rows.select_in("contacts", "id", [session.contact_id]) or [{}]
-    org_id = contact.get("org_id")
-    if not org_id or await uow.recipients.organisation_kind(org_id) != OrgKind.FRONT_DOOR:
-        return None
-    return str(org_id)
 
 
 def _links(form: dict[str, str]) -> dict[int, str]:

@@ -28,8 +28,9 @@ from broker.entrypoints.auth import record_refusal
 from broker.entrypoints.web import sessions, views
 from broker.entrypoints.web.sessions import CsrfRefused, NotSignedIn
 from broker.errors import DataKeyShredded, DataKeyUnusable, PublishFailed
-from broker.ports import Message, WebSessionRecord
+from broker.ports import Message, UnitOfWork, WebSessionRecord
 from broker.rules.escalation import MAX_REASON_CHARS
+from broker.rules.family import OrgKind
 from broker.services import inbox, receipts, web_sign_in
 from producers.pseudonyms import pseudonym
 from schemas.notices import Receipt
@@ -77,8 +78,10 @@ async def inbox_page(
     async with _unit(request) as uow:
         listed = await inbox.list_notices(uow, session.contact_id, datetime.now(UTC))
         records = await uow.notice_records.of([n.notice_id for n in listed])
+        front_door = await front_door_of(uow, session) is not None
     rows = [views.row(n, records.get(n.notice_id)) for n in listed]
-    return render(request, "inbox.html", session, page=views.page(rows, page))
+    return render(request, "inbox.html", session, page=views.page(rows, page),
+                  front_door=front_door)  # fmt: skip
 
 
 async def notice_page(request: Request, notice_id: UUID, done: str | None = None) -> Response:
@@ -273,6 +276,15 @@ async def _csrf_refused(request: Request, exc: CsrfRefused) -> Response:
     await record_refusal(request, 403)
     return render(request, "message.html", None, status_code=403, title="This form has expired",
                   lines=[str(exc)])  # fmt: skip
+
+
+async def front_door_of(uow: UnitOfWork, session: WebSessionRecord) -> str | None:
+    """The contact's organisation, if it is a front door (its pages are for it alone)."""
+    [contact] = await uow.directory_rows.select_in("contacts", "id", [session.contact_id]) or [{}]
+    org_id = contact.get("org_id")
+    if not org_id or await uow.recipients.organisation_kind(org_id) != OrgKind.FRONT_DOOR:
+        return None
+    return str(org_id)
 
 
 def runtime(request: Request) -> Runtime:
