@@ -455,7 +455,10 @@ class WebSignInLink(Base):
 
     __tablename__ = "web_sign_in_links"
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id"), index=True)
+    # A contact removed from the directory takes its links and sessions with it.
+    contact_id: Mapped[str] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
     issued_by: Mapped[str] = mapped_column(String(100))
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -467,7 +470,10 @@ class WebSession(Base):
 
     __tablename__ = "web_sessions"
     id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id"), index=True)
+    # A contact removed from the directory takes its links and sessions with it.
+    contact_id: Mapped[str] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
     csrf_token: Mapped[str] = mapped_column(String(64))
     signed_in_with: Mapped[str] = mapped_column(String(20))
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)

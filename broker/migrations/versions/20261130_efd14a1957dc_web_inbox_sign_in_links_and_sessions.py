@@ -31,10 +31,7 @@ def upgrade() -> None:
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["contact_id"],
-            ["contacts.id"],
-        ),
+        sa.ForeignKeyConstraint(["contact_id"], ["contacts.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id_hash"),
     )
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:
@@ -49,10 +46,7 @@ def upgrade() -> None:
         sa.Column("issued_by", sa.String(length=100), nullable=False),
         sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["contact_id"],
-            ["contacts.id"],
-        ),
+        sa.ForeignKeyConstraint(["contact_id"], ["contacts.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("token_hash"),
     )
     with op.batch_alter_table("web_sign_in_links", schema=None) as batch_op:
