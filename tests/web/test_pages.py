@@ -104,9 +104,19 @@ class TestInboxPage:
         assert all(url.startswith(("/", "#")) for url in urls), urls
         assert "default-src 'self'" in page.headers["content-security-policy"]
         for asset in ("/inbox/static/govuk/govuk-frontend.min.css",
-                      "/inbox/static/govuk/govuk-frontend.min.js",
                       "/assets/fonts/bold-b542beb274-v2.woff2"):  # fmt: skip
             assert (await key_adult.get(asset)).status_code == 200, asset
+
+    async def test_scripts_are_served_as_javascript(self, key_adult: httpx.AsyncClient) -> None:
+        """Each script the pages load answers as JavaScript: a browser runs no module
+        served under another type."""
+        page = await key_adult.get("/inbox")
+        scripts = re.findall(r'<script[^>]* src="([^"]+)"', page.text)
+        scripts += ["/inbox/static/govuk/govuk-frontend.min.js", "/inbox/static/js/notice-page.js"]
+        for script in scripts:
+            answer = await key_adult.get(script)
+            assert answer.status_code == 200, script
+            assert "javascript" in answer.headers["content-type"], script
 
 
 class TestNoticePage:
