@@ -206,6 +206,20 @@ class TestAcknowledge:
         assert answer.status_code == 403
         assert (await record_of(web_app, notice_id)).acknowledged_at is None
 
+    async def test_a_rejected_notice_cannot_be_acknowledged(
+        self, web_app: FastAPI, key_adult: httpx.AsyncClient, notices: dict[str, db.InboxNotice]
+    ) -> None:
+        """Once rejected, acknowledging it is refused (409) in the service's words."""
+        notice_id = notices[SCHOOL].notice_id
+        form = {"csrf_token": form_token(await key_adult.get("/inbox"))}
+        rejected = await key_adult.post(f"/inbox/notices/{notice_id}/reject",
+                                        data=form | {"reason": REASON})  # fmt: skip
+        assert rejected.status_code == 303
+        answer = await key_adult.post(f"/inbox/notices/{notice_id}/acknowledge", data=form)
+        assert answer.status_code == 409
+        assert "cannot also be acknowledged" in answer.text
+        assert (await record_of(web_app, notice_id)).acknowledged_at is None
+
 
 class TestReject:
     async def test_needs_a_reason(
