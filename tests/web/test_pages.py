@@ -179,6 +179,13 @@ class TestNoticePage:
         assert answer.status_code == 404
         assert (await record_of(web_app, gp_notice)).acknowledged_at is None
 
+    async def test_another_recipients_notice_has_no_reject_form(
+        self, key_adult: httpx.AsyncClient, notices: dict[str, db.InboxNotice]
+    ) -> None:
+        """The reject form of the GP's notice is a 404 too."""
+        gp_notice = notices[MOTHERS_GP].notice_id
+        assert (await key_adult.get(f"/inbox/notices/{gp_notice}/reject")).status_code == 404
+
 
 class TestAcknowledge:
     async def test_acknowledged_and_shown(

@@ -111,6 +111,11 @@ async def acknowledge(request: Request, notice_id: UUID) -> Response:
 
 async def reject_page(request: Request, notice_id: UUID) -> Response:
     session = await sessions.signed_in(request)
+    try:
+        async with _unit(request) as uow:  # another recipient's notice: 404, as its page
+            await inbox.get_notice(uow, session.contact_id, notice_id)
+    except inbox.NoticeNotFound:
+        return await not_found(request, session)
     return render(request, "reject.html", session, notice_id=str(notice_id), reason="", error=None,
                   max_chars=MAX_REASON_CHARS)  # fmt: skip
 
