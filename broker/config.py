@@ -148,6 +148,9 @@ class Settings(BaseSettings):
     mesh: MeshSettings = MeshSettings()  # NHS MESH delivery (issue 18)
     inbox_base_url: str = Field("http://127.0.0.1:8000", description="the web inbox as its "
                                 "users reach it: alerts link to its notice pages")  # fmt: skip
+    web_insecure_loopback: bool = Field(False, description="the web inbox's session cookie "
+                                        "without Secure, only when inbox_base_url is http on "
+                                        "127.0.0.1 or localhost (tests, the demo)")  # fmt: skip
     administrators: list[str] = Field(
         default_factory=list, description="ids of the organisations that administer the directory"
     )

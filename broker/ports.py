@@ -92,6 +92,10 @@ AuditAction = Literal[
     "peer_transfer_applied",  # ... read and accepted as the move it reports
     "peer_transfer_refused",  # ... that could not be read as a move
     "peer_receipt_sent",  # a receipt on a peer's transfer, taken by the peer
+    "sign_in_link_issued",  # web inbox (issue 17): by an administrator, for a contact
+    "signed_in",
+    "sign_in_refused",
+    "signed_out",
 ]
 AuditDetails = Mapping[str, str | int | bool | None]
 
@@ -424,6 +428,10 @@ class UnitOfWork(Protocol):
 
     @property
     def alerts(self) -> "AlertQueue": ...
+
+    # The web inbox (services/web_sign_in.py): sign-in links and sessions
+    @property
+    def web_sessions(self) -> "WebSessions": ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -1294,3 +1302,52 @@ class AlertSender(Protocol):
     to ``address``; ``reference`` is opaque (the alert's own, for the provider's records)."""
 
     async def send(self, address: str, subject: str, text: str, reference: str) -> AlertAttempt: ...
+
+
+# The web inbox's sign-in (services/web_sign_in.py): one-time links and server-side sessions.
+
+
+@dataclass(frozen=True)
+class SignInLink:
+    token_hash: str  # sha256 of the token in the link, hex
+    contact_id: str
+    issued_by: str
+    issued_at: datetime
+
+
+@dataclass(frozen=True)
+class WebSessionRecord:
+    id_hash: str  # sha256 of the session id in the cookie, hex
+    contact_id: str
+    csrf_token: str
+    signed_in_with: str  # "link"; "passkey" next
+    started_at: datetime
+    last_seen_at: datetime
+    ended_at: datetime | None = None
+
+
+class WebSessions(Protocol):
+    """Links and sessions, each changed by one conditional write: of two requests racing with
+    one link, one signs in; a session past its limits is never brought back by a touch."""
+
+    async def contact_exists(self, contact_id: str) -> bool: ...
+
+    async def add_link(self, link: SignInLink) -> None: ...
+
+    async def use_link(self, token_hash: str, issued_after: datetime, now: datetime) -> str | None:
+        """Marks the link used if it is unused and was issued after ``issued_after``;
+        answers its contact then, None otherwise (unknown, used or too old)."""
+        ...
+
+    async def start(self, session: WebSessionRecord) -> None: ...
+
+    async def touch(
+        self, id_hash: str, now: datetime, seen_after: datetime, started_after: datetime
+    ) -> WebSessionRecord | None:
+        """The session, its ``last_seen_at`` moved to ``now``, if it has not ended, was seen
+        after ``seen_after`` and started after ``started_after``; None otherwise."""
+        ...
+
+    async def end(self, id_hash: str, now: datetime) -> bool:
+        """Ends the session; False if it had already ended or never was."""
+        ...

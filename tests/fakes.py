@@ -54,6 +54,7 @@ from broker.ports import (
     PlanReminder,
     QueuedEvent,
     QueuedForMatching,
+    SignInLink,
     StepOwed,
     StepState,
     TableRow,
@@ -61,6 +62,7 @@ from broker.ports import (
     WebhookChange,
     WebhookDue,
     WebhookQueued,
+    WebSessionRecord,
 )
 from broker.rules.authorisation import may_publish
 from broker.rules.deadlines import SchoolCalendar, nation_of
@@ -1278,6 +1280,58 @@ class FakeAlertQueue:
         return self.committed | self.pending
 
 
+class FakeWebSessions:
+    """Sign-in links and sessions; a contact exists when the directory's rows hold it. A
+    rolled-back unit of work leaves them as they were."""
+
+    def __init__(self, directory_rows: FakeDirectoryRows) -> None:
+        self.directory_rows = directory_rows
+        self.links: dict[str, SignInLink] = {}
+        self.used: dict[str, datetime] = {}
+        self.sessions: dict[str, WebSessionRecord] = {}
+        self.saved: tuple[dict[str, SignInLink], dict[str, datetime],
+                          dict[str, WebSessionRecord]] = ({}, {}, {})  # fmt: skip
+
+    async def contact_exists(self, contact_id: str) -> bool:
+        return (contact_id,) in self.directory_rows.table("contacts")
+
+    async def add_link(self, link: SignInLink) -> None:
+        self.links[link.token_hash] = link
+
+    async def use_link(self, token_hash: str, issued_after: datetime, now: datetime) -> str | None:
+        link = self.links.get(token_hash)
+        if link is None or token_hash in self.used or not issued_after < link.issued_at <= now:
+            return None
+        self.used[token_hash] = now
+        return link.contact_id
+
+    async def start(self, session: WebSessionRecord) -> None:
+        self.sessions[session.id_hash] = session
+
+    async def touch(
+        self, id_hash: str, now: datetime, seen_after: datetime, started_after: datetime
+    ) -> WebSessionRecord | None:
+        found = self.sessions.get(id_hash)
+        if found is None or found.ended_at is not None:
+            return None
+        if found.last_seen_at <= seen_after or found.started_at <= started_after:
+            return None
+        self.sessions[id_hash] = replace(found, last_seen_at=now)
+        return self.sessions[id_hash]
+
+    async def end(self, id_hash: str, now: datetime) -> bool:
+        found = self.sessions.get(id_hash)
+        if found is None or found.ended_at is not None:
+            return False
+        self.sessions[id_hash] = replace(found, ended_at=now)
+        return True
+
+    def end_unit(self, committed: bool) -> None:
+        if committed:
+            self.saved = (dict(self.links), dict(self.used), dict(self.sessions))
+        self.links, self.used, self.sessions = (dict(kept) for kept in self.saved)  # type: ignore[assignment]
+
+
 class FakeUnitOfWork:
     """Keeps what a unit of work wrote only if it exits cleanly, like a transaction."""
 
@@ -1317,6 +1371,8 @@ class FakeUnitOfWork:
         self.alert_channels = FakeAlertChannels()
         self.alerts = FakeAlertQueue(self.alert_channels, self.notice_records,
                                      self.directory_rows)  # fmt: skip
+        # The web inbox's sign-in
+        self.web_sessions = FakeWebSessions(self.directory_rows)
 
     async def __aenter__(self) -> Self:
         return self
@@ -1356,6 +1412,7 @@ class FakeUnitOfWork:
         # Alerts
         self.alert_channels.end(committed=exc is None)
         self.alerts.end(committed=exc is None)
+        self.web_sessions.end_unit(committed=exc is None)
         return False
 
 

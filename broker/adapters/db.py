@@ -476,6 +476,41 @@ class AlertDelivery(Base):
     __table_args__ = (Index("ix_alert_deliveries_due", "state", "next_attempt_at"),)
 
 
+# --- The web inbox's sign-in (issue 17): one-time links and server-side sessions ---
+
+
+class WebSignInLink(Base):
+    """A one-time sign-in link an administrator issued for a contact: only its hash is kept,
+    so a copy of the database signs nobody in. Used once, within minutes."""
+
+    __tablename__ = "web_sign_in_links"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # A contact removed from the directory takes its links and sessions with it.
+    contact_id: Mapped[str] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    issued_by: Mapped[str] = mapped_column(String(100))
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class WebSession(Base):
+    """A signed-in person's session at a contact's inbox, found by its id's hash (the id is
+    only in the browser's cookie). ``signed_in_with`` names how (a link now, a passkey next)."""
+
+    __tablename__ = "web_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # A contact removed from the directory takes its links and sessions with it.
+    contact_id: Mapped[str] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    signed_in_with: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
 # --- HTTP edges: client assertions used once, refused requests counted (issue 12) ---
 
 

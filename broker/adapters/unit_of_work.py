@@ -30,6 +30,7 @@ from broker.adapters.plan_reminders import SqlPlanReminders
 from broker.adapters.proposal_store import SqlProposalStore
 from broker.adapters.retention_store import SqlRetentionStore
 from broker.adapters.steps_store import SqlFullViews, SqlStepsOwed
+from broker.adapters.web_session_store import SqlWebSessions
 from broker.adapters.webhook_queue import SqlWebhookQueue
 from broker.errors import AlreadyRecorded, Unrecordable
 from broker.ports import AuditHead, AuditRecord
@@ -205,6 +206,11 @@ class SqlUnitOfWork:
     @property
     def alerts(self) -> SqlAlertQueue:
         return SqlAlertQueue(self.session)
+
+    # The web inbox's sign-in
+    @property
+    def web_sessions(self) -> SqlWebSessions:
+        return SqlWebSessions(self.session)
 
     async def __aenter__(self) -> Self:
         self._session = self._sessions()

@@ -42,6 +42,7 @@ from broker.entrypoints import auth, http_errors, peers_admin
 from broker.entrypoints.alert_routes import add_alert_routes
 from broker.entrypoints.app import ErrorTable, Process, create_app
 from broker.entrypoints.key_change_notices import KeyChange
+from broker.entrypoints.sign_in_routes import add_sign_in_routes
 from broker.errors import AlreadyRecorded
 from broker.keys import PROCESS_KEYS, audit_key
 from broker.ports import DirectoryChangeEntry, UnitOfWork
@@ -120,6 +121,7 @@ def create_admin_api(settings: Settings | None = None) -> FastAPI:
     _add_bulk_routes(app)
     _add_key_change_routes(app)
     add_alert_routes(app)
+    add_sign_in_routes(app)
     return app
 
 

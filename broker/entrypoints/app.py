@@ -21,6 +21,7 @@ from broker.bootstrap import Foundation, runtime
 from broker.config import Settings
 from broker.entrypoints import auth, http_errors, ops, serving
 from broker.entrypoints.limits import protect
+from broker.entrypoints.web import docs
 from broker.keys import Purpose
 
 ErrorHandler = Callable[[Request, Any], Awaitable[Response]]
@@ -60,6 +61,8 @@ def create_app(
     lifespan = _lifespan(settings, process)
     app = FastAPI(title=title, version="1", lifespan=lifespan, **serving.docs_urls(settings))
     protect(app, settings)
+    if settings.api_docs:
+        docs.install(app)  # from self-hosted assets
     auth.install(app)
     for exc_type, handler in {**COMMON_ERRORS, **(errors or {})}.items():
         app.add_exception_handler(exc_type, handler)

@@ -1,10 +1,11 @@
-"""``sgb contact``: a contact's alert channels, from the command line.
+"""``sgb contact``: a contact's alert channels and web inbox sign-in links (command line).
 
     sgb contact alerts school-oakfield:key_adult                        # show them
     sgb contact alerts school-oakfield:key_adult --email dsl@oakfield.sch.uk --mobile 07700900123
     sgb contact alerts school-oakfield:key_adult --clear                # no alerts
     sgb contact alerts-import alert_channels.csv                        # contact_id,email,mobile
     sgb contact alerts-failing --days 7 [--json]                        # whose alerts fail
+    sgb contact sign-in-link school-oakfield:key_adult                  # web inbox, once
 
 Each change is recorded under the operator (default: the OS user), as directory writes are.
 An error names the field, never the address.
@@ -26,13 +27,14 @@ from broker.adapters import db
 from broker.adapters.alert_channels_csv import read_alert_channels
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.config import Settings
+from broker.entrypoints.sign_in_routes import sign_in_url
 from broker.errors import BrokerError
 from broker.keys import audit_key
 from broker.ports import AlertFailures
-from broker.services import alert_channels, alerts
+from broker.services import alert_channels, alerts, web_sign_in
 from schemas.alerts import AlertChannelsSpec
 
-app = typer.Typer(help="Contacts' alert channels.", no_args_is_help=True,
+app = typer.Typer(help="Alert channels and web inbox sign-in links.", no_args_is_help=True,
                   pretty_exceptions_enable=False)  # fmt: skip
 T = TypeVar("T")
 Operator = Annotated[str | None, typer.Option(help="who makes the change (default: OS user)")]
@@ -78,6 +80,18 @@ def failing_alerts(
         typer.echo(json.dumps(_as_dict(line)) if as_json else _as_line(line))
     if not lines and not as_json:
         typer.echo("no failing alerts")
+
+
+@app.command("sign-in-link")
+def sign_in_link(contact_id: str, operator: Operator = None) -> None:
+    """Prints a one-time sign-in link to the web inbox for the contact's person (15 minutes)."""
+    typer.echo(_run(_sign_in_link(Settings(), contact_id, _operator(operator))))
+
+
+async def _sign_in_link(settings: Settings, contact_id: str, actor: str) -> str:
+    async with _unit(settings) as uow:
+        issued = await web_sign_in.issue_link(uow, contact_id, actor, datetime.now(UTC))
+    return sign_in_url(settings.inbox_base_url, issued.token)
 
 
 async def _read(path: Path) -> dict[str, AlertChannelsSpec]:

@@ -26,7 +26,7 @@ from broker.adapters.tokens import NotAuthorised, Principal
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
 from broker.config import Settings
-from broker.entrypoints import auth, front_door_api, key_change_notices
+from broker.entrypoints import auth, front_door_api, key_change_notices, web
 from broker.entrypoints.app import ErrorTable, Process, create_app
 from broker.errors import DataKeyShredded, DataKeyUnusable, PublishFailed
 from broker.keys import PROCESS_KEYS
@@ -101,6 +101,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
     app = create_app("Safeguarding broker: recipient inbox", settings or Settings(),
                      Process(PROCESS_KEYS["inbox"]), errors=ERRORS,
                      routers=[front_door_api.router, key_change_notices.router])  # fmt: skip
+    web.mount(app)  # the web inbox's pages, over the same runtime
     base = "/v1/recipients/{recipient_id}/notices"
 
     @app.get(base, response_model=list[NoticeSummary])

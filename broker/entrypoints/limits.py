@@ -64,7 +64,7 @@ class RequestLimits:
             if body is None:
                 await _refuse(send, 413, f"the body is larger than {self.max_body_bytes} bytes")
                 return
-            receive = _replay(body)
+            receive = _replay(body, receive)
         await self.app(scope, receive, send)
 
     async def _report(self, scope: Scope) -> None:
@@ -122,13 +122,15 @@ async def _read_at_most(receive: Receive, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _replay(body: bytes) -> Receive:
+def _replay(body: bytes, then: Receive) -> Receive:
     sent = False
 
     async def receive() -> Message:
         nonlocal sent
         if sent:
-            return {"type": "http.disconnect"}
+            # The client's own: a disconnect only when it happens (a streamed answer, a
+            # static file, listens for one, and would stop at a made-up one).
+            return await then()
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 

@@ -12,9 +12,10 @@ from broker.entrypoints import ops
 
 
 def docs_urls(settings: Settings) -> dict[str, Any]:
-    """FastAPI's arguments for /docs, /redoc and /openapi.json: off unless asked for."""
+    """FastAPI's arguments for /docs, /redoc and /openapi.json: off unless asked for; when
+    asked for, /docs comes from self-hosted assets (web/docs.py) and ReDoc (CDN only) stays off."""
     if settings.api_docs:
-        return {}
+        return {"docs_url": None, "redoc_url": None}
     return {"docs_url": None, "redoc_url": None, "openapi_url": None}
 
 

@@ -1,0 +1,24 @@
+"""The web inbox (issue 17): server-rendered pages over the inbox API's app, for the people
+who receive notices. ``mount`` adds its routes and static files to that app.
+
+Notices stay sealed to the server: a notice page embeds the sealed notice, and the browser
+opens it (static/js/notice-crypto.js). Sign-in is a one-time link for now (sessions.py);
+passkeys start the same kind of session next.
+"""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from broker.entrypoints.web import front_door, pages
+
+STATIC = Path(__file__).parent / "static"
+
+
+def mount(app: FastAPI) -> None:
+    pages.add_pages(app)
+    front_door.add_front_door_pages(app)
+    app.mount("/inbox/static", StaticFiles(directory=STATIC), name="web-static")
+    # GOV.UK Frontend's stylesheet names its fonts and images under /assets.
+    app.mount("/assets", StaticFiles(directory=STATIC / "govuk" / "assets"), name="govuk-assets")
