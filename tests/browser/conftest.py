@@ -33,7 +33,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API runs an event loop in this thread while it
+# is open, and every async test after it in the same process would find a loop running.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     executable = shutil.which("chromium")
     if executable is None:
