@@ -40,7 +40,9 @@ a round of the router's timer at the step's time (``{"timer": true, ...}``): mis
 and overdue next steps escalate; or recipients acknowledging notices earlier steps sent them
 (``{"acknowledges": [{"step": 0, "recipient": "..."}]}``); or the directory's administrator
 creating or replacing records (``{"directory_update": {"people": [...]}}``: a birth gives an
-unborn child's record its date of birth and NHS number).
+unborn child's record its date of birth and NHS number). Peer brokers the partnership has
+registered are listed as ``"peers"`` (``schemas.peers.PeerSpec`` without its keys: fresh ones
+are made, and the transfer a peer gets is opened with its broker key).
 """
 
 import json
@@ -60,10 +62,10 @@ from broker.adapters.directory_projection import DirectoryProjection
 from broker.adapters.kafka import Topics
 from broker.adapters.scenario_database import ScenarioDatabase, scenario_database
 from broker.fixtures import partnership
-from broker.ports import Message
+from broker.ports import Message, UnitOfWork
 from broker.rules.deadlines import LONDON
 from broker.rules.thresholds import Thresholds
-from broker.services import follow_ups, next_steps, proposals, receipts, reminders
+from broker.services import follow_ups, next_steps, peers, proposals, receipts, reminders
 from broker.services.directory_admin import load_directory
 from broker.services.outbox import Outbox
 from broker.services.routing import RoutingDeps, route_event
@@ -79,6 +81,7 @@ from schemas.notices import (
     ReferralOutcome,
     SealedNotice,
 )
+from schemas.peers import PeerSpec, peer_contact_id
 from schemas.transport import EventHeader
 
 SCENARIO_NAMESPACE = uuid.UUID("0c6f1f0e-3b7a-4d59-9d8e-5a0f0c2b9e41")
@@ -349,6 +352,7 @@ class Scenario(BaseModel):
     start: AwareDatetime
     base_directory: Literal["demo"] | None = None
     directory: dict[str, Any] = {}
+    peers: list[dict[str, Any]] = Field([], description="PeerSpec fields but the keys")
     steps: list[Step]
 
     @classmethod
@@ -417,6 +421,9 @@ async def run_scenario(scenario: Scenario, limits: Thresholds = Thresholds()) ->
         spec, recipients, producers = _directory(scenario)
         async with database.unit_of_work() as uow:
             await load_directory(uow, spec, actor="scenario")
+        for peer in scenario.peers:
+            async with database.unit_of_work() as uow:
+                await _register_peer(uow, peer, scenario.start, recipients, producers)
         publisher = CollectingPublisher()
         outbox = Outbox(database.unit_of_work, publisher, TOPICS.notices,
                         database.keys.pseudonym_secret)  # fmt: skip
@@ -587,6 +594,21 @@ def _directory(
         organisation["signing_keys"] = [{"public_key": crypto.encode_public(signing.public_key())}]
         producers[organisation["id"]] = signing
     return DirectorySpec.model_validate(records), recipients, producers
+
+
+async def _register_peer(
+    uow: UnitOfWork, peer: dict[str, Any], at: datetime,
+    recipients: dict[str, X25519PrivateKey], producers: dict[str, Ed25519PrivateKey],
+) -> None:  # fmt: skip
+    """Registers the peer as an administrator would, with fresh broker and signing keys."""
+    broker_key, signing = X25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    spec = PeerSpec.model_validate({
+        **peer, "broker_key": crypto.encode_public(broker_key.public_key()),
+        "signing_keys": [{"public_key": crypto.encode_public(signing.public_key())}],
+    })  # fmt: skip
+    await peers.register_peer(uow, spec, "scenario", at)
+    recipients[peer_contact_id(spec.id)] = broker_key
+    producers[spec.id] = signing
 
 
 def _placeholder() -> str:

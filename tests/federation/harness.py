@@ -207,8 +207,41 @@ def owner_of(front_door: str) -> Callable[[httpx.Request], str | None]:
     return owner
 
 
+INBOX_PATHS = ("/v1/recipients/", "/v1/households/", "/v1/front-doors/", "/v1/organisations/")
+
+
+class OneHost:
+    """The gateway and the inbox API under one base URL, as a broker's reverse proxy puts its
+    public APIs: a peer registers one URL, and the receipts it sends back go to the inbox
+    API's ``/v1/recipients/...`` there (``broker.services.peer_receipts``). Each app keeps
+    its own lifespan (its own runtime, as its own process would)."""
+
+    def __init__(self, gateway: FastAPI, inbox: FastAPI) -> None:
+        self.gateway, self.inbox = gateway, inbox
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        inbox = str(scope.get("path", "")).startswith(INBOX_PATHS)
+        await (self.inbox if inbox else self.gateway)(scope, receive, send)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        await receive()  # lifespan.startup
+        async with AsyncExitStack() as stack:
+            try:
+                for app in (self.gateway, self.inbox):
+                    await stack.enter_async_context(app.router.lifespan_context(app))
+            except Exception as exc:
+                await send({"type": "lifespan.startup.failed", "message": type(exc).__name__})
+                raise
+            await send({"type": "lifespan.startup.complete"})
+            await receive()  # lifespan.shutdown
+        await send({"type": "lifespan.shutdown.complete"})
+
+
 @asynccontextmanager
-async def serving(app: FastAPI) -> AsyncIterator[str]:
+async def serving(app: Any) -> AsyncIterator[str]:
     """The app served by uvicorn (its lifespan too) on a loopback port of its own; yields its
     base URL. The socket is bound before uvicorn starts, so no other process takes the port."""
     sock = socket.socket()
@@ -270,8 +303,8 @@ async def running_broker(
         async with rt.unit_of_work() as uow:
             await load_directory(uow, directory(partnership, keys, datetime.now(UTC).date()))
         await stack.enter_async_context(consuming(rt))
-        gateway_url = await stack.enter_async_context(serving(create_gateway(settings)))
-        inbox_url = await stack.enter_async_context(serving(create_inbox_api(settings)))
+        front = OneHost(create_gateway(settings), create_inbox_api(settings))
+        gateway_url = inbox_url = await stack.enter_async_context(serving(front))
         admin_url = await stack.enter_async_context(serving(create_admin_api(settings)))
         gateway = await stack.enter_async_context(httpx.AsyncClient(
             base_url=gateway_url, auth=OrgTokens(keys.producers, event_source)))  # fmt: skip
