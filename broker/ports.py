@@ -930,6 +930,12 @@ class FamilyDirectory(Protocol):
         everyone in it; the people the directory does not know are left unmatched."""
         ...
 
+    async def read_ahead(self, named: "Sequence[tuple[Sequence[PersonRef], str]]") -> None:
+        """A hint before a group of events is routed: the families of these people (each
+        event's people, with its source organisation) are about to be resolved in this unit
+        of work, and what they need may be read for all of them at once. May do nothing."""
+        ...
+
     async def match(self, person: "PersonRef", source_org: str) -> str | None:
         """The directory's person id of someone an event names, if known."""
         ...
