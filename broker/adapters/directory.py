@@ -219,19 +219,22 @@ class SqlDirectory:
             return None
         return await self._session.scalar(select(db.Person.id).where(or_(*clauses)).limit(1))
 
-    async def read_ahead(self, named: Sequence[tuple[Sequence[PersonRef], str]]) -> None:
+    async def read_ahead(self, named: Sequence[tuple[Sequence[PersonRef], str]]) -> set[str]:
         """Reads the household history of every family these events name at once, while
-        families resolve from memory (SQL would cost more than it saves); ``family_for`` takes
-        each family's from it."""
+        families resolve from memory (from SQL it would cost more than it saves);
+        ``family_for`` takes each family's from it. Answers the households' members."""
         if await self._memory() is None:
-            return
+            return set()
         homes: set[str] = set()
-        for people, source_org in named:
-            _, subjects = await self._subjects(people, source_org)
+        people: set[str] = set()
+        for named_people, source_org in named:
+            _, subjects = await self._subjects(named_people, source_org)
             if subjects:
                 rows, _ = await self._home_rows(subjects)
                 homes.update(r.household_id for r in rows)
+                people.update((*subjects, *(r.person_id for r in rows)))
         await self._histories.read(self._session, homes)
+        return people
 
     async def _subjects(
         self, named: Sequence[PersonRef], source_org: str

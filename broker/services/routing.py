@@ -195,7 +195,8 @@ async def _record_group(
     group = uow.routed_events
     state = await group.load(_event_ids(events))
     opened = [_open(sealed, deps) for sealed, _, _ in events]
-    await uow.directory.read_ahead(_named(opened))
+    people = await uow.directory.read_ahead(_named(opened))
+    await state.patterns.read(group, people)
     # What the events record goes in once, at the end: what a later event reads back of the
     # group's earlier ones is in ``state``.
     with group.writes_deferred():

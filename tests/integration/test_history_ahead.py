@@ -1,6 +1,6 @@
-"""The household histories a group of events reads ahead (adapters/history_ahead.py): the same
-history as read for each event on its own, the chronology read once for the whole group, and
-a household the group moves read afresh.
+"""What a group of events reads ahead: the household histories (adapters/history_ahead.py),
+the same history as read for each event on its own, a household the group moves read afresh;
+the chronology and the people's pattern records each read once for the whole group.
 
 Through a real database (SQLite and PostgreSQL)."""
 
@@ -20,9 +20,9 @@ from broker.adapters.history_ahead import HistoriesAhead
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.demo import family
 from broker.keys import KeyStore
-from schemas.events import PersonRef
+from schemas.events import Event, PersonRef
 from tests.integration.test_group_directory_writes import crisis, events, in_memory_directory
-from tests.integration.test_routing_group import NOW, Group
+from tests.integration.test_routing_group import NOW, Group, attendance
 
 pytestmark = pytest.mark.integration
 
@@ -95,36 +95,57 @@ class TestHistoriesAhead:
             await engine.dispose()
 
 
-def chronology_reads(statements: list[str]) -> list[str]:
-    return [s for s in statements if s.lstrip().startswith("SELECT") and "FROM chronology" in s]
+def reads(statements: list[str], *parts: str) -> list[str]:
+    """The SELECTs that have all these parts."""
+    return [s for s in statements
+            if s.lstrip().startswith("SELECT") and all(p in s for p in parts)]  # fmt: skip
 
 
-class TestAGroupReadsItsHistoryOnce:
+async def statements_of_group(
+    database_url: str, keys: KeyStore, tmp_path: Path, routed: list[Event]
+) -> list[str]:
+    """The statements routing the events as one group sends, the projection loaded first."""
+    async with demo_database(database_url, NOW.date()) as demo:
+        routing = Group(demo, keys, tmp_path / "households")
+        routing.deps = in_memory_directory(routing)
+        await routing.route(events(crisis(5)))
+        statements: list[str] = []
+        engine = demo.sessions.kw["bind"].sync_engine
+
+        def seen(*args: object) -> None:
+            statements.append(str(args[2]))
+
+        orm_events.listen(engine, "before_cursor_execute", seen)
+        try:
+            await routing.route(routed)
+        finally:
+            orm_events.remove(engine, "before_cursor_execute", seen)
+        assert len((await routing.recorded())["routed"]) == len(routed) + 1
+    return statements
+
+
+class TestAGroupReadsOnce:
     async def test_three_events_about_one_family_read_the_chronology_once(
         self, database_url: str, keys: KeyStore, tmp_path: Path
     ) -> None:
         """Three crises of the mother in one group: the chronology is read once for the
         group, not once per event."""
         routed = events(crisis(3), crisis(2), crisis(1))
-        async with demo_database(database_url, NOW.date()) as demo:
-            routing = Group(demo, keys, tmp_path / "households")
-            routing.deps = in_memory_directory(routing)
-            await routing.route(events(crisis(5)))  # the projection loaded
-            statements: list[str] = []
-            engine = demo.sessions.kw["bind"].sync_engine
+        statements = await statements_of_group(database_url, keys, tmp_path, routed)
+        assert len(reads(statements, "FROM chronology")) == 1, reads(statements, "chronology")
 
-            def seen(*args: object) -> None:
-                statements.append(str(args[2]))
+    async def test_three_attendances_read_the_pattern_records_once(
+        self, database_url: str, keys: KeyStore, tmp_path: Path
+    ) -> None:
+        """Three ED attendances of Child B in one group (each reads his attendances before
+        it): his pattern records are read once for the group."""
+        routed = events(attendance(3), attendance(2), attendance(1))
+        statements = await statements_of_group(database_url, keys, tmp_path, routed)
+        by_person = reads(statements, "FROM pattern_records", "person_id IN")
+        assert len(by_person) == 1, by_person
 
-            orm_events.listen(engine, "before_cursor_execute", seen)
-            try:
-                await routing.route(routed)
-            finally:
-                orm_events.remove(engine, "before_cursor_execute", seen)
-            grouped = await routing.recorded()
-        assert len(chronology_reads(statements)) == 1, chronology_reads(statements)
-        assert len(grouped["routed"]) == 4
 
+class TestAMoveInTheGroup:
     async def test_a_move_in_the_group_is_seen_in_the_areas_left(
         self, database_url: str, keys: KeyStore
     ) -> None:
