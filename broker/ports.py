@@ -1055,6 +1055,14 @@ class FamilyDirectory(Protocol):
         everyone in it; the people the directory does not know are left unmatched."""
         ...
 
+    async def read_ahead(self, named: "Sequence[tuple[Sequence[PersonRef], str]]") -> set[str]:
+        """A hint before a group of events is routed: the families of these people (each
+        event's people, with its source organisation) are about to be resolved in this unit
+        of work, and what they need may be read for all of them at once. Answers the people
+        of the families it found (whose pattern records the group may read at once too);
+        may do nothing, and answer nobody."""
+        ...
+
     async def match(self, person: "PersonRef", source_org: str) -> str | None:
         """The directory's person id of someone an event names, if known."""
         ...

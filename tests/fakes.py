@@ -1000,6 +1000,10 @@ class FakeDirectory:
                  for i, p in enumerate(named)}  # fmt: skip
         return FamilyContext(family, views)
 
+    async def read_ahead(self, named: Sequence[tuple[Sequence[PersonRef], str]]) -> set[str]:
+        """Nothing to read ahead in memory."""
+        return set()
+
     async def contact_for(self, addressee: Addressee) -> ContactRecord | None:
         fallbacks = () if addressee.role is ContactRole.EMERGENCY_DUTY else FALLBACK_ROLES
         for role in (addressee.role, *fallbacks):

@@ -19,6 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute, ORMExecuteState, Session
 from broker.adapters import chronology, db
 from broker.adapters.directory_records import Membership, OwnerRow, PersonRow, PlanRow
 from broker.adapters.directory_state import DirectoryState
+from broker.adapters.history_ahead import HistoriesAhead
 from broker.errors import EventNotPermitted, UnknownSigningKey
 from broker.rules.authorisation import may_publish
 from broker.rules.deadlines import OFFICE_HOURS, SchoolCalendar, WorkingHours, nation_of
@@ -124,6 +125,7 @@ class SqlDirectory:
         # (entity, id), and the records they name over the projection's.
         self._unread: list[tuple[str, str]] = []
         self._own: DirectoryState | None = None
+        self._histories = HistoriesAhead()
         if projection is not None:
             orm_events.listen(session.sync_session, "after_flush", self._flushed)
             orm_events.listen(session.sync_session, "do_orm_execute", self._executed)
@@ -218,11 +220,35 @@ class SqlDirectory:
             return None
         return await self._session.scalar(select(db.Person.id).where(or_(*clauses)).limit(1))
 
+    async def read_ahead(self, named: Sequence[tuple[Sequence[PersonRef], str]]) -> set[str]:
+        """Reads the household history of every family these events name at once, while
+        families resolve from memory (from SQL it would cost more than it saves);
+        ``family_for`` takes each family's from it. Answers the households' members."""
+        if await self._memory() is None:
+            return set()
+        homes: set[str] = set()
+        people: set[str] = set()
+        for named_people, source_org in named:
+            _, subjects = await self._subjects(named_people, source_org)
+            if subjects:
+                rows, _ = await self._home_rows(subjects)
+                homes.update(r.household_id for r in rows)
+                people.update((*subjects, *(r.person_id for r in rows)))
+        await self._histories.read(self._session, homes)
+        return people
+
+    async def _subjects(
+        self, named: Sequence[PersonRef], source_org: str
+    ) -> tuple[list[str | None], tuple[str, ...]]:
+        """Each person's id if known, and the subjects: the first named, if known, and the
+        others known."""
+        ids = [await self.match(person, source_org) for person in named]
+        return ids, tuple(i for i in ids if i) if ids and ids[0] else ()
+
     async def family_for(self, named: Sequence[PersonRef], source_org: str) -> FamilyContext:
         """The family of the event's subject; when the subject is unknown, everyone named is
         held for matching at the front door of the source organisation's area."""
-        ids = [await self.match(person, source_org) for person in named]
-        subjects = tuple(i for i in ids if i) if ids and ids[0] else ()
+        ids, subjects = await self._subjects(named, source_org)
         members, ties = await self._members(subjects)
         known = await self.organisations()
         source = known.orgs.get(source_org)
@@ -239,7 +265,8 @@ class SqlDirectory:
             | {o.area: o.id for o in organisations if o.kind == OrgKind.FRONT_DOOR},
             org_kinds={o.id: OrgKind(o.kind) for o in organisations},
             plans=await self._plans({m.person_id for m in members}),
-            history=await chronology.household_history(self._session, homes),
+            history=self._histories.history(homes)
+            or await chronology.household_history(self._session, homes),
             org_lines={o.id: contact_line(o) for o in organisations},
             ties=ties,
             working_hours=known.working_hours,
@@ -262,6 +289,14 @@ class SqlDirectory:
         and a child's other home is still the child's."""
         if not subjects:
             return (), ()
+        rows, children = await self._home_rows(subjects)
+        ties = await self._ties_of({*subjects, *children})
+        tied = {p for t in ties for p in (t.person_id, t.related_person_id)}
+        people = {r.person_id for r in rows} | set(subjects) | tied
+        return tuple(await self._member_records(rows, people, ties)), ties
+
+    async def _home_rows(self, subjects: tuple[str, ...]) -> tuple[Sequence[Membership], set[str]]:
+        """Every member of the subjects' households and their children's, and the children."""
         ties = await self._ties_of(subjects)
         linked = {t.related_person_id for t in ties
                   if t.kind == "parent_of" and t.person_id in subjects}  # fmt: skip
@@ -269,10 +304,7 @@ class SqlDirectory:
         children = linked | {r.person_id for r in rows if r.role == HouseholdRole.CHILD}
         if children - linked - set(subjects):
             rows = await self._households_with({*subjects, *children})
-        ties = await self._ties_of({*subjects, *children})
-        tied = {p for t in ties for p in (t.person_id, t.related_person_id)}
-        people = {r.person_id for r in rows} | set(subjects) | tied
-        return tuple(await self._member_records(rows, people, ties)), ties
+        return rows, children
 
     async def _ties_of(self, people: Iterable[str]) -> tuple[Tie, ...]:
         """Every tie with one of these people at either end."""
@@ -369,6 +401,7 @@ class SqlDirectory:
             )
             home.area = to_area
             moved.append(household_id)
+        self._histories.forget(moved)  # the areas they left, read again
         await self._session.flush()
         return moved
 

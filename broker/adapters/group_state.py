@@ -22,6 +22,8 @@ from broker.adapters import bulk, chronology, db
 from broker.ports import QueuedForMatching
 from broker.services.routing_group import GroupState, PatternRow
 
+IN_CHUNK = 900  # people per IN list (SQLite's bound-parameter limit, with room to spare)
+
 
 class SqlRoutedEvents:
     def __init__(self, session: AsyncSession) -> None:
@@ -49,12 +51,14 @@ class SqlRoutedEvents:
         return {r.event_id: r.position for r in routed}
 
     async def pattern_rows(self, people: Sequence[str]) -> list[PatternRow]:
-        table = db.PatternRecord
-        found = await self._session.execute(
-            select(table.event_id, table.person_id, table.kind, table.at, table.outcome)
-            .where(table.person_id.in_(list(people)))
-        )  # fmt: skip
-        return [dict(row) for row in found.mappings()]
+        table, rows = db.PatternRecord, list[PatternRow]()
+        for start in range(0, len(people), IN_CHUNK):
+            found = await self._session.execute(
+                select(table.event_id, table.person_id, table.kind, table.at, table.outcome)
+                .where(table.person_id.in_(list(people[start : start + IN_CHUNK])))
+            )  # fmt: skip
+            rows += [dict(row) for row in found.mappings()]
+        return rows
 
     def writes_deferred(self) -> AbstractContextManager[None]:
         # The session's rows (notices and their companions) go in once, at ``write``; the

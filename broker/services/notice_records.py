@@ -7,6 +7,7 @@ re-routing), the deadline, who is next in the escalation chain, and where a reje
 
 import json
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Protocol
 from uuid import UUID
 
@@ -40,7 +41,7 @@ async def add(
     itself: the chain's own notice does. Raises RecipientKeyUnusable or DataKeyUnusable,
     having added nothing, when a bad record stops this one notice."""
     try:
-        recipient_key = recipient_keys.public_from_text(contact.hpke_public_key)
+        recipient_key = _recipient_key(contact.hpke_public_key)
         sealed = seal_notice(header, body, recipient_key, keys.signing)
     except ValueError as exc:  # not a key, or one no shared secret can be made with
         raise RecipientKeyUnusable("the recipient's key cannot be sealed to") from exc
@@ -71,6 +72,13 @@ async def add(
     )  # fmt: skip
     await uow.notice_records.add([record])
     return sealed
+
+
+@lru_cache(maxsize=4096)
+def _recipient_key(text: str) -> crypto.RecipientPublicKey:
+    """A recipient's key as parsed once: the directory's contacts are few, their notices many
+    (a key that does not parse raises each time: lru_cache keeps no exception)."""
+    return recipient_keys.public_from_text(text)
 
 
 class Kept(Protocol):

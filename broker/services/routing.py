@@ -53,6 +53,7 @@ from schemas.events import (
     Event,
     FamilyMovingArea,
     ParentMentalHealthCrisis,
+    PersonRef,
 )
 from schemas.notices import NoticeHeader, NoticeType
 from schemas.transport import EventHeader, SealedEvent, SignedEvent
@@ -206,10 +207,14 @@ async def _record_group(
     all together at the end, the audit entries last."""
     group = uow.routed_events
     state = await group.load(_event_ids(events))
+    opened = [_open(sealed, deps) for sealed, _, _ in events]
+    people = await uow.directory.read_ahead(_named(opened))
+    await state.patterns.read(group, people)
     # What the events record goes in once, at the end: what a later event reads back of the
     # group's earlier ones is in ``state``.
     with group.writes_deferred():
-        decided = [await _decide_or_refuse(uow, state, d, deps) for d in events]
+        decided = [await _decide_or_refuse(uow, state, d, o, deps)
+                   for d, o in zip(events, opened, strict=True)]  # fmt: skip
     await group.write(state)
     await _audit_produced(uow, state, decided, deps)
     return decided
@@ -226,16 +231,44 @@ def _event_ids(events: Sequence[Delivery]) -> list[str]:
     return ids
 
 
+# An event as opened (its header, and the event as its producer signed it), or why not.
+Opened = tuple[EventHeader, SignedEvent] | EnvelopeError | ValidationError
+
+
+def _open(sealed: SealedEvent, deps: RoutingDeps) -> Opened:
+    try:
+        sealed_to = EventHeader.model_validate_json(sealed.header).broker_key_id
+        return open_event(sealed, deps.keys.hpke_for(sealed_to))
+    except REFUSED as exc:
+        return exc
+
+
+def _named(opened: Sequence[Opened]) -> list[tuple[Sequence[PersonRef], str]]:
+    """The people each opened event names, with its source organisation, for the directory
+    to read ahead (their signatures are checked after: a hint, never an answer)."""
+    named: list[tuple[Sequence[PersonRef], str]] = []
+    for each in opened:
+        if isinstance(each, REFUSED):
+            continue
+        header, signed = each
+        try:
+            named.append((signed.event().people(), header.source_org))
+        except ValidationError:
+            continue
+    return named
+
+
 async def _decide_or_refuse(
-    uow: UnitOfWork, state: GroupState, delivery: Delivery, deps: RoutingDeps
+    uow: UnitOfWork, state: GroupState, delivery: Delivery, opened: Opened, deps: RoutingDeps
 ) -> Verdict:
     """What the event decided, the id of an event seen before, or why it was refused. Only
     the admission checks, which write nothing, answer a refusal; a failure while the event
     is recorded raises, and its transaction is rolled back whole."""
     sealed, position, received_at = delivery
+    if isinstance(opened, REFUSED):
+        return opened
+    header, signed = opened
     try:
-        sealed_to = EventHeader.model_validate_json(sealed.header).broker_key_id
-        header, signed = open_event(sealed, deps.keys.hpke_for(sealed_to))
         admitted = await _admitted(uow.directory, state, header, signed, received_at, deps,
                                    position)  # fmt: skip
     except REFUSED as exc:

@@ -53,15 +53,23 @@ class GroupPatterns:
     ) -> dict[str, PersonHistory]:
         """Each person's history: one read for those not read yet in this group."""
         wanted = list(dict.fromkeys(people))
-        unread = [p for p in wanted if p not in self._read]
-        if unread:
-            rows = await store.pattern_rows(unread)
-            for person_id in unread:
-                self._read[person_id] = [r for r in rows if r["person_id"] == person_id]
-            for row in self.new:  # the group's own, not yet written
-                if row["person_id"] in unread:
-                    self._read[row["person_id"]].append(row)
+        await self.read(store, wanted)
         return {person_id: _history(self._read[person_id]) for person_id in wanted}
+
+    async def read(self, store: PatternReader, people: Iterable[str]) -> None:
+        """Reads the records of those of ``people`` not read yet in this group, in one read
+        (the whole group's people at once, before its first event: one query, not one per
+        event)."""
+        unread = [p for p in dict.fromkeys(people) if p not in self._read]
+        if not unread:
+            return
+        found: dict[str, list[PatternRow]] = {person_id: [] for person_id in unread}
+        for row in await store.pattern_rows(unread):
+            found[row["person_id"]].append(row)
+        for row in self.new:  # the group's own, not yet written
+            if row["person_id"] in found:
+                found[row["person_id"]].append(row)
+        self._read.update(found)
 
 
 @dataclass

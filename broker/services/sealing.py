@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
 
 import structlog
 
@@ -26,6 +28,7 @@ from broker.adapters.directory import (
     working_hours_of,
 )
 from broker.errors import RecipientKeyUnusable, Unsealable
+from broker.keys import KeyStore
 from broker.ports import FamilyDirectory, Message, UnitOfWork
 from broker.pseudonyms import unmatched_key_name
 from broker.rules.accuracy import Reading, reading
@@ -158,7 +161,7 @@ class EventNotices:
                                   hours=working_hours_of(org)),
             recipient_key_id=contact.key_id,
             suite=recipient_keys.suite_of(contact.hpke_public_key),
-            signing_key_id=deps.keys.public.signing_key_id,
+            signing_key_id=_signing_key_id(deps.keys),
         )  # fmt: skip
         body = await self._body(decision, reading(decision, self.event, family), notice, calendar)
         body = body.model_copy(update={"languages": languages_for(org.area if org else None)})
@@ -302,7 +305,7 @@ class EventNotices:
 
     def _outbound(self, header: NoticeHeader, sealed: SealedNotice) -> Message:
         # As the outbox relay sends a notice record (services/outbox.py).
-        key = pseudonym(self.deps.keys.pseudonym_secret, "recipient", header.recipient_id)
+        key = _recipient_key(self.deps.keys.pseudonym_secret, header.recipient_id)
         return Message(self.deps.topics.notices, key, sealed.model_dump_json().encode())
 
     def _audit(self, header: NoticeHeader) -> Message:
@@ -315,7 +318,7 @@ class EventNotices:
             "event_id": str(header.event_id),
             "recipient_id": header.recipient_id,
         }
-        key = pseudonym(self.deps.keys.pseudonym_secret, "recipient", header.recipient_id)
+        key = _recipient_key(self.deps.keys.pseudonym_secret, header.recipient_id)
         return Message(self.deps.topics.audit, key, json.dumps(record).encode())
 
     def _dead_letter(self, decision: Decision, gap: Gap) -> Message:
@@ -333,6 +336,25 @@ class EventNotices:
         }
         key = pseudonym(self.deps.keys.pseudonym_secret, "organisation", addressee.org_id)
         return Message(self.deps.topics.dead_letters, key, json.dumps(record).encode())
+
+
+@lru_cache(maxsize=4096)
+def _recipient_key(secret: bytes, recipient_id: str) -> str:
+    """A recipient's Kafka key, an HMAC made once per recipient: the recipients are few (the
+    directory's contacts), their notices and audit copies many."""
+    return pseudonym(secret, "recipient", recipient_id)
+
+
+# A key store never changes its keys (a rotation makes a new one): its signing key's id is
+# worked out (a serialisation and a SHA-256) once, not for every notice.
+_SIGNING_KEY_IDS: WeakKeyDictionary[KeyStore, str] = WeakKeyDictionary()
+
+
+def _signing_key_id(keys: KeyStore) -> str:
+    found = _SIGNING_KEY_IDS.get(keys)
+    if found is None:
+        found = _SIGNING_KEY_IDS[keys] = keys.public.signing_key_id
+    return found
 
 
 def _unreachable(decision: Decision) -> Gap:

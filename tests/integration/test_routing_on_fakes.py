@@ -61,6 +61,10 @@ class DirectoryOverSql:
         history = chronology.with_lines(empty, self._routed.chronology, homes)
         return replace(context, family=replace(family, history=history))
 
+    async def read_ahead(self, named: Sequence[tuple[Sequence[PersonRef], str]]) -> set[str]:
+        """Each family is read in a unit of work of its own."""
+        return set()
+
     async def match(self, person: PersonRef, source_org: str) -> str | None:
         found: str | None = await self._call("match", person, source_org)
         return found
