@@ -35,7 +35,8 @@ def strings(value: Any) -> Iterator[str]:
 
 def org_names(scenario: Scenario) -> dict[str, str]:
     names = {org: name for org, name, _ in partnership.ORGANISATIONS}
-    return names | {o["id"]: o["name"] for o in scenario.directory.get("organisations", [])}
+    listed = {o["id"]: o["name"] for o in scenario.directory.get("organisations", [])}
+    return names | listed | {p["id"]: p["name"] for p in scenario.peers}
 
 
 def what_it_holds(scenario: Scenario, told: Told) -> list[str]:

@@ -3,7 +3,6 @@ in-memory stores: every signature checked, a stale push refused, a transfer kept
 once, one that cannot be read as a move refused and never accepted."""
 
 import json
-import time
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -48,12 +47,16 @@ def transfer(notice_id: UUID | None = None, about: tuple[PersonView, ...] | None
     return seal_notice(header, body, B_HPKE.public_key(), A_SIGNING).model_dump_json().encode()
 
 
+NOW = datetime.now(UTC)
+
+
 def push(body: bytes, key: Ed25519PrivateKey = A_SIGNING, webhook_id: str | None = None,
          at: float | None = None) -> Push:  # fmt: skip
     notice_id = webhook_id or str(
         NoticeHeader.model_validate_json(json.loads(body)["header"]).notice_id
     )
-    headers = signature_headers(key, KEY_ID, notice_id, int(at or time.time()), body)
+    # Signed at the tests' NOW, not the clock's: the file may run minutes after it is imported.
+    headers = signature_headers(key, KEY_ID, notice_id, int(at or NOW.timestamp()), body)
     return Push(notice_id, int(headers["webhook-timestamp"]), headers["webhook-signature"],
                 KEY_ID, body)  # fmt: skip
 
@@ -61,9 +64,6 @@ def push(body: bytes, key: Ed25519PrivateKey = A_SIGNING, webhook_id: str | None
 def store() -> InMemoryPeerTransfers:
     return InMemoryPeerTransfers(peer_keys={(PEER, KEY_ID): A_SIGNING.public_key()},
                                  other_orgs={"mh-trust"})  # fmt: skip
-
-
-NOW = datetime.now(UTC)
 
 
 class TestReceive:
@@ -88,7 +88,7 @@ class TestReceive:
 
     async def test_a_push_signed_long_ago_is_refused(self) -> None:
         """A replayed request: its webhook-timestamp is over five minutes from now."""
-        old = push(transfer(), at=time.time() - 600)
+        old = push(transfer(), at=NOW.timestamp() - 600)
         with pytest.raises(SignatureInvalid):
             await receive(store(), PEER, old, NOW)
 
