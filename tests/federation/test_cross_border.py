@@ -177,6 +177,22 @@ class TestTheTransferReachesB:
         header, _ = await peered.b.open(recipient, listed["notice_id"])
         assert str(header.event_id) == moved.transfer_id
 
+    async def test_bs_front_door_gets_no_proposal_about_the_transfer(
+        self, peered: Federation, moved: Moved
+    ) -> None:
+        """A peer's move is trusted for the family it carries: B's front door is not told the
+        move's source is unlinked, nor asked to confirm it (no ``proposal.*`` referral)."""
+        b = peered.b
+        await transfer_at_b(b, moved.transfer_id)
+        await asyncio.sleep(2)  # two rounds of B's timer: a referral would be listed by now
+        rules = []
+        for item in await b.notices(duty_manager(b)):
+            if item["header"]["event_id"] == moved.transfer_id:
+                _, body = await b.open(duty_manager(b), item["notice_id"])
+                rules.append(body.rule_id or "")
+        assert rules
+        assert not [rule for rule in rules if rule.startswith("proposal.")]
+
 
 class TestReceiptsCrossBack:
     async def test_as_chronology_shows_bs_acknowledgement_then_the_conference(
