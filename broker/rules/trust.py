@@ -23,6 +23,7 @@ from enum import StrEnum
 
 from broker.rules.family import Addressee, ContactRole, Decision, Family, OrgKind
 from broker.rules.patterns import ORDER
+from broker.rules.peers import receiving_front_door
 from schemas.events import Event, FamilyMovingArea, ServiceWithdrawal
 from schemas.notices import NoticeType, Severity
 
@@ -112,6 +113,13 @@ def _peer_transfer(proposal: Proposal, family: Family) -> bool:
     return from_peer and proposal.kind is ProposalKind.MOVE
 
 
+def receiving_door(event: Event, family: Family) -> frozenset[str]:
+    """A peer's transfer may tell the front door it transfers the family to, known or not
+    (a family new here is linked to nobody yet)."""
+    door = receiving_front_door(event, family)
+    return frozenset({door}) if door else frozenset()
+
+
 def may_be_told(
     family: Family, proposal: Proposal | None, verdict: Verdict | None
 ) -> frozenset[str]:
@@ -178,7 +186,8 @@ def screen(event: Event, family: Family, decisions: Sequence[Decision]) -> Scree
     or refused."""
     proposal = proposal_for(event, family)
     verdict = judge(proposal, family) if proposal else None
-    kept, withheld = split_by_recipient(decisions, may_be_told(family, proposal, verdict))
+    allowed = may_be_told(family, proposal, verdict) | receiving_door(event, family)
+    kept, withheld = split_by_recipient(decisions, allowed)
     if proposal and verdict and (notice := front_door_notice(proposal, verdict, withheld)):
         kept.append(notice)
     return Screened(kept, withheld, proposal, verdict)
