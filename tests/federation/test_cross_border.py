@@ -64,8 +64,8 @@ async def transfer_line(pair: Federation, event: FamilyMovingArea) -> dict[str, 
 async def registered_at_b(pair: Federation) -> None:
     """Before the move, the Morgans registered with their new school and GP in Bristol: B's
     administrator loads them (a household in Bristol, Owen at the school, all at the GP). A
-    family B did not know would wait in its front door's matching queue instead (tested in
-    tests/integration/test_peer_transfers.py)."""
+    family B did not know would still reach its front door as the transfer, and wait in its
+    matching queue too (tested in tests/integration/test_peer_transfers.py)."""
     school, gp = ENGLAND.org("school"), ENGLAND.org("gp_practice")
     today = datetime.now(UTC).date()
     people = [person_spec(m, today).model_dump(mode="json") for m in WALES.members]
