@@ -92,6 +92,7 @@ AuditAction = Literal[
     "peer_transfer_applied",  # ... read and accepted as the move it reports
     "peer_transfer_refused",  # ... that could not be read as a move
     "peer_receipt_sent",  # a receipt on a peer's transfer, taken by the peer
+    "peer_receipt_dead_lettered",  # ... refused by the peer for good (a 4xx it meant)
     "sign_in_link_issued",  # web inbox (issue 17): by an administrator, for a contact
     "signed_in",
     "sign_in_refused",

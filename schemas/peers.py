@@ -39,6 +39,12 @@ class PeerSpec(Contract):
         "transfers go to <gateway_url>/v1/peers/transfers, tokens come from "
         "<gateway_url>/v1/oauth/token",
     )
+    api_url: str | None = Field(
+        default=None,
+        max_length=400,
+        description="the peer's recipient (inbox) API, as gateway_url: receipts go to "
+        "<api_url>/v1/recipients/...; absent, the gateway_url (both APIs under one host)",
+    )
     broker_key: str = Field(
         pattern=r"^[A-Za-z0-9+/]+={0,2}$",
         max_length=2000,
@@ -51,9 +57,11 @@ class PeerSpec(Contract):
     )
     phone: ShortText | None = None
 
-    @field_validator("gateway_url")
+    @field_validator("gateway_url", "api_url")
     @classmethod
-    def _a_base_url(cls, value: str) -> str:
+    def _a_base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         parts = urlsplit(value)
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise ValueError("must be an http(s) URL with a host")
@@ -72,6 +80,12 @@ class PeerSpec(Contract):
     @property
     def transfers_url(self) -> str:
         return self.gateway_url + TRANSFERS_PATH
+
+    @property
+    def recipients_api_url(self) -> str:
+        """Where receipts for the peer's transfers go: its recipient API, apart from its
+        gateway when they are served on separate ports (as deploy/docker-compose.yml does)."""
+        return self.api_url or self.gateway_url
 
 
 class TransferAccepted(Contract):

@@ -66,7 +66,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "plan_owners.csv": ("plan_id", "is_lead", "name", "role", "org_id", "phone", "email"),
     # Peer brokers, read by ``sgb peer import`` (broker.adapters.peers_csv), not the folder.
     "peers.csv": ("id", "name", "areas", "gateway_url", "broker_key", "signing_key",
-                  "known_there_as", "phone"),
+                  "known_there_as", "phone", "api_url"),
 }  # fmt: skip
 BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 M = TypeVar("M", bound=BaseModel)

@@ -645,6 +645,8 @@ class Peer(Base):
     __tablename__ = "peers"
     org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
     gateway_url: Mapped[str] = mapped_column(String(500))
+    # Its recipient API (receipts go there): the gateway's URL unless registered apart.
+    api_url: Mapped[str | None] = mapped_column(String(500))
     known_there_as: Mapped[str] = mapped_column(String(64))
 
 
@@ -686,6 +688,8 @@ class PeerReceipt(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_status: Mapped[int | None] = mapped_column(Integer)
+    # Refused by the peer for good (a 4xx it meant): never sent again, never counted as sent.
+    dead_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 def make_engine(url: str) -> AsyncEngine:

@@ -8,6 +8,7 @@ from sqlalchemy import Update, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import audit, db
+from broker.ports import AuditAction
 from broker.rules.deadlines import LONDON
 from broker.services.peer_receipts import Owed, ReceiptKind
 from schemas.notices import NextStep, NoticeHeader, SealedNotice
@@ -57,7 +58,7 @@ class SqlPeerReceipts:
         query = (
             select(r.transfer_id, r.receipt, r.peer_org, r.recipient_id, r.conference_on,
                    r.attempts)
-            .where(r.sent_at.is_(None), r.next_attempt_at <= now)
+            .where(r.sent_at.is_(None), r.dead_at.is_(None), r.next_attempt_at <= now)
             .order_by(r.queued_at)
             .limit(limit)
         )  # fmt: skip
@@ -65,13 +66,19 @@ class SqlPeerReceipts:
             rows = (await session.execute(query)).all()
         return [Owed(t, _kind(k), p, rid, on, n) for t, k, p, rid, on, n in rows]
 
-    async def sent(self, owed: Owed, status: int | None, at: datetime, delivered: bool) -> None:
+    async def sent(self, owed: Owed, status: int | None, at: datetime) -> None:
+        await self._end(owed, status, at, "peer_receipt_sent", sent_at=at)
+
+    async def dead(self, owed: Owed, status: int | None, at: datetime) -> None:
+        await self._end(owed, status, at, "peer_receipt_dead_lettered", dead_at=at)
+
+    async def _end(self, owed: Owed, status: int | None, at: datetime, action: AuditAction,
+                   **ended: datetime) -> None:  # fmt: skip
         async with self._sessions.begin() as session:
             await session.execute(self._row(owed).values(
-                sent_at=at, last_status=status, attempts=owed.attempts + 1))  # fmt: skip
-            details = {"receipt": owed.receipt, "status": status, "delivered": delivered}
-            await audit.append(session, "peer_receipt_sent", owed.peer_org, owed.transfer_id,
-                               details, at)  # fmt: skip
+                last_status=status, attempts=owed.attempts + 1, **ended))  # fmt: skip
+            details = {"receipt": owed.receipt, "status": status}
+            await audit.append(session, action, owed.peer_org, owed.transfer_id, details, at)
 
     async def retry(self, owed: Owed, status: int | None, at: datetime) -> None:
         async with self._sessions.begin() as session:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import db
@@ -23,12 +23,17 @@ from producers.auth import ASSERTION_TYPE, REFRESH_MARGIN_S, assertion
 
 TOKEN_PATH = "/v1/oauth/token"  # noqa: S105  a path, not a secret
 
+# A peer registered before api_url existed has none: its recipient API is at its gateway.
+PEER_COLUMNS = (db.Peer.org_id, db.Peer.gateway_url, db.Peer.known_there_as,
+                func.coalesce(db.Peer.api_url, db.Peer.gateway_url))  # fmt: skip
+
 
 @dataclass(frozen=True)
 class PeerGateway:
     org_id: str  # the peer's organisation here
     gateway_url: str
     known_there_as: str  # this broker's organisation there
+    api_url: str  # its recipient API: where receipts go (the gateway serves no /v1/recipients)
 
 
 class HttpPeerTokens:
@@ -50,7 +55,7 @@ class HttpPeerTokens:
 
     async def gateway_of(self, recipient_id: str) -> PeerGateway | None:
         query = (
-            select(db.Peer.org_id, db.Peer.gateway_url, db.Peer.known_there_as)
+            select(*PEER_COLUMNS)
             .join(db.Contact, db.Contact.org_id == db.Peer.org_id)
             .where(db.Contact.id == recipient_id)
         )
@@ -59,11 +64,10 @@ class HttpPeerTokens:
         return PeerGateway(*row) if row else None
 
     async def post(self, peer_org: str, path: str, body: dict[str, str]) -> Attempt:
-        """POSTs ``body`` to the peer's API at ``path``, signed in; the answer's status, or
+        """POSTs ``body`` to the peer's recipient API at ``path``, signed in with a token
+        from its gateway (both of its processes take its tokens); the answer's status, or
         the class of the failure (no status) when there was none."""
-        query = select(db.Peer.org_id, db.Peer.gateway_url, db.Peer.known_there_as).where(
-            db.Peer.org_id == peer_org
-        )
+        query = select(*PEER_COLUMNS).where(db.Peer.org_id == peer_org)
         async with self._sessions() as session:
             row = (await session.execute(query)).first()
         if row is None:
@@ -72,7 +76,7 @@ class HttpPeerTokens:
         try:
             token = await self.token(gateway)
             signed_in = {"authorization": f"Bearer {token}"}
-            answer = await self._client.post(gateway.gateway_url + path, json=body,
+            answer = await self._client.post(gateway.api_url + path, json=body,
                                              headers=signed_in)  # fmt: skip
         except PeerUnreachable:
             return Attempt(None, "peer_token_unavailable")

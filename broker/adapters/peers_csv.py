@@ -1,10 +1,11 @@
 """Reads peer brokers from a CSV file (``sgb peer import peers.csv``), one peer a row:
 
-    peers.csv   id,name,areas,gateway_url,broker_key,signing_key,known_there_as,phone
+    peers.csv   id,name,areas,gateway_url,broker_key,signing_key,known_there_as,phone[,api_url]
 
 ``areas`` lists the authorities the peer serves, separated by spaces; ``signing_key`` is the
-peer's Ed25519 public key (base64). Faults are ``CsvImportError`` naming the file, the row and
-the field, never the value, as for the directory's own files.
+peer's Ed25519 public key (base64); ``api_url``, its recipient API (where receipts go), may be
+left out or empty when that API is at the gateway's URL. Faults are ``CsvImportError`` naming
+the file, the row and the field, never the value, as for the directory's own files.
 """
 
 from pathlib import Path
@@ -15,7 +16,7 @@ from schemas.directory import SigningKeySpec
 from schemas.peers import PeerSpec
 
 FILE = "peers.csv"
-SAME = ("id", "name", "gateway_url", "broker_key", "known_there_as", "phone")
+SAME = ("id", "name", "gateway_url", "api_url", "broker_key", "known_there_as", "phone")
 
 
 def read_peers(path: Path) -> list[PeerSpec]:

@@ -3,9 +3,9 @@
 ``sgb peer card``: what the other side needs to register this broker (public keys only).
 
 Registration is two-sided: each partnership's administrator registers the other's broker
-(its areas, gateway URL, broker HPKE key and signing key, and the id this broker has in the
-other's directory). A file that is not a valid peer is refused naming the fields at fault,
-never their values.
+(its areas, gateway URL, recipient API URL, broker HPKE key and signing key, and the id this
+broker has in the other's directory). A file that is not a valid peer is refused naming the
+fields at fault, never their values.
 """
 
 import asyncio
@@ -56,7 +56,8 @@ def import_csv(
     operator: Annotated[str, typer.Option(help="who registers the peers, recorded as author")],
 ) -> None:
     """Register every peer broker in a peers.csv file (columns: id, name, areas separated by
-    spaces, gateway_url, broker_key, signing_key, known_there_as, phone), one at a time."""
+    spaces, gateway_url, broker_key, signing_key, known_there_as, phone, optional api_url),
+    one at a time."""
     from broker.adapters.peers_csv import read_peers
     from broker.entrypoints.peers_admin import add_peer
 
@@ -73,6 +74,13 @@ def import_csv(
 def card(
     gateway_url: Annotated[str, typer.Option(help="this broker's public base URL")],
     areas: Annotated[list[str], typer.Option("--area", help="an authority this broker serves")],
+    api_url: Annotated[
+        str | None,
+        typer.Option(
+            help="this broker's recipient (inbox) API base URL, where peers send receipts; "
+            "omit when it is served at the gateway's URL"
+        ),
+    ] = None,
 ) -> None:
     """Print what the other partnership's administrator needs to register this broker as
     their peer (no secret: public keys only). They add the id this broker is to have in their
@@ -85,7 +93,7 @@ def card(
     except KeyFileError as exc:
         typer.echo(f"no card: {exc}", err=True)
         raise typer.Exit(1) from None
-    fields = {"areas": areas, "gateway_url": gateway_url,
+    fields = {"areas": areas, "gateway_url": gateway_url, "api_url": api_url or gateway_url,
               "broker_key": crypto.encode_public(public.hpke),
               "signing_keys": [{"public_key": crypto.encode_public(public.signing)}]}  # fmt: skip
     typer.echo(json.dumps(fields, indent=2))

@@ -10,11 +10,14 @@ notice that is not a transfer, or names nobody by NHS number, is refused
 (``TransferUnusable``): nothing is routed, and the transfer waits for a person here.
 """
 
+from dataclasses import replace
 from datetime import date
 
 from pydantic import ValidationError
 
-from broker.rules.family import Family, OrgKind
+from broker.rules.family import Decision, Family, OrgKind
+from broker.rules.move import route_move
+from broker.rules.unmatched import unmatched_ids
 from schemas.events import (
     CarriedHistory,
     Event,
@@ -79,11 +82,43 @@ def matching_front_door(event: Event, family: Family) -> str | None:
     front door of the family's area, as for any event; for a move a peer broker transferred
     here, the front door of the area the family moves to (the peer's own area maps to the
     peer, which matches nobody here)."""
-    if isinstance(event, FamilyMovingArea) and event.carried_history and event.to_authority:
-        door = family.front_door(event.to_authority)
-        if door is not None and family.org_kinds.get(door) is not OrgKind.PEER_BROKER:
-            return door
-    return family.front_door()
+    return receiving_front_door(event, family) or family.front_door()
+
+
+def receiving_front_door(event: Event, family: Family) -> str | None:
+    """For a move a peer broker transferred here, this partnership's front door for the area
+    the family moves to; None for any other event, or an area this partnership has no door
+    of its own for."""
+    if not is_peer_transfer(event, family) or not isinstance(event, FamilyMovingArea):
+        return None
+    door = family.front_door(event.to_authority)
+    return (
+        door if door is not None and family.org_kinds.get(door) is not OrgKind.PEER_BROKER else None
+    )
+
+
+def is_peer_transfer(event: Event, family: Family) -> bool:
+    """A move a peer broker transferred here: only the intake writes a carried history, and
+    only a peer broker's event is signed by this broker (``peer_transfers.producer_key``)."""
+    return (isinstance(event, FamilyMovingArea) and event.carried_history is not None
+            and family.org_kinds.get(event.source_org) is OrgKind.PEER_BROKER)  # fmt: skip
+
+
+def unknown_family_transfer(event: Event, family: Family, on: date) -> list[Decision]:
+    """A peer's transfer of a family this directory does not know (usual: a family moving in
+    is new to the area). Its receiving front door gets the transfer with the carried history
+    at once, the people as the transfer names them, rather than a referral to whatever front
+    door the peer's own area maps to (the peer itself); the event also waits in that door's
+    matching queue, so that later events match. Nothing for any other event."""
+    door = receiving_front_door(event, family)
+    if door is None or not isinstance(event, FamilyMovingArea) or family.subject is not None:
+        return []
+    about = unmatched_ids(len(event.people()))
+    return [
+        replace(d, about=about, facts={**d.facts, "unmatched_people": len(about)})
+        for d in route_move(event, family, on)
+        if d.notice_type is NoticeType.TRANSFER and d.addressee.org_id == door
+    ]
 
 
 def person_ref(person: PersonView | None) -> PersonRef | None:

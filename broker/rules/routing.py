@@ -23,6 +23,7 @@ from broker.rules.move import MOVE
 from broker.rules.not_brought import NOT_BROUGHT
 from broker.rules.out_of_hours import with_out_of_hours
 from broker.rules.patterns import apply_patterns, event_signals, merged
+from broker.rules.peers import unknown_family_transfer
 from broker.rules.plans import NOT_NEWS, is_new_concern, route_open_plans
 from broker.rules.pregnancy import PREGNANCY
 from broker.rules.school_deputy import with_deputies
@@ -75,7 +76,9 @@ def decide(
     for one; out of hours, its emergency duty team hears of a high-risk referral at once; a
     school's key adult and deputy hear of a high-severity notice together."""
     if family.subject is None:
-        return unmatched.route_unmatched(family, len(event.people()))
+        # A peer's transfer of a family new here reaches its receiving front door at once.
+        transfer = unknown_family_transfer(event, family, received_at.date())
+        return transfer or unmatched.route_unmatched(family, len(event.people()))
     decisions = ROUTES[event.event_type](event, family, history, received_at.date(), limits)
     decisions += repeated.repeated_crises(event, family, history, limits)
     decisions = apply_patterns(

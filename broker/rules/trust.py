@@ -8,6 +8,10 @@ proposal to change the directory:
 - from an organisation with no link to the family it is refused (an unrelated school or GP
   could otherwise move any household away from its front door, or make itself a plan owner);
 - from the family's own front door it is applied at once (the front door is who confirms);
+- a move from a peer broker is applied at once too: it is the transfer of the family it
+  carries, vouched for by the other partnership's front door (the peer verified and signed
+  it), and the peer is never linked to the family in this directory, so without this every
+  transfer in would tell the receiving front door its source is unlinked;
 - from any other linked organisation it waits for the family's front door to confirm it,
   because it changes the household's area or the owners of a plan, or names a new school,
   GP or receiving authority: those are told only once the front door has confirmed.
@@ -17,8 +21,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from broker.rules.family import Addressee, ContactRole, Decision, Family
+from broker.rules.family import Addressee, ContactRole, Decision, Family, OrgKind
 from broker.rules.patterns import ORDER
+from broker.rules.peers import receiving_front_door
 from schemas.events import Event, FamilyMovingArea, ServiceWithdrawal
 from schemas.notices import NoticeType, Severity
 
@@ -93,11 +98,26 @@ def _move(event: FamilyMovingArea, family: Family) -> Proposal | None:
 
 
 def judge(proposal: Proposal, family: Family) -> Verdict:
+    if _peer_transfer(proposal, family):
+        return Verdict.APPLY
     if proposal.source_org not in linked_orgs(family):
         return Verdict.REFUSE
     if proposal.front_door is not None and proposal.source_org == proposal.front_door:
         return Verdict.APPLY
     return Verdict.AWAIT
+
+
+def _peer_transfer(proposal: Proposal, family: Family) -> bool:
+    """A peer broker's move: the transfer of the family it carries."""
+    from_peer = family.org_kinds.get(proposal.source_org) is OrgKind.PEER_BROKER
+    return from_peer and proposal.kind is ProposalKind.MOVE
+
+
+def receiving_door(event: Event, family: Family) -> frozenset[str]:
+    """A peer's transfer may tell the front door it transfers the family to, known or not
+    (a family new here is linked to nobody yet)."""
+    door = receiving_front_door(event, family)
+    return frozenset({door}) if door else frozenset()
 
 
 def may_be_told(
@@ -166,7 +186,8 @@ def screen(event: Event, family: Family, decisions: Sequence[Decision]) -> Scree
     or refused."""
     proposal = proposal_for(event, family)
     verdict = judge(proposal, family) if proposal else None
-    kept, withheld = split_by_recipient(decisions, may_be_told(family, proposal, verdict))
+    allowed = may_be_told(family, proposal, verdict) | receiving_door(event, family)
+    kept, withheld = split_by_recipient(decisions, allowed)
     if proposal and verdict and (notice := front_door_notice(proposal, verdict, withheld)):
         kept.append(notice)
     return Screened(kept, withheld, proposal, verdict)

@@ -8,7 +8,9 @@ broker's organisation there.
 worker: a receipt the peer took (2xx) is sent; the peer unreachable, busy or failing (no
 answer, 5xx, 408, 429, or a 401 for a stale token) is tried again after a backoff, never lost
 while the peer is down; any other answer (the peer refuses it for good: a receipt that
-contradicts an earlier one) ends it, audited and logged with its status. A rejection's reason
+contradicts an earlier one, or a 404 from a URL that serves no recipient API) dead-letters it
+in the queue, as a webhook's permanent failure is: never tried again, never counted as sent,
+audited, counted and logged with its status for an operator to put right. A rejection's reason
 stays here (it may name people): the peer is told the transfer was rejected and whom to call.
 """
 
@@ -22,6 +24,7 @@ from typing import Literal, Protocol
 
 import structlog
 
+from broker.adapters import metrics
 from broker.adapters.kafka import is_transient
 from broker.delivery.backoff import Backoff
 from broker.delivery.webhook_delivery import Attempt
@@ -51,9 +54,12 @@ class ReceiptStore(Protocol):
 
     async def due(self, now: datetime, limit: int) -> list[Owed]: ...
 
-    async def sent(self, owed: Owed, status: int | None, at: datetime,
-                   delivered: bool) -> None:  # fmt: skip
-        """Ends the receipt: taken by the peer, or refused by it for good (audited)."""
+    async def sent(self, owed: Owed, status: int | None, at: datetime) -> None:
+        """Ends the receipt: taken by the peer (audited)."""
+        ...
+
+    async def dead(self, owed: Owed, status: int | None, at: datetime) -> None:
+        """Ends the receipt: refused by the peer for good, dead-lettered (audited)."""
         ...
 
     async def retry(self, owed: Owed, status: int | None, at: datetime) -> None: ...
@@ -114,16 +120,18 @@ class ReceiptSender:
         attempt = await self.client.post(owed.peer_org, path, body)
         now = self.clock()
         if attempt.delivered:
-            await self.store.sent(owed, attempt.status, now, delivered=True)
+            await self.store.sent(owed, attempt.status, now)
             log.info("peer_receipt_sent", transfer_id=owed.transfer_id, receipt=owed.receipt)
         elif attempt.transient or attempt.status == 401:
             await self.store.retry(owed, attempt.status, now + self._wait(owed))
             log.warning("peer_receipt_retry", transfer_id=owed.transfer_id,
                         error=attempt.error_class)  # fmt: skip
         else:
-            await self.store.sent(owed, attempt.status, now, delivered=False)
-            log.warning("peer_receipt_refused", transfer_id=owed.transfer_id,
-                        receipt=owed.receipt, status=attempt.status)  # fmt: skip
+            await self.store.dead(owed, attempt.status, now)
+            metrics.DELIVERIES.labels(channel="peer_receipt", outcome="dead").inc()
+            log.warning("peer_receipt_dead_lettered", transfer_id=owed.transfer_id,
+                        peer=owed.peer_org, receipt=owed.receipt,
+                        status=attempt.status)  # fmt: skip
 
     def _wait(self, owed: Owed) -> timedelta:
         return self.backoff.delay(owed.attempts + 1, self.jitter())

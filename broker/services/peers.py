@@ -98,7 +98,8 @@ async def _check_areas(uow: UnitOfWork, spec: PeerSpec) -> None:
 
 
 async def _put_gateway_and_areas(uow: UnitOfWork, spec: PeerSpec) -> Delta:
-    values = {"gateway_url": spec.gateway_url, "known_there_as": spec.known_there_as}
+    values = {"gateway_url": spec.gateway_url, "api_url": spec.recipients_api_url,
+              "known_there_as": spec.known_there_as}  # fmt: skip
     delta = await put_row(uow, "peers", {"org_id": spec.id}, values)
     areas = [{"org_id": spec.id, "area": area} for area in sorted(spec.areas)]
     if await replace_rows(uow, "peer_areas", "org_id", spec.id, areas):

@@ -26,7 +26,6 @@ from typing import Any
 import httpx
 import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from fastapi import FastAPI
 from support import OrgTokens, event_source, fetch_sealed, post_signed
 
 from broker.adapters.kafka import ConsumerHealth
@@ -101,12 +100,13 @@ class Broker:
         return crypto.encode_public(self.public_keys.signing)
 
     def as_peer(self, known_there_as: str) -> dict[str, Any]:
-        """This broker as the other registers it: the fields of wt-fed-peer's ``PeerSpec``
-        (``schemas.peers``) as they stand; ``known_there_as`` is the other broker's own
-        organisation id here, which it signs in as at this gateway."""
+        """This broker as the other registers it (``schemas.peers.PeerSpec``): its gateway
+        and its recipient API (where receipts go) on ports of their own; ``known_there_as`` is
+        the other broker's own organisation id here, which it signs in as at this gateway."""
         return {
             "id": f"peer-{self.partnership.name.lower()}", "name": self.partnership.title,
             "areas": [self.partnership.area], "gateway_url": self.gateway_url,
+            "api_url": self.inbox_url,
             "broker_key": self.hpke_public_key,
             "signing_keys": [{"public_key": self.signing_public_key}],
             "known_there_as": known_there_as,
@@ -207,39 +207,6 @@ def owner_of(front_door: str) -> Callable[[httpx.Request], str | None]:
     return owner
 
 
-INBOX_PATHS = ("/v1/recipients/", "/v1/households/", "/v1/front-doors/", "/v1/organisations/")
-
-
-class OneHost:
-    """The gateway and the inbox API under one base URL, as a broker's reverse proxy puts its
-    public APIs: a peer registers one URL, and the receipts it sends back go to the inbox
-    API's ``/v1/recipients/...`` there (``broker.services.peer_receipts``). Each app keeps
-    its own lifespan (its own runtime, as its own process would)."""
-
-    def __init__(self, gateway: FastAPI, inbox: FastAPI) -> None:
-        self.gateway, self.inbox = gateway, inbox
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
-            return
-        inbox = str(scope.get("path", "")).startswith(INBOX_PATHS)
-        await (self.inbox if inbox else self.gateway)(scope, receive, send)
-
-    async def _lifespan(self, receive: Any, send: Any) -> None:
-        await receive()  # lifespan.startup
-        async with AsyncExitStack() as stack:
-            try:
-                for app in (self.gateway, self.inbox):
-                    await stack.enter_async_context(app.router.lifespan_context(app))
-            except Exception as exc:
-                await send({"type": "lifespan.startup.failed", "message": type(exc).__name__})
-                raise
-            await send({"type": "lifespan.startup.complete"})
-            await receive()  # lifespan.shutdown
-        await send({"type": "lifespan.shutdown.complete"})
-
-
 @asynccontextmanager
 async def serving(app: Any) -> AsyncIterator[str]:
     """The app served by uvicorn (its lifespan too) on a loopback port of its own; yields its
@@ -303,8 +270,10 @@ async def running_broker(
         async with rt.unit_of_work() as uow:
             await load_directory(uow, directory(partnership, keys, datetime.now(UTC).date()))
         await stack.enter_async_context(consuming(rt))
-        front = OneHost(create_gateway(settings), create_inbox_api(settings))
-        gateway_url = inbox_url = await stack.enter_async_context(serving(front))
+        # Each API on a port of its own, as deploy/docker-compose.yml runs them: a peer
+        # registers both URLs, and receipts reach the inbox API only if sent there.
+        gateway_url = await stack.enter_async_context(serving(create_gateway(settings)))
+        inbox_url = await stack.enter_async_context(serving(create_inbox_api(settings)))
         admin_url = await stack.enter_async_context(serving(create_admin_api(settings)))
         gateway = await stack.enter_async_context(httpx.AsyncClient(
             base_url=gateway_url, auth=OrgTokens(keys.producers, event_source)))  # fmt: skip

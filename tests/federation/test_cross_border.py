@@ -64,8 +64,8 @@ async def transfer_line(pair: Federation, event: FamilyMovingArea) -> dict[str, 
 async def registered_at_b(pair: Federation) -> None:
     """Before the move, the Morgans registered with their new school and GP in Bristol: B's
     administrator loads them (a household in Bristol, Owen at the school, all at the GP). A
-    family B did not know would wait in its front door's matching queue instead (tested in
-    tests/integration/test_peer_transfers.py)."""
+    family B did not know would still reach its front door as the transfer, and wait in its
+    matching queue too (tested in tests/integration/test_peer_transfers.py)."""
     school, gp = ENGLAND.org("school"), ENGLAND.org("gp_practice")
     today = datetime.now(UTC).date()
     people = [person_spec(m, today).model_dump(mode="json") for m in WALES.members]
@@ -176,6 +176,22 @@ class TestTheTransferReachesB:
         listed = await peered.b.wait_for_notice(recipient, moved.transfer_id, timeout=WAIT)
         header, _ = await peered.b.open(recipient, listed["notice_id"])
         assert str(header.event_id) == moved.transfer_id
+
+    async def test_bs_front_door_gets_no_proposal_about_the_transfer(
+        self, peered: Federation, moved: Moved
+    ) -> None:
+        """A peer's move is trusted for the family it carries: B's front door is not told the
+        move's source is unlinked, nor asked to confirm it (no ``proposal.*`` referral)."""
+        b = peered.b
+        await transfer_at_b(b, moved.transfer_id)
+        await asyncio.sleep(2)  # two rounds of B's timer: a referral would be listed by now
+        rules = []
+        for item in await b.notices(duty_manager(b)):
+            if item["header"]["event_id"] == moved.transfer_id:
+                _, body = await b.open(duty_manager(b), item["notice_id"])
+                rules.append(body.rule_id or "")
+        assert rules
+        assert not [rule for rule in rules if rule.startswith("proposal.")]
 
 
 class TestReceiptsCrossBack:

@@ -91,6 +91,23 @@ class TestPeerImport:
         assert await areas_of(env) == {"E08000001": "peer-north", "E08000002": "peer-north",
                                        "E07000001": "peer-east"}  # fmt: skip
 
+    async def test_a_recipient_api_url_column_is_kept(
+        self, env: dict[str, str], tmp_path: Path
+    ) -> None:
+        """The optional api_url column: where receipts go, when not at the gateway."""
+        hpke, sig = keys()
+        file = tmp_path / "peers.csv"
+        row = f"peer-north,North,E08000001,https://n.example,{hpke},{sig},demo,,https://i.n.example"
+        file.write_text(HEADER.rstrip("\n") + ",api_url\n" + row + "\n")
+        done = await sgb(env, "peer", "import", str(file), "--operator", "ops-1")
+        assert done.exit_code == 0, done.output
+        engine = db.make_engine(env["SGB_DATABASE_URL"])
+        async with db.sessions(engine)() as session:
+            peer = await session.get(db.Peer, "peer-north")
+        await engine.dispose()
+        assert peer is not None
+        assert (peer.gateway_url, peer.api_url) == ("https://n.example", "https://i.n.example")
+
     async def test_a_bad_row_is_named_by_row_and_field(
         self, env: dict[str, str], tmp_path: Path
     ) -> None:
@@ -121,3 +138,11 @@ class TestPeerCard:
         peer = PeerSpec.model_validate(fields | {"id": "peer-b", "name": "B",
                                                  "known_there_as": "peer-a"})  # fmt: skip
         assert peer.areas == ("E08000001",)
+        assert peer.recipients_api_url == "https://b.example"  # no --api-url: the gateway's
+
+    async def test_the_card_names_a_recipient_api_apart(self, env: dict[str, str]) -> None:
+        """With --api-url, receipts are to go there, not to the gateway."""
+        done = await sgb(env, "peer", "card", "--gateway-url", "https://b.example",
+                         "--api-url", "https://inbox.b.example", "--area", "E08000001")  # fmt: skip
+        assert done.exit_code == 0, done.output
+        assert json.loads(done.output)["api_url"] == "https://inbox.b.example"

@@ -209,6 +209,33 @@ class TestRefusedRegistrations:
         assert "gateway_url" in answer.text
         assert "secret-path" not in answer.text
 
+    @pytest.mark.parametrize(("given", "kept"), [
+        ({"api_url": "http://127.0.0.1:8444"}, "http://127.0.0.1:8444"),
+        ({}, "http://127.0.0.1:8443"),  # none given: the recipient API is at the gateway
+    ])  # fmt: skip
+    async def test_its_recipient_api_is_kept_apart_from_its_gateway(
+        self, api: httpx.AsyncClient, sessions: Sessions, given: dict[str, str], kept: str
+    ) -> None:
+        """Receipts go to the peer's recipient API, which may listen on a port of its own:
+        its URL is kept as given, or as the gateway's when none is given."""
+        answer = await api.put("/v1/admin/peers/peer-north", json=peer(**given))
+        assert answer.status_code == 200, answer.text
+        async with sessions() as session:
+            row = await session.get(db.Peer, "peer-north")
+        assert row is not None
+        assert (row.gateway_url, row.api_url) == ("http://127.0.0.1:8443", kept)
+
+    async def test_an_api_url_with_a_path_is_refused_naming_the_field(
+        self, api: httpx.AsyncClient
+    ) -> None:
+        """422 naming api_url, without echoing it."""
+        answer = await api.put(
+            "/v1/admin/peers/peer-north", json=peer(api_url="https://north.example/secret-path")
+        )
+        assert answer.status_code == 422
+        assert "api_url" in answer.text
+        assert "secret-path" not in answer.text
+
     async def test_the_path_and_body_must_name_the_same_peer(self, api: httpx.AsyncClient) -> None:
         """422 for a body naming another peer than the path."""
         answer = await api.put("/v1/admin/peers/peer-east", json=peer())

@@ -292,6 +292,15 @@ class TestTokensAtAPeer:
             await engine.dispose()
 
 
+async def session_count(settings: Settings, *where: Any) -> int:
+    engine = db.make_engine(settings.database_url)
+    async with db.sessions(engine)() as session:
+        found = await session.scalar(select(func.count()).select_from(db.NoticeRecord)
+                                     .where(*where))  # fmt: skip
+    await engine.dispose()
+    return found or 0
+
+
 async def owed_receipts(settings: Settings) -> list[tuple[str, str, str, str, bool]]:
     engine = db.make_engine(settings.database_url)
     async with db.sessions(engine)() as session:
@@ -318,6 +327,38 @@ class TestAFamilyUnknownAtB:
         async with asyncio.timeout(60):
             while transfer_id not in [q["event_id"] for q in (await inbox.get(queue)).json()]:
                 await asyncio.sleep(0.2)
+
+    async def test_bs_front_door_gets_the_transfer_at_once(
+        self, from_a: httpx.AsyncClient, settings: Settings, broker_a: KeyStore,
+        running_broker: Runtime, inbox: httpx.AsyncClient,
+        recipient_pairs: dict[str, family.RecipientKey],
+    ) -> None:  # fmt: skip
+        """A family moving in is usually new to the area: the receiving front door gets the
+        transfer with the carried history now, the people as the transfer names them, not
+        only once someone has matched them; nothing goes back to the peer but receipts."""
+        sealed = transfer(settings, broker_a, nhs_numbers=("9990000255", "9990000263"))
+        transfer_id = str(NoticeHeader.model_validate_json(sealed.header).notice_id)
+        assert (await push(from_a, sealed, broker_a.signing)).status_code == 202
+        intake = running_broker.services.timer.peers
+        assert intake is not None
+        await intake.apply_pending(datetime.now(UTC))
+        async with asyncio.timeout(60):
+            while not (items := [n for n in await wait_for_notices(inbox, FRONT_DOOR_INBOX, 1)
+                                 if n["header"]["event_id"] == transfer_id]):  # fmt: skip
+                await asyncio.sleep(0.2)
+        [item] = items
+        keys = {FRONT_DOOR_INBOX: recipient_pairs[FRONT_DOOR_INBOX].private}
+        header, body = await open_listed(inbox, FRONT_DOOR_INBOX, item, keys,
+                                         running_broker.keys.public)  # fmt: skip
+        assert header.notice_type is NoticeType.TRANSFER
+        assert sorted(p.nhs_number or "" for p in body.about) == ["9990000255", "9990000263"]
+        assert body.history is not None
+        assert [(p.kind, p.category) for p in body.history.plans] == [
+            ("child_protection", "neglect")]  # fmt: skip
+        assert body.facts["unmatched_people"] == 2
+        to_a = await session_count(settings, db.NoticeRecord.event_id == transfer_id,
+                                   db.NoticeRecord.recipient_org == A_HERE)  # fmt: skip
+        assert to_a == 0
 
 
 class TestReceiptsOwedBack:

@@ -1,5 +1,6 @@
 """Receipts owed to a peer broker, sent by the delivery worker (broker.services.peer_receipts):
-sent once when the peer takes them, retried while it is down, ended when it refuses them."""
+sent once when the peer takes them, retried while it is down, dead-lettered when it refuses
+them for good."""
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -23,14 +24,18 @@ OWED = Owed("t-1", "acknowledged", "peer-north", "demo:duty_manager", None, 0)
 @dataclass
 class InMemoryReceipts:
     owed: dict[tuple[str, str], tuple[Owed, datetime]] = field(default_factory=dict)
-    ended: list[tuple[Owed, int | None, bool]] = field(default_factory=list)
+    ended: list[tuple[Owed, int | None, bool]] = field(default_factory=list)  # True: sent
+
+    async def sent(self, owed: Owed, status: int | None, at: datetime) -> None:
+        self.owed.pop((owed.transfer_id, owed.receipt))
+        self.ended.append((owed, status, True))
+
+    async def dead(self, owed: Owed, status: int | None, at: datetime) -> None:
+        self.owed.pop((owed.transfer_id, owed.receipt))
+        self.ended.append((owed, status, False))
 
     async def due(self, now: datetime, limit: int) -> list[Owed]:
         return [o for o, at in self.owed.values() if at <= now][:limit]
-
-    async def sent(self, owed: Owed, status: int | None, at: datetime, delivered: bool) -> None:
-        self.owed.pop((owed.transfer_id, owed.receipt))
-        self.ended.append((owed, status, delivered))
 
     async def retry(self, owed: Owed, status: int | None, at: datetime) -> None:
         self.owed[(owed.transfer_id, owed.receipt)] = (replace(owed, attempts=owed.attempts + 1),
@@ -79,11 +84,16 @@ class TestSendingReceipts:
         assert due > NOW
         assert store.ended == []
 
-    async def test_a_receipt_the_peer_refuses_for_good_ends_not_delivered(self) -> None:
-        """409 (it contradicts an earlier receipt): ended, recorded as not delivered."""
-        store = queued(OWED)
-        await sender(store, ScriptedPeer([409]), [NOW]).send_due()
-        assert store.ended == [(OWED, 409, False)]
+    @pytest.mark.parametrize("status", [400, 403, 404, 409, 410, 422])
+    async def test_a_receipt_the_peer_refuses_for_good_is_dead_lettered(self, status: int) -> None:
+        """A 4xx it meant (409: it contradicts an earlier receipt; 404: a URL serving no
+        recipient API): dead-lettered at once, not sent, and never posted again."""
+        store, peer = queued(OWED), ScriptedPeer([status])
+        send = sender(store, peer, [NOW])
+        await send.send_due()
+        assert store.ended == [(OWED, status, False)]
+        assert await send.send_due() == 0
+        assert len(peer.posted) == 1
 
     async def test_a_peer_down_for_a_while_gets_each_receipt_once(self) -> None:
         """Down for three attempts, then back: nothing lost, nothing sent twice after."""

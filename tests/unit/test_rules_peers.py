@@ -8,7 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broker.rules.peers import TransferUnusable, move_from_transfer
+from broker.rules.family import Family, OrgKind
+from broker.rules.history import PersonHistory
+from broker.rules.peers import TransferUnusable, move_from_transfer, unknown_family_transfer
+from broker.rules.routing import decide
+from broker.rules.trust import screen
 from schemas.notices import (
     FollowUp,
     HistoryPlan,
@@ -147,3 +151,71 @@ class TestTransferProperties:
             return
         move = move_from_transfer(header(), body(about=people), PEER)
         assert [m.nhs_number for m in move.members] == named
+
+
+FROM_AREA, TO_AREA, OTHER_PEER_AREA = "W06000015", "E08000001", "E08000002"
+RECEIVING = "la-north"  # this partnership's front door where the family moves to
+
+
+def newcomers(source_kind: OrgKind = OrgKind.PEER_BROKER, to_door: str = RECEIVING) -> Family:
+    """A family this directory does not know (no subject): the family's area is the source's
+    own, which for a peer maps to the peer itself."""
+    doors = {FROM_AREA: PEER, TO_AREA: to_door, OTHER_PEER_AREA: "peer-east"}
+    kinds = {PEER: source_kind, RECEIVING: OrgKind.FRONT_DOOR, "peer-east": OrgKind.PEER_BROKER}
+    return Family(subjects=(), members=(), area=FROM_AREA, front_doors=doors, org_kinds=kinds)
+
+
+def transferred(*about: PersonView, to_authority: str = TO_AREA) -> Any:
+    facts = {"from_authority": FROM_AREA, "to_authority": to_authority}
+    return move_from_transfer(header(), body(about=about or (MOTHER, CHILD), facts=facts), PEER)
+
+
+class TestAFamilyUnknownHere:
+    def test_the_receiving_front_door_gets_the_transfer_at_once(self) -> None:
+        """The transfer, with the people as the transfer names them (unmatched labels), to
+        the front door of the area moved to, and nothing else: no referral to the peer."""
+        event = transferred()
+        decided = decide(event, newcomers(), PersonHistory(), AT)
+        assert [(d.addressee.org_id, d.notice_type, d.about) for d in decided] == [
+            (RECEIVING, NoticeType.TRANSFER, ("unmatched:0", "unmatched:1"))]  # fmt: skip
+        assert decided[0].facts["unmatched_people"] == 2
+        assert decided[0].severity is Severity.HIGH  # an open child protection plan
+
+    def test_screening_keeps_the_transfer_for_a_door_nobody_linked(self) -> None:
+        """A family new here is linked to no one: the receiving door is still told."""
+        event, family = transferred(), newcomers()
+        screened = screen(event, family, decide(event, family, PersonHistory(), AT))
+        assert [d.addressee.org_id for d in screened.decisions] == [RECEIVING]
+        assert screened.withheld == []
+
+    @pytest.mark.parametrize(("family", "to_authority", "why"), [
+        (newcomers(OrgKind.FRONT_DOOR), TO_AREA, "the source is no peer broker"),
+        (newcomers(), OTHER_PEER_AREA, "the area moved to is another peer's"),
+        (newcomers(to_door="peer-east"), TO_AREA, "the area's door is a peer"),
+    ])  # fmt: skip
+    def test_no_transfer_of_its_own_otherwise(
+        self, family: Family, to_authority: str, why: str
+    ) -> None:
+        """Any other unknown family keeps today's path: a referral for matching."""
+        event = transferred(to_authority=to_authority)
+        assert unknown_family_transfer(event, family, AT.date()) == [], why
+        decided = decide(event, family, PersonHistory(), AT)
+        assert all(d.rule_id.startswith("unmatched_person") for d in decided), why
+
+
+class TestUnknownFamilyTransferProperty:
+    @given(st.sampled_from([(MOTHER,), (CHILD,), (MOTHER, CHILD), (CHILD, MOTHER)]),
+           st.sampled_from(list(OrgKind)))  # fmt: skip
+    def test_a_transfer_iff_a_peer_names_everyone(
+        self, about: tuple[PersonView, ...], source_kind: OrgKind
+    ) -> None:
+        """Exactly one transfer, to the receiving door, naming everyone the transfer names,
+        when the source is a peer broker; none from any other kind of organisation."""
+        event = transferred(*about)
+        decided = unknown_family_transfer(event, newcomers(source_kind), AT.date())
+        if source_kind is not OrgKind.PEER_BROKER:
+            assert decided == []
+            return
+        [transfer] = decided
+        assert transfer.addressee.org_id == RECEIVING
+        assert len(transfer.about) == len(about)

@@ -1,12 +1,13 @@
 """What a publisher's word may change (issue 12): links, proposals, and who may be told."""
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broker.rules.family import Addressee, ContactRole, Decision, Family
+from broker.rules.family import Addressee, ContactRole, Decision, Family, OrgKind
 from broker.rules.move import route_move
 from broker.rules.trust import (
     Proposal,
@@ -41,6 +42,11 @@ from unit.builders import (
 )
 
 OUTSIDER = "school-brookside"
+PEER = "peer-wales"  # another partnership's broker, registered here
+
+
+def with_peer(fam: Family) -> Family:
+    return replace(fam, org_kinds={**fam.org_kinds, PEER: OrgKind.PEER_BROKER})
 
 
 def carters() -> Family:
@@ -175,6 +181,31 @@ class TestScreen:
         decided = [to("gp-riverside"), to(OUTSIDER)]
         screened = screen(event(crisis_payload()), carters(), decided)
         assert (screened.decisions, screened.withheld) == ([decided[0]], [decided[1]])
+
+
+class TestAPeerBrokersMove:
+    def test_is_applied_with_no_referral_about_its_source(self) -> None:
+        """A peer's move is the transfer of the family it carries: it stands at once, so
+        the front door gets no proposal notice and nothing it names is withheld."""
+        fam, claim = with_peer(carters()), move(PEER, new_school=OUTSIDER)
+        decided = route_move(claim, fam, ON)
+        screened = screen(claim, fam, decided)
+        assert screened.verdict is Verdict.APPLY
+        assert (screened.decisions, screened.withheld) == (decided, [])
+        assert not [d for d in screened.decisions if d.rule_id.startswith("proposal.")]
+
+    def test_a_peers_step_down_is_still_refused(self) -> None:
+        """The trust is for the move a peer transfers, nothing else it might claim."""
+        fam = with_peer(carters())
+        proposal = proposal_for(stepped_down(PEER, PEER), fam)
+        assert proposal is not None
+        assert judge(proposal, fam) is Verdict.REFUSE
+
+    def test_an_organisation_of_another_kind_under_that_id_is_refused(self) -> None:
+        """Trust follows the directory's kind for the source, never the id's look."""
+        proposal = proposal_for(move(PEER), carters())
+        assert proposal is not None
+        assert judge(proposal, carters()) is Verdict.REFUSE
 
 
 class TestToldOnConfirmation:
