@@ -1,9 +1,13 @@
 """Runs the demo end to end on this machine, as a new user would see the system work.
 
-Starts a real Kafka broker (or uses ``SGB_KAFKA_BOOTSTRAP_SERVERS``), then the gateway, the
-router, the delivery worker and the inbox API as separate processes; loads the directory;
-posts the family's timeline to the gateway over HTTP; waits until every notice is in its
-inbox; opens each recipient's notices with that recipient's own private key; stops it all.
+Starts a real Kafka broker (or uses ``SGB_KAFKA_BOOTSTRAP_SERVERS``), then two brokers as
+separate processes each: the demo partnership's and its neighbour's (Newport, in Wales), each
+with its front (gateway and inbox API, ``broker.demo.front``), router and delivery worker, its
+own database, keys and topics; registers each as the other's peer; posts the family's
+timeline to the demo gateway over HTTP; waits until every notice is in its inbox; opens each
+recipient's notices with that recipient's own private key; shows the family's transfer to
+Newport and the receipts coming back; prints a one-time web inbox sign-in link for each demo
+contact and, in a terminal, keeps the brokers running until Ctrl-C; stops it all.
 """
 
 import asyncio
