@@ -34,8 +34,10 @@ def show_crossing(
     peer_contact = peer_contact_id(neighbour.NEIGHBOUR_AS_PEER)
     sent = _until(lambda: _transfer_sent(demo, household, peer_contact), "the transfer sent")
     transfer_id = sent["notice_id"]
-    console.print(f"1. Our broker sent the transfer (reference {transfer_id}) to Newport's "
-                  "broker, signed by us and sealed so that only Newport's broker opens it.")  # fmt: skip
+    console.print(
+        f"1. Our broker sent the transfer (reference {transfer_id}) to Newport's "
+        "broker, signed by us and sealed so that only Newport's broker opens it."
+    )
     listed = _until(lambda: _transfer_arrived(newport, transfer_id), "the transfer at Newport")
     url = f"/v1/recipients/{neighbour.DUTY_MANAGER}/notices/{listed['notice_id']}"
     sealed = SealedNotice.model_validate(newport.get(url).json()["sealed"])
@@ -51,10 +53,10 @@ def show_crossing(
             "/steps/transfer_in_conference")  # fmt: skip
     newport.post(step).raise_for_status()
     console.print("4. Newport's front door booked the transfer-in conference.")
-    lines = _until(lambda: _receipts_back(demo, household, transfer_id), "the receipts back")
+    receipts = _until(lambda: _receipts_back(demo, household, transfer_id), "the receipts back")
     console.print("5. Both receipts came back into our own chronology of the family:")
-    for line in lines:
-        console.print(f"     {_receipt_in_words(line)}")
+    for receipt in receipts:
+        console.print(f"     {_receipt_in_words(receipt)}")
 
 
 def _until(found: Callable[[], T | None], what: str) -> T:
@@ -97,10 +99,11 @@ def _receipts_back(
 
 def _transfer_in_words(body: NoticeBody) -> list[str]:
     facts = body.facts
-    said = [body.summary,
-            f"from area {facts.get('from_authority', '?')} to area {facts.get('to_authority', '?')}"]  # fmt: skip
-    said += [f"about {len(body.about)} people: they wait in Newport's matching queue until "
-             "its front door matches them to its own records"] if body.about else []  # fmt: skip
+    to = f"{facts.get('to_authority_name', '')} ({facts.get('to_authority', '?')})".strip()
+    moved = f"moving from area {facts.get('from_authority', '?')} to {to}"
+    said = [body.summary, moved]
+    named = ", ".join(p.given_name or "someone" for p in body.about)
+    said += [f"about: {named}"] if body.about else []
     for plan in body.history.plans if body.history else ():
         ended = f", ended {plan.ended_on}" if plan.ended_on else ", still open"
         child = f" for {plan.child.given_name or 'a child'}" if plan.child else ""
@@ -112,5 +115,5 @@ def _transfer_in_words(body: NoticeBody) -> list[str]:
 def _receipt_in_words(line: dict[str, Any]) -> str:
     what = {"acknowledged": "Newport acknowledged the transfer",
             "step_met": "Newport booked the transfer-in conference "
-                        f"({line['facts'].get('step', '')})"}[line["kind"]]  # fmt: skip
+                        f"({(line.get('facts') or {}).get('step', '')})"}[line["kind"]]  # fmt: skip
     return f"{line['at'][:19].replace('T', ' ')} UTC  {what}"
