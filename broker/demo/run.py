@@ -94,9 +94,9 @@ def run_demo(keep_running: bool | None = None) -> int:
         private = {cid: key.private for cid, key in recipients.items()}
         show_inbox(console, ports["demo"], private, keys.public, producers)
         _show_crossing(urls, producers, newport_keys, newport_broker.public)
-        links = asyncio.run(_sign_in_links(env["SGB_DATABASE_URL"], audit_key(work / "keys"),
+        links = asyncio.run(sign_in_links(env["SGB_DATABASE_URL"], audit_key(work / "keys"),
                                            urls["demo"]))  # fmt: skip
-        _print_web_inbox(urls["demo"], links)
+        print_web_inbox(console, urls["demo"], links)
         if keep_running:
             _until_interrupted()
     console.print(f"[green]Demo finished; everything stopped. Working files: {work}")
@@ -217,7 +217,7 @@ def _show_crossing(
                       newport.recipients[neighbour.DUTY_MANAGER], newport_broker)  # fmt: skip
 
 
-async def _sign_in_links(url: str, key: bytes, inbox_url: str) -> dict[str, str]:
+async def sign_in_links(url: str, key: bytes, inbox_url: str) -> dict[str, str]:
     """A one-time sign-in link for each demo contact, issued as its administrator would."""
     engine = db.make_engine(url)
     now = datetime.now(UTC)
@@ -230,7 +230,7 @@ async def _sign_in_links(url: str, key: bytes, inbox_url: str) -> dict[str, str]
     return links
 
 
-def _print_web_inbox(inbox_url: str, links: dict[str, str]) -> None:
+def print_web_inbox(console: Console, inbox_url: str, links: dict[str, str]) -> None:
     console.rule("[bold]The web inbox")
     console.print(f"Web inbox: {inbox_url}/inbox")
     console.print("One-time sign-in links, one per contact (each works once, within 15 "
