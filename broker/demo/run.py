@@ -240,12 +240,19 @@ def print_web_inbox(console: Console, inbox_url: str, links: dict[str, str]) -> 
 
 
 def _until_interrupted() -> None:
+    """Until Ctrl-C (or a SIGTERM, as a service manager stops it): either way everything
+    the demo started is stopped on the way out."""
     console.print("[bold]The brokers and the web inbox keep running: press Ctrl-C to stop.")
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         console.print("Stopping...")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @contextmanager
