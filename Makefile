@@ -14,6 +14,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --target $(VENV)/mesh-sandbox "mesh-sandbox==1.0.137"
 	touch $@
 
+# Two brokers (the demo partnership's and its neighbour's, Newport), the family's timeline,
+# the transfer to Newport and its receipts; then the web inbox's sign-in links. In a
+# terminal it keeps running until Ctrl-C; from a script it stops by itself.
 demo: $(VENV)/.installed
 	$(BIN)/sgb demo
 

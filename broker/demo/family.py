@@ -54,6 +54,7 @@ __all__ = [
     "CHILD_B",
     "CONTACT_ROLES",
     "FATHER",
+    "HOUSEHOLD",
     "MOTHER",
     "ORGANISATIONS",
     "POST_QUANTUM_RECIPIENTS",
@@ -70,6 +71,9 @@ __all__ = [
     "recipient_keys",
     "timeline",
 ]  # fmt: skip
+
+HOUSEHOLD = "h-carter"  # the Carters, in the partnership's directory
+NEIGHBOUR_AREA = "W06000022"  # Newport: where they move (broker.demo.neighbour)
 
 # The front door chose the post-quantum hybrid suite; everyone else has X25519 keys.
 POST_QUANTUM_RECIPIENTS = frozenset({"la-front-door:duty_manager"})
@@ -155,15 +159,15 @@ def timeline(now: datetime) -> list[tuple[str, Event]]:
                                   admitted=True, suicidal_ideation=True,
                                   children_present=(person(TWIN_1), person(TWIN_2)),
                                   clinical_summary="Low mood, not sleeping, crisis team visit.")),
-        ("The family leaves the area; destination unknown, Child B to start at Brookside",
+        ("The family moves to Newport, in Wales, whose partnership runs a broker of its own",
          FamilyMovingArea(event_type="family_moving_area", **envelope("la-front-door", 0),
                           members=tuple(person(n) for n in (MOTHER, FATHER, CHILD_B, TWIN_1,
                                                             TWIN_2)),
-                          from_authority=AREA, moved_on=ago(0).date(),
+                          from_authority=AREA, to_authority=NEIGHBOUR_AREA,
+                          moved_on=ago(0).date(),
                           plans=(PlanRecord(kind=PlanKind.EARLY_HELP, child=person(CHILD_B),
                                             started_on=ago(400).date(),
-                                            ended_on=ago(200).date()),),
-                          new_school="school-brookside")),
+                                            ended_on=ago(200).date()),))),
     ]  # fmt: skip
 
 
