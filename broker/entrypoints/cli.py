@@ -5,7 +5,6 @@ message or locals, which can quote personal data), not printed by Typer or rich.
 """
 
 import asyncio
-import getpass
 import os
 import signal
 from collections.abc import Awaitable, Callable
@@ -23,6 +22,7 @@ from broker.config import Settings
 from broker.entrypoints.authorities_cli import app as authorities_app
 from broker.entrypoints.contact_cli import app as contact_app
 from broker.entrypoints.dead_letters_cli import app as dead_letters_app
+from broker.entrypoints.operators import operator_name
 from broker.entrypoints.peers_cli import app as peers_app
 from broker.entrypoints.report_cli import app as report_app
 from broker.errors import KeyFileError
@@ -124,7 +124,7 @@ def directory_import(
         with Progress(console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task("records", total=None)
             shown = partial(_shown, bar, task)
-            summary = asyncio.run(import_folder(folder, Settings(), _operator(operator), shown))
+            summary = asyncio.run(import_folder(folder, Settings(), operator_name(operator), shown))
     except BrokerError as exc:
         typer.echo(f"nothing imported: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -134,18 +134,6 @@ def directory_import(
 
 def _shown(bar: "Progress", task: "TaskID", done: int, total: int) -> None:
     bar.update(task, completed=done, total=total)
-
-
-def _operator(named: str | None) -> str:
-    """The operator named, else the OS user; an import nobody answers for is refused."""
-    try:
-        operator = named or getpass.getuser()
-    except (KeyError, OSError):  # no such user in the password database, no LOGNAME
-        operator = ""
-    if not operator.strip():
-        typer.echo("name the operator: --operator <name>", err=True)
-        raise typer.Exit(2)
-    return operator.strip()[:64]
 
 
 @app.command()

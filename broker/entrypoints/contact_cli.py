@@ -12,7 +12,6 @@ An error names the field, never the address.
 """
 
 import asyncio
-import getpass
 import json
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
@@ -27,6 +26,7 @@ from broker.adapters import db
 from broker.adapters.alert_channels_csv import read_alert_channels
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.config import Settings
+from broker.entrypoints.operators import operator_name
 from broker.entrypoints.sign_in_routes import sign_in_url
 from broker.errors import BrokerError
 from broker.keys import audit_key
@@ -59,14 +59,14 @@ def set_alerts(
         fields = sorted({str(e["loc"][0]) for e in exc.errors()})
         typer.echo(f"not changed: invalid {', '.join(fields)}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(_run(_set(Settings(), {contact_id: spec}, _operator(operator))))
+    typer.echo(_run(_set(Settings(), {contact_id: spec}, operator_name(operator))))
 
 
 @app.command("alerts-import")
 def import_alerts(path: Path, operator: Operator = None) -> None:
     """Sets the channels of each contact a CSV file names (contact_id,email,mobile)."""
     specs = _run(_read(path))
-    typer.echo(_run(_set(Settings(), specs, _operator(operator))))
+    typer.echo(_run(_set(Settings(), specs, operator_name(operator))))
 
 
 @app.command("alerts-failing")
@@ -85,7 +85,7 @@ def failing_alerts(
 @app.command("sign-in-link")
 def sign_in_link(contact_id: str, operator: Operator = None) -> None:
     """Prints a one-time sign-in link to the web inbox for the contact's person (15 minutes)."""
-    typer.echo(_run(_sign_in_link(Settings(), contact_id, _operator(operator))))
+    typer.echo(_run(_sign_in_link(Settings(), contact_id, operator_name(operator))))
 
 
 async def _sign_in_link(settings: Settings, contact_id: str, actor: str) -> str:
@@ -132,17 +132,6 @@ def _run(work: Coroutine[Any, Any, T]) -> T:
     except BrokerError as exc:
         typer.echo(f"not changed: {exc}", err=True)
         raise typer.Exit(1) from None
-
-
-def _operator(named: str | None) -> str:
-    try:
-        operator = named or getpass.getuser()
-    except (KeyError, OSError):  # no such user in the password database, no LOGNAME
-        operator = ""
-    if not operator.strip():
-        typer.echo("name the operator: --operator <name>", err=True)
-        raise typer.Exit(2)
-    return operator.strip()[:64]
 
 
 def _as_dict(line: AlertFailures) -> dict[str, str | int | None]:
