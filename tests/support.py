@@ -11,13 +11,15 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
+from aiokafka import AIOKafkaConsumer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters import db, tokens
+from broker.adapters import audit, db, tokens
 from broker.adapters.unit_of_work import SqlUnitOfWork
+from broker.config import Settings
 from broker.demo import family
 from broker.rules.deadlines import is_working_time
 from broker.services.directory_admin import load_directory
@@ -210,3 +212,35 @@ def front_door_closed(at: datetime | None = None) -> bool:
     time it is, and while it is closed its emergency duty team is also told of each
     high-risk referral at once."""
     return not is_working_time(at or datetime.now(UTC))
+
+
+async def sealed_events(settings: Settings, count: int) -> list[bytes]:
+    """Up to ``count`` records of the events topic, as they lie on Kafka."""
+    consumer = AIOKafkaConsumer(
+        f"{settings.topic_prefix}events",
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        values: list[bytes] = []
+        while len(values) < count:
+            batches = await consumer.getmany(timeout_ms=5000)
+            if not batches:
+                break
+            values += [r.value for part in batches.values() for r in part]
+        return values
+    finally:
+        await consumer.stop()
+
+
+async def rejected_at_the_gateway(settings: Settings) -> list[str]:
+    """The reasons of the gateway's audited rejections, oldest first."""
+    engine = db.make_engine(settings.database_url)
+    async with db.sessions(engine)() as session:
+        rows = (await session.scalars(
+            select(audit.AuditEntry).where(audit.AuditEntry.action == "event_rejected")
+        )).all()  # fmt: skip
+    await engine.dispose()
+    return [json.loads(r.details)["reason"] for r in rows]

@@ -6,13 +6,11 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.operationoutcome import OperationOutcome
-from sqlalchemy import select
+from support import rejected_at_the_gateway, sealed_events
 
-from broker.adapters import audit, db
 from broker.config import Settings
 from broker.entrypoints.fhir_http import MAX_BODY
 from broker.keys import KeyStore
@@ -44,36 +42,6 @@ def outcome_of(answer: httpx.Response) -> OperationOutcome:
     return OperationOutcome.model_validate_json(answer.content)
 
 
-async def records_on_kafka(settings: Settings, count: int) -> list[bytes]:
-    consumer = AIOKafkaConsumer(
-        f"{settings.topic_prefix}events",
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        values: list[bytes] = []
-        while len(values) < count:
-            batches = await consumer.getmany(timeout_ms=5000)
-            if not batches:
-                break
-            values += [r.value for part in batches.values() for r in part]
-        return values
-    finally:
-        await consumer.stop()
-
-
-async def audited_rejections(settings: Settings) -> list[str]:
-    engine = db.make_engine(settings.database_url)
-    async with db.sessions(engine)() as session:
-        rows = (await session.scalars(
-            select(audit.AuditEntry).where(audit.AuditEntry.action == "event_rejected")
-        )).all()  # fmt: skip
-    await engine.dispose()
-    return [json.loads(r.details)["reason"] for r in rows]
-
-
 class TestAcceptingResources:
     async def test_encounter_is_accepted_and_sealed_on_kafka(
         self, fhir_gateway: httpx.AsyncClient, settings: Settings, producer_keys: Keys
@@ -85,7 +53,7 @@ class TestAcceptingResources:
         assert answer.status_code == 202
         [issue] = outcome_of(answer).issue
         assert (issue.severity, issue.code) == ("information", "informational")
-        [value] = await records_on_kafka(settings, 1)
+        [value] = await sealed_events(settings, 1)
         assert b"9990000298" not in value
         assert b"father" not in value
         assert b"Carter" not in value
@@ -96,7 +64,7 @@ class TestAcceptingResources:
         """Opened with the broker's key, the event carries the exact bytes the trust signed."""
         raw = body(resource(NOT_BROUGHT))
         await post_fhir(fhir_gateway, "Appointment", raw, producer_keys[TRUST])
-        [value] = await records_on_kafka(settings, 1)
+        [value] = await sealed_events(settings, 1)
         keys = KeyStore.load(settings.keys_dir)  # the broker's own, as the router opens with
         _, signed = open_event(SealedEvent.model_validate_json(value), keys.hpke)
         assert signed.fhir is not None
@@ -124,7 +92,7 @@ class TestAcceptingResources:
         assert [e.response.status for e in response.entry or []] == [
             "200 OK", "202 Accepted", "202 Accepted",
         ]  # fmt: skip
-        assert len(await records_on_kafka(settings, 2)) == 2
+        assert len(await sealed_events(settings, 2)) == 2
 
 
 class TestRefusals:
@@ -138,7 +106,7 @@ class TestRefusals:
         [issue] = outcome_of(answer).issue
         assert (issue.severity, issue.code) == ("error", "code-invalid")
         assert issue.expression == ["Encounter.reasonCode"]
-        assert await records_on_kafka(settings, 1) == []
+        assert await sealed_events(settings, 1) == []
 
     async def test_missing_nhs_number_never_echoes_personal_data(
         self, fhir_gateway: httpx.AsyncClient, producer_keys: Keys
@@ -164,7 +132,7 @@ class TestRefusals:
         assert [i.expression for i in outcome_of(answer).issue] == [
             ["Bundle.entry[2].resource.status"]
         ]
-        assert await records_on_kafka(settings, 1) == []
+        assert await sealed_events(settings, 1) == []
 
     async def test_resource_the_broker_does_not_take(
         self, fhir_gateway: httpx.AsyncClient, producer_keys: Keys
@@ -215,7 +183,7 @@ class TestSignatures:
                                          headers={"content-type": FHIR_JSON})  # fmt: skip
         assert answer.status_code == 401
         assert outcome_of(answer).issue[0].expression == ["Sgb-Signature"]
-        assert await audited_rejections(settings) == ["SignatureInvalid"]
+        assert await rejected_at_the_gateway(settings) == ["SignatureInvalid"]
 
     async def test_body_changed_after_signing_is_refused(
         self, fhir_gateway: httpx.AsyncClient, producer_keys: Keys
@@ -257,4 +225,4 @@ class TestSignatures:
                                  producer_keys["mh-demo"], **{ACT_AS: "mh-demo"})  # fmt: skip
         assert answer.status_code == 403
         assert outcome_of(answer).issue[0].code == "forbidden"
-        assert await audited_rejections(settings) == ["EventNotPermitted"]
+        assert await rejected_at_the_gateway(settings) == ["EventNotPermitted"]

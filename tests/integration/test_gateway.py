@@ -7,10 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
-from support import OrgTokens, batch_item, post_signed
+from support import OrgTokens, batch_item, post_signed, rejected_at_the_gateway, sealed_events
 
 from broker.adapters import audit, db
 from broker.config import Settings
@@ -34,36 +33,6 @@ def withdrawal(**changes: Any) -> dict[str, Any]:
         "withdrawn_on": "2026-11-20",
     }
     return event | changes
-
-
-async def sealed_events(settings: Settings, count: int) -> list[bytes]:
-    consumer = AIOKafkaConsumer(
-        f"{settings.topic_prefix}events",
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    try:
-        values: list[bytes] = []
-        while len(values) < count:
-            batches = await consumer.getmany(timeout_ms=5000)
-            if not batches:
-                break
-            values += [r.value for part in batches.values() for r in part]
-        return values
-    finally:
-        await consumer.stop()
-
-
-async def rejected_at_the_gateway(settings: Settings) -> list[str]:
-    engine = db.make_engine(settings.database_url)
-    async with db.sessions(engine)() as session:
-        rows = (await session.scalars(
-            select(audit.AuditEntry).where(audit.AuditEntry.action == "event_rejected")
-        )).all()  # fmt: skip
-    await engine.dispose()
-    return [json.loads(r.details)["reason"] for r in rows]
 
 
 class TestAccepting:
