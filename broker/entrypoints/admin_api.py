@@ -42,6 +42,13 @@ from broker.entrypoints import auth, http_errors, peers_admin
 from broker.entrypoints.alert_routes import add_alert_routes
 from broker.entrypoints.app import ErrorTable, Process, create_app
 from broker.entrypoints.key_change_notices import KeyChange
+from broker.entrypoints.path_ids import (
+    ChangeInPath,
+    ContactInPath,
+    KindInPath,
+    OrgInPath,
+    RecordInPath,
+)
 from broker.entrypoints.sign_in_routes import add_sign_in_routes
 from broker.errors import AlreadyRecorded
 from broker.keys import PROCESS_KEYS, audit_key
@@ -163,14 +170,14 @@ def _add_record_routes(app: FastAPI) -> None:
 
     @app.put(base + "/organisations/{org_id}", response_model=Changed, responses=held)
     async def put_organisation(
-        request: Request, caller: auth.Administrator, org_id: str, spec: OrganisationSpec
+        request: Request, caller: auth.Administrator, org_id: OrgInPath, spec: OrganisationSpec
     ) -> Changed | JSONResponse:
         _same_ids(id=(org_id, spec.id))
         return await _put_keys(request, caller, key_changes.put_organisation, spec, spec.id)
 
     @app.put(base + "/contacts/{contact_id}", response_model=Changed, responses=held)
     async def put_contact(
-        request: Request, caller: auth.Administrator, contact_id: str, spec: ContactSpec
+        request: Request, caller: auth.Administrator, contact_id: ContactInPath, spec: ContactSpec
     ) -> Changed | JSONResponse:
         _same_ids(id=(contact_id, spec.id))
         put = partial(key_changes.put_contact, webhook_networks=request.app.state.webhook_networks)
@@ -178,14 +185,17 @@ def _add_record_routes(app: FastAPI) -> None:
 
     @app.put(base + "/people/{person_id}", response_model=Changed)
     async def put_person(
-        request: Request, caller: auth.Administrator, person_id: str, spec: PersonSpec
+        request: Request, caller: auth.Administrator, person_id: RecordInPath, spec: PersonSpec
     ) -> Changed:
         _same_ids(id=(person_id, spec.id))
         return await _put(request, caller, admin.put_person, spec, spec.id)
 
     @app.put(base + "/households/{household_id}", response_model=Changed)
     async def put_household(
-        request: Request, caller: auth.Administrator, household_id: str, spec: HouseholdSpec
+        request: Request,
+        caller: auth.Administrator,
+        household_id: RecordInPath,
+        spec: HouseholdSpec,
     ) -> Changed:
         _same_ids(id=(household_id, spec.id))
         return await _put(request, caller, admin.put_household, spec, spec.id)
@@ -194,8 +204,8 @@ def _add_record_routes(app: FastAPI) -> None:
     async def put_involvement(
         request: Request,
         caller: auth.Administrator,
-        person_id: str,
-        org_id: str,
+        person_id: RecordInPath,
+        org_id: OrgInPath,
         opened_on: date,
         spec: InvolvementSpec,
     ) -> Changed:
@@ -206,7 +216,7 @@ def _add_record_routes(app: FastAPI) -> None:
 
     @app.put(base + "/plans/{plan_id}", response_model=Changed)
     async def put_plan(
-        request: Request, caller: auth.Administrator, plan_id: str, spec: PlanSpec
+        request: Request, caller: auth.Administrator, plan_id: RecordInPath, spec: PlanSpec
     ) -> Changed:
         _same_ids(id=(plan_id, spec.id))
         return await _put(request, caller, admin.put_plan, spec, spec.id)
@@ -219,8 +229,8 @@ def _add_registration_routes(app: FastAPI) -> None:
     async def put_registration(
         request: Request,
         caller: auth.Administrator,
-        person_id: str,
-        kind: str,
+        person_id: RecordInPath,
+        kind: KindInPath,
         spec: RegistrationSpec,
     ) -> Changed:
         _same_ids(person_id=(person_id, spec.person_id), kind=(kind, spec.kind))
@@ -229,7 +239,7 @@ def _add_registration_routes(app: FastAPI) -> None:
 
     @app.delete(path, response_model=Changed)
     async def delete_registration(
-        request: Request, caller: auth.Administrator, person_id: str, kind: str
+        request: Request, caller: auth.Administrator, person_id: RecordInPath, kind: KindInPath
     ) -> Changed:
         async with SqlUnitOfWork(_sessions(request)) as uow:
             await admin.delete_registration(uow, person_id, kind, caller.org_id)
@@ -243,9 +253,9 @@ def _add_relationship_routes(app: FastAPI) -> None:
     async def put_relationship(
         request: Request,
         caller: auth.Administrator,
-        person_id: str,
-        kind: str,
-        related_person_id: str,
+        person_id: RecordInPath,
+        kind: KindInPath,
+        related_person_id: RecordInPath,
         spec: RelationshipSpec,
     ) -> Changed:
         _same_ids(person_id=(person_id, spec.person_id), kind=(kind, spec.kind),
@@ -257,9 +267,9 @@ def _add_relationship_routes(app: FastAPI) -> None:
     async def delete_relationship(
         request: Request,
         caller: auth.Administrator,
-        person_id: str,
-        kind: str,
-        related_person_id: str,
+        person_id: RecordInPath,
+        kind: KindInPath,
+        related_person_id: RecordInPath,
     ) -> Changed:
         async with SqlUnitOfWork(_sessions(request)) as uow:
             await admin.delete_relationship(uow, person_id, kind, related_person_id,
@@ -305,7 +315,7 @@ def _add_key_change_routes(app: FastAPI) -> None:
 
     @app.post(base + "/{change_id}/approval", response_model=Changed)
     async def approve_key_change(
-        request: Request, caller: auth.Administrator, change_id: str
+        request: Request, caller: auth.Administrator, change_id: ChangeInPath
     ) -> Changed:
         """Applies the change, for any administrator but the one who asked for it, unless
         it was withdrawn or has expired (409)."""
@@ -317,7 +327,7 @@ def _add_key_change_routes(app: FastAPI) -> None:
 
     @app.delete(base + "/{change_id}", response_model=Changed)
     async def withdraw_key_change(
-        request: Request, caller: auth.Administrator, change_id: str
+        request: Request, caller: auth.Administrator, change_id: ChangeInPath
     ) -> Changed:
         """Withdraws a pending change, for the administrator who asked for it alone."""
         async with SqlUnitOfWork(_sessions(request)) as uow:

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Foundation
 from broker.entrypoints import auth
+from broker.entrypoints.path_ids import ContactInPath
 from broker.services import alert_channels, alerts
 from broker.services.directory_changes import Outcome
 from schemas.alerts import AlertChannelsSpec
@@ -37,7 +38,10 @@ class FailingAlerts(BaseModel):
 def add_alert_routes(app: FastAPI) -> None:
     @app.put(BASE + "/contacts/{contact_id}/alert-channels", response_model=ChannelsChanged)
     async def put_alert_channels(
-        request: Request, caller: auth.Administrator, contact_id: str, spec: AlertChannelsSpec
+        request: Request,
+        caller: auth.Administrator,
+        contact_id: ContactInPath,
+        spec: AlertChannelsSpec,
     ) -> ChannelsChanged:
         """Replaces the contact's email addresses and mobile number (none: no alerts)."""
         async with _unit(request) as uow:
@@ -47,7 +51,7 @@ def add_alert_routes(app: FastAPI) -> None:
 
     @app.get(BASE + "/contacts/{contact_id}/alert-channels", response_model=AlertChannelsSpec)
     async def get_alert_channels(
-        request: Request, _: auth.Administrator, contact_id: str
+        request: Request, _: auth.Administrator, contact_id: ContactInPath
     ) -> AlertChannelsSpec:
         async with _unit(request) as uow:
             return await alert_channels.channels_of(uow, contact_id)

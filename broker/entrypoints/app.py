@@ -22,6 +22,7 @@ from broker.config import Settings
 from broker.entrypoints import auth, http_errors, ops, serving
 from broker.entrypoints.limits import protect
 from broker.entrypoints.web import docs
+from broker.errors import Unrecordable
 from broker.keys import Purpose
 
 ErrorHandler = Callable[[Request, Any], Awaitable[Response]]
@@ -34,6 +35,7 @@ Extra = Callable[[FastAPI, Foundation], AbstractAsyncContextManager[None]]
 COMMON_ERRORS: ErrorTable = {
     # A 422 names the fields at fault and never echoes their input (it may name people).
     RequestValidationError: http_errors.field_errors,
+    Unrecordable: http_errors.unrecordable,
 }
 
 

@@ -27,6 +27,7 @@ from broker.adapters.tokens import NotAuthorised, Principal
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
 from broker.entrypoints import auth
+from broker.entrypoints.path_ids import OrgInPath, RecordInPath
 from broker.errors import DataKeyShredded, DataKeyUnusable
 from broker.ports import AuditRecord, ChronologyLine, ParkedEvent
 from broker.rules.school_notice import REFERENCE_PATTERN
@@ -72,7 +73,7 @@ class Matched(BaseModel):
 
 @router.get("/v1/front-doors/{org_id}/matching-queue", response_model=list[QueuedEvent])
 async def matching_queue(
-    request: Request, org_id: str, caller: auth.FrontDoor
+    request: Request, org_id: OrgInPath, caller: auth.FrontDoor
 ) -> list[QueuedEvent]:
     """The events waiting for this front door to say who their people are. Each event shown
     is an audited read: it names people."""
@@ -103,7 +104,7 @@ def _shown_status(status: str) -> str:
 
 @router.post("/v1/front-doors/{org_id}/matching-queue/{event_id}/match", response_model=Matched)
 async def match(
-    request: Request, org_id: str, event_id: UUID, body: MatchRequest, caller: auth.FrontDoor
+    request: Request, org_id: OrgInPath, event_id: UUID, body: MatchRequest, caller: auth.FrontDoor
 ) -> Matched | JSONResponse:
     """Says who the event's people are (people of this front door's area only). The answer
     is ``accepted``: the match is recorded (the identifiers learnt, audited), and the router
@@ -129,7 +130,7 @@ async def match(
 
 @router.get("/v1/households/{household_id}/chronology", response_model=list[ChronologyLine])
 async def household_chronology(
-    request: Request, household_id: str, caller: auth.FrontDoor
+    request: Request, household_id: RecordInPath, caller: auth.FrontDoor
 ) -> list[ChronologyLine] | JSONResponse:
     """Every event and notice for the household: who was told what, when, and their receipts.
     Only for the front door of an area the household lives in, lived in, or is moving to."""
@@ -163,7 +164,7 @@ class DataQualityLine(BaseModel):
 
 @router.get("/v1/front-doors/{org_id}/data-quality", response_model=list[DataQualityLine])
 async def data_quality_report(
-    request: Request, org_id: str, caller: auth.FrontDoor
+    request: Request, org_id: OrgInPath, caller: auth.FrontDoor
 ) -> list[DataQualityLine]:
     """Notices in this front door's area that could not reach the reader the rules chose (and
     came here instead), and chains of escalation that ran out: a line per gap and record."""
@@ -223,7 +224,7 @@ class ProposalDecided(BaseModel):
 
 @router.get("/v1/front-doors/{org_id}/proposals", response_model=list[ProposalView])
 async def pending_proposals(
-    request: Request, org_id: str, caller: auth.FrontDoor
+    request: Request, org_id: OrgInPath, caller: auth.FrontDoor
 ) -> list[ProposalView]:
     """Moves and step-downs proposed by organisations linked to the family, waiting for this
     front door: ids and organisation codes only."""
@@ -242,7 +243,7 @@ async def pending_proposals(
     "/v1/front-doors/{org_id}/proposals/{event_id}/confirm", response_model=ProposalDecided
 )
 async def confirm_proposal(
-    request: Request, org_id: str, event_id: UUID, caller: auth.FrontDoor
+    request: Request, org_id: OrgInPath, event_id: UUID, caller: auth.FrontDoor
 ) -> ProposalDecided:
     """Confirms the move or step-down: answered ``accepted``, and within a round of the
     router's timer it is applied to the directory and the notices it held back are sent
@@ -257,7 +258,7 @@ async def confirm_proposal(
 
 @router.post("/v1/front-doors/{org_id}/proposals/{event_id}/reject", response_model=ProposalDecided)
 async def reject_proposal(
-    request: Request, org_id: str, event_id: UUID, caller: auth.FrontDoor
+    request: Request, org_id: OrgInPath, event_id: UUID, caller: auth.FrontDoor
 ) -> ProposalDecided:
     """Nothing changes in the directory, and nobody the proposal named is told."""
     _own(org_id, caller)
@@ -296,7 +297,7 @@ class ReferencedNotice(BaseModel):
 )
 async def find_reference(
     request: Request,
-    org_id: str,
+    org_id: OrgInPath,
     reference: Annotated[str, PathParam(pattern=REFERENCE_PATTERN)],
     caller: auth.FrontDoor,
 ) -> list[ReferencedNotice]:
@@ -346,7 +347,7 @@ class TakenStep(NamedTuple):
 
 @router.post("/v1/front-doors/{org_id}/notices/{notice_id}/outcome", response_model=StepRecorded)
 async def record_outcome(
-    request: Request, org_id: str, notice_id: UUID, body: OutcomeIn, caller: auth.FrontDoor
+    request: Request, org_id: OrgInPath, notice_id: UUID, body: OutcomeIn, caller: auth.FrontDoor
 ) -> StepRecorded:
     """The front door's decision on a referral it received (or a follow-up of it): no
     further action, early help, assessment, strategy discussion or transferred. It
@@ -361,7 +362,7 @@ async def record_outcome(
     "/v1/front-doors/{org_id}/notices/{notice_id}/steps/{step}", response_model=StepRecorded
 )
 async def record_step_done(
-    request: Request, org_id: str, notice_id: UUID, step: DoneStep, caller: auth.FrontDoor
+    request: Request, org_id: OrgInPath, notice_id: UUID, step: DoneStep, caller: auth.FrontDoor
 ) -> StepRecorded:
     """A next step done: a transfer's by the receiving authority (the written information
     received in Wales, the transfer-in conference held), each escalating at the originating

@@ -34,3 +34,11 @@ async def field_errors(_request: Request, exc: RequestValidationError) -> JSONRe
 
 def detail(status_code: int, message: str) -> JSONResponse:
     return JSONResponse({"detail": message}, status_code=status_code)
+
+
+async def unrecordable(_request: Request, _exc: Exception) -> JSONResponse:
+    """A value the database refuses as it stands (too long for its column, a character its
+    text cannot hold) that no check before it caught: the caller's to correct, never a 500."""
+    message = "a value in this request cannot be stored as it stands (too long, or a "
+    message += "character that is not allowed)"
+    return unprocessable([field_error("request", message, "unrecordable")])

@@ -28,6 +28,7 @@ from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.entrypoints import auth, front_door_api, key_change_notices, web
 from broker.entrypoints.app import ErrorTable, Process, create_app
+from broker.entrypoints.path_ids import ContactInPath
 from broker.errors import DataKeyShredded, DataKeyUnusable, PublishFailed
 from broker.keys import PROCESS_KEYS
 from broker.ports import InboxEntry, Message, NoticeRecordView, UnitOfWork
@@ -106,7 +107,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
 
     @app.get(base, response_model=list[NoticeSummary])
     async def list_notices(
-        request: Request, recipient_id: str, caller: auth.NoticeReader
+        request: Request, recipient_id: ContactInPath, caller: auth.NoticeReader
     ) -> list[NoticeSummary]:
         async with SqlUnitOfWork(_rt(request).sessions) as uow:
             await _own(uow.session, recipient_id, caller)
@@ -115,7 +116,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/v1/recipients/{recipient_id}/digests/{day}", response_model=list[NoticeSummary])
     async def daily_digest(
-        request: Request, recipient_id: str, day: date, caller: auth.NoticeReader
+        request: Request, recipient_id: ContactInPath, day: date, caller: auth.NoticeReader
     ) -> list[NoticeSummary]:
         """The day's digest of low-severity notices, once it has been released (07:00)."""
         released_at = datetime.combine(day, DIGEST_TIME, LONDON)
@@ -126,7 +127,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
 
     @app.get(base + "/{notice_id}", response_model=NoticeDetail)
     async def get_notice(
-        request: Request, recipient_id: str, notice_id: UUID, caller: auth.NoticeReader
+        request: Request, recipient_id: ContactInPath, notice_id: UUID, caller: auth.NoticeReader
     ) -> NoticeDetail:
         """The sealed notice; the first fetch is its delivery to the recipient's system."""
         now, rt = datetime.now(UTC), _rt(request)
@@ -142,7 +143,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
 
     @app.post(base + "/{notice_id}/receipts", response_model=ReceiptOut)
     async def post_receipt(
-        request: Request, recipient_id: str, notice_id: UUID, receipt: ReceiptIn,
+        request: Request, recipient_id: ContactInPath, notice_id: UUID, receipt: ReceiptIn,
         caller: auth.NoticeReader,
     ) -> ReceiptOut:  # fmt: skip
         """Viewed (a person opened it), acknowledged (we accept responsibility), or rejected
@@ -154,7 +155,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
 
     @app.post(base + "/{notice_id}/acknowledgement", response_model=Acknowledged)
     async def acknowledge(
-        request: Request, recipient_id: str, notice_id: UUID, caller: auth.NoticeReader
+        request: Request, recipient_id: ContactInPath, notice_id: UUID, caller: auth.NoticeReader
     ) -> Acknowledged:
         """Shorthand for an ``acknowledged`` receipt."""
         acknowledged = ReceiptIn(receipt=Receipt.ACKNOWLEDGED)
@@ -164,7 +165,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
 
     @app.post(base + "/{notice_id}/conference", response_model=ConferenceRecorded)
     async def record_conference(
-        request: Request, recipient_id: str, notice_id: UUID, held: ConferenceDate,
+        request: Request, recipient_id: ContactInPath, notice_id: UUID, held: ConferenceDate,
         caller: auth.NoticeReader,
     ) -> ConferenceRecorded:  # fmt: skip
         """A peer broker's receipt (issue 16): the transfer-in conference its front door

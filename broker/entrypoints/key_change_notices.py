@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from broker.adapters.tokens import NotAuthorised
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.entrypoints import auth
+from broker.entrypoints.path_ids import OrgInPath
 from broker.ports import KeyChangeView
 from broker.services import key_changes
 
@@ -46,7 +47,7 @@ class KeyChange(BaseModel):
 
 @router.get("/v1/organisations/{org_id}/key-changes", response_model=list[KeyChange])
 async def key_changes_of(
-    request: Request, org_id: str, caller: auth.NoticeReader
+    request: Request, org_id: OrgInPath, caller: auth.NoticeReader
 ) -> list[KeyChange]:
     if caller.org_id != org_id:
         raise NotAuthorised("an organisation sees only its own key changes")

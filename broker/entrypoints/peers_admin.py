@@ -18,6 +18,7 @@ from broker.bootstrap import Foundation
 from broker.config import Settings
 from broker.entrypoints import auth, http_errors
 from broker.entrypoints.app import ErrorTable
+from broker.entrypoints.path_ids import OrgInPath
 from broker.keys import audit_key
 from broker.services import peers
 from broker.services.directory_changes import Outcome
@@ -35,7 +36,7 @@ class PeerRegistered(BaseModel):
 @router.put("/v1/admin/peers/{org_id}", response_model=PeerRegistered,
             responses={status.HTTP_202_ACCEPTED: {"model": PeerRegistered}})  # fmt: skip
 async def put_peer(
-    request: Request, caller: auth.Administrator, org_id: str, spec: PeerSpec
+    request: Request, caller: auth.Administrator, org_id: OrgInPath, spec: PeerSpec
 ) -> JSONResponse:
     """Registers a peer broker, or brings it up to date (its keys after approval)."""
     if org_id != spec.id:

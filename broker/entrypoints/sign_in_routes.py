@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from broker.bootstrap import Foundation
 from broker.entrypoints import auth
+from broker.entrypoints.path_ids import ContactInPath
 from broker.services import web_sign_in
 
 BASE = "/v1/admin"
@@ -30,7 +31,7 @@ def add_sign_in_routes(app: FastAPI) -> None:
     @app.post(BASE + "/contacts/{contact_id}/sign-in-links", status_code=201,
               response_model=SignInLinkOut)  # fmt: skip
     async def issue_sign_in_link(
-        request: Request, caller: auth.Administrator, contact_id: str
+        request: Request, caller: auth.Administrator, contact_id: ContactInPath
     ) -> SignInLinkOut | JSONResponse:
         """A one-time sign-in link to the web inbox for the contact's person."""
         rt: Foundation = request.app.state.rt

@@ -16,6 +16,7 @@ from broker.bootstrap import Foundation, foundation
 from broker.config import Settings
 from broker.entrypoints import ops
 from broker.entrypoints.app import Extra, Process, create_app
+from broker.errors import Unrecordable
 from broker.keys import PROCESS_KEYS, KeyStore
 
 
@@ -37,6 +38,11 @@ router = APIRouter()
 @router.get("/refuse")
 async def refuse() -> None:
     raise Refused
+
+
+@router.get("/unrecordable")
+async def unrecordable() -> None:
+    raise Unrecordable("the database refused a value as it stands")
 
 
 @router.post("/echo")
@@ -73,6 +79,15 @@ class TestCreateApp:
     async def test_an_error_in_the_table_gets_its_status(self, settings: Settings) -> None:
         async with _client(_app(settings)) as client:
             assert (await client.get("/refuse")).status_code == 418
+
+    async def test_a_value_the_database_refuses_is_the_callers_422(
+        self, settings: Settings
+    ) -> None:
+        """Every API shares it: a value no column could hold is never a 500."""
+        async with _client(_app(settings)) as client:
+            answer = await client.get("/unrecordable")
+        assert answer.status_code == 422
+        assert answer.json()["detail"][0]["type"] == "unrecordable"
 
     async def test_invalid_input_names_the_field_never_the_value(self, settings: Settings) -> None:
         """The shared 422: field, message and type, nothing of what was sent."""

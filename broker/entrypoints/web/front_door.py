@@ -8,12 +8,13 @@ The organisation acts (as with the API's token): its contact is who is signed in
 """
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
+from broker.entrypoints.path_ids import PRINTABLE
 from broker.entrypoints.web import pages, sessions
 from broker.errors import DataKeyShredded, DataKeyUnusable
 from broker.ports import AuditDetails, AuditRecord, ParkedEvent, WebSessionRecord
@@ -21,6 +22,7 @@ from broker.services import household_access, matching
 from schemas.events import PersonRef
 
 FRONT_DOOR = "/inbox/front-door"
+HouseholdQuery = Annotated[str | None, Query(max_length=64, pattern=PRINTABLE)]
 
 
 def add_front_door_pages(app: FastAPI) -> None:
@@ -80,7 +82,7 @@ async def match(request: Request, event_id: UUID) -> Response:
     return RedirectResponse(f"{FRONT_DOOR}/matching-queue?matched={event_id}", status_code=303)
 
 
-async def chronology_page(request: Request, household: str | None = None) -> Response:
+async def chronology_page(request: Request, household: HouseholdQuery = None) -> Response:
     session = await sessions.signed_in(request)
     rt = pages.runtime(request)
     async with rt.unit_of_work() as uow:  # commits the audit entry of a refusal too
@@ -90,7 +92,7 @@ async def chronology_page(request: Request, household: str | None = None) -> Res
         read: Any = None
         if household:
             read = await household_access.read_chronology(
-                uow, rt.data_keys, rt.keys.pseudonym_secret, org_id, household[:100],
+                uow, rt.data_keys, rt.keys.pseudonym_secret, org_id, household,
                 datetime.now(UTC),
             )  # fmt: skip
     if isinstance(read, household_access.Refusal):
