@@ -32,7 +32,9 @@ class TestUnstorablePathIds:
 
     @pytest.mark.parametrize("recipient_id", ["r" * 300 + ":key_adult", "school-oakfield%00:x"])
     async def test_a_recipient_id_that_cannot_be_stored_is_refused(
-        self, inbox: httpx.AsyncClient, producer_keys: dict[str, Ed25519PrivateKey],
+        self,
+        inbox: httpx.AsyncClient,
+        producer_keys: dict[str, Ed25519PrivateKey],
         recipient_id: str,
     ) -> None:
         inbox.auth = OrgTokens(producer_keys, lambda _request: "school-oakfield")
