@@ -64,8 +64,11 @@ def fhir_body() -> bytes:
 
 def client_assertion(key: Ed25519PrivateKey) -> str:
     """``producers.auth.assertion`` itself, at a fixed time and with a fixed assertion id."""
-    with (mock.patch.object(auth.time, "time", return_value=ASSERTION_IAT),
-          mock.patch.object(auth.uuid, "uuid4", return_value=uuid.UUID(ASSERTION_JTI))):  # fmt: skip
+    fixed_id = uuid.UUID(ASSERTION_JTI)
+    with (
+        mock.patch.object(auth.time, "time", return_value=ASSERTION_IAT),
+        mock.patch.object(auth.uuid, "uuid4", return_value=fixed_id),
+    ):
         return auth.assertion(ORG, key, crypto.key_id(key.public_key()), TOKEN_URL)
 
 
@@ -94,11 +97,15 @@ def _header(key: Ed25519PrivateKey, signature: bytes) -> str:
     return f"keyid={crypto.key_id(key.public_key())}, sig={crypto.b64encode(signature)}"
 
 
+def _on_disk(name: str) -> bytes | None:
+    path = VECTORS / name
+    return path.read_bytes() if path.exists() else None
+
+
 def main(argv: list[str]) -> int:
     files = rendered()
     if "--check" in argv:
-        stale = [name for name, data in files.items()
-                 if not (VECTORS / name).exists() or (VECTORS / name).read_bytes() != data]  # fmt: skip
+        stale = [name for name, data in files.items() if _on_disk(name) != data]
         for name in stale:
             print(f"out of date: docs/test-vectors/{name}", file=sys.stderr)
         return 1 if stale else 0
