@@ -70,7 +70,9 @@ SEALED_EVENT = Message(
     "HPKE key: 'header' is an event_header JSON text bound into the encryption, 'ciphertext' "
     "the base64 HPKE ciphertext of a signed event (event_json, signature, signing_key_id).",
     schema_ref("sealed_event"), PERSON_KEY,
-    {"event_id": TEXT | {"format": "uuid", "description": "the event's id, as in its header"}},
+    {"event_id": TEXT | {"format": "uuid", "description": "the event's id, as in its header; "
+                         "set by the agency package and the gateway, absent on an event the "
+                         "front door publishes again once matched"}},
 )  # fmt: skip
 SEALED_NOTICE = Message(
     "sealedNotice", "A sealed notice",
