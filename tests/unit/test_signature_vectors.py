@@ -1,5 +1,7 @@
 """docs/test-vectors against the project's own code: the documentation cannot drift from it."""
 
+import re
+
 import jwt
 import pytest
 import signature_vectors as vectors
@@ -7,6 +9,8 @@ import signature_vectors as vectors
 from broker.entrypoints.gateway import parse_signature_header
 from broker.services.fhir_proof import FHIR_SIGNATURE_CONTEXT, verify_fhir_body
 from producers import crypto
+
+TITLED_BLOCK = re.compile(r'^```sh title="([^"]+)"\n(.*?)^```', re.MULTILINE | re.DOTALL)
 
 
 def text(name: str) -> str:
@@ -75,3 +79,14 @@ class TestClientAssertionVector:
         assert claims == {"iss": vectors.ORG, "sub": vectors.ORG, "aud": vectors.TOKEN_URL,
                           "iat": vectors.ASSERTION_IAT, "exp": vectors.ASSERTION_IAT + 60,
                           "jti": vectors.ASSERTION_JTI}  # fmt: skip
+
+
+class TestWorkedExampleCopies:
+    def test_readme_blocks_are_the_tested_ones(self) -> None:
+        """A titled ``sh`` block of the README with the title of one in docs/event-signature.md
+        is that block, character for character: the integration test runs the page's
+        (tests/integration/test_openssl_example.py), so the README's copy is tested too."""
+        root = vectors.VECTORS.parent.parent
+        page = dict(TITLED_BLOCK.findall((root / "docs" / "event-signature.md").read_text()))
+        readme = TITLED_BLOCK.findall((root / "README.md").read_text())
+        assert [(t, b) for t, b in readme if t in page and page[t] != b] == []
