@@ -25,6 +25,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m schemas.generate --check
+	$(BIN)/python -m pytest -q -p no:randomly tests/unit/test_asyncapi.py tests/unit/test_signature_vectors.py
 	$(BIN)/python -m broker.rules.who_is_told --check
 
 # Two workers (pytest-xdist), a test file each at a time: one Kafka broker, started by the
