@@ -58,6 +58,18 @@ async def proposal(app: FastAPI, event_id: str, timeout: float = 60) -> db.Direc
             await asyncio.sleep(0.2)
 
 
+async def inbox_notice_of(app: FastAPI, recipient: str, timeout: float = 60) -> str:
+    rt: Runtime = app.state.rt
+    query = select(db.InboxNotice.notice_id).where(db.InboxNotice.recipient_id == recipient)
+    async with asyncio.timeout(timeout):
+        while True:
+            async with rt.sessions() as session:
+                found = (await session.scalars(query)).first()
+            if found is not None:
+                return str(found)
+            await asyncio.sleep(0.2)
+
+
 async def audited(app: FastAPI, action: str) -> list[tuple[str, str, dict[str, Any]]]:
     rt: Runtime = app.state.rt
     async with rt.sessions() as session:
@@ -219,9 +231,30 @@ class TestNextSteps:
         assert steps == ["history_sent"]
 
     async def test_not_for_a_school(self, school: httpx.AsyncClient) -> None:
-        """A school's key adult gets 404 for the next steps and the data-quality report."""
+        """A school's key adult gets 404 for the next steps, a decision's form and its
+        action, and the data-quality report."""
+        notice = f"{NEXT_STEPS}/{uuid.uuid4()}"
+        form = {"csrf_token": form_token(await school.get("/inbox")), "outcome": "early_help"}
         assert (await school.get(NEXT_STEPS)).status_code == 404
+        assert (await school.get(f"{notice}/outcome")).status_code == 404
+        assert (await school.post(f"{notice}/outcome", data=form)).status_code == 404
+        assert (await school.post(f"{notice}/steps/history_sent", data=form)).status_code == 404
         assert (await school.get("/inbox/front-door/data-quality")).status_code == 404
+
+    async def test_a_notice_of_another_organisation_is_404(
+        self, web_app: FastAPI, duty_manager: httpx.AsyncClient, gateway: httpx.AsyncClient,
+        running_broker: Runtime, producer_keys: dict[str, Ed25519PrivateKey],
+    ) -> None:  # fmt: skip
+        """The school's notice of the crisis: the front door records nothing on it (404)."""
+        crisis = event("parent_mental_health_crisis", "mh-demo",
+                       subject={"nhs_number": family.MOTHER}, suicidal_ideation=True)  # fmt: skip
+        await published(gateway, producer_keys, crisis)
+        schools = await inbox_notice_of(web_app, SCHOOL)
+        form = {"csrf_token": form_token(await duty_manager.get(NEXT_STEPS)),
+                "outcome": "early_help"}  # fmt: skip
+        answer = await duty_manager.post(f"{NEXT_STEPS}/{schools}/outcome", data=form)
+        assert answer.status_code == 404
+        assert await audited(web_app, "next_step_recorded") == []
 
 
 class TestDataQuality:

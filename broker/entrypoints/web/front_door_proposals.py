@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse
 
 from broker.entrypoints.web import page_kit, pages, sessions
 from broker.entrypoints.web.front_door import FRONT_DOOR
-from broker.ports import AuditRecord, HeldProposal, UnitOfWork
+from broker.ports import AuditRecord, HeldProposal, UnitOfWork, WebSessionRecord
 from broker.services import proposals
 
 PROPOSALS = FRONT_DOOR + "/proposals"
@@ -110,7 +110,8 @@ async def reject(request: Request, event_id: UUID) -> Response:
 
 
 def _reject_form(
-    request: Request, session: Any, event_id: UUID, error: str | None, reason: str | None,
+    request: Request, session: WebSessionRecord, event_id: UUID, error: str | None,
+    reason: str | None,
     status_code: int = 200,
 ) -> Response:  # fmt: skip
     return pages.render(request, "proposal_reject.html", session, status_code=status_code,
@@ -118,7 +119,7 @@ def _reject_form(
                         reasons=REJECTION_REASONS, front_door=True)  # fmt: skip
 
 
-async def _front_door(uow: UnitOfWork, session: Any) -> str:
+async def _front_door(uow: UnitOfWork, session: WebSessionRecord) -> str:
     """The signed-in contact's front door; anyone else is answered as for no proposal."""
     org_id = await pages.front_door_of(uow, session)
     if org_id is None:
