@@ -23,7 +23,7 @@ from fastapi.responses import RedirectResponse
 from broker.adapters import data_quality, peer_receipts
 from broker.entrypoints.web import page_kit, pages, sessions, views
 from broker.entrypoints.web.front_door import FRONT_DOOR
-from broker.ports import UnitOfWork, WebSessionRecord
+from broker.ports import InboxEntry, UnitOfWork, WebSessionRecord
 from broker.rules.next_steps import OUTCOME_WORDS, STEP_WORDS
 from broker.services import inbox, next_steps
 from schemas.notices import NextStep, ReferralOutcome
@@ -150,16 +150,19 @@ def _outcome_form(
 async def _owing(uow: UnitOfWork, org_id: str) -> list[NoticeSteps]:
     """Each chain's steps once, on the first of its notices in the front door's inboxes."""
     contacts = await uow.directory_rows.select_in("contacts", "org_id", [org_id])
-    now, seen, owing = datetime.now(UTC), set[str](), list[NoticeSteps]()
-    for contact in sorted(contacts, key=lambda c: str(c["id"])):
-        for entry in await inbox.list_notices(uow, str(contact["id"]), now):
-            record = await uow.notice_records.get(entry.notice_id)
-            if record is None or record.chain_id in seen:
-                continue
-            seen.add(record.chain_id)
-            if steps := await _steps(uow, record.chain_id):
-                owing.append(NoticeSteps(views.row(entry, record), steps))
-    return sorted(owing, key=lambda n: n.notice.arrived_at, reverse=True)
+    now, entries = datetime.now(UTC), list[InboxEntry]()
+    for contact in contacts:
+        entries += await inbox.list_notices(uow, str(contact["id"]), now)
+    records = await uow.notice_records.of([e.notice_id for e in entries])
+    seen, owing = set[str](), list[NoticeSteps]()
+    for entry in sorted(entries, key=lambda e: (e.delivered_at, e.notice_id)):
+        record = records.get(entry.notice_id)
+        if record is None or record.chain_id in seen:
+            continue
+        seen.add(record.chain_id)
+        if steps := await _steps(uow, record.chain_id):
+            owing.append(NoticeSteps(views.row(entry, record), steps))
+    return owing[::-1]  # newest first, as the inbox
 
 
 async def _steps(uow: UnitOfWork, chain_id: str) -> tuple[StepLine, ...]:
