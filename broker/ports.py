@@ -97,6 +97,8 @@ AuditAction = Literal[
     "signed_in",
     "sign_in_refused",
     "signed_out",
+    "web_sessions_suspended",  # by an administrator: a contact's sessions and unused links
+    "directory_read",  # an administrator's web view of a contact's channels or a household
 ]
 AuditDetails = Mapping[str, str | int | bool | None]
 
@@ -1359,4 +1361,9 @@ class WebSessions(Protocol):
 
     async def end(self, id_hash: str, now: datetime) -> bool:
         """Ends the session; False if it had already ended or never was."""
+        ...
+
+    async def end_all_of(self, contact_id: str, now: datetime) -> int:
+        """Ends the contact's live sessions and spends its unused links; answers how many
+        sessions it ended."""
         ...

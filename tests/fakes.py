@@ -1330,6 +1330,16 @@ class FakeWebSessions:
         self.sessions[id_hash] = replace(found, ended_at=now)
         return True
 
+    async def end_all_of(self, contact_id: str, now: datetime) -> int:
+        for token_hash, link in self.links.items():
+            if link.contact_id == contact_id:
+                self.used.setdefault(token_hash, now)
+        live = [s for s in self.sessions.values()
+                if s.contact_id == contact_id and s.ended_at is None]  # fmt: skip
+        for found in live:
+            self.sessions[found.id_hash] = replace(found, ended_at=now)
+        return len(live)
+
     def end_unit(self, committed: bool) -> None:
         if committed:
             self.saved = (dict(self.links), dict(self.used), dict(self.sessions))

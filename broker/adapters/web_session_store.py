@@ -73,6 +73,20 @@ class SqlWebSessions:
         )
         return ended.scalar_one_or_none() is not None
 
+    async def end_all_of(self, contact_id: str, now: datetime) -> int:
+        await self._session.execute(
+            update(Link)
+            .where(Link.contact_id == contact_id, Link.used_at.is_(None))
+            .values(used_at=now)
+        )
+        ended = await self._session.execute(
+            update(Session)
+            .where(Session.contact_id == contact_id, Session.ended_at.is_(None))
+            .values(ended_at=now)
+            .returning(Session.id_hash)
+        )
+        return len(ended.scalars().all())
+
 
 def _record(row: db.WebSession) -> WebSessionRecord:
     return WebSessionRecord(row.id_hash, row.contact_id, row.csrf_token, row.signed_in_with,

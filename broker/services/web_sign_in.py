@@ -79,6 +79,17 @@ async def current(uow: UnitOfWork, session_id: str, now: datetime) -> WebSession
                                         rules.absolute_cutoff(now))  # fmt: skip
 
 
+async def suspend(uow: UnitOfWork, contact_id: str, by: str, now: datetime) -> int:
+    """An administrator ends the contact's sessions and spends its unused links: its person
+    signs in again only with a link issued after this. Answers how many sessions ended."""
+    if not await uow.web_sessions.contact_exists(contact_id):
+        raise UnknownContact("no such contact")
+    ended = await uow.web_sessions.end_all_of(contact_id, now)
+    await uow.audit.append(AuditRecord("web_sessions_suspended", by, contact_id,
+                                       {"sessions_ended": ended}), now)  # fmt: skip
+    return ended
+
+
 async def sign_out(uow: UnitOfWork, session: WebSessionRecord, now: datetime) -> None:
     if await uow.web_sessions.end(session.id_hash, now):
         await uow.audit.append(AuditRecord("signed_out", session.contact_id,

@@ -11,7 +11,13 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from broker.entrypoints.web import front_door, pages
+from broker.entrypoints.web import (
+    admin_pages,
+    front_door,
+    front_door_proposals,
+    front_door_steps,
+    pages,
+)
 
 STATIC = Path(__file__).parent / "static"
 
@@ -19,6 +25,9 @@ STATIC = Path(__file__).parent / "static"
 def mount(app: FastAPI) -> None:
     pages.add_pages(app)
     front_door.add_front_door_pages(app)
+    front_door_proposals.add_proposal_pages(app)
+    front_door_steps.add_step_pages(app)
+    admin_pages.add_admin_pages(app)
     app.mount("/inbox/static", StaticFiles(directory=STATIC), name="web-static")
     # GOV.UK Frontend's stylesheet names its fonts and images under /assets.
     app.mount("/assets", StaticFiles(directory=STATIC / "govuk" / "assets"), name="govuk-assets")

@@ -25,7 +25,7 @@ from fastapi.templating import Jinja2Templates
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
 from broker.entrypoints.auth import record_refusal
-from broker.entrypoints.web import sessions, views
+from broker.entrypoints.web import roles, sessions, views
 from broker.entrypoints.web.sessions import CsrfRefused, NotSignedIn
 from broker.errors import DataKeyShredded, DataKeyUnusable, PublishFailed
 from broker.ports import Message, UnitOfWork, WebSessionRecord
@@ -79,9 +79,10 @@ async def inbox_page(
         listed = await inbox.list_notices(uow, session.contact_id, datetime.now(UTC))
         records = await uow.notice_records.of([n.notice_id for n in listed])
         front_door = await front_door_of(uow, session) is not None
+        administrator = await roles.administers(uow, session, runtime(request).settings)
     rows = [views.row(n, records.get(n.notice_id)) for n in listed]
     return render(request, "inbox.html", session, page=views.page(rows, page),
-                  front_door=front_door)  # fmt: skip
+                  front_door=front_door, administrator=administrator)  # fmt: skip
 
 
 async def notice_page(request: Request, notice_id: UUID, done: str | None = None) -> Response:
