@@ -30,6 +30,10 @@ class Gap(StrEnum):
     NO_UNBORN_RECORD = "unborn_child_not_in_directory"
     # A move to an authority code the table of authorities does not hold (rules/authorities.py)
     AUTHORITY_NOT_IN_TABLE = "authority_code_not_in_table"
+    # No front door anywhere: not the area's, the event's authority's nor the family's own, so
+    # nobody was told and the notice is a dead letter (rules/fallback.py ``nobody_to_tell``).
+    # The organisation column holds the authority code whose front door is missing.
+    NO_FRONT_DOOR = "no_front_door"
 
 
 WHAT_TO_DO: dict[Gap, str] = {
@@ -48,6 +52,10 @@ WHAT_TO_DO: dict[Gap, str] = {
     Gap.ESCALATION_EXHAUSTED: "Nobody acknowledged a notice: make sure someone acts on it.",
     Gap.AUTHORITY_NOT_IN_TABLE: (
         "Check the code with the producer; refresh the table (sgb authorities refresh)."
+    ),
+    Gap.NO_FRONT_DOOR: (
+        "Nobody was told: register the front door of the authority in the organisation "
+        "column, and have the event's notices sent to it (its id is on the dead letter)."
     ),
 }
 
