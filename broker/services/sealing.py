@@ -146,6 +146,9 @@ class EventNotices:
             parked = replace(decision, addressee=Addressee(area, decision.addressee.role))
             self.messages.append(self._dead_letter(parked, Gap.NO_FRONT_DOOR))
             self._report(Gap.NO_FRONT_DOOR, decision, None, at_fault=area)
+            reason = fallback_reason(decision)  # whom the front door was to stand in for
+            if reason and reason != Gap.NO_FRONT_DOOR_FOR_AREA:  # that one is said already
+                self._report(Gap(reason), decision, None)
         return []
 
     async def _try(self, decision: Decision, contact: ContactRecord) -> NoticeHeader | Gap:

@@ -39,6 +39,9 @@ from unit.builders import (
     missing_education_payload,
     move_payload,
     parent,
+    plan_view,
+    pregnancy_payload,
+    with_context,
     with_front_doors,
 )
 
@@ -253,6 +256,17 @@ OTHER_RULES = [
         family(child("pupil", school="school-oakfield"), subject="pupil"),
         "missing_education.education_officer.no_front_door",
         id="a_child_missing_education_education_officer"),
+    pytest.param(
+        event(pregnancy_payload()),
+        family(parent("mum"), parent("dad"), present=("dad",)),
+        "pregnancy.unborn_child_not_in_directory.no_front_door",
+        id="a_booking_with_no_unborn_record"),
+    pytest.param(
+        event(crisis_payload()),
+        with_context(family(parent("mum"), child("pupil", school="school-oakfield")),
+                     plans=(plan_view("pupil"),)),
+        "open_plan.parent_mental_health_crisis.no_lead.no_front_door",
+        id="a_child_on_a_plan_with_no_lead"),
 ]  # fmt: skip
 
 
@@ -268,3 +282,15 @@ class TestOtherRulesNoLongerDropIt:
         decided = decide(happened, nowhere, PersonHistory(), RECEIVED)
         kept = [d for d in decided if d.rule_id.split("+")[0] == rule_id]
         assert [missing_front_door(d) for d in kept] == [AREA]
+
+    def test_a_plan_with_no_lead_in_an_area_with_no_front_door_goes_to_the_family_one(
+        self,
+    ) -> None:
+        """The child's area has no front door (it lives elsewhere): the family's own front
+        door hears for the plan's missing lead, saying why."""
+        pupil = in_area(child("pupil", school="school-oakfield"), GHOST)
+        fam = with_context(family(parent("mum"), pupil), plans=(plan_view("pupil"),))
+        decided = decide(event(crisis_payload()), fam, PersonHistory(), RECEIVED)
+        [lead] = [d for d in decided if "no_lead" in d.rule_id]
+        assert (lead.addressee.org_id, lead.facts["fallback_reason"]) == (
+            FRONT_DOOR, "no_front_door_for_area")  # fmt: skip
