@@ -109,15 +109,19 @@ class SqlDataQualityLog:
 
 
 async def report(
-    session: AsyncSession, front_door: str | None = None, since: datetime | None = None
-) -> list[ReportLine]:
+    session: AsyncSession, front_door: str | None = None, since: datetime | None = None,
+    *, no_front_door: bool = False,
+) -> list[ReportLine]:  # fmt: skip
     """Each gap once per organisation and role, with how often and when it was seen; for one
-    front door's area, or the whole partnership."""
+    front door's area, or the whole partnership; with ``no_front_door``, only the lines no
+    front door's report shows (nobody could be told: only the administrators see them)."""
     row = db.DataQualityIssue
     keys = (row.kind, row.front_door, row.org_id, row.role)
     query = select(*keys, func.count(), func.min(row.at), func.max(row.at)).group_by(*keys)
     if front_door is not None:
         query = query.where(row.front_door == front_door)
+    if no_front_door:
+        query = query.where(row.front_door.is_(None))
     if since is not None:
         query = query.where(row.at >= since)
     lines = [

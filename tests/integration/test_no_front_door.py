@@ -9,6 +9,7 @@ The directory is the demo partnership's, with one more family: a mother and her 
 another such area (E06000057), destination unknown.
 """
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -19,11 +20,13 @@ from typing import Any
 import pytest
 from rich.console import Console
 from structlog.testing import capture_logs
+from typer.testing import CliRunner
 
 from broker.adapters import data_quality
 from broker.adapters.data_quality import Gap, ReportLine
 from broker.adapters.directory_projection import DirectoryProjection
 from broker.adapters.scenario_database import scenario_database
+from broker.entrypoints.cli import app as cli
 from broker.entrypoints.report_cli import as_dict, report_table
 from broker.ports import Message
 from broker.rules.thresholds import Thresholds
@@ -68,6 +71,7 @@ class Routed:
     published: list[Message]
     report: list[ReportLine]
     logs: list[dict[str, Any]]
+    nobody_told: list[dict[str, Any]]  # ``sgb report data-quality --no-front-door --json``
 
     def dead_letters(self) -> list[dict[str, Any]]:
         return [json.loads(m.value) for m in self.published if m.topic == TOPICS.dead_letters]
@@ -103,7 +107,19 @@ async def routed() -> AsyncIterator[Routed]:
             notices = await route_event(sealed, deps)
         async with database.sessions() as session:
             report = await data_quality.report(session)
-        yield Routed(notices, publisher.messages, report, logs)
+        url = database.sessions.kw["bind"].url.render_as_string(hide_password=False)
+        nobody_told = await cli_report(url, "--no-front-door")
+        yield Routed(notices, publisher.messages, report, logs, nobody_told)
+
+
+async def cli_report(database_url: str, *options: str) -> list[dict[str, Any]]:
+    """``sgb report data-quality --json`` run as the CLI runs it, against the database."""
+    answer = await asyncio.to_thread(
+        CliRunner().invoke, cli, ["report", "data-quality", *options, "--json"],
+        env={"SGB_DATABASE_URL": database_url},
+    )  # fmt: skip
+    assert answer.exit_code == 0, answer.output
+    return [json.loads(line) for line in answer.output.splitlines()]
 
 
 class TestAMoveWithNoFrontDoorAnywhere:
@@ -127,6 +143,14 @@ class TestAMoveWithNoFrontDoorAnywhere:
         console.print(report_table([line]))
         printed = console.export_text()
         assert [w for w in ("no_front_door", HOME, "Nobody was told") if w not in printed] == []
+
+    async def test_the_administrators_can_list_what_no_front_door_sees(
+        self, routed: Routed
+    ) -> None:
+        """``sgb report data-quality --no-front-door`` lists only the lines that are on no
+        front door's report."""
+        assert [(line["gap"], line["org_id"], line["front_door"])
+                for line in routed.nobody_told] == [("no_front_door", HOME, None)]  # fmt: skip
 
     async def test_the_dead_letter_records_it(self, routed: Routed) -> None:
         """One dead letter: why (no front door), the authority code, the notice's kind, the
