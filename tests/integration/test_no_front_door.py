@@ -6,13 +6,14 @@ an entry of ids only. None of them names a person.
 
 The directory is the demo partnership's, with one more family: a mother and her son in an area
 (E06000047) the partnership holds no front door for. Their GP reports that they move from
-another such area (E06000057), destination unknown.
+another such area (E06000057), destination unknown. When the event instead names Demo
+Borough, whose front door the directory holds, that front door gets the transfer and its
+data-quality report the area without one.
 """
 
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -78,8 +79,21 @@ class Routed:
 
 
 @pytest.fixture(scope="module")
-async def routed() -> AsyncIterator[Routed]:
-    """The move routed once, on a fresh database with the demo directory and the family."""
+async def routed() -> Routed:
+    """The move to nowhere known, from an area with no front door, routed once."""
+    return await route_move(LEAVING)
+
+
+@pytest.fixture(scope="module")
+async def from_demo_borough() -> Routed:
+    """The same move, the event saying the family leaves Demo Borough, whose front door the
+    directory holds."""
+    return await route_move("E09000099")
+
+
+async def route_move(leaving: str) -> Routed:
+    """The family's GP reports that they move from ``leaving``, destination unknown: routed
+    once, on a fresh database with the demo directory and the family."""
     scenario = Scenario(name="no-front-door", start=START, base_directory="demo",
                         directory=DIRECTORY, steps=[])  # fmt: skip
     async with scenario_database() as database:
@@ -96,7 +110,7 @@ async def routed() -> AsyncIterator[Routed]:
             "event_type": "family_moving_area", "event_id": str(uuid.uuid4()),
             "source_org": "gp-riverside", "occurred_at": START.isoformat(),
             "members": [{"nhs_number": MUM_NHS}, {"nhs_number": SON_NHS}],
-            "from_authority": LEAVING, "moved_on": "2027-06-07",
+            "from_authority": leaving, "moved_on": "2027-06-07",
         })  # fmt: skip
         header = EventHeader(event_id=event.event_id, event_type=event.event_type,
                              source_org=event.source_org, received_at=START,
@@ -109,7 +123,7 @@ async def routed() -> AsyncIterator[Routed]:
             report = await data_quality.report(session)
         url = database.sessions.kw["bind"].url.render_as_string(hide_password=False)
         nobody_told = await cli_report(url, "--no-front-door")
-        yield Routed(notices, publisher.messages, report, logs, nobody_told)
+        return Routed(notices, publisher.messages, report, logs, nobody_told)
 
 
 async def cli_report(database_url: str, *options: str) -> list[dict[str, Any]]:
@@ -172,3 +186,20 @@ class TestAMoveWithNoFrontDoorAnywhere:
         seen = json.dumps(routed.dead_letters()) + json.dumps([as_dict(r) for r in routed.report])
         seen += json.dumps(routed.logs, default=str)
         assert not [p for p in PERSONAL if p in seen]
+
+
+class TestTheFrontDoorTheEventNames:
+    async def test_it_gets_the_transfer(self, from_demo_borough: Routed) -> None:
+        """The directory's area has no front door: Demo Borough's, which the event names as
+        the area the family leaves, gets the transfer, and nothing is dead-lettered."""
+        assert [(n.recipient_id, n.notice_type.value) for n in from_demo_borough.notices] == [
+            ("la-front-door:duty_manager", "transfer")]  # fmt: skip
+        assert from_demo_borough.dead_letters() == []
+
+    async def test_the_area_without_a_front_door_is_on_its_report(
+        self, from_demo_borough: Routed
+    ) -> None:
+        """The gap that sent it there is on that front door's report, naming the area."""
+        lines = [(line.gap, line.front_door, line.org_id) for line in from_demo_borough.report]
+        assert lines == [(Gap.NO_FRONT_DOOR_FOR_AREA, "la-front-door", HOME)]
+        assert from_demo_borough.nobody_told == []
