@@ -121,7 +121,7 @@ def front_door_decision(
 ) -> list[Decision]:
     """A referral to the front door of each area given (by default the family's own). When
     none of those areas has a front door the broker knows, the family's own front door hears
-    instead, with the reason, rather than nobody."""
+    instead, with the reason; with none at all, nobody, reported and parked."""
     areas = tuple(areas)
     doors = dict.fromkeys(d for area in areas if (d := family.front_door(area)))
     if not doors:

@@ -11,6 +11,12 @@ so that someone goes looking. A code the table of authorities does not hold (aut
 reorganised) is routed all the same, and the task says so. The new school and GP are told
 when known.
 
+The originating front door is where the directory says the family lives; a directory with no
+front door there (an area left out, a household given the wrong code) must not lose the move:
+the front door of the authority the event says they leave hears instead, else the family's
+own area's, the notice saying which and the gap reported. With no front door at all, the
+transfer is kept for nobody and routing reports and parks it (rules/fallback.py).
+
 The receiving nation sets the terms (a child protection register in Wales, a plan in England:
 language.py's wording keys) and its procedures the next steps (next_steps.py); a child with an
 open child protection plan who moves into Wales is marked as a registered child, for the
@@ -251,8 +257,7 @@ MOVE = Rule(
         Route("move.no_front_door", "a family moves, and neither the receiving authority, "
               "the area the directory says they live in, the authority the event says they "
               "leave nor the family's own area has a front door in the directory",
-              NO_FRONT_DOOR_WHO, NoticeType.TRANSFER, ContactRole.DUTY_MANAGER,
-              (Severity.MEDIUM, Severity.HIGH)),
+              NO_FRONT_DOOR_WHO, NoticeType.TRANSFER, ContactRole.DUTY_MANAGER, _EITHER),
         Route("move.new_school", "a family moves, a new school named, a child of school age "
               "among those who move", "the new school's key adult",
               NoticeType.SCHOOL_SUPPORT, ContactRole.KEY_ADULT, _EITHER),
