@@ -30,6 +30,10 @@ class Gap(StrEnum):
     NO_UNBORN_RECORD = "unborn_child_not_in_directory"
     # A move to an authority code the table of authorities does not hold (rules/authorities.py)
     AUTHORITY_NOT_IN_TABLE = "authority_code_not_in_table"
+    # No front door anywhere: not the area's, the event's authority's nor the family's own, so
+    # nobody was told and the notice is a dead letter (rules/fallback.py ``nobody_to_tell``).
+    # The organisation column holds the authority code whose front door is missing.
+    NO_FRONT_DOOR = "no_front_door"
 
 
 WHAT_TO_DO: dict[Gap, str] = {
@@ -48,6 +52,10 @@ WHAT_TO_DO: dict[Gap, str] = {
     Gap.ESCALATION_EXHAUSTED: "Nobody acknowledged a notice: make sure someone acts on it.",
     Gap.AUTHORITY_NOT_IN_TABLE: (
         "Check the code with the producer; refresh the table (sgb authorities refresh)."
+    ),
+    Gap.NO_FRONT_DOOR: (
+        "Nobody was told: register the front door of the authority in the organisation "
+        "column, and have the event's notices sent to it (its id is on the dead letter)."
     ),
 }
 
@@ -101,15 +109,19 @@ class SqlDataQualityLog:
 
 
 async def report(
-    session: AsyncSession, front_door: str | None = None, since: datetime | None = None
-) -> list[ReportLine]:
+    session: AsyncSession, front_door: str | None = None, since: datetime | None = None,
+    *, no_front_door: bool = False,
+) -> list[ReportLine]:  # fmt: skip
     """Each gap once per organisation and role, with how often and when it was seen; for one
-    front door's area, or the whole partnership."""
+    front door's area, or the whole partnership; with ``no_front_door``, only the lines no
+    front door's report shows (nobody could be told: only the administrators see them)."""
     row = db.DataQualityIssue
     keys = (row.kind, row.front_door, row.org_id, row.role)
     query = select(*keys, func.count(), func.min(row.at), func.max(row.at)).group_by(*keys)
     if front_door is not None:
         query = query.where(row.front_door == front_door)
+    if no_front_door:
+        query = query.where(row.front_door.is_(None))
     if since is not None:
         query = query.where(row.at >= since)
     lines = [

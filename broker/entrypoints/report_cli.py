@@ -2,6 +2,7 @@
 
     sgb report data-quality                       # the whole partnership
     sgb report data-quality --front-door la-north --days 7 --json
+    sgb report data-quality --no-front-door      # nobody could be told: no front door's report
 
 A line per gap, organisation and role: what went wrong, how often, when last, and what to
 do. Ids and fixed wording only: nothing here names a person.
@@ -32,10 +33,13 @@ def data_quality_report(
     front_door: Annotated[str | None, typer.Option(help="Only this front door's area.")] = None,
     days: Annotated[int | None, typer.Option(min=1, help="Only the last N days.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines, for tools.")] = False,
-) -> None:
+    no_front_door: Annotated[bool, typer.Option(
+        "--no-front-door", help="Only what no front door's report shows: nobody was told.",
+    )] = False,
+) -> None:  # fmt: skip
     """Where notices could not reach the reader the rules chose, and chains that ran out."""
     since = datetime.now(UTC) - timedelta(days=days) if days else None
-    lines = asyncio.run(read_report(Settings(), front_door, since))
+    lines = asyncio.run(read_report(Settings(), front_door, since, no_front_door))
     if as_json:
         for line in lines:
             typer.echo(json.dumps(as_dict(line)))
@@ -47,12 +51,14 @@ def data_quality_report(
 
 
 async def read_report(
-    settings: Settings, front_door: str | None, since: datetime | None
-) -> list[ReportLine]:
+    settings: Settings, front_door: str | None, since: datetime | None,
+    no_front_door: bool = False,
+) -> list[ReportLine]:  # fmt: skip
     engine = db.make_engine(settings.database_url)
     try:
         async with db.sessions(engine)() as session:
-            return await data_quality.report(session, front_door, since)
+            return await data_quality.report(session, front_door, since,
+                                             no_front_door=no_front_door)  # fmt: skip
     finally:
         await engine.dispose()
 

@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from datetime import date
 
-from broker.rules.fallback import FALLBACK_REASON
+from broker.rules.fallback import FALLBACK_REASON, nobody_to_tell
 from broker.rules.family import Addressee, ContactRole, Decision, Family, Member
 from broker.rules.table import Route
 from schemas.notices import NoticeType, Severity
@@ -37,7 +37,8 @@ def child_contact(
         if authority is None:  # the child's area has no front door the broker knows
             about = (child.person_id,)
             return _front_door_instead(family.front_door(), severity, f"{rule_id}.child", about,
-                                       facts, NO_FRONT_DOOR_FOR_AREA)  # fmt: skip
+                                       facts, NO_FRONT_DOOR_FOR_AREA,
+                                       child.area or family.area)  # fmt: skip
         addressee = Addressee(authority, ContactRole.EDUCATION_SAFEGUARDING_OFFICER)
         notice_type = NoticeType.SCHOOL_SUPPORT
     return Decision(addressee, notice_type, severity, f"{rule_id}.child", (child.person_id,), facts)
@@ -51,17 +52,21 @@ def _unregistered_under_five(
     instead, and the gap goes on the data-quality report."""
     door = family.front_door(child.area) or family.front_door()
     return _front_door_instead(door, severity, f"{rule_id}.child", (child.person_id,), facts,
-                               "no_health_visiting_registration")  # fmt: skip
+                               "no_health_visiting_registration",
+                               child.area or family.area)  # fmt: skip
 
 
 def _front_door_instead(
     door: str | None, severity: Severity, rule_id: str, about: tuple[str, ...],
-    facts: dict[str, str | int | bool], reason: str,
-) -> Decision | None:  # fmt: skip
-    """A referral to ``door`` standing in for a notice nobody else could take, saying why."""
-    if door is None:
-        return None
+    facts: dict[str, str | int | bool], reason: str, area: str | None,
+) -> Decision:  # fmt: skip
+    """A referral to ``door`` standing in for a notice nobody else could take, saying why;
+    with no front door at all, one to nobody, which routing reports and parks with ``area``
+    (rules/fallback.py): never nothing."""
     why = {**facts, FALLBACK_REASON: reason}
+    if door is None:
+        return nobody_to_tell(rule_id, NoticeType.FRONT_DOOR_REFERRAL, severity, about, why,
+                              area)  # fmt: skip
     return Decision(Addressee(door, ContactRole.DUTY_MANAGER), NoticeType.FRONT_DOOR_REFERRAL,
                     severity, f"{rule_id}.fallback", about, why)  # fmt: skip
 
@@ -116,12 +121,13 @@ def front_door_decision(
 ) -> list[Decision]:
     """A referral to the front door of each area given (by default the family's own). When
     none of those areas has a front door the broker knows, the family's own front door hears
-    instead, with the reason, rather than nobody."""
+    instead, with the reason; with none at all, nobody, reported and parked."""
+    areas = tuple(areas)
     doors = dict.fromkeys(d for area in areas if (d := family.front_door(area)))
     if not doors:
-        instead = _front_door_instead(family.front_door(), severity, f"{rule_id}.front_door",
-                                      about, facts, NO_FRONT_DOOR_FOR_AREA)  # fmt: skip
-        return [instead] if instead else []
+        missing = next((a for a in areas if a), family.area)
+        return [_front_door_instead(family.front_door(), severity, f"{rule_id}.front_door",
+                                    about, facts, NO_FRONT_DOOR_FOR_AREA, missing)]  # fmt: skip
     return [
         Decision(Addressee(door, ContactRole.DUTY_MANAGER), NoticeType.FRONT_DOOR_REFERRAL,
                  severity, f"{rule_id}.front_door", about, facts)

@@ -25,7 +25,7 @@ from broker.rules.common import (
     gp_decisions,
     gp_route,
 )
-from broker.rules.fallback import FALLBACK_REASON
+from broker.rules.fallback import FALLBACK_REASON, nobody_to_tell
 from broker.rules.family import Addressee, ContactRole, Decision, Family, HouseholdRole, Member
 from broker.rules.history import PersonHistory
 from broker.rules.not_brought import booking_of, pattern_routes, route_booking
@@ -132,7 +132,10 @@ def _officer(
         return [Decision(Addressee(door, ContactRole.DUTY_MANAGER),
                          NoticeType.FRONT_DOOR_REFERRAL, severity, f"{rule}.{OFFICER}.fallback",
                          about, {**facts, FALLBACK_REASON: NO_FRONT_DOOR_FOR_AREA})]  # fmt: skip
-    return []
+    # No front door anywhere: reported and parked, never nothing (rules/fallback.py).
+    return [nobody_to_tell(f"{rule}.{OFFICER}", NoticeType.FRONT_DOOR_REFERRAL, severity, about,
+                           {**facts, FALLBACK_REASON: NO_FRONT_DOOR_FOR_AREA},
+                           child.area or family.area)]  # fmt: skip
 
 
 def _health_team(child: Member, severity: Severity, rule: str, facts: Facts) -> list[Decision]:

@@ -11,6 +11,12 @@ so that someone goes looking. A code the table of authorities does not hold (aut
 reorganised) is routed all the same, and the task says so. The new school and GP are told
 when known.
 
+The originating front door is where the directory says the family lives; a directory with no
+front door there (an area left out, a household given the wrong code) must not lose the move:
+the front door of the authority the event says they leave hears instead, else the family's
+own area's, the notice saying which and the gap reported. With no front door at all, the
+transfer is kept for nobody and routing reports and parks it (rules/fallback.py).
+
 The receiving nation sets the terms (a child protection register in Wales, a plan in England:
 language.py's wording keys) and its procedures the next steps (next_steps.py); a child with an
 open child protection plan who moves into Wales is marked as a registered child, for the
@@ -25,6 +31,7 @@ from datetime import date
 from broker.rules.authorities import authority
 from broker.rules.common import SCHOOL_AGE_YEARS
 from broker.rules.deadlines import nation_of
+from broker.rules.fallback import NO_FRONT_DOOR_WHO, nobody_to_tell
 from broker.rules.family import (
     Addressee,
     ContactRole,
@@ -45,6 +52,12 @@ LISTED_PLAN = "move:"
 NOT_IN_TABLE = "to_authority_not_in_table"
 RECEIVING_NATION = "receiving_nation"
 REGISTERED_CHILD = "child_protection_register"
+# Which fallback chose the originating front door (originating_front_door), and the area
+# that has none in the directory (sealing reports it to the data-quality report).
+ORIGINATING_CHOSEN_BY = "originating_front_door_chosen_by"
+BY_FROM_AUTHORITY = "the_authority_the_event_says_they_leave"
+BY_FAMILY_AREA = "the_family_area"
+DIRECTORY_AREA_WITHOUT_FRONT_DOOR = "area_without_front_door"
 Facts = dict[str, str | int | bool]
 
 
@@ -86,21 +99,57 @@ def _to_the_receiving_authority(
 ) -> list[Decision]:  # fmt: skip
     """The transfer: to the receiving front door the partnership holds; else to the
     originating front door, as a task naming the authority, or, with no destination given,
-    so that someone goes looking."""
+    so that someone goes looking; with no front door to be found at all, to nobody, so that
+    routing reports and parks it (never nothing: the history must not be lost)."""
     receiving = family.front_door(event.to_authority) if event.to_authority else None
     if receiving:
         return [_transfer(receiving, "move.transfer", severity, about, facts)]
-    # Where the directory says they live, not the area the event claims they leave: the
-    # event's word must not choose who receives the history.
-    originating = family.front_door(next((m.area for m in family.movers() if m.area), None))
-    if originating is None:
-        return []
+    found = originating_front_door(event, family)
     if event.to_authority is None:
-        unknown = {**facts, "destination_unknown": True}
-        return [_transfer(originating, "move.destination_unknown", Severity.HIGH, about,
-                          unknown)]  # fmt: skip
-    return [_transfer(originating, "move.send_history", severity, about,
-                      _task(event.to_authority, facts))]  # fmt: skip
+        rule_id, severity, facts = ("move.destination_unknown", Severity.HIGH,
+                                    {**facts, "destination_unknown": True})  # fmt: skip
+    else:
+        rule_id, facts = "move.send_history", _task(event.to_authority, facts)
+    if found is None:
+        return [nobody_to_tell("move", NoticeType.TRANSFER, severity, about, facts,
+                               _leaving(event, family))]  # fmt: skip
+    originating, why = found
+    return [_transfer(originating, rule_id, severity, about, {**facts, **why})]
+
+
+def originating_front_door(event: FamilyMovingArea, family: Family) -> tuple[str, Facts] | None:
+    """The front door of the area the family leaves, and, when a fallback chose it, facts
+    saying which one and why (so that its reader knows why the history came to them):
+
+    1. where the directory says those who move live;
+    2. else the authority the event says they leave: the event's word, as a fallback only
+       (it must never override the directory, nor choose who receives the history when the
+       directory has a front door for them);
+    3. else the family's own area (the publishing organisation's, when the directory places
+       the family in none)."""
+    home = next((m.area for m in family.movers() if m.area), None)
+    if home and (door := family.front_door(home)):
+        return door, {}
+    missing: Facts = {DIRECTORY_AREA_WITHOUT_FRONT_DOOR: home} if home else {}
+    if door := family.front_door(event.from_authority):
+        return door, {**missing, ORIGINATING_CHOSEN_BY: BY_FROM_AUTHORITY}
+    if door := family.front_door():
+        return door, {**missing, ORIGINATING_CHOSEN_BY: BY_FAMILY_AREA}
+    return None
+
+
+def _leaving(event: FamilyMovingArea, family: Family) -> str:
+    """The authority whose front door is missing, for the report: where the directory says
+    the family lives, else where the event says they leave."""
+    home = next((m.area for m in family.movers() if m.area), None)
+    return home or family.area or event.from_authority
+
+
+def area_without_front_door(decision: Decision) -> str | None:
+    """The area of those who move that has no front door in the directory, on a transfer a
+    fallback sent elsewhere, for the data-quality report; None for any other decision."""
+    area = decision.facts.get(DIRECTORY_AREA_WITHOUT_FRONT_DOOR)
+    return str(area) if area and decision.notice_type is NoticeType.TRANSFER else None
 
 
 def _task(code: str, facts: Facts) -> Facts:
@@ -197,12 +246,18 @@ MOVE = Rule(
               NoticeType.TRANSFER, ContactRole.DUTY_MANAGER, _EITHER),
         Route("move.send_history", "a family moves to an authority whose front door the "
               "partnership does not hold (high with an open child protection plan)",
-              "the originating front door, with the task \"send the history to <authority>\", "
+              "the originating front door (where the directory says they live; else the "
+              "authority the event says they leave; else the family's own area, saying "
+              "which), with the task \"send the history to <authority>\", "
               "chased until it is recorded as sent", NoticeType.TRANSFER,
               ContactRole.DUTY_MANAGER, _EITHER),
         Route("move.destination_unknown", "a family moves, no destination given",
               "the originating front door, so that someone goes looking",
               NoticeType.TRANSFER, ContactRole.DUTY_MANAGER, (Severity.HIGH,)),
+        Route("move.no_front_door", "a family moves, and neither the receiving authority, "
+              "the area the directory says they live in, the authority the event says they "
+              "leave nor the family's own area has a front door in the directory",
+              NO_FRONT_DOOR_WHO, NoticeType.TRANSFER, ContactRole.DUTY_MANAGER, _EITHER),
         Route("move.new_school", "a family moves, a new school named, a child of school age "
               "among those who move", "the new school's key adult",
               NoticeType.SCHOOL_SUPPORT, ContactRole.KEY_ADULT, _EITHER),

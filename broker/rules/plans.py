@@ -17,7 +17,9 @@ from collections.abc import Sequence
 from datetime import date
 
 from broker.rules.accuracy import incident_people
+from broker.rules.common import NO_FRONT_DOOR_FOR_AREA
 from broker.rules.ed_attendance import is_parent_crisis
+from broker.rules.fallback import FALLBACK_REASON, nobody_to_tell
 from broker.rules.family import (
     Addressee,
     ContactRole,
@@ -137,9 +139,14 @@ def _to_lead(
     if lead_org:
         addressee = Addressee(lead_org, ContactRole.SAFEGUARDING_LEAD)
         return Decision(addressee, NoticeType.PLAN_OWNER, severity, rule_id, about, facts)
+    facts = {**facts, "no_lead_professional_recorded": True}
     front_door = family.front_door(child.area)
-    if front_door is None:
-        return None
+    if front_door is None:  # the child's area has none: the family's own, else nobody
+        facts[FALLBACK_REASON] = NO_FRONT_DOOR_FOR_AREA
+        front_door = family.front_door()
+    if front_door is None:  # reported and parked, never nothing (rules/fallback.py)
+        return nobody_to_tell(f"{rule_id}.no_lead", NoticeType.FRONT_DOOR_REFERRAL, severity,
+                              about, facts, child.area or family.area)  # fmt: skip
     return Decision(Addressee(front_door, ContactRole.DUTY_MANAGER),
                     NoticeType.FRONT_DOOR_REFERRAL, severity, f"{rule_id}.no_lead", about,
-                    {**facts, "no_lead_professional_recorded": True})  # fmt: skip
+                    facts)  # fmt: skip

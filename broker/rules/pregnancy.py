@@ -27,7 +27,7 @@ from broker.rules.common import (
     gp_decisions,
     gp_route,
 )
-from broker.rules.fallback import FALLBACK_REASON
+from broker.rules.fallback import FALLBACK_REASON, nobody_to_tell
 from broker.rules.family import (
     Addressee,
     ContactRole,
@@ -133,9 +133,10 @@ def _no_unborn_record(
     """No unborn record: the front door of the family's area hears in health visiting's place,
     with the reason, about the mother (joined to its own referral, if any, by ``merged``)."""
     door = family.front_door()
-    if door is None:
-        return []
     why = {**facts, FALLBACK_REASON: NO_UNBORN_RECORD}
+    if door is None:  # reported and parked, never nothing (rules/fallback.py)
+        return [nobody_to_tell(f"{RULE}.{NO_UNBORN_RECORD}", NoticeType.FRONT_DOOR_REFERRAL,
+                               severity, family.subjects[:1], why, family.area)]  # fmt: skip
     return [Decision(Addressee(door, ContactRole.DUTY_MANAGER), NoticeType.FRONT_DOOR_REFERRAL,
                      severity, f"{RULE}.{NO_UNBORN_RECORD}", family.subjects[:1], why)]  # fmt: skip
 

@@ -21,7 +21,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from broker.rules.fallback import NOBODY, nobody_to_tell
 from broker.rules.family import Addressee, ContactRole, Decision, Family, OrgKind
+from broker.rules.move import originating_front_door
 from broker.rules.patterns import ORDER
 from broker.rules.peers import receiving_front_door
 from schemas.events import Event, FamilyMovingArea, ServiceWithdrawal
@@ -120,6 +122,16 @@ def receiving_door(event: Event, family: Family) -> frozenset[str]:
     return frozenset({door}) if door else frozenset()
 
 
+def stand_in_door(event: Event, family: Family) -> frozenset[str]:
+    """A move's originating front door found by the event's word alone (the authority it says
+    the family leaves, where the directory has no front door for the family): told of a move
+    from an organisation linked to the family, lest the history be lost with nobody told."""
+    if not isinstance(event, FamilyMovingArea) or event.source_org not in linked_orgs(family):
+        return frozenset()
+    found = originating_front_door(event, family)
+    return frozenset({found[0]}) if found else frozenset()
+
+
 def may_be_told(
     family: Family, proposal: Proposal | None, verdict: Verdict | None
 ) -> frozenset[str]:
@@ -147,11 +159,13 @@ def told_on_confirmation(decisions: Iterable[Decision], proposal: Proposal) -> l
 
 
 def front_door_notice(
-    proposal: Proposal, verdict: Verdict, withheld: Sequence[Decision]
+    proposal: Proposal, verdict: Verdict, withheld: Sequence[Decision], area: str | None = None
 ) -> Decision | None:
     """Tells the family's front door of a proposal it must confirm, or of one refused as
-    coming from an organisation with no link to the family (someone should look into it)."""
-    if verdict is Verdict.APPLY or proposal.front_door is None:
+    coming from an organisation with no link to the family (someone should look into it);
+    with no front door for the family's ``area``, nobody, so that it is reported, never lost
+    (rules/fallback.py)."""
+    if verdict is Verdict.APPLY:
         return None
     severity = max((Severity.MEDIUM, *(d.severity for d in withheld)), key=ORDER.index)
     awaiting = verdict is Verdict.AWAIT
@@ -164,6 +178,9 @@ def front_door_notice(
         "notices_withheld": len(withheld),
     }
     rule_id = f"{RULE}.awaiting_confirmation" if awaiting else f"{RULE}.unlinked_source"
+    if proposal.front_door is None:
+        return nobody_to_tell(rule_id, NoticeType.FRONT_DOOR_REFERRAL, severity, proposal.about,
+                              facts, area)  # fmt: skip
     return Decision(Addressee(proposal.front_door, ContactRole.DUTY_MANAGER),
                     NoticeType.FRONT_DOOR_REFERRAL, severity, rule_id, proposal.about,
                     facts)  # fmt: skip
@@ -187,7 +204,9 @@ def screen(event: Event, family: Family, decisions: Sequence[Decision]) -> Scree
     proposal = proposal_for(event, family)
     verdict = judge(proposal, family) if proposal else None
     allowed = may_be_told(family, proposal, verdict) | receiving_door(event, family)
+    allowed |= {NOBODY} | stand_in_door(event, family)  # nothing silent (rules/fallback.py)
     kept, withheld = split_by_recipient(decisions, allowed)
-    if proposal and verdict and (notice := front_door_notice(proposal, verdict, withheld)):
+    if proposal and verdict and (notice := front_door_notice(proposal, verdict, withheld,
+                                                              family.area)):  # fmt: skip
         kept.append(notice)
     return Screened(kept, withheld, proposal, verdict)

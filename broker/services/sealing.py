@@ -36,11 +36,16 @@ from broker.rules.admission import Arrival
 from broker.rules.deadlines import SchoolCalendar, deadline_for, digest_hold, nation_of
 from broker.rules.digest import digest_for
 from broker.rules.escalation import escalation_chain, reroute_target
-from broker.rules.fallback import INTENDED_FOR, fallback_reason, to_front_door
+from broker.rules.fallback import (
+    INTENDED_FOR,
+    fallback_reason,
+    missing_front_door,
+    to_front_door,
+)
 from broker.rules.family import Addressee, ContactRole, Decision
 from broker.rules.language import languages_for
 from broker.rules.minimisation import compose_body
-from broker.rules.move import unlisted_authority
+from broker.rules.move import area_without_front_door, unlisted_authority
 from broker.rules.out_of_hours import with_out_of_hours
 from broker.rules.plan_bodies import CONCERN_RETURNED, digest_kind, plan_blocks
 from broker.rules.reader_view import sees_everything
@@ -103,6 +108,8 @@ class EventNotices:
         """Seals the decision's notice; answers what must be tried instead when it cannot."""
         if is_deputy_copy(decision) and not await self._registered(decision.addressee):
             return []  # no deputy registered: the key adult's own notice stands
+        if (area := missing_front_door(decision)) is not None:
+            return self._nobody_to_tell(decision, area)
         contact = await self.directory.contact_for(decision.addressee)
         outcome = _unreachable(decision) if contact is None else await self._try(decision, contact)
         if isinstance(outcome, NoticeHeader):
@@ -115,6 +122,9 @@ class EventNotices:
                 self._report(Gap(reason), decision, outcome.recipient_org, outcome)
             if code := unlisted_authority(decision):  # a move's (rules/move.py)
                 self._report(Gap.AUTHORITY_NOT_IN_TABLE, decision, None, outcome, code)
+            if area := area_without_front_door(decision):  # a move's, sent by a fallback
+                self._report(Gap.NO_FRONT_DOOR_FOR_AREA, decision, outcome.recipient_org,
+                             outcome, area)  # fmt: skip
             return []
         family = self.context.family
         fallback = to_front_door(decision, family, outcome.value)
@@ -127,6 +137,19 @@ class EventNotices:
             return []
         # Reported once, when the fallback carrying the reason is sealed.
         return with_out_of_hours([fallback], family, self.arrival.received_at)
+
+    def _nobody_to_tell(self, decision: Decision, area: str) -> list[Decision]:
+        """No front door anywhere (rules/fallback.py ``nobody_to_tell``): parked as a dead
+        letter naming the authority code, and reported with it, never dropped. An
+        out-of-hours alert beside such a referral is that referral's already."""
+        if decision.notice_type is not NoticeType.OUT_OF_HOURS:
+            parked = replace(decision, addressee=Addressee(area, decision.addressee.role))
+            self.messages.append(self._dead_letter(parked, Gap.NO_FRONT_DOOR))
+            self._report(Gap.NO_FRONT_DOOR, decision, None, at_fault=area)
+            reason = fallback_reason(decision)  # whom the front door was to stand in for
+            if reason and reason != Gap.NO_FRONT_DOOR_FOR_AREA:  # that one is said already
+                self._report(Gap(reason), decision, None)
+        return []
 
     async def _try(self, decision: Decision, contact: ContactRecord) -> NoticeHeader | Gap:
         try:

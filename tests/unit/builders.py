@@ -411,3 +411,9 @@ def event(payload: dict[str, Any]) -> Event:
 
 def days_before(moment: datetime, *days: int) -> tuple[datetime, ...]:
     return tuple(moment - timedelta(days=d) for d in days)
+
+
+def with_front_doors(fam: Family, **doors: str) -> Family:
+    """The same family with only these front doors in the directory (area code -> front
+    door): none given, a directory with no front door at all."""
+    return replace(fam, front_doors=dict(doors))
