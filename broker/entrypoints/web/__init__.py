@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from broker.entrypoints.web import front_door, pages
+from broker.entrypoints.web import front_door, pages, passkeys
 
 STATIC = Path(__file__).parent / "static"
 
@@ -19,6 +19,7 @@ STATIC = Path(__file__).parent / "static"
 def mount(app: FastAPI) -> None:
     pages.add_pages(app)
     front_door.add_front_door_pages(app)
+    passkeys.add_passkey_routes(app)
     app.mount("/inbox/static", StaticFiles(directory=STATIC), name="web-static")
     # GOV.UK Frontend's stylesheet names its fonts and images under /assets.
     app.mount("/assets", StaticFiles(directory=STATIC / "govuk" / "assets"), name="govuk-assets")
