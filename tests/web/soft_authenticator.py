@@ -46,7 +46,8 @@ class SoftPasskey:
         cose = {1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"),
                 -3: numbers.y.to_bytes(32, "big")}  # fmt: skip
         attested = bytes(16) + struct.pack(">H", len(self.credential_id)) + self.credential_id
-        auth_data = self._auth_data(UP | (UV if verified else 0) | AT) + attested + cbor2.dumps(cose)
+        flags = UP | (UV if verified else 0) | AT
+        auth_data = self._auth_data(flags) + attested + cbor2.dumps(cose)
         attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
         return self._credential({"clientDataJSON": b64url(client_data),
                                  "attestationObject": b64url(attestation),
@@ -72,8 +73,9 @@ class SoftPasskey:
         return hmac.new(self.prf_secret, salt, hashlib.sha256).digest()
 
     def _client_data(self, kind: str, challenge: str, origin: str | None = None) -> bytes:
-        return json.dumps({"type": kind, "challenge": challenge,
-                           "origin": origin or self.origin, "crossOrigin": False}).encode()  # fmt: skip
+        said = {"type": kind, "challenge": challenge, "origin": origin or self.origin,
+                "crossOrigin": False}  # fmt: skip
+        return json.dumps(said).encode()
 
     def _auth_data(self, flags: int) -> bytes:
         rp_hash = hashlib.sha256(self.rp_id.encode()).digest()

@@ -17,6 +17,7 @@ ceremony is one fixed answer (400), audited by the service; a body that is not t
 is a 422 naming no value.
 """
 
+import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -104,7 +105,7 @@ async def authentication(request: Request) -> Response:
         request, lambda uow: web_passkeys.sign_in(uow, _rp(request), answer, _now())
     )
     contact_id = done.started.session.contact_id  # the wrapped key's associated data
-    body = {"next": "/inbox", "contact_id": contact_id, "wrapped_key": done.wrapped_key}
+    body = {"next": "/inbox", "contact_id": contact_id, "wrapped_key": json.loads(done.wrapped_key)}
     return _signed_in(request, done.started, body)
 
 
@@ -118,7 +119,7 @@ async def recovery_options(request: Request) -> Response:
         request, lambda uow: web_passkeys.recovery_options(uow, _rp(request), given, _now())
     )
     return _json({"publicKey": options.public_key, "contact_id": options.contact_id,
-                  "wrapped_key": options.wrapped_key})  # fmt: skip
+                  "wrapped_key": json.loads(options.wrapped_key or "null")})  # fmt: skip
 
 
 async def recovery(request: Request) -> Response:
