@@ -14,6 +14,7 @@ from schemas.events import EVENT_MODELS
 from schemas.notices import NoticeBody, NoticeHeader, SealedNotice
 from schemas.peers import PeerSpec
 from schemas.transport import EventHeader, SealedEvent
+from schemas.web_passkeys import EnrolmentAnswer
 
 OUT = Path(__file__).parent / "json"
 
@@ -25,6 +26,7 @@ CONTRACTS: dict[str, type[BaseModel]] = {
     "notice_body": NoticeBody,
     "sealed_notice": SealedNotice,
     "peer": PeerSpec,  # a peer broker as registered (issue 16)
+    "web_passkey_enrolment": EnrolmentAnswer,  # the web inbox's passkey.js (issue 17)
 }
 
 

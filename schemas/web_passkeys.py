@@ -15,8 +15,12 @@ from pydantic import Field, StringConstraints, model_validator
 
 from schemas.common import Contract
 
-B64Url = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$", max_length=2048)]
+B64URL = r"^[A-Za-z0-9_-]+$"
+B64Url = Annotated[str, StringConstraints(pattern=B64URL, max_length=2048)]
 """Unpadded base64url, as WebAuthn's JSON forms write bytes."""
+Bytes32 = Annotated[str, StringConstraints(pattern=B64URL, min_length=43, max_length=43)]
+"""32 bytes as unpadded base64url."""
+Bytes12 = Annotated[str, StringConstraints(pattern=B64URL, min_length=16, max_length=16)]
 # An X25519 key (32 bytes) or a hybrid key's secret (96), each with GCM's 16-byte tag.
 WRAPPED_LENGTHS = frozenset({32 + 16, 96 + 16})
 # A WebAuthn credential as JSON is a few hundred bytes; attestation certificates a few KB.
@@ -31,8 +35,8 @@ class WrappedKey(Contract):
     """The contact's private key as the browser wrapped it."""
 
     version: Literal[1] = 1
-    salt: B64Url = Field(min_length=43, max_length=43, description="32 bytes, HKDF's salt")
-    iv: B64Url = Field(min_length=16, max_length=16, description="12 bytes, GCM's nonce")
+    salt: Bytes32 = Field(description="HKDF's salt")
+    iv: Bytes12 = Field(description="GCM's nonce")
     ciphertext: B64Url = Field(description="the key and GCM's tag: 48 or 112 bytes")
 
     @model_validator(mode="after")
@@ -46,7 +50,7 @@ class RecoveryWrap(Contract):
     """The key wrapped under the recovery key, and the lookup that finds it again: a second
     HKDF output of the recovery key (info ``sgb recovery lookup v1``), which unwraps nothing."""
 
-    lookup: B64Url = Field(min_length=43, max_length=43, description="32 bytes")
+    lookup: Bytes32
     wrapped_key: WrappedKey
 
 
@@ -54,7 +58,7 @@ class CredentialAnswer(Contract):
     """A ceremony's answer: its challenge, and the credential as ``PublicKeyCredential``'s
     JSON form (``clientExtensionResults`` must not carry PRF results: they are secrets)."""
 
-    challenge: B64Url = Field(min_length=43, max_length=43)
+    challenge: Bytes32
     credential: dict[str, Any] = Field(max_length=MAX_CREDENTIAL_FIELDS)
 
     @model_validator(mode="after")
@@ -79,4 +83,4 @@ class RecoveryAnswer(CredentialAnswer):
 
 
 class RecoveryLookup(Contract):
-    lookup: B64Url = Field(min_length=43, max_length=43)
+    lookup: Bytes32
