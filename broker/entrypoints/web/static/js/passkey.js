@@ -253,7 +253,7 @@ async function enrol(page) {
   await keepKey(key);
   document.getElementById("enrol-key-file").value = "";
   document.getElementById("enrol-key-group").hidden = true;
-  document.getElementById("enrol-start").hidden = true;
+  document.getElementById("enrol-start").remove(); // a GOV.UK button shows whatever "hidden" says
   document.getElementById("recovery-key").textContent = grouped(base32(recovery));
   document.getElementById("recovery-shown").hidden = false;
   say("Your passkey is set up.");
