@@ -202,7 +202,8 @@ def _open_notice(page: Page, url: str, invitation: Invitation,
     for word in invitation.words:
         assert word in fields
     screenshot(page, "notice-opened-with-passkey")
-    for form in ("enrol", "sign-in", "recovery"):  # axe after the ceremonies: it leaves the page busy
+    # axe after the ceremonies: injected before one, it left Chromium's get() pending.
+    for form in ("enrol", "sign-in", "recovery"):
         page.goto(f"{url}/inbox/passkeys/{form}")
         assert_no_axe_violations(page)
 
