@@ -2,8 +2,9 @@
 who receive notices. ``mount`` adds its routes and static files to that app.
 
 Notices stay sealed to the server: a notice page embeds the sealed notice, and the browser
-opens it (static/js/notice-crypto.js). Sign-in is a one-time link for now (sessions.py);
-passkeys start the same kind of session next.
+opens it (static/js/notice-crypto.js). A one-time link invites a person (sessions.py) to
+enrol a passkey (passkeys.py), which signs them in from then on and unwraps the contact's key
+in the browser.
 """
 
 from pathlib import Path
