@@ -6,7 +6,9 @@ protocol (CTAP2, internal transport, resident keys, user verification, PRF).
 Invited by a sign-in link, the key adult chooses the school's key file and creates a passkey;
 the page shows the recovery key once. Signed out (the kept key goes with the session), they
 sign in with the passkey: the page unwraps the school's key with the PRF output and opens the
-notice in the page. Neither the key, the PRF output nor the notice's plaintext crosses the wire.
+notice in the page. Signed out again, the printed recovery key enrols a new passkey, and the
+notice opens again. Neither the key, the recovery key nor the notice's plaintext crosses the
+wire (the PRF output is never anywhere but in the page).
 
 Chromium is launched inside the test, not per module: the test's own fixtures (the database,
 the router) run on pytest's event loop, which Playwright's sync API must not find running.
@@ -139,7 +141,8 @@ def _launch_chromium() -> Any:
 def test_enrol_sign_out_sign_in_with_the_passkey_and_open_the_notice(
     inbox_url: str, invitation: Invitation, screenshot: Callable[[Page, str], Path]
 ) -> None:
-    """The loop a key adult goes through, the notice opened with the passkey-unwrapped key."""
+    """The loop a key adult goes through, the notice opened with the passkey-unwrapped key,
+    then with the key the recovery key unwrapped."""
     executable = _launch_chromium()
     args = ["--no-sandbox"] if os.geteuid() == 0 else []
     with sync_playwright() as playwright:
@@ -154,10 +157,13 @@ def test_enrol_sign_out_sign_in_with_the_passkey_and_open_the_notice(
             recovery_key = _enrol(page, inbox_url, invitation, screenshot)
             _sign_out_and_in(page, inbox_url, screenshot)
             _open_notice(page, inbox_url, invitation, screenshot)
+            _recover(page, inbox_url, recovery_key, screenshot)
+            _open_notice(page, inbox_url, invitation, screenshot)
             secrets = [*invitation.words, invitation.key_secret.hex(),
                        invitation.key_file.read_text().split("-----")[2].strip(),
                        recovery_key.replace("-", "")]  # fmt: skip
             assert_never_on_the_wire(wire, secrets)
+            _check_accessibility(page, inbox_url)
         finally:
             chromium.close()
 
@@ -194,6 +200,18 @@ def _sign_out_and_in(page: Page, url: str, screenshot: Callable[[Page, str], Pat
     }
 
 
+def _recover(page: Page, url: str, recovery_key: str,
+             screenshot: Callable[[Page, str], Path]) -> None:  # fmt: skip
+    """Signed out, the printed recovery key enrols a new passkey and signs in again."""
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{url}/inbox/signed-out")
+    page.goto(f"{url}/inbox/passkeys/recovery")
+    page.get_by_label("Recovery key").fill(recovery_key.lower())  # as a person might type it
+    screenshot(page, "passkey-recovery")
+    page.get_by_role("button", name="Set up a new passkey").click()
+    _arrives(page, f"{url}/inbox")
+
+
 def _open_notice(page: Page, url: str, invitation: Invitation,
                  screenshot: Callable[[Page, str], Path]) -> None:  # fmt: skip
     page.goto(f"{url}/inbox/notices/{invitation.notice_id}")
@@ -202,6 +220,9 @@ def _open_notice(page: Page, url: str, invitation: Invitation,
     for word in invitation.words:
         assert word in fields
     screenshot(page, "notice-opened-with-passkey")
+
+
+def _check_accessibility(page: Page, url: str) -> None:
     # axe after the ceremonies: injected before one, it left Chromium's get() pending.
     for form in ("enrol", "sign-in", "recovery"):
         page.goto(f"{url}/inbox/passkeys/{form}")
