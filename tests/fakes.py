@@ -1362,6 +1362,14 @@ class FakePasskeys:
         self.ceremonies[challenge] = (ceremony, now)
         return ceremony
 
+    async def forget_ceremonies(self, issued_before: datetime) -> int:
+        gone = [
+            c for c, (ceremony, _) in self.ceremonies.items() if ceremony.issued_at < issued_before
+        ]
+        for challenge in gone:
+            del self.ceremonies[challenge]
+        return len(gone)
+
     async def contact_has_passkeys(self, contact_id: str) -> bool:
         return any(key.contact_id == contact_id for key in self.keys.values())
 

@@ -42,6 +42,12 @@ class SqlPasskeys:
             return None
         return Ceremony(row.challenge, row.kind, row.contact_id, row.person_id, row.issued_at)
 
+    async def forget_ceremonies(self, issued_before: datetime) -> int:
+        gone = await self._session.execute(
+            delete(Row).where(Row.issued_at < issued_before).returning(Row.challenge)
+        )
+        return len(gone.all())
+
     async def contact_has_passkeys(self, contact_id: str) -> bool:
         found = await self._session.scalar(select(exists().where(Key.contact_id == contact_id)))
         return bool(found)

@@ -115,7 +115,7 @@ async def authentication_options(uow: UnitOfWork, rp: RelyingParty, now: datetim
     options = generate_authentication_options(
         rp_id=rp.id, challenge=challenge, user_verification=UserVerificationRequirement.REQUIRED
     )
-    await uow.passkeys.add_ceremony(Ceremony(b64url(challenge), CeremonyKind.AUTHENTICATION,
+    await _issue(uow, Ceremony(b64url(challenge), CeremonyKind.AUTHENTICATION,
                                              None, None, now))  # fmt: skip
     return Options(_with_prf(options_to_json(options)))
 
@@ -175,8 +175,15 @@ async def _registration(uow: UnitOfWork, rp: RelyingParty, kind: CeremonyKind, c
             user_verification=UserVerificationRequirement.REQUIRED,
         ),
     )  # fmt: skip
-    await uow.passkeys.add_ceremony(Ceremony(b64url(challenge), kind, contact_id, person_id, now))
+    await _issue(uow, Ceremony(b64url(challenge), kind, contact_id, person_id, now))
     return Options(_with_prf(options_to_json(options)))
+
+
+async def _issue(uow: UnitOfWork, ceremony: Ceremony) -> None:
+    """Stores the challenge, and forgets those past their use: the table holds minutes of
+    ceremonies, however many are asked for."""
+    await uow.passkeys.forget_ceremonies(rules.challenge_cutoff(ceremony.issued_at))
+    await uow.passkeys.add_ceremony(ceremony)
 
 
 def _with_prf(options_json: str) -> dict[str, Any]:

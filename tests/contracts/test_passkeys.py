@@ -56,6 +56,17 @@ class TestCeremonies:
             assert await uow.passkeys.use_ceremony(CHALLENGE, "registration", AT, AT) is None
             assert await uow.passkeys.use_ceremony(CHALLENGE, "registration", AT - MINUTE, AT)
 
+    async def test_forgotten_once_issued_before_the_cutoff(self, unit_of_work: UnitsOfWork) -> None:
+        """Challenges issued before the cutoff go; one issued at it stays."""
+        await with_ceremony(unit_of_work)
+        async with unit_of_work() as uow:
+            assert await uow.passkeys.forget_ceremonies(AT) == 0
+            assert await uow.passkeys.forget_ceremonies(AT + MINUTE) == 1
+            assert (
+                await uow.passkeys.use_ceremony(CHALLENGE, "authentication", AT - MINUTE, AT)
+                is None
+            )
+
 
 class TestPeopleAndPasskeys:
     async def test_found_by_recovery_lookup_and_credential(self, unit_of_work: UnitsOfWork) -> None:
