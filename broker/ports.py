@@ -99,6 +99,8 @@ AuditAction = Literal[
     "signed_out",
     "web_sessions_suspended",  # by an administrator: a contact's sessions and unused links
     "directory_read",  # an administrator's web view of a contact's channels or a household
+    "passkey_enrolled",  # a person's passkey, after a sign-in link or with a recovery key
+    "passkey_refused",  # a passkey ceremony that failed (ids and a reason only)
 ]
 AuditDetails = Mapping[str, str | int | bool | None]
 
@@ -435,6 +437,10 @@ class UnitOfWork(Protocol):
     # The web inbox (services/web_sign_in.py): sign-in links and sessions
     @property
     def web_sessions(self) -> "WebSessions": ...
+
+    # ... and its passkeys (services/web_passkeys.py)
+    @property
+    def passkeys(self) -> "Passkeys": ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -1331,7 +1337,7 @@ class WebSessionRecord:
     id_hash: str  # sha256 of the session id in the cookie, hex
     contact_id: str
     csrf_token: str
-    signed_in_with: str  # "link"; "passkey" next
+    signed_in_with: str  # "link", "invitation" (to enrol a passkey only) or "passkey"
     started_at: datetime
     last_seen_at: datetime
     ended_at: datetime | None = None
@@ -1366,4 +1372,80 @@ class WebSessions(Protocol):
     async def end_all_of(self, contact_id: str, now: datetime) -> int:
         """Ends the contact's live sessions and spends its unused links; answers how many
         sessions it ended."""
+        ...
+
+
+# The web inbox's passkeys (services/web_passkeys.py): people, their passkeys, and the
+# challenges of the ceremonies in flight.
+
+
+@dataclass(frozen=True)
+class Ceremony:
+    challenge: str  # base64url; the WebAuthn challenge itself (public, and used once)
+    kind: str  # rules.passkeys.CeremonyKind
+    contact_id: str | None  # registration and recovery: whose key is being wrapped
+    person_id: str | None  # registration and recovery: the person the passkey will be
+    issued_at: datetime
+
+
+@dataclass(frozen=True)
+class PasskeyPerson:
+    """A person at a contact (a school's key adult): an id, and the contact's key wrapped
+    under their printed recovery key, found again by ``recovery_lookup`` (its hash, hex)."""
+
+    person_id: str
+    contact_id: str
+    recovery_lookup: str
+    recovery_wrapped_key: str  # schemas.web_passkeys.WrappedKey as JSON
+    enrolled_at: datetime
+
+
+@dataclass(frozen=True)
+class Passkey:
+    credential_id: str  # base64url
+    person_id: str
+    contact_id: str
+    public_key: str  # base64url, COSE
+    sign_count: int
+    wrapped_key: str  # the contact's key wrapped under this passkey's PRF output, as JSON
+    created_at: datetime
+    last_used_at: datetime | None = None
+
+
+class Passkeys(Protocol):
+    """Each change that decides something is one conditional write: of two answers racing
+    with one challenge, one is verified; a counter never goes back."""
+
+    async def add_ceremony(self, ceremony: Ceremony) -> None: ...
+
+    async def use_ceremony(
+        self, challenge: str, kind: str, issued_after: datetime, now: datetime
+    ) -> Ceremony | None:
+        """Marks the challenge used if it is of ``kind``, unused and issued after
+        ``issued_after`` (and not after ``now``); answers it then, None otherwise."""
+        ...
+
+    async def forget_ceremonies(self, issued_before: datetime) -> int:
+        """Removes the challenges issued before then (used or lapsed: of no more use)."""
+        ...
+
+    async def contact_has_passkeys(self, contact_id: str) -> bool: ...
+
+    async def add_person(self, person: PasskeyPerson) -> None: ...
+
+    async def person_by_recovery(self, recovery_lookup: str) -> PasskeyPerson | None: ...
+
+    async def add_passkey(self, passkey: Passkey) -> None: ...
+
+    async def passkey(self, credential_id: str) -> Passkey | None: ...
+
+    async def count_use(
+        self, credential_id: str, stored: int, reported: int, now: datetime
+    ) -> bool:
+        """Moves the counter from ``stored`` to ``reported`` (and ``last_used_at`` to now)
+        if it still reads ``stored``; False if another sign-in moved it first."""
+        ...
+
+    async def remove_passkeys(self, person_id: str, keep: str) -> int:
+        """Removes the person's passkeys but ``keep``; answers how many went."""
         ...

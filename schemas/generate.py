@@ -28,6 +28,7 @@ from schemas.topic_records import (
     ReceiptRecord,
 )
 from schemas.transport import EventHeader, SealedEvent
+from schemas.web_passkeys import EnrolmentAnswer
 
 OUT = Path(__file__).parent / "json"
 ASYNCAPI = Path(__file__).parent / "asyncapi.json"
@@ -50,6 +51,7 @@ CONTRACTS: dict[str, type[BaseModel]] = {
     "notice_delivered": NoticeDelivered,
     "audit_anchor": AuditAnchor,
     "dead_letter_reason": DeadLetterReason,
+    "web_passkey_enrolment": EnrolmentAnswer,  # the web inbox's passkey.js (issue 17)
 }
 
 

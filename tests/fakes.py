@@ -36,6 +36,7 @@ from broker.ports import (
     AlertQueued,
     AuditHead,
     AuditRecord,
+    Ceremony,
     ChronologyLine,
     ChronologyNotice,
     DirectoryChangeEntry,
@@ -51,6 +52,8 @@ from broker.ports import (
     NoticeRecordView,
     OutboxEntry,
     ParkedEvent,
+    Passkey,
+    PasskeyPerson,
     PlanReminder,
     QueuedEvent,
     QueuedForMatching,
@@ -1346,6 +1349,73 @@ class FakeWebSessions:
         self.links, self.used, self.sessions = (dict(kept) for kept in self.saved)  # type: ignore[assignment]
 
 
+class FakePasskeys:
+    """People, passkeys and ceremonies; a rolled-back unit of work leaves them as they were."""
+
+    def __init__(self) -> None:
+        self.ceremonies: dict[str, tuple[Ceremony, datetime | None]] = {}
+        self.people: dict[str, PasskeyPerson] = {}
+        self.keys: dict[str, Passkey] = {}
+        self.saved: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] = ({}, {}, {})
+
+    async def add_ceremony(self, ceremony: Ceremony) -> None:
+        self.ceremonies[ceremony.challenge] = (ceremony, None)
+
+    async def use_ceremony(
+        self, challenge: str, kind: str, issued_after: datetime, now: datetime
+    ) -> Ceremony | None:
+        ceremony, used_at = self.ceremonies.get(challenge, (None, None))
+        if ceremony is None or used_at is not None or ceremony.kind != kind:
+            return None
+        if not issued_after < ceremony.issued_at <= now:
+            return None
+        self.ceremonies[challenge] = (ceremony, now)
+        return ceremony
+
+    async def forget_ceremonies(self, issued_before: datetime) -> int:
+        gone = [
+            c for c, (ceremony, _) in self.ceremonies.items() if ceremony.issued_at < issued_before
+        ]
+        for challenge in gone:
+            del self.ceremonies[challenge]
+        return len(gone)
+
+    async def contact_has_passkeys(self, contact_id: str) -> bool:
+        return any(key.contact_id == contact_id for key in self.keys.values())
+
+    async def add_person(self, person: PasskeyPerson) -> None:
+        self.people[person.person_id] = person
+
+    async def person_by_recovery(self, recovery_lookup: str) -> PasskeyPerson | None:
+        return next((p for p in self.people.values() if p.recovery_lookup == recovery_lookup), None)
+
+    async def add_passkey(self, passkey: Passkey) -> None:
+        self.keys[passkey.credential_id] = passkey
+
+    async def passkey(self, credential_id: str) -> Passkey | None:
+        return self.keys.get(credential_id)
+
+    async def count_use(
+        self, credential_id: str, stored: int, reported: int, now: datetime
+    ) -> bool:
+        found = self.keys.get(credential_id)
+        if found is None or found.sign_count != stored:
+            return False
+        self.keys[credential_id] = replace(found, sign_count=reported, last_used_at=now)
+        return True
+
+    async def remove_passkeys(self, person_id: str, keep: str) -> int:
+        going = [c for c, k in self.keys.items() if k.person_id == person_id and c != keep]
+        for credential_id in going:
+            del self.keys[credential_id]
+        return len(going)
+
+    def end_unit(self, committed: bool) -> None:
+        if committed:
+            self.saved = (dict(self.ceremonies), dict(self.people), dict(self.keys))
+        self.ceremonies, self.people, self.keys = (dict(kept) for kept in self.saved)
+
+
 class FakeUnitOfWork:
     """Keeps what a unit of work wrote only if it exits cleanly, like a transaction."""
 
@@ -1387,6 +1457,7 @@ class FakeUnitOfWork:
                                      self.directory_rows)  # fmt: skip
         # The web inbox's sign-in
         self.web_sessions = FakeWebSessions(self.directory_rows)
+        self.passkeys = FakePasskeys()
 
     async def __aenter__(self) -> Self:
         return self
@@ -1427,6 +1498,7 @@ class FakeUnitOfWork:
         self.alert_channels.end(committed=exc is None)
         self.alerts.end(committed=exc is None)
         self.web_sessions.end_unit(committed=exc is None)
+        self.passkeys.end_unit(committed=exc is None)
         return False
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -509,6 +510,54 @@ class WebSession(Base):
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class PasskeyCeremony(Base):
+    """A WebAuthn challenge the broker issued: used once, within minutes (rules/passkeys.py).
+    A registration's names the contact and the person the passkey will be."""
+
+    __tablename__ = "web_passkey_ceremonies"
+    challenge: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    contact_id: Mapped[str | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[str | None] = mapped_column(String(36))
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class PasskeyPerson(Base):
+    """A person at a contact's inbox, and the contact's key wrapped under their printed
+    recovery key (found by a hash of a value the browser derives from it, never the key)."""
+
+    __tablename__ = "web_passkey_people"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    contact_id: Mapped[str] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    recovery_lookup: Mapped[str] = mapped_column(String(64), unique=True)
+    recovery_wrapped_key: Mapped[str] = mapped_column(Text)
+    enrolled_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Passkey(Base):
+    """A person's passkey: its public key and counter, and the contact's key wrapped under
+    its PRF output (which only the browser ever holds)."""
+
+    __tablename__ = "web_passkeys"
+    credential_id: Mapped[str] = mapped_column(String(1400), primary_key=True)
+    person_id: Mapped[str] = mapped_column(
+        ForeignKey("web_passkey_people.id", ondelete="CASCADE"), index=True
+    )
+    contact_id: Mapped[str] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    public_key: Mapped[str] = mapped_column(Text)
+    sign_count: Mapped[int] = mapped_column(BigInteger)
+    wrapped_key: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 # --- HTTP edges: client assertions used once, refused requests counted (issue 12) ---

@@ -26,6 +26,7 @@ from broker.adapters.matched_events import SqlMatchedEvents
 from broker.adapters.mesh_queue import SqlMeshQueue
 from broker.adapters.notice_outbox import SqlNoticeOutbox
 from broker.adapters.notice_store import SqlNoticeRecords, SqlRecipientDirectory
+from broker.adapters.passkey_store import SqlPasskeys
 from broker.adapters.plan_reminders import SqlPlanReminders
 from broker.adapters.proposal_store import SqlProposalStore
 from broker.adapters.retention_store import SqlRetentionStore
@@ -211,6 +212,10 @@ class SqlUnitOfWork:
     @property
     def web_sessions(self) -> SqlWebSessions:
         return SqlWebSessions(self.session)
+
+    @property
+    def passkeys(self) -> SqlPasskeys:
+        return SqlPasskeys(self.session)
 
     async def __aenter__(self) -> Self:
         self._session = self._sessions()

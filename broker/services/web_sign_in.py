@@ -2,8 +2,9 @@
 a server-side session; each request finds it by the id in its cookie; signing out ends it.
 
 Only hashes of the link's token and of the session id are stored: what is in the database
-signs nobody in. Every issue, sign-in, refusal and sign-out is audited (ids only). Passkeys
-(next) start a session the same way, ``signed_in_with="passkey"``.
+signs nobody in. Every issue, sign-in, refusal and sign-out is audited (ids only). Once the
+contact has a passkey, a link starts an ``invitation`` session only, good for enrolling a new
+person's passkey (services/web_passkeys.py), which starts a ``passkey`` session.
 
     BrokerError
       +-- SignInRefused      the link is unknown, used or expired (one answer for all three)
@@ -18,6 +19,7 @@ from datetime import datetime
 from broker.errors import BrokerError
 from broker.ports import AuditRecord, SignInLink, UnitOfWork, WebSessionRecord
 from broker.rules import web_sessions as rules
+from broker.rules.passkeys import link_grants
 
 
 class SignInRefused(BrokerError):
@@ -63,12 +65,20 @@ async def sign_in(uow: UnitOfWork, token: str, now: datetime) -> Started:
         await uow.audit.append(AuditRecord("sign_in_refused", "web", "sign_in_link",
                                            {"reason": "unknown_used_or_expired"}), now)  # fmt: skip
         raise SignInRefused("this sign-in link cannot be used: ask for a new one")
+    # Once the contact has a passkey, the link only invites a new person to enrol one.
+    grant = link_grants(await uow.passkeys.contact_has_passkeys(contact_id))
+    return await start(uow, contact_id, grant.value, now)
+
+
+async def start(uow: UnitOfWork, contact_id: str, signed_in_with: str, now: datetime,
+                person_id: str | None = None) -> Started:  # fmt: skip
+    """A new session for the contact, audited (by the person, once a passkey names one)."""
     session_id = secrets.token_urlsafe(32)
     session = WebSessionRecord(digest(session_id), contact_id, secrets.token_urlsafe(32),
-                               "link", now, now)  # fmt: skip
+                               signed_in_with, now, now)  # fmt: skip
     await uow.web_sessions.start(session)
-    await uow.audit.append(AuditRecord("signed_in", contact_id, contact_id,
-                                       {"with": "link"}), now)  # fmt: skip
+    await uow.audit.append(AuditRecord("signed_in", person_id or contact_id, contact_id,
+                                       {"with": signed_in_with}), now)  # fmt: skip
     return Started(session_id, session)
 
 

@@ -20,10 +20,10 @@ class TestSignInLink:
     async def test_starts_a_session_in_a_strict_http_only_cookie(
         self, web_app: FastAPI, browser: httpx.AsyncClient
     ) -> None:
-        """The link's button signs in: 303 to the inbox, the session id in a cookie that
+        """The link's button signs in: 303 to enrol a passkey, the session id in a cookie that
         scripts cannot read and other sites cannot send, with no lifetime of its own."""
         answer = await follow_link(browser, await issue_link(web_app, KEY_ADULT))
-        assert (answer.status_code, answer.headers["location"]) == (303, "/inbox")
+        assert (answer.status_code, answer.headers["location"]) == (303, "/inbox/passkeys/enrol")
         cookie = next(
             c for c in answer.headers.get_list("set-cookie") if c.startswith("sgb-session=")
         )

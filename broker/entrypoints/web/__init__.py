@@ -2,8 +2,9 @@
 who receive notices. ``mount`` adds its routes and static files to that app.
 
 Notices stay sealed to the server: a notice page embeds the sealed notice, and the browser
-opens it (static/js/notice-crypto.js). Sign-in is a one-time link for now (sessions.py);
-passkeys start the same kind of session next.
+opens it (static/js/notice-crypto.js). A one-time link invites a person (sessions.py) to
+enrol a passkey (passkeys.py), which signs them in from then on and unwraps the contact's key
+in the browser.
 """
 
 from pathlib import Path
@@ -17,6 +18,7 @@ from broker.entrypoints.web import (
     front_door_proposals,
     front_door_steps,
     pages,
+    passkeys,
 )
 
 STATIC = Path(__file__).parent / "static"
@@ -28,6 +30,7 @@ def mount(app: FastAPI) -> None:
     front_door_proposals.add_proposal_pages(app)
     front_door_steps.add_step_pages(app)
     admin_pages.add_admin_pages(app)
+    passkeys.add_passkey_routes(app)
     app.mount("/inbox/static", StaticFiles(directory=STATIC), name="web-static")
     # GOV.UK Frontend's stylesheet names its fonts and images under /assets.
     app.mount("/assets", StaticFiles(directory=STATIC / "govuk" / "assets"), name="govuk-assets")

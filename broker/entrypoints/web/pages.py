@@ -165,7 +165,7 @@ async def sign_in(request: Request) -> Response:
                       title="This sign-in link cannot be used",
                       lines=["It has been used already, or it is more than 15 minutes old.",
                              "Ask your administrator for a new sign-in link."])  # fmt: skip
-    response = RedirectResponse("/inbox", status_code=303)
+    response = RedirectResponse("/inbox/passkeys/enrol", status_code=303)  # the invitation's aim
     settings = runtime(request).settings
     sessions.set_session_cookie(response, settings, started.session_id)
     response.delete_cookie(sessions.SIGN_IN_CSRF, path="/inbox/sign-in")
@@ -275,7 +275,7 @@ async def _not_signed_in(request: Request, _exc: NotSignedIn) -> Response:
     return render(request, "message.html", None, status_code=401, title="Sign in to continue",
                   lines=["You are not signed in, or your session has ended (after 30 minutes "
                          "without use, or 8 hours in all).",
-                         "Use a new sign-in link from your administrator."])  # fmt: skip
+                         "Sign in with your passkey, or a new sign-in link."])  # fmt: skip
 
 
 async def _csrf_refused(request: Request, exc: CsrfRefused) -> Response:

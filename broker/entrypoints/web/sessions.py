@@ -19,6 +19,7 @@ from broker.bootstrap import Foundation
 from broker.config import Settings
 from broker.errors import BrokerError
 from broker.ports import WebSessionRecord
+from broker.rules.passkeys import LinkGrant
 from broker.rules.web_sessions import cookie_may_be_insecure
 from broker.services import web_sign_in
 
@@ -52,8 +53,9 @@ def clear_session_cookie(response: Response, settings: Settings) -> None:
                            httponly=True, samesite="strict")  # fmt: skip
 
 
-async def signed_in(request: Request) -> WebSessionRecord:
-    """The request's live session (its idle clock restarted), or ``NotSignedIn``."""
+async def signed_in(request: Request, enrolling: bool = False) -> WebSessionRecord:
+    """The request's live session (its idle clock restarted), or ``NotSignedIn``. A link's
+    session at a contact that has passkeys is an invitation: good only for ``enrolling``."""
     rt: Foundation = request.app.state.rt
     session_id = request.cookies.get(cookie_name(rt.settings))
     if not session_id:
@@ -62,6 +64,8 @@ async def signed_in(request: Request) -> WebSessionRecord:
         session = await web_sign_in.current(uow, session_id, datetime.now(UTC))
     if session is None:
         raise NotSignedIn("this session has ended")
+    if session.signed_in_with == LinkGrant.INVITATION and not enrolling:
+        raise NotSignedIn("a sign-in link only enrols a passkey here: sign in with it")
     return session
 
 

@@ -1,7 +1,7 @@
 // The notice page: opens the sealed notice embedded in the page, in this browser, with
 // notice-crypto.js (the broker's signature checked, then HPKE), and shows the body's fields
-// in the summary list. The server never sees the key or the plaintext. Until passkeys unwrap
-// the contact's key (issue 17, item 3: they will set globalThis.sgbRecipientKey), the person
+// in the summary list. The server never sees the key or the plaintext. The key is the one a
+// passkey unwrapped at sign-in (passkey.js, kept by key-keeper.js); without one, the person
 // chooses their key file; it is read here and sent nowhere. Fields go in with textContent only.
 
 const container = document.getElementById("notice-body");
@@ -12,6 +12,14 @@ const brokerKeys = JSON.parse(document.getElementById("broker-keys").textContent
 
 function say(text) {
   status.textContent = text;
+}
+
+async function keptKey() {
+  try {
+    return await (await import("./key-keeper.js")).keptKey();
+  } catch {
+    return null;
+  }
 }
 
 async function cryptoModule() {
@@ -88,8 +96,10 @@ async function main() {
     say("This page cannot open the notice: the part of this service that opens notices in your browser is missing. The notice is kept safe, encrypted; tell your administrator.");
     return;
   }
-  if (globalThis.sgbRecipientKey) {
-    await open(crypto, globalThis.sgbRecipientKey);
+  // The key a passkey unwrapped at sign-in (key-keeper.js), or one a test gives.
+  const kept = globalThis.sgbRecipientKey ?? (await keptKey());
+  if (kept) {
+    await open(crypto, kept);
     return;
   }
   say("This browser does not hold your organisation's key yet. To open the notice, choose your key file.");

@@ -1,0 +1,194 @@
+"""The web inbox's passkey pages and the JSON routes their script (static/js/passkey.js) calls:
+enrol after a sign-in link, sign in, and enrol anew with the printed recovery key.
+
+    GET  /inbox/passkeys/enrol                    a link's session: choose the key file, create
+    POST /inbox/passkeys/registration/options     ... the ceremony's options (CSRF header)
+    POST /inbox/passkeys/registration             ... the passkey and the wrapped keys
+    GET  /inbox/passkeys/sign-in                  anyone
+    POST /inbox/passkeys/authentication/options
+    POST /inbox/passkeys/authentication           a session, and the key wrapped under the PRF
+    GET  /inbox/passkeys/recovery                 anyone with a recovery key
+    POST /inbox/passkeys/recovery/options         the person's options and recovery-wrapped key
+    POST /inbox/passkeys/recovery                 the new passkey, in place of the old ones
+
+The JSON routes take ``application/json`` only, and refuse another site's ``Origin``: a form
+on another site can send neither (and the cookie is ``SameSite=Strict`` besides). A refused
+ceremony is one fixed answer (400), audited by the service; a body that is not the contract
+is a 422 naming no value.
+"""
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from broker.adapters.unit_of_work import SqlUnitOfWork
+from broker.entrypoints.web import pages, sessions
+from broker.ports import UnitOfWork, WebSessionRecord
+from broker.services import web_passkeys, web_sign_in
+from broker.services.web_passkeys import PasskeyRefused, RelyingParty
+from schemas.common import Contract
+from schemas.web_passkeys import CredentialAnswer, EnrolmentAnswer, RecoveryAnswer, RecoveryLookup
+
+C = TypeVar("C", bound=Contract)
+T = TypeVar("T")
+NO_STORE = {"cache-control": "no-store"}
+
+
+class NotJson(Exception):
+    """The body is not this route's contract, or did not come as this site's JSON."""
+
+
+def add_passkey_routes(app: FastAPI) -> None:
+    base = "/inbox/passkeys"
+    routes: list[tuple[str, Any, str]] = [
+        (f"{base}/enrol", enrol_page, "GET"),
+        (f"{base}/registration/options", registration_options, "POST"),
+        (f"{base}/registration", registration, "POST"),
+        (f"{base}/sign-in", sign_in_page, "GET"),
+        (f"{base}/authentication/options", authentication_options, "POST"),
+        (f"{base}/authentication", authentication, "POST"),
+        (f"{base}/recovery", recovery_page, "GET"),
+        (f"{base}/recovery/options", recovery_options, "POST"),
+        (f"{base}/recovery", recovery, "POST"),
+    ]
+    for path, endpoint, method in routes:
+        app.add_api_route(path, endpoint, methods=[method], include_in_schema=False)
+    app.add_exception_handler(PasskeyRefused, _refused)  # type: ignore[arg-type]
+    app.add_exception_handler(NotJson, _not_json)
+
+
+async def enrol_page(request: Request) -> Response:
+    session = await sessions.signed_in(request, enrolling=True)
+    async with _unit(request) as uow:
+        [contact] = await uow.directory_rows.select_in("contacts", "id", [session.contact_id])
+    return pages.render(request, "passkey_enrol.html", session, key_id=contact["key_id"],
+                        contact_id=session.contact_id)  # fmt: skip
+
+
+async def registration_options(request: Request) -> Response:
+    session = await _posted(request, enrolling=True)
+    options = await _in_unit(
+        request, lambda uow: web_passkeys.registration_options(uow, _rp(request), session, _now())
+    )
+    return _json({"publicKey": options.public_key})
+
+
+async def registration(request: Request) -> Response:
+    session = await _posted(request, enrolling=True)
+    answer = await _body(request, EnrolmentAnswer)
+    started = await _in_unit(
+        request, lambda uow: web_passkeys.enrol(uow, _rp(request), session, answer, _now())
+    )
+    return _signed_in(request, started, {"next": "/inbox"})
+
+
+async def sign_in_page(request: Request) -> Response:
+    return pages.render(request, "passkey_sign_in.html", None)
+
+
+async def authentication_options(request: Request) -> Response:
+    _same_site(request)
+    options = await _in_unit(
+        request, lambda uow: web_passkeys.authentication_options(uow, _rp(request), _now())
+    )
+    return _json({"publicKey": options.public_key})
+
+
+async def authentication(request: Request) -> Response:
+    answer = await _body(request, CredentialAnswer)
+    done = await _in_unit(
+        request, lambda uow: web_passkeys.sign_in(uow, _rp(request), answer, _now())
+    )
+    contact_id = done.started.session.contact_id  # the wrapped key's associated data
+    body = {"next": "/inbox", "contact_id": contact_id, "wrapped_key": json.loads(done.wrapped_key)}
+    return _signed_in(request, done.started, body)
+
+
+async def recovery_page(request: Request) -> Response:
+    return pages.render(request, "passkey_recovery.html", None)
+
+
+async def recovery_options(request: Request) -> Response:
+    given = await _body(request, RecoveryLookup)
+    options = await _in_unit(
+        request, lambda uow: web_passkeys.recovery_options(uow, _rp(request), given, _now())
+    )
+    return _json({"publicKey": options.public_key, "contact_id": options.contact_id,
+                  "wrapped_key": json.loads(options.wrapped_key or "null")})  # fmt: skip
+
+
+async def recovery(request: Request) -> Response:
+    answer = await _body(request, RecoveryAnswer)
+    started = await _in_unit(
+        request, lambda uow: web_passkeys.recover(uow, _rp(request), answer, _now())
+    )
+    return _signed_in(request, started, {"next": "/inbox"})
+
+
+async def _in_unit(request: Request, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+    """The work in one unit of work, committed even when a ceremony is refused: the refusal
+    is audited and its challenge stays spent."""
+    async with _unit(request) as uow:
+        try:
+            return await work(uow)
+        except PasskeyRefused as exc:
+            refused = exc
+    raise refused
+
+
+async def _posted(request: Request, enrolling: bool) -> WebSessionRecord:
+    _same_site(request)
+    session = await sessions.signed_in(request, enrolling=enrolling)
+    sessions.check_csrf(session, request.headers.get("x-csrf-token"))
+    return session
+
+
+async def _body(request: Request, contract: type[C]) -> C:
+    _same_site(request)
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise NotJson("send application/json")
+    try:
+        return contract.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise NotJson("the request is not what this route takes") from exc
+
+
+def _same_site(request: Request) -> None:
+    origin = request.headers.get("origin")
+    if origin is not None and origin != _rp(request).origin:
+        raise NotJson("a request from another site")
+
+
+def _signed_in(request: Request, started: web_sign_in.Started, body: dict[str, Any]) -> Response:
+    response = _json(body)
+    sessions.set_session_cookie(response, pages.runtime(request).settings, started.session_id)
+    return response
+
+
+def _json(body: dict[str, Any], status_code: int = 200) -> Response:
+    return JSONResponse(body, status_code=status_code, headers=pages.HEADERS | NO_STORE)
+
+
+async def _refused(_request: Request, _exc: PasskeyRefused) -> Response:
+    return _json({"error": "This passkey could not be used. Try again."}, status_code=400)
+
+
+async def _not_json(_request: Request, exc: Exception) -> Response:
+    return _json({"error": str(exc)}, status_code=422)
+
+
+def _rp(request: Request) -> RelyingParty:
+    return RelyingParty.of(pages.runtime(request).settings.inbox_base_url)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _unit(request: Request) -> SqlUnitOfWork:
+    return pages.runtime(request).unit_of_work()

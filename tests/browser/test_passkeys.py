@@ -1,0 +1,246 @@
+"""A school's key adult signs in with a passkey in a real Chromium and opens a notice with the
+key it unwrapped: the whole loop through the real inbox app (served on loopback), the router,
+Kafka and a database. The passkey is Chromium's virtual authenticator over the DevTools
+protocol (CTAP2, internal transport, resident keys, user verification, PRF).
+
+Invited by a sign-in link, the key adult chooses the school's key file and creates a passkey;
+the page shows the recovery key once. Signed out (the kept key goes with the session), they
+sign in with the passkey: the page unwraps the school's key with the PRF output and opens the
+notice in the page. Signed out again, the printed recovery key enrols a new passkey, and the
+notice opens again. Neither the key, the recovery key nor the notice's plaintext crosses the
+wire (the PRF output is never anywhere but in the page).
+
+Chromium is launched inside the test, not per module: the test's own fixtures (the database,
+the router) run on pytest's event loop, which Playwright's sync API must not find running.
+"""
+
+import asyncio
+import os
+import shutil
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from sqlalchemy import select
+from support import post_signed
+
+from broker.adapters import db
+from broker.bootstrap import Runtime
+from broker.config import Settings
+from broker.demo import family
+from broker.entrypoints.inbox_api import create_inbox_api
+from broker.services import web_sign_in
+from browser.axe import assert_no_axe_violations
+from browser.wire import assert_never_on_the_wire, record_wire
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+SCHOOL = "school-oakfield:key_adult"
+AUTHENTICATOR = {
+    "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
+    "hasUserVerification": True, "isUserVerified": True, "hasPrf": True,
+    "automaticPresenceSimulation": True,
+}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def database_backend() -> str:
+    """One database is enough to drive a browser through: the ceremonies' SQL runs on both
+    in tests/web/test_passkeys.py and tests/contracts/test_passkeys.py."""
+    return "sqlite"
+
+
+@dataclass(frozen=True)
+class Invitation:
+    link_token: str
+    notice_id: str
+    words: list[str]  # what the notice says about the child: shown in the page, never sent
+    key_file: Path
+    key_secret: bytes
+
+
+@pytest.fixture
+async def invitation(
+    settings: Settings, gateway: httpx.AsyncClient, running_broker: Runtime,
+    producer_keys: dict[str, Ed25519PrivateKey], recipient_keys: dict[str, Any], tmp_path: Path,
+) -> Invitation:  # fmt: skip
+    """A mother's crisis routed to the school's inbox, a sign-in link for its key adult, and
+    the school's key file as the administrator handed it over."""
+    event = {"event_type": "parent_mental_health_crisis", "event_id": str(uuid.uuid4()),
+             "source_org": "mh-demo", "occurred_at": datetime.now(UTC).isoformat(),
+             "subject": {"nhs_number": family.MOTHER}, "suicidal_ideation": True}  # fmt: skip
+    assert (await post_signed(gateway, event, producer_keys)).status_code == 202
+    notice = await _inbox_notice(running_broker, SCHOOL)
+    async with running_broker.unit_of_work() as uow:
+        issued = await web_sign_in.issue_link(uow, SCHOOL, "test-admin", datetime.now(UTC))
+    key = recipient_keys[SCHOOL]
+    key_file = tmp_path / "school-key.pem"
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))  # fmt: skip
+    secret = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                               serialization.NoEncryption())  # fmt: skip
+    # The child's given name, as the notice names him (tests/web/test_pages.py opens it).
+    return Invitation(issued.token, notice.notice_id, ["Leo"], key_file, secret)
+
+
+async def _inbox_notice(rt: Runtime, recipient: str) -> db.InboxNotice:
+    async with asyncio.timeout(60):
+        while True:
+            async with rt.sessions() as session:
+                query = select(db.InboxNotice).where(db.InboxNotice.recipient_id == recipient)
+                found = (await session.scalars(query)).first()
+            if found is not None:
+                return found
+            await asyncio.sleep(0.2)
+
+
+@pytest.fixture
+def inbox_url(settings: Settings, invitation: Invitation) -> Iterator[str]:
+    """The real inbox app served on loopback in a thread of its own (its own event loop and
+    runtime), reached as http://localhost: a secure context, and a name WebAuthn accepts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://localhost:{port}"
+    served = settings.model_copy(update={"inbox_base_url": url, "web_insecure_loopback": True})
+    server = uvicorn.Server(uvicorn.Config(create_inbox_api(served), host="127.0.0.1",
+                                           port=port, log_level="warning"))  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(300):
+        if server.started:
+            break
+        threading.Event().wait(0.1)
+    assert server.started, "the inbox app did not start"
+    yield url
+    server.should_exit = True
+    thread.join(timeout=30)
+
+
+def _launch_chromium() -> Any:
+    executable = shutil.which("chromium")
+    if executable is None:
+        if os.environ.get("CI"):
+            pytest.fail("no chromium on the PATH (apt-get install chromium)")
+        pytest.skip("no chromium on the PATH (apt-get install chromium)")
+    return executable
+
+
+def test_enrol_sign_out_sign_in_with_the_passkey_and_open_the_notice(
+    inbox_url: str, invitation: Invitation, screenshot: Callable[[Page, str], Path]
+) -> None:
+    """The loop a key adult goes through, the notice opened with the passkey-unwrapped key,
+    then with the key the recovery key unwrapped."""
+    executable = _launch_chromium()
+    args = ["--no-sandbox"] if os.geteuid() == 0 else []
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=args)
+        try:
+            context = chromium.new_context()
+            page = context.new_page()
+            wire = record_wire(page)
+            cdp = context.new_cdp_session(page)
+            cdp.send("WebAuthn.enable")
+            cdp.send("WebAuthn.addVirtualAuthenticator", {"options": AUTHENTICATOR})
+            recovery_key = _enrol(page, inbox_url, invitation, screenshot)
+            _sign_out_and_in(page, inbox_url, screenshot)
+            _open_notice(page, inbox_url, invitation, screenshot)
+            _recover(page, inbox_url, recovery_key, screenshot)
+            _open_notice(page, inbox_url, invitation, screenshot)
+            secrets = [*invitation.words, invitation.key_secret.hex(),
+                       invitation.key_file.read_text().split("-----")[2].strip(),
+                       recovery_key.replace("-", "")]  # fmt: skip
+            assert_never_on_the_wire(wire, secrets)
+            _check_accessibility(page, inbox_url)
+        finally:
+            chromium.close()
+
+
+def _enrol(
+    page: Page, url: str, invitation: Invitation, screenshot: Callable[[Page, str], Path]
+) -> str:
+    page.goto(f"{url}/inbox/sign-in/{invitation.link_token}")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{url}/inbox/passkeys/enrol")
+    page.set_input_files("#enrol-key-file", str(invitation.key_file))
+    page.get_by_role("button", name="Create a passkey").click()
+    expect(page.locator("#recovery-shown")).to_be_visible(timeout=20_000)
+    recovery_key = page.locator("#recovery-key").inner_text()
+    assert len(recovery_key.replace("-", "")) == 32
+    screenshot(page, "passkey-enrolled")
+    page.get_by_role("link", name="I have kept my recovery key: go to the inbox").click()
+    page.wait_for_url(f"{url}/inbox")
+    return recovery_key
+
+
+def _sign_out_and_in(page: Page, url: str, screenshot: Callable[[Page, str], Path]) -> None:
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{url}/inbox/signed-out")
+    assert page.evaluate(_KEPT) is None, "the key stayed in the browser after signing out"
+    page.goto(f"{url}/inbox/passkeys/sign-in")
+    screenshot(page, "passkey-sign-in")
+    page.get_by_role("button", name="Sign in with a passkey").click()
+    _arrives(page, f"{url}/inbox")
+    kept = page.evaluate(_KEPT)
+    assert kept == {
+        "extractable": False,
+        "suite": "DHKEM(X25519,HKDF-SHA256)/HKDF-SHA256/AES-256-GCM",
+    }
+
+
+def _recover(page: Page, url: str, recovery_key: str,
+             screenshot: Callable[[Page, str], Path]) -> None:  # fmt: skip
+    """Signed out, the printed recovery key enrols a new passkey and signs in again."""
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{url}/inbox/signed-out")
+    page.goto(f"{url}/inbox/passkeys/recovery")
+    page.get_by_label("Recovery key").fill(recovery_key.lower())  # as a person might type it
+    screenshot(page, "passkey-recovery")
+    page.get_by_role("button", name="Set up a new passkey").click()
+    _arrives(page, f"{url}/inbox")
+
+
+def _open_notice(page: Page, url: str, invitation: Invitation,
+                 screenshot: Callable[[Page, str], Path]) -> None:  # fmt: skip
+    page.goto(f"{url}/inbox/notices/{invitation.notice_id}")
+    expect(page.locator("#notice-status")).to_have_text("Opened in this browser.", timeout=20_000)
+    fields = page.locator("#notice-fields").inner_text()
+    for word in invitation.words:
+        assert word in fields
+    screenshot(page, "notice-opened-with-passkey")
+
+
+def _check_accessibility(page: Page, url: str) -> None:
+    # axe after the ceremonies: injected before one, it left Chromium's get() pending.
+    for form in ("enrol", "sign-in", "recovery"):
+        page.goto(f"{url}/inbox/passkeys/{form}")
+        assert_no_axe_violations(page)
+
+
+def _arrives(page: Page, url: str) -> None:
+    """At the URL, or failing with what the passkey page said instead."""
+    try:
+        page.wait_for_url(url, timeout=20_000)
+    except PlaywrightTimeout:
+        said = page.locator("#passkey-status").all_inner_texts()
+        raise AssertionError(f"did not reach {url}: the page says {said}") from None
+
+
+# The kept key as the notice page finds it: its kind, and whether its bytes could be read out.
+_KEPT = """async () => {
+  const { keptKey } = await import("/inbox/static/js/key-keeper.js");
+  const key = await keptKey();
+  return key ? { extractable: key.x25519.extractable, suite: key.suite } : null;
+}"""

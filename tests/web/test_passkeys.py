@@ -1,0 +1,285 @@
+"""Passkeys at the web inbox, through the real app and database, with a software passkey
+(tests/web/soft_authenticator.py) answering as a browser and its authenticator would: enrol
+after a sign-in link, sign in, the key wrapped under the PRF output handed back only then, the
+recovery key; and each refusal (a challenge used twice, another origin, no user verification,
+an unknown passkey, a PRF result sent) is a 400 or 422, audited."""
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from broker.adapters import audit
+from broker.bootstrap import Runtime
+from broker.rules.passkeys import b64url
+from tests.web.conftest import BASE_URL, form_token, new_browser, sign_in
+from tests.web.soft_authenticator import SoftPasskey, recovery_lookup, unwrap, wrap
+
+pytestmark = pytest.mark.integration
+KEY_ADULT = "school-oakfield:key_adult"
+JSON = {"content-type": "application/json"}
+
+
+@dataclass
+class Enrolled:
+    passkey: SoftPasskey
+    secret: bytes  # the contact's private key, as the browser holds it at enrolment
+    recovery_key: bytes
+    browser: httpx.AsyncClient
+
+
+def soft_passkey() -> SoftPasskey:
+    return SoftPasskey(rp_id="127.0.0.1", origin=BASE_URL)
+
+
+async def registration_options(browser: httpx.AsyncClient) -> tuple[str, dict[str, Any]]:
+    """The enrol page's CSRF token, and the options its script fetches with it."""
+    page = await browser.get("/inbox/passkeys/enrol")
+    assert page.status_code == 200, page.text
+    csrf = page_csrf(page)
+    answer = await browser.post("/inbox/passkeys/registration/options",
+                                headers=JSON | {"x-csrf-token": csrf}, json={})  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    return csrf, answer.json()["publicKey"]
+
+
+def page_csrf(page: httpx.Response) -> str:
+    marker = 'data-csrf-token="'
+    start = page.text.index(marker) + len(marker)
+    return page.text[start : page.text.index('"', start)]
+
+
+def enrolment(passkey: SoftPasskey, options: dict[str, Any], secret: bytes,
+              recovery_key: bytes, contact_id: str = KEY_ADULT) -> dict[str, Any]:  # fmt: skip
+    credential = passkey.create(options)
+    prf = passkey.prf(options)
+    return {"challenge": options["challenge"], "credential": credential,
+            "wrapped_key": wrap(secret, prf, contact_id),
+            "recovery": {"lookup": recovery_lookup(recovery_key),
+                         "wrapped_key": wrap(secret, recovery_key, contact_id)}}  # fmt: skip
+
+
+async def enrol(app: FastAPI) -> Enrolled:
+    browser = new_browser(app)
+    await sign_in(app, browser, KEY_ADULT)
+    csrf, options = await registration_options(browser)
+    passkey, secret, recovery_key = soft_passkey(), os.urandom(32), os.urandom(20)
+    body = enrolment(passkey, options, secret, recovery_key)
+    headers = JSON | {"x-csrf-token": csrf}
+    answer = await browser.post("/inbox/passkeys/registration", headers=headers, json=body)
+    assert answer.status_code == 200, answer.text
+    return Enrolled(passkey, secret, recovery_key, browser)
+
+
+async def passkey_sign_in(
+    browser: httpx.AsyncClient, passkey: SoftPasskey, origin: str | None = None
+) -> tuple[httpx.Response, dict[str, Any]]:
+    options = (await browser.post("/inbox/passkeys/authentication/options", headers=JSON,
+                                  json={})).json()["publicKey"]  # fmt: skip
+    body = {"challenge": options["challenge"], "credential": passkey.get(options, origin)}
+    return await browser.post("/inbox/passkeys/authentication", headers=JSON, json=body), options
+
+
+async def audit_actions(app: FastAPI) -> list[tuple[str, dict[str, Any]]]:
+    rt: Runtime = app.state.rt
+    async with rt.sessions() as session:
+        rows = (
+            await session.scalars(select(audit.AuditEntry).order_by(audit.AuditEntry.seq))
+        ).all()
+    return [(row.action, json.loads(row.details)) for row in rows]
+
+
+class TestEnrolment:
+    async def test_a_link_then_a_passkey_signs_in_and_gets_the_wrapped_key_back(
+        self, web_app: FastAPI
+    ) -> None:
+        """After a link, the person enrols a passkey; from a fresh browser that passkey signs
+        in, and only then does the broker hand back the key wrapped under its PRF output,
+        which unwraps (as the browser would) to the key the person enrolled with."""
+        enrolled = await enrol(web_app)
+        assert (await enrolled.browser.get("/inbox")).status_code == 200
+        fresh = new_browser(web_app)
+        answer, options = await passkey_sign_in(fresh, enrolled.passkey)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        prf = enrolled.passkey.prf(options)
+        assert unwrap(body["wrapped_key"], prf, body["contact_id"]) == enrolled.secret
+        assert (await fresh.get("/inbox")).status_code == 200
+
+    async def test_enrolment_and_sign_in_are_audited_by_ids(self, web_app: FastAPI) -> None:
+        """The enrolment and each sign-in are in the audit log, naming the person and the
+        passkey's id, never a key or a PRF output."""
+        enrolled = await enrol(web_app)
+        await passkey_sign_in(new_browser(web_app), enrolled.passkey)
+        actions = await audit_actions(web_app)
+        credential = b64url(enrolled.passkey.credential_id)[:16]
+        assert ("passkey_enrolled", {"with": "link", "credential": credential}) in actions
+        assert [d["with"] for a, d in actions if a == "signed_in"] == ["link", "passkey", "passkey"]
+
+    async def test_the_options_ask_for_a_resident_verified_passkey_with_prf(
+        self, web_app: FastAPI, browser: httpx.AsyncClient
+    ) -> None:
+        """A discoverable passkey, user verification required, and the PRF evaluated."""
+        await sign_in(web_app, browser, KEY_ADULT)
+        _, options = await registration_options(browser)
+        selection = options["authenticatorSelection"]
+        assert (selection["residentKey"], selection["userVerification"]) == ("required", "required")
+        assert set(options["extensions"]["prf"]["eval"]) == {"first"}
+
+    async def test_enrolling_needs_the_sessions_csrf_token(
+        self, web_app: FastAPI, browser: httpx.AsyncClient
+    ) -> None:
+        """Without the page's token the options are refused (403), as any form is."""
+        await sign_in(web_app, browser, KEY_ADULT)
+        answer = await browser.post("/inbox/passkeys/registration/options", headers=JSON, json={})
+        assert answer.status_code == 403
+
+    async def test_a_registration_is_used_once(
+        self, web_app: FastAPI, browser: httpx.AsyncClient
+    ) -> None:
+        """The same answer posted again, from another link's session: its challenge is
+        spent (400)."""
+        await sign_in(web_app, browser, KEY_ADULT)
+        csrf, options = await registration_options(browser)
+        body = enrolment(soft_passkey(), options, os.urandom(32), os.urandom(20))
+        headers = JSON | {"x-csrf-token": csrf}
+        first = await browser.post("/inbox/passkeys/registration", headers=headers, json=body)
+        other = new_browser(web_app)
+        await sign_in(web_app, other, KEY_ADULT)
+        csrf = page_csrf(await other.get("/inbox/passkeys/enrol"))
+        again = await other.post("/inbox/passkeys/registration",
+                                 headers=JSON | {"x-csrf-token": csrf}, json=body)  # fmt: skip
+        assert (first.status_code, again.status_code) == (200, 400)
+
+    async def test_a_passkey_without_user_verification_is_refused_and_audited(
+        self, web_app: FastAPI, browser: httpx.AsyncClient
+    ) -> None:
+        """Presence alone (no PIN, no fingerprint) does not enrol: 400, and the refusal is in
+        the audit log with its reason."""
+        await sign_in(web_app, browser, KEY_ADULT)
+        csrf, options = await registration_options(browser)
+        passkey = soft_passkey()
+        body = enrolment(passkey, options, os.urandom(32), os.urandom(20))
+        body["credential"] = passkey.create(options, verified=False)
+        answer = await browser.post("/inbox/passkeys/registration",
+                                    headers=JSON | {"x-csrf-token": csrf}, json=body)  # fmt: skip
+        assert answer.status_code == 400
+        refused = [d for a, d in await audit_actions(web_app) if a == "passkey_refused"]
+        assert refused == [{"ceremony": "registration", "reason": "InvalidRegistrationResponse",
+                            "credential": None}]  # fmt: skip
+
+    async def test_a_prf_result_sent_to_the_broker_is_refused(
+        self, web_app: FastAPI, browser: httpx.AsyncClient
+    ) -> None:
+        """A credential carrying PRF results is not taken (422): they are the key's key."""
+        await sign_in(web_app, browser, KEY_ADULT)
+        csrf, options = await registration_options(browser)
+        body = enrolment(soft_passkey(), options, os.urandom(32), os.urandom(20))
+        body["credential"]["clientExtensionResults"] = {"prf": {"results": {"first": "AA"}}}
+        answer = await browser.post("/inbox/passkeys/registration",
+                                    headers=JSON | {"x-csrf-token": csrf}, json=body)  # fmt: skip
+        assert answer.status_code == 422
+        assert "AA" not in answer.text
+
+
+class TestLinkAfterEnrolment:
+    async def test_a_link_then_only_invites_a_new_person_to_enrol(self, web_app: FastAPI) -> None:
+        """Once the contact has a passkey, a link's session reads no inbox (401) but can
+        enrol a new person's passkey."""
+        await enrol(web_app)
+        browser = new_browser(web_app)
+        await sign_in(web_app, browser, KEY_ADULT)
+        assert (await browser.get("/inbox")).status_code == 401
+        assert (await browser.get("/inbox/passkeys/enrol")).status_code == 200
+
+    async def test_a_passkeys_session_cannot_enrol_another_person(self, web_app: FastAPI) -> None:
+        """Enrolment starts from a link: a passkey's session asking for options is refused."""
+        enrolled = await enrol(web_app)
+        inbox = await enrolled.browser.get("/inbox")
+        answer = await enrolled.browser.post(
+            "/inbox/passkeys/registration/options",
+            headers=JSON | {"x-csrf-token": form_token(inbox)}, json={},
+        )  # fmt: skip
+        assert answer.status_code == 400
+
+
+class TestAuthentication:
+    async def test_an_unknown_passkey_is_refused_and_audited(
+        self, web_app: FastAPI, browser: httpx.AsyncClient
+    ) -> None:
+        """A passkey this broker never enrolled: 400, no session, the refusal audited."""
+        answer, _ = await passkey_sign_in(browser, soft_passkey())
+        assert answer.status_code == 400
+        assert "set-cookie" not in answer.headers
+        refused = [d for a, d in await audit_actions(web_app) if a == "passkey_refused"]
+        assert refused == [{"ceremony": "authentication", "reason": "unknown_passkey",
+                            "credential": None}]  # fmt: skip
+
+    async def test_an_assertion_for_another_origin_is_refused(self, web_app: FastAPI) -> None:
+        """A phishing site's relayed ceremony names its own origin: refused."""
+        enrolled = await enrol(web_app)
+        answer, _ = await passkey_sign_in(new_browser(web_app), enrolled.passkey,
+                                          origin="https://inbox.example.net")  # fmt: skip
+        assert answer.status_code == 400
+
+    async def test_an_assertion_is_used_once(self, web_app: FastAPI) -> None:
+        """The same signed answer replayed: its challenge is spent (400)."""
+        enrolled = await enrol(web_app)
+        browser = new_browser(web_app)
+        options = (await browser.post("/inbox/passkeys/authentication/options", headers=JSON,
+                                      json={})).json()["publicKey"]  # fmt: skip
+        body = {"challenge": options["challenge"], "credential": enrolled.passkey.get(options)}
+        first = await browser.post("/inbox/passkeys/authentication", headers=JSON, json=body)
+        again = await browser.post("/inbox/passkeys/authentication", headers=JSON, json=body)
+        assert (first.status_code, again.status_code) == (200, 400)
+
+    async def test_another_sites_request_is_refused(
+        self, web_app: FastAPI, browser: httpx.AsyncClient
+    ) -> None:
+        """An Origin other than the inbox's, or a body that is not JSON: 422, no challenge."""
+        elsewhere = JSON | {"origin": "https://evil.example"}
+        other = await browser.post("/inbox/passkeys/authentication/options", headers=elsewhere,
+                                   json={})  # fmt: skip
+        form = await browser.post("/inbox/passkeys/authentication", data={"challenge": "x"})
+        assert (other.status_code, form.status_code) == (422, 422)
+
+
+class TestRecovery:
+    async def test_the_recovery_key_enrols_a_passkey_in_place_of_the_old(
+        self, web_app: FastAPI
+    ) -> None:
+        """The recovery key finds the person and unwraps the key; the new passkey signs in,
+        and the old one no longer does."""
+        enrolled = await enrol(web_app)
+        browser = new_browser(web_app)
+        lookup = {"lookup": recovery_lookup(enrolled.recovery_key)}
+        found = await browser.post("/inbox/passkeys/recovery/options", headers=JSON, json=lookup)
+        assert found.status_code == 200, found.text
+        given = found.json()
+        contact_id = given["contact_id"]
+        assert unwrap(given["wrapped_key"], enrolled.recovery_key, contact_id) == enrolled.secret
+        new, options = soft_passkey(), given["publicKey"]
+        body = {"challenge": options["challenge"], "credential": new.create(options),
+                "wrapped_key": wrap(enrolled.secret, new.prf(options), contact_id)}  # fmt: skip
+        assert (await browser.post("/inbox/passkeys/recovery", headers=JSON,
+                                   json=body)).status_code == 200  # fmt: skip
+        assert (await browser.get("/inbox")).status_code == 200
+        old, _ = await passkey_sign_in(new_browser(web_app), enrolled.passkey)
+        renewed, _ = await passkey_sign_in(new_browser(web_app), new)
+        assert (old.status_code, renewed.status_code) == (400, 200)
+
+    async def test_an_unknown_recovery_key_is_refused_and_audited(
+        self, web_app: FastAPI, browser: httpx.AsyncClient
+    ) -> None:
+        """A recovery key nobody enrolled with: 400, audited, nothing handed out."""
+        answer = await browser.post("/inbox/passkeys/recovery/options", headers=JSON,
+                                    json={"lookup": recovery_lookup(os.urandom(20))})  # fmt: skip
+        assert answer.status_code == 400
+        assert "wrapped_key" not in answer.text
+        refused = [d for a, d in await audit_actions(web_app) if a == "passkey_refused"]
+        assert [d["reason"] for d in refused] == ["unknown_recovery_key"]
