@@ -146,7 +146,7 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = WebhookSettings()
     alerts: AlertSettings = AlertSettings()
     mesh: MeshSettings = MeshSettings()  # NHS MESH delivery (issue 18)
-    inbox_base_url: str = Field("http://127.0.0.1:8000", description="the web inbox as its "
+    inbox_base_url: str = Field("http://localhost:8000", description="the web inbox as its "
                                 "users reach it: alerts link to its notice pages")  # fmt: skip
     web_insecure_loopback: bool = Field(False, description="the web inbox's session cookie "
                                         "without Secure, only when inbox_base_url is http on "

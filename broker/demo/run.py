@@ -142,7 +142,7 @@ def _broker_environment(work: Path, bootstrap: str, prefix: str, port: int) -> d
         "SGB_TOPIC_PREFIX": prefix,
         "SGB_ROUTER_GROUP": f"{prefix}router",
         "SGB_DELIVERY_GROUP": f"{prefix}delivery",
-        "SGB_INBOX_BASE_URL": f"http://127.0.0.1:{port}",
+        "SGB_INBOX_BASE_URL": f"http://localhost:{port}",  # passkeys need a host name
         "SGB_WEB_INSECURE_LOOPBACK": "true",
         "SGB_WEBHOOKS__ALLOWED_NETWORKS": json.dumps([LOOPBACK]),
         "SGB_WEBHOOKS__POLL_SECONDS": "0.5",
