@@ -23,6 +23,8 @@ from broker.entrypoints.authorities_cli import app as authorities_app
 from broker.entrypoints.contact_cli import app as contact_app
 from broker.entrypoints.dead_letters_cli import app as dead_letters_app
 from broker.entrypoints.operators import operator_name
+from broker.entrypoints.org_cli import app as org_app
+from broker.entrypoints.org_cli import changes_app as key_changes_app
 from broker.entrypoints.peers_cli import app as peers_app
 from broker.entrypoints.report_cli import app as report_app
 from broker.errors import KeyFileError
@@ -54,6 +56,8 @@ app.add_typer(report_app, name="report")
 app.add_typer(authorities_app, name="authorities")
 app.add_typer(contact_app, name="contact")
 app.add_typer(peers_app, name="peer")
+app.add_typer(org_app, name="org")
+app.add_typer(key_changes_app, name="key-changes")
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]
 OpsPort = Annotated[int | None, typer.Option(
     help="Port for /health, /ready and /metrics on SGB_OPS_HOST (0: none; default SGB_OPS_PORT)."
