@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
 from typer.testing import CliRunner, Result
@@ -170,3 +171,50 @@ class TestKeyAddAndRevoke:
         await sgb(env, "key-changes", "withdraw", change_id(held), "--operator", "ops-1")
         listed = await sgb(env, "key-changes", "list")
         assert "no key changes await approval" in listed.output
+
+
+class TestContactAdd:
+    CONTACT = "gp-elm:safeguarding_lead"
+
+    def add(self, key: str, *extra: str) -> list[str]:
+        return ["contact", "add", self.CONTACT, "--org", "gp-elm", "--role", "safeguarding_lead",
+                "--hpke-public-key", key, *extra, "--operator", "ops-1"]  # fmt: skip
+
+    async def test_a_new_contact_waits_for_a_second_operator(self, env: dict[str, str]) -> None:
+        """Held (a new recipient key), then approved by another operator it is on record."""
+        await sgb(env, *ORG, "--operator", "ops-1")
+        key = crypto.encode_public(X25519PrivateKey.generate().public_key())
+        held = await sgb(env, *self.add(key))
+        assert held.exit_code == 0, held.output
+        shown = await sgb(env, "contact", "alerts", self.CONTACT)
+        assert shown.exit_code == 1  # not on record yet
+        await sgb(env, "key-changes", "approve", change_id(held), "--operator", "ops-2")
+        shown = await sgb(env, "contact", "alerts", self.CONTACT)
+        assert shown.exit_code == 0, shown.output
+
+    async def test_alert_channels_are_set_with_a_contact_on_record(
+        self, env: dict[str, str]
+    ) -> None:
+        """The same key again applies at once, with its alert channels."""
+        await sgb(env, *ORG, "--operator", "ops-1")
+        key = crypto.encode_public(X25519PrivateKey.generate().public_key())
+        held = await sgb(env, *self.add(key))
+        await sgb(env, "key-changes", "approve", change_id(held), "--operator", "ops-2")
+        done = await sgb(env, *self.add(key, "--email", "lead@elm.example", "--mobile",
+                                        "07700900123"))  # fmt: skip
+        assert done.exit_code == 0, done.output
+        assert "alert channels: updated" in done.output
+        shown = await sgb(env, "contact", "alerts", self.CONTACT)
+        assert "lead@elm.example" in shown.output
+
+    async def test_a_bad_alert_address_names_the_field_not_the_value(
+        self, env: dict[str, str]
+    ) -> None:
+        """Exit 1, nothing held."""
+        await sgb(env, *ORG, "--operator", "ops-1")
+        key = crypto.encode_public(X25519PrivateKey.generate().public_key())
+        done = await sgb(env, *self.add(key, "--email", "not-an-address-XYZ"))
+        assert done.exit_code == 1
+        assert "emails" in done.output
+        assert "not-an-address-XYZ" not in done.output
+        assert "no key changes" in (await sgb(env, "key-changes", "list")).output
