@@ -20,6 +20,7 @@ from broker.adapters.kafka import ConsumerHealth
 from broker.bootstrap import Runtime, runtime
 from broker.config import Settings
 from broker.entrypoints.authorities_cli import app as authorities_app
+from broker.entrypoints.cli_units import make_sqlite_folder
 from broker.entrypoints.contact_cli import app as contact_app
 from broker.entrypoints.dead_letters_cli import app as dead_letters_app
 from broker.entrypoints.operators import operator_name
@@ -64,12 +65,37 @@ OpsPort = Annotated[int | None, typer.Option(
 )]  # fmt: skip
 
 
+def _version(shown: bool) -> None:
+    if shown:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"sgb {version('safeguarding-broker')}")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            typer.echo("sgb (not installed)")
+        raise typer.Exit()
+
+
 @app.callback()
-def _everything() -> None:
+def _everything(
+    _: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                    help="Print the version and exit.")] = False,
+) -> None:  # fmt: skip
     """Crashes go through the logger; whatever any ``sgb`` process creates (the SQLite
-    database, key folders, files) is for its owner alone, whatever the shell's umask."""
+    database, its folder, key folders, files) is for its owner alone, whatever the shell's
+    umask. Settings that do not parse are one line naming the setting, exit 2."""
+    from pydantic import ValidationError
+
     log_crashes()
     os.umask(0o077)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        names = sorted({"SGB_" + "__".join(str(p) for p in e["loc"]).upper()
+                        for e in exc.errors()})  # fmt: skip
+        typer.echo(f"sgb: invalid setting {', '.join(names)}", err=True)
+        raise typer.Exit(2) from None
+    make_sqlite_folder(settings.database_url)
 
 
 @app.command()
@@ -123,9 +149,14 @@ def directory_import(
     from broker.entrypoints.admin_api import import_folder
     from broker.errors import BrokerError
 
+    if not folder.is_dir():
+        typer.echo(f"nothing imported: no folder {folder}", err=True)
+        raise typer.Exit(1)
+    # On standard error, which keeps standard output for the summary; a bar only on a
+    # terminal (rich draws none elsewhere, and a log or a pipe gets the summary alone).
+    console = Console(stderr=True)
     try:
-        # On standard error, which keeps standard output for the summary.
-        with Progress(console=Console(stderr=True), transient=True) as bar:
+        with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
             task = bar.add_task("records", total=None)
             shown = partial(_shown, bar, task)
             summary = asyncio.run(import_folder(folder, Settings(), operator_name(operator), shown))

@@ -4,6 +4,7 @@ and a refusal printed as one line (exit 1), never a traceback."""
 import asyncio
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -44,3 +45,13 @@ def invalid(exc: ValidationError) -> typer.Exit:
     fields = sorted({".".join(str(p) for p in e["loc"]) or "value" for e in exc.errors()})
     typer.echo(f"not changed: invalid {', '.join(fields)}", err=True)
     return typer.Exit(1)
+
+
+def make_sqlite_folder(database_url: str) -> None:
+    """A SQLite database's folder made on first use (``var/`` in a fresh clone), for its
+    owner alone: SQLite makes the file, never the folders above it."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        Path(str(url.database)).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
