@@ -11,10 +11,11 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import structlog
 import typer
+from typer.core import TyperGroup
 
 from broker.adapters.kafka import ConsumerHealth
 from broker.bootstrap import Runtime, runtime
@@ -35,11 +36,29 @@ from broker.logging import log_crashes
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from rich.progress import Progress, TaskID
+    from typer._click.core import Context  # the click typer carries
 
     from broker.adapters.audit import VerifyResult
 
+
+class _OneLineErrors(TyperGroup):
+    """A file or folder a command was given that cannot be read (missing, a folder for a
+    file, no permission) is one line naming it, exit 1, in every command: an expected
+    condition, never a crash report."""
+
+    def invoke(self, ctx: "Context") -> Any:
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if exc.filename is None:
+                raise  # not a file the operator named (a socket, the disk): a crash
+            reason = (exc.strerror or type(exc).__name__).lower()
+            typer.echo(f"sgb: {exc.filename}: {reason}", err=True)
+            raise typer.Exit(1) from None
+
+
 app = typer.Typer(help="Safeguarding notification broker.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)  # fmt: skip
+                  pretty_exceptions_enable=False, cls=_OneLineErrors)  # fmt: skip
 
 
 def _require_keys(process: str) -> None:
