@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import Databases
 from typer.testing import CliRunner
 
 from broker.adapters.csv_import import read_directory
@@ -19,12 +20,14 @@ EXAMPLE = Path(__file__).parents[2] / "examples" / "directory"
 
 
 class TestExampleDirectory:
-    async def test_directory_import_loads_every_file(self, tmp_path: Path) -> None:
+    async def test_directory_import_loads_every_file(
+        self, tmp_path: Path, databases: Databases
+    ) -> None:
         """Every organisation, contact, person and household created; each organisation's
-        first signing key set at once (new organisations: nothing held for approval)."""
+        first signing key set at once (new organisations: nothing held for approval). On
+        SQLite and on PostgreSQL."""
         KeyStore.create(tmp_path / "keys")
-        env = {"SGB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'db' / 'broker.db'}",
-               "SGB_KEYS_DIR": str(tmp_path / "keys")}  # fmt: skip
+        env = {"SGB_DATABASE_URL": await databases.new(), "SGB_KEYS_DIR": str(tmp_path / "keys")}
         done = await asyncio.to_thread(CliRunner().invoke, app,
                                        ["directory-import", str(EXAMPLE), "--operator", "ops-1"],
                                        env=env)  # fmt: skip
