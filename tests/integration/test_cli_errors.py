@@ -108,3 +108,14 @@ class TestLocalKafkaLines:
     def test_the_tests_variable_is_printed_too(self) -> None:
         """The suite reads KAFKA_BOOTSTRAP_SERVERS (tests/conftest.py)."""
         assert "KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:1234" in bootstrap_lines("127.0.0.1:1234")
+
+
+class TestImportOutput:
+    async def test_no_progress_bar_off_a_terminal(self, env: dict[str, str]) -> None:
+        """Piped or captured, the import prints its summary lines alone (the bar is drawn
+        only on a terminal)."""
+        folder = str(Path(__file__).parents[2] / "examples" / "directory")
+        done = await sgb(env, "directory-import", folder, "--operator", "ops-1")
+        assert done.exit_code == 0, done.output
+        assert all(line.split(":")[0].isidentifier() for line in done.output.splitlines())
+        assert "records" not in done.output
