@@ -1,12 +1,15 @@
 """Settings from the environment (``SGB_*``) or a settings file (``SGB_SETTINGS_FILE``, TOML)."""
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, IPvAnyNetwork, PositiveFloat, SecretStr
+from pydantic import BaseModel, BeforeValidator, Field, IPvAnyNetwork, PositiveFloat, SecretStr
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -21,6 +24,20 @@ from broker.rules.escalation import ESCALATION_PERIOD, SCHOOL_ESCALATION_LEAD
 from broker.rules.thresholds import Thresholds
 from producers.kafka import KafkaSecurity
 from schemas.notices import NoticeType
+
+
+def _comma_list(value: Any) -> Any:
+    """A list setting from the environment as ``a,b,c`` (or a JSON list, as before)."""
+    if not isinstance(value, str):
+        return value
+    if value.strip().startswith("["):
+        return json.loads(value)
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+# A list the environment may give as a comma list; NoDecode: pydantic-settings would
+# otherwise insist on JSON for it.
+CommaList = [NoDecode, BeforeValidator(_comma_list)]
 
 
 class TopicSettings(BaseModel):
@@ -103,7 +120,7 @@ class WebhookSettings(BaseModel):
     breaker_cool_down_seconds: float = Field(60, gt=0)
     poll_seconds: float = Field(1, gt=0, description="how often due deliveries are looked for")
     batch: int = Field(20, ge=1, description="deliveries (to distinct recipients) at once")
-    allowed_networks: list[IPvAnyNetwork] = Field(
+    allowed_networks: Annotated[list[IPvAnyNetwork], *CommaList] = Field(
         default_factory=list,
         description="networks webhooks may reach although not public (loopback, private): "
         "for tests and local development only; empty in production",
@@ -151,7 +168,7 @@ class Settings(BaseSettings):
     web_insecure_loopback: bool = Field(False, description="the web inbox's session cookie "
                                         "without Secure, only when inbox_base_url is http on "
                                         "127.0.0.1 or localhost (tests, the demo)")  # fmt: skip
-    administrators: list[str] = Field(
+    administrators: Annotated[list[str], *CommaList] = Field(
         default_factory=list, description="ids of the organisations that administer the directory"
     )
     unknown_person_retention_days: int = Field(
@@ -178,7 +195,7 @@ class Settings(BaseSettings):
         description="proxies (comma-separated addresses or networks) whose X-Forwarded-For "
         "names the client; empty: the connection's own address, whatever a header says",
     )
-    token_audiences: list[str] = Field(
+    token_audiences: Annotated[list[str], *CommaList] = Field(
         default_factory=list,
         description="the token endpoint's URLs as clients reach it (the audience their "
         "assertions name); empty: the URL each request came to (loopback use only)",
@@ -204,3 +221,11 @@ class Settings(BaseSettings):
         if settings_file:
             sources += (TomlConfigSettingsSource(settings_cls, toml_file=Path(settings_file)),)
         return sources
+
+
+if __name__ == "__main__":  # python -m broker.config [--check]: the settings reference
+    import sys
+
+    from broker.settings_reference import main
+
+    sys.exit(main(sys.argv[1:]))

@@ -513,11 +513,17 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def bootstrap_lines(servers: str) -> list[str]:
+    """What to export: the broker's processes (``sgb``) read SGB_KAFKA_BOOTSTRAP_SERVERS,
+    the test suite KAFKA_BOOTSTRAP_SERVERS."""
+    return [f"SGB_KAFKA_BOOTSTRAP_SERVERS={servers}", f"KAFKA_BOOTSTRAP_SERVERS={servers}"]
+
+
 def _serve(nodes: int, workdir: Path, port: int | None) -> None:
     """Start, print the bootstrap line, block until SIGINT/SIGTERM, then stop."""
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM acts like Ctrl-C
     with LocalKafkaCluster(workdir, nodes=nodes, base_port=port) as cluster:
-        print(f"KAFKA_BOOTSTRAP_SERVERS={cluster.bootstrap_servers}", flush=True)
+        print("\n".join(bootstrap_lines(cluster.bootstrap_servers)), flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             while True:
                 signal.pause()

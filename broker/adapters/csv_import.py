@@ -5,6 +5,9 @@ column may be left out when its field is optional, and an empty cell is None:
 
     organisations.csv      id,name,kind,area,phone,session_start,opens_at,closes_at,ods_code
     school_terms.csv       org_id,starts_on,ends_on
+    signing_keys.csv       org_id,public_key,valid_from,valid_until   (Ed25519, base64; an
+                           organisation it names has exactly these keys, one not named
+                           keeps the keys it has)
     contacts.csv           id,org_id,role,hpke_public_key,webhook_url,mesh_mailbox
     people.csv             id,nhs_number,upn,given_name,family_name,date_of_birth,
                            unborn,expected_on   (an unborn child: unborn true, its expected date)
@@ -46,6 +49,7 @@ from schemas.directory import (
     PlanSpec,
     RegistrationSpec,
     RelationshipSpec,
+    SigningKeySpec,
     Term,
 )
 
@@ -53,6 +57,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "organisations.csv": ("id", "name", "kind", "area", "phone", "session_start", "opens_at",
                           "closes_at", "ods_code"),
     "school_terms.csv": ("org_id", "starts_on", "ends_on"),
+    "signing_keys.csv": ("org_id", "public_key", "valid_from", "valid_until"),
     "contacts.csv": ("id", "org_id", "role", "hpke_public_key", "webhook_url", "mesh_mailbox"),
     "people.csv": ("id", "nhs_number", "upn", "given_name", "family_name", "date_of_birth",
                    "unborn", "expected_on", "has_send", "has_ehcp", "learning_disability",
@@ -99,7 +104,9 @@ def read_directory(folder: Path) -> DirectorySpec:
     """The directory described by the CSV files in ``folder``."""
     rows = {name: read_rows(folder / name) for name in COLUMNS}
     return DirectorySpec(
-        organisations=_organisations(rows["organisations.csv"], rows["school_terms.csv"]),
+        organisations=_organisations(
+            rows["organisations.csv"], rows["school_terms.csv"], rows["signing_keys.csv"]
+        ),
         contacts=tuple(row.parse(ContactSpec) for row in rows["contacts.csv"]),
         people=tuple(row.parse(PersonSpec) for row in rows["people.csv"]),
         households=_households(rows["household_members.csv"]),
@@ -138,13 +145,31 @@ def _row(file: str, number: int, cells: dict[str | None, str | list[str] | None]
     return Row(file, number, values)
 
 
-def _organisations(orgs: list[Row], terms: list[Row]) -> tuple[OrganisationSpec, ...]:
+def _organisations(
+    orgs: list[Row], terms: list[Row], signing_keys: list[Row]
+) -> tuple[OrganisationSpec, ...]:
     specs = _unique(orgs, [row.parse(OrganisationSpec) for row in orgs])
     by_org: defaultdict[str, list[Term]] = defaultdict(list)
     for row in terms:
         org_id = _known(row, "org_id", specs, "organisations.csv")
         by_org[org_id].append(row.parse(Term, _same("starts_on", "ends_on")))
-    return tuple(s.model_copy(update={"terms": tuple(by_org[s.id])}) for s in specs.values())
+    keys: defaultdict[str, list[SigningKeySpec]] = defaultdict(list)
+    for row in signing_keys:
+        org_id = _known(row, "org_id", specs, "organisations.csv")
+        keys[org_id].append(row.parse(SigningKeySpec, _same("public_key", "valid_from",
+                                                            "valid_until")))  # fmt: skip
+    return tuple(_with(s, tuple(by_org[s.id]), keys.get(s.id)) for s in specs.values())
+
+
+def _with(
+    spec: OrganisationSpec, terms: tuple[Term, ...], keys: list[SigningKeySpec] | None
+) -> OrganisationSpec:
+    """Terms always; signing keys only when the file names the organisation: a record that
+    states no keys leaves those on record as they are (model_fields_set says which)."""
+    data = spec.model_dump(exclude_unset=True) | {"terms": terms}
+    if keys is not None:
+        data["signing_keys"] = tuple(keys)
+    return OrganisationSpec.model_validate(data)
 
 
 def _households(members: list[Row]) -> tuple[HouseholdSpec, ...]:

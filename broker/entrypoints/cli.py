@@ -11,18 +11,22 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import structlog
 import typer
+from typer.core import TyperGroup
 
 from broker.adapters.kafka import ConsumerHealth
 from broker.bootstrap import Runtime, runtime
 from broker.config import Settings
 from broker.entrypoints.authorities_cli import app as authorities_app
+from broker.entrypoints.cli_units import make_sqlite_folder
 from broker.entrypoints.contact_cli import app as contact_app
 from broker.entrypoints.dead_letters_cli import app as dead_letters_app
 from broker.entrypoints.operators import operator_name
+from broker.entrypoints.org_cli import app as org_app
+from broker.entrypoints.org_cli import changes_app as key_changes_app
 from broker.entrypoints.peers_cli import app as peers_app
 from broker.entrypoints.report_cli import app as report_app
 from broker.errors import KeyFileError
@@ -32,11 +36,29 @@ from broker.logging import log_crashes
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from rich.progress import Progress, TaskID
+    from typer._click.core import Context  # the click typer carries
 
     from broker.adapters.audit import VerifyResult
 
+
+class _OneLineErrors(TyperGroup):
+    """A file or folder a command was given that cannot be read (missing, a folder for a
+    file, no permission) is one line naming it, exit 1, in every command: an expected
+    condition, never a crash report."""
+
+    def invoke(self, ctx: "Context") -> Any:
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if exc.filename is None:
+                raise  # not a file the operator named (a socket, the disk): a crash
+            reason = (exc.strerror or type(exc).__name__).lower()
+            typer.echo(f"sgb: {exc.filename}: {reason}", err=True)
+            raise typer.Exit(1) from None
+
+
 app = typer.Typer(help="Safeguarding notification broker.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)  # fmt: skip
+                  pretty_exceptions_enable=False, cls=_OneLineErrors)  # fmt: skip
 
 
 def _require_keys(process: str) -> None:
@@ -54,18 +76,45 @@ app.add_typer(report_app, name="report")
 app.add_typer(authorities_app, name="authorities")
 app.add_typer(contact_app, name="contact")
 app.add_typer(peers_app, name="peer")
+app.add_typer(org_app, name="org")
+app.add_typer(key_changes_app, name="key-changes")
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]
 OpsPort = Annotated[int | None, typer.Option(
     help="Port for /health, /ready and /metrics on SGB_OPS_HOST (0: none; default SGB_OPS_PORT)."
 )]  # fmt: skip
 
 
+def _version(shown: bool) -> None:
+    if shown:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"sgb {version('safeguarding-broker')}")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            typer.echo("sgb (not installed)")
+        raise typer.Exit()
+
+
 @app.callback()
-def _everything() -> None:
+def _everything(
+    _: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                    help="Print the version and exit.")] = False,
+) -> None:  # fmt: skip
     """Crashes go through the logger; whatever any ``sgb`` process creates (the SQLite
-    database, key folders, files) is for its owner alone, whatever the shell's umask."""
+    database, its folder, key folders, files) is for its owner alone, whatever the shell's
+    umask. Settings that do not parse are one line naming the setting, exit 2."""
+    from pydantic import ValidationError
+
     log_crashes()
     os.umask(0o077)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        names = sorted({"SGB_" + "__".join(str(p) for p in e["loc"]).upper()
+                        for e in exc.errors()})  # fmt: skip
+        typer.echo(f"sgb: invalid setting {', '.join(names)}", err=True)
+        raise typer.Exit(2) from None
+    make_sqlite_folder(settings.database_url)
 
 
 @app.command()
@@ -119,9 +168,14 @@ def directory_import(
     from broker.entrypoints.admin_api import import_folder
     from broker.errors import BrokerError
 
+    if not folder.is_dir():
+        typer.echo(f"nothing imported: no folder {folder}", err=True)
+        raise typer.Exit(1)
+    # On standard error, which keeps standard output for the summary; a bar only on a
+    # terminal (rich draws none elsewhere, and a log or a pipe gets the summary alone).
+    console = Console(stderr=True)
     try:
-        # On standard error, which keeps standard output for the summary.
-        with Progress(console=Console(stderr=True), transient=True) as bar:
+        with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
             task = bar.add_task("records", total=None)
             shown = partial(_shown, bar, task)
             summary = asyncio.run(import_folder(folder, Settings(), operator_name(operator), shown))

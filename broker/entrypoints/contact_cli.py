@@ -6,6 +6,9 @@
     sgb contact alerts-import alert_channels.csv                        # contact_id,email,mobile
     sgb contact alerts-failing --days 7 [--json]                        # whose alerts fail
     sgb contact sign-in-link school-oakfield:key_adult                  # web inbox, once
+    sgb contact add school-oakfield:key_adult --org school-oakfield --role key_adult \
+        --hpke-public-key <base64> [--webhook-url https://...] [--mesh-mailbox X26OT123]
+        [--email dsl@oakfield.sch.uk --mobile 07700900123]   # a new key: held for approval
 
 Each change is recorded under the operator (default: the OS user), as directory writes are.
 An error names the field, never the address.
@@ -26,13 +29,15 @@ from broker.adapters import db
 from broker.adapters.alert_channels_csv import read_alert_channels
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.config import Settings
+from broker.entrypoints.cli_units import invalid, run
 from broker.entrypoints.operators import operator_name
 from broker.entrypoints.sign_in_routes import sign_in_url
 from broker.errors import BrokerError
 from broker.keys import audit_key
 from broker.ports import AlertFailures
-from broker.services import alert_channels, alerts, web_sign_in
+from broker.services import alert_channels, alerts, key_changes, web_sign_in
 from schemas.alerts import AlertChannelsSpec
+from schemas.directory import ContactSpec
 
 app = typer.Typer(help="Alert channels and web inbox sign-in links.", no_args_is_help=True,
                   pretty_exceptions_enable=False)  # fmt: skip
@@ -62,6 +67,34 @@ def set_alerts(
     typer.echo(_run(_set(Settings(), {contact_id: spec}, operator_name(operator))))
 
 
+@app.command("add")
+def add_contact(
+    contact_id: str,
+    org: Annotated[str, typer.Option(help="the organisation's id")],
+    role: Annotated[str, typer.Option(help="key_adult, safeguarding_lead, duty_manager, ...")],
+    hpke_public_key: Annotated[str, typer.Option(help="base64 X25519 (or hybrid) key")],
+    webhook_url: Annotated[
+        str | None, typer.Option(help="https endpoint for signed pushes")
+    ] = None,
+    mesh_mailbox: Annotated[str | None, typer.Option(help="NHS MESH mailbox id")] = None,
+    email: Annotated[list[str] | None, typer.Option(help="an alert email (repeatable)")] = None,
+    mobile: Annotated[str | None, typer.Option(help="a UK mobile for SMS alerts")] = None,
+    operator: Operator = None,
+) -> None:
+    """Adds (or replaces) a recipient. A new contact or a new key is held for another
+    operator's approval (sgb key-changes approve), as the admin API holds it; alert channels
+    are set with the contact when it applies at once, else once it is approved."""
+    try:
+        spec = ContactSpec(id=contact_id, org_id=org, role=role, hpke_public_key=hpke_public_key,
+                           webhook_url=webhook_url, mesh_mailbox=mesh_mailbox)  # fmt: skip
+        alerts_spec = AlertChannelsSpec(emails=tuple(email or ()), mobile=mobile)
+    except ValidationError as exc:
+        raise invalid(exc) from None
+    channels = alerts_spec if (email or mobile) else None
+    for line in run(_add(Settings(), spec, channels, operator_name(operator))):
+        typer.echo(line)
+
+
 @app.command("alerts-import")
 def import_alerts(path: Path, operator: Operator = None) -> None:
     """Sets the channels of each contact a CSV file names (contact_id,email,mobile)."""
@@ -86,6 +119,23 @@ def failing_alerts(
 def sign_in_link(contact_id: str, operator: Operator = None) -> None:
     """Prints a one-time sign-in link to the web inbox for the contact's person (15 minutes)."""
     typer.echo(_run(_sign_in_link(Settings(), contact_id, operator_name(operator))))
+
+
+async def _add(
+    settings: Settings, spec: ContactSpec, channels: AlertChannelsSpec | None, actor: str
+) -> list[str]:
+    now, networks = datetime.now(UTC), settings.webhooks.allowed_networks
+    async with _unit(settings) as uow:
+        done = await key_changes.put_contact(uow, spec, actor, now, networks)
+        if not isinstance(done, key_changes.Pending):
+            set_ = await alert_channels.set_channels(uow, spec.id, channels, actor, now) if (
+                channels) else "unchanged"  # fmt: skip
+            return [f"contact {spec.id}: {done}", f"alert channels: {set_}"]
+    lines = [f"contact {spec.id}: held for approval as key change {done.change_id} "
+             "(sgb key-changes approve, by another operator)"]  # fmt: skip
+    if channels:
+        lines.append(f"alert channels: not set yet: once approved, sgb contact alerts {spec.id}")
+    return lines
 
 
 async def _sign_in_link(settings: Settings, contact_id: str, actor: str) -> str:
