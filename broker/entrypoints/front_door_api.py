@@ -26,7 +26,7 @@ from broker.adapters import data_quality, peer_receipts
 from broker.adapters.tokens import NotAuthorised, Principal
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
-from broker.entrypoints import auth
+from broker.entrypoints import auth, http_errors
 from broker.entrypoints.path_ids import OrgInPath, RecordInPath
 from broker.errors import DataKeyShredded, DataKeyUnusable
 from broker.ports import AuditRecord, ChronologyLine, ParkedEvent
@@ -124,7 +124,7 @@ async def match(
                                    "action": "match"})  # fmt: skip
             await uow.audit.append(refusal, datetime.now(UTC))
         detail = "a front door matches only people who live in its area"
-        return JSONResponse({"detail": detail}, status_code=403)
+        return http_errors.detail(403, detail)
     return Matched(event_id=event_id, status="accepted")
 
 
@@ -141,8 +141,7 @@ async def household_chronology(
             datetime.now(UTC),
         )  # fmt: skip
     if isinstance(read, household_access.Refusal):
-        return JSONResponse({"detail": _REFUSALS[read]},
-                            status_code=household_access.STATUS[read])  # fmt: skip
+        return http_errors.detail(household_access.STATUS[read], _REFUSALS[read])
     return read
 
 
@@ -190,11 +189,11 @@ def _rt(request: Request) -> Runtime:
 
 
 async def not_in_queue(_request: Request, exc: matching.NotInQueue) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=404)
+    return http_errors.detail(404, str(exc))
 
 
 async def conflict(_request: Request, exc: matching.MatchConflict) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=409)
+    return http_errors.detail(409, str(exc))
 
 
 # --------------------------------------------------------------------------- proposals

@@ -26,7 +26,13 @@ from broker.bootstrap import Foundation, foundation
 from broker.config import Settings
 from broker.entrypoints import auth, fhir_http
 from broker.entrypoints.app import ErrorTable, Process, create_app
-from broker.entrypoints.http_errors import FieldError, field_error, unprocessable
+from broker.entrypoints.http_errors import (
+    FieldError,
+    detail,
+    field_error,
+    unprocessable,
+    validation_errors,
+)
 from broker.errors import EnvelopeError, EventNotPermitted, PublishFailed, SignatureInvalid
 from broker.keys import PROCESS_KEYS
 from broker.services import peer_transfers
@@ -191,25 +197,20 @@ def _parsed(items: Sequence[SignedSubmission]) -> list[Event]:
         try:
             events.append(EventAdapter.validate_json(item.event))
         except ValidationError as exc:
-            errors += [
-                field_error(".".join(["body", str(index), "event", *map(str, e["loc"])]),
-                            e["msg"], e["type"])
-                for e in exc.errors()
-            ]  # fmt: skip
+            errors += validation_errors(exc.errors(), "body", str(index), "event")
     if errors:
         raise InvalidSubmission(errors)
     return events
 
 
 async def _conflict(_request: Request, _exc: Conflict) -> JSONResponse:
-    body = {"detail": "this event id was already used for a different event"}
-    return JSONResponse(body, status_code=status.HTTP_409_CONFLICT)
+    return detail(status.HTTP_409_CONFLICT, "this event id was already used for a different event")
 
 
 async def _unavailable(_request: Request, _exc: PublishFailed) -> JSONResponse:
     log.error("event_not_published")
-    body = {"detail": "the event could not be handed to Kafka; it was not accepted, retry"}
-    return JSONResponse(body, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+    message = "the event could not be handed to Kafka; it was not accepted, retry"
+    return detail(status.HTTP_503_SERVICE_UNAVAILABLE, message)
 
 
 async def _unsigned(request: Request, exc: EnvelopeError) -> JSONResponse:
@@ -217,7 +218,7 @@ async def _unsigned(request: Request, exc: EnvelopeError) -> JSONResponse:
     log.warning("event_signature_rejected", reason=type(exc).__name__)
     code = 403 if isinstance(exc, EventNotPermitted) else status.HTTP_401_UNAUTHORIZED
     await _acceptance(request).record_rejection(request.url.path, type(exc).__name__)
-    return JSONResponse({"detail": str(exc)}, status_code=code)
+    return detail(code, str(exc))
 
 
 async def _invalid(_request: Request, exc: InvalidSubmission) -> JSONResponse:
@@ -230,7 +231,7 @@ async def _not_a_transfer(_request: Request, exc: peer_transfers.NotATransfer) -
 
 
 async def _transfer_conflict(_request: Request, exc: peer_transfers.Conflict) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_409_CONFLICT)
+    return detail(status.HTTP_409_CONFLICT, str(exc))
 
 
 ERRORS: ErrorTable = {

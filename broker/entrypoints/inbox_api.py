@@ -26,7 +26,7 @@ from broker.adapters.tokens import NotAuthorised, Principal
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
 from broker.config import Settings
-from broker.entrypoints import auth, front_door_api, key_change_notices, web
+from broker.entrypoints import auth, front_door_api, http_errors, key_change_notices, web
 from broker.entrypoints.app import ErrorTable, Process, create_app
 from broker.entrypoints.path_ids import ContactInPath
 from broker.errors import DataKeyShredded, DataKeyUnusable, PublishFailed
@@ -240,15 +240,15 @@ def _receipt_message(rt: Runtime, recipient_id: str, done: receipts.Recorded) ->
 
 async def _gone(_request: Request, exc: Exception) -> JSONResponse:
     # Fixed wording: the exception's own message is never echoed.
-    return JSONResponse({"detail": "this notice's stored data was deleted"}, status_code=410)
+    return http_errors.detail(410, "this notice's stored data was deleted")
 
 
 async def _refused(_request: Request, exc: receipts.ReceiptRefused) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=409)
+    return http_errors.detail(409, str(exc))
 
 
 async def _not_found(_request: Request, exc: inbox.NoticeNotFound) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=404)
+    return http_errors.detail(404, str(exc))
 
 
 ERRORS: ErrorTable = {

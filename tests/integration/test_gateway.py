@@ -169,7 +169,7 @@ class TestRejecting:
         """A 422 names the field at fault and never echoes what was sent."""
         answer = await gateway.post("/v1/events", json=withdrawal(**changes))
         assert answer.status_code == 422
-        fields = [e["field"] for e in answer.json()["detail"]]
+        fields = [e["field"] for e in answer.json()["errors"]]
         assert any(field in f for f in fields), fields
         assert "9990000019" not in answer.text
         assert "Jess" not in answer.text
@@ -183,7 +183,7 @@ class TestRejecting:
                  batch_item(bad, producer_keys["mh-demo"])]  # fmt: skip
         answer = await gateway.post("/v1/events/batch", json=items)
         assert answer.status_code == 422
-        assert answer.json()["detail"][0]["field"].startswith("body.1.event.")
+        assert answer.json()["errors"][0]["field"].startswith("body.1.event.")
         assert "9990000019" not in answer.text
 
     async def test_unknown_event_type_is_rejected(self, gateway: httpx.AsyncClient) -> None:
