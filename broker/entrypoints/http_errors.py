@@ -117,7 +117,7 @@ async def unrecordable(_request: Request, _exc: Exception) -> JSONResponse:
 PROBLEM_REF: Final = {"$ref": "#/components/schemas/Problem"}
 # What each status means when the broker answers it, for the document.
 MEANINGS: Final[Mapping[int, str]] = {
-    400: "the request cannot be read",
+    400: "the body cannot be read (it is not UTF-8 text)",
     401: "no access token, or one that does not hold (or, on an event, no valid signature)",
     403: "the token's organisation may not do this",
     404: "no such record here (or not this caller's to see)",

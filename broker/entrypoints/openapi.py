@@ -90,7 +90,7 @@ def _add_problems(method: str, operation: dict[str, Any]) -> None:
     if operation.get("security"):
         codes |= {401, 403}
     if "application/json" in body:
-        codes |= {415, 422}
+        codes |= {400, 415, 422}  # 400: not even UTF-8 (FastAPI's)
     if parameters:
         codes.add(422)
     if any(p.get("in") == "path" for p in parameters):
