@@ -10,14 +10,15 @@ import pytest
 from fastapi import FastAPI
 
 from broker.rules.scopes import ADMIN as ADMIN_SCOPE
-from tests.integration.test_admin_api import (  # noqa: F401 (fixtures)
-    INVALID_NHS,
-    admin_settings,
-    api,
-    app,
-    organisation,
-    person,
+from tests.integration import test_admin_api as admin_tests
+
+INVALID_NHS, organisation, person = (
+    admin_tests.INVALID_NHS,
+    admin_tests.organisation,
+    admin_tests.person,
 )
+# The admin API's own fixtures: the app started on its own database, and a client for it.
+admin_settings, app, api = admin_tests.admin_settings, admin_tests.app, admin_tests.api
 
 pytestmark = pytest.mark.integration
 PROBLEM = "application/problem+json"
@@ -91,7 +92,8 @@ class TestJsonBodies:
     async def test_text_is_not_a_date(self, api: httpx.AsyncClient) -> None:
         """Nor is a number a date of birth, nor any other date."""
         answer = await api.put("/v1/admin/people/p-1",
-                               json=person("p-1", "9990000018", date_of_birth=19900401))  # fmt: skip
+                               json=person("p-1", "9990000018",
+                                           date_of_birth=19900401))  # fmt: skip
         assert answer.status_code == 422
         assert [e["field"] for e in answer.json()["errors"]] == ["body.date_of_birth"]
 
@@ -139,9 +141,8 @@ class TestOpenApiDocument:
         form = token["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
         assert set(form["required"]) == {"grant_type", "client_assertion_type",
                                          "client_assertion"}  # fmt: skip
-        assert "error" in token["responses"]["401"]["content"]["application/json"]["schema"][
-            "properties"
-        ]
+        refused = token["responses"]["401"]["content"]["application/json"]["schema"]
+        assert "error" in refused["properties"]
 
     def test_operations_are_tagged(self, document: dict[str, Any]) -> None:
         """Every operation has a tag, and every tag a description."""
