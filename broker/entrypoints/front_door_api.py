@@ -102,7 +102,8 @@ def _shown_status(status: str) -> str:
     return "waiting" if status == matching.WAITING else "accepted"
 
 
-@router.post("/v1/front-doors/{org_id}/matching-queue/{event_id}/match", response_model=Matched)
+@router.post("/v1/front-doors/{org_id}/matching-queue/{event_id}/match", response_model=Matched,
+             responses=http_errors.responses(409))  # fmt: skip
 async def match(
     request: Request, org_id: OrgInPath, event_id: UUID, body: MatchRequest, caller: auth.FrontDoor
 ) -> Matched | JSONResponse:
@@ -128,7 +129,8 @@ async def match(
     return Matched(event_id=event_id, status="accepted")
 
 
-@router.get("/v1/households/{household_id}/chronology", response_model=list[ChronologyLine])
+@router.get("/v1/households/{household_id}/chronology", response_model=list[ChronologyLine],
+            responses=http_errors.responses(410))  # fmt: skip
 async def household_chronology(
     request: Request, household_id: RecordInPath, caller: auth.FrontDoor
 ) -> list[ChronologyLine] | JSONResponse:
@@ -344,7 +346,8 @@ class TakenStep(NamedTuple):
     outcome: ReferralOutcome | None = None  # a decision's
 
 
-@router.post("/v1/front-doors/{org_id}/notices/{notice_id}/outcome", response_model=StepRecorded)
+@router.post("/v1/front-doors/{org_id}/notices/{notice_id}/outcome", response_model=StepRecorded,
+             responses=http_errors.responses(409))  # fmt: skip
 async def record_outcome(
     request: Request, org_id: OrgInPath, notice_id: UUID, body: OutcomeIn, caller: auth.FrontDoor
 ) -> StepRecorded:
@@ -358,8 +361,9 @@ async def record_outcome(
 
 
 @router.post(
-    "/v1/front-doors/{org_id}/notices/{notice_id}/steps/{step}", response_model=StepRecorded
-)
+    "/v1/front-doors/{org_id}/notices/{notice_id}/steps/{step}", response_model=StepRecorded,
+    responses=http_errors.responses(409),
+)  # fmt: skip
 async def record_step_done(
     request: Request, org_id: OrgInPath, notice_id: UUID, step: DoneStep, caller: auth.FrontDoor
 ) -> StepRecorded:

@@ -30,6 +30,7 @@ from broker.entrypoints.http_errors import (
     FieldError,
     detail,
     field_error,
+    responses,
     unprocessable,
     validation_errors,
 )
@@ -52,6 +53,17 @@ class BatchAccepted(BaseModel):
     results: list[Accepted]
 
 
+# Beside the 202 (accepted), what the event routes answer (ERRORS): the same again is a 200.
+EVENT_ANSWERS = {
+    status.HTTP_200_OK: {"model": Accepted, "description": "the same event again: duplicate"},
+    **responses(409, 503),
+}
+TRANSFER_ANSWERS = {
+    status.HTTP_200_OK: {"model": TransferAccepted, "description": "the same transfer again"},
+    **responses(409),
+}
+
+
 def create_gateway(settings: Settings | None = None) -> FastAPI:
     """The shared app shape (create_app) on the foundation, with the gateway's own event
     publisher opened beside it and its routes."""
@@ -59,7 +71,8 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
     app = create_app("Safeguarding broker: event gateway", settings or Settings(), process,
                      errors=ERRORS)  # fmt: skip
 
-    @app.post("/v1/events", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
+    @app.post("/v1/events", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted,
+              responses=EVENT_ANSWERS)  # fmt: skip
     async def post_event(
         request: Request,
         caller: auth.Publisher,
@@ -76,7 +89,7 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(result.model_dump(mode="json"), status_code=code)
 
     @app.post("/v1/events/batch", status_code=status.HTTP_202_ACCEPTED,
-              response_model=BatchAccepted)  # fmt: skip
+              response_model=BatchAccepted, responses=responses(409, 503))  # fmt: skip
     async def post_batch(
         request: Request,
         caller: auth.Publisher,
@@ -100,7 +113,7 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
                           openapi_extra=fhir_http.OPENAPI_BODY)  # fmt: skip
 
     @app.post(TRANSFERS_PATH, status_code=status.HTTP_202_ACCEPTED,
-              response_model=TransferAccepted)  # fmt: skip
+              response_model=TransferAccepted, responses=TRANSFER_ANSWERS)  # fmt: skip
     async def post_transfer(
         request: Request,
         caller: auth.Publisher,

@@ -92,6 +92,12 @@ PEER_RECEIPTS: dict[Receipt, ReceiptKind] = {
 }
 
 
+# What the notice routes answer beyond the shared refusals (ERRORS): its data deleted (410),
+# a receipt or step it cannot take (409).
+GONE = http_errors.responses(410)
+REFUSED = http_errors.responses(409, 410)
+
+
 class Acknowledged(BaseModel):
     notice_id: UUID
     acknowledged_at: datetime
@@ -125,7 +131,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
             gathered = await inbox.digest(uow, recipient_id, released_at, datetime.now(UTC))
             return await _summaries(uow, gathered)
 
-    @app.get(base + "/{notice_id}", response_model=NoticeDetail)
+    @app.get(base + "/{notice_id}", response_model=NoticeDetail, responses=GONE)
     async def get_notice(
         request: Request, recipient_id: ContactInPath, notice_id: UUID, caller: auth.NoticeReader
     ) -> NoticeDetail:
@@ -141,7 +147,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
             raise sealed  # 410, once its audit entry is committed
         return NoticeDetail(**summary.model_dump(), sealed=sealed)
 
-    @app.post(base + "/{notice_id}/receipts", response_model=ReceiptOut)
+    @app.post(base + "/{notice_id}/receipts", response_model=ReceiptOut, responses=REFUSED)
     async def post_receipt(
         request: Request, recipient_id: ContactInPath, notice_id: UUID, receipt: ReceiptIn,
         caller: auth.NoticeReader,
@@ -153,7 +159,8 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
         return ReceiptOut(notice_id=notice_id, receipt=done.receipt, at=done.at,
                           first=done.first, rerouted_as=rerouted)  # fmt: skip
 
-    @app.post(base + "/{notice_id}/acknowledgement", response_model=Acknowledged)
+    @app.post(base + "/{notice_id}/acknowledgement", response_model=Acknowledged,
+              responses=REFUSED)  # fmt: skip
     async def acknowledge(
         request: Request, recipient_id: ContactInPath, notice_id: UUID, caller: auth.NoticeReader
     ) -> Acknowledged:
@@ -163,7 +170,8 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
         return Acknowledged(notice_id=notice_id, acknowledged_at=done.at,
                             first_acknowledgement=done.first)  # fmt: skip
 
-    @app.post(base + "/{notice_id}/conference", response_model=ConferenceRecorded)
+    @app.post(base + "/{notice_id}/conference", response_model=ConferenceRecorded,
+              responses=REFUSED)  # fmt: skip
     async def record_conference(
         request: Request, recipient_id: ContactInPath, notice_id: UUID, held: ConferenceDate,
         caller: auth.NoticeReader,
