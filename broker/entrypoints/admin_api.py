@@ -123,7 +123,7 @@ def create_admin_api(settings: Settings | None = None) -> FastAPI:
     app = create_app("Safeguarding broker: directory admin", config,
                      Process(PROCESS_KEYS["admin"], foundation),
                      errors={**ERRORS, **peers_admin.ERRORS},
-                     routers=[peers_admin.router])  # fmt: skip
+                     routers=[peers_admin.router], description=__doc__ or "")  # fmt: skip
     app.state.webhook_networks = config.webhooks.allowed_networks
     app.state.key_expiry = timedelta(hours=config.key_change_expiry_hours)
     _add_record_routes(app)

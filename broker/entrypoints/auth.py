@@ -9,6 +9,11 @@ organisation past its own rate a 429. A client assertion's audience must be this
 each assertion gets a token once, across every process and restart. A body that is not even
 text, or an assertion whose claims have the wrong types, is a 400. Refusals are counted and
 audited by route template (``broker.adapters.refusals``), never by the path sent.
+
+``SCHEME`` declares all this to the OpenAPI document (the OAuth2 client credentials flow and
+its scopes; each route's scope through ``requires``); the token endpoint's form and answers
+are declared in ``TOKEN_DOCS``. Once the token holds, ``requires`` has the route's JSON body
+judged (json_bodies.py): a stranger is told 401 whatever it sent.
 """
 
 from collections.abc import Awaitable, Callable

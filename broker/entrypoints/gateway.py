@@ -69,7 +69,7 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
     publisher opened beside it and its routes."""
     process = Process(PROCESS_KEYS["gateway"], foundation, _open_acceptance)
     app = create_app("Safeguarding broker: event gateway", settings or Settings(), process,
-                     errors=ERRORS)  # fmt: skip
+                     errors=ERRORS, description=__doc__ or "")  # fmt: skip
 
     @app.post("/v1/events", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted,
               responses=EVENT_ANSWERS)  # fmt: skip

@@ -106,7 +106,7 @@ class Acknowledged(BaseModel):
 
 def create_inbox_api(settings: Settings | None = None) -> FastAPI:
     app = create_app("Safeguarding broker: recipient inbox", settings or Settings(),
-                     Process(PROCESS_KEYS["inbox"]), errors=ERRORS,
+                     Process(PROCESS_KEYS["inbox"]), errors=ERRORS, description=__doc__ or "",
                      routers=[front_door_api.router, key_change_notices.router])  # fmt: skip
     web.mount(app)  # the web inbox's pages, over the same runtime
     base = "/v1/recipients/{recipient_id}/notices"

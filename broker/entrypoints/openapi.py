@@ -39,6 +39,21 @@ TAGS: Sequence[tuple[str, str, str]] = (
     (r"^/health$", "Health", "For the load balancer"),
 )  # fmt: skip
 _BODY_METHODS = frozenset({"post", "put", "patch"})
+SHARED = """
+## Shared by every operation
+
+**Authentication.** OAuth 2 client credentials with a `private_key_jwt` client assertion
+(RFC 7523): post the form to `/v1/oauth/token`, send the access token as
+`Authorization: Bearer <token>`. Each operation names the scope it needs.
+
+**Errors.** Every refusal is `application/problem+json` (RFC 9457): `type`, `title`,
+`status`, `detail`; a 422 adds `errors`, one `{field, message, type}` per field at fault.
+No error quotes a value sent. The token endpoint alone answers as OAuth 2 does
+(`{"error": ...}`).
+
+**Bodies.** JSON bodies are `application/json` (415 otherwise) and are read as strictly as
+their schemas: a date-time is RFC 3339 text, never a number.
+"""
 
 
 def install(app: FastAPI) -> None:
@@ -68,6 +83,8 @@ def complete(spec: dict[str, Any]) -> dict[str, Any]:
     schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas["Problem"].pop("$defs", None)
     schemas["FieldProblem"] = FieldProblem.model_json_schema()
+    info = spec.setdefault("info", {})
+    info["description"] = (info.get("description") or "") + SHARED
     spec["tags"] = [{"name": name, "description": about} for name, about in used.items()]
     return spec
 
