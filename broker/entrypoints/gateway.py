@@ -208,7 +208,8 @@ def _parsed(items: Sequence[SignedSubmission]) -> list[Event]:
     events, errors = [], []
     for index, item in enumerate(items):
         try:
-            events.append(EventAdapter.validate_json(item.event))
+            # Strict, as the single event's body is (json_bodies.py): as its JSON Schema says.
+            events.append(EventAdapter.validate_json(item.event, strict=True))
         except ValidationError as exc:
             errors += validation_errors(exc.errors(), "body", str(index), "event")
     if errors:
