@@ -26,6 +26,7 @@ lint: $(VENV)/.installed
 	$(BIN)/mypy
 	$(BIN)/python -m schemas.generate --check
 	$(BIN)/python -m broker.rules.who_is_told --check
+	$(BIN)/python -m broker.entrypoints.openapi --check
 
 # Two workers (pytest-xdist), a test file each at a time: one Kafka broker, started by the
 # controller, serves both; each worker makes its own databases. TEST_WORKERS=0 runs in one.

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from broker.entrypoints import http_errors
+from broker.entrypoints import auth, fhir_http, http_errors
 from broker.entrypoints.http_errors import FieldProblem, Problem
 
 # The first pattern a path matches names its tag.
@@ -131,3 +131,47 @@ def _declare(responses: dict[str, Any], code: int) -> None:
 def _is_fastapis_422(declared: dict[str, Any]) -> bool:
     schema = declared.get("content", {}).get("application/json", {}).get("schema", {})
     return bool(schema.get("$ref", "").endswith("/HTTPValidationError"))
+
+
+# A refusal's body: a problem, or a FHIR route's OperationOutcome (the token endpoint's are
+# OAuth 2's own error bodies).
+_REFUSAL_TYPES = frozenset({http_errors.MEDIA_TYPE, fhir_http.MEDIA_TYPE})
+
+
+def faults(spec: dict[str, Any]) -> list[str]:
+    """What the document of an API lacks, by this module's own rules: an untagged operation,
+    a secured one without its 401, 403 and 429, a refusal that is not a problem."""
+    found = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            where = f"{method.upper()} {path}"
+            responses = operation.get("responses", {})
+            if not operation.get("tags"):
+                found.append(f"{where}: no tag")
+            if operation.get("security") and not {"401", "403", "429"} <= set(responses):
+                found.append(f"{where}: secured, without 401, 403 and 429")
+            for code, response in responses.items():
+                told = set(response.get("content", {})) & _REFUSAL_TYPES
+                if code.startswith("4") and not told and path != auth.GRANT_PATH:
+                    found.append(f"{where}: its {code} is not a problem")
+    return found
+
+
+def main() -> int:
+    """``python -m broker.entrypoints.openapi --check`` (make lint): each API's document
+    builds and has no fault."""
+    from broker.config import Settings
+    from broker.entrypoints.admin_api import create_admin_api
+    from broker.entrypoints.gateway import create_gateway
+    from broker.entrypoints.inbox_api import create_inbox_api
+
+    settings = Settings(api_docs=True)
+    found = [f"{make.__name__}: {fault}"
+             for make in (create_gateway, create_inbox_api, create_admin_api)
+             for fault in faults(make(settings).openapi())]  # fmt: skip
+    print("\n".join(found) or "OpenAPI documents: no fault")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
