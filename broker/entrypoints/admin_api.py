@@ -79,6 +79,10 @@ S = TypeVar("S")
 KeyedPut = Callable[[UnitOfWork, S, str, datetime], Awaitable[Outcome | key_changes.Pending]]
 
 
+# A reference to a record the directory lacks, a clash with another, a change lapsed (ERRORS).
+CONFLICT = http_errors.responses(status.HTTP_409_CONFLICT)
+
+
 class Changed(BaseModel):
     id: str
     action: Outcome
@@ -119,7 +123,7 @@ def create_admin_api(settings: Settings | None = None) -> FastAPI:
     app = create_app("Safeguarding broker: directory admin", config,
                      Process(PROCESS_KEYS["admin"], foundation),
                      errors={**ERRORS, **peers_admin.ERRORS},
-                     routers=[peers_admin.router])  # fmt: skip
+                     routers=[peers_admin.router], description=__doc__ or "")  # fmt: skip
     app.state.webhook_networks = config.webhooks.allowed_networks
     app.state.key_expiry = timedelta(hours=config.key_change_expiry_hours)
     _add_record_routes(app)
@@ -166,7 +170,8 @@ async def import_folder(
 def _add_record_routes(app: FastAPI) -> None:
     base = "/v1/admin"
 
-    held: dict[int | str, dict[str, Any]] = {status.HTTP_202_ACCEPTED: {"model": PendingChange}}
+    held: dict[int | str, dict[str, Any]] = {status.HTTP_202_ACCEPTED: {"model": PendingChange},
+                                             **CONFLICT}  # fmt: skip
 
     @app.put(base + "/organisations/{org_id}", response_model=Changed, responses=held)
     async def put_organisation(
@@ -183,14 +188,14 @@ def _add_record_routes(app: FastAPI) -> None:
         put = partial(key_changes.put_contact, webhook_networks=request.app.state.webhook_networks)
         return await _put_keys(request, caller, put, spec, spec.id)
 
-    @app.put(base + "/people/{person_id}", response_model=Changed)
+    @app.put(base + "/people/{person_id}", response_model=Changed, responses=CONFLICT)
     async def put_person(
         request: Request, caller: auth.Administrator, person_id: RecordInPath, spec: PersonSpec
     ) -> Changed:
         _same_ids(id=(person_id, spec.id))
         return await _put(request, caller, admin.put_person, spec, spec.id)
 
-    @app.put(base + "/households/{household_id}", response_model=Changed)
+    @app.put(base + "/households/{household_id}", response_model=Changed, responses=CONFLICT)
     async def put_household(
         request: Request,
         caller: auth.Administrator,
@@ -200,7 +205,8 @@ def _add_record_routes(app: FastAPI) -> None:
         _same_ids(id=(household_id, spec.id))
         return await _put(request, caller, admin.put_household, spec, spec.id)
 
-    @app.put(base + "/involvements/{person_id}/{org_id}/{opened_on}", response_model=Changed)
+    @app.put(base + "/involvements/{person_id}/{org_id}/{opened_on}", response_model=Changed,
+             responses=CONFLICT)  # fmt: skip
     async def put_involvement(
         request: Request,
         caller: auth.Administrator,
@@ -214,7 +220,7 @@ def _add_record_routes(app: FastAPI) -> None:
         record_id = f"{person_id}/{org_id}/{opened_on.isoformat()}"
         return await _put(request, caller, admin.put_involvement, spec, record_id)
 
-    @app.put(base + "/plans/{plan_id}", response_model=Changed)
+    @app.put(base + "/plans/{plan_id}", response_model=Changed, responses=CONFLICT)
     async def put_plan(
         request: Request, caller: auth.Administrator, plan_id: RecordInPath, spec: PlanSpec
     ) -> Changed:
@@ -225,7 +231,7 @@ def _add_record_routes(app: FastAPI) -> None:
 def _add_registration_routes(app: FastAPI) -> None:
     path = "/v1/admin/registrations/{person_id}/{kind}"
 
-    @app.put(path, response_model=Changed)
+    @app.put(path, response_model=Changed, responses=CONFLICT)
     async def put_registration(
         request: Request,
         caller: auth.Administrator,
@@ -249,7 +255,7 @@ def _add_registration_routes(app: FastAPI) -> None:
 def _add_relationship_routes(app: FastAPI) -> None:
     path = "/v1/admin/relationships/{person_id}/{kind}/{related_person_id}"
 
-    @app.put(path, response_model=Changed)
+    @app.put(path, response_model=Changed, responses=CONFLICT)
     async def put_relationship(
         request: Request,
         caller: auth.Administrator,
@@ -279,7 +285,7 @@ def _add_relationship_routes(app: FastAPI) -> None:
 
 
 def _add_bulk_routes(app: FastAPI) -> None:
-    @app.post("/v1/admin/import", response_model=Imported)
+    @app.post("/v1/admin/import", response_model=Imported, responses=CONFLICT)
     async def import_directory(
         request: Request, caller: auth.Administrator, spec: DirectorySpec
     ) -> Imported:
@@ -313,7 +319,7 @@ def _add_key_change_routes(app: FastAPI) -> None:
             rows = await key_changes.pending(uow, _now(), request.app.state.key_expiry)
         return [KeyChange.of(row) for row in rows]
 
-    @app.post(base + "/{change_id}/approval", response_model=Changed)
+    @app.post(base + "/{change_id}/approval", response_model=Changed, responses=CONFLICT)
     async def approve_key_change(
         request: Request, caller: auth.Administrator, change_id: ChangeInPath
     ) -> Changed:
@@ -325,7 +331,7 @@ def _add_key_change_routes(app: FastAPI) -> None:
                                              request.app.state.key_expiry)  # fmt: skip
         return Changed(id=done.entity_id, action=done.outcome)
 
-    @app.delete(base + "/{change_id}", response_model=Changed)
+    @app.delete(base + "/{change_id}", response_model=Changed, responses=CONFLICT)
     async def withdraw_key_change(
         request: Request, caller: auth.Administrator, change_id: ChangeInPath
     ) -> Changed:

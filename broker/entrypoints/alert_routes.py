@@ -10,13 +10,14 @@ from pydantic import BaseModel
 
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Foundation
-from broker.entrypoints import auth
+from broker.entrypoints import auth, http_errors
 from broker.entrypoints.path_ids import ContactInPath
 from broker.services import alert_channels, alerts
 from broker.services.directory_changes import Outcome
 from schemas.alerts import AlertChannelsSpec
 
 BASE = "/v1/admin"
+CONFLICT = http_errors.responses(409)  # a contact the directory lacks (the admin API's ERRORS)
 
 
 class ChannelsChanged(BaseModel):
@@ -36,7 +37,8 @@ class FailingAlerts(BaseModel):
 
 
 def add_alert_routes(app: FastAPI) -> None:
-    @app.put(BASE + "/contacts/{contact_id}/alert-channels", response_model=ChannelsChanged)
+    @app.put(BASE + "/contacts/{contact_id}/alert-channels", response_model=ChannelsChanged,
+             responses=CONFLICT)  # fmt: skip
     async def put_alert_channels(
         request: Request,
         caller: auth.Administrator,
@@ -49,7 +51,8 @@ def add_alert_routes(app: FastAPI) -> None:
                                                        datetime.now(UTC))  # fmt: skip
         return ChannelsChanged(id=contact_id, action=action)
 
-    @app.get(BASE + "/contacts/{contact_id}/alert-channels", response_model=AlertChannelsSpec)
+    @app.get(BASE + "/contacts/{contact_id}/alert-channels", response_model=AlertChannelsSpec,
+             responses=CONFLICT)  # fmt: skip
     async def get_alert_channels(
         request: Request, _: auth.Administrator, contact_id: ContactInPath
     ) -> AlertChannelsSpec:

@@ -1,8 +1,10 @@
 """One shape for every HTTP API of the broker: ``create_app``.
 
 Each API gets the same request limits and ``no-store`` (limits.py), the token endpoint and
-the authentication errors (auth.py), a 422 that names fields and never echoes their values
-(http_errors.py), ``/health`` for its load balancer, readiness for its ops app (ops.py), and a
+the authentication errors (auth.py), every refusal as RFC 9457 problem details, a 422 naming
+fields and never echoing their values (http_errors.py), JSON bodies read as strictly as their
+published schemas (json_bodies.py), an OpenAPI document with every status each operation
+answers (openapi.py), ``/health`` for its load balancer, readiness for its ops app (ops.py), and a
 lifespan that opens the process's runtime once (bootstrap.py) and keeps it in
 ``app.state.rt``. What differs between APIs is passed in: the title, the ``Process`` (the
 keys it may hold, what it opens, and what it opens beside that: the gateway's own event
@@ -16,10 +18,11 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 
 from broker.bootstrap import Foundation, runtime
 from broker.config import Settings
-from broker.entrypoints import auth, http_errors, ops, serving
+from broker.entrypoints import auth, http_errors, json_bodies, openapi, ops, serving
 from broker.entrypoints.limits import protect
 from broker.entrypoints.web import docs
 from broker.errors import Unrecordable
@@ -36,6 +39,9 @@ COMMON_ERRORS: ErrorTable = {
     # A 422 names the fields at fault and never echoes their input (it may name people).
     RequestValidationError: http_errors.field_errors,
     Unrecordable: http_errors.unrecordable,
+    # Starlette's own (no such route, a method not taken) and a route's HTTPException.
+    HTTPException: http_errors.http_exception,
+    json_bodies.UnsupportedMediaType: http_errors.unsupported_media_type,
 }
 
 
@@ -57,11 +63,14 @@ def create_app(
     *,
     routers: Sequence[APIRouter] = (),
     errors: ErrorTable | None = None,
+    description: str = "",
 ) -> FastAPI:
     """An API with everything the broker's APIs share; its own routes are added to it (or
     come in ``routers``). Ready, on its ops app, once its lifespan has opened the runtime."""
     lifespan = _lifespan(settings, process)
-    app = FastAPI(title=title, version="1", lifespan=lifespan, **serving.docs_urls(settings))
+    app = FastAPI(title=title, version="1", description=description, lifespan=lifespan,
+                  **serving.docs_urls(settings))  # fmt: skip
+    openapi.install(app)
     protect(app, settings)
     if settings.api_docs:
         docs.install(app)  # from self-hosted assets

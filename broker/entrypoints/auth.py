@@ -9,28 +9,97 @@ organisation past its own rate a 429. A client assertion's audience must be this
 each assertion gets a token once, across every process and restart. A body that is not even
 text, or an assertion whose claims have the wrong types, is a 400. Refusals are counted and
 audited by route template (``broker.adapters.refusals``), never by the path sent.
+
+``SCHEME`` declares all this to the OpenAPI document (the OAuth2 client credentials flow and
+its scopes; each route's scope through ``requires``); the token endpoint's form and answers
+are declared in ``TOKEN_DOCS``. Once the token holds, ``requires`` has the route's JSON body
+judged (json_bodies.py): a stranger is told 401 whatever it sent.
 """
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, Security
 from fastapi.responses import JSONResponse
+from fastapi.security import OAuth2
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import db, refusals, tokens
 from broker.adapters.directory import SqlDirectory
 from broker.adapters.tokens import MalformedAssertion, NotAuthenticated, NotAuthorised, Principal
-from broker.entrypoints import limits
+from broker.entrypoints import http_errors, json_bodies, limits
 from broker.rules.family import OrgKind
 from broker.rules.scopes import ADMIN, FRONT_DOOR, PUBLISH, READ_NOTICES, scopes_for
 from producers import crypto
 
 router = APIRouter()
+GRANT_PATH = "/v1/oauth/token"
+SCOPES = {
+    PUBLISH: "publish events (every organisation)",
+    READ_NOTICES: "read the notices of the organisation's own recipients, and send receipts",
+    FRONT_DOOR: "a local authority front door's queue, chronologies and decisions",
+    ADMIN: "change the directory (the partnership's administrators)",
+}
+# Declared for the OpenAPI document (securitySchemes, each operation's scopes); it reads the
+# Authorization header and nothing else: ``requires`` decides, as before.
+SCHEME = OAuth2(
+    flows={"clientCredentials": {"tokenUrl": GRANT_PATH, "scopes": SCOPES}},
+    scheme_name="OAuth2",
+    description="The client credentials grant with a private_key_jwt client assertion "
+    "(RFC 7523: an EdDSA JWT signed with one of the organisation's signing keys, its audience "
+    "this token endpoint's URL), posted form-encoded to the token endpoint; the access token "
+    "is sent as Authorization: Bearer <token>. An organisation's scopes follow from its kind.",
+    auto_error=False,
+)
+
+
+class ClientAssertionForm(BaseModel):
+    """The token endpoint's form fields (application/x-www-form-urlencoded)."""
+
+    grant_type: Literal["client_credentials"]
+    client_assertion_type: Literal["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"]
+    client_assertion: str = Field(
+        description="a compact JWS (EdDSA): iss and sub the organisation's id, aud this "
+        "endpoint's URL, a unique jti, exp within minutes; kid the signing key's id"
+    )
+
+
+class TokenGranted(BaseModel):
+    access_token: str = Field(description="a compact JWS (EdDSA), short-lived")
+    token_type: Literal["Bearer"]
+    expires_in: int = Field(description="seconds")
+    scope: str = Field(description="the granted scopes, space-separated")
+
+
+class OAuthError(BaseModel):
+    """RFC 6749 section 5.2: the token endpoint's refusals (not problem details)."""
+
+    error: Literal["invalid_request", "invalid_client", "unsupported_grant_type"]
+
+
+_OAUTH_ERROR = {"content": {"application/json": {"schema": OAuthError.model_json_schema()}}}
+TOKEN_DOCS: dict[str, Any] = {
+    "summary": "An access token for a client assertion",
+    "tags": ["Authentication"],
+    "response_model": TokenGranted,
+    "responses": {
+        400: {"description": "a body that is not form text, a grant other than "
+              "client_credentials, or an assertion whose claims have the wrong types",
+              **_OAUTH_ERROR},
+        401: {"description": "an assertion that does not hold (signature, key, audience, "
+              "expiry, a jti used before) or a wrong assertion type", **_OAUTH_ERROR},
+        413: http_errors.problem_response(413),
+        429: http_errors.problem_response(429),
+    },
+    "openapi_extra": {"requestBody": {"required": True, "content": {
+        "application/x-www-form-urlencoded": {"schema": ClientAssertionForm.model_json_schema()}
+    }}},
+}  # fmt: skip
 
 
 def context_for(
@@ -61,7 +130,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(limits.TooManyRequests, _too_many)  # type: ignore[arg-type]
 
 
-@router.post("/v1/oauth/token")
+@router.post(GRANT_PATH, **TOKEN_DOCS)
 async def token(request: Request) -> JSONResponse:
     context: AuthContext = request.app.state.auth
     try:
@@ -120,7 +189,7 @@ def requires(scope: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency: the calling organisation, once its token holds and grants ``scope``."""
 
     async def principal(
-        request: Request, authorization: Annotated[str | None, Header()] = None
+        request: Request, authorization: Annotated[str | None, Security(SCHEME, scopes=[scope])]
     ) -> Principal:
         kind, _, credential = (authorization or "").partition(" ")
         if kind.lower() != "bearer" or not credential:
@@ -130,6 +199,7 @@ def requires(scope: str) -> Callable[..., Awaitable[Principal]]:
         if scope not in caller.scopes:
             raise NotAuthorised("this organisation's token does not allow that")
         await limits.check_organisation(request, caller.org_id)
+        await json_bodies.check(request)  # once the caller is known: 415, strict 422
         return caller
 
     return principal
@@ -143,19 +213,18 @@ Administrator = Annotated[Principal, Depends(requires(ADMIN))]
 
 async def _unauthenticated(request: Request, exc: NotAuthenticated) -> JSONResponse:
     await record_refusal(request, 401)
-    return JSONResponse({"detail": str(exc)}, status_code=401,
-                        headers={"www-authenticate": "Bearer"})  # fmt: skip
+    return http_errors.problem(401, str(exc), headers={"www-authenticate": "Bearer"})
 
 
 async def _forbidden(request: Request, exc: NotAuthorised) -> JSONResponse:
     await record_refusal(request, 403)
-    return JSONResponse({"detail": str(exc)}, status_code=403)
+    return http_errors.problem(403, str(exc))
 
 
 async def _too_many(request: Request, _exc: limits.TooManyRequests) -> JSONResponse:
     await record_refusal(request, 429)
-    return JSONResponse({"detail": "too many requests from this organisation: slow down"},
-                        status_code=429, headers={"retry-after": "1"})  # fmt: skip
+    return http_errors.problem(429, "too many requests from this organisation: slow down",
+                               headers={"retry-after": "1"})  # fmt: skip
 
 
 def route_of(request: Request) -> str:

@@ -26,7 +26,7 @@ from broker.adapters import data_quality, peer_receipts
 from broker.adapters.tokens import NotAuthorised, Principal
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
-from broker.entrypoints import auth
+from broker.entrypoints import auth, http_errors
 from broker.entrypoints.path_ids import OrgInPath, RecordInPath
 from broker.errors import DataKeyShredded, DataKeyUnusable
 from broker.ports import AuditRecord, ChronologyLine, ParkedEvent
@@ -102,7 +102,8 @@ def _shown_status(status: str) -> str:
     return "waiting" if status == matching.WAITING else "accepted"
 
 
-@router.post("/v1/front-doors/{org_id}/matching-queue/{event_id}/match", response_model=Matched)
+@router.post("/v1/front-doors/{org_id}/matching-queue/{event_id}/match", response_model=Matched,
+             responses=http_errors.responses(409))  # fmt: skip
 async def match(
     request: Request, org_id: OrgInPath, event_id: UUID, body: MatchRequest, caller: auth.FrontDoor
 ) -> Matched | JSONResponse:
@@ -124,11 +125,12 @@ async def match(
                                    "action": "match"})  # fmt: skip
             await uow.audit.append(refusal, datetime.now(UTC))
         detail = "a front door matches only people who live in its area"
-        return JSONResponse({"detail": detail}, status_code=403)
+        return http_errors.detail(403, detail)
     return Matched(event_id=event_id, status="accepted")
 
 
-@router.get("/v1/households/{household_id}/chronology", response_model=list[ChronologyLine])
+@router.get("/v1/households/{household_id}/chronology", response_model=list[ChronologyLine],
+            responses=http_errors.responses(410))  # fmt: skip
 async def household_chronology(
     request: Request, household_id: RecordInPath, caller: auth.FrontDoor
 ) -> list[ChronologyLine] | JSONResponse:
@@ -141,8 +143,7 @@ async def household_chronology(
             datetime.now(UTC),
         )  # fmt: skip
     if isinstance(read, household_access.Refusal):
-        return JSONResponse({"detail": _REFUSALS[read]},
-                            status_code=household_access.STATUS[read])  # fmt: skip
+        return http_errors.detail(household_access.STATUS[read], _REFUSALS[read])
     return read
 
 
@@ -190,11 +191,11 @@ def _rt(request: Request) -> Runtime:
 
 
 async def not_in_queue(_request: Request, exc: matching.NotInQueue) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=404)
+    return http_errors.detail(404, str(exc))
 
 
 async def conflict(_request: Request, exc: matching.MatchConflict) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=409)
+    return http_errors.detail(409, str(exc))
 
 
 # --------------------------------------------------------------------------- proposals
@@ -345,7 +346,8 @@ class TakenStep(NamedTuple):
     outcome: ReferralOutcome | None = None  # a decision's
 
 
-@router.post("/v1/front-doors/{org_id}/notices/{notice_id}/outcome", response_model=StepRecorded)
+@router.post("/v1/front-doors/{org_id}/notices/{notice_id}/outcome", response_model=StepRecorded,
+             responses=http_errors.responses(409))  # fmt: skip
 async def record_outcome(
     request: Request, org_id: OrgInPath, notice_id: UUID, body: OutcomeIn, caller: auth.FrontDoor
 ) -> StepRecorded:
@@ -359,8 +361,9 @@ async def record_outcome(
 
 
 @router.post(
-    "/v1/front-doors/{org_id}/notices/{notice_id}/steps/{step}", response_model=StepRecorded
-)
+    "/v1/front-doors/{org_id}/notices/{notice_id}/steps/{step}", response_model=StepRecorded,
+    responses=http_errors.responses(409),
+)  # fmt: skip
 async def record_step_done(
     request: Request, org_id: OrgInPath, notice_id: UUID, step: DoneStep, caller: auth.FrontDoor
 ) -> StepRecorded:

@@ -26,7 +26,14 @@ from broker.bootstrap import Foundation, foundation
 from broker.config import Settings
 from broker.entrypoints import auth, fhir_http
 from broker.entrypoints.app import ErrorTable, Process, create_app
-from broker.entrypoints.http_errors import FieldError, field_error, unprocessable
+from broker.entrypoints.http_errors import (
+    FieldError,
+    detail,
+    field_error,
+    responses,
+    unprocessable,
+    validation_errors,
+)
 from broker.errors import EnvelopeError, EventNotPermitted, PublishFailed, SignatureInvalid
 from broker.keys import PROCESS_KEYS
 from broker.services import peer_transfers
@@ -46,14 +53,26 @@ class BatchAccepted(BaseModel):
     results: list[Accepted]
 
 
+# Beside the 202 (accepted), what the event routes answer (ERRORS): the same again is a 200.
+EVENT_ANSWERS = {
+    status.HTTP_200_OK: {"model": Accepted, "description": "the same event again: duplicate"},
+    **responses(409, 503),
+}
+TRANSFER_ANSWERS = {
+    status.HTTP_200_OK: {"model": TransferAccepted, "description": "the same transfer again"},
+    **responses(409),
+}
+
+
 def create_gateway(settings: Settings | None = None) -> FastAPI:
     """The shared app shape (create_app) on the foundation, with the gateway's own event
     publisher opened beside it and its routes."""
     process = Process(PROCESS_KEYS["gateway"], foundation, _open_acceptance)
     app = create_app("Safeguarding broker: event gateway", settings or Settings(), process,
-                     errors=ERRORS)  # fmt: skip
+                     errors=ERRORS, description=__doc__ or "")  # fmt: skip
 
-    @app.post("/v1/events", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted)
+    @app.post("/v1/events", status_code=status.HTTP_202_ACCEPTED, response_model=Accepted,
+              responses=EVENT_ANSWERS)  # fmt: skip
     async def post_event(
         request: Request,
         caller: auth.Publisher,
@@ -70,7 +89,7 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(result.model_dump(mode="json"), status_code=code)
 
     @app.post("/v1/events/batch", status_code=status.HTTP_202_ACCEPTED,
-              response_model=BatchAccepted)  # fmt: skip
+              response_model=BatchAccepted, responses=responses(409, 503))  # fmt: skip
     async def post_batch(
         request: Request,
         caller: auth.Publisher,
@@ -94,7 +113,7 @@ def create_gateway(settings: Settings | None = None) -> FastAPI:
                           openapi_extra=fhir_http.OPENAPI_BODY)  # fmt: skip
 
     @app.post(TRANSFERS_PATH, status_code=status.HTTP_202_ACCEPTED,
-              response_model=TransferAccepted)  # fmt: skip
+              response_model=TransferAccepted, responses=TRANSFER_ANSWERS)  # fmt: skip
     async def post_transfer(
         request: Request,
         caller: auth.Publisher,
@@ -189,27 +208,23 @@ def _parsed(items: Sequence[SignedSubmission]) -> list[Event]:
     events, errors = [], []
     for index, item in enumerate(items):
         try:
-            events.append(EventAdapter.validate_json(item.event))
+            # Strict, as the single event's body is (json_bodies.py): as its JSON Schema says.
+            events.append(EventAdapter.validate_json(item.event, strict=True))
         except ValidationError as exc:
-            errors += [
-                field_error(".".join(["body", str(index), "event", *map(str, e["loc"])]),
-                            e["msg"], e["type"])
-                for e in exc.errors()
-            ]  # fmt: skip
+            errors += validation_errors(exc.errors(), "body", str(index), "event")
     if errors:
         raise InvalidSubmission(errors)
     return events
 
 
 async def _conflict(_request: Request, _exc: Conflict) -> JSONResponse:
-    body = {"detail": "this event id was already used for a different event"}
-    return JSONResponse(body, status_code=status.HTTP_409_CONFLICT)
+    return detail(status.HTTP_409_CONFLICT, "this event id was already used for a different event")
 
 
 async def _unavailable(_request: Request, _exc: PublishFailed) -> JSONResponse:
     log.error("event_not_published")
-    body = {"detail": "the event could not be handed to Kafka; it was not accepted, retry"}
-    return JSONResponse(body, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+    message = "the event could not be handed to Kafka; it was not accepted, retry"
+    return detail(status.HTTP_503_SERVICE_UNAVAILABLE, message)
 
 
 async def _unsigned(request: Request, exc: EnvelopeError) -> JSONResponse:
@@ -217,7 +232,7 @@ async def _unsigned(request: Request, exc: EnvelopeError) -> JSONResponse:
     log.warning("event_signature_rejected", reason=type(exc).__name__)
     code = 403 if isinstance(exc, EventNotPermitted) else status.HTTP_401_UNAUTHORIZED
     await _acceptance(request).record_rejection(request.url.path, type(exc).__name__)
-    return JSONResponse({"detail": str(exc)}, status_code=code)
+    return detail(code, str(exc))
 
 
 async def _invalid(_request: Request, exc: InvalidSubmission) -> JSONResponse:
@@ -230,7 +245,7 @@ async def _not_a_transfer(_request: Request, exc: peer_transfers.NotATransfer) -
 
 
 async def _transfer_conflict(_request: Request, exc: peer_transfers.Conflict) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_409_CONFLICT)
+    return detail(status.HTTP_409_CONFLICT, str(exc))
 
 
 ERRORS: ErrorTable = {

@@ -26,7 +26,7 @@ from broker.adapters.tokens import NotAuthorised, Principal
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
 from broker.config import Settings
-from broker.entrypoints import auth, front_door_api, key_change_notices, web
+from broker.entrypoints import auth, front_door_api, http_errors, key_change_notices, web
 from broker.entrypoints.app import ErrorTable, Process, create_app
 from broker.entrypoints.path_ids import ContactInPath
 from broker.errors import DataKeyShredded, DataKeyUnusable, PublishFailed
@@ -92,6 +92,12 @@ PEER_RECEIPTS: dict[Receipt, ReceiptKind] = {
 }
 
 
+# What the notice routes answer beyond the shared refusals (ERRORS): its data deleted (410),
+# a receipt or step it cannot take (409).
+GONE = http_errors.responses(410)
+REFUSED = http_errors.responses(409, 410)
+
+
 class Acknowledged(BaseModel):
     notice_id: UUID
     acknowledged_at: datetime
@@ -100,7 +106,7 @@ class Acknowledged(BaseModel):
 
 def create_inbox_api(settings: Settings | None = None) -> FastAPI:
     app = create_app("Safeguarding broker: recipient inbox", settings or Settings(),
-                     Process(PROCESS_KEYS["inbox"]), errors=ERRORS,
+                     Process(PROCESS_KEYS["inbox"]), errors=ERRORS, description=__doc__ or "",
                      routers=[front_door_api.router, key_change_notices.router])  # fmt: skip
     web.mount(app)  # the web inbox's pages, over the same runtime
     base = "/v1/recipients/{recipient_id}/notices"
@@ -125,7 +131,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
             gathered = await inbox.digest(uow, recipient_id, released_at, datetime.now(UTC))
             return await _summaries(uow, gathered)
 
-    @app.get(base + "/{notice_id}", response_model=NoticeDetail)
+    @app.get(base + "/{notice_id}", response_model=NoticeDetail, responses=GONE)
     async def get_notice(
         request: Request, recipient_id: ContactInPath, notice_id: UUID, caller: auth.NoticeReader
     ) -> NoticeDetail:
@@ -141,7 +147,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
             raise sealed  # 410, once its audit entry is committed
         return NoticeDetail(**summary.model_dump(), sealed=sealed)
 
-    @app.post(base + "/{notice_id}/receipts", response_model=ReceiptOut)
+    @app.post(base + "/{notice_id}/receipts", response_model=ReceiptOut, responses=REFUSED)
     async def post_receipt(
         request: Request, recipient_id: ContactInPath, notice_id: UUID, receipt: ReceiptIn,
         caller: auth.NoticeReader,
@@ -153,7 +159,8 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
         return ReceiptOut(notice_id=notice_id, receipt=done.receipt, at=done.at,
                           first=done.first, rerouted_as=rerouted)  # fmt: skip
 
-    @app.post(base + "/{notice_id}/acknowledgement", response_model=Acknowledged)
+    @app.post(base + "/{notice_id}/acknowledgement", response_model=Acknowledged,
+              responses=REFUSED)  # fmt: skip
     async def acknowledge(
         request: Request, recipient_id: ContactInPath, notice_id: UUID, caller: auth.NoticeReader
     ) -> Acknowledged:
@@ -163,7 +170,8 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
         return Acknowledged(notice_id=notice_id, acknowledged_at=done.at,
                             first_acknowledgement=done.first)  # fmt: skip
 
-    @app.post(base + "/{notice_id}/conference", response_model=ConferenceRecorded)
+    @app.post(base + "/{notice_id}/conference", response_model=ConferenceRecorded,
+              responses=REFUSED)  # fmt: skip
     async def record_conference(
         request: Request, recipient_id: ContactInPath, notice_id: UUID, held: ConferenceDate,
         caller: auth.NoticeReader,
@@ -240,15 +248,15 @@ def _receipt_message(rt: Runtime, recipient_id: str, done: receipts.Recorded) ->
 
 async def _gone(_request: Request, exc: Exception) -> JSONResponse:
     # Fixed wording: the exception's own message is never echoed.
-    return JSONResponse({"detail": "this notice's stored data was deleted"}, status_code=410)
+    return http_errors.detail(410, "this notice's stored data was deleted")
 
 
 async def _refused(_request: Request, exc: receipts.ReceiptRefused) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=409)
+    return http_errors.detail(409, str(exc))
 
 
 async def _not_found(_request: Request, exc: inbox.NoticeNotFound) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=404)
+    return http_errors.detail(404, str(exc))
 
 
 ERRORS: ErrorTable = {

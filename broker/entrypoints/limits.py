@@ -15,6 +15,7 @@ per process.
 
 import json
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -138,11 +139,14 @@ def _replay(body: bytes, then: Receive) -> Receive:
 
 
 async def _refuse(send: Send, status: int, detail: str, retry_after: bool = False) -> None:
-    headers: list[Any] = [(b"content-type", b"application/json")]
+    headers: list[Any] = [(b"content-type", b"application/problem+json")]
     if retry_after:
         headers.append((b"retry-after", b"1"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": json.dumps({"detail": detail}).encode()})
+    # RFC 9457, as http_errors.problem writes it (no import of it: this runs before FastAPI)
+    body = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status,
+            "detail": detail}  # fmt: skip
+    await send({"type": "http.response.body", "body": json.dumps(body).encode()})
 
 
 def protect(app: FastAPI, settings: Settings) -> None:

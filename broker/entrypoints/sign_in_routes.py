@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from broker.bootstrap import Foundation
-from broker.entrypoints import auth
+from broker.entrypoints import auth, http_errors
 from broker.entrypoints.path_ids import ContactInPath
 from broker.services import web_sign_in
 
@@ -40,6 +40,6 @@ def add_sign_in_routes(app: FastAPI) -> None:
                 issued = await web_sign_in.issue_link(uow, contact_id, caller.org_id,
                                                       datetime.now(UTC))  # fmt: skip
         except web_sign_in.UnknownContact:
-            return JSONResponse({"detail": "no such contact"}, status_code=404)
+            return http_errors.detail(404, "no such contact")
         return SignInLinkOut(contact_id=contact_id, expires_at=issued.expires_at,
                              url=sign_in_url(rt.settings.inbox_base_url, issued.token))  # fmt: skip

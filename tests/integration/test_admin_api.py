@@ -221,7 +221,7 @@ class TestContacts:
         """The answer names the missing reference by kind and id."""
         answer = await put(api, "contacts/x-dsl", contact("x-dsl", "school-x"))
         assert answer.status_code == 409
-        assert answer.json() == {"detail": "no organisation with id 'school-x' in the directory"}
+        assert answer.json()["detail"] == "no organisation with id 'school-x' in the directory"
 
     async def test_second_contact_in_same_role_is_409(
         self, seeded: httpx.AsyncClient, second: httpx.AsyncClient
@@ -240,7 +240,7 @@ class TestContacts:
         body = contact("school-a-dsl", "school-a") | {"hpke_public_key": key}
         answer = await put(seeded, "contacts/school-a-dsl", body)
         assert answer.status_code == 422
-        [error] = answer.json()["detail"]
+        [error] = answer.json()["errors"]
         assert (error["field"], error["type"]) == ("body.hpke_public_key", "unsealable_key")
         assert key not in answer.text
         assert await rows(database, db.Contact) == []
@@ -287,20 +287,20 @@ class TestPeople:
         """The field is named; the number sent is not echoed."""
         answer = await put(api, "people/p-1", person("p-1", INVALID_NHS))
         assert answer.status_code == 422
-        assert [e["field"] for e in answer.json()["detail"]] == ["body.nhs_number"]
+        assert [e["field"] for e in answer.json()["errors"]] == ["body.nhs_number"]
         assert INVALID_NHS not in answer.text
 
     async def test_nhs_number_of_another_person_is_409(self, seeded: httpx.AsyncClient) -> None:
         """Two people cannot share an NHS number; the answer does not quote it."""
         answer = await put(seeded, "people/p-3", person("p-3", MOTHER_NHS))
         assert answer.status_code == 409
-        assert answer.json() == {"detail": "another person already has this nhs_number"}
+        assert answer.json()["detail"] == "another person already has this nhs_number"
 
     async def test_path_and_body_ids_must_match(self, api: httpx.AsyncClient) -> None:
         """A body for another record than the path names is refused, field by field."""
         answer = await put(api, "people/p-1", person("p-2", MOTHER_NHS))
         assert answer.status_code == 422
-        assert answer.json()["detail"] == [
+        assert answer.json()["errors"] == [
             {"field": "body.id", "message": "does not match the path", "type": "path_mismatch"}
         ]
 
@@ -363,7 +363,7 @@ class TestRegistrations:
         body = {"person_id": "p-child", "kind": "school", "org_id": "school-a"}
         answer = await put(seeded, "registrations/p-child/gp", body)
         assert answer.status_code == 422
-        assert [e["field"] for e in answer.json()["detail"]] == ["body.kind"]
+        assert [e["field"] for e in answer.json()["errors"]] == ["body.kind"]
 
 
 class TestInvolvements:
@@ -385,7 +385,7 @@ class TestInvolvements:
         body = {"person_id": "p-mother", "org_id": "gp-a", "opened_on": "2024-01-11"}
         answer = await put(seeded, "involvements/p-mother/gp-a/2024-01-10", body)
         assert answer.status_code == 422
-        assert [e["field"] for e in answer.json()["detail"]] == ["body.opened_on"]
+        assert [e["field"] for e in answer.json()["errors"]] == ["body.opened_on"]
 
 
 class TestPlans:
@@ -416,7 +416,7 @@ class TestPlans:
         owner = {"name": "Ann Owner", "role": "Health visitor", "org_id": "hv-x"}
         answer = await put(seeded, "plans/plan-1", plan("plan-1", action_owners=[owner]))
         assert answer.status_code == 409
-        assert answer.json() == {"detail": "no organisation with id 'hv-x' in the directory"}
+        assert answer.json()["detail"] == "no organisation with id 'hv-x' in the directory"
 
 
 def tie(person_id: str, related: str, kind: str = "parent_of", **changes: Any) -> dict[str, Any]:
@@ -480,7 +480,7 @@ class TestRelationships:
         path = f"relationships/{body['person_id']}/parent_of/{body['related_person_id']}"
         answer = await put(with_father, path, body)
         assert answer.status_code == 409
-        assert answer.json() == {"detail": "no person with id 'p-nobody' in the directory"}
+        assert answer.json()["detail"] == "no person with id 'p-nobody' in the directory"
 
     @pytest.mark.parametrize(
         ("field", "value"),
@@ -492,7 +492,7 @@ class TestRelationships:
         """A body for another tie than the path names is refused, by field."""
         answer = await put(with_father, self.PATH, tie("p-father", "p-child") | {field: value})
         assert answer.status_code == 422
-        assert answer.json()["detail"] == [
+        assert answer.json()["errors"] == [
             {"field": f"body.{field}", "message": "does not match the path",
              "type": "path_mismatch"}
         ]  # fmt: skip
@@ -502,7 +502,7 @@ class TestRelationships:
         path = "relationships/p-child/sibling_of/p-child"
         answer = await put(with_father, path, tie("p-child", "p-child", "sibling_of"))
         assert answer.status_code == 422
-        assert [e["field"] for e in answer.json()["detail"]] == ["body.related_person_id"]
+        assert [e["field"] for e in answer.json()["errors"]] == ["body.related_person_id"]
 
     async def test_delete_removes_and_a_second_delete_is_404(
         self, with_father: httpx.AsyncClient, database: Sessions
@@ -645,7 +645,7 @@ class TestImport:
         spec = {"organisations": [organisation("school-a")], "contacts": [bad]}
         answer = await api.post("/v1/admin/import", json=spec)
         assert answer.status_code == 422
-        assert [e["field"] for e in answer.json()["detail"]] == ["body.hpke_public_key"]
+        assert [e["field"] for e in answer.json()["errors"]] == ["body.hpke_public_key"]
         assert "school-a-dsl" in answer.text
         assert LOW_ORDER_KEYS["zero"] not in answer.text
         assert await changes(api) == []

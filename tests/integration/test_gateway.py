@@ -169,7 +169,7 @@ class TestRejecting:
         """A 422 names the field at fault and never echoes what was sent."""
         answer = await gateway.post("/v1/events", json=withdrawal(**changes))
         assert answer.status_code == 422
-        fields = [e["field"] for e in answer.json()["detail"]]
+        fields = [e["field"] for e in answer.json()["errors"]]
         assert any(field in f for f in fields), fields
         assert "9990000019" not in answer.text
         assert "Jess" not in answer.text
@@ -183,8 +183,21 @@ class TestRejecting:
                  batch_item(bad, producer_keys["mh-demo"])]  # fmt: skip
         answer = await gateway.post("/v1/events/batch", json=items)
         assert answer.status_code == 422
-        assert answer.json()["detail"][0]["field"].startswith("body.1.event.")
+        assert answer.json()["errors"][0]["field"].startswith("body.1.event.")
         assert "9990000019" not in answer.text
+
+    async def test_a_unix_time_is_not_a_datetime(
+        self, gateway: httpx.AsyncClient, producer_keys: Keys
+    ) -> None:
+        """An event's times are RFC 3339 text, as its JSON Schema says: alone or in a batch,
+        a number there is a 422 naming the field (issue 18)."""
+        late = withdrawal(occurred_at=1_764_000_000)
+        alone = await gateway.post("/v1/events", json=late)
+        signed = batch_item(late, producer_keys["mh-demo"])
+        in_batch = await gateway.post("/v1/events/batch", json=[signed])
+        for answer in (alone, in_batch):
+            assert answer.status_code == 422
+            assert any(e["field"].endswith("occurred_at") for e in answer.json()["errors"])
 
     async def test_unknown_event_type_is_rejected(self, gateway: httpx.AsyncClient) -> None:
         """Only the event types in the schema are accepted."""

@@ -222,7 +222,7 @@ class TestHttpEdges:
                             "webhook_url": url}  # fmt: skip
                 answer = await admin.put(f"/v1/admin/contacts/{GP}", json=spec)
             assert answer.status_code == 422
-            [error] = answer.json()["detail"]
+            [error] = answer.json()["errors"]
             assert (error["field"], error["type"]) == ("body.webhook_url", "unsafe_webhook")
             assert url not in answer.text
             [refused] = await audit_entries(settings, "access_refused")

@@ -134,7 +134,7 @@ class TestLowOrderRecipientKey:
                 "hpke_public_key": LOW_ORDER_KEY}  # fmt: skip
         answer = await admin_api.put("/v1/admin/contacts/school-a-dsl", json=body)
         assert answer.status_code == 422
-        assert answer.json()["detail"][0]["type"] == "unsealable_key"
+        assert answer.json()["errors"][0]["type"] == "unsealable_key"
         assert LOW_ORDER_KEY not in answer.text
         folder = tmp_path / "csv"
         folder.mkdir()

@@ -87,14 +87,14 @@ class TestCreateApp:
         async with _client(_app(settings)) as client:
             answer = await client.get("/unrecordable")
         assert answer.status_code == 422
-        assert answer.json()["detail"][0]["type"] == "unrecordable"
+        assert answer.json()["errors"][0]["type"] == "unrecordable"
 
     async def test_invalid_input_names_the_field_never_the_value(self, settings: Settings) -> None:
         """The shared 422: field, message and type, nothing of what was sent."""
         async with _client(_app(settings)) as client:
             answer = await client.post("/echo", json={"nhs_number": 9434765919})
         assert answer.status_code == 422
-        assert answer.json()["detail"][0]["field"] == "body.nhs_number"
+        assert answer.json()["errors"][0]["field"] == "body.nhs_number"
         assert "9434765919" not in answer.text
 
     async def test_the_token_endpoint_is_served(self, settings: Settings) -> None:
