@@ -93,6 +93,7 @@ AuditAction = Literal[
     "peer_transfer_refused",  # ... that could not be read as a move
     "peer_receipt_sent",  # a receipt on a peer's transfer, taken by the peer
     "peer_receipt_dead_lettered",  # ... refused by the peer for good (a 4xx it meant)
+    "peer_receipt_requeued",  # ... a dead one owed again (``sgb dead-letters replay-receipts``)
     "sign_in_link_issued",  # web inbox (issue 17): by an administrator, for a contact
     "signed_in",
     "sign_in_refused",

@@ -70,7 +70,8 @@ async def run_delivery(
     metrics.COMPONENT.set("delivery")
     sender = HttpWebhookSender(rt.settings.webhooks.timeout_seconds,
                                rt.settings.webhooks.allowed_networks)  # fmt: skip
-    peers = HttpPeerTokens(rt.sessions, rt.keys.signing, rt.settings.webhooks.timeout_seconds)
+    peers = HttpPeerTokens(rt.sessions, rt.keys.signing, rt.settings.webhooks.timeout_seconds,
+                           allowed=rt.settings.webhooks.allowed_networks)  # fmt: skip
     dispatcher = webhook_dispatch.Dispatcher(lambda: SqlUnitOfWork(rt.sessions), rt.keys,
                                              rt.data_keys, rt.publisher, rt.topics,
                                              rt.settings.webhooks, sender, peers)  # fmt: skip

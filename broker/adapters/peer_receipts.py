@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from broker.adapters import audit, db
 from broker.ports import AuditAction
 from broker.rules.deadlines import LONDON
-from broker.services.peer_receipts import Owed, ReceiptKind
+from broker.services.peer_receipts import DeadReceipt, Owed, ReceiptKind
 from schemas.notices import NextStep, NoticeHeader, SealedNotice
 
 
@@ -84,6 +84,33 @@ class SqlPeerReceipts:
         async with self._sessions.begin() as session:
             await session.execute(self._row(owed).values(
                 next_attempt_at=at, last_status=status, attempts=owed.attempts + 1))  # fmt: skip
+
+    async def dead_letters(self) -> list[DeadReceipt]:
+        r = db.PeerReceipt
+        query = (
+            select(r.transfer_id, r.receipt, r.peer_org, r.last_status, r.attempts, r.dead_at)
+            .where(r.dead_at.is_not(None)).order_by(r.dead_at, r.transfer_id, r.receipt)
+        )  # fmt: skip
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [DeadReceipt(t, _kind(k), p, status, n, dead)
+                for t, k, p, status, n, dead in rows if dead is not None]  # fmt: skip
+
+    async def requeue(self, dead: DeadReceipt, operator: str, now: datetime) -> bool:
+        r = db.PeerReceipt
+        query = (
+            update(r)
+            .where(r.transfer_id == dead.transfer_id, r.receipt == dead.receipt,
+                   r.dead_at.is_not(None))
+            .values(dead_at=None, attempts=0, next_attempt_at=now)
+        )  # fmt: skip
+        async with self._sessions.begin() as session:
+            if not (await session.execute(query)).rowcount:  # type: ignore[attr-defined]
+                return False
+            details = {"receipt": dead.receipt, "status": dead.last_status}
+            await audit.append(session, "peer_receipt_requeued", operator, dead.transfer_id,
+                               details, now)  # fmt: skip
+        return True
 
     @staticmethod
     def _row(owed: Owed) -> Update:

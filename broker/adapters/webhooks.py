@@ -55,18 +55,23 @@ class HttpWebhookSender:
             return Attempt(None, type(exc).__name__)
 
     async def _pinned(self, url: httpx.URL) -> tuple[httpx.URL, str, dict[str, str]]:
-        """The URL with its host replaced by the one address it will reach, once every
-        address the name resolves to is allowed; the Host header; TLS's server name."""
-        port = url.port or (443 if url.scheme == "https" else 80)
-        found = await asyncio.get_running_loop().getaddrinfo(
-            url.host, port, type=socket.SOCK_STREAM
-        )
-        addresses = [ip_address(str(info[4][0]).split("%")[0]) for info in found]
-        if not addresses or any(refused(a, self._allowed) for a in addresses):
-            raise AddressRefused
-        host = url.netloc.decode("ascii").rpartition("@")[2]
-        extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
-        return url.copy_with(host=str(addresses[0])), host, extensions
+        return await pinned(url, self._allowed)
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+async def pinned(
+    url: httpx.URL, allowed: Sequence[Network]
+) -> tuple[httpx.URL, str, dict[str, str]]:
+    """The URL with its host replaced by the one address it will reach, once every address
+    the name resolves to is allowed; the Host header; TLS's server name. (Peer brokers'
+    token and receipt requests are pinned the same way: ``broker.adapters.peer_tokens``.)"""
+    port = url.port or (443 if url.scheme == "https" else 80)
+    found = await asyncio.get_running_loop().getaddrinfo(url.host, port, type=socket.SOCK_STREAM)
+    addresses = [ip_address(str(info[4][0]).split("%")[0]) for info in found]
+    if not addresses or any(refused(a, allowed) for a in addresses):
+        raise AddressRefused
+    host = url.netloc.decode("ascii").rpartition("@")[2]
+    extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
+    return url.copy_with(host=str(addresses[0])), host, extensions

@@ -4,6 +4,9 @@
     sgb dead-letters show 3/120                  # partition/offset in the dead-letter topic
     sgb dead-letters replay 3/120
     sgb dead-letters replay --all --reason webhook_rejected
+    sgb dead-letters receipts                    # receipts a peer broker refused for good
+    sgb dead-letters replay-receipts <transfer id>
+    sgb dead-letters replay-receipts --all
 
 Nothing here decrypts anything: a letter is shown by its reason, origin, key pseudonym and
 the size and digest of its value, never its content.
@@ -19,13 +22,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from broker.adapters import dead_letter_topic
+from broker.adapters import db, dead_letter_topic
 from broker.adapters.dead_letter_topic import DeadLetter
 from broker.adapters.kafka import Topics
+from broker.adapters.peer_receipts import SqlPeerReceipts
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import runtime
 from broker.config import Settings
+from broker.entrypoints.operators import operator_name
+from broker.keys import audit_key
 from broker.services.dead_letters import Replayed, chosen, replay
+from broker.services.peer_receipts import DeadReceipt, replay_dead
 
 app = typer.Typer(
     help="List, inspect and replay dead letters.",
@@ -65,6 +72,54 @@ def replay_command(
         typer.echo(f"{letter.position} {letter.reason_name}: {outcome.value}")
     if not outcomes:
         typer.echo("no dead letters to replay")
+
+
+@app.command("receipts")
+def list_receipts() -> None:
+    """Receipts on peers' transfers that the peer refused for good (dead-lettered in the
+    receipts queue, not on the topic): the transfer, the receipt, the peer and its answer."""
+    dead = asyncio.run(_dead_receipts(Settings(), None, replayed_by=None))
+    table = Table(title=f"{len(dead)} dead-lettered peer receipts")
+    for column in ("transfer", "receipt", "peer", "last status", "attempts", "dead since"):
+        table.add_column(column)
+    for receipt, _ in dead:
+        table.add_row(receipt.transfer_id, receipt.receipt, receipt.peer_org,
+                      str(receipt.last_status or "-"), str(receipt.attempts),
+                      receipt.dead_at.isoformat(timespec="seconds"))  # fmt: skip
+    Console().print(table)
+
+
+@app.command("replay-receipts")
+def replay_receipts(
+    transfer_id: Annotated[str | None, typer.Argument(help="the transfer, as listed")] = None,
+    all_receipts: Annotated[bool, typer.Option("--all", help="Every dead receipt.")] = False,
+    operator: Annotated[str | None, typer.Option(help="who replays, for the audit log")] = None,
+) -> None:
+    """Owe a dead receipt to its peer again, from a first attempt (the delivery worker sends
+    it): every dead receipt of a transfer, or every one."""
+    if (transfer_id is None) == (not all_receipts):
+        raise typer.BadParameter("give a transfer id, or --all")
+    replayed_by = operator_name(operator)
+    outcomes = asyncio.run(_dead_receipts(Settings(), transfer_id, replayed_by))
+    for receipt, requeued in outcomes:
+        done = "requeued" if requeued else "not_dead"
+        typer.echo(f"{receipt.transfer_id} {receipt.receipt}: {done}")
+    if not outcomes:
+        typer.echo("no dead receipts to replay")
+
+
+async def _dead_receipts(
+    settings: Settings, transfer_id: str | None, replayed_by: str | None
+) -> list[tuple[DeadReceipt, bool]]:
+    """The dead receipts (of the transfer), replayed when an operator is named."""
+    engine = db.make_engine(settings.database_url)
+    try:
+        store = SqlPeerReceipts(db.sessions(engine, audit_key(settings.keys_dir)))
+        if replayed_by is not None:
+            return await replay_dead(store, transfer_id, replayed_by, datetime.now(UTC))
+        return [(dead, False) for dead in await store.dead_letters()]
+    finally:
+        await engine.dispose()
 
 
 async def read_all(settings: Settings) -> list[DeadLetter]:

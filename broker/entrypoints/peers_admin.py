@@ -3,7 +3,8 @@ function ``sgb peer add`` calls. What registering means is ``broker.services.pee
 
 The answer is 200 with what was done; a peer on record whose keys change answers 202 with the
 key changes held for another administrator's approval. An area another peer serves, or an id
-naming an organisation of another kind, is a 409.
+naming an organisation of another kind, is a 409; a gateway or API URL at an address the
+broker may not reach (the webhook address check) is a 422 naming the field.
 """
 
 from datetime import UTC, datetime
@@ -70,4 +71,14 @@ async def _conflict(_request: Request, exc: Exception) -> JSONResponse:
     return http_errors.detail(status.HTTP_409_CONFLICT, str(exc))
 
 
-ERRORS: ErrorTable = {peers.AreaServed: _conflict, peers.NotAPeer: _conflict}
+async def _unsafe_url(request: Request, exc: Exception) -> JSONResponse:
+    """A 422 naming the field, never the URL sent; the attempt is counted and audited."""
+    await auth.record_refusal(request, 422)
+    field = exc.field if isinstance(exc, peers.UnsafePeerUrl) else "gateway_url"
+    return http_errors.unprocessable(
+        [http_errors.field_error(f"body.{field}", str(exc), "unsafe_url")]
+    )
+
+
+ERRORS: ErrorTable = {peers.AreaServed: _conflict, peers.NotAPeer: _conflict,
+                      peers.UnsafePeerUrl: _unsafe_url}  # fmt: skip

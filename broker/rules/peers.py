@@ -121,6 +121,19 @@ def unknown_family_transfer(event: Event, family: Family, on: date) -> list[Deci
     ]
 
 
+def completed_by_match(event: Event, family: Family, decisions: list[Decision]) -> list[Decision]:
+    """A peer's transfer routed again once its receiving front door matched the people it
+    names (the event republished from the matching queue). That door had the transfer when it
+    came (``unknown_family_transfer``): the match completes it, so the notices the family's
+    being known adds (the new school and GP this partnership knows) go out, and the transfer
+    to that door is not repeated. Every decision stands for any other event."""
+    door = receiving_front_door(event, family)
+    if door is None:
+        return decisions
+    return [d for d in decisions
+            if d.notice_type is not NoticeType.TRANSFER or d.addressee.org_id != door]  # fmt: skip
+
+
 def person_ref(person: PersonView | None) -> PersonRef | None:
     """A person as the peer names them; only an NHS number identifies someone across two
     partnerships' directories (a pupil number would do as well, but a transfer carries none)."""

@@ -12,6 +12,10 @@ contradicts an earlier one, or a 404 from a URL that serves no recipient API) de
 in the queue, as a webhook's permanent failure is: never tried again, never counted as sent,
 audited, counted and logged with its status for an operator to put right. A rejection's reason
 stays here (it may name people): the peer is told the transfer was rejected and whom to call.
+
+A dead-lettered receipt is replayed (``replay_dead``, ``sgb dead-letters replay-receipts``) once
+whatever the peer refused is put right: it is owed again from a first attempt, as a webhook's
+dead letter is requeued. The peer records a receipt once, so sending one twice does no harm.
 """
 
 import asyncio
@@ -47,6 +51,45 @@ class Owed:
     recipient_id: str  # this broker's contact at the peer: the transfer's addressee there
     conference_on: date | None
     attempts: int
+
+
+@dataclass(frozen=True)
+class DeadReceipt:
+    """A receipt the peer refused for good: what an operator sees before replaying it."""
+
+    transfer_id: str
+    receipt: ReceiptKind
+    peer_org: str
+    last_status: int | None
+    attempts: int
+    dead_at: datetime
+
+
+class DeadReceipts(Protocol):
+    """The receipts dead-lettered in the queue (``broker.adapters.peer_receipts``)."""
+
+    async def dead_letters(self) -> list[DeadReceipt]: ...
+
+    async def requeue(self, dead: DeadReceipt, operator: str, now: datetime) -> bool:
+        """Owed again from a first attempt, audited as the operator's; False when it is no
+        longer dead (another replay got there first)."""
+        ...
+
+
+async def replay_dead(
+    store: DeadReceipts, transfer_id: str | None, operator: str, now: datetime
+) -> list[tuple[DeadReceipt, bool]]:
+    """Each dead receipt of the transfer (of every transfer, without one) owed again; with
+    whether it was requeued now (False: another replay got there first)."""
+    chosen = [d for d in await store.dead_letters()
+              if transfer_id is None or d.transfer_id == transfer_id]  # fmt: skip
+    done = []
+    for dead in chosen:
+        requeued = await store.requeue(dead, operator, now)
+        if requeued:
+            log.info("peer_receipt_requeued", transfer_id=dead.transfer_id, receipt=dead.receipt)
+        done.append((dead, requeued))
+    return done
 
 
 class ReceiptStore(Protocol):

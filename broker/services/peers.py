@@ -7,13 +7,20 @@ approval, as any organisation's key change is (``key_changes``): its keys rotate
 The areas and the gateway are logged as a change of the organisation, so that every router's
 copy of the directory reads the front-door map again (an area a peer serves is reached through
 the peer, unless the partnership has its own front door there).
+
+The peer's gateway (transfers and tokens go there) and its recipient API (receipts) pass the
+webhook address check (``broker.delivery.webhook_targets``): an address in the broker's own
+machine or network is refused at registration, unless ``webhook_networks`` allows it (loopback,
+in tests and local development); a name is judged once resolved, at each request
+(``broker.adapters.peer_tokens``).
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlsplit
 
-from broker.delivery.webhook_targets import Network
+from broker.delivery.webhook_targets import Network, refused_host
 from broker.errors import DirectoryError
 from broker.ports import UnitOfWork
 from broker.services import directory_admin as admin
@@ -44,6 +51,17 @@ class NotAPeer(DirectoryError):
         super().__init__(f"organisation {org_id!r} is not a peer broker")
 
 
+class UnsafePeerUrl(DirectoryError):
+    """A peer's URL pointing where the broker may not send: named by field, never quoted."""
+
+    def __init__(self, org_id: str, field: str) -> None:
+        self.field = field
+        super().__init__(
+            f"peer {org_id!r}: this {field} points at a loopback, private, link-local or "
+            "reserved address; give a public https endpoint"
+        )
+
+
 @dataclass(frozen=True)
 class Registered:
     """What registering did: each record's outcome, and the key changes held for approval."""
@@ -61,6 +79,7 @@ async def register_peer(
     existing = await find(uow, "organisations", {"id": spec.id})
     if existing is not None and existing["kind"] != PEER_KIND:
         raise NotAPeer(spec.id)
+    check_addresses(spec, webhook_networks)
     await _check_areas(uow, spec)
     organisation, contact = _records(spec)
     outcomes: list[Outcome | key_changes.Pending]
@@ -77,6 +96,15 @@ async def register_peer(
     done = [o for o in outcomes if not isinstance(o, key_changes.Pending)] + [peer_outcome]
 
     return Registered(_overall(done, created=existing is None), pending)
+
+
+def check_addresses(spec: PeerSpec, webhook_networks: Sequence[Network] = ()) -> None:
+    """Raises ``UnsafePeerUrl`` for the first of the peer's URLs whose host is an address the
+    broker may not reach (a name passes here: it is judged at each request, once resolved)."""
+    for name, url in (("gateway_url", spec.gateway_url), ("api_url", spec.recipients_api_url)):
+        host = urlsplit(url).hostname
+        if host and refused_host(host, webhook_networks):
+            raise UnsafePeerUrl(spec.id, name)
 
 
 def _records(spec: PeerSpec) -> tuple[OrganisationSpec, ContactSpec]:

@@ -36,7 +36,7 @@ from broker.rules.deadlines import (
 from broker.rules.family import Decision, Family
 from broker.rules.history import PersonHistory
 from broker.rules.not_brought import booking_of
-from broker.rules.peers import matching_front_door
+from broker.rules.peers import completed_by_match, matching_front_door
 from broker.rules.repeated_crises import crisis_at
 from broker.rules.routing import decide, recorded_signals
 from broker.rules.thresholds import Thresholds
@@ -278,7 +278,8 @@ async def _decide_or_refuse(
     event, republished = admitted
     arrival = Arrival.of(event, received_at)
     with structlog.contextvars.bound_contextvars(event_id=str(event.event_id)):
-        notices = await _decide_and_record(uow, state, sealed, event, arrival, deps, position)
+        notices = await _decide_and_record(uow, state, sealed, event, arrival, deps, position,
+                                           republished)  # fmt: skip
     # An event that came straight to Kafka (the SDK's way) was audited by nobody on its
     # way in: its receipt is audited here. The gateway audits what it accepts (whichever of
     # the two comes first audits it: adapters/event_receipts.py), and the broker's own
@@ -363,12 +364,15 @@ async def _decide_and_record(
     arrival: Arrival,
     deps: RoutingDeps,
     position: str | None,
+    matched: bool = False,
 ) -> EventNotices:
     context = _with_group_history(
         await uow.directory.family_for(event.people(), event.source_org), state
     )
     history = await _record_and_load_history(uow, state, event, context)
     decided = decide(event, context.family, history, arrival.received_at, deps.limits)
+    if matched:  # republished from the matching queue: a peer's transfer is told once
+        decided = completed_by_match(event, context.family, decided)
     screened = screen(event, context.family, decided)
     _withheld(state, event, screened.withheld, deps.clock())
     notices = EventNotices(uow, event, arrival, context, deps)

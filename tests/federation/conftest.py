@@ -45,6 +45,8 @@ from typing import Any
 
 import pytest
 
+from broker.config import WebhookSettings
+
 from .harness import Broker, running_broker
 from .partnerships import ENGLAND, WALES, history
 
@@ -104,14 +106,14 @@ async def federation_databases(
 
 @asynccontextmanager
 async def started_federation(
-    kafka: str, urls: tuple[str, str], folder: Path
+    kafka: str, urls: tuple[str, str], folder: Path, webhooks: WebhookSettings | None = None
 ) -> AsyncIterator[Federation]:
     """A and B started side by side (at once: their set-up waits are mostly Kafka's), A's
-    history routed; both stopped on the way out."""
+    history routed; both stopped on the way out. ``webhooks``: both brokers' pushing."""
     started = time.perf_counter()
     stacks = (AsyncExitStack(), AsyncExitStack())
     entered = await asyncio.gather(
-        *(stack.enter_async_context(running_broker(p, kafka, url, folder / p.name))
+        *(stack.enter_async_context(running_broker(p, kafka, url, folder / p.name, webhooks))
           for stack, p, url in zip(stacks, (WALES, ENGLAND), urls, strict=True)),
         return_exceptions=True,
     )  # fmt: skip

@@ -50,20 +50,24 @@ READY_WITHIN = 60.0  # seconds for a consumer to join its group, or a server to 
 
 
 def broker_settings(
-    partnership: Partnership, kafka: str, database_url: str, keys_dir: Path
-) -> Settings:
+    partnership: Partnership, kafka: str, database_url: str, keys_dir: Path,
+    webhooks: WebhookSettings | None = None,
+) -> Settings:  # fmt: skip
     """A broker's settings: its own topic prefix and consumer groups, webhooks allowed to
     loopback (where the other broker's gateway listens), and the partnership's front door as
     its directory's administrator. The timer turns every second, not five, so that what it
-    relays (receipts, re-routed notices) shows within a test's wait."""
+    relays (receipts, re-routed notices) shows within a test's wait. ``webhooks`` replaces
+    the webhook settings (a fault test's quick retries); loopback stays allowed."""
     prefix = f"fed-{partnership.name.lower()}-{uuid.uuid4().hex[:8]}."
+    loopback = [ip_network("127.0.0.0/8")]
+    pushing = (webhooks or WebhookSettings(poll_seconds=0.2)).model_copy(
+        update={"allowed_networks": loopback})  # fmt: skip
     return Settings(
         kafka_bootstrap_servers=kafka, topic_prefix=prefix, topics=TopicSettings(partitions=2),
         database_url=database_url, keys_dir=keys_dir, router_group=f"{prefix}router",
         delivery_group=f"{prefix}delivery", follow_up_interval_seconds=1.0,
         administrators=[partnership.front_door],
-        webhooks=WebhookSettings(allowed_networks=[ip_network("127.0.0.0/8")], poll_seconds=0.2),
-        log_json=True,
+        webhooks=pushing, log_json=True,
     )  # fmt: skip
 
 
@@ -80,6 +84,7 @@ class Broker:
     gateway: httpx.AsyncClient  # authenticated as each event's source organisation
     inbox: httpx.AsyncClient  # authenticated as each request's recipient or front door
     admin: httpx.AsyncClient  # authenticated as the front door, the directory's administrator
+    gateway_server: "LoopbackServer"  # stopped and started again by a test whose peer goes down
 
     @property
     def settings(self) -> Settings:
@@ -207,22 +212,54 @@ def owner_of(front_door: str) -> Callable[[httpx.Request], str | None]:
     return owner
 
 
-@asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    """The app served by uvicorn (its lifespan too) on a loopback port of its own; yields its
-    base URL. The socket is bound before uvicorn starts, so no other process takes the port."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, log_config=None, access_log=False, ws="none")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
+class LoopbackServer:
+    """An app served by uvicorn (its lifespan too) on a loopback port of its own. A test may
+    stop it, so that connections to the port are refused (the service is down, as a stopped
+    container's would be), and start it again on the same port."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        # Bound before uvicorn starts, so no other process takes the port meanwhile.
+        self._sock: socket.socket | None = _bound(0)
+        self.port: int = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        sock = self._sock = self._sock or _bound(self.port)
+        config = uvicorn.Config(self.app, log_config=None, access_log=False, ws="none")
+        self._server = server = uvicorn.Server(config)
+        self._task = task = asyncio.create_task(server.serve(sockets=[sock]))
         await _until(lambda: server.started, task, "server")
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+    async def stop(self) -> None:
+        """Stops serving and closes the port (uvicorn finishes the requests in flight)."""
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            await self._task
+        self._server = self._task = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+
+def _bound(port: int) -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the port it had, at once
+    sock.bind(("127.0.0.1", port))
+    return sock
+
+
+@asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[LoopbackServer]:
+    """The app served on a loopback port of its own until the block ends."""
+    server = LoopbackServer(app)
+    try:
+        await server.start()
+        yield server
     finally:
-        server.should_exit = True
-        await task
-        sock.close()
+        await server.stop()
 
 
 async def _until(ready: Callable[[], bool], task: asyncio.Task[None], what: str) -> None:
@@ -256,14 +293,15 @@ async def consuming(rt: Runtime) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def running_broker(
-    partnership: Partnership, kafka: str, database_url: str, folder: Path
-) -> AsyncIterator[Broker]:
+    partnership: Partnership, kafka: str, database_url: str, folder: Path,
+    webhooks: WebhookSettings | None = None,
+) -> AsyncIterator[Broker]:  # fmt: skip
     """A complete broker for ``partnership`` on a migrated, empty database: keys made, the
     directory loaded, every process running; all stopped on the way out."""
     keys_dir = folder / "keys"
     KeyStore.create(keys_dir)
     audit_key(keys_dir)  # made once here: every process of this broker chains with it
-    settings = broker_settings(partnership, kafka, database_url, keys_dir)
+    settings = broker_settings(partnership, kafka, database_url, keys_dir, webhooks)
     keys = Keys.made_for(partnership)
     async with AsyncExitStack() as stack:
         rt = await stack.enter_async_context(runtime(settings, configure_logs=False))
@@ -272,9 +310,10 @@ async def running_broker(
         await stack.enter_async_context(consuming(rt))
         # Each API on a port of its own, as deploy/docker-compose.yml runs them: a peer
         # registers both URLs, and receipts reach the inbox API only if sent there.
-        gateway_url = await stack.enter_async_context(serving(create_gateway(settings)))
-        inbox_url = await stack.enter_async_context(serving(create_inbox_api(settings)))
-        admin_url = await stack.enter_async_context(serving(create_admin_api(settings)))
+        gateway_server = await stack.enter_async_context(serving(create_gateway(settings)))
+        inbox_url = (await stack.enter_async_context(serving(create_inbox_api(settings)))).url
+        admin_url = (await stack.enter_async_context(serving(create_admin_api(settings)))).url
+        gateway_url = gateway_server.url
         gateway = await stack.enter_async_context(httpx.AsyncClient(
             base_url=gateway_url, auth=OrgTokens(keys.producers, event_source)))  # fmt: skip
         inbox = await stack.enter_async_context(httpx.AsyncClient(
@@ -284,4 +323,4 @@ async def running_broker(
             base_url=admin_url, auth=OrgTokens(keys.producers, lambda _: partnership.front_door)
         ))  # fmt: skip
         yield Broker(partnership, keys, rt, gateway_url, inbox_url, admin_url, gateway, inbox,
-                     admin)  # fmt: skip
+                     admin, gateway_server)  # fmt: skip

@@ -236,6 +236,22 @@ class TestRefusedRegistrations:
         assert "api_url" in answer.text
         assert "secret-path" not in answer.text
 
+    @pytest.mark.parametrize(("field", "address", "url"), [
+        ("gateway_url", "169.254.169.254", "https://169.254.169.254"),  # a cloud's metadata
+        ("api_url", "10.20.30.40", "https://10.20.30.40:8444"),  # the broker's own network
+        ("api_url", "192.168.1.9", "https://[::ffff:192.168.1.9]"),  # IPv4 in IPv6 clothing
+    ])  # fmt: skip
+    async def test_a_url_at_an_address_the_broker_may_not_reach_is_refused(
+        self, api: httpx.AsyncClient, sessions: Sessions, field: str, address: str, url: str
+    ) -> None:
+        """The webhook address check (loopback allowed here, as in tests): 422 naming the
+        field, without echoing the address; nothing registered."""
+        answer = await api.put("/v1/admin/peers/peer-north", json=peer(**{field: url}))
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["detail"][0]["field"] == f"body.{field}"
+        assert address not in answer.text
+        assert await every(sessions, db.Peer) == []
+
     async def test_the_path_and_body_must_name_the_same_peer(self, api: httpx.AsyncClient) -> None:
         """422 for a body naming another peer than the path."""
         answer = await api.put("/v1/admin/peers/peer-east", json=peer())

@@ -27,12 +27,13 @@ from broker.config import Settings
 from broker.demo import family
 from broker.entrypoints.gateway import create_gateway
 from broker.keys import KeyStore, audit_key
-from broker.services import peers
+from broker.services import directory_admin, peers
 from broker.services.peer_receipts import ReceiptSender
+from consumers.follow_up_timer import tick
 from producers import crypto
 from producers.envelopes import seal_notice
 from producers.webhook_signatures import signature_headers
-from schemas.directory import SigningKeySpec
+from schemas.directory import HouseholdMemberSpec, HouseholdSpec, PersonSpec, SigningKeySpec
 from schemas.notices import (
     HistoryPlan,
     NoticeBody,
@@ -368,6 +369,72 @@ class TestAFamilyUnknownAtB:
         to_a = await session_count(settings, db.NoticeRecord.event_id == transfer_id,
                                    db.NoticeRecord.recipient_org == A_HERE)  # fmt: skip
         assert to_a == 0
+
+
+async def people_known_by_name(settings: Settings, household: str, today: date) -> None:
+    """A parent and a child of the area B knows, by no NHS number yet (new to its GPs, say):
+    the people the front door will match the transfer's to."""
+    people = (PersonSpec(id=f"{household}-parent", given_name="Alex", family_name="Moved",
+                         date_of_birth=today - timedelta(days=365 * 33)),
+              PersonSpec(id=f"{household}-child", given_name="Child", family_name="B",
+                         date_of_birth=today - timedelta(days=365 * 8 + 40)))  # fmt: skip
+    home = HouseholdSpec(id=household, area=family.AREA, members=(
+        HouseholdMemberSpec(person_id=people[0].id, role="parent_or_carer"),
+        HouseholdMemberSpec(person_id=people[1].id, role="child")))  # fmt: skip
+    engine = db.make_engine(settings.database_url)
+    async with SqlUnitOfWork(db.sessions(engine, audit_key(settings.keys_dir))) as uow:
+        for person in people:
+            await directory_admin.put_person(uow, person, "test-admin")
+        await directory_admin.put_household(uow, home, "test-admin")
+    await engine.dispose()
+
+
+def transfers_listed(listed: list[dict[str, Any]], transfer_id: str) -> list[dict[str, Any]]:
+    return [n for n in listed if n["header"]["event_id"] == transfer_id
+            and n["header"]["notice_type"] == NoticeType.TRANSFER.value]  # fmt: skip
+
+
+async def told_of(inbox: httpx.AsyncClient, recipient: str, event_id: str) -> None:
+    async with asyncio.timeout(60):
+        while event_id not in [n["header"]["event_id"]
+                               for n in await wait_for_notices(inbox, recipient, 1)]:  # fmt: skip
+            await asyncio.sleep(0.2)
+
+
+class TestAFamilyUnknownAtBOnceMatched:
+    async def test_the_match_completes_the_transfer_without_telling_the_front_door_again(
+        self, from_a: httpx.AsyncClient, settings: Settings, broker_a: KeyStore,
+        running_broker: Runtime, inbox: httpx.AsyncClient,
+    ) -> None:  # fmt: skip
+        """B's front door had the transfer when it came, its people unknown; once it matches
+        them, the new school and GP B knows are told of the move, and the front door has
+        still the one transfer notice."""
+        await people_known_by_name(settings, "h-moved-in", datetime.now(UTC).date())
+        sealed = transfer(settings, broker_a, nhs_numbers=("9990007004", "9990007012"),
+                          new_school="school-brookside", new_gp="gp-hillview")  # fmt: skip
+        transfer_id = str(NoticeHeader.model_validate_json(sealed.header).notice_id)
+        assert (await push(from_a, sealed, broker_a.signing)).status_code == 202
+        intake = running_broker.services.timer.peers
+        assert intake is not None
+        await intake.apply_pending(datetime.now(UTC))
+        async with asyncio.timeout(60):
+            while not transfers_listed(await wait_for_notices(inbox, FRONT_DOOR_INBOX, 1),
+                                       transfer_id):  # fmt: skip
+                await asyncio.sleep(0.2)
+        queue = "/v1/front-doors/la-front-door/matching-queue"
+        async with asyncio.timeout(60):
+            while transfer_id not in [q["event_id"] for q in (await inbox.get(queue)).json()]:
+                await asyncio.sleep(0.2)
+        links = [{"position": 0, "person_id": "h-moved-in-parent"},
+                 {"position": 1, "person_id": "h-moved-in-child"}]  # fmt: skip
+        answer = await inbox.post(f"{queue}/{transfer_id}/match", json={"links": links})
+        assert answer.status_code == 200, answer.text
+        await tick(running_broker, datetime.now(UTC))  # the timer publishes it again
+        for told in ("school-brookside:key_adult", "gp-hillview:safeguarding_lead"):
+            await told_of(inbox, told, transfer_id)
+        await asyncio.sleep(2)  # a second transfer notice, were there one, is listed by now
+        listed = (await inbox.get(f"/v1/recipients/{FRONT_DOOR_INBOX}/notices")).json()
+        assert len(transfers_listed(listed, transfer_id)) == 1
 
 
 class TestReceiptsOwedBack:

@@ -11,9 +11,11 @@ from broker.delivery.backoff import Backoff
 from broker.delivery.webhook_delivery import Attempt
 from broker.services.peer_receipts import (
     REJECTION_REASON,
+    DeadReceipt,
     Owed,
     ReceiptKind,
     ReceiptSender,
+    replay_dead,
     request_of,
 )
 
@@ -33,6 +35,19 @@ class InMemoryReceipts:
     async def dead(self, owed: Owed, status: int | None, at: datetime) -> None:
         self.owed.pop((owed.transfer_id, owed.receipt))
         self.ended.append((owed, status, False))
+
+    async def dead_letters(self) -> list[DeadReceipt]:
+        ended = [(o, status) for o, status, sent in self.ended if not sent]
+        return [DeadReceipt(o.transfer_id, o.receipt, o.peer_org, status, o.attempts + 1, NOW)
+                for o, status in ended]  # fmt: skip
+
+    async def requeue(self, dead: DeadReceipt, operator: str, now: datetime) -> bool:
+        for i, (owed, _, sent) in enumerate(self.ended):
+            if not sent and (owed.transfer_id, owed.receipt) == (dead.transfer_id, dead.receipt):
+                del self.ended[i]
+                self.owed[(owed.transfer_id, owed.receipt)] = (replace(owed, attempts=0), now)
+                return True
+        return False
 
     async def due(self, now: datetime, limit: int) -> list[Owed]:
         return [o for o, at in self.owed.values() if at <= now][:limit]
@@ -125,3 +140,27 @@ class TestWhatIsSent:
         kind: ReceiptKind = receipt  # type: ignore[assignment]
         owed = Owed("t-1", kind, "peer-north", "demo:duty_manager", date(2026, 12, 10), 0)
         assert request_of(owed) == (f"/v1/recipients/demo:duty_manager/notices/t-1/{path}", body)
+
+
+class TestReplayingADeadReceipt:
+    async def test_a_dead_receipt_replayed_is_sent_once_the_peer_takes_it(self) -> None:
+        """Refused for good (404: the peer's API was misregistered), then replayed once the
+        registration is put right: owed again, sent once; a second replay finds nothing."""
+        store, peer = queued(OWED), ScriptedPeer([404, 200])
+        send = sender(store, peer, [NOW])
+        await send.send_due()
+        [(dead, requeued)] = await replay_dead(store, None, "ops-1", NOW)
+        assert (dead.transfer_id, dead.receipt, dead.last_status, requeued) == (
+            "t-1", "acknowledged", 404, True)  # fmt: skip
+        assert await send.send_due() == 1
+        assert store.ended == [(OWED, 200, True)]
+        assert await replay_dead(store, None, "ops-1", NOW) == []
+
+    async def test_only_the_named_transfers_receipts_are_replayed(self) -> None:
+        """A transfer id chooses its own dead receipts; the others stay dead."""
+        other = replace(OWED, transfer_id="t-2")
+        store, peer = queued(OWED, other), ScriptedPeer([404, 404])
+        await sender(store, peer, [NOW]).send_due()
+        replayed = await replay_dead(store, "t-2", "ops-1", NOW)
+        assert [(d.transfer_id, requeued) for d, requeued in replayed] == [("t-2", True)]
+        assert [d.transfer_id for d in await store.dead_letters()] == ["t-1"]

@@ -8,9 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broker.rules.family import Family, OrgKind
+from broker.rules.family import Decision, Family, HouseholdRole, Member, OrgKind
 from broker.rules.history import PersonHistory
-from broker.rules.peers import TransferUnusable, move_from_transfer, unknown_family_transfer
+from broker.rules.peers import (
+    TransferUnusable,
+    completed_by_match,
+    move_from_transfer,
+    receiving_front_door,
+    unknown_family_transfer,
+)
 from broker.rules.routing import decide
 from broker.rules.trust import screen
 from schemas.notices import (
@@ -219,3 +225,75 @@ class TestUnknownFamilyTransferProperty:
         [transfer] = decided
         assert transfer.addressee.org_id == RECEIVING
         assert len(transfer.about) == len(about)
+
+
+NEW_SCHOOL, NEW_GP = "school-99", "gp-99"
+
+
+def matched(source_kind: OrgKind = OrgKind.PEER_BROKER, to_door: str = RECEIVING) -> Family:
+    """The family once the receiving front door matched the people the transfer names: known
+    here, living in the area moved to."""
+    doors = {FROM_AREA: PEER, TO_AREA: to_door, OTHER_PEER_AREA: "peer-east"}
+    kinds = {PEER: source_kind, RECEIVING: OrgKind.FRONT_DOOR, "peer-east": OrgKind.PEER_BROKER,
+             NEW_SCHOOL: OrgKind.SCHOOL, NEW_GP: OrgKind.GP_PRACTICE}  # fmt: skip
+    members = (
+        Member("mum", HouseholdRole.PARENT_OR_CARER, "h1", date(1990, 1, 1), area=TO_AREA),
+        Member("ava", HouseholdRole.CHILD, "h1", date(2018, 3, 1), area=TO_AREA),
+    )
+    return Family(subjects=("mum", "ava"), members=members, area=TO_AREA, front_doors=doors,
+                  org_kinds=kinds)  # fmt: skip
+
+
+def moved_in(to_authority: str = TO_AREA) -> Any:
+    """A peer's transfer naming the new school and GP this partnership knows."""
+    facts = {"from_authority": FROM_AREA, "to_authority": to_authority, "new_gp": NEW_GP}
+    return move_from_transfer(header(), body(facts=facts, detail={"new_school": NEW_SCHOOL}),
+                              PEER)  # fmt: skip
+
+
+def told(decisions: list[Decision]) -> set[tuple[str, NoticeType]]:
+    return {(d.addressee.org_id, d.notice_type) for d in decisions}
+
+
+class TestAMatchCompletesTheTransfer:
+    def test_the_new_school_and_gp_are_told_and_the_front_door_not_again(self) -> None:
+        """Routed again once matched: the receiving front door, which had the transfer when
+        it came, gets no second transfer; the new school and GP, known now, are told."""
+        event, family = moved_in(), matched()
+        decided = decide(event, family, PersonHistory(), AT)
+        assert (RECEIVING, NoticeType.TRANSFER) in told(decided)  # what the match completes
+        completed = told(completed_by_match(event, family, decided))
+        assert (RECEIVING, NoticeType.TRANSFER) not in completed
+        assert {NEW_SCHOOL, NEW_GP} <= {org for org, _ in completed}
+
+    @pytest.mark.parametrize(("family", "to_authority", "why"), [
+        (matched(OrgKind.FRONT_DOOR), TO_AREA, "the source is no peer broker"),
+        (matched(), OTHER_PEER_AREA, "the area moved to is another peer's"),
+        (matched(to_door="peer-east"), TO_AREA, "the area's door is a peer"),
+    ])  # fmt: skip
+    def test_every_decision_stands_otherwise(
+        self, family: Family, to_authority: str, why: str
+    ) -> None:
+        """No transfer was told at once for these (``unknown_family_transfer``): the match
+        takes nothing away."""
+        event = moved_in(to_authority)
+        decided = decide(event, family, PersonHistory(), AT)
+        assert completed_by_match(event, family, decided) == decided, why
+
+
+class TestAMatchCompletesTheTransferProperty:
+    @given(st.sampled_from(list(OrgKind)), st.sampled_from([TO_AREA, OTHER_PEER_AREA]),
+           st.sampled_from([RECEIVING, "peer-east"]))  # fmt: skip
+    def test_it_only_ever_drops_the_transfer_to_the_door_told_at_once(
+        self, source_kind: OrgKind, to_authority: str, to_door: str
+    ) -> None:
+        """Whatever the source and the area: what stays is what was decided, in order, less
+        exactly the transfers to the door ``unknown_family_transfer`` told at once."""
+        event, family = moved_in(to_authority), matched(source_kind, to_door)
+        decided = decide(event, family, PersonHistory(), AT)
+        door = receiving_front_door(event, family)
+        transfer_to_door = (NoticeType.TRANSFER, door)
+        kept = [d for d in decided if (d.notice_type, d.addressee.org_id) != transfer_to_door]
+        assert completed_by_match(event, family, decided) == kept
+        told_at_once = unknown_family_transfer(event, newcomers(source_kind, to_door), AT.date())
+        assert bool(told_at_once) == (len(kept) < len(decided))
