@@ -15,7 +15,7 @@ topic both show it. A rule returns such a decision where it would otherwise retu
 
 from collections.abc import Mapping
 
-from broker.rules.family import Addressee, ContactRole, Decision, Family
+from broker.rules.family import Addressee, ContactRole, Decision, Family, OrgKind
 from broker.rules.table import Route
 from schemas.notices import NoticeType, Severity
 
@@ -89,9 +89,15 @@ def fallback_reason(decision: Decision) -> str | None:
 
 
 def _front_door_for(decision: Decision, family: Family) -> str | None:
-    """The front door of the first person concerned who lives somewhere it has one."""
+    """The front door of the first person concerned who lives somewhere it has one of its
+    own (a peer broker's takes transfers only: rules/peer_areas.py)."""
     for person_id in decision.about:
         person = family.person(person_id)
-        if person and (door := family.front_door(person.area) if person.area else None):
+        if person and (door := _own(family, person.area)):
             return door
-    return family.front_door()
+    return _own(family, family.area)
+
+
+def _own(family: Family, area: str | None) -> str | None:
+    door = family.front_door(area) if area else None
+    return door if door and family.org_kinds.get(door) is not OrgKind.PEER_BROKER else None

@@ -6,6 +6,7 @@ from broker.rules import (
     fallback,
     out_of_hours,
     patterns,
+    peer_areas,
     plans,
     school_deputy,
     strategy,
@@ -57,6 +58,7 @@ COMMON_ROUTES: tuple[Route, ...] = (
     *out_of_hours.ROUTES,
     *school_deputy.ROUTES,
     *fallback.ROUTES,
+    *peer_areas.ROUTES,
 )
 
 
@@ -86,10 +88,12 @@ def decide(
     )
     # After the patterns: the lead's notice takes the severity they settled on, and being on
     # a plan must not hide the quiet low-severity events the accumulation pattern counts.
-    decisions = merged(decisions + route_open_plans(event, family, received_at.date(), decisions))
+    decisions = decisions + route_open_plans(event, family, received_at.date(), decisions)
+    decisions = merged(peer_areas.kept_at_home(decisions, family))
     if family.unmatched:
         decisions = merged(decisions + unmatched.unmatched_referral(family, family.unmatched))
     decisions = strategy.with_strategy_discussion(event, decisions, family, received_at, limits)
+    decisions = peer_areas.kept_at_home(decisions, family)
     return with_deputies(with_out_of_hours(decisions, family, received_at))
 
 

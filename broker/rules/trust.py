@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from broker.rules import peer_areas
 from broker.rules.fallback import NOBODY, nobody_to_tell
 from broker.rules.family import Addressee, ContactRole, Decision, Family, OrgKind
 from broker.rules.move import originating_front_door
@@ -205,8 +206,9 @@ def screen(event: Event, family: Family, decisions: Sequence[Decision]) -> Scree
     verdict = judge(proposal, family) if proposal else None
     allowed = may_be_told(family, proposal, verdict) | receiving_door(event, family)
     allowed |= {NOBODY} | stand_in_door(event, family)  # nothing silent (rules/fallback.py)
+    allowed |= peer_areas.home_doors(family)  # standing in for a peer's front door
     kept, withheld = split_by_recipient(decisions, allowed)
     if proposal and verdict and (notice := front_door_notice(proposal, verdict, withheld,
                                                               family.area)):  # fmt: skip
-        kept.append(notice)
+        kept += peer_areas.kept_at_home([notice], family)
     return Screened(kept, withheld, proposal, verdict)

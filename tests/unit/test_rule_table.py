@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from broker.rules import fallback, who_is_told
 from broker.rules.deadlines import POLICIES, describe_deadline
-from broker.rules.family import Decision, Family, HouseholdHistory, Member
+from broker.rules.family import Decision, Family, HouseholdHistory, Member, OrgKind
 from broker.rules.history import Appointments, Outcome, PersonHistory
 from broker.rules.routing import COMMON_ROUTES, ROUTES, decide
 from broker.rules.table import Route, is_declared
@@ -249,11 +249,24 @@ def common_cases() -> list[Case]:
         Case("a high-risk crisis, no front door in the directory at all",
              crisis(suicidal_ideation=True),
              replace(parents_and_children(*kids), front_doors={})),
+        Case("a high-risk crisis of a family now in a peer broker's area, known here before",
+             crisis(suicidal_ideation=True), moved_to_a_peer_area(parents_and_children(*kids))),
         Case("a threat to kill a child, police and health partners known",
              crisis(threats_to_kill_a_child=True),
              replace(parents_and_children(*kids), police={AREA: "police-demo"},
                      icbs={AREA: "icb-demo"})),
     ]  # fmt: skip
+
+
+def moved_to_a_peer_area(fam: Family) -> Family:
+    """The family living now in an area a peer broker serves, having lived in ours."""
+    peer, bristol = "peer-bristol", "E06000023"
+    return replace(
+        fam, members=tuple(replace(m, area=bristol) for m in fam.members), area=bristol,
+        front_doors={**fam.front_doors, bristol: peer},
+        org_kinds={**fam.org_kinds, peer: OrgKind.PEER_BROKER},
+        history=HouseholdHistory(previous_areas=(AREA,)),
+    )  # fmt: skip
 
 
 EVENT_CASES, COMMON_CASES = event_cases(), common_cases()
