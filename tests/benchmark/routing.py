@@ -18,6 +18,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+
+from broker.adapters import db
 from broker.adapters.kafka import MAX_RECORDS, Received
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import runtime
@@ -50,10 +53,15 @@ async def measure_routing(people: int, events: int, bootstrap: str) -> dict[str,
                 for batch in batches:
                     await handle_events(batch, deps)
                 cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+                async with rt.sessions() as session:
+                    notices = await session.scalar(
+                        select(func.count()).select_from(db.NoticeRecord)
+                    )
             finally:
                 await _remove_topics(bootstrap, rt)
     return {"mode": "routing", "database": "sqlite", "people": people, "events": events,
-            "batch": MAX_RECORDS, "cpu_ms_per_event": round(cpu * 1000 / events, 3),
+            "notices": notices, "batch": MAX_RECORDS,
+            "cpu_ms_per_event": round(cpu * 1000 / events, 3),
             "wall_ms_per_event": round(wall * 1000 / events, 3)}  # fmt: skip
 
 
