@@ -8,6 +8,7 @@ member's GP, school and health team, the agencies involved, and every area's fro
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -91,6 +92,33 @@ class Organisations:
     signing_keys: dict[tuple[str, str], "SigningKeyRecord"]  # (org id, key id)
     working_hours: dict[str, WorkingHours]  # organisations with hours of their own
     peer_areas: dict[str, str] = field(default_factory=dict)  # area: the peer broker serving it
+
+    @cached_property
+    def tables(self) -> "OrgTables":
+        """What every family is given of the organisations, built once per copy (never
+        changed: a directory change brings a new copy) rather than once per event."""
+        orgs = self.orgs.values()
+        return OrgTables(
+            # An area a peer broker serves is reached through the peer, unless the
+            # partnership has a front door of its own there.
+            front_doors=self.peer_areas
+            | {o.area: o.id for o in orgs if o.kind == OrgKind.FRONT_DOOR},
+            org_kinds={o.id: OrgKind(o.kind) for o in orgs},
+            org_lines={o.id: contact_line(o) for o in orgs},
+            icbs={o.area: o.id for o in orgs if o.kind == OrgKind.ICB},
+            police={o.area: o.id for o in orgs if o.kind == OrgKind.POLICE},
+        )
+
+
+@dataclass(frozen=True)
+class OrgTables:
+    """The organisations as a family holds them (``Family``'s fields of the same names)."""
+
+    front_doors: dict[str, str]
+    org_kinds: dict[str, OrgKind]
+    org_lines: dict[str, str]
+    icbs: dict[str, str]
+    police: dict[str, str]
 
 
 # Per database (tests open many in one process): the change-log position read, and the copy.
@@ -253,25 +281,22 @@ class SqlDirectory:
         known = await self.organisations()
         source = known.orgs.get(source_org)
         area = _home_area(members, subjects[0]) if subjects else None
-        organisations = known.orgs.values()
+        tables = known.tables
         homes = {m.household_id for m in members if m.household_id}
         family = Family(
             subjects=subjects,
             members=members,
             area=area or (source.area if source else None),
-            # An area a peer broker serves is reached through the peer, unless the
-            # partnership has a front door of its own there.
-            front_doors=known.peer_areas
-            | {o.area: o.id for o in organisations if o.kind == OrgKind.FRONT_DOOR},
-            org_kinds={o.id: OrgKind(o.kind) for o in organisations},
+            front_doors=tables.front_doors,
+            org_kinds=tables.org_kinds,
             plans=await self._plans({m.person_id for m in members}),
             history=self._histories.history(homes)
             or await chronology.household_history(self._session, homes),
-            org_lines={o.id: contact_line(o) for o in organisations},
+            org_lines=tables.org_lines,
             ties=ties,
             working_hours=known.working_hours,
-            icbs={o.area: o.id for o in organisations if o.kind == OrgKind.ICB},
-            police={o.area: o.id for o in organisations if o.kind == OrgKind.POLICE},
+            icbs=tables.icbs,
+            police=tables.police,
         )
         views = await self._views({m.person_id for m in members} | set(subjects))
         labels = unmatched_ids(len(named))

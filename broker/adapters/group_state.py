@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import audit as audit_log
-from broker.adapters import bulk, chronology, db
+from broker.adapters import bulk, chronology, db, held_rows
 from broker.ports import QueuedForMatching
 from broker.services.routing_group import GroupState, PatternRow
 
@@ -61,8 +61,10 @@ class SqlRoutedEvents:
         return rows
 
     def writes_deferred(self) -> AbstractContextManager[None]:
-        # The session's rows (notices and their companions) go in once, at ``write``; the
-        # directory writes a few events make (a move, a step-down, a plan) flush themselves.
+        # The notices' rows are held as plain rows (held_rows.py) and the session's own
+        # (their companions) go in once, at ``write``; the directory writes a few events
+        # make (a move, a step-down, a plan) flush themselves.
+        held_rows.hold(self._session)
         deferred: AbstractContextManager[None] = self._session.no_autoflush
         return deferred
 
@@ -80,7 +82,8 @@ class SqlRoutedEvents:
         await chronology.record_all(session, state.chronology)
         state.chronology = []
         await self._write_queue(state)
-        await session.flush()  # the notices and the rest of the session's rows
+        await held_rows.write_all(session)  # the notices
+        await session.flush()  # the rest of the session's rows
 
     async def _write_queue(self, state: GroupState) -> None:
         parked = [state.queue[event_id] for event_id in state.parked]

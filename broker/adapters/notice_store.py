@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from broker.adapters import db
+from broker.adapters import db, held_rows
 from broker.adapters.directory import ContactRecord, OrgRecord, SqlDirectory
 from broker.ports import NoticeRecordView
 from broker.rules.family import Addressee, OrgKind
@@ -24,25 +24,27 @@ class SqlNoticeRecords:
         self._session = session
 
     async def add(self, records: Sequence[NoticeRecordView]) -> None:
-        # Through the session, as routing added them: flushed with the rest of its
-        # transaction's rows, in one batch, and visible to the session's own reads. The
-        # fields are plain values: vars() spares asdict()'s deep copy of each (12 % of
-        # routing in the profile).
-        self._session.add_all(Record(**vars(r)) for r in records)
+        # Plain rows, a routing group's held to its end (held_rows.py). The fields are
+        # plain values: vars() spares asdict()'s deep copy of each.
+        await held_rows.add(self._session, Record, [vars(r) for r in records])
 
     async def get(self, notice_id: str) -> NoticeRecordView | None:
+        await self._held_written()
         row = await self._session.get(Record, notice_id)
         return None if row is None else _view(row)
 
     async def of(self, notice_ids: Sequence[str]) -> dict[str, NoticeRecordView]:
+        await self._held_written()
         rows = await self._session.scalars(select(Record).where(Record.notice_id.in_(notice_ids)))
         return {row.notice_id: _view(row) for row in rows}
 
     async def chain_recipients(self, chain_id: str) -> set[str]:
+        await self._held_written()
         query = select(Record.recipient_id).where(Record.chain_id == chain_id)
         return set(await self._session.scalars(query))
 
     async def firsts_of_event(self, event_id: str) -> list[NoticeRecordView]:
+        await self._held_written()
         rows = await self._session.scalars(
             select(Record)
             .where(Record.event_id == event_id, Record.follows.is_(None))
@@ -81,6 +83,7 @@ class SqlNoticeRecords:
     async def due_for_escalation(
         self, now: datetime, school_lead: timedelta, limit: int
     ) -> list[str]:
+        await self._held_written()
         return list(await self._session.scalars(
             select(Record.notice_id)
             .where(*_escalable(now, school_lead))
@@ -89,6 +92,7 @@ class SqlNoticeRecords:
         ))  # fmt: skip
 
     async def claim_escalation(self, notice_id: str, now: datetime, school_lead: timedelta) -> bool:
+        await self._held_written()
         claimed = await self._session.execute(
             update(Record)
             .where(Record.notice_id == notice_id, *_escalable(now, school_lead))
@@ -97,6 +101,7 @@ class SqlNoticeRecords:
         return bool(claimed.rowcount)  # type: ignore[attr-defined]
 
     async def due_for_reroute(self, limit: int) -> list[str]:
+        await self._held_written()
         return list(await self._session.scalars(
             select(Record.notice_id)
             .where(Record.reroute_pending_since.is_not(None))
@@ -105,6 +110,7 @@ class SqlNoticeRecords:
         ))  # fmt: skip
 
     async def take_reroute(self, notice_id: str) -> NoticeRecordView | None:
+        await self._held_written()
         # The row is locked while it is read, so two timers send it on once.
         row = await self._session.get(Record, notice_id, with_for_update=True)
         if row is None or row.reroute_pending_since is None:
@@ -115,6 +121,7 @@ class SqlNoticeRecords:
 
     # Next steps (services/next_steps.py)
     async def first_acknowledged(self, chain_id: str) -> datetime | None:
+        await self._held_written()
         return await self._session.scalar(
             select(Record.acknowledged_at)
             .where(Record.chain_id == chain_id, Record.acknowledged_at.is_not(None))
@@ -122,7 +129,12 @@ class SqlNoticeRecords:
             .limit(1)
         )
 
+    async def _held_written(self) -> None:
+        # A read in a routing group sees the group's own notices, as a flush showed them.
+        await held_rows.release(self._session, Record)
+
     async def _first(self, notice_id: str, unset: ColumnElement[bool], **values: object) -> bool:
+        await self._held_written()
         # One conditional statement: of two concurrent receipts, one is the first.
         done = await self._session.execute(
             update(Record)

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import db
+from broker.adapters import db, held_rows
 from broker.ports import StepOwed, StepState
 
 Milestone = db.NoticeMilestone
@@ -119,8 +119,11 @@ class SqlFullViews:
         self._session = session
 
     async def keep(self, notice_id: str, wrapped_body: str) -> None:
-        self._session.add(db.NoticeFullView(notice_id=notice_id, body=wrapped_body))
+        await held_rows.add(
+            self._session, db.NoticeFullView, [{"notice_id": notice_id, "body": wrapped_body}]
+        )
 
     async def get(self, notice_id: str) -> str | None:
+        await held_rows.release(self._session, db.NoticeFullView)
         row = await self._session.get(db.NoticeFullView, notice_id)
         return row.body if row else None

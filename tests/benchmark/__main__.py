@@ -6,6 +6,7 @@ scale     ``run`` over a grid of router instances and partitions
 import    the directory through the bulk import, timed (records/s)
 delivery  the delivery worker alone: ms per notice (needs KAFKA_BOOTSTRAP_SERVERS)
 projection the router's directory in memory: load seconds, memory, resolutions per second
+routing   the router's handler alone, in-process: CPU ms per event (needs KAFKA_BOOTSTRAP_SERVERS)
 """
 
 import asyncio
@@ -21,6 +22,7 @@ import typer
 from tests.benchmark.delivery import measure_delivery
 from tests.benchmark.directory_import import measure_import
 from tests.benchmark.projection import measure_projection
+from tests.benchmark.routing import measure_routing
 from tests.benchmark.run import Load, run, run_gateway_mode
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
@@ -146,6 +148,19 @@ def delivery(
     if not bootstrap:
         raise typer.BadParameter("set KAFKA_BOOTSTRAP_SERVERS: the audit records go to Kafka")
     _print(asyncio.run(measure_delivery(notices, bootstrap, postgres)))
+
+
+@app.command()
+def routing(
+    people: People = 20_000,
+    events: Annotated[int, typer.Option(min=1, help="events to route")] = 2_000,
+) -> None:
+    """The router's CPU and wall ms per event, its handler called in-process (SQLite)."""
+    _quiet_logs()
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not bootstrap:
+        raise typer.BadParameter("set KAFKA_BOOTSTRAP_SERVERS: the notices go to Kafka")
+    _print(asyncio.run(measure_routing(people, events, bootstrap)))
 
 
 if __name__ == "__main__":
