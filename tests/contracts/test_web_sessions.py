@@ -98,7 +98,8 @@ class TestSessions:
         async with unit_of_work() as uow:
             ended = await uow.web_sessions.get("s" * 64)
             assert await uow.web_sessions.get("x" * 64) is None
-        assert found is not None and ended is not None
+        assert found is not None
+        assert ended is not None
         assert (found.last_seen_at, found.ended_at, ended.ended_at) == (AT, None, AT + MINUTE)
 
     async def test_idle_is_not_found(self, unit_of_work: UnitsOfWork) -> None:
