@@ -4,6 +4,8 @@ Playwright sync API owns the test's thread). The test's database and Kafka are t
 """
 
 import asyncio
+import os
+import shutil
 import socket
 import threading
 import uuid
@@ -13,8 +15,10 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from playwright.sync_api import Page, sync_playwright
 from support import OrgTokens, event_source, post_signed
 
 from broker.adapters.unit_of_work import SqlUnitOfWork
@@ -149,3 +153,31 @@ def live_site(
         site.shut()
         thread.join(60)
         site.loop.close()
+
+
+@pytest.fixture
+def site(
+    settings: Settings, directory: None, producer_keys: dict[str, Ed25519PrivateKey]
+) -> Iterator[LiveSite]:
+    with live_site(settings, producer_keys) as running:
+        yield running
+
+
+@pytest.fixture
+def page(site: LiveSite) -> Iterator[Page]:
+    """A fresh Chromium page, opened after the site (the site's loop is another thread's)."""
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.skip("no chromium on the PATH (apt-get install chromium)")
+    # Chromium refuses to run its sandbox as root (CI containers run as root).
+    args = ["--no-sandbox"] if os.geteuid() == 0 else []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=args)
+        yield browser.new_context().new_page()
+        browser.close()
+
+
+def sign_in(page: Page, site: LiveSite, contact_id: str) -> None:
+    page.goto(site.sign_in_link(contact_id))
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/inbox")

@@ -4,52 +4,22 @@ real Kafka, the test's database. A notice published while the page is open appea
 without a reload; the stream names no one else's notice and stops when the session ends."""
 
 import json
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from broker.config import Settings
-from browser.live_site import LiveSite, crisis, live_site
+from browser.live_site import LiveSite, crisis, page, sign_in, site
 
+__all__ = ["page", "site"]  # the fixtures, shared with test_pages_accessible.py
 pytestmark = [pytest.mark.browser, pytest.mark.e2e,
               pytest.mark.parametrize("database_backend", ["sqlite"], indirect=True)]  # fmt: skip
 SCHOOL = "school-oakfield:key_adult"
-MOTHERS_GP = "gp-riverside:safeguarding_lead"
 FRONT_DOOR = "la-front-door:duty_manager"
 ARRIVES_WITHIN_MS = 90_000  # a bound on a hung run only: Kafka, router, delivery, the poll
 Screenshot = Callable[[Page, str], Path]
-
-
-@pytest.fixture
-def site(
-    settings: Settings, directory: None, producer_keys: dict[str, Ed25519PrivateKey]
-) -> Iterator[LiveSite]:
-    with live_site(settings, producer_keys) as running:
-        yield running
-
-
-@pytest.fixture
-def page(site: LiveSite) -> Iterator[Page]:
-    """A fresh Chromium page, opened after the site (the site's loop is another thread's)."""
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.skip("no chromium on the PATH (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True,
-                                             args=["--no-sandbox"])  # fmt: skip
-        yield browser.new_context().new_page()
-        browser.close()
-
-
-def sign_in(page: Page, site: LiveSite, contact_id: str) -> None:
-    page.goto(site.sign_in_link(contact_id))
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/inbox")
 
 
 def signed_in_client(site: LiveSite, contact_id: str) -> httpx.Client:
