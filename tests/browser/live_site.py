@@ -145,9 +145,9 @@ def live_site(
     thread = threading.Thread(target=site.run, daemon=True)
     thread.start()
     site.ready.wait(120)
-    if site.failure is not None:
-        raise site.failure
     try:
+        if site.failure is not None:  # the loop is closed below all the same
+            raise site.failure
         yield site
     finally:
         site.shut()
