@@ -493,6 +493,10 @@ class InboxStore(Protocol):
         """The recipient's notices held for the digest released at ``released_at``."""
         ...
 
+    async def released_ids(self, recipient_id: str, now: datetime) -> set[str]:
+        """The ids of ``released``'s notices alone: what a live inbox page polls."""
+        ...
+
 
 # Recipient side: the broker's notice records and their receipts (services/receipts.py).
 
@@ -1364,6 +1368,11 @@ class WebSessions(Protocol):
     ) -> WebSessionRecord | None:
         """The session, its ``last_seen_at`` moved to ``now``, if it has not ended, was seen
         after ``seen_after`` and started after ``started_after``; None otherwise."""
+        ...
+
+    async def get(self, id_hash: str) -> WebSessionRecord | None:
+        """The session as stored, its idle clock left alone (a live stream asks, not a
+        person)."""
         ...
 
     async def end(self, id_hash: str, now: datetime) -> bool:

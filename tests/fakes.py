@@ -156,6 +156,9 @@ class FakeInboxStore:
     async def held_until(self, recipient_id: str, released_at: datetime) -> list[InboxEntry]:
         return self._listed(recipient_id, lambda held: held == released_at)
 
+    async def released_ids(self, recipient_id: str, now: datetime) -> set[str]:
+        return {entry.notice_id for entry in await self.released(recipient_id, now)}
+
     def _listed(
         self, recipient_id: str, which: Callable[[datetime | None], bool]
     ) -> list[InboxEntry]:
@@ -1325,6 +1328,9 @@ class FakeWebSessions:
             return None
         self.sessions[id_hash] = replace(found, last_seen_at=now)
         return self.sessions[id_hash]
+
+    async def get(self, id_hash: str) -> WebSessionRecord | None:
+        return self.sessions.get(id_hash)
 
     async def end(self, id_hash: str, now: datetime) -> bool:
         found = self.sessions.get(id_hash)

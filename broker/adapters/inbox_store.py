@@ -33,6 +33,16 @@ class SqlInboxStore:
     async def held_until(self, recipient_id: str, released_at: datetime) -> list[InboxEntry]:
         return await self._listed(recipient_id, db.InboxNotice.held_until == released_at)
 
+    async def released_ids(self, recipient_id: str, now: datetime) -> set[str]:
+        # Ids alone, by the recipient's index: a live page asks every few seconds.
+        held = db.InboxNotice.held_until
+        ids = await self._session.scalars(
+            select(db.InboxNotice.notice_id).where(
+                db.InboxNotice.recipient_id == recipient_id, or_(held.is_(None), held <= now)
+            )
+        )
+        return set(ids)
+
     async def _listed(self, recipient_id: str, which: ColumnElement[bool]) -> list[InboxEntry]:
         rows = await self._session.scalars(
             select(db.InboxNotice)

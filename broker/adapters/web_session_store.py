@@ -64,6 +64,10 @@ class SqlWebSessions:
         row = touched.scalar_one_or_none()
         return None if row is None else _record(row)
 
+    async def get(self, id_hash: str) -> WebSessionRecord | None:
+        row = await self._session.get(Session, id_hash)
+        return None if row is None else _record(row)
+
     async def end(self, id_hash: str, now: datetime) -> bool:
         ended = await self._session.execute(
             update(Session)

@@ -61,6 +61,15 @@ class TestInboxStore:
             listed = await uow.inbox.released("gp-1", AT)
         assert listed == [entry(5, minutes=1), entry(6, minutes=1), entry(7, minutes=2), ended]
 
+    async def test_released_ids_are_released_s_ids(self, unit_of_work: UnitsOfWork) -> None:
+        """The ids of the recipient's released notices, none held or of another recipient."""
+        async with unit_of_work() as uow:
+            await uow.inbox.add_new([entry(20), entry(21, held_until=AT), entry(22, "school-1"),
+                                     entry(23, held_until=DIGEST)])  # fmt: skip
+        async with unit_of_work() as uow:
+            ids = await uow.inbox.released_ids("gp-1", AT)
+        assert ids == {entry(20).notice_id, entry(21).notice_id}
+
     async def test_held_until_lists_one_digest(self, unit_of_work: UnitsOfWork) -> None:
         """The recipient's notices held for the digest released at that moment, no others."""
         held = [entry(11, held_until=DIGEST, minutes=1), entry(12, held_until=DIGEST)]

@@ -89,6 +89,19 @@ class TestSessions:
         assert found is not None
         assert (found.contact_id, found.csrf_token, found.last_seen_at) == (CONTACT, "c" * 43, now)
 
+    async def test_get_leaves_the_idle_clock_alone(self, unit_of_work: UnitsOfWork) -> None:
+        """A session read with ``get`` is as stored, ended or not, and not touched."""
+        await with_session(unit_of_work)
+        async with unit_of_work() as uow:
+            found = await uow.web_sessions.get("s" * 64)
+            await uow.web_sessions.end("s" * 64, AT + MINUTE)
+        async with unit_of_work() as uow:
+            ended = await uow.web_sessions.get("s" * 64)
+            assert await uow.web_sessions.get("x" * 64) is None
+        assert found is not None
+        assert ended is not None
+        assert (found.last_seen_at, found.ended_at, ended.ended_at) == (AT, None, AT + MINUTE)
+
     async def test_idle_is_not_found(self, unit_of_work: UnitsOfWork) -> None:
         """Last seen at or before ``seen_after``: no session."""
         await with_session(unit_of_work)

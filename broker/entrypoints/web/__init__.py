@@ -17,6 +17,7 @@ from broker.entrypoints.web import (
     front_door,
     front_door_proposals,
     front_door_steps,
+    live,
     pages,
     passkeys,
 )
@@ -31,6 +32,7 @@ def mount(app: FastAPI) -> None:
     front_door_steps.add_step_pages(app)
     admin_pages.add_admin_pages(app)
     passkeys.add_passkey_routes(app)
+    live.add_live_updates(app)
     app.mount("/inbox/static", StaticFiles(directory=STATIC), name="web-static")
     # GOV.UK Frontend's stylesheet names its fonts and images under /assets.
     app.mount("/assets", StaticFiles(directory=STATIC / "govuk" / "assets"), name="govuk-assets")
