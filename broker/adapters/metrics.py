@@ -6,9 +6,12 @@ A registry of our own keeps tests and several apps in one process from colliding
 prometheus_client's global one.
 """
 
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
+from typing import TypeVar
 
 from prometheus_client import (
     GC_COLLECTOR,
@@ -115,9 +118,10 @@ DELIVERY_SECONDS = Histogram(
     buckets=LATENCY_BUCKETS,
     registry=REGISTRY,
 )
-EVENT_TO_INBOX_SECONDS = Histogram(
-    "sgb_event_to_inbox_seconds",
-    "From the gateway accepting an event to a notice about it stored in an inbox.",
+NOTICE_TO_INBOX_SECONDS = Histogram(
+    "sgb_notice_to_inbox_seconds",
+    "From the router sealing a notice (its created_at) to the delivery worker handing it to "
+    "the inbox; with sgb_routing_seconds, the broker's share of an event's way to an inbox.",
     buckets=LATENCY_BUCKETS,
     registry=REGISTRY,
 )
@@ -157,6 +161,26 @@ NOTICES_ESCALATED = Gauge(
 def status_class(status: int) -> str:
     """``2xx``, ``4xx``...: a label with five values, whatever the routes answer."""
     return f"{status // 100}xx"
+
+
+T = TypeVar("T")
+
+
+async def timed_each(histogram: Histogram, count: int, work: Awaitable[T]) -> T:
+    """Awaits a batch's ``work`` and observes its duration once per record: each record
+    waited that long. A batch that fails is not observed (it is retried, then counted)."""
+    started = time.perf_counter()
+    result = await work
+    elapsed = time.perf_counter() - started
+    for _ in range(count):
+        histogram.observe(elapsed)
+    return result
+
+
+def observe_ages(histogram: Histogram, created: Iterable[datetime], now: datetime) -> None:
+    """Observes how long ago each moment was (a clock step back counts as zero)."""
+    for moment in created:
+        histogram.observe(max(0.0, (now - moment).total_seconds()))
 
 
 def exposition() -> bytes:
