@@ -28,6 +28,8 @@ lint: $(VENV)/.installed
 	$(BIN)/python -m pytest -q -p no:randomly tests/unit/test_asyncapi.py tests/unit/test_signature_vectors.py
 	$(BIN)/python -m broker.rules.who_is_told --check
 	$(BIN)/python -m broker.config --check
+	helm lint --strict deploy/helm/safeguarding-broker
+	helm template sgb deploy/helm/safeguarding-broker > /dev/null
 
 # Two workers (pytest-xdist), a test file each at a time: one Kafka broker, started by the
 # controller, serves both; each worker makes its own databases. TEST_WORKERS=0 runs in one.
