@@ -29,6 +29,11 @@ lint: $(VENV)/.installed
 	$(BIN)/python -m broker.rules.who_is_told --check
 	$(BIN)/python -m broker.config --check
 	$(BIN)/python -m broker.entrypoints.openapi --check
+	@if command -v helm >/dev/null; then \
+		helm lint --strict deploy/helm/safeguarding-broker && \
+		helm template sgb deploy/helm/safeguarding-broker > /dev/null; \
+	elif [ -n "$$CI" ]; then echo "helm is missing (.ci/run installs it)"; exit 1; \
+	else echo "helm is not installed here: the chart's lint and template are left to CI"; fi
 
 # Two workers (pytest-xdist), a test file each at a time: one Kafka broker, started by the
 # controller, serves both; each worker makes its own databases. TEST_WORKERS=0 runs in one.

@@ -14,6 +14,8 @@ by the alert worker, a third loop of this process (``broker.services.alerts``).
 
 import asyncio
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import partial
 
 import structlog
 from pydantic import ValidationError
@@ -46,6 +48,8 @@ async def handle_notices(records: Sequence[Received], rt: Runtime) -> None:
     metrics.DELIVERIES.labels("inbox", "stored").inc(done.stored)
     metrics.DELIVERIES.labels("inbox", "duplicate").inc(done.duplicates)
     metrics.DELIVERIES.labels("inbox", "dead_lettered").inc(done.dead_lettered)
+    created = (header.created_at for _, _, header in notices)
+    metrics.observe_ages(metrics.NOTICE_TO_INBOX_SECONDS, created, datetime.now(UTC))
 
 
 def _verified(records: Sequence[Received], rt: Runtime) -> tuple[list[Verified], list[Refused]]:
@@ -89,7 +93,9 @@ async def run_delivery(
             spec = ConsumerSpec(rt.settings.kafka_bootstrap_servers, rt.topics.notices,
                                 rt.settings.delivery_group, "delivery",
                                 rt.settings.kafka_security)  # fmt: skip
-            tasks.create_task(consume(spec, lambda batch: handle_notices(batch, rt), stop, health))
+            timed = partial(metrics.timed_each, metrics.DELIVERY_SECONDS.labels("inbox"))
+            handle = lambda batch: timed(len(batch), handle_notices(batch, rt))  # noqa: E731
+            tasks.create_task(consume(spec, handle, stop, health))
     finally:
         await sender.close()
         await peers.close()

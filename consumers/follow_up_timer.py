@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import structlog
 
+from broker.adapters.notice_gauges import refresh_notice_gauges
 from broker.bootstrap import Runtime
 from broker.keys import audit_key
 from broker.services.audit_anchoring import HeadAnchoring
@@ -37,6 +38,7 @@ async def run_follow_up_timer(rt: Runtime, stop: asyncio.Event) -> None:
             began = time.time()
             await tick(rt, datetime.now(UTC))
             await anchoring.anchor()
+            await refresh_notice_gauges(rt.engine, datetime.now(UTC))  # for /metrics
             # When and how long: routing shares this process's loop and database (debug: the
             # benchmark's per-stage report reads it at SGB_LOG_LEVEL=DEBUG).
             log.debug("timer_round", started_at=began, seconds=round(time.time() - began, 4))

@@ -195,6 +195,7 @@ async def _route(
 ) -> None:
     marks = LateMarks()
     try:
-        await consume(spec, lambda batch: handle_events(batch, deps, marks), stop, health)
+        timed = partial(metrics.timed_each, metrics.ROUTING_SECONDS)
+        await consume(spec, lambda b: timed(len(b), handle_events(b, deps, marks)), stop, health)
     finally:
         await marks.settle()

@@ -6,11 +6,23 @@ A registry of our own keeps tests and several apps in one process from colliding
 prometheus_client's global one.
 """
 
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
+from typing import TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 # The component at work (router, delivery, webhook, ...): the dead-letter counter's source.
@@ -19,6 +31,14 @@ COMPONENT: ContextVar[str] = ContextVar("sgb_component", default="broker")
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+# The process's CPU, memory, open files, garbage collections and Python version, as on
+# prometheus_client's global registry (the same collector objects: they hold no state).
+for _collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+    REGISTRY.register(_collector)
+
+# Seconds, from a millisecond's routing to a notice waiting a day for its inbox.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600,
+                   86400)  # fmt: skip
 
 EVENTS_IN = Counter(
     "sgb_events_in",
@@ -84,6 +104,83 @@ COMMITS_LOST_TO_REBALANCE = Counter(
     ["group"],
     registry=REGISTRY,
 )
+
+ROUTING_SECONDS = Histogram(
+    "sgb_routing_seconds",
+    "Time the router takes over one event, from reading it to its notices being published.",
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+DELIVERY_SECONDS = Histogram(
+    "sgb_delivery_seconds",
+    "Time the delivery worker takes over one notice, by channel.",
+    ["channel"],
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+NOTICE_TO_INBOX_SECONDS = Histogram(
+    "sgb_notice_to_inbox_seconds",
+    "From the router sealing a notice (its created_at) to the delivery worker handing it to "
+    "the inbox; with sgb_routing_seconds, the broker's share of an event's way to an inbox.",
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+HTTP_REQUESTS = Counter(
+    "sgb_http_requests",
+    "HTTP requests answered, by method, route template (never a path with ids) and status class.",
+    ["method", "route", "status"],
+    registry=REGISTRY,
+)
+HTTP_SECONDS = Histogram(
+    "sgb_http_request_seconds",
+    "Time to answer an HTTP request, by method and route template.",
+    ["method", "route"],
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+NOTICES_OPEN = Gauge(
+    "sgb_notices_open",
+    "Notices not yet acknowledged, by the recipient organisation's kind.",
+    ["org_kind"],
+    registry=REGISTRY,
+)
+NOTICES_OVERDUE = Gauge(
+    "sgb_notices_overdue",
+    "Open notices past their acknowledgement deadline, by the recipient organisation's kind.",
+    ["org_kind"],
+    registry=REGISTRY,
+)
+NOTICES_ESCALATED = Gauge(
+    "sgb_notices_escalated",
+    "Open notices that have been escalated, by the recipient organisation's kind.",
+    ["org_kind"],
+    registry=REGISTRY,
+)
+
+
+def status_class(status: int) -> str:
+    """``2xx``, ``4xx``...: a label with five values, whatever the routes answer."""
+    return f"{status // 100}xx"
+
+
+T = TypeVar("T")
+
+
+async def timed_each(histogram: Histogram, count: int, work: Awaitable[T]) -> T:
+    """Awaits a batch's ``work`` and observes its duration once per record: each record
+    waited that long. A batch that fails is not observed (it is retried, then counted)."""
+    started = time.perf_counter()
+    result = await work
+    elapsed = time.perf_counter() - started
+    for _ in range(count):
+        histogram.observe(elapsed)
+    return result
+
+
+def observe_ages(histogram: Histogram, created: Iterable[datetime], now: datetime) -> None:
+    """Observes how long ago each moment was (a clock step back counts as zero)."""
+    for moment in created:
+        histogram.observe(max(0.0, (now - moment).total_seconds()))
 
 
 def exposition() -> bytes:

@@ -81,6 +81,7 @@ def create_app(
         app.include_router(router)
     app.add_api_route("/health", health, methods=["GET"])
     ops.readiness_checks(app, lambda api: ops.runtime_checks(api.state.rt))
+    ops.instrument_http(app)
     return app
 
 

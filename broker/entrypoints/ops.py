@@ -10,7 +10,11 @@ API's public port: the router and the delivery worker beside their consume loop
 (``consumer_ops_app``), the HTTP APIs beside their app (``api_ops_app``, whose readiness
 checks ``create_app`` names with ``readiness_checks``: the runtime's, once its lifespan has
 opened it); both through ``serving``, in the same event loop. An API keeps only ``/health``
-(it says nothing but "ok") for its load balancer.
+(it says nothing but "ok") for its load balancer. The ops app has no rate limit: a scrape or
+a probe is never refused because agencies are busy.
+
+``instrument_http`` counts an API's requests by route template (``/v1/notices/{notice_id}``,
+never the path itself: ids would make a series per person) and status class.
 """
 
 import asyncio
@@ -25,6 +29,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from broker.adapters import metrics
 from broker.adapters.kafka import ConsumerHealth, KafkaPublisher
@@ -138,6 +143,44 @@ def consumer_ops_app(rt: Runtime, health: ConsumerHealth) -> FastAPI:
 
     add_ops_routes(app, lambda _: runtime_checks(rt, health))
     return app
+
+
+UNMATCHED = "unmatched"  # no route matched (a 404 or 405): one series for all such paths
+
+
+class HttpMetrics:
+    """Counts and times every HTTP request of the app it wraps. Pure ASGI rather than
+    ``BaseHTTPMiddleware``: nothing buffered, streamed answers unchanged."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # what the server answers when the app raised before starting a response
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            # The router writes the matched route into the shared scope on its way in.
+            route = getattr(scope.get("route"), "path", None) or UNMATCHED
+            method = scope["method"]
+            metrics.HTTP_REQUESTS.labels(method, route, metrics.status_class(status)).inc()
+            metrics.HTTP_SECONDS.labels(method, route).observe(time.perf_counter() - started)
+
+
+def instrument_http(app: FastAPI) -> None:
+    """Outermost of the app's middleware when added last: answers of the limits count too."""
+    app.add_middleware(HttpMetrics)
 
 
 class _OpsServer(uvicorn.Server):

@@ -1,0 +1,93 @@
+"""Latency histograms and the notice gauges move as an event travels through the real
+gateway, Kafka, router and delivery worker: read from /metrics on a real ops app of the same
+process."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from prometheus_client.parser import text_string_to_metric_families
+from support import post_signed, wait_for_notices
+
+from broker.adapters.kafka import ConsumerHealth
+from broker.adapters.notice_gauges import refresh_notice_gauges
+from broker.bootstrap import Runtime
+from broker.demo import family
+from broker.entrypoints import ops
+from schemas.events import ParentMentalHealthCrisis
+
+pytestmark = pytest.mark.e2e
+
+SCHOOL = "school-oakfield:key_adult"
+HISTOGRAMS = {
+    ("sgb_routing_seconds_count", ()),
+    ("sgb_delivery_seconds_count", (("channel", "inbox"),)),
+    ("sgb_notice_to_inbox_seconds_count", ()),
+}
+
+
+async def _counts(rt: Runtime) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    app = ops.consumer_ops_app(rt, ConsumerHealth())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://ops") as client:
+        text = (await client.get("/metrics")).text
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family_ in text_string_to_metric_families(text)
+        for s in family_.samples
+    }
+
+
+def crisis() -> ParentMentalHealthCrisis:
+    return ParentMentalHealthCrisis(
+        event_type="parent_mental_health_crisis",
+        event_id=uuid.uuid4(),
+        source_org="mh-demo",
+        occurred_at=datetime.now(UTC),
+        subject=family.person(family.MOTHER),
+        suicidal_ideation=True,
+        clinical_summary="Expressed plans to end her life.",
+    )
+
+
+class TestLatencyHistograms:
+    async def test_an_event_moves_the_routing_and_delivery_histograms(
+        self,
+        gateway: httpx.AsyncClient,
+        producer_keys: dict[str, Ed25519PrivateKey],
+        inbox: httpx.AsyncClient,
+        running_broker: Runtime,
+    ) -> None:
+        """One event routed and its notices stored: each histogram counts at least one more."""
+        before = await _counts(running_broker)
+        assert (await post_signed(gateway, crisis(), producer_keys)).status_code == 202
+        await wait_for_notices(inbox, SCHOOL, 1)
+        after = await _counts(running_broker)
+        for key in HISTOGRAMS:
+            assert after.get(key, 0.0) > before.get(key, 0.0), key
+
+
+class TestNoticeGauges:
+    async def test_an_unacknowledged_notice_is_open_then_overdue(
+        self,
+        gateway: httpx.AsyncClient,
+        producer_keys: dict[str, Ed25519PrivateKey],
+        inbox: httpx.AsyncClient,
+        running_broker: Runtime,
+    ) -> None:
+        """The school's new notice counts as open for schools; past its deadline (a refresh
+        a month later), as overdue too. Nothing has been escalated yet."""
+        assert (await post_signed(gateway, crisis(), producer_keys)).status_code == 202
+        await wait_for_notices(inbox, SCHOOL, 1)
+        school = (("org_kind", "school"),)
+        now = datetime.now(UTC)
+        await refresh_notice_gauges(running_broker.engine, now)
+        counts = await _counts(running_broker)
+        assert counts[("sgb_notices_open", school)] >= 1
+        await refresh_notice_gauges(running_broker.engine, now + timedelta(days=30))
+        later = await _counts(running_broker)
+        assert later[("sgb_notices_overdue", school)] == later[("sgb_notices_open", school)]
+        assert later[("sgb_notices_escalated", school)] == 0
+        assert ("sgb_notices_open", (("org_kind", "talking_therapy"),)) in later  # zero, not absent
