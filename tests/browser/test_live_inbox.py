@@ -5,6 +5,7 @@ without a reload; the stream names no one else's notice and stops when the sessi
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -22,15 +23,17 @@ ARRIVES_WITHIN_MS = 90_000  # a bound on a hung run only: Kafka, router, deliver
 Screenshot = Callable[[Page, str], Path]
 
 
-def signed_in_client(site: LiveSite, contact_id: str) -> httpx.Client:
-    """A plain HTTP client with the contact's session cookie (as the browser's)."""
-    client = httpx.Client(base_url=site.base_url, follow_redirects=False)
-    token = site.sign_in_link(contact_id).rsplit("/", 1)[1]
-    form = client.get(f"/inbox/sign-in/{token}").text
-    csrf = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    answer = client.post("/inbox/sign-in", data={"token": token, "csrf_token": csrf})
-    assert answer.status_code == 303, answer.text
-    return client
+@contextmanager
+def signed_in_client(site: LiveSite, contact_id: str) -> Iterator[httpx.Client]:
+    """A plain HTTP client with the contact's session cookie (as the browser's), closed
+    after use."""
+    with httpx.Client(base_url=site.base_url, follow_redirects=False) as client:
+        token = site.sign_in_link(contact_id).rsplit("/", 1)[1]
+        form = client.get(f"/inbox/sign-in/{token}").text
+        csrf = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        answer = client.post("/inbox/sign-in", data={"token": token, "csrf_token": csrf})
+        assert answer.status_code == 303, answer.text
+        yield client
 
 
 def events_until(stream: Iterator[str], wanted: str) -> list[dict[str, str]]:

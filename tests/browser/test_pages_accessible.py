@@ -108,7 +108,9 @@ class TestRecipientPages:
         page.goto(site.sign_in_link(SCHOOL))
         check(page, screenshot, "sign-in")
         page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url("**/inbox")
+        page.wait_for_url("**/inbox/passkeys/enrol")  # the invitation to set up a passkey
+        check(page, screenshot, "passkey-invitation")
+        page.goto(f"{site.base_url}/inbox")
         check(page, screenshot, "inbox-empty")
         site.publish(crisis())
         until(lambda: bool(site.inbox_of(SCHOOL)), "the school's notice delivered")
