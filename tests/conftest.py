@@ -120,7 +120,13 @@ def pytest_configure(config: pytest.Config) -> None:
     """Under pytest-xdist the controller starts the one broker every worker shares (one per
     worker would cost each its JVM's start and a gigabyte of heap): workers inherit its
     address, and its data directories for the tests that read the broker's disk."""
-    if not _is_xdist_controller(config) or os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+    if not _is_xdist_controller(config):
+        return
+    # xdist's --dist loadfile hands out files most tests first (its --loadscope-reorder, on by
+    # default), which undid SLOWEST_FIRST: the fuzzing file's two tests went out last and kept
+    # one worker busy for minutes after the other had finished. Files go in collection order.
+    config.option.loadscopereorder = False
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         return
     stack = ExitStack()
     config.add_cleanup(stack.close)
