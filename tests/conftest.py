@@ -154,6 +154,26 @@ SLOWEST_FIRST = (
 )
 
 
+# Files whose tests read what one test process keeps (tests/scenario_runs.py replays each
+# scenario once per process): under --dist loadfile they go to one worker, as if one file.
+SAME_WORKER_AS = {"tests/integration/test_alert_content.py": "tests/integration/test_scenarios.py"}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """--dist loadfile, with the files of ``SAME_WORKER_AS`` handed out with their partner."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling  # only under xdist
+
+    class TogetherScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return SAME_WORKER_AS.get(scope, scope)
+
+    return TogetherScheduling(config, log)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Moves the slowest files to the front, keeping every other order (a stable sort, after
