@@ -138,19 +138,30 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ[KAFKA_DATA_VARIABLE] = os.pathsep.join(str(d) for d in _LOCAL_KAFKA_DATA)
 
 
-# The files that take longest (their summed test times in a full run, both backends), run
-# first: under xdist a file stays on one worker, and one of these started last would leave
-# the other worker idle for its whole length.
+# The files that take longest (their summed test times in a full run, both backends: the run
+# of 30 Nov, 10:07 UTC), run first: under xdist a file stays on one worker, and one of these
+# started last would leave the other worker idle for its whole length.
 SLOWEST_FIRST = (
     "tests/e2e/test_api_fuzzing.py",
-    "tests/integration/test_scenarios.py",
-    "tests/integration/test_directory_projection.py",
-    "tests/security/test_keys.py",
-    "tests/integration/test_escalation.py",
-    "tests/security/test_shredding.py",
-    "tests/integration/test_nothing_silent.py",
+    "tests/benchmark/test_bench_command.py",
+    "tests/integration/test_rebalance.py",
     "tests/integration/test_drain.py",
+    "tests/security/test_keys.py",
+    "tests/integration/test_scenarios.py",  # with test_alert_content.py (SAME_WORKER_AS)
+    "tests/web/test_pages.py",
     "tests/integration/test_routing_on_fakes.py",
+    "tests/security/test_shredding.py",
+    "tests/integration/test_demo.py",
+    "tests/integration/test_nothing_silent.py",
+    "tests/integration/test_outcomes.py",
+    "tests/integration/test_step_down_reminder.py",
+    "tests/integration/test_escalation.py",
+    "tests/e2e/test_canary.py",
+    "tests/integration/test_peer_receipts.py",
+    "tests/integration/test_family_routing.py",
+    "tests/integration/test_directory_bulk.py",
+    "tests/integration/test_group_directory_writes.py",
+    "tests/integration/test_webhooks.py",
 )
 
 
