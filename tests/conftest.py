@@ -120,7 +120,13 @@ def pytest_configure(config: pytest.Config) -> None:
     """Under pytest-xdist the controller starts the one broker every worker shares (one per
     worker would cost each its JVM's start and a gigabyte of heap): workers inherit its
     address, and its data directories for the tests that read the broker's disk."""
-    if not _is_xdist_controller(config) or os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+    if not _is_xdist_controller(config):
+        return
+    # xdist's --dist loadfile hands out files most tests first (its --loadscope-reorder, on by
+    # default), which undid SLOWEST_FIRST: the fuzzing file's two tests went out last and kept
+    # one worker busy for minutes after the other had finished. Files go in collection order.
+    config.option.loadscopereorder = False
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         return
     stack = ExitStack()
     config.add_cleanup(stack.close)
@@ -132,20 +138,51 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ[KAFKA_DATA_VARIABLE] = os.pathsep.join(str(d) for d in _LOCAL_KAFKA_DATA)
 
 
-# The files that take longest (their summed test times in a full run, both backends), run
-# first: under xdist a file stays on one worker, and one of these started last would leave
-# the other worker idle for its whole length.
+# The files that take longest (their summed test times in a full run, both backends: the run
+# of 30 Nov, 10:07 UTC), run first: under xdist a file stays on one worker, and one of these
+# started last would leave the other worker idle for its whole length.
 SLOWEST_FIRST = (
     "tests/e2e/test_api_fuzzing.py",
-    "tests/integration/test_scenarios.py",
-    "tests/integration/test_directory_projection.py",
-    "tests/security/test_keys.py",
-    "tests/integration/test_escalation.py",
-    "tests/security/test_shredding.py",
-    "tests/integration/test_nothing_silent.py",
+    "tests/benchmark/test_bench_command.py",
+    "tests/integration/test_rebalance.py",
     "tests/integration/test_drain.py",
+    "tests/security/test_keys.py",
+    "tests/integration/test_scenarios.py",  # with test_alert_content.py (SAME_WORKER_AS)
+    "tests/web/test_pages.py",
     "tests/integration/test_routing_on_fakes.py",
+    "tests/security/test_shredding.py",
+    "tests/integration/test_demo.py",
+    "tests/integration/test_nothing_silent.py",
+    "tests/integration/test_outcomes.py",
+    "tests/integration/test_step_down_reminder.py",
+    "tests/integration/test_escalation.py",
+    "tests/e2e/test_canary.py",
+    "tests/integration/test_peer_receipts.py",
+    "tests/integration/test_family_routing.py",
+    "tests/integration/test_directory_bulk.py",
+    "tests/integration/test_group_directory_writes.py",
+    "tests/integration/test_webhooks.py",
 )
+
+
+# Files whose tests read what one test process keeps (tests/scenario_runs.py replays each
+# scenario once per process): under --dist loadfile they go to one worker, as if one file.
+SAME_WORKER_AS = {"tests/integration/test_alert_content.py": "tests/integration/test_scenarios.py"}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """--dist loadfile, with the files of ``SAME_WORKER_AS`` handed out with their partner."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling  # only under xdist
+
+    class TogetherScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return SAME_WORKER_AS.get(scope, scope)
+
+    return TogetherScheduling(config, log)
 
 
 @pytest.hookimpl(trylast=True)

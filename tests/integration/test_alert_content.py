@@ -4,20 +4,19 @@ none of its event's facts or vocabulary, and neither its type, severity nor rule
 
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from broker.fixtures import partnership
 from broker.rules.alerts import AlertFacts, Trigger, alert_text
-from broker.services.scenario import Scenario, Told, run_scenario
+from broker.services.scenario import Scenario, Told
 from schemas.notices import NoticeType
 from tests.alert_content import leaks
+from tests.scenario_runs import SCENARIOS, results_of
 
 pytestmark = pytest.mark.integration
 
-SCENARIOS = sorted((Path(__file__).parents[1] / "scenarios").glob("*.json"))
 LINK = "https://inbox.example.org/inbox/notices/00000000-0000-4000-8000-000000000001"
 
 
@@ -56,7 +55,7 @@ class TestAlertContent:
         for path in SCENARIOS:
             scenario = Scenario.load(path)
             names = org_names(scenario)
-            for result in await run_scenario(scenario):
+            for result in await results_of(path):
                 for told in result.notices:
                     header, role = told.header, told.header.recipient_id.rsplit(":", 1)[-1]
                     types.add(header.notice_type)

@@ -2,11 +2,13 @@
 a family resolved from the projection is the family SQL resolves, and a projection kept
 current from the change log, whatever wrote to the directory, equals one loaded afresh."""
 
+import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from conftest import Databases, PostgresServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import db
@@ -39,14 +41,61 @@ PEOPLE = 200
 POP = population.population(PEOPLE, TODAY)
 
 
+class LoadedTemplates:
+    """The generated directory bulk-loaded once a module per backend, into a database each
+    test gets a copy of (loading it per test was most of this file's time), with the audit
+    key its chain was made with."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.keys = folder, folder / "keys"
+        self.made: dict[str, str | Path] = {}
+
+    async def template(self, source: PostgresServer | Path) -> str | Path:
+        backend = "postgresql" if isinstance(source, PostgresServer) else "sqlite"
+        if backend not in self.made:
+            if isinstance(source, PostgresServer):
+                self.made[backend] = await self._on_postgres(source)
+            else:
+                self.made[backend] = await self._on_sqlite(source)
+        return self.made[backend]
+
+    async def _on_postgres(self, server: PostgresServer) -> str:
+        name = await server.create(migrated=True)
+        server.other_templates.append(name)
+        await self._load(server.url_of(name))
+        return name
+
+    async def _on_sqlite(self, migrated: Path) -> Path:
+        path = self.folder / "directory.db"
+        shutil.copyfile(migrated, path)
+        await self._load(f"sqlite+aiosqlite:///{path}")
+        return path
+
+    async def _load(self, url: str) -> None:
+        engine = db.make_engine(url)
+        try:
+            async with db.sessions(engine, audit_key(self.keys)).begin() as session:
+                await bulk_load_directory(SqlUnitOfWork.joined(session),
+                                          _with_plans_and_ties(POP.spec), actor="test")  # fmt: skip
+        finally:
+            await engine.dispose()  # nobody may stay connected to a template
+
+
+@pytest.fixture(scope="module")
+def loaded_templates(tmp_path_factory: pytest.TempPathFactory) -> LoadedTemplates:
+    folder = tmp_path_factory.mktemp("projection-templates")
+    (folder / "keys").mkdir()
+    return LoadedTemplates(folder)
+
+
 @pytest.fixture
-async def sessions(database_url: str, tmp_path: Path) -> AsyncIterator[Sessions]:
-    engine = db.make_engine(database_url)
-    sessions = db.sessions(engine, audit_key(tmp_path / "keys"))
-    async with sessions.begin() as session:
-        await bulk_load_directory(SqlUnitOfWork.joined(session), _with_plans_and_ties(POP.spec),
-                                  actor="test")  # fmt: skip
-    yield sessions
+async def sessions(
+    databases: Databases, database_source: PostgresServer | Path, loaded_templates: LoadedTemplates
+) -> AsyncIterator[Sessions]:
+    """A database of the test's own holding the generated directory (plans and ties too)."""
+    url = await databases.new(template=await loaded_templates.template(database_source))
+    engine = db.make_engine(url)
+    yield db.sessions(engine, audit_key(loaded_templates.keys))
     await engine.dispose()
 
 

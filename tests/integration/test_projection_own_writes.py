@@ -18,11 +18,13 @@ from tests.integration.test_directory_projection import (
     Sessions,
     Write,
     loaded,
+    loaded_templates,
     sessions,
 )
 
 pytestmark = pytest.mark.integration
-__all__ = ["sessions"]  # the fixture, as test_directory_projection.py builds it
+# the fixtures, as test_directory_projection.py builds them
+__all__ = ["loaded_templates", "sessions"]
 
 NAMED = [[PersonRef(nhs_number=p.nhs_number)] for home in (HOME, OTHER)
          for p in (home.mother, home.father, home.pupil, home.young_child)]  # fmt: skip

@@ -9,23 +9,13 @@ import pytest
 
 from broker.rules.deadlines import LONDON
 from broker.rules.minimisation import rule_for_reader
-from broker.services.scenario import Scenario, StepResult, Told, run_scenario
+from broker.services.scenario import Scenario, StepResult, Told
 from schemas.notices import NoticeHeader, NoticeType
+from tests.scenario_runs import SCENARIO_DIR, SCENARIOS, results_of
 
 pytestmark = pytest.mark.integration
 
-SCENARIO_DIR = Path(__file__).parents[1] / "scenarios"
-SCENARIOS = sorted(SCENARIO_DIR.glob("*.json"))
 SCHOOL_ROLES = frozenset({"key_adult", "deputy_key_adult"})
-
-_results: dict[Path, list[StepResult]] = {}
-
-
-async def results_of(path: Path) -> list[StepResult]:
-    """Each scenario is replayed once per session; the tests below read the same run."""
-    if path not in _results:
-        _results[path] = await run_scenario(Scenario.load(path))
-    return _results[path]
 
 
 def describe(result: StepResult) -> str:
