@@ -143,7 +143,10 @@ def pytest_configure(config: pytest.Config) -> None:
 # started last would leave the other worker idle for its whole length.
 SLOWEST_FIRST = (
     "tests/e2e/test_api_fuzzing.py",
+    "tests/e2e/test_api_conformance.py",  # new this stop: ~160 s summed under load
     "tests/benchmark/test_bench_command.py",
+    "tests/browser/test_pages_accessible.py",  # new this stop: every page in Chromium
+    "tests/browser/test_passkeys.py",
     "tests/integration/test_rebalance.py",
     "tests/integration/test_drain.py",
     "tests/security/test_keys.py",
