@@ -14,26 +14,19 @@ Each change is recorded under the operator (default: the OS user), as directory 
 An error names the field, never the address.
 """
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Coroutine
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 
-from broker.adapters import db
 from broker.adapters.alert_channels_csv import read_alert_channels
-from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.config import Settings
-from broker.entrypoints.cli_units import invalid, run
+from broker.entrypoints.cli_units import invalid, run, unit
 from broker.entrypoints.operators import operator_name
 from broker.entrypoints.sign_in_routes import sign_in_url
-from broker.errors import BrokerError
-from broker.keys import audit_key
 from broker.ports import AlertFailures
 from broker.services import alert_channels, alerts, key_changes, web_sign_in
 from schemas.alerts import AlertChannelsSpec
@@ -41,7 +34,6 @@ from schemas.directory import ContactSpec
 
 app = typer.Typer(help="Alert channels and web inbox sign-in links.", no_args_is_help=True,
                   pretty_exceptions_enable=False)  # fmt: skip
-T = TypeVar("T")
 Operator = Annotated[str | None, typer.Option(help="who makes the change (default: OS user)")]
 
 
@@ -55,7 +47,7 @@ def set_alerts(
 ) -> None:
     """Shows the contact's channels; with --email/--mobile (or --clear) replaces them."""
     if not (email or mobile or clear):
-        spec = _run(_show(Settings(), contact_id))
+        spec = run(_show(Settings(), contact_id))
         typer.echo(spec.model_dump_json())
         return
     try:
@@ -64,7 +56,7 @@ def set_alerts(
         fields = sorted({str(e["loc"][0]) for e in exc.errors()})
         typer.echo(f"not changed: invalid {', '.join(fields)}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(_run(_set(Settings(), {contact_id: spec}, operator_name(operator))))
+    typer.echo(run(_set(Settings(), {contact_id: spec}, operator_name(operator))))
 
 
 @app.command("add")
@@ -98,8 +90,8 @@ def add_contact(
 @app.command("alerts-import")
 def import_alerts(path: Path, operator: Operator = None) -> None:
     """Sets the channels of each contact a CSV file names (contact_id,email,mobile)."""
-    specs = _run(_read(path))
-    typer.echo(_run(_set(Settings(), specs, operator_name(operator))))
+    specs = run(_read(path))
+    typer.echo(run(_set(Settings(), specs, operator_name(operator))))
 
 
 @app.command("alerts-failing")
@@ -108,7 +100,7 @@ def failing_alerts(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines, for tools")] = False,
 ) -> None:
     """Contacts whose alerts died or are being retried: put their addresses right."""
-    lines = _run(_failing(Settings(), timedelta(days=days)))
+    lines = run(_failing(Settings(), timedelta(days=days)))
     for line in lines:
         typer.echo(json.dumps(_as_dict(line)) if as_json else _as_line(line))
     if not lines and not as_json:
@@ -118,14 +110,14 @@ def failing_alerts(
 @app.command("sign-in-link")
 def sign_in_link(contact_id: str, operator: Operator = None) -> None:
     """Prints a one-time sign-in link to the web inbox for the contact's person (15 minutes)."""
-    typer.echo(_run(_sign_in_link(Settings(), contact_id, operator_name(operator))))
+    typer.echo(run(_sign_in_link(Settings(), contact_id, operator_name(operator))))
 
 
 async def _add(
     settings: Settings, spec: ContactSpec, channels: AlertChannelsSpec | None, actor: str
 ) -> list[str]:
     now, networks = datetime.now(UTC), settings.webhooks.allowed_networks
-    async with _unit(settings) as uow:
+    async with unit(settings) as uow:
         done = await key_changes.put_contact(uow, spec, actor, now, networks)
         if not isinstance(done, key_changes.Pending):
             set_ = await alert_channels.set_channels(uow, spec.id, channels, actor, now) if (
@@ -139,7 +131,7 @@ async def _add(
 
 
 async def _sign_in_link(settings: Settings, contact_id: str, actor: str) -> str:
-    async with _unit(settings) as uow:
+    async with unit(settings) as uow:
         issued = await web_sign_in.issue_link(uow, contact_id, actor, datetime.now(UTC))
     return sign_in_url(settings.inbox_base_url, issued.token)
 
@@ -149,39 +141,19 @@ async def _read(path: Path) -> dict[str, AlertChannelsSpec]:
 
 
 async def _show(settings: Settings, contact_id: str) -> AlertChannelsSpec:
-    async with _unit(settings) as uow:
+    async with unit(settings) as uow:
         return await alert_channels.channels_of(uow, contact_id)
 
 
 async def _set(settings: Settings, specs: dict[str, AlertChannelsSpec], actor: str) -> str:
-    async with _unit(settings) as uow:
+    async with unit(settings) as uow:
         counts = await alert_channels.set_many(uow, specs, actor, datetime.now(UTC))
     return "alert channels: " + (", ".join(f"{n} {a}" for a, n in counts.items()) or "none")
 
 
 async def _failing(settings: Settings, window: timedelta) -> list[AlertFailures]:
-    async with _unit(settings) as uow:
+    async with unit(settings) as uow:
         return await alerts.failing(uow, datetime.now(UTC), window)
-
-
-@asynccontextmanager
-async def _unit(settings: Settings) -> AsyncIterator[SqlUnitOfWork]:
-    engine = db.make_engine(settings.database_url)
-    try:
-        await db.create_schema(engine)
-        async with SqlUnitOfWork(db.sessions(engine, audit_key(settings.keys_dir))) as uow:
-            yield uow
-    finally:
-        await engine.dispose()
-
-
-def _run(work: Coroutine[Any, Any, T]) -> T:
-    """Runs it; a refusal (an unknown contact, a bad CSV row) is its message, exit 1."""
-    try:
-        return asyncio.run(work)
-    except BrokerError as exc:
-        typer.echo(f"not changed: {exc}", err=True)
-        raise typer.Exit(1) from None
 
 
 def _as_dict(line: AlertFailures) -> dict[str, str | int | None]:
