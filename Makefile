@@ -27,6 +27,7 @@ lint: $(VENV)/.installed
 	$(BIN)/python -m schemas.generate --check
 	$(BIN)/python -m pytest -q -p no:randomly tests/unit/test_asyncapi.py tests/unit/test_signature_vectors.py
 	$(BIN)/python -m broker.rules.who_is_told --check
+	$(BIN)/python -m broker.rules.wording --check
 	$(BIN)/python -m broker.config --check
 	$(BIN)/python -m broker.entrypoints.openapi --check
 	@if command -v helm >/dev/null; then \

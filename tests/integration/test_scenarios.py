@@ -9,6 +9,7 @@ import pytest
 
 from broker.rules.deadlines import LONDON
 from broker.rules.minimisation import rule_for_reader
+from broker.rules.wording import MATTER_PREFIX, english
 from broker.services.scenario import Scenario, StepResult, Told
 from schemas.notices import NoticeHeader, NoticeType
 from tests.scenario_runs import SCENARIO_DIR, SCENARIOS, results_of
@@ -261,3 +262,22 @@ async def test_school_notices_say_what_to_do_and_whom_to_call() -> None:
                 if needed and not needed & types:
                     problems.append(f"{where}: calls {school.who_to_call_role}, who was not told")
     assert not problems, "\n".join(problems)
+
+
+def wording_keys(told: Told) -> set[str]:
+    """Every wording key a notice's body carries, for its reader's page to word."""
+    school = told.body.school
+    keys = set(told.body.wording)
+    if school:
+        keys |= {*school.actions, school.act_by_wording, MATTER_PREFIX + school.matter.value}
+        keys |= {school.who_to_call_role} if school.who_to_call_role else set()
+    return keys
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+async def test_every_wording_key_has_english(path: Path) -> None:
+    """A notice's reader sees sentences: every key the scenario's notices carry is worded in
+    the catalogue (a new key without a text fails here)."""
+    results = await results_of(path)
+    carried = {key for r in results for told in r.notices for key in wording_keys(told)}
+    assert not carried - set(english()), f"{path.name}: no English for these keys"
