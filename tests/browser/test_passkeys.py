@@ -16,6 +16,7 @@ the router) run on pytest's event loop, which Playwright's sync API must not fin
 
 import asyncio
 import os
+import re
 import shutil
 import socket
 import threading
@@ -41,6 +42,8 @@ from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.demo import family
 from broker.entrypoints.inbox_api import create_inbox_api
+from broker.rules import wording
+from broker.rules.school_notice import QUIET_SUPPORT
 from broker.services import web_sign_in
 from browser.axe import assert_no_axe_violations
 from browser.wire import assert_never_on_the_wire, record_wire
@@ -163,7 +166,7 @@ def test_enrol_sign_out_sign_in_with_the_passkey_and_open_the_notice(
                        invitation.key_file.read_text().split("-----")[2].strip(),
                        recovery_key.replace("-", "")]  # fmt: skip
             assert_never_on_the_wire(wire, secrets)
-            _check_accessibility(page, inbox_url)
+            _check_accessibility(page, inbox_url, invitation.notice_id)
         finally:
             chromium.close()
 
@@ -219,11 +222,20 @@ def _open_notice(page: Page, url: str, invitation: Invitation,
     fields = page.locator("#notice-fields").inner_text()
     for word in invitation.words:
         assert word in fields
+    # In plain words (broker.rules.wording): the sentence, never the key, in the main view;
+    # the raw fields only in the collapsed technical details.
+    assert wording.english()[QUIET_SUPPORT] in fields
+    assert not re.search(r"school\.action\.|relation\.|Not given|Rule id", fields)
+    expect(page.locator("#notice-technical")).to_be_visible()
+    expect(page.locator("#notice-raw")).not_to_be_visible()
     screenshot(page, "notice-opened-with-passkey")
 
 
-def _check_accessibility(page: Page, url: str) -> None:
+def _check_accessibility(page: Page, url: str, notice_id: str) -> None:
     # axe after the ceremonies: injected before one, it left Chromium's get() pending.
+    page.goto(f"{url}/inbox/notices/{notice_id}")
+    expect(page.locator("#notice-status")).to_have_text("Opened in this browser.", timeout=20_000)
+    assert_no_axe_violations(page)
     for form in ("enrol", "sign-in", "recovery"):
         page.goto(f"{url}/inbox/passkeys/{form}")
         assert_no_axe_violations(page)

@@ -1,8 +1,11 @@
 // The notice page: opens the sealed notice embedded in the page, in this browser, with
-// notice-crypto.js (the broker's signature checked, then HPKE), and shows the body's fields
-// in the summary list. The server never sees the key or the plaintext. The key is the one a
+// notice-crypto.js (the broker's signature checked, then HPKE), and shows the body in plain
+// words (notice-view.js, with the wording catalogue wording.json); the raw fields stay in the
+// collapsed "Technical details" for the safeguarding lead. The server never sees the key or the plaintext. The key is the one a
 // passkey unwrapped at sign-in (passkey.js, kept by key-keeper.js); without one, the person
 // chooses their key file; it is read here and sent nowhere. Fields go in with textContent only.
+
+import { render, words } from "./notice-view.js";
 
 const container = document.getElementById("notice-body");
 const status = document.getElementById("notice-status");
@@ -30,11 +33,6 @@ async function cryptoModule() {
   }
 }
 
-function words(name) {
-  const text = String(name).replaceAll("_", " ");
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}
-
 function valueText(value) {
   if (value === null || value === undefined || value === "") return "Not given";
   if (Array.isArray(value)) return value.map(valueText).join("; ");
@@ -45,8 +43,21 @@ function valueText(value) {
   return String(value);
 }
 
-function show(body) {
-  const list = document.getElementById("notice-fields");
+async function wordingCatalogue() {
+  // Without it the page still shows the notice: each instruction says it cannot be worded.
+  try {
+    const response = await fetch(new URL("./wording.json", import.meta.url), { credentials: "same-origin" });
+    return response.ok ? await response.json() : {};
+  } catch {
+    return {};
+  }
+}
+
+async function show(body) {
+  const view = document.getElementById("notice-fields");
+  render(view, body, await wordingCatalogue());
+  view.hidden = false;
+  const list = document.getElementById("notice-raw");
   list.replaceChildren();
   for (const [name, value] of Object.entries(body)) {
     const row = document.createElement("div");
@@ -60,7 +71,7 @@ function show(body) {
     row.append(key, text);
     list.append(row);
   }
-  list.hidden = false;
+  document.getElementById("notice-technical").hidden = false;
 }
 
 async function markViewed() {
@@ -75,7 +86,7 @@ async function markViewed() {
 async function open(crypto, key) {
   say("Opening...");
   try {
-    show(await crypto.openNotice(sealed, key, brokerKeys));
+    await show(await crypto.openNotice(sealed, key, brokerKeys));
     keyField.hidden = true;
     say("Opened in this browser.");
     await markViewed();
