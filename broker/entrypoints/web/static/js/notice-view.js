@@ -26,7 +26,8 @@ function locale(lang) {
 export function momentWords(iso, lang = "en") {
   const options = { timeZone: LONDON, weekday: "long", day: "numeric", month: "long",
                     year: "numeric", hour: "2-digit", minute: "2-digit" };
-  return new Intl.DateTimeFormat(locale(lang), options).format(new Date(iso));
+  // As the server writes London times ("Monday 30 November 2026 at 08:45"): no comma.
+  return new Intl.DateTimeFormat(locale(lang), options).format(new Date(iso)).replace(",", "");
 }
 
 export function dayWords(isoDate, lang = "en") {
@@ -121,7 +122,8 @@ function historySection(view, body) {
   const digest = body.digest;
   if (digest) {
     const count = digest.earlier_incidents_12_months ?? 0;
-    items.push(`${count} earlier ${count === 1 ? "incident" : "incidents"} known in the last 12 months`);
+    const earlier = count === 0 ? "No earlier incidents" : count === 1 ? "1 earlier incident" : `${count} earlier incidents`;
+    items.push(`${earlier} known in the last 12 months`);
     for (const plan of digest.plans ?? []) items.push(`Plan: ${planWords(plan)}`);
     if (digest.agencies?.length) items.push(`Services involved: ${digest.agencies.map(words).join(", ")}`);
     if (digest.previous_areas?.length) items.push(`Lived before in: ${digest.previous_areas.join(", ")}`);
@@ -183,7 +185,15 @@ export function render(view, body, catalogue) {
   if (at) view.append(el("p", "govuk-body", `When: ${momentWords(at)} (London time)`));
   if (school?.stopped_on) view.append(el("p", "govuk-body", `Stopped on ${dayWords(school.stopped_on)}`));
 
-  const todo = [...(school?.actions ?? []), ...keys.filter((k) => !k.startsWith("relation."))];
+  // A move's terms are the receiving nation's vocabulary, not an instruction.
+  const terms = keys.filter((k) => k.startsWith("transfer.terms."));
+  if (terms.length) {
+    section(view, "Terms used for this move");
+    for (const key of terms) sentences(view, catalogue, languages, key);
+  }
+
+  const todo = [...(school?.actions ?? []),
+                ...keys.filter((k) => !k.startsWith("relation.") && !terms.includes(k))];
   if (todo.length) {
     section(view, "What to do");
     bullets(view, todo.map((key) => {
@@ -206,7 +216,7 @@ export function render(view, body, catalogue) {
 
   if (school?.reference || school?.police_reference) {
     section(view, "Reference to quote");
-    if (school.reference) view.append(el("p", "govuk-body", `Our reference: ${school.reference}`));
+    if (school.reference) view.append(el("p", "govuk-body", `Quote this reference when you call: ${school.reference}`));
     if (school.police_reference) view.append(el("p", "govuk-body", `Police reference: ${school.police_reference}`));
   }
 
