@@ -32,13 +32,13 @@ WHOM: dict[str, str] = {
     "person": "someone your organisation works with",
 }
 RELATION_TEXT: dict[Relation, str] = {
-    Relation.SELF: "This notice is about {whom}.",
-    Relation.PARENT: "This notice is about a parent or carer of {whom}.",
-    Relation.CHILD: "This notice is about a child of {whom}.",
-    Relation.SIBLING: "This notice is about a brother or sister of {whom}.",
-    Relation.CO_PARENT: "This notice is about another parent of the children of {whom}.",
-    Relation.HOUSEHOLD_MEMBER: "This notice is about someone who lives with {whom}.",
-    Relation.FAMILY_MEMBER: "This notice is about someone else in the family of {whom}.",
+    Relation.SELF: "What happened concerns {whom}.",
+    Relation.PARENT: "What happened concerns a parent or carer of {whom}.",
+    Relation.CHILD: "What happened concerns a child of {whom}.",
+    Relation.SIBLING: "What happened concerns a brother or sister of {whom}.",
+    Relation.CO_PARENT: "What happened concerns another parent of the children of {whom}.",
+    Relation.HOUSEHOLD_MEMBER: "What happened concerns someone who lives with {whom}.",
+    Relation.FAMILY_MEMBER: "What happened concerns someone else in the family of {whom}.",
 }
 # What a school is told happened (SchoolMatter), as the page's "What happened" words it.
 MATTER_TEXT: dict[SchoolMatter, str] = {

@@ -47,7 +47,7 @@ class TestEnglishForEveryKey:
     def test_every_relation_key_has_english(self, relation: Relation, kind: NoticeType) -> None:
         """Whatever the relation and the reader, the relation key has an English sentence."""
         text = wording.english()[wording_key(relation, kind)]
-        assert text.startswith("This notice is about ")
+        assert text.startswith("What happened concerns ")
         assert text.endswith(".")
 
     @pytest.mark.parametrize("matter", list(SchoolMatter))
