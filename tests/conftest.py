@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 import pytest
+import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from sqlalchemy import make_url, text
@@ -116,10 +117,23 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
     return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
 
 
+def _uncached_structlog() -> None:
+    """structlog's ``capture_logs`` cannot see a logger cached on first use: once any test
+    (a CLI command, a process run in-process) configured logging with the production's
+    caching, a later test's capture on the same worker read nothing. Tests never cache."""
+    configure = structlog.configure
+
+    def without_caching(**settings: Any) -> None:
+        configure(**{**settings, "cache_logger_on_first_use": False})
+
+    structlog.configure = without_caching
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Under pytest-xdist the controller starts the one broker every worker shares (one per
     worker would cost each its JVM's start and a gigabyte of heap): workers inherit its
     address, and its data directories for the tests that read the broker's disk."""
+    _uncached_structlog()
     if not _is_xdist_controller(config):
         return
     # xdist's --dist loadfile hands out files most tests first (its --loadscope-reorder, on by

@@ -248,7 +248,7 @@ class TestRefusedRegistrations:
         field, without echoing the address; nothing registered."""
         answer = await api.put("/v1/admin/peers/peer-north", json=peer(**{field: url}))
         assert answer.status_code == 422, answer.text
-        assert answer.json()["detail"][0]["field"] == f"body.{field}"
+        assert answer.json()["errors"][0]["field"] == f"body.{field}"
         assert address not in answer.text
         assert await every(sessions, db.Peer) == []
 
