@@ -29,7 +29,7 @@ from producers.broker_keys import BrokerPublicKeys
 from producers.envelopes import seal_event, sign_event
 from producers.receiver import NoticeReceiver
 from producers.sdk import signature_header
-from schemas.events import Event, EventAdapter
+from schemas.events import Event, EventAdapter, ParentMentalHealthCrisis
 from schemas.notices import NoticeBody, NoticeHeader, SealedNotice
 from schemas.transport import EventHeader, SealedEvent
 
@@ -157,6 +157,16 @@ def inbox_owner(request: httpx.Request) -> str | None:
     if len(parts) > 1 and parts[1] == "households":
         return "la-front-door"
     return None
+
+
+def suicidal_crisis(clinical_summary: str | None = None) -> ParentMentalHealthCrisis:
+    """The mother of the demo family in crisis with suicidal ideation, from the mental health
+    service: her children's school, their GPs and hers, and the front door are told."""
+    return ParentMentalHealthCrisis(
+        event_type="parent_mental_health_crisis", event_id=uuid.uuid4(), source_org="mh-demo",
+        occurred_at=datetime.now(UTC), subject=family.person(family.MOTHER),
+        suicidal_ideation=True, clinical_summary=clinical_summary,
+    )  # fmt: skip
 
 
 def sealed_crisis(broker: BrokerPublicKeys, producers: dict[str, Ed25519PrivateKey]) -> SealedEvent:

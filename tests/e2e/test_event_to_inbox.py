@@ -1,17 +1,13 @@
 """End to end: an event posted to the HTTP gateway travels through the real Kafka broker, the
 router and the delivery worker, and lands sealed in the right inboxes, readable only there."""
 
-import uuid
-from datetime import UTC, datetime
-
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from support import fetch_sealed, post_signed, wait_for_notices
+from support import fetch_sealed, post_signed, suicidal_crisis, wait_for_notices
 
 from broker.bootstrap import Runtime
-from broker.demo import family
 from broker.errors import DecryptionFailed
 from producers.receiver import NoticeReceiver
 from schemas.events import ParentMentalHealthCrisis
@@ -27,15 +23,7 @@ FRONT_DOOR = "la-front-door:duty_manager"
 
 
 def crisis() -> ParentMentalHealthCrisis:
-    return ParentMentalHealthCrisis(
-        event_type="parent_mental_health_crisis",
-        event_id=uuid.uuid4(),
-        source_org="mh-demo",
-        occurred_at=datetime.now(UTC),
-        subject=family.person(family.MOTHER),
-        suicidal_ideation=True,
-        clinical_summary="Expressed plans to end her life; started on sertraline.",
-    )
+    return suicidal_crisis("Expressed plans to end her life; started on sertraline.")
 
 
 class TestParentCrisisEndToEnd:

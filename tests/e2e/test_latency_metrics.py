@@ -2,19 +2,17 @@
 gateway, Kafka, router and delivery worker: read from /metrics on a real ops app of the same
 process."""
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client.parser import text_string_to_metric_families
-from support import post_signed, wait_for_notices
+from support import post_signed, suicidal_crisis, wait_for_notices
 
 from broker.adapters.kafka import ConsumerHealth
 from broker.adapters.notice_gauges import refresh_notice_gauges
 from broker.bootstrap import Runtime
-from broker.demo import family
 from broker.entrypoints import ops
 from schemas.events import ParentMentalHealthCrisis
 
@@ -41,15 +39,7 @@ async def _counts(rt: Runtime) -> dict[tuple[str, tuple[tuple[str, str], ...]], 
 
 
 def crisis() -> ParentMentalHealthCrisis:
-    return ParentMentalHealthCrisis(
-        event_type="parent_mental_health_crisis",
-        event_id=uuid.uuid4(),
-        source_org="mh-demo",
-        occurred_at=datetime.now(UTC),
-        subject=family.person(family.MOTHER),
-        suicidal_ideation=True,
-        clinical_summary="Expressed plans to end her life.",
-    )
+    return suicidal_crisis("Expressed plans to end her life.")
 
 
 class TestLatencyHistograms:

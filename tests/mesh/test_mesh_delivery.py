@@ -2,8 +2,6 @@
 delivery process's own MESH worker, and NHS England's mesh-sandbox on loopback, read by the
 practice's system as a GP system would (mesh-client)."""
 
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -11,12 +9,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mesh_client import MeshClient
 from sqlalchemy import select
-from support import post_signed
+from support import post_signed, suicidal_crisis
 
 from broker.adapters import db
 from broker.bootstrap import Runtime
 from broker.config import Settings
-from broker.demo import family
 from broker.entrypoints.dead_letters_cli import read_all
 from broker.mesh_settings import SUBJECT, WORKFLOW_ID
 from producers.receiver import NoticeReceiver
@@ -164,12 +161,4 @@ async def _sent_to(rt: Runtime, recipient: str) -> db.MeshDelivery | None:
 
 
 def crisis() -> ParentMentalHealthCrisis:
-    """A mother's crisis: her GP practice (Riverside) is told."""
-    return ParentMentalHealthCrisis(
-        event_type="parent_mental_health_crisis",
-        event_id=uuid.uuid4(),
-        source_org="mh-demo",
-        occurred_at=datetime.now(UTC),
-        subject=family.person(family.MOTHER),
-        suicidal_ideation=True,
-    )
+    return suicidal_crisis()
