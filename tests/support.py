@@ -97,6 +97,12 @@ async def post_signed(
     return await gateway.post("/v1/events", content=body, headers=headers)
 
 
+def as_org(app: Any, org: str, key: Ed25519PrivateKey) -> httpx.AsyncClient:
+    """Speaks to ``app`` over ASGI as the organisation ``org``, with tokens its key gets."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
+                             auth=OrgTokens({org: key}, lambda _request: org))  # fmt: skip
+
+
 def batch_item(event: dict[str, Any], key: Ed25519PrivateKey) -> dict[str, str]:
     """One signed entry of a batch: the event's exact text and its signature."""
     text = json.dumps(event)

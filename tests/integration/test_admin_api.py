@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from support import OrgTokens
+from support import as_org
 
 from broker.adapters import db
 from broker.config import Settings
@@ -78,23 +78,17 @@ async def app(admin_settings: Settings) -> AsyncIterator[FastAPI]:
         yield app
 
 
-def client(app: FastAPI, org_id: str, key: Ed25519PrivateKey) -> httpx.AsyncClient:
-    """Speaks to the app over ASGI as this administrator."""
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
-                             auth=OrgTokens({org_id: key}, lambda _request: org_id))  # fmt: skip
-
-
 @pytest.fixture
 async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """The admin API as the first administrator."""
-    async with client(app, ADMIN, ADMIN_KEY) as first:
+    async with as_org(app, ADMIN, ADMIN_KEY) as first:
         yield first
 
 
 @pytest.fixture
 async def second(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """The admin API as the second administrator."""
-    async with client(app, SECOND, SECOND_KEY) as other:
+    async with as_org(app, SECOND, SECOND_KEY) as other:
         yield other
 
 

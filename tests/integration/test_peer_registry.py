@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from support import OrgTokens
+from support import as_org
 
 from broker.adapters import audit, db
 from broker.adapters.directory import SqlDirectory
@@ -68,14 +68,9 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
         yield app
 
 
-def client(app: FastAPI, org_id: str, key: Ed25519PrivateKey) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
-                             auth=OrgTokens({org_id: key}, lambda _request: org_id))  # fmt: skip
-
-
 @pytest.fixture
 async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with client(app, ADMIN, ADMIN_KEY) as first:
+    async with as_org(app, ADMIN, ADMIN_KEY) as first:
         yield first
 
 
@@ -175,7 +170,7 @@ class TestRegisteringAPeer:
         old = first["signing_keys"][0]["public_key"]
         assert [k.public_key for k in await every(sessions, db.OrgSigningKey)
                 if k.org_id == "peer-north"] == [old]  # fmt: skip
-        async with client(app, SECOND, SECOND_KEY) as second:
+        async with as_org(app, SECOND, SECOND_KEY) as second:
             approved = await second.post(f"/v1/admin/key-changes/{change}/approval")
         assert approved.status_code == 200, approved.text
         new = rotated["signing_keys"][0]["public_key"]

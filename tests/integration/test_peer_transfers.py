@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from sqlalchemy import func, select
-from support import OrgTokens, open_listed, wait_for_notices
+from support import as_org, open_listed, wait_for_notices
 
 from broker.adapters import audit, db
 from broker.adapters.peer_receipts import SqlPeerReceipts
@@ -82,11 +82,6 @@ async def b_gateway(settings: Settings, a_registered: None) -> AsyncIterator[Fas
     app = create_gateway(settings)
     async with app.router.lifespan_context(app):
         yield app
-
-
-def as_org(app: FastAPI, org: str, key: Ed25519PrivateKey) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
-                             auth=OrgTokens({org: key}, lambda _request: org))  # fmt: skip
 
 
 @pytest.fixture

@@ -17,14 +17,12 @@ from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from fastapi import FastAPI
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from support import OrgTokens
+from support import as_org
 from typer.testing import CliRunner, Result
 
 from broker.adapters import audit, db
@@ -164,11 +162,6 @@ async def add_administrators(settings: Settings) -> None:
     async with db.sessions(engine, audit_key(settings.keys_dir)).begin() as session:
         await load_directory(SqlUnitOfWork.joined(session), spec, actor="install")
     await engine.dispose()
-
-
-def as_org(app: FastAPI, org: str, key: Ed25519PrivateKey) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test",
-                             auth=OrgTokens({org: key}, lambda _request: org))  # fmt: skip
 
 
 async def audit_rows(sessions: Sessions, action: str) -> list[Row]:
