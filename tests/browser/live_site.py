@@ -42,9 +42,10 @@ def free_port() -> int:
         return port
 
 
-def loopback(settings: Settings, port: int) -> Settings:
-    """The inbox on plain http on loopback, where the session cookie may go without Secure."""
-    return settings.model_copy(update={"inbox_base_url": f"http://127.0.0.1:{port}",
+def loopback(settings: Settings, port: int, host: str = "127.0.0.1") -> Settings:
+    """The inbox on plain http on loopback, where the session cookie may go without Secure
+    (as ``localhost``, a name WebAuthn accepts, for passkeys)."""
+    return settings.model_copy(update={"inbox_base_url": f"http://{host}:{port}",
                                        "web_insecure_loopback": True})  # fmt: skip
 
 
@@ -139,9 +140,9 @@ class LiveSite:
 
 @contextmanager
 def live_site(
-    settings: Settings, producer_keys: dict[str, Ed25519PrivateKey]
+    settings: Settings, producer_keys: dict[str, Ed25519PrivateKey], host: str = "127.0.0.1"
 ) -> Iterator[LiveSite]:
-    site = LiveSite(loopback(settings, free_port()), producer_keys)
+    site = LiveSite(loopback(settings, free_port(), host), producer_keys)
     thread = threading.Thread(target=site.run, daemon=True)
     thread.start()
     site.ready.wait(120)

@@ -17,12 +17,10 @@ the router) run on pytest's event loop, which Playwright's sync API must not fin
 import asyncio
 import os
 import re
-import shutil
 import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,10 +28,8 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from playwright.sync_api import Page, expect, sync_playwright
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sqlalchemy import select
 from support import post_signed
 
@@ -46,15 +42,18 @@ from broker.rules import wording
 from broker.rules.school_notice import QUIET_SUPPORT
 from broker.services import web_sign_in
 from browser.axe import assert_no_axe_violations
+from browser.passkeys import (
+    AUTHENTICATOR,
+    Invitation,
+    arrives,
+    chromium_executable,
+    enrol,
+    write_key_file,
+)
 from browser.wire import assert_never_on_the_wire, record_wire
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 SCHOOL = "school-oakfield:key_adult"
-AUTHENTICATOR = {
-    "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
-    "hasUserVerification": True, "isUserVerified": True, "hasPrf": True,
-    "automaticPresenceSimulation": True,
-}  # fmt: skip
 
 
 @pytest.fixture(scope="session")
@@ -62,15 +61,6 @@ def database_backend() -> str:
     """One database is enough to drive a browser through: the ceremonies' SQL runs on both
     in tests/web/test_passkeys.py and tests/contracts/test_passkeys.py."""
     return "sqlite"
-
-
-@dataclass(frozen=True)
-class Invitation:
-    link_token: str
-    notice_id: str
-    words: list[str]  # what the notice says about the child: shown in the page, never sent
-    key_file: Path
-    key_secret: bytes
 
 
 @pytest.fixture
@@ -87,13 +77,7 @@ async def invitation(
     notice = await _inbox_notice(running_broker, SCHOOL)
     async with running_broker.unit_of_work() as uow:
         issued = await web_sign_in.issue_link(uow, SCHOOL, "test-admin", datetime.now(UTC))
-    key = recipient_keys[SCHOOL]
-    key_file = tmp_path / "school-key.pem"
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))  # fmt: skip
-    secret = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
-                               serialization.NoEncryption())  # fmt: skip
+    key_file, secret = write_key_file(recipient_keys[SCHOOL], tmp_path)
     # The child's given name, as the notice names him (tests/web/test_pages.py opens it).
     return Invitation(issued.token, notice.notice_id, ["Leo"], key_file, secret)
 
@@ -132,21 +116,12 @@ def inbox_url(settings: Settings, invitation: Invitation) -> Iterator[str]:
     thread.join(timeout=30)
 
 
-def _launch_chromium() -> Any:
-    executable = shutil.which("chromium")
-    if executable is None:
-        if os.environ.get("CI"):
-            pytest.fail("no chromium on the PATH (apt-get install chromium)")
-        pytest.skip("no chromium on the PATH (apt-get install chromium)")
-    return executable
-
-
 def test_enrol_sign_out_sign_in_with_the_passkey_and_open_the_notice(
     inbox_url: str, invitation: Invitation, screenshot: Callable[[Page, str], Path]
 ) -> None:
     """The loop a key adult goes through, the notice opened with the passkey-unwrapped key,
     then with the key the recovery key unwrapped."""
-    executable = _launch_chromium()
+    executable = chromium_executable()
     args = ["--no-sandbox"] if os.geteuid() == 0 else []
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=args)
@@ -157,7 +132,7 @@ def test_enrol_sign_out_sign_in_with_the_passkey_and_open_the_notice(
             cdp = context.new_cdp_session(page)
             cdp.send("WebAuthn.enable")
             cdp.send("WebAuthn.addVirtualAuthenticator", {"options": AUTHENTICATOR})
-            recovery_key = _enrol(page, inbox_url, invitation, screenshot)
+            recovery_key = enrol(page, inbox_url, invitation, screenshot)
             _sign_out_and_in(page, inbox_url, screenshot)
             _open_notice(page, inbox_url, invitation, screenshot)
             _recover(page, inbox_url, recovery_key, screenshot)
@@ -171,23 +146,6 @@ def test_enrol_sign_out_sign_in_with_the_passkey_and_open_the_notice(
             chromium.close()
 
 
-def _enrol(
-    page: Page, url: str, invitation: Invitation, screenshot: Callable[[Page, str], Path]
-) -> str:
-    page.goto(f"{url}/inbox/sign-in/{invitation.link_token}")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{url}/inbox/passkeys/enrol")
-    page.set_input_files("#enrol-key-file", str(invitation.key_file))
-    page.get_by_role("button", name="Create a passkey").click()
-    expect(page.locator("#recovery-shown")).to_be_visible(timeout=20_000)
-    recovery_key = page.locator("#recovery-key").inner_text()
-    assert len(recovery_key.replace("-", "")) == 32
-    screenshot(page, "passkey-enrolled")
-    page.get_by_role("link", name="I have kept my recovery key: go to the inbox").click()
-    page.wait_for_url(f"{url}/inbox")
-    return recovery_key
-
-
 def _sign_out_and_in(page: Page, url: str, screenshot: Callable[[Page, str], Path]) -> None:
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(f"{url}/inbox/signed-out")
@@ -195,7 +153,7 @@ def _sign_out_and_in(page: Page, url: str, screenshot: Callable[[Page, str], Pat
     page.goto(f"{url}/inbox/passkeys/sign-in")
     screenshot(page, "passkey-sign-in")
     page.get_by_role("button", name="Sign in with a passkey").click()
-    _arrives(page, f"{url}/inbox")
+    arrives(page, f"{url}/inbox")
     kept = page.evaluate(_KEPT)
     assert kept == {
         "extractable": False,
@@ -212,7 +170,7 @@ def _recover(page: Page, url: str, recovery_key: str,
     page.get_by_label("Recovery key").fill(recovery_key.lower())  # as a person might type it
     screenshot(page, "passkey-recovery")
     page.get_by_role("button", name="Set up a new passkey").click()
-    _arrives(page, f"{url}/inbox")
+    arrives(page, f"{url}/inbox")
 
 
 def _open_notice(page: Page, url: str, invitation: Invitation,
@@ -239,15 +197,6 @@ def _check_accessibility(page: Page, url: str, notice_id: str) -> None:
     for form in ("enrol", "sign-in", "recovery"):
         page.goto(f"{url}/inbox/passkeys/{form}")
         assert_no_axe_violations(page)
-
-
-def _arrives(page: Page, url: str) -> None:
-    """At the URL, or failing with what the passkey page said instead."""
-    try:
-        page.wait_for_url(url, timeout=20_000)
-    except PlaywrightTimeout:
-        said = page.locator("#passkey-status").all_inner_texts()
-        raise AssertionError(f"did not reach {url}: the page says {said}") from None
 
 
 # The kept key as the notice page finds it: its kind, and whether its bytes could be read out.
