@@ -16,6 +16,7 @@ test. Chromium is launched after the site, as in live_site.py, since Playwright'
 must not find pytest's event loop running.
 """
 
+import base64
 import json
 import re
 import time
@@ -268,7 +269,11 @@ class TestWholeLoop:
         duty_manager.locator("#notice-technical summary").click()
         assert reason in duty_manager.locator("#notice-body").inner_text()
         check(duty_manager, screenshot, "hybrid-notice-opened")
-        assert_never_on_the_wire(wire, [reason])
+        # The reason, who the notice is about, and the front door's key file.
+        held = key_file.read_bytes()
+        secrets = [reason, "Carter", _born("p-child-b"),
+                   held.hex(), base64.b64encode(held).decode()]  # fmt: skip
+        assert_never_on_the_wire(wire, secrets)
 
 
 async def _alert_by_email(site: LiveSite, contact_id: str, address: str) -> None:
