@@ -3,8 +3,8 @@ through the gateway is routed and delivered over Kafka; the alert worker emails 
 key adult at a local SMTP server, with nothing of the notice in it; the email's link asks the
 key adult to sign in, which they do with a passkey (Chromium's virtual authenticator with PRF);
 from the inbox they open the notice in the page (its plaintext never on the wire) and
-acknowledge it; the front door's duty
-manager, signed in in a browser of their own, sees the receipt in the household chronology.
+acknowledge it; the front door's duty manager, signed in in a browser of their own, sees the
+receipt in the household chronology.
 
 Then, on the same harness: the duty manager matches an unknown person in the matching queue
 and confirms a family's move; the key adult rejects a notice with a reason, and the duty
