@@ -134,7 +134,7 @@ class TestWholeLoop:
         until(lambda: bool(smtp.messages), "the alert email at the SMTP server")
         [notice_id] = site.inbox_of(SCHOOL)
 
-        link = _alert_link(smtp, site, published["event_type"])
+        link = _alert_link(smtp, published["event_type"])
         assert link == f"{site.base_url}/inbox/notices/{notice_id}"
 
         key_adult = person_page(browser)
@@ -283,7 +283,7 @@ async def _alert_by_email(site: LiveSite, contact_id: str, address: str) -> None
         await uow.alert_channels.replace(contact_id, [("email", address)])
 
 
-def _alert_link(smtp: SmtpSink, site: LiveSite, event_type: str) -> str:
+def _alert_link(smtp: SmtpSink, event_type: str) -> str:
     """The one alert's link, once its text is shown to say nothing of the notice."""
     [message] = smtp.messages
     assert message["To"] == KEY_ADULT_EMAIL
