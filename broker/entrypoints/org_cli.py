@@ -12,7 +12,9 @@ command line, by the admin API's rules (broker.services.org_keys).
 
 A key is the base64 of the raw 32-byte Ed25519 public key or a PEM file holding it (what
 ``openssl pkey -pubout`` writes). Each step is audited under the operator (default: the OS
-user), the proposer named in the approval.
+user), the proposer named in the approval; key changes name them ``operator:<name>``, never
+to be taken for the administrator organisation of that name (broker.rules.actors), so a name
+holding ':' is refused.
 """
 
 import json
