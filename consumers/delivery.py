@@ -32,6 +32,7 @@ from broker.services import webhook_dispatch
 from broker.services.inbox_delivery import Refused, Verified, deliver
 from broker.services.peer_receipts import ReceiptSender
 from producers.envelopes import verify_notice
+from producers.kafka import accepted_at
 from schemas.notices import SealedNotice
 
 log = structlog.get_logger(__name__)
@@ -48,8 +49,11 @@ async def handle_notices(records: Sequence[Received], rt: Runtime) -> None:
     metrics.DELIVERIES.labels("inbox", "stored").inc(done.stored)
     metrics.DELIVERIES.labels("inbox", "duplicate").inc(done.duplicates)
     metrics.DELIVERIES.labels("inbox", "dead_lettered").inc(done.dead_lettered)
+    now = datetime.now(UTC)
     created = (header.created_at for _, _, header in notices)
-    metrics.observe_ages(metrics.NOTICE_TO_INBOX_SECONDS, created, datetime.now(UTC))
+    metrics.observe_ages(metrics.NOTICE_TO_INBOX_SECONDS, created, now)
+    accepted = (accepted_at(record.headers) for record, _, _ in notices)
+    metrics.observe_ages(metrics.EVENT_TO_INBOX_SECONDS, (a for a in accepted if a), now)
 
 
 def _verified(records: Sequence[Received], rt: Runtime) -> tuple[list[Verified], list[Refused]]:

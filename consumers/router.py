@@ -26,6 +26,7 @@ from broker.pseudonyms import unmatched_key_name
 from broker.services.routing import Routed, RoutingDeps, outbox, record_events
 from consumers.follow_up_timer import run_follow_up_timer
 from producers.envelopes import open_event
+from producers.kafka import accepted_at, accepted_at_header
 from producers.pseudonyms import person_identifier, pseudonym
 from schemas.notices import NoticeHeader
 from schemas.transport import EventHeader, SealedEvent
@@ -95,7 +96,7 @@ async def handle_events(
         reports: list[Message] = []
         for (record, _), outcome in zip(chunk, outcomes, strict=True):
             if isinstance(outcome, Routed):
-                notices += outcome.outbox
+                notices += _carrying_acceptance(record, outcome.outbox)
                 reports += outcome.reports
             else:
                 refused.append((record, outcome))
@@ -109,6 +110,18 @@ async def handle_events(
     await deps.publisher.publish([dead_letter(record, reason, deps) for record, reason in refused])
     if own_marks:
         await marks.settle()
+
+
+def _carrying_acceptance(
+    record: Received, notices: list[tuple[NoticeHeader, Message]]
+) -> list[tuple[NoticeHeader, Message]]:
+    """The event's acceptance time (its sgb-accepted-at header, else Kafka's append time) on
+    each of its notices, for the event-to-inbox latency the delivery worker observes."""
+    at = accepted_at(record.headers) or record.appended_at
+    if at is None:
+        return notices
+    header = accepted_at_header(at)
+    return [(notice, replace(m, headers=(*m.headers, header))) for notice, m in notices]
 
 
 async def _audit_rejection(record: Received, exc: Exception, deps: RoutingDeps) -> None:

@@ -4,8 +4,9 @@ its metrics added, so an agency's records leave exactly as the broker's do.
 """
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,6 +62,30 @@ class Message:
     key: str
     value: bytes
     headers: tuple[tuple[str, bytes], ...] = ()
+
+
+# When the event was accepted, as ISO 8601 in UTC: the gateway's clock as it publishes an event
+# it accepted, or the agency's as it publishes straight to Kafka with this package. The router
+# copies it onto the event's notices, and the delivery worker observes the event-to-inbox
+# latency from it. A measure alone: nothing the broker records or decides reads it.
+ACCEPTED_AT = "sgb-accepted-at"
+
+
+def accepted_at_header(at: datetime) -> tuple[str, bytes]:
+    return ACCEPTED_AT, at.astimezone(UTC).isoformat().encode()
+
+
+def accepted_at(headers: Iterable[tuple[str, bytes]]) -> datetime | None:
+    """The acceptance time the headers carry; None when absent, or not a time with an offset
+    (a record from before the header, or from another producer)."""
+    for name, value in headers:
+        if name == ACCEPTED_AT:
+            try:
+                at = datetime.fromisoformat(value.decode())
+            except (UnicodeDecodeError, ValueError):
+                return None
+            return at if at.tzinfo is not None else None
+    return None
 
 
 # Longer than Kafka takes to restart or elect new leaders, so those only delay a publish.

@@ -10,12 +10,15 @@ pseudonymous key. The key is an HMAC of the subject under the agency's own secre
 from its signing key: an agency holds no secret of the partnership's, and nobody else can
 go back from its keys to a person. What happened (the event's type) and when the broker
 received it are not in the header: the type is in the signed event, the time is Kafka's.
+A Kafka header, ``sgb-accepted-at``, says when the event was published (the gateway's
+acceptance, when the gateway publishes it), for the broker's event-to-inbox latency only.
 ``publish`` returns once every in-sync replica has the record (idempotent producer,
 acks=all).
 """
 
 import secrets
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 from uuid import UUID
@@ -25,7 +28,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from producers import crypto
 from producers.broker_keys import BrokerPublicKeys
 from producers.envelopes import seal_event, sign_event
-from producers.kafka import KafkaPublisher, KafkaSecurity, Message, events_topic
+from producers.kafka import (
+    KafkaPublisher,
+    KafkaSecurity,
+    Message,
+    accepted_at_header,
+    events_topic,
+)
 from producers.pseudonyms import person_key, producer_secret
 from schemas.events import Event
 from schemas.transport import EventHeader, SignedEvent
@@ -75,10 +84,12 @@ class EventPublisher:
         return [e.event_id for e in events]
 
     async def publish_signed(self, events: Sequence[tuple[Event, SignedEvent]]) -> None:
-        """Publishes events their producer signed, each with the event parsed from them."""
-        await self._kafka.publish([self._message(e, s) for e, s in events])
+        """Publishes events their producer signed, each with the event parsed from them,
+        stamped with the moment of publishing (at the gateway, of acceptance)."""
+        accepted = accepted_at_header(datetime.now(UTC))
+        await self._kafka.publish([self._message(e, s, accepted) for e, s in events])
 
-    def _message(self, event: Event, signed: SignedEvent) -> Message:
+    def _message(self, event: Event, signed: SignedEvent, accepted: tuple[str, bytes]) -> Message:
         header = EventHeader(
             event_id=event.event_id,
             source_org=event.source_org,
@@ -88,7 +99,7 @@ class EventPublisher:
         sealed = seal_event(signed, header, self._keys.hpke)
         key = person_key(self._secret, event.people()[0], event.source_org)
         return Message(self._topic, key, sealed.model_dump_json().encode(),
-                       headers=(("event_id", str(event.event_id).encode()),))  # fmt: skip
+                       headers=(("event_id", str(event.event_id).encode()), accepted))  # fmt: skip
 
 
 def signature_header(event_json: bytes, key: Ed25519PrivateKey) -> str:

@@ -64,6 +64,14 @@ RECIPIENT_KEY = pseudonym_key("recipient", "recipient", "the recipient's contact
                               "secret is the broker's pseudonym secret")  # fmt: skip
 TEXT = {"type": "string"}
 
+ACCEPTED_AT = "sgb-accepted-at"  # producers/kafka.py's ACCEPTED_AT
+ACCEPTED_AT_HEADER = TEXT | {"format": "date-time", "description": (
+    "when the event was accepted, ISO 8601 in UTC: the gateway's clock as it publishes an event "
+    "it accepted, or the agency's as it publishes straight to Kafka with the agency package. "
+    "Copied by the router onto each of the event's notices (Kafka's append time when the event "
+    "has none), for the sgb_event_to_inbox_seconds histogram alone: nothing recorded or "
+    "decided reads it")}  # fmt: skip
+
 SEALED_EVENT = Message(
     "sealedEvent", "A sealed event",
     "An event, signed by its producer (docs/event-signature.md) and sealed to the broker's "
@@ -72,14 +80,15 @@ SEALED_EVENT = Message(
     schema_ref("sealed_event"), PERSON_KEY,
     {"event_id": TEXT | {"format": "uuid", "description": "the event's id, as in its header; "
                          "set by the agency package and the gateway, absent on an event the "
-                         "front door publishes again once matched"}},
+                         "front door publishes again once matched"},
+     ACCEPTED_AT: ACCEPTED_AT_HEADER},
 )  # fmt: skip
 SEALED_NOTICE = Message(
     "sealedNotice", "A sealed notice",
     "A notice sealed to its recipient's key and signed by the broker: 'header' is a "
     "notice_header JSON text, 'ciphertext' the base64 HPKE ciphertext of a notice_body, "
     "'signature' the broker's Ed25519 signature over both.",
-    schema_ref("sealed_notice"), RECIPIENT_KEY,
+    schema_ref("sealed_notice"), RECIPIENT_KEY, {ACCEPTED_AT: ACCEPTED_AT_HEADER},
 )  # fmt: skip
 RECEIPT = Message(
     "receipt", "A receipt", "A recipient's receipt for a notice: delivered, viewed, "

@@ -599,13 +599,14 @@ class PendingKeyChange(Base):
     org_id: Mapped[str] = mapped_column(String(64), index=True)  # whose keys these are
     spec: Mapped[str] = mapped_column(Text)
     key_ids: Mapped[str] = mapped_column(Text)  # the ids of the keys it puts in place
-    requested_by: Mapped[str] = mapped_column(String(64))
+    # Typed actors, operator:<name> or admin:<org id> (broker.rules.actors); bare names before.
+    requested_by: Mapped[str] = mapped_column(String(100))
     requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    approved_by: Mapped[str | None] = mapped_column(String(64))
+    approved_by: Mapped[str | None] = mapped_column(String(100))
     approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # None: still pending
     # Withdrawn by the administrator who asked for it; never approvable after that. (A change
     # also lapses, unrecorded here, once older than the key-change expiry setting.)
-    withdrawn_by: Mapped[str | None] = mapped_column(String(64))
+    withdrawn_by: Mapped[str | None] = mapped_column(String(100))
     withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 

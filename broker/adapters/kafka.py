@@ -169,6 +169,7 @@ class Received:
     # When Kafka appended the record, by the Kafka broker's clock; None when the topic keeps
     # the time its producer chose instead, which nobody should trust.
     appended_at: datetime | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()  # as sent (sgb-accepted-at on events)
 
     @property
     def position(self) -> str:
@@ -424,4 +425,4 @@ def _received(record: ConsumerRecord[bytes, bytes]) -> Received:
     appended = (datetime.fromtimestamp(record.timestamp / 1000, UTC)
                 if record.timestamp_type == LOG_APPEND_TIME else None)  # fmt: skip
     return Received(record.topic, record.partition, record.offset, key, record.value or b"",
-                    appended)  # fmt: skip
+                    appended, tuple(record.headers or ()))  # fmt: skip

@@ -125,6 +125,14 @@ NOTICE_TO_INBOX_SECONDS = Histogram(
     buckets=LATENCY_BUCKETS,
     registry=REGISTRY,
 )
+EVENT_TO_INBOX_SECONDS = Histogram(
+    "sgb_event_to_inbox_seconds",
+    "From an event's acceptance (the gateway's clock, or the agency's publishing straight to "
+    "Kafka; Kafka's append time when the event carries neither) to the delivery worker "
+    "handing its notice to the inbox: the sgb-accepted-at header, carried onto the notice.",
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
 HTTP_REQUESTS = Counter(
     "sgb_http_requests",
     "HTTP requests answered, by method, route template (never a path with ids) and status class.",

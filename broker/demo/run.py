@@ -35,6 +35,7 @@ from broker.demo import family, neighbour
 from broker.demo.border import show_crossing
 from broker.demo.show import show_inbox
 from broker.keys import KeyStore, audit_key
+from broker.rules import actors
 from broker.services.directory_admin import load_directory
 from broker.services.peers import register_peer
 from broker.services.web_sign_in import issue_link
@@ -177,7 +178,7 @@ async def _load_directory(
     async with SqlUnitOfWork(db.sessions(engine, key)) as uow:
         spec = family.directory(public, now.date(), producers, front_door_hours=hours)
         await load_directory(uow, spec)
-        await register_peer(uow, newport, "import", now, [ip_network(LOOPBACK)])
+        await register_peer(uow, newport, actors.operator("import"), now, [ip_network(LOOPBACK)])
     await engine.dispose()
 
 
@@ -189,7 +190,8 @@ async def _load_neighbour(
     await db.create_schema(engine)
     async with SqlUnitOfWork(db.sessions(engine, key)) as uow:
         await load_directory(uow, neighbour.directory(keys, datetime.now(UTC).date()))
-        await register_peer(uow, demo, "import", datetime.now(UTC), [ip_network(LOOPBACK)])
+        await register_peer(uow, demo, actors.operator("import"), datetime.now(UTC),
+                            [ip_network(LOOPBACK)])  # fmt: skip
     await engine.dispose()
 
 

@@ -53,6 +53,8 @@ from broker.entrypoints.sign_in_routes import add_sign_in_routes
 from broker.errors import AlreadyRecorded
 from broker.keys import PROCESS_KEYS, audit_key
 from broker.ports import DirectoryChangeEntry, UnitOfWork
+from broker.rules import actors
+from broker.rules.actors import Actor
 from broker.services import directory_admin as admin
 from broker.services import key_changes
 from broker.services.directory_bulk import Progress, bulk_load_directory
@@ -76,7 +78,8 @@ from schemas.directory import (
 )
 
 S = TypeVar("S")
-KeyedPut = Callable[[UnitOfWork, S, str, datetime], Awaitable[Outcome | key_changes.Pending]]
+CSV_IMPORT = actors.operator("csv-import")  # sgb directory-import's operator when none is named
+KeyedPut = Callable[[UnitOfWork, S, Actor, datetime], Awaitable[Outcome | key_changes.Pending]]
 
 
 # A reference to a record the directory lacks, a clash with another, a change lapsed (ERRORS).
@@ -137,7 +140,7 @@ def create_admin_api(settings: Settings | None = None) -> FastAPI:
 
 
 async def import_folder(
-    folder: Path, settings: Settings, operator: str = "csv-import",
+    folder: Path, settings: Settings, operator: Actor = CSV_IMPORT,
     progress: Progress | None = None,
 ) -> admin.ImportSummary:  # fmt: skip
     """Loads a folder of directory CSV files in one transaction (``sgb directory-import``),
@@ -153,12 +156,12 @@ async def import_folder(
             async with SqlUnitOfWork(sessions) as uow:
                 spec, held = await key_changes.hold_import(uow, spec, operator, _now(),
                                                            networks)  # fmt: skip
-                summary = await bulk_load_directory(uow, spec, actor=operator,
+                summary = await bulk_load_directory(uow, spec, actor=operator.name,
                                                     webhook_networks=networks,
                                                     progress=progress)  # fmt: skip
         except admin.UnsealableKey as refused:
             async with SqlUnitOfWork(sessions) as uow:
-                await admin.record_refusal(uow, operator, refused)
+                await admin.record_refusal(uow, operator.name, refused)
             raise
     finally:
         await engine.dispose()
@@ -326,7 +329,8 @@ def _add_key_change_routes(app: FastAPI) -> None:
         """Applies the change, for any administrator but the one who asked for it, unless
         it was withdrawn or has expired (409)."""
         async with SqlUnitOfWork(_sessions(request)) as uow:
-            done = await key_changes.approve(uow, change_id, caller.org_id, _now(),
+            approver = actors.administrator(caller.org_id)
+            done = await key_changes.approve(uow, change_id, approver, _now(),
                                              request.app.state.webhook_networks,
                                              request.app.state.key_expiry)  # fmt: skip
         return Changed(id=done.entity_id, action=done.outcome)
@@ -337,7 +341,7 @@ def _add_key_change_routes(app: FastAPI) -> None:
     ) -> Changed:
         """Withdraws a pending change, for the administrator who asked for it alone."""
         async with SqlUnitOfWork(_sessions(request)) as uow:
-            await key_changes.withdraw(uow, change_id, caller.org_id, _now())
+            await key_changes.withdraw(uow, change_id, actors.administrator(caller.org_id), _now())
         return Changed(id=change_id, action="deleted")
 
 
@@ -358,7 +362,7 @@ async def _put_keys(
 ) -> Changed | JSONResponse:
     """A record that may carry keys: applied (200), or held for approval (202)."""
     async with SqlUnitOfWork(_sessions(request)) as uow:
-        action = await put(uow, spec, caller.org_id, _now())
+        action = await put(uow, spec, actors.administrator(caller.org_id), _now())
     if isinstance(action, key_changes.Pending):
         held = PendingChange(id=record_id, change_id=action.change_id)
         return JSONResponse(held.model_dump(), status_code=status.HTTP_202_ACCEPTED)

@@ -24,7 +24,7 @@ from broker.entrypoints.authorities_cli import app as authorities_app
 from broker.entrypoints.cli_units import make_sqlite_folder
 from broker.entrypoints.contact_cli import app as contact_app
 from broker.entrypoints.dead_letters_cli import app as dead_letters_app
-from broker.entrypoints.operators import operator_name
+from broker.entrypoints.operators import operator_actor
 from broker.entrypoints.org_cli import app as org_app
 from broker.entrypoints.org_cli import changes_app as key_changes_app
 from broker.entrypoints.peers_cli import app as peers_app
@@ -178,7 +178,8 @@ def directory_import(
         with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
             task = bar.add_task("records", total=None)
             shown = partial(_shown, bar, task)
-            summary = asyncio.run(import_folder(folder, Settings(), operator_name(operator), shown))
+            by = operator_actor(operator)
+            summary = asyncio.run(import_folder(folder, Settings(), by, shown))
     except BrokerError as exc:
         typer.echo(f"nothing imported: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -28,6 +28,7 @@ from broker.entrypoints.cli_units import invalid, run, unit
 from broker.entrypoints.operators import operator_name
 from broker.entrypoints.sign_in_routes import sign_in_url
 from broker.ports import AlertFailures
+from broker.rules import actors
 from broker.services import alert_channels, alerts, key_changes, web_sign_in
 from schemas.alerts import AlertChannelsSpec
 from schemas.directory import ContactSpec
@@ -118,7 +119,7 @@ async def _add(
 ) -> list[str]:
     now, networks = datetime.now(UTC), settings.webhooks.allowed_networks
     async with unit(settings) as uow:
-        done = await key_changes.put_contact(uow, spec, actor, now, networks)
+        done = await key_changes.put_contact(uow, spec, actors.operator(actor), now, networks)
         if not isinstance(done, key_changes.Pending):
             set_ = await alert_channels.set_channels(uow, spec.id, channels, actor, now) if (
                 channels) else "unchanged"  # fmt: skip

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from broker.entrypoints import auth, fhir_http, http_errors
+from broker.entrypoints import auth, fhir_http, http_errors, request_examples
 from broker.entrypoints.http_errors import FieldProblem, Problem
 
 # The first pattern a path matches names its tag.
@@ -77,6 +77,7 @@ def complete(spec: dict[str, Any]) -> dict[str, Any]:
             if tag:
                 used[tag[0]] = tag[1]
             _add_problems(method, operation)
+            _add_examples(method, path, operation)
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
@@ -95,6 +96,14 @@ def _tag(path: str, operation: dict[str, Any]) -> tuple[str, str] | None:
             operation.setdefault("tags", [name])
             return (operation["tags"][0], about)
     return None
+
+
+def _add_examples(method: str, path: str, operation: dict[str, Any]) -> None:
+    """Each body's example (request_examples.py), where the route gave none of its own."""
+    examples = request_examples.for_operation(method, path)
+    for media in operation.get("requestBody", {}).get("content", {}).values():
+        if examples and not ({"example", "examples"} & set(media)):
+            media["examples"] = examples
 
 
 def _add_problems(method: str, operation: dict[str, Any]) -> None:
@@ -140,7 +149,8 @@ _REFUSAL_TYPES = frozenset({http_errors.MEDIA_TYPE, fhir_http.MEDIA_TYPE})
 
 def faults(spec: dict[str, Any]) -> list[str]:
     """What the document of an API lacks, by this module's own rules: an untagged operation,
-    a secured one without its 401, 403 and 429, a refusal that is not a problem."""
+    a secured one without its 401, 403 and 429, a refusal that is not a problem, a request
+    body without an example."""
     found = []
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
@@ -148,6 +158,9 @@ def faults(spec: dict[str, Any]) -> list[str]:
             responses = operation.get("responses", {})
             if not operation.get("tags"):
                 found.append(f"{where}: no tag")
+            for media, content in operation.get("requestBody", {}).get("content", {}).items():
+                if not ({"example", "examples"} & set(content)):
+                    found.append(f"{where}: its {media} body has no example")
             if operation.get("security") and not {"401", "403", "429"} <= set(responses):
                 found.append(f"{where}: secured, without 401, 403 and 429")
             for code, response in responses.items():

@@ -12,7 +12,9 @@ command line, by the admin API's rules (broker.services.org_keys).
 
 A key is the base64 of the raw 32-byte Ed25519 public key or a PEM file holding it (what
 ``openssl pkey -pubout`` writes). Each step is audited under the operator (default: the OS
-user), the proposer named in the approval.
+user), the proposer named in the approval; key changes name them ``operator:<name>``, never
+to be taken for the administrator organisation of that name (broker.rules.actors), so a name
+holding ':' is refused.
 """
 
 import json
@@ -27,9 +29,10 @@ from pydantic import ValidationError
 
 from broker.config import Settings
 from broker.entrypoints.cli_units import invalid, run, unit
-from broker.entrypoints.operators import operator_name
+from broker.entrypoints.operators import operator_actor
 from broker.errors import BrokerError
 from broker.ports import AuditRecord, KeyChangeView
+from broker.rules.actors import Actor
 from broker.services import key_changes, org_keys
 from broker.services.directory_changes import Outcome
 from producers import crypto
@@ -64,7 +67,7 @@ def add(
         key = SigningKeySpec(public_key=public_key_text(signing_key)) if signing_key else None
     except ValidationError as exc:
         raise invalid(exc) from None
-    actor = operator_name(operator)
+    actor = operator_actor(operator)
     outcome, held = run(_add(spec, key, actor))
     typer.echo(f"organisation {org_id}: {outcome}")
     if held is not None:
@@ -85,13 +88,13 @@ def key_add(
                               valid_until=valid_until)  # fmt: skip
     except ValidationError as exc:
         raise invalid(exc) from None
-    typer.echo(_held_line(run(_add_key(org_id, spec, operator_name(operator)))))
+    typer.echo(_held_line(run(_add_key(org_id, spec, operator_actor(operator)))))
 
 
 @keys_app.command("revoke")
 def key_revoke(org_id: str, key_id: str, operator: Operator = None) -> None:
     """Proposes ending the key now (kept on record, valid until the moment of the proposal)."""
-    typer.echo(_held_line(run(_revoke(org_id, key_id, operator_name(operator)))))
+    typer.echo(_held_line(run(_revoke(org_id, key_id, operator_actor(operator)))))
 
 
 @keys_app.command("list")
@@ -122,14 +125,14 @@ def changes_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
 @changes_app.command("approve")
 def changes_approve(change_id: str, operator: Operator = None) -> None:
     """Applies a change another operator proposed (the proposer cannot)."""
-    done = run(_decide(change_id, operator_name(operator), approve=True))
+    done = run(_decide(change_id, operator_actor(operator), approve=True))
     typer.echo(f"key change {change_id} approved: {done}")
 
 
 @changes_app.command("withdraw")
 def changes_withdraw(change_id: str, operator: Operator = None) -> None:
     """Withdraws a change the operator proposed."""
-    run(_decide(change_id, operator_name(operator), approve=False))
+    run(_decide(change_id, operator_actor(operator), approve=False))
     typer.echo(f"key change {change_id} withdrawn")
 
 
@@ -156,18 +159,18 @@ def _held_line(held: key_changes.Pending | Outcome | None) -> str:
 
 
 async def _add(
-    spec: OrganisationSpec, key: SigningKeySpec | None, actor: str
+    spec: OrganisationSpec, key: SigningKeySpec | None, actor: Actor
 ) -> tuple[Outcome, key_changes.Pending | Outcome | None]:
     async with unit(Settings()) as uow:
         return await org_keys.add_organisation(uow, spec, key, actor, datetime.now(UTC))
 
 
-async def _add_key(org_id: str, key: SigningKeySpec, actor: str) -> key_changes.Pending | Outcome:
+async def _add_key(org_id: str, key: SigningKeySpec, actor: Actor) -> key_changes.Pending | Outcome:
     async with unit(Settings()) as uow:
         return await org_keys.add_key(uow, org_id, key, actor, datetime.now(UTC))
 
 
-async def _revoke(org_id: str, key_id: str, actor: str) -> key_changes.Pending | Outcome:
+async def _revoke(org_id: str, key_id: str, actor: Actor) -> key_changes.Pending | Outcome:
     async with unit(Settings()) as uow:
         return await org_keys.revoke_key(uow, org_id, key_id, actor, datetime.now(UTC))
 
@@ -183,7 +186,7 @@ async def _pending() -> list[KeyChangeView]:
         return await key_changes.pending(uow, datetime.now(UTC), _expiry(settings))
 
 
-async def _decide(change_id: str, operator: str, *, approve: bool) -> str:
+async def _decide(change_id: str, operator: Actor, *, approve: bool) -> str:
     """Approves or withdraws; a refusal (own change, someone else's, lapsed) is audited in a
     transaction of its own, as the admin API does, then reported."""
     settings, now = Settings(), datetime.now(UTC)
@@ -202,16 +205,16 @@ async def _decide(change_id: str, operator: str, *, approve: bool) -> str:
 
 
 async def _audit_refusal(
-    settings: Settings, change_id: str, operator: str, refused: BrokerError, now: datetime
+    settings: Settings, change_id: str, operator: Actor, refused: BrokerError, now: datetime
 ) -> None:
     """Recorded as the admin API records it: a lapsed change's refusal, or access refused."""
     if isinstance(refused, key_changes.Lapsed):
-        record = AuditRecord("key_change_refused", operator, f"key_change:{change_id}",
+        record = AuditRecord("key_change_refused", str(operator), f"key_change:{change_id}",
                              {"reason": refused.reason, "via": "cli"})  # fmt: skip
     else:
         reason = "own_key_change" if isinstance(refused, key_changes.OwnChange) else (
             "not_own_key_change")  # fmt: skip
-        record = AuditRecord("access_refused", operator, f"key_change:{change_id}",
+        record = AuditRecord("access_refused", str(operator), f"key_change:{change_id}",
                              {"reason": reason, "via": "cli"})  # fmt: skip
     async with unit(settings) as uow:
         await uow.audit.append(record, now)

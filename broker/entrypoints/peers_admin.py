@@ -21,6 +21,7 @@ from broker.entrypoints import auth, http_errors
 from broker.entrypoints.app import ErrorTable
 from broker.entrypoints.path_ids import OrgInPath
 from broker.keys import audit_key
+from broker.rules import actors
 from broker.services import peers
 from broker.services.directory_changes import Outcome
 from schemas.peers import PeerSpec
@@ -46,14 +47,15 @@ async def put_peer(
         )
     rt: Foundation = request.app.state.rt
     async with SqlUnitOfWork(rt.sessions) as uow:
-        done = await peers.register_peer(uow, spec, caller.org_id, datetime.now(UTC),
+        done = await peers.register_peer(uow, spec, actors.administrator(caller.org_id),
+                                         datetime.now(UTC),
                                          request.app.state.webhook_networks)  # fmt: skip
     answer = PeerRegistered(id=spec.id, action=done.outcome, pending_key_changes=done.pending)
     code = status.HTTP_202_ACCEPTED if done.pending else status.HTTP_200_OK
     return JSONResponse(answer.model_dump(), status_code=code)
 
 
-async def add_peer(spec: PeerSpec, settings: Settings, operator: str) -> peers.Registered:
+async def add_peer(spec: PeerSpec, settings: Settings, operator: actors.Actor) -> peers.Registered:
     """``sgb peer add``: registers the peer in the configured database as ``operator``."""
     engine = db.make_engine(settings.database_url)
     try:

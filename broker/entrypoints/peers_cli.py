@@ -17,6 +17,7 @@ import typer
 from pydantic import ValidationError
 
 from broker.config import Settings
+from broker.entrypoints.operators import operator_actor
 from broker.errors import BrokerError
 from producers import crypto
 from schemas.peers import PeerSpec
@@ -43,7 +44,7 @@ def add(
         typer.echo(f"not a peer: check {wrong}", err=True)
         raise typer.Exit(1) from None
     try:
-        done = asyncio.run(add_peer(spec, Settings(), operator))
+        done = asyncio.run(add_peer(spec, Settings(), operator_actor(operator)))
     except BrokerError as exc:
         typer.echo(f"peer not registered: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -64,7 +65,7 @@ def import_csv(
     try:
         specs = read_peers(file)
         for spec in specs:
-            _report(spec.id, asyncio.run(add_peer(spec, Settings(), operator)))
+            _report(spec.id, asyncio.run(add_peer(spec, Settings(), operator_actor(operator))))
     except BrokerError as exc:
         typer.echo(f"stopped: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -8,6 +8,10 @@ and both steps go into the audit log under the organisation concerned, which can
 (``concerning``) with its own token before the change takes effect. Any other directory
 change is applied at once, as before.
 
+Requesters and approvers are typed actors (broker.rules.actors): an operator at the command
+line is never the administrator organisation of the same name, and a change recorded under a
+bare name (before actors had kinds) is judged by name alone, as it was.
+
 A pending change lapses once older than the expiry (``key_change_expiry_hours``, 72 by
 default), and the administrator who asked for it may withdraw it first; either way it can
 no longer be approved, and an attempt is refused and audited. ``sgb directory-import`` (an
@@ -31,6 +35,8 @@ from datetime import datetime, timedelta
 from broker.delivery.webhook_targets import Network
 from broker.errors import DirectoryError
 from broker.ports import AuditRecord, KeyChangeView, UnitOfWork
+from broker.rules import actors
+from broker.rules.actors import Actor
 from broker.services import directory_admin as admin
 from broker.services.directory_changes import Outcome
 from broker.services.directory_writes import find
@@ -89,22 +95,22 @@ class Approved:
 
 
 async def put_organisation(
-    uow: UnitOfWork, spec: OrganisationSpec, actor: str, now: datetime
+    uow: UnitOfWork, spec: OrganisationSpec, actor: Actor, now: datetime
 ) -> Outcome | Pending:
     """Applies the organisation at once, or holds it when its signing keys change."""
     if not await _signing_keys_change(uow, spec):
-        return await admin.put_organisation(uow, spec, actor)
+        return await admin.put_organisation(uow, spec, actor.name)
     key_ids = [row["key_id"] for row in admin.signing_key_rows(spec)]
     return await _hold(uow, "organisation", spec.id, spec.id, spec, key_ids, actor, now)
 
 
 async def put_contact(
-    uow: UnitOfWork, spec: ContactSpec, actor: str, now: datetime,
+    uow: UnitOfWork, spec: ContactSpec, actor: Actor, now: datetime,
     webhook_networks: Sequence[Network] = (),
 ) -> Outcome | Pending:  # fmt: skip
     """Applies the contact at once, or (checked first) holds it when it brings a key."""
     if not await _recipient_key_changes(uow, spec):
-        return await admin.put_contact(uow, spec, actor, webhook_networks)
+        return await admin.put_contact(uow, spec, actor.name, webhook_networks)
     await admin.check_contact(uow, spec, webhook_networks)
     key_ids = [recipient_keys.key_id(spec.hpke_public_key)]
     return await _hold(uow, "contact", spec.id, spec.org_id, spec, key_ids, actor, now)
@@ -124,7 +130,7 @@ async def check_import(uow: UnitOfWork, spec: DirectorySpec) -> None:
 
 
 async def approve(
-    uow: UnitOfWork, change_id: str, approver: str, now: datetime,
+    uow: UnitOfWork, change_id: str, approver: Actor, now: datetime,
     webhook_networks: Sequence[Network] = (), expiry: timedelta = KEY_CHANGE_EXPIRY,
 ) -> Approved:  # fmt: skip
     """Applies a pending change for an administrator other than its requester, unless it
@@ -133,35 +139,35 @@ async def approve(
     if change is None or change.approved_at is not None:
         raise NotPending(change_id)
     if change.withdrawn_at is not None:
-        raise Lapsed(change_id, approver, "withdrawn")
+        raise Lapsed(change_id, str(approver), "withdrawn")
     if change.requested_at <= now - expiry:
-        raise Lapsed(change_id, approver, "expired")
-    if change.requested_by == approver:
-        raise OwnChange(change_id, approver)
+        raise Lapsed(change_id, str(approver), "expired")
+    if actors.same(actors.parse(change.requested_by), approver):
+        raise OwnChange(change_id, str(approver))
     if change.entity == "organisation":
         organisation = OrganisationSpec.model_validate_json(change.spec)
-        outcome = await admin.put_organisation(uow, organisation, approver)
+        outcome = await admin.put_organisation(uow, organisation, approver.name)
     else:
         contact = ContactSpec.model_validate_json(change.spec)
-        outcome = await admin.put_contact(uow, contact, approver, webhook_networks)
-    await uow.key_changes.mark_approved(change.id, approver, now)
+        outcome = await admin.put_contact(uow, contact, approver.name, webhook_networks)
+    await uow.key_changes.mark_approved(change.id, str(approver), now)
     details = _details(change) | {"requested_by": change.requested_by}
-    await uow.audit.append(AuditRecord("key_change_approved", approver,
+    await uow.audit.append(AuditRecord("key_change_approved", str(approver),
                                        f"organisation:{change.org_id}", details), now)  # fmt: skip
     return Approved(change.entity_id, outcome)
 
 
-async def withdraw(uow: UnitOfWork, change_id: str, administrator: str, now: datetime) -> None:
+async def withdraw(uow: UnitOfWork, change_id: str, administrator: Actor, now: datetime) -> None:
     """Withdraws a pending change, for the administrator who asked for it alone; audited."""
     change = await uow.key_changes.get_for_update(change_id)
     if change is None or change.approved_at is not None:
         raise NotPending(change_id)
     if change.withdrawn_at is not None:
-        raise Lapsed(change_id, administrator, "withdrawn")
-    if change.requested_by != administrator:
-        raise NotOwnChange(change_id, administrator)
-    await uow.key_changes.mark_withdrawn(change.id, administrator, now)
-    await uow.audit.append(AuditRecord("key_change_withdrawn", administrator,
+        raise Lapsed(change_id, str(administrator), "withdrawn")
+    if not actors.same(actors.parse(change.requested_by), administrator):
+        raise NotOwnChange(change_id, str(administrator))
+    await uow.key_changes.mark_withdrawn(change.id, str(administrator), now)
+    await uow.audit.append(AuditRecord("key_change_withdrawn", str(administrator),
                                        f"organisation:{change.org_id}", _details(change)),
                            now)  # fmt: skip
 
@@ -174,7 +180,7 @@ async def pending(
 
 
 async def hold_import(
-    uow: UnitOfWork, spec: DirectorySpec, operator: str, now: datetime,
+    uow: UnitOfWork, spec: DirectorySpec, operator: Actor, now: datetime,
     webhook_networks: Sequence[Network] = (),
 ) -> tuple[DirectorySpec, list[Pending]]:  # fmt: skip
     """The import without its key changes to organisations already in the directory (a
@@ -235,15 +241,15 @@ async def _recipient_key_changes(uow: UnitOfWork, spec: ContactSpec) -> bool:
 
 async def _hold(
     uow: UnitOfWork, entity: str, entity_id: str, org_id: str,
-    spec: OrganisationSpec | ContactSpec, key_ids: list[str], actor: str, now: datetime,
+    spec: OrganisationSpec | ContactSpec, key_ids: list[str], actor: Actor, now: datetime,
 ) -> Pending:  # fmt: skip
     change = KeyChangeView(
         id=str(uuid.uuid4()), entity=entity, entity_id=entity_id, org_id=org_id,
-        spec=spec.model_dump_json(), key_ids=",".join(key_ids), requested_by=actor,
+        spec=spec.model_dump_json(), key_ids=",".join(key_ids), requested_by=str(actor),
         requested_at=now,
     )  # fmt: skip
     await uow.key_changes.add(change)
-    await uow.audit.append(AuditRecord("key_change_requested", actor, f"organisation:{org_id}",
+    await uow.audit.append(AuditRecord("key_change_requested", str(actor), f"organisation:{org_id}",
                                        _details(change)), now)  # fmt: skip
     return Pending(change.id, entity, entity_id)
 

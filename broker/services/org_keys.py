@@ -12,6 +12,7 @@ from datetime import datetime
 
 from broker.errors import DirectoryError
 from broker.ports import UnitOfWork
+from broker.rules.actors import Actor
 from broker.services import directory_admin as admin
 from broker.services.directory_changes import Outcome
 from broker.services.key_changes import Pending, put_organisation
@@ -63,21 +64,21 @@ def revoked(
 
 
 async def add_organisation(
-    uow: UnitOfWork, spec: OrganisationSpec, key: SigningKeySpec | None, actor: str,
+    uow: UnitOfWork, spec: OrganisationSpec, key: SigningKeySpec | None, actor: Actor,
     now: datetime,
 ) -> tuple[Outcome, Outcome | Pending | None]:  # fmt: skip
     """Creates the organisation without keys; its first key, if given, is held for approval."""
     if await _on_record(uow, spec.id) is not None:
         raise OrganisationOnRecord(spec.id)
     bare = OrganisationSpec.model_validate(spec.model_dump(exclude={"signing_keys"}))
-    outcome = await admin.put_organisation(uow, bare, actor)
+    outcome = await admin.put_organisation(uow, bare, actor.name)
     if key is None:
         return outcome, None
     return outcome, await add_key(uow, spec.id, key, actor, now)
 
 
 async def add_key(
-    uow: UnitOfWork, org_id: str, key: SigningKeySpec, actor: str, now: datetime
+    uow: UnitOfWork, org_id: str, key: SigningKeySpec, actor: Actor, now: datetime
 ) -> Outcome | Pending:
     """Holds the organisation with one more signing key, for another operator to approve."""
     spec = await on_record(uow, org_id)
@@ -88,7 +89,7 @@ async def add_key(
 
 
 async def revoke_key(
-    uow: UnitOfWork, org_id: str, revoked_id: str, actor: str, now: datetime
+    uow: UnitOfWork, org_id: str, revoked_id: str, actor: Actor, now: datetime
 ) -> Outcome | Pending:
     """Holds the organisation with the key ending now, for another operator to approve."""
     spec = await on_record(uow, org_id)
@@ -119,7 +120,7 @@ async def _on_record(uow: UnitOfWork, org_id: str) -> dict[str, object] | None:
 
 
 async def _held(
-    uow: UnitOfWork, spec: OrganisationSpec, keys: tuple[SigningKeySpec, ...], actor: str,
+    uow: UnitOfWork, spec: OrganisationSpec, keys: tuple[SigningKeySpec, ...], actor: Actor,
     now: datetime,
 ) -> Outcome | Pending:  # fmt: skip
     """Held; unchanged (a key revoked already) when the keys come out the same."""

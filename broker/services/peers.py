@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from broker.delivery.webhook_targets import Network, refused_host
 from broker.errors import DirectoryError
 from broker.ports import UnitOfWork
+from broker.rules.actors import Actor
 from broker.services import directory_admin as admin
 from broker.services import key_changes
 from broker.services.directory_changes import Delta, Outcome
@@ -71,7 +72,7 @@ class Registered:
 
 
 async def register_peer(
-    uow: UnitOfWork, spec: PeerSpec, actor: str, now: datetime,
+    uow: UnitOfWork, spec: PeerSpec, actor: Actor, now: datetime,
     webhook_networks: Sequence[Network] = (),
 ) -> Registered:  # fmt: skip
     """Creates the peer or brings it up to ``spec``; its areas and gateway are applied at
@@ -84,15 +85,16 @@ async def register_peer(
     organisation, contact = _records(spec)
     outcomes: list[Outcome | key_changes.Pending]
     if existing is None:
-        outcomes = [await admin.put_organisation(uow, organisation, actor),
-                    await admin.put_contact(uow, contact, actor, webhook_networks)]  # fmt: skip
+        name = actor.name  # the directory's log names the actor as before; keys are held typed
+        outcomes = [await admin.put_organisation(uow, organisation, name),
+                    await admin.put_contact(uow, contact, name, webhook_networks)]  # fmt: skip
     else:
         outcomes = [await key_changes.put_organisation(uow, organisation, actor, now),
                     await key_changes.put_contact(uow, contact, actor, now,
                                                   webhook_networks)]  # fmt: skip
     pending = [o.change_id for o in outcomes if isinstance(o, key_changes.Pending)]
     delta = await _put_gateway_and_areas(uow, spec)
-    peer_outcome = await log(uow, actor, "organisation", spec.id, delta)
+    peer_outcome = await log(uow, actor.name, "organisation", spec.id, delta)
     done = [o for o in outcomes if not isinstance(o, key_changes.Pending)] + [peer_outcome]
 
     return Registered(_overall(done, created=existing is None), pending)

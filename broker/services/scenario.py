@@ -63,6 +63,7 @@ from broker.adapters.kafka import Topics
 from broker.adapters.scenario_database import ScenarioDatabase, scenario_database
 from broker.fixtures import partnership
 from broker.ports import Message, UnitOfWork
+from broker.rules import actors
 from broker.rules.deadlines import LONDON
 from broker.rules.thresholds import Thresholds
 from broker.services import follow_ups, next_steps, peers, proposals, receipts, reminders
@@ -606,7 +607,7 @@ async def _register_peer(
         **peer, "broker_key": crypto.encode_public(broker_key.public_key()),
         "signing_keys": [{"public_key": crypto.encode_public(signing.public_key())}],
     })  # fmt: skip
-    await peers.register_peer(uow, spec, "scenario", at)
+    await peers.register_peer(uow, spec, actors.operator("scenario"), at)
     recipients[peer_contact_id(spec.id)] = broker_key
     producers[spec.id] = signing
 

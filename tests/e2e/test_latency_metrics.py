@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client.parser import text_string_to_metric_families
 from support import post_signed, suicidal_crisis, wait_for_notices
@@ -14,6 +15,7 @@ from broker.adapters.kafka import ConsumerHealth
 from broker.adapters.notice_gauges import refresh_notice_gauges
 from broker.bootstrap import Runtime
 from broker.entrypoints import ops
+from producers.kafka import ACCEPTED_AT, accepted_at
 from schemas.events import ParentMentalHealthCrisis
 
 pytestmark = pytest.mark.e2e
@@ -23,6 +25,7 @@ HISTOGRAMS = {
     ("sgb_routing_seconds_count", ()),
     ("sgb_delivery_seconds_count", (("channel", "inbox"),)),
     ("sgb_notice_to_inbox_seconds_count", ()),
+    ("sgb_event_to_inbox_seconds_count", ()),
 }
 
 
@@ -36,6 +39,20 @@ async def _counts(rt: Runtime) -> dict[tuple[str, tuple[tuple[str, str], ...]], 
         for family_ in text_string_to_metric_families(text)
         for s in family_.samples
     }
+
+
+async def headers_on(rt: Runtime, topic: str) -> list[tuple[tuple[str, bytes], ...]]:
+    """The headers of every record on ``topic`` (the test's own: its prefix is unique)."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=rt.settings.kafka_bootstrap_servers,
+                                auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
+    await consumer.start()
+    try:
+        found: list[tuple[tuple[str, bytes], ...]] = []
+        while batches := await consumer.getmany(timeout_ms=2000):
+            found += [tuple(r.headers) for part in batches.values() for r in part]
+        return found
+    finally:
+        await consumer.stop()
 
 
 def crisis() -> ParentMentalHealthCrisis:
@@ -57,6 +74,31 @@ class TestLatencyHistograms:
         after = await _counts(running_broker)
         for key in HISTOGRAMS:
             assert after.get(key, 0.0) > before.get(key, 0.0), key
+
+
+class TestAcceptanceTime:
+    async def test_the_gateway_s_acceptance_travels_with_the_event_to_its_notices(
+        self,
+        gateway: httpx.AsyncClient,
+        producer_keys: dict[str, Ed25519PrivateKey],
+        inbox: httpx.AsyncClient,
+        running_broker: Runtime,
+    ) -> None:
+        """The event on Kafka carries sgb-accepted-at, a moment while the gateway answered;
+        every notice routed from it carries the same, which the delivery worker counts from
+        (sgb_event_to_inbox_seconds), not from sealing."""
+        posted = datetime.now(UTC)
+        assert (await post_signed(gateway, crisis(), producer_keys)).status_code == 202
+        answered = datetime.now(UTC)
+        await wait_for_notices(inbox, SCHOOL, 1)
+        [event] = await headers_on(running_broker, running_broker.topics.events)
+        accepted = accepted_at(event)
+        assert accepted is not None
+        assert posted <= accepted <= answered
+        notices = await headers_on(running_broker, running_broker.topics.notices)
+        assert notices
+        assert {accepted_at(h) for h in notices} == {accepted}
+        assert all(sum(name == ACCEPTED_AT for name, _ in h) == 1 for h in notices)
 
 
 class TestNoticeGauges:

@@ -693,7 +693,7 @@ class TestKeyChanges:
         assert await rows(database, db.OrgSigningKey) != []  # the administrators' own
         assert "school-a" not in {k.org_id for k in await rows(database, db.OrgSigningKey)}
         [listed] = (await second.get("/v1/admin/key-changes")).json()
-        assert (listed["entity_id"], listed["requested_by"]) == ("school-a", ADMIN)
+        assert (listed["entity_id"], listed["requested_by"]) == ("school-a", f"admin:{ADMIN}")
         approved = await second.post(f"/v1/admin/key-changes/{listed['change_id']}/approval")
         assert approved.json() == {"id": "school-a", "action": "updated"}
         assert "school-a" in {k.org_id for k in await rows(database, db.OrgSigningKey)}

@@ -81,8 +81,8 @@ class TestOrgAdd:
         assert approved.exit_code == 0, approved.output
         assert [k.public_key for k in await keys_on_record(env)] == [key]
         actions = await audit_actions(env)
-        assert ("key_change_requested", "ops-1") in actions
-        assert ("key_change_approved", "ops-2") in actions
+        assert ("key_change_requested", "operator:ops-1") in actions
+        assert ("key_change_approved", "operator:ops-2") in actions
 
     async def test_the_proposer_cannot_approve_their_own_change(self, env: dict[str, str]) -> None:
         """One line, exit 1, the refusal audited, nothing on record."""
@@ -92,7 +92,7 @@ class TestOrgAdd:
         assert refused.output.count("\n") == 1
         assert "another administrator" in refused.output
         assert await keys_on_record(env) == []
-        assert ("access_refused", "ops-1") in await audit_actions(env)
+        assert ("access_refused", "operator:ops-1") in await audit_actions(env)
 
     async def test_a_pem_file_from_openssl_is_accepted(
         self, env: dict[str, str], tmp_path: Path

@@ -29,6 +29,7 @@ from broker.config import Settings, WebhookSettings
 from broker.demo import family
 from broker.entrypoints.gateway import create_gateway
 from broker.keys import KeyStore, audit_key
+from broker.rules import actors
 from broker.services import peers
 from producers import crypto
 from schemas.directory import SigningKeySpec
@@ -76,7 +77,9 @@ async def register(settings: Settings, peer: PeerSpec) -> None:
     engine = db.make_engine(settings.database_url)
     await db.create_schema(engine)
     async with SqlUnitOfWork(db.sessions(engine, audit_key(settings.keys_dir))) as uow:
-        await peers.register_peer(uow, peer, "test-admin", datetime.now(UTC), [LOOPBACK])
+        await peers.register_peer(
+            uow, peer, actors.administrator("test-admin"), datetime.now(UTC), [LOOPBACK]
+        )
     await engine.dispose()
 
 

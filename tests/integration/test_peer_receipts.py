@@ -25,6 +25,7 @@ from broker.config import Settings
 from broker.demo import family
 from broker.entrypoints.inbox_api import create_inbox_api
 from broker.keys import KeyStore, audit_key
+from broker.rules import actors
 from broker.services import peers
 from broker.services.peer_receipts import REJECTION_REASON
 from consumers.follow_up_timer import tick
@@ -55,7 +56,7 @@ async def b_registered(settings: Settings, directory: None, broker_b: KeyStore) 
                     known_there_as="demo-partnership")  # fmt: skip
     engine = db.make_engine(settings.database_url)
     async with SqlUnitOfWork(db.sessions(engine, audit_key(settings.keys_dir))) as uow:
-        await peers.register_peer(uow, spec, "test-admin", datetime.now(UTC))
+        await peers.register_peer(uow, spec, actors.administrator("test-admin"), datetime.now(UTC))
     await engine.dispose()
 
 

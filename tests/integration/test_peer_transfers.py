@@ -27,6 +27,7 @@ from broker.config import Settings
 from broker.demo import family
 from broker.entrypoints.gateway import create_gateway
 from broker.keys import KeyStore, audit_key
+from broker.rules import actors
 from broker.services import directory_admin, peers
 from broker.services.peer_receipts import ReceiptSender
 from consumers.follow_up_timer import tick
@@ -73,7 +74,7 @@ async def a_registered(settings: Settings, directory: None, broker_a: KeyStore) 
     engine = db.make_engine(settings.database_url)
     sessions = db.sessions(engine, audit_key(settings.keys_dir))
     async with SqlUnitOfWork(sessions) as uow:
-        await peers.register_peer(uow, spec, "test-admin", datetime.now(UTC))
+        await peers.register_peer(uow, spec, actors.administrator("test-admin"), datetime.now(UTC))
     await engine.dispose()
 
 

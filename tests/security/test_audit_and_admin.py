@@ -214,17 +214,20 @@ class TestKeyChangesByOneAdministrator:
             assert await school_key(sessions) == genuine
 
             [requested] = await audit_rows(sessions, "key_change_requested")
-            assert requested["actor"] == ROGUE
+            assert requested["actor"] == f"admin:{ROGUE}"  # typed actors (issue 18)
             assert requested["subject_ref"] == f"organisation:{SCHOOL}"
             [refused] = await audit_rows(sessions, "access_refused")
-            assert (refused["actor"], refused["subject_ref"]) == (ROGUE, f"key_change:{change_id}")
+            assert (refused["actor"], refused["subject_ref"]) == (
+                f"admin:{ROGUE}",
+                f"key_change:{change_id}",
+            )
             assert json.loads(refused["details"])["reason"] == "own_key_change"
 
             seen = await school.get(f"/v1/organisations/{SCHOOL}/key-changes")
             assert seen.status_code == 200
             [notice] = seen.json()
             assert (notice["change_id"], notice["requested_by"], notice["approved_at"]) == (
-                change_id, ROGUE, None)  # fmt: skip
+                change_id, f"admin:{ROGUE}", None)  # fmt: skip
             assert planted not in seen.text
             snooped = await other.get(f"/v1/organisations/{SCHOOL}/key-changes")
             assert snooped.status_code == 403
@@ -233,8 +236,8 @@ class TestKeyChangesByOneAdministrator:
             assert approved.json() == {"id": SCHOOL_CONTACT, "action": "updated"}
             assert await school_key(sessions) == planted
             [done] = await audit_rows(sessions, "key_change_approved")
-            assert done["actor"] == APPROVER
-            assert json.loads(done["details"])["requested_by"] == ROGUE
+            assert done["actor"] == f"admin:{APPROVER}"
+            assert json.loads(done["details"])["requested_by"] == f"admin:{ROGUE}"
             log = (await approver.get("/v1/admin/changes", params={"limit": 1})).json()
             assert (log[0]["actor"], log[0]["entity_id"]) == (APPROVER, SCHOOL_CONTACT)
 
@@ -293,20 +296,27 @@ class TestKeyChangesLapse:
             assert await school_key(sessions) == genuine
             seen = (await school.get(f"/v1/organisations/{SCHOOL}/key-changes")).json()
             assert {(c["change_id"], c["withdrawn_by"]) for c in seen} == {
-                (withdrawn, ROGUE), (expired, None)}  # fmt: skip
+                (withdrawn, f"admin:{ROGUE}"), (expired, None)}  # fmt: skip
             assert all(c["approved_at"] is None for c in seen)
 
         [withdrawal] = await audit_rows(sessions, "key_change_withdrawn")
-        assert (withdrawal["actor"], withdrawal["subject_ref"]) == (ROGUE, f"organisation:{SCHOOL}")
+        assert (withdrawal["actor"], withdrawal["subject_ref"]) == (
+            f"admin:{ROGUE}",
+            f"organisation:{SCHOOL}",
+        )
         assert json.loads(withdrawal["details"])["change_id"] == withdrawn
         [refused] = await audit_rows(sessions, "access_refused")
         assert (refused["actor"], json.loads(refused["details"])) == (
-            APPROVER, {"status": 403, "reason": "not_own_key_change"})  # fmt: skip
+            f"admin:{APPROVER}", {"status": 403, "reason": "not_own_key_change"})  # fmt: skip
         lapsed = [(r["actor"], r["subject_ref"], json.loads(r["details"]))
                   for r in await audit_rows(sessions, "key_change_refused")]  # fmt: skip
         assert lapsed == [
-            (APPROVER, f"key_change:{withdrawn}", {"status": 409, "reason": "withdrawn"}),
-            (APPROVER, f"key_change:{expired}", {"status": 409, "reason": "expired"}),
+            (
+                f"admin:{APPROVER}",
+                f"key_change:{withdrawn}",
+                {"status": 409, "reason": "withdrawn"},
+            ),
+            (f"admin:{APPROVER}", f"key_change:{expired}", {"status": 409, "reason": "expired"}),
         ]
         assert await audit_rows(sessions, "key_change_approved") == []
 
@@ -355,10 +365,11 @@ class TestDirectoryImportKeys:
         assert added is not None
         assert added.hpke_public_key == newcomer
         assert sorted((c.entity_id, c.requested_by) for c in held) == [
-            (SCHOOL_CONTACT, "ops-alice"), (f"{SCHOOL}:lead", "ops-alice")]  # fmt: skip
+            (SCHOOL_CONTACT, "operator:ops-alice"),
+            (f"{SCHOOL}:lead", "operator:ops-alice")]  # fmt: skip
         requested = await audit_rows(sessions, "key_change_requested")
         assert {(r["actor"], r["subject_ref"]) for r in requested} == {
-            ("ops-alice", f"organisation:{SCHOOL}")}  # fmt: skip
+            ("operator:ops-alice", f"organisation:{SCHOOL}")}  # fmt: skip
         assert planted not in ran.output
 
         config = settings.model_copy(update={"administrators": list(ADMIN_KEYS)})

@@ -19,6 +19,7 @@ from broker.entrypoints.inbox_api import _receipt_message
 from broker.services import receipts
 from broker.services.inbox_delivery import _delivered
 from broker.services.sealing import EventNotices
+from producers import kafka
 from producers.pseudonyms import pseudonym
 from schemas import asyncapi, generate
 from schemas.notices import NoticeHeader, NoticeType, Receipt, Severity
@@ -97,6 +98,13 @@ class TestAgreesWithTheBroker:
         letter = dead_letter_topic.dead_letter("sgb.dead-letters", "k", b"v", {"reason": "x"},
                                                source, NOW, sealed_under="dk1")  # fmt: skip
         assert {name for name, _ in letter.headers} == set(asyncapi.LETTER_HEADERS)
+
+    def test_the_acceptance_header_is_the_one_the_sdk_writes(self) -> None:
+        """Documented on events and notices by the name and form producers/kafka.py writes."""
+        name, value = kafka.accepted_at_header(NOW)
+        assert name == asyncapi.ACCEPTED_AT
+        for message in (asyncapi.SEALED_EVENT, asyncapi.SEALED_NOTICE):
+            assert jsonschema_rs.is_valid(message.headers[name], value.decode())
 
     def test_record_keys_match_the_documented_form(self) -> None:
         """A pseudonym is 32 lower-case hex digits, as the key schemas say."""

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from broker.ports import KeyChangeView
+from broker.rules import actors
 from broker.services import directory_admin as admin
 from broker.services import key_changes
 from producers import crypto
@@ -15,6 +17,7 @@ from schemas.directory import OrganisationSpec
 from tests.fakes import FakeUnitOfWork
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+ADMIN_A, ADMIN_B = actors.administrator("admin-a"), actors.administrator("admin-b")
 
 
 def school(*keys: Ed25519PrivateKey) -> OrganisationSpec:
@@ -30,7 +33,7 @@ async def held(uow: FakeUnitOfWork) -> key_changes.Pending:
         await admin.put_organisation(uow, school(Ed25519PrivateKey.generate()), "install")
     async with uow:
         asked = await key_changes.put_organisation(
-            uow, school(Ed25519PrivateKey.generate()), "admin-a", NOW
+            uow, school(Ed25519PrivateKey.generate()), ADMIN_A, NOW
         )
     assert isinstance(asked, key_changes.Pending)
     return asked
@@ -56,7 +59,7 @@ class TestHolding:
         await held(uow)
         renamed = OrganisationSpec(id="school-a", name="School A2", kind="school", area="E09000099")
         async with uow:
-            outcome = await key_changes.put_organisation(uow, renamed, "admin-a", NOW)
+            outcome = await key_changes.put_organisation(uow, renamed, ADMIN_A, NOW)
         assert outcome == "updated"
 
 
@@ -66,7 +69,7 @@ class TestApproval:
         uow = FakeUnitOfWork()
         asked = await held(uow)
         async with uow:
-            done = await key_changes.approve(uow, asked.change_id, "admin-b", NOW)
+            done = await key_changes.approve(uow, asked.change_id, ADMIN_B, NOW)
         async with uow:
             waiting = await key_changes.pending(uow, NOW)
         assert done == key_changes.Approved("school-a", "updated")
@@ -79,7 +82,7 @@ class TestApproval:
         asked = await held(uow)
         with pytest.raises(key_changes.OwnChange):
             async with uow:
-                await key_changes.approve(uow, asked.change_id, "admin-a", NOW)
+                await key_changes.approve(uow, asked.change_id, ADMIN_A, NOW)
 
     async def test_an_expired_change_lapses(self) -> None:
         """Older than the expiry, a change can no longer be approved."""
@@ -88,17 +91,17 @@ class TestApproval:
         later = NOW + key_changes.KEY_CHANGE_EXPIRY + timedelta(seconds=1)
         with pytest.raises(key_changes.Lapsed, match="expired"):
             async with uow:
-                await key_changes.approve(uow, asked.change_id, "admin-b", later)
+                await key_changes.approve(uow, asked.change_id, ADMIN_B, later)
 
     async def test_a_withdrawn_change_lapses(self) -> None:
         """Withdrawn by its requester, a change cannot be approved, and both are audited."""
         uow = FakeUnitOfWork()
         asked = await held(uow)
         async with uow:
-            await key_changes.withdraw(uow, asked.change_id, "admin-a", NOW)
+            await key_changes.withdraw(uow, asked.change_id, ADMIN_A, NOW)
         with pytest.raises(key_changes.Lapsed, match="withdrawn"):
             async with uow:
-                await key_changes.approve(uow, asked.change_id, "admin-b", NOW)
+                await key_changes.approve(uow, asked.change_id, ADMIN_B, NOW)
         assert actions(uow)[-1] == "key_change_withdrawn"
 
     async def test_only_the_requester_withdraws(self) -> None:
@@ -107,4 +110,79 @@ class TestApproval:
         asked = await held(uow)
         with pytest.raises(key_changes.NotOwnChange):
             async with uow:
-                await key_changes.withdraw(uow, asked.change_id, "admin-b", NOW)
+                await key_changes.withdraw(uow, asked.change_id, ADMIN_B, NOW)
+
+
+async def recorded_before_kinds(uow: FakeUnitOfWork, requested_by: str) -> str:
+    """A pending change as recorded before actors had kinds: a bare name."""
+    await held(uow)
+    change = KeyChangeView(id="c-legacy", entity="organisation", entity_id="school-a",
+                           org_id="school-a", spec=school(Ed25519PrivateKey.generate())
+                           .model_dump_json(), key_ids="k", requested_by=requested_by,
+                           requested_at=NOW)  # fmt: skip
+    async with uow:
+        await uow.key_changes.add(change)
+    return change.id
+
+
+class TestActorsOfTwoKinds:
+    async def test_the_requester_is_recorded_with_their_kind(self) -> None:
+        """The change and its audit entry name admin:admin-a, not a bare admin-a."""
+        uow = FakeUnitOfWork()
+        await held(uow)
+        async with uow:
+            (waiting,) = await key_changes.pending(uow, NOW)
+        requested = [r.actor for r, _ in uow.audit.committed if r.action == "key_change_requested"]
+        assert (waiting.requested_by, requested) == ("admin:admin-a", ["admin:admin-a"])
+
+    async def test_an_operator_named_as_the_organisation_is_another_actor(self) -> None:
+        """Operator admin-a is not administrator admin-a: they cannot withdraw its change."""
+        uow = FakeUnitOfWork()
+        asked = await held(uow)
+        with pytest.raises(key_changes.NotOwnChange):
+            async with uow:
+                await key_changes.withdraw(uow, asked.change_id, actors.operator("admin-a"), NOW)
+
+    async def test_an_operator_s_change_is_not_an_administrator_s(self) -> None:
+        """Held by operator ops-1, administrator ops-1 approves it as a second person."""
+        uow = FakeUnitOfWork()
+        async with uow:
+            await admin.put_organisation(uow, school(Ed25519PrivateKey.generate()), "install")
+        async with uow:
+            asked = await key_changes.put_organisation(
+                uow, school(Ed25519PrivateKey.generate()), actors.operator("ops-1"), NOW
+            )
+        assert isinstance(asked, key_changes.Pending)
+        async with uow:
+            done = await key_changes.approve(uow, asked.change_id, actors.administrator("ops-1"),
+                                             NOW)  # fmt: skip
+        assert done.outcome == "updated"
+
+
+class TestChangesRecordedBeforeKinds:
+    @pytest.mark.parametrize("approver", [ADMIN_A, actors.operator("admin-a")])
+    async def test_a_bare_name_cannot_approve_under_either_kind(
+        self, approver: actors.Actor
+    ) -> None:
+        """A bare admin-a might have been either kind: neither admin-a approves it."""
+        uow = FakeUnitOfWork()
+        change_id = await recorded_before_kinds(uow, "admin-a")
+        with pytest.raises(key_changes.OwnChange):
+            async with uow:
+                await key_changes.approve(uow, change_id, approver, NOW)
+
+    async def test_another_name_approves_it(self) -> None:
+        """Administrator admin-b is someone else, as before."""
+        uow = FakeUnitOfWork()
+        change_id = await recorded_before_kinds(uow, "admin-a")
+        async with uow:
+            done = await key_changes.approve(uow, change_id, ADMIN_B, NOW)
+        assert done.entity_id == "school-a"
+
+    async def test_its_requester_withdraws_it(self) -> None:
+        """Administrator admin-a withdraws the change it recorded under its bare name."""
+        uow = FakeUnitOfWork()
+        change_id = await recorded_before_kinds(uow, "admin-a")
+        async with uow:
+            await key_changes.withdraw(uow, change_id, ADMIN_A, NOW)
+        assert actions(uow)[-1] == "key_change_withdrawn"
