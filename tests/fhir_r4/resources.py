@@ -3,12 +3,12 @@
 import copy
 import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
+from broker.entrypoints import fhir_examples
 from broker.services.fhir_proof import signature_header
 
-HERE = Path(__file__).parent / "resources"
+HERE = fhir_examples.HERE
 ENCOUNTER = "encounter_ed_baby_bruising.json"
 NOT_BROUGHT = "appointment_not_brought.json"
 CANCELLED = "appointment_cancelled_by_parent.json"
