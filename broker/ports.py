@@ -958,6 +958,11 @@ class StepsOwed(Protocol):
         """The steps owed in the chain, soonest due first, then by step."""
         ...
 
+    async def of_chains(self, chain_ids: Sequence[str]) -> dict[str, list[StepState]]:
+        """Each chain's steps and what became of them, soonest due first, then by step, read
+        at once and unlocked (for a page listing many chains); a chain owing none is absent."""
+        ...
+
     # Next steps met, told and escalated (services/next_steps.py). A step is met once; a
     # decision met waits for the router's timer to tell the referrer; an unmet step past
     # its time, in a chain someone acknowledged, is escalated once.
