@@ -1423,6 +1423,13 @@ class FakePasskeys:
             del self.keys[credential_id]
         return len(going)
 
+    async def passkeys_of(self, contact_id: str) -> list[Passkey]:
+        found = [k for k in self.keys.values() if k.contact_id == contact_id]
+        return sorted(found, key=lambda k: (k.created_at, k.credential_id))
+
+    async def remove_passkey(self, credential_id: str) -> bool:
+        return self.keys.pop(credential_id, None) is not None
+
     def end_unit(self, committed: bool) -> None:
         if committed:
             self.saved = (dict(self.ceremonies), dict(self.people), dict(self.keys))
