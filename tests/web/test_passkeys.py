@@ -283,3 +283,18 @@ class TestRecovery:
         assert "wrapped_key" not in answer.text
         refused = [d for a, d in await audit_actions(web_app) if a == "passkey_refused"]
         assert [d["reason"] for d in refused] == ["unknown_recovery_key"]
+
+
+class TestSignedOut:
+    async def test_a_passkeys_person_is_told_to_sign_in_with_it(self, web_app: FastAPI) -> None:
+        """Signed out after a passkey's sign-in: the page sends them to the passkey sign-in,
+        and says nothing of asking for a new link."""
+        enrolled = await enrol(web_app)
+        inbox = await enrolled.browser.get("/inbox")
+        answer = await enrolled.browser.post("/inbox/sign-out",
+                                             data={"csrf_token": form_token(inbox)})  # fmt: skip
+        assert answer.headers["location"] == "/inbox/signed-out?with=passkey"
+        page = await enrolled.browser.get(answer.headers["location"])
+        assert 'href="/inbox/passkeys/sign-in"' in page.text
+        assert "sign in with your passkey" in page.text
+        assert "new sign-in link" not in page.text
