@@ -293,7 +293,7 @@ class TestSignedOut:
         inbox = await enrolled.browser.get("/inbox")
         answer = await enrolled.browser.post("/inbox/sign-out",
                                              data={"csrf_token": form_token(inbox)})  # fmt: skip
-        assert answer.headers["location"] == "/inbox/signed-out?with=passkey"
+        assert answer.headers["location"] == "/inbox/signed-out"
         page = await enrolled.browser.get(answer.headers["location"])
         assert 'href="/inbox/passkeys/sign-in"' in page.text
         assert "sign in with your passkey" in page.text

@@ -183,18 +183,16 @@ async def sign_out(request: Request) -> Response:
     session = await posted_by(request, await form_of(request))
     async with _unit(request) as uow:
         await web_sign_in.sign_out(uow, session, datetime.now(UTC))
-    # Whoever signed in with a passkey signs in with it again; a link's person needs a link.
-    with_passkey = session.signed_in_with == "passkey"
-    response = RedirectResponse("/inbox/signed-out" + ("?with=passkey" if with_passkey else ""),
-                                status_code=303)  # fmt: skip
+    response = RedirectResponse("/inbox/signed-out", status_code=303)
     sessions.clear_session_cookie(response, runtime(request).settings)
+    # Whoever signed in with a passkey signs in with it again; a link's person needs a link.
+    sessions.set_signed_out_with(response, runtime(request).settings, session.signed_in_with)
     return response
 
 
-async def signed_out(request: Request, with_: Annotated[str | None, Query(alias="with")] = None
-                     ) -> Response:  # fmt: skip
+async def signed_out(request: Request) -> Response:
     """What to do to read notices again: the passkey, for its holder; else a new link."""
-    if with_ == "passkey":
+    if sessions.signed_out_with(request) == "passkey":
         return render(request, "message.html", None, title="You have signed out",
                       lines=["To read notices again, sign in with your passkey."],
                       action=HOW_TO_SIGN_IN["action"])  # fmt: skip
