@@ -14,8 +14,9 @@ from schemas.web_passkeys import BrowserError, CeremonyName
 
 TRY_AGAIN = "Try again. If it keeps happening, ask your administrator for help."
 BY_ERROR: Mapping[str, str] = MappingProxyType({
-    "NotAllowedError": "The passkey request was cancelled or took too long. Select the button "
-                       "again and follow your device's instructions within 5 minutes.",
+    "NotAllowedError": "The passkey request was cancelled, took too long, or your device "
+                       "could not check it was you. Select the button again and follow your "
+                       "device's instructions within 5 minutes.",
     "AbortError": "The passkey request was stopped before it finished. " + TRY_AGAIN,
     "InvalidStateError": "Your device could not use a passkey here. " + TRY_AGAIN,
     "SecurityError": "This page's address cannot use passkeys. Open the inbox from the address "

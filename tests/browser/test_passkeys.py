@@ -289,7 +289,7 @@ def test_a_failed_ceremony_is_audited_and_a_revoked_passkey_refused(
             page.set_input_files("#enrol-key-file", str(invitation.key_file))
             page.get_by_role("button", name="Create a passkey").click()
             expect(page.locator("#passkey-status")).to_contain_text(
-                "cancelled or took too long", timeout=20_000)  # fmt: skip
+                "could not check it was you", timeout=20_000)  # fmt: skip
             screenshot(page, "passkey-enrol-failed")
             assert _audited(settings, "passkey_ceremony_failed") == [
                 {"ceremony": "registration", "error": "NotAllowedError"}]  # fmt: skip
