@@ -102,6 +102,9 @@ AuditAction = Literal[
     "directory_read",  # an administrator's web view of a contact's channels or a household
     "passkey_enrolled",  # a person's passkey, after a sign-in link or with a recovery key
     "passkey_refused",  # a passkey ceremony that failed (ids and a reason only)
+    "passkeys_listed",  # a contact's passkeys shown (to an administrator, an operator, its own)
+    "passkey_revoked",  # one removed: it signs in no more
+    "passkey_ceremony_failed",  # the browser's WebAuthn call rejected (cancelled, timed out...)
 ]
 AuditDetails = Mapping[str, str | int | bool | None]
 
@@ -958,6 +961,11 @@ class StepsOwed(Protocol):
         """The steps owed in the chain, soonest due first, then by step."""
         ...
 
+    async def of_chains(self, chain_ids: Sequence[str]) -> dict[str, list[StepState]]:
+        """Each chain's steps and what became of them, soonest due first, then by step, read
+        at once and unlocked (for a page listing many chains); a chain owing none is absent."""
+        ...
+
     # Next steps met, told and escalated (services/next_steps.py). A step is met once; a
     # decision met waits for the router's timer to tell the referrer; an unmet step past
     # its time, in a chain someone acknowledged, is escalated once.
@@ -1420,6 +1428,7 @@ class Passkey:
     wrapped_key: str  # the contact's key wrapped under this passkey's PRF output, as JSON
     created_at: datetime
     last_used_at: datetime | None = None
+    aaguid: str | None = None  # the kind of authenticator, as it reported at enrolment
 
 
 class Passkeys(Protocol):
@@ -1458,4 +1467,12 @@ class Passkeys(Protocol):
 
     async def remove_passkeys(self, person_id: str, keep: str) -> int:
         """Removes the person's passkeys but ``keep``; answers how many went."""
+        ...
+
+    async def passkeys_of(self, contact_id: str) -> list[Passkey]:
+        """The contact's passkeys, every person's, oldest enrolled first (then by id)."""
+        ...
+
+    async def remove_passkey(self, credential_id: str) -> bool:
+        """Removes the passkey (it signs in no more); False if there was none."""
         ...

@@ -28,7 +28,7 @@ from schemas.topic_records import (
     ReceiptRecord,
 )
 from schemas.transport import EventHeader, SealedEvent
-from schemas.web_passkeys import EnrolmentAnswer
+from schemas.web_passkeys import CeremonyFailure, EnrolmentAnswer
 
 OUT = Path(__file__).parent / "json"
 ASYNCAPI = Path(__file__).parent / "asyncapi.json"
@@ -52,6 +52,7 @@ CONTRACTS: dict[str, type[BaseModel]] = {
     "audit_anchor": AuditAnchor,
     "dead_letter_reason": DeadLetterReason,
     "web_passkey_enrolment": EnrolmentAnswer,  # the web inbox's passkey.js (issue 17)
+    "web_passkey_ceremony_failure": CeremonyFailure,  # ... its report of a failed ceremony
 }
 
 

@@ -84,3 +84,25 @@ class RecoveryAnswer(CredentialAnswer):
 
 class RecoveryLookup(Contract):
     lookup: Bytes32
+
+
+CeremonyName = Literal["registration", "authentication", "recovery"]
+# The DOMException names WebAuthn's calls reject with (Web Authentication level 3, and
+# UnknownError for anything else a browser or authenticator gives up with).
+BrowserError = Literal[
+    "NotAllowedError",  # cancelled by the person, timed out, or no passkey for this site
+    "AbortError",  # the call was aborted
+    "InvalidStateError",  # this authenticator already holds a passkey for this person
+    "SecurityError",  # the page's address is not the relying party's
+    "NotSupportedError",  # no authenticator does what was asked
+    "ConstraintError",  # e.g. user verification or a resident key unavailable
+    "UnknownError",
+]
+
+
+class CeremonyFailure(Contract):
+    """A passkey ceremony that failed in the browser (the WebAuthn promise rejected), which
+    would otherwise never reach the broker: its kind and the error's name, nothing else."""
+
+    ceremony: CeremonyName
+    error: BrowserError

@@ -599,6 +599,13 @@ class FakeStepsOwed:
         found = [s for s in self.committed + self.pending if s.chain_id == chain_id]
         return sorted(found, key=lambda s: (s.due_at, s.step))
 
+    async def of_chains(self, chain_ids: Sequence[str]) -> dict[str, list[StepState]]:
+        found: dict[str, list[StepState]] = {}
+        for state in sorted(self._states().values(), key=lambda s: (s.due_at, s.step)):
+            if state.chain_id in chain_ids:
+                found.setdefault(state.chain_id, []).append(state)
+        return found
+
     # Next steps
     async def in_chain(self, chain_id: str, step: str) -> StepState | None:
         found = [s for s in self._states().values() if (s.chain_id, s.step) == (chain_id, step)]
@@ -1415,6 +1422,13 @@ class FakePasskeys:
         for credential_id in going:
             del self.keys[credential_id]
         return len(going)
+
+    async def passkeys_of(self, contact_id: str) -> list[Passkey]:
+        found = [k for k in self.keys.values() if k.contact_id == contact_id]
+        return sorted(found, key=lambda k: (k.created_at, k.credential_id))
+
+    async def remove_passkey(self, credential_id: str) -> bool:
+        return self.keys.pop(credential_id, None) is not None
 
     def end_unit(self, committed: bool) -> None:
         if committed:

@@ -558,6 +558,7 @@ class Passkey(Base):
     wrapped_key: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    aaguid: Mapped[str | None] = mapped_column(String(36))  # the authenticator's kind
 
 
 # --- HTTP edges: client assertions used once, refused requests counted (issue 12) ---

@@ -73,16 +73,27 @@ class SqlPasskeys:
                               contact_id=passkey.contact_id, public_key=passkey.public_key,
                               sign_count=passkey.sign_count, wrapped_key=passkey.wrapped_key,
                               created_at=passkey.created_at,
-                              last_used_at=passkey.last_used_at))  # fmt: skip
+                              last_used_at=passkey.last_used_at,
+                              aaguid=passkey.aaguid))  # fmt: skip
         await self._session.flush()
 
     async def passkey(self, credential_id: str) -> Passkey | None:
         row = await self._session.get(Key, credential_id)
-        if row is None:
-            return None
-        return Passkey(row.credential_id, row.person_id, row.contact_id, row.public_key,
-                       row.sign_count, row.wrapped_key, row.created_at,
-                       row.last_used_at)  # fmt: skip
+        return None if row is None else _passkey(row)
+
+    async def passkeys_of(self, contact_id: str) -> list[Passkey]:
+        rows = await self._session.scalars(
+            select(Key)
+            .where(Key.contact_id == contact_id)
+            .order_by(Key.created_at, Key.credential_id)
+        )
+        return [_passkey(row) for row in rows]
+
+    async def remove_passkey(self, credential_id: str) -> bool:
+        removed = await self._session.execute(
+            delete(Key).where(Key.credential_id == credential_id).returning(Key.credential_id)
+        )
+        return removed.scalar_one_or_none() is not None
 
     async def count_use(
         self, credential_id: str, stored: int, reported: int, now: datetime
@@ -102,3 +113,9 @@ class SqlPasskeys:
             .returning(Key.credential_id)
         )
         return len(removed.all())
+
+
+def _passkey(row: db.Passkey) -> Passkey:
+    return Passkey(row.credential_id, row.person_id, row.contact_id, row.public_key,
+                   row.sign_count, row.wrapped_key, row.created_at, row.last_used_at,
+                   row.aaguid)  # fmt: skip

@@ -32,6 +32,19 @@ class SqlStepsOwed:
         )
         return [StepOwed(r.notice_id, r.step, r.chain_id, r.due_at) for r in rows]
 
+    async def of_chains(self, chain_ids: Sequence[str]) -> dict[str, list[StepState]]:
+        found: dict[str, list[StepState]] = {}
+        if not chain_ids:
+            return found
+        rows = await self._session.scalars(
+            select(Milestone)
+            .where(Milestone.chain_id.in_(set(chain_ids)))
+            .order_by(Milestone.due_at, Milestone.step)
+        )
+        for row in rows:
+            found.setdefault(row.chain_id, []).append(_state(row))
+        return found
+
     # Next steps met, told and escalated (services/next_steps.py)
     async def in_chain(self, chain_id: str, step: str) -> StepState | None:
         row = await self._session.scalar(

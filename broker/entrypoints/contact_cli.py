@@ -6,6 +6,8 @@
     sgb contact alerts-import alert_channels.csv                        # contact_id,email,mobile
     sgb contact alerts-failing --days 7 [--json]                        # whose alerts fail
     sgb contact sign-in-link school-oakfield:key_adult                  # web inbox, once
+    sgb contact passkeys list school-oakfield:key_adult [--json]        # its passkeys
+    sgb contact passkeys revoke school-oakfield:key_adult 3f9a0c1d2e4b  # one signs in no more
     sgb contact add school-oakfield:key_adult --org school-oakfield --role key_adult \
         --hpke-public-key <base64> [--webhook-url https://...] [--mesh-mailbox X26OT123]
         [--email dsl@oakfield.sch.uk --mobile 07700900123]   # a new key: held for approval
@@ -29,13 +31,18 @@ from broker.entrypoints.operators import operator_name
 from broker.entrypoints.sign_in_routes import sign_in_url
 from broker.ports import AlertFailures
 from broker.rules import actors
-from broker.services import alert_channels, alerts, key_changes, web_sign_in
+from broker.services import alert_channels, alerts, key_changes, passkey_list, web_sign_in
+from broker.services.passkey_list import PasskeyLine
 from schemas.alerts import AlertChannelsSpec
 from schemas.directory import ContactSpec
 
 app = typer.Typer(help="Alert channels and web inbox sign-in links.", no_args_is_help=True,
                   pretty_exceptions_enable=False)  # fmt: skip
 Operator = Annotated[str | None, typer.Option(help="who makes the change (default: OS user)")]
+# For an operator when no administrator can sign in to the web inbox's passkey pages.
+passkeys_app = typer.Typer(help="A contact's web inbox passkeys: list, revoke.",
+                           no_args_is_help=True, pretty_exceptions_enable=False)  # fmt: skip
+app.add_typer(passkeys_app, name="passkeys")
 
 
 @app.command("alerts")
@@ -112,6 +119,51 @@ def failing_alerts(
 def sign_in_link(contact_id: str, operator: Operator = None) -> None:
     """Prints a one-time sign-in link to the web inbox for the contact's person (15 minutes)."""
     typer.echo(run(_sign_in_link(Settings(), contact_id, operator_name(operator))))
+
+
+@passkeys_app.command("list")
+def list_passkeys(
+    contact_id: str,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines, for tools")] = False,
+    operator: Operator = None,
+) -> None:
+    """The contact's passkeys, oldest first: reference, authenticator, person, when set up and
+    last used (never the passkey's id or keys). The read is audited."""
+    lines = run(_passkeys(Settings(), contact_id, operator_name(operator)))
+    for line in lines:
+        typer.echo(json.dumps(_passkey_dict(line)) if as_json else _passkey_line(line))
+    if not lines and not as_json:
+        typer.echo("no passkeys")
+
+
+@passkeys_app.command("revoke")
+def revoke_passkey(contact_id: str, reference: str, operator: Operator = None) -> None:
+    """Removes the passkey of that reference (from ``list``): it signs in no more. Audited."""
+    line = run(_revoke(Settings(), contact_id, reference, operator_name(operator)))
+    typer.echo(f"revoked: {_passkey_line(line)}")
+
+
+async def _passkeys(settings: Settings, contact_id: str, actor: str) -> list[PasskeyLine]:
+    async with unit(settings) as uow:
+        return await passkey_list.passkeys_of(uow, contact_id, actor, datetime.now(UTC))
+
+
+async def _revoke(settings: Settings, contact_id: str, reference: str, actor: str) -> PasskeyLine:
+    async with unit(settings) as uow:
+        return await passkey_list.revoke(uow, contact_id, reference, actor, datetime.now(UTC))
+
+
+def _passkey_dict(line: PasskeyLine) -> dict[str, str | None]:
+    used = line.last_used_at.isoformat() if line.last_used_at else None
+    return {"reference": line.reference, "authenticator": line.authenticator,
+            "person_id": line.person_id, "enrolled_at": line.enrolled_at.isoformat(),
+            "last_used_at": used}  # fmt: skip
+
+
+def _passkey_line(line: PasskeyLine) -> str:
+    used = f"{line.last_used_at:%Y-%m-%d %H:%M} UTC" if line.last_used_at else "never"
+    return (f"{line.reference} {line.authenticator}, person {line.person_id}, set up "
+            f"{line.enrolled_at:%Y-%m-%d %H:%M} UTC, last used {used}")  # fmt: skip
 
 
 async def _add(

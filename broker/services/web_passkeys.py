@@ -212,6 +212,7 @@ class _NewPasskey:
     credential_id: str
     public_key: str
     sign_count: int
+    aaguid: str  # the kind of authenticator, to name it in the person's list
 
 
 async def _verified_new(uow: UnitOfWork, rp: RelyingParty, ceremony: Ceremony,
@@ -227,14 +228,15 @@ async def _verified_new(uow: UnitOfWork, rp: RelyingParty, ceremony: Ceremony,
     credential_id = b64url(verified.credential_id)
     if len(credential_id) > MAX_CREDENTIAL_ID or await uow.passkeys.passkey(credential_id):
         await _refuse(uow, ceremony.kind, "credential_taken", now)
-    return _NewPasskey(credential_id, b64url(verified.credential_public_key), verified.sign_count)
+    return _NewPasskey(credential_id, b64url(verified.credential_public_key), verified.sign_count,
+                       verified.aaguid)  # fmt: skip
 
 
 async def _store(uow: UnitOfWork, ceremony: Ceremony, new: _NewPasskey, wrapped_key: str,
                  now: datetime) -> None:  # fmt: skip
     contact_id, person_id = _whose(ceremony)
     passkey = Passkey(new.credential_id, person_id, contact_id, new.public_key, new.sign_count,
-                      wrapped_key, now)  # fmt: skip
+                      wrapped_key, now, aaguid=new.aaguid)  # fmt: skip
     await uow.passkeys.add_passkey(passkey)
 
 

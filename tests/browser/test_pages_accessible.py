@@ -5,12 +5,14 @@ is saved as a screenshot in the test's output folder."""
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
 
 from broker.config import Settings
+from broker.ports import Passkey, PasskeyPerson
 from browser.axe import assert_no_axe_violations
 from browser.live_site import LiveSite, crisis, page, sign_in, site
 
@@ -173,3 +175,36 @@ class TestAdministratorPages:
         check(page, screenshot, "organisation")
         page.goto(f"{admin}/households?household=h-carter")
         check(page, screenshot, "household")
+
+
+class TestAdministratorPasskeyPages:
+    def test_a_contacts_passkeys_removing_one_and_done(
+        self, page: Page, site: LiveSite, screenshot: Screenshot
+    ) -> None:
+        """The key adult's passkeys as the administrator sees them (none, then one), the
+        confirmation before removing it, and the list once it is removed."""
+        sign_in(page, site, ADMIN)
+        passkeys = f"{site.base_url}/inbox/admin/contacts/{SCHOOL}/passkeys"
+        page.goto(passkeys)
+        check(page, screenshot, "admin-passkeys-none")
+        site.call(_a_passkey_of(site, SCHOOL))
+        page.goto(passkeys)
+        check(page, screenshot, "admin-passkeys")
+        page.get_by_role("link", name="Remove").click()
+        page.wait_for_url("**/revoke")
+        check(page, screenshot, "admin-passkey-remove")
+        page.get_by_role("button", name="Remove the passkey").click()
+        page.wait_for_url("**/passkeys?revoked=1")
+        check(page, screenshot, "admin-passkey-removed")
+
+
+async def _a_passkey_of(site: LiveSite, contact_id: str) -> None:
+    """A person and a passkey, as an enrolment stores them (the browser test enrols one for
+    real); its authenticator Windows Hello, so that the list names it."""
+    now = datetime.now(UTC)
+    person = "6f1c7a52-0000-4000-8000-0000000000a1"
+    async with site.rt.unit_of_work() as uow:
+        await uow.passkeys.add_person(PasskeyPerson(person, contact_id, "a" * 64, "{}", now))
+        await uow.passkeys.add_passkey(Passkey("a11y-credential", person, contact_id, "pk", 0,
+                                               "{}", now - timedelta(days=3), now,
+                                               "08987058-cadc-4b81-b6e1-30de50dcbe96"))  # fmt: skip

@@ -158,3 +158,27 @@ class TestWhatTheOutcomeReads:
         async with unit_of_work() as uow:
             assert await uow.chronologies.source_of_event("e-19") == "police-1"
             assert await uow.chronologies.source_of_event("e-20") is None
+
+
+class TestStepsOfManyChains:
+    async def test_each_listed_chains_steps_with_their_state(
+        self, unit_of_work: UnitsOfWork
+    ) -> None:
+        """Every listed chain's steps as they stand, soonest first; unlisted chains left out."""
+        decision, conference = owed(21), owed(21, "conference", due_in=HOUR)
+        async with unit_of_work() as uow:
+            await uow.steps_owed.add([conference, decision, owed(22), owed(23)])
+        async with unit_of_work() as uow:
+            await uow.steps_owed.meet(decision.notice_id, "decision", "la-1:fd", "assessment",
+                                      AT, tell=False)  # fmt: skip
+        async with unit_of_work() as uow:
+            found = await uow.steps_owed.of_chains([record(21).chain_id, record(22).chain_id])
+        met = state(decision, met_at=AT, met_by="la-1:fd", outcome="assessment")
+        assert found == {record(21).chain_id: [met, state(conference)],
+                         record(22).chain_id: [state(owed(22))]}  # fmt: skip
+
+    async def test_no_chains_and_chains_owing_nothing(self, unit_of_work: UnitsOfWork) -> None:
+        """No chains asked for, or none owing a step: nothing, and no error."""
+        async with unit_of_work() as uow:
+            assert await uow.steps_owed.of_chains([]) == {}
+            assert await uow.steps_owed.of_chains([record(24).chain_id]) == {}

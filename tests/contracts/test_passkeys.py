@@ -2,6 +2,7 @@
 moves only from the value read; a person is found by their recovery lookup; removing a
 person's passkeys keeps the one named."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from broker.ports import Ceremony, Passkey, PasskeyPerson
@@ -100,3 +101,31 @@ class TestPeopleAndPasskeys:
             assert await uow.passkeys.remove_passkeys(PERSON, keep="cred-3") == 2
             assert await uow.passkeys.passkey("cred-1") is None
             assert await uow.passkeys.passkey("cred-3") is not None
+
+
+class TestListingAndRevoking:
+    async def test_a_contacts_passkeys_oldest_first_with_their_authenticator(
+        self, unit_of_work: UnitsOfWork
+    ) -> None:
+        """Every passkey of the contact, oldest enrolled first, its AAGUID read back."""
+        await with_person(unit_of_work)
+        newer = replace(passkey("cred-b"), created_at=AT + MINUTE,
+                        aaguid="08987058-cadc-4b81-b6e1-30de50dcbe96")  # fmt: skip
+        async with unit_of_work() as uow:
+            await uow.passkeys.add_passkey(newer)
+            await uow.passkeys.add_passkey(passkey("cred-a"))
+        async with unit_of_work() as uow:
+            assert await uow.passkeys.passkeys_of(CONTACT) == [passkey("cred-a"), newer]
+            assert await uow.passkeys.passkeys_of("school-1:nobody") == []
+
+    async def test_a_revoked_passkey_is_gone_and_the_others_stay(
+        self, unit_of_work: UnitsOfWork
+    ) -> None:
+        """Removing one passkey removes it alone; removing it again finds none."""
+        await with_person(unit_of_work, "cred-1", "cred-2")
+        async with unit_of_work() as uow:
+            assert await uow.passkeys.remove_passkey("cred-1")
+        async with unit_of_work() as uow:
+            assert not await uow.passkeys.remove_passkey("cred-1")
+            assert await uow.passkeys.passkey("cred-1") is None
+            assert await uow.passkeys.passkeys_of(CONTACT) == [passkey("cred-2")]

@@ -283,3 +283,78 @@ class TestRecovery:
         assert "wrapped_key" not in answer.text
         refused = [d for a, d in await audit_actions(web_app) if a == "passkey_refused"]
         assert [d["reason"] for d in refused] == ["unknown_recovery_key"]
+
+
+class TestSignedOut:
+    async def test_a_passkeys_person_is_told_to_sign_in_with_it(self, web_app: FastAPI) -> None:
+        """Signed out after a passkey's sign-in: the page sends them to the passkey sign-in,
+        and says nothing of asking for a new link."""
+        enrolled = await enrol(web_app)
+        inbox = await enrolled.browser.get("/inbox")
+        answer = await enrolled.browser.post("/inbox/sign-out",
+                                             data={"csrf_token": form_token(inbox)})  # fmt: skip
+        assert answer.headers["location"] == "/inbox/signed-out"
+        page = await enrolled.browser.get(answer.headers["location"])
+        assert 'href="/inbox/passkeys/sign-in"' in page.text
+        assert "sign in with your passkey" in page.text
+        assert "new sign-in link" not in page.text
+
+
+class TestCeremonyFailed:
+    async def test_from_the_sign_in_page_audited_and_advised(self, web_app: FastAPI) -> None:
+        """The sign-in page's token (double-submitted) reports a cancelled sign-in: audited by
+        kind and error, answered with what to do next."""
+        browser = new_browser(web_app)
+        csrf = page_csrf(await browser.get("/inbox/passkeys/sign-in"))
+        answer = await browser.post("/inbox/passkeys/ceremony-failed",
+                                    headers=JSON | {"x-csrf-token": csrf},
+                                    json={"ceremony": "authentication",
+                                          "error": "NotAllowedError"})  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        assert "recovery key" in answer.json()["advice"]
+        assert ("passkey_ceremony_failed",
+                {"ceremony": "authentication", "error": "NotAllowedError"}) in (
+            await audit_actions(web_app))  # fmt: skip
+
+    async def test_from_the_enrolment_page_with_the_sessions_token(self, web_app: FastAPI) -> None:
+        """The enrolment page reports with its session's token."""
+        browser = new_browser(web_app)
+        await sign_in(web_app, browser, KEY_ADULT)
+        csrf = page_csrf(await browser.get("/inbox/passkeys/enrol"))
+        answer = await browser.post("/inbox/passkeys/ceremony-failed",
+                                    headers=JSON | {"x-csrf-token": csrf},
+                                    json={"ceremony": "registration",
+                                          "error": "InvalidStateError"})  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        assert "already has a passkey" in answer.json()["advice"]
+
+    @pytest.mark.parametrize("token", [None, "forged"])
+    async def test_without_the_pages_token_refused_and_not_audited(
+        self, web_app: FastAPI, token: str | None
+    ) -> None:
+        """No token, or not the page's: 403, nothing audited."""
+        browser = new_browser(web_app)
+        await browser.get("/inbox/passkeys/sign-in")
+        headers = JSON | ({"x-csrf-token": token} if token else {})
+        answer = await browser.post("/inbox/passkeys/ceremony-failed", headers=headers,
+                                    json={"ceremony": "authentication",
+                                          "error": "NotAllowedError"})  # fmt: skip
+        assert answer.status_code == 403
+        assert "passkey_ceremony_failed" not in [a for a, _ in await audit_actions(web_app)]
+
+    @pytest.mark.parametrize(
+        "body",
+        [{"ceremony": "authentication", "error": "Leo Carter"},
+         {"ceremony": "payment", "error": "NotAllowedError"},
+         {"ceremony": "authentication", "error": "NotAllowedError", "credential": "x"}],
+    )  # fmt: skip
+    async def test_anything_but_a_kind_and_a_known_error_is_refused(
+        self, web_app: FastAPI, body: dict[str, str]
+    ) -> None:
+        """A made-up error name or kind, or any other field: 422 naming no value."""
+        browser = new_browser(web_app)
+        csrf = page_csrf(await browser.get("/inbox/passkeys/recovery"))
+        answer = await browser.post("/inbox/passkeys/ceremony-failed",
+                                    headers=JSON | {"x-csrf-token": csrf}, json=body)  # fmt: skip
+        assert answer.status_code == 422
+        assert "Leo" not in answer.text

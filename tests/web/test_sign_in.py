@@ -82,6 +82,31 @@ class TestSignInLink:
         assert (await follow_link(browser, token)).status_code == 303
 
 
+class TestHowToSignInAgain:
+    async def test_a_links_person_is_told_to_ask_for_a_new_link(
+        self, web_app: FastAPI, browser: httpx.AsyncClient
+    ) -> None:
+        """Signed out after a link (no passkey yet): ask for a new link, no passkey offered."""
+        await sign_in(web_app, browser, KEY_ADULT)
+        inbox = await browser.get("/inbox")
+        answer = await browser.post("/inbox/sign-out", data={"csrf_token": form_token(inbox)})
+        page = await browser.get(answer.headers["location"])
+        assert "ask your administrator for a new sign-in link" in page.text
+        assert "/inbox/passkeys/sign-in" not in page.text
+
+    async def test_anyone_not_signed_in_is_offered_both_ways(
+        self, browser: httpx.AsyncClient
+    ) -> None:
+        """Not signed in, or a spent link: the passkey sign-in first, a new link for those
+        without a passkey, in the same words on both pages."""
+        browser.cookies.set("sgb-sign-in-csrf", "t")
+        spent = await browser.post("/inbox/sign-in", data={"token": "spent", "csrf_token": "t"})
+        assert spent.status_code == 400
+        for page in (await browser.get("/inbox"), spent):
+            assert 'href="/inbox/passkeys/sign-in"' in page.text
+            assert "If you have not set up a passkey yet, ask your administrator" in page.text
+
+
 class TestSession:
     async def test_no_cookie_is_not_signed_in(self, browser: httpx.AsyncClient) -> None:
         """Without a session the inbox says so: 401, a page telling how to sign in."""

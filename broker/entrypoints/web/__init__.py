@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from broker.entrypoints.web import (
     admin_pages,
+    admin_passkeys,
     front_door,
     front_door_proposals,
     front_door_steps,
@@ -31,6 +32,7 @@ def mount(app: FastAPI) -> None:
     front_door_proposals.add_proposal_pages(app)
     front_door_steps.add_step_pages(app)
     admin_pages.add_admin_pages(app)
+    admin_passkeys.add_admin_passkey_pages(app)
     passkeys.add_passkey_routes(app)
     live.add_live_updates(app)
     app.mount("/inbox/static", StaticFiles(directory=STATIC), name="web-static")

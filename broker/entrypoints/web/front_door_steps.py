@@ -23,7 +23,7 @@ from fastapi.responses import RedirectResponse
 from broker.adapters import data_quality, peer_receipts
 from broker.entrypoints.web import page_kit, pages, sessions, views
 from broker.entrypoints.web.front_door import FRONT_DOOR
-from broker.ports import InboxEntry, UnitOfWork, WebSessionRecord
+from broker.ports import InboxEntry, StepState, UnitOfWork, WebSessionRecord
 from broker.rules.next_steps import OUTCOME_WORDS, STEP_WORDS
 from broker.services import inbox, next_steps
 from schemas.notices import NextStep, ReferralOutcome
@@ -148,32 +148,30 @@ def _outcome_form(
 
 
 async def _owing(uow: UnitOfWork, org_id: str) -> list[NoticeSteps]:
-    """Each chain's steps once, on the first of its notices in the front door's inboxes."""
+    """Each chain's steps once, on the first of its notices in the front door's inboxes; all
+    the chains' steps read in one query, however many the page lists."""
     contacts = await uow.directory_rows.select_in("contacts", "org_id", [org_id])
     now, entries = datetime.now(UTC), list[InboxEntry]()
     for contact in contacts:
         entries += await inbox.list_notices(uow, str(contact["id"]), now)
     records = await uow.notice_records.of([e.notice_id for e in entries])
-    seen, owing = set[str](), list[NoticeSteps]()
+    firsts: dict[str, InboxEntry] = {}
     for entry in sorted(entries, key=lambda e: (e.delivered_at, e.notice_id)):
         record = records.get(entry.notice_id)
-        if record is None or record.chain_id in seen:
-            continue
-        seen.add(record.chain_id)
-        if steps := await _steps(uow, record.chain_id):
-            owing.append(NoticeSteps(views.row(entry, record), steps))
+        if record is not None:
+            firsts.setdefault(record.chain_id, entry)
+    steps = await uow.steps_owed.of_chains(list(firsts))
+    owing = [NoticeSteps(views.row(entry, records.get(entry.notice_id)), _lines(steps[chain]))
+             for chain, entry in firsts.items() if steps.get(chain)]  # fmt: skip
     return owing[::-1]  # newest first, as the inbox
 
 
-async def _steps(uow: UnitOfWork, chain_id: str) -> tuple[StepLine, ...]:
-    lines = []
-    for owed in await uow.steps_owed.of_chain(chain_id):
-        state = await uow.steps_owed.in_chain(chain_id, owed.step)
-        met = state.met_at if state else None
-        outcome = state.outcome if state else None
-        lines.append(StepLine(
-            owed.step, STEP_WORDS[NextStep(owed.step)].capitalize(), views.london(owed.due_at),
-            views.london(met) if met else None,
-            OUTCOME_WORDS[ReferralOutcome(outcome)] if outcome else None,
-        ))  # fmt: skip
-    return tuple(lines)
+def _lines(states: list[StepState]) -> tuple[StepLine, ...]:
+    return tuple(
+        StepLine(
+            state.step, STEP_WORDS[NextStep(state.step)].capitalize(), views.london(state.due_at),
+            views.london(state.met_at) if state.met_at else None,
+            OUTCOME_WORDS[ReferralOutcome(state.outcome)] if state.outcome else None,
+        )
+        for state in states
+    )  # fmt: skip

@@ -50,6 +50,13 @@ HEADERS = {
     "x-frame-options": "DENY",
 }
 Form = dict[str, str]
+# One way of saying how to sign in, on every page that has to: a passkey if the person has
+# one, else a new link (the server cannot tell who is asking before they sign in).
+HOW_TO_SIGN_IN: dict[str, Any] = {
+    "action": {"href": "/inbox/passkeys/sign-in", "text": "Sign in with your passkey"},
+    "after": ["If you have not set up a passkey yet, ask your administrator for a new "
+              "sign-in link."],
+}  # fmt: skip
 
 
 def add_pages(app: FastAPI) -> None:
@@ -163,8 +170,8 @@ async def sign_in(request: Request) -> Response:
     if started is None:
         return render(request, "message.html", None, status_code=400,
                       title="This sign-in link cannot be used",
-                      lines=["It has been used already, or it is more than 15 minutes old.",
-                             "Ask your administrator for a new sign-in link."])  # fmt: skip
+                      lines=["It has been used already, or it is more than 15 minutes old."],
+                      **HOW_TO_SIGN_IN)  # fmt: skip
     response = RedirectResponse("/inbox/passkeys/enrol", status_code=303)  # the invitation's aim
     settings = runtime(request).settings
     sessions.set_session_cookie(response, settings, started.session_id)
@@ -178,12 +185,20 @@ async def sign_out(request: Request) -> Response:
         await web_sign_in.sign_out(uow, session, datetime.now(UTC))
     response = RedirectResponse("/inbox/signed-out", status_code=303)
     sessions.clear_session_cookie(response, runtime(request).settings)
+    # Whoever signed in with a passkey signs in with it again; a link's person needs a link.
+    sessions.set_signed_out_with(response, runtime(request).settings, session.signed_in_with)
     return response
 
 
 async def signed_out(request: Request) -> Response:
+    """What to do to read notices again: the passkey, for its holder; else a new link."""
+    if sessions.signed_out_with(request) == "passkey":
+        return render(request, "message.html", None, title="You have signed out",
+                      lines=["To read notices again, sign in with your passkey."],
+                      action=HOW_TO_SIGN_IN["action"])  # fmt: skip
     return render(request, "message.html", None, title="You have signed out",
-                  lines=["To read notices again, use a new sign-in link."])  # fmt: skip
+                  lines=["To read notices again, ask your administrator for a new sign-in "
+                         "link."])  # fmt: skip
 
 
 def render(
@@ -274,8 +289,7 @@ def _gone(request: Request, session: WebSessionRecord) -> Response:
 async def _not_signed_in(request: Request, _exc: NotSignedIn) -> Response:
     return render(request, "message.html", None, status_code=401, title="Sign in to continue",
                   lines=["You are not signed in, or your session has ended (after 30 minutes "
-                         "without use, or 8 hours in all).",
-                         "Sign in with your passkey, or a new sign-in link."])  # fmt: skip
+                         "without use, or 8 hours in all)."], **HOW_TO_SIGN_IN)  # fmt: skip
 
 
 async def _csrf_refused(request: Request, exc: CsrfRefused) -> Response:

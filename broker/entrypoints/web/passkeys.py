@@ -10,6 +10,9 @@ enrol after a sign-in link, sign in, and enrol anew with the printed recovery ke
     GET  /inbox/passkeys/recovery                 anyone with a recovery key
     POST /inbox/passkeys/recovery/options         the person's options and recovery-wrapped key
     POST /inbox/passkeys/recovery                 the new passkey, in place of the old ones
+    POST /inbox/passkeys/ceremony-failed          a ceremony the browser gave up on: audited,
+                                                  answered with what to do next (CSRF header:
+                                                  the session's, or the page's double-submit)
 
 The JSON routes take ``application/json`` only, and refuse another site's ``Origin``: a form
 on another site can send neither (and the cookie is ``SameSite=Strict`` besides). A refused
@@ -29,10 +32,16 @@ from pydantic import ValidationError
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.entrypoints.web import pages, sessions
 from broker.ports import UnitOfWork, WebSessionRecord
-from broker.services import web_passkeys, web_sign_in
+from broker.services import passkey_failures, web_passkeys, web_sign_in
 from broker.services.web_passkeys import PasskeyRefused, RelyingParty
 from schemas.common import Contract
-from schemas.web_passkeys import CredentialAnswer, EnrolmentAnswer, RecoveryAnswer, RecoveryLookup
+from schemas.web_passkeys import (
+    CeremonyFailure,
+    CredentialAnswer,
+    EnrolmentAnswer,
+    RecoveryAnswer,
+    RecoveryLookup,
+)
 
 C = TypeVar("C", bound=Contract)
 T = TypeVar("T")
@@ -55,6 +64,7 @@ def add_passkey_routes(app: FastAPI) -> None:
         (f"{base}/recovery", recovery_page, "GET"),
         (f"{base}/recovery/options", recovery_options, "POST"),
         (f"{base}/recovery", recovery, "POST"),
+        (f"{base}/ceremony-failed", ceremony_failed, "POST"),
     ]
     for path, endpoint, method in routes:
         app.add_api_route(path, endpoint, methods=[method], include_in_schema=False)
@@ -88,7 +98,7 @@ async def registration(request: Request) -> Response:
 
 
 async def sign_in_page(request: Request) -> Response:
-    return pages.render(request, "passkey_sign_in.html", None)
+    return _before_session(request, "passkey_sign_in.html")
 
 
 async def authentication_options(request: Request) -> Response:
@@ -110,7 +120,38 @@ async def authentication(request: Request) -> Response:
 
 
 async def recovery_page(request: Request) -> Response:
-    return pages.render(request, "passkey_recovery.html", None)
+    return _before_session(request, "passkey_recovery.html")
+
+
+async def ceremony_failed(request: Request) -> Response:
+    """The browser's WebAuthn call rejected: audited, by kind and error name only."""
+    failure = await _body(request, CeremonyFailure)
+    session = await _reporting_session(request, request.headers.get("x-csrf-token"))
+    contact_id = session.contact_id if session else None
+    advice = await _in_unit(
+        request, lambda uow: passkey_failures.record(uow, failure, contact_id, _now())
+    )
+    return _json({"advice": advice})
+
+
+async def _reporting_session(request: Request, given: str | None) -> WebSessionRecord | None:
+    """The session whose token the report carries (the enrolment page's); else none, and
+    the token must be the page's double-submitted one (sign-in, recovery)."""
+    try:
+        session = await sessions.signed_in(request, enrolling=True)
+        sessions.check_csrf(session, given)
+    except (sessions.NotSignedIn, sessions.CsrfRefused):
+        sessions.check_passkey_page_csrf(request, given)
+        return None
+    return session
+
+
+def _before_session(request: Request, template: str) -> Response:
+    """A page used before any session: its reports carry a double-submitted CSRF token."""
+    csrf = sessions.passkey_page_csrf(request)
+    response = pages.render(request, template, None, page_csrf=csrf)
+    sessions.set_passkey_page_csrf(response, pages.runtime(request).settings, csrf)
+    return response
 
 
 async def recovery_options(request: Request) -> Response:

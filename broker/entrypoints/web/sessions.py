@@ -88,3 +88,38 @@ def check_sign_in_csrf(request: Request, given: str | None) -> None:
 def set_sign_in_csrf(response: Response, settings: Settings, token: str) -> None:
     response.set_cookie(SIGN_IN_CSRF, token, path="/inbox/sign-in", secure=secure(settings),
                         httponly=True, samesite="strict", max_age=15 * 60)  # fmt: skip
+
+
+# The passkey sign-in and recovery pages come before any session too: a failed ceremony's
+# report from them carries a double-submitted token, as the sign-in form does.
+PASSKEY_CSRF = "sgb-passkey-csrf"
+
+
+def passkey_page_csrf(request: Request) -> str:
+    return request.cookies.get(PASSKEY_CSRF) or secrets.token_urlsafe(32)
+
+
+def set_passkey_page_csrf(response: Response, settings: Settings, token: str) -> None:
+    response.set_cookie(PASSKEY_CSRF, token, path="/inbox/passkeys", secure=secure(settings),
+                        httponly=True, samesite="strict", max_age=15 * 60)  # fmt: skip
+
+
+def check_passkey_page_csrf(request: Request, given: str | None) -> None:
+    cookie = request.cookies.get(PASSKEY_CSRF)
+    if not (cookie and given and secrets.compare_digest(cookie.encode(), given.encode())):
+        raise CsrfRefused("this page has expired: reload it and try again")
+
+
+# How the session that just signed out had signed in, for the signed-out page to say how to
+# sign in again: a cookie for that page alone, for minutes, holding nothing but that word.
+SIGNED_OUT_WITH = "sgb-signed-out-with"
+
+
+def set_signed_out_with(response: Response, settings: Settings, signed_in_with: str) -> None:
+    response.set_cookie(SIGNED_OUT_WITH, signed_in_with, path="/inbox/signed-out",
+                        secure=secure(settings), httponly=True, samesite="strict",
+                        max_age=5 * 60)  # fmt: skip
+
+
+def signed_out_with(request: Request) -> str | None:
+    return request.cookies.get(SIGNED_OUT_WITH)

@@ -22,6 +22,36 @@ const RECOVERY_BYTES = 20; // 160 bits: 32 base32 characters
 
 class PasskeyError extends Error {}
 
+// The browser's WebAuthn call rejected (cancelled, timed out, not possible here): reported to
+// the broker by the ceremony's kind and the error's name only, which answers what to do next.
+class CeremonyFailed extends Error {
+  constructor(ceremony, name) {
+    super(name);
+    this.ceremony = ceremony;
+    this.errorName = name;
+  }
+}
+const BROWSER_ERRORS = ["NotAllowedError", "AbortError", "InvalidStateError", "SecurityError",
+  "NotSupportedError", "ConstraintError", "UnknownError"];
+
+async function ceremony(kind, call) {
+  try {
+    return await call();
+  } catch (error) {
+    throw new CeremonyFailed(kind, BROWSER_ERRORS.includes(error?.name) ? error.name : "UnknownError");
+  }
+}
+
+async function report(failure, csrfToken) {
+  try {
+    const answer = await postJson("/inbox/passkeys/ceremony-failed",
+      { ceremony: failure.ceremony, error: failure.errorName }, csrfToken);
+    return answer.advice;
+  } catch {
+    return "The passkey request did not finish. Try again. If it keeps happening, ask your administrator for help.";
+  }
+}
+
 const status = document.getElementById("passkey-status");
 
 function say(text) {
@@ -197,17 +227,17 @@ const NO_PRF = "This passkey cannot protect your organisation's key (it does not
 
 // The PRF output of a new passkey: given at creation by some authenticators, otherwise
 // evaluated with a local assertion (its challenge checked by nobody: it signs nothing in).
-async function prfOfNew(credential, options) {
+async function prfOfNew(credential, options, kind) {
   const result = credential.getClientExtensionResults().prf;
   if (result?.results?.first) return new Uint8Array(result.results.first);
   if (!result?.enabled) throw new PasskeyError(NO_PRF);
-  const assertion = await navigator.credentials.get({ publicKey: {
+  const assertion = await ceremony(kind, () => navigator.credentials.get({ publicKey: {
     challenge: crypto.getRandomValues(new Uint8Array(32)),
     rpId: options.rp.id,
     allowCredentials: [{ type: "public-key", id: credential.rawId }],
     userVerification: "required",
     extensions: options.extensions,
-  } });
+  } }));
   return prfOf(assertion);
 }
 
@@ -240,8 +270,8 @@ async function enrol(page) {
   const csrf = page.dataset.csrfToken;
   const { publicKey } = await postJson("/inbox/passkeys/registration/options", {}, csrf);
   const options = creationOptions(publicKey);
-  const credential = await navigator.credentials.create({ publicKey: options });
-  const prf = await prfOfNew(credential, options);
+  const credential = await ceremony("registration", () => navigator.credentials.create({ publicKey: options }));
+  const prf = await prfOfNew(credential, options, "registration");
   const recovery = crypto.getRandomValues(new Uint8Array(RECOVERY_BYTES));
   const contactId = page.dataset.contactId;
   await postJson("/inbox/passkeys/registration", {
@@ -262,7 +292,7 @@ async function enrol(page) {
 async function signIn() {
   say("Follow your device's instructions to use your passkey...");
   const { publicKey } = await postJson("/inbox/passkeys/authentication/options", {});
-  const assertion = await navigator.credentials.get({ publicKey: requestOptions(publicKey) });
+  const assertion = await ceremony("authentication", () => navigator.credentials.get({ publicKey: requestOptions(publicKey) }));
   const prf = prfOf(assertion);
   const done = await postJson("/inbox/passkeys/authentication", { challenge: publicKey.challenge, credential: assertionJson(assertion) });
   let secret;
@@ -287,8 +317,8 @@ async function recover() {
   const key = await importSecret(secret);
   say("Follow your device's instructions to create the new passkey...");
   const options = creationOptions(found.publicKey);
-  const credential = await navigator.credentials.create({ publicKey: options });
-  const prf = await prfOfNew(credential, options);
+  const credential = await ceremony("recovery", () => navigator.credentials.create({ publicKey: options }));
+  const prf = await prfOfNew(credential, options, "recovery");
   const done = await postJson("/inbox/passkeys/recovery", {
     challenge: found.publicKey.challenge,
     credential: registrationJson(credential),
@@ -298,16 +328,17 @@ async function recover() {
   location.assign(done.next);
 }
 
-function onClick(buttonId, work) {
+function onClick(buttonId, page, work) {
   const button = document.getElementById(buttonId);
   button.addEventListener("click", async () => {
     button.disabled = true;
     try {
       await work();
     } catch (error) {
-      // Our own wording, or the browser's refusal named by kind only (NotAllowedError: the
-      // person cancelled or the device timed out).
-      say(error instanceof PasskeyError ? error.message : `This did not work (${error.name ?? "error"}). Try again.`);
+      // Our own wording; a failed ceremony reported, and the broker's advice shown; anything
+      // else named by kind only.
+      if (error instanceof CeremonyFailed) say(await report(error, page.dataset.csrfToken));
+      else say(error instanceof PasskeyError ? error.message : `This did not work (${error.name ?? "error"}). Try again.`);
     } finally {
       button.disabled = false;
     }
@@ -315,6 +346,8 @@ function onClick(buttonId, work) {
 }
 
 const enrolPage = document.getElementById("passkey-enrol");
-if (enrolPage) onClick("enrol-start", () => enrol(enrolPage));
-if (document.getElementById("passkey-sign-in")) onClick("sign-in-start", signIn);
-if (document.getElementById("passkey-recovery")) onClick("recovery-start", recover);
+if (enrolPage) onClick("enrol-start", enrolPage, () => enrol(enrolPage));
+const signInPage = document.getElementById("passkey-sign-in");
+if (signInPage) onClick("sign-in-start", signInPage, signIn);
+const recoveryPage = document.getElementById("passkey-recovery");
+if (recoveryPage) onClick("recovery-start", recoveryPage, recover);

@@ -1,0 +1,110 @@
+"""Listing and revoking a contact's passkeys over the in-memory stores: lines name no
+secret, a revoked passkey signs in no more, and each list and revocation is audited."""
+
+from datetime import timedelta
+
+import pytest
+
+from broker.ports import Passkey
+from broker.rules.authenticators import passkey_reference
+from broker.services import passkey_list, web_passkeys
+from broker.services.passkey_list import PasskeyNotFound
+from schemas.web_passkeys import CredentialAnswer
+from tests.fakes import FakeUnitOfWork
+from tests.unit.test_web_passkeys_service import AT, CONTACT, RP, enrolment, link_session
+
+ADMIN = "council-1:admin"
+WINDOWS_HELLO = "08987058-cadc-4b81-b6e1-30de50dcbe96"
+
+
+def stored(credential_id: str, person_id: str = "p-1", contact_id: str = CONTACT,
+           minutes: int = 0, aaguid: str | None = None) -> Passkey:  # fmt: skip
+    return Passkey(credential_id, person_id, contact_id, "pk", 0, '{"secret": "wrapped"}',
+                   AT + timedelta(minutes=minutes), aaguid=aaguid)  # fmt: skip
+
+
+async def with_passkeys(*passkeys: Passkey) -> FakeUnitOfWork:
+    uow = FakeUnitOfWork()
+    for passkey in passkeys:
+        await uow.passkeys.add_passkey(passkey)
+    return uow
+
+
+class TestPasskeysOf:
+    async def test_lines_name_the_authenticator_and_no_secret(self) -> None:
+        """Each line: reference, person, authenticator's name, enrolled, last used; nothing
+        of the credential id, public key or wrapped key."""
+        uow = await with_passkeys(stored("cred-a", aaguid=WINDOWS_HELLO))
+        [line] = await passkey_list.passkeys_of(uow, CONTACT, ADMIN, AT)
+        assert line == passkey_list.PasskeyLine(passkey_reference("cred-a"), "p-1",
+                                                "Windows Hello", AT, None)  # fmt: skip
+        assert not {"cred-a", "pk", "wrapped"} & {str(v) for v in vars(line).values()}
+
+    async def test_only_the_contacts_passkeys_oldest_first(self) -> None:
+        """Another contact's passkeys are left out; the oldest comes first."""
+        uow = await with_passkeys(stored("new", minutes=5), stored("old"),
+                                  stored("other", contact_id="school-2:key_adult"))  # fmt: skip
+        lines = await passkey_list.passkeys_of(uow, CONTACT, ADMIN, AT)
+        assert [line.reference for line in lines] == [passkey_reference(c) for c in ("old", "new")]
+
+    async def test_the_list_is_audited_by_ids(self) -> None:
+        """Who listed whose passkeys, and how many."""
+        uow = await with_passkeys(stored("cred-a"))
+        await passkey_list.passkeys_of(uow, CONTACT, ADMIN, AT)
+        [(entry, at)] = uow.audit.pending
+        assert (entry.action, entry.actor, entry.subject_ref, entry.details, at) == (
+            "passkeys_listed", ADMIN, CONTACT, {"passkeys": 1}, AT)  # fmt: skip
+
+
+class TestRevoke:
+    async def test_the_named_passkey_goes_and_the_others_stay(self) -> None:
+        """Revoking one passkey removes that one only, audited with the person and its id."""
+        uow = await with_passkeys(stored("cred-a"), stored("cred-b"))
+        await passkey_list.revoke(uow, CONTACT, passkey_reference("cred-a"), ADMIN, AT)
+        assert set(uow.passkeys.keys) == {"cred-b"}
+        [(entry, _)] = uow.audit.pending
+        revoked = {"person": "p-1", "credential": "cred-a"}
+        assert (entry.action, entry.actor, entry.subject_ref, entry.details) == (
+            "passkey_revoked", ADMIN, CONTACT, revoked)  # fmt: skip
+
+    @pytest.mark.parametrize(
+        ("contact_id", "reference", "person_id"),
+        [
+            (CONTACT, "0" * 12, None),  # no passkey has it
+            ("school-2:key_adult", passkey_reference("cred-a"), None),  # another contact's
+            (CONTACT, passkey_reference("cred-a"), "p-2"),  # another person's, revoking own
+        ],
+    )
+    async def test_a_passkey_not_theirs_to_revoke_is_not_found(
+        self, contact_id: str, reference: str, person_id: str | None
+    ) -> None:
+        """Unknown, of another contact, or of another person: not found, nothing removed."""
+        uow = await with_passkeys(stored("cred-a"))
+        with pytest.raises(PasskeyNotFound):
+            await passkey_list.revoke(uow, contact_id, reference, ADMIN, AT, person_id)
+        assert set(uow.passkeys.keys) == {"cred-a"}
+
+    async def test_a_revoked_passkey_signs_in_no_more(self) -> None:
+        """Enrolled, revoked, then used to sign in: refused as an unknown passkey."""
+        uow = FakeUnitOfWork()
+        passkey, answer = await enrolment(uow)
+        await web_passkeys.enrol(uow, RP, link_session(), answer, AT)
+        [line] = await passkey_list.passkeys_of(uow, CONTACT, ADMIN, AT)
+        await passkey_list.revoke(uow, CONTACT, line.reference, ADMIN, AT)
+        options = await web_passkeys.authentication_options(uow, RP, AT)
+        given = CredentialAnswer(challenge=options.public_key["challenge"],
+                                 credential=passkey.get(options.public_key))  # fmt: skip
+        with pytest.raises(web_passkeys.PasskeyRefused):
+            await web_passkeys.sign_in(uow, RP, given, AT)
+        refused = [e for e, _ in uow.audit.pending if e.action == "passkey_refused"]
+        assert refused[-1].details["reason"] == "unknown_passkey"
+
+
+class TestEnrolmentKeepsTheAuthenticator:
+    async def test_the_aaguid_reported_at_enrolment_is_kept(self) -> None:
+        """The authenticator's AAGUID, as its attestation reports it, is stored with it."""
+        uow = FakeUnitOfWork()
+        _, answer = await enrolment(uow)
+        await web_passkeys.enrol(uow, RP, link_session(), answer, AT)
+        [kept] = uow.passkeys.keys.values()
+        assert kept.aaguid == "00000000-0000-0000-0000-000000000000"
