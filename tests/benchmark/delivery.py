@@ -10,8 +10,8 @@ server's CPU (PostgreSQL) is not in the CPU figure; the wall figure includes wai
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,22 +34,29 @@ from schemas.notices import NoticeBody, NoticeHeader, NoticeType, Severity
 HOUSEHOLDS = 100  # notices spread over this many households' data keys
 
 
-async def measure_delivery(notices: int, bootstrap: str, postgres: str | None) -> dict[str, Any]:
+async def measure_delivery(
+    notices: int, bootstrap: str, postgres: str | None, batch: int = MAX_RECORDS,
+    profile: Path | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """``batch``: records per handler call (the consume loop hands up to ``MAX_RECORDS``; at
+    a low rate a batch holds the few records Kafka had, so a small one shows the per-batch
+    cost). ``profile``: where pyinstrument's text report of the handler calls goes."""
     with tempfile.TemporaryDirectory(prefix="sgb-delivery-bench-") as folder:
         async with _database(Path(folder), postgres) as url:
             settings = _settings(Path(folder), bootstrap, url)
             async with runtime(settings, configure_logs=False) as rt:
                 try:
-                    batches = _batches(rt, notices)
-                    cpu, wall = time.process_time(), time.perf_counter()
-                    for batch in batches:
-                        await handle_notices(batch, rt)
-                    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+                    batches = _batches(rt, notices, batch)
+                    with _profiled(profile):
+                        cpu, wall = time.process_time(), time.perf_counter()
+                        for records in batches:
+                            await handle_notices(records, rt)
+                        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
                     stored = await _stored(rt)
                 finally:
                     await _remove_topics(bootstrap, rt)
     return {"mode": "delivery", "database": "postgresql" if postgres else "sqlite",
-            "notices": notices, "batch": MAX_RECORDS, "stored": stored,
+            "notices": notices, "batch": batch, "stored": stored,
             "cpu_ms_per_notice": round(cpu * 1000 / notices, 3),
             "wall_ms_per_notice": round(wall * 1000 / notices, 3)}  # fmt: skip
 
@@ -80,10 +87,23 @@ async def _database(folder: Path, postgres: str | None) -> AsyncIterator[str]:
         await admin.dispose()
 
 
-def _batches(rt: Runtime, notices: int) -> list[list[Received]]:
+@contextmanager
+def _profiled(report: Path | None) -> Iterator[None]:
+    if report is None:
+        yield
+        return
+    from pyinstrument import Profiler  # a test dependency, only when asked for
+
+    profiler = Profiler(async_mode="enabled")
+    with profiler:
+        yield
+    report.write_text(profiler.output_text(show_all=False))
+
+
+def _batches(rt: Runtime, notices: int, size: int) -> list[list[Received]]:
     records = [Received(rt.topics.notices, 0, offset, "recipient", _notice(rt, offset))
                for offset in range(notices)]  # fmt: skip
-    return [records[i : i + MAX_RECORDS] for i in range(0, notices, MAX_RECORDS)]
+    return [records[i : i + size] for i in range(0, notices, size)]
 
 
 def _notice(rt: Runtime, n: int) -> bytes:
