@@ -155,7 +155,10 @@ class FileDataKeys:
         return key.key if key is not None else None
 
     def _current_key(self, household: str) -> "_Key | None":
-        path = self._path(household)
+        known = self._read.get(household)
+        # A key read before names its file: the checked name and its path are not built
+        # again for every notice (a quarter of a wrap's time).
+        path = known.path if known is not None else self._path(household)
         try:
             info = os.lstat(path)
         except FileNotFoundError:
@@ -167,7 +170,6 @@ class FileDataKeys:
             # Planted: a key is never read or made through a link.
             raise DataKeyUnusable("the household's data key file is a link")
         identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-        known = self._read.get(household)
         if known is not None and known.file == identity and not _shared(info.st_mode):
             return known
         try:
@@ -177,7 +179,7 @@ class FileDataKeys:
             raise DataKeyUnusable("the household's data key cannot be read") from exc
         if len(key) != 32:
             raise DataKeyUnusable("the household's data key file is damaged")
-        self._read[household] = _Key(identity, key, _key_id(key), AESGCM(key))
+        self._read[household] = _Key(identity, key, _key_id(key), AESGCM(key), path)
         return self._read[household]
 
     def _create(self, household: str) -> bytes:
@@ -267,6 +269,7 @@ class _Key(NamedTuple):
     key: bytes
     id: bytes
     cipher: AESGCM
+    path: Path  # the file it was read from
 
 
 def _shared(mode: int) -> bool:

@@ -14,11 +14,13 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import structlog
 import typer
 
+from broker.adapters.kafka import MAX_RECORDS
 from tests.benchmark.delivery import measure_delivery
 from tests.benchmark.directory_import import measure_import
 from tests.benchmark.projection import measure_projection
@@ -141,13 +143,18 @@ def projection(
 def delivery(
     notices: Annotated[int, typer.Option(min=1, help="signed notices to deliver")] = 5_000,
     postgres: Postgres = None,
+    batch: Annotated[int, typer.Option(min=1, help="records per handler call")] = MAX_RECORDS,
+    profile: Annotated[Path | None, typer.Option(help="pyinstrument's report to this file")] = None,
+    split: Annotated[
+        bool, typer.Option(help="also one notice per batch: the cost per batch and per notice")
+    ] = False,
 ) -> None:
     """The delivery worker's CPU and wall ms per notice, its handler called in-process."""
     _quiet_logs()
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if not bootstrap:
         raise typer.BadParameter("set KAFKA_BOOTSTRAP_SERVERS: the audit records go to Kafka")
-    _print(asyncio.run(measure_delivery(notices, bootstrap, postgres)))
+    _print(asyncio.run(measure_delivery(notices, bootstrap, postgres, batch, profile, split)))
 
 
 @app.command()

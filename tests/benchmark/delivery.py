@@ -10,8 +10,8 @@ server's CPU (PostgreSQL) is not in the CPU figure; the wall figure includes wai
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,24 +34,52 @@ from schemas.notices import NoticeBody, NoticeHeader, NoticeType, Severity
 HOUSEHOLDS = 100  # notices spread over this many households' data keys
 
 
-async def measure_delivery(notices: int, bootstrap: str, postgres: str | None) -> dict[str, Any]:
+async def measure_delivery(
+    notices: int, bootstrap: str, postgres: str | None, batch: int = MAX_RECORDS,
+    profile: Path | None = None, split: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    """``batch``: records per handler call (the consume loop hands up to ``MAX_RECORDS``; at
+    a low rate a batch holds the few records Kafka had). ``profile``: where pyinstrument's
+    text report of the handler calls goes. ``split``: a tenth as many notices delivered one
+    per batch as well, after the main run on the same database, to tell the cost of a batch
+    (its transaction and round trips, whatever its size) from the cost of each notice."""
     with tempfile.TemporaryDirectory(prefix="sgb-delivery-bench-") as folder:
         async with _database(Path(folder), postgres) as url:
             settings = _settings(Path(folder), bootstrap, url)
             async with runtime(settings, configure_logs=False) as rt:
                 try:
-                    batches = _batches(rt, notices)
-                    cpu, wall = time.process_time(), time.perf_counter()
-                    for batch in batches:
-                        await handle_notices(batch, rt)
-                    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+                    with _profiled(profile):
+                        cpu, wall = await _timed(rt, _batches(rt, notices, batch, 0))
+                    ones = max(1, notices // 10) if split else 0
+                    single = await _timed(rt, _batches(rt, ones, 1, notices)) if split else None
                     stored = await _stored(rt)
                 finally:
                     await _remove_topics(bootstrap, rt)
-    return {"mode": "delivery", "database": "postgresql" if postgres else "sqlite",
-            "notices": notices, "batch": MAX_RECORDS, "stored": stored,
-            "cpu_ms_per_notice": round(cpu * 1000 / notices, 3),
-            "wall_ms_per_notice": round(wall * 1000 / notices, 3)}  # fmt: skip
+    report = {"mode": "delivery", "database": "postgresql" if postgres else "sqlite",
+              "notices": notices, "batch": batch, "stored": stored,
+              "cpu_ms_per_notice": round(cpu * 1000 / notices, 3),
+              "wall_ms_per_notice": round(wall * 1000 / notices, 3)}  # fmt: skip
+    if single is not None and batch > 1:
+        report |= _split(cpu / notices, single[0] / ones, batch)
+    return report
+
+
+async def _timed(rt: Runtime, batches: list[list[Received]]) -> tuple[float, float]:
+    """Process CPU and wall seconds of handling ``batches`` one after the other."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    for records in batches:
+        await handle_notices(records, rt)
+    return time.process_time() - cpu, time.perf_counter() - wall
+
+
+def _split(per_notice_batched: float, per_notice_alone: float, batch: int) -> dict[str, Any]:
+    """CPU = batches x per batch + notices x per notice, from the two runs: alone, a notice
+    costs both; in batches of ``batch`` it costs a share of one batch and its own."""
+    per_batch = (per_notice_alone - per_notice_batched) * batch / (batch - 1)
+    own = per_notice_alone - per_batch
+    return {"cpu_ms_per_notice_alone": round(per_notice_alone * 1000, 3),
+            "cpu_ms_per_batch": round(per_batch * 1000, 3),
+            "cpu_ms_per_notice_in_batch": round(own * 1000, 3)}  # fmt: skip
 
 
 def _settings(folder: Path, bootstrap: str, url: str) -> Settings:
@@ -80,10 +108,23 @@ async def _database(folder: Path, postgres: str | None) -> AsyncIterator[str]:
         await admin.dispose()
 
 
-def _batches(rt: Runtime, notices: int) -> list[list[Received]]:
+@contextmanager
+def _profiled(report: Path | None) -> Iterator[None]:
+    if report is None:
+        yield
+        return
+    from pyinstrument import Profiler  # a test dependency, only when asked for
+
+    profiler = Profiler(async_mode="enabled")
+    with profiler:
+        yield
+    report.write_text(profiler.output_text(show_all=False))
+
+
+def _batches(rt: Runtime, notices: int, size: int, first: int) -> list[list[Received]]:
     records = [Received(rt.topics.notices, 0, offset, "recipient", _notice(rt, offset))
-               for offset in range(notices)]  # fmt: skip
-    return [records[i : i + MAX_RECORDS] for i in range(0, notices, MAX_RECORDS)]
+               for offset in range(first, first + notices)]  # fmt: skip
+    return [records[i : i + size] for i in range(0, notices, size)]
 
 
 def _notice(rt: Runtime, n: int) -> bytes:

@@ -66,3 +66,18 @@ def test_the_import_mode_reports_the_records_it_loaded(kafka_bootstrap: str) -> 
     assert (report["mode"], report["people"], report["database"]) == ("import", 1000, "sqlite")
     assert report["records"] > report["people"]  # households, registrations... as well
     assert report["directory_import_records_per_s"] > 0
+
+
+def test_the_delivery_mode_splits_the_cost_of_a_batch_from_a_notices(
+    kafka_bootstrap: str,
+) -> None:
+    """Every notice is stored, those delivered one per batch for the split as well."""
+    command = [sys.executable, "-m", "tests.benchmark", "delivery", "--notices", "30",
+               "--batch", "10", "--split"]  # fmt: skip
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+
+    assert (report["mode"], report["batch"], report["stored"]) == ("delivery", 10, 33)
+    assert {"cpu_ms_per_batch", "cpu_ms_per_notice_in_batch"} <= report.keys()
