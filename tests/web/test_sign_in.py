@@ -106,6 +106,30 @@ class TestHowToSignInAgain:
             assert 'href="/inbox/passkeys/sign-in"' in page.text
             assert "If you have not set up a passkey yet, ask your administrator" in page.text
 
+    async def test_a_notice_asked_for_signed_out_is_where_the_passkey_sign_in_returns(
+        self, browser: httpx.AsyncClient
+    ) -> None:
+        """An alert's link followed signed out: the passkey sign-in is offered with the way
+        back to that notice (the sign-in page's script goes on to it, and only to such a
+        page)."""
+        notice = "/inbox/notices/0b6e1f4e-3c1a-4d2b-9a55-2f1c7d8e9a10"
+        page = await browser.get(notice)
+        assert page.status_code == 401
+        assert ('href="/inbox/passkeys/sign-in?next=%2Finbox%2Fnotices%2F'
+                '0b6e1f4e-3c1a-4d2b-9a55-2f1c7d8e9a10"') in page.text  # fmt: skip
+
+    @pytest.mark.parametrize("path", [
+        "/inbox", "/inbox/front-door/matching-queue",
+        "/inbox/notices/0b6e1f4e-3c1a-4d2b-9a55-2f1c7d8e9a10/reject",
+    ])  # fmt: skip
+    async def test_any_other_page_offers_the_plain_sign_in(
+        self, browser: httpx.AsyncClient, path: str
+    ) -> None:
+        """No way back is offered to anything but a notice's own page."""
+        page = await browser.get(path)
+        assert 'href="/inbox/passkeys/sign-in"' in page.text
+        assert "next=" not in page.text
+
 
 class TestSession:
     async def test_no_cookie_is_not_signed_in(self, browser: httpx.AsyncClient) -> None:

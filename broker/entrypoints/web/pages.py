@@ -11,10 +11,11 @@ or an exception's message is echoed but the services' own refusals, which name n
 
 import contextlib
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 from uuid import UUID
 
 import structlog
@@ -289,7 +290,20 @@ def _gone(request: Request, session: WebSessionRecord) -> Response:
 async def _not_signed_in(request: Request, _exc: NotSignedIn) -> Response:
     return render(request, "message.html", None, status_code=401, title="Sign in to continue",
                   lines=["You are not signed in, or your session has ended (after 30 minutes "
-                         "without use, or 8 hours in all)."], **HOW_TO_SIGN_IN)  # fmt: skip
+                         "without use, or 8 hours in all)."],
+                  **_sign_in_returning_to(request.url.path))  # fmt: skip
+
+
+# A notice's own page, and nothing else: the sign-in page goes on to it (an alert's link
+# followed signed out), and no address given in a query can send anyone elsewhere.
+RETURNABLE = re.compile(r"/inbox/notices/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}")
+
+
+def _sign_in_returning_to(path: str) -> dict[str, Any]:
+    if not RETURNABLE.fullmatch(path):
+        return HOW_TO_SIGN_IN
+    href = f"/inbox/passkeys/sign-in?{urlencode({'next': path})}"
+    return HOW_TO_SIGN_IN | {"action": HOW_TO_SIGN_IN["action"] | {"href": href}}
 
 
 async def _csrf_refused(request: Request, exc: CsrfRefused) -> Response:

@@ -302,7 +302,14 @@ async function signIn() {
     throw new PasskeyError("You are signed in, but this passkey could not unlock your organisation's key: notices cannot be opened. Use your recovery key.");
   }
   await keepKey(await importSecret(secret));
-  location.assign(done.next);
+  location.assign(returnTo() ?? done.next);
+}
+
+// Back to the notice an alert's link asked for; only a notice's own page (as the server
+// offers it), so that no link can send a person elsewhere once signed in.
+function returnTo() {
+  const next = new URLSearchParams(location.search).get("next");
+  return next && /^\/inbox\/notices\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(next) ? next : null;
 }
 
 async function recover() {
