@@ -1392,6 +1392,11 @@ class WebSessions(Protocol):
         sessions it ended."""
         ...
 
+    async def end_passkey_sessions_of(self, contact_id: str, now: datetime) -> int:
+        """Ends the contact's live sessions signed in with a passkey (links and other
+        sessions untouched); answers how many it ended."""
+        ...
+
 
 # The web inbox's passkeys (services/web_passkeys.py): people, their passkeys, and the
 # challenges of the ceremonies in flight.

@@ -1356,6 +1356,13 @@ class FakeWebSessions:
             self.sessions[found.id_hash] = replace(found, ended_at=now)
         return len(live)
 
+    async def end_passkey_sessions_of(self, contact_id: str, now: datetime) -> int:
+        live = [s for s in self.sessions.values() if s.contact_id == contact_id
+                and s.ended_at is None and s.signed_in_with == "passkey"]  # fmt: skip
+        for found in live:
+            self.sessions[found.id_hash] = replace(found, ended_at=now)
+        return len(live)
+
     def end_unit(self, committed: bool) -> None:
         if committed:
             self.saved = (dict(self.links), dict(self.used), dict(self.sessions))

@@ -91,6 +91,16 @@ class SqlWebSessions:
         )
         return len(ended.scalars().all())
 
+    async def end_passkey_sessions_of(self, contact_id: str, now: datetime) -> int:
+        ended = await self._session.execute(
+            update(Session)
+            .where(Session.contact_id == contact_id, Session.ended_at.is_(None),
+                   Session.signed_in_with == "passkey")
+            .values(ended_at=now)
+            .returning(Session.id_hash)
+        )  # fmt: skip
+        return len(ended.scalars().all())
+
 
 def _record(row: db.WebSession) -> WebSessionRecord:
     return WebSessionRecord(row.id_hash, row.contact_id, row.csrf_token, row.signed_in_with,

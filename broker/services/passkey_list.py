@@ -4,9 +4,10 @@ when no administrator can sign in, or by its own person.
 
 A line names a passkey by a short reference, the kind of authenticator that holds it, when
 it was enrolled and last used: never its credential id, public key or wrapped key. A revoked
-passkey is removed, so it signs in no more (the sign-in finds no such passkey); sessions it
-opened run out on their own (30 minutes idle), or end at once when the contact's sessions
-are suspended. Each list and each revocation is audited, by ids.
+passkey is removed, so it signs in no more (the sign-in finds no such passkey), and every
+session at the contact signed in with a passkey ends with it: a session does not record which
+passkey opened it, and a lost device's session must not outlive its revocation (the others
+sign in again with their own). Each list and each revocation is audited, by ids.
 
     BrokerError
       +-- PasskeyNotFound    no passkey of this contact has that reference
@@ -51,9 +52,11 @@ async def revoke(uow: UnitOfWork, contact_id: str, reference: str, by: str,
                   and person_id in {None, p.person_id}), None)  # fmt: skip
     if found is None or not await uow.passkeys.remove_passkey(found.credential_id):
         raise PasskeyNotFound("no such passkey: list them again")
+    ended = await uow.web_sessions.end_passkey_sessions_of(contact_id, now)
     await uow.audit.append(AuditRecord("passkey_revoked", by, contact_id,
                                        {"person": found.person_id,
-                                        "credential": found.credential_id[:16]}), now)  # fmt: skip
+                                        "credential": found.credential_id[:16],
+                                        "sessions_ended": ended}), now)  # fmt: skip
     return _line(found)
 
 

@@ -50,3 +50,22 @@ class TestEndAllOf:
         async with unit_of_work() as uow:
             await uow.web_sessions.end_all_of(CONTACT, AT + MINUTE)
             assert await uow.web_sessions.end_all_of(CONTACT, AT + MINUTE) == 0
+
+
+class TestEndPasskeySessionsOf:
+    async def test_ends_the_contacts_passkey_sessions_only(self, unit_of_work: UnitsOfWork) -> None:
+        """A passkey's revocation: the contact's passkey session ends (answered 1); its link
+        session, its unused link and the other contact's passkey session are untouched."""
+        await seeded(unit_of_work)
+        async with unit_of_work() as uow:
+            for id_hash, contact in (("d" * 64, CONTACT), ("e" * 64, OTHER)):
+                await uow.web_sessions.start(WebSessionRecord(id_hash, contact, "t" * 43,
+                                                              "passkey", AT, AT))  # fmt: skip
+        async with unit_of_work() as uow:
+            assert await uow.web_sessions.end_passkey_sessions_of(CONTACT, AT + MINUTE) == 1
+        async with unit_of_work() as uow:
+            touch = uow.web_sessions.touch
+            live = {id_hash: await touch(id_hash * 64, AT + MINUTE, AT - MINUTE, AT - MINUTE)
+                    is not None for id_hash in "abde"}  # fmt: skip
+            assert live == {"a": True, "b": True, "d": False, "e": True}
+            assert await uow.web_sessions.use_link("1" * 64, AT - MINUTE, AT + MINUTE) == CONTACT

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from broker.ports import Passkey
+from broker.ports import Passkey, WebSessionRecord
 from broker.rules.authenticators import passkey_reference
 from broker.services import passkey_list, web_passkeys
 from broker.services.passkey_list import PasskeyNotFound
@@ -63,7 +63,7 @@ class TestRevoke:
         await passkey_list.revoke(uow, CONTACT, passkey_reference("cred-a"), ADMIN, AT)
         assert set(uow.passkeys.keys) == {"cred-b"}
         [(entry, _)] = uow.audit.pending
-        revoked = {"person": "p-1", "credential": "cred-a"}
+        revoked = {"person": "p-1", "credential": "cred-a", "sessions_ended": 0}
         assert (entry.action, entry.actor, entry.subject_ref, entry.details) == (
             "passkey_revoked", ADMIN, CONTACT, revoked)  # fmt: skip
 
@@ -83,6 +83,23 @@ class TestRevoke:
         with pytest.raises(PasskeyNotFound):
             await passkey_list.revoke(uow, contact_id, reference, ADMIN, AT, person_id)
         assert set(uow.passkeys.keys) == {"cred-a"}
+
+    async def test_the_contacts_passkey_sessions_end_with_it(self) -> None:
+        """A session opened with a passkey (perhaps on the lost device) ends at once; a
+        link's session and another contact's passkey session run on; the count is audited."""
+        uow = await with_passkeys(stored("cred-a"))
+        sessions = [WebSessionRecord("a" * 64, CONTACT, "c" * 43, "passkey", AT, AT),
+                    WebSessionRecord("b" * 64, CONTACT, "c" * 43, "link", AT, AT),
+                    WebSessionRecord("c" * 64, "school-2:key_adult", "c" * 43, "passkey", AT,
+                                     AT)]  # fmt: skip
+        for session in sessions:
+            await uow.web_sessions.start(session)
+        later = AT + timedelta(minutes=1)
+        await passkey_list.revoke(uow, CONTACT, passkey_reference("cred-a"), ADMIN, later)
+        ended = {s.id_hash[0]: s.ended_at for s in uow.web_sessions.sessions.values()}
+        assert ended == {"a": later, "b": None, "c": None}
+        [(entry, _)] = uow.audit.pending
+        assert entry.details["sessions_ended"] == 1
 
     async def test_a_revoked_passkey_signs_in_no_more(self) -> None:
         """Enrolled, revoked, then used to sign in: refused as an unknown passkey."""

@@ -84,6 +84,22 @@ class TestRevoking:
         assert answer.status_code == 400
         assert "no longer" in (await administrator.get(f"{PASSKEYS}?revoked=1")).text
 
+    async def test_a_session_signed_in_with_a_passkey_ends_with_it(
+        self, web_app: FastAPI, administrator: httpx.AsyncClient
+    ) -> None:
+        """Someone signed in with the passkey (a lost device, still open) is signed out by
+        its removal: their next page asks them to sign in."""
+        enrolled = await enrol(web_app)
+        holder = new_browser(web_app)
+        signed_in, _ = await passkey_sign_in(holder, enrolled.passkey)
+        assert signed_in.status_code == 200
+        assert (await holder.get("/inbox")).status_code == 200
+        confirm = await administrator.get(f"{PASSKEYS}/{reference(enrolled)}/revoke")
+        await administrator.post(f"{PASSKEYS}/{reference(enrolled)}/revoke",
+                                 data={"csrf_token": form_token(confirm)})  # fmt: skip
+        assert (await holder.get("/inbox")).status_code == 401
+        assert (await administrator.get(PASSKEYS)).status_code == 200  # the admin's, by link
+
     async def test_the_confirmation_alone_removes_nothing(
         self, web_app: FastAPI, administrator: httpx.AsyncClient
     ) -> None:
