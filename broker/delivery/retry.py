@@ -35,11 +35,6 @@ def lease(timeout_seconds: float) -> timedelta:
     return timedelta(seconds=2 * timeout_seconds + 5)
 
 
-def claimed(item: Tried, now: datetime, timeout_seconds: float) -> RetryChange:
-    """The claim of one more attempt: counted, and leased from ``now``."""
-    return {"attempts": item.attempts + 1, "next_attempt_at": now + lease(timeout_seconds)}
-
-
 def retry_at(
     attempts: int, max_attempts: int, backoff: Backoff, now: datetime, jitter: float
 ) -> datetime | None:
