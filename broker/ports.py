@@ -1305,6 +1305,7 @@ class AlertDue:
     next_attempt_at: datetime
     first_failed_at: datetime | None
     answered: bool
+    state: str = "pending"  # a due alert is always pending
 
 
 @dataclass(frozen=True)
@@ -1320,27 +1321,10 @@ class AlertFailures:
     last_failed_at: datetime | None
 
 
-AlertChange = Mapping[str, str | int | datetime | None]
-"""Columns of an alert to set: state, attempts, next_attempt_at, first_failed_at, finished_at,
-last_error."""
-
-
-class AlertQueue(Protocol):
+class AlertQueue(RetryQueue[AlertQueued, AlertDue], Protocol):
     """Alerts queued for channels (``alert_deliveries``), pending until sent, dead or
-    cancelled; each (notice, trigger, channel) once."""
-
-    async def enqueue(self, alerts: Sequence[AlertQueued]) -> int:
-        """Queues each alert not queued before; answers how many went in."""
-        ...
-
-    async def due(self, now: datetime, limit: int) -> list[AlertDue]:
-        """Pending alerts due by ``now``, earliest first."""
-        ...
-
-    async def settle(self, due: AlertDue, made: int, change: AlertChange) -> bool:
-        """Applies ``change`` if the alert is still pending as ``due`` saw it, ``made``
-        attempts in; False when another worker has moved it meanwhile."""
-        ...
+    cancelled; each (notice, trigger, channel) once. ``due`` answers every pending alert due,
+    earliest first."""
 
     async def failing(self, since: datetime) -> list[AlertFailures]:
         """Each (contact, channel kind) with an alert that died, or is being retried, since

@@ -29,7 +29,6 @@ from broker.errors import (
     UnknownSigningKey,
 )
 from broker.ports import (
-    AlertChange,
     AlertChannelRow,
     AlertDue,
     AlertFailures,
@@ -1221,7 +1220,7 @@ class FakeAlertChannels:
         return self.rows
 
 
-class FakeAlertQueue:
+class FakeAlertQueue(InMemoryRetryRows[AlertDue]):
     """Alerts as the SQL queue keeps them, the contact's organisation and role read from
     ``directory``'s rows, the notice's answer from ``records``."""
 
@@ -1231,9 +1230,8 @@ class FakeAlertQueue:
         records: FakeNoticeRecords,
         directory: "FakeDirectoryRows",
     ) -> None:
+        super().__init__()
         self.channels, self.records, self.directory = channels, records, directory
-        self.committed: dict[int, dict[str, Any]] = {}
-        self.pending: dict[int, dict[str, Any]] = {}
 
     async def enqueue(self, alerts: Sequence[AlertQueued]) -> int:
         keys, added = {row["key"] for row in self._all().values()}, 0
@@ -1241,28 +1239,17 @@ class FakeAlertQueue:
             if a.key not in keys:
                 keys.add(a.key)
                 added += 1
-                self.pending[len(self._all()) + 1] = {
+                self._add({
                     "key": a.key, "notice_id": a.notice_id, "trigger": a.trigger,
                     "channel_id": a.channel_id, "contact_id": a.contact_id,
-                    "deadline": a.deadline, "state": "pending", "attempts": 0,
-                    "next_attempt_at": a.due_at, "first_failed_at": None, "last_error": None,
-                }  # fmt: skip
+                    "deadline": a.deadline, "next_attempt_at": a.due_at,
+                })  # fmt: skip
         return added
 
     async def due(self, now: datetime, limit: int) -> list[AlertDue]:
         rows = [(r["next_attempt_at"], s) for s, r in self._all().items()
                 if r["state"] == "pending" and r["next_attempt_at"] <= now]  # fmt: skip
         return [self._due(s) for _, s in sorted(rows)[:limit]]
-
-    async def settle(self, due: AlertDue, made: int, change: AlertChange) -> bool:
-        row = self._all().get(due.sequence)
-        seen = due.next_attempt_at if made == due.attempts else None
-        if row is None or row["state"] != "pending" or row["attempts"] != made:
-            return False
-        if seen and row["next_attempt_at"] != seen:
-            return False
-        self.pending[due.sequence] = row | dict(change)
-        return True
 
     async def failing(self, since: datetime) -> list[AlertFailures]:
         counts: dict[tuple[str, str], list[Any]] = {}
@@ -1298,14 +1285,6 @@ class FakeAlertQueue:
                         org["name"], contact["role"], org["session_start"], r["deadline"],
                         r["attempts"], r["next_attempt_at"], r["first_failed_at"],
                         answered)  # fmt: skip
-
-    def end(self, committed: bool) -> None:
-        if committed:
-            self.committed |= self.pending
-        self.pending = {}
-
-    def _all(self) -> dict[int, dict[str, Any]]:
-        return self.committed | self.pending
 
 
 class FakeWebSessions:

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from broker.delivery.retry import given_up, retrying
-from broker.ports import RetryQueue, UnitOfWork, WebhookQueued
+from broker.ports import AlertQueued, RetryQueue, UnitOfWork, WebhookQueued
 from tests.contracts.conftest import UnitsOfWork
+from tests.contracts.test_alert_store import DEADLINE, seed_contact
 
 AT = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 LATER = AT + timedelta(minutes=5)
@@ -50,7 +51,15 @@ WEBHOOKS = Subject(
     lambda n, at: WebhookQueued(notice(n), f"gp-{n}:lead", f"notices/0/{n}", at),
     "delivered",
 )
-SUBJECTS = [WEBHOOKS]
+ALERTS = Subject(
+    "alerts",
+    lambda uow: uow.alerts,
+    # Channel 1 need not exist: an alert to a removed channel is still due (and given up).
+    lambda n, at: AlertQueued(notice(n), "new_notice", 1, "school-1:key_adult", DEADLINE, at, AT),
+    "sent",
+    seed_contact,
+)
+SUBJECTS = [WEBHOOKS, ALERTS]
 
 
 @pytest.fixture(params=SUBJECTS, ids=str)
