@@ -784,29 +784,14 @@ class MeshQueued:
     at: datetime
 
 
-MeshChange = Mapping[str, str | int | datetime | None]
-"""Columns of a MESH delivery to set: state, attempts, next_attempt_at, first_failed_at,
-message_id, sent_at, transport_acknowledged_at, finished_at, last_error."""
-
-
-class MeshQueue(Protocol):
+class MeshQueue(RetryQueue[MeshQueued, MeshDue], Protocol):
     """Sends to recipients' MESH mailboxes (broker/adapters/mesh_queue.py): pending until MESH
-    accepts them, then sent until tracking says acknowledged or undeliverable."""
-
-    async def enqueue(self, deliveries: Sequence[MeshQueued]) -> int:
-        """Queues each notice whose recipient has a MESH mailbox, once; answers how many."""
-        ...
+    accepts them, then sent until tracking says acknowledged or undeliverable. ``enqueue``
+    queues only a notice whose recipient has a MESH mailbox; ``due`` answers pending sends and
+    sent messages to track."""
 
     async def requeue(self, notice_id: str, now: datetime) -> bool:
         """A dead send pending again, from its first attempt; False for any other."""
-        ...
-
-    async def due(self, now: datetime, limit: int) -> list[MeshDue]:
-        """Pending sends and sent messages to track, each due by ``now``."""
-        ...
-
-    async def settle(self, due: MeshDue, change: MeshChange) -> bool:
-        """Applies ``change`` if the delivery is still as ``due`` saw it; False otherwise."""
         ...
 
 

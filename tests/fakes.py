@@ -45,7 +45,6 @@ from broker.ports import (
     HeldProposal,
     InboxEntry,
     KeyChangeView,
-    MeshChange,
     MeshDue,
     MeshQueued,
     Message,
@@ -385,77 +384,6 @@ class FakeChronologies:
         self.pending = []
 
 
-class InMemoryMeshQueue:
-    """MESH sends as the SQL queue keeps them. A recipient's mailbox is its contact row's
-    ``mesh_mailbox`` in ``directory``, or one a test puts in ``mailboxes`` (contact id ->
-    MESH mailbox id)."""
-
-    def __init__(self, directory: "FakeDirectoryRows") -> None:
-        self.directory = directory
-        self.mailboxes: dict[str, str] = {}
-        self.committed: dict[int, dict[str, Any]] = {}
-        self.pending: dict[int, dict[str, Any]] = {}
-
-    async def enqueue(self, deliveries: Sequence[MeshQueued]) -> int:
-        queued, added = {row["notice_id"] for row in self._all().values()}, 0
-        for d in deliveries:
-            if d.notice_id in queued or self._mailbox(d.recipient_id) is None:
-                continue
-            queued.add(d.notice_id)
-            added += 1
-            self.pending[len(self._all()) + 1] = {
-                "notice_id": d.notice_id, "recipient_id": d.recipient_id, "state": "pending",
-                "attempts": 0, "next_attempt_at": d.at, "first_failed_at": None,
-                "source": d.source, "message_id": None, "sent_at": None,
-            }  # fmt: skip
-        return added
-
-    async def requeue(self, notice_id: str, now: datetime) -> bool:
-        for sequence, row in self._all().items():
-            if row["notice_id"] == notice_id and row["state"] == "dead":
-                self.pending[sequence] = row | {"state": "pending", "attempts": 0,
-                    "next_attempt_at": now, "message_id": None, "sent_at": None}  # fmt: skip
-                return True
-        return False
-
-    async def due(self, now: datetime, limit: int) -> list[MeshDue]:
-        due = [self._due(s) for s, r in self._all().items()
-               if r["state"] in ("pending", "sent") and r["next_attempt_at"] <= now]  # fmt: skip
-        return sorted(due, key=lambda d: (d.next_attempt_at, d.sequence))[:limit]
-
-    async def settle(self, due: MeshDue, change: MeshChange) -> bool:
-        row = self._all().get(due.sequence)
-        if row is None or (row["state"], row["attempts"], row["next_attempt_at"]) != (
-            due.state, due.attempts, due.next_attempt_at):  # fmt: skip
-            return False
-        self.pending[due.sequence] = row | dict(change)
-        return True
-
-    def row(self, notice_id: str) -> dict[str, Any]:
-        """A send as it stands, for tests' assertions."""
-        return next(r for r in self._all().values() if r["notice_id"] == notice_id)
-
-    def _due(self, sequence: int) -> MeshDue:
-        r = self._all()[sequence]
-        return MeshDue(sequence, r["notice_id"], r["recipient_id"], r["state"], r["attempts"],
-                       r["next_attempt_at"], r["first_failed_at"], r["source"],
-                       r["message_id"], r["sent_at"], self._mailbox(r["recipient_id"]))  # fmt: skip
-
-    def _mailbox(self, contact_id: str) -> str | None:
-        if contact_id in self.mailboxes:
-            return self.mailboxes[contact_id]
-        row = self.directory.table("contacts").get((contact_id,))
-        return row.get("mesh_mailbox") if row else None
-
-    def _all(self) -> dict[int, dict[str, Any]]:
-        return self.committed | self.pending
-
-    def end(self, committed: bool) -> None:
-        if committed:
-            self.committed |= self.pending
-        self.pending = {}
-
-
 class InMemoryRetryRows(Generic[DueT]):
     """What every in-memory retry queue keeps as its SQL table does: rows by sequence, those a
     unit of work wrote visible to it until it commits; claimed and settled only as read
@@ -498,6 +426,55 @@ class InMemoryRetryRows(Generic[DueT]):
         if committed:
             self.committed |= self.pending
         self.pending = {}
+
+
+class InMemoryMeshQueue(InMemoryRetryRows[MeshDue]):
+    """MESH sends as the SQL queue keeps them. A recipient's mailbox is its contact row's
+    ``mesh_mailbox`` in ``directory``, or one a test puts in ``mailboxes`` (contact id ->
+    MESH mailbox id)."""
+
+    def __init__(self, directory: "FakeDirectoryRows") -> None:
+        super().__init__()
+        self.directory = directory
+        self.mailboxes: dict[str, str] = {}
+
+    async def enqueue(self, deliveries: Sequence[MeshQueued]) -> int:
+        queued, added = {row["notice_id"] for row in self._all().values()}, 0
+        for d in deliveries:
+            if d.notice_id in queued or self._mailbox(d.recipient_id) is None:
+                continue
+            queued.add(d.notice_id)
+            added += 1
+            self._add({"notice_id": d.notice_id, "recipient_id": d.recipient_id,
+                       "next_attempt_at": d.at, "source": d.source, "message_id": None,
+                       "sent_at": None})  # fmt: skip
+        return added
+
+    async def requeue(self, notice_id: str, now: datetime) -> bool:
+        revived = {"state": "pending", "attempts": 0, "next_attempt_at": now,
+                   "finished_at": None, "message_id": None, "sent_at": None}  # fmt: skip
+        return self._revive(lambda row: row["notice_id"] == notice_id, revived)
+
+    async def due(self, now: datetime, limit: int) -> list[MeshDue]:
+        due = [self._due(s) for s, r in self._all().items()
+               if r["state"] in ("pending", "sent") and r["next_attempt_at"] <= now]  # fmt: skip
+        return sorted(due, key=lambda d: (d.next_attempt_at, d.sequence))[:limit]
+
+    def row(self, notice_id: str) -> dict[str, Any]:
+        """A send as it stands, for tests' assertions."""
+        return next(r for r in self._all().values() if r["notice_id"] == notice_id)
+
+    def _due(self, sequence: int) -> MeshDue:
+        r = self._all()[sequence]
+        return MeshDue(sequence, r["notice_id"], r["recipient_id"], r["state"], r["attempts"],
+                       r["next_attempt_at"], r["first_failed_at"], r["source"],
+                       r["message_id"], r["sent_at"], self._mailbox(r["recipient_id"]))  # fmt: skip
+
+    def _mailbox(self, contact_id: str) -> str | None:
+        if contact_id in self.mailboxes:
+            return self.mailboxes[contact_id]
+        row = self.directory.table("contacts").get((contact_id,))
+        return row.get("mesh_mailbox") if row else None
 
 
 class FakeWebhookQueue(InMemoryRetryRows[WebhookDue]):

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from broker.delivery.retry import given_up, retrying
-from broker.ports import AlertQueued, RetryQueue, UnitOfWork, WebhookQueued
+from broker.ports import AlertQueued, MeshQueued, RetryQueue, UnitOfWork, WebhookQueued
 from tests.contracts.conftest import UnitsOfWork
 from tests.contracts.test_alert_store import DEADLINE, seed_contact
+from tests.contracts.test_mesh_queue import GP, seed_mailboxes
 
 AT = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 LATER = AT + timedelta(minutes=5)
@@ -59,7 +60,14 @@ ALERTS = Subject(
     "sent",
     seed_contact,
 )
-SUBJECTS = [WEBHOOKS, ALERTS]
+MESH = Subject(
+    "mesh",
+    lambda uow: uow.mesh,
+    lambda n, at: MeshQueued(notice(n), GP, f"notices/0/{n}", at),
+    "acknowledged",  # "sent" is MESH's acceptance: the message is still tracked
+    seed_mailboxes,
+)
+SUBJECTS = [WEBHOOKS, ALERTS, MESH]
 
 
 @pytest.fixture(params=SUBJECTS, ids=str)
