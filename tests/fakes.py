@@ -518,6 +518,7 @@ class FakeWebhookQueue(InMemoryRetryRows[WebhookDue]):
                           self.directory.webhooks.get(r["recipient_id"]))  # fmt: skip
 
 
+@dataclass
 class RetainedState:
     """What the fake retention store holds, as plain data."""
 
