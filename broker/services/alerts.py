@@ -17,14 +17,12 @@ into a log line, a metric or an error.
 import asyncio
 import random
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 import structlog
 
 from broker.adapters import metrics
-from broker.adapters.kafka import is_transient
 from broker.alert_settings import AlertSettings
 from broker.delivery.alert_delivery import after
 from broker.delivery.retry import given_up, lease, retrying
@@ -51,6 +49,7 @@ from broker.rules.alerts import (
     worth_sending,
 )
 from broker.rules.family import OrgKind
+from broker.services.retry_worker import poll
 from schemas.notices import FollowUp, NoticeHeader
 
 log = structlog.get_logger(__name__)
@@ -109,18 +108,8 @@ class AlertWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Sends until ``stop``; a send under way is finished and recorded first."""
         log.info("alert_worker_started", channels=sorted(self.senders))
-        while not stop.is_set():
-            try:
-                sent = await self.send_due()
-            except Exception as exc:
-                if not (is_transient(exc) or isinstance(exc, OSError)):
-                    raise
-                # The database is away: a claimed alert is retried when its lease runs out.
-                log.warning("alert_worker_paused", error=type(exc).__name__)
-                sent = 0
-            if not sent:
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.settings.poll_seconds)
+        await poll(stop, self.send_due, self.settings.poll_seconds, "alert_worker_paused",
+                   also_transient=(OSError,))  # fmt: skip
         log.info("alert_worker_stopped")
 
     async def send_due(self) -> int:

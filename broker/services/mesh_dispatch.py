@@ -17,7 +17,6 @@ and its deadline escalates it if nobody acknowledges it there, so nothing is rer
 import asyncio
 import random
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -25,7 +24,7 @@ import structlog
 
 from broker.adapters import metrics
 from broker.adapters.dead_letter_topic import Source, dead_letter
-from broker.adapters.kafka import Topics, is_transient
+from broker.adapters.kafka import Topics
 from broker.delivery.circuit_breaker import Breaker
 from broker.delivery.mesh_delivery import Next, Verdict, after_send, after_tracking
 from broker.delivery.retry import given_up, lease, retrying
@@ -44,6 +43,7 @@ from broker.ports import (
     UnitOfWorkFactory,
 )
 from broker.services import receipts
+from broker.services.retry_worker import poll
 from broker.services.webhook_dispatch import sealed_body
 from producers.pseudonyms import pseudonym
 from schemas.notices import NoticeHeader
@@ -83,17 +83,7 @@ class MeshWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Sends and tracks until ``stop``; what is under way is finished and recorded."""
         log.info("mesh_worker_started", workflow_id=self.settings.workflow_id)
-        while not stop.is_set():
-            try:
-                done = await self.work_due()
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                log.warning("mesh_worker_paused", error=type(exc).__name__)
-                done = 0
-            if not done:
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.settings.poll_seconds)
+        await poll(stop, self.work_due, self.settings.poll_seconds, "mesh_worker_paused")
         log.info("mesh_worker_stopped")
 
     async def work_due(self) -> int:

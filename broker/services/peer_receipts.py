@@ -24,7 +24,6 @@ dead letter is requeued. The peer records a receipt once, so sending one twice d
 import asyncio
 import random
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal, Protocol
@@ -32,10 +31,10 @@ from typing import Literal, Protocol
 import structlog
 
 from broker.adapters import metrics
-from broker.adapters.kafka import is_transient
 from broker.delivery.backoff import Backoff
 from broker.delivery.retry import EXHAUSTED, retry_at
 from broker.delivery.webhook_delivery import Attempt
+from broker.services.retry_worker import poll
 
 log = structlog.get_logger(__name__)
 ReceiptKind = Literal["acknowledged", "rejected", "transfer_in_conference"]
@@ -143,18 +142,8 @@ class ReceiptSender:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sends what is due until ``stop``."""
-        while not stop.is_set():
-            try:
-                sent = await self.send_due()
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                # The database is away: what is owed stays queued, and is sent later.
-                log.warning("peer_receipts_paused", error=type(exc).__name__)
-                sent = 0
-            if not sent:
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.poll_seconds)
+        # The database away: what is owed stays queued, and is sent later.
+        await poll(stop, self.send_due, self.poll_seconds, "peer_receipts_paused")
 
     async def send_due(self) -> int:
         """One pass over the receipts due; returns how many were attempted."""

@@ -12,7 +12,6 @@ never as an acknowledgement: only a person acknowledges a notice.
 import asyncio
 import random
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -22,7 +21,7 @@ from pydantic import ValidationError
 
 from broker.adapters import metrics
 from broker.adapters.dead_letter_topic import Source, dead_letter
-from broker.adapters.kafka import Topics, is_transient
+from broker.adapters.kafka import Topics
 from broker.config import WebhookSettings
 from broker.delivery.circuit_breaker import Breaker, BreakerState
 from broker.delivery.retry import given_up, lease, retrying
@@ -39,6 +38,7 @@ from broker.ports import (
     WebhookQueued,
 )
 from broker.services import inbox, receipts
+from broker.services.retry_worker import poll
 from producers.pseudonyms import pseudonym
 from producers.webhook_signatures import signature_headers
 from schemas.notices import NoticeHeader
@@ -86,19 +86,7 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatches until ``stop``; an attempt under way is finished and recorded first."""
         log.info("webhook_dispatcher_started")
-        while not stop.is_set():
-            try:
-                attempted = await self.dispatch_due()
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                # The database or Kafka is away: what was claimed is retried when its lease
-                # runs out, so waiting a moment loses nothing.
-                log.warning("webhook_dispatch_paused", error=type(exc).__name__)
-                attempted = 0
-            if not attempted:
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.settings.poll_seconds)
+        await poll(stop, self.dispatch_due, self.settings.poll_seconds, "webhook_dispatch_paused")
         log.info("webhook_dispatcher_stopped")
 
     async def dispatch_due(self) -> int:
