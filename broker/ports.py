@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Protocol, Self
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, TypeVar
 
 from broker.rules.family import Addressee
 
@@ -664,6 +664,61 @@ class RecipientDirectory(Protocol):
     async def organisation(self, org_id: str) -> "OrgRecord | None": ...
 
 
+# Retry queues: webhooks, alerts and NHS MESH sends are one shape of queue, each over its own
+# table (the retry cycle itself, backoff and give-up, is broker/delivery/retry.py).
+
+
+class RetryItem(Protocol):
+    """A queued item's place in its retry cycle, as read: what a claim or a settle checks,
+    so that of two workers that read the same item only one moves it."""
+
+    @property
+    def sequence(self) -> int: ...
+
+    @property
+    def state(self) -> str: ...
+
+    @property
+    def attempts(self) -> int: ...
+
+    @property
+    def next_attempt_at(self) -> datetime: ...
+
+    @property
+    def first_failed_at(self) -> datetime | None: ...
+
+
+RetryChange = Mapping[str, str | int | datetime | None]
+"""Columns of a queued item to set: state, attempts, next_attempt_at, first_failed_at,
+finished_at, last_error, and the queue's own (a webhook's last_status, MESH's message_id)."""
+
+QueuedT = TypeVar("QueuedT", contravariant=True)
+DueT = TypeVar("DueT", bound=RetryItem)
+
+
+class RetryQueue(Protocol[QueuedT, DueT]):
+    """Items queued once, each due at its time, claimed before each attempt and settled as
+    delivered, retried at a time, or given up (broker/adapters/retry_queue.py)."""
+
+    async def enqueue(self, items: Sequence[QueuedT]) -> int:
+        """Queues each item not queued before (in the order given); answers how many."""
+        ...
+
+    async def due(self, now: datetime, limit: int) -> list[DueT]:
+        """The items due by ``now``, soonest first (which ones, each queue says)."""
+        ...
+
+    async def claim(self, item: DueT, until: datetime) -> DueT | None:
+        """Counts one more attempt and leases the item until ``until``, if it is still as
+        read; the item as claimed (to settle later), None when another worker has it."""
+        ...
+
+    async def settle(self, item: DueT, change: RetryChange) -> bool:
+        """Applies ``change`` if the item is still exactly as ``item`` read it (or claimed
+        it); False when another worker has moved it meanwhile."""
+        ...
+
+
 # Recipient side: the webhook queue (services/webhook_dispatch.py).
 
 
@@ -679,6 +734,7 @@ class WebhookDue:
     first_failed_at: datetime | None
     source: str  # the position the notice was read from
     url: str | None  # the recipient's webhook now, if it still has one
+    state: str = "pending"  # a due delivery is always pending
 
 
 @dataclass(frozen=True)
@@ -691,30 +747,13 @@ class WebhookQueued:
     at: datetime
 
 
-WebhookChange = Mapping[str, str | int | datetime | None]
-"""Columns of a delivery to set: state, attempts, next_attempt_at, first_failed_at,
-finished_at, last_error, last_status."""
-
-
-class WebhookQueue(Protocol):
+class WebhookQueue(RetryQueue[WebhookQueued, WebhookDue], Protocol):
     """Recipients' webhook deliveries (broker/adapters/webhook_queue.py), each recipient's
-    in the order queued, pending until delivered or dead."""
-
-    async def enqueue(self, deliveries: Sequence[WebhookQueued]) -> int:
-        """Queues each notice not queued before (in the order given); answers how many."""
-        ...
+    in the order queued, pending until delivered or dead. ``due`` answers each recipient's
+    earliest pending delivery, when it is due."""
 
     async def requeue(self, notice_id: str, now: datetime) -> bool:
         """A dead delivery pending again, from its first attempt; False for any other."""
-        ...
-
-    async def due_heads(self, now: datetime, limit: int) -> list[WebhookDue]:
-        """Each recipient's earliest pending delivery, when it is due by ``now``."""
-        ...
-
-    async def settle(self, due: WebhookDue, made: int, change: WebhookChange) -> bool:
-        """Applies ``change`` if the delivery is still pending as ``due`` saw it, ``made``
-        attempts in; False when another dispatcher has moved it meanwhile."""
         ...
 
 
@@ -748,29 +787,14 @@ class MeshQueued:
     at: datetime
 
 
-MeshChange = Mapping[str, str | int | datetime | None]
-"""Columns of a MESH delivery to set: state, attempts, next_attempt_at, first_failed_at,
-message_id, sent_at, transport_acknowledged_at, finished_at, last_error."""
-
-
-class MeshQueue(Protocol):
+class MeshQueue(RetryQueue[MeshQueued, MeshDue], Protocol):
     """Sends to recipients' MESH mailboxes (broker/adapters/mesh_queue.py): pending until MESH
-    accepts them, then sent until tracking says acknowledged or undeliverable."""
-
-    async def enqueue(self, deliveries: Sequence[MeshQueued]) -> int:
-        """Queues each notice whose recipient has a MESH mailbox, once; answers how many."""
-        ...
+    accepts them, then sent until tracking says acknowledged or undeliverable. ``enqueue``
+    queues only a notice whose recipient has a MESH mailbox; ``due`` answers pending sends and
+    sent messages to track."""
 
     async def requeue(self, notice_id: str, now: datetime) -> bool:
         """A dead send pending again, from its first attempt; False for any other."""
-        ...
-
-    async def due(self, now: datetime, limit: int) -> list[MeshDue]:
-        """Pending sends and sent messages to track, each due by ``now``."""
-        ...
-
-    async def settle(self, due: MeshDue, change: MeshChange) -> bool:
-        """Applies ``change`` if the delivery is still as ``due`` saw it; False otherwise."""
         ...
 
 
@@ -1274,6 +1298,7 @@ class AlertDue:
     next_attempt_at: datetime
     first_failed_at: datetime | None
     answered: bool
+    state: str = "pending"  # a due alert is always pending
 
 
 @dataclass(frozen=True)
@@ -1289,27 +1314,10 @@ class AlertFailures:
     last_failed_at: datetime | None
 
 
-AlertChange = Mapping[str, str | int | datetime | None]
-"""Columns of an alert to set: state, attempts, next_attempt_at, first_failed_at, finished_at,
-last_error."""
-
-
-class AlertQueue(Protocol):
+class AlertQueue(RetryQueue[AlertQueued, AlertDue], Protocol):
     """Alerts queued for channels (``alert_deliveries``), pending until sent, dead or
-    cancelled; each (notice, trigger, channel) once."""
-
-    async def enqueue(self, alerts: Sequence[AlertQueued]) -> int:
-        """Queues each alert not queued before; answers how many went in."""
-        ...
-
-    async def due(self, now: datetime, limit: int) -> list[AlertDue]:
-        """Pending alerts due by ``now``, earliest first."""
-        ...
-
-    async def settle(self, due: AlertDue, made: int, change: AlertChange) -> bool:
-        """Applies ``change`` if the alert is still pending as ``due`` saw it, ``made``
-        attempts in; False when another worker has moved it meanwhile."""
-        ...
+    cancelled; each (notice, trigger, channel) once. ``due`` answers every pending alert due,
+    earliest first."""
 
     async def failing(self, since: datetime) -> list[AlertFailures]:
         """Each (contact, channel kind) with an alert that died, or is being retried, since

@@ -9,7 +9,7 @@ from copy import deepcopy
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Generic, Literal, Self
 
 from broker.adapters.data_quality import Issue
 from broker.adapters.directory import (
@@ -29,7 +29,6 @@ from broker.errors import (
     UnknownSigningKey,
 )
 from broker.ports import (
-    AlertChange,
     AlertChannelRow,
     AlertDue,
     AlertFailures,
@@ -41,11 +40,11 @@ from broker.ports import (
     ChronologyNotice,
     DirectoryChangeEntry,
     DirectoryTable,
+    DueT,
     ExpiredQueueEntry,
     HeldProposal,
     InboxEntry,
     KeyChangeView,
-    MeshChange,
     MeshDue,
     MeshQueued,
     Message,
@@ -57,12 +56,12 @@ from broker.ports import (
     PlanReminder,
     QueuedEvent,
     QueuedForMatching,
+    RetryChange,
     SignInLink,
     StepOwed,
     StepState,
     TableRow,
     TableShape,
-    WebhookChange,
     WebhookDue,
     WebhookQueued,
     WebSessionRecord,
@@ -385,16 +384,59 @@ class FakeChronologies:
         self.pending = []
 
 
-class InMemoryMeshQueue:
+class InMemoryRetryRows(Generic[DueT]):
+    """What every in-memory retry queue keeps as its SQL table does: rows by sequence, those a
+    unit of work wrote visible to it until it commits; claimed and settled only as read
+    (``retry_queue.SqlRetryRows``). A queue adds its queuing and its reading of due rows."""
+
+    def __init__(self) -> None:
+        self.committed: dict[int, dict[str, Any]] = {}
+        self.pending: dict[int, dict[str, Any]] = {}
+
+    async def claim(self, item: DueT, until: datetime) -> DueT | None:
+        if not await self.settle(item, {"attempts": item.attempts + 1, "next_attempt_at": until}):
+            return None
+        return replace(item, attempts=item.attempts + 1, next_attempt_at=until)  # type: ignore[type-var]
+
+    async def settle(self, item: DueT, change: RetryChange) -> bool:
+        row = self._all().get(item.sequence)
+        seen = (item.state, item.attempts, item.next_attempt_at)
+        if row is None or (row["state"], row["attempts"], row["next_attempt_at"]) != seen:
+            return False
+        self.pending[item.sequence] = row | dict(change)
+        return True
+
+    def _add(self, row: dict[str, Any]) -> None:
+        """A new row, pending and not yet tried, under the next sequence."""
+        retry = {"state": "pending", "attempts": 0, "first_failed_at": None, "last_error": None}
+        self.pending[len(self._all()) + 1] = retry | row
+
+    def _revive(self, found: Callable[[dict[str, Any]], bool], revived: dict[str, Any]) -> bool:
+        """The dead row ``found`` picks pending again, changed by ``revived``."""
+        for sequence, row in self._all().items():
+            if found(row) and row["state"] == "dead":
+                self.pending[sequence] = row | revived
+                return True
+        return False
+
+    def _all(self) -> dict[int, dict[str, Any]]:
+        return self.committed | self.pending
+
+    def end(self, committed: bool) -> None:
+        if committed:
+            self.committed |= self.pending
+        self.pending = {}
+
+
+class InMemoryMeshQueue(InMemoryRetryRows[MeshDue]):
     """MESH sends as the SQL queue keeps them. A recipient's mailbox is its contact row's
     ``mesh_mailbox`` in ``directory``, or one a test puts in ``mailboxes`` (contact id ->
     MESH mailbox id)."""
 
     def __init__(self, directory: "FakeDirectoryRows") -> None:
+        super().__init__()
         self.directory = directory
         self.mailboxes: dict[str, str] = {}
-        self.committed: dict[int, dict[str, Any]] = {}
-        self.pending: dict[int, dict[str, Any]] = {}
 
     async def enqueue(self, deliveries: Sequence[MeshQueued]) -> int:
         queued, added = {row["notice_id"] for row in self._all().values()}, 0
@@ -403,33 +445,20 @@ class InMemoryMeshQueue:
                 continue
             queued.add(d.notice_id)
             added += 1
-            self.pending[len(self._all()) + 1] = {
-                "notice_id": d.notice_id, "recipient_id": d.recipient_id, "state": "pending",
-                "attempts": 0, "next_attempt_at": d.at, "first_failed_at": None,
-                "source": d.source, "message_id": None, "sent_at": None,
-            }  # fmt: skip
+            self._add({"notice_id": d.notice_id, "recipient_id": d.recipient_id,
+                       "next_attempt_at": d.at, "source": d.source, "message_id": None,
+                       "sent_at": None})  # fmt: skip
         return added
 
     async def requeue(self, notice_id: str, now: datetime) -> bool:
-        for sequence, row in self._all().items():
-            if row["notice_id"] == notice_id and row["state"] == "dead":
-                self.pending[sequence] = row | {"state": "pending", "attempts": 0,
-                    "next_attempt_at": now, "message_id": None, "sent_at": None}  # fmt: skip
-                return True
-        return False
+        revived = {"state": "pending", "attempts": 0, "next_attempt_at": now,
+                   "finished_at": None, "message_id": None, "sent_at": None}  # fmt: skip
+        return self._revive(lambda row: row["notice_id"] == notice_id, revived)
 
     async def due(self, now: datetime, limit: int) -> list[MeshDue]:
         due = [self._due(s) for s, r in self._all().items()
                if r["state"] in ("pending", "sent") and r["next_attempt_at"] <= now]  # fmt: skip
         return sorted(due, key=lambda d: (d.next_attempt_at, d.sequence))[:limit]
-
-    async def settle(self, due: MeshDue, change: MeshChange) -> bool:
-        row = self._all().get(due.sequence)
-        if row is None or (row["state"], row["attempts"], row["next_attempt_at"]) != (
-            due.state, due.attempts, due.next_attempt_at):  # fmt: skip
-            return False
-        self.pending[due.sequence] = row | dict(change)
-        return True
 
     def row(self, notice_id: str) -> dict[str, Any]:
         """A send as it stands, for tests' assertions."""
@@ -447,23 +476,14 @@ class InMemoryMeshQueue:
         row = self.directory.table("contacts").get((contact_id,))
         return row.get("mesh_mailbox") if row else None
 
-    def _all(self) -> dict[int, dict[str, Any]]:
-        return self.committed | self.pending
 
-    def end(self, committed: bool) -> None:
-        if committed:
-            self.committed |= self.pending
-        self.pending = {}
-
-
-class FakeWebhookQueue:
+class FakeWebhookQueue(InMemoryRetryRows[WebhookDue]):
     """Deliveries as the SQL queue keeps them (a sequence each, a state, attempts), the
     recipients' webhook URLs read from ``directory``."""
 
     def __init__(self, directory: FakeRecipientDirectory) -> None:
+        super().__init__()
         self.directory = directory
-        self.committed: dict[int, dict[str, Any]] = {}
-        self.pending: dict[int, dict[str, Any]] = {}
 
     async def enqueue(self, deliveries: Sequence[WebhookQueued]) -> int:
         queued, added = {row["notice_id"] for row in self._all().values()}, 0
@@ -471,38 +491,21 @@ class FakeWebhookQueue:
             if d.notice_id not in queued:
                 queued.add(d.notice_id)
                 added += 1
-                self.pending[len(self._all()) + 1] = {
-                    "notice_id": d.notice_id, "recipient_id": d.recipient_id, "state": "pending",
-                    "attempts": 0, "next_attempt_at": d.at, "first_failed_at": None,
-                    "source": d.source,
-                }  # fmt: skip
+                self._add({"notice_id": d.notice_id, "recipient_id": d.recipient_id,
+                           "next_attempt_at": d.at, "source": d.source})  # fmt: skip
         return added
 
     async def requeue(self, notice_id: str, now: datetime) -> bool:
-        for sequence, row in self._all().items():
-            if row["notice_id"] == notice_id and row["state"] == "dead":
-                revived = {"state": "pending", "attempts": 0, "next_attempt_at": now}
-                self.pending[sequence] = row | revived | {"finished_at": None}
-                return True
-        return False
+        revived = {"state": "pending", "attempts": 0, "next_attempt_at": now, "finished_at": None}
+        return self._revive(lambda row: row["notice_id"] == notice_id, revived)
 
-    async def due_heads(self, now: datetime, limit: int) -> list[WebhookDue]:
+    async def due(self, now: datetime, limit: int) -> list[WebhookDue]:
         heads: dict[str, int] = {}
         for sequence, row in sorted(self._all().items()):
             if row["state"] == "pending":
                 heads.setdefault(row["recipient_id"], sequence)
         due = [self._due(s) for s in heads.values() if self._all()[s]["next_attempt_at"] <= now]
         return sorted(due, key=lambda d: (d.next_attempt_at, d.sequence))[:limit]
-
-    async def settle(self, due: WebhookDue, made: int, change: WebhookChange) -> bool:
-        row = self._all().get(due.sequence)
-        seen = due.next_attempt_at if made == due.attempts else None
-        if row is None or row["state"] != "pending" or row["attempts"] != made:
-            return False
-        if seen and row["next_attempt_at"] != seen:
-            return False
-        self.pending[due.sequence] = row | dict(change)
-        return True
 
     def row(self, notice_id: str) -> dict[str, Any]:
         """A delivery as it stands, for tests' assertions."""
@@ -513,14 +516,6 @@ class FakeWebhookQueue:
         return WebhookDue(sequence, r["notice_id"], r["recipient_id"], r["attempts"],
                           r["next_attempt_at"], r["first_failed_at"], r["source"],
                           self.directory.webhooks.get(r["recipient_id"]))  # fmt: skip
-
-    def _all(self) -> dict[int, dict[str, Any]]:
-        return self.committed | self.pending
-
-    def end(self, committed: bool) -> None:
-        if committed:
-            self.committed |= self.pending
-        self.pending = {}
 
 
 @dataclass
@@ -1210,7 +1205,7 @@ class FakeAlertChannels:
         return self.rows
 
 
-class FakeAlertQueue:
+class FakeAlertQueue(InMemoryRetryRows[AlertDue]):
     """Alerts as the SQL queue keeps them, the contact's organisation and role read from
     ``directory``'s rows, the notice's answer from ``records``."""
 
@@ -1220,9 +1215,8 @@ class FakeAlertQueue:
         records: FakeNoticeRecords,
         directory: "FakeDirectoryRows",
     ) -> None:
+        super().__init__()
         self.channels, self.records, self.directory = channels, records, directory
-        self.committed: dict[int, dict[str, Any]] = {}
-        self.pending: dict[int, dict[str, Any]] = {}
 
     async def enqueue(self, alerts: Sequence[AlertQueued]) -> int:
         keys, added = {row["key"] for row in self._all().values()}, 0
@@ -1230,28 +1224,17 @@ class FakeAlertQueue:
             if a.key not in keys:
                 keys.add(a.key)
                 added += 1
-                self.pending[len(self._all()) + 1] = {
+                self._add({
                     "key": a.key, "notice_id": a.notice_id, "trigger": a.trigger,
                     "channel_id": a.channel_id, "contact_id": a.contact_id,
-                    "deadline": a.deadline, "state": "pending", "attempts": 0,
-                    "next_attempt_at": a.due_at, "first_failed_at": None, "last_error": None,
-                }  # fmt: skip
+                    "deadline": a.deadline, "next_attempt_at": a.due_at,
+                })  # fmt: skip
         return added
 
     async def due(self, now: datetime, limit: int) -> list[AlertDue]:
         rows = [(r["next_attempt_at"], s) for s, r in self._all().items()
                 if r["state"] == "pending" and r["next_attempt_at"] <= now]  # fmt: skip
         return [self._due(s) for _, s in sorted(rows)[:limit]]
-
-    async def settle(self, due: AlertDue, made: int, change: AlertChange) -> bool:
-        row = self._all().get(due.sequence)
-        seen = due.next_attempt_at if made == due.attempts else None
-        if row is None or row["state"] != "pending" or row["attempts"] != made:
-            return False
-        if seen and row["next_attempt_at"] != seen:
-            return False
-        self.pending[due.sequence] = row | dict(change)
-        return True
 
     async def failing(self, since: datetime) -> list[AlertFailures]:
         counts: dict[tuple[str, str], list[Any]] = {}
@@ -1287,14 +1270,6 @@ class FakeAlertQueue:
                         org["name"], contact["role"], org["session_start"], r["deadline"],
                         r["attempts"], r["next_attempt_at"], r["first_failed_at"],
                         answered)  # fmt: skip
-
-    def end(self, committed: bool) -> None:
-        if committed:
-            self.committed |= self.pending
-        self.pending = {}
-
-    def _all(self) -> dict[int, dict[str, Any]]:
-        return self.committed | self.pending
 
 
 class FakeWebSessions:

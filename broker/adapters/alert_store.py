@@ -1,16 +1,17 @@
 """Alerts in SQL: contacts' channels (``AlertChannels``) and the alerts queued for them
 (``AlertQueue``), over the unit of work's session. A batch is queued in one statement, once
-per (notice, trigger, channel); settling is one conditional update, so of two workers that
-read the same alert only one moves it."""
+per (notice, trigger, channel); claiming and settling are the retry queues'
+(``retry_queue.SqlRetryRows``): of two workers that read an alert only one moves it."""
 
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Integer, delete, func, or_, select, update
+from sqlalchemy import Integer, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import bulk, db
-from broker.ports import AlertChange, AlertChannelRow, AlertDue, AlertFailures, AlertQueued
+from broker.adapters.retry_queue import SqlRetryRows
+from broker.ports import AlertChannelRow, AlertDue, AlertFailures, AlertQueued
 
 PENDING, SENT, DEAD, CANCELLED = "pending", "sent", "dead", "cancelled"
 Alert, Channel, Record = db.AlertDelivery, db.AlertChannel, db.NoticeRecord
@@ -45,9 +46,8 @@ class SqlAlertChannels:
         return bool(gone or new)
 
 
-class SqlAlertQueue:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+class SqlAlertQueue(SqlRetryRows[AlertDue]):
+    table = Alert
 
     async def enqueue(self, alerts: Sequence[AlertQueued]) -> int:
         rows = [{"alert_key": a.key, "notice_id": a.notice_id, "trigger": a.trigger,
@@ -75,16 +75,6 @@ class SqlAlertQueue:
                          role, start, a.deadline, a.attempts, a.next_attempt_at,
                          a.first_failed_at, bool(done))
                 for a, kind, address, org, role, start, done in rows]  # fmt: skip
-
-    async def settle(self, due: AlertDue, made: int, change: AlertChange) -> bool:
-        seen = due.next_attempt_at if made == due.attempts else None
-        query = update(Alert).where(
-            Alert.sequence == due.sequence,
-            Alert.state == PENDING,
-            Alert.attempts == made,
-            *([Alert.next_attempt_at == seen] if seen else []),
-        )
-        return bool((await self._session.execute(query.values(**change))).rowcount)  # type: ignore[attr-defined]
 
     async def failing(self, since: datetime) -> list[AlertFailures]:
         dead = func.sum((Alert.state == DEAD).cast(Integer))

@@ -1,24 +1,23 @@
 """Sends to recipients' NHS MESH mailboxes in SQL: the ``MeshQueue`` port over the unit of
 work's session. Queuing reads which recipients have a mailbox in the same statement's
-transaction; settling is one conditional update, so of two workers that read the same
-delivery only one moves it."""
+transaction; claiming and settling are the retry queues' (``retry_queue.SqlRetryRows``): of
+two workers that read the same delivery only one moves it."""
 
 from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import bulk, db
-from broker.ports import MeshChange, MeshDue, MeshQueued
+from broker.adapters.retry_queue import SqlRetryRows
+from broker.ports import MeshDue, MeshQueued
 
 PENDING, SENT, DEAD = "pending", "sent", "dead"
 Delivery = db.MeshDelivery
 
 
-class SqlMeshQueue:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+class SqlMeshQueue(SqlRetryRows[MeshDue]):
+    table = Delivery
 
     async def enqueue(self, deliveries: Sequence[MeshQueued]) -> int:
         recipients = {d.recipient_id for d in deliveries}
@@ -77,15 +76,6 @@ class SqlMeshQueue:
             .limit(limit)
         )
         return [_due(d, mailbox) for d, mailbox in (await self._session.execute(query)).all()]
-
-    async def settle(self, due: MeshDue, change: MeshChange) -> bool:
-        query = update(Delivery).where(
-            Delivery.sequence == due.sequence,
-            Delivery.state == due.state,
-            Delivery.attempts == due.attempts,
-            Delivery.next_attempt_at == due.next_attempt_at,
-        )
-        return bool((await self._session.execute(query.values(**change))).rowcount)  # type: ignore[attr-defined]
 
 
 def _due(d: db.MeshDelivery, mailbox: str | None) -> MeshDue:

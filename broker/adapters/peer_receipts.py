@@ -75,8 +75,10 @@ class SqlPeerReceipts:
     async def _end(self, owed: Owed, status: int | None, at: datetime, action: AuditAction,
                    **ended: datetime) -> None:  # fmt: skip
         async with self._sessions.begin() as session:
-            await session.execute(self._row(owed).values(
+            moved = await session.execute(self._row(owed).values(
                 last_status=status, attempts=owed.attempts + 1, **ended))  # fmt: skip
+            if not moved.rowcount:  # type: ignore[attr-defined]
+                return  # another worker settled it first, and audited it then
             details = {"receipt": owed.receipt, "status": status}
             await audit.append(session, action, owed.peer_org, owed.transfer_id, details, at)
 
@@ -114,5 +116,11 @@ class SqlPeerReceipts:
 
     @staticmethod
     def _row(owed: Owed) -> Update:
+        """The receipt, only if it is still owed as ``owed`` read it: of two workers that
+        sent it at once, one settles it (and audits it), never both, and a slow one never
+        marks dead a receipt the other has sent."""
         r = db.PeerReceipt
-        return update(r).where(r.transfer_id == owed.transfer_id, r.receipt == owed.receipt)
+        return update(r).where(
+            r.transfer_id == owed.transfer_id, r.receipt == owed.receipt,
+            r.attempts == owed.attempts, r.sent_at.is_(None), r.dead_at.is_(None),
+        )  # fmt: skip

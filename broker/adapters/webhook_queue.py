@@ -1,23 +1,22 @@
 """Recipients' webhook deliveries in SQL: the ``WebhookQueue`` port over the unit of work's
-session. A batch is queued in one statement; settling is one conditional update, so of two
-dispatchers that read the same delivery only one moves it."""
+session. A batch is queued in one statement; claiming and settling are the retry queues'
+(``retry_queue.SqlRetryRows``): of two dispatchers that read a delivery only one moves it."""
 
 from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import bulk, db
-from broker.ports import WebhookChange, WebhookDue, WebhookQueued
+from broker.adapters.retry_queue import SqlRetryRows
+from broker.ports import WebhookDue, WebhookQueued
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 Delivery = db.WebhookDelivery
 
 
-class SqlWebhookQueue:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+class SqlWebhookQueue(SqlRetryRows[WebhookDue]):
+    table = Delivery
 
     async def enqueue(self, deliveries: Sequence[WebhookQueued]) -> int:
         rows = [{"notice_id": d.notice_id, "state": PENDING, "attempts": 0,
@@ -33,7 +32,7 @@ class SqlWebhookQueue:
         )
         return bool(revived.rowcount)  # type: ignore[attr-defined]
 
-    async def due_heads(self, now: datetime, limit: int) -> list[WebhookDue]:
+    async def due(self, now: datetime, limit: int) -> list[WebhookDue]:
         # A recipient's later notices wait until its earliest is delivered or dead.
         heads = (
             select(func.min(Delivery.sequence).label("sequence"))
@@ -50,16 +49,6 @@ class SqlWebhookQueue:
             .limit(limit)
         )
         return [_due(d, url) for d, url in (await self._session.execute(query)).all()]
-
-    async def settle(self, due: WebhookDue, made: int, change: WebhookChange) -> bool:
-        seen = due.next_attempt_at if made == due.attempts else None
-        query = update(Delivery).where(
-            Delivery.sequence == due.sequence,
-            Delivery.state == PENDING,
-            Delivery.attempts == made,
-            *([Delivery.next_attempt_at == seen] if seen else []),
-        )
-        return bool((await self._session.execute(query.values(**change))).rowcount)  # type: ignore[attr-defined]
 
 
 def _due(d: db.WebhookDelivery, url: str | None) -> WebhookDue:

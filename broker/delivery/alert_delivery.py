@@ -9,6 +9,7 @@ given up at once, and counted against the contact's channel for the failing-aler
 from datetime import datetime
 
 from broker.delivery.backoff import Backoff
+from broker.delivery.retry import EXHAUSTED, retry_at
 from broker.delivery.webhook_delivery import Next, Verdict
 from broker.ports import AlertAttempt
 
@@ -22,6 +23,5 @@ def after(
         return Next(Verdict.DELIVERED)
     if not attempt.transient:
         return Next(Verdict.DEAD, "alert_rejected")
-    if attempts >= max_attempts:
-        return Next(Verdict.DEAD, "attempts_exhausted")
-    return Next(Verdict.RETRY, retry_at=now + backoff.delay(attempts, jitter))
+    at = retry_at(attempts, max_attempts, backoff, now, jitter)
+    return Next(Verdict.DEAD, EXHAUSTED) if at is None else Next(Verdict.RETRY, retry_at=at)

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from broker.delivery.backoff import Backoff
+from broker.delivery.retry import EXHAUSTED, retry_at
 from broker.ports import MeshSent, MeshTracking
 
 
@@ -58,9 +59,8 @@ def after_send(
         return Next(Verdict.SENT, at=now + track_every)
     if not sent.transient:
         return Next(Verdict.DEAD, "mesh_refused")
-    if attempts >= max_attempts:
-        return Next(Verdict.DEAD, "attempts_exhausted")
-    return Next(Verdict.WAIT, at=now + backoff.delay(attempts, jitter))
+    at = retry_at(attempts, max_attempts, backoff, now, jitter)
+    return Next(Verdict.DEAD, EXHAUSTED) if at is None else Next(Verdict.WAIT, at=at)
 
 
 def after_tracking(

@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from broker.delivery.backoff import Backoff
+from broker.delivery.retry import EXHAUSTED, retry_at
 
 RETRYABLE_4XX = frozenset({408, 429})
 
@@ -64,6 +65,5 @@ def after(
         return Next(Verdict.DEAD, "address_refused")
     if not attempt.transient:
         return Next(Verdict.DEAD, "webhook_rejected")
-    if attempts >= max_attempts:
-        return Next(Verdict.DEAD, "attempts_exhausted")
-    return Next(Verdict.RETRY, retry_at=now + backoff.delay(attempts, jitter))
+    at = retry_at(attempts, max_attempts, backoff, now, jitter)
+    return Next(Verdict.DEAD, EXHAUSTED) if at is None else Next(Verdict.RETRY, retry_at=at)

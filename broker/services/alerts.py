@@ -17,26 +17,25 @@ into a log line, a metric or an error.
 import asyncio
 import random
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 import structlog
 
 from broker.adapters import metrics
-from broker.adapters.kafka import is_transient
 from broker.alert_settings import AlertSettings
 from broker.delivery.alert_delivery import after
+from broker.delivery.retry import given_up, lease, retrying
 from broker.delivery.webhook_delivery import Verdict
 from broker.ports import (
     AlertAttempt,
-    AlertChange,
     AlertChannelRow,
     AlertDue,
     AlertFailures,
     AlertQueued,
     AlertSender,
     AuditRecord,
+    RetryChange,
     UnitOfWork,
     UnitOfWorkFactory,
 )
@@ -50,6 +49,7 @@ from broker.rules.alerts import (
     worth_sending,
 )
 from broker.rules.family import OrgKind
+from broker.services.retry_worker import poll
 from schemas.notices import FollowUp, NoticeHeader
 
 log = structlog.get_logger(__name__)
@@ -108,18 +108,8 @@ class AlertWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Sends until ``stop``; a send under way is finished and recorded first."""
         log.info("alert_worker_started", channels=sorted(self.senders))
-        while not stop.is_set():
-            try:
-                sent = await self.send_due()
-            except Exception as exc:
-                if not (is_transient(exc) or isinstance(exc, OSError)):
-                    raise
-                # The database is away: a claimed alert is retried when its lease runs out.
-                log.warning("alert_worker_paused", error=type(exc).__name__)
-                sent = 0
-            if not sent:
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.settings.poll_seconds)
+        await poll(stop, self.send_due, self.settings.poll_seconds, "alert_worker_paused",
+                   also_transient=(OSError,))  # fmt: skip
         log.info("alert_worker_stopped")
 
     async def send_due(self) -> int:
@@ -136,77 +126,75 @@ class AlertWorker:
 
     async def _send(self, due: AlertDue, now: datetime) -> None:
         if not worth_sending(Trigger(due.trigger), due.deadline, due.answered, now):
-            await self._settle(due, due.attempts, {"state": CANCELLED, "finished_at": now})
+            await self._settle(due, {"state": CANCELLED, "finished_at": now})
             self._count(due, "cancelled")
             return
         sender = self.senders.get(due.channel_kind or "")
         if due.address is None or sender is None:
             reason = "channel_removed" if due.address is None else "channel_not_configured"
-            await self._give_up(due, due.attempts, reason, now)
+            await self._give_up(due, reason, now)
             return
-        if not await self._claim(due, now):
+        claimed = await self._claim(due, now)
+        if claimed is None:
             return  # another worker has it
         text = alert_text(self._facts(due), now)
         try:
             attempt = await sender.send(due.address, SUBJECT, text, f"alert-{due.sequence}")
         except Exception as exc:  # a sender's own bug: counted as a failure, never a crash
             attempt = AlertAttempt(False, type(exc).__name__)
-        await self._record(due, due.attempts + 1, attempt)
+        await self._record(claimed, attempt)
 
     def _facts(self, due: AlertDue) -> AlertFacts:
         start = time.fromisoformat(due.session_start) if due.session_start else None
         return AlertFacts(Trigger(due.trigger), due.org_name, due.role, due.deadline, start,
                           notice_link(self.inbox_base_url, due.notice_id))  # fmt: skip
 
-    async def _record(self, due: AlertDue, attempts: int, attempt: AlertAttempt) -> None:
+    async def _record(self, due: AlertDue, attempt: AlertAttempt) -> None:
+        """Settles a claimed alert (``due`` as claimed) as the rules say its attempt ends."""
         now = self.clock()
-        step = after(attempt, attempts, self.settings.max_attempts, self.settings.backoff(),
+        step = after(attempt, due.attempts, self.settings.max_attempts, self.settings.backoff(),
                      now, self.jitter())  # fmt: skip
         error = attempt.error or "unknown"
         if step.verdict is Verdict.DELIVERED:
-            await self._sent(due, attempts, now)
+            await self._sent(due, now)
         elif step.verdict is Verdict.RETRY:
-            first_failed = due.first_failed_at or now
-            retry: AlertChange = {"next_attempt_at": step.retry_at, "last_error": error,
-                                  "first_failed_at": first_failed}  # fmt: skip
-            await self._settle(due, attempts, retry)
+            assert step.retry_at is not None  # a RETRY verdict always carries its time
+            await self._settle(due, retrying(due, step.retry_at, error, now))
             self._count(due, "retried")
             log.warning("alert_retry", alert=due.sequence, notice_id=due.notice_id,
-                        channel=due.channel_kind, attempts=attempts, error=error)  # fmt: skip
+                        channel=due.channel_kind, attempts=due.attempts, error=error)  # fmt: skip
         else:
-            await self._give_up(due, attempts, error, now, step.reason)
+            await self._give_up(due, error, now, step.reason)
 
-    async def _sent(self, due: AlertDue, attempts: int, now: datetime) -> None:
+    async def _sent(self, due: AlertDue, now: datetime) -> None:
         # What was shared, with whom and why: the alert's trigger and channel, no address.
         told = {"contact_id": due.contact_id, "trigger": due.trigger, "channel": due.channel_kind}
         record = AuditRecord("alert_sent", "alerts", due.notice_id, told)
         async with self.units() as uow:
-            if await uow.alerts.settle(due, attempts, {"state": SENT, "finished_at": now}):
+            if await uow.alerts.settle(due, {"state": SENT, "finished_at": now}):
                 await uow.audit.append(record, now)
         self._count(due, "sent")
         log.info("alert_sent", alert=due.sequence, notice_id=due.notice_id,
-                 trigger=due.trigger, channel=due.channel_kind, attempts=attempts)  # fmt: skip
+                 trigger=due.trigger, channel=due.channel_kind, attempts=due.attempts)  # fmt: skip
 
     async def _give_up(
-        self, due: AlertDue, attempts: int, error: str, now: datetime, reason: str | None = None
+        self, due: AlertDue, error: str, now: datetime, reason: str | None = None
     ) -> None:
-        dead: AlertChange = {"state": DEAD, "finished_at": now, "last_error": error,
-                             "first_failed_at": due.first_failed_at or now}  # fmt: skip
-        await self._settle(due, attempts, dead)
+        await self._settle(due, given_up(due, DEAD, error, now))
         self._count(due, "dead")
         log.warning("alert_failed", alert=due.sequence, notice_id=due.notice_id,
-                    contact_id=due.contact_id, channel=due.channel_kind, attempts=attempts,
+                    contact_id=due.contact_id, channel=due.channel_kind, attempts=due.attempts,
                     error=error, reason=reason or error)  # fmt: skip
 
-    async def _claim(self, due: AlertDue, now: datetime) -> bool:
-        """Counts the attempt and leases it, unless another worker got there first."""
-        lease = timedelta(seconds=2 * self.settings.timeout_seconds + 5)
-        return await self._settle(due, due.attempts, {"attempts": due.attempts + 1,
-                                                      "next_attempt_at": now + lease})  # fmt: skip
-
-    async def _settle(self, due: AlertDue, made: int, change: AlertChange) -> bool:
+    async def _claim(self, due: AlertDue, now: datetime) -> AlertDue | None:
+        """Counts the attempt and leases it (the alert as claimed, to settle later), unless
+        another worker got there first (None)."""
         async with self.units() as uow:
-            return await uow.alerts.settle(due, made, change)
+            return await uow.alerts.claim(due, now + lease(self.settings.timeout_seconds))
+
+    async def _settle(self, due: AlertDue, change: RetryChange) -> bool:
+        async with self.units() as uow:
+            return await uow.alerts.settle(due, change)
 
     @staticmethod
     def _count(due: AlertDue, outcome: str) -> None:

@@ -17,32 +17,33 @@ and its deadline escalates it if nobody acknowledges it there, so nothing is rer
 import asyncio
 import random
 from collections.abc import Callable, Sequence
-from contextlib import suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import structlog
 
 from broker.adapters import metrics
 from broker.adapters.dead_letter_topic import Source, dead_letter
-from broker.adapters.kafka import Topics, is_transient
+from broker.adapters.kafka import Topics
 from broker.delivery.circuit_breaker import Breaker
 from broker.delivery.mesh_delivery import Next, Verdict, after_send, after_tracking
+from broker.delivery.retry import given_up, lease, retrying
 from broker.keys import KeyStore
 from broker.mesh_settings import SUBJECT, MeshSettings
 from broker.ports import (
     DataKeyStore,
-    MeshChange,
     MeshDue,
     MeshMessage,
     MeshQueued,
     MeshSent,
     MeshTransport,
     Publisher,
+    RetryChange,
     UnitOfWork,
     UnitOfWorkFactory,
 )
 from broker.services import receipts
+from broker.services.retry_worker import poll
 from broker.services.webhook_dispatch import sealed_body
 from producers.pseudonyms import pseudonym
 from schemas.notices import NoticeHeader
@@ -82,17 +83,7 @@ class MeshWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Sends and tracks until ``stop``; what is under way is finished and recorded."""
         log.info("mesh_worker_started", workflow_id=self.settings.workflow_id)
-        while not stop.is_set():
-            try:
-                done = await self.work_due()
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                log.warning("mesh_worker_paused", error=type(exc).__name__)
-                done = 0
-            if not done:
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.settings.poll_seconds)
+        await poll(stop, self.work_due, self.settings.poll_seconds, "mesh_worker_paused")
         log.info("mesh_worker_stopped")
 
     async def work_due(self) -> int:
@@ -172,14 +163,8 @@ class MeshWorker:
                 attempts=due.attempts,
             )
         else:
-            await self._settle(
-                due,
-                {
-                    "next_attempt_at": step.at,
-                    "last_error": error,
-                    "first_failed_at": due.first_failed_at or now,
-                },
-            )
+            assert step.at is not None  # a WAIT verdict always carries its time
+            await self._settle(due, retrying(due, step.at, error, now))
             metrics.DELIVERIES.labels(channel=CHANNEL, outcome="retried").inc()
             log.warning(
                 "mesh_retry",
@@ -253,26 +238,16 @@ class MeshWorker:
                     )
                 ]
             )
-        await self._settle(
-            due,
-            {
-                "state": DEAD,
-                "finished_at": now,
-                "last_error": (error or step.reason or "")[:60],
-                "first_failed_at": due.first_failed_at or now,
-            },
-        )
+        await self._settle(due, given_up(due, DEAD, (error or step.reason or "")[:60], now))
         metrics.DELIVERIES.labels(channel=CHANNEL, outcome="dead").inc()
         log.warning("mesh_dead_lettered", **reason)
 
     async def _claim(self, due: MeshDue, now: datetime) -> MeshDue | None:
         """Counts the attempt and leases it past a request's timeout; None when another
         worker got there first. Answers the delivery as claimed, to settle later."""
-        lease = now + timedelta(seconds=2 * self.settings.timeout_seconds + 5)
-        if not await self._settle(due, {"attempts": due.attempts + 1, "next_attempt_at": lease}):
-            return None
-        return replace(due, attempts=due.attempts + 1, next_attempt_at=lease)
+        async with self.units() as uow:
+            return await uow.mesh.claim(due, now + lease(self.settings.timeout_seconds))
 
-    async def _settle(self, due: MeshDue, change: MeshChange) -> bool:
+    async def _settle(self, due: MeshDue, change: RetryChange) -> bool:
         async with self.units() as uow:
             return await uow.mesh.settle(due, change)

@@ -7,10 +7,13 @@ broker's organisation there.
 (a receipt recorded twice is owed once). ``ReceiptSender`` sends what is due, in the delivery
 worker: a receipt the peer took (2xx) is sent; the peer unreachable, busy or failing (no
 answer, 5xx, 408, 429, or a 401 for a stale token) is tried again after a backoff, never lost
-while the peer is down; any other answer (the peer refuses it for good: a receipt that
-contradicts an earlier one, or a 404 from a URL that serves no recipient API) dead-letters it
-in the queue, as a webhook's permanent failure is: never tried again, never counted as sent,
-audited, counted and logged with its status for an operator to put right. A rejection's reason
+while the peer is down, until ``max_attempts`` have been made (``delivery.retry``, as for a
+webhook: then it is dead-lettered as ``attempts_exhausted``, for an operator to replay once the
+peer is back, rather than retried unseen for ever); any other answer (the peer refuses it for
+good: a receipt that contradicts an earlier one, or a 404 from a URL that serves no recipient
+API) dead-letters it in the queue, as a webhook's permanent failure is: never tried again,
+never counted as sent, audited, counted and logged with its status for an operator to put
+right. A rejection's reason
 stays here (it may name people): the peer is told the transfer was rejected and whom to call.
 
 A dead-lettered receipt is replayed (``replay_dead``, ``sgb dead-letters replay-receipts``) once
@@ -21,17 +24,17 @@ dead letter is requeued. The peer records a receipt once, so sending one twice d
 import asyncio
 import random
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Literal, Protocol
 
 import structlog
 
 from broker.adapters import metrics
-from broker.adapters.kafka import is_transient
 from broker.delivery.backoff import Backoff
+from broker.delivery.retry import EXHAUSTED, retry_at
 from broker.delivery.webhook_delivery import Attempt
+from broker.services.retry_worker import poll
 
 log = structlog.get_logger(__name__)
 ReceiptKind = Literal["acknowledged", "rejected", "transfer_in_conference"]
@@ -135,21 +138,12 @@ class ReceiptSender:
     poll_seconds: float = 1.0
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     jitter: Callable[[], float] = random.random
+    max_attempts: int = 8  # as a webhook's (the delivery worker passes its settings')
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sends what is due until ``stop``."""
-        while not stop.is_set():
-            try:
-                sent = await self.send_due()
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                # The database is away: what is owed stays queued, and is sent later.
-                log.warning("peer_receipts_paused", error=type(exc).__name__)
-                sent = 0
-            if not sent:
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.poll_seconds)
+        # The database away: what is owed stays queued, and is sent later.
+        await poll(stop, self.send_due, self.poll_seconds, "peer_receipts_paused")
 
     async def send_due(self) -> int:
         """One pass over the receipts due; returns how many were attempted."""
@@ -165,16 +159,16 @@ class ReceiptSender:
         if attempt.delivered:
             await self.store.sent(owed, attempt.status, now)
             log.info("peer_receipt_sent", transfer_id=owed.transfer_id, receipt=owed.receipt)
-        elif attempt.transient or attempt.status == 401:
-            await self.store.retry(owed, attempt.status, now + self._wait(owed))
+            return
+        transient = attempt.transient or attempt.status == 401
+        at = retry_at(owed.attempts + 1, self.max_attempts, self.backoff, now, self.jitter())
+        if transient and at is not None:
+            await self.store.retry(owed, attempt.status, at)
             log.warning("peer_receipt_retry", transfer_id=owed.transfer_id,
                         error=attempt.error_class)  # fmt: skip
-        else:
-            await self.store.dead(owed, attempt.status, now)
-            metrics.DELIVERIES.labels(channel="peer_receipt", outcome="dead").inc()
-            log.warning("peer_receipt_dead_lettered", transfer_id=owed.transfer_id,
-                        peer=owed.peer_org, receipt=owed.receipt,
-                        status=attempt.status)  # fmt: skip
-
-    def _wait(self, owed: Owed) -> timedelta:
-        return self.backoff.delay(owed.attempts + 1, self.jitter())
+            return
+        await self.store.dead(owed, attempt.status, now)
+        metrics.DELIVERIES.labels(channel="peer_receipt", outcome="dead").inc()
+        log.warning("peer_receipt_dead_lettered", transfer_id=owed.transfer_id,
+                    peer=owed.peer_org, receipt=owed.receipt, status=attempt.status,
+                    reason=EXHAUSTED if transient else "peer_refused")  # fmt: skip

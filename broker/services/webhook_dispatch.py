@@ -12,7 +12,6 @@ never as an acknowledgement: only a person acknowledges a notice.
 import asyncio
 import random
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -22,9 +21,10 @@ from pydantic import ValidationError
 
 from broker.adapters import metrics
 from broker.adapters.dead_letter_topic import Source, dead_letter
-from broker.adapters.kafka import Topics, is_transient
+from broker.adapters.kafka import Topics
 from broker.config import WebhookSettings
 from broker.delivery.circuit_breaker import Breaker, BreakerState
+from broker.delivery.retry import given_up, lease, retrying
 from broker.delivery.webhook_delivery import Attempt, Next, Verdict, after
 from broker.errors import BrokerError, DataKeyShredded, PeerUnreachable
 from broker.keys import KeyStore
@@ -34,11 +34,11 @@ from broker.ports import (
     Publisher,
     UnitOfWork,
     UnitOfWorkFactory,
-    WebhookChange,
     WebhookDue,
     WebhookQueued,
 )
 from broker.services import inbox, receipts
+from broker.services.retry_worker import poll
 from producers.pseudonyms import pseudonym
 from producers.webhook_signatures import signature_headers
 from schemas.notices import NoticeHeader
@@ -86,26 +86,14 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatches until ``stop``; an attempt under way is finished and recorded first."""
         log.info("webhook_dispatcher_started")
-        while not stop.is_set():
-            try:
-                attempted = await self.dispatch_due()
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                # The database or Kafka is away: what was claimed is retried when its lease
-                # runs out, so waiting a moment loses nothing.
-                log.warning("webhook_dispatch_paused", error=type(exc).__name__)
-                attempted = 0
-            if not attempted:
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.settings.poll_seconds)
+        await poll(stop, self.dispatch_due, self.settings.poll_seconds, "webhook_dispatch_paused")
         log.info("webhook_dispatcher_stopped")
 
     async def dispatch_due(self) -> int:
         """One pass: attempts each recipient's due head; returns how many were attempted."""
         now = self.clock()
         async with self.units() as uow:
-            heads = await uow.webhooks.due_heads(now, self.settings.batch)
+            heads = await uow.webhooks.due(now, self.settings.batch)
         outcomes = await asyncio.gather(
             *(self._dispatch(due, now) for due in heads), return_exceptions=True
         )
@@ -119,11 +107,11 @@ class Dispatcher:
         if not isinstance(body, bytes) or due.url is None:
             # Nothing to send, or nowhere to send it: permanent, so dead-lettered at once.
             reason = body if isinstance(body, str) else "no_endpoint"
-            if await self._claim(due, now):
-                await self._give_up(due, due.attempts + 1, body if isinstance(body, bytes) else b"",
+            if claimed := await self._claim(due, now):
+                await self._give_up(claimed, body if isinstance(body, bytes) else b"",
                                     Next(Verdict.DEAD, reason), None)  # fmt: skip
             return 1
-        before, claimed = self.breakers.get(due.url, Breaker()), False
+        before, claimed = self.breakers.get(due.url, Breaker()), None
         admitted, self.breakers[due.url] = before.admit(now, self.settings.breaker())
         if not admitted:
             await self._postpone(due, self._breaker_retry(before, now))
@@ -131,12 +119,12 @@ class Dispatcher:
         try:
             claimed = await self._claim(due, now)
         finally:
-            if not claimed:  # nothing was tried (or the database failed): the trial is unspent
+            if claimed is None:  # nothing was tried (or the database failed): the trial is unspent
                 self.breakers[due.url] = before
-        if not claimed:
+        if claimed is None:
             return 0
-        attempt = await self._post(due, due.url, body)
-        await self._record(due, due.attempts + 1, body, attempt)
+        attempt = await self._post(claimed, due.url, body)
+        await self._record(claimed, body, attempt)
         return 1
 
     async def _post(self, due: Due, url: str, body: bytes) -> Attempt:
@@ -165,20 +153,21 @@ class Dispatcher:
             headers["authorization"] = credential
         return None
 
-    async def _record(self, due: Due, attempts: int, body: bytes, attempt: Attempt) -> None:
+    async def _record(self, due: Due, body: bytes, attempt: Attempt) -> None:
+        """Settles a claimed delivery (``due`` as claimed) as the rules say its attempt ends."""
         now = self.clock()
-        step = after(attempt, attempts, self.settings.max_attempts, self.settings.backoff(),
+        step = after(attempt, due.attempts, self.settings.max_attempts, self.settings.backoff(),
                      now, self.jitter())  # fmt: skip
         if step.verdict is Verdict.DEAD:
-            await self._give_up(due, attempts, body, step, attempt)
+            await self._give_up(due, body, step, attempt)
         elif step.verdict is Verdict.DELIVERED:
-            await self._delivered(due, attempts, attempt, now)
+            await self._delivered(due, attempt, now)
         else:
-            await self._retry(due, attempts, attempt, step, now)
+            await self._retry(due, attempt, step, now)
 
-    async def _delivered(self, due: Due, attempts: int, attempt: Attempt, now: datetime) -> None:
+    async def _delivered(self, due: Due, attempt: Attempt, now: datetime) -> None:
         async with self.units() as uow:
-            settled = await uow.webhooks.settle(due, attempts, {
+            settled = await uow.webhooks.settle(due, {
                 "state": DELIVERED, "finished_at": now, "last_status": attempt.status})  # fmt: skip
             if settled:
                 await receipts.record_delivered(uow, due.notice_id, CHANNEL, now)
@@ -186,30 +175,25 @@ class Dispatcher:
             return  # its lease ran out and another dispatcher has taken it over
         metrics.DELIVERIES.labels(channel=CHANNEL, outcome="delivered").inc()
         log.info("webhook_delivered", notice_id=due.notice_id, recipient_id=due.recipient_id,
-                 attempts=attempts)  # fmt: skip
+                 attempts=due.attempts)  # fmt: skip
 
-    async def _retry(
-        self, due: Due, attempts: int, attempt: Attempt, step: Next, now: datetime
-    ) -> None:
+    async def _retry(self, due: Due, attempt: Attempt, step: Next, now: datetime) -> None:
+        assert step.retry_at is not None  # a RETRY verdict always carries its time
+        retry = retrying(due, step.retry_at, attempt.error_class, now)
         async with self.units() as uow:
-            await uow.webhooks.settle(due, attempts, {
-                "next_attempt_at": step.retry_at, "last_error": attempt.error_class,
-                "last_status": attempt.status, "first_failed_at": due.first_failed_at or now,
-            })  # fmt: skip
+            await uow.webhooks.settle(due, retry | {"last_status": attempt.status})
         metrics.WEBHOOK_RETRIES.inc()
         metrics.DELIVERIES.labels(channel=CHANNEL, outcome="retried").inc()
         log.warning("webhook_retry", notice_id=due.notice_id, recipient_id=due.recipient_id,
-                    attempts=attempts, error=attempt.error_class)  # fmt: skip
+                    attempts=due.attempts, error=attempt.error_class)  # fmt: skip
 
-    async def _give_up(
-        self, due: Due, attempts: int, body: bytes, step: Next, attempt: Attempt | None
-    ) -> None:
+    async def _give_up(self, due: Due, body: bytes, step: Next, attempt: Attempt | None) -> None:
         """Dead-letters the notice, then lets the recipient's queue move on. The letter goes
         first: should the database then fail, the delivery is retried and lettered again,
         rather than marked dead with no letter anyone can replay."""
         now = self.clock()
         reason = {"reason": step.reason, "channel": CHANNEL, "notice_id": due.notice_id,
-                  "attempts": attempts, "error": attempt.error_class if attempt else None,
+                  "attempts": due.attempts, "error": attempt.error_class if attempt else None,
                   "status": attempt.status if attempt else None}  # fmt: skip
         key = pseudonym(self.keys.pseudonym_secret, "recipient", due.recipient_id)
         with metrics.component(CHANNEL):  # the publisher counts the dead letter as ours
@@ -217,12 +201,10 @@ class Dispatcher:
                 self.topics.dead_letters, key, body, reason, Source.parse(due.source),
                 due.first_failed_at or now,
             )])  # fmt: skip
-        dead: WebhookChange = {
-            "state": DEAD, "finished_at": now, "first_failed_at": due.first_failed_at or now,
-            "last_error": reason["error"] or step.reason, "last_status": reason["status"],
-        }  # fmt: skip
+        error = attempt.error_class if attempt else step.reason
+        dead = given_up(due, DEAD, error, now)
         async with self.units() as uow:
-            settled = await uow.webhooks.settle(due, attempts, dead)
+            settled = await uow.webhooks.settle(due, dead | {"last_status": reason["status"]})
             if settled and step.reason == "address_refused":
                 # Someone pointed a recipient's webhook inside the broker's network.
                 await uow.audit.append(AuditRecord(
@@ -231,16 +213,15 @@ class Dispatcher:
         metrics.DELIVERIES.labels(channel=CHANNEL, outcome="dead").inc()
         log.warning("webhook_dead_lettered", **reason)
 
-    async def _claim(self, due: Due, now: datetime) -> bool:
-        """Counts the attempt and leases it, unless another dispatcher got there first."""
-        lease = timedelta(seconds=2 * self.settings.timeout_seconds + 5)
+    async def _claim(self, due: Due, now: datetime) -> Due | None:
+        """Counts the attempt and leases it (the delivery as claimed, to settle later), unless
+        another dispatcher got there first (None)."""
         async with self.units() as uow:
-            return await uow.webhooks.settle(due, due.attempts, {
-                "attempts": due.attempts + 1, "next_attempt_at": now + lease})  # fmt: skip
+            return await uow.webhooks.claim(due, now + lease(self.settings.timeout_seconds))
 
     async def _postpone(self, due: Due, until: datetime) -> None:
         async with self.units() as uow:
-            await uow.webhooks.settle(due, due.attempts, {"next_attempt_at": until})
+            await uow.webhooks.settle(due, {"next_attempt_at": until})
 
     def _breaker_retry(self, breaker: Breaker, now: datetime) -> datetime:
         if breaker.state is BreakerState.OPEN:

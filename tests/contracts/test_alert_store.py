@@ -1,6 +1,7 @@
 """The alert ports: a contact's channels replaced as a set (kept ones keep their ids), an
-alert queued once per (notice, trigger, channel), due with what its text needs, moved only
-as it was read, and failures reported per contact and kind of channel."""
+alert queued once per (notice, trigger, channel), due with what its text needs, and failures
+reported per contact and kind of channel. What every retry queue does (claimed once, settled
+only as read) is test_retry_queue.py's."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -84,22 +85,6 @@ class TestAlertQueue:
             "Oakfield Primary School", "key_adult", "08:45")  # fmt: skip
         assert (first.deadline, first.attempts, first.answered) == (DEADLINE, 0, False)
 
-    async def test_moves_only_as_it_was_read(self, unit_of_work: UnitsOfWork) -> None:
-        """Settling with what was read succeeds once; a second worker holding the same
-        reading finds it moved; a sent alert is no longer due."""
-        ids = await channels(unit_of_work)
-        async with unit_of_work() as uow:
-            await uow.alerts.enqueue([alert(ids[EMAIL])])
-        async with unit_of_work() as uow:
-            [due] = await uow.alerts.due(AT, limit=10)
-        claim = {"attempts": 1, "next_attempt_at": AT + timedelta(seconds=30)}
-        async with unit_of_work() as uow:
-            assert await uow.alerts.settle(due, 0, claim)
-            assert not await uow.alerts.settle(due, 0, claim)
-            assert await uow.alerts.settle(due, 1, {"state": "sent", "finished_at": AT})
-        async with unit_of_work() as uow:
-            assert await uow.alerts.due(AT + timedelta(days=9), limit=10) == []
-
     async def test_failures_reported_by_contact_and_kind(self, unit_of_work: UnitsOfWork) -> None:
         """A dead alert and one being retried are counted for their contact and kind of
         channel, with the last error's class; a sent one is not."""
@@ -110,9 +95,9 @@ class TestAlertQueue:
         async with unit_of_work() as uow:
             due = {(d.channel_kind, d.trigger): d for d in await uow.alerts.due(AT, 10)}
             failed = {"first_failed_at": AT, "last_error": "notify_http_500"}
-            await uow.alerts.settle(due["sms", "new_notice"], 0, failed | {"state": "dead"})
-            await uow.alerts.settle(due["sms", "escalation"], 0, failed)
-            await uow.alerts.settle(due["email", "new_notice"], 0, {"state": "sent"})
+            await uow.alerts.settle(due["sms", "new_notice"], failed | {"state": "dead"})
+            await uow.alerts.settle(due["sms", "escalation"], failed)
+            await uow.alerts.settle(due["email", "new_notice"], {"state": "sent"})
         async with unit_of_work() as uow:
             [report] = await uow.alerts.failing(AT - timedelta(days=1))
             assert await uow.alerts.failing(AT + timedelta(days=1)) == []

@@ -1,10 +1,10 @@
-"""The MESH queue port: only a contact with a MESH mailbox is queued, once per notice; a send
-due is read with its mailbox, moved only as it was read, tracked once sent, and a dead one
-revived for a replay."""
+"""The MESH queue's own contract, beside the retry queue's (test_retry_queue.py): only a
+contact with a MESH mailbox is queued, once per notice; a send due is read with its mailbox,
+tracked once sent, and a dead one revived for a replay."""
 
 from datetime import UTC, datetime, timedelta
 
-from broker.ports import MeshQueued
+from broker.ports import MeshQueued, UnitOfWork
 from tests.contracts.conftest import UnitsOfWork
 
 AT = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -17,21 +17,25 @@ def queued(n: int, recipient: str = GP, at: datetime = AT) -> MeshQueued:
 
 
 async def directory(unit_of_work: UnitsOfWork) -> None:
-    """A GP's lead with a MESH mailbox, a school's key adult without one."""
     async with unit_of_work() as uow:
-        rows = uow.directory_rows
-        await rows.insert("organisations", [
-            {"id": "gp-1", "name": "GP", "kind": "gp_practice", "area": "E09000001",
-             "ods_code": "Y00001"},
-            {"id": "school-1", "name": "School", "kind": "school", "area": "E09000001",
-             "ods_code": None},
-        ])  # fmt: skip
-        await rows.insert("contacts", [
-            {"id": GP, "org_id": "gp-1", "role": "safeguarding_lead", "hpke_public_key": "k",
-             "key_id": "k", "mesh_mailbox": MAILBOX},
-            {"id": SCHOOL, "org_id": "school-1", "role": "key_adult", "hpke_public_key": "k",
-             "key_id": "k", "mesh_mailbox": None},
-        ])  # fmt: skip
+        await seed_mailboxes(uow)
+
+
+async def seed_mailboxes(uow: UnitOfWork) -> None:
+    """A GP's lead with a MESH mailbox, a school's key adult without one."""
+    rows = uow.directory_rows
+    await rows.insert("organisations", [
+        {"id": "gp-1", "name": "GP", "kind": "gp_practice", "area": "E09000001",
+         "ods_code": "Y00001"},
+        {"id": "school-1", "name": "School", "kind": "school", "area": "E09000001",
+         "ods_code": None},
+    ])  # fmt: skip
+    await rows.insert("contacts", [
+        {"id": GP, "org_id": "gp-1", "role": "safeguarding_lead", "hpke_public_key": "k",
+         "key_id": "k", "mesh_mailbox": MAILBOX},
+        {"id": SCHOOL, "org_id": "school-1", "role": "key_adult", "hpke_public_key": "k",
+         "key_id": "k", "mesh_mailbox": None},
+    ])  # fmt: skip
 
 
 class TestMeshQueue:
@@ -60,9 +64,10 @@ class TestMeshQueue:
         ]
         assert [d.notice_id for d in later] == [queued(2).notice_id, queued(1).notice_id]
 
-    async def test_a_send_moves_only_as_it_was_read(self, unit_of_work: UnitsOfWork) -> None:
-        """Settling with what was read succeeds once; a second reading of the same send
-        finds it moved. A sent message is due again for tracking, with MESH's id."""
+    async def test_a_sent_message_is_due_again_for_tracking(
+        self, unit_of_work: UnitsOfWork
+    ) -> None:
+        """Settled as sent, a message is due again at its tracking time, with MESH's id."""
         await directory(unit_of_work)
         async with unit_of_work() as uow:
             await uow.mesh.enqueue([queued(1)])
@@ -71,7 +76,6 @@ class TestMeshQueue:
         sent = {"state": "sent", "message_id": "M1", "sent_at": AT, "next_attempt_at": LATER}
         async with unit_of_work() as uow:
             assert await uow.mesh.settle(due, sent)
-            assert not await uow.mesh.settle(due, sent)
         async with unit_of_work() as uow:
             [tracked] = await uow.mesh.due(LATER, limit=10)
         assert (tracked.state, tracked.message_id, tracked.sent_at) == ("sent", "M1", AT)

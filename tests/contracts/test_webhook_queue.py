@@ -1,9 +1,8 @@
-"""The webhook queue port: a notice queued once, each recipient's earliest pending delivery
-due in turn, a delivery moved only as it was read, a dead one revived for a replay."""
+"""The webhook queue's own contract, beside the retry queue's (test_retry_queue.py): each
+recipient's earliest pending delivery due in turn, with its URL, and a dead one revived for a
+replay."""
 
 from datetime import UTC, datetime, timedelta
-
-import pytest
 
 from broker.ports import WebhookQueued
 from tests.contracts.conftest import UnitsOfWork
@@ -17,13 +16,6 @@ def queued(n: int, recipient: str = "gp-1:lead", at: datetime = AT) -> WebhookQu
 
 
 class TestWebhookQueue:
-    async def test_a_notice_is_queued_once(self, unit_of_work: UnitsOfWork) -> None:
-        """Queued again, in the same batch or later, a notice stays one delivery."""
-        async with unit_of_work() as uow:
-            assert await uow.webhooks.enqueue([queued(1), queued(1), queued(2)]) == 2
-        async with unit_of_work() as uow:
-            assert await uow.webhooks.enqueue([queued(2), queued(3)]) == 1
-
     async def test_each_recipients_earliest_delivery_is_due(
         self, unit_of_work: UnitsOfWork
     ) -> None:
@@ -34,8 +26,8 @@ class TestWebhookQueue:
             await uow.webhooks.enqueue([queued(1, at=LATER), queued(2), queued(3, "school-1"),
                                         queued(4, "la-1", at=tomorrow)])  # fmt: skip
         async with unit_of_work() as uow:
-            heads = await uow.webhooks.due_heads(LATER, limit=10)
-            first = await uow.webhooks.due_heads(LATER, limit=1)
+            heads = await uow.webhooks.due(LATER, limit=10)
+            first = await uow.webhooks.due(LATER, limit=1)
         assert [(d.notice_id, d.recipient_id, d.attempts, d.url) for d in heads] == [
             (queued(3).notice_id, "school-1", 0, None),
             (queued(1).notice_id, "gp-1:lead", 0, None),
@@ -43,21 +35,19 @@ class TestWebhookQueue:
         assert heads[1].source == "notices/0/1"
         assert first == heads[:1]
 
-    async def test_a_delivery_moves_only_as_it_was_read(self, unit_of_work: UnitsOfWork) -> None:
-        """Settling with what was read succeeds once; a second dispatcher holding the same
-        reading finds it moved. A delivered head makes way for the next."""
+    async def test_a_delivered_head_makes_way_for_the_next(self, unit_of_work: UnitsOfWork) -> None:
+        """A recipient's next delivery is due once its earliest is delivered."""
         async with unit_of_work() as uow:
             await uow.webhooks.enqueue([queued(1), queued(2)])
         async with unit_of_work() as uow:
-            [due] = await uow.webhooks.due_heads(AT, limit=10)
-        claim = {"attempts": 1, "next_attempt_at": LATER}
+            [due] = await uow.webhooks.due(AT, limit=10)
         async with unit_of_work() as uow:
-            assert await uow.webhooks.settle(due, 0, claim)
-            assert not await uow.webhooks.settle(due, 0, claim)
-            assert await uow.webhooks.settle(due, 1, {"state": "delivered", "finished_at": AT,
-                                                      "last_status": 200})  # fmt: skip
+            claimed = await uow.webhooks.claim(due, LATER)
+            assert claimed is not None
+            assert await uow.webhooks.settle(claimed, {"state": "delivered", "finished_at": AT,
+                                                       "last_status": 200})  # fmt: skip
         async with unit_of_work() as uow:
-            [after] = await uow.webhooks.due_heads(LATER, limit=10)
+            [after] = await uow.webhooks.due(LATER, limit=10)
         assert after.notice_id == queued(2).notice_id
 
     async def test_only_a_dead_delivery_is_requeued(self, unit_of_work: UnitsOfWork) -> None:
@@ -66,24 +56,15 @@ class TestWebhookQueue:
         async with unit_of_work() as uow:
             await uow.webhooks.enqueue([queued(1)])
         async with unit_of_work() as uow:
-            [due] = await uow.webhooks.due_heads(AT, limit=10)
+            [due] = await uow.webhooks.due(AT, limit=10)
             assert not await uow.webhooks.requeue(due.notice_id, LATER)
             dead = {"state": "dead", "attempts": 3, "finished_at": AT, "first_failed_at": AT,
                     "last_error": "Timeout"}  # fmt: skip
-            await uow.webhooks.settle(due, 0, dead)
+            await uow.webhooks.settle(due, dead)
         async with unit_of_work() as uow:
-            assert await uow.webhooks.due_heads(LATER, limit=10) == []
+            assert await uow.webhooks.due(LATER, limit=10) == []
             assert await uow.webhooks.requeue(due.notice_id, LATER)
             assert not await uow.webhooks.requeue(queued(9).notice_id, LATER)
         async with unit_of_work() as uow:
-            [again] = await uow.webhooks.due_heads(LATER, limit=10)
+            [again] = await uow.webhooks.due(LATER, limit=10)
         assert (again.notice_id, again.attempts, again.next_attempt_at) == (due.notice_id, 0, LATER)
-
-    async def test_a_failed_unit_of_work_leaves_nothing(self, unit_of_work: UnitsOfWork) -> None:
-        """An exception inside the unit of work rolls back what it queued."""
-        with pytest.raises(LookupError):  # noqa: PT012 - the failure must be inside the unit
-            async with unit_of_work() as uow:
-                await uow.webhooks.enqueue([queued(1)])
-                raise LookupError("the service failed after queueing")
-        async with unit_of_work() as uow:
-            assert await uow.webhooks.due_heads(LATER, limit=10) == []

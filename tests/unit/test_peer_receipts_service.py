@@ -125,6 +125,18 @@ class TestSendingReceipts:
         assert store.owed == {}
         assert peer.answers == []
 
+    async def test_a_peer_down_past_the_last_attempt_is_dead_lettered(self) -> None:
+        """Down for all of its attempts (8, as a webhook's): dead-lettered for an operator
+        to replay, rather than retried unseen for ever."""
+        store, clock, peer = queued(OWED), [NOW], ScriptedPeer([503] * 8)
+        send = sender(store, peer, clock)
+        for _ in range(10):
+            await send.send_due()
+            clock[0] += timedelta(minutes=10)
+        assert [(o.receipt, status, delivered) for o, status, delivered in store.ended] == [
+            ("acknowledged", 503, False)]  # fmt: skip
+        assert (store.owed, len(peer.posted)) == ({}, 8)
+
 
 class TestWhatIsSent:
     @pytest.mark.parametrize(("receipt", "path", "body"), [

@@ -70,7 +70,7 @@ class TestEnqueue:
         """Without a webhook the notice waits in the inbox alone: nothing is queued."""
         uow, data_keys = FakeUnitOfWork(), FakeDataKeys()
         await queued(uow, data_keys, url=None)
-        assert await uow.webhooks.due_heads(NOW, 10) == []
+        assert await uow.webhooks.due(NOW, 10) == []
 
 
 class TestDispatch:
