@@ -160,6 +160,13 @@ class Settings(BaseSettings):
         "then the router's timer purges it (its sealed event and the people it names)",
     )
     delivery_group: str = "sgb-delivery"
+    peer_receipt_max_attempts: int = Field(
+        300,
+        ge=1,
+        description="attempts to send a receipt to the peer broker a transfer came from, at "
+        "the webhooks' backoff (about a day once at its cap): a peer down for maintenance is "
+        "waited for; then the receipt is dead-lettered for an operator to replay",
+    )
     webhooks: WebhookSettings = WebhookSettings()
     alerts: AlertSettings = AlertSettings()
     mesh: MeshSettings = MeshSettings()  # NHS MESH delivery (issue 18)

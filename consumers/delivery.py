@@ -89,9 +89,13 @@ async def run_delivery(
             tasks.create_task(alert_worker(rt).run(stop))
             # Receipts owed to peer brokers, on the transfers they sent here (issue 16).
             hooks = rt.settings.webhooks
-            receipts = ReceiptSender(SqlPeerReceipts(rt.sessions), peers, hooks.backoff(),
-                                     hooks.poll_seconds,
-                                     max_attempts=hooks.max_attempts)  # fmt: skip
+            receipts = ReceiptSender(
+                SqlPeerReceipts(rt.sessions),
+                peers,
+                hooks.backoff(),
+                hooks.poll_seconds,
+                max_attempts=rt.settings.peer_receipt_max_attempts,
+            )
             tasks.create_task(receipts.run(stop))
             if mesh := mesh_worker(rt):  # NHS MESH (broker.services.mesh_dispatch)
                 tasks.create_task(mesh.run(stop))

@@ -7,9 +7,10 @@ broker's organisation there.
 (a receipt recorded twice is owed once). ``ReceiptSender`` sends what is due, in the delivery
 worker: a receipt the peer took (2xx) is sent; the peer unreachable, busy or failing (no
 answer, 5xx, 408, 429, or a 401 for a stale token) is tried again after a backoff, never lost
-while the peer is down, until ``max_attempts`` have been made (``delivery.retry``, as for a
-webhook: then it is dead-lettered as ``attempts_exhausted``, for an operator to replay once the
-peer is back, rather than retried unseen for ever); any other answer (the peer refuses it for
+while the peer is down, until ``max_attempts`` have been made (``delivery.retry``; by default
+about a day, long enough to wait out a peer's maintenance: then it is dead-lettered as
+``attempts_exhausted``, for an operator to replay once the peer is back, rather than retried
+unseen for ever); any other answer (the peer refuses it for
 good: a receipt that contradicts an earlier one, or a 404 from a URL that serves no recipient
 API) dead-letters it in the queue, as a webhook's permanent failure is: never tried again,
 never counted as sent, audited, counted and logged with its status for an operator to put
@@ -138,7 +139,7 @@ class ReceiptSender:
     poll_seconds: float = 1.0
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     jitter: Callable[[], float] = random.random
-    max_attempts: int = 8  # as a webhook's (the delivery worker passes its settings')
+    max_attempts: int = 300  # Settings.peer_receipt_max_attempts: about a day at the cap
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sends what is due until ``stop``."""

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from broker.config import Settings
 from broker.delivery.backoff import Backoff
 from broker.delivery.webhook_delivery import Attempt
 from broker.services.peer_receipts import (
@@ -70,9 +71,11 @@ class ScriptedPeer:
         return Attempt(status, None if status else "ConnectError")
 
 
-def sender(store: InMemoryReceipts, peer: ScriptedPeer, clock: list[datetime]) -> ReceiptSender:
+def sender(store: InMemoryReceipts, peer: ScriptedPeer, clock: list[datetime],
+           max_attempts: int = 8) -> ReceiptSender:  # fmt: skip
     return ReceiptSender(store, peer, Backoff(timedelta(seconds=1), timedelta(minutes=5)),
-                         clock=lambda: clock[0], jitter=lambda: 0.5)  # fmt: skip
+                         clock=lambda: clock[0], jitter=lambda: 0.5,
+                         max_attempts=max_attempts)  # fmt: skip
 
 
 def queued(*owed: Owed) -> InMemoryReceipts:
@@ -125,9 +128,18 @@ class TestSendingReceipts:
         assert store.owed == {}
         assert peer.answers == []
 
+    def test_by_default_a_peer_down_for_maintenance_is_waited_for(self) -> None:
+        """The configured attempts, at the configured backoff and an average jitter, span
+        more than 12 hours: a peer's overnight maintenance dead-letters nothing."""
+        settings = Settings()
+        backoff = settings.webhooks.backoff()
+        waited = sum((backoff.delay(n, 0.5) for n in range(1, settings.peer_receipt_max_attempts)),
+                     timedelta())  # fmt: skip
+        assert waited > timedelta(hours=12)
+
     async def test_a_peer_down_past_the_last_attempt_is_dead_lettered(self) -> None:
-        """Down for all of its attempts (8, as a webhook's): dead-lettered for an operator
-        to replay, rather than retried unseen for ever."""
+        """Down for all of its attempts (8 here): dead-lettered for an operator to replay,
+        rather than retried unseen for ever."""
         store, clock, peer = queued(OWED), [NOW], ScriptedPeer([503] * 8)
         send = sender(store, peer, clock)
         for _ in range(10):
