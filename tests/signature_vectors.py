@@ -19,11 +19,12 @@ from unittest import mock
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from broker.entrypoints import fhir_examples
 from broker.services.fhir_proof import FHIR_SIGNATURE_CONTEXT, sign_fhir_body
 from producers import auth, crypto
 
 VECTORS = Path(__file__).resolve().parent.parent / "docs" / "test-vectors"
-FHIR_SOURCE = Path(__file__).resolve().parent / "fhir_r4" / "resources"
+FHIR_SOURCE = fhir_examples.HERE
 
 # Nobody's key: its seed is public, here, so that anyone can reproduce every vector.
 SEED = hashlib.sha256(b"sgb test vectors: a public key for examples only").digest()
