@@ -62,12 +62,14 @@ def open_event(
 
 
 def verified_event(
-    signed: SignedEvent, header: EventHeader, producer_key: Ed25519PublicKey
-) -> Event:
-    """The event, once its producer's signature holds and it agrees with its header."""
+    signed: SignedEvent, header: EventHeader, producer_key: Ed25519PublicKey,
+    parsed: Event | None = None,
+) -> Event:  # fmt: skip
+    """The event, once its producer's signature holds and it agrees with its header;
+    ``parsed``, the event already parsed from ``signed.event_json``, is not parsed again."""
     signature = crypto.b64decode(signed.signature)
     crypto.verify_event_bytes(producer_key, signed.event_json.encode(), signature)
-    event = signed.event()
+    event = signed.event() if parsed is None else parsed
     if (event.event_id, event.source_org) != (header.event_id, header.source_org) or (
         header.event_type is not None and header.event_type != event.event_type
     ):

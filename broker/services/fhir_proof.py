@@ -64,14 +64,18 @@ def signed_fhir_event(
     )
 
 
-def verified(signed: SignedEvent, header: EventHeader, producer_key: Ed25519PublicKey) -> Event:
+def verified(
+    signed: SignedEvent, header: EventHeader, producer_key: Ed25519PublicKey,
+    parsed: Event | None = None,
+) -> Event:  # fmt: skip
     """The event, once its producer's signature holds over what it signed (the event's own
-    bytes, or the FHIR body it came from) and it agrees with its header."""
+    bytes, or the FHIR body it came from) and it agrees with its header; ``parsed``, the
+    event already parsed from ``signed.event_json`` (by routing), is not parsed again."""
     if signed.fhir is None:
-        return verified_event(signed, header, producer_key)
+        return verified_event(signed, header, producer_key, parsed)
     body = signed.fhir.body.encode()
     verify_fhir_body(producer_key, body, crypto.b64decode(signed.signature))
-    event = signed.event()
+    event = signed.event() if parsed is None else parsed
     if not _yielded_by(event, signed.fhir.endpoint, body):
         raise EventMismatch("the event is not what its signed FHIR body maps to")
     if (event.event_id, event.source_org) != (header.event_id, header.source_org):

@@ -18,7 +18,7 @@ from broker.ports import DataKeyStore, NoticeRecordView, UnitOfWork
 from broker.rules.family import Addressee, ContactRole
 from producers import crypto, recipient_keys
 from producers.envelopes import seal_notice
-from schemas.notices import NoticeBody, NoticeHeader, SealedNotice
+from schemas.notices import NoticeBody, NoticeHeader
 
 
 async def add(
@@ -34,9 +34,10 @@ async def add(
     reroute_to: Addressee | None,
     chain_id: UUID | None = None,
     companion: bool = False,
-) -> SealedNotice:
+) -> str:
     """Seals the notice to the contact's key and adds its record, with the rule that decided
-    it (kept there, inside the broker, never in the header); returns the sealed notice. A
+    it (kept there, inside the broker, never in the header); returns the sealed notice as
+    its record keeps it and Kafka carries it (SealedNotice's JSON, made once). A
     ``companion`` (a school deputy's copy) joins ``chain_id``'s chain but never escalates
     itself: the chain's own notice does. Raises RecipientKeyUnusable or DataKeyUnusable,
     having added nothing, when a bad record stops this one notice."""
@@ -45,6 +46,7 @@ async def add(
         sealed = seal_notice(header, body, recipient_key, keys.signing)
     except ValueError as exc:  # not a key, or one no shared secret can be made with
         raise RecipientKeyUnusable("the recipient's key cannot be sealed to") from exc
+    sealed_json = sealed.model_dump_json()
     notice_id = str(header.notice_id)
     try:
         kept = wrap(data_keys, header.household, notice_id, "body", body.model_dump_json())
@@ -67,11 +69,11 @@ async def add(
         escalate_to=json.dumps([[a.org_id, a.role.value] for a in escalate_to]),
         reroute_to=json.dumps([reroute_to.org_id, reroute_to.role.value]) if reroute_to else None,
         body=kept,
-        sealed=sealed.model_dump_json(),
+        sealed=sealed_json,
         closed_at=header.created_at if companion else None,
     )  # fmt: skip
     await uow.notice_records.add([record])
-    return sealed
+    return sealed_json
 
 
 @lru_cache(maxsize=4096)

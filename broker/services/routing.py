@@ -231,16 +231,21 @@ def _event_ids(events: Sequence[Delivery]) -> list[str]:
     return ids
 
 
-# An event as opened (its header, and the event as its producer signed it), or why not.
-Opened = tuple[EventHeader, SignedEvent] | EnvelopeError | ValidationError
+# An event as opened: its header, the event as its producer signed it, and that event parsed
+# (None if it does not parse: refused once its signature is checked); or why not opened.
+Opened = tuple[EventHeader, SignedEvent, Event | None] | EnvelopeError | ValidationError
 
 
 def _open(sealed: SealedEvent, deps: RoutingDeps) -> Opened:
     try:
         sealed_to = EventHeader.model_validate_json(sealed.header).broker_key_id
-        return open_event(sealed, deps.keys.hpke_for(sealed_to))
+        header, signed = open_event(sealed, deps.keys.hpke_for(sealed_to))
     except REFUSED as exc:
         return exc
+    try:  # parsed once, for the directory's read-ahead and then for the signature's check
+        return header, signed, signed.event()
+    except ValidationError:
+        return header, signed, None
 
 
 def _named(opened: Sequence[Opened]) -> list[tuple[Sequence[PersonRef], str]]:
@@ -250,11 +255,9 @@ def _named(opened: Sequence[Opened]) -> list[tuple[Sequence[PersonRef], str]]:
     for each in opened:
         if isinstance(each, REFUSED):
             continue
-        header, signed = each
-        try:
-            named.append((signed.event().people(), header.source_org))
-        except ValidationError:
-            continue
+        header, _, event = each
+        if event is not None:
+            named.append((event.people(), header.source_org))
     return named
 
 
@@ -267,10 +270,10 @@ async def _decide_or_refuse(
     sealed, position, received_at = delivery
     if isinstance(opened, REFUSED):
         return opened
-    header, signed = opened
+    header, signed, parsed = opened
     try:
-        admitted = await _admitted(uow.directory, state, header, signed, received_at, deps,
-                                   position)  # fmt: skip
+        admitted = await _admitted(uow.directory, state, header, signed, parsed, received_at,
+                                   deps, position)  # fmt: skip
     except REFUSED as exc:
         return exc
     if admitted is None:
@@ -334,6 +337,7 @@ async def _admitted(
     state: GroupState,
     header: EventHeader,
     signed: SignedEvent,
+    parsed: Event | None,
     received_at: datetime,
     deps: RoutingDeps,
     position: str | None,
@@ -348,7 +352,7 @@ async def _admitted(
     producer_key = await peer_transfers.producer_key(directory, header.source_org,
                                                      signed.signing_key_id, signed_at,
                                                      deps.keys.public)  # fmt: skip
-    event = fhir_proof.verified(signed, header, producer_key)  # a native or a FHIR event
+    event = fhir_proof.verified(signed, header, producer_key, parsed)  # native or FHIR
     await directory.check_may_publish(event.source_org, event.event_type)
     check_times(event, received_at, deps.clock())
     if _seen_before(state.routed.get(str(event.event_id), _UNSEEN), position):

@@ -60,7 +60,6 @@ from schemas.notices import (
     NoticeBody,
     NoticeHeader,
     NoticeType,
-    SealedNotice,
     StepDownView,
 )
 
@@ -186,7 +185,8 @@ class EventNotices:
             suite=recipient_keys.suite_of(contact.hpke_public_key),
             signing_key_id=_signing_key_id(deps.keys),
         )  # fmt: skip
-        body = await self._body(decision, reading(decision, self.event, family), notice, calendar)
+        read = reading(decision, self.event, family)
+        body = await self._body(decision, read, notice, calendar)
         body = body.model_copy(update={"languages": languages_for(org.area if org else None)})
         chain = self._key_adult_chain(decision)
         sealed = await notice_records.add(
@@ -198,7 +198,7 @@ class EventNotices:
         )  # fmt: skip
         self.outbox.append((notice, self._outbound(notice, sealed)))
         await reminders.schedule(self.uow, notice, decision, org)  # a step-down's review
-        await self._owed_and_full_view(notice, decision, org, calendar)
+        await self._owed_and_full_view(notice, decision, org, calendar, read)
         return notice
 
     async def _registered(self, addressee: Addressee) -> bool:
@@ -245,7 +245,7 @@ class EventNotices:
 
     async def _owed_and_full_view(
         self, notice: NoticeHeader, decision: Decision, org: OrgRecord | None,
-        calendar: SchoolCalendar,
+        calendar: SchoolCalendar, read: Reading,
     ) -> None:  # fmt: skip
         """The next steps the reader owes (a front door's decision, a transfer's conference),
         and, for a reader who sees less, the front door's view of the notice: a follow-up
@@ -254,7 +254,7 @@ class EventNotices:
         await steps_owed.owe(self.uow, notice, decision.facts, area, working_hours_of(org))
         if not sees_everything(decision.notice_type):
             whole = replace(decision, notice_type=NoticeType.FRONT_DOOR_REFERRAL)
-            read = reading(decision, self.event, self.context.family)
+            # The front door hears of the whole family: no relation, the same children present.
             full = await self._body(whole, Reading(None, read.present), notice, calendar)
             await reader_views.keep(self.uow, notice, full, self.deps.data_keys)
 
@@ -326,10 +326,10 @@ class EventNotices:
             return str(intended) if intended else None
         return decision.addressee.org_id
 
-    def _outbound(self, header: NoticeHeader, sealed: SealedNotice) -> Message:
-        # As the outbox relay sends a notice record (services/outbox.py).
+    def _outbound(self, header: NoticeHeader, sealed: str) -> Message:
+        # As the outbox relay sends a notice record (services/outbox.py): the same bytes.
         key = _recipient_key(self.deps.keys.pseudonym_secret, header.recipient_id)
-        return Message(self.deps.topics.notices, key, sealed.model_dump_json().encode())
+        return Message(self.deps.topics.notices, key, sealed.encode())
 
     def _audit(self, header: NoticeHeader) -> Message:
         # Ids only, no rule nor event kind: the audit topic is read outside the broker, and

@@ -161,13 +161,16 @@ def delivery(
 def routing(
     people: People = 20_000,
     events: Annotated[int, typer.Option(min=1, help="events to route")] = 2_000,
+    profile: Annotated[
+        Path | None, typer.Option(help="write pyinstrument's text profile of the timed part here")
+    ] = None,
 ) -> None:
     """The router's CPU and wall ms per event, its handler called in-process (SQLite)."""
     _quiet_logs()
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if not bootstrap:
         raise typer.BadParameter("set KAFKA_BOOTSTRAP_SERVERS: the notices go to Kafka")
-    _print(asyncio.run(measure_routing(people, events, bootstrap)))
+    _print(asyncio.run(measure_routing(people, events, bootstrap, profile)))
 
 
 if __name__ == "__main__":

@@ -2,12 +2,14 @@
 
 import re
 import string
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from broker.rules.accuracy import reading
 from broker.rules.crisis import route_crisis
@@ -15,6 +17,9 @@ from broker.rules.digest import digest_for
 from broker.rules.family import Decision, Family, HouseholdHistory
 from broker.rules.history import PersonHistory
 from broker.rules.minimisation import (
+    DETAIL_TYPE,
+    FACTS_TYPE,
+    LINE_TYPE,
     RULES_NAMED_TO_DISCREET,
     SCHOOL_SAFE_FACTS,
     compose_body,
@@ -354,3 +359,72 @@ class TestThirdPartyGpProperty:
             assert not THIRD_PARTY_CLINICAL & {*body.detail, *body.facts}
             assert summary not in body.model_dump_json()
             assert body.digest is None or body.digest.events_12_months == {}
+
+
+def front_door_decision(facts: dict[str, Any]) -> Decision:
+    """A crisis's first decision, to the front door (which sees every fact), with ``facts``."""
+    first = route_crisis(FULL, FAMILY, ON)[0]
+    return replace(first, facts=facts, notice_type=NoticeType.FRONT_DOOR_REFERRAL)
+
+
+class TestBodyAsValidated:
+    """Bodies are built without validating again what was validated already: each must be
+    exactly the body that validating its fields makes, to the byte."""
+
+    @settings(max_examples=100, deadline=None)
+    @given(
+        gps=st.fixed_dictionaries({p: st.sampled_from(PRACTICES) for p in ROLES}),
+        kind=st.sampled_from(["crisis", "withdrawal", "ed"]),
+        flags=st.fixed_dictionaries({flag: st.booleans() for flag in CLINICAL_FLAGS}),
+        summary=clinical_text,
+    )
+    def test_every_body_is_what_validation_makes(
+        self, gps: dict[str, str], kind: str, flags: dict[str, bool], summary: str
+    ) -> None:
+        """Whatever the event and whoever reads it, the body's bytes are those of the same
+        fields validated as a NoticeBody (the person views and digest trimmed alike)."""
+        fam = gp_family(gps)
+        parsed = mothers_event(kind, flags, summary)
+        people = {p: PersonView.model_validate({"given_name": f" {p} ", "role": r,
+                                                 "nhs_number": CHILD_NHS})
+                  for p, r in ROLES.items()}  # fmt: skip
+        for decision in decide(parsed, fam, PersonHistory(), RECEIVED):
+            body = compose_body(decision, parsed, people, SOURCE_CONTACT, FRONT_DOOR_CONTACT,
+                                digest_for(decision.notice_type, fam, RECEIVED),
+                                reading(decision, parsed, fam))  # fmt: skip
+            validated = NoticeBody.model_validate(body.model_dump())
+            assert body.model_dump_json() == validated.model_dump_json()
+
+    def test_a_trimmed_person_view_is_what_validation_makes(self) -> None:
+        """A school's view of the child, without the NHS number: as validated, byte for byte."""
+        body = bodies(FULL)[NoticeType.SCHOOL_SUPPORT]
+        for person in body.about:
+            validated = PersonView.model_validate(person.model_dump())
+            assert person.model_dump_json() == validated.model_dump_json()
+            assert person.nhs_number is None
+
+    def test_text_is_stripped_as_validation_strips_it(self) -> None:
+        """A fact's text or the contact line with spaces around it is stripped, as
+        NoticeBody's validation strips it."""
+        decision = front_door_decision({"reason": "  moved  "})
+        body = compose_body(decision, FULL, PEOPLE, f" {SOURCE_CONTACT} ")
+        assert (body.facts["reason"], body.who_to_call) == ("moved", SOURCE_CONTACT)
+
+    def test_a_fact_holding_nul_is_refused(self) -> None:
+        """Text PostgreSQL cannot keep is refused, as NoticeBody's validation refuses it."""
+        with pytest.raises(ValidationError):
+            compose_body(front_door_decision({"reason": "a\x00b"}), FULL, PEOPLE, SOURCE_CONTACT)
+
+    def test_a_fact_of_a_type_no_body_holds_is_refused(self) -> None:
+        """A fact that is not text, a number or a yes/no is refused, not sealed as it is."""
+        with pytest.raises(ValidationError):
+            compose_body(front_door_decision({"reason": date(2026, 1, 1)}), FULL, PEOPLE,
+                         SOURCE_CONTACT)  # fmt: skip
+
+    @pytest.mark.parametrize(
+        ("field", "declared"),
+        [("facts", FACTS_TYPE), ("detail", DETAIL_TYPE), ("who_to_call", LINE_TYPE)],
+    )
+    def test_validated_as_notice_body_declares(self, field: str, declared: object) -> None:
+        """The values validated apart are validated as the type NoticeBody declares."""
+        assert NoticeBody.model_fields[field].annotation == declared

@@ -15,7 +15,7 @@ from broker.keys import KeyStore
 from broker.rules.family import Addressee, ContactRole
 from broker.services import notice_records
 from producers import crypto
-from schemas.notices import NoticeBody, NoticeHeader, NoticeType, Severity
+from schemas.notices import NoticeBody, NoticeHeader, NoticeType, SealedNotice, Severity
 from tests.fakes import FakeDataKeys, FakeUnitOfWork
 
 AT = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -46,7 +46,7 @@ def header(keys: KeyStore) -> NoticeHeader:
 class TestAdd:
     async def test_the_record_keeps_what_the_broker_needs_later(self, keys: KeyStore) -> None:
         """The rule, the body under the household's key, the escalation steps and the
-        re-routing target, in its own chain."""
+        re-routing target, in its own chain, and the sealed notice as ``add`` returns it."""
         uow, data_keys, told = FakeUnitOfWork(), FakeDataKeys(), header(keys)
         async with uow:
             sealed = await notice_records.add(uow, told, BODY, a_contact(), keys, data_keys,
@@ -59,7 +59,8 @@ class TestAdd:
         assert notice_records.body_of(record, data_keys) == BODY
         assert notice_records.escalation_steps(record) == [LEAD]
         assert notice_records.reroute_target(record) == DOOR
-        assert record.sealed == sealed.model_dump_json()
+        assert record.sealed == sealed
+        assert SealedNotice.model_validate_json(sealed).header == told.model_dump_json()
 
     async def test_a_companion_joins_its_chain_closed(self, keys: KeyStore) -> None:
         """A deputy's copy belongs to the key adult's chain and never escalates itself."""
