@@ -34,6 +34,7 @@ import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from sqlalchemy import make_url, text
+from suite_order import SAME_WORKER_AS, SLOWEST_FIRST
 from support import OrgTokens, event_source, inbox_owner
 
 from broker import migrations
@@ -150,41 +151,6 @@ def pytest_configure(config: pytest.Config) -> None:
     stack.callback(started.close)  # leaves the broker's context: stops it
     os.environ["KAFKA_BOOTSTRAP_SERVERS"] = next(started)
     os.environ[KAFKA_DATA_VARIABLE] = os.pathsep.join(str(d) for d in _LOCAL_KAFKA_DATA)
-
-
-# The files that take longest (their summed test times in a full run, both backends: the run
-# of 30 Nov, 10:07 UTC), run first: under xdist a file stays on one worker, and one of these
-# started last would leave the other worker idle for its whole length.
-SLOWEST_FIRST = (
-    "tests/e2e/test_api_fuzzing.py",
-    "tests/e2e/test_api_conformance.py",  # new this stop: ~160 s summed under load
-    "tests/benchmark/test_bench_command.py",
-    "tests/browser/test_pages_accessible.py",  # new this stop: every page in Chromium
-    "tests/browser/test_passkeys.py",
-    "tests/integration/test_rebalance.py",
-    "tests/integration/test_drain.py",
-    "tests/security/test_keys.py",
-    "tests/integration/test_scenarios.py",  # with test_alert_content.py (SAME_WORKER_AS)
-    "tests/web/test_pages.py",
-    "tests/integration/test_routing_on_fakes.py",
-    "tests/security/test_shredding.py",
-    "tests/integration/test_demo.py",
-    "tests/integration/test_nothing_silent.py",
-    "tests/integration/test_outcomes.py",
-    "tests/integration/test_step_down_reminder.py",
-    "tests/integration/test_escalation.py",
-    "tests/e2e/test_canary.py",
-    "tests/integration/test_peer_receipts.py",
-    "tests/integration/test_family_routing.py",
-    "tests/integration/test_directory_bulk.py",
-    "tests/integration/test_group_directory_writes.py",
-    "tests/integration/test_webhooks.py",
-)
-
-
-# Files whose tests read what one test process keeps (tests/scenario_runs.py replays each
-# scenario once per process): under --dist loadfile they go to one worker, as if one file.
-SAME_WORKER_AS = {"tests/integration/test_alert_content.py": "tests/integration/test_scenarios.py"}
 
 
 @pytest.hookimpl(optionalhook=True)
