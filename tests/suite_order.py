@@ -11,7 +11,6 @@ Refresh ``SLOWEST_FIRST`` from a full run's durations when files grow or are add
 
 import re
 import sys
-from collections import Counter
 from pathlib import Path
 
 # Files whose tests read what one test process keeps (tests/scenario_runs.py replays each
@@ -81,23 +80,23 @@ SLOWEST_FIRST = (
 DURATION = re.compile(r"^([0-9.]+)s +(?:setup|call|teardown) +([^:\s]+)::")
 
 
-def summed_durations(log: str) -> Counter[str]:
+def summed_durations(log: str) -> dict[str, float]:
     """Seconds per file (files kept together counted as their partner) in a durations log."""
-    per_file: Counter[str] = Counter()
+    per_file: dict[str, float] = {}
     for line in log.splitlines():
         if found := DURATION.match(line):
-            path = found[2]
-            per_file[SAME_WORKER_AS.get(path, path)] += float(found[1])
+            path = SAME_WORKER_AS.get(found[2], found[2])
+            per_file[path] = per_file.get(path, 0.0) + float(found[1])
     return per_file
 
 
 def main(log_path: str, at_least_s: float = 12.0) -> None:
     """Prints the body of ``SLOWEST_FIRST`` for the durations log named."""
     per_file = summed_durations(Path(log_path).read_text())
-    for path, seconds in per_file.most_common():
+    for path, seconds in sorted(per_file.items(), key=lambda item: -item[1]):
         if seconds >= at_least_s:
             print(f'    "{path}",  # {seconds:.0f} s')
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    main(sys.argv[1])
