@@ -34,6 +34,7 @@ import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from sqlalchemy import make_url, text
+from suite_order import SAME_WORKER_AS, SLOWEST_FIRST
 from support import OrgTokens, event_source, inbox_owner
 
 from broker import migrations
@@ -150,41 +151,6 @@ def pytest_configure(config: pytest.Config) -> None:
     stack.callback(started.close)  # leaves the broker's context: stops it
     os.environ["KAFKA_BOOTSTRAP_SERVERS"] = next(started)
     os.environ[KAFKA_DATA_VARIABLE] = os.pathsep.join(str(d) for d in _LOCAL_KAFKA_DATA)
-
-
-# The files that take longest (their summed test times in a full run, both backends: the run
-# of 30 Nov, 10:07 UTC), run first: under xdist a file stays on one worker, and one of these
-# started last would leave the other worker idle for its whole length.
-SLOWEST_FIRST = (
-    "tests/e2e/test_api_fuzzing.py",
-    "tests/e2e/test_api_conformance.py",  # new this stop: ~160 s summed under load
-    "tests/benchmark/test_bench_command.py",
-    "tests/browser/test_pages_accessible.py",  # new this stop: every page in Chromium
-    "tests/browser/test_passkeys.py",
-    "tests/integration/test_rebalance.py",
-    "tests/integration/test_drain.py",
-    "tests/security/test_keys.py",
-    "tests/integration/test_scenarios.py",  # with test_alert_content.py (SAME_WORKER_AS)
-    "tests/web/test_pages.py",
-    "tests/integration/test_routing_on_fakes.py",
-    "tests/security/test_shredding.py",
-    "tests/integration/test_demo.py",
-    "tests/integration/test_nothing_silent.py",
-    "tests/integration/test_outcomes.py",
-    "tests/integration/test_step_down_reminder.py",
-    "tests/integration/test_escalation.py",
-    "tests/e2e/test_canary.py",
-    "tests/integration/test_peer_receipts.py",
-    "tests/integration/test_family_routing.py",
-    "tests/integration/test_directory_bulk.py",
-    "tests/integration/test_group_directory_writes.py",
-    "tests/integration/test_webhooks.py",
-)
-
-
-# Files whose tests read what one test process keeps (tests/scenario_runs.py replays each
-# scenario once per process): under --dist loadfile they go to one worker, as if one file.
-SAME_WORKER_AS = {"tests/integration/test_alert_content.py": "tests/integration/test_scenarios.py"}
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -488,6 +454,16 @@ async def database_url(
 # --------------------------------------------------------------------------- the broker
 
 
+@pytest.fixture(scope="session")
+def broker_keys_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Broker keys made once a session, as ``KeyStore.create`` makes them, for the tests to
+    copy: making them syncs each file to disk, 30-90 ms a test on the shared machine, where a
+    copy takes under 10."""
+    folder = tmp_path_factory.mktemp("broker-keys") / "keys"
+    KeyStore.create(folder)
+    return folder
+
+
 @pytest.fixture
 def settings(
     request: pytest.FixtureRequest,
@@ -496,14 +472,15 @@ def settings(
     topic_prefix: str,
     database_url: str,
     directory_templates: DirectoryTemplates,
+    broker_keys_template: Path,
 ) -> Settings:
     """Settings for one test: its own database, keys (made as ``sgb keys-init`` makes them:
     no process makes its own; a copy of those the demo directory was loaded with, when the
-    test asks for it), topics and consumer groups."""
+    test asks for it, else of a set made once a session), topics and consumer groups."""
     if wants_directory(request):
         shutil.copytree(directory_templates.keys_dir, tmp_path / "keys")
     else:
-        KeyStore.create(tmp_path / "keys")
+        shutil.copytree(broker_keys_template, tmp_path / "keys")
     return Settings(
         kafka_bootstrap_servers=kafka_bootstrap,
         topic_prefix=topic_prefix,

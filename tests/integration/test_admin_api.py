@@ -2,6 +2,7 @@
 created and changed, each change logged by field name and never by value."""
 
 import base64
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,6 @@ from support import as_org
 from broker.adapters import db
 from broker.config import Settings
 from broker.entrypoints.admin_api import create_admin_api, import_folder
-from broker.keys import KeyStore
 from broker.services.directory_admin import UnsealableKey
 from producers import crypto
 
@@ -45,9 +45,9 @@ SECOND_KEY = Ed25519PrivateKey.generate()
 
 
 @pytest.fixture
-def admin_settings(tmp_path: Path, database_url: str) -> Settings:
+def admin_settings(tmp_path: Path, database_url: str, broker_keys_template: Path) -> Settings:
     """Its own database and broker keys; the admin API needs no Kafka."""
-    KeyStore.create(tmp_path / "keys")
+    shutil.copytree(broker_keys_template, tmp_path / "keys")  # as made by KeyStore.create
     return Settings(database_url=database_url,
                     keys_dir=tmp_path / "keys", log_json=True,
                     administrators=[ADMIN, SECOND])  # fmt: skip

@@ -3,6 +3,7 @@ admin API (validated, logged by field name, never by value), read back, imported
 and the failing-alerts report; no address in any log line or error."""
 
 import asyncio
+import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ from broker.config import Settings
 from broker.entrypoints import cli
 from broker.entrypoints.admin_api import create_admin_api
 from broker.errors import CsvImportError
-from broker.keys import KeyStore, audit_key
+from broker.keys import audit_key
 from broker.services import alert_channels
 from producers import crypto
 
@@ -36,8 +37,8 @@ EMAIL, MOBILE = "dsl@oakfield.example.org", "07700 900123"
 
 
 @pytest.fixture
-def admin_settings(tmp_path: Path, database_url: str) -> Settings:
-    KeyStore.create(tmp_path / "keys")
+def admin_settings(tmp_path: Path, database_url: str, broker_keys_template: Path) -> Settings:
+    shutil.copytree(broker_keys_template, tmp_path / "keys")  # as made by KeyStore.create
     return Settings(
         database_url=database_url, keys_dir=tmp_path / "keys", log_json=True, administrators=[ADMIN]
     )

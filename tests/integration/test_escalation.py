@@ -61,7 +61,7 @@ async def listed_notice(inbox: httpx.AsyncClient, recipient: str, notice_id: str
             listed = (await inbox.get(f"/v1/recipients/{recipient}/notices")).json()
             if found := [n for n in listed if n["notice_id"] == notice_id]:
                 return found[0]
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.05)
 
 
 async def follow_ups_of(rt: Runtime, notice_id: str) -> list[db.NoticeRecord]:

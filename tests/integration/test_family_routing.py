@@ -72,7 +72,7 @@ class TestMatchingQueue:
         queue_url = f"/v1/front-doors/{FRONT_DOOR}/matching-queue"
         async with asyncio.timeout(60):
             while not (queue := (await inbox.get(queue_url)).json()):
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.05)
         [queued] = queue
         assert queued["event_id"] == unknown["event_id"]
         assert queued["people"][0]["local_id"] == "MH-77"

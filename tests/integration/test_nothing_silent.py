@@ -166,7 +166,7 @@ async def letters_with(rt: Runtime, reason: str, count: int) -> list[DeadLetter]
             found = [d for d in await dead_letters(rt, 0) if d.reason_name == reason]
             if len(found) >= count:
                 return found
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.05)
 
 
 async def cli_report(rt: Runtime, *options: str) -> list[dict[str, Any]]:

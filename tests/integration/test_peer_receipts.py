@@ -94,7 +94,7 @@ async def transfer_to_b(settings: Settings, event_id: str) -> db.NoticeRecord:
                         db.NoticeRecord.recipient_id == B_CONTACT))  # fmt: skip
                 if found is not None:
                     return found
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.05)
     finally:
         await engine.dispose()
 

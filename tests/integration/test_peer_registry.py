@@ -3,6 +3,7 @@ organisation with its signing keys and one contact holding its broker key, its a
 routes in the directory's front-door map, every change is logged and audited, and its keys
 rotate through approval as any organisation's do (issue 16, item 2)."""
 
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,6 @@ from broker.adapters import audit, db
 from broker.adapters.directory import SqlDirectory
 from broker.config import Settings
 from broker.entrypoints.admin_api import create_admin_api
-from broker.keys import KeyStore
 from producers import crypto
 from schemas.events import PersonRef
 
@@ -43,8 +43,8 @@ def peer(org_id: str = "peer-north", **changes: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    KeyStore.create(tmp_path / "keys")
+def settings(tmp_path: Path, database_url: str, broker_keys_template: Path) -> Settings:
+    shutil.copytree(broker_keys_template, tmp_path / "keys")  # as made by KeyStore.create
     return Settings(database_url=database_url, keys_dir=tmp_path / "keys", log_json=True,
                     administrators=[ADMIN, SECOND],
                     webhooks={"allowed_networks": ["127.0.0.0/8"]})  # fmt: skip

@@ -332,7 +332,7 @@ class TestAFamilyUnknownAtB:
         queue = "/v1/front-doors/la-front-door/matching-queue"
         async with asyncio.timeout(60):
             while transfer_id not in [q["event_id"] for q in (await inbox.get(queue)).json()]:
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.05)
 
     async def test_bs_front_door_gets_the_transfer_at_once(
         self, from_a: httpx.AsyncClient, settings: Settings, broker_a: KeyStore,
@@ -351,7 +351,7 @@ class TestAFamilyUnknownAtB:
         async with asyncio.timeout(60):
             while not (items := [n for n in await wait_for_notices(inbox, FRONT_DOOR_INBOX, 1)
                                  if n["header"]["event_id"] == transfer_id]):  # fmt: skip
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.05)
         [item] = items
         keys = {FRONT_DOOR_INBOX: recipient_pairs[FRONT_DOOR_INBOX].private}
         header, body = await open_listed(inbox, FRONT_DOOR_INBOX, item, keys,
@@ -394,7 +394,7 @@ async def told_of(inbox: httpx.AsyncClient, recipient: str, event_id: str) -> No
     async with asyncio.timeout(60):
         while event_id not in [n["header"]["event_id"]
                                for n in await wait_for_notices(inbox, recipient, 1)]:  # fmt: skip
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.05)
 
 
 class TestAFamilyUnknownAtBOnceMatched:
@@ -416,11 +416,11 @@ class TestAFamilyUnknownAtBOnceMatched:
         async with asyncio.timeout(60):
             while not transfers_listed(await wait_for_notices(inbox, FRONT_DOOR_INBOX, 1),
                                        transfer_id):  # fmt: skip
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.05)
         queue = "/v1/front-doors/la-front-door/matching-queue"
         async with asyncio.timeout(60):
             while transfer_id not in [q["event_id"] for q in (await inbox.get(queue)).json()]:
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.05)
         links = [{"position": 0, "person_id": "h-moved-in-parent"},
                  {"position": 1, "person_id": "h-moved-in-child"}]  # fmt: skip
         answer = await inbox.post(f"{queue}/{transfer_id}/match", json={"links": links})

@@ -77,6 +77,10 @@ class Group:
             return
         with capture_logs() as logs:
             await record_events(deliveries, self.deps)
+        # The capture saw the group: each of its events routed, and never one by one (an
+        # empty capture would pass the absence alone).
+        routed = [entry["event_id"] for entry in logs if entry["event"] == "event_routed"]
+        assert routed == [str(event.event_id) for event in events]
         assert "batch_routed_one_by_one" not in {entry["event"] for entry in logs}
 
     async def rules(self, event: Event) -> set[str]:

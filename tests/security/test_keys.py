@@ -12,6 +12,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -280,6 +281,15 @@ def sgb(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
                           env={**os.environ, **(env or {})})  # fmt: skip
 
 
+def sgb_at_once(
+    *commands: tuple[tuple[str, ...], dict[str, str] | None],
+) -> list[subprocess.CompletedProcess[str]]:
+    """Independent ``sgb`` commands (arguments, environment), each in a process of its own,
+    run side by side: each spends most of its time starting Python and importing the broker."""
+    with ThreadPoolExecutor(len(commands)) as pool:
+        return list(pool.map(lambda command: sgb(*command[0], env=command[1]), commands))
+
+
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.lstat().st_mode)
 
@@ -317,9 +327,8 @@ class TestProcessKeySets:
             _ = KeyStore.for_process(settings.keys_dir, PROCESS_KEYS["admin"]).pseudonym_secret
         empty = tmp_path / "empty-keys"
         empty.mkdir()
-        for process in ("router", "gateway"):
-            ran = sgb(process, env={"SGB_KEYS_DIR": str(empty),
-                                    "SGB_DATABASE_URL": settings.database_url})  # fmt: skip
+        env = {"SGB_KEYS_DIR": str(empty), "SGB_DATABASE_URL": settings.database_url}
+        for ran in sgb_at_once((("router",), env), (("gateway",), env)):
             assert ran.returncode == 2
             assert "sgb keys-init" in ran.stderr
             assert "Traceback" not in ran.stderr
@@ -410,7 +419,13 @@ class TestFilePermissions:
         planted = tmp_path / "planted"
         planted.mkdir()
         (planted / "pseudonym.key").symlink_to(stolen)
-        ran = sgb("keys-init", "--directory", str(planted))
+        fresh = tmp_path / "new" / "keys"
+        database = tmp_path / "broker.db"
+        ran, made, upgraded = sgb_at_once(
+            (("keys-init", "--directory", str(planted)), None),
+            (("keys-init", "--directory", str(fresh)), None),
+            (("db-upgrade",), {"SGB_DATABASE_URL": f"sqlite+aiosqlite:///{database}"}),
+        )
         assert ran.returncode != 0
         assert not stolen.exists()
         assert [p.name for p in planted.iterdir()] == ["pseudonym.key"]
@@ -420,13 +435,10 @@ class TestFilePermissions:
         with pytest.raises(DataKeyUnusable):
             households.wrap("h1", b"notice", b"context")
         assert not stolen.exists()
-        fresh = tmp_path / "new" / "keys"
-        assert sgb("keys-init", "--directory", str(fresh)).returncode == 0
+        assert made.returncode == 0
         assert mode(fresh) == mode(fresh.parent) == 0o700
         assert {mode(p) for p in fresh.iterdir()} == {0o600}
-        database = tmp_path / "broker.db"
-        ran = sgb("db-upgrade", env={"SGB_DATABASE_URL": f"sqlite+aiosqlite:///{database}"})
-        assert ran.returncode == 0, ran.stderr
+        assert upgraded.returncode == 0, upgraded.stderr
         assert mode(database) == 0o600
 
 
