@@ -22,6 +22,7 @@ SAME_WORKER_AS = {"tests/integration/test_alert_content.py": "tests/integration/
 SLOWEST_FIRST = (
     "tests/e2e/test_api_fuzzing.py",  # 172 s
     "tests/integration/test_scenarios.py",  # 117 s
+    "tests/browser/test_whole_loop.py",  # new since: 109 s alone at load 14
     "tests/integration/test_demo.py",  # 87 s
     "tests/benchmark/test_bench_command.py",  # 77 s
     "tests/integration/test_admin_api.py",  # 74 s
