@@ -11,9 +11,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
+import uvicorn
 from aiokafka import AIOKafkaConsumer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,6 +23,7 @@ from broker.adapters import audit, db, tokens
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.config import Settings
 from broker.demo import family
+from broker.entrypoints.serving import server_config
 from broker.rules.deadlines import is_working_time
 from broker.services.directory_admin import load_directory
 from producers import auth as agency_auth
@@ -261,3 +264,19 @@ async def rejected_at_the_gateway(settings: Settings) -> list[str]:
         )).all()  # fmt: skip
     await engine.dispose()
     return [json.loads(r.details)["reason"] for r in rows]
+
+
+@asynccontextmanager
+async def served(app: FastAPI, settings: Settings) -> AsyncIterator[str]:
+    """``app`` served by uvicorn as ``sgb`` serves it, on a loopback port; yields its URL."""
+    server = uvicorn.Server(server_config(app, settings, "127.0.0.1", 0))
+    task = asyncio.create_task(server.serve())
+    async with asyncio.timeout(30):
+        while not server.started:
+            await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task

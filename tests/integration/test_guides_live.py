@@ -9,17 +9,13 @@ import asyncio
 import json
 import os
 import shutil
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fastapi import FastAPI
 from sqlalchemy import select
-from support import post_signed, suicidal_crisis, token_request, wait_for_notices
+from support import post_signed, served, suicidal_crisis, token_request, wait_for_notices
 
 from broker.adapters import db
 from broker.bootstrap import Runtime
@@ -27,7 +23,6 @@ from broker.config import Settings
 from broker.entrypoints.admin_api import create_admin_api
 from broker.entrypoints.gateway import create_gateway
 from broker.entrypoints.inbox_api import create_inbox_api
-from broker.entrypoints.serving import server_config
 from tests.integration.test_guides import block
 
 pytestmark = [
@@ -54,22 +49,6 @@ async def bash(script: str, folder: Path, **env: str) -> str:
     text = output.decode()
     assert process.returncode == 0, text
     return text
-
-
-@asynccontextmanager
-async def served(app: FastAPI, settings: Settings) -> AsyncIterator[str]:
-    """``app`` served by uvicorn as ``sgb`` serves it, on a loopback port; yields its URL."""
-    server = uvicorn.Server(server_config(app, settings, "127.0.0.1", 0))
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(30):
-        while not server.started:
-            await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def token_for(url: str, org: str, key: Ed25519PrivateKey) -> str:

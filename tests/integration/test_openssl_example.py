@@ -11,20 +11,16 @@ import asyncio
 import json
 import os
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from sqlalchemy import select
+from support import served
 
 from broker.adapters import db
 from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.entrypoints.gateway import create_gateway
-from broker.entrypoints.serving import server_config
 from broker.fixtures.partnership import AREA
 from broker.services.directory_admin import put_organisation
 from schemas.directory import OrganisationSpec, SigningKeySpec
@@ -62,22 +58,6 @@ async def register(rt: Runtime, public_key: str) -> None:
                             signing_keys=(SigningKeySpec(public_key=public_key),))  # fmt: skip
     async with rt.unit_of_work() as uow:
         await put_organisation(uow, spec, "operator")
-
-
-@asynccontextmanager
-async def served(app: FastAPI, settings: Settings) -> AsyncIterator[str]:
-    """``app`` served by uvicorn as ``sgb`` serves it, on a loopback port; yields its URL."""
-    server = uvicorn.Server(server_config(app, settings, "127.0.0.1", 0))
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(30):
-        while not server.started:
-            await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def routed_notices(rt: Runtime, event_id: str) -> list[str]:

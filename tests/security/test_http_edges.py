@@ -25,13 +25,12 @@ from urllib.parse import urlencode
 import httpx
 import jwt
 import pytest
-import uvicorn
 from aiokafka import AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from support import OrgTokens
+from support import OrgTokens, served
 
 from broker.adapters import db, tokens
 from broker.adapters.audit import AuditEntry
@@ -41,7 +40,6 @@ from broker.config import Settings
 from broker.entrypoints.admin_api import create_admin_api
 from broker.entrypoints.gateway import create_gateway
 from broker.entrypoints.inbox_api import create_inbox_api
-from broker.entrypoints.serving import server_config
 from broker.services.directory_admin import put_contact
 from producers import crypto
 from producers.envelopes import seal_notice
@@ -101,22 +99,6 @@ async def started(app: FastAPI, auth: httpx.Auth | None = None) -> AsyncIterator
         async with httpx.AsyncClient(transport=transport, base_url="http://test",
                                      auth=auth) as client:  # fmt: skip
             yield client
-
-
-@asynccontextmanager
-async def served(app: FastAPI, settings: Settings) -> AsyncIterator[str]:
-    """``app`` served by uvicorn as ``sgb`` serves it, on a loopback port; yields its URL."""
-    server = uvicorn.Server(server_config(app, settings, "127.0.0.1", 0))
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(30):
-        while not server.started:
-            await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 def claims_for(org: str, audience: str, **changes: Any) -> dict[str, Any]:
