@@ -3,10 +3,16 @@ type, severity or rule. ``leaks`` lists what of it a text says (the organisation
 and the contact's role, which the alert carries on purpose, set aside first)."""
 
 import re
+from collections import defaultdict
 from collections.abc import Iterable
+from datetime import date
 from functools import cache
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from broker.fixtures.partnership import directory as partnership_directory
 from broker.rules.alerts import role_words
+from producers import crypto
 from schemas.events import EventType
 from schemas.notices import NoticeType, Severity
 
@@ -56,3 +62,13 @@ def leaks(
     if rule and rule.lower() in said:
         found.append(rule)
     return found
+
+
+def personal_data() -> list[str]:
+    """Every name, number and date the demo directory holds about the family."""
+    key = crypto.b64encode(X25519PrivateKey.generate().public_key().public_bytes_raw())
+    values: list[str] = []
+    for person in partnership_directory(defaultdict(lambda: key), date.today()).people:
+        dumped = person.model_dump(mode="json", exclude_none=True)
+        values += [str(v) for v in dumped.values() if isinstance(v, str | int)]
+    return values

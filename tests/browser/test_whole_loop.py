@@ -52,9 +52,8 @@ from browser.passkeys import (
 from browser.wire import assert_never_on_the_wire, record_wire
 from producers import crypto
 from schemas.notices import HpkeSuiteName
-from tests.alert_content import leaks
+from tests.alert_content import leaks, personal_data
 from tests.alert_servers import SmtpSink, smtp_sink
-from tests.e2e.test_alert_email import personal_data
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 SCHOOL = "school-oakfield:key_adult"

@@ -6,24 +6,20 @@ kind)."""
 
 import asyncio
 import uuid
-from collections import defaultdict
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from support import post_signed, wait_for_notices
 
 from broker.alert_settings import AlertSettings, NotifySettings, SmtpSettings
 from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.demo import family
-from broker.fixtures.partnership import directory as partnership_directory
-from producers import crypto
 from schemas.events import ParentMentalHealthCrisis
-from tests.alert_content import leaks
+from tests.alert_content import leaks, personal_data
 from tests.alert_servers import API_KEY, NotifyStub, SmtpSink, notify_stub, smtp_sink
 
 pytestmark = pytest.mark.e2e
@@ -55,16 +51,6 @@ def settings(settings: Settings, smtp: SmtpSink, notify: NotifyStub) -> Settings
     sms = NotifySettings(api_key=API_KEY, base_url=notify.base_url, sms_template_id=TEMPLATE)
     alerts = AlertSettings(smtp=relay, notify=sms, poll_seconds=0.2)
     return settings.model_copy(update={"alerts": alerts, "inbox_base_url": INBOX})
-
-
-def personal_data() -> list[str]:
-    """Every name, number and date the demo directory holds about the family."""
-    key = crypto.b64encode(X25519PrivateKey.generate().public_key().public_bytes_raw())
-    values: list[str] = []
-    for person in partnership_directory(defaultdict(lambda: key), date.today()).people:
-        dumped = person.model_dump(mode="json", exclude_none=True)
-        values += [str(v) for v in dumped.values() if isinstance(v, str | int)]
-    return values
 
 
 async def arrived(sink: SmtpSink, notify: NotifyStub, timeout: float = 60) -> None:
