@@ -128,6 +128,9 @@ class OrgTables:
 
 # Per database (tests open many in one process): the change-log position read, and the copy.
 _ORGANISATIONS: dict[str, tuple[int, Organisations]] = {}
+# Read once per transaction that uses the directory (every delivery batch): built once, as
+# building it again costs more CPU than the database takes to answer it.
+_DIRECTORY_VERSION = select(func.max(db.DirectoryChange.id))
 
 
 @dataclass(frozen=True)
@@ -228,7 +231,7 @@ class SqlDirectory:
             assert self._projection is not None
             self._organisations = self._projection.organisations
         if self._organisations is None:
-            version = await self._session.scalar(select(func.max(db.DirectoryChange.id))) or 0
+            version = await self._session.scalar(_DIRECTORY_VERSION) or 0
             database = str((await self._session.connection()).engine.url)
             cached = _ORGANISATIONS.get(database)
             if cached is None or cached[0] != version:
