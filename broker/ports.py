@@ -663,6 +663,22 @@ class RecipientDirectory(Protocol):
 
     async def organisation(self, org_id: str) -> "OrgRecord | None": ...
 
+    # Delivery: everything a batch needs of the directory, in one read (issue 14).
+    async def reach(self, contact_ids: Sequence[str]) -> "dict[str, Reach]":
+        """How each contact is reached beyond its inbox; one reached nowhere else (or that
+        the directory lacks) may be left out."""
+        ...
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How the directory says a contact is reached beyond its inbox: a webhook, a MESH
+    mailbox, the channels its person is alerted on."""
+
+    webhook: bool = False
+    mesh: bool = False
+    alert_channels: "tuple[AlertChannelRow, ...]" = ()
+
 
 # Retry queues: webhooks, alerts and NHS MESH sends are one shape of queue, each over its own
 # table (the retry cycle itself, backoff and give-up, is broker/delivery/retry.py).

@@ -56,6 +56,7 @@ from broker.ports import (
     PlanReminder,
     QueuedEvent,
     QueuedForMatching,
+    Reach,
     RetryChange,
     SignInLink,
     StepOwed,
@@ -315,6 +316,9 @@ class FakeRecipientDirectory:
         # Follow-ups
         self.records: dict[str, ContactRecord] = {}  # contact id -> its record, with its key
         self.organisations: dict[str, OrgRecord] = {}
+        # Delivery's reach: the unit of work's MESH queue (its mailboxes) and alert channels.
+        self.mesh: InMemoryMeshQueue | None = None
+        self.alert_channels: FakeAlertChannels | None = None
 
     async def contact_for(self, addressee: Addressee) -> str | None:
         if found := self.contacts.get(addressee):
@@ -328,6 +332,13 @@ class FakeRecipientDirectory:
 
     async def front_door_area(self, org_id: str) -> str | None:
         return self.front_doors.get(org_id)
+
+    async def reach(self, contact_ids: Sequence[str]) -> dict[str, Reach]:
+        channels = await self.alert_channels.of_contacts(contact_ids) if self.alert_channels else []
+        return {c: Reach(c in self.webhooks,
+                         self.mesh is not None and self.mesh._mailbox(c) is not None,
+                         tuple(r for r in channels if r.contact_id == c))
+                for c in set(contact_ids)}  # fmt: skip
 
     async def household_areas(self, household_id: str) -> set[str]:
         return set(self.areas.get(household_id, set()))
@@ -1457,6 +1468,7 @@ class FakeUnitOfWork:
         self.alert_channels = FakeAlertChannels()
         self.alerts = FakeAlertQueue(self.alert_channels, self.notice_records,
                                      self.directory_rows)  # fmt: skip
+        self.recipients.mesh, self.recipients.alert_channels = self.mesh, self.alert_channels
         # The web inbox's sign-in
         self.web_sessions = FakeWebSessions(self.directory_rows)
         self.passkeys = FakePasskeys()

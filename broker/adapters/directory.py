@@ -22,6 +22,7 @@ from broker.adapters.directory_records import Membership, OwnerRow, PersonRow, P
 from broker.adapters.directory_state import DirectoryState
 from broker.adapters.history_ahead import HistoriesAhead
 from broker.errors import EventNotPermitted, UnknownSigningKey
+from broker.ports import AlertChannelRow, Reach
 from broker.rules.authorisation import may_publish
 from broker.rules.deadlines import OFFICE_HOURS, SchoolCalendar, WorkingHours, nation_of
 from broker.rules.fallback import FALLBACK_ROLES
@@ -58,6 +59,7 @@ class ContactRecord:
     key_id: str
     daily_digest: bool = False
     webhook_url: str | None = None
+    mesh_mailbox: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,9 @@ class Organisations:
     signing_keys: dict[tuple[str, str], "SigningKeyRecord"]  # (org id, key id)
     working_hours: dict[str, WorkingHours]  # organisations with hours of their own
     peer_areas: dict[str, str] = field(default_factory=dict)  # area: the peer broker serving it
+    # Contact id: its alert channels, by id. Kept here because they too change only through
+    # the change log (services/alert_channels.py), so delivery reads none of them per batch.
+    alert_channels: dict[str, tuple[AlertChannelRow, ...]] = field(default_factory=dict)
 
     @cached_property
     def tables(self) -> "OrgTables":
@@ -123,6 +128,9 @@ class OrgTables:
 
 # Per database (tests open many in one process): the change-log position read, and the copy.
 _ORGANISATIONS: dict[str, tuple[int, Organisations]] = {}
+# Read once per transaction that uses the directory (every delivery batch): built once, as
+# building it again costs more CPU than the database takes to answer it.
+_DIRECTORY_VERSION = select(func.max(db.DirectoryChange.id))
 
 
 @dataclass(frozen=True)
@@ -223,7 +231,7 @@ class SqlDirectory:
             assert self._projection is not None
             self._organisations = self._projection.organisations
         if self._organisations is None:
-            version = await self._session.scalar(select(func.max(db.DirectoryChange.id))) or 0
+            version = await self._session.scalar(_DIRECTORY_VERSION) or 0
             database = str((await self._session.connection()).engine.url)
             cached = _ORGANISATIONS.get(database)
             if cached is None or cached[0] != version:
@@ -560,6 +568,16 @@ class SqlDirectory:
         contact = (await self.organisations()).contacts_by_id.get(contact_id)
         return contact.webhook_url if contact else None
 
+    async def reach(self, contact_ids: Sequence[str]) -> dict[str, Reach]:
+        """How each known contact is reached beyond its inbox, from the organisations as of
+        the last directory change: a batch of notices reads the change log's version and,
+        while it is unchanged, nothing else."""
+        known = await self.organisations()
+        found = (known.contacts_by_id.get(c) for c in set(contact_ids))
+        return {c.contact_id: Reach(c.webhook_url is not None, c.mesh_mailbox is not None,
+                                    known.alert_channels.get(c.contact_id, ()))
+                for c in found if c is not None}  # fmt: skip
+
     async def signing_key(self, org_id: str, key_id: str, at: datetime) -> Ed25519PublicKey:
         """The organisation's registered key with this id, if it was valid at ``at``."""
         key = (await self.organisations()).signing_keys.get((org_id, key_id))
@@ -673,6 +691,10 @@ async def read_organisations(session: AsyncSession) -> Organisations:
         terms.setdefault(t.org_id, []).append((t.starts_on, t.ends_on))
     keys = {(k.org_id, k.key_id): SigningKeyRecord(k.public_key, k.valid_from, k.valid_until)
             for k in await every(db.OrgSigningKey)}  # fmt: skip
+    channels: dict[str, list[AlertChannelRow]] = {}
+    for ch in await session.scalars(select(db.AlertChannel).order_by(db.AlertChannel.id)):
+        row = AlertChannelRow(ch.id, ch.contact_id, ch.kind, ch.address)
+        channels.setdefault(ch.contact_id, []).append(row)
     return Organisations(
         orgs=orgs,
         contacts={(c.org_id, role): c for role, c in contacts},
@@ -681,6 +703,7 @@ async def read_organisations(session: AsyncSession) -> Organisations:
         signing_keys=keys,
         working_hours={o.id: working_hours_of(o) for o in orgs.values() if o.opens_at},
         peer_areas={p.area: p.org_id for p in await every(db.PeerArea)},
+        alert_channels={contact: tuple(rows) for contact, rows in channels.items()},
     )
 
 
@@ -715,9 +738,8 @@ def _home_area(members: Sequence[Member], person_id: str) -> str | None:
 
 
 def _contact_record(c: db.Contact) -> ContactRecord:
-    return ContactRecord(
-        c.id, c.org_id, c.hpke_public_key, c.key_id, bool(c.daily_digest), c.webhook_url
-    )
+    return ContactRecord(c.id, c.org_id, c.hpke_public_key, c.key_id, bool(c.daily_digest),
+                         c.webhook_url, c.mesh_mailbox)  # fmt: skip
 
 
 def contact_line(org: OrgRecord) -> str:

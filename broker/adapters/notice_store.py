@@ -11,7 +11,7 @@ from sqlalchemy.orm import aliased
 
 from broker.adapters import db, held_rows
 from broker.adapters.directory import ContactRecord, OrgRecord, SqlDirectory
-from broker.ports import NoticeRecordView
+from broker.ports import NoticeRecordView, Reach
 from broker.rules.family import Addressee, OrgKind
 from schemas.notices import NoticeType
 
@@ -156,6 +156,9 @@ class SqlRecipientDirectory:
 
     async def webhook_url(self, contact_id: str) -> str | None:
         return await self._directory.webhook_url(contact_id)
+
+    async def reach(self, contact_ids: Sequence[str]) -> dict[str, Reach]:
+        return await self._directory.reach(contact_ids)
 
     async def front_door_area(self, org_id: str) -> str | None:
         org = await self._session.get(db.Organisation, org_id)

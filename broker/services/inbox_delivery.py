@@ -1,10 +1,13 @@
 """A batch of sealed notices into their recipients' inboxes, as one unit of work.
 
 The delivery worker (consumers/delivery.py) decodes and verifies each record and hands the
-batch here: one statement for its inbox rows, one for its webhook queue, one for its audit
-entries (the chain's lock taken last and once), then one round trip to Kafka for the audit
-copies and the dead letters. A notice whose household key cannot be used is a dead letter,
-not a poison pill; a record refused at the door is audited by where it lay.
+batch here: one statement for its inbox rows; one read of the directory for how each
+recipient is reached beyond its inbox (its change log's version: the rest is kept per process
+until the log moves on), then a statement for each of the webhook, MESH and alert queues the
+batch has anything for; one for its audit entries (the chain's lock taken last and once);
+then one round trip to Kafka for the audit copies and the dead letters. A notice whose
+household key cannot be used is a dead letter, not a poison pill; a record refused at the
+door is audited by where it lay.
 """
 
 import json
@@ -17,8 +20,19 @@ import structlog
 from broker.adapters import audit
 from broker.adapters.dead_letter_topic import Source, dead_letter
 from broker.adapters.kafka import Received, Topics
-from broker.ports import Clock, DataKeyStore, Message, Publisher, UnitOfWorkFactory
-from broker.services import alerts, inbox, mesh_dispatch, webhook_dispatch
+from broker.ports import (
+    Clock,
+    DataKeyStore,
+    MeshQueued,
+    Message,
+    Publisher,
+    Reach,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    WebhookQueued,
+)
+from broker.rules.family import OrgKind
+from broker.services import alerts, inbox
 from schemas.notices import NoticeHeader, SealedNotice
 
 log = structlog.get_logger(__name__)
@@ -54,9 +68,7 @@ async def deliver(
                                     deps.data_keys, unstorable)  # fmt: skip
         failed = [r for r, n, _ in notices if n in unstorable]
         notices = [(r, n, h) for r, n, h in notices if n not in unstorable]
-        await webhook_dispatch.enqueue(uow, [(h, r.position) for r, _, h in notices], now)
-        await mesh_dispatch.enqueue(uow, [(h, r.position) for r, _, h in notices], now)
-        await alerts.enqueue(uow, [h for _, _, h in notices], now)  # a person told, in its turn
+        await _queue_onward(uow, [(h, r.position) for r, _, h in notices], now)
         refused = [_refusal(record, reason) for record, reason in rejected]
         await uow.audit.append_many([*delivered, *refused], now)
     await deps.publisher.publish(
@@ -65,6 +77,34 @@ async def deliver(
         + [_unreadable(deps, r, "household_data_key_unusable", now) for r in failed]
     )
     return Delivered(len(delivered), len(notices) - len(delivered), len(rejected) + len(failed))
+
+
+async def _queue_onward(
+    uow: UnitOfWork, notices: Sequence[tuple[NoticeHeader, str]], now: datetime
+) -> None:
+    """Each (notice's header, position read from) queued for its recipient's webhook, MESH
+    mailbox and alert channels, those it has, in one read of the directory: a queue the batch
+    has nothing for costs no round trip. Each queue keeps a notice once, however often Kafka
+    redelivers it; the MESH queue checks the mailbox again as it takes the notice."""
+    recipients = uow.recipients
+    reach = await recipients.reach([h.recipient_id for h, _ in notices])
+    nowhere = Reach()
+    hooks = [WebhookQueued(str(h.notice_id), h.recipient_id, source, now)
+             for h, source in notices if reach.get(h.recipient_id, nowhere).webhook]  # fmt: skip
+    if hooks:
+        await uow.webhooks.enqueue(hooks)
+    mesh = [MeshQueued(str(h.notice_id), h.recipient_id, source, now)
+            for h, source in notices if reach.get(h.recipient_id, nowhere).mesh]  # fmt: skip
+    if mesh:
+        await uow.mesh.enqueue(mesh)
+    told = []  # a person told, in its turn
+    for header, _ in notices:
+        if channels := reach.get(header.recipient_id, nowhere).alert_channels:
+            # The organisation's kind from the same read: a school's reminders keep its day.
+            school = await recipients.organisation_kind(header.recipient_org) == OrgKind.SCHOOL
+            told += alerts.alerts_of(header, channels, school, now)
+    if told:
+        await uow.alerts.enqueue(told)
 
 
 def _delivered(

@@ -3,7 +3,9 @@
 Signed notices are made up front (their sealing is the router's cost, not delivery's) and
 handed to the worker's handler in Kafka-sized batches, as the consume loop hands them; the
 handler verifies, stores, audits and publishes its audit records to the real Kafka, as in
-production. Process CPU and wall time are taken around the handler calls only. The database
+production. The recipients are in the directory as a partnership's are: each with an alert
+channel, one with a webhook and one with a MESH mailbox too, so the queues' inserts are in the
+figures. Process CPU and wall time are taken around the handler calls only. The database
 server's CPU (PostgreSQL) is not in the CPU figure; the wall figure includes waiting for it.
 """
 
@@ -32,6 +34,7 @@ from producers.envelopes import seal_notice
 from schemas.notices import NoticeBody, NoticeHeader, NoticeType, Severity
 
 HOUSEHOLDS = 100  # notices spread over this many households' data keys
+PRACTICES = 7  # notices spread over this many GP practices' safeguarding leads
 
 
 async def measure_delivery(
@@ -47,6 +50,7 @@ async def measure_delivery(
         async with _database(Path(folder), postgres) as url:
             settings = _settings(Path(folder), bootstrap, url)
             async with runtime(settings, configure_logs=False) as rt:
+                await _recipients(rt)
                 try:
                     with _profiled(profile):
                         cpu, wall = await _timed(rt, _batches(rt, notices, batch, 0))
@@ -131,7 +135,7 @@ def _notice(rt: Runtime, n: int) -> bytes:
     now = datetime.now(UTC)
     header = NoticeHeader(
         notice_id=uuid4(), event_id=uuid4(), household=f"household-{n % HOUSEHOLDS}",
-        recipient_id=f"gp-{n % 7}:safeguarding_lead", recipient_org=f"gp-{n % 7}",
+        recipient_id=f"gp-{n % PRACTICES}:safeguarding_lead", recipient_org=f"gp-{n % PRACTICES}",
         notice_type=NoticeType.GP_INFORMATION, severity=Severity.LOW, created_at=now,
         deadline=now + timedelta(hours=72), recipient_key_id="k",
         signing_key_id=rt.keys.public.signing_key_id,
@@ -139,6 +143,22 @@ def _notice(rt: Runtime, n: int) -> bytes:
     body = NoticeBody(summary="s", event_type="ed_attendance", occurred_at=now, source_org="a-1")
     recipient = X25519PrivateKey.generate().public_key()
     return seal_notice(header, body, recipient, rt.keys.signing).model_dump_json().encode()
+
+
+async def _recipients(rt: Runtime) -> None:
+    """The practices the notices go to, and their leads (see the module's docstring)."""
+    async with rt.sessions.begin() as session:
+        for n in range(PRACTICES):
+            org, contact = f"gp-{n}", f"gp-{n}:safeguarding_lead"
+            session.add(db.Organisation(id=org, name=f"Practice {n}", kind="gp", area="E1"))
+            await session.flush()
+            session.add(db.Contact(id=contact, org_id=org, role="safeguarding_lead",
+                                   hpke_public_key="k", key_id="k",
+                                   webhook_url="https://gp-0.example/n" if n == 0 else None,
+                                   mesh_mailbox="GP1OT001" if n == 1 else None))  # fmt: skip
+            await session.flush()
+            session.add(db.AlertChannel(contact_id=contact, kind="email",
+                                        address=f"lead@gp-{n}.example"))  # fmt: skip
 
 
 async def _stored(rt: Runtime) -> int:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from broker.adapters import db
 from broker.adapters.unit_of_work import SqlUnitOfWork
-from broker.ports import ChronologyLine, ChronologyNotice, UnitOfWork
+from broker.ports import ChronologyLine, ChronologyNotice, Reach, UnitOfWork
 from broker.rules.family import Addressee, ContactRole
 from tests.contracts.conftest import UnitsOfWork
 from tests.fakes import FakeUnitOfWork
@@ -116,6 +116,36 @@ class TestRecipientDirectory:
             assert await uow.recipients.contact_for(Addressee("la-9", DUTY.role)) is None
             assert await uow.recipients.webhook_url("la-1:lead") == "https://la-1.example/n"
             assert await uow.recipients.webhook_url("nobody") is None
+
+    async def test_how_each_contact_is_reached(self, unit_of_work: UnitsOfWork) -> None:
+        """A contact's webhook, MESH mailbox and alert channels, each as it has them; one
+        reached nowhere else, or unknown, is reached by nothing."""
+        duty = ("la-1:duty", None)
+        async with unit_of_work() as uow:
+            lead = ("la-1:lead", "https://la-1.example/n")
+            await given(uow, Given(others={"la-1": "E1"}, contacts={LEAD: lead, DUTY: duty}))
+            await _give_mailbox(uow, "la-1:lead", "X26LA0001")
+            await uow.alert_channels.replace("la-1:lead", [("email", "lead@la-1.example")])
+        async with unit_of_work() as uow:
+            reach = await uow.recipients.reach(["la-1:lead", "la-1:duty", "nobody"])
+        lead_reach = reach["la-1:lead"]
+        assert (lead_reach.webhook, lead_reach.mesh) == (True, True)
+        assert [(c.kind, c.address) for c in lead_reach.alert_channels] == [
+            ("email", "lead@la-1.example")
+        ]
+        for other in ("la-1:duty", "nobody"):
+            assert reach.get(other, Reach()) == Reach()
+
+
+async def _give_mailbox(uow: UnitOfWork, contact_id: str, mailbox: str) -> None:
+    if isinstance(uow, FakeUnitOfWork):
+        uow.mesh.mailboxes[contact_id] = mailbox
+        return
+    assert isinstance(uow, SqlUnitOfWork)
+    await uow.session.flush()
+    contact = await uow.session.get(db.Contact, contact_id)
+    assert contact is not None
+    contact.mesh_mailbox = mailbox
 
 
 class TestChronologies:
