@@ -85,7 +85,7 @@ class FileDataKeys:
     def __init__(self, directory: Path, *, spares: int = 0) -> None:
         self.directory = directory
         self._spares_wanted = spares
-        self._spares: queue.SimpleQueue[Path] = queue.SimpleQueue()
+        self._spares: queue.SimpleQueue[tuple[Path, bytes]] = queue.SimpleQueue()
         self._making_spares = threading.Lock()  # held while a thread makes them
         # Each key read, with its file's identity then: a router wraps several notices per
         # household, and one lstat tells whether the file is still that one (a shred by
@@ -147,8 +147,7 @@ class FileDataKeys:
             return key
         if self._tombstone_path(household).exists():
             log.info("household_data_key_renewed_after_shred")
-        self._create(household)
-        return self._read[household]
+        return self._create(household)
 
     def _current(self, household: str) -> bytes | None:
         key = self._current_key(household)
@@ -182,33 +181,51 @@ class FileDataKeys:
         self._read[household] = _Key(identity, key, _key_id(key), AESGCM(key), path)
         return self._read[household]
 
-    def _create(self, household: str) -> bytes:
+    def _create(self, household: str) -> "_Key":
         """A new key, linked into place only if no other process made one first (a link never
         overwrites, and the file is complete before anyone can see it)."""
         path = self._path(household)
-        draft = self._spare()
-        if draft is None:
-            draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
-            crypto.write_secret(draft, AESGCM.generate_key(bit_length=256))
+        spare = self._spare()
+        if spare is None:
+            spare = (path.with_name(f".{path.name}.{secrets.token_hex(8)}"),
+                     AESGCM.generate_key(bit_length=256))  # fmt: skip
+            crypto.write_secret(*spare)
+        draft, key = spare
         try:
+            inode = os.lstat(draft).st_ino
             os.link(draft, path)
         except FileExistsError:
-            pass  # another process made it a moment ago: use theirs
+            inode = None  # another process made it a moment ago: use theirs, read below
         except OSError as exc:
             raise DataKeyUnusable("the household's data key cannot be made") from exc
         finally:
             draft.unlink(missing_ok=True)
-        key = self._current(household)
-        if key is None:
+        made = self._made(household, path, key, inode) or self._current_key(household)
+        if made is None:
             raise DataKeyUnusable("the household's data key cannot be made")
-        return key
+        return made
 
-    def _spare(self) -> Path | None:
-        """A key file made ahead, if one is ready; more are made when they run low."""
+    def _made(self, household: str, path: Path, key: bytes, inode: int | None) -> "_Key | None":
+        """The key just linked into place, from the bytes written rather than read back: one
+        lstat (after the draft's name is gone, as the file's times then stay) for the identity
+        a later wrap checks. None unless the file there is the one this process wrote."""
+        try:
+            info = os.lstat(path)
+        except OSError:
+            return None
+        if inode is None or info.st_ino != inode or not stat.S_ISREG(info.st_mode):
+            return None
+        identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        self._read[household] = _Key(identity, key, _key_id(key), AESGCM(key), path)
+        return self._read[household]
+
+    def _spare(self) -> tuple[Path, bytes] | None:
+        """A key file made ahead and its key, if one is ready; more are made when they run
+        low."""
         if not self._spares_wanted:
             return None
         try:
-            spare: Path | None = self._spares.get_nowait()
+            spare: tuple[Path, bytes] | None = self._spares.get_nowait()
         except queue.Empty:
             spare = None
         low = self._spares.qsize() <= self._spares_wanted // 2
@@ -234,8 +251,9 @@ class FileDataKeys:
         try:
             while self._spares.qsize() < self._spares_wanted:
                 spare = self.directory / f".spare.{secrets.token_hex(8)}"
-                crypto.write_secret(spare, AESGCM.generate_key(bit_length=256))
-                self._spares.put(spare)
+                key = AESGCM.generate_key(bit_length=256)
+                crypto.write_secret(spare, key)
+                self._spares.put((spare, key))
         except (OSError, KeyFileError) as exc:
             log.warning("data_key_spares_not_made", error=type(exc).__name__)
 

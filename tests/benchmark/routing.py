@@ -9,6 +9,7 @@ two versions of the code measured one after the other compare like for like. The
 signed and sealed up front (the agencies' cost, not the router's).
 """
 
+import gc
 import hashlib
 import os
 import re
@@ -57,7 +58,7 @@ async def measure_routing(
                 deps = replace(rt.services.routing,
                                units=partial(SqlUnitOfWork, rt.sessions, projection))  # fmt: skip
                 batches = _batches(rt.topics.events, pop, events, rt.keys)
-                with _plaintexts(deps.data_keys) as seen, _profiled(profile):
+                with _plaintexts(deps.data_keys) as seen, _profiled(profile), _gc_timed() as gc:
                     cpu, wall = time.process_time(), time.perf_counter()
                     for batch in batches:
                         await handle_events(batch, deps)
@@ -72,7 +73,9 @@ async def measure_routing(
             "notices": notices, "plaintexts": len(seen), "plaintext_digest": _digest(seen),
             "batch": MAX_RECORDS,
             "cpu_ms_per_event": round(cpu * 1000 / events, 3),
-            "wall_ms_per_event": round(wall * 1000 / events, 3)}  # fmt: skip
+            "wall_ms_per_event": round(wall * 1000 / events, 3),
+            "gc_ms_per_event": round(gc["seconds"] * 1000 / events, 3),
+            "gc_full_collections": gc["full"]}  # fmt: skip
 
 
 def _batches(
@@ -105,6 +108,28 @@ def _profiled(path: Path | None) -> Iterator[None]:
     # Down to 0.3 % of the time: the costs left after the large ones go are small ones.
     renderer = ConsoleRenderer(unicode=True, processor_options={"filter_threshold": 0.003})
     path.write_text(profiler.output(renderer))
+
+
+@contextmanager
+def _gc_timed() -> Iterator[dict[str, float]]:
+    """The garbage collector's pauses during the timed calls (wall time: its CPU, as the
+    process has one thread collecting), and how many were full (generation 2) collections."""
+    paused = {"seconds": 0.0, "full": 0}
+    started = 0.0
+
+    def timing(phase: str, info: dict[str, int]) -> None:
+        nonlocal started
+        if phase == "start":
+            started = time.perf_counter()
+            return
+        paused["seconds"] += time.perf_counter() - started
+        paused["full"] += info["generation"] == 2
+
+    gc.callbacks.append(timing)
+    try:
+        yield paused
+    finally:
+        gc.callbacks.remove(timing)
 
 
 # Event ids, correlation ids, times and the run's own keyed pseudonyms differ from run to run;

@@ -77,3 +77,33 @@ class TestSpareKeys:
         """The default store makes each key in place, and no spare file."""
         FileDataKeys(folder).wrap(A, b"data", CONTEXT)
         assert not list(folder.glob(".spare.*"))
+
+    def test_a_key_another_process_linked_first_is_the_one_used(
+        self, folder: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Two processes make a new household's key at once: the one that links second uses
+        the first's key (read from its file), not the spare it had taken, and both open what
+        either sealed."""
+        router, other = FileDataKeys(folder, spares=2), FileDataKeys(folder)
+        router.make_spares()
+        take_spare = router._spare
+
+        def racing() -> tuple[Path, bytes] | None:
+            other.wrap(A, b"first", CONTEXT)  # the other process links its key meanwhile
+            return take_spare()
+
+        monkeypatch.setattr(router, "_spare", racing)
+        sealed = router.wrap(A, b"second", CONTEXT)
+        assert other.unwrap(A, sealed, CONTEXT) == b"second"
+        assert router.unwrap(A, other.wrap(A, b"third", CONTEXT), CONTEXT) == b"third"
+
+    def test_a_key_made_from_a_spare_is_the_one_on_disk(self, folder: Path) -> None:
+        """The key kept in memory when a spare is linked is the file's: a store reading
+        the file afresh opens what it sealed, and its shred is seen at the next wrap."""
+        router = FileDataKeys(folder, spares=2)
+        router.make_spares()
+        sealed = router.wrap(A, b"data", CONTEXT)
+        assert FileDataKeys(folder).unwrap(A, sealed, CONTEXT) == b"data"
+        FileDataKeys(folder).shred(A)
+        with pytest.raises(DataKeyShredded):
+            router.unwrap(A, sealed, CONTEXT)
