@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from broker.adapters import db
-from broker.adapters.directory import SqlDirectory
+from broker.adapters.directory import Organisations, SqlDirectory
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime, runtime
 from broker.config import Settings
@@ -26,11 +26,15 @@ pytestmark = pytest.mark.integration
 LEAD = "gp-riverside:safeguarding_lead"
 
 
+async def read_copy(rt: Runtime) -> Organisations:
+    """This process's copy of the organisations, as a batch reads it."""
+    async with rt.sessions() as session, session.begin():
+        return await SqlDirectory(session).organisations()
+
+
 async def read_key(rt: Runtime, contact_id: str) -> str:
     """The contact's public key as this process's copy of the organisations holds it."""
-    async with rt.sessions() as session, session.begin():
-        known = await SqlDirectory(session).organisations()
-        return known.contacts_by_id[contact_id].hpke_public_key
+    return (await read_copy(rt)).contacts_by_id[contact_id].hpke_public_key
 
 
 async def another_contact_changed(rt: Runtime) -> None:
@@ -45,6 +49,19 @@ async def another_contact_changed(rt: Runtime) -> None:
         await admin.put_contact(uow, spec, "admin-b")
 
 
+async def change_logged(rt: Runtime, change_id: int, contact_id: str, key: str) -> None:
+    """The contact given a new key, its change log row taking ``change_id``, committed."""
+    async with SqlUnitOfWork(rt.sessions) as uow:
+        await put_row(uow, "contacts", {"id": contact_id}, {"hpke_public_key": key})
+        uow.session.add(db.DirectoryChange(id=change_id, at=datetime.now(UTC), actor="t",
+                                           entity="contact", entity_id=contact_id,
+                                           action="updated", fields="hpke_public_key"))  # fmt: skip
+
+
+def new_key() -> str:
+    return crypto.encode_public(X25519PrivateKey.generate().public_key())
+
+
 class TestOrganisationsCopy:
     async def test_a_change_committed_after_a_later_one_reaches_the_copy(
         self, settings: Settings, directory: None
@@ -55,13 +72,13 @@ class TestOrganisationsCopy:
         read holds the lead's new key."""
         if settings.database_url.startswith("sqlite"):
             pytest.skip("SQLite writes one transaction at a time: its ids commit in order")
-        new_key = crypto.encode_public(X25519PrivateKey.generate().public_key())
+        imported = new_key()
         async with runtime(settings, configure_logs=False) as rt:
             old_key = await read_key(rt, LEAD)
             async with SqlUnitOfWork(rt.sessions) as uow:
                 # The directory write as the admin service makes it, up to its audit entry
                 # (appended last, under a lock the other administrator would wait for).
-                delta = await put_row(uow, "contacts", {"id": LEAD}, {"hpke_public_key": new_key})
+                delta = await put_row(uow, "contacts", {"id": LEAD}, {"hpke_public_key": imported})
                 now = datetime.now(UTC)
                 change = DirectoryChangeEntry(now, "import-a", "contact", LEAD, "updated",
                                               tuple(delta.fields))  # fmt: skip
@@ -71,4 +88,46 @@ class TestOrganisationsCopy:
                 details = {"action": "updated", "fields": "hpke_public_key"}
                 record = AuditRecord("directory_changed", "import-a", f"contact:{LEAD}", details)
                 await uow.audit.append(record, now)
-            assert await read_key(rt, LEAD) == new_key
+            assert await read_key(rt, LEAD) == imported
+
+    async def test_a_change_rolled_back_leaves_the_copy_as_it_is(
+        self, settings: Settings, directory: None
+    ) -> None:
+        """A change log id written and rolled back (while a later change commits) is never
+        used: the batches after it keep the copy read after the later change, not read
+        again each time."""
+        if settings.database_url.startswith("sqlite"):
+            pytest.skip("SQLite writes one transaction at a time: its ids commit in order")
+        async with runtime(settings, configure_logs=False) as rt:
+            before = await read_copy(rt)
+            async with rt.sessions() as session:
+                transaction = await session.begin()
+                change = db.DirectoryChange(at=datetime.now(UTC), actor="import-a",
+                                            entity="contact", entity_id=LEAD, action="updated",
+                                            fields="hpke_public_key")  # fmt: skip
+                session.add(change)
+                await session.flush()
+                await another_contact_changed(rt)
+                after = await read_copy(rt)
+                await transaction.rollback()
+            assert after is not before
+            assert await read_copy(rt) is after
+            assert await read_copy(rt) is after
+
+    async def test_an_id_below_the_newest_committed_last_is_read(
+        self, settings: Settings, directory: None
+    ) -> None:
+        """Ids given as PostgreSQL allocates them to two transactions committing out of
+        order, on either database: the later id commits first and is read, then the earlier
+        one, a change of the lead's key, which the next read holds."""
+        async with runtime(settings, configure_logs=False) as rt:
+            await read_copy(rt)
+            async with rt.sessions() as session:
+                top = await session.scalar(select(func.max(db.DirectoryChange.id))) or 0
+            other = (await read_copy(rt)).contacts_by_id.keys() - {LEAD}
+            await change_logged(rt, top + 2, min(other), new_key())
+            old_key = await read_key(rt, LEAD)
+            key = new_key()
+            await change_logged(rt, top + 1, LEAD, key)
+            assert old_key != key
+            assert await read_key(rt, LEAD) == key
