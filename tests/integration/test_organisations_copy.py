@@ -5,9 +5,11 @@ below one already seen must still reach the copy once it commits, or a notice co
 sealed to a contact's old key."""
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from sqlalchemy import event as orm_events
 from sqlalchemy import func, select
 
 from broker.adapters import db
@@ -56,6 +58,23 @@ async def change_logged(rt: Runtime, change_id: int, contact_id: str, key: str) 
         uow.session.add(db.DirectoryChange(id=change_id, at=datetime.now(UTC), actor="t",
                                            entity="contact", entity_id=contact_id,
                                            action="updated", fields="hpke_public_key"))  # fmt: skip
+
+
+async def statements_of_a_read(rt: Runtime) -> list[str]:
+    """The SQL statements a batch's read of the copy sends (its transaction begun before)."""
+    sent: list[str] = []
+
+    def note(*args: Any) -> None:
+        sent.append(args[2])  # (connection, cursor, statement, ...)
+
+    async with rt.sessions() as session, session.begin():
+        engine = (await session.connection()).engine.sync_engine
+        orm_events.listen(engine, "before_cursor_execute", note)
+        try:
+            await SqlDirectory(session).organisations()
+        finally:
+            orm_events.remove(engine, "before_cursor_execute", note)
+    return sent
 
 
 def new_key() -> str:
@@ -131,3 +150,18 @@ class TestOrganisationsCopy:
             await change_logged(rt, top + 1, LEAD, key)
             assert old_key != key
             assert await read_key(rt, LEAD) == key
+
+    async def test_a_batch_asks_one_query_with_or_without_gaps(
+        self, settings: Settings, directory: None
+    ) -> None:
+        """Reading the copy costs a batch one statement: the change log's newest id, and
+        while ids are missing below it, whether one has appeared, in the same query."""
+        async with runtime(settings, configure_logs=False) as rt:
+            await read_copy(rt)
+            [plain] = await statements_of_a_read(rt)
+            async with rt.sessions() as session:
+                top = await session.scalar(select(func.max(db.DirectoryChange.id))) or 0
+            await change_logged(rt, top + 2, LEAD, new_key())  # top + 1 is missing
+            await read_copy(rt)
+            [asking_about_gaps] = await statements_of_a_read(rt)
+            assert asking_about_gaps != plain
