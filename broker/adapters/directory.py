@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from functools import cached_property
+from time import monotonic
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, ORMExecuteState, Session
 
 from broker.adapters import chronology, db
+from broker.adapters.change_log_gaps import Gaps, advanced, unexpired, unseen
 from broker.adapters.directory_records import Membership, OwnerRow, PersonRow, PlanRow
 from broker.adapters.directory_state import DirectoryState
 from broker.adapters.history_ahead import HistoriesAhead
@@ -126,8 +128,18 @@ class OrgTables:
     police: dict[str, str]
 
 
-# Per database (tests open many in one process): the change-log position read, and the copy.
-_ORGANISATIONS: dict[str, tuple[int, Organisations]] = {}
+@dataclass(frozen=True)
+class _Copy:
+    """A process's copy of the organisations, and the change log position it was read at:
+    the newest id seen, and the ids below it not yet seen (change_log_gaps.py)."""
+
+    seen: int
+    gaps: Gaps
+    organisations: Organisations
+
+
+# Per database (tests open many in one process).
+_ORGANISATIONS: dict[str, _Copy] = {}
 # Read once per transaction that uses the directory (every delivery batch): built once, as
 # building it again costs more CPU than the database takes to answer it.
 _DIRECTORY_VERSION = select(func.max(db.DirectoryChange.id))
@@ -231,13 +243,10 @@ class SqlDirectory:
             assert self._projection is not None
             self._organisations = self._projection.organisations
         if self._organisations is None:
-            version = await self._session.scalar(_DIRECTORY_VERSION) or 0
             database = str((await self._session.connection()).engine.url)
-            cached = _ORGANISATIONS.get(database)
-            if cached is None or cached[0] != version:
-                cached = version, await read_organisations(self._session)
-                _ORGANISATIONS[database] = cached
-            self._organisations = cached[1]
+            copy = await _current_copy(self._session, _ORGANISATIONS.get(database))
+            _ORGANISATIONS[database] = copy
+            self._organisations = copy.organisations
         return self._organisations
 
     async def match(self, person: PersonRef, source_org: str) -> str | None:
@@ -740,6 +749,39 @@ def _home_area(members: Sequence[Member], person_id: str) -> str | None:
 def _contact_record(c: db.Contact) -> ContactRecord:
     return ContactRecord(c.id, c.org_id, c.hpke_public_key, c.key_id, bool(c.daily_digest),
                          c.webhook_url, c.mesh_mailbox)  # fmt: skip
+
+
+async def _current_copy(session: AsyncSession, copy: _Copy | None) -> _Copy:
+    """The copy, read again if the change log moved on since: a newer id, or one of its gaps
+    that has appeared (a change committed after a later one). A change log that went back
+    (a database made again) is read as from nothing."""
+    now = monotonic()
+    gaps = unexpired(copy.gaps, now) if copy is not None else {}
+    top, appeared = await _change_log_top(session, gaps)
+    if copy is not None and top == copy.seen and not appeared:
+        return copy if gaps == copy.gaps else replace(copy, gaps=gaps)
+    if copy is None or top < copy.seen:
+        # From nothing: ids missing below the top may have rolled back long ago, and are
+        # not looked for (as the projection's load).
+        seen, gaps = top, {}
+    else:
+        # The ids read before the organisations: a change committed in between is in the
+        # copy and read again next time, which is harmless; one not yet committed is a gap.
+        read = await session.scalars(select(db.DirectoryChange.id).where(unseen(copy.seen, gaps)))
+        seen, gaps = advanced(copy.seen, gaps, list(read), now)
+    return _Copy(seen, gaps, await read_organisations(session))
+
+
+async def _change_log_top(session: AsyncSession, gaps: Gaps) -> tuple[int, bool]:
+    """The change log's newest id, and whether any of the gaps has appeared: one query, and
+    the gaps asked about only while there are some."""
+    if not gaps:
+        return await session.scalar(_DIRECTORY_VERSION) or 0, False
+    change = db.DirectoryChange
+    appeared = (select(func.count()).select_from(change).where(change.id.in_(list(gaps)))
+                .correlate(None).scalar_subquery())  # fmt: skip
+    top, found = (await session.execute(select(func.max(change.id), appeared))).one()
+    return top or 0, found > 0
 
 
 def contact_line(org: OrgRecord) -> str:

@@ -13,7 +13,7 @@ directory reads the records its own change log rows name back into a state of it
 the shared one (``read_back``, ``SqlDirectory``), and one rolled back leaves the projection
 as it was. A change log id allocated by a transaction that
 commits after a later one (PostgreSQL sequences) is looked for again until it appears or
-``GAP_PATIENCE`` has passed (a transaction rolled back leaves its id unused for good).
+``GAP_PATIENCE`` has passed (change_log_gaps.py, shared with ``SqlDirectory.organisations``).
 """
 
 import asyncio
@@ -24,10 +24,11 @@ from typing import Any
 
 import structlog
 from prometheus_client import Counter
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import db, metrics
+from broker.adapters.change_log_gaps import advanced, unexpired, unseen
 from broker.adapters.directory import Organisations, read_organisations
 from broker.adapters.directory_records import Membership, OwnerRow, PersonRow, PlanRow
 from broker.adapters.directory_state import DirectoryState, tie_key
@@ -44,7 +45,6 @@ RELOADS = Counter(
 
 # More changes than this at once (a directory import) are read as a whole directory.
 MOST_CHANGES_APPLIED_ONE_BY_ONE = 5000
-GAP_PATIENCE = 300.0  # seconds an unseen change log id is looked for again
 IN_CHUNK = 900  # ids per IN list (SQLite's bound-parameter limit, with room to spare)
 
 _intern = sys.intern
@@ -112,20 +112,10 @@ class DirectoryProjection:
         self.organisations = await read_organisations(session)
 
     def _advance(self, ids: Sequence[int]) -> None:
-        now = time.monotonic()
-        for change_id in ids:
-            self._gaps.pop(change_id, None)
-        top = max(ids)
-        seen = set(ids)
-        for missing in range(self.seen + 1, top):
-            if missing not in seen:
-                self._gaps[missing] = now
-        self.seen = max(self.seen, top)
-        self._forget_old_gaps()
+        self.seen, self._gaps = advanced(self.seen, self._gaps, ids, time.monotonic())
 
     def _forget_old_gaps(self) -> None:
-        cutoff = time.monotonic() - GAP_PATIENCE
-        self._gaps = {i: since for i, since in self._gaps.items() if since > cutoff}
+        self._gaps = unexpired(self._gaps, time.monotonic())
 
 
 # What a batch of changes asks to read again, by kind: ids of records, or people.
@@ -203,9 +193,7 @@ async def _changes_after(
     session: AsyncSession, seen: int, gaps: Collection[int]
 ) -> list[tuple[int, str, str]]:
     change = db.DirectoryChange
-    newer: ColumnElement[bool] = change.id > seen
-    if gaps:
-        newer = or_(newer, change.id.in_(list(gaps)))
+    newer = unseen(seen, gaps)
     query = select(change.id, change.entity, change.entity_id).where(newer).order_by(change.id)
     return [(i, e, r) for i, e, r in (await session.execute(query)).all()]
 

@@ -1,0 +1,47 @@
+"""Where a reader of the directory's change log stands: the last id it has seen, and the ids
+below that it has not (gaps), each with when it was first missed. Pure: the time comes in.
+
+On PostgreSQL a change log id is allocated when a transaction inserts its row, and
+transactions commit in any order (two administrators, an import and an edit): an id below
+the newest committed may still appear (its transaction still open) or never (rolled back).
+A gap is looked for again until it appears or ``GAP_PATIENCE`` has passed. Used by the
+router's projection (directory_projection.py) and each process's copy of the organisations
+(``SqlDirectory.organisations``).
+"""
+
+from collections.abc import Collection, Mapping
+
+from sqlalchemy import ColumnElement, or_
+
+from broker.adapters import db
+
+GAP_PATIENCE = 300.0  # seconds an unseen change log id is looked for again
+
+Gaps = dict[int, float]  # change log id: when first missed (a monotonic clock's seconds)
+
+
+def advanced(
+    seen: int, gaps: Mapping[int, float], read: Collection[int], now: float
+) -> tuple[int, Gaps]:
+    """The position once ``read`` (the ids after ``seen``, and the gaps that appeared) have
+    been read: the ids skipped between ``seen`` and the newest read are gaps from ``now``;
+    those read are no longer, and those missed longer than GAP_PATIENCE are forgotten."""
+    present = set(read)
+    top = max(present, default=seen)
+    still = {i: since for i, since in gaps.items() if i not in present}
+    skipped = {i: now for i in range(seen + 1, top) if i not in present}
+    return max(seen, top), unexpired(still | skipped, now)
+
+
+def unexpired(gaps: Mapping[int, float], now: float) -> Gaps:
+    """The gaps missed for less than GAP_PATIENCE (a transaction open that long is taken to
+    have rolled back: its id will never appear)."""
+    cutoff = now - GAP_PATIENCE
+    return {i: since for i, since in gaps.items() if since > cutoff}
+
+
+def unseen(seen: int, gaps: Collection[int]) -> ColumnElement[bool]:
+    """The change log rows not yet read: after ``seen``, or one of the gaps."""
+    change_id = db.DirectoryChange.id
+    newer: ColumnElement[bool] = change_id > seen
+    return or_(newer, change_id.in_(list(gaps))) if gaps else newer

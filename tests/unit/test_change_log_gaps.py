@@ -1,0 +1,72 @@
+"""The change log position shared by the router's projection and each process's copy of
+the organisations: ids skipped below the newest read are looked for again for a while."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from broker.adapters.change_log_gaps import GAP_PATIENCE, advanced, unexpired
+
+NOW = 1000.0
+EARLIER = NOW - 10
+
+
+class TestAdvanced:
+    @pytest.mark.parametrize(
+        ("seen", "gaps", "read", "expected"),
+        [
+            (4, {}, [5, 6], (6, {})),
+            (4, {}, [5, 7, 9], (9, {6: NOW, 8: NOW})),
+            (9, {6: EARLIER, 8: EARLIER}, [6], (9, {8: EARLIER})),
+            (9, {6: EARLIER, 8: EARLIER}, [8, 11], (11, {6: EARLIER, 10: NOW})),
+            (9, {6: EARLIER}, [], (9, {6: EARLIER})),
+            (0, {}, [3], (3, {1: NOW, 2: NOW})),
+        ],
+        ids=[
+            "read in order: no gap",
+            "ids skipped below the newest read are gaps from now",
+            "a gap that appears is closed",
+            "gaps kept with when first missed, new ones from now",
+            "nothing read: where it was",
+            "from the start of the log, every skipped id",
+        ],
+    )
+    def test_the_position_after_a_read(
+        self,
+        seen: int,
+        gaps: dict[int, float],
+        read: list[int],
+        expected: tuple[int, dict[int, float]],
+    ) -> None:
+        """The newest id seen, and the ids below it still missing with when first missed."""
+        assert advanced(seen, gaps, read, NOW) == expected
+
+    def test_a_gap_missed_longer_than_the_patience_is_forgotten(self) -> None:
+        """A transaction open that long is taken to have rolled back: its id is no longer
+        looked for."""
+        old = NOW - GAP_PATIENCE - 1
+        assert advanced(9, {6: old, 8: EARLIER}, [10], NOW) == (10, {8: EARLIER})
+
+    @given(
+        start=st.integers(0, 1000),
+        committed=st.lists(st.integers(1, 60), unique=True),
+        cut=st.integers(0, 60),
+    )
+    def test_in_two_reads_what_was_never_read_is_missing(
+        self, start: int, committed: list[int], cut: int
+    ) -> None:
+        """However the committed ids fall between two reads (in commit order, which is not
+        id order), the position is the newest read and the gaps are exactly the ids after
+        the start never read."""
+        ids = [start + offset for offset in committed]
+        seen, gaps = advanced(start, {}, ids[:cut], NOW)
+        seen, gaps = advanced(seen, gaps, ids[cut:], NOW + 1)
+        assert seen == max(ids, default=start)
+        assert set(gaps) == set(range(start + 1, seen)) - set(ids)
+
+
+class TestUnexpired:
+    def test_keeps_only_gaps_younger_than_the_patience(self) -> None:
+        """A gap first missed GAP_PATIENCE ago or longer is dropped; a younger one kept."""
+        gaps = {1: NOW - GAP_PATIENCE, 2: NOW - GAP_PATIENCE + 1}
+        assert unexpired(gaps, NOW) == {2: NOW - GAP_PATIENCE + 1}
