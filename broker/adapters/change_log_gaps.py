@@ -11,7 +11,7 @@ router's projection (directory_projection.py) and each process's copy of the org
 
 from collections.abc import Collection, Mapping
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, false, or_
 
 from broker.adapters import db
 
@@ -42,6 +42,24 @@ def unexpired(gaps: Mapping[int, float], now: float) -> Gaps:
 
 def unseen(seen: int, gaps: Collection[int]) -> ColumnElement[bool]:
     """The change log rows not yet read: after ``seen``, or one of the gaps."""
+    newer: ColumnElement[bool] = db.DirectoryChange.id > seen
+    return or_(newer, among(gaps))
+
+
+def among(gaps: Collection[int]) -> ColumnElement[bool]:
+    """The change log rows that are one of the gaps, asked as runs of consecutive ids: a
+    rolled-back import leaves tens of thousands in one run, and one parameter per id would
+    pass asyncpg's 32,767 and fail every read until the gaps expire."""
     change_id = db.DirectoryChange.id
-    newer: ColumnElement[bool] = change_id > seen
-    return or_(newer, change_id.in_(list(gaps))) if gaps else newer
+    return or_(false(), *(change_id.between(first, last) for first, last in runs(gaps)))
+
+
+def runs(ids: Collection[int]) -> list[tuple[int, int]]:
+    """The ids as runs of consecutive ids, each (first, last), in order."""
+    found: list[tuple[int, int]] = []
+    for i in sorted(ids):
+        if found and found[-1][1] == i - 1:
+            found[-1] = (found[-1][0], i)
+        else:
+            found.append((i, i))
+    return found

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, ORMExecuteState, Session
 
 from broker.adapters import chronology, db
-from broker.adapters.change_log_gaps import Gaps, advanced, unexpired, unseen
+from broker.adapters.change_log_gaps import Gaps, advanced, among, unexpired, unseen
 from broker.adapters.directory_records import Membership, OwnerRow, PersonRow, PlanRow
 from broker.adapters.directory_state import DirectoryState
 from broker.adapters.history_ahead import HistoriesAhead
@@ -778,7 +778,7 @@ async def _change_log_top(session: AsyncSession, gaps: Gaps) -> tuple[int, bool]
     if not gaps:
         return await session.scalar(_DIRECTORY_VERSION) or 0, False
     change = db.DirectoryChange
-    appeared = (select(func.count()).select_from(change).where(change.id.in_(list(gaps)))
+    appeared = (select(func.count()).select_from(change).where(among(gaps))
                 .correlate(None).scalar_subquery())  # fmt: skip
     top, found = (await session.execute(select(func.max(change.id), appeared))).one()
     return top or 0, found > 0

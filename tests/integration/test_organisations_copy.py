@@ -151,6 +151,23 @@ class TestOrganisationsCopy:
             assert old_key != key
             assert await read_key(rt, LEAD) == key
 
+    async def test_a_rolled_back_import_s_many_ids_are_asked_for_as_a_run(
+        self, settings: Settings, directory: None
+    ) -> None:
+        """40,000 ids missing below the newest (an import rolled back, then a change): more
+        than asyncpg takes as parameters of one statement, yet reads go on, and the earliest
+        of them, committed late, is read."""
+        async with runtime(settings, configure_logs=False) as rt:
+            await read_copy(rt)
+            async with rt.sessions() as session:
+                top = await session.scalar(select(func.max(db.DirectoryChange.id))) or 0
+            other = (await read_copy(rt)).contacts_by_id.keys() - {LEAD}
+            await change_logged(rt, top + 40_001, min(other), new_key())
+            await read_copy(rt)  # 40,000 gaps now
+            key = new_key()
+            await change_logged(rt, top + 1, LEAD, key)
+            assert await read_key(rt, LEAD) == key
+
     async def test_a_batch_asks_one_query_with_or_without_gaps(
         self, settings: Settings, directory: None
     ) -> None:

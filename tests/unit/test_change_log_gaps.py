@@ -1,11 +1,13 @@
 """The change log position shared by the router's projection and each process's copy of
 the organisations: ids skipped below the newest read are looked for again for a while."""
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broker.adapters.change_log_gaps import GAP_PATIENCE, advanced, unexpired
+from broker.adapters.change_log_gaps import GAP_PATIENCE, advanced, runs, unexpired
 
 NOW = 1000.0
 EARLIER = NOW - 10
@@ -70,3 +72,26 @@ class TestUnexpired:
         """A gap first missed GAP_PATIENCE ago or longer is dropped; a younger one kept."""
         gaps = {1: NOW - GAP_PATIENCE, 2: NOW - GAP_PATIENCE + 1}
         assert unexpired(gaps, NOW) == {2: NOW - GAP_PATIENCE + 1}
+
+
+class TestRuns:
+    @pytest.mark.parametrize(
+        ("ids", "expected"),
+        [
+            ([], []),
+            ([7], [(7, 7)]),
+            ([3, 1, 2], [(1, 3)]),
+            ([1, 2, 4, 6, 7], [(1, 2), (4, 4), (6, 7)]),
+        ],
+        ids=["none", "one", "consecutive, in any order", "broken runs"],
+    )
+    def test_ids_as_runs(self, ids: list[int], expected: list[tuple[int, int]]) -> None:
+        """Consecutive ids make one run; a missing id starts another."""
+        assert runs(ids) == expected
+
+    @given(st.sets(st.integers(min_value=1, max_value=500)))
+    def test_the_runs_hold_exactly_the_ids_and_never_touch(self, ids: set[int]) -> None:
+        """Expanded, the runs are the ids; between two runs at least one id is missing."""
+        found = runs(ids)
+        assert {i for first, last in found for i in range(first, last + 1)} == ids
+        assert all(a[1] + 1 < b[0] for a, b in itertools.pairwise(found))
