@@ -4,10 +4,11 @@ import asyncio
 import json
 import secrets
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -280,3 +281,18 @@ async def served(app: FastAPI, settings: Settings) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+async def run_script(shell: list[str], script: str, folder: Path, env: Mapping[str, str]) -> str:
+    """``script`` run by ``shell`` in ``folder`` with exactly ``env``: its output, or the test
+    failed with it if any command fails. Asynchronous, so servers in this event loop go on
+    serving while it runs."""
+    process = await asyncio.create_subprocess_exec(
+        *shell, "-c", script, cwd=folder, env=dict(env),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    async with asyncio.timeout(60):
+        output, _ = await process.communicate()
+    text = output.decode()
+    assert process.returncode == 0, text
+    return text

@@ -5,7 +5,6 @@ here. The openssl blocks before them make the keys, as in tests/integration/test
 the variables a reader sets by hand (``$ADMIN``, ``$TOKEN``, ``$NOTICE_ID``...) the test sets.
 """
 
-import asyncio
 import json
 import os
 import shutil
@@ -15,7 +14,14 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
-from support import post_signed, served, suicidal_crisis, token_request, wait_for_notices
+from support import (
+    post_signed,
+    run_script,
+    served,
+    suicidal_crisis,
+    token_request,
+    wait_for_notices,
+)
 
 from broker.adapters import db
 from broker.bootstrap import Runtime
@@ -37,18 +43,13 @@ FATHERS_GP = "gp-hillview:safeguarding_lead"
 
 
 async def bash(script: str, folder: Path, **env: str) -> str:
-    """``script`` run by ``bash -euo pipefail`` in ``folder``, in this event loop's time (the
-    servers go on serving); fails the test with its output if any command fails."""
-    process = await asyncio.create_subprocess_exec(
-        "bash", "-euo", "pipefail", "-c", script, cwd=folder,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    async with asyncio.timeout(60):
-        output, _ = await process.communicate()
-    text = output.decode()
-    assert process.returncode == 0, text
-    return text
+    """``script`` run by ``bash -euo pipefail`` with only PATH and ``env`` set."""
+    return await run_script(
+        ["bash", "-euo", "pipefail"],
+        script,
+        folder,
+        {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env},
+    )
 
 
 async def token_for(url: str, org: str, key: Ed25519PrivateKey) -> str:

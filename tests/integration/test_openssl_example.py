@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from support import served
+from support import run_script, served
 
 from broker.adapters import db
 from broker.bootstrap import Runtime
@@ -38,17 +38,8 @@ def documented_blocks() -> dict[str, str]:
 
 
 async def run_shell(script: str, folder: Path, **env: str) -> str:
-    """``script`` run by ``sh -eu`` in ``folder``: fails the test with its output if any
-    command fails. Asynchronous, so the gateway in this event loop goes on serving."""
-    process = await asyncio.create_subprocess_exec(
-        "sh", "-eu", "-c", script, cwd=folder, env=os.environ | env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    async with asyncio.timeout(60):
-        output, _ = await process.communicate()
-    text = output.decode()
-    assert process.returncode == 0, text
-    return text
+    """``script`` run by ``sh -eu``, as the README's reader would, in this environment."""
+    return await run_script(["sh", "-eu"], script, folder, os.environ | env)
 
 
 async def register(rt: Runtime, public_key: str) -> None:
