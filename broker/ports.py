@@ -429,6 +429,9 @@ class UnitOfWork(Protocol):
     def routed_events(self) -> "RoutedEvents": ...
 
     @property
+    def family_locks(self) -> "FamilyLocks": ...
+
+    @property
     def proposals(self) -> "ProposalStore": ...
 
     # Alerts (services/alerts.py): contacts' channels, and the alerts queued for them
@@ -1107,6 +1110,28 @@ class PlanReminders(Protocol):
 # proposals held for a front door (directory changes: services/directory_changes.py).
 
 
+@dataclass(frozen=True)
+class FamiliesNamed:
+    """The households and the people of the families a group of events names."""
+
+    households: frozenset[str] = frozenset()
+    people: frozenset[str] = frozenset()
+
+
+class FamilyLocks(Protocol):
+    """Makes routing's decisions about one family wait for each other across routers.
+
+    A family's events reach different routers (one agency's events about one person share a
+    partition; another agency's, or a sibling's, need not), and each decision counts what has
+    committed: two routers deciding at once for one family would each miss the other's event,
+    and a child's third attendance would count as a second, with no alarm, for good."""
+
+    async def hold(self, families: FamiliesNamed) -> None:
+        """Until this unit of work ends, no other unit of work holds any of these households
+        or people; waits for one that does. Called before the families' history is read."""
+        ...
+
+
 class FamilyDirectory(Protocol):
     """The directory as routing reads it (a family, its organisations' contacts, keys and
     calendars) and the few writes an event may make to it. The SQL adapter answers from the
@@ -1115,6 +1140,13 @@ class FamilyDirectory(Protocol):
     async def family_for(self, named: "Sequence[PersonRef]", source_org: str) -> "FamilyContext":
         """The family of the event's subject (the first person named), with the views of
         everyone in it; the people the directory does not know are left unmatched."""
+        ...
+
+    async def families_of(
+        self, named: "Sequence[tuple[Sequence[PersonRef], str]]"
+    ) -> "FamiliesNamed":
+        """The households and the people of the families these events name (each event's
+        people, with its source organisation), as the directory knows them now."""
         ...
 
     async def read_ahead(self, named: "Sequence[tuple[Sequence[PersonRef], str]]") -> set[str]:

@@ -42,6 +42,7 @@ from broker.ports import (
     DirectoryTable,
     DueT,
     ExpiredQueueEntry,
+    FamiliesNamed,
     HeldProposal,
     InboxEntry,
     KeyChangeView,
@@ -1019,6 +1020,16 @@ class FakeDirectory:
                  for i, p in enumerate(named)}  # fmt: skip
         return FamilyContext(family, views)
 
+    async def families_of(self, named: Sequence[tuple[Sequence[PersonRef], str]]) -> FamiliesNamed:
+        homes: set[str] = set()
+        people: set[str] = set()
+        for named_people, source_org in named:
+            context = await self.family_for(named_people, source_org)
+            members = context.family.members
+            homes.update(m.household_id for m in members if m.household_id)
+            people.update((*context.family.subjects, *(m.person_id for m in members)))
+        return FamiliesNamed(frozenset(homes), frozenset(people))
+
     async def read_ahead(self, named: Sequence[tuple[Sequence[PersonRef], str]]) -> set[str]:
         """Nothing to read ahead in memory."""
         return set()
@@ -1429,6 +1440,17 @@ class FakePasskeys:
         self.ceremonies, self.people, self.keys = (dict(kept) for kept in self.saved)
 
 
+class FakeFamilyLocks:
+    """One process, one unit of work at a time: nothing to wait for; keeps what was held,
+    in order, for a test to read."""
+
+    def __init__(self) -> None:
+        self.held: list[FamiliesNamed] = []
+
+    async def hold(self, families: FamiliesNamed) -> None:
+        self.held.append(families)
+
+
 class FakeUnitOfWork:
     """Keeps what a unit of work wrote only if it exits cleanly, like a transaction."""
 
@@ -1464,6 +1486,7 @@ class FakeUnitOfWork:
         self.directory = FakeDirectory(organisations_of([]))
         self.routed_events = FakeRoutedEvents(self.audit)
         self.proposals = FakeProposalStore()
+        self.family_locks = FakeFamilyLocks()
         # Alerts
         self.alert_channels = FakeAlertChannels()
         self.alerts = FakeAlertQueue(self.alert_channels, self.notice_records,

@@ -24,7 +24,7 @@ from broker.adapters.directory_records import Membership, OwnerRow, PersonRow, P
 from broker.adapters.directory_state import DirectoryState
 from broker.adapters.history_ahead import HistoriesAhead
 from broker.errors import EventNotPermitted, UnknownSigningKey
-from broker.ports import AlertChannelRow, Reach
+from broker.ports import AlertChannelRow, FamiliesNamed, Reach
 from broker.rules.authorisation import may_publish
 from broker.rules.deadlines import OFFICE_HOURS, SchoolCalendar, WorkingHours, nation_of
 from broker.rules.fallback import FALLBACK_ROLES
@@ -265,12 +265,7 @@ class SqlDirectory:
             return None
         return await self._session.scalar(select(db.Person.id).where(or_(*clauses)).limit(1))
 
-    async def read_ahead(self, named: Sequence[tuple[Sequence[PersonRef], str]]) -> set[str]:
-        """Reads the household history of every family these events name at once, while
-        families resolve from memory (from SQL it would cost more than it saves);
-        ``family_for`` takes each family's from it. Answers the households' members."""
-        if await self._memory() is None:
-            return set()
+    async def families_of(self, named: Sequence[tuple[Sequence[PersonRef], str]]) -> FamiliesNamed:
         homes: set[str] = set()
         people: set[str] = set()
         for named_people, source_org in named:
@@ -279,8 +274,17 @@ class SqlDirectory:
                 rows, _ = await self._home_rows(subjects)
                 homes.update(r.household_id for r in rows)
                 people.update((*subjects, *(r.person_id for r in rows)))
-        await self._histories.read(self._session, homes)
-        return people
+        return FamiliesNamed(frozenset(homes), frozenset(people))
+
+    async def read_ahead(self, named: Sequence[tuple[Sequence[PersonRef], str]]) -> set[str]:
+        """Reads the household history of every family these events name at once, while
+        families resolve from memory (from SQL it would cost more than it saves);
+        ``family_for`` takes each family's from it. Answers the households' members."""
+        if await self._memory() is None:
+            return set()
+        families = await self.families_of(named)
+        await self._histories.read(self._session, families.households)
+        return set(families.people)
 
     async def _subjects(
         self, named: Sequence[PersonRef], source_org: str

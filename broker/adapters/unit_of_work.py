@@ -19,6 +19,7 @@ from broker.adapters.chronology_store import SqlChronologies
 from broker.adapters.data_quality import SqlDataQualityLog
 from broker.adapters.directory import SqlDirectory
 from broker.adapters.directory_rows import SqlDirectoryRows
+from broker.adapters.family_locks import SqlFamilyLocks
 from broker.adapters.group_state import SqlRoutedEvents
 from broker.adapters.inbox_store import SqlInboxStore
 from broker.adapters.key_change_store import SqlKeyChanges
@@ -194,6 +195,10 @@ class SqlUnitOfWork:
     @property
     def routed_events(self) -> SqlRoutedEvents:
         return SqlRoutedEvents(self.session)
+
+    @property
+    def family_locks(self) -> SqlFamilyLocks:
+        return SqlFamilyLocks(self.session)
 
     @property
     def proposals(self) -> SqlProposalStore:

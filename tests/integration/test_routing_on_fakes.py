@@ -62,6 +62,9 @@ class DirectoryOverSql:
         history = chronology.with_lines(empty, self._routed.chronology, homes)
         return replace(context, family=replace(family, history=history))
 
+    async def families_of(self, named: Sequence[tuple[Sequence[PersonRef], str]]) -> Any:
+        return await self._call("families_of", named)
+
     async def read_ahead(self, named: Sequence[tuple[Sequence[PersonRef], str]]) -> set[str]:
         """Each family is read in a unit of work of its own."""
         return set()

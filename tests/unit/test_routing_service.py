@@ -115,6 +115,17 @@ class TestRoutingOnFakes:
         assert sorted(produced) == sorted(routed.notice_ids)
         assert len(routed.outbox) == len(routed.notices)
 
+    async def test_the_family_is_held_before_its_history_is_read(
+        self, uow: FakeUnitOfWork, keys: KeyStore
+    ) -> None:
+        """The group holds the family it decides for (its people and its household), so
+        that another router's decision for the same family waits for this one."""
+        crisis = event(crisis_payload())
+        await record_events([delivered(crisis, keys, 0)], deps_of(uow, keys))
+        [held] = uow.family_locks.held
+        assert {"mum", "elder"} <= held.people
+        assert held.households
+
     async def test_an_event_seen_before_from_its_record_produces_nothing(
         self, uow: FakeUnitOfWork, keys: KeyStore
     ) -> None:
