@@ -95,9 +95,17 @@ def _batches(
 
 @contextmanager
 def _profiled(path: Path | None) -> Iterator[None]:
-    """The timed handler calls under pyinstrument, its text report written to ``path``."""
+    """The timed handler calls under pyinstrument, its text report written to ``path``; a
+    ``path`` ending in .pstats gets cProfile's statistics instead (call counts, exact)."""
     if path is None:
         yield
+        return
+    if path.suffix == ".pstats":
+        import cProfile
+
+        with cProfile.Profile() as counted:
+            yield
+        counted.dump_stats(path)
         return
     from pyinstrument import Profiler  # a development tool, imported only when asked for
     from pyinstrument.renderers import ConsoleRenderer
