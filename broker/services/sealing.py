@@ -322,7 +322,7 @@ class EventNotices:
         concerned = {family.subject.person_id, *decision.about}
         homes = {m.household_id for m in family.members
                  if m.person_id in concerned and m.household_id}  # fmt: skip
-        return key_name(pseudonym(secret, "household", home) for home in homes)
+        return key_name(_household_key(secret, home) for home in homes)
 
     def _report(
         self, gap: Gap, decision: Decision, front_door: str | None,
@@ -387,6 +387,12 @@ def _recipient_key(secret: bytes, recipient_id: str) -> str:
     """A recipient's Kafka key, an HMAC made once per recipient: the recipients are few (the
     directory's contacts), their notices and audit copies many."""
     return pseudonym(secret, "recipient", recipient_id)
+
+
+@lru_cache(maxsize=8192)
+def _household_key(secret: bytes, household_id: str) -> str:
+    """A household's data key name, an HMAC made once per household: its notices are many."""
+    return pseudonym(secret, "household", household_id)
 
 
 # A key store never changes its keys (a rotation makes a new one): its signing key's id is
