@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from broker.adapters import db
+from broker.adapters.directory_projection import keep_out_of_collections
 from broker.adapters.kafka import MAX_RECORDS, Received
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import runtime
@@ -55,6 +56,7 @@ async def measure_routing(
         async with runtime(settings, configure_logs=False) as rt:
             try:
                 projection = await _projection(rt)
+                keep_out_of_collections()  # as the router does (consumers/router.py)
                 deps = replace(rt.services.routing,
                                units=partial(SqlUnitOfWork, rt.sessions, projection))  # fmt: skip
                 batches = _batches(rt.topics.events, pop, events, rt.keys)
