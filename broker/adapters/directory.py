@@ -584,7 +584,7 @@ class SqlDirectory:
             raise UnknownSigningKey("the producing organisation has no key with this id")
         if (key.valid_from and at < key.valid_from) or (key.valid_until and at >= key.valid_until):
             raise UnknownSigningKey("the producing organisation's key was not valid then")
-        return crypto.signing_public_from_text(key.public_key)
+        return _signing_public(key.public_key)
 
     async def check_may_publish(self, org_id: str, event_type: EventType) -> None:
         org = await self.organisation(org_id)
@@ -652,6 +652,13 @@ def _needs(person: PersonRow | None) -> dict[str, Any]:
         return {}
     return {"has_send": person.has_send, "has_ehcp": person.has_ehcp,
             "learning_disability": person.learning_disability}  # fmt: skip
+
+
+@lru_cache(maxsize=1024)
+def _signing_public(text: str) -> Ed25519PublicKey:
+    """A producer's registered key as parsed once: the keys are few, the events they sign
+    many (a key that does not parse raises each time: lru_cache keeps no exception)."""
+    return crypto.signing_public_from_text(text)
 
 
 # A role by its stored text, without the enum's call (a tenth of a family's members' cost).
