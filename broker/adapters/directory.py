@@ -172,6 +172,7 @@ class SqlDirectory:
         # This transaction's directory: its change log rows flushed and not yet read back
         # (entity, id), and the records they name over the projection's.
         self._unread: list[tuple[str, str]] = []
+        self._moved: set[str] = set()  # households record_move moved, their change not yet seen
         self._own: DirectoryState | None = None
         self._histories = HistoriesAhead()
         if projection is not None:
@@ -201,7 +202,8 @@ class SqlDirectory:
 
     def _flushed(self, session: Session, _: object) -> None:
         """Notes the change log rows a flush of this transaction wrote."""
-        self._unread += [(change.entity, change.entity_id) for change in session.new
+        self._unread += [(self._kind(change.entity, change.entity_id, change.fields),
+                          change.entity_id) for change in session.new
                          if isinstance(change, db.DirectoryChange)]  # fmt: skip
 
     def _executed(self, execution: ORMExecuteState) -> None:
@@ -216,8 +218,20 @@ class SqlDirectory:
         if not named or any(None in change for change in named):
             # Rows it cannot read (values inside the statement): a kind no projection
             # applies, so that this transaction reads SQL from here on.
-            named = [("unnamed", "")]
-        self._unread += [(str(entity), str(entity_id)) for entity, entity_id in named]
+            self._unread += [("unnamed", "")]
+            return
+        self._unread += [(self._kind(str(row["entity"]), str(row["entity_id"]), row.get("fields")),
+                          str(row["entity_id"])) for row in rows]  # fmt: skip
+
+    def _kind(self, entity: str, entity_id: str, fields: object) -> str:
+        """The kind of record a change log row of this transaction names, as the projection
+        reads it back: the area alone of a household this transaction moved (``record_move``,
+        whose change names the area only), else the entity. Only a move's: another write to
+        a household may derive ties the household's whole reading picks up."""
+        if entity == "household" and fields == "area" and entity_id in self._moved:
+            self._moved.discard(entity_id)
+            return AREA_ONLY
+        return entity
 
     async def _read_back(self) -> None:
         """Reads the records this transaction's change log rows name into its own state."""
@@ -444,6 +458,7 @@ class SqlDirectory:
             home.area = to_area
             moved.append(household_id)
         self._histories.forget(moved)  # the areas they left, read again
+        self._moved.update(moved)
         await self._session.flush()
         return moved
 
@@ -608,6 +623,10 @@ class SqlDirectory:
 
 
 _CHANGE_LOG = db.DirectoryChange.__tablename__
+# A household routing moved, read back as its new area alone, not as the household with its
+# members and their ties (a move changes neither): one statement, not four.
+AREA_ONLY = "household_area"
+
 
 STEP_DOWN_PLAN = "step-down:"  # a step-down's plan id: "step-down:<event id>:<child>"
 
