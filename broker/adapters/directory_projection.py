@@ -21,6 +21,7 @@ import gc
 import sys
 import time
 from collections.abc import Collection, Sequence
+from functools import cache
 from typing import Any
 
 import structlog
@@ -119,13 +120,15 @@ class DirectoryProjection:
         self._gaps = unexpired(self._gaps, time.monotonic())
 
 
+@cache  # once per process: a router process loads its projection once, a test process many
 def keep_out_of_collections() -> None:
     """Moves everything alive now (the loaded projection above all: hundreds of thousands of
     objects for a large directory) out of the garbage collector's reach, after collecting
     what is garbage already. A full collection otherwise walks the whole projection, a
     millisecond per routed event at 20,000 people when one falls in a run; the projection
     holds no reference cycles, so what a reload replaces is still freed by reference
-    counting. For a process's start (the router's), never per test or transaction."""
+    counting. Only the first call does anything: in a process that starts routers again
+    and again (the tests), freezing each time would keep each time's cyclic garbage."""
     gc.collect()
     gc.freeze()
 
