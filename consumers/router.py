@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from broker.adapters import dead_letter_topic, metrics
 from broker.adapters.data_keys import key_name
-from broker.adapters.directory_projection import DirectoryProjection
+from broker.adapters.directory_projection import DirectoryProjection, keep_out_of_collections
 from broker.adapters.kafka import ConsumerHealth, ConsumerSpec, Received, consume, is_transient
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
@@ -193,6 +193,7 @@ async def run_router(
     metrics.COMPONENT.set("router")
     # The directory in memory, loaded before the first event (kept current per transaction).
     projection = await _projection(rt)
+    keep_out_of_collections()  # the projection, loaded, is never walked by the collector
     deps = replace(rt.services.routing, units=partial(SqlUnitOfWork, rt.sessions, projection))
     # A task group: if either loop fails, the other is cancelled and the process exits.
     async with asyncio.TaskGroup() as tasks:

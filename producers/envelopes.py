@@ -82,10 +82,11 @@ def seal_notice(
     body: NoticeBody,
     recipient_key: crypto.RecipientPublicKey,
     signing_key: Ed25519PrivateKey,
+    body_json: str | None = None,  # the body's model_dump_json(), where the caller has it
 ) -> SealedNotice:
     header_bytes = header.model_dump_json().encode()
     ciphertext = crypto.seal(
-        body.model_dump_json().encode(),
+        (body.model_dump_json() if body_json is None else body_json).encode(),
         recipient_key,
         purpose=crypto.NOTICE_PURPOSE,
         header=header_bytes,

@@ -8,7 +8,7 @@ member's GP, school and health team, the agencies involved, and every area's fro
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
-from functools import cached_property
+from functools import cached_property, lru_cache
 from time import monotonic
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -172,6 +172,7 @@ class SqlDirectory:
         # This transaction's directory: its change log rows flushed and not yet read back
         # (entity, id), and the records they name over the projection's.
         self._unread: list[tuple[str, str]] = []
+        self._moved: set[str] = set()  # households record_move moved, their change not yet seen
         self._own: DirectoryState | None = None
         self._histories = HistoriesAhead()
         if projection is not None:
@@ -201,7 +202,8 @@ class SqlDirectory:
 
     def _flushed(self, session: Session, _: object) -> None:
         """Notes the change log rows a flush of this transaction wrote."""
-        self._unread += [(change.entity, change.entity_id) for change in session.new
+        self._unread += [(self._kind(change.entity, change.entity_id, change.fields),
+                          change.entity_id) for change in session.new
                          if isinstance(change, db.DirectoryChange)]  # fmt: skip
 
     def _executed(self, execution: ORMExecuteState) -> None:
@@ -216,8 +218,20 @@ class SqlDirectory:
         if not named or any(None in change for change in named):
             # Rows it cannot read (values inside the statement): a kind no projection
             # applies, so that this transaction reads SQL from here on.
-            named = [("unnamed", "")]
-        self._unread += [(str(entity), str(entity_id)) for entity, entity_id in named]
+            self._unread += [("unnamed", "")]
+            return
+        self._unread += [(self._kind(str(row["entity"]), str(row["entity_id"]), row.get("fields")),
+                          str(row["entity_id"])) for row in rows]  # fmt: skip
+
+    def _kind(self, entity: str, entity_id: str, fields: object) -> str:
+        """The kind of record a change log row of this transaction names, as the projection
+        reads it back: the area alone of a household this transaction moved (``record_move``,
+        whose change names the area only), else the entity. Only a move's: another write to
+        a household may derive ties the household's whole reading picks up."""
+        if entity == "household" and fields == "area" and entity_id in self._moved:
+            self._moved.discard(entity_id)
+            return AREA_ONLY
+        return entity
 
     async def _read_back(self) -> None:
         """Reads the records this transaction's change log rows name into its own state."""
@@ -382,12 +396,12 @@ class SqlDirectory:
         persons, registrations, involved, areas = await self._member_facts(rows, people)
         self._persons, self._roles = persons, {r.person_id: r.role for r in rows}
         placed = [(r.person_id, r.role, r.household_id) for r in rows]
-        placed += [(p, _role_by_ties(p, ties), "") for p in people
-                   if p not in {r.person_id for r in rows}]  # fmt: skip
+        housed = {r.person_id for r in rows}
+        placed += [(p, _role_by_ties(p, ties), "") for p in people if p not in housed]
         return [
             Member(
                 person_id=person_id,
-                role=HouseholdRole(role),
+                role=_ROLES.get(role) or HouseholdRole(role),  # the enum's call: for the error
                 household_id=household_id,
                 date_of_birth=persons[person_id].date_of_birth if person_id in persons else None,
                 **_unborn(persons.get(person_id)),
@@ -448,6 +462,7 @@ class SqlDirectory:
             home.area = to_area
             moved.append(household_id)
         self._histories.forget(moved)  # the areas they left, read again
+        self._moved.update(moved)
         await self._session.flush()
         return moved
 
@@ -553,18 +568,8 @@ class SqlDirectory:
             else:
                 rows = await self._all(db.Person, db.Person.id.in_(people))
                 persons = {p.id: _person_row(p) for p in rows}
-        return {
-            p.id: PersonView(
-                given_name=p.given_name,
-                family_name=p.family_name,
-                date_of_birth=p.date_of_birth,
-                nhs_number=p.nhs_number,
-                role=self._roles.get(p.id),
-                **_language_need(p),
-            )
-            for p in persons.values()
-            if p.id in people
-        }
+        return {p.id: _person_view(p, self._roles.get(p.id))
+                for p in persons.values() if p.id in people}  # fmt: skip
 
     async def contact_for(self, addressee: Addressee) -> ContactRecord | None:
         """The addressee's contact, else the organisation's safeguarding lead or duty desk.
@@ -598,7 +603,7 @@ class SqlDirectory:
             raise UnknownSigningKey("the producing organisation has no key with this id")
         if (key.valid_from and at < key.valid_from) or (key.valid_until and at >= key.valid_until):
             raise UnknownSigningKey("the producing organisation's key was not valid then")
-        return crypto.signing_public_from_text(key.public_key)
+        return _signing_public(key.public_key)
 
     async def check_may_publish(self, org_id: str, event_type: EventType) -> None:
         org = await self.organisation(org_id)
@@ -622,6 +627,10 @@ class SqlDirectory:
 
 
 _CHANGE_LOG = db.DirectoryChange.__tablename__
+# A household routing moved, read back as its new area alone, not as the household with its
+# members and their ties (a move changes neither): one statement, not four.
+AREA_ONLY = "household_area"
+
 
 STEP_DOWN_PLAN = "step-down:"  # a step-down's plan id: "step-down:<event id>:<child>"
 
@@ -666,6 +675,32 @@ def _needs(person: PersonRow | None) -> dict[str, Any]:
         return {}
     return {"has_send": person.has_send, "has_ehcp": person.has_ehcp,
             "learning_disability": person.learning_disability}  # fmt: skip
+
+
+@lru_cache(maxsize=1024)
+def _signing_public(text: str) -> Ed25519PublicKey:
+    """A producer's registered key as parsed once: the keys are few, the events they sign
+    many (a key that does not parse raises each time: lru_cache keeps no exception)."""
+    return crypto.signing_public_from_text(text)
+
+
+# A role by its stored text, without the enum's call (a tenth of a family's members' cost).
+_ROLES: dict[str, HouseholdRole] = {role.value: role for role in HouseholdRole}
+
+
+@lru_cache(maxsize=8192)
+def _person_view(person: PersonRow, role: str | None) -> PersonView:
+    """A person as notices show them, made (and validated) once per version of their record
+    and household role: the same person is named in event after event, and a view is
+    immutable. Keyed by the record's values, so a changed record makes a new view."""
+    return PersonView(
+        given_name=person.given_name,
+        family_name=person.family_name,
+        date_of_birth=person.date_of_birth,
+        nhs_number=person.nhs_number,
+        role=role,
+        **_language_need(person),
+    )
 
 
 def _language_need(person: PersonRow) -> dict[str, Any]:

@@ -230,9 +230,12 @@ def compose_body(
     front_door_contact: str | None = None,
     digest: HistoryDigest | None = None,
     reading: Reading = UNREAD,
+    *,
+    detail: Mapping[str, str | int | bool | None] | None = None,
 ) -> NoticeBody:
     """The body ``decision``'s recipient may read; ``reading`` says whose event it is to the
-    recipient's people and which children were present."""
+    recipient's people and which children were present; ``detail``: the event's own
+    ``event_detail`` where the caller has made it already (the same for all its bodies)."""
     kind = decision.notice_type
     discreet = kind in DISCREET
     view = view_for(kind, reading.relation)
@@ -251,7 +254,9 @@ def compose_body(
         "source_org": None if discreet else event.source_org,
         "about": _about(decision, people, view, reading),
         "facts": _FACTS.validate_python(facts),
-        "detail": _DETAIL.validate_python(_allowed(event_detail(event), view.detail)),
+        "detail": _DETAIL.validate_python(
+            _allowed(event_detail(event) if detail is None else detail, view.detail)
+        ),
         "who_to_call": _LINE.validate_python(front_door_contact if discreet else source_contact),
         "digest": _digest(digest, view.digest),
         "rule_id": rule_for_reader(decision.rule_id, kind),

@@ -41,15 +41,16 @@ async def add(
     ``companion`` (a school deputy's copy) joins ``chain_id``'s chain but never escalates
     itself: the chain's own notice does. Raises RecipientKeyUnusable or DataKeyUnusable,
     having added nothing, when a bad record stops this one notice."""
+    body_json = body.model_dump_json()  # once: sealed to the recipient and kept wrapped
     try:
         recipient_key = _recipient_key(contact.hpke_public_key)
-        sealed = seal_notice(header, body, recipient_key, keys.signing)
+        sealed = seal_notice(header, body, recipient_key, keys.signing, body_json)
     except ValueError as exc:  # not a key, or one no shared secret can be made with
         raise RecipientKeyUnusable("the recipient's key cannot be sealed to") from exc
     sealed_json = sealed.model_dump_json()
     notice_id = str(header.notice_id)
     try:
-        kept = wrap(data_keys, header.household, notice_id, "body", body.model_dump_json())
+        kept = wrap(data_keys, header.household, notice_id, "body", body_json)
     except (ValueError, OSError, KeyFileError) as exc:
         raise DataKeyUnusable("the household's data key cannot be used") from exc
     record = NoticeRecordView(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -44,7 +45,7 @@ from broker.rules.fallback import (
 )
 from broker.rules.family import Addressee, ContactRole, Decision
 from broker.rules.language import languages_for
-from broker.rules.minimisation import compose_body
+from broker.rules.minimisation import compose_body, event_detail
 from broker.rules.move import area_without_front_door, unlisted_authority
 from broker.rules.out_of_hours import with_out_of_hours
 from broker.rules.plan_bodies import CONCERN_RETURNED, digest_kind, plan_blocks
@@ -57,6 +58,7 @@ from producers import recipient_keys
 from producers.pseudonyms import person_identifier, pseudonym
 from schemas.events import Event
 from schemas.notices import (
+    HistoryDigest,
     NoticeBody,
     NoticeHeader,
     NoticeType,
@@ -91,6 +93,10 @@ class EventNotices:
     outbox: list[tuple[NoticeHeader, Message]] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
     step_downs: dict[str, StepDownView] | None = None
+    # What each body is composed from that is the same for all the event's bodies, made once:
+    # the history digest by reader kind and people, and the event's flattened detail.
+    digests: dict[tuple[NoticeType, tuple[str, ...]], HistoryDigest] = field(default_factory=dict)
+    detail: Mapping[str, str | int | bool | None] | None = None
 
     @property
     def directory(self) -> FamilyDirectory:
@@ -222,17 +228,15 @@ class EventNotices:
         history it acts on, and for a school's key adult what to do, by when, whom to call."""
         family, received_at = self.context.family, self.arrival.received_at
         front_door = family.front_door()
-        digest = digest_for(digest_kind(decision, family), family, received_at,
-                            about=decision.about, people=self.context.people,
-                            event_id=str(self.event.event_id))  # fmt: skip
         body = compose_body(
             decision,
             self.event,
             self.context.people,
             family.org_lines.get(self.event.source_org),
             family.org_lines.get(front_door) if front_door else None,
-            digest,
+            self._digest(digest_kind(decision, family), decision.about),
             read,
+            detail=self._event_detail(),
         )
         # Plans and history, structured, for the readers that act on them (plan_bodies.py).
         told = await self._told_step_downs() if CONCERN_RETURNED in decision.rule_id else {}
@@ -242,6 +246,23 @@ class EventNotices:
         if decision.notice_type is NoticeType.SCHOOL_SUPPORT:
             body = self._for_school(body, decision, notice, calendar)
         return body
+
+    def _digest(self, kind: NoticeType, about: tuple[str, ...]) -> HistoryDigest:
+        """The family's history as a reader of ``kind`` sees it, made once per event for each
+        reader kind and set of people (the rest of digest_for's inputs are the event's)."""
+        key = (kind, about)
+        if (found := self.digests.get(key)) is None:
+            found = self.digests[key] = digest_for(
+                kind, self.context.family, self.arrival.received_at, about=about,
+                people=self.context.people, event_id=str(self.event.event_id),
+            )  # fmt: skip
+        return found
+
+    def _event_detail(self) -> Mapping[str, str | int | bool | None]:
+        """The event's own facts, flattened once for all its bodies (each keeps a copy)."""
+        if self.detail is None:
+            self.detail = event_detail(self.event)
+        return self.detail
 
     async def _owed_and_full_view(
         self, notice: NoticeHeader, decision: Decision, org: OrgRecord | None,
@@ -301,7 +322,7 @@ class EventNotices:
         concerned = {family.subject.person_id, *decision.about}
         homes = {m.household_id for m in family.members
                  if m.person_id in concerned and m.household_id}  # fmt: skip
-        return key_name(pseudonym(secret, "household", home) for home in homes)
+        return key_name(_household_key(secret, home) for home in homes)
 
     def _report(
         self, gap: Gap, decision: Decision, front_door: str | None,
@@ -366,6 +387,12 @@ def _recipient_key(secret: bytes, recipient_id: str) -> str:
     """A recipient's Kafka key, an HMAC made once per recipient: the recipients are few (the
     directory's contacts), their notices and audit copies many."""
     return pseudonym(secret, "recipient", recipient_id)
+
+
+@lru_cache(maxsize=8192)
+def _household_key(secret: bytes, household_id: str) -> str:
+    """A household's data key name, an HMAC made once per household: its notices are many."""
+    return pseudonym(secret, "household", household_id)
 
 
 # A key store never changes its keys (a rotation makes a new one): its signing key's id is

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from broker.adapters import db
+from broker.adapters.directory_projection import keep_out_of_collections
 from broker.adapters.kafka import MAX_RECORDS, Received
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import runtime
@@ -55,6 +56,7 @@ async def measure_routing(
         async with runtime(settings, configure_logs=False) as rt:
             try:
                 projection = await _projection(rt)
+                keep_out_of_collections()  # as the router does (consumers/router.py)
                 deps = replace(rt.services.routing,
                                units=partial(SqlUnitOfWork, rt.sessions, projection))  # fmt: skip
                 batches = _batches(rt.topics.events, pop, events, rt.keys)
@@ -95,9 +97,17 @@ def _batches(
 
 @contextmanager
 def _profiled(path: Path | None) -> Iterator[None]:
-    """The timed handler calls under pyinstrument, its text report written to ``path``."""
+    """The timed handler calls under pyinstrument, its text report written to ``path``; a
+    ``path`` ending in .pstats gets cProfile's statistics instead (call counts, exact)."""
     if path is None:
         yield
+        return
+    if path.suffix == ".pstats":
+        import cProfile
+
+        with cProfile.Profile() as counted:
+            yield
+        counted.dump_stats(path)
         return
     from pyinstrument import Profiler  # a development tool, imported only when asked for
     from pyinstrument.renderers import ConsoleRenderer

@@ -2,13 +2,18 @@
 where the same records loaded at once end; a change log it cannot apply record by record asks
 for a whole reload; ids skipped in the change log are looked for again."""
 
+import gc
 from datetime import date
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broker.adapters.directory_projection import DirectoryProjection, _plan
+from broker.adapters.directory_projection import (
+    DirectoryProjection,
+    _plan,
+    keep_out_of_collections,
+)
 from broker.adapters.directory_records import Membership, PersonRow, PlanRow
 from broker.adapters.directory_state import DirectoryState
 from broker.rules.family import Tie
@@ -138,3 +143,15 @@ class TestChangeLogPosition:
         projection._advance([6])
         assert projection.seen == 9
         assert set(projection._gaps) == {8}
+
+
+class TestKeptOutOfCollections:
+    def test_freezes_once_per_process(self) -> None:
+        """Only the first call freezes what is alive: a process starting routers again and
+        again (the tests) freezes nothing more, and so keeps no later garbage for good."""
+        keep_out_of_collections()
+        frozen = gc.get_freeze_count()
+        alive_since = [[n] for n in range(100)]  # tracked objects made after the first call
+        keep_out_of_collections()
+        assert gc.get_freeze_count() == frozen
+        assert alive_since

@@ -192,6 +192,28 @@ clinical_text = st.text(alphabet=string.ascii_letters + " ", min_size=12, max_si
 )
 
 
+class TestDetailGivenProperty:
+    @settings(max_examples=100, deadline=None)
+    @given(
+        flags=st.fixed_dictionaries({flag: st.booleans() for flag in CLINICAL_FLAGS}),
+        summary=clinical_text,
+    )
+    def test_detail_made_once_gives_the_same_bodies(
+        self, flags: dict[str, bool], summary: str
+    ) -> None:
+        """A body composed from the event's detail made once for all its bodies (as sealing
+        does) is the body composed from the event alone, for every reader."""
+        parsed = crisis(**flags, clinical_summary=summary)
+        detail = event_detail(parsed)
+        for decision, body in all_bodies(parsed):
+            read = reading(decision, parsed, FAMILY)
+            given_detail = compose_body(decision, parsed, PEOPLE, SOURCE_CONTACT,
+                                        FRONT_DOOR_CONTACT, reading=read,
+                                        detail=detail)  # fmt: skip
+            assert given_detail == body
+        assert detail == event_detail(parsed)  # nobody's body changed the shared detail
+
+
 class TestSchoolBodyProperty:
     @settings(max_examples=150, deadline=None)
     @given(
