@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import uvicorn
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from fastapi import FastAPI
@@ -251,6 +251,33 @@ async def sealed_events(settings: Settings, count: int) -> list[bytes]:
             if not batches:
                 break
             values += [r.value for part in batches.values() for r in part]
+        return values
+    finally:
+        await consumer.stop()
+
+
+async def records_up_to_the_end(settings: Settings, topic: str) -> list[bytes]:
+    """Every committed record on ``topic`` (its full name) up to its end as it is now: the
+    last stable offset of each partition, which a ``read_committed`` consumer's end offsets
+    are. Proves absence without waiting, once whoever might have published has answered
+    (the broker's producers publish with acks=all before they answer)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=None,  # commits nothing, disturbs no consumer group
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(settings.topics.partitions)]
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        values: list[bytes] = []
+        async with asyncio.timeout(30):
+            while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+                batches = await consumer.getmany(*partitions, timeout_ms=200)
+                values += [r.value or b"" for records in batches.values() for r in records]
         return values
     finally:
         await consumer.stop()
