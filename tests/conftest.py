@@ -34,10 +34,10 @@ import pytest
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
-from sqlalchemy import make_url, text
+from sqlalchemy import make_url, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from suite_order import SAME_WORKER_AS, SLOWEST_FIRST
-from support import OrgTokens, event_source, inbox_owner, post_signed
+from support import OrgTokens, event_source, front_door_closed, inbox_owner, post_signed
 
 from broker import migrations
 from broker.adapters import db
@@ -589,6 +589,16 @@ class Routed:
     ready: Callable[[async_sessionmaker[AsyncSession]], Awaitable[bool]]
 
 
+async def every_notice_in_its_inbox(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    """A ``Routed``'s usual ``ready``: notices were routed, and each is published and in its
+    recipient's inbox (none is left in flight on a topic the copies never read)."""
+    async with sessions() as session:
+        notices = (await session.execute(select(db.NoticeRecord.notice_id,
+                                                db.NoticeRecord.published_at))).all()  # fmt: skip
+        in_inboxes = set((await session.scalars(select(db.InboxNotice.notice_id))).all())
+    return bool(notices) and all(when and n in in_inboxes for n, when in notices)
+
+
 class RoutedTemplates:
     """Databases the demo directory and a ``Routed``'s events were routed into, once a
     session: a test that only reads or acts on what routing left (a notice in an inbox, an
@@ -597,16 +607,19 @@ class RoutedTemplates:
 
     def __init__(self, folder: Path, directory: DirectoryTemplates, kafka_bootstrap: str) -> None:
         self.folder, self.directory, self.kafka_bootstrap = folder, directory, kafka_bootstrap
-        self.made: dict[tuple[str, str, date], tuple[str | Path, Path]] = {}
+        self.made: dict[tuple[str, str, date, bool], tuple[str | Path, Path]] = {}
         self.keys_of: dict[str, Path] = {}  # a test's database URL: the keys to copy for it
 
     async def copy(self, routed: Routed, databases: Databases) -> str:
         """The URL of the test's own copy of the database ``routed`` was routed into."""
         source, today = databases.source, datetime.now(UTC).date()
         backend = "postgresql" if isinstance(source, PostgresServer) else "sqlite"
-        if (backend, routed.name, today) not in self.made:
-            self.made[backend, routed.name, today] = await self._route(routed, source, today)
-        template, keys = self.made[backend, routed.name, today]
+        # Routing differs while the front door is closed (its emergency duty team is told too):
+        # a template routed while it was open is not used once it has closed, nor the reverse.
+        made = (backend, routed.name, today, front_door_closed())
+        if made not in self.made:
+            self.made[made] = await self._route(routed, source, today)
+        template, keys = self.made[made]
         url = await databases.new(template=template)
         self.directory.copies.add(url)  # it holds the directory too
         self.keys_of[url] = keys

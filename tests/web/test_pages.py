@@ -13,10 +13,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from conftest import Routed
+from conftest import Routed, every_notice_in_its_inbox
 from fastapi import FastAPI
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import audit, db
 from broker.bootstrap import Runtime
@@ -58,14 +57,8 @@ async def record_of(app: FastAPI, notice_id: str) -> db.NoticeRecord:
     return record
 
 
-async def both_delivered(sessions: async_sessionmaker[AsyncSession]) -> bool:
-    async with sessions() as session:
-        query = select(db.InboxNotice.recipient_id)
-        return {SCHOOL, MOTHERS_GP} <= set((await session.scalars(query)).all())
-
-
 # Published at the gateway, routed and delivered once a session; each test gets a copy.
-CRISIS_ROUTED = Routed("mothers-crisis", lambda: [crisis()], both_delivered)
+CRISIS_ROUTED = Routed("mothers-crisis", lambda: [crisis()], every_notice_in_its_inbox)
 
 
 @pytest.fixture
