@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from fastapi import FastAPI
@@ -281,6 +282,25 @@ async def records_up_to_the_end(settings: Settings, topic: str) -> list[bytes]:
         return values
     finally:
         await consumer.stop()
+
+
+async def consumed_to_the_end(settings: Settings, group: str, topic: str) -> bool:
+    """Whether ``group`` has committed past every record now on ``topic``: what was sent to
+    it before has been handled (the broker's consumers commit after their database does), so
+    a test can look for a wrong second effect at once rather than after a fixed wait."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    reader = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    await reader.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        partitions = [TopicPartition(topic, p) for p in range(settings.topics.partitions)]
+        ends = await reader.end_offsets(partitions)
+    finally:
+        await reader.stop()
+        await admin.close()
+    done = {tp: meta.offset for tp, meta in committed.items()}
+    return all(done.get(tp, 0) >= end for tp, end in ends.items())
 
 
 async def rejected_at_the_gateway(settings: Settings) -> list[str]:
