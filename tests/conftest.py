@@ -444,9 +444,11 @@ async def database_url(
     routed_templates: RoutedTemplates,
 ) -> str:
     """The test's own database, at the newest migration; holding the demo directory already
-    when the test asks for ``directory``, and what was routed when it asks for ``routed``."""
-    if "routed" in request.fixturenames:
-        return await routed_templates.copy(request.getfixturevalue("routed"), databases)
+    when the test asks for ``directory``, and a ``Routed``'s results when it asks for
+    ``already_routed``."""
+    if "already_routed" in request.fixturenames:
+        routed = request.getfixturevalue("already_routed")
+        return await routed_templates.copy(routed, databases)
     if wants_directory(request):
         today = datetime.now(UTC).date()
         template = await directory_templates.template(database_source, today)
@@ -580,9 +582,10 @@ async def _serve(app: FastAPI, auth: httpx.Auth) -> AsyncIterator[httpx.AsyncCli
 class Routed:
     """What a test needs routed before it starts: ``events`` published at the gateway, routed
     and delivered by the real router and delivery worker until ``ready`` (over the database)
-    says they are through. A test asks for it with a fixture named ``routed`` returning one;
-    its database is then a copy of one they were routed into once a session (per backend and
-    day), and its broker keys a copy of those they were routed with (``RoutedTemplates``)."""
+    says they are through. A test asks for it with a fixture named ``already_routed``
+    returning one; its database is then a copy of one they were routed into once a session
+    (per backend and day), and its broker keys a copy of those they were routed with
+    (``RoutedTemplates``)."""
 
     name: str
     events: Callable[[], list[dict[str, Any]]]

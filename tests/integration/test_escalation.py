@@ -43,15 +43,15 @@ CRISIS = Routed("school-crisis", lambda: [crisis()], every_notice_in_its_inbox)
 
 
 @pytest.fixture
-def routed() -> Routed:
+def already_routed() -> Routed:
     return CRISIS
 
 
 @pytest.fixture
 async def school_notice(
-    routed: Routed, inbox: httpx.AsyncClient, running_broker: Runtime
+    already_routed: Routed, inbox: httpx.AsyncClient, running_broker: Runtime
 ) -> dict[str, Any]:
-    """The demo mother in crisis (``routed``): the school's key adult is told about Child B;
+    """The demo mother in crisis (``already_routed``): the school's key adult is told about Child B;
     the router and delivery run on for the test."""
     [listed] = await wait_for_notices(inbox, KEY_ADULT, 1)
     return listed

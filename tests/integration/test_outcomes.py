@@ -45,16 +45,16 @@ REFERRED = Routed("referral", lambda: [crisis()], every_notice_in_its_inbox)
 
 
 @pytest.fixture
-def routed() -> Routed:
+def already_routed() -> Routed:
     return REFERRED
 
 
 @pytest.fixture
 async def referral(
-    routed: Routed, inbox: httpx.AsyncClient, running_broker: Runtime
+    already_routed: Routed, inbox: httpx.AsyncClient, running_broker: Runtime
 ) -> dict[str, Any]:
-    """The demo mother in crisis, suicidal ideation disclosed (``routed``): the front door is
-    referred; the router and delivery run on for the test."""
+    """The demo mother in crisis, suicidal ideation disclosed (``already_routed``): the front
+    door is referred; the router and delivery run on for the test."""
     [listed] = await wait_for_notices(inbox, DUTY_MANAGER, 1)
     await wait_for_notices(inbox, KEY_ADULT, 1)
     return listed

@@ -64,13 +64,13 @@ UNKNOWN_QUEUED = Routed(
 
 
 @pytest.fixture
-def routed() -> Routed:
+def already_routed() -> Routed:
     return UNKNOWN_QUEUED
 
 
 @pytest.fixture
-async def unknown_event(web_app: FastAPI, routed: Routed) -> str:
-    """A crisis about someone the directory does not know (``routed``), waiting in the front
+async def unknown_event(web_app: FastAPI, already_routed: Routed) -> str:
+    """A crisis about someone the directory does not know (``already_routed``), waiting in the front
     door's queue."""
     rt: Runtime = web_app.state.rt
     async with rt.sessions() as session:

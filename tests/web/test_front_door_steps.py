@@ -111,13 +111,13 @@ GP_MOVE_HELD = Routed("gp-move-held", lambda: [move("gp-riverside")], a_proposal
 
 
 @pytest.fixture
-def routed() -> Routed:
+def already_routed() -> Routed:
     return GP_MOVE_HELD
 
 
 @pytest.fixture
-async def held_move(web_app: FastAPI, routed: Routed) -> str:
-    """The mother's GP says the Carters are moving (``routed``): held for their front door
+async def held_move(web_app: FastAPI, already_routed: Routed) -> str:
+    """The mother's GP says the Carters are moving (``already_routed``): held for their front door
     to confirm."""
     rt: Runtime = web_app.state.rt
     async with rt.sessions() as session:

@@ -62,13 +62,13 @@ CRISIS_ROUTED = Routed("mothers-crisis", lambda: [crisis()], every_notice_in_its
 
 
 @pytest.fixture
-def routed() -> Routed:
+def already_routed() -> Routed:
     return CRISIS_ROUTED
 
 
 @pytest.fixture
-async def notices(web_app: FastAPI, routed: Routed) -> dict[str, db.InboxNotice]:
-    """A mother's crisis, published, routed and delivered (``routed``): the school's notice
+async def notices(web_app: FastAPI, already_routed: Routed) -> dict[str, db.InboxNotice]:
+    """A mother's crisis, published, routed and delivered (``already_routed``): the school's notice
     and her GP's, in their inboxes."""
     return {who: await notice_of(web_app, who) for who in (SCHOOL, MOTHERS_GP)}
 
