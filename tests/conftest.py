@@ -590,6 +590,9 @@ class Routed:
     name: str
     events: Callable[[], list[dict[str, Any]]]
     ready: Callable[[async_sessionmaker[AsyncSession]], Awaitable[bool]]
+    # What the directory needs besides the demo's before the events are published (a peer
+    # registered, say), done on the template's settings.
+    prepare: Callable[[Settings], Awaitable[None]] | None = None
 
 
 async def every_notice_in_its_inbox(sessions: async_sessionmaker[AsyncSession]) -> bool:
@@ -645,6 +648,8 @@ class RoutedTemplates:
             topics=TopicSettings(partitions=2), database_url=url, keys_dir=keys,
             router_group=f"{prefix}router", delivery_group=f"{prefix}delivery", log_json=True,
         )  # fmt: skip
+        if routed.prepare is not None:
+            await routed.prepare(settings)
         await _route_through_the_broker(settings, routed, self.directory.producer_keys)
         return template, keys
 
