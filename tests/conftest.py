@@ -22,8 +22,9 @@ import shutil
 import tempfile
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import ExitStack, asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,10 @@ import pytest
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
-from sqlalchemy import make_url, text
+from sqlalchemy import make_url, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from suite_order import SAME_WORKER_AS, SLOWEST_FIRST
-from support import OrgTokens, event_source, inbox_owner
+from support import OrgTokens, event_source, front_door_closed, inbox_owner, post_signed
 
 from broker import migrations
 from broker.adapters import db
@@ -439,9 +441,14 @@ async def database_url(
     databases: Databases,
     database_source: PostgresServer | Path,
     directory_templates: DirectoryTemplates,
+    routed_templates: RoutedTemplates,
 ) -> str:
     """The test's own database, at the newest migration; holding the demo directory already
-    when the test asks for ``directory``."""
+    when the test asks for ``directory``, and a ``Routed``'s results when it asks for
+    ``already_routed``."""
+    if "already_routed" in request.fixturenames:
+        routed = request.getfixturevalue("already_routed")
+        return await routed_templates.copy(routed, databases)
     if wants_directory(request):
         today = datetime.now(UTC).date()
         template = await directory_templates.template(database_source, today)
@@ -473,11 +480,14 @@ def settings(
     database_url: str,
     directory_templates: DirectoryTemplates,
     broker_keys_template: Path,
+    routed_templates: RoutedTemplates,
 ) -> Settings:
     """Settings for one test: its own database, keys (made as ``sgb keys-init`` makes them:
     no process makes its own; a copy of those the demo directory was loaded with, when the
     test asks for it, else of a set made once a session), topics and consumer groups."""
-    if wants_directory(request):
+    if database_url in routed_templates.keys_of:  # the households' data keys with the rest
+        shutil.copytree(routed_templates.keys_of[database_url], tmp_path / "keys")
+    elif wants_directory(request):
         shutil.copytree(directory_templates.keys_dir, tmp_path / "keys")
     else:
         shutil.copytree(broker_keys_template, tmp_path / "keys")
@@ -566,3 +576,125 @@ async def _serve(app: FastAPI, auth: httpx.Auth) -> AsyncIterator[httpx.AsyncCli
             transport=transport, base_url="http://test", auth=auth
         ) as client:
             yield client
+
+
+@dataclass(frozen=True)
+class Routed:
+    """What a test needs routed before it starts: ``events`` published at the gateway, routed
+    and delivered by the real router and delivery worker until ``ready`` (over the database)
+    says they are through. A test asks for it with a fixture named ``already_routed``
+    returning one; its database is then a copy of one they were routed into once a session
+    (per backend and day), and its broker keys a copy of those they were routed with
+    (``RoutedTemplates``)."""
+
+    name: str
+    events: Callable[[], list[dict[str, Any]]]
+    ready: Callable[[async_sessionmaker[AsyncSession]], Awaitable[bool]]
+    # What the directory needs besides the demo's before the events are published (a peer
+    # registered, say), done on the template's settings.
+    prepare: Callable[[Settings], Awaitable[None]] | None = None
+
+
+async def every_notice_in_its_inbox(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    """A ``Routed``'s usual ``ready``: notices were routed, and each is published and in its
+    recipient's inbox (none is left in flight on a topic the copies never read)."""
+    async with sessions() as session:
+        notices = (await session.execute(select(db.NoticeRecord.notice_id,
+                                                db.NoticeRecord.published_at))).all()  # fmt: skip
+        in_inboxes = set((await session.scalars(select(db.InboxNotice.notice_id))).all())
+    return bool(notices) and all(when and n in in_inboxes for n, when in notices)
+
+
+class RoutedTemplates:
+    """Databases the demo directory and a ``Routed``'s events were routed into, once a
+    session: a test that only reads or acts on what routing left (a notice in an inbox, an
+    entry in the front door's queue) paid 0.5-1 s a test to run the gateway, the router and
+    delivery for it. Each test gets a copy (``DirectoryTemplates`` copies the same way)."""
+
+    def __init__(self, folder: Path, directory: DirectoryTemplates, kafka_bootstrap: str) -> None:
+        self.folder, self.directory, self.kafka_bootstrap = folder, directory, kafka_bootstrap
+        self.made: dict[tuple[str, str, date, bool], tuple[str | Path, Path]] = {}
+        self.keys_of: dict[str, Path] = {}  # a test's database URL: the keys to copy for it
+
+    async def copy(self, routed: Routed, databases: Databases) -> str:
+        """The URL of the test's own copy of the database ``routed`` was routed into."""
+        source, today = databases.source, datetime.now(UTC).date()
+        backend = "postgresql" if isinstance(source, PostgresServer) else "sqlite"
+        # Routing differs while the front door is closed (its emergency duty team is told too):
+        # a template routed while it was open is not used once it has closed, nor the reverse.
+        made = (backend, routed.name, today, front_door_closed())
+        if made not in self.made:
+            self.made[made] = await self._route(routed, source, today)
+        template, keys = self.made[made]
+        url = await databases.new(template=template)
+        self.directory.copies.add(url)  # it holds the directory too
+        self.keys_of[url] = keys
+        return url
+
+    async def _route(
+        self, routed: Routed, source: PostgresServer | Path, today: date
+    ) -> tuple[str | Path, Path]:
+        directory = await self.directory.template(source, today)
+        made = f"routed-{routed.name}-{uuid.uuid4().hex[:8]}"
+        keys = self.folder / made / "keys"
+        shutil.copytree(self.directory.keys_dir, keys)
+        if isinstance(source, PostgresServer):
+            template, url = await self._on_postgres(source, directory)
+        else:
+            template, url = self._on_sqlite(directory, self.folder / made / "routed.db")
+        prefix = f"t-{uuid.uuid4().hex[:10]}."
+        settings = Settings(
+            kafka_bootstrap_servers=self.kafka_bootstrap, topic_prefix=prefix,
+            topics=TopicSettings(partitions=2), database_url=url, keys_dir=keys,
+            router_group=f"{prefix}router", delivery_group=f"{prefix}delivery", log_json=True,
+        )  # fmt: skip
+        if routed.prepare is not None:
+            await routed.prepare(settings)
+        await _route_through_the_broker(settings, routed, self.directory.producer_keys)
+        return template, keys
+
+    @staticmethod
+    async def _on_postgres(server: PostgresServer, directory: str | Path) -> tuple[str, str]:
+        name = await server.create(migrated=True, template=str(directory))
+        server.other_templates.append(name)
+        return name, server.url_of(name)
+
+    @staticmethod
+    def _on_sqlite(directory: str | Path, path: Path) -> tuple[Path, str]:
+        shutil.copyfile(directory, path)
+        return path, f"sqlite+aiosqlite:///{path}"
+
+
+async def _route_through_the_broker(
+    settings: Settings, routed: Routed, producer_keys: dict[str, Ed25519PrivateKey]
+) -> None:
+    """As the ``gateway`` and ``running_broker`` fixtures do for one test; everything stopped
+    (and each engine disposed: a template may have nobody connected) once ``ready``."""
+    stop = asyncio.Event()
+    async with runtime(settings, configure_logs=False) as rt:
+        tasks = [
+            asyncio.create_task(run_router(rt, stop)),
+            asyncio.create_task(run_delivery(rt, stop)),
+        ]
+        try:
+            auth = OrgTokens(producer_keys, event_source)
+            async with _serve(create_gateway(settings), auth) as gateway:
+                for event in routed.events():
+                    answer = await post_signed(gateway, event, producer_keys)
+                    assert answer.status_code == 202, answer.text
+            async with asyncio.timeout(60):
+                while not await routed.ready(rt.sessions):
+                    await asyncio.sleep(0.05)
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks)
+
+
+@pytest.fixture(scope="session")
+def routed_templates(
+    tmp_path_factory: pytest.TempPathFactory,
+    directory_templates: DirectoryTemplates,
+    kafka_bootstrap: str,
+) -> RoutedTemplates:
+    folder = tmp_path_factory.mktemp("routed-templates")
+    return RoutedTemplates(folder, directory_templates, kafka_bootstrap)

@@ -13,7 +13,8 @@ from typing import Any
 
 import httpx
 import uvicorn
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from fastapi import FastAPI
@@ -254,6 +255,52 @@ async def sealed_events(settings: Settings, count: int) -> list[bytes]:
         return values
     finally:
         await consumer.stop()
+
+
+async def records_up_to_the_end(settings: Settings, topic: str) -> list[bytes]:
+    """Every committed record on ``topic`` (its full name) up to its end as it is now: the
+    last stable offset of each partition, which a ``read_committed`` consumer's end offsets
+    are. Proves absence without waiting, once whoever might have published has answered
+    (the broker's producers publish with acks=all before they answer)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=None,  # commits nothing, disturbs no consumer group
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(settings.topics.partitions)]
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        values: list[bytes] = []
+        async with asyncio.timeout(30):
+            while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+                batches = await consumer.getmany(*partitions, timeout_ms=200)
+                values += [r.value or b"" for records in batches.values() for r in records]
+        return values
+    finally:
+        await consumer.stop()
+
+
+async def consumed_to_the_end(settings: Settings, group: str, topic: str) -> bool:
+    """Whether ``group`` has committed past every record now on ``topic``: what was sent to
+    it before has been handled (the broker's consumers commit after their database does), so
+    a test can look for a wrong second effect at once rather than after a fixed wait."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    reader = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    await reader.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        partitions = [TopicPartition(topic, p) for p in range(settings.topics.partitions)]
+        ends = await reader.end_offsets(partitions)
+    finally:
+        await reader.stop()
+        await admin.close()
+    done = {tp: meta.offset for tp, meta in committed.items()}
+    return all(done.get(tp, 0) >= end for tp, end in ends.items())
 
 
 async def rejected_at_the_gateway(settings: Settings) -> list[str]:

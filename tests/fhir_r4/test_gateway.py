@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.operationoutcome import OperationOutcome
-from support import rejected_at_the_gateway, sealed_events
+from support import records_up_to_the_end, rejected_at_the_gateway, sealed_events
 
 from broker.config import Settings
 from broker.entrypoints.fhir_http import MAX_BODY
@@ -106,7 +106,7 @@ class TestRefusals:
         [issue] = outcome_of(answer).issue
         assert (issue.severity, issue.code) == ("error", "code-invalid")
         assert issue.expression == ["Encounter.reasonCode"]
-        assert await sealed_events(settings, 1) == []
+        assert await records_up_to_the_end(settings, f"{settings.topic_prefix}events") == []
 
     async def test_missing_nhs_number_never_echoes_personal_data(
         self, fhir_gateway: httpx.AsyncClient, producer_keys: Keys
@@ -132,7 +132,7 @@ class TestRefusals:
         assert [i.expression for i in outcome_of(answer).issue] == [
             ["Bundle.entry[2].resource.status"]
         ]
-        assert await sealed_events(settings, 1) == []
+        assert await records_up_to_the_end(settings, f"{settings.topic_prefix}events") == []
 
     async def test_resource_the_broker_does_not_take(
         self, fhir_gateway: httpx.AsyncClient, producer_keys: Keys

@@ -8,6 +8,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import select
+from support import consumed_to_the_end
 
 from broker.adapters import audit, db
 from broker.adapters.kafka import Received
@@ -46,6 +47,11 @@ async def send(rt: Runtime, *values: bytes) -> None:
     await producer.stop()
 
 
+async def handled(rt: Runtime) -> bool:
+    """Whether the delivery worker has handled (and committed) every notice sent so far."""
+    return await consumed_to_the_end(rt.settings, rt.settings.delivery_group, rt.topics.notices)
+
+
 async def inbox_ids(rt: Runtime) -> list[str]:
     async with rt.sessions() as session:
         return list((await session.scalars(select(db.InboxNotice.notice_id))).all())
@@ -57,9 +63,8 @@ class TestDelivery:
         notice = a_notice(running_broker).model_dump_json().encode()
         await send(running_broker, notice, notice)
         async with asyncio.timeout(30):
-            while not await inbox_ids(running_broker):
-                await asyncio.sleep(0.2)
-        await asyncio.sleep(1)
+            while not await inbox_ids(running_broker) or not await handled(running_broker):
+                await asyncio.sleep(0.05)
         assert len(await inbox_ids(running_broker)) == 1
 
     async def test_an_unreadable_notice_goes_to_dead_letters(self, running_broker: Runtime) -> None:
@@ -117,7 +122,9 @@ class TestDeliveryInBatches:
         async with asyncio.timeout(60):
             while len(await audited(rt, "notice_refused")) < 1 or len(await inbox_ids(rt)) < 3:
                 await asyncio.sleep(0.2)
-        await asyncio.sleep(1)  # time for a wrongly doubled row to show
+        async with asyncio.timeout(30):  # every record handled: a doubled row would show now
+            while not await handled(rt):
+                await asyncio.sleep(0.05)
         assert sorted(await inbox_ids(rt)) == sorted(notice_id(n) for n in good)
         assert sorted(await audited(rt, "notice_delivered")) == sorted(notice_id(n) for n in good)
         assert len(await audited(rt, "notice_refused")) == 1

@@ -11,10 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from conftest import Routed, every_notice_in_its_inbox
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import select, update
-from support import front_door_closed, open_listed, post_signed, wait_for_notices
+from support import front_door_closed, open_listed, wait_for_notices
 
 from broker.adapters import audit, db
 from broker.bootstrap import Runtime, runtime
@@ -32,20 +32,27 @@ DUTY_MANAGER = "la-front-door:duty_manager"
 EDT = "la-front-door:emergency_duty_team"
 
 
+def crisis() -> dict[str, Any]:
+    return {"event_type": "parent_mental_health_crisis", "event_id": str(uuid.uuid4()),
+            "source_org": "mh-demo", "occurred_at": datetime.now(UTC).isoformat(),
+            "subject": {"nhs_number": family.MOTHER}}  # fmt: skip
+
+
+# Published at the gateway, routed and delivered once a session; each test gets a copy.
+CRISIS = Routed("school-crisis", lambda: [crisis()], every_notice_in_its_inbox)
+
+
+@pytest.fixture
+def already_routed() -> Routed:
+    return CRISIS
+
+
 @pytest.fixture
 async def school_notice(
-    gateway: httpx.AsyncClient,
-    inbox: httpx.AsyncClient,
-    producer_keys: dict[str, Ed25519PrivateKey],
-    running_broker: Runtime,
+    already_routed: Routed, inbox: httpx.AsyncClient, running_broker: Runtime
 ) -> dict[str, Any]:
-    """The demo mother in crisis: the school's key adult is told about Child B."""
-    now = datetime.now(UTC).isoformat()
-    crisis = {"event_type": "parent_mental_health_crisis", "event_id": str(uuid.uuid4()),
-              "source_org": "mh-demo", "occurred_at": now,
-              "subject": {"nhs_number": family.MOTHER}}  # fmt: skip
-    answer = await post_signed(gateway, crisis, producer_keys)
-    assert answer.status_code == 202, answer.text
+    """The demo mother in crisis (``already_routed``): the school's key adult is told about Child B;
+    the router and delivery run on for the test."""
     [listed] = await wait_for_notices(inbox, KEY_ADULT, 1)
     return listed
 

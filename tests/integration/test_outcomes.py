@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import Routed, every_notice_in_its_inbox
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import select
@@ -32,20 +33,28 @@ REFERRER = "mh-demo:safeguarding_lead"
 FRONT_DOOR = "la-front-door"
 
 
+def crisis() -> dict[str, Any]:
+    return {"event_type": "parent_mental_health_crisis", "event_id": str(uuid.uuid4()),
+            "source_org": "mh-demo", "occurred_at": datetime.now(UTC).isoformat(),
+            "subject": {"nhs_number": family.MOTHER}, "suicidal_ideation": True,
+            "clinical_summary": "Disclosed suicidal thoughts at home visit."}  # fmt: skip
+
+
+# Published at the gateway, routed and delivered once a session; each test gets a copy.
+REFERRED = Routed("referral", lambda: [crisis()], every_notice_in_its_inbox)
+
+
+@pytest.fixture
+def already_routed() -> Routed:
+    return REFERRED
+
+
 @pytest.fixture
 async def referral(
-    gateway: httpx.AsyncClient,
-    inbox: httpx.AsyncClient,
-    producer_keys: dict[str, Ed25519PrivateKey],
-    running_broker: Runtime,
+    already_routed: Routed, inbox: httpx.AsyncClient, running_broker: Runtime
 ) -> dict[str, Any]:
-    """The demo mother in crisis, suicidal ideation disclosed: the front door is referred."""
-    crisis = {"event_type": "parent_mental_health_crisis", "event_id": str(uuid.uuid4()),
-              "source_org": "mh-demo", "occurred_at": datetime.now(UTC).isoformat(),
-              "subject": {"nhs_number": family.MOTHER}, "suicidal_ideation": True,
-              "clinical_summary": "Disclosed suicidal thoughts at home visit."}  # fmt: skip
-    answer = await post_signed(gateway, crisis, producer_keys)
-    assert answer.status_code == 202, answer.text
+    """The demo mother in crisis, suicidal ideation disclosed (``already_routed``): the front
+    door is referred; the router and delivery run on for the test."""
     [listed] = await wait_for_notices(inbox, DUTY_MANAGER, 1)
     await wait_for_notices(inbox, KEY_ADULT, 1)
     return listed

@@ -6,6 +6,10 @@ however often it is sent; a transfer B leaves unacknowledged escalates to A's ow
 Real Kafka, real database, real apps over ASGI."""
 
 import asyncio
+import atexit
+import functools
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -14,9 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from conftest import Routed
 from sqlalchemy import select
-from support import OrgTokens, post_signed, wait_for_notices
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from support import OrgTokens, wait_for_notices
 
 from broker.adapters import db
 from broker.adapters.unit_of_work import SqlUnitOfWork
@@ -41,23 +46,38 @@ NORTH = "E08000001"
 FRONT_DOOR_INBOX = "la-front-door:duty_manager"
 
 
-@pytest.fixture
-def broker_b(tmp_path: Path) -> KeyStore:
-    return KeyStore.create(tmp_path / "broker-b")
+@functools.cache
+def broker_b_keys() -> KeyStore:
+    """Broker B's keys, made once: the move routed once a session (``SENT_TO_B``) was sent
+    to B registered with them, and every test speaks as that B."""
+    folder = Path(tempfile.mkdtemp(prefix="sgb-broker-b-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return KeyStore.create(folder / "keys")
 
 
 @pytest.fixture
-async def b_registered(settings: Settings, directory: None, broker_b: KeyStore) -> None:
+def broker_b() -> KeyStore:
+    return broker_b_keys()
+
+
+async def register_b(settings: Settings) -> None:
+    """B registered at A as its administrator registers a peer; again changes nothing."""
+    keys = broker_b_keys()
     spec = PeerSpec(id=B, name="North partnership", areas=(NORTH,),
                     gateway_url="https://gateway.north.example",
-                    broker_key=crypto.encode_public(broker_b.public.hpke),
+                    broker_key=crypto.encode_public(keys.public.hpke),
                     signing_keys=(SigningKeySpec(
-                        public_key=crypto.encode_public(broker_b.public.signing)),),
+                        public_key=crypto.encode_public(keys.public.signing)),),
                     known_there_as="demo-partnership")  # fmt: skip
     engine = db.make_engine(settings.database_url)
     async with SqlUnitOfWork(db.sessions(engine, audit_key(settings.keys_dir))) as uow:
         await peers.register_peer(uow, spec, actors.administrator("test-admin"), datetime.now(UTC))
     await engine.dispose()
+
+
+@pytest.fixture
+async def b_registered(settings: Settings, directory: None) -> None:
+    await register_b(settings)
 
 
 @pytest.fixture
@@ -108,16 +128,38 @@ async def record_of(settings: Settings, notice_id: str) -> db.NoticeRecord:
     return record
 
 
+async def every_notice_on_its_way(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    """Every notice of the move published, and in its inbox or queued for its webhook (B's)."""
+    async with sessions() as session:
+        notices = (await session.execute(select(db.NoticeRecord.notice_id,
+                                                db.NoticeRecord.published_at))).all()  # fmt: skip
+        inboxes = set((await session.scalars(select(db.InboxNotice.notice_id))).all())
+        hooks = set((await session.scalars(select(db.WebhookDelivery.notice_id))).all())
+    return bool(notices) and all(when and n in inboxes | hooks for n, when in notices)
+
+
+# Published at the gateway (B registered first) and routed once a session; each test a copy.
+SENT_TO_B = Routed("move-to-peer", lambda: [moving_north()], every_notice_on_its_way,
+                   prepare=register_b)  # fmt: skip
+
+
+@pytest.fixture
+def already_routed() -> Routed:
+    return SENT_TO_B
+
+
 @pytest.fixture
 async def sent_to_b(
-    settings: Settings, b_registered: None, gateway: httpx.AsyncClient,
-    producer_keys: dict[str, Ed25519PrivateKey], running_broker: Runtime,
-) -> db.NoticeRecord:  # fmt: skip
-    """The front door reports the family moving to B's area; A's router routes it."""
-    event = moving_north()
-    answer = await post_signed(gateway, event, producer_keys)
-    assert answer.status_code == 202, answer.text
-    return await transfer_to_b(settings, event["event_id"])
+    settings: Settings, b_registered: None, already_routed: Routed
+) -> db.NoticeRecord:
+    """The front door reports the family moving to B's area; A's router has routed it
+    (``already_routed``)."""
+    engine = db.make_engine(settings.database_url)
+    async with db.sessions(engine)() as session:
+        [event_id] = (await session.scalars(select(db.NoticeRecord.event_id).where(
+            db.NoticeRecord.recipient_id == B_CONTACT))).all()  # fmt: skip
+    await engine.dispose()
+    return await transfer_to_b(settings, event_id)
 
 
 class TestTransferToAPeer:

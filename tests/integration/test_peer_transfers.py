@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from sqlalchemy import func, select
-from support import as_org, open_listed, wait_for_notices
+from support import as_org, consumed_to_the_end, open_listed, wait_for_notices
 
 from broker.adapters import audit, db
 from broker.adapters.peer_receipts import SqlPeerReceipts
@@ -255,9 +255,22 @@ class TestAppliedAtB:
         for again in pending:  # as a timer that stopped before marking it applied would
             await intake.apply(again, datetime.now(UTC))
         await wait_for_notices(inbox, FRONT_DOOR_INBOX, 1)
-        await asyncio.sleep(2)  # a second notice, were there one, has had time to arrive
+        await handled_downstream(running_broker)  # a second notice, were there one, is listed
         listed = (await inbox.get(f"/v1/recipients/{FRONT_DOOR_INBOX}/notices")).json()
         assert [n["header"]["event_id"] for n in listed].count(transfer_id) == 1
+
+
+async def handled_downstream(rt: Runtime) -> None:
+    """Waits until the router has handled every event now on its topic, then delivery every
+    notice now on its own (the router publishes a notice before it commits the event's
+    offset): whatever the events so far lead to is in the inboxes, with no fixed wait."""
+    settings = rt.settings
+    async with asyncio.timeout(60):
+        while not (
+            await consumed_to_the_end(settings, settings.router_group, rt.topics.events)
+            and await consumed_to_the_end(settings, settings.delivery_group, rt.topics.notices)
+        ):
+            await asyncio.sleep(0.05)
 
 
 class TestTokensAtAPeer:

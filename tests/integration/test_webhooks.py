@@ -2,6 +2,7 @@
 process's own dispatcher, and a real HTTP endpoint served on loopback."""
 
 import asyncio
+import functools
 import json
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -29,6 +30,7 @@ from broker.config import Settings, WebhookSettings
 from broker.demo import family
 from broker.entrypoints.dead_letters_cli import app as dead_letters_app
 from broker.entrypoints.dead_letters_cli import described, read_all, replay_letters
+from broker.services import webhook_dispatch
 from broker.services.dead_letters import Replayed
 from broker.services.directory_admin import put_contact
 from producers.broker_keys import BrokerPublicKeys
@@ -283,28 +285,60 @@ class TestWebhookDelivery:
         assert SealedNotice.model_validate_json(letter.value) == poison
 
 
+class DispatcherClock:
+    """The webhook dispatcher's clock: the real time, put forward when the test says. The
+    test ends the breaker's cool-down by moving the clock past it instead of waiting it out
+    (2-3 s a test); the cool-down still lasts long enough (``COOL_DOWN``) for the test to
+    see the endpoint hear nothing meanwhile, however slowly the machine runs."""
+
+    def __init__(self) -> None:
+        self.ahead = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.ahead
+
+
+@pytest.fixture
+def dispatcher_clock(monkeypatch: pytest.MonkeyPatch) -> DispatcherClock:
+    """Asked for before ``running_broker``: the delivery process then builds its dispatcher
+    (the real one) on this clock."""
+    clock = DispatcherClock()
+    dispatcher = functools.partial(webhook_dispatch.Dispatcher, clock=clock)
+    monkeypatch.setattr(webhook_dispatch, "Dispatcher", dispatcher)
+    return clock
+
+
 class TestCircuitBreaker:
     async def test_opens_after_the_threshold_and_closes_on_a_successful_trial(
-        self, running_broker: Runtime, endpoint: Endpoint, recipient_pairs: dict[str, Any]
+        self,
+        dispatcher_clock: DispatcherClock,
+        running_broker: Runtime,
+        endpoint: Endpoint,
+        recipient_pairs: dict[str, Any],
     ) -> None:
         """After three failures in a row the endpoint hears nothing until the cool-down is
         over (though retries fall due every tenth of a second, and another recipient's
         notice waits for it too); then one trial, and on its success everything goes."""
-        rt = running_broker
+        rt, clock = running_broker, dispatcher_clock
         await give_webhook(rt, GP, endpoint.url)
         await give_webhook(rt, SCHOOL, endpoint.url)  # the same endpoint
         endpoint.answer = lambda _id: 503
         gp_notice = a_notice(rt, GP, recipient_pairs[GP].private.public_key())
         await send(rt, gp_notice)
-        await until(lambda: held_by_breaker(rt, notice_id(gp_notice), attempts=THRESHOLD))
+        await until(lambda: held_by_breaker(rt, clock, notice_id(gp_notice), THRESHOLD))
         school_notice = a_notice(rt, SCHOOL, recipient_pairs[SCHOOL].private.public_key())
         await send(rt, school_notice)
-        await until(lambda: held_by_breaker(rt, notice_id(school_notice), attempts=0))
+        await until(lambda: held_by_breaker(rt, clock, notice_id(school_notice), 0))
 
         assert [(s.webhook_id, s.status) for s in endpoint.log] == [
             (notice_id(gp_notice), 503)
         ] * THRESHOLD
         endpoint.answer = lambda _id: 200
+        clock.ahead = timedelta(seconds=COOL_DOWN)  # the cool-down is over: one trial goes
+        await until(lambda: any_settled(rt, notice_id(gp_notice), notice_id(school_notice)))
+        # The other notice, put off while the trial was out (for a request's timeout at most),
+        # falls due at once rather than 2 s later.
+        clock.ahead += timedelta(seconds=rt.settings.webhooks.timeout_seconds)
         await settled(rt, notice_id(gp_notice), notice_id(school_notice))
         assert sorted(endpoint.log[THRESHOLD:], key=lambda s: s.webhook_id) == sorted(
             [Seen(notice_id(gp_notice), 200), Seen(notice_id(school_notice), 200)],
@@ -312,14 +346,20 @@ class TestCircuitBreaker:
         )
 
 
-async def held_by_breaker(rt: Runtime, notice: str, attempts: int) -> bool:
+async def any_settled(rt: Runtime, *ids: str) -> bool:
+    """Whether one of ``ids`` is delivered or dead: the breaker has heard its answer."""
+    rows = await deliveries(rt)
+    return any(i in rows and rows[i].state != "pending" for i in ids)
+
+
+async def held_by_breaker(rt: Runtime, clock: DispatcherClock, notice: str, attempts: int) -> bool:
     """The delivery waits for the breaker's cool-down: put off by more than any backoff
     (a tenth of a second) and no further than the cool-down, so not the lease of an attempt
     under way (which is longer); its attempts not counting up meanwhile."""
     row = (await deliveries(rt)).get(notice)
     if row is None or row.attempts != attempts:
         return False
-    wait = row.next_attempt_at - datetime.now(UTC)
+    wait = row.next_attempt_at - clock()
     return timedelta(seconds=0.5) < wait <= timedelta(seconds=COOL_DOWN)
 
 

@@ -9,9 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import Routed
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from support import post_signed
 
 from broker.adapters import audit, db
@@ -48,16 +50,33 @@ async def actions(app: FastAPI) -> list[str]:
         return list((await session.scalars(select(audit.AuditEntry.action))).all())
 
 
+async def one_queued(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    async with sessions() as session:
+        return (await session.scalars(select(db.MatchingQueueEntry))).first() is not None
+
+
+# Published at the gateway and routed once a session; each test gets a copy.
+UNKNOWN_QUEUED = Routed(
+    "unknown-queued",
+    lambda: [crisis({"local_id": "mh-4471", "given_name": "Jessica", "family_name": "Carter"})],
+    one_queued,
+)
+
+
 @pytest.fixture
-async def unknown_event(
-    web_app: FastAPI, gateway: httpx.AsyncClient, running_broker: Runtime,
-    producer_keys: dict[str, Ed25519PrivateKey],
-) -> str:  # fmt: skip
-    """A crisis about someone the directory does not know, waiting in the front door's queue."""
-    event = crisis({"local_id": "mh-4471", "given_name": "Jessica", "family_name": "Carter"})
-    assert (await post_signed(gateway, event, producer_keys)).status_code == 202
-    await queued(web_app, event["event_id"])
-    return str(event["event_id"])
+def already_routed() -> Routed:
+    return UNKNOWN_QUEUED
+
+
+@pytest.fixture
+async def unknown_event(web_app: FastAPI, already_routed: Routed) -> str:
+    """A crisis about someone the directory does not know (``already_routed``), waiting in the front
+    door's queue."""
+    rt: Runtime = web_app.state.rt
+    async with rt.sessions() as session:
+        [entry] = (await session.scalars(select(db.MatchingQueueEntry))).all()
+    assert entry.status == "waiting"
+    return str(entry.event_id)
 
 
 @pytest.fixture

@@ -11,9 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import Routed
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from support import post_signed
 
 from broker.adapters import audit, db
@@ -99,15 +101,29 @@ async def school(web_app: FastAPI) -> httpx.AsyncClient:
     return browser
 
 
+async def a_proposal_held(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    async with sessions() as session:
+        return (await session.scalars(select(db.DirectoryProposal))).first() is not None
+
+
+# Published at the gateway and routed once a session; each test gets a copy.
+GP_MOVE_HELD = Routed("gp-move-held", lambda: [move("gp-riverside")], a_proposal_held)
+
+
 @pytest.fixture
-async def held_move(
-    web_app: FastAPI, gateway: httpx.AsyncClient, running_broker: Runtime,
-    producer_keys: dict[str, Ed25519PrivateKey],
-) -> str:  # fmt: skip
-    """The mother's GP says the Carters are moving: held for their front door to confirm."""
-    moved = await published(gateway, producer_keys, move("gp-riverside"))
-    assert (await proposal(web_app, moved)).status == "pending"
-    return moved
+def already_routed() -> Routed:
+    return GP_MOVE_HELD
+
+
+@pytest.fixture
+async def held_move(web_app: FastAPI, already_routed: Routed) -> str:
+    """The mother's GP says the Carters are moving (``already_routed``): held for their front door
+    to confirm."""
+    rt: Runtime = web_app.state.rt
+    async with rt.sessions() as session:
+        [held] = (await session.scalars(select(db.DirectoryProposal))).all()
+    assert (held.source_org, held.status) == ("gp-riverside", "pending")
+    return held.event_id
 
 
 class TestProposals:

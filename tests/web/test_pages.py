@@ -13,10 +13,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from conftest import Routed, every_notice_in_its_inbox
 from fastapi import FastAPI
 from sqlalchemy import select
-from support import post_signed
 
 from broker.adapters import audit, db
 from broker.bootstrap import Runtime
@@ -58,13 +57,19 @@ async def record_of(app: FastAPI, notice_id: str) -> db.NoticeRecord:
     return record
 
 
+# Published at the gateway, routed and delivered once a session; each test gets a copy.
+CRISIS_ROUTED = Routed("mothers-crisis", lambda: [crisis()], every_notice_in_its_inbox)
+
+
 @pytest.fixture
-async def notices(
-    web_app: FastAPI, gateway: httpx.AsyncClient, running_broker: Runtime,
-    producer_keys: dict[str, Ed25519PrivateKey],
-) -> dict[str, db.InboxNotice]:  # fmt: skip
-    """A mother's crisis, published: the school's notice and her GP's, in their inboxes."""
-    assert (await post_signed(gateway, crisis(), producer_keys)).status_code == 202
+def already_routed() -> Routed:
+    return CRISIS_ROUTED
+
+
+@pytest.fixture
+async def notices(web_app: FastAPI, already_routed: Routed) -> dict[str, db.InboxNotice]:
+    """A mother's crisis, published, routed and delivered (``already_routed``): the school's notice
+    and her GP's, in their inboxes."""
     return {who: await notice_of(web_app, who) for who in (SCHOOL, MOTHERS_GP)}
 
 
@@ -121,8 +126,8 @@ class TestInboxPage:
 
 class TestNoticePage:
     async def test_embeds_the_sealed_notice_only_its_recipient_opens(
-        self, key_adult: httpx.AsyncClient, notices: dict[str, db.InboxNotice],
-        running_broker: Runtime, recipient_keys: dict[str, Any],
+        self, web_app: FastAPI, key_adult: httpx.AsyncClient,
+        notices: dict[str, db.InboxNotice], recipient_keys: dict[str, Any],
     ) -> None:  # fmt: skip
         """The page carries the notice sealed, as the broker signed it, and "Opening...": the
         school's own key opens what it embeds; the page itself names nobody."""
@@ -133,7 +138,8 @@ class TestNoticePage:
                              page.text, re.S)  # fmt: skip
         assert embedded
         sealed = SealedNotice.model_validate(json.loads(embedded.group(1)))
-        _, body = NoticeReceiver(recipient_keys[SCHOOL], running_broker.keys.public).open(sealed)
+        broker = web_app.state.rt.keys.public  # the keys the notice was routed with
+        _, body = NoticeReceiver(recipient_keys[SCHOOL], broker).open(sealed)
         assert [p.given_name for p in body.about] == ["Leo"]
         # Outside the embedded ciphertext and keys (base64, where any three letters may turn
         # up by chance: "GsLeou" failed a CI run), the page names nobody.
