@@ -48,7 +48,8 @@ class AlertSettings(BaseModel):
     max_attempts: int = Field(8, ge=1, description="then the alert is given up and reported")
     backoff_base_seconds: float = Field(30, gt=0)
     backoff_cap_seconds: float = Field(1800, gt=0)
-    poll_seconds: float = Field(5, gt=0, description="how often due alerts are looked for")
+    poll_seconds: float = Field(5, gt=0, description="the longest an idle worker waits for "
+                                "alerts queued by another process")  # fmt: skip
     batch: int = Field(20, ge=1, description="alerts sent at once")
     failing_window_days: int = Field(7, ge=1, description="the failing-alerts report's reach")
     smtp: SmtpSettings = SmtpSettings()

@@ -7,6 +7,7 @@ own publisher); ``runtime`` adds Kafka and the services' dependencies, built her
 process and shared by every loop, request and batch in it.
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -175,16 +176,17 @@ def build_services(base: Foundation, kafka: Kafka) -> Services:
     return Services(routing, follow_ups, outbox, matches, delivery, timer)
 
 
-def alert_worker(base: Foundation) -> AlertWorker:
+def alert_worker(base: Foundation, wake: asyncio.Event | None = None) -> AlertWorker:
     """The alert worker, with a sender for each kind of channel the partnership configured
-    (an SMTP relay for email, its GOV.UK Notify service for SMS)."""
+    (an SMTP relay for email, its GOV.UK Notify service for SMS), woken by ``wake``."""
     alerts = base.settings.alerts
     senders: dict[str, AlertSender] = {}
     if alerts.smtp.host:
         senders[ChannelKind.EMAIL] = SmtpAlertSender(alerts.smtp, alerts.timeout_seconds)
     if alerts.notify.api_key.get_secret_value():
         senders[ChannelKind.SMS] = NotifySmsSender(alerts.notify, alerts.timeout_seconds)
-    return AlertWorker(base.database.unit_of_work, senders, alerts, base.settings.inbox_base_url)
+    return AlertWorker(base.database.unit_of_work, senders, alerts, base.settings.inbox_base_url,
+                       wake=wake or asyncio.Event())  # fmt: skip
 
 
 def peer_intake(base: Foundation, kafka: Kafka) -> PeerIntake:
@@ -204,7 +206,8 @@ def mesh_worker(rt: Runtime) -> MeshWorker | None:
         return None
     transport = MeshClientTransport(rt.settings.mesh)
     return MeshWorker(rt.database.unit_of_work, rt.keys, rt.data_keys, rt.publisher, rt.topics,
-                      rt.settings.mesh, transport)  # fmt: skip
+                      rt.settings.mesh, transport,
+                      wake=rt.services.delivery.wakes.mesh)  # fmt: skip
 
 
 @asynccontextmanager

@@ -118,7 +118,8 @@ class WebhookSettings(BaseModel):
     backoff_cap_seconds: float = Field(600, gt=0)
     breaker_threshold: int = Field(5, ge=1, description="consecutive failures that open it")
     breaker_cool_down_seconds: float = Field(60, gt=0)
-    poll_seconds: float = Field(1, gt=0, description="how often due deliveries are looked for")
+    poll_seconds: float = Field(5, gt=0, description="the longest an idle worker waits for "
+                                "deliveries queued by another process")  # fmt: skip
     batch: int = Field(20, ge=1, description="deliveries (to distinct recipients) at once")
     allowed_networks: Annotated[list[IPvAnyNetwork], *CommaList] = Field(
         default_factory=list,

@@ -37,7 +37,8 @@ class MeshSettings(BaseModel):
     give_up_after_hours: float = Field(
         120, gt=0, description="undownloaded this long after MESH accepted it: non-delivery"
     )
-    poll_seconds: float = Field(1, gt=0, description="how often due work is looked for")
+    poll_seconds: float = Field(5, gt=0, description="the longest an idle worker waits for "
+                                "work queued by another process")  # fmt: skip
     batch: int = Field(20, ge=1)
 
     @property

@@ -727,6 +727,10 @@ class RetryQueue(Protocol[QueuedT, DueT]):
         """The items due by ``now``, soonest first (which ones, each queue says)."""
         ...
 
+    async def next_due(self) -> datetime | None:
+        """When the earliest item still to be tried (or tracked) falls due; None if none."""
+        ...
+
     async def claim(self, item: DueT, until: datetime) -> DueT | None:
         """Counts one more attempt and leases the item until ``until``, if it is still as
         read; the item as claimed (to settle later), None when another worker has it."""

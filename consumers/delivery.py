@@ -78,15 +78,17 @@ async def run_delivery(
     metrics.COMPONENT.set("delivery")
     sender = HttpWebhookSender(rt.settings.webhooks.timeout_seconds,
                                rt.settings.webhooks.allowed_networks)  # fmt: skip
+    wakes = rt.services.delivery.wakes  # set by the delivery batch for the workers here
     peers = HttpPeerTokens(rt.sessions, rt.keys.signing, rt.settings.webhooks.timeout_seconds,
                            allowed=rt.settings.webhooks.allowed_networks)  # fmt: skip
     dispatcher = webhook_dispatch.Dispatcher(lambda: SqlUnitOfWork(rt.sessions), rt.keys,
                                              rt.data_keys, rt.publisher, rt.topics,
-                                             rt.settings.webhooks, sender, peers)  # fmt: skip
+                                             rt.settings.webhooks, sender, peers,
+                                             wake=wakes.webhooks)  # fmt: skip
     try:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(dispatcher.run(stop))
-            tasks.create_task(alert_worker(rt).run(stop))
+            tasks.create_task(alert_worker(rt, wakes.alerts).run(stop))
             # Receipts owed to peer brokers, on the transfers they sent here (issue 16).
             hooks = rt.settings.webhooks
             receipts = ReceiptSender(

@@ -418,6 +418,13 @@ class InMemoryRetryRows(Generic[DueT]):
         self.pending[item.sequence] = row | dict(change)
         return True
 
+    open_states: tuple[str, ...] = ("pending",)
+
+    async def next_due(self) -> datetime | None:
+        rows = self._all().values()
+        return min((r["next_attempt_at"] for r in rows if r["state"] in self.open_states),
+                   default=None)  # fmt: skip
+
     def _add(self, row: dict[str, Any]) -> None:
         """A new row, pending and not yet tried, under the next sequence."""
         retry = {"state": "pending", "attempts": 0, "first_failed_at": None, "last_error": None}
@@ -444,6 +451,8 @@ class InMemoryMeshQueue(InMemoryRetryRows[MeshDue]):
     """MESH sends as the SQL queue keeps them. A recipient's mailbox is its contact row's
     ``mesh_mailbox`` in ``directory``, or one a test puts in ``mailboxes`` (contact id ->
     MESH mailbox id)."""
+
+    open_states = ("pending", "sent")
 
     def __init__(self, directory: "FakeDirectoryRows") -> None:
         super().__init__()

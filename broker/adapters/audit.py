@@ -26,8 +26,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Integer, RowMapping, String, Text, event, inspect, select, text
+from sqlalchemy import Engine, Integer, RowMapping, String, Text, event, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
@@ -43,6 +44,10 @@ GENESIS = "0" * 64  # the prev_hash of entry 1
 # Any fixed 64-bit number will do: every appender, in every process, takes the same lock.
 ADVISORY_LOCK_KEY = 0x5367_6241_7564_6974  # "SgbAudit"
 TAIL = "audit_tail"  # the session's note of the chain's last entry while it holds the lock
+
+# The chain's last entry as this process last committed it, by database: a batch that finds
+# it still the last (checked in its insert, never trusted) skips reading the tail.
+_HEADS: "WeakKeyDictionary[Engine, tuple[int, str]]" = WeakKeyDictionary()
 
 
 class AuditEntry(db.Base):
@@ -145,8 +150,23 @@ async def append_many(session: AsyncSession, entries: Sequence[Entry], at: datet
         raise AuditKeyMissing("no audit key in this session: db.sessions(engine, audit_key)")
     if not entries:
         return
-    seq, prev_hash = session.info.get(TAIL) or await _locked_tail(session)
-    rows: list[dict[str, Any]] = []
+    if TAIL not in session.info and (head := await _remembered_head(session)):
+        rows = _chained(key, entries, at, head)
+        if (actual := await _insert_after(session, head, rows)) is None:
+            session.info[TAIL] = (rows[-1]["seq"], rows[-1]["hash"])
+            return
+        session.info[TAIL] = actual  # another appender moved the head: chain on from it
+    tail = session.info.get(TAIL) or await _locked_tail(session)
+    rows = _chained(key, entries, at, tail)
+    await bulk.insert_all(session, AuditEntry, rows)
+    session.info[TAIL] = (rows[-1]["seq"], rows[-1]["hash"])
+
+
+def _chained(
+    key: bytes, entries: Sequence[Entry], at: datetime, tail: tuple[int, str]
+) -> list[dict[str, Any]]:
+    """The rows of ``entries``, chained on from ``tail`` (its number and hash)."""
+    (seq, prev_hash), rows = tail, list[dict[str, Any]]()
     for entry in entries:
         seq += 1
         fields: dict[str, Any] = {
@@ -156,8 +176,51 @@ async def append_many(session: AsyncSession, entries: Sequence[Entry], at: datet
         }  # fmt: skip
         prev_hash = entry_hash(key, **fields)
         rows.append(fields | {"hash": prev_hash})
-    await bulk.insert_all(session, AuditEntry, rows)
-    session.info[TAIL] = (seq, prev_hash)
+    return rows
+
+
+async def _remembered_head(session: AsyncSession) -> tuple[int, str] | None:
+    """On PostgreSQL, with the head this process last committed: the lock taken, and that
+    head (to be checked by the insert). Otherwise None: the tail is read as it always was
+    (SQLite's reads are in-process, and it has no INSERT inside a WITH)."""
+    engine = session.sync_session.get_bind().engine
+    head = _HEADS.get(engine)
+    if head is None or engine.dialect.name != "postgresql":
+        return None
+    await _take_append_lock(session)
+    return head
+
+
+# All the rows, only if the chain's last entry is still ``head`` (read after the lock was
+# taken, by this statement's own snapshot); answers the last entry either way. One round trip
+# where reading the tail and inserting took two.
+_INSERT_AFTER = text("""
+WITH head AS (SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1),
+added AS (
+    INSERT INTO audit_log (seq, at, action, actor, subject_ref, details, prev_hash, hash)
+    SELECT * FROM unnest(CAST(:seq AS INTEGER[]), CAST(:at AS TIMESTAMPTZ[]),
+        CAST(:action AS TEXT[]), CAST(:actor AS TEXT[]), CAST(:subject_ref AS TEXT[]),
+        CAST(:details AS TEXT[]), CAST(:prev_hash AS TEXT[]), CAST(:hash AS TEXT[]))
+    WHERE EXISTS (SELECT 1 FROM head WHERE seq = :head_seq AND hash = :head_hash)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM added) AS added, head.seq, head.hash
+FROM (SELECT 1) AS one LEFT JOIN head ON true
+""")
+_COLUMNS = ("seq", "at", "action", "actor", "subject_ref", "details", "prev_hash", "hash")
+
+
+async def _insert_after(
+    session: AsyncSession, head: tuple[int, str], rows: Sequence[dict[str, Any]]
+) -> tuple[int, str] | None:
+    """Inserts ``rows`` if the chain still ends at ``head``: None when they went in, else
+    the chain's actual last entry (nothing inserted)."""
+    params: dict[str, Any] = {name: [row[name] for row in rows] for name in _COLUMNS}
+    result = (await session.execute(
+        _INSERT_AFTER, params | {"head_seq": head[0], "head_hash": head[1]})).one()  # fmt: skip
+    if result.added:
+        return None
+    return (result.seq, result.hash) if result.seq is not None else (0, GENESIS)
 
 
 async def hold_lock(session: AsyncSession) -> None:
@@ -175,6 +238,13 @@ async def _locked_tail(session: AsyncSession) -> tuple[int, str]:
         )
     ).first()
     return (last.seq, last.hash) if last else (0, GENESIS)
+
+
+@event.listens_for(Session, "after_commit")
+def _remember_head(session: Session) -> None:
+    # Committed under the lock: the chain ended here a moment ago, and likely still does.
+    if (tail := session.info.get(TAIL)) is not None:
+        _HEADS[session.get_bind().engine] = tail
 
 
 @event.listens_for(Session, "after_transaction_end")

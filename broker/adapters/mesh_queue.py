@@ -18,6 +18,7 @@ Delivery = db.MeshDelivery
 
 class SqlMeshQueue(SqlRetryRows[MeshDue]):
     table = Delivery
+    open_states = (PENDING, SENT)  # a sent message is tracked until MESH acknowledges it
 
     async def enqueue(self, deliveries: Sequence[MeshQueued]) -> int:
         recipients = {d.recipient_id for d in deliveries}

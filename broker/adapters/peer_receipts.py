@@ -4,7 +4,7 @@ transaction that records the receipt here, sent and retried by the delivery work
 from datetime import date, datetime
 from typing import cast, get_args
 
-from sqlalchemy import Update, select, update
+from sqlalchemy import Update, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import audit, db
@@ -65,6 +65,13 @@ class SqlPeerReceipts:
         async with self._sessions() as session:
             rows = (await session.execute(query)).all()
         return [Owed(t, _kind(k), p, rid, on, n) for t, k, p, rid, on, n in rows]
+
+    async def next_due(self) -> datetime | None:
+        r = db.PeerReceipt
+        query = select(func.min(r.next_attempt_at)).where(r.sent_at.is_(None), r.dead_at.is_(None))
+        async with self._sessions() as session:
+            due: datetime | None = await session.scalar(query)
+        return due
 
     async def sent(self, owed: Owed, status: int | None, at: datetime) -> None:
         await self._end(owed, status, at, "peer_receipt_sent", sent_at=at)

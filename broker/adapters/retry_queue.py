@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import ClassVar, Generic
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import db
@@ -22,9 +22,16 @@ class SqlRetryRows(Generic[DueT]):
     """Claim and settle over ``table``; a queue adds its own queuing and reading of due rows."""
 
     table: ClassVar[RetryTable]
+    open_states: ClassVar[tuple[str, ...]] = ("pending",)  # the states still to be tried
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+
+    async def next_due(self) -> datetime | None:
+        t = self.table
+        query = select(func.min(t.next_attempt_at)).where(t.state.in_(self.open_states))
+        due: datetime | None = await self._session.scalar(query)
+        return due
 
     async def claim(self, item: DueT, until: datetime) -> DueT | None:
         if not await self.settle(item, {"attempts": item.attempts + 1, "next_attempt_at": until}):

@@ -17,7 +17,7 @@ into a log line, a metric or an error.
 import asyncio
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
 import structlog
@@ -104,13 +104,18 @@ class AlertWorker:
     inbox_base_url: str
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     jitter: Callable[[], float] = random.random
+    wake: asyncio.Event = field(default_factory=asyncio.Event)  # set when this process queues
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sends until ``stop``; a send under way is finished and recorded first."""
         log.info("alert_worker_started", channels=sorted(self.senders))
         await poll(stop, self.send_due, self.settings.poll_seconds, "alert_worker_paused",
-                   also_transient=(OSError,))  # fmt: skip
+                   also_transient=(OSError,), wake=self.wake, next_due=self.next_due)  # fmt: skip
         log.info("alert_worker_stopped")
+
+    async def next_due(self) -> datetime | None:
+        async with self.units() as uow:
+            return await uow.alerts.next_due()
 
     async def send_due(self) -> int:
         """One pass over the alerts due now; answers how many it settled or attempted."""

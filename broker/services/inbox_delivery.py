@@ -10,9 +10,10 @@ household key cannot be used is a dead letter, not a poison pill; a record refus
 door is audited by where it lay.
 """
 
+import asyncio
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
@@ -33,6 +34,7 @@ from broker.ports import (
 )
 from broker.rules.family import OrgKind
 from broker.services import alerts, inbox
+from broker.services.retry_worker import Wakes
 from schemas.notices import NoticeHeader, SealedNotice
 
 log = structlog.get_logger(__name__)
@@ -48,6 +50,7 @@ class DeliveryDeps:
     publisher: Publisher
     topics: Topics
     clock: Clock
+    wakes: Wakes = field(default_factory=Wakes)  # this process's retry workers, woken
 
 
 @dataclass(frozen=True)
@@ -68,9 +71,12 @@ async def deliver(
                                     deps.data_keys, unstorable)  # fmt: skip
         failed = [r for r, n, _ in notices if n in unstorable]
         notices = [(r, n, h) for r, n, h in notices if n not in unstorable]
-        await _queue_onward(uow, [(h, r.position) for r, _, h in notices], now)
+        onward = [(h, r.position) for r, _, h in notices]
+        wakes = await _queue_onward(uow, onward, now, deps.wakes)
         refused = [_refusal(record, reason) for record, reason in rejected]
         await uow.audit.append_many([*delivered, *refused], now)
+    for wake in wakes:  # committed: the workers can see the new rows now
+        wake.set()
     await deps.publisher.publish(
         [_delivered(deps, r, h, now) for r, _, h in notices]
         + [_unreadable(deps, r, reason, now) for r, reason in rejected]
@@ -80,31 +86,31 @@ async def deliver(
 
 
 async def _queue_onward(
-    uow: UnitOfWork, notices: Sequence[tuple[NoticeHeader, str]], now: datetime
-) -> None:
+    uow: UnitOfWork, notices: Sequence[tuple[NoticeHeader, str]], now: datetime, wakes: Wakes
+) -> list[asyncio.Event]:
     """Each (notice's header, position read from) queued for its recipient's webhook, MESH
     mailbox and alert channels, those it has, in one read of the directory: a queue the batch
     has nothing for costs no round trip. Each queue keeps a notice once, however often Kafka
-    redelivers it; the MESH queue checks the mailbox again as it takes the notice."""
+    redelivers it; the MESH queue checks the mailbox again as it takes the notice. Answers
+    the wakes of the workers that have new rows to try (to set once it commits)."""
     recipients = uow.recipients
     reach = await recipients.reach([h.recipient_id for h, _ in notices])
     nowhere = Reach()
     hooks = [WebhookQueued(str(h.notice_id), h.recipient_id, source, now)
              for h, source in notices if reach.get(h.recipient_id, nowhere).webhook]  # fmt: skip
-    if hooks:
-        await uow.webhooks.enqueue(hooks)
+    new_hooks = bool(hooks) and await uow.webhooks.enqueue(hooks) > 0
     mesh = [MeshQueued(str(h.notice_id), h.recipient_id, source, now)
             for h, source in notices if reach.get(h.recipient_id, nowhere).mesh]  # fmt: skip
-    if mesh:
-        await uow.mesh.enqueue(mesh)
+    new_mesh = bool(mesh) and await uow.mesh.enqueue(mesh) > 0
     told = []  # a person told, in its turn
     for header, _ in notices:
         if channels := reach.get(header.recipient_id, nowhere).alert_channels:
             # The organisation's kind from the same read: a school's reminders keep its day.
             school = await recipients.organisation_kind(header.recipient_org) == OrgKind.SCHOOL
             told += alerts.alerts_of(header, channels, school, now)
-    if told:
-        await uow.alerts.enqueue(told)
+    new_alerts = bool(told) and await uow.alerts.enqueue(told) > 0
+    new = ((wakes.webhooks, new_hooks), (wakes.alerts, new_alerts), (wakes.mesh, new_mesh))
+    return [wake for wake, any_new in new if any_new]
 
 
 def _delivered(

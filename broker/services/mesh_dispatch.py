@@ -79,12 +79,18 @@ class MeshWorker:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     jitter: Callable[[], float] = random.random
     breaker: Breaker = field(default_factory=Breaker)  # one MESH endpoint, one breaker
+    wake: asyncio.Event = field(default_factory=asyncio.Event)  # set when this process queues
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sends and tracks until ``stop``; what is under way is finished and recorded."""
         log.info("mesh_worker_started", workflow_id=self.settings.workflow_id)
-        await poll(stop, self.work_due, self.settings.poll_seconds, "mesh_worker_paused")
+        await poll(stop, self.work_due, self.settings.poll_seconds, "mesh_worker_paused",
+                   wake=self.wake, next_due=self.next_due)  # fmt: skip
         log.info("mesh_worker_stopped")
+
+    async def next_due(self) -> datetime | None:
+        async with self.units() as uow:
+            return await uow.mesh.next_due()
 
     async def work_due(self) -> int:
         """One pass over the due sends and tracking polls; returns how many were worked."""

@@ -101,6 +101,10 @@ class ReceiptStore(Protocol):
 
     async def due(self, now: datetime, limit: int) -> list[Owed]: ...
 
+    async def next_due(self) -> datetime | None:
+        """When the earliest receipt still owed falls due; None if none is."""
+        ...
+
     async def sent(self, owed: Owed, status: int | None, at: datetime) -> None:
         """Ends the receipt: taken by the peer (audited)."""
         ...
@@ -144,7 +148,8 @@ class ReceiptSender:
     async def run(self, stop: asyncio.Event) -> None:
         """Sends what is due until ``stop``."""
         # The database away: what is owed stays queued, and is sent later.
-        await poll(stop, self.send_due, self.poll_seconds, "peer_receipts_paused")
+        await poll(stop, self.send_due, self.poll_seconds, "peer_receipts_paused",
+                   next_due=self.store.next_due)  # fmt: skip
 
     async def send_due(self) -> int:
         """One pass over the receipts due; returns how many were attempted."""

@@ -82,12 +82,18 @@ class Dispatcher:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     jitter: Callable[[], float] = random.random
     breakers: dict[str, Breaker] = field(default_factory=dict)  # by endpoint URL
+    wake: asyncio.Event = field(default_factory=asyncio.Event)  # set when this process queues
 
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatches until ``stop``; an attempt under way is finished and recorded first."""
         log.info("webhook_dispatcher_started")
-        await poll(stop, self.dispatch_due, self.settings.poll_seconds, "webhook_dispatch_paused")
+        await poll(stop, self.dispatch_due, self.settings.poll_seconds, "webhook_dispatch_paused",
+                   wake=self.wake, next_due=self.next_due)  # fmt: skip
         log.info("webhook_dispatcher_stopped")
+
+    async def next_due(self) -> datetime | None:
+        async with self.units() as uow:
+            return await uow.webhooks.next_due()
 
     async def dispatch_due(self) -> int:
         """One pass: attempts each recipient's due head; returns how many were attempted."""

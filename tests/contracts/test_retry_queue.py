@@ -168,3 +168,22 @@ class TestRetryQueue:
                 await subject.queue(uow).enqueue([subject.item(1, AT)])
                 raise LookupError("the service failed after queueing")
         assert await due(unit_of_work, subject, LATER) == []
+
+    async def test_next_due_is_the_earliest_open_item(
+        self, unit_of_work: UnitsOfWork, subject: Subject
+    ) -> None:
+        """An idle worker waits until the earliest item still to be tried: none queued,
+        none; then the soonest; a leased item at its lease's end; a delivered one never."""
+        async with unit_of_work() as uow:
+            assert await subject.queue(uow).next_due() is None
+        await queue_of(unit_of_work, subject, (1, LATER), (2, AT))
+        async with unit_of_work() as uow:
+            assert await subject.queue(uow).next_due() == AT
+        [item] = await due(unit_of_work, subject, AT)
+        async with unit_of_work() as uow:
+            claimed = await subject.queue(uow).claim(item, LEASED)
+        async with unit_of_work() as uow:
+            assert await subject.queue(uow).next_due() == LEASED
+            await subject.queue(uow).settle(claimed, {"state": subject.done, "finished_at": AT})
+        async with unit_of_work() as uow:
+            assert await subject.queue(uow).next_due() == LATER

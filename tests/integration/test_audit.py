@@ -225,6 +225,48 @@ class TestConcurrentWriters:
         assert sorted(refs) == sorted(f"event-{n}" for n in range(20))
         assert retries == 0
 
+    async def test_batches_through_two_processes_chain_on_from_the_real_head(
+        self, databases: Databases
+    ) -> None:
+        """Batches of three racing through two engines: each process remembers the head it
+        last committed, which the other keeps moving on. Every batch still lands after the
+        chain's real last entry: 60 entries, numbered 1 to 60, in a chain that verifies."""
+        url = await databases.new()
+        engines = [db.make_engine(url), db.make_engine(url)]
+        await db.create_schema(engines[0])
+        pools = [db.sessions(engine, KEY) for engine in engines]
+
+        async def batch(n: int) -> None:
+            entries = [audit.Entry("notice_delivered", "delivery", f"notice-{n}-{i}", {})
+                       for i in range(3)]  # fmt: skip
+            async with pools[n % 2].begin() as session:
+                await audit.append_many(session, entries, datetime.now(UTC))
+
+        for first in range(0, 20, 4):  # four racing at a time
+            await asyncio.gather(*(batch(n) for n in range(first, first + 4)))
+        async with pools[0]() as session:
+            result = await audit.verify(session, KEY)
+            refs = (await session.scalars(text("SELECT subject_ref FROM audit_log"))).all()
+        for engine in engines:
+            await engine.dispose()
+        assert result == audit.VerifyResult(ok=True, entries=60)
+        assert sorted(refs) == sorted(f"notice-{n}-{i}" for n in range(20) for i in range(3))
+
+    async def test_a_batch_after_the_remembered_head_was_cut_chains_on_from_what_is_left(
+        self, sessions: Sessions
+    ) -> None:
+        """The head this process remembers is no longer the last entry (the log was cut
+        after it committed): the next batch is not numbered after the remembered head but
+        after the entry really last, as before any head was remembered."""
+        entries = [audit.Entry("notice_delivered", "delivery", "notice-1", {})]
+        for _ in range(3):
+            async with sessions.begin() as session:
+                await audit.append_many(session, entries, T0)
+        await execute(sessions, "DELETE FROM audit_log WHERE seq = 3")
+        async with sessions.begin() as session:
+            await audit.append_many(session, entries, T0)
+        assert await verify(sessions) == audit.VerifyResult(ok=True, entries=3)
+
 
 class TestAnchors:
     async def test_a_log_cut_short_of_its_anchor_fails(self, sessions: Sessions) -> None:

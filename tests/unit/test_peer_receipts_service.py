@@ -53,6 +53,9 @@ class InMemoryReceipts:
     async def due(self, now: datetime, limit: int) -> list[Owed]:
         return [o for o, at in self.owed.values() if at <= now][:limit]
 
+    async def next_due(self) -> datetime | None:
+        return min((at for _, at in self.owed.values()), default=None)
+
     async def retry(self, owed: Owed, status: int | None, at: datetime) -> None:
         self.owed[(owed.transfer_id, owed.receipt)] = (replace(owed, attempts=owed.attempts + 1),
                                                        at)  # fmt: skip
