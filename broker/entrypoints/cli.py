@@ -132,27 +132,27 @@ def _crash_through_the_logger(
 @app.command()
 def gateway(host: Host = "127.0.0.1", port: int = 8080) -> None:
     """Serve the HTTP event gateway (ops endpoints on SGB_OPS_PORT)."""
+    _require_keys("gateway")  # before the imports: a process without keys stops at once
     from broker.entrypoints.gateway import create_gateway
 
-    _require_keys("gateway")
     _serve(create_gateway, host, port)
 
 
 @app.command()
 def inbox(host: Host = "127.0.0.1", port: int = 8081) -> None:
     """Serve the recipients' inbox and front-door API (ops endpoints on SGB_OPS_PORT)."""
+    _require_keys("inbox")
     from broker.entrypoints.inbox_api import create_inbox_api
 
-    _require_keys("inbox")
     _serve(create_inbox_api, host, port)
 
 
 @app.command()
 def admin(host: Host = "127.0.0.1", port: int = 8082) -> None:
     """Serve the directory admin API: administrators' tokens only (ops on SGB_OPS_PORT)."""
+    _require_keys("admin")
     from broker.entrypoints.admin_api import create_admin_api
 
-    _require_keys("admin")
     _serve(create_admin_api, host, port)
 
 
@@ -209,18 +209,18 @@ def _shown(bar: "Progress", task: "TaskID", done: int, total: int) -> None:
 @app.command()
 def router(ops_port: OpsPort = None) -> None:
     """Consume events and produce sealed notices until SIGTERM, then drain and exit."""
+    _require_keys("router")
     from consumers.router import run_router
 
-    _require_keys("router")
     asyncio.run(_until_terminated(run_router, ops_port, "router"))
 
 
 @app.command()
 def delivery(ops_port: OpsPort = None) -> None:
     """Consume notices into recipients' inboxes until SIGTERM, then drain and exit."""
+    _require_keys("delivery")
     from consumers.delivery import run_delivery
 
-    _require_keys("delivery")
     asyncio.run(_until_terminated(run_delivery, ops_port, "delivery"))
 
 
