@@ -7,6 +7,7 @@ doing anything. The top-level help lists a group from the one line in ``GROUPS``
 the group on the command line imports its module and runs the real thing.
 """
 
+from collections.abc import Iterator, Mapping, MutableMapping
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -49,21 +50,56 @@ def loaded(name: str) -> TyperGroup:
     return command
 
 
+class LazyCommands(MutableMapping[str, "Command"]):
+    """A group's commands, where a command group in ``GROUPS`` is imported when first looked
+    up by name (``commands["contact"]``), and never just for being listed."""
+
+    def __init__(self, commands: Mapping[str, "Command"]) -> None:
+        self._loaded = dict(commands)
+
+    def is_loaded(self, name: str) -> bool:
+        return name in self._loaded
+
+    def __getitem__(self, name: str) -> "Command":
+        if name not in self._loaded and name in GROUPS:
+            self._loaded[name] = loaded(name)
+        return self._loaded[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._loaded or name in GROUPS
+
+    def __setitem__(self, name: str, command: "Command") -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._loaded
+        yield from (name for name in GROUPS if name not in self._loaded)
+
+    def __len__(self) -> int:
+        return len(self._loaded.keys() | GROUPS.keys())
+
+
 class LazyGroups(TyperGroup):
     """A Typer group whose command groups stay unimported until named."""
 
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = self.lazy = LazyCommands(self.commands)
+
     def list_commands(self, ctx: "Context") -> list[str]:
-        return [*super().list_commands(ctx), *(n for n in GROUPS if n not in self.commands)]
+        return list(self.lazy)  # the names alone: listing imports nothing
 
     def get_command(self, ctx: "Context", cmd_name: str) -> "Command | None":
         """For the help's list: a stand-in with the group's one line, imported nothing."""
-        command = super().get_command(ctx, cmd_name)
-        if command is None and cmd_name in GROUPS:
+        if cmd_name in GROUPS and not self.lazy.is_loaded(cmd_name):
             return TyperGroup(name=cmd_name, help=GROUPS[cmd_name].help)
-        return command
+        return super().get_command(ctx, cmd_name)
 
     def resolve_command(self, ctx: "Context", args: list[str]) -> Any:
         """The group named on the command line is imported and run for real."""
-        if args and args[0] in GROUPS and args[0] not in self.commands:
-            self.add_command(loaded(args[0]), args[0])
+        if args and args[0] in GROUPS:
+            self.lazy[args[0]]
         return super().resolve_command(ctx, args)
