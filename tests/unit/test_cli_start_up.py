@@ -3,6 +3,7 @@ engine, no FHIR models (each ``sgb`` command, and each process a test starts, pa
 seconds of CPU for them), and its command groups still work when loaded on demand."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -61,3 +62,19 @@ class TestCommandGroups:
         shown = runner.invoke(app, [name, "--help"])
         assert shown.exit_code == 0
         assert all(command in shown.output for command in loaded(name).commands)
+
+
+class TestCrashes:
+    def test_a_crash_is_logged_by_type_never_by_message(self) -> None:
+        """The crash hook ``sgb`` installs imports the logging only when something crashes,
+        and still logs the exception's type and where, never its message."""
+        code = ("import sys\nfrom broker.entrypoints import cli\n"
+                "sys.excepthook = cli._crash_through_the_logger\n"
+                "raise ValueError('Jane Doe, 12 High Street')")  # fmt: skip
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env={**os.environ, "SGB_LOG_JSON": "true"}, timeout=60,
+                              check=False)  # fmt: skip
+        assert done.returncode == 1
+        [line] = [json.loads(x) for x in (done.stdout + done.stderr).splitlines() if x]
+        assert (line["event"], line["exception"]["type"]) == ("crashed", "ValueError")
+        assert "Jane Doe" not in done.stdout + done.stderr
