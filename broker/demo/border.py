@@ -21,6 +21,7 @@ from schemas.notices import NoticeBody, NoticeType, SealedNotice
 from schemas.peers import peer_contact_id
 
 WAIT_S = 90  # a push to Newport, a timer round there, a receipt pushed back, one here
+POLL_S = 0.2  # each ask is one small request to a front on this machine
 T = TypeVar("T")
 
 
@@ -64,7 +65,7 @@ def _until(found: Callable[[], T | None], what: str) -> T:
     while time.monotonic() < deadline:
         if (value := found()) is not None:
             return value
-        time.sleep(0.5)
+        time.sleep(POLL_S)
     raise RuntimeError(f"timed out waiting for {what}")
 
 

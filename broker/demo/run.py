@@ -23,6 +23,7 @@ from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from ipaddress import ip_network
 from pathlib import Path
+from typing import TextIO
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -50,6 +51,7 @@ from schemas.peers import PeerSpec
 # then assumes 80 columns and cuts them).
 console = Console(width=max(Console().width, 180))
 SETTLE_TIMEOUT_S = 90
+POLL_S = 0.2  # how often a wait asks again (a count in SQLite, a /health): cheap
 LOOPBACK = "127.0.0.0/8"  # where the other broker listens, in the demo
 
 
@@ -84,10 +86,10 @@ def run_demo(keep_running: bool | None = None) -> int:
                                                    urls["demo"], keys.public,
                                                    neighbour.DEMO_AS_PEER,
                                                    neighbour.NEIGHBOUR_AS_PEER)))  # fmt: skip
-        for name, args in _processes(ports["demo"]).items():
-            stack.enter_context(_process(name, args, env, work))
-        for name, args in _processes(ports["newport"]).items():
-            stack.enter_context(_process(f"newport-{name}", args, newport_env, work))
+        commands = [(name, args, env) for name, args in _processes(ports["demo"]).items()]
+        commands += [(f"newport-{name}", args, newport_env)
+                     for name, args in _processes(ports["newport"]).items()]  # fmt: skip
+        stack.enter_context(_running(commands, work))
         _wait_healthy(ports)
         expected = _replay(ports["demo"], producers)
         notices = asyncio.run(_settle(env["SGB_DATABASE_URL"], expected))
@@ -258,21 +260,33 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 @contextmanager
-def _process(name: str, args: list[str], env: dict[str, str], work: Path) -> Iterator[None]:
-    log = (work / f"{name}.log").open("w")
-    proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
-    console.print(f"Started {name} (pid {proc.pid}, log {log.name})")
+def _running(commands: list[tuple[str, list[str], dict[str, str]]], work: Path) -> Iterator[None]:
+    """Starts each process; at the end asks them all to stop at once (each drains in
+    parallel, not one after another), then waits for each, the last started first."""
+    started: list[tuple[str, subprocess.Popen[bytes], TextIO]] = []
     try:
+        for name, args, env in commands:
+            log = (work / f"{name}.log").open("w")
+            proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+            started.append((name, proc, log))
+            console.print(f"Started {name} (pid {proc.pid}, log {log.name})")
         yield
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-        clean = proc.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM when done
-        console.print(f"Stopped {name}" + ("" if clean else f" (exit {proc.returncode})"))
+        for _, each, _ in started:
+            each.send_signal(signal.SIGTERM)
+        for stopping in reversed(started):
+            _stopped(*stopping)
+
+
+def _stopped(name: str, proc: "subprocess.Popen[bytes]", log: TextIO) -> None:
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()
+    clean = proc.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM when done
+    console.print(f"Stopped {name}" + ("" if clean else f" (exit {proc.returncode})"))
 
 
 def _free_port() -> int:
@@ -295,7 +309,7 @@ def _wait_healthy(ports: dict[str, int]) -> None:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the service on port {port} did not become healthy")
-            time.sleep(0.3)
+            time.sleep(POLL_S)
 
 
 def _replay(gateway_port: int, producers: dict[str, Ed25519PrivateKey]) -> int:
@@ -327,7 +341,7 @@ async def _settle(url: str, events: int) -> int:
                 stored = await session.scalar(select(func.count(db.InboxNotice.notice_id)))
             if routed == events and produced == stored:
                 return stored or 0
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(POLL_S)
     finally:
         await engine.dispose()
     raise RuntimeError(f"timed out: {routed}/{events} events routed, {stored}/{produced} stored")

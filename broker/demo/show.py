@@ -104,7 +104,7 @@ def show_follow_ups(
         kinds = [n["header"]["follow_up"] for n in follow_ups]
         if kinds.count("escalation") >= escalations and kinds.count("reroute") >= reroutes:
             break
-        time.sleep(1)
+        time.sleep(POLL_S)
     for item in follow_ups:
         fetched = client.get(f"{inbox}/{item['notice_id']}").json()
         header, body = receiver.open(SealedNotice.model_validate(fetched["sealed"]))
@@ -147,7 +147,7 @@ def show_outcome(console: Console, client: httpx.Client, receiver: NoticeReceive
             fetched = client.get(f"{inbox}/{told[0]['notice_id']}").json()
             console.print(_panel(*receiver.open(SealedNotice.model_validate(fetched["sealed"]))))
             return
-        time.sleep(1)
+        time.sleep(POLL_S)
     console.print("[red]No outcome reached the referrer in time.")
 
 
@@ -158,6 +158,9 @@ LAPSING_GP = "gp-hillview:safeguarding_lead"
 REJECTING_SCHOOL = "school-oakfield:key_adult"
 REJECTION_REASON = "Child B left Oakfield last week"
 FOLLOW_UP_WAIT_S = 90
+# How often a wait asks again: the follow-ups come on the router's timer (each second in the
+# demo), so a second between asks could add a second to each wait.
+POLL_S = 0.2
 
 
 def show_chronology(console: Console, client: httpx.Client, household: str) -> None:

@@ -7,41 +7,32 @@ message or locals, which can quote personal data), not printed by Typer or rich.
 import asyncio
 import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Annotated, Any
 
-import structlog
 import typer
-from typer.core import TyperGroup
 
-from broker.adapters.kafka import ConsumerHealth
-from broker.bootstrap import Runtime, runtime
-from broker.config import Settings
-from broker.entrypoints.authorities_cli import app as authorities_app
-from broker.entrypoints.cli_units import make_sqlite_folder
-from broker.entrypoints.contact_cli import app as contact_app
-from broker.entrypoints.dead_letters_cli import app as dead_letters_app
-from broker.entrypoints.operators import operator_actor
-from broker.entrypoints.org_cli import app as org_app
-from broker.entrypoints.org_cli import changes_app as key_changes_app
-from broker.entrypoints.peers_cli import app as peers_app
-from broker.entrypoints.report_cli import app as report_app
-from broker.errors import KeyFileError
-from broker.keys import PROCESS_KEYS, PUBLIC_FILE, KeyStore, audit_key
-from broker.logging import log_crashes
+from broker.entrypoints.cli_groups import LazyGroups
 
+# Only light modules above: every command, and its --help, pays for what is imported here.
+# The rest is imported inside the commands that use it (or in their groups' modules).
 if TYPE_CHECKING:
     from fastapi import FastAPI
     from rich.progress import Progress, TaskID
     from typer._click.core import Context  # the click typer carries
 
     from broker.adapters.audit import VerifyResult
+    from broker.adapters.kafka import ConsumerHealth
+    from broker.bootstrap import Runtime
+    from broker.config import Settings
 
 
-class _OneLineErrors(TyperGroup):
+class _OneLineErrors(LazyGroups):
     """A file or folder a command was given that cannot be read (missing, a folder for a
     file, no permission) is one line naming it, exit 1, in every command: an expected
     condition, never a crash report."""
@@ -56,7 +47,14 @@ class _OneLineErrors(TyperGroup):
             typer.echo(f"sgb: {exc.filename}: {reason}", err=True)
             raise typer.Exit(1) from None
 
+    def parse_args(self, ctx: "Context", args: list[str]) -> list[str]:
+        """Notes a command line that only asks for help: it reads no settings."""
+        asked = args[: args.index("--")] if "--" in args else args
+        ctx.meta[_HELP_ONLY] = any(arg in ctx.help_option_names for arg in asked)
+        return super().parse_args(ctx, args)
 
+
+_HELP_ONLY = "sgb.help_only"
 app = typer.Typer(help="Safeguarding notification broker.", no_args_is_help=True,
                   pretty_exceptions_enable=False, cls=_OneLineErrors)  # fmt: skip
 
@@ -64,6 +62,10 @@ app = typer.Typer(help="Safeguarding notification broker.", no_args_is_help=True
 def _require_keys(process: str) -> None:
     """Stops the process, saying why, when its keys are missing or unusable: a process never
     makes keys of its own (``sgb keys-init`` does, once)."""
+    from broker.config import Settings
+    from broker.errors import KeyFileError
+    from broker.keys import PROCESS_KEYS, KeyStore
+
     try:
         KeyStore.for_process(Settings().keys_dir, PROCESS_KEYS[process])
     except KeyFileError as exc:
@@ -71,13 +73,6 @@ def _require_keys(process: str) -> None:
         raise typer.Exit(2) from None
 
 
-app.add_typer(dead_letters_app, name="dead-letters")
-app.add_typer(report_app, name="report")
-app.add_typer(authorities_app, name="authorities")
-app.add_typer(contact_app, name="contact")
-app.add_typer(peers_app, name="peer")
-app.add_typer(org_app, name="org")
-app.add_typer(key_changes_app, name="key-changes")
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]
 OpsPort = Annotated[int | None, typer.Option(
     help="Port for /health, /ready and /metrics on SGB_OPS_HOST (0: none; default SGB_OPS_PORT)."
@@ -97,16 +92,23 @@ def _version(shown: bool) -> None:
 
 @app.callback()
 def _everything(
+    ctx: typer.Context,
     _: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                     help="Print the version and exit.")] = False,
 ) -> None:  # fmt: skip
     """Crashes go through the logger; whatever any ``sgb`` process creates (the SQLite
     database, its folder, key folders, files) is for its owner alone, whatever the shell's
-    umask. Settings that do not parse are one line naming the setting, exit 2."""
+    umask. Settings that do not parse are one line naming the setting, exit 2. A command
+    line asking only for help reads no settings and makes nothing."""
+    sys.excepthook = _crash_through_the_logger
+    os.umask(0o077)
+    if ctx.meta.get(_HELP_ONLY):
+        return
     from pydantic import ValidationError
 
-    log_crashes()
-    os.umask(0o077)
+    from broker.config import Settings
+    from broker.entrypoints.cli_units import make_sqlite_folder
+
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -117,34 +119,45 @@ def _everything(
     make_sqlite_folder(settings.database_url)
 
 
+def _crash_through_the_logger(
+    kind: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    """``log_crashes``'s hook, its logging imported only when something crashes."""
+    from broker.logging import log_crashes
+
+    log_crashes()
+    sys.excepthook(kind, exc, tb)
+
+
 @app.command()
 def gateway(host: Host = "127.0.0.1", port: int = 8080) -> None:
     """Serve the HTTP event gateway (ops endpoints on SGB_OPS_PORT)."""
+    _require_keys("gateway")  # before the imports: a process without keys stops at once
     from broker.entrypoints.gateway import create_gateway
 
-    _require_keys("gateway")
     _serve(create_gateway, host, port)
 
 
 @app.command()
 def inbox(host: Host = "127.0.0.1", port: int = 8081) -> None:
     """Serve the recipients' inbox and front-door API (ops endpoints on SGB_OPS_PORT)."""
+    _require_keys("inbox")
     from broker.entrypoints.inbox_api import create_inbox_api
 
-    _require_keys("inbox")
     _serve(create_inbox_api, host, port)
 
 
 @app.command()
 def admin(host: Host = "127.0.0.1", port: int = 8082) -> None:
     """Serve the directory admin API: administrators' tokens only (ops on SGB_OPS_PORT)."""
+    _require_keys("admin")
     from broker.entrypoints.admin_api import create_admin_api
 
-    _require_keys("admin")
     _serve(create_admin_api, host, port)
 
 
-def _serve(create: Callable[[Settings], "FastAPI"], host: str, port: int) -> None:
+def _serve(create: Callable[["Settings"], "FastAPI"], host: str, port: int) -> None:
+    from broker.config import Settings
     from broker.entrypoints.serving import serve_api
 
     settings = Settings()
@@ -165,7 +178,9 @@ def directory_import(
     from rich.console import Console
     from rich.progress import Progress
 
+    from broker.config import Settings
     from broker.entrypoints.admin_api import import_folder
+    from broker.entrypoints.operators import operator_actor
     from broker.errors import BrokerError
 
     if not folder.is_dir():
@@ -194,18 +209,18 @@ def _shown(bar: "Progress", task: "TaskID", done: int, total: int) -> None:
 @app.command()
 def router(ops_port: OpsPort = None) -> None:
     """Consume events and produce sealed notices until SIGTERM, then drain and exit."""
+    _require_keys("router")
     from consumers.router import run_router
 
-    _require_keys("router")
     asyncio.run(_until_terminated(run_router, ops_port, "router"))
 
 
 @app.command()
 def delivery(ops_port: OpsPort = None) -> None:
     """Consume notices into recipients' inboxes until SIGTERM, then drain and exit."""
+    _require_keys("delivery")
     from consumers.delivery import run_delivery
 
-    _require_keys("delivery")
     asyncio.run(_until_terminated(run_delivery, ops_port, "delivery"))
 
 
@@ -218,6 +233,10 @@ def keys_init(
 ) -> None:
     """Create the broker's HPKE, signing, token, pseudonym and audit keys (never overwrites):
     the only command that makes them; every process refuses to start without them."""
+    from broker.config import Settings
+    from broker.errors import KeyFileError
+    from broker.keys import PUBLIC_FILE, KeyStore, audit_key
+
     folder = directory or Settings().keys_dir
     if if_missing and (folder / PUBLIC_FILE).exists():
         audit_key(folder)
@@ -243,7 +262,9 @@ def audit_verify(
     from broker.adapters.audit import verify_database
     from broker.adapters.audit_anchors import newest_anchor
     from broker.adapters.kafka import Topics
+    from broker.config import Settings
     from broker.errors import KeyFileError
+    from broker.keys import audit_key
 
     settings = Settings()
     try:
@@ -284,6 +305,7 @@ def db_upgrade() -> None:
     """Bring the database (SGB_DATABASE_URL) to the newest migration; safe to repeat."""
     from broker import migrations
     from broker.adapters import db
+    from broker.config import Settings
 
     async def run() -> str | None:
         engine = db.make_engine(Settings().database_url)
@@ -301,11 +323,15 @@ def shred_household(household_id: str) -> None:
     """Retention: delete the household's data key (its stored notices can never be read
     again), its chronology, its pattern records and its matched queue entries; then cut
     every event the router has routed from the events topic."""
+    import structlog
+
     from broker.adapters import db
     from broker.adapters.data_keys import FileDataKeys
     from broker.adapters.kafka import Topics
     from broker.adapters.topic_purge import delete_routed
     from broker.adapters.unit_of_work import SqlUnitOfWork
+    from broker.config import Settings
+    from broker.keys import KeyStore, audit_key
     from broker.services.retention import shred_household as shred
 
     settings = Settings()
@@ -345,6 +371,8 @@ def sweep_unknown_people() -> None:
     from broker.adapters import db
     from broker.adapters.data_keys import FileDataKeys
     from broker.adapters.unit_of_work import SqlUnitOfWork
+    from broker.config import Settings
+    from broker.keys import audit_key
     from broker.services.retention import sweep_unknown_people as sweep
 
     settings = Settings()
@@ -388,6 +416,9 @@ def keys_rotate(
 ) -> None:
     """New current broker keys; the old ones retired (still opening and verifying what they
     sealed and signed before). Restart the broker's processes to take the new keys into use."""
+    from broker.config import Settings
+    from broker.keys import KeyStore
+
     grace = timedelta(minutes=grace_minutes)
     store = KeyStore.rotate(directory or Settings().keys_dir, grace)
     typer.echo(f"broker keys rotated; public keys:\n{store.public.to_text()}")
@@ -401,13 +432,19 @@ def demo() -> None:
     raise typer.Exit(run_demo())
 
 
-ConsumerLoop = Callable[[Runtime, asyncio.Event, ConsumerHealth], Awaitable[None]]
+ConsumerLoop = Callable[["Runtime", asyncio.Event, "ConsumerHealth"], Awaitable[None]]
 
 
 async def _until_terminated(loop: ConsumerLoop, ops_port: int | None, process: str) -> None:
     """Runs the loop until SIGTERM or SIGINT; then it finishes and commits the batch in hand,
     leaves its group, and the producer flushes before the process exits 0."""
+    import structlog
+
+    from broker.adapters.kafka import ConsumerHealth
+    from broker.bootstrap import runtime
+    from broker.config import Settings
     from broker.entrypoints import ops
+    from broker.keys import PROCESS_KEYS
 
     stop = asyncio.Event()
 

@@ -5,23 +5,29 @@ import asyncio
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
 
-from broker.adapters import db
-from broker.adapters.unit_of_work import SqlUnitOfWork
-from broker.config import Settings
 from broker.errors import BrokerError
-from broker.keys import audit_key
+
+# The database's modules only where a unit is opened: ``sgb``'s start-up imports this module
+# (for ``make_sqlite_folder``) in every command, those that never touch the database too.
+if TYPE_CHECKING:
+    from broker.adapters.unit_of_work import SqlUnitOfWork
+    from broker.config import Settings
 
 T = TypeVar("T")
 
 
 @asynccontextmanager
-async def unit(settings: Settings) -> AsyncIterator[SqlUnitOfWork]:
+async def unit(settings: "Settings") -> AsyncIterator["SqlUnitOfWork"]:
     """One transaction on SGB_DATABASE_URL (its schema made on first use), audited."""
+    from broker.adapters import db
+    from broker.adapters.unit_of_work import SqlUnitOfWork
+    from broker.keys import audit_key
+
     engine = db.make_engine(settings.database_url)
     try:
         await db.create_schema(engine)

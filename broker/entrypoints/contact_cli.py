@@ -28,7 +28,6 @@ from broker.adapters.alert_channels_csv import read_alert_channels
 from broker.config import Settings
 from broker.entrypoints.cli_units import invalid, run, unit
 from broker.entrypoints.operators import operator_name
-from broker.entrypoints.sign_in_routes import sign_in_url
 from broker.ports import AlertFailures
 from broker.rules import actors
 from broker.services import alert_channels, alerts, key_changes, passkey_list, web_sign_in
@@ -184,6 +183,8 @@ async def _add(
 
 
 async def _sign_in_link(settings: Settings, contact_id: str, actor: str) -> str:
+    from broker.entrypoints.sign_in_routes import sign_in_url  # FastAPI: this command's alone
+
     async with unit(settings) as uow:
         issued = await web_sign_in.issue_link(uow, contact_id, actor, datetime.now(UTC))
     return sign_in_url(settings.inbox_base_url, issued.token)

@@ -2,6 +2,7 @@
 gateway, Kafka, router and delivery worker: read from /metrics on a real ops app of the same
 process."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -42,17 +43,31 @@ async def _counts(rt: Runtime) -> dict[tuple[str, tuple[tuple[str, str], ...]], 
 
 
 async def headers_on(rt: Runtime, topic: str) -> list[tuple[tuple[str, bytes], ...]]:
-    """The headers of every record on ``topic`` (the test's own: its prefix is unique)."""
+    """The headers of every record on ``topic`` (the test's own: its prefix is unique), read
+    up to the end offsets it has now, rather than until a read comes back empty (which
+    always waited out its whole timeout)."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=rt.settings.kafka_bootstrap_servers,
                                 auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
     await consumer.start()
     try:
         found: list[tuple[tuple[str, bytes], ...]] = []
-        while batches := await consumer.getmany(timeout_ms=2000):
-            found += [tuple(r.headers) for part in batches.values() for r in part]
-        return found
+        async with asyncio.timeout(30):
+            while True:
+                batches = await consumer.getmany(timeout_ms=200)
+                found += [tuple(r.headers) for part in batches.values() for r in part]
+                if await read_to_the_end(consumer):
+                    return found
     finally:
         await consumer.stop()
+
+
+async def read_to_the_end(consumer: AIOKafkaConsumer) -> bool:
+    """Every partition of the subscription assigned and read up to its end offset."""
+    parts = list(consumer.assignment())
+    if not parts:
+        return False
+    ends = await consumer.end_offsets(parts)
+    return all([await consumer.position(tp) >= ends[tp] for tp in parts])
 
 
 def crisis() -> ParentMentalHealthCrisis:
