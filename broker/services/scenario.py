@@ -68,6 +68,7 @@ from broker.rules.deadlines import LONDON
 from broker.rules.thresholds import Thresholds
 from broker.services import follow_ups, next_steps, peers, proposals, receipts, reminders
 from broker.services.directory_admin import load_directory
+from broker.services.directory_bulk import bulk_load_directory
 from broker.services.outbox import Outbox
 from broker.services.routing import RoutingDeps, route_event
 from producers import crypto
@@ -420,8 +421,10 @@ class Replay:
 async def run_scenario(scenario: Scenario, limits: Thresholds = Thresholds()) -> list[StepResult]:
     async with scenario_database() as database:
         spec, recipients, producers = _directory(scenario)
+        # The whole directory at once, as an import loads it: the same records and refusals
+        # as record by record (a step's directory update still goes record by record).
         async with database.unit_of_work() as uow:
-            await load_directory(uow, spec, actor="scenario")
+            await bulk_load_directory(uow, spec, actor="scenario")
         for peer in scenario.peers:
             async with database.unit_of_work() as uow:
                 await _register_peer(uow, peer, scenario.start, recipients, producers)
