@@ -367,14 +367,29 @@ async def routed_to_the_end(rt: Runtime) -> bool:
 
 
 async def events_on_the_topic(rt: Runtime) -> list[bytes]:
-    reader = AIOKafkaConsumer(rt.topics.events, auto_offset_reset="earliest",
-                              bootstrap_servers=rt.settings.kafka_bootstrap_servers)  # fmt: skip
+    """Every record on the events topic, read from each partition's first offset to its end:
+    an emptied topic answers at once (one fetch with a timeout waited it out, 3 s), and a
+    full one is read to its end, not to what the first fetch brought."""
+    partitions = [TopicPartition(rt.topics.events, p) for p in range(rt.settings.topics.partitions)]
+    # Reset to the earliest offset: assigned, the consumer's own reset ("latest") could race
+    # the seek below and read nothing.
+    reader = AIOKafkaConsumer(bootstrap_servers=rt.settings.kafka_bootstrap_servers,
+                              auto_offset_reset="earliest", enable_auto_commit=False,
+                              group_id=None)  # fmt: skip
     await reader.start()
     try:
-        batches = await reader.getmany(timeout_ms=3000)
+        reader.assign(partitions)
+        ends = await reader.end_offsets(partitions)
+        await reader.seek_to_beginning(*partitions)
+        values: list[bytes] = []
+        async with asyncio.timeout(30):
+            for tp in partitions:
+                while await reader.position(tp) < ends[tp]:
+                    batch = await reader.getmany(tp, timeout_ms=1000)
+                    values += [r.value or b"" for r in batch.get(tp, [])]
     finally:
         await reader.stop()
-    return [r.value or b"" for records in batches.values() for r in records]
+    return values
 
 
 async def sgb_shred(settings: Settings, household_id: str) -> Result:
