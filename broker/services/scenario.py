@@ -68,6 +68,7 @@ from broker.rules.deadlines import LONDON
 from broker.rules.thresholds import Thresholds
 from broker.services import follow_ups, next_steps, peers, proposals, receipts, reminders
 from broker.services.directory_admin import load_directory
+from broker.services.directory_bulk import bulk_load_directory
 from broker.services.outbox import Outbox
 from broker.services.routing import RoutingDeps, route_event
 from producers import crypto
@@ -420,8 +421,10 @@ class Replay:
 async def run_scenario(scenario: Scenario, limits: Thresholds = Thresholds()) -> list[StepResult]:
     async with scenario_database() as database:
         spec, recipients, producers = _directory(scenario)
+        # The whole directory at once, as an import loads it: the same records and refusals
+        # as record by record (a step's directory update still goes record by record).
         async with database.unit_of_work() as uow:
-            await load_directory(uow, spec, actor="scenario")
+            await bulk_load_directory(uow, spec, actor="scenario")
         for peer in scenario.peers:
             async with database.unit_of_work() as uow:
                 await _register_peer(uow, peer, scenario.start, recipients, producers)
@@ -586,15 +589,36 @@ def _directory(
         records[kind] = [*records.get(kind, []), *extra]
     recipients = {}
     for contact in records.get("contacts", []):
-        key = X25519PrivateKey.generate()
-        contact["hpke_public_key"] = crypto.encode_public(key.public_key())
+        key, public = _recipient_key(contact["id"])
+        contact["hpke_public_key"] = public
         recipients[contact["id"]] = key
     producers = {}
     for organisation in records.get("organisations", []):
-        signing = Ed25519PrivateKey.generate()
-        organisation["signing_keys"] = [{"public_key": crypto.encode_public(signing.public_key())}]
+        signing, public = _signing_key(organisation["id"])
+        organisation["signing_keys"] = [{"public_key": public}]
         producers[organisation["id"]] = signing
     return DirectorySpec.model_validate(records), recipients, producers
+
+
+# Each contact's and organisation's key pair, made the first time a scenario names it and
+# reused by the scenarios a process replays after (each on a database of its own): making
+# and encoding them was a tenth of a replay. Each run still holds only its own directory's.
+_recipient_keys: dict[str, tuple[X25519PrivateKey, str]] = {}
+_signing_keys: dict[str, tuple[Ed25519PrivateKey, str]] = {}
+
+
+def _recipient_key(contact_id: str) -> tuple[X25519PrivateKey, str]:
+    if contact_id not in _recipient_keys:
+        key = X25519PrivateKey.generate()
+        _recipient_keys[contact_id] = key, crypto.encode_public(key.public_key())
+    return _recipient_keys[contact_id]
+
+
+def _signing_key(org_id: str) -> tuple[Ed25519PrivateKey, str]:
+    if org_id not in _signing_keys:
+        key = Ed25519PrivateKey.generate()
+        _signing_keys[org_id] = key, crypto.encode_public(key.public_key())
+    return _signing_keys[org_id]
 
 
 async def _register_peer(
@@ -613,4 +637,5 @@ async def _register_peer(
 
 
 def _placeholder() -> str:
-    return crypto.encode_public(X25519PrivateKey.generate().public_key())
+    """A public key the demo directory is built with, replaced by the contact's own."""
+    return _recipient_key("placeholder")[1]

@@ -35,12 +35,20 @@ from schemas.transport import EventHeader
 from tests.benchmark import population
 from tests.fakes import FakeRoutedEvents, FakeUnitOfWork
 
-EVENTS, GROUP = 400, 25  # the router's group size (consumers/router.py)
+# 300 events over 200 people (about 50 households): every event type of the mix, and the
+# pattern rules firing on the households seen again and again (asserted below), were met by
+# the 300th event, where 400 over 1,000 people met them by the 300th too (a quarter of the
+# routing, twice over, spent on nothing new).
+PEOPLE, EVENTS, GROUP = 200, 300, 25  # GROUP: the router's group size (consumers/router.py)
+# Rules that fire on a family's history, not on one event: the mix must make each fire.
+PATTERN_RULES = {"repeated_crises", "accumulation", "co_occurrence", "strategy_discussion",
+                 "ed.frequent_attender", "was_not_brought"}  # fmt: skip
 # What a notice's record says, but for its sealed copy and wrapped body (sealed afresh each
 # time: compared as decrypted).
 COMPARED = ("notice_id", "chain_id", "event_id", "household", "recipient_id", "recipient_org",
             "notice_type", "severity", "rule_id", "created_at", "deadline", "escalate_to",
             "reroute_to", "follows", "level")  # fmt: skip
+RULE = COMPARED.index("rule_id")
 
 
 class DirectoryOverSql:
@@ -164,7 +172,7 @@ class TestRoutingOnFakesAndSql:
     async def test_the_benchmarks_mix_gives_the_same_notices(self, tmp_path: Path) -> None:
         """Every event's notices: the same ids, records and bodies on both."""
         now = datetime.now(UTC).replace(microsecond=0)
-        pop = population.population(1000, now.date())
+        pop = population.population(PEOPLE, now.date())
         keys = KeyStore.create(tmp_path / "keys")
         events = deliveries(pop, keys, now)
         topics = Topics.with_prefix("t.")
@@ -189,7 +197,14 @@ class TestRoutingOnFakesAndSql:
 
         assert fake_ids == sql_ids
         assert len(from_sql) > EVENTS  # the mix tells more than one reader of most events
+        assert _event_types(pop) == set(population.MIX)
+        fired = {rule for r in from_sql.values() for rule in r[RULE].split("+")}
+        assert {p for p in PATTERN_RULES if any(f.startswith(p) for f in fired)} == PATTERN_RULES
         assert await records(fake, _all(fake_ids), fake_keys) == from_sql
+
+
+def _event_types(pop: population.Population) -> set[str]:
+    return {str(event.event_type.value) for _, event in population.events(pop, EVENTS, seed=7)}
 
 
 def _all(ids: list[list[str]]) -> list[str]:
