@@ -273,7 +273,10 @@ class PostgresServer:
 
     async def _copy(self, template: str) -> str:
         name = f"sgb_test_{uuid.uuid4().hex[:12]}"
-        await self.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+        # FILE_COPY copies the template's files (checkpointing first, cheap with fsync off);
+        # PostgreSQL 15's default, WAL_LOG, writes every page through the WAL: 47-79 ms a copy
+        # against 19 on the tests' server, over two thousand copies a run.
+        await self.execute(f"CREATE DATABASE {name} TEMPLATE {template} STRATEGY FILE_COPY")
         return name
 
     async def drop(self, name: str) -> None:
