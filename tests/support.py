@@ -203,6 +203,18 @@ class DemoDatabase:
     producers: dict[str, Ed25519PrivateKey]
 
 
+def sealed_delivery(
+    demo: "DemoDatabase", broker: BrokerPublicKeys, event: Event, offset: int, at: datetime
+) -> tuple[SealedEvent, str, datetime]:
+    """The event as a router reads it off Kafka (signed by its producer's demo key, sealed to
+    the broker), with the position it was read from and when it was received."""
+    header = EventHeader(event_id=event.event_id, event_type=event.event_type,
+                         source_org=event.source_org, received_at=at,
+                         broker_key_id=broker.hpke_key_id)  # fmt: skip
+    signed = sign_event(event, demo.producers[event.source_org])
+    return seal_event(signed, header, broker.hpke), f"t.events/0/{offset}", at
+
+
 @asynccontextmanager
 async def demo_database(
     url: str, today: date, digest_recipients: frozenset[str] = frozenset()

@@ -42,14 +42,16 @@ async def set_reach(rt: Runtime, mailbox: str | None, emails: tuple[str, ...]) -
                                           datetime.now(UTC))  # fmt: skip
 
 
-async def deliver_one(rt: Runtime, offset: int) -> str:
-    """A batch of one notice to the lead, handled as the consume loop hands it over."""
+async def deliver_one(rt: Runtime, offset: int, held_until: datetime | None = None) -> str:
+    """A batch of one notice to the lead, handled as the consume loop hands it over;
+    ``held_until`` holds it (and its first alert) until then."""
     now = datetime.now(UTC)
     header = NoticeHeader(
         notice_id=uuid4(), event_id=uuid4(), household="h", recipient_id=LEAD,
         recipient_org="gp-riverside", notice_type=NoticeType.GP_INFORMATION,
         severity=Severity.MEDIUM, created_at=now, deadline=now + timedelta(hours=72),
         recipient_key_id="k", signing_key_id=rt.keys.public.signing_key_id,
+        held_until=held_until,
     )  # fmt: skip
     body = NoticeBody(summary="s", event_type="ed_attendance", occurred_at=now, source_org="a-1")
     key = X25519PrivateKey.generate().public_key()

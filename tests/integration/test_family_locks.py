@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import pytest
 from sqlalchemy import select
-from support import DemoDatabase, demo_database
+from support import DemoDatabase, demo_database, sealed_delivery
 
 from broker.adapters import db
 from broker.adapters.data_keys import FileDataKeys
@@ -34,9 +34,7 @@ from broker.keys import KeyStore
 from broker.ports import FamiliesNamed, UnitOfWork
 from broker.services.routing import Delivery, RoutingDeps, record_events
 from broker.services.scenario import CollectingPublisher
-from producers.envelopes import seal_event, sign_event
 from schemas.events import Event, EventAdapter
-from schemas.transport import EventHeader
 
 pytestmark = pytest.mark.integration
 
@@ -82,12 +80,7 @@ class Router:
                                  data_keys=FileDataKeys(households))  # fmt: skip
 
     def delivery(self, event: Event, offset: int) -> Delivery:
-        header = EventHeader(event_id=event.event_id, event_type=event.event_type,
-                             source_org=event.source_org, received_at=NOW,
-                             broker_key_id=self.deps.keys.public.hpke_key_id)  # fmt: skip
-        signed = sign_event(event, self.demo.producers[event.source_org])
-        sealed = seal_event(signed, header, self.deps.keys.public.hpke)
-        return sealed, f"t.events/0/{offset}", NOW
+        return sealed_delivery(self.demo, self.deps.keys.public, event, offset, NOW)
 
     def held(self, decided: asyncio.Event, release: asyncio.Event) -> RoutingDeps:
         """This router, its next unit of work held before its commit."""

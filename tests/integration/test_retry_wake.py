@@ -8,23 +8,16 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import select
 
 from broker.adapters import db
-from broker.adapters.kafka import Received
 from broker.alert_settings import SmtpSettings
 from broker.bootstrap import Runtime, alert_worker, runtime
 from broker.config import Settings
-from consumers.delivery import handle_notices
-from producers.envelopes import seal_notice
-from schemas.notices import NoticeBody, NoticeHeader, NoticeType, Severity
 from tests.alert_servers import SmtpSink, smtp_sink
-from tests.integration.test_delivery import notice_id
-from tests.integration.test_delivery_directory import LEAD, set_reach
+from tests.integration.test_delivery_directory import deliver_one, set_reach
 
 pytestmark = pytest.mark.integration
 
@@ -36,24 +29,6 @@ def with_alerts(settings: Settings, sink: SmtpSink, idle_seconds: float) -> Sett
                         from_address="alerts@partnership.example.org")  # fmt: skip
     alerts = settings.alerts.model_copy(update={"smtp": smtp, "poll_seconds": idle_seconds})
     return settings.model_copy(update={"alerts": alerts})
-
-
-async def deliver(rt: Runtime, offset: int, held_until: datetime | None = None) -> str:
-    """A batch of one notice to the lead (who has an alert email), as the consume loop
-    hands it over; ``held_until`` holds it (and its first alert) until then."""
-    now = datetime.now(UTC)
-    header = NoticeHeader(
-        notice_id=uuid4(), event_id=uuid4(), household="h", recipient_id=LEAD,
-        recipient_org="gp-riverside", notice_type=NoticeType.GP_INFORMATION,
-        severity=Severity.MEDIUM, created_at=now, deadline=now + timedelta(hours=72),
-        recipient_key_id="k", signing_key_id=rt.keys.public.signing_key_id,
-        held_until=held_until,
-    )  # fmt: skip
-    body = NoticeBody(summary="s", event_type="ed_attendance", occurred_at=now, source_org="a-1")
-    notice = seal_notice(header, body, X25519PrivateKey.generate().public_key(), rt.keys.signing)
-    value = notice.model_dump_json().encode()
-    await handle_notices([Received(rt.topics.notices, 0, offset, "recipient", value)], rt)
-    return notice_id(notice)
 
 
 @asynccontextmanager
@@ -94,7 +69,7 @@ class TestAnIdleWorkerIsWoken:
             async with runtime(with_alerts(settings, sink, 60), configure_logs=False) as rt:
                 await set_reach(rt, None, ("lead@riverside.example",))
                 async with alert_loop(rt):
-                    notice = await deliver(rt, 0)
+                    notice = await deliver_one(rt, 0)
                     await sent(rt, notice)
             assert [m["To"] for m in sink.messages] == ["lead@riverside.example"]
 
@@ -111,7 +86,7 @@ class TestAnIdleWorkerIsWoken:
             ):
                 await set_reach(rt, None, ("lead@riverside.example",))
                 async with alert_loop(rt):
-                    notice = await deliver(other, 0)
+                    notice = await deliver_one(other, 0)
                     await sent(rt, notice)
             assert len(sink.messages) == 1
 
@@ -126,6 +101,6 @@ class TestAnIdleWorkerIsWoken:
                 await set_reach(rt, None, ("lead@riverside.example",))
                 async with alert_loop(rt):
                     held_until = datetime.now(UTC) + timedelta(seconds=2)
-                    notice = await deliver(rt, 0, held_until)
+                    notice = await deliver_one(rt, 0, held_until)
                     assert await sent(rt, notice) >= held_until
             assert len(sink.messages) == 1

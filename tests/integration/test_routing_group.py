@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from structlog.testing import capture_logs
-from support import DemoDatabase, demo_database
+from support import DemoDatabase, demo_database, sealed_delivery
 
 from broker.adapters import audit, db
 from broker.adapters.data_keys import FileDataKeys
@@ -25,10 +25,8 @@ from broker.keys import KeyStore
 from broker.ports import Message
 from broker.services.routing import Delivery, outbox, record_events, route_event
 from broker.services.scenario import CollectingPublisher
-from producers.envelopes import seal_event, sign_event
 from schemas.events import Event, EventAdapter
 from schemas.notices import NoticeHeader, SealedNotice
-from schemas.transport import EventHeader
 
 pytestmark = pytest.mark.integration
 
@@ -63,11 +61,7 @@ class Group:
                                 data_keys=FileDataKeys(households))  # fmt: skip
 
     def delivery(self, event: Event, offset: int) -> Delivery:
-        header = EventHeader(event_id=event.event_id, event_type=event.event_type,
-                             source_org=event.source_org, received_at=NOW,
-                             broker_key_id=self.deps.keys.public.hpke_key_id)  # fmt: skip
-        signed = sign_event(event, self.demo.producers[event.source_org])
-        return seal_event(signed, header, self.deps.keys.public.hpke), f"t.events/0/{offset}", NOW
+        return sealed_delivery(self.demo, self.deps.keys.public, event, offset, NOW)
 
     async def route(self, events: list[Event], *, one_by_one: bool = False) -> None:
         deliveries = [self.delivery(event, i) for i, event in enumerate(events)]
