@@ -1153,12 +1153,11 @@ class FamilyDirectory(Protocol):
         people, with its source organisation), as the directory knows them now."""
         ...
 
-    async def read_ahead(self, named: "Sequence[tuple[Sequence[PersonRef], str]]") -> set[str]:
-        """A hint before a group of events is routed: the families of these people (each
-        event's people, with its source organisation) are about to be resolved in this unit
-        of work, and what they need may be read for all of them at once. Answers the people
-        of the families it found (whose pattern records the group may read at once too);
-        may do nothing, and answer nobody."""
+    async def read_ahead(self, families: "FamiliesNamed") -> set[str]:
+        """A hint before a group of events is routed: these families (``families_of`` the
+        events' people) are about to be resolved in this unit of work, and what they need may
+        be read for all of them at once. Answers the people whose pattern records the group
+        may read at once too; may do nothing, and answer nobody."""
         ...
 
     async def match(self, person: "PersonRef", source_org: str) -> str | None:

@@ -1039,7 +1039,7 @@ class FakeDirectory:
             people.update((*context.family.subjects, *(m.person_id for m in members)))
         return FamiliesNamed(frozenset(homes), frozenset(people))
 
-    async def read_ahead(self, named: Sequence[tuple[Sequence[PersonRef], str]]) -> set[str]:
+    async def read_ahead(self, families: FamiliesNamed) -> set[str]:
         """Nothing to read ahead in memory."""
         return set()
 

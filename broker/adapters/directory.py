@@ -290,13 +290,12 @@ class SqlDirectory:
                 people.update((*subjects, *(r.person_id for r in rows)))
         return FamiliesNamed(frozenset(homes), frozenset(people))
 
-    async def read_ahead(self, named: Sequence[tuple[Sequence[PersonRef], str]]) -> set[str]:
-        """Reads the household history of every family these events name at once, while
-        families resolve from memory (from SQL it would cost more than it saves);
-        ``family_for`` takes each family's from it. Answers the households' members."""
+    async def read_ahead(self, families: FamiliesNamed) -> set[str]:
+        """Reads the household history of these families at once, while families resolve
+        from memory (from SQL it would cost more than it saves); ``family_for`` takes each
+        family's from it. Answers the households' members."""
         if await self._memory() is None:
             return set()
-        families = await self.families_of(named)
         await self._histories.read(self._session, families.households)
         return set(families.people)
 

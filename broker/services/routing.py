@@ -208,11 +208,11 @@ async def _record_group(
     group = uow.routed_events
     state = await group.load(_event_ids(events))
     opened = [_open(sealed, deps) for sealed, _, _ in events]
-    named = _named(opened)
     # Before anything of the families' history is read: another router deciding for one of
     # them now would count without this group's events, and this group without its.
-    await uow.family_locks.hold(await uow.directory.families_of(named))
-    people = await uow.directory.read_ahead(named)
+    families = await uow.directory.families_of(_named(opened))
+    await uow.family_locks.hold(families)
+    people = await uow.directory.read_ahead(families)
     await state.patterns.read(group, people)
     # What the events record goes in once, at the end: what a later event reads back of the
     # group's earlier ones is in ``state``.

@@ -157,7 +157,7 @@ class TestAMoveInTheGroup:
             demo_database(database_url, NOW.date()) as demo,
             SqlUnitOfWork(demo.sessions, DirectoryProjection()) as uow,
         ):
-            await uow.directory.read_ahead([(mother, "mh-demo")])
+            await uow.directory.read_ahead(await uow.directory.families_of([(mother, "mh-demo")]))
             before = (await uow.directory.family_for(mother, "mh-demo")).family
             homes = {m.household_id for m in before.members if m.household_id}
             await uow.directory.record_move(homes, "E09000098", NOW.date())

@@ -73,7 +73,7 @@ class DirectoryOverSql:
     async def families_of(self, named: Sequence[tuple[Sequence[PersonRef], str]]) -> Any:
         return await self._call("families_of", named)
 
-    async def read_ahead(self, named: Sequence[tuple[Sequence[PersonRef], str]]) -> set[str]:
+    async def read_ahead(self, families: Any) -> set[str]:
         """Each family is read in a unit of work of its own."""
         return set()
 
