@@ -19,7 +19,10 @@ def demo_output(kafka_bootstrap: str) -> tuple[int, str]:
     """The demo run once, on the tests' Kafka with topics of its own, its input not a
     terminal: its exit code and everything it printed."""
     env = {**os.environ, "SGB_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-           "SGB_TOPIC_PREFIX": f"demo-test-{uuid.uuid4().hex[:8]}."}  # fmt: skip
+           "SGB_TOPIC_PREFIX": f"demo-test-{uuid.uuid4().hex[:8]}.",
+           # The GP notices escalate after 10.8 s rather than the demo's 28.8: by the time
+           # the demo has read every inbox, not a long wait after it.
+           "SGB_ROUTING__DEADLINE_HOURS__gp_information": "0.003"}  # fmt: skip
     done = subprocess.run([sys.executable, "-m", "broker.entrypoints.cli", "demo"], env=env,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           timeout=STOPS_WITHIN_S, check=False)  # fmt: skip
@@ -66,3 +69,11 @@ class TestDemoRun:
         links = re.findall(r"(\S+:\S+)\s+http://127\.0\.0\.1:\d+/inbox/sign-in/\S+", printed)
         assert "school-oakfield:key_adult" in links
         assert "la-front-door:duty_manager" in links
+
+    def test_it_shows_the_lapsing_gps_notices_escalated(self, demo_output: tuple[int, str]) -> None:
+        """The GP practice that leaves its two notices unacknowledged past their deadline: each
+        escalates, once, to the integrated care board, naming who did not acknowledge."""
+        _, printed = demo_output
+        assert printed.count("Left unacknowledged: it escalates when its deadline passes.") == 2
+        assert len(re.findall(r"follows\s+escalation \(level 1\)", printed)) == 2
+        assert printed.count("not_acknowledged_by=gp-hillview") == 2
