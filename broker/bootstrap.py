@@ -22,10 +22,7 @@ from broker.adapters.accepted_events import SqlAcceptanceRecords
 from broker.adapters.data_keys import SPARES, FileDataKeys
 from broker.adapters.directory_projection import DirectoryProjection
 from broker.adapters.kafka import KafkaPublisher, Topics, ensure_topics
-from broker.adapters.mesh import MeshClientTransport
-from broker.adapters.notify_alerts import NotifySmsSender
 from broker.adapters.peer_transfers import SqlPeerTransfers
-from broker.adapters.smtp_alerts import SmtpAlertSender
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.config import Settings
 from broker.keys import ALL_PURPOSES, KeyStore, Purpose, audit_key
@@ -179,11 +176,16 @@ def build_services(base: Foundation, kafka: Kafka) -> Services:
 def alert_worker(base: Foundation, wake: asyncio.Event | None = None) -> AlertWorker:
     """The alert worker, with a sender for each kind of channel the partnership configured
     (an SMTP relay for email, its GOV.UK Notify service for SMS), woken by ``wake``."""
+    # Each sender's client library imported only where its channel is configured.
     alerts = base.settings.alerts
     senders: dict[str, AlertSender] = {}
     if alerts.smtp.host:
+        from broker.adapters.smtp_alerts import SmtpAlertSender
+
         senders[ChannelKind.EMAIL] = SmtpAlertSender(alerts.smtp, alerts.timeout_seconds)
     if alerts.notify.api_key.get_secret_value():
+        from broker.adapters.notify_alerts import NotifySmsSender
+
         senders[ChannelKind.SMS] = NotifySmsSender(alerts.notify, alerts.timeout_seconds)
     return AlertWorker(base.database.unit_of_work, senders, alerts, base.settings.inbox_base_url,
                        wake=wake or asyncio.Event())  # fmt: skip
@@ -204,6 +206,8 @@ def mesh_worker(rt: Runtime) -> MeshWorker | None:
     sends to contacts' MESH mailboxes stay queued until it does)."""
     if not rt.settings.mesh.enabled:
         return None
+    from broker.adapters.mesh import MeshClientTransport  # requests and mesh_client: only here
+
     transport = MeshClientTransport(rt.settings.mesh)
     return MeshWorker(rt.database.unit_of_work, rt.keys, rt.data_keys, rt.publisher, rt.topics,
                       rt.settings.mesh, transport,

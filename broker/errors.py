@@ -17,6 +17,7 @@ BrokerError
 │   └── DataKeyUnusable        the household's data key cannot be made, read or used
 ├── DataKeyShredded        the household's data key was shredded: what it sealed is gone
 ├── DirectoryError         a directory change is refused (see services/directory_changes.py)
+├── NotAuthorised          a valid credential for something it does not allow: 403
 ├── AlreadyRecorded        another transaction recorded the same thing first (a unit of work's
 │                          commit found its row there: two routers on one event)
 ├── Unrecordable           the database refuses a value as it stands (too long, out of range):
@@ -77,6 +78,10 @@ class DataKeyShredded(BrokerError):
 
 class DirectoryError(BrokerError):
     pass
+
+
+class NotAuthorised(BrokerError):
+    """A valid credential for something it does not allow: a 403."""
 
 
 class PeerUnreachable(BrokerError):

@@ -8,9 +8,11 @@ the token endpoint it is sent to, so one made for another service is no use here
 is remembered by the database until it expires (``Remember``), so it gets a token once.
 
     BrokerError
-     ├── NotAuthenticated       no credential, or one that does not hold: 401
-     │    └── MalformedAssertion  an assertion whose claims are not even of the right types: 400
-     └── NotAuthorised          a valid credential for something it does not allow: 403
+     └── NotAuthenticated       no credential, or one that does not hold: 401
+          └── MalformedAssertion  an assertion whose claims are not even of the right types: 400
+
+(A valid credential for something it does not allow is ``broker.errors.NotAuthorised``, a 403:
+the services refuse that, with no token library.)
 """
 
 import time
@@ -38,10 +40,6 @@ class NotAuthenticated(BrokerError):
 
 class MalformedAssertion(NotAuthenticated):
     """An assertion whose claims are missing their types (a string ``exp``): a 400."""
-
-
-class NotAuthorised(BrokerError):
-    """A valid credential for something it does not allow: a 403."""
 
 
 @dataclass(frozen=True)

@@ -31,8 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import db, refusals, tokens
 from broker.adapters.directory import SqlDirectory
-from broker.adapters.tokens import MalformedAssertion, NotAuthenticated, NotAuthorised, Principal
+from broker.adapters.tokens import MalformedAssertion, NotAuthenticated, Principal
 from broker.entrypoints import http_errors, json_bodies, limits
+from broker.errors import NotAuthorised
 from broker.rules.family import OrgKind
 from broker.rules.scopes import ADMIN, FRONT_DOOR, PUBLISH, READ_NOTICES, scopes_for
 from producers import crypto

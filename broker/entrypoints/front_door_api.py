@@ -23,12 +23,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from broker.adapters import data_quality, peer_receipts
-from broker.adapters.tokens import NotAuthorised, Principal
+from broker.adapters.tokens import Principal
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
 from broker.entrypoints import auth, http_errors
 from broker.entrypoints.path_ids import OrgInPath, RecordInPath
-from broker.errors import DataKeyShredded, DataKeyUnusable
+from broker.errors import DataKeyShredded, DataKeyUnusable, NotAuthorised
 from broker.ports import AuditRecord, ChronologyLine, ParkedEvent
 from broker.rules.school_notice import REFERENCE_PATTERN
 from broker.services import (

@@ -22,14 +22,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import db, peer_receipts
-from broker.adapters.tokens import NotAuthorised, Principal
+from broker.adapters.tokens import Principal
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.entrypoints import auth, front_door_api, http_errors, key_change_notices, web
 from broker.entrypoints.app import ErrorTable, Process, create_app
 from broker.entrypoints.path_ids import ContactInPath
-from broker.errors import DataKeyShredded, DataKeyUnusable, PublishFailed
+from broker.errors import DataKeyShredded, DataKeyUnusable, NotAuthorised, PublishFailed
 from broker.keys import PROCESS_KEYS
 from broker.ports import InboxEntry, Message, NoticeRecordView, UnitOfWork
 from broker.rules.deadlines import DIGEST_TIME, LONDON

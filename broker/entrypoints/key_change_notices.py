@@ -13,10 +13,10 @@ from datetime import datetime
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from broker.adapters.tokens import NotAuthorised
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.entrypoints import auth
 from broker.entrypoints.path_ids import OrgInPath
+from broker.errors import NotAuthorised
 from broker.ports import KeyChangeView
 from broker.services import key_changes
 

@@ -9,31 +9,36 @@ Every process serves these on an ops port of its own (``ops_host``/``ops_port``)
 API's public port: the router and the delivery worker beside their consume loop
 (``consumer_ops_app``), the HTTP APIs beside their app (``api_ops_app``, whose readiness
 checks ``create_app`` names with ``readiness_checks``: the runtime's, once its lifespan has
-opened it); both through ``serving``, in the same event loop. An API keeps only ``/health``
-(it says nothing but "ok") for its load balancer. The ops app has no rate limit: a scrape or
-a probe is never refused because agencies are busy.
+opened it); both as a bare ASGI app (``OpsApp``) through ``serving``, in the same event loop.
+An API keeps only ``/health`` (it says nothing but "ok") for its load balancer. The ops app
+has no rate limit: a scrape or a probe is never refused because agencies are busy.
 
 ``instrument_http`` counts an API's requests by route template (``/v1/notices/{notice_id}``,
 never the path itself: ids would make a series per person) and status class.
 """
 
 import asyncio
+import json
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import uvicorn
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from broker.adapters import metrics
 from broker.adapters.kafka import ConsumerHealth, KafkaPublisher
 from broker.bootstrap import Foundation, Runtime
+
+# Types only: the ops app is a bare ASGI app, and the router and delivery worker, which serve
+# nothing else, never import a web framework (FastAPI's import costs each 0.4 s of CPU).
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 Check = Callable[[], Awaitable[str | None]]  # None when fine, else the reason
 CHECK_TIMEOUT_S = 2.0
@@ -69,45 +74,81 @@ def runtime_checks(rt: Foundation, health: ConsumerHealth | None = None) -> list
     return checks
 
 
-async def readiness(checks: Sequence[Check]) -> JSONResponse:
+class Answer(NamedTuple):
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+
+
+def json_answer(document: dict[str, Any], status: int = 200) -> Answer:
+    return Answer(status, json.dumps(document).encode())
+
+
+Endpoint = Callable[[], Awaitable[Answer]]
+NOT_FOUND = json_answer({"detail": "Not Found"}, 404)
+NOT_ALLOWED = json_answer({"detail": "Method Not Allowed"}, 405)
+
+
+class OpsApp:
+    """A few GET endpoints by exact path, as an ASGI app for uvicorn: the whole of what the
+    platform's probes and scrapes need, without a web framework's routing and validation."""
+
+    def __init__(self, endpoints: Mapping[str, Endpoint]) -> None:
+        self.endpoints = endpoints
+
+    async def __call__(self, scope: "Scope", receive: "Receive", send: "Send") -> None:
+        if scope["type"] != "http":
+            return  # served with the lifespan off: nothing else arrives
+        endpoint = self.endpoints.get(scope["path"])
+        if endpoint is None:
+            answer = NOT_FOUND
+        else:
+            answer = await endpoint() if scope["method"] == "GET" else NOT_ALLOWED
+        headers = [(b"content-type", answer.content_type.encode()),
+                   (b"content-length", str(len(answer.body)).encode())]  # fmt: skip
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        await send({"type": "http.response.body", "body": answer.body})
+
+
+def ops_app(alive: Endpoint, checks: Callable[[], Sequence[Check]]) -> OpsApp:
+    """``/health`` as ``alive`` says; ``/ready`` runs ``checks``, read when asked (from the
+    started API or process); ``/metrics``."""
+
+    async def ready() -> Answer:
+        return await readiness(checks())
+
+    return OpsApp({"/health": alive, "/ready": ready, "/metrics": metrics_text})
+
+
+async def readiness(checks: Sequence[Check]) -> Answer:
     problems = [p for p in await asyncio.gather(*(check() for check in checks)) if p]
     if problems:
-        return JSONResponse({"status": "not ready", "reasons": problems}, status_code=503)
-    return JSONResponse({"status": "ready"})
+        return json_answer({"status": "not ready", "reasons": problems}, 503)
+    return json_answer({"status": "ready"})
 
 
-def add_ops_routes(app: FastAPI, checks: Callable[[Request], Sequence[Check]]) -> None:
-    """``/ready`` and ``/metrics``, kept out of the API's OpenAPI document: they are for the
-    platform, not for agencies. ``checks`` reads what it needs from the started app."""
-
-    @app.get("/ready", include_in_schema=False)
-    async def ready(request: Request) -> JSONResponse:
-        return await readiness(checks(request))
-
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics_text() -> Response:
-        return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
+async def metrics_text() -> Answer:
+    return Answer(200, metrics.exposition(), metrics.CONTENT_TYPE)
 
 
-ApiChecks = Callable[[FastAPI], Sequence[Check]]
+async def _ok() -> Answer:
+    return json_answer({"status": "ok"})
 
 
-def readiness_checks(api: FastAPI, checks: ApiChecks) -> None:
+ApiChecks = Callable[["FastAPI"], Sequence[Check]]
+
+
+def readiness_checks(api: "FastAPI", checks: ApiChecks) -> None:
     """What ``/ready`` on the API's ops port checks, read from the API once it has started."""
     api.state.readiness_checks = checks
 
 
-def api_ops_app(api: FastAPI, listening: Callable[[], bool] = lambda: True) -> FastAPI:
+def api_ops_app(api: "FastAPI", listening: Callable[[], bool] = lambda: True) -> OpsApp:
     """An HTTP API's ops endpoints: not ready until its lifespan has started and its server
     ``listening`` (uvicorn binds the API's port only after the lifespan: a client told
     "ready" before then would find nothing there)."""
-    app = _ops_app()
 
-    @app.get("/health")
-    async def alive() -> JSONResponse:
-        return JSONResponse({"status": "ok"})
-
-    def checks(_request: Request) -> Sequence[Check]:
+    def checks() -> Sequence[Check]:
         started: ApiChecks | None = getattr(api.state, "readiness_checks", None)
         if not listening():
             return [_not_started]
@@ -116,33 +157,24 @@ def api_ops_app(api: FastAPI, listening: Callable[[], bool] = lambda: True) -> F
         except AttributeError:  # what the checks read is set by the lifespan, not yet run
             return [_not_started]
 
-    add_ops_routes(app, checks)
-    return app
-
-
-def _ops_app() -> FastAPI:
-    # For the platform's probes: no documents, nothing of the API's.
-    return FastAPI(title="ops", openapi_url=None, docs_url=None, redoc_url=None)
+    return ops_app(_ok, checks)
 
 
 async def _not_started() -> str:
     return "not started"
 
 
-def consumer_ops_app(rt: Runtime, health: ConsumerHealth) -> FastAPI:
+def consumer_ops_app(rt: Runtime, health: ConsumerHealth) -> OpsApp:
     """The router's or delivery worker's ops endpoints."""
-    app = _ops_app()
 
-    @app.get("/health")
-    async def alive() -> JSONResponse:
+    async def alive() -> Answer:
         quiet_for = time.monotonic() - health.beat
         if quiet_for > STALE_AFTER_S:
             reason = f"consume loop silent for {quiet_for:.0f}s"
-            return JSONResponse({"status": "stuck", "reason": reason}, status_code=503)
-        return JSONResponse({"status": "ok"})
+            return json_answer({"status": "stuck", "reason": reason}, 503)
+        return await _ok()
 
-    add_ops_routes(app, lambda _: runtime_checks(rt, health))
-    return app
+    return ops_app(alive, lambda: runtime_checks(rt, health))
 
 
 UNMATCHED = "unmatched"  # no route matched (a 404 or 405): one series for all such paths
@@ -152,17 +184,17 @@ class HttpMetrics:
     """Counts and times every HTTP request of the app it wraps. Pure ASGI rather than
     ``BaseHTTPMiddleware``: nothing buffered, streamed answers unchanged."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: "ASGIApp") -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: "Scope", receive: "Receive", send: "Send") -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
         status = 500  # what the server answers when the app raised before starting a response
 
-        async def sending(message: Message) -> None:
+        async def sending(message: "Message") -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
@@ -178,7 +210,7 @@ class HttpMetrics:
             metrics.HTTP_SECONDS.labels(method, route).observe(time.perf_counter() - started)
 
 
-def instrument_http(app: FastAPI) -> None:
+def instrument_http(app: "FastAPI") -> None:
     """Outermost of the app's middleware when added last: answers of the limits count too."""
     app.add_middleware(HttpMetrics)
 
@@ -200,7 +232,7 @@ class _OpsServer(uvicorn.Server):
 
 
 @asynccontextmanager
-async def serving(app: FastAPI, host: str, port: int) -> AsyncIterator[None]:
+async def serving(app: OpsApp, host: str, port: int) -> AsyncIterator[None]:
     """Serves ``app`` in this event loop, listening before the block starts and until it ends;
     port 0 serves nothing."""
     if not port:

@@ -16,7 +16,7 @@ import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel
 
-from broker.adapters.tokens import NotAuthorised
+from broker.errors import NotAuthorised
 from producers import crypto
 from producers.envelopes import signed_from_bytes
 from schemas.events import Event, EventAdapter, EventType

@@ -23,8 +23,6 @@ import functools
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from broker.rules.fhir_mapping import events_from_fhir
-from broker.rules.fhir_resources import FhirRejected
 from producers import crypto
 from producers.envelopes import verified_event
 from producers.errors import EventMismatch, SignatureInvalid
@@ -92,6 +90,11 @@ def _yielded_by(event: Event, endpoint: str, body: bytes) -> bool:
 def _mapped(body: bytes, endpoint: str, source_org: str) -> tuple[Event, ...]:
     """The mapping is pure and its events frozen, so a Bundle's events, arriving one by one,
     map it once per router process rather than once each (parsing is ~1 ms an entry)."""
+    # Here, not at the top: the FHIR models cost every router 0.1-0.2 s of CPU to import,
+    # and most routers never see a FHIR event.
+    from broker.rules.fhir_mapping import events_from_fhir
+    from broker.rules.fhir_resources import FhirRejected
+
     try:
         return tuple(events_from_fhir(body, endpoint, source_org))
     except FhirRejected:

@@ -8,8 +8,7 @@ from uuid import UUID
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from broker.adapters.tokens import NotAuthorised
-from broker.errors import EventNotPermitted, SignatureInvalid
+from broker.errors import EventNotPermitted, NotAuthorised, SignatureInvalid
 from broker.services.acceptance import Acceptance, Conflict, check_own, digest
 from producers import crypto
 from producers.envelopes import sign_event
