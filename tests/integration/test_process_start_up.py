@@ -22,7 +22,7 @@ from .test_drain import free_port, terminate
 pytestmark = [pytest.mark.integration,
               pytest.mark.parametrize("database_backend", ["sqlite"], indirect=True)]  # fmt: skip
 
-HEAVY = ("fastapi", "starlette", "fhir.resources", "requests", "mesh_client",
+HEAVY = ("fastapi", "fhir.resources", "requests", "mesh_client",
          "notifications_python_client", "aiosmtplib", "jwt")  # fmt: skip
 
 # ``sgb`` in a fresh interpreter that, as it exits, writes which of HEAVY it imported to the
@@ -89,7 +89,7 @@ async def imported_by(command: str, settings: Settings, folder: Path) -> list[st
 async def test_a_consumer_process_imports_nothing_heavy(
     command: str, settings: Settings, tmp_path: Path
 ) -> None:
-    """From its start to its drain, the process imports none of FastAPI, Starlette, the FHIR
+    """From its start to its drain, the process imports none of FastAPI, the FHIR
     models, the MESH, Notify and SMTP clients (none configured here) or PyJWT (it checks no
     access tokens)."""
     assert await imported_by(command, settings, tmp_path) == []
