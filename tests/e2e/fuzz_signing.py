@@ -8,6 +8,8 @@ and the signature check, not only a 401 or 403.
   header, as generated: those cases are there to be refused.
 - ``POST /v1/events/batch``: each item's event text, once it is a JSON object, is given the
   producer, and every item is signed.
+- ``POST /fhir/R4/...``: the resource is sent as the bytes signed with the FHIR context
+  (broker.services.fhir_proof), so it meets the FHIR validation rather than a 401.
 
 An event given the producer also gets an id drawn from its content: generated events share a
 few ids, and the same id with other content is only ever a 409, so without it barely any
@@ -20,6 +22,7 @@ The organisation and its signing key come from the environment: ``SGB_FUZZ_PRODU
 import json
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ import schemathesis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from schemathesis.core.parameters import ParameterLocation
 
+from broker.services import fhir_proof
 from producers import crypto
 from producers.sdk import signature_header
 
@@ -47,21 +51,28 @@ EVENT_IDS = uuid.UUID("6f0b3c51-6a7e-4f55-9a1c-2d8f4b7e9a10")  # a namespace for
 def before_call(
     context: schemathesis.HookContext, case: schemathesis.Case[Any], kwargs: dict[str, Any]
 ) -> None:
-    if case.operation.path == "/v1/events" and isinstance(case.body, dict):
-        _sign_event(case, case.body, kwargs)
-    elif case.operation.path == "/v1/events/batch" and isinstance(case.body, list):
-        case.body = [_signed_item(item) for item in case.body]
+    path, body = case.operation.path, case.body
+    if path == "/v1/events" and isinstance(body, dict):
+        event = body if _made_invalid(case, ParameterLocation.BODY) else as_producer(body)
+        _send_signed(case, event, kwargs, lambda data: signature_header(data, KEY))
+    elif path.startswith("/fhir/R4/") and isinstance(body, dict):
+        _send_signed(case, body, kwargs, lambda data: fhir_proof.signature_header(KEY, data))
+    elif path == "/v1/events/batch" and isinstance(body, list):
+        case.body = [_signed_item(item) for item in body]
 
 
-def _sign_event(
-    case: schemathesis.Case[Any], event: dict[str, Any], kwargs: dict[str, Any]
+def _send_signed(
+    case: schemathesis.Case[Any],
+    body: dict[str, Any],
+    kwargs: dict[str, Any],
+    signed: Callable[[bytes], str],
 ) -> None:
-    if not _made_invalid(case, ParameterLocation.BODY):
-        case.body = event = as_producer(event)
-    body = json.dumps(event).encode()
-    kwargs["data"] = body  # sent as these bytes, the ones signed
+    """The body sent as exactly the bytes signed, the signature in Sgb-Signature."""
+    case.body = body
+    data = json.dumps(body).encode()
+    kwargs["data"] = data
     if not _made_invalid(case, ParameterLocation.HEADER):
-        case.headers["Sgb-Signature"] = signature_header(body, KEY)
+        case.headers["Sgb-Signature"] = signed(data)
 
 
 def _made_invalid(case: schemathesis.Case[Any], location: ParameterLocation) -> bool:
