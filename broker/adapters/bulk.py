@@ -16,7 +16,7 @@ Row = Mapping[str, Any]
 async def insert_all(session: AsyncSession, model: type[db.Base], rows: Sequence[Row]) -> None:
     """Inserts every row, as few statements as the driver's batch allows."""
     if rows:
-        await session.execute(insert(_table(model)), list(rows))
+        await session.execute(insert(table_of(model)), list(rows))
 
 
 async def insert_new(
@@ -30,20 +30,20 @@ async def insert_new(
         firsts.setdefault(row[key], row)
     if not firsts:
         return set()
-    table = _table(model)
-    statement = _dialect_insert(session, table).on_conflict_do_nothing()
+    table = table_of(model)
+    statement = dialect_insert(session, table).on_conflict_do_nothing()
     # Core's "insertmanyvalues": one compiled statement, sent as multi-row VALUES pages.
     result = await session.execute(statement.returning(table.c[key]), list(firsts.values()))
     return set(result.scalars())
 
 
-def _dialect_insert(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.Insert:
+def dialect_insert(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.Insert:
     # ON CONFLICT DO NOTHING is spelt alike by both, but each dialect has its own construct.
     postgres = session.get_bind().dialect.name == "postgresql"
     return postgresql.insert(table) if postgres else sqlite.insert(table)
 
 
-def _table(model: type[db.Base]) -> Table:
+def table_of(model: type[db.Base]) -> Table:
     # The table, not the mapped class: the ORM's bulk path would build each row's parameters
     # anew, where Core compiles the statement once and pages the rows into it.
     return db.Base.metadata.tables[model.__tablename__]

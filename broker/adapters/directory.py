@@ -13,12 +13,12 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import ColumnElement, Insert, func, or_, select
+from sqlalchemy import ColumnElement, Insert, func, or_, select, update
 from sqlalchemy import event as orm_events
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, ORMExecuteState, Session
 
-from broker.adapters import chronology, db
+from broker.adapters import bulk, chronology, db
 from broker.adapters.change_log_gaps import Gaps, advanced, among, unexpired, unseen
 from broker.adapters.directory_records import Membership, OwnerRow, PersonRow, PlanRow
 from broker.adapters.directory_state import DirectoryState
@@ -445,25 +445,43 @@ class SqlDirectory:
         """The household's area becomes the destination; the one it left becomes history.
         Answers the households whose area changed, for the directory's change log."""
         await self._before_writing()
-        moved = []
-        for household_id in households:
-            home = await self._session.get(db.Household, household_id)
-            if home is None or to_area is None or home.area == to_area:
-                continue
-            left = await self._session.get(db.HouseholdArea, (household_id, home.area))
-            if left is None:
-                left = db.HouseholdArea(household_id=household_id, area=home.area)
-                self._session.add(left)
-            left.moved_out = moved_on
-            await self._session.merge(
-                db.HouseholdArea(household_id=household_id, area=to_area, moved_in=moved_on)
-            )
-            home.area = to_area
-            moved.append(household_id)
+        wanted = list(dict.fromkeys(households))
+        if to_area is None or not wanted:
+            return []
+        homes = select(db.Household.id, db.Household.area).where(db.Household.id.in_(wanted))
+        areas: dict[str, str] = dict((await self._session.execute(homes)).all())
+        moved = [h for h in wanted if h in areas and areas[h] != to_area]
+        if moved:
+            await self._write_move(moved, areas, to_area, moved_on)
         self._histories.forget(moved)  # the areas they left, read again
         self._moved.update(moved)
-        await self._session.flush()
         return moved
+
+    async def _write_move(
+        self, moved: list[str], areas: Mapping[str, str], to_area: str, moved_on: date
+    ) -> None:
+        """Three statements for the whole move, not a load, a merge and a flush per household
+        (the ORM's, a third of a routing group's statements on the benchmark's mix). Each
+        area row is kept as the ORM's merge kept it: the one left gains ``moved_out``, the one
+        moved to (new, or lived in before) gains ``moved_in`` and keeps the rest."""
+        area = db.HouseholdArea
+        await self._session.execute(  # the ORM's update: a loaded household sees its new area
+            update(db.Household).where(db.Household.id.in_(moved)).values(area=to_area)
+        )
+        left = bulk.dialect_insert(self._session, bulk.table_of(area))
+        await self._session.execute(
+            left.on_conflict_do_update(index_elements=[area.household_id, area.area],
+                                       set_={"moved_out": left.excluded.moved_out}),
+            [{"household_id": h, "area": areas[h], "moved_in": None, "moved_out": moved_on}
+             for h in moved],
+        )  # fmt: skip
+        arrived = bulk.dialect_insert(self._session, bulk.table_of(area))
+        await self._session.execute(
+            arrived.on_conflict_do_update(index_elements=[area.household_id, area.area],
+                                          set_={"moved_in": arrived.excluded.moved_in}),
+            [{"household_id": h, "area": to_area, "moved_in": moved_on, "moved_out": None}
+             for h in moved],
+        )  # fmt: skip
 
     async def record_step_down(self, event: ServiceWithdrawal, family: Family) -> list[str]:
         """A step-down becomes a plan for each child concerned, owned by its lead professional

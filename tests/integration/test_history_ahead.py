@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event as orm_events
+from sqlalchemy import select
 from support import demo_database
 
 from broker.adapters import chronology, db
@@ -166,3 +167,38 @@ class TestAMoveInTheGroup:
         assert family.AREA not in before.history.previous_areas
         assert family.AREA in after.history.previous_areas
         assert after.history == fresh.history
+
+    async def test_a_move_away_and_back_keeps_each_area_row_as_before(
+        self, database_url: str
+    ) -> None:
+        """A household moved away and back in one transaction: the area it left first keeps
+        the day it left and gains the day it came back, the area between holds both days,
+        and the household is home again (as the ORM's load-and-merge wrote them)."""
+        away, back = date(2026, 3, 2), date(2026, 3, 9)
+        async with (
+            demo_database(database_url, NOW.date()) as demo,
+            SqlUnitOfWork(demo.sessions, DirectoryProjection()) as uow,
+        ):
+            mother = [PersonRef(nhs_number=family.MOTHER)]
+            members = (await uow.directory.family_for(mother, "mh-demo")).family.members
+            homes = sorted({m.household_id for m in members if m.household_id})
+            first = await uow.directory.record_move(homes, "E09000098", away)
+            second = await uow.directory.record_move([*homes, *homes], family.AREA, back)
+            again = await uow.directory.record_move(homes, family.AREA, back)
+            rows = await uow.session.execute(
+                select(db.HouseholdArea.household_id, db.HouseholdArea.area,
+                       db.HouseholdArea.moved_in, db.HouseholdArea.moved_out)
+                .where(db.HouseholdArea.household_id.in_(homes))
+            )  # fmt: skip
+            areas = await uow.session.execute(
+                select(db.Household.id, db.Household.area).where(db.Household.id.in_(homes))
+            )
+            kept = {(h, a): (i, o) for h, a, i, o in rows}
+            now = dict(areas.all())
+        assert first == second == homes
+        assert again == []
+        assert now == dict.fromkeys(homes, family.AREA)
+        for home in homes:
+            assert kept[(home, "E09000098")] == (away, back)
+            assert kept[(home, family.AREA)][1] == away
+            assert kept[(home, family.AREA)][0] == back
