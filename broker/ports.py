@@ -136,6 +136,12 @@ class AuditLog(Protocol):
 
     async def append_many(self, records: Sequence[AuditRecord], at: datetime) -> None: ...
 
+    def kept_in(self, entries: list[tuple[datetime, AuditRecord]]) -> AbstractContextManager[None]:
+        """While open, what is appended is added to ``entries`` with its time, in order, and
+        not written: a routing group appends them with its own at its end (the chain's lock
+        taken once, last, and held only to the commit)."""
+        ...
+
     async def entries_for(self, subject_ref: str) -> list[AuditRecord]: ...
 
     # Recipient side: the chain's head, for anchoring it outside the database.

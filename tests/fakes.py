@@ -4,7 +4,7 @@ database. Each fake passes the same contract tests as its SQL adapter (tests/con
 import contextlib
 import copy
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -85,12 +85,24 @@ class FakeAuditLog:
     def __init__(self) -> None:
         self.committed: list[tuple[AuditRecord, datetime]] = []
         self.pending: list[tuple[AuditRecord, datetime]] = []
+        self._kept: list[tuple[datetime, AuditRecord]] | None = None
 
     async def append(self, record: AuditRecord, at: datetime) -> None:
-        self.pending.append((record, at))
+        await self.append_many([record], at)
 
     async def append_many(self, records: Sequence[AuditRecord], at: datetime) -> None:
-        self.pending += [(record, at) for record in records]
+        if self._kept is not None:
+            self._kept += [(at, record) for record in records]
+        else:
+            self.pending += [(record, at) for record in records]
+
+    @contextlib.contextmanager
+    def kept_in(self, entries: list[tuple[datetime, AuditRecord]]) -> Iterator[None]:
+        self._kept = entries
+        try:
+            yield
+        finally:
+            self._kept = None
 
     async def entries_for(self, subject_ref: str) -> list[AuditRecord]:
         return [r for r, _ in self.committed + self.pending if r.subject_ref == subject_ref]

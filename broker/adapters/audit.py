@@ -22,7 +22,8 @@ after the data it refers to is gone.
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -44,6 +45,7 @@ GENESIS = "0" * 64  # the prev_hash of entry 1
 # Any fixed 64-bit number will do: every appender, in every process, takes the same lock.
 ADVISORY_LOCK_KEY = 0x5367_6241_7564_6974  # "SgbAudit"
 TAIL = "audit_tail"  # the session's note of the chain's last entry while it holds the lock
+KEPT = "audit_kept"  # where the session's appends go instead, while kept (``kept_in``)
 
 # The chain's last entry as this process last committed it, by database: a batch that finds
 # it still the last (checked in its insert, never trusted) skips reading the tail.
@@ -127,6 +129,9 @@ async def append(
     key = session.info.get(db.AUDIT_KEY)
     if not key:
         raise AuditKeyMissing("no audit key in this session: db.sessions(engine, audit_key)")
+    if (kept := session.info.get(KEPT)) is not None:
+        kept.append((at, Entry(action, actor, subject_ref, details)))
+        return
     seq, prev_hash = session.info.get(TAIL) or await _locked_tail(session)
     fields: dict[str, Any] = {
         "seq": seq + 1,
@@ -150,6 +155,9 @@ async def append_many(session: AsyncSession, entries: Sequence[Entry], at: datet
         raise AuditKeyMissing("no audit key in this session: db.sessions(engine, audit_key)")
     if not entries:
         return
+    if (kept := session.info.get(KEPT)) is not None:
+        kept += [(at, entry) for entry in entries]
+        return
     if TAIL not in session.info and (head := await _remembered_head(session)):
         rows = _chained(key, entries, at, head)
         if (actual := await _insert_after(session, head, rows)) is None:
@@ -160,6 +168,19 @@ async def append_many(session: AsyncSession, entries: Sequence[Entry], at: datet
     rows = _chained(key, entries, at, tail)
     await bulk.insert_all(session, AuditEntry, rows)
     session.info[TAIL] = (rows[-1]["seq"], rows[-1]["hash"])
+
+
+@contextmanager
+def kept_in(session: AsyncSession, entries: list[tuple[datetime, Entry]]) -> Iterator[None]:
+    """While open, the session's appends go to ``entries`` (with their times, in order) and
+    nothing is written: the caller appends them later in the transaction, taking the chain's
+    lock then. (A routing group keeps a move's or a proposal's entries with its own, so that
+    it does not hold the lock, and every other appender back, while it decides the rest.)"""
+    session.info[KEPT] = entries
+    try:
+        yield
+    finally:
+        del session.info[KEPT]
 
 
 def _chained(

@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     false,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -379,6 +380,15 @@ class NoticeRecord(Base):
     __table_args__ = (
         Index("ix_notice_records_open_deadline", "closed_at", "escalated_at", "deadline"),
         Index("ix_notice_records_unpublished", "published_at", "created_at"),
+        # The reroute timer asks every round for the few notices waiting to be sent on:
+        # without it, each round read the whole table.
+        Index(
+            "ix_notice_records_reroute_pending",
+            "reroute_pending_since",
+            "notice_id",
+            postgresql_where=text("reroute_pending_since IS NOT NULL"),
+            sqlite_where=text("reroute_pending_since IS NOT NULL"),
+        ),
     )
 
 

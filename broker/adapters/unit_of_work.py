@@ -5,6 +5,7 @@ protocols are in broker/ports.py); a store is built on first use, on the unit's 
 """
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, Self
@@ -51,6 +52,9 @@ class SqlAuditLog:
 
     async def append_many(self, records: Sequence[AuditRecord], at: datetime) -> None:
         await audit.append_many(self._session, records, at)
+
+    def kept_in(self, entries: list[tuple[datetime, AuditRecord]]) -> AbstractContextManager[None]:
+        return audit.kept_in(self._session, entries)
 
     async def entries_for(self, subject_ref: str) -> list[AuditRecord]:
         rows = await self._session.scalars(

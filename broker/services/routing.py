@@ -215,8 +215,10 @@ async def _record_group(
     people = await uow.directory.read_ahead(families)
     await state.patterns.read(group, people)
     # What the events record goes in once, at the end: what a later event reads back of the
-    # group's earlier ones is in ``state``.
-    with group.writes_deferred():
+    # group's earlier ones is in ``state``. Their audit entries (a move's directory changes, a
+    # proposal's outcome) are kept with the group's own, in order, so the chain's lock, which
+    # holds back every other router and the delivery, is taken once, last, not mid-group.
+    with group.writes_deferred(), uow.audit.kept_in(state.audit):
         decided = [await _decide_or_refuse(uow, state, d, o, deps)
                    for d, o in zip(events, opened, strict=True)]  # fmt: skip
     await group.write(state)
@@ -448,10 +450,6 @@ async def _remember(
     state.chronology += chronology.lines(households, arrival, event.occurred_at,
                                          recorded_signals(event), sent)  # fmt: skip
     moving = isinstance(event, FamilyMovingArea) and event.source_org in linked_orgs(family)
-    proposed = screened.proposal is not None and screened.verdict is not None
-    if moving or proposed:
-        # These append to the audit log at once: the entries kept so far go first.
-        await uow.routed_events.append_audit(state)
     if isinstance(event, FamilyMovingArea) and moving:
         await _keep_listed_plans(uow, event, family)
     if screened.proposal is not None and screened.verdict is not None:

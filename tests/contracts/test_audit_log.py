@@ -40,3 +40,23 @@ class TestAuditLog:
                 raise LookupError("the service failed after appending")
         async with unit_of_work() as uow:
             assert await uow.audit.entries_for("n-3") == []
+
+    async def test_entries_kept_are_appended_later_in_order(
+        self, unit_of_work: UnitsOfWork
+    ) -> None:
+        """While kept, appends go to the given list (with their times), not to the log; the
+        same unit of work appends them afterwards, in that order (a routing group's way)."""
+        later = datetime(2026, 11, 30, 9, 5, tzinfo=UTC)
+        kept: list[tuple[datetime, AuditRecord]] = []
+        async with unit_of_work() as uow:
+            with uow.audit.kept_in(kept):
+                await uow.audit.append(entry("n-4", 1), AT)
+                await uow.audit.append_many([entry("n-4", 2), entry("n-4", 3)], later)
+                assert await uow.audit.entries_for("n-4") == []
+            assert kept == [(AT, entry("n-4", 1)), (later, entry("n-4", 2)),
+                            (later, entry("n-4", 3))]  # fmt: skip
+            await uow.audit.append(entry("n-4", 0), AT)
+            for at, record in kept:
+                await uow.audit.append(record, at)
+        async with unit_of_work() as uow:
+            assert await uow.audit.entries_for("n-4") == [entry("n-4", n) for n in (0, 1, 2, 3)]
