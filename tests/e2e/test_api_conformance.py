@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from broker.config import Settings
-from tests.e2e.test_api_fuzzing import _cases, _stop, free_port, front_door_token, wait_healthy
+from tests.e2e.test_api_fuzzing import _cases, _stop, access_token, free_port, wait_healthy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 # Enough to meet each operation's documented refusals, kept small for two loaded cores:
@@ -77,7 +77,7 @@ class TestApiConformance:
         body that matches its documented schema."""
         assert callable(serve)
         port = serve(api)
-        token = front_door_token(port, producer_keys[FRONT_DOOR])
+        token = access_token(port, FRONT_DOOR, producer_keys[FRONT_DOOR])
         run = subprocess.run(
             [str(Path(sys.executable).with_name("st")), "run",
              f"http://127.0.0.1:{port}/openapi.json", "--checks", CHECKS,
