@@ -55,6 +55,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from deploy.ports import free_ports
+
 KAFKA_VERSION = "4.1.1"
 SCALA_VERSION = "2.13"
 LOG4J_VERSION = "2.24.3"  # the Log4j2 version Kafka 4.1 is built against
@@ -149,15 +151,6 @@ def _copy_dependencies(pom: Path, out: Path) -> None:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def free_ports(count: int) -> list[int]:
-    """Ask the OS for ``count`` distinct free loopback ports (held open together, then freed)."""
-    with contextlib.ExitStack() as stack:
-        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in socks:
-            sock.bind((HOST, 0))
-        return [int(sock.getsockname()[1]) for sock in socks]
 
 
 def kafka_uuid() -> str:

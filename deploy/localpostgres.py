@@ -38,6 +38,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from deploy.ports import free_port
+
 HOST = "127.0.0.1"
 DEFAULT_PORT = 55432  # away from 5432, where a system cluster may already listen
 DEFAULT_DIR = Path(tempfile.gettempdir()) / "sgb-postgres"
@@ -108,13 +110,6 @@ def install() -> Path:
     if (found := bin_dir()) is None:
         raise LocalPostgresError("postgresql installed but no pg_ctl under /usr/lib/postgresql")
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _port_open(port: int) -> bool:

@@ -4,7 +4,6 @@ endpoint the client calls (``POST /v2/notifications/sms``), checking the client'
 (its JWT signed with the API key's secret and naming the service) and answering as told."""
 
 import json
-import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -19,16 +18,11 @@ import jwt
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from deploy.ports import free_port
+
 SERVICE_ID = str(uuid.UUID(int=1))
 SECRET = str(uuid.UUID(int=2))
 API_KEY = f"sgb_test-{SERVICE_ID}-{SECRET}"  # Notify's key: name, service id, secret
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass

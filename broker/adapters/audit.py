@@ -126,11 +126,7 @@ async def append(
     The first append of a transaction takes the chain's lock and reads its last entry; the
     lock is held to the end of the transaction, so later appends in it chain on from the
     entry before without asking the database again."""
-    key = session.info.get(db.AUDIT_KEY)
-    if not key:
-        raise AuditKeyMissing("no audit key in this session: db.sessions(engine, audit_key)")
-    if (kept := session.info.get(KEPT)) is not None:
-        kept.append((at, Entry(action, actor, subject_ref, details)))
+    if not (key := _key_unless_kept(session, [Entry(action, actor, subject_ref, details)], at)):
         return
     seq, prev_hash = session.info.get(TAIL) or await _locked_tail(session)
     fields: dict[str, Any] = {
@@ -150,13 +146,7 @@ async def append(
 async def append_many(session: AsyncSession, entries: Sequence[Entry], at: datetime) -> None:
     """Appends ``entries`` in order, as ``append`` would one by one, in one statement: a
     batch takes the chain's lock once, and late, so that it holds it only to its commit."""
-    key = session.info.get(db.AUDIT_KEY)
-    if not key:
-        raise AuditKeyMissing("no audit key in this session: db.sessions(engine, audit_key)")
-    if not entries:
-        return
-    if (kept := session.info.get(KEPT)) is not None:
-        kept += [(at, entry) for entry in entries]
+    if not (key := _key_unless_kept(session, entries, at)) or not entries:
         return
     if TAIL not in session.info and (head := await _remembered_head(session)):
         rows = _chained(key, entries, at, head)
@@ -168,6 +158,18 @@ async def append_many(session: AsyncSession, entries: Sequence[Entry], at: datet
     rows = _chained(key, entries, at, tail)
     await bulk.insert_all(session, AuditEntry, rows)
     session.info[TAIL] = (rows[-1]["seq"], rows[-1]["hash"])
+
+
+def _key_unless_kept(session: AsyncSession, entries: Sequence[Entry], at: datetime) -> bytes:
+    """The session's audit key, for entries to be written now; or, while the session keeps
+    its entries (``kept_in``), those entries kept and nothing (b"") to write them with."""
+    key: bytes | None = session.info.get(db.AUDIT_KEY)
+    if not key:
+        raise AuditKeyMissing("no audit key in this session: db.sessions(engine, audit_key)")
+    if (kept := session.info.get(KEPT)) is not None:
+        kept += [(at, entry) for entry in entries]
+        return b""
+    return key
 
 
 @contextmanager

@@ -464,24 +464,29 @@ class SqlDirectory:
         (the ORM's, a third of a routing group's statements on the benchmark's mix). Each
         area row is kept as the ORM's merge kept it: the one left gains ``moved_out``, the one
         moved to (new, or lived in before) gains ``moved_in`` and keeps the rest."""
-        area = db.HouseholdArea
         await self._session.execute(  # the ORM's update: a loaded household sees its new area
             update(db.Household).where(db.Household.id.in_(moved)).values(area=to_area)
         )
-        left = bulk.dialect_insert(self._session, bulk.table_of(area))
+        await self._upsert_areas("moved_out", [
+            {"household_id": h, "area": areas[h], "moved_in": None, "moved_out": moved_on}
+            for h in moved
+        ])  # fmt: skip
+        await self._upsert_areas("moved_in", [
+            {"household_id": h, "area": to_area, "moved_in": moved_on, "moved_out": None}
+            for h in moved
+        ])  # fmt: skip
+
+    async def _upsert_areas(self, changed: str, rows: list[dict[str, object]]) -> None:
+        """Inserts the area rows, or sets only their ``changed`` date where they exist."""
+        area = db.HouseholdArea
+        insert = bulk.dialect_insert(self._session, bulk.table_of(area))
         await self._session.execute(
-            left.on_conflict_do_update(index_elements=[area.household_id, area.area],
-                                       set_={"moved_out": left.excluded.moved_out}),
-            [{"household_id": h, "area": areas[h], "moved_in": None, "moved_out": moved_on}
-             for h in moved],
-        )  # fmt: skip
-        arrived = bulk.dialect_insert(self._session, bulk.table_of(area))
-        await self._session.execute(
-            arrived.on_conflict_do_update(index_elements=[area.household_id, area.area],
-                                          set_={"moved_in": arrived.excluded.moved_in}),
-            [{"household_id": h, "area": to_area, "moved_in": moved_on, "moved_out": None}
-             for h in moved],
-        )  # fmt: skip
+            insert.on_conflict_do_update(
+                index_elements=[area.household_id, area.area],
+                set_={changed: insert.excluded[changed]},
+            ),
+            rows,
+        )
 
     async def record_step_down(self, event: ServiceWithdrawal, family: Family) -> list[str]:
         """A step-down becomes a plan for each child concerned, owned by its lead professional

@@ -117,17 +117,13 @@ def _local_kafka(workdir: Path) -> Iterator[str]:
     console.print("Kafka stopped.")
 
 
-GP_DEADLINE = "SGB_ROUTING__DEADLINE_HOURS__gp_information"
-
-
 def _environment(work: Path, bootstrap: str, port: int) -> dict[str, str]:
     # A run of its own on a shared Kafka (SGB_KAFKA_BOOTSTRAP_SERVERS) may set its own.
     prefix = os.environ.get("SGB_TOPIC_PREFIX", "demo.")
     return {
         **_broker_environment(work, bootstrap, prefix, port),
-        # So that the demo shows escalation: GP notices fall due within a minute (28.8 s),
-        # unless the caller sets their own (the demo's test: sooner).
-        GP_DEADLINE: os.environ.get(GP_DEADLINE, "0.008"),
+        # So that the demo shows escalation: GP notices fall due within a minute (28.8 s).
+        "SGB_ROUTING__DEADLINE_HOURS__gp_information": "0.008",
         "SGB_FOLLOW_UP_INTERVAL_SECONDS": "1",
     }
 

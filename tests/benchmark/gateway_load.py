@@ -21,11 +21,12 @@ import httpx
 from broker.adapters.kafka import Topics, ensure_topics
 from broker.config import TopicSettings
 from broker.keys import KeyStore
+from deploy.ports import free_port
 from producers.sdk import signature_header
 from schemas.events import Event, EventAdapter
 from tests.benchmark import population
 from tests.benchmark.measure import Processes, percentiles
-from tests.faults.processes import Service, free_port
+from tests.faults.processes import Service
 from tests.support import token_request
 
 READY_TIMEOUT_S = 60.0

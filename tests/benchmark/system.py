@@ -25,9 +25,10 @@ from sqlalchemy.engine import make_url
 from broker.adapters.kafka import Topics, ensure_topics
 from broker.config import TopicSettings
 from broker.keys import KeyStore
-from deploy.localkafka import LocalKafkaCluster, free_ports
+from deploy.localkafka import LocalKafkaCluster
+from deploy.ports import free_port
 from tests.faults.counting import Lag
-from tests.faults.processes import Service, free_port
+from tests.faults.processes import Service
 
 READY_TIMEOUT_S = 120.0
 
@@ -38,7 +39,7 @@ def kafka(workdir: Path) -> Iterator[str]:
     if bootstrap := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         yield bootstrap
         return
-    with LocalKafkaCluster(workdir / "kafka", 1, free_ports(2)[0]) as cluster:
+    with LocalKafkaCluster(workdir / "kafka", 1, free_port()) as cluster:
         yield cluster.bootstrap_servers
 
 

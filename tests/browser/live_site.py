@@ -6,7 +6,6 @@ Playwright sync API owns the test's thread). The test's database and Kafka are t
 import asyncio
 import os
 import shutil
-import socket
 import threading
 import uuid
 from collections.abc import Coroutine, Iterator
@@ -30,16 +29,10 @@ from broker.entrypoints.inbox_api import create_inbox_api
 from broker.services import web_sign_in
 from consumers.delivery import run_delivery
 from consumers.router import run_router
+from deploy.ports import free_port
 
 T = TypeVar("T")
 POLL_SECONDS = 0.5  # the live stream's poll, shortened for the tests
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def loopback(settings: Settings, port: int, host: str = "127.0.0.1") -> Settings:

@@ -14,7 +14,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from broker.config import Settings
-from tests.e2e.test_api_fuzzing import _cases, _stop, access_token, free_port, wait_healthy
+from deploy.ports import free_port
+from tests.e2e.test_api_fuzzing import _cases, _stop, access_token, wait_healthy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 # Enough to meet each operation's documented refusals, kept small for two loaded cores:

@@ -8,7 +8,6 @@ only a 401 or 403. The number of cases each run made, and those answers, are pri
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from broker.adapters import tokens
 from broker.config import Settings
+from deploy.ports import free_port
 from producers import auth as agency_auth
 from producers import crypto
 
@@ -38,13 +38,6 @@ SERVICES = ("gateway", "inbox", "admin")
 # The gateway run publishes as an acute trust: it may send five of the event types
 # (broker.rules.authorisation), the emergency department attendance among them.
 PRODUCER = "acute-demo"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture

@@ -1,18 +1,10 @@
 """The broker's processes as the fault suite runs them: real OS processes, killed for real."""
 
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import IO
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Service:

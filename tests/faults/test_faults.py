@@ -18,6 +18,7 @@ from broker.config import TopicSettings
 from broker.keys import audit_key
 from deploy.localkafka import LocalKafkaCluster
 from deploy.localpostgres import LocalPostgres
+from deploy.ports import free_port
 
 from .conftest import RESTART_KAFKA_PORT, THREE_NODE_KAFKA_PORT, ClusterFactory
 from .counting import Tally
@@ -25,7 +26,6 @@ from .endpoint import WebhookEndpoint
 from .harness import Deployment, Stream, deployed
 from .poison import UNSEALABLE, PoisonedExpectation, choose, inject
 from .population import AREA, Expectation, Shape, build
-from .processes import free_port
 
 pytestmark = pytest.mark.faults
 

@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections import Counter
@@ -27,6 +26,7 @@ from broker.adapters import db
 from broker.config import Settings
 from broker.demo import family
 from broker.keys import KeyStore
+from deploy.ports import free_port
 from producers.sdk import EventPublisher
 from schemas.notices import NoticeHeader, SealedNotice
 from schemas.transport import EventHeader, SealedEvent
@@ -38,12 +38,6 @@ pytestmark = pytest.mark.integration
 PARTITIONS = 2
 STREAM_MAX = 2000
 ROUTED_BEFORE_SIGTERM = 25
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Router:

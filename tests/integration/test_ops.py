@@ -3,7 +3,6 @@ the real Kafka broker and database. Not ready is a 503 that says why; metrics ca
 personal data; none of it (nor the API documents) is on an API's public port."""
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,14 +21,9 @@ from broker.entrypoints import ops
 from broker.entrypoints.gateway import create_gateway
 from broker.entrypoints.inbox_api import create_inbox_api
 from consumers.delivery import run_delivery
+from deploy.ports import free_port
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class TestHttpApps:

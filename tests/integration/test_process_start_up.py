@@ -15,8 +15,9 @@ import httpx
 import pytest
 
 from broker.config import Settings
+from deploy.ports import free_port
 
-from .test_drain import free_port, terminate
+from .test_drain import terminate
 
 # None of HEAVY depends on the database a process opens: one backend is enough.
 pytestmark = [pytest.mark.integration,

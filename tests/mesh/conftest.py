@@ -11,7 +11,6 @@ empty.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import httpx
 import pytest
 
 from broker.mesh_settings import WORKFLOW_ID, MeshSettings
+from deploy.ports import free_port
 
 BROKER_MAILBOX = "X26SGB001"
 GP_MAILBOX = "X26GP0001"
@@ -55,12 +55,6 @@ class SandboxMesh:
             max_attempts=50,
         )
         return base.model_copy(update=changes)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write_data(folder: Path) -> Path:

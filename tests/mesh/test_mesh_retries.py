@@ -12,8 +12,9 @@ from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.mesh_settings import SUBJECT, WORKFLOW_ID
 from broker.ports import MeshMessage
+from deploy.ports import free_port
 
-from .conftest import GP_MAILBOX, SandboxMesh, free_port, start_sandbox, stop_sandbox
+from .conftest import GP_MAILBOX, SandboxMesh, start_sandbox, stop_sandbox
 from .notices import (
     GP,
     a_notice,
