@@ -140,6 +140,9 @@ class _Copy:
 
 # Per database (tests open many in one process).
 _ORGANISATIONS: dict[str, _Copy] = {}
+# The kinds of change the organisations are read from (the rest are people, households and
+# their ties): the projection's plan and the copy's reading again follow these.
+ORGANISATION_ENTITIES = frozenset({"organisation", "contact"})
 # Read once per transaction that uses the directory (every delivery batch): built once, as
 # building it again costs more CPU than the database takes to answer it.
 _DIRECTORY_VERSION = select(func.max(db.DirectoryChange.id))
@@ -828,8 +831,14 @@ async def _current_copy(session: AsyncSession, copy: _Copy | None) -> _Copy:
     else:
         # The ids read before the organisations: a change committed in between is in the
         # copy and read again next time, which is harmless; one not yet committed is a gap.
-        read = await session.scalars(select(db.DirectoryChange.id).where(unseen(copy.seen, gaps)))
-        seen, gaps = advanced(copy.seen, gaps, list(read), now)
+        change = db.DirectoryChange
+        read = (await session.execute(
+            select(change.id, change.entity).where(unseen(copy.seen, gaps)))).all()  # fmt: skip
+        seen, gaps = advanced(copy.seen, gaps, [i for i, _ in read], now)
+        if not any(entity in ORGANISATION_ENTITIES for _, entity in read):
+            # People and households only (routing's moves, a delivery's busiest hours): the
+            # copy stands, at the new position.
+            return replace(copy, seen=seen, gaps=gaps)
     return _Copy(seen, gaps, await read_organisations(session))
 
 

@@ -31,7 +31,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import db, metrics
 from broker.adapters.change_log_gaps import advanced, unexpired, unseen
-from broker.adapters.directory import AREA_ONLY, Organisations, read_organisations
+from broker.adapters.directory import (
+    AREA_ONLY,
+    ORGANISATION_ENTITIES,
+    Organisations,
+    read_organisations,
+)
 from broker.adapters.directory_records import Membership, OwnerRow, PersonRow, PlanRow
 from broker.adapters.directory_state import DirectoryState, tie_key
 from broker.rules.family import Tie
@@ -145,7 +150,7 @@ def _plan(changes: Sequence[tuple[int, str, str]]) -> Plan | str:
         match entity, len(parts):
             case (("person" | "household" | "plan" | "household_area"), _):  # AREA_ONLY
                 plan.setdefault(entity, set()).add(entity_id)
-            case (("organisation" | "contact"), _):
+            case entity, _ if entity in ORGANISATION_ENTITIES:
                 plan.setdefault("organisations", set()).add(entity_id)  # read whole: a few rows
             case "relationship", 3:
                 plan.setdefault("ties", set()).update((parts[0], parts[2]))

@@ -182,3 +182,24 @@ class TestOrganisationsCopy:
             await read_copy(rt)
             [asking_about_gaps] = await statements_of_a_read(rt)
             assert asking_about_gaps != plain
+
+    async def test_a_change_to_people_keeps_the_copy_and_a_later_contact_change_is_read(
+        self, settings: Settings, directory: None
+    ) -> None:
+        """A change naming a household (routing's moves, most of the log while events flow)
+        moves the log on without the organisations being read again; a contact's new key,
+        logged after it, is read."""
+        async with runtime(settings, configure_logs=False) as rt:
+            before = await read_copy(rt)
+            async with SqlUnitOfWork(rt.sessions) as uow:
+                household = await uow.session.scalar(select(db.Household.id).limit(1))
+                assert household is not None
+                uow.session.add(db.DirectoryChange(at=datetime.now(UTC), actor="router",
+                                                   entity="household", entity_id=household,
+                                                   action="updated", fields="area"))  # fmt: skip
+            assert await read_copy(rt) is before
+            async with rt.sessions() as session:
+                top = await session.scalar(select(func.max(db.DirectoryChange.id))) or 0
+            key = new_key()
+            await change_logged(rt, top + 1, LEAD, key)
+            assert await read_key(rt, LEAD) == key
