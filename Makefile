@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 # 8-11 s with the cache).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: demo test test-federation test-faults bench bench-gateway bench-scale lint schemas migration postgres clean agency-wheel
+.PHONY: demo test test-slow test-federation test-faults bench bench-gateway bench-scale lint schemas migration postgres clean agency-wheel
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,7 +49,13 @@ lint: $(VENV)/.installed
 # controller, serves them all; each worker makes its own databases. TEST_WORKERS=0 runs in one.
 TEST_WORKERS ?= 3
 test: lint
-	$(BIN)/python -m pytest -m "not faults" -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -m "not faults and not slow" -n $(TEST_WORKERS) --dist loadfile
+
+# The generated API runs (schemathesis: fuzzing every operation, and the answers checked
+# against the OpenAPI documents) and the benchmark commands on a small load: minutes of
+# generated or measured work, which CI runs after `make test`.
+test-slow: $(VENV)/.installed
+	$(BIN)/python -m pytest -m "slow and not faults" -n $(TEST_WORKERS) --dist loadfile
 
 # Two complete brokers side by side (also part of `make test`); each pair's set-up time is
 # printed at the end of the run (tests/federation/conftest.py).

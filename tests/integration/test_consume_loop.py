@@ -253,7 +253,6 @@ class TestConsumeLoop:
         assert await store.count() == RECORDS
 
 
-@pytest.mark.slow
 @pytest.mark.faults  # a private Kafka stopped and started: run with make test-faults
 async def test_kafka_restarting_under_a_batch_is_waited_out(tmp_path: Path, store: Store) -> None:
     """A private Kafka stops while a batch is in hand: publishing fails, the batch is retried

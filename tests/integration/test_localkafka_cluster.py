@@ -12,7 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from deploy.localkafka import LocalKafkaCluster
 
-pytestmark = [pytest.mark.slow, pytest.mark.faults]  # a node killed: run with make test-faults
+pytestmark = pytest.mark.faults  # a node killed: run with make test-faults
 
 TOPIC = "replicated"
 

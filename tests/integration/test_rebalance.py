@@ -23,7 +23,7 @@ from consumers.router import run_router
 from producers.sdk import EventPublisher
 from schemas.events import EventAdapter
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.integration
 
 EVENTS = 60
 PEOPLE = (family.MOTHER, family.FATHER)
