@@ -5,8 +5,10 @@ filling in behind, ends the workers within a short file of each other.
 
 Refresh ``SLOWEST_FIRST`` from a full run's durations when files grow or are added:
 
-    pytest -m "not faults" -n 2 --dist loadfile -p no:randomly --durations=0 > durations.log
+    pytest -m "not faults" -n 3 --dist loadfile -p no:randomly --durations=0 > durations.log
     python tests/suite_order.py durations.log
+
+(``make test`` and ``make test-slow`` both take their files in this order.)
 """
 
 import re
@@ -18,65 +20,39 @@ from pathlib import Path
 SAME_WORKER_AS = {"tests/integration/test_alert_content.py": "tests/integration/test_scenarios.py"}
 
 # Every file of 10 s or more (its tests' summed setup, call and teardown, both backends), the
-# longest first: the full run of 30 Nov, 19:56 UTC, three workers, 1,946 s of test time.
+# longest first: the full runs of 30 Nov, 21:31 UTC (make test, three workers, a quiet machine)
+# and 21:37 (make test-slow, its 15 longest), 1,130 s of test time.
 SLOWEST_FIRST = (
-    "tests/e2e/test_api_fuzzing.py",  # 220 s
-    "tests/browser/test_whole_loop.py",  # 91 s
-    "tests/integration/test_demo.py",  # 70 s
-    "tests/integration/test_nothing_silent.py",  # 66 s
-    "tests/benchmark/test_bench_command.py",  # 50 s
-    "tests/browser/test_pages_accessible.py",  # 49 s
-    "tests/integration/test_admin_api.py",  # 48 s
-    "tests/e2e/test_api_conformance.py",  # 48 s
-    "tests/integration/test_scenarios.py",  # 41 s
-    "tests/integration/test_escalation.py",  # 41 s
-    "tests/integration/test_webhooks.py",  # 40 s
-    "tests/web/test_front_door_steps.py",  # 40 s
-    "tests/integration/test_routing_on_fakes.py",  # 38 s
-    "tests/integration/test_directory_projection.py",  # 36 s
-    "tests/web/test_passkeys.py",  # 30 s
-    "tests/integration/test_peer_transfers.py",  # 29 s
-    "tests/integration/test_outcomes.py",  # 29 s
-    "tests/security/test_shredding.py",  # 29 s
-    "tests/integration/test_directory_bulk.py",  # 27 s
-    "tests/browser/test_notice_crypto.py",  # 26 s
-    "tests/browser/test_passkeys.py",  # 25 s
-    "tests/integration/test_router.py",  # 24 s
-    "tests/integration/test_drain.py",  # 24 s
-    "tests/security/test_front_door_reads.py",  # 23 s
-    "tests/security/test_keys.py",  # 21 s
-    "tests/integration/test_rebalance.py",  # 21 s
-    "tests/web/test_pages.py",  # 20 s
-    "tests/integration/test_migrations.py",  # 19 s
-    "tests/federation/test_cross_border.py",  # 19 s
-    "tests/integration/test_family_routing.py",  # 18 s
-    "tests/web/test_sign_in.py",  # 17 s
-    "tests/integration/test_auth.py",  # 16 s
-    "tests/browser/test_live_inbox.py",  # 15 s
-    "tests/security/test_inbox_privilege.py",  # 15 s
-    "tests/integration/test_projection_own_writes.py",  # 14 s
-    "tests/integration/test_audit.py",  # 14 s
-    "tests/integration/test_peer_receipts.py",  # 13 s
-    "tests/web/test_admin_passkeys.py",  # 13 s
-    "tests/integration/test_gateway.py",  # 13 s
-    "tests/security/test_audit_and_admin.py",  # 13 s
-    "tests/integration/test_group_directory_writes.py",  # 13 s
-    "tests/integration/test_peer_push.py",  # 13 s
-    "tests/fhir_r4/test_gateway.py",  # 13 s
-    "tests/web/test_admin_pages.py",  # 13 s
-    "tests/integration/test_school_references.py",  # 13 s
-    "tests/federation/test_harness.py",  # 13 s
-    "tests/mesh/test_mesh_delivery.py",  # 12 s
-    "tests/integration/test_retry_wake.py",  # 11 s
-    "tests/web/test_front_door_pages.py",  # 11 s
-    "tests/security/test_http_edges.py",  # 11 s
-    "tests/e2e/test_event_to_inbox.py",  # 11 s
-    "tests/integration/test_peer_registry.py",  # 11 s
-    "tests/security/test_producer_trust.py",  # 11 s
-    "tests/integration/test_http_contract.py",  # 11 s
-    "tests/integration/test_routing_group.py",  # 11 s
-    "tests/unit/test_rules_patterns.py",  # 10 s
-    "tests/browser/test_notice_view.py",  # 10 s
+    "tests/e2e/test_api_fuzzing.py",  # 78 s
+    "tests/integration/test_demo.py",  # 50 s
+    "tests/browser/test_whole_loop.py",  # 45 s
+    "tests/e2e/test_api_conformance.py",  # 41 s
+    "tests/benchmark/test_bench_command.py",  # 39 s
+    "tests/integration/test_nothing_silent.py",  # 36 s
+    "tests/integration/test_admin_api.py",  # 30 s
+    "tests/browser/test_pages_accessible.py",  # 29 s
+    "tests/integration/test_scenarios.py",  # 27 s
+    "tests/integration/test_webhooks.py",  # 24 s
+    "tests/integration/test_peer_transfers.py",  # 22 s
+    "tests/security/test_shredding.py",  # 21 s
+    "tests/integration/test_router.py",  # 21 s
+    "tests/integration/test_directory_bulk.py",  # 19 s
+    "tests/web/test_front_door_steps.py",  # 19 s
+    "tests/integration/test_routing_on_fakes.py",  # 18 s
+    "tests/integration/test_directory_projection.py",  # 17 s
+    "tests/integration/test_outcomes.py",  # 17 s
+    "tests/browser/test_notice_crypto.py",  # 16 s
+    "tests/federation/test_cross_border.py",  # 15 s
+    "tests/browser/test_passkeys.py",  # 15 s
+    "tests/integration/test_escalation.py",  # 14 s
+    "tests/integration/test_drain.py",  # 14 s
+    "tests/integration/test_family_routing.py",  # 13 s
+    "tests/integration/test_rebalance.py",  # 13 s
+    "tests/security/test_front_door_reads.py",  # 13 s
+    "tests/integration/test_migrations.py",  # 12 s
+    "tests/web/test_passkeys.py",  # 11 s
+    "tests/integration/test_retry_wake.py",  # 10 s
+    "tests/web/test_pages.py",  # 10 s
 )
 
 DURATION = re.compile(r"^([0-9.]+)s +(?:setup|call|teardown) +([^:\s]+)::")
