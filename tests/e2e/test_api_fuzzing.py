@@ -1,8 +1,9 @@
 """schemathesis against the OpenAPI document of every HTTP API, served for real on loopback
 (gateway, inbox and front door, directory admin), authenticated: no server error (5xx) in
 the whole run. The gateway is fuzzed as a producer that may publish, each generated event
-signed as its own (fuzz_signing.py), and its HAR report must show events refused as invalid
-(422) and events accepted (202, 200): the validation and acceptance behind the token, not
+sent and signed as a demo organisation that may publish its type (fuzz_signing.py), and its
+HAR report must show events refused as invalid (422) and events accepted (202, 200), accepted
+events of every type the gateway offers: the validation and acceptance behind the token, not
 only a 401 or 403. The number of cases each run made, and those answers, are printed."""
 
 import json
@@ -15,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -35,9 +37,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 # and their audit rows), and the fuzzing phases pay for that time.
 EXAMPLES = 5
 SERVICES = ("gateway", "inbox", "admin")
-# The gateway run publishes as an acute trust: it may send five of the event types
-# (broker.rules.authorisation), the emergency department attendance among them.
-PRODUCER = "acute-demo"
+# The inbox's and the admin API's runs go as the front door, an administrator; the gateway's
+# as whichever demo organisation may publish what each case carries (fuzz_signing.py).
+ADMINISTRATOR = "la-front-door"
 
 
 @pytest.fixture
@@ -118,47 +120,72 @@ class TestApiFuzzing:
                 stdout = output.read()
                 assert run.returncode == 0, stdout[-3000:]
                 counts[name] = _cases(stdout)
-        answers = statuses(tmp_path / "gateway.har", "/v1/events")
+        events = posts(tmp_path / "gateway.har", "/v1/events")
+        answers = Counter(entry["response"]["status"] for entry in events)
+        accepted = accepted_types(events)
         with capsys.disabled():
             print(f"\nschemathesis cases run per API (no 5xx): {counts}; "
-                  f"POST /v1/events answered: {dict(sorted(answers.items()))}")  # fmt: skip
+                  f"POST /v1/events answered: {dict(sorted(answers.items()))}; "
+                  f"accepted per event type: {dict(sorted(accepted.items()))}")  # fmt: skip
         assert all(n > 0 for n in counts.values())
         # Generated events meet the validation (422) and the acceptance (202, or 200 for
         # the same event again), not only the authentication in front of them.
         assert answers[422] > 0
         assert answers[202] + answers[200] > 0
+        # Each event type is sent as an organisation that may publish it, so each is accepted.
+        assert offered_event_types(live["gateway"]) - set(accepted) == set()
 
 
 def _st_run(
     name: str, port: int, producer_keys: dict[str, Ed25519PrivateKey], tmp_path: Path
 ) -> tuple[list[str], dict[str, str]]:
     """The command and environment of one API's run: the inbox's and the admin API's as the
-    front door, an administrator; the gateway's as a producer, its events signed by the hook
-    (fuzz_signing.py), with a HAR report that lists every answer."""
-    org = PRODUCER if name == "gateway" else "la-front-door"
-    token = access_token(port, org, producer_keys[org])
+    front door, an administrator; the gateway's with every demo organisation's key for the
+    hook (fuzz_signing.py), which sends each case with its own token, and a HAR report that
+    lists every answer."""
     command = [str(Path(sys.executable).with_name("st")), "run",
                f"http://127.0.0.1:{port}/openapi.json", "--checks", "not_a_server_error",
-               "--max-examples", str(EXAMPLES), "--header", f"Authorization: Bearer {token}",
+               "--max-examples", str(EXAMPLES),
                "--report-junit-path", str(tmp_path / f"{name}.xml"), "--no-color"]  # fmt: skip
     if name != "gateway":
-        return [*command, "--report", "junit"], dict(os.environ)
-    key_file = tmp_path / "producer-key" / f"{org}.pem"
-    crypto.write_private_key(key_file, producer_keys[org])
+        token = access_token(port, ADMINISTRATOR, producer_keys[ADMINISTRATOR])
+        authorised = ["--header", f"Authorization: Bearer {token}", "--report", "junit"]
+        return [*command, *authorised], dict(os.environ)
+    keys = tmp_path / "producer-keys"
+    for org, key in producer_keys.items():
+        crypto.write_private_key(keys / f"{org}.pem", key)
     hook = {"SCHEMATHESIS_HOOKS": str(Path(__file__).with_name("fuzz_signing.py")),
-            "SGB_FUZZ_PRODUCER": org, "SGB_FUZZ_PRODUCER_KEY": str(key_file)}  # fmt: skip
+            "SGB_FUZZ_KEYS": str(keys),
+            "SGB_FUZZ_TOKEN_URL": f"http://127.0.0.1:{port}/v1/oauth/token"}  # fmt: skip
     har = ["--report", "junit,har", "--report-har-path", str(tmp_path / "gateway.har")]
     return [*command, *har], {**os.environ, **hook}
 
 
-def statuses(har: Path, path: str) -> Counter[int]:
-    """How often each status answered a POST to ``path`` in a run's HAR report."""
-    entries = json.loads(har.read_text())["log"]["entries"]
-    return Counter(
-        entry["response"]["status"]
+def posts(har: Path, path: str) -> list[dict[str, Any]]:
+    """A run's HAR report's entries of a POST to ``path``."""
+    entries: list[dict[str, Any]] = json.loads(har.read_text())["log"]["entries"]
+    return [
+        entry
         for entry in entries
         if entry["request"]["method"] == "POST" and urlsplit(entry["request"]["url"]).path == path
+    ]
+
+
+def accepted_types(events: list[dict[str, Any]]) -> Counter[str]:
+    """How many events of each type were accepted (202) or found again (200) among these
+    entries of POST /v1/events (an event's type is in the body it was sent as)."""
+    return Counter(
+        json.loads(entry["request"]["postData"]["text"])["event_type"]
+        for entry in events
+        if entry["response"]["status"] in (200, 202)
     )
+
+
+def offered_event_types(port: int) -> set[str]:
+    """The event types the gateway's OpenAPI document offers for POST /v1/events."""
+    document = httpx.get(f"http://127.0.0.1:{port}/openapi.json").json()
+    body = document["paths"]["/v1/events"]["post"]["requestBody"]["content"]
+    return set(body["application/json"]["schema"]["discriminator"]["mapping"])
 
 
 def _cases(output: str) -> int:
