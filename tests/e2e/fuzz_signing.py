@@ -29,7 +29,9 @@ endpoint.
 
 import functools
 import json
+import math
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -54,6 +56,8 @@ KINDS = {org: OrgKind(kind) for org, _, kind in ORGANISATIONS}
 # Keyed by the plain text a generated event carries.
 PUBLISHERS = {event_type.value: kinds for event_type, kinds in MAY_PUBLISH.items()}
 FHIR_EVENTS = (EventType.ED_ATTENDANCE.value, EventType.APPOINTMENT_OUTCOME.value)
+TOKEN_REUSE_S = 240  # the gateway's tokens last 300 s
+_TOKENS: dict[str, tuple[str, float]] = {}  # by organisation: the token, when fetched
 EVENT_IDS = uuid.UUID("6f0b3c51-6a7e-4f55-9a1c-2d8f4b7e9a10")  # a namespace for uuid5
 
 
@@ -97,10 +101,17 @@ def signing_key(org: str) -> Ed25519PrivateKey:
     return key
 
 
-@functools.cache
 def access_token(org: str) -> str:
-    """The organisation's token from the gateway's own endpoint (it lasts five minutes: the
-    run takes one to three)."""
+    """The organisation's token from the gateway's own endpoint, asked again before its five
+    minutes are out (a run takes one to three, longer on a loaded machine)."""
+    token, fetched = _TOKENS.get(org, ("", -math.inf))
+    if time.monotonic() - fetched > TOKEN_REUSE_S:
+        token = _fetch_token(org)
+        _TOKENS[org] = (token, time.monotonic())
+    return token
+
+
+def _fetch_token(org: str) -> str:
     key = signing_key(org)
     assertion = auth.assertion(org, key, crypto.key_id(key.public_key()), TOKEN_URL)
     answer = httpx.post(TOKEN_URL, data={

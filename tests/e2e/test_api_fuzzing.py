@@ -65,7 +65,7 @@ def live(settings: Settings, directory: None, tmp_path: Path) -> Iterator[dict[s
         yield ports
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def _stop(process: subprocess.Popen[Any]) -> None:
     process.terminate()
     process.wait(timeout=20)
 
