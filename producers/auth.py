@@ -51,7 +51,7 @@ class OrganisationAuth(httpx.Auth):
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if self.token is None or time.monotonic() > self.expires_at - REFRESH_MARGIN_S:
-            answer = yield self._token_request(request.url.join("/v1/oauth/token"))
+            answer = yield token_request(request.url.join("/v1/oauth/token"), self.org_id, self.key)
             answer.raise_for_status()
             granted = answer.json()
             self.token = str(granted["access_token"])
@@ -59,13 +59,15 @@ class OrganisationAuth(httpx.Auth):
         request.headers["authorization"] = f"Bearer {self.token}"
         yield request
 
-    def _token_request(self, url: httpx.URL) -> httpx.Request:
-        key_id = crypto.key_id(self.key.public_key())
-        form = {
-            "grant_type": "client_credentials",
-            "client_assertion_type": ASSERTION_TYPE,
-            # The audience is the endpoint itself: an assertion made for one service is
-            # worth nothing at another.
-            "client_assertion": assertion(self.org_id, self.key, key_id, str(url)),
-        }
-        return httpx.Request("POST", url, data=form)
+
+def token_request(url: httpx.URL, org_id: str, key: Ed25519PrivateKey) -> httpx.Request:
+    """The request for the organisation's access token at the token endpoint ``url``, with a
+    client assertion signed by its own key (private_key_jwt)."""
+    form = {
+        "grant_type": "client_credentials",
+        "client_assertion_type": ASSERTION_TYPE,
+        # The audience is the endpoint itself: an assertion made for one service is
+        # worth nothing at another.
+        "client_assertion": assertion(org_id, key, crypto.key_id(key.public_key()), str(url)),
+    }
+    return httpx.Request("POST", url, data=form)

@@ -21,15 +21,15 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from broker.adapters import audit, db, tokens
+from broker.adapters import audit, db
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.config import Settings
 from broker.demo import family
 from broker.entrypoints.serving import server_config
 from broker.rules.deadlines import is_working_time
 from broker.services.directory_admin import load_directory
-from producers import auth as agency_auth
 from producers import crypto
+from producers.auth import token_request
 from producers.broker_keys import BrokerPublicKeys
 from producers.envelopes import seal_event, sign_event
 from producers.receiver import NoticeReceiver
@@ -140,13 +140,6 @@ class OrgTokens(httpx.Auth):
                 self.tokens[org] = answer.json()["access_token"]
             request.headers["authorization"] = f"Bearer {self.tokens[org]}"
         yield request
-
-
-def token_request(url: httpx.URL, org: str, key: Ed25519PrivateKey) -> httpx.Request:
-    assertion = agency_auth.assertion(org, key, crypto.key_id(key.public_key()), str(url))
-    form = {"grant_type": "client_credentials", "client_assertion_type": tokens.ASSERTION_TYPE,
-            "client_assertion": assertion}  # fmt: skip
-    return httpx.Request("POST", url, data=form)
 
 
 def event_source(request: httpx.Request) -> str | None:

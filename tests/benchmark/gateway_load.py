@@ -22,12 +22,12 @@ from broker.adapters.kafka import Topics, ensure_topics
 from broker.config import TopicSettings
 from broker.keys import KeyStore
 from deploy.ports import free_port
+from producers.auth import token_request
 from producers.sdk import signature_header
 from schemas.events import Event, EventAdapter
 from tests.benchmark import population
 from tests.benchmark.measure import Processes, percentiles
 from tests.faults.processes import Service
-from tests.support import token_request
 
 READY_TIMEOUT_S = 60.0
 UNLIMITED = "100000000/minute"  # the per-client rate limit, out of the way of the load

@@ -112,11 +112,8 @@ def access_token(org: str) -> str:
 
 
 def _fetch_token(org: str) -> str:
-    key = signing_key(org)
-    assertion = auth.assertion(org, key, crypto.key_id(key.public_key()), TOKEN_URL)
-    answer = httpx.post(TOKEN_URL, data={
-        "grant_type": "client_credentials", "client_assertion_type": auth.ASSERTION_TYPE,
-        "client_assertion": assertion})  # fmt: skip
+    with httpx.Client() as client:
+        answer = client.send(auth.token_request(httpx.URL(TOKEN_URL), org, signing_key(org)))
     answer.raise_for_status()
     return str(answer.json()["access_token"])
 

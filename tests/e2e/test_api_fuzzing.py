@@ -23,7 +23,6 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from broker.adapters import tokens
 from broker.config import Settings
 from deploy.ports import free_port
 from producers import auth as agency_auth
@@ -83,11 +82,9 @@ def wait_healthy(port: int) -> None:
 
 def access_token(port: int, org: str, key: Ed25519PrivateKey) -> str:
     """The organisation's access token from this API's own token endpoint."""
-    url = f"http://127.0.0.1:{port}/v1/oauth/token"
-    assertion = agency_auth.assertion(org, key, crypto.key_id(key.public_key()), url)
-    answer = httpx.post(url, data={
-        "grant_type": "client_credentials", "client_assertion_type": tokens.ASSERTION_TYPE,
-        "client_assertion": assertion})  # fmt: skip
+    url = httpx.URL(f"http://127.0.0.1:{port}/v1/oauth/token")
+    with httpx.Client() as client:
+        answer = client.send(agency_auth.token_request(url, org, key))
     answer.raise_for_status()
     return str(answer.json()["access_token"])
 

@@ -8,9 +8,10 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from support import fetch_sealed, token_request
+from support import fetch_sealed
 
 from broker.errors import DecryptionFailed, SignatureInvalid
+from producers.auth import token_request
 from producers.receiver import NoticeReceiver
 from schemas.events import EventType
 

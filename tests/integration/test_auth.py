@@ -9,11 +9,11 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
-from support import token_request
 
 from broker.adapters import audit, tokens
 from broker.bootstrap import Runtime
 from producers import crypto
+from producers.auth import token_request
 
 pytestmark = pytest.mark.integration
 
