@@ -16,4 +16,5 @@ def free_ports(count: int) -> list[int]:
 
 
 def free_port() -> int:
+    """One free loopback port."""
     return free_ports(1)[0]

@@ -16,6 +16,9 @@ from sqlalchemy import ColumnElement, false, or_
 from broker.adapters import db
 
 GAP_PATIENCE = 300.0  # seconds an unseen change log id is looked for again
+# Ids below the newest that a reader starting from nothing (a load) looks for, as gaps: a
+# change whose transaction was open while it read commits later, under a lower id.
+RECENT_IDS = 1_000
 
 Gaps = dict[int, float]  # change log id: when first missed (a monotonic clock's seconds)
 
@@ -31,6 +34,19 @@ def advanced(
     still = {i: since for i, since in gaps.items() if i not in present}
     skipped = {i: now for i in range(seen + 1, top) if i not in present}
     return max(seen, top), unexpired(still | skipped, now)
+
+
+def missing_recently(top: int, present: Collection[int], now: float) -> Gaps:
+    """The ids among the RECENT_IDS below ``top`` not in ``present``, as gaps from ``now``
+    (older ones are taken to have rolled back, as gaps are after GAP_PATIENCE)."""
+    found = set(present)
+    return {i: now for i in range(max(top - RECENT_IDS, 0) + 1, top) if i not in found}
+
+
+def recent(top: int) -> ColumnElement[bool]:
+    """The change log rows among the RECENT_IDS below ``top``, and any after it."""
+    newer: ColumnElement[bool] = db.DirectoryChange.id > top - RECENT_IDS
+    return newer
 
 
 def unexpired(gaps: Mapping[int, float], now: float) -> Gaps:

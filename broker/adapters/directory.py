@@ -19,7 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, ORMExecuteState, Session
 
 from broker.adapters import bulk, chronology, db
-from broker.adapters.change_log_gaps import Gaps, advanced, among, unexpired, unseen
+from broker.adapters.change_log_gaps import (
+    Gaps,
+    advanced,
+    among,
+    missing_recently,
+    recent,
+    unexpired,
+    unseen,
+)
 from broker.adapters.directory_records import Membership, OwnerRow, PersonRow, PlanRow
 from broker.adapters.directory_state import DirectoryState
 from broker.adapters.history_ahead import HistoriesAhead
@@ -87,7 +95,8 @@ class SigningKeyRecord:
 class Organisations:
     """Every organisation with its contacts, school terms and signing keys: a few thousand
     rows at most, read for every event, and changed only through the directory's change log.
-    Each process keeps them until the change log moves on (``SqlDirectory.organisations``)."""
+    Each process keeps them until the change log names an organisation or a contact
+    (``SqlDirectory.organisations``)."""
 
     orgs: dict[str, OrgRecord]
     contacts: dict[tuple[str, str], ContactRecord]  # (org id, role)
@@ -140,8 +149,9 @@ class _Copy:
 
 # Per database (tests open many in one process).
 _ORGANISATIONS: dict[str, _Copy] = {}
-# The kinds of change the organisations are read from (the rest are people, households and
-# their ties): the projection's plan and the copy's reading again follow these.
+# The kinds of change the organisations are read from: the projection's plan follows these.
+# A copy is kept through changes of the family kinds only (people, households, their ties and
+# plans: FAMILY_ENTITIES); any other kind, one added later included, reads it again.
 ORGANISATION_ENTITIES = frozenset({"organisation", "contact"})
 # Read once per transaction that uses the directory (every delivery batch): built once, as
 # building it again costs more CPU than the database takes to answer it.
@@ -255,7 +265,7 @@ class SqlDirectory:
         await self._memory()
 
     async def organisations(self) -> Organisations:
-        """The organisations as of the last directory change: read again only after one."""
+        """The organisations as of the last change naming one or a contact."""
         if self._organisations is None and await self._memory() is not None:
             assert self._projection is not None
             self._organisations = self._projection.organisations
@@ -655,6 +665,9 @@ _CHANGE_LOG = db.DirectoryChange.__tablename__
 # A household routing moved, read back as its new area alone, not as the household with its
 # members and their ties (a move changes neither): one statement, not four.
 AREA_ONLY = "household_area"
+FAMILY_ENTITIES = frozenset(
+    {"person", "household", AREA_ONLY, "plan", "relationship", "registration", "involvement"}
+)
 
 
 STEP_DOWN_PLAN = "step-down:"  # a step-down's plan id: "step-down:<event id>:<child>"
@@ -816,18 +829,17 @@ def _contact_record(c: db.Contact) -> ContactRecord:
 
 
 async def _current_copy(session: AsyncSession, copy: _Copy | None) -> _Copy:
-    """The copy, read again if the change log moved on since: a newer id, or one of its gaps
-    that has appeared (a change committed after a later one). A change log that went back
-    (a database made again) is read as from nothing."""
+    """The copy, read again if a change it has not seen (a newer id, or one of its gaps that
+    has appeared: a change committed after a later one) is of any kind but the family's. A
+    change log that went back (a database made again) is read as from nothing."""
     now = monotonic()
     gaps = unexpired(copy.gaps, now) if copy is not None else {}
     top, appeared = await _change_log_top(session, gaps)
     if copy is not None and top == copy.seen and not appeared:
         return copy if gaps == copy.gaps else replace(copy, gaps=gaps)
     if copy is None or top < copy.seen:
-        # From nothing: ids missing below the top may have rolled back long ago, and are
-        # not looked for (as the projection's load).
-        seen, gaps = top, {}
+        # From nothing: a change just below the top, still uncommitted, is looked for.
+        seen, gaps = top, await recent_gaps(session, top, now)
     else:
         # The ids read before the organisations: a change committed in between is in the
         # copy and read again next time, which is harmless; one not yet committed is a gap.
@@ -835,11 +847,18 @@ async def _current_copy(session: AsyncSession, copy: _Copy | None) -> _Copy:
         read = (await session.execute(
             select(change.id, change.entity).where(unseen(copy.seen, gaps)))).all()  # fmt: skip
         seen, gaps = advanced(copy.seen, gaps, [i for i, _ in read], now)
-        if not any(entity in ORGANISATION_ENTITIES for _, entity in read):
+        if all(entity in FAMILY_ENTITIES for _, entity in read):
             # People and households only (routing's moves, a delivery's busiest hours): the
             # copy stands, at the new position.
             return replace(copy, seen=seen, gaps=gaps)
     return _Copy(seen, gaps, await read_organisations(session))
+
+
+async def recent_gaps(session: AsyncSession, top: int, now: float) -> Gaps:
+    """Where a reader starting from nothing at ``top`` stands: the ids just below it that
+    have not appeared, looked for as gaps (change_log_gaps.missing_recently)."""
+    present = await session.scalars(select(db.DirectoryChange.id).where(recent(top)))
+    return missing_recently(top, list(present), now)
 
 
 async def _change_log_top(session: AsyncSession, gaps: Gaps) -> tuple[int, bool]:

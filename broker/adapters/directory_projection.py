@@ -13,7 +13,8 @@ directory reads the records its own change log rows name back into a state of it
 the shared one (``read_back``, ``SqlDirectory``), and one rolled back leaves the projection
 as it was. A change log id allocated by a transaction that
 commits after a later one (PostgreSQL sequences) is looked for again until it appears or
-``GAP_PATIENCE`` has passed (change_log_gaps.py, shared with ``SqlDirectory.organisations``).
+``GAP_PATIENCE`` has passed (change_log_gaps.py, shared with ``SqlDirectory.organisations``),
+and so is one just below the newest, not yet committed when the projection loads.
 """
 
 import asyncio
@@ -36,6 +37,7 @@ from broker.adapters.directory import (
     ORGANISATION_ENTITIES,
     Organisations,
     read_organisations,
+    recent_gaps,
 )
 from broker.adapters.directory_records import Membership, OwnerRow, PersonRow, PlanRow
 from broker.adapters.directory_state import DirectoryState, tie_key
@@ -108,9 +110,11 @@ class DirectoryProjection:
 
     async def _load(self, session: AsyncSession) -> None:
         seen = await session.scalar(select(func.max(db.DirectoryChange.id))) or 0
+        # The ids just below, not yet committed, are applied when they appear.
+        gaps = await recent_gaps(session, seen, time.monotonic())
         self.state = await read_state(session)
         self.organisations = await read_organisations(session)
-        self.seen, self._gaps, self.loaded = seen, {}, True
+        self.seen, self._gaps, self.loaded = seen, gaps, True
 
     async def _reload(self, session: AsyncSession, reason: str) -> None:
         log.info("directory_projection_reloaded", reason=reason)

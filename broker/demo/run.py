@@ -40,6 +40,7 @@ from broker.rules import actors
 from broker.services.directory_admin import load_directory
 from broker.services.peers import register_peer
 from broker.services.web_sign_in import issue_link
+from deploy.ports import free_port
 from producers import crypto
 from producers.auth import OrganisationAuth
 from producers.broker_keys import BrokerPublicKeys
@@ -65,7 +66,7 @@ def run_demo(keep_running: bool | None = None) -> int:
         bootstrap = os.environ.get("SGB_KAFKA_BOOTSTRAP_SERVERS") or stack.enter_context(
             _local_kafka(work / "kafka")
         )
-        ports = {"demo": _free_port(), "newport": _free_port()}
+        ports = {"demo": free_port(), "newport": free_port()}
         env = _environment(work, bootstrap, ports["demo"])
         newport_env = _neighbour_environment(work / "newport", bootstrap, ports["newport"])
         recipients = _recipient_keys(work / "recipients")
@@ -287,15 +288,6 @@ def _stopped(name: str, proc: "subprocess.Popen[bytes]", log: TextIO) -> None:
     log.close()
     clean = proc.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises SIGTERM when done
     console.print(f"Stopped {name}" + ("" if clean else f" (exit {proc.returncode})"))
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _wait_healthy(ports: dict[str, int]) -> None:

@@ -9,7 +9,7 @@ and the signature check, not only a 401 or 403.
   publish the most of its items' types (a batch is one caller's); for the FHIR routes, whose
   events are ED attendances and appointment outcomes, one that may publish both. A case
   carrying no event type it knows goes as the first organisation. Each one's token is asked
-  of the gateway's own token endpoint once a run.
+  of the gateway's own token endpoint, and asked again before its five minutes are out.
 - ``POST /v1/events``: the body is sent as the bytes the ``Sgb-Signature`` header signs. A
   case whose body or headers schemathesis made invalid on purpose keeps its producer, or its
   header, as generated: those cases are there to be refused.

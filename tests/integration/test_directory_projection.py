@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Databases, PostgresServer
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import db
@@ -338,6 +339,30 @@ class TestKeptCurrent:
         from_sql, from_memory = await both_ways(sessions, projection, named, HOME.school)
         assert from_memory == from_sql
         assert from_memory.family.area == population.NEIGHBOUR_AREA
+
+    async def test_a_change_committed_under_an_id_below_the_loads_reaches_it(
+        self, sessions: Sessions
+    ) -> None:
+        """A plan whose change log id is below one already committed when the projection
+        loads (its transaction still open then, as PostgreSQL allocates ids) reaches the
+        projection once it commits."""
+        async with sessions.begin() as session:
+            top = await session.scalar(select(func.max(db.DirectoryChange.id))) or 0
+            household = await session.scalar(select(db.Household.id).limit(1))
+            assert household is not None
+            session.add(db.DirectoryChange(id=top + 2, at=datetime.now(UTC), actor="t",
+                                           entity="household", entity_id=household,
+                                           action="updated", fields="area"))  # fmt: skip
+        projection = await loaded(sessions)
+        async with sessions.begin() as session:
+            await admin.put_plan(SqlUnitOfWork.joined(session), PlanSpec(
+                id="plan-late", person_id=HOME.pupil.id, kind="early_help", area="E09000099",
+                started_on=date(2026, 2, 1)), "t")  # fmt: skip
+            change = db.DirectoryChange
+            await session.execute(update(change).where(change.entity_id == "plan-late")
+                                  .values(id=top + 1))  # fmt: skip
+        await assert_current(sessions, projection)
+        assert "plan-late" in projection.state.plans
 
     async def test_a_rolled_back_write_leaves_the_projection_as_it_was(
         self, sessions: Sessions

@@ -1,8 +1,9 @@
 """Each process keeps a copy of the organisations (contacts, keys, alert channels...) until
-the directory's change log moves on. On PostgreSQL a change log id is allocated when a
-transaction inserts its row, and transactions commit in any order: a change whose id is
-below one already seen must still reach the copy once it commits, or a notice could be
-sealed to a contact's old key."""
+the directory's change log names an organisation, a contact, or a kind of change it does not
+know: changes of the family's kinds (routing's moves) keep it. On PostgreSQL a change log id
+is allocated when a transaction inserts its row, and transactions commit in any order: a
+change whose id is below one already seen must still reach the copy once it commits, or a
+notice could be sealed to a contact's old key."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +14,7 @@ from sqlalchemy import event as orm_events
 from sqlalchemy import func, select
 
 from broker.adapters import db
-from broker.adapters.directory import Organisations, SqlDirectory
+from broker.adapters.directory import _ORGANISATIONS, Organisations, SqlDirectory
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime, runtime
 from broker.config import Settings
@@ -203,3 +204,40 @@ class TestOrganisationsCopy:
             key = new_key()
             await change_logged(rt, top + 1, LEAD, key)
             assert await read_key(rt, LEAD) == key
+
+    async def test_a_change_committed_after_a_copy_read_from_nothing_reaches_it(
+        self, settings: Settings, directory: None
+    ) -> None:
+        """A process reads its copy for the first time while a contact's new key is being
+        logged (its id allocated, not committed) and a household's later change has
+        committed: once the key's change commits, the next read holds it, though nothing
+        but family changes came after."""
+        async with runtime(settings, configure_logs=False) as rt:
+            async with rt.sessions() as session:
+                top = await session.scalar(select(func.max(db.DirectoryChange.id))) or 0
+                household = await session.scalar(select(db.Household.id).limit(1))
+            assert household is not None
+            async with SqlUnitOfWork(rt.sessions) as uow:
+                uow.session.add(db.DirectoryChange(id=top + 2, at=datetime.now(UTC),
+                                                   actor="router", entity="household",
+                                                   entity_id=household, action="updated",
+                                                   fields="area"))  # fmt: skip
+            _ORGANISATIONS.clear()  # this process's first read: from nothing
+            old_key = await read_key(rt, LEAD)
+            key = new_key()
+            await change_logged(rt, top + 1, LEAD, key)
+            assert old_key != key
+            assert await read_key(rt, LEAD) == key
+
+    async def test_a_change_of_a_kind_it_does_not_know_reads_the_copy_again(
+        self, settings: Settings, directory: None
+    ) -> None:
+        """Only the family's kinds of change keep the copy: one of a kind added later (here
+        made up) reads it again, rather than keep a copy it might have made stale."""
+        async with runtime(settings, configure_logs=False) as rt:
+            before = await read_copy(rt)
+            async with SqlUnitOfWork(rt.sessions) as uow:
+                uow.session.add(db.DirectoryChange(at=datetime.now(UTC), actor="admin",
+                                                   entity="kind_added_later", entity_id="x",
+                                                   action="updated", fields="f"))  # fmt: skip
+            assert await read_copy(rt) is not before

@@ -7,7 +7,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from broker.adapters.change_log_gaps import GAP_PATIENCE, advanced, runs, unexpired
+from broker.adapters.change_log_gaps import (
+    GAP_PATIENCE,
+    RECENT_IDS,
+    advanced,
+    missing_recently,
+    runs,
+    unexpired,
+)
 
 NOW = 1000.0
 EARLIER = NOW - 10
@@ -65,6 +72,20 @@ class TestAdvanced:
         seen, gaps = advanced(seen, gaps, ids[cut:], NOW + 1)
         assert seen == max(ids, default=start)
         assert set(gaps) == set(range(start + 1, seen)) - set(ids)
+
+
+class TestMissingRecently:
+    @given(top=st.integers(0, 3 * RECENT_IDS), present=st.sets(st.integers(1, 3 * RECENT_IDS)))
+    def test_the_ids_just_below_the_top_not_present_are_gaps_from_now(
+        self, top: int, present: set[int]
+    ) -> None:
+        gaps = missing_recently(top, present, 5.0)
+        below = range(max(top - RECENT_IDS, 0) + 1, top)
+        assert set(gaps) == set(below) - present
+        assert set(gaps.values()) <= {5.0}
+
+    def test_a_load_from_an_empty_log_looks_for_nothing(self) -> None:
+        assert missing_recently(0, [], 1.0) == {}
 
 
 class TestUnexpired:
