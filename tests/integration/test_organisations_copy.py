@@ -61,6 +61,32 @@ async def change_logged(rt: Runtime, change_id: int, contact_id: str, key: str) 
                                            action="updated", fields="hpke_public_key"))  # fmt: skip
 
 
+async def assert_the_leads_new_key_is_read(rt: Runtime, change_id: int) -> None:
+    """The lead's new key, logged under ``change_id`` and committed, is the next read's."""
+    old_key = await read_key(rt, LEAD)
+    key = new_key()
+    await change_logged(rt, change_id, LEAD, key)
+    assert old_key != key
+    assert await read_key(rt, LEAD) == key
+
+
+async def newest_change(rt: Runtime) -> int:
+    """The change log's newest id (0 for none)."""
+    async with rt.sessions() as session:
+        return await session.scalar(select(func.max(db.DirectoryChange.id))) or 0
+
+
+async def change_of_kind_logged(rt: Runtime, entity: str, change_id: int | None = None) -> None:
+    """A change of this kind to a household (routing's move, for "household") logged and
+    committed, under ``change_id`` if given."""
+    async with SqlUnitOfWork(rt.sessions) as uow:
+        household = await uow.session.scalar(select(db.Household.id).limit(1))
+        assert household is not None
+        uow.session.add(db.DirectoryChange(id=change_id, at=datetime.now(UTC), actor="router",
+                                           entity=entity, entity_id=household,
+                                           action="updated", fields="area"))  # fmt: skip
+
+
 async def statements_of_a_read(rt: Runtime) -> list[str]:
     """The SQL statements a batch's read of the copy sends (its transaction begun before)."""
     sent: list[str] = []
@@ -142,15 +168,10 @@ class TestOrganisationsCopy:
         one, a change of the lead's key, which the next read holds."""
         async with runtime(settings, configure_logs=False) as rt:
             await read_copy(rt)
-            async with rt.sessions() as session:
-                top = await session.scalar(select(func.max(db.DirectoryChange.id))) or 0
+            top = await newest_change(rt)
             other = (await read_copy(rt)).contacts_by_id.keys() - {LEAD}
             await change_logged(rt, top + 2, min(other), new_key())
-            old_key = await read_key(rt, LEAD)
-            key = new_key()
-            await change_logged(rt, top + 1, LEAD, key)
-            assert old_key != key
-            assert await read_key(rt, LEAD) == key
+            await assert_the_leads_new_key_is_read(rt, top + 1)
 
     async def test_a_rolled_back_import_s_many_ids_are_asked_for_as_a_run(
         self, settings: Settings, directory: None
@@ -160,8 +181,7 @@ class TestOrganisationsCopy:
         of them, committed late, is read."""
         async with runtime(settings, configure_logs=False) as rt:
             await read_copy(rt)
-            async with rt.sessions() as session:
-                top = await session.scalar(select(func.max(db.DirectoryChange.id))) or 0
+            top = await newest_change(rt)
             other = (await read_copy(rt)).contacts_by_id.keys() - {LEAD}
             await change_logged(rt, top + 40_001, min(other), new_key())
             await read_copy(rt)  # 40,000 gaps now
@@ -177,8 +197,7 @@ class TestOrganisationsCopy:
         async with runtime(settings, configure_logs=False) as rt:
             await read_copy(rt)
             [plain] = await statements_of_a_read(rt)
-            async with rt.sessions() as session:
-                top = await session.scalar(select(func.max(db.DirectoryChange.id))) or 0
+            top = await newest_change(rt)
             await change_logged(rt, top + 2, LEAD, new_key())  # top + 1 is missing
             await read_copy(rt)
             [asking_about_gaps] = await statements_of_a_read(rt)
@@ -192,15 +211,9 @@ class TestOrganisationsCopy:
         logged after it, is read."""
         async with runtime(settings, configure_logs=False) as rt:
             before = await read_copy(rt)
-            async with SqlUnitOfWork(rt.sessions) as uow:
-                household = await uow.session.scalar(select(db.Household.id).limit(1))
-                assert household is not None
-                uow.session.add(db.DirectoryChange(at=datetime.now(UTC), actor="router",
-                                                   entity="household", entity_id=household,
-                                                   action="updated", fields="area"))  # fmt: skip
+            await change_of_kind_logged(rt, "household")
             assert await read_copy(rt) is before
-            async with rt.sessions() as session:
-                top = await session.scalar(select(func.max(db.DirectoryChange.id))) or 0
+            top = await newest_change(rt)
             key = new_key()
             await change_logged(rt, top + 1, LEAD, key)
             assert await read_key(rt, LEAD) == key
@@ -213,21 +226,10 @@ class TestOrganisationsCopy:
         committed: once the key's change commits, the next read holds it, though nothing
         but family changes came after."""
         async with runtime(settings, configure_logs=False) as rt:
-            async with rt.sessions() as session:
-                top = await session.scalar(select(func.max(db.DirectoryChange.id))) or 0
-                household = await session.scalar(select(db.Household.id).limit(1))
-            assert household is not None
-            async with SqlUnitOfWork(rt.sessions) as uow:
-                uow.session.add(db.DirectoryChange(id=top + 2, at=datetime.now(UTC),
-                                                   actor="router", entity="household",
-                                                   entity_id=household, action="updated",
-                                                   fields="area"))  # fmt: skip
+            top = await newest_change(rt)
+            await change_of_kind_logged(rt, "household", top + 2)
             _ORGANISATIONS.clear()  # this process's first read: from nothing
-            old_key = await read_key(rt, LEAD)
-            key = new_key()
-            await change_logged(rt, top + 1, LEAD, key)
-            assert old_key != key
-            assert await read_key(rt, LEAD) == key
+            await assert_the_leads_new_key_is_read(rt, top + 1)
 
     async def test_a_change_of_a_kind_it_does_not_know_reads_the_copy_again(
         self, settings: Settings, directory: None
@@ -236,8 +238,5 @@ class TestOrganisationsCopy:
         made up) reads it again, rather than keep a copy it might have made stale."""
         async with runtime(settings, configure_logs=False) as rt:
             before = await read_copy(rt)
-            async with SqlUnitOfWork(rt.sessions) as uow:
-                uow.session.add(db.DirectoryChange(at=datetime.now(UTC), actor="admin",
-                                                   entity="kind_added_later", entity_id="x",
-                                                   action="updated", fields="f"))  # fmt: skip
+            await change_of_kind_logged(rt, "kind_added_later")
             assert await read_copy(rt) is not before
