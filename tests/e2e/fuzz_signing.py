@@ -1,5 +1,6 @@
-"""A schemathesis hook for the gateway's run (``st run`` loads it through SCHEMATHESIS_HOOKS):
-each generated case is sent as a demo organisation that may publish what it carries, with that
+"""A schemathesis hook for the API fuzzing's runs (``st run`` loads it through
+SCHEMATHESIS_HOOKS). On the gateway, each generated case is sent as a demo organisation that
+may publish what it carries, with that
 organisation's access token, and each event names it as its producer and is signed by it over
 the exact bytes sent, so it meets the event validation and the acceptance behind the token
 and the signature check, not only a 401 or 403.
@@ -23,8 +24,9 @@ few ids, and the same id with other content is only ever a 409, so without it ba
 would be published. The same content again keeps its id (a duplicate, 200).
 
 The test passes through the environment ``SGB_FUZZ_KEYS``, a folder of ``<organisation>.pem``
-signing keys it writes into its own tmp_path, and ``SGB_FUZZ_TOKEN_URL``, the gateway's token
-endpoint.
+signing keys it writes into its own tmp_path, and ``SGB_FUZZ_TOKEN_URL``, the API's token
+endpoint. The inbox's and the admin API's runs load the hook too, with ``SGB_FUZZ_CALLER``
+naming the one organisation their cases go as: only for its token, kept fresh.
 """
 
 import functools
@@ -52,6 +54,7 @@ from schemas.events import EventType
 
 KEYS = Path(os.environ["SGB_FUZZ_KEYS"])
 TOKEN_URL = os.environ["SGB_FUZZ_TOKEN_URL"]
+CALLER = os.environ.get("SGB_FUZZ_CALLER")  # every case as this organisation, if set
 KINDS = {org: OrgKind(kind) for org, _, kind in ORGANISATIONS}
 # Keyed by the plain text a generated event carries.
 PUBLISHERS = {event_type.value: kinds for event_type, kinds in MAY_PUBLISH.items()}
@@ -66,7 +69,7 @@ def before_call(
     context: schemathesis.HookContext, case: schemathesis.Case[Any], kwargs: dict[str, Any]
 ) -> None:
     path, body = case.operation.path, case.body
-    org = publisher(_event_types(path, body))
+    org = CALLER or publisher(_event_types(path, body))
     key = signing_key(org)
     case.headers["Authorization"] = f"Bearer {access_token(org)}"
     if path == "/v1/events" and isinstance(body, dict):
