@@ -160,15 +160,15 @@ async def append_many(session: AsyncSession, entries: Sequence[Entry], at: datet
     session.info[TAIL] = (rows[-1]["seq"], rows[-1]["hash"])
 
 
-def _key_unless_kept(session: AsyncSession, entries: Sequence[Entry], at: datetime) -> bytes:
+def _key_unless_kept(session: AsyncSession, entries: Sequence[Entry], at: datetime) -> bytes | None:
     """The session's audit key, for entries to be written now; or, while the session keeps
-    its entries (``kept_in``), those entries kept and nothing (b"") to write them with."""
+    its entries (``kept_in``), None, the entries kept."""
     key: bytes | None = session.info.get(db.AUDIT_KEY)
     if not key:
         raise AuditKeyMissing("no audit key in this session: db.sessions(engine, audit_key)")
     if (kept := session.info.get(KEPT)) is not None:
         kept += [(at, entry) for entry in entries]
-        return b""
+        return None
     return key
 
 
