@@ -533,10 +533,8 @@ class NoticeRecordView:
     escalate_to: str
     reroute_to: str | None
     body: str
-    sealed: str
     follows: str | None = None
     level: int = 0
-    published_at: datetime | None = None
     delivered_at: datetime | None = None
     delivered_via: str | None = None
     viewed_at: datetime | None = None
@@ -609,36 +607,39 @@ class NoticeRecords(Protocol):
         ...
 
 
-# The outbox, for services/outbox.py: a notice record holds its sealed notice until Kafka has it.
+# The outbox, for services/outbox.py: a notice's sealed form, kept until Kafka has it.
 
 
 @dataclass(frozen=True)
 class OutboxEntry:
     """A notice recorded but not yet published: its sealed form, as the notices topic takes
-    it (a ``SealedNotice`` JSON), and the recipient its record names."""
+    it (a ``SealedNotice`` JSON), and the recipient and time of its record."""
 
     notice_id: str
     recipient_id: str
+    created_at: datetime
     sealed: str
 
 
 class NoticeOutbox(Protocol):
-    """The notice records as an outbox (broker/adapters/notice_outbox.py): a record is
-    unpublished until marked published. Entries come in publication order: oldest record
-    first, then by notice id."""
+    """The notices waiting for Kafka (broker/adapters/notice_outbox.py), added with their
+    records in the transaction that decided them. Entries come in publication order: oldest
+    record first, then by notice id."""
+
+    async def add(self, entries: Sequence[OutboxEntry]) -> None: ...
 
     async def unpublished(self, created_by: datetime, limit: int) -> list[OutboxEntry]:
         """Up to ``limit`` unpublished notices recorded no later than ``created_by``."""
         ...
 
     async def unpublished_of(self, notice_ids: Sequence[str]) -> list[OutboxEntry]:
-        """Those of these notices that are recorded and still unpublished."""
+        """Those of these notices that are still unpublished."""
         ...
 
-    async def mark_published(self, notice_ids: Sequence[str], at: datetime) -> None:
-        """Each still unpublished notice published at ``at``, its sealed copy dropped (kept
-        longer, it would outlive the crypto-shredding of its household); a notice already
-        published keeps its time."""
+    async def published(self, notice_ids: Sequence[str]) -> None:
+        """These notices are on Kafka: their entries go, and with them their sealed copies
+        (kept longer, they would outlive the crypto-shredding of their households). An
+        entry already gone is no matter."""
         ...
 
 

@@ -41,7 +41,7 @@ EVENTS_PER_TRANSACTION = 25
 
 
 class LateMarks:
-    """Notices on Kafka whose outbox records are still to be marked published. The marking
+    """Notices on Kafka still to be taken out of the outbox. The taking out
     is the batch's last transaction and nothing downstream waits for it: it runs while the
     loop commits its offsets and waits for the next events, and is finished before the next
     group is routed, so it never contends with routing for the database. Should it fail, or
@@ -52,7 +52,7 @@ class LateMarks:
 
     def start(self, deps: RoutingDeps, notice_ids: Sequence[str]) -> None:
         if notice_ids:
-            marking = outbox(deps).mark_published(notice_ids, deps.clock())
+            marking = outbox(deps).mark_published(notice_ids)
             self._marking = asyncio.create_task(marking)
 
     async def settle(self) -> None:

@@ -602,10 +602,10 @@ async def every_notice_in_its_inbox(sessions: async_sessionmaker[AsyncSession]) 
     """A ``Routed``'s usual ``ready``: notices were routed, and each is published and in its
     recipient's inbox (none is left in flight on a topic the copies never read)."""
     async with sessions() as session:
-        notices = (await session.execute(select(db.NoticeRecord.notice_id,
-                                                db.NoticeRecord.published_at))).all()  # fmt: skip
+        notices = set((await session.scalars(select(db.NoticeRecord.notice_id))).all())
+        waiting = (await session.scalars(select(db.OutboxNotice.notice_id))).first()
         in_inboxes = set((await session.scalars(select(db.InboxNotice.notice_id))).all())
-    return bool(notices) and all(when and n in in_inboxes for n, when in notices)
+    return bool(notices) and waiting is None and notices <= in_inboxes
 
 
 class RoutedTemplates:

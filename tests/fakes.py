@@ -290,30 +290,36 @@ def _unsettled(record: NoticeRecordView) -> bool:
 
 
 class FakeNoticeOutbox:
-    """The outbox over the fake notice records: what it marks is kept, like theirs, only if
-    the unit of work commits."""
+    """The notices waiting for Kafka: what a unit of work adds or takes out is kept only if
+    it commits."""
 
-    def __init__(self, records: FakeNoticeRecords) -> None:
-        self.records = records
+    def __init__(self) -> None:
+        self.committed: dict[str, OutboxEntry] = {}
+        self.pending: dict[str, OutboxEntry | None] = {}  # None: taken out
+
+    async def add(self, entries: Sequence[OutboxEntry]) -> None:
+        self.pending |= {e.notice_id: e for e in entries}
 
     async def unpublished(self, created_by: datetime, limit: int) -> list[OutboxEntry]:
-        return self._entries(lambda r: r.created_at <= created_by)[:limit]
+        return self._entries(lambda e: e.created_at <= created_by)[:limit]
 
     async def unpublished_of(self, notice_ids: Sequence[str]) -> list[OutboxEntry]:
         chosen = set(notice_ids)
-        return self._entries(lambda r: r.notice_id in chosen)
+        return self._entries(lambda e: e.notice_id in chosen)
 
-    async def mark_published(self, notice_ids: Sequence[str], at: datetime) -> None:
-        every = self.records._all()
-        for notice_id in notice_ids:
-            record = every.get(notice_id)
-            if record is not None and record.published_at is None:
-                self.records.pending[notice_id] = replace(record, published_at=at, sealed="")
+    async def published(self, notice_ids: Sequence[str]) -> None:
+        self.pending |= dict.fromkeys(notice_ids)
 
-    def _entries(self, which: Callable[[NoticeRecordView], bool]) -> list[OutboxEntry]:
-        found = [r for r in self.records._all().values() if r.published_at is None and which(r)]
-        ordered = sorted(found, key=lambda r: (r.created_at, r.notice_id))
-        return [OutboxEntry(r.notice_id, r.recipient_id, r.sealed) for r in ordered]
+    def end(self, committed: bool) -> None:
+        if committed:
+            merged = self.committed | self.pending
+            self.committed = {i: e for i, e in merged.items() if e is not None}
+        self.pending = {}
+
+    def _entries(self, which: Callable[[OutboxEntry], bool]) -> list[OutboxEntry]:
+        every = {i: e for i, e in (self.committed | self.pending).items() if e is not None}
+        found = [e for e in every.values() if which(e)]
+        return sorted(found, key=lambda e: (e.created_at, e.notice_id))
 
 
 class FakeRecipientDirectory:
@@ -1501,8 +1507,8 @@ class FakeUnitOfWork:
         self.data_quality = FakeDataQualityLog()
         # Plan reminders
         self.plan_reminders = FakePlanReminders()
-        # The outbox, for services/outbox.py: over the notice records
-        self.outbox = FakeNoticeOutbox(self.notice_records)
+        # The outbox, for services/outbox.py
+        self.outbox = FakeNoticeOutbox()
         # Routing: the stores of routing, sealing and proposals
         self.directory = FakeDirectory(organisations_of([]))
         self.routed_events = FakeRoutedEvents(self.audit)
@@ -1536,6 +1542,7 @@ class FakeUnitOfWork:
         # Recipient side.
         self.inbox.end(committed=exc is None)
         self.notice_records.end(committed=exc is None)
+        self.outbox.end(committed=exc is None)
         self.webhooks.end(committed=exc is None)
         self.mesh.end(committed=exc is None)
         self.retention.end(committed=exc is None)

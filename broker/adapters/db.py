@@ -338,12 +338,11 @@ class InboxNotice(Base):
 
 
 class NoticeRecord(Base):
-    """The broker's own record of a notice: its outbox entry, its receipts and its deadline.
+    """The broker's own record of a notice: its receipts, its deadline and its chain.
 
-    Written in the transaction that decided the notice, before Kafka sees it; ``published_at``
-    stays empty until the notices topic has it, so a crash in between is made good by the
-    relay. The body is kept sealed under the household's data key, for escalation and
-    re-routing, and is shredded with the household.
+    Written in the transaction that decided the notice, with its outbox entry
+    (``OutboxNotice``). The body is kept sealed under the household's data key, for
+    escalation and re-routing, and is shredded with the household.
     """
 
     __tablename__ = "notice_records"
@@ -365,8 +364,6 @@ class NoticeRecord(Base):
     escalate_to: Mapped[str] = mapped_column(Text)  # JSON [[org_id, role], ...] still to go
     reroute_to: Mapped[str | None] = mapped_column(String(200))  # JSON [org_id, role]
     body: Mapped[str] = mapped_column(Text)  # NoticeBody JSON, wrapped under the data key
-    sealed: Mapped[str] = mapped_column(Text)  # the SealedNotice JSON, until published
-    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     delivered_via: Mapped[str | None] = mapped_column(String(20))  # inbox | webhook
     viewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -379,7 +376,6 @@ class NoticeRecord(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # chain acknowledged
     __table_args__ = (
         Index("ix_notice_records_open_deadline", "closed_at", "escalated_at", "deadline"),
-        Index("ix_notice_records_unpublished", "published_at", "created_at"),
         # The reroute timer asks every round for the few notices waiting to be sent on:
         # without it, each round read the whole table.
         Index(
@@ -390,6 +386,23 @@ class NoticeRecord(Base):
             sqlite_where=text("reroute_pending_since IS NOT NULL"),
         ),
     )
+
+
+class OutboxNotice(Base):
+    """A notice recorded and not yet on the notices topic: its sealed form, as Kafka takes it.
+
+    Written in the transaction that decided the notice, before Kafka sees it, and deleted
+    once Kafka has it, so a crash in between is made good by the relay. A table of its own,
+    kept small: marking ``notice_records`` rows published rewrote each row under all its
+    indexes (issue 14), and the sealed copy must not outlive its household's shredding.
+    """
+
+    __tablename__ = "notice_outbox"
+    notice_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    recipient_id: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sealed: Mapped[str] = mapped_column(Text)  # the SealedNotice JSON
+    __table_args__ = (Index("ix_notice_outbox_order", "created_at", "notice_id"),)
 
 
 class WebhookDelivery(Base):

@@ -1,45 +1,46 @@
-"""The notice records as the outbox, in SQL (``NoticeOutbox`` in broker/ports.py): a record
-is unpublished while its ``published_at`` is empty (broker/adapters/db.py NoticeRecord)."""
+"""The notices waiting for Kafka, in SQL (``NoticeOutbox`` in broker/ports.py): a row of
+``notice_outbox`` from the transaction that decided its notice until Kafka has it."""
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import db
+from broker.adapters import db, held_rows
 from broker.ports import OutboxEntry
 
-Record = db.NoticeRecord
+Entry = db.OutboxNotice
 
 
 class SqlNoticeOutbox:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
+    async def add(self, entries: Sequence[OutboxEntry]) -> None:
+        # Held with the group's other rows (held_rows.py): one insert per routing group.
+        await held_rows.add(self._session, Entry, [asdict(e) for e in entries])
+
     async def unpublished(self, created_by: datetime, limit: int) -> list[OutboxEntry]:
-        return await self._entries(Record.created_at <= created_by, limit)
+        return await self._entries(Entry.created_at <= created_by, limit)
 
     async def unpublished_of(self, notice_ids: Sequence[str]) -> list[OutboxEntry]:
-        return await self._entries(Record.notice_id.in_(notice_ids))
+        return await self._entries(Entry.notice_id.in_(notice_ids))
 
-    async def mark_published(self, notice_ids: Sequence[str], at: datetime) -> None:
-        await self._session.execute(
-            update(Record)
-            .where(Record.notice_id.in_(notice_ids), Record.published_at.is_(None))
-            .values(published_at=at, sealed="")
-        )
+    async def published(self, notice_ids: Sequence[str]) -> None:
+        await held_rows.release(self._session, Entry)
+        gone = delete(Entry).where(Entry.notice_id.in_(notice_ids))
+        await self._session.execute(gone.execution_options(synchronize_session=False))
 
     async def _entries(
         self, which: ColumnElement[bool], limit: int | None = None
     ) -> list[OutboxEntry]:
-        # The three columns only: the relay reads hundreds at a time, the rest is not needed.
+        await held_rows.release(self._session, Entry)
         rows = await self._session.execute(
-            select(Record.notice_id, Record.recipient_id, Record.sealed)
-            .where(Record.published_at.is_(None), which)
-            .order_by(Record.created_at, Record.notice_id)
+            select(Entry.notice_id, Entry.recipient_id, Entry.created_at, Entry.sealed)
+            .where(which)
+            .order_by(Entry.created_at, Entry.notice_id)
             .limit(limit)
         )
-        return [
-            OutboxEntry(notice_id, recipient_id, sealed) for notice_id, recipient_id, sealed in rows
-        ]
+        return [OutboxEntry(*row) for row in rows]

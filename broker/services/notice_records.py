@@ -1,8 +1,9 @@
 """A notice sealed for its recipient and recorded for the broker, in the caller's transaction.
 
-The record keeps what the broker needs later without the recipient's key: the notice as sent
-(for the outbox), the body sealed under the household's data key (for escalation and
-re-routing), the deadline, who is next in the escalation chain, and where a rejection goes.
+The record keeps what the broker needs later without the recipient's key: the body sealed
+under the household's data key (for escalation and re-routing), the deadline, who is next
+in the escalation chain, and where a rejection goes. The notice as sent waits in the outbox
+until Kafka has it.
 """
 
 import json
@@ -14,7 +15,7 @@ from uuid import UUID
 from broker.adapters.directory import ContactRecord
 from broker.errors import DataKeyUnusable, KeyFileError, RecipientKeyUnusable
 from broker.keys import KeyStore
-from broker.ports import DataKeyStore, NoticeRecordView, UnitOfWork
+from broker.ports import DataKeyStore, NoticeRecordView, OutboxEntry, UnitOfWork
 from broker.rules.family import Addressee, ContactRole
 from producers import crypto, recipient_keys
 from producers.envelopes import seal_notice
@@ -37,7 +38,7 @@ async def add(
 ) -> str:
     """Seals the notice to the contact's key and adds its record, with the rule that decided
     it (kept there, inside the broker, never in the header); returns the sealed notice as
-    its record keeps it and Kafka carries it (SealedNotice's JSON, made once). A
+    its outbox entry keeps it and Kafka carries it (SealedNotice's JSON, made once). A
     ``companion`` (a school deputy's copy) joins ``chain_id``'s chain but never escalates
     itself: the chain's own notice does. Raises RecipientKeyUnusable or DataKeyUnusable,
     having added nothing, when a bad record stops this one notice."""
@@ -70,10 +71,11 @@ async def add(
         escalate_to=json.dumps([[a.org_id, a.role.value] for a in escalate_to]),
         reroute_to=json.dumps([reroute_to.org_id, reroute_to.role.value]) if reroute_to else None,
         body=kept,
-        sealed=sealed_json,
         closed_at=header.created_at if companion else None,
     )  # fmt: skip
     await uow.notice_records.add([record])
+    await uow.outbox.add([OutboxEntry(notice_id, header.recipient_id, header.created_at,
+                                      sealed_json)])  # fmt: skip
     return sealed_json
 
 

@@ -2,8 +2,8 @@
 
 A notice goes on the notices topic only once the transaction that decided it has committed,
 so every notice on Kafka is one the broker's state accounts for. Publishing may then be
-interrupted (a crash, Kafka restarting): the record stays unpublished and the relay sends it
-later. Kafka may so hold a notice twice, byte for byte the same; every consumer keeps a notice
+interrupted (a crash, Kafka restarting): the notice stays in the outbox and the relay sends
+it later. Kafka may so hold a notice twice, byte for byte the same; every consumer keeps a notice
 once by its id.
 """
 
@@ -31,30 +31,27 @@ class Outbox:
     topic: str
     pseudonym_secret: bytes
 
-    async def publish(
-        self, notice_ids: Sequence[str], now: datetime, also: Sequence[Message] = ()
-    ) -> int:
+    async def publish(self, notice_ids: Sequence[str], also: Sequence[Message] = ()) -> int:
         """Publishes these notices if they are still unpublished (just committed, say), with
         ``also`` (records that need no outbox) in the same round trip to Kafka."""
         sent = 0
         for start in range(0, len(notice_ids), RELAY_BATCH):
             async with self.unit_of_work() as uow:
                 entries = await uow.outbox.unpublished_of(notice_ids[start : start + RELAY_BATCH])
-            sent += await self._send(entries, now, also if start == 0 else ())
+            sent += await self._send(entries, also if start == 0 else ())
         if not notice_ids and also:
             await self.publisher.publish(also)
         return sent
 
     async def publish_sealed(
-        self, sealed: Sequence[tuple[NoticeHeader, Message]], now: datetime,
-        also: Sequence[Message] = (),
-    ) -> int:  # fmt: skip
+        self, sealed: Sequence[tuple[NoticeHeader, Message]], also: Sequence[Message] = ()
+    ) -> int:
         """Publishes notices just committed as they were sealed, without reading them back,
-        in the relay's order, with ``also`` in the same round trip; then marks their records
-        published. Should this stop between the two, the relay sends them again (harmless:
+        in the relay's order, with ``also`` in the same round trip; then takes them out of
+        the outbox. Should this stop between the two, the relay sends them again (harmless:
         every consumer keeps a notice once by its id)."""
         ids = await self.send_sealed(sealed, also)
-        await self.mark_published(ids, now)
+        await self.mark_published(ids)
         return len(ids)
 
     async def send_sealed(
@@ -68,10 +65,10 @@ class Outbox:
             await self.publisher.publish([*(message for _, message in ordered), *also])
         return [str(header.notice_id) for header, _ in ordered]
 
-    async def mark_published(self, notice_ids: Sequence[str], now: datetime) -> None:
-        """Marks these notices' records published, a relay batch per unit of work."""
+    async def mark_published(self, notice_ids: Sequence[str]) -> None:
+        """Takes these notices out of the outbox, a relay batch per unit of work."""
         for start in range(0, len(notice_ids), RELAY_BATCH):
-            await self._mark_published(notice_ids[start : start + RELAY_BATCH], now)
+            await self._mark_published(notice_ids[start : start + RELAY_BATCH])
 
     async def relay(self, now: datetime, older_than: timedelta = timedelta(seconds=5)) -> int:
         """Publishes every notice left unpublished for longer than ``older_than``; the wait
@@ -82,25 +79,23 @@ class Outbox:
                 entries = await uow.outbox.unpublished(now - older_than, RELAY_BATCH)
             if not entries:
                 break
-            total += await self._send(entries, now)
+            total += await self._send(entries)
         if total:
             log.info("outbox_relayed", notices=total)
         return total
 
-    async def _send(
-        self, entries: Sequence[OutboxEntry], now: datetime, also: Sequence[Message] = ()
-    ) -> int:
-        """Publishes the entries with ``also``, then marks the entries published: only once
+    async def _send(self, entries: Sequence[OutboxEntry], also: Sequence[Message] = ()) -> int:
+        """Publishes the entries with ``also``, then takes them out of the outbox: only once
         Kafka has acknowledged them, so a failed round trip leaves them to the relay."""
         if entries or also:
             await self.publisher.publish([*(self._message(e) for e in entries), *also])
         if entries:
-            await self._mark_published([e.notice_id for e in entries], now)
+            await self._mark_published([e.notice_id for e in entries])
         return len(entries)
 
-    async def _mark_published(self, notice_ids: Sequence[str], now: datetime) -> None:
+    async def _mark_published(self, notice_ids: Sequence[str]) -> None:
         async with self.unit_of_work() as uow:
-            await uow.outbox.mark_published(notice_ids, now)
+            await uow.outbox.published(notice_ids)
 
     def _message(self, entry: OutboxEntry) -> Message:
         key = pseudonym(self.pseudonym_secret, "recipient", entry.recipient_id)

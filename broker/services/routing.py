@@ -126,7 +126,7 @@ async def route_event(
     [outcome] = await record_events([(sealed, position, received_at or deps.clock())], deps)
     if isinstance(outcome, NOT_ROUTED):
         raise outcome
-    await outbox(deps).publish_sealed(outcome.outbox, deps.clock(), also=outcome.reports)
+    await outbox(deps).publish_sealed(outcome.outbox, also=outcome.reports)
     return outcome.notices
 
 

@@ -509,7 +509,7 @@ async def _confirm(event_id: str, deps: RoutingDeps, replay: Replay) -> None:
         await proposals.accept_confirmation(uow, held.front_door, event_id, held.front_door,
                                             deps.clock())  # fmt: skip
     notices, reports = await proposals.confirm(deps, event_id)
-    await replay.outbox.publish([str(n.notice_id) for n in notices], deps.clock(), also=reports)
+    await replay.outbox.publish([str(n.notice_id) for n in notices], also=reports)
 
 
 def _follow_up_deps(deps: RoutingDeps) -> follow_ups.FollowUpDeps:
@@ -534,7 +534,7 @@ async def _records(
     for notice_id, step in pending:
         async with replay.database.unit_of_work() as uow:
             sent.append(await next_steps.tell_referrer(uow, notice_id, step, more, now))
-    await replay.outbox.publish([s for s in sent if s], now)
+    await replay.outbox.publish([s for s in sent if s])
 
 
 async def _acknowledge(
@@ -566,7 +566,7 @@ async def _timer(deps: RoutingDeps, replay: Replay) -> None:
     for notice_id, step in overdue:
         async with replay.database.unit_of_work() as uow:
             sent.append(await next_steps.escalate_overdue(uow, notice_id, step, more, now))
-    await replay.outbox.publish([s for s in sent if s], now)
+    await replay.outbox.publish([s for s in sent if s])
 
 
 def _open(

@@ -60,7 +60,7 @@ class TimerRound:
         await self.outbox.relay(now)
         escalations, dead_letters = await self.missed_deadlines(now)
         escalations += await self.overdue_steps(now)
-        await self.outbox.publish(escalations, now, also=dead_letters)
+        await self.outbox.publish(escalations, also=dead_letters)
         return escalations
 
     async def missed_deadlines(self, now: datetime) -> tuple[list[str], list[Message]]:
@@ -106,7 +106,7 @@ class TimerRound:
 
         async def confirm(event_id: str) -> str:
             notices, reports = await proposals.confirm(self.routing, event_id)
-            await outbox.publish([str(n.notice_id) for n in notices], now, also=reports)
+            await outbox.publish([str(n.notice_id) for n in notices], also=reports)
             return event_id
 
         async def reroute(notice_id: str) -> str | None:
@@ -128,9 +128,9 @@ class TimerRound:
             reviews = await reminders.due(uow, now)
             decided = [f"{n}|{s}" for n, s in await next_steps.due_for_telling(uow)]
         await _each(confirmed, confirm, "confirm")
-        await outbox.publish(await _each(rejected, reroute, "reroute"), now)
-        await outbox.publish(await _each(reviews, remind, "remind"), now)
-        await outbox.publish(await _each(decided, tell, "tell_referrer"), now)
+        await outbox.publish(await _each(rejected, reroute, "reroute"))
+        await outbox.publish(await _each(reviews, remind, "remind"))
+        await outbox.publish(await _each(decided, tell, "tell_referrer"))
 
 
 def transient(exc: BaseException) -> bool:

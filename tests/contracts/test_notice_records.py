@@ -21,7 +21,7 @@ def record(n: int, chain: int | None = None, recipient: str = "gp-1:lead") -> No
         household="h-1", recipient_id=recipient, recipient_org=recipient.split(":")[0],
         notice_type="gp_information", severity="low", rule_id="crisis", created_at=AT,
         deadline=AT + timedelta(days=3), escalate_to='[["la-1", "front_door"]]',
-        reroute_to='["la-1", "front_door"]', body="wrapped body", sealed="{}",
+        reroute_to='["la-1", "front_door"]', body="wrapped body",
         follows=None if chain is None else chain_id, level=0 if chain is None else 1,
     )  # fmt: skip
 

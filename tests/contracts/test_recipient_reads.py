@@ -81,7 +81,7 @@ async def _in_sql(uow: SqlUnitOfWork, rows: Given) -> None:
             notice_id=notice_id, chain_id=notice_id, event_id="e-t", household="h",
             recipient_id=f"{org}:front_door", recipient_org=org, notice_type="transfer",
             severity="medium", rule_id="move", created_at=AT, deadline=AT, escalate_to="[]",
-            body="b", sealed="{}", rejected_at=AT if rejected else None,
+            body="b", rejected_at=AT if rejected else None,
         ))  # fmt: skip
 
 

@@ -65,7 +65,7 @@ async def given(uow: UnitOfWork, state: RetainedState) -> None:
     add(db.NoticeRecord(notice_id=f"n-{name}", chain_id="c", event_id="e", household=name,
                         recipient_id="r", recipient_org="o", notice_type="gp_information",
                         severity="low", rule_id="r", created_at=at, deadline=at,
-                        escalate_to="[]", body="b", sealed="{}")
+                        escalate_to="[]", body="b")
         for name, at in state.unknown_keys.items())  # fmt: skip
 
 

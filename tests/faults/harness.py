@@ -220,11 +220,7 @@ class Deployment:
         delivery is pending."""
         soon = datetime.now(UTC) + timedelta(minutes=1)
         async with engine.connect() as conn:
-            unpublished = await conn.scalar(
-                select(func.count())
-                .select_from(db.NoticeRecord)
-                .where(db.NoticeRecord.published_at.is_(None))
-            )
+            unpublished = await conn.scalar(select(func.count()).select_from(db.OutboxNotice))
             due = await conn.scalar(
                 select(func.count())
                 .select_from(db.NoticeRecord)

@@ -4,12 +4,24 @@ cleanly, concurrent starters migrate once, and ``sgb db-upgrade`` and the runtim
 empty database to head."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 
 import pytest
 from alembic import command
 from conftest import Databases
-from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, inspect, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    inspect,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 from typer.testing import CliRunner
 
@@ -175,3 +187,55 @@ class TestRelationshipsMigration:
             ("dad", "parent_of", "kid", True), ("dad", "parent_of", "twin", True),
             ("other-adult", "parent_of", "lodger-kid", True),
         }  # fmt: skip
+
+
+def downgrade_to(revision: str) -> Callable[[Connection], None]:
+    def downgrade(connection: Connection) -> None:
+        cfg = migrations.config()
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, revision)
+
+    return downgrade
+
+
+BEFORE_OUTBOX = "ad560c433e16"
+
+
+class TestOutboxMigration:
+    async def test_unpublished_notices_move_to_the_outbox_and_back(
+        self, empty: AsyncEngine
+    ) -> None:
+        """A notice recorded but not yet on Kafka when the outbox table comes in is still
+        relayed: its sealed copy moves there, and a published one's does not. Undone, the
+        outbox's entries are unpublished records again and the rest published."""
+        await migrations.upgrade(empty, BEFORE_OUTBOX)
+        made = datetime(2026, 11, 30, 9, tzinfo=UTC)
+        async with empty.begin() as connection:
+            for notice_id, sealed, published in (("n-waiting", '{"n": 1}', None),
+                                                  ("n-sent", "", made)):  # fmt: skip
+                await connection.execute(
+                    text("INSERT INTO notice_records (notice_id, chain_id, level, event_id, "
+                         "household, recipient_id, recipient_org, notice_type, severity, "
+                         "rule_id, created_at, deadline, escalate_to, body, sealed, "
+                         "published_at) VALUES (:id, :id, 0, 'e-1', 'hh', 'school:key_adult', "
+                         "'school', 'school_support', 'high', 'rule', :made, :made, '[]', "
+                         "'wrapped', :sealed, :published)").bindparams(
+                        bindparam("made", type_=DateTime(timezone=True)),
+                        bindparam("published", type_=DateTime(timezone=True))),
+                    {"id": notice_id, "made": made, "sealed": sealed, "published": published},
+                )  # fmt: skip
+        await migrations.upgrade(empty)
+        async with empty.connect() as connection:
+            query = text("SELECT notice_id, recipient_id, sealed FROM notice_outbox")
+            waiting = (await connection.execute(query)).all()
+            records = set(await connection.scalars(text("SELECT notice_id FROM notice_records")))
+        assert [tuple(row) for row in waiting] == [("n-waiting", "school:key_adult", '{"n": 1}')]
+        assert records == {"n-waiting", "n-sent"}
+        async with empty.begin() as connection:
+            await connection.run_sync(downgrade_to(BEFORE_OUTBOX))
+        async with empty.connect() as connection:
+            back = (await connection.execute(text(
+                "SELECT notice_id, sealed, published_at IS NULL FROM notice_records "
+                "ORDER BY notice_id"))).all()  # fmt: skip
+        assert [tuple(row) for row in back] == [("n-sent", "", False),
+                                                 ("n-waiting", '{"n": 1}', True)]  # fmt: skip

@@ -168,7 +168,7 @@ class TestWorker:
             level=0, event_id=str(notice.event_id), household="h-1", recipient_id=KEY_ADULT,
             recipient_org="school-1", notice_type="school_support", severity="high",
             rule_id="r", created_at=FRIDAY_3PM, deadline=MONDAY_0845, escalate_to="[]",
-            reroute_to=None, body="", sealed="",
+            reroute_to=None, body="",
         )  # fmt: skip
         uow.notice_records.committed[record.notice_id] = replace(record, acknowledged_at=FRIDAY_3PM)
         email = Sender()

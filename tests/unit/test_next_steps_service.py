@@ -233,7 +233,8 @@ class TestOverdue:
         assert record is not None
         assert (record.recipient_id, record.follows, record.level) == (
             LA_LEAD.contact_id, notice_id, 1)  # fmt: skip
-        sealed = SealedNotice.model_validate_json(record.sealed)
+        [waiting] = await uow.outbox.unpublished_of([str(chase)])
+        sealed = SealedNotice.model_validate_json(waiting.sealed)
         assert NoticeHeader.model_validate_json(sealed.header).follow_up == FollowUp.ESCALATION
         actions = [e.action for e in await uow.audit.entries_for(notice_id)]
         assert "next_step_overdue" in actions

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from broker.adapters.directory import ContactRecord
 from broker.errors import RecipientKeyUnusable
 from broker.keys import KeyStore
+from broker.ports import OutboxEntry
 from broker.rules.family import Addressee, ContactRole
 from broker.services import notice_records
 from producers import crypto
@@ -46,7 +47,8 @@ def header(keys: KeyStore) -> NoticeHeader:
 class TestAdd:
     async def test_the_record_keeps_what_the_broker_needs_later(self, keys: KeyStore) -> None:
         """The rule, the body under the household's key, the escalation steps and the
-        re-routing target, in its own chain, and the sealed notice as ``add`` returns it."""
+        re-routing target, in its own chain; the sealed notice as ``add`` returns it waits in
+        the outbox."""
         uow, data_keys, told = FakeUnitOfWork(), FakeDataKeys(), header(keys)
         async with uow:
             sealed = await notice_records.add(uow, told, BODY, a_contact(), keys, data_keys,
@@ -59,7 +61,8 @@ class TestAdd:
         assert notice_records.body_of(record, data_keys) == BODY
         assert notice_records.escalation_steps(record) == [LEAD]
         assert notice_records.reroute_target(record) == DOOR
-        assert record.sealed == sealed
+        waiting = await uow.outbox.unpublished_of([str(told.notice_id)])
+        assert waiting == [OutboxEntry(str(told.notice_id), told.recipient_id, AT, sealed)]
         assert SealedNotice.model_validate_json(sealed).header == told.model_dump_json()
 
     async def test_a_companion_joins_its_chain_closed(self, keys: KeyStore) -> None:

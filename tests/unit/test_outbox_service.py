@@ -1,16 +1,15 @@
-"""The outbox on the fakes: a notice is marked published only once Kafka has taken it, in
+"""The outbox on the fakes: a notice leaves the outbox only once Kafka has taken it, in
 the relay's order (oldest first, then by id), keyed by its recipient's pseudonym; what
 Kafka did not take stays for the relay."""
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pytest
 from structlog.testing import capture_logs
 
-from broker.ports import Message, NoticeRecordView
+from broker.ports import Message, OutboxEntry
 from broker.services.outbox import RELAY_BATCH, Outbox
 from producers.pseudonyms import pseudonym
 from schemas.notices import NoticeHeader, NoticeType, Severity
@@ -26,14 +25,9 @@ def notice_id(n: int) -> str:
     return str(UUID(int=n))
 
 
-def record(n: int, created: timedelta = timedelta(0)) -> NoticeRecordView:
-    """Notice ``n`` recorded ``created`` after AT, unpublished, holding its sealed form."""
-    return NoticeRecordView(
-        notice_id=notice_id(n), chain_id=notice_id(n), event_id="e-1", household="h-1",
-        recipient_id=f"gp-{n}:lead", recipient_org=f"gp-{n}", notice_type="gp_information",
-        severity="low", rule_id="r", created_at=AT + created, deadline=AT + timedelta(days=3),
-        escalate_to="[]", reroute_to=None, body="wrapped", sealed=f"sealed {n}",
-    )  # fmt: skip
+def record(n: int, created: timedelta = timedelta(0)) -> OutboxEntry:
+    """Notice ``n`` recorded ``created`` after AT, waiting in the outbox in its sealed form."""
+    return OutboxEntry(notice_id(n), f"gp-{n}:lead", AT + created, f"sealed {n}")
 
 
 def message(n: int) -> Message:
@@ -57,10 +51,10 @@ class KafkaDown:
         raise ConnectionError("Kafka is away")
 
 
-async def recorded(*records: NoticeRecordView) -> FakeUnitOfWork:
+async def recorded(*entries: OutboxEntry) -> FakeUnitOfWork:
     uow = FakeUnitOfWork()
     async with uow:
-        await uow.notice_records.add(records)
+        await uow.outbox.add(entries)
     return uow
 
 
@@ -68,72 +62,71 @@ def outbox(uow: FakeUnitOfWork, publisher: FakePublisher | KafkaDown) -> Outbox:
     return Outbox(lambda: uow, publisher, TOPIC, SECRET)
 
 
-async def published_at(uow: FakeUnitOfWork, n: int) -> tuple[datetime | None, str]:
-    kept = await uow.notice_records.get(notice_id(n))
-    assert kept is not None
-    return kept.published_at, kept.sealed
+async def waiting(uow: FakeUnitOfWork, n: int) -> bool:
+    """Whether notice ``n`` is still in the outbox."""
+    return bool(await uow.outbox.unpublished_of([notice_id(n)]))
 
 
 class TestPublish:
     async def test_publishes_the_unpublished_of_those_named(self) -> None:
         """Of the notices named, those still unpublished go out, oldest first, with the
-        other records in the same round trip; each is then marked published."""
+        other records in the same round trip; each then leaves the outbox."""
         uow = await recorded(record(2, timedelta(minutes=1)), record(1), record(3))
         publisher = FakePublisher()
         async with uow:
-            await uow.outbox.mark_published([notice_id(3)], AT)
+            await uow.outbox.published([notice_id(3)])
         sent = await outbox(uow, publisher).publish(
-            [notice_id(n) for n in (2, 3, 1, 9)], AT, also=[REPORT]
+            [notice_id(n) for n in (2, 3, 1, 9)], also=[REPORT]
         )
         assert (sent, publisher.published) == (2, [message(1), message(2), REPORT])
-        assert await published_at(uow, 2) == (AT, "")
+        assert not await waiting(uow, 2)
 
     async def test_with_no_notices_the_other_records_still_go(self) -> None:
         """Nothing to publish from the outbox: the other records go on their own."""
         publisher = FakePublisher()
-        assert await outbox(FakeUnitOfWork(), publisher).publish([], AT, also=[REPORT]) == 0
+        assert await outbox(FakeUnitOfWork(), publisher).publish([], also=[REPORT]) == 0
         assert publisher.published == [REPORT]
 
     async def test_kafka_away_leaves_the_notices_unpublished(self) -> None:
-        """A round trip that fails marks nothing: the relay sends them later."""
+        """A round trip that fails takes nothing out: the relay sends them later."""
         uow = await recorded(record(1))
         with pytest.raises(ConnectionError):
-            await outbox(uow, KafkaDown()).publish([notice_id(1)], AT)
-        assert await published_at(uow, 1) == (None, "sealed 1")
+            await outbox(uow, KafkaDown()).publish([notice_id(1)])
+        assert await waiting(uow, 1)
 
 
 class TestPublishSealed:
-    async def test_publishes_as_sealed_then_marks_published(self) -> None:
+    async def test_publishes_as_sealed_then_takes_them_out(self) -> None:
         """The notices go out as sealed in memory, in the relay's order, with the other
-        records; their records are then marked published, the sealed copy dropped."""
+        records; they then leave the outbox, and their sealed copies with them."""
         uow = await recorded(record(1), record(2))
         publisher = FakePublisher()
         sealed = [(header(2), message(2)), (header(1, timedelta(seconds=1)), message(1))]
-        assert await outbox(uow, publisher).publish_sealed(sealed, AT, also=[REPORT]) == 2
+        assert await outbox(uow, publisher).publish_sealed(sealed, also=[REPORT]) == 2
         assert publisher.published == [message(2), message(1), REPORT]
-        assert [await published_at(uow, n) for n in (1, 2)] == [(AT, ""), (AT, "")]
+        assert [await waiting(uow, n) for n in (1, 2)] == [False, False]
 
     async def test_kafka_away_leaves_the_records_to_the_relay(self) -> None:
-        """Kafka refusing the round trip: nothing is marked, the records keep their copy."""
+        """Kafka refusing the round trip: the notices stay in the outbox."""
         uow = await recorded(record(1))
         with pytest.raises(ConnectionError):
-            await outbox(uow, KafkaDown()).publish_sealed([(header(1), message(1))], AT)
-        assert await published_at(uow, 1) == (None, "sealed 1")
+            await outbox(uow, KafkaDown()).publish_sealed([(header(1), message(1))])
+        assert await waiting(uow, 1)
 
 
 class TestSendSealedThenMark:
-    async def test_sending_leaves_the_records_unmarked_until_marked(self) -> None:
-        """``send_sealed`` publishes and answers the ids; the records stay the relay's until
-        ``mark_published`` marks them."""
+    async def test_sending_leaves_the_notices_waiting_until_marked(self) -> None:
+        """``send_sealed`` publishes and answers the ids; the notices stay the relay's until
+        ``mark_published`` takes them out."""
         uow = await recorded(record(1), record(2))
         publisher = FakePublisher()
         sealed = [(header(2), message(2)), (header(1, timedelta(seconds=1)), message(1))]
         box = outbox(uow, publisher)
         ids = await box.send_sealed(sealed, also=[REPORT])
         assert publisher.published == [message(2), message(1), REPORT]
-        assert await published_at(uow, 1) == (None, "sealed 1")
-        await box.mark_published(ids, AT)
-        assert [await published_at(uow, n) for n in (1, 2)] == [(AT, ""), (AT, "")]
+        assert await waiting(uow, 1)
+        await box.mark_published(ids)
+        assert [await waiting(uow, n) for n in (1, 2)] == [False, False]
 
 
 class TestRelay:
@@ -144,7 +137,7 @@ class TestRelay:
         publisher = FakePublisher()
         sent = await outbox(uow, publisher).relay(AT + timedelta(minutes=1))
         assert (sent, publisher.published) == (1, [message(1)])
-        assert await published_at(uow, 2) == (None, "sealed 2")
+        assert await waiting(uow, 2)
 
     async def test_relays_more_than_a_batch(self) -> None:
         """The relay reads a batch at a time until nothing is left."""
@@ -163,7 +156,7 @@ class TestRelay:
 
     async def test_kafka_away_stops_the_relay_with_nothing_marked(self) -> None:
         """Kafka still away: the relay fails, and the notices wait for the next round."""
-        uow = await recorded(replace(record(1), created_at=AT - timedelta(minutes=5)))
+        uow = await recorded(record(1, -timedelta(minutes=5)))
         with pytest.raises(ConnectionError):
             await outbox(uow, KafkaDown()).relay(AT)
-        assert await published_at(uow, 1) == (None, "sealed 1")
+        assert await waiting(uow, 1)

@@ -26,7 +26,7 @@ def record(n: int, keys: FakeDataKeys, rule: str, step_down: StepDownView | None
         notice_id=notice_id, chain_id=follows or notice_id, event_id=EVENT, household="h-1",
         recipient_id="school-1:dsl", recipient_org="school-1", notice_type="school_information",
         severity="low", rule_id=rule, created_at=AT + timedelta(minutes=n), deadline=AT,
-        escalate_to="[]", reroute_to=None, sealed="{}", follows=follows,
+        escalate_to="[]", reroute_to=None, follows=follows,
         body=notice_records.wrap(keys, "h-1", notice_id, "body", body.model_dump_json()),
     )  # fmt: skip
 

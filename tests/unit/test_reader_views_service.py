@@ -32,7 +32,7 @@ def record_of(told: NoticeHeader, keys: FakeDataKeys) -> NoticeRecordView:
         notice_id=notice_id, chain_id=notice_id, event_id=str(told.event_id), household="h-1",
         recipient_id=told.recipient_id, recipient_org=told.recipient_org,
         notice_type=told.notice_type.value, severity="medium", rule_id="r", created_at=AT,
-        deadline=AT, escalate_to="[]", reroute_to=None, sealed="{}",
+        deadline=AT, escalate_to="[]", reroute_to=None,
         body=notice_records.wrap(keys, "h-1", notice_id, "body", LESS.model_dump_json()),
     )  # fmt: skip
 

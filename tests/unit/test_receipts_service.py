@@ -30,7 +30,7 @@ async def a_notice(keys: FakeDataKeys, *others: NoticeRecordView) -> FakeUnitOfW
         notice_id=notice_id, chain_id=notice_id, event_id="e-1", household="h-1",
         recipient_id=SCHOOL, recipient_org="school-1", notice_type="school_information",
         severity="medium", rule_id="r", created_at=AT, deadline=AT + timedelta(days=1),
-        escalate_to="[]", reroute_to='["la-1", "duty_manager"]', body=kept, sealed="{}",
+        escalate_to="[]", reroute_to='["la-1", "duty_manager"]', body=kept,
     )  # fmt: skip
     uow = FakeUnitOfWork()
     uow.recipients.contacts[FRONT_DOOR] = "la-1:duty_manager"
