@@ -154,6 +154,12 @@ class Settings(BaseSettings):
     follow_up_interval_seconds: float = Field(
         5.0, gt=0, description="how often the router relays the outbox and escalates"
     )
+    notice_gauges_interval_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="how often the router counts the open, overdue and escalated notices "
+        "for /metrics (a scan of every open notice: a scrape seldom comes more often)",
+    )
     matching_queue_retention_days: int = Field(
         90,
         ge=1,

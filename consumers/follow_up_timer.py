@@ -1,5 +1,5 @@
 """The router's timer: a round of broker/services/timer_round.py every interval, then the
-audit chain's head anchored in the audit topic.
+audit chain's head anchored in the audit topic, and now and then the notice gauges counted.
 
 Safe to run in every router instance at once (see the service). Kafka or the database being
 away defers the round to the next interval; anything else stops the router.
@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import structlog
 
-from broker.adapters.notice_gauges import refresh_notice_gauges
+from broker.adapters.notice_gauges import NoticeGauges
 from broker.bootstrap import Runtime
 from broker.keys import audit_key
 from broker.services.audit_anchoring import HeadAnchoring
@@ -29,6 +29,7 @@ async def tick(rt: Runtime, now: datetime) -> list[str]:
 async def run_follow_up_timer(rt: Runtime, stop: asyncio.Event) -> None:
     anchoring = HeadAnchoring(rt.unit_of_work, rt.publisher, rt.topics.audit,
                               audit_key(rt.settings.keys_dir))  # fmt: skip
+    gauges = NoticeGauges(rt.engine, rt.settings.notice_gauges_interval_seconds)
     released = False
     while not stop.is_set():
         try:
@@ -38,7 +39,7 @@ async def run_follow_up_timer(rt: Runtime, stop: asyncio.Event) -> None:
             began = time.time()
             await tick(rt, datetime.now(UTC))
             await anchoring.anchor()
-            await refresh_notice_gauges(rt.engine, datetime.now(UTC))  # for /metrics
+            await gauges.refresh_if_due(datetime.now(UTC))  # for /metrics
             # When and how long: routing shares this process's loop and database (debug: the
             # benchmark's per-stage report reads it at SGB_LOG_LEVEL=DEBUG).
             log.debug("timer_round", started_at=began, seconds=round(time.time() - began, 4))

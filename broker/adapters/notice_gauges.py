@@ -1,11 +1,17 @@
 """The gauges of open, overdue and escalated notices per recipient organisation kind, from one
-grouped query over notice_records. Run by the router's follow-up timer each round (not per
-scrape): only router pods serve them, so aggregate across pods with ``max``, never ``sum``.
+grouped query over notice_records. Counted by the router's follow-up timer, at its first round
+and then once per ``notice_gauges_interval_seconds`` (not per scrape, and not each round: the
+query reads every open notice): only router pods serve them, so aggregate across pods with
+``max``, never ``sum``.
 
 Open: neither acknowledged nor closed (its chain acknowledged). Overdue: open and past its
 deadline. Escalated: open and already escalated to the next recipient.
 """
 
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import case, func, select
@@ -16,6 +22,24 @@ from broker.adapters.db import NoticeRecord, Organisation
 from broker.rules.family import OrgKind
 
 UNKNOWN_KIND = "unknown"  # a recipient organisation no longer in the directory
+
+
+@dataclass
+class NoticeGauges:
+    """The gauges counted again once ``interval`` seconds have passed since the last count."""
+
+    engine: AsyncEngine
+    interval: float
+    clock: Callable[[], float] = time.monotonic
+    counted_at: float = -math.inf
+
+    async def refresh_if_due(self, now: datetime) -> bool:
+        """Counts them if due; answers whether it did."""
+        if self.clock() - self.counted_at < self.interval:
+            return False
+        await refresh_notice_gauges(self.engine, now)
+        self.counted_at = self.clock()
+        return True
 
 
 async def refresh_notice_gauges(engine: AsyncEngine, now: datetime) -> None:
