@@ -1420,6 +1420,7 @@ class WebSessionRecord:
     started_at: datetime
     last_seen_at: datetime
     ended_at: datetime | None = None
+    credential_id: str | None = None  # the passkey that opened it (None: a link, or unrecorded)
 
 
 class WebSessions(Protocol):
@@ -1458,9 +1459,12 @@ class WebSessions(Protocol):
         sessions it ended."""
         ...
 
-    async def end_passkey_sessions_of(self, contact_id: str, now: datetime) -> int:
-        """Ends the contact's live sessions signed in with a passkey (links and other
-        sessions untouched); answers how many it ended."""
+    async def end_sessions_opened_by(self, contact_id: str, credential_id: str,
+                                     now: datetime) -> int:  # fmt: skip
+        """Ends the live sessions a removed passkey of the contact opened, and the contact's
+        passkey sessions that record no passkey (opened before sessions recorded it: any of
+        them may be the removed one's); links' sessions and the others' passkey sessions run
+        on. Answers how many it ended."""
         ...
 
 

@@ -1380,9 +1380,12 @@ class FakeWebSessions:
             self.sessions[found.id_hash] = replace(found, ended_at=now)
         return len(live)
 
-    async def end_passkey_sessions_of(self, contact_id: str, now: datetime) -> int:
+    async def end_sessions_opened_by(self, contact_id: str, credential_id: str,
+                                     now: datetime) -> int:  # fmt: skip
+        opened = {credential_id, None}  # None: a passkey session from before they recorded it
         live = [s for s in self.sessions.values() if s.contact_id == contact_id
-                and s.ended_at is None and s.signed_in_with == "passkey"]  # fmt: skip
+                and s.ended_at is None and s.signed_in_with == "passkey"
+                and s.credential_id in opened]  # fmt: skip
         for found in live:
             self.sessions[found.id_hash] = replace(found, ended_at=now)
         return len(live)

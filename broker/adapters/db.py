@@ -520,7 +520,8 @@ class WebSignInLink(Base):
 
 class WebSession(Base):
     """A signed-in person's session at a contact's inbox, found by its id's hash (the id is
-    only in the browser's cookie). ``signed_in_with`` names how (a link now, a passkey next)."""
+    only in the browser's cookie). ``signed_in_with`` names how (a link, an invitation or a
+    passkey), and ``credential_id`` which passkey opened it: removing that passkey ends it."""
 
     __tablename__ = "web_sessions"
     id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -533,6 +534,9 @@ class WebSession(Base):
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # None for a link's session, and for a passkey's opened before sessions recorded it. No
+    # foreign key: a removed passkey's sessions end with it, and keep saying which it was.
+    credential_id: Mapped[str | None] = mapped_column(String(1400))
 
 
 class PasskeyCeremony(Base):

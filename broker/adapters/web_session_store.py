@@ -4,7 +4,7 @@ requests wins, and nothing past its limits is revived."""
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import db
@@ -44,6 +44,7 @@ class SqlWebSessions:
             id_hash=session.id_hash, contact_id=session.contact_id,
             csrf_token=session.csrf_token, signed_in_with=session.signed_in_with,
             started_at=session.started_at, last_seen_at=session.last_seen_at,
+            credential_id=session.credential_id,
         ))  # fmt: skip
         await self._session.flush()
 
@@ -91,11 +92,13 @@ class SqlWebSessions:
         )
         return len(ended.scalars().all())
 
-    async def end_passkey_sessions_of(self, contact_id: str, now: datetime) -> int:
+    async def end_sessions_opened_by(self, contact_id: str, credential_id: str,
+                                     now: datetime) -> int:  # fmt: skip
+        unrecorded = and_(Session.credential_id.is_(None), Session.signed_in_with == "passkey")
         ended = await self._session.execute(
             update(Session)
             .where(Session.contact_id == contact_id, Session.ended_at.is_(None),
-                   Session.signed_in_with == "passkey")
+                   or_(Session.credential_id == credential_id, unrecorded))
             .values(ended_at=now)
             .returning(Session.id_hash)
         )  # fmt: skip
@@ -104,4 +107,5 @@ class SqlWebSessions:
 
 def _record(row: db.WebSession) -> WebSessionRecord:
     return WebSessionRecord(row.id_hash, row.contact_id, row.csrf_token, row.signed_in_with,
-                            row.started_at, row.last_seen_at, row.ended_at)  # fmt: skip
+                            row.started_at, row.last_seen_at, row.ended_at,
+                            row.credential_id)  # fmt: skip

@@ -4,10 +4,10 @@ when no administrator can sign in, or by its own person.
 
 A line names a passkey by a short reference, the kind of authenticator that holds it, when
 it was enrolled and last used: never its credential id, public key or wrapped key. A revoked
-passkey is removed, so it signs in no more (the sign-in finds no such passkey), and every
-session at the contact signed in with a passkey ends with it: a session does not record which
-passkey opened it, and a lost device's session must not outlive its revocation (the others
-sign in again with their own). Each list and each revocation is audited, by ids.
+passkey is removed, so it signs in no more (the sign-in finds no such passkey), and the
+sessions it opened end with it, with any passkey session at the contact from before sessions
+recorded their passkey (``WebSessions.end_sessions_opened_by``): a lost device's session must
+not outlive its revocation. Each list and each revocation is audited, by ids.
 
     BrokerError
       +-- PasskeyNotFound    no passkey of this contact has that reference
@@ -52,7 +52,7 @@ async def revoke(uow: UnitOfWork, contact_id: str, reference: str, by: str,
                   and person_id in {None, p.person_id}), None)  # fmt: skip
     if found is None or not await uow.passkeys.remove_passkey(found.credential_id):
         raise PasskeyNotFound("no such passkey: list them again")
-    ended = await uow.web_sessions.end_passkey_sessions_of(contact_id, now)
+    ended = await uow.web_sessions.end_sessions_opened_by(contact_id, found.credential_id, now)
     await uow.audit.append(AuditRecord("passkey_revoked", by, contact_id,
                                        {"person": found.person_id,
                                         "credential": found.credential_id[:16],

@@ -106,7 +106,7 @@ async def enrol(uow: UnitOfWork, rp: RelyingParty, session: Session, answer: Enr
     await uow.audit.append(AuditRecord("passkey_enrolled", person_id, contact_id,
                                        {"with": session.signed_in_with,
                                         "credential": new.credential_id[:16]}), now)  # fmt: skip
-    return await web_sign_in.start(uow, contact_id, "passkey", now, person_id)
+    return await web_sign_in.start(uow, contact_id, "passkey", now, person_id, new.credential_id)
 
 
 async def authentication_options(uow: UnitOfWork, rp: RelyingParty, now: datetime) -> Options:
@@ -132,7 +132,8 @@ async def sign_in(uow: UnitOfWork, rp: RelyingParty, answer: CredentialAnswer,
         await _refuse(uow, ceremony.kind, "sign_count", now, passkey.credential_id)
     if not await uow.passkeys.count_use(passkey.credential_id, passkey.sign_count, count, now):
         await _refuse(uow, ceremony.kind, "raced", now, passkey.credential_id)
-    started = await web_sign_in.start(uow, passkey.contact_id, "passkey", now, passkey.person_id)
+    started = await web_sign_in.start(uow, passkey.contact_id, "passkey", now, passkey.person_id,
+                                      passkey.credential_id)  # fmt: skip
     return SignedIn(started, passkey.wrapped_key)
 
 
@@ -160,7 +161,7 @@ async def recover(uow: UnitOfWork, rp: RelyingParty, answer: RecoveryAnswer,
     await uow.audit.append(AuditRecord("passkey_enrolled", person_id, contact_id,
                                        {"with": "recovery", "credential": new.credential_id[:16],
                                         "removed": removed}), now)  # fmt: skip
-    return await web_sign_in.start(uow, contact_id, "passkey", now, person_id)
+    return await web_sign_in.start(uow, contact_id, "passkey", now, person_id, new.credential_id)
 
 
 async def _registration(uow: UnitOfWork, rp: RelyingParty, kind: CeremonyKind, contact_id: str,

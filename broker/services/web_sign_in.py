@@ -71,11 +71,13 @@ async def sign_in(uow: UnitOfWork, token: str, now: datetime) -> Started:
 
 
 async def start(uow: UnitOfWork, contact_id: str, signed_in_with: str, now: datetime,
-                person_id: str | None = None) -> Started:  # fmt: skip
-    """A new session for the contact, audited (by the person, once a passkey names one)."""
+                person_id: str | None = None, credential_id: str | None = None
+                ) -> Started:  # fmt: skip
+    """A new session for the contact, audited (by the person, once a passkey names one); a
+    passkey's session records which passkey opened it, to end with that passkey."""
     session_id = secrets.token_urlsafe(32)
     session = WebSessionRecord(digest(session_id), contact_id, secrets.token_urlsafe(32),
-                               signed_in_with, now, now)  # fmt: skip
+                               signed_in_with, now, now, credential_id=credential_id)  # fmt: skip
     await uow.web_sessions.start(session)
     await uow.audit.append(AuditRecord("signed_in", person_id or contact_id, contact_id,
                                        {"with": signed_in_with}), now)  # fmt: skip

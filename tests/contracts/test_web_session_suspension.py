@@ -52,20 +52,46 @@ class TestEndAllOf:
             assert await uow.web_sessions.end_all_of(CONTACT, AT + MINUTE) == 0
 
 
-class TestEndPasskeySessionsOf:
-    async def test_ends_the_contacts_passkey_sessions_only(self, unit_of_work: UnitsOfWork) -> None:
-        """A passkey's revocation: the contact's passkey session ends (answered 1); its link
-        session, its unused link and the other contact's passkey session are untouched."""
+class TestEndSessionsOpenedBy:
+    async def passkey_sessions(self, unit_of_work: UnitsOfWork) -> None:
+        """Beside the links' sessions: the contact's sessions opened by passkeys "k1" (d) and
+        "k2" (e), one from before sessions recorded their passkey (f), and the other
+        contact's by "k1" and unrecorded (g, h)."""
         await seeded(unit_of_work)
+        opened = [("d", CONTACT, "k1"), ("e", CONTACT, "k2"), ("f", CONTACT, None),
+                  ("g", OTHER, "k1"), ("h", OTHER, None)]  # fmt: skip
         async with unit_of_work() as uow:
-            for id_hash, contact in (("d" * 64, CONTACT), ("e" * 64, OTHER)):
-                await uow.web_sessions.start(WebSessionRecord(id_hash, contact, "t" * 43,
-                                                              "passkey", AT, AT))  # fmt: skip
+            for id_hash, contact, credential_id in opened:
+                await uow.web_sessions.start(WebSessionRecord(
+                    id_hash * 64, contact, "t" * 43, "passkey", AT, AT,
+                    credential_id=credential_id))  # fmt: skip
+
+    async def live(self, unit_of_work: UnitsOfWork) -> set[str]:
         async with unit_of_work() as uow:
-            assert await uow.web_sessions.end_passkey_sessions_of(CONTACT, AT + MINUTE) == 1
+            touch, soon, before = uow.web_sessions.touch, AT + MINUTE, AT - MINUTE
+            return {id_hash for id_hash in "abcdefgh"
+                    if await touch(id_hash * 64, soon, before, before)}  # fmt: skip
+
+    async def test_ends_the_passkeys_sessions_and_the_unrecorded(
+        self, unit_of_work: UnitsOfWork
+    ) -> None:
+        """The contact's session "k1" opened and its unrecorded passkey session end (2); its
+        session by "k2", its links' sessions and unused link, and the other contact's
+        sessions (even by a "k1") run on."""
+        await self.passkey_sessions(unit_of_work)
         async with unit_of_work() as uow:
-            touch = uow.web_sessions.touch
-            live = {id_hash: await touch(id_hash * 64, AT + MINUTE, AT - MINUTE, AT - MINUTE)
-                    is not None for id_hash in "abde"}  # fmt: skip
-            assert live == {"a": True, "b": True, "d": False, "e": True}
+            assert await uow.web_sessions.end_sessions_opened_by(CONTACT, "k1", AT + MINUTE) == 2
+        assert await self.live(unit_of_work) == set("abcegh")
+        async with unit_of_work() as uow:
             assert await uow.web_sessions.use_link("1" * 64, AT - MINUTE, AT + MINUTE) == CONTACT
+
+    async def test_a_session_remembers_its_passkey(self, unit_of_work: UnitsOfWork) -> None:
+        """What opened a session is read back with it: the passkey, or none for a link."""
+        await self.passkey_sessions(unit_of_work)
+        async with unit_of_work() as uow:
+            by_passkey = await uow.web_sessions.get("d" * 64)
+            by_link = await uow.web_sessions.get("a" * 64)
+        assert by_passkey is not None
+        assert by_passkey.credential_id == "k1"
+        assert by_link is not None
+        assert by_link.credential_id is None

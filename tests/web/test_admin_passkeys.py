@@ -6,11 +6,15 @@ audited, and then signs in no more; anyone else gets 404."""
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import update
 
+from broker.adapters import db
+from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.rules.authenticators import passkey_reference
 from broker.rules.passkeys import b64url
 from tests.web.conftest import form_token, new_browser, sign_in
+from tests.web.soft_authenticator import SoftPasskey
 from tests.web.test_admin_pages import ADMIN, audited
 from tests.web.test_passkeys import KEY_ADULT, Enrolled, enrol, passkey_sign_in
 
@@ -32,6 +36,15 @@ async def administrator(web_app: FastAPI) -> httpx.AsyncClient:
 
 def reference(enrolled: Enrolled) -> str:
     return passkey_reference(b64url(enrolled.passkey.credential_id))
+
+
+async def forget_which_passkey(app: FastAPI, passkey: SoftPasskey) -> None:
+    """The passkey's sessions as the migration left those opened before it: none recorded."""
+    rt: Runtime = app.state.rt
+    async with rt.sessions() as session, session.begin():
+        await session.execute(update(db.WebSession)
+                              .where(db.WebSession.credential_id == b64url(passkey.credential_id))
+                              .values(credential_id=None))  # fmt: skip
 
 
 class TestPasskeyList:
@@ -99,6 +112,24 @@ class TestRevoking:
                                  data={"csrf_token": form_token(confirm)})  # fmt: skip
         assert (await holder.get("/inbox")).status_code == 401
         assert (await administrator.get(PASSKEYS)).status_code == 200  # the admin's, by link
+
+    async def test_only_the_sessions_it_opened_end(
+        self, web_app: FastAPI, administrator: httpx.AsyncClient
+    ) -> None:
+        """Another person's session at the contact, opened by their own passkey, runs on;
+        one that records no passkey (opened before sessions recorded it) ends, as before."""
+        enrolled, other, third = await enrol(web_app), await enrol(web_app), await enrol(web_app)
+        holders = [new_browser(web_app) for _ in range(3)]
+        for holder, person in zip(holders, (enrolled, other, third), strict=True):
+            assert (await passkey_sign_in(holder, person.passkey))[0].status_code == 200
+        await forget_which_passkey(web_app, third.passkey)
+        confirm = await administrator.get(f"{PASSKEYS}/{reference(enrolled)}/revoke")
+        await administrator.post(f"{PASSKEYS}/{reference(enrolled)}/revoke",
+                                 data={"csrf_token": form_token(confirm)})  # fmt: skip
+        statuses = [(await holder.get("/inbox")).status_code for holder in holders]
+        assert statuses == [401, 200, 401]
+        [(_, _, details)] = await audited(web_app, "passkey_revoked")
+        assert details["sessions_ended"] == 4  # each passkey's two: its enrolment's, its holder's
 
     async def test_the_confirmation_alone_removes_nothing(
         self, web_app: FastAPI, administrator: httpx.AsyncClient
