@@ -1,6 +1,6 @@
 """A contact's passkeys as the people who manage them see them, and one revoked: by an
 administrator at the web inbox, by an operator at the command line (``sgb contact passkeys``)
-when no administrator can sign in, or by its own person.
+when no administrator can sign in, or by its own person at the web inbox.
 
 A line names a passkey by a short reference, the kind of authenticator that holds it, when
 it was enrolled and last used: never its credential id, public key or wrapped key. A revoked
@@ -9,20 +9,30 @@ sessions it opened end with it, with any passkey session at the contact from bef
 recorded their passkey (``WebSessions.end_sessions_opened_by``): a lost device's session must
 not outlive its revocation. Each list and each revocation is audited, by ids.
 
+A person's own passkeys are those of the person (``web_passkey_people``) the session's
+passkey belongs to: enrolled by them, after a sign-in link or with their recovery key. The
+one in use is not theirs to remove here: it would sign them out mid-task, and the device in
+hand is not the lost one.
+
     BrokerError
-      +-- PasskeyNotFound    no passkey of this contact has that reference
+      +-- PasskeyNotFound    no passkey of this contact (or this person) has that reference
+      +-- PasskeyInUse       the passkey that opened this session, which its person keeps
 """
 
 from dataclasses import dataclass
 from datetime import datetime
 
 from broker.errors import BrokerError
-from broker.ports import AuditRecord, Passkey, UnitOfWork
+from broker.ports import AuditRecord, Passkey, UnitOfWork, WebSessionRecord
 from broker.rules.authenticators import authenticator_name, passkey_reference
 
 
 class PasskeyNotFound(BrokerError):
     """No passkey of this contact has that reference."""
+
+
+class PasskeyInUse(BrokerError):
+    """This is the passkey you signed in with: remove it from another device."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,12 @@ class PasskeyLine:
     authenticator: str  # "Windows Hello", or plainly "Passkey"
     enrolled_at: datetime
     last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class OwnPasskeys:
+    in_use: str  # the reference of the passkey that opened the session: "this device"
+    lines: list[PasskeyLine]
 
 
 async def passkeys_of(uow: UnitOfWork, contact_id: str, by: str, now: datetime
@@ -58,6 +74,39 @@ async def revoke(uow: UnitOfWork, contact_id: str, reference: str, by: str,
                                         "credential": found.credential_id[:16],
                                         "sessions_ended": ended}), now)  # fmt: skip
     return _line(found)
+
+
+async def own_passkeys(uow: UnitOfWork, session: WebSessionRecord,
+                       now: datetime) -> OwnPasskeys | None:  # fmt: skip
+    """The passkeys of the person whose passkey opened the session, oldest first, the read
+    audited by that person; None for a session no recorded passkey opened."""
+    in_use = await _in_use(uow, session)
+    if in_use is None:
+        return None
+    found = [p for p in await uow.passkeys.passkeys_of(session.contact_id)
+             if p.person_id == in_use.person_id]  # fmt: skip
+    await uow.audit.append(AuditRecord("passkeys_listed", in_use.person_id, session.contact_id,
+                                       {"passkeys": len(found)}), now)  # fmt: skip
+    return OwnPasskeys(passkey_reference(in_use.credential_id), [_line(p) for p in found])
+
+
+async def remove_own(uow: UnitOfWork, session: WebSessionRecord, reference: str,
+                     now: datetime) -> PasskeyLine:  # fmt: skip
+    """Revokes another passkey of the session's person, by that person; ``PasskeyInUse`` for
+    the one that opened the session, ``PasskeyNotFound`` for any not theirs."""
+    in_use = await _in_use(uow, session)
+    if in_use is None:
+        raise PasskeyNotFound("no passkey opened this session")
+    if reference == passkey_reference(in_use.credential_id):
+        raise PasskeyInUse("this is the passkey you signed in with")
+    return await revoke(uow, session.contact_id, reference, in_use.person_id, now,
+                        person_id=in_use.person_id)  # fmt: skip
+
+
+async def _in_use(uow: UnitOfWork, session: WebSessionRecord) -> Passkey | None:
+    if session.credential_id is None:
+        return None
+    return await uow.passkeys.passkey(session.credential_id)
 
 
 def _line(passkey: Passkey) -> PasskeyLine:

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
+from sqlalchemy import update
 
+from broker.adapters import db
 from broker.config import Settings
 from broker.ports import Passkey, PasskeyPerson
 from browser.axe import assert_no_axe_violations
@@ -198,13 +200,49 @@ class TestAdministratorPasskeyPages:
         check(page, screenshot, "admin-passkey-removed")
 
 
-async def _a_passkey_of(site: LiveSite, contact_id: str) -> None:
+class TestOwnPasskeyPages:
+    def test_your_passkeys_removing_one_and_done(
+        self, page: Page, site: LiveSite, screenshot: Screenshot
+    ) -> None:
+        """The key adult's own passkeys (signed in by a link: how to see them; by a passkey:
+        the list, this device marked), the confirmation before removing the other, and the
+        list once it is removed."""
+        sign_in(page, site, SCHOOL)
+        page.goto(f"{site.base_url}/inbox/passkeys")
+        check(page, screenshot, "own-passkeys-by-link")
+        site.call(_a_passkey_of(site, SCHOOL))
+        site.call(_a_passkey_of(site, SCHOOL, "a11y-other", days=30))
+        site.call(_opened_by(site, SCHOOL, "a11y-credential"))
+        page.goto(f"{site.base_url}/inbox")
+        page.get_by_role("link", name="Your passkeys").click()
+        page.wait_for_url("**/inbox/passkeys")
+        check(page, screenshot, "own-passkeys")
+        page.get_by_role("link", name="Remove").click()
+        page.wait_for_url("**/remove")
+        check(page, screenshot, "own-passkey-remove")
+        page.get_by_role("button", name="Remove the passkey").click()
+        page.wait_for_url("**/passkeys?removed=1")
+        check(page, screenshot, "own-passkey-removed")
+
+
+async def _a_passkey_of(site: LiveSite, contact_id: str, credential_id: str = "a11y-credential",
+                        days: int = 3) -> None:  # fmt: skip
     """A person and a passkey, as an enrolment stores them (the browser test enrols one for
     real); its authenticator Windows Hello, so that the list names it."""
     now = datetime.now(UTC)
     person = "6f1c7a52-0000-4000-8000-0000000000a1"
     async with site.rt.unit_of_work() as uow:
-        await uow.passkeys.add_person(PasskeyPerson(person, contact_id, "a" * 64, "{}", now))
-        await uow.passkeys.add_passkey(Passkey("a11y-credential", person, contact_id, "pk", 0,
-                                               "{}", now - timedelta(days=3), now,
+        if await uow.passkeys.person_by_recovery("a" * 64) is None:
+            await uow.passkeys.add_person(PasskeyPerson(person, contact_id, "a" * 64, "{}", now))
+        await uow.passkeys.add_passkey(Passkey(credential_id, person, contact_id, "pk", 0,
+                                               "{}", now - timedelta(days=days), now,
                                                "08987058-cadc-4b81-b6e1-30de50dcbe96"))  # fmt: skip
+
+
+async def _opened_by(site: LiveSite, contact_id: str, credential_id: str) -> None:
+    """The contact's live session as if that passkey had opened it (the browser test signs
+    in with one for real): the page's rendering is what is checked here."""
+    live = update(db.WebSession).where(db.WebSession.contact_id == contact_id,
+                                       db.WebSession.ended_at.is_(None))  # fmt: skip
+    async with site.rt.sessions() as session, session.begin():
+        await session.execute(live.values(signed_in_with="passkey", credential_id=credential_id))

@@ -133,3 +133,61 @@ class TestEnrolmentKeepsTheAuthenticator:
         [kept] = uow.passkeys.keys.values()
         assert kept.aaguid == "00000000-0000-0000-0000-000000000000"
 
+
+class TestOwnPasskeys:
+    async def test_the_persons_passkeys_only_the_one_in_use_named(self) -> None:
+        """The person whose passkey opened the session sees theirs, oldest first, the one in
+        use named; another person's at the contact is left out; the read is audited by the
+        person."""
+        uow = await with_passkeys(stored("cred-a"), stored("cred-b", minutes=5),
+                                  stored("cred-c", person_id="p-2"))  # fmt: skip
+        own = await passkey_list.own_passkeys(uow, passkey_session("a", "cred-b"), AT)
+        assert own is not None
+        expected = [passkey_reference(c) for c in ("cred-a", "cred-b")]
+        assert [line.reference for line in own.lines] == expected
+        assert own.in_use == passkey_reference("cred-b")
+        [(entry, _)] = uow.audit.pending
+        assert (entry.action, entry.actor, entry.details) == ("passkeys_listed", "p-1",
+                                                              {"passkeys": 2})  # fmt: skip
+
+    @pytest.mark.parametrize("credential_id", [None, "cred-gone"])
+    async def test_no_recorded_passkey_no_list(self, credential_id: str | None) -> None:
+        """A session no recorded passkey opened (a link's, or from before they were
+        recorded; or its passkey gone): no list, nothing audited."""
+        uow = await with_passkeys(stored("cred-a"))
+        assert await passkey_list.own_passkeys(uow, passkey_session("a", credential_id), AT) is None
+        assert uow.audit.pending == []
+
+    async def test_another_of_theirs_is_removed_by_them(self) -> None:
+        """Removed, audited with the person as the actor, its session ended, the session in
+        use untouched."""
+        uow = await with_passkeys(stored("cred-a"), stored("cred-b"))
+        here, there = passkey_session("a", "cred-a"), passkey_session("b", "cred-b")
+        for session in (here, there):
+            await uow.web_sessions.start(session)
+        await passkey_list.remove_own(uow, here, passkey_reference("cred-b"), AT)
+        assert set(uow.passkeys.keys) == {"cred-a"}
+        ended = {s.id_hash[0] for s in uow.web_sessions.sessions.values() if s.ended_at}
+        assert ended == {"b"}
+        [(entry, _)] = uow.audit.pending
+        assert (entry.action, entry.actor, entry.details["sessions_ended"]) == (
+            "passkey_revoked", "p-1", 1)  # fmt: skip
+
+    async def test_the_one_in_use_is_kept(self) -> None:
+        """The passkey that opened the session: refused as in use, nothing removed."""
+        uow = await with_passkeys(stored("cred-a"))
+        with pytest.raises(passkey_list.PasskeyInUse):
+            await passkey_list.remove_own(uow, passkey_session("a", "cred-a"),
+                                          passkey_reference("cred-a"), AT)  # fmt: skip
+        assert set(uow.passkeys.keys) == {"cred-a"}
+
+    @pytest.mark.parametrize(("credential_id", "other"), [("cred-a", "cred-c"), (None, "cred-b")])
+    async def test_not_theirs_is_not_found(self, credential_id: str | None, other: str) -> None:
+        """Another person's passkey at the contact, or any from a session no recorded passkey
+        opened: not found, nothing removed."""
+        uow = await with_passkeys(stored("cred-a"), stored("cred-b"),
+                                  stored("cred-c", person_id="p-2"))  # fmt: skip
+        with pytest.raises(PasskeyNotFound):
+            await passkey_list.remove_own(uow, passkey_session("a", credential_id),
+                                          passkey_reference(other), AT)  # fmt: skip
+        assert set(uow.passkeys.keys) == {"cred-a", "cred-b", "cred-c"}

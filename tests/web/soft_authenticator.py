@@ -42,16 +42,20 @@ class SoftPasskey:
         """The answer to ``navigator.credentials.create`` with these options."""
         self.user_handle = from_b64url(options["user"]["id"])
         client_data = self._client_data("webauthn.create", options["challenge"])
-        numbers = self.private_key.public_key().public_numbers()
-        cose = {1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"),
-                -3: numbers.y.to_bytes(32, "big")}  # fmt: skip
         attested = bytes(16) + struct.pack(">H", len(self.credential_id)) + self.credential_id
         flags = UP | (UV if verified else 0) | AT
-        auth_data = self._auth_data(flags) + attested + cbor2.dumps(cose)
+        auth_data = self._auth_data(flags) + attested + self.public_key()
         attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
         return self._credential({"clientDataJSON": b64url(client_data),
                                  "attestationObject": b64url(attestation),
                                  "transports": ["internal"]})  # fmt: skip
+
+    def public_key(self) -> bytes:
+        """The credential's public key as COSE (EC2, ES256), as enrolment stores it."""
+        numbers = self.private_key.public_key().public_numbers()
+        cose = {1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"),
+                -3: numbers.y.to_bytes(32, "big")}  # fmt: skip
+        return cbor2.dumps(cose)
 
     def get(self, options: dict, origin: str | None = None) -> dict:
         """The answer to ``navigator.credentials.get``: counted, signed, user verified."""

@@ -19,6 +19,7 @@ from broker.entrypoints.web import (
     front_door_proposals,
     front_door_steps,
     live,
+    own_passkeys,
     pages,
     passkeys,
 )
@@ -34,6 +35,7 @@ def mount(app: FastAPI) -> None:
     admin_pages.add_admin_pages(app)
     admin_passkeys.add_admin_passkey_pages(app)
     passkeys.add_passkey_routes(app)
+    own_passkeys.add_own_passkey_pages(app)
     live.add_live_updates(app)
     app.mount("/inbox/static", StaticFiles(directory=STATIC), name="web-static")
     # GOV.UK Frontend's stylesheet names its fonts and images under /assets.

@@ -1,0 +1,95 @@
+"""A person's own passkeys (services/passkey_list.py): those of the person whose passkey
+opened the session, the one in use marked "this device", and another removed after a
+confirmation page, by a CSRF-protected form: a lost phone's passkey, from the laptop in hand.
+Removing is audited as an administrator's revoking is, and ends the sessions it opened.
+
+    GET  /inbox/passkeys                            the list
+    GET  /inbox/passkeys/{reference}/remove         are you sure?
+    POST /inbox/passkeys/{reference}/remove         removed: to the list
+
+A passkey that is not this person's (another person's at the contact, or none) is a 404, as
+an unknown one is; the one in use is a 409 that says why. A session no recorded passkey
+opened (a sign-in link's, or one from before sessions recorded it) is told how to see them.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import RedirectResponse
+
+from broker.entrypoints.path_ids import PasskeyInPath
+from broker.entrypoints.web import page_kit, pages, sessions
+from broker.entrypoints.web.roles import administers
+from broker.ports import WebSessionRecord
+from broker.services import passkey_list
+from broker.services.passkey_list import OwnPasskeys, PasskeyInUse, PasskeyNotFound
+
+OWN = "/inbox/passkeys"
+NOT_BY_PASSKEY = ["You did not sign in with a passkey this time, so this page cannot tell "
+                  "which passkeys are yours.",
+                  "Sign out, then sign in with your passkey to see them."]  # fmt: skip
+
+
+def add_own_passkey_pages(app: FastAPI) -> None:
+    routes: list[tuple[str, Any, str]] = [
+        (OWN, own_page, "GET"),
+        (OWN + "/{reference}/remove", confirm_page, "GET"),
+        (OWN + "/{reference}/remove", remove, "POST"),
+    ]
+    for path, endpoint, method in routes:
+        app.add_api_route(path, endpoint, methods=[method], include_in_schema=False)
+
+
+async def own_page(request: Request, removed: str | None = None) -> Response:
+    session = await sessions.signed_in(request)
+    own = await _own(request, session)
+    if own is None:
+        return await _render(request, "message.html", session, title="Your passkeys",
+                             lines=NOT_BY_PASSKEY)  # fmt: skip
+    return await _render(request, "own_passkeys.html", session, own=own,
+                         removed=removed == "1")  # fmt: skip
+
+
+async def confirm_page(request: Request, reference: PasskeyInPath) -> Response:
+    session = await sessions.signed_in(request)
+    own = await _own(request, session)
+    if own is not None and reference == own.in_use:
+        return _in_use(request, session)
+    line = next((x for x in own.lines if x.reference == reference), None) if own else None
+    if line is None:
+        return await page_kit.not_found(request, session, back=OWN)
+    return await _render(request, "own_passkey_remove.html", session, line=line)
+
+
+async def remove(request: Request, reference: PasskeyInPath) -> Response:
+    session = await pages.posted_by(request, await pages.form_of(request))
+    try:
+        async with pages.runtime(request).unit_of_work() as uow:
+            await passkey_list.remove_own(uow, session, reference, datetime.now(UTC))
+    except PasskeyInUse:
+        return _in_use(request, session)
+    except PasskeyNotFound:
+        return await page_kit.not_found(request, session, back=OWN)
+    return RedirectResponse(OWN + "?removed=1", status_code=303)
+
+
+async def _own(request: Request, session: WebSessionRecord) -> OwnPasskeys | None:
+    async with pages.runtime(request).unit_of_work() as uow:
+        return await passkey_list.own_passkeys(uow, session, datetime.now(UTC))
+
+
+def _in_use(request: Request, session: WebSessionRecord) -> Response:
+    return page_kit.not_done(request, session, "You signed in with this passkey, so it cannot "
+                             "be removed on this page. To remove it, sign in with another of "
+                             "your passkeys, or ask your administrator.", back=OWN)  # fmt: skip
+
+
+async def _render(request: Request, name: str, session: WebSessionRecord,
+                  **context: Any) -> Response:  # fmt: skip
+    """The page, its menu as the inbox's (the front door's pages, Administration)."""
+    async with pages.runtime(request).unit_of_work() as uow:
+        front_door = await pages.front_door_of(uow, session) is not None
+        administrator = await administers(uow, session, pages.runtime(request).settings)
+    return pages.render(request, name, session, front_door=front_door,
+                        administrator=administrator, **context)  # fmt: skip
