@@ -39,13 +39,15 @@ async def enrolment(uow: FakeUnitOfWork, at: datetime = AT) -> tuple[SoftPasskey
 
 class TestEnrol:
     async def test_within_five_minutes_a_passkey_session_starts(self) -> None:
-        """Answered just inside the challenge's life: a person, a passkey, a passkey session."""
+        """Answered just inside the challenge's life: a person, a passkey, a passkey session
+        that records it opened it."""
         uow = FakeUnitOfWork()
         _, answer = await enrolment(uow)
         at = AT + CHALLENGE_LIFETIME - SECOND
         started = await web_passkeys.enrol(uow, RP, link_session(), answer, at)
         assert started.session.signed_in_with == "passkey"
         assert (len(uow.passkeys.people), len(uow.passkeys.keys)) == (1, 1)
+        assert started.session.credential_id in uow.passkeys.keys
 
     async def test_a_lapsed_challenge_stores_nothing(self) -> None:
         """Answered five minutes on: refused, audited, no person and no passkey kept."""
@@ -80,7 +82,8 @@ class TestSignIn:
             await web_passkeys.sign_in(uow, RP, given, AT)
 
     async def test_signing_in_counts_and_hands_back_the_prf_wrapped_key(self) -> None:
-        """The counter moves to what the passkey reported; the blob is the one enrolled."""
+        """The counter moves to what the passkey reported; the blob is the one enrolled; the
+        session records the passkey."""
         uow = FakeUnitOfWork()
         passkey, answer = await enrolment(uow)
         await web_passkeys.enrol(uow, RP, link_session(), answer, AT)
@@ -91,3 +94,4 @@ class TestSignIn:
         [stored] = uow.passkeys.keys.values()
         assert (stored.sign_count, done.wrapped_key) == (1, answer.wrapped_key.model_dump_json())
         assert isinstance(done.started, web_sign_in.Started)
+        assert done.started.session.credential_id == stored.credential_id

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from broker.adapters import audit
 from broker.bootstrap import Runtime
+from broker.rules.authenticators import passkey_reference
 from broker.rules.passkeys import b64url
 from tests.web.conftest import BASE_URL, form_token, new_browser, sign_in
 from tests.web.soft_authenticator import SoftPasskey, recovery_lookup, unwrap, wrap
@@ -253,8 +254,9 @@ class TestRecovery:
     async def test_the_recovery_key_enrols_a_passkey_in_place_of_the_old(
         self, web_app: FastAPI
     ) -> None:
-        """The recovery key finds the person and unwraps the key; the new passkey signs in,
-        and the old one no longer does."""
+        """The recovery key finds the person and unwraps the key; the new passkey signs in
+        (its session records it: "This device" in the person's list), and the old one no
+        longer does."""
         enrolled = await enrol(web_app)
         browser = new_browser(web_app)
         lookup = {"lookup": recovery_lookup(enrolled.recovery_key)}
@@ -269,6 +271,9 @@ class TestRecovery:
         assert (await browser.post("/inbox/passkeys/recovery", headers=JSON,
                                    json=body)).status_code == 200  # fmt: skip
         assert (await browser.get("/inbox")).status_code == 200
+        own = (await browser.get("/inbox/passkeys")).text
+        assert "This device" in own
+        assert passkey_reference(b64url(new.credential_id)) in own
         old, _ = await passkey_sign_in(new_browser(web_app), enrolled.passkey)
         renewed, _ = await passkey_sign_in(new_browser(web_app), new)
         assert (old.status_code, renewed.status_code) == (400, 200)
