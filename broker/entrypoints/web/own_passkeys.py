@@ -43,23 +43,23 @@ def add_own_passkey_pages(app: FastAPI) -> None:
 
 async def own_page(request: Request, removed: str | None = None) -> Response:
     session = await sessions.signed_in(request)
-    own = await _own(request, session)
+    own, menu = await _own(request, session)
     if own is None:
-        return await _render(request, "message.html", session, title="Your passkeys",
-                             lines=NOT_BY_PASSKEY)  # fmt: skip
-    return await _render(request, "own_passkeys.html", session, own=own,
-                         removed=removed == "1")  # fmt: skip
+        return pages.render(request, "message.html", session, title="Your passkeys",
+                            lines=NOT_BY_PASSKEY, **menu)  # fmt: skip
+    return pages.render(request, "own_passkeys.html", session, own=own, removed=removed == "1",
+                        **menu)  # fmt: skip
 
 
 async def confirm_page(request: Request, reference: PasskeyInPath) -> Response:
     session = await sessions.signed_in(request)
-    own = await _own(request, session)
+    own, menu = await _own(request, session)
     if own is not None and reference == own.in_use:
         return _in_use(request, session)
     line = next((x for x in own.lines if x.reference == reference), None) if own else None
     if line is None:
         return await page_kit.not_found(request, session, back=OWN)
-    return await _render(request, "own_passkey_remove.html", session, line=line)
+    return pages.render(request, "own_passkey_remove.html", session, line=line, **menu)
 
 
 async def remove(request: Request, reference: PasskeyInPath) -> Response:
@@ -74,22 +74,20 @@ async def remove(request: Request, reference: PasskeyInPath) -> Response:
     return RedirectResponse(OWN + "?removed=1", status_code=303)
 
 
-async def _own(request: Request, session: WebSessionRecord) -> OwnPasskeys | None:
-    async with pages.runtime(request).unit_of_work() as uow:
-        return await passkey_list.own_passkeys(uow, session, datetime.now(UTC))
+async def _own(
+    request: Request, session: WebSessionRecord
+) -> tuple[OwnPasskeys | None, dict[str, Any]]:
+    """The person's passkeys, and the menu's entries as the inbox's page has them (the front
+    door's pages, Administration), in one unit of work."""
+    rt = pages.runtime(request)
+    async with rt.unit_of_work() as uow:
+        own = await passkey_list.own_passkeys(uow, session, datetime.now(UTC))
+        menu = {"front_door": await pages.front_door_of(uow, session) is not None,
+                "administrator": await administers(uow, session, rt.settings)}  # fmt: skip
+    return own, menu
 
 
 def _in_use(request: Request, session: WebSessionRecord) -> Response:
     return page_kit.not_done(request, session, "You signed in with this passkey, so it cannot "
                              "be removed on this page. To remove it, sign in with another of "
                              "your passkeys, or ask your administrator.", back=OWN)  # fmt: skip
-
-
-async def _render(request: Request, name: str, session: WebSessionRecord,
-                  **context: Any) -> Response:  # fmt: skip
-    """The page, its menu as the inbox's (the front door's pages, Administration)."""
-    async with pages.runtime(request).unit_of_work() as uow:
-        front_door = await pages.front_door_of(uow, session) is not None
-        administrator = await administers(uow, session, pages.runtime(request).settings)
-    return pages.render(request, name, session, front_door=front_door,
-                        administrator=administrator, **context)  # fmt: skip
