@@ -152,15 +152,25 @@ async def recovery_options(uow: UnitOfWork, rp: RelyingParty, given: RecoveryLoo
 
 async def recover(uow: UnitOfWork, rp: RelyingParty, answer: RecoveryAnswer,
                   now: datetime) -> web_sign_in.Started:  # fmt: skip
-    """The new passkey replaces the person's others (lost, or in the wrong hands)."""
+    """The new passkey replaces the person's others (lost, or in the wrong hands), and the
+    sessions they opened end with them: a lost phone's open inbox must not outlive it."""
     ceremony = await _used(uow, answer, CeremonyKind.RECOVERY, now)
     contact_id, person_id = _whose(ceremony)
     new = await _verified_new(uow, rp, ceremony, answer, now)
+    replaced = [p.credential_id for p in await uow.passkeys.passkeys_of(contact_id)
+                if p.person_id == person_id]  # fmt: skip
     await _store(uow, ceremony, new, answer.wrapped_key.model_dump_json(), now)
     removed = await uow.passkeys.remove_passkeys(person_id, keep=new.credential_id)
-    await uow.audit.append(AuditRecord("passkey_enrolled", person_id, contact_id,
-                                       {"with": "recovery", "credential": new.credential_id[:16],
-                                        "removed": removed}), now)  # fmt: skip
+    ended = 0
+    for credential_id in replaced:
+        ended += await uow.web_sessions.end_sessions_opened_by(contact_id, credential_id, now)
+    details: dict[str, str | int] = {
+        "with": "recovery",
+        "credential": new.credential_id[:16],
+        "removed": removed,
+        "sessions_ended": ended,
+    }
+    await uow.audit.append(AuditRecord("passkey_enrolled", person_id, contact_id, details), now)
     return await web_sign_in.start(uow, contact_id, "passkey", now, person_id, new.credential_id)
 
 

@@ -256,8 +256,10 @@ class TestRecovery:
     ) -> None:
         """The recovery key finds the person and unwraps the key; the new passkey signs in
         (its session records it: "This device" in the person's list), and the old one no
-        longer does."""
-        enrolled = await enrol(web_app)
+        longer does: a session it opened (a lost phone, still open) ends, while another
+        person's session at the contact runs on."""
+        enrolled, other = await enrol(web_app), await enrol(web_app)
+        assert (await enrolled.browser.get("/inbox")).status_code == 200
         browser = new_browser(web_app)
         lookup = {"lookup": recovery_lookup(enrolled.recovery_key)}
         found = await browser.post("/inbox/passkeys/recovery/options", headers=JSON, json=lookup)
@@ -277,6 +279,8 @@ class TestRecovery:
         old, _ = await passkey_sign_in(new_browser(web_app), enrolled.passkey)
         renewed, _ = await passkey_sign_in(new_browser(web_app), new)
         assert (old.status_code, renewed.status_code) == (400, 200)
+        lost, others = enrolled.browser, other.browser
+        assert [(await b.get("/inbox")).status_code for b in (lost, others)] == [401, 200]
 
     async def test_an_unknown_recovery_key_is_refused_and_audited(
         self, web_app: FastAPI, browser: httpx.AsyncClient
