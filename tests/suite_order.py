@@ -46,6 +46,7 @@ SLOWEST_FIRST = (
     "tests/browser/test_passkeys.py",  # 15 s
     "tests/integration/test_escalation.py",  # 14 s
     "tests/integration/test_drain.py",  # 14 s
+    "tests/web/test_own_passkeys.py",  # 14 s (added 1 Dec, measured alone)
     "tests/integration/test_family_routing.py",  # 13 s
     "tests/integration/test_rebalance.py",  # 13 s
     "tests/security/test_front_door_reads.py",  # 13 s
