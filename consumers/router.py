@@ -52,7 +52,7 @@ class LateMarks:
 
     def start(self, deps: RoutingDeps, notice_ids: Sequence[str]) -> None:
         if notice_ids:
-            marking = outbox(deps).mark_published(notice_ids)
+            marking = outbox(deps).take_out(notice_ids)
             self._marking = asyncio.create_task(marking)
 
     async def settle(self) -> None:
@@ -74,8 +74,8 @@ async def handle_events(
     """Routes a batch of events a few dozen at a time: each group in one transaction, and
     what it produced published in one round trip to Kafka once that has committed (waiting
     for the database's commit and Kafka's acknowledgement once per event cost more than all
-    the routing). With ``marks``, the last group's notices are marked published after this
-    returns (see ``LateMarks``); without, before."""
+    the routing). With ``marks``, the last group's notices are taken out of the outbox after
+    this returns (see ``LateMarks``); without, before."""
     own_marks = marks is None
     marks = marks or LateMarks()
     refused: list[tuple[Received, Exception]] = []

@@ -51,24 +51,24 @@ class Outbox:
         the outbox. Should this stop between the two, the relay sends them again (harmless:
         every consumer keeps a notice once by its id)."""
         ids = await self.send_sealed(sealed, also)
-        await self.mark_published(ids)
+        await self.take_out(ids)
         return len(ids)
 
     async def send_sealed(
         self, sealed: Sequence[tuple[NoticeHeader, Message]], also: Sequence[Message] = ()
     ) -> list[str]:
-        """``publish_sealed`` without the marking: the ids Kafka now has, for the caller to
-        mark published when it suits it (the router, while it waits for its next events).
-        Until they are marked, the relay may send them again."""
+        """``publish_sealed`` without taking them out: the ids Kafka now has, for the caller
+        to take out when it suits it (the router, while it waits for its next events).
+        Until then, the relay may send them again."""
         ordered = sorted(sealed, key=lambda n: (n[0].created_at, str(n[0].notice_id)))
         if ordered or also:
             await self.publisher.publish([*(message for _, message in ordered), *also])
         return [str(header.notice_id) for header, _ in ordered]
 
-    async def mark_published(self, notice_ids: Sequence[str]) -> None:
+    async def take_out(self, notice_ids: Sequence[str]) -> None:
         """Takes these notices out of the outbox, a relay batch per unit of work."""
         for start in range(0, len(notice_ids), RELAY_BATCH):
-            await self._mark_published(notice_ids[start : start + RELAY_BATCH])
+            await self._take_out(notice_ids[start : start + RELAY_BATCH])
 
     async def relay(self, now: datetime, older_than: timedelta = timedelta(seconds=5)) -> int:
         """Publishes every notice left unpublished for longer than ``older_than``; the wait
@@ -90,10 +90,10 @@ class Outbox:
         if entries or also:
             await self.publisher.publish([*(self._message(e) for e in entries), *also])
         if entries:
-            await self._mark_published([e.notice_id for e in entries])
+            await self._take_out([e.notice_id for e in entries])
         return len(entries)
 
-    async def _mark_published(self, notice_ids: Sequence[str]) -> None:
+    async def _take_out(self, notice_ids: Sequence[str]) -> None:
         async with self.unit_of_work() as uow:
             await uow.outbox.published(notice_ids)
 

@@ -3,9 +3,11 @@ the count reads every open notice, so a round every few seconds must not run it 
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from conftest import Databases
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broker.adapters import db, metrics
@@ -38,6 +40,8 @@ class Clock:
 
 class TestNoticeGauges:
     async def test_counted_first_then_once_an_interval(self, engine: AsyncEngine) -> None:
+        """The first round counts; a round before the interval is out leaves the gauges as
+        they were; the first round after it counts again."""
         clock = Clock()
         gauges = NoticeGauges(engine, interval=30, clock=clock)
         metrics.NOTICES_OPEN.labels("school").set(STALE)
@@ -48,5 +52,20 @@ class TestNoticeGauges:
         assert not await gauges.refresh_if_due(NOW)
         assert schools_open() == STALE
         clock.seconds += 0.1
+        assert await gauges.refresh_if_due(NOW)
+        assert schools_open() == 0
+
+    async def test_a_count_that_failed_is_tried_next_round(
+        self, engine: AsyncEngine, tmp_path: Path
+    ) -> None:
+        """The database away: the count fails, and the next round tries again rather than
+        waiting out the interval with stale gauges."""
+        away = db.make_engine(f"sqlite+aiosqlite:///{tmp_path / 'no-such-folder' / 'x.db'}")
+        gauges = NoticeGauges(away, interval=30, clock=Clock())
+        with pytest.raises(OperationalError):
+            await gauges.refresh_if_due(NOW)
+        await away.dispose()
+        gauges.engine = engine  # back
+        metrics.NOTICES_OPEN.labels("school").set(STALE)
         assert await gauges.refresh_if_due(NOW)
         assert schools_open() == 0

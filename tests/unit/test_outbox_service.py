@@ -117,7 +117,7 @@ class TestPublishSealed:
 class TestSendSealedThenMark:
     async def test_sending_leaves_the_notices_waiting_until_marked(self) -> None:
         """``send_sealed`` publishes and answers the ids; the notices stay the relay's until
-        ``mark_published`` takes them out."""
+        ``take_out`` takes them out."""
         uow = await recorded(record(1), record(2))
         publisher = FakePublisher()
         sealed = [(header(2), message(2)), (header(1, timedelta(seconds=1)), message(1))]
@@ -125,7 +125,7 @@ class TestSendSealedThenMark:
         ids = await box.send_sealed(sealed, also=[REPORT])
         assert publisher.published == [message(2), message(1), REPORT]
         assert await waiting(uow, 1)
-        await box.mark_published(ids)
+        await box.take_out(ids)
         assert [await waiting(uow, n) for n in (1, 2)] == [False, False]
 
 

@@ -26,8 +26,8 @@ from broker.services import passkey_list
 from broker.services.passkey_list import OwnPasskeys, PasskeyInUse, PasskeyNotFound
 
 OWN = "/inbox/passkeys"
-NOT_BY_PASSKEY = ["You did not sign in with a passkey this time, so this page cannot tell "
-                  "which passkeys are yours.",
+NOT_BY_PASSKEY = ["This session does not record which passkey you signed in with, so this "
+                  "page cannot tell which passkeys are yours.",
                   "Sign out, then sign in with your passkey to see them."]  # fmt: skip
 
 

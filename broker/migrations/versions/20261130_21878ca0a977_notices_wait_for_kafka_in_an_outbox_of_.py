@@ -22,6 +22,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        # Routers of the old version may still be running (Helm migrates before it replaces
+        # them): a notice they commit after the copy below would have no outbox row, and
+        # nothing would ever relay it. Their writes wait until this revision has committed.
+        op.execute("LOCK TABLE notice_records IN SHARE ROW EXCLUSIVE MODE")
     op.create_table(
         "notice_outbox",
         sa.Column("notice_id", sa.String(length=36), nullable=False),
