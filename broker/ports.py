@@ -1551,3 +1551,9 @@ class Passkeys(Protocol):
     async def remove_passkey(self, credential_id: str) -> bool:
         """Removes the passkey (it signs in no more); False if there was none."""
         ...
+
+    async def hold(self, credential_ids: Sequence[str]) -> set[str]:
+        """Those of these passkeys still there, held (locked) until the unit of work ends,
+        in credential order so that two units holding the same pair never wait on each
+        other crosswise."""
+        ...

@@ -1464,6 +1464,9 @@ class FakePasskeys:
     async def remove_passkey(self, credential_id: str) -> bool:
         return self.keys.pop(credential_id, None) is not None
 
+    async def hold(self, credential_ids: Sequence[str]) -> set[str]:
+        return {c for c in credential_ids if c in self.keys}
+
     def end_unit(self, committed: bool) -> None:
         if committed:
             self.saved = (dict(self.ceremonies), dict(self.people), dict(self.keys))

@@ -1,6 +1,7 @@
 """The web inbox's passkeys in SQL (``Passkeys``). Using a challenge and counting a sign-in
 are each one conditional UPDATE: the database decides which of two racing answers wins."""
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, exists, select, update
@@ -88,6 +89,16 @@ class SqlPasskeys:
             .order_by(Key.created_at, Key.credential_id)
         )
         return [_passkey(row) for row in rows]
+
+    async def hold(self, credential_ids: Sequence[str]) -> set[str]:
+        # FOR UPDATE on PostgreSQL; SQLite has no row locks, and lets one writer at a time.
+        held = await self._session.scalars(
+            select(Key.credential_id)
+            .where(Key.credential_id.in_(list(credential_ids)))
+            .order_by(Key.credential_id)
+            .with_for_update()
+        )
+        return set(held)
 
     async def remove_passkey(self, credential_id: str) -> bool:
         removed = await self._session.execute(

@@ -90,17 +90,44 @@ async def own_passkeys(uow: UnitOfWork, session: WebSessionRecord,
     return OwnPasskeys(passkey_reference(in_use.credential_id), [_line(p) for p in found])
 
 
+async def own_passkey(uow: UnitOfWork, session: WebSessionRecord, reference: str
+                      ) -> PasskeyLine:  # fmt: skip
+    """One of the person's own passkeys, as its removal is confirmed (not audited: the
+    removal is); ``PasskeyInUse`` for the one that opened the session, ``PasskeyNotFound``
+    for any not theirs."""
+    _, found = await _another_of_theirs(uow, session, reference)
+    return _line(found)
+
+
 async def remove_own(uow: UnitOfWork, session: WebSessionRecord, reference: str,
                      now: datetime) -> PasskeyLine:  # fmt: skip
     """Revokes another passkey of the session's person, by that person; ``PasskeyInUse`` for
     the one that opened the session, ``PasskeyNotFound`` for any not theirs."""
+    in_use, found = await _another_of_theirs(uow, session, reference)
+    # Both held first: two of the person's sessions removing each other's passkeys at once
+    # would otherwise each remove the other's, leaving the person none. The second waits,
+    # then finds its own passkey gone (and its session ended).
+    if in_use.credential_id not in await uow.passkeys.hold([in_use.credential_id,
+                                                            found.credential_id]):  # fmt: skip
+        raise PasskeyNotFound("the passkey that opened this session was removed meanwhile")
+    return await revoke(uow, session.contact_id, reference, in_use.person_id, now,
+                        person_id=in_use.person_id)  # fmt: skip
+
+
+async def _another_of_theirs(uow: UnitOfWork, session: WebSessionRecord, reference: str
+                             ) -> tuple[Passkey, Passkey]:  # fmt: skip
+    """The passkey that opened the session, and the person's other one of ``reference``."""
     in_use = await _in_use(uow, session)
     if in_use is None:
         raise PasskeyNotFound("no passkey opened this session")
     if reference == passkey_reference(in_use.credential_id):
         raise PasskeyInUse("this is the passkey you signed in with")
-    return await revoke(uow, session.contact_id, reference, in_use.person_id, now,
-                        person_id=in_use.person_id)  # fmt: skip
+    found = next((p for p in await uow.passkeys.passkeys_of(session.contact_id)
+                  if p.person_id == in_use.person_id
+                  and passkey_reference(p.credential_id) == reference), None)  # fmt: skip
+    if found is None:
+        raise PasskeyNotFound("no such passkey of yours")
+    return in_use, found
 
 
 async def _in_use(uow: UnitOfWork, session: WebSessionRecord) -> Passkey | None:

@@ -129,3 +129,13 @@ class TestListingAndRevoking:
             assert not await uow.passkeys.remove_passkey("cred-1")
             assert await uow.passkeys.passkey("cred-1") is None
             assert await uow.passkeys.passkeys_of(CONTACT) == [passkey("cred-2")]
+
+    async def test_held_are_those_still_there(self, unit_of_work: UnitsOfWork) -> None:
+        """Holding passkeys answers those that exist (a removed one, or one never added,
+        is not held) and changes nothing."""
+        await with_person(unit_of_work, "cred-1", "cred-2")
+        async with unit_of_work() as uow:
+            assert await uow.passkeys.remove_passkey("cred-2")
+        async with unit_of_work() as uow:
+            assert await uow.passkeys.hold(["cred-2", "cred-1", "cred-9"]) == {"cred-1"}
+            assert await uow.passkeys.passkeys_of(CONTACT) == [passkey("cred-1")]

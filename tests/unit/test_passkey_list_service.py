@@ -191,3 +191,19 @@ class TestOwnPasskeys:
             await passkey_list.remove_own(uow, passkey_session("a", credential_id),
                                           passkey_reference(other), AT)  # fmt: skip
         assert set(uow.passkeys.keys) == {"cred-a", "cred-b", "cred-c"}
+
+    async def test_the_confirmation_reads_one_of_theirs_unaudited(self) -> None:
+        """The removal's confirmation shows another of the person's passkeys and records
+        nothing (the removal is audited); the one in use, and another person's, are
+        refused as the removal refuses them."""
+        uow = await with_passkeys(stored("cred-a"), stored("cred-b"),
+                                  stored("cred-c", person_id="p-2"))  # fmt: skip
+        here = passkey_session("a", "cred-a")
+        line = await passkey_list.own_passkey(uow, here, passkey_reference("cred-b"))
+        assert (line.reference, line.person_id) == (passkey_reference("cred-b"), "p-1")
+        assert uow.audit.pending == []
+        with pytest.raises(passkey_list.PasskeyInUse):
+            await passkey_list.own_passkey(uow, here, passkey_reference("cred-a"))
+        for session, other in ((here, "cred-c"), (passkey_session("b", None), "cred-b")):
+            with pytest.raises(PasskeyNotFound):
+                await passkey_list.own_passkey(uow, session, passkey_reference(other))

@@ -18,10 +18,11 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 
+from broker.bootstrap import Runtime
 from broker.entrypoints.path_ids import PasskeyInPath
 from broker.entrypoints.web import page_kit, pages, sessions
 from broker.entrypoints.web.roles import administers
-from broker.ports import WebSessionRecord
+from broker.ports import UnitOfWork, WebSessionRecord
 from broker.services import passkey_list
 from broker.services.passkey_list import OwnPasskeys, PasskeyInUse, PasskeyNotFound
 
@@ -53,11 +54,14 @@ async def own_page(request: Request, removed: str | None = None) -> Response:
 
 async def confirm_page(request: Request, reference: PasskeyInPath) -> Response:
     session = await sessions.signed_in(request)
-    own, menu = await _own(request, session)
-    if own is not None and reference == own.in_use:
+    rt = pages.runtime(request)
+    try:
+        async with rt.unit_of_work() as uow:
+            line = await passkey_list.own_passkey(uow, session, reference)
+            menu = await _menu(uow, rt, session)
+    except PasskeyInUse:
         return _in_use(request, session)
-    line = next((x for x in own.lines if x.reference == reference), None) if own else None
-    if line is None:
+    except PasskeyNotFound:
         return await page_kit.not_found(request, session, back=OWN)
     return pages.render(request, "own_passkey_remove.html", session, line=line, **menu)
 
@@ -77,14 +81,18 @@ async def remove(request: Request, reference: PasskeyInPath) -> Response:
 async def _own(
     request: Request, session: WebSessionRecord
 ) -> tuple[OwnPasskeys | None, dict[str, Any]]:
-    """The person's passkeys, and the menu's entries as the inbox's page has them (the front
-    door's pages, Administration), in one unit of work."""
+    """The person's passkeys, and the menu's entries (``_menu``), in one unit of work."""
     rt = pages.runtime(request)
     async with rt.unit_of_work() as uow:
         own = await passkey_list.own_passkeys(uow, session, datetime.now(UTC))
-        menu = {"front_door": await pages.front_door_of(uow, session) is not None,
-                "administrator": await administers(uow, session, rt.settings)}  # fmt: skip
+        menu = await _menu(uow, rt, session)
     return own, menu
+
+
+async def _menu(uow: UnitOfWork, rt: Runtime, session: WebSessionRecord) -> dict[str, Any]:
+    """The menu's entries as the inbox's page has them: the front door's pages, Administration."""
+    return {"front_door": await pages.front_door_of(uow, session) is not None,
+            "administrator": await administers(uow, session, rt.settings)}  # fmt: skip
 
 
 def _in_use(request: Request, session: WebSessionRecord) -> Response:
