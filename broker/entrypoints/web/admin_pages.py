@@ -37,15 +37,14 @@ class ContactRow:
 
 
 def add_admin_pages(app: FastAPI) -> None:
-    routes: list[tuple[str, Any, str]] = [
+    routes: list[page_kit.Route] = [
         (ADMIN, organisations_page, "GET"),
         (ADMIN + "/organisations/{org_id}", organisation_page, "GET"),
         (ADMIN + "/contacts/{contact_id}/sign-in-link", issue_link, "POST"),
         (ADMIN + "/contacts/{contact_id}/suspend", suspend, "POST"),
         (ADMIN + "/households", household_page, "GET"),
     ]
-    for path, endpoint, method in routes:
-        app.add_api_route(path, endpoint, methods=[method], include_in_schema=False)
+    page_kit.add_pages(app, routes)
 
 
 async def organisations_page(request: Request) -> Response:

@@ -28,13 +28,12 @@ PASSKEYS = ADMIN + "/contacts/{contact_id}/passkeys"
 
 
 def add_admin_passkey_pages(app: FastAPI) -> None:
-    routes: list[tuple[str, Any, str]] = [
+    routes: list[page_kit.Route] = [
         (PASSKEYS, passkeys_page, "GET"),
         (PASSKEYS + "/{reference}/revoke", confirm_page, "GET"),
         (PASSKEYS + "/{reference}/revoke", revoke, "POST"),
     ]
-    for path, endpoint, method in routes:
-        app.add_api_route(path, endpoint, methods=[method], include_in_schema=False)
+    page_kit.add_pages(app, routes)
 
 
 async def passkeys_page(

@@ -10,7 +10,6 @@ proposal held for another front door, or none, is a 404 (counted and audited).
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 from fastapi import FastAPI, Request, Response
@@ -43,14 +42,13 @@ class ProposalRow:
 
 
 def add_proposal_pages(app: FastAPI) -> None:
-    routes: list[tuple[str, Any, str]] = [
+    routes: list[page_kit.Route] = [
         (PROPOSALS, proposals_page, "GET"),
         (PROPOSALS + "/{event_id}/confirm", confirm, "POST"),
         (PROPOSALS + "/{event_id}/reject", reject_page, "GET"),
         (PROPOSALS + "/{event_id}/reject", reject, "POST"),
     ]
-    for path, endpoint, method in routes:
-        app.add_api_route(path, endpoint, methods=[method], include_in_schema=False)
+    page_kit.add_pages(app, routes)
 
 
 async def proposals_page(request: Request, done: str | None = None) -> Response:

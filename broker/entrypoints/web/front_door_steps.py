@@ -14,7 +14,6 @@ is a 404.
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 from fastapi import FastAPI, Request, Response
@@ -51,15 +50,14 @@ class NoticeSteps:
 
 
 def add_step_pages(app: FastAPI) -> None:
-    routes: list[tuple[str, Any, str]] = [
+    routes: list[page_kit.Route] = [
         (NEXT_STEPS, next_steps_page, "GET"),
         (NEXT_STEPS + "/{notice_id}/outcome", outcome_page, "GET"),
         (NEXT_STEPS + "/{notice_id}/outcome", record_outcome, "POST"),
         (NEXT_STEPS + "/{notice_id}/steps/{step}", record_step_done, "POST"),
         (DATA_QUALITY, data_quality_page, "GET"),
     ]
-    for path, endpoint, method in routes:
-        app.add_api_route(path, endpoint, methods=[method], include_in_schema=False)
+    page_kit.add_pages(app, routes)
 
 
 async def next_steps_page(request: Request, done: str | None = None) -> Response:

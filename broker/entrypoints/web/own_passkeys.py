@@ -33,13 +33,12 @@ NOT_BY_PASSKEY = ["This session does not record which passkey you signed in with
 
 
 def add_own_passkey_pages(app: FastAPI) -> None:
-    routes: list[tuple[str, Any, str]] = [
+    routes: list[page_kit.Route] = [
         (OWN, own_page, "GET"),
         (OWN + "/{reference}/remove", confirm_page, "GET"),
         (OWN + "/{reference}/remove", remove, "POST"),
     ]
-    for path, endpoint, method in routes:
-        app.add_api_route(path, endpoint, methods=[method], include_in_schema=False)
+    page_kit.add_pages(app, routes)
 
 
 async def own_page(request: Request, removed: str | None = None) -> Response:
