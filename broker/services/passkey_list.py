@@ -66,7 +66,15 @@ async def revoke(uow: UnitOfWork, contact_id: str, reference: str, by: str,
     found = next((p for p in await uow.passkeys.passkeys_of(contact_id)
                   if passkey_reference(p.credential_id) == reference
                   and person_id in {None, p.person_id}), None)  # fmt: skip
-    if found is None or not await uow.passkeys.remove_passkey(found.credential_id):
+    if found is None:
+        raise PasskeyNotFound("no such passkey: list them again")
+    return await _remove(uow, found, by, now)
+
+
+async def _remove(uow: UnitOfWork, found: Passkey, by: str, now: datetime) -> PasskeyLine:
+    """The passkey removed, the sessions it opened ended, audited under ``by``."""
+    contact_id = found.contact_id
+    if not await uow.passkeys.remove_passkey(found.credential_id):
         raise PasskeyNotFound("no such passkey: list them again")
     ended = await uow.web_sessions.end_sessions_opened_by(contact_id, found.credential_id, now)
     await uow.audit.append(AuditRecord("passkey_revoked", by, contact_id,
@@ -110,8 +118,7 @@ async def remove_own(uow: UnitOfWork, session: WebSessionRecord, reference: str,
     if in_use.credential_id not in await uow.passkeys.hold([in_use.credential_id,
                                                             found.credential_id]):  # fmt: skip
         raise PasskeyNotFound("the passkey that opened this session was removed meanwhile")
-    return await revoke(uow, session.contact_id, reference, in_use.person_id, now,
-                        person_id=in_use.person_id)  # fmt: skip
+    return await _remove(uow, found, in_use.person_id, now)
 
 
 async def _another_of_theirs(uow: UnitOfWork, session: WebSessionRecord, reference: str

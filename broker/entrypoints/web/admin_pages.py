@@ -37,14 +37,14 @@ class ContactRow:
 
 
 def add_admin_pages(app: FastAPI) -> None:
-    routes: list[page_kit.Route] = [
+    routes: list[pages.Route] = [
         (ADMIN, organisations_page, "GET"),
         (ADMIN + "/organisations/{org_id}", organisation_page, "GET"),
         (ADMIN + "/contacts/{contact_id}/sign-in-link", issue_link, "POST"),
         (ADMIN + "/contacts/{contact_id}/suspend", suspend, "POST"),
         (ADMIN + "/households", household_page, "GET"),
     ]
-    page_kit.add_pages(app, routes)
+    pages.add_routes(app, routes)
 
 
 async def organisations_page(request: Request) -> Response:

@@ -28,12 +28,12 @@ PASSKEYS = ADMIN + "/contacts/{contact_id}/passkeys"
 
 
 def add_admin_passkey_pages(app: FastAPI) -> None:
-    routes: list[page_kit.Route] = [
+    routes: list[pages.Route] = [
         (PASSKEYS, passkeys_page, "GET"),
         (PASSKEYS + "/{reference}/revoke", confirm_page, "GET"),
         (PASSKEYS + "/{reference}/revoke", revoke, "POST"),
     ]
-    page_kit.add_pages(app, routes)
+    pages.add_routes(app, routes)
 
 
 async def passkeys_page(

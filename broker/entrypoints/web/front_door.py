@@ -15,7 +15,7 @@ from fastapi import FastAPI, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from broker.entrypoints.path_ids import PRINTABLE
-from broker.entrypoints.web import page_kit, pages, sessions
+from broker.entrypoints.web import pages, sessions
 from broker.errors import DataKeyShredded, DataKeyUnusable
 from broker.ports import AuditDetails, AuditRecord, ParkedEvent, WebSessionRecord
 from broker.services import household_access, matching
@@ -26,12 +26,12 @@ HouseholdQuery = Annotated[str | None, Query(max_length=64, pattern=PRINTABLE)]
 
 
 def add_front_door_pages(app: FastAPI) -> None:
-    routes: list[page_kit.Route] = [
+    routes: list[pages.Route] = [
         (FRONT_DOOR + "/matching-queue", queue_page, "GET"),
         (FRONT_DOOR + "/matching-queue/{event_id}/match", match, "POST"),
         (FRONT_DOOR + "/chronology", chronology_page, "GET"),
     ]
-    page_kit.add_pages(app, routes)
+    pages.add_routes(app, routes)
 
 
 async def queue_page(request: Request, matched: str | None = None) -> Response:

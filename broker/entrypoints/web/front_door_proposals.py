@@ -42,13 +42,13 @@ class ProposalRow:
 
 
 def add_proposal_pages(app: FastAPI) -> None:
-    routes: list[page_kit.Route] = [
+    routes: list[pages.Route] = [
         (PROPOSALS, proposals_page, "GET"),
         (PROPOSALS + "/{event_id}/confirm", confirm, "POST"),
         (PROPOSALS + "/{event_id}/reject", reject_page, "GET"),
         (PROPOSALS + "/{event_id}/reject", reject, "POST"),
     ]
-    page_kit.add_pages(app, routes)
+    pages.add_routes(app, routes)
 
 
 async def proposals_page(request: Request, done: str | None = None) -> Response:

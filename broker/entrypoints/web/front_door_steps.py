@@ -50,14 +50,14 @@ class NoticeSteps:
 
 
 def add_step_pages(app: FastAPI) -> None:
-    routes: list[page_kit.Route] = [
+    routes: list[pages.Route] = [
         (NEXT_STEPS, next_steps_page, "GET"),
         (NEXT_STEPS + "/{notice_id}/outcome", outcome_page, "GET"),
         (NEXT_STEPS + "/{notice_id}/outcome", record_outcome, "POST"),
         (NEXT_STEPS + "/{notice_id}/steps/{step}", record_step_done, "POST"),
         (DATA_QUALITY, data_quality_page, "GET"),
     ]
-    page_kit.add_pages(app, routes)
+    pages.add_routes(app, routes)
 
 
 async def next_steps_page(request: Request, done: str | None = None) -> Response:

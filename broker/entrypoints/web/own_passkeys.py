@@ -18,11 +18,9 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 
-from broker.bootstrap import Runtime
 from broker.entrypoints.path_ids import PasskeyInPath
 from broker.entrypoints.web import page_kit, pages, sessions
-from broker.entrypoints.web.roles import administers
-from broker.ports import UnitOfWork, WebSessionRecord
+from broker.ports import WebSessionRecord
 from broker.services import passkey_list
 from broker.services.passkey_list import OwnPasskeys, PasskeyInUse, PasskeyNotFound
 
@@ -33,12 +31,12 @@ NOT_BY_PASSKEY = ["This session does not record which passkey you signed in with
 
 
 def add_own_passkey_pages(app: FastAPI) -> None:
-    routes: list[page_kit.Route] = [
+    routes: list[pages.Route] = [
         (OWN, own_page, "GET"),
         (OWN + "/{reference}/remove", confirm_page, "GET"),
         (OWN + "/{reference}/remove", remove, "POST"),
     ]
-    page_kit.add_pages(app, routes)
+    pages.add_routes(app, routes)
 
 
 async def own_page(request: Request, removed: str | None = None) -> Response:
@@ -57,7 +55,7 @@ async def confirm_page(request: Request, reference: PasskeyInPath) -> Response:
     try:
         async with rt.unit_of_work() as uow:
             line = await passkey_list.own_passkey(uow, session, reference)
-            menu = await _menu(uow, rt, session)
+            menu = await pages.menu_of(uow, session, rt)
     except PasskeyInUse:
         return _in_use(request, session)
     except PasskeyNotFound:
@@ -80,18 +78,12 @@ async def remove(request: Request, reference: PasskeyInPath) -> Response:
 async def _own(
     request: Request, session: WebSessionRecord
 ) -> tuple[OwnPasskeys | None, dict[str, Any]]:
-    """The person's passkeys, and the menu's entries (``_menu``), in one unit of work."""
+    """The person's passkeys, and the menu's entries (``pages.menu_of``), in one unit of work."""
     rt = pages.runtime(request)
     async with rt.unit_of_work() as uow:
         own = await passkey_list.own_passkeys(uow, session, datetime.now(UTC))
-        menu = await _menu(uow, rt, session)
+        menu = await pages.menu_of(uow, session, rt)
     return own, menu
-
-
-async def _menu(uow: UnitOfWork, rt: Runtime, session: WebSessionRecord) -> dict[str, Any]:
-    """The menu's entries as the inbox's page has them: the front door's pages, Administration."""
-    return {"front_door": await pages.front_door_of(uow, session) is not None,
-            "administrator": await administers(uow, session, rt.settings)}  # fmt: skip
 
 
 def _in_use(request: Request, session: WebSessionRecord) -> Response:

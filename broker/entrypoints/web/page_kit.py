@@ -1,26 +1,15 @@
-"""What the front door's and the administrators' web pages share: their routes added as pages,
-a refusal that names nothing, counted and audited as the APIs' are, and a message page for a
-service's refusal.
+"""What the front door's and the administrators' web pages share: a refusal that names
+nothing, counted and audited as the APIs' are, and a message page for a service's refusal.
 
 A page for what another organisation owns is a 404, never a 403: the answer does not say
 whether the thing exists elsewhere.
 """
 
-from typing import Any
-
-from fastapi import FastAPI, Request, Response
+from fastapi import Request, Response
 
 from broker.entrypoints.auth import record_refusal
 from broker.entrypoints.web import pages
 from broker.ports import WebSessionRecord
-
-Route = tuple[str, Any, str]  # path, endpoint, method
-
-
-def add_pages(app: FastAPI, routes: list[Route]) -> None:
-    """Each route as a page: an HTML form's or link's, left out of the OpenAPI documents."""
-    for path, endpoint, method in routes:
-        app.add_api_route(path, endpoint, methods=[method], include_in_schema=False)
 
 
 async def not_found(request: Request, session: WebSessionRecord, back: str = "/inbox") -> Response:

@@ -60,8 +60,11 @@ HOW_TO_SIGN_IN: dict[str, Any] = {
 }  # fmt: skip
 
 
+Route = tuple[str, Any, str]  # path, endpoint, method
+
+
 def add_pages(app: FastAPI) -> None:
-    routes: list[tuple[str, Any, str]] = [
+    routes: list[Route] = [
         ("/inbox", inbox_page, "GET"),
         ("/inbox/notices/{notice_id}", notice_page, "GET"),
         ("/inbox/notices/{notice_id}/acknowledge", acknowledge, "POST"),
@@ -73,10 +76,21 @@ def add_pages(app: FastAPI) -> None:
         ("/inbox/sign-out", sign_out, "POST"),
         ("/inbox/signed-out", signed_out, "GET"),
     ]
-    for path, endpoint, method in routes:
-        app.add_api_route(path, endpoint, methods=[method], include_in_schema=False)
+    add_routes(app, routes)
     app.add_exception_handler(NotSignedIn, _not_signed_in)  # type: ignore[arg-type]
     app.add_exception_handler(CsrfRefused, _csrf_refused)  # type: ignore[arg-type]
+
+
+def add_routes(app: FastAPI, routes: list[Route]) -> None:
+    """Each route as a page: an HTML form's or link's, left out of the OpenAPI documents."""
+    for path, endpoint, method in routes:
+        app.add_api_route(path, endpoint, methods=[method], include_in_schema=False)
+
+
+async def menu_of(uow: UnitOfWork, session: WebSessionRecord, rt: Runtime) -> dict[str, Any]:
+    """The menu's entries a page shows the session: the front door's pages, Administration."""
+    return {"front_door": await front_door_of(uow, session) is not None,
+            "administrator": await roles.administers(uow, session, rt.settings)}  # fmt: skip
 
 
 async def inbox_page(
@@ -86,11 +100,9 @@ async def inbox_page(
     async with _unit(request) as uow:
         listed = await inbox.list_notices(uow, session.contact_id, datetime.now(UTC))
         records = await uow.notice_records.of([n.notice_id for n in listed])
-        front_door = await front_door_of(uow, session) is not None
-        administrator = await roles.administers(uow, session, runtime(request).settings)
+        menu = await menu_of(uow, session, runtime(request))
     rows = [views.row(n, records.get(n.notice_id)) for n in listed]
-    return render(request, "inbox.html", session, page=views.page(rows, page),
-                  front_door=front_door, administrator=administrator)  # fmt: skip
+    return render(request, "inbox.html", session, page=views.page(rows, page), **menu)
 
 
 async def notice_page(request: Request, notice_id: UUID, done: str | None = None) -> Response:
