@@ -1,11 +1,25 @@
 """The directory's tables as plain rows, in SQL (``DirectoryRows`` in broker/ports.py): Core
 statements, not the ORM, whose bookkeeping per row costs more than the write itself."""
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, insert, inspect, select, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
@@ -54,15 +68,32 @@ class SqlDirectoryRows:
         wanted = getattr(model, column)
         query = select(*(getattr(model, name) for name in shape_of(table).defaults))
         found: list[TableRow] = []
-        for part in _parts(sorted(set(values))):
-            result = await self._session.execute(query.where(wanted.in_(part)))
-            found += [dict(row) for row in result.mappings()]
+        async with self._custom_plans():
+            for part in _parts(sorted(set(values))):
+                result = await self._session.execute(query.where(self._one_of(wanted, part)))
+                found += [dict(row) for row in result.mappings()]
         return found
 
     async def insert(self, table: DirectoryTable, rows: Sequence[TableRow]) -> None:
-        if rows:  # one multi-row insert
+        if not rows:
+            return
+        if self._on_postgresql():
+            await self._insert_arrays(table, rows)
+        else:  # one multi-row insert
             await self._session.execute(insert(db.Base.metadata.tables[table]), rows)
-            self._written()
+        self._written()
+
+    async def _insert_arrays(self, table: DirectoryTable, rows: Sequence[TableRow]) -> None:
+        """The rows as one array per column, unnested by PostgreSQL: a multi-row insert binds,
+        casts and renders every value into a statement text of its own, where this statement
+        is the same for any number of rows."""
+        columns = [db.Base.metadata.tables[table].c[name] for name in rows[0]]
+        arrays = [bindparam(c.key, [row[c.key] for row in rows], type_=_array_of(c))
+                  for c in columns]  # fmt: skip
+        unnested = select(*(func.unnest(array) for array in arrays))
+        await self._session.execute(
+            insert(db.Base.metadata.tables[table]).from_select(columns, unnested)
+        )
 
     async def update(self, table: DirectoryTable, rows: Sequence[TableRow]) -> None:
         if rows:  # one executemany, by primary key
@@ -71,8 +102,10 @@ class SqlDirectoryRows:
 
     async def delete_in(self, table: DirectoryTable, column: str, values: Sequence[Any]) -> None:
         model = MODELS[table]
-        for part in _parts(values):
-            await self._session.execute(delete(model).where(getattr(model, column).in_(part)))
+        async with self._custom_plans():
+            for part in _parts(values):
+                gone = delete(model).where(self._one_of(getattr(model, column), part))
+                await self._session.execute(gone)
         self._written()
 
     # Directory records one at a time (directory_admin)
@@ -105,9 +138,40 @@ class SqlDirectoryRows:
         )
         return [_entry(change) for change in found]
 
+    def _one_of(self, column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+        """``column IN values``; on PostgreSQL ``= ANY`` of one array: an IN list binds and casts
+        each value in the statement's text, made again for every list (most of a bulk
+        import's time went to building its statements)."""
+        if not self._on_postgresql():
+            return column.in_(values)
+        return column == any_(bindparam("values", list(values), type_=_array_of(column)))
+
+    @asynccontextmanager
+    async def _custom_plans(self) -> AsyncIterator[None]:
+        """On PostgreSQL, the statements inside planned for their own values: a plan kept for
+        ``= ANY`` of an array, made while an import's tables were still small, went on
+        scanning them whole as they grew (thirty times slower at 100,000 people). Only these:
+        the foreign keys' checks, planned again for every row, cost more than that saves.
+        (After a failure the transaction rolls back, and the setting with it.)"""
+        if not self._on_postgresql():
+            yield
+            return
+        await self._session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        yield
+        await self._session.execute(text("SET LOCAL plan_cache_mode = auto"))
+
+    def _on_postgresql(self) -> bool:
+        return self._session.get_bind().dialect.name == "postgresql"
+
     def _written(self) -> None:
         # Rows written past the ORM: whatever it holds of them is read afresh.
         self._session.expire_all()
+
+
+def _array_of(column: ColumnElement[Any]) -> ARRAY[Any]:
+    # Of unsized text: a cast to VARCHAR(n) cuts a longer value short without a word, where
+    # the column itself refuses it (and a value cut short could match another row's).
+    return ARRAY(String() if isinstance(column.type, String) else column.type)
 
 
 def _entry(change: db.DirectoryChange) -> DirectoryChangeEntry:

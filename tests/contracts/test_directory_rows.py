@@ -93,6 +93,48 @@ class TestRows:
                                                       ["h-1"])  # fmt: skip
         assert sorted(row["person_id"] for row in left) == ["p-0", "p-2"]
 
+    async def test_every_kind_of_value_is_read_back_as_written(
+        self, unit_of_work: UnitsOfWork
+    ) -> None:
+        """Text, dates, true and false, UTC times and empty values come back as they went in
+        (on PostgreSQL the rows go in as one array per column)."""
+        everything = person("p-1") | {
+            "nhs_number": "9434765919",
+            "upn": "A12345678901B",
+            "unborn": True,
+            "has_send": True,
+            "expected_on": None,
+        }
+        async with unit_of_work() as uow:
+            await uow.directory_rows.insert("people", [everything, person("p-2")])
+            org = dict(uow.directory_rows.shape("organisations").defaults) | {
+                "id": "org-1",
+                "name": "Oakfield",
+                "kind": "school",
+                "area": "E09000099",
+            }
+            await uow.directory_rows.insert("organisations", [org])
+            keys = [{"org_id": "org-1", "key_id": "k1", "public_key": "pk",
+                     "valid_from": AT, "valid_until": None},
+                    {"org_id": "org-1", "key_id": "k2", "public_key": "pk",
+                     "valid_from": None, "valid_until": AT}]  # fmt: skip
+            await uow.directory_rows.insert("org_signing_keys", keys)
+        async with unit_of_work() as uow:
+            people = await uow.directory_rows.select_in("people", "id", ["p-1", "p-2"])
+            found = await uow.directory_rows.select_in("org_signing_keys", "org_id", ["org-1"])
+        assert sorted(people, key=lambda r: r["id"]) == [everything, person("p-2")]
+        assert sorted(found, key=lambda r: r["key_id"]) == keys
+
+    async def test_a_longer_value_finds_no_row_it_begins_with(
+        self, unit_of_work: UnitsOfWork
+    ) -> None:
+        """A value longer than its column is compared whole, never cut to the column's width."""
+        widest = "p-" + "x" * 62  # the 64 characters a person's id may have
+        async with unit_of_work() as uow:
+            await uow.directory_rows.insert("people", [person(widest)])
+        assert await names(unit_of_work, widest + "y") == {}
+        assert await names(unit_of_work, widest) == {widest: "Ann"}
+
     async def test_many_values_are_read_at_once(self, unit_of_work: UnitsOfWork) -> None:
         """More values than one statement may bind are all read."""
         async with unit_of_work() as uow:
