@@ -164,13 +164,16 @@ def routing(
     profile: Annotated[
         Path | None, typer.Option(help="write pyinstrument's text profile of the timed part here")
     ] = None,
+    postgres: Postgres = None,
+    batch: Annotated[int, typer.Option(min=1, help="records per handler call")] = MAX_RECORDS,
 ) -> None:
-    """The router's CPU and wall ms per event, its handler called in-process (SQLite)."""
+    """The router's CPU and wall ms per event, its handler called in-process (SQLite, or a
+    PostgreSQL database made for the run)."""
     _quiet_logs()
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if not bootstrap:
         raise typer.BadParameter("set KAFKA_BOOTSTRAP_SERVERS: the notices go to Kafka")
-    _print(asyncio.run(measure_routing(people, events, bootstrap, profile)))
+    _print(asyncio.run(measure_routing(people, events, bootstrap, profile, postgres, batch)))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from broker.adapters import db
 from broker.adapters.directory_projection import keep_out_of_collections
 from broker.adapters.kafka import MAX_RECORDS, Received
 from broker.adapters.unit_of_work import SqlUnitOfWork
-from broker.bootstrap import runtime
+from broker.bootstrap import Runtime, runtime
 from broker.config import Settings, TopicSettings
 from broker.keys import KeyStore
 from consumers.router import _projection, handle_events
@@ -38,50 +38,67 @@ from producers import crypto
 from producers.envelopes import seal_event, sign_event
 from schemas.transport import EventHeader
 from tests.benchmark import population
-from tests.benchmark.delivery import _remove_topics
+from tests.benchmark.delivery import _counted, _database, _remove_topics
 
 
 async def measure_routing(
-    people: int, events: int, bootstrap: str, profile: Path | None = None
-) -> dict[str, Any]:
+    people: int, events: int, bootstrap: str, profile: Path | None = None,
+    postgres: str | None = None, batch: int = MAX_RECORDS,
+) -> dict[str, Any]:  # fmt: skip
+    """``postgres``: a server's URL, for a database made there for the run (else SQLite).
+    ``batch``: records per handler call; at a low rate a batch holds the few records Kafka
+    had, and what a group costs whatever its size weighs on each of its events."""
     pop = population.population(people, datetime.now(UTC).date())
     with tempfile.TemporaryDirectory(prefix="sgb-routing-bench-") as folder:
-        url = f"sqlite+aiosqlite:///{Path(folder) / 'broker.db'}"
-        await population.load_in_chunks(pop.spec, url)
-        KeyStore.create(Path(folder) / "keys")
-        settings = Settings(kafka_bootstrap_servers=bootstrap,
-                            topic_prefix=f"bench-routing-{uuid.uuid4().hex[:8]}-",
-                            topics=TopicSettings(partitions=1), database_url=url,
-                            keys_dir=Path(folder) / "keys", log_json=True)  # fmt: skip
-        async with runtime(settings, configure_logs=False) as rt:
-            try:
-                projection = await _projection(rt)
-                keep_out_of_collections()  # as the router does (consumers/router.py)
-                deps = replace(rt.services.routing,
-                               units=partial(SqlUnitOfWork, rt.sessions, projection))  # fmt: skip
-                batches = _batches(rt.topics.events, pop, events, rt.keys)
-                with _plaintexts(deps.data_keys) as seen, _profiled(profile), _gc_timed() as gc:
-                    cpu, wall = time.process_time(), time.perf_counter()
-                    for batch in batches:
-                        await handle_events(batch, deps)
-                    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-                async with rt.sessions() as session:
-                    notices = await session.scalar(
-                        select(func.count()).select_from(db.NoticeRecord)
-                    )
-            finally:
-                await _remove_topics(bootstrap, rt)
-    return {"mode": "routing", "database": "sqlite", "people": people, "events": events,
-            "notices": notices, "plaintexts": len(seen), "plaintext_digest": _digest(seen),
-            "batch": MAX_RECORDS,
+        async with _database(Path(folder), postgres) as url:
+            await population.load_in_chunks(pop.spec, url)
+            KeyStore.create(Path(folder) / "keys")
+            settings = Settings(kafka_bootstrap_servers=bootstrap,
+                                topic_prefix=f"bench-routing-{uuid.uuid4().hex[:8]}-",
+                                topics=TopicSettings(partitions=1), database_url=url,
+                                keys_dir=Path(folder) / "keys", log_json=True)  # fmt: skip
+            async with runtime(settings, configure_logs=False) as rt:
+                try:
+                    report = await _routed(rt, pop, events, batch, profile)
+                finally:
+                    await _remove_topics(bootstrap, rt)
+    return {
+        "mode": "routing",
+        "database": "postgresql" if postgres else "sqlite",
+        "people": people,
+        "events": events,
+    } | report
+
+
+async def _routed(
+    rt: Runtime, pop: population.Population, events: int, batch: int, profile: Path | None
+) -> dict[str, Any]:
+    projection = await _projection(rt)
+    keep_out_of_collections()  # as the router does (consumers/router.py)
+    deps = replace(rt.services.routing,
+                   units=partial(SqlUnitOfWork, rt.sessions, projection))  # fmt: skip
+    batches = _batches(rt.topics.events, pop, events, rt.keys, batch)
+    with (
+        _plaintexts(deps.data_keys) as seen, _profiled(profile), _gc_timed() as gc,
+        _counted(rt) as statements,
+    ):  # fmt: skip
+        cpu, wall = time.process_time(), time.perf_counter()
+        for records in batches:
+            await handle_events(records, deps)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    async with rt.sessions() as session:
+        notices = await session.scalar(select(func.count()).select_from(db.NoticeRecord))
+    return {"notices": notices, "plaintexts": len(seen), "plaintext_digest": _digest(seen),
+            "batch": batch,
             "cpu_ms_per_event": round(cpu * 1000 / events, 3),
             "wall_ms_per_event": round(wall * 1000 / events, 3),
+            "statements_per_batch": round(len(statements) / len(batches), 2),
             "gc_ms_per_event": round(gc["seconds"] * 1000 / events, 3),
             "gc_full_collections": gc["full"]}  # fmt: skip
 
 
 def _batches(
-    topic: str, pop: population.Population, events: int, keys: KeyStore
+    topic: str, pop: population.Population, events: int, keys: KeyStore, size: int
 ) -> list[list[Received]]:
     records = []
     for offset, (org, event) in enumerate(population.events(pop, events)):
@@ -92,7 +109,7 @@ def _batches(
         sealed = seal_event(signed, header, keys.public.hpke)
         records.append(Received(topic, 0, offset, None, sealed.model_dump_json().encode(),
                                 datetime.now(UTC)))  # fmt: skip
-    return [records[i : i + MAX_RECORDS] for i in range(0, events, MAX_RECORDS)]
+    return [records[i : i + size] for i in range(0, events, size)]
 
 
 @contextmanager
