@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 import pytest
 import structlog
+from aiokafka.admin import AIOKafkaAdminClient
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from sqlalchemy import make_url, select, text
@@ -195,10 +196,45 @@ def kafka_data_dirs(kafka_bootstrap: str) -> list[Path]:
     return list(_LOCAL_KAFKA_DATA) or [Path(d) for d in shared.split(os.pathsep) if d]
 
 
+_PREFIXES_USED: set[str] = set()
+
+
+def new_topic_prefix() -> str:
+    """A unique topic/group prefix, so tests never see each other's messages; its topics are
+    deleted at the session's end from a Kafka broker that outlives it (see below)."""
+    prefix = f"t-{uuid.uuid4().hex[:10]}."
+    _PREFIXES_USED.add(prefix)
+    return prefix
+
+
 @pytest.fixture
 def topic_prefix() -> str:
-    """A unique topic/group prefix per test, so tests never see each other's messages."""
-    return f"t-{uuid.uuid4().hex[:10]}."
+    return new_topic_prefix()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _topics_deleted_at_the_end() -> Iterator[None]:
+    """On a broker the tests did not start (``KAFKA_BOOTSTRAP_SERVERS`` given before the run, a
+    developer's long-lived one), the session's topics go with it: each holds files open, and
+    sessions that left theirs behind piled up towards the broker's open-file limit. A broker
+    the tests started (the xdist controller names its data directories) goes whole."""
+    yield
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if bootstrap and KAFKA_DATA_VARIABLE not in os.environ and not _LOCAL_KAFKA_DATA:
+        asyncio.run(_delete_topics(bootstrap, tuple(_PREFIXES_USED)))
+
+
+async def _delete_topics(bootstrap: str, prefixes: tuple[str, ...]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        await admin.start()
+        made = [t for t in await admin.list_topics() if t.startswith(prefixes)]
+        for start in range(0, len(made), 200):
+            await admin.delete_topics(made[start : start + 200])
+    except Exception as exc:  # a broker already gone: nothing to tidy
+        warnings.warn(f"the session's topics were not deleted: {exc!r}", stacklevel=1)
+    finally:
+        await admin.close()
 
 
 # --------------------------------------------------------------------------- databases
@@ -645,7 +681,7 @@ class RoutedTemplates:
             template, url = await self._on_postgres(source, directory)
         else:
             template, url = self._on_sqlite(directory, self.folder / made / "routed.db")
-        prefix = f"t-{uuid.uuid4().hex[:10]}."
+        prefix = new_topic_prefix()
         settings = Settings(
             kafka_bootstrap_servers=self.kafka_bootstrap, topic_prefix=prefix,
             topics=TopicSettings(partitions=2), database_url=url, keys_dir=keys,
