@@ -2,19 +2,19 @@
 read for the whole group before any of its events is decided, and what is written for all of
 them after.
 
-Read up front, one query each: which events were routed before (and from which Kafka
-record), which the gateway accepted, their matching-queue entries, and which have pattern
-records. Each person's pattern records are read once, when first needed. Written at the
-end, one statement per table: routed events, pattern records, chronology lines, receipts
-and audit entries, the audit chain's lock taken once, last, so that it is held only for
-the commit.
+Read up front, in two queries: which events were routed before (and from which Kafka
+record), which the gateway accepted and which have pattern records; and their matching-queue
+entries. Each person's pattern records are read once, when first needed. Written at the end,
+one statement per table: routed events, pattern records, chronology lines, receipts and audit
+entries, the audit chain's lock taken once, last, so that it is held only for the commit.
 """
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import CompoundSelect, String, literal, null, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import audit as audit_log
@@ -31,17 +31,18 @@ class SqlRoutedEvents:
 
     async def load(self, event_ids: Sequence[str]) -> GroupState:
         session, ids = self._session, list(dict.fromkeys(event_ids))
-        accepted = await session.scalars(
-            select(db.AcceptedEvent.event_id).where(db.AcceptedEvent.event_id.in_(ids))
-        )
+        routed: dict[str, str | None] = {}
+        seen: dict[str, set[str]] = {ACCEPTED: set(), PATTERNS: set()}
+        for row in await session.execute(_seen_before(ids)):
+            if row.found == ROUTED:
+                routed[row.event_id] = row.position
+            else:
+                seen[row.found].add(row.event_id)
         queue = await session.scalars(
             select(db.MatchingQueueEntry).where(db.MatchingQueueEntry.event_id.in_(ids))
         )
-        recorded = await session.scalars(
-            select(db.PatternRecord.event_id).where(db.PatternRecord.event_id.in_(ids))
-        )
-        return GroupState.of(await self.routed_from(ids), set(accepted),
-                             [_queued(e) for e in queue], set(recorded))  # fmt: skip
+        return GroupState.of(routed, seen[ACCEPTED], [_queued(e) for e in queue],
+                             seen[PATTERNS])  # fmt: skip
 
     async def routed_from(self, event_ids: Sequence[str]) -> dict[str, str | None]:
         routed = await self._session.execute(
@@ -116,6 +117,22 @@ class SqlRoutedEvents:
                 entries = [entry for _, entry in pending[start:end]]
                 await audit_log.append_many(self._session, entries, pending[start][0])
                 start = end
+
+
+ROUTED, ACCEPTED, PATTERNS = "routed", "accepted", "patterns"
+
+
+def _seen_before(ids: Sequence[str]) -> CompoundSelect[Any]:
+    """Which of the events were routed (and from which record), accepted by the gateway, or
+    have pattern records: one statement, a round trip where three were made per group."""
+    routed, accepted, patterns = db.RoutedEvent, db.AcceptedEvent, db.PatternRecord
+    nothing = null().cast(String).label("position")
+    return union_all(
+        select(literal(ROUTED).label("found"), routed.event_id, routed.position)
+        .where(routed.event_id.in_(ids)),
+        select(literal(ACCEPTED), accepted.event_id, nothing).where(accepted.event_id.in_(ids)),
+        select(literal(PATTERNS), patterns.event_id, nothing).where(patterns.event_id.in_(ids)),
+    )  # fmt: skip
 
 
 def _queued(entry: db.MatchingQueueEntry) -> QueuedForMatching:

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from broker.adapters import db
 from broker.errors import AlreadyRecorded
-from broker.ports import AuditRecord, QueuedForMatching
-from tests.contracts.conftest import UnitsOfWork
+from broker.ports import AuditRecord, QueuedForMatching, UnitOfWork
+from tests.contracts.conftest import MEMORY, UnitsOfWork
 from tests.contracts.test_directory_rows import person
 
 AT = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -87,6 +88,29 @@ class TestRoutedEvents:
             history = (await state.patterns.histories(uow.routed_events, ["mum"]))["mum"]
             assert (history.ed_attendances, history.crises) == ((AT,), (AT + timedelta(days=2),))
 
+    async def test_one_load_tells_each_event_routed_accepted_or_recorded(
+        self, database_backend: str, unit_of_work: UnitsOfWork
+    ) -> None:
+        """An event routed, one the gateway accepted, one with pattern records, and one never
+        seen, read at once: each is told apart (SQL reads them in one statement)."""
+        third = "00000000-0000-4000-8000-000000000003"
+        unseen = "00000000-0000-4000-8000-000000000004"
+        async with unit_of_work() as uow:
+            await uow.directory_rows.insert("people", [person("mum")])
+            state = await uow.routed_events.load([])
+            state.mark_routed(FIRST, AT, 1, "t.events/0/3")
+            state.mark_routed(SECOND, AT, 0, None)
+            state.patterns.record(third, "mum", "ed", AT, None)
+            await uow.routed_events.write(state)
+            await _accepted(database_backend, uow, SECOND)
+        async with unit_of_work() as uow:
+            state = await uow.routed_events.load([FIRST, SECOND, third, unseen])
+        assert state.routed == {FIRST: "t.events/0/3", SECOND: None}
+        assert state.accepted == {SECOND}
+        state.patterns.record(third, "mum", "ed", AT + timedelta(days=1), None)
+        state.patterns.record(unseen, "mum", "ed", AT + timedelta(days=1), None)
+        assert [row["event_id"] for row in state.patterns.new] == [unseen]
+
     async def test_a_receipt_is_fresh_once(self, unit_of_work: UnitsOfWork) -> None:
         """Whoever records an event's receipt first audits it; nobody after."""
         async with unit_of_work() as uow:
@@ -126,3 +150,13 @@ class TestRoutedEvents:
         async with unit_of_work() as uow:
             [entry] = (await uow.routed_events.load([FIRST])).queue.values()
             assert (entry.status, entry.sealed_event, entry.people) == ("matched", "", None)
+
+
+async def _accepted(backend: str, uow: UnitOfWork, event_id: str) -> None:
+    """The gateway's record of an event it accepted (written outside the unit of work's ports:
+    adapters/accepted_events.py on SQL)."""
+    if backend == MEMORY:
+        uow.routed_events.accepted.add(event_id)  # type: ignore[attr-defined]
+        return
+    row = db.AcceptedEvent(event_id=event_id, digest="d" * 64, accepted_at=AT)
+    uow.session.add(row)  # type: ignore[attr-defined]
