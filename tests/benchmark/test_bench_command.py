@@ -81,3 +81,13 @@ def test_the_delivery_mode_splits_the_cost_of_a_batch_from_a_notices(
 
     assert (report["mode"], report["batch"], report["stored"]) == ("delivery", 10, 33)
     assert {"cpu_ms_per_batch", "cpu_ms_per_notice_in_batch"} <= report.keys()
+
+
+def test_the_routing_mode_counts_its_groups_statements(kafka_bootstrap: str) -> None:
+    """Every event routed in groups of the batch asked for, the statements of each counted."""
+    report = bench(kafka_bootstrap, "routing", "--events", "30", "--batch", "4")
+
+    assert (report["mode"], report["database"], report["batch"]) == ("routing", "sqlite", 4)
+    assert report["events"] == 30
+    assert report["notices"] > 0
+    assert report["statements_per_batch"] > 0
