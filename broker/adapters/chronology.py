@@ -5,11 +5,12 @@ It is also the memory that family-level patterns and history digests read back.
 """
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import bulk, db
@@ -20,25 +21,51 @@ from broker.rules.family import Decision, HouseholdHistory, PastEvent, PastNotic
 from schemas.notices import NoticeHeader, NoticeType, Severity
 
 
+class Line(Protocol):
+    """What a household's history reads of a chronology line (``HISTORY_COLUMNS``): a row of
+    those columns, or a whole ``db.ChronologyEntry``."""
+
+    id: int
+    household_id: str
+    at: datetime
+    kind: str
+    event_id: str
+    event_type: str
+    notice_id: str | None
+    notice_type: str | None
+    severity: str | None
+    rule_id: str | None
+    signals: str | None
+
+
+_c = db.ChronologyEntry
+# Not the facts (JSON, the longest column) nor the recipient: a history does not read them.
+HISTORY_COLUMNS = (_c.id, _c.household_id, _c.at, _c.kind, _c.event_id, _c.event_type,
+                   _c.notice_id, _c.notice_type, _c.severity, _c.rule_id, _c.signals)  # fmt: skip
+
+
+def history_lines(households: Collection[str]) -> Select[*tuple[Any, ...]]:
+    return select(*HISTORY_COLUMNS).where(db.ChronologyEntry.household_id.in_(households))
+
+
+def areas_left(households: Collection[str]) -> Select[str, str, date | None]:
+    """The areas the households moved out of, with when."""
+    a = db.HouseholdArea
+    return select(a.household_id, a.area, a.moved_out).where(
+        a.household_id.in_(households), a.moved_out.is_not(None)
+    )
+
+
 async def household_history(session: AsyncSession, households: set[str]) -> HouseholdHistory:
     if not households:
         return HouseholdHistory()
-    rows = (await session.scalars(
-        select(db.ChronologyEntry)
-        .where(db.ChronologyEntry.household_id.in_(households))
-        .order_by(db.ChronologyEntry.at, db.ChronologyEntry.id)
-    )).all()  # fmt: skip
-    areas = (await session.scalars(
-        select(db.HouseholdArea).where(
-            db.HouseholdArea.household_id.in_(households), db.HouseholdArea.moved_out.is_not(None)
-        ).order_by(db.HouseholdArea.moved_out)
-    )).all()  # fmt: skip
+    query = history_lines(households).order_by(db.ChronologyEntry.at, db.ChronologyEntry.id)
+    rows: Sequence[Line] = (await session.execute(query)).all()
+    areas = await session.execute(areas_left(households).order_by(db.HouseholdArea.moved_out))
     return history_of(rows, tuple(dict.fromkeys(a.area for a in areas)))
 
 
-def history_of(
-    rows: Sequence[db.ChronologyEntry], previous_areas: tuple[str, ...] = ()
-) -> HouseholdHistory:
+def history_of(rows: Sequence[Line], previous_areas: tuple[str, ...] = ()) -> HouseholdHistory:
     """The history these lines tell, read in the order of (at, id)."""
     return HouseholdHistory(
         events=tuple(_past_events(rows)),
@@ -47,7 +74,7 @@ def history_of(
     )
 
 
-def _past_events(rows: Sequence[db.ChronologyEntry]) -> Iterable[PastEvent]:
+def _past_events(rows: Sequence[Line]) -> Iterable[PastEvent]:
     seen: set[str] = set()
     for row in rows:
         if row.kind == "event" and row.event_id not in seen:
@@ -57,7 +84,7 @@ def _past_events(rows: Sequence[db.ChronologyEntry]) -> Iterable[PastEvent]:
                             event_id=row.event_id)  # fmt: skip
 
 
-def _past_notices(rows: Sequence[db.ChronologyEntry]) -> Iterable[PastNotice]:
+def _past_notices(rows: Sequence[Line]) -> Iterable[PastNotice]:
     seen: set[str] = set()
     for row in rows:
         if row.kind == "notice" and row.notice_id and row.notice_id not in seen:

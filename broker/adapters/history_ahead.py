@@ -11,10 +11,9 @@ from collections.abc import Collection
 from datetime import date
 from itertools import chain
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import chronology, db
+from broker.adapters import chronology
 from broker.rules.family import HouseholdHistory
 
 IN_CHUNK = 900  # households per IN list (SQLite's bound-parameter limit, with room to spare)
@@ -24,8 +23,8 @@ class HistoriesAhead:
     """The chronology lines and the areas left of the households read, by household."""
 
     def __init__(self) -> None:
-        self._lines: dict[str, list[db.ChronologyEntry]] = {}
-        self._left: dict[str, list[db.HouseholdArea]] = {}
+        self._lines: dict[str, list[chronology.Line]] = {}
+        self._left: dict[str, list[tuple[str, date | None]]] = {}  # (area, moved out)
 
     async def read(self, session: AsyncSession, households: Collection[str]) -> None:
         unread = sorted(set(households) - self._lines.keys())
@@ -33,18 +32,16 @@ class HistoriesAhead:
             await self._read(session, unread[start : start + IN_CHUNK])
 
     async def _read(self, session: AsyncSession, households: list[str]) -> None:
-        lines = await session.scalars(
-            select(db.ChronologyEntry).where(db.ChronologyEntry.household_id.in_(households))
-        )
-        areas = await session.scalars(select(db.HouseholdArea).where(
-            db.HouseholdArea.household_id.in_(households), db.HouseholdArea.moved_out.is_not(None)
-        ))  # fmt: skip
+        # Rows of the columns a history reads, not ORM objects: no identity map to keep,
+        # and no facts (the longest column) to carry.
+        lines = await session.execute(chronology.history_lines(households))
+        areas = await session.execute(chronology.areas_left(households))
         self._lines.update((h, []) for h in households)
         self._left.update((h, []) for h in households)
         for line in lines:
             self._lines[line.household_id].append(line)
-        for area in areas:
-            self._left[area.household_id].append(area)
+        for household_id, area, moved_out in areas:
+            self._left[household_id].append((area, moved_out))
 
     def history(self, households: Collection[str]) -> HouseholdHistory | None:
         """The households' history as ``chronology.household_history`` reads it (lines in the
@@ -55,8 +52,8 @@ class HistoriesAhead:
         lines = sorted(chain.from_iterable(self._lines[h] for h in households),
                        key=lambda line: (line.at, line.id))  # fmt: skip
         left = sorted(chain.from_iterable(self._left[h] for h in households),
-                      key=lambda area: area.moved_out or date.min)  # fmt: skip
-        return chronology.history_of(lines, tuple(dict.fromkeys(a.area for a in left)))
+                      key=lambda left: left[1] or date.min)  # fmt: skip
+        return chronology.history_of(lines, tuple(dict.fromkeys(area for area, _ in left)))
 
     def forget(self, households: Collection[str]) -> None:
         for household_id in households:
