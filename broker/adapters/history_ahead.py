@@ -52,7 +52,7 @@ class HistoriesAhead:
         lines = sorted(chain.from_iterable(self._lines[h] for h in households),
                        key=lambda line: (line.at, line.id))  # fmt: skip
         left = sorted(chain.from_iterable(self._left[h] for h in households),
-                      key=lambda left: left[1] or date.min)  # fmt: skip
+                      key=lambda gone: gone[1] or date.min)  # fmt: skip
         return chronology.history_of(lines, tuple(dict.fromkeys(area for area, _ in left)))
 
     def forget(self, households: Collection[str]) -> None:
