@@ -28,6 +28,7 @@ from broker.ports import DirectoryChangeEntry, DirectoryTable, TableRow, TableSh
 
 T = TypeVar("T")
 IN_LIMIT = 2000  # values per IN list: far below SQLite's and asyncpg's bound-parameter limits
+MANY_VALUES = 100  # from here a statement is planned for its own values (``_custom_plans``)
 DIRECTORY_MODELS = (db.Organisation, db.SchoolTerm, db.OrgSigningKey, db.Contact, db.Person,
                     db.Household, db.HouseholdMember, db.HouseholdArea, db.Relationship,
                     db.Registration, db.Involvement, db.Plan, db.PlanOwner,
@@ -68,8 +69,9 @@ class SqlDirectoryRows:
         wanted = getattr(model, column)
         query = select(*(getattr(model, name) for name in shape_of(table).defaults))
         found: list[TableRow] = []
-        async with self._custom_plans():
-            for part in _parts(sorted(set(values))):
+        wanted_values = sorted(set(values))
+        async with self._custom_plans(len(wanted_values)):
+            for part in _parts(wanted_values):
                 result = await self._session.execute(query.where(self._one_of(wanted, part)))
                 found += [dict(row) for row in result.mappings()]
         return found
@@ -102,7 +104,7 @@ class SqlDirectoryRows:
 
     async def delete_in(self, table: DirectoryTable, column: str, values: Sequence[Any]) -> None:
         model = MODELS[table]
-        async with self._custom_plans():
+        async with self._custom_plans(len(values)):
             for part in _parts(values):
                 gone = delete(model).where(self._one_of(getattr(model, column), part))
                 await self._session.execute(gone)
@@ -147,13 +149,15 @@ class SqlDirectoryRows:
         return column == any_(bindparam("values", list(values), type_=_array_of(column)))
 
     @asynccontextmanager
-    async def _custom_plans(self) -> AsyncIterator[None]:
-        """On PostgreSQL, the statements inside planned for their own values: a plan kept for
-        ``= ANY`` of an array, made while an import's tables were still small, went on
-        scanning them whole as they grew (thirty times slower at 100,000 people). Only these:
-        the foreign keys' checks, planned again for every row, cost more than that saves.
-        (After a failure the transaction rolls back, and the setting with it.)"""
-        if not self._on_postgresql():
+    async def _custom_plans(self, values: int) -> AsyncIterator[None]:
+        """On PostgreSQL, the statements inside, for many values, planned for their own values:
+        a plan kept for ``= ANY`` of an array, made while an import's tables were still small,
+        went on scanning them whole as they grew, comparing each row with every value (thirty
+        times slower at 100,000 people). Not for a few values, whose whole scan costs little
+        next to planning each statement again (a per-record import's), nor for the rest of the
+        transaction: its foreign keys' checks, planned again for every row, cost more than
+        that saves. (After a failure the transaction rolls back, and the setting with it.)"""
+        if not self._on_postgresql() or values < MANY_VALUES:
             yield
             return
         await self._session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
