@@ -126,7 +126,7 @@ async def append(
     The first append of a transaction takes the chain's lock and reads its last entry; the
     lock is held to the end of the transaction, so later appends in it chain on from the
     entry before without asking the database again."""
-    if not (key := _key_unless_kept(session, [Entry(action, actor, subject_ref, details)], at)):
+    if not (key := _key_unless_kept(session, [(at, Entry(action, actor, subject_ref, details))])):
         return
     seq, prev_hash = session.info.get(TAIL) or await _locked_tail(session)
     fields: dict[str, Any] = {
@@ -146,28 +146,36 @@ async def append(
 async def append_many(session: AsyncSession, entries: Sequence[Entry], at: datetime) -> None:
     """Appends ``entries`` in order, as ``append`` would one by one, in one statement: a
     batch takes the chain's lock once, and late, so that it holds it only to its commit."""
-    if not (key := _key_unless_kept(session, entries, at)) or not entries:
+    await append_timed(session, [(at, entry) for entry in entries])
+
+
+async def append_timed(session: AsyncSession, timed: Sequence[tuple[datetime, Entry]]) -> None:
+    """As ``append_many``, each entry with a time of its own (a routing group's, made at
+    their moments and appended at its end): still one statement."""
+    if not timed or not (key := _key_unless_kept(session, timed)):
         return
     if TAIL not in session.info and (head := await _remembered_head(session)):
-        rows = _chained(key, entries, at, head)
+        rows = _chained(key, timed, head)
         if (actual := await _insert_after(session, head, rows)) is None:
             session.info[TAIL] = (rows[-1]["seq"], rows[-1]["hash"])
             return
         session.info[TAIL] = actual  # another appender moved the head: chain on from it
     tail = session.info.get(TAIL) or await _locked_tail(session)
-    rows = _chained(key, entries, at, tail)
+    rows = _chained(key, timed, tail)
     await bulk.insert_all(session, AuditEntry, rows)
     session.info[TAIL] = (rows[-1]["seq"], rows[-1]["hash"])
 
 
-def _key_unless_kept(session: AsyncSession, entries: Sequence[Entry], at: datetime) -> bytes | None:
+def _key_unless_kept(
+    session: AsyncSession, timed: Sequence[tuple[datetime, Entry]]
+) -> bytes | None:
     """The session's audit key, for entries to be written now; or, while the session keeps
     its entries (``kept_in``), None, the entries kept."""
     key: bytes | None = session.info.get(db.AUDIT_KEY)
     if not key:
         raise AuditKeyMissing("no audit key in this session: db.sessions(engine, audit_key)")
     if (kept := session.info.get(KEPT)) is not None:
-        kept += [(at, entry) for entry in entries]
+        kept += timed
         return None
     return key
 
@@ -186,11 +194,11 @@ def kept_in(session: AsyncSession, entries: list[tuple[datetime, Entry]]) -> Ite
 
 
 def _chained(
-    key: bytes, entries: Sequence[Entry], at: datetime, tail: tuple[int, str]
+    key: bytes, timed: Sequence[tuple[datetime, Entry]], tail: tuple[int, str]
 ) -> list[dict[str, Any]]:
-    """The rows of ``entries``, chained on from ``tail`` (its number and hash)."""
+    """The rows of the entries, chained on from ``tail`` (its number and hash)."""
     (seq, prev_hash), rows = tail, list[dict[str, Any]]()
-    for entry in entries:
+    for at, entry in timed:
         seq += 1
         fields: dict[str, Any] = {
             "seq": seq, "at": at.astimezone(UTC), "action": entry.action, "actor": entry.actor,

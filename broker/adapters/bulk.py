@@ -1,12 +1,23 @@
 """Many rows in one statement: the batch paths' inserts (delivery's inbox, its webhook
-queue, the audit log), on SQLite and PostgreSQL alike."""
+queue, the audit log, a routing group's rows), on SQLite and PostgreSQL alike."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from broker.adapters import db
 
@@ -35,6 +46,67 @@ async def insert_new(
     # Core's "insertmanyvalues": one compiled statement, sent as multi-row VALUES pages.
     result = await session.execute(statement.returning(table.c[key]), list(firsts.values()))
     return set(result.scalars())
+
+
+async def insert_tables(
+    session: AsyncSession,
+    rows_of: Mapping[type[db.Base], Sequence[Row]],
+    skip_taken: Collection[type[db.Base]] = (),
+) -> None:
+    """Every table's rows; those of a ``skip_taken`` table only where its primary key is not
+    taken yet (as ``insert_new``, answering nothing). On PostgreSQL in one statement, each
+    table's insert a step of its WITH: one round trip where there was one for each table.
+    (Each step's foreign keys are checked at the statement's end, when every step's rows
+    are in.)"""
+    given = {model: _firsts(model, rows) if model in skip_taken else rows
+             for model, rows in rows_of.items() if rows}  # fmt: skip
+    if not given:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        for model, rows in given.items():
+            table = table_of(model)
+            statement = dialect_insert(session, table).on_conflict_do_nothing()
+            await session.execute(statement if model in skip_taken else insert(table), rows)
+        return
+    steps = []
+    for step, (model, rows) in enumerate(given.items()):
+        written = insert_unnested(table_of(model), rows, prefix=f"t{step}_")
+        if model in skip_taken:
+            written = written.on_conflict_do_nothing()
+        steps.append(written.cte(f"t{step}"))
+    await session.execute(select(literal(1)).add_cte(*steps))
+
+
+def _firsts(model: type[db.Base], rows: Sequence[Row]) -> list[Row]:
+    """Of rows sharing a primary key, the first."""
+    key = [column.key for column in table_of(model).primary_key]
+    firsts: dict[tuple[Any, ...], Row] = {}
+    for row in rows:
+        firsts.setdefault(tuple(row[name] for name in key), row)
+    return list(firsts.values())
+
+
+def insert_unnested(table: Table, rows: Sequence[Row], prefix: str = "") -> postgresql.Insert:
+    """The rows (each naming the same columns) inserted as one array per column, unnested by
+    PostgreSQL: a multi-row insert binds, casts and renders every value into a statement text
+    of its own, where this one is the same for any number of rows. A column the rows leave
+    out gets its scalar default in its array (SQLAlchemy's own defaults for an insert from
+    a select were bound empty inside a WITH), else its server's."""
+    given = list(rows[0])
+    defaults = {column.key: default.arg for column in table.c if column.key not in given
+                if isinstance(default := column.default, ScalarElementColumnDefault)}  # fmt: skip
+    columns = [table.c[name] for name in [*given, *defaults]]
+    arrays = [bindparam(prefix + c.key, [row[c.key] for row in rows] if c.key in given
+                        else [defaults[c.key]] * len(rows), type_=array_of(c))
+              for c in columns]  # fmt: skip
+    unnested = select(*(func.unnest(array) for array in arrays))
+    return postgresql.insert(table).from_select(columns, unnested, include_defaults=False)
+
+
+def array_of(column: ColumnElement[Any]) -> ARRAY[Any]:
+    # Of unsized text: a cast to VARCHAR(n) cuts a longer value short without a word, where
+    # the column itself refuses it (and a value cut short could match another row's).
+    return ARRAY(String() if isinstance(column.type, String) else column.type)
 
 
 def dialect_insert(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.Insert:

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import bulk, db
+from broker.adapters import db
 from broker.adapters.bulk import Row
 from broker.ports import ChronologyLine
 from broker.rules.admission import Arrival
@@ -149,11 +149,6 @@ def lines(
                 "facts": json.dumps(dict(decision.facts), sort_keys=True),
             })  # fmt: skip
     return rows
-
-
-async def record_all(session: AsyncSession, rows: Sequence[Row]) -> None:
-    """Writes the lines of a group of events in one statement."""
-    await bulk.insert_all(session, db.ChronologyEntry, rows)
 
 
 def with_lines(

@@ -29,6 +29,7 @@ from broker.adapters.change_log_gaps import (
     unseen,
 )
 from broker.adapters.directory_records import Membership, OwnerRow, PersonRow, PlanRow
+from broker.adapters.directory_rows import LOGGED_CHANGES
 from broker.adapters.directory_state import DirectoryState
 from broker.adapters.history_ahead import HistoriesAhead
 from broker.errors import EventNotPermitted, UnknownSigningKey
@@ -211,6 +212,8 @@ class SqlDirectory:
             self._refreshed = True
         if self._unread:
             await self._read_back()
+            if self._projection is None:  # not read back: SQL from here on
+                return None
         return self._own if self._own is not None else self._projection.state
 
     def _flushed(self, session: Session, _: object) -> None:
@@ -225,16 +228,14 @@ class SqlDirectory:
         statement = execution.statement
         if not (isinstance(statement, Insert) and statement.table.name == _CHANGE_LOG):
             return
-        given = execution.parameters or ()
-        rows = [given] if isinstance(given, Mapping) else list(given)
-        named = [(row.get("entity"), row.get("entity_id")) for row in rows]
-        if not named or any(None in change for change in named):
-            # Rows it cannot read (values inside the statement): a kind no projection
-            # applies, so that this transaction reads SQL from here on.
+        named = execution.execution_options.get(LOGGED_CHANGES)
+        if named is None:
+            # Rows it is not told of: a kind no projection applies, so that this
+            # transaction reads SQL from here on.
             self._unread += [("unnamed", "")]
             return
-        self._unread += [(self._kind(str(row["entity"]), str(row["entity_id"]), row.get("fields")),
-                          str(row["entity_id"])) for row in rows]  # fmt: skip
+        self._unread += [(self._kind(entity, entity_id, fields), entity_id)
+                         for entity, entity_id, fields in named]  # fmt: skip
 
     def _kind(self, entity: str, entity_id: str, fields: object) -> str:
         """The kind of record a change log row of this transaction names, as the projection

@@ -1,34 +1,35 @@
 """The directory's tables as plain rows, in SQL (``DirectoryRows`` in broker/ports.py): Core
 statements, not the ORM, whose bookkeeping per row costs more than the write itself."""
 
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
-    String,
     any_,
     bindparam,
     delete,
-    func,
     insert,
     inspect,
     select,
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
-from broker.adapters import db
+from broker.adapters import bulk, db
 from broker.ports import DirectoryChangeEntry, DirectoryTable, TableRow, TableShape
 
 T = TypeVar("T")
 IN_LIMIT = 2000  # values per IN list: far below SQLite's and asyncpg's bound-parameter limits
 MANY_VALUES = 100  # from here a statement is planned for its own values (``_custom_plans``)
+# The execution option naming the change log rows a statement inserts, as (entity, entity id,
+# fields): for the directory's listener (SqlDirectory._executed), which cannot read them out
+# of a statement that binds them as arrays.
+LOGGED_CHANGES = "sgb_logged_changes"
 DIRECTORY_MODELS = (db.Organisation, db.SchoolTerm, db.OrgSigningKey, db.Contact, db.Person,
                     db.Household, db.HouseholdMember, db.HouseholdArea, db.Relationship,
                     db.Registration, db.Involvement, db.Plan, db.PlanOwner,
@@ -77,25 +78,18 @@ class SqlDirectoryRows:
         return found
 
     async def insert(self, table: DirectoryTable, rows: Sequence[TableRow]) -> None:
-        if not rows:
-            return
-        if self._on_postgresql():
-            await self._insert_arrays(table, rows)
-        else:  # one multi-row insert
-            await self._session.execute(insert(db.Base.metadata.tables[table]), rows)
-        self._written()
+        if rows:
+            await self._insert(table, rows)
+            self._written()
 
-    async def _insert_arrays(self, table: DirectoryTable, rows: Sequence[TableRow]) -> None:
-        """The rows as one array per column, unnested by PostgreSQL: a multi-row insert binds,
-        casts and renders every value into a statement text of its own, where this statement
-        is the same for any number of rows."""
-        columns = [db.Base.metadata.tables[table].c[name] for name in rows[0]]
-        arrays = [bindparam(c.key, [row[c.key] for row in rows], type_=_array_of(c))
-                  for c in columns]  # fmt: skip
-        unnested = select(*(func.unnest(array) for array in arrays))
-        await self._session.execute(
-            insert(db.Base.metadata.tables[table]).from_select(columns, unnested)
-        )
+    async def _insert(
+        self, table: str, rows: Sequence[TableRow], options: Mapping[str, Any] = {}
+    ) -> None:
+        into = db.Base.metadata.tables[table]
+        if self._on_postgresql():
+            await self._session.execute(bulk.insert_unnested(into, rows), execution_options=options)
+        else:  # one multi-row insert
+            await self._session.execute(insert(into), rows, execution_options=options)
 
     async def update(self, table: DirectoryTable, rows: Sequence[TableRow]) -> None:
         if rows:  # one executemany, by primary key
@@ -122,8 +116,9 @@ class SqlDirectoryRows:
     async def log_changes(self, changes: Sequence[DirectoryChangeEntry]) -> None:
         rows = [{"at": c.at, "actor": c.actor, "entity": c.entity, "entity_id": c.entity_id,
                  "action": c.action, "fields": ",".join(c.fields)} for c in changes]  # fmt: skip
+        named = tuple((row["entity"], row["entity_id"], row["fields"]) for row in rows)
         if rows:  # new rows only: nothing the ORM holds goes stale (see _written)
-            await self._session.execute(insert(db.Base.metadata.tables["directory_changes"]), rows)
+            await self._insert("directory_changes", rows, {LOGGED_CHANGES: named})
 
     async def changes_for(self, entity: str, entity_id: str) -> list[DirectoryChangeEntry]:
         found = await self._session.scalars(
@@ -146,7 +141,7 @@ class SqlDirectoryRows:
         import's time went to building its statements)."""
         if not self._on_postgresql():
             return column.in_(values)
-        return column == any_(bindparam("values", list(values), type_=_array_of(column)))
+        return column == any_(bindparam("values", list(values), type_=bulk.array_of(column)))
 
     @asynccontextmanager
     async def _custom_plans(self, values: int) -> AsyncIterator[None]:
@@ -170,12 +165,6 @@ class SqlDirectoryRows:
     def _written(self) -> None:
         # Rows written past the ORM: whatever it holds of them is read afresh.
         self._session.expire_all()
-
-
-def _array_of(column: ColumnElement[Any]) -> ARRAY[Any]:
-    # Of unsized text: a cast to VARCHAR(n) cuts a longer value short without a word, where
-    # the column itself refuses it (and a value cut short could match another row's).
-    return ARRAY(String() if isinstance(column.type, String) else column.type)
 
 
 def _entry(change: db.DirectoryChange) -> DirectoryChangeEntry:

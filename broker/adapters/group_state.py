@@ -18,7 +18,8 @@ from sqlalchemy import CompoundSelect, String, literal, null, select, union_all,
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from broker.adapters import audit as audit_log
-from broker.adapters import bulk, chronology, db, held_rows
+from broker.adapters import bulk, db, held_rows
+from broker.adapters.bulk import Row
 from broker.ports import QueuedForMatching
 from broker.services.routing_group import GroupState, PatternRow
 
@@ -74,29 +75,23 @@ class SqlRoutedEvents:
         must wait for another transaction's row (two routers on one event) waits unlocked.
         A routed event another router committed first fails the whole group here."""
         session = self._session
-        await bulk.insert_all(session, db.RoutedEvent, state.routed_rows)
-        state.routed_rows = []
+        parked = [vars(state.queue[event_id]) | {"matched_by": None} for event_id in state.parked]
         # One another router wrote meanwhile for the same event stands (that router's
-        # routed-event record then stops this group).
-        await bulk.insert_new(session, db.PatternRecord, "event_id", state.patterns.new)
-        state.patterns.new = []
-        await chronology.record_all(session, state.chronology)
-        state.chronology = []
-        await self._write_queue(state)
-        await held_rows.write_all(session)  # the notices
-        await session.flush()  # the rest of the session's rows
-
-    async def _write_queue(self, state: GroupState) -> None:
-        parked = [state.queue[event_id] for event_id in state.parked]
-        await bulk.insert_all(session := self._session, db.MatchingQueueEntry,
-                              [vars(entry) | {"matched_by": None} for entry in parked])  # fmt: skip
-        state.parked = []
+        # routed-event record then stops this group); the rest, and the notices' rows held
+        # meanwhile, in one statement.
+        rows_of: dict[type[db.Base], Sequence[Row]] = {
+            db.RoutedEvent: state.routed_rows, db.PatternRecord: state.patterns.new,
+            db.ChronologyEntry: state.chronology, db.MatchingQueueEntry: parked,
+        }  # fmt: skip
+        await held_rows.write_all(session, rows_of, skip_taken=[db.PatternRecord])
+        state.routed_rows, state.patterns.new, state.chronology, state.parked = [], [], [], []
         for entry in state.queue_changed():
             table = db.MatchingQueueEntry
             await session.execute(
                 update(table).where(table.event_id == entry.event_id)
                 .values(status=entry.status, sealed_event=entry.sealed_event, people=entry.people)
             )  # fmt: skip
+        await session.flush()  # the rest of the session's rows
 
     async def fresh_receipts(self, receipts: Sequence[tuple[str, datetime]]) -> set[str]:
         """Under the chain's lock, which makes any other appender's row visible first.
@@ -108,15 +103,9 @@ class SqlRoutedEvents:
         return await bulk.insert_new(self._session, db.EventReceipt, "event_id", rows)
 
     async def append_audit(self, state: GroupState) -> None:
-        """Under the chain's lock (taken now if not yet held): one statement for each run of
-        entries made at the same time."""
+        """Under the chain's lock (taken now if not yet held): one statement."""
         pending, state.audit = state.audit, []
-        start = 0
-        for end in range(1, len(pending) + 1):
-            if end == len(pending) or pending[end][0] != pending[start][0]:
-                entries = [entry for _, entry in pending[start:end]]
-                await audit_log.append_many(self._session, entries, pending[start][0])
-                start = end
+        await audit_log.append_timed(self._session, pending)
 
 
 ROUTED, ACCEPTED, PATTERNS = "routed", "accepted", "patterns"

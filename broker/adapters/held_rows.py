@@ -1,4 +1,4 @@
-"""Rows a group of events writes at its end, one statement per table.
+"""Rows a group of events writes at its end, in one statement on PostgreSQL.
 
 While a routing group defers its writes (``SqlRoutedEvents.writes_deferred``), a store adds
 its rows here as plain dicts, held on the session, rather than as ORM objects: the ORM's
@@ -8,7 +8,7 @@ a held table in the group first writes what it holds, so the group reads its own
 flush would have shown them. Outside a group, rows are written at once.
 """
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,8 +38,15 @@ async def release(session: AsyncSession, model: type[db.Base]) -> None:
         await bulk.insert_all(session, model, rows)
 
 
-async def write_all(session: AsyncSession) -> None:
-    """Writes every held row, one statement per table, and holds nothing more."""
+async def write_all(
+    session: AsyncSession,
+    also: Mapping[type[db.Base], Sequence[Row]] = {},
+    skip_taken: Collection[type[db.Base]] = (),
+) -> None:
+    """Writes every held row, and the rows ``also`` given, in one statement on PostgreSQL
+    (``bulk.insert_tables``, ``skip_taken`` as there), and holds nothing more."""
     held: dict[type[db.Base], list[Row]] = session.info.pop(_HELD, {})
+    rows_of = dict(also)
     for model, rows in held.items():
-        await bulk.insert_all(session, model, rows)
+        rows_of[model] = [*rows_of.get(model, ()), *rows]
+    await bulk.insert_tables(session, rows_of, skip_taken)
