@@ -2,10 +2,12 @@
 queue, the audit log, a routing group's rows), on SQLite and PostgreSQL alike."""
 
 from collections.abc import Collection, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     String,
     Table,
     bindparam,
@@ -68,13 +70,21 @@ async def insert_tables(
             statement = dialect_insert(session, table).on_conflict_do_nothing()
             await session.execute(statement if model in skip_taken else insert(table), rows)
         return
-    steps = []
+    steps, params = [], dict[str, list[Any]]()
     for step, (model, rows) in enumerate(given.items()):
-        written = insert_unnested(table_of(model), rows, prefix=f"t{step}_")
-        if model in skip_taken:
-            written = written.on_conflict_do_nothing()
-        steps.append(written.cte(f"t{step}"))
-    await session.execute(select(literal(1)).add_cte(*steps))
+        prefix = f"t{step}_"
+        columns, arrays = _arrays(table_of(model), rows, prefix)
+        steps.append((model.__tablename__, columns, prefix, model in skip_taken))
+        params |= arrays
+    await session.execute(_all_inserted(tuple(steps)), params)
+
+
+@lru_cache(maxsize=256)  # shapes of rows the code makes: a handful
+def _all_inserted(steps: tuple[tuple[str, tuple[str, ...], str, bool], ...]) -> Select[Any]:
+    """One statement whose WITH inserts each step's arrays (built once for each shape: the
+    building cost more than the rest of the statement's execution)."""
+    inserts = [_unnested(*step).cte(f"step{n}") for n, step in enumerate(steps)]
+    return select(literal(1)).add_cte(*inserts)
 
 
 def _firsts(model: type[db.Base], rows: Sequence[Row]) -> list[Row]:
@@ -86,21 +96,41 @@ def _firsts(model: type[db.Base], rows: Sequence[Row]) -> list[Row]:
     return list(firsts.values())
 
 
-def insert_unnested(table: Table, rows: Sequence[Row], prefix: str = "") -> postgresql.Insert:
+def insert_unnested(
+    table: Table, rows: Sequence[Row]
+) -> tuple[postgresql.Insert, dict[str, list[Any]]]:
     """The rows (each naming the same columns) inserted as one array per column, unnested by
-    PostgreSQL: a multi-row insert binds, casts and renders every value into a statement text
-    of its own, where this one is the same for any number of rows. A column the rows leave
-    out gets its scalar default in its array (SQLAlchemy's own defaults for an insert from
-    a select were bound empty inside a WITH), else its server's."""
+    PostgreSQL, and the arrays to execute it with: a multi-row insert binds, casts and
+    renders every value into a statement text of its own, where this one is the same for any
+    number of rows."""
+    columns, arrays = _arrays(table, rows)
+    return _unnested(table.name, columns), arrays
+
+
+def _arrays(
+    table: Table, rows: Sequence[Row], prefix: str = ""
+) -> tuple[tuple[str, ...], dict[str, list[Any]]]:
+    """The columns the rows name, then those they leave out that have a scalar default (in
+    the arrays, where SQLAlchemy's own defaults for an insert from a select were bound empty
+    inside a WITH), and one array of values for each, named with ``prefix``."""
     given = list(rows[0])
-    defaults = {column.key: default.arg for column in table.c if column.key not in given
-                if isinstance(default := column.default, ScalarElementColumnDefault)}  # fmt: skip
-    columns = [table.c[name] for name in [*given, *defaults]]
-    arrays = [bindparam(prefix + c.key, [row[c.key] for row in rows] if c.key in given
-                        else [defaults[c.key]] * len(rows), type_=array_of(c))
-              for c in columns]  # fmt: skip
+    arrays = {prefix + name: [row[name] for row in rows] for name in given}
+    for column in table.c:
+        if column.key not in given and isinstance(column.default, ScalarElementColumnDefault):
+            arrays[prefix + column.key] = [column.default.arg] * len(rows)
+    return tuple(name.removeprefix(prefix) for name in arrays), arrays
+
+
+@lru_cache(maxsize=256)
+def _unnested(
+    table_name: str, names: tuple[str, ...], prefix: str = "", skip_taken: bool = False
+) -> postgresql.Insert:
+    table = db.Base.metadata.tables[table_name]
+    columns = [table.c[name] for name in names]
+    arrays = [bindparam(prefix + c.key, type_=array_of(c)) for c in columns]
     unnested = select(*(func.unnest(array) for array in arrays))
-    return postgresql.insert(table).from_select(columns, unnested, include_defaults=False)
+    written = postgresql.insert(table).from_select(columns, unnested, include_defaults=False)
+    return written.on_conflict_do_nothing() if skip_taken else written
 
 
 def array_of(column: ColumnElement[Any]) -> ARRAY[Any]:

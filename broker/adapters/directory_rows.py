@@ -87,7 +87,8 @@ class SqlDirectoryRows:
     ) -> None:
         into = db.Base.metadata.tables[table]
         if self._on_postgresql():
-            await self._session.execute(bulk.insert_unnested(into, rows), execution_options=options)
+            written, arrays = bulk.insert_unnested(into, rows)
+            await self._session.execute(written, arrays, execution_options=options)
         else:  # one multi-row insert
             await self._session.execute(insert(into), rows, execution_options=options)
 
