@@ -14,8 +14,19 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CompoundSelect, String, literal, null, select, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    String,
+    bindparam,
+    literal,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
 from broker.adapters import audit as audit_log
 from broker.adapters import bulk, db, held_rows
@@ -33,15 +44,17 @@ class SqlRoutedEvents:
     async def load(self, event_ids: Sequence[str]) -> GroupState:
         session, ids = self._session, list(dict.fromkeys(event_ids))
         routed: dict[str, str | None] = {}
-        seen: dict[str, set[str]] = {ACCEPTED: set(), PATTERNS: set()}
-        for row in await session.execute(_seen_before(ids)):
+        seen: dict[str, set[str]] = {ACCEPTED: set(), PATTERNS: set(), QUEUED: set()}
+        for row in await session.execute(_SEEN_BEFORE, {"ids": ids}):
             if row.found == ROUTED:
                 routed[row.event_id] = row.position
             else:
                 seen[row.found].add(row.event_id)
-        queue = await session.scalars(
-            select(db.MatchingQueueEntry).where(db.MatchingQueueEntry.event_id.in_(ids))
-        )
+        queue: list[db.MatchingQueueEntry] = []
+        if seen[QUEUED]:  # their whole entries, for the few events that wait for a match
+            entry = db.MatchingQueueEntry
+            found = select(entry).where(entry.event_id.in_(sorted(seen[QUEUED])))
+            queue = list(await session.scalars(found))
         return GroupState.of(routed, seen[ACCEPTED], [_queued(e) for e in queue],
                              seen[PATTERNS])  # fmt: skip
 
@@ -108,20 +121,29 @@ class SqlRoutedEvents:
         await audit_log.append_timed(self._session, pending)
 
 
-ROUTED, ACCEPTED, PATTERNS = "routed", "accepted", "patterns"
+ROUTED, ACCEPTED, PATTERNS, QUEUED = "routed", "accepted", "patterns", "queued"
 
 
-def _seen_before(ids: Sequence[str]) -> CompoundSelect[Any]:
-    """Which of the events were routed (and from which record), accepted by the gateway, or
-    have pattern records: one statement, a round trip where three were made per group."""
+def _seen_before() -> CompoundSelect[Any]:
+    """Which of the events (``ids``) were routed (and from which record), accepted by the
+    gateway, have pattern records, or wait in the matching queue: one statement, a round
+    trip where four were made per group; built once."""
     routed, accepted, patterns = db.RoutedEvent, db.AcceptedEvent, db.PatternRecord
-    nothing = null().cast(String).label("position")
+    queue, nothing = db.MatchingQueueEntry, null().cast(String).label("position")
+
+    def of(column: QueryableAttribute[str]) -> ColumnElement[bool]:
+        return column.in_(bindparam("ids", expanding=True))
+
     return union_all(
         select(literal(ROUTED).label("found"), routed.event_id, routed.position)
-        .where(routed.event_id.in_(ids)),
-        select(literal(ACCEPTED), accepted.event_id, nothing).where(accepted.event_id.in_(ids)),
-        select(literal(PATTERNS), patterns.event_id, nothing).where(patterns.event_id.in_(ids)),
+        .where(of(routed.event_id)),
+        select(literal(ACCEPTED), accepted.event_id, nothing).where(of(accepted.event_id)),
+        select(literal(PATTERNS), patterns.event_id, nothing).where(of(patterns.event_id)),
+        select(literal(QUEUED), queue.event_id, nothing).where(of(queue.event_id)),
     )  # fmt: skip
+
+
+_SEEN_BEFORE = _seen_before()
 
 
 def _queued(entry: db.MatchingQueueEntry) -> QueuedForMatching:
