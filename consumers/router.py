@@ -38,28 +38,52 @@ log = structlog.get_logger(__name__)
 # the wait for Kafka's acknowledgement; few enough that the first of them is not kept waiting
 # long for the last, nor other writers for the transaction.
 EVENTS_PER_TRANSACTION = 25
+IDLE_TAKE_OUT = 1.0  # seconds: how long published notices wait for the next group to take them out
 
 
 class LateMarks:
-    """Notices on Kafka still to be taken out of the outbox. The taking out
-    is the batch's last transaction and nothing downstream waits for it: it runs while the
-    loop commits its offsets and waits for the next events, and is finished before the next
-    group is routed, so it never contends with routing for the database. Should it fail, or
-    the process stop first, the relay sends those notices again (kept once downstream)."""
+    """Notices on Kafka still to be taken out of the outbox. The next group's transaction
+    takes them out with its own writes (a transaction fewer for every group); if no group
+    comes within ``IDLE_TAKE_OUT``, a transaction of their own does, while the loop waits for
+    events. Should that fail, or the process stop first, the relay sends those notices again
+    (kept once downstream); it waits far longer than this for a notice."""
 
-    def __init__(self) -> None:
+    def __init__(self, deps: RoutingDeps) -> None:
+        self._deps = deps
+        self._ids: list[str] = []
         self._marking: asyncio.Task[None] | None = None
+        self._taking_out = False  # the idle take-out has begun its own transaction
 
-    def start(self, deps: RoutingDeps, notice_ids: Sequence[str]) -> None:
-        if notice_ids:
-            marking = outbox(deps).take_out(notice_ids)
-            self._marking = asyncio.create_task(marking)
+    def start(self, notice_ids: Sequence[str]) -> None:
+        self._ids += notice_ids
+        if self._ids and self._marking is None:
+            self._marking = asyncio.create_task(self._when_idle())
+
+    async def _when_idle(self) -> None:
+        await asyncio.sleep(IDLE_TAKE_OUT)
+        self._taking_out = True
+        ids, self._ids = self._ids, []
+        await outbox(self._deps).take_out(ids)
+
+    async def take(self) -> list[str]:
+        """The notices for the next group's transaction to take out: the idle take-out
+        called off, or, once begun, waited for (and then none)."""
+        marking, self._marking = self._marking, None
+        if marking is not None and not self._taking_out:
+            marking.cancel()  # still asleep: it takes nothing out
+        elif marking is not None:
+            await self._waited(marking)
+        self._taking_out = False
+        ids, self._ids = self._ids, []
+        return ids
 
     async def settle(self) -> None:
-        """Waits for the marking under way; a transient failure leaves it to the relay."""
-        marking, self._marking = self._marking, None
-        if marking is None:
-            return
+        """Takes out now whatever is left; a transient failure leaves it to the relay."""
+        if ids := await self.take():
+            await self._waited(asyncio.create_task(outbox(self._deps).take_out(ids)))
+
+    @staticmethod
+    async def _waited(marking: "asyncio.Task[None]") -> None:
         try:
             await marking
         except Exception as exc:
@@ -77,7 +101,7 @@ async def handle_events(
     the routing). With ``marks``, the last group's notices are taken out of the outbox after
     this returns (see ``LateMarks``); without, before."""
     own_marks = marks is None
-    marks = marks or LateMarks()
+    marks = marks or LateMarks(deps)
     refused: list[tuple[Received, Exception]] = []
     readable: list[tuple[Received, SealedEvent]] = []
     for record in records:
@@ -87,10 +111,11 @@ async def handle_events(
             refused.append((record, unreadable))
     for start in range(0, len(readable), EVENTS_PER_TRANSACTION):
         chunk = readable[start : start + EVENTS_PER_TRANSACTION]
-        await marks.settle()
         # Received when Kafka appended it; the producer's header says nothing that counts.
         outcomes = await record_events(
-            [(sealed, r.position, r.appended_at or deps.clock()) for r, sealed in chunk], deps
+            [(sealed, r.position, r.appended_at or deps.clock()) for r, sealed in chunk],
+            deps,
+            taking_out=await marks.take(),
         )
         notices: list[tuple[NoticeHeader, Message]] = []
         reports: list[Message] = []
@@ -101,7 +126,7 @@ async def handle_events(
             else:
                 refused.append((record, outcome))
         # As sealed in the transaction, not read back from the outbox.
-        marks.start(deps, await outbox(deps).send_sealed(notices, also=reports))
+        marks.start(await outbox(deps).send_sealed(notices, also=reports))
     if refused:
         await marks.settle()
     for record, reason in refused:
@@ -207,7 +232,7 @@ async def run_router(
 async def _route(
     spec: ConsumerSpec, deps: RoutingDeps, stop: asyncio.Event, health: ConsumerHealth | None
 ) -> None:
-    marks = LateMarks()
+    marks = LateMarks(deps)
     try:
         timed = partial(metrics.timed_each, metrics.ROUTING_SECONDS)
         await consume(spec, lambda b: timed(len(b), handle_events(b, deps, marks)), stop, health)

@@ -130,7 +130,9 @@ async def route_event(
     return outcome.notices
 
 
-async def record_events(events: Sequence[Delivery], deps: RoutingDeps) -> list[Outcome]:
+async def record_events(
+    events: Sequence[Delivery], deps: RoutingDeps, taking_out: Sequence[str] = ()
+) -> list[Outcome]:
     """Decides and records a batch of events, each with the Kafka position it was read from,
     in one transaction (one commit, one turn of the audit chain's lock); publishes nothing.
     Nothing is produced for an event seen before.
@@ -142,13 +144,20 @@ async def record_events(events: Sequence[Delivery], deps: RoutingDeps) -> list[O
     batch through again one event per transaction.
 
     ``position`` (topic/partition/offset) tells a redelivery of the same Kafka record, which
-    is skipped, from a replay of the event as a new record, which is rejected."""
-    if len(events) > 1:
+    is skipped, from a replay of the event as a new record, which is rejected.
+
+    ``taking_out``: notices Kafka has, taken out of the outbox in the same transaction (one
+    transaction fewer than a take-out of their own); by one of their own if the batch goes
+    through one event at a time."""
+    if len(events) > 1 or taking_out:
         try:
             async with deps.units() as uow:
                 decided = await _record_group(uow, events, deps)
+                if taking_out:
+                    await uow.outbox.published(taking_out)
         except (AlreadyRecorded, *NOT_ROUTED):
             log.info("batch_routed_one_by_one", events=len(events))
+            await outbox(deps).take_out(taking_out)
         else:
             return [_outcome(d) for d in decided]
     return [await _record_alone(delivery, deps) for delivery in events]

@@ -19,6 +19,9 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from broker.adapters import db
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.services.directory_admin import ImportSummary
@@ -87,9 +90,22 @@ async def load_in_chunks(
         for part in _chunks(spec):
             async with SqlUnitOfWork(sessions) as uow:
                 await load(uow, part)
-        return time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        await _analysed(engine)
+        return seconds
     finally:
         await engine.dispose()
+
+
+async def _analysed(engine: AsyncEngine) -> None:
+    """On PostgreSQL, the tables' statistics gathered, as after any bulk load (autovacuum
+    would within a minute or so): a statement prepared before a table has any plans as if it
+    held a few thousand rows, and a generic plan made then scanned the whole change log for
+    every routing group (5 ms at 60,000 changes)."""
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as connection:
+            await connection.execute(text("ANALYZE"))
+            await connection.commit()
 
 
 def records_in(spec: DirectorySpec) -> int:

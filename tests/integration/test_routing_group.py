@@ -4,6 +4,7 @@ is written, exactly as when each event has a transaction of its own.
 
 Through the routing service and a real database (SQLite and PostgreSQL)."""
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
@@ -18,13 +19,15 @@ from support import DemoDatabase, demo_database, sealed_delivery
 
 from broker.adapters import audit, db
 from broker.adapters.data_keys import FileDataKeys
-from broker.adapters.kafka import Topics
+from broker.adapters.kafka import Received, Topics
 from broker.bootstrap import routing_deps
 from broker.demo import family
 from broker.keys import KeyStore
 from broker.ports import Message
 from broker.services.routing import Delivery, outbox, record_events, route_event
 from broker.services.scenario import CollectingPublisher
+from consumers import router
+from consumers.router import LateMarks
 from schemas.events import Event, EventAdapter
 from schemas.notices import NoticeHeader, SealedNotice
 
@@ -209,3 +212,60 @@ class TestOutboxFromMemory:
         relayed = await outbox(group.deps).relay(datetime.now(UTC) + timedelta(seconds=10))
         assert relayed == len(kept)
         assert sorted(m.value.decode() for m in group.publisher.messages) == sorted(kept.values())
+
+
+class TestOutboxTakeOut:
+    """A router's notices on Kafka leave the outbox with the next group's transaction, or,
+    when no group follows soon, with one of their own (``consumers.router.LateMarks``)."""
+
+    def record(self, group: Group, event: Event, offset: int) -> Received:
+        sealed, _, at = group.delivery(event, offset)
+        return Received("t.events", 0, offset, None, sealed.model_dump_json().encode(), at)
+
+    async def waiting(self, group: Group) -> set[str]:
+        async with group.demo.sessions() as session:
+            return set(await session.scalars(select(db.OutboxNotice.notice_id)))
+
+    async def test_the_next_group_takes_them_out_with_its_own_writes(
+        self, group: Group, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """With no idle take-out due (a minute away), the first group's notices leave with
+        the second group's transaction, and the second's when the loop settles."""
+        monkeypatch.setattr(router, "IDLE_TAKE_OUT", 60)
+        first, second = events(withdrawal(1, "Physiotherapy"), withdrawal(2, "Speech therapy"))
+        marks = LateMarks(group.deps)
+        await router.handle_events([self.record(group, first, 0)], group.deps, marks)
+        first_notices = await self.waiting(group)
+        assert first_notices  # published, not yet taken out
+        await router.handle_events([self.record(group, second, 1)], group.deps, marks)
+        second_notices = await self.waiting(group)
+        assert second_notices
+        assert not second_notices & first_notices
+        await marks.settle()
+        assert await self.waiting(group) == set()
+        assert self.published(group) == first_notices | second_notices
+
+    async def test_with_no_group_following_they_leave_by_themselves(
+        self, group: Group, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(router, "IDLE_TAKE_OUT", 0.2)
+        [concern] = events(withdrawal(1, "Physiotherapy"))
+        marks = LateMarks(group.deps)
+        await router.handle_events([self.record(group, concern, 0)], group.deps, marks)
+        assert await self.waiting(group)
+        await asyncio.sleep(1)
+        assert await self.waiting(group) == set()
+        assert self.published(group)
+
+    def published(self, group: Group) -> set[str]:
+        sealed = [SealedNotice.model_validate_json(m.value) for m in group.publisher.messages
+                  if m.topic == group.deps.topics.notices]  # fmt: skip
+        return {str(NoticeHeader.model_validate_json(s.header).notice_id) for s in sealed}
+
+    async def test_without_a_router_loop_they_are_out_when_the_batch_returns(
+        self, group: Group
+    ) -> None:
+        [concern] = events(withdrawal(1, "Physiotherapy"))
+        await router.handle_events([self.record(group, concern, 0)], group.deps)
+        assert await self.waiting(group) == set()
+        assert await group.rules(concern)
