@@ -157,7 +157,8 @@ async def record_events(
                     await uow.outbox.published(taking_out)
         except (AlreadyRecorded, *NOT_ROUTED):
             log.info("batch_routed_one_by_one", events=len(events))
-            await outbox(deps).take_out(taking_out)
+            if taking_out:
+                await outbox(deps).take_out(taking_out)
         else:
             return [_outcome(d) for d in decided]
     return [await _record_alone(delivery, deps) for delivery in events]

@@ -2,6 +2,7 @@
 routed to sealed notices, and a group whose event another router committed first."""
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,9 @@ from broker.adapters.directory import ContactRecord, FamilyContext, OrgRecord, S
 from broker.adapters.kafka import Topics
 from broker.errors import Unrecordable
 from broker.keys import KeyStore
-from broker.ports import NoticeRecordView
+from broker.ports import NoticeRecordView, OutboxEntry
 from broker.rules.family import ContactRole
+from broker.services.outbox import Outbox
 from broker.services.routing import Delivery, Routed, RoutingDeps, record_events
 from producers import crypto, recipient_keys
 from producers.envelopes import seal_event, sign_event
@@ -153,6 +155,25 @@ class TestRoutingOnFakes:
         produced = {r.details["event_id"] for r, _ in uow.audit.committed
                     if r.action == "notice_produced"}  # fmt: skip
         assert produced == {str(second.event_id)}
+
+    async def test_notices_kafka_has_leave_the_outbox_with_the_group(
+        self, uow: FakeUnitOfWork, keys: KeyStore
+    ) -> None:
+        """The notices the router published after its last group are taken out in this
+        group's unit of work; when the group is undone and routed one by one, by one of
+        their own: either way they are gone, and the new group's notices wait."""
+        for elsewhere in (False, True):
+            published = OutboxEntry(f"published-{elsewhere}", "school", RECEIVED, "{}")
+            uow.outbox.committed = {published.notice_id: published}
+            crisis = event(crisis_payload())
+            if elsewhere:
+                uow.routed_events.elsewhere = {str(crisis.event_id): "t.events/0/9"}
+            deps = replace(deps_of(uow, keys), outbox=Outbox(lambda: uow, FakePublisher(),
+                                                               "t.notices", b"k" * 32))  # fmt: skip
+            await record_events([delivered(crisis, keys, 0)], deps,
+                                taking_out=[published.notice_id])  # fmt: skip
+            assert published.notice_id not in uow.outbox.committed
+            assert bool(uow.outbox.committed) is not elsewhere  # this group's notices, if any
 
     async def test_an_event_the_database_refuses_is_not_routed_and_the_rest_are(
         self, uow: FakeUnitOfWork, keys: KeyStore
