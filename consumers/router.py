@@ -216,17 +216,23 @@ async def run_router(
     rt: Runtime, stop: asyncio.Event, health: ConsumerHealth | None = None
 ) -> None:
     metrics.COMPONENT.set("router")
+    # A task group: if either loop fails, the other is cancelled and the process exits.
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(route_events(rt, stop, health))
+        tasks.create_task(run_follow_up_timer(rt, stop))
+
+
+async def route_events(
+    rt: Runtime, stop: asyncio.Event, health: ConsumerHealth | None = None
+) -> None:
+    """The router's consuming loop alone, without its timer (tests drive that themselves)."""
     # The directory in memory, loaded before the first event (kept current per transaction).
     projection = await _projection(rt)
     keep_out_of_collections()  # the projection, loaded, is never walked by the collector
     deps = replace(rt.services.routing, units=partial(SqlUnitOfWork, rt.sessions, projection))
-    # A task group: if either loop fails, the other is cancelled and the process exits.
-    async with asyncio.TaskGroup() as tasks:
-        spec = ConsumerSpec(rt.settings.kafka_bootstrap_servers, rt.topics.events,
-                            rt.settings.router_group, "router",
-                            rt.settings.kafka_security)  # fmt: skip
-        tasks.create_task(_route(spec, deps, stop, health))
-        tasks.create_task(run_follow_up_timer(rt, stop))
+    spec = ConsumerSpec(rt.settings.kafka_bootstrap_servers, rt.topics.events,
+                        rt.settings.router_group, "router", rt.settings.kafka_security)  # fmt: skip
+    await _route(spec, deps, stop, health)
 
 
 async def _route(

@@ -2,16 +2,19 @@
 
 The router's timer is driven here with explicit times (``tick(rt, now)``), as a clock that has
 passed a deadline; everything else runs as in production: gateway, router, delivery, inbox.
+The router runs without its own timer: on the real clock, in the hour before a school day
+starts, that would escalate the school's notice before a test's own times could.
 """
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from conftest import Routed, every_notice_in_its_inbox
+from conftest import Routed, broker_running, every_notice_in_its_inbox
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import select, update
 from support import front_door_closed, open_listed, wait_for_notices
@@ -21,6 +24,7 @@ from broker.bootstrap import Runtime, runtime
 from broker.config import Settings
 from broker.demo import family
 from consumers.follow_up_timer import tick
+from consumers.router import route_events
 from schemas.notices import FollowUp
 
 pytestmark = pytest.mark.integration
@@ -45,6 +49,13 @@ CRISIS = Routed("school-crisis", lambda: [crisis()], every_notice_in_its_inbox)
 @pytest.fixture
 def already_routed() -> Routed:
     return CRISIS
+
+
+@pytest.fixture
+async def running_broker(settings: Settings, directory: None) -> AsyncIterator[Runtime]:
+    """The router (without its timer: ``tick`` drives it) and the delivery worker."""
+    async with broker_running(settings, route_events) as rt:
+        yield rt
 
 
 @pytest.fixture
