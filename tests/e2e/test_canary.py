@@ -18,7 +18,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, inspect, select, text
-from support import post_signed
+from support import first_notices_stored, post_signed
 
 from broker.adapters import db
 from broker.bootstrap import Runtime
@@ -64,6 +64,8 @@ def envelope(event_type: str, source: str, **fields: Any) -> dict[str, Any]:
 
 def events(mark: Markers, stranger: str) -> list[dict[str, Any]]:
     today = date.today().isoformat()
+    # A year on, whenever the canary runs: a review date passed would be reminded of at once.
+    review_by = (date.today() + timedelta(days=365)).isoformat()
     now = utc_now().isoformat()
     return [
         envelope("parent_mental_health_crisis", "mh-demo", subject=mark.person(family.MOTHER),
@@ -74,7 +76,7 @@ def events(mark: Markers, stranger: str) -> list[dict[str, Any]]:
                  step_down={"from_level": "child_in_need", "to_level": "early_help",
                             "lead_professional": mark.professional(),
                             "action_owners": [mark.professional()],
-                            "if_concerns_return": mark(), "review_by": "2027-12-31"}),
+                            "if_concerns_return": mark(), "review_by": review_by}),
         envelope("family_moving_area", "la-front-door",
                  members=[mark.person(family.MOTHER), mark.person(family.CHILD_B)],
                  from_authority=family.AREA, moved_on=today,
@@ -96,7 +98,7 @@ async def settled(rt: Runtime, count: int) -> None:
             async with rt.sessions() as session:
                 routed = await session.scalar(select(func.count(db.RoutedEvent.event_id)))
                 produced = await session.scalar(select(func.sum(db.RoutedEvent.notices)))
-                stored = await session.scalar(select(func.count(db.InboxNotice.notice_id)))
+                stored = await session.scalar(first_notices_stored())
             if routed == count and produced == stored:
                 return
             await asyncio.sleep(0.3)

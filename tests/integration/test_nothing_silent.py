@@ -109,12 +109,14 @@ async def unusable_key(rt: Runtime, contact_id: str) -> None:
 
 
 async def inbox_rows(rt: Runtime) -> list[tuple[dict[str, Any], str]]:
-    """Every notice delivered to any inbox: its header, and the rule the broker recorded for
-    it (no header names its rule)."""
+    """Every notice routing delivered to any inbox: its header, and the rule the broker
+    recorded for it (no header names its rule). Follow-ups are left out: in the hour before
+    a school day starts, the router's timer escalates the school's notice at once."""
     async with rt.sessions() as session:
         rows = (await session.execute(
             select(db.InboxNotice.header, db.NoticeRecord.rule_id)
             .join(db.NoticeRecord, db.NoticeRecord.notice_id == db.InboxNotice.notice_id)
+            .where(db.NoticeRecord.follows.is_(None))
         )).all()  # fmt: skip
     return [(json.loads(header), rule) for header, rule in rows]
 
