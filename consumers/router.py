@@ -6,7 +6,7 @@ headers, and the loop carries on.
 """
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import replace
 from functools import partial
 
@@ -80,10 +80,10 @@ class LateMarks:
     async def settle(self) -> None:
         """Takes out now whatever is left; a transient failure leaves it to the relay."""
         if ids := await self.take():
-            await self._waited(asyncio.create_task(outbox(self._deps).take_out(ids)))
+            await self._waited(outbox(self._deps).take_out(ids))
 
     @staticmethod
-    async def _waited(marking: "asyncio.Task[None]") -> None:
+    async def _waited(marking: Awaitable[None]) -> None:
         try:
             await marking
         except Exception as exc:

@@ -45,6 +45,7 @@ GENESIS = "0" * 64  # the prev_hash of entry 1
 # Any fixed 64-bit number will do: every appender, in every process, takes the same lock.
 ADVISORY_LOCK_KEY = 0x5367_6241_7564_6974  # "SgbAudit"
 TAIL = "audit_tail"  # the session's note of the chain's last entry while it holds the lock
+LOCKED = "audit_locked"  # the session holds the chain's lock (its tail perhaps not read)
 KEPT = "audit_kept"  # where the session's appends go instead, while kept (``kept_in``)
 
 # The chain's last entry as this process last committed it, by database: a batch that finds
@@ -218,7 +219,7 @@ async def _remembered_head(session: AsyncSession) -> tuple[int, str] | None:
     head = _HEADS.get(engine)
     if head is None or engine.dialect.name != "postgresql":
         return None
-    await _take_append_lock(session)
+    await _lock(session)
     return head
 
 
@@ -256,13 +257,16 @@ async def _insert_after(
 
 async def hold_lock(session: AsyncSession) -> None:
     """Takes the chain's lock now (as the first append would), for a check that must see
-    every other appender's entries before this transaction appends its own."""
-    if TAIL not in session.info:
+    every other appender's entries before this transaction appends its own. Where the chain's
+    head is remembered, its tail is not read: a batch's insert checks it (``append_timed``)."""
+    if TAIL in session.info:
+        return
+    if await _remembered_head(session) is None:
         session.info[TAIL] = await _locked_tail(session)
 
 
 async def _locked_tail(session: AsyncSession) -> tuple[int, str]:
-    await _take_append_lock(session)
+    await _lock(session)
     last = (
         await session.execute(
             select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
@@ -285,6 +289,14 @@ def _forget_tail(session: Session, transaction: SessionTransaction) -> None:
     # runs in a subtransaction of its own, which changes neither.)
     if transaction.parent is None or transaction.nested:
         session.info.pop(TAIL, None)
+        session.info.pop(LOCKED, None)
+
+
+async def _lock(session: AsyncSession) -> None:
+    """The chain's lock, taken once in a transaction."""
+    if not session.info.get(LOCKED):
+        await _take_append_lock(session)
+        session.info[LOCKED] = True
 
 
 async def _take_append_lock(session: AsyncSession) -> None:

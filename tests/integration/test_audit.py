@@ -252,6 +252,40 @@ class TestConcurrentWriters:
         assert result == audit.VerifyResult(ok=True, entries=60)
         assert sorted(refs) == sorted(f"notice-{n}-{i}" for n in range(20) for i in range(3))
 
+    async def test_a_batch_that_holds_the_lock_first_sees_every_entry_before_its_own(
+        self, databases: Databases
+    ) -> None:
+        """As a routing group does: the lock taken, then a read that must see every other
+        appender's rows (its receipts), then its batch. Racing through two engines, each
+        read sees the chain's last entry, and the batch goes in just after it."""
+        url = await databases.new()
+        engines = [db.make_engine(url), db.make_engine(url)]
+        await db.create_schema(engines[0])
+        pools = [db.sessions(engine, KEY) for engine in engines]
+        seen_then_first: list[tuple[int, int]] = []
+
+        async def batch(n: int) -> None:
+            entries = [audit.Entry("event_received", "router", f"event-{n}-{i}", {})
+                       for i in range(3)]  # fmt: skip
+            async with pools[n % 2].begin() as session:
+                await audit.hold_lock(session)
+                last = await session.scalar(text("SELECT coalesce(max(seq), 0) FROM audit_log"))
+                await audit.append_many(session, entries, datetime.now(UTC))
+                first = await session.scalar(
+                    text("SELECT seq FROM audit_log WHERE subject_ref = :ref"),
+                    {"ref": f"event-{n}-0"},
+                )  # fmt: skip
+            seen_then_first.append((last, first))
+
+        for start in range(0, 20, 4):  # four racing at a time
+            await asyncio.gather(*(batch(n) for n in range(start, start + 4)))
+        async with pools[0]() as session:
+            result = await audit.verify(session, KEY)
+        for engine in engines:
+            await engine.dispose()
+        assert result == audit.VerifyResult(ok=True, entries=60)
+        assert all(first == last + 1 for last, first in seen_then_first), seen_then_first
+
     async def test_a_batch_after_the_remembered_head_was_cut_chains_on_from_what_is_left(
         self, sessions: Sessions
     ) -> None:
