@@ -600,6 +600,15 @@ async def running_broker(settings: Settings, directory: None) -> AsyncIterator[R
         yield rt
 
 
+@pytest.fixture
+async def untimed_broker(settings: Settings, directory: None) -> AsyncIterator[Runtime]:
+    """The router without its timer, and the delivery worker: for a test that drives the timer
+    itself with ``tick``. On the real clock the timer would act on its own, in the hour
+    before a school day starts at once on a school's notice, and race the test."""
+    async with broker_running(settings, route_events) as rt:
+        yield rt
+
+
 @asynccontextmanager
 async def broker_running(
     settings: Settings, router: Callable[[Runtime, asyncio.Event], Awaitable[None]]

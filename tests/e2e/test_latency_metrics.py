@@ -3,13 +3,11 @@ gateway, Kafka, router and delivery worker: read from /metrics on a real ops app
 process."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
-from conftest import broker_running
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client.parser import text_string_to_metric_families
 from support import post_signed, suicidal_crisis, wait_for_notices
@@ -17,9 +15,7 @@ from support import post_signed, suicidal_crisis, wait_for_notices
 from broker.adapters.kafka import ConsumerHealth
 from broker.adapters.notice_gauges import refresh_notice_gauges
 from broker.bootstrap import Runtime
-from broker.config import Settings
 from broker.entrypoints import ops
-from consumers.router import route_events
 from producers.kafka import ACCEPTED_AT, accepted_at
 from schemas.events import ParentMentalHealthCrisis
 
@@ -135,12 +131,8 @@ class TestAcceptanceTime:
 
 class TestNoticeGauges:
     @pytest.fixture
-    async def running_broker(self, settings: Settings, directory: None) -> AsyncIterator[Runtime]:
-        """Without the router's timer, which on the real clock would escalate the school's
-        notice at once in the hour before a school day starts: the gauges are refreshed here
-        at the times the test gives."""
-        async with broker_running(settings, route_events) as rt:
-            yield rt
+    def running_broker(self, untimed_broker: Runtime) -> Runtime:
+        return untimed_broker  # the gauges are refreshed here at the times the test gives
 
     async def test_an_unacknowledged_notice_is_open_then_overdue(
         self,

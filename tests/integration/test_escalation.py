@@ -8,13 +8,12 @@ starts, that would escalate the school's notice before a test's own times could.
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from conftest import Routed, broker_running, every_notice_in_its_inbox
+from conftest import Routed, every_notice_in_its_inbox
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import select, update
 from support import front_door_closed, open_listed, wait_for_notices
@@ -24,7 +23,6 @@ from broker.bootstrap import Runtime, runtime
 from broker.config import Settings
 from broker.demo import family
 from consumers.follow_up_timer import tick
-from consumers.router import route_events
 from schemas.notices import FollowUp
 
 pytestmark = pytest.mark.integration
@@ -52,10 +50,8 @@ def already_routed() -> Routed:
 
 
 @pytest.fixture
-async def running_broker(settings: Settings, directory: None) -> AsyncIterator[Runtime]:
-    """The router (without its timer: ``tick`` drives it) and the delivery worker."""
-    async with broker_running(settings, route_events) as rt:
-        yield rt
+def running_broker(untimed_broker: Runtime) -> Runtime:
+    return untimed_broker  # ``tick`` drives the timer
 
 
 @pytest.fixture

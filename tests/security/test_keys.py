@@ -189,6 +189,10 @@ async def dead_letters(rt: Runtime) -> list[dict[str, Any]]:
 
 
 class TestUnsealableEscalation:
+    @pytest.fixture
+    def running_broker(self, untimed_broker: Runtime) -> Runtime:
+        return untimed_broker  # ``tick`` drives the timer
+
     async def test_08_an_escalation_to_an_unsealable_key_is_dead_lettered_once(
         self, gateway: httpx.AsyncClient, inbox: httpx.AsyncClient, running_broker: Runtime,
         producer_keys: dict[str, Ed25519PrivateKey],
