@@ -18,7 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from fastapi import FastAPI
-from sqlalchemy import Select, func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import audit, db
@@ -348,13 +348,3 @@ async def run_script(shell: list[str], script: str, folder: Path, env: Mapping[s
     text = output.decode()
     assert process.returncode == 0, text
     return text
-
-
-def first_notices_stored() -> Select[tuple[int]]:
-    """How many notices routing made are in an inbox: follow-ups are not counted (in the hour
-    before a school day starts, the router's own timer escalates a school's notice at once)."""
-    return (
-        select(func.count(db.InboxNotice.notice_id))
-        .join(db.NoticeRecord, db.NoticeRecord.notice_id == db.InboxNotice.notice_id)
-        .where(db.NoticeRecord.follows.is_(None))
-    )

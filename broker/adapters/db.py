@@ -17,12 +17,15 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Select,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
     event,
     false,
+    func,
+    select,
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -819,6 +822,16 @@ async def insert_once(session: AsyncSession, model: type[Base], **values: Any) -
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     result = await session.execute(insert(model).values(**values).on_conflict_do_nothing())
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def first_notices_stored() -> Select[int]:
+    """How many notices routing made are in an inbox. Follow-ups are not counted: in the hour
+    before a school day starts, the router's own timer escalates a school's notice at once."""
+    return (
+        select(func.count(InboxNotice.notice_id))
+        .join(NoticeRecord, NoticeRecord.notice_id == InboxNotice.notice_id)
+        .where(NoticeRecord.follows.is_(None))
+    )
 
 
 AUDIT_KEY = "audit_key"  # where a session holds the key its audit entries are made with

@@ -322,9 +322,8 @@ def _replay(gateway_port: int, producers: dict[str, Ed25519PrivateKey]) -> int:
 
 
 async def _settle(url: str, events: int) -> int:
-    """Waits until the router has routed every event and each notice it made is in an inbox.
-    Follow-ups are not counted: run in the hour before a school day starts, the school's
-    notice escalates to its deputy at once, and the GP practice's within a minute."""
+    """Waits until the router has routed every event and each notice it made is in an inbox
+    (follow-ups are not counted: see db.first_notices_stored)."""
     engine = db.make_engine(url)
     deadline = time.monotonic() + SETTLE_TIMEOUT_S
     try:
@@ -332,11 +331,7 @@ async def _settle(url: str, events: int) -> int:
             async with db.sessions(engine)() as session:
                 routed = await session.scalar(select(func.count(db.RoutedEvent.event_id)))
                 produced = await session.scalar(select(func.sum(db.RoutedEvent.notices)))
-                stored = await session.scalar(
-                    select(func.count(db.InboxNotice.notice_id))
-                    .join(db.NoticeRecord, db.NoticeRecord.notice_id == db.InboxNotice.notice_id)
-                    .where(db.NoticeRecord.follows.is_(None))
-                )
+                stored = await session.scalar(db.first_notices_stored())
             if routed == events and produced == stored:
                 return stored or 0
             await asyncio.sleep(POLL_S)

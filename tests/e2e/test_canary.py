@@ -18,7 +18,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, inspect, select, text
-from support import first_notices_stored, post_signed
+from support import post_signed
 
 from broker.adapters import db
 from broker.bootstrap import Runtime
@@ -98,7 +98,7 @@ async def settled(rt: Runtime, count: int) -> None:
             async with rt.sessions() as session:
                 routed = await session.scalar(select(func.count(db.RoutedEvent.event_id)))
                 produced = await session.scalar(select(func.sum(db.RoutedEvent.notices)))
-                stored = await session.scalar(first_notices_stored())
+                stored = await session.scalar(db.first_notices_stored())
             if routed == count and produced == stored:
                 return
             await asyncio.sleep(0.3)

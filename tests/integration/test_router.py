@@ -11,7 +11,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
-from support import first_notices_stored, front_door_closed
+from support import front_door_closed
 
 from broker.adapters import audit, db
 from broker.adapters.dead_letter_topic import DeadLetter, read_all
@@ -57,7 +57,7 @@ async def routed(rt: Runtime) -> tuple[int, int]:
     a school day starts, the router's timer escalates the school's notice at once)."""
     async with rt.sessions() as session:
         events = await session.scalar(select(func.count(db.RoutedEvent.event_id)))
-        notices = await session.scalar(first_notices_stored())
+        notices = await session.scalar(db.first_notices_stored())
     return events or 0, notices or 0
 
 
