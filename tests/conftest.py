@@ -38,7 +38,14 @@ from fastapi import FastAPI
 from sqlalchemy import make_url, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from suite_order import SAME_WORKER_AS, SLOWEST_FIRST
-from support import OrgTokens, event_source, front_door_closed, inbox_owner, post_signed
+from support import (
+    OrgTokens,
+    clear_of_the_front_doors_opening_or_closing,
+    event_source,
+    front_door_closed,
+    inbox_owner,
+    post_signed,
+)
 
 from broker import migrations
 from broker.adapters import db
@@ -679,6 +686,7 @@ class RoutedTemplates:
         backend = "postgresql" if isinstance(source, PostgresServer) else "sqlite"
         # Routing differs while the front door is closed (its emergency duty team is told too):
         # a template routed while it was open is not used once it has closed, nor the reverse.
+        await clear_of_the_front_doors_opening_or_closing()
         made = (backend, routed.name, today, front_door_closed())
         if made not in self.made:
             self.made[made] = await self._route(routed, source, today)

@@ -26,7 +26,7 @@ from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.config import Settings
 from broker.demo import family
 from broker.entrypoints.serving import server_config
-from broker.rules.deadlines import is_working_time
+from broker.rules.deadlines import LONDON, OFFICE_HOURS, is_working_time
 from broker.services.directory_admin import load_directory
 from producers import crypto
 from producers.auth import token_request
@@ -239,6 +239,17 @@ def front_door_closed(at: datetime | None = None) -> bool:
     time it is, and while it is closed its emergency duty team is also told of each
     high-risk referral at once."""
     return not is_working_time(at or datetime.now(UTC))
+
+
+async def clear_of_the_front_doors_opening_or_closing(margin_s: float = 30.0) -> None:
+    """Waits until the demo's front door has opened or closed, if it does within ``margin_s``:
+    a test that expects its emergency duty team told (or not) by ``front_door_closed`` then
+    reads the same hours as the router did a few seconds later, even at 09:00 or 17:00."""
+    now = datetime.now(LONDON)
+    for change in (OFFICE_HOURS.opens, OFFICE_HOURS.closes):
+        wait = (datetime.combine(now.date(), change, LONDON) - now).total_seconds()
+        if 0 <= wait < margin_s:
+            await asyncio.sleep(wait + 1)
 
 
 async def sealed_events(settings: Settings, count: int) -> list[bytes]:

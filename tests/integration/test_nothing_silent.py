@@ -26,7 +26,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from support import open_listed, post_signed, wait_for_notices
+from support import (
+    clear_of_the_front_doors_opening_or_closing,
+    open_listed,
+    post_signed,
+    wait_for_notices,
+)
 from typer.testing import CliRunner
 
 from broker.adapters import db
@@ -42,6 +47,13 @@ from integration.test_family_routing import crisis
 from integration.test_router import dead_letters, until_routed
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+async def front_door_hours_steady() -> None:
+    """So that ``out_of_hours``, read as a test checks, agrees with the router's reading."""
+    await clear_of_the_front_doors_opening_or_closing()
+
 
 FRONT_DOOR = "la-front-door"
 FRONT_DOOR_INBOX = "la-front-door:duty_manager"

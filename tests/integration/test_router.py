@@ -11,7 +11,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
-from support import front_door_closed
+from support import clear_of_the_front_doors_opening_or_closing, front_door_closed
 
 from broker.adapters import audit, db
 from broker.adapters.dead_letter_topic import DeadLetter, read_all
@@ -194,6 +194,7 @@ class TestRouter:
     ) -> None:
         """The same event published again as a new record is routed once; the replay is
         dead-lettered as such."""
+        await clear_of_the_front_doors_opening_or_closing()  # front_door_closed, below
         event = attendance(family.person(family.TWIN_1))
         async with self._sdk(running_broker, producer_keys["acute-demo"]) as sdk:
             await sdk.publish(event)
