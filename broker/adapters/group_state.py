@@ -59,11 +59,10 @@ class SqlRoutedEvents:
                              seen[PATTERNS])  # fmt: skip
 
     async def routed_from(self, event_ids: Sequence[str]) -> dict[str, str | None]:
-        routed = await self._session.execute(
-            select(db.RoutedEvent.event_id, db.RoutedEvent.position)
-            .where(db.RoutedEvent.event_id.in_(list(event_ids)))
-        )  # fmt: skip
-        return {r.event_id: r.position for r in routed}
+        # Asked only when another router committed an event first: the group's own read,
+        # its routed branch kept.
+        seen = await self._session.execute(_SEEN_BEFORE, {"ids": list(dict.fromkeys(event_ids))})
+        return {row.event_id: row.position for row in seen if row.found == ROUTED}
 
     async def pattern_rows(self, people: Sequence[str]) -> list[PatternRow]:
         table, rows = db.PatternRecord, list[PatternRow]()
