@@ -28,7 +28,6 @@ from typing import TextIO
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
-from sqlalchemy import func, select
 
 from broker.adapters import db
 from broker.adapters.unit_of_work import SqlUnitOfWork
@@ -323,18 +322,17 @@ def _replay(gateway_port: int, producers: dict[str, Ed25519PrivateKey]) -> int:
 
 async def _settle(url: str, events: int) -> int:
     """Waits until the router has routed every event and each notice it made is in an inbox
-    (follow-ups are not counted: see db.first_notices_stored)."""
+    (follow-ups are not counted: see db.routing_progress)."""
     engine = db.make_engine(url)
     deadline = time.monotonic() + SETTLE_TIMEOUT_S
     try:
         while time.monotonic() < deadline:
             async with db.sessions(engine)() as session:
-                routed = await session.scalar(select(func.count(db.RoutedEvent.event_id)))
-                produced = await session.scalar(select(func.sum(db.RoutedEvent.notices)))
-                stored = await session.scalar(db.first_notices_stored())
-            if routed == events and produced == stored:
-                return stored or 0
+                done = await db.routing_progress(session)
+            if done.events == events and done.produced == done.stored:
+                return done.stored
             await asyncio.sleep(POLL_S)
     finally:
         await engine.dispose()
-    raise RuntimeError(f"timed out: {routed}/{events} events routed, {stored}/{produced} stored")
+    raise RuntimeError(f"timed out: {done.events}/{events} events routed, "
+                       f"{done.stored}/{done.produced} stored")  # fmt: skip

@@ -96,10 +96,8 @@ async def settled(rt: Runtime, count: int) -> None:
     async with asyncio.timeout(90):
         while True:
             async with rt.sessions() as session:
-                routed = await session.scalar(select(func.count(db.RoutedEvent.event_id)))
-                produced = await session.scalar(select(func.sum(db.RoutedEvent.notices)))
-                stored = await session.scalar(db.first_notices_stored())
-            if routed == count and produced == stored:
+                done = await db.routing_progress(session)
+            if done.events == count and done.produced == done.stored:
                 return
             await asyncio.sleep(0.3)
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import func, select
+from sqlalchemy import select
 from support import clear_of_the_front_doors_opening_or_closing, front_door_closed
 
 from broker.adapters import audit, db
@@ -53,12 +53,11 @@ async def read_topic(rt: Runtime, topic: str, count: int, timeout: float = 30) -
 
 
 async def routed(rt: Runtime) -> tuple[int, int]:
-    """Events routed, and their notices in an inbox (not their follow-ups: in the hour before
-    a school day starts, the router's timer escalates the school's notice at once)."""
+    """Events routed, and their notices in an inbox (not their follow-ups: see
+    db.routing_progress)."""
     async with rt.sessions() as session:
-        events = await session.scalar(select(func.count(db.RoutedEvent.event_id)))
-        notices = await session.scalar(db.first_notices_stored())
-    return events or 0, notices or 0
+        done = await db.routing_progress(session)
+    return done.events, done.stored
 
 
 async def until_routed(rt: Runtime, events: int, timeout: float = 30) -> int:
@@ -66,11 +65,9 @@ async def until_routed(rt: Runtime, events: int, timeout: float = 30) -> int:
     async with asyncio.timeout(timeout):
         while True:
             async with rt.sessions() as session:
-                routed_events = await session.scalar(select(func.count(db.RoutedEvent.event_id)))
-                produced = await session.scalar(select(func.sum(db.RoutedEvent.notices)))
-            stored = (await routed(rt))[1]
-            if (routed_events or 0) >= events and (produced or 0) == stored:
-                return stored
+                done = await db.routing_progress(session)
+            if done.events >= events and done.produced == done.stored:
+                return done.stored
             await asyncio.sleep(0.2)
 
 
