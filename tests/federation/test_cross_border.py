@@ -105,6 +105,17 @@ async def until_in_chronology(a: Broker, notice_id: str, *kinds: str) -> list[di
     return await lines_about(a, notice_id)
 
 
+async def routing_settled_at(b: Broker) -> None:
+    """Until every notice B's routing made is in an inbox (follow-ups aside)."""
+    async with asyncio.timeout(WAIT):
+        while True:
+            async with b.runtime.sessions() as session:
+                done = await db.routing_progress(session)
+            if done.produced == done.stored:
+                return
+            await asyncio.sleep(0.2)
+
+
 async def kept_at(b: Broker, transfer_id: str) -> int:
     async with b.runtime.sessions() as session:
         found = await session.scalar(
@@ -149,7 +160,7 @@ class TestTheTransferReachesB:
         move's source is unlinked, nor asked to confirm it (no ``proposal.*`` referral)."""
         b = peered.b
         await transfer_at_b(b, moved.transfer_id)
-        await asyncio.sleep(2)  # two rounds of B's timer: a referral would be listed by now
+        await routing_settled_at(b)  # a proposal is made in the routing that made the transfer
         rules = []
         for item in await b.notices(duty_manager(b)):
             if item["header"]["event_id"] == moved.transfer_id:
