@@ -18,7 +18,6 @@ import base64
 import json
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -28,6 +27,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from support import (
     clear_of_the_front_doors_opening_or_closing,
+    front_door_closed,
     open_listed,
     post_signed,
     wait_for_notices,
@@ -40,7 +40,6 @@ from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
 from broker.demo import family
 from broker.entrypoints.cli import app as cli
-from broker.rules.deadlines import is_working_time
 from broker.services.directory_changes import record
 from integration.test_auth import access_token, bearer
 from integration.test_family_routing import crisis
@@ -154,7 +153,7 @@ def the_deputy() -> Counter[tuple[str, str]]:
 def out_of_hours(*referrals: str) -> Counter[tuple[str, str]]:
     """While the front door is closed (the tests run at whatever time it is), its emergency
     duty team is told of each high-risk referral at once."""
-    if is_working_time(datetime.now(UTC)):
+    if not front_door_closed():
         return Counter()
     return Counter({(EDT_INBOX, f"{rule}.out_of_hours"): 1 for rule in referrals})
 
