@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from integration.test_router import until_routed
 from sqlalchemy import func, inspect, select, text
 from support import post_signed
 
@@ -90,16 +91,6 @@ def events(mark: Markers, stranger: str) -> list[dict[str, Any]]:
         envelope("ed_attendance", "acute-demo", subject=mark.person(stranger),
                  arrived_at=now, presenting_category="other", clinical_summary=mark()),
     ]  # fmt: skip
-
-
-async def settled(rt: Runtime, count: int) -> None:
-    async with asyncio.timeout(90):
-        while True:
-            async with rt.sessions() as session:
-                done = await db.routing_progress(session)
-            if done.events == count and done.produced == done.stored:
-                return
-            await asyncio.sleep(0.3)
 
 
 async def reject_and_escalate(inbox: httpx.AsyncClient, rt: Runtime, reason: str) -> None:
@@ -178,7 +169,7 @@ class TestCanary:
         for event in sent:
             answer = await post_signed(gateway, event, producer_keys)
             assert answer.status_code == 202, answer.text
-        await settled(running_broker, len(sent))
+        await until_routed(running_broker, len(sent), timeout=90)
         await reject_and_escalate(inbox, running_broker, mark())
 
         if not kafka_data_dirs:

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from integration.test_router import until_routed
 from sqlalchemy import func, select, update
 
 from broker.adapters import db
@@ -105,17 +106,6 @@ async def until_in_chronology(a: Broker, notice_id: str, *kinds: str) -> list[di
     return await lines_about(a, notice_id)
 
 
-async def routing_settled_at(b: Broker) -> None:
-    """Until every notice B's routing made is in an inbox (follow-ups aside)."""
-    async with asyncio.timeout(WAIT):
-        while True:
-            async with b.runtime.sessions() as session:
-                done = await db.routing_progress(session)
-            if done.produced == done.stored:
-                return
-            await asyncio.sleep(0.2)
-
-
 async def kept_at(b: Broker, transfer_id: str) -> int:
     async with b.runtime.sessions() as session:
         found = await session.scalar(
@@ -160,7 +150,7 @@ class TestTheTransferReachesB:
         move's source is unlinked, nor asked to confirm it (no ``proposal.*`` referral)."""
         b = peered.b
         await transfer_at_b(b, moved.transfer_id)
-        await routing_settled_at(b)  # a proposal is made in the routing that made the transfer
+        await until_routed(b.runtime, 1, timeout=WAIT)  # a proposal is made in the same routing
         rules = []
         for item in await b.notices(duty_manager(b)):
             if item["header"]["event_id"] == moved.transfer_id:
