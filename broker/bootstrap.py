@@ -228,7 +228,11 @@ async def foundation(
     keys = load_keys(settings, key_purposes)
     async with open_database(settings) as database:
         data_keys = FileDataKeys(settings.keys_dir / "households", spares=SPARES)
-        yield Foundation(settings, keys, database, data_keys)
+        try:
+            yield Foundation(settings, keys, database, data_keys)
+        finally:
+            # Its spare-key thread may be writing: it stops before the caller removes the keys.
+            await asyncio.to_thread(data_keys.close)
 
 
 @asynccontextmanager

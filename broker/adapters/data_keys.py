@@ -79,7 +79,8 @@ class FileDataKeys:
     a background thread keeps that many such files made ahead (``.spare.<random>``, each
     complete and on disk): a household seen for the first time then takes one by a link,
     and routing does not wait for the disk (most events of a large directory concern a
-    household with no key yet). Spares left by a process that stopped are keys nobody used.
+    household with no key yet). ``close`` stops that thread and deletes the spares left
+    unused; spares left by a process that was killed are keys nobody used.
     """
 
     def __init__(self, directory: Path, *, spares: int = 0) -> None:
@@ -87,6 +88,7 @@ class FileDataKeys:
         self._spares_wanted = spares
         self._spares: queue.SimpleQueue[tuple[Path, bytes]] = queue.SimpleQueue()
         self._making_spares = threading.Lock()  # held while a thread makes them
+        self._closed = threading.Event()  # no more spares are made once set
         # Each key read, with its file's identity then: a router wraps several notices per
         # household, and one lstat tells whether the file is still that one (a shred by
         # another process deletes it; a renewal is a new file).
@@ -229,7 +231,7 @@ class FileDataKeys:
         except queue.Empty:
             spare = None
         low = self._spares.qsize() <= self._spares_wanted // 2
-        if low and self._making_spares.acquire(blocking=False):
+        if low and not self._closed.is_set() and self._making_spares.acquire(blocking=False):
             threading.Thread(target=self._fill_then_release, name="data-key-spares",
                              daemon=True).start()  # fmt: skip
         return spare
@@ -240,6 +242,19 @@ class FileDataKeys:
         with self._making_spares:
             self._fill()
 
+    def close(self) -> None:
+        """Stops making spares, waits for a thread making them, and deletes those not used:
+        nothing is written into the folder once this returns (its owner may remove it). Keys
+        are still made in place after it."""
+        self._closed.set()
+        with self._making_spares:  # the thread finishes the file it is writing
+            while True:
+                try:
+                    spare, _ = self._spares.get_nowait()
+                except queue.Empty:
+                    return
+                spare.unlink(missing_ok=True)
+
     def _fill_then_release(self) -> None:
         try:
             self._fill()
@@ -249,7 +264,7 @@ class FileDataKeys:
     def _fill(self) -> None:
         # A failure only means the next new household's key is made in place.
         try:
-            while self._spares.qsize() < self._spares_wanted:
+            while self._spares.qsize() < self._spares_wanted and not self._closed.is_set():
                 spare = self.directory / f".spare.{secrets.token_hex(8)}"
                 key = AESGCM.generate_key(bit_length=256)
                 crypto.write_secret(spare, key)

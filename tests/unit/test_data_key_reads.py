@@ -3,6 +3,7 @@ same one: what another process does to the file (a shred, a renewal, a change of
 seen at the next wrap or unwrap, as when every use read the file. Keys for households seen
 for the first time may be made ahead."""
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,32 @@ class TestSpareKeys:
         FileDataKeys(folder).shred(A)
         with pytest.raises(DataKeyShredded):
             router.unwrap(A, sealed, CONTEXT)
+
+
+class TestClosing:
+    def test_nothing_is_written_into_the_folder_after_close(self, folder: Path) -> None:
+        """A new household sets the spare-key thread making many files; ``close`` waits for
+        it and deletes the spares nobody used, so the folder's owner may remove it at once
+        (the runtime's temporary folders are removed just after it closes)."""
+        router, before = FileDataKeys(folder, spares=400), _spare_makers()
+        router.wrap(A, b"data", CONTEXT)  # no spare ready: made in place, the thread starts
+        started = _spare_makers() - before
+        assert started
+        router.close()
+        assert not any(thread.is_alive() for thread in started)
+        assert sorted(p.name for p in folder.iterdir()) == [f"{A}.key"]
+
+    def test_keys_are_made_in_place_after_close(self, folder: Path) -> None:
+        """Closed, the store still makes a new household's key, and starts no thread."""
+        router = FileDataKeys(folder, spares=4)
+        router.make_spares()
+        router.close()
+        before = _spare_makers()
+        sealed = router.wrap(A, b"data", CONTEXT)
+        assert not _spare_makers() - before
+        assert not list(folder.glob(".spare.*"))
+        assert FileDataKeys(folder).unwrap(A, sealed, CONTEXT) == b"data"
+
+
+def _spare_makers() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "data-key-spares" and t.is_alive()}
