@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Insert,
     Select,
     String,
     Table,
@@ -43,11 +44,17 @@ async def insert_new(
         firsts.setdefault(row[key], row)
     if not firsts:
         return set()
-    table = table_of(model)
-    statement = dialect_insert(session, table).on_conflict_do_nothing()
+    statement = _insert_new(session.get_bind().dialect.name, model.__tablename__, key)
     # Core's "insertmanyvalues": one compiled statement, sent as multi-row VALUES pages.
-    result = await session.execute(statement.returning(table.c[key]), list(firsts.values()))
+    result = await session.execute(statement, list(firsts.values()))
     return set(result.scalars())
+
+
+@lru_cache(maxsize=64)  # the tables and keys the code inserts new rows by: a few
+def _insert_new(dialect: str, table_name: str, key: str) -> Insert:
+    """Built once for each (building a statement costs more than sending it)."""
+    table = db.Base.metadata.tables[table_name]
+    return _insert_in(dialect, table).on_conflict_do_nothing().returning(table.c[key])
 
 
 async def insert_tables(
@@ -140,9 +147,12 @@ def array_of(column: ColumnElement[Any]) -> ARRAY[Any]:
 
 
 def dialect_insert(session: AsyncSession, table: Table) -> postgresql.Insert | sqlite.Insert:
+    return _insert_in(session.get_bind().dialect.name, table)
+
+
+def _insert_in(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
     # ON CONFLICT DO NOTHING is spelt alike by both, but each dialect has its own construct.
-    postgres = session.get_bind().dialect.name == "postgresql"
-    return postgresql.insert(table) if postgres else sqlite.insert(table)
+    return postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
 
 
 def table_of(model: type[db.Base]) -> Table:

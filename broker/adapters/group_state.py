@@ -65,12 +65,10 @@ class SqlRoutedEvents:
         return {row.event_id: row.position for row in seen if row.found == ROUTED}
 
     async def pattern_rows(self, people: Sequence[str]) -> list[PatternRow]:
-        table, rows = db.PatternRecord, list[PatternRow]()
+        rows = list[PatternRow]()
         for start in range(0, len(people), IN_CHUNK):
-            found = await self._session.execute(
-                select(table.event_id, table.person_id, table.kind, table.at, table.outcome)
-                .where(table.person_id.in_(list(people[start : start + IN_CHUNK])))
-            )  # fmt: skip
+            chunk = list(people[start : start + IN_CHUNK])
+            found = await self._session.execute(_PATTERN_ROWS, {"people": chunk})
             rows += [dict(row) for row in found.mappings()]
         return rows
 
@@ -143,6 +141,11 @@ def _seen_before() -> CompoundSelect[Any]:
 
 
 _SEEN_BEFORE = _seen_before()
+_p = db.PatternRecord
+# Built once, as _SEEN_BEFORE is: building a statement costs more than sending it.
+_PATTERN_ROWS = select(_p.event_id, _p.person_id, _p.kind, _p.at, _p.outcome).where(
+    _p.person_id.in_(bindparam("people", expanding=True))
+)
 
 
 def _queued(entry: db.MatchingQueueEntry) -> QueuedForMatching:

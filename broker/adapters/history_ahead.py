@@ -34,8 +34,8 @@ class HistoriesAhead:
     async def _read(self, session: AsyncSession, households: list[str]) -> None:
         # Rows of the columns a history reads, not ORM objects: no identity map to keep,
         # and no facts (the longest column) to carry.
-        lines = await session.execute(chronology.history_lines(households))
-        areas = await session.execute(chronology.areas_left(households))
+        lines = await session.execute(chronology.HISTORY_LINES, {"households": households})
+        areas = await session.execute(chronology.AREAS_LEFT, {"households": households})
         self._lines.update((h, []) for h in households)
         self._left.update((h, []) for h in households)
         for line in lines:
