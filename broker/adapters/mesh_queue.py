@@ -6,7 +6,7 @@ two workers that read the same delivery only one moves it."""
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from broker.adapters import bulk, db
 from broker.adapters.retry_queue import SqlRetryRows
@@ -14,6 +14,11 @@ from broker.ports import MeshDue, MeshQueued
 
 PENDING, SENT, DEAD = "pending", "sent", "dead"
 Delivery = db.MeshDelivery
+# Which of the recipients (``ids``) have a MESH mailbox: asked for every delivery batch, so
+# built once (building a statement costs more than sending it).
+_WITH_MAILBOX = select(db.Contact.id).where(
+    db.Contact.id.in_(bindparam("ids", expanding=True)), db.Contact.mesh_mailbox.is_not(None)
+)
 
 
 class SqlMeshQueue(SqlRetryRows[MeshDue]):
@@ -24,15 +29,8 @@ class SqlMeshQueue(SqlRetryRows[MeshDue]):
         recipients = {d.recipient_id for d in deliveries}
         if not recipients:
             return 0
-        with_mailbox = set(
-            (
-                await self._session.execute(
-                    select(db.Contact.id).where(
-                        db.Contact.id.in_(recipients), db.Contact.mesh_mailbox.is_not(None)
-                    )
-                )
-            ).scalars()
-        )
+        found = await self._session.execute(_WITH_MAILBOX, {"ids": sorted(recipients)})
+        with_mailbox = set(found.scalars())
         rows = [
             {
                 "notice_id": d.notice_id,
