@@ -22,9 +22,10 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import Routed
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from support import (
     clear_of_the_front_doors_opening_or_closing,
     front_door_closed,
@@ -38,14 +39,18 @@ from broker.adapters import db
 from broker.adapters.dead_letter_topic import DeadLetter
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
+from broker.config import Settings
 from broker.demo import family
 from broker.entrypoints.cli import app as cli
+from broker.keys import KeyStore, audit_key
 from broker.services.directory_changes import record
 from integration.test_auth import access_token, bearer
 from integration.test_family_routing import crisis
+from integration.test_no_front_door import cli_report
 from integration.test_router import dead_letters, until_routed
 
 pytestmark = pytest.mark.integration
+Sessions = async_sessionmaker[AsyncSession]
 
 
 @pytest.fixture(autouse=True)
@@ -89,31 +94,33 @@ def post(gateway: httpx.AsyncClient, producer_keys: dict[str, Ed25519PrivateKey]
 # the change log is told, as any edit tells it, so every process reads the directory again.
 
 
-async def _edit(rt: Runtime, statement: Any, entity: str, entity_id: str, field: str) -> None:
-    async with rt.sessions.begin() as session:
+async def _edit(
+    sessions: Sessions, statement: Any, entity: str, entity_id: str, field: str
+) -> None:
+    async with sessions.begin() as session:
         await session.execute(statement)
         await record(SqlUnitOfWork.joined(session), "test-bypass", entity, entity_id, "updated",
                      [field])  # fmt: skip
 
 
-async def school_not_onboarded(rt: Runtime, school: str = SCHOOL) -> None:
+async def school_not_onboarded(sessions: Sessions, school: str = SCHOOL) -> None:
     """The school has no contact at all (its key adult and deputy never registered)."""
-    await _edit(rt, delete(db.Contact).where(db.Contact.org_id == school), "organisation",
+    await _edit(sessions, delete(db.Contact).where(db.Contact.org_id == school), "organisation",
                 school, "contacts")  # fmt: skip
 
 
-async def no_health_visitor(rt: Runtime, person_id: str = "p-twin-1") -> None:
+async def no_health_visitor(sessions: Sessions, person_id: str = "p-twin-1") -> None:
     """A baby with no health visiting registration."""
     gone = delete(db.Registration).where(
         db.Registration.person_id == person_id, db.Registration.kind == "health_team"
     )
-    await _edit(rt, gone, "registration", f"{person_id}/health_team", "org_id")
+    await _edit(sessions, gone, "registration", f"{person_id}/health_team", "org_id")
 
 
-async def unusable_key(rt: Runtime, contact_id: str) -> None:
+async def unusable_key(sessions: Sessions, contact_id: str) -> None:
     """The contact's key replaced by one nothing can be sealed to."""
     bad = update(db.Contact).where(db.Contact.id == contact_id).values(hpke_public_key=UNUSABLE_KEY)
-    await _edit(rt, bad, "contact", contact_id, "hpke_public_key")
+    await _edit(sessions, bad, "contact", contact_id, "hpke_public_key")
 
 
 # --------------------------------------------------------------------------- what arrived
@@ -182,16 +189,6 @@ async def letters_with(rt: Runtime, reason: str, count: int) -> list[DeadLetter]
             await asyncio.sleep(0.05)
 
 
-async def cli_report(rt: Runtime, *options: str) -> list[dict[str, Any]]:
-    """``sgb report data-quality --json`` run as the CLI runs it, against the test's database."""
-    answer = await asyncio.to_thread(
-        CliRunner().invoke, cli, ["report", "data-quality", *options, "--json"],
-        env={"SGB_DATABASE_URL": rt.settings.database_url},
-    )  # fmt: skip
-    assert answer.exit_code == 0, answer.output
-    return [json.loads(line) for line in answer.output.splitlines()]
-
-
 def no_personal_data(text: str) -> None:
     for value in PERSONAL:
         assert value not in text
@@ -207,7 +204,7 @@ class TestRecipientNotOnboarded:
     ) -> None:  # fmt: skip
         """No contact at the school: the front door gets a referral saying so and naming the
         school, and every other notice of the crisis still arrives."""
-        await school_not_onboarded(running_broker)
+        await school_not_onboarded(running_broker.sessions)
         event = crisis()
         await post(event)
         await until_routed(running_broker, 1)
@@ -226,7 +223,7 @@ class TestRecipientNotOnboarded:
         self, post: Post, running_broker: Runtime
     ) -> None:
         """A data-quality row names the school, in the front door's report."""
-        await school_not_onboarded(running_broker)
+        await school_not_onboarded(running_broker.sessions)
         event = crisis()
         await post(event)
         await until_routed(running_broker, 1)
@@ -241,7 +238,7 @@ class TestRecipientNotOnboarded:
         self, post: Post, running_broker: Runtime
     ) -> None:
         """Re-addressed is not lost: a dead letter is for a notice nobody could take."""
-        await school_not_onboarded(running_broker)
+        await school_not_onboarded(running_broker.sessions)
         await post(crisis())
         await until_routed(running_broker, 1)
         assert [d.reason_name for d in await dead_letters(running_broker, 0)] == []
@@ -254,7 +251,7 @@ class TestUnderFiveWithoutHealthVisiting:
     ) -> None:  # fmt: skip
         """A twin with no health visiting registration: the front door is told, with the
         reason; the other twin's health visitor still is."""
-        await no_health_visitor(running_broker, "p-twin-1")
+        await no_health_visitor(running_broker.sessions, "p-twin-1")
         event = crisis()
         await post(event)
         await until_routed(running_broker, 1)
@@ -281,7 +278,7 @@ class TestUnsealableKey:
     ) -> None:  # fmt: skip
         """A key adult's key that slipped through unusable: that notice is dead-lettered
         with the reason, the front door gets it instead, and the rest arrive."""
-        await unusable_key(running_broker, f"{SCHOOL}:key_adult")
+        await unusable_key(running_broker.sessions, f"{SCHOOL}:key_adult")
         event = crisis()
         await post(event)
         await until_routed(running_broker, 1)
@@ -303,7 +300,7 @@ class TestUnsealableKey:
         self, post: Post, running_broker: Runtime
     ) -> None:
         """No poison pill: the next event is routed, its own notices all delivered."""
-        await unusable_key(running_broker, f"{SCHOOL}:key_adult")
+        await unusable_key(running_broker.sessions, f"{SCHOOL}:key_adult")
         await post(crisis())
         await until_routed(running_broker, 1)
         following = crisis()
@@ -318,26 +315,47 @@ class TestUnsealableKey:
         assert len(await letters_with(running_broker, "unsealable_recipient_key", 2)) == 2
 
 
+async def three_bad_records(settings: Settings) -> None:
+    """The school not onboarded, a baby with no health visiting, the GP's key unusable."""
+    engine = db.make_engine(settings.database_url)
+    try:
+        sessions = db.sessions(engine, audit_key(settings.keys_dir))
+        await school_not_onboarded(sessions)
+        await no_health_visitor(sessions, "p-twin-1")
+        await unusable_key(sessions, "gp-hillview:safeguarding_lead")
+    finally:
+        await engine.dispose()
+
+
+async def both_routed(sessions: Sessions) -> bool:
+    async with sessions() as session:
+        done = await db.routing_progress(session)
+    return done.events >= 2 and done.produced == done.stored
+
+
+# Routed once a session after the three bad records are made; each test reads a copy.
+TWO_CRISES = Routed("two-crises-three-bad-records", lambda: [crisis(), crisis()], both_routed,
+                    prepare=three_bad_records)  # fmt: skip
+
+
 class TestDataQualityReport:
     """Three bad records, two crises: each gap reported once per organisation, with the
     number of notices it cost, in the CLI and the front door's own API only."""
 
     @pytest.fixture
-    async def two_crises(self, post: Post, running_broker: Runtime) -> Runtime:
-        await school_not_onboarded(running_broker)
-        await no_health_visitor(running_broker, "p-twin-1")
-        await unusable_key(running_broker, "gp-hillview:safeguarding_lead")
-        for _ in range(2):
-            await post(crisis())
-        await until_routed(running_broker, 2)
-        return running_broker
+    def already_routed(self) -> Routed:
+        return TWO_CRISES
+
+    @pytest.fixture
+    def two_crises(self, already_routed: Routed, settings: Settings) -> Settings:
+        return settings
 
     async def test_the_cli_lists_each_gap_against_the_record_at_fault(
-        self, two_crises: Runtime
+        self, two_crises: Settings
     ) -> None:
         """``sgb report data-quality --json``: each gap, the organisation whose record to
         mend, the front door's area and what to do; nothing that names a person."""
-        lines = await cli_report(two_crises, "--front-door", FRONT_DOOR)
+        lines = await cli_report(two_crises.database_url, "--front-door", FRONT_DOOR)
         gaps = {(line["gap"], line["org_id"]) for line in lines}
         assert {("recipient_not_onboarded", SCHOOL),
                 ("unsealable_recipient_key", "gp-hillview")} <= gaps  # fmt: skip
@@ -346,22 +364,22 @@ class TestDataQualityReport:
         assert all(line["what_to_do"] for line in lines)
         no_personal_data(json.dumps(lines))
 
-    async def test_the_cli_counts_each_notice_once(self, two_crises: Runtime) -> None:
+    async def test_the_cli_counts_each_notice_once(self, two_crises: Settings) -> None:
         """Two crises, each costing the school's, the baby's and the GP's notice once: each
         gap counts two occurrences in all, however the report splits its lines."""
         counts: Counter[tuple[str, str | None]] = Counter()
-        for line in await cli_report(two_crises, "--front-door", FRONT_DOOR):
+        for line in await cli_report(two_crises.database_url, "--front-door", FRONT_DOOR):
             counts[line["gap"], line["org_id"]] += line["occurrences"]
         assert counts[("recipient_not_onboarded", SCHOOL)] == 2
         assert counts[("unsealable_recipient_key", "gp-hillview")] == 2
         assert sum(n for (gap, _), n in counts.items()
                    if gap == "no_health_visiting_registration") == 2  # fmt: skip
 
-    async def test_the_cli_table_names_the_records_at_fault(self, two_crises: Runtime) -> None:
+    async def test_the_cli_table_names_the_records_at_fault(self, two_crises: Settings) -> None:
         """The table for people: the gaps and the organisations whose records to mend."""
         answer = await asyncio.to_thread(
             CliRunner().invoke, cli, ["report", "data-quality"],
-            env={"SGB_DATABASE_URL": two_crises.settings.database_url},
+            env={"SGB_DATABASE_URL": two_crises.database_url},
         )  # fmt: skip
         assert answer.exit_code == 0, answer.output
         for shown in ("recipient_not_onboarded", "unsealable_recipient_key", SCHOOL,
@@ -370,7 +388,7 @@ class TestDataQualityReport:
         no_personal_data(answer.output)
 
     async def test_the_front_door_reads_its_own_report(
-        self, two_crises: Runtime, inbox: httpx.AsyncClient
+        self, two_crises: Settings, inbox: httpx.AsyncClient
     ) -> None:
         """GET /v1/front-doors/{org}/data-quality answers the front door its area's gaps."""
         answer = await inbox.get(f"/v1/front-doors/{FRONT_DOOR}/data-quality")
@@ -382,19 +400,21 @@ class TestDataQualityReport:
         no_personal_data(answer.text)
 
     async def test_another_front_door_is_refused(
-        self, two_crises: Runtime, inbox: httpx.AsyncClient
+        self, two_crises: Settings, inbox: httpx.AsyncClient
     ) -> None:
         """One front door cannot read another's report."""
-        other = access_token(two_crises.keys.token, sub="other-front-door",
+        other = access_token(KeyStore.load(two_crises.keys_dir).token, sub="other-front-door",
                              scope="front-door notices:read")  # fmt: skip
         answer = await inbox.get(f"/v1/front-doors/{FRONT_DOOR}/data-quality",
                                  headers=bearer(other))  # fmt: skip
         assert answer.status_code == 403
         no_personal_data(answer.text)
 
-    async def test_a_school_is_refused(self, two_crises: Runtime, inbox: httpx.AsyncClient) -> None:
+    async def test_a_school_is_refused(
+        self, two_crises: Settings, inbox: httpx.AsyncClient
+    ) -> None:
         """The report is for front doors only."""
-        school = access_token(two_crises.keys.token, sub=SCHOOL)
+        school = access_token(KeyStore.load(two_crises.keys_dir).token, sub=SCHOOL)
         answer = await inbox.get(f"/v1/front-doors/{FRONT_DOOR}/data-quality",
                                  headers=bearer(school))  # fmt: skip
         assert answer.status_code == 403
