@@ -77,9 +77,11 @@ class EnrolmentAnswer(CredentialAnswer):
 
 
 class RecoveryAnswer(CredentialAnswer):
-    """A passkey enrolled with the recovery key, in place of the person's lost ones."""
+    """A passkey enrolled with the recovery key: in place of the person's others (lost, or in
+    the wrong hands), or beside them when ``keep_others`` (a second device)."""
 
     wrapped_key: WrappedKey
+    keep_others: bool = False
 
 
 class RecoveryLookup(Contract):

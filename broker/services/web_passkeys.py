@@ -153,20 +153,27 @@ async def recovery_options(uow: UnitOfWork, rp: RelyingParty, given: RecoveryLoo
 async def recover(uow: UnitOfWork, rp: RelyingParty, answer: RecoveryAnswer,
                   now: datetime) -> web_sign_in.Started:  # fmt: skip
     """The new passkey replaces the person's others (lost, or in the wrong hands), and the
-    sessions they opened end with them: a lost phone's open inbox must not outlive it."""
+    sessions they opened end with them: a lost phone's open inbox must not outlive it. With
+    ``keep_others`` (a second device) it is added beside them, and they and their sessions
+    stand: the person's list of passkeys ("Your passkeys") shows every one."""
     ceremony = await _used(uow, answer, CeremonyKind.RECOVERY, now)
     contact_id, person_id = _whose(ceremony)
     new = await _verified_new(uow, rp, ceremony, answer, now)
-    replaced = [p.credential_id for p in await uow.passkeys.passkeys_of(contact_id)
-                if p.person_id == person_id]  # fmt: skip
+    replaced = [] if answer.keep_others else [
+        p.credential_id for p in await uow.passkeys.passkeys_of(contact_id)
+        if p.person_id == person_id
+    ]  # fmt: skip
     await _store(uow, ceremony, new, answer.wrapped_key.model_dump_json(), now)
-    removed = await uow.passkeys.remove_passkeys(person_id, keep=new.credential_id)
+    removed = 0
+    if replaced:
+        removed = await uow.passkeys.remove_passkeys(person_id, keep=new.credential_id)
     ended = 0
     for credential_id in replaced:
         ended += await uow.web_sessions.end_sessions_opened_by(contact_id, credential_id, now)
     details: dict[str, str | int] = {
         "with": "recovery",
         "credential": new.credential_id[:16],
+        "kept_others": int(answer.keep_others),
         "removed": removed,
         "sessions_ended": ended,
     }

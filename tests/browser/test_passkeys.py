@@ -6,9 +6,11 @@ protocol (CTAP2, internal transport, resident keys, user verification, PRF).
 Invited by a sign-in link, the key adult chooses the school's key file and creates a passkey;
 the page shows the recovery key once. Signed out (the kept key goes with the session), they
 sign in with the passkey: the page unwraps the school's key with the PRF output and opens the
-notice in the page. Signed out again, the printed recovery key enrols a new passkey, and the
-notice opens again. Neither the key, the recovery key nor the notice's plaintext crosses the
-wire (the PRF output is never anywhere but in the page).
+notice in the page. Signed out again, the printed recovery key enrols a new passkey in place
+of the first, and the notice opens again. On another computer the recovery key adds a passkey
+beside that one: the notice opens there, and the first computer's passkey still signs in.
+Neither the key, the recovery key nor the notice's plaintext crosses the wire (the PRF output
+is never anywhere but in the page).
 
 Chromium is launched inside the test, not per module: the test's own fixtures (the database,
 the router) run on pytest's event loop, which Playwright's sync API must not find running.
@@ -50,6 +52,7 @@ from browser.axe import assert_no_axe_violations
 from browser.passkeys import (
     AUTHENTICATOR,
     Invitation,
+    add_authenticator,
     arrives,
     chromium_args,
     chromium_executable,
@@ -127,7 +130,7 @@ def test_enrol_sign_out_sign_in_with_the_passkey_and_open_the_notice(
     inbox_url: str, invitation: Invitation, screenshot: Callable[[Page, str], Path]
 ) -> None:
     """The loop a key adult goes through, the notice opened with the passkey-unwrapped key,
-    then with the key the recovery key unwrapped."""
+    then with the key the recovery key unwrapped, then on a second computer added with it."""
     executable = chromium_executable()
     args = ["--no-sandbox"] if os.geteuid() == 0 else []
     with sync_playwright() as playwright:
@@ -144,12 +147,25 @@ def test_enrol_sign_out_sign_in_with_the_passkey_and_open_the_notice(
             _open_notice(page, inbox_url, invitation, screenshot)
             _recover(page, inbox_url, recovery_key, screenshot)
             _open_notice(page, inbox_url, invitation, screenshot)
+            # Another computer: its own authenticator, added with the recovery key beside the
+            # first computer's passkey, which still signs in there and lists both.
+            other = chromium.new_context().new_page()
+            other_wire = record_wire(other)
+            add_authenticator(other)
+            _add_this_device(other, inbox_url, recovery_key, screenshot)
+            _open_notice(other, inbox_url, invitation, screenshot)
+            _sign_out_and_in(page, inbox_url, screenshot)
+            page.goto(f"{inbox_url}/inbox/passkeys")
+            expect(page.get_by_text("This device")).to_have_count(1)
+            expect(page.get_by_role("link", name=re.compile("^Remove passkey"))).to_have_count(1)
+            screenshot(page, "passkeys-two-devices")
             # The child's family name (long enough not to turn up by chance in base64, as
             # "Leo" alone did once in a sealed notice), the key, its file, the recovery key.
             secrets = ["Carter", invitation.key_secret.hex(),
                        invitation.key_file.read_text().split("-----")[2].strip(),
                        recovery_key.replace("-", "")]  # fmt: skip
             assert_never_on_the_wire(wire, secrets)
+            assert_never_on_the_wire(other_wire, secrets)
             _check_accessibility(page, inbox_url, invitation.notice_id)
         finally:
             chromium.close()
@@ -178,8 +194,19 @@ def _recover(page: Page, url: str, recovery_key: str,
     page.goto(f"{url}/inbox/passkeys/recovery")
     page.get_by_label("Recovery key").fill(recovery_key.lower())  # as a person might type it
     screenshot(page, "passkey-recovery")
-    page.get_by_role("button", name="Set up a new passkey").click()
+    page.get_by_role("button", name="Replace my passkeys").click()
     arrives(page, f"{url}/inbox")
+
+
+def _add_this_device(page: Page, url: str, recovery_key: str,
+                     screenshot: Callable[[Page, str], Path]) -> None:  # fmt: skip
+    """On another computer, the recovery key adds a passkey there beside the person's
+    others, and signs in."""
+    page.goto(f"{url}/inbox/passkeys/recovery")
+    page.get_by_label("Recovery key").fill(recovery_key)
+    page.get_by_role("button", name="Add this device").click()
+    arrives(page, f"{url}/inbox")
+    screenshot(page, "passkey-added-device")
 
 
 def _open_notice(page: Page, url: str, invitation: Invitation,

@@ -250,6 +250,27 @@ class TestAuthentication:
         assert (other.status_code, form.status_code) == (422, 422)
 
 
+async def recovered(
+    app: FastAPI, enrolled: Enrolled, keep_others: bool = False
+) -> tuple[httpx.AsyncClient, SoftPasskey]:
+    """A new browser enrols a passkey with the person's recovery key (in place of their
+    others, or beside them); it is signed in with it."""
+    browser = new_browser(app)
+    lookup = {"lookup": recovery_lookup(enrolled.recovery_key)}
+    found = await browser.post("/inbox/passkeys/recovery/options", headers=JSON, json=lookup)
+    assert found.status_code == 200, found.text
+    given = found.json()
+    contact_id = given["contact_id"]
+    assert unwrap(given["wrapped_key"], enrolled.recovery_key, contact_id) == enrolled.secret
+    new, options = soft_passkey(), given["publicKey"]
+    body = {"challenge": options["challenge"], "credential": new.create(options),
+            "wrapped_key": wrap(enrolled.secret, new.prf(options), contact_id),
+            "keep_others": keep_others}  # fmt: skip
+    answer = await browser.post("/inbox/passkeys/recovery", headers=JSON, json=body)
+    assert answer.status_code == 200, answer.text
+    return browser, new
+
+
 class TestRecovery:
     async def test_the_recovery_key_enrols_a_passkey_in_place_of_the_old(
         self, web_app: FastAPI
@@ -260,18 +281,7 @@ class TestRecovery:
         person's session at the contact runs on."""
         enrolled, other = await enrol(web_app), await enrol(web_app)
         assert (await enrolled.browser.get("/inbox")).status_code == 200
-        browser = new_browser(web_app)
-        lookup = {"lookup": recovery_lookup(enrolled.recovery_key)}
-        found = await browser.post("/inbox/passkeys/recovery/options", headers=JSON, json=lookup)
-        assert found.status_code == 200, found.text
-        given = found.json()
-        contact_id = given["contact_id"]
-        assert unwrap(given["wrapped_key"], enrolled.recovery_key, contact_id) == enrolled.secret
-        new, options = soft_passkey(), given["publicKey"]
-        body = {"challenge": options["challenge"], "credential": new.create(options),
-                "wrapped_key": wrap(enrolled.secret, new.prf(options), contact_id)}  # fmt: skip
-        assert (await browser.post("/inbox/passkeys/recovery", headers=JSON,
-                                   json=body)).status_code == 200  # fmt: skip
+        browser, new = await recovered(web_app, enrolled)
         assert (await browser.get("/inbox")).status_code == 200
         own = (await browser.get("/inbox/passkeys")).text
         assert "This device" in own
@@ -281,6 +291,25 @@ class TestRecovery:
         assert (old.status_code, renewed.status_code) == (400, 200)
         lost, others = enrolled.browser, other.browser
         assert [(await b.get("/inbox")).status_code for b in (lost, others)] == [401, 200]
+
+    async def test_the_recovery_key_adds_a_second_device_beside_the_first(
+        self, web_app: FastAPI
+    ) -> None:
+        """Added with the recovery key (a second device, nothing lost): both passkeys sign
+        in, the first device's open session runs on, the person's list shows both, and the
+        enrolment is audited as one that kept the others."""
+        enrolled = await enrol(web_app)
+        browser, new = await recovered(web_app, enrolled, keep_others=True)
+        assert (await browser.get("/inbox")).status_code == 200
+        first, _ = await passkey_sign_in(new_browser(web_app), enrolled.passkey)
+        second, _ = await passkey_sign_in(new_browser(web_app), new)
+        assert (first.status_code, second.status_code) == (200, 200)
+        assert (await enrolled.browser.get("/inbox")).status_code == 200
+        own = (await browser.get("/inbox/passkeys")).text
+        for passkey in (enrolled.passkey, new):
+            assert passkey_reference(b64url(passkey.credential_id)) in own
+        [*_, added] = [d for a, d in await audit_actions(web_app) if a == "passkey_enrolled"]
+        assert (added["kept_others"], added["removed"], added["sessions_ended"]) == (1, 0, 0)
 
     async def test_an_unknown_recovery_key_is_refused_and_audited(
         self, web_app: FastAPI, browser: httpx.AsyncClient

@@ -312,7 +312,8 @@ function returnTo() {
   return next && /^\/inbox\/notices\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(next) ? next : null;
 }
 
-async function recover() {
+// keepOthers: a second device, beside the person's other passkeys (else in their place).
+async function recover(keepOthers) {
   const recovery = fromBase32(document.getElementById("recovery-key-input").value);
   const found = await postJson("/inbox/passkeys/recovery/options", { lookup: await recoveryLookup(recovery) });
   let secret;
@@ -330,6 +331,7 @@ async function recover() {
     challenge: found.publicKey.challenge,
     credential: registrationJson(credential),
     wrapped_key: await wrap(secret, prf, found.contact_id),
+    keep_others: keepOthers,
   });
   await keepKey(key);
   location.assign(done.next);
@@ -357,4 +359,7 @@ if (enrolPage) onClick("enrol-start", enrolPage, () => enrol(enrolPage));
 const signInPage = document.getElementById("passkey-sign-in");
 if (signInPage) onClick("sign-in-start", signInPage, signIn);
 const recoveryPage = document.getElementById("passkey-recovery");
-if (recoveryPage) onClick("recovery-start", recoveryPage, recover);
+if (recoveryPage) {
+  onClick("recovery-start", recoveryPage, () => recover(false));
+  onClick("recovery-add", recoveryPage, () => recover(true));
+}
