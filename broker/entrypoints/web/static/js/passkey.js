@@ -339,8 +339,10 @@ async function recover(keepOthers) {
 
 function onClick(buttonId, page, work) {
   const button = document.getElementById(buttonId);
+  // Every button of the page waits for the ceremony (the recovery page has two).
+  const buttons = [...page.querySelectorAll("button")];
   button.addEventListener("click", async () => {
-    button.disabled = true;
+    for (const each of buttons) each.disabled = true;
     try {
       await work();
     } catch (error) {
@@ -349,7 +351,7 @@ function onClick(buttonId, page, work) {
       if (error instanceof CeremonyFailed) say(await report(error, page.dataset.csrfToken));
       else say(error instanceof PasskeyError ? error.message : `This did not work (${error.name ?? "error"}). Try again.`);
     } finally {
-      button.disabled = false;
+      for (const each of buttons) each.disabled = false;
     }
   });
 }
