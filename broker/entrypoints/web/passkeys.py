@@ -1,5 +1,6 @@
 """The web inbox's passkey pages and the JSON routes their script (static/js/passkey.js) calls:
-enrol after a sign-in link, sign in, and enrol anew with the printed recovery key.
+enrol after a sign-in link, sign in, and enrol anew with the printed recovery key (a lost
+passkey replaced, or a second device added).
 
     GET  /inbox/passkeys/enrol                    a link's session: choose the key file, create
     POST /inbox/passkeys/registration/options     ... the ceremony's options (CSRF header)
@@ -10,6 +11,7 @@ enrol after a sign-in link, sign in, and enrol anew with the printed recovery ke
     GET  /inbox/passkeys/recovery                 anyone with a recovery key
     POST /inbox/passkeys/recovery/options         the person's options and recovery-wrapped key
     POST /inbox/passkeys/recovery                 the new passkey, in place of the old ones
+                                                  (or beside them: ``keep_others``)
     POST /inbox/passkeys/ceremony-failed          a ceremony the browser gave up on: audited,
                                                   answered with what to do next (CSRF header:
                                                   the session's, or the page's double-submit)
