@@ -1540,8 +1540,9 @@ class Passkeys(Protocol):
         if it still reads ``stored``; False if another sign-in moved it first."""
         ...
 
-    async def remove_passkeys(self, person_id: str, keep: str) -> int:
-        """Removes the person's passkeys but ``keep``; answers how many went."""
+    async def remove_passkeys(self, person_id: str, keep: str) -> list[str]:
+        """Removes the person's passkeys but ``keep``; answers the credential ids that went
+        (one another transaction added meanwhile among them)."""
         ...
 
     async def passkeys_of(self, contact_id: str) -> list[Passkey]:

@@ -86,6 +86,9 @@ class RecoveryAnswer(CredentialAnswer):
 
 class RecoveryLookup(Contract):
     lookup: Bytes32
+    # Adding a device (``RecoveryAnswer.keep_others``): the options exclude the person's
+    # passkeys, so that a device holding one is not given a second in its place.
+    keep_others: bool = False
 
 
 CeremonyName = Literal["registration", "authentication", "recovery"]

@@ -1451,11 +1451,11 @@ class FakePasskeys:
         self.keys[credential_id] = replace(found, sign_count=reported, last_used_at=now)
         return True
 
-    async def remove_passkeys(self, person_id: str, keep: str) -> int:
-        going = [c for c, k in self.keys.items() if k.person_id == person_id and c != keep]
+    async def remove_passkeys(self, person_id: str, keep: str) -> list[str]:
+        going = sorted(c for c, k in self.keys.items() if k.person_id == person_id and c != keep)
         for credential_id in going:
             del self.keys[credential_id]
-        return len(going)
+        return going
 
     async def passkeys_of(self, contact_id: str) -> list[Passkey]:
         found = [k for k in self.keys.values() if k.contact_id == contact_id]

@@ -117,13 +117,13 @@ class SqlPasskeys:
         )
         return counted.scalar_one_or_none() is not None
 
-    async def remove_passkeys(self, person_id: str, keep: str) -> int:
+    async def remove_passkeys(self, person_id: str, keep: str) -> list[str]:
         removed = await self._session.execute(
             delete(Key)
             .where(Key.person_id == person_id, Key.credential_id != keep)
             .returning(Key.credential_id)
         )
-        return len(removed.all())
+        return sorted(removed.scalars())
 
 
 def _passkey(row: db.Passkey) -> Passkey:

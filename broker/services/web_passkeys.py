@@ -16,6 +16,7 @@ import hashlib
 import json
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NoReturn
@@ -30,6 +31,7 @@ from webauthn import (
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AuthenticatorSelectionCriteria,
+    PublicKeyCredentialDescriptor,
     ResidentKeyRequirement,
     UserVerificationRequirement,
 )
@@ -145,8 +147,14 @@ async def recovery_options(uow: UnitOfWork, rp: RelyingParty, given: RecoveryLoo
     person = await uow.passkeys.person_by_recovery(lookup)
     if person is None:
         await _refuse(uow, CeremonyKind.RECOVERY, "unknown_recovery_key", now)
+    # Adding a device: not one that holds a passkey of theirs already (it would be replaced
+    # there, its entry left in their list signing nobody in).
+    held = [] if not given.keep_others else [
+        p.credential_id for p in await uow.passkeys.passkeys_of(person.contact_id)
+        if p.person_id == person.person_id
+    ]  # fmt: skip
     options = await _registration(uow, rp, CeremonyKind.RECOVERY, person.contact_id,
-                                  person.person_id, now)  # fmt: skip
+                                  person.person_id, now, exclude=held)  # fmt: skip
     return Options(options.public_key, person.contact_id, person.recovery_wrapped_key)
 
 
@@ -159,30 +167,29 @@ async def recover(uow: UnitOfWork, rp: RelyingParty, answer: RecoveryAnswer,
     ceremony = await _used(uow, answer, CeremonyKind.RECOVERY, now)
     contact_id, person_id = _whose(ceremony)
     new = await _verified_new(uow, rp, ceremony, answer, now)
-    replaced = [] if answer.keep_others else [
-        p.credential_id for p in await uow.passkeys.passkeys_of(contact_id)
-        if p.person_id == person_id
-    ]  # fmt: skip
     await _store(uow, ceremony, new, answer.wrapped_key.model_dump_json(), now)
-    removed = 0
-    if replaced:
-        removed = await uow.passkeys.remove_passkeys(person_id, keep=new.credential_id)
+    # Those removed, whenever they were added (one another recovery added a moment ago too):
+    # the sessions each opened end with it.
+    removed = [] if answer.keep_others else await uow.passkeys.remove_passkeys(
+        person_id, keep=new.credential_id)  # fmt: skip
     ended = 0
-    for credential_id in replaced:
+    for credential_id in removed:
         ended += await uow.web_sessions.end_sessions_opened_by(contact_id, credential_id, now)
     details: dict[str, str | int] = {
         "with": "recovery",
         "credential": new.credential_id[:16],
         "kept_others": int(answer.keep_others),
-        "removed": removed,
+        "removed": len(removed),
         "sessions_ended": ended,
     }
     await uow.audit.append(AuditRecord("passkey_enrolled", person_id, contact_id, details), now)
     return await web_sign_in.start(uow, contact_id, "passkey", now, person_id, new.credential_id)
 
 
-async def _registration(uow: UnitOfWork, rp: RelyingParty, kind: CeremonyKind, contact_id: str,
-                        person_id: str, now: datetime) -> Options:  # fmt: skip
+async def _registration(
+    uow: UnitOfWork, rp: RelyingParty, kind: CeremonyKind, contact_id: str, person_id: str,
+    now: datetime, exclude: Sequence[str] = (),
+) -> Options:  # fmt: skip
     challenge = secrets.token_bytes(32)
     # The contact's id names the passkey in the person's list: an id, nobody's name.
     options = generate_registration_options(
@@ -192,6 +199,7 @@ async def _registration(uow: UnitOfWork, rp: RelyingParty, kind: CeremonyKind, c
             resident_key=ResidentKeyRequirement.REQUIRED,
             user_verification=UserVerificationRequirement.REQUIRED,
         ),
+        exclude_credentials=[PublicKeyCredentialDescriptor(id=from_b64url(c)) for c in exclude],
     )  # fmt: skip
     await _issue(uow, Ceremony(b64url(challenge), kind, contact_id, person_id, now))
     return Options(_with_prf(options_to_json(options)))

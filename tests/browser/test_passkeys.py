@@ -201,11 +201,13 @@ def _recover(page: Page, url: str, recovery_key: str,
 def _add_this_device(page: Page, url: str, recovery_key: str,
                      screenshot: Callable[[Page, str], Path]) -> None:  # fmt: skip
     """On another computer, the recovery key adds a passkey there beside the person's
-    others, and signs in."""
+    others, signs in, and shows them both."""
     page.goto(f"{url}/inbox/passkeys/recovery")
     page.get_by_label("Recovery key").fill(recovery_key)
     page.get_by_role("button", name="Add this device").click()
-    arrives(page, f"{url}/inbox")
+    arrives(page, f"{url}/inbox/passkeys")  # every passkey of theirs, to check
+    expect(page.get_by_text("This device")).to_have_count(1)
+    expect(page.get_by_role("link", name=re.compile("^Remove passkey"))).to_have_count(1)
     screenshot(page, "passkey-added-device")
 
 

@@ -256,10 +256,13 @@ async def recovered(
     """A new browser enrols a passkey with the person's recovery key (in place of their
     others, or beside them); it is signed in with it."""
     browser = new_browser(app)
-    lookup = {"lookup": recovery_lookup(enrolled.recovery_key)}
+    lookup = {"lookup": recovery_lookup(enrolled.recovery_key), "keep_others": keep_others}
     found = await browser.post("/inbox/passkeys/recovery/options", headers=JSON, json=lookup)
     assert found.status_code == 200, found.text
     given = found.json()
+    # Adding: no device holding one of the person's passkeys may make another in its place.
+    excluded = {c["id"] for c in given["publicKey"].get("excludeCredentials", [])}
+    assert (b64url(enrolled.passkey.credential_id) in excluded) == keep_others
     contact_id = given["contact_id"]
     assert unwrap(given["wrapped_key"], enrolled.recovery_key, contact_id) == enrolled.secret
     new, options = soft_passkey(), given["publicKey"]
@@ -268,6 +271,7 @@ async def recovered(
             "keep_others": keep_others}  # fmt: skip
     answer = await browser.post("/inbox/passkeys/recovery", headers=JSON, json=body)
     assert answer.status_code == 200, answer.text
+    assert answer.json()["next"] == ("/inbox/passkeys" if keep_others else "/inbox")
     return browser, new
 
 
@@ -310,6 +314,22 @@ class TestRecovery:
             assert passkey_reference(b64url(passkey.credential_id)) in own
         [*_, added] = [d for a, d in await audit_actions(web_app) if a == "passkey_enrolled"]
         assert (added["kept_others"], added["removed"], added["sessions_ended"]) == (1, 0, 0)
+
+    async def test_replacing_after_adding_removes_both_and_ends_both_sessions(
+        self, web_app: FastAPI
+    ) -> None:
+        """A device added, then a passkey lost: the replacement removes the first passkey
+        and the added one, and the sessions each opened end."""
+        enrolled = await enrol(web_app)
+        added_browser, added = await recovered(web_app, enrolled, keep_others=True)
+        browser, _ = await recovered(web_app, enrolled)
+        for gone in (enrolled.passkey, added):
+            refused, _ = await passkey_sign_in(new_browser(web_app), gone)
+            assert refused.status_code == 400
+        assert [(await b.get("/inbox")).status_code
+                for b in (enrolled.browser, added_browser, browser)] == [401, 401, 200]  # fmt: skip
+        [*_, replaced] = [d for a, d in await audit_actions(web_app) if a == "passkey_enrolled"]
+        assert (replaced["kept_others"], replaced["removed"]) == (0, 2)
 
     async def test_an_unknown_recovery_key_is_refused_and_audited(
         self, web_app: FastAPI, browser: httpx.AsyncClient

@@ -170,7 +170,9 @@ async def recovery(request: Request) -> Response:
     started = await _in_unit(
         request, lambda uow: web_passkeys.recover(uow, _rp(request), answer, _now())
     )
-    return _signed_in(request, started, {"next": "/inbox"})
+    # A device added: the person sees their passkeys, every one, to check none is unknown.
+    return _signed_in(request, started, {"next": "/inbox/passkeys" if answer.keep_others
+                                         else "/inbox"})  # fmt: skip
 
 
 async def _in_unit(request: Request, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:

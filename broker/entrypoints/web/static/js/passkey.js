@@ -315,7 +315,7 @@ function returnTo() {
 // keepOthers: a second device, beside the person's other passkeys (else in their place).
 async function recover(keepOthers) {
   const recovery = fromBase32(document.getElementById("recovery-key-input").value);
-  const found = await postJson("/inbox/passkeys/recovery/options", { lookup: await recoveryLookup(recovery) });
+  const found = await postJson("/inbox/passkeys/recovery/options", { lookup: await recoveryLookup(recovery), keep_others: keepOthers });
   let secret;
   try {
     secret = await unwrap(found.wrapped_key, recovery, found.contact_id);
