@@ -8,6 +8,7 @@ person to find their phone or touch a key, short enough that a captured one is s
 
 import base64
 import hashlib
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlsplit
@@ -58,6 +59,13 @@ def sign_count_believable(stored: int, reported: int) -> bool:
     cloned credential. Zero on both sides is an authenticator that does not count (most
     synced passkeys), and believed."""
     return reported > stored or (stored == 0 and reported == 0)
+
+
+def added_since(last_here: datetime, others_set_up: Iterable[datetime]) -> int:
+    """How many of the person's other passkeys were set up after ``last_here`` (when the
+    passkey signing in now was last used, or set up if never): a device added with the
+    recovery key meanwhile, which the person is shown, to check it was them."""
+    return sum(1 for set_up in others_set_up if set_up > last_here)
 
 
 def relying_party(inbox_base_url: str) -> tuple[str, str]:

@@ -76,6 +76,7 @@ class Options:
 class SignedIn:
     started: web_sign_in.Started
     wrapped_key: str  # under the passkey's PRF output, for the browser to unwrap
+    added: int = 0  # the person's passkeys set up since this one was last used
 
 
 async def registration_options(uow: UnitOfWork, rp: RelyingParty, session: Session,
@@ -136,7 +137,14 @@ async def sign_in(uow: UnitOfWork, rp: RelyingParty, answer: CredentialAnswer,
         await _refuse(uow, ceremony.kind, "raced", now, passkey.credential_id)
     started = await web_sign_in.start(uow, passkey.contact_id, "passkey", now, passkey.person_id,
                                       passkey.credential_id)  # fmt: skip
-    return SignedIn(started, passkey.wrapped_key)
+    # As read before this sign-in counted: when the passkey was last used, or set up.
+    others = [
+        p.created_at
+        for p in await uow.passkeys.passkeys_of(passkey.contact_id)
+        if p.person_id == passkey.person_id and p.credential_id != passkey.credential_id
+    ]
+    added = rules.added_since(passkey.last_used_at or passkey.created_at, others)
+    return SignedIn(started, passkey.wrapped_key, added)
 
 
 async def recovery_options(uow: UnitOfWork, rp: RelyingParty, given: RecoveryLookup,

@@ -112,3 +112,20 @@ class TestBase64Url:
         """The same text as Python's urlsafe encoding, stripped of padding."""
         data = bytes(range(40))
         assert passkeys.b64url(data) == base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+class TestAddedSince:
+    def test_only_those_set_up_after_the_last_use_here_count(self) -> None:
+        """A passkey set up before this one was last used was seen then; one set up at the
+        same instant is not newer."""
+        others = [AT - SECOND, AT, AT + SECOND, AT + 60 * SECOND]
+        assert passkeys.added_since(AT, others) == 2
+
+    def test_none_without_others(self) -> None:
+        assert passkeys.added_since(AT, []) == 0
+
+    @given(st.lists(st.integers(-1000, 1000)), st.integers(-1000, 1000))
+    def test_counts_each_later_one_once(self, offsets: list[int], last: int) -> None:
+        times = [AT + n * SECOND for n in offsets]
+        later = len([n for n in offsets if n > last])
+        assert passkeys.added_since(AT + last * SECOND, times) == later

@@ -315,6 +315,24 @@ class TestRecovery:
         [*_, added] = [d for a, d in await audit_actions(web_app) if a == "passkey_enrolled"]
         assert (added["kept_others"], added["removed"], added["sessions_ended"]) == (1, 0, 0)
 
+    async def test_the_first_device_is_shown_the_added_passkey_once(self, web_app: FastAPI) -> None:
+        """The first device's next sign-in goes to the person's passkeys, which say one was
+        added with the recovery key (someone else may hold it); the one after goes to the
+        inbox. The added device's own sign-in is told of nothing."""
+        enrolled = await enrol(web_app)
+        first, _ = await passkey_sign_in(new_browser(web_app), enrolled.passkey)
+        assert first.json()["next"] == "/inbox"
+        _, new = await recovered(web_app, enrolled, keep_others=True)
+        browser = new_browser(web_app)
+        told, _ = await passkey_sign_in(browser, enrolled.passkey)
+        assert (told.json()["next"], told.json()["check_passkeys"]) == (
+            "/inbox/passkeys?added=1", True)  # fmt: skip
+        page = (await browser.get("/inbox/passkeys?added=1")).text
+        assert "A passkey was added with your recovery key" in page
+        again, _ = await passkey_sign_in(new_browser(web_app), enrolled.passkey)
+        added_here, _ = await passkey_sign_in(new_browser(web_app), new)
+        assert [a.json()["next"] for a in (again, added_here)] == ["/inbox", "/inbox"]
+
     async def test_replacing_after_adding_removes_both_and_ends_both_sessions(
         self, web_app: FastAPI
     ) -> None:

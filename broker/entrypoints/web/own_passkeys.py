@@ -39,14 +39,16 @@ def add_own_passkey_pages(app: FastAPI) -> None:
     pages.add_routes(app, routes)
 
 
-async def own_page(request: Request, removed: str | None = None) -> Response:
+async def own_page(
+    request: Request, removed: str | None = None, added: str | None = None
+) -> Response:
     session = await sessions.signed_in(request)
     own, menu = await _own(request, session)
     if own is None:
         return pages.render(request, "message.html", session, title="Your passkeys",
                             lines=NOT_BY_PASSKEY, **menu)  # fmt: skip
     return pages.render(request, "own_passkeys.html", session, own=own, removed=removed == "1",
-                        **menu)  # fmt: skip
+                        added=added == "1", **menu)  # fmt: skip
 
 
 async def confirm_page(request: Request, reference: PasskeyInPath) -> Response:

@@ -118,6 +118,8 @@ async def authentication(request: Request) -> Response:
     )
     contact_id = done.started.session.contact_id  # the wrapped key's associated data
     body = {"next": "/inbox", "contact_id": contact_id, "wrapped_key": json.loads(done.wrapped_key)}
+    if done.added:  # shown first, before any notice a link asked for: was it them?
+        body |= {"next": "/inbox/passkeys?added=1", "check_passkeys": True}
     return _signed_in(request, done.started, body)
 
 

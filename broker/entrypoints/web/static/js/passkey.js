@@ -302,7 +302,8 @@ async function signIn() {
     throw new PasskeyError("You are signed in, but this passkey could not unlock your organisation's key: notices cannot be opened. Use your recovery key.");
   }
   await keepKey(await importSecret(secret));
-  location.assign(returnTo() ?? done.next);
+  // A passkey added since this one was last used is shown first, even before a notice.
+  location.assign(done.check_passkeys ? done.next : (returnTo() ?? done.next));
 }
 
 // Back to the notice an alert's link asked for; only a notice's own page (as the server
