@@ -91,8 +91,7 @@ async def own_passkeys(uow: UnitOfWork, session: WebSessionRecord,
     in_use = await _in_use(uow, session)
     if in_use is None:
         return None
-    found = [p for p in await uow.passkeys.passkeys_of(session.contact_id)
-             if p.person_id == in_use.person_id]  # fmt: skip
+    found = await persons_passkeys(uow, session.contact_id, in_use.person_id)
     await uow.audit.append(AuditRecord("passkeys_listed", in_use.person_id, session.contact_id,
                                        {"passkeys": len(found)}), now)  # fmt: skip
     return OwnPasskeys(passkey_reference(in_use.credential_id), [_line(p) for p in found])
@@ -147,3 +146,8 @@ def _line(passkey: Passkey) -> PasskeyLine:
     return PasskeyLine(passkey_reference(passkey.credential_id), passkey.person_id,
                        authenticator_name(passkey.aaguid), passkey.created_at,
                        passkey.last_used_at)  # fmt: skip
+
+
+async def persons_passkeys(uow: UnitOfWork, contact_id: str, person_id: str) -> list[Passkey]:
+    """The person's passkeys, oldest first (of their contact's, which others may have too)."""
+    return [p for p in await uow.passkeys.passkeys_of(contact_id) if p.person_id == person_id]

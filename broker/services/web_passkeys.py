@@ -42,6 +42,7 @@ from broker.ports import WebSessionRecord as Session
 from broker.rules import passkeys as rules
 from broker.rules.passkeys import CeremonyKind, b64url, from_b64url
 from broker.services import web_sign_in
+from broker.services.passkey_list import persons_passkeys
 from schemas.web_passkeys import CredentialAnswer, EnrolmentAnswer, RecoveryAnswer, RecoveryLookup
 
 RP_NAME = "Safeguarding notices"
@@ -138,11 +139,8 @@ async def sign_in(uow: UnitOfWork, rp: RelyingParty, answer: CredentialAnswer,
     started = await web_sign_in.start(uow, passkey.contact_id, "passkey", now, passkey.person_id,
                                       passkey.credential_id)  # fmt: skip
     # As read before this sign-in counted: when the passkey was last used, or set up.
-    others = [
-        p.created_at
-        for p in await uow.passkeys.passkeys_of(passkey.contact_id)
-        if p.person_id == passkey.person_id and p.credential_id != passkey.credential_id
-    ]
+    theirs = await persons_passkeys(uow, passkey.contact_id, passkey.person_id)
+    others = [p.created_at for p in theirs if p.credential_id != passkey.credential_id]
     added = rules.added_since(passkey.last_used_at or passkey.created_at, others)
     return SignedIn(started, passkey.wrapped_key, added)
 
@@ -158,8 +156,7 @@ async def recovery_options(uow: UnitOfWork, rp: RelyingParty, given: RecoveryLoo
     # Adding a device: not one that holds a passkey of theirs already (it would be replaced
     # there, its entry left in their list signing nobody in).
     held = [] if not given.keep_others else [
-        p.credential_id for p in await uow.passkeys.passkeys_of(person.contact_id)
-        if p.person_id == person.person_id
+        p.credential_id for p in await persons_passkeys(uow, person.contact_id, person.person_id)
     ]  # fmt: skip
     options = await _registration(uow, rp, CeremonyKind.RECOVERY, person.contact_id,
                                   person.person_id, now, exclude=held)  # fmt: skip
