@@ -222,18 +222,17 @@ async def _changes_after(
     session: AsyncSession, seen: int, gaps: Collection[int]
 ) -> list[tuple[int, str, str]]:
     if not gaps:  # every routing group asks, and there are seldom gaps
-        return [(i, e, r) for i, e, r in await session.execute(_CHANGES_AFTER, {"seen": seen})]
-    change = db.DirectoryChange
-    query = select(change.id, change.entity, change.entity_id).where(unseen(seen, gaps))
-    return [(i, e, r) for i, e, r in await session.execute(query.order_by(change.id))]
+        rows = await session.execute(_CHANGES_AFTER, {"seen": seen})
+    else:
+        rows = await session.execute(_CHANGE_ROWS.where(unseen(seen, gaps)))
+    return [(i, e, r) for i, e, r in rows]
 
 
+_CHANGE_ROWS = select(
+    db.DirectoryChange.id, db.DirectoryChange.entity, db.DirectoryChange.entity_id
+).order_by(db.DirectoryChange.id)
 # Built once: building a statement costs more than sending it.
-_CHANGES_AFTER = (
-    select(db.DirectoryChange.id, db.DirectoryChange.entity, db.DirectoryChange.entity_id)
-    .where(db.DirectoryChange.id > bindparam("seen"))
-    .order_by(db.DirectoryChange.id)
-)
+_CHANGES_AFTER = _CHANGE_ROWS.where(db.DirectoryChange.id > bindparam("seen"))
 
 
 async def _rows(
