@@ -78,10 +78,22 @@ class EnrolmentAnswer(CredentialAnswer):
 
 class RecoveryAnswer(CredentialAnswer):
     """A passkey enrolled with the recovery key: in place of the person's others (lost, or in
-    the wrong hands), or beside them when ``keep_others`` (a second device)."""
+    the wrong hands), or beside them when ``keep_others`` (a second device). A replacement
+    carries a new recovery key's wrap, made in the browser and shown there once: whoever may
+    hold the passkeys replaced may hold the recovery key too, and it stops working. Adding a
+    device keeps the recovery key (nothing was lost)."""
 
     wrapped_key: WrappedKey
     keep_others: bool = False
+    recovery: RecoveryWrap | None = None
+
+    @model_validator(mode="after")
+    def _new_recovery_key_when_replacing(self) -> "RecoveryAnswer":
+        if self.keep_others and self.recovery is not None:
+            raise ValueError("adding a device keeps the recovery key: send no new one")
+        if not self.keep_others and self.recovery is None:
+            raise ValueError("replacing the passkeys needs a new recovery key (recovery)")
+        return self
 
 
 class RecoveryLookup(Contract):

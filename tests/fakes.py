@@ -1436,6 +1436,13 @@ class FakePasskeys:
     async def person_by_recovery(self, recovery_lookup: str) -> PasskeyPerson | None:
         return next((p for p in self.people.values() if p.recovery_lookup == recovery_lookup), None)
 
+    async def renew_recovery(
+        self, person_id: str, recovery_lookup: str, recovery_wrapped_key: str
+    ) -> None:
+        if (person := self.people.get(person_id)) is not None:
+            self.people[person_id] = replace(person, recovery_lookup=recovery_lookup,
+                                             recovery_wrapped_key=recovery_wrapped_key)  # fmt: skip
+
     async def add_passkey(self, passkey: Passkey) -> None:
         self.keys[passkey.credential_id] = passkey
 

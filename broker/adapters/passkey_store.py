@@ -69,6 +69,15 @@ class SqlPasskeys:
         return PasskeyPerson(row.id, row.contact_id, row.recovery_lookup,
                              row.recovery_wrapped_key, row.enrolled_at)  # fmt: skip
 
+    async def renew_recovery(
+        self, person_id: str, recovery_lookup: str, recovery_wrapped_key: str
+    ) -> None:
+        await self._session.execute(
+            update(Person)
+            .where(Person.id == person_id)
+            .values(recovery_lookup=recovery_lookup, recovery_wrapped_key=recovery_wrapped_key)
+        )
+
     async def add_passkey(self, passkey: Passkey) -> None:
         self._session.add(Key(credential_id=passkey.credential_id, person_id=passkey.person_id,
                               contact_id=passkey.contact_id, public_key=passkey.public_key,

@@ -43,7 +43,13 @@ from broker.rules import passkeys as rules
 from broker.rules.passkeys import CeremonyKind, b64url, from_b64url
 from broker.services import web_sign_in
 from broker.services.passkey_list import persons_passkeys
-from schemas.web_passkeys import CredentialAnswer, EnrolmentAnswer, RecoveryAnswer, RecoveryLookup
+from schemas.web_passkeys import (
+    CredentialAnswer,
+    EnrolmentAnswer,
+    RecoveryAnswer,
+    RecoveryLookup,
+    RecoveryWrap,
+)
 
 RP_NAME = "Safeguarding notices"
 MAX_CREDENTIAL_ID = 1400  # its column's width; WebAuthn allows 1023 bytes (1364 characters)
@@ -100,7 +106,7 @@ async def enrol(uow: UnitOfWork, rp: RelyingParty, session: Session, answer: Enr
         await _refuse(uow, ceremony.kind, "other_contact", now)
     contact_id, person_id = _whose(ceremony)
     new = await _verified_new(uow, rp, ceremony, answer, now)
-    lookup = hashlib.sha256(from_b64url(answer.recovery.lookup)).hexdigest()
+    lookup = _lookup(answer.recovery.lookup)
     recovery_wrapped = answer.recovery.wrapped_key.model_dump_json()
     await uow.passkeys.add_person(
         PasskeyPerson(person_id, contact_id, lookup, recovery_wrapped, now)
@@ -149,8 +155,7 @@ async def recovery_options(uow: UnitOfWork, rp: RelyingParty, given: RecoveryLoo
                            now: datetime) -> Options:  # fmt: skip
     """The person the recovery key is for: options to create a passkey in place of theirs,
     and the contact's key wrapped under the recovery key."""
-    lookup = hashlib.sha256(from_b64url(given.lookup)).hexdigest()
-    person = await uow.passkeys.person_by_recovery(lookup)
+    person = await uow.passkeys.person_by_recovery(_lookup(given.lookup))
     if person is None:
         await _refuse(uow, CeremonyKind.RECOVERY, "unknown_recovery_key", now)
     # Adding a device: not one that holds a passkey of theirs already (it would be replaced
@@ -168,10 +173,13 @@ async def recover(uow: UnitOfWork, rp: RelyingParty, answer: RecoveryAnswer,
     """The new passkey replaces the person's others (lost, or in the wrong hands), and the
     sessions they opened end with them: a lost phone's open inbox must not outlive it. With
     ``keep_others`` (a second device) it is added beside them, and they and their sessions
-    stand: the person's list of passkeys ("Your passkeys") shows every one."""
+    stand: the person's list of passkeys ("Your passkeys") shows every one. A replacement
+    renews the recovery key too: whoever may hold the passkeys replaced may hold it."""
     ceremony = await _used(uow, answer, CeremonyKind.RECOVERY, now)
     contact_id, person_id = _whose(ceremony)
     new = await _verified_new(uow, rp, ceremony, answer, now)
+    if answer.recovery is not None:  # a replacement's: the key used stops working
+        await _renew_recovery(uow, person_id, answer.recovery, now)
     await _store(uow, ceremony, new, answer.wrapped_key.model_dump_json(), now)
     # Those removed, whenever they were added (one another recovery added a moment ago too):
     # the sessions each opened end with it.
@@ -186,9 +194,25 @@ async def recover(uow: UnitOfWork, rp: RelyingParty, answer: RecoveryAnswer,
         "kept_others": int(answer.keep_others),
         "removed": len(removed),
         "sessions_ended": ended,
+        "recovery_key_renewed": int(answer.recovery is not None),
     }
     await uow.audit.append(AuditRecord("passkey_enrolled", person_id, contact_id, details), now)
     return await web_sign_in.start(uow, contact_id, "passkey", now, person_id, new.credential_id)
+
+
+async def _renew_recovery(uow: UnitOfWork, person_id: str, renewed: RecoveryWrap,
+                          now: datetime) -> None:  # fmt: skip
+    """The person's new recovery key, checked before anything of the recovery is stored: a
+    lookup that finds anyone already (the key just used among them) renews nothing."""
+    lookup = _lookup(renewed.lookup)
+    if await uow.passkeys.person_by_recovery(lookup) is not None:
+        await _refuse(uow, CeremonyKind.RECOVERY, "recovery_key_taken", now)
+    await uow.passkeys.renew_recovery(person_id, lookup, renewed.wrapped_key.model_dump_json())
+
+
+def _lookup(given: str) -> str:
+    """What the store finds a person by: a hash of the lookup the browser derived."""
+    return hashlib.sha256(from_b64url(given)).hexdigest()
 
 
 async def _registration(

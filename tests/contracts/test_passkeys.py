@@ -1,6 +1,6 @@
 """The passkey store: a challenge is used once, only for its kind and while young; a counter
-moves only from the value read; a person is found by their recovery lookup; removing a
-person's passkeys keeps the one named."""
+moves only from the value read; a person is found by their recovery lookup (the new one once
+renewed); removing a person's passkeys keeps the one named."""
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -81,6 +81,19 @@ class TestPeopleAndPasskeys:
             assert await uow.passkeys.passkey("cred-1") == passkey("cred-1")
             assert await uow.passkeys.contact_has_passkeys(CONTACT)
             assert not await uow.passkeys.contact_has_passkeys("school-1:nobody")
+
+    async def test_a_renewed_recovery_key_finds_the_person_and_the_old_one_nobody(
+        self, unit_of_work: UnitsOfWork
+    ) -> None:
+        """The new lookup finds the person, with the key wrapped under the new recovery key;
+        the old lookup, nobody."""
+        await with_person(unit_of_work, "cred-1")
+        async with unit_of_work() as uow:
+            await uow.passkeys.renew_recovery(PERSON, "n" * 64, '{"renewed": 1}')
+        async with unit_of_work() as uow:
+            assert await uow.passkeys.person_by_recovery("l" * 64) is None
+            person = await uow.passkeys.person_by_recovery("n" * 64)
+            assert person == PasskeyPerson(PERSON, CONTACT, "n" * 64, '{"renewed": 1}', AT)
 
     async def test_a_counter_moves_only_from_the_value_read(
         self, unit_of_work: UnitsOfWork

@@ -250,12 +250,11 @@ class TestAuthentication:
         assert (other.status_code, form.status_code) == (422, 422)
 
 
-async def recovered(
-    app: FastAPI, enrolled: Enrolled, keep_others: bool = False
-) -> tuple[httpx.AsyncClient, SoftPasskey]:
-    """A new browser enrols a passkey with the person's recovery key (in place of their
-    others, or beside them); it is signed in with it."""
-    browser = new_browser(app)
+async def recovery_answer(
+    browser: httpx.AsyncClient, enrolled: Enrolled, keep_others: bool, renewed: bytes | None
+) -> tuple[httpx.Response, SoftPasskey]:
+    """A new passkey made with the person's recovery key, as the recovery page's script
+    sends it (with the wrap of ``renewed``, a new recovery key, unless None); the answer."""
     lookup = {"lookup": recovery_lookup(enrolled.recovery_key), "keep_others": keep_others}
     found = await browser.post("/inbox/passkeys/recovery/options", headers=JSON, json=lookup)
     assert found.status_code == 200, found.text
@@ -269,10 +268,33 @@ async def recovered(
     body = {"challenge": options["challenge"], "credential": new.create(options),
             "wrapped_key": wrap(enrolled.secret, new.prf(options), contact_id),
             "keep_others": keep_others}  # fmt: skip
-    answer = await browser.post("/inbox/passkeys/recovery", headers=JSON, json=body)
+    if renewed is not None:
+        body["recovery"] = {"lookup": recovery_lookup(renewed),
+                            "wrapped_key": wrap(enrolled.secret, renewed, contact_id)}  # fmt: skip
+    return await browser.post("/inbox/passkeys/recovery", headers=JSON, json=body), new
+
+
+async def recovered(
+    app: FastAPI, enrolled: Enrolled, keep_others: bool = False
+) -> tuple[httpx.AsyncClient, SoftPasskey]:
+    """A new browser enrols a passkey with the person's recovery key (in place of their
+    others, with a new recovery key, which ``enrolled`` then holds; or beside them); it is
+    signed in with it."""
+    browser = new_browser(app)
+    renewed = None if keep_others else os.urandom(20)
+    answer, new = await recovery_answer(browser, enrolled, keep_others, renewed)
     assert answer.status_code == 200, answer.text
     assert answer.json()["next"] == ("/inbox/passkeys" if keep_others else "/inbox")
+    enrolled.recovery_key = renewed or enrolled.recovery_key
     return browser, new
+
+
+async def options_for(app: FastAPI, recovery_key: bytes) -> int:
+    """The status of the recovery page's first request with this recovery key."""
+    lookup = {"lookup": recovery_lookup(recovery_key)}
+    answer = await new_browser(app).post("/inbox/passkeys/recovery/options", headers=JSON,
+                                         json=lookup)  # fmt: skip
+    return answer.status_code
 
 
 class TestRecovery:
@@ -348,6 +370,56 @@ class TestRecovery:
                 for b in (enrolled.browser, added_browser, browser)] == [401, 401, 200]  # fmt: skip
         [*_, replaced] = [d for a, d in await audit_actions(web_app) if a == "passkey_enrolled"]
         assert (replaced["kept_others"], replaced["removed"]) == (0, 2)
+
+    async def test_a_replacement_renews_the_recovery_key(self, web_app: FastAPI) -> None:
+        """After a replacement the recovery key used finds nobody; the new one finds the
+        person and unwraps their key, and replaces again. Adding a device keeps the key."""
+        enrolled = await enrol(web_app)
+        used = enrolled.recovery_key
+        await recovered(web_app, enrolled, keep_others=True)
+        assert enrolled.recovery_key == used
+        await recovered(web_app, enrolled)
+        assert enrolled.recovery_key != used
+        assert (
+            await options_for(web_app, used),
+            await options_for(web_app, enrolled.recovery_key),
+        ) == (400, 200)
+        await recovered(web_app, enrolled)  # the new key, its wrap checked there
+        enrolments = [d for a, d in await audit_actions(web_app) if a == "passkey_enrolled"]
+        assert [d.get("recovery_key_renewed") for d in enrolments] == [None, 0, 1, 1]
+        refused = [d["reason"] for a, d in await audit_actions(web_app) if a == "passkey_refused"]
+        assert refused == ["unknown_recovery_key"]
+
+    @pytest.mark.parametrize("keep_others", [False, True])
+    async def test_a_new_recovery_key_only_with_a_replacement(
+        self, web_app: FastAPI, keep_others: bool
+    ) -> None:
+        """A replacement without a new recovery key, or an addition with one: 422, and the
+        person's passkey and recovery key stay as they were."""
+        enrolled = await enrol(web_app)
+        renewed = os.urandom(20) if keep_others else None
+        answer, _ = await recovery_answer(new_browser(web_app), enrolled, keep_others, renewed)
+        assert answer.status_code == 422, answer.text
+        kept, _ = await passkey_sign_in(new_browser(web_app), enrolled.passkey)
+        assert (kept.status_code, await options_for(web_app, enrolled.recovery_key)) == (200, 200)
+
+    async def test_a_recovery_key_that_finds_someone_is_not_taken(self, web_app: FastAPI) -> None:
+        """The "new" recovery key is the one used, or another person's: refused (400) and
+        audited, and nothing of the replacement stays: the old passkey still signs in, the
+        old key still finds the person, the other person's key them."""
+        enrolled, other = await enrol(web_app), await enrol(web_app)
+        for taken in (enrolled.recovery_key, other.recovery_key):
+            answer, new = await recovery_answer(new_browser(web_app), enrolled, False, taken)
+            assert answer.status_code == 400, answer.text
+            refused, _ = await passkey_sign_in(new_browser(web_app), new)
+            kept, _ = await passkey_sign_in(new_browser(web_app), enrolled.passkey)
+            assert (refused.status_code, kept.status_code) == (400, 200)
+        for person in (enrolled, other):
+            assert await options_for(web_app, person.recovery_key) == 200
+        refused_for = [
+            d["reason"] for a, d in await audit_actions(web_app) if a == "passkey_refused"
+        ]
+        assert refused_for.count("recovery_key_taken") == 2
 
     async def test_an_unknown_recovery_key_is_refused_and_audited(
         self, web_app: FastAPI, browser: httpx.AsyncClient

@@ -142,6 +142,11 @@ export async function recoveryLookup(recoveryKey) {
   return b64url(await subtle.deriveBits(params, base, 256));
 }
 
+// The key wrapped under a recovery key, and the lookup that finds it (schemas RecoveryWrap).
+async function recoveryWrap(secret, recovery, contactId) {
+  return { lookup: await recoveryLookup(recovery), wrapped_key: await wrap(secret, recovery, contactId) };
+}
+
 // The secret bytes of a key file (an X25519 PKCS#8 PEM, or a hybrid key file), and the key.
 async function secretOfKeyFile(bytes) {
   let secret;
@@ -278,7 +283,7 @@ async function enrol(page) {
     challenge: publicKey.challenge,
     credential: registrationJson(credential),
     wrapped_key: await wrap(secret, prf, contactId),
-    recovery: { lookup: await recoveryLookup(recovery), wrapped_key: await wrap(secret, recovery, contactId) },
+    recovery: await recoveryWrap(secret, recovery, contactId),
   }, csrf);
   await keepKey(key);
   document.getElementById("enrol-key-file").value = "";
@@ -328,14 +333,26 @@ async function recover(keepOthers) {
   const options = creationOptions(found.publicKey);
   const credential = await ceremony("recovery", () => navigator.credentials.create({ publicKey: options }));
   const prf = await prfOfNew(credential, options, "recovery");
+  // Replacing: a new recovery key, as at enrolment; the one just used stops working.
+  const renewed = keepOthers ? null : crypto.getRandomValues(new Uint8Array(RECOVERY_BYTES));
   const done = await postJson("/inbox/passkeys/recovery", {
     challenge: found.publicKey.challenge,
     credential: registrationJson(credential),
     wrapped_key: await wrap(secret, prf, found.contact_id),
     keep_others: keepOthers,
+    ...(renewed && { recovery: await recoveryWrap(secret, renewed, found.contact_id) }),
   });
   await keepKey(key);
-  location.assign(done.next);
+  if (!renewed) {
+    location.assign(done.next);
+    return;
+  }
+  document.getElementById("recovery-key-input").value = "";
+  document.getElementById("recovery-form").hidden = true;
+  document.getElementById("recovery-key").textContent = grouped(base32(renewed));
+  document.getElementById("recovery-done").href = done.next;
+  document.getElementById("recovery-shown").hidden = false;
+  say("Your passkey is set up, and you have a new recovery key.");
 }
 
 function onClick(buttonId, page, work) {
