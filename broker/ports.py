@@ -414,6 +414,9 @@ class UnitOfWork(Protocol):
     @property
     def full_views(self) -> "FullViews": ...
 
+    @property
+    def peer_receipts(self) -> "PeerReceiptsOwed": ...
+
     # Key changes (key_changes)
     @property
     def key_changes(self) -> KeyChanges: ...
@@ -1068,6 +1071,23 @@ class FullViews(Protocol):
 
     async def get(self, notice_id: str) -> str | None:
         """The wrapped full view kept for the notice, if any."""
+        ...
+
+
+# Recipient side: receipts owed to the peer broker a transfer came from
+# (services/peer_receipts.py sends them).
+
+PeerReceiptKind = Literal["acknowledged", "rejected", "transfer_in_conference"]
+
+
+class PeerReceiptsOwed(Protocol):
+    async def owe(
+        self, notice_id: str, receipt: PeerReceiptKind, at: datetime,
+        conference_on: date | None = None,
+    ) -> bool:  # fmt: skip
+        """Queues the receipt when the notice is about a move a peer transferred here (its
+        event is the transfer), once per transfer and kind, kept only if the unit of work
+        commits; answers whether it was queued now (False for any other notice)."""
         ...
 
 

@@ -54,6 +54,7 @@ from broker.ports import (
     ParkedEvent,
     Passkey,
     PasskeyPerson,
+    PeerReceiptKind,
     PlanReminder,
     QueuedEvent,
     QueuedForMatching,
@@ -711,6 +712,46 @@ class FakeFullViews:
 
     async def get(self, notice_id: str) -> str | None:
         return self.pending.get(notice_id) or self.committed.get(notice_id)
+
+    def end(self, committed: bool) -> None:
+        if committed:
+            self.committed |= self.pending
+        self.pending = {}
+
+
+@dataclass(frozen=True)
+class OwedReceipt:
+    transfer_id: str
+    receipt: str
+    peer_org: str
+    recipient_id: str
+    conference_on: date | None
+    queued_at: datetime
+
+
+class FakeReceiptsOwed:
+    """Receipts owed to peers, each transfer's kind once; ``transfers`` are the transfers
+    peers pushed here (by id: the peer and the addressee there), as the SQL store reads
+    them, and a notice's event is read from ``records``."""
+
+    def __init__(self, records: FakeNoticeRecords) -> None:
+        self.records = records
+        self.transfers: dict[str, tuple[str, str]] = {}
+        self.committed: dict[tuple[str, str], OwedReceipt] = {}
+        self.pending: dict[tuple[str, str], OwedReceipt] = {}
+
+    async def owe(
+        self, notice_id: str, receipt: PeerReceiptKind, at: datetime,
+        conference_on: date | None = None,
+    ) -> bool:  # fmt: skip
+        record = await self.records.get(notice_id)
+        if record is None or (transfer := self.transfers.get(record.event_id)) is None:
+            return False
+        key = (record.event_id, receipt)
+        if key in self.committed or key in self.pending:
+            return False
+        self.pending[key] = OwedReceipt(record.event_id, receipt, *transfer, conference_on, at)
+        return True
 
     def end(self, committed: bool) -> None:
         if committed:
@@ -1514,6 +1555,7 @@ class FakeUnitOfWork:
         self.retention = FakeRetentionStore()
         self.steps_owed = FakeStepsOwed(self.notice_records)
         self.full_views = FakeFullViews()
+        self.peer_receipts = FakeReceiptsOwed(self.notice_records)
         # Key changes (key_changes)
         self.key_changes = FakeKeyChanges()
         # Follow-ups
@@ -1561,6 +1603,7 @@ class FakeUnitOfWork:
         self.retention.end(committed=exc is None)
         self.steps_owed.end(committed=exc is None)
         self.full_views.end(committed=exc is None)
+        self.peer_receipts.end(committed=exc is None)
         # Key changes (key_changes)
         self.key_changes.end(commit=exc is None)
         # Follow-ups

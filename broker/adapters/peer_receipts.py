@@ -1,5 +1,6 @@
 """Receipts owed to peer brokers, in SQL (``broker.services.peer_receipts``): queued in the
-transaction that records the receipt here, sent and retried by the delivery worker."""
+transaction that records the receipt here (``SqlReceiptsOwed``, a unit of work's store), sent
+and retried by the delivery worker (``SqlPeerReceipts``)."""
 
 from datetime import date, datetime
 from typing import cast, get_args
@@ -8,45 +9,40 @@ from sqlalchemy import Update, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from broker.adapters import audit, db
-from broker.ports import AuditAction
-from broker.rules.deadlines import LONDON
-from broker.services.peer_receipts import DeadReceipt, Owed, ReceiptKind
-from schemas.notices import NextStep, NoticeHeader, SealedNotice
+from broker.ports import AuditAction, PeerReceiptKind
+from broker.services.peer_receipts import DeadReceipt, Owed
+from schemas.notices import NoticeHeader, SealedNotice
 
 
-async def owe(
-    session: AsyncSession, notice_id: str, receipt: ReceiptKind, at: datetime,
-    conference_on: date | None = None,
-) -> bool:  # fmt: skip
-    """Queues the receipt when the notice is about a move a peer transferred here (its event
-    is the transfer); once per transfer and kind. Answers whether it was queued now."""
-    record = await session.get(db.NoticeRecord, notice_id)
-    transfer = await session.get(db.PeerTransfer, record.event_id) if record else None
-    if transfer is None:
-        return False
-    sealed = SealedNotice.model_validate_json(transfer.sealed)
-    addressee = NoticeHeader.model_validate_json(sealed.header).recipient_id
-    return await db.insert_once(
-        session, db.PeerReceipt, transfer_id=transfer.transfer_id, receipt=receipt,
-        peer_org=transfer.peer_org, recipient_id=addressee, conference_on=conference_on,
-        reason=None, household=None, queued_at=at, attempts=0, next_attempt_at=at,
-        sent_at=None, last_status=None,
-    )  # fmt: skip
+class SqlReceiptsOwed:
+    """The ``PeerReceiptsOwed`` port over the unit of work's session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def owe(
+        self, notice_id: str, receipt: PeerReceiptKind, at: datetime,
+        conference_on: date | None = None,
+    ) -> bool:  # fmt: skip
+        record = await self._session.get(db.NoticeRecord, notice_id)
+        transfer = await self._session.get(db.PeerTransfer, record.event_id) if record else None
+        if transfer is None:
+            return False
+        sealed = SealedNotice.model_validate_json(transfer.sealed)
+        addressee = NoticeHeader.model_validate_json(sealed.header).recipient_id
+        return await db.insert_once(
+            self._session, db.PeerReceipt, transfer_id=transfer.transfer_id, receipt=receipt,
+            peer_org=transfer.peer_org, recipient_id=addressee, conference_on=conference_on,
+            reason=None, household=None, queued_at=at, attempts=0, next_attempt_at=at,
+            sent_at=None, last_status=None,
+        )  # fmt: skip
 
 
-def _kind(text: str) -> ReceiptKind:
-    for kind in get_args(ReceiptKind):
+def _kind(text: str) -> PeerReceiptKind:
+    for kind in get_args(PeerReceiptKind):
         if kind == text:
-            return cast(ReceiptKind, kind)
+            return cast(PeerReceiptKind, kind)
     raise ValueError("not a receipt kind")
-
-
-async def owe_for_step(session: AsyncSession, notice_id: str, step: NextStep, at: datetime) -> None:
-    """A next step recorded on a transfer a peer sent here: recording one acknowledges the
-    notice, and the transfer-in conference is a receipt of its own (on its London date)."""
-    await owe(session, notice_id, "acknowledged", at)
-    if step is NextStep.TRANSFER_IN_CONFERENCE:
-        await owe(session, notice_id, "transfer_in_conference", at, at.astimezone(LONDON).date())
 
 
 class SqlPeerReceipts:

@@ -29,6 +29,7 @@ from broker.adapters.mesh_queue import SqlMeshQueue
 from broker.adapters.notice_outbox import SqlNoticeOutbox
 from broker.adapters.notice_store import SqlNoticeRecords, SqlRecipientDirectory
 from broker.adapters.passkey_store import SqlPasskeys
+from broker.adapters.peer_receipts import SqlReceiptsOwed
 from broker.adapters.plan_reminders import SqlPlanReminders
 from broker.adapters.proposal_store import SqlProposalStore
 from broker.adapters.retention_store import SqlRetentionStore
@@ -168,6 +169,10 @@ class SqlUnitOfWork:
     @property
     def full_views(self) -> SqlFullViews:
         return SqlFullViews(self.session)
+
+    @property
+    def peer_receipts(self) -> SqlReceiptsOwed:
+        return SqlReceiptsOwed(self.session)
 
     # Key changes (key_changes)
     @property

@@ -22,7 +22,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from broker.adapters import data_quality, peer_receipts
+from broker.adapters import data_quality
 from broker.adapters.tokens import Principal
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
@@ -35,6 +35,7 @@ from broker.services import (
     household_access,
     matching,
     next_steps,
+    peer_receipts,
     proposals,
     references,
 )
@@ -386,6 +387,6 @@ async def _step(
         done = await next_steps.record_step(uow, org_id, str(notice_id), step, outcome,
                                             datetime.now(UTC), deps)  # fmt: skip
         if done.first:  # on a transfer a peer sent here, the peer is told (issue 16)
-            await peer_receipts.owe_for_step(uow.session, str(notice_id), step, done.at)
+            await peer_receipts.owe_for_step(uow, str(notice_id), step, done.at)
     return StepRecorded(notice_id=notice_id, step=done.step, outcome=done.outcome, at=done.at,
                         first=done.first)  # fmt: skip

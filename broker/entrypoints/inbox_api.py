@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import db, peer_receipts
+from broker.adapters import db
 from broker.adapters.tokens import Principal
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
@@ -214,7 +214,7 @@ async def _record(
         done = await receipts.record(uow, recipient_id, notice_id, receipt, now, rt.data_keys,
                                      reason)  # fmt: skip
         if done.first and receipt in PEER_RECEIPTS:  # a transfer a peer sent: the peer is told
-            await peer_receipts.owe(uow.session, str(notice_id), PEER_RECEIPTS[receipt], now)
+            await uow.peer_receipts.owe(str(notice_id), PEER_RECEIPTS[receipt], now)
     if done.first:
         try:
             await rt.publisher.publish([_receipt_message(rt, recipient_id, done)])

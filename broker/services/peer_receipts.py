@@ -3,8 +3,9 @@ item 4): the receiving front door's acknowledgement or rejection of the transfer
 its transfer-in conference, each sent to the originating broker's recipient API as this
 broker's organisation there.
 
-``owe`` queues a receipt in the transaction that records it here, once per transfer and kind
-(a receipt recorded twice is owed once). ``ReceiptSender`` sends what is due, in the delivery
+A unit of work's ``peer_receipts.owe`` queues a receipt in the transaction that records it
+here, once per transfer and kind (a receipt recorded twice is owed once); ``owe_for_step``
+those a next step makes. ``ReceiptSender`` sends what is due, in the delivery
 worker: a receipt the peer took (2xx) is sent; the peer unreachable, busy or failing (no
 answer, 5xx, 408, 429, or a 401 for a stale token) is tried again after a backoff, never lost
 while the peer is down, until ``max_attempts`` have been made (``delivery.retry``; by default
@@ -27,7 +28,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Literal, Protocol
+from typing import Protocol
 
 import structlog
 
@@ -35,14 +36,26 @@ from broker.adapters import metrics
 from broker.delivery.backoff import Backoff
 from broker.delivery.retry import EXHAUSTED, retry_at
 from broker.delivery.webhook_delivery import Attempt
+from broker.ports import PeerReceiptKind, UnitOfWork
+from broker.rules.deadlines import LONDON
 from broker.services.retry_worker import poll
+from schemas.notices import NextStep
 
 log = structlog.get_logger(__name__)
-ReceiptKind = Literal["acknowledged", "rejected", "transfer_in_conference"]
+ReceiptKind = PeerReceiptKind
 REJECTION_REASON = (
     "Rejected by the receiving partnership's front door: please call them for the reason."
 )
 BATCH = 20
+
+
+async def owe_for_step(uow: UnitOfWork, notice_id: str, step: NextStep, at: datetime) -> None:
+    """A next step recorded on a transfer a peer sent here: recording one acknowledges the
+    notice, and the transfer-in conference is a receipt of its own (on its London date)."""
+    await uow.peer_receipts.owe(notice_id, "acknowledged", at)
+    if step is NextStep.TRANSFER_IN_CONFERENCE:
+        await uow.peer_receipts.owe(notice_id, "transfer_in_conference", at,
+                                    at.astimezone(LONDON).date())  # fmt: skip
 
 
 @dataclass(frozen=True)

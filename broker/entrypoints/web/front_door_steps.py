@@ -19,12 +19,12 @@ from uuid import UUID
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 
-from broker.adapters import data_quality, peer_receipts
+from broker.adapters import data_quality
 from broker.entrypoints.web import page_kit, pages, sessions, views
 from broker.entrypoints.web.front_door import FRONT_DOOR
 from broker.ports import InboxEntry, StepState, UnitOfWork, WebSessionRecord
 from broker.rules.next_steps import OUTCOME_WORDS, STEP_WORDS
-from broker.services import inbox, next_steps
+from broker.services import inbox, next_steps, peer_receipts
 from schemas.notices import NextStep, ReferralOutcome
 
 NEXT_STEPS = FRONT_DOOR + "/next-steps"
@@ -127,7 +127,7 @@ async def _record(
                 rt.services.follow_ups,
             )  # fmt: skip
             if done.first:  # on a transfer a peer sent here, the peer is told (issue 16)
-                await peer_receipts.owe_for_step(uow.session, str(notice_id), step, done.at)
+                await peer_receipts.owe_for_step(uow, str(notice_id), step, done.at)
     except inbox.NoticeNotFound:
         return await page_kit.not_found(request, session, back=NEXT_STEPS)
     except next_steps.StepRefused as exc:  # its wording names nobody
