@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, TypeVar
 from broker.rules.family import Addressee
 
 if TYPE_CHECKING:  # follow-ups: the directory's records and the data-quality report's issues
-    from broker.adapters.data_quality import Issue
+    from broker.adapters.data_quality import Issue, ReportLine
     from broker.adapters.directory import ContactRecord, OrgRecord
 if TYPE_CHECKING:  # routing: the family as the directory gives it, a group of events' state
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -657,6 +657,10 @@ class RecipientDirectory(Protocol):
         """Where the contact's own system takes its notices pushed, if it has said."""
         ...
 
+    async def organisation_of(self, contact_id: str) -> str | None:
+        """The organisation the contact belongs to; None for a contact the directory lacks."""
+        ...
+
     async def front_door_area(self, org_id: str) -> str | None:
         """The area of the organisation if it is a front door; None for any other."""
         ...
@@ -1097,6 +1101,16 @@ class PeerReceiptsOwed(Protocol):
 class DataQualityLog(Protocol):
     async def record(self, issues: "Sequence[Issue]", at: datetime) -> None:
         """Adds the occurrences, kept only if the unit of work commits."""
+        ...
+
+    async def report(
+        self, front_door: str | None = None, since: datetime | None = None,
+        *, no_front_door: bool = False,
+    ) -> "list[ReportLine]":  # fmt: skip
+        """Each gap once per front door, organisation and role, with how often and when it
+        was seen (at or after ``since``), the latest seen first; for one front door's area,
+        or the whole partnership; with ``no_front_door``, only the lines no front door's
+        report shows (nobody could be told: only the administrators see them)."""
         ...
 
 

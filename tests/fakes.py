@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Generic, Literal, Self
 
-from broker.adapters.data_quality import Issue
+from broker.adapters.data_quality import Gap, Issue, ReportLine
 from broker.adapters.directory import (
     ContactRecord,
     FamilyContext,
@@ -349,6 +349,9 @@ class FakeRecipientDirectory:
 
     async def webhook_url(self, contact_id: str) -> str | None:
         return self.webhooks.get(contact_id)
+
+    async def organisation_of(self, contact_id: str) -> str | None:
+        return next((a.org_id for a, c in self.contacts.items() if c == contact_id), None)
 
     async def front_door_area(self, org_id: str) -> str | None:
         return self.front_doors.get(org_id)
@@ -972,6 +975,22 @@ class FakeDataQualityLog:
 
     async def record(self, issues: Sequence[Issue], at: datetime) -> None:
         self.pending += [(issue, at) for issue in issues]
+
+    async def report(
+        self, front_door: str | None = None, since: datetime | None = None,
+        *, no_front_door: bool = False,
+    ) -> list[ReportLine]:  # fmt: skip
+        seen: dict[tuple[Gap, str | None, str | None, str | None], list[datetime]] = {}
+        for issue, at in self.committed:
+            if front_door is not None and issue.front_door != front_door:
+                continue
+            if (no_front_door and issue.front_door is not None) or (since and at < since):
+                continue
+            key = (issue.gap, issue.front_door, issue.org_id, issue.role)
+            seen.setdefault(key, []).append(at)
+        lines = [ReportLine(*key, len(times), min(times), max(times))
+                 for key, times in seen.items()]  # fmt: skip
+        return sorted(lines, key=lambda line: line.last_seen, reverse=True)
 
     def end(self, committed: bool) -> None:
         if committed:

@@ -107,6 +107,12 @@ class SqlDataQualityLog:
     async def record(self, issues: Sequence[Issue], at: datetime) -> None:
         record(self._session, issues, at)
 
+    async def report(
+        self, front_door: str | None = None, since: datetime | None = None,
+        *, no_front_door: bool = False,
+    ) -> list[ReportLine]:  # fmt: skip
+        return await report(self._session, front_door, since, no_front_door=no_front_door)
+
 
 async def report(
     session: AsyncSession, front_door: str | None = None, since: datetime | None = None,

@@ -157,6 +157,10 @@ class SqlRecipientDirectory:
     async def webhook_url(self, contact_id: str) -> str | None:
         return await self._directory.webhook_url(contact_id)
 
+    async def organisation_of(self, contact_id: str) -> str | None:
+        contact = await self._session.get(db.Contact, contact_id)
+        return contact.org_id if contact is not None else None
+
     async def reach(self, contact_ids: Sequence[str]) -> dict[str, Reach]:
         return await self._directory.reach(contact_ids)
 

@@ -22,7 +22,6 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from broker.adapters import data_quality
 from broker.adapters.tokens import Principal
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
@@ -171,8 +170,8 @@ async def data_quality_report(
     """Notices in this front door's area that could not reach the reader the rules chose (and
     came here instead), and chains of escalation that ran out: a line per gap and record."""
     _own(org_id, caller)
-    async with _rt(request).sessions() as session:
-        lines = await data_quality.report(session, org_id)
+    async with SqlUnitOfWork(_rt(request).sessions) as uow:
+        lines = await uow.data_quality.report(org_id)
     return [
         DataQualityLine(gap=line.gap.value, org_id=line.org_id, role=line.role,
                         occurrences=line.occurrences, first_seen=line.first_seen,

@@ -19,9 +19,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from broker.adapters import db
 from broker.adapters.tokens import Principal
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.bootstrap import Runtime
@@ -116,7 +114,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
         request: Request, recipient_id: ContactInPath, caller: auth.NoticeReader
     ) -> list[NoticeSummary]:
         async with SqlUnitOfWork(_rt(request).sessions) as uow:
-            await _own(uow.session, recipient_id, caller)
+            await _own(uow, recipient_id, caller)
             listed = await inbox.list_notices(uow, recipient_id, datetime.now(UTC))
             return await _summaries(uow, listed)
 
@@ -127,7 +125,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
         """The day's digest of low-severity notices, once it has been released (07:00)."""
         released_at = datetime.combine(day, DIGEST_TIME, LONDON)
         async with SqlUnitOfWork(_rt(request).sessions) as uow:
-            await _own(uow.session, recipient_id, caller)
+            await _own(uow, recipient_id, caller)
             gathered = await inbox.digest(uow, recipient_id, released_at, datetime.now(UTC))
             return await _summaries(uow, gathered)
 
@@ -138,7 +136,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
         """The sealed notice; the first fetch is its delivery to the recipient's system."""
         now, rt = datetime.now(UTC), _rt(request)
         async with SqlUnitOfWork(rt.sessions) as uow:
-            await _own(uow.session, recipient_id, caller)
+            await _own(uow, recipient_id, caller)
             notice, sealed = await inbox.fetch(uow, recipient_id, notice_id, rt.data_keys, now)
             if not isinstance(sealed, inbox.NoticeGone):  # only a notice handed over is delivered
                 await receipts.record_delivered(uow, str(notice_id), "inbox", now)
@@ -181,7 +179,7 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
         (acknowledging it too), once; the same again answers as before."""
         rt = _rt(request)
         async with SqlUnitOfWork(rt.sessions) as uow:
-            await _own(uow.session, recipient_id, caller)
+            await _own(uow, recipient_id, caller)
             done = await next_steps.record_step(
                 uow, caller.org_id, str(notice_id), NextStep.TRANSFER_IN_CONFERENCE, None,
                 datetime.now(UTC), rt.services.follow_ups,
@@ -192,10 +190,9 @@ def create_inbox_api(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-async def _own(session: AsyncSession, recipient_id: str, caller: Principal) -> None:
+async def _own(uow: UnitOfWork, recipient_id: str, caller: Principal) -> None:
     """An organisation reads only its own recipients' inboxes."""
-    contact = await session.get(db.Contact, recipient_id)
-    if contact is None or contact.org_id != caller.org_id:
+    if await uow.recipients.organisation_of(recipient_id) != caller.org_id:
         raise NotAuthorised("this inbox belongs to another organisation")
 
 
@@ -210,7 +207,7 @@ async def _record(
     receipt, reason = given.receipt, given.reason
     now = datetime.now(UTC)
     async with SqlUnitOfWork(rt.sessions) as uow:
-        await _own(uow.session, recipient_id, caller)
+        await _own(uow, recipient_id, caller)
         done = await receipts.record(uow, recipient_id, notice_id, receipt, now, rt.data_keys,
                                      reason)  # fmt: skip
         if done.first and receipt in PEER_RECEIPTS:  # a transfer a peer sent: the peer is told

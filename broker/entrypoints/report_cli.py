@@ -17,8 +17,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from broker.adapters import data_quality, db
+from broker.adapters import db
 from broker.adapters.data_quality import ReportLine
+from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.config import Settings
 
 app = typer.Typer(
@@ -56,9 +57,8 @@ async def read_report(
 ) -> list[ReportLine]:  # fmt: skip
     engine = db.make_engine(settings.database_url)
     try:
-        async with db.sessions(engine)() as session:
-            return await data_quality.report(session, front_door, since,
-                                             no_front_door=no_front_door)  # fmt: skip
+        async with SqlUnitOfWork(db.sessions(engine)) as uow:
+            return await uow.data_quality.report(front_door, since, no_front_door=no_front_door)
     finally:
         await engine.dispose()
 

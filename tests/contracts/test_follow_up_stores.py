@@ -3,11 +3,11 @@ escalate or be sent on, each claimed once; a contact with its key and an organis
 record; a notice's chronology lines copied to a follow-up; data-quality gaps kept on commit."""
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from broker.adapters import data_quality, db
-from broker.adapters.data_quality import Gap, Issue
+from broker.adapters import db
+from broker.adapters.data_quality import Gap, Issue, ReportLine
 from broker.adapters.directory import ContactRecord, OrgRecord
 from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.ports import ChronologyLine, NoticeRecordView, UnitOfWork
@@ -182,13 +182,44 @@ class TestChronologyLines:
 
 
 async def recorded(uow: UnitOfWork) -> list[tuple[Gap, str | None, str | None]]:
-    if isinstance(uow, FakeUnitOfWork):
-        return [(i.gap, i.front_door, i.org_id) for i, _ in uow.data_quality.committed]
-    assert isinstance(uow, SqlUnitOfWork)
-    return [(r.gap, r.front_door, r.org_id) for r in await data_quality.report(uow.session)]
+    return [(r.gap, r.front_door, r.org_id) for r in await uow.data_quality.report()]
 
 
 class TestDataQualityLog:
+    async def test_the_report_counts_each_gap_per_door_organisation_and_role(
+        self, unit_of_work: UnitsOfWork
+    ) -> None:
+        """One line per gap, front door, organisation and role, with how often and when it
+        was first and last seen, the latest first; for one front door, since a time, or
+        only the lines no front door's report shows."""
+        school = Issue(Gap.STALE_TERM_DATES, "la-1", "school-1", "key_adult")
+        nobody = Issue(Gap.NO_FRONT_DOOR, None, "E09000001")
+        other = Issue(Gap.RECIPIENT_NOT_ONBOARDED, "la-2", "gp-9")
+        later = AT + timedelta(hours=2)
+        async with unit_of_work() as uow:
+            await uow.data_quality.record([school, nobody], AT)
+            await uow.data_quality.record([school, other], later)
+        async with unit_of_work() as uow:
+            lines = await uow.data_quality.report()
+            door = await uow.data_quality.report("la-1")
+            recent = await uow.data_quality.report(since=later)
+            untold = await uow.data_quality.report(no_front_door=True)
+
+        def counted(found: list[ReportLine]) -> list[tuple[Gap, int, datetime, datetime]]:
+            return [(line.gap, line.occurrences, line.first_seen, line.last_seen)
+                    for line in found]  # fmt: skip
+
+        assert sorted(counted(lines)) == sorted([
+            (Gap.STALE_TERM_DATES, 2, AT, later), (Gap.NO_FRONT_DOOR, 1, AT, AT),
+            (Gap.RECIPIENT_NOT_ONBOARDED, 1, later, later)])  # fmt: skip
+        assert lines[-1].gap is Gap.NO_FRONT_DOOR  # the one seen longest ago
+        assert counted(door) == [(Gap.STALE_TERM_DATES, 2, AT, later)]
+        assert (door[0].org_id, door[0].role) == ("school-1", "key_adult")
+        assert sorted(counted(recent)) == sorted([
+            (Gap.STALE_TERM_DATES, 1, later, later),
+            (Gap.RECIPIENT_NOT_ONBOARDED, 1, later, later)])  # fmt: skip
+        assert counted(untold) == [(Gap.NO_FRONT_DOOR, 1, AT, AT)]
+
     async def test_gaps_are_kept_only_on_commit(self, unit_of_work: UnitsOfWork) -> None:
         """A committed unit's gaps are in the report; a failed one's are not."""
         kept = Issue(Gap.ESCALATION_EXHAUSTED, "la-1", "gp-1", notice_id=NOTICE)

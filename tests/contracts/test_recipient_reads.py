@@ -117,6 +117,15 @@ class TestRecipientDirectory:
             assert await uow.recipients.webhook_url("la-1:lead") == "https://la-1.example/n"
             assert await uow.recipients.webhook_url("nobody") is None
 
+    async def test_a_contacts_organisation(self, unit_of_work: UnitsOfWork) -> None:
+        """The organisation each contact belongs to; nothing for one the directory lacks."""
+        async with unit_of_work() as uow:
+            contacts = {LEAD: ("la-1:lead", None), Addressee("la-2", DUTY.role): ("la-2:d", None)}
+            await given(uow, Given(others={"la-1": "E1", "la-2": "E1"}, contacts=contacts))
+        async with unit_of_work() as uow:
+            found = [await uow.recipients.organisation_of(c) for c in ("la-1:lead", "la-2:d", "x")]
+        assert found == ["la-1", "la-2", None]
+
     async def test_how_each_contact_is_reached(self, unit_of_work: UnitsOfWork) -> None:
         """A contact's webhook, MESH mailbox and alert channels, each as it has them; one
         reached nowhere else, or unknown, is reached by nothing."""

@@ -19,7 +19,6 @@ from uuid import UUID
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 
-from broker.adapters import data_quality
 from broker.entrypoints.web import page_kit, pages, sessions, views
 from broker.entrypoints.web.front_door import FRONT_DOOR
 from broker.ports import InboxEntry, StepState, UnitOfWork, WebSessionRecord
@@ -108,7 +107,7 @@ async def data_quality_page(request: Request) -> Response:
         org_id = await pages.front_door_of(uow, session)
         if org_id is None:
             return await page_kit.not_found(request, session)
-        lines = await data_quality.report(uow.session, org_id)
+        lines = await uow.data_quality.report(org_id)
     return pages.render(request, "data_quality.html", session, lines=lines, front_door=True)
 
 
