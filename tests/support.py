@@ -26,6 +26,7 @@ from broker.adapters.unit_of_work import SqlUnitOfWork
 from broker.config import Settings
 from broker.demo import family
 from broker.entrypoints.serving import server_config
+from broker.keys import audit_key
 from broker.rules.deadlines import LONDON, OFFICE_HOURS, is_working_time
 from broker.services.directory_admin import load_directory
 from producers import crypto
@@ -328,6 +329,18 @@ async def rejected_at_the_gateway(settings: Settings) -> list[str]:
         )).all()  # fmt: skip
     await engine.dispose()
     return [json.loads(r.details)["reason"] for r in rows]
+
+
+@asynccontextmanager
+async def audited_sessions(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on the settings' database that may append to its audit log (under the key in
+    the settings' key folder), as a test, or a ``Routed`` template's ``prepare``, writes the
+    directory the broker reads."""
+    engine = db.make_engine(settings.database_url)
+    try:
+        yield db.sessions(engine, audit_key(settings.keys_dir))
+    finally:
+        await engine.dispose()
 
 
 @asynccontextmanager

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from fastapi import FastAPI
 from structlog.testing import capture_logs
-from support import OrgTokens
+from support import OrgTokens, audited_sessions
 from typer.testing import CliRunner
 
 from broker.adapters import db
@@ -24,7 +24,6 @@ from broker.config import Settings
 from broker.entrypoints import cli
 from broker.entrypoints.admin_api import create_admin_api
 from broker.errors import CsvImportError
-from broker.keys import audit_key
 from broker.services import alert_channels
 from producers import crypto
 
@@ -156,13 +155,11 @@ class TestAlertChannelsCsv:
             f"{KEY_ADULT},deputy@oakfield.example.org,{MOBILE}\n"
         )
         specs = read_alert_channels(path)
-        engine = db.make_engine(admin_settings.database_url)
-        sessions = db.sessions(engine, audit_key(admin_settings.keys_dir))
-        async with SqlUnitOfWork(sessions) as uow:
-            counts = await alert_channels.set_many(uow, specs, "csv", datetime.now(UTC))
-        async with SqlUnitOfWork(sessions) as uow:
-            spec = await alert_channels.channels_of(uow, KEY_ADULT)
-        await engine.dispose()
+        async with audited_sessions(admin_settings) as sessions:
+            async with SqlUnitOfWork(sessions) as uow:
+                counts = await alert_channels.set_many(uow, specs, "csv", datetime.now(UTC))
+            async with SqlUnitOfWork(sessions) as uow:
+                spec = await alert_channels.channels_of(uow, KEY_ADULT)
         assert counts == {"updated": 1}
         assert spec.emails == (EMAIL, "deputy@oakfield.example.org")
         assert spec.mobile == "+447700900123"

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from support import (
+    audited_sessions,
     clear_of_the_front_doors_opening_or_closing,
     front_door_closed,
     open_listed,
@@ -42,7 +43,7 @@ from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.demo import family
 from broker.entrypoints.cli import app as cli
-from broker.keys import KeyStore, audit_key
+from broker.keys import KeyStore
 from broker.services.directory_changes import record
 from integration.test_auth import access_token, bearer
 from integration.test_family_routing import crisis
@@ -317,14 +318,10 @@ class TestUnsealableKey:
 
 async def three_bad_records(settings: Settings) -> None:
     """The school not onboarded, a baby with no health visiting, the GP's key unusable."""
-    engine = db.make_engine(settings.database_url)
-    try:
-        sessions = db.sessions(engine, audit_key(settings.keys_dir))
+    async with audited_sessions(settings) as sessions:
         await school_not_onboarded(sessions)
         await no_health_visitor(sessions, "p-twin-1")
         await unusable_key(sessions, "gp-hillview:safeguarding_lead")
-    finally:
-        await engine.dispose()
 
 
 async def both_routed(sessions: Sessions) -> bool:

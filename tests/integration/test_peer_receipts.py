@@ -21,7 +21,7 @@ import pytest
 from conftest import Routed
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from support import OrgTokens, wait_for_notices
+from support import OrgTokens, audited_sessions, wait_for_notices
 
 from broker.adapters import db
 from broker.adapters.unit_of_work import SqlUnitOfWork
@@ -29,7 +29,7 @@ from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.demo import family
 from broker.entrypoints.inbox_api import create_inbox_api
-from broker.keys import KeyStore, audit_key
+from broker.keys import KeyStore
 from broker.rules import actors
 from broker.services import peers
 from broker.services.peer_receipts import REJECTION_REASON
@@ -69,10 +69,8 @@ async def register_b(settings: Settings) -> None:
                     signing_keys=(SigningKeySpec(
                         public_key=crypto.encode_public(keys.public.signing)),),
                     known_there_as="demo-partnership")  # fmt: skip
-    engine = db.make_engine(settings.database_url)
-    async with SqlUnitOfWork(db.sessions(engine, audit_key(settings.keys_dir))) as uow:
+    async with audited_sessions(settings) as sessions, SqlUnitOfWork(sessions) as uow:
         await peers.register_peer(uow, spec, actors.administrator("test-admin"), datetime.now(UTC))
-    await engine.dispose()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from sqlalchemy import func, select
-from support import as_org, consumed_to_the_end, open_listed, wait_for_notices
+from support import as_org, audited_sessions, consumed_to_the_end, open_listed, wait_for_notices
 
 from broker.adapters import audit, db
 from broker.adapters.peer_receipts import SqlPeerReceipts
@@ -26,7 +26,7 @@ from broker.bootstrap import Runtime
 from broker.config import Settings
 from broker.demo import family
 from broker.entrypoints.gateway import create_gateway
-from broker.keys import KeyStore, audit_key
+from broker.keys import KeyStore
 from broker.rules import actors
 from broker.services import directory_admin, peers
 from broker.services.peer_receipts import ReceiptSender
@@ -71,11 +71,8 @@ async def a_registered(settings: Settings, directory: None, broker_a: KeyStore) 
                     signing_keys=(SigningKeySpec(
                         public_key=crypto.encode_public(broker_a.public.signing)),),
                     known_there_as=B_THERE)  # fmt: skip
-    engine = db.make_engine(settings.database_url)
-    sessions = db.sessions(engine, audit_key(settings.keys_dir))
-    async with SqlUnitOfWork(sessions) as uow:
+    async with audited_sessions(settings) as sessions, SqlUnitOfWork(sessions) as uow:
         await peers.register_peer(uow, spec, actors.administrator("test-admin"), datetime.now(UTC))
-    await engine.dispose()
 
 
 @pytest.fixture
@@ -390,12 +387,10 @@ async def people_known_by_name(settings: Settings, household: str, today: date) 
     home = HouseholdSpec(id=household, area=family.AREA, members=(
         HouseholdMemberSpec(person_id=people[0].id, role="parent_or_carer"),
         HouseholdMemberSpec(person_id=people[1].id, role="child")))  # fmt: skip
-    engine = db.make_engine(settings.database_url)
-    async with SqlUnitOfWork(db.sessions(engine, audit_key(settings.keys_dir))) as uow:
+    async with audited_sessions(settings) as sessions, SqlUnitOfWork(sessions) as uow:
         for person in people:
             await directory_admin.put_person(uow, person, "test-admin")
         await directory_admin.put_household(uow, home, "test-admin")
-    await engine.dispose()
 
 
 def transfers_listed(listed: list[dict[str, Any]], transfer_id: str) -> list[dict[str, Any]]:

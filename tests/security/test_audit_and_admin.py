@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from support import as_org
+from support import as_org, audited_sessions
 from typer.testing import CliRunner, Result
 
 from broker.adapters import audit, db
@@ -158,10 +158,8 @@ async def add_administrators(settings: Settings) -> None:
                              key.public_key())),))
         for org, key in ADMIN_KEYS.items()
     ))  # fmt: skip
-    engine = db.make_engine(settings.database_url)
-    async with db.sessions(engine, audit_key(settings.keys_dir)).begin() as session:
+    async with audited_sessions(settings) as sessions, sessions.begin() as session:
         await load_directory(SqlUnitOfWork.joined(session), spec, actor="install")
-    await engine.dispose()
 
 
 async def audit_rows(sessions: Sessions, action: str) -> list[Row]:
