@@ -1564,9 +1564,11 @@ class Passkeys(Protocol):
     async def person_by_recovery(self, recovery_lookup: str) -> PasskeyPerson | None: ...
 
     async def renew_recovery(
-        self, person_id: str, recovery_lookup: str, recovery_wrapped_key: str
-    ) -> None:
-        """The person's recovery key replaced: the one used before finds nobody any more."""
+        self, person_id: str, replaces: str, recovery_lookup: str, recovery_wrapped_key: str
+    ) -> bool:
+        """The person's recovery key replaced, if it is still the one ``replaces`` finds (a
+        lookup's hash, as ``recovery_lookup``): the one before finds nobody any more. False,
+        and nothing changed, when the person's key is another by now."""
         ...
 
     async def add_passkey(self, passkey: Passkey) -> None: ...

@@ -54,6 +54,15 @@ class RecoveryWrap(Contract):
     wrapped_key: WrappedKey
 
 
+class RenewedRecovery(RecoveryWrap):
+    """A replacement's new recovery key (as ``RecoveryWrap``), and the lookup of the one it
+    replaces: the renewal goes through only while that is still the person's, so of two
+    replacements made with one recovery key the second is refused, never left showing a key
+    that finds nobody."""
+
+    replaces: Bytes32
+
+
 class CredentialAnswer(Contract):
     """A ceremony's answer: its challenge, and the credential as ``PublicKeyCredential``'s
     JSON form (``clientExtensionResults`` must not carry PRF results: they are secrets)."""
@@ -85,7 +94,7 @@ class RecoveryAnswer(CredentialAnswer):
 
     wrapped_key: WrappedKey
     keep_others: bool = False
-    recovery: RecoveryWrap | None = None
+    recovery: RenewedRecovery | None = None
 
     @model_validator(mode="after")
     def _new_recovery_key_when_replacing(self) -> "RecoveryAnswer":

@@ -1497,11 +1497,14 @@ class FakePasskeys:
         return next((p for p in self.people.values() if p.recovery_lookup == recovery_lookup), None)
 
     async def renew_recovery(
-        self, person_id: str, recovery_lookup: str, recovery_wrapped_key: str
-    ) -> None:
-        if (person := self.people.get(person_id)) is not None:
-            self.people[person_id] = replace(person, recovery_lookup=recovery_lookup,
-                                             recovery_wrapped_key=recovery_wrapped_key)  # fmt: skip
+        self, person_id: str, replaces: str, recovery_lookup: str, recovery_wrapped_key: str
+    ) -> bool:
+        person = self.people.get(person_id)
+        if person is None or person.recovery_lookup != replaces:
+            return False
+        self.people[person_id] = replace(person, recovery_lookup=recovery_lookup,
+                                         recovery_wrapped_key=recovery_wrapped_key)  # fmt: skip
+        return True
 
     async def add_passkey(self, passkey: Passkey) -> None:
         self.keys[passkey.credential_id] = passkey

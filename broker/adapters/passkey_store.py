@@ -70,13 +70,15 @@ class SqlPasskeys:
                              row.recovery_wrapped_key, row.enrolled_at)  # fmt: skip
 
     async def renew_recovery(
-        self, person_id: str, recovery_lookup: str, recovery_wrapped_key: str
-    ) -> None:
-        await self._session.execute(
+        self, person_id: str, replaces: str, recovery_lookup: str, recovery_wrapped_key: str
+    ) -> bool:
+        renewed = await self._session.execute(
             update(Person)
-            .where(Person.id == person_id)
+            .where(Person.id == person_id, Person.recovery_lookup == replaces)
             .values(recovery_lookup=recovery_lookup, recovery_wrapped_key=recovery_wrapped_key)
+            .returning(Person.id)
         )
+        return renewed.scalar_one_or_none() is not None
 
     async def add_passkey(self, passkey: Passkey) -> None:
         self._session.add(Key(credential_id=passkey.credential_id, person_id=passkey.person_id,

@@ -48,7 +48,7 @@ from schemas.web_passkeys import (
     EnrolmentAnswer,
     RecoveryAnswer,
     RecoveryLookup,
-    RecoveryWrap,
+    RenewedRecovery,
 )
 
 RP_NAME = "Safeguarding notices"
@@ -200,14 +200,17 @@ async def recover(uow: UnitOfWork, rp: RelyingParty, answer: RecoveryAnswer,
     return await web_sign_in.start(uow, contact_id, "passkey", now, person_id, new.credential_id)
 
 
-async def _renew_recovery(uow: UnitOfWork, person_id: str, renewed: RecoveryWrap,
+async def _renew_recovery(uow: UnitOfWork, person_id: str, renewed: RenewedRecovery,
                           now: datetime) -> None:  # fmt: skip
-    """The person's new recovery key, checked before anything of the recovery is stored: a
-    lookup that finds anyone already (the key just used among them) renews nothing."""
+    """The person's new recovery key, before anything of the recovery is stored: a lookup
+    that finds anyone already (the key just used among them) renews nothing, and neither
+    does a replacement whose recovery key another replacement renewed meanwhile."""
     lookup = _lookup(renewed.lookup)
     if await uow.passkeys.person_by_recovery(lookup) is not None:
         await _refuse(uow, CeremonyKind.RECOVERY, "recovery_key_taken", now)
-    await uow.passkeys.renew_recovery(person_id, lookup, renewed.wrapped_key.model_dump_json())
+    wrapped = renewed.wrapped_key.model_dump_json()
+    if not await uow.passkeys.renew_recovery(person_id, _lookup(renewed.replaces), lookup, wrapped):
+        await _refuse(uow, CeremonyKind.RECOVERY, "recovery_key_changed", now)
 
 
 def _lookup(given: str) -> str:

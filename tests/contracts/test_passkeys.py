@@ -86,11 +86,14 @@ class TestPeopleAndPasskeys:
         self, unit_of_work: UnitsOfWork
     ) -> None:
         """The new lookup finds the person, with the key wrapped under the new recovery key;
-        the old lookup, nobody."""
+        the old lookup, nobody; a renewal from the old lookup again changes nothing."""
         await with_person(unit_of_work, "cred-1")
         async with unit_of_work() as uow:
-            await uow.passkeys.renew_recovery(PERSON, "n" * 64, '{"renewed": 1}')
+            assert await uow.passkeys.renew_recovery(PERSON, "l" * 64, "n" * 64, '{"renewed": 1}')
         async with unit_of_work() as uow:
+            # Renewed from the old lookup again (a second replacement racing): not renewed.
+            assert not await uow.passkeys.renew_recovery(PERSON, "l" * 64, "o" * 64, "{}")
+            assert await uow.passkeys.person_by_recovery("o" * 64) is None
             assert await uow.passkeys.person_by_recovery("l" * 64) is None
             person = await uow.passkeys.person_by_recovery("n" * 64)
             assert person == PasskeyPerson(PERSON, CONTACT, "n" * 64, '{"renewed": 1}', AT)

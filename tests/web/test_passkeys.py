@@ -270,7 +270,8 @@ async def recovery_answer(
             "keep_others": keep_others}  # fmt: skip
     if renewed is not None:
         body["recovery"] = {"lookup": recovery_lookup(renewed),
-                            "wrapped_key": wrap(enrolled.secret, renewed, contact_id)}  # fmt: skip
+                            "wrapped_key": wrap(enrolled.secret, renewed, contact_id),
+                            "replaces": recovery_lookup(enrolled.recovery_key)}  # fmt: skip
     return await browser.post("/inbox/passkeys/recovery", headers=JSON, json=body), new
 
 

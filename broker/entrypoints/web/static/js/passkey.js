@@ -340,7 +340,10 @@ async function recover(keepOthers) {
     credential: registrationJson(credential),
     wrapped_key: await wrap(secret, prf, found.contact_id),
     keep_others: keepOthers,
-    ...(renewed && { recovery: await recoveryWrap(secret, renewed, found.contact_id) }),
+    ...(renewed && { recovery: {
+      ...await recoveryWrap(secret, renewed, found.contact_id),
+      replaces: await recoveryLookup(recovery), // renewed only while it is still theirs
+    } }),
   });
   await keepKey(key);
   if (!renewed) {
