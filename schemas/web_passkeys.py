@@ -54,15 +54,6 @@ class RecoveryWrap(Contract):
     wrapped_key: WrappedKey
 
 
-class RenewedRecovery(RecoveryWrap):
-    """A replacement's new recovery key (as ``RecoveryWrap``), and the lookup of the one it
-    replaces: the renewal goes through only while that is still the person's, so of two
-    replacements made with one recovery key the second is refused, never left showing a key
-    that finds nobody."""
-
-    replaces: Bytes32
-
-
 class CredentialAnswer(Contract):
     """A ceremony's answer: its challenge, and the credential as ``PublicKeyCredential``'s
     JSON form (``clientExtensionResults`` must not carry PRF results: they are secrets)."""
@@ -94,7 +85,10 @@ class RecoveryAnswer(CredentialAnswer):
 
     wrapped_key: WrappedKey
     keep_others: bool = False
-    recovery: RenewedRecovery | None = None
+    # The recovery key's lookup, as sent for the options: the passkey is set up only while
+    # that key is still the person's (another replacement may have renewed it meanwhile).
+    used: Bytes32
+    recovery: RecoveryWrap | None = None
 
     @model_validator(mode="after")
     def _new_recovery_key_when_replacing(self) -> "RecoveryAnswer":

@@ -1506,6 +1506,10 @@ class FakePasskeys:
                                          recovery_wrapped_key=recovery_wrapped_key)  # fmt: skip
         return True
 
+    async def holds_recovery(self, person_id: str, recovery_lookup: str) -> bool:
+        person = self.people.get(person_id)
+        return person is not None and person.recovery_lookup == recovery_lookup
+
     async def add_passkey(self, passkey: Passkey) -> None:
         self.keys[passkey.credential_id] = passkey
 

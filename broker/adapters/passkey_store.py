@@ -80,6 +80,16 @@ class SqlPasskeys:
         )
         return renewed.scalar_one_or_none() is not None
 
+    async def holds_recovery(self, person_id: str, recovery_lookup: str) -> bool:
+        # An update that changes nothing: it locks the row (PostgreSQL; SQLite has one writer).
+        held = await self._session.execute(
+            update(Person)
+            .where(Person.id == person_id, Person.recovery_lookup == recovery_lookup)
+            .values(recovery_lookup=Person.recovery_lookup)
+            .returning(Person.id)
+        )
+        return held.scalar_one_or_none() is not None
+
     async def add_passkey(self, passkey: Passkey) -> None:
         self._session.add(Key(credential_id=passkey.credential_id, person_id=passkey.person_id,
                               contact_id=passkey.contact_id, public_key=passkey.public_key,

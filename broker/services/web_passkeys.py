@@ -48,7 +48,7 @@ from schemas.web_passkeys import (
     EnrolmentAnswer,
     RecoveryAnswer,
     RecoveryLookup,
-    RenewedRecovery,
+    RecoveryWrap,
 )
 
 RP_NAME = "Safeguarding notices"
@@ -57,6 +57,10 @@ MAX_CREDENTIAL_ID = 1400  # its column's width; WebAuthn allows 1023 bytes (1364
 
 class PasskeyRefused(BrokerError):
     """This passkey could not be used: try again."""
+
+
+class RecoveryKeyRefused(PasskeyRefused):
+    """This recovery key cannot be used: unknown, replaced, or used meanwhile by another."""
 
 
 @dataclass(frozen=True)
@@ -157,7 +161,7 @@ async def recovery_options(uow: UnitOfWork, rp: RelyingParty, given: RecoveryLoo
     and the contact's key wrapped under the recovery key."""
     person = await uow.passkeys.person_by_recovery(_lookup(given.lookup))
     if person is None:
-        await _refuse(uow, CeremonyKind.RECOVERY, "unknown_recovery_key", now)
+        await _refuse(uow, CeremonyKind.RECOVERY, "unknown_recovery_key", now, refusal=KEY)
     # Adding a device: not one that holds a passkey of theirs already (it would be replaced
     # there, its entry left in their list signing nobody in).
     held = [] if not given.keep_others else [
@@ -178,8 +182,11 @@ async def recover(uow: UnitOfWork, rp: RelyingParty, answer: RecoveryAnswer,
     ceremony = await _used(uow, answer, CeremonyKind.RECOVERY, now)
     contact_id, person_id = _whose(ceremony)
     new = await _verified_new(uow, rp, ceremony, answer, now)
+    used = _lookup(answer.used)
     if answer.recovery is not None:  # a replacement's: the key used stops working
-        await _renew_recovery(uow, person_id, answer.recovery, now)
+        await _renew_recovery(uow, person_id, used, answer.recovery, now)
+    elif not await uow.passkeys.holds_recovery(person_id, used):  # renewed since the options
+        await _refuse(uow, CeremonyKind.RECOVERY, "recovery_key_changed", now, refusal=KEY)
     await _store(uow, ceremony, new, answer.wrapped_key.model_dump_json(), now)
     # Those removed, whenever they were added (one another recovery added a moment ago too):
     # the sessions each opened end with it.
@@ -200,17 +207,17 @@ async def recover(uow: UnitOfWork, rp: RelyingParty, answer: RecoveryAnswer,
     return await web_sign_in.start(uow, contact_id, "passkey", now, person_id, new.credential_id)
 
 
-async def _renew_recovery(uow: UnitOfWork, person_id: str, renewed: RenewedRecovery,
+async def _renew_recovery(uow: UnitOfWork, person_id: str, used: str, renewed: RecoveryWrap,
                           now: datetime) -> None:  # fmt: skip
-    """The person's new recovery key, before anything of the recovery is stored: a lookup
-    that finds anyone already (the key just used among them) renews nothing, and neither
-    does a replacement whose recovery key another replacement renewed meanwhile."""
+    """The person's new recovery key in place of ``used`` (a lookup's hash), before anything
+    of the recovery is stored: a lookup that finds anyone already (the key just used among
+    them) renews nothing, and neither does a replacement whose key another renewed since."""
     lookup = _lookup(renewed.lookup)
     if await uow.passkeys.person_by_recovery(lookup) is not None:
         await _refuse(uow, CeremonyKind.RECOVERY, "recovery_key_taken", now)
     wrapped = renewed.wrapped_key.model_dump_json()
-    if not await uow.passkeys.renew_recovery(person_id, _lookup(renewed.replaces), lookup, wrapped):
-        await _refuse(uow, CeremonyKind.RECOVERY, "recovery_key_changed", now)
+    if not await uow.passkeys.renew_recovery(person_id, used, lookup, wrapped):
+        await _refuse(uow, CeremonyKind.RECOVERY, "recovery_key_changed", now, refusal=KEY)
 
 
 def _lookup(given: str) -> str:
@@ -318,9 +325,13 @@ async def _authenticate(
     return verified.new_sign_count
 
 
+KEY = RecoveryKeyRefused
+
+
 async def _refuse(uow: UnitOfWork, kind: str, reason: str, now: datetime,
-                  credential_id: str | None = None) -> NoReturn:  # fmt: skip
+                  credential_id: str | None = None,
+                  refusal: type[PasskeyRefused] = PasskeyRefused) -> NoReturn:  # fmt: skip
     details = {"ceremony": kind, "reason": reason[:60],
                "credential": credential_id[:16] if credential_id else None}  # fmt: skip
     await uow.audit.append(AuditRecord("passkey_refused", "web", "passkey", details), now)
-    raise PasskeyRefused("this passkey could not be used: try again")
+    raise refusal("this passkey could not be used: try again")

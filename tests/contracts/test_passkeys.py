@@ -86,13 +86,17 @@ class TestPeopleAndPasskeys:
         self, unit_of_work: UnitsOfWork
     ) -> None:
         """The new lookup finds the person, with the key wrapped under the new recovery key;
-        the old lookup, nobody; a renewal from the old lookup again changes nothing."""
+        the old lookup, nobody; a renewal from the old lookup again changes nothing, and the
+        person's key is held as the new one only."""
         await with_person(unit_of_work, "cred-1")
         async with unit_of_work() as uow:
             assert await uow.passkeys.renew_recovery(PERSON, "l" * 64, "n" * 64, '{"renewed": 1}')
         async with unit_of_work() as uow:
-            # Renewed from the old lookup again (a second replacement racing): not renewed.
+            # Renewed from the old lookup again (a second replacement racing): not renewed;
+            # nor held by an addition made with the old key.
             assert not await uow.passkeys.renew_recovery(PERSON, "l" * 64, "o" * 64, "{}")
+            assert not await uow.passkeys.holds_recovery(PERSON, "l" * 64)
+            assert await uow.passkeys.holds_recovery(PERSON, "n" * 64)
             assert await uow.passkeys.person_by_recovery("o" * 64) is None
             assert await uow.passkeys.person_by_recovery("l" * 64) is None
             person = await uow.passkeys.person_by_recovery("n" * 64)

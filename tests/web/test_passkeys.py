@@ -6,7 +6,7 @@ an unknown passkey, a PRF result sent) is a 400 or 422, audited."""
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -250,15 +250,25 @@ class TestAuthentication:
         assert (other.status_code, form.status_code) == (422, 422)
 
 
-async def recovery_answer(
-    browser: httpx.AsyncClient, enrolled: Enrolled, keep_others: bool, renewed: bytes | None
-) -> tuple[httpx.Response, SoftPasskey]:
-    """A new passkey made with the person's recovery key, as the recovery page's script
-    sends it (with the wrap of ``renewed``, a new recovery key, unless None); the answer."""
+async def recovery_options(
+    browser: httpx.AsyncClient, enrolled: Enrolled, keep_others: bool
+) -> dict[str, Any]:
+    """What the recovery page's script is given for the person's recovery key."""
     lookup = {"lookup": recovery_lookup(enrolled.recovery_key), "keep_others": keep_others}
     found = await browser.post("/inbox/passkeys/recovery/options", headers=JSON, json=lookup)
     assert found.status_code == 200, found.text
-    given = found.json()
+    given: dict[str, Any] = found.json()
+    return given
+
+
+async def recovery_answer(
+    browser: httpx.AsyncClient, enrolled: Enrolled, keep_others: bool, renewed: bytes | None,
+    given: dict[str, Any] | None = None,
+) -> tuple[httpx.Response, SoftPasskey]:  # fmt: skip
+    """A new passkey made with the person's recovery key, as the recovery page's script
+    sends it (with the wrap of ``renewed``, a new recovery key, unless None), to the options
+    ``given`` (else asked for now); the answer."""
+    given = given or await recovery_options(browser, enrolled, keep_others)
     # Adding: no device holding one of the person's passkeys may make another in its place.
     excluded = {c["id"] for c in given["publicKey"].get("excludeCredentials", [])}
     assert (b64url(enrolled.passkey.credential_id) in excluded) == keep_others
@@ -267,11 +277,11 @@ async def recovery_answer(
     new, options = soft_passkey(), given["publicKey"]
     body = {"challenge": options["challenge"], "credential": new.create(options),
             "wrapped_key": wrap(enrolled.secret, new.prf(options), contact_id),
-            "keep_others": keep_others}  # fmt: skip
+            "keep_others": keep_others,
+            "used": recovery_lookup(enrolled.recovery_key)}  # fmt: skip
     if renewed is not None:
         body["recovery"] = {"lookup": recovery_lookup(renewed),
-                            "wrapped_key": wrap(enrolled.secret, renewed, contact_id),
-                            "replaces": recovery_lookup(enrolled.recovery_key)}  # fmt: skip
+                            "wrapped_key": wrap(enrolled.secret, renewed, contact_id)}  # fmt: skip
     return await browser.post("/inbox/passkeys/recovery", headers=JSON, json=body), new
 
 
@@ -290,12 +300,16 @@ async def recovered(
     return browser, new
 
 
-async def options_for(app: FastAPI, recovery_key: bytes) -> int:
-    """The status of the recovery page's first request with this recovery key."""
-    lookup = {"lookup": recovery_lookup(recovery_key)}
+async def finds(app: FastAPI, person: Enrolled) -> bool:
+    """Whether the person's recovery key (as ``person`` holds it now) finds them: their own
+    key, wrapped under it, is handed back."""
+    lookup = {"lookup": recovery_lookup(person.recovery_key)}
     answer = await new_browser(app).post("/inbox/passkeys/recovery/options", headers=JSON,
                                          json=lookup)  # fmt: skip
-    return answer.status_code
+    if answer.status_code != 200:
+        return False
+    given = answer.json()
+    return unwrap(given["wrapped_key"], person.recovery_key, given["contact_id"]) == person.secret
 
 
 class TestRecovery:
@@ -381,10 +395,8 @@ class TestRecovery:
         assert enrolled.recovery_key == used
         await recovered(web_app, enrolled)
         assert enrolled.recovery_key != used
-        assert (
-            await options_for(web_app, used),
-            await options_for(web_app, enrolled.recovery_key),
-        ) == (400, 200)
+        assert await finds(web_app, enrolled)
+        assert not await finds(web_app, replace(enrolled, recovery_key=used))
         await recovered(web_app, enrolled)  # the new key, its wrap checked there
         enrolments = [d for a, d in await audit_actions(web_app) if a == "passkey_enrolled"]
         assert [d.get("recovery_key_renewed") for d in enrolments] == [None, 0, 1, 1]
@@ -402,7 +414,50 @@ class TestRecovery:
         answer, _ = await recovery_answer(new_browser(web_app), enrolled, keep_others, renewed)
         assert answer.status_code == 422, answer.text
         kept, _ = await passkey_sign_in(new_browser(web_app), enrolled.passkey)
-        assert (kept.status_code, await options_for(web_app, enrolled.recovery_key)) == (200, 200)
+        assert kept.status_code == 200
+        assert await finds(web_app, enrolled)
+
+    async def test_of_two_replacements_with_one_recovery_key_the_later_is_refused(
+        self, web_app: FastAPI
+    ) -> None:
+        """Two browsers asked for their options with the same recovery key; the first to
+        answer renews it, so the second is refused (400, audited as a changed key, told to
+        ask the administrator) and nothing of it is stored: the first's passkey and new key
+        stand, never a key shown that finds nobody."""
+        enrolled = await enrol(web_app)
+        first, second = new_browser(web_app), new_browser(web_app)
+        given = [await recovery_options(b, enrolled, False) for b in (first, second)]
+        renewed = os.urandom(20)
+        answer, kept = await recovery_answer(first, enrolled, False, renewed, given[0])
+        late, dropped = await recovery_answer(second, enrolled, False, os.urandom(20), given[1])
+        assert (answer.status_code, late.status_code) == (200, 400)
+        assert "ask your administrator" in late.json()["error"]
+        signs_in = [(await passkey_sign_in(new_browser(web_app), p))[0].status_code
+                    for p in (kept, dropped)]  # fmt: skip
+        assert signs_in == [200, 400]
+        assert not await finds(web_app, enrolled)  # the key both used
+        assert await finds(web_app, replace(enrolled, recovery_key=renewed))
+        refused = [d["reason"] for a, d in await audit_actions(web_app) if a == "passkey_refused"]
+        assert refused.count("recovery_key_changed") == 1
+
+    async def test_a_device_added_with_a_key_renewed_meanwhile_is_refused(
+        self, web_app: FastAPI
+    ) -> None:
+        """Someone holding the recovery key asks to add a device; the person replaces their
+        passkeys (renewing the key) before that is answered: the addition is refused and
+        stores nothing, so a stolen key's pending ceremony does not outlive the renewal."""
+        enrolled = await enrol(web_app)
+        stolen = replace(enrolled)  # the key as it was when stolen
+        thief = new_browser(web_app)
+        pending = await recovery_options(thief, stolen, True)
+        await recovered(web_app, enrolled)  # the person's replacement, renewing the key
+        answer, added = await recovery_answer(thief, stolen, True, None, pending)
+        assert answer.status_code == 400, answer.text
+        refused, _ = await passkey_sign_in(new_browser(web_app), added)
+        assert refused.status_code == 400
+        assert await finds(web_app, enrolled)
+        reasons = [d["reason"] for a, d in await audit_actions(web_app) if a == "passkey_refused"]
+        assert reasons.count("recovery_key_changed") == 1
 
     async def test_a_recovery_key_that_finds_someone_is_not_taken(self, web_app: FastAPI) -> None:
         """The "new" recovery key is the one used, or another person's: refused (400) and
@@ -416,7 +471,7 @@ class TestRecovery:
             kept, _ = await passkey_sign_in(new_browser(web_app), enrolled.passkey)
             assert (refused.status_code, kept.status_code) == (400, 200)
         for person in (enrolled, other):
-            assert await options_for(web_app, person.recovery_key) == 200
+            assert await finds(web_app, person)
         refused_for = [
             d["reason"] for a, d in await audit_actions(web_app) if a == "passkey_refused"
         ]

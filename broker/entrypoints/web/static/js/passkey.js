@@ -340,22 +340,27 @@ async function recover(keepOthers) {
     credential: registrationJson(credential),
     wrapped_key: await wrap(secret, prf, found.contact_id),
     keep_others: keepOthers,
-    ...(renewed && { recovery: {
-      ...await recoveryWrap(secret, renewed, found.contact_id),
-      replaces: await recoveryLookup(recovery), // renewed only while it is still theirs
-    } }),
+    used: await recoveryLookup(recovery), // set up only while this key is still theirs
+    ...(renewed && { recovery: await recoveryWrap(secret, renewed, found.contact_id) }),
   });
-  await keepKey(key);
   if (!renewed) {
+    await keepKey(key);
     location.assign(done.next);
     return;
   }
+  // The new key first: the old one no longer works, whatever happens next in this browser.
   document.getElementById("recovery-key-input").value = "";
   document.getElementById("recovery-form").hidden = true;
   document.getElementById("recovery-key").textContent = grouped(base32(renewed));
   document.getElementById("recovery-done").href = done.next;
   document.getElementById("recovery-shown").hidden = false;
-  say("Your passkey is set up, and you have a new recovery key.");
+  document.getElementById("recovery-shown-heading").focus();
+  try {
+    await keepKey(key);
+    say("Your passkey is set up, and you have a new recovery key.");
+  } catch {
+    say("Your passkey is set up, and you have a new recovery key. This browser could not keep your organisation's key: sign in with your passkey to open notices.");
+  }
 }
 
 function onClick(buttonId, page, work) {
