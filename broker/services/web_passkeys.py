@@ -161,7 +161,8 @@ async def recovery_options(uow: UnitOfWork, rp: RelyingParty, given: RecoveryLoo
     and the contact's key wrapped under the recovery key."""
     person = await uow.passkeys.person_by_recovery(_lookup(given.lookup))
     if person is None:
-        await _refuse(uow, CeremonyKind.RECOVERY, "unknown_recovery_key", now, refusal=KEY)
+        await _refuse(uow, CeremonyKind.RECOVERY, "unknown_recovery_key", now,
+                      refusal=RecoveryKeyRefused)  # fmt: skip
     # Adding a device: not one that holds a passkey of theirs already (it would be replaced
     # there, its entry left in their list signing nobody in).
     held = [] if not given.keep_others else [
@@ -186,7 +187,8 @@ async def recover(uow: UnitOfWork, rp: RelyingParty, answer: RecoveryAnswer,
     if answer.recovery is not None:  # a replacement's: the key used stops working
         await _renew_recovery(uow, person_id, used, answer.recovery, now)
     elif not await uow.passkeys.holds_recovery(person_id, used):  # renewed since the options
-        await _refuse(uow, CeremonyKind.RECOVERY, "recovery_key_changed", now, refusal=KEY)
+        await _refuse(uow, CeremonyKind.RECOVERY, "recovery_key_changed", now,
+                      refusal=RecoveryKeyRefused)  # fmt: skip
     await _store(uow, ceremony, new, answer.wrapped_key.model_dump_json(), now)
     # Those removed, whenever they were added (one another recovery added a moment ago too):
     # the sessions each opened end with it.
@@ -217,7 +219,8 @@ async def _renew_recovery(uow: UnitOfWork, person_id: str, used: str, renewed: R
         await _refuse(uow, CeremonyKind.RECOVERY, "recovery_key_taken", now)
     wrapped = renewed.wrapped_key.model_dump_json()
     if not await uow.passkeys.renew_recovery(person_id, used, lookup, wrapped):
-        await _refuse(uow, CeremonyKind.RECOVERY, "recovery_key_changed", now, refusal=KEY)
+        await _refuse(uow, CeremonyKind.RECOVERY, "recovery_key_changed", now,
+                      refusal=RecoveryKeyRefused)  # fmt: skip
 
 
 def _lookup(given: str) -> str:
@@ -323,9 +326,6 @@ async def _authenticate(
     if handle and handle != b64url(passkey.person_id.encode()):
         await _refuse(uow, ceremony.kind, "other_person", now, passkey.credential_id)
     return verified.new_sign_count
-
-
-KEY = RecoveryKeyRefused
 
 
 async def _refuse(uow: UnitOfWork, kind: str, reason: str, now: datetime,

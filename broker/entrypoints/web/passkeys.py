@@ -221,17 +221,17 @@ def _json(body: dict[str, Any], status_code: int = 200) -> Response:
     return JSONResponse(body, status_code=status_code, headers=pages.HEADERS | NO_STORE)
 
 
-async def _refused(_request: Request, exc: PasskeyRefused) -> Response:
-    if isinstance(exc, RecoveryKeyRefused):  # trying again will not help: someone must act
-        return _json({"error": RECOVERY_KEY_REFUSED}, status_code=400)
-    return _json({"error": "This passkey could not be used. Try again."}, status_code=400)
-
-
 RECOVERY_KEY_REFUSED = (
     "This recovery key cannot be used. Check that you typed it as printed. If it is right, it "
     "may have been replaced, or someone else may have used it: ask your administrator to set "
     "up your access again."
 )
+
+
+async def _refused(_request: Request, exc: PasskeyRefused) -> Response:
+    if isinstance(exc, RecoveryKeyRefused):  # trying again will not help: someone must act
+        return _json({"error": RECOVERY_KEY_REFUSED}, status_code=400)
+    return _json({"error": "This passkey could not be used. Try again."}, status_code=400)
 
 
 async def _not_json(_request: Request, exc: Exception) -> Response:
