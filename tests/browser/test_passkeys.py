@@ -317,7 +317,8 @@ def test_a_failed_ceremony_is_audited_and_a_revoked_passkey_refused(
             page.wait_for_url(f"{inbox_url}/inbox/passkeys/sign-in")  # its script loaded
             page.get_by_role("button", name="Sign in with a passkey").click()
             expect(page.locator("#passkey-status")).to_have_text(
-                "This passkey could not be used. Try again.", timeout=20_000)  # fmt: skip
+                re.compile("^This passkey could not be used. Try again. If it keeps happening, "
+                           ".*use your recovery key"), timeout=20_000)  # fmt: skip
             assert page.url == f"{inbox_url}/inbox/passkeys/sign-in"
             screenshot(page, "passkey-revoked-refused")
             assert _audited(settings, "passkey_refused")[-1]["reason"] == "unknown_passkey"

@@ -221,6 +221,13 @@ def _json(body: dict[str, Any], status_code: int = 200) -> Response:
     return JSONResponse(body, status_code=status_code, headers=pages.HEADERS | NO_STORE)
 
 
+# One answer for every refused ceremony (nothing told apart for whoever probes); it says what
+# to do when trying again keeps failing, as for a passkey an administrator or a replacement
+# removed.
+PASSKEY_REFUSED = (
+    "This passkey could not be used. Try again. If it keeps happening, your passkey may have "
+    "been removed: use your recovery key to set up a new one, or ask your administrator."
+)
 RECOVERY_KEY_REFUSED = (
     "This recovery key cannot be used. Check that you typed it as printed. If it is right, it "
     "may have been replaced, or someone else may have used it: ask your administrator to set "
@@ -231,7 +238,7 @@ RECOVERY_KEY_REFUSED = (
 async def _refused(_request: Request, exc: PasskeyRefused) -> Response:
     if isinstance(exc, RecoveryKeyRefused):  # trying again will not help: someone must act
         return _json({"error": RECOVERY_KEY_REFUSED}, status_code=400)
-    return _json({"error": "This passkey could not be used. Try again."}, status_code=400)
+    return _json({"error": PASSKEY_REFUSED}, status_code=400)
 
 
 async def _not_json(_request: Request, exc: Exception) -> Response:
