@@ -168,9 +168,16 @@ async def read_one(
 
 
 def _consumer(bootstrap: str, security: KafkaSecurity | None, *topics: str) -> AIOKafkaConsumer:
-    # No group: reading dead letters commits nothing and disturbs no consumer.
+    # No group: reading dead letters commits nothing and disturbs no consumer. Its metadata
+    # asked for again every second: a subscription is assigned its partitions only from
+    # metadata that has them, and one answer without them (a leader not yet elected) would
+    # otherwise stand for the default five minutes, and the read find no dead letter at all.
     return AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, enable_auto_commit=False,
-                            group_id=None, **client_options(security))  # fmt: skip
+                            group_id=None, metadata_max_age_ms=METADATA_MAX_AGE_MS,
+                            **client_options(security))  # fmt: skip
+
+
+METADATA_MAX_AGE_MS = 1000
 
 
 async def _assigned(consumer: AIOKafkaConsumer, wait: float = 30.0) -> list[TopicPartition]:
